@@ -1,0 +1,274 @@
+//! Bodies of the HTTP API under `/api/v1`.
+
+use crate::{RoomId, UserId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Every error the API returns: `{"error":{"code":"snake_case","message":"A sentence."}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for a program (`code`) and for a person (`message`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable `snake_case` code, e.g. `invite_used`, `room_full`, `not_found`.
+    pub code: String,
+    /// A sentence a user can act on.
+    pub message: String,
+}
+
+/// `POST /api/v1/auth/signup`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SignupRequest {
+    /// The invite code (the last part of an invite URL).
+    pub invite: String,
+    /// 3 to 20 characters of `[a-z0-9_]`; upper case is folded to lower case.
+    pub username: String,
+    /// The name others see, 1 to 50 characters.
+    pub display_name: String,
+    /// At least 8 characters.
+    pub password: String,
+}
+
+/// `POST /api/v1/auth/login`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// The username, in any case.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+/// The answer to a successful sign-up or login. The same token is also set as the `stoa_session` cookie.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuthResponse {
+    /// A bearer token for `Authorization: Bearer TOKEN`.
+    pub token: String,
+    /// The signed-in user.
+    pub user: Me,
+}
+
+/// A user as others see them in lists: enough to draw a face and a name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserSummary {
+    /// The user's ID.
+    pub id: UserId,
+    /// The unique, lower-case username.
+    pub username: String,
+    /// The display name.
+    pub display_name: String,
+}
+
+/// The signed-in user's own account: `GET /api/v1/me`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    /// The user's ID.
+    pub id: UserId,
+    /// The unique, lower-case username.
+    pub username: String,
+    /// The display name.
+    pub display_name: String,
+    /// A short text about the user.
+    pub bio: String,
+    /// Whether this account runs the server (the first account, made from the bootstrap invite).
+    pub is_admin: bool,
+    /// Who invited this user, if anyone did (the bootstrap admin was invited by nobody).
+    pub nominated_by: Option<UserSummary>,
+}
+
+/// `PATCH /api/v1/me`: the fields to change; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UpdateMeRequest {
+    /// A new display name, 1 to 50 characters.
+    pub display_name: Option<String>,
+    /// A new bio, at most 300 characters.
+    pub bio: Option<String>,
+}
+
+/// A user's profile as the caller sees it: `GET /api/v1/users/{username}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Profile {
+    /// The user's ID.
+    pub id: UserId,
+    /// The unique, lower-case username.
+    pub username: String,
+    /// The display name.
+    pub display_name: String,
+    /// A short text about the user.
+    pub bio: String,
+    /// Who invited this user.
+    pub nominated_by: Option<UserSummary>,
+    /// How many users follow this user.
+    pub followers: i64,
+    /// How many users this user follows.
+    pub following: i64,
+    /// Whether the caller follows this user.
+    pub you_follow: bool,
+    /// Whether the caller blocks this user.
+    pub you_block: bool,
+    /// Whether this user follows the caller.
+    pub follows_you: bool,
+}
+
+/// One page of a follower or following list, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UserPage {
+    /// The users on this page.
+    pub users: Vec<UserSummary>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<i64>,
+}
+
+/// `POST /api/v1/invites` answers with a fresh invite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InviteCreated {
+    /// The code.
+    pub code: String,
+    /// The URL to share: `http://HOST/invite/CODE`.
+    pub url: String,
+}
+
+/// One invite the caller made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InviteInfo {
+    /// The code.
+    pub code: String,
+    /// The URL to share.
+    pub url: String,
+    /// Who signed up with it, once used.
+    pub used_by: Option<UserSummary>,
+}
+
+/// `GET /api/v1/invites`: the caller's quota and invites.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InviteList {
+    /// How many invites the caller may still create.
+    pub remaining: i64,
+    /// How many invites each user may create in all.
+    pub quota: i64,
+    /// The invites the caller created, newest first.
+    pub invites: Vec<InviteInfo>,
+}
+
+/// Who may see and join a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Any signed-in user.
+    Open,
+    /// Users followed by at least one of the room's moderators.
+    Social,
+    /// Only invited users; moderators can invite more.
+    Closed,
+}
+
+/// Who in the audience may raise a hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HandMode {
+    /// Every listener.
+    #[default]
+    Everyone,
+    /// Listeners followed by at least one person on stage.
+    FollowedBySpeakers,
+    /// Nobody.
+    Off,
+}
+
+/// A participant's role in a live room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// On stage, and runs the room.
+    Moderator,
+    /// On stage.
+    Speaker,
+    /// In the audience.
+    Listener,
+}
+
+/// `POST /api/v1/rooms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CreateRoomRequest {
+    /// 1 to 100 characters.
+    pub title: String,
+    /// Who may see and join the room.
+    pub visibility: Visibility,
+    /// Usernames invited to a closed room. Ignored for open and social rooms.
+    #[serde(default)]
+    pub invited: Vec<String>,
+}
+
+/// One person on a room's stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StageMember {
+    /// Who.
+    pub user: UserSummary,
+    /// `moderator` or `speaker`.
+    pub role: Role,
+    /// Whether their microphone is muted.
+    pub muted: bool,
+}
+
+/// A live room: `GET /api/v1/rooms/{id}`, and each entry of the hallway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RoomInfo {
+    /// The room's ID.
+    pub id: RoomId,
+    /// The title.
+    pub title: String,
+    /// Who may see and join it.
+    pub visibility: Visibility,
+    /// Moderators first, then speakers, each in the order they came on stage.
+    pub stage: Vec<StageMember>,
+    /// How many people are in the audience.
+    pub listener_count: u32,
+    /// Who may raise a hand.
+    pub hand_mode: HandMode,
+}
+
+/// `GET /api/v1/rooms`: the live rooms the caller may see, rooms with people they follow on stage first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Hallway {
+    /// The rooms.
+    pub rooms: Vec<RoomInfo>,
+}
+
+/// One person in a room's audience.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AudienceMember {
+    /// Who.
+    pub user: UserSummary,
+    /// Whether someone on stage follows them.
+    pub followed_by_speakers: bool,
+}
+
+/// `GET /api/v1/rooms/{id}/audience`: one page of the audience, people followed by the speakers first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AudiencePage {
+    /// The whole audience's size.
+    pub total: u32,
+    /// This page.
+    pub members: Vec<AudienceMember>,
+    /// Pass as `offset` for the next page; absent on the last page.
+    pub next_offset: Option<u32>,
+}
+
+/// `POST /api/v1/rooms/{id}/invited`: moderators invite more people into a closed room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InviteToRoomRequest {
+    /// The usernames to invite.
+    pub usernames: Vec<String>,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// Always `"ok"` when the server answers.
+    pub status: String,
+    /// How many rooms are live.
+    pub live_rooms: u32,
+}

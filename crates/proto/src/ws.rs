@@ -1,0 +1,170 @@
+//! Messages on a room's WebSocket, `GET /api/v1/rooms/{id}/ws`.
+//!
+//! Both directions are JSON text frames, internally tagged by `"type"`. A client command may carry an `id`;
+//! an `error` event caused by that command echoes it, so a client can tell which of its commands failed.
+//! New message kinds are new variants: WebRTC signaling (offer, answer, candidates, ICE restart) joins these
+//! enums as its own variants, next to the room's commands and events, on the same socket.
+
+use crate::{HandMode, Role, RoomInfo, StageMember, UserId, UserSummary};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A frame from the client: an optional correlation `id` and a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ClientMessage {
+    /// Echoed in an `error` event caused by this command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// What the client asks for.
+    #[serde(flatten)]
+    pub command: ClientCommand,
+}
+
+/// What a participant can ask of the room. Moderator-only commands are refused with an `error` event
+/// (`code: "forbidden"`) for anyone else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientCommand {
+    /// A listener raises their hand (subject to the room's hand mode).
+    RaiseHand,
+    /// A listener lowers their hand.
+    LowerHand,
+    /// Moderator: invite a listener to speak. They answer with `accept_invite` or `decline_invite`.
+    InviteToSpeak {
+        /// Whom.
+        user_id: UserId,
+    },
+    /// Accept a pending invitation to speak, and go on stage.
+    AcceptInvite,
+    /// Decline a pending invitation to speak.
+    DeclineInvite,
+    /// Moderator: move a speaker to the audience. A speaker may also move themselves.
+    MoveToAudience {
+        /// Whom.
+        user_id: UserId,
+    },
+    /// Moderator: make a participant a moderator (a listener is brought on stage).
+    MakeModerator {
+        /// Whom.
+        user_id: UserId,
+    },
+    /// Moderator: make a moderator a plain speaker. The last moderator cannot be removed.
+    RemoveModerator {
+        /// Whom.
+        user_id: UserId,
+    },
+    /// Moderator: mute a person on stage. They may unmute themselves.
+    Mute {
+        /// Whom.
+        user_id: UserId,
+    },
+    /// A person on stage mutes or unmutes their own microphone.
+    SetMuted {
+        /// The new state.
+        muted: bool,
+    },
+    /// Moderator: remove a participant from the room. They cannot rejoin it.
+    Remove {
+        /// Whom.
+        user_id: UserId,
+    },
+    /// Moderator: change who may raise a hand.
+    SetHandMode {
+        /// The new mode.
+        mode: HandMode,
+    },
+    /// Leave quietly: nobody is told, unless the leaver was on stage.
+    Leave,
+    /// Moderator: end the room for everyone.
+    EndRoom,
+    /// Keep-alive; answered with `pong`.
+    Ping,
+}
+
+/// What the room tells a client. Events about the stage go to everyone; events about hands go to the
+/// moderators and the hand's owner; a listener joining or leaving is told to nobody, only counted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEvent {
+    /// The first event on every socket: who you are in the room and the room as it is now.
+    Joined {
+        /// You.
+        you: UserSummary,
+        /// Your role.
+        role: Role,
+        /// The room.
+        room: RoomInfo,
+        /// The raised hands, oldest first (moderators only; empty for others).
+        hands: Vec<UserSummary>,
+    },
+    /// The stage changed: someone came on or left, changed role, or was muted or unmuted.
+    StageChanged {
+        /// The whole stage, moderators first.
+        stage: Vec<StageMember>,
+    },
+    /// Your own role changed (e.g. you accepted an invitation, or were moved to the audience).
+    RoleChanged {
+        /// Your new role.
+        role: Role,
+    },
+    /// The audience's size; sent at most once a second, and only when it changed.
+    ListenerCount {
+        /// How many people are in the audience.
+        count: u32,
+    },
+    /// The hand mode changed.
+    HandModeChanged {
+        /// The new mode.
+        mode: HandMode,
+    },
+    /// A hand went up (to moderators, and to its owner).
+    HandRaised {
+        /// Whose.
+        user: UserSummary,
+    },
+    /// A hand went down (to moderators, and to its owner).
+    HandLowered {
+        /// Whose.
+        user_id: UserId,
+    },
+    /// A moderator invites you to speak.
+    InvitedToSpeak {
+        /// The moderator.
+        by: UserSummary,
+    },
+    /// A listener declined an invitation to speak (to moderators).
+    InviteDeclined {
+        /// Who declined.
+        user_id: UserId,
+    },
+    /// A moderator muted you.
+    Muted {
+        /// The moderator.
+        by: UserSummary,
+    },
+    /// You are out of the room; the socket closes after this event.
+    Removed {
+        /// Why, as a code: `removed_by_moderator`, `blocked_by_moderator`, `replaced` (you joined from
+        /// somewhere else), `too_slow` (your connection could not keep up).
+        reason: String,
+        /// A sentence for the user.
+        message: String,
+    },
+    /// The room ended; the socket closes after this event.
+    RoomEnded {
+        /// Why, as a code: `ended_by_moderator`, `no_moderator`, `empty`.
+        reason: String,
+    },
+    /// A command of yours was refused. Nothing changed.
+    Error {
+        /// The `id` of the command, if it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        /// A stable `snake_case` code.
+        code: String,
+        /// A sentence a user can act on.
+        message: String,
+    },
+    /// The answer to `ping`.
+    Pong,
+}

@@ -1,0 +1,681 @@
+//! [`Room`]: one live room's state and rules.
+
+use crate::access::{Access, Relations, may_see};
+use crate::error::{CommandError, JoinError};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+use stoa_proto::{
+    AudienceMember, AudiencePage, ClientCommand, ClientMessage, HandMode, Role, RoomId, RoomInfo, ServerEvent,
+    StageMember, UserId, UserSummary, Visibility,
+};
+
+/// How often, at most, the audience size is sent to everyone. Once a second is fresh enough for a counter
+/// on a screen, and bounds the cost of a join storm to one broadcast a second whatever the audience.
+const LISTENER_COUNT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A room's tunables.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// How many participants the room holds, stage included.
+    pub capacity: u32,
+    /// How long a participant whose connection dropped keeps their place and role, so that a reload or a
+    /// network blip does not throw a speaker off stage. The creator of a new room has as long to connect.
+    pub reconnect_grace: Duration,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        RoomConfig { capacity: 5000, reconnect_grace: Duration::from_secs(30) }
+    }
+}
+
+/// One connection (WebSocket) to the room. A user has at most one at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// What the glue must do after feeding the room an input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send an event to one connection.
+    Send(ConnId, ServerEvent),
+    /// Send an event to every connection.
+    Broadcast(ServerEvent),
+    /// Close a connection once the events already sent to it are delivered.
+    Close(ConnId),
+    /// The room has ended: every connection is to be closed. No output follows.
+    Ended,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Connected(ConnId),
+    /// The connection dropped at this time; the participant keeps their place until the grace runs out.
+    Away(Instant),
+}
+
+#[derive(Debug)]
+struct Participant {
+    user: UserSummary,
+    role: Role,
+    muted: bool,
+    /// Order of arrival in the room: the longest-present speaker inherits the room.
+    joined_seq: u64,
+    /// Order of arrival on stage, for the stage's display order.
+    stage_seq: u64,
+    presence: Presence,
+    /// Sequence number of the raised hand, when it is up.
+    hand: Option<u64>,
+    invited_to_speak: bool,
+    relations: Relations,
+}
+
+/// One live room. See the crate documentation.
+#[derive(Debug)]
+pub struct Room {
+    id: RoomId,
+    title: String,
+    visibility: Visibility,
+    config: RoomConfig,
+    hand_mode: HandMode,
+    participants: HashMap<UserId, Participant>,
+    conns: HashMap<ConnId, UserId>,
+    invited: HashSet<UserId>,
+    removed: HashSet<UserId>,
+    /// Raised hands in order: sequence number to user.
+    hands: BTreeMap<u64, UserId>,
+    next_seq: u64,
+    next_conn: u64,
+    ended: bool,
+    listener_count_sent: u32,
+    /// When the count was last sent (initially, the room's creation: the first count goes out a second in).
+    listener_count_sent_at: Instant,
+    /// Bumped whenever anything in [`Room::info`] or [`Room::access`] changes, so that the glue republishes
+    /// its snapshot only when needed.
+    version: u64,
+    outputs: VecDeque<Output>,
+}
+
+impl Room {
+    /// A new live room. The creator is its first moderator, counted as present but not yet connected: they
+    /// have [`RoomConfig::reconnect_grace`] to connect before the room, empty, ends.
+    pub fn new(
+        now: Instant,
+        id: RoomId,
+        title: String,
+        visibility: Visibility,
+        creator: UserSummary,
+        invited: HashSet<UserId>,
+        config: RoomConfig,
+    ) -> Room {
+        let mut room = Room {
+            id,
+            title,
+            visibility,
+            config,
+            hand_mode: HandMode::default(),
+            participants: HashMap::new(),
+            conns: HashMap::new(),
+            invited,
+            removed: HashSet::new(),
+            hands: BTreeMap::new(),
+            next_seq: 0,
+            next_conn: 0,
+            ended: false,
+            listener_count_sent: 0,
+            listener_count_sent_at: now,
+            version: 0,
+            outputs: VecDeque::new(),
+        };
+        let seq = room.seq();
+        room.participants.insert(
+            creator.id,
+            Participant {
+                user: creator,
+                role: Role::Moderator,
+                muted: false,
+                joined_seq: seq,
+                stage_seq: seq,
+                presence: Presence::Away(now),
+                hand: None,
+                invited_to_speak: false,
+                relations: Relations::default(),
+            },
+        );
+        room
+    }
+
+    fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    /// Whether the room has ended. An ended room takes no more input.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Changes whenever [`Room::info`] or [`Room::access`] would answer differently (the listener count
+    /// only when it is broadcast, at most once a second).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The next output to act on.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// The room as the API shows it.
+    pub fn info(&self) -> RoomInfo {
+        RoomInfo {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            visibility: self.visibility,
+            stage: self.stage(),
+            listener_count: self.listener_count_sent,
+            hand_mode: self.hand_mode,
+        }
+    }
+
+    /// The facts that decide who may see the room.
+    pub fn access(&self) -> Access {
+        Access {
+            visibility: self.visibility,
+            moderators: self.moderators().collect(),
+            invited: self.invited.clone(),
+            removed: self.removed.clone(),
+        }
+    }
+
+    fn moderators(&self) -> impl Iterator<Item = UserId> + '_ {
+        self.participants.values().filter(|p| p.role == Role::Moderator).map(|p| p.user.id)
+    }
+
+    fn stage(&self) -> Vec<StageMember> {
+        let mut on_stage: Vec<&Participant> =
+            self.participants.values().filter(|p| p.role != Role::Listener).collect();
+        on_stage.sort_by_key(|p| (p.role != Role::Moderator, p.stage_seq));
+        on_stage
+            .into_iter()
+            .map(|p| StageMember { user: p.user.clone(), role: p.role, muted: p.muted })
+            .collect()
+    }
+
+    fn listener_count(&self) -> u32 {
+        self.participants.values().filter(|p| p.role == Role::Listener).count() as u32
+    }
+
+    /// The role of a user in the room, if they are in it.
+    pub fn role_of(&self, user: UserId) -> Option<Role> {
+        self.participants.get(&user).map(|p| p.role)
+    }
+
+    /// One page of the audience: listeners followed by someone on stage first, then the others, each in
+    /// order of arrival.
+    pub fn audience(&self, offset: u32, limit: u32) -> AudiencePage {
+        let stage: Vec<UserId> =
+            self.participants.values().filter(|p| p.role != Role::Listener).map(|p| p.user.id).collect();
+        let mut listeners: Vec<(bool, u64, &Participant)> = self
+            .participants
+            .values()
+            .filter(|p| p.role == Role::Listener)
+            .map(|p| (stage.iter().any(|s| p.relations.followed_by.contains(s)), p.joined_seq, p))
+            .collect();
+        listeners.sort_by_key(|(followed, seq, _)| (!followed, *seq));
+        let total = listeners.len() as u32;
+        let members: Vec<AudienceMember> = listeners
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .map(|(followed, _, p)| AudienceMember { user: p.user.clone(), followed_by_speakers: followed })
+            .collect();
+        let end = offset.saturating_add(members.len() as u32);
+        AudiencePage { total, members, next_offset: (end < total).then_some(end) }
+    }
+
+    /// A user asks to join. On success the new connection's ID is returned and a [`ServerEvent::Joined`]
+    /// for it is queued. A user already in the room (a reload, a second tab) takes over their own place and
+    /// role; their previous connection is told `replaced` and closed.
+    pub fn join(&mut self, _now: Instant, user: UserSummary, relations: Relations) -> Result<ConnId, JoinError> {
+        if self.ended {
+            return Err(JoinError::NotFound);
+        }
+        if self.removed.contains(&user.id) {
+            return Err(JoinError::Removed);
+        }
+        if !may_see(&self.access(), user.id, &relations) {
+            return Err(JoinError::NotFound);
+        }
+        let conn = ConnId(self.next_conn);
+        if let Some(p) = self.participants.get_mut(&user.id) {
+            if let Presence::Connected(old) = p.presence {
+                self.conns.remove(&old);
+                self.outputs.push_back(Output::Send(
+                    old,
+                    ServerEvent::Removed {
+                        reason: "replaced".into(),
+                        message: "You joined this room from somewhere else.".into(),
+                    },
+                ));
+                self.outputs.push_back(Output::Close(old));
+            }
+            p.presence = Presence::Connected(conn);
+            p.relations = relations;
+            p.user = user.clone();
+        } else {
+            if self.participants.len() as u32 >= self.config.capacity {
+                return Err(JoinError::Full);
+            }
+            let seq = self.seq();
+            self.participants.insert(
+                user.id,
+                Participant {
+                    user: user.clone(),
+                    role: Role::Listener,
+                    muted: false,
+                    joined_seq: seq,
+                    stage_seq: 0,
+                    presence: Presence::Connected(conn),
+                    hand: None,
+                    invited_to_speak: false,
+                    relations,
+                },
+            );
+        }
+        self.next_conn += 1;
+        self.conns.insert(conn, user.id);
+        let p = &self.participants[&user.id];
+        let role = p.role;
+        let pending_invite = p.invited_to_speak;
+        let hands = if role == Role::Moderator { self.hand_queue() } else { Vec::new() };
+        let mut room = self.info();
+        // The joiner sees the true count at once; everyone else catches up on the next tick.
+        room.listener_count = self.listener_count();
+        self.outputs.push_back(Output::Send(conn, ServerEvent::Joined { you: user, role, room, hands }));
+        if pending_invite {
+            // A reconnecting listener still has the invitation they had not answered.
+            let by = self.moderators().next().and_then(|m| self.participants.get(&m)).map(|p| p.user.clone());
+            if let Some(by) = by {
+                self.outputs.push_back(Output::Send(conn, ServerEvent::InvitedToSpeak { by }));
+            }
+        }
+        Ok(conn)
+    }
+
+    fn hand_queue(&self) -> Vec<UserSummary> {
+        self.hands.values().filter_map(|u| self.participants.get(u)).map(|p| p.user.clone()).collect()
+    }
+
+    /// Moderators invite more users into the room (for a closed room, this is who may see and join it).
+    pub fn invite(&mut self, actor: UserId, users: &[UserId]) -> Result<(), CommandError> {
+        self.require_moderator(actor)?;
+        self.invited.extend(users.iter().copied());
+        self.version += 1;
+        Ok(())
+    }
+
+    /// A connection's socket closed without a `leave`. The participant keeps their place for the grace
+    /// period.
+    pub fn disconnected(&mut self, now: Instant, conn: ConnId) {
+        if let Some(user) = self.conns.remove(&conn)
+            && let Some(p) = self.participants.get_mut(&user)
+        {
+            p.presence = Presence::Away(now);
+        }
+    }
+
+    /// When [`Room::handle_timeout`] should next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.ended {
+            return None;
+        }
+        let grace = self
+            .participants
+            .values()
+            .filter_map(|p| match p.presence {
+                Presence::Away(since) => Some(since + self.config.reconnect_grace),
+                Presence::Connected(_) => None,
+            })
+            .min();
+        let count = (self.listener_count() != self.listener_count_sent)
+            .then_some(self.listener_count_sent_at + LISTENER_COUNT_INTERVAL);
+        [grace, count].into_iter().flatten().min()
+    }
+
+    /// Time passed: drop participants whose grace ran out, and send the audience size if it is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.ended {
+            return;
+        }
+        let expired: Vec<UserId> = self
+            .participants
+            .values()
+            .filter(|p| matches!(p.presence, Presence::Away(since) if now >= since + self.config.reconnect_grace))
+            .map(|p| p.user.id)
+            .collect();
+        for user in expired {
+            self.depart(user);
+            if self.ended {
+                return;
+            }
+        }
+        let count = self.listener_count();
+        let due = now >= self.listener_count_sent_at + LISTENER_COUNT_INTERVAL;
+        if count != self.listener_count_sent && due {
+            self.listener_count_sent = count;
+            self.listener_count_sent_at = now;
+            self.version += 1;
+            self.outputs.push_back(Output::Broadcast(ServerEvent::ListenerCount { count }));
+        }
+    }
+
+    /// A command from a connection. A refusal is sent back to that connection alone as an `error` event.
+    pub fn command(&mut self, now: Instant, conn: ConnId, message: ClientMessage) {
+        let Some(&actor) = self.conns.get(&conn) else {
+            // A connection that was replaced or closed: whatever it still says is stale.
+            return;
+        };
+        if self.ended {
+            return;
+        }
+        if let Err(e) = self.apply(now, conn, actor, message.command) {
+            self.outputs.push_back(Output::Send(
+                conn,
+                ServerEvent::Error { id: message.id, code: e.code().into(), message: e.to_string() },
+            ));
+        }
+    }
+
+    fn apply(&mut self, _now: Instant, conn: ConnId, actor: UserId, command: ClientCommand) -> Result<(), CommandError> {
+        match command {
+            ClientCommand::Ping => self.outputs.push_back(Output::Send(conn, ServerEvent::Pong)),
+            ClientCommand::RaiseHand => self.raise_hand(actor)?,
+            ClientCommand::LowerHand => self.lower_hand(actor),
+            ClientCommand::InviteToSpeak { user_id } => {
+                let by = self.require_moderator(actor)?.user.clone();
+                let target = self.participant_mut(user_id)?;
+                if target.role != Role::Listener {
+                    return Err(CommandError::NotInAudience);
+                }
+                target.invited_to_speak = true;
+                self.send_to_user(user_id, ServerEvent::InvitedToSpeak { by });
+            }
+            ClientCommand::AcceptInvite => {
+                let p = self.participant_mut(actor)?;
+                if !p.invited_to_speak || p.role != Role::Listener {
+                    return Err(CommandError::NoInvitation);
+                }
+                self.set_role(actor, Role::Speaker);
+            }
+            ClientCommand::DeclineInvite => {
+                let p = self.participant_mut(actor)?;
+                if !p.invited_to_speak {
+                    return Err(CommandError::NoInvitation);
+                }
+                p.invited_to_speak = false;
+                self.send_to_moderators(ServerEvent::InviteDeclined { user_id: actor });
+            }
+            ClientCommand::MoveToAudience { user_id } => {
+                if user_id != actor {
+                    self.require_moderator(actor)?;
+                }
+                match self.participant_mut(user_id)?.role {
+                    Role::Moderator => return Err(CommandError::TargetIsModerator),
+                    Role::Listener => return Err(CommandError::NotOnStage),
+                    Role::Speaker => self.set_role(user_id, Role::Listener),
+                }
+            }
+            ClientCommand::MakeModerator { user_id } => {
+                self.require_moderator(actor)?;
+                if self.participant_mut(user_id)?.role != Role::Moderator {
+                    self.set_role(user_id, Role::Moderator);
+                    self.enforce_blocks_of(user_id);
+                }
+            }
+            ClientCommand::RemoveModerator { user_id } => {
+                self.require_moderator(actor)?;
+                if self.participant_mut(user_id)?.role != Role::Moderator {
+                    return Err(CommandError::NotAModerator);
+                }
+                if self.moderators().count() == 1 {
+                    return Err(CommandError::LastModerator);
+                }
+                self.set_role(user_id, Role::Speaker);
+            }
+            ClientCommand::Mute { user_id } => {
+                let by = self.require_moderator(actor)?.user.clone();
+                let target = self.participant_mut(user_id)?;
+                if target.role == Role::Listener {
+                    return Err(CommandError::NotOnStage);
+                }
+                if !target.muted {
+                    target.muted = true;
+                    self.stage_changed();
+                    self.send_to_user(user_id, ServerEvent::Muted { by });
+                }
+            }
+            ClientCommand::SetMuted { muted } => {
+                let p = self.participant_mut(actor)?;
+                if p.role == Role::Listener {
+                    return Err(CommandError::NotOnStage);
+                }
+                if p.muted != muted {
+                    p.muted = muted;
+                    self.stage_changed();
+                }
+            }
+            ClientCommand::Remove { user_id } => {
+                self.require_moderator(actor)?;
+                if user_id == actor {
+                    return Err(CommandError::CannotRemoveSelf);
+                }
+                self.participant_mut(user_id)?;
+                self.removed.insert(user_id);
+                self.version += 1;
+                self.expel(
+                    user_id,
+                    "removed_by_moderator",
+                    "A moderator removed you from this room. You cannot rejoin it.",
+                );
+            }
+            ClientCommand::SetHandMode { mode } => {
+                self.require_moderator(actor)?;
+                if self.hand_mode != mode {
+                    self.hand_mode = mode;
+                    self.version += 1;
+                    if mode == HandMode::Off {
+                        // Clients clear every hand on `hand_mode_changed` to `off`; no per-hand event needed.
+                        self.hands.clear();
+                        for p in self.participants.values_mut() {
+                            p.hand = None;
+                        }
+                    }
+                    self.outputs.push_back(Output::Broadcast(ServerEvent::HandModeChanged { mode }));
+                }
+            }
+            ClientCommand::Leave => self.depart(actor),
+            ClientCommand::EndRoom => {
+                self.require_moderator(actor)?;
+                self.end("ended_by_moderator");
+            }
+        }
+        Ok(())
+    }
+
+    fn raise_hand(&mut self, actor: UserId) -> Result<(), CommandError> {
+        let stage: Vec<UserId> =
+            self.participants.values().filter(|p| p.role != Role::Listener).map(|p| p.user.id).collect();
+        let mode = self.hand_mode;
+        let seq = self.next_seq + 1;
+        let p = self.participant_mut(actor)?;
+        if p.role != Role::Listener {
+            return Err(CommandError::NotInAudience);
+        }
+        match mode {
+            HandMode::Off => return Err(CommandError::HandsOff),
+            HandMode::FollowedBySpeakers if !stage.iter().any(|s| p.relations.followed_by.contains(s)) => {
+                return Err(CommandError::NotFollowedBySpeakers);
+            }
+            _ => {}
+        }
+        if p.hand.is_some() {
+            return Ok(());
+        }
+        p.hand = Some(seq);
+        let user = p.user.clone();
+        self.next_seq = seq;
+        self.hands.insert(seq, actor);
+        self.send_to_moderators(ServerEvent::HandRaised { user: user.clone() });
+        if self.role_of(actor) != Some(Role::Moderator) {
+            self.send_to_user(actor, ServerEvent::HandRaised { user });
+        }
+        Ok(())
+    }
+
+    /// Lowers a hand if it is up, telling the moderators and the owner. Lowering a hand that is down is
+    /// not an error: the client's wish is already true.
+    fn lower_hand(&mut self, user: UserId) {
+        let Some(p) = self.participants.get_mut(&user) else { return };
+        let Some(seq) = p.hand.take() else { return };
+        self.hands.remove(&seq);
+        self.send_to_moderators(ServerEvent::HandLowered { user_id: user });
+        self.send_to_user(user, ServerEvent::HandLowered { user_id: user });
+    }
+
+    fn require_moderator(&self, actor: UserId) -> Result<&Participant, CommandError> {
+        match self.participants.get(&actor) {
+            Some(p) if p.role == Role::Moderator => Ok(p),
+            _ => Err(CommandError::NotModerator),
+        }
+    }
+
+    fn participant_mut(&mut self, user: UserId) -> Result<&mut Participant, CommandError> {
+        self.participants.get_mut(&user).ok_or(CommandError::NoSuchParticipant)
+    }
+
+    fn connection_of(&self, user: UserId) -> Option<ConnId> {
+        match self.participants.get(&user)?.presence {
+            Presence::Connected(c) => Some(c),
+            Presence::Away(_) => None,
+        }
+    }
+
+    fn send_to_user(&mut self, user: UserId, event: ServerEvent) {
+        if let Some(conn) = self.connection_of(user) {
+            self.outputs.push_back(Output::Send(conn, event));
+        }
+    }
+
+    fn send_to_moderators(&mut self, event: ServerEvent) {
+        let conns: Vec<ConnId> = self.moderators().filter_map(|m| self.connection_of(m)).collect();
+        for conn in conns {
+            self.outputs.push_back(Output::Send(conn, event.clone()));
+        }
+    }
+
+    fn stage_changed(&mut self) {
+        self.version += 1;
+        self.outputs.push_back(Output::Broadcast(ServerEvent::StageChanged { stage: self.stage() }));
+    }
+
+    /// Changes a participant's role, with everything that goes with it: the stage order, the hand and the
+    /// invitation (both settled by going on stage), and the events.
+    fn set_role(&mut self, user: UserId, role: Role) {
+        let seq = self.seq();
+        let Some(p) = self.participants.get_mut(&user) else { return };
+        let was = p.role;
+        if was == role {
+            return;
+        }
+        p.role = role;
+        p.invited_to_speak = false;
+        if was == Role::Listener {
+            p.stage_seq = seq;
+        }
+        if role == Role::Listener {
+            p.muted = false;
+        }
+        self.lower_hand(user);
+        self.send_to_user(user, ServerEvent::RoleChanged { role });
+        if role == Role::Moderator {
+            // A new moderator sees the hand queue they now run.
+            let hands = self.hand_queue();
+            for h in hands {
+                self.send_to_user(user, ServerEvent::HandRaised { user: h });
+            }
+        }
+        self.stage_changed();
+    }
+
+    /// When `moderator` becomes a moderator, everyone they block who is in the room (other moderators
+    /// aside) is moved out: they could not have joined a room this person moderates.
+    fn enforce_blocks_of(&mut self, moderator: UserId) {
+        let blocked: Vec<UserId> = self
+            .participants
+            .values()
+            .filter(|p| p.role != Role::Moderator && p.relations.blocked_by.contains(&moderator))
+            .map(|p| p.user.id)
+            .collect();
+        for user in blocked {
+            self.expel(user, "blocked_by_moderator", "You were moved out because a moderator of this room blocks you.");
+        }
+    }
+
+    /// Takes a participant out of the room with a reason; [`Room::depart`] closes their connection.
+    fn expel(&mut self, user: UserId, reason: &str, message: &str) {
+        self.send_to_user(user, ServerEvent::Removed { reason: reason.into(), message: message.into() });
+        self.depart(user);
+    }
+
+    /// A participant is gone (left, expelled, or their grace ran out). Settles the hand, the stage, the
+    /// moderator handover and the room's end.
+    fn depart(&mut self, user: UserId) {
+        self.lower_hand(user);
+        let Some(p) = self.participants.remove(&user) else { return };
+        if let Presence::Connected(conn) = p.presence {
+            self.conns.remove(&conn);
+            self.outputs.push_back(Output::Close(conn));
+        }
+        if self.participants.is_empty() {
+            self.end("empty");
+            return;
+        }
+        if p.role == Role::Listener {
+            // Quiet: nobody is told; the count catches up on the next tick.
+            return;
+        }
+        if p.role == Role::Moderator && self.moderators().next().is_none() {
+            let heir = self
+                .participants
+                .values()
+                .filter(|p| p.role == Role::Speaker)
+                .min_by_key(|p| p.joined_seq)
+                .map(|p| p.user.id);
+            match heir {
+                Some(heir) => {
+                    self.set_role(heir, Role::Moderator);
+                    self.enforce_blocks_of(heir);
+                    return;
+                }
+                None => {
+                    self.end("no_moderator");
+                    return;
+                }
+            }
+        }
+        self.stage_changed();
+    }
+
+    fn end(&mut self, reason: &str) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        self.version += 1;
+        self.outputs.push_back(Output::Broadcast(ServerEvent::RoomEnded { reason: reason.into() }));
+        self.outputs.push_back(Output::Ended);
+    }
+}
+
+#[cfg(test)]
+mod tests;

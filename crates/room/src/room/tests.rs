@@ -1,0 +1,812 @@
+//! Data-driven tests of the room rules: each case is a script of steps and the transcript it must produce.
+//!
+//! Script lines:
+//! - `open` / `social` / `closed bob carol` / `capacity N` / `grace N`: the room alice creates (first line).
+//! - `X follows Y`, `X blocks Y`: the social graph, as handed to the room when Y joins.
+//! - `X joins`: X connects (alice, the creator, connects this way too).
+//! - `X: command [target]`: a command from X's connection, e.g. `alice: invite_to_speak bob`.
+//! - `X drops`: X's socket closes without a leave. `wait N`: N seconds pass.
+//!
+//! The transcript echoes each step, then what it caused: `-> code` for a refusal, `X <- event` for notable
+//! events to X, `* event` for broadcasts; the last line is the room's state.
+
+use super::*;
+
+const USERS: [&str; 6] = ["alice", "bob", "carol", "dave", "erin", "frank"];
+
+fn user(name: &str) -> UserSummary {
+    let id = USERS.iter().position(|u| *u == name).unwrap_or_else(|| panic!("unknown user {name}")) as i64 + 1;
+    UserSummary { id: UserId(id), username: name.into(), display_name: name.to_uppercase() }
+}
+
+fn name(id: UserId) -> &'static str {
+    USERS[(id.0 - 1) as usize]
+}
+
+struct Harness {
+    room: Option<Room>,
+    now: Instant,
+    relations: HashMap<UserId, Relations>,
+    conns: HashMap<ConnId, UserId>,
+    out: Vec<String>,
+}
+
+fn run(script: &str) -> String {
+    let mut h = Harness { room: None, now: Instant::now(), relations: HashMap::new(), conns: HashMap::new(), out: vec![] };
+    let mut config = RoomConfig::default();
+    for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        h.out.push(line.to_string());
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["capacity", n] => config.capacity = n.parse().unwrap(),
+            ["grace", n] => config.reconnect_grace = Duration::from_secs(n.parse().unwrap()),
+            [vis @ ("open" | "social" | "closed"), invited @ ..] => {
+                let visibility = match *vis {
+                    "open" => Visibility::Open,
+                    "social" => Visibility::Social,
+                    _ => Visibility::Closed,
+                };
+                let invited = invited.iter().map(|n| user(n).id).collect();
+                h.room = Some(Room::new(h.now, RoomId("room00000001".into()), "Test".into(), visibility, user("alice"), invited, config.clone()));
+            }
+            [a, "follows", b] => {
+                h.relations.entry(user(b).id).or_default().followed_by.insert(user(a).id);
+            }
+            [a, "blocks", b] => {
+                h.relations.entry(user(b).id).or_default().blocked_by.insert(user(a).id);
+            }
+            [who, "joins"] => {
+                let u = user(who);
+                let rel = h.relations.get(&u.id).cloned().unwrap_or_default();
+                let now = h.now;
+                match h.room.as_mut().unwrap().join(now, u.clone(), rel) {
+                    Ok(conn) => {
+                        h.conns.insert(conn, u.id);
+                    }
+                    Err(e) => h.out.push(format!("  -> {e:?}")),
+                }
+            }
+            [who, "drops"] => {
+                let id = user(who).id;
+                let conn = h.conns.iter().filter(|(_, u)| **u == id).map(|(c, _)| *c).max().unwrap();
+                let now = h.now;
+                h.room.as_mut().unwrap().disconnected(now, conn);
+            }
+            ["wait", secs] => {
+                h.now += Duration::from_secs(secs.parse().unwrap());
+                let now = h.now;
+                h.room.as_mut().unwrap().handle_timeout(now);
+            }
+            [who, cmd, rest @ ..] if who.ends_with(':') => {
+                let actor = user(who.trim_end_matches(':')).id;
+                let conn = h.conns.iter().filter(|(_, u)| **u == actor).map(|(c, _)| *c).max().unwrap();
+                let target = rest.first().filter(|_| *cmd != "hand_mode").map(|n| user(n).id);
+                let command: ClientCommand = serde_json_free_parse(cmd, target, rest);
+                let now = h.now;
+                h.room.as_mut().unwrap().command(now, conn, ClientMessage { id: Some(7), command });
+            }
+            _ => panic!("bad script line: {line}"),
+        }
+        h.drain();
+    }
+    h.out.push(h.state());
+    h.out.join("\n")
+}
+
+/// Builds a command from a script word, without going through JSON.
+fn serde_json_free_parse(cmd: &str, target: Option<UserId>, rest: &[&str]) -> ClientCommand {
+    let t = || target.expect("command needs a target");
+    match cmd {
+        "raise_hand" => ClientCommand::RaiseHand,
+        "lower_hand" => ClientCommand::LowerHand,
+        "invite_to_speak" => ClientCommand::InviteToSpeak { user_id: t() },
+        "accept_invite" => ClientCommand::AcceptInvite,
+        "decline_invite" => ClientCommand::DeclineInvite,
+        "move_to_audience" => ClientCommand::MoveToAudience { user_id: t() },
+        "make_moderator" => ClientCommand::MakeModerator { user_id: t() },
+        "remove_moderator" => ClientCommand::RemoveModerator { user_id: t() },
+        "mute" => ClientCommand::Mute { user_id: t() },
+        "unmute_self" => ClientCommand::SetMuted { muted: false },
+        "mute_self" => ClientCommand::SetMuted { muted: true },
+        "remove" => ClientCommand::Remove { user_id: t() },
+        "hand_mode" => ClientCommand::SetHandMode {
+            mode: match rest[0] {
+                "everyone" => HandMode::Everyone,
+                "followed" => HandMode::FollowedBySpeakers,
+                _ => HandMode::Off,
+            },
+        },
+        "leave" => ClientCommand::Leave,
+        "end" => ClientCommand::EndRoom,
+        "ping" => ClientCommand::Ping,
+        other => panic!("unknown command {other}"),
+    }
+}
+
+impl Harness {
+    fn drain(&mut self) {
+        let Some(room) = self.room.as_mut() else { return };
+        while let Some(o) = room.poll_output() {
+            let line = match o {
+                Output::Send(conn, ev) => {
+                    let who = name(self.conns[&conn]);
+                    match ev {
+                        ServerEvent::Error { code, .. } => format!("  -> {code}"),
+                        ServerEvent::Joined { role, hands, .. } => {
+                            let hands: Vec<&str> = hands.iter().map(|u| u.username.as_str()).collect();
+                            format!("  {who} <- joined as {role:?} hands=[{}]", hands.join(" "))
+                        }
+                        other => format!("  {who} <- {}", short(&other)),
+                    }
+                }
+                Output::Broadcast(ev) => format!("  * {}", short(&ev)),
+                Output::Close(conn) => format!("  {} closed", name(self.conns[&conn])),
+                Output::Ended => "  ended".to_string(),
+            };
+            self.out.push(line);
+        }
+    }
+
+    fn state(&self) -> String {
+        let room = self.room.as_ref().unwrap();
+        if room.is_ended() {
+            return "= ended".into();
+        }
+        let info = room.info();
+        let stage: Vec<String> = info.stage.iter().map(|m| {
+            let mut s = format!("{}:{}", m.user.username, match m.role { Role::Moderator => "mod", _ => "spk" });
+            if m.muted { s.push_str(":muted"); }
+            s
+        }).collect();
+        let audience = room.audience(0, 100);
+        let aud: Vec<String> = audience.members.iter().map(|m| {
+            if m.followed_by_speakers { format!("{}*", m.user.username) } else { m.user.username.clone() }
+        }).collect();
+        let hands: Vec<&str> = room.hands.values().map(|u| name(*u)).collect();
+        format!("= stage [{}] audience [{}] hands [{}] mode {:?}", stage.join(" "), aud.join(" "), hands.join(" "), info.hand_mode)
+    }
+}
+
+fn short(ev: &ServerEvent) -> String {
+    match ev {
+        ServerEvent::StageChanged { stage } => {
+            let s: Vec<String> = stage.iter().map(|m| m.user.username.clone()).collect();
+            format!("stage [{}]", s.join(" "))
+        }
+        ServerEvent::RoleChanged { role } => format!("role {role:?}"),
+        ServerEvent::ListenerCount { count } => format!("listeners {count}"),
+        ServerEvent::HandModeChanged { mode } => format!("hand mode {mode:?}"),
+        ServerEvent::HandRaised { user } => format!("hand up {}", user.username),
+        ServerEvent::HandLowered { user_id } => format!("hand down {}", name(*user_id)),
+        ServerEvent::InvitedToSpeak { by } => format!("invited by {}", by.username),
+        ServerEvent::InviteDeclined { user_id } => format!("declined by {}", name(*user_id)),
+        ServerEvent::Muted { by } => format!("muted by {}", by.username),
+        ServerEvent::Removed { reason, .. } => format!("removed {reason}"),
+        ServerEvent::RoomEnded { reason } => format!("room ended {reason}"),
+        ServerEvent::Pong => "pong".into(),
+        ServerEvent::Joined { .. } | ServerEvent::Error { .. } => unreachable!(),
+    }
+}
+
+/// Each case: a name, a script, and the transcript it must produce.
+const CASES: &[(&str, &str, &str)] = &[
+    ("hands, invitation and acceptance", "
+        open
+        alice joins
+        bob joins
+        carol joins
+        wait 1
+        bob: raise_hand
+        carol: raise_hand
+        alice: invite_to_speak bob
+        bob: accept_invite
+        carol: lower_hand
+    ", "
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        carol joins
+        carol <- joined as Listener hands=[]
+        wait 1
+        * listeners 2
+        bob: raise_hand
+        alice <- hand up bob
+        bob <- hand up bob
+        carol: raise_hand
+        alice <- hand up carol
+        carol <- hand up carol
+        alice: invite_to_speak bob
+        bob <- invited by alice
+        bob: accept_invite
+        alice <- hand down bob
+        bob <- hand down bob
+        bob <- role Speaker
+        * stage [alice bob]
+        carol: lower_hand
+        alice <- hand down carol
+        carol <- hand down carol
+        = stage [alice:mod bob:spk] audience [carol] hands [] mode Everyone
+    "),
+    ("a listener cannot moderate", "
+        open
+        alice joins
+        bob joins
+        carol joins
+        bob: invite_to_speak carol
+        bob: remove carol
+        bob: mute alice
+        bob: make_moderator bob
+        bob: hand_mode off
+        bob: end
+        bob: accept_invite
+    ", "
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        carol joins
+        carol <- joined as Listener hands=[]
+        bob: invite_to_speak carol
+        -> forbidden
+        bob: remove carol
+        -> forbidden
+        bob: mute alice
+        -> forbidden
+        bob: make_moderator bob
+        -> forbidden
+        bob: hand_mode off
+        -> forbidden
+        bob: end
+        -> forbidden
+        bob: accept_invite
+        -> no_invitation
+        = stage [alice:mod] audience [bob carol] hands [] mode Everyone
+    "),
+    ("a speaker cannot remove anyone", "
+        open
+        alice joins
+        bob joins
+        carol joins
+        alice: invite_to_speak bob
+        bob: accept_invite
+        bob: remove carol
+        bob: make_moderator carol
+        bob: invite_to_speak carol
+    ", "
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        carol joins
+        carol <- joined as Listener hands=[]
+        alice: invite_to_speak bob
+        bob <- invited by alice
+        bob: accept_invite
+        bob <- role Speaker
+        * stage [alice bob]
+        bob: remove carol
+        -> forbidden
+        bob: make_moderator carol
+        -> forbidden
+        bob: invite_to_speak carol
+        -> forbidden
+        = stage [alice:mod bob:spk] audience [carol] hands [] mode Everyone
+    "),
+    ("an invitation can be declined", "
+        open
+        alice joins
+        bob joins
+        alice: invite_to_speak bob
+        bob: decline_invite
+        bob: accept_invite
+    ", "
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        alice: invite_to_speak bob
+        bob <- invited by alice
+        bob: decline_invite
+        alice <- declined by bob
+        bob: accept_invite
+        -> no_invitation
+        = stage [alice:mod] audience [bob] hands [] mode Everyone
+    "),
+    ("moving to the audience", "
+        open
+        alice joins
+        bob joins
+        carol joins
+        alice: invite_to_speak bob
+        bob: accept_invite
+        alice: invite_to_speak carol
+        carol: accept_invite
+        alice: move_to_audience bob
+        carol: move_to_audience carol
+        alice: move_to_audience alice
+        alice: move_to_audience bob
+    ", "
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        carol joins
+        carol <- joined as Listener hands=[]
+        alice: invite_to_speak bob
+        bob <- invited by alice
+        bob: accept_invite
+        bob <- role Speaker
+        * stage [alice bob]
+        alice: invite_to_speak carol
+        carol <- invited by alice
+        carol: accept_invite
+        carol <- role Speaker
+        * stage [alice bob carol]
+        alice: move_to_audience bob
+        bob <- role Listener
+        * stage [alice carol]
+        carol: move_to_audience carol
+        carol <- role Listener
+        * stage [alice]
+        alice: move_to_audience alice
+        -> target_is_moderator
+        alice: move_to_audience bob
+        -> not_on_stage
+        = stage [alice:mod] audience [bob carol] hands [] mode Everyone
+    "),
+    ("making and removing moderators", "
+        open
+        alice joins
+        bob joins
+        carol joins
+        alice: remove_moderator alice
+        alice: make_moderator bob
+        bob: remove_moderator alice
+        bob: remove_moderator bob
+        alice: remove_moderator carol
+    ", "
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        carol joins
+        carol <- joined as Listener hands=[]
+        alice: remove_moderator alice
+        -> last_moderator
+        alice: make_moderator bob
+        bob <- role Moderator
+        * stage [alice bob]
+        bob: remove_moderator alice
+        alice <- role Speaker
+        * stage [bob alice]
+        bob: remove_moderator bob
+        -> last_moderator
+        alice: remove_moderator carol
+        -> forbidden
+        = stage [bob:mod alice:spk] audience [carol] hands [] mode Everyone
+    "),
+    ("muting", "
+        open
+        alice joins
+        bob joins
+        alice: invite_to_speak bob
+        bob: accept_invite
+        alice: mute bob
+        bob: unmute_self
+        alice: mute_self
+        alice: mute carol
+    ", "
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        alice: invite_to_speak bob
+        bob <- invited by alice
+        bob: accept_invite
+        bob <- role Speaker
+        * stage [alice bob]
+        alice: mute bob
+        * stage [alice bob]
+        bob <- muted by alice
+        bob: unmute_self
+        * stage [alice bob]
+        alice: mute_self
+        * stage [alice bob]
+        alice: mute carol
+        -> not_in_room
+        = stage [alice:mod:muted bob:spk] audience [] hands [] mode Everyone
+    "),
+    ("a removed user cannot rejoin", "
+        open
+        alice joins
+        bob joins
+        alice: remove bob
+        bob joins
+        alice: remove alice
+    ", "
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        alice: remove bob
+        bob <- removed removed_by_moderator
+        bob closed
+        bob joins
+        -> Removed
+        alice: remove alice
+        -> cannot_remove_self
+        = stage [alice:mod] audience [] hands [] mode Everyone
+    "),
+    ("the longest-present speaker inherits the room", "
+        open
+        alice joins
+        carol joins
+        bob joins
+        dave joins
+        alice: invite_to_speak bob
+        bob: accept_invite
+        alice: invite_to_speak carol
+        carol: accept_invite
+        alice: leave
+    ", "
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        carol joins
+        carol <- joined as Listener hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        dave joins
+        dave <- joined as Listener hands=[]
+        alice: invite_to_speak bob
+        bob <- invited by alice
+        bob: accept_invite
+        bob <- role Speaker
+        * stage [alice bob]
+        alice: invite_to_speak carol
+        carol <- invited by alice
+        carol: accept_invite
+        carol <- role Speaker
+        * stage [alice bob carol]
+        alice: leave
+        alice closed
+        carol <- role Moderator
+        * stage [carol bob]
+        = stage [carol:mod bob:spk] audience [dave] hands [] mode Everyone
+    "),
+    ("with no speaker left the room ends", "
+        open
+        alice joins
+        bob joins
+        carol joins
+        alice: leave
+    ", "
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        carol joins
+        carol <- joined as Listener hands=[]
+        alice: leave
+        alice closed
+        * room ended no_moderator
+        ended
+        = ended
+    "),
+    ("an empty room ends", "
+        open
+        alice joins
+        alice: leave
+    ", "
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        alice: leave
+        alice closed
+        * room ended empty
+        ended
+        = ended
+    "),
+    ("a moderator ends the room", "
+        open
+        alice joins
+        bob joins
+        alice: end
+        bob joins
+    ", "
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        alice: end
+        * room ended ended_by_moderator
+        ended
+        bob joins
+        -> NotFound
+        = ended
+    "),
+    ("a full room refuses joins, but not a returning participant", "
+        capacity 3
+        open
+        alice joins
+        bob joins
+        carol joins
+        dave joins
+        carol joins
+    ", "
+        capacity 3
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        carol joins
+        carol <- joined as Listener hands=[]
+        dave joins
+        -> Full
+        carol joins
+        carol <- removed replaced
+        carol closed
+        carol <- joined as Listener hands=[]
+        = stage [alice:mod] audience [bob carol] hands [] mode Everyone
+    "),
+    ("a user blocked by a moderator cannot join", "
+        alice blocks bob
+        carol blocks dave
+        open
+        alice joins
+        bob joins
+        dave joins
+    ", "
+        alice blocks bob
+        carol blocks dave
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        -> NotFound
+        dave joins
+        dave <- joined as Listener hands=[]
+        = stage [alice:mod] audience [dave] hands [] mode Everyone
+    "),
+    ("a new moderator's blocked listeners are moved out", "
+        carol blocks dave
+        open
+        alice joins
+        carol joins
+        dave joins
+        erin joins
+        alice: make_moderator carol
+        dave joins
+    ", "
+        carol blocks dave
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        carol joins
+        carol <- joined as Listener hands=[]
+        dave joins
+        dave <- joined as Listener hands=[]
+        erin joins
+        erin <- joined as Listener hands=[]
+        alice: make_moderator carol
+        carol <- role Moderator
+        * stage [alice carol]
+        dave <- removed blocked_by_moderator
+        dave closed
+        dave joins
+        -> NotFound
+        = stage [alice:mod carol:mod] audience [erin] hands [] mode Everyone
+    "),
+    ("social rooms admit users followed by a moderator", "
+        alice follows bob
+        social
+        alice joins
+        bob joins
+        carol joins
+    ", "
+        alice follows bob
+        social
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        carol joins
+        -> NotFound
+        = stage [alice:mod] audience [bob*] hands [] mode Everyone
+    "),
+    ("closed rooms admit invited users", "
+        closed bob
+        alice joins
+        bob joins
+        carol joins
+    ", "
+        closed bob
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        carol joins
+        -> NotFound
+        = stage [alice:mod] audience [bob] hands [] mode Everyone
+    "),
+    ("hand modes", "
+        alice follows carol
+        open
+        alice joins
+        carol joins
+        dave joins
+        alice: hand_mode followed
+        carol: raise_hand
+        dave: raise_hand
+        alice: hand_mode off
+        dave: raise_hand
+        alice: raise_hand
+    ", "
+        alice follows carol
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        carol joins
+        carol <- joined as Listener hands=[]
+        dave joins
+        dave <- joined as Listener hands=[]
+        alice: hand_mode followed
+        * hand mode FollowedBySpeakers
+        carol: raise_hand
+        alice <- hand up carol
+        carol <- hand up carol
+        dave: raise_hand
+        -> not_followed_by_speakers
+        alice: hand_mode off
+        * hand mode Off
+        dave: raise_hand
+        -> hands_off
+        alice: raise_hand
+        -> not_in_audience
+        = stage [alice:mod] audience [carol* dave] hands [] mode Off
+    "),
+    ("a dropped speaker keeps their place for the grace period", "
+        grace 30
+        open
+        alice joins
+        bob joins
+        alice: invite_to_speak bob
+        bob: accept_invite
+        bob drops
+        wait 10
+        bob joins
+        bob drops
+        wait 31
+    ", "
+        grace 30
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        alice: invite_to_speak bob
+        bob <- invited by alice
+        bob: accept_invite
+        bob <- role Speaker
+        * stage [alice bob]
+        bob drops
+        wait 10
+        bob joins
+        bob <- joined as Speaker hands=[]
+        bob drops
+        wait 31
+        * stage [alice]
+        = stage [alice:mod] audience [] hands [] mode Everyone
+    "),
+    ("a second connection replaces the first", "
+        open
+        alice joins
+        bob joins
+        bob joins
+        bob: raise_hand
+    ", "
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        bob joins
+        bob <- removed replaced
+        bob closed
+        bob <- joined as Listener hands=[]
+        bob: raise_hand
+        alice <- hand up bob
+        bob <- hand up bob
+        = stage [alice:mod] audience [bob] hands [bob] mode Everyone
+    "),
+    ("a creator who never connects leaves an empty room", "
+        grace 30
+        open
+        wait 31
+    ", "
+        grace 30
+        open
+        wait 31
+        * room ended empty
+        ended
+        = ended
+    "),
+    ("the listener count goes out at most once a second", "
+        open
+        alice joins
+        bob joins
+        carol joins
+        wait 1
+        dave joins
+        erin joins
+        carol: leave
+        wait 1
+        wait 1
+    ", "
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        carol joins
+        carol <- joined as Listener hands=[]
+        wait 1
+        * listeners 2
+        dave joins
+        dave <- joined as Listener hands=[]
+        erin joins
+        erin <- joined as Listener hands=[]
+        carol: leave
+        carol closed
+        wait 1
+        * listeners 3
+        wait 1
+        = stage [alice:mod] audience [bob dave erin] hands [] mode Everyone
+    "),
+    ("the audience lists people followed by the stage first", "
+        alice follows dave
+        open
+        alice joins
+        bob joins
+        carol joins
+        dave joins
+    ", "
+        alice follows dave
+        open
+        alice joins
+        alice <- joined as Moderator hands=[]
+        bob joins
+        bob <- joined as Listener hands=[]
+        carol joins
+        carol <- joined as Listener hands=[]
+        dave joins
+        dave <- joined as Listener hands=[]
+        = stage [alice:mod] audience [dave* bob carol] hands [] mode Everyone
+    "),
+];
+
+#[test]
+fn room_rules() {
+    let mut failures = Vec::new();
+    for (name, script, expected) in CASES {
+        let actual = run(script);
+        let expected: Vec<&str> = expected.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let actual_lines: Vec<&str> = actual.lines().map(str::trim).collect();
+        if actual_lines != expected {
+            failures.push(format!("--- case `{name}`\n{actual}\n"));
+        }
+    }
+    assert!(failures.is_empty(), "transcripts differ:\n{}", failures.join("\n"));
+}
