@@ -1,0 +1,129 @@
+//! Passwords, session tokens, the [`Session`] extractor, and the rate limiter for sign-ups and logins.
+
+use crate::AppState;
+use crate::error::ApiError;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use stoa_store::Account;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "stoa_session";
+/// How long a session cookie lives in the browser.
+pub const COOKIE_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
+
+/// Hashes a password with argon2id and a fresh salt. Slow on purpose; call it off the async threads.
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(ApiError::internal)?;
+    let salt = SaltString::encode_b64(&salt).map_err(ApiError::internal)?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(ApiError::internal)
+}
+
+/// Checks a password against a stored argon2 hash.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// A new session token: 32 random bytes, hex.
+pub fn new_token() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(ApiError::internal)?;
+    Ok(hex(&bytes))
+}
+
+/// What the store keeps of a token: its SHA-256, hex.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The token a request carries: `Authorization: Bearer TOKEN` first, else the session cookie.
+pub fn request_token(headers: &HeaderMap) -> Option<String> {
+    if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+        && let Some(token) = auth.strip_prefix("Bearer ")
+    {
+        return Some(token.trim().to_string());
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The signed-in user of a request, and the token they used. Extracting it answers 401 when there is none.
+pub struct Session {
+    /// The account.
+    pub account: Account,
+    /// The token, to revoke at logout.
+    pub token: String,
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = request_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+        // Tokens are 64 hex characters; anything else cannot be one, and is not worth a database look-up.
+        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::unauthorized());
+        }
+        let account = state.store.session_account(&token_hash(&token)).await?.ok_or_else(ApiError::unauthorized)?;
+        Ok(Session { account, token })
+    }
+}
+
+/// Fixed-window counters for sign-up and login attempts, per IP and per username, so that neither one
+/// address nor one account can be hammered. A small mutex is fine here: it guards a hash map touched once
+/// per authentication request, never per packet or per room event.
+pub struct RateLimiter {
+    per_ip: u32,
+    per_user: u32,
+    window: Duration,
+    counters: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    /// At most `per_ip` attempts per IP and `per_user` per username in each minute.
+    pub fn new(per_ip: u32, per_user: u32) -> RateLimiter {
+        RateLimiter { per_ip, per_user, window: Duration::from_secs(60), counters: Mutex::new(HashMap::new()) }
+    }
+
+    /// Counts one attempt from `ip` for `username`; refuses it with 429 if either is over its limit.
+    pub fn check(&self, ip: IpAddr, username: &str) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        if counters.len() > 100_000 {
+            counters.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+        }
+        for (key, limit) in [(format!("ip:{ip}"), self.per_ip), (format!("user:{}", username.to_lowercase()), self.per_user)] {
+            let entry = counters.entry(key).or_insert((now, 0));
+            if now.duration_since(entry.0) >= self.window {
+                *entry = (now, 0);
+            }
+            if entry.1 >= limit {
+                let wait = self.window.saturating_sub(now.duration_since(entry.0)).as_secs().max(1);
+                return Err(ApiError::rate_limited(wait));
+            }
+            entry.1 += 1;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,222 @@
+//! Stoa's control plane: the HTTP API, the room WebSockets, and one task per live room.
+//!
+//! [`start`] opens the store, binds the HTTP listener and serves [`app`]. Requests reach rooms through the
+//! [`live::Directory`]; each live room is owned by its task (`live::task`), which drives a sans-IO
+//! [`stoa_room::Room`].
+
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod error;
+pub mod live;
+pub mod openapi;
+pub mod routes;
+
+use crate::auth::RateLimiter;
+use crate::error::ApiError;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use stoa_store::{SqliteStore, Store, StoreError};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Everything the server can be told.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where HTTP listens. Port 0 picks a free port.
+    pub http: SocketAddr,
+    /// The data folder; the SQLite database lives in it.
+    pub data: PathBuf,
+    /// The URL users reach the server at, for invite links. Defaults to `http://` and the bound address.
+    pub public_url: Option<String>,
+    /// How many invites each user may create.
+    pub invite_quota: u32,
+    /// How many people a room holds, stage included.
+    pub room_capacity: u32,
+    /// How long a dropped participant keeps their place.
+    pub reconnect_grace: Duration,
+    /// Sign-up and login attempts allowed per IP address per minute.
+    pub auth_attempts_per_ip: u32,
+    /// Sign-up and login attempts allowed per username per minute.
+    pub auth_attempts_per_user: u32,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            http: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data: PathBuf::from("stoa-data"),
+            public_url: None,
+            invite_quota: 2,
+            room_capacity: 5000,
+            reconnect_grace: Duration::from_secs(30),
+            auth_attempts_per_ip: 30,
+            auth_attempts_per_user: 10,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Shared by every request handler. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// The configuration.
+    pub config: Arc<ServerConfig>,
+    /// The base of invite links.
+    pub public_url: Arc<str>,
+    /// The live rooms.
+    pub rooms: live::Directory,
+    /// The sign-up and login limiter.
+    pub limiter: Arc<RateLimiter>,
+}
+
+impl AppState {
+    /// The link to share for an invite code.
+    pub fn invite_url(&self, code: &str) -> String {
+        format!("{}/invite/{code}", self.public_url.trim_end_matches('/'))
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    Router::new()
+        .merge(routes::meta::router())
+        .merge(routes::accounts::router())
+        .merge(routes::users::router())
+        .merge(routes::rooms::router())
+        .fallback(|| async { ApiError::not_found("There is nothing at this address.") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This address does not take that method.")
+        })
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+/// Extractors other than ours (paths, query strings) answer errors in plain text. This rewrites any error
+/// that is not already JSON into the API's error shape, keeping the status and axum's explanation (which
+/// names the parameter and the problem, never internals).
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UPGRADE_REQUIRED => "websocket_required",
+        s if s.is_server_error() => return ApiError::internal(format!("plain {s} response")).into_response(),
+        _ => "bad_request",
+    };
+    let text = axum::body::to_bytes(response.into_body(), 1024).await.unwrap_or_default();
+    let mut message = String::from_utf8_lossy(&text).trim().to_string();
+    if message.is_empty() || message.len() > 300 {
+        message = status.canonical_reason().unwrap_or("Bad request").to_string();
+    }
+    if !message.ends_with('.') {
+        message.push('.');
+    }
+    let mut out = ApiError::new(status, code, message).into_response();
+    *out.status_mut() = status;
+    out
+}
+
+/// Why the server could not start.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The data folder could not be created.
+    #[error("cannot create the data folder {0}: {1}")]
+    DataDir(PathBuf, std::io::Error),
+    /// The database could not be opened or migrated.
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    /// The HTTP address could not be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
+
+/// A server that is running.
+pub struct Running {
+    /// Where HTTP listens.
+    pub addr: SocketAddr,
+    /// The base URL of links.
+    pub public_url: String,
+    /// On a database with no account yet, the one-time admin invite URL.
+    pub bootstrap_invite: Option<String>,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests, lets those in flight finish, and waits for the server to stop.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// Waits until the server stops by itself (it does not, short of an I/O failure).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let Running { shutdown, task, .. } = self;
+        let result = task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        drop(shutdown);
+        result
+    }
+}
+
+/// The key under which the server records its public URL, so that `stoa admin invite` can print links
+/// with the right host while the server runs.
+pub const PUBLIC_URL_SETTING: &str = "public_url";
+
+/// Opens the store in the data folder, ends the rooms a previous run left live, binds HTTP, and serves.
+pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
+    std::fs::create_dir_all(&config.data).map_err(|e| StartError::DataDir(config.data.clone(), e))?;
+    let store = SqliteStore::open(&config.data).await?;
+    let stale = store.end_all_rooms().await?;
+    if stale > 0 {
+        tracing::info!(rooms = stale, "ended rooms left live by the previous run");
+    }
+    let listener = TcpListener::bind(config.http).await.map_err(|e| StartError::Bind(config.http, e))?;
+    let addr = listener.local_addr().map_err(|e| StartError::Bind(config.http, e))?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    store.set_setting(PUBLIC_URL_SETTING, &public_url).await?;
+    let state = AppState {
+        store: Arc::new(store),
+        limiter: Arc::new(RateLimiter::new(config.auth_attempts_per_ip, config.auth_attempts_per_user)),
+        config: Arc::new(config),
+        public_url: Arc::from(public_url.as_str()),
+        rooms: live::Directory::default(),
+    };
+    let bootstrap_invite = state.store.bootstrap_invite().await?.map(|code| state.invite_url(&code));
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "serving HTTP");
+    Ok(Running { addr, public_url, bootstrap_invite, shutdown, task })
+}
+

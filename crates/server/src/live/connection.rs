@@ -1,0 +1,121 @@
+//! One WebSocket connection to a room: relays the client's commands to the room task, and the room's
+//! events (personal and room-wide) to the client.
+
+use crate::live::task::{JoinOutcome, RoomInput};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
+use futures_util::{SinkExt, StreamExt};
+use stoa_proto::{ClientMessage, ServerEvent};
+use stoa_room::ConnId;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::mpsc;
+
+/// Tells the room the connection is gone, however the connection task ends (even by panic or by the
+/// upgrade never completing). A room that already closed the connection ignores it.
+pub struct Departure {
+    conn: ConnId,
+    room: mpsc::Sender<RoomInput>,
+}
+
+impl Departure {
+    /// A guard for `conn`, made as soon as the join is granted, before the upgrade that may never finish.
+    pub fn new(conn: ConnId, room: mpsc::Sender<RoomInput>) -> Departure {
+        Departure { conn, room }
+    }
+}
+
+impl Drop for Departure {
+    fn drop(&mut self) {
+        let input = RoomInput::Disconnected { conn: self.conn };
+        if let Err(mpsc::error::TrySendError::Full(input)) = self.room.try_send(input) {
+            let room = self.room.clone();
+            tokio::spawn(async move {
+                let _ = room.send(input).await;
+            });
+        }
+    }
+}
+
+fn error_event(code: &str, message: &str) -> Message {
+    let event = ServerEvent::Error { id: None, code: code.into(), message: message.into() };
+    Message::Text(Utf8Bytes::from(serde_json::to_string(&event).unwrap_or_default()))
+}
+
+/// Runs a connection until the client or the room closes it.
+pub async fn serve_connection(socket: WebSocket, joined: JoinOutcome, departure: Departure) {
+    let JoinOutcome { conn, mut personal, mut broadcast } = joined;
+    let room = departure.room.clone();
+    let (mut sink, mut stream) = socket.split();
+    let close_reason: &'static str = loop {
+        tokio::select! {
+            // Personal events first: the `joined` event must precede any broadcast.
+            biased;
+            event = personal.recv() => match event {
+                Some(text) => {
+                    if sink.send(Message::Text(text)).await.is_err() {
+                        break "";
+                    }
+                }
+                None => {
+                    // The room closed this connection. Room-wide events already sent (a `room_ended`)
+                    // are delivered before the socket closes.
+                    loop {
+                        match broadcast.try_recv() {
+                            Ok(text) => {
+                                if sink.send(Message::Text(text)).await.is_err() {
+                                    break;
+                                }
+                            }
+                            Err(TryRecvError::Lagged(_)) => continue,
+                            Err(_) => break,
+                        }
+                    }
+                    break "closed by the room";
+                }
+            },
+            event = broadcast.recv() => match event {
+                Ok(text) => {
+                    if sink.send(Message::Text(text)).await.is_err() {
+                        break "";
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    let removed = ServerEvent::Removed {
+                        reason: "too_slow".into(),
+                        message: "Your connection could not keep up with the room; reconnect to continue.".into(),
+                    };
+                    let _ = sink.send(Message::Text(Utf8Bytes::from(serde_json::to_string(&removed).unwrap_or_default()))).await;
+                    break "too slow";
+                }
+                Err(RecvError::Closed) => break "room ended",
+            },
+            message = stream.next() => match message {
+                Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(&text) {
+                    Ok(message) => {
+                        if room.send(RoomInput::Command { conn, message }).await.is_err() {
+                            break "room ended";
+                        }
+                    }
+                    Err(e) => {
+                        let message = format!("That message is not a command this room understands: {e}.");
+                        if sink.send(error_event("invalid_message", &message)).await.is_err() {
+                            break "";
+                        }
+                    }
+                },
+                Some(Ok(Message::Binary(_))) => {
+                    if sink.send(error_event("invalid_message", "Send commands as JSON text frames.")).await.is_err() {
+                        break "";
+                    }
+                }
+                // Pings are answered by the WebSocket layer; pongs need nothing.
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break "",
+            },
+        }
+    };
+    if !close_reason.is_empty() {
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame { code: close_code::NORMAL, reason: Utf8Bytes::from_static(close_reason) })))
+            .await;
+    }
+}

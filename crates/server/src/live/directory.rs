@@ -1,0 +1,67 @@
+//! The directory of live rooms: how a request finds a room's task, and reads the room's latest snapshot
+//! without asking the task.
+
+use crate::live::task::RoomInput;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use stoa_proto::{RoomId, RoomInfo};
+use stoa_room::Access;
+use tokio::sync::{mpsc, watch};
+
+/// What a room's task last published: enough for the hallway and `GET /rooms/{id}` to answer without a
+/// round trip to the task.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The room as the API shows it.
+    pub info: RoomInfo,
+    /// Who may see it.
+    pub access: Access,
+}
+
+/// A way to reach one live room.
+#[derive(Debug, Clone)]
+pub struct RoomHandle {
+    /// The room task's inbox.
+    pub tx: mpsc::Sender<RoomInput>,
+    /// The room's latest snapshot.
+    pub snapshot: watch::Receiver<Arc<Snapshot>>,
+}
+
+/// Live rooms by ID. The lock guards only the map (a room added, ended or looked up), never a room's state,
+/// and is never held across an await.
+#[derive(Debug, Default, Clone)]
+pub struct Directory {
+    rooms: Arc<RwLock<HashMap<RoomId, RoomHandle>>>,
+}
+
+impl Directory {
+    /// Adds a live room.
+    pub fn insert(&self, id: RoomId, handle: RoomHandle) {
+        self.rooms.write().unwrap_or_else(|e| e.into_inner()).insert(id, handle);
+    }
+
+    /// Removes a room that ended.
+    pub fn remove(&self, id: &RoomId) {
+        self.rooms.write().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+
+    /// A live room by ID.
+    pub fn get(&self, id: &RoomId) -> Option<RoomHandle> {
+        self.rooms.read().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+    }
+
+    /// Every live room's latest snapshot.
+    pub fn snapshots(&self) -> Vec<Arc<Snapshot>> {
+        self.rooms.read().unwrap_or_else(|e| e.into_inner()).values().map(|h| h.snapshot.borrow().clone()).collect()
+    }
+
+    /// How many rooms are live.
+    pub fn len(&self) -> usize {
+        self.rooms.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no room is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

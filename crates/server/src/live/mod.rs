@@ -1,0 +1,13 @@
+//! Live rooms: one task per room owning a [`stoa_room::Room`], a directory to find them, and the
+//! WebSocket connections that talk to them.
+//!
+//! Architecture invariant: a room's live state has exactly one owner, its task. Everything else reaches it
+//! through the task's channel, or reads the snapshot the task publishes after each change.
+
+mod connection;
+mod directory;
+mod task;
+
+pub use connection::{Departure, serve_connection};
+pub use directory::{Directory, RoomHandle, Snapshot};
+pub use task::{JoinOutcome, RoomInput, spawn_room};

@@ -1,0 +1,164 @@
+//! Sign-up, login, logout, the caller's own account, and invites.
+
+use crate::auth::{COOKIE, COOKIE_MAX_AGE_SECS, Session, hash_password, new_token, token_hash, verify_password};
+use crate::error::{ApiError, ApiJson};
+use crate::routes::{me_of, valid_display_name, valid_username};
+use crate::AppState;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use stoa_proto::{AuthResponse, ErrorBody, InviteCreated, InviteInfo, InviteList, LoginRequest, Me, SignupRequest, UpdateMeRequest};
+use stoa_store::{Account, NewAccount};
+
+/// The accounts routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/signup", post(signup))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/me", get(me).patch(update_me))
+        .route("/api/v1/invites", post(create_invite).get(list_invites))
+}
+
+/// Longest password accepted: argon2 hashes any length, but an unbounded one is a cheap way to burn CPU.
+const MAX_PASSWORD: usize = 1024;
+
+/// Opens a session for `account`: a token in the body and the same token as an HttpOnly cookie.
+async fn open_session(state: &AppState, account: Account, status: StatusCode) -> Result<Response, ApiError> {
+    let token = new_token()?;
+    state.store.create_session(account.id, &token_hash(&token)).await?;
+    let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={COOKIE_MAX_AGE_SECS}{secure}");
+    let mut response = (status, Json(AuthResponse { token, user: me_of(&account) })).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(ApiError::internal)?);
+    Ok(response)
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "accounts", request_body = SignupRequest,
+    responses((status = 201, body = AuthResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+/// Signs up with an invite code. The caller is signed in at once.
+pub async fn signup(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<SignupRequest>,
+) -> Result<Response, ApiError> {
+    state.limiter.check(peer.ip(), &body.username)?;
+    let username = valid_username(&body.username)?;
+    let display_name = valid_display_name(&body.display_name)?;
+    if body.password.chars().count() < 8 {
+        return Err(ApiError::bad_request("weak_password", "A password has at least 8 characters."));
+    }
+    if body.password.len() > MAX_PASSWORD {
+        return Err(ApiError::bad_request("invalid_password", "A password has at most 1024 characters."));
+    }
+    let password = body.password;
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(ApiError::internal)??;
+    let account = state
+        .store
+        .sign_up(NewAccount { invite: body.invite.trim().to_string(), username, display_name, password_hash })
+        .await?;
+    tracing::info!(user = %account.username, "signed up");
+    open_session(&state, account, StatusCode::CREATED).await
+}
+
+/// A hash to check passwords against when the username is unknown, so that a wrong username takes as
+/// long to refuse as a wrong password and logins do not reveal which usernames exist.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash_password("not a real password").unwrap_or_default())
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginRequest,
+    responses((status = 200, body = AuthResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+/// Signs in with a username and password.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    state.limiter.check(peer.ip(), &body.username)?;
+    let found = match valid_username(&body.username) {
+        Ok(name) if body.password.len() <= MAX_PASSWORD => state.store.credentials(&name).await?,
+        _ => None,
+    };
+    let (account, hash) = match found {
+        Some((account, hash)) => (Some(account), hash),
+        None => (None, dummy_hash().to_string()),
+    };
+    let password = body.password;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.map_err(ApiError::internal)?;
+    match account {
+        Some(account) if ok => open_session(&state, account, StatusCode::OK).await,
+        _ => Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong username or password.")),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+/// Revokes the caller's token and clears the cookie.
+pub async fn logout(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
+    state.store.delete_session(&token_hash(&session.token)).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let clear = format!("{COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0");
+    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&clear).map_err(ApiError::internal)?);
+    Ok(response)
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+/// The caller's own account.
+pub async fn me(session: Session) -> Json<Me> {
+    Json(me_of(&session.account))
+}
+
+#[utoipa::path(patch, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])), request_body = UpdateMeRequest,
+    responses((status = 200, body = Me), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+/// Changes the caller's display name and/or bio.
+pub async fn update_me(
+    State(state): State<AppState>,
+    session: Session,
+    ApiJson(body): ApiJson<UpdateMeRequest>,
+) -> Result<Json<Me>, ApiError> {
+    let display_name = body.display_name.as_deref().map(valid_display_name).transpose()?;
+    let bio = body.bio.map(|b| b.trim().to_string());
+    if bio.as_ref().is_some_and(|b| b.chars().count() > 300) {
+        return Err(ApiError::bad_request("invalid_bio", "A bio has at most 300 characters."));
+    }
+    let account = state.store.update_account(session.account.id, display_name.as_deref(), bio.as_deref()).await?;
+    Ok(Json(me_of(&account)))
+}
+
+#[utoipa::path(post, path = "/api/v1/invites", tag = "accounts", security(("bearer" = [])),
+    responses((status = 201, body = InviteCreated), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+/// Creates a single-use invite from the caller's quota.
+pub async fn create_invite(State(state): State<AppState>, session: Session) -> Result<(StatusCode, Json<InviteCreated>), ApiError> {
+    let code = state.store.create_user_invite(session.account.id, state.config.invite_quota).await.map_err(|e| match e {
+        stoa_store::StoreError::QuotaExhausted => ApiError::forbidden(
+            "invite_quota_exhausted",
+            format!("You have used all {} of your invites.", state.config.invite_quota),
+        ),
+        other => other.into(),
+    })?;
+    let url = state.invite_url(&code);
+    Ok((StatusCode::CREATED, Json(InviteCreated { code, url })))
+}
+
+#[utoipa::path(get, path = "/api/v1/invites", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = InviteList), (status = 401, body = ErrorBody)))]
+/// The caller's remaining quota and the invites they made.
+pub async fn list_invites(State(state): State<AppState>, session: Session) -> Result<Json<InviteList>, ApiError> {
+    let invites = state.store.invites_of(session.account.id).await?;
+    let quota = state.config.invite_quota as i64;
+    Ok(Json(InviteList {
+        remaining: (quota - invites.len() as i64).max(0),
+        quota,
+        invites: invites
+            .into_iter()
+            .map(|i| InviteInfo { url: state.invite_url(&i.code), code: i.code, used_by: i.used_by })
+            .collect(),
+    }))
+}

@@ -1,0 +1,40 @@
+//! The server's own endpoints: health, the OpenAPI document, and the pages an invite link opens until the
+//! web client arrives.
+
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Json, Router};
+use stoa_proto::Health;
+use utoipa::OpenApi;
+
+/// The meta routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/", get(home))
+        .route("/invite/{code}", get(invite_page))
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, body = Health)))]
+/// Whether the server is up, and how many rooms are live.
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health { status: "ok".into(), live_rooms: state.rooms.len() as u32 })
+}
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", responses((status = 200, description = "This document")))]
+/// The OpenAPI 3 document of this API, generated from the code.
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::openapi::ApiDoc::openapi())
+}
+
+async fn home() -> Html<&'static str> {
+    Html(include_str!("../../pages/home.html"))
+}
+
+async fn invite_page(State(_state): State<AppState>, Path(_code): Path<String>) -> Html<&'static str> {
+    // The page reads the code from its own URL, so nothing from the request is echoed into HTML.
+    Html(include_str!("../../pages/invite.html"))
+}

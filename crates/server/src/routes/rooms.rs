@@ -1,0 +1,226 @@
+//! Rooms: create, the hallway, a room's details and audience, invitations, and the room's WebSocket.
+
+use crate::auth::Session;
+use crate::error::{ApiError, ApiJson};
+use crate::live::{Departure, RoomInput, Snapshot, serve_connection, spawn_room};
+use crate::AppState;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+use stoa_proto::{AudiencePage, CreateRoomRequest, ErrorBody, Hallway, InviteToRoomRequest, RoomId, RoomInfo, UserId};
+use stoa_room::{Relations, Room, RoomConfig, may_see};
+use stoa_store::{RoomRecord, random_code};
+use tokio::sync::oneshot;
+use utoipa::IntoParams;
+
+/// The largest WebSocket message a client may send. Commands are a few dozen bytes; SDP offers, which
+/// come with live audio, are a few kilobytes.
+const MAX_WS_MESSAGE: usize = 64 * 1024;
+
+/// The rooms routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/rooms", post(create_room).get(hallway))
+        .route("/api/v1/rooms/{id}", get(room))
+        .route("/api/v1/rooms/{id}/audience", get(audience))
+        .route("/api/v1/rooms/{id}/invited", post(invite))
+        .route("/api/v1/rooms/{id}/ws", get(websocket))
+}
+
+async fn relations(state: &AppState, user: UserId) -> Result<Relations, ApiError> {
+    Ok(Relations { followed_by: state.store.follower_ids(user).await?, blocked_by: state.store.blocker_ids(user).await? })
+}
+
+/// A live room the caller may see, with its latest snapshot; 404 otherwise, the same for every reason.
+async fn visible_room(state: &AppState, session: &Session, id: &str) -> Result<(crate::live::RoomHandle, Arc<Snapshot>), ApiError> {
+    if !RoomId::is_well_formed(id) {
+        return Err(ApiError::no_such_room());
+    }
+    let handle = state.rooms.get(&RoomId(id.to_string())).ok_or_else(ApiError::no_such_room)?;
+    let snapshot = handle.snapshot.borrow().clone();
+    let relations = relations(state, session.account.id).await?;
+    if !may_see(&snapshot.access, session.account.id, &relations) {
+        return Err(ApiError::no_such_room());
+    }
+    Ok((handle, snapshot))
+}
+
+#[utoipa::path(post, path = "/api/v1/rooms", tag = "rooms", security(("bearer" = [])), request_body = CreateRoomRequest,
+    responses((status = 201, body = RoomInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+/// Starts a room. The caller is its first moderator, and has the reconnect grace to join it over the
+/// WebSocket before the empty room ends.
+pub async fn create_room(
+    State(state): State<AppState>,
+    session: Session,
+    ApiJson(body): ApiJson<CreateRoomRequest>,
+) -> Result<(StatusCode, Json<RoomInfo>), ApiError> {
+    let title = body.title.trim().to_string();
+    let len = title.chars().count();
+    if len == 0 || len > 100 || title.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("invalid_title", "A room's title has 1 to 100 characters."));
+    }
+    if body.invited.len() > 1000 {
+        return Err(ApiError::bad_request("too_many_invited", "Invite at most 1000 people when starting a room."));
+    }
+    let invited = resolve_all(&state, &body.invited).await?;
+    let id = RoomId(random_code(12));
+    let creator = session.account.summary();
+    state
+        .store
+        .create_room(&RoomRecord {
+            id: id.clone(),
+            title: title.clone(),
+            visibility: body.visibility,
+            creator: creator.id,
+            invited: invited.iter().copied().collect(),
+        })
+        .await?;
+    let config = RoomConfig { capacity: state.config.room_capacity, reconnect_grace: state.config.reconnect_grace };
+    let room = Room::new(Instant::now(), id.clone(), title, body.visibility, creator, invited, config);
+    let handle = spawn_room(room, id.clone(), state.store.clone(), state.rooms.clone());
+    let info = handle.snapshot.borrow().info.clone();
+    tracing::info!(room = %id, by = %session.account.username, visibility = ?body.visibility, "room created");
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+/// Usernames to IDs; an unknown one is a 400 that names it.
+async fn resolve_all(state: &AppState, usernames: &[String]) -> Result<HashSet<UserId>, ApiError> {
+    let names: Vec<String> = usernames.iter().map(|u| u.trim().to_ascii_lowercase()).collect();
+    let found = state.store.resolve_usernames(&names).await?;
+    if let Some(missing) = names.iter().find(|n| !found.iter().any(|u| &u.username == *n)) {
+        return Err(ApiError::bad_request("unknown_user", format!("There is no user named {missing:?}.")));
+    }
+    Ok(found.into_iter().map(|u| u.id).collect())
+}
+
+#[utoipa::path(get, path = "/api/v1/rooms", tag = "rooms", security(("bearer" = [])),
+    responses((status = 200, body = Hallway), (status = 401, body = ErrorBody)))]
+/// The hallway: live rooms the caller may see. Rooms with more people the caller follows on stage come
+/// first, then larger audiences.
+pub async fn hallway(State(state): State<AppState>, session: Session) -> Result<Json<Hallway>, ApiError> {
+    let me = session.account.id;
+    let relations = relations(&state, me).await?;
+    let following = state.store.following_ids(me).await?;
+    let mut rooms: Vec<(usize, RoomInfo)> = state
+        .rooms
+        .snapshots()
+        .into_iter()
+        .filter(|s| may_see(&s.access, me, &relations))
+        .map(|s| {
+            let followed_on_stage = s.info.stage.iter().filter(|m| following.contains(&m.user.id)).count();
+            (followed_on_stage, s.info.clone())
+        })
+        .collect();
+    rooms.sort_by(|(fa, a), (fb, b)| fb.cmp(fa).then(b.listener_count.cmp(&a.listener_count)).then(a.id.cmp(&b.id)));
+    Ok(Json(Hallway { rooms: rooms.into_iter().map(|(_, r)| r).collect() }))
+}
+
+#[utoipa::path(get, path = "/api/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = RoomInfo), (status = 404, body = ErrorBody)))]
+/// A live room: its title, visibility, stage, listener count and hand mode. 404 for a room that ended, never
+/// existed, or is hidden from the caller.
+pub async fn room(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Json<RoomInfo>, ApiError> {
+    let (_, snapshot) = visible_room(&state, &session, &id).await?;
+    Ok(Json(snapshot.info.clone()))
+}
+
+/// `?offset=&limit=` for the audience.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AudienceQuery {
+    /// The `next_offset` of the previous page.
+    pub offset: Option<u32>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/audience", tag = "rooms", security(("bearer" = [])),
+    params(("id" = String, Path), AudienceQuery),
+    responses((status = 200, body = AudiencePage), (status = 404, body = ErrorBody)))]
+/// A page of the room's audience: people followed by the speakers first.
+pub async fn audience(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(q): Query<AudienceQuery>,
+) -> Result<Json<AudiencePage>, ApiError> {
+    let (handle, _) = visible_room(&state, &session, &id).await?;
+    let (reply, answer) = oneshot::channel();
+    let input = RoomInput::Audience { offset: q.offset.unwrap_or(0), limit: q.limit.unwrap_or(50).clamp(1, 200), reply };
+    handle.tx.send(input).await.map_err(|_| ApiError::no_such_room())?;
+    Ok(Json(answer.await.map_err(|_| ApiError::no_such_room())?))
+}
+
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/invited", tag = "rooms", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = InviteToRoomRequest,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// Moderators invite more people into the room; for a closed room, this is who may see and join it.
+pub async fn invite(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<InviteToRoomRequest>,
+) -> Result<StatusCode, ApiError> {
+    let (handle, snapshot) = visible_room(&state, &session, &id).await?;
+    if body.usernames.len() > 1000 {
+        return Err(ApiError::bad_request("too_many_invited", "Invite at most 1000 people at once."));
+    }
+    let users: Vec<UserId> = resolve_all(&state, &body.usernames).await?.into_iter().collect();
+    let (reply, answer) = oneshot::channel();
+    handle.tx.send(RoomInput::Invite { actor: session.account.id, users: users.clone(), reply }).await.map_err(|_| ApiError::no_such_room())?;
+    answer.await.map_err(|_| ApiError::no_such_room())??;
+    state.store.add_room_invites(&snapshot.info.id, &users).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether a cookie-authenticated WebSocket comes from a page of this server. Browsers send cookies with
+/// cross-site WebSocket handshakes in some cases; a foreign `Origin` must not ride on the user's session.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST)) else {
+        // Non-browser clients send no Origin; they authenticate with a bearer token or hold the cookie
+        // themselves.
+        return true;
+    };
+    let (Ok(origin), Ok(host)) = (origin.to_str(), host.to_str()) else { return false };
+    origin.split_once("://").is_some_and(|(_, rest)| rest == host)
+}
+
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/ws", tag = "rooms", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 101, description = "Joined: the socket carries `ClientMessage`s and `ServerEvent`s"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+/// Joins the room over a WebSocket. The join is decided before the upgrade: a refusal is an HTTP error, and
+/// an accepted join's first event is `joined`.
+pub async fn websocket(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    if !same_origin(&headers) && crate::auth::request_token(&headers).is_some() && headers.get(header::AUTHORIZATION).is_none() {
+        return Err(ApiError::forbidden("cross_origin", "This room's socket only accepts connections from this server's pages."));
+    }
+    let (handle, _) = visible_room(&state, &session, &id).await?;
+    let upgrade = upgrade.map_err(|_| ApiError::bad_request("websocket_required", "Connect to this address with a WebSocket."))?;
+    let relations = relations(&state, session.account.id).await?;
+    let (reply, answer) = oneshot::channel();
+    handle
+        .tx
+        .send(RoomInput::Join { user: session.account.summary(), relations, reply })
+        .await
+        .map_err(|_| ApiError::no_such_room())?;
+    let joined = answer.await.map_err(|_| ApiError::no_such_room())??;
+    let departure = Departure::new(joined.conn, handle.tx.clone());
+    Ok(upgrade.max_message_size(MAX_WS_MESSAGE).on_upgrade(move |socket| serve_connection(socket, joined, departure)))
+}
+

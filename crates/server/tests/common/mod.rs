@@ -1,0 +1,222 @@
+//! The shared harness: a real server on port 0 with a fresh data folder, HTTP clients signed in as users,
+//! and WebSocket clients joined to rooms.
+
+#![allow(dead_code)]
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+use stoa_server::{Running, ServerConfig};
+use stoa_store::{SqliteStore, Store};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+/// How long a test waits for an event before failing. Generous, because CI machines are shared; a test
+/// never sleeps this long unless something is broken.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub config: ServerConfig,
+    /// A many-use invite, made the way `stoa admin invite` makes one.
+    pub invite: String,
+}
+
+pub fn test_config(dir: &std::path::Path) -> ServerConfig {
+    ServerConfig {
+        http: "127.0.0.1:0".parse().unwrap(),
+        data: dir.to_path_buf(),
+        // Tests sign up many users from one address; the rate-limit test sets its own limits.
+        auth_attempts_per_ip: 10_000,
+        auth_attempts_per_user: 10_000,
+        ..ServerConfig::default()
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let config = test_config(dir.path());
+        TestServer::start_with(dir, config).await
+    }
+
+    pub async fn start_with(dir: tempfile::TempDir, config: ServerConfig) -> TestServer {
+        let running = stoa_server::start(config.clone()).await.expect("server starts");
+        let base = format!("http://{}", running.addr);
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let invite = store.create_admin_invite(10_000).await.unwrap();
+        TestServer { running: Some(running), base, dir, config, invite }
+    }
+
+    pub async fn stop(&mut self) {
+        self.running.take().unwrap().stop().await.unwrap();
+    }
+
+    /// Signs up a user with the harness's many-use invite. The password is the username followed by `-password`.
+    pub async fn user(&self, username: &str) -> Client {
+        let (status, body) = post(&self.base, None, "/api/v1/auth/signup", json!({
+            "invite": self.invite, "username": username, "display_name": display(username), "password": format!("{username}-password"),
+        }))
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "sign-up of {username}: {body}");
+        Client { base: self.base.clone(), token: body["token"].as_str().unwrap().to_string(), id: body["user"]["id"].as_i64().unwrap(), username: username.into() }
+    }
+
+    /// Creates a room as `owner` and joins it over the WebSocket.
+    pub async fn room(&self, owner: &Client, visibility: &str, invited: &[&str]) -> (String, Ws) {
+        let (status, body) = owner.post("/api/v1/rooms", json!({"title": format!("{}'s room", owner.username), "visibility": visibility, "invited": invited})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let id = body["id"].as_str().unwrap().to_string();
+        let mut ws = owner.join(&id).await.expect("the creator joins their room");
+        ws.expect("joined").await;
+        (id, ws)
+    }
+}
+
+pub fn display(username: &str) -> String {
+    let mut c = username.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+pub async fn request(base: &str, token: Option<&str>, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let mut req = reqwest::Client::new().request(method, format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request is answered");
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")) };
+    (status, value)
+}
+
+pub async fn post(base: &str, token: Option<&str>, path: &str, body: Value) -> (StatusCode, Value) {
+    request(base, token, reqwest::Method::POST, path, Some(body)).await
+}
+
+/// A signed-in user.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub token: String,
+    pub id: i64,
+    pub username: String,
+}
+
+impl Client {
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        request(&self.base, Some(&self.token), reqwest::Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        request(&self.base, Some(&self.token), reqwest::Method::POST, path, Some(body)).await
+    }
+    pub async fn post_empty(&self, path: &str) -> (StatusCode, Value) {
+        request(&self.base, Some(&self.token), reqwest::Method::POST, path, None).await
+    }
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        request(&self.base, Some(&self.token), reqwest::Method::DELETE, path, None).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        request(&self.base, Some(&self.token), reqwest::Method::PATCH, path, Some(body)).await
+    }
+    pub async fn follow(&self, other: &Client) {
+        let (s, b) = self.post_empty(&format!("/api/v1/users/{}/follow", other.username)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    pub async fn block(&self, other: &Client) {
+        let (s, b) = self.post_empty(&format!("/api/v1/users/{}/block", other.username)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    /// The IDs of the rooms in this user's hallway, in order.
+    pub async fn hallway(&self) -> Vec<String> {
+        let (s, b) = self.get("/api/v1/rooms").await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["rooms"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+    }
+    /// Opens the room's WebSocket; a refused join is the HTTP status and error body.
+    pub async fn join(&self, room: &str) -> Result<Ws, (StatusCode, Value)> {
+        let url = format!("{}/api/v1/rooms/{room}/ws", self.base.replacen("http", "ws", 1));
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((stream, _)) => Ok(Ws { stream }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+                let body = resp.body().as_ref().map(|b| serde_json::from_slice(b).unwrap()).unwrap_or(Value::Null);
+                Err((status, body))
+            }
+            Err(e) => panic!("WebSocket failed: {e}"),
+        }
+    }
+}
+
+/// A joined room's WebSocket.
+pub struct Ws {
+    pub stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl Ws {
+    pub async fn send(&mut self, command: Value) {
+        self.stream.send(Message::Text(command.to_string().into())).await.unwrap();
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.stream.send(Message::Text(text.into())).await.unwrap();
+    }
+
+    /// The next event, or None when the socket closed.
+    pub async fn next(&mut self) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(EVENT_TIMEOUT, self.stream.next()).await.expect("an event arrives in time");
+            match msg {
+                Some(Ok(Message::Text(t))) => return Some(serde_json::from_str(&t).unwrap()),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Waits for an event of this type, skipping others (audience counts, stage changes...).
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        loop {
+            match self.next().await {
+                Some(ev) if ev["type"] == kind => return ev,
+                Some(_) => continue,
+                None => panic!("socket closed while waiting for {kind}"),
+            }
+        }
+    }
+
+    /// Waits for the socket to close, returning the events before it.
+    pub async fn closed(&mut self) -> Vec<Value> {
+        let mut events = vec![];
+        while let Some(ev) = self.next().await {
+            events.push(ev);
+        }
+        events
+    }
+
+    /// Sends a command with an id, and returns the error it caused, skipping other events; a ping after it
+    /// proves the absence of an error when there is none.
+    pub async fn command_error(&mut self, command: Value) -> Option<String> {
+        let mut command = command;
+        command["id"] = json!(99);
+        self.send(command).await;
+        self.send(json!({"type": "ping"})).await;
+        loop {
+            let ev = self.next().await.expect("socket open");
+            if ev["type"] == "error" && ev["id"] == 99 {
+                return Some(ev["code"].as_str().unwrap().to_string());
+            }
+            if ev["type"] == "pong" {
+                return None;
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The command line, the environment and `stoa.toml`, merged into a [`ServerConfig`].
+
+use anyhow::Context;
+use clap::Args;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use stoa_server::ServerConfig;
+
+/// Options every subcommand that touches a data folder takes.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CommonArgs {
+    /// The data folder (the SQLite database lives in it) [default: ./stoa-data].
+    #[arg(long, env = "STOA_DATA")]
+    pub data: Option<PathBuf>,
+    /// The HTTP address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "STOA_HTTP")]
+    pub http: Option<SocketAddr>,
+    /// The URL users reach the server at, for invite links [default: http:// and the HTTP address].
+    #[arg(long, env = "STOA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// A TOML file of options [default: ./stoa.toml, if it exists].
+    #[arg(long, env = "STOA_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// `stoa serve`'s options.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// How many invites each user may create [default: 2].
+    #[arg(long, env = "STOA_INVITE_QUOTA")]
+    pub invite_quota: Option<u32>,
+    /// How many people a room holds, stage included [default: 5000].
+    #[arg(long, env = "STOA_ROOM_CAPACITY")]
+    pub room_capacity: Option<u32>,
+    /// Seconds a participant whose connection dropped keeps their place and role [default: 30].
+    #[arg(long, env = "STOA_RECONNECT_GRACE_SECS")]
+    pub reconnect_grace_secs: Option<u64>,
+    /// Sign-up and login attempts allowed per IP address per minute [default: 30].
+    #[arg(long, env = "STOA_AUTH_ATTEMPTS_PER_IP")]
+    pub auth_attempts_per_ip: Option<u32>,
+    /// Sign-up and login attempts allowed per username per minute [default: 10].
+    #[arg(long, env = "STOA_AUTH_ATTEMPTS_PER_USER")]
+    pub auth_attempts_per_user: Option<u32>,
+    /// The largest request body accepted, in bytes [default: 65536].
+    #[arg(long, env = "STOA_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+}
+
+/// `stoa.toml`: the same options as the flags, by the same names with `_`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data: Option<PathBuf>,
+    http: Option<SocketAddr>,
+    public_url: Option<String>,
+    invite_quota: Option<u32>,
+    room_capacity: Option<u32>,
+    reconnect_grace_secs: Option<u64>,
+    auth_attempts_per_ip: Option<u32>,
+    auth_attempts_per_user: Option<u32>,
+    max_body_bytes: Option<usize>,
+}
+
+fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let default = PathBuf::from("stoa.toml");
+            if !default.exists() {
+                return Ok(FileConfig::default());
+            }
+            default
+        }
+    };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{} is not a valid Stoa configuration", path.display()))
+}
+
+/// The options shared by every subcommand, resolved.
+pub struct Resolved {
+    pub data: PathBuf,
+    pub http: SocketAddr,
+    pub public_url: Option<String>,
+}
+
+impl CommonArgs {
+    fn merge(&self, file: &FileConfig) -> Resolved {
+        let defaults = ServerConfig::default();
+        Resolved {
+            data: self.data.clone().or_else(|| file.data.clone()).unwrap_or(defaults.data),
+            http: self.http.or(file.http).unwrap_or(defaults.http),
+            public_url: self.public_url.clone().or_else(|| file.public_url.clone()),
+        }
+    }
+
+    /// The data folder and addresses, from flags, environment, file and defaults.
+    pub fn resolve(&self) -> anyhow::Result<Resolved> {
+        Ok(self.merge(&load_file(self.config.as_deref())?))
+    }
+}
+
+impl ServeArgs {
+    /// The server's whole configuration, from flags, environment, file and defaults.
+    pub fn resolve(&self) -> anyhow::Result<ServerConfig> {
+        let file = load_file(self.common.config.as_deref())?;
+        let common = self.common.merge(&file);
+        let d = ServerConfig::default();
+        Ok(ServerConfig {
+            http: common.http,
+            data: common.data,
+            public_url: common.public_url,
+            invite_quota: self.invite_quota.or(file.invite_quota).unwrap_or(d.invite_quota),
+            room_capacity: self.room_capacity.or(file.room_capacity).unwrap_or(d.room_capacity),
+            reconnect_grace: self
+                .reconnect_grace_secs
+                .or(file.reconnect_grace_secs)
+                .map(Duration::from_secs)
+                .unwrap_or(d.reconnect_grace),
+            auth_attempts_per_ip: self.auth_attempts_per_ip.or(file.auth_attempts_per_ip).unwrap_or(d.auth_attempts_per_ip),
+            auth_attempts_per_user: self
+                .auth_attempts_per_user
+                .or(file.auth_attempts_per_user)
+                .unwrap_or(d.auth_attempts_per_user),
+            max_body_bytes: self.max_body_bytes.or(file.max_body_bytes).unwrap_or(d.max_body_bytes),
+        })
+    }
+}

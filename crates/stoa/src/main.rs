@@ -1,0 +1,122 @@
+//! `stoa`: the one binary. `stoa serve` (or no subcommand) runs the server; `stoa admin` manages it.
+
+mod config;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::{CommonArgs, ServeArgs};
+use std::process::ExitCode;
+use stoa_store::{SqliteStore, Store};
+
+/// Stoa: live audio rooms anyone can host.
+///
+/// Every option can also be set as an environment variable (shown with each) or as a key in `stoa.toml`
+/// (the option's name with `_` for `-`, e.g. `invite_quota = 5`). A flag beats the environment, which beats
+/// the file, which beats the default.
+#[derive(Parser, Debug)]
+#[command(name = "stoa", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server (the default when no subcommand is given).
+    Serve(ServeArgs),
+    /// Manage a server's data folder; works while the server runs.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Create an invite and print its URL as the last line.
+    Invite {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// How many people may sign up with it.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        uses: u32,
+    },
+}
+
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stoa: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn try_main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    match cli.command {
+        None => runtime.block_on(serve(cli.serve)),
+        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Admin(AdminCommand::Invite { common, uses })) => runtime.block_on(admin_invite(common, uses)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    let data = config.data.clone();
+    let running = stoa_server::start(config).await.context("cannot start the server")?;
+    println!("Stoa is listening on {} (data in {})", running.public_url, data.display());
+    if let Some(url) = &running.bootstrap_invite {
+        println!();
+        println!("No account exists yet. Open this one-time invite to create the admin account:");
+        println!("{url}");
+        println!();
+    }
+    tokio::select! {
+        result = shutdown_signal() => {
+            result?;
+            tracing::info!("shutting down");
+            running.stop().await.context("server failed while stopping")?;
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+async fn admin_invite(common: CommonArgs, uses: u32) -> anyhow::Result<()> {
+    let resolved = common.resolve()?;
+    let store = SqliteStore::open(&resolved.data)
+        .await
+        .with_context(|| format!("cannot open the database in {}", resolved.data.display()))?;
+    let code = store.create_admin_invite(uses).await?;
+    // The running server records the URL it is reached at; without one, assume the configured address.
+    let base = match store.setting(stoa_server::PUBLIC_URL_SETTING).await? {
+        Some(url) => url,
+        None => resolved.public_url.unwrap_or_else(|| format!("http://{}", resolved.http)),
+    };
+    println!("Invite for {uses} sign-up{}:", if uses == 1 { "" } else { "s" });
+    println!("{}/invite/{code}", base.trim_end_matches('/'));
+    Ok(())
+}

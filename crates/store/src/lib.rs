@@ -1,0 +1,191 @@
+//! Stoa's persistence, behind one trait: [`Store`].
+//!
+//! The store keeps what outlives a process: accounts, invites, sessions, follows, blocks and the record of
+//! rooms. It knows nothing of rooms in flight — who is on stage, whose hand is up — which live in each room's
+//! task. [`SqliteStore`] is the embedded default: one file in the data folder, in WAL mode, so that the admin
+//! CLI can write while the server runs. A Postgres implementation would implement the same trait.
+
+#![deny(missing_docs)]
+
+mod sqlite;
+
+use async_trait::async_trait;
+use std::collections::HashSet;
+use stoa_proto::{Profile, RoomId, UserId, UserSummary, Visibility};
+use thiserror::Error;
+
+pub use sqlite::SqliteStore;
+
+/// What can go wrong in the store. Each variant but [`StoreError::Database`] is the user's to fix.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The invite code does not exist or has no uses left.
+    #[error("invite code is unknown or already used")]
+    InviteInvalid,
+    /// Another account has this username (in any case).
+    #[error("username is taken")]
+    UsernameTaken,
+    /// The user has created as many invites as the quota allows.
+    #[error("invite quota exhausted")]
+    QuotaExhausted,
+    /// A block stands between the two users.
+    #[error("a block prevents this")]
+    Blocked,
+    /// No such user.
+    #[error("no such user")]
+    NoSuchUser,
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The database could not be migrated.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A signed-up user, as the store knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The ID.
+    pub id: UserId,
+    /// The lower-case username.
+    pub username: String,
+    /// The display name.
+    pub display_name: String,
+    /// The bio.
+    pub bio: String,
+    /// Whether this is a server admin.
+    pub is_admin: bool,
+    /// Who invited them.
+    pub nominated_by: Option<UserSummary>,
+}
+
+impl Account {
+    /// The account as others see it in lists.
+    pub fn summary(&self) -> UserSummary {
+        UserSummary { id: self.id, username: self.username.clone(), display_name: self.display_name.clone() }
+    }
+}
+
+/// What signing up needs, with the password already hashed.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// The invite code to spend.
+    pub invite: String,
+    /// The lower-case username.
+    pub username: String,
+    /// The display name.
+    pub display_name: String,
+    /// An argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// An invite a user created, and who used it.
+#[derive(Debug, Clone)]
+pub struct InviteRecord {
+    /// The code.
+    pub code: String,
+    /// Who signed up with it.
+    pub used_by: Option<UserSummary>,
+}
+
+/// The record of a room, kept after it ends.
+#[derive(Debug, Clone)]
+pub struct RoomRecord {
+    /// The ID.
+    pub id: RoomId,
+    /// The title.
+    pub title: String,
+    /// Open, social or closed.
+    pub visibility: Visibility,
+    /// Who created it.
+    pub creator: UserId,
+    /// Users invited to it.
+    pub invited: Vec<UserId>,
+}
+
+/// One page of users, newest relation first.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The users.
+    pub users: Vec<UserSummary>,
+    /// The cursor for the next page, if there is one.
+    pub next_cursor: Option<i64>,
+}
+
+/// Stoa's persistence.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates an invite that no user's quota pays for (the admin CLI's), good for `uses` sign-ups.
+    async fn create_admin_invite(&self, uses: u32) -> Result<String, StoreError>;
+    /// On a database with no account yet, the one-time invite that makes the first account an admin
+    /// (created once, then the same code until it is used). `None` once anyone has signed up.
+    async fn bootstrap_invite(&self) -> Result<Option<String>, StoreError>;
+    /// Creates a single-use invite paid for by `user`'s quota.
+    async fn create_user_invite(&self, user: UserId, quota: u32) -> Result<String, StoreError>;
+    /// The invites `user` created, newest first.
+    async fn invites_of(&self, user: UserId) -> Result<Vec<InviteRecord>, StoreError>;
+
+    /// Spends an invite and creates the account, atomically.
+    async fn sign_up(&self, new: NewAccount) -> Result<Account, StoreError>;
+    /// An account and its password hash, by username in any case.
+    async fn credentials(&self, username: &str) -> Result<Option<(Account, String)>, StoreError>;
+    /// An account by ID.
+    async fn account(&self, id: UserId) -> Result<Option<Account>, StoreError>;
+    /// Changes the display name and/or bio.
+    async fn update_account(&self, id: UserId, display_name: Option<&str>, bio: Option<&str>) -> Result<Account, StoreError>;
+    /// Accounts by username; unknown names are left out.
+    async fn resolve_usernames(&self, usernames: &[String]) -> Result<Vec<UserSummary>, StoreError>;
+
+    /// Records a session by the hash of its token.
+    async fn create_session(&self, user: UserId, token_hash: &str) -> Result<(), StoreError>;
+    /// The account a session token hash belongs to.
+    async fn session_account(&self, token_hash: &str) -> Result<Option<Account>, StoreError>;
+    /// Revokes a session.
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// `username`'s profile as `viewer` sees it.
+    async fn profile(&self, viewer: UserId, username: &str) -> Result<Option<Profile>, StoreError>;
+    /// `follower` follows `followee`. Refused with [`StoreError::Blocked`] if either blocks the other.
+    async fn follow(&self, follower: UserId, followee: UserId) -> Result<(), StoreError>;
+    /// `follower` stops following `followee`.
+    async fn unfollow(&self, follower: UserId, followee: UserId) -> Result<(), StoreError>;
+    /// `blocker` blocks `blocked`, and the follows between them in both directions are removed.
+    async fn block(&self, blocker: UserId, blocked: UserId) -> Result<(), StoreError>;
+    /// `blocker` unblocks `blocked`.
+    async fn unblock(&self, blocker: UserId, blocked: UserId) -> Result<(), StoreError>;
+    /// Who follows `user`, newest first; `cursor` from the previous page.
+    async fn followers(&self, user: UserId, cursor: Option<i64>, limit: u32) -> Result<Page, StoreError>;
+    /// Whom `user` follows, newest first.
+    async fn following(&self, user: UserId, cursor: Option<i64>, limit: u32) -> Result<Page, StoreError>;
+    /// The IDs of the users who follow `user`.
+    async fn follower_ids(&self, user: UserId) -> Result<HashSet<UserId>, StoreError>;
+    /// The IDs of the users `user` follows.
+    async fn following_ids(&self, user: UserId) -> Result<HashSet<UserId>, StoreError>;
+    /// The IDs of the users who block `user`.
+    async fn blocker_ids(&self, user: UserId) -> Result<HashSet<UserId>, StoreError>;
+
+    /// Records a new room.
+    async fn create_room(&self, room: &RoomRecord) -> Result<(), StoreError>;
+    /// Records more invited users for a room.
+    async fn add_room_invites(&self, room: &RoomId, users: &[UserId]) -> Result<(), StoreError>;
+    /// Records a room's end.
+    async fn end_room(&self, room: &RoomId) -> Result<(), StoreError>;
+    /// Marks every room not yet ended as ended; live state does not survive a restart. Returns how many.
+    async fn end_all_rooms(&self) -> Result<u64, StoreError>;
+
+    /// A server setting.
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets a server setting.
+    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+}
+
+/// A fresh random code of `len` characters from `[a-z0-9]`, from the operating system's generator.
+pub fn random_code(len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = vec![0u8; len];
+    getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
+    // 256 is not a multiple of 36, so the modulo is very slightly biased; for 12+ characters the codes
+    // still carry over 60 bits of entropy, which is what matters for unguessable invite and room IDs.
+    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+}

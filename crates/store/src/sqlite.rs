@@ -1,0 +1,469 @@
+//! [`SqliteStore`]: the embedded default, one SQLite file in WAL mode.
+
+use crate::{Account, InviteRecord, NewAccount, Page, RoomRecord, Store, StoreError, random_code};
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::collections::HashSet;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use stoa_proto::{Profile, RoomId, UserId, UserSummary, Visibility};
+
+/// Invite codes: 12 characters of `[a-z0-9]`, about 62 bits, unguessable by trying.
+const INVITE_CODE_LEN: usize = 12;
+
+/// The store over one SQLite database file.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn visibility_str(v: Visibility) -> &'static str {
+    match v {
+        Visibility::Open => "open",
+        Visibility::Social => "social",
+        Visibility::Closed => "closed",
+    }
+}
+
+/// The one place a unique-key violation becomes a domain error.
+fn on_unique(e: sqlx::Error, err: StoreError) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => err,
+        _ => StoreError::Database(e),
+    }
+}
+
+const ACCOUNT_COLUMNS: &str = "u.id, u.username, u.display_name, u.bio, u.is_admin, n.id, n.username, n.display_name";
+
+fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Account {
+    let nominated_by = row.get::<Option<i64>, _>(5).map(|id| UserSummary {
+        id: UserId(id),
+        username: row.get(6),
+        display_name: row.get(7),
+    });
+    Account {
+        id: UserId(row.get(0)),
+        username: row.get(1),
+        display_name: row.get(2),
+        bio: row.get(3),
+        is_admin: row.get(4),
+        nominated_by,
+    }
+}
+
+fn summary_from_row(row: &sqlx::sqlite::SqliteRow) -> UserSummary {
+    UserSummary { id: UserId(row.get(0)), username: row.get(1), display_name: row.get(2) }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `stoa.db` in `dir`, and applies the embedded migrations.
+    pub async fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(dir.join("stoa.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // In WAL mode NORMAL is durable across application crashes, and much faster than FULL.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            // The admin CLI writes while the server runs; a writer waits for the other rather than failing.
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn account_where(&self, clause: &str, bind: impl ToString) -> Result<Option<Account>, StoreError> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM users u LEFT JOIN users n ON n.id = u.invited_by WHERE {clause}"
+        );
+        let row = sqlx::query(&sql).bind(bind.to_string()).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(account_from_row))
+    }
+
+    async fn page(&self, sql: &str, user: UserId, cursor: Option<i64>, limit: u32) -> Result<Page, StoreError> {
+        let limit = limit.clamp(1, 200);
+        let rows = sqlx::query(sql)
+            .bind(user.0)
+            .bind(cursor.unwrap_or(i64::MAX))
+            .bind(limit as i64 + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let more = rows.len() > limit as usize;
+        let rows = &rows[..rows.len().min(limit as usize)];
+        Ok(Page {
+            users: rows.iter().map(summary_from_row).collect(),
+            next_cursor: if more { rows.last().map(|r| r.get::<i64, _>(3)) } else { None },
+        })
+    }
+
+    async fn ids(&self, sql: &str, user: UserId) -> Result<HashSet<UserId>, StoreError> {
+        let rows: Vec<(i64,)> = sqlx::query_as(sql).bind(user.0).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(id,)| UserId(id)).collect())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_admin_invite(&self, uses: u32) -> Result<String, StoreError> {
+        let code = random_code(INVITE_CODE_LEN);
+        sqlx::query("INSERT INTO invites (code, created_by, uses_left, created_at) VALUES (?, NULL, ?, ?)")
+            .bind(&code)
+            .bind(uses.max(1) as i64)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(code)
+    }
+
+    async fn bootstrap_invite(&self) -> Result<Option<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
+        if users > 0 {
+            return Ok(None);
+        }
+        let existing: Option<(String,)> =
+            sqlx::query_as("SELECT code FROM invites WHERE makes_admin = 1 AND uses_left > 0 LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let code = match existing {
+            Some((code,)) => code,
+            None => {
+                let code = random_code(INVITE_CODE_LEN);
+                sqlx::query(
+                    "INSERT INTO invites (code, created_by, uses_left, makes_admin, created_at) VALUES (?, NULL, 1, 1, ?)",
+                )
+                .bind(&code)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+                code
+            }
+        };
+        tx.commit().await?;
+        Ok(Some(code))
+    }
+
+    async fn create_user_invite(&self, user: UserId, quota: u32) -> Result<String, StoreError> {
+        // The count and the insert share one write transaction, so two requests at once cannot both take
+        // the last invite of a quota.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET id = id WHERE id = ?").bind(user.0).execute(&mut *tx).await?;
+        let (made,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM invites WHERE created_by = ?").bind(user.0).fetch_one(&mut *tx).await?;
+        if made >= quota as i64 {
+            return Err(StoreError::QuotaExhausted);
+        }
+        let code = random_code(INVITE_CODE_LEN);
+        sqlx::query("INSERT INTO invites (code, created_by, uses_left, created_at) VALUES (?, ?, 1, ?)")
+            .bind(&code)
+            .bind(user.0)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(code)
+    }
+
+    async fn invites_of(&self, user: UserId) -> Result<Vec<InviteRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.code, u.id, u.username, u.display_name FROM invites i \
+             LEFT JOIN users u ON u.invite_code = i.code \
+             WHERE i.created_by = ? ORDER BY i.created_at DESC, i.rowid DESC",
+        )
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| InviteRecord {
+                code: r.get(0),
+                used_by: r.get::<Option<i64>, _>(1).map(|id| UserSummary {
+                    id: UserId(id),
+                    username: r.get(2),
+                    display_name: r.get(3),
+                }),
+            })
+            .collect())
+    }
+
+    async fn sign_up(&self, new: NewAccount) -> Result<Account, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Spend the invite first: the conditional UPDATE takes the write lock, so two sign-ups racing for
+        // the last use of a code cannot both succeed.
+        let spent = sqlx::query(
+            "UPDATE invites SET uses_left = uses_left - 1 WHERE code = ? AND uses_left > 0 \
+             RETURNING created_by, makes_admin",
+        )
+        .bind(&new.invite)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(spent) = spent else {
+            return Err(StoreError::InviteInvalid);
+        };
+        let invited_by: Option<i64> = spent.get(0);
+        let makes_admin: bool = spent.get(1);
+        let id: (i64,) = sqlx::query_as(
+            "INSERT INTO users (username, display_name, password_hash, is_admin, invited_by, invite_code, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&new.username)
+        .bind(&new.display_name)
+        .bind(&new.password_hash)
+        .bind(makes_admin)
+        .bind(invited_by)
+        .bind(&new.invite)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| on_unique(e, StoreError::UsernameTaken))?;
+        tx.commit().await?;
+        self.account(UserId(id.0)).await?.ok_or(StoreError::NoSuchUser)
+    }
+
+    async fn credentials(&self, username: &str) -> Result<Option<(Account, String)>, StoreError> {
+        let Some(account) = self.account_where("u.username = ?", username).await? else {
+            return Ok(None);
+        };
+        let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = ?")
+            .bind(account.id.0)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Some((account, hash)))
+    }
+
+    async fn account(&self, id: UserId) -> Result<Option<Account>, StoreError> {
+        self.account_where("u.id = ?", id.0).await
+    }
+
+    async fn update_account(&self, id: UserId, display_name: Option<&str>, bio: Option<&str>) -> Result<Account, StoreError> {
+        sqlx::query("UPDATE users SET display_name = COALESCE(?, display_name), bio = COALESCE(?, bio) WHERE id = ?")
+            .bind(display_name)
+            .bind(bio)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        self.account(id).await?.ok_or(StoreError::NoSuchUser)
+    }
+
+    async fn resolve_usernames(&self, usernames: &[String]) -> Result<Vec<UserSummary>, StoreError> {
+        let mut out = Vec::with_capacity(usernames.len());
+        for name in usernames {
+            let row = sqlx::query("SELECT id, username, display_name FROM users WHERE username = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+            out.extend(row.as_ref().map(summary_from_row));
+        }
+        Ok(out)
+    }
+
+    async fn create_session(&self, user: UserId, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES (?, ?, ?)")
+            .bind(token_hash)
+            .bind(user.0)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_account(&self, token_hash: &str) -> Result<Option<Account>, StoreError> {
+        self.account_where("u.id = (SELECT user_id FROM sessions WHERE token_hash = ?)", token_hash).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn profile(&self, viewer: UserId, username: &str) -> Result<Option<Profile>, StoreError> {
+        let Some(account) = self.account_where("u.username = ?", username).await? else {
+            return Ok(None);
+        };
+        let id = account.id.0;
+        let row = sqlx::query(
+            "SELECT \
+               (SELECT COUNT(*) FROM follows WHERE followee = ?1), \
+               (SELECT COUNT(*) FROM follows WHERE follower = ?1), \
+               EXISTS(SELECT 1 FROM follows WHERE follower = ?2 AND followee = ?1), \
+               EXISTS(SELECT 1 FROM blocks WHERE blocker = ?2 AND blocked = ?1), \
+               EXISTS(SELECT 1 FROM follows WHERE follower = ?1 AND followee = ?2)",
+        )
+        .bind(id)
+        .bind(viewer.0)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Some(Profile {
+            id: account.id,
+            username: account.username,
+            display_name: account.display_name,
+            bio: account.bio,
+            nominated_by: account.nominated_by,
+            followers: row.get(0),
+            following: row.get(1),
+            you_follow: row.get(2),
+            you_block: row.get(3),
+            follows_you: row.get(4),
+        }))
+    }
+
+    async fn follow(&self, follower: UserId, followee: UserId) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (blocked,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS(SELECT 1 FROM blocks WHERE (blocker = ?1 AND blocked = ?2) OR (blocker = ?2 AND blocked = ?1))",
+        )
+        .bind(follower.0)
+        .bind(followee.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        if blocked {
+            return Err(StoreError::Blocked);
+        }
+        sqlx::query("INSERT OR IGNORE INTO follows (follower, followee, created_at) VALUES (?, ?, ?)")
+            .bind(follower.0)
+            .bind(followee.0)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unfollow(&self, follower: UserId, followee: UserId) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM follows WHERE follower = ? AND followee = ?")
+            .bind(follower.0)
+            .bind(followee.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn block(&self, blocker: UserId, blocked: UserId) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT OR IGNORE INTO blocks (blocker, blocked, created_at) VALUES (?, ?, ?)")
+            .bind(blocker.0)
+            .bind(blocked.0)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM follows WHERE (follower = ?1 AND followee = ?2) OR (follower = ?2 AND followee = ?1)")
+            .bind(blocker.0)
+            .bind(blocked.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unblock(&self, blocker: UserId, blocked: UserId) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM blocks WHERE blocker = ? AND blocked = ?")
+            .bind(blocker.0)
+            .bind(blocked.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn followers(&self, user: UserId, cursor: Option<i64>, limit: u32) -> Result<Page, StoreError> {
+        self.page(
+            "SELECT u.id, u.username, u.display_name, f.id FROM follows f JOIN users u ON u.id = f.follower \
+             WHERE f.followee = ? AND f.id < ? ORDER BY f.id DESC LIMIT ?",
+            user,
+            cursor,
+            limit,
+        )
+        .await
+    }
+
+    async fn following(&self, user: UserId, cursor: Option<i64>, limit: u32) -> Result<Page, StoreError> {
+        self.page(
+            "SELECT u.id, u.username, u.display_name, f.id FROM follows f JOIN users u ON u.id = f.followee \
+             WHERE f.follower = ? AND f.id < ? ORDER BY f.id DESC LIMIT ?",
+            user,
+            cursor,
+            limit,
+        )
+        .await
+    }
+
+    async fn follower_ids(&self, user: UserId) -> Result<HashSet<UserId>, StoreError> {
+        self.ids("SELECT follower FROM follows WHERE followee = ?", user).await
+    }
+
+    async fn following_ids(&self, user: UserId) -> Result<HashSet<UserId>, StoreError> {
+        self.ids("SELECT followee FROM follows WHERE follower = ?", user).await
+    }
+
+    async fn blocker_ids(&self, user: UserId) -> Result<HashSet<UserId>, StoreError> {
+        self.ids("SELECT blocker FROM blocks WHERE blocked = ?", user).await
+    }
+
+    async fn create_room(&self, room: &RoomRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO rooms (id, title, visibility, creator, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&room.id.0)
+            .bind(&room.title)
+            .bind(visibility_str(room.visibility))
+            .bind(room.creator.0)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        for user in &room.invited {
+            sqlx::query("INSERT OR IGNORE INTO room_invites (room_id, user_id) VALUES (?, ?)")
+                .bind(&room.id.0)
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_room_invites(&self, room: &RoomId, users: &[UserId]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for user in users {
+            sqlx::query("INSERT OR IGNORE INTO room_invites (room_id, user_id) VALUES (?, ?)")
+                .bind(&room.0)
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn end_room(&self, room: &RoomId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE rooms SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
+            .bind(now())
+            .bind(&room.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn end_all_rooms(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE rooms SET ended_at = ? WHERE ended_at IS NULL").bind(now()).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.pool).await?;
+        Ok(row.map(|(v,)| v))
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
