@@ -1,7 +1,7 @@
 //! One WebSocket connection to a room: relays the client's commands to the room task, and the room's
 //! events (personal and room-wide) to the client.
 
-use crate::live::task::{JoinOutcome, RoomInput};
+use crate::live::task::{JoinOutcome, Outbound, RoomInput};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures_util::{SinkExt, StreamExt};
 use stoa_proto::{ClientMessage, ServerEvent};
@@ -50,14 +50,15 @@ pub async fn serve_connection(socket: WebSocket, joined: JoinOutcome, departure:
             // Personal events first: the `joined` event must precede any broadcast.
             biased;
             event = personal.recv() => match event {
-                Some(text) => {
+                Some(Outbound::Event(text)) => {
                     if sink.send(Message::Text(text)).await.is_err() {
                         break "";
                     }
                 }
+                Some(Outbound::Close) => break "closed by the room",
                 None => {
-                    // The room closed this connection. Room-wide events already sent (a `room_ended`)
-                    // are delivered before the socket closes.
+                    // The room ended. Room-wide events already sent (its `room_ended`) are delivered before
+                    // the socket closes.
                     loop {
                         match broadcast.try_recv() {
                             Ok(text) => {

@@ -65,13 +65,22 @@ pub enum RoomInput {
     },
 }
 
+/// What the room task sends one connection.
+#[derive(Debug)]
+pub enum Outbound {
+    /// An event to write.
+    Event(Utf8Bytes),
+    /// Close the socket now, without waiting for room-wide events: the participant is out.
+    Close,
+}
+
 /// A successful join: the connection's ID and its two event streams.
 #[derive(Debug)]
 pub struct JoinOutcome {
     /// The connection.
     pub conn: ConnId,
     /// Events for this connection alone. Closed when the room closes the connection.
-    pub personal: mpsc::Receiver<Utf8Bytes>,
+    pub personal: mpsc::Receiver<Outbound>,
     /// Events for everyone in the room.
     pub broadcast: broadcast::Receiver<Utf8Bytes>,
 }
@@ -101,7 +110,7 @@ struct RoomTask {
     id: RoomId,
     store: Arc<dyn Store>,
     directory: Directory,
-    conns: HashMap<ConnId, mpsc::Sender<Utf8Bytes>>,
+    conns: HashMap<ConnId, mpsc::Sender<Outbound>>,
     broadcast: broadcast::Sender<Utf8Bytes>,
     snapshot: watch::Sender<Arc<Snapshot>>,
     published: u64,
@@ -168,7 +177,7 @@ impl RoomTask {
             match output {
                 Output::Send(conn, event) => {
                     let Some(tx) = self.conns.get(&conn) else { continue };
-                    if tx.try_send(encode(&event)).is_err() {
+                    if tx.try_send(Outbound::Event(encode(&event))).is_err() {
                         // Full (the client stopped reading) or closed: cut it off rather than wait. Its
                         // participant keeps their place for the reconnect grace, like any dropped socket.
                         tracing::info!(room = %self.id, conn = conn.0, "connection too slow; closing it");
@@ -181,13 +190,18 @@ impl RoomTask {
                     let _ = self.broadcast.send(encode(&event));
                 }
                 Output::Close(conn) => {
-                    // Dropping the sender closes the connection once it has written what is queued.
-                    self.conns.remove(&conn);
+                    // The connection closes once it has written what is queued before this. If the queue is
+                    // full, dropping the sender closes it all the same.
+                    if let Some(tx) = self.conns.remove(&conn) {
+                        let _ = tx.try_send(Outbound::Close);
+                    }
                 }
                 Output::Ended => ended = true,
             }
         }
         if ended {
+            // Dropping every sender (and, as the task returns, the broadcast sender) closes every
+            // connection after it has delivered the `room_ended` broadcast.
             self.conns.clear();
         }
         if self.room.version() != self.published {

@@ -210,6 +210,12 @@ pub async fn websocket(
     if !same_origin(&headers) && crate::auth::request_token(&headers).is_some() && headers.get(header::AUTHORIZATION).is_none() {
         return Err(ApiError::forbidden("cross_origin", "This room's socket only accepts connections from this server's pages."));
     }
+    // A removed user knows the room exists; they are told why they cannot come back rather than 404.
+    if let Some(handle) = RoomId::is_well_formed(&id).then(|| state.rooms.get(&RoomId(id.clone()))).flatten()
+        && handle.snapshot.borrow().access.removed.contains(&session.account.id)
+    {
+        return Err(stoa_room::JoinError::Removed.into());
+    }
     let (handle, _) = visible_room(&state, &session, &id).await?;
     let upgrade = upgrade.map_err(|_| ApiError::bad_request("websocket_required", "Connect to this address with a WebSocket."))?;
     let relations = relations(&state, session.account.id).await?;

@@ -209,13 +209,14 @@ impl Ws {
         command["id"] = json!(99);
         self.send(command).await;
         self.send(json!({"type": "ping"})).await;
+        let mut error = None;
         loop {
             let ev = self.next().await.expect("socket open");
             if ev["type"] == "error" && ev["id"] == 99 {
-                return Some(ev["code"].as_str().unwrap().to_string());
+                error = Some(ev["code"].as_str().unwrap().to_string());
             }
             if ev["type"] == "pong" {
-                return None;
+                return error;
             }
         }
     }
