@@ -192,13 +192,9 @@ impl Room {
     }
 
     fn stage(&self) -> Vec<StageMember> {
-        let mut on_stage: Vec<&Participant> =
-            self.participants.values().filter(|p| p.role != Role::Listener).collect();
+        let mut on_stage: Vec<&Participant> = self.participants.values().filter(|p| p.role != Role::Listener).collect();
         on_stage.sort_by_key(|p| (p.role != Role::Moderator, p.stage_seq));
-        on_stage
-            .into_iter()
-            .map(|p| StageMember { user: p.user.clone(), role: p.role, muted: p.muted })
-            .collect()
+        on_stage.into_iter().map(|p| StageMember { user: p.user.clone(), role: p.role, muted: p.muted }).collect()
     }
 
     fn listener_count(&self) -> u32 {
@@ -386,7 +382,13 @@ impl Room {
         }
     }
 
-    fn apply(&mut self, _now: Instant, conn: ConnId, actor: UserId, command: ClientCommand) -> Result<(), CommandError> {
+    fn apply(
+        &mut self,
+        _now: Instant,
+        conn: ConnId,
+        actor: UserId,
+        command: ClientCommand,
+    ) -> Result<(), CommandError> {
         match command {
             ClientCommand::Ping => self.outputs.push_back(Output::Send(conn, ServerEvent::Pong)),
             ClientCommand::RaiseHand => self.raise_hand(actor)?,

@@ -2,8 +2,8 @@
 
 use crate::AppState;
 use crate::error::ApiError;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
@@ -24,10 +24,7 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(ApiError::internal)?;
     let salt = SaltString::encode_b64(&salt).map_err(ApiError::internal)?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(ApiError::internal)
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(ApiError::internal)
 }
 
 /// Checks a password against a stored argon2 hash.
@@ -113,7 +110,9 @@ impl RateLimiter {
         if counters.len() > 100_000 {
             counters.retain(|_, (start, _)| now.duration_since(*start) < self.window);
         }
-        for (key, limit) in [(format!("ip:{ip}"), self.per_ip), (format!("user:{}", username.to_lowercase()), self.per_user)] {
+        for (key, limit) in
+            [(format!("ip:{ip}"), self.per_ip), (format!("user:{}", username.to_lowercase()), self.per_user)]
+        {
             let entry = counters.entry(key).or_insert((now, 0));
             if now.duration_since(entry.0) >= self.window {
                 *entry = (now, 0);

@@ -47,7 +47,11 @@ impl ApiError {
     pub fn rate_limited(retry_after: u64) -> ApiError {
         ApiError {
             retry_after: Some(retry_after),
-            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many attempts; wait a minute and try again.")
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many attempts; wait a minute and try again.",
+            )
         }
     }
     /// 500: logs the detail, and tells the client nothing of the internals.
@@ -77,9 +81,7 @@ impl From<StoreError> for ApiError {
             StoreError::UsernameTaken => {
                 ApiError::new(StatusCode::CONFLICT, "username_taken", "That username is taken; pick another.")
             }
-            StoreError::QuotaExhausted => {
-                ApiError::forbidden("invite_quota_exhausted", "You have no invites left.")
-            }
+            StoreError::QuotaExhausted => ApiError::forbidden("invite_quota_exhausted", "You have no invites left."),
             StoreError::Blocked => ApiError::forbidden("blocked", "You can't follow this person."),
             StoreError::NoSuchUser => ApiError::not_found("There is no such user."),
             other => ApiError::internal(other),
@@ -125,11 +127,9 @@ where
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "The request body is too large.",
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "The request body is too large.")
+        }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -137,7 +137,13 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         ),
         _ => match rejection {
             // serde's message names the field and the problem ("missing field `title`"), never internals.
-            JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_body", format!("The request body does not fit: {}", e.body_text().rsplit(": ").next().unwrap_or("invalid data"))),
+            JsonRejection::JsonDataError(e) => ApiError::bad_request(
+                "invalid_body",
+                format!(
+                    "The request body does not fit: {}",
+                    e.body_text().rsplit(": ").next().unwrap_or("invalid data")
+                ),
+            ),
             _ => ApiError::bad_request("malformed_json", "The request body is not valid JSON."),
         },
     }

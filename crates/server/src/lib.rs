@@ -14,10 +14,10 @@ pub mod routes;
 
 use crate::auth::RateLimiter;
 use crate::error::ApiError;
+use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -99,7 +99,11 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::rooms::router())
         .fallback(|| async { ApiError::not_found("There is nothing at this address.") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This address does not take that method.")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This address does not take that method.",
+            )
         })
         .layer(axum::middleware::map_response(json_errors))
         .layer(DefaultBodyLimit::max(max_body))
@@ -111,10 +115,8 @@ pub fn app(state: AppState) -> Router {
 /// names the parameter and the problem, never internals).
 async fn json_errors(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
@@ -219,4 +221,3 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     tracing::info!(%addr, "serving HTTP");
     Ok(Running { addr, public_url, bootstrap_invite, shutdown, task })
 }
-

@@ -12,7 +12,8 @@ async fn the_bootstrap_invite_makes_the_first_account_an_admin_and_works_once() 
     let url = server.running.as_ref().unwrap().bootstrap_invite.clone().expect("a fresh database prints an invite");
     let code = url.rsplit('/').next().unwrap();
     assert!(url.starts_with(&server.base), "{url}");
-    let signup = |name: &str| json!({"invite": code, "username": name, "display_name": "Root", "password": "correct horse"});
+    let signup =
+        |name: &str| json!({"invite": code, "username": name, "display_name": "Root", "password": "correct horse"});
     let (s, b) = post(&server.base, None, "/api/v1/auth/signup", signup("root")).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert_eq!(b["user"]["is_admin"], true);
@@ -43,18 +44,37 @@ async fn invite_quota_is_enforced_and_codes_are_single_use() {
 
     // Bob signs up with Alice's invite; the code is then spent.
     let code = first["code"].as_str().unwrap();
-    let (s, bob) = post(&server.base, None, "/api/v1/auth/signup", json!({"invite": code, "username": "bob", "display_name": "Bob", "password": "bobbobbob"})).await;
+    let (s, bob) = post(
+        &server.base,
+        None,
+        "/api/v1/auth/signup",
+        json!({"invite": code, "username": "bob", "display_name": "Bob", "password": "bobbobbob"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{bob}");
     assert_eq!(bob["user"]["nominated_by"]["username"], "alice");
-    let (s, b) = post(&server.base, None, "/api/v1/auth/signup", json!({"invite": code, "username": "carol", "display_name": "Carol", "password": "carolcarol"})).await;
+    let (s, b) = post(
+        &server.base,
+        None,
+        "/api/v1/auth/signup",
+        json!({"invite": code, "username": "carol", "display_name": "Carol", "password": "carolcarol"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "a used code is refused");
     assert_eq!(b["error"]["code"], "invalid_invite");
-    let (s, b) = post(&server.base, None, "/api/v1/auth/signup", json!({"invite": "nosuchcode12", "username": "carol", "display_name": "Carol", "password": "carolcarol"})).await;
+    let (s, b) = post(
+        &server.base,
+        None,
+        "/api/v1/auth/signup",
+        json!({"invite": "nosuchcode12", "username": "carol", "display_name": "Carol", "password": "carolcarol"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "an unknown code is refused");
     assert_eq!(b["error"]["code"], "invalid_invite");
 
     let (_, list) = alice.get("/api/v1/invites").await;
-    let used: Vec<_> = list["invites"].as_array().unwrap().iter().filter(|i| i["used_by"]["username"] == "bob").collect();
+    let used: Vec<_> =
+        list["invites"].as_array().unwrap().iter().filter(|i| i["used_by"]["username"] == "bob").collect();
     assert_eq!(used.len(), 1, "the list shows who used which invite: {list}");
 
     // The profile shows who nominated Bob.
@@ -85,11 +105,27 @@ async fn sign_up_validates_its_fields() {
         ("TAKEN", "Name", "password1", StatusCode::CONFLICT, "username_taken"),
     ];
     for (username, display, password, status, code) in cases {
-        let (s, b) = post(&server.base, None, "/api/v1/auth/signup", json!({"invite": server.invite, "username": username, "display_name": display, "password": password})).await;
-        assert_eq!((s, b["error"]["code"].as_str().unwrap()), (status, code), "{username:?} {display:?} {password:?}: {b}");
+        let (s, b) = post(
+            &server.base,
+            None,
+            "/api/v1/auth/signup",
+            json!({"invite": server.invite, "username": username, "display_name": display, "password": password}),
+        )
+        .await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str().unwrap()),
+            (status, code),
+            "{username:?} {display:?} {password:?}: {b}"
+        );
     }
     // Upper case folds to lower case.
-    let (s, b) = post(&server.base, None, "/api/v1/auth/signup", json!({"invite": server.invite, "username": "MiXeD_1", "display_name": "M", "password": "password1"})).await;
+    let (s, b) = post(
+        &server.base,
+        None,
+        "/api/v1/auth/signup",
+        json!({"invite": server.invite, "username": "MiXeD_1", "display_name": "M", "password": "password1"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(b["user"]["username"], "mixed_1");
 }
@@ -98,10 +134,13 @@ async fn sign_up_validates_its_fields() {
 async fn login_logout_and_the_session_cookie() {
     let server = TestServer::start().await;
     server.user("alice").await;
-    let (s, b) = post(&server.base, None, "/api/v1/auth/login", json!({"username": "alice", "password": "wrong password"})).await;
+    let (s, b) =
+        post(&server.base, None, "/api/v1/auth/login", json!({"username": "alice", "password": "wrong password"}))
+            .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(b["error"]["code"], "invalid_credentials");
-    let (s, _) = post(&server.base, None, "/api/v1/auth/login", json!({"username": "nobody", "password": "whatever1"})).await;
+    let (s, _) =
+        post(&server.base, None, "/api/v1/auth/login", json!({"username": "nobody", "password": "whatever1"})).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "an unknown user gets the same answer as a wrong password");
 
     // Login sets an HttpOnly, SameSite=Lax cookie holding the same token.
@@ -139,7 +178,8 @@ async fn login_logout_and_the_session_cookie() {
 async fn me_can_be_edited() {
     let server = TestServer::start().await;
     let alice = server.user("alice").await;
-    let (s, b) = alice.patch("/api/v1/me", json!({"display_name": "Alice Liddell", "bio": "Down the rabbit hole."})).await;
+    let (s, b) =
+        alice.patch("/api/v1/me", json!({"display_name": "Alice Liddell", "bio": "Down the rabbit hole."})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["display_name"], "Alice Liddell");
     let (_, b) = alice.get("/api/v1/me").await;
@@ -153,9 +193,11 @@ async fn me_can_be_edited() {
 #[tokio::test]
 async fn logins_are_rate_limited_per_username_and_per_ip() {
     let dir = tempfile::tempdir().unwrap();
-    let config = stoa_server::ServerConfig { auth_attempts_per_user: 3, auth_attempts_per_ip: 6, ..test_config(dir.path()) };
+    let config =
+        stoa_server::ServerConfig { auth_attempts_per_user: 3, auth_attempts_per_ip: 6, ..test_config(dir.path()) };
     let server = TestServer::start_with(dir, config).await;
-    let login = |u: &str| post(&server.base, None, "/api/v1/auth/login", json!({"username": u, "password": "wrong password"}));
+    let login =
+        |u: &str| post(&server.base, None, "/api/v1/auth/login", json!({"username": u, "password": "wrong password"}));
     for _ in 0..3 {
         assert_eq!(login("victim").await.0, StatusCode::UNAUTHORIZED);
     }
@@ -184,7 +226,10 @@ async fn follows_blocks_and_paged_lists() {
 
     let (_, p) = bob.get("/api/v1/users/alice").await;
     assert_eq!((p["followers"].as_i64(), p["following"].as_i64()), (Some(6), Some(1)));
-    assert_eq!((p["you_follow"].as_bool(), p["follows_you"].as_bool(), p["you_block"].as_bool()), (Some(true), Some(true), Some(false)));
+    assert_eq!(
+        (p["you_follow"].as_bool(), p["follows_you"].as_bool(), p["you_block"].as_bool()),
+        (Some(true), Some(true), Some(false))
+    );
 
     // Followers, newest first, 4 to a page.
     let (_, page1) = bob.get("/api/v1/users/alice/followers?limit=4").await;
@@ -201,7 +246,10 @@ async fn follows_blocks_and_paged_lists() {
     // Blocking removes the follows in both directions, and the blocked user cannot follow back.
     alice.block(&bob).await;
     let (_, p) = alice.get("/api/v1/users/bob").await;
-    assert_eq!((p["you_block"].as_bool(), p["you_follow"].as_bool(), p["follows_you"].as_bool()), (Some(true), Some(false), Some(false)));
+    assert_eq!(
+        (p["you_block"].as_bool(), p["you_follow"].as_bool(), p["follows_you"].as_bool()),
+        (Some(true), Some(false), Some(false))
+    );
     let (s, b) = bob.post_empty("/api/v1/users/alice/follow").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     assert_eq!(b["error"]["code"], "blocked");

@@ -158,7 +158,10 @@ async fn room_details_show_stage_roles_listener_count_and_hand_mode() {
     assert_eq!(info["visibility"], "open");
     assert_eq!(info["hand_mode"], "everyone");
     assert_eq!(info["listener_count"], 1);
-    assert_eq!(info["stage"], json!([{"user": {"id": alice.id, "username": "alice", "display_name": "Alice"}, "role": "moderator", "muted": false}]));
+    assert_eq!(
+        info["stage"],
+        json!([{"user": {"id": alice.id, "username": "alice", "display_name": "Alice"}, "role": "moderator", "muted": false}])
+    );
 
     let (_, audience) = alice.get(&format!("/api/v1/rooms/{room}/audience")).await;
     assert_eq!(audience["total"], 1);
@@ -181,7 +184,10 @@ async fn every_moderation_action_over_the_websocket() {
     bob_ws.send(json!({"type": "raise_hand"})).await;
     assert_eq!(alice_ws.expect("hand_raised").await["user"]["username"], "bob");
     // Permission checks: a listener cannot invite to speak, or anything else a moderator does.
-    assert_eq!(carol_ws.command_error(json!({"type": "invite_to_speak", "user_id": bob.id})).await.as_deref(), Some("forbidden"));
+    assert_eq!(
+        carol_ws.command_error(json!({"type": "invite_to_speak", "user_id": bob.id})).await.as_deref(),
+        Some("forbidden")
+    );
     assert_eq!(carol_ws.command_error(json!({"type": "end_room"})).await.as_deref(), Some("forbidden"));
 
     // Alice invites Bob; he accepts and is on stage.
@@ -193,7 +199,10 @@ async fn every_moderation_action_over_the_websocket() {
     assert_eq!(stage["stage"].as_array().unwrap().len(), 2, "everyone sees the stage change: {stage}");
 
     // A speaker cannot remove anyone.
-    assert_eq!(bob_ws.command_error(json!({"type": "remove", "user_id": carol.id})).await.as_deref(), Some("forbidden"));
+    assert_eq!(
+        bob_ws.command_error(json!({"type": "remove", "user_id": carol.id})).await.as_deref(),
+        Some("forbidden")
+    );
 
     // Mute: Bob is told, and may unmute himself.
     alice_ws.send(json!({"type": "mute", "user_id": bob.id})).await;
@@ -255,7 +264,12 @@ async fn the_last_moderator_leaving_hands_the_room_to_the_longest_present_speake
     assert!(alice_ws.closed().await.iter().all(|e| e["type"] != "error"));
     assert_eq!(bob_ws.expect("role_changed").await["role"], "moderator");
     let (_, info) = carol.get(&format!("/api/v1/rooms/{room}")).await;
-    let roles: Vec<(&str, &str)> = info["stage"].as_array().unwrap().iter().map(|m| (m["user"]["username"].as_str().unwrap(), m["role"].as_str().unwrap())).collect();
+    let roles: Vec<(&str, &str)> = info["stage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["user"]["username"].as_str().unwrap(), m["role"].as_str().unwrap()))
+        .collect();
     assert_eq!(roles, [("bob", "moderator"), ("carol", "speaker")]);
 }
 

@@ -120,7 +120,10 @@ impl ServeArgs {
                 .or(file.reconnect_grace_secs)
                 .map(Duration::from_secs)
                 .unwrap_or(d.reconnect_grace),
-            auth_attempts_per_ip: self.auth_attempts_per_ip.or(file.auth_attempts_per_ip).unwrap_or(d.auth_attempts_per_ip),
+            auth_attempts_per_ip: self
+                .auth_attempts_per_ip
+                .or(file.auth_attempts_per_ip)
+                .unwrap_or(d.auth_attempts_per_ip),
             auth_attempts_per_user: self
                 .auth_attempts_per_user
                 .or(file.auth_attempts_per_user)

@@ -107,6 +107,14 @@ async fn shutdown_signal() -> anyhow::Result<()> {
 
 async fn admin_invite(common: CommonArgs, uses: u32) -> anyhow::Result<()> {
     let resolved = common.resolve()?;
+    // A mistyped --data must not quietly create a second database whose invites no server honours.
+    if !resolved.data.join("stoa.db").exists() {
+        anyhow::bail!(
+            "there is no Stoa database in {}; start `stoa serve --data {}` once first, or check --data",
+            resolved.data.display(),
+            resolved.data.display()
+        );
+    }
     let store = SqliteStore::open(&resolved.data)
         .await
         .with_context(|| format!("cannot open the database in {}", resolved.data.display()))?;

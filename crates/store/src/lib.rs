@@ -133,7 +133,12 @@ pub trait Store: Send + Sync + 'static {
     /// An account by ID.
     async fn account(&self, id: UserId) -> Result<Option<Account>, StoreError>;
     /// Changes the display name and/or bio.
-    async fn update_account(&self, id: UserId, display_name: Option<&str>, bio: Option<&str>) -> Result<Account, StoreError>;
+    async fn update_account(
+        &self,
+        id: UserId,
+        display_name: Option<&str>,
+        bio: Option<&str>,
+    ) -> Result<Account, StoreError>;
     /// Accounts by username; unknown names are left out.
     async fn resolve_usernames(&self, usernames: &[String]) -> Result<Vec<UserSummary>, StoreError>;
 

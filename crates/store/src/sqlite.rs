@@ -79,9 +79,8 @@ impl SqliteStore {
     }
 
     async fn account_where(&self, clause: &str, bind: impl ToString) -> Result<Option<Account>, StoreError> {
-        let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM users u LEFT JOIN users n ON n.id = u.invited_by WHERE {clause}"
-        );
+        let sql =
+            format!("SELECT {ACCOUNT_COLUMNS} FROM users u LEFT JOIN users n ON n.id = u.invited_by WHERE {clause}");
         let row = sqlx::query(&sql).bind(bind.to_string()).fetch_optional(&self.pool).await?;
         Ok(row.as_ref().map(account_from_row))
     }
@@ -154,8 +153,10 @@ impl Store for SqliteStore {
         // the last invite of a quota.
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE users SET id = id WHERE id = ?").bind(user.0).execute(&mut *tx).await?;
-        let (made,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM invites WHERE created_by = ?").bind(user.0).fetch_one(&mut *tx).await?;
+        let (made,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM invites WHERE created_by = ?")
+            .bind(user.0)
+            .fetch_one(&mut *tx)
+            .await?;
         if made >= quota as i64 {
             return Err(StoreError::QuotaExhausted);
         }
@@ -241,7 +242,12 @@ impl Store for SqliteStore {
         self.account_where("u.id = ?", id.0).await
     }
 
-    async fn update_account(&self, id: UserId, display_name: Option<&str>, bio: Option<&str>) -> Result<Account, StoreError> {
+    async fn update_account(
+        &self,
+        id: UserId,
+        display_name: Option<&str>,
+        bio: Option<&str>,
+    ) -> Result<Account, StoreError> {
         sqlx::query("UPDATE users SET display_name = COALESCE(?, display_name), bio = COALESCE(?, bio) WHERE id = ?")
             .bind(display_name)
             .bind(bio)
@@ -448,7 +454,8 @@ impl Store for SqliteStore {
     }
 
     async fn end_all_rooms(&self) -> Result<u64, StoreError> {
-        let done = sqlx::query("UPDATE rooms SET ended_at = ? WHERE ended_at IS NULL").bind(now()).execute(&self.pool).await?;
+        let done =
+            sqlx::query("UPDATE rooms SET ended_at = ? WHERE ended_at IS NULL").bind(now()).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 
@@ -459,11 +466,13 @@ impl Store for SqliteStore {
     }
 
     async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-            .bind(key)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

@@ -32,7 +32,8 @@ struct Harness {
 }
 
 fn run(script: &str) -> String {
-    let mut h = Harness { room: None, now: Instant::now(), relations: HashMap::new(), conns: HashMap::new(), out: vec![] };
+    let mut h =
+        Harness { room: None, now: Instant::now(), relations: HashMap::new(), conns: HashMap::new(), out: vec![] };
     let mut config = RoomConfig::default();
     for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
         h.out.push(line.to_string());
@@ -47,7 +48,15 @@ fn run(script: &str) -> String {
                     _ => Visibility::Closed,
                 };
                 let invited = invited.iter().map(|n| user(n).id).collect();
-                h.room = Some(Room::new(h.now, RoomId("room00000001".into()), "Test".into(), visibility, user("alice"), invited, config.clone()));
+                h.room = Some(Room::new(
+                    h.now,
+                    RoomId("room00000001".into()),
+                    "Test".into(),
+                    visibility,
+                    user("alice"),
+                    invited,
+                    config.clone(),
+                ));
             }
             [a, "follows", b] => {
                 h.relations.entry(user(b).id).or_default().followed_by.insert(user(a).id);
@@ -153,17 +162,38 @@ impl Harness {
             return "= ended".into();
         }
         let info = room.info();
-        let stage: Vec<String> = info.stage.iter().map(|m| {
-            let mut s = format!("{}:{}", m.user.username, match m.role { Role::Moderator => "mod", _ => "spk" });
-            if m.muted { s.push_str(":muted"); }
-            s
-        }).collect();
+        let stage: Vec<String> = info
+            .stage
+            .iter()
+            .map(|m| {
+                let mut s = format!(
+                    "{}:{}",
+                    m.user.username,
+                    match m.role {
+                        Role::Moderator => "mod",
+                        _ => "spk",
+                    }
+                );
+                if m.muted {
+                    s.push_str(":muted");
+                }
+                s
+            })
+            .collect();
         let audience = room.audience(0, 100);
-        let aud: Vec<String> = audience.members.iter().map(|m| {
-            if m.followed_by_speakers { format!("{}*", m.user.username) } else { m.user.username.clone() }
-        }).collect();
+        let aud: Vec<String> = audience
+            .members
+            .iter()
+            .map(|m| if m.followed_by_speakers { format!("{}*", m.user.username) } else { m.user.username.clone() })
+            .collect();
         let hands: Vec<&str> = room.hands.values().map(|u| name(*u)).collect();
-        format!("= stage [{}] audience [{}] hands [{}] mode {:?}", stage.join(" "), aud.join(" "), hands.join(" "), info.hand_mode)
+        format!(
+            "= stage [{}] audience [{}] hands [{}] mode {:?}",
+            stage.join(" "),
+            aud.join(" "),
+            hands.join(" "),
+            info.hand_mode
+        )
     }
 }
 
@@ -190,7 +220,9 @@ fn short(ev: &ServerEvent) -> String {
 
 /// Each case: a name, a script, and the transcript it must produce.
 const CASES: &[(&str, &str, &str)] = &[
-    ("hands, invitation and acceptance", "
+    (
+        "hands, invitation and acceptance",
+        "
         open
         alice joins
         bob joins
@@ -201,7 +233,8 @@ const CASES: &[(&str, &str, &str)] = &[
         alice: invite_to_speak bob
         bob: accept_invite
         carol: lower_hand
-    ", "
+    ",
+        "
         open
         alice joins
         alice <- joined as Moderator hands=[]
@@ -228,8 +261,11 @@ const CASES: &[(&str, &str, &str)] = &[
         alice <- hand down carol
         carol <- hand down carol
         = stage [alice:mod bob:spk] audience [carol] hands [] mode Everyone
-    "),
-    ("a listener cannot moderate", "
+    ",
+    ),
+    (
+        "a listener cannot moderate",
+        "
         open
         alice joins
         bob joins
@@ -241,7 +277,8 @@ const CASES: &[(&str, &str, &str)] = &[
         bob: hand_mode off
         bob: end
         bob: accept_invite
-    ", "
+    ",
+        "
         open
         alice joins
         alice <- joined as Moderator hands=[]
@@ -264,8 +301,11 @@ const CASES: &[(&str, &str, &str)] = &[
         bob: accept_invite
         -> no_invitation
         = stage [alice:mod] audience [bob carol] hands [] mode Everyone
-    "),
-    ("a speaker cannot remove anyone", "
+    ",
+    ),
+    (
+        "a speaker cannot remove anyone",
+        "
         open
         alice joins
         bob joins
@@ -275,7 +315,8 @@ const CASES: &[(&str, &str, &str)] = &[
         bob: remove carol
         bob: make_moderator carol
         bob: invite_to_speak carol
-    ", "
+    ",
+        "
         open
         alice joins
         alice <- joined as Moderator hands=[]
@@ -295,15 +336,19 @@ const CASES: &[(&str, &str, &str)] = &[
         bob: invite_to_speak carol
         -> forbidden
         = stage [alice:mod bob:spk] audience [carol] hands [] mode Everyone
-    "),
-    ("an invitation can be declined", "
+    ",
+    ),
+    (
+        "an invitation can be declined",
+        "
         open
         alice joins
         bob joins
         alice: invite_to_speak bob
         bob: decline_invite
         bob: accept_invite
-    ", "
+    ",
+        "
         open
         alice joins
         alice <- joined as Moderator hands=[]
@@ -316,8 +361,11 @@ const CASES: &[(&str, &str, &str)] = &[
         bob: accept_invite
         -> no_invitation
         = stage [alice:mod] audience [bob] hands [] mode Everyone
-    "),
-    ("moving to the audience", "
+    ",
+    ),
+    (
+        "moving to the audience",
+        "
         open
         alice joins
         bob joins
@@ -330,7 +378,8 @@ const CASES: &[(&str, &str, &str)] = &[
         carol: move_to_audience carol
         alice: move_to_audience alice
         alice: move_to_audience bob
-    ", "
+    ",
+        "
         open
         alice joins
         alice <- joined as Moderator hands=[]
@@ -359,8 +408,11 @@ const CASES: &[(&str, &str, &str)] = &[
         alice: move_to_audience bob
         -> not_on_stage
         = stage [alice:mod] audience [bob carol] hands [] mode Everyone
-    "),
-    ("making and removing moderators", "
+    ",
+    ),
+    (
+        "making and removing moderators",
+        "
         open
         alice joins
         bob joins
@@ -370,7 +422,8 @@ const CASES: &[(&str, &str, &str)] = &[
         bob: remove_moderator alice
         bob: remove_moderator bob
         alice: remove_moderator carol
-    ", "
+    ",
+        "
         open
         alice joins
         alice <- joined as Moderator hands=[]
@@ -391,8 +444,11 @@ const CASES: &[(&str, &str, &str)] = &[
         alice: remove_moderator carol
         -> forbidden
         = stage [bob:mod alice:spk] audience [carol] hands [] mode Everyone
-    "),
-    ("muting", "
+    ",
+    ),
+    (
+        "muting",
+        "
         open
         alice joins
         bob joins
@@ -402,7 +458,8 @@ const CASES: &[(&str, &str, &str)] = &[
         bob: unmute_self
         alice: mute_self
         alice: mute carol
-    ", "
+    ",
+        "
         open
         alice joins
         alice <- joined as Moderator hands=[]
@@ -423,15 +480,19 @@ const CASES: &[(&str, &str, &str)] = &[
         alice: mute carol
         -> not_in_room
         = stage [alice:mod:muted bob:spk] audience [] hands [] mode Everyone
-    "),
-    ("a removed user cannot rejoin", "
+    ",
+    ),
+    (
+        "a removed user cannot rejoin",
+        "
         open
         alice joins
         bob joins
         alice: remove bob
         bob joins
         alice: remove alice
-    ", "
+    ",
+        "
         open
         alice joins
         alice <- joined as Moderator hands=[]
@@ -445,8 +506,11 @@ const CASES: &[(&str, &str, &str)] = &[
         alice: remove alice
         -> cannot_remove_self
         = stage [alice:mod] audience [] hands [] mode Everyone
-    "),
-    ("the longest-present speaker inherits the room", "
+    ",
+    ),
+    (
+        "the longest-present speaker inherits the room",
+        "
         open
         alice joins
         carol joins
@@ -457,7 +521,8 @@ const CASES: &[(&str, &str, &str)] = &[
         alice: invite_to_speak carol
         carol: accept_invite
         alice: leave
-    ", "
+    ",
+        "
         open
         alice joins
         alice <- joined as Moderator hands=[]
@@ -482,14 +547,18 @@ const CASES: &[(&str, &str, &str)] = &[
         carol <- role Moderator
         * stage [carol bob]
         = stage [carol:mod bob:spk] audience [dave] hands [] mode Everyone
-    "),
-    ("with no speaker left the room ends", "
+    ",
+    ),
+    (
+        "with no speaker left the room ends",
+        "
         open
         alice joins
         bob joins
         carol joins
         alice: leave
-    ", "
+    ",
+        "
         open
         alice joins
         alice <- joined as Moderator hands=[]
@@ -502,12 +571,16 @@ const CASES: &[(&str, &str, &str)] = &[
         * room ended no_moderator
         ended
         = ended
-    "),
-    ("an empty room ends", "
+    ",
+    ),
+    (
+        "an empty room ends",
+        "
         open
         alice joins
         alice: leave
-    ", "
+    ",
+        "
         open
         alice joins
         alice <- joined as Moderator hands=[]
@@ -516,14 +589,18 @@ const CASES: &[(&str, &str, &str)] = &[
         * room ended empty
         ended
         = ended
-    "),
-    ("a moderator ends the room", "
+    ",
+    ),
+    (
+        "a moderator ends the room",
+        "
         open
         alice joins
         bob joins
         alice: end
         bob joins
-    ", "
+    ",
+        "
         open
         alice joins
         alice <- joined as Moderator hands=[]
@@ -535,8 +612,11 @@ const CASES: &[(&str, &str, &str)] = &[
         bob joins
         -> NotFound
         = ended
-    "),
-    ("a full room refuses joins, but not a returning participant", "
+    ",
+    ),
+    (
+        "a full room refuses joins, but not a returning participant",
+        "
         capacity 3
         open
         alice joins
@@ -544,7 +624,8 @@ const CASES: &[(&str, &str, &str)] = &[
         carol joins
         dave joins
         carol joins
-    ", "
+    ",
+        "
         capacity 3
         open
         alice joins
@@ -560,15 +641,19 @@ const CASES: &[(&str, &str, &str)] = &[
         carol closed
         carol <- joined as Listener hands=[]
         = stage [alice:mod] audience [bob carol] hands [] mode Everyone
-    "),
-    ("a user blocked by a moderator cannot join", "
+    ",
+    ),
+    (
+        "a user blocked by a moderator cannot join",
+        "
         alice blocks bob
         carol blocks dave
         open
         alice joins
         bob joins
         dave joins
-    ", "
+    ",
+        "
         alice blocks bob
         carol blocks dave
         open
@@ -579,8 +664,11 @@ const CASES: &[(&str, &str, &str)] = &[
         dave joins
         dave <- joined as Listener hands=[]
         = stage [alice:mod] audience [dave] hands [] mode Everyone
-    "),
-    ("a new moderator's blocked listeners are moved out", "
+    ",
+    ),
+    (
+        "a new moderator's blocked listeners are moved out",
+        "
         carol blocks dave
         open
         alice joins
@@ -589,7 +677,8 @@ const CASES: &[(&str, &str, &str)] = &[
         erin joins
         alice: make_moderator carol
         dave joins
-    ", "
+    ",
+        "
         carol blocks dave
         open
         alice joins
@@ -608,14 +697,18 @@ const CASES: &[(&str, &str, &str)] = &[
         dave joins
         -> NotFound
         = stage [alice:mod carol:mod] audience [erin] hands [] mode Everyone
-    "),
-    ("social rooms admit users followed by a moderator", "
+    ",
+    ),
+    (
+        "social rooms admit users followed by a moderator",
+        "
         alice follows bob
         social
         alice joins
         bob joins
         carol joins
-    ", "
+    ",
+        "
         alice follows bob
         social
         alice joins
@@ -625,13 +718,17 @@ const CASES: &[(&str, &str, &str)] = &[
         carol joins
         -> NotFound
         = stage [alice:mod] audience [bob*] hands [] mode Everyone
-    "),
-    ("closed rooms admit invited users", "
+    ",
+    ),
+    (
+        "closed rooms admit invited users",
+        "
         closed bob
         alice joins
         bob joins
         carol joins
-    ", "
+    ",
+        "
         closed bob
         alice joins
         alice <- joined as Moderator hands=[]
@@ -640,8 +737,11 @@ const CASES: &[(&str, &str, &str)] = &[
         carol joins
         -> NotFound
         = stage [alice:mod] audience [bob] hands [] mode Everyone
-    "),
-    ("hand modes", "
+    ",
+    ),
+    (
+        "hand modes",
+        "
         alice follows carol
         open
         alice joins
@@ -653,7 +753,8 @@ const CASES: &[(&str, &str, &str)] = &[
         alice: hand_mode off
         dave: raise_hand
         alice: raise_hand
-    ", "
+    ",
+        "
         alice follows carol
         open
         alice joins
@@ -676,8 +777,11 @@ const CASES: &[(&str, &str, &str)] = &[
         alice: raise_hand
         -> not_in_audience
         = stage [alice:mod] audience [carol* dave] hands [] mode Off
-    "),
-    ("a dropped speaker keeps their place for the grace period", "
+    ",
+    ),
+    (
+        "a dropped speaker keeps their place for the grace period",
+        "
         grace 30
         open
         alice joins
@@ -689,7 +793,8 @@ const CASES: &[(&str, &str, &str)] = &[
         bob joins
         bob drops
         wait 31
-    ", "
+    ",
+        "
         grace 30
         open
         alice joins
@@ -709,14 +814,18 @@ const CASES: &[(&str, &str, &str)] = &[
         wait 31
         * stage [alice]
         = stage [alice:mod] audience [] hands [] mode Everyone
-    "),
-    ("a second connection replaces the first", "
+    ",
+    ),
+    (
+        "a second connection replaces the first",
+        "
         open
         alice joins
         bob joins
         bob joins
         bob: raise_hand
-    ", "
+    ",
+        "
         open
         alice joins
         alice <- joined as Moderator hands=[]
@@ -730,20 +839,27 @@ const CASES: &[(&str, &str, &str)] = &[
         alice <- hand up bob
         bob <- hand up bob
         = stage [alice:mod] audience [bob] hands [bob] mode Everyone
-    "),
-    ("a creator who never connects leaves an empty room", "
+    ",
+    ),
+    (
+        "a creator who never connects leaves an empty room",
+        "
         grace 30
         open
         wait 31
-    ", "
+    ",
+        "
         grace 30
         open
         wait 31
         * room ended empty
         ended
         = ended
-    "),
-    ("the listener count goes out at most once a second", "
+    ",
+    ),
+    (
+        "the listener count goes out at most once a second",
+        "
         open
         alice joins
         bob joins
@@ -754,7 +870,8 @@ const CASES: &[(&str, &str, &str)] = &[
         carol: leave
         wait 1
         wait 1
-    ", "
+    ",
+        "
         open
         alice joins
         alice <- joined as Moderator hands=[]
@@ -774,15 +891,19 @@ const CASES: &[(&str, &str, &str)] = &[
         * listeners 3
         wait 1
         = stage [alice:mod] audience [bob dave erin] hands [] mode Everyone
-    "),
-    ("the audience lists people followed by the stage first", "
+    ",
+    ),
+    (
+        "the audience lists people followed by the stage first",
+        "
         alice follows dave
         open
         alice joins
         bob joins
         carol joins
         dave joins
-    ", "
+    ",
+        "
         alice follows dave
         open
         alice joins
@@ -794,7 +915,8 @@ const CASES: &[(&str, &str, &str)] = &[
         dave joins
         dave <- joined as Listener hands=[]
         = stage [alice:mod] audience [dave* bob carol] hands [] mode Everyone
-    "),
+    ",
+    ),
 ];
 
 #[test]

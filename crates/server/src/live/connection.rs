@@ -116,7 +116,10 @@ pub async fn serve_connection(socket: WebSocket, joined: JoinOutcome, departure:
     };
     if !close_reason.is_empty() {
         let _ = sink
-            .send(Message::Close(Some(CloseFrame { code: close_code::NORMAL, reason: Utf8Bytes::from_static(close_reason) })))
+            .send(Message::Close(Some(CloseFrame {
+                code: close_code::NORMAL,
+                reason: Utf8Bytes::from_static(close_reason),
+            })))
             .await;
     }
 }

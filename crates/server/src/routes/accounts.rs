@@ -1,9 +1,9 @@
 //! Sign-up, login, logout, the caller's own account, and invites.
 
+use crate::AppState;
 use crate::auth::{COOKIE, COOKIE_MAX_AGE_SECS, Session, hash_password, new_token, token_hash, verify_password};
 use crate::error::{ApiError, ApiJson};
 use crate::routes::{me_of, valid_display_name, valid_username};
-use crate::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,7 +11,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::net::SocketAddr;
 use std::sync::OnceLock;
-use stoa_proto::{AuthResponse, ErrorBody, InviteCreated, InviteInfo, InviteList, LoginRequest, Me, SignupRequest, UpdateMeRequest};
+use stoa_proto::{
+    AuthResponse, ErrorBody, InviteCreated, InviteInfo, InviteList, LoginRequest, Me, SignupRequest, UpdateMeRequest,
+};
 use stoa_store::{Account, NewAccount};
 
 /// The accounts routes.
@@ -56,7 +58,8 @@ pub async fn signup(
         return Err(ApiError::bad_request("invalid_password", "A password has at most 1024 characters."));
     }
     let password = body.password;
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(ApiError::internal)??;
+    let password_hash =
+        tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(ApiError::internal)??;
     let account = state
         .store
         .sign_up(NewAccount { invite: body.invite.trim().to_string(), username, display_name, password_hash })
@@ -90,7 +93,8 @@ pub async fn login(
         None => (None, dummy_hash().to_string()),
     };
     let password = body.password;
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.map_err(ApiError::internal)?;
+    let ok =
+        tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.map_err(ApiError::internal)?;
     match account {
         Some(account) if ok => open_session(&state, account, StatusCode::OK).await,
         _ => Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong username or password.")),
@@ -135,14 +139,18 @@ pub async fn update_me(
 #[utoipa::path(post, path = "/api/v1/invites", tag = "accounts", security(("bearer" = [])),
     responses((status = 201, body = InviteCreated), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 /// Creates a single-use invite from the caller's quota.
-pub async fn create_invite(State(state): State<AppState>, session: Session) -> Result<(StatusCode, Json<InviteCreated>), ApiError> {
-    let code = state.store.create_user_invite(session.account.id, state.config.invite_quota).await.map_err(|e| match e {
-        stoa_store::StoreError::QuotaExhausted => ApiError::forbidden(
-            "invite_quota_exhausted",
-            format!("You have used all {} of your invites.", state.config.invite_quota),
-        ),
-        other => other.into(),
-    })?;
+pub async fn create_invite(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<(StatusCode, Json<InviteCreated>), ApiError> {
+    let code =
+        state.store.create_user_invite(session.account.id, state.config.invite_quota).await.map_err(|e| match e {
+            stoa_store::StoreError::QuotaExhausted => ApiError::forbidden(
+                "invite_quota_exhausted",
+                format!("You have used all {} of your invites.", state.config.invite_quota),
+            ),
+            other => other.into(),
+        })?;
     let url = state.invite_url(&code);
     Ok((StatusCode::CREATED, Json(InviteCreated { code, url })))
 }

@@ -44,7 +44,9 @@ pub fn valid_display_name(name: &str) -> Result<String, ApiError> {
 /// Folds a username to lower case and checks it: 3 to 20 characters of `[a-z0-9_]`.
 pub fn valid_username(name: &str) -> Result<String, ApiError> {
     let name = name.trim().to_ascii_lowercase();
-    if !(3..=20).contains(&name.len()) || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+    if !(3..=20).contains(&name.len())
+        || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
         return Err(ApiError::bad_request(
             "invalid_username",
             "A username has 3 to 20 characters: lower-case letters, digits and underscores.",
@@ -52,4 +54,3 @@ pub fn valid_username(name: &str) -> Result<String, ApiError> {
     }
     Ok(name)
 }
-

@@ -1,11 +1,11 @@
 //! Rooms: create, the hallway, a room's details and audience, invitations, and the room's WebSocket.
 
+use crate::AppState;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiJson};
 use crate::live::{Departure, RoomInput, Snapshot, serve_connection, spawn_room};
-use crate::AppState;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
@@ -36,11 +36,18 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn relations(state: &AppState, user: UserId) -> Result<Relations, ApiError> {
-    Ok(Relations { followed_by: state.store.follower_ids(user).await?, blocked_by: state.store.blocker_ids(user).await? })
+    Ok(Relations {
+        followed_by: state.store.follower_ids(user).await?,
+        blocked_by: state.store.blocker_ids(user).await?,
+    })
 }
 
 /// A live room the caller may see, with its latest snapshot; 404 otherwise, the same for every reason.
-async fn visible_room(state: &AppState, session: &Session, id: &str) -> Result<(crate::live::RoomHandle, Arc<Snapshot>), ApiError> {
+async fn visible_room(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+) -> Result<(crate::live::RoomHandle, Arc<Snapshot>), ApiError> {
     if !RoomId::is_well_formed(id) {
         return Err(ApiError::no_such_room());
     }
@@ -128,7 +135,11 @@ pub async fn hallway(State(state): State<AppState>, session: Session) -> Result<
     responses((status = 200, body = RoomInfo), (status = 404, body = ErrorBody)))]
 /// A live room: its title, visibility, stage, listener count and hand mode. 404 for a room that ended, never
 /// existed, or is hidden from the caller.
-pub async fn room(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Json<RoomInfo>, ApiError> {
+pub async fn room(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Json<RoomInfo>, ApiError> {
     let (_, snapshot) = visible_room(&state, &session, &id).await?;
     Ok(Json(snapshot.info.clone()))
 }
@@ -154,7 +165,8 @@ pub async fn audience(
 ) -> Result<Json<AudiencePage>, ApiError> {
     let (handle, _) = visible_room(&state, &session, &id).await?;
     let (reply, answer) = oneshot::channel();
-    let input = RoomInput::Audience { offset: q.offset.unwrap_or(0), limit: q.limit.unwrap_or(50).clamp(1, 200), reply };
+    let input =
+        RoomInput::Audience { offset: q.offset.unwrap_or(0), limit: q.limit.unwrap_or(50).clamp(1, 200), reply };
     handle.tx.send(input).await.map_err(|_| ApiError::no_such_room())?;
     Ok(Json(answer.await.map_err(|_| ApiError::no_such_room())?))
 }
@@ -175,7 +187,11 @@ pub async fn invite(
     }
     let users: Vec<UserId> = resolve_all(&state, &body.usernames).await?.into_iter().collect();
     let (reply, answer) = oneshot::channel();
-    handle.tx.send(RoomInput::Invite { actor: session.account.id, users: users.clone(), reply }).await.map_err(|_| ApiError::no_such_room())?;
+    handle
+        .tx
+        .send(RoomInput::Invite { actor: session.account.id, users: users.clone(), reply })
+        .await
+        .map_err(|_| ApiError::no_such_room())?;
     answer.await.map_err(|_| ApiError::no_such_room())??;
     state.store.add_room_invites(&snapshot.info.id, &users).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -207,8 +223,14 @@ pub async fn websocket(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    if !same_origin(&headers) && crate::auth::request_token(&headers).is_some() && headers.get(header::AUTHORIZATION).is_none() {
-        return Err(ApiError::forbidden("cross_origin", "This room's socket only accepts connections from this server's pages."));
+    if !same_origin(&headers)
+        && crate::auth::request_token(&headers).is_some()
+        && headers.get(header::AUTHORIZATION).is_none()
+    {
+        return Err(ApiError::forbidden(
+            "cross_origin",
+            "This room's socket only accepts connections from this server's pages.",
+        ));
     }
     // A removed user knows the room exists; they are told why they cannot come back rather than 404.
     if let Some(handle) = RoomId::is_well_formed(&id).then(|| state.rooms.get(&RoomId(id.clone()))).flatten()
@@ -217,7 +239,8 @@ pub async fn websocket(
         return Err(stoa_room::JoinError::Removed.into());
     }
     let (handle, _) = visible_room(&state, &session, &id).await?;
-    let upgrade = upgrade.map_err(|_| ApiError::bad_request("websocket_required", "Connect to this address with a WebSocket."))?;
+    let upgrade = upgrade
+        .map_err(|_| ApiError::bad_request("websocket_required", "Connect to this address with a WebSocket."))?;
     let relations = relations(&state, session.account.id).await?;
     let (reply, answer) = oneshot::channel();
     handle
@@ -229,4 +252,3 @@ pub async fn websocket(
     let departure = Departure::new(joined.conn, handle.tx.clone());
     Ok(upgrade.max_message_size(MAX_WS_MESSAGE).on_upgrade(move |socket| serve_connection(socket, joined, departure)))
 }
-

@@ -1,9 +1,9 @@
 //! Profiles and the social graph: follow, block, and the follower and following lists.
 
+use crate::AppState;
 use crate::auth::Session;
 use crate::error::ApiError;
 use crate::routes::CursorQuery;
-use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -49,7 +49,11 @@ async fn other_user(state: &AppState, session: &Session, username: &str, verb: &
     params(("username" = String, Path)),
     responses((status = 200, body = Profile), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 /// A user's profile, with whether the caller follows or blocks them.
-pub async fn profile(State(state): State<AppState>, session: Session, Path(username): Path<String>) -> Result<Json<Profile>, ApiError> {
+pub async fn profile(
+    State(state): State<AppState>,
+    session: Session,
+    Path(username): Path<String>,
+) -> Result<Json<Profile>, ApiError> {
     profile_of(&state, session.account.id, &username).await
 }
 
@@ -57,7 +61,11 @@ pub async fn profile(State(state): State<AppState>, session: Session, Path(usern
     params(("username" = String, Path)),
     responses((status = 200, body = Profile), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 /// Follows a user. Refused when either blocks the other.
-pub async fn follow(State(state): State<AppState>, session: Session, Path(username): Path<String>) -> Result<Json<Profile>, ApiError> {
+pub async fn follow(
+    State(state): State<AppState>,
+    session: Session,
+    Path(username): Path<String>,
+) -> Result<Json<Profile>, ApiError> {
     let id = other_user(&state, &session, &username, "follow").await?;
     state.store.follow(session.account.id, id).await?;
     profile_of(&state, session.account.id, &username).await
@@ -67,7 +75,11 @@ pub async fn follow(State(state): State<AppState>, session: Session, Path(userna
     params(("username" = String, Path)),
     responses((status = 200, body = Profile), (status = 404, body = ErrorBody)))]
 /// Stops following a user.
-pub async fn unfollow(State(state): State<AppState>, session: Session, Path(username): Path<String>) -> Result<Json<Profile>, ApiError> {
+pub async fn unfollow(
+    State(state): State<AppState>,
+    session: Session,
+    Path(username): Path<String>,
+) -> Result<Json<Profile>, ApiError> {
     let id = other_user(&state, &session, &username, "unfollow").await?;
     state.store.unfollow(session.account.id, id).await?;
     profile_of(&state, session.account.id, &username).await
@@ -78,7 +90,11 @@ pub async fn unfollow(State(state): State<AppState>, session: Session, Path(user
     responses((status = 200, body = Profile), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 /// Blocks a user: the follows between the two go, and they can no longer follow the caller, see rooms the
 /// caller moderates, or join them.
-pub async fn block(State(state): State<AppState>, session: Session, Path(username): Path<String>) -> Result<Json<Profile>, ApiError> {
+pub async fn block(
+    State(state): State<AppState>,
+    session: Session,
+    Path(username): Path<String>,
+) -> Result<Json<Profile>, ApiError> {
     let id = other_user(&state, &session, &username, "block").await?;
     state.store.block(session.account.id, id).await?;
     profile_of(&state, session.account.id, &username).await
@@ -88,7 +104,11 @@ pub async fn block(State(state): State<AppState>, session: Session, Path(usernam
     params(("username" = String, Path)),
     responses((status = 200, body = Profile), (status = 404, body = ErrorBody)))]
 /// Unblocks a user. Follows removed by the block are not restored.
-pub async fn unblock(State(state): State<AppState>, session: Session, Path(username): Path<String>) -> Result<Json<Profile>, ApiError> {
+pub async fn unblock(
+    State(state): State<AppState>,
+    session: Session,
+    Path(username): Path<String>,
+) -> Result<Json<Profile>, ApiError> {
     let id = other_user(&state, &session, &username, "unblock").await?;
     state.store.unblock(session.account.id, id).await?;
     profile_of(&state, session.account.id, &username).await

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use stoa_server::{Running, ServerConfig};
 use stoa_store::{SqliteStore, Store};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// How long a test waits for an event before failing. Generous, because CI machines are shared; a test
 /// never sleeps this long unless something is broken.
@@ -62,12 +62,22 @@ impl TestServer {
         }))
         .await;
         assert_eq!(status, StatusCode::CREATED, "sign-up of {username}: {body}");
-        Client { base: self.base.clone(), token: body["token"].as_str().unwrap().to_string(), id: body["user"]["id"].as_i64().unwrap(), username: username.into() }
+        Client {
+            base: self.base.clone(),
+            token: body["token"].as_str().unwrap().to_string(),
+            id: body["user"]["id"].as_i64().unwrap(),
+            username: username.into(),
+        }
     }
 
     /// Creates a room as `owner` and joins it over the WebSocket.
     pub async fn room(&self, owner: &Client, visibility: &str, invited: &[&str]) -> (String, Ws) {
-        let (status, body) = owner.post("/api/v1/rooms", json!({"title": format!("{}'s room", owner.username), "visibility": visibility, "invited": invited})).await;
+        let (status, body) = owner
+            .post(
+                "/api/v1/rooms",
+                json!({"title": format!("{}'s room", owner.username), "visibility": visibility, "invited": invited}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let id = body["id"].as_str().unwrap().to_string();
         let mut ws = owner.join(&id).await.expect("the creator joins their room");
@@ -81,7 +91,13 @@ pub fn display(username: &str) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-pub async fn request(base: &str, token: Option<&str>, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+pub async fn request(
+    base: &str,
+    token: Option<&str>,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut req = reqwest::Client::new().request(method, format!("{base}{path}"));
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -92,7 +108,11 @@ pub async fn request(base: &str, token: Option<&str>, method: reqwest::Method, p
     let resp = req.send().await.expect("request is answered");
     let status = resp.status();
     let text = resp.text().await.unwrap();
-    let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")) };
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+    };
     (status, value)
 }
 
@@ -141,10 +161,21 @@ impl Client {
     }
     /// Opens the room's WebSocket; a refused join is the HTTP status and error body.
     pub async fn join(&self, room: &str) -> Result<Ws, (StatusCode, Value)> {
+        self.join_with_receive_buffer(room, None).await
+    }
+
+    /// Like `join`, with the socket's kernel receive buffer set (small, to play a slow client).
+    pub async fn join_with_receive_buffer(&self, room: &str, buffer: Option<u32>) -> Result<Ws, (StatusCode, Value)> {
         let url = format!("{}/api/v1/rooms/{room}/ws", self.base.replacen("http", "ws", 1));
         let mut req = url.into_client_request().unwrap();
         req.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
-        match tokio_tungstenite::connect_async(req).await {
+        let addr: std::net::SocketAddr = self.base.trim_start_matches("http://").parse().unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(size) = buffer {
+            socket.set_recv_buffer_size(size).unwrap();
+        }
+        let tcp = socket.connect(addr).await.unwrap();
+        match tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(tcp)).await {
             Ok((stream, _)) => Ok(Ws { stream }),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
                 let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();

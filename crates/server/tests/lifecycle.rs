@@ -1,0 +1,96 @@
+//! The server's own life: restarts on the same data folder, slow clients, the OpenAPI document.
+
+mod common;
+
+use common::{TestServer, post, test_config};
+use futures_util::SinkExt;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn accounts_and_follows_survive_a_restart() {
+    let mut server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    alice.follow(&bob).await;
+    let (room, _ws) = server.room(&alice, "open", &[]).await;
+    server.stop().await;
+
+    let dir = std::mem::replace(&mut server.dir, tempfile::tempdir().unwrap());
+    let config = test_config(dir.path());
+    let restarted = TestServer::start_with(dir, config).await;
+    assert!(restarted.running.as_ref().unwrap().bootstrap_invite.is_none(), "no bootstrap invite once accounts exist");
+    let (s, b) =
+        post(&restarted.base, None, "/api/v1/auth/login", json!({"username": "alice", "password": "alice-password"}))
+            .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let alice = common::Client { base: restarted.base.clone(), token: b["token"].as_str().unwrap().into(), ..alice };
+    let (_, profile) = alice.get("/api/v1/users/bob").await;
+    assert_eq!(profile["you_follow"], true);
+    assert_eq!(profile["followers"], 1);
+    // Live rooms do not survive a restart: their state lived in memory.
+    assert_eq!(alice.get(&format!("/api/v1/rooms/{room}")).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected_and_others_carry_on() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    alice.patch("/api/v1/me", json!({"display_name": "A".repeat(50)})).await;
+    let bob = server.user("bob").await;
+    let (room, mut alice_ws) = server.room(&alice, "open", &[]).await;
+    let mut bob_ws = bob.join_with_receive_buffer(&room, Some(4096)).await.unwrap();
+    bob_ws.expect("joined").await;
+    // Bob stops reading, while Alice floods the room with stage changes (mute, unmute), each a broadcast:
+    // several megabytes, more than the kernel's buffers between the server and Bob hold. Only Bob's bounded
+    // queue fills; the room cuts him off instead of waiting for him.
+    const FLOOD: usize = 30_000;
+    for i in 0..FLOOD {
+        let command = json!({"type": "set_muted", "muted": i % 2 == 0}).to_string();
+        alice_ws.stream.feed(tokio_tungstenite::tungstenite::Message::Text(command.into())).await.unwrap();
+    }
+    alice_ws.stream.flush().await.unwrap();
+    // Alice is still served: her ping is answered after all her events.
+    assert_eq!(alice_ws.command_error(json!({"type": "ping"})).await, None);
+    // Bob, reading at last, finds his socket ends with a `too_slow` removal, well short of every event.
+    let events = bob_ws.closed().await;
+    assert!(events.len() < FLOOD, "bob was cut off ({} events)", events.len());
+    let last = events.last().expect("bob got events before the cut");
+    assert_eq!(last["type"], "removed", "{last}");
+    assert_eq!(last["reason"], "too_slow");
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let server = TestServer::start().await;
+    let (s, doc) = common::request(&server.base, None, reqwest::Method::GET, "/api/v1/openapi.json", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/auth/signup",
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+        "/api/v1/me",
+        "/api/v1/invites",
+        "/api/v1/users/{username}",
+        "/api/v1/users/{username}/follow",
+        "/api/v1/users/{username}/block",
+        "/api/v1/users/{username}/followers",
+        "/api/v1/users/{username}/following",
+        "/api/v1/rooms",
+        "/api/v1/rooms/{id}",
+        "/api/v1/rooms/{id}/audience",
+        "/api/v1/rooms/{id}/invited",
+        "/api/v1/rooms/{id}/ws",
+        "/healthz",
+    ] {
+        assert!(paths.contains_key(path), "missing {path}");
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for schema in ["SignupRequest", "RoomInfo", "ClientCommand", "ServerEvent", "ErrorBody"] {
+        assert!(schemas.contains_key(schema), "missing schema {schema}");
+    }
+    let (s, health) = common::request(&server.base, None, reqwest::Method::GET, "/healthz", None).await;
+    assert_eq!((s, health["status"].as_str()), (StatusCode::OK, Some("ok")));
+}

@@ -1,0 +1,145 @@
+//! The `stoa` binary as a user runs it: `stoa serve` prints the bootstrap invite, `stoa admin invite` works
+//! beside a running server, and options come from flags, the environment or `stoa.toml`.
+
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const STOA: &str = env!("CARGO_BIN_EXE_stoa");
+
+/// A `stoa serve` child process, killed when dropped.
+struct Serve {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Serve {
+    fn start(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Serve {
+        let mut cmd = Command::new(STOA);
+        cmd.current_dir(cwd).args(args).stdout(Stdio::piped()).stderr(Stdio::null()).env_remove("RUST_LOG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("stoa starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Serve { child, lines }
+    }
+
+    /// The next stdout line containing `needle`.
+    fn line_with(&self, needle: &str) -> String {
+        loop {
+            let line =
+                self.lines.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("no line with {needle:?}"));
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn admin_invite(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(STOA);
+    cmd.current_dir(cwd).args(["admin", "invite"]).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "stoa admin invite failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().last().expect("a last line").to_string()
+}
+
+async fn sign_up(invite_url: &str, username: &str) -> reqwest::StatusCode {
+    let (base, code) = invite_url.split_once("/invite/").expect("an invite URL");
+    reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/signup"))
+        .json(&json!({"invite": code, "username": username, "display_name": username, "password": "long enough"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn serve_prints_an_invite_and_admin_invite_works_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let serve = Serve::start(dir.path(), &["serve", "--data", data.to_str().unwrap(), "--http", "127.0.0.1:0"], &[]);
+    let bootstrap = serve.line_with("/invite/");
+    assert!(bootstrap.starts_with("http://127.0.0.1:"), "{bootstrap}");
+    assert_eq!(sign_up(&bootstrap, "admin").await, reqwest::StatusCode::CREATED);
+
+    // While the server runs on the same folder: a two-use invite, with the server's own host and port.
+    let url = admin_invite(dir.path(), &["--data", data.to_str().unwrap(), "--uses", "2"], &[]);
+    assert!(url.starts_with(bootstrap.split("/invite/").next().unwrap()), "{url} vs {bootstrap}");
+    assert_eq!(sign_up(&url, "first").await, reqwest::StatusCode::CREATED);
+    assert_eq!(sign_up(&url, "second").await, reqwest::StatusCode::CREATED);
+    assert_eq!(sign_up(&url, "third").await, reqwest::StatusCode::BAD_REQUEST, "a two-use invite is spent");
+}
+
+#[tokio::test]
+async fn options_come_from_the_environment_and_stoa_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    // stoa.toml in the working directory sets the data folder and the quota...
+    std::fs::write(dir.path().join("stoa.toml"), "data = \"from-toml\"\ninvite_quota = 1\n").unwrap();
+    // ...and the environment sets the address.
+    let serve = Serve::start(dir.path(), &[], &[("STOA_HTTP", "127.0.0.1:0")]);
+    let bootstrap = serve.line_with("/invite/");
+    assert!(dir.path().join("from-toml").join("stoa.db").exists(), "the data folder came from stoa.toml");
+    let base = bootstrap.split("/invite/").next().unwrap().to_string();
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/signup"))
+        .json(&json!({"invite": bootstrap.rsplit('/').next().unwrap(), "username": "admin", "display_name": "A", "password": "long enough"}))
+        .send()
+        .await
+        .unwrap();
+    let token = resp.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let create = || reqwest::Client::new().post(format!("{base}/api/v1/invites")).bearer_auth(&token).send();
+    assert_eq!(create().await.unwrap().status(), reqwest::StatusCode::CREATED);
+    assert_eq!(create().await.unwrap().status(), reqwest::StatusCode::FORBIDDEN, "the quota of 1 came from stoa.toml");
+
+    // Without flags, `admin invite` finds the data folder through stoa.toml too.
+    let url = admin_invite(dir.path(), &[], &[]);
+    assert!(url.starts_with(&base), "{url}");
+    // The environment beats the file: STOA_DATA names a folder with no database, which is a clear error...
+    let out = Command::new(STOA)
+        .current_dir(dir.path())
+        .args(["admin", "invite"])
+        .env("STOA_DATA", "from-env")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no Stoa database in from-env"), "{err}");
+    assert!(!dir.path().join("from-env").exists(), "nothing was created");
+    // ...and a flag beats the environment.
+    let url = admin_invite(dir.path(), &["--data", "from-toml"], &[("STOA_DATA", "from-env")]);
+    assert!(url.starts_with(&base), "{url}");
+}
+
+#[test]
+fn a_broken_config_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("stoa.toml"), "no_such_option = 3\n").unwrap();
+    let out = Command::new(STOA).current_dir(dir.path()).args(["admin", "invite"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stoa.toml is not a valid Stoa configuration") && err.contains("no_such_option"), "{err}");
+}
