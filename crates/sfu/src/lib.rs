@@ -1,0 +1,23 @@
+//! Stoa's media plane: an audio SFU on str0m.
+//!
+//! It forwards Opus from the room's unmuted speakers to everyone else in the room, and nothing from anyone
+//! else. Two layers, after str0m's own sans-IO split:
+//!
+//! - [`slots`] decides, without sockets or clocks, which publisher is heard in which of a listener's slots,
+//!   and rewrites sequence numbers and timestamps so each slot is one continuous stream;
+//! - [`driver`] owns the UDP socket and the timers, feeds every peer's `str0m::Rtc`, and carries out the
+//!   forwarding.
+//!
+//! The control plane talks to it through an [`Sfu`] handle: it opens a room, hands over a client's SDP offer
+//! (with whether that client may publish), changes who may publish as the stage changes, and closes peers
+//! and rooms. The SFU answers with [`SfuEvent`]s on the room's channel. It knows nothing of HTTP, the
+//! database, or room rules.
+
+#![deny(missing_docs)]
+
+pub mod driver;
+mod net;
+pub mod slots;
+
+pub use driver::{PeerId, RoomKey, Sfu, SfuConfig, SfuEvent};
+pub use slots::{SlotConfig, SlotMapper};
