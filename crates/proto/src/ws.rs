@@ -79,6 +79,19 @@ pub enum ClientCommand {
     EndRoom,
     /// Keep-alive; answered with `pong`.
     Ping,
+    /// WebRTC: the client's SDP offer. Every participant offers one audio m-line it sends on (used only
+    /// while it is an unmuted speaker) and up to three it receives on (the slots). A new offer replaces the
+    /// client's previous media connection, which is how a client restarts ICE. Answered with `answer`.
+    Offer {
+        /// The SDP.
+        sdp: String,
+    },
+    /// WebRTC: a trickled ICE candidate. The server is ICE-lite and learns the client's address from its
+    /// connectivity checks, so candidates are accepted and need not be sent.
+    Candidate {
+        /// The candidate line.
+        candidate: String,
+    },
 }
 
 /// What the room tells a client. Events about the stage go to everyone; events about hands go to the
@@ -167,4 +180,16 @@ pub enum ServerEvent {
     },
     /// The answer to `ping`.
     Pong,
+    /// WebRTC: the server's SDP answer to your offer. It carries the server's one ICE candidate.
+    Answer {
+        /// The SDP.
+        sdp: String,
+    },
+    /// Who is heard in each receive slot, in the order of your offer's receive m-lines; sent to everyone
+    /// when it changes. Each forwarded packet also names its speaker's user ID as its CSRC, which browsers
+    /// expose through `RTCRtpReceiver.getContributingSources()`.
+    Slots {
+        /// One entry per slot: the speaker's user ID, or null for a free slot.
+        slots: Vec<Option<UserId>>,
+    },
 }

@@ -201,6 +201,20 @@ impl Room {
         self.participants.values().filter(|p| p.role == Role::Listener).count() as u32
     }
 
+    /// Whether this connection may publish audio: its participant is on stage and not muted. The media
+    /// plane forwards packets from no one else.
+    pub fn may_publish(&self, conn: ConnId) -> bool {
+        self.conns
+            .get(&conn)
+            .and_then(|u| self.participants.get(u))
+            .is_some_and(|p| p.role != Role::Listener && !p.muted)
+    }
+
+    /// The user behind a connection.
+    pub fn user_of(&self, conn: ConnId) -> Option<UserId> {
+        self.conns.get(&conn).copied()
+    }
+
     /// The role of a user in the room, if they are in it.
     pub fn role_of(&self, user: UserId) -> Option<Role> {
         self.participants.get(&user).map(|p| p.role)
@@ -500,6 +514,8 @@ impl Room {
                 self.require_moderator(actor)?;
                 self.end("ended_by_moderator");
             }
+            // Media signaling is not a room rule: the glue routes it to the media plane before it gets here.
+            ClientCommand::Offer { .. } | ClientCommand::Candidate { .. } => {}
         }
         Ok(())
     }

@@ -49,6 +49,10 @@ pub struct ServerConfig {
     pub auth_attempts_per_user: u32,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
+    /// Where the media plane receives UDP. Port 0 picks a free port.
+    pub media_udp: SocketAddr,
+    /// The IP address advertised to WebRTC clients; the media address's IP when absent.
+    pub public_ip: Option<std::net::IpAddr>,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +67,8 @@ impl Default for ServerConfig {
             auth_attempts_per_ip: 30,
             auth_attempts_per_user: 10,
             max_body_bytes: 64 * 1024,
+            media_udp: SocketAddr::from(([127, 0, 0, 1], 7882)),
+            public_ip: None,
         }
     }
 }
@@ -80,6 +86,8 @@ pub struct AppState {
     pub rooms: live::Directory,
     /// The sign-up and login limiter.
     pub limiter: Arc<RateLimiter>,
+    /// The media plane.
+    pub sfu: stoa_sfu::Sfu,
 }
 
 impl AppState {
@@ -155,12 +163,17 @@ pub enum StartError {
     /// The HTTP address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    /// The media UDP address could not be bound.
+    #[error("cannot receive media on UDP {0}: {1}")]
+    Media(SocketAddr, std::io::Error),
 }
 
 /// A server that is running.
 pub struct Running {
     /// Where HTTP listens.
     pub addr: SocketAddr,
+    /// Where media (UDP) is received.
+    pub media_addr: SocketAddr,
     /// The base URL of links.
     pub public_url: String,
     /// On a database with no account yet, the one-time admin invite URL.
@@ -200,6 +213,13 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let listener = TcpListener::bind(config.http).await.map_err(|e| StartError::Bind(config.http, e))?;
     let addr = listener.local_addr().map_err(|e| StartError::Bind(config.http, e))?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let sfu = stoa_sfu::Sfu::start(stoa_sfu::SfuConfig {
+        udp: config.media_udp,
+        public_ip: config.public_ip,
+        ..Default::default()
+    })
+    .map_err(|e| StartError::Media(config.media_udp, e))?;
+    let media_addr = sfu.local_addr();
     store.set_setting(PUBLIC_URL_SETTING, &public_url).await?;
     let state = AppState {
         store: Arc::new(store),
@@ -207,6 +227,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         config: Arc::new(config),
         public_url: Arc::from(public_url.as_str()),
         rooms: live::Directory::default(),
+        sfu,
     };
     let bootstrap_invite = state.store.bootstrap_invite().await?.map(|code| state.invite_url(&code));
     let (shutdown, stopped) = oneshot::channel::<()>();
@@ -219,5 +240,5 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
             .await
     });
     tracing::info!(%addr, "serving HTTP");
-    Ok(Running { addr, public_url, bootstrap_invite, shutdown, task })
+    Ok(Running { addr, media_addr, public_url, bootstrap_invite, shutdown, task })
 }

@@ -48,6 +48,12 @@ pub struct ServeArgs {
     /// The largest request body accepted, in bytes [default: 65536].
     #[arg(long, env = "STOA_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// The UDP address WebRTC media is received on; all media shares this one port [default: 127.0.0.1:7882].
+    #[arg(long, env = "STOA_MEDIA_UDP")]
+    pub media_udp: Option<SocketAddr>,
+    /// The IP address advertised to WebRTC clients as the server's candidate [default: the media address's IP].
+    #[arg(long, env = "STOA_PUBLIC_IP")]
+    pub public_ip: Option<std::net::IpAddr>,
 }
 
 /// `stoa.toml`: the same options as the flags, by the same names with `_`.
@@ -63,6 +69,8 @@ struct FileConfig {
     auth_attempts_per_ip: Option<u32>,
     auth_attempts_per_user: Option<u32>,
     max_body_bytes: Option<usize>,
+    media_udp: Option<SocketAddr>,
+    public_ip: Option<std::net::IpAddr>,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -129,6 +137,8 @@ impl ServeArgs {
                 .or(file.auth_attempts_per_user)
                 .unwrap_or(d.auth_attempts_per_user),
             max_body_bytes: self.max_body_bytes.or(file.max_body_bytes).unwrap_or(d.max_body_bytes),
+            media_udp: self.media_udp.or(file.media_udp).unwrap_or(d.media_udp),
+            public_ip: self.public_ip.or(file.public_ip),
         })
     }
 }

@@ -74,7 +74,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
     let data = config.data.clone();
     let running = stoa_server::start(config).await.context("cannot start the server")?;
-    println!("Stoa is listening on {} (data in {})", running.public_url, data.display());
+    println!("Stoa is listening on {} (media on UDP {}, data in {})", running.public_url, running.media_addr, data.display());
     if let Some(url) = &running.bootstrap_invite {
         println!();
         println!("No account exists yet. Open this one-time invite to create the admin account:");

@@ -81,7 +81,7 @@ async fn sign_up(invite_url: &str, username: &str) -> reqwest::StatusCode {
 async fn serve_prints_an_invite_and_admin_invite_works_beside_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let serve = Serve::start(dir.path(), &["serve", "--data", data.to_str().unwrap(), "--http", "127.0.0.1:0"], &[]);
+    let serve = Serve::start(dir.path(), &["serve", "--data", data.to_str().unwrap(), "--http", "127.0.0.1:0", "--media-udp", "127.0.0.1:0"], &[]);
     let bootstrap = serve.line_with("/invite/");
     assert!(bootstrap.starts_with("http://127.0.0.1:"), "{bootstrap}");
     assert_eq!(sign_up(&bootstrap, "admin").await, reqwest::StatusCode::CREATED);
@@ -100,7 +100,7 @@ async fn options_come_from_the_environment_and_stoa_toml() {
     // stoa.toml in the working directory sets the data folder and the quota...
     std::fs::write(dir.path().join("stoa.toml"), "data = \"from-toml\"\ninvite_quota = 1\n").unwrap();
     // ...and the environment sets the address.
-    let serve = Serve::start(dir.path(), &[], &[("STOA_HTTP", "127.0.0.1:0")]);
+    let serve = Serve::start(dir.path(), &[], &[("STOA_HTTP", "127.0.0.1:0"), ("STOA_MEDIA_UDP", "127.0.0.1:0")]);
     let bootstrap = serve.line_with("/invite/");
     assert!(dir.path().join("from-toml").join("stoa.db").exists(), "the data folder came from stoa.toml");
     let base = bootstrap.split("/invite/").next().unwrap().to_string();

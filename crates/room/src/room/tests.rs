@@ -214,6 +214,7 @@ fn short(ev: &ServerEvent) -> String {
         ServerEvent::Removed { reason, .. } => format!("removed {reason}"),
         ServerEvent::RoomEnded { reason } => format!("room ended {reason}"),
         ServerEvent::Pong => "pong".into(),
+        ServerEvent::Answer { .. } | ServerEvent::Slots { .. } => unreachable!("the room emits no media events"),
         ServerEvent::Joined { .. } | ServerEvent::Error { .. } => unreachable!(),
     }
 }

@@ -7,8 +7,10 @@ use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
-use stoa_proto::{AudiencePage, ClientMessage, RoomId, ServerEvent, UserId, UserSummary};
+use std::sync::atomic::{AtomicU64, Ordering};
+use stoa_proto::{AudiencePage, ClientCommand, ClientMessage, RoomId, ServerEvent, UserId, UserSummary};
 use stoa_room::{CommandError, ConnId, JoinError, Output, Relations, Room};
+use stoa_sfu::{PeerId, RoomKey, Sfu, SfuEvent};
 use stoa_store::Store;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -20,6 +22,12 @@ const PERSONAL_QUEUE: usize = 64;
 const BROADCAST_QUEUE: usize = 256;
 /// The room task's inbox. Senders wait when it is full, which slows the busiest clients, not the room.
 const INBOX: usize = 1024;
+/// Events from the media plane: answers, slot changes. Slot changes are rate-limited by the slot mapper's
+/// hysteresis; answers come one per offer.
+const MEDIA_EVENTS: usize = 1024;
+
+/// Media-plane keys for rooms, unique for the life of the process.
+static NEXT_ROOM_KEY: AtomicU64 = AtomicU64::new(1);
 
 /// What reaches a room task.
 #[derive(Debug)]
@@ -86,8 +94,11 @@ pub struct JoinOutcome {
 }
 
 /// Starts the task of a new room, registers it in the directory, and returns its handle.
-pub fn spawn_room(room: Room, id: RoomId, store: Arc<dyn Store>, directory: Directory) -> RoomHandle {
+pub fn spawn_room(room: Room, id: RoomId, store: Arc<dyn Store>, directory: Directory, sfu: Sfu) -> RoomHandle {
     let (tx, rx) = mpsc::channel(INBOX);
+    let (media_tx, media_rx) = mpsc::channel(MEDIA_EVENTS);
+    let room_key = RoomKey(NEXT_ROOM_KEY.fetch_add(1, Ordering::Relaxed));
+    sfu.open_room(room_key, media_tx);
     let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot { info: room.info(), access: room.access() }));
     let handle = RoomHandle { tx, snapshot };
     directory.insert(id.clone(), handle.clone());
@@ -100,8 +111,12 @@ pub fn spawn_room(room: Room, id: RoomId, store: Arc<dyn Store>, directory: Dire
         conns: HashMap::new(),
         broadcast: broadcast::channel(BROADCAST_QUEUE).0,
         snapshot: snapshot_tx,
+        sfu,
+        room_key,
+        peers: HashMap::new(),
+        peer_conns: HashMap::new(),
     };
-    tokio::spawn(task.run(rx));
+    tokio::spawn(task.run(rx, media_rx));
     handle
 }
 
@@ -114,10 +129,15 @@ struct RoomTask {
     broadcast: broadcast::Sender<Utf8Bytes>,
     snapshot: watch::Sender<Arc<Snapshot>>,
     published: u64,
+    sfu: Sfu,
+    room_key: RoomKey,
+    /// Each connection's media peer, and whether it may publish as last told to the SFU.
+    peers: HashMap<ConnId, (PeerId, bool)>,
+    peer_conns: HashMap<PeerId, ConnId>,
 }
 
 impl RoomTask {
-    async fn run(mut self, mut rx: mpsc::Receiver<RoomInput>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<RoomInput>, mut media: mpsc::Receiver<SfuEvent>) {
         tracing::info!(room = %self.id, "room is live");
         loop {
             let deadline = self.room.poll_timeout().map(tokio::time::Instant::from_std);
@@ -126,6 +146,7 @@ impl RoomTask {
                     Some(input) => self.handle(input),
                     None => break,
                 },
+                Some(event) = media.recv() => self.media_event(event),
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => {
                     self.room.handle_timeout(Instant::now());
                 }
@@ -134,6 +155,7 @@ impl RoomTask {
                 break;
             }
         }
+        self.sfu.close_room(self.room_key);
         self.directory.remove(&self.id);
         if let Err(e) = self.store.end_room(&self.id).await {
             tracing::error!(room = %self.id, error = %e, "could not record the room's end");
@@ -156,9 +178,15 @@ impl RoomTask {
                     self.room.disconnected(now, outcome.conn);
                 }
             }
-            RoomInput::Command { conn, message } => self.room.command(now, conn, message),
+            RoomInput::Command { conn, message } => match message.command {
+                ClientCommand::Offer { sdp } => self.offer(conn, sdp),
+                // ICE-lite: the server learns the client's address from its checks; candidates are not needed.
+                ClientCommand::Candidate { .. } => {}
+                _ => self.room.command(now, conn, message),
+            },
             RoomInput::Disconnected { conn } => {
                 self.conns.remove(&conn);
+                self.close_media(conn);
                 self.room.disconnected(now, conn);
             }
             RoomInput::Invite { actor, users, reply } => {
@@ -170,21 +198,78 @@ impl RoomTask {
         }
     }
 
+    /// A connection offers media. Only a connection in the room gets a peer: a removed or unadmitted user
+    /// never reaches the SFU. A new offer replaces the connection's previous peer (an ICE restart).
+    fn offer(&mut self, conn: ConnId, sdp: String) {
+        let Some(user) = self.room.user_of(conn) else { return };
+        self.close_media(conn);
+        let peer = self.sfu.new_peer_id();
+        let publish = self.room.may_publish(conn);
+        self.sfu.offer(self.room_key, peer, user.0 as u64, sdp, publish);
+        self.peers.insert(conn, (peer, publish));
+        self.peer_conns.insert(peer, conn);
+    }
+
+    fn close_media(&mut self, conn: ConnId) {
+        if let Some((peer, _)) = self.peers.remove(&conn) {
+            self.peer_conns.remove(&peer);
+            self.sfu.close_peer(peer);
+        }
+    }
+
+    fn media_event(&mut self, event: SfuEvent) {
+        match event {
+            SfuEvent::Answer { peer, sdp } => self.send_to_peer(peer, ServerEvent::Answer { sdp }),
+            SfuEvent::Rejected { peer, code, message } => {
+                if let Some(conn) = self.peer_conns.remove(&peer) {
+                    self.peers.remove(&conn);
+                    tracing::info!(room = %self.id, conn = conn.0, code, %message, "media refused");
+                    self.send(conn, &ServerEvent::Error { id: None, code: code.into(), message });
+                }
+            }
+            SfuEvent::Connected { .. } => {}
+            SfuEvent::Slots { holders } => {
+                let slots = holders.into_iter().map(|h| h.map(|u| UserId(u as i64))).collect();
+                let _ = self.broadcast.send(encode(&ServerEvent::Slots { slots }));
+            }
+        }
+    }
+
+    fn send_to_peer(&mut self, peer: PeerId, event: ServerEvent) {
+        if let Some(&conn) = self.peer_conns.get(&peer) {
+            self.send(conn, &event);
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, event: &ServerEvent) {
+        let Some(tx) = self.conns.get(&conn) else { return };
+        if tx.try_send(Outbound::Event(encode(event))).is_err() {
+            // Full (the client stopped reading) or closed: cut it off rather than wait. Its participant
+            // keeps their place for the reconnect grace, like any dropped socket.
+            tracing::info!(room = %self.id, conn = conn.0, "connection too slow; closing it");
+            self.conns.remove(&conn);
+            self.close_media(conn);
+            self.room.disconnected(Instant::now(), conn);
+        }
+    }
+
+    /// Tells the SFU about every change in who may publish: the stage, enforced in the media path.
+    fn sync_publishers(&mut self) {
+        for (conn, (peer, publishing)) in self.peers.iter_mut() {
+            let may = self.room.may_publish(*conn);
+            if may != *publishing {
+                *publishing = may;
+                self.sfu.set_publish(*peer, may);
+            }
+        }
+    }
+
     /// Carries out the room's outputs. Returns true when the room has ended.
     fn drain(&mut self) -> bool {
         let mut ended = false;
         while let Some(output) = self.room.poll_output() {
             match output {
-                Output::Send(conn, event) => {
-                    let Some(tx) = self.conns.get(&conn) else { continue };
-                    if tx.try_send(Outbound::Event(encode(&event))).is_err() {
-                        // Full (the client stopped reading) or closed: cut it off rather than wait. Its
-                        // participant keeps their place for the reconnect grace, like any dropped socket.
-                        tracing::info!(room = %self.id, conn = conn.0, "connection too slow; closing it");
-                        self.conns.remove(&conn);
-                        self.room.disconnected(Instant::now(), conn);
-                    }
-                }
+                Output::Send(conn, event) => self.send(conn, &event),
                 Output::Broadcast(event) => {
                     // One encoding, one send, whatever the audience: each connection reads the same bytes.
                     let _ = self.broadcast.send(encode(&event));
@@ -195,10 +280,13 @@ impl RoomTask {
                     if let Some(tx) = self.conns.remove(&conn) {
                         let _ = tx.try_send(Outbound::Close);
                     }
+                    // Removed, replaced or gone: no more media either way.
+                    self.close_media(conn);
                 }
                 Output::Ended => ended = true,
             }
         }
+        self.sync_publishers();
         if ended {
             // Dropping every sender (and, as the task returns, the broadcast sender) closes every
             // connection after it has delivered the `room_ended` broadcast.

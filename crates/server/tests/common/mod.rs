@@ -32,6 +32,7 @@ pub fn test_config(dir: &std::path::Path) -> ServerConfig {
         // Tests sign up many users from one address; the rate-limit test sets its own limits.
         auth_attempts_per_ip: 10_000,
         auth_attempts_per_user: 10_000,
+        media_udp: "127.0.0.1:0".parse().unwrap(),
         ..ServerConfig::default()
     }
 }
