@@ -1,0 +1,11 @@
+//! A Rust client for Stoa: the HTTP API ([`Api`]), a room's WebSocket and a str0m WebRTC peer in one
+//! [`Session`], and the audio plumbing a bot needs ([`audio`]: WAV and Ogg Opus in, Ogg Opus out).
+//!
+//! `stoa bot` is a command line over this crate.
+
+pub mod api;
+pub mod audio;
+pub mod session;
+
+pub use api::Api;
+pub use session::{Incoming, Session};

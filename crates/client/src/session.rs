@@ -1,0 +1,281 @@
+//! A [`Session`]: one user in one room, with the room's WebSocket and a WebRTC peer to the SFU.
+//!
+//! The peer offers one audio m-line to send on (used while its user is an unmuted speaker) and one per
+//! receive slot. [`Session::next`] is cancel-safe, so a bot can `select!` it against its own timers.
+
+use crate::api::Api;
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+use stoa_proto::{ClientCommand, ClientMessage, Role, RoomInfo, ServerEvent, UserSummary};
+use str0m::change::SdpAnswer;
+use str0m::format::{Codec, FormatParams};
+use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{Extension, ExtensionMap, ExtensionValues, RtpPacket, RtpWrite, Ssrc};
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// What a session hears.
+#[derive(Debug)]
+pub enum Incoming {
+    /// An event from the room.
+    Event(ServerEvent),
+    /// An audio packet in one of the receive slots.
+    Audio {
+        /// Which slot (0-based, in offer order).
+        slot: usize,
+        /// The packet.
+        packet: RtpPacket,
+        /// When it arrived.
+        at: Instant,
+    },
+    /// The room's socket closed.
+    Closed,
+}
+
+/// One user in one room.
+pub struct Session {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    send_mid: Mid,
+    slot_mids: Vec<Mid>,
+    slot_of_ssrc: HashMap<Ssrc, usize>,
+    pt: Option<Pt>,
+    timeout: Instant,
+    queue: VecDeque<Incoming>,
+    transmits: Vec<(SocketAddr, Vec<u8>)>,
+    buf: Vec<u8>,
+    next_seq: u64,
+    /// Who this session is.
+    pub you: UserSummary,
+    /// Its role when it joined; kept up to date from `role_changed` events seen by [`Session::next`].
+    pub role: Role,
+    /// The room when it joined.
+    pub room: RoomInfo,
+}
+
+/// The audio configuration both ends use: Opus with in-band FEC and DTX, and the RFC 6464 audio level.
+pub fn rtc_config() -> RtcConfig {
+    let mut config = RtcConfig::new().set_rtp_mode(true).clear_codecs();
+    config.codec_config().add_config(
+        Pt::new_with_value(111),
+        None,
+        Codec::Opus,
+        Frequency::FORTY_EIGHT_KHZ,
+        Some(2),
+        FormatParams { min_p_time: Some(10), use_inband_fec: Some(true), use_dtx: Some(true), ..Default::default() },
+    );
+    let mut exts = ExtensionMap::empty();
+    exts.set(1, Extension::AudioLevel);
+    config.set_extension_map(exts)
+}
+
+impl Session {
+    /// Joins room `room` over its WebSocket, then connects media with `slots` receive slots. Fails with the
+    /// server's own message when the join or the offer is refused.
+    pub async fn join(api: &Api, room: &str, slots: usize) -> anyhow::Result<Session> {
+        let url = format!("{}/api/v1/rooms/{room}/ws", api.base.replacen("http", "ws", 1));
+        let mut request = url.as_str().into_client_request()?;
+        request.headers_mut().insert("authorization", format!("Bearer {}", api.token).parse()?);
+        let (mut ws, _) = match tokio_tungstenite::connect_async(request).await {
+            Ok(ok) => ok,
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                let body: serde_json::Value =
+                    resp.body().as_ref().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
+                let message = body["error"]["message"].as_str().unwrap_or("refused").to_string();
+                bail!("cannot join the room ({}): {message}", resp.status());
+            }
+            Err(e) => return Err(e).context("cannot open the room's WebSocket"),
+        };
+        let (you, role, room_info) = loop {
+            match next_event(&mut ws).await? {
+                Some(ServerEvent::Joined { you, role, room, .. }) => break (you, role, room),
+                Some(_) => continue,
+                None => bail!("the room closed the socket before welcoming us"),
+            }
+        };
+
+        let local_ip = local_ip_towards(&api.base).await?;
+        let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
+        let local = socket.local_addr()?;
+        let now = Instant::now();
+        let mut rtc = rtc_config().build(now);
+        rtc.add_local_candidate(Candidate::host(local, "udp")?);
+        let mut sdp = rtc.sdp_api();
+        let send_mid = sdp.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+        let slot_mids: Vec<Mid> =
+            (0..slots).map(|_| sdp.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None)).collect();
+        let (offer, pending) = sdp.apply().context("cannot build an offer")?;
+        let mut session = Session {
+            ws,
+            rtc,
+            socket,
+            local,
+            send_mid,
+            slot_mids,
+            slot_of_ssrc: HashMap::new(),
+            pt: None,
+            timeout: now,
+            queue: VecDeque::new(),
+            transmits: Vec::new(),
+            buf: vec![0; 2048],
+            next_seq: 1,
+            you,
+            role,
+            room: room_info,
+        };
+        session.command(ClientCommand::Offer { sdp: offer.to_sdp_string() }).await?;
+        let answer = loop {
+            match next_event(&mut session.ws).await? {
+                Some(ServerEvent::Answer { sdp }) => break sdp,
+                Some(ServerEvent::Error { code, message, .. }) => bail!("the server refused our media ({code}): {message}"),
+                Some(other) => session.queue.push_back(Incoming::Event(other)),
+                None => bail!("the room closed the socket before answering our offer"),
+            }
+        };
+        let answer = SdpAnswer::from_sdp_string(&answer).context("the server's answer is not valid SDP")?;
+        session.rtc.sdp_api().accept_answer(pending, answer).context("cannot accept the server's answer")?;
+        session.pt = session.rtc.media(send_mid).and_then(|m| m.remote_pts().first().copied());
+        session.drain();
+        session.flush().await;
+        Ok(session)
+    }
+
+    /// Sends a command on the room's socket.
+    pub async fn command(&mut self, command: ClientCommand) -> anyhow::Result<()> {
+        let text = serde_json::to_string(&ClientMessage { id: None, command })?;
+        self.ws.send(Message::Text(text.into())).await.context("the room's socket closed")
+    }
+
+    /// Whether ICE and DTLS are up.
+    pub fn is_connected(&self) -> bool {
+        self.rtc.is_connected()
+    }
+
+    /// The local UDP address of the media socket.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Sends one Opus packet on the send m-line. The server forwards it only while this user is an unmuted
+    /// speaker. Returns false before media is connected.
+    pub async fn send_audio(&mut self, payload: &[u8], timestamp: u32, level: Option<i8>) -> bool {
+        let (Some(pt), true) = (self.pt, self.rtc.is_connected()) else { return false };
+        let seq = self.next_seq;
+        let mut api = self.rtc.direct_api();
+        let Some(stream) = api.stream_tx_by_mid(self.send_mid, None) else { return false };
+        let ext = ExtensionValues { audio_level: level, voice_activity: level.map(|l| l > -50), ..Default::default() };
+        stream.write_rtp(RtpWrite::new(pt, seq.into(), timestamp, Instant::now(), std::sync::Arc::<[u8]>::from(payload)).ext_vals(ext));
+        self.next_seq += 1;
+        self.drain();
+        self.flush().await;
+        true
+    }
+
+    /// The next thing that happens: a room event or an audio packet. Cancel-safe.
+    pub async fn next(&mut self) -> Incoming {
+        loop {
+            self.drain();
+            self.flush().await;
+            if let Some(item) = self.queue.pop_front() {
+                if let Incoming::Event(ServerEvent::RoleChanged { role }) = &item {
+                    self.role = *role;
+                }
+                return item;
+            }
+            let timeout = tokio::time::Instant::from_std(self.timeout);
+            tokio::select! {
+                event = next_event(&mut self.ws) => match event {
+                    Ok(Some(event)) => self.queue.push_back(Incoming::Event(event)),
+                    Ok(None) | Err(_) => return Incoming::Closed,
+                },
+                received = self.socket.recv_from(&mut self.buf) => {
+                    if let Ok((n, source)) = received
+                        && let Ok(contents) = self.buf[..n].try_into()
+                    {
+                        let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: self.local, contents });
+                        if let Err(e) = self.rtc.handle_input(input) {
+                            tracing::debug!(error = %e, "media input refused");
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(timeout) => {
+                    let _ = self.rtc.handle_input(Input::Timeout(Instant::now()));
+                }
+            }
+        }
+    }
+
+    fn drain(&mut self) {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    self.timeout = t;
+                    return;
+                }
+                Ok(Output::Transmit(t)) => self.transmits.push((t.destination, t.contents.into())),
+                Ok(Output::Event(Event::RtpPacket(packet))) => {
+                    let ssrc = packet.header.ssrc;
+                    let slot = match self.slot_of_ssrc.get(&ssrc) {
+                        Some(s) => Some(*s),
+                        None => {
+                            let mid = self.rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid());
+                            let slot = mid.and_then(|m| self.slot_mids.iter().position(|x| *x == m));
+                            if let Some(s) = slot {
+                                self.slot_of_ssrc.insert(ssrc, s);
+                            }
+                            slot
+                        }
+                    };
+                    if let Some(slot) = slot {
+                        self.queue.push_back(Incoming::Audio { slot, packet, at: Instant::now() });
+                    }
+                }
+                Ok(Output::Event(_)) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "media failed");
+                    self.timeout = Instant::now() + std::time::Duration::from_secs(3600);
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn flush(&mut self) {
+        for (dest, data) in self.transmits.drain(..) {
+            let _ = self.socket.send_to(&data, dest).await;
+        }
+    }
+}
+
+async fn next_event(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> anyhow::Result<Option<ServerEvent>> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => match serde_json::from_str(&text) {
+                Ok(event) => return Ok(Some(event)),
+                Err(e) => tracing::debug!(error = %e, "an event this client does not know"),
+            },
+            Some(Ok(Message::Close(_))) | None => return Ok(None),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+        }
+    }
+}
+
+/// The local IP address that routes to the server, without sending anything: a connected UDP socket's
+/// local address. On loopback that is 127.0.0.1, so tests never gather other interfaces.
+async fn local_ip_towards(base: &str) -> anyhow::Result<IpAddr> {
+    let hostport = base.split("://").nth(1).unwrap_or(base).split('/').next().unwrap_or_default();
+    let server = tokio::net::lookup_host(hostport).await?.next().context("cannot resolve the server's address")?;
+    let probe = std::net::UdpSocket::bind(if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
+    probe.connect(server)?;
+    Ok(probe.local_addr()?.ip())
+}
