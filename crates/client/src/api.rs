@@ -62,7 +62,8 @@ async fn post(http: &reqwest::Client, url: &str, token: Option<&str>, body: Valu
 async fn answer(resp: reqwest::Response) -> anyhow::Result<Value> {
     let status = resp.status();
     let text = resp.text().await?;
-    let value: Value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let value: Value =
+        if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
     if !status.is_success() {
         let message = value["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
         bail!("the server answered {status}: {message}");

@@ -145,7 +145,12 @@ pub fn write_ogg_opus(path: &Path, pcm: &[i16]) -> anyhow::Result<()> {
     if chunks.is_empty() {
         // An empty recording is still a valid stream: one frame of silence.
         let n = encoder.encode(&[0i16; FRAME], &mut out)?;
-        writer.write_packet(out[..n].to_vec(), SERIAL, ogg::PacketWriteEndInfo::EndStream, FRAME as u64 + pre_skip as u64)?;
+        writer.write_packet(
+            out[..n].to_vec(),
+            SERIAL,
+            ogg::PacketWriteEndInfo::EndStream,
+            FRAME as u64 + pre_skip as u64,
+        )?;
         return Ok(());
     }
     for (i, chunk) in chunks.iter().enumerate() {
@@ -229,7 +234,8 @@ impl Recorder {
         track.max_seq = track.max_seq.max(seq);
         track.first_seq = track.first_seq.min(seq);
         if let Some((prev_at, prev_ts)) = track.last {
-            let d = at.saturating_duration_since(prev_at).as_secs_f64() - timestamp.wrapping_sub(prev_ts) as i32 as f64 / RATE as f64;
+            let d = at.saturating_duration_since(prev_at).as_secs_f64()
+                - timestamp.wrapping_sub(prev_ts) as i32 as f64 / RATE as f64;
             track.jitter += (d.abs() - track.jitter) / 16.0;
         }
         track.last = Some((at, timestamp));

@@ -136,7 +136,9 @@ impl Session {
         let answer = loop {
             match next_event(&mut session.ws).await? {
                 Some(ServerEvent::Answer { sdp }) => break sdp,
-                Some(ServerEvent::Error { code, message, .. }) => bail!("the server refused our media ({code}): {message}"),
+                Some(ServerEvent::Error { code, message, .. }) => {
+                    bail!("the server refused our media ({code}): {message}")
+                }
                 Some(other) => session.queue.push_back(Incoming::Event(other)),
                 None => bail!("the room closed the socket before answering our offer"),
             }
@@ -173,7 +175,10 @@ impl Session {
         let mut api = self.rtc.direct_api();
         let Some(stream) = api.stream_tx_by_mid(self.send_mid, None) else { return false };
         let ext = ExtensionValues { audio_level: level, voice_activity: level.map(|l| l > -50), ..Default::default() };
-        stream.write_rtp(RtpWrite::new(pt, seq.into(), timestamp, Instant::now(), std::sync::Arc::<[u8]>::from(payload)).ext_vals(ext));
+        stream.write_rtp(
+            RtpWrite::new(pt, seq.into(), timestamp, Instant::now(), std::sync::Arc::<[u8]>::from(payload))
+                .ext_vals(ext),
+        );
         self.next_seq += 1;
         self.drain();
         self.flush().await;

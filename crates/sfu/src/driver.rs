@@ -288,7 +288,8 @@ impl Shard {
         let Ok(contents) = DatagramRecv::try_from(data) else {
             return self.refuse(now, source, "not STUN, DTLS, RTP or RTCP");
         };
-        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination: self.advertised, contents });
+        let input =
+            Input::Receive(now, Receive { proto: Protocol::Udp, source, destination: self.advertised, contents });
         let peer_id = match self.by_addr.get(&source) {
             Some(p) => *p,
             None => {
@@ -466,7 +467,10 @@ impl Shard {
         let now = Instant::now();
         match command {
             Command::OpenRoom { room, events } => {
-                self.rooms.insert(room, RoomMedia { peers: Vec::new(), mapper: SlotMapper::new(self.slot_config.clone()), events });
+                self.rooms.insert(
+                    room,
+                    RoomMedia { peers: Vec::new(), mapper: SlotMapper::new(self.slot_config.clone()), events },
+                );
             }
             Command::CloseRoom { room } => {
                 if let Some(media) = self.rooms.remove(&room) {
@@ -534,7 +538,21 @@ impl Shard {
             scheduled: None,
             timeout: now,
         };
-        // Read the negotiated media: what the client receives on are the slots; Opus must be there.
+        // The negotiated media, in offer order (str0m emits no MediaAdded for an answerer): what the client
+        // receives on are the slots; Opus must be there.
+        let sdp = answer.to_sdp_string();
+        for mid in sdp.lines().filter_map(|l| l.strip_prefix("a=mid:")).map(|m| Mid::from(m.trim())) {
+            let Some(media) = peer.rtc.media(mid) else { continue };
+            if media.kind() != MediaKind::Audio {
+                continue;
+            }
+            if peer.pt.is_none() {
+                peer.pt = media.remote_pts().first().copied();
+            }
+            if media.direction() == Direction::SendOnly && peer.slot_mids.len() < self.slot_config.slots {
+                peer.slot_mids.push(mid);
+            }
+        }
         loop {
             match peer.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => {
@@ -542,14 +560,6 @@ impl Shard {
                     break;
                 }
                 Ok(Output::Transmit(t)) => self.outbox.push((t.destination, t.contents.into())),
-                Ok(Output::Event(Event::MediaAdded(m))) if m.kind == MediaKind::Audio => {
-                    if m.direction == Direction::SendOnly && peer.slot_mids.len() < self.slot_config.slots {
-                        peer.slot_mids.push(m.mid);
-                    }
-                    if peer.pt.is_none() {
-                        peer.pt = peer.rtc.media(m.mid).and_then(|media| media.remote_pts().first().copied());
-                    }
-                }
                 Ok(_) => {}
                 Err(e) => return reject("invalid_sdp", format!("The offer cannot be used: {e}.")),
             }
@@ -557,7 +567,6 @@ impl Shard {
         if peer.pt.is_none() {
             return reject("no_opus", "The offer has no Opus audio; Stoa carries Opus only.".into());
         }
-        let sdp = answer.to_sdp_string();
         self.by_ufrag.insert(ufrag, peer_id);
         self.peers.insert(peer_id, peer);
         if let Some(media) = self.rooms.get_mut(&room) {

@@ -36,9 +36,7 @@ pub fn send_batch(socket: &impl AsRawFd, batch: &[(SocketAddr, Vec<u8>)]) -> std
         let mut offset = 0;
         while offset < msgs.len() {
             // SAFETY: `msgs[offset..]` is a valid array of initialised mmsghdr whose pointers are live.
-            let n = unsafe {
-                libc::sendmmsg(fd, msgs[offset..].as_mut_ptr(), (msgs.len() - offset) as u32, 0)
-            };
+            let n = unsafe { libc::sendmmsg(fd, msgs[offset..].as_mut_ptr(), (msgs.len() - offset) as u32, 0) };
             if n < 0 {
                 let err = std::io::Error::last_os_error();
                 match err.kind() {

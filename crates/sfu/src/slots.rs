@@ -128,7 +128,14 @@ impl SlotMapper {
     /// A packet from a publisher: `seq` is its extended sequence number, `timestamp` its RTP timestamp,
     /// `level` its RFC 6464 audio level as str0m reports it (0 loudest, -127 silence). Returns where to
     /// forward it, or `None` to drop it.
-    pub fn packet(&mut self, now: Instant, source: SourceId, seq: u64, timestamp: u32, level: Option<i8>) -> Option<Forward> {
+    pub fn packet(
+        &mut self,
+        now: Instant,
+        source: SourceId,
+        seq: u64,
+        timestamp: u32,
+        level: Option<i8>,
+    ) -> Option<Forward> {
         let loudness = level.map(|l| 127.0 + f32::from(l.clamp(-127, 0))).unwrap_or(UNKNOWN_LOUDNESS);
         let s = self.sources.entry(source).or_insert(Source { loudness, talking_since: None, last_voice: None });
         s.loudness += SMOOTHING * (loudness - s.loudness);
@@ -186,7 +193,9 @@ impl SlotMapper {
             // A new holder: continue the slot's sequence, and advance its timestamp by the wall-clock time
             // since the slot last carried audio (at least one frame), so the receiver's jitter buffer sees a
             // pause, not a jump.
-            let gap = stream.last_out_at.map_or(960, |t| (now.duration_since(t).as_micros() as u64 * CLOCK_HZ / 1_000_000).max(960));
+            let gap = stream
+                .last_out_at
+                .map_or(960, |t| (now.duration_since(t).as_micros() as u64 * CLOCK_HZ / 1_000_000).max(960));
             (seq, timestamp, stream.next_seq, stream.last_ts_out.wrapping_add(gap as u32))
         });
         // A packet from before the holder's first forwarded one (reordered across a switch) has no place.
@@ -222,7 +231,13 @@ mod tests {
 
     impl Sim {
         fn new() -> Sim {
-            Sim { mapper: SlotMapper::new(SlotConfig::default()), t0: Instant::now(), tick: 0, seqs: HashMap::new(), forwarded: vec![] }
+            Sim {
+                mapper: SlotMapper::new(SlotConfig::default()),
+                t0: Instant::now(),
+                tick: 0,
+                seqs: HashMap::new(),
+                forwarded: vec![],
+            }
         }
         /// `ms` milliseconds of 20 ms packets, each source at its level.
         fn run(&mut self, ms: u64, sources: &[(SourceId, Option<i8>)]) {

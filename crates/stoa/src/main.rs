@@ -1,5 +1,6 @@
 //! `stoa`: the one binary. `stoa serve` (or no subcommand) runs the server; `stoa admin` manages it.
 
+mod bot;
 mod config;
 
 use anyhow::Context;
@@ -29,6 +30,9 @@ enum Command {
     /// Manage a server's data folder; works while the server runs.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Speak into a room from a file, or listen and record.
+    #[command(subcommand)]
+    Bot(bot::BotCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -56,10 +60,11 @@ fn main() -> ExitCode {
 fn try_main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            // The server logs at info; tools (bots, admin) keep quiet unless something is wrong.
+            let default = if matches!(cli.command, None | Some(Command::Serve(_))) { "info" } else { "warn" };
+            tracing_subscriber::EnvFilter::new(default)
+        }))
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -67,6 +72,7 @@ fn try_main() -> anyhow::Result<()> {
         None => runtime.block_on(serve(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
         Some(Command::Admin(AdminCommand::Invite { common, uses })) => runtime.block_on(admin_invite(common, uses)),
+        Some(Command::Bot(command)) => runtime.block_on(bot::run(command)),
     }
 }
 
@@ -74,7 +80,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
     let data = config.data.clone();
     let running = stoa_server::start(config).await.context("cannot start the server")?;
-    println!("Stoa is listening on {} (media on UDP {}, data in {})", running.public_url, running.media_addr, data.display());
+    println!(
+        "Stoa is listening on {} (media on UDP {}, data in {})",
+        running.public_url,
+        running.media_addr,
+        data.display()
+    );
     if let Some(url) = &running.bootstrap_invite {
         println!();
         println!("No account exists yet. Open this one-time invite to create the admin account:");

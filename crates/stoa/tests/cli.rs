@@ -81,7 +81,11 @@ async fn sign_up(invite_url: &str, username: &str) -> reqwest::StatusCode {
 async fn serve_prints_an_invite_and_admin_invite_works_beside_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let serve = Serve::start(dir.path(), &["serve", "--data", data.to_str().unwrap(), "--http", "127.0.0.1:0", "--media-udp", "127.0.0.1:0"], &[]);
+    let serve = Serve::start(
+        dir.path(),
+        &["serve", "--data", data.to_str().unwrap(), "--http", "127.0.0.1:0", "--media-udp", "127.0.0.1:0"],
+        &[],
+    );
     let bootstrap = serve.line_with("/invite/");
     assert!(bootstrap.starts_with("http://127.0.0.1:"), "{bootstrap}");
     assert_eq!(sign_up(&bootstrap, "admin").await, reqwest::StatusCode::CREATED);

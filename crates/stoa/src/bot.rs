@@ -1,0 +1,231 @@
+//! `stoa bot`: speak into a room from a file, or listen and record, from the command line.
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use stoa_client::audio::{self, Recorder};
+use stoa_client::{Api, Incoming, Session};
+use stoa_proto::{ClientCommand, Role, ServerEvent};
+
+/// How to reach the server and as whom.
+#[derive(Args, Debug, Clone)]
+pub struct Connect {
+    /// The server's URL, e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "STOA_SERVER")]
+    server: String,
+    /// A bearer token (from sign-up or login).
+    #[arg(long, env = "STOA_TOKEN", required_unless_present = "username", conflicts_with = "username")]
+    token: Option<String>,
+    /// Sign in with this username instead of a token.
+    #[arg(long, requires = "password")]
+    username: Option<String>,
+    /// The password for --username.
+    #[arg(long, env = "STOA_PASSWORD")]
+    password: Option<String>,
+    /// The room's ID.
+    #[arg(long)]
+    room: String,
+}
+
+impl Connect {
+    async fn api(&self) -> anyhow::Result<Api> {
+        match (&self.token, &self.username, &self.password) {
+            (Some(token), _, _) => Ok(Api::with_token(&self.server, token)),
+            (None, Some(user), Some(pass)) => Api::login(&self.server, user, pass).await,
+            _ => bail!("give --token, or --username with --password"),
+        }
+    }
+}
+
+/// `stoa bot` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum BotCommand {
+    /// Stream an audio file into a room, in real time, while holding a speaker's place.
+    Speak {
+        #[command(flatten)]
+        connect: Connect,
+        /// A .wav file (encoded with libopus) or an .ogg Opus file.
+        #[arg(long)]
+        file: PathBuf,
+        /// Start again at the end of the file, until stopped.
+        #[arg(long = "loop")]
+        looping: bool,
+        /// Exit with an error if not a speaker on arrival, instead of raising a hand and waiting.
+        #[arg(long)]
+        require_speaker: bool,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Send audio even while not a speaker (to check that the server forwards none of it).
+        #[arg(long)]
+        ignore_stage: bool,
+    },
+    /// Join as a listener and record what is heard into an Ogg Opus file.
+    Listen {
+        #[command(flatten)]
+        connect: Connect,
+        /// How long to listen.
+        #[arg(long)]
+        seconds: f64,
+        /// Where to write the recording (.ogg).
+        #[arg(long)]
+        out: PathBuf,
+        /// Print the statistics as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a bot command.
+pub async fn run(command: BotCommand) -> anyhow::Result<()> {
+    match command {
+        BotCommand::Speak { connect, file, looping, require_speaker, seconds, ignore_stage } => {
+            speak(connect, file, looping, require_speaker, seconds, ignore_stage).await
+        }
+        BotCommand::Listen { connect, seconds, out, json } => listen(connect, seconds, out, json).await,
+    }
+}
+
+fn on_stage(role: Role) -> bool {
+    role != Role::Listener
+}
+
+async fn speak(
+    connect: Connect,
+    file: PathBuf,
+    looping: bool,
+    require_speaker: bool,
+    seconds: Option<f64>,
+    ignore_stage: bool,
+) -> anyhow::Result<()> {
+    let frames = audio::load(&file)?;
+    if frames.is_empty() {
+        bail!("{} holds no audio", file.display());
+    }
+    let api = connect.api().await?;
+    let mut session = Session::join(&api, &connect.room, 3).await?;
+    if !on_stage(session.role) {
+        if require_speaker {
+            let _ = session.command(ClientCommand::Leave).await;
+            bail!("you are a listener in this room, not a speaker; a moderator must invite you to speak first");
+        }
+        session.command(ClientCommand::RaiseHand).await?;
+        eprintln!("stoa bot: in the audience; hand raised, waiting to be invited to speak");
+    }
+    let deadline = seconds.map(|s| Instant::now() + Duration::from_secs_f64(s));
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let (mut index, mut timestamp, mut last_sent) = (0usize, 0u32, None::<Instant>);
+    loop {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        tokio::select! {
+            _ = ticker.tick() => {
+                if index >= frames.len() {
+                    if !looping {
+                        break;
+                    }
+                    index = 0;
+                }
+                let frame = &frames[index];
+                index += 1;
+                timestamp = timestamp.wrapping_add(audio::FRAME as u32);
+                // DTX: silence is not sent, but for a keep-alive every 400 ms.
+                let keep_alive = last_sent.is_none_or(|t| t.elapsed() >= Duration::from_millis(400));
+                if (on_stage(session.role) || ignore_stage) && (!frame.is_silent() || keep_alive)
+                    && session.send_audio(&frame.payload, timestamp, Some(frame.level)).await
+                {
+                    last_sent = Some(Instant::now());
+                }
+            }
+            incoming = session.next() => match incoming {
+                Incoming::Event(ServerEvent::InvitedToSpeak { by }) => {
+                    eprintln!("stoa bot: {} invited us to speak; accepting", by.display_name);
+                    session.command(ClientCommand::AcceptInvite).await?;
+                }
+                Incoming::Event(ServerEvent::RoleChanged { role }) => eprintln!("stoa bot: now {role:?}"),
+                Incoming::Event(ServerEvent::RoomEnded { reason }) => {
+                    eprintln!("stoa bot: the room ended ({reason})");
+                    return Ok(());
+                }
+                Incoming::Event(ServerEvent::Removed { message, .. }) => bail!("{message}"),
+                Incoming::Closed => bail!("the room's socket closed"),
+                _ => {}
+            },
+        }
+    }
+    let _ = session.command(ClientCommand::Leave).await;
+    Ok(())
+}
+
+async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> anyhow::Result<()> {
+    let api = connect.api().await?;
+    let mut session = Session::join(&api, &connect.room, 3).await?;
+    let start = Instant::now();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(seconds);
+    let mut recorder = Recorder::new(start);
+    let mut ended = None;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => break,
+            incoming = session.next() => match incoming {
+                Incoming::Audio { slot, packet, at } => {
+                    let csrc = (packet.header.csrc_count > 0).then_some(packet.header.csrc[0]);
+                    recorder.push(slot, *packet.seq_no, packet.header.timestamp, csrc, &packet.payload, at);
+                }
+                Incoming::Event(ServerEvent::RoomEnded { reason }) => {
+                    ended = Some(reason);
+                    break;
+                }
+                Incoming::Event(ServerEvent::Removed { message, .. }) => {
+                    ended = Some(message);
+                    break;
+                }
+                Incoming::Closed => {
+                    ended = Some("the room's socket closed".into());
+                    break;
+                }
+                _ => {}
+            },
+        }
+    }
+    let _ = session.command(ClientCommand::Leave).await;
+    audio::write_ogg_opus(&out, &recorder.pcm()).with_context(|| format!("cannot write {}", out.display()))?;
+    let stats = recorder.stats();
+    let per_speaker: serde_json::Map<String, serde_json::Value> =
+        recorder.per_speaker.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "seconds": start.elapsed().as_secs_f64(),
+                "packets_received": stats.received,
+                "packets_lost": stats.lost,
+                "bytes": stats.bytes,
+                "jitter_ms": stats.jitter_ms,
+                "slots_used": stats.slots_used,
+                "packets_per_speaker": per_speaker,
+                "ended": ended,
+            })
+        );
+    } else {
+        println!(
+            "heard {} packets ({} lost, {} bytes, jitter {:.1} ms) in {} slot(s); wrote {}",
+            stats.received,
+            stats.lost,
+            stats.bytes,
+            stats.jitter_ms,
+            stats.slots_used,
+            out.display()
+        );
+        for (speaker, packets) in &recorder.per_speaker {
+            println!("  user {speaker}: {packets} packets");
+        }
+        if let Some(reason) = ended {
+            println!("stopped early: {reason}");
+        }
+    }
+    Ok(())
+}
