@@ -271,4 +271,6 @@ pub struct Health {
     pub status: String,
     /// How many rooms are live.
     pub live_rooms: u32,
+    /// How many media (WebRTC) connections the SFU holds.
+    pub media_peers: u32,
 }

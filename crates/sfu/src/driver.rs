@@ -97,6 +97,7 @@ enum Command {
 pub struct Sfu {
     commands: mpsc::UnboundedSender<Command>,
     next_peer: Arc<AtomicU64>,
+    peers: Arc<std::sync::atomic::AtomicUsize>,
     local_addr: SocketAddr,
 }
 
@@ -107,6 +108,8 @@ impl Sfu {
         std_socket.set_nonblocking(true)?;
         let local_addr = std_socket.local_addr()?;
         let (commands, rx) = mpsc::unbounded_channel();
+        let peers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let gauge = peers.clone();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         std::thread::Builder::new().name("stoa-sfu".into()).spawn(move || {
             runtime.block_on(async move {
@@ -118,16 +121,21 @@ impl Sfu {
                     }
                 };
                 let advertised = SocketAddr::new(config.public_ip.unwrap_or(local_addr.ip()), local_addr.port());
-                Shard::new(socket, advertised, config.slots).run(rx).await;
+                Shard::new(socket, advertised, config.slots, gauge).run(rx).await;
             })
         })?;
         tracing::info!(%local_addr, "media (UDP) listening");
-        Ok(Sfu { commands, next_peer: Arc::new(AtomicU64::new(1)), local_addr })
+        Ok(Sfu { commands, next_peer: Arc::new(AtomicU64::new(1)), peers, local_addr })
     }
 
     /// The UDP address the SFU is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// How many peers (media connections) the SFU holds.
+    pub fn peer_count(&self) -> usize {
+        self.peers.load(Ordering::Relaxed)
     }
 
     /// A fresh peer ID.
@@ -216,13 +224,19 @@ struct Shard {
     pending: Vec<Pending>,
     refused: u64,
     refused_logged_at: Instant,
+    gauge: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// How many datagrams to read before flushing sends and looking at commands and timers again.
 const READ_BATCH: usize = 256;
 
 impl Shard {
-    fn new(socket: UdpSocket, advertised: SocketAddr, slot_config: SlotConfig) -> Shard {
+    fn new(
+        socket: UdpSocket,
+        advertised: SocketAddr,
+        slot_config: SlotConfig,
+        gauge: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> Shard {
         Shard {
             socket,
             advertised,
@@ -236,6 +250,7 @@ impl Shard {
             pending: Vec::new(),
             refused: 0,
             refused_logged_at: Instant::now(),
+            gauge,
         }
     }
 
@@ -569,6 +584,7 @@ impl Shard {
         }
         self.by_ufrag.insert(ufrag, peer_id);
         self.peers.insert(peer_id, peer);
+        self.gauge.store(self.peers.len(), Ordering::Relaxed);
         if let Some(media) = self.rooms.get_mut(&room) {
             media.peers.push(peer_id);
             let _ = media.events.try_send(SfuEvent::Answer { peer: peer_id, sdp });
@@ -578,6 +594,7 @@ impl Shard {
 
     fn remove_peer(&mut self, peer_id: PeerId) {
         let Some(mut peer) = self.peers.remove(&peer_id) else { return };
+        self.gauge.store(self.peers.len(), Ordering::Relaxed);
         peer.rtc.disconnect();
         self.by_ufrag.remove(&peer.ufrag);
         for addr in &peer.addrs {

@@ -21,7 +21,11 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, body = Health)))]
 /// Whether the server is up, and how many rooms are live.
 pub async fn health(State(state): State<AppState>) -> Json<Health> {
-    Json(Health { status: "ok".into(), live_rooms: state.rooms.len() as u32 })
+    Json(Health {
+        status: "ok".into(),
+        live_rooms: state.rooms.len() as u32,
+        media_peers: state.sfu.peer_count() as u32,
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", responses((status = 200, description = "This document")))]

@@ -1,0 +1,203 @@
+//! The media tests' harness: a real server on port 0 (HTTP and UDP), users, and bots that each own a
+//! session (a room WebSocket and a str0m peer) and record what they hear.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use stoa_client::audio::{self, Frame};
+use stoa_client::{Api, Incoming, Session};
+use stoa_proto::{ClientCommand, ServerEvent};
+use stoa_server::{Running, ServerConfig};
+use stoa_store::{SqliteStore, Store};
+use tokio::sync::mpsc;
+
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub struct World {
+    pub running: Running,
+    pub base: String,
+    pub invite: String,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        http: "127.0.0.1:0".parse().unwrap(),
+        media_udp: "127.0.0.1:0".parse().unwrap(),
+        data: dir.path().to_path_buf(),
+        auth_attempts_per_ip: 10_000,
+        auth_attempts_per_user: 10_000,
+        ..ServerConfig::default()
+    };
+    let running = stoa_server::start(config).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    let invite = SqliteStore::open(dir.path()).await.unwrap().create_admin_invite(1000).await.unwrap();
+    World { running, base, invite, _dir: dir }
+}
+
+impl World {
+    pub async fn user(&self, name: &str) -> Api {
+        Api::sign_up(&self.base, &self.invite, name, &format!("{name}-password")).await.unwrap()
+    }
+
+    pub async fn room(&self, host: &Api) -> String {
+        let room =
+            host.post("/api/v1/rooms", serde_json::json!({"title": "Test", "visibility": "open"})).await.unwrap();
+        room["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn health(&self) -> serde_json::Value {
+        reqwest::get(format!("{}/healthz", self.base)).await.unwrap().json().await.unwrap()
+    }
+
+    /// Waits until the SFU holds `n` peers.
+    pub async fn media_peers_become(&self, n: u64) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if self.health().await["media_peers"] == n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "media peers never became {n}: {}", self.health().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A 20 ms frame a bot hears.
+#[derive(Debug, Clone)]
+pub struct Heard {
+    pub slot: usize,
+    pub seq: u64,
+    pub speaker: Option<u32>,
+    pub payload: Vec<u8>,
+    pub at: Instant,
+}
+
+enum Control {
+    Command(ClientCommand),
+    Sending(bool),
+}
+
+/// A user in a room, run by a task: it sends frames every 20 ms while told to (whatever its role: the
+/// server decides what is forwarded), and records every packet and event.
+pub struct Bot {
+    pub id: u32,
+    control: mpsc::UnboundedSender<Control>,
+    events: mpsc::UnboundedReceiver<ServerEvent>,
+    pub heard: Arc<Mutex<Vec<Heard>>>,
+    pub sent: Arc<Mutex<Vec<Vec<u8>>>>,
+    connected: Arc<AtomicBool>,
+}
+
+/// Loud 440 Hz frames, each payload distinct.
+pub fn tone_frames(seconds: f32) -> Vec<Frame> {
+    let pcm: Vec<i16> = (0..(seconds * 48_000.0) as usize)
+        .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 48_000.0).sin() * 16_000.0) as i16)
+        .collect();
+    audio::encode(&pcm).unwrap()
+}
+
+impl Bot {
+    pub async fn join(api: &Api, room: &str) -> Bot {
+        Bot::join_with(api, room, tone_frames(2.0)).await
+    }
+
+    pub async fn join_with(api: &Api, room: &str, frames: Vec<Frame>) -> Bot {
+        let mut session = Session::join(api, room, 3).await.expect("the bot joins");
+        let id = session.you.id.0 as u32;
+        let (control, mut control_rx) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let connected = Arc::new(AtomicBool::new(false));
+        let (heard2, sent2, connected2) = (heard.clone(), sent.clone(), connected.clone());
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_millis(20));
+            let (mut sending, mut index, mut ts) = (false, 0usize, 0u32);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {
+                        connected2.store(session.is_connected(), Ordering::Relaxed);
+                        if sending {
+                            let frame = &frames[index % frames.len()];
+                            ts = ts.wrapping_add(960);
+                            if session.send_audio(&frame.payload, ts, Some(frame.level)).await {
+                                sent2.lock().unwrap().push(frame.payload.clone());
+                                index += 1;
+                            }
+                        }
+                    }
+                    control = control_rx.recv() => match control {
+                        Some(Control::Command(c)) => { let _ = session.command(c).await; }
+                        Some(Control::Sending(on)) => sending = on,
+                        None => return,
+                    },
+                    incoming = session.next() => match incoming {
+                        Incoming::Audio { slot, packet, at } => {
+                            let speaker = (packet.header.csrc_count > 0).then_some(packet.header.csrc[0]);
+                            heard2.lock().unwrap().push(Heard { slot, seq: *packet.seq_no, speaker, payload: packet.payload.to_vec(), at });
+                        }
+                        Incoming::Event(e) => { let _ = events_tx.send(e); }
+                        Incoming::Closed => return,
+                    },
+                }
+            }
+        });
+        let bot = Bot { id, control, events, heard, sent, connected };
+        bot.wait_connected().await;
+        bot
+    }
+
+    pub async fn wait_connected(&self) {
+        let deadline = Instant::now() + WAIT;
+        while !self.connected.load(Ordering::Relaxed) {
+            assert!(Instant::now() < deadline, "media never connected");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn command(&self, c: ClientCommand) {
+        self.control.send(Control::Command(c)).unwrap();
+    }
+
+    pub fn sending(&self, on: bool) {
+        self.control.send(Control::Sending(on)).unwrap();
+    }
+
+    /// Waits for an event matching `f`, dropping others.
+    pub async fn expect(&mut self, what: &str, f: impl Fn(&ServerEvent) -> bool) -> ServerEvent {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(e)) if f(&e) => return e,
+                Ok(Some(_)) => continue,
+                _ => panic!("no {what} event"),
+            }
+        }
+    }
+
+    /// How many packets this bot heard from `speaker`.
+    pub fn heard_from(&self, speaker: u32) -> usize {
+        self.heard.lock().unwrap().iter().filter(|h| h.speaker == Some(speaker)).count()
+    }
+
+    /// Invites `other` to speak (from a moderator bot) and has them accept.
+    pub async fn bring_on_stage(&mut self, other: &mut Bot) {
+        self.command(ClientCommand::InviteToSpeak { user_id: stoa_proto::UserId(other.id as i64) });
+        other.expect("invited_to_speak", |e| matches!(e, ServerEvent::InvitedToSpeak { .. })).await;
+        other.command(ClientCommand::AcceptInvite);
+        other.expect("role_changed", |e| matches!(e, ServerEvent::RoleChanged { .. })).await;
+    }
+}
+
+/// Waits until `f` holds, polling.
+pub async fn eventually(what: &str, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !f() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,189 @@
+//! Live audio through the real server: real UDP on loopback, str0m peers on both ends.
+//!
+//! Every peer binds and advertises 127.0.0.1 only, so no packet leaves this machine.
+
+mod common;
+
+use common::{Bot, Heard, eventually, world};
+use std::time::Duration;
+use stoa_proto::{ClientCommand, ServerEvent, UserId};
+
+#[tokio::test]
+async fn a_speakers_packets_reach_two_listeners_in_order_with_matching_payloads() {
+    let w = world().await;
+    let host_api = w.user("host").await;
+    let room = w.room(&host_api).await;
+    let host = Bot::join(&host_api, &room).await;
+    let a = Bot::join(&w.user("alice").await, &room).await;
+    let b = Bot::join(&w.user("bob").await, &room).await;
+
+    host.sending(true);
+    eventually("100 packets sent", || host.sent.lock().unwrap().len() >= 100).await;
+    host.sending(false);
+    let sent = host.sent.lock().unwrap().clone();
+    eventually("both listeners heard everything sent", || {
+        a.heard_from(host.id) >= sent.len() && b.heard_from(host.id) >= sent.len()
+    })
+    .await;
+    for listener in [&a, &b] {
+        let heard: Vec<Heard> = listener.heard.lock().unwrap().clone();
+        let payloads: Vec<Vec<u8>> = heard.iter().map(|h| h.payload.clone()).collect();
+        assert_eq!(payloads, sent, "the same payloads, in the same order, none missing or extra");
+        for pair in heard.windows(2) {
+            assert_eq!(pair[1].seq, pair[0].seq + 1, "one continuous stream");
+        }
+        assert!(heard.iter().all(|h| h.speaker == Some(host.id)), "the CSRC names the speaker");
+    }
+    assert_eq!(host.heard_from(host.id), 0, "nobody hears their own voice");
+}
+
+#[tokio::test]
+async fn a_listener_that_sends_anyway_is_never_heard() {
+    let w = world().await;
+    let host_api = w.user("host").await;
+    let room = w.room(&host_api).await;
+    let _host = Bot::join(&host_api, &room).await;
+    let sneaky = Bot::join(&w.user("sneaky").await, &room).await;
+    let ear = Bot::join(&w.user("ear").await, &room).await;
+    sneaky.sending(true);
+    eventually("the listener sent 100 packets", || sneaky.sent.lock().unwrap().len() >= 100).await;
+    // Give anything that might have been forwarded time to arrive.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ear.heard_from(sneaky.id), 0, "a listener's packets are never forwarded");
+    assert!(ear.heard.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn promotion_is_heard_and_demotion_falls_silent() {
+    let w = world().await;
+    let host_api = w.user("host").await;
+    let room = w.room(&host_api).await;
+    let mut host = Bot::join(&host_api, &room).await;
+    let mut bob = Bot::join(&w.user("bob").await, &room).await;
+    let mut ear = Bot::join(&w.user("ear").await, &room).await;
+    bob.sending(true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ear.heard_from(bob.id), 0, "not heard while in the audience");
+
+    host.bring_on_stage(&mut bob).await;
+    eventually("bob is heard once on stage", || ear.heard_from(bob.id) > 10).await;
+
+    host.command(ClientCommand::MoveToAudience { user_id: UserId(bob.id as i64) });
+    ear.expect(
+        "stage_changed without bob",
+        |e| matches!(e, ServerEvent::StageChanged { stage } if stage.iter().all(|m| m.user.id.0 as u32 != bob.id)),
+    )
+    .await;
+    // The demotion takes effect within 200 ms of the moderator's action; packets already in flight land
+    // within that window too.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after_demotion = ear.heard_from(bob.id);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(ear.heard_from(bob.id), after_demotion, "nothing from bob is forwarded after the demotion");
+    assert!(bob.sent.lock().unwrap().len() > 60, "bob kept sending all along");
+
+    // A moderator's mute stops the forwarding too; unmuting restores it.
+    host.bring_on_stage(&mut bob).await;
+    eventually("bob is heard again", || ear.heard_from(bob.id) > after_demotion + 10).await;
+    host.command(ClientCommand::Mute { user_id: UserId(bob.id as i64) });
+    bob.expect("muted", |e| matches!(e, ServerEvent::Muted { .. })).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after_mute = ear.heard_from(bob.id);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(ear.heard_from(bob.id), after_mute, "a muted speaker is not forwarded");
+    bob.command(ClientCommand::SetMuted { muted: false });
+    eventually("bob is heard after unmuting", || ear.heard_from(bob.id) > after_mute + 10).await;
+    let _ = &mut host;
+}
+
+#[tokio::test]
+async fn a_removed_user_is_cut_off_and_the_end_of_a_room_closes_every_peer() {
+    let w = world().await;
+    let host_api = w.user("host").await;
+    let room = w.room(&host_api).await;
+    let host = Bot::join(&host_api, &room).await;
+    let mut gone = Bot::join(&w.user("gone").await, &room).await;
+    let stays = Bot::join(&w.user("stays").await, &room).await;
+    w.media_peers_become(3).await;
+    host.sending(true);
+    eventually("both hear the host", || gone.heard_from(host.id) > 10 && stays.heard_from(host.id) > 10).await;
+
+    host.command(ClientCommand::Remove { user_id: UserId(gone.id as i64) });
+    gone.expect("removed", |e| matches!(e, ServerEvent::Removed { .. })).await;
+    w.media_peers_become(2).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let cut = gone.heard_from(host.id);
+    let before = stays.heard_from(host.id);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(gone.heard_from(host.id), cut, "the removed user gets no more media");
+    assert!(stays.heard_from(host.id) > before + 10, "the others carry on");
+
+    host.command(ClientCommand::EndRoom);
+    w.media_peers_become(0).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let last = stays.heard_from(host.id);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(stays.heard_from(host.id), last, "no media flows after the room ends");
+}
+
+#[tokio::test]
+async fn five_speakers_in_turn_fill_at_most_three_slots_and_all_are_heard() {
+    let w = world().await;
+    let host_api = w.user("host").await;
+    let room = w.room(&host_api).await;
+    let mut host = Bot::join(&host_api, &room).await;
+    let mut speakers = Vec::new();
+    for i in 0..5 {
+        let mut s = Bot::join(&w.user(&format!("speaker{i}")).await, &room).await;
+        host.bring_on_stage(&mut s).await;
+        speakers.push(s);
+    }
+    let ear = Bot::join(&w.user("ear").await, &room).await;
+    for s in &speakers {
+        s.sending(true);
+        let id = s.id;
+        eventually("the speaker is heard in their turn", || ear.heard_from(id) >= 25).await;
+        s.sending(false);
+        // A pause between turns, longer than a slot's idle time, as in a real conversation.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let heard = ear.heard.lock().unwrap().clone();
+    let slots: std::collections::BTreeSet<usize> = heard.iter().map(|h| h.slot).collect();
+    assert!(slots.len() <= 3, "at most three streams: {slots:?}");
+    for s in &speakers {
+        assert!(ear.heard_from(s.id) >= 25, "speaker {} was heard", s.id);
+    }
+}
+
+#[tokio::test]
+async fn an_offer_without_opus_is_refused_to_that_client_alone() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let w = world().await;
+    let host_api = w.user("host").await;
+    let room = w.room(&host_api).await;
+    let mut host = Bot::join(&host_api, &room).await;
+    let pcmu_only = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\na=setup:actpass\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n";
+    let api = w.user("pcmu").await;
+    let url = format!("{}/api/v1/rooms/{room}/ws", api.base.replacen("http", "ws", 1));
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut().insert("authorization", format!("Bearer {}", api.token).parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    for garbage in [pcmu_only, "not sdp at all"] {
+        ws.send(Message::Text(serde_json::json!({"type": "offer", "sdp": garbage}).to_string().into())).await.unwrap();
+        let code = loop {
+            let msg = tokio::time::timeout(common::WAIT, ws.next()).await.unwrap().unwrap().unwrap();
+            let Message::Text(t) = msg else { continue };
+            let ev: serde_json::Value = serde_json::from_str(&t).unwrap();
+            if ev["type"] == "error" {
+                break ev["code"].as_str().unwrap().to_string();
+            }
+        };
+        assert!(code == "no_opus" || code == "invalid_sdp", "{code}");
+    }
+    // The host noticed nothing: no error reached it, and its own media still works.
+    host.command(ClientCommand::Ping);
+    host.expect("pong", |e| matches!(e, ServerEvent::Pong)).await;
+    assert!(host.heard.lock().unwrap().is_empty());
+}
