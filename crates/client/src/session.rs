@@ -30,8 +30,8 @@ pub enum Incoming {
     Audio {
         /// Which slot (0-based, in offer order).
         slot: usize,
-        /// The packet.
-        packet: RtpPacket,
+        /// The packet (boxed: it is large, and most of what a session yields is packets).
+        packet: Box<RtpPacket>,
         /// When it arrived.
         at: Instant,
     },
@@ -241,7 +241,7 @@ impl Session {
                         }
                     };
                     if let Some(slot) = slot {
-                        self.queue.push_back(Incoming::Audio { slot, packet, at: Instant::now() });
+                        self.queue.push_back(Incoming::Audio { slot, packet: Box::new(packet), at: Instant::now() });
                     }
                 }
                 Ok(Output::Event(_)) => {}

@@ -106,6 +106,7 @@ impl Sfu {
     pub fn start(config: SfuConfig) -> std::io::Result<Sfu> {
         let std_socket = std::net::UdpSocket::bind(config.udp)?;
         std_socket.set_nonblocking(true)?;
+        crate::net::set_buffers(&std_socket, crate::net::SOCKET_BUFFER);
         let local_addr = std_socket.local_addr()?;
         let (commands, rx) = mpsc::unbounded_channel();
         let peers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -321,8 +322,8 @@ impl Shard {
         if let Err(e) = peer.rtc.handle_input(input) {
             tracing::debug!(peer = peer_id.0, error = %e, "peer refused input");
         }
-        if !self.by_addr.contains_key(&source) {
-            self.by_addr.insert(source, peer_id);
+        if let std::collections::hash_map::Entry::Vacant(entry) = self.by_addr.entry(source) {
+            entry.insert(peer_id);
             peer.addrs.push(source);
         }
         self.drain(now, peer_id);
@@ -375,18 +376,16 @@ impl Shard {
                     }
                     Ok(Output::Transmit(t)) => self.outbox.push((t.destination, t.contents.into())),
                     Ok(Output::Event(event)) => match event {
-                        Event::RtpPacket(packet) => {
-                            // The stage, enforced here: nothing from a peer that may not publish is forwarded.
-                            if peer.publish {
-                                self.pending.push(Pending {
-                                    from: peer_id,
-                                    seq: *packet.seq_no,
-                                    timestamp: packet.header.timestamp,
-                                    level: packet.header.ext_vals.audio_level,
-                                    voice: packet.header.ext_vals.voice_activity,
-                                    payload: packet.payload,
-                                });
-                            }
+                        // The stage, enforced here: nothing from a peer that may not publish is forwarded.
+                        Event::RtpPacket(packet) if peer.publish => {
+                            self.pending.push(Pending {
+                                from: peer_id,
+                                seq: *packet.seq_no,
+                                timestamp: packet.header.timestamp,
+                                level: packet.header.ext_vals.audio_level,
+                                voice: packet.header.ext_vals.voice_activity,
+                                payload: packet.payload,
+                            });
                         }
                         Event::Connected => connected = true,
                         Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {

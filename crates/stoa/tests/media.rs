@@ -187,3 +187,81 @@ async fn an_offer_without_opus_is_refused_to_that_client_alone() {
     host.expect("pong", |e| matches!(e, ServerEvent::Pong)).await;
     assert!(host.heard.lock().unwrap().is_empty());
 }
+
+/// Datagrams that look like each protocol on the port, cut short or filled with noise, and plain noise.
+fn garbage(i: u64, rng: &mut u64) -> Vec<u8> {
+    let mut next = || {
+        // xorshift: fast, deterministic, good enough for noise.
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        *rng
+    };
+    let len = (next() % 1200) as usize;
+    let mut d: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+    match i % 5 {
+        // RTP-looking: version 2, cut anywhere.
+        0 if !d.is_empty() => d[0] = 0x80 | (d[0] & 0x3f),
+        // STUN-looking: a binding request with the magic cookie and a random (unknown) username.
+        1 if d.len() >= 20 => {
+            d[0] = 0;
+            d[1] = 1;
+            d[4..8].copy_from_slice(&[0x21, 0x12, 0xa4, 0x42]);
+        }
+        // DTLS-looking: a handshake record header.
+        2 if d.len() >= 3 => {
+            d[0] = 22;
+            d[1] = 0xfe;
+            d[2] = 0xfd;
+        }
+        // Truncated to a few bytes.
+        3 => d.truncate((next() % 13) as usize),
+        _ => {}
+    }
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_garbage_datagrams_neither_crash_the_server_nor_disturb_a_live_stream() {
+    let w = world().await;
+    let media = w.running.media_addr;
+    let host_api = w.user("host").await;
+    let room = w.room(&host_api).await;
+    let host = Bot::join(&host_api, &room).await;
+    let ear = Bot::join(&w.user("ear").await, &room).await;
+    host.sending(true);
+    eventually("the stream is live", || ear.heard_from(host.id) > 20).await;
+    let before = ear.heard_from(host.id);
+
+    // A million datagrams from one socket, paced in bursts so the flood lasts a few seconds while the
+    // stream runs.
+    let blaster = std::thread::spawn(move || {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut rng = 0x9e3779b97f4a7c15u64;
+        let start = std::time::Instant::now();
+        for i in 0..1_000_000u64 {
+            let _ = socket.send_to(&garbage(i, &mut rng), media);
+            if i % 10_000 == 9_999 {
+                // About 150,000 datagrams a second at most.
+                let due = Duration::from_micros(i * 1_000_000 / 150_000);
+                if let Some(wait) = due.checked_sub(start.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+        start.elapsed()
+    });
+    let took = tokio::task::spawn_blocking(move || blaster.join().unwrap()).await.unwrap();
+    let during = ear.heard_from(host.id) - before;
+    host.sending(false);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    assert_eq!(w.health().await["status"], "ok", "the server still answers");
+    // The stream went on: at 50 packets a second, the flood's duration minus a generous margin.
+    let expected = (took.as_secs_f64() * 50.0) as usize;
+    assert!(during + 25 >= expected, "heard {during} packets during a {took:?} flood; expected about {expected}");
+    let heard = ear.heard.lock().unwrap().clone();
+    let seqs: Vec<u64> = heard.iter().filter(|h| h.speaker == Some(host.id)).map(|h| h.seq).collect();
+    let lost = (seqs.last().unwrap() - seqs.first().unwrap() + 1) as usize - seqs.len();
+    assert_eq!(lost, 0, "no packet of the live stream was lost to the flood");
+}

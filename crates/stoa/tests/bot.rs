@@ -1,0 +1,163 @@
+//! `stoa bot` as a user runs it: a speaker's 440 Hz WAV, recorded by a listener bot, decodes with ffmpeg
+//! to 440 Hz; a listener who tries to speak is not heard; `--require-speaker` refuses clearly.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const STOA: &str = env!("CARGO_BIN_EXE_stoa");
+
+/// A 48 kHz mono 16-bit WAV of a sine.
+fn write_tone(path: &Path, hz: f32, seconds: f32) {
+    let samples: Vec<i16> = (0..(seconds * 48_000.0) as usize)
+        .map(|i| ((i as f32 * hz * std::f32::consts::TAU / 48_000.0).sin() * 12_000.0) as i16)
+        .collect();
+    let data_len = (samples.len() * 2) as u32;
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&48_000u32.to_le_bytes());
+    wav.extend_from_slice(&(48_000u32 * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        wav.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, wav).unwrap();
+}
+
+/// The dominant frequency of an audio file, from ffmpeg's decoding: zero crossings over the middle half,
+/// where the tone is steady.
+fn frequency_of(path: &Path) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-i"])
+        .arg(path)
+        .args(["-f", "s16le", "-ac", "1", "-ar", "48000", "-"])
+        .output()
+        .expect("ffmpeg is installed (scripts/test installs it)");
+    assert!(out.status.success(), "ffmpeg cannot decode {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    let samples: Vec<i16> = out.stdout.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    assert!(samples.len() > 48_000, "at least a second of audio: {}", samples.len());
+    let middle = &samples[samples.len() / 4..samples.len() * 3 / 4];
+    let crossings = middle.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    crossings as f64 / 2.0 / (middle.len() as f64 / 48_000.0)
+}
+
+fn bot(args: &[&str]) -> std::process::Child {
+    Command::new(STOA).arg("bot").args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+/// Waits for a child off the async runtime, which keeps serving the in-process server meanwhile.
+async fn finish(child: std::process::Child) -> std::process::Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn a_listener_bot_records_the_440_hz_a_speaker_bot_sends_and_a_sneaky_listener_is_not_heard() {
+    let w = common::world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tone = dir.path().join("tone.wav");
+    write_tone(&tone, 440.0, 8.0);
+    let host = w.user("host").await;
+    let sneaky = w.user("sneaky").await;
+    let ear = w.user("ear").await;
+    let room = w.room(&host).await;
+    let out = dir.path().join("heard.ogg");
+
+    let speaker = bot(&[
+        "speak",
+        "--server",
+        &w.base,
+        "--token",
+        &host.token,
+        "--room",
+        &room,
+        "--file",
+        tone.to_str().unwrap(),
+        "--seconds",
+        "7",
+    ]);
+    // A listener sends too, ignoring the stage; the server must forward none of it.
+    let sneak = bot(&[
+        "speak",
+        "--server",
+        &w.base,
+        "--username",
+        "sneaky",
+        "--password",
+        "sneaky-password",
+        "--room",
+        &room,
+        "--file",
+        tone.to_str().unwrap(),
+        "--seconds",
+        "7",
+        "--ignore-stage",
+    ]);
+    let listener = bot(&[
+        "listen",
+        "--server",
+        &w.base,
+        "--token",
+        &ear.token,
+        "--room",
+        &room,
+        "--seconds",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let listened = finish(listener).await;
+    assert!(listened.status.success(), "{}", String::from_utf8_lossy(&listened.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&listened.stdout).expect("one JSON object");
+    for s in [speaker, sneak] {
+        let o = finish(s).await;
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    assert!(stats["packets_received"].as_u64().unwrap() >= 100, "{stats}");
+    assert_eq!(stats["packets_lost"], 0, "{stats}");
+    let me: serde_json::Value = host.get("/api/v1/me").await.unwrap();
+    let sneaky_me: serde_json::Value = sneaky.get("/api/v1/me").await.unwrap();
+    let per_speaker = stats["packets_per_speaker"].as_object().unwrap();
+    assert!(per_speaker.contains_key(&me["id"].to_string()), "the host was heard: {stats}");
+    assert!(!per_speaker.contains_key(&sneaky_me["id"].to_string()), "the listener was not: {stats}");
+    let hz = frequency_of(&out);
+    assert!((hz - 440.0).abs() <= 5.0, "440 Hz in, {hz:.1} Hz out");
+}
+
+#[tokio::test]
+async fn require_speaker_refuses_a_listener_with_a_clear_message() {
+    let w = common::world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tone = dir.path().join("tone.wav");
+    write_tone(&tone, 440.0, 1.0);
+    let host = w.user("host").await;
+    let room = w.room(&host).await;
+    let _host_bot = common::Bot::join(&host, &room).await;
+    let guest = w.user("guest").await;
+    let o = finish(bot(&[
+        "speak",
+        "--server",
+        &w.base,
+        "--token",
+        &guest.token,
+        "--room",
+        &room,
+        "--file",
+        tone.to_str().unwrap(),
+        "--require-speaker",
+    ]))
+    .await;
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("you are a listener in this room"), "{err}");
+}
