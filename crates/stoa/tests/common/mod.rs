@@ -71,6 +71,7 @@ impl World {
 pub struct Heard {
     pub slot: usize,
     pub seq: u64,
+    pub timestamp: u32,
     pub speaker: Option<u32>,
     pub payload: Vec<u8>,
     pub at: Instant,
@@ -138,7 +139,7 @@ impl Bot {
                     incoming = session.next() => match incoming {
                         Incoming::Audio { slot, packet, at } => {
                             let speaker = (packet.header.csrc_count > 0).then_some(packet.header.csrc[0]);
-                            heard2.lock().unwrap().push(Heard { slot, seq: *packet.seq_no, speaker, payload: packet.payload.to_vec(), at });
+                            heard2.lock().unwrap().push(Heard { slot, seq: *packet.seq_no, timestamp: packet.header.timestamp, speaker, payload: packet.payload.to_vec(), at });
                         }
                         Incoming::Event(e) => { let _ = events_tx.send(e); }
                         Incoming::Closed => return,
@@ -191,6 +192,23 @@ impl Bot {
         other.command(ClientCommand::AcceptInvite);
         other.expect("role_changed", |e| matches!(e, ServerEvent::RoleChanged { .. })).await;
     }
+}
+
+/// The dominant frequency of 48 kHz samples, from zero crossings over the middle half.
+pub fn frequency(samples: &[i16]) -> f64 {
+    let middle = &samples[samples.len() / 4..samples.len() * 3 / 4];
+    let crossings = middle.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    crossings as f64 / 2.0 / (middle.len() as f64 / 48_000.0)
+}
+
+/// Decodes and mixes what a bot heard from `speaker`.
+pub fn decode_heard(heard: &[Heard], speaker: u32) -> Vec<i16> {
+    let start = heard.first().map(|h| h.at).unwrap_or_else(Instant::now);
+    let mut recorder = audio::Recorder::new(start);
+    for h in heard.iter().filter(|h| h.speaker == Some(speaker)) {
+        recorder.push(h.slot, h.seq, h.timestamp, h.speaker, &h.payload, h.at);
+    }
+    recorder.pcm()
 }
 
 /// Waits until `f` holds, polling.

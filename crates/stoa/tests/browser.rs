@@ -1,0 +1,68 @@
+//! A real browser as a speaker: headless Debian Chromium, driven by playwright-core, publishes a 440 Hz WAV
+//! through a minimal page (tests/browser/publish.mjs), and a bot listener hears 440 Hz.
+//!
+//! Needs /usr/bin/chromium and tests/browser/node_modules; scripts/test installs both.
+
+mod common;
+
+use common::{Bot, eventually, world};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+fn browser_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
+}
+
+fn write_tone(path: &std::path::Path, hz: f32, seconds: f32) {
+    let spec = hound::WavSpec { channels: 1, sample_rate: 48_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..(seconds * 48_000.0) as usize {
+        w.write_sample(((i as f32 * hz * std::f32::consts::TAU / 48_000.0).sin() * 12_000.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_publishes_440_hz_and_a_bot_listener_hears_it() {
+    assert!(std::path::Path::new("/usr/bin/chromium").exists(), "Debian's chromium is needed: run scripts/test, which installs it");
+    assert!(browser_dir().join("node_modules/playwright-core").exists(), "playwright-core is needed: run scripts/test, which installs it");
+    let w = world().await;
+    let host = w.user("host").await;
+    let room = w.room(&host).await;
+    let ear = Bot::join(&w.user("ear").await, &room).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("tone.wav");
+    write_tone(&wav, 440.0, 10.0);
+
+    let mut node = tokio::process::Command::new("node")
+        .arg("publish.mjs")
+        .current_dir(browser_dir())
+        .env("BASE", &w.base)
+        .env("ROOM", &room)
+        .env("USERNAME", "host")
+        .env("PASSWORD", "host-password")
+        .env("WAV", &wav)
+        .env("SECONDS", "5")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.expect("chromium connects in time");
+    let result: serde_json::Value = serde_json::from_str(&first.unwrap().expect("a result line")).unwrap();
+    assert_eq!(result["connection"], "connected", "{result}");
+    assert_eq!(result["role"], "moderator", "the room's host is on stage");
+
+    let host_id = host.get("/api/v1/me").await.unwrap()["id"].as_u64().unwrap() as u32;
+    eventually("the bot hears three seconds of Chromium", || ear.heard_from(host_id) >= 150).await;
+    let status = tokio::time::timeout(Duration::from_secs(60), node.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "the browser script failed");
+
+    let heard = ear.heard.lock().unwrap().clone();
+    let pcm = common::decode_heard(&heard, host_id);
+    let hz = common::frequency(&pcm);
+    assert!((hz - 440.0).abs() <= 5.0, "440 Hz in Chromium's microphone, {hz:.1} Hz heard");
+}
