@@ -53,6 +53,8 @@ pub struct ServerConfig {
     pub media_udp: SocketAddr,
     /// The IP address advertised to WebRTC clients; the media address's IP when absent.
     pub public_ip: Option<std::net::IpAddr>,
+    /// Media shards (threads, each with its own UDP port following `media_udp`).
+    pub media_shards: usize,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +71,7 @@ impl Default for ServerConfig {
             max_body_bytes: 64 * 1024,
             media_udp: SocketAddr::from(([127, 0, 0, 1], 7882)),
             public_ip: None,
+            media_shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -216,6 +219,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let sfu = stoa_sfu::Sfu::start(stoa_sfu::SfuConfig {
         udp: config.media_udp,
         public_ip: config.public_ip,
+        shards: config.media_shards,
         ..Default::default()
     })
     .map_err(|e| StartError::Media(config.media_udp, e))?;

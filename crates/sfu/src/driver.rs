@@ -37,8 +37,11 @@ pub struct PeerId(pub u64);
 /// The SFU's settings.
 #[derive(Debug, Clone)]
 pub struct SfuConfig {
-    /// The UDP address media is received on.
+    /// The UDP address media is received on. Shard `i` binds the port `i` after it (each its own free port
+    /// when the port is 0).
     pub udp: SocketAddr,
+    /// How many shards (threads, each with its own socket). One per core by default.
+    pub shards: usize,
     /// The IP address advertised to clients in the ICE candidate; the bound IP when absent.
     pub public_ip: Option<IpAddr>,
     /// Slot assignment.
@@ -47,7 +50,12 @@ pub struct SfuConfig {
 
 impl Default for SfuConfig {
     fn default() -> Self {
-        SfuConfig { udp: SocketAddr::from(([127, 0, 0, 1], 7882)), public_ip: None, slots: SlotConfig::default() }
+        SfuConfig {
+            udp: SocketAddr::from(([127, 0, 0, 1], 7882)),
+            shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            public_ip: None,
+            slots: SlotConfig::default(),
+        }
     }
 }
 
@@ -95,43 +103,98 @@ enum Command {
 /// A handle to the running SFU. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Sfu {
-    commands: mpsc::UnboundedSender<Command>,
+    /// One command channel per shard.
+    commands: Vec<mpsc::UnboundedSender<Command>>,
     next_peer: Arc<AtomicU64>,
     peers: Arc<std::sync::atomic::AtomicUsize>,
-    local_addr: SocketAddr,
+    local_addrs: Vec<SocketAddr>,
+}
+
+/// What shards tell each other. A packet crosses shards at most twice — a publisher's packet to its room's
+/// home shard, and the home shard's forwarding decision to each other shard — one message per shard, never
+/// one per listener. The channels are lock-free queues; no lock is taken per packet.
+#[derive(Debug)]
+enum Cross {
+    /// A publisher's packet, for its room's home shard (which owns the room's slot mapper).
+    Publish(Packet),
+    /// A forwarding decision, for the listeners on another shard.
+    Forward(Packet, crate::slots::Forward),
+    /// A publisher on another shard stopped publishing or left.
+    SourceGone { room: RoomKey, user: u64 },
+}
+
+/// A publisher's packet, as it travels within and between shards.
+#[derive(Debug, Clone)]
+struct Packet {
+    room: RoomKey,
+    user: u64,
+    seq: u64,
+    timestamp: u32,
+    level: Option<i8>,
+    voice: Option<bool>,
+    payload: Arc<[u8]>,
 }
 
 impl Sfu {
-    /// Binds the UDP socket and starts the SFU on a thread of its own.
+    /// Binds one UDP socket per shard and starts each shard on a thread of its own.
     pub fn start(config: SfuConfig) -> std::io::Result<Sfu> {
-        let std_socket = std::net::UdpSocket::bind(config.udp)?;
-        std_socket.set_nonblocking(true)?;
-        crate::net::set_buffers(&std_socket, crate::net::SOCKET_BUFFER);
-        let local_addr = std_socket.local_addr()?;
-        let (commands, rx) = mpsc::unbounded_channel();
+        let shards = config.shards.max(1);
         let peers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let gauge = peers.clone();
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        std::thread::Builder::new().name("stoa-sfu".into()).spawn(move || {
-            runtime.block_on(async move {
-                let socket = match UdpSocket::from_std(std_socket) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::error!(error = %e, "the SFU could not use its socket");
-                        return;
-                    }
-                };
-                let advertised = SocketAddr::new(config.public_ip.unwrap_or(local_addr.ip()), local_addr.port());
-                Shard::new(socket, advertised, config.slots, gauge).run(rx).await;
-            })
-        })?;
-        tracing::info!(%local_addr, "media (UDP) listening");
-        Ok(Sfu { commands, next_peer: Arc::new(AtomicU64::new(1)), peers, local_addr })
+        let mut sockets = Vec::with_capacity(shards);
+        for i in 0..shards {
+            let port = if config.udp.port() == 0 { 0 } else { config.udp.port() + i as u16 };
+            let socket = std::net::UdpSocket::bind(SocketAddr::new(config.udp.ip(), port))?;
+            socket.set_nonblocking(true)?;
+            crate::net::set_buffers(&socket, crate::net::SOCKET_BUFFER);
+            sockets.push(socket);
+        }
+        let local_addrs: Vec<SocketAddr> = sockets.iter().map(|s| s.local_addr()).collect::<Result<_, _>>()?;
+        let (cross_tx, cross_rx): (Vec<_>, Vec<_>) = (0..shards).map(|_| mpsc::unbounded_channel::<Cross>()).unzip();
+        let mut commands = Vec::with_capacity(shards);
+        for (index, (std_socket, cross_rx)) in sockets.into_iter().zip(cross_rx).enumerate() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            commands.push(tx);
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let local_addr = local_addrs[index];
+            let advertised = SocketAddr::new(config.public_ip.unwrap_or(local_addr.ip()), local_addr.port());
+            let (slots, gauge, cross) = (config.slots.clone(), peers.clone(), cross_tx.clone());
+            std::thread::Builder::new().name(format!("stoa-sfu-{index}")).spawn(move || {
+                runtime.block_on(async move {
+                    let socket = match UdpSocket::from_std(std_socket) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::error!(error = %e, "an SFU shard could not use its socket");
+                            return;
+                        }
+                    };
+                    Shard::new(index, socket, advertised, slots, gauge, cross).run(rx, cross_rx).await;
+                })
+            })?;
+        }
+        tracing::info!(addrs = ?local_addrs, shards, "media (UDP) listening");
+        Ok(Sfu { commands, next_peer: Arc::new(AtomicU64::new(0)), peers, local_addrs })
     }
 
-    /// The UDP address the SFU is bound to.
+    /// The UDP address of the first shard (the others follow it).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.local_addrs[0]
+    }
+
+    /// Every shard's UDP address.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    fn shard_of(&self, peer: PeerId) -> usize {
+        (peer.0 % self.commands.len() as u64) as usize
+    }
+
+    fn home_of(&self, room: RoomKey) -> usize {
+        (room.0 % self.commands.len() as u64) as usize
+    }
+
+    fn send(&self, shard: usize, command: Command) {
+        let _ = self.commands[shard].send(command);
     }
 
     /// How many peers (media connections) the SFU holds.
@@ -139,35 +202,43 @@ impl Sfu {
         self.peers.load(Ordering::Relaxed)
     }
 
-    /// A fresh peer ID.
-    pub fn new_peer_id(&self) -> PeerId {
-        PeerId(self.next_peer.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// Opens a room; its events go to `events`.
+    /// Opens a room on every shard; its events go to `events`.
     pub fn open_room(&self, room: RoomKey, events: mpsc::Sender<SfuEvent>) {
-        let _ = self.commands.send(Command::OpenRoom { room, events });
+        for shard in 0..self.commands.len() {
+            self.send(shard, Command::OpenRoom { room, events: events.clone() });
+        }
     }
 
     /// Closes a room and every peer in it.
     pub fn close_room(&self, room: RoomKey) {
-        let _ = self.commands.send(Command::CloseRoom { room });
+        for shard in 0..self.commands.len() {
+            self.send(shard, Command::CloseRoom { room });
+        }
     }
 
     /// A client's SDP offer, for a new peer in `room`. `user` identifies the publisher in slot events and
-    /// in the CSRC of forwarded packets. The answer comes back as [`SfuEvent::Answer`].
-    pub fn offer(&self, room: RoomKey, peer: PeerId, user: u64, sdp: String, publish: bool) {
-        let _ = self.commands.send(Command::Offer { room, peer, user, sdp, publish });
+    /// in the CSRC of forwarded packets. The answer comes back as [`SfuEvent::Answer`] for the returned peer.
+    ///
+    /// Publishers go to the room's home shard, where its slot decisions are made, so their packets cross no
+    /// shard on the way in; listeners are spread over every shard.
+    pub fn offer(&self, room: RoomKey, user: u64, sdp: String, publish: bool) -> PeerId {
+        let shards = self.commands.len() as u64;
+        let n = self.next_peer.fetch_add(1, Ordering::Relaxed);
+        let shard = if publish { self.home_of(room) as u64 } else { n % shards };
+        // The shard is the ID modulo the shard count, so commands for the peer find it without a table.
+        let peer = PeerId(n * shards + shard);
+        self.send(shard as usize, Command::Offer { room, peer, user, sdp, publish });
+        peer
     }
 
     /// Whether a peer's packets may be forwarded (an unmuted speaker).
     pub fn set_publish(&self, peer: PeerId, publish: bool) {
-        let _ = self.commands.send(Command::SetPublish { peer, publish });
+        self.send(self.shard_of(peer), Command::SetPublish { peer, publish });
     }
 
     /// Closes a peer: no more packets to or from it.
     pub fn close_peer(&self, peer: PeerId) {
-        let _ = self.commands.send(Command::ClosePeer { peer });
+        self.send(self.shard_of(peer), Command::ClosePeer { peer });
     }
 }
 
@@ -202,17 +273,10 @@ struct RoomMedia {
     events: mpsc::Sender<SfuEvent>,
 }
 
-/// A packet to fan out once the publisher's `Rtc` is drained.
-struct Pending {
-    from: PeerId,
-    seq: u64,
-    timestamp: u32,
-    level: Option<i8>,
-    voice: Option<bool>,
-    payload: Arc<[u8]>,
-}
-
 struct Shard {
+    index: usize,
+    /// Every shard's cross-shard inbox, this one's included.
+    cross: Vec<mpsc::UnboundedSender<Cross>>,
     socket: UdpSocket,
     advertised: SocketAddr,
     slot_config: SlotConfig,
@@ -222,7 +286,8 @@ struct Shard {
     rooms: HashMap<RoomKey, RoomMedia>,
     timers: BinaryHeap<Reverse<(Instant, PeerId)>>,
     outbox: Vec<(SocketAddr, Vec<u8>)>,
-    pending: Vec<Pending>,
+    /// Packets publishers on this shard sent, to fan out once their `Rtc` is drained.
+    pending: Vec<Packet>,
     refused: u64,
     refused_logged_at: Instant,
     gauge: Arc<std::sync::atomic::AtomicUsize>,
@@ -233,12 +298,16 @@ const READ_BATCH: usize = 256;
 
 impl Shard {
     fn new(
+        index: usize,
         socket: UdpSocket,
         advertised: SocketAddr,
         slot_config: SlotConfig,
         gauge: Arc<std::sync::atomic::AtomicUsize>,
+        cross: Vec<mpsc::UnboundedSender<Cross>>,
     ) -> Shard {
         Shard {
+            index,
+            cross,
             socket,
             advertised,
             slot_config,
@@ -255,7 +324,7 @@ impl Shard {
         }
     }
 
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>, mut cross: mpsc::UnboundedReceiver<Cross>) {
         let mut buf = vec![0u8; 2048];
         loop {
             let next_timer = self.timers.peek().map(|Reverse((t, _))| *t);
@@ -265,6 +334,7 @@ impl Shard {
                     Some(c) => self.command(c),
                     None => return,
                 },
+                Some(message) = cross.recv() => self.cross(Instant::now(), message),
                 ready = self.socket.readable() => {
                     if ready.is_ok() {
                         self.read_ready(&mut buf);
@@ -378,8 +448,9 @@ impl Shard {
                     Ok(Output::Event(event)) => match event {
                         // The stage, enforced here: nothing from a peer that may not publish is forwarded.
                         Event::RtpPacket(packet) if peer.publish => {
-                            self.pending.push(Pending {
-                                from: peer_id,
+                            self.pending.push(Packet {
+                                room: peer.room,
+                                user: peer.user,
                                 seq: *packet.seq_no,
                                 timestamp: packet.header.timestamp,
                                 level: packet.header.ext_vals.audio_level,
@@ -426,38 +497,84 @@ impl Shard {
         }
     }
 
-    /// Forwards the packets publishers sent: each goes through the room's slot mapper once, then to every
-    /// other connected peer of the room, in the slot the mapper chose.
+    fn home_of(&self, room: RoomKey) -> usize {
+        (room.0 % self.cross.len() as u64) as usize
+    }
+
+    /// Sends the packets publishers on this shard sent to their room's home shard — this one, usually,
+    /// since publishers are placed there — for the slot decision and the fan-out.
     fn fan_out(&mut self, now: Instant) {
-        for p in std::mem::take(&mut self.pending) {
-            let Some(from) = self.peers.get(&p.from) else { continue };
-            let (room_key, user) = (from.room, from.user);
-            let Some(room) = self.rooms.get_mut(&room_key) else { continue };
-            let forward = room.mapper.packet(now, user, p.seq, p.timestamp, p.level);
-            if let Some(holders) = room.mapper.take_change() {
-                let _ = room.events.try_send(SfuEvent::Slots { holders });
+        for packet in std::mem::take(&mut self.pending) {
+            let home = self.home_of(packet.room);
+            if home == self.index {
+                self.publish_at_home(now, packet);
+            } else {
+                let _ = self.cross[home].send(Cross::Publish(packet));
             }
-            let Some(forward) = forward else { continue };
-            let ext = ExtensionValues { audio_level: p.level, voice_activity: p.voice, ..Default::default() };
-            let listeners = room.peers.clone();
-            for listener in listeners {
-                if listener == p.from {
-                    continue;
-                }
-                let Some(peer) = self.peers.get_mut(&listener) else { continue };
-                if !peer.rtc.is_connected() {
-                    continue;
-                }
-                let (Some(&mid), Some(pt)) = (peer.slot_mids.get(forward.slot), peer.pt) else { continue };
-                let mut api = peer.rtc.direct_api();
-                let Some(stream) = api.stream_tx_by_mid(mid, None) else { continue };
-                // The CSRC names the speaker (their user key), so a browser can tell who is speaking in each
-                // slot from getContributingSources(), with no message per listener.
-                let write = RtpWrite::new(pt, forward.seq.into(), forward.timestamp, now, p.payload.clone())
-                    .ext_vals(ext.clone())
-                    .csrc(&[user as u32]);
-                stream.write_rtp(write);
-                self.drain(now, listener);
+        }
+    }
+
+    /// On the room's home shard: the slot decision, made once per packet; then delivery to this shard's
+    /// listeners and one message to each other shard.
+    fn publish_at_home(&mut self, now: Instant, packet: Packet) {
+        let Some(room) = self.rooms.get_mut(&packet.room) else { return };
+        let forward = room.mapper.packet(now, packet.user, packet.seq, packet.timestamp, packet.level);
+        if let Some(holders) = room.mapper.take_change() {
+            let _ = room.events.try_send(SfuEvent::Slots { holders });
+        }
+        let Some(forward) = forward else { return };
+        for (shard, tx) in self.cross.iter().enumerate() {
+            if shard != self.index {
+                let _ = tx.send(Cross::Forward(packet.clone(), forward));
+            }
+        }
+        self.deliver(now, &packet, forward);
+    }
+
+    /// Writes a forwarded packet into the slot of every connected peer of the room on this shard, but the
+    /// publisher's own.
+    fn deliver(&mut self, now: Instant, packet: &Packet, forward: crate::slots::Forward) {
+        let Some(room) = self.rooms.get(&packet.room) else { return };
+        let ext = ExtensionValues { audio_level: packet.level, voice_activity: packet.voice, ..Default::default() };
+        let listeners = room.peers.clone();
+        for listener in listeners {
+            let Some(peer) = self.peers.get_mut(&listener) else { continue };
+            if peer.user == packet.user || !peer.rtc.is_connected() {
+                continue;
+            }
+            let (Some(&mid), Some(pt)) = (peer.slot_mids.get(forward.slot), peer.pt) else { continue };
+            let mut api = peer.rtc.direct_api();
+            let Some(stream) = api.stream_tx_by_mid(mid, None) else { continue };
+            // The CSRC names the speaker (their user key), so a browser can tell who is speaking in each
+            // slot from getContributingSources(), with no message per listener.
+            let write = RtpWrite::new(pt, forward.seq.into(), forward.timestamp, now, packet.payload.clone())
+                .ext_vals(ext.clone())
+                .csrc(&[packet.user as u32]);
+            stream.write_rtp(write);
+            self.drain(now, listener);
+        }
+    }
+
+    fn cross(&mut self, now: Instant, message: Cross) {
+        match message {
+            Cross::Publish(packet) => self.publish_at_home(now, packet),
+            Cross::Forward(packet, forward) => self.deliver(now, &packet, forward),
+            Cross::SourceGone { room, user } => self.source_gone(room, user),
+        }
+        self.fan_out(now);
+    }
+
+    /// A publisher stopped publishing or left: their slot frees at once, on the room's home shard.
+    fn source_gone(&mut self, room: RoomKey, user: u64) {
+        let home = self.home_of(room);
+        if home != self.index {
+            let _ = self.cross[home].send(Cross::SourceGone { room, user });
+            return;
+        }
+        if let Some(media) = self.rooms.get_mut(&room) {
+            media.mapper.remove_source(user);
+            if let Some(holders) = media.mapper.take_change() {
+                let _ = media.events.try_send(SfuEvent::Slots { holders });
             }
         }
     }
@@ -498,14 +615,9 @@ impl Shard {
                 let Some(p) = self.peers.get_mut(&peer) else { return };
                 p.publish = publish;
                 if !publish {
+                    // A demoted or muted speaker's slot frees at once, rather than after its idle time.
                     let (room, user) = (p.room, p.user);
-                    if let Some(media) = self.rooms.get_mut(&room) {
-                        // A demoted or muted speaker's slot frees at once, rather than after its idle time.
-                        media.mapper.remove_source(user);
-                        if let Some(holders) = media.mapper.take_change() {
-                            let _ = media.events.try_send(SfuEvent::Slots { holders });
-                        }
-                    }
+                    self.source_gone(room, user);
                 }
             }
             Command::ClosePeer { peer } => self.remove_peer(peer),
@@ -583,7 +695,7 @@ impl Shard {
         }
         self.by_ufrag.insert(ufrag, peer_id);
         self.peers.insert(peer_id, peer);
-        self.gauge.store(self.peers.len(), Ordering::Relaxed);
+        self.gauge.fetch_add(1, Ordering::Relaxed);
         if let Some(media) = self.rooms.get_mut(&room) {
             media.peers.push(peer_id);
             let _ = media.events.try_send(SfuEvent::Answer { peer: peer_id, sdp });
@@ -593,7 +705,7 @@ impl Shard {
 
     fn remove_peer(&mut self, peer_id: PeerId) {
         let Some(mut peer) = self.peers.remove(&peer_id) else { return };
-        self.gauge.store(self.peers.len(), Ordering::Relaxed);
+        self.gauge.fetch_sub(1, Ordering::Relaxed);
         peer.rtc.disconnect();
         self.by_ufrag.remove(&peer.ufrag);
         for addr in &peer.addrs {
@@ -601,12 +713,9 @@ impl Shard {
         }
         if let Some(media) = self.rooms.get_mut(&peer.room) {
             media.peers.retain(|p| *p != peer_id);
-            if !media.peers.iter().any(|p| self.peers.get(p).is_some_and(|o| o.user == peer.user)) {
-                media.mapper.remove_source(peer.user);
-                if let Some(holders) = media.mapper.take_change() {
-                    let _ = media.events.try_send(SfuEvent::Slots { holders });
-                }
-            }
+        }
+        if peer.publish {
+            self.source_gone(peer.room, peer.user);
         }
     }
 }

@@ -48,9 +48,13 @@ pub struct ServeArgs {
     /// The largest request body accepted, in bytes [default: 65536].
     #[arg(long, env = "STOA_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
-    /// The UDP address WebRTC media is received on; all media shares this one port [default: 127.0.0.1:7882].
+    /// The UDP address WebRTC media is received on. Each media shard after the first uses the next port:
+    /// with 2 shards, 7882 and 7883 [default: 127.0.0.1:7882].
     #[arg(long, env = "STOA_MEDIA_UDP")]
     pub media_udp: Option<SocketAddr>,
+    /// Media shards: threads that each own a UDP port and a share of the peers [default: one per core].
+    #[arg(long, env = "STOA_MEDIA_SHARDS", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub media_shards: Option<u16>,
     /// The IP address advertised to WebRTC clients as the server's candidate [default: the media address's IP].
     #[arg(long, env = "STOA_PUBLIC_IP")]
     pub public_ip: Option<std::net::IpAddr>,
@@ -70,6 +74,7 @@ struct FileConfig {
     auth_attempts_per_user: Option<u32>,
     max_body_bytes: Option<usize>,
     media_udp: Option<SocketAddr>,
+    media_shards: Option<u16>,
     public_ip: Option<std::net::IpAddr>,
 }
 
@@ -139,6 +144,7 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes.or(file.max_body_bytes).unwrap_or(d.max_body_bytes),
             media_udp: self.media_udp.or(file.media_udp).unwrap_or(d.media_udp),
             public_ip: self.public_ip.or(file.public_ip),
+            media_shards: self.media_shards.or(file.media_shards).map_or(d.media_shards, usize::from),
         })
     }
 }

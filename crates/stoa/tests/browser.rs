@@ -16,7 +16,12 @@ fn browser_dir() -> PathBuf {
 }
 
 fn write_tone(path: &std::path::Path, hz: f32, seconds: f32) {
-    let spec = hound::WavSpec { channels: 1, sample_rate: 48_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..(seconds * 48_000.0) as usize {
         w.write_sample(((i as f32 * hz * std::f32::consts::TAU / 48_000.0).sin() * 12_000.0) as i16).unwrap();
@@ -26,8 +31,14 @@ fn write_tone(path: &std::path::Path, hz: f32, seconds: f32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_publishes_440_hz_and_a_bot_listener_hears_it() {
-    assert!(std::path::Path::new("/usr/bin/chromium").exists(), "Debian's chromium is needed: run scripts/test, which installs it");
-    assert!(browser_dir().join("node_modules/playwright-core").exists(), "playwright-core is needed: run scripts/test, which installs it");
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is needed: run scripts/test, which installs it"
+    );
+    assert!(
+        browser_dir().join("node_modules/playwright-core").exists(),
+        "playwright-core is needed: run scripts/test, which installs it"
+    );
     let w = world().await;
     let host = w.user("host").await;
     let room = w.room(&host).await;
@@ -51,7 +62,8 @@ async fn chromium_publishes_440_hz_and_a_bot_listener_hears_it() {
         .spawn()
         .expect("node runs");
     let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.expect("chromium connects in time");
+    let first =
+        tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.expect("chromium connects in time");
     let result: serde_json::Value = serde_json::from_str(&first.unwrap().expect("a result line")).unwrap();
     assert_eq!(result["connection"], "connected", "{result}");
     assert_eq!(result["role"], "moderator", "the room's host is on stage");

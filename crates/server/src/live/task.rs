@@ -203,9 +203,8 @@ impl RoomTask {
     fn offer(&mut self, conn: ConnId, sdp: String) {
         let Some(user) = self.room.user_of(conn) else { return };
         self.close_media(conn);
-        let peer = self.sfu.new_peer_id();
         let publish = self.room.may_publish(conn);
-        self.sfu.offer(self.room_key, peer, user.0 as u64, sdp, publish);
+        let peer = self.sfu.offer(self.room_key, user.0 as u64, sdp, publish);
         self.peers.insert(conn, (peer, publish));
         self.peer_conns.insert(peer, conn);
     }

@@ -30,6 +30,9 @@ pub async fn world() -> World {
         data: dir.path().to_path_buf(),
         auth_attempts_per_ip: 10_000,
         auth_attempts_per_user: 10_000,
+        // Three shards whatever the machine, so publishers and listeners land on different shards and every
+        // test crosses shards.
+        media_shards: 3,
         ..ServerConfig::default()
     };
     let running = stoa_server::start(config).await.unwrap();
