@@ -265,3 +265,101 @@ async fn a_million_garbage_datagrams_neither_crash_the_server_nor_disturb_a_live
     let lost = (seqs.last().unwrap() - seqs.first().unwrap() + 1) as usize - seqs.len();
     assert_eq!(lost, 0, "no packet of the live stream was lost to the flood");
 }
+
+#[tokio::test]
+async fn a_dtls_failure_is_refused_to_that_client_alone() {
+    use futures_util::{SinkExt, StreamExt};
+    use std::time::Instant;
+    use str0m::media::{Direction, MediaKind};
+    use str0m::net::{Protocol, Receive};
+    use str0m::{Candidate, Input, Output};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let w = world().await;
+    let host_api = w.user("host").await;
+    let room = w.room(&host_api).await;
+    let mut host = Bot::join(&host_api, &room).await;
+    host.sending(true);
+    let ear = Bot::join(&w.user("ear").await, &room).await;
+    let api = w.user("forger").await;
+    let url = format!("{}/api/v1/rooms/{room}/ws", api.base.replacen("http", "ws", 1));
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut().insert("authorization", format!("Bearer {}", api.token).parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+
+    // A real peer, whose offer claims a certificate fingerprint that is not its own.
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = socket.local_addr().unwrap();
+    let mut rtc = stoa_client::session::rtc_config().build(Instant::now());
+    rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+    let mut sdp = rtc.sdp_api();
+    sdp.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    sdp.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+    let (offer, pending) = sdp.apply().unwrap();
+    let forged: String = offer
+        .to_sdp_string()
+        .lines()
+        .map(|l| match l.strip_prefix("a=fingerprint:sha-256 ") {
+            Some(fp) => format!("a=fingerprint:sha-256 {}{}", if fp.starts_with('0') { "1" } else { "0" }, &fp[1..]),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        + "\r\n";
+    ws.send(Message::Text(serde_json::json!({"type": "offer", "sdp": forged}).to_string().into())).await.unwrap();
+
+    let mut buf = vec![0u8; 2048];
+    let mut pending = Some(pending);
+    let mut answered = false;
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    let error_code = loop {
+        let timeout = loop {
+            match rtc.poll_output() {
+                Ok(Output::Timeout(t)) => break t,
+                Ok(Output::Transmit(t)) => {
+                    let _ = socket.send_to(&t.contents, t.destination).await;
+                }
+                Ok(_) => {}
+                Err(_) => break Instant::now() + Duration::from_secs(1),
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => panic!("no error event for the forged fingerprint"),
+            msg = ws.next() => {
+                let Some(Ok(Message::Text(t))) = msg else { continue };
+                let ev: serde_json::Value = serde_json::from_str(&t).unwrap();
+                match ev["type"].as_str() {
+                    Some("answer") => {
+                        answered = true;
+                        let answer = str0m::change::SdpAnswer::from_sdp_string(ev["sdp"].as_str().unwrap()).unwrap();
+                        rtc.sdp_api().accept_answer(pending.take().unwrap(), answer).unwrap();
+                    }
+                    Some("error") => break ev["code"].as_str().unwrap().to_string(),
+                    _ => {}
+                }
+            }
+            r = socket.recv_from(&mut buf) => {
+                let (n, source) = r.unwrap();
+                if let Ok(contents) = buf[..n].try_into() {
+                    let _ = rtc.handle_input(Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: local, contents }));
+                }
+            }
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(timeout)) => {
+                let _ = rtc.handle_input(Input::Timeout(Instant::now()));
+            }
+        }
+    };
+    assert_eq!(error_code, "connection_failed");
+    assert!(answered, "the offer itself was fine; the DTLS handshake is what failed");
+    // The forger's peer is gone, and nobody else noticed anything.
+    w.media_peers_become(2).await;
+    let before = ear.heard_from(host.id);
+    eventually("the others still hear the host", || ear.heard_from(host.id) > before + 10).await;
+    host.command(ClientCommand::Ping);
+    host.expect("pong, and no error", |e| {
+        assert!(!matches!(e, ServerEvent::Error { .. }), "the host got an error: {e:?}");
+        matches!(e, ServerEvent::Pong)
+    })
+    .await;
+}
