@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use str0m::change::SdpOffer;
-use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::format::{Codec, FormatParams};
+use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap, ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
@@ -634,13 +635,27 @@ impl Shard {
             Err(e) => return reject("invalid_sdp", format!("The offer is not valid SDP: {e}.")),
         };
         let ufrag = random_token(16);
-        let rtc_config = RtcConfig::new()
+        let mut rtc_config = RtcConfig::new()
             .set_ice_lite(true)
             .set_rtp_mode(true)
             .clear_codecs()
-            .enable_opus(true, false)
             .set_extension_map(extensions())
             .set_local_ice_credentials(IceCreds { ufrag: ufrag.clone(), pass: random_token(24) });
+        // Opus with in-band FEC and DTX: the answer's `useinbandfec=1;usedtx=1` is what makes browsers send
+        // FEC and stop sending during silence, so a quiet stage costs almost nothing.
+        rtc_config.codec_config().add_config(
+            Pt::new_with_value(111),
+            None,
+            Codec::Opus,
+            Frequency::FORTY_EIGHT_KHZ,
+            Some(2),
+            FormatParams {
+                min_p_time: Some(10),
+                use_inband_fec: Some(true),
+                use_dtx: Some(true),
+                ..Default::default()
+            },
+        );
         let mut rtc = rtc_config.build(now);
         match Candidate::host(self.advertised, "udp") {
             Ok(c) => {

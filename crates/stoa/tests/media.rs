@@ -182,6 +182,27 @@ async fn an_offer_without_opus_is_refused_to_that_client_alone() {
         };
         assert!(code == "no_opus" || code == "invalid_sdp", "{code}");
     }
+    // On the same socket, a good offer is answered, and the answer asks for in-band FEC and DTX, so browser
+    // speakers send FEC and fall quiet in silence.
+    let mut rtc = stoa_client::session::rtc_config().build(std::time::Instant::now());
+    rtc.add_local_candidate(str0m::Candidate::host("127.0.0.1:9".parse().unwrap(), "udp").unwrap());
+    let mut sdp = rtc.sdp_api();
+    sdp.add_media(str0m::media::MediaKind::Audio, str0m::media::Direction::SendOnly, None, None, None);
+    let (offer, _pending) = sdp.apply().unwrap();
+    ws.send(Message::Text(serde_json::json!({"type": "offer", "sdp": offer.to_sdp_string()}).to_string().into()))
+        .await
+        .unwrap();
+    let answer = loop {
+        let msg = tokio::time::timeout(common::WAIT, ws.next()).await.unwrap().unwrap().unwrap();
+        let Message::Text(t) = msg else { continue };
+        let ev: serde_json::Value = serde_json::from_str(&t).unwrap();
+        assert_ne!(ev["type"], "error", "{ev}");
+        if ev["type"] == "answer" {
+            break ev["sdp"].as_str().unwrap().to_string();
+        }
+    };
+    let fmtp = answer.lines().find(|l| l.starts_with("a=fmtp:")).expect("an Opus fmtp line");
+    assert!(fmtp.contains("usedtx=1") && fmtp.contains("useinbandfec=1"), "{fmtp}");
     // The host noticed nothing: no error reached it, and its own media still works.
     host.command(ClientCommand::Ping);
     host.expect("pong", |e| matches!(e, ServerEvent::Pong)).await;
