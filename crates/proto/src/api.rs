@@ -2,17 +2,18 @@
 
 use crate::{RoomId, UserId};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use utoipa::ToSchema;
 
 /// Every error the API returns: `{"error":{"code":"snake_case","message":"A sentence."}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// What went wrong, for a program (`code`) and for a person (`message`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct ErrorDetail {
     /// A stable `snake_case` code, e.g. `invite_used`, `room_full`, `not_found`.
     pub code: String,
@@ -21,7 +22,7 @@ pub struct ErrorDetail {
 }
 
 /// `POST /api/v1/auth/signup`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct SignupRequest {
     /// The invite code (the last part of an invite URL).
     pub invite: String,
@@ -34,7 +35,7 @@ pub struct SignupRequest {
 }
 
 /// `POST /api/v1/auth/login`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct LoginRequest {
     /// The username, in any case.
     pub username: String,
@@ -43,7 +44,7 @@ pub struct LoginRequest {
 }
 
 /// The answer to a successful sign-up or login. The same token is also set as the `stoa_session` cookie.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct AuthResponse {
     /// A bearer token for `Authorization: Bearer TOKEN`.
     pub token: String,
@@ -52,7 +53,7 @@ pub struct AuthResponse {
 }
 
 /// A user as others see them in lists: enough to draw a face and a name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct UserSummary {
     /// The user's ID.
     pub id: UserId,
@@ -63,7 +64,7 @@ pub struct UserSummary {
 }
 
 /// The signed-in user's own account: `GET /api/v1/me`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct Me {
     /// The user's ID.
     pub id: UserId,
@@ -80,7 +81,7 @@ pub struct Me {
 }
 
 /// `PATCH /api/v1/me`: the fields to change; absent fields stay as they are.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct UpdateMeRequest {
     /// A new display name, 1 to 50 characters.
     pub display_name: Option<String>,
@@ -89,7 +90,7 @@ pub struct UpdateMeRequest {
 }
 
 /// A user's profile as the caller sees it: `GET /api/v1/users/{username}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct Profile {
     /// The user's ID.
     pub id: UserId,
@@ -114,7 +115,7 @@ pub struct Profile {
 }
 
 /// One page of a follower or following list, newest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct UserPage {
     /// The users on this page.
     pub users: Vec<UserSummary>,
@@ -123,7 +124,7 @@ pub struct UserPage {
 }
 
 /// `POST /api/v1/invites` answers with a fresh invite.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct InviteCreated {
     /// The code.
     pub code: String,
@@ -132,7 +133,7 @@ pub struct InviteCreated {
 }
 
 /// One invite the caller made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct InviteInfo {
     /// The code.
     pub code: String,
@@ -143,7 +144,7 @@ pub struct InviteInfo {
 }
 
 /// `GET /api/v1/invites`: the caller's quota and invites.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct InviteList {
     /// How many invites the caller may still create.
     pub remaining: i64,
@@ -154,7 +155,7 @@ pub struct InviteList {
 }
 
 /// Who may see and join a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// Any signed-in user.
@@ -166,7 +167,7 @@ pub enum Visibility {
 }
 
 /// Who in the audience may raise a hand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum HandMode {
     /// Every listener.
@@ -179,7 +180,7 @@ pub enum HandMode {
 }
 
 /// A participant's role in a live room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// On stage, and runs the room.
@@ -191,7 +192,7 @@ pub enum Role {
 }
 
 /// `POST /api/v1/rooms`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct CreateRoomRequest {
     /// 1 to 100 characters.
     pub title: String,
@@ -203,7 +204,7 @@ pub struct CreateRoomRequest {
 }
 
 /// One person on a room's stage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct StageMember {
     /// Who.
     pub user: UserSummary,
@@ -214,7 +215,7 @@ pub struct StageMember {
 }
 
 /// A live room: `GET /api/v1/rooms/{id}`, and each entry of the hallway.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct RoomInfo {
     /// The room's ID.
     pub id: RoomId,
@@ -231,14 +232,14 @@ pub struct RoomInfo {
 }
 
 /// `GET /api/v1/rooms`: the live rooms the caller may see, rooms with people they follow on stage first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct Hallway {
     /// The rooms.
     pub rooms: Vec<RoomInfo>,
 }
 
 /// One person in a room's audience.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct AudienceMember {
     /// Who.
     pub user: UserSummary,
@@ -247,7 +248,7 @@ pub struct AudienceMember {
 }
 
 /// `GET /api/v1/rooms/{id}/audience`: one page of the audience, people followed by the speakers first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct AudiencePage {
     /// The whole audience's size.
     pub total: u32,
@@ -258,14 +259,14 @@ pub struct AudiencePage {
 }
 
 /// `POST /api/v1/rooms/{id}/invited`: moderators invite more people into a closed room.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct InviteToRoomRequest {
     /// The usernames to invite.
     pub usernames: Vec<String>,
 }
 
 /// `GET /healthz`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct Health {
     /// Always `"ok"` when the server answers.
     pub status: String,

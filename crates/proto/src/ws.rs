@@ -7,10 +7,11 @@
 
 use crate::{HandMode, Role, RoomInfo, StageMember, UserId, UserSummary};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use utoipa::ToSchema;
 
 /// A frame from the client: an optional correlation `id` and a command.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct ClientMessage {
     /// Echoed in an `error` event caused by this command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -22,7 +23,7 @@ pub struct ClientMessage {
 
 /// What a participant can ask of the room. Moderator-only commands are refused with an `error` event
 /// (`code: "forbidden"`) for anyone else.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientCommand {
     /// A listener raises their hand (subject to the room's hand mode).
@@ -96,7 +97,7 @@ pub enum ClientCommand {
 
 /// What the room tells a client. Events about the stage go to everyone; events about hands go to the
 /// moderators and the hand's owner; a listener joining or leaving is told to nobody, only counted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerEvent {
     /// The first event on every socket: who you are in the room and the room as it is now.

@@ -1,0 +1,66 @@
+//! The web client's wire types (`web/src/wire.ts`) are generated from these Rust types. This test fails when
+//! the checked-in file is stale; regenerate it with `STOA_WRITE_TS=1 cargo test -p stoa-proto --test typescript`.
+
+use stoa_proto::*;
+use ts_rs::{Config, TS};
+
+fn generate() -> String {
+    // IDs are i64 in Rust but stay far below 2^53, so they are plain numbers in TypeScript.
+    let cfg = Config::new().with_large_int("number");
+    let decls = [
+        UserId::decl(&cfg),
+        RoomId::decl(&cfg),
+        ErrorBody::decl(&cfg),
+        ErrorDetail::decl(&cfg),
+        SignupRequest::decl(&cfg),
+        LoginRequest::decl(&cfg),
+        AuthResponse::decl(&cfg),
+        UserSummary::decl(&cfg),
+        Me::decl(&cfg),
+        UpdateMeRequest::decl(&cfg),
+        Profile::decl(&cfg),
+        UserPage::decl(&cfg),
+        InviteCreated::decl(&cfg),
+        InviteInfo::decl(&cfg),
+        InviteList::decl(&cfg),
+        Visibility::decl(&cfg),
+        HandMode::decl(&cfg),
+        Role::decl(&cfg),
+        CreateRoomRequest::decl(&cfg),
+        StageMember::decl(&cfg),
+        RoomInfo::decl(&cfg),
+        Hallway::decl(&cfg),
+        AudienceMember::decl(&cfg),
+        AudiencePage::decl(&cfg),
+        InviteToRoomRequest::decl(&cfg),
+        Health::decl(&cfg),
+        ClientMessage::decl(&cfg),
+        ClientCommand::decl(&cfg),
+        ServerEvent::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from crates/proto by `STOA_WRITE_TS=1 cargo test -p stoa-proto --test typescript`.\n// Do not edit by hand: change the Rust types and regenerate.\n\n",
+    );
+    for decl in decls {
+        out.push_str("export ");
+        out.push_str(decl.trim());
+        out.push_str("\n\n");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+#[test]
+fn the_web_clients_wire_types_are_generated_from_the_rust_types() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/src/wire.ts");
+    let fresh = generate();
+    if std::env::var_os("STOA_WRITE_TS").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+    }
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        current == fresh,
+        "web/src/wire.ts is stale: regenerate it with `STOA_WRITE_TS=1 cargo test -p stoa-proto --test typescript`"
+    );
+}

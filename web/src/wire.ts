@@ -1,0 +1,485 @@
+// Generated from crates/proto by `STOA_WRITE_TS=1 cargo test -p stoa-proto --test typescript`.
+// Do not edit by hand: change the Rust types and regenerate.
+
+export type UserId = number;
+
+export type RoomId = string;
+
+export type ErrorBody = { 
+/**
+ * The error.
+ */
+error: ErrorDetail, };
+
+export type ErrorDetail = { 
+/**
+ * A stable `snake_case` code, e.g. `invite_used`, `room_full`, `not_found`.
+ */
+code: string, 
+/**
+ * A sentence a user can act on.
+ */
+message: string, };
+
+export type SignupRequest = { 
+/**
+ * The invite code (the last part of an invite URL).
+ */
+invite: string, 
+/**
+ * 3 to 20 characters of `[a-z0-9_]`; upper case is folded to lower case.
+ */
+username: string, 
+/**
+ * The name others see, 1 to 50 characters.
+ */
+display_name: string, 
+/**
+ * At least 8 characters.
+ */
+password: string, };
+
+export type LoginRequest = { 
+/**
+ * The username, in any case.
+ */
+username: string, 
+/**
+ * The password.
+ */
+password: string, };
+
+export type AuthResponse = { 
+/**
+ * A bearer token for `Authorization: Bearer TOKEN`.
+ */
+token: string, 
+/**
+ * The signed-in user.
+ */
+user: Me, };
+
+export type UserSummary = { 
+/**
+ * The user's ID.
+ */
+id: UserId, 
+/**
+ * The unique, lower-case username.
+ */
+username: string, 
+/**
+ * The display name.
+ */
+display_name: string, };
+
+export type Me = { 
+/**
+ * The user's ID.
+ */
+id: UserId, 
+/**
+ * The unique, lower-case username.
+ */
+username: string, 
+/**
+ * The display name.
+ */
+display_name: string, 
+/**
+ * A short text about the user.
+ */
+bio: string, 
+/**
+ * Whether this account runs the server (the first account, made from the bootstrap invite).
+ */
+is_admin: boolean, 
+/**
+ * Who invited this user, if anyone did (the bootstrap admin was invited by nobody).
+ */
+nominated_by: UserSummary | null, };
+
+export type UpdateMeRequest = { 
+/**
+ * A new display name, 1 to 50 characters.
+ */
+display_name: string | null, 
+/**
+ * A new bio, at most 300 characters.
+ */
+bio: string | null, };
+
+export type Profile = { 
+/**
+ * The user's ID.
+ */
+id: UserId, 
+/**
+ * The unique, lower-case username.
+ */
+username: string, 
+/**
+ * The display name.
+ */
+display_name: string, 
+/**
+ * A short text about the user.
+ */
+bio: string, 
+/**
+ * Who invited this user.
+ */
+nominated_by: UserSummary | null, 
+/**
+ * How many users follow this user.
+ */
+followers: number, 
+/**
+ * How many users this user follows.
+ */
+following: number, 
+/**
+ * Whether the caller follows this user.
+ */
+you_follow: boolean, 
+/**
+ * Whether the caller blocks this user.
+ */
+you_block: boolean, 
+/**
+ * Whether this user follows the caller.
+ */
+follows_you: boolean, };
+
+export type UserPage = { 
+/**
+ * The users on this page.
+ */
+users: Array<UserSummary>, 
+/**
+ * Pass as `cursor` to get the next page; absent on the last page.
+ */
+next_cursor: number | null, };
+
+export type InviteCreated = { 
+/**
+ * The code.
+ */
+code: string, 
+/**
+ * The URL to share: `http://HOST/invite/CODE`.
+ */
+url: string, };
+
+export type InviteInfo = { 
+/**
+ * The code.
+ */
+code: string, 
+/**
+ * The URL to share.
+ */
+url: string, 
+/**
+ * Who signed up with it, once used.
+ */
+used_by: UserSummary | null, };
+
+export type InviteList = { 
+/**
+ * How many invites the caller may still create.
+ */
+remaining: number, 
+/**
+ * How many invites each user may create in all.
+ */
+quota: number, 
+/**
+ * The invites the caller created, newest first.
+ */
+invites: Array<InviteInfo>, };
+
+export type Visibility = "open" | "social" | "closed";
+
+export type HandMode = "everyone" | "followed_by_speakers" | "off";
+
+export type Role = "moderator" | "speaker" | "listener";
+
+export type CreateRoomRequest = { 
+/**
+ * 1 to 100 characters.
+ */
+title: string, 
+/**
+ * Who may see and join the room.
+ */
+visibility: Visibility, 
+/**
+ * Usernames invited to a closed room. Ignored for open and social rooms.
+ */
+invited: Array<string>, };
+
+export type StageMember = { 
+/**
+ * Who.
+ */
+user: UserSummary, 
+/**
+ * `moderator` or `speaker`.
+ */
+role: Role, 
+/**
+ * Whether their microphone is muted.
+ */
+muted: boolean, };
+
+export type RoomInfo = { 
+/**
+ * The room's ID.
+ */
+id: RoomId, 
+/**
+ * The title.
+ */
+title: string, 
+/**
+ * Who may see and join it.
+ */
+visibility: Visibility, 
+/**
+ * Moderators first, then speakers, each in the order they came on stage.
+ */
+stage: Array<StageMember>, 
+/**
+ * How many people are in the audience.
+ */
+listener_count: number, 
+/**
+ * Who may raise a hand.
+ */
+hand_mode: HandMode, };
+
+export type Hallway = { 
+/**
+ * The rooms.
+ */
+rooms: Array<RoomInfo>, };
+
+export type AudienceMember = { 
+/**
+ * Who.
+ */
+user: UserSummary, 
+/**
+ * Whether someone on stage follows them.
+ */
+followed_by_speakers: boolean, };
+
+export type AudiencePage = { 
+/**
+ * The whole audience's size.
+ */
+total: number, 
+/**
+ * This page.
+ */
+members: Array<AudienceMember>, 
+/**
+ * Pass as `offset` for the next page; absent on the last page.
+ */
+next_offset: number | null, };
+
+export type InviteToRoomRequest = { 
+/**
+ * The usernames to invite.
+ */
+usernames: Array<string>, };
+
+export type Health = { 
+/**
+ * Always `"ok"` when the server answers.
+ */
+status: string, 
+/**
+ * How many rooms are live.
+ */
+live_rooms: number, 
+/**
+ * How many media (WebRTC) connections the SFU holds.
+ */
+media_peers: number, };
+
+export type ClientMessage = { 
+/**
+ * Echoed in an `error` event caused by this command.
+ */
+id?: number | null, } & ({ "type": "raise_hand" } | { "type": "lower_hand" } | { "type": "invite_to_speak", 
+/**
+ * Whom.
+ */
+user_id: UserId, } | { "type": "accept_invite" } | { "type": "decline_invite" } | { "type": "move_to_audience", 
+/**
+ * Whom.
+ */
+user_id: UserId, } | { "type": "make_moderator", 
+/**
+ * Whom.
+ */
+user_id: UserId, } | { "type": "remove_moderator", 
+/**
+ * Whom.
+ */
+user_id: UserId, } | { "type": "mute", 
+/**
+ * Whom.
+ */
+user_id: UserId, } | { "type": "set_muted", 
+/**
+ * The new state.
+ */
+muted: boolean, } | { "type": "remove", 
+/**
+ * Whom.
+ */
+user_id: UserId, } | { "type": "set_hand_mode", 
+/**
+ * The new mode.
+ */
+mode: HandMode, } | { "type": "leave" } | { "type": "end_room" } | { "type": "ping" } | { "type": "offer", 
+/**
+ * The SDP.
+ */
+sdp: string, } | { "type": "candidate", 
+/**
+ * The candidate line.
+ */
+candidate: string, });
+
+export type ClientCommand = { "type": "raise_hand" } | { "type": "lower_hand" } | { "type": "invite_to_speak", 
+/**
+ * Whom.
+ */
+user_id: UserId, } | { "type": "accept_invite" } | { "type": "decline_invite" } | { "type": "move_to_audience", 
+/**
+ * Whom.
+ */
+user_id: UserId, } | { "type": "make_moderator", 
+/**
+ * Whom.
+ */
+user_id: UserId, } | { "type": "remove_moderator", 
+/**
+ * Whom.
+ */
+user_id: UserId, } | { "type": "mute", 
+/**
+ * Whom.
+ */
+user_id: UserId, } | { "type": "set_muted", 
+/**
+ * The new state.
+ */
+muted: boolean, } | { "type": "remove", 
+/**
+ * Whom.
+ */
+user_id: UserId, } | { "type": "set_hand_mode", 
+/**
+ * The new mode.
+ */
+mode: HandMode, } | { "type": "leave" } | { "type": "end_room" } | { "type": "ping" } | { "type": "offer", 
+/**
+ * The SDP.
+ */
+sdp: string, } | { "type": "candidate", 
+/**
+ * The candidate line.
+ */
+candidate: string, };
+
+export type ServerEvent = { "type": "joined", 
+/**
+ * You.
+ */
+you: UserSummary, 
+/**
+ * Your role.
+ */
+role: Role, 
+/**
+ * The room.
+ */
+room: RoomInfo, 
+/**
+ * The raised hands, oldest first (moderators only; empty for others).
+ */
+hands: Array<UserSummary>, } | { "type": "stage_changed", 
+/**
+ * The whole stage, moderators first.
+ */
+stage: Array<StageMember>, } | { "type": "role_changed", 
+/**
+ * Your new role.
+ */
+role: Role, } | { "type": "listener_count", 
+/**
+ * How many people are in the audience.
+ */
+count: number, } | { "type": "hand_mode_changed", 
+/**
+ * The new mode.
+ */
+mode: HandMode, } | { "type": "hand_raised", 
+/**
+ * Whose.
+ */
+user: UserSummary, } | { "type": "hand_lowered", 
+/**
+ * Whose.
+ */
+user_id: UserId, } | { "type": "invited_to_speak", 
+/**
+ * The moderator.
+ */
+by: UserSummary, } | { "type": "invite_declined", 
+/**
+ * Who declined.
+ */
+user_id: UserId, } | { "type": "muted", 
+/**
+ * The moderator.
+ */
+by: UserSummary, } | { "type": "removed", 
+/**
+ * Why, as a code: `removed_by_moderator`, `blocked_by_moderator`, `replaced` (you joined from
+ * somewhere else), `too_slow` (your connection could not keep up).
+ */
+reason: string, 
+/**
+ * A sentence for the user.
+ */
+message: string, } | { "type": "room_ended", 
+/**
+ * Why, as a code: `ended_by_moderator`, `no_moderator`, `empty`.
+ */
+reason: string, } | { "type": "error", 
+/**
+ * The `id` of the command, if it had one.
+ */
+id?: number | null, 
+/**
+ * A stable `snake_case` code.
+ */
+code: string, 
+/**
+ * A sentence a user can act on.
+ */
+message: string, } | { "type": "pong" } | { "type": "answer", 
+/**
+ * The SDP.
+ */
+sdp: string, } | { "type": "slots", 
+/**
+ * One entry per slot: the speaker's user ID, or null for a free slot.
+ */
+slots: Array<UserId | null>, };
