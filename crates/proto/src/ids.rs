@@ -7,7 +7,6 @@ use utoipa::ToSchema;
 
 /// A user's numeric ID. Stable for the life of the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema, TS)]
-#[serde(transparent)]
 #[schema(value_type = i64)]
 pub struct UserId(pub i64);
 
@@ -19,7 +18,6 @@ impl fmt::Display for UserId {
 
 /// A room's ID: random and unguessable, so that the ID of a hidden room cannot be found by counting.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema, TS)]
-#[serde(transparent)]
 #[schema(value_type = String, example = "r7k2m9q4x8c1")]
 pub struct RoomId(pub String);
 

@@ -108,7 +108,12 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::accounts::router())
         .merge(routes::users::router())
         .merge(routes::rooms::router())
-        .fallback(|| async { ApiError::not_found("There is nothing at this address.") })
+        .fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
+            let page = (method == axum::http::Method::GET || method == axum::http::Method::HEAD)
+                .then(|| routes::web::serve(&uri))
+                .flatten();
+            page.unwrap_or_else(|| ApiError::not_found("There is nothing at this address.").into_response())
+        })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -62,7 +62,13 @@ fn try_main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
             // The server logs at info; tools (bots, admin) keep quiet unless something is wrong.
-            let default = if matches!(cli.command, None | Some(Command::Serve(_))) { "info" } else { "warn" };
+            // str0m warns about ordinary browser offers (e.g. Chrome's RED payload type we do not use);
+            // its errors still show.
+            let default = if matches!(cli.command, None | Some(Command::Serve(_))) {
+                "info,str0m=error"
+            } else {
+                "warn,str0m=error"
+            };
             tracing_subscriber::EnvFilter::new(default)
         }))
         .with_writer(std::io::stderr)

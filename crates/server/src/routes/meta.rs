@@ -1,9 +1,7 @@
-//! The server's own endpoints: health, the OpenAPI document, and the pages an invite link opens until the
-//! web client arrives.
+//! The server's own endpoints: health and the OpenAPI document.
 
 use crate::AppState;
-use axum::extract::{Path, State};
-use axum::response::Html;
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use stoa_proto::Health;
@@ -11,11 +9,7 @@ use utoipa::OpenApi;
 
 /// The meta routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health))
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/", get(home))
-        .route("/invite/{code}", get(invite_page))
+    Router::new().route("/healthz", get(health)).route("/api/v1/openapi.json", get(openapi))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, body = Health)))]
@@ -32,13 +26,4 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
 /// The OpenAPI 3 document of this API, generated from the code.
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(crate::openapi::ApiDoc::openapi())
-}
-
-async fn home() -> Html<&'static str> {
-    Html(include_str!("../../pages/home.html"))
-}
-
-async fn invite_page(State(_state): State<AppState>, Path(_code): Path<String>) -> Html<&'static str> {
-    // The page reads the code from its own URL, so nothing from the request is echoed into HTML.
-    Html(include_str!("../../pages/invite.html"))
 }

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod meta;
 pub mod rooms;
 pub mod users;
+pub mod web;
 
 use crate::error::ApiError;
 use serde::Deserialize;

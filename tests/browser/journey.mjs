@@ -1,0 +1,235 @@
+// The full journey of issue 4, in three real Chromium browsers with fake microphones fed from WAV files:
+// the admin signs up from the invite URL `stoa serve` printed, invites two friends, starts a room with a
+// 440 Hz microphone; the second user hears 440 Hz (analysed with WebAudio in the page), raises a hand, is
+// invited up and accepts; the third user hears their 660 Hz; the admin moves them back to the audience and
+// the 660 Hz stops; the admin blocks the third user, who no longer sees the admin's rooms. Every screen gets
+// an axe-core check, and the hallway and a room are saved as screenshots at phone and desktop sizes.
+//
+// Usage: node journey.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+
+const require = createRequire(import.meta.url);
+const AXE = require.resolve('axe-core/axe.min.js');
+const OUT = process.env.OUT ?? 'screenshots';
+mkdirSync(OUT, { recursive: true });
+const work = mkdtempSync(join(tmpdir(), 'stoa-journey-'));
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1440, height: 900 };
+const step = (s) => process.stderr.write(`journey: ${s}\n`);
+
+function wav(path, hz, seconds = 120) {
+  const rate = 48000;
+  const n = rate * seconds;
+  const buf = Buffer.alloc(44 + n * 2);
+  buf.write('RIFF', 0); buf.writeUInt32LE(36 + n * 2, 4); buf.write('WAVEfmt ', 8);
+  buf.writeUInt32LE(16, 16); buf.writeUInt16LE(1, 20); buf.writeUInt16LE(1, 22); buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28); buf.writeUInt16LE(2, 32); buf.writeUInt16LE(16, 34); buf.write('data', 36);
+  buf.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) buf.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 12000), 44 + i * 2);
+  writeFileSync(path, buf);
+  return path;
+}
+
+// The real binary, on a fresh data folder: the admin's invite URL is what it prints.
+const server = spawn(process.env.STOA_BIN, ['serve', '--data', join(work, 'data'), '--http', '127.0.0.1:0', '--media-udp', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const bootstrap = await new Promise((resolve, reject) => {
+  let text = '';
+  server.stdout.on('data', (d) => {
+    text += d;
+    const m = text.match(/http:\/\/\S+\/invite\/\S+/);
+    if (m) resolve(m[0]);
+  });
+  server.on('exit', (c) => reject(new Error(`stoa serve exited (${c})`)));
+  setTimeout(() => reject(new Error('stoa serve printed no invite')), 30000);
+});
+const base = new URL(bootstrap).origin;
+step(`server at ${base}`);
+
+const browsers = [];
+const pages = [];
+async function browserWith(hz, viewport) {
+  const b = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav(join(work, `tone-${hz}.wav`), hz)}`, '--allow-loopback-in-peer-connection',
+      '--autoplay-policy=no-user-gesture-required'],
+  });
+  browsers.push(b);
+  // bypassCSP only so that axe-core can be injected; the app itself runs under its real policy.
+  const page = await (await b.newContext({ viewport, bypassCSP: true })).newPage();
+  page.on('dialog', (d) => d.accept());
+  pages.push(page);
+  page.on('pageerror', (e) => process.stderr.write(`[page error] ${e.message}\n`));
+  return page;
+}
+
+async function axe(page, screen) {
+  await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], `axe on ${screen}`);
+  step(`axe clean: ${screen}`);
+}
+
+// The loudest frequencies the page hears, from every <audio> the client plays, through WebAudio.
+async function spectrum(page, ms = 1500) {
+  return page.evaluate(async (ms) => {
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 16384;
+    analyser.smoothingTimeConstant = 0.5;
+    for (const a of document.querySelectorAll('audio')) if (a.srcObject) ctx.createMediaStreamSource(a.srcObject).connect(analyser);
+    await new Promise((r) => setTimeout(r, ms));
+    const data = new Float32Array(analyser.frequencyBinCount);
+    analyser.getFloatFrequencyData(data);
+    const hz = (i) => (i * ctx.sampleRate) / analyser.fftSize;
+    const band = (f) => {
+      let best = -Infinity;
+      for (let i = 0; i < data.length; i++) if (Math.abs(hz(i) - f) <= 12) best = Math.max(best, data[i]);
+      return best;
+    };
+    let peak = 0;
+    for (let i = 1; i < data.length; i++) if (data[i] > data[peak]) peak = i;
+    const out = { peakHz: hz(peak), peakDb: data[peak], db440: band(440), db660: band(660), floor: band(2000) };
+    await ctx.close();
+    return out;
+  }, ms);
+}
+
+async function hears(page, hz, what) {
+  const key = hz === 440 ? 'db440' : 'db660';
+  for (let i = 0; i < 15; i++) {
+    const s = await spectrum(page);
+    if (s[key] > -75 && s[key] > s.floor + 20) {
+      step(`${what}: hears ${hz} Hz (${s[key].toFixed(1)} dB, floor ${s.floor.toFixed(1)} dB, peak ${s.peakHz.toFixed(0)} Hz)`);
+      return s;
+    }
+  }
+  assert.fail(`${what} never heard ${hz} Hz`);
+}
+
+try {
+  const admin = await browserWith(440, DESKTOP);
+  const second = await browserWith(660, PHONE);
+  const third = await browserWith(880, DESKTOP);
+
+  // 1. The admin signs up from the printed invite URL, and creates two invites.
+  await admin.goto(bootstrap);
+  await axe(admin, 'sign-up');
+  await admin.getByLabel('Username').fill('admin');
+  await admin.getByLabel('Display name').fill('Ada Admin');
+  await admin.getByLabel('Password').fill('correct horse');
+  await admin.getByRole('button', { name: 'Sign up', exact: true }).click();
+  await admin.getByRole('heading', { name: 'Hallway' }).waitFor();
+  await axe(admin, 'hallway (empty)');
+  await admin.getByRole('link', { name: 'Invites', exact: true }).click();
+  await admin.getByRole('button', { name: 'Create invite', exact: true }).click();
+  await admin.locator('.invite-link').first().waitFor();
+  await admin.getByRole('button', { name: 'Create invite', exact: true }).click();
+  await admin.locator('.invite-link').nth(1).waitFor();
+  await admin.getByText('You have 0 of 2 invites left.').waitFor();
+  await axe(admin, 'invites');
+  const links = await admin.locator('.invite-link').allTextContents();
+  assert.equal(links.length, 2);
+
+  // 2. Two friends sign up through those links.
+  for (const [page, user, name, link] of [[second, 'bea', 'Bea Second', links[0]], [third, 'cyd', 'Cy Third', links[1]]]) {
+    await page.goto(link);
+    await page.getByLabel('Username').fill(user);
+    await page.getByLabel('Display name').fill(name);
+    await page.getByLabel('Password').fill(`${user}-password`);
+    await page.getByRole('button', { name: 'Sign up', exact: true }).click();
+    await page.getByRole('heading', { name: 'Hallway' }).waitFor();
+  }
+  step('friends signed up');
+
+  // 3. The admin starts an open room, with a 440 Hz microphone.
+  await admin.getByRole('link', { name: 'Hallway', exact: true }).click();
+  await admin.getByRole('button', { name: 'Start a room', exact: true }).click();
+  await axe(admin, 'start a room');
+  await admin.getByLabel('Title').fill('Morning tones');
+  await admin.getByRole('button', { name: "Let's go", exact: true }).click();
+  await admin.getByRole('heading', { name: 'Morning tones' }).waitFor();
+  await admin.getByRole('button', { name: /Ada Admin/ }).waitFor();
+  step('room started');
+
+  // 4. The second user finds the room in the hallway (it appears on its own), joins, and hears 440 Hz.
+  await second.getByRole('link', { name: /Morning tones/ }).click({ timeout: 15000 });
+  await second.getByRole('heading', { name: 'Morning tones' }).waitFor();
+  await hears(second, 440, 'second user');
+  await axe(second, 'room (listener, phone)');
+
+  // 5. The second user raises a hand, is invited to speak, accepts; the third user hears their 660 Hz.
+  await third.getByRole('link', { name: /Morning tones/ }).click({ timeout: 15000 });
+  await third.getByRole('heading', { name: 'Morning tones' }).waitFor();
+  await second.getByRole('button', { name: 'Raise hand', exact: true }).click();
+  await second.getByRole('button', { name: 'Lower hand', exact: true }).waitFor();
+  await admin.getByRole('region', { name: 'Raised hands' }).getByRole('button', { name: 'Invite to speak', exact: true }).click();
+  await second.getByRole('button', { name: 'Join as speaker', exact: true }).click();
+  await second.getByRole('button', { name: 'Mute', exact: true }).waitFor();
+  await hears(third, 660, 'third user');
+  await axe(admin, 'room (moderator)');
+
+  // 6. A moderator moves the second user back to the audience, and their 660 Hz stops.
+  await admin.getByRole('button', { name: /Bea Second/ }).first().click();
+  await axe(admin, 'person menu');
+  await admin.getByRole('button', { name: 'Move to audience', exact: true }).click();
+  await second.getByRole('button', { name: 'Raise hand', exact: true }).waitFor();
+  await new Promise((r) => setTimeout(r, 800));
+  const after = await spectrum(third, 2000);
+  assert.ok(after.db660 < after.db440 - 25 && after.db660 < -80, `660 Hz stopped: ${JSON.stringify(after)}`);
+  step(`660 Hz stopped (${after.db660.toFixed(1)} dB, 440 Hz at ${after.db440.toFixed(1)} dB)`);
+
+  // Screenshots of the hallway and a room, at the phone size and the desktop size.
+  for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+    await admin.setViewportSize(size);
+    await admin.screenshot({ path: join(OUT, `room-${label}.png`), fullPage: true });
+    await axe(admin, `room at ${label} size`);
+  }
+  await second.getByRole('button', { name: 'Leave quietly', exact: true }).click();
+  await second.getByRole('heading', { name: 'Hallway' }).waitFor();
+  await second.getByRole('link', { name: /Morning tones/ }).waitFor();
+  for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+    await second.setViewportSize(size);
+    await second.screenshot({ path: join(OUT, `hallway-${label}.png`), fullPage: true });
+    await axe(second, `hallway at ${label} size`);
+  }
+
+  // 7. The admin blocks the third user, who no longer sees the admin's rooms.
+  await admin.goto(`${base}/u/cyd`);
+  await admin.getByRole('heading', { name: 'Cy Third' }).waitFor();
+  await axe(admin, 'profile');
+  await admin.getByRole('button', { name: 'Block', exact: true }).click();
+  await admin.getByRole('button', { name: 'Unblock', exact: true }).waitFor();
+  await third.getByRole('button', { name: 'Leave quietly', exact: true }).click();
+  await third.getByRole('heading', { name: 'Hallway' }).waitFor();
+  await third.getByText('No live rooms right now.', { exact: false }).waitFor({ timeout: 10000 });
+  assert.equal(await third.getByRole('link', { name: /Morning tones/ }).count(), 0);
+  step('the blocked user no longer sees the room');
+
+  // Sign-in screen, signed out.
+  await third.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await third.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
+  await axe(third, 'sign-in');
+  console.log('journey: 1 passed, 0 failed');
+} catch (err) {
+  // Leave evidence: what each browser showed when the journey failed.
+  for (const [i, page] of pages.entries()) {
+    await page.screenshot({ path: join(OUT, `failure-browser-${i + 1}.png`), fullPage: true }).catch(() => undefined);
+    const text = await page.evaluate(() => document.body.innerText).catch(() => '?');
+    process.stderr.write(`--- browser ${i + 1} at ${page.url()}:\n${text}\n`);
+  }
+  throw err;
+} finally {
+  for (const b of browsers) await b.close().catch(() => undefined);
+  server.kill();
+}

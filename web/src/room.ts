@@ -1,0 +1,279 @@
+// One room connection: the room's WebSocket, a WebRTC peer with one send m-line and three receive slots,
+// the microphone (asked for only when the user goes on stage), speaking levels, and reconnection.
+import type { ClientCommand, Role, RoomInfo, ServerEvent, StageMember, UserId, UserSummary } from './wire';
+
+const SLOTS = 3;
+
+export type RoomPhase = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'removed' | 'left' | 'refused';
+
+export interface RoomState {
+  phase: RoomPhase;
+  you?: UserSummary;
+  role: Role;
+  room?: RoomInfo;
+  muted: boolean;
+  hands: UserSummary[];
+  handRaised: boolean;
+  invitedBy?: UserSummary;
+  levels: Map<UserId, number>;
+  notice?: string;
+  micError?: string;
+  autoplayBlocked: boolean;
+  endedReason?: string;
+}
+
+type Listener = (s: RoomState) => void;
+
+export class RoomClient {
+  state: RoomState = { phase: 'connecting', role: 'listener', muted: false, hands: [], handRaised: false, levels: new Map(), autoplayBlocked: false };
+  private ws?: WebSocket;
+  private pc?: RTCPeerConnection;
+  private mic?: MediaStream;
+  private audios: HTMLAudioElement[] = [];
+  private listeners = new Set<Listener>();
+  private closedByUs = false;
+  private retry = 0;
+  private levelTimer?: number;
+  private micAnalyser?: AnalyserNode;
+  private audioCtx?: AudioContext;
+
+  constructor(private roomId: string, private audioHost: HTMLElement) {}
+
+  subscribe(f: Listener): () => void {
+    this.listeners.add(f);
+    f(this.state);
+    return () => this.listeners.delete(f);
+  }
+
+  private set(patch: Partial<RoomState>) {
+    this.state = { ...this.state, ...patch };
+    for (const f of this.listeners) f(this.state);
+  }
+
+  connect() {
+    this.closedByUs = false;
+    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+    const ws = new WebSocket(`${proto}://${location.host}/api/v1/rooms/${this.roomId}/ws`);
+    this.ws = ws;
+    ws.onmessage = (m) => this.onEvent(JSON.parse(m.data) as ServerEvent);
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.teardownMedia();
+      const final = ['ended', 'removed', 'left', 'refused'].includes(this.state.phase);
+      if (this.closedByUs || final) return;
+      if (this.state.phase === 'connecting' && this.retry === 0) {
+        // Refused before the upgrade (hidden, removed, full): the server said why over HTTP.
+        this.explainRefusal();
+        return;
+      }
+      this.set({ phase: 'reconnecting' });
+      const delay = Math.min(10_000, 500 * 2 ** this.retry++);
+      window.setTimeout(() => this.connect(), delay);
+    };
+    if (!this.levelTimer) this.levelTimer = window.setInterval(() => this.pollLevels(), 150);
+  }
+
+  private async explainRefusal() {
+    try {
+      const res = await fetch(`/api/v1/rooms/${this.roomId}`, { credentials: 'same-origin' });
+      const body = await res.json();
+      const message = res.ok ? 'This room is full, or you were removed from it.' : body.error?.message ?? 'You cannot join this room.';
+      this.set({ phase: 'refused', notice: message });
+    } catch {
+      this.set({ phase: 'refused', notice: 'You cannot join this room.' });
+    }
+  }
+
+  send(command: ClientCommand) {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(command));
+  }
+
+  leave() {
+    this.send({ type: 'leave' });
+    this.set({ phase: 'left' });
+    this.close();
+  }
+
+  close() {
+    this.closedByUs = true;
+    window.clearInterval(this.levelTimer);
+    this.levelTimer = undefined;
+    this.ws?.close();
+    this.teardownMedia();
+    this.mic?.getTracks().forEach((t) => t.stop());
+    this.mic = undefined;
+    if (this.audioCtx && this.audioCtx.state !== 'closed') void this.audioCtx.close();
+    this.audioCtx = undefined;
+    this.micAnalyser = undefined;
+  }
+
+  /// Plays the room's audio after a tap, when the browser blocked autoplay.
+  async tapToListen() {
+    for (const a of this.audios) await a.play().catch(() => undefined);
+    this.set({ autoplayBlocked: false });
+  }
+
+  async setMuted(muted: boolean) {
+    if (!muted) await this.ensureMic();
+    this.mic?.getAudioTracks().forEach((t) => (t.enabled = !muted));
+    this.send({ type: 'set_muted', muted });
+  }
+
+  private onEvent(e: ServerEvent) {
+    switch (e.type) {
+      case 'joined': {
+        this.retry = 0;
+        const me = e.room.stage.find((m) => m.user.id === e.you.id);
+        this.set({ phase: 'live', you: e.you, role: e.role, room: e.room, hands: e.hands, muted: me?.muted ?? false, notice: undefined });
+        void this.startMedia();
+        break;
+      }
+      case 'stage_changed': {
+        const room = this.state.room && { ...this.state.room, stage: e.stage };
+        const me = e.stage.find((m: StageMember) => m.user.id === this.state.you?.id);
+        this.set({ room, muted: me?.muted ?? false });
+        this.mic?.getAudioTracks().forEach((t) => (t.enabled = !(me?.muted ?? true)));
+        break;
+      }
+      case 'role_changed':
+        this.set({ role: e.role, invitedBy: undefined, handRaised: e.role === 'listener' ? this.state.handRaised : false });
+        void this.syncMic();
+        break;
+      case 'listener_count':
+        if (this.state.room) this.set({ room: { ...this.state.room, listener_count: e.count } });
+        break;
+      case 'hand_mode_changed':
+        if (this.state.room) this.set({ room: { ...this.state.room, hand_mode: e.mode }, ...(e.mode === 'off' ? { hands: [], handRaised: false } : {}) });
+        break;
+      case 'hand_raised':
+        if (e.user.id === this.state.you?.id) this.set({ handRaised: true });
+        if (this.state.role === 'moderator' && !this.state.hands.some((h) => h.id === e.user.id)) this.set({ hands: [...this.state.hands, e.user] });
+        break;
+      case 'hand_lowered':
+        this.set({ hands: this.state.hands.filter((h) => h.id !== e.user_id), ...(e.user_id === this.state.you?.id ? { handRaised: false } : {}) });
+        break;
+      case 'invited_to_speak':
+        this.set({ invitedBy: e.by });
+        break;
+      case 'invite_declined':
+        break;
+      case 'muted':
+        this.set({ notice: `${e.by.display_name} muted you.` });
+        break;
+      case 'removed':
+        this.set({ phase: 'removed', notice: e.message });
+        this.close();
+        break;
+      case 'room_ended':
+        this.set({ phase: 'ended', endedReason: e.reason });
+        this.close();
+        break;
+      case 'error':
+        this.set({ notice: e.message });
+        break;
+      case 'answer':
+        void this.pc?.setRemoteDescription({ type: 'answer', sdp: e.sdp });
+        break;
+      case 'slots':
+      case 'pong':
+        break;
+    }
+  }
+
+  private async startMedia() {
+    this.teardownMedia();
+    const pc = new RTCPeerConnection();
+    this.pc = pc;
+    pc.addTransceiver('audio', { direction: 'sendonly' });
+    for (let i = 0; i < SLOTS; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.ontrack = (ev) => this.attach(ev.streams[0] ?? new MediaStream([ev.track]));
+    pc.onconnectionstatechange = () => {
+      // ICE restart: a fresh offer replaces the media connection without leaving the room.
+      if (pc === this.pc && pc.connectionState === 'failed') void this.startMedia();
+    };
+    await this.syncMic();
+    await pc.setLocalDescription(await pc.createOffer());
+    this.send({ type: 'offer', sdp: pc.localDescription!.sdp });
+  }
+
+  private attach(stream: MediaStream) {
+    const audio = document.createElement('audio');
+    audio.autoplay = true;
+    audio.srcObject = stream;
+    this.audioHost.appendChild(audio);
+    this.audios.push(audio);
+    audio.play().catch(() => this.set({ autoplayBlocked: true }));
+  }
+
+  private teardownMedia() {
+    this.pc?.close();
+    this.pc = undefined;
+    for (const a of this.audios) a.remove();
+    this.audios = [];
+  }
+
+  private onStage() {
+    return this.state.role !== 'listener';
+  }
+
+  /// The microphone follows the stage: asked for when the user goes on stage, released when they leave it.
+  private async syncMic() {
+    if (this.onStage()) {
+      await this.ensureMic();
+    } else if (this.mic) {
+      this.mic.getTracks().forEach((t) => t.stop());
+      this.mic = undefined;
+      await this.sender()?.replaceTrack(null);
+    }
+  }
+
+  private sender(): RTCRtpSender | undefined {
+    return this.pc?.getTransceivers()[0]?.sender;
+  }
+
+  private async ensureMic() {
+    if (!this.mic) {
+      try {
+        this.mic = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
+        this.set({ micError: undefined });
+      } catch (err) {
+        const name = (err as DOMException).name;
+        const micError = name === 'NotAllowedError' || name === 'SecurityError'
+          ? 'Stoa needs your microphone to put you on stage. Allow it for this site in your browser, then press Unmute.'
+          : name === 'NotFoundError' || name === 'OverconstrainedError'
+            ? 'No microphone was found. Connect one, then press Unmute.'
+            : 'Your microphone could not be started. Check that no other app is using it, then press Unmute.';
+        this.set({ micError });
+        return;
+      }
+      this.audioCtx ??= new AudioContext();
+      const source = this.audioCtx.createMediaStreamSource(this.mic);
+      this.micAnalyser = this.audioCtx.createAnalyser();
+      this.micAnalyser.fftSize = 512;
+      source.connect(this.micAnalyser);
+    }
+    this.mic.getAudioTracks().forEach((t) => (t.enabled = !this.state.muted));
+    await this.sender()?.replaceTrack(this.mic.getAudioTracks()[0] ?? null);
+  }
+
+  /// Who is speaking, and how loudly: each forwarded packet names its speaker as its CSRC, with the
+  /// speaker's audio level; the browser exposes both on each receiver. No message per listener needed.
+  private pollLevels() {
+    const levels = new Map<UserId, number>();
+    for (const t of this.pc?.getTransceivers().slice(1) ?? []) {
+      const now = performance.timeOrigin + performance.now();
+      for (const c of t.receiver.getContributingSources()) {
+        if (now - c.timestamp < 500) levels.set(c.source, Math.max(levels.get(c.source) ?? 0, c.audioLevel ?? 0.3));
+      }
+    }
+    if (this.micAnalyser && this.state.you && !this.state.muted && this.onStage()) {
+      const data = new Float32Array(this.micAnalyser.fftSize);
+      this.micAnalyser.getFloatTimeDomainData(data);
+      let sum = 0;
+      for (const v of data) sum += v * v;
+      levels.set(this.state.you.id, Math.min(1, Math.sqrt(sum / data.length) * 4));
+    }
+    const changed = levels.size !== this.state.levels.size || [...levels].some(([k, v]) => Math.abs((this.state.levels.get(k) ?? 0) - v) > 0.02);
+    if (changed) this.set({ levels });
+  }
+}
