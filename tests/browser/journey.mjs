@@ -68,6 +68,7 @@ async function browserWith(hz, viewport) {
   page.on('dialog', (d) => d.accept());
   pages.push(page);
   page.on('pageerror', (e) => process.stderr.write(`[page error] ${e.message}\n`));
+  page.on('console', (m) => { if (m.type() === 'error') process.stderr.write(`[console] ${m.text()}\n`); });
   return page;
 }
 
@@ -141,6 +142,21 @@ try {
   const links = await admin.locator('.invite-link').allTextContents();
   assert.equal(links.length, 2);
 
+  // Friendly errors: a used invite, then (below) a taken username and a wrong password.
+  await second.goto(bootstrap);
+  await second.getByLabel('Username').fill('bea');
+  await second.getByLabel('Display name').fill('Bea Second');
+  await second.getByLabel('Password').fill('bea-password');
+  await second.getByRole('button', { name: 'Sign up', exact: true }).click();
+  await second.getByRole('alert').getByText('This invite is not valid or has already been used.').waitFor();
+  await second.goto(links[0]);
+  await second.getByLabel('Username').fill('admin');
+  await second.getByLabel('Display name').fill('Bea Second');
+  await second.getByLabel('Password').fill('bea-password');
+  await second.getByRole('button', { name: 'Sign up', exact: true }).click();
+  await second.getByRole('alert').getByText('That username is taken; pick another.').waitFor();
+  step('friendly errors for a used invite and a taken username');
+
   // 2. Two friends sign up through those links.
   for (const [page, user, name, link] of [[second, 'bea', 'Bea Second', links[0]], [third, 'cyd', 'Cy Third', links[1]]]) {
     await page.goto(link);
@@ -161,6 +177,15 @@ try {
   await admin.getByRole('heading', { name: 'Morning tones' }).waitFor();
   await admin.getByRole('button', { name: /Ada Admin/ }).waitFor();
   step('room started');
+
+  // The second user's room socket goes through Playwright, so the test can cut it like a dropped network.
+  const secondSockets = [];
+  let refuseSockets = false;
+  await second.routeWebSocket(/\/api\/v1\/rooms\/[a-z0-9]+\/ws$/, (ws) => {
+    if (refuseSockets) return ws.close({ code: 4000, reason: 'network down' });
+    ws.connectToServer();
+    secondSockets.push(ws);
+  });
 
   // 4. The second user finds the room in the hallway (it appears on its own), joins, and hears 440 Hz.
   await second.getByRole('link', { name: /Morning tones/ }).click({ timeout: 15000 });
@@ -189,6 +214,15 @@ try {
   assert.ok(after.db660 < after.db440 - 25 && after.db660 < -80, `660 Hz stopped: ${JSON.stringify(after)}`);
   step(`660 Hz stopped (${after.db660.toFixed(1)} dB, 440 Hz at ${after.db440.toFixed(1)} dB)`);
 
+  // A dropped network: the room shows "Reconnecting…", comes back by itself, and is audible again.
+  refuseSockets = true;
+  for (const ws of secondSockets.splice(0)) await ws.close({ code: 4000, reason: 'network down' });
+  await second.getByText('Reconnecting…').waitFor({ timeout: 15000 });
+  await second.waitForTimeout(2000);
+  refuseSockets = false;
+  await second.getByText('Reconnecting…').waitFor({ state: 'hidden', timeout: 30000 });
+  await hears(second, 440, 'second user, reconnected');
+
   // Screenshots of the hallway and a room, at the phone size and the desktop size.
   for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]]) {
     await admin.setViewportSize(size);
@@ -216,10 +250,18 @@ try {
   assert.equal(await third.getByRole('link', { name: /Morning tones/ }).count(), 0);
   step('the blocked user no longer sees the room');
 
-  // Sign-in screen, signed out.
+  // Sign-in screen, signed out; a wrong password gets a friendly error, the right one gets in.
   await third.getByRole('button', { name: 'Sign out', exact: true }).click();
   await third.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
   await axe(third, 'sign-in');
+  await third.getByLabel('Username').fill('cyd');
+  await third.getByLabel('Password').fill('not the password');
+  await third.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await third.getByRole('alert').getByText('Wrong username or password.').waitFor();
+  await third.getByLabel('Password').fill('cyd-password');
+  await third.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await third.getByRole('heading', { name: 'Hallway' }).waitFor();
+  step('sign-in: friendly error, then in');
   console.log('journey: 1 passed, 0 failed');
 } catch (err) {
   // Leave evidence: what each browser showed when the journey failed.

@@ -34,6 +34,27 @@ export class RoomClient {
   private closedByUs = false;
   private retry = 0;
   private levelTimer?: number;
+  private retryTimer?: number;
+  // The browser knows when the network goes away and comes back: drop the room's connection at once
+  // rather than waiting for it to time out, and rejoin as soon as the network returns.
+  private onOffline = () => {
+    if (this.state.phase !== 'live' && this.state.phase !== 'connecting') return;
+    // A cut network cannot finish a closing handshake, so abandon the socket rather than wait for its close
+    // event. When the new one joins, the server retires the old connection (a second connection from the
+    // same user takes over its place).
+    const ws = this.ws;
+    this.ws = undefined;
+    ws?.close();
+    this.teardownMedia();
+    this.set({ phase: 'reconnecting' });
+    this.retryTimer = window.setTimeout(() => this.connect(), 1000);
+  };
+  private onOnline = () => {
+    if (this.state.phase === 'reconnecting') {
+      window.clearTimeout(this.retryTimer);
+      this.connect();
+    }
+  };
   private micAnalyser?: AnalyserNode;
   private audioCtx?: AudioContext;
 
@@ -52,6 +73,8 @@ export class RoomClient {
 
   connect() {
     this.closedByUs = false;
+    window.addEventListener('offline', this.onOffline);
+    window.addEventListener('online', this.onOnline);
     const proto = location.protocol === 'https:' ? 'wss' : 'ws';
     const ws = new WebSocket(`${proto}://${location.host}/api/v1/rooms/${this.roomId}/ws`);
     this.ws = ws;
@@ -68,7 +91,7 @@ export class RoomClient {
       }
       this.set({ phase: 'reconnecting' });
       const delay = Math.min(10_000, 500 * 2 ** this.retry++);
-      window.setTimeout(() => this.connect(), delay);
+      this.retryTimer = window.setTimeout(() => this.connect(), delay);
     };
     if (!this.levelTimer) this.levelTimer = window.setInterval(() => this.pollLevels(), 150);
   }
@@ -96,6 +119,9 @@ export class RoomClient {
 
   close() {
     this.closedByUs = true;
+    window.removeEventListener('offline', this.onOffline);
+    window.removeEventListener('online', this.onOnline);
+    window.clearTimeout(this.retryTimer);
     window.clearInterval(this.levelTimer);
     this.levelTimer = undefined;
     this.ws?.close();
