@@ -694,17 +694,6 @@ impl Shard {
                 peer.slot_mids.push(mid);
             }
         }
-        loop {
-            match peer.rtc.poll_output() {
-                Ok(Output::Timeout(t)) => {
-                    peer.timeout = t;
-                    break;
-                }
-                Ok(Output::Transmit(t)) => self.outbox.push((t.destination, t.contents.into())),
-                Ok(_) => {}
-                Err(e) => return reject("invalid_sdp", format!("The offer cannot be used: {e}.")),
-            }
-        }
         if peer.pt.is_none() {
             return reject("no_opus", "The offer has no Opus audio; Stoa carries Opus only.".into());
         }
@@ -715,7 +704,8 @@ impl Shard {
             media.peers.push(peer_id);
             let _ = media.events.try_send(SfuEvent::Answer { peer: peer_id, sdp });
         }
-        self.schedule(peer_id);
+        // Like any mutation, accepting the offer is followed by draining the peer to its next timeout.
+        self.drain(now, peer_id);
     }
 
     fn remove_peer(&mut self, peer_id: PeerId) {

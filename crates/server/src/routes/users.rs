@@ -36,13 +36,36 @@ async fn profile_of(state: &AppState, viewer: UserId, username: &str) -> Result<
     state.store.profile(viewer, &name).await?.map(Json).ok_or_else(|| ApiError::not_found("There is no such user."))
 }
 
-/// Resolves the target of a follow or block, refusing the caller themselves.
-async fn other_user(state: &AppState, session: &Session, username: &str, verb: &str) -> Result<UserId, ApiError> {
+/// A change of the caller's relation to another user.
+#[derive(Debug, Clone, Copy)]
+enum Relation {
+    Follow,
+    Unfollow,
+    Block,
+    Unblock,
+}
+
+/// Applies a relation change to `username` (never the caller themselves) and answers with their profile as
+/// the caller now sees it.
+async fn relate(
+    state: &AppState,
+    session: &Session,
+    username: &str,
+    relation: Relation,
+) -> Result<Json<Profile>, ApiError> {
     let id = user_id(state, username).await?;
-    if id == session.account.id {
+    let me = session.account.id;
+    if id == me {
+        let verb = format!("{relation:?}").to_lowercase();
         return Err(ApiError::bad_request("self", format!("You cannot {verb} yourself.")));
     }
-    Ok(id)
+    match relation {
+        Relation::Follow => state.store.follow(me, id).await?,
+        Relation::Unfollow => state.store.unfollow(me, id).await?,
+        Relation::Block => state.store.block(me, id).await?,
+        Relation::Unblock => state.store.unblock(me, id).await?,
+    }
+    profile_of(state, me, username).await
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{username}", tag = "users", security(("bearer" = [])),
@@ -66,9 +89,7 @@ pub async fn follow(
     session: Session,
     Path(username): Path<String>,
 ) -> Result<Json<Profile>, ApiError> {
-    let id = other_user(&state, &session, &username, "follow").await?;
-    state.store.follow(session.account.id, id).await?;
-    profile_of(&state, session.account.id, &username).await
+    relate(&state, &session, &username, Relation::Follow).await
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{username}/follow", tag = "users", security(("bearer" = [])),
@@ -80,9 +101,7 @@ pub async fn unfollow(
     session: Session,
     Path(username): Path<String>,
 ) -> Result<Json<Profile>, ApiError> {
-    let id = other_user(&state, &session, &username, "unfollow").await?;
-    state.store.unfollow(session.account.id, id).await?;
-    profile_of(&state, session.account.id, &username).await
+    relate(&state, &session, &username, Relation::Unfollow).await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{username}/block", tag = "users", security(("bearer" = [])),
@@ -95,9 +114,7 @@ pub async fn block(
     session: Session,
     Path(username): Path<String>,
 ) -> Result<Json<Profile>, ApiError> {
-    let id = other_user(&state, &session, &username, "block").await?;
-    state.store.block(session.account.id, id).await?;
-    profile_of(&state, session.account.id, &username).await
+    relate(&state, &session, &username, Relation::Block).await
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{username}/block", tag = "users", security(("bearer" = [])),
@@ -109,9 +126,7 @@ pub async fn unblock(
     session: Session,
     Path(username): Path<String>,
 ) -> Result<Json<Profile>, ApiError> {
-    let id = other_user(&state, &session, &username, "unblock").await?;
-    state.store.unblock(session.account.id, id).await?;
-    profile_of(&state, session.account.id, &username).await
+    relate(&state, &session, &username, Relation::Unblock).await
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{username}/followers", tag = "users", security(("bearer" = [])),
