@@ -2,18 +2,22 @@
 // page: sign in, open the room's WebSocket, offer one send-only and three receive-only audio m-lines,
 // apply the answer, and keep the microphone (Chromium's fake device, fed from the WAV) live.
 //
-// Usage: node publish.mjs   with env BASE, ROOM, USERNAME, PASSWORD, WAV, SECONDS.
-// Prints one JSON line once media is connected, then exits after SECONDS.
+// Usage: node publish.mjs   with env BASE, ROOM, USERNAME, PASSWORD, WAV, SECONDS, and MODE: `slots` (one
+// sendonly and three recvonly m-lines, as Stoa's own client does) or `plain` (one sendrecv transceiver
+// carrying the microphone, as a typical WebRTC app does).
+// Prints one JSON line once media is connected, and another with the packets sent and received before it
+// exits after SECONDS.
 import { chromium } from 'playwright-core';
 
 const { BASE, ROOM, USERNAME, PASSWORD, WAV } = process.env;
 const SECONDS = Number(process.env.SECONDS || '5');
+const MODE = process.env.MODE || 'slots';
 
 // The page is served under the server's own origin (by request interception, below), so the session
 // cookie from signing in rides on the same-origin WebSocket, as it would for the real web client.
 const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>publish</title></head>
 <body><p id="state">starting</p><script>
-window.publish = async (room, username, password) => {
+window.publish = async (room, username, password, mode) => {
   const state = document.getElementById('state');
   const login = await fetch('/api/v1/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ username, password }) });
@@ -34,8 +38,12 @@ window.publish = async (room, username, password) => {
   const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
   const pc = new RTCPeerConnection();
   window.pc = pc;
-  pc.addTransceiver(mic.getAudioTracks()[0], { direction: 'sendonly' });
-  for (let i = 0; i < 3; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
+  if (mode === 'plain') {
+    pc.addTrack(mic.getAudioTracks()[0], mic);
+  } else {
+    pc.addTransceiver(mic.getAudioTracks()[0], { direction: 'sendonly' });
+    for (let i = 0; i < 3; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
+  }
   await pc.setLocalDescription(await pc.createOffer());
   ws.send(JSON.stringify({ type: 'offer', sdp: pc.localDescription.sdp }));
   const answer = await next('answer');
@@ -72,17 +80,20 @@ try {
   page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
   await page.route(`${BASE}/__publish`, (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
   await page.goto(`${BASE}/__publish`);
-  const result = await page.evaluate(({ room, username, password }) => window.publish(room, username, password),
-    { room: ROOM, username: USERNAME, password: PASSWORD });
+  const result = await page.evaluate(({ room, username, password, mode }) => window.publish(room, username, password, mode),
+    { room: ROOM, username: USERNAME, password: PASSWORD, mode: MODE });
   console.log(JSON.stringify(result));
   await page.waitForTimeout(SECONDS * 1000);
-  const sent = await page.evaluate(async () => {
+  const counts = await page.evaluate(async () => {
     const stats = await window.pc.getStats();
-    let packets = 0;
-    stats.forEach((s) => { if (s.type === 'outbound-rtp') packets += s.packetsSent; });
-    return packets;
+    const out = { sent: 0, received: 0 };
+    stats.forEach((s) => {
+      if (s.type === 'outbound-rtp') out.sent += s.packetsSent;
+      if (s.type === 'inbound-rtp') out.received += s.packetsReceived;
+    });
+    return out;
   });
-  process.stderr.write(`chromium sent ${sent} packets\n`);
+  console.log(JSON.stringify(counts));
 } finally {
   await browser.close();
 }

@@ -679,8 +679,7 @@ impl Shard {
             scheduled: None,
             timeout: now,
         };
-        // The negotiated media, in offer order (str0m emits no MediaAdded for an answerer): what the client
-        // receives on are the slots; Opus must be there.
+        // The negotiated media, in offer order (str0m emits no MediaAdded for an answerer); Opus must be there.
         let sdp = answer.to_sdp_string();
         for mid in sdp.lines().filter_map(|l| l.strip_prefix("a=mid:")).map(|m| Mid::from(m.trim())) {
             let Some(media) = peer.rtc.media(mid) else { continue };
@@ -690,7 +689,10 @@ impl Shard {
             if peer.pt.is_none() {
                 peer.pt = media.remote_pts().first().copied();
             }
-            if media.direction() == Direction::SendOnly && peer.slot_mids.len() < self.slot_config.slots {
+            // Whatever the client can receive on is a slot: its `recvonly` m-lines (our `sendonly`), and also a
+            // `sendrecv` one, which is what a plain `addTrack(mic)` client offers.
+            let receives = matches!(media.direction(), Direction::SendOnly | Direction::SendRecv);
+            if receives && peer.slot_mids.len() < self.slot_config.slots {
                 peer.slot_mids.push(mid);
             }
         }

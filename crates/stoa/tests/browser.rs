@@ -56,6 +56,7 @@ async fn chromium_publishes_440_hz_and_a_bot_listener_hears_it() {
         .env("PASSWORD", "host-password")
         .env("WAV", &wav)
         .env("SECONDS", "5")
+        .env("MODE", "slots")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -70,6 +71,10 @@ async fn chromium_publishes_440_hz_and_a_bot_listener_hears_it() {
 
     let host_id = host.get("/api/v1/me").await.unwrap()["id"].as_u64().unwrap() as u32;
     eventually("the bot hears three seconds of Chromium", || ear.heard_from(host_id) >= 150).await;
+    let counts =
+        tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().expect("counts");
+    let counts: serde_json::Value = serde_json::from_str(&counts).unwrap();
+    assert!(counts["sent"].as_u64().unwrap() > 100, "{counts}");
     let status = tokio::time::timeout(Duration::from_secs(60), node.wait()).await.unwrap().unwrap();
     assert!(status.success(), "the browser script failed");
 
@@ -77,4 +82,48 @@ async fn chromium_publishes_440_hz_and_a_bot_listener_hears_it() {
     let pcm = common::decode_heard(&heard, host_id);
     let hz = common::frequency(&pcm);
     assert!((hz - 440.0).abs() <= 5.0, "440 Hz in Chromium's microphone, {hz:.1} Hz heard");
+}
+
+/// An independent client's usual shape: one `sendrecv` transceiver with the microphone (`addTrack`), not
+/// Stoa's slots. As a listener it still hears the speaker, on that one m-line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_sendrecv_browser_client_hears_the_room() {
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is needed: run scripts/test, which installs it"
+    );
+    let w = world().await;
+    let host_api = w.user("host").await;
+    let room = w.room(&host_api).await;
+    let host = Bot::join(&host_api, &room).await;
+    host.sending(true);
+    w.user("plain").await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("tone.wav");
+    write_tone(&wav, 660.0, 10.0);
+    let mut node = tokio::process::Command::new("node")
+        .arg("publish.mjs")
+        .current_dir(browser_dir())
+        .env("BASE", &w.base)
+        .env("ROOM", &room)
+        .env("USERNAME", "plain")
+        .env("PASSWORD", "plain-password")
+        .env("WAV", &wav)
+        .env("SECONDS", "3")
+        .env("MODE", "plain")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().unwrap();
+    let result: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!((result["connection"].as_str(), result["role"].as_str()), (Some("connected"), Some("listener")));
+    let counts =
+        tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().expect("counts");
+    let counts: serde_json::Value = serde_json::from_str(&counts).unwrap();
+    assert!(counts["received"].as_u64().unwrap() > 100, "the plain client heard the host: {counts}");
+    assert!(tokio::time::timeout(Duration::from_secs(60), node.wait()).await.unwrap().unwrap().success());
+    assert!(host.heard.lock().unwrap().is_empty(), "and, a listener, was not heard itself");
 }
