@@ -6,13 +6,12 @@
 // an axe-core check, and the hallway and a room are saved as screenshots at phone and desktop sizes.
 //
 // Usage: node journey.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
-import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { launch, startServer, wav } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
@@ -23,45 +22,14 @@ const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1440, height: 900 };
 const step = (s) => process.stderr.write(`journey: ${s}\n`);
 
-function wav(path, hz, seconds = 120) {
-  const rate = 48000;
-  const n = rate * seconds;
-  const buf = Buffer.alloc(44 + n * 2);
-  buf.write('RIFF', 0); buf.writeUInt32LE(36 + n * 2, 4); buf.write('WAVEfmt ', 8);
-  buf.writeUInt32LE(16, 16); buf.writeUInt16LE(1, 20); buf.writeUInt16LE(1, 22); buf.writeUInt32LE(rate, 24);
-  buf.writeUInt32LE(rate * 2, 28); buf.writeUInt16LE(2, 32); buf.writeUInt16LE(16, 34); buf.write('data', 36);
-  buf.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) buf.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 12000), 44 + i * 2);
-  writeFileSync(path, buf);
-  return path;
-}
-
-// The real binary, on a fresh data folder: the admin's invite URL is what it prints.
-const server = spawn(process.env.STOA_BIN, ['serve', '--data', join(work, 'data'), '--http', '127.0.0.1:0', '--media-udp', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const bootstrap = await new Promise((resolve, reject) => {
-  let text = '';
-  server.stdout.on('data', (d) => {
-    text += d;
-    const m = text.match(/http:\/\/\S+\/invite\/\S+/);
-    if (m) resolve(m[0]);
-  });
-  server.on('exit', (c) => reject(new Error(`stoa serve exited (${c})`)));
-  setTimeout(() => reject(new Error('stoa serve printed no invite')), 30000);
-});
-const base = new URL(bootstrap).origin;
+const { server, bootstrap, base } = await startServer(work);
 step(`server at ${base}`);
 
 const browsers = [];
 const pages = [];
 async function browserWith(hz, viewport) {
-  const b = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${wav(join(work, `tone-${hz}.wav`), hz)}`, '--allow-loopback-in-peer-connection',
-      '--autoplay-policy=no-user-gesture-required'],
-  });
+  const b = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${wav(join(work, `tone-${hz}.wav`), hz)}`, '--autoplay-policy=no-user-gesture-required']);
   browsers.push(b);
   // bypassCSP only so that axe-core can be injected; the app itself runs under its real policy.
   const page = await (await b.newContext({ viewport, bypassCSP: true })).newPage();

@@ -1,13 +1,14 @@
-//! The web client's full journey in three real Chromium browsers (tests/browser/journey.mjs), against this
-//! build's `stoa serve`. Screenshots land in test-artifacts/ at the repository's root.
+//! The web client in real Chromium browsers (tests/browser/*.mjs), against this build's `stoa serve`:
+//! the full journey in three browsers, and the fallbacks (a refused microphone, blocked autoplay).
+//! Screenshots land in test-artifacts/ at the repository's root.
 //!
 //! Needs /usr/bin/chromium and tests/browser/node_modules; scripts/test installs both.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-#[test]
-fn the_full_journey_in_three_browsers() {
+/// Runs a script of tests/browser against this build's binary; it fails by exiting non-zero.
+fn run_browser_script(script: &str) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let browser = root.join("tests/browser");
     assert!(
@@ -19,12 +20,22 @@ fn the_full_journey_in_three_browsers() {
         "the browser test packages are needed: run scripts/test, which installs them"
     );
     let status = Command::new("node")
-        .arg("journey.mjs")
+        .arg(script)
         .current_dir(&browser)
         .env("STOA_BIN", env!("CARGO_BIN_EXE_stoa"))
         .env("OUT", root.join("test-artifacts"))
         .env("RUST_LOG", "warn,str0m=error")
         .status()
         .expect("node runs");
-    assert!(status.success(), "the journey failed; see its output above and test-artifacts/failure-*.png");
+    assert!(status.success(), "{script} failed; see its output above and test-artifacts/failure-*.png");
+}
+
+#[test]
+fn the_full_journey_in_three_browsers() {
+    run_browser_script("journey.mjs");
+}
+
+#[test]
+fn a_refused_microphone_is_explained_and_blocked_autoplay_gets_tap_to_listen() {
+    run_browser_script("edges.mjs");
 }

@@ -1,0 +1,76 @@
+// The web client's fallbacks: a microphone the user refuses is explained when they go on stage, and a
+// browser that blocks autoplay gets "Tap to listen", after which the room is audible.
+//
+// Usage: node edges.mjs   with env STOA_BIN.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { launch, signUp, startServer, wav } from './lib.mjs';
+
+const work = mkdtempSync(join(tmpdir(), 'stoa-edges-'));
+const { server, bootstrap, base } = await startServer(work);
+const browsers = [];
+try {
+  // The host's browser grants its (fake, 440 Hz) microphone.
+  const hostBrowser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${wav(join(work, 'tone.wav'), 440)}`, '--autoplay-policy=no-user-gesture-required']);
+  browsers.push(hostBrowser);
+  const host = await (await hostBrowser.newContext()).newPage();
+  host.on('dialog', (d) => d.accept());
+  await signUp(host, bootstrap, 'host', 'Hana Host');
+  await host.getByRole('link', { name: 'Invites', exact: true }).click();
+  await host.getByRole('button', { name: 'Create invite', exact: true }).click();
+  const link = await host.locator('.invite-link').first().textContent();
+
+  // The guest's browser blocks autoplay until a gesture, and refuses the microphone.
+  const guestBrowser = await launch(['--use-fake-device-for-media-stream', '--autoplay-policy=document-user-activation-required']);
+  browsers.push(guestBrowser);
+  const guestContext = await guestBrowser.newContext();
+  // Signed up over the API (the context shares the cookie), so no gesture ever happens in a page before the
+  // room: nothing has unlocked autoplay.
+  const code = link.trim().split('/').pop();
+  const signed = await guestContext.request.post(`${base}/api/v1/auth/signup`, { data: { invite: code, username: 'guest', display_name: 'Gus Guest', password: 'guest-password' } });
+  assert.equal(signed.status(), 201);
+  const guest = await guestContext.newPage();
+  // Headless Chromium lets WebRTC streams autoplay whatever its policy flag says, so this page plays the part
+  // of a browser that refuses: play() rejects with NotAllowedError until the user has pressed something.
+  await guest.addInitScript(() => {
+    let gesture = false;
+    addEventListener('pointerdown', () => (gesture = true), true);
+    addEventListener('keydown', () => (gesture = true), true);
+    const play = HTMLMediaElement.prototype.play;
+    HTMLMediaElement.prototype.play = function () {
+      if (!gesture) return Promise.reject(new DOMException('play() needs a user gesture', 'NotAllowedError'));
+      return play.call(this);
+    };
+  });
+
+  await host.getByRole('link', { name: 'Hallway', exact: true }).click();
+  await host.getByRole('button', { name: 'Start a room', exact: true }).click();
+  await host.getByLabel('Title').fill('Edge cases');
+  await host.getByRole('button', { name: "Let's go", exact: true }).click();
+  await host.getByRole('heading', { name: 'Edge cases' }).waitFor();
+
+  // Joining from a direct link, with no gesture in the page yet: autoplay is blocked.
+  await guest.goto(`${base}${new URL(host.url()).pathname}`);
+  await guest.getByRole('heading', { name: 'Edge cases' }).waitFor();
+  const tap = guest.getByRole('button', { name: 'Tap to listen', exact: true });
+  await tap.waitFor({ timeout: 20000 });
+  await tap.click();
+  await tap.waitFor({ state: 'hidden' });
+  const playing = await guest.evaluate(() => [...document.querySelectorAll('audio')].some((a) => !a.paused));
+  assert.ok(playing, 'after the tap, the room plays');
+  process.stderr.write('edges: "Tap to listen" appears when autoplay is blocked, and plays the room\n');
+
+  // The guest is invited on stage; their browser refuses the microphone, and the page says what to do.
+  await guest.getByRole('button', { name: 'Raise hand', exact: true }).click();
+  await host.getByRole('region', { name: 'Raised hands' }).getByRole('button', { name: 'Invite to speak', exact: true }).click();
+  await guest.getByRole('button', { name: 'Join as speaker', exact: true }).click();
+  await guest.getByRole('alert').getByText('Stoa needs your microphone').waitFor({ timeout: 20000 });
+  process.stderr.write('edges: a refused microphone is explained\n');
+  console.log('edges: 1 passed, 0 failed');
+} finally {
+  for (const b of browsers) await b.close().catch(() => undefined);
+  server.kill();
+}
