@@ -38,6 +38,14 @@ window.publish = async (room, username, password, mode) => {
   const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
   const pc = new RTCPeerConnection();
   window.pc = pc;
+  // What arrives is played, as a client would (Chromium feeds WebRTC audio to WebAudio only while it plays).
+  window.audios = [];
+  pc.ontrack = (e) => {
+    const a = new Audio();
+    a.srcObject = e.streams[0] ?? new MediaStream([e.track]);
+    a.play();
+    window.audios.push(a);
+  };
   if (mode === 'plain') {
     pc.addTrack(mic.getAudioTracks()[0], mic);
   } else {
@@ -85,11 +93,26 @@ try {
   console.log(JSON.stringify(result));
   await page.waitForTimeout(SECONDS * 1000);
   const counts = await page.evaluate(async () => {
+    // The loudest frequency heard, through WebAudio.
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 16384;
+    for (const a of window.audios) ctx.createMediaStreamSource(a.srcObject).connect(analyser);
+    await new Promise((r) => setTimeout(r, 1500));
+    const data = new Float32Array(analyser.frequencyBinCount);
+    analyser.getFloatFrequencyData(data);
+    let peak = 0;
+    for (let i = 1; i < data.length; i++) if (data[i] > data[peak]) peak = i;
     const stats = await window.pc.getStats();
-    const out = { sent: 0, received: 0 };
+    const out = { sent: 0, received: 0, peakHz: (peak * ctx.sampleRate) / analyser.fftSize, peakDb: data[peak], concealed: 0, samples: 0 };
     stats.forEach((s) => {
       if (s.type === 'outbound-rtp') out.sent += s.packetsSent;
-      if (s.type === 'inbound-rtp') out.received += s.packetsReceived;
+      if (s.type === 'inbound-rtp') {
+        out.received += s.packetsReceived;
+        out.concealed += s.concealedSamples ?? 0;
+        out.samples += s.totalSamplesReceived ?? 0;
+      }
     });
     return out;
   });

@@ -11,6 +11,7 @@
 //! control plane over a channel.
 
 use crate::net::{send_batch, stun_local_ufrag};
+use crate::repacket::Aggregator;
 use crate::slots::{SlotConfig, SlotMapper};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -96,6 +97,7 @@ pub enum SfuEvent {
 enum Command {
     OpenRoom { room: RoomKey, events: mpsc::Sender<SfuEvent> },
     CloseRoom { room: RoomKey },
+    AudienceFrames { room: RoomKey, frames: usize },
     Offer { room: RoomKey, peer: PeerId, user: u64, sdp: String, publish: bool },
     SetPublish { peer: PeerId, publish: bool },
     ClosePeer { peer: PeerId },
@@ -118,10 +120,21 @@ pub struct Sfu {
 enum Cross {
     /// A publisher's packet, for its room's home shard (which owns the room's slot mapper).
     Publish(Packet),
-    /// A forwarding decision, for the listeners on another shard.
-    Forward(Packet, crate::slots::Forward),
+    /// A forwarding decision, for some of the peers on another shard.
+    Deliver(Packet, crate::slots::Forward, Audience),
     /// A publisher on another shard stopped publishing or left.
     SourceGone { room: RoomKey, user: u64 },
+}
+
+/// Which peers of a room a forwarded packet is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    /// Everyone (when the audience gets 20 ms packets too).
+    Everyone,
+    /// Publishers only: the stage's 20 ms packets, when the audience gets joined ones.
+    Stage,
+    /// Everyone but publishers: joined packets.
+    Listeners,
 }
 
 /// A publisher's packet, as it travels within and between shards.
@@ -232,6 +245,12 @@ impl Sfu {
         peer
     }
 
+    /// How many 20 ms frames each packet to the room's audience carries (1: every frame as it comes). The
+    /// stage always gets 20 ms packets.
+    pub fn set_audience_frames(&self, room: RoomKey, frames: usize) {
+        self.send(self.home_of(room), Command::AudienceFrames { room, frames });
+    }
+
     /// Whether a peer's packets may be forwarded (an unmuted speaker).
     pub fn set_publish(&self, peer: PeerId, publish: bool) {
         self.send(self.shard_of(peer), Command::SetPublish { peer, publish });
@@ -272,7 +291,23 @@ struct RoomMedia {
     peers: Vec<PeerId>,
     mapper: SlotMapper,
     events: mpsc::Sender<SfuEvent>,
+    /// On the home shard: per slot, the frames waiting to be joined for the audience.
+    audience: Vec<AudienceSlot>,
+    audience_frames: usize,
 }
+
+struct AudienceSlot {
+    aggregator: Aggregator,
+    /// The slot's next sequence number on the audience's stream.
+    next_seq: u64,
+    waiting_since: Option<Instant>,
+    /// The packet whose speaker and level the waiting frames go out with.
+    last: Option<Packet>,
+}
+
+/// How long joined frames may wait for the rest of their packet before going out as they are: three frames'
+/// worth and one spare, so a talk spurt's last frames are not held long after it ends.
+const AUDIENCE_FLUSH: Duration = Duration::from_millis(80);
 
 struct Shard {
     index: usize,
@@ -328,7 +363,8 @@ impl Shard {
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>, mut cross: mpsc::UnboundedReceiver<Cross>) {
         let mut buf = vec![0u8; 2048];
         loop {
-            let next_timer = self.timers.peek().map(|Reverse((t, _))| *t);
+            let next_timer =
+                [self.timers.peek().map(|Reverse((t, _))| *t), self.next_audience_flush()].into_iter().flatten().min();
             tokio::select! {
                 biased;
                 command = commands.recv() => match command {
@@ -344,6 +380,7 @@ impl Shard {
                 _ = sleep_until(next_timer), if next_timer.is_some() => {}
             }
             self.fire_timers(Instant::now());
+            self.flush_audience(Instant::now(), false);
             self.flush().await;
         }
     }
@@ -524,23 +561,88 @@ impl Shard {
             let _ = room.events.try_send(SfuEvent::Slots { holders });
         }
         let Some(forward) = forward else { return };
-        for (shard, tx) in self.cross.iter().enumerate() {
-            if shard != self.index {
-                let _ = tx.send(Cross::Forward(packet.clone(), forward));
+        if room.audience_frames <= 1 {
+            // The audience's stream is the stage's; should joining start, its numbering carries on from here.
+            if let Some(slot) = room.audience.get_mut(forward.slot) {
+                slot.next_seq = forward.seq + 1;
+            }
+            self.deliver_everywhere(now, &packet, forward, Audience::Everyone);
+            return;
+        }
+        let mut out = Vec::new();
+        if let Some(slot) = room.audience.get_mut(forward.slot) {
+            let joined = slot.aggregator.push(forward.timestamp, packet.payload.clone());
+            slot.waiting_since = if slot.aggregator.is_pending() { slot.waiting_since.or(Some(now)) } else { None };
+            slot.last = Some(packet.clone());
+            for j in joined {
+                let seq = slot.next_seq;
+                slot.next_seq += 1;
+                let joined_packet = Packet { payload: j.payload, timestamp: j.timestamp, ..packet.clone() };
+                out.push((joined_packet, crate::slots::Forward { slot: forward.slot, seq, timestamp: j.timestamp }));
             }
         }
-        self.deliver(now, &packet, forward);
+        self.deliver_everywhere(now, &packet, forward, Audience::Stage);
+        for (p, f) in out {
+            self.deliver_everywhere(now, &p, f, Audience::Listeners);
+        }
     }
 
-    /// Writes a forwarded packet into the slot of every connected peer of the room on this shard, but the
-    /// publisher's own.
-    fn deliver(&mut self, now: Instant, packet: &Packet, forward: crate::slots::Forward) {
+    /// Delivers a forwarding decision on this shard and sends it to every other shard.
+    fn deliver_everywhere(&mut self, now: Instant, packet: &Packet, forward: crate::slots::Forward, to: Audience) {
+        for (shard, tx) in self.cross.iter().enumerate() {
+            if shard != self.index {
+                let _ = tx.send(Cross::Deliver(packet.clone(), forward, to));
+            }
+        }
+        self.deliver(now, packet, forward, to);
+    }
+
+    /// When the next audience slot's waiting frames must go out (on this shard, if it is a room's home).
+    fn next_audience_flush(&self) -> Option<Instant> {
+        self.rooms
+            .values()
+            .flat_map(|r| r.audience.iter())
+            .filter_map(|a| a.waiting_since)
+            .min()
+            .map(|t| t + AUDIENCE_FLUSH)
+    }
+
+    /// Sends audience frames that have waited long enough (all of them, with `all`) as they are.
+    fn flush_audience(&mut self, now: Instant, all: bool) {
+        let mut out = Vec::new();
+        for room in self.rooms.values_mut() {
+            for (index, slot) in room.audience.iter_mut().enumerate() {
+                if !slot.waiting_since.is_some_and(|t| all || now >= t + AUDIENCE_FLUSH) {
+                    continue;
+                }
+                slot.waiting_since = None;
+                if let (Some(j), Some(last)) = (slot.aggregator.flush(), slot.last.clone()) {
+                    let seq = slot.next_seq;
+                    slot.next_seq += 1;
+                    let packet = Packet { payload: j.payload, timestamp: j.timestamp, ..last };
+                    out.push((packet, crate::slots::Forward { slot: index, seq, timestamp: j.timestamp }));
+                }
+            }
+        }
+        for (p, f) in out {
+            self.deliver_everywhere(now, &p, f, Audience::Listeners);
+        }
+    }
+
+    /// Writes a forwarded packet into the slot of the room's connected peers on this shard that it is for,
+    /// never into the publisher's own.
+    fn deliver(&mut self, now: Instant, packet: &Packet, forward: crate::slots::Forward, to: Audience) {
         let Some(room) = self.rooms.get(&packet.room) else { return };
         let ext = ExtensionValues { audio_level: packet.level, voice_activity: packet.voice, ..Default::default() };
         let listeners = room.peers.clone();
         for listener in listeners {
             let Some(peer) = self.peers.get_mut(&listener) else { continue };
-            if peer.user == packet.user || !peer.rtc.is_connected() {
+            let wanted = match to {
+                Audience::Everyone => true,
+                Audience::Stage => peer.publish,
+                Audience::Listeners => !peer.publish,
+            };
+            if !wanted || peer.user == packet.user || !peer.rtc.is_connected() {
                 continue;
             }
             let (Some(&mid), Some(pt)) = (peer.slot_mids.get(forward.slot), peer.pt) else { continue };
@@ -559,7 +661,7 @@ impl Shard {
     fn cross(&mut self, now: Instant, message: Cross) {
         match message {
             Cross::Publish(packet) => self.publish_at_home(now, packet),
-            Cross::Forward(packet, forward) => self.deliver(now, &packet, forward),
+            Cross::Deliver(packet, forward, to) => self.deliver(now, &packet, forward, to),
             Cross::SourceGone { room, user } => self.source_gone(room, user),
         }
         self.fan_out(now);
@@ -599,10 +701,26 @@ impl Shard {
         let now = Instant::now();
         match command {
             Command::OpenRoom { room, events } => {
-                self.rooms.insert(
-                    room,
-                    RoomMedia { peers: Vec::new(), mapper: SlotMapper::new(self.slot_config.clone()), events },
-                );
+                let audience = (0..self.slot_config.slots)
+                    .map(|_| AudienceSlot {
+                        aggregator: Aggregator::new(1),
+                        next_seq: 1,
+                        waiting_since: None,
+                        last: None,
+                    })
+                    .collect();
+                let mapper = SlotMapper::new(self.slot_config.clone());
+                self.rooms.insert(room, RoomMedia { peers: Vec::new(), mapper, events, audience, audience_frames: 1 });
+            }
+            Command::AudienceFrames { room, frames } => {
+                // What waits under the old setting goes out first, so no frame is lost to the change.
+                self.flush_audience(Instant::now(), true);
+                if let Some(media) = self.rooms.get_mut(&room) {
+                    media.audience_frames = frames.clamp(1, 6);
+                    for slot in &mut media.audience {
+                        slot.aggregator = Aggregator::new(media.audience_frames);
+                    }
+                }
             }
             Command::CloseRoom { room } => {
                 if let Some(media) = self.rooms.remove(&room) {

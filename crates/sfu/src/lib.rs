@@ -17,6 +17,7 @@
 
 pub mod driver;
 mod net;
+pub mod repacket;
 pub mod slots;
 
 pub use driver::{PeerId, RoomKey, Sfu, SfuConfig, SfuEvent};

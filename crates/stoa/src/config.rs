@@ -55,6 +55,13 @@ pub struct ServeArgs {
     /// Media shards: threads that each own a UDP port and a share of the peers [default: one per core].
     #[arg(long, env = "STOA_MEDIA_SHARDS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub media_shards: Option<u16>,
+    /// 20 ms Opus frames joined into each packet to a large room's audience, without decoding; 1 turns it
+    /// off. The stage always gets 20 ms packets [default: 3].
+    #[arg(long, env = "STOA_AUDIENCE_FRAMES", value_parser = clap::value_parser!(u16).range(1..=6))]
+    pub audience_frames: Option<u16>,
+    /// From how many listeners a room's audience gets joined packets [default: 500].
+    #[arg(long, env = "STOA_AUDIENCE_FRAMES_ABOVE")]
+    pub audience_frames_above: Option<u32>,
     /// The IP address advertised to WebRTC clients as the server's candidate [default: the media address's IP].
     #[arg(long, env = "STOA_PUBLIC_IP")]
     pub public_ip: Option<std::net::IpAddr>,
@@ -75,6 +82,8 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     media_udp: Option<SocketAddr>,
     media_shards: Option<u16>,
+    audience_frames: Option<u16>,
+    audience_frames_above: Option<u32>,
     public_ip: Option<std::net::IpAddr>,
 }
 
@@ -145,6 +154,11 @@ impl ServeArgs {
             media_udp: self.media_udp.or(file.media_udp).unwrap_or(d.media_udp),
             public_ip: self.public_ip.or(file.public_ip),
             media_shards: self.media_shards.or(file.media_shards).map_or(d.media_shards, usize::from),
+            audience_frames: self.audience_frames.or(file.audience_frames).map_or(d.audience_frames, usize::from),
+            audience_frames_above: self
+                .audience_frames_above
+                .or(file.audience_frames_above)
+                .unwrap_or(d.audience_frames_above),
         })
     }
 }

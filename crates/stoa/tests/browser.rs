@@ -85,17 +85,23 @@ async fn chromium_publishes_440_hz_and_a_bot_listener_hears_it() {
 }
 
 /// An independent client's usual shape: one `sendrecv` transceiver with the microphone (`addTrack`), not
-/// Stoa's slots. As a listener it still hears the speaker, on that one m-line.
+/// Stoa's slots. As a listener it still hears the speaker, on that one m-line. The room is set to join
+/// frames for its audience from the first listener, so this is also Chromium playing 60 ms code 3 packets:
+/// it must hear the 440 Hz tone, with next to nothing concealed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plain_sendrecv_browser_client_hears_the_room() {
+async fn a_plain_sendrecv_browser_client_hears_the_room_in_joined_packets() {
     assert!(
         std::path::Path::new("/usr/bin/chromium").exists(),
         "Debian's chromium is needed: run scripts/test, which installs it"
     );
-    let w = world().await;
+    let w = common::world_with(|c| {
+        c.audience_frames = 3;
+        c.audience_frames_above = 0;
+    })
+    .await;
     let host_api = w.user("host").await;
     let room = w.room(&host_api).await;
-    let host = Bot::join(&host_api, &room).await;
+    let host = Bot::join_with(&host_api, &room, common::tone_frames(2.0)).await;
     host.sending(true);
     w.user("plain").await;
     let dir = tempfile::tempdir().unwrap();
@@ -123,7 +129,14 @@ async fn a_plain_sendrecv_browser_client_hears_the_room() {
     let counts =
         tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().expect("counts");
     let counts: serde_json::Value = serde_json::from_str(&counts).unwrap();
-    assert!(counts["received"].as_u64().unwrap() > 100, "the plain client heard the host: {counts}");
+    eprintln!("chromium, listening to joined packets: {counts}");
+    // 3 s of connection and 1.5 s of analysis at one packet per 60 ms: about 75 packets, not 225.
+    let received = counts["received"].as_u64().unwrap();
+    assert!((40..=130).contains(&received), "the plain client heard the host, in joined packets: {counts}");
+    let hz = counts["peakHz"].as_f64().unwrap();
+    assert!((hz - 440.0).abs() <= 10.0, "Chromium plays the joined packets as the 440 Hz sent: {counts}");
+    let concealed = counts["concealed"].as_f64().unwrap() / counts["samples"].as_f64().unwrap().max(1.0);
+    assert!(concealed < 0.05, "no glitches: {:.1}% of samples concealed ({counts})", concealed * 100.0);
     assert!(tokio::time::timeout(Duration::from_secs(60), node.wait()).await.unwrap().unwrap().success());
     assert!(host.heard.lock().unwrap().is_empty(), "and, a listener, was not heard itself");
 }

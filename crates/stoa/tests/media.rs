@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Bot, Heard, eventually, world};
+use common::{Bot, Heard, eventually, world, world_with};
 use std::time::Duration;
 use stoa_proto::{ClientCommand, ServerEvent, UserId};
 
@@ -383,4 +383,55 @@ async fn a_dtls_failure_is_refused_to_that_client_alone() {
         matches!(e, ServerEvent::Pong)
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_large_rooms_audience_gets_joined_60_ms_packets_and_the_stage_keeps_20_ms() {
+    // Joining from the first listener, to see it without thousands of them.
+    let w = world_with(|c| {
+        c.audience_frames = 3;
+        c.audience_frames_above = 0;
+    })
+    .await;
+    let host_api = w.user("host").await;
+    let room = w.room(&host_api).await;
+    let mut host = Bot::join(&host_api, &room).await;
+    let mut speaker = Bot::join(&w.user("speaker").await, &room).await;
+    host.bring_on_stage(&mut speaker).await;
+    let ear = Bot::join(&w.user("ear").await, &room).await;
+    host.sending(true);
+    eventually("the audience hears 2 s of the host", || ear.heard_from(host.id) >= 33).await;
+    let sent_before = host.sent.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    host.sending(false);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let heard = ear.heard.lock().unwrap().clone();
+    let from_host: Vec<&Heard> = heard.iter().filter(|h| h.speaker == Some(host.id)).collect();
+    let joined = from_host.iter().filter(|h| h.payload[0] & 0x03 == 3 && h.payload[1] & 0x3f == 3).count();
+    assert!(
+        joined * 10 >= from_host.len() * 9,
+        "the audience's packets carry three frames: {joined} of {}",
+        from_host.len()
+    );
+    // Frames in an Opus packet (RFC 6716 §3.2): code 0 one, codes 1 and 2 two, code 3 as counted.
+    let frames = |p: &[u8]| match p[0] & 0x03 {
+        0 => 1,
+        3 => u32::from(p[1] & 0x3f),
+        _ => 2,
+    };
+    for pair in from_host.windows(2) {
+        assert_eq!(pair[1].seq, pair[0].seq + 1, "the joined stream is continuous");
+        // A frame the encoder made in another Opus mode cannot share a packet, and goes out alone.
+        let spacing = 960 * frames(&pair[0].payload);
+        assert_eq!(pair[1].timestamp.wrapping_sub(pair[0].timestamp), spacing, "packets follow each other in time");
+    }
+    let sent = host.sent.lock().unwrap().len();
+    assert!(sent > sent_before, "the host kept sending");
+    let stage = speaker.heard.lock().unwrap().clone();
+    let stage_from_host: Vec<&Heard> = stage.iter().filter(|h| h.speaker == Some(host.id)).collect();
+    assert!(stage_from_host.iter().all(|h| h.payload[0] & 0x03 == 0), "the stage gets single 20 ms frames");
+    assert!(stage_from_host.len() >= from_host.len() * 25 / 10, "about three times the audience's packets");
+    let hz = common::frequency(&common::decode_heard(&heard, host.id));
+    assert!((hz - 440.0).abs() <= 5.0, "joined packets decode to the 440 Hz sent: {hz:.1}");
 }

@@ -10,4 +10,4 @@ mod task;
 
 pub use connection::{Departure, serve_connection};
 pub use directory::{Directory, RoomHandle, Snapshot};
-pub use task::{JoinOutcome, RoomInput, spawn_room};
+pub use task::{AudiencePackets, JoinOutcome, RoomInput, spawn_room};

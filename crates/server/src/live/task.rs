@@ -93,8 +93,24 @@ pub struct JoinOutcome {
     pub broadcast: broadcast::Receiver<Utf8Bytes>,
 }
 
+/// When a room's audience gets joined packets: `frames` per packet from `above` listeners.
+#[derive(Debug, Clone, Copy)]
+pub struct AudiencePackets {
+    /// 20 ms frames per packet (1: off).
+    pub frames: usize,
+    /// The listener count from which it applies.
+    pub above: u32,
+}
+
 /// Starts the task of a new room, registers it in the directory, and returns its handle.
-pub fn spawn_room(room: Room, id: RoomId, store: Arc<dyn Store>, directory: Directory, sfu: Sfu) -> RoomHandle {
+pub fn spawn_room(
+    room: Room,
+    id: RoomId,
+    store: Arc<dyn Store>,
+    directory: Directory,
+    sfu: Sfu,
+    audience_packets: AudiencePackets,
+) -> RoomHandle {
     let (tx, rx) = mpsc::channel(INBOX);
     let (media_tx, media_rx) = mpsc::channel(MEDIA_EVENTS);
     let room_key = RoomKey(NEXT_ROOM_KEY.fetch_add(1, Ordering::Relaxed));
@@ -115,6 +131,8 @@ pub fn spawn_room(room: Room, id: RoomId, store: Arc<dyn Store>, directory: Dire
         room_key,
         peers: HashMap::new(),
         peer_conns: HashMap::new(),
+        audience_packets,
+        audience_frames: 1,
     };
     tokio::spawn(task.run(rx, media_rx));
     handle
@@ -134,6 +152,9 @@ struct RoomTask {
     /// Each connection's media peer, and whether it may publish as last told to the SFU.
     peers: HashMap<ConnId, (PeerId, bool)>,
     peer_conns: HashMap<PeerId, ConnId>,
+    audience_packets: AudiencePackets,
+    /// Frames per audience packet, as last told to the SFU.
+    audience_frames: usize,
 }
 
 impl RoomTask {
@@ -252,8 +273,16 @@ impl RoomTask {
         }
     }
 
-    /// Tells the SFU about every change in who may publish: the stage, enforced in the media path.
+    /// Tells the SFU about every change in who may publish (the stage, enforced in the media path) and in
+    /// how the audience's packets are made (joined frames once the room is large).
     fn sync_publishers(&mut self) {
+        let listeners = self.room.info().listener_count;
+        let frames = if listeners >= self.audience_packets.above { self.audience_packets.frames.max(1) } else { 1 };
+        if frames != self.audience_frames {
+            self.audience_frames = frames;
+            tracing::info!(room = %self.id, listeners, frames, "audience packets now carry {frames} frame(s)");
+            self.sfu.set_audience_frames(self.room_key, frames);
+        }
         for (conn, (peer, publishing)) in self.peers.iter_mut() {
             let may = self.room.may_publish(*conn);
             if may != *publishing {

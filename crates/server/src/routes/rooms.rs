@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiJson};
-use crate::live::{Departure, RoomInput, Snapshot, serve_connection, spawn_room};
+use crate::live::{AudiencePackets, Departure, RoomInput, Snapshot, serve_connection, spawn_room};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, Query, State};
@@ -92,7 +92,8 @@ pub async fn create_room(
         .await?;
     let config = RoomConfig { capacity: state.config.room_capacity, reconnect_grace: state.config.reconnect_grace };
     let room = Room::new(Instant::now(), id.clone(), title, body.visibility, creator, invited, config);
-    let handle = spawn_room(room, id.clone(), state.store.clone(), state.rooms.clone(), state.sfu.clone());
+    let packets = AudiencePackets { frames: state.config.audience_frames, above: state.config.audience_frames_above };
+    let handle = spawn_room(room, id.clone(), state.store.clone(), state.rooms.clone(), state.sfu.clone(), packets);
     let info = handle.snapshot.borrow().info.clone();
     tracing::info!(room = %id, by = %session.account.username, visibility = ?body.visibility, "room created");
     Ok((StatusCode::CREATED, Json(info)))

@@ -23,8 +23,13 @@ pub struct World {
 }
 
 pub async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+/// A world whose server configuration `tune` adjusts.
+pub async fn world_with(tune: impl FnOnce(&mut ServerConfig)) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         http: "127.0.0.1:0".parse().unwrap(),
         media_udp: "127.0.0.1:0".parse().unwrap(),
         data: dir.path().to_path_buf(),
@@ -35,6 +40,7 @@ pub async fn world() -> World {
         media_shards: 3,
         ..ServerConfig::default()
     };
+    tune(&mut config);
     let running = stoa_server::start(config).await.unwrap();
     let base = format!("http://{}", running.addr);
     let invite = SqliteStore::open(dir.path()).await.unwrap().create_admin_invite(1000).await.unwrap();
