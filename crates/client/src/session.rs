@@ -39,6 +39,52 @@ pub enum Incoming {
     Closed,
 }
 
+/// Counts of the RTP packets a session received, read from their headers (in the clear in SRTP), so a load
+/// generator can count every packet while decrypting only a sample.
+#[derive(Debug, Clone, Default)]
+pub struct RtpCount {
+    /// Packets received.
+    pub packets: u64,
+    /// Bytes of RTP (headers and encrypted payload).
+    pub bytes: u64,
+    /// Packets missing from each stream's sequence numbers.
+    pub lost: u64,
+    /// When the first packet arrived.
+    pub first_at: Option<Instant>,
+    streams: HashMap<u32, (u16, u64)>,
+}
+
+impl RtpCount {
+    fn count(&mut self, datagram: &[u8], at: Instant) {
+        let ssrc = u32::from_be_bytes([datagram[8], datagram[9], datagram[10], datagram[11]]);
+        let seq = u16::from_be_bytes([datagram[2], datagram[3]]);
+        self.packets += 1;
+        self.bytes += datagram.len() as u64;
+        self.first_at.get_or_insert(at);
+        match self.streams.get_mut(&ssrc) {
+            None => {
+                self.streams.insert(ssrc, (seq, 1));
+            }
+            Some((last, _)) => {
+                let step = seq.wrapping_sub(*last);
+                // A step of 1 is the next packet; a larger forward step (under half the space) skips lost ones;
+                // anything else is a late or repeated packet, which loses nothing.
+                if (2..0x8000).contains(&step) {
+                    self.lost += u64::from(step - 1);
+                }
+                if (1..0x8000).contains(&step) {
+                    *last = seq;
+                }
+            }
+        }
+    }
+}
+
+/// Whether a datagram is RTP (not RTCP, STUN or DTLS): version 2, and not an RTCP packet type (RFC 5761).
+fn is_rtp(d: &[u8]) -> bool {
+    d.len() >= 12 && d[0] & 0xc0 == 0x80 && !(192..=223).contains(&d[1])
+}
+
 /// One user in one room.
 pub struct Session {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -54,6 +100,10 @@ pub struct Session {
     transmits: Vec<(SocketAddr, Vec<u8>)>,
     buf: Vec<u8>,
     next_seq: u64,
+    /// With [`Session::count_only`]: every RTP packet counted, one in `sample` decrypted.
+    counting: Option<(u32, u32)>,
+    /// What [`Session::count_only`] counted.
+    pub count: RtpCount,
     /// Who this session is.
     pub you: UserSummary,
     /// Its role when it joined; kept up to date from `role_changed` events seen by [`Session::next`].
@@ -128,6 +178,8 @@ impl Session {
             transmits: Vec::new(),
             buf: vec![0; 2048],
             next_seq: 1,
+            counting: None,
+            count: RtpCount::default(),
             you,
             role,
             room: room_info,
@@ -155,6 +207,12 @@ impl Session {
     pub async fn command(&mut self, command: ClientCommand) -> anyhow::Result<()> {
         let text = serde_json::to_string(&ClientMessage { id: None, command })?;
         self.ws.send(Message::Text(text.into())).await.context("the room's socket closed")
+    }
+
+    /// Counts every RTP packet from its header and decrypts (and so authenticates, and yields as audio) only
+    /// one in `sample`: a listener that costs less than the server spends on it.
+    pub fn count_only(&mut self, sample: u32) {
+        self.counting = Some((sample.max(1), 0));
     }
 
     /// Whether ICE and DTLS are up.
@@ -203,6 +261,16 @@ impl Session {
                     Ok(None) | Err(_) => return Incoming::Closed,
                 },
                 received = self.socket.recv_from(&mut self.buf) => {
+                    if let Ok((n, _)) = received
+                        && is_rtp(&self.buf[..n])
+                        && let Some((sample, seen)) = &mut self.counting
+                    {
+                        self.count.count(&self.buf[..n], Instant::now());
+                        *seen += 1;
+                        if *seen % *sample != 0 {
+                            continue;
+                        }
+                    }
                     if let Ok((n, source)) = received
                         && let Ok(contents) = self.buf[..n].try_into()
                     {

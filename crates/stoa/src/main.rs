@@ -1,5 +1,6 @@
 //! `stoa`: the one binary. `stoa serve` (or no subcommand) runs the server; `stoa admin` manages it.
 
+mod bench;
 mod bot;
 mod config;
 
@@ -33,6 +34,8 @@ enum Command {
     /// Speak into a room from a file, or listen and record.
     #[command(subcommand)]
     Bot(bot::BotCommand),
+    /// Load a room with real WebRTC listeners and report joins, loss, latency, CPU and memory.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -79,6 +82,7 @@ fn try_main() -> anyhow::Result<()> {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
         Some(Command::Admin(AdminCommand::Invite { common, uses })) => runtime.block_on(admin_invite(common, uses)),
         Some(Command::Bot(command)) => runtime.block_on(bot::run(command)),
+        Some(Command::Bench(args)) => runtime.block_on(bench::run(args)),
     }
 }
 

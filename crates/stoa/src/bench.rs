@@ -1,0 +1,439 @@
+//! `stoa bench`: loads one room with real WebRTC listeners (ICE, DTLS, SRTP) and rotating speakers, and
+//! reports joins, loss, the server's added latency, and the CPU and memory of server and bench apart.
+//!
+//! Listeners count every packet from its RTP header (sequence numbers are in the clear in SRTP) and
+//! decrypt one in 20, which proves the stream is valid SRTP without the bench spending more than the server.
+//! They are spread over one thread per core. Speakers send synthetic 20 ms Opus frames that carry their send
+//! time, so the latency is measured on one clock: from the speaker's send to a listener's receive.
+
+use anyhow::{Context, bail};
+use clap::Args;
+use std::io::{BufRead, BufReader};
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use stoa_client::{Api, Incoming, Session};
+use stoa_proto::{ClientCommand, ServerEvent};
+
+/// `stoa bench` options.
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// A running server to load. Without it, the bench starts its own `stoa serve` as a separate process on
+    /// a fresh data folder, so that the server's CPU and memory are measured apart from the bench's.
+    #[arg(long)]
+    server: Option<String>,
+    /// With --server: a multi-use invite code (`stoa admin invite --uses N`) for the bench's accounts.
+    #[arg(long, requires = "server")]
+    invite: Option<String>,
+    /// Listeners to join.
+    #[arg(long, default_value_t = 200)]
+    listeners: usize,
+    /// Speakers on stage; one talks at a time, the others are silent with DTX.
+    #[arg(long, default_value_t = 2)]
+    speakers: usize,
+    /// Seconds to measure, once every listener has joined.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Seconds over which listeners join (a join storm).
+    #[arg(long, default_value_t = 20.0)]
+    join_window: f64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Extra `stoa serve` options for the bench's own server, e.g. "--audience-frames-above 0".
+    #[arg(long, allow_hyphen_values = true)]
+    serve_args: Option<String>,
+}
+
+/// How often a speaker's turn passes to the next.
+const TURN: Duration = Duration::from_secs(3);
+/// One packet in this many is decrypted by a listener.
+const SAMPLE: u32 = 20;
+
+/// A synthetic Opus frame (CELT fullband, 20 ms, code 0) carrying its send time in microseconds since `epoch`.
+fn frame(epoch: Instant) -> Vec<u8> {
+    let mut p = vec![31 << 3];
+    p.extend_from_slice(&(epoch.elapsed().as_micros() as u64).to_be_bytes());
+    p.resize(60, 0x55);
+    p
+}
+
+/// The send time carried by a forwarded packet: its first frame's, whether the packet holds one frame or several
+/// (RFC 6716 §3.2).
+fn sent_at(payload: &[u8]) -> Option<u64> {
+    let first = match payload.first()? & 0x03 {
+        0 => 1,
+        3 => {
+            let count = (payload.get(1)? & 0x3f) as usize;
+            let mut at = 2;
+            for _ in 0..count.saturating_sub(1) {
+                at += if *payload.get(at)? >= 252 { 2 } else { 1 };
+            }
+            at
+        }
+        _ => return None,
+    };
+    Some(u64::from_be_bytes(payload.get(first..first + 8)?.try_into().ok()?))
+}
+
+struct OwnServer {
+    child: Child,
+    base: String,
+    invite: String,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_own_server(accounts: usize, extra: Option<&str>) -> anyhow::Result<OwnServer> {
+    let exe = std::env::current_exe()?;
+    let data = tempfile::tempdir()?;
+    let mut cmd = Command::new(&exe);
+    cmd.args(["serve", "--http", "127.0.0.1:0", "--media-udp", "127.0.0.1:0"])
+        .arg("--data")
+        .arg(data.path())
+        .args(["--auth-attempts-per-ip", "100000000", "--auth-attempts-per-user", "1000", "--room-capacity", "100000"])
+        .env("RUST_LOG", "warn,str0m=error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(extra) = extra {
+        cmd.args(extra.split_whitespace());
+    }
+    let mut child = cmd.spawn().context("cannot start stoa serve")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut base = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("Stoa is listening on ") {
+            base = rest.split_whitespace().next().map(str::to_string);
+        }
+        if line.contains("/invite/") {
+            break;
+        }
+    }
+    let base = base.context("stoa serve did not say where it listens")?;
+    let out = Command::new(&exe)
+        .args(["admin", "invite", "--uses", &accounts.to_string(), "--data"])
+        .arg(data.path())
+        .output()?;
+    let url = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string();
+    let invite = url.rsplit('/').next().unwrap_or_default().to_string();
+    if invite.is_empty() {
+        bail!("stoa admin invite failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(OwnServer { child, base, invite, _data: data })
+}
+
+/// CPU seconds (user + system) and resident memory of a process, from /proc.
+fn proc_usage(pid: u32) -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let hz = 100.0; // USER_HZ on Linux
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kb = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse::<f64>().ok()?;
+    Some((ticks / hz, rss_kb / 1024.0))
+}
+
+fn self_cpu() -> f64 {
+    proc_usage(std::process::id()).map_or(0.0, |(cpu, _)| cpu)
+}
+
+#[derive(Default)]
+struct ListenerResult {
+    join_ms: Option<f64>,
+    packets: u64,
+    bytes: u64,
+    lost: u64,
+    latencies_ms: Vec<f64>,
+    decrypted: u64,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Runs the bench.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.listeners == 0 || args.speakers == 0 {
+        bail!("a bench needs at least one listener and one speaker");
+    }
+    let own = match &args.server {
+        Some(_) => None,
+        None => Some(start_own_server(args.listeners + args.speakers + 1, args.serve_args.as_deref())?),
+    };
+    let base = args.server.clone().or_else(|| own.as_ref().map(|o| o.base.clone())).unwrap_or_default();
+    let invite = args
+        .invite
+        .clone()
+        .or_else(|| own.as_ref().map(|o| o.invite.clone()))
+        .context("--invite is needed with --server")?;
+    let progress = |s: &str| {
+        if !args.json {
+            eprintln!("stoa bench: {s}");
+        }
+    };
+
+    // Accounts, a few at a time: sign-up hashes a password, which is deliberately slow.
+    progress(&format!("creating {} accounts", args.listeners + args.speakers));
+    let tag = format!("{:x}", std::process::id() % 0xfff);
+    let names: Vec<String> = (0..args.speakers)
+        .map(|i| format!("bs{tag}_{i}"))
+        .chain((0..args.listeners).map(|i| format!("bl{tag}_{i}")))
+        .collect();
+    use futures_util::StreamExt;
+    let apis: Vec<Api> =
+        futures_util::stream::iter(names.iter().map(|n| Api::sign_up(&base, &invite, n, "bench-password")))
+            .buffered(8)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<anyhow::Result<_>>()?;
+    let (speaker_apis, listener_apis) = apis.split_at(args.speakers);
+    let room =
+        speaker_apis[0].post("/api/v1/rooms", serde_json::json!({"title": "Bench", "visibility": "open"})).await?;
+    let room = room["id"].as_str().context("no room id")?.to_string();
+
+    // Speakers: the first is the host; the others are invited up.
+    let epoch = Instant::now();
+    let mut host = Session::join(&speaker_apis[0], &room, 3).await?;
+    let mut speakers = Vec::new();
+    for api in &speaker_apis[1..] {
+        let mut s = Session::join(api, &room, 3).await?;
+        host.command(ClientCommand::InviteToSpeak { user_id: s.you.id }).await?;
+        loop {
+            match s.next().await {
+                Incoming::Event(ServerEvent::InvitedToSpeak { .. }) => s.command(ClientCommand::AcceptInvite).await?,
+                Incoming::Event(ServerEvent::RoleChanged { .. }) => break,
+                Incoming::Closed => bail!("a speaker's socket closed"),
+                _ => {}
+            }
+        }
+        speakers.push(s);
+    }
+    speakers.insert(0, host);
+    let talking_sent = Arc::new(AtomicU64::new(0));
+    let all_sent = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let n_speakers = speakers.len();
+    let mut speaker_tasks = Vec::new();
+    for (i, mut s) in speakers.into_iter().enumerate() {
+        let (talking_sent, all_sent, stop) = (talking_sent.clone(), all_sent.clone(), stop.clone());
+        speaker_tasks.push(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_millis(20));
+            let (mut ts, mut last_sent) = (0u32, None::<Instant>);
+            while !stop.load(Ordering::Relaxed) {
+                tokio::select! {
+                    _ = ticker.tick() => {
+                        ts = ts.wrapping_add(960);
+                        let turn = (epoch.elapsed().as_millis() / TURN.as_millis()) as usize % n_speakers;
+                        if turn == i {
+                            if s.send_audio(&frame(epoch), ts, Some(-10)).await {
+                                talking_sent.fetch_add(1, Ordering::Relaxed);
+                                all_sent.fetch_add(1, Ordering::Relaxed);
+                            }
+                        } else if last_sent.is_none_or(|t| t.elapsed() >= Duration::from_millis(400)) {
+                            // DTX: a silent keep-alive every 400 ms, which the SFU does not forward.
+                            // The speaker who talked last still holds a slot, so these reach the audience.
+                            if s.send_audio(&[31 << 3, 0], ts, Some(-127)).await {
+                                all_sent.fetch_add(1, Ordering::Relaxed);
+                            }
+                            last_sent = Some(Instant::now());
+                        }
+                    }
+                    _ = s.next() => {}
+                }
+            }
+        }));
+    }
+
+    // Listeners, spread over one thread per core, joining within the window.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    progress(&format!("{} listeners joining over {:.0} s on {threads} threads", args.listeners, args.join_window));
+    let results: Arc<Mutex<Vec<ListenerResult>>> = Arc::new(Mutex::new(Vec::new()));
+    let joined = Arc::new(AtomicU64::new(0));
+    let start_join = Instant::now();
+    let measure_from = start_join + Duration::from_secs_f64(args.join_window);
+    let measure_to = measure_from + Duration::from_secs_f64(args.seconds);
+    let cpu_server_start = Arc::new(Mutex::new(None));
+    let mut handles = Vec::new();
+    for t in 0..threads {
+        let mine: Vec<(usize, Api)> =
+            listener_apis.iter().cloned().enumerate().filter(|(i, _)| i % threads == t).collect();
+        let (room, results, joined) = (room.clone(), results.clone(), joined.clone());
+        let (listeners, join_window) = (args.listeners, args.join_window);
+        handles.push(std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            rt.block_on(async move {
+                let mut tasks = Vec::new();
+                for (i, api) in mine {
+                    let (room, results, joined) = (room.clone(), results.clone(), joined.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let delay = Duration::from_secs_f64(join_window * 0.8 * i as f64 / listeners as f64);
+                        tokio::time::sleep_until(tokio::time::Instant::from_std(start_join + delay)).await;
+                        let began = Instant::now();
+                        let mut r = ListenerResult::default();
+                        let Ok(mut s) = Session::join(&api, &room, 3).await else {
+                            results.lock().unwrap().push(r);
+                            return;
+                        };
+                        s.count_only(SAMPLE);
+                        let (mut base_packets, mut base_bytes, mut base_lost) = (None, 0, 0);
+                        loop {
+                            let now = Instant::now();
+                            if now >= measure_to {
+                                break;
+                            }
+                            if base_packets.is_none() && now >= measure_from {
+                                base_packets = Some(s.count.packets);
+                                base_bytes = s.count.bytes;
+                                base_lost = s.count.lost;
+                            }
+                            let wake = tokio::time::Instant::from_std(if base_packets.is_none() {
+                                measure_from
+                            } else {
+                                measure_to
+                            });
+                            tokio::select! {
+                                _ = tokio::time::sleep_until(wake) => {}
+                                incoming = s.next() => match incoming {
+                                    Incoming::Audio { packet, at, .. } => {
+                                        r.decrypted += 1;
+                                        if base_packets.is_some() && let Some(sent) = sent_at(&packet.payload) {
+                                            let received = at.duration_since(epoch).as_micros() as f64;
+                                            r.latencies_ms.push((received - sent as f64) / 1000.0);
+                                        }
+                                    }
+                                    Incoming::Closed => break,
+                                    _ => {}
+                                },
+                            }
+                            if r.join_ms.is_none()
+                                && let Some(first) = s.count.first_at
+                            {
+                                r.join_ms = Some(first.duration_since(began).as_secs_f64() * 1000.0);
+                                joined.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        let base = base_packets.unwrap_or(s.count.packets);
+                        r.packets = s.count.packets - base;
+                        r.bytes = s.count.bytes - base_bytes;
+                        r.lost = s.count.lost - base_lost;
+                        let _ = s.command(ClientCommand::Leave).await;
+                        results.lock().unwrap().push(r);
+                    }));
+                }
+                for t in tasks {
+                    let _ = t.await;
+                }
+            });
+        }));
+    }
+
+    // Measure: the server's and the bench's CPU over the measuring window only.
+    tokio::time::sleep_until(tokio::time::Instant::from_std(measure_from)).await;
+    let pid = own.as_ref().map(|o| o.child.id());
+    let server_start = pid.and_then(proc_usage);
+    *cpu_server_start.lock().unwrap() = server_start;
+    let bench_start = self_cpu();
+    let sent_start = (talking_sent.load(Ordering::Relaxed), all_sent.load(Ordering::Relaxed));
+    while Instant::now() < measure_to {
+        tokio::time::sleep(Duration::from_millis(500).min(measure_to.saturating_duration_since(Instant::now()))).await;
+        if !args.json {
+            let done = (Instant::now() - measure_from).as_secs_f64() / args.seconds;
+            eprint!(
+                "\rstoa bench: measuring [{:<30}] {:>3.0}%  ",
+                "#".repeat((done.min(1.0) * 30.0) as usize),
+                done.min(1.0) * 100.0
+            );
+        }
+    }
+    let server_end = pid.and_then(proc_usage);
+    let bench_end = self_cpu();
+    let talking_window = talking_sent.load(Ordering::Relaxed) - sent_start.0;
+    let all_window = all_sent.load(Ordering::Relaxed) - sent_start.1;
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = tokio::task::spawn_blocking(move || h.join()).await;
+    }
+    for t in speaker_tasks {
+        let _ = t.await;
+    }
+    if !args.json {
+        eprintln!();
+    }
+
+    let results = std::mem::take(&mut *results.lock().unwrap());
+    let mut joins: Vec<f64> = results.iter().filter_map(|r| r.join_ms).collect();
+    joins.sort_by(f64::total_cmp);
+    let mut latencies: Vec<f64> = results.iter().flat_map(|r| r.latencies_ms.iter().copied()).collect();
+    latencies.sort_by(f64::total_cmp);
+    let received: u64 = results.iter().map(|r| r.packets).sum();
+    let lost: u64 = results.iter().map(|r| r.lost).sum();
+    let expected = received + lost;
+    let seconds = args.seconds;
+    let (server_cpu_pct, server_rss_mb) = match (server_start, server_end) {
+        (Some((a, _)), Some((b, rss))) => ((b - a) / seconds * 100.0, rss),
+        _ => (f64::NAN, f64::NAN),
+    };
+    let report = serde_json::json!({
+        "listeners": args.listeners,
+        "speakers": args.speakers,
+        "seconds": seconds,
+        "joined": joins.len(),
+        "join_p50_ms": percentile(&joins, 0.5),
+        "join_p99_ms": percentile(&joins, 0.99),
+        "packets_expected": expected,
+        "packets_received": received,
+        "loss_pct": if expected == 0 { 0.0 } else { lost as f64 * 100.0 / expected as f64 },
+        "latency_p50_ms": percentile(&latencies, 0.5),
+        "latency_p99_ms": percentile(&latencies, 0.99),
+        "server_cpu_pct": server_cpu_pct,
+        "server_rss_mb": server_rss_mb,
+        "server_pps_out": received as f64 / seconds,
+        "bench_cpu_pct": (bench_end - bench_start) / seconds * 100.0,
+        "frames_sent_talking": talking_window,
+        "frames_sent_all": all_window,
+        "packets_received_min": results.iter().filter(|r| r.join_ms.is_some()).map(|r| r.packets).min().unwrap_or(0),
+        "packets_received_max": results.iter().map(|r| r.packets).max().unwrap_or(0),
+        "packets_decrypted": results.iter().map(|r| r.decrypted).sum::<u64>(),
+        "bytes_received": results.iter().map(|r| r.bytes).sum::<u64>(),
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        for (k, v) in report.as_object().into_iter().flatten() {
+            println!("{k:>22}  {v}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_times_survive_joining() {
+        let epoch = Instant::now() - Duration::from_secs(5);
+        let f = frame(epoch);
+        let t = sent_at(&f).unwrap();
+        assert!((5_000_000..6_000_000).contains(&t));
+        // A code 3 packet of three such frames, as the SFU joins them: the first frame's time comes out.
+        let mut joined = vec![(31 << 3) | 3, 0x80 | 3, (f.len() - 1) as u8, (f.len() - 1) as u8];
+        for _ in 0..3 {
+            joined.extend_from_slice(&f[1..]);
+        }
+        assert_eq!(sent_at(&joined), Some(t));
+    }
+}

@@ -1,0 +1,45 @@
+//! The small bench CI runs: 200 real WebRTC listeners for 10 s against this build's own `stoa serve`. It
+//! checks that every listener joined, that nothing was lost, and that the accounting adds up; it asserts no
+//! wall-clock figure (those belong in BENCHMARKS.md).
+
+use std::process::Command;
+
+#[test]
+fn two_hundred_listeners_all_join_lose_nothing_and_the_accounting_adds_up() {
+    let out = Command::new(env!("CARGO_BIN_EXE_stoa"))
+        .args(["bench", "--listeners", "200", "--speakers", "2", "--seconds", "10", "--join-window", "10", "--json"])
+        .output()
+        .expect("stoa bench runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    eprintln!("{r}");
+    assert_eq!(r["joined"], 200, "every listener joined: {r}");
+    assert_eq!(r["loss_pct"], 0.0, "no loss: {r}");
+    assert_eq!(r["packets_received"], r["packets_expected"]);
+    // Each listener received what the speakers sent in the window: every talking frame, and at most the
+    // silent keep-alives of a speaker still holding a slot on top; a frame or two may fall either side of
+    // the window's edges.
+    let (talking, all) = (r["frames_sent_talking"].as_u64().unwrap(), r["frames_sent_all"].as_u64().unwrap());
+    assert!(talking > 0);
+    let (min, max) = (r["packets_received_min"].as_u64().unwrap(), r["packets_received_max"].as_u64().unwrap());
+    assert!(
+        min + 3 >= talking && max <= all + 3,
+        "per listener {min}..={max}, speakers sent {talking} talking of {all}: {r}"
+    );
+    assert!(
+        r["packets_decrypted"].as_u64().unwrap() * 25 >= r["packets_received"].as_u64().unwrap(),
+        "one packet in 20 decrypted: {r}"
+    );
+    for key in [
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "server_cpu_pct",
+        "server_rss_mb",
+        "bench_cpu_pct",
+        "server_pps_out",
+        "join_p50_ms",
+        "join_p99_ms",
+    ] {
+        assert!(r[key].as_f64().is_some_and(|v| v.is_finite() && v >= 0.0), "{key} is reported: {r}");
+    }
+}
