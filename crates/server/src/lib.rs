@@ -100,6 +100,8 @@ pub struct AppState {
     pub rooms: live::Directory,
     /// The sign-up and login limiter.
     pub limiter: Arc<RateLimiter>,
+    /// Where passwords are hashed and checked.
+    pub hashing: Arc<auth::HashPool>,
     /// The media plane.
     pub sfu: stoa_sfu::Sfu,
 }
@@ -244,6 +246,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let state = AppState {
         store: Arc::new(store),
         limiter: Arc::new(RateLimiter::new(config.auth_attempts_per_ip, config.auth_attempts_per_user)),
+        hashing: Arc::new(auth::HashPool::new(std::thread::available_parallelism().map_or(1, |n| n.get()))),
         config: Arc::new(config),
         public_url: Arc::from(public_url.as_str()),
         rooms: live::Directory::default(),

@@ -58,8 +58,7 @@ pub async fn signup(
         return Err(ApiError::bad_request("invalid_password", "A password has at most 1024 characters."));
     }
     let password = body.password;
-    let password_hash =
-        tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(ApiError::internal)??;
+    let password_hash = state.hashing.run(move || hash_password(&password)).await??;
     let account = state
         .store
         .sign_up(NewAccount { invite: body.invite.trim().to_string(), username, display_name, password_hash })
@@ -93,8 +92,7 @@ pub async fn login(
         None => (None, dummy_hash().to_string()),
     };
     let password = body.password;
-    let ok =
-        tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.map_err(ApiError::internal)?;
+    let ok = state.hashing.run(move || verify_password(&password, &hash)).await?;
     match account {
         Some(account) if ok => open_session(&state, account, StatusCode::OK).await,
         _ => Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong username or password.")),
