@@ -15,6 +15,36 @@ fn browser_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
 }
 
+/// Starts tests/browser/publish.mjs: Chromium signs in as `username` and joins `room` in `mode` (`slots` or
+/// `plain`) with `wav` as its microphone, for `seconds`. Its stdout gives one JSON line once connected, and
+/// one with packet counts before it exits.
+fn publisher(
+    base: &str,
+    room: &str,
+    username: &str,
+    mode: &str,
+    wav: &std::path::Path,
+    seconds: u32,
+) -> (tokio::process::Child, tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) {
+    let mut node = tokio::process::Command::new("node")
+        .arg("publish.mjs")
+        .current_dir(browser_dir())
+        .env("BASE", base)
+        .env("ROOM", room)
+        .env("USERNAME", username)
+        .env("PASSWORD", format!("{username}-password"))
+        .env("WAV", wav)
+        .env("SECONDS", seconds.to_string())
+        .env("MODE", mode)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    (node, lines)
+}
+
 fn write_tone(path: &std::path::Path, hz: f32, seconds: f32) {
     let spec = hound::WavSpec {
         channels: 1,
@@ -47,22 +77,7 @@ async fn chromium_publishes_440_hz_and_a_bot_listener_hears_it() {
     let wav = dir.path().join("tone.wav");
     write_tone(&wav, 440.0, 10.0);
 
-    let mut node = tokio::process::Command::new("node")
-        .arg("publish.mjs")
-        .current_dir(browser_dir())
-        .env("BASE", &w.base)
-        .env("ROOM", &room)
-        .env("USERNAME", "host")
-        .env("PASSWORD", "host-password")
-        .env("WAV", &wav)
-        .env("SECONDS", "5")
-        .env("MODE", "slots")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let (mut node, mut lines) = publisher(&w.base, &room, "host", "slots", &wav, 5);
     let first =
         tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.expect("chromium connects in time");
     let result: serde_json::Value = serde_json::from_str(&first.unwrap().expect("a result line")).unwrap();
@@ -107,22 +122,7 @@ async fn a_plain_sendrecv_browser_client_hears_the_room_in_joined_packets() {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("tone.wav");
     write_tone(&wav, 660.0, 10.0);
-    let mut node = tokio::process::Command::new("node")
-        .arg("publish.mjs")
-        .current_dir(browser_dir())
-        .env("BASE", &w.base)
-        .env("ROOM", &room)
-        .env("USERNAME", "plain")
-        .env("PASSWORD", "plain-password")
-        .env("WAV", &wav)
-        .env("SECONDS", "3")
-        .env("MODE", "plain")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let (mut node, mut lines) = publisher(&w.base, &room, "plain", "plain", &wav, 3);
     let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().unwrap();
     let result: serde_json::Value = serde_json::from_str(&first).unwrap();
     assert_eq!((result["connection"].as_str(), result["role"].as_str()), (Some("connected"), Some("listener")));
