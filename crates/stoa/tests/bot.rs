@@ -8,33 +8,7 @@ use std::process::{Command, Stdio};
 
 const STOA: &str = env!("CARGO_BIN_EXE_stoa");
 
-/// A 48 kHz mono 16-bit WAV of a sine.
-fn write_tone(path: &Path, hz: f32, seconds: f32) {
-    let samples: Vec<i16> = (0..(seconds * 48_000.0) as usize)
-        .map(|i| ((i as f32 * hz * std::f32::consts::TAU / 48_000.0).sin() * 12_000.0) as i16)
-        .collect();
-    let data_len = (samples.len() * 2) as u32;
-    let mut wav = Vec::new();
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
-    wav.extend_from_slice(&48_000u32.to_le_bytes());
-    wav.extend_from_slice(&(48_000u32 * 2).to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        wav.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, wav).unwrap();
-}
-
-/// The dominant frequency of an audio file, from ffmpeg's decoding: zero crossings over the middle half,
-/// where the tone is steady.
+/// The dominant frequency of an audio file, as ffmpeg decodes it.
 fn frequency_of(path: &Path) -> f64 {
     let out = Command::new("ffmpeg")
         .args(["-loglevel", "error", "-i"])
@@ -45,9 +19,7 @@ fn frequency_of(path: &Path) -> f64 {
     assert!(out.status.success(), "ffmpeg cannot decode {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
     let samples: Vec<i16> = out.stdout.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
     assert!(samples.len() > 48_000, "at least a second of audio: {}", samples.len());
-    let middle = &samples[samples.len() / 4..samples.len() * 3 / 4];
-    let crossings = middle.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
-    crossings as f64 / 2.0 / (middle.len() as f64 / 48_000.0)
+    common::frequency(&samples)
 }
 
 fn bot(args: &[&str]) -> std::process::Child {
@@ -64,7 +36,7 @@ async fn a_listener_bot_records_the_440_hz_a_speaker_bot_sends_and_a_sneaky_list
     let w = common::world().await;
     let dir = tempfile::tempdir().unwrap();
     let tone = dir.path().join("tone.wav");
-    write_tone(&tone, 440.0, 8.0);
+    common::write_tone(&tone, 440.0, 8.0);
     let host = w.user("host").await;
     let sneaky = w.user("sneaky").await;
     let ear = w.user("ear").await;
@@ -139,7 +111,7 @@ async fn require_speaker_refuses_a_listener_with_a_clear_message() {
     let w = common::world().await;
     let dir = tempfile::tempdir().unwrap();
     let tone = dir.path().join("tone.wav");
-    write_tone(&tone, 440.0, 1.0);
+    common::write_tone(&tone, 440.0, 1.0);
     let host = w.user("host").await;
     let room = w.room(&host).await;
     let _host_bot = common::Bot::join(&host, &room).await;

@@ -45,20 +45,6 @@ fn publisher(
     (node, lines)
 }
 
-fn write_tone(path: &std::path::Path, hz: f32, seconds: f32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 48_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..(seconds * 48_000.0) as usize {
-        w.write_sample(((i as f32 * hz * std::f32::consts::TAU / 48_000.0).sin() * 12_000.0) as i16).unwrap();
-    }
-    w.finalize().unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_publishes_440_hz_and_a_bot_listener_hears_it() {
     assert!(
@@ -75,7 +61,7 @@ async fn chromium_publishes_440_hz_and_a_bot_listener_hears_it() {
     let ear = Bot::join(&w.user("ear").await, &room).await;
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("tone.wav");
-    write_tone(&wav, 440.0, 10.0);
+    common::write_tone(&wav, 440.0, 10.0);
 
     let (mut node, mut lines) = publisher(&w.base, &room, "host", "slots", &wav, 5);
     let first =
@@ -121,7 +107,7 @@ async fn a_plain_sendrecv_browser_client_hears_the_room_in_joined_packets() {
     w.user("plain").await;
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("tone.wav");
-    write_tone(&wav, 660.0, 10.0);
+    common::write_tone(&wav, 660.0, 10.0);
     let (mut node, mut lines) = publisher(&w.base, &room, "plain", "plain", &wav, 3);
     let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().unwrap();
     let result: serde_json::Value = serde_json::from_str(&first).unwrap();

@@ -203,6 +203,21 @@ impl Bot {
     }
 }
 
+/// Writes a 48 kHz mono 16-bit WAV of a sine.
+pub fn write_tone(path: &std::path::Path, hz: f32, seconds: f32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..(seconds * 48_000.0) as usize {
+        w.write_sample(((i as f32 * hz * std::f32::consts::TAU / 48_000.0).sin() * 12_000.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
 /// The dominant frequency of 48 kHz samples, from zero crossings over the middle half.
 pub fn frequency(samples: &[i16]) -> f64 {
     let middle = &samples[samples.len() / 4..samples.len() * 3 / 4];
