@@ -109,7 +109,8 @@ fn start_own_server(accounts: usize, extra: Option<&str>) -> anyhow::Result<OwnS
     let mut child = cmd.spawn().context("cannot start stoa serve")?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut base = None;
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line?;
         if let Some(rest) = line.strip_prefix("Stoa is listening on ") {
             base = rest.split_whitespace().next().map(str::to_string);
@@ -119,6 +120,8 @@ fn start_own_server(accounts: usize, extra: Option<&str>) -> anyhow::Result<OwnS
         }
     }
     let base = base.context("stoa serve did not say where it listens")?;
+    // Keep reading the server's stdout so that nothing it prints later meets a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     let out = Command::new(&exe)
         .args(["admin", "invite", "--uses", &accounts.to_string(), "--data"])
         .arg(data.path())

@@ -108,17 +108,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
     let data = config.data.clone();
     let running = stoa_server::start(config).await.context("cannot start the server")?;
-    println!(
-        "Stoa is listening on {} (media on UDP {}, data in {})",
+    // The banner is best effort: a closed stdout (a parent that stopped reading) must not stop the server.
+    let mut banner = format!(
+        "Stoa is listening on {} (media on UDP {}, data in {})\n",
         running.public_url,
         running.media_addr,
         data.display()
     );
     if let Some(url) = &running.bootstrap_invite {
-        println!();
-        println!("No account exists yet. Open this one-time invite to create the admin account:");
-        println!("{url}");
-        println!();
+        banner.push_str(&format!(
+            "\nNo account exists yet. Open this one-time invite to create the admin account:\n{url}\n\n"
+        ));
+    }
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
     tokio::select! {
         result = shutdown_signal() => {
