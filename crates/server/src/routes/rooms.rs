@@ -24,6 +24,8 @@ use utoipa::IntoParams;
 /// The largest WebSocket message a client may send. Commands are a few dozen bytes; SDP offers, which
 /// come with live audio, are a few kilobytes.
 const MAX_WS_MESSAGE: usize = 64 * 1024;
+/// Read and write buffer of each room socket; messages larger than this still pass, in several reads.
+const WS_BUFFER: usize = 4096;
 
 /// The rooms routes.
 pub fn router() -> Router<AppState> {
@@ -251,5 +253,11 @@ pub async fn websocket(
         .map_err(|_| ApiError::no_such_room())?;
     let joined = answer.await.map_err(|_| ApiError::no_such_room())??;
     let departure = Departure::new(joined.conn, handle.tx.clone());
-    Ok(upgrade.max_message_size(MAX_WS_MESSAGE).on_upgrade(move |socket| serve_connection(socket, joined, departure)))
+    // Small buffers: a room holds thousands of sockets, and tungstenite's 128 KiB defaults (zeroed, so resident)
+    // would cost more memory per listener than all of their media state.
+    Ok(upgrade
+        .max_message_size(MAX_WS_MESSAGE)
+        .read_buffer_size(WS_BUFFER)
+        .write_buffer_size(WS_BUFFER)
+        .on_upgrade(move |socket| serve_connection(socket, joined, departure)))
 }
