@@ -285,6 +285,43 @@ struct Peer {
     scheduled: Option<Instant>,
     /// The deadline str0m last asked for.
     timeout: Instant,
+    /// The SRTP keys its DTLS handshake exported, until the fast path is built from them.
+    keys: Option<crate::srtp::Keys>,
+    /// Where str0m last sent this peer something other than STUN: the nominated address.
+    dest: Option<SocketAddr>,
+    fast: Fast,
+}
+
+/// How the packets of a peer's slots are written.
+enum Fast {
+    /// Through str0m, until the handshake's keys are known.
+    Pending,
+    /// Sealed by the shard itself.
+    Ready(Box<FastOut>),
+    /// Through str0m for good (an SRTP profile without the fast path).
+    Unavailable,
+}
+
+/// What the fast path needs to write a peer's slot packets.
+struct FastOut {
+    srtp: crate::srtp::SrtpOut,
+    /// The SSRC of each slot's stream, as announced in the answer.
+    ssrcs: Vec<u32>,
+    /// The receiver's id for the RFC 6464 audio level extension, if it negotiated one.
+    level_id: Option<u8>,
+}
+
+impl FastOut {
+    fn build(rtc: &mut Rtc, slot_mids: &[Mid], keys: &crate::srtp::Keys) -> Option<FastOut> {
+        let srtp = crate::srtp::SrtpOut::new(keys)?;
+        let mut ssrcs = Vec::with_capacity(slot_mids.len());
+        for mid in slot_mids {
+            ssrcs.push(*rtc.direct_api().stream_tx_by_mid(*mid, None)?.ssrc());
+        }
+        let level_id =
+            slot_mids.first().and_then(|m| rtc.media(*m)).and_then(|m| m.remote_extmap().id_of(Extension::AudioLevel));
+        Some(FastOut { srtp, ssrcs, level_id })
+    }
 }
 
 struct RoomMedia {
@@ -492,7 +529,13 @@ impl Shard {
                         peer.timeout = t;
                         break;
                     }
-                    Ok(Output::Transmit(t)) => self.outbox.push((t.destination, t.contents.into())),
+                    Ok(Output::Transmit(t)) => {
+                        // STUN answers go wherever a check came from; everything else goes to the nominated pair.
+                        if t.contents.first().is_some_and(|b| *b >= 20) {
+                            peer.dest = Some(t.destination);
+                        }
+                        self.outbox.push((t.destination, t.contents.into()));
+                    }
                     Ok(Output::Event(event)) => match event {
                         // The stage, enforced here: nothing from a peer that may not publish is forwarded.
                         Event::RtpPacket(packet) if peer.publish => {
@@ -518,6 +561,9 @@ impl Shard {
                         break;
                     }
                 }
+            }
+            if let Some(keys) = crate::srtp::take_captured() {
+                peer.keys = Some(keys);
             }
             if !peer.rtc.is_alive() && closed.is_none() {
                 closed = Some(("connection_failed", "The media connection closed.".into()));
@@ -655,6 +701,35 @@ impl Shard {
                 continue;
             }
             let (Some(&mid), Some(pt)) = (peer.slot_mids.get(forward.slot), peer.pt) else { continue };
+            if matches!(peer.fast, Fast::Pending)
+                && let Some(keys) = peer.keys.take()
+            {
+                tracing::debug!(peer = listener.0, ?keys, "SRTP keys known: the fast path takes over");
+                peer.fast = match FastOut::build(&mut peer.rtc, &peer.slot_mids, &keys) {
+                    Some(fast) => Fast::Ready(Box::new(fast)),
+                    None => Fast::Unavailable,
+                };
+            }
+            if let (Fast::Ready(fast), Some(dest)) = (&mut peer.fast, peer.dest) {
+                // The fast path: header and seal here, one allocation, no str0m.
+                let ssrc = fast.ssrcs[forward.slot];
+                let level = fast.level_id.zip(packet.level).zip(packet.voice).map(|((id, l), v)| (id, l, v));
+                let mut header = [0u8; 24];
+                let len = crate::srtp::write_header(
+                    &mut header,
+                    *pt,
+                    forward.seq as u16,
+                    forward.timestamp,
+                    ssrc,
+                    packet.user as u32,
+                    level,
+                );
+                let mut out = Vec::with_capacity(len + packet.payload.len() + 16);
+                if fast.srtp.seal(&header[..len], &packet.payload, ssrc, forward.seq, &mut out) {
+                    self.outbox.push((dest, out));
+                }
+                continue;
+            }
             let mut api = peer.rtc.direct_api();
             let Some(stream) = api.stream_tx_by_mid(mid, None) else { continue };
             // The CSRC names the speaker (their user key), so a browser can tell who is speaking in each
@@ -763,6 +838,7 @@ impl Shard {
         };
         let ufrag = random_token(16);
         let mut rtc_config = RtcConfig::new()
+            .set_crypto_provider(crate::srtp::provider())
             .set_ice_lite(true)
             .set_rtp_mode(true)
             .clear_codecs()
@@ -805,6 +881,9 @@ impl Shard {
             addrs: Vec::new(),
             scheduled: None,
             timeout: now,
+            keys: None,
+            dest: None,
+            fast: Fast::Pending,
         };
         // The negotiated media, in offer order (str0m emits no MediaAdded for an answerer); Opus must be there.
         let sdp = answer.to_sdp_string();

@@ -6,7 +6,8 @@
 //! - [`slots`] decides, without sockets or clocks, which publisher is heard in which of a listener's slots,
 //!   and rewrites sequence numbers and timestamps so each slot is one continuous stream;
 //! - [`driver`] owns the UDP socket and the timers, feeds every peer's `str0m::Rtc`, and carries out the
-//!   forwarding.
+//!   forwarding; once a peer is connected, its slots' packets are sealed by the shard's own SRTP fast path
+//!   (`srtp`), not written through str0m.
 //!
 //! The control plane talks to it through an [`Sfu`] handle: it opens a room, hands over a client's SDP offer
 //! (with whether that client may publish), changes who may publish as the stage changes, and closes peers
@@ -19,6 +20,7 @@ pub mod driver;
 mod net;
 pub mod repacket;
 pub mod slots;
+mod srtp;
 
 pub use driver::{PeerId, RoomKey, Sfu, SfuConfig, SfuEvent};
 pub use slots::{SlotConfig, SlotMapper};

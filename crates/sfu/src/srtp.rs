@@ -1,0 +1,315 @@
+//! The forwarding fast path: SRTP for listeners' downlinks without str0m's per-packet machinery.
+//!
+//! str0m is a general WebRTC stack. Writing one forwarded packet through it costs a send queue entry, a
+//! timeout round, a pacer poll, a poll of every subsystem and an allocation, which at thousands of
+//! listeners per speaker packet is most of the SFU's CPU. A forwarded audio packet needs none of that: a
+//! 12-byte header, a CSRC, one header extension and an AEAD seal. So once a peer's DTLS handshake has
+//! produced its SRTP keys, the shard writes and seals the packets of its receive slots itself, and str0m
+//! keeps everything else (ICE, DTLS, RTCP, the peer's own uplink).
+//!
+//! str0m does not hand out the keys, but its crypto provider is pluggable: [`provider`] wraps the default
+//! DTLS provider so that the keying material a handshake exports is also put in a thread-local slot, which
+//! the shard (one thread, one peer drained at a time) takes right after polling that peer. The key
+//! derivation (RFC 3711 §4.3 with AES-CM as the PRF) and the nonce (RFC 7714 §8.1) are the ones str0m uses,
+//! so the receiver cannot tell the difference. Only the AEAD-AES-GCM profiles, which every current browser
+//! and Stoa's own client negotiate, take the fast path; a peer on AES-CM-SHA1 stays on str0m's path.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+use str0m::crypto::dtls::{
+    DtlsCert, DtlsImplError, DtlsInstance, DtlsOutput, DtlsProvider, DtlsVersion, ProtocolVersion, SrtpProfile,
+};
+use str0m::crypto::{AeadAes128GcmCipher, AeadAes256GcmCipher, CryptoError, CryptoProvider, SrtpProvider};
+
+/// The SRTP keying material one DTLS handshake exported, and which side of it this end was.
+pub struct Keys {
+    material: Vec<u8>,
+    profile: SrtpProfile,
+    active: bool,
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keys").field("profile", &self.profile).field("active", &self.active).finish_non_exhaustive()
+    }
+}
+
+thread_local! {
+    static CAPTURED: RefCell<Option<Keys>> = const { RefCell::new(None) };
+}
+
+/// The keys a handshake on this thread exported since the last call, if any.
+pub fn take_captured() -> Option<Keys> {
+    CAPTURED.with(|c| c.borrow_mut().take())
+}
+
+/// str0m's default crypto provider, with DTLS instances that also report their SRTP keys to
+/// [`take_captured`].
+pub fn provider() -> Arc<CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    static DTLS: OnceLock<Capturing> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| {
+            let base = str0m::crypto::from_feature_flags();
+            let dtls = DTLS.get_or_init(|| Capturing { inner: base.dtls_provider });
+            Arc::new(CryptoProvider { dtls_provider: dtls, ..base })
+        })
+        .clone()
+}
+
+#[derive(Debug)]
+struct Capturing {
+    inner: &'static dyn DtlsProvider,
+}
+
+impl DtlsProvider for Capturing {
+    fn generate_certificate(&self) -> Option<DtlsCert> {
+        self.inner.generate_certificate()
+    }
+
+    fn new_dtls(
+        &self,
+        cert: &DtlsCert,
+        now: Instant,
+        dtls_version: DtlsVersion,
+        mtu: Option<usize>,
+    ) -> Result<Box<dyn DtlsInstance>, CryptoError> {
+        Ok(Box::new(CapturingInstance(self.inner.new_dtls(cert, now, dtls_version, mtu)?)))
+    }
+
+    fn is_test(&self) -> bool {
+        self.inner.is_test()
+    }
+}
+
+#[derive(Debug)]
+struct CapturingInstance(Box<dyn DtlsInstance>);
+
+impl DtlsInstance for CapturingInstance {
+    fn set_active(&mut self, active: bool) {
+        self.0.set_active(active);
+    }
+
+    fn handle_packet(&mut self, packet: &[u8]) -> Result<(), DtlsImplError> {
+        self.0.handle_packet(packet)
+    }
+
+    fn poll_output<'a>(&mut self, buf: &'a mut [u8]) -> DtlsOutput<'a> {
+        let output = self.0.poll_output(buf);
+        if let DtlsOutput::KeyingMaterial(material, profile) = &output {
+            let keys = Keys { material: material.to_vec(), profile: *profile, active: self.0.is_active() };
+            CAPTURED.with(|c| *c.borrow_mut() = Some(keys));
+        }
+        output
+    }
+
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), DtlsImplError> {
+        self.0.handle_timeout(now)
+    }
+
+    fn send_application_data(&mut self, data: &[u8]) -> Result<usize, DtlsImplError> {
+        self.0.send_application_data(data)
+    }
+
+    fn is_active(&self) -> bool {
+        self.0.is_active()
+    }
+
+    fn protocol_version(&self) -> Option<ProtocolVersion> {
+        self.0.protocol_version()
+    }
+
+    fn is_closing(&self) -> bool {
+        self.0.is_closing()
+    }
+
+    fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+
+    fn close(&mut self) -> Result<(), DtlsImplError> {
+        self.0.close()
+    }
+}
+
+enum Cipher {
+    Aes128(Box<dyn AeadAes128GcmCipher>),
+    Aes256(Box<dyn AeadAes256GcmCipher>),
+}
+
+/// Sealing of outgoing SRTP packets (AEAD-AES-GCM, RFC 7714) for one peer.
+pub struct SrtpOut {
+    cipher: Cipher,
+    salt: [u8; 12],
+}
+
+impl fmt::Debug for SrtpOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SrtpOut")
+    }
+}
+
+const TAG_LEN: usize = 16;
+const LABEL_RTP_ENCRYPTION: u8 = 0;
+const LABEL_RTP_SALT: u8 = 2;
+
+impl SrtpOut {
+    /// The sender's context from a handshake's keys, or `None` for a profile without the fast path.
+    pub fn new(keys: &Keys) -> Option<SrtpOut> {
+        let srtp = provider().srtp_provider;
+        let key_len = match keys.profile {
+            SrtpProfile::AEAD_AES_128_GCM => 16,
+            SrtpProfile::AEAD_AES_256_GCM => 32,
+            _ => return None,
+        };
+        const SALT_LEN: usize = 12;
+        if keys.material.len() != 2 * key_len + 2 * SALT_LEN {
+            return None;
+        }
+        // The material is [client key, server key, client salt, server salt]; the DTLS client is "active".
+        let (k, s) = if keys.active { (0, 0) } else { (key_len, SALT_LEN) };
+        let master = &keys.material[k..k + key_len];
+        let mut master_salt = [0u8; SALT_LEN];
+        master_salt.copy_from_slice(&keys.material[2 * key_len + s..2 * key_len + s + SALT_LEN]);
+        let mut session_key = [0u8; 32];
+        derive(srtp, master, &master_salt, LABEL_RTP_ENCRYPTION, &mut session_key[..key_len]);
+        let mut salt = [0u8; 12];
+        derive(srtp, master, &master_salt, LABEL_RTP_SALT, &mut salt);
+        let cipher = if key_len == 16 {
+            let mut key = [0u8; 16];
+            key.copy_from_slice(&session_key[..16]);
+            Cipher::Aes128(srtp.aead_aes_128_gcm().create_cipher(key, true))
+        } else {
+            Cipher::Aes256(srtp.aead_aes_256_gcm().create_cipher(session_key, true))
+        };
+        Some(SrtpOut { cipher, salt })
+    }
+
+    /// Appends one sealed SRTP packet to `out`: `header` in the clear (and authenticated), `payload`
+    /// encrypted, then the tag. `index` is the packet's extended sequence number (rollover count and
+    /// sequence number).
+    pub fn seal(&mut self, header: &[u8], payload: &[u8], ssrc: u32, index: u64, out: &mut Vec<u8>) -> bool {
+        let mut iv = [0u8; 12];
+        iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
+        iv[6..10].copy_from_slice(&((index >> 16) as u32).to_be_bytes());
+        iv[10..12].copy_from_slice(&(index as u16).to_be_bytes());
+        for (b, s) in iv.iter_mut().zip(self.salt) {
+            *b ^= s;
+        }
+        let start = out.len();
+        out.extend_from_slice(header);
+        out.resize(start + header.len() + payload.len() + TAG_LEN, 0);
+        let sealed = &mut out[start + header.len()..];
+        let result = match &mut self.cipher {
+            Cipher::Aes128(c) => c.encrypt(&iv, header, payload, sealed),
+            Cipher::Aes256(c) => c.encrypt(&iv, header, payload, sealed),
+        };
+        if result.is_err() {
+            out.truncate(start);
+            return false;
+        }
+        true
+    }
+}
+
+/// The SRTP key derivation function with AES in counter mode (RFC 3711 §4.3.1 and §4.3.3, key derivation
+/// rate 0), as str0m computes it: block `i` is AES(master, (salt XOR label at byte 7) || i).
+fn derive(srtp: &dyn SrtpProvider, master: &[u8], master_salt: &[u8], label: u8, out: &mut [u8]) {
+    let mut input = [0u8; 16];
+    input[..master_salt.len().min(14)].copy_from_slice(&master_salt[..master_salt.len().min(14)]);
+    input[7] ^= label;
+    let mut block = [0u8; 32];
+    for (round, chunk) in out.chunks_mut(16).enumerate() {
+        input[14..].copy_from_slice(&(round as u16).to_be_bytes());
+        if master.len() == 16 {
+            srtp.srtp_aes_128_ecb_round(master, &input, &mut block);
+        } else {
+            srtp.srtp_aes_256_ecb_round(master, &input, &mut block);
+        }
+        chunk.copy_from_slice(&block[..chunk.len()]);
+    }
+}
+
+/// Writes the RTP header of a forwarded audio packet: version 2, one CSRC (the speaker), and the RFC 6464
+/// audio level as a one-byte header extension when the receiver negotiated one. Returns its length.
+pub fn write_header(
+    buf: &mut [u8; 24],
+    pt: u8,
+    seq: u16,
+    timestamp: u32,
+    ssrc: u32,
+    csrc: u32,
+    level: Option<(u8, i8, bool)>,
+) -> usize {
+    buf[0] = 0x80 | if level.is_some() { 0x10 } else { 0 } | 1;
+    buf[1] = pt & 0x7f;
+    buf[2..4].copy_from_slice(&seq.to_be_bytes());
+    buf[4..8].copy_from_slice(&timestamp.to_be_bytes());
+    buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    buf[12..16].copy_from_slice(&csrc.to_be_bytes());
+    let Some((id, level, voice)) = level else { return 16 };
+    // One-byte header extensions (RFC 8285): 0xBEDE, a length of one word, the element, padding.
+    buf[16..20].copy_from_slice(&[0xbe, 0xde, 0, 1]);
+    buf[20] = id << 4;
+    buf[21] = (u8::from(voice) << 7) | (level.unsigned_abs().min(127));
+    buf[22] = 0;
+    buf[23] = 0;
+    24
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn key_derivation_matches_rfc_3711_test_vectors() {
+        // RFC 3711 appendix B.3.
+        let srtp = provider().srtp_provider;
+        let master = hex("E1F97A0D3E018BE0D64FA32C06DE4139");
+        let salt = hex("0EC675AD498AFEEBB6960B3AABE6");
+        let mut key = [0u8; 16];
+        derive(srtp, &master, &salt, LABEL_RTP_ENCRYPTION, &mut key);
+        assert_eq!(key.to_vec(), hex("C61E7A93744F39EE10734AFE3FF7A087"));
+        let mut session_salt = [0u8; 14];
+        derive(srtp, &master, &salt, LABEL_RTP_SALT, &mut session_salt);
+        assert_eq!(session_salt.to_vec(), hex("30CBBC08863D8C85D49DB34A9AE1"));
+        // The authentication key spans several AES blocks, which exercises the block counter.
+        let mut auth = [0u8; 20];
+        derive(srtp, &master, &salt, 1, &mut auth);
+        assert_eq!(auth.to_vec(), hex("CEBE321F6FF7716B6FD4AB49AF256A156D38BAA4"));
+    }
+
+    #[test]
+    fn a_header_carries_the_speaker_and_the_level_in_one_extension_word() {
+        let mut buf = [0u8; 24];
+        let len = write_header(&mut buf, 111, 0x1234, 960, 0xaabbccdd, 7, Some((3, -37, true)));
+        assert_eq!(len, 24);
+        assert_eq!(buf[0], 0x91, "version 2, extension, one CSRC");
+        assert_eq!(buf[1], 111);
+        assert_eq!(&buf[2..4], &[0x12, 0x34]);
+        assert_eq!(&buf[12..16], &7u32.to_be_bytes());
+        assert_eq!(&buf[16..22], &[0xbe, 0xde, 0, 1, 0x30, 0x80 | 37]);
+        assert_eq!(write_header(&mut buf, 111, 1, 0, 1, 7, None), 16);
+        assert_eq!(buf[0], 0x81);
+    }
+
+    #[test]
+    fn only_gcm_profiles_take_the_fast_path() {
+        let gcm = Keys { material: vec![1; 2 * 16 + 2 * 12], profile: SrtpProfile::AEAD_AES_128_GCM, active: false };
+        let mut out = SrtpOut::new(&gcm).expect("AES-128-GCM is supported");
+        let mut packet = Vec::new();
+        assert!(out.seal(&[0x80, 111, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1], b"opus", 1, 1, &mut packet));
+        assert_eq!(packet.len(), 12 + 4 + 16, "header, payload and tag");
+        assert_ne!(&packet[12..16], b"opus", "the payload is encrypted");
+        let cm = Keys { material: vec![1; 2 * 16 + 2 * 14], profile: SrtpProfile::AES128_CM_SHA1_80, active: false };
+        assert!(SrtpOut::new(&cm).is_none());
+        let short = Keys { material: vec![1; 10], profile: SrtpProfile::AEAD_AES_256_GCM, active: true };
+        assert!(SrtpOut::new(&short).is_none());
+    }
+}
