@@ -42,6 +42,11 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Instead of a room: send the audience's packet rate and sizes over plain UDP to as many loopback
+    /// sockets (no WebRTC, no server), then as fast as possible, for this machine's ceiling. Uses only
+    /// --listeners and --seconds.
+    #[arg(long)]
+    raw_udp: bool,
     /// Extra `stoa serve` options for the bench's own server, e.g. "--audience-frames-above 0".
     #[arg(long, allow_hyphen_values = true)]
     serve_args: Option<String>,
@@ -145,7 +150,7 @@ fn proc_usage(pid: u32) -> Option<(f64, f64)> {
     Some((ticks / hz, rss_kb / 1024.0))
 }
 
-fn self_cpu() -> f64 {
+pub(crate) fn self_cpu() -> f64 {
     proc_usage(std::process::id()).map_or(0.0, |(cpu, _)| cpu)
 }
 
@@ -168,6 +173,21 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Runs the bench.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.raw_udp {
+        if args.listeners == 0 || args.seconds <= 0.0 {
+            bail!("a raw UDP bench needs at least one listener and some seconds");
+        }
+        if !args.json {
+            eprintln!(
+                "stoa bench: raw UDP to {} loopback sockets, {} s paced, then {} s flat out",
+                args.listeners, args.seconds, args.seconds
+            );
+        }
+        let (listeners, seconds) = (args.listeners, args.seconds);
+        let report = tokio::task::spawn_blocking(move || crate::raw_udp::run(listeners, seconds)).await??;
+        print_report(&report, args.json);
+        return Ok(());
+    }
     if args.listeners == 0 || args.speakers == 0 {
         bail!("a bench needs at least one listener and one speaker");
     }
@@ -412,14 +432,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "packets_decrypted": results.iter().map(|r| r.decrypted).sum::<u64>(),
         "bytes_received": results.iter().map(|r| r.bytes).sum::<u64>(),
     });
-    if args.json {
+    print_report(&report, args.json);
+    Ok(())
+}
+
+fn print_report(report: &serde_json::Value, json: bool) {
+    if json {
         println!("{report}");
     } else {
         for (k, v) in report.as_object().into_iter().flatten() {
             println!("{k:>22}  {v}");
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 mod bench;
 mod bot;
 mod config;
+mod raw_udp;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
