@@ -56,7 +56,8 @@ pub struct RtpCount {
 }
 
 impl RtpCount {
-    fn count(&mut self, datagram: &[u8], at: Instant) {
+    /// Counts one RTP datagram (which must be RTP: see [`is_rtp`]) from its clear header.
+    pub fn count(&mut self, datagram: &[u8], at: Instant) {
         let ssrc = u32::from_be_bytes([datagram[8], datagram[9], datagram[10], datagram[11]]);
         let seq = u16::from_be_bytes([datagram[2], datagram[3]]);
         self.packets += 1;
@@ -82,7 +83,7 @@ impl RtpCount {
 }
 
 /// Whether a datagram is RTP (not RTCP, STUN or DTLS): version 2, and not an RTCP packet type (RFC 5761).
-fn is_rtp(d: &[u8]) -> bool {
+pub fn is_rtp(d: &[u8]) -> bool {
     d.len() >= 12 && d[0] & 0xc0 == 0x80 && !(192..=223).contains(&d[1])
 }
 
@@ -105,10 +106,6 @@ pub struct Session {
     dirty: bool,
     /// The one timer for str0m's next timeout, moved rather than made anew on every wake.
     sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
-    /// With [`Session::count_only`]: every RTP packet counted, one in `sample` decrypted.
-    counting: Option<(u32, u32)>,
-    /// What [`Session::count_only`] counted.
-    pub count: RtpCount,
     /// Who this session is.
     pub you: UserSummary,
     /// Its role when it joined; kept up to date from `role_changed` events seen by [`Session::next`].
@@ -188,8 +185,6 @@ impl Session {
             next_seq: 1,
             dirty: true,
             sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(now))),
-            counting: None,
-            count: RtpCount::default(),
             you,
             role,
             room: room_info,
@@ -213,16 +208,19 @@ impl Session {
         Ok(session)
     }
 
+    /// Splits the session into its room socket and its media peer, for a caller that drives many peers'
+    /// media from one loop of its own (the bench). The peer's socket is non-blocking; the caller feeds the
+    /// `Rtc` its datagrams and timeouts and sends what it outputs.
+    pub fn into_media(self) -> anyhow::Result<(Signaling, MediaPeer)> {
+        let socket = self.socket.into_std()?;
+        socket.set_nonblocking(true)?;
+        Ok((Signaling { ws: self.ws }, MediaPeer { rtc: self.rtc, socket, local: self.local }))
+    }
+
     /// Sends a command on the room's socket.
     pub async fn command(&mut self, command: ClientCommand) -> anyhow::Result<()> {
         let text = serde_json::to_string(&ClientMessage { id: None, command })?;
         self.ws.send(Message::Text(text.into())).await.context("the room's socket closed")
-    }
-
-    /// Counts every RTP packet from its header and decrypts (and so authenticates, and yields as audio) only
-    /// one in `sample`: a listener that costs less than the server spends on it.
-    pub fn count_only(&mut self, sample: u32) {
-        self.counting = Some((sample.max(1), 0));
     }
 
     /// Whether ICE and DTLS are up.
@@ -276,17 +274,6 @@ impl Session {
                     Ok(None) | Err(_) => return Incoming::Closed,
                 },
                 received = self.socket.recv_from(&mut self.buf) => {
-                    if let Ok((n, _)) = received
-                        && is_rtp(&self.buf[..n])
-                        && let Some((sample, seen)) = &mut self.counting
-                    {
-                        self.count.count(&self.buf[..n], Instant::now());
-                        *seen += 1;
-                        if *seen % *sample != 0 {
-                            // Counted from its header only: str0m never sees it, so there is nothing to drain.
-                            continue;
-                        }
-                    }
                     self.dirty = true;
                     if let Ok((n, source)) = received
                         && let Ok(contents) = self.buf[..n].try_into()
@@ -346,6 +333,41 @@ impl Session {
             let _ = self.socket.send_to(&data, dest).await;
         }
     }
+}
+
+/// The room socket of a session split by [`Session::into_media`].
+pub struct Signaling {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Signaling {
+    /// Reads (and drops) the room's events until `deadline` or until the socket closes.
+    pub async fn hold_until(&mut self, deadline: Instant) {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return,
+                event = next_event(&mut self.ws) => if !matches!(event, Ok(Some(_))) { return },
+            }
+        }
+    }
+
+    /// Leaves the room.
+    pub async fn leave(&mut self) {
+        let text =
+            serde_json::to_string(&ClientMessage { id: None, command: ClientCommand::Leave }).unwrap_or_default();
+        let _ = self.ws.send(Message::Text(text.into())).await;
+    }
+}
+
+/// The media half of a session split by [`Session::into_media`].
+pub struct MediaPeer {
+    /// The peer, connected or connecting.
+    pub rtc: Rtc,
+    /// Its UDP socket, non-blocking.
+    pub socket: std::net::UdpSocket,
+    /// The socket's local address.
+    pub local: SocketAddr,
 }
 
 async fn next_event(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> anyhow::Result<Option<ServerEvent>> {

@@ -78,6 +78,9 @@ pub struct Room {
     config: RoomConfig,
     hand_mode: HandMode,
     participants: HashMap<UserId, Participant>,
+    /// How many participants are listeners, kept as they come, go and change role: the room task asks on
+    /// every event, and counting thousands of participants each time made a join storm quadratic.
+    listeners: u32,
     conns: HashMap<ConnId, UserId>,
     invited: HashSet<UserId>,
     removed: HashSet<UserId>,
@@ -114,6 +117,7 @@ impl Room {
             config,
             hand_mode: HandMode::default(),
             participants: HashMap::new(),
+            listeners: 0,
             conns: HashMap::new(),
             invited,
             removed: HashSet::new(),
@@ -197,8 +201,13 @@ impl Room {
         on_stage.into_iter().map(|p| StageMember { user: p.user.clone(), role: p.role, muted: p.muted }).collect()
     }
 
-    fn listener_count(&self) -> u32 {
-        self.participants.values().filter(|p| p.role == Role::Listener).count() as u32
+    /// How many listeners are in the room now (what the audience count broadcasts at most once a second).
+    pub fn listener_count(&self) -> u32 {
+        debug_assert_eq!(
+            self.listeners,
+            self.participants.values().filter(|p| p.role == Role::Listener).count() as u32
+        );
+        self.listeners
     }
 
     /// Whether this connection may publish audio: its participant is on stage and not muted. The media
@@ -277,6 +286,7 @@ impl Room {
                 return Err(JoinError::Full);
             }
             let seq = self.seq();
+            self.listeners += 1;
             self.participants.insert(
                 user.id,
                 Participant {
@@ -339,14 +349,20 @@ impl Room {
         if self.ended {
             return None;
         }
-        let grace = self
-            .participants
-            .values()
-            .filter_map(|p| match p.presence {
-                Presence::Away(since) => Some(since + self.config.reconnect_grace),
-                Presence::Connected(_) => None,
+        // Everyone connected has exactly one connection, so only when there are fewer connections than
+        // participants is anyone away (and worth a scan).
+        let anyone_away = self.conns.len() < self.participants.len();
+        let grace = anyone_away
+            .then(|| {
+                self.participants
+                    .values()
+                    .filter_map(|p| match p.presence {
+                        Presence::Away(since) => Some(since + self.config.reconnect_grace),
+                        Presence::Connected(_) => None,
+                    })
+                    .min()
             })
-            .min();
+            .flatten();
         let count = (self.listener_count() != self.listener_count_sent)
             .then_some(self.listener_count_sent_at + LISTENER_COUNT_INTERVAL);
         [grace, count].into_iter().flatten().min()
@@ -357,9 +373,11 @@ impl Room {
         if self.ended {
             return;
         }
+        let anyone_away = self.conns.len() < self.participants.len();
         let expired: Vec<UserId> = self
             .participants
             .values()
+            .filter(|_| anyone_away)
             .filter(|p| matches!(p.presence, Presence::Away(since) if now >= since + self.config.reconnect_grace))
             .map(|p| p.user.id)
             .collect();
@@ -608,6 +626,11 @@ impl Room {
         p.role = role;
         p.invited_to_speak = false;
         if was == Role::Listener {
+            self.listeners -= 1;
+        } else if role == Role::Listener {
+            self.listeners += 1;
+        }
+        if was == Role::Listener {
             p.stage_seq = seq;
         }
         if role == Role::Listener {
@@ -650,6 +673,9 @@ impl Room {
     fn depart(&mut self, user: UserId) {
         self.lower_hand(user);
         let Some(p) = self.participants.remove(&user) else { return };
+        if p.role == Role::Listener {
+            self.listeners -= 1;
+        }
         if let Presence::Connected(conn) = p.presence {
             self.conns.remove(&conn);
             self.outputs.push_back(Output::Close(conn));

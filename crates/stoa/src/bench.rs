@@ -10,11 +10,12 @@ use anyhow::{Context, bail};
 use clap::Args;
 use std::io::{BufRead, BufReader};
 
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use stoa_client::{Api, Incoming, Session};
+use stoa_client::{Api, Incoming, MediaPeer, Session};
 use stoa_proto::{ClientCommand, ServerEvent};
 
 /// `stoa bench` options.
@@ -280,7 +281,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }));
     }
 
-    // Listeners, spread over one thread per core, joining within the window.
+    // Listeners, spread over one thread per core, joining within the window. Each core has a runtime for
+    // the listeners' room sockets (busy only while joining) and a media loop that owns their peers.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     progress(&format!("{} listeners joining over {:.0} s on {threads} threads", args.listeners, args.join_window));
     let results: Arc<Mutex<Vec<ListenerResult>>> = Arc::new(Mutex::new(Vec::new()));
@@ -288,74 +290,45 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let start_join = Instant::now();
     let measure_from = start_join + Duration::from_secs_f64(args.join_window);
     let measure_to = measure_from + Duration::from_secs_f64(args.seconds);
-    let cpu_server_start = Arc::new(Mutex::new(None));
     let mut handles = Vec::new();
     for t in 0..threads {
         let mine: Vec<(usize, Api)> =
             listener_apis.iter().cloned().enumerate().filter(|(i, _)| i % threads == t).collect();
-        let (room, results, joined) = (room.clone(), results.clone(), joined.clone());
+        let (peers_tx, peers_rx) = std::sync::mpsc::channel::<Joined>();
+        let window = Window { epoch, measure_from, measure_to };
+        let (loop_results, loop_joined) = (results.clone(), joined.clone());
+        handles.push(std::thread::spawn(move || {
+            let r = media_loop(peers_rx, window, &loop_joined);
+            loop_results.lock().unwrap().extend(r);
+        }));
+        let (room, results) = (room.clone(), results.clone());
         let (listeners, join_window) = (args.listeners, args.join_window);
         handles.push(std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
             rt.block_on(async move {
                 let mut tasks = Vec::new();
                 for (i, api) in mine {
-                    let (room, results, joined) = (room.clone(), results.clone(), joined.clone());
+                    let (room, results, peers_tx) = (room.clone(), results.clone(), peers_tx.clone());
                     tasks.push(tokio::spawn(async move {
                         let delay = Duration::from_secs_f64(join_window * 0.8 * i as f64 / listeners as f64);
                         tokio::time::sleep_until(tokio::time::Instant::from_std(start_join + delay)).await;
                         let began = Instant::now();
-                        let mut r = ListenerResult::default();
-                        let Ok(mut s) = Session::join(&api, &room, 3).await else {
-                            results.lock().unwrap().push(r);
+                        let split = match Session::join(&api, &room, 3).await {
+                            Ok(s) => s.into_media(),
+                            Err(e) => Err(e),
+                        };
+                        let Ok((mut signaling, peer)) = split else {
+                            results.lock().unwrap().push(ListenerResult::default());
                             return;
                         };
-                        s.count_only(SAMPLE);
-                        let (mut base_packets, mut base_bytes, mut base_lost) = (None, 0, 0);
-                        loop {
-                            let now = Instant::now();
-                            if now >= measure_to {
-                                break;
-                            }
-                            if base_packets.is_none() && now >= measure_from {
-                                base_packets = Some(s.count.packets);
-                                base_bytes = s.count.bytes;
-                                base_lost = s.count.lost;
-                            }
-                            let wake = tokio::time::Instant::from_std(if base_packets.is_none() {
-                                measure_from
-                            } else {
-                                measure_to
-                            });
-                            tokio::select! {
-                                _ = tokio::time::sleep_until(wake) => {}
-                                incoming = s.next() => match incoming {
-                                    Incoming::Audio { packet, at, .. } => {
-                                        r.decrypted += 1;
-                                        if base_packets.is_some() && let Some(sent) = sent_at(&packet.payload) {
-                                            let received = at.duration_since(epoch).as_micros() as f64;
-                                            r.latencies_ms.push((received - sent as f64) / 1000.0);
-                                        }
-                                    }
-                                    Incoming::Closed => break,
-                                    _ => {}
-                                },
-                            }
-                            if r.join_ms.is_none()
-                                && let Some(first) = s.count.first_at
-                            {
-                                r.join_ms = Some(first.duration_since(began).as_secs_f64() * 1000.0);
-                                joined.fetch_add(1, Ordering::Relaxed);
-                            }
+                        if peers_tx.send(Joined { peer, began }).is_err() {
+                            return;
                         }
-                        let base = base_packets.unwrap_or(s.count.packets);
-                        r.packets = s.count.packets - base;
-                        r.bytes = s.count.bytes - base_bytes;
-                        r.lost = s.count.lost - base_lost;
-                        let _ = s.command(ClientCommand::Leave).await;
-                        results.lock().unwrap().push(r);
+                        signaling.hold_until(measure_to).await;
+                        signaling.leave().await;
                     }));
                 }
+                drop(peers_tx);
                 for t in tasks {
                     let _ = t.await;
                 }
@@ -367,7 +340,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     tokio::time::sleep_until(tokio::time::Instant::from_std(measure_from)).await;
     let pid = own.as_ref().map(|o| o.child.id());
     let server_start = pid.and_then(proc_usage);
-    *cpu_server_start.lock().unwrap() = server_start;
     let bench_start = self_cpu();
     let sent_start = (talking_sent.load(Ordering::Relaxed), all_sent.load(Ordering::Relaxed));
     while Instant::now() < measure_to {
@@ -444,6 +416,197 @@ fn print_report(report: &serde_json::Value, json: bool) {
             println!("{k:>22}  {v}");
         }
     }
+}
+
+/// A listener whose room socket is open and whose media peer is handed to a media loop.
+struct Joined {
+    peer: MediaPeer,
+    /// When it began to join (the WebSocket's start), for the join time.
+    began: Instant,
+}
+
+/// The bench's clock and measuring window.
+#[derive(Clone, Copy)]
+struct Window {
+    epoch: Instant,
+    measure_from: Instant,
+    measure_to: Instant,
+}
+
+struct Listener {
+    peer: MediaPeer,
+    began: Instant,
+    count: stoa_client::RtpCount,
+    seen: u32,
+    timeout: Instant,
+    /// Counts when the measuring window opened.
+    base: Option<(u64, u64, u64)>,
+    result: ListenerResult,
+}
+
+/// Drives the media of this core's listeners until the window closes: one epoll set over their sockets and
+/// one timer heap, every RTP packet counted from its clear header where it lands, and only one in
+/// [`SAMPLE`] (plus everything that is not RTP, and the peers' timeouts) handed to str0m. So a listener
+/// costs the bench a receive and a header read per packet, which is less than the server spends sealing it.
+fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: &AtomicU64) -> Vec<ListenerResult> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    use std::os::fd::AsRawFd;
+    use str0m::net::{Protocol, Receive};
+    use str0m::{Event, Input, Output};
+
+    // SAFETY: epoll on descriptors owned by `listeners`, which outlive their registration; the event buffer
+    // is valid for its length.
+    let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if epoll < 0 {
+        return Vec::new();
+    }
+    let mut listeners: Vec<Listener> = Vec::new();
+    let mut timers: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+    let mut buf = vec![0u8; 2048];
+    let mut open = true;
+    let mut based = false;
+
+    // Feeds one input (or none, for a timeout) to a listener's peer and drains it.
+    fn drive(
+        l: &mut Listener,
+        index: usize,
+        input: Option<(SocketAddr, &[u8])>,
+        window: &Window,
+        timers: &mut BinaryHeap<Reverse<(Instant, usize)>>,
+    ) {
+        let now = Instant::now();
+        let result = match input {
+            Some((source, data)) => match data.try_into() {
+                Ok(contents) => l.peer.rtc.handle_input(Input::Receive(
+                    now,
+                    Receive { proto: Protocol::Udp, source, destination: l.peer.local, contents },
+                )),
+                Err(_) => return,
+            },
+            None => l.peer.rtc.handle_input(Input::Timeout(now)),
+        };
+        if result.is_err() {
+            return;
+        }
+        loop {
+            match l.peer.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    if t != l.timeout {
+                        l.timeout = t;
+                        timers.push(Reverse((t, index)));
+                    }
+                    return;
+                }
+                Ok(Output::Transmit(t)) => {
+                    let _ = l.peer.socket.send_to(&t.contents, t.destination);
+                }
+                Ok(Output::Event(Event::RtpPacket(packet))) => {
+                    l.result.decrypted += 1;
+                    if l.base.is_some()
+                        && now < window.measure_to
+                        && let Some(sent) = sent_at(&packet.payload)
+                    {
+                        let received = now.duration_since(window.epoch).as_micros() as f64;
+                        l.result.latencies_ms.push((received - sent as f64) / 1000.0);
+                    }
+                }
+                Ok(Output::Event(_)) => {}
+                Err(_) => {
+                    l.timeout = now + Duration::from_secs(3600);
+                    return;
+                }
+            }
+        }
+    }
+
+    loop {
+        let now = Instant::now();
+        if now >= window.measure_to {
+            break;
+        }
+        while open {
+            match peers.try_recv() {
+                Ok(Joined { peer, began }) => {
+                    let index = listeners.len();
+                    let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: index as u64 };
+                    unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, peer.socket.as_raw_fd(), &mut event) };
+                    listeners.push(Listener {
+                        peer,
+                        began,
+                        count: Default::default(),
+                        seen: 0,
+                        timeout: now,
+                        base: based.then_some((0, 0, 0)),
+                        result: ListenerResult::default(),
+                    });
+                    drive(&mut listeners[index], index, None, &window, &mut timers);
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => open = false,
+            }
+        }
+        if now >= window.measure_from && !based {
+            based = true;
+            for l in listeners.iter_mut() {
+                l.base = Some((l.count.packets, l.count.bytes, l.count.lost));
+            }
+        }
+        let next_timer = timers.peek().map(|Reverse((t, _))| *t);
+        let wake = [Some(window.measure_to), Some(window.measure_from).filter(|t| *t > now), next_timer]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(now);
+        // Rounded up: a timer due in half a millisecond must not turn the loop into a spin.
+        let mut wait_ms = wake.saturating_duration_since(now).as_micros().div_ceil(1000).min(20) as i32;
+        if open {
+            wait_ms = wait_ms.min(5);
+        }
+        let ready = unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), events.len() as i32, wait_ms) };
+        for event in events.iter().take(ready.max(0) as usize) {
+            let index = event.u64 as usize;
+            loop {
+                let l = &mut listeners[index];
+                let Ok((n, source)) = l.peer.socket.recv_from(&mut buf) else { break };
+                let at = Instant::now();
+                if stoa_client::is_rtp(&buf[..n]) {
+                    l.count.count(&buf[..n], at);
+                    if l.result.join_ms.is_none() {
+                        l.result.join_ms = Some(at.duration_since(l.began).as_secs_f64() * 1000.0);
+                        joined.fetch_add(1, Ordering::Relaxed);
+                    }
+                    l.seen += 1;
+                    if !l.seen.is_multiple_of(SAMPLE) {
+                        continue;
+                    }
+                }
+                drive(l, index, Some((source, &buf[..n])), &window, &mut timers);
+            }
+        }
+        let now = Instant::now();
+        while let Some(Reverse((t, index))) = timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            timers.pop();
+            if listeners[index].timeout == t {
+                drive(&mut listeners[index], index, None, &window, &mut timers);
+            }
+        }
+    }
+    unsafe { libc::close(epoll) };
+    listeners
+        .into_iter()
+        .map(|mut l| {
+            let (packets, bytes, lost) = l.base.unwrap_or((l.count.packets, l.count.bytes, l.count.lost));
+            l.result.packets = l.count.packets - packets;
+            l.result.bytes = l.count.bytes - bytes;
+            l.result.lost = l.count.lost - lost;
+            l.result
+        })
+        .collect()
 }
 
 #[cfg(test)]

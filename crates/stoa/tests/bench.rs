@@ -43,3 +43,22 @@ fn two_hundred_listeners_all_join_lose_nothing_and_the_accounting_adds_up() {
         assert!(r[key].as_f64().is_some_and(|v| v.is_finite() && v >= 0.0), "{key} is reported: {r}");
     }
 }
+
+#[test]
+fn the_raw_udp_ceiling_carries_the_audience_rate_and_reports_a_ceiling_above_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_stoa"))
+        .args(["bench", "--raw-udp", "--listeners", "600", "--seconds", "2", "--json"])
+        .output()
+        .expect("stoa bench --raw-udp runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    eprintln!("{r}");
+    assert_eq!(r["mode"], "raw_udp");
+    // Above 500 listeners the audience gets 60 ms packets of three joined frames.
+    assert_eq!(r["packet_bytes"], 24 + 16 + 2 + 2 + 3 * 59);
+    let target = r["paced_pps_target"].as_f64().unwrap();
+    assert!((target - 10_000.0).abs() < 1.0, "600 listeners x one packet per 60 ms: {r}");
+    assert!(r["paced_pps_received"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["ceiling_pps"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["ceiling_pps"].as_f64().unwrap() <= r["ceiling_pps_sent"].as_f64().unwrap(), "{r}");
+}

@@ -120,6 +120,7 @@ pub fn spawn_room(
     directory.insert(id.clone(), handle.clone());
     let task = RoomTask {
         published: room.version(),
+        publishers_synced: u64::MAX,
         room,
         id,
         store,
@@ -147,6 +148,8 @@ struct RoomTask {
     broadcast: broadcast::Sender<Utf8Bytes>,
     snapshot: watch::Sender<Arc<Snapshot>>,
     published: u64,
+    /// The room version at which the SFU's publish flags were last brought in line.
+    publishers_synced: u64,
     sfu: Sfu,
     room_key: RoomKey,
     /// Each connection's media peer, and whether it may publish as last told to the SFU.
@@ -276,13 +279,19 @@ impl RoomTask {
     /// Tells the SFU about every change in who may publish (the stage, enforced in the media path) and in
     /// how the audience's packets are made (joined frames once the room is large).
     fn sync_publishers(&mut self) {
-        let listeners = self.room.info().listener_count;
+        let listeners = self.room.listener_count();
         let frames = if listeners >= self.audience_packets.above { self.audience_packets.frames.max(1) } else { 1 };
         if frames != self.audience_frames {
             self.audience_frames = frames;
             tracing::info!(room = %self.id, listeners, frames, "audience packets now carry {frames} frame(s)");
             self.sfu.set_audience_frames(self.room_key, frames);
         }
+        // Who may publish changes only with the stage (roles and mutes), which bumps the room's version; a
+        // listener joining does not, so the join storm does not walk every peer on every join.
+        if self.room.version() == self.publishers_synced {
+            return;
+        }
+        self.publishers_synced = self.room.version();
         for (conn, (peer, publishing)) in self.peers.iter_mut() {
             let may = self.room.may_publish(*conn);
             if may != *publishing {
