@@ -230,6 +230,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     // Speakers: the first is the host; the others are invited up.
     let epoch = Instant::now();
+    let epoch_wall = std::time::SystemTime::now();
     let mut host = Session::join(&speaker_apis[0], &room, 3).await?;
     let mut speakers = Vec::new();
     for api in &speaker_apis[1..] {
@@ -295,7 +296,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let mine: Vec<(usize, Api)> =
             listener_apis.iter().cloned().enumerate().filter(|(i, _)| i % threads == t).collect();
         let (peers_tx, peers_rx) = std::sync::mpsc::channel::<Joined>();
-        let window = Window { epoch, measure_from, measure_to };
+        let window = Window { epoch, epoch_wall, measure_from, measure_to };
         let (loop_results, loop_joined) = (results.clone(), joined.clone());
         handles.push(std::thread::spawn(move || {
             let r = media_loop(peers_rx, window, &loop_joined);
@@ -429,6 +430,8 @@ struct Joined {
 #[derive(Clone, Copy)]
 struct Window {
     epoch: Instant,
+    /// The wall clock at `epoch`, to place the kernel's arrival timestamps on the bench's clock.
+    epoch_wall: std::time::SystemTime,
     measure_from: Instant,
     measure_to: Instant,
 }
@@ -473,6 +476,7 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
         l: &mut Listener,
         index: usize,
         input: Option<(SocketAddr, &[u8])>,
+        arrived_us: Option<f64>,
         window: &Window,
         timers: &mut BinaryHeap<Reverse<(Instant, usize)>>,
     ) {
@@ -508,7 +512,10 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
                         && now < window.measure_to
                         && let Some(sent) = sent_at(&packet.payload)
                     {
-                        let received = now.duration_since(window.epoch).as_micros() as f64;
+                        // When the server's packet reached the listener's socket (the kernel's timestamp), so
+                        // that the bench's own queueing is not counted as the server's latency.
+                        let received =
+                            arrived_us.unwrap_or_else(|| now.duration_since(window.epoch).as_micros() as f64);
                         l.result.latencies_ms.push((received - sent as f64) / 1000.0);
                     }
                 }
@@ -530,6 +537,17 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
             match peers.try_recv() {
                 Ok(Joined { peer, began }) => {
                     let index = listeners.len();
+                    let on: libc::c_int = 1;
+                    // SAFETY: a valid socket and an int option.
+                    unsafe {
+                        libc::setsockopt(
+                            peer.socket.as_raw_fd(),
+                            libc::SOL_SOCKET,
+                            libc::SO_TIMESTAMPNS,
+                            &on as *const _ as *const libc::c_void,
+                            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                        )
+                    };
                     let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: index as u64 };
                     unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, peer.socket.as_raw_fd(), &mut event) };
                     listeners.push(Listener {
@@ -541,7 +559,7 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
                         base: based.then_some((0, 0, 0)),
                         result: ListenerResult::default(),
                     });
-                    drive(&mut listeners[index], index, None, &window, &mut timers);
+                    drive(&mut listeners[index], index, None, None, &window, &mut timers);
                 }
                 Err(std::sync::mpsc::TryRecvError::Empty) => break,
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => open = false,
@@ -569,7 +587,7 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
             let index = event.u64 as usize;
             loop {
                 let l = &mut listeners[index];
-                let Ok((n, source)) = l.peer.socket.recv_from(&mut buf) else { break };
+                let Some((n, source, stamp)) = recv_stamped(&l.peer.socket, &mut buf) else { break };
                 let at = Instant::now();
                 if stoa_client::is_rtp(&buf[..n]) {
                     l.count.count(&buf[..n], at);
@@ -582,7 +600,9 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
                         continue;
                     }
                 }
-                drive(l, index, Some((source, &buf[..n])), &window, &mut timers);
+                let arrived_us =
+                    stamp.and_then(|t| t.duration_since(window.epoch_wall).ok()).map(|d| d.as_micros() as f64);
+                drive(l, index, Some((source, &buf[..n])), arrived_us, &window, &mut timers);
             }
         }
         let now = Instant::now();
@@ -592,7 +612,7 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
             }
             timers.pop();
             if listeners[index].timeout == t {
-                drive(&mut listeners[index], index, None, &window, &mut timers);
+                drive(&mut listeners[index], index, None, None, &window, &mut timers);
             }
         }
     }
@@ -607,6 +627,54 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
             l.result
         })
         .collect()
+}
+
+/// One datagram from a non-blocking socket, with its sender and the kernel's arrival time (SO_TIMESTAMPNS),
+/// or `None` when there is nothing to read.
+fn recv_stamped(
+    socket: &std::net::UdpSocket,
+    buf: &mut [u8],
+) -> Option<(usize, SocketAddr, Option<std::time::SystemTime>)> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: every pointer in the message header points into locals that outlive the call, with their
+    // true lengths; the control messages are read only within the length the kernel reports.
+    unsafe {
+        let mut name: libc::sockaddr_storage = std::mem::zeroed();
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
+        let mut control = [0u64; 8];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = &mut name as *mut _ as *mut libc::c_void;
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        let n = libc::recvmsg(socket.as_raw_fd(), &mut msg, 0);
+        if n < 0 {
+            return None;
+        }
+        let source = match name.ss_family as libc::c_int {
+            libc::AF_INET => {
+                let a = &*(&name as *const _ as *const libc::sockaddr_in);
+                SocketAddr::from((std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)), u16::from_be(a.sin_port)))
+            }
+            libc::AF_INET6 => {
+                let a = &*(&name as *const _ as *const libc::sockaddr_in6);
+                SocketAddr::from((std::net::Ipv6Addr::from(a.sin6_addr.s6_addr), u16::from_be(a.sin6_port)))
+            }
+            _ => return None,
+        };
+        let mut stamp = None;
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::timespec);
+                stamp = Some(std::time::UNIX_EPOCH + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+        Some((n as usize, source, stamp))
+    }
 }
 
 #[cfg(test)]
