@@ -43,6 +43,10 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Opus for the speakers to send, looped: a .wav file (encoded with libopus) or an .ogg Opus file, as
+    /// `stoa bot speak` takes. Without it they send synthetic 60-byte frames that carry their send time.
+    #[arg(long)]
+    file: Option<std::path::PathBuf>,
     /// Instead of a room: send the audience's packet rate and sizes over plain UDP to as many loopback
     /// sockets (no WebRTC, no server), then as fast as possible, for this machine's ceiling. Uses only
     /// --listeners and --seconds.
@@ -82,6 +86,74 @@ fn sent_at(payload: &[u8]) -> Option<u64> {
         _ => return None,
     };
     Some(u64::from_be_bytes(payload.get(first..first + 8)?.try_into().ok()?))
+}
+
+/// Where a listener learns when a packet's first frame was sent.
+#[derive(Clone)]
+enum Clock {
+    /// Synthetic frames carry their send time.
+    Embedded,
+    /// Frames from a file: each frame's fingerprint, with when it was last sent (microseconds since the
+    /// epoch) and whether it had also been sent within the two seconds before (silence repeats, so such
+    /// a frame cannot be timed).
+    Table(Arc<Mutex<std::collections::HashMap<u64, (u64, bool)>>>),
+}
+
+impl Clock {
+    fn sent(&self, payload: &[u8]) -> Option<u64> {
+        match self {
+            Clock::Embedded => sent_at(payload),
+            Clock::Table(table) => {
+                let (at, ambiguous) = *table.lock().unwrap().get(&fingerprint(first_frame(payload)?))?;
+                (!ambiguous).then_some(at)
+            }
+        }
+    }
+
+    fn record(&self, payload: &[u8], at_us: u64) {
+        if let (Clock::Table(table), Some(frame)) = (self, first_frame(payload)) {
+            let mut table = table.lock().unwrap();
+            let entry = table.entry(fingerprint(frame)).or_insert((0, false));
+            *entry = (at_us, entry.0 != 0 && at_us.saturating_sub(entry.0) < 2_000_000);
+        }
+    }
+}
+
+fn fingerprint(frame: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    frame.hash(&mut h);
+    h.finish()
+}
+
+/// The first frame's data (without the TOC byte) of an Opus packet of one frame (code 0) or of several
+/// (code 3, as the SFU joins them for the audience).
+fn first_frame(payload: &[u8]) -> Option<&[u8]> {
+    match payload.first()? & 0x03 {
+        0 => payload.get(1..),
+        3 => {
+            let count_byte = *payload.get(1)?;
+            let count = (count_byte & 0x3f) as usize;
+            if count == 0 || count_byte & 0x40 != 0 {
+                return None;
+            }
+            if count_byte & 0x80 == 0 {
+                let each = payload.len().checked_sub(2)? / count;
+                return payload.get(2..2 + each);
+            }
+            let mut at = 2;
+            let mut first_len = None;
+            for _ in 0..count - 1 {
+                let b = *payload.get(at)? as usize;
+                let (len, used) = if b >= 252 { (b + 4 * *payload.get(at + 1)? as usize, 2) } else { (b, 1) };
+                first_len.get_or_insert(len);
+                at += used;
+            }
+            let len = first_len.unwrap_or(payload.len() - at);
+            payload.get(at..at + len)
+        }
+        _ => None,
+    }
 }
 
 struct OwnServer {
@@ -192,6 +264,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.listeners == 0 || args.speakers == 0 {
         bail!("a bench needs at least one listener and one speaker");
     }
+    // A bad file fails here, before any account is made.
+    let file_frames = match &args.file {
+        Some(path) => {
+            let frames = stoa_client::audio::load(path)?;
+            if frames.iter().all(|f| f.is_silent()) {
+                bail!("{} holds no sound to speak", path.display());
+            }
+            Some(Arc::new(frames))
+        }
+        None => None,
+    };
+    let clock = if file_frames.is_some() { Clock::Table(Default::default()) } else { Clock::Embedded };
     let own = match &args.server {
         Some(_) => None,
         None => Some(start_own_server(args.listeners + args.speakers + 1, args.serve_args.as_deref())?),
@@ -254,15 +338,28 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut speaker_tasks = Vec::new();
     for (i, mut s) in speakers.into_iter().enumerate() {
         let (talking_sent, all_sent, stop) = (talking_sent.clone(), all_sent.clone(), stop.clone());
+        let (file_frames, clock) = (file_frames.clone(), clock.clone());
         speaker_tasks.push(tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_millis(20));
-            let (mut ts, mut last_sent) = (0u32, None::<Instant>);
+            let (mut ts, mut last_sent, mut index) = (0u32, None::<Instant>, 0usize);
             while !stop.load(Ordering::Relaxed) {
                 tokio::select! {
                     _ = ticker.tick() => {
                         ts = ts.wrapping_add(960);
                         let turn = (epoch.elapsed().as_millis() / TURN.as_millis()) as usize % n_speakers;
-                        if turn == i {
+                        let from_file = file_frames.as_ref().map(|f| {
+                            index = (index + 1) % f.len();
+                            f[index].clone()
+                        });
+                        if turn == i && let Some(f) = from_file.as_ref().filter(|f| !f.is_silent()) {
+                            let at = epoch.elapsed().as_micros() as u64;
+                            clock.record(&f.payload, at);
+                            if s.send_audio(&f.payload, ts, Some(f.level)).await {
+                                talking_sent.fetch_add(1, Ordering::Relaxed);
+                                all_sent.fetch_add(1, Ordering::Relaxed);
+                                last_sent = Some(Instant::now());
+                            }
+                        } else if turn == i && from_file.is_none() {
                             if s.send_audio(&frame(epoch), ts, Some(-10)).await {
                                 talking_sent.fetch_add(1, Ordering::Relaxed);
                                 all_sent.fetch_add(1, Ordering::Relaxed);
@@ -296,7 +393,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let mine: Vec<(usize, Api)> =
             listener_apis.iter().cloned().enumerate().filter(|(i, _)| i % threads == t).collect();
         let (peers_tx, peers_rx) = std::sync::mpsc::channel::<Joined>();
-        let window = Window { epoch, epoch_wall, measure_from, measure_to };
+        let window = Window { epoch, epoch_wall, measure_from, measure_to, clock: clock.clone() };
         let (loop_results, loop_joined) = (results.clone(), joined.clone());
         handles.push(std::thread::spawn(move || {
             let r = media_loop(peers_rx, window, &loop_joined);
@@ -427,8 +524,9 @@ struct Joined {
 }
 
 /// The bench's clock and measuring window.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Window {
+    clock: Clock,
     epoch: Instant,
     /// The wall clock at `epoch`, to place the kernel's arrival timestamps on the bench's clock.
     epoch_wall: std::time::SystemTime,
@@ -510,7 +608,7 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
                     l.result.decrypted += 1;
                     if l.base.is_some()
                         && now < window.measure_to
-                        && let Some(sent) = sent_at(&packet.payload)
+                        && let Some(sent) = window.clock.sent(&packet.payload)
                     {
                         // When the server's packet reached the listener's socket (the kernel's timestamp), so
                         // that the bench's own queueing is not counted as the server's latency.

@@ -4,6 +4,9 @@
 
 use std::process::Command;
 
+#[allow(dead_code)]
+mod common;
+
 #[test]
 fn two_hundred_listeners_all_join_lose_nothing_and_the_accounting_adds_up() {
     let out = Command::new(env!("CARGO_BIN_EXE_stoa"))
@@ -61,4 +64,31 @@ fn the_raw_udp_ceiling_carries_the_audience_rate_and_reports_a_ceiling_above_it(
     assert!(r["paced_pps_received"].as_f64().unwrap() > 0.0, "{r}");
     assert!(r["ceiling_pps"].as_f64().unwrap() > 0.0, "{r}");
     assert!(r["ceiling_pps"].as_f64().unwrap() <= r["ceiling_pps_sent"].as_f64().unwrap(), "{r}");
+}
+
+#[test]
+fn speakers_can_send_a_files_opus_and_its_frames_are_timed_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("tone.wav");
+    common::write_tone(&wav, 440.0, 3.0);
+    let out = Command::new(env!("CARGO_BIN_EXE_stoa"))
+        .args(["bench", "--listeners", "40", "--speakers", "2", "--seconds", "4", "--join-window", "3", "--json"])
+        .arg("--file")
+        .arg(&wav)
+        .output()
+        .expect("stoa bench runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    eprintln!("{r}");
+    assert_eq!(r["joined"], 40, "{r}");
+    assert_eq!(r["loss_pct"], 0.0, "{r}");
+    assert!(r["packets_received_min"].as_u64().unwrap() > 0, "{r}");
+    assert!(r["latency_p50_ms"].as_f64().unwrap() > 0.0, "the file's frames are timed: {r}");
+
+    let missing = Command::new(env!("CARGO_BIN_EXE_stoa"))
+        .args(["bench", "--listeners", "1", "--file", "/nonexistent.wav", "--json"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nonexistent"), "a clear error names the file");
 }
