@@ -264,6 +264,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.listeners == 0 || args.speakers == 0 {
         bail!("a bench needs at least one listener and one speaker");
     }
+    // Each listener holds a UDP socket and a WebSocket.
+    ensure_file_limit(2 * (args.listeners + args.speakers) as u64 + 256)?;
     // A bad file fails here, before any account is made.
     let file_frames = match &args.file {
         Some(path) => {
@@ -725,6 +727,33 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
             l.result
         })
         .collect()
+}
+
+/// Raises this process's open-file limit to `want` (its children, the bench's own server, inherit it):
+/// the soft limit up to the hard one, and the hard one too where the process may (root). Fails with a
+/// clear message when it cannot, instead of listeners failing one by one.
+fn ensure_file_limit(want: u64) -> anyhow::Result<()> {
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 || limit.rlim_cur >= want {
+            return Ok(());
+        }
+        let raised = libc::rlimit { rlim_cur: want, rlim_max: limit.rlim_max.max(want) };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+            return Ok(());
+        }
+        let soft = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+        libc::setrlimit(libc::RLIMIT_NOFILE, &soft);
+        if limit.rlim_max < want {
+            bail!(
+                "this many listeners need {want} open files, and this process may open only {}: raise `ulimit -n` \
+                 (or run as root)",
+                limit.rlim_max
+            );
+        }
+    }
+    Ok(())
 }
 
 /// One datagram from a non-blocking socket, with its sender and the kernel's arrival time (SO_TIMESTAMPNS),
