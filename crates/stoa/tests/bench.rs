@@ -4,7 +4,6 @@
 
 use std::process::Command;
 
-#[allow(dead_code)]
 mod common;
 
 #[test]
