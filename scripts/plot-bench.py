@@ -41,15 +41,18 @@ keys = [
     "server_cpu_pct", "server_rss_mb", "server_pps_out", "bench_cpu_pct",
 ]
 print("| listeners | runs | joined | loss % | join p50 / p99 ms | latency p50 / p99 ms | server CPU % | "
-      "server RSS MB | packets out/s | bench CPU % | raw UDP ceiling pps | SFU / ceiling |")
-print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+      "server RSS MB | packets out/s | bench CPU % | raw UDP ceiling pps | SFU / ceiling | "
+      "raw UDP at the same rate, CPU % | (server + bench) / raw |")
+print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for n in sizes:
     m = {k: med(sfu[n], k) for k in keys}
     ceiling = med(raw[n], "ceiling_pps") if n in raw else float("nan")
+    paced = med(raw[n], "paced_cpu_pct") if n in raw else float("nan")
     print(f"| {n:,} | {len(sfu[n])} | {m['joined']:.0f} | {m['loss_pct']:.3f} | {m['join_p50_ms']:.0f} / "
           f"{m['join_p99_ms']:.0f} | {m['latency_p50_ms']:.1f} / {m['latency_p99_ms']:.1f} | "
           f"{m['server_cpu_pct']:.1f} | {m['server_rss_mb']:.0f} | {m['server_pps_out']:,.0f} | "
-          f"{m['bench_cpu_pct']:.1f} | {ceiling:,.0f} | {m['server_pps_out'] / ceiling:.1%} |")
+          f"{m['bench_cpu_pct']:.1f} | {ceiling:,.0f} | {m['server_pps_out'] / ceiling:.1%} | {paced:.1f} | "
+          f"{(m['server_cpu_pct'] + m['bench_cpu_pct']) / paced:.1f}x |")
 
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
 x = sizes

@@ -730,8 +730,8 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
 }
 
 /// Raises this process's open-file limit to `want` (its children, the bench's own server, inherit it):
-/// the soft limit up to the hard one, and the hard one too where the process may (root). Fails with a
-/// clear message when it cannot, instead of listeners failing one by one.
+/// the soft limit up to the hard one, and the hard one too where the process may (CAP_SYS_RESOURCE). Warns
+/// when even the hard limit is too low, since some listeners will then fail to join.
 fn ensure_file_limit(want: u64) -> anyhow::Result<()> {
     // SAFETY: getrlimit/setrlimit on a local struct.
     unsafe {
@@ -746,9 +746,9 @@ fn ensure_file_limit(want: u64) -> anyhow::Result<()> {
         let soft = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
         libc::setrlimit(libc::RLIMIT_NOFILE, &soft);
         if limit.rlim_max < want {
-            bail!(
-                "this many listeners need {want} open files, and this process may open only {}: raise `ulimit -n` \
-                 (or run as root)",
+            eprintln!(
+                "stoa bench: warning: this many listeners need {want} open files, and this process may open only \
+                 {}; the listeners beyond that will fail to join (raise the hard `ulimit -n`)",
                 limit.rlim_max
             );
         }
