@@ -6,15 +6,23 @@ use std::process::Command;
 
 mod common;
 
-#[test]
-fn two_hundred_listeners_all_join_lose_nothing_and_the_accounting_adds_up() {
+/// Runs `stoa bench ARGS --json`, which must succeed, and returns its one JSON object.
+fn bench(args: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_stoa"))
-        .args(["bench", "--listeners", "200", "--speakers", "2", "--seconds", "10", "--join-window", "10", "--json"])
+        .arg("bench")
+        .args(args)
+        .arg("--json")
         .output()
         .expect("stoa bench runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     eprintln!("{r}");
+    r
+}
+
+#[test]
+fn two_hundred_listeners_all_join_lose_nothing_and_the_accounting_adds_up() {
+    let r = bench(&["--listeners", "200", "--speakers", "2", "--seconds", "10", "--join-window", "10"]);
     assert_eq!(r["joined"], 200, "every listener joined: {r}");
     assert_eq!(r["loss_pct"], 0.0, "no loss: {r}");
     assert_eq!(r["packets_received"], r["packets_expected"]);
@@ -48,13 +56,7 @@ fn two_hundred_listeners_all_join_lose_nothing_and_the_accounting_adds_up() {
 
 #[test]
 fn the_raw_udp_ceiling_carries_the_audience_rate_and_reports_a_ceiling_above_it() {
-    let out = Command::new(env!("CARGO_BIN_EXE_stoa"))
-        .args(["bench", "--raw-udp", "--listeners", "600", "--seconds", "2", "--json"])
-        .output()
-        .expect("stoa bench --raw-udp runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
-    eprintln!("{r}");
+    let r = bench(&["--raw-udp", "--listeners", "600", "--seconds", "2"]);
     assert_eq!(r["mode"], "raw_udp");
     // Above 500 listeners the audience gets 60 ms packets of three joined frames.
     assert_eq!(r["packet_bytes"], 24 + 16 + 2 + 2 + 3 * 59);
@@ -70,15 +72,8 @@ fn speakers_can_send_a_files_opus_and_its_frames_are_timed_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("tone.wav");
     common::write_tone(&wav, 440.0, 3.0);
-    let out = Command::new(env!("CARGO_BIN_EXE_stoa"))
-        .args(["bench", "--listeners", "40", "--speakers", "2", "--seconds", "4", "--join-window", "3", "--json"])
-        .arg("--file")
-        .arg(&wav)
-        .output()
-        .expect("stoa bench runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
-    eprintln!("{r}");
+    let wav = wav.to_str().unwrap();
+    let r = bench(&["--listeners", "40", "--speakers", "2", "--seconds", "4", "--join-window", "3", "--file", wav]);
     assert_eq!(r["joined"], 40, "{r}");
     assert_eq!(r["loss_pct"], 0.0, "{r}");
     assert!(r["packets_received_min"].as_u64().unwrap() > 0, "{r}");
