@@ -28,6 +28,8 @@ export class RoomClient {
   state: RoomState = { phase: 'connecting', role: 'listener', muted: false, hands: [], handRaised: false, levels: new Map(), autoplayBlocked: false };
   private ws?: WebSocket;
   private pc?: RTCPeerConnection;
+  /// The speaker behind each source number (CSRC), from `slots` events.
+  private speakers = new Map<number, UserId>();
   private mic?: MediaStream;
   private audios: HTMLAudioElement[] = [];
   private listeners = new Set<Listener>();
@@ -201,6 +203,14 @@ export class RoomClient {
         void this.pc?.setRemoteDescription({ type: 'answer', sdp: e.sdp });
         break;
       case 'slots':
+        // Packets name their speaker by an opaque source number (RTP headers travel in the clear); this
+        // event is the only place that says whose it is. Bounded: the map restarts in a very long room.
+        if (this.speakers.size > 4096) this.speakers.clear();
+        e.slots.forEach((user, i) => {
+          const source = e.sources[i];
+          if (user !== null && source !== null && source !== undefined) this.speakers.set(source, user);
+        });
+        break;
       case 'pong':
         break;
     }
@@ -282,14 +292,16 @@ export class RoomClient {
     await this.sender()?.replaceTrack(this.mic.getAudioTracks()[0] ?? null);
   }
 
-  /// Who is speaking, and how loudly: each forwarded packet names its speaker as its CSRC, with the
-  /// speaker's audio level; the browser exposes both on each receiver. No message per listener needed.
+  /// Who is speaking, and how loudly: each forwarded packet names its speaker's source number as its CSRC,
+  /// with the speaker's audio level; the browser exposes both on each receiver, and `slots` events say
+  /// whose source it is. No message per packet needed.
   private pollLevels() {
     const levels = new Map<UserId, number>();
     for (const t of this.pc?.getTransceivers().slice(1) ?? []) {
       const now = performance.timeOrigin + performance.now();
       for (const c of t.receiver.getContributingSources()) {
-        if (now - c.timestamp < 500) levels.set(c.source, Math.max(levels.get(c.source) ?? 0, c.audioLevel ?? 0.3));
+        const user = this.speakers.get(c.source);
+        if (user !== undefined && now - c.timestamp < 500) levels.set(user, Math.max(levels.get(user) ?? 0, c.audioLevel ?? 0.3));
       }
     }
     if (this.micAnalyser && this.state.you && !this.state.muted && this.onStage()) {

@@ -482,4 +482,8 @@ sdp: string, } | { "type": "slots",
 /**
  * One entry per slot: the speaker's user ID, or null for a free slot.
  */
-slots: Array<UserId | null>, };
+slots: Array<UserId | null>, 
+/**
+ * One entry per slot: the source number (CSRC) the slot's packets carry for that speaker, or null.
+ */
+sources: Array<number | null>, };

@@ -170,7 +170,8 @@ pub struct Recorder {
     start: Instant,
     pcm: Vec<i32>,
     slots: HashMap<usize, SlotTrack>,
-    /// Packets per speaker (by the CSRC the server sets: the speaker's user ID).
+    /// Packets per speaker, by the CSRC the server sets: the speaker's opaque source number, which the
+    /// room's `slots` events map to a user.
     pub per_speaker: HashMap<u32, u64>,
     /// Bytes of payload received.
     pub bytes: u64,

@@ -9,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
-use stoa_proto::{ClientCommand, ClientMessage, Role, RoomInfo, ServerEvent, UserSummary};
+use stoa_proto::{ClientCommand, ClientMessage, Role, RoomInfo, ServerEvent, UserId, UserSummary};
 use str0m::change::SdpAnswer;
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
@@ -106,6 +106,8 @@ pub struct Session {
     dirty: bool,
     /// The one timer for str0m's next timeout, moved rather than made anew on every wake.
     sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// The speaker behind each source number (CSRC) seen in `slots` events.
+    speakers: HashMap<u32, UserId>,
     /// Who this session is.
     pub you: UserSummary,
     /// Its role when it joined; kept up to date from `role_changed` events seen by [`Session::next`].
@@ -185,6 +187,7 @@ impl Session {
             next_seq: 1,
             dirty: true,
             sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(now))),
+            speakers: HashMap::new(),
             you,
             role,
             room: room_info,
@@ -251,6 +254,12 @@ impl Session {
         true
     }
 
+    /// The speaker a packet's CSRC stands for, as the room's `slots` events told. Packets carry an opaque
+    /// source number, never a user ID; the first packets of a new speaker may arrive before the event.
+    pub fn speaker(&self, csrc: u32) -> Option<UserId> {
+        self.speakers.get(&csrc).copied()
+    }
+
     /// The next thing that happens: a room event or an audio packet. Cancel-safe.
     pub async fn next(&mut self) -> Incoming {
         loop {
@@ -259,8 +268,21 @@ impl Session {
                 self.flush().await;
             }
             if let Some(item) = self.queue.pop_front() {
-                if let Incoming::Event(ServerEvent::RoleChanged { role }) = &item {
-                    self.role = *role;
+                match &item {
+                    Incoming::Event(ServerEvent::RoleChanged { role }) => self.role = *role,
+                    Incoming::Event(ServerEvent::Slots { slots, sources }) => {
+                        // Source numbers are per media connection, so the map only grows with the room's
+                        // churn; a bound keeps a session in a long room from growing without end.
+                        if self.speakers.len() > 4096 {
+                            self.speakers.clear();
+                        }
+                        for (user, source) in slots.iter().zip(sources) {
+                            if let (Some(user), Some(source)) = (user, source) {
+                                self.speakers.insert(*source, *user);
+                            }
+                        }
+                    }
+                    _ => {}
                 }
                 return item;
             }

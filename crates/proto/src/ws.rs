@@ -187,10 +187,13 @@ pub enum ServerEvent {
         sdp: String,
     },
     /// Who is heard in each receive slot, in the order of your offer's receive m-lines; sent to everyone
-    /// when it changes. Each forwarded packet also names its speaker's user ID as its CSRC, which browsers
-    /// expose through `RTCRtpReceiver.getContributingSources()`.
+    /// when it changes. Each forwarded packet also names its speaker by a source number, as its CSRC, which
+    /// browsers expose through `RTCRtpReceiver.getContributingSources()`. RTP headers travel in the clear,
+    /// so the source number is opaque: random, per media connection, and mapped to the speaker only here.
     Slots {
         /// One entry per slot: the speaker's user ID, or null for a free slot.
         slots: Vec<Option<UserId>>,
+        /// One entry per slot: the source number (CSRC) the slot's packets carry for that speaker, or null.
+        sources: Vec<Option<u32>>,
     },
 }

@@ -155,9 +155,10 @@ impl RateLimiter {
         if counters.len() > 100_000 {
             counters.retain(|_, (start, _)| now.duration_since(*start) < self.window);
         }
-        for (key, limit) in
-            [(format!("ip:{ip}"), self.per_ip), (format!("user:{}", username.to_lowercase()), self.per_user)]
-        {
+        for (key, limit) in [
+            (format!("ip:{ip}"), self.per_ip),
+            (format!("user:{}", crate::routes::normalize_username(username)), self.per_user),
+        ] {
             let entry = counters.entry(key).or_insert((now, 0));
             if now.duration_since(entry.0) >= self.window {
                 *entry = (now, 0);

@@ -10,9 +10,10 @@
 //! The driver runs on its own thread with a single-threaded tokio runtime, and takes [`Command`]s from the
 //! control plane over a channel.
 
-use crate::net::{send_batch, stun_local_ufrag};
+use crate::downlink::{FastOut, Indexes, Outgoing};
+use crate::net::{Outbox, stun_is_success, stun_local_ufrag, stun_nominates};
 use crate::repacket::Aggregator;
-use crate::slots::{SlotConfig, SlotMapper};
+use crate::slots::{Forward, SlotConfig, SlotMapper, SourceId};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -25,6 +26,7 @@ use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap, ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
@@ -48,6 +50,9 @@ pub struct SfuConfig {
     pub public_ip: Option<IpAddr>,
     /// Slot assignment.
     pub slots: SlotConfig,
+    /// Where every peer's slot streams start their sequence numbers (and SRTP indexes); random when absent.
+    /// For tests of the 16-bit wrap: a stream set to start at 65,530 wraps within its first packets.
+    pub first_seq: Option<u16>,
 }
 
 impl Default for SfuConfig {
@@ -57,6 +62,7 @@ impl Default for SfuConfig {
             shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
             public_ip: None,
             slots: SlotConfig::default(),
+            first_seq: None,
         }
     }
 }
@@ -85,10 +91,10 @@ pub enum SfuEvent {
         /// Which peer.
         peer: PeerId,
     },
-    /// Who holds each slot changed. Each entry is a publisher's user key, as given at [`Sfu::offer`].
+    /// Who holds each slot changed. Each entry is a publisher's source, as given at [`Sfu::offer`].
     Slots {
         /// The holders, one per slot.
-        holders: Vec<Option<u64>>,
+        holders: Vec<Option<SourceId>>,
     },
 }
 
@@ -98,7 +104,7 @@ enum Command {
     OpenRoom { room: RoomKey, events: mpsc::Sender<SfuEvent> },
     CloseRoom { room: RoomKey },
     AudienceFrames { room: RoomKey, frames: usize },
-    Offer { room: RoomKey, peer: PeerId, user: u64, sdp: String, publish: bool },
+    Offer { room: RoomKey, peer: PeerId, source: SourceId, sdp: String, publish: bool },
     SetPublish { peer: PeerId, publish: bool },
     ClosePeer { peer: PeerId },
 }
@@ -121,9 +127,9 @@ enum Cross {
     /// A publisher's packet, for its room's home shard (which owns the room's slot mapper).
     Publish(Packet),
     /// A forwarding decision, for some of the peers on another shard.
-    Deliver(Packet, crate::slots::Forward, Audience),
+    Deliver(Packet, Forward, Audience),
     /// A publisher on another shard stopped publishing or left.
-    SourceGone { room: RoomKey, user: u64 },
+    SourceGone { room: RoomKey, source: SourceId },
 }
 
 /// Which peers of a room a forwarded packet is for.
@@ -141,7 +147,7 @@ enum Audience {
 #[derive(Debug, Clone)]
 struct Packet {
     room: RoomKey,
-    user: u64,
+    source: SourceId,
     seq: u64,
     timestamp: u32,
     level: Option<i8>,
@@ -171,7 +177,8 @@ impl Sfu {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let local_addr = local_addrs[index];
             let advertised = SocketAddr::new(config.public_ip.unwrap_or(local_addr.ip()), local_addr.port());
-            let (slots, gauge, cross) = (config.slots.clone(), peers.clone(), cross_tx.clone());
+            let (slots, gauge, cross, first_seq) =
+                (config.slots.clone(), peers.clone(), cross_tx.clone(), config.first_seq);
             std::thread::Builder::new().name(format!("stoa-sfu-{index}")).spawn(move || {
                 raise_priority();
                 runtime.block_on(async move {
@@ -182,7 +189,7 @@ impl Sfu {
                             return;
                         }
                     };
-                    Shard::new(index, socket, advertised, slots, gauge, cross).run(rx, cross_rx).await;
+                    Shard::new(index, socket, advertised, slots, gauge, cross, first_seq).run(rx, cross_rx).await;
                 })
             })?;
         }
@@ -231,18 +238,20 @@ impl Sfu {
         }
     }
 
-    /// A client's SDP offer, for a new peer in `room`. `user` identifies the publisher in slot events and
-    /// in the CSRC of forwarded packets. The answer comes back as [`SfuEvent::Answer`] for the returned peer.
+    /// A client's SDP offer, for a new peer in `room`. `source` identifies the publisher in slot events and
+    /// in the CSRC of forwarded packets, which travel in the clear: it must be opaque (never an account ID)
+    /// and unique among the room's peers. The answer comes back as [`SfuEvent::Answer`] for the returned
+    /// peer.
     ///
     /// Publishers go to the room's home shard, where its slot decisions are made, so their packets cross no
     /// shard on the way in; listeners are spread over every shard.
-    pub fn offer(&self, room: RoomKey, user: u64, sdp: String, publish: bool) -> PeerId {
+    pub fn offer(&self, room: RoomKey, source: SourceId, sdp: String, publish: bool) -> PeerId {
         let shards = self.commands.len() as u64;
         let n = self.next_peer.fetch_add(1, Ordering::Relaxed);
         let shard = if publish { self.home_of(room) as u64 } else { n % shards };
         // The shard is the ID modulo the shard count, so commands for the peer find it without a table.
         let peer = PeerId(n * shards + shard);
-        self.send(shard as usize, Command::Offer { room, peer, user, sdp, publish });
+        self.send(shard as usize, Command::Offer { room, peer, source, sdp, publish });
         peer
     }
 
@@ -273,7 +282,7 @@ fn extensions() -> ExtensionMap {
 
 struct Peer {
     room: RoomKey,
-    user: u64,
+    source: SourceId,
     rtc: Rtc,
     publish: bool,
     /// The mids the client receives on, one per slot, in offer order.
@@ -288,8 +297,13 @@ struct Peer {
     timeout: Instant,
     /// The SRTP keys its DTLS handshake exported, until the fast path is built from them.
     keys: Option<crate::srtp::Keys>,
-    /// Where str0m last sent this peer something other than STUN: the nominated address.
+    /// Where media goes: where the client last nominated (USE-CANDIDATE), or where str0m last sent it
+    /// something other than STUN.
     dest: Option<SocketAddr>,
+    /// A source address whose last check nominated its pair, until str0m answers it.
+    nominating: Option<SocketAddr>,
+    /// The next SRTP index of each slot's stream to this peer, on either path.
+    indexes: Indexes,
     fast: Fast,
 }
 
@@ -303,26 +317,16 @@ enum Fast {
     Unavailable,
 }
 
-/// What the fast path needs to write a peer's slot packets.
-struct FastOut {
-    srtp: crate::srtp::SrtpOut,
-    /// The SSRC of each slot's stream, as announced in the answer.
-    ssrcs: Vec<u32>,
-    /// The receiver's id for the RFC 6464 audio level extension, if it negotiated one.
-    level_id: Option<u8>,
-}
-
-impl FastOut {
-    fn build(rtc: &mut Rtc, slot_mids: &[Mid], keys: &crate::srtp::Keys) -> Option<FastOut> {
-        let srtp = crate::srtp::SrtpOut::new(keys)?;
-        let mut ssrcs = Vec::with_capacity(slot_mids.len());
-        for mid in slot_mids {
-            ssrcs.push(*rtc.direct_api().stream_tx_by_mid(*mid, None)?.ssrc());
-        }
-        let level_id =
-            slot_mids.first().and_then(|m| rtc.media(*m)).and_then(|m| m.remote_extmap().id_of(Extension::AudioLevel));
-        Some(FastOut { srtp, ssrcs, level_id })
+/// The fast path of a peer whose handshake's keys are known, if its profile has one.
+fn build_fast(rtc: &mut Rtc, slot_mids: &[Mid], keys: &crate::srtp::Keys) -> Option<FastOut> {
+    let srtp = crate::srtp::SrtpOut::new(keys)?;
+    let mut ssrcs = Vec::with_capacity(slot_mids.len());
+    for mid in slot_mids {
+        ssrcs.push(*rtc.direct_api().stream_tx_by_mid(*mid, None)?.ssrc());
     }
+    let level_id =
+        slot_mids.first().and_then(|m| rtc.media(*m)).and_then(|m| m.remote_extmap().id_of(Extension::AudioLevel));
+    Some(FastOut::new(srtp, ssrcs, level_id))
 }
 
 struct RoomMedia {
@@ -336,8 +340,6 @@ struct RoomMedia {
 
 struct AudienceSlot {
     aggregator: Aggregator,
-    /// The slot's next sequence number on the audience's stream.
-    next_seq: u64,
     waiting_since: Option<Instant>,
     /// The packet whose speaker and level the waiting frames go out with.
     last: Option<Packet>,
@@ -359,7 +361,10 @@ struct Shard {
     by_ufrag: HashMap<String, PeerId>,
     rooms: HashMap<RoomKey, RoomMedia>,
     timers: BinaryHeap<Reverse<(Instant, PeerId)>>,
-    outbox: Vec<(SocketAddr, Vec<u8>)>,
+    outbox: Outbox,
+    /// Peers on str0m's path that a delivery wrote to, to drain once it is done (kept for its capacity).
+    written: Vec<PeerId>,
+    first_seq: Option<u16>,
     /// Packets publishers on this shard sent, to fan out once their `Rtc` is drained.
     pending: Vec<Packet>,
     refused: u64,
@@ -378,6 +383,7 @@ impl Shard {
         slot_config: SlotConfig,
         gauge: Arc<std::sync::atomic::AtomicUsize>,
         cross: Vec<mpsc::UnboundedSender<Cross>>,
+        first_seq: Option<u16>,
     ) -> Shard {
         Shard {
             index,
@@ -390,7 +396,9 @@ impl Shard {
             by_ufrag: HashMap::new(),
             rooms: HashMap::new(),
             timers: BinaryHeap::new(),
-            outbox: Vec::new(),
+            outbox: Outbox::default(),
+            written: Vec::new(),
+            first_seq,
             pending: Vec::new(),
             refused: 0,
             refused_logged_at: Instant::now(),
@@ -465,6 +473,10 @@ impl Shard {
         if !peer.rtc.accepts(&input) {
             return self.refuse(now, source, "not accepted by the peer (wrong credentials)");
         }
+        if stun_nominates(data) {
+            // Media moves here once str0m has answered the check, which it does only if it is authentic.
+            peer.nominating = Some(source);
+        }
         if let Err(e) = peer.rtc.handle_input(input) {
             tracing::debug!(peer = peer_id.0, error = %e, "peer refused input");
         }
@@ -532,17 +544,25 @@ impl Shard {
                     }
                     Ok(Output::Transmit(t)) => {
                         // STUN answers go wherever a check came from; everything else goes to the nominated pair.
+                        // A success answer to a nominating check moves the pair there: the client's path
+                        // changed (a new network, a NAT that rebound), and the fast path follows at once.
                         if t.contents.first().is_some_and(|b| *b >= 20) {
                             peer.dest = Some(t.destination);
+                        } else if peer.nominating == Some(t.destination) && stun_is_success(&t.contents) {
+                            peer.nominating = None;
+                            if peer.dest != Some(t.destination) {
+                                tracing::debug!(peer = peer_id.0, "the client nominated a new path");
+                            }
+                            peer.dest = Some(t.destination);
                         }
-                        self.outbox.push((t.destination, t.contents.into()));
+                        self.outbox.push(t.destination, &t.contents);
                     }
                     Ok(Output::Event(event)) => match event {
                         // The stage, enforced here: nothing from a peer that may not publish is forwarded.
                         Event::RtpPacket(packet) if peer.publish => {
                             self.pending.push(Packet {
                                 room: peer.room,
-                                user: peer.user,
+                                source: peer.source,
                                 seq: *packet.seq_no,
                                 timestamp: packet.header.timestamp,
                                 level: packet.header.ext_vals.audio_level,
@@ -612,16 +632,12 @@ impl Shard {
     /// listeners and one message to each other shard.
     fn publish_at_home(&mut self, now: Instant, packet: Packet) {
         let Some(room) = self.rooms.get_mut(&packet.room) else { return };
-        let forward = room.mapper.packet(now, packet.user, packet.seq, packet.timestamp, packet.level);
+        let forward = room.mapper.packet(now, packet.source, packet.seq, packet.timestamp, packet.level);
         if let Some(holders) = room.mapper.take_change() {
             let _ = room.events.try_send(SfuEvent::Slots { holders });
         }
         let Some(forward) = forward else { return };
         if room.audience_frames <= 1 {
-            // The audience's stream is the stage's; should joining start, its numbering carries on from here.
-            if let Some(slot) = room.audience.get_mut(forward.slot) {
-                slot.next_seq = forward.seq + 1;
-            }
             self.deliver_everywhere(now, &packet, forward, Audience::Everyone);
             return;
         }
@@ -631,10 +647,8 @@ impl Shard {
             slot.waiting_since = if slot.aggregator.is_pending() { slot.waiting_since.or(Some(now)) } else { None };
             slot.last = Some(packet.clone());
             for j in joined {
-                let seq = slot.next_seq;
-                slot.next_seq += 1;
                 let joined_packet = Packet { payload: j.payload, timestamp: j.timestamp, ..packet.clone() };
-                out.push((joined_packet, crate::slots::Forward { slot: forward.slot, seq, timestamp: j.timestamp }));
+                out.push((joined_packet, Forward { slot: forward.slot, timestamp: j.timestamp }));
             }
         }
         self.deliver_everywhere(now, &packet, forward, Audience::Stage);
@@ -644,7 +658,7 @@ impl Shard {
     }
 
     /// Delivers a forwarding decision on this shard and sends it to every other shard.
-    fn deliver_everywhere(&mut self, now: Instant, packet: &Packet, forward: crate::slots::Forward, to: Audience) {
+    fn deliver_everywhere(&mut self, now: Instant, packet: &Packet, forward: Forward, to: Audience) {
         for (shard, tx) in self.cross.iter().enumerate() {
             if shard != self.index {
                 let _ = tx.send(Cross::Deliver(packet.clone(), forward, to));
@@ -673,10 +687,8 @@ impl Shard {
                 }
                 slot.waiting_since = None;
                 if let (Some(j), Some(last)) = (slot.aggregator.flush(), slot.last.clone()) {
-                    let seq = slot.next_seq;
-                    slot.next_seq += 1;
                     let packet = Packet { payload: j.payload, timestamp: j.timestamp, ..last };
-                    out.push((packet, crate::slots::Forward { slot: index, seq, timestamp: j.timestamp }));
+                    out.push((packet, Forward { slot: index, timestamp: j.timestamp }));
                 }
             }
         }
@@ -686,100 +698,112 @@ impl Shard {
     }
 
     /// Writes a forwarded packet into the slot of the room's connected peers on this shard that it is for,
-    /// never into the publisher's own.
-    fn deliver(&mut self, now: Instant, packet: &Packet, forward: crate::slots::Forward, to: Audience) {
-        let Some(room) = self.rooms.get(&packet.room) else { return };
-        let ext = ExtensionValues { audio_level: packet.level, voice_activity: packet.voice, ..Default::default() };
-        let listeners = room.peers.clone();
-        for listener in listeners {
-            let Some(peer) = self.peers.get_mut(&listener) else { continue };
+    /// never into the publisher's own. Each peer's copy is numbered by that peer's own counter for the slot.
+    /// On the fast path this allocates nothing per peer: no copy of the room's peer list, and the sealed
+    /// datagrams go into the outbox's reused arena.
+    fn deliver(&mut self, now: Instant, packet: &Packet, forward: Forward, to: Audience) {
+        let Shard { rooms, peers, outbox, written, .. } = self;
+        let Some(room) = rooms.get(&packet.room) else { return };
+        let level = packet.level.map(|l| (l, packet.voice.unwrap_or(false)));
+        for id in &room.peers {
+            let Some(peer) = peers.get_mut(id) else { continue };
             let wanted = match to {
                 Audience::Everyone => true,
                 Audience::Stage => peer.publish,
                 Audience::Listeners => !peer.publish,
             };
-            if !wanted || peer.user == packet.user || !peer.rtc.is_connected() {
+            if !wanted || peer.source == packet.source || !peer.rtc.is_connected() {
                 continue;
             }
             let (Some(&mid), Some(pt)) = (peer.slot_mids.get(forward.slot), peer.pt) else { continue };
             if matches!(peer.fast, Fast::Pending)
                 && let Some(keys) = peer.keys.take()
             {
-                tracing::debug!(peer = listener.0, ?keys, "SRTP keys known: the fast path takes over");
-                peer.fast = match FastOut::build(&mut peer.rtc, &peer.slot_mids, &keys) {
+                tracing::debug!(peer = id.0, ?keys, "SRTP keys known: the fast path takes over");
+                peer.fast = match build_fast(&mut peer.rtc, &peer.slot_mids, &keys) {
                     Some(fast) => Fast::Ready(Box::new(fast)),
                     None => Fast::Unavailable,
                 };
             }
+            // The index is used up whether or not the packet leaves: an index is never offered twice.
+            let Some(index) = peer.indexes.take(forward.slot) else { continue };
             if let (Fast::Ready(fast), Some(dest)) = (&mut peer.fast, peer.dest) {
-                // The fast path: header and seal here, one allocation, no str0m.
-                let ssrc = fast.ssrcs[forward.slot];
-                let level = fast.level_id.zip(packet.level).zip(packet.voice).map(|((id, l), v)| (id, l, v));
-                let mut header = [0u8; 24];
-                let len = crate::srtp::write_header(
-                    &mut header,
-                    *pt,
-                    forward.seq as u16,
-                    forward.timestamp,
-                    ssrc,
-                    packet.user as u32,
+                let out = Outgoing {
+                    pt: *pt,
+                    timestamp: forward.timestamp,
+                    csrc: packet.source.0,
                     level,
-                );
-                let mut out = Vec::with_capacity(len + packet.payload.len() + 16);
-                if fast.srtp.seal(&header[..len], &packet.payload, ssrc, forward.seq, &mut out) {
-                    self.outbox.push((dest, out));
-                }
+                    payload: &packet.payload,
+                };
+                fast.write(outbox, dest, forward.slot, index, &out);
                 continue;
             }
             let mut api = peer.rtc.direct_api();
             let Some(stream) = api.stream_tx_by_mid(mid, None) else { continue };
-            // The CSRC names the speaker (their user key), so a browser can tell who is speaking in each
-            // slot from getContributingSources(), with no message per listener.
-            let write = RtpWrite::new(pt, forward.seq.into(), forward.timestamp, now, packet.payload.clone())
-                .ext_vals(ext.clone())
-                .csrc(&[packet.user as u32]);
+            // The CSRC names the speaker by their opaque source number, so a browser can tell who is
+            // speaking in each slot from getContributingSources(), with no message per listener.
+            let ext = ExtensionValues { audio_level: packet.level, voice_activity: packet.voice, ..Default::default() };
+            let write = RtpWrite::new(pt, index.into(), forward.timestamp, now, packet.payload.clone())
+                .ext_vals(ext)
+                .csrc(&[packet.source.0]);
             stream.write_rtp(write);
-            self.drain(now, listener);
+            written.push(*id);
         }
+        for i in 0..self.written.len() {
+            let id = self.written[i];
+            self.drain(now, id);
+        }
+        self.written.clear();
     }
 
     fn cross(&mut self, now: Instant, message: Cross) {
         match message {
             Cross::Publish(packet) => self.publish_at_home(now, packet),
             Cross::Deliver(packet, forward, to) => self.deliver(now, &packet, forward, to),
-            Cross::SourceGone { room, user } => self.source_gone(room, user),
+            Cross::SourceGone { room, source } => self.source_gone(room, source),
         }
         self.fan_out(now);
     }
 
     /// A publisher stopped publishing or left: their slot frees at once, on the room's home shard.
-    fn source_gone(&mut self, room: RoomKey, user: u64) {
+    fn source_gone(&mut self, room: RoomKey, source: SourceId) {
         let home = self.home_of(room);
         if home != self.index {
-            let _ = self.cross[home].send(Cross::SourceGone { room, user });
+            let _ = self.cross[home].send(Cross::SourceGone { room, source });
             return;
         }
         if let Some(media) = self.rooms.get_mut(&room) {
-            media.mapper.remove_source(user);
+            media.mapper.remove_source(source);
             if let Some(holders) = media.mapper.take_change() {
                 let _ = media.events.try_send(SfuEvent::Slots { holders });
             }
         }
     }
 
+    /// Sends the outbox, waiting while the socket is full. Through `try_io`, so that a full socket clears
+    /// tokio's readiness and the wait is a real wait, not a spin.
     async fn flush(&mut self) {
-        let mut start = 0;
-        while start < self.outbox.len() {
-            match send_batch(&self.socket, &self.outbox[start..]) {
-                Ok(n) if n > 0 => start += n,
-                _ => {
-                    if self.socket.writable().await.is_err() {
+        let Shard { socket, outbox, .. } = self;
+        while !outbox.is_empty() {
+            let sent = socket.try_io(Interest::WRITABLE, || match outbox.send(&*socket) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(std::io::ErrorKind::WouldBlock.into()),
+                Err(e) => Err(e),
+            });
+            match sent {
+                Ok(()) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if socket.writable().await.is_err() {
                         break;
                     }
                 }
+                Err(e) => {
+                    tracing::debug!(error = %e, "UDP send failed");
+                    break;
+                }
             }
         }
-        self.outbox.clear();
+        outbox.clear();
     }
 
     fn command(&mut self, command: Command) {
@@ -787,12 +811,7 @@ impl Shard {
         match command {
             Command::OpenRoom { room, events } => {
                 let audience = (0..self.slot_config.slots)
-                    .map(|_| AudienceSlot {
-                        aggregator: Aggregator::new(1),
-                        next_seq: 1,
-                        waiting_since: None,
-                        last: None,
-                    })
+                    .map(|_| AudienceSlot { aggregator: Aggregator::new(1), waiting_since: None, last: None })
                     .collect();
                 let mapper = SlotMapper::new(self.slot_config.clone());
                 self.rooms.insert(room, RoomMedia { peers: Vec::new(), mapper, events, audience, audience_frames: 1 });
@@ -814,21 +833,21 @@ impl Shard {
                     }
                 }
             }
-            Command::Offer { room, peer, user, sdp, publish } => self.offer(now, room, peer, user, &sdp, publish),
+            Command::Offer { room, peer, source, sdp, publish } => self.offer(now, room, peer, source, &sdp, publish),
             Command::SetPublish { peer, publish } => {
                 let Some(p) = self.peers.get_mut(&peer) else { return };
                 p.publish = publish;
                 if !publish {
                     // A demoted or muted speaker's slot frees at once, rather than after its idle time.
-                    let (room, user) = (p.room, p.user);
-                    self.source_gone(room, user);
+                    let (room, source) = (p.room, p.source);
+                    self.source_gone(room, source);
                 }
             }
             Command::ClosePeer { peer } => self.remove_peer(peer),
         }
     }
 
-    fn offer(&mut self, now: Instant, room: RoomKey, peer_id: PeerId, user: u64, sdp: &str, publish: bool) {
+    fn offer(&mut self, now: Instant, room: RoomKey, peer_id: PeerId, source: SourceId, sdp: &str, publish: bool) {
         let Some(media) = self.rooms.get(&room) else { return };
         let reject = |code: &'static str, message: String| {
             let _ = media.events.try_send(SfuEvent::Rejected { peer: peer_id, code, message });
@@ -873,7 +892,7 @@ impl Shard {
         };
         let mut peer = Peer {
             room,
-            user,
+            source,
             rtc,
             publish,
             slot_mids: Vec::new(),
@@ -884,10 +903,12 @@ impl Shard {
             timeout: now,
             keys: None,
             dest: None,
+            nominating: None,
+            indexes: Indexes::new(0, None),
             fast: Fast::Pending,
         };
         // The negotiated media, in offer order (str0m emits no MediaAdded for an answerer); Opus must be there.
-        let sdp = answer.to_sdp_string();
+        let sdp = candidates_everywhere(&answer.to_sdp_string());
         for mid in sdp.lines().filter_map(|l| l.strip_prefix("a=mid:")).map(|m| Mid::from(m.trim())) {
             let Some(media) = peer.rtc.media(mid) else { continue };
             if media.kind() != MediaKind::Audio {
@@ -906,6 +927,7 @@ impl Shard {
         if peer.pt.is_none() {
             return reject("no_opus", "The offer has no Opus audio; Stoa carries Opus only.".into());
         }
+        peer.indexes = Indexes::new(peer.slot_mids.len(), self.first_seq);
         self.by_ufrag.insert(ufrag, peer_id);
         self.peers.insert(peer_id, peer);
         self.gauge.fetch_add(1, Ordering::Relaxed);
@@ -929,9 +951,46 @@ impl Shard {
             media.peers.retain(|p| *p != peer_id);
         }
         if peer.publish {
-            self.source_gone(peer.room, peer.user);
+            self.source_gone(peer.room, peer.source);
         }
     }
+}
+
+/// Repeats the answer's ICE candidates in every accepted m-section, each closed by `a=end-of-candidates`.
+///
+/// str0m writes them in the first bundled m-section only, which RFC 8843 allows, but some clients read a
+/// bundle's candidates elsewhere: aiortc takes them from the last m-section, and never connects without
+/// them. Repeating them costs a few lines and changes nothing for clients that read the first.
+fn candidates_everywhere(sdp: &str) -> String {
+    let candidates: Vec<&str> = sdp.lines().filter(|l| l.starts_with("a=candidate:")).collect();
+    if candidates.is_empty() {
+        return sdp.to_string();
+    }
+    let mut out = String::with_capacity(sdp.len() * 2);
+    let mut section: Vec<&str> = Vec::new();
+    let close = |section: &mut Vec<&str>, out: &mut String| {
+        // A rejected m-section (port 0) carries no candidates.
+        let accepted = section.first().is_some_and(|m| m.starts_with("m=") && m.split(' ').nth(1) != Some("0"));
+        for line in section.iter().filter(|l| !l.starts_with("a=candidate:") && **l != "a=end-of-candidates") {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+        if accepted {
+            for line in candidates.iter().copied().chain(["a=end-of-candidates"]) {
+                out.push_str(line);
+                out.push_str("\r\n");
+            }
+        }
+        section.clear();
+    };
+    for line in sdp.lines() {
+        if line.starts_with("m=") {
+            close(&mut section, &mut out);
+        }
+        section.push(line);
+    }
+    close(&mut section, &mut out);
+    out
 }
 
 /// Asks the kernel to run this shard thread ahead of ordinary work (nice -10): a shard's fan-out is what a
@@ -961,4 +1020,27 @@ fn random_token(len: usize) -> String {
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
     bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_accepted_m_section_carries_the_candidates_and_their_end() {
+        let sdp = "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n\
+                   m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 7882 typ host\r\n\
+                   m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\n\
+                   m=audio 0 UDP/TLS/RTP/SAVPF 111\r\na=mid:2\r\n";
+        let out = candidates_everywhere(sdp);
+        let sections: Vec<&str> = out.split("m=").skip(1).collect();
+        assert_eq!(sections.len(), 3);
+        for accepted in &sections[..2] {
+            assert_eq!(accepted.matches("a=candidate:1 1 udp").count(), 1, "{accepted}");
+            assert!(accepted.ends_with("a=end-of-candidates\r\n"), "{accepted}");
+        }
+        assert!(!sections[2].contains("a=candidate"), "a rejected m-section gets none");
+        assert!(out.starts_with("v=0\r\n") && out.contains("a=group:BUNDLE 0 1\r\n"));
+        assert_eq!(candidates_everywhere("v=0\r\n"), "v=0\r\n");
+    }
 }

@@ -16,6 +16,7 @@
 
 #![deny(missing_docs)]
 
+mod downlink;
 pub mod driver;
 mod net;
 pub mod repacket;
@@ -23,4 +24,41 @@ pub mod slots;
 mod srtp;
 
 pub use driver::{PeerId, RoomKey, Sfu, SfuConfig, SfuEvent};
-pub use slots::{SlotConfig, SlotMapper};
+pub use slots::{SlotConfig, SlotMapper, SourceId};
+
+/// A global allocator for the crate's tests that counts allocations per thread, so a test can assert that
+/// a hot path allocates nothing.
+#[cfg(test)]
+pub(crate) mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    struct Counting;
+
+    // SAFETY: every call is passed to the system allocator unchanged; only a thread-local counter is added.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCATIONS.with(|c| c.set(c.get() + 1));
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCATIONS.with(|c| c.set(c.get() + 1));
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    /// Allocations (and reallocations) made on this thread so far.
+    pub fn allocations() -> u64 {
+        ALLOCATIONS.with(|c| c.get())
+    }
+}

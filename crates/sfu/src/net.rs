@@ -1,61 +1,107 @@
-//! Socket-level helpers: batched sends with `sendmmsg`, and reading the ufrag out of a STUN request.
+//! Socket-level helpers: an outbox sent in batches with `sendmmsg`, and reading the ufrag (and a
+//! nomination) out of a STUN request.
 
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
-/// Sends many datagrams (each to its own destination) with as few system calls as possible. Returns how
-/// many were sent; stops early when the socket would block.
-pub fn send_batch(socket: &impl AsRawFd, batch: &[(SocketAddr, Vec<u8>)]) -> std::io::Result<usize> {
-    if batch.is_empty() {
-        return Ok(0);
+/// Datagrams waiting to be sent, each to its own destination, in one reusable arena: the bytes of every
+/// datagram back to back, and where each starts. Both vectors keep their capacity across flushes, so once a
+/// shard has seen its largest fan-out, queueing a datagram allocates nothing, whatever the audience's size.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    bytes: Vec<u8>,
+    items: Vec<(SocketAddr, usize, usize)>,
+    /// How many of `items` went out already (a flush the socket cut short resumes here).
+    sent: usize,
+}
+
+impl Outbox {
+    /// Queues a copy of `data` for `dest`.
+    pub fn push(&mut self, dest: SocketAddr, data: &[u8]) {
+        self.push_with(dest, |buf| {
+            buf.extend_from_slice(data);
+            true
+        });
     }
-    let fd = socket.as_raw_fd();
-    let mut sent = 0;
-    // A bounded chunk keeps the arrays on the stack-friendly side and under the kernel's UIO_MAXIOV.
-    for chunk in batch.chunks(256) {
-        let mut addrs: Vec<libc::sockaddr_storage> = Vec::with_capacity(chunk.len());
-        let mut iovs: Vec<libc::iovec> = Vec::with_capacity(chunk.len());
-        for (addr, data) in chunk {
-            addrs.push(sockaddr(addr));
-            iovs.push(libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() });
+
+    /// Queues a datagram that `write` appends to the arena; if `write` returns false, whatever it appended is
+    /// dropped and nothing is queued. Returns whether a datagram was queued.
+    pub fn push_with(&mut self, dest: SocketAddr, write: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
+        let start = self.bytes.len();
+        if !write(&mut self.bytes) || self.bytes.len() == start {
+            self.bytes.truncate(start);
+            return false;
         }
-        let mut msgs: Vec<libc::mmsghdr> = Vec::with_capacity(chunk.len());
-        for (i, (addr, _)) in chunk.iter().enumerate() {
-            // SAFETY: a zeroed msghdr is valid; the pointers below point into `addrs` and `iovs`, which
-            // outlive the sendmmsg call and are not moved while it runs.
-            let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
-            hdr.msg_name = &mut addrs[i] as *mut _ as *mut libc::c_void;
-            hdr.msg_namelen = match addr {
-                SocketAddr::V4(_) => std::mem::size_of::<libc::sockaddr_in>() as u32,
-                SocketAddr::V6(_) => std::mem::size_of::<libc::sockaddr_in6>() as u32,
-            };
-            hdr.msg_iov = &mut iovs[i];
-            hdr.msg_iovlen = 1;
-            msgs.push(libc::mmsghdr { msg_hdr: hdr, msg_len: 0 });
-        }
-        let mut offset = 0;
-        while offset < msgs.len() {
-            // SAFETY: `msgs[offset..]` is a valid array of initialised mmsghdr whose pointers are live.
-            let n = unsafe { libc::sendmmsg(fd, msgs[offset..].as_mut_ptr(), (msgs.len() - offset) as u32, 0) };
+        self.items.push((dest, start, self.bytes.len() - start));
+        true
+    }
+
+    /// How many datagrams are queued and not yet sent.
+    pub fn len(&self) -> usize {
+        self.items.len() - self.sent
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The queued datagrams, in order.
+    #[cfg(test)]
+    pub fn datagrams(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> {
+        self.items[self.sent..].iter().map(|&(addr, start, len)| (addr, &self.bytes[start..start + len]))
+    }
+
+    /// Forgets every queued datagram, keeping the capacity.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.items.clear();
+        self.sent = 0;
+    }
+
+    /// Sends what is queued with as few system calls as possible (`sendmmsg`, in chunks built on the stack).
+    /// Returns `Ok(true)` when everything went (and the outbox is cleared), `Ok(false)` when the socket would
+    /// block: the caller waits until it is writable and calls again.
+    pub fn send(&mut self, socket: &impl AsRawFd) -> std::io::Result<bool> {
+        const CHUNK: usize = 64;
+        let fd = socket.as_raw_fd();
+        while self.sent < self.items.len() {
+            let chunk = &self.items[self.sent..self.items.len().min(self.sent + CHUNK)];
+            // SAFETY: these are plain C structs for which all-zero is a valid value.
+            let mut addrs: [libc::sockaddr_storage; CHUNK] = unsafe { std::mem::zeroed() };
+            let mut iovs: [libc::iovec; CHUNK] = unsafe { std::mem::zeroed() };
+            let mut msgs: [libc::mmsghdr; CHUNK] = unsafe { std::mem::zeroed() };
+            for (i, &(addr, start, len)) in chunk.iter().enumerate() {
+                addrs[i] = sockaddr(&addr);
+                iovs[i] = libc::iovec { iov_base: self.bytes[start..].as_ptr() as *mut _, iov_len: len };
+            }
+            for (i, (addr, _, _)) in chunk.iter().enumerate() {
+                msgs[i].msg_hdr.msg_name = &mut addrs[i] as *mut _ as *mut libc::c_void;
+                msgs[i].msg_hdr.msg_namelen = match addr {
+                    SocketAddr::V4(_) => std::mem::size_of::<libc::sockaddr_in>() as u32,
+                    SocketAddr::V6(_) => std::mem::size_of::<libc::sockaddr_in6>() as u32,
+                };
+                msgs[i].msg_hdr.msg_iov = &mut iovs[i];
+                msgs[i].msg_hdr.msg_iovlen = 1;
+            }
+            // SAFETY: the first `chunk.len()` entries of `msgs` are initialised and point into `addrs`,
+            // `iovs` and `self.bytes`, all of which outlive the call and are not moved while it runs.
+            let n = unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), chunk.len() as u32, 0) };
             if n < 0 {
                 let err = std::io::Error::last_os_error();
                 match err.kind() {
-                    // The caller waits until the socket is writable and sends the rest.
-                    std::io::ErrorKind::WouldBlock => return Ok(sent),
+                    std::io::ErrorKind::WouldBlock => return Ok(false),
                     std::io::ErrorKind::Interrupted => continue,
                     // One bad destination (unreachable, refused) must not stop the rest: skip it.
-                    _ => {
-                        offset += 1;
-                        sent += 1;
-                        continue;
-                    }
+                    _ => self.sent += 1,
                 }
+                continue;
             }
-            offset += n as usize;
-            sent += n as usize;
+            self.sent += (n as usize).max(1).min(chunk.len());
         }
+        self.clear();
+        Ok(true)
     }
-    Ok(sent)
 }
 
 fn sockaddr(addr: &SocketAddr) -> libc::sockaddr_storage {
@@ -115,28 +161,52 @@ pub fn set_buffers(socket: &impl AsRawFd, bytes: usize) {
     }
 }
 
-/// The local (our) ufrag of a STUN binding request, from its USERNAME attribute `ours:theirs`. `None` for
-/// anything that is not a well-formed STUN message with a USERNAME. Never reads past the datagram.
-pub fn stun_local_ufrag(datagram: &[u8]) -> Option<&str> {
+/// The attributes of a well-formed STUN message with the given method and class bits (`0x0001`: a
+/// binding request), as (type, value) pairs. `None` for anything else. Never reads past the datagram.
+fn stun_attributes(datagram: &[u8], message_type: u16) -> Option<impl Iterator<Item = (u16, &[u8])>> {
     const MAGIC: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
-    const USERNAME: u16 = 0x0006;
     if datagram.len() < 20 || datagram[0] & 0xc0 != 0 || datagram[4..8] != MAGIC {
+        return None;
+    }
+    if u16::from_be_bytes([datagram[0], datagram[1]]) != message_type {
         return None;
     }
     let len = u16::from_be_bytes([datagram[2], datagram[3]]) as usize;
     let attrs = datagram.get(20..20 + len)?;
     let mut at = 0;
-    while at + 4 <= attrs.len() {
+    Some(std::iter::from_fn(move || {
+        if at + 4 > attrs.len() {
+            return None;
+        }
         let kind = u16::from_be_bytes([attrs[at], attrs[at + 1]]);
         let alen = u16::from_be_bytes([attrs[at + 2], attrs[at + 3]]) as usize;
         let value = attrs.get(at + 4..at + 4 + alen)?;
-        if kind == USERNAME {
-            let username = std::str::from_utf8(value).ok()?;
-            return username.split(':').next();
-        }
         at += 4 + alen.div_ceil(4) * 4;
-    }
-    None
+        Some((kind, value))
+    }))
+}
+
+const BINDING_REQUEST: u16 = 0x0001;
+
+/// The local (our) ufrag of a STUN binding request, from its USERNAME attribute `ours:theirs`. `None` for
+/// anything that is not a well-formed STUN binding request with a USERNAME.
+pub fn stun_local_ufrag(datagram: &[u8]) -> Option<&str> {
+    const USERNAME: u16 = 0x0006;
+    let (_, value) = stun_attributes(datagram, BINDING_REQUEST)?.find(|(kind, _)| *kind == USERNAME)?;
+    std::str::from_utf8(value).ok()?.split(':').next()
+}
+
+/// Whether a datagram is a STUN binding request that nominates its candidate pair (USE-CANDIDATE, RFC 8445
+/// §7.1.2). As an ICE-lite agent, the server sends media where the client last nominated: this is how a
+/// client moves its media to a new path (a new network, a NAT that rebound its port).
+pub fn stun_nominates(datagram: &[u8]) -> bool {
+    const USE_CANDIDATE: u16 = 0x0025;
+    stun_attributes(datagram, BINDING_REQUEST).is_some_and(|mut attrs| attrs.any(|(kind, _)| kind == USE_CANDIDATE))
+}
+
+/// Whether a datagram is a STUN binding success response (what str0m sends to a check it accepted).
+pub fn stun_is_success(datagram: &[u8]) -> bool {
+    datagram.len() >= 20 && datagram[0] == 0x01 && datagram[1] == 0x01
 }
 
 #[cfg(test)]
@@ -154,6 +224,20 @@ mod tests {
         msg[3] = attr.len() as u8;
         msg.extend_from_slice(&attr);
         assert_eq!(stun_local_ufrag(&msg), Some("srvfrag1"));
+        assert!(!stun_nominates(&msg), "no USE-CANDIDATE");
+        let mut nominating = msg.clone();
+        nominating.extend_from_slice(&[0x00, 0x25, 0, 0]);
+        nominating[3] += 4;
+        assert!(stun_nominates(&nominating));
+        assert_eq!(stun_local_ufrag(&nominating), Some("srvfrag1"));
+        for cut in 0..nominating.len() {
+            let _ = stun_nominates(&nominating[..cut]);
+        }
+        let mut response = nominating.clone();
+        response[1] = 0x01;
+        response[0] = 0x01;
+        assert!(!stun_nominates(&response) && stun_local_ufrag(&response).is_none(), "only requests");
+        assert!(stun_is_success(&response));
         for cut in 0..msg.len() {
             let _ = stun_local_ufrag(&msg[..cut]);
         }

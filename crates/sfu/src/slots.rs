@@ -10,15 +10,20 @@
 //!   talking for [`SlotConfig::min_talk`] and only if louder by [`SlotConfig::switch_margin_db`], so a cough
 //!   does not steal a slot.
 //!
-//! It also rewrites each forwarded packet's sequence number and timestamp so that each slot is one
-//! continuous stream for the receiver, whoever speaks in it. The rewrite is the same for every listener (only
-//! the SSRC, which str0m sets per connection, differs), so it is computed once per packet, not per listener.
+//! It also rewrites each forwarded packet's timestamp so that each slot is one continuous timeline for the
+//! receiver, whoever speaks in it. The timestamp rewrite is the same for every listener, so it is computed
+//! once per packet, not per listener. Sequence numbers are not the mapper's business: each listener's
+//! stream is numbered by its own counter (see [`crate::downlink`]), since the sequence number is also the
+//! SRTP index, which belongs to one key.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// A publisher, as the mapper knows it.
-pub type SourceId = u64;
+/// A publisher, as the media plane knows it: an opaque number the control plane picks for each media
+/// connection, unique within its room. It is written in the clear as the CSRC of every forwarded packet, so
+/// it must never be an account ID: the control plane maps it to the user over the room's WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceId(pub u32);
 
 /// Tunables of slot assignment.
 #[derive(Debug, Clone)]
@@ -68,12 +73,19 @@ struct Source {
 #[derive(Debug, Default)]
 struct SlotStream {
     holder: Option<SourceId>,
-    /// The next sequence number to send in this slot (extended, never reused).
-    next_seq: u64,
     last_ts_out: u32,
     last_out_at: Option<Instant>,
-    /// For the current holder: (their seq, their timestamp) that map to (our seq, our timestamp).
-    base: Option<(u64, u32, u64, u32)>,
+    /// For the current holder: their first forwarded (extended) sequence number and its timestamp, the
+    /// timestamp that maps to in the slot, and their newest sequence number so far.
+    base: Option<Base>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Base {
+    seq_in: u64,
+    ts_in: u32,
+    ts_out: u32,
+    newest: u64,
 }
 
 /// Where and how to forward one packet.
@@ -81,8 +93,6 @@ struct SlotStream {
 pub struct Forward {
     /// The slot it goes into.
     pub slot: usize,
-    /// The rewritten (extended) sequence number.
-    pub seq: u64,
     /// The rewritten RTP timestamp.
     pub timestamp: u32,
 }
@@ -99,7 +109,7 @@ pub struct SlotMapper {
 impl SlotMapper {
     /// A mapper with every slot free.
     pub fn new(config: SlotConfig) -> SlotMapper {
-        let slots = (0..config.slots).map(|_| SlotStream { next_seq: 1, ..Default::default() }).collect();
+        let slots = (0..config.slots).map(|_| SlotStream::default()).collect();
         SlotMapper { config, sources: HashMap::new(), slots, changed: false }
     }
 
@@ -189,25 +199,23 @@ impl SlotMapper {
     fn rewrite(&mut self, now: Instant, slot: usize, source: SourceId, seq: u64, timestamp: u32) -> Option<Forward> {
         let stream = &mut self.slots[slot];
         debug_assert_eq!(stream.holder, Some(source));
-        let (seq_in, ts_in, seq_out, ts_out) = *stream.base.get_or_insert_with(|| {
-            // A new holder: continue the slot's sequence, and advance its timestamp by the wall-clock time
-            // since the slot last carried audio (at least one frame), so the receiver's jitter buffer sees a
-            // pause, not a jump.
+        let base = stream.base.get_or_insert_with(|| {
+            // A new holder: advance the slot's timestamp by the wall-clock time since the slot last carried
+            // audio (at least one frame), so the receiver's jitter buffer sees a pause, not a jump.
             let gap = stream
                 .last_out_at
                 .map_or(960, |t| (now.duration_since(t).as_micros() as u64 * CLOCK_HZ / 1_000_000).max(960));
-            (seq, timestamp, stream.next_seq, stream.last_ts_out.wrapping_add(gap as u32))
+            Base { seq_in: seq, ts_in: timestamp, ts_out: stream.last_ts_out.wrapping_add(gap as u32), newest: seq }
         });
         // A packet from before the holder's first forwarded one (reordered across a switch) has no place.
-        let offset = seq.checked_sub(seq_in)?;
-        let out_seq = seq_out + offset;
-        let out_ts = ts_out.wrapping_add(timestamp.wrapping_sub(ts_in));
-        if out_seq >= stream.next_seq {
-            stream.next_seq = out_seq + 1;
+        seq.checked_sub(base.seq_in)?;
+        let out_ts = base.ts_out.wrapping_add(timestamp.wrapping_sub(base.ts_in));
+        if seq >= base.newest {
+            base.newest = seq;
             stream.last_ts_out = out_ts;
             stream.last_out_at = Some(now);
         }
-        Some(Forward { slot, seq: out_seq, timestamp: out_ts })
+        Some(Forward { slot, timestamp: out_ts })
     }
 }
 
@@ -225,11 +233,19 @@ mod tests {
         mapper: SlotMapper,
         t0: Instant,
         tick: u64,
-        seqs: HashMap<SourceId, u64>,
+        seqs: HashMap<u32, u64>,
         forwarded: Vec<(SourceId, Forward)>,
     }
 
+    fn plain(holders: Vec<Option<SourceId>>) -> Vec<Option<u32>> {
+        holders.into_iter().map(|h| h.map(|s| s.0)).collect()
+    }
+
     impl Sim {
+        fn holders(&self) -> Vec<Option<u32>> {
+            plain(self.mapper.holders())
+        }
+
         fn new() -> Sim {
             Sim {
                 mapper: SlotMapper::new(SlotConfig::default()),
@@ -240,15 +256,15 @@ mod tests {
             }
         }
         /// `ms` milliseconds of 20 ms packets, each source at its level.
-        fn run(&mut self, ms: u64, sources: &[(SourceId, Option<i8>)]) {
+        fn run(&mut self, ms: u64, sources: &[(u32, Option<i8>)]) {
             for _ in 0..ms / 20 {
                 let now = self.t0 + Duration::from_millis(self.tick * 20);
                 for &(src, level) in sources {
-                    let seq = self.seqs.entry(src).or_insert(src * 1000);
+                    let seq = self.seqs.entry(src).or_insert(u64::from(src) * 1000);
                     *seq += 1;
-                    let ts = (*seq as u32).wrapping_mul(960).wrapping_add(src as u32 * 7777);
-                    if let Some(f) = self.mapper.packet(now, src, *seq, ts, level) {
-                        self.forwarded.push((src, f));
+                    let ts = (*seq as u32).wrapping_mul(960).wrapping_add(src * 7777);
+                    if let Some(f) = self.mapper.packet(now, SourceId(src), *seq, ts, level) {
+                        self.forwarded.push((SourceId(src), f));
                     }
                 }
                 self.tick += 1;
@@ -260,25 +276,25 @@ mod tests {
     fn talking_publishers_fill_free_slots_and_silent_ones_take_none() {
         let mut sim = Sim::new();
         sim.run(200, &[(1, LOUD), (2, SILENT), (3, QUIET)]);
-        assert_eq!(sim.mapper.holders(), [Some(1), Some(3), None]);
-        assert!(sim.forwarded.iter().all(|(s, _)| *s != 2), "a silent publisher is not forwarded");
+        assert_eq!(sim.holders(), [Some(1), Some(3), None]);
+        assert!(sim.forwarded.iter().all(|(s, _)| *s != SourceId(2)), "a silent publisher is not forwarded");
     }
 
     #[test]
     fn a_cough_does_not_steal_a_slot_but_a_louder_talker_does() {
         let mut sim = Sim::new();
         sim.run(400, &[(1, QUIET), (2, QUIET), (3, QUIET)]);
-        assert_eq!(sim.mapper.holders(), [Some(1), Some(2), Some(3)]);
+        assert_eq!(sim.holders(), [Some(1), Some(2), Some(3)]);
         // Source 4 coughs loudly for 100 ms: not long enough.
         sim.run(100, &[(1, QUIET), (2, QUIET), (3, QUIET), (4, LOUD)]);
-        assert_eq!(sim.mapper.holders(), [Some(1), Some(2), Some(3)]);
+        assert_eq!(sim.holders(), [Some(1), Some(2), Some(3)]);
         sim.run(300, &[(1, QUIET), (2, QUIET), (3, QUIET), (4, SILENT)]);
         // Source 5 talks, but no louder than the holders: it waits.
         sim.run(1000, &[(1, QUIET), (2, QUIET), (3, QUIET), (5, QUIET)]);
-        assert_eq!(sim.mapper.holders(), [Some(1), Some(2), Some(3)]);
+        assert_eq!(sim.holders(), [Some(1), Some(2), Some(3)]);
         // Source 4 really talks, clearly louder: after the minimum talk it takes a slot.
         sim.run(600, &[(1, QUIET), (2, QUIET), (3, QUIET), (4, LOUD)]);
-        assert_eq!(sim.mapper.holders().iter().filter(|h| **h == Some(4)).count(), 1);
+        assert_eq!(sim.holders().iter().filter(|h| **h == Some(4)).count(), 1);
     }
 
     #[test]
@@ -287,26 +303,25 @@ mod tests {
         sim.run(200, &[(1, LOUD), (2, LOUD), (3, LOUD)]);
         sim.run(1200, &[(1, SILENT), (2, LOUD), (3, LOUD)]);
         sim.run(100, &[(2, LOUD), (3, LOUD), (4, QUIET)]);
-        assert_eq!(sim.mapper.holders(), [Some(4), Some(2), Some(3)], "4 took the idle slot without the margin");
+        assert_eq!(sim.holders(), [Some(4), Some(2), Some(3)], "4 took the idle slot without the margin");
     }
 
     #[test]
-    fn each_slot_is_one_continuous_stream_across_speakers() {
+    fn each_slot_is_one_continuous_timeline_across_speakers() {
         let mut sim = Sim::new();
         sim.run(400, &[(1, LOUD)]);
         sim.run(1200, &[(1, SILENT)]);
-        sim.mapper.remove_source(1);
-        assert_eq!(sim.mapper.take_change(), Some(vec![None, None, None]));
+        sim.mapper.remove_source(SourceId(1));
+        assert_eq!(sim.mapper.take_change().map(plain), Some(vec![None, None, None]));
         sim.run(400, &[(2, LOUD)]);
         let slot0: Vec<(SourceId, Forward)> = sim.forwarded.iter().copied().filter(|(_, f)| f.slot == 0).collect();
-        assert!(slot0.iter().any(|(s, _)| *s == 1) && slot0.iter().any(|(s, _)| *s == 2));
+        assert!(slot0.iter().any(|(s, _)| *s == SourceId(1)) && slot0.iter().any(|(s, _)| *s == SourceId(2)));
         for pair in slot0.windows(2) {
             let (a, b) = (pair[0].1, pair[1].1);
-            assert_eq!(b.seq, a.seq + 1, "sequence numbers continue without a gap or a repeat");
             let dt = b.timestamp.wrapping_sub(a.timestamp);
             assert!((960..48_000 * 3).contains(&dt), "timestamps advance by at least a frame and by the pause: {dt}");
         }
-        assert_eq!(sim.mapper.take_change(), Some(vec![Some(2), None, None]));
+        assert_eq!(sim.mapper.take_change().map(plain), Some(vec![Some(2), None, None]));
         assert_eq!(sim.mapper.take_change(), None, "a change is reported once");
     }
 
@@ -314,7 +329,7 @@ mod tests {
     fn a_packet_reordered_before_a_switch_is_dropped() {
         let mut m = SlotMapper::new(SlotConfig::default());
         let t = Instant::now();
-        assert!(m.packet(t, 1, 100, 0, LOUD).is_some());
-        assert!(m.packet(t, 1, 99, 0, LOUD).is_none());
+        assert!(m.packet(t, SourceId(1), 100, 0, LOUD).is_some());
+        assert!(m.packet(t, SourceId(1), 99, 0, LOUD).is_none());
     }
 }

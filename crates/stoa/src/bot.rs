@@ -194,8 +194,14 @@ async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> any
     let _ = session.command(ClientCommand::Leave).await;
     audio::write_ogg_opus(&out, &recorder.pcm()).with_context(|| format!("cannot write {}", out.display()))?;
     let stats = recorder.stats();
+    // Packets name their speaker by an opaque source number; the room's `slots` events say whose it is.
+    let mut by_user: std::collections::BTreeMap<String, u64> = Default::default();
+    for (source, packets) in &recorder.per_speaker {
+        let key = session.speaker(*source).map_or_else(|| format!("source {source}"), |u| u.to_string());
+        *by_user.entry(key).or_default() += packets;
+    }
     let per_speaker: serde_json::Map<String, serde_json::Value> =
-        recorder.per_speaker.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect();
+        by_user.iter().map(|(k, v)| (k.clone(), (*v).into())).collect();
     if json {
         println!(
             "{}",
@@ -220,7 +226,7 @@ async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> any
             stats.slots_used,
             out.display()
         );
-        for (speaker, packets) in &recorder.per_speaker {
+        for (speaker, packets) in &by_user {
             println!("  user {speaker}: {packets} packets");
         }
         if let Some(reason) = ended {

@@ -65,6 +65,10 @@ pub struct ServeArgs {
     /// The IP address advertised to WebRTC clients as the server's candidate [default: the media address's IP].
     #[arg(long, env = "STOA_PUBLIC_IP")]
     pub public_ip: Option<std::net::IpAddr>,
+    /// Testing aid: start every media stream's sequence numbers here instead of at random, e.g. 65530 to
+    /// see the 16-bit wrap in seconds rather than after 22 minutes of speech.
+    #[arg(long, env = "STOA_MEDIA_FIRST_SEQ", hide = true)]
+    pub media_first_seq: Option<u16>,
 }
 
 /// `stoa.toml`: the same options as the flags, by the same names with `_`.
@@ -159,6 +163,7 @@ impl ServeArgs {
                 .audience_frames_above
                 .or(file.audience_frames_above)
                 .unwrap_or(d.audience_frames_above),
+            media_first_seq: self.media_first_seq,
         })
     }
 }

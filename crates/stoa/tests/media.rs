@@ -26,13 +26,17 @@ async fn a_speakers_packets_reach_two_listeners_in_order_with_matching_payloads(
     })
     .await;
     for listener in [&a, &b] {
-        let heard: Vec<Heard> = listener.heard.lock().unwrap().clone();
+        let heard: Vec<Heard> = listener.heard();
         let payloads: Vec<Vec<u8>> = heard.iter().map(|h| h.payload.clone()).collect();
         assert_eq!(payloads, sent, "the same payloads, in the same order, none missing or extra");
         for pair in heard.windows(2) {
             assert_eq!(pair[1].seq, pair[0].seq + 1, "one continuous stream");
         }
-        assert!(heard.iter().all(|h| h.speaker == Some(host.id)), "the CSRC names the speaker");
+        assert!(heard.iter().all(|h| h.speaker == Some(host.id)), "the CSRC stands for the speaker");
+        // RTP headers travel in the clear: the CSRC is an opaque number, never the account's ID.
+        let source = heard[0].source.unwrap();
+        assert!(heard.iter().all(|h| h.source == Some(source)));
+        assert_ne!(source, host.id, "no account ID in the clear");
     }
     assert_eq!(host.heard_from(host.id), 0, "nobody hears their own voice");
 }
@@ -50,7 +54,7 @@ async fn a_listener_that_sends_anyway_is_never_heard() {
     // Give anything that might have been forwarded time to arrive.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(ear.heard_from(sneaky.id), 0, "a listener's packets are never forwarded");
-    assert!(ear.heard.lock().unwrap().is_empty());
+    assert!(ear.heard_count() == 0);
 }
 
 #[tokio::test]
@@ -147,7 +151,7 @@ async fn five_speakers_in_turn_fill_at_most_three_slots_and_all_are_heard() {
         // A pause between turns, longer than a slot's idle time, as in a real conversation.
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
-    let heard = ear.heard.lock().unwrap().clone();
+    let heard = ear.heard();
     let slots: std::collections::BTreeSet<usize> = heard.iter().map(|h| h.slot).collect();
     assert!(slots.len() <= 3, "at most three streams: {slots:?}");
     for s in &speakers {
@@ -206,7 +210,7 @@ async fn an_offer_without_opus_is_refused_to_that_client_alone() {
     // The host noticed nothing: no error reached it, and its own media still works.
     host.command(ClientCommand::Ping);
     host.expect("pong", |e| matches!(e, ServerEvent::Pong)).await;
-    assert!(host.heard.lock().unwrap().is_empty());
+    assert!(host.heard_count() == 0);
 }
 
 /// Datagrams that look like each protocol on the port, cut short or filled with noise, and plain noise.
@@ -281,7 +285,7 @@ async fn a_million_garbage_datagrams_neither_crash_the_server_nor_disturb_a_live
     // The stream went on: at 50 packets a second, the flood's duration minus a generous margin.
     let expected = (took.as_secs_f64() * 50.0) as usize;
     assert!(during + 25 >= expected, "heard {during} packets during a {took:?} flood; expected about {expected}");
-    let heard = ear.heard.lock().unwrap().clone();
+    let heard = ear.heard();
     let seqs: Vec<u64> = heard.iter().filter(|h| h.speaker == Some(host.id)).map(|h| h.seq).collect();
     let lost = (seqs.last().unwrap() - seqs.first().unwrap() + 1) as usize - seqs.len();
     assert_eq!(lost, 0, "no packet of the live stream was lost to the flood");
@@ -406,7 +410,7 @@ async fn a_large_rooms_audience_gets_joined_60_ms_packets_and_the_stage_keeps_20
     host.sending(false);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let heard = ear.heard.lock().unwrap().clone();
+    let heard = ear.heard();
     let from_host: Vec<&Heard> = heard.iter().filter(|h| h.speaker == Some(host.id)).collect();
     let joined = from_host.iter().filter(|h| h.payload[0] & 0x03 == 3 && h.payload[1] & 0x3f == 3).count();
     assert!(
@@ -428,7 +432,7 @@ async fn a_large_rooms_audience_gets_joined_60_ms_packets_and_the_stage_keeps_20
     }
     let sent = host.sent.lock().unwrap().len();
     assert!(sent > sent_before, "the host kept sending");
-    let stage = speaker.heard.lock().unwrap().clone();
+    let stage = speaker.heard();
     let stage_from_host: Vec<&Heard> = stage.iter().filter(|h| h.speaker == Some(host.id)).collect();
     assert!(stage_from_host.iter().all(|h| h.payload[0] & 0x03 == 0), "the stage gets single 20 ms frames");
     assert!(stage_from_host.len() >= from_host.len() * 25 / 10, "about three times the audience's packets");

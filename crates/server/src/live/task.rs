@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use stoa_proto::{AudiencePage, ClientCommand, ClientMessage, RoomId, ServerEvent, UserId, UserSummary};
 use stoa_room::{CommandError, ConnId, JoinError, Output, Relations, Room};
-use stoa_sfu::{PeerId, RoomKey, Sfu, SfuEvent};
+use stoa_sfu::{PeerId, RoomKey, Sfu, SfuEvent, SourceId};
 use stoa_store::Store;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -132,6 +132,8 @@ pub fn spawn_room(
         room_key,
         peers: HashMap::new(),
         peer_conns: HashMap::new(),
+        sources: HashMap::new(),
+        holders: Vec::new(),
         audience_packets,
         audience_frames: 1,
     };
@@ -155,6 +157,12 @@ struct RoomTask {
     /// Each connection's media peer, and whether it may publish as last told to the SFU.
     peers: HashMap<ConnId, (PeerId, bool)>,
     peer_conns: HashMap<PeerId, ConnId>,
+    /// Who each live peer's source number stands for. The number is what packets carry in the clear as
+    /// their CSRC; the user behind it is told only over the room's WebSocket, in `slots` events.
+    sources: HashMap<SourceId, (PeerId, UserId)>,
+    /// Who holds each slot, as the SFU last said: sent to every new media connection with its answer, so
+    /// that a late joiner can tell who speaks before the slots next change.
+    holders: Vec<Option<SourceId>>,
     audience_packets: AudiencePackets,
     /// Frames per audience packet, as last told to the SFU.
     audience_frames: usize,
@@ -228,34 +236,71 @@ impl RoomTask {
         let Some(user) = self.room.user_of(conn) else { return };
         self.close_media(conn);
         let publish = self.room.may_publish(conn);
-        let peer = self.sfu.offer(self.room_key, user.0 as u64, sdp, publish);
+        let source = self.new_source();
+        let peer = self.sfu.offer(self.room_key, source, sdp, publish);
         self.peers.insert(conn, (peer, publish));
         self.peer_conns.insert(peer, conn);
+        self.sources.insert(source, (peer, user));
+    }
+
+    /// A source number for a new peer: random, so that it says nothing about the account or the order of
+    /// joins, and unused in this room (0 is left out, so that no CSRC is ever 0).
+    fn new_source(&self) -> SourceId {
+        loop {
+            let mut bytes = [0u8; 4];
+            getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
+            let source = SourceId(u32::from_be_bytes(bytes));
+            if source.0 != 0 && !self.sources.contains_key(&source) {
+                return source;
+            }
+        }
     }
 
     fn close_media(&mut self, conn: ConnId) {
         if let Some((peer, _)) = self.peers.remove(&conn) {
-            self.peer_conns.remove(&peer);
+            self.forget_peer(peer);
             self.sfu.close_peer(peer);
         }
     }
 
+    fn forget_peer(&mut self, peer: PeerId) {
+        self.peer_conns.remove(&peer);
+        self.sources.retain(|_, (p, _)| *p != peer);
+    }
+
     fn media_event(&mut self, event: SfuEvent) {
         match event {
-            SfuEvent::Answer { peer, sdp } => self.send_to_peer(peer, ServerEvent::Answer { sdp }),
+            SfuEvent::Answer { peer, sdp } => {
+                self.send_to_peer(peer, ServerEvent::Answer { sdp });
+                if !self.holders.is_empty() {
+                    let slots = self.slots_event();
+                    self.send_to_peer(peer, slots);
+                }
+            }
             SfuEvent::Rejected { peer, code, message } => {
-                if let Some(conn) = self.peer_conns.remove(&peer) {
+                if let Some(conn) = self.peer_conns.get(&peer).copied() {
                     self.peers.remove(&conn);
+                    self.forget_peer(peer);
                     tracing::info!(room = %self.id, conn = conn.0, code, %message, "media refused");
                     self.send(conn, &ServerEvent::Error { id: None, code: code.into(), message });
                 }
             }
             SfuEvent::Connected { .. } => {}
             SfuEvent::Slots { holders } => {
-                let slots = holders.into_iter().map(|h| h.map(|u| UserId(u as i64))).collect();
-                let _ = self.broadcast.send(encode(&ServerEvent::Slots { slots }));
+                self.holders = holders;
+                let _ = self.broadcast.send(encode(&self.slots_event()));
             }
         }
+    }
+
+    /// The `slots` event for the holders the SFU last reported. A holder whose peer is already gone is
+    /// shown as a free slot.
+    fn slots_event(&self) -> ServerEvent {
+        let known: Vec<Option<(SourceId, UserId)>> =
+            self.holders.iter().map(|h| h.and_then(|s| Some((s, self.sources.get(&s)?.1)))).collect();
+        let slots = known.iter().map(|k| k.map(|(_, u)| u)).collect();
+        let sources = known.iter().map(|k| k.map(|(s, _)| s.0)).collect();
+        ServerEvent::Slots { slots, sources }
     }
 
     fn send_to_peer(&mut self, peer: PeerId, event: ServerEvent) {

@@ -42,9 +42,15 @@ pub fn valid_display_name(name: &str) -> Result<String, ApiError> {
     Ok(name.to_string())
 }
 
+/// A username as sign-up, login and the login limiter all read it: trimmed and lower-case, so that
+/// ` alice`, `alice\t` and `ALICE` are one account and one rate-limit budget.
+pub fn normalize_username(name: &str) -> String {
+    name.trim().to_ascii_lowercase()
+}
+
 /// Folds a username to lower case and checks it: 3 to 20 characters of `[a-z0-9_]`.
 pub fn valid_username(name: &str) -> Result<String, ApiError> {
-    let name = name.trim().to_ascii_lowercase();
+    let name = normalize_username(name);
     if !(3..=20).contains(&name.len())
         || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -81,6 +82,9 @@ pub struct Heard {
     pub slot: usize,
     pub seq: u64,
     pub timestamp: u32,
+    /// The packet's CSRC: the speaker's opaque source number, as it travels in the clear.
+    pub source: Option<u32>,
+    /// The user behind the source, from the room's `slots` events (filled in by [`Bot::heard`]).
     pub speaker: Option<u32>,
     pub payload: Vec<u8>,
     pub at: Instant,
@@ -97,9 +101,11 @@ pub struct Bot {
     pub id: u32,
     control: mpsc::UnboundedSender<Control>,
     events: mpsc::UnboundedReceiver<ServerEvent>,
-    pub heard: Arc<Mutex<Vec<Heard>>>,
+    heard: Arc<Mutex<Vec<Heard>>>,
     pub sent: Arc<Mutex<Vec<Vec<u8>>>>,
     connected: Arc<AtomicBool>,
+    /// The user behind each source number, from `slots` events.
+    sources: Arc<Mutex<HashMap<u32, u32>>>,
 }
 
 /// Loud 440 Hz frames, each payload distinct.
@@ -123,7 +129,8 @@ impl Bot {
         let heard = Arc::new(Mutex::new(Vec::new()));
         let sent = Arc::new(Mutex::new(Vec::new()));
         let connected = Arc::new(AtomicBool::new(false));
-        let (heard2, sent2, connected2) = (heard.clone(), sent.clone(), connected.clone());
+        let sources = Arc::new(Mutex::new(HashMap::new()));
+        let (heard2, sent2, connected2, sources2) = (heard.clone(), sent.clone(), connected.clone(), sources.clone());
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_millis(20));
             let (mut sending, mut index, mut ts) = (false, 0usize, 0u32);
@@ -147,16 +154,25 @@ impl Bot {
                     },
                     incoming = session.next() => match incoming {
                         Incoming::Audio { slot, packet, at } => {
-                            let speaker = (packet.header.csrc_count > 0).then_some(packet.header.csrc[0]);
-                            heard2.lock().unwrap().push(Heard { slot, seq: *packet.seq_no, timestamp: packet.header.timestamp, speaker, payload: packet.payload.to_vec(), at });
+                            let source = (packet.header.csrc_count > 0).then_some(packet.header.csrc[0]);
+                            heard2.lock().unwrap().push(Heard { slot, seq: *packet.seq_no, timestamp: packet.header.timestamp, source, speaker: None, payload: packet.payload.to_vec(), at });
                         }
-                        Incoming::Event(e) => { let _ = events_tx.send(e); }
+                        Incoming::Event(e) => {
+                            if let ServerEvent::Slots { slots, sources } = &e {
+                                for (user, source) in slots.iter().zip(sources) {
+                                    if let (Some(user), Some(source)) = (user, source) {
+                                        sources2.lock().unwrap().insert(*source, user.0 as u32);
+                                    }
+                                }
+                            }
+                            let _ = events_tx.send(e);
+                        }
                         Incoming::Closed => return,
                     },
                 }
             }
         });
-        let bot = Bot { id, control, events, heard, sent, connected };
+        let bot = Bot { id, control, events, heard, sent, connected, sources };
         bot.wait_connected().await;
         bot
     }
@@ -189,9 +205,24 @@ impl Bot {
         }
     }
 
+    /// Everything this bot heard so far, each packet's speaker resolved from its source number.
+    pub fn heard(&self) -> Vec<Heard> {
+        let sources = self.sources.lock().unwrap().clone();
+        let mut heard = self.heard.lock().unwrap().clone();
+        for h in &mut heard {
+            h.speaker = h.source.and_then(|s| sources.get(&s).copied());
+        }
+        heard
+    }
+
+    /// How many packets this bot heard in all.
+    pub fn heard_count(&self) -> usize {
+        self.heard.lock().unwrap().len()
+    }
+
     /// How many packets this bot heard from `speaker`.
     pub fn heard_from(&self, speaker: u32) -> usize {
-        self.heard.lock().unwrap().iter().filter(|h| h.speaker == Some(speaker)).count()
+        self.heard().iter().filter(|h| h.speaker == Some(speaker)).count()
     }
 
     /// Invites `other` to speak (from a moderator bot) and has them accept.
@@ -230,7 +261,7 @@ pub fn decode_heard(heard: &[Heard], speaker: u32) -> Vec<i16> {
     let start = heard.first().map(|h| h.at).unwrap_or_else(Instant::now);
     let mut recorder = audio::Recorder::new(start);
     for h in heard.iter().filter(|h| h.speaker == Some(speaker)) {
-        recorder.push(h.slot, h.seq, h.timestamp, h.speaker, &h.payload, h.at);
+        recorder.push(h.slot, h.seq, h.timestamp, h.source, &h.payload, h.at);
     }
     recorder.pcm()
 }
