@@ -301,13 +301,14 @@ export type Health = {
  */
 status: string, 
 /**
- * How many rooms are live.
+ * How many rooms are live, hidden ones included: for admins only, absent for everyone else, since a
+ * count that moves when a closed room starts would tell outsiders that it exists.
  */
-live_rooms: number, 
+live_rooms?: number | null, 
 /**
- * How many media (WebRTC) connections the SFU holds.
+ * How many media (WebRTC) connections the SFU holds: for admins only.
  */
-media_peers: number, };
+media_peers?: number | null, };
 
 export type ClientMessage = { 
 /**

@@ -270,8 +270,11 @@ pub struct InviteToRoomRequest {
 pub struct Health {
     /// Always `"ok"` when the server answers.
     pub status: String,
-    /// How many rooms are live.
-    pub live_rooms: u32,
-    /// How many media (WebRTC) connections the SFU holds.
-    pub media_peers: u32,
+    /// How many rooms are live, hidden ones included: for admins only, absent for everyone else, since a
+    /// count that moves when a closed room starts would tell outsiders that it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_rooms: Option<u32>,
+    /// How many media (WebRTC) connections the SFU holds: for admins only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_peers: Option<u32>,
 }

@@ -276,6 +276,7 @@ async fn the_last_moderator_leaving_hands_the_room_to_the_longest_present_speake
 #[tokio::test]
 async fn the_room_ends_when_no_speaker_is_left_or_a_moderator_ends_it() {
     let server = TestServer::start().await;
+    let admin = server.admin().await;
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     // No speaker to inherit: the room ends for the listeners too.
@@ -302,8 +303,25 @@ async fn the_room_ends_when_no_speaker_is_left_or_a_moderator_ends_it() {
     alice_ws.send(json!({"type": "leave"})).await;
     alice_ws.closed().await;
     assert_eq!(alice.get(&format!("/api/v1/rooms/{room}")).await.0, StatusCode::NOT_FOUND);
-    let (_, health) = alice.get("/healthz").await;
+    let (_, health) = admin.get("/healthz").await;
     assert_eq!(health["live_rooms"], 0);
+}
+
+#[tokio::test]
+async fn healthz_tells_only_an_admin_how_many_rooms_live() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    // A closed room that only alice can see.
+    let (_room, _ws) = server.room(&alice, "closed", &[]).await;
+    let (s, anonymous) = common::request(&server.base, None, reqwest::Method::GET, "/healthz", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(anonymous, json!({"status": "ok"}), "nothing but the status for a stranger");
+    assert_eq!(bob.get("/healthz").await.1, json!({"status": "ok"}), "nor for a user who cannot see the room");
+    assert_eq!(alice.get("/healthz").await.1, json!({"status": "ok"}), "a plain user gets no counts at all");
+    let (_, health) = admin.get("/healthz").await;
+    assert_eq!((health["live_rooms"].as_u64(), health["media_peers"].as_u64()), (Some(1), Some(0)), "{health}");
 }
 
 #[tokio::test]

@@ -144,10 +144,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records a session by the hash of its token.
     async fn create_session(&self, user: UserId, token_hash: &str) -> Result<(), StoreError>;
-    /// The account a session token hash belongs to.
+    /// The account a session token hash belongs to, if the session has not expired (30 days unused, or a
+    /// year after it began); using it counts as use.
     async fn session_account(&self, token_hash: &str) -> Result<Option<Account>, StoreError>;
     /// Revokes a session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Revokes every session of a user ("sign out everywhere"). Returns how many there were.
+    async fn delete_sessions_of(&self, user: UserId) -> Result<u64, StoreError>;
 
     /// `username`'s profile as `viewer` sees it.
     async fn profile(&self, viewer: UserId, username: &str) -> Result<Option<Profile>, StoreError>;

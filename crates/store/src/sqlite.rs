@@ -19,6 +19,14 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
+/// A session unused for this long is over.
+pub const SESSION_IDLE_SECS: i64 = 30 * 24 * 3600;
+/// A session this old is over, however much it is used.
+pub const SESSION_MAX_SECS: i64 = 365 * 24 * 3600;
+/// How stale a session's last use may be before reading it writes the new time: an hour, so an active user
+/// costs one write an hour rather than one per request, and the idle limit is still kept to the hour.
+const SESSION_TOUCH_SECS: i64 = 3600;
+
 fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -270,17 +278,49 @@ impl Store for SqliteStore {
     }
 
     async fn create_session(&self, user: UserId, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES (?, ?, ?)")
+        let now = now();
+        // Expired sessions of this user go as a new one begins, so the table does not keep dead ones.
+        sqlx::query("DELETE FROM sessions WHERE user_id = ? AND (last_used_at <= ? OR created_at <= ?)")
+            .bind(user.0)
+            .bind(now - SESSION_IDLE_SECS)
+            .bind(now - SESSION_MAX_SECS)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, last_used_at) VALUES (?, ?, ?, ?)")
             .bind(token_hash)
             .bind(user.0)
-            .bind(now())
+            .bind(now)
+            .bind(now)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
     async fn session_account(&self, token_hash: &str) -> Result<Option<Account>, StoreError> {
-        self.account_where("u.id = (SELECT user_id FROM sessions WHERE token_hash = ?)", token_hash).await
+        let now = now();
+        let row = sqlx::query("SELECT user_id, created_at, last_used_at FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let (user, created, used): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        if used <= now - SESSION_IDLE_SECS || created <= now - SESSION_MAX_SECS {
+            sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
+            return Ok(None);
+        }
+        if used <= now - SESSION_TOUCH_SECS {
+            sqlx::query("UPDATE sessions SET last_used_at = ? WHERE token_hash = ?")
+                .bind(now)
+                .bind(token_hash)
+                .execute(&self.pool)
+                .await?;
+        }
+        self.account_where("u.id = ?", user).await
+    }
+
+    async fn delete_sessions_of(&self, user: UserId) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(user.0).execute(&self.pool).await?;
+        Ok(done.rows_affected())
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {

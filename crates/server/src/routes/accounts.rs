@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/signup", post(signup))
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/logout-everywhere", post(logout_everywhere))
         .route("/api/v1/me", get(me).patch(update_me))
         .route("/api/v1/invites", post(create_invite).get(list_invites))
 }
@@ -104,10 +105,24 @@ pub async fn login(
 /// Revokes the caller's token and clears the cookie.
 pub async fn logout(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
     state.store.delete_session(&token_hash(&session.token)).await?;
+    signed_out()
+}
+
+/// 204 with the session cookie cleared.
+fn signed_out() -> Result<Response, ApiError> {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let clear = format!("{COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0");
     response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&clear).map_err(ApiError::internal)?);
     Ok(response)
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout-everywhere", tag = "accounts", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+/// Signs out everywhere: revokes every session of the caller, this one included, and clears the cookie.
+pub async fn logout_everywhere(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
+    let revoked = state.store.delete_sessions_of(session.account.id).await?;
+    tracing::info!(user = %session.account.username, revoked, "signed out everywhere");
+    signed_out()
 }
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])),

@@ -1,7 +1,9 @@
 //! The server's own endpoints: health and the OpenAPI document.
 
 use crate::AppState;
+use crate::auth::token_hash;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
 use stoa_proto::Health;
@@ -13,12 +15,19 @@ pub fn router() -> Router<AppState> {
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, body = Health)))]
-/// Whether the server is up, and how many rooms are live.
-pub async fn health(State(state): State<AppState>) -> Json<Health> {
+/// Whether the server is up. An admin (an account made with `stoa admin invite`) also gets how many rooms
+/// and media connections are live; nobody else does, so that no count reveals a hidden room.
+pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<Health> {
+    let admin = match crate::auth::request_token(&headers) {
+        Some(token) => {
+            state.store.session_account(&token_hash(&token)).await.ok().flatten().is_some_and(|a| a.is_admin)
+        }
+        None => false,
+    };
     Json(Health {
         status: "ok".into(),
-        live_rooms: state.rooms.len() as u32,
-        media_peers: state.sfu.peer_count() as u32,
+        live_rooms: admin.then(|| state.rooms.len() as u32),
+        media_peers: admin.then(|| state.sfu.peer_count() as u32),
     })
 }
 

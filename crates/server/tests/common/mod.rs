@@ -71,6 +71,30 @@ impl TestServer {
         }
     }
 
+    /// Signs up the server's admin with the bootstrap invite (the first account the server printed a link
+    /// for). Call it once per server, before any other sign-up.
+    pub async fn admin(&self) -> Client {
+        let store = SqliteStore::open(self.dir.path()).await.unwrap();
+        let code = store.bootstrap_invite().await.unwrap().expect("the bootstrap invite is unused");
+        let (status, body) = post(
+            &self.base,
+            None,
+            "/api/v1/auth/signup",
+            json!({
+                "invite": code, "username": "operator", "display_name": "Operator", "password": "operator-password",
+            }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["user"]["is_admin"], true);
+        Client {
+            base: self.base.clone(),
+            token: body["token"].as_str().unwrap().to_string(),
+            id: body["user"]["id"].as_i64().unwrap(),
+            username: "operator".into(),
+        }
+    }
+
     /// Creates a room as `owner` and joins it over the WebSocket.
     pub async fn room(&self, owner: &Client, visibility: &str, invited: &[&str]) -> (String, Ws) {
         let (status, body) = owner

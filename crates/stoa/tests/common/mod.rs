@@ -20,6 +20,8 @@ pub struct World {
     pub running: Running,
     pub base: String,
     pub invite: String,
+    /// The server's admin (the bootstrap invite's account), who alone sees `/healthz`'s counts.
+    pub admin: Api,
     _dir: tempfile::TempDir,
 }
 
@@ -44,8 +46,11 @@ pub async fn world_with(tune: impl FnOnce(&mut ServerConfig)) -> World {
     tune(&mut config);
     let running = stoa_server::start(config).await.unwrap();
     let base = format!("http://{}", running.addr);
-    let invite = SqliteStore::open(dir.path()).await.unwrap().create_admin_invite(1000).await.unwrap();
-    World { running, base, invite, _dir: dir }
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let invite = store.create_admin_invite(1000).await.unwrap();
+    let bootstrap = store.bootstrap_invite().await.unwrap().expect("a fresh database");
+    let admin = Api::sign_up(&base, &bootstrap, "operator", "operator-password").await.unwrap();
+    World { running, base, invite, admin, _dir: dir }
 }
 
 impl World {
@@ -60,7 +65,7 @@ impl World {
     }
 
     pub async fn health(&self) -> serde_json::Value {
-        reqwest::get(format!("{}/healthz", self.base)).await.unwrap().json().await.unwrap()
+        self.admin.get("/healthz").await.unwrap()
     }
 
     /// Waits until the SFU holds `n` peers.

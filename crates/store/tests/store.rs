@@ -1,0 +1,91 @@
+//! The SQLite store on its own, against a fresh database file: invites and accounts, sessions and their
+//! expiry, and the social graph. Time is moved by ageing rows in the database itself, as a month of real
+//! time would.
+
+use stoa_store::{NewAccount, SqliteStore, Store, StoreError};
+
+async fn store() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (SqliteStore::open(dir.path()).await.unwrap(), dir)
+}
+
+async fn account(store: &SqliteStore, invite: &str, username: &str) -> stoa_store::Account {
+    let new = NewAccount {
+        invite: invite.into(),
+        username: username.into(),
+        display_name: username.into(),
+        password_hash: "not a hash".into(),
+    };
+    store.sign_up(new).await.unwrap()
+}
+
+/// Moves a session's clock: when it began and when it was last used, `days` ago.
+async fn age(dir: &tempfile::TempDir, token_hash: &str, created_days: i64, used_days: i64) {
+    let url = format!("sqlite://{}", dir.path().join("stoa.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    sqlx::query("UPDATE sessions SET created_at = ?, last_used_at = ? WHERE token_hash = ?")
+        .bind(now - created_days * 86_400)
+        .bind(now - used_days * 86_400)
+        .bind(token_hash)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn sessions_expire_after_30_idle_days_or_a_year_and_can_all_be_revoked() {
+    let (store, dir) = store().await;
+    let invite = store.create_admin_invite(10).await.unwrap();
+    let alice = account(&store, &invite, "alice").await;
+    for (hash, created, used, alive) in [
+        ("fresh", 0, 0, true),
+        ("used-29-days-ago", 100, 29, true),
+        ("idle-31-days", 40, 31, false),
+        ("used-daily-but-366-days-old", 366, 0, false),
+    ] {
+        store.create_session(alice.id, hash).await.unwrap();
+        age(&dir, hash, created, used).await;
+        let found = store.session_account(hash).await.unwrap();
+        assert_eq!(found.map(|a| a.id), alive.then_some(alice.id), "{hash}");
+    }
+    // Use counts: the session used 29 days ago was just used, so a day later it is still alive.
+    let found = store.session_account("used-29-days-ago").await.unwrap();
+    assert!(found.is_some(), "using it keeps it alive");
+    assert!(store.session_account("idle-31-days").await.unwrap().is_none(), "expired stays expired");
+
+    let bob = account(&store, &invite, "bob").await;
+    store.create_session(bob.id, "bobs").await.unwrap();
+    assert_eq!(store.delete_sessions_of(alice.id).await.unwrap(), 2, "the two live ones");
+    assert!(store.session_account("fresh").await.unwrap().is_none());
+    assert!(store.session_account("used-29-days-ago").await.unwrap().is_none());
+    assert!(store.session_account("bobs").await.unwrap().is_some(), "another user's session stays");
+}
+
+#[tokio::test]
+async fn an_invite_is_spent_once_and_a_username_taken_once() {
+    let (store, _dir) = store().await;
+    let invite = store.bootstrap_invite().await.unwrap().expect("a fresh database has a bootstrap invite");
+    let admin = account(&store, &invite, "admin").await;
+    assert!(admin.is_admin, "the bootstrap invite makes the first account an admin");
+    assert_eq!(store.bootstrap_invite().await.unwrap(), None, "and only the first");
+    let again = NewAccount {
+        invite: invite.clone(),
+        username: "second".into(),
+        display_name: "Second".into(),
+        password_hash: "x".into(),
+    };
+    assert!(store.sign_up(again).await.is_err(), "a one-use invite works once");
+    let code = store.create_user_invite(admin.id, 1).await.unwrap();
+    assert!(matches!(store.create_user_invite(admin.id, 1).await, Err(StoreError::QuotaExhausted)));
+    let user = account(&store, &code, "plain").await;
+    assert!(!user.is_admin, "a user's invite makes a plain user");
+    let cli = account(&store, &store.create_admin_invite(3).await.unwrap(), "from_cli").await;
+    assert!(!cli.is_admin, "`stoa admin invite` invites people, it does not make admins");
+    let other = store.create_admin_invite(5).await.unwrap();
+    let taken =
+        NewAccount { invite: other, username: "plain".into(), display_name: "Plain".into(), password_hash: "x".into() };
+    assert!(store.sign_up(taken).await.is_err(), "the username is taken");
+    assert_eq!(store.credentials("PLAIN").await.unwrap().map(|(a, _)| a.id), Some(user.id), "any case");
+}
