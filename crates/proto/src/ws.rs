@@ -24,7 +24,7 @@ pub struct ClientMessage {
 /// What a participant can ask of the room. Moderator-only commands are refused with an `error` event
 /// (`code: "forbidden"`) for anyone else.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", remote = "Self")]
 pub enum ClientCommand {
     /// A listener raises their hand (subject to the room's hand mode).
     RaiseHand,
@@ -98,7 +98,7 @@ pub enum ClientCommand {
 /// What the room tells a client. Events about the stage go to everyone; events about hands go to the
 /// moderators and the hand's owner; a listener joining or leaving is told to nobody, only counted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", remote = "Self")]
 pub enum ServerEvent {
     /// The first event on every socket: who you are in the room and the room as it is now.
     Joined {
@@ -196,4 +196,49 @@ pub enum ServerEvent {
         /// One entry per slot: the source number (CSRC) the slot's packets carry for that speaker, or null.
         sources: Vec<Option<u32>>,
     },
+}
+
+/// Reads an internally tagged enum only when its `"type"` is a string. serde's derive also takes a number
+/// there, as the variant's index (so `{"type":13}` would be `end_room`); no client is meant to send that,
+/// and an API that accepts undocumented spellings cannot be fuzzed or reimplemented faithfully.
+fn string_tagged<'de, D, T>(
+    deserializer: D,
+    tagged: impl FnOnce(serde_json::Value) -> Result<T, serde_json::Error>,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    let value = serde_json::Value::deserialize(deserializer)?;
+    match value.get("type") {
+        Some(serde_json::Value::String(_)) => tagged(value).map_err(D::Error::custom),
+        Some(_) => Err(D::Error::custom("`type` must be a string: one of the documented message types")),
+        None => Err(D::Error::missing_field("type")),
+    }
+}
+
+// The derives above, with `remote = "Self"`, are inherent functions; these are the trait impls, which put
+// the string check in front of them.
+impl<'de> Deserialize<'de> for ClientCommand {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        string_tagged(deserializer, ClientCommand::deserialize)
+    }
+}
+
+impl Serialize for ClientCommand {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ClientCommand::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ServerEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        string_tagged(deserializer, ServerEvent::deserialize)
+    }
+}
+
+impl Serialize for ServerEvent {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ServerEvent::serialize(self, serializer)
+    }
 }

@@ -174,3 +174,20 @@ async fn a_plain_get_on_the_websocket_address_is_a_json_error() {
 }
 
 use futures_util::SinkExt;
+
+/// Regression: a number as a message's `"type"` was read as the variant's index: a moderator's
+/// `{"type":13}` ended the room and `{"type":0}` raised a hand.
+#[tokio::test]
+async fn numeric_message_types_are_refused_and_end_nothing() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let (room, mut ws) = server.room(&alice, "open", &[]).await;
+    for numeric in [r#"{"type":13}"#, r#"{"type":0}"#, r#"{"type":13,"id":5}"#] {
+        ws.send_raw(numeric).await;
+        let ev = ws.expect("error").await;
+        assert_eq!(ev["code"], "invalid_message", "{numeric}: {ev}");
+    }
+    assert_eq!(ws.command_error(json!({"type": "ping"})).await, None, "the socket still works");
+    let (s, info) = alice.get(&format!("/api/v1/rooms/{room}")).await;
+    assert_eq!(s, StatusCode::OK, "the room did not end: {info}");
+}
