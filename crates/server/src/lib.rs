@@ -64,6 +64,9 @@ pub struct ServerConfig {
     /// Where every media stream's sequence numbers start (random when absent): for tests of the 16-bit
     /// wrap, which otherwise takes 22 minutes of speech.
     pub media_first_seq: Option<u16>,
+    /// For tests of fault isolation only: see `stoa_sfu::SfuConfig::fault_injection`.
+    #[doc(hidden)]
+    pub media_fault_injection: bool,
 }
 
 impl Default for ServerConfig {
@@ -88,6 +91,7 @@ impl Default for ServerConfig {
             // kernel), so the lowest delay wins; above, the packet rate is what limits a room.
             audience_frames_above: 500,
             media_first_seq: None,
+            media_fault_injection: false,
         }
     }
 }
@@ -246,6 +250,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         public_ip: config.public_ip,
         shards: config.media_shards,
         first_seq: config.media_first_seq,
+        fault_injection: config.media_fault_injection,
         ..Default::default()
     })
     .map_err(|e| StartError::Media(config.media_udp, e))?;

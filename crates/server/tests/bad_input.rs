@@ -191,3 +191,21 @@ async fn numeric_message_types_are_refused_and_end_nothing() {
     let (s, info) = alice.get(&format!("/api/v1/rooms/{room}")).await;
     assert_eq!(s, StatusCode::OK, "the room did not end: {info}");
 }
+
+/// A client that offers media in a loop makes the server build a WebRTC peer (and a DTLS handshake) each
+/// time: offers are limited to one a second per connection, and the rest are refused with an error.
+#[tokio::test]
+async fn offers_are_rate_limited_per_connection() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let (_room, mut ws) = server.room(&alice, "open", &[]).await;
+    // Not valid SDP, so that the one that reaches the SFU comes back as its own error.
+    ws.send(json!({"type": "offer", "sdp": "v=0"})).await;
+    assert_eq!(ws.expect("error").await["code"], "invalid_sdp", "the first offer reached the media plane");
+    for _ in 0..3 {
+        ws.send(json!({"type": "offer", "sdp": "v=0"})).await;
+        let ev = ws.expect("error").await;
+        assert_eq!(ev["code"], "rate_limited", "{ev}");
+    }
+    assert_eq!(ws.command_error(json!({"type": "ping"})).await, None, "the socket still works");
+}

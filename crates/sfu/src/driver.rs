@@ -11,16 +11,18 @@
 //! control plane over a channel.
 
 use crate::downlink::{FastOut, Indexes, Outgoing};
-use crate::net::{Outbox, stun_is_success, stun_local_ufrag, stun_nominates};
+use crate::net::{Outbox, stun_is_success, stun_local_ufrag, stun_nominates, stun_username};
 use crate::repacket::Aggregator;
 use crate::slots::{Forward, SlotConfig, SlotMapper, SourceId};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use str0m::change::SdpOffer;
+use str0m::crypto::dtls::DtlsCert;
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
 use str0m::net::{DatagramRecv, Protocol, Receive};
@@ -53,6 +55,10 @@ pub struct SfuConfig {
     /// Where every peer's slot streams start their sequence numbers (and SRTP indexes); random when absent.
     /// For tests of the 16-bit wrap: a stream set to start at 65,530 wraps within its first packets.
     pub first_seq: Option<u16>,
+    /// For tests of fault isolation only: a STUN binding request whose USERNAME is `OURS:stoa-panic-peer`
+    /// panics inside that peer's guard, and `OURS:stoa-panic-shard` panics the shard itself.
+    #[doc(hidden)]
+    pub fault_injection: bool,
 }
 
 impl Default for SfuConfig {
@@ -63,6 +69,7 @@ impl Default for SfuConfig {
             public_ip: None,
             slots: SlotConfig::default(),
             first_seq: None,
+            fault_injection: false,
         }
     }
 }
@@ -109,14 +116,46 @@ enum Command {
     ClosePeer { peer: PeerId },
 }
 
+/// Commands waiting for one shard. Each participant action is one or two commands (an offer, a publish
+/// flag, a close), so this holds a join storm of thousands with room to spare; past it a command is
+/// dropped, counted and logged, never silently.
+const COMMAND_QUEUE: usize = 16_384;
+/// Messages waiting between two shards: one per forwarded packet, per other shard, at most. At 50 packets
+/// a second from each of 3 slots in a few hundred busy rooms this is more than a second of traffic; a
+/// shard that far behind drops (and counts) packets rather than buffer without end.
+const CROSS_QUEUE: usize = 16_384;
+
 /// A handle to the running SFU. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Sfu {
     /// One command channel per shard.
-    commands: Vec<mpsc::UnboundedSender<Command>>,
+    commands: Vec<mpsc::Sender<Command>>,
     next_peer: Arc<AtomicU64>,
-    peers: Arc<std::sync::atomic::AtomicUsize>,
+    /// Peers held, per shard.
+    peers: Arc<[std::sync::atomic::AtomicUsize]>,
     local_addrs: Vec<SocketAddr>,
+    stats: Arc<Stats>,
+}
+
+/// What went wrong in the media plane, counted for the logs and for `/healthz`'s admins.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Commands a full shard queue refused.
+    pub commands_dropped: AtomicU64,
+    /// Packets a full cross-shard queue refused.
+    pub cross_dropped: AtomicU64,
+    /// Peers closed because their str0m instance panicked.
+    pub peer_panics: AtomicU64,
+    /// Shards that panicked and were started again.
+    pub shard_restarts: AtomicU64,
+}
+
+/// Counts a refused message and logs it: the first, then every 1,000th, so a flood does not flood the log.
+fn count_drop(counter: &AtomicU64, what: &str) {
+    let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+    if n == 1 || n.is_multiple_of(1000) {
+        tracing::warn!(dropped = n, "{what}: a full queue dropped a message");
+    }
 }
 
 /// What shards tell each other. A packet crosses shards at most twice — a publisher's packet to its room's
@@ -159,7 +198,9 @@ impl Sfu {
     /// Binds one UDP socket per shard and starts each shard on a thread of its own.
     pub fn start(config: SfuConfig) -> std::io::Result<Sfu> {
         let shards = config.shards.max(1);
-        let peers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let peers: Arc<[std::sync::atomic::AtomicUsize]> =
+            (0..shards).map(|_| std::sync::atomic::AtomicUsize::new(0)).collect();
+        let stats = Arc::new(Stats::default());
         let mut sockets = Vec::with_capacity(shards);
         for i in 0..shards {
             let port = if config.udp.port() == 0 { 0 } else { config.udp.port() + i as u16 };
@@ -169,32 +210,31 @@ impl Sfu {
             sockets.push(socket);
         }
         let local_addrs: Vec<SocketAddr> = sockets.iter().map(|s| s.local_addr()).collect::<Result<_, _>>()?;
-        let (cross_tx, cross_rx): (Vec<_>, Vec<_>) = (0..shards).map(|_| mpsc::unbounded_channel::<Cross>()).unzip();
+        let (cross_tx, cross_rx): (Vec<_>, Vec<_>) = (0..shards).map(|_| mpsc::channel::<Cross>(CROSS_QUEUE)).unzip();
         let mut commands = Vec::with_capacity(shards);
         for (index, (std_socket, cross_rx)) in sockets.into_iter().zip(cross_rx).enumerate() {
-            let (tx, rx) = mpsc::unbounded_channel();
+            let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
             commands.push(tx);
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let local_addr = local_addrs[index];
             let advertised = SocketAddr::new(config.public_ip.unwrap_or(local_addr.ip()), local_addr.port());
-            let (slots, gauge, cross, first_seq) =
-                (config.slots.clone(), peers.clone(), cross_tx.clone(), config.first_seq);
-            std::thread::Builder::new().name(format!("stoa-sfu-{index}")).spawn(move || {
-                raise_priority();
-                runtime.block_on(async move {
-                    let socket = match UdpSocket::from_std(std_socket) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::error!(error = %e, "an SFU shard could not use its socket");
-                            return;
-                        }
-                    };
-                    Shard::new(index, socket, advertised, slots, gauge, cross, first_seq).run(rx, cross_rx).await;
-                })
-            })?;
+            let setup = ShardSetup {
+                index,
+                advertised,
+                slot_config: config.slots.clone(),
+                peers: peers.clone(),
+                cross: cross_tx.clone(),
+                first_seq: config.first_seq,
+                fault_injection: config.fault_injection,
+                stats: stats.clone(),
+                registry: Default::default(),
+            };
+            std::thread::Builder::new()
+                .name(format!("stoa-sfu-{index}"))
+                .spawn(move || run_shard(setup, runtime, std_socket, rx, cross_rx))?;
         }
         tracing::info!(addrs = ?local_addrs, shards, "media (UDP) listening");
-        Ok(Sfu { commands, next_peer: Arc::new(AtomicU64::new(0)), peers, local_addrs })
+        Ok(Sfu { commands, next_peer: Arc::new(AtomicU64::new(0)), peers, local_addrs, stats })
     }
 
     /// The UDP address of the first shard (the others follow it).
@@ -216,12 +256,24 @@ impl Sfu {
     }
 
     fn send(&self, shard: usize, command: Command) {
-        let _ = self.commands[shard].send(command);
+        match self.commands[shard].try_send(command) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => count_drop(&self.stats.commands_dropped, "SFU commands"),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::error!(shard, "an SFU shard is gone; a command to it was dropped");
+                self.stats.commands_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// How many peers (media connections) the SFU holds.
     pub fn peer_count(&self) -> usize {
-        self.peers.load(Ordering::Relaxed)
+        self.peers.iter().map(|p| p.load(Ordering::Relaxed)).sum()
+    }
+
+    /// What went wrong so far: dropped messages, peer panics, shard restarts.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// Opens a room on every shard; its events go to `events`.
@@ -352,7 +404,7 @@ const AUDIENCE_FLUSH: Duration = Duration::from_millis(80);
 struct Shard {
     index: usize,
     /// Every shard's cross-shard inbox, this one's included.
-    cross: Vec<mpsc::UnboundedSender<Cross>>,
+    cross: Vec<mpsc::Sender<Cross>>,
     socket: UdpSocket,
     advertised: SocketAddr,
     slot_config: SlotConfig,
@@ -364,33 +416,106 @@ struct Shard {
     outbox: Outbox,
     /// Peers on str0m's path that a delivery wrote to, to drain once it is done (kept for its capacity).
     written: Vec<PeerId>,
+    /// Peers whose str0m panicked during a delivery, to close once it is done.
+    failed: Vec<PeerId>,
     first_seq: Option<u16>,
+    fault_injection: bool,
+    /// The shard's one DTLS certificate, generated once: every peer's handshake uses it, so a join does
+    /// not pay for a key pair (the fingerprint in each answer is this certificate's).
+    cert: Option<DtlsCert>,
     /// Packets publishers on this shard sent, to fan out once their `Rtc` is drained.
     pending: Vec<Packet>,
     refused: u64,
     refused_logged_at: Instant,
-    gauge: Arc<std::sync::atomic::AtomicUsize>,
+    /// Peers held, per shard; this shard writes its own entry.
+    gauge: Arc<[std::sync::atomic::AtomicUsize]>,
+    stats: Arc<Stats>,
+    registry: Arc<std::sync::Mutex<Registry>>,
+}
+
+/// What a shard's thread keeps outside the shard, so that a shard that panicked can start again: the rooms
+/// it serves, and which peers it held, whose rooms are then told that those peers are gone. Touched when
+/// a room opens or closes and when a peer comes or goes, never per packet.
+#[derive(Default)]
+struct Registry {
+    rooms: HashMap<RoomKey, mpsc::Sender<SfuEvent>>,
+    peers: HashMap<PeerId, RoomKey>,
+}
+
+impl Registry {
+    fn lock(registry: &std::sync::Mutex<Registry>) -> std::sync::MutexGuard<'_, Registry> {
+        registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Everything a shard's thread needs to (re)start its shard.
+struct ShardSetup {
+    index: usize,
+    advertised: SocketAddr,
+    slot_config: SlotConfig,
+    peers: Arc<[std::sync::atomic::AtomicUsize]>,
+    cross: Vec<mpsc::Sender<Cross>>,
+    first_seq: Option<u16>,
+    fault_injection: bool,
+    stats: Arc<Stats>,
+    registry: Arc<std::sync::Mutex<Registry>>,
+}
+
+/// A shard's thread: runs its shard, and if the shard panics despite the per-peer guards, reports it,
+/// tells the rooms that its peers are gone, and starts a fresh shard on the same socket and queues.
+fn run_shard(
+    setup: ShardSetup,
+    runtime: tokio::runtime::Runtime,
+    socket: std::net::UdpSocket,
+    mut commands: mpsc::Receiver<Command>,
+    mut cross: mpsc::Receiver<Cross>,
+) {
+    raise_priority();
+    let cert = crate::srtp::provider().dtls_provider.generate_certificate();
+    loop {
+        let std_socket = match socket.try_clone() {
+            Ok(s) => s,
+            Err(e) => return tracing::error!(shard = setup.index, error = %e, "an SFU shard cannot use its socket"),
+        };
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(async {
+                match UdpSocket::from_std(std_socket) {
+                    Ok(socket) => Shard::new(&setup, socket, cert.clone()).run(&mut commands, &mut cross).await,
+                    Err(e) => tracing::error!(shard = setup.index, error = %e, "an SFU shard cannot use its socket"),
+                }
+            })
+        }));
+        if run.is_ok() {
+            return;
+        }
+        setup.stats.shard_restarts.fetch_add(1, Ordering::Relaxed);
+        setup.peers[setup.index].store(0, Ordering::Relaxed);
+        let registry = &mut *Registry::lock(&setup.registry);
+        tracing::error!(
+            shard = setup.index,
+            peers = registry.peers.len(),
+            "an SFU shard panicked: its peers are closed, and it starts again"
+        );
+        for (peer, room) in std::mem::take(&mut registry.peers) {
+            if let Some(events) = registry.rooms.get(&room) {
+                let message = "The media server had an internal error; reconnect to hear the room.".to_string();
+                let _ = events.try_send(SfuEvent::Rejected { peer, code: "internal", message });
+            }
+        }
+    }
 }
 
 /// How many datagrams to read before flushing sends and looking at commands and timers again.
 const READ_BATCH: usize = 256;
 
 impl Shard {
-    fn new(
-        index: usize,
-        socket: UdpSocket,
-        advertised: SocketAddr,
-        slot_config: SlotConfig,
-        gauge: Arc<std::sync::atomic::AtomicUsize>,
-        cross: Vec<mpsc::UnboundedSender<Cross>>,
-        first_seq: Option<u16>,
-    ) -> Shard {
-        Shard {
-            index,
-            cross,
+    fn new(setup: &ShardSetup, socket: UdpSocket, cert: Option<DtlsCert>) -> Shard {
+        let mut shard = Shard {
+            index: setup.index,
+            cross: setup.cross.clone(),
             socket,
-            advertised,
-            slot_config,
+            advertised: setup.advertised,
+            slot_config: setup.slot_config.clone(),
             peers: HashMap::new(),
             by_addr: HashMap::new(),
             by_ufrag: HashMap::new(),
@@ -398,15 +523,26 @@ impl Shard {
             timers: BinaryHeap::new(),
             outbox: Outbox::default(),
             written: Vec::new(),
-            first_seq,
+            failed: Vec::new(),
+            first_seq: setup.first_seq,
+            fault_injection: setup.fault_injection,
+            cert,
             pending: Vec::new(),
             refused: 0,
             refused_logged_at: Instant::now(),
-            gauge,
+            gauge: setup.peers.clone(),
+            stats: setup.stats.clone(),
+            registry: setup.registry.clone(),
+        };
+        // A restarted shard serves the rooms its predecessor served (with none of their peers).
+        let rooms: Vec<_> = Registry::lock(&setup.registry).rooms.iter().map(|(k, e)| (*k, e.clone())).collect();
+        for (room, events) in rooms {
+            shard.open_room(room, events);
         }
+        shard
     }
 
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>, mut cross: mpsc::UnboundedReceiver<Cross>) {
+    async fn run(mut self, commands: &mut mpsc::Receiver<Command>, cross: &mut mpsc::Receiver<Cross>) {
         let mut buf = vec![0u8; 2048];
         loop {
             let next_timer =
@@ -455,6 +591,19 @@ impl Shard {
     }
 
     fn datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        if self.fault_injection
+            && let Some((ours, theirs)) = stun_username(data).and_then(|u| u.split_once(':'))
+            && let Some(&peer_id) = self.by_ufrag.get(ours)
+        {
+            match theirs {
+                "stoa-panic-shard" => panic!("fault injection: the shard panics"),
+                "stoa-panic-peer" => {
+                    let hit = catch_unwind(|| panic!("fault injection: a peer's str0m panics"));
+                    return self.peer_panicked(peer_id, hit);
+                }
+                _ => {}
+            }
+        }
         let Ok(contents) = DatagramRecv::try_from(data) else {
             return self.refuse(now, source, "not STUN, DTLS, RTP or RTCP");
         };
@@ -477,8 +626,10 @@ impl Shard {
             // Media moves here once str0m has answered the check, which it does only if it is authentic.
             peer.nominating = Some(source);
         }
-        if let Err(e) = peer.rtc.handle_input(input) {
-            tracing::debug!(peer = peer_id.0, error = %e, "peer refused input");
+        match catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(input))) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(peer = peer_id.0, error = %e, "peer refused input"),
+            Err(panic) => return self.peer_panicked(peer_id, Err(panic)),
         }
         if let std::collections::hash_map::Entry::Vacant(entry) = self.by_addr.entry(source) {
             entry.insert(peer_id);
@@ -500,8 +651,13 @@ impl Shard {
             }
             peer.scheduled = None;
             if peer.timeout <= now {
-                if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
-                    tracing::debug!(peer = peer_id.0, error = %e, "timeout input failed");
+                match catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(Input::Timeout(now)))) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::debug!(peer = peer_id.0, error = %e, "timeout input failed"),
+                    Err(panic) => {
+                        self.peer_panicked(peer_id, Err(panic));
+                        continue;
+                    }
                 }
                 self.drain(now, peer_id);
             } else {
@@ -522,10 +678,11 @@ impl Shard {
     /// Drains one peer's output to its next timeout (str0m's single-mutation invariant), queueing its
     /// datagrams and collecting the packets it received for fan-out.
     fn drain(&mut self, now: Instant, peer_id: PeerId) {
-        let mut closed: Option<(&'static str, String)> = None;
-        let mut connected = false;
-        {
-            let Some(peer) = self.peers.get_mut(&peer_id) else { return };
+        // One peer's str0m is run under a guard: if it panics, that peer is closed and the shard goes on.
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            let mut closed: Option<(&'static str, String)> = None;
+            let mut connected = false;
+            let peer = self.peers.get_mut(&peer_id)?;
             let mut rounds = 0;
             loop {
                 match peer.rtc.poll_output() {
@@ -589,7 +746,13 @@ impl Shard {
             if !peer.rtc.is_alive() && closed.is_none() {
                 closed = Some(("connection_failed", "The media connection closed.".into()));
             }
-        }
+            Some((closed, connected))
+        }));
+        let (closed, connected) = match polled {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => return,
+            Err(panic) => return self.peer_panicked(peer_id, Err(panic)),
+        };
         if connected {
             self.emit(peer_id, |peer| SfuEvent::Connected { peer });
         }
@@ -600,6 +763,19 @@ impl Shard {
             }
             None => self.schedule(peer_id),
         }
+    }
+
+    /// A peer's str0m instance panicked (`hit` is the caught panic): the peer is closed with an error, and
+    /// the shard and every other peer go on.
+    fn peer_panicked(&mut self, peer_id: PeerId, hit: std::thread::Result<()>) {
+        let why = hit.err().and_then(|p| {
+            p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned())
+        });
+        self.stats.peer_panics.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(peer = peer_id.0, why = why.as_deref().unwrap_or("?"), "a media peer panicked; it is closed");
+        let message = "The media connection hit a server error and was closed; reconnect to hear the room.";
+        self.emit(peer_id, |peer| SfuEvent::Rejected { peer, code: "internal", message: message.into() });
+        self.remove_peer(peer_id);
     }
 
     fn emit(&self, peer_id: PeerId, event: impl FnOnce(PeerId) -> SfuEvent) {
@@ -623,7 +799,9 @@ impl Shard {
             if home == self.index {
                 self.publish_at_home(now, packet);
             } else {
-                let _ = self.cross[home].send(Cross::Publish(packet));
+                if self.cross[home].try_send(Cross::Publish(packet)).is_err() {
+                    count_drop(&self.stats.cross_dropped, "packets between SFU shards");
+                }
             }
         }
     }
@@ -660,8 +838,8 @@ impl Shard {
     /// Delivers a forwarding decision on this shard and sends it to every other shard.
     fn deliver_everywhere(&mut self, now: Instant, packet: &Packet, forward: Forward, to: Audience) {
         for (shard, tx) in self.cross.iter().enumerate() {
-            if shard != self.index {
-                let _ = tx.send(Cross::Deliver(packet.clone(), forward, to));
+            if shard != self.index && tx.try_send(Cross::Deliver(packet.clone(), forward, to)).is_err() {
+                count_drop(&self.stats.cross_dropped, "packets between SFU shards");
             }
         }
         self.deliver(now, packet, forward, to);
@@ -702,7 +880,7 @@ impl Shard {
     /// On the fast path this allocates nothing per peer: no copy of the room's peer list, and the sealed
     /// datagrams go into the outbox's reused arena.
     fn deliver(&mut self, now: Instant, packet: &Packet, forward: Forward, to: Audience) {
-        let Shard { rooms, peers, outbox, written, .. } = self;
+        let Shard { rooms, peers, outbox, written, failed, .. } = self;
         let Some(room) = rooms.get(&packet.room) else { return };
         let level = packet.level.map(|l| (l, packet.voice.unwrap_or(false)));
         for id in &room.peers {
@@ -746,14 +924,19 @@ impl Shard {
             let write = RtpWrite::new(pt, index.into(), forward.timestamp, now, packet.payload.clone())
                 .ext_vals(ext)
                 .csrc(&[packet.source.0]);
-            stream.write_rtp(write);
-            written.push(*id);
+            match catch_unwind(AssertUnwindSafe(|| stream.write_rtp(write))) {
+                Ok(()) => written.push(*id),
+                Err(_) => failed.push(*id),
+            }
         }
         for i in 0..self.written.len() {
             let id = self.written[i];
             self.drain(now, id);
         }
         self.written.clear();
+        while let Some(id) = self.failed.pop() {
+            self.peer_panicked(id, Err(Box::new("write_rtp panicked")));
+        }
     }
 
     fn cross(&mut self, now: Instant, message: Cross) {
@@ -769,7 +952,9 @@ impl Shard {
     fn source_gone(&mut self, room: RoomKey, source: SourceId) {
         let home = self.home_of(room);
         if home != self.index {
-            let _ = self.cross[home].send(Cross::SourceGone { room, source });
+            if self.cross[home].try_send(Cross::SourceGone { room, source }).is_err() {
+                count_drop(&self.stats.cross_dropped, "messages between SFU shards");
+            }
             return;
         }
         if let Some(media) = self.rooms.get_mut(&room) {
@@ -810,11 +995,8 @@ impl Shard {
         let now = Instant::now();
         match command {
             Command::OpenRoom { room, events } => {
-                let audience = (0..self.slot_config.slots)
-                    .map(|_| AudienceSlot { aggregator: Aggregator::new(1), waiting_since: None, last: None })
-                    .collect();
-                let mapper = SlotMapper::new(self.slot_config.clone());
-                self.rooms.insert(room, RoomMedia { peers: Vec::new(), mapper, events, audience, audience_frames: 1 });
+                Registry::lock(&self.registry).rooms.insert(room, events.clone());
+                self.open_room(room, events);
             }
             Command::AudienceFrames { room, frames } => {
                 // What waits under the old setting goes out first, so no frame is lost to the change.
@@ -827,6 +1009,7 @@ impl Shard {
                 }
             }
             Command::CloseRoom { room } => {
+                Registry::lock(&self.registry).rooms.remove(&room);
                 if let Some(media) = self.rooms.remove(&room) {
                     for peer in media.peers {
                         self.remove_peer(peer);
@@ -845,6 +1028,14 @@ impl Shard {
             }
             Command::ClosePeer { peer } => self.remove_peer(peer),
         }
+    }
+
+    fn open_room(&mut self, room: RoomKey, events: mpsc::Sender<SfuEvent>) {
+        let audience = (0..self.slot_config.slots)
+            .map(|_| AudienceSlot { aggregator: Aggregator::new(1), waiting_since: None, last: None })
+            .collect();
+        let mapper = SlotMapper::new(self.slot_config.clone());
+        self.rooms.insert(room, RoomMedia { peers: Vec::new(), mapper, events, audience, audience_frames: 1 });
     }
 
     fn offer(&mut self, now: Instant, room: RoomKey, peer_id: PeerId, source: SourceId, sdp: &str, publish: bool) {
@@ -879,16 +1070,29 @@ impl Shard {
                 ..Default::default()
             },
         );
-        let mut rtc = rtc_config.build(now);
-        match Candidate::host(self.advertised, "udp") {
-            Ok(c) => {
-                rtc.add_local_candidate(c);
-            }
-            Err(e) => return reject("internal", format!("The server cannot offer a candidate: {e}.")),
+        if let Some(cert) = &self.cert {
+            rtc_config = rtc_config.set_dtls_cert(cert.clone());
         }
-        let answer = match rtc.sdp_api().accept_offer(offer) {
-            Ok(a) => a,
-            Err(e) => return reject("invalid_sdp", format!("The offer cannot be accepted: {e}.")),
+        let advertised = self.advertised;
+        // The offer is the client's input too: str0m reads it under a guard.
+        let accepted = catch_unwind(AssertUnwindSafe(move || {
+            let mut rtc = rtc_config.build(now);
+            let candidate = Candidate::host(advertised, "udp")
+                .map_err(|e| ("internal", format!("The server cannot offer a candidate: {e}.")))?;
+            rtc.add_local_candidate(candidate);
+            match rtc.sdp_api().accept_offer(offer) {
+                Ok(answer) => Ok((rtc, answer)),
+                Err(e) => Err(("invalid_sdp", format!("The offer cannot be accepted: {e}."))),
+            }
+        }));
+        let (rtc, answer) = match accepted {
+            Ok(Ok(accepted)) => accepted,
+            Ok(Err((code, message))) => return reject(code, message),
+            Err(_) => {
+                self.stats.peer_panics.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(peer = peer_id.0, "reading an offer panicked");
+                return reject("invalid_sdp", "The offer cannot be accepted.".into());
+            }
         };
         let mut peer = Peer {
             room,
@@ -930,7 +1134,8 @@ impl Shard {
         peer.indexes = Indexes::new(peer.slot_mids.len(), self.first_seq);
         self.by_ufrag.insert(ufrag, peer_id);
         self.peers.insert(peer_id, peer);
-        self.gauge.fetch_add(1, Ordering::Relaxed);
+        self.gauge[self.index].fetch_add(1, Ordering::Relaxed);
+        Registry::lock(&self.registry).peers.insert(peer_id, room);
         if let Some(media) = self.rooms.get_mut(&room) {
             media.peers.push(peer_id);
             let _ = media.events.try_send(SfuEvent::Answer { peer: peer_id, sdp });
@@ -941,8 +1146,10 @@ impl Shard {
 
     fn remove_peer(&mut self, peer_id: PeerId) {
         let Some(mut peer) = self.peers.remove(&peer_id) else { return };
-        self.gauge.fetch_sub(1, Ordering::Relaxed);
-        peer.rtc.disconnect();
+        self.gauge[self.index].fetch_sub(1, Ordering::Relaxed);
+        Registry::lock(&self.registry).peers.remove(&peer_id);
+        // Under a guard too: the peer may be going because its str0m panicked.
+        let _ = catch_unwind(AssertUnwindSafe(|| peer.rtc.disconnect()));
         self.by_ufrag.remove(&peer.ufrag);
         for addr in &peer.addrs {
             self.by_addr.remove(addr);

@@ -191,9 +191,14 @@ const BINDING_REQUEST: u16 = 0x0001;
 /// The local (our) ufrag of a STUN binding request, from its USERNAME attribute `ours:theirs`. `None` for
 /// anything that is not a well-formed STUN binding request with a USERNAME.
 pub fn stun_local_ufrag(datagram: &[u8]) -> Option<&str> {
+    stun_username(datagram)?.split(':').next()
+}
+
+/// The USERNAME attribute (`ours:theirs`) of a STUN binding request.
+pub fn stun_username(datagram: &[u8]) -> Option<&str> {
     const USERNAME: u16 = 0x0006;
     let (_, value) = stun_attributes(datagram, BINDING_REQUEST)?.find(|(kind, _)| *kind == USERNAME)?;
-    std::str::from_utf8(value).ok()?.split(':').next()
+    std::str::from_utf8(value).ok()
 }
 
 /// Whether a datagram is a STUN binding request that nominates its candidate pair (USE-CANDIDATE, RFC 8445

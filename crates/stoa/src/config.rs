@@ -164,6 +164,7 @@ impl ServeArgs {
                 .or(file.audience_frames_above)
                 .unwrap_or(d.audience_frames_above),
             media_first_seq: self.media_first_seq,
+            media_fault_injection: false,
         })
     }
 }

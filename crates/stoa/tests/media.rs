@@ -175,6 +175,8 @@ async fn an_offer_without_opus_is_refused_to_that_client_alone() {
     req.headers_mut().insert("authorization", format!("Bearer {}", api.token).parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     for garbage in [pcmu_only, "not sdp at all"] {
+        // A connection may offer once a second (the server's offer limit).
+        tokio::time::sleep(Duration::from_millis(1000)).await;
         ws.send(Message::Text(serde_json::json!({"type": "offer", "sdp": garbage}).to_string().into())).await.unwrap();
         let code = loop {
             let msg = tokio::time::timeout(common::WAIT, ws.next()).await.unwrap().unwrap().unwrap();
@@ -193,6 +195,7 @@ async fn an_offer_without_opus_is_refused_to_that_client_alone() {
     let mut sdp = rtc.sdp_api();
     sdp.add_media(str0m::media::MediaKind::Audio, str0m::media::Direction::SendOnly, None, None, None);
     let (offer, _pending) = sdp.apply().unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     ws.send(Message::Text(serde_json::json!({"type": "offer", "sdp": offer.to_sdp_string()}).to_string().into()))
         .await
         .unwrap();

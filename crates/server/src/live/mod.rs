@@ -6,6 +6,7 @@
 
 mod connection;
 mod directory;
+mod offers;
 mod task;
 
 pub use connection::{Departure, serve_connection};

@@ -134,6 +134,7 @@ pub fn spawn_room(
         peer_conns: HashMap::new(),
         sources: HashMap::new(),
         holders: Vec::new(),
+        offer_limits: HashMap::new(),
         audience_packets,
         audience_frames: 1,
     };
@@ -160,6 +161,8 @@ struct RoomTask {
     /// Who each live peer's source number stands for. The number is what packets carry in the clear as
     /// their CSRC; the user behind it is told only over the room's WebSocket, in `slots` events.
     sources: HashMap<SourceId, (PeerId, UserId)>,
+    /// Each connection's recent offers, to refuse a client that offers in a loop.
+    offer_limits: HashMap<ConnId, crate::live::offers::OfferLimiter>,
     /// Who holds each slot, as the SFU last said: sent to every new media connection with its answer, so
     /// that a late joiner can tell who speaks before the slots next change.
     holders: Vec<Option<SourceId>>,
@@ -218,6 +221,7 @@ impl RoomTask {
             },
             RoomInput::Disconnected { conn } => {
                 self.conns.remove(&conn);
+                self.offer_limits.remove(&conn);
                 self.close_media(conn);
                 self.room.disconnected(now, conn);
             }
@@ -234,6 +238,11 @@ impl RoomTask {
     /// never reaches the SFU. A new offer replaces the connection's previous peer (an ICE restart).
     fn offer(&mut self, conn: ConnId, sdp: String) {
         let Some(user) = self.room.user_of(conn) else { return };
+        if !self.offer_limits.entry(conn).or_default().allow(Instant::now()) {
+            let message = "Too many media offers: wait a second before reconnecting audio.".to_string();
+            self.send(conn, &ServerEvent::Error { id: None, code: "rate_limited".into(), message });
+            return;
+        }
         self.close_media(conn);
         let publish = self.room.may_publish(conn);
         let source = self.new_source();
@@ -316,6 +325,7 @@ impl RoomTask {
             // keeps their place for the reconnect grace, like any dropped socket.
             tracing::info!(room = %self.id, conn = conn.0, "connection too slow; closing it");
             self.conns.remove(&conn);
+            self.offer_limits.remove(&conn);
             self.close_media(conn);
             self.room.disconnected(Instant::now(), conn);
         }
@@ -359,6 +369,7 @@ impl RoomTask {
                 Output::Close(conn) => {
                     // The connection closes once it has written what is queued before this. If the queue is
                     // full, dropping the sender closes it all the same.
+                    self.offer_limits.remove(&conn);
                     if let Some(tx) = self.conns.remove(&conn) {
                         let _ = tx.try_send(Outbound::Close);
                     }
