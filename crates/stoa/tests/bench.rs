@@ -54,6 +54,35 @@ fn two_hundred_listeners_all_join_lose_nothing_and_the_accounting_adds_up() {
     }
 }
 
+/// Regression: a bench at exactly the joining threshold (`--listeners 500` with the defaults) reported 32 %
+/// loss although every listener received what was sent: as the audience crossed the threshold, the
+/// server's room-wide sequence numbers jumped, and the gaps counted as loss. Numbering is per listener
+/// now, so the expectation (received + gaps) is exactly what the server sent each listener. Here the
+/// threshold is 40, as many as the listeners.
+#[test]
+fn at_the_joining_threshold_nothing_is_lost_and_the_accounting_follows_the_joined_packets() {
+    let r = bench(&[
+        "--listeners",
+        "40",
+        "--speakers",
+        "2",
+        "--seconds",
+        "6",
+        "--join-window",
+        "5",
+        "--serve-args",
+        "--audience-frames-above 40",
+    ]);
+    assert_eq!(r["joined"], 40, "every listener joined: {r}");
+    assert_eq!(r["loss_pct"], 0.0, "no loss: {r}");
+    assert_eq!(r["packets_received"], r["packets_expected"]);
+    // The audience got joined packets: about a third as many packets as frames, never fewer.
+    let (talking, all) = (r["frames_sent_talking"].as_u64().unwrap(), r["frames_sent_all"].as_u64().unwrap());
+    let (min, max) = (r["packets_received_min"].as_u64().unwrap(), r["packets_received_max"].as_u64().unwrap());
+    assert!(min * 3 + 9 >= talking, "every talking frame arrived, three to a packet: {min} for {talking}: {r}");
+    assert!(max <= all / 2, "joined packets, not one per frame: {max} for {all}: {r}");
+}
+
 #[test]
 fn the_raw_udp_ceiling_carries_the_audience_rate_and_reports_a_ceiling_above_it() {
     let r = bench(&["--raw-udp", "--listeners", "600", "--seconds", "2"]);
