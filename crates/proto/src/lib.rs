@@ -12,6 +12,7 @@
 
 mod api;
 mod ids;
+pub mod limits;
 mod ws;
 
 pub use api::*;

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod client_ip;
 pub mod error;
 pub mod live;
 pub mod openapi;
@@ -64,6 +65,9 @@ pub struct ServerConfig {
     /// Where every media stream's sequence numbers start (random when absent): for tests of the 16-bit
     /// wrap, which otherwise takes 22 minutes of speech.
     pub media_first_seq: Option<u16>,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the client, for the rate limits
+    /// and the logs. From anyone else those headers are ignored.
+    pub trusted_proxies: Vec<client_ip::IpNet>,
     /// For tests of fault isolation only: see `stoa_sfu::SfuConfig::fault_injection`.
     #[doc(hidden)]
     pub media_fault_injection: bool,
@@ -92,6 +96,7 @@ impl Default for ServerConfig {
             audience_frames_above: 500,
             media_first_seq: None,
             media_fault_injection: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

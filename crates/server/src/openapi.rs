@@ -17,7 +17,7 @@ use utoipa::{Modify, OpenApi};
         rooms::create_room, rooms::hallway, rooms::room, rooms::audience, rooms::invite, rooms::websocket,
     ),
     components(schemas(stoa_proto::ClientMessage, stoa_proto::ClientCommand, stoa_proto::ServerEvent)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Limits),
     tags((name = "accounts"), (name = "users"), (name = "rooms"), (name = "meta")),
 )]
 pub struct ApiDoc;
@@ -31,5 +31,39 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Writes the limits the server enforces (`stoa_proto::limits`) into the schemas and parameters they apply
+/// to, from the same constants, rather than restating them as literals in attributes.
+struct Limits;
+
+impl Modify for Limits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, Schema};
+        let schemas = &mut openapi.components.get_or_insert_with(Default::default).schemas;
+        for (schema, field, limit) in stoa_proto::limits::TEXT_FIELDS {
+            let property = schemas.get_mut(*schema).and_then(|s| match s {
+                RefOr::T(Schema::Object(object)) => object.properties.get_mut(*field),
+                _ => None,
+            });
+            if let Some(RefOr::T(Schema::Object(property))) = property {
+                property.min_length = (limit.min > 0).then_some(limit.min);
+                property.max_length = Some(limit.max);
+                property.pattern = limit.pattern.map(str::to_string);
+            } else {
+                tracing::error!(schema, field, "a limited field is missing from the OpenAPI document");
+            }
+        }
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete].into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten().filter(|p| p.name == "limit") {
+                    if let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() {
+                        schema.minimum = Some(1.into());
+                        schema.maximum = Some(stoa_proto::limits::PAGE_MAX.into());
+                    }
+                }
+            }
+        }
     }
 }

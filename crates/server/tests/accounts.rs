@@ -270,3 +270,38 @@ async fn follows_blocks_and_paged_lists() {
     assert_eq!(alice.post_empty("/api/v1/users/nobody/block").await.0, StatusCode::NOT_FOUND);
     assert_eq!(alice.get("/api/v1/users/nobody").await.0, StatusCode::NOT_FOUND);
 }
+
+/// Behind a trusted proxy each client has its own login budget, named by `X-Forwarded-For`; from anyone
+/// else the header is ignored, so a client cannot buy a fresh budget by writing a new address in it.
+#[tokio::test]
+async fn the_login_limit_keys_on_the_client_behind_a_trusted_proxy_and_ignores_spoofed_headers() {
+    let attempt = |base: String, forwarded: &'static str, user: &'static str| async move {
+        reqwest::Client::new()
+            .post(format!("{base}/api/v1/auth/login"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"username": user, "password": "wrong password"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    for (trusted, expect_second_client) in [(true, StatusCode::UNAUTHORIZED), (false, StatusCode::TOO_MANY_REQUESTS)] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = stoa_server::ServerConfig {
+            auth_attempts_per_ip: 2,
+            // The tests connect from 127.0.0.1: here, that is the proxy.
+            trusted_proxies: if trusted { vec!["127.0.0.0/8".parse().unwrap()] } else { vec![] },
+            ..test_config(dir.path())
+        };
+        let server = TestServer::start_with(dir, config).await;
+        let base = server.base.clone();
+        assert_eq!(attempt(base.clone(), "198.51.100.1", "u1").await, StatusCode::UNAUTHORIZED);
+        assert_eq!(attempt(base.clone(), "198.51.100.1", "u2").await, StatusCode::UNAUTHORIZED);
+        assert_eq!(attempt(base.clone(), "198.51.100.1", "u3").await, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            attempt(base.clone(), "198.51.100.2", "u4").await,
+            expect_second_client,
+            "another client behind the proxy (trusted: {trusted})"
+        );
+    }
+}

@@ -91,6 +91,30 @@ async fn the_openapi_document_lists_every_route() {
     for schema in ["SignupRequest", "RoomInfo", "ClientCommand", "ServerEvent", "ErrorBody"] {
         assert!(schemas.contains_key(schema), "missing schema {schema}");
     }
+    // The limits the server enforces are in the document, as JSON Schema keywords, from the same constants.
+    let signup = &schemas["SignupRequest"]["properties"];
+    assert_eq!(
+        (signup["username"]["minLength"].as_u64(), signup["username"]["maxLength"].as_u64()),
+        (Some(3), Some(20))
+    );
+    assert!(signup["username"]["pattern"].is_string(), "{}", signup["username"]);
+    assert_eq!(signup["password"]["minLength"], stoa_proto::limits::PASSWORD.min);
+    assert_eq!(signup["password"]["maxLength"], stoa_proto::limits::PASSWORD.max);
+    assert_eq!(schemas["CreateRoomRequest"]["properties"]["title"]["maxLength"], 100);
+    assert_eq!(schemas["UpdateMeRequest"]["properties"]["bio"]["maxLength"], 300);
+    let params = doc["paths"]["/api/v1/users/{username}/followers"]["get"]["parameters"].as_array().unwrap();
+    let limit = params.iter().find(|p| p["name"] == "limit").expect("a limit parameter");
+    assert_eq!((limit["schema"]["minimum"].as_u64(), limit["schema"]["maximum"].as_u64()), (Some(1), Some(200)));
+    // And the server holds to them: just past each bound is refused.
+    let alice = server.user("alice").await;
+    for bad in [0, 201] {
+        let (s, b) = alice.get(&format!("/api/v1/users/alice/followers?limit={bad}")).await;
+        assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_limit")), "limit={bad}");
+    }
+    assert_eq!(alice.get("/api/v1/users/alice/followers?limit=200").await.0, StatusCode::OK);
+    let (s, _) = alice.post("/api/v1/rooms", serde_json::json!({"title": "x".repeat(101), "visibility": "open"})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
     let (s, health) = common::request(&server.base, None, reqwest::Method::GET, "/healthz", None).await;
     assert_eq!((s, health["status"].as_str()), (StatusCode::OK, Some("ok")));
 }

@@ -65,6 +65,11 @@ pub struct ServeArgs {
     /// The IP address advertised to WebRTC clients as the server's candidate [default: the media address's IP].
     #[arg(long, env = "STOA_PUBLIC_IP")]
     pub public_ip: Option<std::net::IpAddr>,
+    /// A reverse proxy (an address or a CIDR block, e.g. 10.0.0.0/8) whose X-Forwarded-For or Forwarded
+    /// header names the client, for rate limits and logs; repeat it for several. From any other address
+    /// those headers are ignored [default: none].
+    #[arg(long = "trusted-proxy", env = "STOA_TRUSTED_PROXY", value_delimiter = ',', value_name = "CIDR")]
+    pub trusted_proxies: Vec<stoa_server::client_ip::IpNet>,
     /// Testing aid: start every media stream's sequence numbers here instead of at random, e.g. 65530 to
     /// see the 16-bit wrap in seconds rather than after 22 minutes of speech.
     #[arg(long, env = "STOA_MEDIA_FIRST_SEQ", hide = true)]
@@ -89,6 +94,7 @@ struct FileConfig {
     audience_frames: Option<u16>,
     audience_frames_above: Option<u32>,
     public_ip: Option<std::net::IpAddr>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -165,6 +171,15 @@ impl ServeArgs {
                 .unwrap_or(d.audience_frames_above),
             media_first_seq: self.media_first_seq,
             media_fault_injection: false,
+            trusted_proxies: if self.trusted_proxies.is_empty() {
+                let listed = file.trusted_proxies.unwrap_or_default();
+                listed
+                    .iter()
+                    .map(|n| n.parse().map_err(|e: String| anyhow::anyhow!("trusted_proxies in the config file: {e}")))
+                    .collect::<anyhow::Result<_>>()?
+            } else {
+                self.trusted_proxies.clone()
+            },
         })
     }
 }

@@ -5,7 +5,7 @@ use crate::auth::{COOKIE, COOKIE_MAX_AGE_SECS, Session, hash_password, new_token
 use crate::error::{ApiError, ApiJson};
 use crate::routes::{me_of, valid_display_name, valid_username};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -27,8 +27,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/invites", post(create_invite).get(list_invites))
 }
 
-/// Longest password accepted: argon2 hashes any length, but an unbounded one is a cheap way to burn CPU.
-const MAX_PASSWORD: usize = 1024;
+/// Password bounds. The longest matters too: argon2 hashes any length, but an unbounded one is a cheap way
+/// to burn CPU.
+const PASSWORD: stoa_proto::limits::TextLimit = stoa_proto::limits::PASSWORD;
 
 /// Opens a session for `account`: a token in the body and the same token as an HttpOnly cookie.
 async fn open_session(state: &AppState, account: Account, status: StatusCode) -> Result<Response, ApiError> {
@@ -47,16 +48,25 @@ async fn open_session(state: &AppState, account: Account, status: StatusCode) ->
 pub async fn signup(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<SignupRequest>,
 ) -> Result<Response, ApiError> {
-    state.limiter.check(peer.ip(), &body.username)?;
+    let ip = crate::client_ip::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+    state.limiter.check(ip, &body.username)?;
     let username = valid_username(&body.username)?;
     let display_name = valid_display_name(&body.display_name)?;
-    if body.password.chars().count() < 8 {
-        return Err(ApiError::bad_request("weak_password", "A password has at least 8 characters."));
+    let chars = body.password.chars().count();
+    if chars < PASSWORD.min {
+        return Err(ApiError::bad_request(
+            "weak_password",
+            format!("A password has at least {} characters.", PASSWORD.min),
+        ));
     }
-    if body.password.len() > MAX_PASSWORD {
-        return Err(ApiError::bad_request("invalid_password", "A password has at most 1024 characters."));
+    if chars > PASSWORD.max {
+        return Err(ApiError::bad_request(
+            "invalid_password",
+            format!("A password has at most {} characters.", PASSWORD.max),
+        ));
     }
     let password = body.password;
     let password_hash = state.hashing.run(move || hash_password(&password)).await??;
@@ -64,7 +74,7 @@ pub async fn signup(
         .store
         .sign_up(NewAccount { invite: body.invite.trim().to_string(), username, display_name, password_hash })
         .await?;
-    tracing::info!(user = %account.username, "signed up");
+    tracing::info!(user = %account.username, %ip, "signed up");
     open_session(&state, account, StatusCode::CREATED).await
 }
 
@@ -81,11 +91,13 @@ fn dummy_hash() -> &'static str {
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    state.limiter.check(peer.ip(), &body.username)?;
+    let ip = crate::client_ip::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+    state.limiter.check(ip, &body.username)?;
     let found = match valid_username(&body.username) {
-        Ok(name) if body.password.len() <= MAX_PASSWORD => state.store.credentials(&name).await?,
+        Ok(name) if body.password.chars().count() <= PASSWORD.max => state.store.credentials(&name).await?,
         _ => None,
     };
     let (account, hash) = match found {
@@ -96,7 +108,10 @@ pub async fn login(
     let ok = state.hashing.run(move || verify_password(&password, &hash)).await?;
     match account {
         Some(account) if ok => open_session(&state, account, StatusCode::OK).await,
-        _ => Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong username or password.")),
+        _ => {
+            tracing::info!(%ip, username = %crate::routes::normalize_username(&body.username), "failed login");
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong username or password."))
+        }
     }
 }
 
@@ -142,8 +157,9 @@ pub async fn update_me(
 ) -> Result<Json<Me>, ApiError> {
     let display_name = body.display_name.as_deref().map(valid_display_name).transpose()?;
     let bio = body.bio.map(|b| b.trim().to_string());
-    if bio.as_ref().is_some_and(|b| b.chars().count() > 300) {
-        return Err(ApiError::bad_request("invalid_bio", "A bio has at most 300 characters."));
+    let limit = stoa_proto::limits::BIO;
+    if bio.as_ref().is_some_and(|b| b.chars().count() > limit.max) {
+        return Err(ApiError::bad_request("invalid_bio", format!("A bio has at most {} characters.", limit.max)));
     }
     let account = state.store.update_account(session.account.id, display_name.as_deref(), bio.as_deref()).await?;
     Ok(Json(me_of(&account)))

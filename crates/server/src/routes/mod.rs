@@ -20,6 +20,16 @@ pub struct CursorQuery {
     pub limit: Option<u32>,
 }
 
+/// A list's page size: `limit` if given, within 1 to [`stoa_proto::limits::PAGE_MAX`], else the default.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    use stoa_proto::limits::{PAGE_DEFAULT, PAGE_MAX};
+    match limit {
+        None => Ok(PAGE_DEFAULT),
+        Some(n) if (1..=PAGE_MAX).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::bad_request("invalid_limit", format!("A page has 1 to {PAGE_MAX} entries."))),
+    }
+}
+
 /// The proto view of an account's own data.
 pub fn me_of(account: &Account) -> stoa_proto::Me {
     stoa_proto::Me {
@@ -36,8 +46,12 @@ pub fn me_of(account: &Account) -> stoa_proto::Me {
 pub fn valid_display_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     let len = name.chars().count();
-    if len == 0 || len > 50 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("invalid_display_name", "A display name has 1 to 50 characters."));
+    let limit = stoa_proto::limits::DISPLAY_NAME;
+    if len < limit.min || len > limit.max || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_display_name",
+            format!("A display name has {} to {} characters.", limit.min, limit.max),
+        ));
     }
     Ok(name.to_string())
 }
@@ -51,7 +65,8 @@ pub fn normalize_username(name: &str) -> String {
 /// Folds a username to lower case and checks it: 3 to 20 characters of `[a-z0-9_]`.
 pub fn valid_username(name: &str) -> Result<String, ApiError> {
     let name = normalize_username(name);
-    if !(3..=20).contains(&name.len())
+    let limit = stoa_proto::limits::USERNAME;
+    if !(limit.min..=limit.max).contains(&name.len())
         || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
         return Err(ApiError::bad_request(

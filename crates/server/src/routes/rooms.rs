@@ -73,8 +73,12 @@ pub async fn create_room(
 ) -> Result<(StatusCode, Json<RoomInfo>), ApiError> {
     let title = body.title.trim().to_string();
     let len = title.chars().count();
-    if len == 0 || len > 100 || title.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("invalid_title", "A room's title has 1 to 100 characters."));
+    let limit = stoa_proto::limits::ROOM_TITLE;
+    if len < limit.min || len > limit.max || title.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_title",
+            format!("A room's title has {} to {} characters.", limit.min, limit.max),
+        ));
     }
     if body.invited.len() > 1000 {
         return Err(ApiError::bad_request("too_many_invited", "Invite at most 1000 people when starting a room."));
@@ -169,7 +173,7 @@ pub async fn audience(
     let (handle, _) = visible_room(&state, &session, &id).await?;
     let (reply, answer) = oneshot::channel();
     let input =
-        RoomInput::Audience { offset: q.offset.unwrap_or(0), limit: q.limit.unwrap_or(50).clamp(1, 200), reply };
+        RoomInput::Audience { offset: q.offset.unwrap_or(0), limit: crate::routes::page_limit(q.limit)?, reply };
     handle.tx.send(input).await.map_err(|_| ApiError::no_such_room())?;
     Ok(Json(answer.await.map_err(|_| ApiError::no_such_room())?))
 }

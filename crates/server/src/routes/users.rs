@@ -140,7 +140,7 @@ pub async fn followers(
     Query(q): Query<CursorQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     let id = user_id(&state, &username).await?;
-    let page = state.store.followers(id, q.cursor, q.limit.unwrap_or(50)).await?;
+    let page = state.store.followers(id, q.cursor, crate::routes::page_limit(q.limit)?).await?;
     Ok(Json(UserPage { users: page.users, next_cursor: page.next_cursor }))
 }
 
@@ -155,6 +155,6 @@ pub async fn following(
     Query(q): Query<CursorQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     let id = user_id(&state, &username).await?;
-    let page = state.store.following(id, q.cursor, q.limit.unwrap_or(50)).await?;
+    let page = state.store.following(id, q.cursor, crate::routes::page_limit(q.limit)?).await?;
     Ok(Json(UserPage { users: page.users, next_cursor: page.next_cursor }))
 }
