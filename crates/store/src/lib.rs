@@ -100,8 +100,6 @@ pub struct RoomRecord {
     pub visibility: Visibility,
     /// Who created it.
     pub creator: UserId,
-    /// Users invited to it.
-    pub invited: Vec<UserId>,
 }
 
 /// One page of users, newest relation first.
@@ -175,8 +173,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records a new room.
     async fn create_room(&self, room: &RoomRecord) -> Result<(), StoreError>;
-    /// Records more invited users for a room.
-    async fn add_room_invites(&self, room: &RoomId, users: &[UserId]) -> Result<(), StoreError>;
     /// Records a room's end.
     async fn end_room(&self, room: &RoomId) -> Result<(), StoreError>;
     /// Marks every room not yet ended as ended; live state does not survive a restart. Returns how many.

@@ -460,26 +460,6 @@ impl Store for SqliteStore {
             .bind(now())
             .execute(&mut *tx)
             .await?;
-        for user in &room.invited {
-            sqlx::query("INSERT OR IGNORE INTO room_invites (room_id, user_id) VALUES (?, ?)")
-                .bind(&room.id.0)
-                .bind(user.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn add_room_invites(&self, room: &RoomId, users: &[UserId]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for user in users {
-            sqlx::query("INSERT OR IGNORE INTO room_invites (room_id, user_id) VALUES (?, ?)")
-                .bind(&room.0)
-                .bind(user.0)
-                .execute(&mut *tx)
-                .await?;
-        }
         tx.commit().await?;
         Ok(())
     }

@@ -93,7 +93,6 @@ pub async fn create_room(
             title: title.clone(),
             visibility: body.visibility,
             creator: creator.id,
-            invited: invited.iter().copied().collect(),
         })
         .await?;
     let config = RoomConfig { capacity: state.config.room_capacity, reconnect_grace: state.config.reconnect_grace };
@@ -188,7 +187,7 @@ pub async fn invite(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<InviteToRoomRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let (handle, snapshot) = visible_room(&state, &session, &id).await?;
+    let (handle, _) = visible_room(&state, &session, &id).await?;
     if body.usernames.len() > 1000 {
         return Err(ApiError::bad_request("too_many_invited", "Invite at most 1000 people at once."));
     }
@@ -196,11 +195,10 @@ pub async fn invite(
     let (reply, answer) = oneshot::channel();
     handle
         .tx
-        .send(RoomInput::Invite { actor: session.account.id, users: users.clone(), reply })
+        .send(RoomInput::Invite { actor: session.account.id, users, reply })
         .await
         .map_err(|_| ApiError::no_such_room())?;
     answer.await.map_err(|_| ApiError::no_such_room())??;
-    state.store.add_room_invites(&snapshot.info.id, &users).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
