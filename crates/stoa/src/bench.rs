@@ -55,6 +55,22 @@ pub struct BenchArgs {
     /// Extra `stoa serve` options for the bench's own server, e.g. "--audience-frames-above 0".
     #[arg(long, allow_hyphen_values = true)]
     serve_args: Option<String>,
+    /// Instead of a room: the hallway's latency for a user who follows --follows of --users accounts,
+    /// against one who follows 5, with --rooms live rooms, over --requests requests each.
+    #[arg(long)]
+    hallway: bool,
+    /// With --hallway: accounts in the database.
+    #[arg(long, default_value_t = 100_000)]
+    users: usize,
+    /// With --hallway: how many accounts the heavy user follows.
+    #[arg(long, default_value_t = 5_000)]
+    follows: usize,
+    /// With --hallway: live rooms, each hosted by an account the heavy user follows.
+    #[arg(long, default_value_t = 50)]
+    rooms: usize,
+    /// With --hallway: hallway requests per user measured.
+    #[arg(long, default_value_t = 1_000)]
+    requests: usize,
 }
 
 /// How often a speaker's turn passes to the next.
@@ -171,8 +187,94 @@ impl Drop for OwnServer {
 }
 
 fn start_own_server(accounts: usize, extra: Option<&str>) -> anyhow::Result<OwnServer> {
-    let exe = std::env::current_exe()?;
+    start_own_server_on(tempfile::tempdir()?, accounts, extra, false)
+}
+
+/// `stoa bench --hallway`: seeds a data folder with `users` accounts, one of whom follows `follows` of them
+/// (the hosts of `rooms` open rooms among them) and another 5, starts `stoa serve` on it, and times the
+/// hallway for both, one request at a time. The hallway's cost should not grow with whom the caller
+/// follows: the ratio of the two is the figure.
+async fn hallway(args: &BenchArgs) -> anyhow::Result<()> {
+    use stoa_store::{NewAccount, Store};
     let data = tempfile::tempdir()?;
+    let password = "bench-password";
+    let seeded = Instant::now();
+    {
+        let store = stoa_store::SqliteStore::open(data.path()).await?;
+        let invite = store.create_admin_invite(args.users as u32 + 10).await?;
+        let hash = stoa_server::auth::hash_password(password).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let mut ids = Vec::with_capacity(args.users);
+        for i in 0..args.users {
+            let new = NewAccount {
+                invite: invite.clone(),
+                username: format!("user{i}"),
+                display_name: format!("User {i}"),
+                password_hash: hash.clone(),
+            };
+            ids.push(store.sign_up(new).await?.id);
+            if !args.json && i % 10_000 == 0 {
+                eprint!("\rstoa bench: seeding {i} of {} accounts  ", args.users);
+            }
+        }
+        // user0 follows user1..=follows (the hosts are user1..=rooms); the last user follows 5 of them.
+        for &id in ids.iter().skip(1).take(args.follows) {
+            store.follow(ids[0], id).await?;
+        }
+        for &id in ids.iter().skip(1).take(5) {
+            store.follow(ids[args.users - 1], id).await?;
+        }
+    }
+    let seeded = seeded.elapsed();
+    let own = start_own_server_on(data, 1, Some("--reconnect-grace-secs 3600"), true)?;
+    for host in 1..=args.rooms {
+        let api = Api::login(&own.base, &format!("user{host}"), password).await?;
+        api.post("/api/v1/rooms", serde_json::json!({"title": format!("Room {host}"), "visibility": "open"})).await?;
+    }
+    let mut report = serde_json::json!({
+        "mode": "hallway",
+        "users": args.users,
+        "rooms": args.rooms,
+        "requests": args.requests,
+        "seed_s": seeded.as_secs_f64(),
+    });
+    for (who, follows) in [(0, args.follows), (args.users - 1, 5)] {
+        let api = Api::login(&own.base, &format!("user{who}"), password).await?;
+        let mut times = Vec::with_capacity(args.requests);
+        let mut seen = 0;
+        for _ in 0..args.requests {
+            let start = Instant::now();
+            let hallway = api.get("/api/v1/rooms").await?;
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+            seen = hallway["rooms"].as_array().map_or(0, |r| r.len());
+        }
+        times.sort_by(f64::total_cmp);
+        let key = if follows == 5 { "light" } else { "heavy" };
+        report[key] = serde_json::json!({
+            "follows": follows,
+            "rooms_seen": seen,
+            "p50_ms": percentile(&times, 0.5),
+            "p99_ms": percentile(&times, 0.99),
+        });
+    }
+    report["p99_ratio_heavy_to_light"] =
+        (report["heavy"]["p99_ms"].as_f64().unwrap_or(0.0) / report["light"]["p99_ms"].as_f64().unwrap_or(1.0)).into();
+    if args.json {
+        println!("{report}");
+    } else {
+        eprintln!();
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
+}
+
+/// Starts `stoa serve` on a data folder that may already hold data (the hallway bench seeds it first).
+fn start_own_server_on(
+    data: tempfile::TempDir,
+    accounts: usize,
+    extra: Option<&str>,
+    seeded: bool,
+) -> anyhow::Result<OwnServer> {
+    let exe = std::env::current_exe()?;
     let mut cmd = Command::new(&exe);
     cmd.args(["serve", "--http", "127.0.0.1:0", "--media-udp", "127.0.0.1:0"])
         .arg("--data")
@@ -192,6 +294,10 @@ fn start_own_server(accounts: usize, extra: Option<&str>) -> anyhow::Result<OwnS
         let line = line?;
         if let Some(rest) = line.strip_prefix("Stoa is listening on ") {
             base = rest.split_whitespace().next().map(str::to_string);
+            if seeded {
+                // A data folder that already has accounts gets no bootstrap invite to wait for.
+                break;
+            }
         }
         if line.contains("/invite/") {
             break;
@@ -246,6 +352,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Runs the bench.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.hallway {
+        return hallway(&args).await;
+    }
     if args.raw_udp {
         if args.listeners == 0 || args.seconds <= 0.0 {
             bail!("a raw UDP bench needs at least one listener and some seconds");

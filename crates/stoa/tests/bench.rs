@@ -115,3 +115,15 @@ fn speakers_can_send_a_files_opus_and_its_frames_are_timed_and_counted() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nonexistent"), "a clear error names the file");
 }
+
+/// `stoa bench --hallway` runs end to end on a small database: both users see every open room, and the
+/// latencies are reported (their figures, at 100,000 accounts, belong in BENCHMARKS.md).
+#[test]
+fn the_hallway_bench_seeds_a_database_and_times_both_users() {
+    let r = bench(&["--hallway", "--users", "300", "--follows", "100", "--rooms", "4", "--requests", "20"]);
+    for who in ["heavy", "light"] {
+        assert_eq!(r[who]["rooms_seen"], 4, "{who} sees every open room: {r}");
+        assert!(r[who]["p99_ms"].as_f64().is_some_and(|v| v > 0.0), "{r}");
+    }
+    assert_eq!(r["heavy"]["follows"], 100);
+}

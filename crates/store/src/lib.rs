@@ -102,6 +102,17 @@ pub struct RoomRecord {
     pub creator: UserId,
 }
 
+/// How one user relates to some others: see [`Store::relations_among`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Among {
+    /// Those of the others who follow the user.
+    pub followed_by: HashSet<UserId>,
+    /// Those of the others who block the user.
+    pub blocked_by: HashSet<UserId>,
+    /// Those of the others whom the user follows.
+    pub following: HashSet<UserId>,
+}
+
 /// One page of users, newest relation first.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -145,6 +156,11 @@ pub trait Store: Send + Sync + 'static {
     /// The account a session token hash belongs to, if the session has not expired (30 days unused, or a
     /// year after it began); using it counts as use.
     async fn session_account(&self, token_hash: &str) -> Result<Option<Account>, StoreError>;
+    /// How `user` relates to each of `others`, and to no one else: which of them follow `user`, block
+    /// `user`, and are followed by `user`. Its cost grows with `others`, not with `user`'s social graph (a
+    /// point look-up per pair), so the hallway costs the same for someone who follows five people or five
+    /// thousand.
+    async fn relations_among(&self, user: UserId, others: &[UserId]) -> Result<Among, StoreError>;
     /// Revokes a session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
     /// Revokes every session of a user ("sign out everywhere"). Returns how many there were.

@@ -1,6 +1,6 @@
 //! [`SqliteStore`]: the embedded default, one SQLite file in WAL mode.
 
-use crate::{Account, InviteRecord, NewAccount, Page, RoomRecord, Store, StoreError, random_code};
+use crate::{Account, Among, InviteRecord, NewAccount, Page, RoomRecord, Store, StoreError, random_code};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
@@ -436,6 +436,34 @@ impl Store for SqliteStore {
             limit,
         )
         .await
+    }
+
+    async fn relations_among(&self, user: UserId, others: &[UserId]) -> Result<Among, StoreError> {
+        let mut among = Among::default();
+        let mut others: Vec<i64> = others.iter().map(|u| u.0).filter(|o| *o != user.0).collect();
+        others.sort_unstable();
+        others.dedup();
+        // SQLite takes at most 32,766 parameters a statement; 500 keeps each statement small.
+        for chunk in others.chunks(500) {
+            let list = vec!["?"; chunk.len()].join(",");
+            for (sql, into) in [
+                (format!("SELECT follower FROM follows WHERE followee = ? AND follower IN ({list})"), 0),
+                (format!("SELECT blocker FROM blocks WHERE blocked = ? AND blocker IN ({list})"), 1),
+                (format!("SELECT followee FROM follows WHERE follower = ? AND followee IN ({list})"), 2),
+            ] {
+                let mut query = sqlx::query_as::<_, (i64,)>(&sql).bind(user.0);
+                for other in chunk {
+                    query = query.bind(*other);
+                }
+                let set = match into {
+                    0 => &mut among.followed_by,
+                    1 => &mut among.blocked_by,
+                    _ => &mut among.following,
+                };
+                set.extend(query.fetch_all(&self.pool).await?.into_iter().map(|(id,)| UserId(id)));
+            }
+        }
+        Ok(among)
     }
 
     async fn follower_ids(&self, user: UserId) -> Result<HashSet<UserId>, StoreError> {

@@ -89,3 +89,25 @@ async fn an_invite_is_spent_once_and_a_username_taken_once() {
     assert!(store.sign_up(taken).await.is_err(), "the username is taken");
     assert_eq!(store.credentials("PLAIN").await.unwrap().map(|(a, _)| a.id), Some(user.id), "any case");
 }
+
+#[tokio::test]
+async fn relations_among_answers_for_the_people_asked_about_and_no_one_else() {
+    let (store, _dir) = store().await;
+    let invite = store.create_admin_invite(10).await.unwrap();
+    let me = account(&store, &invite, "me").await.id;
+    let [a, b, c, d] = [
+        account(&store, &invite, "aaa").await.id,
+        account(&store, &invite, "bbb").await.id,
+        account(&store, &invite, "ccc").await.id,
+        account(&store, &invite, "ddd").await.id,
+    ];
+    store.follow(a, me).await.unwrap();
+    store.follow(me, b).await.unwrap();
+    store.follow(me, d).await.unwrap();
+    store.block(c, me).await.unwrap();
+    let among = store.relations_among(me, &[a, b, c, me, a]).await.unwrap();
+    assert_eq!(among.followed_by, [a].into());
+    assert_eq!(among.following, [b].into(), "d is followed, but was not asked about");
+    assert_eq!(among.blocked_by, [c].into());
+    assert_eq!(store.relations_among(me, &[]).await.unwrap(), stoa_store::Among::default());
+}

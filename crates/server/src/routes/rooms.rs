@@ -55,7 +55,9 @@ async fn visible_room(
     }
     let handle = state.rooms.get(&RoomId(id.to_string())).ok_or_else(ApiError::no_such_room)?;
     let snapshot = handle.snapshot.borrow().clone();
-    let relations = relations(state, session.account.id).await?;
+    // Whether the caller may see a room depends on their relations to its moderators, and nobody else.
+    let among = state.store.relations_among(session.account.id, &snapshot.access.moderators).await?;
+    let relations = Relations { followed_by: among.followed_by, blocked_by: among.blocked_by };
     if !may_see(&snapshot.access, session.account.id, &relations) {
         return Err(ApiError::no_such_room());
     }
@@ -120,11 +122,17 @@ async fn resolve_all(state: &AppState, usernames: &[String]) -> Result<HashSet<U
 /// first, then larger audiences.
 pub async fn hallway(State(state): State<AppState>, session: Session) -> Result<Json<Hallway>, ApiError> {
     let me = session.account.id;
-    let relations = relations(&state, me).await?;
-    let following = state.store.following_ids(me).await?;
-    let mut rooms: Vec<(usize, RoomInfo)> = state
-        .rooms
-        .snapshots()
+    let snapshots = state.rooms.snapshots();
+    // The caller's relations to the live rooms' moderators and speakers, and to no one else: the
+    // hallway's cost grows with the live rooms, not with the caller's social graph.
+    let people: Vec<UserId> = snapshots
+        .iter()
+        .flat_map(|s| s.access.moderators.iter().copied().chain(s.info.stage.iter().map(|m| m.user.id)))
+        .collect();
+    let among = state.store.relations_among(me, &people).await?;
+    let following = among.following;
+    let relations = Relations { followed_by: among.followed_by, blocked_by: among.blocked_by };
+    let mut rooms: Vec<(usize, RoomInfo)> = snapshots
         .into_iter()
         .filter(|s| may_see(&s.access, me, &relations))
         .map(|s| {
