@@ -200,9 +200,9 @@ pub enum StartError {
     /// The HTTP address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
-    /// The media UDP address could not be bound.
-    #[error("cannot receive media on UDP {0}: {1}")]
-    Media(SocketAddr, std::io::Error),
+    /// The media plane could not start (its UDP address could not be bound, or a shard not started).
+    #[error("cannot start the media plane: {0}")]
+    Media(#[from] stoa_sfu::SfuError),
 }
 
 /// A server that is running.
@@ -257,8 +257,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         first_seq: config.media_first_seq,
         fault_injection: config.media_fault_injection,
         ..Default::default()
-    })
-    .map_err(|e| StartError::Media(config.media_udp, e))?;
+    })?;
     let media_addr = sfu.local_addr();
     store.set_setting(PUBLIC_URL_SETTING, &public_url).await?;
     let state = AppState {

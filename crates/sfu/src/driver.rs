@@ -74,6 +74,68 @@ impl Default for SfuConfig {
     }
 }
 
+/// Whether a peer's packets are forwarded: the stage, as the control plane decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Forwarding {
+    /// An unmuted speaker: their packets are forwarded, and they hear the stage's 20 ms stream.
+    On,
+    /// Anyone else: their packets are dropped, and they hear the audience's stream.
+    Off,
+}
+
+impl From<bool> for Forwarding {
+    fn from(on: bool) -> Forwarding {
+        if on { Forwarding::On } else { Forwarding::Off }
+    }
+}
+
+/// Why the SFU refused or closed a peer. The peer is gone; its client may offer again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PeerError {
+    /// The offer is not SDP the SFU can answer.
+    #[error("invalid_sdp")]
+    InvalidSdp,
+    /// The offer has no Opus audio.
+    #[error("no_opus")]
+    NoOpus,
+    /// ICE or DTLS failed, or the connection was lost.
+    #[error("connection_failed")]
+    ConnectionFailed,
+    /// The media plane failed for this peer (a panic in its WebRTC stack, or a shard restart).
+    #[error("internal")]
+    Internal,
+}
+
+impl PeerError {
+    /// The stable `snake_case` code clients see.
+    pub fn code(self) -> &'static str {
+        match self {
+            PeerError::InvalidSdp => "invalid_sdp",
+            PeerError::NoOpus => "no_opus",
+            PeerError::ConnectionFailed => "connection_failed",
+            PeerError::Internal => "internal",
+        }
+    }
+}
+
+/// Why the SFU could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SfuError {
+    /// A shard's UDP socket could not be bound or set up.
+    #[error("cannot use UDP {addr}: {source}")]
+    Socket {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A shard's thread or runtime could not be started.
+    #[error("cannot start a media shard: {0}")]
+    Shard(std::io::Error),
+}
+
 /// What the SFU tells a room.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SfuEvent {
@@ -88,8 +150,8 @@ pub enum SfuEvent {
     Rejected {
         /// Which peer.
         peer: PeerId,
-        /// A `snake_case` code: `invalid_sdp`, `no_opus`, `connection_failed`.
-        code: &'static str,
+        /// Why.
+        error: PeerError,
         /// A sentence for the user.
         message: String,
     },
@@ -111,8 +173,8 @@ enum Command {
     OpenRoom { room: RoomKey, events: mpsc::Sender<SfuEvent> },
     CloseRoom { room: RoomKey },
     AudienceFrames { room: RoomKey, frames: usize },
-    Offer { room: RoomKey, peer: PeerId, source: SourceId, sdp: String, publish: bool },
-    SetPublish { peer: PeerId, publish: bool },
+    Offer { room: RoomKey, peer: PeerId, source: SourceId, sdp: String, forwarding: Forwarding },
+    SetForwarding { peer: PeerId, forwarding: Forwarding },
     ClosePeer { peer: PeerId },
 }
 
@@ -196,7 +258,7 @@ struct Packet {
 
 impl Sfu {
     /// Binds one UDP socket per shard and starts each shard on a thread of its own.
-    pub fn start(config: SfuConfig) -> std::io::Result<Sfu> {
+    pub fn start(config: SfuConfig) -> Result<Sfu, SfuError> {
         let shards = config.shards.max(1);
         let peers: Arc<[std::sync::atomic::AtomicUsize]> =
             (0..shards).map(|_| std::sync::atomic::AtomicUsize::new(0)).collect();
@@ -204,18 +266,24 @@ impl Sfu {
         let mut sockets = Vec::with_capacity(shards);
         for i in 0..shards {
             let port = if config.udp.port() == 0 { 0 } else { config.udp.port() + i as u16 };
-            let socket = std::net::UdpSocket::bind(SocketAddr::new(config.udp.ip(), port))?;
-            socket.set_nonblocking(true)?;
+            let addr = SocketAddr::new(config.udp.ip(), port);
+            let socket_error = |source| SfuError::Socket { addr, source };
+            let socket = std::net::UdpSocket::bind(addr).map_err(socket_error)?;
+            socket.set_nonblocking(true).map_err(socket_error)?;
             crate::net::set_buffers(&socket, crate::net::SOCKET_BUFFER);
             sockets.push(socket);
         }
-        let local_addrs: Vec<SocketAddr> = sockets.iter().map(|s| s.local_addr()).collect::<Result<_, _>>()?;
+        let local_addrs: Vec<SocketAddr> = sockets
+            .iter()
+            .map(|s| s.local_addr().map_err(|source| SfuError::Socket { addr: config.udp, source }))
+            .collect::<Result<_, _>>()?;
         let (cross_tx, cross_rx): (Vec<_>, Vec<_>) = (0..shards).map(|_| mpsc::channel::<Cross>(CROSS_QUEUE)).unzip();
         let mut commands = Vec::with_capacity(shards);
         for (index, (std_socket, cross_rx)) in sockets.into_iter().zip(cross_rx).enumerate() {
             let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
             commands.push(tx);
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(SfuError::Shard)?;
             let local_addr = local_addrs[index];
             let advertised = SocketAddr::new(config.public_ip.unwrap_or(local_addr.ip()), local_addr.port());
             let setup = ShardSetup {
@@ -231,7 +299,8 @@ impl Sfu {
             };
             std::thread::Builder::new()
                 .name(format!("stoa-sfu-{index}"))
-                .spawn(move || run_shard(setup, runtime, std_socket, rx, cross_rx))?;
+                .spawn(move || run_shard(setup, runtime, std_socket, rx, cross_rx))
+                .map_err(SfuError::Shard)?;
         }
         tracing::info!(addrs = ?local_addrs, shards, "media (UDP) listening");
         Ok(Sfu { commands, next_peer: Arc::new(AtomicU64::new(0)), peers, local_addrs, stats })
@@ -297,13 +366,13 @@ impl Sfu {
     ///
     /// Publishers go to the room's home shard, where its slot decisions are made, so their packets cross no
     /// shard on the way in; listeners are spread over every shard.
-    pub fn offer(&self, room: RoomKey, source: SourceId, sdp: String, publish: bool) -> PeerId {
+    pub fn offer(&self, room: RoomKey, source: SourceId, sdp: String, forwarding: Forwarding) -> PeerId {
         let shards = self.commands.len() as u64;
         let n = self.next_peer.fetch_add(1, Ordering::Relaxed);
-        let shard = if publish { self.home_of(room) as u64 } else { n % shards };
+        let shard = if forwarding == Forwarding::On { self.home_of(room) as u64 } else { n % shards };
         // The shard is the ID modulo the shard count, so commands for the peer find it without a table.
         let peer = PeerId(n * shards + shard);
-        self.send(shard as usize, Command::Offer { room, peer, source, sdp, publish });
+        self.send(shard as usize, Command::Offer { room, peer, source, sdp, forwarding });
         peer
     }
 
@@ -314,8 +383,8 @@ impl Sfu {
     }
 
     /// Whether a peer's packets may be forwarded (an unmuted speaker).
-    pub fn set_publish(&self, peer: PeerId, publish: bool) {
-        self.send(self.shard_of(peer), Command::SetPublish { peer, publish });
+    pub fn set_forwarding(&self, peer: PeerId, forwarding: Forwarding) {
+        self.send(self.shard_of(peer), Command::SetForwarding { peer, forwarding });
     }
 
     /// Closes a peer: no more packets to or from it.
@@ -336,7 +405,7 @@ struct Peer {
     room: RoomKey,
     source: SourceId,
     rtc: Rtc,
-    publish: bool,
+    forwarding: Forwarding,
     /// The mids the client receives on, one per slot, in offer order.
     slot_mids: Vec<Mid>,
     /// The Opus payload type the client chose.
@@ -499,7 +568,7 @@ fn run_shard(
         for (peer, room) in std::mem::take(&mut registry.peers) {
             if let Some(events) = registry.rooms.get(&room) {
                 let message = "The media server had an internal error; reconnect to hear the room.".to_string();
-                let _ = events.try_send(SfuEvent::Rejected { peer, code: "internal", message });
+                let _ = events.try_send(SfuEvent::Rejected { peer, error: PeerError::Internal, message });
             }
         }
     }
@@ -680,7 +749,7 @@ impl Shard {
     fn drain(&mut self, now: Instant, peer_id: PeerId) {
         // One peer's str0m is run under a guard: if it panics, that peer is closed and the shard goes on.
         let polled = catch_unwind(AssertUnwindSafe(|| {
-            let mut closed: Option<(&'static str, String)> = None;
+            let mut closed: Option<(PeerError, String)> = None;
             let mut connected = false;
             let peer = self.peers.get_mut(&peer_id)?;
             let mut rounds = 0;
@@ -716,7 +785,7 @@ impl Shard {
                     }
                     Ok(Output::Event(event)) => match event {
                         // The stage, enforced here: nothing from a peer that may not publish is forwarded.
-                        Event::RtpPacket(packet) if peer.publish => {
+                        Event::RtpPacket(packet) if peer.forwarding == Forwarding::On => {
                             self.pending.push(Packet {
                                 room: peer.room,
                                 source: peer.source,
@@ -729,13 +798,13 @@ impl Shard {
                         }
                         Event::Connected => connected = true,
                         Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                            closed = Some(("connection_failed", "The media connection was lost.".into()));
+                            closed = Some((PeerError::ConnectionFailed, "The media connection was lost.".into()));
                         }
                         _ => {}
                     },
                     Err(e) => {
                         tracing::info!(peer = peer_id.0, error = %e, "peer failed");
-                        closed = Some(("connection_failed", format!("The media connection failed: {e}.")));
+                        closed = Some((PeerError::ConnectionFailed, format!("The media connection failed: {e}.")));
                         break;
                     }
                 }
@@ -744,7 +813,7 @@ impl Shard {
                 peer.keys = Some(keys);
             }
             if !peer.rtc.is_alive() && closed.is_none() {
-                closed = Some(("connection_failed", "The media connection closed.".into()));
+                closed = Some((PeerError::ConnectionFailed, "The media connection closed.".into()));
             }
             Some((closed, connected))
         }));
@@ -757,8 +826,8 @@ impl Shard {
             self.emit(peer_id, |peer| SfuEvent::Connected { peer });
         }
         match closed {
-            Some((code, message)) => {
-                self.emit(peer_id, |peer| SfuEvent::Rejected { peer, code, message });
+            Some((error, message)) => {
+                self.emit(peer_id, |peer| SfuEvent::Rejected { peer, error, message });
                 self.remove_peer(peer_id);
             }
             None => self.schedule(peer_id),
@@ -774,7 +843,8 @@ impl Shard {
         self.stats.peer_panics.fetch_add(1, Ordering::Relaxed);
         tracing::error!(peer = peer_id.0, why = why.as_deref().unwrap_or("?"), "a media peer panicked; it is closed");
         let message = "The media connection hit a server error and was closed; reconnect to hear the room.";
-        self.emit(peer_id, |peer| SfuEvent::Rejected { peer, code: "internal", message: message.into() });
+        let error = PeerError::Internal;
+        self.emit(peer_id, |peer| SfuEvent::Rejected { peer, error, message: message.into() });
         self.remove_peer(peer_id);
     }
 
@@ -887,8 +957,8 @@ impl Shard {
             let Some(peer) = peers.get_mut(id) else { continue };
             let wanted = match to {
                 Audience::Everyone => true,
-                Audience::Stage => peer.publish,
-                Audience::Listeners => !peer.publish,
+                Audience::Stage => peer.forwarding == Forwarding::On,
+                Audience::Listeners => peer.forwarding == Forwarding::Off,
             };
             if !wanted || peer.source == packet.source || !peer.rtc.is_connected() {
                 continue;
@@ -1016,11 +1086,13 @@ impl Shard {
                     }
                 }
             }
-            Command::Offer { room, peer, source, sdp, publish } => self.offer(now, room, peer, source, &sdp, publish),
-            Command::SetPublish { peer, publish } => {
+            Command::Offer { room, peer, source, sdp, forwarding } => {
+                self.offer(now, room, peer, source, &sdp, forwarding)
+            }
+            Command::SetForwarding { peer, forwarding } => {
                 let Some(p) = self.peers.get_mut(&peer) else { return };
-                p.publish = publish;
-                if !publish {
+                p.forwarding = forwarding;
+                if forwarding == Forwarding::Off {
                     // A demoted or muted speaker's slot frees at once, rather than after its idle time.
                     let (room, source) = (p.room, p.source);
                     self.source_gone(room, source);
@@ -1038,14 +1110,22 @@ impl Shard {
         self.rooms.insert(room, RoomMedia { peers: Vec::new(), mapper, events, audience, audience_frames: 1 });
     }
 
-    fn offer(&mut self, now: Instant, room: RoomKey, peer_id: PeerId, source: SourceId, sdp: &str, publish: bool) {
+    fn offer(
+        &mut self,
+        now: Instant,
+        room: RoomKey,
+        peer_id: PeerId,
+        source: SourceId,
+        sdp: &str,
+        forwarding: Forwarding,
+    ) {
         let Some(media) = self.rooms.get(&room) else { return };
-        let reject = |code: &'static str, message: String| {
-            let _ = media.events.try_send(SfuEvent::Rejected { peer: peer_id, code, message });
+        let reject = |error: PeerError, message: String| {
+            let _ = media.events.try_send(SfuEvent::Rejected { peer: peer_id, error, message });
         };
         let offer = match SdpOffer::from_sdp_string(sdp) {
             Ok(o) => o,
-            Err(e) => return reject("invalid_sdp", format!("The offer is not valid SDP: {e}.")),
+            Err(e) => return reject(PeerError::InvalidSdp, format!("The offer is not valid SDP: {e}.")),
         };
         let ufrag = random_token(16);
         let mut rtc_config = RtcConfig::new()
@@ -1078,27 +1158,27 @@ impl Shard {
         let accepted = catch_unwind(AssertUnwindSafe(move || {
             let mut rtc = rtc_config.build(now);
             let candidate = Candidate::host(advertised, "udp")
-                .map_err(|e| ("internal", format!("The server cannot offer a candidate: {e}.")))?;
+                .map_err(|e| (PeerError::Internal, format!("The server cannot offer a candidate: {e}.")))?;
             rtc.add_local_candidate(candidate);
             match rtc.sdp_api().accept_offer(offer) {
                 Ok(answer) => Ok((rtc, answer)),
-                Err(e) => Err(("invalid_sdp", format!("The offer cannot be accepted: {e}."))),
+                Err(e) => Err((PeerError::InvalidSdp, format!("The offer cannot be accepted: {e}."))),
             }
         }));
         let (rtc, answer) = match accepted {
             Ok(Ok(accepted)) => accepted,
-            Ok(Err((code, message))) => return reject(code, message),
+            Ok(Err((error, message))) => return reject(error, message),
             Err(_) => {
                 self.stats.peer_panics.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(peer = peer_id.0, "reading an offer panicked");
-                return reject("invalid_sdp", "The offer cannot be accepted.".into());
+                return reject(PeerError::InvalidSdp, "The offer cannot be accepted.".into());
             }
         };
         let mut peer = Peer {
             room,
             source,
             rtc,
-            publish,
+            forwarding,
             slot_mids: Vec::new(),
             pt: None,
             ufrag: ufrag.clone(),
@@ -1129,7 +1209,7 @@ impl Shard {
             }
         }
         if peer.pt.is_none() {
-            return reject("no_opus", "The offer has no Opus audio; Stoa carries Opus only.".into());
+            return reject(PeerError::NoOpus, "The offer has no Opus audio; Stoa carries Opus only.".into());
         }
         peer.indexes = Indexes::new(peer.slot_mids.len(), self.first_seq);
         self.by_ufrag.insert(ufrag, peer_id);
@@ -1157,7 +1237,7 @@ impl Shard {
         if let Some(media) = self.rooms.get_mut(&peer.room) {
             media.peers.retain(|p| *p != peer_id);
         }
-        if peer.publish {
+        if peer.forwarding == Forwarding::On {
             self.source_gone(peer.room, peer.source);
         }
     }

@@ -23,7 +23,7 @@ pub mod repacket;
 pub mod slots;
 mod srtp;
 
-pub use driver::{PeerId, RoomKey, Sfu, SfuConfig, SfuEvent};
+pub use driver::{Forwarding, PeerError, PeerId, RoomKey, Sfu, SfuConfig, SfuError, SfuEvent, Stats};
 pub use slots::{SlotConfig, SlotMapper, SourceId};
 
 /// A global allocator for the crate's tests that counts allocations per thread, so a test can assert that

