@@ -6,12 +6,14 @@
 use std::collections::HashSet;
 use stoa_proto::{UserId, Visibility};
 
-/// What the social graph says about one user, loaded by the glue when it matters (a join, a hallway).
+/// What the social graph says about one user, as far as some others are concerned: loaded by the glue for
+/// the people whose relations matter (a room's moderators for the hallway, its stage for a join), never the
+/// user's whole graph.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Relations {
-    /// Users who follow this user.
+    /// Those of the others who follow this user.
     pub followed_by: HashSet<UserId>,
-    /// Users who block this user.
+    /// Those of the others who block this user.
     pub blocked_by: HashSet<UserId>,
 }
 

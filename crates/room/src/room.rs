@@ -44,6 +44,15 @@ pub enum Output {
     Close(ConnId),
     /// The room has ended: every connection is to be closed. No output follows.
     Ended,
+    /// Find out which of `among` the user `of` follows and which they block, and hand the answer to
+    /// [`Room::relations_of`]. Asked when someone comes on stage, and when someone joins without their
+    /// relations to a member of the stage: the rules look at nobody else's follows and blocks.
+    LookUpRelations {
+        /// The member of the stage.
+        of: UserId,
+        /// Participants of the room.
+        among: Vec<UserId>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +75,8 @@ struct Participant {
     /// Sequence number of the raised hand, when it is up.
     hand: Option<u64>,
     invited_to_speak: bool,
+    /// Those on stage who follow and who block this participant, and nobody else: bounded by the stage,
+    /// whatever the size of anyone's social graph. Kept up to date as the stage changes.
     relations: Relations,
 }
 
@@ -255,7 +266,17 @@ impl Room {
     /// A user asks to join. On success the new connection's ID is returned and a [`ServerEvent::Joined`]
     /// for it is queued. A user already in the room (a reload, a second tab) takes over their own place and
     /// role; their previous connection is told `replaced` and closed.
-    pub fn join(&mut self, _now: Instant, user: UserSummary, relations: Relations) -> Result<ConnId, JoinError> {
+    ///
+    /// `relations` are the user's relations to `asked`, the stage as the glue last saw it. Whoever is on
+    /// stage now and was not asked about is looked up ([`Output::LookUpRelations`]); whoever was asked about
+    /// and is no longer on stage is forgotten.
+    pub fn join(
+        &mut self,
+        _now: Instant,
+        user: UserSummary,
+        mut relations: Relations,
+        asked: &[UserId],
+    ) -> Result<ConnId, JoinError> {
         if self.ended {
             return Err(JoinError::NotFound);
         }
@@ -264,6 +285,18 @@ impl Room {
         }
         if !may_see(&self.access(), user.id, &relations) {
             return Err(JoinError::NotFound);
+        }
+        let on_stage = |room: &Room, u: &UserId| room.participants.get(u).is_some_and(|p| p.role != Role::Listener);
+        relations.followed_by.retain(|u| on_stage(self, u));
+        relations.blocked_by.retain(|u| on_stage(self, u));
+        let unasked: Vec<UserId> = self
+            .participants
+            .values()
+            .filter(|p| p.role != Role::Listener && p.user.id != user.id && !asked.contains(&p.user.id))
+            .map(|p| p.user.id)
+            .collect();
+        for of in unasked {
+            self.outputs.push_back(Output::LookUpRelations { of, among: vec![user.id] });
         }
         let conn = ConnId(self.next_conn);
         if let Some(p) = self.participants.get_mut(&user.id) {
@@ -320,6 +353,38 @@ impl Room {
             }
         }
         Ok(conn)
+    }
+
+    /// The answer to [`Output::LookUpRelations`]: of the participants asked about, `follows` are those
+    /// `of` follows and `blocks` those `of` blocks. If `of` is a moderator, those they block are moved out.
+    /// An answer about someone no longer on stage is dropped.
+    pub fn relations_of(&mut self, of: UserId, follows: &HashSet<UserId>, blocks: &HashSet<UserId>) {
+        if self.ended || self.participants.get(&of).is_none_or(|p| p.role == Role::Listener) {
+            return;
+        }
+        for p in self.participants.values_mut() {
+            if p.user.id == of {
+                continue;
+            }
+            if follows.contains(&p.user.id) {
+                p.relations.followed_by.insert(of);
+            }
+            if blocks.contains(&p.user.id) {
+                p.relations.blocked_by.insert(of);
+            }
+        }
+        if self.role_of(of) == Some(Role::Moderator) {
+            self.enforce_blocks_of(of);
+        }
+    }
+
+    /// Someone left the stage: the relations kept for them are dropped, so that what is kept stays bounded
+    /// by the stage.
+    fn forget_relations_of(&mut self, of: UserId) {
+        for p in self.participants.values_mut() {
+            p.relations.followed_by.remove(&of);
+            p.relations.blocked_by.remove(&of);
+        }
     }
 
     fn hand_queue(&self) -> Vec<UserSummary> {
@@ -636,6 +701,13 @@ impl Room {
         if role == Role::Listener {
             p.muted = false;
         }
+        if was == Role::Listener {
+            // On stage, their follows and blocks start to count: look them up among everyone here.
+            let among = self.participants.keys().copied().filter(|u| *u != user).collect();
+            self.outputs.push_back(Output::LookUpRelations { of: user, among });
+        } else if role == Role::Listener {
+            self.forget_relations_of(user);
+        }
         self.lower_hand(user);
         self.send_to_user(user, ServerEvent::RoleChanged { role });
         if role == Role::Moderator {
@@ -688,6 +760,7 @@ impl Room {
             // Quiet: nobody is told; the count catches up on the next tick.
             return;
         }
+        self.forget_relations_of(user);
         if p.role == Role::Moderator && self.moderators().next().is_none() {
             let heir = self
                 .participants

@@ -374,3 +374,42 @@ async fn a_listener_joining_is_not_broadcast() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_listener_counts_as_followed_once_someone_who_follows_them_comes_on_stage() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let carol = server.user("carol").await;
+    let dave = server.user("dave").await;
+    carol.follow(&dave).await;
+    let (room, mut alice_ws) = server.room(&alice, "open", &[]).await;
+    alice_ws.send(json!({"type": "set_hand_mode", "mode": "followed_by_speakers"})).await;
+    let mut dave_ws = dave.join(&room).await.unwrap();
+    dave_ws.expect("joined").await;
+    assert_eq!(dave_ws.command_error(json!({"type": "raise_hand"})).await.as_deref(), Some("not_followed_by_speakers"));
+
+    // Carol, who follows Dave, joins after him and comes on stage: the room looks up her follows then.
+    let mut carol_ws = carol.join(&room).await.unwrap();
+    carol_ws.expect("joined").await;
+    alice_ws.send(json!({"type": "invite_to_speak", "user_id": carol.id})).await;
+    carol_ws.expect("invited_to_speak").await;
+    carol_ws.send(json!({"type": "accept_invite"})).await;
+    carol_ws.expect("role_changed").await;
+    let followed = || async {
+        let (_, page) = alice.get(&format!("/api/v1/rooms/{room}/audience")).await;
+        page["members"][0]["followed_by_speakers"] == true
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !followed().await {
+        assert!(tokio::time::Instant::now() < deadline, "the look-up of Carol's follows never landed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    dave_ws.send(json!({"type": "raise_hand"})).await;
+    assert_eq!(alice_ws.expect("hand_raised").await["user"]["username"], "dave");
+
+    // Carol steps down: her follows stop counting.
+    dave_ws.send(json!({"type": "lower_hand"})).await;
+    carol_ws.send(json!({"type": "move_to_audience", "user_id": carol.id})).await;
+    carol_ws.expect("role_changed").await;
+    assert_eq!(dave_ws.command_error(json!({"type": "raise_hand"})).await.as_deref(), Some("not_followed_by_speakers"));
+}

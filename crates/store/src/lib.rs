@@ -113,6 +113,15 @@ pub struct Among {
     pub following: HashSet<UserId>,
 }
 
+/// Whom one user follows and blocks among some others: see [`Store::outgoing_among`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Those of the others whom the user follows.
+    pub following: HashSet<UserId>,
+    /// Those of the others whom the user blocks.
+    pub blocking: HashSet<UserId>,
+}
+
 /// One page of users, newest relation first.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -161,6 +170,9 @@ pub trait Store: Send + Sync + 'static {
     /// point look-up per pair), so the hallway costs the same for someone who follows five people or five
     /// thousand.
     async fn relations_among(&self, user: UserId, others: &[UserId]) -> Result<Among, StoreError>;
+    /// Which of `others` `user` follows and which `user` blocks, and no one else: what a room needs when
+    /// `user` comes on stage. Its cost grows with `others`, not with `user`'s social graph.
+    async fn outgoing_among(&self, user: UserId, others: &[UserId]) -> Result<Outgoing, StoreError>;
     /// Revokes a session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
     /// Revokes every session of a user ("sign out everywhere"). Returns how many there were.
@@ -180,12 +192,6 @@ pub trait Store: Send + Sync + 'static {
     async fn followers(&self, user: UserId, cursor: Option<i64>, limit: u32) -> Result<Page, StoreError>;
     /// Whom `user` follows, newest first.
     async fn following(&self, user: UserId, cursor: Option<i64>, limit: u32) -> Result<Page, StoreError>;
-    /// The IDs of the users who follow `user`.
-    async fn follower_ids(&self, user: UserId) -> Result<HashSet<UserId>, StoreError>;
-    /// The IDs of the users `user` follows.
-    async fn following_ids(&self, user: UserId) -> Result<HashSet<UserId>, StoreError>;
-    /// The IDs of the users who block `user`.
-    async fn blocker_ids(&self, user: UserId) -> Result<HashSet<UserId>, StoreError>;
 
     /// Records a new room.
     async fn create_room(&self, room: &RoomRecord) -> Result<(), StoreError>;

@@ -1,6 +1,6 @@
 //! [`SqliteStore`]: the embedded default, one SQLite file in WAL mode.
 
-use crate::{Account, Among, InviteRecord, NewAccount, Page, RoomRecord, Store, StoreError, random_code};
+use crate::{Account, Among, InviteRecord, NewAccount, Outgoing, Page, RoomRecord, Store, StoreError, random_code};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
@@ -109,9 +109,23 @@ impl SqliteStore {
         })
     }
 
-    async fn ids(&self, sql: &str, user: UserId) -> Result<HashSet<UserId>, StoreError> {
-        let rows: Vec<(i64,)> = sqlx::query_as(sql).bind(user.0).fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(|(id,)| UserId(id)).collect())
+    /// The IDs that `select` (a query on `user` ending in `IN`) finds among `others`, `user` left out: a
+    /// point look-up per pair, so the cost follows `others`, never the size of `user`'s graph.
+    async fn among(&self, select: &str, user: UserId, others: &[UserId]) -> Result<HashSet<UserId>, StoreError> {
+        let mut others: Vec<i64> = others.iter().map(|u| u.0).filter(|o| *o != user.0).collect();
+        others.sort_unstable();
+        others.dedup();
+        let mut found = HashSet::new();
+        // SQLite takes at most 32,766 parameters a statement; 500 keeps each statement small.
+        for chunk in others.chunks(500) {
+            let sql = format!("{select} ({})", vec!["?"; chunk.len()].join(","));
+            let mut query = sqlx::query_as::<_, (i64,)>(&sql).bind(user.0);
+            for other in chunk {
+                query = query.bind(*other);
+            }
+            found.extend(query.fetch_all(&self.pool).await?.into_iter().map(|(id,)| UserId(id)));
+        }
+        Ok(found)
     }
 }
 
@@ -439,43 +453,24 @@ impl Store for SqliteStore {
     }
 
     async fn relations_among(&self, user: UserId, others: &[UserId]) -> Result<Among, StoreError> {
-        let mut among = Among::default();
-        let mut others: Vec<i64> = others.iter().map(|u| u.0).filter(|o| *o != user.0).collect();
-        others.sort_unstable();
-        others.dedup();
-        // SQLite takes at most 32,766 parameters a statement; 500 keeps each statement small.
-        for chunk in others.chunks(500) {
-            let list = vec!["?"; chunk.len()].join(",");
-            for (sql, into) in [
-                (format!("SELECT follower FROM follows WHERE followee = ? AND follower IN ({list})"), 0),
-                (format!("SELECT blocker FROM blocks WHERE blocked = ? AND blocker IN ({list})"), 1),
-                (format!("SELECT followee FROM follows WHERE follower = ? AND followee IN ({list})"), 2),
-            ] {
-                let mut query = sqlx::query_as::<_, (i64,)>(&sql).bind(user.0);
-                for other in chunk {
-                    query = query.bind(*other);
-                }
-                let set = match into {
-                    0 => &mut among.followed_by,
-                    1 => &mut among.blocked_by,
-                    _ => &mut among.following,
-                };
-                set.extend(query.fetch_all(&self.pool).await?.into_iter().map(|(id,)| UserId(id)));
-            }
-        }
-        Ok(among)
+        Ok(Among {
+            followed_by: self
+                .among("SELECT follower FROM follows WHERE followee = ? AND follower IN", user, others)
+                .await?,
+            blocked_by: self.among("SELECT blocker FROM blocks WHERE blocked = ? AND blocker IN", user, others).await?,
+            following: self
+                .among("SELECT followee FROM follows WHERE follower = ? AND followee IN", user, others)
+                .await?,
+        })
     }
 
-    async fn follower_ids(&self, user: UserId) -> Result<HashSet<UserId>, StoreError> {
-        self.ids("SELECT follower FROM follows WHERE followee = ?", user).await
-    }
-
-    async fn following_ids(&self, user: UserId) -> Result<HashSet<UserId>, StoreError> {
-        self.ids("SELECT followee FROM follows WHERE follower = ?", user).await
-    }
-
-    async fn blocker_ids(&self, user: UserId) -> Result<HashSet<UserId>, StoreError> {
-        self.ids("SELECT blocker FROM blocks WHERE blocked = ?", user).await
+    async fn outgoing_among(&self, user: UserId, others: &[UserId]) -> Result<Outgoing, StoreError> {
+        Ok(Outgoing {
+            following: self
+                .among("SELECT followee FROM follows WHERE follower = ? AND followee IN", user, others)
+                .await?,
+            blocking: self.among("SELECT blocked FROM blocks WHERE blocker = ? AND blocked IN", user, others).await?,
+        })
     }
 
     async fn create_room(&self, room: &RoomRecord) -> Result<(), StoreError> {

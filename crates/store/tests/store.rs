@@ -110,4 +110,10 @@ async fn relations_among_answers_for_the_people_asked_about_and_no_one_else() {
     assert_eq!(among.following, [b].into(), "d is followed, but was not asked about");
     assert_eq!(among.blocked_by, [c].into());
     assert_eq!(store.relations_among(me, &[]).await.unwrap(), stoa_store::Among::default());
+
+    store.block(me, a).await.unwrap();
+    store.block(me, d).await.unwrap();
+    let outgoing = store.outgoing_among(me, &[a, b, c, me]).await.unwrap();
+    assert_eq!(outgoing.following, [b].into(), "the block of a dropped no follow of mine; d was not asked about");
+    assert_eq!(outgoing.blocking, [a].into(), "d is blocked, but was not asked about");
 }

@@ -2,8 +2,11 @@
 //!
 //! Script lines:
 //! - `open` / `social` / `closed bob carol` / `capacity N` / `grace N`: the room alice creates (first line).
-//! - `X follows Y`, `X blocks Y`: the social graph, as handed to the room when Y joins.
-//! - `X joins`: X connects (alice, the creator, connects this way too).
+//! - `X follows Y`, `X blocks Y`: the social graph. The harness answers the room's look-ups from it, and
+//!   hands a joiner their relations to the stage, as the glue does.
+//! - `X joins`: X connects (alice, the creator, connects this way too). `X joins unaware`: the glue had
+//!   not seen anyone on stage, so the room must look the stage up itself.
+//! - `hold lookups` / `answer lookups`: the store is slow: look-ups wait until answered.
 //! - `X: command [target]`: a command from X's connection, e.g. `alice: invite_to_speak bob`.
 //! - `X drops`: X's socket closes without a leave. `wait N`: N seconds pass.
 //!
@@ -26,14 +29,25 @@ fn name(id: UserId) -> &'static str {
 struct Harness {
     room: Option<Room>,
     now: Instant,
-    relations: HashMap<UserId, Relations>,
+    follows: HashSet<(UserId, UserId)>,
+    blocks: HashSet<(UserId, UserId)>,
+    hold: bool,
+    held: Vec<(UserId, Vec<UserId>)>,
     conns: HashMap<ConnId, UserId>,
     out: Vec<String>,
 }
 
 fn run(script: &str) -> String {
-    let mut h =
-        Harness { room: None, now: Instant::now(), relations: HashMap::new(), conns: HashMap::new(), out: vec![] };
+    let mut h = Harness {
+        room: None,
+        now: Instant::now(),
+        follows: HashSet::new(),
+        blocks: HashSet::new(),
+        hold: false,
+        held: Vec::new(),
+        conns: HashMap::new(),
+        out: vec![],
+    };
     let mut config = RoomConfig::default();
     for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
         h.out.push(line.to_string());
@@ -59,16 +73,31 @@ fn run(script: &str) -> String {
                 ));
             }
             [a, "follows", b] => {
-                h.relations.entry(user(b).id).or_default().followed_by.insert(user(a).id);
+                h.follows.insert((user(a).id, user(b).id));
             }
             [a, "blocks", b] => {
-                h.relations.entry(user(b).id).or_default().blocked_by.insert(user(a).id);
+                h.blocks.insert((user(a).id, user(b).id));
             }
-            [who, "joins"] => {
+            ["hold", "lookups"] => h.hold = true,
+            ["answer", "lookups"] => {
+                h.hold = false;
+                for (of, among) in std::mem::take(&mut h.held) {
+                    h.answer(of, &among);
+                }
+            }
+            [who, "joins", rest @ ..] => {
                 let u = user(who);
-                let rel = h.relations.get(&u.id).cloned().unwrap_or_default();
+                let asked: Vec<UserId> = if rest == ["unaware"] {
+                    Vec::new()
+                } else {
+                    h.room.as_ref().unwrap().info().stage.iter().map(|m| m.user.id).collect()
+                };
+                let rel = Relations {
+                    followed_by: asked.iter().copied().filter(|s| h.follows.contains(&(*s, u.id))).collect(),
+                    blocked_by: asked.iter().copied().filter(|s| h.blocks.contains(&(*s, u.id))).collect(),
+                };
                 let now = h.now;
-                match h.room.as_mut().unwrap().join(now, u.clone(), rel) {
+                match h.room.as_mut().unwrap().join(now, u.clone(), rel, &asked) {
                     Ok(conn) => {
                         h.conns.insert(conn, u.id);
                     }
@@ -133,10 +162,25 @@ fn serde_json_free_parse(cmd: &str, target: Option<UserId>, rest: &[&str]) -> Cl
 }
 
 impl Harness {
+    /// Answers a look-up from the social graph, as the glue does from the store.
+    fn answer(&mut self, of: UserId, among: &[UserId]) {
+        let follows = among.iter().copied().filter(|a| self.follows.contains(&(of, *a))).collect();
+        let blocks = among.iter().copied().filter(|a| self.blocks.contains(&(of, *a))).collect();
+        self.room.as_mut().unwrap().relations_of(of, &follows, &blocks);
+        self.drain();
+    }
+
     fn drain(&mut self) {
-        let Some(room) = self.room.as_mut() else { return };
-        while let Some(o) = room.poll_output() {
+        while let Some(o) = self.room.as_mut().and_then(Room::poll_output) {
             let line = match o {
+                Output::LookUpRelations { of, among } => {
+                    if self.hold {
+                        self.held.push((of, among));
+                    } else {
+                        self.answer(of, &among);
+                    }
+                    continue;
+                }
                 Output::Send(conn, ev) => {
                     let who = name(self.conns[&conn]);
                     match ev {
@@ -221,6 +265,123 @@ fn short(ev: &ServerEvent) -> String {
 
 /// Each case: a name, a script, and the transcript it must produce.
 const CASES: &[(&str, &str, &str)] = &[
+    (
+        "a new moderator's blocks count once the store has answered",
+        "
+        carol blocks dave
+        open
+        alice joins
+        carol joins
+        dave joins
+        hold lookups
+        alice: make_moderator carol
+        answer lookups
+    ",
+        "
+        carol blocks dave
+        open
+        alice joins
+          alice <- joined as Moderator hands=[]
+        carol joins
+          carol <- joined as Listener hands=[]
+        dave joins
+          dave <- joined as Listener hands=[]
+        hold lookups
+        alice: make_moderator carol
+          carol <- role Moderator
+          * stage [alice carol]
+        answer lookups
+          dave <- removed blocked_by_moderator
+          dave closed
+        = stage [alice:mod carol:mod] audience [] hands [] mode Everyone
+    ",
+    ),
+    (
+        "a joiner the glue told of no one on stage is looked up against the stage",
+        "
+        alice follows carol
+        bob blocks dave
+        open
+        alice joins
+        bob joins
+        alice: make_moderator bob
+        alice: hand_mode followed
+        carol joins unaware
+        carol: raise_hand
+        dave joins unaware
+    ",
+        "
+        alice follows carol
+        bob blocks dave
+        open
+        alice joins
+          alice <- joined as Moderator hands=[]
+        bob joins
+          bob <- joined as Listener hands=[]
+        alice: make_moderator bob
+          bob <- role Moderator
+          * stage [alice bob]
+        alice: hand_mode followed
+          * hand mode FollowedBySpeakers
+        carol joins unaware
+          carol <- joined as Listener hands=[]
+        carol: raise_hand
+          bob <- hand up carol
+          alice <- hand up carol
+          carol <- hand up carol
+        dave joins unaware
+          dave <- joined as Listener hands=[]
+          dave <- removed blocked_by_moderator
+          dave closed
+        = stage [alice:mod bob:mod] audience [carol*] hands [carol] mode FollowedBySpeakers
+    ",
+    ),
+    (
+        "leaving the stage, a speaker's follows stop counting",
+        "
+        bob follows carol
+        open
+        alice joins
+        bob joins
+        carol joins
+        alice: invite_to_speak bob
+        bob: accept_invite
+        alice: hand_mode followed
+        carol: raise_hand
+        carol: lower_hand
+        alice: move_to_audience bob
+        carol: raise_hand
+    ",
+        "
+        bob follows carol
+        open
+        alice joins
+          alice <- joined as Moderator hands=[]
+        bob joins
+          bob <- joined as Listener hands=[]
+        carol joins
+          carol <- joined as Listener hands=[]
+        alice: invite_to_speak bob
+          bob <- invited by alice
+        bob: accept_invite
+          bob <- role Speaker
+          * stage [alice bob]
+        alice: hand_mode followed
+          * hand mode FollowedBySpeakers
+        carol: raise_hand
+          alice <- hand up carol
+          carol <- hand up carol
+        carol: lower_hand
+          alice <- hand down carol
+          carol <- hand down carol
+        alice: move_to_audience bob
+          bob <- role Listener
+          * stage [alice]
+        carol: raise_hand
+          -> not_followed_by_speakers
+        = stage [alice:mod] audience [bob carol] hands [] mode FollowedBySpeakers
+    ",
+    ),
     (
         "hands, invitation and acceptance",
         "

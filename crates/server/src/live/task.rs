@@ -4,7 +4,7 @@
 
 use crate::live::directory::{Directory, RoomHandle, Snapshot};
 use axum::extract::ws::Utf8Bytes;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -36,8 +36,10 @@ pub enum RoomInput {
     Join {
         /// Who.
         user: UserSummary,
-        /// Their follows and blocks, for the room's access rules.
+        /// Their relations to `asked`, for the room's rules.
         relations: Relations,
+        /// Whom the relations were looked up among: the stage, as the room's snapshot showed it.
+        asked: Vec<UserId>,
         /// Where to answer.
         reply: oneshot::Sender<Result<JoinOutcome, JoinError>>,
     },
@@ -61,6 +63,13 @@ pub enum RoomInput {
         users: Vec<UserId>,
         /// Where to answer.
         reply: oneshot::Sender<Result<(), CommandError>>,
+    },
+    /// The store's answer to the room's [`Output::LookUpRelations`].
+    Relations {
+        /// The member of the stage asked about.
+        of: UserId,
+        /// Whom of those asked about they follow and block.
+        outgoing: stoa_store::Outgoing,
     },
     /// A page of the audience.
     Audience {
@@ -119,6 +128,9 @@ pub fn spawn_room(
     let handle = RoomHandle { tx, snapshot };
     directory.insert(id.clone(), handle.clone());
     let task = RoomTask {
+        inbox: handle.tx.downgrade(),
+        lookups: HashMap::new(),
+        looking_up: false,
         published: room.version(),
         publishers_synced: u64::MAX,
         room,
@@ -144,6 +156,15 @@ pub fn spawn_room(
 
 struct RoomTask {
     room: Room,
+    /// The task's own inbox, where the store's answers come back (weak: the directory's handle is what
+    /// keeps a room reachable).
+    inbox: mpsc::WeakSender<RoomInput>,
+    /// The relations the room asked for and the store has not been asked yet: whom of which participants
+    /// each stage member follows and blocks. Merged per member, and asked one member at a time, so a
+    /// moderator who reshuffles the stage in a loop costs the store one query at a time, not a pile of them.
+    lookups: HashMap<UserId, HashSet<UserId>>,
+    /// Whether a look-up is with the store now.
+    looking_up: bool,
     id: RoomId,
     store: Arc<dyn Store>,
     directory: Directory,
@@ -201,8 +222,8 @@ impl RoomTask {
     fn handle(&mut self, input: RoomInput) {
         let now = Instant::now();
         match input {
-            RoomInput::Join { user, relations, reply } => {
-                let outcome = self.room.join(now, user, relations).map(|conn| {
+            RoomInput::Join { user, relations, asked, reply } => {
+                let outcome = self.room.join(now, user, relations, &asked).map(|conn| {
                     let (tx, personal) = mpsc::channel(PERSONAL_QUEUE);
                     self.conns.insert(conn, tx);
                     JoinOutcome { conn, personal, broadcast: self.broadcast.subscribe() }
@@ -231,7 +252,36 @@ impl RoomTask {
             RoomInput::Audience { offset, limit, reply } => {
                 let _ = reply.send(self.room.audience(offset, limit));
             }
+            RoomInput::Relations { of, outgoing } => {
+                self.looking_up = false;
+                self.room.relations_of(of, &outgoing.following, &outgoing.blocking);
+            }
         }
+    }
+
+    /// Asks the store for the next look-up the room is waiting for, unless one is under way. The answer
+    /// comes back through the inbox as [`RoomInput::Relations`].
+    fn look_up_next(&mut self) {
+        if self.looking_up {
+            return;
+        }
+        let Some(&of) = self.lookups.keys().next() else { return };
+        let among: Vec<UserId> = self.lookups.remove(&of).unwrap_or_default().into_iter().collect();
+        let (store, inbox, room) = (self.store.clone(), self.inbox.clone(), self.id.clone());
+        self.looking_up = true;
+        tokio::spawn(async move {
+            let outgoing = match store.outgoing_among(of, &among).await {
+                Ok(outgoing) => outgoing,
+                Err(e) => {
+                    // The rules go on without this member's follows and blocks (as if they had none).
+                    tracing::error!(%room, error = %e, "could not look up a stage member's relations");
+                    stoa_store::Outgoing::default()
+                }
+            };
+            if let Some(inbox) = inbox.upgrade() {
+                let _ = inbox.send(RoomInput::Relations { of, outgoing }).await;
+            }
+        });
     }
 
     /// A connection offers media. Only a connection in the room gets a peer: a removed or unadmitted user
@@ -378,7 +428,11 @@ impl RoomTask {
                     self.close_media(conn);
                 }
                 Output::Ended => ended = true,
+                Output::LookUpRelations { of, among } => self.lookups.entry(of).or_default().extend(among),
             }
+        }
+        if !ended {
+            self.look_up_next();
         }
         self.sync_publishers();
         if ended {

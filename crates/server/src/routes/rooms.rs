@@ -37,13 +37,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/rooms/{id}/ws", get(websocket))
 }
 
-async fn relations(state: &AppState, user: UserId) -> Result<Relations, ApiError> {
-    Ok(Relations {
-        followed_by: state.store.follower_ids(user).await?,
-        blocked_by: state.store.blocker_ids(user).await?,
-    })
-}
-
 /// A live room the caller may see, with its latest snapshot; 404 otherwise, the same for every reason.
 async fn visible_room(
     state: &AppState,
@@ -230,14 +223,18 @@ pub async fn websocket(
     {
         return Err(stoa_room::JoinError::Removed.into());
     }
-    let (handle, _) = visible_room(&state, &session, &id).await?;
+    let (handle, snapshot) = visible_room(&state, &session, &id).await?;
     let upgrade = upgrade
         .map_err(|_| ApiError::bad_request("websocket_required", "Connect to this address with a WebSocket."))?;
-    let relations = relations(&state, session.account.id).await?;
+    // The room's rules look at the joiner's relations to the stage and nobody else's; whoever comes on
+    // stage later is looked up by the room itself.
+    let asked: Vec<UserId> = snapshot.info.stage.iter().map(|m| m.user.id).collect();
+    let among = state.store.relations_among(session.account.id, &asked).await?;
+    let relations = Relations { followed_by: among.followed_by, blocked_by: among.blocked_by };
     let (reply, answer) = oneshot::channel();
     handle
         .tx
-        .send(RoomInput::Join { user: session.account.summary(), relations, reply })
+        .send(RoomInput::Join { user: session.account.summary(), relations, asked, reply })
         .await
         .map_err(|_| ApiError::no_such_room())?;
     let joined = answer.await.map_err(|_| ApiError::no_such_room())??;
