@@ -304,10 +304,10 @@ const CASES: &[(&str, &str, &str)] = &[
         open
         alice joins
         bob joins
-        alice: make_moderator bob
         alice: hand_mode followed
         carol joins unaware
         carol: raise_hand
+        alice: make_moderator bob
         dave joins unaware
     ",
         "
@@ -318,17 +318,17 @@ const CASES: &[(&str, &str, &str)] = &[
           alice <- joined as Moderator hands=[]
         bob joins
           bob <- joined as Listener hands=[]
-        alice: make_moderator bob
-          bob <- role Moderator
-          * stage [alice bob]
         alice: hand_mode followed
           * hand mode FollowedBySpeakers
         carol joins unaware
           carol <- joined as Listener hands=[]
         carol: raise_hand
-          bob <- hand up carol
           alice <- hand up carol
           carol <- hand up carol
+        alice: make_moderator bob
+          bob <- role Moderator
+          bob <- hand up carol
+          * stage [alice bob]
         dave joins unaware
           dave <- joined as Listener hands=[]
           dave <- removed blocked_by_moderator
