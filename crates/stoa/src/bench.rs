@@ -71,6 +71,10 @@ pub struct BenchArgs {
     /// With --hallway: hallway requests per user measured.
     #[arg(long, default_value_t = 1_000)]
     requests: usize,
+    /// Processes to spread the listeners over (0: as many as this machine's open-file limit needs, which is
+    /// one, the bench itself, until a process cannot hold two sockets per listener).
+    #[arg(long, default_value_t = 0)]
+    listener_processes: usize,
 }
 
 /// How often a speaker's turn passes to the next.
@@ -333,7 +337,7 @@ pub(crate) fn self_cpu() -> f64 {
     proc_usage(std::process::id()).map_or(0.0, |(cpu, _)| cpu)
 }
 
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct ListenerResult {
     join_ms: Option<f64>,
     packets: u64,
@@ -373,10 +377,27 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.listeners == 0 || args.speakers == 0 {
         bail!("a bench needs at least one listener and one speaker");
     }
-    // Each listener holds a UDP socket and a WebSocket.
-    ensure_file_limit(2 * (args.listeners + args.speakers) as u64 + 256)?;
+    // Each listener holds a UDP socket and a WebSocket. What one process may open decides how many
+    // processes hold them.
+    let limit = raise_file_limit(2 * (args.listeners + args.speakers) as u64 + 256);
+    let per_process = (limit.saturating_sub(256) / 2).max(1) as usize;
+    let processes = match args.listener_processes {
+        0 if 2 * (args.listeners + args.speakers) as u64 + 256 <= limit => 1,
+        0 => args.listeners.div_ceil(per_process).max(2),
+        n => n.min(args.listeners),
+    };
+    if processes > 1 && args.listeners.div_ceil(processes) > per_process {
+        eprintln!(
+            "stoa bench: warning: {processes} processes of {} listeners each need more than the {limit} open files \
+             a process may have here; the listeners beyond that will fail to join (raise the hard `ulimit -n`)",
+            args.listeners.div_ceil(processes)
+        );
+    }
     // A bad file fails here, before any account is made.
     let file_frames = match &args.file {
+        Some(_) if processes > 1 => {
+            bail!("--file times frames in one process: use at most {per_process} listeners with it")
+        }
         Some(path) => {
             let frames = stoa_client::audio::load(path)?;
             if frames.iter().all(|f| f.is_silent()) {
@@ -490,66 +511,47 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }));
     }
 
-    // Listeners, spread over one thread per core, joining within the window. Each core has a runtime for
-    // the listeners' room sockets (busy only while joining) and a media loop that owns their peers.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    progress(&format!("{} listeners joining over {:.0} s on {threads} threads", args.listeners, args.join_window));
-    let results: Arc<Mutex<Vec<ListenerResult>>> = Arc::new(Mutex::new(Vec::new()));
-    let joined = Arc::new(AtomicU64::new(0));
+    // Listeners join within the window: in this process, or spread over worker processes when one process
+    // may not open enough sockets for all of them.
     let start_join = Instant::now();
     let measure_from = start_join + Duration::from_secs_f64(args.join_window);
     let measure_to = measure_from + Duration::from_secs_f64(args.seconds);
-    let mut handles = Vec::new();
-    for t in 0..threads {
-        let mine: Vec<(usize, Api)> =
-            listener_apis.iter().cloned().enumerate().filter(|(i, _)| i % threads == t).collect();
-        let (peers_tx, peers_rx) = std::sync::mpsc::channel::<Joined>();
-        let window = Window { epoch, epoch_wall, measure_from, measure_to, clock: clock.clone() };
-        let (loop_results, loop_joined) = (results.clone(), joined.clone());
-        handles.push(std::thread::spawn(move || {
-            let r = media_loop(peers_rx, window, &loop_joined);
-            loop_results.lock().unwrap().extend(r);
-        }));
-        let (room, results) = (room.clone(), results.clone());
-        let (listeners, join_window) = (args.listeners, args.join_window);
-        handles.push(std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-            rt.block_on(async move {
-                let mut tasks = Vec::new();
-                for (i, api) in mine {
-                    let (room, results, peers_tx) = (room.clone(), results.clone(), peers_tx.clone());
-                    tasks.push(tokio::spawn(async move {
-                        let delay = Duration::from_secs_f64(join_window * 0.8 * i as f64 / listeners as f64);
-                        tokio::time::sleep_until(tokio::time::Instant::from_std(start_join + delay)).await;
-                        let began = Instant::now();
-                        let split = match Session::join(&api, &room, 3).await {
-                            Ok(s) => s.into_media(),
-                            Err(e) => Err(e),
-                        };
-                        let Ok((mut signaling, peer)) = split else {
-                            results.lock().unwrap().push(ListenerResult::default());
-                            return;
-                        };
-                        if peers_tx.send(Joined { peer, began }).is_err() {
-                            return;
-                        }
-                        signaling.hold_until(measure_to).await;
-                        signaling.leave().await;
-                    }));
-                }
-                drop(peers_tx);
-                for t in tasks {
-                    let _ = t.await;
-                }
-            });
-        }));
-    }
+    let tokens: Vec<(usize, String)> = listener_apis.iter().map(|a| a.token.clone()).enumerate().collect();
+    let plan = |listeners: Vec<(usize, String)>| ListenerPlan {
+        base: base.clone(),
+        room: room.clone(),
+        listeners,
+        total: args.listeners,
+        join_window: args.join_window,
+        epoch_us: wall_us(epoch_wall),
+        start_join_us: wall_at(start_join),
+        measure_from_us: wall_at(measure_from),
+        measure_to_us: wall_at(measure_to),
+    };
+    let mut workers = Vec::new();
+    let local = if processes == 1 {
+        progress(&format!("{} listeners joining over {:.0} s", args.listeners, args.join_window));
+        let (plan, clock) = (plan(tokens), clock.clone());
+        Some(tokio::task::spawn_blocking(move || run_listeners(plan, clock)))
+    } else {
+        progress(&format!(
+            "{} listeners joining over {:.0} s from {processes} processes",
+            args.listeners, args.join_window
+        ));
+        for p in 0..processes {
+            let mine = tokens.iter().filter(|(i, _)| i % processes == p).cloned().collect();
+            workers.push(Worker::start(&plan(mine))?);
+        }
+        None
+    };
 
     // Measure: the server's and the bench's CPU over the measuring window only.
     tokio::time::sleep_until(tokio::time::Instant::from_std(measure_from)).await;
     let pid = own.as_ref().map(|o| o.child.id());
     let server_start = pid.and_then(proc_usage);
-    let bench_start = self_cpu();
+    let workers_cpu =
+        |workers: &[Worker]| -> f64 { workers.iter().filter_map(|w| proc_usage(w.pid)).map(|u| u.0).sum() };
+    let bench_start = self_cpu() + workers_cpu(&workers);
     let sent_start = (talking_sent.load(Ordering::Relaxed), all_sent.load(Ordering::Relaxed));
     while Instant::now() < measure_to {
         tokio::time::sleep(Duration::from_millis(500).min(measure_to.saturating_duration_since(Instant::now()))).await;
@@ -563,12 +565,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     let server_end = pid.and_then(proc_usage);
-    let bench_end = self_cpu();
+    let bench_end = self_cpu() + workers_cpu(&workers);
     let talking_window = talking_sent.load(Ordering::Relaxed) - sent_start.0;
     let all_window = all_sent.load(Ordering::Relaxed) - sent_start.1;
     stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        let _ = tokio::task::spawn_blocking(move || h.join()).await;
+    let mut results = match local {
+        Some(local) => local.await?,
+        None => Vec::new(),
+    };
+    for worker in workers {
+        results.extend(worker.finish().await?);
     }
     for t in speaker_tasks {
         let _ = t.await;
@@ -577,7 +583,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         eprintln!();
     }
 
-    let results = std::mem::take(&mut *results.lock().unwrap());
     let mut joins: Vec<f64> = results.iter().filter_map(|r| r.join_ms).collect();
     joins.sort_by(f64::total_cmp);
     let mut latencies: Vec<f64> = results.iter().flat_map(|r| r.latencies_ms.iter().copied()).collect();
@@ -612,6 +617,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "packets_received_max": results.iter().map(|r| r.packets).max().unwrap_or(0),
         "packets_decrypted": results.iter().map(|r| r.decrypted).sum::<u64>(),
         "bytes_received": results.iter().map(|r| r.bytes).sum::<u64>(),
+        "listener_processes": processes,
     });
     print_report(&report, args.json);
     Ok(())
@@ -624,6 +630,171 @@ fn print_report(report: &serde_json::Value, json: bool) {
         for (k, v) in report.as_object().into_iter().flatten() {
             println!("{k:>22}  {v}");
         }
+    }
+}
+
+/// What one process of listeners needs: the bench's own, or a worker's (`stoa bench-listeners`, started
+/// when one process may not open two sockets for every listener). Times are on the wall clock, in
+/// microseconds since the Unix epoch, so that every process places them alike.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ListenerPlan {
+    base: String,
+    room: String,
+    /// This process's listeners: each one's place among all the listeners (which decides when it joins)
+    /// and its session token.
+    listeners: Vec<(usize, String)>,
+    /// Listeners in all processes.
+    total: usize,
+    join_window: f64,
+    epoch_us: u64,
+    start_join_us: u64,
+    measure_from_us: u64,
+    measure_to_us: u64,
+}
+
+fn wall_us(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The wall-clock time of an instant of this process.
+fn wall_at(at: Instant) -> u64 {
+    let (now, wall) = (Instant::now(), wall_us(std::time::SystemTime::now()));
+    match at.checked_duration_since(now) {
+        Some(ahead) => wall + ahead.as_micros() as u64,
+        None => wall.saturating_sub(now.duration_since(at).as_micros() as u64),
+    }
+}
+
+/// This process's instant at a wall-clock time.
+fn instant_at(wall: u64) -> Instant {
+    let (now, now_wall) = (Instant::now(), wall_us(std::time::SystemTime::now()));
+    if wall >= now_wall {
+        now + Duration::from_micros(wall - now_wall)
+    } else {
+        now.checked_sub(Duration::from_micros(now_wall - wall)).unwrap_or(now)
+    }
+}
+
+/// Joins a plan's listeners and measures them until its window closes: one thread per core with a runtime
+/// for the listeners' room sockets (busy only while joining), and one media loop per core that owns their
+/// peers. Blocks until the window has closed and every listener has left.
+fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerResult> {
+    let epoch_wall = std::time::UNIX_EPOCH + Duration::from_micros(plan.epoch_us);
+    let epoch = instant_at(plan.epoch_us);
+    let start_join = instant_at(plan.start_join_us);
+    let (measure_from, measure_to) = (instant_at(plan.measure_from_us), instant_at(plan.measure_to_us));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let results: Arc<Mutex<Vec<ListenerResult>>> = Arc::new(Mutex::new(Vec::new()));
+    let joined = Arc::new(AtomicU64::new(0));
+    let mut handles = Vec::new();
+    for t in 0..threads {
+        let mine: Vec<(usize, Api)> = plan
+            .listeners
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| k % threads == t)
+            .map(|(_, (i, token))| (*i, Api::with_token(&plan.base, token)))
+            .collect();
+        let (peers_tx, peers_rx) = std::sync::mpsc::channel::<Joined>();
+        let window = Window { epoch, epoch_wall, measure_from, measure_to, clock: clock.clone() };
+        let (loop_results, loop_joined) = (results.clone(), joined.clone());
+        handles.push(std::thread::spawn(move || {
+            let r = media_loop(peers_rx, window, &loop_joined);
+            loop_results.lock().unwrap().extend(r);
+        }));
+        let (room, results) = (plan.room.clone(), results.clone());
+        let (listeners, join_window) = (plan.total, plan.join_window);
+        handles.push(std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            rt.block_on(async move {
+                let mut tasks = Vec::new();
+                for (i, api) in mine {
+                    let (room, results, peers_tx) = (room.clone(), results.clone(), peers_tx.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let delay = Duration::from_secs_f64(join_window * 0.8 * i as f64 / listeners as f64);
+                        tokio::time::sleep_until(tokio::time::Instant::from_std(start_join + delay)).await;
+                        let began = Instant::now();
+                        let split = match Session::join(&api, &room, 3).await {
+                            Ok(s) => s.into_media(),
+                            Err(e) => Err(e),
+                        };
+                        let Ok((mut signaling, peer)) = split else {
+                            results.lock().unwrap().push(ListenerResult::default());
+                            return;
+                        };
+                        if peers_tx.send(Joined { peer, began }).is_err() {
+                            return;
+                        }
+                        signaling.hold_until(measure_to).await;
+                        signaling.leave().await;
+                    }));
+                }
+                drop(peers_tx);
+                for t in tasks {
+                    let _ = t.await;
+                }
+            });
+        }));
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    std::mem::take(&mut *results.lock().unwrap())
+}
+
+/// `stoa bench-listeners`: a worker of the bench. Reads a [`ListenerPlan`] as JSON on standard input, runs
+/// it, and writes its listeners' results as JSON on standard output.
+pub async fn listeners_worker() -> anyhow::Result<()> {
+    let plan: ListenerPlan = tokio::task::spawn_blocking(|| serde_json::from_reader(std::io::stdin().lock()))
+        .await?
+        .context("stoa bench-listeners reads a listener plan (JSON) on standard input")?;
+    raise_file_limit(2 * plan.listeners.len() as u64 + 256);
+    let results = tokio::task::spawn_blocking(move || run_listeners(plan, Clock::Embedded)).await?;
+    let out = serde_json::to_vec(&results)?;
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(&out)?;
+        stdout.flush()
+    })
+    .await??;
+    Ok(())
+}
+
+/// A worker process of listeners.
+struct Worker {
+    child: tokio::process::Child,
+    pid: u32,
+}
+
+impl Worker {
+    fn start(plan: &ListenerPlan) -> anyhow::Result<Worker> {
+        use tokio::io::AsyncWriteExt;
+        let exe = std::env::current_exe().context("cannot find the stoa binary to start listener processes")?;
+        let mut child = tokio::process::Command::new(exe)
+            .arg("bench-listeners")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start a listener process")?;
+        let pid = child.id().context("a listener process exited at once")?;
+        let mut stdin = child.stdin.take().context("no stdin")?;
+        let plan = serde_json::to_vec(plan)?;
+        tokio::spawn(async move {
+            // Dropping stdin after the plan ends the worker's read.
+            let _ = stdin.write_all(&plan).await;
+        });
+        Ok(Worker { child, pid })
+    }
+
+    async fn finish(self) -> anyhow::Result<Vec<ListenerResult>> {
+        let output = self.child.wait_with_output().await?;
+        if !output.status.success() {
+            bail!("a listener process failed ({})", output.status);
+        }
+        serde_json::from_slice(&output.stdout).context("a listener process's results")
     }
 }
 
@@ -838,31 +1009,26 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
         .collect()
 }
 
-/// Raises this process's open-file limit to `want` (its children, the bench's own server, inherit it):
-/// the soft limit up to the hard one, and the hard one too where the process may (CAP_SYS_RESOURCE). Warns
-/// when even the hard limit is too low, since some listeners will then fail to join.
-fn ensure_file_limit(want: u64) -> anyhow::Result<()> {
+/// Raises this process's open-file limit towards `want` (its children, the bench's own server and its
+/// listener processes, inherit it): the soft limit up to the hard one, and the hard one too where the
+/// process may (CAP_SYS_RESOURCE). Returns the limit it has now.
+fn raise_file_limit(want: u64) -> u64 {
     // SAFETY: getrlimit/setrlimit on a local struct.
     unsafe {
         let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 || limit.rlim_cur >= want {
-            return Ok(());
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return want;
+        }
+        if limit.rlim_cur >= want {
+            return limit.rlim_cur;
         }
         let raised = libc::rlimit { rlim_cur: want, rlim_max: limit.rlim_max.max(want) };
         if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-            return Ok(());
+            return want;
         }
         let soft = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
-        libc::setrlimit(libc::RLIMIT_NOFILE, &soft);
-        if limit.rlim_max < want {
-            eprintln!(
-                "stoa bench: warning: this many listeners need {want} open files, and this process may open only \
-                 {}; the listeners beyond that will fail to join (raise the hard `ulimit -n`)",
-                limit.rlim_max
-            );
-        }
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &soft) == 0 { limit.rlim_max } else { limit.rlim_cur }
     }
-    Ok(())
 }
 
 /// One datagram from a non-blocking socket, with its sender and the kernel's arrival time (SO_TIMESTAMPNS),

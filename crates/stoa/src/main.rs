@@ -37,6 +37,9 @@ enum Command {
     Bot(bot::BotCommand),
     /// Load a room with real WebRTC listeners and report joins, loss, latency, CPU and memory.
     Bench(bench::BenchArgs),
+    /// A process of `stoa bench` listeners, started by the bench itself (a plan on stdin, results on stdout).
+    #[command(hide = true)]
+    BenchListeners,
 }
 
 #[derive(Subcommand, Debug)]
@@ -102,6 +105,7 @@ fn try_main() -> anyhow::Result<()> {
         Some(Command::Admin(AdminCommand::Invite { common, uses })) => runtime.block_on(admin_invite(common, uses)),
         Some(Command::Bot(command)) => runtime.block_on(bot::run(command)),
         Some(Command::Bench(args)) => runtime.block_on(bench::run(args)),
+        Some(Command::BenchListeners) => runtime.block_on(bench::listeners_worker()),
     }
 }
 
