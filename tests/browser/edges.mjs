@@ -1,12 +1,13 @@
-// The web client's fallbacks: a microphone the user refuses is explained when they go on stage, and a
-// browser that blocks autoplay gets "Tap to listen", after which the room is audible.
+// The web client's fallbacks: a microphone the user refuses is explained when they go on stage, a
+// browser that blocks autoplay gets "Tap to listen", after which the room is audible, and a media offer the
+// server refuses as too soon after another is offered again, after which the room is audible.
 //
 // Usage: node edges.mjs   with env STOA_BIN.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { launch, signUp, startServer, wav } from './lib.mjs';
+import { hearsWith, launch, signUp, startServer, wav } from './lib.mjs';
 
 const work = mkdtempSync(join(tmpdir(), 'stoa-edges-'));
 const { server, bootstrap, base } = await startServer(work);
@@ -69,6 +70,29 @@ try {
   await guest.getByRole('button', { name: 'Join as speaker', exact: true }).click();
   await guest.getByRole('alert').getByText('Stoa needs your microphone').waitFor({ timeout: 20000 });
   process.stderr.write('edges: a refused microphone is explained\n');
+
+  // A listener whose first offer the server refuses as too soon (one a second): the page offers a
+  // throwaway description just before its real one, so the real one meets the limit. The client offers
+  // again after a pause, and the room becomes audible.
+  const late = await (await hostBrowser.newContext()).newPage();
+  const invite = await host.context().request.post(`${base}/api/v1/invites`, { headers: { origin: base } });
+  assert.equal(invite.status(), 201);
+  const lateSignup = await late.context().request.post(`${base}/api/v1/auth/signup`, { data: { invite: (await invite.json()).code, username: 'late', display_name: 'Lee Late', password: 'late-password' } });
+  assert.equal(lateSignup.status(), 201);
+  await late.addInitScript(() => {
+    let first = true;
+    const send = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (data) {
+      if (first && typeof data === 'string' && JSON.parse(data).type === 'offer') {
+        first = false;
+        send.call(this, JSON.stringify({ type: 'offer', sdp: 'v=0\r\n' }));
+      }
+      return send.call(this, data);
+    };
+  });
+  await late.goto(`${base}${new URL(host.url()).pathname}`);
+  await late.getByRole('heading', { name: 'Edge cases' }).waitFor();
+  await hearsWith(late, 440, 'a listener whose first offer was refused as too soon', (line) => process.stderr.write(`edges: ${line}\n`));
   console.log('edges: 1 passed, 0 failed');
 } finally {
   for (const b of browsers) await b.close().catch(() => undefined);

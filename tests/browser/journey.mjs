@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { launch, startServer, wav } from './lib.mjs';
+import { hearsWith, launch, spectrum, startServer, wav } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
@@ -48,43 +48,7 @@ async function axe(page, screen) {
   step(`axe clean: ${screen}`);
 }
 
-// The loudest frequencies the page hears, from every <audio> the client plays, through WebAudio.
-async function spectrum(page, ms = 1500) {
-  return page.evaluate(async (ms) => {
-    const ctx = new AudioContext();
-    await ctx.resume();
-    const analyser = ctx.createAnalyser();
-    analyser.fftSize = 16384;
-    analyser.smoothingTimeConstant = 0.5;
-    for (const a of document.querySelectorAll('audio')) if (a.srcObject) ctx.createMediaStreamSource(a.srcObject).connect(analyser);
-    await new Promise((r) => setTimeout(r, ms));
-    const data = new Float32Array(analyser.frequencyBinCount);
-    analyser.getFloatFrequencyData(data);
-    const hz = (i) => (i * ctx.sampleRate) / analyser.fftSize;
-    const band = (f) => {
-      let best = -Infinity;
-      for (let i = 0; i < data.length; i++) if (Math.abs(hz(i) - f) <= 12) best = Math.max(best, data[i]);
-      return best;
-    };
-    let peak = 0;
-    for (let i = 1; i < data.length; i++) if (data[i] > data[peak]) peak = i;
-    const out = { peakHz: hz(peak), peakDb: data[peak], db440: band(440), db660: band(660), floor: band(2000) };
-    await ctx.close();
-    return out;
-  }, ms);
-}
-
-async function hears(page, hz, what) {
-  const key = hz === 440 ? 'db440' : 'db660';
-  for (let i = 0; i < 15; i++) {
-    const s = await spectrum(page);
-    if (s[key] > -75 && s[key] > s.floor + 20) {
-      step(`${what}: hears ${hz} Hz (${s[key].toFixed(1)} dB, floor ${s.floor.toFixed(1)} dB, peak ${s.peakHz.toFixed(0)} Hz)`);
-      return s;
-    }
-  }
-  assert.fail(`${what} never heard ${hz} Hz`);
-}
+const hears = (page, hz, what) => hearsWith(page, hz, what, step);
 
 try {
   const admin = await browserWith(440, DESKTOP);

@@ -1,4 +1,5 @@
 // Shared by the browser tests: start the real `stoa serve`, write tone WAVs, launch Debian's Chromium.
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -52,4 +53,43 @@ export async function signUp(page, link, username, displayName) {
   await page.getByLabel('Password').fill(`${username}-password`);
   await page.getByRole('button', { name: 'Sign up', exact: true }).click();
   await page.getByRole('heading', { name: 'Hallway' }).waitFor();
+}
+
+// The loudest frequencies the page hears, from every <audio> the client plays, through WebAudio.
+export async function spectrum(page, ms = 1500) {
+  return page.evaluate(async (ms) => {
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 16384;
+    analyser.smoothingTimeConstant = 0.5;
+    for (const a of document.querySelectorAll('audio')) if (a.srcObject) ctx.createMediaStreamSource(a.srcObject).connect(analyser);
+    await new Promise((r) => setTimeout(r, ms));
+    const data = new Float32Array(analyser.frequencyBinCount);
+    analyser.getFloatFrequencyData(data);
+    const hz = (i) => (i * ctx.sampleRate) / analyser.fftSize;
+    const band = (f) => {
+      let best = -Infinity;
+      for (let i = 0; i < data.length; i++) if (Math.abs(hz(i) - f) <= 12) best = Math.max(best, data[i]);
+      return best;
+    };
+    let peak = 0;
+    for (let i = 1; i < data.length; i++) if (data[i] > data[peak]) peak = i;
+    const out = { peakHz: hz(peak), peakDb: data[peak], db440: band(440), db660: band(660), floor: band(2000) };
+    await ctx.close();
+    return out;
+  }, ms);
+}
+
+/// Waits until the page hears `hz` (440 or 660) well above the noise floor; `log` gets a line when it does.
+export async function hearsWith(page, hz, what, log) {
+  const key = hz === 440 ? 'db440' : 'db660';
+  for (let i = 0; i < 15; i++) {
+    const s = await spectrum(page);
+    if (s[key] > -75 && s[key] > s.floor + 20) {
+      log(`${what}: hears ${hz} Hz (${s[key].toFixed(1)} dB, floor ${s.floor.toFixed(1)} dB, peak ${s.peakHz.toFixed(0)} Hz)`);
+      return s;
+    }
+  }
+  assert.fail(`${what} never heard ${hz} Hz`);
 }

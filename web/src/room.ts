@@ -37,6 +37,8 @@ export class RoomClient {
   private retry = 0;
   private levelTimer?: number;
   private retryTimer?: number;
+  /// A refused offer's second try.
+  private offerTimer?: number;
   // The browser knows when the network goes away and comes back: drop the room's connection at once
   // rather than waiting for it to time out, and rejoin as soon as the network returns.
   private onOffline = () => {
@@ -197,6 +199,16 @@ export class RoomClient {
         this.close();
         break;
       case 'error':
+        if (e.code === 'rate_limited' && this.pc?.signalingState === 'have-local-offer') {
+          // The server refused this connection's offer as too soon after another (one a second, ten a
+          // minute): it will not answer it, so offer again after a pause rather than stay silent.
+          const pc = this.pc;
+          window.clearTimeout(this.offerTimer);
+          this.offerTimer = window.setTimeout(() => {
+            if (pc === this.pc) void this.startMedia();
+          }, 2000);
+          break;
+        }
         this.set({ notice: e.message });
         break;
       case 'answer':
@@ -242,6 +254,7 @@ export class RoomClient {
   }
 
   private teardownMedia() {
+    window.clearTimeout(this.offerTimer);
     this.pc?.close();
     this.pc = undefined;
     for (const a of this.audios) a.remove();
