@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 use stoa_proto::{ClientCommand, ClientMessage, Role, RoomInfo, ServerEvent, UserId, UserSummary};
 use str0m::change::SdpAnswer;
+use str0m::crypto::dtls::DtlsCert;
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
@@ -117,8 +118,15 @@ pub struct Session {
 }
 
 /// The audio configuration both ends use: Opus with in-band FEC and DTX, and the RFC 6464 audio level.
+/// Every peer of this process shares one DTLS configuration and one certificate (a bench joins thousands
+/// of peers; each would otherwise make a key pair and rerun the crypto self-tests).
 pub fn rtc_config() -> RtcConfig {
-    let mut config = RtcConfig::new().set_rtp_mode(true).clear_codecs();
+    static CERT: std::sync::OnceLock<Option<DtlsCert>> = std::sync::OnceLock::new();
+    let provider = stoa_sfu::crypto_provider();
+    let mut config = RtcConfig::new().set_crypto_provider(provider.clone()).set_rtp_mode(true).clear_codecs();
+    if let Some(cert) = CERT.get_or_init(|| provider.dtls_provider.generate_certificate()) {
+        config = config.set_dtls_cert(cert.clone());
+    }
     config.codec_config().add_config(
         Pt::new_with_value(111),
         None,

@@ -25,6 +25,7 @@ mod srtp;
 
 pub use driver::{Forwarding, PeerError, PeerId, RoomKey, Sfu, SfuConfig, SfuError, SfuEvent, Stats};
 pub use slots::{SlotConfig, SlotMapper, SourceId};
+pub use srtp::crypto_provider;
 
 /// A global allocator for the crate's tests that counts allocations per thread, so a test can assert that
 /// a hot path allocates nothing.

@@ -109,21 +109,38 @@ impl SqliteStore {
         })
     }
 
-    /// The IDs that `select` (a query on `user` ending in `IN`) finds among `others`, `user` left out: a
-    /// point look-up per pair, so the cost follows `others`, never the size of `user`'s graph.
-    async fn among(&self, select: &str, user: UserId, others: &[UserId]) -> Result<HashSet<UserId>, StoreError> {
+    /// What each of `selects` (a query on `?1`, the user, ending in `IN`) finds among `others`, `user` left
+    /// out, in one statement per 500 of `others`: a point look-up per pair, so the cost follows `others`,
+    /// never the size of `user`'s graph. One round trip to the database for all the sets, since a join
+    /// storm asks this for every joiner.
+    async fn among<const N: usize>(
+        &self,
+        selects: [&str; N],
+        user: UserId,
+        others: &[UserId],
+    ) -> Result<[HashSet<UserId>; N], StoreError> {
         let mut others: Vec<i64> = others.iter().map(|u| u.0).filter(|o| *o != user.0).collect();
         others.sort_unstable();
         others.dedup();
-        let mut found = HashSet::new();
+        let mut found: [HashSet<UserId>; N] = std::array::from_fn(|_| HashSet::new());
         // SQLite takes at most 32,766 parameters a statement; 500 keeps each statement small.
         for chunk in others.chunks(500) {
-            let sql = format!("{select} ({})", vec!["?"; chunk.len()].join(","));
-            let mut query = sqlx::query_as::<_, (i64,)>(&sql).bind(user.0);
+            let list = (0..chunk.len()).map(|i| format!("?{}", i + 2)).collect::<Vec<_>>().join(",");
+            let sql = selects
+                .iter()
+                .enumerate()
+                .map(|(tag, select)| format!("SELECT {tag}, x FROM ({select} ({list}))"))
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            let mut query = sqlx::query_as::<_, (i64, i64)>(&sql).bind(user.0);
             for other in chunk {
                 query = query.bind(*other);
             }
-            found.extend(query.fetch_all(&self.pool).await?.into_iter().map(|(id,)| UserId(id)));
+            for (tag, id) in query.fetch_all(&self.pool).await? {
+                if let Some(set) = usize::try_from(tag).ok().and_then(|t| found.get_mut(t)) {
+                    set.insert(UserId(id));
+                }
+            }
         }
         Ok(found)
     }
@@ -312,12 +329,14 @@ impl Store for SqliteStore {
 
     async fn session_account(&self, token_hash: &str) -> Result<Option<Account>, StoreError> {
         let now = now();
-        let row = sqlx::query("SELECT user_id, created_at, last_used_at FROM sessions WHERE token_hash = ?")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        // One statement for the session and its account: every authenticated request asks this.
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS}, s.created_at, s.last_used_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             LEFT JOIN users n ON n.id = u.invited_by WHERE s.token_hash = ?"
+        );
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };
-        let (user, created, used): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        let (created, used): (i64, i64) = (row.get(8), row.get(9));
         if used <= now - SESSION_IDLE_SECS || created <= now - SESSION_MAX_SECS {
             sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
             return Ok(None);
@@ -329,7 +348,7 @@ impl Store for SqliteStore {
                 .execute(&self.pool)
                 .await?;
         }
-        self.account_where("u.id = ?", user).await
+        Ok(Some(account_from_row(&row)))
     }
 
     async fn delete_sessions_of(&self, user: UserId) -> Result<u64, StoreError> {
@@ -453,24 +472,32 @@ impl Store for SqliteStore {
     }
 
     async fn relations_among(&self, user: UserId, others: &[UserId]) -> Result<Among, StoreError> {
-        Ok(Among {
-            followed_by: self
-                .among("SELECT follower FROM follows WHERE followee = ? AND follower IN", user, others)
-                .await?,
-            blocked_by: self.among("SELECT blocker FROM blocks WHERE blocked = ? AND blocker IN", user, others).await?,
-            following: self
-                .among("SELECT followee FROM follows WHERE follower = ? AND followee IN", user, others)
-                .await?,
-        })
+        let [followed_by, blocked_by, following] = self
+            .among(
+                [
+                    "SELECT follower AS x FROM follows WHERE followee = ?1 AND follower IN",
+                    "SELECT blocker AS x FROM blocks WHERE blocked = ?1 AND blocker IN",
+                    "SELECT followee AS x FROM follows WHERE follower = ?1 AND followee IN",
+                ],
+                user,
+                others,
+            )
+            .await?;
+        Ok(Among { followed_by, blocked_by, following })
     }
 
     async fn outgoing_among(&self, user: UserId, others: &[UserId]) -> Result<Outgoing, StoreError> {
-        Ok(Outgoing {
-            following: self
-                .among("SELECT followee FROM follows WHERE follower = ? AND followee IN", user, others)
-                .await?,
-            blocking: self.among("SELECT blocked FROM blocks WHERE blocker = ? AND blocked IN", user, others).await?,
-        })
+        let [following, blocking] = self
+            .among(
+                [
+                    "SELECT followee AS x FROM follows WHERE follower = ?1 AND followee IN",
+                    "SELECT blocked AS x FROM blocks WHERE blocker = ?1 AND blocked IN",
+                ],
+                user,
+                others,
+            )
+            .await?;
+        Ok(Outgoing { following, blocking })
     }
 
     async fn create_room(&self, room: &RoomRecord) -> Result<(), StoreError> {

@@ -43,18 +43,32 @@ async fn visible_room(
     session: &Session,
     id: &str,
 ) -> Result<(crate::live::RoomHandle, Arc<Snapshot>), ApiError> {
+    let (handle, snapshot, _) = visible_room_among(state, session, id, |_| Vec::new()).await?;
+    Ok((handle, snapshot))
+}
+
+/// [`visible_room`], with the caller's relations to its moderators and to the people `also` names in the
+/// snapshot, from one look-up in the store.
+async fn visible_room_among(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    also: impl FnOnce(&Snapshot) -> Vec<UserId>,
+) -> Result<(crate::live::RoomHandle, Arc<Snapshot>, Relations), ApiError> {
     if !RoomId::is_well_formed(id) {
         return Err(ApiError::no_such_room());
     }
     let handle = state.rooms.get(&RoomId(id.to_string())).ok_or_else(ApiError::no_such_room)?;
     let snapshot = handle.snapshot.borrow().clone();
     // Whether the caller may see a room depends on their relations to its moderators, and nobody else.
-    let among = state.store.relations_among(session.account.id, &snapshot.access.moderators).await?;
+    let mut asked = also(&snapshot);
+    asked.extend(snapshot.access.moderators.iter().copied());
+    let among = state.store.relations_among(session.account.id, &asked).await?;
     let relations = Relations { followed_by: among.followed_by, blocked_by: among.blocked_by };
     if !may_see(&snapshot.access, session.account.id, &relations) {
         return Err(ApiError::no_such_room());
     }
-    Ok((handle, snapshot))
+    Ok((handle, snapshot, relations))
 }
 
 #[utoipa::path(post, path = "/api/v1/rooms", tag = "rooms", security(("bearer" = [])), request_body = CreateRoomRequest,
@@ -223,14 +237,13 @@ pub async fn websocket(
     {
         return Err(stoa_room::JoinError::Removed.into());
     }
-    let (handle, snapshot) = visible_room(&state, &session, &id).await?;
+    // The room's rules look at the joiner's relations to the stage and nobody else's (whoever comes on
+    // stage later is looked up by the room itself); one look-up serves them and the room's visibility.
+    let (handle, snapshot, relations) =
+        visible_room_among(&state, &session, &id, |s| s.info.stage.iter().map(|m| m.user.id).collect()).await?;
+    let asked: Vec<UserId> = snapshot.info.stage.iter().map(|m| m.user.id).collect();
     let upgrade = upgrade
         .map_err(|_| ApiError::bad_request("websocket_required", "Connect to this address with a WebSocket."))?;
-    // The room's rules look at the joiner's relations to the stage and nobody else's; whoever comes on
-    // stage later is looked up by the room itself.
-    let asked: Vec<UserId> = snapshot.info.stage.iter().map(|m| m.user.id).collect();
-    let among = state.store.relations_among(session.account.id, &asked).await?;
-    let relations = Relations { followed_by: among.followed_by, blocked_by: among.blocked_by };
     let (reply, answer) = oneshot::channel();
     handle
         .tx
