@@ -106,6 +106,12 @@ pub struct Room {
     /// Bumped whenever anything in [`Room::info`] or [`Room::access`] changes, so that the glue republishes
     /// its snapshot only when needed.
     version: u64,
+    /// Look-ups asked for and not answered yet: of whom, among whom. While one is out, a hand refused for
+    /// want of a follower on stage may yet be welcome, so it waits for the answers (`deferred_hands`).
+    looking_up: HashMap<UserId, HashSet<UserId>>,
+    /// Hands raised while a look-up that concerns them was out, with the command's ID: decided when the
+    /// answers land. At most one per participant.
+    deferred_hands: Vec<(UserId, Option<u64>)>,
     outputs: VecDeque<Output>,
 }
 
@@ -139,6 +145,8 @@ impl Room {
             listener_count_sent: 0,
             listener_count_sent_at: now,
             version: 0,
+            looking_up: HashMap::new(),
+            deferred_hands: Vec::new(),
             outputs: VecDeque::new(),
         };
         let seq = room.seq();
@@ -296,7 +304,7 @@ impl Room {
             .map(|p| p.user.id)
             .collect();
         for of in unasked {
-            self.outputs.push_back(Output::LookUpRelations { of, among: vec![user.id] });
+            self.look_up(of, vec![user.id]);
         }
         let conn = ConnId(self.next_conn);
         if let Some(p) = self.participants.get_mut(&user.id) {
@@ -355,10 +363,24 @@ impl Room {
         Ok(conn)
     }
 
-    /// The answer to [`Output::LookUpRelations`]: of the participants asked about, `follows` are those
-    /// `of` follows and `blocks` those `of` blocks. If `of` is a moderator, those they block are moved out.
-    /// An answer about someone no longer on stage is dropped.
-    pub fn relations_of(&mut self, of: UserId, follows: &HashSet<UserId>, blocks: &HashSet<UserId>) {
+    /// The answer to [`Output::LookUpRelations`] about `of` and `among` (one answer may cover several
+    /// look-ups of the same person): `follows` are those of `among` whom `of` follows, and `blocks` those
+    /// `of` blocks. If `of` is a moderator, those they block are moved out. An answer about someone no
+    /// longer on stage is dropped. Hands that waited for it are then decided.
+    pub fn relations_of(&mut self, of: UserId, among: &[UserId], follows: &HashSet<UserId>, blocks: &HashSet<UserId>) {
+        if let Some(pending) = self.looking_up.get_mut(&of) {
+            for u in among {
+                pending.remove(u);
+            }
+            if pending.is_empty() {
+                self.looking_up.remove(&of);
+            }
+        }
+        self.apply_relations(of, follows, blocks);
+        self.decide_deferred_hands();
+    }
+
+    fn apply_relations(&mut self, of: UserId, follows: &HashSet<UserId>, blocks: &HashSet<UserId>) {
         if self.ended || self.participants.get(&of).is_none_or(|p| p.role == Role::Listener) {
             return;
         }
@@ -471,11 +493,52 @@ impl Room {
         if self.ended {
             return;
         }
-        if let Err(e) = self.apply(now, conn, actor, message.command) {
-            self.outputs.push_back(Output::Send(
+        let raising = matches!(message.command, ClientCommand::RaiseHand);
+        match self.apply(now, conn, actor, message.command) {
+            Err(CommandError::NotFollowedBySpeakers) if raising && self.looked_up_for(actor) => {
+                // A stage member's follows are being looked up, and may include this listener: the hand
+                // waits for the answer rather than be refused by a race with the store.
+                if !self.deferred_hands.iter().any(|(u, _)| *u == actor) {
+                    self.deferred_hands.push((actor, message.id));
+                }
+            }
+            Err(e) => self.outputs.push_back(Output::Send(
                 conn,
                 ServerEvent::Error { id: message.id, code: e.code().into(), message: e.to_string() },
-            ));
+            )),
+            Ok(()) => {}
+        }
+    }
+
+    /// Asks the glue for `of`'s relations to `among` ([`Output::LookUpRelations`]), and notes it as out.
+    fn look_up(&mut self, of: UserId, among: Vec<UserId>) {
+        self.looking_up.entry(of).or_default().extend(among.iter().copied());
+        self.outputs.push_back(Output::LookUpRelations { of, among });
+    }
+
+    /// Whether a look-up that is out could show that someone on stage follows `user`.
+    fn looked_up_for(&self, user: UserId) -> bool {
+        self.looking_up.values().any(|among| among.contains(&user))
+    }
+
+    /// Decides the hands that waited for look-ups: raised if now welcome, refused once nothing that could
+    /// change that is out, and dropped if their owner left the audience or lowered them meanwhile.
+    fn decide_deferred_hands(&mut self) {
+        for (user, id) in std::mem::take(&mut self.deferred_hands) {
+            let Some(conn) = self.connection_of(user) else { continue };
+            if self.role_of(user) != Some(Role::Listener) {
+                continue;
+            }
+            match self.raise_hand(user) {
+                Ok(()) => {}
+                Err(CommandError::NotFollowedBySpeakers) if self.looked_up_for(user) => {
+                    self.deferred_hands.push((user, id));
+                }
+                Err(e) => self.outputs.push_back(Output::Send(
+                    conn,
+                    ServerEvent::Error { id, code: e.code().into(), message: e.to_string() },
+                )),
+            }
         }
     }
 
@@ -636,6 +699,7 @@ impl Room {
     /// Lowers a hand if it is up, telling the moderators and the owner. Lowering a hand that is down is
     /// not an error: the client's wish is already true.
     fn lower_hand(&mut self, user: UserId) {
+        self.deferred_hands.retain(|(u, _)| *u != user);
         let Some(p) = self.participants.get_mut(&user) else { return };
         let Some(seq) = p.hand.take() else { return };
         self.hands.remove(&seq);
@@ -704,7 +768,7 @@ impl Room {
         if was == Role::Listener {
             // On stage, their follows and blocks start to count: look them up among everyone here.
             let among = self.participants.keys().copied().filter(|u| *u != user).collect();
-            self.outputs.push_back(Output::LookUpRelations { of: user, among });
+            self.look_up(user, among);
         } else if role == Role::Listener {
             self.forget_relations_of(user);
         }

@@ -166,7 +166,7 @@ impl Harness {
     fn answer(&mut self, of: UserId, among: &[UserId]) {
         let follows = among.iter().copied().filter(|a| self.follows.contains(&(of, *a))).collect();
         let blocks = among.iter().copied().filter(|a| self.blocks.contains(&(of, *a))).collect();
-        self.room.as_mut().unwrap().relations_of(of, &follows, &blocks);
+        self.room.as_mut().unwrap().relations_of(of, among, &follows, &blocks);
         self.drain();
     }
 
@@ -1077,6 +1077,51 @@ const CASES: &[(&str, &str, &str)] = &[
         dave joins
         dave <- joined as Listener hands=[]
         = stage [alice:mod] audience [dave* bob carol] hands [] mode Everyone
+    ",
+    ),
+    (
+        "a hand raised while a stage member's follows are being looked up waits for the answer",
+        "
+        bob follows dave
+        open
+        alice joins
+        bob joins
+        carol joins
+        dave joins
+        alice: hand_mode followed
+        hold lookups
+        alice: invite_to_speak bob
+        bob: accept_invite
+        dave: raise_hand
+        carol: raise_hand
+        answer lookups
+    ",
+        "
+        bob follows dave
+        open
+        alice joins
+          alice <- joined as Moderator hands=[]
+        bob joins
+          bob <- joined as Listener hands=[]
+        carol joins
+          carol <- joined as Listener hands=[]
+        dave joins
+          dave <- joined as Listener hands=[]
+        alice: hand_mode followed
+          * hand mode FollowedBySpeakers
+        hold lookups
+        alice: invite_to_speak bob
+          bob <- invited by alice
+        bob: accept_invite
+          bob <- role Speaker
+          * stage [alice bob]
+        dave: raise_hand
+        carol: raise_hand
+        answer lookups
+          alice <- hand up dave
+          dave <- hand up dave
+          -> not_followed_by_speakers
+        = stage [alice:mod bob:spk] audience [dave* carol] hands [dave] mode FollowedBySpeakers
     ",
     ),
 ];

@@ -68,7 +68,9 @@ pub enum RoomInput {
     Relations {
         /// The member of the stage asked about.
         of: UserId,
-        /// Whom of those asked about they follow and block.
+        /// Whom they were asked about.
+        among: Vec<UserId>,
+        /// Whom of those they follow and block.
         outgoing: stoa_store::Outgoing,
     },
     /// A page of the audience.
@@ -252,9 +254,9 @@ impl RoomTask {
             RoomInput::Audience { offset, limit, reply } => {
                 let _ = reply.send(self.room.audience(offset, limit));
             }
-            RoomInput::Relations { of, outgoing } => {
+            RoomInput::Relations { of, among, outgoing } => {
                 self.looking_up = false;
-                self.room.relations_of(of, &outgoing.following, &outgoing.blocking);
+                self.room.relations_of(of, &among, &outgoing.following, &outgoing.blocking);
             }
         }
     }
@@ -279,7 +281,7 @@ impl RoomTask {
                 }
             };
             if let Some(inbox) = inbox.upgrade() {
-                let _ = inbox.send(RoomInput::Relations { of, outgoing }).await;
+                let _ = inbox.send(RoomInput::Relations { of, among, outgoing }).await;
             }
         });
     }
