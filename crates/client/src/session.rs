@@ -170,6 +170,9 @@ impl Session {
 
         let local_ip = local_ip_towards(&api.base).await?;
         let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
+        // Room for a few seconds of the room's packets while this process is busy (a bench's thousands of
+        // listeners share its cores): the kernel's default holds about a hundred datagrams.
+        stoa_sfu::set_socket_buffers(&socket, 1 << 20);
         let local = socket.local_addr()?;
         let now = Instant::now();
         let mut rtc = rtc_config().build(now);

@@ -24,6 +24,7 @@ pub mod slots;
 mod srtp;
 
 pub use driver::{Forwarding, PeerError, PeerId, RoomKey, Sfu, SfuConfig, SfuError, SfuEvent, Stats};
+pub use net::set_buffers as set_socket_buffers;
 pub use slots::{SlotConfig, SlotMapper, SourceId};
 pub use srtp::crypto_provider;
 
