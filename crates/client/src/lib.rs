@@ -8,4 +8,4 @@ pub mod audio;
 pub mod session;
 
 pub use api::Api;
-pub use session::{Incoming, MediaPeer, RtpCount, Session, Signaling, is_rtp};
+pub use session::{Incoming, JoinPhases, MediaPeer, RtpCount, Session, Signaling, is_rtp};

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use stoa_proto::{ClientCommand, ClientMessage, Role, RoomInfo, ServerEvent, UserId, UserSummary};
 use str0m::change::SdpAnswer;
 use str0m::crypto::dtls::DtlsCert;
@@ -115,6 +115,19 @@ pub struct Session {
     pub role: Role,
     /// The room when it joined.
     pub room: RoomInfo,
+    /// How long each step of the join took.
+    pub phases: JoinPhases,
+}
+
+/// How long a join's signaling took, each step from the start of the join.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JoinPhases {
+    /// The room's WebSocket is open (TCP and the HTTP upgrade).
+    pub upgraded: Duration,
+    /// The room's `joined` event arrived.
+    pub welcomed: Duration,
+    /// The server's SDP answer arrived.
+    pub answered: Duration,
 }
 
 /// The audio configuration both ends use: Opus with in-band FEC and DTX, and the RFC 6464 audio level.
@@ -144,6 +157,8 @@ impl Session {
     /// Joins room `room` over its WebSocket, then connects media with `slots` receive slots. Fails with the
     /// server's own message when the join or the offer is refused.
     pub async fn join(api: &Api, room: &str, slots: usize) -> anyhow::Result<Session> {
+        let began = Instant::now();
+        let mut phases = JoinPhases::default();
         let url = format!("{}/api/v1/rooms/{room}/ws", api.base.replacen("http", "ws", 1));
         let mut request = url.as_str().into_client_request()?;
         request.headers_mut().insert("authorization", format!("Bearer {}", api.token).parse()?);
@@ -160,6 +175,7 @@ impl Session {
             }
             Err(e) => return Err(e).context("cannot open the room's WebSocket"),
         };
+        phases.upgraded = began.elapsed();
         let (you, role, room_info) = loop {
             match next_event(&mut ws).await? {
                 Some(ServerEvent::Joined { you, role, room, .. }) => break (you, role, room),
@@ -167,6 +183,7 @@ impl Session {
                 None => bail!("the room closed the socket before welcoming us"),
             }
         };
+        phases.welcomed = began.elapsed();
 
         let local_ip = local_ip_towards(&api.base).await?;
         let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
@@ -202,6 +219,7 @@ impl Session {
             you,
             role,
             room: room_info,
+            phases,
         };
         session.command(ClientCommand::Offer { sdp: offer.to_sdp_string() }).await?;
         let answer = loop {
@@ -214,6 +232,7 @@ impl Session {
                 None => bail!("the room closed the socket before answering our offer"),
             }
         };
+        session.phases.answered = began.elapsed();
         let answer = SdpAnswer::from_sdp_string(&answer).context("the server's answer is not valid SDP")?;
         session.rtc.sdp_api().accept_answer(pending, answer).context("cannot accept the server's answer")?;
         session.pt = session.rtc.media(send_mid).and_then(|m| m.remote_pts().first().copied());

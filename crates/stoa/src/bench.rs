@@ -339,7 +339,15 @@ pub(crate) fn self_cpu() -> f64 {
 
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 struct ListenerResult {
+    /// From the WebSocket's start to the first RTP packet.
     join_ms: Option<f64>,
+    /// From the WebSocket's start to its upgrade, the room's `joined` event, and the server's SDP answer.
+    upgraded_ms: Option<f64>,
+    welcomed_ms: Option<f64>,
+    answered_ms: Option<f64>,
+    /// From the WebSocket's start to ICE being up, and to ICE and DTLS being up.
+    ice_ms: Option<f64>,
+    connected_ms: Option<f64>,
     packets: u64,
     bytes: u64,
     lost: u64,
@@ -583,8 +591,26 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         eprintln!();
     }
 
+    if let Ok(path) = std::env::var("STOA_BENCH_DUMP") {
+        let lines: Vec<String> = results
+            .iter()
+            .map(|r| {
+                serde_json::json!([r.upgraded_ms, r.welcomed_ms, r.answered_ms, r.ice_ms, r.connected_ms, r.join_ms])
+                    .to_string()
+            })
+            .collect();
+        std::fs::write(path, lines.join("\n"))?;
+    }
     let mut joins: Vec<f64> = results.iter().filter_map(|r| r.join_ms).collect();
     joins.sort_by(f64::total_cmp);
+    let phase = |f: fn(&ListenerResult) -> Option<f64>| {
+        let mut v: Vec<f64> = results.iter().filter_map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (upgraded, welcomed) = (phase(|r| r.upgraded_ms), phase(|r| r.welcomed_ms));
+    let (answered, connected) = (phase(|r| r.answered_ms), phase(|r| r.connected_ms));
+    let ice = phase(|r| r.ice_ms);
     let mut latencies: Vec<f64> = results.iter().flat_map(|r| r.latencies_ms.iter().copied()).collect();
     latencies.sort_by(f64::total_cmp);
     let received: u64 = results.iter().map(|r| r.packets).sum();
@@ -602,6 +628,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "joined": joins.len(),
         "join_p50_ms": percentile(&joins, 0.5),
         "join_p99_ms": percentile(&joins, 0.99),
+        "join_upgraded_p50_ms": percentile(&upgraded, 0.5),
+        "join_upgraded_p99_ms": percentile(&upgraded, 0.99),
+        "join_welcomed_p50_ms": percentile(&welcomed, 0.5),
+        "join_welcomed_p99_ms": percentile(&welcomed, 0.99),
+        "join_answered_p50_ms": percentile(&answered, 0.5),
+        "join_answered_p99_ms": percentile(&answered, 0.99),
+        "join_ice_p50_ms": percentile(&ice, 0.5),
+        "join_ice_p99_ms": percentile(&ice, 0.99),
+        "join_connected_p50_ms": percentile(&connected, 0.5),
+        "join_connected_p99_ms": percentile(&connected, 0.99),
         "packets_expected": expected,
         "packets_received": received,
         "loss_pct": if expected == 0 { 0.0 } else { lost as f64 * 100.0 / expected as f64 },
@@ -715,14 +751,17 @@ fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerResult> {
                         tokio::time::sleep_until(tokio::time::Instant::from_std(start_join + delay)).await;
                         let began = Instant::now();
                         let split = match Session::join(&api, &room, 3).await {
-                            Ok(s) => s.into_media(),
+                            Ok(s) => {
+                                let phases = s.phases;
+                                s.into_media().map(|(signaling, peer)| (signaling, peer, phases))
+                            }
                             Err(e) => Err(e),
                         };
-                        let Ok((mut signaling, peer)) = split else {
+                        let Ok((mut signaling, peer, phases)) = split else {
                             results.lock().unwrap().push(ListenerResult::default());
                             return;
                         };
-                        if peers_tx.send(Joined { peer, began }).is_err() {
+                        if peers_tx.send(Joined { peer, began, phases }).is_err() {
                             return;
                         }
                         signaling.hold_until(measure_to).await;
@@ -803,6 +842,8 @@ struct Joined {
     peer: MediaPeer,
     /// When it began to join (the WebSocket's start), for the join time.
     began: Instant,
+    /// How long the signaling's steps took.
+    phases: stoa_client::JoinPhases,
 }
 
 /// The bench's clock and measuring window.
@@ -899,6 +940,14 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
                         l.result.latencies_ms.push((received - sent as f64) / 1000.0);
                     }
                 }
+                Ok(Output::Event(Event::IceConnectionStateChange(
+                    str0m::IceConnectionState::Connected | str0m::IceConnectionState::Completed,
+                ))) => {
+                    l.result.ice_ms.get_or_insert(now.duration_since(l.began).as_secs_f64() * 1000.0);
+                }
+                Ok(Output::Event(Event::Connected)) => {
+                    l.result.connected_ms = Some(now.duration_since(l.began).as_secs_f64() * 1000.0);
+                }
                 Ok(Output::Event(_)) => {}
                 Err(_) => {
                     l.timeout = now + Duration::from_secs(3600);
@@ -915,7 +964,7 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
         }
         while open {
             match peers.try_recv() {
-                Ok(Joined { peer, began }) => {
+                Ok(Joined { peer, began, phases }) => {
                     let index = listeners.len();
                     let on: libc::c_int = 1;
                     // SAFETY: a valid socket and an int option.
@@ -937,7 +986,12 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
                         seen: 0,
                         timeout: now,
                         base: based.then_some((0, 0, 0)),
-                        result: ListenerResult::default(),
+                        result: ListenerResult {
+                            upgraded_ms: Some(phases.upgraded.as_secs_f64() * 1000.0),
+                            welcomed_ms: Some(phases.welcomed.as_secs_f64() * 1000.0),
+                            answered_ms: Some(phases.answered.as_secs_f64() * 1000.0),
+                            ..Default::default()
+                        },
                     });
                     drive(&mut listeners[index], index, None, None, &window, &mut timers);
                 }
