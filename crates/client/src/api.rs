@@ -16,14 +16,14 @@ pub struct Api {
 impl Api {
     /// Uses an existing token.
     pub fn with_token(base: &str, token: &str) -> Api {
-        Api { base: base.trim_end_matches('/').to_string(), token: token.to_string(), http: reqwest::Client::new() }
+        Api { base: base.trim_end_matches('/').to_string(), token: token.to_string(), http: crate::tls::http() }
     }
 
     /// Signs in with a username and password.
     pub async fn login(base: &str, username: &str, password: &str) -> anyhow::Result<Api> {
         let base = base.trim_end_matches('/').to_string();
         let body = json!({"username": username, "password": password});
-        let value = post(&reqwest::Client::new(), &format!("{base}/api/v1/auth/login"), None, body).await?;
+        let value = post(&crate::tls::http(), &format!("{base}/api/v1/auth/login"), None, body).await?;
         let token = value["token"].as_str().context("the login answer has no token")?;
         Ok(Api::with_token(&base, token))
     }
@@ -32,7 +32,7 @@ impl Api {
     pub async fn sign_up(base: &str, invite: &str, username: &str, password: &str) -> anyhow::Result<Api> {
         let base = base.trim_end_matches('/').to_string();
         let body = json!({"invite": invite, "username": username, "display_name": username, "password": password});
-        let value = post(&reqwest::Client::new(), &format!("{base}/api/v1/auth/signup"), None, body).await?;
+        let value = post(&crate::tls::http(), &format!("{base}/api/v1/auth/signup"), None, body).await?;
         let token = value["token"].as_str().context("the sign-up answer has no token")?;
         Ok(Api::with_token(&base, token))
     }

@@ -7,5 +7,7 @@ pub mod api;
 pub mod audio;
 pub mod session;
 
+pub mod tls;
+
 pub use api::Api;
 pub use session::{Incoming, JoinPhases, MediaPeer, RtpCount, Session, Signaling, is_rtp};

@@ -165,16 +165,18 @@ impl Session {
         // A small read buffer: tungstenite zeroes the unused part of it on every read attempt, and a session
         // polls its socket on every packet (the default 128 KiB made that the bench's largest cost).
         let config = WebSocketConfig::default().read_buffer_size(4096);
-        let (mut ws, _) = match tokio_tungstenite::connect_async_with_config(request, Some(config), false).await {
-            Ok(ok) => ok,
-            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
-                let body: serde_json::Value =
-                    resp.body().as_ref().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
-                let message = body["error"]["message"].as_str().unwrap_or("refused").to_string();
-                bail!("cannot join the room ({}): {message}", resp.status());
-            }
-            Err(e) => return Err(e).context("cannot open the room's WebSocket"),
-        };
+        let tls = tokio_tungstenite::Connector::Rustls(crate::tls::config());
+        let (mut ws, _) =
+            match tokio_tungstenite::connect_async_tls_with_config(request, Some(config), false, Some(tls)).await {
+                Ok(ok) => ok,
+                Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                    let body: serde_json::Value =
+                        resp.body().as_ref().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
+                    let message = body["error"]["message"].as_str().unwrap_or("refused").to_string();
+                    bail!("cannot join the room ({}): {message}", resp.status());
+                }
+                Err(e) => return Err(e).context("cannot open the room's WebSocket"),
+            };
         phases.upgraded = began.elapsed();
         let (you, role, room_info) = loop {
             match next_event(&mut ws).await? {
@@ -439,7 +441,16 @@ async fn next_event(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> anyh
 /// The local IP address that routes to the server, without sending anything: a connected UDP socket's
 /// local address. On loopback that is 127.0.0.1, so tests never gather other interfaces.
 async fn local_ip_towards(base: &str) -> anyhow::Result<IpAddr> {
-    let hostport = base.split("://").nth(1).unwrap_or(base).split('/').next().unwrap_or_default();
+    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
+    let authority = rest.split('/').next().unwrap_or_default();
+    // A URL without a port means the scheme's.
+    let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+        && !authority.ends_with(']');
+    let hostport = if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:{}", if scheme == "https" { 443 } else { 80 })
+    };
     let server = tokio::net::lookup_host(hostport).await?.next().context("cannot resolve the server's address")?;
     let probe = std::net::UdpSocket::bind(if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
     probe.connect(server)?;

@@ -13,6 +13,7 @@ pub mod live;
 pub mod openapi;
 pub mod origin;
 pub mod routes;
+pub mod tls;
 
 use crate::auth::RateLimiter;
 use crate::error::ApiError;
@@ -20,6 +21,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +29,7 @@ use std::time::Duration;
 use stoa_store::{SqliteStore, Store, StoreError};
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Everything the server can be told.
@@ -68,6 +70,9 @@ pub struct ServerConfig {
     /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the client, for the rate limits
     /// and the logs. From anyone else those headers are ignored.
     pub trusted_proxies: Vec<client_ip::IpNet>,
+    /// HTTPS. Without it the server speaks plain HTTP on `http` (behind a proxy that terminates TLS, or on
+    /// loopback); with it, the product is on `tls.https` and `http` only redirects there.
+    pub tls: Option<TlsConfig>,
     /// For tests of fault isolation only: see `stoa_sfu::SfuConfig::fault_injection`.
     #[doc(hidden)]
     pub media_fault_injection: bool,
@@ -97,8 +102,31 @@ impl Default for ServerConfig {
             media_first_seq: None,
             media_fault_injection: false,
             trusted_proxies: Vec::new(),
+            tls: None,
         }
     }
+}
+
+/// How the server serves HTTPS.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// Where HTTPS listens.
+    pub https: SocketAddr,
+    /// Where its certificate comes from.
+    pub certificate: CertificateSource,
+}
+
+/// Where the HTTPS certificate comes from.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum CertificateSource {
+    /// PEM files: the chain (end-entity first) and its private key, read once at start.
+    Files {
+        /// The certificate chain.
+        cert: PathBuf,
+        /// The private key.
+        key: PathBuf,
+    },
 }
 
 /// Shared by every request handler. Cheap to clone.
@@ -203,26 +231,31 @@ pub enum StartError {
     /// The media plane could not start (its UDP address could not be bound, or a shard not started).
     #[error("cannot start the media plane: {0}")]
     Media(#[from] stoa_sfu::SfuError),
+    /// The HTTPS certificate could not be used.
+    #[error("cannot serve HTTPS: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// A server that is running.
 pub struct Running {
-    /// Where HTTP listens.
+    /// Where the product is served: the HTTPS address with TLS, the HTTP address without.
     pub addr: SocketAddr,
+    /// With TLS, where plain HTTP answers ACME challenges and redirects to HTTPS.
+    pub http_addr: Option<SocketAddr>,
     /// Where media (UDP) is received.
     pub media_addr: SocketAddr,
     /// The base URL of links.
     pub public_url: String,
     /// On a database with no account yet, the one-time admin invite URL.
     pub bootstrap_invite: Option<String>,
-    shutdown: oneshot::Sender<()>,
+    shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
     /// Stops accepting requests, lets those in flight finish, and waits for the server to stop.
     pub async fn stop(self) -> std::io::Result<()> {
-        let _ = self.shutdown.send(());
+        let _ = self.shutdown.send(true);
         self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 
@@ -239,17 +272,36 @@ impl Running {
 /// with the right host while the server runs.
 pub const PUBLIC_URL_SETTING: &str = "public_url";
 
-/// Opens the store in the data folder, ends the rooms a previous run left live, binds HTTP, and serves.
+/// Reads the certificate (so that a bad one stops the start before anything listens), opens the store in
+/// the data folder, ends the rooms a previous run left live, binds HTTP (and HTTPS), and serves.
 pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
+    tls::install_default_crypto();
+    let certificate = match config.tls.as_ref().map(|t| &t.certificate) {
+        Some(CertificateSource::Files { cert, key }) => Some(tls::Certificate::from_files(cert, key)?),
+        None => None,
+    };
     std::fs::create_dir_all(&config.data).map_err(|e| StartError::DataDir(config.data.clone(), e))?;
     let store = SqliteStore::open(&config.data).await?;
     let stale = store.end_all_rooms().await?;
     if stale > 0 {
         tracing::info!(rooms = stale, "ended rooms left live by the previous run");
     }
-    let listener = TcpListener::bind(config.http).await.map_err(|e| StartError::Bind(config.http, e))?;
-    let addr = listener.local_addr().map_err(|e| StartError::Bind(config.http, e))?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let bind = |addr: SocketAddr| async move {
+        let listener = TcpListener::bind(addr).await.map_err(|e| StartError::Bind(addr, e))?;
+        let bound = listener.local_addr().map_err(|e| StartError::Bind(addr, e))?;
+        Ok::<_, StartError>((listener, bound))
+    };
+    let (http_listener, http_addr) = bind(config.http).await?;
+    let https = match &config.tls {
+        Some(tls) => Some(bind(tls.https).await?),
+        None => None,
+    };
+    let addr = https.as_ref().map_or(http_addr, |(_, a)| *a);
+    let redirect_addr = https.as_ref().map(|_| http_addr);
+    let public_url = config.public_url.clone().unwrap_or_else(|| match &certificate {
+        Some(cert) => default_https_url(cert, addr),
+        None => format!("http://{addr}"),
+    });
     let sfu = stoa_sfu::Sfu::start(stoa_sfu::SfuConfig {
         udp: config.media_udp,
         public_ip: config.public_ip,
@@ -270,15 +322,49 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         sfu,
     };
     let bootstrap_invite = state.store.bootstrap_invite().await?.map(|code| state.invite_url(&code));
-    let (shutdown, stopped) = oneshot::channel::<()>();
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
+    let (shutdown, stopped) = watch::channel(false);
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let task = match (https, certificate) {
+        (Some((https_listener, _)), Some(certificate)) => {
+            use axum::serve::ListenerExt;
+            let certs = tls::Certificates::new(certificate);
+            let listener =
+                tls::TlsListener::new(https_listener, tls::server_config(certs), Arc::new(tls::TlsStats::default()))
+                    .map_err(|e| StartError::Bind(addr, e))?
+                    // Lets handlers see the client's address (ConnectInfo), as on plain TCP.
+                    .tap_io(|_| {});
+            let plain = tls::plain_http(state.public_url.clone(), tls::Challenges::default());
+            let product = app(state).layer(axum::middleware::map_response(tls::hsts));
+            let product = axum::serve(listener, product.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(until_stopped());
+            let plain = axum::serve(http_listener, plain).with_graceful_shutdown(until_stopped());
+            tracing::info!(%addr, %http_addr, "serving HTTPS, and plain HTTP as a redirect");
+            tokio::spawn(async move {
+                let (a, b) = tokio::join!(product.into_future(), plain.into_future());
+                a.and(b)
             })
-            .await
-    });
-    tracing::info!(%addr, "serving HTTP");
-    Ok(Running { addr, media_addr, public_url, bootstrap_invite, shutdown, task })
+        }
+        _ => {
+            let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+            let serving = axum::serve(http_listener, service).with_graceful_shutdown(until_stopped());
+            tracing::info!(%addr, "serving HTTP");
+            tokio::spawn(serving.into_future())
+        }
+    };
+    Ok(Running { addr, http_addr: redirect_addr, media_addr, public_url, bootstrap_invite, shutdown, task })
+}
+
+/// The public URL of an HTTPS server that was not told one: the certificate's first name that is not a
+/// wildcard, with the port unless it is 443; or the bound address when the certificate names no host.
+fn default_https_url(cert: &tls::Certificate, addr: SocketAddr) -> String {
+    let port = if addr.port() == 443 { String::new() } else { format!(":{}", addr.port()) };
+    match cert.names.iter().find(|n| !n.starts_with('*')) {
+        Some(name) => format!("https://{name}{port}"),
+        None => format!("https://{addr}"),
+    }
 }

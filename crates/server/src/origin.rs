@@ -56,9 +56,15 @@ fn origin_of(url: &str) -> Option<String> {
     Some(format!("{scheme}://{authority}"))
 }
 
-/// Whether a request is a WebSocket handshake.
-fn is_upgrade(headers: &HeaderMap) -> bool {
-    headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+/// Whether a request is a WebSocket handshake: an HTTP/1.1 `Upgrade: websocket`, or HTTP/2's extended
+/// CONNECT (RFC 8441), which carries no `Upgrade` header. Nothing else here answers CONNECT, so every
+/// CONNECT is treated as a handshake.
+fn is_upgrade(method: &Method, headers: &HeaderMap) -> bool {
+    *method == Method::CONNECT
+        || headers
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
 /// Checks where a request comes from. Only state-changing requests (anything but GET, HEAD and OPTIONS) and
@@ -67,7 +73,7 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
 /// that carries the session cookie must say `Sec-Fetch-Site: same-origin`, and a WebSocket handshake
 /// carrying the cookie is refused outright: every browser sends `Origin` with those.
 pub fn check(method: &Method, headers: &HeaderMap, origins: &Origins) -> Result<(), ApiError> {
-    let upgrade = is_upgrade(headers);
+    let upgrade = is_upgrade(method, headers);
     let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if (safe && !upgrade) || headers.contains_key(header::AUTHORIZATION) {
         return Ok(());
@@ -152,5 +158,11 @@ mod tests {
         assert!(check(&Method::GET, &headers(&[ws, cookie, ("origin", "https://evil.example")]), &o).is_err());
         assert!(check(&Method::GET, &headers(&[ws, cookie, ("origin", "http://127.0.0.1:8080")]), &o).is_ok());
         assert!(check(&Method::GET, &headers(&[ws, bearer]), &o).is_ok());
+        // The same handshake over HTTP/2 (extended CONNECT), which has no Upgrade header.
+        let h2 = Method::CONNECT;
+        assert!(check(&h2, &headers(&[cookie]), &o).is_err(), "an HTTP/2 cookie socket with no Origin");
+        assert!(check(&h2, &headers(&[cookie, ("sec-fetch-site", "same-origin")]), &o).is_err());
+        assert!(check(&h2, &headers(&[cookie, ("origin", "https://evil.example")]), &o).is_err());
+        assert!(check(&h2, &headers(&[cookie, ("origin", "http://127.0.0.1:8080")]), &o).is_ok());
     }
 }

@@ -26,10 +26,17 @@ pub struct Connect {
     /// The room's ID.
     #[arg(long)]
     room: String,
+    /// Also trust the certificates in this PEM file, for a server with a private CA or a self-signed
+    /// certificate (the web PKI's roots are always trusted).
+    #[arg(long, env = "STOA_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<std::path::PathBuf>,
 }
 
 impl Connect {
     async fn api(&self) -> anyhow::Result<Api> {
+        if let Some(ca) = &self.ca_cert {
+            stoa_client::tls::trust(std::slice::from_ref(ca))?;
+        }
         match (&self.token, &self.username, &self.password) {
             (Some(token), _, _) => Ok(Api::with_token(&self.server, token)),
             (None, Some(user), Some(pass)) => Api::login(&self.server, user, pass).await,

@@ -14,7 +14,8 @@ pub struct CommonArgs {
     /// The data folder (the SQLite database lives in it) [default: ./stoa-data].
     #[arg(long, env = "STOA_DATA")]
     pub data: Option<PathBuf>,
-    /// The HTTP address to listen on [default: 127.0.0.1:8080].
+    /// The HTTP address to listen on. With TLS it only redirects to HTTPS and answers ACME's challenges
+    /// [default: 127.0.0.1:8080; with TLS, 0.0.0.0:80].
     #[arg(long, env = "STOA_HTTP")]
     pub http: Option<SocketAddr>,
     /// The URL users reach the server at, for invite links [default: http:// and the HTTP address].
@@ -70,6 +71,15 @@ pub struct ServeArgs {
     /// those headers are ignored [default: none].
     #[arg(long = "trusted-proxy", env = "STOA_TRUSTED_PROXY", value_delimiter = ',', value_name = "CIDR")]
     pub trusted_proxies: Vec<stoa_server::client_ip::IpNet>,
+    /// Serve HTTPS with this PEM certificate chain (end-entity first); needs --tls-key.
+    #[arg(long, env = "STOA_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "STOA_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// With TLS, the HTTPS address to listen on [default: 0.0.0.0:443].
+    #[arg(long, env = "STOA_HTTPS")]
+    pub https: Option<SocketAddr>,
     /// Testing aid: start every media stream's sequence numbers here instead of at random, e.g. 65530 to
     /// see the 16-bit wrap in seconds rather than after 22 minutes of speech.
     #[arg(long, env = "STOA_MEDIA_FIRST_SEQ", hide = true)]
@@ -95,6 +105,9 @@ struct FileConfig {
     audience_frames_above: Option<u32>,
     public_ip: Option<std::net::IpAddr>,
     trusted_proxies: Option<Vec<String>>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    https: Option<SocketAddr>,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -141,8 +154,31 @@ impl ServeArgs {
         let file = load_file(self.common.config.as_deref())?;
         let common = self.common.merge(&file);
         let d = ServerConfig::default();
+        let tls = match (self.tls_cert.clone().or(file.tls_cert), self.tls_key.clone().or(file.tls_key)) {
+            (Some(cert), Some(key)) => Some(stoa_server::TlsConfig {
+                https: self.https.or(file.https).unwrap_or(SocketAddr::from(([0, 0, 0, 0], 443))),
+                certificate: stoa_server::CertificateSource::Files { cert, key },
+            }),
+            (None, None) => {
+                anyhow::ensure!(
+                    self.https.or(file.https).is_none(),
+                    "--https needs a certificate: give --tls-cert and --tls-key"
+                );
+                None
+            }
+            _ => {
+                anyhow::bail!("give both a certificate and its key (--tls-cert and --tls-key, or tls_cert and tls_key)")
+            }
+        };
+        // With TLS, plain HTTP is the redirect (and ACME's challenges), which browsers expect on port 80.
+        let http = match (&tls, self.common.http.or(file.http)) {
+            (_, Some(http)) => http,
+            (Some(_), None) => SocketAddr::from(([0, 0, 0, 0], 80)),
+            (None, None) => common.http,
+        };
         Ok(ServerConfig {
-            http: common.http,
+            http,
+            tls,
             data: common.data,
             public_url: common.public_url,
             invite_quota: self.invite_quota.or(file.invite_quota).unwrap_or(d.invite_quota),

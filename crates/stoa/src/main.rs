@@ -120,6 +120,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         running.media_addr,
         data.display()
     );
+    if let Some(http) = running.http_addr {
+        banner.push_str(&format!("HTTPS on {}; plain HTTP on {http} redirects there\n", running.addr));
+    }
     if let Some(url) = &running.bootstrap_invite {
         banner.push_str(&format!(
             "\nNo account exists yet. Open this one-time invite to create the admin account:\n{url}\n\n"

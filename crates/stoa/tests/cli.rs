@@ -68,7 +68,7 @@ fn admin_invite(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
 
 async fn sign_up(invite_url: &str, username: &str) -> reqwest::StatusCode {
     let (base, code) = invite_url.split_once("/invite/").expect("an invite URL");
-    reqwest::Client::new()
+    stoa_client::tls::http()
         .post(format!("{base}/api/v1/auth/signup"))
         .json(&json!({"invite": code, "username": username, "display_name": username, "password": "long enough"}))
         .send()
@@ -108,14 +108,14 @@ async fn options_come_from_the_environment_and_stoa_toml() {
     let bootstrap = serve.line_with("/invite/");
     assert!(dir.path().join("from-toml").join("stoa.db").exists(), "the data folder came from stoa.toml");
     let base = bootstrap.split("/invite/").next().unwrap().to_string();
-    let resp = reqwest::Client::new()
+    let resp = stoa_client::tls::http()
         .post(format!("{base}/api/v1/auth/signup"))
         .json(&json!({"invite": bootstrap.rsplit('/').next().unwrap(), "username": "admin", "display_name": "A", "password": "long enough"}))
         .send()
         .await
         .unwrap();
     let token = resp.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
-    let create = || reqwest::Client::new().post(format!("{base}/api/v1/invites")).bearer_auth(&token).send();
+    let create = || stoa_client::tls::http().post(format!("{base}/api/v1/invites")).bearer_auth(&token).send();
     assert_eq!(create().await.unwrap().status(), reqwest::StatusCode::CREATED);
     assert_eq!(create().await.unwrap().status(), reqwest::StatusCode::FORBIDDEN, "the quota of 1 came from stoa.toml");
 

@@ -9,7 +9,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, get, on, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -34,7 +34,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/rooms/{id}", get(room))
         .route("/api/v1/rooms/{id}/audience", get(audience))
         .route("/api/v1/rooms/{id}/invited", post(invite))
-        .route("/api/v1/rooms/{id}/ws", get(websocket))
+        // GET for HTTP/1.1's Upgrade, CONNECT for HTTP/2's extended CONNECT (RFC 8441), which browsers use
+        // over HTTPS when the server speaks HTTP/2.
+        .route("/api/v1/rooms/{id}/ws", on(MethodFilter::GET.or(MethodFilter::CONNECT), websocket))
 }
 
 /// A live room the caller may see, with its latest snapshot; 404 otherwise, the same for every reason.
