@@ -6,6 +6,7 @@
 
 #![deny(missing_docs)]
 
+pub mod acme;
 pub mod auth;
 pub mod client_ip;
 pub mod error;
@@ -127,6 +128,8 @@ pub enum CertificateSource {
         /// The private key.
         key: PathBuf,
     },
+    /// An ACME CA, by the HTTP-01 challenge on the plain-HTTP listener; kept in the data folder.
+    Acme(acme::AcmeConfig),
 }
 
 /// Shared by every request handler. Cheap to clone.
@@ -234,6 +237,9 @@ pub enum StartError {
     /// The HTTPS certificate could not be used.
     #[error("cannot serve HTTPS: {0}")]
     Tls(#[from] tls::TlsError),
+    /// No certificate could be had from the ACME CA.
+    #[error("cannot get a certificate: {0}")]
+    Acme(#[from] acme::AcmeError),
 }
 
 /// A server that is running.
@@ -250,21 +256,28 @@ pub struct Running {
     pub bootstrap_invite: Option<String>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    /// Tasks that run as long as the server (certificate renewal), stopped with it.
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for task in &self.background {
+            task.abort();
+        }
+    }
 }
 
 impl Running {
     /// Stops accepting requests, lets those in flight finish, and waits for the server to stop.
-    pub async fn stop(self) -> std::io::Result<()> {
+    pub async fn stop(mut self) -> std::io::Result<()> {
         let _ = self.shutdown.send(true);
-        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        (&mut self.task).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 
     /// Waits until the server stops by itself (it does not, short of an I/O failure).
-    pub async fn wait(self) -> std::io::Result<()> {
-        let Running { shutdown, task, .. } = self;
-        let result = task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
-        drop(shutdown);
-        result
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        (&mut self.task).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 }
 
@@ -272,15 +285,23 @@ impl Running {
 /// with the right host while the server runs.
 pub const PUBLIC_URL_SETTING: &str = "public_url";
 
-/// Reads the certificate (so that a bad one stops the start before anything listens), opens the store in
-/// the data folder, ends the rooms a previous run left live, binds HTTP (and HTTPS), and serves.
+/// Reads a certificate file (so that a bad one stops the start before anything listens), opens the store
+/// in the data folder, ends the rooms a previous run left live, binds HTTP (and HTTPS), gets an ACME
+/// certificate if that is the source and none is kept, and serves.
 pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     tls::install_default_crypto();
-    let certificate = match config.tls.as_ref().map(|t| &t.certificate) {
+    let mut certificate = match config.tls.as_ref().map(|t| &t.certificate) {
         Some(CertificateSource::Files { cert, key }) => Some(tls::Certificate::from_files(cert, key)?),
-        None => None,
+        _ => None,
     };
     std::fs::create_dir_all(&config.data).map_err(|e| StartError::DataDir(config.data.clone(), e))?;
+    let challenges = tls::Challenges::default();
+    let acme = match config.tls.as_ref().map(|t| &t.certificate) {
+        Some(CertificateSource::Acme(acme)) => {
+            Some(Arc::new(acme::Acme::new(acme.clone(), &config.data, challenges.clone())?))
+        }
+        _ => None,
+    };
     let store = SqliteStore::open(&config.data).await?;
     let stale = store.end_all_rooms().await?;
     if stale > 0 {
@@ -298,10 +319,40 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     };
     let addr = https.as_ref().map_or(http_addr, |(_, a)| *a);
     let redirect_addr = https.as_ref().map(|_| http_addr);
-    let public_url = config.public_url.clone().unwrap_or_else(|| match &certificate {
-        Some(cert) => default_https_url(cert, addr),
-        None => format!("http://{addr}"),
+    let public_url = config.public_url.clone().unwrap_or_else(|| match (&config.tls, &certificate) {
+        (Some(TlsConfig { certificate: CertificateSource::Acme(acme), .. }), _) => {
+            https_url(acme.domains.first().map(String::as_str), addr)
+        }
+        (_, Some(cert)) => https_url(cert.names.iter().find(|n| !n.starts_with('*')).map(String::as_str), addr),
+        _ => format!("http://{addr}"),
     });
+    let (shutdown, stopped) = watch::channel(false);
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    // With TLS, plain HTTP serves from now on: the redirect, and the ACME challenges the order below needs.
+    let (plain, http_listener) = if https.is_some() {
+        let plain = tls::plain_http(Arc::from(public_url.as_str()), challenges.clone());
+        let serving = axum::serve(http_listener, plain).with_graceful_shutdown(until_stopped()).into_future();
+        (Some(tokio::spawn(serving)), None)
+    } else {
+        (None, Some(http_listener))
+    };
+    if let Some(acme) = &acme {
+        match acme.certificate().await {
+            Ok(cert) => certificate = Some(cert),
+            Err(e) => {
+                let _ = shutdown.send(true);
+                if let Some(plain) = plain {
+                    let _ = plain.await;
+                }
+                return Err(e.into());
+            }
+        }
+    }
     let sfu = stoa_sfu::Sfu::start(stoa_sfu::SfuConfig {
         udp: config.media_udp,
         public_ip: config.public_ip,
@@ -322,48 +373,44 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         sfu,
     };
     let bootstrap_invite = state.store.bootstrap_invite().await?.map(|code| state.invite_url(&code));
-    let (shutdown, stopped) = watch::channel(false);
-    let until_stopped = move || {
-        let mut stopped = stopped.clone();
-        async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        }
-    };
-    let task = match (https, certificate) {
-        (Some((https_listener, _)), Some(certificate)) => {
+    let mut background = Vec::new();
+    let task = match (https, certificate, plain, http_listener) {
+        (Some((https_listener, _)), Some(certificate), Some(plain), None) => {
             use axum::serve::ListenerExt;
             let certs = tls::Certificates::new(certificate);
+            if let Some(acme) = acme {
+                background.push(acme.keep_renewed(certs.clone()));
+            }
             let listener =
                 tls::TlsListener::new(https_listener, tls::server_config(certs), Arc::new(tls::TlsStats::default()))
                     .map_err(|e| StartError::Bind(addr, e))?
                     // Lets handlers see the client's address (ConnectInfo), as on plain TCP.
                     .tap_io(|_| {});
-            let plain = tls::plain_http(state.public_url.clone(), tls::Challenges::default());
             let product = app(state).layer(axum::middleware::map_response(tls::hsts));
             let product = axum::serve(listener, product.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(until_stopped());
-            let plain = axum::serve(http_listener, plain).with_graceful_shutdown(until_stopped());
             tracing::info!(%addr, %http_addr, "serving HTTPS, and plain HTTP as a redirect");
             tokio::spawn(async move {
-                let (a, b) = tokio::join!(product.into_future(), plain.into_future());
-                a.and(b)
+                let (a, b) = tokio::join!(product.into_future(), plain);
+                a.and(b.unwrap_or_else(|e| Err(std::io::Error::other(e))))
             })
         }
-        _ => {
+        (None, _, None, Some(http_listener)) => {
             let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
             let serving = axum::serve(http_listener, service).with_graceful_shutdown(until_stopped());
             tracing::info!(%addr, "serving HTTP");
             tokio::spawn(serving.into_future())
         }
+        _ => unreachable!("TLS has a listener, a certificate and a plain side, or none of them"),
     };
-    Ok(Running { addr, http_addr: redirect_addr, media_addr, public_url, bootstrap_invite, shutdown, task })
+    Ok(Running { addr, http_addr: redirect_addr, media_addr, public_url, bootstrap_invite, shutdown, task, background })
 }
 
-/// The public URL of an HTTPS server that was not told one: the certificate's first name that is not a
-/// wildcard, with the port unless it is 443; or the bound address when the certificate names no host.
-fn default_https_url(cert: &tls::Certificate, addr: SocketAddr) -> String {
+/// The public URL of an HTTPS server that was not told one: `host` (the certificate's first name that is
+/// not a wildcard, or the ACME domain) with the port unless it is 443; or the bound address.
+fn https_url(host: Option<&str>, addr: SocketAddr) -> String {
     let port = if addr.port() == 443 { String::new() } else { format!(":{}", addr.port()) };
-    match cert.names.iter().find(|n| !n.starts_with('*')) {
+    match host {
         Some(name) => format!("https://{name}{port}"),
         None => format!("https://{addr}"),
     }

@@ -77,6 +77,20 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "STOA_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// Get (and renew) the HTTPS certificate for this domain from an ACME CA, Let's Encrypt by default, by
+    /// the HTTP-01 challenge on --http (which must be reachable on port 80 from the internet). Repeat it,
+    /// or separate with commas, for several names; the first is the public URL's host.
+    #[arg(long, env = "STOA_ACME", value_name = "DOMAIN", value_delimiter = ',', conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub acme: Vec<String>,
+    /// The ACME CA's directory URL [default: Let's Encrypt's].
+    #[arg(long, env = "STOA_ACME_DIRECTORY", value_name = "URL")]
+    pub acme_directory: Option<String>,
+    /// Also trust this PEM root for the ACME CA's own HTTPS (a private or test CA).
+    #[arg(long, env = "STOA_ACME_CA_ROOT", value_name = "FILE")]
+    pub acme_ca_root: Option<PathBuf>,
+    /// Testing aid: renew an ACME certificate this many days before it expires instead of 30.
+    #[arg(long, env = "STOA_ACME_RENEW_BEFORE_DAYS", hide = true)]
+    pub acme_renew_before_days: Option<u64>,
     /// With TLS, the HTTPS address to listen on [default: 0.0.0.0:443].
     #[arg(long, env = "STOA_HTTPS")]
     pub https: Option<SocketAddr>,
@@ -84,6 +98,19 @@ pub struct ServeArgs {
     /// see the 16-bit wrap in seconds rather than after 22 minutes of speech.
     #[arg(long, env = "STOA_MEDIA_FIRST_SEQ", hide = true)]
     pub media_first_seq: Option<u16>,
+}
+
+/// A DNS name an ACME CA could issue for: dot-separated labels of letters, digits and hyphens.
+fn is_domain(name: &str) -> bool {
+    name.len() <= 253
+        && name.contains('.')
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 /// `stoa.toml`: the same options as the flags, by the same names with `_`.
@@ -108,6 +135,9 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     https: Option<SocketAddr>,
+    acme: Option<Vec<String>>,
+    acme_directory: Option<String>,
+    acme_ca_root: Option<PathBuf>,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -154,15 +184,42 @@ impl ServeArgs {
         let file = load_file(self.common.config.as_deref())?;
         let common = self.common.merge(&file);
         let d = ServerConfig::default();
-        let tls = match (self.tls_cert.clone().or(file.tls_cert), self.tls_key.clone().or(file.tls_key)) {
-            (Some(cert), Some(key)) => Some(stoa_server::TlsConfig {
-                https: self.https.or(file.https).unwrap_or(SocketAddr::from(([0, 0, 0, 0], 443))),
-                certificate: stoa_server::CertificateSource::Files { cert, key },
-            }),
+        let https = self.https.or(file.https).unwrap_or(SocketAddr::from(([0, 0, 0, 0], 443)));
+        let acme = if self.acme.is_empty() { file.acme.clone().unwrap_or_default() } else { self.acme.clone() };
+        let acme: Vec<String> = acme.iter().map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase()).collect();
+        if let Some(bad) = acme.iter().find(|d| !is_domain(d)) {
+            anyhow::bail!("--acme {bad:?} is not a domain name (e.g. stoa.example.org)");
+        }
+        let files = (self.tls_cert.clone().or(file.tls_cert), self.tls_key.clone().or(file.tls_key));
+        let tls = match files {
+            _ if !acme.is_empty() => {
+                anyhow::ensure!(
+                    files.0.is_none() && files.1.is_none(),
+                    "give either --acme or --tls-cert and --tls-key, not both"
+                );
+                Some(stoa_server::TlsConfig {
+                    https,
+                    certificate: stoa_server::CertificateSource::Acme(stoa_server::acme::AcmeConfig {
+                        domains: acme,
+                        directory: self
+                            .acme_directory
+                            .clone()
+                            .or(file.acme_directory)
+                            .unwrap_or_else(|| stoa_server::acme::LETS_ENCRYPT.to_string()),
+                        ca_root: self.acme_ca_root.clone().or(file.acme_ca_root),
+                        renew_before: self
+                            .acme_renew_before_days
+                            .map_or(stoa_server::acme::RENEW_BEFORE, |d| Duration::from_secs(d * 24 * 3600)),
+                    }),
+                })
+            }
+            (Some(cert), Some(key)) => {
+                Some(stoa_server::TlsConfig { https, certificate: stoa_server::CertificateSource::Files { cert, key } })
+            }
             (None, None) => {
                 anyhow::ensure!(
                     self.https.or(file.https).is_none(),
-                    "--https needs a certificate: give --tls-cert and --tls-key"
+                    "--https needs a certificate: give --acme DOMAIN, or --tls-cert and --tls-key"
                 );
                 None
             }

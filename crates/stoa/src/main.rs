@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the server (the default when no subcommand is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage a server's data folder; works while the server runs.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -58,10 +58,25 @@ fn main() -> ExitCode {
     match try_main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("stoa: {e:#}");
+            eprintln!("stoa: {}", explain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, each said once: error types that wrap another often print it already.
+fn explain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
 }
 
 /// Large allocations straight from the kernel, and back to it when freed.
@@ -101,7 +116,7 @@ fn try_main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command {
         None => runtime.block_on(serve(cli.serve)),
-        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
         Some(Command::Admin(AdminCommand::Invite { common, uses })) => runtime.block_on(admin_invite(common, uses)),
         Some(Command::Bot(command)) => runtime.block_on(bot::run(command)),
         Some(Command::Bench(args)) => runtime.block_on(bench::run(args)),
