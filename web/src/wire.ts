@@ -297,7 +297,8 @@ usernames: Array<string>, };
 
 export type Health = { 
 /**
- * Always `"ok"` when the server answers.
+ * `"ok"`, or `"degraded"` when the store does not answer or a media shard is down (then with status
+ * 503).
  */
 status: string, 
 /**
@@ -308,7 +309,25 @@ live_rooms?: number | null,
 /**
  * How many media (WebRTC) connections the SFU holds: for admins only.
  */
-media_peers?: number | null, };
+media_peers?: number | null, 
+/**
+ * Whether the store answers (`"ok"` or `"unavailable"`): for admins only.
+ */
+store?: string | null, 
+/**
+ * How many media shards there are: for admins only.
+ */
+media_shards?: number | null, 
+/**
+ * How many of them run: for admins only.
+ */
+media_shards_running?: number | null, };
+
+export type Ready = { 
+/**
+ * True while the server takes new requests.
+ */
+ready: boolean, };
 
 export type ClientMessage = { 
 /**

@@ -268,7 +268,8 @@ pub struct InviteToRoomRequest {
 /// `GET /healthz`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct Health {
-    /// Always `"ok"` when the server answers.
+    /// `"ok"`, or `"degraded"` when the store does not answer or a media shard is down (then with status
+    /// 503).
     pub status: String,
     /// How many rooms are live, hidden ones included: for admins only, absent for everyone else, since a
     /// count that moves when a closed room starts would tell outsiders that it exists.
@@ -277,4 +278,20 @@ pub struct Health {
     /// How many media (WebRTC) connections the SFU holds: for admins only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_peers: Option<u32>,
+    /// Whether the store answers (`"ok"` or `"unavailable"`): for admins only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    /// How many media shards there are: for admins only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_shards: Option<u32>,
+    /// How many of them run: for admins only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_shards_running: Option<u32>,
+}
+
+/// Whether the server takes traffic: false while it stops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct Ready {
+    /// True while the server takes new requests.
+    pub ready: bool,
 }

@@ -34,6 +34,7 @@ fn generate() -> String {
         AudiencePage::decl(&cfg),
         InviteToRoomRequest::decl(&cfg),
         Health::decl(&cfg),
+        Ready::decl(&cfg),
         ClientMessage::decl(&cfg),
         ClientCommand::decl(&cfg),
         ServerEvent::decl(&cfg),

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod error;
 pub mod live;
+pub mod metrics;
 pub mod openapi;
 pub mod origin;
 pub mod routes;
@@ -71,6 +72,8 @@ pub struct ServerConfig {
     /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the client, for the rate limits
     /// and the logs. From anyone else those headers are ignored.
     pub trusted_proxies: Vec<client_ip::IpNet>,
+    /// Where `/metrics` (Prometheus) is served, on a listener of its own; off when absent.
+    pub metrics: Option<SocketAddr>,
     /// HTTPS. Without it the server speaks plain HTTP on `http` (behind a proxy that terminates TLS, or on
     /// loopback); with it, the product is on `tls.https` and `http` only redirects there.
     pub tls: Option<TlsConfig>,
@@ -104,6 +107,7 @@ impl Default for ServerConfig {
             media_fault_injection: false,
             trusted_proxies: Vec::new(),
             tls: None,
+            metrics: None,
         }
     }
 }
@@ -149,6 +153,10 @@ pub struct AppState {
     pub hashing: Arc<auth::HashPool>,
     /// The media plane.
     pub sfu: stoa_sfu::Sfu,
+    /// What the control plane counts, for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Whether the server is stopping (for `/readyz`).
+    pub stopping: watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -181,6 +189,7 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(axum::middleware::from_fn_with_state(origins, origin::guard))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_requests))
         .layer(axum::middleware::map_response(json_errors))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
@@ -248,6 +257,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// With TLS, where plain HTTP answers ACME challenges and redirects to HTTPS.
     pub http_addr: Option<SocketAddr>,
+    /// Where `/metrics` is served, when it is.
+    pub metrics_addr: Option<SocketAddr>,
     /// Where media (UDP) is received.
     pub media_addr: SocketAddr,
     /// The base URL of links.
@@ -371,9 +382,23 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         public_url: Arc::from(public_url.as_str()),
         rooms: live::Directory::default(),
         sfu,
+        metrics: Arc::new(metrics::Metrics::default()),
+        stopping: shutdown.subscribe(),
     };
     let bootstrap_invite = state.store.bootstrap_invite().await?.map(|code| state.invite_url(&code));
     let mut background = Vec::new();
+    let metrics_addr = match state.config.metrics {
+        Some(at) => {
+            let (listener, bound) = bind(at).await?;
+            let serving = axum::serve(listener, metrics::router(state.clone())).with_graceful_shutdown(until_stopped());
+            background.push(tokio::spawn(async move {
+                let _ = serving.await;
+            }));
+            tracing::info!(addr = %bound, "serving /metrics");
+            Some(bound)
+        }
+        None => None,
+    };
     let task = match (https, certificate, plain, http_listener) {
         (Some((https_listener, _)), Some(certificate), Some(plain), None) => {
             use axum::serve::ListenerExt;
@@ -381,11 +406,12 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
             if let Some(acme) = acme {
                 background.push(acme.keep_renewed(certs.clone()));
             }
-            let listener =
-                tls::TlsListener::new(https_listener, tls::server_config(certs), Arc::new(tls::TlsStats::default()))
-                    .map_err(|e| StartError::Bind(addr, e))?
-                    // Lets handlers see the client's address (ConnectInfo), as on plain TCP.
-                    .tap_io(|_| {});
+            let stats = Arc::new(tls::TlsStats::default());
+            let _ = state.metrics.tls.set(stats.clone());
+            let listener = tls::TlsListener::new(https_listener, tls::server_config(certs), stats)
+                .map_err(|e| StartError::Bind(addr, e))?
+                // Lets handlers see the client's address (ConnectInfo), as on plain TCP.
+                .tap_io(|_| {});
             let product = app(state).layer(axum::middleware::map_response(tls::hsts));
             let product = axum::serve(listener, product.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(until_stopped());
@@ -403,7 +429,17 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         }
         _ => unreachable!("TLS has a listener, a certificate and a plain side, or none of them"),
     };
-    Ok(Running { addr, http_addr: redirect_addr, media_addr, public_url, bootstrap_invite, shutdown, task, background })
+    Ok(Running {
+        addr,
+        http_addr: redirect_addr,
+        metrics_addr,
+        media_addr,
+        public_url,
+        bootstrap_invite,
+        shutdown,
+        task,
+        background,
+    })
 }
 
 /// The public URL of an HTTPS server that was not told one: `host` (the certificate's first name that is

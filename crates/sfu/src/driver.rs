@@ -199,7 +199,7 @@ pub struct Sfu {
     stats: Arc<Stats>,
 }
 
-/// What went wrong in the media plane, counted for the logs and for `/healthz`'s admins.
+/// What went wrong in the media plane, counted for the logs and for `/metrics`; and each shard's traffic.
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Commands a full shard queue refused.
@@ -210,6 +210,48 @@ pub struct Stats {
     pub peer_panics: AtomicU64,
     /// Shards that panicked and were started again.
     pub shard_restarts: AtomicU64,
+    /// Each shard's traffic, written by that shard alone.
+    pub shards: Box<[ShardMeter]>,
+}
+
+/// Upper bounds of the forwarding-latency histogram's buckets, in microseconds (the last is +Inf).
+pub const FORWARD_BUCKETS_US: [u64; 9] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000];
+
+/// One shard's traffic. Only its shard writes it (relaxed atomics, once per datagram read and once per
+/// batch sent), and it sits on cache lines of its own, so that counting costs no contention between shards.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct ShardMeter {
+    /// Datagrams received, and their bytes.
+    pub packets_in: AtomicU64,
+    /// Bytes received.
+    pub bytes_in: AtomicU64,
+    /// Datagrams sent (queued to the kernel), and their bytes.
+    pub packets_out: AtomicU64,
+    /// Bytes sent.
+    pub bytes_out: AtomicU64,
+    /// Datagrams refused: not STUN/DTLS/RTP/RTCP, from an unknown source, or with the wrong credentials.
+    pub refused: AtomicU64,
+    /// Audio packets from peers that may not publish (listeners), never forwarded: the stage, enforced.
+    pub refused_audience: AtomicU64,
+    /// How long forwarded audio waited in the shard, from the read of the first packet in a batch to the
+    /// send of the batch: counts per bucket of [`FORWARD_BUCKETS_US`] and one for +Inf.
+    pub forward_buckets: [AtomicU64; 10],
+    /// The sum of those waits, in microseconds.
+    pub forward_sum_us: AtomicU64,
+}
+
+impl ShardMeter {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn forwarded_after(&self, wait: Duration) {
+        let us = wait.as_micros() as u64;
+        let bucket = FORWARD_BUCKETS_US.iter().position(|b| us <= *b).unwrap_or(FORWARD_BUCKETS_US.len());
+        Self::add(&self.forward_buckets[bucket], 1);
+        Self::add(&self.forward_sum_us, us);
+    }
 }
 
 /// Counts a refused message and logs it: the first, then every 1,000th, so a flood does not flood the log.
@@ -262,7 +304,8 @@ impl Sfu {
         let shards = config.shards.max(1);
         let peers: Arc<[std::sync::atomic::AtomicUsize]> =
             (0..shards).map(|_| std::sync::atomic::AtomicUsize::new(0)).collect();
-        let stats = Arc::new(Stats::default());
+        let stats =
+            Arc::new(Stats { shards: (0..shards).map(|_| ShardMeter::default()).collect(), ..Default::default() });
         let mut sockets = Vec::with_capacity(shards);
         for i in 0..shards {
             let port = if config.udp.port() == 0 { 0 } else { config.udp.port() + i as u16 };
@@ -338,6 +381,16 @@ impl Sfu {
     /// How many peers (media connections) the SFU holds.
     pub fn peer_count(&self) -> usize {
         self.peers.iter().map(|p| p.load(Ordering::Relaxed)).sum()
+    }
+
+    /// How many shards are running (a shard that panicked is restarted; one that could not be is gone).
+    pub fn shards_running(&self) -> usize {
+        self.commands.iter().filter(|c| !c.is_closed()).count()
+    }
+
+    /// How many shards there are.
+    pub fn shard_count(&self) -> usize {
+        self.commands.len()
     }
 
     /// What went wrong so far: dropped messages, peer panics, shard restarts.
@@ -496,6 +549,8 @@ struct Shard {
     pending: Vec<Packet>,
     refused: u64,
     refused_logged_at: Instant,
+    /// When the first packet to forward in this batch was read, for the forwarding-latency histogram.
+    forward_since: Option<Instant>,
     /// Peers held, per shard; this shard writes its own entry.
     gauge: Arc<[std::sync::atomic::AtomicUsize]>,
     stats: Arc<Stats>,
@@ -599,6 +654,7 @@ impl Shard {
             pending: Vec::new(),
             refused: 0,
             refused_logged_at: Instant::now(),
+            forward_since: None,
             gauge: setup.peers.clone(),
             stats: setup.stats.clone(),
             registry: setup.registry.clone(),
@@ -639,7 +695,12 @@ impl Shard {
     fn read_ready(&mut self, buf: &mut [u8]) {
         for _ in 0..READ_BATCH {
             match self.socket.try_recv_from(buf) {
-                Ok((n, source)) => self.datagram(Instant::now(), source, &buf[..n]),
+                Ok((n, source)) => {
+                    let meter = self.meter();
+                    ShardMeter::add(&meter.packets_in, 1);
+                    ShardMeter::add(&meter.bytes_in, n as u64);
+                    self.datagram(Instant::now(), source, &buf[..n])
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     // ICMP errors for an earlier send surface here on Linux; they concern one peer, not us.
@@ -649,7 +710,12 @@ impl Shard {
         }
     }
 
+    fn meter(&self) -> &ShardMeter {
+        &self.stats.shards[self.index]
+    }
+
     fn refuse(&mut self, now: Instant, source: SocketAddr, why: &str) {
+        ShardMeter::add(&self.meter().refused, 1);
         self.refused += 1;
         tracing::debug!(%source, why, "refused a datagram");
         if now.duration_since(self.refused_logged_at) >= Duration::from_secs(10) {
@@ -786,6 +852,7 @@ impl Shard {
                     Ok(Output::Event(event)) => match event {
                         // The stage, enforced here: nothing from a peer that may not publish is forwarded.
                         Event::RtpPacket(packet) if peer.forwarding == Forwarding::On => {
+                            self.forward_since.get_or_insert(now);
                             self.pending.push(Packet {
                                 room: peer.room,
                                 source: peer.source,
@@ -796,6 +863,7 @@ impl Shard {
                                 payload: packet.payload,
                             });
                         }
+                        Event::RtpPacket(_) => ShardMeter::add(&self.stats.shards[self.index].refused_audience, 1),
                         Event::Connected => connected = true,
                         Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                             closed = Some((PeerError::ConnectionFailed, "The media connection was lost.".into()));
@@ -1010,6 +1078,9 @@ impl Shard {
     }
 
     fn cross(&mut self, now: Instant, message: Cross) {
+        if matches!(message, Cross::Publish(_) | Cross::Deliver(..)) {
+            self.forward_since.get_or_insert(now);
+        }
         match message {
             Cross::Publish(packet) => self.publish_at_home(now, packet),
             Cross::Deliver(packet, forward, to) => self.deliver(now, &packet, forward, to),
@@ -1038,6 +1109,18 @@ impl Shard {
     /// Sends the outbox, waiting while the socket is full. Through `try_io`, so that a full socket clears
     /// tokio's readiness and the wait is a real wait, not a spin.
     async fn flush(&mut self) {
+        if !self.outbox.is_empty() {
+            let meter = &self.stats.shards[self.index];
+            ShardMeter::add(&meter.packets_out, self.outbox.len() as u64);
+            ShardMeter::add(&meter.bytes_out, self.outbox.queued_bytes() as u64);
+        }
+        self.send_outbox().await;
+        if let Some(since) = self.forward_since.take() {
+            self.stats.shards[self.index].forwarded_after(since.elapsed());
+        }
+    }
+
+    async fn send_outbox(&mut self) {
         let Shard { socket, outbox, .. } = self;
         while !outbox.is_empty() {
             let sent = socket.try_io(Interest::WRITABLE, || match outbox.send(&*socket) {

@@ -23,7 +23,9 @@ pub mod repacket;
 pub mod slots;
 mod srtp;
 
-pub use driver::{Forwarding, PeerError, PeerId, RoomKey, Sfu, SfuConfig, SfuError, SfuEvent, Stats};
+pub use driver::{
+    FORWARD_BUCKETS_US, Forwarding, PeerError, PeerId, RoomKey, Sfu, SfuConfig, SfuError, SfuEvent, ShardMeter, Stats,
+};
 pub use net::set_buffers as set_socket_buffers;
 pub use slots::{SlotConfig, SlotMapper, SourceId};
 pub use srtp::crypto_provider;

@@ -41,6 +41,11 @@ impl Outbox {
         self.items.len() - self.sent
     }
 
+    /// The bytes of the datagrams queued and not yet sent.
+    pub fn queued_bytes(&self) -> usize {
+        self.items[self.sent..].iter().map(|&(_, _, len)| len).sum()
+    }
+
     /// Whether nothing waits.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

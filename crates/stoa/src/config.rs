@@ -91,6 +91,10 @@ pub struct ServeArgs {
     /// Testing aid: renew an ACME certificate this many days before it expires instead of 30.
     #[arg(long, env = "STOA_ACME_RENEW_BEFORE_DAYS", hide = true)]
     pub acme_renew_before_days: Option<u64>,
+    /// Serve Prometheus metrics at http://ADDR/metrics, on a listener of its own (keep it private: it
+    /// counts every room, hidden ones included) [default: off].
+    #[arg(long, env = "STOA_METRICS", value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
     /// With TLS, the HTTPS address to listen on [default: 0.0.0.0:443].
     #[arg(long, env = "STOA_HTTPS")]
     pub https: Option<SocketAddr>,
@@ -136,6 +140,7 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     https: Option<SocketAddr>,
     acme: Option<Vec<String>>,
+    metrics: Option<SocketAddr>,
     acme_directory: Option<String>,
     acme_ca_root: Option<PathBuf>,
 }
@@ -236,6 +241,7 @@ impl ServeArgs {
         Ok(ServerConfig {
             http,
             tls,
+            metrics: self.metrics.or(file.metrics),
             data: common.data,
             public_url: common.public_url,
             invite_quota: self.invite_quota.or(file.invite_quota).unwrap_or(d.invite_quota),

@@ -23,6 +23,16 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     serve: ServeArgs,
+    /// How logs are written to standard error: `text` for people, `json` for log collectors (one object a
+    /// line).
+    #[arg(long, global = true, value_enum, default_value = "text", env = "STOA_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -99,20 +109,19 @@ fn return_large_blocks_to_the_kernel() {}
 fn try_main() -> anyhow::Result<()> {
     return_large_blocks_to_the_kernel();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            // The server logs at info; tools (bots, admin) keep quiet unless something is wrong.
-            // str0m warns about ordinary browser offers (e.g. Chrome's RED payload type we do not use);
-            // its errors still show.
-            let default = if matches!(cli.command, None | Some(Command::Serve(_))) {
-                "info,str0m=error"
-            } else {
-                "warn,str0m=error"
-            };
-            tracing_subscriber::EnvFilter::new(default)
-        }))
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // The server logs at info; tools (bots, admin) keep quiet unless something is wrong.
+        // str0m warns about ordinary browser offers (e.g. Chrome's RED payload type we do not use);
+        // its errors still show.
+        let default =
+            if matches!(cli.command, None | Some(Command::Serve(_))) { "info,str0m=error" } else { "warn,str0m=error" };
+        tracing_subscriber::EnvFilter::new(default)
+    });
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command {
         None => runtime.block_on(serve(cli.serve)),
@@ -135,6 +144,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         running.media_addr,
         data.display()
     );
+    if let Some(metrics) = running.metrics_addr {
+        banner.push_str(&format!("Metrics (Prometheus) on http://{metrics}/metrics\n"));
+    }
     if let Some(http) = running.http_addr {
         banner.push_str(&format!("HTTPS on {}; plain HTTP on {http} redirects there\n", running.addr));
     }

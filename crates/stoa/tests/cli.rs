@@ -147,3 +147,27 @@ fn a_broken_config_file_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("stoa.toml is not a valid Stoa configuration") && err.contains("no_such_option"), "{err}");
 }
+
+#[test]
+fn log_format_json_writes_one_json_object_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(STOA)
+        .current_dir(dir.path())
+        .args(["serve", "--log-format", "json", "--http", "127.0.0.1:0", "--media-udp", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let line = lines.next().expect("the server logs").unwrap();
+        let object: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(object["timestamp"].is_string() && object["level"].is_string(), "{object}");
+        seen.push(object["message"].as_str().unwrap_or_default().to_string());
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen.iter().any(|m| m.contains("listening") || m.contains("serving")), "{seen:?}");
+}

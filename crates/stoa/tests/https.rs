@@ -32,6 +32,7 @@ fn serve(data: &Path, cert: &Path, key: &Path) -> tokio::process::Command {
         .arg("--data")
         .arg(data)
         .args(["--https", "127.0.0.1:0", "--http", "127.0.0.1:0", "--media-udp", "127.0.0.1:0"])
+        .args(["--metrics", "127.0.0.1:0"])
         .arg("--tls-cert")
         .arg(cert)
         .arg("--tls-key")
@@ -52,10 +53,13 @@ async fn https_with_a_self_signed_certificate_carries_chromium_the_rust_client_a
     let mut server = serve(&dir.path().join("data"), &cert, &key).stdout(Stdio::piped()).spawn().unwrap();
     let mut out = BufReader::new(server.stdout.take().unwrap()).lines();
     let (mut listening, mut plain, mut bootstrap) = (String::new(), String::new(), String::new());
+    let mut metrics = String::new();
     while bootstrap.is_empty() {
         let line = tokio::time::timeout(Duration::from_secs(30), out.next_line()).await.unwrap().unwrap().unwrap();
         if let Some(rest) = line.strip_prefix("Stoa is listening on ") {
             listening = rest.split_whitespace().next().unwrap().to_string();
+        } else if let Some(rest) = line.strip_prefix("Metrics (Prometheus) on ") {
+            metrics = rest.trim().to_string();
         } else if line.starts_with("HTTPS on ") {
             plain = line.split("plain HTTP on ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
         } else if line.contains("/invite/") {
@@ -91,6 +95,9 @@ async fn https_with_a_self_signed_certificate_carries_chromium_the_rust_client_a
     assert!(!String::from_utf8_lossy(&sink).contains("200 OK"), "plain HTTP on the TLS port is not served");
     let _silent = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await.unwrap();
     assert_eq!(http.get(format!("{direct}/healthz")).send().await.unwrap().status(), 200);
+    let counted = http.get(&metrics).send().await.unwrap().text().await.unwrap();
+    let failed = counted.lines().find_map(|l| l.strip_prefix("stoa_tls_handshakes_total{result=\"failed\"} "));
+    assert!(failed.is_some_and(|n| n.parse::<u64>().unwrap() >= 1), "the garbage handshake is counted:\n{counted}");
 
     // Chromium signs up, starts a room and speaks; a friend hears it (all in https.mjs).
     let mut node = tokio::process::Command::new("node")

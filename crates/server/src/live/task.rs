@@ -121,6 +121,7 @@ pub fn spawn_room(
     directory: Directory,
     sfu: Sfu,
     audience_packets: AudiencePackets,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> RoomHandle {
     let (tx, rx) = mpsc::channel(INBOX);
     let (media_tx, media_rx) = mpsc::channel(MEDIA_EVENTS);
@@ -151,6 +152,8 @@ pub fn spawn_room(
         offer_limits: HashMap::new(),
         audience_packets,
         audience_frames: 1,
+        metrics,
+        offered_at: HashMap::new(),
     };
     tokio::spawn(task.run(rx, media_rx));
     handle
@@ -192,6 +195,9 @@ struct RoomTask {
     audience_packets: AudiencePackets,
     /// Frames per audience packet, as last told to the SFU.
     audience_frames: usize,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// When each peer's offer came, until it connects: the join latency.
+    offered_at: HashMap<PeerId, Instant>,
 }
 
 impl RoomTask {
@@ -300,6 +306,7 @@ impl RoomTask {
         let source = self.new_source();
         let peer = self.sfu.offer(self.room_key, source, sdp, publish.into());
         self.peers.insert(conn, (peer, publish));
+        self.offered_at.insert(peer, Instant::now());
         self.peer_conns.insert(peer, conn);
         self.sources.insert(source, (peer, user));
     }
@@ -325,6 +332,7 @@ impl RoomTask {
     }
 
     fn forget_peer(&mut self, peer: PeerId) {
+        self.offered_at.remove(&peer);
         self.peer_conns.remove(&peer);
         self.sources.retain(|_, (p, _)| *p != peer);
     }
@@ -347,7 +355,11 @@ impl RoomTask {
                     self.send(conn, &ServerEvent::Error { id: None, code: code.into(), message });
                 }
             }
-            SfuEvent::Connected { .. } => {}
+            SfuEvent::Connected { peer, .. } => {
+                if let Some(at) = self.offered_at.remove(&peer) {
+                    self.metrics.joined_after(at.elapsed());
+                }
+            }
             SfuEvent::Slots { holders } => {
                 self.holders = holders;
                 let _ = self.broadcast.send(encode(&self.slots_event()));
@@ -377,6 +389,7 @@ impl RoomTask {
             // Full (the client stopped reading) or closed: cut it off rather than wait. Its participant
             // keeps their place for the reconnect grace, like any dropped socket.
             tracing::info!(room = %self.id, conn = conn.0, "connection too slow; closing it");
+            self.metrics.ws_queue_drops.fetch_add(1, Ordering::Relaxed);
             self.conns.remove(&conn);
             self.offer_limits.remove(&conn);
             self.close_media(conn);

@@ -109,7 +109,15 @@ pub async fn create_room(
     let config = RoomConfig { capacity: state.config.room_capacity, reconnect_grace: state.config.reconnect_grace };
     let room = Room::new(Instant::now(), id.clone(), title, body.visibility, creator, invited, config);
     let packets = AudiencePackets { frames: state.config.audience_frames, above: state.config.audience_frames_above };
-    let handle = spawn_room(room, id.clone(), state.store.clone(), state.rooms.clone(), state.sfu.clone(), packets);
+    let handle = spawn_room(
+        room,
+        id.clone(),
+        state.store.clone(),
+        state.rooms.clone(),
+        state.sfu.clone(),
+        packets,
+        state.metrics.clone(),
+    );
     let info = handle.snapshot.borrow().info.clone();
     tracing::info!(room = %id, by = %session.account.username, visibility = ?body.visibility, "room created");
     Ok((StatusCode::CREATED, Json(info)))

@@ -1,0 +1,224 @@
+//! `/metrics`: the operator's view, in Prometheus' text format (version 0.0.4), on a listener of its own
+//! (`--metrics ADDR`), never on the public port: the counts it shows (rooms, participants) are for the
+//! people who run the server, and hidden rooms are counted there like any other.
+//!
+//! Counters that the hot paths write are atomics owned where they are written (the SFU's per-shard meters,
+//! the TLS listener's handshake counts); this module only reads and formats them at scrape time.
+
+use crate::AppState;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the join-latency histogram's buckets, in milliseconds (the last is +Inf).
+const JOIN_BUCKETS_MS: [u64; 10] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000];
+
+/// What the control plane counts.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// HTTP requests by route (the router's pattern, so that IDs do not make new series) and status.
+    http: Mutex<HashMap<(String, u16), u64>>,
+    /// Room-socket connections cut off because their queue of events was full (a client that stopped
+    /// reading).
+    pub ws_queue_drops: AtomicU64,
+    /// From a media offer to ICE and DTLS being up, per bucket of [`JOIN_BUCKETS_MS`] and +Inf.
+    join_buckets: [AtomicU64; 11],
+    join_sum_ms: AtomicU64,
+    /// The HTTPS listener's handshake counts, when it serves HTTPS.
+    pub tls: std::sync::OnceLock<std::sync::Arc<crate::tls::TlsStats>>,
+}
+
+impl Metrics {
+    /// One media connection came up `wait` after its offer.
+    pub fn joined_after(&self, wait: Duration) {
+        let ms = wait.as_millis() as u64;
+        let bucket = JOIN_BUCKETS_MS.iter().position(|b| ms <= *b).unwrap_or(JOIN_BUCKETS_MS.len());
+        self.join_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.join_sum_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    fn request(&self, route: String, status: u16) {
+        *self.http.lock().unwrap_or_else(|p| p.into_inner()).entry((route, status)).or_default() += 1;
+    }
+}
+
+/// Counts every request of the application by route and status.
+pub async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
+    let response = next.run(request).await;
+    state.metrics.request(route, response.status().as_u16());
+    response
+}
+
+/// The metrics listener's application: `GET /metrics`.
+pub fn router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(scrape)).with_state(state)
+}
+
+async fn scrape(State(state): State<AppState>) -> Response {
+    let text = render(&state);
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], text)
+        .into_response()
+}
+
+/// Writes one metric's HELP and TYPE lines.
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Escapes a label value (Prometheus: backslash, double quote and newline).
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Writes a cumulative histogram from per-bucket counts (the last bucket is +Inf).
+fn histogram(out: &mut String, name: &str, bounds: &[f64], counts: &[u64], sum: f64) {
+    let mut total = 0;
+    for (i, count) in counts.iter().enumerate() {
+        total += count;
+        let le = bounds.get(i).map_or("+Inf".to_string(), |b| b.to_string());
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {total}");
+    }
+    let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {total}");
+}
+
+/// The whole exposition.
+pub fn render(state: &AppState) -> String {
+    let mut out = String::with_capacity(8192);
+    let snapshots = state.rooms.snapshots();
+    head(&mut out, "stoa_live_rooms", "gauge", "Live rooms, hidden ones included.");
+    let _ = writeln!(out, "stoa_live_rooms {}", snapshots.len());
+    let (mut moderators, mut speakers, mut listeners) = (0u64, 0u64, 0u64);
+    for s in &snapshots {
+        for member in &s.info.stage {
+            match member.role {
+                stoa_proto::Role::Moderator => moderators += 1,
+                _ => speakers += 1,
+            }
+        }
+        listeners += u64::from(s.info.listener_count);
+    }
+    head(&mut out, "stoa_participants", "gauge", "People in live rooms, by role.");
+    for (role, n) in [("moderator", moderators), ("speaker", speakers), ("listener", listeners)] {
+        let _ = writeln!(out, "stoa_participants{{role=\"{role}\"}} {n}");
+    }
+    head(&mut out, "stoa_media_peers", "gauge", "Media (WebRTC) connections, by transport.");
+    let _ = writeln!(out, "stoa_media_peers{{transport=\"udp\"}} {}", state.sfu.peer_count());
+
+    let sfu = state.sfu.stats();
+    let sum = |f: fn(&stoa_sfu::ShardMeter) -> &AtomicU64| -> u64 {
+        sfu.shards.iter().map(|m| f(m).load(Ordering::Relaxed)).sum()
+    };
+    for (name, help, value) in [
+        ("stoa_media_packets_received_total", "Datagrams the media plane received.", sum(|m| &m.packets_in)),
+        ("stoa_media_bytes_received_total", "Bytes the media plane received.", sum(|m| &m.bytes_in)),
+        ("stoa_media_packets_sent_total", "Datagrams the media plane sent.", sum(|m| &m.packets_out)),
+        ("stoa_media_bytes_sent_total", "Bytes the media plane sent.", sum(|m| &m.bytes_out)),
+        (
+            "stoa_media_packets_refused_total",
+            "Datagrams refused: not WebRTC, from an unknown source, or with wrong credentials.",
+            sum(|m| &m.refused),
+        ),
+        (
+            "stoa_media_audience_packets_refused_total",
+            "Audio from listeners, never forwarded (the stage, enforced).",
+            sum(|m| &m.refused_audience),
+        ),
+        (
+            "stoa_media_commands_dropped_total",
+            "Commands to a media shard refused by its full queue.",
+            sfu.commands_dropped.load(Ordering::Relaxed),
+        ),
+        (
+            "stoa_media_cross_shard_dropped_total",
+            "Messages between media shards refused by a full queue.",
+            sfu.cross_dropped.load(Ordering::Relaxed),
+        ),
+        ("stoa_media_peer_panics_total", "Media peers closed after a panic.", sfu.peer_panics.load(Ordering::Relaxed)),
+        (
+            "stoa_media_shard_restarts_total",
+            "Media shards restarted after a panic.",
+            sfu.shard_restarts.load(Ordering::Relaxed),
+        ),
+        (
+            "stoa_ws_queue_drops_total",
+            "Room sockets cut off because the client stopped reading its events.",
+            state.metrics.ws_queue_drops.load(Ordering::Relaxed),
+        ),
+    ] {
+        head(&mut out, name, "counter", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    if let Some(tls) = state.metrics.tls.get() {
+        head(&mut out, "stoa_tls_handshakes_total", "counter", "TLS handshakes on the HTTPS listener, by result.");
+        let _ =
+            writeln!(out, "stoa_tls_handshakes_total{{result=\"ok\"}} {}", tls.handshakes_done.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "stoa_tls_handshakes_total{{result=\"failed\"}} {}",
+            tls.handshakes_failed.load(Ordering::Relaxed)
+        );
+    }
+
+    head(
+        &mut out,
+        "stoa_media_forward_seconds",
+        "histogram",
+        "How long forwarded audio waits in a media shard, from reading a batch's first packet to sending the batch.",
+    );
+    let mut counts = [0u64; 10];
+    for m in sfu.shards.iter() {
+        for (c, b) in counts.iter_mut().zip(&m.forward_buckets) {
+            *c += b.load(Ordering::Relaxed);
+        }
+    }
+    let bounds: Vec<f64> = stoa_sfu::FORWARD_BUCKETS_US.iter().map(|us| *us as f64 / 1e6).collect();
+    histogram(&mut out, "stoa_media_forward_seconds", &bounds, &counts, sum(|m| &m.forward_sum_us) as f64 / 1e6);
+
+    head(&mut out, "stoa_join_seconds", "histogram", "From a media offer to its connection being up (ICE and DTLS).");
+    let counts: Vec<u64> = state.metrics.join_buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+    let bounds: Vec<f64> = JOIN_BUCKETS_MS.iter().map(|ms| *ms as f64 / 1e3).collect();
+    histogram(
+        &mut out,
+        "stoa_join_seconds",
+        &bounds,
+        &counts,
+        state.metrics.join_sum_ms.load(Ordering::Relaxed) as f64 / 1e3,
+    );
+
+    head(&mut out, "stoa_http_requests_total", "counter", "HTTP requests, by route and status.");
+    let mut http: Vec<((String, u16), u64)> =
+        state.metrics.http.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (k.clone(), *v)).collect();
+    http.sort();
+    for ((route, status), n) in http {
+        let _ = writeln!(out, "stoa_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}", label(&route));
+    }
+
+    if let Some((cpu, rss)) = process_usage() {
+        head(&mut out, "process_cpu_seconds_total", "counter", "CPU time of the server process (user and system).");
+        let _ = writeln!(out, "process_cpu_seconds_total {cpu}");
+        head(&mut out, "process_resident_memory_bytes", "gauge", "Resident memory of the server process.");
+        let _ = writeln!(out, "process_resident_memory_bytes {rss}");
+    }
+    out
+}
+
+/// This process's CPU seconds and resident bytes, from /proc (Linux).
+fn process_usage() -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which may hold spaces) start after its closing parenthesis.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let rss_kb: u64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some((ticks / 100.0, rss_kb * 1024))
+}
