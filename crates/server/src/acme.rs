@@ -244,14 +244,12 @@ impl Acme {
     /// hour later, while the current certificate is still served.
     pub fn keep_renewed(self: Arc<Self>, certs: Arc<Certificates>) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let mut wait = self.renew_at(&certs.current()).duration_since(SystemTime::now()).unwrap_or_default();
+            let mut wait = next_renewal(self.renew_at(&certs.current()), SystemTime::now());
             loop {
-                // Never sooner than the retry interval: a margin longer than the certificate's life must
-                // not turn this into a loop that asks the CA without pause.
-                tokio::time::sleep(wait.max(RETRY_AFTER_FAILURE)).await;
+                tokio::time::sleep(wait).await;
                 match self.obtain().await {
                     Ok(cert) => {
-                        wait = self.renew_at(&cert).duration_since(SystemTime::now()).unwrap_or_default();
+                        wait = next_renewal(self.renew_at(&cert), SystemTime::now());
                         certs.replace(cert);
                         tracing::info!("renewed the certificate over ACME");
                     }
@@ -263,6 +261,13 @@ impl Acme {
             }
         })
     }
+}
+
+/// How long to wait before renewing a certificate due at `renew_at`: until then, but never less than the
+/// retry interval, so that a certificate already due (or a margin longer than its life) cannot make the
+/// server ask the CA without pause.
+fn next_renewal(renew_at: SystemTime, now: SystemTime) -> Duration {
+    renew_at.duration_since(now).unwrap_or_default().max(RETRY_AFTER_FAILURE)
 }
 
 /// The TLS client configuration for talking to the CA: the web PKI's roots, plus `ca_root`.
@@ -320,4 +325,20 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<(), AcmeError> {
         std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(storage)?;
     file.write_all(contents).and_then(|()| file.sync_all()).map_err(storage)?;
     std::fs::rename(&tmp, path).map_err(storage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewal_waits_until_the_margin_and_never_less_than_the_retry_interval() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let day = Duration::from_secs(24 * 3600);
+        // A 90-day certificate issued now is due in 60 days.
+        assert_eq!(next_renewal(now + 60 * day, now), 60 * day);
+        // Due already, or due in a minute: wait the retry interval, not zero.
+        assert_eq!(next_renewal(now - day, now), RETRY_AFTER_FAILURE);
+        assert_eq!(next_renewal(now + Duration::from_secs(60), now), RETRY_AFTER_FAILURE);
+    }
 }
