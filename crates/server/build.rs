@@ -1,31 +1,53 @@
-//! Builds the web client (`web/`) with npm when its sources change, and embeds `web/dist` in the binary, so
-//! that `cargo run --release` stays the one command that runs Stoa.
+//! Embeds the web client (`web/dist`) in the binary, so that `cargo run --release` stays the one command
+//! that runs Stoa. The built client is committed, stamped with the fingerprint of the sources it came
+//! from: a machine without npm uses it as it is, and one with npm rebuilds it only when the sources changed
+//! (a test fails when the committed build is stale).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+include!("web_sources.rs");
+
 fn main() {
     let web = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../web");
-    for input in ["src", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"] {
+    let dist = web.join("dist");
+    for input in WEB_INPUTS {
         println!("cargo:rerun-if-changed={}", web.join(input).display());
     }
-    if Command::new("npm").arg("--version").output().is_err() {
-        panic!(
-            "\n\nStoa's web client is built with npm, and npm was not found.\n\
-             Install Node.js 20 or newer with npm (on Debian: `apt-get install nodejs npm`), then build again.\n\n"
-        );
+    println!("cargo:rerun-if-changed={}", dist.join(STAMP).display());
+    let wanted = source_hash(&web);
+    let stamped = std::fs::read_to_string(dist.join(STAMP)).unwrap_or_default();
+    if stamped.trim() != wanted {
+        let npm = Command::new("npm").arg("--version").output().is_ok_and(|o| o.status.success());
+        if npm {
+            build(&web);
+            std::fs::write(dist.join(STAMP), format!("{wanted}\n")).unwrap();
+        } else if dist.join("index.html").exists() {
+            println!(
+                "cargo:warning=web/ changed since web/dist was built, and npm is not installed: embedding the \
+                 committed build. Install Node.js 20+ with npm to rebuild it."
+            );
+        } else {
+            panic!(
+                "\n\nStoa's web client (web/dist) is missing and npm was not found to build it.\n\
+                 Install Node.js 20 or newer with npm (on Debian: `apt-get install nodejs npm`), then build again.\n\n"
+            );
+        }
     }
-    // Install dependencies when they are missing or the lock file changed since the last install.
+    embed(&dist);
+}
+
+/// Installs the web client's packages when they are missing or the lock file changed, and builds it.
+fn build(web: &Path) {
     let installed = web.join("node_modules/.package-lock.json");
     let stale = match (std::fs::metadata(&installed), std::fs::metadata(web.join("package-lock.json"))) {
         (Ok(i), Ok(l)) => l.modified().ok() > i.modified().ok(),
         _ => true,
     };
     if stale {
-        run(&web, &["ci", "--no-audit", "--no-fund", "--loglevel=error"]);
+        run(web, &["ci", "--no-audit", "--no-fund", "--loglevel=error"]);
     }
-    run(&web, &["run", "build", "--silent"]);
-    embed(&web.join("dist"));
+    run(web, &["run", "build", "--silent"]);
 }
 
 fn run(dir: &Path, args: &[&str]) {
@@ -70,6 +92,10 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
     };
     for entry in entries.flatten() {
         let path = entry.path();
+        // The build's stamp is for the build, not for browsers.
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         if path.is_dir() {
             collect(root, &path, files);
         } else {

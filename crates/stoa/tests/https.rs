@@ -86,6 +86,14 @@ async fn https_with_a_self_signed_certificate_carries_chromium_the_rust_client_a
     assert_eq!(moved.status(), 308);
     assert_eq!(moved.headers()["location"], format!("{listening}/room/abc?x=1"));
     assert!(moved.headers().get("strict-transport-security").is_none(), "HSTS is for HTTPS responses only");
+    // An HTTP/1.0 client (no Host header at all) is redirected the same way.
+    let mut old = tokio::net::TcpStream::connect(&plain).await.unwrap();
+    old.write_all(b"GET /hallway HTTP/1.0\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), old.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.0 308") || answer.starts_with("HTTP/1.1 308"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains(&format!("location: {listening}/hallway")), "{answer}");
 
     // Garbage, and a client that opens a connection and says nothing, disturb nobody.
     let mut garbage = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await.unwrap();
@@ -194,6 +202,11 @@ async fn an_unusable_certificate_stops_the_start_with_a_clear_error() {
     let (_, other_key) = self_signed(&other);
     let err = refused_start(dir.path(), &cert, &other_key).await;
     assert!(err.contains("does not match"), "{err}");
+
+    // --https without a certificate is a mistake, not plain HTTP on port 443.
+    let bare = tokio::process::Command::new(STOA).args(["serve", "--https", "127.0.0.1:0"]).output().await.unwrap();
+    assert!(!bare.status.success());
+    assert!(String::from_utf8_lossy(&bare.stderr).contains("--https needs a certificate"));
 
     // Half a pair is refused by the command line.
     let half = tokio::process::Command::new(STOA).arg("serve").arg("--tls-cert").arg(&cert).output().await.unwrap();
