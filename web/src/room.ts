@@ -28,6 +28,9 @@ export class RoomClient {
   state: RoomState = { phase: 'connecting', role: 'listener', muted: false, hands: [], handRaised: false, levels: new Map(), autoplayBlocked: false };
   private ws?: WebSocket;
   private pc?: RTCPeerConnection;
+  /// The TURN servers and this user's credentials for them, from `joined`: the way in for a network that
+  /// lets out nothing but TCP to a TURN server. (ICE-TCP to the server itself needs no configuration.)
+  private iceServers: RTCIceServer[] = [];
   /// The speaker behind each source number (CSRC), from `slots` events.
   private speakers = new Map<number, UserId>();
   private mic?: MediaStream;
@@ -153,6 +156,7 @@ export class RoomClient {
     switch (e.type) {
       case 'joined': {
         this.retry = 0;
+        this.iceServers = e.ice_servers.map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
         const me = e.room.stage.find((m) => m.user.id === e.you.id);
         this.set({ phase: 'live', you: e.you, role: e.role, room: e.room, hands: e.hands, muted: me?.muted ?? false, notice: undefined });
         void this.startMedia();
@@ -230,7 +234,7 @@ export class RoomClient {
 
   private async startMedia() {
     this.teardownMedia();
-    const pc = new RTCPeerConnection();
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     this.pc = pc;
     pc.addTransceiver('audio', { direction: 'sendonly' });
     for (let i = 0; i < SLOTS; i++) pc.addTransceiver('audio', { direction: 'recvonly' });

@@ -417,6 +417,20 @@ sdp: string, } | { "type": "candidate",
  */
 candidate: string, };
 
+export type IceServer = { 
+/**
+ * `turn:` and `turns:` URLs (RFC 7065), e.g. `turn:turn.example.org:3478?transport=tcp`.
+ */
+urls: Array<string>, 
+/**
+ * The username: `EXPIRY:USER-ID`, the expiry in seconds since 1970 (coturn's REST scheme).
+ */
+username: string, 
+/**
+ * The password: base64 of HMAC-SHA1(shared secret, username).
+ */
+credential: string, };
+
 export type ServerEvent = { "type": "joined", 
 /**
  * You.
@@ -433,7 +447,12 @@ room: RoomInfo,
 /**
  * The raised hands, oldest first (moderators only; empty for others).
  */
-hands: Array<UserSummary>, } | { "type": "stage_changed", 
+hands: Array<UserSummary>, 
+/**
+ * The TURN servers to reach the media through when nothing else gets through, with credentials
+ * for this user that expire (as `RTCIceServer`s); empty when the server has none.
+ */
+ice_servers: Array<IceServer>, } | { "type": "stage_changed", 
 /**
  * The whole stage, moderators first.
  */

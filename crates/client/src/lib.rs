@@ -6,8 +6,9 @@
 pub mod api;
 pub mod audio;
 pub mod session;
+pub mod turn;
 
 pub mod tls;
 
 pub use api::Api;
-pub use session::{Incoming, JoinPhases, MediaPeer, RtpCount, Session, Signaling, is_rtp};
+pub use session::{Incoming, JoinPhases, MediaPeer, RtpCount, Session, Signaling, Transports, is_rtp};

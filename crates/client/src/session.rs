@@ -18,6 +18,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap, ExtensionValues, RtpPacket, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -88,23 +89,68 @@ pub fn is_rtp(d: &[u8]) -> bool {
     d.len() >= 12 && d[0] & 0xc0 == 0x80 && !(192..=223).contains(&d[1])
 }
 
+/// Which paths a session's media may take. ICE picks the best of those that work: UDP, then ICE-TCP,
+/// then a TURN relay (the server's `joined` event names the TURN servers and the credentials).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transports {
+    /// Straight UDP to the server's UDP candidates.
+    pub udp: bool,
+    /// ICE-TCP to the server's passive TCP candidates.
+    pub tcp: bool,
+    /// A UDP relay on the TURN servers the server names, reached over UDP or TCP as their URLs say.
+    pub turn: bool,
+}
+
+impl Transports {
+    /// Every path, as a browser would try them.
+    pub const ALL: Transports = Transports { udp: true, tcp: true, turn: true };
+    /// UDP only (a load generator's thousands of listeners).
+    pub const UDP: Transports = Transports { udp: true, tcp: false, turn: false };
+}
+
+/// What the session's helper tasks (ICE-TCP connections, TURN relays) hand to it.
+pub(crate) enum NetIn {
+    /// A packet for str0m, as if received on `destination`.
+    Packet { proto: Protocol, source: SocketAddr, destination: SocketAddr, data: Vec<u8> },
+    /// An ICE-TCP connection is up: a new local candidate.
+    TcpUp { local: SocketAddr, out: mpsc::Sender<Vec<u8>> },
+    /// A TURN relay is allocated: a new local candidate.
+    RelayUp(crate::turn::Relay),
+}
+
+impl NetIn {
+    pub(crate) fn packet(proto: Protocol, source: SocketAddr, destination: SocketAddr, data: Vec<u8>) -> NetIn {
+        NetIn::Packet { proto, source, destination, data }
+    }
+}
+
 /// One user in one room.
 pub struct Session {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     rtc: Rtc,
     socket: UdpSocket,
     local: SocketAddr,
+    /// What the helper tasks send; they hold clones of `net_tx`.
+    net_rx: mpsc::Receiver<NetIn>,
+    net_tx: mpsc::Sender<NetIn>,
+    /// ICE-TCP connections: the local address, and the writer's queue.
+    tcp: Vec<(SocketAddr, mpsc::Sender<Vec<u8>>)>,
+    relays: Vec<crate::turn::Relay>,
+    /// The TURN servers of the `joined` event.
+    ice_servers: Vec<stoa_proto::IceServer>,
     send_mid: Mid,
     slot_mids: Vec<Mid>,
     slot_of_ssrc: HashMap<Ssrc, usize>,
     pt: Option<Pt>,
     timeout: Instant,
     queue: VecDeque<Incoming>,
-    transmits: Vec<(SocketAddr, Vec<u8>)>,
+    transmits: Vec<(Protocol, SocketAddr, SocketAddr, Vec<u8>)>,
     buf: Vec<u8>,
     next_seq: u64,
     /// Whether str0m had input since it was last drained.
     dirty: bool,
+    /// The path media last went out on.
+    last_path: Option<&'static str>,
     /// The one timer for str0m's next timeout, moved rather than made anew on every wake.
     sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
     /// The speaker behind each source number (CSRC) seen in `slots` events.
@@ -157,6 +203,11 @@ impl Session {
     /// Joins room `room` over its WebSocket, then connects media with `slots` receive slots. Fails with the
     /// server's own message when the join or the offer is refused.
     pub async fn join(api: &Api, room: &str, slots: usize) -> anyhow::Result<Session> {
+        Self::join_with(api, room, slots, Transports::UDP).await
+    }
+
+    /// [`Session::join`], with media on any of `transports`.
+    pub async fn join_with(api: &Api, room: &str, slots: usize, transports: Transports) -> anyhow::Result<Session> {
         let began = Instant::now();
         let mut phases = JoinPhases::default();
         let url = format!("{}/api/v1/rooms/{room}/ws", api.base.replacen("http", "ws", 1));
@@ -178,9 +229,9 @@ impl Session {
                 Err(e) => return Err(e).context("cannot open the room's WebSocket"),
             };
         phases.upgraded = began.elapsed();
-        let (you, role, room_info) = loop {
+        let (you, role, room_info, ice_servers) = loop {
             match next_event(&mut ws).await? {
-                Some(ServerEvent::Joined { you, role, room, .. }) => break (you, role, room),
+                Some(ServerEvent::Joined { you, role, room, ice_servers, .. }) => break (you, role, room, ice_servers),
                 Some(_) => continue,
                 None => bail!("the room closed the socket before welcoming us"),
             }
@@ -195,17 +246,25 @@ impl Session {
         let local = socket.local_addr()?;
         let now = Instant::now();
         let mut rtc = rtc_config().build(now);
-        rtc.add_local_candidate(Candidate::host(local, "udp")?);
+        if transports.udp {
+            rtc.add_local_candidate(Candidate::host(local, "udp")?);
+        }
         let mut sdp = rtc.sdp_api();
         let send_mid = sdp.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
         let slot_mids: Vec<Mid> =
             (0..slots).map(|_| sdp.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None)).collect();
         let (offer, pending) = sdp.apply().context("cannot build an offer")?;
+        let (net_tx, net_rx) = mpsc::channel(1024);
         let mut session = Session {
             ws,
             rtc,
             socket,
             local,
+            net_rx,
+            net_tx,
+            tcp: Vec::new(),
+            relays: Vec::new(),
+            ice_servers,
             send_mid,
             slot_mids,
             slot_of_ssrc: HashMap::new(),
@@ -216,6 +275,7 @@ impl Session {
             buf: vec![0; 2048],
             next_seq: 1,
             dirty: true,
+            last_path: None,
             sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(now))),
             speakers: HashMap::new(),
             you,
@@ -235,12 +295,85 @@ impl Session {
             }
         };
         session.phases.answered = began.elapsed();
-        let answer = SdpAnswer::from_sdp_string(&answer).context("the server's answer is not valid SDP")?;
+        let answer_sdp = answer;
+        let answer = SdpAnswer::from_sdp_string(&answer_sdp).context("the server's answer is not valid SDP")?;
         session.rtc.sdp_api().accept_answer(pending, answer).context("cannot accept the server's answer")?;
+        session.start_paths(&answer_sdp, transports).await;
         session.pt = session.rtc.media(send_mid).and_then(|m| m.remote_pts().first().copied());
         session.drain();
         session.flush().await;
         Ok(session)
+    }
+
+    /// Starts the other paths the answer offers and `transports` allow: a connection to each passive TCP
+    /// candidate, and a relay on each TURN server (with channels to the UDP candidates). Each becomes a
+    /// local candidate when it is up; ICE then checks it like any other.
+    async fn start_paths(&mut self, answer: &str, transports: Transports) {
+        let candidates = answer_candidates(answer);
+        if transports.tcp {
+            for remote in candidates.iter().filter(|(tcp, _)| *tcp).map(|(_, a)| *a) {
+                let net = self.net_tx.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(remote)).await {
+                        Ok(Ok(stream)) => run_tcp_path(stream, remote, net).await,
+                        _ => tracing::debug!(%remote, "no ICE-TCP connection to the server"),
+                    }
+                });
+            }
+        }
+        if transports.turn {
+            let peers: Vec<SocketAddr> = candidates.iter().filter(|(tcp, _)| !*tcp).map(|(_, a)| *a).collect();
+            for server in &self.ice_servers {
+                for turn in crate::turn::TurnServer::from_ice_server(server).await {
+                    let (net, peers) = (self.net_tx.clone(), peers.clone());
+                    tokio::spawn(async move {
+                        let at = turn.addr;
+                        match crate::turn::allocate(turn, peers, net.clone()).await {
+                            Ok(relay) => {
+                                let _ = net.send(NetIn::RelayUp(relay)).await;
+                            }
+                            Err(e) => tracing::info!(server = %at, error = %e, "no TURN relay"),
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    fn net_in(&mut self, item: NetIn) {
+        self.dirty = true;
+        match item {
+            NetIn::Packet { proto, source, destination, data } => {
+                if let Ok(contents) = data.as_slice().try_into() {
+                    let input = Input::Receive(Instant::now(), Receive { proto, source, destination, contents });
+                    if let Err(e) = self.rtc.handle_input(input) {
+                        tracing::debug!(error = %e, "media input refused");
+                    }
+                }
+            }
+            NetIn::TcpUp { local, out } => {
+                match Candidate::builder().tcp().host(local).tcptype(str0m::net::TcpType::Active).build() {
+                    Ok(c) => {
+                        self.rtc.add_local_candidate(c);
+                        self.tcp.push((local, out));
+                    }
+                    Err(e) => tracing::debug!(error = %e, "an ICE-TCP candidate was refused"),
+                }
+            }
+            NetIn::RelayUp(relay) => match Candidate::relayed(relay.relayed, self.local, "udp") {
+                Ok(c) => {
+                    tracing::debug!(relayed = %relay.relayed, "a TURN relay is a candidate");
+                    self.rtc.add_local_candidate(c);
+                    self.relays.push(relay);
+                }
+                Err(e) => tracing::debug!(error = %e, "a relayed candidate was refused"),
+            },
+        }
+    }
+
+    /// Which path media flows on now: `udp`, `tcp` or `turn` (none before ICE has chosen).
+    pub fn transport(&self) -> Option<&'static str> {
+        self.last_path
     }
 
     /// Splits the session into its room socket and its media peer, for a caller that drives many peers'
@@ -327,6 +460,7 @@ impl Session {
                     Ok(Some(event)) => self.queue.push_back(Incoming::Event(event)),
                     Ok(None) | Err(_) => return Incoming::Closed,
                 },
+                Some(item) = self.net_rx.recv() => self.net_in(item),
                 received = self.socket.recv_from(&mut self.buf) => {
                     self.dirty = true;
                     if let Ok((n, source)) = received
@@ -354,7 +488,7 @@ impl Session {
                     self.timeout = t;
                     return;
                 }
-                Ok(Output::Transmit(t)) => self.transmits.push((t.destination, t.contents.into())),
+                Ok(Output::Transmit(t)) => self.transmits.push((t.proto, t.source, t.destination, t.contents.into())),
                 Ok(Output::Event(Event::RtpPacket(packet))) => {
                     let ssrc = packet.header.ssrc;
                     let slot = match self.slot_of_ssrc.get(&ssrc) {
@@ -383,8 +517,29 @@ impl Session {
     }
 
     async fn flush(&mut self) {
-        for (dest, data) in self.transmits.drain(..) {
-            let _ = self.socket.send_to(&data, dest).await;
+        for (proto, source, dest, data) in self.transmits.drain(..) {
+            // Media (not STUN: its first byte is 0 or 1) shows which path ICE chose.
+            let media = data.first().is_some_and(|b| *b >= 20);
+            if proto == Protocol::Tcp {
+                if let Some((_, out)) = self.tcp.iter().find(|(local, _)| *local == source)
+                    && let Some(framed) = stoa_sfu::tcp::frame(&data)
+                {
+                    let _ = out.try_send(framed);
+                }
+                if media {
+                    self.last_path = Some("tcp");
+                }
+            } else if let Some(relay) = self.relays.iter().find(|r| r.relayed == source) {
+                relay.send(dest, data);
+                if media {
+                    self.last_path = Some("turn");
+                }
+            } else {
+                let _ = self.socket.send_to(&data, dest).await;
+                if media {
+                    self.last_path = Some("udp");
+                }
+            }
         }
     }
 }
@@ -436,6 +591,48 @@ async fn next_event(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> anyh
             Some(Err(e)) => return Err(e.into()),
         }
     }
+}
+
+/// The candidates of an SDP answer: whether each is TCP, and its address.
+fn answer_candidates(sdp: &str) -> Vec<(bool, SocketAddr)> {
+    let mut out = Vec::new();
+    for line in sdp.lines().filter_map(|l| l.strip_prefix("a=candidate:")) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(proto), Some(ip), Some(port)) = (f.get(2), f.get(4), f.get(5)) else { continue };
+        let (Ok(ip), Ok(port)) = (ip.parse::<IpAddr>(), port.parse::<u16>()) else { continue };
+        let entry = (proto.eq_ignore_ascii_case("tcp"), SocketAddr::new(ip, port));
+        if !out.contains(&entry) {
+            out.push(entry);
+        }
+    }
+    out
+}
+
+/// Runs an ICE-TCP connection: announces it, then hands its frames to the session and writes what the
+/// session queues (RFC 4571 framing both ways).
+async fn run_tcp_path(stream: TcpStream, remote: SocketAddr, net: mpsc::Sender<NetIn>) {
+    let _ = stream.set_nodelay(true);
+    let Ok(local) = stream.local_addr() else { return };
+    let (mut read, mut write) = stream.into_split();
+    let (out, mut queue) = mpsc::channel::<Vec<u8>>(256);
+    if net.send(NetIn::TcpUp { local, out }).await.is_err() {
+        return;
+    }
+    let writer = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Some(frame) = queue.recv().await {
+            if write.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = Vec::new();
+    while let Ok(true) = stoa_sfu::tcp::read_frame(&mut read, &mut buf).await {
+        if net.send(NetIn::packet(Protocol::Tcp, remote, local, std::mem::take(&mut buf))).await.is_err() {
+            break;
+        }
+    }
+    writer.abort();
 }
 
 /// The local IP address that routes to the server, without sending anything: a connected UDP socket's

@@ -95,6 +95,17 @@ pub enum ClientCommand {
     },
 }
 
+/// A TURN (or STUN) server, as WebRTC's `RTCIceServer` takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct IceServer {
+    /// `turn:` and `turns:` URLs (RFC 7065), e.g. `turn:turn.example.org:3478?transport=tcp`.
+    pub urls: Vec<String>,
+    /// The username: `EXPIRY:USER-ID`, the expiry in seconds since 1970 (coturn's REST scheme).
+    pub username: String,
+    /// The password: base64 of HMAC-SHA1(shared secret, username).
+    pub credential: String,
+}
+
 /// What the room tells a client. Events about the stage go to everyone; events about hands go to the
 /// moderators and the hand's owner; a listener joining or leaving is told to nobody, only counted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
@@ -110,6 +121,10 @@ pub enum ServerEvent {
         room: RoomInfo,
         /// The raised hands, oldest first (moderators only; empty for others).
         hands: Vec<UserSummary>,
+        /// The TURN servers to reach the media through when nothing else gets through, with credentials
+        /// for this user that expire (as `RTCIceServer`s); empty when the server has none.
+        #[serde(default)]
+        ice_servers: Vec<IceServer>,
     },
     /// The stage changed: someone came on or left, changed role, or was muted or unmuted.
     StageChanged {

@@ -37,6 +37,7 @@ fn generate() -> String {
         Ready::decl(&cfg),
         ClientMessage::decl(&cfg),
         ClientCommand::decl(&cfg),
+        IceServer::decl(&cfg),
         ServerEvent::decl(&cfg),
     ];
     let mut out = String::from(

@@ -352,7 +352,10 @@ impl Room {
         let mut room = self.info();
         // The joiner sees the true count at once; everyone else catches up on the next tick.
         room.listener_count = self.listener_count();
-        self.outputs.push_back(Output::Send(conn, ServerEvent::Joined { you: user, role, room, hands }));
+        self.outputs.push_back(Output::Send(
+            conn,
+            ServerEvent::Joined { you: user, role, room, hands, ice_servers: Vec::new() },
+        ));
         if pending_invite {
             // A reconnecting listener still has the invitation they had not answered.
             let by = self.moderators().next().and_then(|m| self.participants.get(&m)).map(|p| p.user.clone());

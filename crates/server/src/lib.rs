@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod origin;
 pub mod routes;
 pub mod tls;
+pub mod turn;
 
 use crate::auth::RateLimiter;
 use crate::error::ApiError;
@@ -57,8 +58,13 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Where the media plane receives UDP. Port 0 picks a free port.
     pub media_udp: SocketAddr,
-    /// The IP address advertised to WebRTC clients; the media address's IP when absent.
-    pub public_ip: Option<std::net::IpAddr>,
+    /// The IP addresses advertised to WebRTC clients (a server behind 1:1 NAT, or with several public
+    /// addresses); the media address's IP when empty.
+    pub public_ips: Vec<std::net::IpAddr>,
+    /// Where ICE-TCP listens, for clients whose network drops UDP; off when absent.
+    pub media_tcp: Option<SocketAddr>,
+    /// TURN servers whose credentials participants get with the `joined` event; none when absent.
+    pub turn: Option<turn::TurnConfig>,
     /// Media shards (threads, each with its own UDP port following `media_udp`).
     pub media_shards: usize,
     /// 20 ms Opus frames per packet to a large room's audience (1 turns joining off). The stage always
@@ -95,7 +101,9 @@ impl Default for ServerConfig {
             auth_attempts_per_user: 10,
             max_body_bytes: 64 * 1024,
             media_udp: SocketAddr::from(([127, 0, 0, 1], 7882)),
-            public_ip: None,
+            public_ips: Vec::new(),
+            media_tcp: None,
+            turn: None,
             media_shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
             // 60 ms packets: a third of the packets for 40 ms more delay, which an audience does not notice.
             audience_frames: 3,
@@ -110,6 +118,22 @@ impl Default for ServerConfig {
             metrics: None,
         }
     }
+}
+
+/// The TURN servers' addresses, so that the media plane can count the peers it reaches through them. A
+/// name that does not resolve now is left out (its peers count as UDP).
+async fn turn_ips(turn: Option<&turn::TurnConfig>) -> Vec<std::net::IpAddr> {
+    let mut ips = Vec::new();
+    for url in turn.map(|t| t.urls.as_slice()).unwrap_or_default() {
+        let Some((host, port)) = turn::host_and_port(url) else { continue };
+        match tokio::net::lookup_host((host.as_str(), port)).await {
+            Ok(addrs) => ips.extend(addrs.map(|a| a.ip())),
+            Err(e) => tracing::warn!(%url, error = %e, "cannot resolve a TURN server"),
+        }
+    }
+    ips.sort();
+    ips.dedup();
+    ips
 }
 
 /// How the server serves HTTPS.
@@ -261,6 +285,8 @@ pub struct Running {
     pub metrics_addr: Option<SocketAddr>,
     /// Where media (UDP) is received.
     pub media_addr: SocketAddr,
+    /// Where ICE-TCP listens, when it does.
+    pub media_tcp_addr: Option<SocketAddr>,
     /// The base URL of links.
     pub public_url: String,
     /// On a database with no account yet, the one-time admin invite URL.
@@ -366,13 +392,16 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     }
     let sfu = stoa_sfu::Sfu::start(stoa_sfu::SfuConfig {
         udp: config.media_udp,
-        public_ip: config.public_ip,
+        tcp: config.media_tcp,
+        public_ips: config.public_ips.clone(),
+        turn_ips: turn_ips(config.turn.as_ref()).await,
         shards: config.media_shards,
         first_seq: config.media_first_seq,
         fault_injection: config.media_fault_injection,
         ..Default::default()
     })?;
     let media_addr = sfu.local_addr();
+    let media_tcp_addr = sfu.tcp_addr();
     store.set_setting(PUBLIC_URL_SETTING, &public_url).await?;
     let state = AppState {
         store: Arc::new(store),
@@ -434,6 +463,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         http_addr: redirect_addr,
         metrics_addr,
         media_addr,
+        media_tcp_addr,
         public_url,
         bootstrap_invite,
         shutdown,

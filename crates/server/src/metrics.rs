@@ -110,13 +110,25 @@ pub fn render(state: &AppState) -> String {
     for (role, n) in [("moderator", moderators), ("speaker", speakers), ("listener", listeners)] {
         let _ = writeln!(out, "stoa_participants{{role=\"{role}\"}} {n}");
     }
-    head(&mut out, "stoa_media_peers", "gauge", "Media (WebRTC) connections, by transport.");
-    let _ = writeln!(out, "stoa_media_peers{{transport=\"udp\"}} {}", state.sfu.peer_count());
-
     let sfu = state.sfu.stats();
     let sum = |f: fn(&stoa_sfu::ShardMeter) -> &AtomicU64| -> u64 {
         sfu.shards.iter().map(|m| f(m).load(Ordering::Relaxed)).sum()
     };
+    head(
+        &mut out,
+        "stoa_media_peers",
+        "gauge",
+        "Media (WebRTC) connections, by the transport of their current path (pending: not connected yet).",
+    );
+    let mut on_a_path = 0;
+    for (i, transport) in stoa_sfu::Transport::ALL.iter().enumerate() {
+        let n: u64 = sfu.shards.iter().map(|m| m.peers_by_transport[i].load(Ordering::Relaxed)).sum();
+        on_a_path += n;
+        let _ = writeln!(out, "stoa_media_peers{{transport=\"{}\"}} {n}", transport.label());
+    }
+    let pending = (state.sfu.peer_count() as u64).saturating_sub(on_a_path);
+    let _ = writeln!(out, "stoa_media_peers{{transport=\"pending\"}} {pending}");
+    let tcp = &sfu.tcp;
     for (name, help, value) in [
         ("stoa_media_packets_received_total", "Datagrams the media plane received.", sum(|m| &m.packets_in)),
         ("stoa_media_bytes_received_total", "Bytes the media plane received.", sum(|m| &m.bytes_in)),
@@ -147,6 +159,23 @@ pub fn render(state: &AppState) -> String {
             "stoa_media_shard_restarts_total",
             "Media shards restarted after a panic.",
             sfu.shard_restarts.load(Ordering::Relaxed),
+        ),
+        ("stoa_media_tcp_connections_total", "ICE-TCP connections accepted.", tcp.accepted.load(Ordering::Relaxed)),
+        (
+            "stoa_media_tcp_refused_total",
+            "ICE-TCP connections closed before or at their first request: silent, garbage, a frame cut short, \
+             an unknown or unauthentic request, or over the limits.",
+            tcp.refused.load(Ordering::Relaxed) + tcp.refused_by_shard.load(Ordering::Relaxed),
+        ),
+        (
+            "stoa_media_tcp_stalled_total",
+            "ICE-TCP connections closed because their client stopped reading or sending.",
+            tcp.stalled.load(Ordering::Relaxed),
+        ),
+        (
+            "stoa_media_tcp_queue_drops_total",
+            "Packets dropped because an ICE-TCP connection's write queue was full.",
+            tcp.queue_drops.load(Ordering::Relaxed),
         ),
         (
             "stoa_ws_queue_drops_total",

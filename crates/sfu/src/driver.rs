@@ -48,8 +48,13 @@ pub struct SfuConfig {
     pub udp: SocketAddr,
     /// How many shards (threads, each with its own socket). One per core by default.
     pub shards: usize,
-    /// The IP address advertised to clients in the ICE candidate; the bound IP when absent.
-    pub public_ip: Option<IpAddr>,
+    /// Where ICE-TCP listens (RFC 6544 passive candidates); off when absent. One port serves every shard.
+    pub tcp: Option<SocketAddr>,
+    /// The IP addresses advertised to clients in the ICE candidates (for a server behind 1:1 NAT, or with
+    /// several public addresses); the bound IP when empty.
+    pub public_ips: Vec<IpAddr>,
+    /// The TURN servers' addresses, so that a peer whose media comes through one is counted as relayed.
+    pub turn_ips: Vec<IpAddr>,
     /// Slot assignment.
     pub slots: SlotConfig,
     /// Where every peer's slot streams start their sequence numbers (and SRTP indexes); random when absent.
@@ -66,7 +71,9 @@ impl Default for SfuConfig {
         SfuConfig {
             udp: SocketAddr::from(([127, 0, 0, 1], 7882)),
             shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            public_ip: None,
+            tcp: None,
+            public_ips: Vec::new(),
+            turn_ips: Vec::new(),
             slots: SlotConfig::default(),
             first_seq: None,
             fault_injection: false,
@@ -131,6 +138,14 @@ pub enum SfuError {
         /// Why.
         source: std::io::Error,
     },
+    /// The ICE-TCP listener could not be bound or started.
+    #[error("cannot use TCP {addr} for media: {source}")]
+    Tcp {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A shard's thread or runtime could not be started.
     #[error("cannot start a media shard: {0}")]
     Shard(std::io::Error),
@@ -170,12 +185,33 @@ pub enum SfuEvent {
 /// What the control plane asks of the SFU.
 #[derive(Debug)]
 enum Command {
-    OpenRoom { room: RoomKey, events: mpsc::Sender<SfuEvent> },
-    CloseRoom { room: RoomKey },
-    AudienceFrames { room: RoomKey, frames: usize },
-    Offer { room: RoomKey, peer: PeerId, source: SourceId, sdp: String, forwarding: Forwarding },
-    SetForwarding { peer: PeerId, forwarding: Forwarding },
-    ClosePeer { peer: PeerId },
+    OpenRoom {
+        room: RoomKey,
+        events: mpsc::Sender<SfuEvent>,
+    },
+    CloseRoom {
+        room: RoomKey,
+    },
+    AudienceFrames {
+        room: RoomKey,
+        frames: usize,
+    },
+    Offer {
+        room: RoomKey,
+        peer: PeerId,
+        source: SourceId,
+        sdp: String,
+        forwarding: Forwarding,
+    },
+    SetForwarding {
+        peer: PeerId,
+        forwarding: Forwarding,
+    },
+    ClosePeer {
+        peer: PeerId,
+    },
+    /// An ICE-TCP connection whose first request named one of this shard's peers.
+    Tcp(crate::tcp::Accepted),
 }
 
 /// Commands waiting for one shard. Each participant action is one or two commands (an offer, a publish
@@ -196,6 +232,7 @@ pub struct Sfu {
     /// Peers held, per shard.
     peers: Arc<[std::sync::atomic::AtomicUsize]>,
     local_addrs: Vec<SocketAddr>,
+    tcp_addr: Option<SocketAddr>,
     stats: Arc<Stats>,
 }
 
@@ -212,6 +249,33 @@ pub struct Stats {
     pub shard_restarts: AtomicU64,
     /// Each shard's traffic, written by that shard alone.
     pub shards: Box<[ShardMeter]>,
+    /// ICE-TCP's connections.
+    pub tcp: Arc<crate::tcp::TcpStats>,
+}
+
+/// How a peer's media travels, as the server sees its current path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Straight over UDP.
+    Udp,
+    /// Over ICE-TCP.
+    Tcp,
+    /// Over UDP from a TURN server's relay (one of [`SfuConfig::turn_ips`]).
+    Turn,
+}
+
+impl Transport {
+    /// Every transport, in the order of [`ShardMeter::peers_by_transport`].
+    pub const ALL: [Transport; 3] = [Transport::Udp, Transport::Tcp, Transport::Turn];
+
+    /// The label `/metrics` uses.
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Turn => "turn",
+        }
+    }
 }
 
 /// Upper bounds of the forwarding-latency histogram's buckets, in microseconds (the last is +Inf).
@@ -239,6 +303,8 @@ pub struct ShardMeter {
     pub forward_buckets: [AtomicU64; 10],
     /// The sum of those waits, in microseconds.
     pub forward_sum_us: AtomicU64,
+    /// Connected peers by their current path, in the order of [`Transport::ALL`].
+    pub peers_by_transport: [AtomicU64; 3],
 }
 
 impl ShardMeter {
@@ -306,6 +372,17 @@ impl Sfu {
             (0..shards).map(|_| std::sync::atomic::AtomicUsize::new(0)).collect();
         let stats =
             Arc::new(Stats { shards: (0..shards).map(|_| ShardMeter::default()).collect(), ..Default::default() });
+        let tcp_listener = match config.tcp {
+            Some(addr) => {
+                let tcp_error = |source| SfuError::Tcp { addr, source };
+                let listener = std::net::TcpListener::bind(addr).map_err(tcp_error)?;
+                listener.set_nonblocking(true).map_err(tcp_error)?;
+                let local = listener.local_addr().map_err(tcp_error)?;
+                Some((listener, local))
+            }
+            None => None,
+        };
+        let tcp_addr = tcp_listener.as_ref().map(|(_, a)| *a);
         let mut sockets = Vec::with_capacity(shards);
         for i in 0..shards {
             let port = if config.udp.port() == 0 { 0 } else { config.udp.port() + i as u16 };
@@ -328,10 +405,20 @@ impl Sfu {
             let runtime =
                 tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(SfuError::Shard)?;
             let local_addr = local_addrs[index];
-            let advertised = SocketAddr::new(config.public_ip.unwrap_or(local_addr.ip()), local_addr.port());
+            let ips = if config.public_ips.is_empty() { vec![local_addr.ip()] } else { config.public_ips.clone() };
+            let advertised = ips.iter().map(|ip| SocketAddr::new(*ip, local_addr.port())).collect();
+            let advertised_tcp = match tcp_addr {
+                Some(tcp) => {
+                    let ips = if config.public_ips.is_empty() { vec![tcp.ip()] } else { config.public_ips.clone() };
+                    ips.iter().map(|ip| SocketAddr::new(*ip, tcp.port())).collect()
+                }
+                None => Vec::new(),
+            };
             let setup = ShardSetup {
                 index,
                 advertised,
+                advertised_tcp,
+                turn_ips: config.turn_ips.clone(),
                 slot_config: config.slots.clone(),
                 peers: peers.clone(),
                 cross: cross_tx.clone(),
@@ -346,7 +433,15 @@ impl Sfu {
                 .map_err(SfuError::Shard)?;
         }
         tracing::info!(addrs = ?local_addrs, shards, "media (UDP) listening");
-        Ok(Sfu { commands, next_peer: Arc::new(AtomicU64::new(0)), peers, local_addrs, stats })
+        if let Some((listener, addr)) = tcp_listener {
+            let route = move |ufrag: &str| shard_of_ufrag(ufrag).filter(|s| *s < shards);
+            let to_shards = commands.clone();
+            let deliver = move |shard: usize, accepted| to_shards[shard].try_send(Command::Tcp(accepted)).is_ok();
+            crate::tcp::spawn_acceptor(listener, route, deliver, stats.tcp.clone())
+                .map_err(|source| SfuError::Tcp { addr, source })?;
+            tracing::info!(%addr, "media (ICE-TCP) listening");
+        }
+        Ok(Sfu { commands, next_peer: Arc::new(AtomicU64::new(0)), peers, local_addrs, tcp_addr, stats })
     }
 
     /// The UDP address of the first shard (the others follow it).
@@ -357,6 +452,11 @@ impl Sfu {
     /// Every shard's UDP address.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// The ICE-TCP listener's address, if it is on.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp_addr
     }
 
     fn shard_of(&self, peer: PeerId) -> usize {
@@ -464,7 +564,8 @@ struct Peer {
     /// The Opus payload type the client chose.
     pt: Option<Pt>,
     ufrag: String,
-    addrs: Vec<SocketAddr>,
+    /// Every path a packet of this peer came on.
+    addrs: Vec<Path>,
     /// The deadline the timer heap holds for this peer, if any.
     scheduled: Option<Instant>,
     /// The deadline str0m last asked for.
@@ -473,12 +574,42 @@ struct Peer {
     keys: Option<crate::srtp::Keys>,
     /// Where media goes: where the client last nominated (USE-CANDIDATE), or where str0m last sent it
     /// something other than STUN.
-    dest: Option<SocketAddr>,
-    /// A source address whose last check nominated its pair, until str0m answers it.
-    nominating: Option<SocketAddr>,
+    dest: Option<Path>,
+    /// A path whose last check nominated its pair, until str0m answers it.
+    nominating: Option<Path>,
     /// The next SRTP index of each slot's stream to this peer, on either path.
     indexes: Indexes,
     fast: Fast,
+}
+
+/// Where a peer's packets come from or go to: a UDP address, or an ICE-TCP connection's remote address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Path {
+    proto: Protocol,
+    addr: SocketAddr,
+}
+
+impl Path {
+    fn udp(addr: SocketAddr) -> Path {
+        Path { proto: Protocol::Udp, addr }
+    }
+}
+
+/// The shard a peer's ICE ufrag names: its first two characters (see [`Shard::offer`]).
+fn shard_of_ufrag(ufrag: &str) -> Option<usize> {
+    let digit = |b: u8| ALPHABET.iter().position(|a| *a == b);
+    let bytes = ufrag.as_bytes();
+    Some(digit(*bytes.first()?)? * ALPHABET.len() + digit(*bytes.get(1)?)?)
+}
+
+/// A ufrag for a new peer of `shard`: the shard in two characters, then 14 random ones.
+fn ufrag_for(shard: usize) -> String {
+    let n = ALPHABET.len();
+    let mut ufrag = String::with_capacity(16);
+    ufrag.push(ALPHABET[(shard / n) % n] as char);
+    ufrag.push(ALPHABET[shard % n] as char);
+    ufrag.push_str(&random_token(14));
+    ufrag
 }
 
 /// How the packets of a peer's slots are written.
@@ -528,10 +659,20 @@ struct Shard {
     /// Every shard's cross-shard inbox, this one's included.
     cross: Vec<mpsc::Sender<Cross>>,
     socket: UdpSocket,
-    advertised: SocketAddr,
+    /// The UDP candidates' addresses (one per public IP).
+    advertised: Vec<SocketAddr>,
+    /// The ICE-TCP candidates' addresses; none when ICE-TCP is off.
+    advertised_tcp: Vec<SocketAddr>,
+    turn_ips: Vec<IpAddr>,
     slot_config: SlotConfig,
     peers: HashMap<PeerId, Peer>,
-    by_addr: HashMap<SocketAddr, PeerId>,
+    by_addr: HashMap<Path, PeerId>,
+    /// The ICE-TCP connections handed to this shard, by their remote address, with the peer they are for.
+    conns: HashMap<SocketAddr, (crate::tcp::Conn, PeerId)>,
+    /// Where their readers send frames.
+    from_conns: mpsc::Sender<crate::tcp::FromConn>,
+    /// Packets for ICE-TCP peers, queued like the UDP outbox and handed to their connections at a flush.
+    tcp_outbox: Outbox,
     by_ufrag: HashMap<String, PeerId>,
     rooms: HashMap<RoomKey, RoomMedia>,
     timers: BinaryHeap<Reverse<(Instant, PeerId)>>,
@@ -575,7 +716,9 @@ impl Registry {
 /// Everything a shard's thread needs to (re)start its shard.
 struct ShardSetup {
     index: usize,
-    advertised: SocketAddr,
+    advertised: Vec<SocketAddr>,
+    advertised_tcp: Vec<SocketAddr>,
+    turn_ips: Vec<IpAddr>,
     slot_config: SlotConfig,
     peers: Arc<[std::sync::atomic::AtomicUsize]>,
     cross: Vec<mpsc::Sender<Cross>>,
@@ -604,7 +747,10 @@ fn run_shard(
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             runtime.block_on(async {
                 match UdpSocket::from_std(std_socket) {
-                    Ok(socket) => Shard::new(&setup, socket, cert.clone()).run(&mut commands, &mut cross).await,
+                    Ok(socket) => {
+                        let (shard, from_conns) = Shard::new(&setup, socket, cert.clone());
+                        shard.run(&mut commands, &mut cross, from_conns).await
+                    }
                     Err(e) => tracing::error!(shard = setup.index, error = %e, "an SFU shard cannot use its socket"),
                 }
             })
@@ -633,15 +779,25 @@ fn run_shard(
 const READ_BATCH: usize = 256;
 
 impl Shard {
-    fn new(setup: &ShardSetup, socket: UdpSocket, cert: Option<DtlsCert>) -> Shard {
+    fn new(
+        setup: &ShardSetup,
+        socket: UdpSocket,
+        cert: Option<DtlsCert>,
+    ) -> (Shard, mpsc::Receiver<crate::tcp::FromConn>) {
+        let (from_conns, from_conns_rx) = mpsc::channel(crate::tcp::SHARD_QUEUE);
         let mut shard = Shard {
             index: setup.index,
             cross: setup.cross.clone(),
             socket,
-            advertised: setup.advertised,
+            advertised: setup.advertised.clone(),
+            advertised_tcp: setup.advertised_tcp.clone(),
+            turn_ips: setup.turn_ips.clone(),
             slot_config: setup.slot_config.clone(),
             peers: HashMap::new(),
             by_addr: HashMap::new(),
+            conns: HashMap::new(),
+            from_conns,
+            tcp_outbox: Outbox::default(),
             by_ufrag: HashMap::new(),
             rooms: HashMap::new(),
             timers: BinaryHeap::new(),
@@ -664,10 +820,15 @@ impl Shard {
         for (room, events) in rooms {
             shard.open_room(room, events);
         }
-        shard
+        (shard, from_conns_rx)
     }
 
-    async fn run(mut self, commands: &mut mpsc::Receiver<Command>, cross: &mut mpsc::Receiver<Cross>) {
+    async fn run(
+        mut self,
+        commands: &mut mpsc::Receiver<Command>,
+        cross: &mut mpsc::Receiver<Cross>,
+        mut from_conns: mpsc::Receiver<crate::tcp::FromConn>,
+    ) {
         let mut buf = vec![0u8; 2048];
         loop {
             let next_timer =
@@ -679,6 +840,7 @@ impl Shard {
                     None => return,
                 },
                 Some(message) = cross.recv() => self.cross(Instant::now(), message),
+                Some(message) = from_conns.recv() => self.conn_message(Instant::now(), message),
                 ready = self.socket.readable() => {
                     if ready.is_ok() {
                         self.read_ready(&mut buf);
@@ -726,6 +888,18 @@ impl Shard {
     }
 
     fn datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        self.input(now, Path::udp(source), data)
+    }
+
+    /// The local candidate a packet from `source` on `proto` came to: the advertised address of its family.
+    fn destination(&self, proto: Protocol, source: SocketAddr) -> SocketAddr {
+        let candidates = if proto == Protocol::Tcp { &self.advertised_tcp } else { &self.advertised };
+        candidates.iter().find(|a| a.is_ipv4() == source.is_ipv4()).or(candidates.first()).copied().unwrap_or(source)
+    }
+
+    /// A packet from a peer, on UDP or ICE-TCP.
+    fn input(&mut self, now: Instant, path: Path, data: &[u8]) {
+        let source = path.addr;
         if self.fault_injection
             && let Some((ours, theirs)) = stun_username(data).and_then(|u| u.split_once(':'))
             && let Some(&peer_id) = self.by_ufrag.get(ours)
@@ -742,9 +916,9 @@ impl Shard {
         let Ok(contents) = DatagramRecv::try_from(data) else {
             return self.refuse(now, source, "not STUN, DTLS, RTP or RTCP");
         };
-        let input =
-            Input::Receive(now, Receive { proto: Protocol::Udp, source, destination: self.advertised, contents });
-        let peer_id = match self.by_addr.get(&source) {
+        let destination = self.destination(path.proto, source);
+        let input = Input::Receive(now, Receive { proto: path.proto, source, destination, contents });
+        let peer_id = match self.by_addr.get(&path) {
             Some(p) => *p,
             None => {
                 let Some(peer) = stun_local_ufrag(data).and_then(|u| self.by_ufrag.get(u)).copied() else {
@@ -759,16 +933,16 @@ impl Shard {
         }
         if stun_nominates(data) {
             // Media moves here once str0m has answered the check, which it does only if it is authentic.
-            peer.nominating = Some(source);
+            peer.nominating = Some(path);
         }
         match catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(input))) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::debug!(peer = peer_id.0, error = %e, "peer refused input"),
             Err(panic) => return self.peer_panicked(peer_id, Err(panic)),
         }
-        if let std::collections::hash_map::Entry::Vacant(entry) = self.by_addr.entry(source) {
+        if let std::collections::hash_map::Entry::Vacant(entry) = self.by_addr.entry(path) {
             entry.insert(peer_id);
-            peer.addrs.push(source);
+            peer.addrs.push(path);
         }
         self.drain(now, peer_id);
         self.fan_out(now);
@@ -838,16 +1012,20 @@ impl Shard {
                         // STUN answers go wherever a check came from; everything else goes to the nominated pair.
                         // A success answer to a nominating check moves the pair there: the client's path
                         // changed (a new network, a NAT that rebound), and the fast path follows at once.
+                        let path = Path { proto: t.proto, addr: t.destination };
                         if t.contents.first().is_some_and(|b| *b >= 20) {
-                            peer.dest = Some(t.destination);
-                        } else if peer.nominating == Some(t.destination) && stun_is_success(&t.contents) {
+                            set_dest(&self.stats.shards[self.index], &self.turn_ips, peer, Some(path));
+                        } else if peer.nominating == Some(path) && stun_is_success(&t.contents) {
                             peer.nominating = None;
-                            if peer.dest != Some(t.destination) {
+                            if peer.dest != Some(path) {
                                 tracing::debug!(peer = peer_id.0, "the client nominated a new path");
                             }
-                            peer.dest = Some(t.destination);
+                            set_dest(&self.stats.shards[self.index], &self.turn_ips, peer, Some(path));
                         }
-                        self.outbox.push(t.destination, &t.contents);
+                        match t.proto {
+                            Protocol::Udp => self.outbox.push(t.destination, &t.contents),
+                            _ => self.tcp_outbox.push(t.destination, &t.contents),
+                        }
                     }
                     Ok(Output::Event(event)) => match event {
                         // The stage, enforced here: nothing from a peer that may not publish is forwarded.
@@ -1018,7 +1196,7 @@ impl Shard {
     /// On the fast path this allocates nothing per peer: no copy of the room's peer list, and the sealed
     /// datagrams go into the outbox's reused arena.
     fn deliver(&mut self, now: Instant, packet: &Packet, forward: Forward, to: Audience) {
-        let Shard { rooms, peers, outbox, written, failed, .. } = self;
+        let Shard { rooms, peers, outbox, tcp_outbox, written, failed, .. } = self;
         let Some(room) = rooms.get(&packet.room) else { return };
         let level = packet.level.map(|l| (l, packet.voice.unwrap_or(false)));
         for id in &room.peers {
@@ -1051,7 +1229,8 @@ impl Shard {
                     level,
                     payload: &packet.payload,
                 };
-                fast.write(outbox, dest, forward.slot, index, &out);
+                let queue = if dest.proto == Protocol::Udp { &mut *outbox } else { &mut *tcp_outbox };
+                fast.write(queue, dest.addr, forward.slot, index, &out);
                 continue;
             }
             let mut api = peer.rtc.direct_api();
@@ -1109,10 +1288,21 @@ impl Shard {
     /// Sends the outbox, waiting while the socket is full. Through `try_io`, so that a full socket clears
     /// tokio's readiness and the wait is a real wait, not a spin.
     async fn flush(&mut self) {
-        if !self.outbox.is_empty() {
-            let meter = &self.stats.shards[self.index];
-            ShardMeter::add(&meter.packets_out, self.outbox.len() as u64);
-            ShardMeter::add(&meter.bytes_out, self.outbox.queued_bytes() as u64);
+        let meter = &self.stats.shards[self.index];
+        for outbox in [&self.outbox, &self.tcp_outbox] {
+            if !outbox.is_empty() {
+                ShardMeter::add(&meter.packets_out, outbox.len() as u64);
+                ShardMeter::add(&meter.bytes_out, outbox.queued_bytes() as u64);
+            }
+        }
+        if !self.tcp_outbox.is_empty() {
+            let Shard { tcp_outbox, conns, stats, .. } = self;
+            for (addr, data) in tcp_outbox.datagrams() {
+                if let Some((conn, _)) = conns.get(&addr) {
+                    conn.send(data, &stats.tcp);
+                }
+            }
+            tcp_outbox.clear();
         }
         self.send_outbox().await;
         if let Some(since) = self.forward_since.take() {
@@ -1182,6 +1372,67 @@ impl Shard {
                 }
             }
             Command::ClosePeer { peer } => self.remove_peer(peer),
+            Command::Tcp(accepted) => self.tcp_connection(now, accepted),
+        }
+    }
+
+    /// Most ICE-TCP connections one peer may hold (a browser opens one per local address it tries).
+    const CONNS_PER_PEER: usize = 4;
+
+    /// A new ICE-TCP connection, whose first request names a peer of this shard: kept if that request is
+    /// authentic (str0m checks its MESSAGE-INTEGRITY), closed otherwise.
+    fn tcp_connection(&mut self, now: Instant, accepted: crate::tcp::Accepted) {
+        let crate::tcp::Accepted { stream, remote, first } = accepted;
+        let path = Path { proto: Protocol::Tcp, addr: remote };
+        let peer_id = stun_local_ufrag(&first).and_then(|u| self.by_ufrag.get(u)).copied();
+        let authentic = peer_id.and_then(|id| self.peers.get(&id)).is_some_and(|peer| {
+            let destination = self.destination(Protocol::Tcp, remote);
+            DatagramRecv::try_from(&first[..]).is_ok_and(|contents| {
+                let receive = Receive { proto: Protocol::Tcp, source: remote, destination, contents };
+                peer.rtc.accepts(&Input::Receive(now, receive))
+            })
+        });
+        let held = peer_id.map_or(0, |id| self.conns.values().filter(|(_, p)| *p == id).count());
+        let (Some(peer_id), true, true) = (peer_id, authentic, held < Self::CONNS_PER_PEER) else {
+            self.stats.tcp.refused_by_shard.fetch_add(1, Ordering::Relaxed);
+            return tracing::debug!(%remote, "an ICE-TCP connection was refused: unknown or unauthentic");
+        };
+        if self.conns.contains_key(&remote) {
+            return;
+        }
+        match crate::tcp::Conn::start(stream, remote, self.from_conns.clone(), self.stats.tcp.clone()) {
+            Ok(conn) => {
+                self.conns.insert(remote, (conn, peer_id));
+                self.input(now, path, &first);
+            }
+            Err(e) => tracing::debug!(%remote, error = %e, "an ICE-TCP connection could not be set up"),
+        }
+    }
+
+    fn conn_message(&mut self, now: Instant, message: crate::tcp::FromConn) {
+        match message {
+            crate::tcp::FromConn::Frame(remote, data) => {
+                if self.conns.contains_key(&remote) {
+                    ShardMeter::add(&self.meter().packets_in, 1);
+                    ShardMeter::add(&self.meter().bytes_in, data.len() as u64);
+                    self.input(now, Path { proto: Protocol::Tcp, addr: remote }, &data);
+                }
+            }
+            crate::tcp::FromConn::Closed(remote) => self.close_conn(remote),
+        }
+    }
+
+    /// Forgets an ICE-TCP connection; its peer's media stops going there (ICE moves it, or the peer times
+    /// out if it has no other path).
+    fn close_conn(&mut self, remote: SocketAddr) {
+        let Some((_conn, peer_id)) = self.conns.remove(&remote) else { return };
+        let path = Path { proto: Protocol::Tcp, addr: remote };
+        self.by_addr.remove(&path);
+        if let Some(peer) = self.peers.get_mut(&peer_id) {
+            peer.addrs.retain(|p| *p != path);
+            if peer.dest == Some(path) {
+                set_dest(&self.stats.shards[self.index], &self.turn_ips, peer, None);
+            }
         }
     }
 
@@ -1210,7 +1461,7 @@ impl Shard {
             Ok(o) => o,
             Err(e) => return reject(PeerError::InvalidSdp, format!("The offer is not valid SDP: {e}.")),
         };
-        let ufrag = random_token(16);
+        let ufrag = ufrag_for(self.index);
         let mut rtc_config = RtcConfig::new()
             .set_crypto_provider(crate::srtp::provider())
             .set_ice_lite(true)
@@ -1236,13 +1487,19 @@ impl Shard {
         if let Some(cert) = &self.cert {
             rtc_config = rtc_config.set_dtls_cert(cert.clone());
         }
-        let advertised = self.advertised;
+        let (udp, tcp) = (self.advertised.clone(), self.advertised_tcp.clone());
         // The offer is the client's input too: str0m reads it under a guard.
         let accepted = catch_unwind(AssertUnwindSafe(move || {
             let mut rtc = rtc_config.build(now);
-            let candidate = Candidate::host(advertised, "udp")
-                .map_err(|e| (PeerError::Internal, format!("The server cannot offer a candidate: {e}.")))?;
-            rtc.add_local_candidate(candidate);
+            // UDP first, then ICE-TCP (passive: the client connects), which str0m gives a lower priority.
+            let candidates = udp.iter().map(|a| Candidate::host(*a, "udp")).chain(
+                tcp.iter().map(|a| Candidate::builder().tcp().host(*a).tcptype(str0m::net::TcpType::Passive).build()),
+            );
+            for candidate in candidates {
+                let candidate = candidate
+                    .map_err(|e| (PeerError::Internal, format!("The server cannot offer a candidate: {e}.")))?;
+                rtc.add_local_candidate(candidate);
+            }
             match rtc.sdp_api().accept_offer(offer) {
                 Ok(answer) => Ok((rtc, answer)),
                 Err(e) => Err((PeerError::InvalidSdp, format!("The offer cannot be accepted: {e}."))),
@@ -1314,9 +1571,11 @@ impl Shard {
         // Under a guard too: the peer may be going because its str0m panicked.
         let _ = catch_unwind(AssertUnwindSafe(|| peer.rtc.disconnect()));
         self.by_ufrag.remove(&peer.ufrag);
-        for addr in &peer.addrs {
-            self.by_addr.remove(addr);
+        for path in &peer.addrs {
+            self.by_addr.remove(path);
         }
+        set_dest(&self.stats.shards[self.index], &self.turn_ips, &mut peer, None);
+        self.conns.retain(|_, (_, owner)| *owner != peer_id);
         if let Some(media) = self.rooms.get_mut(&peer.room) {
             media.peers.retain(|p| *p != peer_id);
         }
@@ -1324,6 +1583,25 @@ impl Shard {
             self.source_gone(peer.room, peer.source);
         }
     }
+}
+
+/// Moves a peer's media to `dest`, keeping the shard's count of peers by transport.
+fn set_dest(meter: &ShardMeter, turn_ips: &[IpAddr], peer: &mut Peer, dest: Option<Path>) {
+    if peer.dest == dest {
+        return;
+    }
+    let slot = |path: Path| match path.proto {
+        Protocol::Udp if turn_ips.contains(&path.addr.ip()) => 2,
+        Protocol::Udp => 0,
+        _ => 1,
+    };
+    if let Some(old) = peer.dest {
+        meter.peers_by_transport[slot(old)].fetch_sub(1, Ordering::Relaxed);
+    }
+    if let Some(new) = dest {
+        meter.peers_by_transport[slot(new)].fetch_add(1, Ordering::Relaxed);
+    }
+    peer.dest = dest;
 }
 
 /// Repeats the answer's ICE candidates in every accepted m-section, each closed by `a=end-of-candidates`.
@@ -1385,8 +1663,9 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 /// A random token of `len` characters for ICE credentials.
+const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
 fn random_token(len: usize) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
     bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()

@@ -22,9 +22,11 @@ mod net;
 pub mod repacket;
 pub mod slots;
 mod srtp;
+pub mod tcp;
 
 pub use driver::{
     FORWARD_BUCKETS_US, Forwarding, PeerError, PeerId, RoomKey, Sfu, SfuConfig, SfuError, SfuEvent, ShardMeter, Stats,
+    Transport,
 };
 pub use net::set_buffers as set_socket_buffers;
 pub use slots::{SlotConfig, SlotMapper, SourceId};

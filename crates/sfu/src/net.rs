@@ -52,7 +52,6 @@ impl Outbox {
     }
 
     /// The queued datagrams, in order.
-    #[cfg(test)]
     pub fn datagrams(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> {
         self.items[self.sent..].iter().map(|&(addr, start, len)| (addr, &self.bytes[start..start + len]))
     }

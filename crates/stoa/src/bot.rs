@@ -30,6 +30,31 @@ pub struct Connect {
     /// certificate (the web PKI's roots are always trusted).
     #[arg(long, env = "STOA_CA_CERT", value_name = "FILE")]
     ca_cert: Option<std::path::PathBuf>,
+    /// The media paths to try, best first: udp (straight to the server), tcp (ICE-TCP, when the network
+    /// drops UDP), turn (a relay on the server's TURN servers) [default: all three, as a browser does].
+    #[arg(long = "transport", value_delimiter = ',', value_enum, value_name = "PATHS")]
+    transports: Vec<Path>,
+}
+
+/// A media path `stoa bot` may take.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Udp,
+    Tcp,
+    Turn,
+}
+
+impl Connect {
+    fn transports(&self) -> stoa_client::Transports {
+        if self.transports.is_empty() {
+            return stoa_client::Transports::ALL;
+        }
+        stoa_client::Transports {
+            udp: self.transports.contains(&Path::Udp),
+            tcp: self.transports.contains(&Path::Tcp),
+            turn: self.transports.contains(&Path::Turn),
+        }
+    }
 }
 
 impl Connect {
@@ -111,7 +136,7 @@ async fn speak(
         bail!("{} holds no audio", file.display());
     }
     let api = connect.api().await?;
-    let mut session = Session::join(&api, &connect.room, 3).await?;
+    let mut session = Session::join_with(&api, &connect.room, 3, connect.transports()).await?;
     if !on_stage(session.role) {
         if require_speaker {
             let _ = session.command(ClientCommand::Leave).await;
@@ -169,7 +194,7 @@ async fn speak(
 
 async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> anyhow::Result<()> {
     let api = connect.api().await?;
-    let mut session = Session::join(&api, &connect.room, 3).await?;
+    let mut session = Session::join_with(&api, &connect.room, 3, connect.transports()).await?;
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(seconds);
     let mut recorder = Recorder::new(start);
@@ -220,17 +245,19 @@ async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> any
                 "jitter_ms": stats.jitter_ms,
                 "slots_used": stats.slots_used,
                 "packets_per_speaker": per_speaker,
+                "transport": session.transport(),
                 "ended": ended,
             })
         );
     } else {
         println!(
-            "heard {} packets ({} lost, {} bytes, jitter {:.1} ms) in {} slot(s); wrote {}",
+            "heard {} packets ({} lost, {} bytes, jitter {:.1} ms) in {} slot(s) over {}; wrote {}",
             stats.received,
             stats.lost,
             stats.bytes,
             stats.jitter_ms,
             stats.slots_used,
+            session.transport().unwrap_or("nothing"),
             out.display()
         );
         for (speaker, packets) in &by_user {

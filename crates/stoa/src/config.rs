@@ -63,9 +63,25 @@ pub struct ServeArgs {
     /// From how many listeners a room's audience gets joined packets [default: 500].
     #[arg(long, env = "STOA_AUDIENCE_FRAMES_ABOVE")]
     pub audience_frames_above: Option<u32>,
-    /// The IP address advertised to WebRTC clients as the server's candidate [default: the media address's IP].
-    #[arg(long, env = "STOA_PUBLIC_IP")]
-    pub public_ip: Option<std::net::IpAddr>,
+    /// The IP address advertised to WebRTC clients as the server's candidate, for a server behind 1:1 NAT
+    /// (a cloud VM); repeat it, or separate with commas, for several [default: the media address's IP].
+    #[arg(long, env = "STOA_PUBLIC_IP", value_delimiter = ',', value_name = "IP")]
+    pub public_ip: Vec<std::net::IpAddr>,
+    /// The TCP address for ICE-TCP, the media path of clients whose network drops UDP; `off` turns it off
+    /// [default: the media UDP address's IP, port 7881 (port 0 when --media-udp's port is 0)].
+    #[arg(long, env = "STOA_MEDIA_TCP", value_name = "ADDR|off")]
+    pub media_tcp: Option<String>,
+    /// A TURN server's URL for clients that reach nothing else (turn:HOST[:PORT][?transport=udp|tcp] or
+    /// turns:...), handed to every participant with credentials made from --turn-secret; repeat it, or
+    /// separate with commas, for several.
+    #[arg(long = "turn-url", env = "STOA_TURN_URL", value_delimiter = ',', value_name = "URL")]
+    pub turn_urls: Vec<String>,
+    /// The secret shared with the TURN server (coturn's static-auth-secret), for its REST credentials.
+    #[arg(long, env = "STOA_TURN_SECRET", value_name = "SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+    /// How long the TURN credentials handed out are good for, in seconds [default: 86400].
+    #[arg(long, env = "STOA_TURN_TTL_SECS", value_name = "SECS")]
+    pub turn_ttl_secs: Option<u64>,
     /// A reverse proxy (an address or a CIDR block, e.g. 10.0.0.0/8) whose X-Forwarded-For or Forwarded
     /// header names the client, for rate limits and logs; repeat it for several. From any other address
     /// those headers are ignored [default: none].
@@ -104,6 +120,9 @@ pub struct ServeArgs {
     pub media_first_seq: Option<u16>,
 }
 
+/// ICE-TCP's port when none is given.
+const DEFAULT_MEDIA_TCP_PORT: u16 = 7881;
+
 /// A DNS name an ACME CA could issue for: dot-separated labels of letters, digits and hyphens.
 fn is_domain(name: &str) -> bool {
     name.len() <= 253
@@ -134,7 +153,11 @@ struct FileConfig {
     media_shards: Option<u16>,
     audience_frames: Option<u16>,
     audience_frames_above: Option<u32>,
-    public_ip: Option<std::net::IpAddr>,
+    public_ip: Option<Vec<std::net::IpAddr>>,
+    media_tcp: Option<String>,
+    turn_urls: Option<Vec<String>>,
+    turn_secret: Option<String>,
+    turn_ttl_secs: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -232,6 +255,40 @@ impl ServeArgs {
                 anyhow::bail!("give both a certificate and its key (--tls-cert and --tls-key, or tls_cert and tls_key)")
             }
         };
+        let media_udp = self.media_udp.or(file.media_udp).unwrap_or(d.media_udp);
+        let media_tcp = match self.media_tcp.clone().or(file.media_tcp) {
+            None => {
+                Some(SocketAddr::new(media_udp.ip(), if media_udp.port() == 0 { 0 } else { DEFAULT_MEDIA_TCP_PORT }))
+            }
+            Some(off) if off == "off" => None,
+            Some(addr) => {
+                Some(addr.parse().map_err(|_| {
+                    anyhow::anyhow!("--media-tcp {addr:?} is not an address (e.g. 0.0.0.0:7881) or `off`")
+                })?)
+            }
+        };
+        let turn_urls =
+            if self.turn_urls.is_empty() { file.turn_urls.unwrap_or_default() } else { self.turn_urls.clone() };
+        let turn = match (turn_urls.is_empty(), self.turn_secret.clone().or(file.turn_secret)) {
+            (true, None) => None,
+            (false, None) => anyhow::bail!(
+                "--turn-url needs --turn-secret: the secret shared with the TURN server (coturn's static-auth-secret), \
+                 from which each participant's credentials are made"
+            ),
+            (true, Some(_)) => anyhow::bail!("--turn-secret needs at least one --turn-url"),
+            (false, Some(secret)) => {
+                anyhow::ensure!(!secret.trim().is_empty(), "--turn-secret is empty");
+                for url in &turn_urls {
+                    stoa_server::turn::check_url(url).map_err(|e| anyhow::anyhow!("--turn-url {e}"))?;
+                }
+                let ttl = self
+                    .turn_ttl_secs
+                    .or(file.turn_ttl_secs)
+                    .map_or(stoa_server::turn::DEFAULT_TTL, Duration::from_secs);
+                anyhow::ensure!(ttl >= Duration::from_secs(60), "--turn-ttl-secs must be at least 60");
+                Some(stoa_server::turn::TurnConfig { urls: turn_urls, secret, ttl })
+            }
+        };
         // With TLS, plain HTTP is the redirect (and ACME's challenges), which browsers expect on port 80.
         let http = match (&tls, self.common.http.or(file.http)) {
             (_, Some(http)) => http,
@@ -260,8 +317,14 @@ impl ServeArgs {
                 .or(file.auth_attempts_per_user)
                 .unwrap_or(d.auth_attempts_per_user),
             max_body_bytes: self.max_body_bytes.or(file.max_body_bytes).unwrap_or(d.max_body_bytes),
-            media_udp: self.media_udp.or(file.media_udp).unwrap_or(d.media_udp),
-            public_ip: self.public_ip.or(file.public_ip),
+            media_udp,
+            media_tcp,
+            turn,
+            public_ips: if self.public_ip.is_empty() {
+                file.public_ip.unwrap_or_default()
+            } else {
+                self.public_ip.clone()
+            },
             media_shards: self.media_shards.or(file.media_shards).map_or(d.media_shards, usize::from),
             audience_frames: self.audience_frames.or(file.audience_frames).map_or(d.audience_frames, usize::from),
             audience_frames_above: self

@@ -138,8 +138,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let data = config.data.clone();
     let running = stoa_server::start(config).await.context("cannot start the server")?;
     // The banner is best effort: a closed stdout (a parent that stopped reading) must not stop the server.
+    let tcp = running.media_tcp_addr.map(|a| format!(" and TCP {a}")).unwrap_or_default();
     let mut banner = format!(
-        "Stoa is listening on {} (media on UDP {}, data in {})\n",
+        "Stoa is listening on {} (media on UDP {}{tcp}, data in {})\n",
         running.public_url,
         running.media_addr,
         data.display()

@@ -113,6 +113,15 @@ pub struct AudiencePackets {
     pub above: u32,
 }
 
+/// What a room task takes from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct RoomSettings {
+    /// When the audience gets joined packets.
+    pub audience_packets: AudiencePackets,
+    /// TURN servers, whose credentials each participant gets with `joined`.
+    pub turn: Option<Arc<crate::turn::TurnConfig>>,
+}
+
 /// Starts the task of a new room, registers it in the directory, and returns its handle.
 pub fn spawn_room(
     room: Room,
@@ -120,7 +129,7 @@ pub fn spawn_room(
     store: Arc<dyn Store>,
     directory: Directory,
     sfu: Sfu,
-    audience_packets: AudiencePackets,
+    settings: RoomSettings,
     metrics: Arc<crate::metrics::Metrics>,
 ) -> RoomHandle {
     let (tx, rx) = mpsc::channel(INBOX);
@@ -150,7 +159,8 @@ pub fn spawn_room(
         sources: HashMap::new(),
         holders: Vec::new(),
         offer_limits: HashMap::new(),
-        audience_packets,
+        audience_packets: settings.audience_packets,
+        turn: settings.turn,
         audience_frames: 1,
         metrics,
         offered_at: HashMap::new(),
@@ -193,6 +203,7 @@ struct RoomTask {
     /// that a late joiner can tell who speaks before the slots next change.
     holders: Vec<Option<SourceId>>,
     audience_packets: AudiencePackets,
+    turn: Option<Arc<crate::turn::TurnConfig>>,
     /// Frames per audience packet, as last told to the SFU.
     audience_frames: usize,
     metrics: Arc<crate::metrics::Metrics>,
@@ -427,7 +438,13 @@ impl RoomTask {
         let mut ended = false;
         while let Some(output) = self.room.poll_output() {
             match output {
-                Output::Send(conn, event) => self.send(conn, &event),
+                Output::Send(conn, mut event) => {
+                    // Each participant's own TURN credentials, made as they join.
+                    if let (ServerEvent::Joined { you, ice_servers, .. }, Some(turn)) = (&mut event, &self.turn) {
+                        ice_servers.push(turn.ice_server(you.id, std::time::SystemTime::now()));
+                    }
+                    self.send(conn, &event)
+                }
                 Output::Broadcast(event) => {
                     // One encoding, one send, whatever the audience: each connection reads the same bytes.
                     let _ = self.broadcast.send(encode(&event));
