@@ -431,6 +431,12 @@ username: string,
  */
 credential: string, };
 
+export type IceServers = { 
+/**
+ * Empty when the server has no TURN server configured.
+ */
+ice_servers: Array<IceServer>, };
+
 export type ServerEvent = { "type": "joined", 
 /**
  * You.

@@ -1,6 +1,6 @@
 //! Bodies of the HTTP API under `/api/v1`.
 
-use crate::{RoomId, UserId};
+use crate::{IceServer, RoomId, UserId};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
@@ -50,6 +50,13 @@ pub struct AuthResponse {
     pub token: String,
     /// The signed-in user.
     pub user: Me,
+}
+
+/// `GET /api/v1/ice-servers`: the TURN servers, with fresh credentials for the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct IceServers {
+    /// Empty when the server has no TURN server configured.
+    pub ice_servers: Vec<IceServer>,
 }
 
 /// A user as others see them in lists: enough to draw a face and a name.

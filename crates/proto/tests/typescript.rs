@@ -38,6 +38,7 @@ fn generate() -> String {
         ClientMessage::decl(&cfg),
         ClientCommand::decl(&cfg),
         IceServer::decl(&cfg),
+        IceServers::decl(&cfg),
         ServerEvent::decl(&cfg),
     ];
     let mut out = String::from(

@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "Stoa", description = "Live audio rooms. Authenticate with `Authorization: Bearer TOKEN` (from sign-up or login) or the `stoa_session` cookie. Every error is `{\"error\":{\"code\",\"message\"}}`. The room WebSocket carries `ClientMessage` frames from the client and `ServerEvent` frames from the server; see docs/websocket.md."),
     paths(
         meta::health, meta::ready, meta::openapi,
-        accounts::signup, accounts::login, accounts::logout, accounts::logout_everywhere, accounts::me, accounts::update_me,
+        accounts::signup, accounts::login, accounts::logout, accounts::logout_everywhere, accounts::me, accounts::update_me, accounts::ice_servers,
         accounts::create_invite, accounts::list_invites,
         users::profile, users::follow, users::unfollow, users::block, users::unblock, users::followers, users::following,
         rooms::create_room, rooms::hallway, rooms::room, rooms::audience, rooms::invite, rooms::websocket,

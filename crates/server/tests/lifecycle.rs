@@ -72,6 +72,7 @@ async fn the_openapi_document_lists_every_route() {
         "/api/v1/auth/login",
         "/api/v1/auth/logout",
         "/api/v1/me",
+        "/api/v1/ice-servers",
         "/api/v1/invites",
         "/api/v1/users/{username}",
         "/api/v1/users/{username}/follow",

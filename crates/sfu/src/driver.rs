@@ -437,7 +437,7 @@ impl Sfu {
             let route = move |ufrag: &str| shard_of_ufrag(ufrag).filter(|s| *s < shards);
             let to_shards = commands.clone();
             let deliver = move |shard: usize, accepted| to_shards[shard].try_send(Command::Tcp(accepted)).is_ok();
-            crate::tcp::spawn_acceptor(listener, route, deliver, stats.tcp.clone())
+            crate::tcp::spawn_acceptor(listener, route, deliver, stats.tcp.clone(), crate::tcp::Limits::default())
                 .map_err(|source| SfuError::Tcp { addr, source })?;
             tracing::info!(%addr, "media (ICE-TCP) listening");
         }
@@ -1400,7 +1400,8 @@ impl Shard {
         if self.conns.contains_key(&remote) {
             return;
         }
-        match crate::tcp::Conn::start(stream, remote, self.from_conns.clone(), self.stats.tcp.clone()) {
+        let limits = crate::tcp::Limits::default();
+        match crate::tcp::Conn::start(stream, remote, self.from_conns.clone(), self.stats.tcp.clone(), limits) {
             Ok(conn) => {
                 self.conns.insert(remote, (conn, peer_id));
                 self.input(now, path, &first);

@@ -171,3 +171,41 @@ fn log_format_json_writes_one_json_object_a_line() {
     let _ = child.wait();
     assert!(seen.iter().any(|m| m.contains("listening") || m.contains("serving")), "{seen:?}");
 }
+
+#[test]
+fn bad_media_and_turn_options_stop_the_start_with_a_clear_error_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = ["serve", "--data", "data", "--http", "127.0.0.1:0", "--media-udp", "127.0.0.1:0"];
+    for (extra, expected) in [
+        (&["--turn-url", "turn:198.18.0.3:3478"][..], "--turn-url needs --turn-secret"),
+        (&["--turn-secret", "s"][..], "--turn-secret needs at least one --turn-url"),
+        (&["--turn-url", "stun:198.18.0.3", "--turn-secret", "s"][..], "must start with turn: or turns:"),
+        (&["--turn-url", "turn:host:99999", "--turn-secret", "s"][..], "the port must be a number"),
+        (&["--turn-url", "turn:host?transport=sctp", "--turn-secret", "s"][..], "?transport=udp or ?transport=tcp"),
+        (&["--turn-url", "turn:host", "--turn-secret", " "][..], "--turn-secret is empty"),
+        (&["--media-tcp", "nowhere"][..], "--media-tcp \"nowhere\" is not an address"),
+        (&["--public-ip", "not-an-ip"][..], "not-an-ip"),
+    ] {
+        let out = Command::new(STOA).current_dir(dir.path()).args(base).args(extra).output().unwrap();
+        assert!(!out.status.success(), "{extra:?} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{extra:?}: {err}");
+        assert!(!err.contains(" s\n") && !err.contains("panicked"), "{extra:?}: {err}");
+        assert!(!dir.path().join("data").exists(), "{extra:?} created the data folder");
+    }
+}
+
+#[test]
+fn a_taken_media_tcp_port_stops_the_start_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(STOA)
+        .current_dir(dir.path())
+        .args(["serve", "--data", "data", "--http", "127.0.0.1:0", "--media-udp", "127.0.0.1:0", "--media-tcp", &addr])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot use TCP {addr} for media")), "{err}");
+}

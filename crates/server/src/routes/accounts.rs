@@ -12,7 +12,8 @@ use axum::{Json, Router};
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use stoa_proto::{
-    AuthResponse, ErrorBody, InviteCreated, InviteInfo, InviteList, LoginRequest, Me, SignupRequest, UpdateMeRequest,
+    AuthResponse, ErrorBody, IceServers, InviteCreated, InviteInfo, InviteList, LoginRequest, Me, SignupRequest,
+    UpdateMeRequest,
 };
 use stoa_store::{Account, NewAccount};
 
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/logout-everywhere", post(logout_everywhere))
         .route("/api/v1/me", get(me).patch(update_me))
+        .route("/api/v1/ice-servers", get(ice_servers))
         .route("/api/v1/invites", post(create_invite).get(list_invites))
 }
 
@@ -145,6 +147,16 @@ pub async fn logout_everywhere(State(state): State<AppState>, session: Session) 
 /// The caller's own account.
 pub async fn me(session: Session) -> Json<Me> {
     Json(me_of(&session.account))
+}
+
+#[utoipa::path(get, path = "/api/v1/ice-servers", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = IceServers), (status = 401, body = ErrorBody)))]
+/// The TURN servers, with credentials for the caller that expire (coturn's REST scheme): the same as the
+/// room's `joined` event carries, for a client that needs fresh ones (an ICE restart after a long session).
+pub async fn ice_servers(State(state): State<AppState>, session: Session) -> Json<IceServers> {
+    let now = std::time::SystemTime::now();
+    let ice_servers = state.config.turn.iter().map(|t| t.ice_server(session.account.id, now)).collect();
+    Json(IceServers { ice_servers })
 }
 
 #[utoipa::path(patch, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])), request_body = UpdateMeRequest,

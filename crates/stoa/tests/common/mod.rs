@@ -127,7 +127,12 @@ impl Bot {
     }
 
     pub async fn join_with(api: &Api, room: &str, frames: Vec<Frame>) -> Bot {
-        let mut session = Session::join(api, room, 3).await.expect("the bot joins");
+        Bot::join_over(api, room, frames, stoa_client::Transports::UDP).await
+    }
+
+    /// A bot whose media may take only `transports`.
+    pub async fn join_over(api: &Api, room: &str, frames: Vec<Frame>, transports: stoa_client::Transports) -> Bot {
+        let mut session = Session::join_with(api, room, 3, transports).await.expect("the bot joins");
         let id = session.you.id.0 as u32;
         let (control, mut control_rx) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::unbounded_channel();
