@@ -28,6 +28,20 @@ try {
     Tracked.prototype = Native.prototype;
     window.RTCPeerConnection = Tracked;
   });
+  // NO_RED: the offer loses audio/red, as a browser without it would send (for the measurement without
+  // redundancy).
+  if (process.env.NO_RED === '1') {
+    await context.addInitScript(() => {
+      const createOffer = RTCPeerConnection.prototype.createOffer;
+      RTCPeerConnection.prototype.createOffer = async function (...args) {
+        const offer = await createOffer.apply(this, args);
+        const red = [...offer.sdp.matchAll(/a=rtpmap:(\d+) red\//g)].map((m) => m[1]);
+        let sdp = offer.sdp.split('\r\n').filter((l) => !red.some((pt) => l.startsWith(`a=rtpmap:${pt} `) || l.startsWith(`a=fmtp:${pt} `))).join('\r\n');
+        sdp = sdp.replace(/^(m=audio \S+ \S+)((?: \d+)+)$/gm, (_, head, pts) => head + pts.split(' ').filter((p) => p && !red.includes(p)).map((p) => ` ${p}`).join(''));
+        return { type: offer.type, sdp };
+      };
+    });
+  }
   const page = await context.newPage();
   page.on('pageerror', (e) => process.stderr.write(`[page error] ${e.message}\n`));
   await signUp(page, INVITE, USERNAME, USERNAME);
@@ -49,7 +63,30 @@ try {
     }
     return null;
   });
-  process.stdout.write(JSON.stringify({ path, db440: heard.db440, origin }) + '\n');
+  // Under loss: the share of samples the browser concealed (played without real data) over a window.
+  let concealed = null;
+  let red = null;
+  const measure = Number(process.env.MEASURE_SECS ?? 0);
+  if (measure > 0) {
+    const sample = () => page.evaluate(async () => {
+      let c = 0, t = 0, red = false;
+      for (const pc of window.__stoaPeers ?? []) {
+        if (pc.connectionState !== 'connected') continue;
+        red ||= (pc.remoteDescription?.sdp ?? '').includes('red/48000');
+        (await pc.getStats()).forEach((s) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'audio') { c += s.concealedSamples ?? 0; t += s.totalSamplesReceived ?? 0; }
+        });
+      }
+      return { c, t, red };
+    });
+    const a = await sample();
+    await new Promise((r) => setTimeout(r, measure * 1000));
+    const b = await sample();
+    concealed = (b.c - a.c) / Math.max(1, b.t - a.t);
+    red = b.red;
+    step(`concealed ${(concealed * 100).toFixed(2)} % of samples over ${measure} s (RED ${red})`);
+  }
+  process.stdout.write(JSON.stringify({ path, db440: heard.db440, origin, concealed, red }) + '\n');
 } catch (e) {
   failed = true;
   process.stderr.write(`networks: FAILED: ${e.stack ?? e}\n`);

@@ -186,6 +186,22 @@ struct SlotTrack {
     received: u64,
     jitter: f64,
     last: Option<(Instant, u32)>,
+    /// The 20 ms frames in each packet received, by sequence number: what was expected is counted from
+    /// these (a missing packet held as many frames as the one before it).
+    frames_in: std::collections::BTreeMap<u64, u32>,
+    /// Every frame played, by its RTP timestamp: true if it came from redundancy (RED) alone.
+    frames: HashMap<u32, bool>,
+    /// The first packet's timestamp: redundant copies of what came before it are not counted.
+    first_ts: u32,
+}
+
+/// How many 20 ms frames an Opus packet holds (RFC 6716 §3.1), at least one.
+fn frames_of(payload: &[u8]) -> u32 {
+    match payload.first().map(|toc| toc & 0x03) {
+        Some(1) | Some(2) => 2,
+        Some(3) => payload.get(1).map_or(1, |c| u32::from(c & 0x3f).max(1)),
+        _ => 1,
+    }
 }
 
 /// Listening statistics.
@@ -201,6 +217,14 @@ pub struct Stats {
     pub jitter_ms: f64,
     /// How many slots carried audio.
     pub slots_used: usize,
+    /// 20 ms frames the senders sent in the span heard.
+    pub frames_expected: u64,
+    /// Frames played from real data: their own packet, or a later packet's redundant copy (RED).
+    pub frames_received: u64,
+    /// Of those, frames whose own packet was lost and which came from redundancy.
+    pub frames_recovered: u64,
+    /// Frames neither received nor recovered.
+    pub frames_lost: u64,
 }
 
 impl Recorder {
@@ -227,6 +251,9 @@ impl Recorder {
                     received: 0,
                     jitter: 0.0,
                     last: None,
+                    frames_in: Default::default(),
+                    frames: HashMap::new(),
+                    first_ts: timestamp,
                 }),
                 Err(_) => return,
             },
@@ -240,6 +267,11 @@ impl Recorder {
             track.jitter += (d.abs() - track.jitter) / 16.0;
         }
         track.last = Some((at, timestamp));
+        let n = frames_of(payload);
+        track.frames_in.insert(seq, n);
+        for k in 0..n {
+            track.frames.insert(timestamp.wrapping_add(k * FRAME as u32), false);
+        }
         let mut frame = [0i16; 5760];
         let Ok(n) = track.decoder.decode(payload, &mut frame, false) else { return };
         // Place by RTP timestamp (the slot is one continuous stream), anchored at the first packet's arrival.
@@ -256,8 +288,49 @@ impl Recorder {
         }
     }
 
+    /// A redundant copy (RED) of an earlier packet of slot `slot`, with its own RTP timestamp: played and
+    /// counted only if that packet's frames were not received themselves.
+    pub fn push_redundant(&mut self, slot: usize, timestamp: u32, payload: &[u8]) {
+        let Some(track) = self.slots.get_mut(&slot) else { return };
+        if (timestamp.wrapping_sub(track.first_ts) as i32) < 0 {
+            return;
+        }
+        let n = frames_of(payload);
+        if (0..n).all(|k| track.frames.contains_key(&timestamp.wrapping_add(k * FRAME as u32))) {
+            return;
+        }
+        for k in 0..n {
+            track.frames.entry(timestamp.wrapping_add(k * FRAME as u32)).or_insert(true);
+        }
+        // A separate decoder state would be truer to a browser's; the slot's own is close enough for a bot.
+        let mut frame = [0i16; 5760];
+        let Ok(samples) = track.decoder.decode(payload, &mut frame, false) else { return };
+        let position = track.anchor + timestamp as i64;
+        if position < 0 {
+            return;
+        }
+        let position = position as usize;
+        if self.pcm.len() < position + samples {
+            self.pcm.resize(position + samples, 0);
+        }
+        for (i, s) in frame[..samples].iter().enumerate() {
+            self.pcm[position + i] += *s as i32;
+        }
+    }
+
     /// The statistics so far.
     pub fn stats(&self) -> Stats {
+        let (mut frames_expected, mut frames_received, mut frames_recovered) = (0u64, 0u64, 0u64);
+        for track in self.slots.values() {
+            let mut last = 1;
+            for seq in track.first_seq..=track.max_seq {
+                last = track.frames_in.get(&seq).copied().unwrap_or(last);
+                frames_expected += u64::from(last);
+            }
+            frames_received += track.frames.len() as u64;
+            frames_recovered += track.frames.values().filter(|r| **r).count() as u64;
+        }
+        let frames_lost = frames_expected.saturating_sub(frames_received);
         let received = self.slots.values().map(|t| t.received).sum();
         let lost = self.slots.values().map(|t| (t.max_seq - t.first_seq + 1).saturating_sub(t.received)).sum();
         let jitter_ms = if self.slots.is_empty() {
@@ -265,7 +338,17 @@ impl Recorder {
         } else {
             self.slots.values().map(|t| t.jitter).sum::<f64>() / self.slots.len() as f64 * 1000.0
         };
-        Stats { received, lost, bytes: self.bytes, jitter_ms, slots_used: self.slots.len() }
+        Stats {
+            received,
+            lost,
+            bytes: self.bytes,
+            jitter_ms,
+            slots_used: self.slots.len(),
+            frames_expected,
+            frames_received,
+            frames_recovered,
+            frames_lost,
+        }
     }
 
     /// The mixed recording, clipped to 16 bits.

@@ -10,5 +10,8 @@ pub mod turn;
 
 pub mod tls;
 
+/// RED (RFC 2198) payloads, as the SFU writes them.
+pub use stoa_sfu::red;
+
 pub use api::Api;
 pub use session::{Incoming, JoinPhases, MediaPeer, RtpCount, Session, Signaling, Transports, is_rtp};

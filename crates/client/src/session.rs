@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use stoa_proto::{ClientCommand, ClientMessage, Role, RoomInfo, ServerEvent, UserId, UserSummary};
 use str0m::change::SdpAnswer;
 use str0m::crypto::dtls::DtlsCert;
-use str0m::format::{Codec, FormatParams};
-use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap, ExtensionValues, RtpPacket, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
@@ -37,6 +37,9 @@ pub enum Incoming {
         packet: Box<RtpPacket>,
         /// When it arrived.
         at: Instant,
+        /// With RED, the redundant copies of earlier packets it carried: each one's RTP timestamp and Opus
+        /// (the packet's own payload is then its primary Opus).
+        redundant: Vec<(u32, Vec<u8>)>,
     },
     /// The room's socket closed.
     Closed,
@@ -99,13 +102,16 @@ pub struct Transports {
     pub tcp: bool,
     /// A UDP relay on the TURN servers the server names, reached over UDP or TCP as their URLs say.
     pub turn: bool,
+    /// Offer RED (`audio/red`, RFC 2198), as browsers do: the server then sends each packet with the
+    /// previous one's Opus, which covers a lost packet.
+    pub red: bool,
 }
 
 impl Transports {
     /// Every path, as a browser would try them.
-    pub const ALL: Transports = Transports { udp: true, tcp: true, turn: true };
+    pub const ALL: Transports = Transports { udp: true, tcp: true, turn: true, red: true };
     /// UDP only (a load generator's thousands of listeners).
-    pub const UDP: Transports = Transports { udp: true, tcp: false, turn: false };
+    pub const UDP: Transports = Transports { udp: true, tcp: false, turn: false, red: true };
 }
 
 /// What the session's helper tasks (ICE-TCP connections, TURN relays) hand to it.
@@ -142,6 +148,8 @@ pub struct Session {
     slot_mids: Vec<Mid>,
     slot_of_ssrc: HashMap<Ssrc, usize>,
     pt: Option<Pt>,
+    /// The RED payload type, if RED was negotiated.
+    red_pt: Option<Pt>,
     timeout: Instant,
     queue: VecDeque<Incoming>,
     transmits: Vec<(Protocol, SocketAddr, SocketAddr, Vec<u8>)>,
@@ -180,20 +188,18 @@ pub struct JoinPhases {
 /// Every peer of this process shares one DTLS configuration and one certificate (a bench joins thousands
 /// of peers; each would otherwise make a key pair and rerun the crypto self-tests).
 pub fn rtc_config() -> RtcConfig {
+    rtc_config_with(true)
+}
+
+/// [`rtc_config`], offering RED or not.
+pub fn rtc_config_with(red: bool) -> RtcConfig {
     static CERT: std::sync::OnceLock<Option<DtlsCert>> = std::sync::OnceLock::new();
     let provider = stoa_sfu::crypto_provider();
     let mut config = RtcConfig::new().set_crypto_provider(provider.clone()).set_rtp_mode(true).clear_codecs();
     if let Some(cert) = CERT.get_or_init(|| provider.dtls_provider.generate_certificate()) {
         config = config.set_dtls_cert(cert.clone());
     }
-    config.codec_config().add_config(
-        Pt::new_with_value(111),
-        None,
-        Codec::Opus,
-        Frequency::FORTY_EIGHT_KHZ,
-        Some(2),
-        FormatParams { min_p_time: Some(10), use_inband_fec: Some(true), use_dtx: Some(true), ..Default::default() },
-    );
+    stoa_sfu::red::add_opus(config.codec_config(), red, false);
     let mut exts = ExtensionMap::empty();
     exts.set(1, Extension::AudioLevel);
     config.set_extension_map(exts)
@@ -245,7 +251,7 @@ impl Session {
         stoa_sfu::set_socket_buffers(&socket, 1 << 20);
         let local = socket.local_addr()?;
         let now = Instant::now();
-        let mut rtc = rtc_config().build(now);
+        let mut rtc = rtc_config_with(transports.red).build(now);
         if transports.udp {
             rtc.add_local_candidate(Candidate::host(local, "udp")?);
         }
@@ -269,6 +275,7 @@ impl Session {
             slot_mids,
             slot_of_ssrc: HashMap::new(),
             pt: None,
+            red_pt: None,
             timeout: now,
             queue: VecDeque::new(),
             transmits: Vec::new(),
@@ -299,7 +306,9 @@ impl Session {
         let answer = SdpAnswer::from_sdp_string(&answer_sdp).context("the server's answer is not valid SDP")?;
         session.rtc.sdp_api().accept_answer(pending, answer).context("cannot accept the server's answer")?;
         session.start_paths(&answer_sdp, transports).await;
-        session.pt = session.rtc.media(send_mid).and_then(|m| m.remote_pts().first().copied());
+        let opus = session.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Opus).copied();
+        session.pt = opus.map(|p| p.pt());
+        session.red_pt = opus.and_then(|p| p.red()).filter(|r| answer_sdp.contains(&format!("a=rtpmap:{} red/", **r)));
         session.drain();
         session.flush().await;
         Ok(session)
@@ -489,7 +498,18 @@ impl Session {
                     return;
                 }
                 Ok(Output::Transmit(t)) => self.transmits.push((t.proto, t.source, t.destination, t.contents.into())),
-                Ok(Output::Event(Event::RtpPacket(packet))) => {
+                Ok(Output::Event(Event::RtpPacket(mut packet))) => {
+                    let mut redundant = Vec::new();
+                    if Some(packet.header.payload_type) == self.red_pt {
+                        let Some(red) = stoa_sfu::red::decode(&packet.payload) else { continue };
+                        let ts = packet.header.timestamp;
+                        redundant = red.redundant.iter().map(|(off, d)| (ts.wrapping_sub(*off), d.to_vec())).collect();
+                        let primary: std::sync::Arc<[u8]> = red.primary.into();
+                        packet.payload = primary;
+                        if let Some(pt) = self.pt {
+                            packet.header.payload_type = pt;
+                        }
+                    }
                     let ssrc = packet.header.ssrc;
                     let slot = match self.slot_of_ssrc.get(&ssrc) {
                         Some(s) => Some(*s),
@@ -503,7 +523,8 @@ impl Session {
                         }
                     };
                     if let Some(slot) = slot {
-                        self.queue.push_back(Incoming::Audio { slot, packet: Box::new(packet), at: Instant::now() });
+                        let at = Instant::now();
+                        self.queue.push_back(Incoming::Audio { slot, packet: Box::new(packet), at, redundant });
                     }
                 }
                 Ok(Output::Event(_)) => {}

@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use str0m::change::SdpOffer;
 use str0m::crypto::dtls::DtlsCert;
-use str0m::format::{Codec, FormatParams};
-use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, Mid, Pt};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap, ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
@@ -362,7 +362,12 @@ struct Packet {
     level: Option<i8>,
     voice: Option<bool>,
     payload: Arc<[u8]>,
+    /// The slot stream's previous packet, for RED: set on the home shard.
+    previous: Option<Previous>,
 }
+
+/// A slot stream's previous packet: its slot timestamp and its Opus.
+type Previous = (u32, Arc<[u8]>);
 
 impl Sfu {
     /// Binds one UDP socket per shard and starts each shard on a thread of its own.
@@ -563,6 +568,8 @@ struct Peer {
     slot_mids: Vec<Mid>,
     /// The Opus payload type the client chose.
     pt: Option<Pt>,
+    /// The RED payload type over Opus, if the client negotiated RED.
+    red: Option<Pt>,
     ufrag: String,
     /// Every path a packet of this peer came on.
     addrs: Vec<Path>,
@@ -635,6 +642,9 @@ fn build_fast(rtc: &mut Rtc, slot_mids: &[Mid], keys: &crate::srtp::Keys) -> Opt
 }
 
 struct RoomMedia {
+    /// Per slot, the last packet of the stage's stream ([0]) and of the audience's joined one ([1]), with
+    /// its slot timestamp: the redundant block of the next.
+    red_last: Vec<[Option<Previous>; 2]>,
     peers: Vec<PeerId>,
     mapper: SlotMapper,
     events: mpsc::Sender<SfuEvent>,
@@ -686,6 +696,8 @@ struct Shard {
     /// The shard's one DTLS certificate, generated once: every peer's handshake uses it, so a join does
     /// not pay for a key pair (the fingerprint in each answer is this certificate's).
     cert: Option<DtlsCert>,
+    /// Where RED payloads are written (kept for its capacity).
+    red_scratch: Vec<u8>,
     /// Packets publishers on this shard sent, to fan out once their `Rtc` is drained.
     pending: Vec<Packet>,
     refused: u64,
@@ -798,6 +810,7 @@ impl Shard {
             conns: HashMap::new(),
             from_conns,
             tcp_outbox: Outbox::default(),
+            red_scratch: Vec::new(),
             by_ufrag: HashMap::new(),
             rooms: HashMap::new(),
             timers: BinaryHeap::new(),
@@ -1029,13 +1042,23 @@ impl Shard {
                     }
                     Ok(Output::Event(event)) => match event {
                         // The stage, enforced here: nothing from a peer that may not publish is forwarded.
-                        Event::RtpPacket(packet) if peer.forwarding == Forwarding::On => {
+                        Event::RtpPacket(mut packet) if peer.forwarding == Forwarding::On => {
+                            // A browser that negotiated RED sends its own (on the uplink too): the SFU
+                            // forwards the primary Opus and adds its own redundancy per listener.
+                            if Some(packet.header.payload_type) == peer.red {
+                                let Some(primary) = crate::red::decode(&packet.payload).map(|r| Arc::from(r.primary))
+                                else {
+                                    continue;
+                                };
+                                packet.payload = primary;
+                            }
                             self.forward_since.get_or_insert(now);
                             self.pending.push(Packet {
                                 room: peer.room,
                                 source: peer.source,
                                 seq: *packet.seq_no,
                                 timestamp: packet.header.timestamp,
+                                previous: None,
                                 level: packet.header.ext_vals.audio_level,
                                 voice: packet.header.ext_vals.voice_activity,
                                 payload: packet.payload,
@@ -1131,6 +1154,8 @@ impl Shard {
             let _ = room.events.try_send(SfuEvent::Slots { holders });
         }
         let Some(forward) = forward else { return };
+        let mut packet = packet;
+        packet.previous = red_previous(&mut room.red_last, forward, 0, &packet.payload);
         if room.audience_frames <= 1 {
             self.deliver_everywhere(now, &packet, forward, Audience::Everyone);
             return;
@@ -1141,8 +1166,10 @@ impl Shard {
             slot.waiting_since = if slot.aggregator.is_pending() { slot.waiting_since.or(Some(now)) } else { None };
             slot.last = Some(packet.clone());
             for j in joined {
-                let joined_packet = Packet { payload: j.payload, timestamp: j.timestamp, ..packet.clone() };
-                out.push((joined_packet, Forward { slot: forward.slot, timestamp: j.timestamp }));
+                let f = Forward { slot: forward.slot, timestamp: j.timestamp };
+                let previous = red_previous(&mut room.red_last, f, 1, &j.payload);
+                let joined_packet = Packet { payload: j.payload, timestamp: j.timestamp, previous, ..packet.clone() };
+                out.push((joined_packet, f));
             }
         }
         self.deliver_everywhere(now, &packet, forward, Audience::Stage);
@@ -1181,8 +1208,10 @@ impl Shard {
                 }
                 slot.waiting_since = None;
                 if let (Some(j), Some(last)) = (slot.aggregator.flush(), slot.last.clone()) {
-                    let packet = Packet { payload: j.payload, timestamp: j.timestamp, ..last };
-                    out.push((packet, Forward { slot: index, timestamp: j.timestamp }));
+                    let f = Forward { slot: index, timestamp: j.timestamp };
+                    let previous = red_previous(&mut room.red_last, f, 1, &j.payload);
+                    let packet = Packet { payload: j.payload, timestamp: j.timestamp, previous, ..last };
+                    out.push((packet, f));
                 }
             }
         }
@@ -1196,8 +1225,10 @@ impl Shard {
     /// On the fast path this allocates nothing per peer: no copy of the room's peer list, and the sealed
     /// datagrams go into the outbox's reused arena.
     fn deliver(&mut self, now: Instant, packet: &Packet, forward: Forward, to: Audience) {
-        let Shard { rooms, peers, outbox, tcp_outbox, written, failed, .. } = self;
+        let Shard { rooms, peers, outbox, tcp_outbox, written, failed, red_scratch, .. } = self;
         let Some(room) = rooms.get(&packet.room) else { return };
+        // The RED payload, made once for the Opus payload type most listeners share, then reused.
+        let mut red_made_for: Option<Option<u8>> = None;
         let level = packet.level.map(|l| (l, packet.voice.unwrap_or(false)));
         for id in &room.peers {
             let Some(peer) = peers.get_mut(id) else { continue };
@@ -1221,14 +1252,24 @@ impl Shard {
             }
             // The index is used up whether or not the packet leaves: an index is never offered twice.
             let Some(index) = peer.indexes.take(forward.slot) else { continue };
+            // With RED negotiated, the slot's previous packet rides along (when it fits a block header).
+            let red = match (peer.red, &packet.previous) {
+                (Some(red), Some((ts, data))) => {
+                    if red_made_for.is_none_or(|made| made != Some(*pt)) {
+                        let offset = forward.timestamp.wrapping_sub(*ts);
+                        let fits = crate::red::encode(red_scratch, *pt, Some((offset, data)), &packet.payload);
+                        red_made_for = Some(fits.then_some(*pt));
+                    }
+                    red_made_for.flatten().map(|_| red)
+                }
+                _ => None,
+            };
+            let (pt, payload): (Pt, &[u8]) = match red {
+                Some(red) => (red, red_scratch),
+                None => (pt, &packet.payload),
+            };
             if let (Fast::Ready(fast), Some(dest)) = (&mut peer.fast, peer.dest) {
-                let out = Outgoing {
-                    pt: *pt,
-                    timestamp: forward.timestamp,
-                    csrc: packet.source.0,
-                    level,
-                    payload: &packet.payload,
-                };
+                let out = Outgoing { pt: *pt, timestamp: forward.timestamp, csrc: packet.source.0, level, payload };
                 let queue = if dest.proto == Protocol::Udp { &mut *outbox } else { &mut *tcp_outbox };
                 fast.write(queue, dest.addr, forward.slot, index, &out);
                 continue;
@@ -1238,9 +1279,9 @@ impl Shard {
             // The CSRC names the speaker by their opaque source number, so a browser can tell who is
             // speaking in each slot from getContributingSources(), with no message per listener.
             let ext = ExtensionValues { audio_level: packet.level, voice_activity: packet.voice, ..Default::default() };
-            let write = RtpWrite::new(pt, index.into(), forward.timestamp, now, packet.payload.clone())
-                .ext_vals(ext)
-                .csrc(&[packet.source.0]);
+            let data = if red.is_some() { Arc::<[u8]>::from(payload) } else { packet.payload.clone() };
+            let write =
+                RtpWrite::new(pt, index.into(), forward.timestamp, now, data).ext_vals(ext).csrc(&[packet.source.0]);
             match catch_unwind(AssertUnwindSafe(|| stream.write_rtp(write))) {
                 Ok(()) => written.push(*id),
                 Err(_) => failed.push(*id),
@@ -1442,7 +1483,9 @@ impl Shard {
             .map(|_| AudienceSlot { aggregator: Aggregator::new(1), waiting_since: None, last: None })
             .collect();
         let mapper = SlotMapper::new(self.slot_config.clone());
-        self.rooms.insert(room, RoomMedia { peers: Vec::new(), mapper, events, audience, audience_frames: 1 });
+        let red_last = vec![[None, None]; self.slot_config.slots];
+        self.rooms
+            .insert(room, RoomMedia { peers: Vec::new(), mapper, events, audience, audience_frames: 1, red_last });
     }
 
     fn offer(
@@ -1471,20 +1514,10 @@ impl Shard {
             .set_extension_map(extensions())
             .set_local_ice_credentials(IceCreds { ufrag: ufrag.clone(), pass: random_token(24) });
         // Opus with in-band FEC and DTX: the answer's `useinbandfec=1;usedtx=1` is what makes browsers send
-        // FEC and stop sending during silence, so a quiet stage costs almost nothing.
-        rtc_config.codec_config().add_config(
-            Pt::new_with_value(111),
-            None,
-            Codec::Opus,
-            Frequency::FORTY_EIGHT_KHZ,
-            Some(2),
-            FormatParams {
-                min_p_time: Some(10),
-                use_inband_fec: Some(true),
-                use_dtx: Some(true),
-                ..Default::default()
-            },
-        );
+        // FEC and stop sending during silence, so a quiet stage costs almost nothing. RED over it for a
+        // client that offers it: its slots carry the previous packet's Opus too (see `red.rs`). NACK for a
+        // speaker whose browser offers it, so that str0m asks for its lost uplink packets again.
+        crate::red::add_opus(rtc_config.codec_config(), true, true);
         if let Some(cert) = &self.cert {
             rtc_config = rtc_config.set_dtls_cert(cert.clone());
         }
@@ -1522,6 +1555,7 @@ impl Shard {
             forwarding,
             slot_mids: Vec::new(),
             pt: None,
+            red: None,
             ufrag: ufrag.clone(),
             addrs: Vec::new(),
             scheduled: None,
@@ -1540,7 +1574,17 @@ impl Shard {
                 continue;
             }
             if peer.pt.is_none() {
-                peer.pt = media.remote_pts().first().copied();
+                // The Opus payload type (not RED's), and the RED one linked to it, if the client offered RED.
+                let opus = peer
+                    .rtc
+                    .codec_config()
+                    .params()
+                    .iter()
+                    .find(|p| p.spec().codec == Codec::Opus && media.remote_pts().contains(&p.pt()));
+                peer.pt = opus.map(|p| p.pt());
+                // RED is in use when the answer names it (str0m keeps it only if the offer had it too).
+                peer.red =
+                    opus.and_then(|p| p.red()).filter(|r| sdp.contains(&format!("a=rtpmap:{} red/48000/2", **r)));
             }
             // Whatever the client can receive on is a slot: its `recvonly` m-lines (our `sendonly`), and also a
             // `sendrecv` one, which is what a plain `addTrack(mic)` client offers.
@@ -1584,6 +1628,17 @@ impl Shard {
             self.source_gone(peer.room, peer.source);
         }
     }
+}
+
+/// The redundant block for a packet on `forward`'s slot and stream (0: the stage's, 1: the audience's):
+/// the stream's previous packet, which this one then replaces.
+fn red_previous(
+    last: &mut [[Option<Previous>; 2]],
+    forward: Forward,
+    stream: usize,
+    payload: &Arc<[u8]>,
+) -> Option<Previous> {
+    last.get_mut(forward.slot)?[stream].replace((forward.timestamp, payload.clone()))
 }
 
 /// Moves a peer's media to `dest`, keeping the shard's count of peers by transport.

@@ -19,6 +19,7 @@
 mod downlink;
 pub mod driver;
 mod net;
+pub mod red;
 pub mod repacket;
 pub mod slots;
 mod srtp;

@@ -75,6 +75,10 @@ pub struct BenchArgs {
     /// one, the bench itself, until a process cannot hold two sockets per listener).
     #[arg(long, default_value_t = 0)]
     listener_processes: usize,
+    /// Listeners do not offer RED (audio/red), so the server sends them no redundancy: for comparing the
+    /// packets and bytes redundancy costs.
+    #[arg(long)]
+    no_red: bool,
 }
 
 /// How often a speaker's turn passes to the next.
@@ -535,6 +539,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         start_join_us: wall_at(start_join),
         measure_from_us: wall_at(measure_from),
         measure_to_us: wall_at(measure_to),
+        red: !args.no_red,
     };
     let mut workers = Vec::new();
     let local = if processes == 1 {
@@ -654,6 +659,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "packets_decrypted": results.iter().map(|r| r.decrypted).sum::<u64>(),
         "bytes_received": results.iter().map(|r| r.bytes).sum::<u64>(),
         "listener_processes": processes,
+        "red": !args.no_red,
     });
     print_report(&report, args.json);
     Ok(())
@@ -686,6 +692,13 @@ pub struct ListenerPlan {
     start_join_us: u64,
     measure_from_us: u64,
     measure_to_us: u64,
+    /// Whether listeners offer RED.
+    #[serde(default = "yes")]
+    red: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn wall_us(t: std::time::SystemTime) -> u64 {
@@ -739,6 +752,7 @@ fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerResult> {
             loop_results.lock().unwrap().extend(r);
         }));
         let (room, results) = (plan.room.clone(), results.clone());
+        let transports = stoa_client::Transports { red: plan.red, ..stoa_client::Transports::UDP };
         let (listeners, join_window) = (plan.total, plan.join_window);
         handles.push(std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
@@ -750,7 +764,7 @@ fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerResult> {
                         let delay = Duration::from_secs_f64(join_window * 0.8 * i as f64 / listeners as f64);
                         tokio::time::sleep_until(tokio::time::Instant::from_std(start_join + delay)).await;
                         let began = Instant::now();
-                        let split = match Session::join(&api, &room, 3).await {
+                        let split = match Session::join_with(&api, &room, 3, transports).await {
                             Ok(s) => {
                                 let phases = s.phases;
                                 s.into_media().map(|(signaling, peer)| (signaling, peer, phases))
@@ -929,9 +943,15 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
                 }
                 Ok(Output::Event(Event::RtpPacket(packet))) => {
                     l.result.decrypted += 1;
+                    // With RED, the speaker's frame is the primary block, after the previous packet's copy.
+                    let payload: &[u8] = if *packet.header.payload_type == stoa_client::red::RED_PT {
+                        stoa_client::red::decode(&packet.payload).map_or(&[], |red| red.primary)
+                    } else {
+                        &packet.payload
+                    };
                     if l.base.is_some()
                         && now < window.measure_to
-                        && let Some(sent) = window.clock.sent(&packet.payload)
+                        && let Some(sent) = window.clock.sent(payload)
                     {
                         // When the server's packet reached the listener's socket (the kernel's timestamp), so
                         // that the bench's own queueing is not counted as the server's latency.

@@ -34,6 +34,9 @@ pub struct Connect {
     /// drops UDP), turn (a relay on the server's TURN servers) [default: all three, as a browser does].
     #[arg(long = "transport", value_delimiter = ',', value_enum, value_name = "PATHS")]
     transports: Vec<Path>,
+    /// Do not offer RED (audio/red): without it the server sends no redundancy, and a lost packet is lost.
+    #[arg(long)]
+    no_red: bool,
 }
 
 /// A media path `stoa bot` may take.
@@ -46,13 +49,15 @@ enum Path {
 
 impl Connect {
     fn transports(&self) -> stoa_client::Transports {
+        let red = !self.no_red;
         if self.transports.is_empty() {
-            return stoa_client::Transports::ALL;
+            return stoa_client::Transports { red, ..stoa_client::Transports::ALL };
         }
         stoa_client::Transports {
             udp: self.transports.contains(&Path::Udp),
             tcp: self.transports.contains(&Path::Tcp),
             turn: self.transports.contains(&Path::Turn),
+            red,
         }
     }
 }
@@ -203,9 +208,12 @@ async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> any
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break,
             incoming = session.next() => match incoming {
-                Incoming::Audio { slot, packet, at } => {
+                Incoming::Audio { slot, packet, at, redundant } => {
                     let csrc = (packet.header.csrc_count > 0).then_some(packet.header.csrc[0]);
                     recorder.push(slot, *packet.seq_no, packet.header.timestamp, csrc, &packet.payload, at);
+                    for (timestamp, opus) in redundant {
+                        recorder.push_redundant(slot, timestamp, &opus);
+                    }
                 }
                 Incoming::Event(ServerEvent::RoomEnded { reason }) => {
                     ended = Some(reason);
@@ -245,6 +253,10 @@ async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> any
                 "jitter_ms": stats.jitter_ms,
                 "slots_used": stats.slots_used,
                 "packets_per_speaker": per_speaker,
+                "frames_expected": stats.frames_expected,
+                "frames_received": stats.frames_received,
+                "frames_recovered": stats.frames_recovered,
+                "frames_lost": stats.frames_lost,
                 "transport": session.transport(),
                 "ended": ended,
             })
@@ -259,6 +271,10 @@ async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> any
             stats.slots_used,
             session.transport().unwrap_or("nothing"),
             out.display()
+        );
+        println!(
+            "  frames: {} expected, {} played from real data ({} of them recovered from redundancy), {} lost",
+            stats.frames_expected, stats.frames_received, stats.frames_recovered, stats.frames_lost
         );
         for (speaker, packets) in &by_user {
             println!("  user {speaker}: {packets} packets");

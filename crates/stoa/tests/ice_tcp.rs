@@ -27,7 +27,7 @@ async fn a_tcp_only_listener_hears_the_room_and_bad_connections_disturb_no_one()
     let room = w.room(&host).await;
     let speaker = Bot::join(&host, &room).await;
     speaker.sending(true);
-    let tcp_only = Transports { udp: false, tcp: true, turn: false };
+    let tcp_only = Transports { udp: false, tcp: true, turn: false, red: true };
     let over_tcp = Bot::join_over(&w.user("tcp").await, &room, tone_frames(1.0), tcp_only).await;
     let over_udp = Bot::join(&w.user("udp").await, &room).await;
     hears_more(&over_tcp, speaker.id, 100).await;

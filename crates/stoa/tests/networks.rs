@@ -225,9 +225,10 @@ fn frequency_of(path: &Path) -> f64 {
         .expect("ffmpeg is installed (scripts/test installs it)");
     assert!(out.status.success(), "ffmpeg cannot decode {}", path.display());
     let samples: Vec<i16> = out.stdout.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
-    let tail = &samples[samples.len().saturating_sub(48_000)..];
-    let crossings = tail.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
-    crossings as f64 / 2.0 / (tail.len() as f64 / 48_000.0)
+    // The middle half: clear of the join's first packets and of the recording's end.
+    let middle = &samples[samples.len() / 4..samples.len() * 3 / 4];
+    let crossings = middle.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    crossings as f64 / 2.0 / (middle.len() as f64 / 48_000.0)
 }
 
 /// What one scenario runs: the setup, then a Rust listener and a Chromium listener in the client's namespace.
@@ -238,6 +239,15 @@ struct Scenario {
     expect: &'static str,
     /// Also run a listener allowed only UDP, which must hear nothing.
     udp_control: bool,
+    /// Drop this percentage of the UDP packets to the client: the listeners must play at least
+    /// [`played_at_least`] of the frames from real data, and a listener without RED is measured beside them.
+    loss: u32,
+}
+
+/// The share of frames a listener must play from real data (its own packet or a redundant copy) with
+/// `loss` % of its downlink dropped at random: the targets.
+fn played_at_least(loss: u32) -> f64 {
+    if loss <= 5 { 0.99 } else { 0.97 }
 }
 
 fn run(s: Scenario) {
@@ -283,33 +293,44 @@ fn run(s: Scenario) {
             .unwrap(),
     );
     let heard = dir.path().join("heard.ogg");
-    let listen = |who: &str, out: &Path, transport: Option<&str>| {
+    // Under loss, longer: enough frames that the targets are not at the mercy of chance.
+    let seconds = if s.loss > 0 { "15" } else { "8" };
+    let listen = |who: &str, out: &Path, extra: &[&str]| {
         let mut c = net.client.command(STOA);
         c.args(["bot", "listen", "--server", &server.base, "--username", who, "--password"])
             .arg(format!("{who}-password"))
-            .args(["--room", &room, "--seconds", "8", "--json", "--out"])
-            .arg(out);
-        if let Some(t) = transport {
-            c.args(["--transport", t]);
-        }
+            .args(["--room", &room, "--seconds", seconds, "--json", "--out"])
+            .arg(out)
+            .args(extra);
         c.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap()
     };
-    let ear = listen("ear", &heard, None);
+    let ear = listen("ear", &heard, &[]);
     let listening_until = Instant::now() + Duration::from_secs(7);
-    let control = s.udp_control.then(|| listen("deaf", &dir.path().join("deaf.ogg"), Some("udp")));
+    let deaf = dir.path().join("deaf.ogg");
+    let control = if s.loss > 0 {
+        Some(listen("deaf", &deaf, &["--no-red"]))
+    } else {
+        s.udp_control.then(|| listen("deaf", &deaf, &["--transport", "udp"]))
+    };
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
-    let chromium = net
-        .client
-        .command("node")
-        .arg("networks.mjs")
-        .current_dir(&browser_dir)
-        .env("INVITE", format!("{}/invite/{invite}", server.base))
-        .env("USERNAME", "eye")
-        .env("TITLE", "Hard networks")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let browser = |username: &str, no_red: bool| {
+        net.client
+            .command("node")
+            .arg("networks.mjs")
+            .current_dir(&browser_dir)
+            .env("INVITE", format!("{}/invite/{invite}", server.base))
+            .env("USERNAME", username)
+            .env("TITLE", "Hard networks")
+            .env("MEASURE_SECS", if s.loss > 0 { "10" } else { "0" })
+            .env("NO_RED", if no_red { "1" } else { "0" })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    };
+    let chromium = browser("eye", false);
+    // Under loss, a Chromium whose offer has no RED too, to measure what redundancy saves.
+    let chromium_plain = (s.loss > 0).then(|| browser("blind", true));
 
     // The operator sees the paths: the peers by transport, sampled while the listeners listen.
     let mut most = std::collections::HashMap::<String, f64>::new();
@@ -342,18 +363,59 @@ fn run(s: Scenario) {
     assert_eq!(report["transport"], s.expect, "the bot's media path: {report}");
     assert!(report["packets_received"].as_u64().unwrap() > 100, "the bot heard the room: {report}");
     let hz = frequency_of(&heard);
-    assert!((hz - 440.0).abs() < 15.0, "the bot heard {hz:.0} Hz, not 440");
+    // Frames lost for good (rare, but some under loss) are clicks, which a zero-crossing count sees as a
+    // little more pitch.
+    let tolerance = if s.loss > 0 { 30.0 } else { 15.0 };
+    assert!((hz - 440.0).abs() < tolerance, "the bot heard {hz:.0} Hz, not 440");
+    let played =
+        |r: &serde_json::Value| r["frames_received"].as_f64().unwrap() / r["frames_expected"].as_f64().unwrap();
+    if s.loss > 0 {
+        eprintln!(
+            "RESULT loss {}%: with RED {:.4} of frames played from real data ({} recovered of {})",
+            s.loss,
+            played(&report),
+            report["frames_recovered"],
+            report["frames_expected"]
+        );
+        assert!(report["frames_recovered"].as_u64().unwrap() > 0, "RED recovered frames: {report}");
+        assert!(played(&report) >= played_at_least(s.loss), "with {}% loss: {report}", s.loss);
+    }
 
     if let Some(control) = control {
         let control = control.wait_with_output().unwrap();
         let report: serde_json::Value = serde_json::from_slice(&control.stdout).unwrap_or_default();
-        assert_eq!(report["packets_received"], 0, "a listener allowed only UDP hears nothing here: {report}");
+        if s.loss > 0 {
+            eprintln!(
+                "RESULT loss {}%: without RED {:.4} of frames played ({} lost of {})",
+                s.loss,
+                played(&report),
+                report["frames_lost"],
+                report["frames_expected"]
+            );
+            assert_eq!(report["frames_recovered"], 0, "no redundancy without RED: {report}");
+        } else {
+            assert_eq!(report["packets_received"], 0, "a listener allowed only UDP hears nothing here: {report}");
+        }
     }
 
     let chromium = chromium.wait_with_output().unwrap();
     assert!(chromium.status.success(), "the Chromium listener failed (see its output above)");
     let seen: serde_json::Value = serde_json::from_slice(&chromium.stdout).unwrap();
     eprintln!("Chromium listener: {seen}");
+    if s.loss > 0 {
+        eprintln!(
+            "RESULT loss {}%: Chromium concealed {} of samples (RED negotiated: {})",
+            s.loss, seen["concealed"], seen["red"]
+        );
+        assert_eq!(seen["red"], true, "Chromium negotiates RED: {seen}");
+    }
+    if let Some(plain) = chromium_plain {
+        let plain = plain.wait_with_output().unwrap();
+        assert!(plain.status.success(), "the Chromium listener without RED failed (see its output above)");
+        let seen: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
+        eprintln!("RESULT loss {}%: Chromium without RED concealed {} of samples", s.loss, seen["concealed"]);
+        assert_eq!(seen["red"], false, "the munged offer has no RED: {seen}");
+    }
     let path = &seen["path"];
     match s.expect {
         "udp" => assert_eq!(path["protocol"], "udp", "{seen}"),
@@ -380,12 +442,12 @@ fn write_tone(path: &Path) {
 
 #[test]
 fn a_listener_behind_a_nat_hears_the_room_over_udp() {
-    run(Scenario { firewall: "", turn: false, expect: "udp", udp_control: false });
+    run(Scenario { firewall: "", turn: false, expect: "udp", udp_control: false, loss: 0 });
 }
 
 #[test]
 fn a_listener_whose_network_drops_udp_hears_the_room_over_ice_tcp() {
-    run(Scenario { firewall: "ip protocol udp drop;", turn: false, expect: "tcp", udp_control: true });
+    run(Scenario { firewall: "ip protocol udp drop;", turn: false, expect: "tcp", udp_control: true, loss: 0 });
 }
 
 #[test]
@@ -398,5 +460,18 @@ fn a_listener_allowed_only_tcp_to_the_web_and_to_coturn_hears_the_room_through_t
         turn: true,
         expect: "turn",
         udp_control: true,
+        loss: 0,
     });
+}
+
+#[test]
+fn with_5_percent_of_the_downlink_lost_a_listener_plays_99_percent_of_frames_from_real_data() {
+    let firewall = "oifname \"lan\" ip protocol udp numgen random mod 100 < 5 drop;";
+    run(Scenario { firewall, turn: false, expect: "udp", udp_control: false, loss: 5 });
+}
+
+#[test]
+fn with_10_percent_of_the_downlink_lost_a_listener_plays_97_percent_of_frames_from_real_data() {
+    let firewall = "oifname \"lan\" ip protocol udp numgen random mod 100 < 10 drop;";
+    run(Scenario { firewall, turn: false, expect: "udp", udp_control: false, loss: 10 });
 }

@@ -163,7 +163,7 @@ impl Bot {
                         None => return,
                     },
                     incoming = session.next() => match incoming {
-                        Incoming::Audio { slot, packet, at } => {
+                        Incoming::Audio { slot, packet, at, .. } => {
                             let source = (packet.header.csrc_count > 0).then_some(packet.header.csrc[0]);
                             heard2.lock().unwrap().push(Heard { slot, seq: *packet.seq_no, timestamp: packet.header.timestamp, source, speaker: None, payload: packet.payload.to_vec(), at });
                         }
