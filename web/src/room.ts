@@ -38,6 +38,8 @@ export class RoomClient {
   private listeners = new Set<Listener>();
   private closedByUs = false;
   private retry = 0;
+  /// The delay the server suggested when it said it was restarting.
+  private restartDelay?: number;
   private levelTimer?: number;
   private retryTimer?: number;
   /// A refused offer's second try.
@@ -97,8 +99,12 @@ export class RoomClient {
         return;
       }
       this.set({ phase: 'reconnecting' });
-      const delay = Math.min(10_000, 500 * 2 ** this.retry++);
-      this.retryTimer = window.setTimeout(() => this.connect(), delay);
+      // Exponential backoff with jitter (half to one and a half times), so that a whole audience cut off
+      // at once (a server restart) does not come back in the same instant.
+      const base = this.restartDelay ?? Math.min(10_000, 500 * 2 ** this.retry);
+      this.retry++;
+      this.restartDelay = undefined;
+      this.retryTimer = window.setTimeout(() => this.connect(), base * (0.5 + Math.random()));
     };
     if (!this.levelTimer) this.levelTimer = window.setInterval(() => this.pollLevels(), 150);
   }
@@ -228,6 +234,11 @@ export class RoomClient {
         });
         break;
       case 'pong':
+        break;
+      case 'server_restarting':
+        // The socket closes next; come back after the suggested delay (the room and your place survive).
+        this.restartDelay = e.retry_after_ms;
+        this.set({ notice: 'The server is restarting; reconnecting…' });
         break;
     }
   }

@@ -503,7 +503,11 @@ reason: string,
 /**
  * A sentence for the user.
  */
-message: string, } | { "type": "room_ended", 
+message: string, } | { "type": "server_restarting", 
+/**
+ * A suggested delay before reconnecting, in milliseconds.
+ */
+retry_after_ms: number, } | { "type": "room_ended", 
 /**
  * Why, as a code: `ended_by_moderator`, `no_moderator`, `empty`.
  */

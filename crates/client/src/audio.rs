@@ -170,6 +170,8 @@ pub struct Recorder {
     start: Instant,
     pcm: Vec<i32>,
     slots: HashMap<usize, SlotTrack>,
+    /// The slots of earlier media connections (before a reconnect), kept for the statistics.
+    finished: Vec<SlotTrack>,
     /// Packets per speaker, by the CSRC the server sets: the speaker's opaque source number, which the
     /// room's `slots` events map to a user.
     pub per_speaker: HashMap<u32, u64>,
@@ -230,7 +232,14 @@ pub struct Stats {
 impl Recorder {
     /// A recording that starts now.
     pub fn new(start: Instant) -> Recorder {
-        Recorder { start, pcm: Vec::new(), slots: HashMap::new(), per_speaker: HashMap::new(), bytes: 0 }
+        Recorder {
+            start,
+            pcm: Vec::new(),
+            slots: HashMap::new(),
+            finished: Vec::new(),
+            per_speaker: HashMap::new(),
+            bytes: 0,
+        }
     }
 
     /// One packet from slot `slot`, arrived at `at`.
@@ -318,10 +327,16 @@ impl Recorder {
         }
     }
 
+    /// A new media connection begins (after a reconnect): its slots' streams start afresh, with new
+    /// sequence numbers and timestamps, and are placed on the same timeline by their arrival.
+    pub fn new_session(&mut self) {
+        self.finished.extend(self.slots.drain().map(|(_, t)| t));
+    }
+
     /// The statistics so far.
     pub fn stats(&self) -> Stats {
         let (mut frames_expected, mut frames_received, mut frames_recovered) = (0u64, 0u64, 0u64);
-        for track in self.slots.values() {
+        for track in self.slots.values().chain(&self.finished) {
             let mut last = 1;
             for seq in track.first_seq..=track.max_seq {
                 last = track.frames_in.get(&seq).copied().unwrap_or(last);
@@ -331,8 +346,9 @@ impl Recorder {
             frames_recovered += track.frames.values().filter(|r| **r).count() as u64;
         }
         let frames_lost = frames_expected.saturating_sub(frames_received);
-        let received = self.slots.values().map(|t| t.received).sum();
-        let lost = self.slots.values().map(|t| (t.max_seq - t.first_seq + 1).saturating_sub(t.received)).sum();
+        let tracks = || self.slots.values().chain(&self.finished);
+        let received = tracks().map(|t| t.received).sum();
+        let lost = tracks().map(|t| (t.max_seq - t.first_seq + 1).saturating_sub(t.received)).sum();
         let jitter_ms = if self.slots.is_empty() {
             0.0
         } else {

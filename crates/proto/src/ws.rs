@@ -179,6 +179,13 @@ pub enum ServerEvent {
         /// A sentence for the user.
         message: String,
     },
+    /// The server is restarting: the socket closes soon after this event. The room survives the restart
+    /// (your place and role are kept for the reconnect grace); reconnect after about `retry_after_ms`,
+    /// with some jitter so that a large audience does not return in the same instant.
+    ServerRestarting {
+        /// A suggested delay before reconnecting, in milliseconds.
+        retry_after_ms: u32,
+    },
     /// The room ended; the socket closes after this event.
     RoomEnded {
         /// Why, as a code: `ended_by_moderator`, `no_moderator`, `empty`.

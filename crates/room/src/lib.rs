@@ -24,4 +24,4 @@ mod room;
 
 pub use access::{Access, Relations, may_see};
 pub use error::{CommandError, JoinError};
-pub use room::{ConnId, Output, Room, RoomConfig};
+pub use room::{ConnId, Lasting, Output, Room, RoomConfig};

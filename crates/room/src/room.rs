@@ -29,6 +29,25 @@ impl Default for RoomConfig {
     }
 }
 
+/// What of a live room outlasts the process: written through to the store as it changes, and what a
+/// restarted server brings the room back from ([`Room::restore`]). Who is in the audience is not kept: they
+/// come back as they reconnect.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Lasting {
+    /// The title.
+    pub title: String,
+    /// Who may see and join it.
+    pub visibility: Visibility,
+    /// Who may raise a hand.
+    pub hand_mode: HandMode,
+    /// The stage in its order: moderators and speakers, and whether each is muted.
+    pub stage: Vec<(UserSummary, Role, bool)>,
+    /// Invited to a closed room.
+    pub invited: Vec<UserId>,
+    /// Removed from the room, who may not come back.
+    pub removed: Vec<UserId>,
+}
+
 /// One connection (WebSocket) to the room. A user has at most one at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
@@ -165,6 +184,63 @@ impl Room {
             },
         );
         room
+    }
+
+    /// The room's lasting state, for the store.
+    pub fn lasting(&self) -> Lasting {
+        let mut stage: Vec<&Participant> = self.participants.values().filter(|p| p.role != Role::Listener).collect();
+        stage.sort_by_key(|p| (p.role != Role::Moderator, p.stage_seq));
+        let mut invited: Vec<UserId> = self.invited.iter().copied().collect();
+        invited.sort();
+        let mut removed: Vec<UserId> = self.removed.iter().copied().collect();
+        removed.sort();
+        Lasting {
+            title: self.title.clone(),
+            visibility: self.visibility,
+            hand_mode: self.hand_mode,
+            stage: stage.iter().map(|p| (p.user.clone(), p.role, p.muted)).collect(),
+            invited,
+            removed,
+        }
+    }
+
+    /// A room brought back after a restart, empty: everyone who was on stage has their place and role
+    /// for [`RoomConfig::reconnect_grace`], as after a dropped connection, and the room ends if nobody
+    /// returns. `None` if the state has no moderator (a room cannot live without one).
+    pub fn restore(now: Instant, id: RoomId, lasting: Lasting, config: RoomConfig) -> Option<Room> {
+        let mut stage = lasting.stage.into_iter();
+        let (creator, role, muted) = stage.next()?;
+        if role != Role::Moderator {
+            return None;
+        }
+        let invited = lasting.invited.into_iter().collect();
+        let mut room = Room::new(now, id, lasting.title, lasting.visibility, creator, invited, config);
+        room.hand_mode = lasting.hand_mode;
+        room.removed = lasting.removed.into_iter().collect();
+        if let Some(first) = room.participants.values_mut().next() {
+            first.muted = muted;
+        }
+        for (user, role, muted) in stage {
+            if role == Role::Listener || room.participants.contains_key(&user.id) {
+                continue;
+            }
+            let seq = room.seq();
+            room.participants.insert(
+                user.id,
+                Participant {
+                    user,
+                    role,
+                    muted,
+                    joined_seq: seq,
+                    stage_seq: seq,
+                    presence: Presence::Away(now),
+                    hand: None,
+                    invited_to_speak: false,
+                    relations: Relations::default(),
+                },
+            );
+        }
+        Some(room)
     }
 
     fn seq(&mut self) -> u64 {

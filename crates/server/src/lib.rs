@@ -120,6 +120,41 @@ impl Default for ServerConfig {
     }
 }
 
+/// Brings back the rooms a previous run left live (after a crash or a restart), each empty, with its stage's
+/// places kept for the reconnect grace; a room whose state was never written, or cannot be read, is ended.
+async fn restore_rooms(state: &AppState, unended: Vec<(stoa_proto::RoomId, Option<String>)>) -> Result<(), StoreError> {
+    let room_config =
+        stoa_room::RoomConfig { capacity: state.config.room_capacity, reconnect_grace: state.config.reconnect_grace };
+    let (mut restored, mut ended) = (0, 0);
+    for (id, lasting) in unended {
+        let lasting = lasting.and_then(|json| serde_json::from_str::<stoa_room::Lasting>(&json).ok());
+        let room = lasting
+            .and_then(|l| stoa_room::Room::restore(std::time::Instant::now(), id.clone(), l, room_config.clone()));
+        match room {
+            Some(room) => {
+                live::spawn_room(
+                    room,
+                    id,
+                    state.store.clone(),
+                    state.rooms.clone(),
+                    state.sfu.clone(),
+                    state.room_settings(),
+                    state.metrics.clone(),
+                );
+                restored += 1;
+            }
+            None => {
+                state.store.end_room(&id).await?;
+                ended += 1;
+            }
+        }
+    }
+    if restored + ended > 0 {
+        tracing::info!(restored, ended, "rooms the previous run left live");
+    }
+    Ok(())
+}
+
 /// The TURN servers' addresses, so that the media plane can count the peers it reaches through them. A
 /// name that does not resolve now is left out (its peers count as UDP).
 async fn turn_ips(turn: Option<&turn::TurnConfig>) -> Vec<std::net::IpAddr> {
@@ -187,6 +222,17 @@ impl AppState {
     /// The link to share for an invite code.
     pub fn invite_url(&self, code: &str) -> String {
         format!("{}/invite/{code}", self.public_url.trim_end_matches('/'))
+    }
+
+    /// What every room task takes from the configuration.
+    pub fn room_settings(&self) -> live::RoomSettings {
+        live::RoomSettings {
+            audience_packets: live::AudiencePackets {
+                frames: self.config.audience_frames,
+                above: self.config.audience_frames_above,
+            },
+            turn: self.config.turn.clone().map(Arc::new),
+        }
     }
 }
 
@@ -287,6 +333,7 @@ pub struct Running {
     pub media_addr: SocketAddr,
     /// Where ICE-TCP listens, when it does.
     pub media_tcp_addr: Option<SocketAddr>,
+    rooms: live::Directory,
     /// The base URL of links.
     pub public_url: String,
     /// On a database with no account yet, the one-time admin invite URL.
@@ -309,6 +356,20 @@ impl Running {
     /// Stops accepting requests, lets those in flight finish, and waits for the server to stop.
     pub async fn stop(mut self) -> std::io::Result<()> {
         let _ = self.shutdown.send(true);
+        (&mut self.task).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// A graceful stop before a restart: `/readyz` turns false, every room's participants are told the
+    /// server is restarting (with a suggested delay before they reconnect), their events get a moment to
+    /// leave, and the server stops. Rooms' lasting state is already in the store (written through), so
+    /// they come back with the next start.
+    pub async fn restart_stop(mut self, retry_after: Duration) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        let retry_after_ms = retry_after.as_millis().min(u128::from(u32::MAX)) as u32;
+        for room in self.rooms.handles() {
+            let _ = room.tx.try_send(live::RoomInput::Restarting { retry_after_ms });
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
         (&mut self.task).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 
@@ -340,10 +401,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         _ => None,
     };
     let store = SqliteStore::open(&config.data).await?;
-    let stale = store.end_all_rooms().await?;
-    if stale > 0 {
-        tracing::info!(rooms = stale, "ended rooms left live by the previous run");
-    }
+    let unended = store.unended_rooms().await?;
     let bind = |addr: SocketAddr| async move {
         let listener = TcpListener::bind(addr).await.map_err(|e| StartError::Bind(addr, e))?;
         let bound = listener.local_addr().map_err(|e| StartError::Bind(addr, e))?;
@@ -414,6 +472,8 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         metrics: Arc::new(metrics::Metrics::default()),
         stopping: shutdown.subscribe(),
     };
+    restore_rooms(&state, unended).await?;
+    let state_rooms = state.rooms.clone();
     let bootstrap_invite = state.store.bootstrap_invite().await?.map(|code| state.invite_url(&code));
     let mut background = Vec::new();
     let metrics_addr = match state.config.metrics {
@@ -464,6 +524,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         metrics_addr,
         media_addr,
         media_tcp_addr,
+        rooms: state_rooms,
         public_url,
         bootstrap_invite,
         shutdown,

@@ -28,8 +28,13 @@ async fn accounts_and_follows_survive_a_restart() {
     let (_, profile) = alice.get("/api/v1/users/bob").await;
     assert_eq!(profile["you_follow"], true);
     assert_eq!(profile["followers"], 1);
-    // Live rooms do not survive a restart: their state lived in memory.
-    assert_eq!(alice.get(&format!("/api/v1/rooms/{room}")).await.0, StatusCode::NOT_FOUND);
+    // The live room survives the restart, with alice still its moderator, until the grace runs out.
+    let (status, info) = alice.get(&format!("/api/v1/rooms/{room}")).await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["stage"][0]["user"]["username"], "alice");
+    assert_eq!(info["stage"][0]["role"], "moderator");
+    let mut ws = alice.join(&room).await.expect("alice rejoins her room");
+    assert_eq!(ws.expect("joined").await["role"], "moderator", "with her role back");
 }
 
 #[tokio::test]

@@ -124,6 +124,36 @@ pub async fn run(command: BotCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Joins the room again after its socket closed (a server restart, a network cut): after the delay the
+/// server suggested (or half a second), then with exponential backoff to 10 s; each wait is jittered by
+/// ±50 %, so that an audience cut off at once does not come back at once. Gives up at `deadline` (or after
+/// two minutes).
+async fn rejoin(
+    api: &Api,
+    connect: &Connect,
+    first: Option<Duration>,
+    deadline: Option<Instant>,
+) -> anyhow::Result<Session> {
+    let deadline = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(120));
+    let mut delay = first.unwrap_or(Duration::from_millis(500));
+    loop {
+        tokio::time::sleep(jittered(delay)).await;
+        match Session::join_with(api, &connect.room, 3, connect.transports()).await {
+            Ok(session) => return Ok(session),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(e) => tracing::debug!(error = %e, "rejoining failed; trying again"),
+        }
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// `d` times a random factor between 0.5 and 1.5.
+fn jittered(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    d.mul_f64(0.5 + (random % 1000) as f64 / 1000.0)
+}
+
 fn on_stage(role: Role) -> bool {
     role != Role::Listener
 }
@@ -142,6 +172,7 @@ async fn speak(
     }
     let api = connect.api().await?;
     let mut session = Session::join_with(&api, &connect.room, 3, connect.transports()).await?;
+    let mut retry_after = None;
     if !on_stage(session.role) {
         if require_speaker {
             let _ = session.command(ClientCommand::Leave).await;
@@ -188,7 +219,14 @@ async fn speak(
                     return Ok(());
                 }
                 Incoming::Event(ServerEvent::Removed { message, .. }) => bail!("{message}"),
-                Incoming::Closed => bail!("the room's socket closed"),
+                Incoming::Event(ServerEvent::ServerRestarting { retry_after_ms }) => {
+                    retry_after = Some(Duration::from_millis(retry_after_ms.into()));
+                }
+                Incoming::Closed => {
+                    eprintln!("stoa bot: the room's socket closed; reconnecting");
+                    session = rejoin(&api, &connect, retry_after.take(), deadline).await?;
+                    eprintln!("stoa bot: back in the room as {:?}", session.role);
+                }
                 _ => {}
             },
         }
@@ -202,6 +240,7 @@ async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> any
     let mut session = Session::join_with(&api, &connect.room, 3, connect.transports()).await?;
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(seconds);
+    let (mut retry_after, mut sessions) = (None, 1u32);
     let mut recorder = Recorder::new(start);
     let mut ended = None;
     loop {
@@ -223,9 +262,24 @@ async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> any
                     ended = Some(message);
                     break;
                 }
+                Incoming::Event(ServerEvent::ServerRestarting { retry_after_ms }) => {
+                    retry_after = Some(Duration::from_millis(retry_after_ms.into()));
+                }
                 Incoming::Closed => {
-                    ended = Some("the room's socket closed".into());
-                    break;
+                    // A restart (or a network cut): join again, and go on recording.
+                    let until = Some(deadline.into_std());
+                    match tokio::time::timeout_at(deadline, rejoin(&api, &connect, retry_after.take(), until)).await {
+                        Ok(Ok(s)) => {
+                            session = s;
+                            sessions += 1;
+                            recorder.new_session();
+                        }
+                        Ok(Err(e)) => {
+                            ended = Some(format!("the room's socket closed, and rejoining failed: {e}"));
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
                 _ => {}
             },
@@ -258,6 +312,7 @@ async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> any
                 "frames_recovered": stats.frames_recovered,
                 "frames_lost": stats.frames_lost,
                 "transport": session.transport(),
+                "sessions": sessions,
                 "ended": ended,
             })
         );

@@ -133,6 +133,10 @@ fn try_main() -> anyhow::Result<()> {
     }
 }
 
+/// The delay clients are asked to wait before reconnecting when the server stops: about what a restart
+/// takes. They add jitter of their own.
+const RESTART_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
     let data = config.data.clone();
@@ -164,8 +168,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tokio::select! {
         result = shutdown_signal() => {
             result?;
-            tracing::info!("shutting down");
-            running.stop().await.context("server failed while stopping")?;
+            // Rooms outlive the process (their state is in the store): clients are told to come back.
+            tracing::info!("stopping; live rooms come back with the next start");
+            running.restart_stop(RESTART_RETRY_AFTER).await.context("server failed while stopping")?;
         }
     }
     Ok(())

@@ -47,8 +47,12 @@ fn two_hundred_listeners_all_join_lose_nothing_and_the_accounting_adds_up() {
     let (talking, all) = (r["frames_sent_talking"].as_u64().unwrap(), r["frames_sent_all"].as_u64().unwrap());
     assert!(talking > 0);
     let (min, max) = (r["packets_received_min"].as_u64().unwrap(), r["packets_received_max"].as_u64().unwrap());
+    // Packets still in flight at the window's opening (sent before it, counted on arrival inside it) are
+    // not matched by those in flight at its close when the latency differs between the two, as it does
+    // right after a join storm on a loaded machine: up to a p99 latency's worth of 20 ms frames.
+    let in_flight = (r["latency_p99_ms"].as_f64().unwrap() / 20.0).ceil() as u64;
     assert!(
-        min + 3 >= talking && max <= all + 3,
+        min + 3 + in_flight >= talking && max <= all + 3 + in_flight,
         "per listener {min}..={max}, speakers sent {talking} talking of {all}: {r}"
     );
     assert!(

@@ -197,8 +197,12 @@ pub trait Store: Send + Sync + 'static {
     async fn create_room(&self, room: &RoomRecord) -> Result<(), StoreError>;
     /// Records a room's end.
     async fn end_room(&self, room: &RoomId) -> Result<(), StoreError>;
-    /// Marks every room not yet ended as ended; live state does not survive a restart. Returns how many.
+    /// Marks every room not yet ended as ended. Returns how many.
     async fn end_all_rooms(&self) -> Result<u64, StoreError>;
+    /// Keeps a live room's lasting state (opaque to the store: the room's own JSON).
+    async fn save_room_state(&self, room: &RoomId, state: &str) -> Result<(), StoreError>;
+    /// The rooms not ended, with their lasting state if any was written: what a restart brings back.
+    async fn unended_rooms(&self) -> Result<Vec<(RoomId, Option<String>)>, StoreError>;
 
     /// A server setting.
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;

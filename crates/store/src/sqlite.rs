@@ -529,6 +529,21 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn save_room_state(&self, room: &RoomId, state: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE rooms SET lasting = ? WHERE id = ? AND ended_at IS NULL")
+            .bind(state)
+            .bind(&room.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn unended_rooms(&self) -> Result<Vec<(RoomId, Option<String>)>, StoreError> {
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT id, lasting FROM rooms WHERE ended_at IS NULL").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(id, lasting)| (RoomId(id), lasting)).collect())
+    }
+
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         let row: Option<(String,)> =
             sqlx::query_as("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.pool).await?;

@@ -260,6 +260,7 @@ fn short(ev: &ServerEvent) -> String {
         ServerEvent::Pong => "pong".into(),
         ServerEvent::Answer { .. } | ServerEvent::Slots { .. } => unreachable!("the room emits no media events"),
         ServerEvent::Joined { .. } | ServerEvent::Error { .. } => unreachable!(),
+        ServerEvent::ServerRestarting { .. } => unreachable!("the server, not the room, says it restarts"),
     }
 }
 
@@ -1138,4 +1139,54 @@ fn room_rules() {
         }
     }
     assert!(failures.is_empty(), "transcripts differ:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn a_restored_room_gives_the_stage_back_to_those_who_return_and_ends_if_nobody_does() {
+    let now = Instant::now();
+    let config = RoomConfig { capacity: 10, reconnect_grace: Duration::from_secs(30) };
+    let id = RoomId("r".into());
+    let mut room =
+        Room::new(now, id.clone(), "Talk".into(), Visibility::Open, user("alice"), HashSet::new(), config.clone());
+    let alice = room.join(now, user("alice"), Relations::default(), &[]).unwrap();
+    let bob = room.join(now, user("bob"), Relations::default(), &[]).unwrap();
+    let carol = room.join(now, user("carol"), Relations::default(), &[]).unwrap();
+    let say = |room: &mut Room, conn, command| room.command(now, conn, ClientMessage { id: None, command });
+    say(&mut room, alice, ClientCommand::InviteToSpeak { user_id: UserId(2) });
+    say(&mut room, bob, ClientCommand::AcceptInvite);
+    say(&mut room, bob, ClientCommand::SetMuted { muted: true });
+    say(&mut room, alice, ClientCommand::Remove { user_id: UserId(3) });
+    let _ = carol;
+    let lasting = room.lasting();
+    assert_eq!(
+        lasting.stage.iter().map(|(u, r, m)| (u.id.0, *r, *m)).collect::<Vec<_>>(),
+        [(1, Role::Moderator, false), (2, Role::Speaker, true)]
+    );
+    assert_eq!(lasting.removed, [UserId(3)]);
+    // The state goes through the store as JSON.
+    let lasting: Lasting = serde_json_roundtrip(&lasting);
+
+    let later = now + Duration::from_secs(100);
+    let mut back = Room::restore(later, id.clone(), lasting.clone(), config.clone()).unwrap();
+    assert_eq!(back.lasting(), lasting, "nothing lost on the way back");
+    assert!(matches!(back.join(later, user("carol"), Relations::default(), &[]), Err(JoinError::Removed)));
+    back.join(later, user("bob"), Relations::default(), &[]).unwrap();
+    assert_eq!(back.role_of(UserId(2)), Some(Role::Speaker), "bob is a speaker again");
+    back.join(later, user("dave"), Relations::default(), &[]).unwrap();
+    assert_eq!(back.role_of(UserId(4)), Some(Role::Listener));
+    // Alice never returns: past the grace, the moderator's place passes to the speaker who came back.
+    back.handle_timeout(later + Duration::from_secs(31));
+    assert_eq!(back.role_of(UserId(2)), Some(Role::Moderator));
+    assert!(!back.is_ended());
+
+    // Nobody returns: the room ends after the grace.
+    let mut empty = Room::restore(later, id, lasting, config).unwrap();
+    empty.handle_timeout(later + Duration::from_secs(29));
+    assert!(!empty.is_ended());
+    empty.handle_timeout(later + Duration::from_secs(31));
+    assert!(empty.is_ended());
+}
+
+fn serde_json_roundtrip(lasting: &Lasting) -> Lasting {
+    serde_json::from_str(&serde_json::to_string(lasting).unwrap()).unwrap()
 }

@@ -50,6 +50,11 @@ impl Directory {
         self.rooms.read().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
     }
 
+    /// Every live room's handle.
+    pub fn handles(&self) -> Vec<RoomHandle> {
+        self.rooms.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+
     /// Every live room's latest snapshot.
     pub fn snapshots(&self) -> Vec<Arc<Snapshot>> {
         self.rooms.read().unwrap_or_else(|e| e.into_inner()).values().map(|h| h.snapshot.borrow().clone()).collect()

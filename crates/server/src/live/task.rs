@@ -50,6 +50,11 @@ pub enum RoomInput {
         /// The command.
         message: ClientMessage,
     },
+    /// The server is stopping to restart: everyone is told, and the room lives on in the store.
+    Restarting {
+        /// The delay suggested to clients.
+        retry_after_ms: u32,
+    },
     /// A connection's socket closed.
     Disconnected {
         /// Which connection.
@@ -139,6 +144,20 @@ pub fn spawn_room(
     let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot { info: room.info(), access: room.access() }));
     let handle = RoomHandle { tx, snapshot };
     directory.insert(id.clone(), handle.clone());
+    // The room's lasting state, written through to the store by a task of its own: a watch channel holds
+    // only the latest, so a burst of changes is one write, and the room task never waits for the store.
+    let lasting = serde_json::to_string(&room.lasting()).unwrap_or_default();
+    let (lasting_tx, mut lasting_rx) = watch::channel(lasting);
+    lasting_rx.mark_changed();
+    let (writer_store, writer_id) = (store.clone(), id.clone());
+    tokio::spawn(async move {
+        while lasting_rx.changed().await.is_ok() {
+            let json = lasting_rx.borrow_and_update().clone();
+            if let Err(e) = writer_store.save_room_state(&writer_id, &json).await {
+                tracing::warn!(room = %writer_id, error = %e, "cannot save the room's state");
+            }
+        }
+    });
     let task = RoomTask {
         inbox: handle.tx.downgrade(),
         lookups: HashMap::new(),
@@ -164,6 +183,7 @@ pub fn spawn_room(
         audience_frames: 1,
         metrics,
         offered_at: HashMap::new(),
+        lasting: lasting_tx,
     };
     tokio::spawn(task.run(rx, media_rx));
     handle
@@ -209,6 +229,8 @@ struct RoomTask {
     metrics: Arc<crate::metrics::Metrics>,
     /// When each peer's offer came, until it connects: the join latency.
     offered_at: HashMap<PeerId, Instant>,
+    /// The room's lasting state as last handed to its writer (JSON).
+    lasting: watch::Sender<String>,
 }
 
 impl RoomTask {
@@ -264,6 +286,9 @@ impl RoomTask {
                 self.offer_limits.remove(&conn);
                 self.close_media(conn);
                 self.room.disconnected(now, conn);
+            }
+            RoomInput::Restarting { retry_after_ms } => {
+                let _ = self.broadcast.send(encode(&ServerEvent::ServerRestarting { retry_after_ms }));
             }
             RoomInput::Invite { actor, users, reply } => {
                 let _ = reply.send(self.room.invite(actor, &users));
@@ -475,6 +500,16 @@ impl RoomTask {
         if self.room.version() != self.published {
             self.published = self.room.version();
             let _ = self.snapshot.send(Arc::new(Snapshot { info: self.room.info(), access: self.room.access() }));
+            if !ended {
+                let json = serde_json::to_string(&self.room.lasting()).unwrap_or_default();
+                self.lasting.send_if_modified(|old| {
+                    let changed = *old != json;
+                    if changed {
+                        *old = json;
+                    }
+                    changed
+                });
+            }
         }
         ended
     }

@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiJson};
-use crate::live::{AudiencePackets, Departure, RoomInput, RoomSettings, Snapshot, serve_connection, spawn_room};
+use crate::live::{Departure, RoomInput, Snapshot, serve_connection, spawn_room};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, Query, State};
@@ -108,13 +108,7 @@ pub async fn create_room(
         .await?;
     let config = RoomConfig { capacity: state.config.room_capacity, reconnect_grace: state.config.reconnect_grace };
     let room = Room::new(Instant::now(), id.clone(), title, body.visibility, creator, invited, config);
-    let settings = RoomSettings {
-        audience_packets: AudiencePackets {
-            frames: state.config.audience_frames,
-            above: state.config.audience_frames_above,
-        },
-        turn: state.config.turn.clone().map(Arc::new),
-    };
+    let settings = state.room_settings();
     let handle = spawn_room(
         room,
         id.clone(),
