@@ -1515,9 +1515,9 @@ impl Shard {
             .set_local_ice_credentials(IceCreds { ufrag: ufrag.clone(), pass: random_token(24) });
         // Opus with in-band FEC and DTX: the answer's `useinbandfec=1;usedtx=1` is what makes browsers send
         // FEC and stop sending during silence, so a quiet stage costs almost nothing. RED over it for a
-        // client that offers it: its slots carry the previous packet's Opus too (see `red.rs`). NACK for a
-        // speaker whose browser offers it, so that str0m asks for its lost uplink packets again.
-        crate::red::add_opus(rtc_config.codec_config(), true, true);
+        // client that offers it: its slots carry the previous packet's Opus too (see `red.rs`). No NACK: a
+        // retransmitted uplink packet would be forwarded again, a duplicate (and late) for every listener.
+        crate::red::add_opus(rtc_config.codec_config(), true, false);
         if let Some(cert) = &self.cert {
             rtc_config = rtc_config.set_dtls_cert(cert.clone());
         }
