@@ -249,7 +249,7 @@ impl Client {
         let response = self.request(link, ALLOCATE, &[(REQUESTED_TRANSPORT, transport)], true).await?;
         let relayed = response
             .attr(XOR_RELAYED_ADDRESS)
-            .and_then(|v| xor_address(v, &[0; 12], false))
+            .and_then(|v| xor_address(v, &[0; 12]))
             .context("the TURN server's allocation has no relayed address")?;
         let lifetime = response
             .attr(LIFETIME)
@@ -392,7 +392,7 @@ fn encode_xor_address(addr: SocketAddr) -> Vec<u8> {
     v
 }
 
-fn xor_address(v: &[u8], txid: &[u8; 12], _v6: bool) -> Option<SocketAddr> {
+fn xor_address(v: &[u8], txid: &[u8; 12]) -> Option<SocketAddr> {
     let port = u16::from_be_bytes([*v.get(2)?, *v.get(3)?]) ^ (MAGIC >> 16) as u16;
     match v.get(1)? {
         1 => {
@@ -418,8 +418,8 @@ mod tests {
     #[test]
     fn xor_addresses_round_trip() {
         let addr: SocketAddr = "198.18.0.1:49152".parse().unwrap();
-        assert_eq!(xor_address(&encode_xor_address(addr), &[0; 12], false), Some(addr));
-        assert_eq!(xor_address(&[0, 1, 0], &[0; 12], false), None, "cut short");
+        assert_eq!(xor_address(&encode_xor_address(addr), &[0; 12]), Some(addr));
+        assert_eq!(xor_address(&[0, 1, 0], &[0; 12]), None, "cut short");
     }
 
     #[test]
