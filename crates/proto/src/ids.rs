@@ -34,3 +34,23 @@ impl fmt::Display for RoomId {
         f.write_str(&self.0)
     }
 }
+
+/// A scheduled event's ID: random and unguessable like a room's, so that a hidden event cannot be found by
+/// counting.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema, TS)]
+#[schema(value_type = String, example = "e4n8w2k7p1z3")]
+pub struct EventId(pub String);
+
+impl EventId {
+    /// Whether `s` has the shape of an event ID (12 characters of `[a-z0-9]`); anything else is answered like
+    /// an unknown event.
+    pub fn is_well_formed(s: &str) -> bool {
+        RoomId::is_well_formed(s)
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

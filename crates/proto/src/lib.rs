@@ -13,8 +13,10 @@
 mod api;
 mod ids;
 pub mod limits;
+mod social;
 mod ws;
 
 pub use api::*;
 pub use ids::*;
+pub use social::*;
 pub use ws::*;

@@ -25,6 +25,15 @@ pub const BIO: TextLimit = TextLimit { min: 0, max: 300, pattern: None };
 /// A room's title: 1 to 100 characters, not all white space, no control characters.
 pub const ROOM_TITLE: TextLimit = TextLimit { min: 1, max: 100, pattern: DISPLAY_NAME.pattern };
 
+/// An event's description: at most 1,000 characters.
+pub const EVENT_DESCRIPTION: TextLimit = TextLimit { min: 0, max: 1000, pattern: None };
+/// How many co-hosts an event may have besides its creator.
+pub const EVENT_COHOSTS: usize = 10;
+/// How far ahead an event may be scheduled, in days.
+pub const EVENT_MAX_DAYS_AHEAD: i64 = 60;
+/// A search query: 1 to 100 characters.
+pub const SEARCH_QUERY: TextLimit = TextLimit { min: 1, max: 100, pattern: None };
+
 /// The largest page a list returns (`limit`); the smallest is 1.
 pub const PAGE_MAX: u32 = 200;
 /// A page's size when `limit` is not given.
@@ -39,4 +48,8 @@ pub const TEXT_FIELDS: &[(&str, &str, TextLimit)] = &[
     ("UpdateMeRequest", "display_name", DISPLAY_NAME),
     ("UpdateMeRequest", "bio", BIO),
     ("CreateRoomRequest", "title", ROOM_TITLE),
+    ("CreateEventRequest", "title", ROOM_TITLE),
+    ("CreateEventRequest", "description", EVENT_DESCRIPTION),
+    ("UpdateEventRequest", "title", ROOM_TITLE),
+    ("UpdateEventRequest", "description", EVENT_DESCRIPTION),
 ];

@@ -46,6 +46,9 @@ pub struct Lasting {
     pub invited: Vec<UserId>,
     /// Removed from the room, who may not come back.
     pub removed: Vec<UserId>,
+    /// The event's hosts, who come in as moderators whenever they join.
+    #[serde(default)]
+    pub hosts: Vec<UserId>,
 }
 
 /// One connection (WebSocket) to the room. A user has at most one at a time.
@@ -114,6 +117,8 @@ pub struct Room {
     conns: HashMap<ConnId, UserId>,
     invited: HashSet<UserId>,
     removed: HashSet<UserId>,
+    /// Hosts of the event this room was started for: they come in as moderators.
+    hosts: HashSet<UserId>,
     /// Raised hands in order: sequence number to user.
     hands: BTreeMap<u64, UserId>,
     next_seq: u64,
@@ -157,6 +162,7 @@ impl Room {
             conns: HashMap::new(),
             invited,
             removed: HashSet::new(),
+            hosts: HashSet::new(),
             hands: BTreeMap::new(),
             next_seq: 0,
             next_conn: 0,
@@ -194,6 +200,8 @@ impl Room {
         invited.sort();
         let mut removed: Vec<UserId> = self.removed.iter().copied().collect();
         removed.sort();
+        let mut hosts: Vec<UserId> = self.hosts.iter().copied().collect();
+        hosts.sort();
         Lasting {
             title: self.title.clone(),
             visibility: self.visibility,
@@ -201,6 +209,7 @@ impl Room {
             stage: stage.iter().map(|p| (p.user.clone(), p.role, p.muted)).collect(),
             invited,
             removed,
+            hosts,
         }
     }
 
@@ -217,6 +226,7 @@ impl Room {
         let mut room = Room::new(now, id, lasting.title, lasting.visibility, creator, invited, config);
         room.hand_mode = lasting.hand_mode;
         room.removed = lasting.removed.into_iter().collect();
+        room.hosts = lasting.hosts.into_iter().collect();
         if let Some(first) = room.participants.values_mut().next() {
             first.muted = muted;
         }
@@ -241,6 +251,12 @@ impl Room {
             );
         }
         Some(room)
+    }
+
+    /// The hosts of the event this room was started for (its co-hosts): whenever one joins, they come in
+    /// as a moderator, on stage.
+    pub fn set_hosts(&mut self, hosts: HashSet<UserId>) {
+        self.hosts = hosts;
     }
 
     fn seq(&mut self) -> u64 {
@@ -421,6 +437,7 @@ impl Room {
         }
         self.next_conn += 1;
         self.conns.insert(conn, user.id);
+        let user_id = user.id;
         let p = &self.participants[&user.id];
         let role = p.role;
         let pending_invite = p.invited_to_speak;
@@ -432,6 +449,12 @@ impl Room {
             conn,
             ServerEvent::Joined { you: user, role, room, hands, ice_servers: Vec::new() },
         ));
+        if role == Role::Listener && self.hosts.contains(&user_id) {
+            // An event's co-host comes in as a moderator, whose blocks then apply as any moderator's.
+            self.set_role(user_id, Role::Moderator);
+            self.enforce_blocks_of(user_id);
+            return Ok(conn);
+        }
         if pending_invite {
             // A reconnecting listener still has the invitation they had not answered.
             let by = self.moderators().next().and_then(|m| self.participants.get(&m)).map(|p| p.user.clone());
@@ -497,6 +520,18 @@ impl Room {
         self.require_moderator(actor)?;
         self.invited.extend(users.iter().copied());
         self.version += 1;
+        Ok(())
+    }
+
+    /// `actor` pings `target` to join: they must be in the room. In a closed room a ping also invites, so
+    /// only a moderator may ping there.
+    pub fn ping(&mut self, actor: UserId, target: UserId) -> Result<(), CommandError> {
+        if !self.participants.contains_key(&actor) {
+            return Err(CommandError::NoSuchParticipant);
+        }
+        if self.visibility == Visibility::Closed {
+            self.invite(actor, &[target])?;
+        }
         Ok(())
     }
 

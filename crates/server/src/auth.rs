@@ -148,6 +148,26 @@ impl RateLimiter {
         RateLimiter { per_ip, per_user, window: Duration::from_secs(60), counters: Mutex::new(HashMap::new()) }
     }
 
+    /// Counts one use of `key` (another budget than sign-up and login: `ping:USER`), refusing it with 429
+    /// past `limit` a minute.
+    pub fn check_key(&self, key: &str, limit: u32) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        if counters.len() > 100_000 {
+            counters.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+        }
+        let entry = counters.entry(key.to_string()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        if entry.1 >= limit {
+            let wait = self.window.saturating_sub(now.duration_since(entry.0)).as_secs().max(1);
+            return Err(ApiError::rate_limited(wait));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+
     /// Counts one attempt from `ip` for `username`; refuses it with 429 if either is over its limit.
     pub fn check(&self, ip: IpAddr, username: &str) -> Result<(), ApiError> {
         let now = Instant::now();

@@ -10,8 +10,10 @@ pub mod acme;
 pub mod auth;
 pub mod client_ip;
 pub mod error;
+pub mod ical;
 pub mod live;
 pub mod metrics;
+pub mod notify;
 pub mod openapi;
 pub mod origin;
 pub mod routes;
@@ -83,6 +85,11 @@ pub struct ServerConfig {
     /// HTTPS. Without it the server speaks plain HTTP on `http` (behind a proxy that terminates TLS, or on
     /// loopback); with it, the product is on `tls.https` and `http` only redirects there.
     pub tls: Option<TlsConfig>,
+    /// Origins (`http://127.0.0.1:9000`) of push services accepted although they are not public HTTPS: a
+    /// push service on the operator's own network. Public `https://` endpoints are always accepted.
+    pub push_origins: Vec<String>,
+    /// VAPID's contact (`mailto:` or `https:`); the public URL when absent.
+    pub push_contact: Option<String>,
     /// For tests of fault isolation only: see `stoa_sfu::SfuConfig::fault_injection`.
     #[doc(hidden)]
     pub media_fault_injection: bool,
@@ -113,6 +120,8 @@ impl Default for ServerConfig {
             audience_frames_above: 500,
             media_first_seq: None,
             media_fault_injection: false,
+            push_origins: Vec::new(),
+            push_contact: None,
             trusted_proxies: Vec::new(),
             tls: None,
             metrics: None,
@@ -216,6 +225,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Whether the server is stopping (for `/readyz`).
     pub stopping: watch::Receiver<bool>,
+    /// Notifications: the background fan-out, the per-user streams and web push.
+    pub notifier: notify::Notifier,
 }
 
 impl AppState {
@@ -232,6 +243,7 @@ impl AppState {
                 above: self.config.audience_frames_above,
             },
             turn: self.config.turn.clone().map(Arc::new),
+            notifier: self.notifier.clone(),
         }
     }
 }
@@ -245,6 +257,9 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::accounts::router())
         .merge(routes::users::router())
         .merge(routes::rooms::router())
+        .merge(routes::events::router())
+        .merge(routes::notifications::router())
+        .merge(routes::search::router())
         .fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
             let page = (method == axum::http::Method::GET || method == axum::http::Method::HEAD)
                 .then(|| routes::web::serve(&uri))
@@ -461,8 +476,15 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let media_addr = sfu.local_addr();
     let media_tcp_addr = sfu.tcp_addr();
     store.set_setting(PUBLIC_URL_SETTING, &public_url).await?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let contact = config.push_contact.clone().unwrap_or_else(|| {
+        if public_url.starts_with("https://") { public_url.clone() } else { "mailto:admin@localhost".to_string() }
+    });
+    let push = notify::push::Push::start(store.clone(), contact, config.push_origins.clone(), outbound_http()).await?;
+    let notifier = notify::Notifier::start(store.clone(), push);
     let state = AppState {
-        store: Arc::new(store),
+        store,
+        notifier,
         limiter: Arc::new(RateLimiter::new(config.auth_attempts_per_ip, config.auth_attempts_per_user)),
         hashing: Arc::new(auth::HashPool::new(std::thread::available_parallelism().map_or(1, |n| n.get()))),
         config: Arc::new(config),
@@ -531,6 +553,21 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         task,
         background,
     })
+}
+
+/// The HTTP client for what the server calls out to (push services): the web PKI's roots, rustls with
+/// aws-lc-rs as everywhere else.
+fn outbound_http() -> reqwest::Client {
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+    let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+    let builder = match tls {
+        Ok(tls) => builder.use_preconfigured_tls(tls),
+        Err(_) => builder,
+    };
+    builder.build().unwrap_or_default()
 }
 
 /// The public URL of an HTTPS server that was not told one: `host` (the certificate's first name that is

@@ -1,7 +1,7 @@
 //! The OpenAPI document, assembled from the handlers' `#[utoipa::path]` annotations and the proto types'
 //! schemas, so that it cannot drift from the code.
 
-use crate::routes::{accounts, meta, rooms, users};
+use crate::routes::{accounts, events, meta, notifications, rooms, search, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -14,11 +14,17 @@ use utoipa::{Modify, OpenApi};
         accounts::signup, accounts::login, accounts::logout, accounts::logout_everywhere, accounts::me, accounts::update_me, accounts::ice_servers,
         accounts::create_invite, accounts::list_invites,
         users::profile, users::follow, users::unfollow, users::block, users::unblock, users::followers, users::following,
-        rooms::create_room, rooms::hallway, rooms::room, rooms::audience, rooms::invite, rooms::websocket,
+        rooms::create_room, rooms::hallway, rooms::room, rooms::audience, rooms::invite, rooms::ping, rooms::websocket,
+        events::create_event, events::upcoming, events::event, events::update_event, events::cancel_event,
+        events::rsvp, events::unrsvp, events::rsvps, events::accept_cohost, events::decline_cohost, events::start_event,
+        events::event_ics, events::new_feed, events::revoke_feed, events::feed, events::hosted_by,
+        notifications::list, notifications::mark_read, notifications::stream, notifications::subscribe,
+        notifications::unsubscribe, notifications::settings, notifications::update_settings,
+        search::search, search::suggestions,
     ),
     components(schemas(stoa_proto::ClientMessage, stoa_proto::ClientCommand, stoa_proto::ServerEvent)),
     modifiers(&BearerAuth, &Limits),
-    tags((name = "accounts"), (name = "users"), (name = "rooms"), (name = "meta")),
+    tags((name = "accounts"), (name = "users"), (name = "rooms"), (name = "events"), (name = "notifications"), (name = "search"), (name = "meta")),
 )]
 pub struct ApiDoc;
 

@@ -7,13 +7,16 @@
 
 #![deny(missing_docs)]
 
+mod social;
 mod sqlite;
+mod sqlite_social;
 
 use async_trait::async_trait;
 use std::collections::HashSet;
 use stoa_proto::{Profile, RoomId, UserId, UserSummary, Visibility};
 use thiserror::Error;
 
+pub use social::*;
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in the store. Each variant but [`StoreError::Database`] is the user's to fix.
@@ -133,7 +136,7 @@ pub struct Page {
 
 /// Stoa's persistence.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Social + Send + Sync + 'static {
     /// Creates an invite that no user's quota pays for (the admin CLI's), good for `uses` sign-ups.
     async fn create_admin_invite(&self, uses: u32) -> Result<String, StoreError>;
     /// On a database with no account yet, the one-time invite that makes the first account an admin
@@ -181,7 +184,8 @@ pub trait Store: Send + Sync + 'static {
     /// `username`'s profile as `viewer` sees it.
     async fn profile(&self, viewer: UserId, username: &str) -> Result<Option<Profile>, StoreError>;
     /// `follower` follows `followee`. Refused with [`StoreError::Blocked`] if either blocks the other.
-    async fn follow(&self, follower: UserId, followee: UserId) -> Result<(), StoreError>;
+    /// Returns whether the follow is new.
+    async fn follow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError>;
     /// `follower` stops following `followee`.
     async fn unfollow(&self, follower: UserId, followee: UserId) -> Result<(), StoreError>;
     /// `blocker` blocks `blocked`, and the follows between them in both directions are removed.

@@ -19,6 +19,12 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
+impl SqliteStore {
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
 /// A session unused for this long is over.
 pub const SESSION_IDLE_SECS: i64 = 30 * 24 * 3600;
 /// A session this old is over, however much it is used.
@@ -27,11 +33,11 @@ pub const SESSION_MAX_SECS: i64 = 365 * 24 * 3600;
 /// costs one write an hour rather than one per request, and the idle limit is still kept to the hour.
 const SESSION_TOUCH_SECS: i64 = 3600;
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-fn visibility_str(v: Visibility) -> &'static str {
+pub(crate) fn visibility_str(v: Visibility) -> &'static str {
     match v {
         Visibility::Open => "open",
         Visibility::Social => "social",
@@ -65,7 +71,7 @@ fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Account {
     }
 }
 
-fn summary_from_row(row: &sqlx::sqlite::SqliteRow) -> UserSummary {
+pub(crate) fn summary_from_row(row: &sqlx::sqlite::SqliteRow) -> UserSummary {
     UserSummary { id: UserId(row.get(0)), username: row.get(1), display_name: row.get(2) }
 }
 
@@ -392,7 +398,7 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn follow(&self, follower: UserId, followee: UserId) -> Result<(), StoreError> {
+    async fn follow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let (blocked,): (bool,) = sqlx::query_as(
             "SELECT EXISTS(SELECT 1 FROM blocks WHERE (blocker = ?1 AND blocked = ?2) OR (blocker = ?2 AND blocked = ?1))",
@@ -404,14 +410,14 @@ impl Store for SqliteStore {
         if blocked {
             return Err(StoreError::Blocked);
         }
-        sqlx::query("INSERT OR IGNORE INTO follows (follower, followee, created_at) VALUES (?, ?, ?)")
+        let done = sqlx::query("INSERT OR IGNORE INTO follows (follower, followee, created_at) VALUES (?, ?, ?)")
             .bind(follower.0)
             .bind(followee.0)
             .bind(now())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn unfollow(&self, follower: UserId, followee: UserId) -> Result<(), StoreError> {

@@ -78,6 +78,15 @@ pub enum RoomInput {
         /// Whom of those they follow and block.
         outgoing: stoa_store::Outgoing,
     },
+    /// A participant pings someone to join (in a closed room, a moderator, and the ping invites).
+    Ping {
+        /// Who pings.
+        actor: UserId,
+        /// Whom.
+        target: UserId,
+        /// Where to answer: the room's access after the ping.
+        reply: oneshot::Sender<Result<stoa_room::Access, CommandError>>,
+    },
     /// A page of the audience.
     Audience {
         /// Where the page starts.
@@ -125,6 +134,8 @@ pub struct RoomSettings {
     pub audience_packets: AudiencePackets,
     /// TURN servers, whose credentials each participant gets with `joined`.
     pub turn: Option<Arc<crate::turn::TurnConfig>>,
+    /// Where the room tells followers that someone came on stage.
+    pub notifier: crate::notify::Notifier,
 }
 
 /// Starts the task of a new room, registers it in the directory, and returns its handle.
@@ -158,6 +169,7 @@ pub fn spawn_room(
             }
         }
     });
+    let on_stage = room.info().stage.iter().map(|m| m.user.id).collect();
     let task = RoomTask {
         inbox: handle.tx.downgrade(),
         lookups: HashMap::new(),
@@ -180,6 +192,8 @@ pub fn spawn_room(
         offer_limits: HashMap::new(),
         audience_packets: settings.audience_packets,
         turn: settings.turn,
+        notifier: settings.notifier,
+        on_stage,
         audience_frames: 1,
         metrics,
         offered_at: HashMap::new(),
@@ -190,6 +204,11 @@ pub fn spawn_room(
 }
 
 struct RoomTask {
+    /// Where followers are told that someone came on stage.
+    notifier: crate::notify::Notifier,
+    /// Who was on stage at the last snapshot: someone new there is news to their followers. Those on
+    /// stage when the task starts (the creator, a restored stage) are not.
+    on_stage: HashSet<UserId>,
     room: Room,
     /// The task's own inbox, where the store's answers come back (weak: the directory's handle is what
     /// keeps a room reachable).
@@ -292,6 +311,9 @@ impl RoomTask {
             }
             RoomInput::Invite { actor, users, reply } => {
                 let _ = reply.send(self.room.invite(actor, &users));
+            }
+            RoomInput::Ping { actor, target, reply } => {
+                let _ = reply.send(self.room.ping(actor, target).map(|()| self.room.access()));
             }
             RoomInput::Audience { offset, limit, reply } => {
                 let _ = reply.send(self.room.audience(offset, limit));
@@ -499,7 +521,9 @@ impl RoomTask {
         }
         if self.room.version() != self.published {
             self.published = self.room.version();
-            let _ = self.snapshot.send(Arc::new(Snapshot { info: self.room.info(), access: self.room.access() }));
+            let snapshot = Arc::new(Snapshot { info: self.room.info(), access: self.room.access() });
+            self.tell_of_new_speakers(&snapshot);
+            let _ = self.snapshot.send(snapshot);
             if !ended {
                 let json = serde_json::to_string(&self.room.lasting()).unwrap_or_default();
                 self.lasting.send_if_modified(|old| {
@@ -512,6 +536,22 @@ impl RoomTask {
             }
         }
         ended
+    }
+}
+
+impl RoomTask {
+    /// Tells the followers of whoever came on stage since the last snapshot, in the background.
+    fn tell_of_new_speakers(&mut self, snapshot: &Snapshot) {
+        let now: HashSet<UserId> = snapshot.info.stage.iter().map(|m| m.user.id).collect();
+        for user in now.difference(&self.on_stage) {
+            self.notifier.fan_out(stoa_store::FanOut {
+                kind: stoa_proto::NotificationKind::OnStage,
+                actor: *user,
+                title: snapshot.info.title.clone(),
+                audience: stoa_store::Audience::FollowersSeeing(crate::routes::rooms::room_audience(&self.id, snapshot)),
+            });
+        }
+        self.on_stage = now;
     }
 }
 

@@ -1,8 +1,11 @@
 //! The HTTP API, one module per area, each exposing `router()`; [`crate::app`] merges them.
 
 pub mod accounts;
+pub mod events;
 pub mod meta;
+pub mod notifications;
 pub mod rooms;
+pub mod search;
 pub mod users;
 pub mod web;
 

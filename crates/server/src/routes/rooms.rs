@@ -15,9 +15,12 @@ use serde::Deserialize;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
-use stoa_proto::{AudiencePage, CreateRoomRequest, ErrorBody, Hallway, InviteToRoomRequest, RoomId, RoomInfo, UserId};
+use stoa_proto::{
+    AudiencePage, CreateRoomRequest, ErrorBody, Hallway, InviteToRoomRequest, NotificationKind, PingRequest, RoomId,
+    RoomInfo, UserId, UserSummary,
+};
 use stoa_room::{Relations, Room, RoomConfig, may_see};
-use stoa_store::{RoomRecord, random_code};
+use stoa_store::{Audience, FanOut, NewNotification, RoomAudience, RoomRecord, random_code};
 use tokio::sync::oneshot;
 use utoipa::IntoParams;
 
@@ -34,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/rooms/{id}", get(room))
         .route("/api/v1/rooms/{id}/audience", get(audience))
         .route("/api/v1/rooms/{id}/invited", post(invite))
+        .route("/api/v1/rooms/{id}/ping", post(ping))
         // GET for HTTP/1.1's Upgrade, CONNECT for HTTP/2's extended CONNECT (RFC 8441), which browsers use
         // over HTTPS when the server speaks HTTP/2.
         .route("/api/v1/rooms/{id}/ws", on(MethodFilter::GET.or(MethodFilter::CONNECT), websocket))
@@ -95,36 +99,90 @@ pub async fn create_room(
         return Err(ApiError::bad_request("too_many_invited", "Invite at most 1000 people when starting a room."));
     }
     let invited = resolve_all(&state, &body.invited).await?;
-    let id = RoomId(random_code(12));
     let creator = session.account.summary();
-    state
-        .store
-        .create_room(&RoomRecord {
-            id: id.clone(),
-            title: title.clone(),
-            visibility: body.visibility,
-            creator: creator.id,
-        })
-        .await?;
+    let id = record_room(&state, creator.id, &title, body.visibility).await?;
+    let info = open_room(&state, id.clone(), creator, NewRoom { title, visibility: body.visibility, invited, hosts: HashSet::new() });
+    tracing::info!(room = %id, by = %session.account.username, visibility = ?body.visibility, "room created");
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+/// What a new room starts with.
+pub(crate) struct NewRoom {
+    pub title: String,
+    pub visibility: stoa_proto::Visibility,
+    /// Invited to a closed room.
+    pub invited: HashSet<UserId>,
+    /// An event's co-hosts, who come in as moderators.
+    pub hosts: HashSet<UserId>,
+}
+
+/// Records a new room in the store and returns its fresh ID.
+pub(crate) async fn record_room(
+    state: &AppState,
+    creator: UserId,
+    title: &str,
+    visibility: stoa_proto::Visibility,
+) -> Result<RoomId, ApiError> {
+    let id = RoomId(random_code(12));
+    state.store.create_room(&RoomRecord { id: id.clone(), title: title.to_string(), visibility, creator }).await?;
+    Ok(id)
+}
+
+/// Brings a recorded room to life with its creator as the first moderator, and tells people: the
+/// invited of a closed room, and the creator's followers who may see it (in the background).
+pub(crate) fn open_room(state: &AppState, id: RoomId, creator: UserSummary, new: NewRoom) -> RoomInfo {
     let config = RoomConfig { capacity: state.config.room_capacity, reconnect_grace: state.config.reconnect_grace };
-    let room = Room::new(Instant::now(), id.clone(), title, body.visibility, creator, invited, config);
-    let settings = state.room_settings();
+    let invited: Vec<UserId> = new.invited.iter().copied().collect();
+    let mut room = Room::new(Instant::now(), id.clone(), new.title.clone(), new.visibility, creator.clone(), new.invited, config);
+    room.set_hosts(new.hosts);
     let handle = spawn_room(
         room,
         id.clone(),
         state.store.clone(),
         state.rooms.clone(),
         state.sfu.clone(),
-        settings,
+        state.room_settings(),
         state.metrics.clone(),
     );
-    let info = handle.snapshot.borrow().info.clone();
-    tracing::info!(room = %id, by = %session.account.username, visibility = ?body.visibility, "room created");
-    Ok((StatusCode::CREATED, Json(info)))
+    let snapshot = handle.snapshot.borrow().clone();
+    if new.visibility == stoa_proto::Visibility::Closed {
+        state.notifier.tell_all(
+            invited
+                .iter()
+                .map(|u| NewNotification {
+                    user: *u,
+                    kind: NotificationKind::RoomInvite,
+                    actor: Some(creator.id),
+                    room: Some(id.clone()),
+                    event: None,
+                    title: new.title.clone(),
+                })
+                .collect(),
+        );
+    }
+    state.notifier.fan_out(FanOut {
+        kind: NotificationKind::RoomStarted,
+        actor: creator.id,
+        title: new.title,
+        audience: Audience::FollowersSeeing(room_audience(&id, &snapshot)),
+    });
+    snapshot.info.clone()
+}
+
+/// Who may see a live room, for a fan-out about it.
+pub(crate) fn room_audience(id: &RoomId, snapshot: &Snapshot) -> RoomAudience {
+    RoomAudience {
+        room: id.clone(),
+        title: snapshot.info.title.clone(),
+        visibility: snapshot.access.visibility,
+        moderators: snapshot.access.moderators.clone(),
+        invited: snapshot.access.invited.iter().copied().collect(),
+        removed: snapshot.access.removed.iter().copied().collect(),
+    }
 }
 
 /// Usernames to IDs; an unknown one is a 400 that names it.
-async fn resolve_all(state: &AppState, usernames: &[String]) -> Result<HashSet<UserId>, ApiError> {
+pub(crate) async fn resolve_all(state: &AppState, usernames: &[String]) -> Result<HashSet<UserId>, ApiError> {
     let names: Vec<String> = usernames.iter().map(|u| u.trim().to_ascii_lowercase()).collect();
     let found = state.store.resolve_usernames(&names).await?;
     if let Some(missing) = names.iter().find(|n| !found.iter().any(|u| &u.username == *n)) {
@@ -220,10 +278,81 @@ pub async fn invite(
     let (reply, answer) = oneshot::channel();
     handle
         .tx
-        .send(RoomInput::Invite { actor: session.account.id, users, reply })
+        .send(RoomInput::Invite { actor: session.account.id, users: users.clone(), reply })
         .await
         .map_err(|_| ApiError::no_such_room())?;
     answer.await.map_err(|_| ApiError::no_such_room())??;
+    let snapshot = handle.snapshot.borrow().clone();
+    if snapshot.access.visibility == stoa_proto::Visibility::Closed {
+        state.notifier.tell_all(
+            users
+                .into_iter()
+                .map(|user| NewNotification {
+                    user,
+                    kind: NotificationKind::RoomInvite,
+                    actor: Some(session.account.id),
+                    room: Some(snapshot.info.id.clone()),
+                    event: None,
+                    title: snapshot.info.title.clone(),
+                })
+                .collect(),
+        );
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Pings a person may send a minute, across all rooms.
+pub const PINGS_PER_MINUTE: u32 = 10;
+
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/ping", tag = "rooms", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = PingRequest,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+/// A participant asks someone who follows them to join the room ("+" in the room): they are notified
+/// with the room and who pinged. In a closed room only moderators ping, and a ping also invites. At most
+/// ten pings a minute.
+pub async fn ping(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PingRequest>,
+) -> Result<StatusCode, ApiError> {
+    let me = session.account.id;
+    let (handle, _) = visible_room(&state, &session, &id).await?;
+    let name = body.username.trim().to_ascii_lowercase();
+    let target = state
+        .store
+        .resolve_usernames(std::slice::from_ref(&name))
+        .await?
+        .first()
+        .map(|u| u.id)
+        .ok_or_else(|| ApiError::bad_request("unknown_user", format!("There is no user named {name:?}.")))?;
+    if target == me {
+        return Err(ApiError::bad_request("self", "You cannot ping yourself."));
+    }
+    // Only followers: a ping is a tap on the shoulder of someone who asked to hear from the pinger.
+    let mine = state.store.relations_among(me, &[target]).await?;
+    if !mine.followed_by.contains(&target) || mine.blocked_by.contains(&target) {
+        return Err(ApiError::forbidden("not_a_follower", "You can ping only people who follow you."));
+    }
+    state.limiter.check_key(&format!("ping:{me}"), PINGS_PER_MINUTE)?;
+    let (reply, answer) = oneshot::channel();
+    handle.tx.send(RoomInput::Ping { actor: me, target, reply }).await.map_err(|_| ApiError::no_such_room())?;
+    let access = answer.await.map_err(|_| ApiError::no_such_room())??;
+    // The pinged must be able to come in: in a social room, followed by a moderator; never blocked by one.
+    let theirs = state.store.relations_among(target, &access.moderators).await?;
+    let relations = Relations { followed_by: theirs.followed_by, blocked_by: theirs.blocked_by };
+    if !may_see(&access, target, &relations) {
+        return Err(ApiError::forbidden("cannot_join", "That person cannot join this room."));
+    }
+    let title = handle.snapshot.borrow().info.title.clone();
+    state.notifier.tell(NewNotification {
+        user: target,
+        kind: NotificationKind::Pinged,
+        actor: Some(me),
+        room: Some(RoomId(id)),
+        event: None,
+        title,
+    });
     Ok(StatusCode::NO_CONTENT)
 }
 

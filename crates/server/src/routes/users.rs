@@ -60,7 +60,18 @@ async fn relate(
         return Err(ApiError::bad_request("self", format!("You cannot {verb} yourself.")));
     }
     match relation {
-        Relation::Follow => state.store.follow(me, id).await?,
+        Relation::Follow => {
+            if state.store.follow(me, id).await? {
+                state.notifier.tell(stoa_store::NewNotification {
+                    user: id,
+                    kind: stoa_proto::NotificationKind::Followed,
+                    actor: Some(me),
+                    room: None,
+                    event: None,
+                    title: String::new(),
+                });
+            }
+        }
         Relation::Unfollow => state.store.unfollow(me, id).await?,
         Relation::Block => state.store.block(me, id).await?,
         Relation::Unblock => state.store.unblock(me, id).await?,

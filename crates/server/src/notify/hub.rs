@@ -1,0 +1,63 @@
+//! [`Hub`]: who has a notification stream open, and a way to wake it.
+//!
+//! Each connected user has a `watch` channel whose value is a counter bumped at every change; their
+//! streams wait on it and read the store when it moves. A watch holds one value, so a user told a thousand
+//! things while their stream was busy costs one wake-up, not a queue of a thousand: the hub's memory is
+//! one small entry per connected user.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use stoa_proto::UserId;
+use tokio::sync::watch;
+
+/// The per-user streams.
+#[derive(Debug, Default)]
+pub struct Hub {
+    users: Mutex<HashMap<UserId, watch::Sender<u64>>>,
+}
+
+impl Hub {
+    /// A stream for `user`: it changes whenever something is stored for them.
+    pub fn subscribe(self: &Arc<Self>, user: UserId) -> Subscription {
+        let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
+        let rx = users.entry(user).or_insert_with(|| watch::channel(0).0).subscribe();
+        Subscription { hub: self.clone(), user, rx: Some(rx) }
+    }
+
+    /// Something was stored for `user`.
+    pub fn changed(&self, user: UserId) {
+        let users = self.users.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = users.get(&user) {
+            tx.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// How many users have a stream open.
+    pub fn connected(&self) -> usize {
+        self.users.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// One open stream; dropping it forgets the user once their last stream closes.
+pub struct Subscription {
+    hub: Arc<Hub>,
+    user: UserId,
+    rx: Option<watch::Receiver<u64>>,
+}
+
+impl Subscription {
+    /// The receiver to wait on.
+    pub fn receiver(&mut self) -> &mut watch::Receiver<u64> {
+        self.rx.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        drop(self.rx.take());
+        let mut users = self.hub.users.lock().unwrap_or_else(|p| p.into_inner());
+        if users.get(&self.user).is_some_and(|tx| tx.receiver_count() == 0) {
+            users.remove(&self.user);
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Notifications: what people are told, stored, streamed to the bell and pushed to their browsers.
+//!
+//! Anything that tells someone something hands the [`Notifier`] a job and returns at once: a room's start
+//! never waits for its creator's followers to be told. One worker task takes the jobs in order and writes
+//! each fan-out a batch at a time ([`BATCH`] people per statement, the cursor in hand between batches), so
+//! that its memory is one batch whatever the follower count and other writers get the database between
+//! batches. Each stored batch wakes the bells of those in it who are connected ([`hub::Hub`]) and goes to
+//! web push ([`push::Push`]), which has a bounded queue of its own.
+
+pub mod hub;
+pub mod push;
+
+use crate::notify::hub::Hub;
+use crate::notify::push::Push;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use stoa_proto::{Notification, NotificationKind};
+use stoa_store::{FanOut, NewNotification, NotificationRow, Store};
+use tokio::sync::mpsc;
+
+/// People per fan-out batch: one INSERT of this many rows takes a few milliseconds, short enough that a
+/// request waiting to write is not held up noticeably, long enough that 100,000 followers take 100 batches.
+pub const BATCH: u32 = 1000;
+/// Jobs waiting for the worker. A job is small (an ID, a title, a few lists); past this many the server is
+/// far behind, and a new job is dropped and counted rather than held.
+const JOBS: usize = 4096;
+
+/// What the notifier counts, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct NotifyStats {
+    /// Notifications stored.
+    pub stored: AtomicU64,
+    /// Jobs dropped because the queue was full.
+    pub dropped_jobs: AtomicU64,
+    /// Fan-outs and single notifications that failed in the store.
+    pub failed_jobs: AtomicU64,
+    /// Push messages the push service accepted.
+    pub pushed: AtomicU64,
+    /// Push messages that failed.
+    pub push_failed: AtomicU64,
+    /// Push subscriptions removed because the push service said they are gone (404, 410).
+    pub push_gone: AtomicU64,
+    /// Push messages dropped because the push queue was full.
+    pub push_dropped: AtomicU64,
+}
+
+#[derive(Debug)]
+enum Job {
+    FanOut(FanOut),
+    Direct(Vec<NewNotification>),
+}
+
+/// The handle to the notification worker. Cheap to clone.
+#[derive(Clone)]
+pub struct Notifier {
+    jobs: mpsc::Sender<Job>,
+    /// The per-user streams.
+    pub hub: Arc<Hub>,
+    /// Web push.
+    pub push: Push,
+    /// What it counts.
+    pub stats: Arc<NotifyStats>,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier").finish_non_exhaustive()
+    }
+}
+
+impl Notifier {
+    /// Starts the worker.
+    pub fn start(store: Arc<dyn Store>, push: Push) -> Notifier {
+        let (tx, rx) = mpsc::channel(JOBS);
+        let hub = Arc::new(Hub::default());
+        let stats = push.stats.clone();
+        tokio::spawn(work(rx, store, hub.clone(), push.clone(), stats.clone()));
+        Notifier { jobs: tx, hub, push, stats }
+    }
+
+    /// Tells many people, in the background.
+    pub fn fan_out(&self, job: FanOut) {
+        self.submit(Job::FanOut(job));
+    }
+
+    /// Tells one person, in the background.
+    pub fn tell(&self, notification: NewNotification) {
+        self.submit(Job::Direct(vec![notification]));
+    }
+
+    /// Tells several people each their own thing, in the background.
+    pub fn tell_all(&self, notifications: Vec<NewNotification>) {
+        if !notifications.is_empty() {
+            self.submit(Job::Direct(notifications));
+        }
+    }
+
+    fn submit(&self, job: Job) {
+        if let Err(e) = self.jobs.try_send(job) {
+            self.stats.dropped_jobs.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "the notification queue is full; a notification job is dropped");
+        }
+    }
+}
+
+async fn work(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, hub: Arc<Hub>, push: Push, stats: Arc<NotifyStats>) {
+    while let Some(job) = rx.recv().await {
+        let result = match job {
+            Job::Direct(list) => match store.notify(&list).await {
+                Ok(stored) => {
+                    deliver(&hub, &push, &stats, stored);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            Job::FanOut(job) => fan_out(&*store, &hub, &push, &stats, &job).await,
+        };
+        if let Err(e) = result {
+            stats.failed_jobs.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, "a notification job failed");
+        }
+    }
+}
+
+async fn fan_out(
+    store: &dyn Store,
+    hub: &Hub,
+    push: &Push,
+    stats: &NotifyStats,
+    job: &FanOut,
+) -> Result<(), stoa_store::StoreError> {
+    let started = std::time::Instant::now();
+    let (mut cursor, mut told) = (0, 0);
+    loop {
+        let (stored, next) = store.fan_out(job, cursor, BATCH).await?;
+        told += stored.len();
+        deliver(hub, push, stats, stored);
+        match next {
+            Some(c) => cursor = c,
+            None => break,
+        }
+        // Let requests and other tasks at the runtime (and the database) between batches.
+        tokio::task::yield_now().await;
+    }
+    if told > 0 {
+        tracing::info!(kind = job.kind.as_str(), told, took_ms = started.elapsed().as_millis() as u64, "fan-out done");
+    }
+    Ok(())
+}
+
+fn deliver(hub: &Hub, push: &Push, stats: &NotifyStats, stored: Vec<NotificationRow>) {
+    if stored.is_empty() {
+        return;
+    }
+    stats.stored.fetch_add(stored.len() as u64, Ordering::Relaxed);
+    for n in &stored {
+        hub.changed(n.user);
+    }
+    push.send(stored);
+}
+
+/// RFC 3339 in UTC, to the second, for Unix seconds.
+pub fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// A stored notification as the API shows it.
+pub fn to_wire(row: &NotificationRow) -> Notification {
+    let who = row.actor.as_ref().map_or("Someone", |a| a.display_name.as_str());
+    let title = &row.title;
+    let text = match row.kind {
+        NotificationKind::RoomStarted => format!("{who} started a room: {title}"),
+        NotificationKind::OnStage => format!("{who} is speaking in {title}"),
+        NotificationKind::EventStarted => format!("{title} has started"),
+        NotificationKind::EventChanged => format!("{title} has changed"),
+        NotificationKind::EventCancelled => format!("{title} was cancelled"),
+        NotificationKind::CohostInvite => format!("{who} asks you to co-host {title}"),
+        NotificationKind::Followed => format!("{who} followed you"),
+        NotificationKind::Pinged => format!("{who} pinged you to join {title}"),
+        NotificationKind::RoomInvite => format!("{who} invited you to {title}"),
+    };
+    let link = match (row.kind, &row.room, &row.event, &row.actor) {
+        (NotificationKind::Followed, _, _, Some(actor)) => format!("/u/{}", actor.username),
+        (NotificationKind::EventChanged | NotificationKind::EventCancelled | NotificationKind::CohostInvite, _, Some(e), _) => {
+            format!("/event/{e}")
+        }
+        (_, Some(room), _, _) => format!("/room/{room}"),
+        (_, _, Some(e), _) => format!("/event/{e}"),
+        _ => "/".to_string(),
+    };
+    Notification {
+        id: row.id,
+        kind: row.kind,
+        actor: row.actor.clone(),
+        room_id: row.room.clone(),
+        event_id: row.event.clone(),
+        title: row.title.clone(),
+        created_at: rfc3339(row.created_at),
+        read: row.read,
+        link,
+        text,
+    }
+}
+
+/// How long a push service has to answer.
+pub const PUSH_TIMEOUT: Duration = Duration::from_secs(10);

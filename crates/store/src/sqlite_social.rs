@@ -1,0 +1,711 @@
+//! [`Social`] on SQLite.
+
+use crate::sqlite::{SqliteStore, now, summary_from_row, visibility_str};
+use crate::social::*;
+use crate::{Page, StoreError};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use std::collections::HashMap;
+use stoa_proto::{EventId, NotificationKind, RoomId, UserId, UserSummary, Visibility};
+
+/// Whether the user `viewer` (an SQL expression) may see the event `e`: the rules of rooms with the hosts
+/// who accepted as moderators. Blocked by a host: never. A host, or one asked to co-host: always. Open: anyone;
+/// social: followed by a host; closed: invited.
+fn visible(viewer: &str) -> String {
+    format!(
+        "(NOT EXISTS (SELECT 1 FROM event_hosts vh JOIN blocks vb ON vb.blocker = vh.user_id AND vb.blocked = {viewer} \
+                      WHERE vh.event_id = e.id AND vh.accepted = 1) \
+          AND (EXISTS (SELECT 1 FROM event_hosts vh WHERE vh.event_id = e.id AND vh.user_id = {viewer}) \
+               OR e.visibility = 'open' \
+               OR (e.visibility = 'social' AND EXISTS (SELECT 1 FROM event_hosts vh JOIN follows vf \
+                      ON vf.follower = vh.user_id AND vf.followee = {viewer} WHERE vh.event_id = e.id AND vh.accepted = 1)) \
+               OR (e.visibility = 'closed' AND EXISTS (SELECT 1 FROM event_invited vi WHERE vi.event_id = e.id AND vi.user_id = {viewer}))))"
+    )
+}
+
+/// An event that is upcoming or live at `?2`: not cancelled, and started with its room live, or not
+/// started and not yet missed (2 hours past its start).
+const CURRENT: &str = "(e.cancelled_at IS NULL AND ((e.room_id IS NOT NULL AND r.ended_at IS NULL) \
+                        OR (e.room_id IS NULL AND e.starts_at > ?2 - 7200)))";
+
+/// Events that may be current at `?2`, found through indexes: those starting after 2 hours ago, and those
+/// whose room is live (an event that runs long).
+const RECENT: &str = "e.rowid IN (SELECT rowid FROM events WHERE starts_at > ?2 - 7200 \
+     UNION ALL SELECT e2.rowid FROM rooms r2 JOIN events e2 ON e2.room_id = r2.id WHERE r2.ended_at IS NULL)";
+
+/// The columns [`event_from_row`] reads; the viewer is `?1`.
+const EVENT_COLUMNS: &str = "e.id, e.title, e.description, e.starts_at, e.visibility, e.creator, \
+     (SELECT COUNT(*) FROM rsvps x WHERE x.event_id = e.id), e.cancelled_at, e.room_id, r.ended_at IS NOT NULL, \
+     e.sequence, e.created_at, e.updated_at, EXISTS (SELECT 1 FROM rsvps x WHERE x.event_id = e.id AND x.user_id = ?1)";
+
+pub(crate) fn parse_visibility(s: &str) -> Visibility {
+    match s {
+        "open" => Visibility::Open,
+        "social" => Visibility::Social,
+        _ => Visibility::Closed,
+    }
+}
+
+fn event_from_row(row: &SqliteRow) -> EventRow {
+    EventRow {
+        id: EventId(row.get(0)),
+        title: row.get(1),
+        description: row.get(2),
+        starts_at: row.get(3),
+        visibility: parse_visibility(row.get::<&str, _>(4)),
+        creator: UserId(row.get(5)),
+        hosts: Vec::new(),
+        rsvp_count: row.get::<i64, _>(6) as u32,
+        cancelled_at: row.get(7),
+        room_id: row.get::<Option<String>, _>(8).map(RoomId),
+        room_ended: row.get(9),
+        sequence: row.get(10),
+        created_at: row.get(11),
+        updated_at: row.get(12),
+        viewer_rsvped: row.get(13),
+    }
+}
+
+fn notification_from_row(row: &SqliteRow) -> NotificationRow {
+    let actor = row.get::<Option<i64>, _>(3).map(|id| UserSummary {
+        id: UserId(id),
+        username: row.get::<Option<String>, _>(9).unwrap_or_default(),
+        display_name: row.get::<Option<String>, _>(10).unwrap_or_default(),
+    });
+    NotificationRow {
+        id: row.get(0),
+        user: UserId(row.get(1)),
+        kind: NotificationKind::parse(row.get::<&str, _>(2)).unwrap_or(NotificationKind::Followed),
+        actor,
+        room: row.get::<Option<String>, _>(4).map(RoomId),
+        event: row.get::<Option<String>, _>(5).map(EventId),
+        title: row.get(6),
+        created_at: row.get(7),
+        read: row.get::<Option<i64>, _>(8).is_some(),
+    }
+}
+
+/// `SELECT` of notifications with their actors, for [`notification_from_row`].
+const NOTIFICATION_SELECT: &str = "SELECT n.id, n.user_id, n.kind, n.actor, n.room_id, n.event_id, n.title, n.created_at, \
+     n.read_at, a.username, a.display_name FROM notifications n LEFT JOIN users a ON a.id = n.actor";
+
+/// Kinds about a room: a person is told about one room at most once an hour, whatever the kind.
+fn about_room(kind: NotificationKind) -> bool {
+    matches!(
+        kind,
+        NotificationKind::RoomStarted
+            | NotificationKind::OnStage
+            | NotificationKind::EventStarted
+            | NotificationKind::Pinged
+            | NotificationKind::RoomInvite
+    )
+}
+
+fn json_ids(ids: impl IntoIterator<Item = i64>) -> String {
+    let ids: Vec<String> = ids.into_iter().map(|i| i.to_string()).collect();
+    format!("[{}]", ids.join(","))
+}
+
+impl SqliteStore {
+    /// Fills in the hosts of `events`, in one query.
+    async fn with_hosts(&self, mut events: Vec<EventRow>) -> Result<Vec<EventRow>, StoreError> {
+        if events.is_empty() {
+            return Ok(events);
+        }
+        let ids: Vec<String> = events.iter().map(|e| format!("\"{}\"", e.id.0)).collect();
+        let rows = sqlx::query(
+            "SELECT h.event_id, u.id, u.username, u.display_name, h.accepted FROM event_hosts h \
+             JOIN users u ON u.id = h.user_id WHERE h.event_id IN (SELECT value FROM json_each(?)) \
+             ORDER BY h.event_id, h.position",
+        )
+        .bind(format!("[{}]", ids.join(",")))
+        .fetch_all(self.pool())
+        .await?;
+        let mut hosts: HashMap<String, Vec<(UserSummary, bool)>> = HashMap::new();
+        for row in rows {
+            let user = UserSummary { id: UserId(row.get(1)), username: row.get(2), display_name: row.get(3) };
+            hosts.entry(row.get(0)).or_default().push((user, row.get(4)));
+        }
+        for event in &mut events {
+            event.hosts = hosts.remove(&event.id.0).unwrap_or_default();
+        }
+        Ok(events)
+    }
+
+    /// Events (with `r`, their room) `viewer` may see, filtered by `clause` with `?2` = now and `?3` the
+    /// extra bind, ordered by `order`.
+    async fn events_where(
+        &self,
+        viewer: UserId,
+        now: i64,
+        clause: &str,
+        extra: Option<String>,
+        order: &str,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN rooms r ON r.id = e.room_id \
+             WHERE {clause} AND {} ORDER BY {order} LIMIT {}",
+            visible("?1"),
+            limit.clamp(1, 200)
+        );
+        let mut query = sqlx::query(&sql).bind(viewer.0).bind(now);
+        if let Some(extra) = extra {
+            query = query.bind(extra);
+        }
+        let events = query.fetch_all(self.pool()).await?.iter().map(event_from_row).collect();
+        self.with_hosts(events).await
+    }
+
+    /// Stores the notifications of one batch: `users` (a JSON array) who pass the checks. `room`, if
+    /// any, is what dedupe looks at.
+    async fn insert_for(
+        &self,
+        users_json: &str,
+        kind: NotificationKind,
+        actor: Option<UserId>,
+        room: Option<&RoomId>,
+        event: Option<&EventId>,
+        title: &str,
+        filter: &str,
+        filter_binds: &[String],
+    ) -> Result<Vec<NotificationRow>, StoreError> {
+        let now = now();
+        // A person is told about a room once an hour whatever the kind; about being followed, once an
+        // hour per follower.
+        let dedupe = if room.is_some() && about_room(kind) {
+            "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = ?4 AND d.created_at > ?7 - 3600)"
+        } else if kind == NotificationKind::Followed {
+            "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.kind = 'followed' AND d.actor = ?3 AND d.created_at > ?7 - 3600)"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "INSERT INTO notifications (user_id, kind, actor, room_id, event_id, title, created_at) \
+             SELECT j.value, ?2, ?3, ?4, ?5, ?6, ?7 FROM json_each(?1) j \
+             WHERE (?3 IS NULL OR (j.value != ?3 AND NOT EXISTS (SELECT 1 FROM blocks b \
+                 WHERE (b.blocker = j.value AND b.blocked = ?3) OR (b.blocker = ?3 AND b.blocked = j.value)))) \
+             {dedupe} {filter} RETURNING id"
+        );
+        let mut query = sqlx::query_as::<_, (i64,)>(&sql)
+            .bind(users_json)
+            .bind(kind.as_str())
+            .bind(actor.map(|a| a.0))
+            .bind(room.map(|r| r.0.as_str()))
+            .bind(event.map(|e| e.0.as_str()))
+            .bind(title)
+            .bind(now);
+        for b in filter_binds {
+            query = query.bind(b);
+        }
+        let ids: Vec<i64> = query.fetch_all(self.pool()).await?.into_iter().map(|(id,)| id).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("{NOTIFICATION_SELECT} WHERE n.id IN (SELECT value FROM json_each(?)) ORDER BY n.id");
+        let rows = sqlx::query(&sql).bind(json_ids(ids)).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(notification_from_row).collect())
+    }
+}
+
+#[async_trait]
+impl Social for SqliteStore {
+    async fn create_event(&self, event: &NewEvent) -> Result<(), StoreError> {
+        let now = now();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO events (id, title, description, starts_at, visibility, creator, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&event.id.0)
+        .bind(&event.title)
+        .bind(&event.description)
+        .bind(event.starts_at)
+        .bind(visibility_str(event.visibility))
+        .bind(event.creator.0)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let hosts = std::iter::once(event.creator).chain(event.cohosts.iter().copied().filter(|c| *c != event.creator));
+        for (position, host) in hosts.enumerate() {
+            sqlx::query("INSERT OR IGNORE INTO event_hosts (event_id, user_id, accepted, position) VALUES (?, ?, ?, ?)")
+                .bind(&event.id.0)
+                .bind(host.0)
+                .bind(position == 0)
+                .bind(position as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for user in &event.invited {
+            sqlx::query("INSERT OR IGNORE INTO event_invited (event_id, user_id) VALUES (?, ?)")
+                .bind(&event.id.0)
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn event(&self, viewer: UserId, id: &EventId) -> Result<Option<EventRow>, StoreError> {
+        let events = self.events_where(viewer, now(), "e.id = ?3", Some(id.0.clone()), "e.id", 1).await?;
+        Ok(events.into_iter().next())
+    }
+
+    async fn event_invited(&self, id: &EventId) -> Result<Vec<UserId>, StoreError> {
+        let rows: Vec<(i64,)> = sqlx::query_as("SELECT user_id FROM event_invited WHERE event_id = ?")
+            .bind(&id.0)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(|(u,)| UserId(u)).collect())
+    }
+
+    async fn update_event(
+        &self,
+        id: &EventId,
+        title: Option<&str>,
+        description: Option<&str>,
+        starts_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE events SET title = COALESCE(?2, title), description = COALESCE(?3, description), \
+             starts_at = COALESCE(?4, starts_at), sequence = sequence + 1, updated_at = ?5 WHERE id = ?1",
+        )
+        .bind(&id.0)
+        .bind(title)
+        .bind(description)
+        .bind(starts_at)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn cancel_event(&self, id: &EventId) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE events SET cancelled_at = ?2, sequence = sequence + 1, updated_at = ?2 \
+             WHERE id = ?1 AND cancelled_at IS NULL AND room_id IS NULL",
+        )
+        .bind(&id.0)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn start_event(&self, id: &EventId, room: &RoomId) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE events SET room_id = ?2, started_at = ?3, updated_at = ?3 \
+             WHERE id = ?1 AND cancelled_at IS NULL AND room_id IS NULL",
+        )
+        .bind(&id.0)
+        .bind(&room.0)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn answer_cohost(&self, id: &EventId, user: UserId, accept: bool) -> Result<bool, StoreError> {
+        let sql = if accept {
+            "UPDATE event_hosts SET accepted = 1 WHERE event_id = ? AND user_id = ? AND position > 0"
+        } else {
+            "DELETE FROM event_hosts WHERE event_id = ? AND user_id = ? AND position > 0"
+        };
+        let done = sqlx::query(sql).bind(&id.0).bind(user.0).execute(self.pool()).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rsvp(&self, id: &EventId, user: UserId) -> Result<bool, StoreError> {
+        let done = sqlx::query("INSERT OR IGNORE INTO rsvps (event_id, user_id, created_at) VALUES (?, ?, ?)")
+            .bind(&id.0)
+            .bind(user.0)
+            .bind(now())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn unrsvp(&self, id: &EventId, user: UserId) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM rsvps WHERE event_id = ? AND user_id = ?")
+            .bind(&id.0)
+            .bind(user.0)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn rsvps(&self, id: &EventId, cursor: Option<i64>, limit: u32) -> Result<(u32, Page), StoreError> {
+        let (total,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM rsvps WHERE event_id = ?").bind(&id.0).fetch_one(self.pool()).await?;
+        let limit = limit.clamp(1, 200);
+        let rows = sqlx::query(
+            "SELECT u.id, u.username, u.display_name, x.id FROM rsvps x JOIN users u ON u.id = x.user_id \
+             WHERE x.event_id = ? AND x.id < ? ORDER BY x.id DESC LIMIT ?",
+        )
+        .bind(&id.0)
+        .bind(cursor.unwrap_or(i64::MAX))
+        .bind(limit as i64 + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let more = rows.len() > limit as usize;
+        let rows = &rows[..rows.len().min(limit as usize)];
+        let page = Page {
+            users: rows.iter().map(summary_from_row).collect(),
+            next_cursor: if more { rows.last().map(|r| r.get::<i64, _>(3)) } else { None },
+        };
+        Ok((total as u32, page))
+    }
+
+    async fn upcoming(&self, viewer: UserId, now: i64, limit: u32) -> Result<Vec<EventRow>, StoreError> {
+        // The groups: 0 hosts (or asked), 1 hosted by someone the viewer follows, 2 RSVPed, 3 the rest by
+        // RSVPs. Within a group, the soonest first.
+        let order = "CASE \
+               WHEN EXISTS (SELECT 1 FROM event_hosts g WHERE g.event_id = e.id AND g.user_id = ?1) THEN 0 \
+               WHEN EXISTS (SELECT 1 FROM event_hosts g JOIN follows gf ON gf.followee = g.user_id AND gf.follower = ?1 \
+                            WHERE g.event_id = e.id AND g.accepted = 1) THEN 1 \
+               WHEN EXISTS (SELECT 1 FROM rsvps g WHERE g.event_id = e.id AND g.user_id = ?1) THEN 2 \
+               ELSE 3 END, \
+             CASE WHEN EXISTS (SELECT 1 FROM event_hosts g WHERE g.event_id = e.id AND g.user_id = ?1) \
+                    OR EXISTS (SELECT 1 FROM event_hosts g JOIN follows gf ON gf.followee = g.user_id AND gf.follower = ?1 \
+                               WHERE g.event_id = e.id AND g.accepted = 1) \
+                    OR EXISTS (SELECT 1 FROM rsvps g WHERE g.event_id = e.id AND g.user_id = ?1) \
+                  THEN 0 ELSE -(SELECT COUNT(*) FROM rsvps g WHERE g.event_id = e.id) END, \
+             e.starts_at, e.id";
+        // Events start at most 60 days ahead, so the index on starts_at bounds the scan.
+        self.events_where(viewer, now, &format!("{RECENT} AND {CURRENT}"), None, order, limit)
+            .await
+    }
+
+    async fn hosted_by(&self, viewer: UserId, host: UserId, now: i64, limit: u32) -> Result<Vec<EventRow>, StoreError> {
+        self.events_where(
+            viewer,
+            now,
+            &format!(
+                "EXISTS (SELECT 1 FROM event_hosts hb WHERE hb.event_id = e.id AND hb.user_id = CAST(?3 AS INTEGER) \
+                 AND hb.accepted = 1) AND {RECENT} AND {CURRENT}"
+            ),
+            Some(host.0.to_string()),
+            "e.starts_at, e.id",
+            limit,
+        )
+        .await
+    }
+
+    async fn search_events(&self, viewer: UserId, fts: &str, now: i64, limit: u32) -> Result<Vec<EventRow>, StoreError> {
+        // The best matches among at most 500 candidates, then what the viewer may see: a bounded cost
+        // whatever the query.
+        self.events_where(
+            viewer,
+            now,
+            &format!(
+                "e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?3 ORDER BY rank LIMIT 500) \
+                 AND {RECENT} AND {CURRENT}"
+            ),
+            Some(fts.to_string()),
+            "(SELECT rank FROM events_fts WHERE events_fts MATCH ?3 AND rowid = e.rowid), e.starts_at",
+            limit,
+        )
+        .await
+    }
+
+    async fn set_calendar_token(&self, user: UserId, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO calendar_tokens (user_id, token_hash, created_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (user_id) DO UPDATE SET token_hash = ?2, created_at = ?3",
+        )
+        .bind(user.0)
+        .bind(token_hash)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn revoke_calendar_token(&self, user: UserId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM calendar_tokens WHERE user_id = ?").bind(user.0).execute(self.pool()).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn calendar_owner(&self, token_hash: &str) -> Result<Option<UserId>, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT user_id FROM calendar_tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|(id,)| UserId(id)))
+    }
+
+    async fn calendar_events(&self, user: UserId, since: i64) -> Result<Vec<EventRow>, StoreError> {
+        self.events_where(
+            user,
+            since,
+            "e.starts_at > ?2 AND (EXISTS (SELECT 1 FROM event_hosts c WHERE c.event_id = e.id AND c.user_id = ?1 AND c.accepted = 1) \
+                  OR EXISTS (SELECT 1 FROM rsvps c WHERE c.event_id = e.id AND c.user_id = ?1))",
+            None,
+            "e.starts_at, e.id",
+            200,
+        )
+        .await
+    }
+
+    async fn notify(&self, notifications: &[NewNotification]) -> Result<Vec<NotificationRow>, StoreError> {
+        let mut stored = Vec::new();
+        for n in notifications {
+            let users = json_ids([n.user.0]);
+            stored.extend(
+                self.insert_for(&users, n.kind, n.actor, n.room.as_ref(), n.event.as_ref(), &n.title, "", &[]).await?,
+            );
+        }
+        Ok(stored)
+    }
+
+    async fn fan_out(
+        &self,
+        fan_out: &FanOut,
+        cursor: i64,
+        batch: u32,
+    ) -> Result<(Vec<NotificationRow>, Option<i64>), StoreError> {
+        let batch = batch.clamp(1, 10_000) as i64;
+        let (source, key) = match &fan_out.audience {
+            Audience::FollowersSeeing(_) => {
+                ("SELECT id, follower FROM follows WHERE followee = CAST(?1 AS INTEGER) AND id > ?2 ORDER BY id LIMIT ?3", fan_out.actor.0.to_string())
+            }
+            Audience::Rsvps { event, .. } => {
+                ("SELECT id, user_id FROM rsvps WHERE event_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3", event.0.clone())
+            }
+        };
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as(source).bind(key).bind(cursor).bind(batch).fetch_all(self.pool()).await?;
+        let next = (rows.len() as i64 == batch).then(|| rows.last().map(|r| r.0)).flatten();
+        if rows.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let users = json_ids(rows.iter().map(|r| r.1));
+        let stored = match &fan_out.audience {
+            Audience::FollowersSeeing(room) => {
+                // The room rules, for each follower (`j.value`): not removed, not blocked by a moderator;
+                // open: anyone, social: followed by a moderator, closed: invited.
+                let filter = "AND j.value NOT IN (SELECT value FROM json_each(?10)) \
+                     AND NOT EXISTS (SELECT 1 FROM blocks mb WHERE mb.blocked = j.value AND mb.blocker IN (SELECT value FROM json_each(?8))) \
+                     AND (?11 = 'open' \
+                          OR (?11 = 'social' AND EXISTS (SELECT 1 FROM follows mf WHERE mf.followee = j.value \
+                                                         AND mf.follower IN (SELECT value FROM json_each(?8)))) \
+                          OR (?11 = 'closed' AND j.value IN (SELECT value FROM json_each(?9))))";
+                let binds = [
+                    json_ids(room.moderators.iter().map(|u| u.0)),
+                    json_ids(room.invited.iter().map(|u| u.0)),
+                    json_ids(room.removed.iter().map(|u| u.0)),
+                    visibility_str(room.visibility).to_string(),
+                ];
+                self.insert_for(&users, fan_out.kind, Some(fan_out.actor), Some(&room.room), None, &fan_out.title, filter, &binds)
+                    .await?
+            }
+            Audience::Rsvps { event, room } => {
+                let filter = format!(
+                    "AND EXISTS (SELECT 1 FROM events e WHERE e.id = ?5 AND {})",
+                    visible("j.value")
+                );
+                self.insert_for(&users, fan_out.kind, Some(fan_out.actor), room.as_ref(), Some(event), &fan_out.title, &filter, &[])
+                    .await?
+            }
+        };
+        Ok((stored, next))
+    }
+
+    async fn notifications(
+        &self,
+        user: UserId,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<NotificationRow>, StoreError> {
+        let sql = format!("{NOTIFICATION_SELECT} WHERE n.user_id = ? AND n.id < ? ORDER BY n.id DESC LIMIT ?");
+        let rows = sqlx::query(&sql)
+            .bind(user.0)
+            .bind(cursor.unwrap_or(i64::MAX))
+            .bind(limit.clamp(1, 200) as i64)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(notification_from_row).collect())
+    }
+
+    async fn unread_count(&self, user: UserId) -> Result<u32, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL")
+            .bind(user.0)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n as u32)
+    }
+
+    async fn mark_read(&self, user: UserId, ids: &[i64], up_to: Option<i64>) -> Result<u64, StoreError> {
+        let all = ids.is_empty() && up_to.is_none();
+        let done = sqlx::query(
+            "UPDATE notifications SET read_at = ?2 WHERE user_id = ?1 AND read_at IS NULL \
+             AND (?5 OR id IN (SELECT value FROM json_each(?3)) OR id <= ?4)",
+        )
+        .bind(user.0)
+        .bind(now())
+        .bind(json_ids(ids.iter().copied()))
+        .bind(up_to.unwrap_or(-1))
+        .bind(all)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn notifications_about_room(&self, room: &RoomId) -> Result<u64, StoreError> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE room_id = ?").bind(&room.0).fetch_one(self.pool()).await?;
+        Ok(n as u64)
+    }
+
+    async fn add_push_subscription(&self, target: &PushTarget) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (endpoint) DO UPDATE SET user_id = ?1, p256dh = ?3, auth = ?4, created_at = ?5",
+        )
+        .bind(target.user.0)
+        .bind(&target.endpoint)
+        .bind(&target.p256dh)
+        .bind(&target.auth)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_push_subscription(&self, endpoint: &str, user: Option<UserId>) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = ?1 AND (?2 IS NULL OR user_id = ?2)")
+            .bind(endpoint)
+            .bind(user.map(|u| u.0))
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn push_targets(&self, users: &[UserId], kind: NotificationKind) -> Result<Vec<PushTarget>, StoreError> {
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT p.user_id, p.endpoint, p.p256dh, p.auth FROM push_subscriptions p \
+             WHERE p.user_id IN (SELECT value FROM json_each(?1)) \
+             AND NOT EXISTS (SELECT 1 FROM push_muted_kinds m WHERE m.user_id = p.user_id AND m.kind = ?2)",
+        )
+        .bind(json_ids(users.iter().map(|u| u.0)))
+        .bind(kind.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user, endpoint, p256dh, auth)| PushTarget { user: UserId(user), endpoint, p256dh, auth })
+            .collect())
+    }
+
+    async fn push_subscription_count(&self, user: UserId) -> Result<u32, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM push_subscriptions WHERE user_id = ?")
+            .bind(user.0)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n as u32)
+    }
+
+    async fn push_muted(&self, user: UserId) -> Result<Vec<NotificationKind>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT kind FROM push_muted_kinds WHERE user_id = ?")
+            .bind(user.0)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().filter_map(|(k,)| NotificationKind::parse(k)).collect())
+    }
+
+    async fn set_push_muted(&self, user: UserId, kind: NotificationKind, muted: bool) -> Result<(), StoreError> {
+        let sql = if muted {
+            "INSERT OR IGNORE INTO push_muted_kinds (user_id, kind) VALUES (?, ?)"
+        } else {
+            "DELETE FROM push_muted_kinds WHERE user_id = ? AND kind = ?"
+        };
+        sqlx::query(sql).bind(user.0).bind(kind.as_str()).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    async fn search_people(&self, viewer: UserId, fts: &str, limit: u32) -> Result<Vec<UserSummary>, StoreError> {
+        // The best 500 text matches, then those who do not block the viewer, best first; a match on the
+        // username weighs more than one on the display name.
+        let rows = sqlx::query(
+            "SELECT u.id, u.username, u.display_name FROM \
+               (SELECT rowid, bm25(users_fts, 2.0, 1.0) AS score FROM users_fts WHERE users_fts MATCH ?2 \
+                ORDER BY score LIMIT 500) m \
+             JOIN users u ON u.id = m.rowid \
+             WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = u.id AND b.blocked = ?1) \
+             ORDER BY m.score, u.id LIMIT ?3",
+        )
+        .bind(viewer.0)
+        .bind(fts)
+        .bind(limit.clamp(1, 50) as i64)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(summary_from_row).collect())
+    }
+
+    async fn suggestions(&self, viewer: UserId, limit: u32) -> Result<Vec<SuggestionRow>, StoreError> {
+        // Friends of friends through at most the viewer's 500 newest follows, so the cost is bounded
+        // whatever the graph; plus who invited the viewer.
+        let rows = sqlx::query(
+            "WITH mine AS (SELECT followee FROM follows WHERE follower = ?1 ORDER BY id DESC LIMIT 500), \
+                  cand AS (SELECT f.followee AS id, COUNT(*) AS via FROM follows f \
+                           WHERE f.follower IN (SELECT followee FROM mine) GROUP BY f.followee \
+                           UNION ALL SELECT invited_by, 0 FROM users WHERE id = ?1 AND invited_by IS NOT NULL), \
+                  picked AS (SELECT id, SUM(via) AS via FROM cand GROUP BY id) \
+             SELECT u.id, u.username, u.display_name, \
+                    (SELECT COUNT(*) FROM follows c WHERE c.followee = u.id) AS followers, p.via, \
+                    u.id = (SELECT invited_by FROM users WHERE id = ?1) \
+             FROM picked p JOIN users u ON u.id = p.id \
+             WHERE u.id != ?1 \
+               AND NOT EXISTS (SELECT 1 FROM follows x WHERE x.follower = ?1 AND x.followee = u.id) \
+               AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker = ?1 AND b.blocked = u.id) OR (b.blocker = u.id AND b.blocked = ?1)) \
+             ORDER BY followers DESC, p.via DESC, u.id LIMIT ?2",
+        )
+        .bind(viewer.0)
+        .bind(limit.clamp(1, 50) as i64)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SuggestionRow {
+                user: summary_from_row(r),
+                followers: r.get::<i64, _>(3) as u32,
+                via: r.get::<i64, _>(4) as u32,
+                invited_viewer: r.get::<Option<bool>, _>(5).unwrap_or(false),
+            })
+            .collect())
+    }
+
+    async fn bump_avatar(&self, user: UserId) -> Result<i64, StoreError> {
+        let (v,): (i64,) = sqlx::query_as("UPDATE users SET avatar_version = avatar_version + 1 WHERE id = ? RETURNING avatar_version")
+            .bind(user.0)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(v)
+    }
+
+    async fn set_links(&self, user: UserId, links: &[String]) -> Result<(), StoreError> {
+        // SQLite writes the JSON, so no link can break out of it.
+        let args = vec!["?"; links.len()].join(",");
+        let sql = format!("UPDATE users SET links = json_array({args}) WHERE id = ?");
+        let mut query = sqlx::query(&sql);
+        for link in links {
+            query = query.bind(link);
+        }
+        query.bind(user.0).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    async fn profile_extras(&self, user: UserId) -> Result<(i64, Vec<String>), StoreError> {
+        let row: Option<(i64, String)> = sqlx::query_as("SELECT avatar_version, links FROM users WHERE id = ?")
+            .bind(user.0)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some((version, links)) = row else { return Ok((0, Vec::new())) };
+        let links: Vec<(String,)> =
+            sqlx::query_as("SELECT value FROM json_each(?)").bind(links).fetch_all(self.pool()).await?;
+        Ok((version, links.into_iter().map(|(l,)| l).collect()))
+    }
+}
