@@ -536,3 +536,336 @@ slots: Array<UserId | null>,
  * One entry per slot: the source number (CSRC) the slot's packets carry for that speaker, or null.
  */
 sources: Array<number | null>, };
+
+export type EventId = string;
+
+export type CreateEventRequest = { 
+/**
+ * 1 to 100 characters.
+ */
+title: string, 
+/**
+ * Up to 1,000 characters.
+ */
+description: string, 
+/**
+ * When it starts: RFC 3339 (`2026-12-01T18:00:00Z`; an offset is converted to UTC), in the future and at
+ * most 60 days ahead.
+ */
+starts_at: string, 
+/**
+ * Who may see the event and its room: the rules of rooms, with the hosts as moderators.
+ */
+visibility: Visibility, 
+/**
+ * Up to 10 usernames asked to co-host; each must accept.
+ */
+cohosts: Array<string>, 
+/**
+ * For a closed event, the usernames who may see it.
+ */
+invited: Array<string>, };
+
+export type UpdateEventRequest = { 
+/**
+ * A new title.
+ */
+title: string | null, 
+/**
+ * A new description.
+ */
+description: string | null, 
+/**
+ * A new start time (RFC 3339).
+ */
+starts_at: string | null, };
+
+export type EventState = "scheduled" | "live" | "ended" | "missed" | "cancelled";
+
+export type EventHost = { 
+/**
+ * Who.
+ */
+user: UserSummary, 
+/**
+ * Whether they accepted (the creator always has).
+ */
+accepted: boolean, };
+
+export type EventInfo = { 
+/**
+ * The ID.
+ */
+id: EventId, 
+/**
+ * The title.
+ */
+title: string, 
+/**
+ * The description.
+ */
+description: string, 
+/**
+ * When it starts, RFC 3339 in UTC.
+ */
+starts_at: string, 
+/**
+ * Who may see it.
+ */
+visibility: Visibility, 
+/**
+ * The creator first, then the co-hosts; those who have not accepted are shown to hosts only.
+ */
+hosts: Array<EventHost>, 
+/**
+ * Where it stands.
+ */
+state: EventState, 
+/**
+ * The live room, while the event is live.
+ */
+room_id: RoomId | null, 
+/**
+ * How many people RSVPed: for hosts only.
+ */
+rsvp_count: number | null, 
+/**
+ * Whether the caller RSVPed.
+ */
+you_rsvped: boolean, 
+/**
+ * Whether the caller hosts it (accepted).
+ */
+you_host: boolean, 
+/**
+ * Whether the caller is asked to co-host and has not answered.
+ */
+you_are_asked: boolean, 
+/**
+ * The page to share: `https://HOST/event/ID`.
+ */
+url: string, };
+
+export type EventList = { 
+/**
+ * The events.
+ */
+events: Array<EventInfo>, };
+
+export type RsvpPage = { 
+/**
+ * How many in all.
+ */
+total: number, 
+/**
+ * This page.
+ */
+users: Array<UserSummary>, 
+/**
+ * Pass as `cursor` for the next page; absent on the last.
+ */
+next_cursor: number | null, };
+
+export type CalendarFeed = { 
+/**
+ * The feed's secret address (`https://HOST/cal/TOKEN.ics`), shown once; a new one revokes the old.
+ */
+url: string, 
+/**
+ * The same as `webcal://`, which calendar apps open as a subscription.
+ */
+webcal_url: string, };
+
+export type NotificationKind = "room_started" | "on_stage" | "event_started" | "event_changed" | "event_cancelled" | "cohost_invite" | "followed" | "pinged" | "room_invite";
+
+export type Notification = { 
+/**
+ * Its ID; newer ones have larger IDs.
+ */
+id: number, 
+/**
+ * What it is about.
+ */
+kind: NotificationKind, 
+/**
+ * Who did it, if someone did.
+ */
+actor: UserSummary | null, 
+/**
+ * The room it is about.
+ */
+room_id: RoomId | null, 
+/**
+ * The event it is about.
+ */
+event_id: EventId | null, 
+/**
+ * The room's or event's title when it was told.
+ */
+title: string, 
+/**
+ * When, RFC 3339 in UTC.
+ */
+created_at: string, 
+/**
+ * Whether it was marked read.
+ */
+read: boolean, 
+/**
+ * Where clicking it goes, a path on this server (`/room/ID`, `/event/ID`, `/u/NAME`).
+ */
+link: string, 
+/**
+ * One sentence that says it all: "Ada started a room: Coffee".
+ */
+text: string, };
+
+export type NotificationPage = { 
+/**
+ * This page.
+ */
+notifications: Array<Notification>, 
+/**
+ * How many are unread in all.
+ */
+unread: number, 
+/**
+ * Pass as `cursor` for the next (older) page; absent on the last.
+ */
+next_cursor: number | null, };
+
+export type MarkReadRequest = { 
+/**
+ * These notifications (at most 200); with neither field, all of them.
+ */
+ids: Array<number>, 
+/**
+ * Every notification up to and including this ID.
+ */
+up_to: number | null, };
+
+export type NotificationUpdate = { 
+/**
+ * How many are unread.
+ */
+unread: number, 
+/**
+ * The newest notification, if any.
+ */
+latest: Notification | null, };
+
+export type PushKeys = { 
+/**
+ * The subscription's P-256 public key, base64url (65 bytes uncompressed).
+ */
+p256dh: string, 
+/**
+ * The authentication secret, base64url (16 bytes).
+ */
+auth: string, };
+
+export type PushSubscriptionRequest = { 
+/**
+ * The push service's URL for this subscription (https, or http on loopback for tests).
+ */
+endpoint: string, 
+/**
+ * Its keys.
+ */
+keys: PushKeys, };
+
+export type PushKindSetting = { 
+/**
+ * The kind.
+ */
+kind: NotificationKind, 
+/**
+ * Whether it is pushed.
+ */
+push: boolean, };
+
+export type PushSettings = { 
+/**
+ * The server's VAPID public key (base64url), for `pushManager.subscribe({applicationServerKey})`.
+ */
+vapid_public_key: string, 
+/**
+ * How many push subscriptions (browsers) the caller has.
+ */
+subscriptions: number, 
+/**
+ * Each kind and whether it is pushed.
+ */
+kinds: Array<PushKindSetting>, };
+
+export type UpdatePushSettings = { 
+/**
+ * The kinds and whether each is pushed.
+ */
+kinds: Array<PushKindSetting>, };
+
+export type PushPayload = { 
+/**
+ * The notification's title line.
+ */
+title: string, 
+/**
+ * Its text.
+ */
+body: string, 
+/**
+ * Where clicking goes.
+ */
+link: string, 
+/**
+ * The notification's ID.
+ */
+id: number, 
+/**
+ * Its kind.
+ */
+kind: NotificationKind, };
+
+export type PingRequest = { 
+/**
+ * Whom, by username. They must follow the caller.
+ */
+username: string, };
+
+export type SearchResults = { 
+/**
+ * People, by username or display name.
+ */
+people: Array<UserSummary>, 
+/**
+ * Live rooms, by title.
+ */
+rooms: Array<RoomInfo>, 
+/**
+ * Upcoming and live events, by title and description.
+ */
+events: Array<EventInfo>, };
+
+export type Suggestion = { 
+/**
+ * Who.
+ */
+user: UserSummary, 
+/**
+ * How many people follow them.
+ */
+followers: number, 
+/**
+ * How many of the people the caller follows follow them.
+ */
+followed_by_your_follows: number, 
+/**
+ * Whether they invited the caller.
+ */
+invited_you: boolean, };
+
+export type Suggestions = { 
+/**
+ * People to follow, most-followed first.
+ */
+people: Array<Suggestion>, };

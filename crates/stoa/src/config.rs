@@ -82,6 +82,15 @@ pub struct ServeArgs {
     /// How long the TURN credentials handed out are good for, in seconds [default: 86400].
     #[arg(long, env = "STOA_TURN_TTL_SECS", value_name = "SECS")]
     pub turn_ttl_secs: Option<u64>,
+    /// The origin (scheme://host:port) of a web push service on your own network, accepted although it is
+    /// not a public https:// host (e.g. http://127.0.0.1:9000 for a local test endpoint); repeat it, or
+    /// separate with commas, for several. Public https:// push services need nothing [default: none].
+    #[arg(long = "push-allow-origin", env = "STOA_PUSH_ALLOW_ORIGIN", value_delimiter = ',', value_name = "ORIGIN")]
+    pub push_origins: Vec<String>,
+    /// The contact push services see with each message (VAPID's subject: mailto:you@example.org or an https
+    /// URL) [default: the public URL when it is https].
+    #[arg(long, env = "STOA_PUSH_CONTACT", value_name = "URL")]
+    pub push_contact: Option<String>,
     /// A reverse proxy (an address or a CIDR block, e.g. 10.0.0.0/8) whose X-Forwarded-For or Forwarded
     /// header names the client, for rate limits and logs; repeat it for several. From any other address
     /// those headers are ignored [default: none].
@@ -158,6 +167,8 @@ struct FileConfig {
     turn_urls: Option<Vec<String>>,
     turn_secret: Option<String>,
     turn_ttl_secs: Option<u64>,
+    push_origins: Option<Vec<String>>,
+    push_contact: Option<String>,
     trusted_proxies: Option<Vec<String>>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -295,7 +306,21 @@ impl ServeArgs {
             (Some(_), None) => SocketAddr::from(([0, 0, 0, 0], 80)),
             (None, None) => common.http,
         };
+        let push_origins = if self.push_origins.is_empty() {
+            file.push_origins.unwrap_or_default()
+        } else {
+            self.push_origins.clone()
+        };
+        for origin in &push_origins {
+            let ok = origin.starts_with("http://") || origin.starts_with("https://");
+            anyhow::ensure!(
+                ok && !origin.trim_end_matches('/').contains(['?', '#']) && origin.matches('/').count() <= 3,
+                "--push-allow-origin takes an origin like http://127.0.0.1:9000, not {origin:?}"
+            );
+        }
         Ok(ServerConfig {
+            push_origins,
+            push_contact: self.push_contact.clone().or(file.push_contact),
             http,
             tls,
             metrics: self.metrics.or(file.metrics),

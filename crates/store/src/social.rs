@@ -224,7 +224,8 @@ pub trait Social: Send + Sync {
     async fn hosted_by(&self, viewer: UserId, host: UserId, now: i64, limit: u32) -> Result<Vec<EventRow>, StoreError>;
     /// Upcoming and live events `viewer` may see whose title or description match an FTS5 query, best
     /// first.
-    async fn search_events(&self, viewer: UserId, fts: &str, now: i64, limit: u32) -> Result<Vec<EventRow>, StoreError>;
+    async fn search_events(&self, viewer: UserId, fts: &str, now: i64, limit: u32)
+    -> Result<Vec<EventRow>, StoreError>;
 
     /// Sets `user`'s calendar feed token (by its hash), replacing any other.
     async fn set_calendar_token(&self, user: UserId, token_hash: &str) -> Result<(), StoreError>;
@@ -247,8 +248,12 @@ pub trait Social: Send + Sync {
         batch: u32,
     ) -> Result<(Vec<NotificationRow>, Option<i64>), StoreError>;
     /// `user`'s notifications, newest first, older than `cursor`.
-    async fn notifications(&self, user: UserId, cursor: Option<i64>, limit: u32)
-    -> Result<Vec<NotificationRow>, StoreError>;
+    async fn notifications(
+        &self,
+        user: UserId,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<NotificationRow>, StoreError>;
     /// How many of `user`'s notifications are unread.
     async fn unread_count(&self, user: UserId) -> Result<u32, StoreError>;
     /// Marks `user`'s notifications read: `ids`, and all up to `up_to`; all if neither is given.

@@ -14,6 +14,11 @@ use stoa_proto::{Profile, RoomId, UserId, UserSummary, Visibility};
 const INVITE_CODE_LEN: usize = 12;
 
 /// The store over one SQLite database file.
+///
+/// Every transaction here writes, and begins `IMMEDIATE`: it takes the write lock first, waiting its turn
+/// under the busy timeout. A deferred transaction that reads and then writes fails at once with
+/// `SQLITE_BUSY` in WAL mode if another connection wrote in between (its snapshot is stale), which the
+/// notification worker's batches made common.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -22,6 +27,43 @@ pub struct SqliteStore {
 impl SqliteStore {
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// For benchmarks and tests: `n` accounts named `{prefix}{i}` ("Display {prefix} {i}") that cannot sign
+    /// in (no password hash verifies), made in one transaction. Returns their IDs in order.
+    #[doc(hidden)]
+    pub async fn seed_users(&self, prefix: &str, n: u32) -> Result<Vec<UserId>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut ids = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO users (username, display_name, password_hash, created_at) VALUES (?, ?, '!', ?) RETURNING id",
+            )
+            .bind(format!("{prefix}{i}"))
+            .bind(format!("Display {prefix} {i}"))
+            .bind(now())
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(UserId(id));
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// For benchmarks and tests: each of `followers` follows `followee`, in one transaction.
+    #[doc(hidden)]
+    pub async fn seed_follows(&self, followers: &[UserId], followee: UserId) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for f in followers {
+            sqlx::query("INSERT OR IGNORE INTO follows (follower, followee, created_at) VALUES (?, ?, ?)")
+                .bind(f.0)
+                .bind(followee.0)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }
 
@@ -166,7 +208,7 @@ impl Store for SqliteStore {
     }
 
     async fn bootstrap_invite(&self) -> Result<Option<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
         if users > 0 {
             return Ok(None);
@@ -196,7 +238,7 @@ impl Store for SqliteStore {
     async fn create_user_invite(&self, user: UserId, quota: u32) -> Result<String, StoreError> {
         // The count and the insert share one write transaction, so two requests at once cannot both take
         // the last invite of a quota.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("UPDATE users SET id = id WHERE id = ?").bind(user.0).execute(&mut *tx).await?;
         let (made,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM invites WHERE created_by = ?")
             .bind(user.0)
@@ -239,7 +281,7 @@ impl Store for SqliteStore {
     }
 
     async fn sign_up(&self, new: NewAccount) -> Result<Account, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // Spend the invite first: the conditional UPDATE takes the write lock, so two sign-ups racing for
         // the last use of a code cannot both succeed.
         let spent = sqlx::query(
@@ -399,7 +441,7 @@ impl Store for SqliteStore {
     }
 
     async fn follow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let (blocked,): (bool,) = sqlx::query_as(
             "SELECT EXISTS(SELECT 1 FROM blocks WHERE (blocker = ?1 AND blocked = ?2) OR (blocker = ?2 AND blocked = ?1))",
         )
@@ -430,7 +472,7 @@ impl Store for SqliteStore {
     }
 
     async fn block(&self, blocker: UserId, blocked: UserId) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT OR IGNORE INTO blocks (blocker, blocked, created_at) VALUES (?, ?, ?)")
             .bind(blocker.0)
             .bind(blocked.0)
@@ -507,7 +549,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_room(&self, room: &RoomRecord) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO rooms (id, title, visibility, creator, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(&room.id.0)
             .bind(&room.title)

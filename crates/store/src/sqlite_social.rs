@@ -1,7 +1,7 @@
 //! [`Social`] on SQLite.
 
-use crate::sqlite::{SqliteStore, now, summary_from_row, visibility_str};
 use crate::social::*;
+use crate::sqlite::{SqliteStore, now, summary_from_row, visibility_str};
 use crate::{Page, StoreError};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -107,6 +107,15 @@ fn json_ids(ids: impl IntoIterator<Item = i64>) -> String {
     format!("[{}]", ids.join(","))
 }
 
+/// What a batch of notifications says.
+struct Told<'a> {
+    kind: NotificationKind,
+    actor: Option<UserId>,
+    room: Option<&'a RoomId>,
+    event: Option<&'a EventId>,
+    title: &'a str,
+}
+
 impl SqliteStore {
     /// Fills in the hosts of `events`, in one query.
     async fn with_hosts(&self, mut events: Vec<EventRow>) -> Result<Vec<EventRow>, StoreError> {
@@ -163,19 +172,32 @@ impl SqliteStore {
     async fn insert_for(
         &self,
         users_json: &str,
-        kind: NotificationKind,
-        actor: Option<UserId>,
-        room: Option<&RoomId>,
-        event: Option<&EventId>,
-        title: &str,
+        told: Told<'_>,
         filter: &str,
         filter_binds: &[String],
     ) -> Result<Vec<NotificationRow>, StoreError> {
+        let Told { kind, actor, room, event, title } = told;
         let now = now();
         // A person is told about a room once an hour whatever the kind; about being followed, once an
         // hour per follower.
         let dedupe = if room.is_some() && about_room(kind) {
-            "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = ?4 AND d.created_at > ?7 - 3600)"
+            // The news of a room (started, someone on stage, an event started) is told once an hour
+            // whatever its kind; a ping or an invitation is someone's deliberate act, told once an hour
+            // of its own kind, even to someone who heard the news.
+            match kind {
+                NotificationKind::Pinged => {
+                    "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = ?4 \
+                     AND d.kind = 'pinged' AND d.created_at > ?7 - 3600)"
+                }
+                NotificationKind::RoomInvite => {
+                    "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = ?4 \
+                     AND d.kind = 'room_invite' AND d.created_at > ?7 - 3600)"
+                }
+                _ => {
+                    "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = ?4 \
+                     AND d.kind IN ('room_started', 'on_stage', 'event_started') AND d.created_at > ?7 - 3600)"
+                }
+            }
         } else if kind == NotificationKind::Followed {
             "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.kind = 'followed' AND d.actor = ?3 AND d.created_at > ?7 - 3600)"
         } else {
@@ -213,7 +235,7 @@ impl SqliteStore {
 impl Social for SqliteStore {
     async fn create_event(&self, event: &NewEvent) -> Result<(), StoreError> {
         let now = now();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO events (id, title, description, starts_at, visibility, creator, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -230,13 +252,15 @@ impl Social for SqliteStore {
         .await?;
         let hosts = std::iter::once(event.creator).chain(event.cohosts.iter().copied().filter(|c| *c != event.creator));
         for (position, host) in hosts.enumerate() {
-            sqlx::query("INSERT OR IGNORE INTO event_hosts (event_id, user_id, accepted, position) VALUES (?, ?, ?, ?)")
-                .bind(&event.id.0)
-                .bind(host.0)
-                .bind(position == 0)
-                .bind(position as i64)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT OR IGNORE INTO event_hosts (event_id, user_id, accepted, position) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&event.id.0)
+            .bind(host.0)
+            .bind(position == 0)
+            .bind(position as i64)
+            .execute(&mut *tx)
+            .await?;
         }
         for user in &event.invited {
             sqlx::query("INSERT OR IGNORE INTO event_invited (event_id, user_id) VALUES (?, ?)")
@@ -375,8 +399,7 @@ impl Social for SqliteStore {
                   THEN 0 ELSE -(SELECT COUNT(*) FROM rsvps g WHERE g.event_id = e.id) END, \
              e.starts_at, e.id";
         // Events start at most 60 days ahead, so the index on starts_at bounds the scan.
-        self.events_where(viewer, now, &format!("{RECENT} AND {CURRENT}"), None, order, limit)
-            .await
+        self.events_where(viewer, now, &format!("{RECENT} AND {CURRENT}"), None, order, limit).await
     }
 
     async fn hosted_by(&self, viewer: UserId, host: UserId, now: i64, limit: u32) -> Result<Vec<EventRow>, StoreError> {
@@ -394,7 +417,13 @@ impl Social for SqliteStore {
         .await
     }
 
-    async fn search_events(&self, viewer: UserId, fts: &str, now: i64, limit: u32) -> Result<Vec<EventRow>, StoreError> {
+    async fn search_events(
+        &self,
+        viewer: UserId,
+        fts: &str,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
         // The best matches among at most 500 candidates, then what the viewer may see: a bounded cost
         // whatever the query.
         self.events_where(
@@ -425,7 +454,8 @@ impl Social for SqliteStore {
     }
 
     async fn revoke_calendar_token(&self, user: UserId) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM calendar_tokens WHERE user_id = ?").bind(user.0).execute(self.pool()).await?;
+        let done =
+            sqlx::query("DELETE FROM calendar_tokens WHERE user_id = ?").bind(user.0).execute(self.pool()).await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -455,7 +485,19 @@ impl Social for SqliteStore {
         for n in notifications {
             let users = json_ids([n.user.0]);
             stored.extend(
-                self.insert_for(&users, n.kind, n.actor, n.room.as_ref(), n.event.as_ref(), &n.title, "", &[]).await?,
+                self.insert_for(
+                    &users,
+                    Told {
+                        kind: n.kind,
+                        actor: n.actor,
+                        room: n.room.as_ref(),
+                        event: n.event.as_ref(),
+                        title: &n.title,
+                    },
+                    "",
+                    &[],
+                )
+                .await?,
             );
         }
         Ok(stored)
@@ -469,9 +511,10 @@ impl Social for SqliteStore {
     ) -> Result<(Vec<NotificationRow>, Option<i64>), StoreError> {
         let batch = batch.clamp(1, 10_000) as i64;
         let (source, key) = match &fan_out.audience {
-            Audience::FollowersSeeing(_) => {
-                ("SELECT id, follower FROM follows WHERE followee = CAST(?1 AS INTEGER) AND id > ?2 ORDER BY id LIMIT ?3", fan_out.actor.0.to_string())
-            }
+            Audience::FollowersSeeing(_) => (
+                "SELECT id, follower FROM follows WHERE followee = CAST(?1 AS INTEGER) AND id > ?2 ORDER BY id LIMIT ?3",
+                fan_out.actor.0.to_string(),
+            ),
             Audience::Rsvps { event, .. } => {
                 ("SELECT id, user_id FROM rsvps WHERE event_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3", event.0.clone())
             }
@@ -499,16 +542,25 @@ impl Social for SqliteStore {
                     json_ids(room.removed.iter().map(|u| u.0)),
                     visibility_str(room.visibility).to_string(),
                 ];
-                self.insert_for(&users, fan_out.kind, Some(fan_out.actor), Some(&room.room), None, &fan_out.title, filter, &binds)
-                    .await?
+                let told = Told {
+                    kind: fan_out.kind,
+                    actor: Some(fan_out.actor),
+                    room: Some(&room.room),
+                    event: None,
+                    title: &fan_out.title,
+                };
+                self.insert_for(&users, told, filter, &binds).await?
             }
             Audience::Rsvps { event, room } => {
-                let filter = format!(
-                    "AND EXISTS (SELECT 1 FROM events e WHERE e.id = ?5 AND {})",
-                    visible("j.value")
-                );
-                self.insert_for(&users, fan_out.kind, Some(fan_out.actor), room.as_ref(), Some(event), &fan_out.title, &filter, &[])
-                    .await?
+                let filter = format!("AND EXISTS (SELECT 1 FROM events e WHERE e.id = ?5 AND {})", visible("j.value"));
+                let told = Told {
+                    kind: fan_out.kind,
+                    actor: Some(fan_out.actor),
+                    room: room.as_ref(),
+                    event: Some(event),
+                    title: &fan_out.title,
+                };
+                self.insert_for(&users, told, &filter, &[]).await?
             }
         };
         Ok((stored, next))
@@ -555,8 +607,10 @@ impl Social for SqliteStore {
     }
 
     async fn notifications_about_room(&self, room: &RoomId) -> Result<u64, StoreError> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE room_id = ?").bind(&room.0).fetch_one(self.pool()).await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE room_id = ?")
+            .bind(&room.0)
+            .fetch_one(self.pool())
+            .await?;
         Ok(n as u64)
     }
 
@@ -679,10 +733,12 @@ impl Social for SqliteStore {
     }
 
     async fn bump_avatar(&self, user: UserId) -> Result<i64, StoreError> {
-        let (v,): (i64,) = sqlx::query_as("UPDATE users SET avatar_version = avatar_version + 1 WHERE id = ? RETURNING avatar_version")
-            .bind(user.0)
-            .fetch_one(self.pool())
-            .await?;
+        let (v,): (i64,) = sqlx::query_as(
+            "UPDATE users SET avatar_version = avatar_version + 1 WHERE id = ? RETURNING avatar_version",
+        )
+        .bind(user.0)
+        .fetch_one(self.pool())
+        .await?;
         Ok(v)
     }
 

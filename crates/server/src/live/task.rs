@@ -548,7 +548,9 @@ impl RoomTask {
                 kind: stoa_proto::NotificationKind::OnStage,
                 actor: *user,
                 title: snapshot.info.title.clone(),
-                audience: stoa_store::Audience::FollowersSeeing(crate::routes::rooms::room_audience(&self.id, snapshot)),
+                audience: stoa_store::Audience::FollowersSeeing(crate::routes::rooms::room_audience(
+                    &self.id, snapshot,
+                )),
             });
         }
         self.on_stage = now;

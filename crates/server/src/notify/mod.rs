@@ -185,7 +185,12 @@ pub fn to_wire(row: &NotificationRow) -> Notification {
     };
     let link = match (row.kind, &row.room, &row.event, &row.actor) {
         (NotificationKind::Followed, _, _, Some(actor)) => format!("/u/{}", actor.username),
-        (NotificationKind::EventChanged | NotificationKind::EventCancelled | NotificationKind::CohostInvite, _, Some(e), _) => {
+        (
+            NotificationKind::EventChanged | NotificationKind::EventCancelled | NotificationKind::CohostInvite,
+            _,
+            Some(e),
+            _,
+        ) => {
             format!("/event/{e}")
         }
         (_, Some(room), _, _) => format!("/room/{room}"),

@@ -79,7 +79,8 @@ impl Push {
             }
         };
         let public_key = URL_SAFE_NO_PAD.encode(key.public_key().public_key().to_bytes_uncompressed());
-        let allowed_origins = allowed_origins.into_iter().map(|o| o.trim_end_matches('/').to_ascii_lowercase()).collect();
+        let allowed_origins =
+            allowed_origins.into_iter().map(|o| o.trim_end_matches('/').to_ascii_lowercase()).collect();
         let inner = Arc::new(Inner { key, public_key, contact, allowed_origins });
         let stats = Arc::new(NotifyStats::default());
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -110,7 +111,8 @@ fn check_endpoint(endpoint: &str, allowed: &[String]) -> Result<(), Subscription
     if endpoint.len() > MAX_ENDPOINT {
         return Err(SubscriptionError::Endpoint("The push endpoint is too long."));
     }
-    let url = reqwest::Url::parse(endpoint).map_err(|_| SubscriptionError::Endpoint("The push endpoint is not a URL."))?;
+    let url =
+        reqwest::Url::parse(endpoint).map_err(|_| SubscriptionError::Endpoint("The push endpoint is not a URL."))?;
     let origin = url.origin().ascii_serialization().to_ascii_lowercase();
     if allowed.contains(&origin) {
         return Ok(());
@@ -124,7 +126,11 @@ fn check_endpoint(endpoint: &str, allowed: &[String]) -> Result<(), Subscription
         Some(url::Host::Ipv6(ip)) => !is_public(IpAddr::V6(ip)),
         Some(url::Host::Domain(d)) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost") || d.ends_with(".local") || d.ends_with(".internal") || !d.contains('.')
+            d == "localhost"
+                || d.ends_with(".localhost")
+                || d.ends_with(".local")
+                || d.ends_with(".internal")
+                || !d.contains('.')
         }
         None => true,
     };
@@ -159,9 +165,13 @@ fn is_public(ip: IpAddr) -> bool {
 
 fn decode_keys(p256dh: &str, auth: &str) -> Result<(p256::PublicKey, Auth), SubscriptionError> {
     let bad_key = SubscriptionError::Keys("The subscription's p256dh key is not a P-256 public key in base64url.");
-    let public = URL_SAFE_NO_PAD.decode(p256dh.trim_end_matches('=')).map_err(|_| SubscriptionError::Keys("The subscription's p256dh key is not base64url."))?;
+    let public = URL_SAFE_NO_PAD
+        .decode(p256dh.trim_end_matches('='))
+        .map_err(|_| SubscriptionError::Keys("The subscription's p256dh key is not base64url."))?;
     let public = p256::PublicKey::from_sec1_bytes(&public).map_err(|_| bad_key)?;
-    let auth = URL_SAFE_NO_PAD.decode(auth.trim_end_matches('=')).map_err(|_| SubscriptionError::Keys("The subscription's auth secret is not base64url."))?;
+    let auth = URL_SAFE_NO_PAD
+        .decode(auth.trim_end_matches('='))
+        .map_err(|_| SubscriptionError::Keys("The subscription's auth secret is not base64url."))?;
     if auth.len() != 16 {
         return Err(SubscriptionError::Keys("The subscription's auth secret is not 16 bytes."));
     }
@@ -267,7 +277,11 @@ mod tests {
         ] {
             assert!(check_endpoint(bad, &allowed).is_err(), "{bad} was accepted");
         }
-        for good in ["https://fcm.googleapis.com/fcm/send/abc", "https://updates.push.services.mozilla.com/wpush/v2/x", "http://127.0.0.1:9000/sub/1"] {
+        for good in [
+            "https://fcm.googleapis.com/fcm/send/abc",
+            "https://updates.push.services.mozilla.com/wpush/v2/x",
+            "http://127.0.0.1:9000/sub/1",
+        ] {
             assert!(check_endpoint(good, &allowed).is_ok(), "{good} was refused");
         }
     }

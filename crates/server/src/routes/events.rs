@@ -107,7 +107,7 @@ pub(crate) fn event_info(state: &AppState, event: &EventRow, viewer: UserId) -> 
 fn valid_title(title: &str) -> Result<String, ApiError> {
     let title = title.trim();
     let len = title.chars().count();
-    if len < ROOM_TITLE.min || len > ROOM_TITLE.max || title.chars().any(char::is_control) {
+    if !(ROOM_TITLE.min..=ROOM_TITLE.max).contains(&len) || title.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
             "invalid_title",
             format!("An event's title has {} to {} characters.", ROOM_TITLE.min, ROOM_TITLE.max),
@@ -162,7 +162,10 @@ pub async fn create_event(
     let description = valid_description(&body.description)?;
     let starts_at = valid_start(&body.starts_at, now())?;
     if body.cohosts.len() > EVENT_COHOSTS {
-        return Err(ApiError::bad_request("too_many_cohosts", format!("An event has at most {EVENT_COHOSTS} co-hosts.")));
+        return Err(ApiError::bad_request(
+            "too_many_cohosts",
+            format!("An event has at most {EVENT_COHOSTS} co-hosts."),
+        ));
     }
     if body.invited.len() > 1000 {
         return Err(ApiError::bad_request("too_many_invited", "Invite at most 1000 people to an event."));
@@ -184,7 +187,10 @@ pub async fn create_event(
     let among = state.store.relations_among(me, &cohosts).await?;
     let outgoing = state.store.outgoing_among(me, &cohosts).await?;
     if cohosts.iter().any(|c| among.blocked_by.contains(c) || outgoing.blocking.contains(c)) {
-        return Err(ApiError::forbidden("cohost_blocked", "A block stands between you and one of the co-hosts you asked."));
+        return Err(ApiError::forbidden(
+            "cohost_blocked",
+            "A block stands between you and one of the co-hosts you asked.",
+        ));
     }
     let invited: Vec<UserId> = if body.visibility == Visibility::Closed {
         crate::routes::rooms::resolve_all(&state, &body.invited).await?.into_iter().collect()
@@ -294,8 +300,13 @@ pub async fn update_event(
     let title = body.title.as_deref().map(valid_title).transpose()?;
     let description = body.description.as_deref().map(valid_description).transpose()?;
     let starts_at = body.starts_at.as_deref().map(|s| valid_start(s, now())).transpose()?;
-    if state_of(&state, &event, now()) != EventState::Scheduled && state_of(&state, &event, now()) != EventState::Missed {
-        return Err(ApiError::new(StatusCode::CONFLICT, "event_not_scheduled", "Only an event that has not started can be changed."));
+    if state_of(&state, &event, now()) != EventState::Scheduled && state_of(&state, &event, now()) != EventState::Missed
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "event_not_scheduled",
+            "Only an event that has not started can be changed.",
+        ));
     }
     if title.is_none() && description.is_none() && starts_at.is_none() {
         return Ok(Json(event_info(&state, &event, me)));
@@ -318,7 +329,11 @@ pub async fn cancel_event(
     let me = session.account.id;
     let event = hosted_event(&state, me, &id).await?;
     if !state.store.cancel_event(&event.id).await? {
-        return Err(ApiError::new(StatusCode::CONFLICT, "event_not_scheduled", "Only an event that has not started can be cancelled."));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "event_not_scheduled",
+            "Only an event that has not started can be cancelled.",
+        ));
     }
     tell_rsvps(&state, &event, NotificationKind::EventCancelled, me, &event.title);
     let event = visible_event(&state, me, &id).await?;
@@ -375,7 +390,12 @@ pub async fn rsvps(
     Ok(Json(RsvpPage { total, users: page.users, next_cursor: page.next_cursor }))
 }
 
-async fn answer_cohost(state: &AppState, session: &Session, id: &str, accept: bool) -> Result<Json<EventInfo>, ApiError> {
+async fn answer_cohost(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    accept: bool,
+) -> Result<Json<EventInfo>, ApiError> {
     let me = session.account.id;
     let event = visible_event(state, me, id).await?;
     if event.creator == me {
@@ -428,7 +448,11 @@ pub async fn start_event(
     let me = session.account.id;
     let event = hosted_event(&state, me, &id).await?;
     if state_of(&state, &event, now()) != EventState::Scheduled {
-        return Err(ApiError::new(StatusCode::CONFLICT, "event_not_scheduled", "This event has started, ended, was missed or was cancelled."));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "event_not_scheduled",
+            "This event has started, ended, was missed or was cancelled.",
+        ));
     }
     let room = record_room(&state, me, &event.title, event.visibility).await?;
     if !state.store.start_event(&event.id, &room).await? {
@@ -479,7 +503,10 @@ pub async fn event_ics(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let event = visible_event(&state, session.account.id, &id).await?;
-    Ok(ics(crate::ical::calendar(std::slice::from_ref(&event), &state.public_url, None), &format!("stoa-{}.ics", event.id)))
+    Ok(ics(
+        crate::ical::calendar(std::slice::from_ref(&event), &state.public_url, None),
+        &format!("stoa-{}.ics", event.id),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/me/calendar", tag = "events", security(("bearer" = [])),

@@ -121,14 +121,13 @@ pub async fn subscribe(
     session: Session,
     ApiJson(body): ApiJson<PushSubscriptionRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .notifier
-        .push
-        .check(&body)
-        .map_err(|e| ApiError::bad_request("invalid_subscription", e.to_string()))?;
+    state.notifier.push.check(&body).map_err(|e| ApiError::bad_request("invalid_subscription", e.to_string()))?;
     // A person has a few browsers, not hundreds: the oldest beyond 20 would never be used.
     if state.store.push_subscription_count(session.account.id).await? >= 20 {
-        return Err(ApiError::bad_request("too_many_subscriptions", "Remove a browser's notifications first: you have 20."));
+        return Err(ApiError::bad_request(
+            "too_many_subscriptions",
+            "Remove a browser's notifications first: you have 20.",
+        ));
     }
     state
         .store
@@ -191,4 +190,3 @@ pub async fn update_settings(
     }
     Ok(Json(settings_of(&state, session.account.id).await?))
 }
-

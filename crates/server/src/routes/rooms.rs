@@ -101,7 +101,12 @@ pub async fn create_room(
     let invited = resolve_all(&state, &body.invited).await?;
     let creator = session.account.summary();
     let id = record_room(&state, creator.id, &title, body.visibility).await?;
-    let info = open_room(&state, id.clone(), creator, NewRoom { title, visibility: body.visibility, invited, hosts: HashSet::new() });
+    let info = open_room(
+        &state,
+        id.clone(),
+        creator,
+        NewRoom { title, visibility: body.visibility, invited, hosts: HashSet::new() },
+    );
     tracing::info!(room = %id, by = %session.account.username, visibility = ?body.visibility, "room created");
     Ok((StatusCode::CREATED, Json(info)))
 }
@@ -133,7 +138,8 @@ pub(crate) async fn record_room(
 pub(crate) fn open_room(state: &AppState, id: RoomId, creator: UserSummary, new: NewRoom) -> RoomInfo {
     let config = RoomConfig { capacity: state.config.room_capacity, reconnect_grace: state.config.reconnect_grace };
     let invited: Vec<UserId> = new.invited.iter().copied().collect();
-    let mut room = Room::new(Instant::now(), id.clone(), new.title.clone(), new.visibility, creator.clone(), new.invited, config);
+    let mut room =
+        Room::new(Instant::now(), id.clone(), new.title.clone(), new.visibility, creator.clone(), new.invited, config);
     room.set_hosts(new.hosts);
     let handle = spawn_room(
         room,

@@ -31,7 +31,7 @@ pub struct SearchQuery {
 /// The words of a query, each as an FTS5 prefix query on its own (quoted, so that no character of the
 /// user's has a meaning to FTS5), all of which must match. Empty if the query has no word.
 pub fn fts_query(q: &str) -> String {
-    q.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+    q.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(8)
         .map(|w| format!("\"{}\"*", w.to_lowercase()))
@@ -64,19 +64,22 @@ pub async fn search(
     let events = state.store.search_events(me, &fts, now, RESULTS).await?;
     // Live rooms are in memory: their titles are matched word by word, each word of the query a prefix of
     // a word of the title.
-    let words: Vec<String> = q.q.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    let words: Vec<String> =
+        q.q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
     let snapshots = state.rooms.snapshots();
     let matching: Vec<_> = snapshots
         .into_iter()
         .filter(|s| {
-            let title: Vec<String> = s.info.title.split(|c: char| !(c.is_alphanumeric() || c == '_')).map(str::to_lowercase).collect();
+            let title: Vec<String> =
+                s.info.title.split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase).collect();
             words.iter().all(|w| title.iter().any(|t| t.starts_with(w.as_str())))
         })
         .collect();
     let moderators: Vec<UserId> = matching.iter().flat_map(|s| s.access.moderators.iter().copied()).collect();
     let among = state.store.relations_among(me, &moderators).await?;
     let relations = Relations { followed_by: among.followed_by, blocked_by: among.blocked_by };
-    let mut rooms: Vec<_> = matching.into_iter().filter(|s| may_see(&s.access, me, &relations)).map(|s| s.info.clone()).collect();
+    let mut rooms: Vec<_> =
+        matching.into_iter().filter(|s| may_see(&s.access, me, &relations)).map(|s| s.info.clone()).collect();
     rooms.sort_by(|a, b| b.listener_count.cmp(&a.listener_count).then(a.id.cmp(&b.id)));
     rooms.truncate(RESULTS as usize);
     Ok(Json(SearchResults { people, rooms, events: events.iter().map(|e| event_info(&state, e, me)).collect() }))

@@ -167,6 +167,9 @@ impl Client {
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         request(&self.base, Some(&self.token), reqwest::Method::DELETE, path, None).await
     }
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        request(&self.base, Some(&self.token), reqwest::Method::PUT, path, Some(body)).await
+    }
     pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
         request(&self.base, Some(&self.token), reqwest::Method::PATCH, path, Some(body)).await
     }
@@ -275,5 +278,86 @@ impl Ws {
                 return error;
             }
         }
+    }
+}
+
+/// The live notification stream (Server-Sent Events) of a user.
+pub struct Stream {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl Stream {
+    /// The next `update` event's data.
+    pub async fn next_update(&mut self) -> Value {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..end + 2).collect();
+                let data: String = frame
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(|d| d.trim_start())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                if frame.lines().any(|l| l == "event: update") && !data.is_empty() {
+                    return serde_json::from_str(&data).unwrap();
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(EVENT_TIMEOUT, self.resp.chunk())
+                .await
+                .expect("a stream event arrives in time")
+                .expect("the stream reads")
+                .expect("the stream stays open");
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+impl Client {
+    /// Opens the notification stream; its first update is the state now.
+    pub async fn stream(&self) -> Stream {
+        let resp = reqwest::Client::new()
+            .get(format!("{}/api/v1/notifications/stream", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        Stream { resp, buf: String::new() }
+    }
+
+    /// The user's notifications, newest first.
+    pub async fn notifications(&self) -> Vec<Value> {
+        let (s, b) = self.get("/api/v1/notifications?limit=200").await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["notifications"].as_array().unwrap().clone()
+    }
+
+    /// Waits (on the live stream) until a notification of `kind` that `matches` is there, and returns it.
+    pub async fn wait_for_notification(&self, kind: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        let mut stream = self.stream().await;
+        loop {
+            stream.next_update().await;
+            if let Some(n) = self.notifications().await.into_iter().find(|n| n["kind"] == kind && matches(n)) {
+                return n;
+            }
+        }
+    }
+}
+
+static MARKERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+impl TestServer {
+    /// Waits until every notification job queued before now has been carried out for `user`: a fresh user
+    /// follows them, and the `followed` notification that makes, which the single notification worker
+    /// stores after every earlier job, arrives.
+    pub async fn settle(&self, user: &Client) {
+        let n = MARKERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let marker = self.user(&format!("marker{n}")).await;
+        marker.follow(user).await;
+        let id = marker.id;
+        user.wait_for_notification("followed", |n| n["actor"]["id"] == id).await;
     }
 }
