@@ -97,7 +97,15 @@ is_admin: boolean,
 /**
  * Who invited this user, if anyone did (the bootstrap admin was invited by nobody).
  */
-nominated_by: UserSummary | null, };
+nominated_by: UserSummary | null, 
+/**
+ * The avatar (256 px JPEG; add `?size=64` for 64 px), absent if none was uploaded.
+ */
+avatar: string | null, 
+/**
+ * Links on the profile.
+ */
+links: Array<string>, };
 
 export type UpdateMeRequest = { 
 /**
@@ -107,7 +115,11 @@ display_name: string | null,
 /**
  * A new bio, at most 300 characters.
  */
-bio: string | null, };
+bio: string | null, 
+/**
+ * New links for the profile: at most two http(s) URLs of at most 200 characters; `[]` removes them.
+ */
+links: Array<string> | null, };
 
 export type Profile = { 
 /**
@@ -149,7 +161,15 @@ you_block: boolean,
 /**
  * Whether this user follows the caller.
  */
-follows_you: boolean, };
+follows_you: boolean, 
+/**
+ * Their avatar (256 px JPEG; add `?size=64` for 64 px), absent if they have none.
+ */
+avatar: string | null, 
+/**
+ * Links on their profile (at most two, http or https).
+ */
+links: Array<string>, };
 
 export type UserPage = { 
 /**

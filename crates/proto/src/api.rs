@@ -85,6 +85,10 @@ pub struct Me {
     pub is_admin: bool,
     /// Who invited this user, if anyone did (the bootstrap admin was invited by nobody).
     pub nominated_by: Option<UserSummary>,
+    /// The avatar (256 px JPEG; add `?size=64` for 64 px), absent if none was uploaded.
+    pub avatar: Option<String>,
+    /// Links on the profile.
+    pub links: Vec<String>,
 }
 
 /// `PATCH /api/v1/me`: the fields to change; absent fields stay as they are.
@@ -94,6 +98,8 @@ pub struct UpdateMeRequest {
     pub display_name: Option<String>,
     /// A new bio, at most 300 characters.
     pub bio: Option<String>,
+    /// New links for the profile: at most two http(s) URLs of at most 200 characters; `[]` removes them.
+    pub links: Option<Vec<String>>,
 }
 
 /// A user's profile as the caller sees it: `GET /api/v1/users/{username}`.
@@ -119,6 +125,10 @@ pub struct Profile {
     pub you_block: bool,
     /// Whether this user follows the caller.
     pub follows_you: bool,
+    /// Their avatar (256 px JPEG; add `?size=64` for 64 px), absent if they have none.
+    pub avatar: Option<String>,
+    /// Links on their profile (at most two, http or https).
+    pub links: Vec<String>,
 }
 
 /// One page of a follower or following list, newest first.

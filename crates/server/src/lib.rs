@@ -258,6 +258,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::users::router())
         .merge(routes::rooms::router())
         .merge(routes::events::router())
+        .merge(routes::avatars::router())
         .merge(routes::notifications::router())
         .merge(routes::search::router())
         .fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {

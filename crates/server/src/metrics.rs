@@ -96,6 +96,8 @@ pub fn render(state: &AppState) -> String {
     let snapshots = state.rooms.snapshots();
     head(&mut out, "stoa_live_rooms", "gauge", "Live rooms, hidden ones included.");
     let _ = writeln!(out, "stoa_live_rooms {}", snapshots.len());
+    head(&mut out, "stoa_notification_streams", "gauge", "Users with a notification stream (the bell) open.");
+    let _ = writeln!(out, "stoa_notification_streams {}", state.notifier.hub.connected());
     let (mut moderators, mut speakers, mut listeners) = (0u64, 0u64, 0u64);
     for s in &snapshots {
         for member in &s.info.stage {
@@ -176,6 +178,41 @@ pub fn render(state: &AppState) -> String {
             "stoa_media_tcp_queue_drops_total",
             "Packets dropped because an ICE-TCP connection's write queue was full.",
             tcp.queue_drops.load(Ordering::Relaxed),
+        ),
+        (
+            "stoa_notifications_stored_total",
+            "Notifications stored (each one person told one thing).",
+            state.notifier.stats.stored.load(Ordering::Relaxed),
+        ),
+        (
+            "stoa_notification_jobs_dropped_total",
+            "Notification jobs dropped because the worker's queue was full.",
+            state.notifier.stats.dropped_jobs.load(Ordering::Relaxed),
+        ),
+        (
+            "stoa_notification_jobs_failed_total",
+            "Notification jobs that failed in the store.",
+            state.notifier.stats.failed_jobs.load(Ordering::Relaxed),
+        ),
+        (
+            "stoa_push_sent_total",
+            "Web push messages a push service accepted.",
+            state.notifier.stats.pushed.load(Ordering::Relaxed),
+        ),
+        (
+            "stoa_push_failed_total",
+            "Web push messages that failed (refused, unreachable, or bad keys).",
+            state.notifier.stats.push_failed.load(Ordering::Relaxed),
+        ),
+        (
+            "stoa_push_gone_total",
+            "Push subscriptions removed because their push service said they are gone.",
+            state.notifier.stats.push_gone.load(Ordering::Relaxed),
+        ),
+        (
+            "stoa_push_dropped_total",
+            "Batches of web push dropped because the push queue was full.",
+            state.notifier.stats.push_dropped.load(Ordering::Relaxed),
         ),
         (
             "stoa_ws_queue_drops_total",

@@ -1,7 +1,7 @@
 //! The OpenAPI document, assembled from the handlers' `#[utoipa::path]` annotations and the proto types'
 //! schemas, so that it cannot drift from the code.
 
-use crate::routes::{accounts, events, meta, notifications, rooms, search, users};
+use crate::routes::{accounts, avatars, events, meta, notifications, rooms, search, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         notifications::list, notifications::mark_read, notifications::stream, notifications::subscribe,
         notifications::unsubscribe, notifications::settings, notifications::update_settings,
         search::search, search::suggestions,
+        avatars::upload, avatars::remove, avatars::serve,
     ),
     components(schemas(stoa_proto::ClientMessage, stoa_proto::ClientCommand, stoa_proto::ServerEvent)),
     modifiers(&BearerAuth, &Limits),

@@ -17,7 +17,7 @@ use stoa_proto::{Profile, RoomId, UserId, UserSummary, Visibility};
 use thiserror::Error;
 
 pub use social::*;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, avatar_path};
 
 /// What can go wrong in the store. Each variant but [`StoreError::Database`] is the user's to fix.
 #[derive(Debug, Error)]
@@ -61,6 +61,10 @@ pub struct Account {
     pub is_admin: bool,
     /// Who invited them.
     pub nominated_by: Option<UserSummary>,
+    /// Their avatar's version, bumped at each upload; 0 for none.
+    pub avatar_version: i64,
+    /// Links on their profile (at most two).
+    pub links: Vec<String>,
 }
 
 impl Account {

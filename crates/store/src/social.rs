@@ -286,6 +286,6 @@ pub trait Social: Send + Sync {
     async fn bump_avatar(&self, user: UserId) -> Result<i64, StoreError>;
     /// Sets `user`'s links.
     async fn set_links(&self, user: UserId, links: &[String]) -> Result<(), StoreError>;
-    /// `user`'s avatar version (0: none) and links.
-    async fn profile_extras(&self, user: UserId) -> Result<(i64, Vec<String>), StoreError>;
+    /// Removes `user`'s avatar (version 0).
+    async fn clear_avatar(&self, user: UserId) -> Result<(), StoreError>;
 }

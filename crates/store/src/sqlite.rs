@@ -95,7 +95,21 @@ fn on_unique(e: sqlx::Error, err: StoreError) -> StoreError {
     }
 }
 
-const ACCOUNT_COLUMNS: &str = "u.id, u.username, u.display_name, u.bio, u.is_admin, n.id, n.username, n.display_name";
+const ACCOUNT_COLUMNS: &str =
+    "u.id, u.username, u.display_name, u.bio, u.is_admin, n.id, n.username, n.display_name, u.avatar_version, u.links";
+/// How many columns [`ACCOUNT_COLUMNS`] has; a query's own columns follow.
+const ACCOUNT_COLUMN_COUNT: usize = 10;
+
+/// The links column: a JSON array of strings (SQLite's `json_array` wrote it); anything else is no links.
+fn parse_links(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+/// Where a user's avatar is served (256 px; `?size=64` for the small one). The version makes the address
+/// change with each upload, so that it can be cached for good.
+pub fn avatar_path(user: UserId, version: i64) -> String {
+    format!("/avatars/{user}/{version}.jpg")
+}
 
 fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Account {
     let nominated_by = row.get::<Option<i64>, _>(5).map(|id| UserSummary {
@@ -110,6 +124,8 @@ fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Account {
         bio: row.get(3),
         is_admin: row.get(4),
         nominated_by,
+        avatar_version: row.get(8),
+        links: parse_links(row.get::<&str, _>(9)),
     }
 }
 
@@ -384,7 +400,7 @@ impl Store for SqliteStore {
         );
         let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };
-        let (created, used): (i64, i64) = (row.get(8), row.get(9));
+        let (created, used): (i64, i64) = (row.get(ACCOUNT_COLUMN_COUNT), row.get(ACCOUNT_COLUMN_COUNT + 1));
         if used <= now - SESSION_IDLE_SECS || created <= now - SESSION_MAX_SECS {
             sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
             return Ok(None);
@@ -437,6 +453,8 @@ impl Store for SqliteStore {
             you_follow: row.get(2),
             you_block: row.get(3),
             follows_you: row.get(4),
+            avatar: (account.avatar_version > 0).then(|| avatar_path(account.id, account.avatar_version)),
+            links: account.links,
         }))
     }
 

@@ -754,14 +754,8 @@ impl Social for SqliteStore {
         Ok(())
     }
 
-    async fn profile_extras(&self, user: UserId) -> Result<(i64, Vec<String>), StoreError> {
-        let row: Option<(i64, String)> = sqlx::query_as("SELECT avatar_version, links FROM users WHERE id = ?")
-            .bind(user.0)
-            .fetch_optional(self.pool())
-            .await?;
-        let Some((version, links)) = row else { return Ok((0, Vec::new())) };
-        let links: Vec<(String,)> =
-            sqlx::query_as("SELECT value FROM json_each(?)").bind(links).fetch_all(self.pool()).await?;
-        Ok((version, links.into_iter().map(|(l,)| l).collect()))
+    async fn clear_avatar(&self, user: UserId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET avatar_version = 0 WHERE id = ?").bind(user.0).execute(self.pool()).await?;
+        Ok(())
     }
 }

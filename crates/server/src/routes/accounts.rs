@@ -173,6 +173,13 @@ pub async fn update_me(
     if bio.as_ref().is_some_and(|b| b.chars().count() > limit.max) {
         return Err(ApiError::bad_request("invalid_bio", format!("A bio has at most {} characters.", limit.max)));
     }
+    if let Some(links) = &body.links {
+        if links.len() > 2 {
+            return Err(ApiError::bad_request("too_many_links", "A profile has at most two links."));
+        }
+        let links = links.iter().map(|l| crate::routes::avatars::valid_link(l)).collect::<Result<Vec<_>, _>>()?;
+        state.store.set_links(session.account.id, &links).await?;
+    }
     let account = state.store.update_account(session.account.id, display_name.as_deref(), bio.as_deref()).await?;
     Ok(Json(me_of(&account)))
 }

@@ -1,6 +1,7 @@
 //! The HTTP API, one module per area, each exposing `router()`; [`crate::app`] merges them.
 
 pub mod accounts;
+pub mod avatars;
 pub mod events;
 pub mod meta;
 pub mod notifications;
@@ -42,6 +43,8 @@ pub fn me_of(account: &Account) -> stoa_proto::Me {
         bio: account.bio.clone(),
         is_admin: account.is_admin,
         nominated_by: account.nominated_by.clone(),
+        avatar: (account.avatar_version > 0).then(|| stoa_store::avatar_path(account.id, account.avatar_version)),
+        links: account.links.clone(),
     }
 }
 

@@ -1,0 +1,166 @@
+//! Avatars: upload (any common image, decoded and re-encoded server-side at two sizes, never served as
+//! uploaded), removal, and serving with long caching under an address that changes at each upload.
+
+use crate::AppState;
+use crate::auth::Session;
+use crate::error::ApiError;
+use crate::routes::me_of;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use std::path::PathBuf;
+use stoa_proto::{ErrorBody, Me, UserId};
+
+/// The largest upload: a phone photo fits; anything larger is refused before it is read.
+pub const MAX_UPLOAD: usize = 5 * 1024 * 1024;
+/// The largest image decoded, in pixels on a side, and the most memory a decode may take: a small file can
+/// claim an enormous image (a "decompression bomb").
+const MAX_SIDE: u32 = 8192;
+const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+/// The sizes kept, in pixels: the profile's and the lists'.
+const SIZES: [u32; 2] = [256, 64];
+
+/// The avatar routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/me/avatar", put(upload).delete(remove).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
+        .route("/avatars/{user}/{file}", get(serve))
+}
+
+fn folder(state: &AppState) -> PathBuf {
+    state.config.data.join("avatars")
+}
+
+fn file_of(state: &AppState, user: UserId, size: u32) -> PathBuf {
+    folder(state).join(format!("{user}-{size}.jpg"))
+}
+
+/// Decodes an upload (the format is read from its bytes, not its name or type), and makes the JPEGs of
+/// each size, cropped to a centred square.
+fn resize(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, ApiError> {
+    let not_an_image = || ApiError::bad_request("not_an_image", "Upload a PNG, JPEG, WebP or GIF image.");
+    let mut reader =
+        image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|_| not_an_image())?;
+    if reader.format().is_none() {
+        return Err(not_an_image());
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let decoded = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => {
+            ApiError::bad_request("image_too_large", format!("Upload an image of at most {MAX_SIDE} pixels a side."))
+        }
+        _ => not_an_image(),
+    })?;
+    let mut out = Vec::new();
+    for size in SIZES {
+        let square = decoded.resize_to_fill(size, size, image::imageops::FilterType::Lanczos3).to_rgb8();
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+            .encode_image(&square)
+            .map_err(ApiError::internal)?;
+        out.push((size, jpeg));
+    }
+    Ok(out)
+}
+
+#[utoipa::path(put, path = "/api/v1/me/avatar", tag = "accounts", security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "image/*", description = "A PNG, JPEG, WebP or GIF of at most 5 MB"),
+    responses((status = 200, body = Me), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+/// Sets the caller's avatar. The image is decoded, cropped to a square and re-encoded at 256 and 64 pixels;
+/// the upload itself is never kept or served.
+pub async fn upload(State(state): State<AppState>, session: Session, body: Bytes) -> Result<Json<Me>, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("not_an_image", "Upload a PNG, JPEG, WebP or GIF image."));
+    }
+    // Decoding and resizing take tens of milliseconds of CPU: off the async threads.
+    let sizes = tokio::task::spawn_blocking(move || resize(&body)).await.map_err(ApiError::internal)??;
+    let me = session.account.id;
+    let dir = folder(&state);
+    tokio::fs::create_dir_all(&dir).await.map_err(ApiError::internal)?;
+    for (size, jpeg) in sizes {
+        // Written aside and renamed, so that a reader never sees half a file.
+        let path = file_of(&state, me, size);
+        let tmp = path.with_extension("tmp");
+        tokio::fs::write(&tmp, jpeg).await.map_err(ApiError::internal)?;
+        tokio::fs::rename(&tmp, &path).await.map_err(ApiError::internal)?;
+    }
+    state.store.bump_avatar(me).await?;
+    let account = state.store.account(me).await?.ok_or_else(ApiError::unauthorized)?;
+    Ok(Json(me_of(&account)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/me/avatar", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+/// Removes the caller's avatar.
+pub async fn remove(State(state): State<AppState>, session: Session) -> Result<Json<Me>, ApiError> {
+    let me = session.account.id;
+    state.store.clear_avatar(me).await?;
+    for size in SIZES {
+        let _ = tokio::fs::remove_file(file_of(&state, me, size)).await;
+    }
+    let account = state.store.account(me).await?.ok_or_else(ApiError::unauthorized)?;
+    Ok(Json(me_of(&account)))
+}
+
+/// `?size=`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SizeQuery {
+    /// 256 (the default) or 64.
+    pub size: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/avatars/{user}/{file}", tag = "accounts", security(("bearer" = [])),
+    params(("user" = i64, Path), ("file" = String, Path, description = "VERSION.jpg"), SizeQuery),
+    responses((status = 200, content_type = "image/jpeg", description = "The avatar"), (status = 404, body = ErrorBody)))]
+/// A user's avatar, for signed-in users. The address names the version, so it is cached for a year.
+pub async fn serve(
+    State(state): State<AppState>,
+    _session: Session,
+    Path((user, file)): Path<(i64, String)>,
+    Query(q): Query<SizeQuery>,
+) -> Result<Response, ApiError> {
+    let missing = || ApiError::not_found("There is no such avatar.");
+    let size = q.size.unwrap_or(256);
+    if !SIZES.contains(&size) {
+        return Err(ApiError::bad_request("invalid_size", "An avatar comes in 256 or 64 pixels."));
+    }
+    let version: i64 = file.strip_suffix(".jpg").and_then(|v| v.parse().ok()).ok_or_else(missing)?;
+    let account = state.store.account(UserId(user)).await?.ok_or_else(missing)?;
+    if account.avatar_version == 0 || account.avatar_version != version {
+        return Err(missing());
+    }
+    let bytes = tokio::fs::read(file_of(&state, account.id, size)).await.map_err(|_| missing())?;
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    Ok(response)
+}
+
+/// A profile link: an http or https URL with a host, at most 200 characters, no credentials.
+pub fn valid_link(link: &str) -> Result<String, ApiError> {
+    let bad =
+        || ApiError::bad_request("invalid_link", "A link is an http:// or https:// address of at most 200 characters.");
+    let link = link.trim();
+    if link.chars().count() > 200 {
+        return Err(bad());
+    }
+    let url = url::Url::parse(link).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(bad());
+    }
+    Ok(url.to_string())
+}

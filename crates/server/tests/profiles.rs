@@ -1,0 +1,130 @@
+//! Profiles: avatars (validated, re-encoded at two sizes, cached by version) and links.
+
+mod common;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// CRC-32 as PNG chunks use it (ISO 3309), so that the doctored header is a valid one.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for b in bytes {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+async fn upload(who: &common::Client, body: Vec<u8>, content_type: &str) -> (StatusCode, Value) {
+    let resp = reqwest::Client::new()
+        .put(format!("{}/api/v1/me/avatar", who.base))
+        .bearer_auth(&who.token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_avatar_is_resized_to_two_sizes_served_with_caching_and_bad_uploads_change_nothing() {
+    let server = common::TestServer::start().await;
+    let ada = server.user("ada").await;
+    let bob = server.user("bob").await;
+    let (s, me) = upload(&ada, png(640, 480), "image/png").await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    let url = me["avatar"].as_str().unwrap().to_string();
+    let (_, profile) = bob.get("/api/v1/users/ada").await;
+    assert_eq!(profile["avatar"], url.as_str());
+
+    for (size, expect) in [("", 256), ("?size=64", 64)] {
+        let resp = reqwest::Client::new()
+            .get(format!("{}{url}{size}", server.base))
+            .bearer_auth(&bob.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["content-type"], "image/jpeg");
+        assert!(resp.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+        let img = image::load_from_memory(&resp.bytes().await.unwrap()).unwrap();
+        assert_eq!((img.width(), img.height()), (expect, expect), "a centred square");
+    }
+    let resp = reqwest::Client::new().get(format!("{}{url}", server.base)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "for signed-in users");
+
+    // Bad uploads: a clear error, and the avatar stays as it was.
+    let mut bomb = png(1, 1);
+    // The PNG header's width and height (bytes 16..24) claim 100,000 x 100,000 pixels.
+    bomb[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    let crc = crc32(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    for (body, ct, status, code) in [
+        (b"GIF89a".to_vec(), "image/gif", StatusCode::BAD_REQUEST, "not_an_image"),
+        (b"%PDF-1.7 a document".to_vec(), "image/png", StatusCode::BAD_REQUEST, "not_an_image"),
+        (Vec::new(), "image/png", StatusCode::BAD_REQUEST, "not_an_image"),
+        (bomb, "image/png", StatusCode::BAD_REQUEST, "image_too_large"),
+        (vec![0u8; 50 * 1024 * 1024], "image/png", StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+    ] {
+        let (s, b) = upload(&ada, body, ct).await;
+        assert_eq!((s, b["error"]["code"].as_str().unwrap_or_default()), (status, code), "{b}");
+    }
+    let (_, me) = ada.get("/api/v1/me").await;
+    assert_eq!(me["avatar"], url.as_str());
+
+    // A new upload changes the address; the old one is gone.
+    let (_, me) = upload(&ada, png(100, 300), "image/png").await;
+    let url2 = me["avatar"].as_str().unwrap().to_string();
+    assert_ne!(url2, url);
+    let (s, _) = bob.get(&url).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, me) = ada.delete("/api/v1/me/avatar").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me["avatar"], Value::Null);
+    let (s, _) = bob.get(&url2).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn profiles_carry_up_to_two_links_and_the_events_someone_hosts() {
+    let server = common::TestServer::start().await;
+    let ada = server.user("ada").await;
+    let bob = server.user("bob").await;
+    let (s, me) =
+        ada.patch("/api/v1/me", json!({"links": ["https://ada.example.org", " http://blog.example.org/ada "]})).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    assert_eq!(me["links"], json!(["https://ada.example.org/", "http://blog.example.org/ada"]));
+    for (links, code) in [
+        (json!(["javascript:alert(1)"]), "invalid_link"),
+        (json!(["https://a.example", "https://b.example", "https://c.example"]), "too_many_links"),
+        (json!(["https://user:pw@example.org"]), "invalid_link"),
+        (json!([format!("https://example.org/{}", "x".repeat(200))]), "invalid_link"),
+    ] {
+        let (s, b) = ada.patch("/api/v1/me", json!({"links": links, "bio": "changed?"})).await;
+        assert_eq!((s, b["error"]["code"].as_str().unwrap()), (StatusCode::BAD_REQUEST, code));
+    }
+    let (_, profile) = bob.get("/api/v1/users/ada").await;
+    assert_eq!(profile["links"].as_array().unwrap().len(), 2);
+    assert_eq!(profile["bio"], "", "a refused change changes nothing");
+    let t = (time::OffsetDateTime::now_utc() + time::Duration::days(3)).replace_nanosecond(0).unwrap();
+    let starts = t.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let (s, ev) =
+        ada.post("/api/v1/events", json!({"title": "Ada's hour", "starts_at": starts, "visibility": "open"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, hosted) = bob.get("/api/v1/users/ada/events").await;
+    assert_eq!(hosted["events"][0]["id"], ev["id"]);
+    let (_, me) = ada.patch("/api/v1/me", json!({"links": []})).await;
+    assert_eq!(me["links"], json!([]));
+}
