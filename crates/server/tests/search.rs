@@ -120,7 +120,8 @@ async fn a_room_start_tells_thousands_of_followers_in_batches_once_each() {
     let star = server.user("star").await;
     let store = SqliteStore::open(server.dir.path()).await.unwrap();
     // 2,500 followers: three batches, the last one partial.
-    let fans = store.seed_users("fan", 2500).await.unwrap();
+    let names: Vec<(String, String)> = (0..2500).map(|i| (format!("fan{i}"), format!("Fan {i}"))).collect();
+    let fans = store.seed_users(&names).await.unwrap();
     store.seed_follows(&fans, stoa_proto::UserId(star.id)).await.unwrap();
     let started = std::time::Instant::now();
     let (room, _ws) = server.room(&star, "open", &[]).await;

@@ -59,7 +59,19 @@ pub struct BenchArgs {
     /// against one who follows 5, with --rooms live rooms, over --requests requests each.
     #[arg(long)]
     hallway: bool,
-    /// With --hallway: accounts in the database.
+    /// Instead of a room: a user with --users followers starts a room; the time until the last follower's
+    /// notification is stored, and the latency of another user's requests (reads and writes) meanwhile
+    /// against before, over --requests requests.
+    #[arg(long)]
+    fanout: bool,
+    /// Instead of a room: search's latency (people, rooms and events) over --requests queries, with --users
+    /// accounts and --events events in the database.
+    #[arg(long)]
+    search: bool,
+    /// With --search: scheduled events in the database.
+    #[arg(long, default_value_t = 10_000)]
+    events: usize,
+    /// With --hallway, --fanout or --search: accounts in the database (with --fanout, the star's followers).
     #[arg(long, default_value_t = 100_000)]
     users: usize,
     /// With --hallway: how many accounts the heavy user follows.
@@ -68,7 +80,7 @@ pub struct BenchArgs {
     /// With --hallway: live rooms, each hosted by an account the heavy user follows.
     #[arg(long, default_value_t = 50)]
     rooms: usize,
-    /// With --hallway: hallway requests per user measured.
+    /// With --hallway, --fanout or --search: requests measured (per user, per phase or in all).
     #[arg(long, default_value_t = 1_000)]
     requests: usize,
     /// Processes to spread the listeners over (0: as many as this machine's open-file limit needs, which is
@@ -180,9 +192,9 @@ fn first_frame(payload: &[u8]) -> Option<&[u8]> {
     }
 }
 
-struct OwnServer {
+pub(crate) struct OwnServer {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     invite: String,
     _data: tempfile::TempDir,
 }
@@ -276,7 +288,7 @@ async fn hallway(args: &BenchArgs) -> anyhow::Result<()> {
 }
 
 /// Starts `stoa serve` on a data folder that may already hold data (the hallway bench seeds it first).
-fn start_own_server_on(
+pub(crate) fn start_own_server_on(
     data: tempfile::TempDir,
     accounts: usize,
     extra: Option<&str>,
@@ -359,7 +371,7 @@ struct ListenerResult {
     decrypted: u64,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -370,6 +382,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.hallway {
         return hallway(&args).await;
+    }
+    if args.fanout {
+        return crate::bench_social::fanout(args.users, args.requests, args.json).await;
+    }
+    if args.search {
+        return crate::bench_social::search(args.users, args.events, args.requests, args.json).await;
     }
     if args.raw_udp {
         if args.listeners == 0 || args.seconds <= 0.0 {

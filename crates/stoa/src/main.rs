@@ -1,6 +1,7 @@
 //! `stoa`: the one binary. `stoa serve` (or no subcommand) runs the server; `stoa admin` manages it.
 
 mod bench;
+mod bench_social;
 mod bot;
 mod config;
 mod raw_udp;

@@ -150,3 +150,24 @@ fn the_hallway_bench_seeds_a_database_and_times_both_users() {
     }
     assert_eq!(r["heavy"]["follows"], 100);
 }
+
+/// `stoa bench --fanout` runs end to end: every follower is told, and the room's start and the other
+/// user's requests are timed (the figures at 100,000 followers belong in BENCHMARKS.md).
+#[test]
+fn the_fanout_bench_tells_every_follower_and_times_the_others_requests() {
+    let r = bench(&["--fanout", "--users", "1200", "--requests", "40"]);
+    assert_eq!(r["followers"], 1200, "{r}");
+    assert!(r["last_notification_stored_s"].as_f64().is_some_and(|v| v > 0.0), "{r}");
+    assert!(r["room_start_ms"].as_f64().is_some_and(|v| v > 0.0), "{r}");
+    assert_eq!(r["other_requests_before"]["requests"], 40);
+    assert!(r["other_requests_during"]["requests"].as_u64().is_some_and(|n| n > 0), "{r}");
+}
+
+/// `stoa bench --search` runs end to end on a small database and finds something for its queries.
+#[test]
+fn the_search_bench_seeds_people_and_events_and_times_queries() {
+    let r = bench(&["--search", "--users", "2000", "--events", "200", "--requests", "64"]);
+    assert_eq!(r["search"]["requests"], 64, "{r}");
+    assert!(r["results_per_query"].as_f64().is_some_and(|v| v > 1.0), "queries find people and events: {r}");
+    assert_eq!(r["by_query"].as_object().unwrap().len(), 8);
+}

@@ -22,6 +22,11 @@ const INVITE_CODE_LEN: usize = 12;
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Taken by every write: SQLite has one writer at a time, and writers that queue here are woken the
+    /// moment the one before commits, in order, where writers left to SQLite's busy handler sleep and poll
+    /// (1, 2, 5, 10 ms...), which made a request that met a notification batch wait several milliseconds.
+    /// Other processes (the admin CLI) still meet the busy handler.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -29,18 +34,24 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// For benchmarks and tests: `n` accounts named `{prefix}{i}` ("Display {prefix} {i}") that cannot sign
-    /// in (no password hash verifies), made in one transaction. Returns their IDs in order.
+    /// The right to write, in turn.
+    pub(crate) async fn write(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writer.lock().await
+    }
+
+    /// For benchmarks and tests: accounts with these usernames and display names that cannot sign in (no
+    /// password hash verifies), made in one transaction. Returns their IDs in order.
     #[doc(hidden)]
-    pub async fn seed_users(&self, prefix: &str, n: u32) -> Result<Vec<UserId>, StoreError> {
+    pub async fn seed_users(&self, names: &[(String, String)]) -> Result<Vec<UserId>, StoreError> {
+        let _write = self.write().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut ids = Vec::with_capacity(n as usize);
-        for i in 0..n {
+        let mut ids = Vec::with_capacity(names.len());
+        for (username, display_name) in names {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO users (username, display_name, password_hash, created_at) VALUES (?, ?, '!', ?) RETURNING id",
             )
-            .bind(format!("{prefix}{i}"))
-            .bind(format!("Display {prefix} {i}"))
+            .bind(username)
+            .bind(display_name)
             .bind(now())
             .fetch_one(&mut *tx)
             .await?;
@@ -53,6 +64,7 @@ impl SqliteStore {
     /// For benchmarks and tests: each of `followers` follows `followee`, in one transaction.
     #[doc(hidden)]
     pub async fn seed_follows(&self, followers: &[UserId], followee: UserId) -> Result<(), StoreError> {
+        let _write = self.write().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for f in followers {
             sqlx::query("INSERT OR IGNORE INTO follows (follower, followee, created_at) VALUES (?, ?, ?)")
@@ -147,7 +159,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, writer: Default::default() })
     }
 
     async fn account_where(&self, clause: &str, bind: impl ToString) -> Result<Option<Account>, StoreError> {
@@ -213,6 +225,7 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_admin_invite(&self, uses: u32) -> Result<String, StoreError> {
+        let _write = self.write().await;
         let code = random_code(INVITE_CODE_LEN);
         sqlx::query("INSERT INTO invites (code, created_by, uses_left, created_at) VALUES (?, NULL, ?, ?)")
             .bind(&code)
@@ -224,6 +237,7 @@ impl Store for SqliteStore {
     }
 
     async fn bootstrap_invite(&self) -> Result<Option<String>, StoreError> {
+        let _write = self.write().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
         if users > 0 {
@@ -252,6 +266,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_user_invite(&self, user: UserId, quota: u32) -> Result<String, StoreError> {
+        let _write = self.write().await;
         // The count and the insert share one write transaction, so two requests at once cannot both take
         // the last invite of a quota.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -297,6 +312,7 @@ impl Store for SqliteStore {
     }
 
     async fn sign_up(&self, new: NewAccount) -> Result<Account, StoreError> {
+        let _write = self.write().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // Spend the invite first: the conditional UPDATE takes the write lock, so two sign-ups racing for
         // the last use of a code cannot both succeed.
@@ -351,6 +367,7 @@ impl Store for SqliteStore {
         display_name: Option<&str>,
         bio: Option<&str>,
     ) -> Result<Account, StoreError> {
+        let _write = self.write().await;
         sqlx::query("UPDATE users SET display_name = COALESCE(?, display_name), bio = COALESCE(?, bio) WHERE id = ?")
             .bind(display_name)
             .bind(bio)
@@ -373,6 +390,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_session(&self, user: UserId, token_hash: &str) -> Result<(), StoreError> {
+        let _write = self.write().await;
         let now = now();
         // Expired sessions of this user go as a new one begins, so the table does not keep dead ones.
         sqlx::query("DELETE FROM sessions WHERE user_id = ? AND (last_used_at <= ? OR created_at <= ?)")
@@ -402,10 +420,12 @@ impl Store for SqliteStore {
         let Some(row) = row else { return Ok(None) };
         let (created, used): (i64, i64) = (row.get(ACCOUNT_COLUMN_COUNT), row.get(ACCOUNT_COLUMN_COUNT + 1));
         if used <= now - SESSION_IDLE_SECS || created <= now - SESSION_MAX_SECS {
+            let _write = self.write().await;
             sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
             return Ok(None);
         }
         if used <= now - SESSION_TOUCH_SECS {
+            let _write = self.write().await;
             sqlx::query("UPDATE sessions SET last_used_at = ? WHERE token_hash = ?")
                 .bind(now)
                 .bind(token_hash)
@@ -416,11 +436,13 @@ impl Store for SqliteStore {
     }
 
     async fn delete_sessions_of(&self, user: UserId) -> Result<u64, StoreError> {
+        let _write = self.write().await;
         let done = sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(user.0).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        let _write = self.write().await;
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
         Ok(())
     }
@@ -459,6 +481,7 @@ impl Store for SqliteStore {
     }
 
     async fn follow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError> {
+        let _write = self.write().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let (blocked,): (bool,) = sqlx::query_as(
             "SELECT EXISTS(SELECT 1 FROM blocks WHERE (blocker = ?1 AND blocked = ?2) OR (blocker = ?2 AND blocked = ?1))",
@@ -481,6 +504,7 @@ impl Store for SqliteStore {
     }
 
     async fn unfollow(&self, follower: UserId, followee: UserId) -> Result<(), StoreError> {
+        let _write = self.write().await;
         sqlx::query("DELETE FROM follows WHERE follower = ? AND followee = ?")
             .bind(follower.0)
             .bind(followee.0)
@@ -490,6 +514,7 @@ impl Store for SqliteStore {
     }
 
     async fn block(&self, blocker: UserId, blocked: UserId) -> Result<(), StoreError> {
+        let _write = self.write().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT OR IGNORE INTO blocks (blocker, blocked, created_at) VALUES (?, ?, ?)")
             .bind(blocker.0)
@@ -507,6 +532,7 @@ impl Store for SqliteStore {
     }
 
     async fn unblock(&self, blocker: UserId, blocked: UserId) -> Result<(), StoreError> {
+        let _write = self.write().await;
         sqlx::query("DELETE FROM blocks WHERE blocker = ? AND blocked = ?")
             .bind(blocker.0)
             .bind(blocked.0)
@@ -567,6 +593,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_room(&self, room: &RoomRecord) -> Result<(), StoreError> {
+        let _write = self.write().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO rooms (id, title, visibility, creator, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(&room.id.0)
@@ -581,6 +608,7 @@ impl Store for SqliteStore {
     }
 
     async fn end_room(&self, room: &RoomId) -> Result<(), StoreError> {
+        let _write = self.write().await;
         sqlx::query("UPDATE rooms SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
             .bind(now())
             .bind(&room.0)
@@ -590,12 +618,14 @@ impl Store for SqliteStore {
     }
 
     async fn end_all_rooms(&self) -> Result<u64, StoreError> {
+        let _write = self.write().await;
         let done =
             sqlx::query("UPDATE rooms SET ended_at = ? WHERE ended_at IS NULL").bind(now()).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 
     async fn save_room_state(&self, room: &RoomId, state: &str) -> Result<(), StoreError> {
+        let _write = self.write().await;
         sqlx::query("UPDATE rooms SET lasting = ? WHERE id = ? AND ended_at IS NULL")
             .bind(state)
             .bind(&room.0)
@@ -617,6 +647,7 @@ impl Store for SqliteStore {
     }
 
     async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let _write = self.write().await;
         sqlx::query(
             "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         )

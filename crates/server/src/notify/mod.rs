@@ -19,9 +19,12 @@ use stoa_proto::{Notification, NotificationKind};
 use stoa_store::{FanOut, NewNotification, NotificationRow, Store};
 use tokio::sync::mpsc;
 
-/// People per fan-out batch: one INSERT of this many rows takes a few milliseconds, short enough that a
-/// request waiting to write is not held up noticeably, long enough that 100,000 followers take 100 batches.
-pub const BATCH: u32 = 1000;
+/// People per fan-out batch. One INSERT of 250 rows holds SQLite's write lock about 4 ms here, which is what
+/// a request that writes meanwhile may wait; `stoa bench --fanout` measured 1,000 rows (15 ms batches) at
+/// 12x the p99 of other requests, and 100 rows no better than 250 while a third slower (BENCHMARKS.md).
+pub const BATCH: u32 = 250;
+/// The pause between two batches of a fan-out: a moment for writers waiting their turn.
+const PAUSE: Duration = Duration::from_millis(2);
 /// Jobs waiting for the worker. A job is small (an ID, a title, a few lists); past this many the server is
 /// far behind, and a new job is dropped and counted rather than held.
 const JOBS: usize = 4096;
@@ -140,8 +143,9 @@ async fn fan_out(
             Some(c) => cursor = c,
             None => break,
         }
-        // Let requests and other tasks at the runtime (and the database) between batches.
-        tokio::task::yield_now().await;
+        // Let requests at the database between batches: a writer that found it locked is asleep in
+        // SQLite's busy handler and needs a moment in which it is free.
+        tokio::time::sleep(PAUSE).await;
     }
     if told > 0 {
         tracing::info!(kind = job.kind.as_str(), told, took_ms = started.elapsed().as_millis() as u64, "fan-out done");
