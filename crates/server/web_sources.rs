@@ -2,8 +2,8 @@
 // fingerprint of the sources it was built from) and the test that checks the committed build is current.
 
 /// The files and folders of web/ that the build reads.
-pub const WEB_INPUTS: [&str; 6] =
-    ["src", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"];
+pub const WEB_INPUTS: [&str; 7] =
+    ["src", "public", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"];
 
 /// Where the stamp lives in web/dist.
 pub const STAMP: &str = ".source-hash";

@@ -2,17 +2,19 @@
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
-import { ApiError, del, get, patch, post } from './api';
+import { del, get, patch, post } from './api';
+import { Avatar, ErrorNote, Field, Link, Modal, message, navigate } from './ui';
 import { RoomClient, type RoomState } from './room';
+import { AvatarUpload, Bell, EventPage, HostedEvents, PingFollowers, SearchBox, SearchPage, Settings, SuggestedPeople, Upcoming } from './social';
 import type { AudiencePage, Hallway, HandMode, InviteList, Me, Profile, RoomInfo, UserSummary, Visibility } from './wire';
 import './styles.css';
 
 // ---------- routing ----------
 
 function usePath(): string {
-  const [path, setPath] = useState(location.pathname);
+  const [path, setPath] = useState(location.pathname + location.search);
   useEffect(() => {
-    const on = () => setPath(location.pathname);
+    const on = () => setPath(location.pathname + location.search);
     window.addEventListener('popstate', on);
     window.addEventListener('stoa:navigate', on);
     return () => {
@@ -21,91 +23,6 @@ function usePath(): string {
     };
   }, []);
   return path;
-}
-
-export function navigate(path: string) {
-  if (path !== location.pathname) history.pushState(null, '', path);
-  window.dispatchEvent(new Event('stoa:navigate'));
-  window.scrollTo(0, 0);
-}
-
-function Link(props: { href: string; class?: string; children: ComponentChildren; 'aria-label'?: string }) {
-  return (
-    <a
-      href={props.href}
-      class={props.class}
-      aria-label={props['aria-label']}
-      onClick={(e) => {
-        if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
-        e.preventDefault();
-        navigate(props.href);
-      }}
-    >
-      {props.children}
-    </a>
-  );
-}
-
-// ---------- small pieces ----------
-
-const PALETTE = ['#2f6b4f', '#8a4f2a', '#3d5a8a', '#7a3b69', '#5b6b1f', '#a0522d', '#2c6e78', '#6b4f9a'];
-
-function Avatar({ user, size = 'md' }: { user: UserSummary; size?: 'sm' | 'md' | 'lg' }) {
-  const initials = user.display_name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0]!.toUpperCase()).join('') || '?';
-  let hash = 0;
-  for (const c of user.username) hash = (hash * 31 + c.charCodeAt(0)) | 0;
-  return (
-    <span class={`avatar avatar-${size}`} style={{ background: PALETTE[Math.abs(hash) % PALETTE.length] }} aria-hidden="true">
-      {initials}
-    </span>
-  );
-}
-
-function Field(props: { label: string; value: string; onInput: (v: string) => void; type?: string; autocomplete?: string; required?: boolean; hint?: string }) {
-  const id = `f-${props.label.toLowerCase().replace(/\W+/g, '-')}`;
-  return (
-    <div class="field">
-      <label for={id}>{props.label}</label>
-      <input
-        id={id}
-        type={props.type ?? 'text'}
-        value={props.value}
-        autocomplete={props.autocomplete}
-        required={props.required}
-        aria-describedby={props.hint ? `${id}-hint` : undefined}
-        onInput={(e) => props.onInput((e.target as HTMLInputElement).value)}
-      />
-      {props.hint && <p class="hint" id={`${id}-hint`}>{props.hint}</p>}
-    </div>
-  );
-}
-
-function ErrorNote({ message }: { message?: string }) {
-  return message ? <p class="error" role="alert">{message}</p> : null;
-}
-
-function Modal(props: { title: string; onClose: () => void; children: ComponentChildren }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const d = ref.current!;
-    if (!d.open) d.showModal();
-    const onCancel = (e: Event) => {
-      e.preventDefault();
-      props.onClose();
-    };
-    d.addEventListener('cancel', onCancel);
-    return () => d.removeEventListener('cancel', onCancel);
-  }, []);
-  return (
-    <dialog ref={ref} class="modal" aria-labelledby="modal-title">
-      <h2 id="modal-title">{props.title}</h2>
-      {props.children}
-    </dialog>
-  );
-}
-
-function message(err: unknown): string {
-  return err instanceof ApiError ? err.message : 'Stoa could not be reached. Check your connection and try again.';
 }
 
 // ---------- accounts ----------
@@ -216,6 +133,7 @@ function Hallway({ me }: { me: Me }) {
       <ErrorNote message={error} />
       {rooms === undefined && !error && <p class="muted">Looking for live rooms…</p>}
       {rooms?.length === 0 && <p class="empty">No live rooms right now. Start one, and your followers will find it here.</p>}
+      {rooms?.length === 0 && <SuggestedPeople />}
       <ul class="rooms" aria-label="Live rooms">
         {rooms?.map((r) => (
           <li key={r.id}>
@@ -233,6 +151,7 @@ function Hallway({ me }: { me: Me }) {
           </li>
         ))}
       </ul>
+      <Upcoming />
       {starting && <StartRoom me={me} onClose={() => setStarting(false)} />}
     </main>
   );
@@ -313,6 +232,7 @@ function RoomView({ id, me }: { id: string; me: Me }) {
   const [audience, setAudience] = useState<AudiencePage>();
   const [more, setMore] = useState<AudiencePage['members']>([]);
   const [person, setPerson] = useState<UserSummary>();
+  const [pinging, setPinging] = useState(false);
   useEffect(() => {
     const c = new RoomClient(id, audioHost.current!);
     setClient(c);
@@ -443,8 +363,10 @@ function RoomView({ id, me }: { id: string; me: Me }) {
         {!onStage && room?.hand_mode !== 'off' && (s.handRaised
           ? <button onClick={() => client.send({ type: 'lower_hand' })}>Lower hand</button>
           : <button class="primary" onClick={() => client.send({ type: 'raise_hand' })}>Raise hand</button>)}
+        {(isMod || room?.visibility !== 'closed') && <button onClick={() => setPinging(true)} aria-label="Ping followers into the room">+ Ping</button>}
         {isMod && <button class="danger" onClick={() => { if (confirm('End this room for everyone?')) client.send({ type: 'end_room' }); }}>End room</button>}
       </div>
+      {pinging && <PingFollowers roomId={id} me={me} onClose={() => setPinging(false)} />}
       {s.invitedBy && (
         <Modal title="You're invited to speak" onClose={() => client.send({ type: 'decline_invite' })}>
           <p>{s.invitedBy.display_name} invites you on stage. Your microphone will be used.</p>
@@ -490,6 +412,7 @@ function ProfileView({ username, me, onMe }: { username: string; me: Me; onMe: (
   const [editing, setEditing] = useState(false);
   const [name, setName] = useState('');
   const [bio, setBio] = useState('');
+  const [links, setLinks] = useState('');
   useEffect(() => {
     get<Profile>(`/users/${username}`).then(setP, (e) => setError(message(e)));
   }, [username]);
@@ -507,13 +430,18 @@ function ProfileView({ username, me, onMe }: { username: string; me: Me; onMe: (
   return (
     <main class="narrow" id="main">
       <div class="profile-head">
-        <Avatar user={p} size="lg" />
+        <Avatar user={p} size="lg" src={p.avatar} />
         <div>
           <h1>{p.display_name}</h1>
           <p class="muted">@{p.username}{p.follows_you ? ' · Follows you' : ''}</p>
         </div>
       </div>
       {p.bio && <p class="bio">{p.bio}</p>}
+      {p.links.length > 0 && (
+        <ul class="links" aria-label="Links">
+          {p.links.map((l) => <li key={l}><a href={l} rel="noopener noreferrer nofollow" target="_blank">{l.replace(/^https?:\/\//, '').replace(/\/$/, '')}</a></li>)}
+        </ul>
+      )}
       <p class="counts"><strong>{p.followers}</strong> followers · <strong>{p.following}</strong> following</p>
       {p.nominated_by && (
         <p class="muted">Nominated by <Link href={`/u/${p.nominated_by.username}`}>{p.nominated_by.display_name}</Link></p>
@@ -528,15 +456,15 @@ function ProfileView({ username, me, onMe }: { username: string; me: Me; onMe: (
             : <button class="danger" onClick={() => { if (confirm(`Block ${p.display_name}? They won't be able to follow you or join rooms you moderate.`)) void run(() => post<Profile>(`/users/${p.username}/block`)); }}>Block</button>}
         </div>
       )}
-      {mine && !editing && <button onClick={() => { setName(p.display_name); setBio(p.bio); setEditing(true); }}>Edit profile</button>}
+      {mine && !editing && <button onClick={() => { setName(p.display_name); setBio(p.bio); setLinks(p.links.join(' ')); setEditing(true); }}>Edit profile</button>}
       {mine && editing && (
         <form
           onSubmit={async (e) => {
             e.preventDefault();
             try {
-              const updated = await patch<Me>('/me', { display_name: name, bio });
+              const updated = await patch<Me>('/me', { display_name: name, bio, links: links.split(/\s+/).filter(Boolean) });
               onMe(updated);
-              setP({ ...p, display_name: updated.display_name, bio: updated.bio });
+              setP({ ...p, display_name: updated.display_name, bio: updated.bio, links: updated.links, avatar: updated.avatar });
               setEditing(false);
             } catch (err) {
               setError(message(err));
@@ -548,6 +476,8 @@ function ProfileView({ username, me, onMe }: { username: string; me: Me; onMe: (
             <label for="f-bio">Bio</label>
             <textarea id="f-bio" rows={3} maxLength={300} value={bio} onInput={(e) => setBio((e.target as HTMLTextAreaElement).value)} />
           </div>
+          <Field label="Links" value={links} onInput={setLinks} hint="Up to two web addresses, separated by a space." />
+          <AvatarUpload onMe={(m) => { onMe(m); setP({ ...p, avatar: m.avatar }); }} />
           <div class="actions left">
             <button type="button" onClick={() => setEditing(false)}>Cancel</button>
             <button class="primary" type="submit">Save</button>
@@ -555,6 +485,8 @@ function ProfileView({ username, me, onMe }: { username: string; me: Me; onMe: (
         </form>
       )}
       <ErrorNote message={error} />
+      <HostedEvents username={p.username} />
+      {mine && <Settings />}
     </main>
   );
 }
@@ -596,7 +528,8 @@ function Invites() {
 // ---------- app ----------
 
 function App() {
-  const path = usePath();
+  // The query string counts as a new page (a new search), but routes match the path alone.
+  const path = usePath().split('?')[0]!;
   const [me, setMe] = useState<Me | null>();
   useEffect(() => {
     get<Me>('/me').then(setMe, () => setMe(null));
@@ -607,9 +540,12 @@ function App() {
   if (!me) return <Shell me={null}><SignIn onSignedIn={setMe} /></Shell>;
   const room = path.match(/^\/room\/([a-z0-9]+)$/);
   const user = path.match(/^\/u\/([^/]+)$/);
+  const event = path.match(/^\/event\/([a-z0-9]+)$/);
   let page;
   if (room) page = <RoomView key={room[1]} id={room[1]!} me={me} />;
   else if (user) page = <ProfileView key={user[1]} username={decodeURIComponent(user[1]!)} me={me} onMe={setMe} />;
+  else if (event) page = <EventPage key={event[1]} id={event[1]!} />;
+  else if (path === '/search') page = <SearchPage key={location.search} />;
   else if (path === '/invites') page = <Invites />;
   else page = <Hallway me={me} />;
   return <Shell me={me} onSignOut={() => setMe(null)}>{page}</Shell>;
@@ -623,6 +559,8 @@ function Shell(props: { me: Me | null; onSignOut?: () => void; children: Compone
         <Link href="/" class="brand">Stoa</Link>
         {props.me && (
           <nav aria-label="Main">
+            <SearchBox />
+            <Bell />
             <Link href="/">Hallway</Link>
             <Link href="/invites">Invites</Link>
             <Link href={`/u/${props.me.username}`}>Profile</Link>

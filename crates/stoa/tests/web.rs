@@ -39,3 +39,8 @@ fn the_full_journey_in_three_browsers() {
 fn a_refused_microphone_is_explained_and_blocked_autoplay_gets_tap_to_listen() {
     run_browser_script("edges.mjs");
 }
+
+#[test]
+fn the_events_and_notifications_journey_in_two_browsers() {
+    run_browser_script("events.mjs");
+}

@@ -425,7 +425,13 @@ impl Social for SqliteStore {
         .await
     }
 
-    async fn search_events(&self, viewer: UserId, fts: &str, now: i64, limit: u32) -> Result<Vec<EventRow>, StoreError> {
+    async fn search_events(
+        &self,
+        viewer: UserId,
+        fts: &str,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
         // The 200 best text matches (bm25 over the matches of a query, which ten thousand events keep to
         // hundreds), then those current and visible to the viewer, in the matches' order.
         let sql = format!(

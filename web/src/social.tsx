@@ -1,0 +1,585 @@
+// Finding and being found: scheduled events and their pages, the bell (live over Server-Sent Events, with
+// web push), search, suggestions, pings, and the profile's avatar, links, calendar feed and push settings.
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, del, get, patch, post, put } from './api';
+import { Avatar, ErrorNote, Field, Link, Modal, message, navigate } from './ui';
+import type {
+  CalendarFeed,
+  EventInfo,
+  EventList,
+  Me,
+  Notification,
+  NotificationPage,
+  NotificationUpdate,
+  PushSettings,
+  RoomInfo,
+  RsvpPage,
+  SearchResults,
+  Suggestions,
+  UserPage,
+  Visibility,
+} from './wire';
+
+// ---------- time ----------
+
+/** An event's start in the viewer's own time zone, with the zone named. */
+export function when(iso: string): string {
+  return new Date(iso).toLocaleString(undefined, {
+    weekday: 'short',
+    month: 'short',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: '2-digit',
+    timeZoneName: 'short',
+  });
+}
+
+/** A `datetime-local` value (the viewer's zone) for a Date. */
+function localInput(d: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+const STATE_LABEL: Record<EventInfo['state'], string> = {
+  scheduled: 'Upcoming',
+  live: 'Live now',
+  ended: 'Ended',
+  missed: 'Missed',
+  cancelled: 'Cancelled',
+};
+
+const usernames = (text: string) => text.split(/[\s,]+/).map((n) => n.replace(/^@/, '')).filter(Boolean);
+
+// ---------- events ----------
+
+export function ScheduleEvent({ onClose }: { onClose: () => void }) {
+  const soon = new Date(Date.now() + 24 * 3600 * 1000);
+  soon.setMinutes(0, 0, 0);
+  const [title, setTitle] = useState('');
+  const [description, setDescription] = useState('');
+  const [start, setStart] = useState(localInput(soon));
+  const [visibility, setVisibility] = useState<Visibility>('open');
+  const [cohosts, setCohosts] = useState('');
+  const [invited, setInvited] = useState('');
+  const [error, setError] = useState<string>();
+  return (
+    <Modal title="Schedule an event" onClose={onClose}>
+      <form
+        onSubmit={async (e) => {
+          e.preventDefault();
+          try {
+            const at = new Date(start);
+            if (Number.isNaN(at.getTime())) throw new ApiError(400, 'invalid_start', 'Pick a date and time.');
+            const ev = await post<EventInfo>('/events', {
+              title,
+              description,
+              starts_at: at.toISOString(),
+              visibility,
+              cohosts: usernames(cohosts),
+              invited: visibility === 'closed' ? usernames(invited) : [],
+            });
+            onClose();
+            navigate(`/event/${ev.id}`);
+          } catch (err) {
+            setError(message(err));
+          }
+        }}
+      >
+        <Field label="Title" value={title} onInput={setTitle} required />
+        <div class="field">
+          <label for="f-description">Description</label>
+          <textarea id="f-description" rows={3} maxLength={1000} value={description} onInput={(e) => setDescription((e.target as HTMLTextAreaElement).value)} />
+        </div>
+        <Field label="Starts" type="datetime-local" value={start} onInput={setStart} required hint={`Your time (${Intl.DateTimeFormat().resolvedOptions().timeZone}); up to 60 days ahead.`} />
+        <div class="field">
+          <label for="f-event-visibility">Who can see it</label>
+          <select id="f-event-visibility" value={visibility} onChange={(e) => setVisibility((e.target as HTMLSelectElement).value as Visibility)}>
+            <option value="open">Anyone on Stoa</option>
+            <option value="social">People the hosts follow</option>
+            <option value="closed">Only the people you invite</option>
+          </select>
+        </div>
+        <Field label="Co-hosts" value={cohosts} onInput={setCohosts} hint="Up to 10 usernames; each is asked and must accept." />
+        {visibility === 'closed' && <Field label="People to invite" value={invited} onInput={setInvited} hint="Usernames, separated by spaces or commas." />}
+        <ErrorNote message={error} />
+        <div class="actions">
+          <button type="button" onClick={onClose}>Cancel</button>
+          <button class="primary" type="submit">Schedule</button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+function EventCard({ ev }: { ev: EventInfo }) {
+  return (
+    <li>
+      <Link href={`/event/${ev.id}`} class="room-card event-card">
+        <span class="event-when">{ev.state === 'scheduled' ? when(ev.starts_at) : STATE_LABEL[ev.state]}</span>
+        <span class="room-title">{ev.title}</span>
+        <span class="room-count">
+          {ev.hosts.filter((h) => h.accepted).map((h) => h.user.display_name).join(', ')}
+          {ev.you_rsvped ? ' · You’ll be notified' : ''}
+        </span>
+      </Link>
+    </li>
+  );
+}
+
+export function Upcoming() {
+  const [events, setEvents] = useState<EventInfo[]>();
+  const [scheduling, setScheduling] = useState(false);
+  useEffect(() => {
+    get<EventList>('/events').then((l) => setEvents(l.events), () => setEvents([]));
+  }, []);
+  return (
+    <section aria-labelledby="upcoming-h" class="upcoming">
+      <div class="bar">
+        <h2 id="upcoming-h">Upcoming</h2>
+        <button onClick={() => setScheduling(true)}>Schedule an event</button>
+      </div>
+      {events?.length === 0 && <p class="muted">Nothing scheduled yet.</p>}
+      <ul class="rooms" aria-label="Upcoming events">
+        {events?.map((ev) => <EventCard key={ev.id} ev={ev} />)}
+      </ul>
+      {scheduling && <ScheduleEvent onClose={() => setScheduling(false)} />}
+    </section>
+  );
+}
+
+export function EventPage({ id }: { id: string }) {
+  const [ev, setEv] = useState<EventInfo>();
+  const [error, setError] = useState<string>();
+  const [rsvps, setRsvps] = useState<RsvpPage>();
+  const [copied, setCopied] = useState(false);
+  const load = () => get<EventInfo>(`/events/${id}`).then((e) => { setEv(e); setError(undefined); }, (e) => setError(message(e)));
+  useEffect(() => {
+    void load();
+    // The page follows the event: it goes live, ends, is edited.
+    const timer = window.setInterval(load, 5000);
+    return () => window.clearInterval(timer);
+  }, [id]);
+  useEffect(() => {
+    if (ev?.you_host) get<RsvpPage>(`/events/${id}/rsvps?limit=50`).then(setRsvps, () => undefined);
+  }, [id, ev?.you_host, ev?.rsvp_count]);
+  if (!ev) return <main class="narrow" id="main"><h1>Event</h1>{error ? <ErrorNote message={error} /> : <p class="muted">Loading…</p>}</main>;
+  const act = async (f: () => Promise<unknown>) => {
+    try {
+      const out = await f();
+      if (out && typeof out === 'object' && 'title' in out && 'stage' in out) {
+        navigate(`/room/${(out as RoomInfo).id}`);
+        return;
+      }
+      if (out && typeof out === 'object' && 'state' in out) setEv(out as EventInfo);
+      else await load();
+      setError(undefined);
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  const hosts = ev.hosts.filter((h) => h.accepted);
+  return (
+    <main class="narrow" id="main">
+      <p class={`event-state state-${ev.state}`}>{STATE_LABEL[ev.state]}</p>
+      <h1>{ev.title}</h1>
+      <p class="lede"><time dateTime={ev.starts_at}>{when(ev.starts_at)}</time></p>
+      {ev.description && <p class="bio">{ev.description}</p>}
+      <p>
+        Hosted by{' '}
+        {hosts.map((h, i) => (
+          <span key={h.user.id}>{i > 0 ? ', ' : ''}<Link href={`/u/${h.user.username}`}>{h.user.display_name}</Link></span>
+        ))}
+      </p>
+      {ev.state === 'live' && ev.room_id && (
+        <button class="primary wide" onClick={() => navigate(`/room/${ev.room_id}`)}>Join the room</button>
+      )}
+      <div class="actions left">
+        {ev.state === 'scheduled' && !ev.you_host && (ev.you_rsvped
+          ? <button onClick={() => act(() => del(`/events/${id}/rsvp`))}>Don’t notify me</button>
+          : <button class="primary" onClick={() => act(() => post(`/events/${id}/rsvp`))}>Notify me</button>)}
+        {ev.you_host && ev.state === 'scheduled' && (
+          <button class="primary" onClick={() => act(() => post<RoomInfo>(`/events/${id}/start`))}>Start the room</button>
+        )}
+        <button onClick={async () => { await navigator.clipboard?.writeText(ev.url).catch(() => undefined); setCopied(true); }}>{copied ? 'Link copied' : 'Copy link'}</button>
+        <a class="button" href={`/api/v1/events/${id}/calendar.ics`} download>Add to calendar</a>
+      </div>
+      {ev.you_are_asked && (
+        <div class="panel">
+          <p>You’re asked to co-host this event.</p>
+          <div class="actions left">
+            <button onClick={() => act(() => del(`/events/${id}/cohost`))}>Decline</button>
+            <button class="primary" onClick={() => act(() => post(`/events/${id}/cohost`))}>Co-host</button>
+          </div>
+        </div>
+      )}
+      {ev.you_host && (
+        <section class="panel" aria-labelledby="rsvps-h">
+          <h2 id="rsvps-h" class="section">{ev.rsvp_count ?? 0} to be notified</h2>
+          {ev.hosts.some((h) => !h.accepted) && (
+            <p class="muted">Waiting for: {ev.hosts.filter((h) => !h.accepted).map((h) => h.user.display_name).join(', ')}</p>
+          )}
+          <ul class="hands">
+            {rsvps?.users.map((u) => (
+              <li key={u.id}><Avatar user={u} size="sm" /> <Link href={`/u/${u.username}`}>{u.display_name}</Link></li>
+            ))}
+          </ul>
+          {rsvps?.next_cursor != null && (
+            <button onClick={async () => {
+              const next = await get<RsvpPage>(`/events/${id}/rsvps?limit=50&cursor=${rsvps.next_cursor}`);
+              setRsvps({ ...next, users: [...rsvps.users, ...next.users] });
+            }}>Show more</button>
+          )}
+          {ev.state === 'scheduled' && (
+            <div class="actions left">
+              <EditEvent ev={ev} onSaved={setEv} />
+              <button class="danger" onClick={() => { if (confirm('Cancel this event? Everyone who asked to be notified will be told.')) void act(() => del(`/events/${id}`)); }}>Cancel event</button>
+            </div>
+          )}
+        </section>
+      )}
+      <ErrorNote message={error} />
+    </main>
+  );
+}
+
+function EditEvent({ ev, onSaved }: { ev: EventInfo; onSaved: (e: EventInfo) => void }) {
+  const [open, setOpen] = useState(false);
+  const [title, setTitle] = useState(ev.title);
+  const [description, setDescription] = useState(ev.description);
+  const [start, setStart] = useState(localInput(new Date(ev.starts_at)));
+  const [error, setError] = useState<string>();
+  if (!open) return <button onClick={() => setOpen(true)}>Edit</button>;
+  return (
+    <Modal title="Edit event" onClose={() => setOpen(false)}>
+      <form onSubmit={async (e) => {
+        e.preventDefault();
+        try {
+          onSaved(await patch<EventInfo>(`/events/${ev.id}`, { title, description, starts_at: new Date(start).toISOString() }));
+          setOpen(false);
+        } catch (err) {
+          setError(message(err));
+        }
+      }}>
+        <Field label="Title" value={title} onInput={setTitle} required />
+        <div class="field">
+          <label for="f-edit-description">Description</label>
+          <textarea id="f-edit-description" rows={3} maxLength={1000} value={description} onInput={(e) => setDescription((e.target as HTMLTextAreaElement).value)} />
+        </div>
+        <Field label="Starts" type="datetime-local" value={start} onInput={setStart} required />
+        <ErrorNote message={error} />
+        <div class="actions">
+          <button type="button" onClick={() => setOpen(false)}>Cancel</button>
+          <button class="primary" type="submit">Save and notify</button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+// ---------- suggestions and search ----------
+
+export function SuggestedPeople() {
+  const [s, setS] = useState<Suggestions>();
+  const [followed, setFollowed] = useState<Set<number>>(new Set());
+  useEffect(() => {
+    get<Suggestions>('/suggestions').then(setS, () => undefined);
+  }, []);
+  if (!s || s.people.length === 0) return null;
+  return (
+    <section aria-labelledby="suggest-h" class="panel">
+      <h2 id="suggest-h" class="section">People to follow</h2>
+      <ul class="hands">
+        {s.people.map((p) => (
+          <li key={p.user.id}>
+            <Avatar user={p.user} size="sm" />
+            <span><Link href={`/u/${p.user.username}`}>{p.user.display_name}</Link> <span class="muted">{p.invited_you ? 'invited you' : `${p.followers} followers`}</span></span>
+            {followed.has(p.user.id)
+              ? <span class="muted">Following</span>
+              : <button onClick={async () => { await post(`/users/${p.user.username}/follow`).catch(() => undefined); setFollowed(new Set([...followed, p.user.id])); }}>Follow</button>}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+export function SearchBox() {
+  const [q, setQ] = useState('');
+  return (
+    <form role="search" class="search" onSubmit={(e) => { e.preventDefault(); if (q.trim()) navigate(`/search?q=${encodeURIComponent(q.trim())}`); }}>
+      <label for="f-search" class="visually-hidden">Search people, rooms and events</label>
+      <input id="f-search" type="search" placeholder="Search" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
+    </form>
+  );
+}
+
+export function SearchPage() {
+  const q = new URLSearchParams(location.search).get('q') ?? '';
+  const [r, setR] = useState<SearchResults>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    if (!q) return;
+    get<SearchResults>(`/search?q=${encodeURIComponent(q)}`).then((res) => { setR(res); setError(undefined); }, (e) => setError(message(e)));
+  }, [q]);
+  const none = r && r.people.length + r.rooms.length + r.events.length === 0;
+  return (
+    <main class="narrow" id="main">
+      <h1>Results for “{q}”</h1>
+      <ErrorNote message={error} />
+      {none && <p class="empty">Nothing matches. Try part of a name or a title.</p>}
+      {r && r.people.length > 0 && (
+        <section aria-labelledby="people-h">
+          <h2 id="people-h" class="section">People</h2>
+          <ul class="hands">
+            {r.people.map((u) => <li key={u.id}><Avatar user={u} size="sm" /> <Link href={`/u/${u.username}`}>{u.display_name}</Link> <span class="muted">@{u.username}</span></li>)}
+          </ul>
+        </section>
+      )}
+      {r && r.rooms.length > 0 && (
+        <section aria-labelledby="rooms-h">
+          <h2 id="rooms-h" class="section">Live rooms</h2>
+          <ul class="rooms">
+            {r.rooms.map((room) => <li key={room.id}><Link href={`/room/${room.id}`} class="room-card"><span class="room-title">{room.title}</span><span class="room-count">{room.listener_count} listening</span></Link></li>)}
+          </ul>
+        </section>
+      )}
+      {r && r.events.length > 0 && (
+        <section aria-labelledby="events-h">
+          <h2 id="events-h" class="section">Events</h2>
+          <ul class="rooms">{r.events.map((ev) => <EventCard key={ev.id} ev={ev} />)}</ul>
+        </section>
+      )}
+    </main>
+  );
+}
+
+// ---------- the bell ----------
+
+export function Bell() {
+  const [unread, setUnread] = useState(0);
+  const [open, setOpen] = useState(false);
+  const [page, setPage] = useState<NotificationPage>();
+  useEffect(() => {
+    // One stream per signed-in tab; EventSource reconnects by itself after a drop or a restart.
+    const source = new EventSource('/api/v1/notifications/stream');
+    source.addEventListener('update', (e) => {
+      const update = JSON.parse((e as MessageEvent<string>).data) as NotificationUpdate;
+      setUnread(update.unread);
+    });
+    return () => source.close();
+  }, []);
+  useEffect(() => {
+    if (open) get<NotificationPage>('/notifications?limit=30').then(setPage, () => undefined);
+  }, [open, unread]);
+  const go = async (n: Notification) => {
+    setOpen(false);
+    if (!n.read) await post('/notifications/read', { ids: [n.id] }).catch(() => undefined);
+    navigate(n.link);
+  };
+  return (
+    <div class="bell" onKeyDown={(e) => { if (e.key === 'Escape') setOpen(false); }}>
+      <button class="bell-button" aria-expanded={open} aria-controls="bell-panel" onClick={() => setOpen(!open)}
+        aria-label={unread > 0 ? `Notifications, ${unread} unread` : 'Notifications'}>
+        <svg aria-hidden="true" width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+          <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
+          <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+        </svg>
+        {unread > 0 && <span class="bell-count" aria-hidden="true">{unread > 99 ? '99+' : unread}</span>}
+      </button>
+      {open && (
+        <div id="bell-panel" class="bell-panel" role="region" aria-label="Notifications">
+          <div class="bar">
+            <h2 class="section">Notifications</h2>
+            {unread > 0 && <button class="link" onClick={() => void post('/notifications/read', {})}>Mark all read</button>}
+            <button class="link" onClick={() => setOpen(false)}>Close</button>
+          </div>
+          {page?.notifications.length === 0 && <p class="muted">Nothing yet. Follow people to hear when they start a room.</p>}
+          <ul class="notifications">
+            {page?.notifications.map((n) => (
+              <li key={n.id} class={n.read ? '' : 'unread'}>
+                <a href={n.link} onClick={(e) => { e.preventDefault(); void go(n); }}>
+                  <span>{n.text}</span>
+                  <time class="muted" dateTime={n.created_at}>{new Date(n.created_at).toLocaleString(undefined, { hour: 'numeric', minute: '2-digit', month: 'short', day: 'numeric' })}</time>
+                </a>
+              </li>
+            ))}
+          </ul>
+          <PushOptIn />
+        </div>
+      )}
+    </div>
+  );
+}
+
+function base64Url(s: string): ArrayBuffer {
+  const b = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4));
+  return Uint8Array.from(b, (c) => c.charCodeAt(0)).buffer as ArrayBuffer;
+}
+
+/** Turns web push on for this browser: the service worker, the permission, the subscription. */
+export async function enablePush(): Promise<void> {
+  if (!('serviceWorker' in navigator) || !('PushManager' in window)) {
+    throw new ApiError(0, 'unsupported', 'This browser cannot receive push notifications.');
+  }
+  const settings = await get<PushSettings>('/push/settings');
+  const registration = await navigator.serviceWorker.register('/sw.js');
+  await navigator.serviceWorker.ready;
+  if ((await Notification.requestPermission()) !== 'granted') {
+    throw new ApiError(0, 'denied', 'Notifications are blocked for this site in your browser’s settings.');
+  }
+  let subscription;
+  try {
+    subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64Url(settings.vapid_public_key) });
+  } catch {
+    throw new ApiError(0, 'push_service', 'Your browser’s push service could not be reached. Try again later.');
+  }
+  await post('/push/subscriptions', subscription.toJSON());
+}
+
+function PushOptIn() {
+  const [state, setState] = useState<'idle' | 'on' | string>('idle');
+  useEffect(() => {
+    // On only if this browser holds a subscription: a granted permission alone pushes nothing.
+    navigator.serviceWorker?.getRegistration('/')
+      .then((r) => r?.pushManager.getSubscription())
+      .then((sub) => { if (sub) setState('on'); }, () => undefined);
+  }, []);
+  if (state === 'on') return <p class="muted">Push notifications are on in this browser.</p>;
+  return (
+    <div>
+      <button onClick={async () => {
+        try {
+          await enablePush();
+          setState('on');
+        } catch (e) {
+          setState(message(e));
+        }
+      }}>Turn on push notifications</button>
+      {state !== 'idle' && <p class="error" role="alert">{state}</p>}
+    </div>
+  );
+}
+
+// ---------- pings ----------
+
+export function PingFollowers({ roomId, me, onClose }: { roomId: string; me: Me; onClose: () => void }) {
+  const [followers, setFollowers] = useState<UserPage>();
+  const [sent, setSent] = useState<Set<number>>(new Set());
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    get<UserPage>(`/users/${me.username}/followers?limit=100`).then(setFollowers, (e) => setError(message(e)));
+  }, []);
+  return (
+    <Modal title="Ping people into the room" onClose={onClose}>
+      <p class="muted">They get a notification that you’d like them to join.</p>
+      {followers?.users.length === 0 && <p class="muted">Nobody follows you yet.</p>}
+      <ul class="hands">
+        {followers?.users.map((u) => (
+          <li key={u.id}>
+            <Avatar user={u} size="sm" /> <span>{u.display_name}</span>
+            {sent.has(u.id)
+              ? <span class="muted">Pinged</span>
+              : <button onClick={async () => {
+                  try {
+                    await post(`/rooms/${roomId}/ping`, { username: u.username });
+                    setSent(new Set([...sent, u.id]));
+                    setError(undefined);
+                  } catch (e) {
+                    setError(message(e));
+                  }
+                }}>Ping</button>}
+          </li>
+        ))}
+      </ul>
+      <ErrorNote message={error} />
+      <div class="actions"><button onClick={onClose}>Done</button></div>
+    </Modal>
+  );
+}
+
+// ---------- profile extras ----------
+
+export function HostedEvents({ username }: { username: string }) {
+  const [events, setEvents] = useState<EventInfo[]>();
+  useEffect(() => {
+    get<EventList>(`/users/${username}/events`).then((l) => setEvents(l.events), () => setEvents([]));
+  }, [username]);
+  if (!events || events.length === 0) return null;
+  return (
+    <section aria-labelledby="hosts-h">
+      <h2 id="hosts-h" class="section">Hosting</h2>
+      <ul class="rooms">{events.map((ev) => <EventCard key={ev.id} ev={ev} />)}</ul>
+    </section>
+  );
+}
+
+export function AvatarUpload({ onMe }: { onMe: (m: Me) => void }) {
+  const [error, setError] = useState<string>();
+  return (
+    <div class="field">
+      <label for="f-avatar">Photo</label>
+      <input id="f-avatar" type="file" accept="image/png,image/jpeg,image/webp,image/gif" onChange={async (e) => {
+        const file = (e.target as HTMLInputElement).files?.[0];
+        if (!file) return;
+        const res = await fetch('/api/v1/me/avatar', { method: 'PUT', credentials: 'same-origin', headers: { 'Content-Type': file.type || 'application/octet-stream' }, body: file });
+        const data = await res.json().catch(() => undefined);
+        if (res.ok) {
+          onMe(data as Me);
+          setError(undefined);
+        } else {
+          setError(data?.error?.message ?? 'The photo could not be used.');
+        }
+      }} />
+      <ErrorNote message={error} />
+    </div>
+  );
+}
+
+export function Settings() {
+  const [push, setPush] = useState<PushSettings>();
+  const [feed, setFeed] = useState<CalendarFeed>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    get<PushSettings>('/push/settings').then(setPush, (e) => setError(message(e)));
+  }, []);
+  const labels: Record<string, string> = {
+    room_started: 'Someone I follow starts a room',
+    on_stage: 'Someone I follow comes on stage',
+    event_started: 'An event I asked about starts',
+    event_changed: 'An event I asked about changes',
+    event_cancelled: 'An event I asked about is cancelled',
+    cohost_invite: 'I’m asked to co-host',
+    followed: 'Someone follows me',
+    pinged: 'Someone pings me into a room',
+    room_invite: 'I’m invited to a closed room',
+  };
+  return (
+    <section class="panel" aria-labelledby="settings-h">
+      <h2 id="settings-h" class="section">Notifications and calendar</h2>
+      {push && (
+        <fieldset class="choices">
+          <legend>Push to my browsers ({push.subscriptions} subscribed)</legend>
+          {push.kinds.map((k) => (
+            <label key={k.kind} class="choice">
+              <input type="checkbox" checked={k.push} onChange={async (e) => {
+                try {
+                  setPush(await put<PushSettings>('/push/settings', { kinds: [{ kind: k.kind, push: (e.target as HTMLInputElement).checked }] }));
+                } catch (err) {
+                  setError(message(err));
+                }
+              }} />
+              <span>{labels[k.kind] ?? k.kind}</span>
+            </label>
+          ))}
+        </fieldset>
+      )}
+      <p class="muted">Subscribe to your events (those you host or asked to be notified about) in Google Calendar, Apple Calendar or Thunderbird. The address is secret; a new one revokes the old.</p>
+      {feed && <p><code class="invite-link">{feed.url}</code> <a href={feed.webcal_url}>Open in calendar app</a></p>}
+      <div class="actions left">
+        <button onClick={async () => { try { setFeed(await post<CalendarFeed>('/me/calendar')); } catch (e) { setError(message(e)); } }}>{feed ? 'New calendar address' : 'Get calendar address'}</button>
+        <button onClick={async () => { await del('/me/calendar').catch(() => undefined); setFeed(undefined); }}>Revoke calendar address</button>
+      </div>
+      <ErrorNote message={error} />
+    </section>
+  );
+}
