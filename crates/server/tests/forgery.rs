@@ -136,3 +136,36 @@ async fn spaced_and_cased_usernames_share_one_login_budget() {
             .await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn cross_site_writes_to_events_notifications_and_profiles_are_refused() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let t = (time::OffsetDateTime::now_utc() + time::Duration::days(1)).replace_nanosecond(0).unwrap();
+    let starts = t.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let (_, ev) =
+        bob.post("/api/v1/events", json!({"title": "Bob's talk", "starts_at": starts, "visibility": "open"})).await;
+    let id = ev["id"].as_str().unwrap().to_string();
+    let (_, mine) =
+        alice.post("/api/v1/events", json!({"title": "Alice's talk", "starts_at": starts, "visibility": "open"})).await;
+    let mine = mine["id"].as_str().unwrap().to_string();
+    let evil = Some("https://evil.example");
+    for (method, path) in [
+        (reqwest::Method::POST, format!("/api/v1/events/{id}/rsvp")),
+        (reqwest::Method::POST, format!("/api/v1/events/{mine}/start")),
+        (reqwest::Method::DELETE, format!("/api/v1/events/{mine}")),
+        (reqwest::Method::POST, "/api/v1/me/calendar".to_string()),
+        (reqwest::Method::POST, "/api/v1/notifications/read".to_string()),
+        (reqwest::Method::PUT, "/api/v1/me/avatar".to_string()),
+        (reqwest::Method::POST, "/api/v1/push/subscriptions".to_string()),
+    ] {
+        let (s, b) = browser(&server, method.clone(), &path, &alice.token, evil).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{method} {path} from another site: {b}");
+        assert_eq!(b["error"]["code"], "cross_origin");
+    }
+    let (_, ev) = alice.get(&format!("/api/v1/events/{id}")).await;
+    assert_eq!(ev["you_rsvped"], false, "no RSVP was made");
+    let (_, mine) = alice.get(&format!("/api/v1/events/{mine}")).await;
+    assert_eq!(mine["state"], "scheduled", "neither started nor cancelled");
+}

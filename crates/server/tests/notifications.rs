@@ -298,3 +298,66 @@ async fn wait_for_push(service: &PushService, n: usize) -> Bytes {
         tokio::time::timeout(common::EVENT_TIMEOUT, service.arrived.notified()).await.expect("a push arrives");
     }
 }
+
+#[tokio::test]
+async fn one_person_holds_at_most_eight_streams_and_a_closed_one_frees_its_place() {
+    let server = common::TestServer::start().await;
+    let ada = server.user("ada").await;
+    let bob = server.user("bob").await;
+    let mut open = Vec::new();
+    for _ in 0..8 {
+        let mut s = ada.stream().await;
+        s.next_update().await;
+        open.push(s);
+    }
+    let resp = reqwest::Client::new()
+        .get(format!("{}/api/v1/notifications/stream", server.base))
+        .bearer_auth(&ada.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_streams");
+    // Someone else is not affected, and closing one of ada's lets her open another.
+    bob.stream().await.next_update().await;
+    drop(open.pop());
+    let mut again = None;
+    for _ in 0..100 {
+        let resp = reqwest::Client::new()
+            .get(format!("{}/api/v1/notifications/stream", server.base))
+            .bearer_auth(&ada.token)
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == StatusCode::OK {
+            again = Some(resp);
+            break;
+        }
+        // The server notices the closed stream when its connection goes.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(again.is_some(), "a closed stream's place is freed");
+}
+
+#[tokio::test]
+async fn an_rsvp_to_an_event_that_became_hidden_is_not_told_it_started() {
+    let server = common::TestServer::start().await;
+    let host = server.user("host").await;
+    let fan = server.user("fan").await;
+    let other = server.user("other").await;
+    let t = (time::OffsetDateTime::now_utc() + time::Duration::hours(1)).replace_nanosecond(0).unwrap();
+    let starts = t.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let (_, ev) = host
+        .post("/api/v1/events", json!({"title": "Open then hidden", "starts_at": starts, "visibility": "open"}))
+        .await;
+    let id = ev["id"].as_str().unwrap().to_string();
+    fan.post_empty(&format!("/api/v1/events/{id}/rsvp")).await;
+    other.post_empty(&format!("/api/v1/events/{id}/rsvp")).await;
+    host.block(&fan).await;
+    let (s, _) = host.post_empty(&format!("/api/v1/events/{id}/start")).await;
+    assert_eq!(s, StatusCode::CREATED);
+    other.wait_for_notification("event_started", |n| n["event_id"] == id.as_str()).await;
+    server.settle(&fan).await;
+    assert!(fan.notifications().await.iter().all(|n| n["event_id"] != id.as_str()), "the blocked RSVP is not told");
+}

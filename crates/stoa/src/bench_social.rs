@@ -217,7 +217,7 @@ async fn other_request(http: &reqwest::Client, base: &str, token: &str, i: usize
         0 => http.get(format!("{base}/api/v1/me")),
         1 => http.get(format!("{base}/api/v1/rooms")),
         2 => http.get(format!("{base}/api/v1/notifications?limit=20")),
-        _ if (i / 4) % 2 == 0 => http.post(format!("{base}/api/v1/users/mover/follow")),
+        _ if (i / 4).is_multiple_of(2) => http.post(format!("{base}/api/v1/users/mover/follow")),
         _ => http.delete(format!("{base}/api/v1/users/mover/follow")),
     };
     let resp = req.bearer_auth(token).send().await?;

@@ -10,6 +10,9 @@ use std::sync::{Arc, Mutex};
 use stoa_proto::UserId;
 use tokio::sync::watch;
 
+/// How many notification streams one user may hold open at once.
+pub const STREAMS_PER_USER: usize = 8;
+
 /// The per-user streams.
 #[derive(Debug, Default)]
 pub struct Hub {
@@ -17,11 +20,17 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A stream for `user`: it changes whenever something is stored for them.
-    pub fn subscribe(self: &Arc<Self>, user: UserId) -> Subscription {
+    /// A stream for `user`: it changes whenever something is stored for them. `None` when the user already
+    /// has [`STREAMS_PER_USER`] open: each holds a connection and wakes a store read, and a person has a
+    /// few tabs, not hundreds.
+    pub fn subscribe(self: &Arc<Self>, user: UserId) -> Option<Subscription> {
         let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
-        let rx = users.entry(user).or_insert_with(|| watch::channel(0).0).subscribe();
-        Subscription { hub: self.clone(), user, rx: Some(rx) }
+        let tx = users.entry(user).or_insert_with(|| watch::channel(0).0);
+        if tx.receiver_count() >= STREAMS_PER_USER {
+            return None;
+        }
+        let rx = tx.subscribe();
+        Some(Subscription { hub: self.clone(), user, rx: Some(rx) })
     }
 
     /// Something was stored for `user`.

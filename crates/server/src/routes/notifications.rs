@@ -76,15 +76,21 @@ async fn update_of(store: &dyn Store, user: UserId) -> Result<NotificationUpdate
 }
 
 #[utoipa::path(get, path = "/api/v1/notifications/stream", tag = "notifications", security(("bearer" = [])),
-    responses((status = 200, content_type = "text/event-stream", description = "`update` events, each a NotificationUpdate: one at once, then one at every change"), (status = 401, body = ErrorBody)))]
+    responses((status = 200, content_type = "text/event-stream", description = "`update` events, each a NotificationUpdate: one at once, then one at every change"), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 /// The bell's live stream (Server-Sent Events): an `update` event with the unread count and the newest
 /// notification when it opens and whenever they change. Changes that come in a burst are one event.
 pub async fn stream(
     State(state): State<AppState>,
     session: Session,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let me = session.account.id;
-    let subscription = state.notifier.hub.subscribe(me);
+    let subscription = state.notifier.hub.subscribe(me).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_streams",
+            "You have notifications open in too many tabs; close one and try again.",
+        )
+    })?;
     let store = state.store.clone();
     let stopping = state.stopping.clone();
     let events = futures_util::stream::unfold(
@@ -109,7 +115,7 @@ pub async fn stream(
             Some((Ok(event), (subscription, store, stopping, false)))
         },
     );
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(25)))
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(25))))
 }
 
 #[utoipa::path(post, path = "/api/v1/push/subscriptions", tag = "notifications", security(("bearer" = [])),
