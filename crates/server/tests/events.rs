@@ -276,3 +276,44 @@ async fn calendars_are_valid_icalendar_and_follow_edits_and_cancellations() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(ct.starts_with("application/json"), "{ct}: {body}");
 }
+
+#[tokio::test]
+async fn an_event_nobody_started_within_two_hours_shows_as_missed_and_takes_no_rsvp() {
+    use stoa_store::Social;
+    let server = common::TestServer::start().await;
+    let host = server.user("host").await;
+    let fan = server.user("fan").await;
+    // Scheduled three hours ago (the API refuses a past start, so it goes into the store directly).
+    let store = stoa_store::SqliteStore::open(server.dir.path()).await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    for (id, ago) in [("missedevent1", 3 * 3600), ("lateevent001", 3600)] {
+        store
+            .create_event(&stoa_store::NewEvent {
+                id: stoa_proto::EventId(id.into()),
+                title: format!("Event {id}"),
+                description: String::new(),
+                starts_at: now - ago,
+                visibility: stoa_proto::Visibility::Open,
+                creator: stoa_proto::UserId(host.id),
+                cohosts: Vec::new(),
+                invited: Vec::new(),
+            })
+            .await
+            .unwrap();
+    }
+    let (_, ev) = fan.get("/api/v1/events/missedevent1").await;
+    assert_eq!(ev["state"], "missed");
+    let (s, b) = fan.post_empty("/api/v1/events/missedevent1/rsvp").await;
+    assert_eq!((s, b["error"]["code"].as_str().unwrap()), (StatusCode::CONFLICT, "event_over"));
+    let (s, _) = host.post_empty("/api/v1/events/missedevent1/start").await;
+    assert_eq!(s, StatusCode::CONFLICT, "a missed event is not started hours late");
+    // An hour late is still on: it is upcoming, and a host may start it.
+    let (_, ev) = fan.get("/api/v1/events/lateevent001").await;
+    assert_eq!(ev["state"], "scheduled");
+    let (_, list) = fan.get("/api/v1/events").await;
+    let ids: Vec<_> =
+        list["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, ["lateevent001"], "the missed one is no longer upcoming");
+    let (s, _) = host.post_empty("/api/v1/events/lateevent001/start").await;
+    assert_eq!(s, StatusCode::CREATED);
+}

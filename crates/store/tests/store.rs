@@ -117,3 +117,35 @@ async fn relations_among_answers_for_the_people_asked_about_and_no_one_else() {
     assert_eq!(outgoing.following, [b].into(), "the block of a dropped no follow of mine; d was not asked about");
     assert_eq!(outgoing.blocking, [a].into(), "d is blocked, but was not asked about");
 }
+
+/// Regression: transactions that read and then write (a follow checks blocks first) failed at once with
+/// `SQLITE_BUSY` when another connection wrote between their read and their write, since WAL cannot
+/// upgrade a stale read snapshot. With the notification worker writing in batches this was a 500 on a
+/// follow under load. Two stores on one file play the server and `stoa admin`; every follow must succeed.
+#[tokio::test]
+async fn a_read_then_write_transaction_waits_for_another_writer_instead_of_failing() {
+    let (store, dir) = store().await;
+    let other = SqliteStore::open(dir.path()).await.unwrap();
+    let invite = store.create_admin_invite(500).await.unwrap();
+    let star = account(&store, &invite, "star").await;
+    let mut people = Vec::new();
+    for i in 0..40 {
+        people.push(account(&store, &invite, &format!("p{i}")).await);
+    }
+    let names: Vec<(String, String)> = (0..20_000).map(|i| (format!("seed{i}"), format!("Seed {i}"))).collect();
+    let writer = tokio::spawn(async move {
+        for chunk in names.chunks(500) {
+            let ids = other.seed_users(chunk).await.unwrap();
+            other.seed_follows(&ids, star.id).await.unwrap();
+            // A pause between batches, as the notification worker makes.
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        }
+    });
+    // Follows and unfollows while the other store writes: each reads (the blocks) and then writes.
+    for (n, a) in people.iter().enumerate() {
+        let b = &people[(n + 1) % people.len()];
+        store.follow(a.id, b.id).await.expect("a follow while another connection writes");
+        store.unfollow(a.id, b.id).await.unwrap();
+    }
+    writer.await.unwrap();
+}
