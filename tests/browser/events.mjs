@@ -8,14 +8,11 @@
 //
 // Usage: node events.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
 import { mkdtempSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { hearsWith, launch, startServer, wav } from './lib.mjs';
+import { axeClean, hearsWith, launch, signUp, startServer, wav } from './lib.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
 const OUT = process.env.OUT ?? 'screenshots';
 mkdirSync(OUT, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'stoa-events-'));
@@ -37,22 +34,8 @@ async function browserWith(hz, viewport) {
   return { page, context };
 }
 
-async function axe(page, screen) {
-  await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], `axe on ${screen}`);
-  step(`axe clean: ${screen}`);
-}
+const axe = (page, screen) => axeClean(page, screen, step);
 
-async function signUp(page, link, username, name) {
-  await page.goto(link);
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Display name').fill(name);
-  await page.getByLabel('Password').fill(`${username}-password`);
-  await page.getByRole('button', { name: 'Sign up', exact: true }).click();
-  await page.getByRole('heading', { name: 'Hallway' }).waitFor();
-}
 
 try {
   const { page: host } = await browserWith(440, { width: 1280, height: 900 });

@@ -7,14 +7,11 @@
 //
 // Usage: node journey.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
 import { mkdtempSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { hearsWith, launch, spectrum, startServer, wav } from './lib.mjs';
+import { axeClean, hearsWith, launch, spectrum, startServer, wav } from './lib.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
 const OUT = process.env.OUT ?? 'screenshots';
 mkdirSync(OUT, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'stoa-journey-'));
@@ -40,13 +37,7 @@ async function browserWith(hz, viewport) {
   return page;
 }
 
-async function axe(page, screen) {
-  await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], `axe on ${screen}`);
-  step(`axe clean: ${screen}`);
-}
+const axe = (page, screen) => axeClean(page, screen, step);
 
 const hears = (page, hz, what) => hearsWith(page, hz, what, step);
 

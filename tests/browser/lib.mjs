@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 /// Starts `stoa serve` on a fresh data folder in `work`; resolves to { server, bootstrap, base }.
@@ -92,4 +93,16 @@ export async function hearsWith(page, hz, what, log) {
     }
   }
   assert.fail(`${what} never heard ${hz} Hz`);
+}
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/// Runs axe-core on the page and fails on any serious or critical violation; `log` gets a line when clean.
+/// (The page's context needs `bypassCSP: true` for the script to be injected.)
+export async function axeClean(page, screen, log) {
+  await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], `axe on ${screen}`);
+  log(`axe clean: ${screen}`);
 }
