@@ -89,6 +89,26 @@ async fn the_openapi_document_lists_every_route() {
         "/api/v1/rooms/{id}/audience",
         "/api/v1/rooms/{id}/invited",
         "/api/v1/rooms/{id}/ws",
+        "/api/v1/rooms/{id}/ping",
+        "/api/v1/events",
+        "/api/v1/events/{id}",
+        "/api/v1/events/{id}/rsvp",
+        "/api/v1/events/{id}/rsvps",
+        "/api/v1/events/{id}/cohost",
+        "/api/v1/events/{id}/start",
+        "/api/v1/events/{id}/calendar.ics",
+        "/api/v1/users/{username}/events",
+        "/api/v1/me/calendar",
+        "/api/v1/me/avatar",
+        "/cal/{file}",
+        "/avatars/{user}/{file}",
+        "/api/v1/notifications",
+        "/api/v1/notifications/read",
+        "/api/v1/notifications/stream",
+        "/api/v1/push/subscriptions",
+        "/api/v1/push/settings",
+        "/api/v1/search",
+        "/api/v1/suggestions",
         "/healthz",
     ] {
         assert!(paths.contains_key(path), "missing {path}");
@@ -108,6 +128,7 @@ async fn the_openapi_document_lists_every_route() {
     assert_eq!(signup["password"]["maxLength"], stoa_proto::limits::PASSWORD.max);
     assert_eq!(schemas["CreateRoomRequest"]["properties"]["title"]["maxLength"], 100);
     assert_eq!(schemas["UpdateMeRequest"]["properties"]["bio"]["maxLength"], 300);
+    assert_eq!(schemas["CreateEventRequest"]["properties"]["description"]["maxLength"], 1000);
     let params = doc["paths"]["/api/v1/users/{username}/followers"]["get"]["parameters"].as_array().unwrap();
     let limit = params.iter().find(|p| p["name"] == "limit").expect("a limit parameter");
     assert_eq!((limit["schema"]["minimum"].as_u64(), limit["schema"]["maximum"].as_u64()), (Some(1), Some(200)));

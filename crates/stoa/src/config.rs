@@ -318,9 +318,16 @@ impl ServeArgs {
                 "--push-allow-origin takes an origin like http://127.0.0.1:9000, not {origin:?}"
             );
         }
+        let push_contact = self.push_contact.clone().or(file.push_contact);
+        if let Some(contact) = &push_contact {
+            anyhow::ensure!(
+                contact.starts_with("mailto:") || contact.starts_with("https://"),
+                "--push-contact is a mailto: or https:// address, not {contact:?}"
+            );
+        }
         Ok(ServerConfig {
             push_origins,
-            push_contact: self.push_contact.clone().or(file.push_contact),
+            push_contact,
             http,
             tls,
             metrics: self.metrics.or(file.metrics),

@@ -185,6 +185,9 @@ fn bad_media_and_turn_options_stop_the_start_with_a_clear_error_and_create_nothi
         (&["--turn-url", "turn:host", "--turn-secret", " "][..], "--turn-secret is empty"),
         (&["--media-tcp", "nowhere"][..], "--media-tcp \"nowhere\" is not an address"),
         (&["--public-ip", "not-an-ip"][..], "not-an-ip"),
+        (&["--push-allow-origin", "ftp://127.0.0.1:9000"][..], "--push-allow-origin takes an origin"),
+        (&["--push-allow-origin", "http://127.0.0.1:9000/push/x"][..], "--push-allow-origin takes an origin"),
+        (&["--push-contact", "admin@example.org"][..], "--push-contact is a mailto: or https:// address"),
     ] {
         let out = Command::new(STOA).current_dir(dir.path()).args(base).args(extra).output().unwrap();
         assert!(!out.status.success(), "{extra:?} was accepted");
