@@ -317,3 +317,25 @@ async fn an_event_nobody_started_within_two_hours_shows_as_missed_and_takes_no_r
     let (s, _) = host.post_empty("/api/v1/events/lateevent001/start").await;
     assert_eq!(s, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn scheduling_is_limited_to_ten_events_a_minute_whatever_their_visibility() {
+    let server = common::TestServer::start().await;
+    let host = server.user("host").await;
+    let starts = in_secs(3600);
+    for i in 0..10 {
+        let visibility = ["open", "social", "closed"][i % 3];
+        schedule(&host, json!({"title": format!("Talk {i}"), "starts_at": starts, "visibility": visibility})).await;
+    }
+    for visibility in ["open", "closed"] {
+        let (s, b) = host
+            .post("/api/v1/events", json!({"title": "One more", "starts_at": starts, "visibility": visibility}))
+            .await;
+        assert_eq!((s, b["error"]["code"].as_str().unwrap()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    }
+    // A refused request does not count against the budget of anyone else.
+    let other = server.user("other").await;
+    schedule(&other, json!({"title": "Mine", "starts_at": starts, "visibility": "open"})).await;
+    let (_, list) = host.get("/api/v1/users/host/events").await;
+    assert_eq!(list["events"].as_array().unwrap().len(), 10, "the refused ones were not created");
+}

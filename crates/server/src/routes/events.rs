@@ -22,6 +22,8 @@ use stoa_store::{Audience, EventRow, FanOut, NewEvent, NewNotification, random_c
 
 /// How long after its start an event that nobody started is shown as missed.
 const MISSED_AFTER_SECS: i64 = 2 * 3600;
+/// Events a person may schedule a minute.
+pub const EVENTS_PER_MINUTE: u32 = 10;
 /// How far back a calendar feed reaches.
 const FEED_PAST_SECS: i64 = 30 * 86400;
 
@@ -161,6 +163,8 @@ pub async fn create_event(
     let title = valid_title(&body.title)?;
     let description = valid_description(&body.description)?;
     let starts_at = valid_start(&body.starts_at, now())?;
+    // Each event can ask ten people to co-host, so events are limited as pings are.
+    state.limiter.check_key(&format!("event:{me}"), EVENTS_PER_MINUTE)?;
     if body.cohosts.len() > EVENT_COHOSTS {
         return Err(ApiError::bad_request(
             "too_many_cohosts",
