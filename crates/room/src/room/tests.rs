@@ -1190,3 +1190,25 @@ fn a_restored_room_gives_the_stage_back_to_those_who_return_and_ends_if_nobody_d
 fn serde_json_roundtrip(lasting: &Lasting) -> Lasting {
     serde_json::from_str(&serde_json::to_string(lasting).unwrap()).unwrap()
 }
+
+#[test]
+fn an_events_co_hosts_come_in_as_moderators_even_after_a_restart() {
+    let now = Instant::now();
+    let config = RoomConfig { capacity: 10, reconnect_grace: Duration::from_secs(30) };
+    let id = RoomId("r".into());
+    let mut room =
+        Room::new(now, id.clone(), "Event".into(), Visibility::Open, user("alice"), HashSet::new(), config.clone());
+    room.set_hosts([UserId(2)].into_iter().collect());
+    room.join(now, user("alice"), Relations::default(), &[]).unwrap();
+    room.join(now, user("carol"), Relations::default(), &[]).unwrap();
+    room.join(now, user("bob"), Relations::default(), &[]).unwrap();
+    assert_eq!(room.role_of(UserId(2)), Some(Role::Moderator), "the co-host is a moderator on arrival");
+    assert_eq!(room.role_of(UserId(3)), Some(Role::Listener), "anyone else is a listener");
+    assert_eq!(room.listener_count(), 1);
+    let lasting = serde_json_roundtrip(&room.lasting());
+    assert_eq!(lasting.hosts, [UserId(2)]);
+    // After a restart, a co-host who was not there yet still comes in as a moderator.
+    let mut back = Room::restore(now, id, Lasting { stage: lasting.stage[..1].to_vec(), ..lasting }, config).unwrap();
+    back.join(now, user("bob"), Relations::default(), &[]).unwrap();
+    assert_eq!(back.role_of(UserId(2)), Some(Role::Moderator));
+}
