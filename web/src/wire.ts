@@ -389,7 +389,27 @@ mode: HandMode, } | { "type": "leave" } | { "type": "end_room" } | { "type": "pi
 /**
  * The SDP.
  */
-sdp: string, } | { "type": "candidate", 
+sdp: string, } | { "type": "send_chat", 
+/**
+ * The text.
+ */
+text: string, } | { "type": "delete_chat", 
+/**
+ * Which.
+ */
+message_id: number, } | { "type": "silence_chat", 
+/**
+ * Whom.
+ */
+user_id: UserId, 
+/**
+ * Silenced or not.
+ */
+silenced: boolean, } | { "type": "set_chat_mode", 
+/**
+ * The new mode.
+ */
+mode: ChatMode, } | { "type": "candidate", 
 /**
  * The candidate line.
  */
@@ -431,11 +451,69 @@ mode: HandMode, } | { "type": "leave" } | { "type": "end_room" } | { "type": "pi
 /**
  * The SDP.
  */
-sdp: string, } | { "type": "candidate", 
+sdp: string, } | { "type": "send_chat", 
+/**
+ * The text.
+ */
+text: string, } | { "type": "delete_chat", 
+/**
+ * Which.
+ */
+message_id: number, } | { "type": "silence_chat", 
+/**
+ * Whom.
+ */
+user_id: UserId, 
+/**
+ * Silenced or not.
+ */
+silenced: boolean, } | { "type": "set_chat_mode", 
+/**
+ * The new mode.
+ */
+mode: ChatMode, } | { "type": "candidate", 
 /**
  * The candidate line.
  */
 candidate: string, };
+
+export type ChatMode = "everyone" | "speakers" | "off";
+
+export type ChatMessage = { 
+/**
+ * Its ID in the room, increasing.
+ */
+id: number, 
+/**
+ * Who wrote it.
+ */
+user: UserSummary, 
+/**
+ * The text, plain (clients show links as links; the server never fetches them).
+ */
+text: string, 
+/**
+ * When, in milliseconds since 1970 (UTC).
+ */
+sent_at_ms: number, };
+
+export type ChatState = { 
+/**
+ * Who may write.
+ */
+mode: ChatMode, 
+/**
+ * The last 100 messages, oldest first.
+ */
+messages: Array<ChatMessage>, 
+/**
+ * Whether slow mode is on.
+ */
+slow_mode: boolean, 
+/**
+ * Whether you are silenced in this room.
+ */
+silenced: boolean, };
 
 export type IceServer = { 
 /**
@@ -478,7 +556,11 @@ hands: Array<UserSummary>,
  * The TURN servers to reach the media through when nothing else gets through, with credentials
  * for this user that expire (as `RTCIceServer`s); empty when the server has none.
  */
-ice_servers: Array<IceServer>, } | { "type": "stage_changed", 
+ice_servers: Array<IceServer>, 
+/**
+ * The room's chat: its last 100 messages, oldest first, and who may write.
+ */
+chat: ChatState, } | { "type": "stage_changed", 
 /**
  * The whole stage, moderators first.
  */
@@ -531,7 +613,31 @@ retry_after_ms: number, } | { "type": "room_ended",
 /**
  * Why, as a code: `ended_by_moderator`, `no_moderator`, `empty`.
  */
-reason: string, } | { "type": "error", 
+reason: string, } | { "type": "chat_message", 
+/**
+ * The message.
+ */
+message: ChatMessage, } | { "type": "chat_deleted", 
+/**
+ * Which.
+ */
+message_id: number, } | { "type": "chat_mode_changed", 
+/**
+ * The new mode.
+ */
+mode: ChatMode, } | { "type": "chat_slow_mode", 
+/**
+ * Whether slow mode is on.
+ */
+on: boolean, 
+/**
+ * While on, the seconds each person waits between messages.
+ */
+seconds_between: number, } | { "type": "chat_silenced", 
+/**
+ * Whether you are silenced.
+ */
+silenced: boolean, } | { "type": "error", 
 /**
  * The `id` of the command, if it had one.
  */

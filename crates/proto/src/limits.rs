@@ -34,6 +34,9 @@ pub const EVENT_MAX_DAYS_AHEAD: i64 = 60;
 /// A search query: 1 to 100 characters.
 pub const SEARCH_QUERY: TextLimit = TextLimit { min: 1, max: 100, pattern: None };
 
+/// A chat message: 1 to 500 characters.
+pub const CHAT_MESSAGE: TextLimit = TextLimit { min: 1, max: 500, pattern: None };
+
 /// The largest page a list returns (`limit`); the smallest is 1.
 pub const PAGE_MAX: u32 = 200;
 /// A page's size when `limit` is not given.

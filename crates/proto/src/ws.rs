@@ -87,12 +87,75 @@ pub enum ClientCommand {
         /// The SDP.
         sdp: String,
     },
+    /// Write in the room's chat: 1 to 500 characters of plain text (no control characters but newlines).
+    /// Who may write is the room's chat mode; one message a second per person, and at most 20 a second in a
+    /// room, past which the room goes into slow mode (one message per person every 10 s, for 30 s).
+    SendChat {
+        /// The text.
+        text: String,
+    },
+    /// Moderator: delete a chat message for everyone.
+    DeleteChat {
+        /// Which.
+        message_id: u64,
+    },
+    /// Moderator: silence (or let speak again) one person's chat in this room.
+    SilenceChat {
+        /// Whom.
+        user_id: UserId,
+        /// Silenced or not.
+        silenced: bool,
+    },
+    /// Moderator: change who may write in the chat.
+    SetChatMode {
+        /// The new mode.
+        mode: ChatMode,
+    },
     /// WebRTC: a trickled ICE candidate. The server is ICE-lite and learns the client's address from its
     /// connectivity checks, so candidates are accepted and need not be sent.
     Candidate {
         /// The candidate line.
         candidate: String,
     },
+}
+
+/// Who may write in a room's chat. Everyone in the room may always read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatMode {
+    /// Everyone in the room.
+    #[default]
+    Everyone,
+    /// Moderators and speakers.
+    Speakers,
+    /// Nobody: the chat is closed.
+    Off,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct ChatMessage {
+    /// Its ID in the room, increasing.
+    pub id: u64,
+    /// Who wrote it.
+    pub user: UserSummary,
+    /// The text, plain (clients show links as links; the server never fetches them).
+    pub text: String,
+    /// When, in milliseconds since 1970 (UTC).
+    pub sent_at_ms: u64,
+}
+
+/// The chat as a joiner finds it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema, TS)]
+pub struct ChatState {
+    /// Who may write.
+    pub mode: ChatMode,
+    /// The last 100 messages, oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// Whether slow mode is on.
+    pub slow_mode: bool,
+    /// Whether you are silenced in this room.
+    pub silenced: bool,
 }
 
 /// A TURN (or STUN) server, as WebRTC's `RTCIceServer` takes it.
@@ -125,6 +188,9 @@ pub enum ServerEvent {
         /// for this user that expire (as `RTCIceServer`s); empty when the server has none.
         #[serde(default)]
         ice_servers: Vec<IceServer>,
+        /// The room's chat: its last 100 messages, oldest first, and who may write.
+        #[serde(default)]
+        chat: ChatState,
     },
     /// The stage changed: someone came on or left, changed role, or was muted or unmuted.
     StageChanged {
@@ -190,6 +256,33 @@ pub enum ServerEvent {
     RoomEnded {
         /// Why, as a code: `ended_by_moderator`, `no_moderator`, `empty`.
         reason: String,
+    },
+    /// A chat message, to everyone in the room.
+    ChatMessage {
+        /// The message.
+        message: ChatMessage,
+    },
+    /// A moderator deleted a chat message: it disappears for everyone.
+    ChatDeleted {
+        /// Which.
+        message_id: u64,
+    },
+    /// Who may write in the chat changed.
+    ChatModeChanged {
+        /// The new mode.
+        mode: ChatMode,
+    },
+    /// The room's chat went into slow mode (too many messages a second), or out of it.
+    ChatSlowMode {
+        /// Whether slow mode is on.
+        on: bool,
+        /// While on, the seconds each person waits between messages.
+        seconds_between: u32,
+    },
+    /// A moderator silenced your chat in this room, or let you write again.
+    ChatSilenced {
+        /// Whether you are silenced.
+        silenced: bool,
     },
     /// A command of yours was refused. Nothing changed.
     Error {

@@ -54,6 +54,27 @@ pub enum CommandError {
     /// There is no pending invitation to speak to accept or decline.
     #[error("You have no invitation to speak.")]
     NoInvitation,
+    /// A chat message is empty, too long, or has control characters.
+    #[error("A chat message has 1 to 500 characters of plain text.")]
+    ChatInvalid,
+    /// The room's chat is off.
+    #[error("The chat is off in this room.")]
+    ChatOff,
+    /// Only people on stage may write in this room's chat.
+    #[error("Only people on stage can write in this room's chat.")]
+    ChatSpeakersOnly,
+    /// A moderator silenced the sender's chat.
+    #[error("A moderator silenced your chat in this room.")]
+    ChatSilenced,
+    /// One message a second per person.
+    #[error("Wait a second between messages.")]
+    ChatTooFast,
+    /// The room is in slow mode.
+    #[error("The chat is in slow mode: one message every 10 seconds each.")]
+    ChatSlowMode,
+    /// No such chat message (deleted already, or too old to be kept).
+    #[error("That message is gone.")]
+    NoSuchMessage,
 }
 
 impl CommandError {
@@ -71,6 +92,13 @@ impl CommandError {
             CommandError::HandsOff => "hands_off",
             CommandError::NotFollowedBySpeakers => "not_followed_by_speakers",
             CommandError::NoInvitation => "no_invitation",
+            CommandError::ChatInvalid => "chat_invalid",
+            CommandError::ChatOff => "chat_off",
+            CommandError::ChatSpeakersOnly => "chat_speakers_only",
+            CommandError::ChatSilenced => "chat_silenced",
+            CommandError::ChatTooFast => "chat_too_fast",
+            CommandError::ChatSlowMode => "chat_slow_mode",
+            CommandError::NoSuchMessage => "no_such_message",
         }
     }
 }

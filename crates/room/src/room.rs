@@ -119,6 +119,8 @@ pub struct Room {
     removed: HashSet<UserId>,
     /// Hosts of the event this room was started for: they come in as moderators.
     hosts: HashSet<UserId>,
+    /// The chat.
+    chat: chat::Chat,
     /// Raised hands in order: sequence number to user.
     hands: BTreeMap<u64, UserId>,
     next_seq: u64,
@@ -163,6 +165,7 @@ impl Room {
             invited,
             removed: HashSet::new(),
             hosts: HashSet::new(),
+            chat: chat::Chat::default(),
             hands: BTreeMap::new(),
             next_seq: 0,
             next_conn: 0,
@@ -447,7 +450,14 @@ impl Room {
         room.listener_count = self.listener_count();
         self.outputs.push_back(Output::Send(
             conn,
-            ServerEvent::Joined { you: user, role, room, hands, ice_servers: Vec::new() },
+            ServerEvent::Joined {
+                you: user,
+                role,
+                room,
+                hands,
+                ice_servers: Vec::new(),
+                chat: self.chat_state(user_id),
+            },
         ));
         if role == Role::Listener && self.hosts.contains(&user_id) {
             // An event's co-host comes in as a moderator, whose blocks then apply as any moderator's.
@@ -566,7 +576,7 @@ impl Room {
             .flatten();
         let count = (self.listener_count() != self.listener_count_sent)
             .then_some(self.listener_count_sent_at + LISTENER_COUNT_INTERVAL);
-        [grace, count].into_iter().flatten().min()
+        [grace, count, self.chat_timeout()].into_iter().flatten().min()
     }
 
     /// Time passed: drop participants whose grace ran out, and send the audience size if it is due.
@@ -588,6 +598,7 @@ impl Room {
                 return;
             }
         }
+        self.handle_chat_timeout(now);
         let count = self.listener_count();
         let due = now >= self.listener_count_sent_at + LISTENER_COUNT_INTERVAL;
         if count != self.listener_count_sent && due {
@@ -656,13 +667,7 @@ impl Room {
         }
     }
 
-    fn apply(
-        &mut self,
-        _now: Instant,
-        conn: ConnId,
-        actor: UserId,
-        command: ClientCommand,
-    ) -> Result<(), CommandError> {
+    fn apply(&mut self, now: Instant, conn: ConnId, actor: UserId, command: ClientCommand) -> Result<(), CommandError> {
         match command {
             ClientCommand::Ping => self.outputs.push_back(Output::Send(conn, ServerEvent::Pong)),
             ClientCommand::RaiseHand => self.raise_hand(actor)?,
@@ -774,6 +779,10 @@ impl Room {
                 self.require_moderator(actor)?;
                 self.end("ended_by_moderator");
             }
+            ClientCommand::SendChat { text } => self.send_chat(now, actor, &text)?,
+            ClientCommand::DeleteChat { message_id } => self.delete_chat(actor, message_id)?,
+            ClientCommand::SilenceChat { user_id, silenced } => self.silence_chat(actor, user_id, silenced)?,
+            ClientCommand::SetChatMode { mode } => self.set_chat_mode(actor, mode)?,
             // Media signaling is not a room rule: the glue routes it to the media plane before it gets here.
             ClientCommand::Offer { .. } | ClientCommand::Candidate { .. } => {}
         }
@@ -972,5 +981,6 @@ impl Room {
     }
 }
 
+mod chat;
 #[cfg(test)]
 mod tests;

@@ -258,6 +258,11 @@ fn short(ev: &ServerEvent) -> String {
         ServerEvent::Removed { reason, .. } => format!("removed {reason}"),
         ServerEvent::RoomEnded { reason } => format!("room ended {reason}"),
         ServerEvent::Pong => "pong".into(),
+        ServerEvent::ChatMessage { message } => format!("chat {}: {}", name(message.user.id), message.text),
+        ServerEvent::ChatDeleted { message_id } => format!("chat deleted {message_id}"),
+        ServerEvent::ChatModeChanged { mode } => format!("chat mode {mode:?}"),
+        ServerEvent::ChatSlowMode { on, .. } => format!("chat slow mode {on}"),
+        ServerEvent::ChatSilenced { silenced } => format!("chat silenced {silenced}"),
         ServerEvent::Answer { .. } | ServerEvent::Slots { .. } => unreachable!("the room emits no media events"),
         ServerEvent::Joined { .. } | ServerEvent::Error { .. } => unreachable!(),
         ServerEvent::ServerRestarting { .. } => unreachable!("the server, not the room, says it restarts"),
@@ -1211,4 +1216,113 @@ fn an_events_co_hosts_come_in_as_moderators_even_after_a_restart() {
     let mut back = Room::restore(now, id, Lasting { stage: lasting.stage[..1].to_vec(), ..lasting }, config).unwrap();
     back.join(now, user("bob"), Relations::default(), &[]).unwrap();
     assert_eq!(back.role_of(UserId(2)), Some(Role::Moderator));
+}
+
+#[test]
+fn chat_modes_limits_slow_mode_deletion_silencing_and_history() {
+    use stoa_proto::ChatMode;
+    let t0 = Instant::now();
+    let config = RoomConfig { capacity: 100, reconnect_grace: Duration::from_secs(30) };
+    let mut room =
+        Room::new(t0, RoomId("r".into()), "Chat".into(), Visibility::Open, user("alice"), HashSet::new(), config);
+    room.set_wall_clock(t0, 1_000_000);
+    let alice = room.join(t0, user("alice"), Relations::default(), &[]).unwrap();
+    let bob = room.join(t0, user("bob"), Relations::default(), &[]).unwrap();
+    while room.poll_output().is_some() {}
+    let outputs = |room: &mut Room| std::iter::from_fn(|| room.poll_output()).collect::<Vec<_>>();
+    let say =
+        |room: &mut Room, at: Instant, conn, command| room.command(at, conn, ClientMessage { id: Some(1), command });
+    let error_of = |out: &[Output]| {
+        out.iter().find_map(|o| match o {
+            Output::Send(_, ServerEvent::Error { code, .. }) => Some(code.clone()),
+            _ => None,
+        })
+    };
+    // A message is one broadcast, with its author and time.
+    say(&mut room, t0, bob, ClientCommand::SendChat { text: "  hello\nworld  ".into() });
+    let out = outputs(&mut room);
+    let Some(Output::Broadcast(ServerEvent::ChatMessage { message })) = out.first() else { panic!("{out:?}") };
+    assert_eq!((message.id, message.user.id, message.sent_at_ms), (1, UserId(2), 1_000_000));
+    // Bad text, too fast: refused, nothing broadcast.
+    for text in [String::new(), "x".repeat(501), "bell\u{7}".into()] {
+        say(&mut room, t0 + Duration::from_secs(5), bob, ClientCommand::SendChat { text });
+        assert_eq!(error_of(&outputs(&mut room)).as_deref(), Some("chat_invalid"));
+    }
+    say(&mut room, t0 + Duration::from_millis(500), bob, ClientCommand::SendChat { text: "again".into() });
+    assert_eq!(error_of(&outputs(&mut room)).as_deref(), Some("chat_too_fast"));
+    // Modes: speakers only, then off; only moderators set them.
+    say(&mut room, t0, bob, ClientCommand::SetChatMode { mode: ChatMode::Off });
+    assert_eq!(error_of(&outputs(&mut room)).as_deref(), Some("forbidden"));
+    say(&mut room, t0, alice, ClientCommand::SetChatMode { mode: ChatMode::Speakers });
+    let t1 = t0 + Duration::from_secs(2);
+    say(&mut room, t1, bob, ClientCommand::SendChat { text: "hi".into() });
+    assert_eq!(error_of(&outputs(&mut room)).as_deref(), Some("chat_speakers_only"));
+    say(&mut room, t1, alice, ClientCommand::SendChat { text: "mods can".into() });
+    assert!(error_of(&outputs(&mut room)).is_none());
+    say(&mut room, t1, alice, ClientCommand::SetChatMode { mode: ChatMode::Everyone });
+    // Silenced: told, and refused until let speak again.
+    say(&mut room, t1, alice, ClientCommand::SilenceChat { user_id: UserId(2), silenced: true });
+    assert!(
+        outputs(&mut room)
+            .iter()
+            .any(|o| matches!(o, Output::Send(c, ServerEvent::ChatSilenced { silenced: true }) if *c == bob))
+    );
+    let t2 = t1 + Duration::from_secs(2);
+    say(&mut room, t2, bob, ClientCommand::SendChat { text: "hi".into() });
+    assert_eq!(error_of(&outputs(&mut room)).as_deref(), Some("chat_silenced"));
+    say(&mut room, t2, alice, ClientCommand::SilenceChat { user_id: UserId(2), silenced: false });
+    // Deletion: for everyone; an unknown message is an error.
+    say(&mut room, t2, alice, ClientCommand::DeleteChat { message_id: 1 });
+    assert!(
+        outputs(&mut room).iter().any(|o| matches!(o, Output::Broadcast(ServerEvent::ChatDeleted { message_id: 1 })))
+    );
+    say(&mut room, t2, alice, ClientCommand::DeleteChat { message_id: 1 });
+    assert_eq!(error_of(&outputs(&mut room)).as_deref(), Some("no_such_message"));
+
+    // The room's rate: 20 messages in a second from 20 people pass, the 21st turns slow mode on.
+    let t3 = t2 + Duration::from_secs(5);
+    let mut conns = Vec::new();
+    for i in 0..21 {
+        let u = UserSummary { id: UserId(100 + i), username: format!("u{i}"), display_name: format!("U{i}") };
+        conns.push(room.join(t3, u, Relations::default(), &[]).unwrap());
+    }
+    outputs(&mut room);
+    for c in &conns[..20] {
+        say(&mut room, t3, *c, ClientCommand::SendChat { text: "wave".into() });
+    }
+    assert!(error_of(&outputs(&mut room)).is_none());
+    say(&mut room, t3, conns[20], ClientCommand::SendChat { text: "one too many".into() });
+    let out = outputs(&mut room);
+    assert_eq!(error_of(&out).as_deref(), Some("chat_slow_mode"), "the refused sender is told");
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Broadcast(ServerEvent::ChatSlowMode { on: true, seconds_between: 10 })))
+    );
+    // In slow mode, 10 s between one person's messages; it ends 30 s after the room last went over.
+    say(&mut room, t3 + Duration::from_secs(5), conns[0], ClientCommand::SendChat { text: "soon".into() });
+    assert_eq!(error_of(&outputs(&mut room)).as_deref(), Some("chat_slow_mode"));
+    say(&mut room, t3 + Duration::from_secs(11), conns[0], ClientCommand::SendChat { text: "later".into() });
+    assert!(error_of(&outputs(&mut room)).is_none());
+    assert!(room.poll_timeout().is_some_and(|t| t <= t3 + Duration::from_secs(30)), "the room wakes to end slow mode");
+    room.handle_timeout(t3 + Duration::from_secs(31));
+    assert!(
+        outputs(&mut room).iter().any(|o| matches!(o, Output::Broadcast(ServerEvent::ChatSlowMode { on: false, .. })))
+    );
+
+    // A late joiner gets the last 100 messages, oldest first.
+    let mut at = t3 + Duration::from_secs(40);
+    for n in 0..120 {
+        at += Duration::from_millis(60);
+        say(&mut room, at, conns[n % 20], ClientCommand::SendChat { text: format!("m{n}") });
+        outputs(&mut room);
+    }
+    let late = UserSummary { id: UserId(500), username: "late".into(), display_name: "Late".into() };
+    let conn = room.join(at, late, Relations::default(), &[]).unwrap();
+    let joined = outputs(&mut room).into_iter().find_map(|o| match o {
+        Output::Send(c, ServerEvent::Joined { chat, .. }) if c == conn => Some(chat),
+        _ => None,
+    });
+    let chat = joined.expect("joined");
+    assert_eq!(chat.messages.len(), 100);
+    assert_eq!(chat.messages.last().unwrap().text, "m119");
+    assert!(chat.messages.windows(2).all(|w| w[0].id < w[1].id));
 }

@@ -140,7 +140,7 @@ pub struct RoomSettings {
 
 /// Starts the task of a new room, registers it in the directory, and returns its handle.
 pub fn spawn_room(
-    room: Room,
+    mut room: Room,
     id: RoomId,
     store: Arc<dyn Store>,
     directory: Directory,
@@ -148,6 +148,10 @@ pub fn spawn_room(
     settings: RoomSettings,
     metrics: Arc<crate::metrics::Metrics>,
 ) -> RoomHandle {
+    // The room's clock is an Instant; chat messages carry wall-clock times from this pair.
+    let unix_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    room.set_wall_clock(Instant::now(), unix_ms);
     let (tx, rx) = mpsc::channel(INBOX);
     let (media_tx, media_rx) = mpsc::channel(MEDIA_EVENTS);
     let room_key = RoomKey(NEXT_ROOM_KEY.fetch_add(1, Ordering::Relaxed));
