@@ -149,6 +149,27 @@ try {
   await fan.getByRole('link', { name: /Henrietta Host pinged you to join Tones at dawn/ }).waitFor();
   step('the ping arrived');
   await fan.screenshot({ path: join(OUT, 'bell-phone.png') });
+  await fan.getByRole('region', { name: 'Notifications' }).getByRole('button', { name: 'Close', exact: true }).click();
+
+  // Chat between the speaking host and the listening fan; the host deletes a message and it disappears
+  // for both. Reactions arrive as counts.
+  await fan.getByRole('button', { name: 'Chat', exact: true }).click();
+  await fan.getByLabel('Message').fill('Hello from the audience, see https://example.org');
+  await fan.getByRole('button', { name: 'Send', exact: true }).click();
+  await fan.getByRole('region', { name: 'Chat' }).getByRole('link', { name: 'https://example.org' }).waitFor();
+  await axe(fan, 'chat sheet (phone)');
+  await fan.screenshot({ path: join(OUT, 'chat-phone.png') });
+  await host.getByRole('button', { name: /^Chat/ }).click();
+  await host.getByRole('region', { name: 'Chat' }).getByText('Hello from the audience').waitFor();
+  await axe(host, 'chat sheet (moderator)');
+  await host.getByRole('button', { name: "Delete Fran Fan's message" }).click();
+  await host.getByRole('region', { name: 'Chat' }).getByText('Hello from the audience').waitFor({ state: 'detached' });
+  await fan.getByRole('region', { name: 'Chat' }).getByText('Hello from the audience').waitFor({ state: 'detached' });
+  step('chat: sent, seen, deleted for both');
+  await fan.getByRole('button', { name: 'Applause', exact: true }).click();
+  await fan.getByRole('button', { name: 'Applause', exact: true }).click();
+  await host.locator('.reaction-burst').getByText('×2').waitFor({ timeout: 5000 });
+  step('reactions: two applause counted as one burst of 2');
 
   // The host's own profile: the event she hosts, and the notification and calendar settings.
   await host.goto(`${base}/u/hostess`);

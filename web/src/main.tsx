@@ -5,6 +5,7 @@ import type { ComponentChildren } from 'preact';
 import { del, get, patch, post } from './api';
 import { Avatar, ErrorNote, Field, Link, Modal, message, navigate } from './ui';
 import { RoomClient, type RoomState } from './room';
+import { ChatSheet, ReactionBar } from './chat';
 import { AvatarUpload, Bell, EventPage, HostedEvents, PingFollowers, SearchBox, SearchPage, Settings, SuggestedPeople, Upcoming } from './social';
 import type { AudiencePage, Hallway, HandMode, InviteList, Me, Profile, RoomInfo, UserSummary, Visibility } from './wire';
 import './styles.css';
@@ -233,6 +234,7 @@ function RoomView({ id, me }: { id: string; me: Me }) {
   const [more, setMore] = useState<AudiencePage['members']>([]);
   const [person, setPerson] = useState<UserSummary>();
   const [pinging, setPinging] = useState(false);
+  const [chatOpen, setChatOpen] = useState(false);
   useEffect(() => {
     const c = new RoomClient(id, audioHost.current!);
     setClient(c);
@@ -355,7 +357,10 @@ function RoomView({ id, me }: { id: string; me: Me }) {
           )}
         </section>
       )}
+      <ReactionBar client={client} s={s} />
+      {chatOpen && <ChatSheet client={client} s={s} onClose={() => setChatOpen(false)} />}
       <div class="controls" role="toolbar" aria-label="Room controls">
+        <button onClick={() => setChatOpen(!chatOpen)} aria-expanded={chatOpen}>Chat{s.chat.messages.length > 0 ? ` (${s.chat.messages.length})` : ''}</button>
         <button onClick={() => { client.leave(); navigate('/'); }}>Leave quietly</button>
         {onStage && (s.muted
           ? <button class="primary" onClick={() => void client.setMuted(false)}>Unmute</button>

@@ -1,6 +1,6 @@
 // One room connection: the room's WebSocket, a WebRTC peer with one send m-line and three receive slots,
 // the microphone (asked for only when the user goes on stage), speaking levels, and reconnection.
-import type { ClientCommand, Role, RoomInfo, ServerEvent, StageMember, UserId, UserSummary } from './wire';
+import type { ChatState, ClientCommand, ReactionCount, Role, RoomInfo, ServerEvent, StageMember, UserId, UserSummary } from './wire';
 
 const SLOTS = 3;
 
@@ -20,12 +20,18 @@ export interface RoomState {
   micError?: string;
   autoplayBlocked: boolean;
   endedReason?: string;
+  chat: ChatState;
+  /// The last counts of reactions, with a serial that changes with each, for the animation.
+  reactions: { counts: ReactionCount[]; serial: number };
 }
 
 type Listener = (s: RoomState) => void;
 
 export class RoomClient {
-  state: RoomState = { phase: 'connecting', role: 'listener', muted: false, hands: [], handRaised: false, levels: new Map(), autoplayBlocked: false };
+  state: RoomState = {
+    phase: 'connecting', role: 'listener', muted: false, hands: [], handRaised: false, levels: new Map(), autoplayBlocked: false,
+    chat: { mode: 'everyone', messages: [], slow_mode: false, silenced: false }, reactions: { counts: [], serial: 0 },
+  };
   private ws?: WebSocket;
   private pc?: RTCPeerConnection;
   /// The TURN servers and this user's credentials for them, from `joined`: the way in for a network that
@@ -164,7 +170,7 @@ export class RoomClient {
         this.retry = 0;
         this.iceServers = e.ice_servers.map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
         const me = e.room.stage.find((m) => m.user.id === e.you.id);
-        this.set({ phase: 'live', you: e.you, role: e.role, room: e.room, hands: e.hands, muted: me?.muted ?? false, notice: undefined });
+        this.set({ phase: 'live', you: e.you, role: e.role, room: e.room, hands: e.hands, muted: me?.muted ?? false, notice: undefined, chat: e.chat });
         void this.startMedia();
         break;
       }
@@ -232,6 +238,25 @@ export class RoomClient {
           const source = e.sources[i];
           if (user !== null && source !== null && source !== undefined) this.speakers.set(source, user);
         });
+        break;
+      case 'chat_message':
+        // The last 100, as a late joiner gets them.
+        this.set({ chat: { ...this.state.chat, messages: [...this.state.chat.messages, e.message].slice(-100) } });
+        break;
+      case 'chat_deleted':
+        this.set({ chat: { ...this.state.chat, messages: this.state.chat.messages.filter((m) => m.id !== e.message_id) } });
+        break;
+      case 'chat_mode_changed':
+        this.set({ chat: { ...this.state.chat, mode: e.mode } });
+        break;
+      case 'chat_slow_mode':
+        this.set({ chat: { ...this.state.chat, slow_mode: e.on } });
+        break;
+      case 'chat_silenced':
+        this.set({ chat: { ...this.state.chat, silenced: e.silenced } });
+        break;
+      case 'reactions':
+        this.set({ reactions: { counts: e.counts, serial: this.state.reactions.serial + 1 } });
         break;
       case 'pong':
         break;

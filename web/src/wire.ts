@@ -409,7 +409,11 @@ silenced: boolean, } | { "type": "set_chat_mode",
 /**
  * The new mode.
  */
-mode: ChatMode, } | { "type": "candidate", 
+mode: ChatMode, } | { "type": "react", 
+/**
+ * Which.
+ */
+reaction: Reaction, } | { "type": "candidate", 
 /**
  * The candidate line.
  */
@@ -471,13 +475,29 @@ silenced: boolean, } | { "type": "set_chat_mode",
 /**
  * The new mode.
  */
-mode: ChatMode, } | { "type": "candidate", 
+mode: ChatMode, } | { "type": "react", 
+/**
+ * Which.
+ */
+reaction: Reaction, } | { "type": "candidate", 
 /**
  * The candidate line.
  */
 candidate: string, };
 
 export type ChatMode = "everyone" | "speakers" | "off";
+
+export type Reaction = "clap" | "heart" | "laugh" | "fire" | "hundred" | "raised";
+
+export type ReactionCount = { 
+/**
+ * Which.
+ */
+reaction: Reaction, 
+/**
+ * How many times, in the last half second.
+ */
+count: number, };
 
 export type ChatMessage = { 
 /**
@@ -637,7 +657,11 @@ seconds_between: number, } | { "type": "chat_silenced",
 /**
  * Whether you are silenced.
  */
-silenced: boolean, } | { "type": "error", 
+silenced: boolean, } | { "type": "reactions", 
+/**
+ * Each reaction given, with how many times.
+ */
+counts: Array<ReactionCount>, } | { "type": "error", 
 /**
  * The `id` of the command, if it had one.
  */

@@ -111,6 +111,12 @@ pub enum ClientCommand {
         /// The new mode.
         mode: ChatMode,
     },
+    /// A reaction. Reactions are counted and sent to everyone twice a second as totals, never one by one;
+    /// at most 5 per person in each half second count.
+    React {
+        /// Which.
+        reaction: Reaction,
+    },
     /// WebRTC: a trickled ICE candidate. The server is ICE-lite and learns the client's address from its
     /// connectivity checks, so candidates are accepted and need not be sent.
     Candidate {
@@ -130,6 +136,39 @@ pub enum ChatMode {
     Speakers,
     /// Nobody: the chat is closed.
     Off,
+}
+
+/// The reactions a room takes: a small fixed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Reaction {
+    /// 👏
+    Clap,
+    /// ❤️
+    Heart,
+    /// 😂
+    Laugh,
+    /// 🔥
+    Fire,
+    /// 💯
+    Hundred,
+    /// 🙌
+    Raised,
+}
+
+impl Reaction {
+    /// Every reaction, in the order clients show them.
+    pub const ALL: [Reaction; 6] =
+        [Reaction::Clap, Reaction::Heart, Reaction::Laugh, Reaction::Fire, Reaction::Hundred, Reaction::Raised];
+}
+
+/// How many times a reaction was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct ReactionCount {
+    /// Which.
+    pub reaction: Reaction,
+    /// How many times, in the last half second.
+    pub count: u32,
 }
 
 /// One chat message.
@@ -283,6 +322,11 @@ pub enum ServerEvent {
     ChatSilenced {
         /// Whether you are silenced.
         silenced: bool,
+    },
+    /// The reactions of the last half second, counted: sent at most twice a second, only when there were any.
+    Reactions {
+        /// Each reaction given, with how many times.
+        counts: Vec<ReactionCount>,
     },
     /// A command of yours was refused. Nothing changed.
     Error {

@@ -38,6 +38,8 @@ fn generate() -> String {
         ClientMessage::decl(&cfg),
         ClientCommand::decl(&cfg),
         ChatMode::decl(&cfg),
+        Reaction::decl(&cfg),
+        ReactionCount::decl(&cfg),
         ChatMessage::decl(&cfg),
         ChatState::decl(&cfg),
         IceServer::decl(&cfg),

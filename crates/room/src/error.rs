@@ -72,6 +72,9 @@ pub enum CommandError {
     /// The room is in slow mode.
     #[error("The chat is in slow mode: one message every 10 seconds each.")]
     ChatSlowMode,
+    /// Too many reactions from one person.
+    #[error("Slow down: at most 5 reactions each half second.")]
+    ReactionsTooFast,
     /// No such chat message (deleted already, or too old to be kept).
     #[error("That message is gone.")]
     NoSuchMessage,
@@ -99,6 +102,7 @@ impl CommandError {
             CommandError::ChatTooFast => "chat_too_fast",
             CommandError::ChatSlowMode => "chat_slow_mode",
             CommandError::NoSuchMessage => "no_such_message",
+            CommandError::ReactionsTooFast => "reactions_too_fast",
         }
     }
 }

@@ -783,6 +783,7 @@ impl Room {
             ClientCommand::DeleteChat { message_id } => self.delete_chat(actor, message_id)?,
             ClientCommand::SilenceChat { user_id, silenced } => self.silence_chat(actor, user_id, silenced)?,
             ClientCommand::SetChatMode { mode } => self.set_chat_mode(actor, mode)?,
+            ClientCommand::React { reaction } => self.react(now, actor, reaction)?,
             // Media signaling is not a room rule: the glue routes it to the media plane before it gets here.
             ClientCommand::Offer { .. } | ClientCommand::Candidate { .. } => {}
         }

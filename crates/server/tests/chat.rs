@@ -52,3 +52,29 @@ async fn chat_reaches_everyone_history_greets_a_late_joiner_and_moderators_delet
     assert_eq!(bws.expect("chat_mode_changed").await["mode"], "off");
     assert_eq!(bws.command_error(json!({"type": "send_chat", "text": "hey"})).await.as_deref(), Some("chat_off"));
 }
+
+#[tokio::test]
+async fn reactions_arrive_as_counts_and_unknown_ones_are_refused() {
+    let server = common::TestServer::start().await;
+    let host = server.user("host").await;
+    let bob = server.user("bob").await;
+    let (room, mut hws) = server.room(&host, "open", &[]).await;
+    let mut bws = bob.join(&room).await.unwrap();
+    bws.expect("joined").await;
+    for reaction in ["clap", "clap", "heart"] {
+        bws.send(json!({"type": "react", "reaction": reaction})).await;
+    }
+    hws.send(json!({"type": "react", "reaction": "clap"})).await;
+    // Counts, twice a second: everything given arrives in one or two counts, never one event each.
+    let (mut seen, mut events) = (0, 0);
+    while seen < 4 {
+        let ev = bws.expect("reactions").await;
+        seen += ev["counts"].as_array().unwrap().iter().map(|c| c["count"].as_u64().unwrap()).sum::<u64>();
+        events += 1;
+    }
+    assert_eq!(seen, 4);
+    assert!(events <= 2, "{events} events for 4 reactions");
+    bws.send_raw(r#"{"type":"react","reaction":"poop"}"#).await;
+    let err = bws.expect("error").await;
+    assert_eq!(err["code"], "invalid_message", "a reaction not in the set is refused: {err}");
+}

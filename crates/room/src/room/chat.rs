@@ -3,7 +3,12 @@
 //! moderators' deletions. Messages are events broadcast once to everyone.
 
 use super::*;
-use stoa_proto::{ChatMessage, ChatMode, ChatState};
+use stoa_proto::{ChatMessage, ChatMode, ChatState, Reaction, ReactionCount};
+
+/// How often reactions go out, as counts.
+const REACTIONS_EVERY: Duration = Duration::from_millis(500);
+/// Reactions one person may give in each of those windows.
+const REACTIONS_PER_WINDOW: u32 = 5;
 
 /// Messages a late joiner gets.
 pub(super) const HISTORY: usize = 100;
@@ -29,6 +34,12 @@ pub(super) struct Chat {
     pub(super) silenced: HashSet<UserId>,
     /// Until when slow mode lasts, while on.
     pub(super) slow_until: Option<Instant>,
+    /// Reactions given since the last count went out.
+    reactions: BTreeMap<Reaction, u32>,
+    /// Each person's reactions in this window.
+    reactions_by: HashMap<UserId, u32>,
+    /// When the pending counts go out.
+    reactions_due: Option<Instant>,
     /// Wall-clock milliseconds at `epoch`, for the messages' times (the room's clock is an `Instant`).
     epoch: Option<(Instant, u64)>,
 }
@@ -134,13 +145,33 @@ impl Room {
         Ok(())
     }
 
-    /// When slow mode ends, if it is on.
-    pub(super) fn chat_timeout(&self) -> Option<Instant> {
-        self.chat.slow_until
+    pub(super) fn react(&mut self, now: Instant, actor: UserId, reaction: Reaction) -> Result<(), CommandError> {
+        let given = self.chat.reactions_by.entry(actor).or_default();
+        if *given >= REACTIONS_PER_WINDOW {
+            return Err(CommandError::ReactionsTooFast);
+        }
+        *given += 1;
+        *self.chat.reactions.entry(reaction).or_default() += 1;
+        self.chat.reactions_due.get_or_insert(now + REACTIONS_EVERY);
+        Ok(())
     }
 
-    /// Ends slow mode once its time is up.
+    /// When slow mode ends or reactions are due, whichever is first.
+    pub(super) fn chat_timeout(&self) -> Option<Instant> {
+        [self.chat.slow_until, self.chat.reactions_due].into_iter().flatten().min()
+    }
+
+    /// Sends the reactions' counts when due, and ends slow mode once its time is up.
     pub(super) fn handle_chat_timeout(&mut self, now: Instant) {
+        if self.chat.reactions_due.is_some_and(|due| now >= due) {
+            self.chat.reactions_due = None;
+            self.chat.reactions_by.clear();
+            let counts = std::mem::take(&mut self.chat.reactions)
+                .into_iter()
+                .map(|(reaction, count)| ReactionCount { reaction, count })
+                .collect();
+            self.outputs.push_back(Output::Broadcast(ServerEvent::Reactions { counts }));
+        }
         if self.chat.slow_until.is_some_and(|until| now >= until) {
             self.chat.slow_until = None;
             self.outputs.push_back(Output::Broadcast(ServerEvent::ChatSlowMode { on: false, seconds_between: 0 }));

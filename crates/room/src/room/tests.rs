@@ -263,6 +263,7 @@ fn short(ev: &ServerEvent) -> String {
         ServerEvent::ChatModeChanged { mode } => format!("chat mode {mode:?}"),
         ServerEvent::ChatSlowMode { on, .. } => format!("chat slow mode {on}"),
         ServerEvent::ChatSilenced { silenced } => format!("chat silenced {silenced}"),
+        ServerEvent::Reactions { counts } => format!("reactions {counts:?}"),
         ServerEvent::Answer { .. } | ServerEvent::Slots { .. } => unreachable!("the room emits no media events"),
         ServerEvent::Joined { .. } | ServerEvent::Error { .. } => unreachable!(),
         ServerEvent::ServerRestarting { .. } => unreachable!("the server, not the room, says it restarts"),
@@ -1325,4 +1326,56 @@ fn chat_modes_limits_slow_mode_deletion_silencing_and_history() {
     assert_eq!(chat.messages.len(), 100);
     assert_eq!(chat.messages.last().unwrap().text, "m119");
     assert!(chat.messages.windows(2).all(|w| w[0].id < w[1].id));
+}
+
+#[test]
+fn reactions_go_out_as_counts_twice_a_second_never_one_by_one() {
+    use stoa_proto::{Reaction, ReactionCount};
+    let t0 = Instant::now();
+    let config = RoomConfig { capacity: 100, reconnect_grace: Duration::from_secs(30) };
+    let mut room =
+        Room::new(t0, RoomId("r".into()), "R".into(), Visibility::Open, user("alice"), HashSet::new(), config);
+    let alice = room.join(t0, user("alice"), Relations::default(), &[]).unwrap();
+    let bob = room.join(t0, user("bob"), Relations::default(), &[]).unwrap();
+    while room.poll_output().is_some() {}
+    let react = |room: &mut Room, conn, reaction| {
+        room.command(t0, conn, ClientMessage { id: None, command: ClientCommand::React { reaction } })
+    };
+    for _ in 0..3 {
+        react(&mut room, bob, Reaction::Clap);
+    }
+    react(&mut room, alice, Reaction::Heart);
+    react(&mut room, alice, Reaction::Clap);
+    assert!(room.poll_output().is_none(), "no event per reaction");
+    assert_eq!(room.poll_timeout(), Some(t0 + Duration::from_millis(500)));
+    // Five each half second per person; the sixth is refused to its sender alone.
+    for _ in 0..2 {
+        react(&mut room, bob, Reaction::Fire);
+    }
+    react(&mut room, bob, Reaction::Fire);
+    let refused: Vec<_> = std::iter::from_fn(|| room.poll_output()).collect();
+    assert!(
+        matches!(refused.as_slice(), [Output::Send(c, ServerEvent::Error { code, .. })] if *c == bob && code == "reactions_too_fast"),
+        "{refused:?}"
+    );
+    room.handle_timeout(t0 + Duration::from_millis(500));
+    let out: Vec<_> = std::iter::from_fn(|| room.poll_output()).collect();
+    let counts = out.iter().find_map(|o| match o {
+        Output::Broadcast(ServerEvent::Reactions { counts }) => Some(counts.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        counts.unwrap(),
+        [
+            ReactionCount { reaction: Reaction::Clap, count: 4 },
+            ReactionCount { reaction: Reaction::Heart, count: 1 },
+            ReactionCount { reaction: Reaction::Fire, count: 2 },
+        ]
+    );
+    room.handle_timeout(t0 + Duration::from_secs(2));
+    let later: Vec<_> = std::iter::from_fn(|| room.poll_output()).collect();
+    assert!(
+        !later.iter().any(|o| matches!(o, Output::Broadcast(ServerEvent::Reactions { .. }))),
+        "quiet until the next reaction"
+    );
 }
