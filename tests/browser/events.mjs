@@ -171,6 +171,18 @@ try {
   await host.locator('.reaction-burst').getByText('×2').waitFor({ timeout: 5000 });
   step('reactions: two applause counted as one burst of 2');
 
+  // A signed-out visitor opens the room's share link: the title and stage, and "Sign in to listen".
+  const roomUrl = host.url();
+  const anon = await (await host.context().browser().newContext({ bypassCSP: true })).newPage();
+  await anon.goto(roomUrl);
+  await anon.getByRole('heading', { name: 'Tones at dawn' }).waitFor();
+  await anon.getByText('Henrietta Host').waitFor();
+  await anon.getByRole('button', { name: 'Sign in to listen', exact: true }).waitFor();
+  await axe(anon, 'shared room, signed out');
+  await anon.getByRole('button', { name: 'Sign in to listen', exact: true }).click();
+  await anon.getByRole('heading', { name: 'Welcome back' }).waitFor();
+  step('a signed-out visitor sees the shared room and is asked to sign in');
+
   // The host's own profile: the event she hosts, and the notification and calendar settings.
   await host.goto(`${base}/u/hostess`);
   await host.getByRole('heading', { name: 'Notifications and calendar' }).waitFor();

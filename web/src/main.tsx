@@ -6,7 +6,7 @@ import { del, get, patch, post } from './api';
 import { Avatar, ErrorNote, Field, Link, Modal, message, navigate } from './ui';
 import { RoomClient, type RoomState } from './room';
 import { ChatSheet, ReactionBar } from './chat';
-import { AvatarUpload, Bell, EventPage, HostedEvents, PingFollowers, SearchBox, SearchPage, Settings, SuggestedPeople, Upcoming } from './social';
+import { AvatarUpload, Bell, EventPage, HostedEvents, PingFollowers, SearchBox, SearchPage, Settings, ShareButton, SharePreview, SuggestedPeople, Upcoming } from './social';
 import type { AudiencePage, Hallway, HandMode, InviteList, Me, Profile, RoomInfo, UserSummary, Visibility } from './wire';
 import './styles.css';
 
@@ -296,6 +296,7 @@ function RoomView({ id, me }: { id: string; me: Me }) {
       <div class="bar">
         <h1>{room?.title ?? 'Room'}</h1>
         <span class="muted">{room?.listener_count ?? 0} listening</span>
+        <ShareButton url={`${location.origin}/room/${id}`} title={room?.title ?? 'A room on Stoa'} />
       </div>
       {s.autoplayBlocked && (
         <button class="primary wide" onClick={() => void client.tapToListen()}>Tap to listen</button>
@@ -542,7 +543,13 @@ function App() {
   const invite = path.match(/^\/invite\/([^/]+)$/);
   if (me === undefined) return <main id="main" class="center"><p class="muted">Loading…</p></main>;
   if (invite && !me) return <Shell me={null}><SignUp code={decodeURIComponent(invite[1]!)} onSignedIn={setMe} /></Shell>;
-  if (!me) return <Shell me={null}><SignIn onSignedIn={setMe} /></Shell>;
+  if (!me) {
+    // A shared link to an open room or event shows what it is before asking to sign in.
+    const shared = path.match(/^\/(room|event)\/([a-z0-9]+)$/);
+    const signIn = <SignIn onSignedIn={setMe} />;
+    if (shared) return <Shell me={null}><SharePreview key={path} kind={shared[1] as 'room' | 'event'} id={shared[2]!} signIn={signIn} /></Shell>;
+    return <Shell me={null}>{signIn}</Shell>;
+  }
   const room = path.match(/^\/room\/([a-z0-9]+)$/);
   const user = path.match(/^\/u\/([^/]+)$/);
   const event = path.match(/^\/event\/([a-z0-9]+)$/);

@@ -1,6 +1,7 @@
 // Finding and being found: scheduled events and their pages, the bell (live over Server-Sent Events, with
 // web push), search, suggestions, pings, and the profile's avatar, links, calendar feed and push settings.
 import { useEffect, useState } from 'preact/hooks';
+import type { ComponentChildren } from 'preact';
 import { ApiError, del, get, patch, post, put } from './api';
 import { Avatar, ErrorNote, Field, Link, Modal, message, navigate } from './ui';
 import type {
@@ -9,6 +10,7 @@ import type {
   EventList,
   Me,
   Notification,
+  Preview,
   NotificationPage,
   NotificationUpdate,
   PushSettings,
@@ -200,7 +202,7 @@ export function EventPage({ id }: { id: string }) {
         {ev.you_host && ev.state === 'scheduled' && (
           <button class="primary" onClick={() => act(() => post<RoomInfo>(`/events/${id}/start`))}>Start the room</button>
         )}
-        <button onClick={async () => { await navigator.clipboard?.writeText(ev.url).catch(() => undefined); setCopied(true); }}>{copied ? 'Link copied' : 'Copy link'}</button>
+        <button onClick={async () => setCopied((await shareLink(ev.url, ev.title)) === 'copied')}>{copied ? 'Link copied' : 'Share'}</button>
         <a class="button" href={`/api/v1/events/${id}/calendar.ics`} download>Add to calendar</a>
       </div>
       {ev.you_are_asked && (
@@ -581,5 +583,51 @@ export function Settings() {
       </div>
       <ErrorNote message={error} />
     </section>
+  );
+}
+
+// ---------- sharing ----------
+
+/** Shares a link: the system's share sheet on phones (the Web Share API), else the clipboard. */
+export async function shareLink(url: string, title: string): Promise<'shared' | 'copied'> {
+  const phone = window.matchMedia?.('(pointer: coarse)').matches;
+  if (phone && typeof navigator.share === 'function') {
+    await navigator.share({ title, url }).catch(() => undefined);
+    return 'shared';
+  }
+  await navigator.clipboard?.writeText(url).catch(() => undefined);
+  return 'copied';
+}
+
+export function ShareButton({ url, title }: { url: string; title: string }) {
+  const [done, setDone] = useState<string>();
+  return (
+    <button onClick={async () => setDone((await shareLink(url, title)) === 'copied' ? 'Link copied' : undefined)}>
+      {done ?? 'Share'}
+    </button>
+  );
+}
+
+/** What a signed-out visitor sees of an open room's or event's link; anything else is the sign-in page. */
+export function SharePreview({ kind, id, signIn }: { kind: 'room' | 'event'; id: string; signIn: ComponentChildren }) {
+  const [p, setP] = useState<Preview | null>();
+  const [signing, setSigning] = useState(false);
+  useEffect(() => {
+    get<Preview>(`/${kind === 'room' ? 'rooms' : 'events'}/${id}/preview`).then(setP, () => setP(null));
+  }, [kind, id]);
+  if (p === undefined) return <main class="narrow" id="main"><p class="muted">Loading…</p></main>;
+  if (p === null || signing) return <>{signIn}</>;
+  return (
+    <main class="narrow" id="main">
+      <p class="event-state state-live">{kind === 'room' ? 'Live now' : when(p.starts_at!)}</p>
+      <h1>{p.title}</h1>
+      {p.description && <p class="bio">{p.description}</p>}
+      <ul class="hands" aria-label={kind === 'room' ? 'On stage' : 'Hosts'}>
+        {p.people.map((u) => <li key={u.id}><Avatar user={u} size="sm" /> <span>{u.display_name}</span></li>)}
+      </ul>
+      {p.listener_count != null && <p class="muted">{p.listener_count} listening</p>}
+      <button class="primary wide" onClick={() => setSigning(true)}>{kind === 'room' ? 'Sign in to listen' : 'Sign in to be notified'}</button>
+      <p class="muted">Stoa is invite-only: ask a member for an invite link to sign up.</p>
+    </main>
   );
 }

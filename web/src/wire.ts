@@ -1019,3 +1019,29 @@ export type Suggestions = {
  * People to follow, most-followed first.
  */
 people: Array<Suggestion>, };
+
+export type Preview = { 
+/**
+ * The title.
+ */
+title: string, 
+/**
+ * For an event, its description; empty for a room.
+ */
+description: string, 
+/**
+ * The people on stage (a room) or the hosts (an event).
+ */
+people: Array<UserSummary>, 
+/**
+ * A room's audience size; absent for an event.
+ */
+listener_count: number | null, 
+/**
+ * An event's start, RFC 3339 in UTC; absent for a room.
+ */
+starts_at: string | null, 
+/**
+ * The address to share.
+ */
+url: string, };

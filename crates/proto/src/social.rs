@@ -334,3 +334,21 @@ pub struct Suggestions {
     /// People to follow, most-followed first.
     pub people: Vec<Suggestion>,
 }
+
+/// `GET /api/v1/rooms/{id}/preview` and `GET /api/v1/events/{id}/preview`: what anyone, signed in or not,
+/// may see of an open room or event through its share link. Hidden ones answer 404, as everywhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+pub struct Preview {
+    /// The title.
+    pub title: String,
+    /// For an event, its description; empty for a room.
+    pub description: String,
+    /// The people on stage (a room) or the hosts (an event).
+    pub people: Vec<UserSummary>,
+    /// A room's audience size; absent for an event.
+    pub listener_count: Option<u32>,
+    /// An event's start, RFC 3339 in UTC; absent for a room.
+    pub starts_at: Option<String>,
+    /// The address to share.
+    pub url: String,
+}

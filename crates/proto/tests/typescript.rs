@@ -69,6 +69,7 @@ fn generate() -> String {
         SearchResults::decl(&cfg),
         Suggestion::decl(&cfg),
         Suggestions::decl(&cfg),
+        Preview::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/proto by `STOA_WRITE_TS=1 cargo test -p stoa-proto --test typescript`.\n// Do not edit by hand: change the Rust types and regenerate.\n\n",

@@ -23,7 +23,7 @@ pub mod turn;
 use crate::auth::RateLimiter;
 use crate::error::ApiError;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::future::IntoFuture;
@@ -261,12 +261,18 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::avatars::router())
         .merge(routes::notifications::router())
         .merge(routes::search::router())
-        .fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
-            let page = (method == axum::http::Method::GET || method == axum::http::Method::HEAD)
-                .then(|| routes::web::serve(&uri))
-                .flatten();
-            page.unwrap_or_else(|| ApiError::not_found("There is nothing at this address.").into_response())
-        })
+        .merge(routes::share::router())
+        .fallback(
+            |State(state): axum::extract::State<AppState>, method: axum::http::Method, uri: axum::http::Uri| async move {
+                if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
+                    return ApiError::not_found("There is nothing at this address.").into_response();
+                }
+                // An open room's or event's page unfolds in chat apps: its tags are rendered here.
+                let tags = routes::share::meta_tags(&state, uri.path()).await;
+                routes::web::serve(&uri, tags.as_deref())
+                    .unwrap_or_else(|| ApiError::not_found("There is nothing at this address.").into_response())
+            },
+        )
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -1,7 +1,7 @@
 //! The OpenAPI document, assembled from the handlers' `#[utoipa::path]` annotations and the proto types'
 //! schemas, so that it cannot drift from the code.
 
-use crate::routes::{accounts, avatars, events, meta, notifications, rooms, search, users};
+use crate::routes::{accounts, avatars, events, meta, notifications, rooms, search, share, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         notifications::unsubscribe, notifications::settings, notifications::update_settings,
         search::search, search::suggestions,
         avatars::upload, avatars::remove, avatars::serve,
+        share::room_preview, share::event_preview,
     ),
     components(schemas(stoa_proto::ClientMessage, stoa_proto::ClientCommand, stoa_proto::ServerEvent)),
     modifiers(&BearerAuth, &Limits),

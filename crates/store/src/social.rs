@@ -194,6 +194,8 @@ pub trait Social: Send + Sync {
     async fn create_event(&self, event: &NewEvent) -> Result<(), StoreError>;
     /// An event as `viewer` may see it; `None` if it does not exist or is hidden from them.
     async fn event(&self, viewer: UserId, id: &EventId) -> Result<Option<EventRow>, StoreError>;
+    /// An open event, as anyone (signed in or not) may see it through its share link; `None` for any other.
+    async fn open_event(&self, id: &EventId) -> Result<Option<EventRow>, StoreError>;
     /// Who is invited to a closed event.
     async fn event_invited(&self, id: &EventId) -> Result<Vec<UserId>, StoreError>;
     /// Changes an event's title, description and/or start, bumping its sequence.

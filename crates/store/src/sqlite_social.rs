@@ -280,6 +280,14 @@ impl Social for SqliteStore {
         Ok(events.into_iter().next())
     }
 
+    async fn open_event(&self, id: &EventId) -> Result<Option<EventRow>, StoreError> {
+        // Viewer 0 is nobody: an open event is the one visibility that needs no relation to anyone.
+        let events = self
+            .events_where(UserId(0), now(), "e.id = ?3 AND e.visibility = 'open'", Some(id.0.clone()), "e.id", 1)
+            .await?;
+        Ok(events.into_iter().next())
+    }
+
     async fn event_invited(&self, id: &EventId) -> Result<Vec<UserId>, StoreError> {
         let rows: Vec<(i64,)> = sqlx::query_as("SELECT user_id FROM event_invited WHERE event_id = ?")
             .bind(&id.0)

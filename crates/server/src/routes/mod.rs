@@ -7,6 +7,7 @@ pub mod meta;
 pub mod notifications;
 pub mod rooms;
 pub mod search;
+pub mod share;
 pub mod users;
 pub mod web;
 

@@ -17,9 +17,9 @@ fn asset(path: &str) -> Option<(&'static str, &'static [u8])> {
     embedded::ASSETS.iter().find(|(p, _, _)| *p == path).map(|(_, mime, bytes)| (*mime, *bytes))
 }
 
-/// Serves a file of the client, or the client's page for any other address. `None` for API addresses,
-/// whose unknown paths stay JSON 404s.
-pub fn serve(uri: &Uri) -> Option<Response> {
+/// Serves a file of the client, or the client's page for any other address, with `head` (Open Graph tags)
+/// added to it when given. `None` for API addresses, whose unknown paths stay JSON 404s.
+pub fn serve(uri: &Uri, head: Option<&str>) -> Option<Response> {
     let path = uri.path();
     if path.starts_with("/api/") || path == "/healthz" {
         return None;
@@ -41,5 +41,11 @@ pub fn serve(uri: &Uri) -> Option<Response> {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    Some((StatusCode::OK, headers, bytes).into_response())
+    match head {
+        Some(tags) => {
+            let page = String::from_utf8_lossy(bytes).replacen("<title>", &format!("{tags}<title>"), 1);
+            Some((StatusCode::OK, headers, page).into_response())
+        }
+        None => Some((StatusCode::OK, headers, bytes).into_response()),
+    }
 }
