@@ -42,7 +42,8 @@ pub fn router() -> Router<AppState> {
         .route("/cal/{file}", get(feed))
 }
 
-fn now() -> i64 {
+/// Unix seconds now.
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
@@ -174,20 +175,9 @@ pub async fn create_event(
     if body.invited.len() > 1000 {
         return Err(ApiError::bad_request("too_many_invited", "Invite at most 1000 people to an event."));
     }
-    let names: Vec<String> = body.cohosts.iter().map(|n| n.trim().to_ascii_lowercase()).collect();
-    // An unknown name is a 400 that names it.
-    crate::routes::rooms::resolve_all(&state, &names).await?;
-    let all = state.store.resolve_usernames(&names).await?;
-    // In the order given, which is the order the event shows them.
-    let mut cohosts: Vec<UserId> = Vec::new();
-    for name in &names {
-        if let Some(user) = all.iter().find(|u| &u.username == name)
-            && user.id != me
-            && !cohosts.contains(&user.id)
-        {
-            cohosts.push(user.id);
-        }
-    }
+    // In the order given, which is the order the event shows them; an unknown name is a 400 that names it.
+    let mut cohosts = crate::routes::rooms::resolve_in_order(&state, &body.cohosts).await?;
+    cohosts.retain(|c| *c != me);
     let among = state.store.relations_among(me, &cohosts).await?;
     let outgoing = state.store.outgoing_among(me, &cohosts).await?;
     if cohosts.iter().any(|c| among.blocked_by.contains(c) || outgoing.blocking.contains(c)) {

@@ -189,12 +189,25 @@ pub(crate) fn room_audience(id: &RoomId, snapshot: &Snapshot) -> RoomAudience {
 
 /// Usernames to IDs; an unknown one is a 400 that names it.
 pub(crate) async fn resolve_all(state: &AppState, usernames: &[String]) -> Result<HashSet<UserId>, ApiError> {
+    Ok(resolve_in_order(state, usernames).await?.into_iter().collect())
+}
+
+/// Usernames to IDs in the order given, each once; an unknown one is a 400 that names it.
+pub(crate) async fn resolve_in_order(state: &AppState, usernames: &[String]) -> Result<Vec<UserId>, ApiError> {
     let names: Vec<String> = usernames.iter().map(|u| u.trim().to_ascii_lowercase()).collect();
     let found = state.store.resolve_usernames(&names).await?;
-    if let Some(missing) = names.iter().find(|n| !found.iter().any(|u| &u.username == *n)) {
-        return Err(ApiError::bad_request("unknown_user", format!("There is no user named {missing:?}.")));
+    let mut ids = Vec::with_capacity(names.len());
+    for name in &names {
+        let id = found
+            .iter()
+            .find(|u| &u.username == name)
+            .map(|u| u.id)
+            .ok_or_else(|| ApiError::bad_request("unknown_user", format!("There is no user named {name:?}.")))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
     }
-    Ok(found.into_iter().map(|u| u.id).collect())
+    Ok(ids)
 }
 
 #[utoipa::path(get, path = "/api/v1/rooms", tag = "rooms", security(("bearer" = [])),
