@@ -132,13 +132,13 @@ async fn a_read_then_write_transaction_waits_for_another_writer_instead_of_faili
     for i in 0..40 {
         people.push(account(&store, &invite, &format!("p{i}")).await);
     }
-    let names: Vec<(String, String)> = (0..20_000).map(|i| (format!("seed{i}"), format!("Seed {i}"))).collect();
+    let names: Vec<(String, String)> = (0..10_000).map(|i| (format!("seed{i}"), format!("Seed {i}"))).collect();
     let writer = tokio::spawn(async move {
         for chunk in names.chunks(500) {
             let ids = other.seed_users(chunk).await.unwrap();
             other.seed_follows(&ids, star.id).await.unwrap();
             // A pause between batches, as the notification worker makes.
-            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     });
     // Follows and unfollows while the other store writes: each reads (the blocks) and then writes.
