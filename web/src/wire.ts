@@ -1045,3 +1045,411 @@ starts_at: string | null,
  * The address to share.
  */
 url: string, };
+
+export type ModerationAction = "invite_to_speak" | "move_to_audience" | "make_moderator" | "remove_moderator" | "mute" | "remove" | "delete_chat" | "silence_chat" | "unsilence_chat" | "chat_mode" | "hand_mode" | "end_room";
+
+export type ModerationEntry = { 
+/**
+ * When, Unix milliseconds.
+ */
+at_ms: number, 
+/**
+ * The moderator (an admin ending the room from the console is recorded as that admin).
+ */
+actor: UserSummary, 
+/**
+ * What they did.
+ */
+action: ModerationAction, 
+/**
+ * To whom, when it was done to someone.
+ */
+target: UserSummary | null, 
+/**
+ * The deleted message's text, or the new mode.
+ */
+detail: string | null, };
+
+export type ModerationLog = { 
+/**
+ * The entries.
+ */
+entries: Array<ModerationEntry>, };
+
+export type ChatRecord = { 
+/**
+ * The author.
+ */
+user: UserSummary, 
+/**
+ * The text.
+ */
+text: string, 
+/**
+ * When it was sent, Unix milliseconds.
+ */
+sent_at_ms: number, 
+/**
+ * Who deleted it, if a moderator did.
+ */
+deleted_by: UserSummary | null, };
+
+export type ReportReason = "harassment" | "hate" | "spam" | "sexual" | "violence" | "impersonation" | "other";
+
+export type ReportRequest = { 
+/**
+ * The person reported, who must be in the room; absent to report the room itself.
+ */
+user_id: UserId | null, 
+/**
+ * Why.
+ */
+reason: ReportReason, 
+/**
+ * Up to 1,000 characters more.
+ */
+text: string, 
+/**
+ * Also block the person reported, in the same step.
+ */
+block: boolean, };
+
+export type ReportReceipt = { 
+/**
+ * The report's number.
+ */
+id: number, 
+/**
+ * Whether the person reported is now blocked.
+ */
+blocked: boolean, 
+/**
+ * A sentence for the reporter.
+ */
+message: string, };
+
+export type Report = { 
+/**
+ * Its number.
+ */
+id: number, 
+/**
+ * Who reported.
+ */
+reporter: UserSummary, 
+/**
+ * The room.
+ */
+room_id: RoomId, 
+/**
+ * The room's title when reported.
+ */
+room_title: string, 
+/**
+ * The person reported; absent for a report on the room.
+ */
+target: UserSummary | null, 
+/**
+ * Why.
+ */
+reason: ReportReason, 
+/**
+ * What the reporter wrote.
+ */
+text: string, 
+/**
+ * When, Unix milliseconds.
+ */
+created_at_ms: number, 
+/**
+ * When an admin resolved it.
+ */
+resolved_at_ms: number | null, 
+/**
+ * Who resolved it (absent when done from the command line).
+ */
+resolved_by: UserSummary | null, 
+/**
+ * The admin's note.
+ */
+resolution_note: string | null, };
+
+export type ReportDetail = { 
+/**
+ * The report.
+ */
+report: Report, 
+/**
+ * The chat, oldest first, deleted messages included.
+ */
+chat: Array<ChatRecord>, 
+/**
+ * The moderation log, oldest first.
+ */
+moderation: Array<ModerationEntry>, 
+/**
+ * Other reports on the same person, newest first (at most 20).
+ */
+earlier_reports: Array<Report>, };
+
+export type ReportList = { 
+/**
+ * The reports, newest first.
+ */
+reports: Array<Report>, 
+/**
+ * The cursor of the next page.
+ */
+next_cursor: number | null, };
+
+export type ResolveReportRequest = { 
+/**
+ * 1 to 1,000 characters: what was done and why.
+ */
+note: string, };
+
+export type SuspendRequest = { 
+/**
+ * 1 to 1,000 characters, shown to the person when they try to sign in.
+ */
+reason: string, };
+
+export type AdminUser = { 
+/**
+ * Who.
+ */
+user: UserSummary, 
+/**
+ * Whether they are an admin.
+ */
+is_admin: boolean, 
+/**
+ * When they signed up, Unix seconds.
+ */
+created_at: number, 
+/**
+ * Why they are suspended, if they are.
+ */
+suspended: string | null, 
+/**
+ * Whether the account was deleted (then `user` is its anonymous stand-in).
+ */
+deleted: boolean, 
+/**
+ * Who invited whom, from the first account down to this person's inviter.
+ */
+invited_by: Array<UserSummary>, 
+/**
+ * Whom this person invited, oldest first.
+ */
+invitees: Array<Invitee>, 
+/**
+ * Reports on this person.
+ */
+reports_against: number, };
+
+export type Invitee = { 
+/**
+ * Who.
+ */
+user: UserSummary, 
+/**
+ * How many they invited in turn.
+ */
+invitees: number, 
+/**
+ * Whether they are suspended.
+ */
+suspended: boolean, };
+
+export type AdminSettings = { 
+/**
+ * Invites each user may create (0 to 10,000).
+ */
+invite_quota: number, 
+/**
+ * Participants a room holds, stage included (2 to 100,000); applies to live rooms at once.
+ */
+room_capacity: number, };
+
+export type AdminRooms = { 
+/**
+ * The rooms.
+ */
+rooms: Array<RoomInfo>, };
+
+export type AdminLogEntry = { 
+/**
+ * Its number.
+ */
+id: number, 
+/**
+ * Who did it; absent for the command line.
+ */
+admin: UserSummary | null, 
+/**
+ * What: `suspend`, `unsuspend`, `end_room`, `resolve_report` or `settings`.
+ */
+action: string, 
+/**
+ * To what: a username, a room or a report.
+ */
+subject: string, 
+/**
+ * The reason, note or new value.
+ */
+detail: string, 
+/**
+ * When, Unix seconds.
+ */
+created_at: number, };
+
+export type AdminLog = { 
+/**
+ * Newest first.
+ */
+entries: Array<AdminLogEntry>, };
+
+export type SessionInfo = { 
+/**
+ * Its ID, to revoke it by.
+ */
+id: string, 
+/**
+ * The device, as its browser named itself ("Chrome on Linux").
+ */
+device: string, 
+/**
+ * When it signed in, Unix seconds.
+ */
+created_at: number, 
+/**
+ * When it was last used, Unix seconds, to the hour.
+ */
+last_seen: number, 
+/**
+ * Whether it is the session asking.
+ */
+current: boolean, };
+
+export type SessionList = { 
+/**
+ * Newest first.
+ */
+sessions: Array<SessionInfo>, };
+
+export type ChangePasswordRequest = { 
+/**
+ * The password now.
+ */
+current_password: string, 
+/**
+ * The new one: 8 to 1,024 characters.
+ */
+new_password: string, };
+
+export type DeleteAccountRequest = { 
+/**
+ * The password.
+ */
+password: string, };
+
+export type AccountExport = { 
+/**
+ * When it was made, Unix seconds.
+ */
+exported_at: number, 
+/**
+ * The profile.
+ */
+profile: Me, 
+/**
+ * When they signed up, Unix seconds.
+ */
+created_at: number, 
+/**
+ * Whom they follow.
+ */
+following: Array<UserSummary>, 
+/**
+ * Who follows them.
+ */
+followers: Array<UserSummary>, 
+/**
+ * Whom they block.
+ */
+blocking: Array<UserSummary>, 
+/**
+ * Events they host or were asked to co-host.
+ */
+events: Array<ExportedEvent>, 
+/**
+ * Events they RSVPed to (IDs and titles).
+ */
+rsvps: Array<ExportedEvent>, 
+/**
+ * The invites they made, and who used each.
+ */
+invites: Array<InviteInfo>, 
+/**
+ * Their chat messages, oldest first.
+ */
+messages: Array<ExportedMessage>, 
+/**
+ * Reports they filed.
+ */
+reports: Array<ExportedReport>, };
+
+export type ExportedEvent = { 
+/**
+ * The ID.
+ */
+id: EventId, 
+/**
+ * The title.
+ */
+title: string, 
+/**
+ * The description.
+ */
+description: string, 
+/**
+ * When it starts, Unix seconds.
+ */
+starts_at: number, };
+
+export type ExportedMessage = { 
+/**
+ * The room.
+ */
+room_id: RoomId, 
+/**
+ * The text.
+ */
+text: string, 
+/**
+ * When, Unix milliseconds.
+ */
+sent_at_ms: number, 
+/**
+ * Whether a moderator deleted it.
+ */
+deleted: boolean, };
+
+export type ExportedReport = { 
+/**
+ * The room.
+ */
+room_id: RoomId, 
+/**
+ * Why.
+ */
+reason: ReportReason, 
+/**
+ * What they wrote.
+ */
+text: string, 
+/**
+ * When, Unix milliseconds.
+ */
+created_at_ms: number, };

@@ -11,12 +11,14 @@
 #![deny(missing_docs)]
 
 mod api;
+mod community;
 mod ids;
 pub mod limits;
 mod social;
 mod ws;
 
 pub use api::*;
+pub use community::*;
 pub use ids::*;
 pub use social::*;
 pub use ws::*;

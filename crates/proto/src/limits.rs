@@ -37,6 +37,11 @@ pub const SEARCH_QUERY: TextLimit = TextLimit { min: 1, max: 100, pattern: None 
 /// A chat message: 1 to 500 characters.
 pub const CHAT_MESSAGE: TextLimit = TextLimit { min: 1, max: 500, pattern: None };
 
+/// A report's text: up to 1,000 characters.
+pub const REPORT_TEXT: TextLimit = TextLimit { min: 0, max: 1000, pattern: None };
+/// An admin's note on a report, or a suspension's reason.
+pub const ADMIN_NOTE: TextLimit = TextLimit { min: 1, max: 1000, pattern: None };
+
 /// The largest page a list returns (`limit`); the smallest is 1.
 pub const PAGE_MAX: u32 = 200;
 /// A page's size when `limit` is not given.
@@ -55,4 +60,8 @@ pub const TEXT_FIELDS: &[(&str, &str, TextLimit)] = &[
     ("CreateEventRequest", "description", EVENT_DESCRIPTION),
     ("UpdateEventRequest", "title", ROOM_TITLE),
     ("UpdateEventRequest", "description", EVENT_DESCRIPTION),
+    ("ReportRequest", "text", REPORT_TEXT),
+    ("ResolveReportRequest", "note", ADMIN_NOTE),
+    ("SuspendRequest", "reason", ADMIN_NOTE),
+    ("ChangePasswordRequest", "new_password", PASSWORD),
 ];

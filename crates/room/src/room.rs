@@ -5,8 +5,8 @@ use crate::error::{CommandError, JoinError};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 use stoa_proto::{
-    AudienceMember, AudiencePage, ClientCommand, ClientMessage, HandMode, Role, RoomId, RoomInfo, ServerEvent,
-    StageMember, UserId, UserSummary, Visibility,
+    AudienceMember, AudiencePage, ClientCommand, ClientMessage, HandMode, ModerationAction, Role, RoomId, RoomInfo,
+    ServerEvent, StageMember, UserId, UserSummary, Visibility,
 };
 
 /// How often, at most, the audience size is sent to everyone. Once a second is fresh enough for a counter
@@ -74,6 +74,17 @@ pub enum Output {
         of: UserId,
         /// Participants of the room.
         among: Vec<UserId>,
+    },
+    /// A moderator acted: an entry for the room's moderation log.
+    Moderation {
+        /// The moderator.
+        actor: UserId,
+        /// What they did.
+        action: ModerationAction,
+        /// To whom.
+        target: Option<UserId>,
+        /// The deleted message's number, or the new mode.
+        detail: Option<String>,
     },
 }
 
@@ -545,6 +556,30 @@ impl Room {
         Ok(())
     }
 
+    /// Takes `user` out of the room, as a suspension or a deleted account does: they are told why, and their
+    /// place is settled as when they leave (a moderator's room hands over). Returns whether they were in it.
+    pub fn expel_user(&mut self, user: UserId, reason: &str, message: &str) -> bool {
+        if self.ended || !self.participants.contains_key(&user) {
+            return false;
+        }
+        self.expel(user, reason, message);
+        true
+    }
+
+    /// An admin ends the room.
+    pub fn end_by_admin(&mut self) {
+        self.end("ended_by_admin");
+    }
+
+    /// Changes how many participants the room holds from now on; those already in stay.
+    pub fn set_capacity(&mut self, capacity: u32) {
+        self.config.capacity = capacity;
+    }
+
+    fn log(&mut self, actor: UserId, action: ModerationAction, target: Option<UserId>, detail: Option<String>) {
+        self.outputs.push_back(Output::Moderation { actor, action, target, detail });
+    }
+
     /// A connection's socket closed without a `leave`. The participant keeps their place for the grace
     /// period.
     pub fn disconnected(&mut self, now: Instant, conn: ConnId) {
@@ -680,6 +715,7 @@ impl Room {
                 }
                 target.invited_to_speak = true;
                 self.send_to_user(user_id, ServerEvent::InvitedToSpeak { by });
+                self.log(actor, ModerationAction::InviteToSpeak, Some(user_id), None);
             }
             ClientCommand::AcceptInvite => {
                 let p = self.participant_mut(actor)?;
@@ -705,10 +741,14 @@ impl Room {
                     Role::Listener => return Err(CommandError::NotOnStage),
                     Role::Speaker => self.set_role(user_id, Role::Listener),
                 }
+                if user_id != actor {
+                    self.log(actor, ModerationAction::MoveToAudience, Some(user_id), None);
+                }
             }
             ClientCommand::MakeModerator { user_id } => {
                 self.require_moderator(actor)?;
                 if self.participant_mut(user_id)?.role != Role::Moderator {
+                    self.log(actor, ModerationAction::MakeModerator, Some(user_id), None);
                     self.set_role(user_id, Role::Moderator);
                     self.enforce_blocks_of(user_id);
                 }
@@ -722,6 +762,7 @@ impl Room {
                     return Err(CommandError::LastModerator);
                 }
                 self.set_role(user_id, Role::Speaker);
+                self.log(actor, ModerationAction::RemoveModerator, Some(user_id), None);
             }
             ClientCommand::Mute { user_id } => {
                 let by = self.require_moderator(actor)?.user.clone();
@@ -733,6 +774,7 @@ impl Room {
                     target.muted = true;
                     self.stage_changed();
                     self.send_to_user(user_id, ServerEvent::Muted { by });
+                    self.log(actor, ModerationAction::Mute, Some(user_id), None);
                 }
             }
             ClientCommand::SetMuted { muted } => {
@@ -753,6 +795,7 @@ impl Room {
                 self.participant_mut(user_id)?;
                 self.removed.insert(user_id);
                 self.version += 1;
+                self.log(actor, ModerationAction::Remove, Some(user_id), None);
                 self.expel(
                     user_id,
                     "removed_by_moderator",
@@ -772,11 +815,14 @@ impl Room {
                         }
                     }
                     self.outputs.push_back(Output::Broadcast(ServerEvent::HandModeChanged { mode }));
+                    let detail = serde_json::to_value(mode).ok().and_then(|v| v.as_str().map(str::to_string));
+                    self.log(actor, ModerationAction::HandMode, None, detail);
                 }
             }
             ClientCommand::Leave => self.depart(actor),
             ClientCommand::EndRoom => {
                 self.require_moderator(actor)?;
+                self.log(actor, ModerationAction::EndRoom, None, None);
                 self.end("ended_by_moderator");
             }
             ClientCommand::SendChat { text } => self.send_chat(now, actor, &text)?,

@@ -9,6 +9,7 @@
 pub mod acme;
 pub mod auth;
 pub mod client_ip;
+pub mod community;
 pub mod error;
 pub mod ical;
 pub mod live;
@@ -133,7 +134,7 @@ impl Default for ServerConfig {
 /// places kept for the reconnect grace; a room whose state was never written, or cannot be read, is ended.
 async fn restore_rooms(state: &AppState, unended: Vec<(stoa_proto::RoomId, Option<String>)>) -> Result<(), StoreError> {
     let room_config =
-        stoa_room::RoomConfig { capacity: state.config.room_capacity, reconnect_grace: state.config.reconnect_grace };
+        stoa_room::RoomConfig { capacity: state.live.room_capacity(), reconnect_grace: state.config.reconnect_grace };
     let (mut restored, mut ended) = (0, 0);
     for (id, lasting) in unended {
         let lasting = lasting.and_then(|json| serde_json::from_str::<stoa_room::Lasting>(&json).ok());
@@ -227,6 +228,12 @@ pub struct AppState {
     pub stopping: watch::Receiver<bool>,
     /// Notifications: the background fan-out, the per-user streams and web push.
     pub notifier: notify::Notifier,
+    /// The settings admins change live (invite quota, room capacity).
+    pub live: Arc<community::LiveSettings>,
+    /// Where rooms' chat and moderation are recorded.
+    pub room_log: community::RoomLog,
+    /// The tail of the admins' log, to wake after an action.
+    pub admin_tail: Arc<community::AdminTail>,
 }
 
 impl AppState {
@@ -244,6 +251,7 @@ impl AppState {
             },
             turn: self.config.turn.clone().map(Arc::new),
             notifier: self.notifier.clone(),
+            room_log: self.room_log.clone(),
         }
     }
 }
@@ -255,6 +263,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(routes::meta::router())
         .merge(routes::accounts::router())
+        .merge(routes::account::router())
+        .merge(routes::admin::router())
+        .merge(routes::moderation::router())
         .merge(routes::users::router())
         .merge(routes::rooms::router())
         .merge(routes::events::router())
@@ -489,7 +500,11 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     });
     let push = notify::push::Push::start(store.clone(), contact, config.push_origins.clone(), outbound_http()).await?;
     let notifier = notify::Notifier::start(store.clone(), push);
+    let live = community::LiveSettings::load(store.as_ref(), config.invite_quota, config.room_capacity).await?;
     let state = AppState {
+        live: Arc::new(live),
+        room_log: community::RoomLog::start(store.clone()),
+        admin_tail: Arc::default(),
         store,
         notifier,
         limiter: Arc::new(RateLimiter::new(config.auth_attempts_per_ip, config.auth_attempts_per_user)),
@@ -502,6 +517,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         stopping: shutdown.subscribe(),
     };
     restore_rooms(&state, unended).await?;
+    community::AdminTail::start(state.clone()).await?;
     let state_rooms = state.rooms.clone();
     let bootstrap_invite = state.store.bootstrap_invite().await?.map(|code| state.invite_url(&code));
     let mut background = Vec::new();

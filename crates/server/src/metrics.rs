@@ -215,6 +215,11 @@ pub fn render(state: &AppState) -> String {
             state.notifier.stats.push_dropped.load(Ordering::Relaxed),
         ),
         (
+            "stoa_room_log_dropped_total",
+            "Chat and moderation records dropped because the writer's queue was full.",
+            state.room_log.dropped.load(Ordering::Relaxed),
+        ),
+        (
             "stoa_ws_queue_drops_total",
             "Room sockets cut off because the client stopped reading its events.",
             state.metrics.ws_queue_drops.load(Ordering::Relaxed),

@@ -1,7 +1,9 @@
 //! The OpenAPI document, assembled from the handlers' `#[utoipa::path]` annotations and the proto types'
 //! schemas, so that it cannot drift from the code.
 
-use crate::routes::{accounts, avatars, events, meta, notifications, rooms, search, share, users};
+use crate::routes::{
+    account, accounts, admin, avatars, events, meta, moderation, notifications, rooms, search, share, users,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -23,10 +25,14 @@ use utoipa::{Modify, OpenApi};
         search::search, search::suggestions,
         avatars::upload, avatars::remove, avatars::serve,
         share::room_preview, share::event_preview,
+        moderation::moderation_log, moderation::report,
+        account::change_password, account::sessions, account::revoke, account::export, account::delete_account,
+        admin::reports, admin::report, admin::resolve, admin::user, admin::suspend, admin::unsuspend, admin::rooms,
+        admin::end_room, admin::settings, admin::set_settings, admin::log,
     ),
     components(schemas(stoa_proto::ClientMessage, stoa_proto::ClientCommand, stoa_proto::ServerEvent)),
     modifiers(&BearerAuth, &Limits),
-    tags((name = "accounts"), (name = "users"), (name = "rooms"), (name = "events"), (name = "notifications"), (name = "search"), (name = "meta")),
+    tags((name = "accounts"), (name = "users"), (name = "rooms"), (name = "events"), (name = "notifications"), (name = "search"), (name = "account"), (name = "admin"), (name = "meta")),
 )]
 pub struct ApiDoc;
 
@@ -64,7 +70,9 @@ impl Modify for Limits {
             }
         }
         for item in openapi.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete].into_iter().flatten() {
+            for operation in
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+            {
                 for parameter in operation.parameters.iter_mut().flatten().filter(|p| p.name == "limit") {
                     if let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() {
                         schema.minimum = Some(1.into());

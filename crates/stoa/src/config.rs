@@ -199,6 +199,10 @@ pub struct Resolved {
     pub data: PathBuf,
     pub http: SocketAddr,
     pub public_url: Option<String>,
+    /// The invite quota the file or the default gives, until an admin sets one in the database.
+    pub invite_quota: u32,
+    /// The room capacity the file or the default gives, until an admin sets one in the database.
+    pub room_capacity: u32,
 }
 
 impl CommonArgs {
@@ -208,6 +212,8 @@ impl CommonArgs {
             data: self.data.clone().or_else(|| file.data.clone()).unwrap_or(defaults.data),
             http: self.http.or(file.http).unwrap_or(defaults.http),
             public_url: self.public_url.clone().or_else(|| file.public_url.clone()),
+            invite_quota: file.invite_quota.unwrap_or(defaults.invite_quota),
+            room_capacity: file.room_capacity.unwrap_or(defaults.room_capacity),
         }
     }
 

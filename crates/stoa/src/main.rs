@@ -1,5 +1,6 @@
 //! `stoa`: the one binary. `stoa serve` (or no subcommand) runs the server; `stoa admin` manages it.
 
+mod admin;
 mod bench;
 mod bench_social;
 mod bot;
@@ -8,9 +9,8 @@ mod raw_udp;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use config::{CommonArgs, ServeArgs};
+use config::ServeArgs;
 use std::process::ExitCode;
-use stoa_store::{SqliteStore, Store};
 
 /// Stoa: live audio rooms anyone can host.
 ///
@@ -42,7 +42,7 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Manage a server's data folder; works while the server runs.
     #[command(subcommand)]
-    Admin(AdminCommand),
+    Admin(admin::AdminCommand),
     /// Speak into a room from a file, or listen and record.
     #[command(subcommand)]
     Bot(bot::BotCommand),
@@ -51,18 +51,6 @@ enum Command {
     /// A process of `stoa bench` listeners, started by the bench itself (a plan on stdin, results on stdout).
     #[command(hide = true)]
     BenchListeners,
-}
-
-#[derive(Subcommand, Debug)]
-enum AdminCommand {
-    /// Create an invite and print its URL as the last line.
-    Invite {
-        #[command(flatten)]
-        common: CommonArgs,
-        /// How many people may sign up with it.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-        uses: u32,
-    },
 }
 
 fn main() -> ExitCode {
@@ -127,7 +115,7 @@ fn try_main() -> anyhow::Result<()> {
     match cli.command {
         None => runtime.block_on(serve(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
-        Some(Command::Admin(AdminCommand::Invite { common, uses })) => runtime.block_on(admin_invite(common, uses)),
+        Some(Command::Admin(command)) => runtime.block_on(admin::run(command)),
         Some(Command::Bot(command)) => runtime.block_on(bot::run(command)),
         Some(Command::Bench(args)) => runtime.block_on(bench::run(args)),
         Some(Command::BenchListeners) => runtime.block_on(bench::listeners_worker()),
@@ -188,29 +176,5 @@ async fn shutdown_signal() -> anyhow::Result<()> {
     }
     #[cfg(not(unix))]
     tokio::signal::ctrl_c().await?;
-    Ok(())
-}
-
-async fn admin_invite(common: CommonArgs, uses: u32) -> anyhow::Result<()> {
-    let resolved = common.resolve()?;
-    // A mistyped --data must not quietly create a second database whose invites no server honours.
-    if !resolved.data.join("stoa.db").exists() {
-        anyhow::bail!(
-            "there is no Stoa database in {}; start `stoa serve --data {}` once first, or check --data",
-            resolved.data.display(),
-            resolved.data.display()
-        );
-    }
-    let store = SqliteStore::open(&resolved.data)
-        .await
-        .with_context(|| format!("cannot open the database in {}", resolved.data.display()))?;
-    let code = store.create_admin_invite(uses).await?;
-    // The running server records the URL it is reached at; without one, assume the configured address.
-    let base = match store.setting(stoa_server::PUBLIC_URL_SETTING).await? {
-        Some(url) => url,
-        None => resolved.public_url.unwrap_or_else(|| format!("http://{}", resolved.http)),
-    };
-    println!("Invite for {uses} sign-up{}:", if uses == 1 { "" } else { "s" });
-    println!("{}/invite/{code}", base.trim_end_matches('/'));
     Ok(())
 }

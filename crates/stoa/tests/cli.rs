@@ -212,3 +212,109 @@ fn a_taken_media_tcp_port_stops_the_start_with_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("cannot use TCP {addr} for media")), "{err}");
 }
+
+fn admin(cwd: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(STOA).current_dir(cwd).arg("admin").args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn admin_commands_act_on_a_running_server_within_a_second() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let serve =
+        Serve::start(dir.path(), &["serve", "--data", d, "--http", "127.0.0.1:0", "--media-udp", "127.0.0.1:0"], &[]);
+    let bootstrap = serve.line_with("/invite/");
+    let base = bootstrap.split("/invite/").next().unwrap().to_string();
+    let http = stoa_client::tls::http();
+    let signup = |invite: String, name: &'static str| {
+        http.post(format!("{base}/api/v1/auth/signup"))
+            .json(&json!({"invite": invite, "username": name, "display_name": name, "password": "long enough"}))
+            .send()
+    };
+    let code = |url: &str| url.rsplit('/').next().unwrap().to_string();
+    let token_of = |v: serde_json::Value| v["token"].as_str().unwrap().to_string();
+    let root = token_of(signup(code(&bootstrap), "root").await.unwrap().json().await.unwrap());
+    let mallory = token_of(
+        signup(code(&admin_invite(dir.path(), &["--data", d], &[])), "mallory").await.unwrap().json().await.unwrap(),
+    );
+
+    // Mallory is in a room when the command line suspends her.
+    let room: serde_json::Value = http
+        .post(format!("{base}/api/v1/rooms"))
+        .bearer_auth(&root)
+        .json(&json!({"title": "Town hall", "visibility": "open"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let room = room["id"].as_str().unwrap().to_string();
+    let ws_url = |token: &str| {
+        let mut req =
+            format!("{}/api/v1/rooms/{room}/ws", base.replacen("http", "ws", 1)).into_client_request().unwrap();
+        req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        req
+    };
+    let (_root_ws, _) = tokio_tungstenite::connect_async(ws_url(&root)).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(&mallory)).await.unwrap();
+    let (ok, out, err) = admin(dir.path(), &["suspend", "mallory", "--data", d, "--reason", "Raiding rooms."]);
+    assert!(ok, "{err}");
+    assert!(out.contains("suspended"), "{out}");
+    let mut removed = None;
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+        if let Ok(text) = msg.to_text()
+            && text.contains("\"removed\"")
+        {
+            removed = Some(text.to_string());
+        }
+    }
+    let removed = removed.expect("the server threw her out");
+    assert!(removed.contains("Raiding rooms."), "{removed}");
+    let me = http.get(format!("{base}/api/v1/me")).bearer_auth(&mallory).send().await.unwrap();
+    assert_eq!(me.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let (ok, out, _) = admin(dir.path(), &["user", "mallory", "--data", d]);
+    assert!(ok && out.contains("SUSPENDED: Raiding rooms."), "{out}");
+    let (ok, _, err) = admin(dir.path(), &["suspend", "nobody", "--data", d, "--reason", "x"]);
+    assert!(!ok && err.contains("no user named nobody"), "{err}");
+
+    // Settings: the server takes them within a second.
+    let (ok, out, err) = admin(dir.path(), &["settings", "--data", d, "--invite-quota", "0"]);
+    assert!(ok && out.contains("invite_quota = 0"), "{out}{err}");
+    let (ok, _, err) = admin(dir.path(), &["settings", "--data", d, "--room-capacity", "1"]);
+    assert!(!ok && err.contains("capacity"), "{err}");
+    let mut refused = false;
+    for _ in 0..50 {
+        let r = http.post(format!("{base}/api/v1/invites")).bearer_auth(&root).send().await.unwrap();
+        if r.status() == reqwest::StatusCode::FORBIDDEN {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused, "an invite quota of 0 refuses invites");
+
+    // Ending the room from the command line closes it on the server.
+    let (ok, _, err) = admin(dir.path(), &["end-room", &room, "--data", d]);
+    assert!(ok, "{err}");
+    let mut gone = false;
+    for _ in 0..50 {
+        let r = http.get(format!("{base}/api/v1/rooms/{room}")).bearer_auth(&root).send().await.unwrap();
+        if r.status() == reqwest::StatusCode::NOT_FOUND {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the room ended");
+    let (ok, out, _) = admin(dir.path(), &["unsuspend", "mallory", "--data", d]);
+    assert!(ok && out.contains("can sign in again"), "{out}");
+}

@@ -7,8 +7,10 @@
 
 #![deny(missing_docs)]
 
+mod community;
 mod social;
 mod sqlite;
+mod sqlite_community;
 mod sqlite_social;
 
 use async_trait::async_trait;
@@ -16,6 +18,7 @@ use std::collections::HashSet;
 use stoa_proto::{Profile, RoomId, UserId, UserSummary, Visibility};
 use thiserror::Error;
 
+pub use community::*;
 pub use social::*;
 pub use sqlite::{SqliteStore, avatar_path};
 
@@ -38,6 +41,12 @@ pub enum StoreError {
     /// No such user.
     #[error("no such user")]
     NoSuchUser,
+    /// Too many of these in too short a time.
+    #[error("too many; try again later")]
+    RateLimited,
+    /// The only admin cannot delete their account.
+    #[error("the only admin cannot delete their account")]
+    LastAdmin,
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -65,6 +74,8 @@ pub struct Account {
     pub avatar_version: i64,
     /// Links on their profile (at most two).
     pub links: Vec<String>,
+    /// Why they are suspended, if they are.
+    pub suspended: Option<String>,
 }
 
 impl Account {
@@ -140,7 +151,7 @@ pub struct Page {
 
 /// Stoa's persistence.
 #[async_trait]
-pub trait Store: Social + Send + Sync + 'static {
+pub trait Store: Social + Community + Send + Sync + 'static {
     /// Creates an invite that no user's quota pays for (the admin CLI's), good for `uses` sign-ups.
     async fn create_admin_invite(&self, uses: u32) -> Result<String, StoreError>;
     /// On a database with no account yet, the one-time invite that makes the first account an admin
@@ -167,10 +178,10 @@ pub trait Store: Social + Send + Sync + 'static {
     /// Accounts by username; unknown names are left out.
     async fn resolve_usernames(&self, usernames: &[String]) -> Result<Vec<UserSummary>, StoreError>;
 
-    /// Records a session by the hash of its token.
-    async fn create_session(&self, user: UserId, token_hash: &str) -> Result<(), StoreError>;
+    /// Records a session by the hash of its token, with the device's user agent.
+    async fn create_session(&self, user: UserId, token_hash: &str, user_agent: &str) -> Result<(), StoreError>;
     /// The account a session token hash belongs to, if the session has not expired (30 days unused, or a
-    /// year after it began); using it counts as use.
+    /// year after it began) and the account is neither suspended nor deleted; using it counts as use.
     async fn session_account(&self, token_hash: &str) -> Result<Option<Account>, StoreError>;
     /// How `user` relates to each of `others`, and to no one else: which of them follow `user`, block
     /// `user`, and are followed by `user`. Its cost grows with `others`, not with `user`'s social graph (a

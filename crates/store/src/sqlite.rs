@@ -107,10 +107,10 @@ fn on_unique(e: sqlx::Error, err: StoreError) -> StoreError {
     }
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "u.id, u.username, u.display_name, u.bio, u.is_admin, n.id, n.username, n.display_name, u.avatar_version, u.links";
+const ACCOUNT_COLUMNS: &str = "u.id, u.username, u.display_name, u.bio, u.is_admin, n.id, n.username, n.display_name, \
+     u.avatar_version, u.links, CASE WHEN u.suspended_at IS NULL THEN NULL ELSE COALESCE(u.suspended_reason, '') END";
 /// How many columns [`ACCOUNT_COLUMNS`] has; a query's own columns follow.
-const ACCOUNT_COLUMN_COUNT: usize = 10;
+const ACCOUNT_COLUMN_COUNT: usize = 11;
 
 /// The links column: a JSON array of strings (SQLite's `json_array` wrote it); anything else is no links.
 fn parse_links(json: &str) -> Vec<String> {
@@ -138,6 +138,7 @@ fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Account {
         nominated_by,
         avatar_version: row.get(8),
         links: parse_links(row.get::<&str, _>(9)),
+        suspended: row.get(10),
     }
 }
 
@@ -389,7 +390,7 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn create_session(&self, user: UserId, token_hash: &str) -> Result<(), StoreError> {
+    async fn create_session(&self, user: UserId, token_hash: &str, user_agent: &str) -> Result<(), StoreError> {
         let _write = self.write().await;
         let now = now();
         // Expired sessions of this user go as a new one begins, so the table does not keep dead ones.
@@ -399,13 +400,19 @@ impl Store for SqliteStore {
             .bind(now - SESSION_MAX_SECS)
             .execute(&self.pool)
             .await?;
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, last_used_at) VALUES (?, ?, ?, ?)")
-            .bind(token_hash)
-            .bind(user.0)
-            .bind(now)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        let agent: String = user_agent.chars().filter(|c| !c.is_control()).take(300).collect();
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_used_at, public_id, user_agent) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(user.0)
+        .bind(now)
+        .bind(now)
+        .bind(random_code(16))
+        .bind(agent)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -414,7 +421,8 @@ impl Store for SqliteStore {
         // One statement for the session and its account: every authenticated request asks this.
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS}, s.created_at, s.last_used_at FROM sessions s JOIN users u ON u.id = s.user_id \
-             LEFT JOIN users n ON n.id = u.invited_by WHERE s.token_hash = ?"
+             LEFT JOIN users n ON n.id = u.invited_by \
+             WHERE s.token_hash = ? AND u.suspended_at IS NULL AND u.deleted_at IS NULL"
         );
         let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };

@@ -45,7 +45,7 @@ async fn sessions_expire_after_30_idle_days_or_a_year_and_can_all_be_revoked() {
         ("idle-31-days", 40, 31, false),
         ("used-daily-but-366-days-old", 366, 0, false),
     ] {
-        store.create_session(alice.id, hash).await.unwrap();
+        store.create_session(alice.id, hash, "").await.unwrap();
         age(&dir, hash, created, used).await;
         let found = store.session_account(hash).await.unwrap();
         assert_eq!(found.map(|a| a.id), alive.then_some(alice.id), "{hash}");
@@ -56,7 +56,7 @@ async fn sessions_expire_after_30_idle_days_or_a_year_and_can_all_be_revoked() {
     assert!(store.session_account("idle-31-days").await.unwrap().is_none(), "expired stays expired");
 
     let bob = account(&store, &invite, "bob").await;
-    store.create_session(bob.id, "bobs").await.unwrap();
+    store.create_session(bob.id, "bobs", "").await.unwrap();
     assert_eq!(store.delete_sessions_of(alice.id).await.unwrap(), 2, "the two live ones");
     assert!(store.session_account("fresh").await.unwrap().is_none());
     assert!(store.session_account("used-29-days-ago").await.unwrap().is_none());
@@ -148,4 +148,74 @@ async fn a_read_then_write_transaction_waits_for_another_writer_instead_of_faili
         store.unfollow(a.id, b.id).await.unwrap();
     }
     writer.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_deleted_account_leaves_a_stand_in_and_keeps_only_the_chat_a_report_needs() {
+    use stoa_proto::{ModerationAction, ReportReason, RoomId};
+    use stoa_store::{Community, NewReport, RoomLogEntry, Social};
+    let (store, _dir) = store().await;
+    let invite = store.create_admin_invite(10).await.unwrap();
+    let alice = account(&store, &invite, "alice").await;
+    let bob = account(&store, &invite, "bob").await;
+    store.follow(bob.id, alice.id).await.unwrap();
+    store.create_session(bob.id, "bobs", "curl/8").await.unwrap();
+    let (reported, other) = (RoomId("reportedroom".into()), RoomId("quietroom000".into()));
+    let now = 10_000_000_000i64;
+    let chat = |room: &RoomId, msg_id, at_ms| RoomLogEntry::Chat {
+        room: room.clone(),
+        msg_id,
+        user: bob.id,
+        text: format!("message {msg_id}"),
+        at_ms,
+    };
+    store
+        .append_room_log(&[
+            chat(&reported, 1, now - 60_000),
+            chat(&reported, 2, now - 3_600_000),
+            chat(&other, 1, now),
+            RoomLogEntry::Moderation {
+                room: reported.clone(),
+                actor: alice.id,
+                action: ModerationAction::DeleteChat,
+                target: Some(bob.id),
+                detail: Some("1".into()),
+                at_ms: now - 30_000,
+            },
+        ])
+        .await
+        .unwrap();
+    let report = NewReport {
+        reporter: alice.id,
+        room: reported.clone(),
+        room_title: "Reported".into(),
+        target: Some(bob.id),
+        reason: ReportReason::Spam,
+        text: String::new(),
+    };
+    let id = store.create_report(&report, now).await.unwrap();
+    store.delete_account(bob.id).await.unwrap();
+
+    assert!(store.session_account("bobs").await.unwrap().is_none());
+    assert!(store.credentials("bob").await.unwrap().is_none());
+    let stand_in = store.account(bob.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stand_in.username.as_str(), stand_in.display_name.as_str()),
+        (&*format!("~deleted-{}", bob.id), "Deleted account")
+    );
+    assert!(store.followers(alice.id, None, 10).await.unwrap().users.is_empty());
+    let kept = store.chat_log(&reported, 0, i64::MAX, 10).await.unwrap();
+    assert_eq!(kept.len(), 1, "only the message within the report's ten minutes stays");
+    assert_eq!(kept[0].text, "message 1");
+    assert_eq!(kept[0].deleted_by.as_ref().map(|u| u.id), Some(alice.id));
+    assert!(store.chat_log(&other, 0, i64::MAX, 10).await.unwrap().is_empty());
+    let log = store.moderation_log(&reported, 0, i64::MAX, 10).await.unwrap();
+    assert_eq!(log[0].detail.as_deref(), Some("message 1"), "the log keeps the deleted message's text");
+    assert_eq!(store.report(id).await.unwrap().unwrap().target.unwrap().display_name, "Deleted account");
+    assert!(store.search_people(alice.id, "deleted*", 10).await.unwrap().is_empty());
+    assert!(store.search_people(alice.id, "bob*", 10).await.unwrap().is_empty());
+    // Deleting it again, or the only admin, is refused.
+    assert!(matches!(store.delete_account(bob.id).await, Err(StoreError::NoSuchUser)));
+    assert!(store.set_admin(alice.id, true).await.unwrap());
+    assert!(matches!(store.delete_account(alice.id).await, Err(StoreError::LastAdmin)));
 }

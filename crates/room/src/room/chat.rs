@@ -3,7 +3,7 @@
 //! moderators' deletions. Messages are events broadcast once to everyone.
 
 use super::*;
-use stoa_proto::{ChatMessage, ChatMode, ChatState, Reaction, ReactionCount};
+use stoa_proto::{ChatMessage, ChatMode, ChatState, ModerationAction, Reaction, ReactionCount};
 
 /// How often reactions go out, as counts.
 const REACTIONS_EVERY: Duration = Duration::from_millis(500);
@@ -115,12 +115,13 @@ impl Room {
 
     pub(super) fn delete_chat(&mut self, actor: UserId, message_id: u64) -> Result<(), CommandError> {
         self.require_moderator(actor)?;
-        let before = self.chat.history.len();
-        self.chat.history.retain(|m| m.id != message_id);
-        if self.chat.history.len() == before {
+        let Some(at) = self.chat.history.iter().position(|m| m.id == message_id) else {
             return Err(CommandError::NoSuchMessage);
-        }
+        };
+        let deleted = self.chat.history.remove(at);
         self.outputs.push_back(Output::Broadcast(ServerEvent::ChatDeleted { message_id }));
+        let author = deleted.map(|m| m.user.id);
+        self.log(actor, ModerationAction::DeleteChat, author, Some(message_id.to_string()));
         Ok(())
     }
 
@@ -132,6 +133,8 @@ impl Room {
         let changed = if silenced { self.chat.silenced.insert(user) } else { self.chat.silenced.remove(&user) };
         if changed {
             self.send_to_user(user, ServerEvent::ChatSilenced { silenced });
+            let action = if silenced { ModerationAction::SilenceChat } else { ModerationAction::UnsilenceChat };
+            self.log(actor, action, Some(user), None);
         }
         Ok(())
     }
@@ -141,6 +144,8 @@ impl Room {
         if self.chat.mode != mode {
             self.chat.mode = mode;
             self.outputs.push_back(Output::Broadcast(ServerEvent::ChatModeChanged { mode }));
+            let detail = serde_json::to_value(mode).ok().and_then(|v| v.as_str().map(str::to_string));
+            self.log(actor, ModerationAction::ChatMode, None, detail);
         }
         Ok(())
     }

@@ -35,6 +35,8 @@ struct Harness {
     held: Vec<(UserId, Vec<UserId>)>,
     conns: HashMap<ConnId, UserId>,
     out: Vec<String>,
+    /// Whether moderation log entries are written out (`log on`).
+    log: bool,
 }
 
 fn run(script: &str) -> String {
@@ -47,6 +49,7 @@ fn run(script: &str) -> String {
         held: Vec::new(),
         conns: HashMap::new(),
         out: vec![],
+        log: false,
     };
     let mut config = RoomConfig::default();
     for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
@@ -79,6 +82,12 @@ fn run(script: &str) -> String {
                 h.blocks.insert((user(a).id, user(b).id));
             }
             ["hold", "lookups"] => h.hold = true,
+            ["log", "on"] => h.log = true,
+            ["expel", who] => {
+                let present = h.room.as_mut().unwrap().expel_user(user(who).id, "suspended", "Suspended.");
+                h.out.push(format!("  -> present={present}"));
+            }
+            ["admin", "ends"] => h.room.as_mut().unwrap().end_by_admin(),
             ["answer", "lookups"] => {
                 h.hold = false;
                 for (of, among) in std::mem::take(&mut h.held) {
@@ -195,6 +204,12 @@ impl Harness {
                 Output::Broadcast(ev) => format!("  * {}", short(&ev)),
                 Output::Close(conn) => format!("  {} closed", name(self.conns[&conn])),
                 Output::Ended => "  ended".to_string(),
+                Output::Moderation { .. } if !self.log => continue,
+                Output::Moderation { actor, action, target, detail } => {
+                    let target = target.map(|t| format!(" {}", name(t))).unwrap_or_default();
+                    let detail = detail.map(|d| format!(" ({d})")).unwrap_or_default();
+                    format!("  log: {} {}{target}{detail}", name(actor), action.as_str())
+                }
             };
             self.out.push(line);
         }
@@ -272,6 +287,115 @@ fn short(ev: &ServerEvent) -> String {
 
 /// Each case: a name, a script, and the transcript it must produce.
 const CASES: &[(&str, &str, &str)] = &[
+    (
+        "every moderator action is logged, with who, whom and what; others' actions are not",
+        "
+        open
+        log on
+        alice joins
+        bob joins
+        carol joins
+        alice: invite_to_speak bob
+        bob: accept_invite
+        alice: mute bob
+        alice: make_moderator bob
+        bob: remove_moderator bob
+        alice: remove_moderator bob
+        bob: mute_self
+        alice: move_to_audience bob
+        carol: mute alice
+        alice: hand_mode off
+        alice: remove carol
+        expel dave
+        erin joins
+        alice: invite_to_speak erin
+        erin: accept_invite
+        expel alice
+        ",
+        "
+        open
+        log on
+        alice joins
+          alice <- joined as Moderator hands=[]
+        bob joins
+          bob <- joined as Listener hands=[]
+        carol joins
+          carol <- joined as Listener hands=[]
+        alice: invite_to_speak bob
+          bob <- invited by alice
+          log: alice invite_to_speak bob
+        bob: accept_invite
+          bob <- role Speaker
+          * stage [alice bob]
+        alice: mute bob
+          * stage [alice bob]
+          bob <- muted by alice
+          log: alice mute bob
+        alice: make_moderator bob
+          log: alice make_moderator bob
+          bob <- role Moderator
+          * stage [alice bob]
+        bob: remove_moderator bob
+          bob <- role Speaker
+          * stage [alice bob]
+          log: bob remove_moderator bob
+        alice: remove_moderator bob
+          -> not_a_moderator
+        bob: mute_self
+        alice: move_to_audience bob
+          bob <- role Listener
+          * stage [alice]
+          log: alice move_to_audience bob
+        carol: mute alice
+          -> forbidden
+        alice: hand_mode off
+          * hand mode Off
+          log: alice hand_mode (off)
+        alice: remove carol
+          log: alice remove carol
+          carol <- removed removed_by_moderator
+          carol closed
+        expel dave
+          -> present=false
+        erin joins
+          erin <- joined as Listener hands=[]
+        alice: invite_to_speak erin
+          erin <- invited by alice
+          log: alice invite_to_speak erin
+        erin: accept_invite
+          erin <- role Speaker
+          * stage [alice erin]
+        expel alice
+          -> present=true
+          alice <- removed suspended
+          alice closed
+          erin <- role Moderator
+          * stage [erin]
+        = stage [erin:mod] audience [bob] hands [] mode Off
+    ",
+    ),
+    (
+        "an admin ends a room",
+        "
+        open
+        log on
+        alice joins
+        bob joins
+        admin ends
+        ",
+        "
+        open
+        log on
+        alice joins
+          alice <- joined as Moderator hands=[]
+        bob joins
+          bob <- joined as Listener hands=[]
+        admin ends
+          * room ended ended_by_admin
+          ended
+        = ended
+    ",
+    ),
     (
         "a new moderator's blocks count once the store has answered",
         "
@@ -1261,6 +1385,8 @@ fn chat_modes_limits_slow_mode_deletion_silencing_and_history() {
     say(&mut room, t1, alice, ClientCommand::SendChat { text: "mods can".into() });
     assert!(error_of(&outputs(&mut room)).is_none());
     say(&mut room, t1, alice, ClientCommand::SetChatMode { mode: ChatMode::Everyone });
+    let out = outputs(&mut room);
+    assert!(out.iter().any(|o| matches!(o, Output::Moderation { action: ModerationAction::ChatMode, detail: Some(d), .. } if d == "everyone")));
     // Silenced: told, and refused until let speak again.
     say(&mut room, t1, alice, ClientCommand::SilenceChat { user_id: UserId(2), silenced: true });
     assert!(
@@ -1272,11 +1398,25 @@ fn chat_modes_limits_slow_mode_deletion_silencing_and_history() {
     say(&mut room, t2, bob, ClientCommand::SendChat { text: "hi".into() });
     assert_eq!(error_of(&outputs(&mut room)).as_deref(), Some("chat_silenced"));
     say(&mut room, t2, alice, ClientCommand::SilenceChat { user_id: UserId(2), silenced: false });
+    let out = outputs(&mut room);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Moderation { action: ModerationAction::UnsilenceChat, target: Some(UserId(2)), .. }
+    )));
     // Deletion: for everyone; an unknown message is an error.
     say(&mut room, t2, alice, ClientCommand::DeleteChat { message_id: 1 });
-    assert!(
-        outputs(&mut room).iter().any(|o| matches!(o, Output::Broadcast(ServerEvent::ChatDeleted { message_id: 1 })))
-    );
+    let out = outputs(&mut room);
+    assert!(out.iter().any(|o| matches!(o, Output::Broadcast(ServerEvent::ChatDeleted { message_id: 1 }))));
+    // The moderation log has it, with the author as the one it was done to and the message's number.
+    let logged = |out: &[Output], action: ModerationAction| {
+        out.iter().find_map(|o| match o {
+            Output::Moderation { actor, action: a, target, detail } if *a == action => {
+                Some((*actor, *target, detail.clone()))
+            }
+            _ => None,
+        })
+    };
+    assert_eq!(logged(&out, ModerationAction::DeleteChat), Some((UserId(1), Some(UserId(2)), Some("1".into()))));
     say(&mut room, t2, alice, ClientCommand::DeleteChat { message_id: 1 });
     assert_eq!(error_of(&outputs(&mut room)).as_deref(), Some("no_such_message"));
 

@@ -87,6 +87,32 @@ pub enum RoomInput {
         /// Where to answer: the room's access after the ping.
         reply: oneshot::Sender<Result<stoa_room::Access, CommandError>>,
     },
+    /// Takes a user out of the room (suspended, or their account deleted), telling them why.
+    Expel {
+        /// Whom.
+        user: UserId,
+        /// The `removed` event's reason.
+        reason: String,
+        /// The sentence they see.
+        message: String,
+    },
+    /// An admin ends the room (`None`: from the command line).
+    AdminEnd {
+        /// Which admin.
+        admin: Option<UserId>,
+    },
+    /// The rooms' capacity changed.
+    SetCapacity {
+        /// Participants the room holds from now on.
+        capacity: u32,
+    },
+    /// Which of these users are in the room now (for a report).
+    Present {
+        /// Whom to look for.
+        users: Vec<UserId>,
+        /// Where to answer: those present, and the room's title.
+        reply: oneshot::Sender<(Vec<UserId>, String)>,
+    },
     /// A page of the audience.
     Audience {
         /// Where the page starts.
@@ -136,6 +162,8 @@ pub struct RoomSettings {
     pub turn: Option<Arc<crate::turn::TurnConfig>>,
     /// Where the room tells followers that someone came on stage.
     pub notifier: crate::notify::Notifier,
+    /// Where the room's chat and moderation are recorded.
+    pub room_log: crate::community::RoomLog,
 }
 
 /// Starts the task of a new room, registers it in the directory, and returns its handle.
@@ -197,6 +225,7 @@ pub fn spawn_room(
         audience_packets: settings.audience_packets,
         turn: settings.turn,
         notifier: settings.notifier,
+        room_log: settings.room_log,
         on_stage,
         audience_frames: 1,
         metrics,
@@ -210,6 +239,8 @@ pub fn spawn_room(
 struct RoomTask {
     /// Where followers are told that someone came on stage.
     notifier: crate::notify::Notifier,
+    /// Where the chat and the moderators' actions are recorded.
+    room_log: crate::community::RoomLog,
     /// Who was on stage at the last snapshot: someone new there is news to their followers. Those on
     /// stage when the task starts (the creator, a restored stage) are not.
     on_stage: HashSet<UserId>,
@@ -318,6 +349,20 @@ impl RoomTask {
             }
             RoomInput::Ping { actor, target, reply } => {
                 let _ = reply.send(self.room.ping(actor, target).map(|()| self.room.access()));
+            }
+            RoomInput::Expel { user, reason, message } => {
+                self.room.expel_user(user, &reason, &message);
+            }
+            RoomInput::AdminEnd { admin } => {
+                if let Some(actor) = admin {
+                    self.record_moderation(actor, stoa_proto::ModerationAction::EndRoom, None, None);
+                }
+                self.room.end_by_admin();
+            }
+            RoomInput::SetCapacity { capacity } => self.room.set_capacity(capacity),
+            RoomInput::Present { users, reply } => {
+                let present = users.into_iter().filter(|u| self.room.role_of(*u).is_some()).collect();
+                let _ = reply.send((present, self.room.info().title));
             }
             RoomInput::Audience { offset, limit, reply } => {
                 let _ = reply.send(self.room.audience(offset, limit));
@@ -499,6 +544,18 @@ impl RoomTask {
                 Output::Broadcast(event) => {
                     // One encoding, one send, whatever the audience: each connection reads the same bytes.
                     let _ = self.broadcast.send(encode(&event));
+                    if let ServerEvent::ChatMessage { message } = event {
+                        self.room_log.push(stoa_store::RoomLogEntry::Chat {
+                            room: self.id.clone(),
+                            msg_id: message.id,
+                            user: message.user.id,
+                            text: message.text,
+                            at_ms: message.sent_at_ms as i64,
+                        });
+                    }
+                }
+                Output::Moderation { actor, action, target, detail } => {
+                    self.record_moderation(actor, action, target, detail)
                 }
                 Output::Close(conn) => {
                     // The connection closes once it has written what is queued before this. If the queue is
@@ -544,6 +601,23 @@ impl RoomTask {
 }
 
 impl RoomTask {
+    fn record_moderation(
+        &self,
+        actor: UserId,
+        action: stoa_proto::ModerationAction,
+        target: Option<UserId>,
+        detail: Option<String>,
+    ) {
+        self.room_log.push(stoa_store::RoomLogEntry::Moderation {
+            room: self.id.clone(),
+            actor,
+            action,
+            target,
+            detail,
+            at_ms: crate::community::now_ms(),
+        });
+    }
+
     /// Tells the followers of whoever came on stage since the last snapshot, in the background.
     fn tell_of_new_speakers(&mut self, snapshot: &Snapshot) {
         let now: HashSet<UserId> = snapshot.info.stage.iter().map(|m| m.user.id).collect();

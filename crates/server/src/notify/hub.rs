@@ -41,6 +41,12 @@ impl Hub {
         }
     }
 
+    /// Ends every stream of `user` (signed out everywhere: suspended, or the account deleted).
+    pub fn close(&self, user: UserId) {
+        // Dropping the sender wakes each receiver with an error, which ends its stream.
+        self.users.lock().unwrap_or_else(|p| p.into_inner()).remove(&user);
+    }
+
     /// How many users have a stream open.
     pub fn connected(&self) -> usize {
         self.users.lock().unwrap_or_else(|p| p.into_inner()).len()

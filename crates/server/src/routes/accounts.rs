@@ -33,10 +33,17 @@ pub fn router() -> Router<AppState> {
 /// to burn CPU.
 const PASSWORD: stoa_proto::limits::TextLimit = stoa_proto::limits::PASSWORD;
 
-/// Opens a session for `account`: a token in the body and the same token as an HttpOnly cookie.
-async fn open_session(state: &AppState, account: Account, status: StatusCode) -> Result<Response, ApiError> {
+/// Opens a session for `account`: a token in the body and the same token as an HttpOnly cookie. The
+/// session keeps the browser's user agent, for the owner's list of sessions.
+async fn open_session(
+    state: &AppState,
+    account: Account,
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let token = new_token()?;
-    state.store.create_session(account.id, &token_hash(&token)).await?;
+    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    state.store.create_session(account.id, &token_hash(&token), agent).await?;
     let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={COOKIE_MAX_AGE_SECS}{secure}");
     let mut response = (status, Json(AuthResponse { token, user: me_of(&account) })).into_response();
@@ -57,7 +64,20 @@ pub async fn signup(
     state.limiter.check(ip, &body.username)?;
     let username = valid_username(&body.username)?;
     let display_name = valid_display_name(&body.display_name)?;
-    let chars = body.password.chars().count();
+    valid_password(&body.password)?;
+    let password = body.password;
+    let password_hash = state.hashing.run(move || hash_password(&password)).await??;
+    let account = state
+        .store
+        .sign_up(NewAccount { invite: body.invite.trim().to_string(), username, display_name, password_hash })
+        .await?;
+    tracing::info!(user = %account.username, %ip, "signed up");
+    open_session(&state, account, StatusCode::CREATED, &headers).await
+}
+
+/// Checks a new password's length.
+pub(crate) fn valid_password(password: &str) -> Result<(), ApiError> {
+    let chars = password.chars().count();
     if chars < PASSWORD.min {
         return Err(ApiError::bad_request(
             "weak_password",
@@ -70,14 +90,7 @@ pub async fn signup(
             format!("A password has at most {} characters.", PASSWORD.max),
         ));
     }
-    let password = body.password;
-    let password_hash = state.hashing.run(move || hash_password(&password)).await??;
-    let account = state
-        .store
-        .sign_up(NewAccount { invite: body.invite.trim().to_string(), username, display_name, password_hash })
-        .await?;
-    tracing::info!(user = %account.username, %ip, "signed up");
-    open_session(&state, account, StatusCode::CREATED).await
+    Ok(())
 }
 
 /// A hash to check passwords against when the username is unknown, so that a wrong username takes as
@@ -88,7 +101,7 @@ fn dummy_hash() -> &'static str {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginRequest,
-    responses((status = 200, body = AuthResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = AuthResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 /// Signs in with a username and password.
 pub async fn login(
     State(state): State<AppState>,
@@ -109,7 +122,12 @@ pub async fn login(
     let password = body.password;
     let ok = state.hashing.run(move || verify_password(&password, &hash)).await?;
     match account {
-        Some(account) if ok => open_session(&state, account, StatusCode::OK).await,
+        // Only the right password learns of a suspension: it says nothing to someone guessing.
+        Some(account) if ok && account.suspended.is_some() => Err(ApiError::forbidden(
+            stoa_proto::SUSPENDED_CODE,
+            format!("Your account is suspended: {}", account.suspended.unwrap_or_default()),
+        )),
+        Some(account) if ok => open_session(&state, account, StatusCode::OK, &headers).await,
         _ => {
             tracing::info!(%ip, username = %crate::routes::normalize_username(&body.username), "failed login");
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong username or password."))
@@ -126,7 +144,7 @@ pub async fn logout(State(state): State<AppState>, session: Session) -> Result<R
 }
 
 /// 204 with the session cookie cleared.
-fn signed_out() -> Result<Response, ApiError> {
+pub(crate) fn signed_out() -> Result<Response, ApiError> {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let clear = format!("{COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0");
     response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&clear).map_err(ApiError::internal)?);
@@ -192,10 +210,10 @@ pub async fn create_invite(
     session: Session,
 ) -> Result<(StatusCode, Json<InviteCreated>), ApiError> {
     let code =
-        state.store.create_user_invite(session.account.id, state.config.invite_quota).await.map_err(|e| match e {
+        state.store.create_user_invite(session.account.id, state.live.invite_quota()).await.map_err(|e| match e {
             stoa_store::StoreError::QuotaExhausted => ApiError::forbidden(
                 "invite_quota_exhausted",
-                format!("You have used all {} of your invites.", state.config.invite_quota),
+                format!("You have used all {} of your invites.", state.live.invite_quota()),
             ),
             other => other.into(),
         })?;
@@ -208,7 +226,7 @@ pub async fn create_invite(
 /// The caller's remaining quota and the invites they made.
 pub async fn list_invites(State(state): State<AppState>, session: Session) -> Result<Json<InviteList>, ApiError> {
     let invites = state.store.invites_of(session.account.id).await?;
-    let quota = state.config.invite_quota as i64;
+    let quota = state.live.invite_quota() as i64;
     Ok(Json(InviteList {
         remaining: (quota - invites.len() as i64).max(0),
         quota,

@@ -103,11 +103,16 @@ pub async fn upload(State(state): State<AppState>, session: Session, body: Bytes
 pub async fn remove(State(state): State<AppState>, session: Session) -> Result<Json<Me>, ApiError> {
     let me = session.account.id;
     state.store.clear_avatar(me).await?;
-    for size in SIZES {
-        let _ = tokio::fs::remove_file(file_of(&state, me, size)).await;
-    }
+    remove_files(&state, me).await;
     let account = state.store.account(me).await?.ok_or_else(ApiError::unauthorized)?;
     Ok(Json(me_of(&account)))
+}
+
+/// Removes a user's avatar files.
+pub(crate) async fn remove_files(state: &AppState, user: UserId) {
+    for size in SIZES {
+        let _ = tokio::fs::remove_file(file_of(state, user, size)).await;
+    }
 }
 
 /// `?size=`.

@@ -1,9 +1,12 @@
 //! The HTTP API, one module per area, each exposing `router()`; [`crate::app`] merges them.
 
+pub mod account;
 pub mod accounts;
+pub mod admin;
 pub mod avatars;
 pub mod events;
 pub mod meta;
+pub mod moderation;
 pub mod notifications;
 pub mod rooms;
 pub mod search;

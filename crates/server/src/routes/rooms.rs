@@ -44,7 +44,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A live room the caller may see, with its latest snapshot; 404 otherwise, the same for every reason.
-async fn visible_room(
+pub(crate) async fn visible_room(
     state: &AppState,
     session: &Session,
     id: &str,
@@ -136,7 +136,7 @@ pub(crate) async fn record_room(
 /// Brings a recorded room to life with its creator as the first moderator, and tells people: the
 /// invited of a closed room, and the creator's followers who may see it (in the background).
 pub(crate) fn open_room(state: &AppState, id: RoomId, creator: UserSummary, new: NewRoom) -> RoomInfo {
-    let config = RoomConfig { capacity: state.config.room_capacity, reconnect_grace: state.config.reconnect_grace };
+    let config = RoomConfig { capacity: state.live.room_capacity(), reconnect_grace: state.config.reconnect_grace };
     let invited: Vec<UserId> = new.invited.iter().copied().collect();
     let mut room =
         Room::new(Instant::now(), id.clone(), new.title.clone(), new.visibility, creator.clone(), new.invited, config);

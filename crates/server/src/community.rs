@@ -1,0 +1,222 @@
+//! What keeps a community healthy, server side: the record of rooms (chat and moderation, written in the
+//! background), the live settings admins change, and the tail of the admins' log that carries out their
+//! actions in live rooms, whichever process (the console or `stoa admin`) wrote them.
+
+use crate::AppState;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+use stoa_proto::{AdminSettings, RoomId, UserId};
+use stoa_store::{RoomLogEntry, Store, admin_action};
+use tokio::sync::{Notify, mpsc};
+
+/// Entries of rooms' records waiting for the store, across all rooms. A room never waits for the store:
+/// past this, entries are dropped and counted (`stoa_room_log_dropped_total`).
+const ROOM_LOG_QUEUE: usize = 16_384;
+/// Entries written per transaction at most.
+const ROOM_LOG_BATCH: usize = 500;
+
+/// Now, Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The background writer of rooms' chat and moderation records.
+#[derive(Clone, Debug)]
+pub struct RoomLog {
+    tx: mpsc::Sender<RoomLogEntry>,
+    /// Entries dropped because the queue was full.
+    pub dropped: Arc<AtomicU64>,
+}
+
+impl RoomLog {
+    /// Starts the writer.
+    pub fn start(store: Arc<dyn Store>) -> RoomLog {
+        let (tx, mut rx) = mpsc::channel::<RoomLogEntry>(ROOM_LOG_QUEUE);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(ROOM_LOG_BATCH);
+            while rx.recv_many(&mut batch, ROOM_LOG_BATCH).await > 0 {
+                if let Err(e) = store.append_room_log(&batch).await {
+                    tracing::error!(error = %e, entries = batch.len(), "cannot keep rooms' records");
+                }
+                batch.clear();
+            }
+        });
+        RoomLog { tx, dropped: Arc::default() }
+    }
+
+    /// Hands an entry to the writer, or counts it dropped.
+    pub fn push(&self, entry: RoomLogEntry) {
+        if self.tx.try_send(entry).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The settings admins change while the server runs, kept in the database (`settings`), read here.
+#[derive(Debug)]
+pub struct LiveSettings {
+    invite_quota: AtomicU32,
+    room_capacity: AtomicU32,
+}
+
+/// The settings' keys in the store.
+const INVITE_QUOTA_KEY: &str = "invite_quota";
+const ROOM_CAPACITY_KEY: &str = "room_capacity";
+
+/// The bounds of the live settings.
+pub const INVITE_QUOTA_MAX: u32 = 10_000;
+/// Rooms hold at least 2 (a moderator and one more) and at most this many.
+pub const ROOM_CAPACITY_MAX: u32 = 100_000;
+
+impl LiveSettings {
+    /// The settings as the database has them; what it lacks comes from the configuration (the flags are
+    /// the defaults until an admin changes a value).
+    pub async fn load(
+        store: &dyn Store,
+        invite_quota: u32,
+        room_capacity: u32,
+    ) -> Result<LiveSettings, stoa_store::StoreError> {
+        let settings =
+            LiveSettings { invite_quota: AtomicU32::new(invite_quota), room_capacity: AtomicU32::new(room_capacity) };
+        settings.reload(store).await?;
+        Ok(settings)
+    }
+
+    /// Reads the settings again (after a change made here, so that the answer shows it at once).
+    pub async fn reload_now(&self, store: &dyn Store) -> Result<(), stoa_store::StoreError> {
+        self.reload(store).await
+    }
+
+    async fn reload(&self, store: &dyn Store) -> Result<(), stoa_store::StoreError> {
+        for (key, cell, max) in [
+            (INVITE_QUOTA_KEY, &self.invite_quota, INVITE_QUOTA_MAX),
+            (ROOM_CAPACITY_KEY, &self.room_capacity, ROOM_CAPACITY_MAX),
+        ] {
+            if let Some(value) = store.setting(key).await?.and_then(|v| v.parse::<u32>().ok()) {
+                cell.store(value.min(max), Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Invites each user may create.
+    pub fn invite_quota(&self) -> u32 {
+        self.invite_quota.load(Ordering::Relaxed)
+    }
+
+    /// Participants a room holds.
+    pub fn room_capacity(&self) -> u32 {
+        self.room_capacity.load(Ordering::Relaxed)
+    }
+
+    /// Both, for the API.
+    pub fn get(&self) -> AdminSettings {
+        AdminSettings { invite_quota: self.invite_quota(), room_capacity: self.room_capacity() }
+    }
+}
+
+/// Checks new settings.
+pub fn valid_settings(s: &AdminSettings) -> Result<(), String> {
+    if s.invite_quota > INVITE_QUOTA_MAX {
+        return Err(format!("The invite quota is 0 to {INVITE_QUOTA_MAX}."));
+    }
+    if !(2..=ROOM_CAPACITY_MAX).contains(&s.room_capacity) {
+        return Err(format!("A room's capacity is 2 to {ROOM_CAPACITY_MAX}."));
+    }
+    Ok(())
+}
+
+/// Stores new settings and logs the change (the tail then applies it, here and in live rooms).
+pub async fn save_settings(
+    store: &dyn Store,
+    admin: Option<UserId>,
+    s: &AdminSettings,
+) -> Result<(), stoa_store::StoreError> {
+    store.set_setting(INVITE_QUOTA_KEY, &s.invite_quota.to_string()).await?;
+    store.set_setting(ROOM_CAPACITY_KEY, &s.room_capacity.to_string()).await?;
+    let detail = format!("invite_quota={} room_capacity={}", s.invite_quota, s.room_capacity);
+    store.log_admin(admin, admin_action::SETTINGS, "settings", &detail).await?;
+    Ok(())
+}
+
+/// What the server's tail of the admins' log needs: a way to be woken at once after a write of its own.
+#[derive(Debug, Default)]
+pub struct AdminTail {
+    wake: Notify,
+}
+
+/// How often the tail looks for what another process (`stoa admin`) wrote.
+const TAIL_EVERY: Duration = Duration::from_secs(1);
+
+impl AdminTail {
+    /// Wakes the tail: an action was just logged.
+    pub fn poke(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Follows the admins' log from what it holds now, carrying out each new action in live rooms.
+    pub async fn start(state: AppState) -> Result<(), stoa_store::StoreError> {
+        let mut last = state.store.admin_log(1).await?.first().map_or(0, |e| e.id);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = state.admin_tail.wake.notified() => {}
+                    _ = tokio::time::sleep(TAIL_EVERY) => {}
+                }
+                let entries = match state.store.admin_log_after(last, 100).await {
+                    Ok(entries) => entries,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the admins' log");
+                        continue;
+                    }
+                };
+                for entry in entries {
+                    last = entry.id;
+                    apply(&state, &entry.action, &entry.subject, &entry.detail, entry.admin.map(|a| a.id)).await;
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Carries out one admin action in the live server.
+async fn apply(state: &AppState, action: &str, subject: &str, detail: &str, admin: Option<UserId>) {
+    match action {
+        admin_action::SUSPEND => {
+            if let Ok(user) = subject.parse::<i64>() {
+                let message = format!("Your account is suspended: {detail}");
+                throw_out(state, UserId(user), "suspended", &message).await;
+                tracing::info!(user, "suspended user thrown out of live rooms");
+            }
+        }
+        admin_action::END_ROOM => {
+            if let Some(room) = state.rooms.get(&RoomId(subject.to_string())) {
+                let _ = room.tx.send(crate::live::RoomInput::AdminEnd { admin }).await;
+            }
+        }
+        admin_action::SETTINGS => {
+            if let Err(e) = state.live.reload(state.store.as_ref()).await {
+                tracing::error!(error = %e, "cannot read the settings");
+            }
+            let capacity = state.live.room_capacity();
+            for room in state.rooms.handles() {
+                let _ = room.tx.send(crate::live::RoomInput::SetCapacity { capacity }).await;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Takes `user` out of every live room (told why; a room they moderate hands over as when they leave),
+/// and ends their notification streams. Their sessions are already gone.
+pub async fn throw_out(state: &AppState, user: UserId, reason: &str, message: &str) {
+    state.notifier.hub.close(user);
+    for room in state.rooms.handles() {
+        let _ = room
+            .tx
+            .send(crate::live::RoomInput::Expel { user, reason: reason.to_string(), message: message.to_string() })
+            .await;
+    }
+}

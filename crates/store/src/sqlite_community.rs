@@ -1,0 +1,653 @@
+//! [`Community`] on SQLite.
+
+use crate::StoreError;
+use crate::community::*;
+use crate::sqlite::{SqliteStore, now, summary_from_row};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use stoa_proto::{
+    AccountExport, AdminLogEntry, AdminUser, ChatRecord, EventId, ExportedEvent, ExportedMessage, ExportedReport,
+    InviteInfo, Invitee, ModerationAction, ModerationEntry, Report, ReportReason, RoomId, SessionInfo, UserId,
+    UserSummary,
+};
+
+/// A user summary from three columns starting at `at`, if its ID is not NULL.
+fn summary_at(row: &SqliteRow, at: usize) -> Option<UserSummary> {
+    let id: Option<i64> = row.get(at);
+    id.map(|id| UserSummary { id: UserId(id), username: row.get(at + 1), display_name: row.get(at + 2) })
+}
+
+/// The columns [`report_from_row`] reads, from `reports r`.
+const REPORT_COLUMNS: &str = "r.id, a.id, a.username, a.display_name, r.room_id, r.room_title, \
+     t.id, t.username, t.display_name, r.reason, r.text, r.created_at, r.resolved_at, \
+     z.id, z.username, z.display_name, r.resolution_note \
+     FROM reports r JOIN users a ON a.id = r.reporter LEFT JOIN users t ON t.id = r.target \
+     LEFT JOIN users z ON z.id = r.resolved_by";
+
+fn report_from_row(row: &SqliteRow) -> Report {
+    Report {
+        id: row.get(0),
+        reporter: summary_at(row, 1).unwrap_or_else(|| UserSummary {
+            id: UserId(0),
+            username: String::new(),
+            display_name: String::new(),
+        }),
+        room_id: RoomId(row.get(4)),
+        room_title: row.get(5),
+        target: summary_at(row, 6),
+        reason: ReportReason::parse(row.get::<&str, _>(9)).unwrap_or(ReportReason::Other),
+        text: row.get(10),
+        created_at_ms: row.get(11),
+        resolved_at_ms: row.get(12),
+        resolved_by: summary_at(row, 13),
+        resolution_note: row.get(16),
+    }
+}
+
+fn admin_log_from_row(row: &SqliteRow) -> AdminLogEntry {
+    AdminLogEntry {
+        id: row.get(0),
+        admin: summary_at(row, 1),
+        action: row.get(4),
+        subject: row.get(5),
+        detail: row.get(6),
+        created_at: row.get(7),
+    }
+}
+
+const ADMIN_LOG_COLUMNS: &str = "l.id, u.id, u.username, u.display_name, l.action, l.subject, l.detail, l.created_at \
+     FROM admin_log l LEFT JOIN users u ON u.id = l.admin";
+
+/// A browser's user agent as a person reads it: "Chrome on Linux". Unknown parts are left out.
+pub fn device_name(agent: &str) -> String {
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+        ("stoa", "Stoa command line"),
+    ]
+    .iter()
+    .find(|(needle, _)| agent.contains(needle))
+    .map(|(_, name)| *name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| agent.contains(needle))
+    .map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(s)) => s.to_string(),
+        (None, None) if agent.is_empty() => "Unknown device".to_string(),
+        (None, None) => agent.chars().take(60).collect(),
+    }
+}
+
+#[async_trait]
+impl Community for SqliteStore {
+    async fn append_room_log(&self, entries: &[RoomLogEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let _write = self.write().await;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        for entry in entries {
+            match entry {
+                RoomLogEntry::Chat { room, msg_id, user, text, at_ms } => {
+                    sqlx::query(
+                        "INSERT INTO chat_messages (room_id, msg_id, user_id, text, sent_at) VALUES (?, ?, ?, ?, ?)",
+                    )
+                    .bind(&room.0)
+                    .bind(*msg_id as i64)
+                    .bind(user.0)
+                    .bind(text)
+                    .bind(at_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                RoomLogEntry::Moderation { room, actor, action, target, detail, at_ms } => {
+                    let mut detail = detail.clone();
+                    if *action == ModerationAction::DeleteChat
+                        && let Some(msg_id) = detail.as_deref().and_then(|d| d.parse::<i64>().ok())
+                    {
+                        // The newest message of that number in the room is the one deleted (numbers start
+                        // again after a restart); the log keeps its text.
+                        let text: Option<(String,)> = sqlx::query_as(
+                            "UPDATE chat_messages SET deleted_at = ?1, deleted_by = ?2 WHERE id = \
+                             (SELECT max(id) FROM chat_messages WHERE room_id = ?3 AND msg_id = ?4) RETURNING text",
+                        )
+                        .bind(at_ms)
+                        .bind(actor.0)
+                        .bind(&room.0)
+                        .bind(msg_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        detail = text.map(|(t,)| t);
+                    }
+                    sqlx::query(
+                        "INSERT INTO moderation_log (room_id, actor, action, target, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(&room.0)
+                    .bind(actor.0)
+                    .bind(action.as_str())
+                    .bind(target.map(|t| t.0))
+                    .bind(detail)
+                    .bind(at_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn moderation_log(
+        &self,
+        room: &RoomId,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ModerationEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.at, a.id, a.username, a.display_name, m.action, t.id, t.username, t.display_name, m.detail \
+             FROM moderation_log m JOIN users a ON a.id = m.actor LEFT JOIN users t ON t.id = m.target \
+             WHERE m.room_id = ? AND m.at BETWEEN ? AND ? ORDER BY m.at, m.id LIMIT ?",
+        )
+        .bind(&room.0)
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(limit as i64)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                Some(ModerationEntry {
+                    at_ms: r.get(0),
+                    actor: summary_at(r, 1)?,
+                    action: ModerationAction::parse(r.get::<&str, _>(4))?,
+                    target: summary_at(r, 5),
+                    detail: r.get(8),
+                })
+            })
+            .collect())
+    }
+
+    async fn chat_log(
+        &self,
+        room: &RoomId,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ChatRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.username, u.display_name, c.text, c.sent_at, d.id, d.username, d.display_name \
+             FROM chat_messages c JOIN users u ON u.id = c.user_id LEFT JOIN users d ON d.id = c.deleted_by \
+             WHERE c.room_id = ? AND c.sent_at BETWEEN ? AND ? ORDER BY c.sent_at, c.id LIMIT ?",
+        )
+        .bind(&room.0)
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(limit as i64)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                Some(ChatRecord {
+                    user: summary_at(r, 0)?,
+                    text: r.get(3),
+                    sent_at_ms: r.get(4),
+                    deleted_by: summary_at(r, 5),
+                })
+            })
+            .collect())
+    }
+
+    async fn create_report(&self, report: &NewReport, now_ms: i64) -> Result<i64, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let existing: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM reports WHERE reporter = ? AND room_id = ? AND target IS ? AND resolved_at IS NULL",
+        )
+        .bind(report.reporter.0)
+        .bind(&report.room.0)
+        .bind(report.target.map(|t| t.0))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((id,)) = existing {
+            return Ok(id);
+        }
+        let (recent,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports WHERE reporter = ? AND created_at > ?")
+            .bind(report.reporter.0)
+            .bind(now_ms - 3_600_000)
+            .fetch_one(&mut *tx)
+            .await?;
+        if recent >= REPORTS_PER_HOUR {
+            return Err(StoreError::RateLimited);
+        }
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO reports (reporter, room_id, room_title, target, reason, text, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(report.reporter.0)
+        .bind(&report.room.0)
+        .bind(&report.room_title)
+        .bind(report.target.map(|t| t.0))
+        .bind(report.reason.as_str())
+        .bind(&report.text)
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn reports(&self, open: bool, cursor: Option<i64>, limit: u32) -> Result<Vec<Report>, StoreError> {
+        let state = if open { "r.resolved_at IS NULL" } else { "r.resolved_at IS NOT NULL" };
+        let sql = format!("SELECT {REPORT_COLUMNS} WHERE {state} AND r.id < ? ORDER BY r.id DESC LIMIT ?");
+        let rows = sqlx::query(&sql).bind(cursor.unwrap_or(i64::MAX)).bind(limit as i64).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(report_from_row).collect())
+    }
+
+    async fn report(&self, id: i64) -> Result<Option<Report>, StoreError> {
+        let sql = format!("SELECT {REPORT_COLUMNS} WHERE r.id = ?");
+        let row = sqlx::query(&sql).bind(id).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(report_from_row))
+    }
+
+    async fn reports_against(&self, user: UserId, limit: u32) -> Result<Vec<Report>, StoreError> {
+        let sql = format!("SELECT {REPORT_COLUMNS} WHERE r.target = ? ORDER BY r.id DESC LIMIT ?");
+        let rows = sqlx::query(&sql).bind(user.0).bind(limit as i64).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(report_from_row).collect())
+    }
+
+    async fn resolve_report(&self, id: i64, admin: Option<UserId>, note: &str) -> Result<bool, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let done = sqlx::query(
+            "UPDATE reports SET resolved_at = ?, resolved_by = ?, resolution_note = ? WHERE id = ? AND resolved_at IS NULL",
+        )
+        .bind(now() * 1000)
+        .bind(admin.map(|a| a.0))
+        .bind(note)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_admin_log(&mut tx, admin, admin_action::RESOLVE_REPORT, &id.to_string(), note).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn suspend(&self, user: UserId, admin: Option<UserId>, reason: &str) -> Result<bool, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let done = sqlx::query(
+            "UPDATE users SET suspended_at = ?, suspended_reason = ? WHERE id = ? AND suspended_at IS NULL \
+             AND deleted_at IS NULL",
+        )
+        .bind(now())
+        .bind(reason)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(user.0).execute(&mut *tx).await?;
+        insert_admin_log(&mut tx, admin, admin_action::SUSPEND, &user.0.to_string(), reason).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn unsuspend(&self, user: UserId, admin: Option<UserId>) -> Result<bool, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let done = sqlx::query(
+            "UPDATE users SET suspended_at = NULL, suspended_reason = NULL WHERE id = ? AND suspended_at IS NOT NULL",
+        )
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_admin_log(&mut tx, admin, admin_action::UNSUSPEND, &user.0.to_string(), "").await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn log_admin(
+        &self,
+        admin: Option<UserId>,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<i64, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let id = insert_admin_log(&mut tx, admin, action, subject, detail).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn admin_log_after(&self, after: i64, limit: u32) -> Result<Vec<AdminLogEntry>, StoreError> {
+        let sql = format!("SELECT {ADMIN_LOG_COLUMNS} WHERE l.id > ? ORDER BY l.id LIMIT ?");
+        let rows = sqlx::query(&sql).bind(after).bind(limit as i64).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(admin_log_from_row).collect())
+    }
+
+    async fn admin_log(&self, limit: u32) -> Result<Vec<AdminLogEntry>, StoreError> {
+        let sql = format!("SELECT {ADMIN_LOG_COLUMNS} ORDER BY l.id DESC LIMIT ?");
+        let rows = sqlx::query(&sql).bind(limit as i64).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(admin_log_from_row).collect())
+    }
+
+    async fn admin_user(&self, user: UserId) -> Result<Option<AdminUser>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, username, display_name, is_admin, created_at, \
+             CASE WHEN suspended_at IS NULL THEN NULL ELSE COALESCE(suspended_reason, '') END, deleted_at IS NOT NULL, \
+             (SELECT COUNT(*) FROM reports WHERE target = users.id) FROM users WHERE id = ?",
+        )
+        .bind(user.0)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        // Up the tree: a recursive walk of `invited_by`, bounded in case of a cycle no sign-up can make.
+        let chain = sqlx::query(
+            "WITH RECURSIVE up(id, depth) AS (SELECT invited_by, 1 FROM users WHERE id = ?1 \
+               UNION ALL SELECT u.invited_by, up.depth + 1 FROM users u JOIN up ON u.id = up.id \
+               WHERE up.depth < 1000) \
+             SELECT u.id, u.username, u.display_name FROM up JOIN users u ON u.id = up.id ORDER BY up.depth DESC",
+        )
+        .bind(user.0)
+        .fetch_all(self.pool())
+        .await?;
+        let invitees = sqlx::query(
+            "SELECT u.id, u.username, u.display_name, \
+             (SELECT COUNT(*) FROM users c WHERE c.invited_by = u.id), u.suspended_at IS NOT NULL \
+             FROM users u WHERE u.invited_by = ? ORDER BY u.id",
+        )
+        .bind(user.0)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(Some(AdminUser {
+            user: summary_from_row(&row),
+            is_admin: row.get(3),
+            created_at: row.get(4),
+            suspended: row.get(5),
+            deleted: row.get(6),
+            invited_by: chain.iter().map(summary_from_row).collect(),
+            invitees: invitees
+                .iter()
+                .map(|r| Invitee {
+                    user: summary_from_row(r),
+                    invitees: r.get::<i64, _>(3) as u32,
+                    suspended: r.get(4),
+                })
+                .collect(),
+            reports_against: row.get::<i64, _>(7) as u32,
+        }))
+    }
+
+    async fn set_admin(&self, user: UserId, admin: bool) -> Result<bool, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let done = sqlx::query("UPDATE users SET is_admin = ? WHERE id = ? AND is_admin != ? AND deleted_at IS NULL")
+            .bind(admin)
+            .bind(user.0)
+            .bind(admin)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let action = if admin { admin_action::MAKE_ADMIN } else { admin_action::REVOKE_ADMIN };
+        insert_admin_log(&mut tx, None, action, &user.0.to_string(), "").await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn user_id_by_name(&self, username: &str) -> Result<Option<UserId>, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|(id,)| UserId(id)))
+    }
+
+    async fn sessions_of(&self, user: UserId, current: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT public_id, user_agent, created_at, last_used_at, token_hash = ? FROM sessions \
+             WHERE user_id = ? AND public_id IS NOT NULL ORDER BY created_at DESC, rowid DESC",
+        )
+        .bind(current)
+        .bind(user.0)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SessionInfo {
+                id: r.get(0),
+                device: device_name(r.get::<&str, _>(1)),
+                created_at: r.get(2),
+                last_seen: r.get(3),
+                current: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn revoke_session(&self, user: UserId, public_id: &str) -> Result<bool, StoreError> {
+        let _write = self.write().await;
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND public_id = ?")
+            .bind(user.0)
+            .bind(public_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_password(&self, user: UserId, hash: &str, keep: &str) -> Result<u64, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(hash)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        let revoked = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash != ?")
+            .bind(user.0)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(revoked.rows_affected())
+    }
+
+    async fn export(&self, user: UserId, at: i64) -> Result<Option<AccountExport>, StoreError> {
+        use crate::Store as _;
+        let Some(account) = self.account(user).await? else { return Ok(None) };
+        let pool = self.pool();
+        let people = |sql: &'static str| async move {
+            let rows = sqlx::query(sql).bind(user.0).fetch_all(pool).await?;
+            Ok::<_, StoreError>(rows.iter().map(summary_from_row).collect::<Vec<_>>())
+        };
+        let following = people(
+            "SELECT u.id, u.username, u.display_name FROM follows f JOIN users u ON u.id = f.followee \
+             WHERE f.follower = ? ORDER BY f.id",
+        )
+        .await?;
+        let followers = people(
+            "SELECT u.id, u.username, u.display_name FROM follows f JOIN users u ON u.id = f.follower \
+             WHERE f.followee = ? ORDER BY f.id",
+        )
+        .await?;
+        let blocking = people(
+            "SELECT u.id, u.username, u.display_name FROM blocks b JOIN users u ON u.id = b.blocked \
+             WHERE b.blocker = ? ORDER BY b.created_at",
+        )
+        .await?;
+        let events_of = |sql: &'static str| async move {
+            let rows = sqlx::query(sql).bind(user.0).fetch_all(pool).await?;
+            Ok::<_, StoreError>(
+                rows.iter()
+                    .map(|r| ExportedEvent {
+                        id: EventId(r.get(0)),
+                        title: r.get(1),
+                        description: r.get(2),
+                        starts_at: r.get(3),
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let events = events_of(
+            "SELECT e.id, e.title, e.description, e.starts_at FROM event_hosts h JOIN events e ON e.id = h.event_id \
+             WHERE h.user_id = ? ORDER BY e.starts_at",
+        )
+        .await?;
+        let rsvps = events_of(
+            "SELECT e.id, e.title, e.description, e.starts_at FROM rsvps x JOIN events e ON e.id = x.event_id \
+             WHERE x.user_id = ? ORDER BY e.starts_at",
+        )
+        .await?;
+        let invites = self
+            .invites_of(user)
+            .await?
+            .into_iter()
+            .map(|i| InviteInfo { url: format!("/invite/{}", i.code), code: i.code, used_by: i.used_by })
+            .collect();
+        let messages = sqlx::query(
+            "SELECT room_id, text, sent_at, deleted_at IS NOT NULL FROM chat_messages WHERE user_id = ? ORDER BY id",
+        )
+        .bind(user.0)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| ExportedMessage { room_id: RoomId(r.get(0)), text: r.get(1), sent_at_ms: r.get(2), deleted: r.get(3) })
+        .collect();
+        let reports =
+            sqlx::query("SELECT room_id, reason, text, created_at FROM reports WHERE reporter = ? ORDER BY id")
+                .bind(user.0)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| ExportedReport {
+                    room_id: RoomId(r.get(0)),
+                    reason: ReportReason::parse(r.get::<&str, _>(1)).unwrap_or(ReportReason::Other),
+                    text: r.get(2),
+                    created_at_ms: r.get(3),
+                })
+                .collect();
+        let (created_at,): (i64,) =
+            sqlx::query_as("SELECT created_at FROM users WHERE id = ?").bind(user.0).fetch_one(pool).await?;
+        Ok(Some(AccountExport {
+            exported_at: at,
+            profile: stoa_proto::Me {
+                id: account.id,
+                username: account.username.clone(),
+                display_name: account.display_name.clone(),
+                bio: account.bio.clone(),
+                is_admin: account.is_admin,
+                nominated_by: account.nominated_by.clone(),
+                avatar: None,
+                links: account.links.clone(),
+            },
+            created_at,
+            following,
+            followers,
+            blocking,
+            events,
+            rsvps,
+            invites,
+            messages,
+            reports,
+        }))
+    }
+
+    async fn delete_account(&self, user: UserId) -> Result<(), StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let row: Option<(bool, i64)> = sqlx::query_as(
+            "SELECT is_admin, (SELECT COUNT(*) FROM users WHERE is_admin = 1 AND deleted_at IS NULL) FROM users \
+             WHERE id = ? AND deleted_at IS NULL",
+        )
+        .bind(user.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((is_admin, admins)) = row else { return Err(StoreError::NoSuchUser) };
+        if is_admin && admins <= 1 {
+            return Err(StoreError::LastAdmin);
+        }
+        let now = now();
+        let id = user.0;
+        // Their chat goes, except what an admin needs for a report: the messages within a report's context.
+        let statements: [&str; 15] = [
+            "DELETE FROM chat_messages WHERE user_id = ?1 AND NOT EXISTS (SELECT 1 FROM reports r \
+               WHERE r.room_id = chat_messages.room_id AND chat_messages.sent_at BETWEEN r.created_at - 600000 \
+               AND r.created_at + 600000)",
+            "DELETE FROM sessions WHERE user_id = ?1",
+            "DELETE FROM follows WHERE follower = ?1 OR followee = ?1",
+            "DELETE FROM blocks WHERE blocker = ?1 OR blocked = ?1",
+            "DELETE FROM rsvps WHERE user_id = ?1",
+            "DELETE FROM event_invited WHERE user_id = ?1",
+            // Their own upcoming events are cancelled; co-hosting elsewhere ends.
+            "UPDATE events SET cancelled_at = ?2, updated_at = ?2, sequence = sequence + 1 \
+               WHERE creator = ?1 AND cancelled_at IS NULL AND room_id IS NULL",
+            "DELETE FROM event_hosts WHERE user_id = ?1 AND event_id NOT IN (SELECT id FROM events WHERE creator = ?1)",
+            "DELETE FROM calendar_tokens WHERE user_id = ?1",
+            "DELETE FROM notifications WHERE user_id = ?1",
+            "DELETE FROM push_subscriptions WHERE user_id = ?1",
+            "DELETE FROM push_muted_kinds WHERE user_id = ?1",
+            "UPDATE invites SET uses_left = 0 WHERE created_by = ?1",
+            "UPDATE users SET username = '~deleted-' || id, display_name = 'Deleted account', bio = '', \
+               password_hash = '!', is_admin = 0, avatar_version = 0, links = '[]', \
+               suspended_at = NULL, suspended_reason = NULL, deleted_at = ?2 WHERE id = ?1",
+            // The update's trigger indexed the stand-in; search is not to find it.
+            "INSERT INTO users_fts(users_fts, rowid, username, display_name) \
+               SELECT 'delete', id, username, display_name FROM users WHERE id = ?1",
+        ];
+        for sql in statements {
+            // SQLite refuses more arguments than a statement takes.
+            let query = sqlx::query(sql).bind(id);
+            let query = if sql.contains("?2") { query.bind(now) } else { query };
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn insert_admin_log(
+    tx: &mut sqlx::SqliteConnection,
+    admin: Option<UserId>,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> Result<i64, StoreError> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO admin_log (admin, action, subject, detail, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(admin.map(|a| a.0))
+    .bind(action)
+    .bind(subject)
+    .bind(detail)
+    .bind(now())
+    .fetch_one(tx)
+    .await?;
+    Ok(id)
+}
