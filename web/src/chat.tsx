@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import type { RoomClient, RoomState } from './room';
-import type { ChatMode, ChatMessage, Reaction } from './wire';
+import type { ChatMode, ChatMessage, Reaction, UserSummary } from './wire';
 
 const REACTIONS: [Reaction, string, string][] = [
   ['clap', '👏', 'Applause'],
@@ -28,7 +28,7 @@ function Linked({ text }: { text: string }) {
   return <>{parts}</>;
 }
 
-export function ChatSheet({ client, s, onClose }: { client: RoomClient; s: RoomState; onClose: () => void }) {
+export function ChatSheet({ client, s, onClose, onReport }: { client: RoomClient; s: RoomState; onClose: () => void; onReport: (u: UserSummary) => void }) {
   const [text, setText] = useState('');
   const end = useRef<HTMLLIElement>(null);
   const isMod = s.role === 'moderator';
@@ -57,6 +57,7 @@ export function ChatSheet({ client, s, onClose }: { client: RoomClient; s: RoomS
         )}
         <button class="link" onClick={onClose}>Close</button>
       </div>
+      <ReactionBar client={client} s={s} />
       {chat.slow_mode && <p class="note" role="status">Slow mode: one message every 10 seconds each.</p>}
       <ul class="chat-messages" aria-live="polite" aria-relevant="additions">
         {chat.messages.map((m: ChatMessage) => (
@@ -64,6 +65,11 @@ export function ChatSheet({ client, s, onClose }: { client: RoomClient; s: RoomS
             <span class="chat-author">{m.user.display_name}</span>{' '}
             <time class="muted" dateTime={new Date(m.sent_at_ms).toISOString()}>{new Date(m.sent_at_ms).toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit' })}</time>
             <p class="chat-text"><Linked text={m.text} /></p>
+            {m.user.id !== s.you?.id && (
+              <span class="chat-actions">
+                <button class="link" onClick={() => onReport(m.user)} aria-label={`Report ${m.user.display_name}`}>Report</button>
+              </span>
+            )}
             {isMod && (
               <span class="chat-actions">
                 <button class="link" onClick={() => client.send({ type: 'delete_chat', message_id: m.id })} aria-label={`Delete ${m.user.display_name}'s message`}>Delete</button>

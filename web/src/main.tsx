@@ -6,6 +6,7 @@ import { del, get, patch, post } from './api';
 import { Avatar, ErrorNote, Field, Link, Modal, message, navigate } from './ui';
 import { RoomClient, type RoomState } from './room';
 import { ChatSheet, ReactionBar } from './chat';
+import { AccountSettings, AdminConsole, ModerationLogDialog, ReportDialog } from './community';
 import { AvatarUpload, Bell, EventPage, HostedEvents, PingFollowers, SearchBox, SearchPage, Settings, ShareButton, SharePreview, SuggestedPeople, Upcoming } from './social';
 import type { AudiencePage, Hallway, HandMode, InviteList, Me, Profile, RoomInfo, UserSummary, Visibility } from './wire';
 import './styles.css';
@@ -235,6 +236,9 @@ function RoomView({ id, me }: { id: string; me: Me }) {
   const [person, setPerson] = useState<UserSummary>();
   const [pinging, setPinging] = useState(false);
   const [chatOpen, setChatOpen] = useState(false);
+  const [reporting, setReporting] = useState<{ user?: UserSummary }>();
+  const [logOpen, setLogOpen] = useState(false);
+  const [moreOpen, setMoreOpen] = useState(false);
   useEffect(() => {
     const c = new RoomClient(id, audioHost.current!);
     setClient(c);
@@ -265,6 +269,17 @@ function RoomView({ id, me }: { id: string; me: Me }) {
   }, [id, s?.phase]);
 
   if (!s || !client) return <main id="main"><div ref={audioHost} /></main>;
+  if (s.phase === 'removed' && (s.removedReason === 'suspended' || s.removedReason === 'account_deleted')) {
+    // Signed out everywhere: the only way on is the sign-in page.
+    return (
+      <main class="narrow center" id="main">
+        <h1>{s.removedReason === 'suspended' ? 'Your account is suspended' : 'Your account was deleted'}</h1>
+        <p class="lede">{s.notice}</p>
+        <button class="primary" onClick={() => { location.href = '/'; }}>OK</button>
+        <div ref={audioHost} hidden />
+      </main>
+    );
+  }
   if (s.phase === 'ended' || s.phase === 'removed' || s.phase === 'refused') {
     const title = s.phase === 'ended' ? 'This room has ended' : s.phase === 'removed' ? 'You left the room' : 'You can’t join this room';
     return (
@@ -358,8 +373,9 @@ function RoomView({ id, me }: { id: string; me: Me }) {
           )}
         </section>
       )}
-      <ReactionBar client={client} s={s} />
-      {chatOpen && <ChatSheet client={client} s={s} onClose={() => setChatOpen(false)} />}
+      {/* With the chat open, the reactions move into its sheet, where a thumb reaches them. */}
+      {!chatOpen && <ReactionBar client={client} s={s} />}
+      {chatOpen && <ChatSheet client={client} s={s} onClose={() => setChatOpen(false)} onReport={(user) => setReporting({ user })} />}
       <div class="controls" role="toolbar" aria-label="Room controls">
         <button onClick={() => setChatOpen(!chatOpen)} aria-expanded={chatOpen}>Chat{s.chat.messages.length > 0 ? ` (${s.chat.messages.length})` : ''}</button>
         <button onClick={() => { client.leave(); navigate('/'); }}>Leave quietly</button>
@@ -370,8 +386,20 @@ function RoomView({ id, me }: { id: string; me: Me }) {
           ? <button onClick={() => client.send({ type: 'lower_hand' })}>Lower hand</button>
           : <button class="primary" onClick={() => client.send({ type: 'raise_hand' })}>Raise hand</button>)}
         {(isMod || room?.visibility !== 'closed') && <button onClick={() => setPinging(true)} aria-label="Ping followers into the room">+ Ping</button>}
+        <button onClick={() => setMoreOpen(true)} aria-haspopup="dialog">More</button>
         {isMod && <button class="danger" onClick={() => { if (confirm('End this room for everyone?')) client.send({ type: 'end_room' }); }}>End room</button>}
       </div>
+      {moreOpen && (
+        <Modal title="More" onClose={() => setMoreOpen(false)}>
+          <div class="menu">
+            {isMod && <button onClick={() => { setMoreOpen(false); setLogOpen(true); }}>Moderation log</button>}
+            <button onClick={() => { setMoreOpen(false); setReporting({}); }}>Report this room</button>
+            <button onClick={() => setMoreOpen(false)}>Close</button>
+          </div>
+        </Modal>
+      )}
+      {reporting && <ReportDialog roomId={id} user={reporting.user} onClose={() => setReporting(undefined)} />}
+      {logOpen && <ModerationLogDialog roomId={id} onClose={() => setLogOpen(false)} />}
       {pinging && <PingFollowers roomId={id} me={me} onClose={() => setPinging(false)} />}
       {s.invitedBy && (
         <Modal title="You're invited to speak" onClose={() => client.send({ type: 'decline_invite' })}>
@@ -401,6 +429,9 @@ function RoomView({ id, me }: { id: string; me: Me }) {
             )}
             {isMod && target.user.id !== me.id && (
               <button class="danger" onClick={act(() => client.send({ type: 'remove', user_id: target.user.id }))}>Remove from room</button>
+            )}
+            {target.user.id !== me.id && (
+              <button onClick={act(() => setReporting({ user: target.user }))}>Report {target.user.display_name}</button>
             )}
             <button onClick={() => setPerson(undefined)}>Close</button>
           </div>
@@ -559,6 +590,8 @@ function App() {
   else if (event) page = <EventPage key={event[1]} id={event[1]!} />;
   else if (path === '/search') page = <SearchPage key={location.search} />;
   else if (path === '/invites') page = <Invites />;
+  else if (path === '/settings') page = <AccountSettings me={me} />;
+  else if (path === '/admin') page = <AdminConsole />;
   else page = <Hallway me={me} />;
   return <Shell me={me} onSignOut={() => setMe(null)}>{page}</Shell>;
 }
@@ -576,6 +609,8 @@ function Shell(props: { me: Me | null; onSignOut?: () => void; children: Compone
             <Link href="/">Hallway</Link>
             <Link href="/invites">Invites</Link>
             <Link href={`/u/${props.me.username}`}>Profile</Link>
+            <Link href="/settings">Settings</Link>
+            {props.me.is_admin && <Link href="/admin">Admin</Link>}
             <button class="link" onClick={async () => {
               await post('/auth/logout').catch(() => undefined);
               props.onSignOut?.();

@@ -20,6 +20,8 @@ export interface RoomState {
   micError?: string;
   autoplayBlocked: boolean;
   endedReason?: string;
+  /// Why the server took us out (`removed_by_moderator`, `suspended`, `account_deleted`...).
+  removedReason?: string;
   chat: ChatState;
   /// The last counts of reactions, with a serial that changes with each, for the animation.
   reactions: { counts: ReactionCount[]; serial: number };
@@ -207,7 +209,7 @@ export class RoomClient {
         this.set({ notice: `${e.by.display_name} muted you.` });
         break;
       case 'removed':
-        this.set({ phase: 'removed', notice: e.message });
+        this.set({ phase: 'removed', notice: e.message, removedReason: e.reason });
         this.close();
         break;
       case 'room_ended':

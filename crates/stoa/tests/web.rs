@@ -44,3 +44,8 @@ fn a_refused_microphone_is_explained_and_blocked_autoplay_gets_tap_to_listen() {
 fn the_events_and_notifications_journey_in_two_browsers() {
     run_browser_script("events.mjs");
 }
+
+#[test]
+fn reports_the_admin_console_suspension_and_account_settings_in_three_browsers() {
+    run_browser_script("community.mjs");
+}
