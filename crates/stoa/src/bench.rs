@@ -91,6 +91,14 @@ pub struct BenchArgs {
     /// packets and bytes redundancy costs.
     #[arg(long)]
     no_red: bool,
+    /// Chat messages a second in the room during the second half of the measuring window (the first half
+    /// is the quiet baseline), sent by extra participants; with --reaction-rate, the chat-and-reactions
+    /// bench. The report then has both halves and their ratios.
+    #[arg(long, default_value_t = 0.0)]
+    chat_rate: f64,
+    /// Reactions a second in the room during the second half of the window (see --chat-rate).
+    #[arg(long, default_value_t = 0.0)]
+    reaction_rate: f64,
 }
 
 /// How often a speaker's turn passes to the next.
@@ -369,6 +377,13 @@ struct ListenerResult {
     lost: u64,
     latencies_ms: Vec<f64>,
     decrypted: u64,
+    /// With chat, the window's second half: `packets`, `lost` and `latencies_ms` are then the first half's.
+    #[serde(default)]
+    packets_b: u64,
+    #[serde(default)]
+    lost_b: u64,
+    #[serde(default)]
+    latencies_ms_b: Vec<f64>,
 }
 
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -438,9 +453,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         None => None,
     };
     let clock = if file_frames.is_some() { Clock::Table(Default::default()) } else { Clock::Embedded };
+    if !(0.0..=20.0).contains(&args.chat_rate) || !(0.0..=1000.0).contains(&args.reaction_rate) {
+        bail!("--chat-rate is 0 to 20 a second (the room's limit), --reaction-rate 0 to 1000");
+    }
+    let chatting = args.chat_rate > 0.0 || args.reaction_rate > 0.0;
+    // Each chatter sends a message every 2 s at most (one a second is the limit per person) and gives a
+    // reaction a second at most (five per half second is the limit).
+    let chatters = if chatting {
+        ((args.chat_rate * 2.0).ceil() as usize).max(args.reaction_rate.ceil() as usize).max(1)
+    } else {
+        0
+    };
     let own = match &args.server {
         Some(_) => None,
-        None => Some(start_own_server(args.listeners + args.speakers + 1, args.serve_args.as_deref())?),
+        None => Some(start_own_server(args.listeners + args.speakers + chatters + 1, args.serve_args.as_deref())?),
     };
     let base = args.server.clone().or_else(|| own.as_ref().map(|o| o.base.clone())).unwrap_or_default();
     let invite = args
@@ -455,11 +481,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
 
     // Accounts, a few at a time: sign-up hashes a password, which is deliberately slow.
-    progress(&format!("creating {} accounts", args.listeners + args.speakers));
+    progress(&format!("creating {} accounts", args.listeners + args.speakers + chatters));
     let tag = format!("{:x}", std::process::id() % 0xfff);
     let names: Vec<String> = (0..args.speakers)
         .map(|i| format!("bs{tag}_{i}"))
         .chain((0..args.listeners).map(|i| format!("bl{tag}_{i}")))
+        .chain((0..chatters).map(|i| format!("bc{tag}_{i}")))
         .collect();
     use futures_util::StreamExt;
     let apis: Vec<Api> =
@@ -469,7 +496,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .await
             .into_iter()
             .collect::<anyhow::Result<_>>()?;
-    let (speaker_apis, listener_apis) = apis.split_at(args.speakers);
+    let (speaker_apis, rest) = apis.split_at(args.speakers);
+    let (listener_apis, chatter_apis) = rest.split_at(args.listeners);
     let room =
         speaker_apis[0].post("/api/v1/rooms", serde_json::json!({"title": "Bench", "visibility": "open"})).await?;
     let room = room["id"].as_str().context("no room id")?.to_string();
@@ -541,11 +569,29 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }));
     }
 
+    // Chatters: in the room from the start, talking only in the window's second half.
+    let mut chatter_sessions = Vec::new();
+    for api in chatter_apis {
+        chatter_sessions.push(Session::join(api, &room, 3).await?);
+    }
+
     // Listeners join within the window: in this process, or spread over worker processes when one process
     // may not open enough sockets for all of them.
     let start_join = Instant::now();
     let measure_from = start_join + Duration::from_secs_f64(args.join_window);
     let measure_to = measure_from + Duration::from_secs_f64(args.seconds);
+    // With chat, the window's first half is the quiet baseline and its second half carries the chat.
+    let measure_mid = chatting.then(|| measure_from + Duration::from_secs_f64(args.seconds / 2.0));
+    let chat_stats = Arc::new(ChatStats::default());
+    let mut chatter_tasks = Vec::new();
+    for (i, mut session) in chatter_sessions.into_iter().enumerate() {
+        let stats = chat_stats.clone();
+        let (n, chat_rate, reaction_rate) = (chatters as f64, args.chat_rate, args.reaction_rate);
+        let (stop, mid_at) = (stop.clone(), measure_mid);
+        chatter_tasks.push(tokio::spawn(async move {
+            chatter(&mut session, i, n, chat_rate, reaction_rate, mid_at, stop, &stats).await;
+        }));
+    }
     let tokens: Vec<(usize, String)> = listener_apis.iter().map(|a| a.token.clone()).enumerate().collect();
     let plan = |listeners: Vec<(usize, String)>| ListenerPlan {
         base: base.clone(),
@@ -557,6 +603,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         start_join_us: wall_at(start_join),
         measure_from_us: wall_at(measure_from),
         measure_to_us: wall_at(measure_to),
+        measure_mid_us: measure_mid.map(wall_at),
         red: !args.no_red,
     };
     let mut workers = Vec::new();
@@ -584,8 +631,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         |workers: &[Worker]| -> f64 { workers.iter().filter_map(|w| proc_usage(w.pid)).map(|u| u.0).sum() };
     let bench_start = self_cpu() + workers_cpu(&workers);
     let sent_start = (talking_sent.load(Ordering::Relaxed), all_sent.load(Ordering::Relaxed));
+    let mut server_mid = None;
     while Instant::now() < measure_to {
-        tokio::time::sleep(Duration::from_millis(500).min(measure_to.saturating_duration_since(Instant::now()))).await;
+        if let Some(mid) = measure_mid
+            && server_mid.is_none()
+            && Instant::now() >= mid
+        {
+            server_mid = pid.and_then(proc_usage);
+        }
+        let next = measure_mid.filter(|m| server_mid.is_none() && *m > Instant::now()).unwrap_or(measure_to);
+        tokio::time::sleep(Duration::from_millis(500).min(next.saturating_duration_since(Instant::now()))).await;
         if !args.json {
             let done = (Instant::now() - measure_from).as_secs_f64() / args.seconds;
             eprint!(
@@ -607,7 +662,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     for worker in workers {
         results.extend(worker.finish().await?);
     }
-    for t in speaker_tasks {
+    for t in speaker_tasks.into_iter().chain(chatter_tasks) {
         let _ = t.await;
     }
     if !args.json {
@@ -634,10 +689,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (upgraded, welcomed) = (phase(|r| r.upgraded_ms), phase(|r| r.welcomed_ms));
     let (answered, connected) = (phase(|r| r.answered_ms), phase(|r| r.connected_ms));
     let ice = phase(|r| r.ice_ms);
-    let mut latencies: Vec<f64> = results.iter().flat_map(|r| r.latencies_ms.iter().copied()).collect();
+    // The whole window (with chat, both halves).
+    let mut latencies: Vec<f64> =
+        results.iter().flat_map(|r| r.latencies_ms.iter().chain(&r.latencies_ms_b).copied()).collect();
     latencies.sort_by(f64::total_cmp);
-    let received: u64 = results.iter().map(|r| r.packets).sum();
-    let lost: u64 = results.iter().map(|r| r.lost).sum();
+    let received: u64 = results.iter().map(|r| r.packets + r.packets_b).sum();
+    let lost: u64 = results.iter().map(|r| r.lost + r.lost_b).sum();
     let expected = received + lost;
     let seconds = args.seconds;
     let (server_cpu_pct, server_rss_mb) = match (server_start, server_end) {
@@ -672,15 +729,133 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "bench_cpu_pct": (bench_end - bench_start) / seconds * 100.0,
         "frames_sent_talking": talking_window,
         "frames_sent_all": all_window,
-        "packets_received_min": results.iter().filter(|r| r.join_ms.is_some()).map(|r| r.packets).min().unwrap_or(0),
-        "packets_received_max": results.iter().map(|r| r.packets).max().unwrap_or(0),
+        "packets_received_min":
+            results.iter().filter(|r| r.join_ms.is_some()).map(|r| r.packets + r.packets_b).min().unwrap_or(0),
+        "packets_received_max": results.iter().map(|r| r.packets + r.packets_b).max().unwrap_or(0),
         "packets_decrypted": results.iter().map(|r| r.decrypted).sum::<u64>(),
         "bytes_received": results.iter().map(|r| r.bytes).sum::<u64>(),
         "listener_processes": processes,
         "red": !args.no_red,
     });
+    let mut report = report;
+    if measure_mid.is_some() {
+        let half = seconds / 2.0;
+        let cpu = |a: Option<(f64, f64)>, b: Option<(f64, f64)>| match (a, b) {
+            (Some((a, _)), Some((b, _))) => (b - a) / half * 100.0,
+            _ => f64::NAN,
+        };
+        let phase_report = |packets: u64, lost: u64, lat: &mut Vec<f64>, cpu: f64| {
+            lat.sort_by(f64::total_cmp);
+            let expected = packets + lost;
+            serde_json::json!({
+                "server_cpu_pct": cpu,
+                "loss_pct": if expected == 0 { 0.0 } else { lost as f64 * 100.0 / expected as f64 },
+                "latency_p50_ms": percentile(lat, 0.5),
+                "latency_p99_ms": percentile(lat, 0.99),
+                "packets_received": packets,
+            })
+        };
+        let mut lat_a: Vec<f64> = results.iter().flat_map(|r| r.latencies_ms.iter().copied()).collect();
+        let mut lat_b: Vec<f64> = results.iter().flat_map(|r| r.latencies_ms_b.iter().copied()).collect();
+        let quiet = phase_report(
+            results.iter().map(|r| r.packets).sum(),
+            results.iter().map(|r| r.lost).sum(),
+            &mut lat_a,
+            cpu(server_start, server_mid),
+        );
+        let busy = phase_report(
+            results.iter().map(|r| r.packets_b).sum(),
+            results.iter().map(|r| r.lost_b).sum(),
+            &mut lat_b,
+            cpu(server_mid, server_end),
+        );
+        let ratio =
+            busy["server_cpu_pct"].as_f64().unwrap_or(f64::NAN) / quiet["server_cpu_pct"].as_f64().unwrap_or(f64::NAN);
+        report["quiet"] = quiet;
+        report["chat"] = busy;
+        report["chat_cpu_ratio"] = ratio.into();
+        report["chat_rate"] = args.chat_rate.into();
+        report["reaction_rate"] = args.reaction_rate.into();
+        report["chatters"] = chatters.into();
+        report["chat_sent"] = chat_stats.sent.load(Ordering::Relaxed).into();
+        report["chat_refused"] = chat_stats.refused.load(Ordering::Relaxed).into();
+        report["reactions_sent"] = chat_stats.reactions.load(Ordering::Relaxed).into();
+        report["chat_seen_by_a_chatter"] = chat_stats.seen.load(Ordering::Relaxed).into();
+        report["reaction_counts_seen_by_a_chatter"] = chat_stats.counts_seen.load(Ordering::Relaxed).into();
+    }
     print_report(&report, args.json);
     Ok(())
+}
+
+/// What the chatters did and saw.
+#[derive(Default)]
+struct ChatStats {
+    sent: AtomicU64,
+    refused: AtomicU64,
+    reactions: AtomicU64,
+    /// Chat messages the first chatter received (each is broadcast to everyone once).
+    seen: AtomicU64,
+    /// Reactions counted in the `reactions` events the first chatter received.
+    counts_seen: AtomicU64,
+}
+
+/// One chatter: from `from` until stopped, a message every `n / chat_rate` seconds and a reaction every
+/// `n / reaction_rate` seconds, staggered by its place `i` among `n`, so that the room gets the rates.
+#[allow(clippy::too_many_arguments)]
+async fn chatter(
+    session: &mut Session,
+    i: usize,
+    n: f64,
+    chat_rate: f64,
+    reaction_rate: f64,
+    from: Option<Instant>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    stats: &ChatStats,
+) {
+    use stoa_proto::Reaction;
+    let start = from.unwrap_or_else(Instant::now);
+    let every = |rate: f64| (rate > 0.0).then(|| Duration::from_secs_f64(n / rate));
+    let (chat_every, react_every) = (every(chat_rate), every(reaction_rate));
+    let offset = |d: Duration| d.mul_f64(i as f64 / n);
+    let mut next_chat = chat_every.map(|d| start + offset(d));
+    let mut next_react = react_every.map(|d| start + offset(d));
+    let mut k = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let due = [next_chat, next_react].into_iter().flatten().min().unwrap_or(start + Duration::from_secs(3600));
+        tokio::select! {
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(due)) => {
+                let now = Instant::now();
+                if let (Some(at), Some(d)) = (next_chat, chat_every) && now >= at {
+                    k += 1;
+                    let text = format!("Bench chatter {i}, message {k}: a line of about a hundred characters, as people write in a room.");
+                    if session.command(ClientCommand::SendChat { text }).await.is_ok() {
+                        stats.sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    next_chat = Some(at + d);
+                }
+                if let (Some(at), Some(d)) = (next_react, react_every) && now >= at {
+                    let reaction = Reaction::ALL[(i + k as usize) % Reaction::ALL.len()];
+                    if session.command(ClientCommand::React { reaction }).await.is_ok() {
+                        stats.reactions.fetch_add(1, Ordering::Relaxed);
+                    }
+                    next_react = Some(at + d);
+                }
+            }
+            event = session.next() => match event {
+                Incoming::Event(ServerEvent::ChatMessage { .. }) if i == 0 => {
+                    stats.seen.fetch_add(1, Ordering::Relaxed);
+                }
+                Incoming::Event(ServerEvent::Reactions { counts }) if i == 0 => {
+                    stats.counts_seen.fetch_add(counts.iter().map(|c| u64::from(c.count)).sum(), Ordering::Relaxed);
+                }
+                Incoming::Event(ServerEvent::Error { code, .. }) if code.starts_with("chat") => {
+                    stats.refused.fetch_add(1, Ordering::Relaxed);
+                }
+                Incoming::Closed => return,
+                _ => {}
+            }
+        }
+    }
 }
 
 fn print_report(report: &serde_json::Value, json: bool) {
@@ -710,6 +885,9 @@ pub struct ListenerPlan {
     start_join_us: u64,
     measure_from_us: u64,
     measure_to_us: u64,
+    /// Where the window's quiet first half ends, with chat.
+    #[serde(default)]
+    measure_mid_us: Option<u64>,
     /// Whether listeners offer RED.
     #[serde(default = "yes")]
     red: bool,
@@ -750,6 +928,7 @@ fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerResult> {
     let epoch = instant_at(plan.epoch_us);
     let start_join = instant_at(plan.start_join_us);
     let (measure_from, measure_to) = (instant_at(plan.measure_from_us), instant_at(plan.measure_to_us));
+    let measure_mid = plan.measure_mid_us.map(instant_at);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let results: Arc<Mutex<Vec<ListenerResult>>> = Arc::new(Mutex::new(Vec::new()));
     let joined = Arc::new(AtomicU64::new(0));
@@ -763,7 +942,7 @@ fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerResult> {
             .map(|(_, (i, token))| (*i, Api::with_token(&plan.base, token)))
             .collect();
         let (peers_tx, peers_rx) = std::sync::mpsc::channel::<Joined>();
-        let window = Window { epoch, epoch_wall, measure_from, measure_to, clock: clock.clone() };
+        let window = Window { epoch, epoch_wall, measure_from, measure_mid, measure_to, clock: clock.clone() };
         let (loop_results, loop_joined) = (results.clone(), joined.clone());
         handles.push(std::thread::spawn(move || {
             let r = media_loop(peers_rx, window, &loop_joined);
@@ -886,6 +1065,8 @@ struct Window {
     /// The wall clock at `epoch`, to place the kernel's arrival timestamps on the bench's clock.
     epoch_wall: std::time::SystemTime,
     measure_from: Instant,
+    /// With chat: where the window's second half begins.
+    measure_mid: Option<Instant>,
     measure_to: Instant,
 }
 
@@ -897,6 +1078,8 @@ struct Listener {
     timeout: Instant,
     /// Counts when the measuring window opened.
     base: Option<(u64, u64, u64)>,
+    /// Counts at the window's middle, with chat.
+    mid: Option<(u64, u64, u64)>,
     result: ListenerResult,
 }
 
@@ -923,6 +1106,7 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
     let mut buf = vec![0u8; 2048];
     let mut open = true;
     let mut based = false;
+    let mut mid_based = false;
 
     // Feeds one input (or none, for a timeout) to a listener's peer and drains it.
     fn drive(
@@ -975,7 +1159,12 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
                         // that the bench's own queueing is not counted as the server's latency.
                         let received =
                             arrived_us.unwrap_or_else(|| now.duration_since(window.epoch).as_micros() as f64);
-                        l.result.latencies_ms.push((received - sent as f64) / 1000.0);
+                        let latency = (received - sent as f64) / 1000.0;
+                        if window.measure_mid.is_some_and(|mid| now >= mid) {
+                            l.result.latencies_ms_b.push(latency);
+                        } else {
+                            l.result.latencies_ms.push(latency);
+                        }
                     }
                 }
                 Ok(Output::Event(Event::IceConnectionStateChange(
@@ -1024,6 +1213,7 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
                         seen: 0,
                         timeout: now,
                         base: based.then_some((0, 0, 0)),
+                        mid: None,
                         result: ListenerResult {
                             upgraded_ms: Some(phases.upgraded.as_secs_f64() * 1000.0),
                             welcomed_ms: Some(phases.welcomed.as_secs_f64() * 1000.0),
@@ -1043,12 +1233,23 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
                 l.base = Some((l.count.packets, l.count.bytes, l.count.lost));
             }
         }
+        if window.measure_mid.is_some_and(|mid| now >= mid) && !mid_based {
+            mid_based = true;
+            for l in listeners.iter_mut() {
+                l.mid = Some((l.count.packets, l.count.bytes, l.count.lost));
+            }
+        }
         let next_timer = timers.peek().map(|Reverse((t, _))| *t);
-        let wake = [Some(window.measure_to), Some(window.measure_from).filter(|t| *t > now), next_timer]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(now);
+        let wake = [
+            Some(window.measure_to),
+            Some(window.measure_from).filter(|t| *t > now),
+            window.measure_mid.filter(|t| *t > now),
+            next_timer,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(now);
         // Rounded up: a timer due in half a millisecond must not turn the loop into a spin.
         let mut wait_ms = wake.saturating_duration_since(now).as_micros().div_ceil(1000).min(20) as i32;
         if open {
@@ -1096,6 +1297,14 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
             l.result.packets = l.count.packets - packets;
             l.result.bytes = l.count.bytes - bytes;
             l.result.lost = l.count.lost - lost;
+            if let Some((mid_packets, _, mid_lost)) = l.mid {
+                // The first half is from the window's start (or the join) to the middle; the second after.
+                let (mid_packets, mid_lost) = (mid_packets.max(packets), mid_lost.max(lost));
+                l.result.packets_b = l.count.packets - mid_packets;
+                l.result.lost_b = l.count.lost - mid_lost;
+                l.result.packets = mid_packets - packets;
+                l.result.lost = mid_lost - lost;
+            }
             l.result
         })
         .collect()

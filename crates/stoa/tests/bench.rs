@@ -171,3 +171,37 @@ fn the_search_bench_seeds_people_and_events_and_times_queries() {
     assert!(r["results_per_query"].as_f64().is_some_and(|v| v > 1.0), "queries find people and events: {r}");
     assert_eq!(r["by_query"].as_object().unwrap().len(), 8);
 }
+
+/// `stoa bench --chat-rate --reaction-rate`: the window's halves are reported apart (quiet, then chat), the
+/// chat goes out at the asked rate without refusals, every message reaches a participant once, and the
+/// reactions arrive as counts that add up to what was given.
+#[test]
+fn the_chat_bench_measures_a_quiet_half_and_a_chatty_half() {
+    let r = bench(&[
+        "--listeners",
+        "60",
+        "--seconds",
+        "8",
+        "--join-window",
+        "4",
+        "--chat-rate",
+        "10",
+        "--reaction-rate",
+        "20",
+    ]);
+    assert_eq!(r["joined"], 60, "{r}");
+    for half in ["quiet", "chat"] {
+        assert!(r[half]["packets_received"].as_u64().is_some_and(|n| n > 0), "{half}: {r}");
+        assert!(r[half]["server_cpu_pct"].as_f64().is_some_and(|c| c > 0.0), "{half}: {r}");
+    }
+    assert_eq!(r["chatters"], 20);
+    let sent = r["chat_sent"].as_u64().unwrap();
+    assert!((30..=50).contains(&sent), "about 10 a second for 4 s: {r}");
+    assert_eq!(r["chat_refused"], 0, "{r}");
+    // Each message reaches a participant once; those sent in the last instant may still be on their way.
+    let seen = r["chat_seen_by_a_chatter"].as_u64().unwrap();
+    assert!(seen <= sent && seen + 5 >= sent, "every message is broadcast once to everyone: {r}");
+    let given = r["reactions_sent"].as_u64().unwrap();
+    let counted = r["reaction_counts_seen_by_a_chatter"].as_u64().unwrap();
+    assert!(given >= 60 && counted + 20 >= given && counted <= given, "counts add up to what was given: {r}");
+}
