@@ -138,8 +138,25 @@ try {
   }
   await admin.getByRole('tab', { name: 'Admin log', exact: true }).click();
   await admin.getByText(/resolve report/).waitFor();
+  // The room's menus at phone size too.
+  await admin.goto(roomUrl);
+  await admin.getByRole('button', { name: 'More', exact: true }).click();
+  await axe(admin, 'room: more menu (phone)');
+  await admin.getByRole('button', { name: 'Moderation log', exact: true }).click();
+  await admin.getByRole('dialog', { name: 'Moderation log' }).getByText(/deleted a message by/).waitFor();
+  await axe(admin, 'moderation log (phone)');
+  await admin.getByRole('dialog', { name: 'Moderation log' }).getByRole('button', { name: 'Close', exact: true }).click();
   await admin.setViewportSize({ width: 1280, height: 900 });
-  step('the console is clean at phone size');
+  await admin.getByRole('button', { name: 'More', exact: true }).click();
+  await admin.getByRole('button', { name: 'Report this room', exact: true }).click();
+  await admin.getByRole('dialog', { name: 'Report this room' }).waitFor();
+  await axe(admin, 'report dialog (desktop)');
+  await admin.keyboard.press('Escape');
+  await admin.getByRole('dialog', { name: 'Report this room' }).waitFor({ state: 'detached' });
+  await admin.goto(`${base}/settings`);
+  await admin.getByRole('heading', { name: 'Where you’re signed in' }).waitFor();
+  await axe(admin, 'account settings (desktop)');
+  step('the console, the room menus and settings are clean at both sizes; Escape closes a dialog');
 
   // Account settings: sessions, and a new password that signs the others out.
   await fan.goto(`${base}/settings`);

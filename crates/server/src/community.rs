@@ -148,6 +148,8 @@ pub struct AdminTail {
 
 /// How often the tail looks for what another process (`stoa admin`) wrote.
 const TAIL_EVERY: Duration = Duration::from_secs(1);
+/// How often old chat is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 impl AdminTail {
     /// Wakes the tail: an action was just logged.
@@ -159,7 +161,17 @@ impl AdminTail {
     pub async fn start(state: AppState) -> Result<(), stoa_store::StoreError> {
         let mut last = state.store.admin_log(1).await?.first().map_or(0, |e| e.id);
         tokio::spawn(async move {
+            let mut pruned_at: Option<std::time::Instant> = None;
             loop {
+                // Once an hour: chat older than the retention goes (but what reports need).
+                if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                    pruned_at = Some(std::time::Instant::now());
+                    match state.store.prune_chat(now_ms() - stoa_store::CHAT_RETENTION_MS).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(messages = n, "old chat messages deleted"),
+                        Err(e) => tracing::error!(error = %e, "cannot delete old chat messages"),
+                    }
+                }
                 tokio::select! {
                     _ = state.admin_tail.wake.notified() => {}
                     _ = tokio::time::sleep(TAIL_EVERY) => {}

@@ -169,3 +169,41 @@ async fn cross_site_writes_to_events_notifications_and_profiles_are_refused() {
     let (_, mine) = alice.get(&format!("/api/v1/events/{mine}")).await;
     assert_eq!(mine["state"], "scheduled", "neither started nor cancelled");
 }
+
+/// The community's writes: another site cannot delete the victim's account, change their password, sign
+/// their sessions out, file reports in their name, or use an admin's cookie to suspend someone, end a room
+/// or change the settings.
+#[tokio::test]
+async fn cross_site_writes_to_the_account_reports_and_the_admin_console_are_refused() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bob = server.user("bob").await;
+    let (room, _ws) = server.room(&admin, "open", &[]).await;
+    let (_, sessions) = admin.get("/api/v1/account/sessions").await;
+    let session = sessions["sessions"][0]["id"].as_str().unwrap().to_string();
+    let evil = Some("https://evil.example");
+    for (method, path) in [
+        (reqwest::Method::POST, "/api/v1/account/delete".to_string()),
+        (reqwest::Method::POST, "/api/v1/account/password".to_string()),
+        (reqwest::Method::DELETE, format!("/api/v1/account/sessions/{session}")),
+        (reqwest::Method::POST, format!("/api/v1/rooms/{room}/reports")),
+        (reqwest::Method::POST, "/api/v1/admin/users/bob/suspend".to_string()),
+        (reqwest::Method::POST, format!("/api/v1/admin/rooms/{room}/end")),
+        (reqwest::Method::PUT, "/api/v1/admin/settings".to_string()),
+        (reqwest::Method::POST, "/api/v1/admin/reports/1/resolve".to_string()),
+    ] {
+        let (s, b) = browser(&server, method.clone(), &path, &admin.token, evil).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{method} {path} from another site: {b}");
+        assert_eq!(b["error"]["code"], "cross_origin");
+    }
+    let (s, _) = admin.get("/api/v1/me").await;
+    assert_eq!(s, StatusCode::OK, "the account and the session are intact");
+    let (_, user) = admin.get("/api/v1/admin/users/bob").await;
+    assert_eq!(user["suspended"], Value::Null, "bob was not suspended");
+    let (s, _) = bob.get("/api/v1/me").await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, rooms) = admin.get("/api/v1/admin/rooms").await;
+    assert_eq!(rooms["rooms"][0]["id"], room.as_str(), "the room is live");
+    let (_, settings) = admin.get("/api/v1/admin/settings").await;
+    assert_eq!(settings["room_capacity"], 5000);
+}

@@ -831,14 +831,16 @@ async fn chatter(
                     if session.command(ClientCommand::SendChat { text }).await.is_ok() {
                         stats.sent.fetch_add(1, Ordering::Relaxed);
                     }
-                    next_chat = Some(at + d);
+                    // Late (a busy machine): on from now, never a burst to catch up, which the room's
+                    // limits would refuse.
+                    next_chat = Some((at + d).max(now + d / 2));
                 }
                 if let (Some(at), Some(d)) = (next_react, react_every) && now >= at {
                     let reaction = Reaction::ALL[(i + k as usize) % Reaction::ALL.len()];
                     if session.command(ClientCommand::React { reaction }).await.is_ok() {
                         stats.reactions.fetch_add(1, Ordering::Relaxed);
                     }
-                    next_react = Some(at + d);
+                    next_react = Some((at + d).max(now + d / 2));
                 }
             }
             event = session.next() => match event {

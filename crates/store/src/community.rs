@@ -63,6 +63,8 @@ pub struct NewReport {
 pub const REPORTS_PER_HOUR: i64 = 20;
 /// A report's context: the room's record from this long before it to this long after.
 pub const REPORT_CONTEXT_MS: i64 = 10 * 60 * 1000;
+/// How long chat messages are kept (but those a report needs, which stay with it).
+pub const CHAT_RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
 
 /// Admin actions in the admins' log, which the server tails to carry out in live rooms.
 pub mod admin_action {
@@ -95,6 +97,9 @@ pub trait Community: Send + Sync {
         to_ms: i64,
         limit: u32,
     ) -> Result<Vec<ModerationEntry>, StoreError>;
+    /// Deletes the chat messages sent before `before_ms`, except those within a report's context. Returns
+    /// how many went.
+    async fn prune_chat(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// A room's chat between two times (Unix ms), oldest first, deleted messages included.
     async fn chat_log(
         &self,

@@ -185,6 +185,21 @@ impl Community for SqliteStore {
             .collect())
     }
 
+    async fn prune_chat(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let _write = self.write().await;
+        let done = sqlx::query(
+            "DELETE FROM chat_messages WHERE sent_at < ? AND NOT EXISTS (SELECT 1 FROM reports r \
+             WHERE r.room_id = chat_messages.room_id AND chat_messages.sent_at BETWEEN r.created_at - ? \
+             AND r.created_at + ?)",
+        )
+        .bind(before_ms)
+        .bind(REPORT_CONTEXT_MS)
+        .bind(REPORT_CONTEXT_MS)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn chat_log(
         &self,
         room: &RoomId,
@@ -599,7 +614,7 @@ impl Community for SqliteStore {
         let statements: [&str; 15] = [
             "DELETE FROM chat_messages WHERE user_id = ?1 AND NOT EXISTS (SELECT 1 FROM reports r \
                WHERE r.room_id = chat_messages.room_id AND chat_messages.sent_at BETWEEN r.created_at - 600000 \
-               AND r.created_at + 600000)",
+               AND r.created_at + 600000)", // REPORT_CONTEXT_MS
             "DELETE FROM sessions WHERE user_id = ?1",
             "DELETE FROM follows WHERE follower = ?1 OR followee = ?1",
             "DELETE FROM blocks WHERE blocker = ?1 OR blocked = ?1",

@@ -214,6 +214,19 @@ async fn a_deleted_account_leaves_a_stand_in_and_keeps_only_the_chat_a_report_ne
     assert_eq!(store.report(id).await.unwrap().unwrap().target.unwrap().display_name, "Deleted account");
     assert!(store.search_people(alice.id, "deleted*", 10).await.unwrap().is_empty());
     assert!(store.search_people(alice.id, "bob*", 10).await.unwrap().is_empty());
+    // Retention: old chat goes, but what a report needs stays.
+    let carol = account(&store, &invite, "carol").await;
+    let chat_of = |room: &RoomId, msg_id, at_ms| RoomLogEntry::Chat {
+        room: room.clone(),
+        msg_id,
+        user: carol.id,
+        text: format!("carol {msg_id}"),
+        at_ms,
+    };
+    store.append_room_log(&[chat_of(&reported, 7, now + 1000), chat_of(&other, 8, now + 1000)]).await.unwrap();
+    assert_eq!(store.prune_chat(now + 2000).await.unwrap(), 1, "the quiet room's message goes");
+    assert_eq!(store.chat_log(&reported, 0, i64::MAX, 10).await.unwrap().len(), 2);
+    assert!(store.chat_log(&other, 0, i64::MAX, 10).await.unwrap().is_empty());
     // Deleting it again, or the only admin, is refused.
     assert!(matches!(store.delete_account(bob.id).await, Err(StoreError::NoSuchUser)));
     assert!(store.set_admin(alice.id, true).await.unwrap());

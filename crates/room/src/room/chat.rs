@@ -1,12 +1,17 @@
 //! The room's chat: who may write (the chat mode, silenced people), the limits (one message a second per
 //! person; past 20 a second in the room, slow mode), the last 100 messages for late joiners, and
 //! moderators' deletions. Messages are events broadcast once to everyone.
+//!
+//! Messages and reactions go out together on the room's tick, twice a second: each broadcast wakes every
+//! connection of the room and costs each a write, so ten messages and two counts a second in a room of
+//! 5,000 would be 60,000 wake-ups a second; on the tick they are two bursts of back-to-back events that
+//! each connection writes at once (see `live/connection.rs`), 10,000. A message waits half a second at most.
 
 use super::*;
 use stoa_proto::{ChatMessage, ChatMode, ChatState, ModerationAction, Reaction, ReactionCount};
 
-/// How often reactions go out, as counts.
-const REACTIONS_EVERY: Duration = Duration::from_millis(500);
+/// How often the chat's new messages and the reactions' counts go out.
+const TICK: Duration = Duration::from_millis(500);
 /// Reactions one person may give in each of those windows.
 const REACTIONS_PER_WINDOW: u32 = 5;
 
@@ -34,12 +39,14 @@ pub(super) struct Chat {
     pub(super) silenced: HashSet<UserId>,
     /// Until when slow mode lasts, while on.
     pub(super) slow_until: Option<Instant>,
+    /// Messages accepted since the last tick, to go out on the next.
+    pending: Vec<ChatMessage>,
     /// Reactions given since the last count went out.
     reactions: BTreeMap<Reaction, u32>,
     /// Each person's reactions in this window.
     reactions_by: HashMap<UserId, u32>,
-    /// When the pending counts go out.
-    reactions_due: Option<Instant>,
+    /// When what is pending (messages, counts) goes out.
+    tick_due: Option<Instant>,
     /// Wall-clock milliseconds at `epoch`, for the messages' times (the room's clock is an `Instant`).
     epoch: Option<(Instant, u64)>,
 }
@@ -105,21 +112,23 @@ impl Room {
             self.chat.epoch.map_or(0, |(at, ms)| ms + now.saturating_duration_since(at).as_millis() as u64);
         let user = self.participants[&actor].user.clone();
         let message = ChatMessage { id: self.chat.next_id, user, text: text.to_string(), sent_at_ms };
-        if self.chat.history.len() == HISTORY {
-            self.chat.history.pop_front();
-        }
-        self.chat.history.push_back(message.clone());
-        self.outputs.push_back(Output::Broadcast(ServerEvent::ChatMessage { message }));
+        self.chat.pending.push(message);
+        self.chat.tick_due.get_or_insert(now + TICK);
         Ok(())
     }
 
     pub(super) fn delete_chat(&mut self, actor: UserId, message_id: u64) -> Result<(), CommandError> {
         self.require_moderator(actor)?;
-        let Some(at) = self.chat.history.iter().position(|m| m.id == message_id) else {
-            return Err(CommandError::NoSuchMessage);
+        let deleted = if let Some(at) = self.chat.pending.iter().position(|m| m.id == message_id) {
+            // Not sent yet: it never goes out.
+            Some(self.chat.pending.remove(at))
+        } else {
+            let Some(at) = self.chat.history.iter().position(|m| m.id == message_id) else {
+                return Err(CommandError::NoSuchMessage);
+            };
+            self.outputs.push_back(Output::Broadcast(ServerEvent::ChatDeleted { message_id }));
+            self.chat.history.remove(at)
         };
-        let deleted = self.chat.history.remove(at);
-        self.outputs.push_back(Output::Broadcast(ServerEvent::ChatDeleted { message_id }));
         let author = deleted.map(|m| m.user.id);
         self.log(actor, ModerationAction::DeleteChat, author, Some(message_id.to_string()));
         Ok(())
@@ -157,25 +166,35 @@ impl Room {
         }
         *given += 1;
         *self.chat.reactions.entry(reaction).or_default() += 1;
-        self.chat.reactions_due.get_or_insert(now + REACTIONS_EVERY);
+        self.chat.tick_due.get_or_insert(now + TICK);
         Ok(())
     }
 
-    /// When slow mode ends or reactions are due, whichever is first.
+    /// When slow mode ends or the tick is due, whichever is first.
     pub(super) fn chat_timeout(&self) -> Option<Instant> {
-        [self.chat.slow_until, self.chat.reactions_due].into_iter().flatten().min()
+        [self.chat.slow_until, self.chat.tick_due].into_iter().flatten().min()
     }
 
-    /// Sends the reactions' counts when due, and ends slow mode once its time is up.
+    /// On the tick, sends the new messages and the reactions' counts, back to back; ends slow mode once its
+    /// time is up.
     pub(super) fn handle_chat_timeout(&mut self, now: Instant) {
-        if self.chat.reactions_due.is_some_and(|due| now >= due) {
-            self.chat.reactions_due = None;
+        if self.chat.tick_due.is_some_and(|due| now >= due) {
+            self.chat.tick_due = None;
+            for message in std::mem::take(&mut self.chat.pending) {
+                if self.chat.history.len() == HISTORY {
+                    self.chat.history.pop_front();
+                }
+                self.chat.history.push_back(message.clone());
+                self.outputs.push_back(Output::Broadcast(ServerEvent::ChatMessage { message }));
+            }
             self.chat.reactions_by.clear();
-            let counts = std::mem::take(&mut self.chat.reactions)
-                .into_iter()
-                .map(|(reaction, count)| ReactionCount { reaction, count })
-                .collect();
-            self.outputs.push_back(Output::Broadcast(ServerEvent::Reactions { counts }));
+            if !self.chat.reactions.is_empty() {
+                let counts = std::mem::take(&mut self.chat.reactions)
+                    .into_iter()
+                    .map(|(reaction, count)| ReactionCount { reaction, count })
+                    .collect();
+                self.outputs.push_back(Output::Broadcast(ServerEvent::Reactions { counts }));
+            }
         }
         if self.chat.slow_until.is_some_and(|until| now >= until) {
             self.chat.slow_until = None;

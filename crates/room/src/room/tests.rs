@@ -1363,8 +1363,11 @@ fn chat_modes_limits_slow_mode_deletion_silencing_and_history() {
             _ => None,
         })
     };
-    // A message is one broadcast, with its author and time.
+    // A message is one broadcast, with its author and time, on the room's next tick (half a second).
     say(&mut room, t0, bob, ClientCommand::SendChat { text: "  hello\nworld  ".into() });
+    assert!(outputs(&mut room).is_empty(), "nothing goes out before the tick");
+    assert_eq!(room.poll_timeout(), Some(t0 + Duration::from_millis(500)));
+    room.handle_timeout(t0 + Duration::from_millis(500));
     let out = outputs(&mut room);
     let Some(Output::Broadcast(ServerEvent::ChatMessage { message })) = out.first() else { panic!("{out:?}") };
     assert_eq!((message.id, message.user.id, message.sent_at_ms), (1, UserId(2), 1_000_000));
@@ -1384,6 +1387,13 @@ fn chat_modes_limits_slow_mode_deletion_silencing_and_history() {
     assert_eq!(error_of(&outputs(&mut room)).as_deref(), Some("chat_speakers_only"));
     say(&mut room, t1, alice, ClientCommand::SendChat { text: "mods can".into() });
     assert!(error_of(&outputs(&mut room)).is_none());
+    // Deleted before its tick: it never goes out, and the log still has the deletion.
+    say(&mut room, t1, alice, ClientCommand::DeleteChat { message_id: 2 });
+    let out = outputs(&mut room);
+    assert!(out.iter().any(|o| matches!(o, Output::Moderation { action: ModerationAction::DeleteChat, .. })));
+    assert!(!out.iter().any(|o| matches!(o, Output::Broadcast(_))), "{out:?}");
+    room.handle_timeout(t1 + Duration::from_millis(500));
+    assert!(!outputs(&mut room).iter().any(|o| matches!(o, Output::Broadcast(ServerEvent::ChatMessage { .. }))));
     say(&mut room, t1, alice, ClientCommand::SetChatMode { mode: ChatMode::Everyone });
     let out = outputs(&mut room);
     assert!(out.iter().any(|o| matches!(o, Output::Moderation { action: ModerationAction::ChatMode, detail: Some(d), .. } if d == "everyone")));
@@ -1438,6 +1448,13 @@ fn chat_modes_limits_slow_mode_deletion_silencing_and_history() {
     assert!(
         out.iter().any(|o| matches!(o, Output::Broadcast(ServerEvent::ChatSlowMode { on: true, seconds_between: 10 })))
     );
+    // The tick sends the 20 back to back.
+    room.handle_timeout(t3 + Duration::from_millis(500));
+    let out = outputs(&mut room);
+    let chat: Vec<&Output> =
+        out.iter().filter(|o| matches!(o, Output::Broadcast(ServerEvent::ChatMessage { .. }))).collect();
+    assert_eq!(chat.len(), 20, "{out:?}");
+    assert!(std::ptr::eq(chat[0], &out[0]) && std::ptr::eq(chat[19], &out[19]), "back to back: {out:?}");
     // In slow mode, 10 s between one person's messages; it ends 30 s after the room last went over.
     say(&mut room, t3 + Duration::from_secs(5), conns[0], ClientCommand::SendChat { text: "soon".into() });
     assert_eq!(error_of(&outputs(&mut room)).as_deref(), Some("chat_slow_mode"));
@@ -1454,8 +1471,11 @@ fn chat_modes_limits_slow_mode_deletion_silencing_and_history() {
     for n in 0..120 {
         at += Duration::from_millis(60);
         say(&mut room, at, conns[n % 20], ClientCommand::SendChat { text: format!("m{n}") });
+        room.handle_timeout(at);
         outputs(&mut room);
     }
+    at += Duration::from_millis(500);
+    room.handle_timeout(at);
     let late = UserSummary { id: UserId(500), username: "late".into(), display_name: "Late".into() };
     let conn = room.join(at, late, Relations::default(), &[]).unwrap();
     let joined = outputs(&mut room).into_iter().find_map(|o| match o {

@@ -40,6 +40,19 @@ fn error_event(code: &str, message: &str) -> Message {
     Message::Text(Utf8Bytes::from(serde_json::to_string(&event).unwrap_or_default()))
 }
 
+/// Room-wide events written with one flush at most: a tick's burst, bounded so that a connection that fell
+/// behind still interleaves its personal events and the client's commands.
+const BURST: usize = 64;
+
+/// What a connection that fell too far behind the room is told before it is closed.
+fn too_slow() -> Message {
+    let removed = ServerEvent::Removed {
+        reason: "too_slow".into(),
+        message: "Your connection could not keep up with the room; reconnect to continue.".into(),
+    };
+    Message::Text(Utf8Bytes::from(serde_json::to_string(&removed).unwrap_or_default()))
+}
+
 /// Runs a connection until the client or the room closes it.
 pub async fn serve_connection(socket: WebSocket, joined: JoinOutcome, departure: Departure) {
     let JoinOutcome { conn, mut personal, mut broadcast } = joined;
@@ -75,16 +88,36 @@ pub async fn serve_connection(socket: WebSocket, joined: JoinOutcome, departure:
             },
             event = broadcast.recv() => match event {
                 Ok(text) => {
-                    if sink.send(Message::Text(text)).await.is_err() {
+                    // A burst (the chat's tick: messages and reactions back to back) is written with one
+                    // flush: one wake-up and one write for the lot, not one per event.
+                    if sink.feed(Message::Text(text)).await.is_err() {
                         break "";
+                    }
+                    let mut lagged = false;
+                    for _ in 0..BURST {
+                        match broadcast.try_recv() {
+                            Ok(text) => {
+                                if sink.feed(Message::Text(text)).await.is_err() {
+                                    break;
+                                }
+                            }
+                            Err(TryRecvError::Lagged(_)) => {
+                                lagged = true;
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if sink.flush().await.is_err() {
+                        break "";
+                    }
+                    if lagged {
+                        let _ = sink.send(too_slow()).await;
+                        break "too slow";
                     }
                 }
                 Err(RecvError::Lagged(_)) => {
-                    let removed = ServerEvent::Removed {
-                        reason: "too_slow".into(),
-                        message: "Your connection could not keep up with the room; reconnect to continue.".into(),
-                    };
-                    let _ = sink.send(Message::Text(Utf8Bytes::from(serde_json::to_string(&removed).unwrap_or_default()))).await;
+                    let _ = sink.send(too_slow()).await;
                     break "too slow";
                 }
                 Err(RecvError::Closed) => break "room ended",
