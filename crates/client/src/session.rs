@@ -571,13 +571,18 @@ pub struct Signaling {
 }
 
 impl Signaling {
-    /// Reads (and drops) the room's events until `deadline` or until the socket closes.
+    /// Reads (and drops, unparsed: thousands of bench listeners read every chat message) the room's events
+    /// until `deadline` or until the socket closes.
     pub async fn hold_until(&mut self, deadline: Instant) {
-        let deadline = tokio::time::Instant::from_std(deadline);
+        let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline));
+        tokio::pin!(sleep);
         loop {
             tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => return,
-                event = next_event(&mut self.ws) => if !matches!(event, Ok(Some(_))) { return },
+                _ = &mut sleep => return,
+                frame = self.ws.next() => match frame {
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                    Some(Ok(_)) => {}
+                },
             }
         }
     }

@@ -744,6 +744,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             (Some((a, _)), Some((b, _))) => (b - a) / half * 100.0,
             _ => f64::NAN,
         };
+        let joined = joins.len();
         let phase_report = |packets: u64, lost: u64, lat: &mut Vec<f64>, cpu: f64| {
             lat.sort_by(f64::total_cmp);
             let expected = packets + lost;
@@ -753,6 +754,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 "latency_p50_ms": percentile(lat, 0.5),
                 "latency_p99_ms": percentile(lat, 0.99),
                 "packets_received": packets,
+                // What each listener got a second: a drop here with no loss means packets the server never
+                // forwarded (a speaker's packets it could not read in time), which sequence gaps do not show.
+                "packets_per_listener_s": packets as f64 / joined.max(1) as f64 / half,
             })
         };
         let mut lat_a: Vec<f64> = results.iter().flat_map(|r| r.latencies_ms.iter().copied()).collect();
