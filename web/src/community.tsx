@@ -4,7 +4,7 @@ import { del, get, post, put } from './api';
 import { Avatar, ErrorNote, Field, Link, Modal, message, navigate } from './ui';
 import type {
   AdminLog, AdminRooms, AdminSettings, AdminUser, ChatRecord, Me, ModerationEntry, ModerationLog, Report, ReportDetail,
-  ReportList, ReportReason, ReportReceipt, SessionList, UserSummary,
+  ReportList, ReportReason, ReportReceipt, Scope, SessionList, TokenCreated, TokenList, UserSummary,
 } from './wire';
 
 const REASONS: [ReportReason, string][] = [
@@ -184,6 +184,7 @@ export function AccountSettings({ me }: { me: Me }) {
           ))}
         </ul>
       </section>
+      <AccessTokens me={me} />
       <section class="panel" aria-labelledby="data-h">
         <h2 id="data-h" class="section">Your data</h2>
         <p class="muted">A JSON file of your profile, follows, blocks, events, invites, chat messages and reports.</p>
@@ -199,6 +200,86 @@ export function AccountSettings({ me }: { me: Me }) {
       <ErrorNote message={error} />
       {deleting && <DeleteAccount onClose={() => setDeleting(false)} />}
     </main>
+  );
+}
+
+const SCOPES: [Scope, string][] = [
+  ['rooms:read', 'Read rooms, events, profiles'],
+  ['rooms:write', 'Start rooms, schedule, follow, chat'],
+  ['listen', 'Join rooms to listen'],
+  ['speak', 'Join rooms and speak when invited'],
+  ['admin', 'The admin console'],
+];
+
+/** Personal access tokens for bots, OBS (WHIP) and scripts: no password needed, and only what they may do. */
+function AccessTokens({ me }: { me: Me }) {
+  const [list, setList] = useState<TokenList>();
+  const [name, setName] = useState('');
+  const [scopes, setScopes] = useState<Scope[]>(['listen']);
+  const [days, setDays] = useState('90');
+  const [made, setMade] = useState<TokenCreated>();
+  const [error, setError] = useState<string>();
+  const load = () => get<TokenList>('/tokens').then(setList, (e) => setError(message(e)));
+  useEffect(() => void load(), []);
+  return (
+    <section class="panel" aria-labelledby="tokens-h">
+      <h2 id="tokens-h" class="section">Access tokens</h2>
+      <p class="muted">For <code>stoa bot</code>, OBS and scripts: a token does only what you allow, and never changes your password or account.</p>
+      <form onSubmit={async (e) => {
+        e.preventDefault();
+        setError(undefined);
+        try {
+          setMade(await post<TokenCreated>('/tokens', { name, scopes, expires_in_days: days === 'never' ? null : Number(days) }));
+          setName('');
+          void load();
+        } catch (err) {
+          setError(message(err));
+        }
+      }}>
+        <Field label="Token name" value={name} onInput={setName} required hint="To tell your tokens apart, e.g. “OBS in the studio”." />
+        <fieldset class="choices">
+          <legend>It may</legend>
+          {SCOPES.filter(([scope]) => scope !== 'admin' || me.is_admin).map(([scope, label]) => (
+            <label key={scope} class="choice">
+              <input type="checkbox" checked={scopes.includes(scope)} onChange={(e) => {
+                const on = (e.target as HTMLInputElement).checked;
+                setScopes(on ? [...scopes, scope] : scopes.filter((x) => x !== scope));
+              }} />
+              <span>{label} <code>{scope}</code></span>
+            </label>
+          ))}
+        </fieldset>
+        <label for="f-expiry">Expires</label>
+        <select id="f-expiry" value={days} onChange={(e) => setDays((e.target as HTMLSelectElement).value)}>
+          <option value="7">in 7 days</option>
+          <option value="30">in 30 days</option>
+          <option value="90">in 90 days</option>
+          <option value="365">in a year</option>
+          <option value="never">never</option>
+        </select>
+        <div class="actions left"><button class="primary" type="submit">Make token</button></div>
+      </form>
+      {made && (
+        <p class="note" role="status">Copy it now; it will not be shown again: <code class="invite-link">{made.token}</code></p>
+      )}
+      <ul class="sessions">
+        {list?.tokens.map((t) => (
+          <li key={t.id}>
+            <span><strong>{t.name}</strong> <span class="muted">{t.scopes.join(', ')}</span></span>
+            <span class="muted">Made {new Date(t.created_at * 1000).toLocaleDateString()}{t.expires_at ? ` · expires ${new Date(t.expires_at * 1000).toLocaleDateString()}` : ''} · {t.last_used_at ? `last used ${new Date(t.last_used_at * 1000).toLocaleDateString()}` : 'never used'}</span>
+            <button onClick={async () => {
+              try {
+                await del(`/tokens/${t.id}`);
+                void load();
+              } catch (err) {
+                setError(message(err));
+              }
+            }} aria-label={`Revoke ${t.name}`}>Revoke</button>
+          </li>
+        ))}
+      </ul>
+      <ErrorNote message={error} />
+    </section>
   );
 }
 

@@ -1453,3 +1453,61 @@ text: string,
  * When, Unix milliseconds.
  */
 created_at_ms: number, };
+
+export type Scope = "rooms:read" | "rooms:write" | "listen" | "speak" | "admin";
+
+export type CreateTokenRequest = { 
+/**
+ * 1 to 50 characters, to tell tokens apart ("OBS on the studio Mac").
+ */
+name: string, 
+/**
+ * At least one.
+ */
+scopes: Array<Scope>, 
+/**
+ * Days until it expires, 1 to 365; absent for a token that does not expire.
+ */
+expires_in_days: number | null, };
+
+export type TokenInfo = { 
+/**
+ * Its ID, to revoke it by.
+ */
+id: number, 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * What it may do.
+ */
+scopes: Array<Scope>, 
+/**
+ * When it was made, Unix seconds.
+ */
+created_at: number, 
+/**
+ * When it expires, Unix seconds.
+ */
+expires_at: number | null, 
+/**
+ * When it was last used, Unix seconds, to the hour.
+ */
+last_used_at: number | null, };
+
+export type TokenCreated = { 
+/**
+ * The token.
+ */
+info: TokenInfo, 
+/**
+ * The secret: `Authorization: Bearer stoa_pat_...`. Stoa keeps only its hash.
+ */
+token: string, };
+
+export type TokenList = { 
+/**
+ * Newest first.
+ */
+tokens: Array<TokenInfo>, };

@@ -430,3 +430,88 @@ pub struct ExportedReport {
 
 /// What a suspended person is told when they try to sign in (the body of the 403).
 pub const SUSPENDED_CODE: &str = "account_suspended";
+
+/// What a personal access token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema, TS)]
+pub enum Scope {
+    /// Read: the hallway, rooms, events, profiles, notifications, search.
+    #[serde(rename = "rooms:read")]
+    RoomsRead,
+    /// Write: start rooms, schedule events, follow, chat, report.
+    #[serde(rename = "rooms:write")]
+    RoomsWrite,
+    /// Join rooms as a listener (the room's WebSocket), and hear them.
+    #[serde(rename = "listen")]
+    Listen,
+    /// Join rooms and go on stage when invited: publish audio.
+    #[serde(rename = "speak")]
+    Speak,
+    /// The admin console's API (for an admin's token).
+    #[serde(rename = "admin")]
+    Admin,
+}
+
+impl Scope {
+    /// Every scope.
+    pub const ALL: [Scope; 5] = [Scope::RoomsRead, Scope::RoomsWrite, Scope::Listen, Scope::Speak, Scope::Admin];
+
+    /// The name the API and the store use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::RoomsRead => "rooms:read",
+            Scope::RoomsWrite => "rooms:write",
+            Scope::Listen => "listen",
+            Scope::Speak => "speak",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// The scope of that name.
+    pub fn parse(name: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// `POST /api/v1/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct CreateTokenRequest {
+    /// 1 to 50 characters, to tell tokens apart ("OBS on the studio Mac").
+    pub name: String,
+    /// At least one.
+    pub scopes: Vec<Scope>,
+    /// Days until it expires, 1 to 365; absent for a token that does not expire.
+    pub expires_in_days: Option<u32>,
+}
+
+/// A personal access token, as its owner sees it later (the secret is shown once, at creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct TokenInfo {
+    /// Its ID, to revoke it by.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+    /// When it was made, Unix seconds.
+    pub created_at: i64,
+    /// When it expires, Unix seconds.
+    pub expires_at: Option<i64>,
+    /// When it was last used, Unix seconds, to the hour.
+    pub last_used_at: Option<i64>,
+}
+
+/// The answer to `POST /api/v1/tokens`: the only time the secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct TokenCreated {
+    /// The token.
+    pub info: TokenInfo,
+    /// The secret: `Authorization: Bearer stoa_pat_...`. Stoa keeps only its hash.
+    pub token: String,
+}
+
+/// `GET /api/v1/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct TokenList {
+    /// Newest first.
+    pub tokens: Vec<TokenInfo>,
+}

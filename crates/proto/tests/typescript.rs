@@ -96,6 +96,11 @@ fn generate() -> String {
         ExportedEvent::decl(&cfg),
         ExportedMessage::decl(&cfg),
         ExportedReport::decl(&cfg),
+        Scope::decl(&cfg),
+        CreateTokenRequest::decl(&cfg),
+        TokenInfo::decl(&cfg),
+        TokenCreated::decl(&cfg),
+        TokenList::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/proto by `STOA_WRITE_TS=1 cargo test -p stoa-proto --test typescript`.\n// Do not edit by hand: change the Rust types and regenerate.\n\n",

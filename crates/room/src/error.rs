@@ -24,6 +24,9 @@ pub enum CommandError {
     /// Only moderators may do this.
     #[error("Only a moderator can do that.")]
     NotModerator,
+    /// This connection may only listen (an access token without the `speak` scope).
+    #[error("This connection may only listen: its access token lacks the `speak` scope.")]
+    ListenOnly,
     /// The target is not in the room.
     #[error("That person is not in the room.")]
     NoSuchParticipant,
@@ -95,6 +98,7 @@ impl CommandError {
             CommandError::HandsOff => "hands_off",
             CommandError::NotFollowedBySpeakers => "not_followed_by_speakers",
             CommandError::NoInvitation => "no_invitation",
+            CommandError::ListenOnly => "missing_scope",
             CommandError::ChatInvalid => "chat_invalid",
             CommandError::ChatOff => "chat_off",
             CommandError::ChatSpeakersOnly => "chat_speakers_only",

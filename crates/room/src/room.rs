@@ -108,6 +108,9 @@ struct Participant {
     /// Sequence number of the raised hand, when it is up.
     hand: Option<u64>,
     invited_to_speak: bool,
+    /// May only listen (joined with an access token without `speak`): never published, never on stage by
+    /// their own doing.
+    listen_only: bool,
     /// Those on stage who follow and who block this participant, and nobody else: bounded by the stage,
     /// whatever the size of anyone's social graph. Kept up to date as the stage changes.
     relations: Relations,
@@ -200,6 +203,7 @@ impl Room {
                 presence: Presence::Away(now),
                 hand: None,
                 invited_to_speak: false,
+                listen_only: false,
                 relations: Relations::default(),
             },
         );
@@ -260,6 +264,7 @@ impl Room {
                     presence: Presence::Away(now),
                     hand: None,
                     invited_to_speak: false,
+                    listen_only: false,
                     relations: Relations::default(),
                 },
             );
@@ -341,7 +346,16 @@ impl Room {
         self.conns
             .get(&conn)
             .and_then(|u| self.participants.get(u))
-            .is_some_and(|p| p.role != Role::Listener && !p.muted)
+            .is_some_and(|p| p.role != Role::Listener && !p.muted && !p.listen_only)
+    }
+
+    /// Restricts a connection's participant to listening (an access token without `speak`), for as long
+    /// as this connection lasts: their packets are never forwarded, and they cannot raise a hand or accept
+    /// an invitation to speak.
+    pub fn restrict_to_listening(&mut self, conn: ConnId) {
+        if let Some(p) = self.conns.get(&conn).and_then(|u| self.participants.get_mut(u)) {
+            p.listen_only = true;
+        }
     }
 
     /// The user behind a connection.
@@ -426,6 +440,8 @@ impl Room {
                 self.outputs.push_back(Output::Close(old));
             }
             p.presence = Presence::Connected(conn);
+            // A restriction belongs to the connection that had it (see `restrict_to_listening`).
+            p.listen_only = false;
             p.relations = relations;
             p.user = user.clone();
         } else {
@@ -445,6 +461,7 @@ impl Room {
                     presence: Presence::Connected(conn),
                     hand: None,
                     invited_to_speak: false,
+                    listen_only: false,
                     relations,
                 },
             );
@@ -719,6 +736,9 @@ impl Room {
             }
             ClientCommand::AcceptInvite => {
                 let p = self.participant_mut(actor)?;
+                if p.listen_only {
+                    return Err(CommandError::ListenOnly);
+                }
                 if !p.invited_to_speak || p.role != Role::Listener {
                     return Err(CommandError::NoInvitation);
                 }
@@ -842,6 +862,9 @@ impl Room {
         let mode = self.hand_mode;
         let seq = self.next_seq + 1;
         let p = self.participant_mut(actor)?;
+        if p.listen_only {
+            return Err(CommandError::ListenOnly);
+        }
         if p.role != Role::Listener {
             return Err(CommandError::NotInAudience);
         }

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use stoa_proto::Scope;
 use stoa_store::Account;
 
 /// Password hashing off the async threads, on a fixed pool of one thread per core.
@@ -116,6 +117,40 @@ pub struct Session {
     pub account: Account,
     /// The token, to revoke at logout.
     pub token: String,
+    /// With a personal access token, what it may do; `None` for a session (everything).
+    pub scopes: Option<Vec<Scope>>,
+}
+
+impl Session {
+    /// Whether this session may do what `scope` covers.
+    pub fn may(&self, scope: Scope) -> bool {
+        self.scopes.as_ref().is_none_or(|s| s.contains(&scope))
+    }
+}
+
+/// Personal access tokens start with this, then 64 hex characters.
+pub const TOKEN_PREFIX: &str = "stoa_pat_";
+
+/// A new personal access token.
+pub fn new_api_token() -> Result<String, ApiError> {
+    Ok(format!("{TOKEN_PREFIX}{}", new_token()?))
+}
+
+/// What a personal access token needs for a request: `None` when no token may make it at all (its owner's
+/// password, sessions and tokens, signing out). The admin console needs `admin`; the room's WebSocket
+/// `listen` or `speak` (checked by the route); reads `rooms:read`; other writes `rooms:write`.
+fn scope_for(method: &axum::http::Method, path: &str) -> Option<Option<Scope>> {
+    if path.starts_with("/api/v1/account/") || path.starts_with("/api/v1/tokens") || path.starts_with("/api/v1/auth/") {
+        return None;
+    }
+    if path.starts_with("/api/v1/admin/") {
+        return Some(Some(Scope::Admin));
+    }
+    if path.starts_with("/api/v1/rooms/") && path.ends_with("/ws") {
+        return Some(None);
+    }
+    let read = matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD);
+    Some(Some(if read { Scope::RoomsRead } else { Scope::RoomsWrite }))
 }
 
 impl FromRequestParts<AppState> for Session {
@@ -123,12 +158,36 @@ impl FromRequestParts<AppState> for Session {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = request_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-        // Tokens are 64 hex characters; anything else cannot be one, and is not worth a database look-up.
-        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let hex = |t: &str| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit());
+        if let Some(secret) = token.strip_prefix(TOKEN_PREFIX) {
+            if !hex(secret) {
+                return Err(ApiError::unauthorized());
+            }
+            let (account, scopes) =
+                state.store.api_token_account(&token_hash(&token)).await?.ok_or_else(ApiError::unauthorized)?;
+            match scope_for(&parts.method, parts.uri.path()) {
+                None => {
+                    return Err(ApiError::forbidden(
+                        "token_not_allowed",
+                        "An access token cannot do this: sign in with your password.",
+                    ));
+                }
+                Some(Some(needed)) if !scopes.contains(&needed) => {
+                    return Err(ApiError::forbidden(
+                        "missing_scope",
+                        format!("This access token lacks the `{}` scope.", needed.as_str()),
+                    ));
+                }
+                _ => {}
+            }
+            return Ok(Session { account, token, scopes: Some(scopes) });
+        }
+        // Session tokens are 64 hex characters; anything else cannot be one, and is not worth a look-up.
+        if !hex(&token) {
             return Err(ApiError::unauthorized());
         }
         let account = state.store.session_account(&token_hash(&token)).await?.ok_or_else(ApiError::unauthorized)?;
-        Ok(Session { account, token })
+        Ok(Session { account, token, scopes: None })
     }
 }
 

@@ -266,6 +266,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::account::router())
         .merge(routes::admin::router())
         .merge(routes::moderation::router())
+        .merge(routes::tokens::router())
         .merge(routes::users::router())
         .merge(routes::rooms::router())
         .merge(routes::events::router())

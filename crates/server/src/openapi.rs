@@ -2,7 +2,7 @@
 //! schemas, so that it cannot drift from the code.
 
 use crate::routes::{
-    account, accounts, admin, avatars, events, meta, moderation, notifications, rooms, search, share, users,
+    account, accounts, admin, avatars, events, meta, moderation, notifications, rooms, search, share, tokens, users,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 /// Stoa's HTTP API.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Stoa", description = "Live audio rooms. Authenticate with `Authorization: Bearer TOKEN` (from sign-up or login) or the `stoa_session` cookie. Every error is `{\"error\":{\"code\",\"message\"}}`. The room WebSocket carries `ClientMessage` frames from the client and `ServerEvent` frames from the server; see docs/websocket.md."),
+    info(title = "Stoa", description = "Live audio rooms. Authenticate with `Authorization: Bearer TOKEN` (a session token from sign-up or login, or a personal access token `stoa_pat_...` from `POST /api/v1/tokens`, limited to its scopes: `rooms:read` for reads, `rooms:write` for other writes, `listen` or `speak` for the room WebSocket, `admin` for the console) or the `stoa_session` cookie. Every error is `{\"error\":{\"code\",\"message\"}}`. The room WebSocket carries `ClientMessage` frames from the client and `ServerEvent` frames from the server; see docs/websocket.md."),
     paths(
         meta::health, meta::ready, meta::openapi,
         accounts::signup, accounts::login, accounts::logout, accounts::logout_everywhere, accounts::me, accounts::update_me, accounts::ice_servers,
@@ -29,6 +29,7 @@ use utoipa::{Modify, OpenApi};
         account::change_password, account::sessions, account::revoke, account::export, account::delete_account,
         admin::reports, admin::report, admin::resolve, admin::user, admin::suspend, admin::unsuspend, admin::rooms,
         admin::end_room, admin::settings, admin::set_settings, admin::log,
+        tokens::create, tokens::list, tokens::revoke,
     ),
     components(schemas(stoa_proto::ClientMessage, stoa_proto::ClientCommand, stoa_proto::ServerEvent)),
     modifiers(&BearerAuth, &Limits),

@@ -1,5 +1,5 @@
-//! `stoa bot` as a user runs it: a speaker's 440 Hz WAV, recorded by a listener bot, decodes with ffmpeg
-//! to 440 Hz; a listener who tries to speak is not heard; `--require-speaker` refuses clearly.
+//! `stoa bot` as a user runs it, with personal access tokens: a speaker's 440 Hz WAV, recorded by a listener
+//! bot, decodes with ffmpeg to 440 Hz; a listener who tries to speak is not heard; `--require-speaker` refuses clearly.
 
 mod common;
 
@@ -42,13 +42,22 @@ async fn a_listener_bot_records_the_440_hz_a_speaker_bot_sends_and_a_sneaky_list
     let ear = w.user("ear").await;
     let room = w.room(&host).await;
     let out = dir.path().join("heard.ogg");
+    // The bots need no password: personal access tokens, one that may speak and one that may listen.
+    let pat = |api: &stoa_client::Api, scope: &'static str| {
+        let api = api.clone();
+        async move {
+            let made = api.post("/api/v1/tokens", serde_json::json!({"name": "bot", "scopes": [scope]})).await.unwrap();
+            made["token"].as_str().unwrap().to_string()
+        }
+    };
+    let (host_pat, ear_pat) = (pat(&host, "speak").await, pat(&ear, "listen").await);
 
     let speaker = bot(&[
         "speak",
         "--server",
         &w.base,
         "--token",
-        &host.token,
+        &host_pat,
         "--room",
         &room,
         "--file",
@@ -78,7 +87,7 @@ async fn a_listener_bot_records_the_440_hz_a_speaker_bot_sends_and_a_sneaky_list
         "--server",
         &w.base,
         "--token",
-        &ear.token,
+        &ear_pat,
         "--room",
         &room,
         "--seconds",

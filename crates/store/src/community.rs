@@ -6,7 +6,7 @@ use crate::StoreError;
 use async_trait::async_trait;
 use stoa_proto::{
     AccountExport, AdminLogEntry, AdminUser, ChatRecord, ModerationAction, ModerationEntry, Report, ReportReason,
-    RoomId, SessionInfo, UserId,
+    RoomId, Scope, SessionInfo, TokenInfo, UserId,
 };
 
 /// One entry of a room's record, as the room task hands it to the store.
@@ -63,6 +63,8 @@ pub struct NewReport {
 pub const REPORTS_PER_HOUR: i64 = 20;
 /// A report's context: the room's record from this long before it to this long after.
 pub const REPORT_CONTEXT_MS: i64 = 10 * 60 * 1000;
+/// Personal access tokens one person may hold.
+pub const TOKENS_PER_USER: i64 = 50;
 /// How long chat messages are kept (but those a report needs, which stay with it).
 pub const CHAT_RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
 
@@ -153,6 +155,23 @@ pub trait Community: Send + Sync {
     async fn set_password(&self, user: UserId, hash: &str, keep: &str) -> Result<u64, StoreError>;
     /// Everything of a user's, for them to take away.
     async fn export(&self, user: UserId, now: i64) -> Result<Option<AccountExport>, StoreError>;
+    /// Keeps a new personal access token (by its hash) for `user`. Refused with [`StoreError::RateLimited`]
+    /// past [`TOKENS_PER_USER`].
+    async fn create_api_token(
+        &self,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        scopes: &[Scope],
+        expires_at: Option<i64>,
+    ) -> Result<TokenInfo, StoreError>;
+    /// The user's tokens, newest first.
+    async fn api_tokens_of(&self, user: UserId) -> Result<Vec<TokenInfo>, StoreError>;
+    /// Revokes (deletes) one of the user's tokens. Returns whether there was one.
+    async fn revoke_api_token(&self, user: UserId, id: i64) -> Result<bool, StoreError>;
+    /// The account and scopes of a token hash, if the token has not expired and the account is neither
+    /// suspended nor deleted; using it counts as use (kept to the hour).
+    async fn api_token_account(&self, token_hash: &str) -> Result<Option<(crate::Account, Vec<Scope>)>, StoreError>;
     /// Deletes an account: its personal data goes and an anonymous stand-in keeps its place in the
     /// records (moderation log, reports, the tree of invites). Refused with [`StoreError::LastAdmin`] for
     /// the only admin.

@@ -107,10 +107,10 @@ fn on_unique(e: sqlx::Error, err: StoreError) -> StoreError {
     }
 }
 
-const ACCOUNT_COLUMNS: &str = "u.id, u.username, u.display_name, u.bio, u.is_admin, n.id, n.username, n.display_name, \
+pub(crate) const ACCOUNT_COLUMNS: &str = "u.id, u.username, u.display_name, u.bio, u.is_admin, n.id, n.username, n.display_name, \
      u.avatar_version, u.links, CASE WHEN u.suspended_at IS NULL THEN NULL ELSE COALESCE(u.suspended_reason, '') END";
 /// How many columns [`ACCOUNT_COLUMNS`] has; a query's own columns follow.
-const ACCOUNT_COLUMN_COUNT: usize = 11;
+pub(crate) const ACCOUNT_COLUMN_COUNT: usize = 11;
 
 /// The links column: a JSON array of strings (SQLite's `json_array` wrote it); anything else is no links.
 fn parse_links(json: &str) -> Vec<String> {
@@ -123,7 +123,7 @@ pub fn avatar_path(user: UserId, version: i64) -> String {
     format!("/avatars/{user}/{version}.jpg")
 }
 
-fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Account {
+pub(crate) fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Account {
     let nominated_by = row.get::<Option<i64>, _>(5).map(|id| UserSummary {
         id: UserId(id),
         username: row.get(6),

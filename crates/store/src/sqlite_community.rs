@@ -2,14 +2,14 @@
 
 use crate::StoreError;
 use crate::community::*;
-use crate::sqlite::{SqliteStore, now, summary_from_row};
+use crate::sqlite::{ACCOUNT_COLUMN_COUNT, ACCOUNT_COLUMNS, SqliteStore, account_from_row, now, summary_from_row};
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use stoa_proto::{
     AccountExport, AdminLogEntry, AdminUser, ChatRecord, EventId, ExportedEvent, ExportedMessage, ExportedReport,
-    InviteInfo, Invitee, ModerationAction, ModerationEntry, Report, ReportReason, RoomId, SessionInfo, UserId,
-    UserSummary,
+    InviteInfo, Invitee, ModerationAction, ModerationEntry, Report, ReportReason, RoomId, Scope, SessionInfo,
+    TokenInfo, UserId, UserSummary,
 };
 
 /// A user summary from three columns starting at `at`, if its ID is not NULL.
@@ -594,6 +594,100 @@ impl Community for SqliteStore {
         }))
     }
 
+    async fn create_api_token(
+        &self,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        scopes: &[Scope],
+        expires_at: Option<i64>,
+    ) -> Result<TokenInfo, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let (held,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_tokens WHERE user_id = ?")
+            .bind(user.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        if held >= TOKENS_PER_USER {
+            return Err(StoreError::RateLimited);
+        }
+        let now = now();
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO api_tokens (user_id, name, token_hash, scopes, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(user.0)
+        .bind(name)
+        .bind(token_hash)
+        .bind(scope_text(scopes))
+        .bind(now)
+        .bind(expires_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(TokenInfo {
+            id,
+            name: name.to_string(),
+            scopes: parse_scopes(&scope_text(scopes)),
+            created_at: now,
+            expires_at,
+            last_used_at: None,
+        })
+    }
+
+    async fn api_tokens_of(&self, user: UserId) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, scopes, created_at, expires_at, last_used_at FROM api_tokens WHERE user_id = ? \
+             ORDER BY id DESC",
+        )
+        .bind(user.0)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| TokenInfo {
+                id: r.get(0),
+                name: r.get(1),
+                scopes: parse_scopes(r.get::<&str, _>(2)),
+                created_at: r.get(3),
+                expires_at: r.get(4),
+                last_used_at: r.get(5),
+            })
+            .collect())
+    }
+
+    async fn revoke_api_token(&self, user: UserId, id: i64) -> Result<bool, StoreError> {
+        let _write = self.write().await;
+        let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = ? AND id = ?")
+            .bind(user.0)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn api_token_account(&self, token_hash: &str) -> Result<Option<(crate::Account, Vec<Scope>)>, StoreError> {
+        let now = now();
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS}, t.scopes, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             LEFT JOIN users n ON n.id = u.invited_by WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?) \
+             AND u.suspended_at IS NULL AND u.deleted_at IS NULL"
+        );
+        let row = sqlx::query(&sql).bind(token_hash).bind(now).fetch_optional(self.pool()).await?;
+        let Some(row) = row else { return Ok(None) };
+        let scopes = parse_scopes(row.get::<&str, _>(ACCOUNT_COLUMN_COUNT));
+        let used: Option<i64> = row.get(ACCOUNT_COLUMN_COUNT + 1);
+        if used.is_none_or(|u| u <= now - 3600) {
+            let _write = self.write().await;
+            sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?")
+                .bind(now)
+                .bind(token_hash)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(Some((account_from_row(&row), scopes)))
+    }
+
     async fn delete_account(&self, user: UserId) -> Result<(), StoreError> {
         let _write = self.write().await;
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
@@ -611,11 +705,12 @@ impl Community for SqliteStore {
         let now = now();
         let id = user.0;
         // Their chat goes, except what an admin needs for a report: the messages within a report's context.
-        let statements: [&str; 15] = [
+        let statements: [&str; 16] = [
             "DELETE FROM chat_messages WHERE user_id = ?1 AND NOT EXISTS (SELECT 1 FROM reports r \
                WHERE r.room_id = chat_messages.room_id AND chat_messages.sent_at BETWEEN r.created_at - 600000 \
                AND r.created_at + 600000)", // REPORT_CONTEXT_MS
             "DELETE FROM sessions WHERE user_id = ?1",
+            "DELETE FROM api_tokens WHERE user_id = ?1",
             "DELETE FROM follows WHERE follower = ?1 OR followee = ?1",
             "DELETE FROM blocks WHERE blocker = ?1 OR blocked = ?1",
             "DELETE FROM rsvps WHERE user_id = ?1",
@@ -645,6 +740,17 @@ impl Community for SqliteStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+fn scope_text(scopes: &[Scope]) -> String {
+    let mut names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names.join(" ")
+}
+
+fn parse_scopes(text: &str) -> Vec<Scope> {
+    text.split_whitespace().filter_map(Scope::parse).collect()
 }
 
 async fn insert_admin_log(

@@ -1539,3 +1539,22 @@ fn reactions_go_out_as_counts_twice_a_second_never_one_by_one() {
         "quiet until the next reaction"
     );
 }
+
+#[test]
+fn a_listen_only_connection_is_never_published_even_made_a_moderator() {
+    let t0 = Instant::now();
+    let config = RoomConfig { capacity: 10, reconnect_grace: Duration::from_secs(30) };
+    let mut room =
+        Room::new(t0, RoomId("r".into()), "R".into(), Visibility::Open, user("alice"), HashSet::new(), config);
+    let alice = room.join(t0, user("alice"), Relations::default(), &[]).unwrap();
+    let bob = room.join(t0, user("bob"), Relations::default(), &[]).unwrap();
+    room.restrict_to_listening(bob);
+    while room.poll_output().is_some() {}
+    room.command(t0, alice, ClientMessage { id: None, command: ClientCommand::MakeModerator { user_id: UserId(2) } });
+    assert_eq!(room.role_of(UserId(2)), Some(Role::Moderator));
+    assert!(!room.may_publish(bob), "a listen-only connection is never forwarded");
+    assert!(room.may_publish(alice));
+    // A new connection of the same person (a full session) is not restricted.
+    let again = room.join(t0, user("bob"), Relations::default(), &[]).unwrap();
+    assert!(room.may_publish(again));
+}

@@ -40,6 +40,8 @@ pub enum RoomInput {
         relations: Relations,
         /// Whom the relations were looked up among: the stage, as the room's snapshot showed it.
         asked: Vec<UserId>,
+        /// The connection may only listen (an access token without `speak`).
+        listen_only: bool,
         /// Where to answer.
         reply: oneshot::Sender<Result<JoinOutcome, JoinError>>,
     },
@@ -317,8 +319,11 @@ impl RoomTask {
     fn handle(&mut self, input: RoomInput) {
         let now = Instant::now();
         match input {
-            RoomInput::Join { user, relations, asked, reply } => {
+            RoomInput::Join { user, relations, asked, listen_only, reply } => {
                 let outcome = self.room.join(now, user, relations, &asked).map(|conn| {
+                    if listen_only {
+                        self.room.restrict_to_listening(conn);
+                    }
                     let (tx, personal) = mpsc::channel(PERSONAL_QUEUE);
                     self.conns.insert(conn, tx);
                     JoinOutcome { conn, personal, broadcast: self.broadcast.subscribe() }

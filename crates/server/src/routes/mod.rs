@@ -11,6 +11,7 @@ pub mod notifications;
 pub mod rooms;
 pub mod search;
 pub mod share;
+pub mod tokens;
 pub mod users;
 pub mod web;
 

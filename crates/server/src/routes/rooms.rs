@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use stoa_proto::{
     AudiencePage, CreateRoomRequest, ErrorBody, Hallway, InviteToRoomRequest, NotificationKind, PingRequest, RoomId,
-    RoomInfo, UserId, UserSummary,
+    RoomInfo, Scope, UserId, UserSummary,
 };
 use stoa_room::{Relations, Room, RoomConfig, may_see};
 use stoa_store::{Audience, FanOut, NewNotification, RoomAudience, RoomRecord, random_code};
@@ -389,6 +389,11 @@ pub async fn websocket(
     Path(id): Path<String>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    // An access token needs `listen` to join, and joins to listen only unless it may `speak`.
+    if !session.may(Scope::Listen) && !session.may(Scope::Speak) {
+        return Err(ApiError::forbidden("missing_scope", "This access token lacks the `listen` scope."));
+    }
+    let listen_only = !session.may(Scope::Speak);
     // A removed user knows the room exists; they are told why they cannot come back rather than 404.
     if let Some(handle) = RoomId::is_well_formed(&id).then(|| state.rooms.get(&RoomId(id.clone()))).flatten()
         && handle.snapshot.borrow().access.removed.contains(&session.account.id)
@@ -405,7 +410,7 @@ pub async fn websocket(
     let (reply, answer) = oneshot::channel();
     handle
         .tx
-        .send(RoomInput::Join { user: session.account.summary(), relations, asked, reply })
+        .send(RoomInput::Join { user: session.account.summary(), relations, asked, listen_only, reply })
         .await
         .map_err(|_| ApiError::no_such_room())?;
     let joined = answer.await.map_err(|_| ApiError::no_such_room())??;
