@@ -171,8 +171,8 @@ async fn cross_site_writes_to_events_notifications_and_profiles_are_refused() {
 }
 
 /// The community's writes: another site cannot delete the victim's account, change their password, sign
-/// their sessions out, file reports in their name, or use an admin's cookie to suspend someone, end a room
-/// or change the settings.
+/// their sessions out, make or revoke their access tokens, file reports in their name, or use an admin's
+/// cookie to suspend someone, end a room or change the settings.
 #[tokio::test]
 async fn cross_site_writes_to_the_account_reports_and_the_admin_console_are_refused() {
     let server = TestServer::start().await;
@@ -191,6 +191,8 @@ async fn cross_site_writes_to_the_account_reports_and_the_admin_console_are_refu
         (reqwest::Method::POST, format!("/api/v1/admin/rooms/{room}/end")),
         (reqwest::Method::PUT, "/api/v1/admin/settings".to_string()),
         (reqwest::Method::POST, "/api/v1/admin/reports/1/resolve".to_string()),
+        (reqwest::Method::POST, "/api/v1/tokens".to_string()),
+        (reqwest::Method::DELETE, "/api/v1/tokens/1".to_string()),
     ] {
         let (s, b) = browser(&server, method.clone(), &path, &admin.token, evil).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{method} {path} from another site: {b}");
@@ -206,4 +208,6 @@ async fn cross_site_writes_to_the_account_reports_and_the_admin_console_are_refu
     assert_eq!(rooms["rooms"][0]["id"], room.as_str(), "the room is live");
     let (_, settings) = admin.get("/api/v1/admin/settings").await;
     assert_eq!(settings["room_capacity"], 5000);
+    let (_, tokens) = admin.get("/api/v1/tokens").await;
+    assert_eq!(tokens["tokens"], json!([]), "no token was made");
 }

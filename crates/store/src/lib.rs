@@ -83,6 +83,20 @@ impl Account {
     pub fn summary(&self) -> UserSummary {
         UserSummary { id: self.id, username: self.username.clone(), display_name: self.display_name.clone() }
     }
+
+    /// The account as its owner sees it.
+    pub fn me(&self) -> stoa_proto::Me {
+        stoa_proto::Me {
+            id: self.id,
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            bio: self.bio.clone(),
+            is_admin: self.is_admin,
+            nominated_by: self.nominated_by.clone(),
+            avatar: (self.avatar_version > 0).then(|| avatar_path(self.id, self.avatar_version)),
+            links: self.links.clone(),
+        }
+    }
 }
 
 /// What signing up needs, with the password already hashed.

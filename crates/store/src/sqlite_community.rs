@@ -572,16 +572,7 @@ impl Community for SqliteStore {
             sqlx::query_as("SELECT created_at FROM users WHERE id = ?").bind(user.0).fetch_one(pool).await?;
         Ok(Some(AccountExport {
             exported_at: at,
-            profile: stoa_proto::Me {
-                id: account.id,
-                username: account.username.clone(),
-                display_name: account.display_name.clone(),
-                bio: account.bio.clone(),
-                is_admin: account.is_admin,
-                nominated_by: account.nominated_by.clone(),
-                avatar: None,
-                links: account.links.clone(),
-            },
+            profile: account.me(),
             created_at,
             following,
             followers,

@@ -86,7 +86,6 @@ pub async fn export(State(state): State<AppState>, session: Session) -> Result<R
         .export(session.account.id, crate::routes::events::now())
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    export.profile = crate::routes::me_of(&session.account);
     for invite in &mut export.invites {
         invite.url = state.invite_url(&invite.code);
     }

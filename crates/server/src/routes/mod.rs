@@ -41,16 +41,7 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 
 /// The proto view of an account's own data.
 pub fn me_of(account: &Account) -> stoa_proto::Me {
-    stoa_proto::Me {
-        id: account.id,
-        username: account.username.clone(),
-        display_name: account.display_name.clone(),
-        bio: account.bio.clone(),
-        is_admin: account.is_admin,
-        nominated_by: account.nominated_by.clone(),
-        avatar: (account.avatar_version > 0).then(|| stoa_store::avatar_path(account.id, account.avatar_version)),
-        links: account.links.clone(),
-    }
+    account.me()
 }
 
 /// Checks a display name: 1 to 50 characters once trimmed, no control characters. Returns it trimmed.
