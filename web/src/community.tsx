@@ -591,7 +591,7 @@ function AdminLogView() {
         {log?.entries.map((e) => (
           <li key={e.id}>
             <time class="muted" dateTime={new Date(e.created_at * 1000).toISOString()}>{clock(e.created_at * 1000)}</time>{' '}
-            <strong>{e.admin?.display_name ?? 'Command line'}</strong> {e.action.replace('_', ' ')} {e.subject}{e.detail ? ` — ${e.detail}` : ''}
+            <strong>{e.admin?.display_name ?? 'Command line'}</strong> {e.action.replace('_', ' ')} {e.subject_username ? `@${e.subject_username}` : e.subject}{e.detail ? ` — ${e.detail}` : ''}
           </li>
         ))}
       </ol>

@@ -1292,9 +1292,13 @@ admin: UserSummary | null,
  */
 action: string, 
 /**
- * To what: a username, a room or a report.
+ * To what: a user's ID, a room or a report's number.
  */
 subject: string, 
+/**
+ * When the subject is a person, their username now.
+ */
+subject_username: string | null, 
 /**
  * The reason, note or new value.
  */

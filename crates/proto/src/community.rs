@@ -309,8 +309,10 @@ pub struct AdminLogEntry {
     pub admin: Option<UserSummary>,
     /// What: `suspend`, `unsuspend`, `end_room`, `resolve_report` or `settings`.
     pub action: String,
-    /// To what: a username, a room or a report.
+    /// To what: a user's ID, a room or a report's number.
     pub subject: String,
+    /// When the subject is a person, their username now.
+    pub subject_username: Option<String>,
     /// The reason, note or new value.
     pub detail: String,
     /// When, Unix seconds.

@@ -189,6 +189,7 @@ async fn a_report_keeps_its_context_and_an_admin_resolves_it() {
     assert_eq!(resolved["reports"][0]["resolved_by"]["username"], "operator");
     let (_, log) = admin.get("/api/v1/admin/log").await;
     assert_eq!(log["entries"][0]["action"], "resolve_report");
+    assert_eq!(log["entries"][0]["subject_username"], Value::Null, "a report is not a person");
     let (s, _) = admin.get("/api/v1/admin/reports?state=maybe").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
@@ -237,6 +238,11 @@ async fn a_suspended_user_is_thrown_out_signed_out_and_told_why_until_unsuspende
     let (s, _) = admin.post("/api/v1/admin/users/bob/suspend", json!({"reason": "again"})).await;
     assert_eq!(s, StatusCode::CONFLICT);
 
+    let (_, log) = admin.get("/api/v1/admin/log").await;
+    assert_eq!(
+        (log["entries"][0]["action"].as_str(), log["entries"][0]["subject_username"].as_str()),
+        (Some("suspend"), Some("bob"))
+    );
     let (s, user) = admin.post_empty("/api/v1/admin/users/bob/unsuspend").await;
     assert_eq!((s, &user["suspended"]), (StatusCode::OK, &Value::Null));
     let (s, _) = login(&server, "bob", "bob-password").await;

@@ -53,10 +53,13 @@ fn admin_log_from_row(row: &SqliteRow) -> AdminLogEntry {
         subject: row.get(5),
         detail: row.get(6),
         created_at: row.get(7),
+        subject_username: row.get(8),
     }
 }
 
-const ADMIN_LOG_COLUMNS: &str = "l.id, u.id, u.username, u.display_name, l.action, l.subject, l.detail, l.created_at \
+const ADMIN_LOG_COLUMNS: &str = "l.id, u.id, u.username, u.display_name, l.action, l.subject, l.detail, l.created_at, \
+     CASE WHEN l.action IN ('suspend', 'unsuspend', 'make_admin', 'revoke_admin') \
+     THEN (SELECT s.username FROM users s WHERE s.id = CAST(l.subject AS INTEGER)) END \
      FROM admin_log l LEFT JOIN users u ON u.id = l.admin";
 
 /// A browser's user agent as a person reads it: "Chrome on Linux". Unknown parts are left out.
