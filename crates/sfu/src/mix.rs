@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn two_speakers_are_heard_together_and_loud_ones_are_limited_not_clipped() {
-        let mut enc = |hz: f32, amp: f32| {
+        let enc = |hz: f32, amp: f32| {
             let mut e = opus::Encoder::new(RATE, opus::Channels::Mono, opus::Application::Audio).unwrap();
             move |t0: usize| {
                 let mut out = vec![0u8; 1275];
