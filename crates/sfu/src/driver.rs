@@ -212,6 +212,30 @@ enum Command {
     },
     /// An ICE-TCP connection whose first request named one of this shard's peers.
     Tcp(crate::tcp::Accepted),
+    /// Where the room's heard packets are copied for its mix, or none.
+    Tap {
+        room: RoomKey,
+        tap: Option<Tap>,
+    },
+}
+
+/// The room's mix's inbox: a bounded queue the home shard copies every packet it forwards into (a
+/// reference count, not the bytes), never waiting. If the mix falls behind, packets are dropped and counted
+/// (`Stats::tap_dropped`): the mix conceals them, and forwarding never slows for it.
+pub type Tap = std::sync::mpsc::SyncSender<Tapped>;
+
+/// A packet the room heard, as the home shard forwarded it: its speaker's source, sequence number and
+/// timestamp as the speaker sent them, and its Opus.
+#[derive(Debug, Clone)]
+pub struct Tapped {
+    /// Whose packet.
+    pub source: SourceId,
+    /// The speaker's extended sequence number.
+    pub seq: u64,
+    /// The speaker's RTP timestamp (48 kHz).
+    pub timestamp: u32,
+    /// The Opus frame.
+    pub payload: Arc<[u8]>,
 }
 
 /// Commands waiting for one shard. Each participant action is one or two commands (an offer, a publish
@@ -243,6 +267,8 @@ pub struct Stats {
     pub commands_dropped: AtomicU64,
     /// Packets a full cross-shard queue refused.
     pub cross_dropped: AtomicU64,
+    /// Packets a room's mix could not take (its inbox was full).
+    pub tap_dropped: AtomicU64,
     /// Peers closed because their str0m instance panicked.
     pub peer_panics: AtomicU64,
     /// Shards that panicked and were started again.
@@ -510,6 +536,12 @@ impl Sfu {
         }
     }
 
+    /// Copies every packet the room hears (its speakers' packets, as forwarded into a slot) into `tap`, or
+    /// stops copying with `None`. The copy is made on the room's home shard, once per packet.
+    pub fn tap(&self, room: RoomKey, tap: Option<Tap>) {
+        self.send(self.home_of(room), Command::Tap { room, tap });
+    }
+
     /// Closes a room and every peer in it.
     pub fn close_room(&self, room: RoomKey) {
         for shard in 0..self.commands.len() {
@@ -651,6 +683,8 @@ struct RoomMedia {
     /// On the home shard: per slot, the frames waiting to be joined for the audience.
     audience: Vec<AudienceSlot>,
     audience_frames: usize,
+    /// On the home shard: the room's mix's inbox, while it has one.
+    tap: Option<Tap>,
 }
 
 struct AudienceSlot {
@@ -1154,6 +1188,17 @@ impl Shard {
             let _ = room.events.try_send(SfuEvent::Slots { holders });
         }
         let Some(forward) = forward else { return };
+        if let Some(tap) = &room.tap {
+            let copy = Tapped {
+                source: packet.source,
+                seq: packet.seq,
+                timestamp: packet.timestamp,
+                payload: packet.payload.clone(),
+            };
+            if let Err(std::sync::mpsc::TrySendError::Full(_)) = tap.try_send(copy) {
+                count_drop(&self.stats.tap_dropped, "packets for a room's mix");
+            }
+        }
         let mut packet = packet;
         packet.previous = red_previous(&mut room.red_last, forward, 0, &packet.payload);
         if room.audience_frames <= 1 {
@@ -1414,6 +1459,11 @@ impl Shard {
             }
             Command::ClosePeer { peer } => self.remove_peer(peer),
             Command::Tcp(accepted) => self.tcp_connection(now, accepted),
+            Command::Tap { room, tap } => {
+                if let Some(media) = self.rooms.get_mut(&room) {
+                    media.tap = tap;
+                }
+            }
         }
     }
 
@@ -1485,7 +1535,7 @@ impl Shard {
         let mapper = SlotMapper::new(self.slot_config.clone());
         let red_last = vec![[None, None]; self.slot_config.slots];
         self.rooms
-            .insert(room, RoomMedia { peers: Vec::new(), mapper, events, audience, audience_frames: 1, red_last });
+            .insert(room, RoomMedia { peers: Vec::new(), mapper, events, audience, audience_frames: 1, red_last, tap: None });
     }
 
     fn offer(

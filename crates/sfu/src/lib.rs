@@ -18,7 +18,6 @@
 
 mod downlink;
 pub mod driver;
-pub mod mix;
 mod net;
 pub mod red;
 pub mod repacket;
@@ -28,7 +27,7 @@ pub mod tcp;
 
 pub use driver::{
     FORWARD_BUCKETS_US, Forwarding, PeerError, PeerId, RoomKey, Sfu, SfuConfig, SfuError, SfuEvent, ShardMeter, Stats,
-    Transport,
+    Tap, Tapped, Transport,
 };
 pub use net::set_buffers as set_socket_buffers;
 pub use slots::{SlotConfig, SlotMapper, SourceId};

@@ -71,8 +71,13 @@ impl Mixer {
     /// One tick of the mix, encoded as one 20 ms Opus frame.
     pub fn mix(&mut self, frames: &[(u32, Option<&[u8]>)]) -> Result<Vec<u8>, MixError> {
         let pcm = self.mix_pcm(frames)?;
+        self.encode(&pcm)
+    }
+
+    /// Encodes one 20 ms frame of the mix's PCM.
+    pub fn encode(&mut self, pcm: &[i16; FRAME]) -> Result<Vec<u8>, MixError> {
         let mut out = vec![0u8; 1275];
-        let n = self.encoder.encode(&pcm, &mut out)?;
+        let n = self.encoder.encode(pcm, &mut out)?;
         out.truncate(n);
         Ok(out)
     }

@@ -1,0 +1,349 @@
+//! The public listen link's HLS: AAC-LC in ADTS from ffmpeg, cut into 2 s packed-audio segments
+//! (RFC 8216 §3.4: each segment an ID3 tag with its first sample's timestamp, then ADTS frames), which
+//! iPhone Safari plays natively and hls.js plays everywhere else.
+//!
+//! Segments are named by the stream and their sequence number and never change, so a CDN may keep them
+//! for a year; the playlist changes every two seconds and is cached for one. The playlist is rendered once
+//! per segment, not once per request: twenty thousand clients polling it cost a copy of an `Arc` each.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// AAC frames per segment: 94 frames of 1,024 samples at 48 kHz is 2.005 s.
+const SEGMENT_FRAMES: u32 = 94;
+/// Segments the playlist lists: 12 s, enough for a player's usual three-segment hold and some slack.
+const LISTED: usize = 6;
+/// Segments kept after they leave the playlist, for players a little behind it.
+const KEPT: usize = 12;
+/// Where the stream's timestamps start (90 kHz): 10 s in, so nothing is ever near zero.
+const PTS_START: u64 = 900_000;
+/// Most bytes an ADTS frame can have (13-bit length).
+const ADTS_MAX: usize = 8191;
+
+/// One segment.
+#[derive(Debug)]
+pub struct Segment {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its bytes: the ID3 tag and the ADTS frames.
+    pub bytes: Arc<[u8]>,
+    /// Seconds of audio.
+    pub duration: f64,
+    /// When it was published.
+    pub published: Instant,
+    /// How many times it was fetched (from this server; a CDN in front answers most fetches itself).
+    fetches: AtomicU32,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The current stream's name (random per ffmpeg run), in every segment's name.
+    stream: String,
+    segments: VecDeque<Arc<Segment>>,
+    next_seq: u64,
+    /// Unparsed ADTS bytes.
+    pending: Vec<u8>,
+    building: Vec<u8>,
+    building_frames: u32,
+    /// AAC samples published or building, since the stream started.
+    samples: u64,
+    /// When the stream's first PCM went to the encoder.
+    pcm_started: Option<Instant>,
+    playlist: Arc<str>,
+    /// How long after its last sample was mixed each recent segment was published (ms).
+    delays: VecDeque<u32>,
+    running: bool,
+}
+
+/// A room's HLS stream: fed ADTS by the encoder's reader thread, read by the HTTP handlers.
+#[derive(Debug)]
+pub struct Hls {
+    state: Mutex<State>,
+    /// The newest segment's sequence number plus one; a playlist request waits on it for the first.
+    published: tokio::sync::watch::Sender<u64>,
+    /// When a player last asked for the playlist (ms since `epoch`): the stream runs while someone does.
+    wanted_ms: AtomicU64,
+    epoch: Instant,
+}
+
+impl Default for Hls {
+    fn default() -> Self {
+        Hls {
+            state: Mutex::default(),
+            published: tokio::sync::watch::channel(0).0,
+            wanted_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+}
+
+/// What a segment request finds.
+#[derive(Debug)]
+pub enum SegmentLookup {
+    /// The segment.
+    Found(Arc<[u8]>),
+    /// No such segment: a name of another stream, or a number that is gone or not yet made.
+    NotFound,
+}
+
+impl Hls {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A new stream starts (ffmpeg started): new segment names, and the sequence goes on.
+    pub fn start(&self, now: Instant) {
+        let mut s = self.lock();
+        let mut id = [0u8; 6];
+        let _ = getrandom::fill(&mut id);
+        s.stream = id.iter().map(|b| format!("{b:02x}")).collect();
+        s.segments.clear();
+        s.pending.clear();
+        s.building.clear();
+        s.building_frames = 0;
+        s.samples = 0;
+        s.pcm_started = Some(now);
+        s.running = true;
+        s.playlist = Arc::from("");
+        self.published.send_replace(s.next_seq);
+    }
+
+    /// The stream stopped.
+    pub fn stop(&self) {
+        let mut s = self.lock();
+        s.running = false;
+        s.segments.clear();
+        s.playlist = Arc::from("");
+    }
+
+    /// Whether the stream is running.
+    pub fn running(&self) -> bool {
+        self.lock().running
+    }
+
+    /// A player asked for the playlist.
+    pub fn want(&self) {
+        self.wanted_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// How long since a player last asked for the playlist.
+    pub fn unwanted_for(&self) -> std::time::Duration {
+        let at = std::time::Duration::from_millis(self.wanted_ms.load(Ordering::Relaxed));
+        self.epoch.elapsed().saturating_sub(at)
+    }
+
+    /// Bytes from the encoder's stdout.
+    pub fn adts(&self, bytes: &[u8]) {
+        let mut s = self.lock();
+        s.pending.extend_from_slice(bytes);
+        let mut at = 0;
+        let mut published = false;
+        loop {
+            let rest = &s.pending[at..];
+            if rest.len() < 7 {
+                break;
+            }
+            if rest[0] != 0xFF || rest[1] & 0xF0 != 0xF0 {
+                // Out of sync (never, from ffmpeg): skip to the next sync word.
+                at += 1;
+                continue;
+            }
+            let len = ((usize::from(rest[3]) & 0x03) << 11) | (usize::from(rest[4]) << 3) | (usize::from(rest[5]) >> 5);
+            if !(7..=ADTS_MAX).contains(&len) {
+                at += 1;
+                continue;
+            }
+            if rest.len() < len {
+                break;
+            }
+            let frame = rest[..len].to_vec();
+            at += len;
+            s.building.extend_from_slice(&frame);
+            s.building_frames += 1;
+            s.samples += 1024;
+            if s.building_frames == SEGMENT_FRAMES {
+                self.publish(&mut s);
+                published = true;
+            }
+        }
+        s.pending.drain(..at);
+        if published {
+            self.published.send_replace(s.next_seq);
+        }
+    }
+
+    fn publish(&self, s: &mut State) {
+        let frames = std::mem::take(&mut s.building_frames);
+        let first_sample = s.samples - u64::from(frames) * 1024;
+        let pts = PTS_START + first_sample * 90_000 / 48_000;
+        let mut bytes = id3_timestamp(pts);
+        bytes.append(&mut s.building);
+        let now = Instant::now();
+        if let Some(started) = s.pcm_started {
+            let mixed = started + std::time::Duration::from_micros(s.samples * 1_000_000 / 48_000);
+            s.delays.push_back(now.saturating_duration_since(mixed).as_millis() as u32);
+            if s.delays.len() > 30 {
+                s.delays.pop_front();
+            }
+        }
+        let segment = Segment {
+            seq: s.next_seq,
+            bytes: Arc::from(bytes),
+            duration: f64::from(frames) * 1024.0 / 48_000.0,
+            published: now,
+            fetches: AtomicU32::new(0),
+        };
+        s.next_seq += 1;
+        s.segments.push_back(Arc::new(segment));
+        while s.segments.len() > KEPT {
+            s.segments.pop_front();
+        }
+        s.playlist = Arc::from(render(&s.stream, &s.segments));
+    }
+
+    /// The playlist, if the stream has a segment yet.
+    pub fn playlist(&self) -> Option<Arc<str>> {
+        let s = self.lock();
+        (!s.playlist.is_empty()).then(|| s.playlist.clone())
+    }
+
+    /// Waits until the stream has a segment, or `timeout` passes.
+    pub async fn first_segment(&self, timeout: std::time::Duration) -> Option<Arc<str>> {
+        let mut rx = self.published.subscribe();
+        let _ = tokio::time::timeout(timeout, async {
+            loop {
+                if self.playlist().is_some() {
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        self.playlist()
+    }
+
+    /// A segment by its name (`STREAM-SEQ.aac`).
+    pub fn segment(&self, name: &str) -> SegmentLookup {
+        let s = self.lock();
+        let Some((stream, seq)) = name.strip_suffix(".aac").and_then(|n| n.split_once('-')) else {
+            return SegmentLookup::NotFound;
+        };
+        let Ok(seq) = seq.parse::<u64>() else { return SegmentLookup::NotFound };
+        if stream != s.stream {
+            return SegmentLookup::NotFound;
+        }
+        match s.segments.iter().find(|x| x.seq == seq) {
+            Some(x) => {
+                x.fetches.fetch_add(1, Ordering::Relaxed);
+                SegmentLookup::Found(x.bytes.clone())
+            }
+            None => SegmentLookup::NotFound,
+        }
+    }
+
+    /// About how many players listen here: the most fetches of one of the recent segments that every
+    /// player has had time to fetch (each player fetches each segment once).
+    pub fn listeners(&self) -> u32 {
+        let s = self.lock();
+        let now = Instant::now();
+        s.segments
+            .iter()
+            .filter(|x| {
+                let age = now.saturating_duration_since(x.published).as_secs_f64();
+                (4.0..12.0).contains(&age)
+            })
+            .map(|x| x.fetches.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The median of recent segments' delays: from their last sample's mix to their publication (ms).
+    pub fn publish_delay_ms(&self) -> Option<u32> {
+        let s = self.lock();
+        let mut d: Vec<u32> = s.delays.iter().copied().collect();
+        d.sort_unstable();
+        d.get(d.len() / 2).copied()
+    }
+}
+
+fn render(stream: &str, segments: &VecDeque<Arc<Segment>>) -> String {
+    let listed: Vec<&Arc<Segment>> = segments.iter().rev().take(LISTED).rev().collect();
+    let first = listed.first().map_or(0, |s| s.seq);
+    let mut out = format!("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{first}\n");
+    for s in listed {
+        out.push_str(&format!("#EXTINF:{:.3},\n{stream}-{}.aac\n", s.duration, s.seq));
+    }
+    out
+}
+
+/// The ID3v2.4 tag that starts a packed-audio segment: a PRIV frame with the MPEG-2 timestamp (33 bits,
+/// 90 kHz) of the segment's first sample (RFC 8216 §3.4).
+fn id3_timestamp(pts: u64) -> Vec<u8> {
+    const OWNER: &[u8] = b"com.apple.streaming.transportStreamTimestamp\0";
+    let data_len = OWNER.len() + 8;
+    let frame_len = 10 + data_len;
+    let mut out = Vec::with_capacity(10 + frame_len);
+    out.extend_from_slice(b"ID3\x04\x00\x00");
+    out.extend_from_slice(&syncsafe(frame_len as u32));
+    out.extend_from_slice(b"PRIV");
+    out.extend_from_slice(&syncsafe(data_len as u32));
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(OWNER);
+    out.extend_from_slice(&(pts & 0x1_FFFF_FFFF).to_be_bytes());
+    out
+}
+
+fn syncsafe(n: u32) -> [u8; 4] {
+    [(n >> 21) as u8 & 0x7F, (n >> 14) as u8 & 0x7F, (n >> 7) as u8 & 0x7F, n as u8 & 0x7F]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adts_frame(payload: usize) -> Vec<u8> {
+        let len = payload + 7;
+        let mut f = vec![0xFF, 0xF1, 0x4C, 0x40 | ((len >> 11) as u8 & 0x03), (len >> 3) as u8, ((len & 7) << 5) as u8 | 0x1F, 0xFC];
+        f.extend(std::iter::repeat_n(0xAB, payload));
+        f
+    }
+
+    #[test]
+    fn adts_in_any_chunks_becomes_two_second_segments_and_a_playlist_of_the_newest() {
+        let hls = Hls::default();
+        assert!(hls.playlist().is_none());
+        hls.start(Instant::now());
+        let stream: Vec<u8> = (0..SEGMENT_FRAMES * 8 + 10).flat_map(|i| adts_frame(100 + i as usize % 50)).collect();
+        // Chunks that cut frames anywhere.
+        for chunk in stream.chunks(777) {
+            hls.adts(chunk);
+        }
+        let playlist = hls.playlist().unwrap();
+        assert!(playlist.contains("#EXT-X-MEDIA-SEQUENCE:2\n"), "{playlist}");
+        assert_eq!(playlist.matches("#EXTINF:2.005,").count(), LISTED);
+        let name = playlist.lines().last().unwrap().to_string();
+        assert!(name.ends_with("-7.aac"), "{name}");
+        let SegmentLookup::Found(bytes) = hls.segment(&name) else { panic!("the newest segment is there") };
+        assert!(bytes.starts_with(b"ID3\x04"));
+        // The timestamp of segment 7: 7 × 94 × 1024 samples in, at 90 kHz, after the start offset.
+        let pts = u64::from_be_bytes(bytes[(10 + 10 + 45)..(10 + 10 + 53)].try_into().unwrap());
+        assert_eq!(pts, PTS_START + 7 * 94 * 1024 * 90_000 / 48_000);
+        assert_eq!(&bytes[73..75], &[0xFF, 0xF1], "ADTS follows the tag");
+        for bad in ["x-7.aac", "-7.aac", &name.replace("-7.", "-8."), &name.replace("-7.", "-99999999999999999999."), ""] {
+            assert!(matches!(hls.segment(bad), SegmentLookup::NotFound), "{bad}");
+        }
+        let old = name.replace("-7.", "-0.");
+        assert!(matches!(hls.segment(&old), SegmentLookup::Found(_)), "kept after leaving the playlist");
+        // A new stream: new names, and the numbers go on.
+        hls.start(Instant::now());
+        assert!(matches!(hls.segment(&name), SegmentLookup::NotFound));
+        for chunk in stream.chunks(4096).take(5) {
+            hls.adts(chunk);
+        }
+        assert!(hls.playlist().unwrap().contains("-8.aac"));
+    }
+}
