@@ -237,7 +237,11 @@ visibility: Visibility,
 /**
  * Usernames invited to a closed room. Ignored for open and social rooms.
  */
-invited: Array<string>, };
+invited: Array<string>, 
+/**
+ * What the room's mix goes to from the start (all off unless given).
+ */
+outputs: RoomOutputs, };
 
 export type StageMember = { 
 /**
@@ -277,7 +281,131 @@ listener_count: number,
 /**
  * Who may raise a hand.
  */
-hand_mode: HandMode, };
+hand_mode: HandMode, 
+/**
+ * What the room's mix goes to.
+ */
+outputs: RoomOutputs, 
+/**
+ * About how many listen through the listen link (HLS players that fetched its recent segments from
+ * this server).
+ */
+public_listeners: number, };
+
+export type RoomOutputs = { 
+/**
+ * A replay is being recorded (everyone in the room is shown a badge).
+ */
+recording: boolean, 
+/**
+ * Listeners may make a clip of the last 30 seconds.
+ */
+clips: boolean, 
+/**
+ * Anyone, without an account, may listen at `/listen/{id}` (HLS); open rooms only. A newcomer to a
+ * full room is offered it.
+ */
+listen_link: boolean, };
+
+export type RecordingKind = "replay" | "clip" | "report";
+
+export type Recording = { 
+/**
+ * Its ID (in its page's address, `/r/{id}`).
+ */
+id: string, 
+/**
+ * Replay or clip.
+ */
+kind: RecordingKind, 
+/**
+ * The room it is from.
+ */
+room_id: RoomId, 
+/**
+ * The room's title.
+ */
+title: string, 
+/**
+ * The room's host.
+ */
+host: UserSummary, 
+/**
+ * Who recorded it (for a clip, who made it).
+ */
+made_by: UserSummary, 
+/**
+ * When it starts, in milliseconds since 1970.
+ */
+started_at_ms: number, 
+/**
+ * How long it is; absent while a replay is still being recorded.
+ */
+duration_ms: number | null, 
+/**
+ * Where its audio is (Ogg Opus, with range requests for seeking).
+ */
+audio_url: string, 
+/**
+ * Whether the caller may delete it (the host, or an admin).
+ */
+can_delete: boolean, };
+
+export type RecordingList = { 
+/**
+ * Newest first.
+ */
+recordings: Array<Recording>, };
+
+export type RestreamRequest = { 
+/**
+ * `rtmp://` or `rtmps://` and the server's application path, e.g. `rtmp://a.rtmp.youtube.com/live2`.
+ */
+url: string, 
+/**
+ * The stream key the service gave you; appended to the URL, never shown again or logged.
+ */
+stream_key: string, };
+
+export type RestreamStatus = { 
+/**
+ * `off`, `connecting`, `live`, `retrying` or `failed`.
+ */
+state: string, 
+/**
+ * What went wrong, for `retrying` and `failed` (the stream key hidden).
+ */
+error: string | null, 
+/**
+ * The URL it goes to (without the key), while on.
+ */
+url: string | null, };
+
+export type ListenInfo = { 
+/**
+ * The room's ID.
+ */
+id: RoomId, 
+/**
+ * The title.
+ */
+title: string, 
+/**
+ * Who is on stage.
+ */
+stage: Array<StageMember>, 
+/**
+ * How many are in the room.
+ */
+listener_count: number, 
+/**
+ * About how many listen through the link.
+ */
+public_listeners: number, 
+/**
+ * The HLS playlist.
+ */
+playlist_url: string, };
 
 export type Hallway = { 
 /**
@@ -409,7 +537,19 @@ silenced: boolean, } | { "type": "set_chat_mode",
 /**
  * The new mode.
  */
-mode: ChatMode, } | { "type": "react", 
+mode: ChatMode, } | { "type": "set_outputs", 
+/**
+ * Record a replay.
+ */
+recording: boolean | null, 
+/**
+ * Let listeners clip the last 30 seconds.
+ */
+clips: boolean | null, 
+/**
+ * The public listen link.
+ */
+listen_link: boolean | null, } | { "type": "react", 
 /**
  * Which.
  */
@@ -475,7 +615,19 @@ silenced: boolean, } | { "type": "set_chat_mode",
 /**
  * The new mode.
  */
-mode: ChatMode, } | { "type": "react", 
+mode: ChatMode, } | { "type": "set_outputs", 
+/**
+ * Record a replay.
+ */
+recording: boolean | null, 
+/**
+ * Let listeners clip the last 30 seconds.
+ */
+clips: boolean | null, 
+/**
+ * The public listen link.
+ */
+listen_link: boolean | null, } | { "type": "react", 
 /**
  * Which.
  */
@@ -592,7 +744,15 @@ role: Role, } | { "type": "listener_count",
 /**
  * How many people are in the audience.
  */
-count: number, } | { "type": "hand_mode_changed", 
+count: number, 
+/**
+ * About how many listen through the listen link.
+ */
+public: number, } | { "type": "outputs_changed", 
+/**
+ * The outputs now.
+ */
+outputs: RoomOutputs, } | { "type": "hand_mode_changed", 
 /**
  * The new mode.
  */
@@ -1046,7 +1206,7 @@ starts_at: string | null,
  */
 url: string, };
 
-export type ModerationAction = "invite_to_speak" | "move_to_audience" | "make_moderator" | "remove_moderator" | "mute" | "remove" | "delete_chat" | "silence_chat" | "unsilence_chat" | "chat_mode" | "hand_mode" | "end_room";
+export type ModerationAction = "invite_to_speak" | "move_to_audience" | "make_moderator" | "remove_moderator" | "mute" | "remove" | "delete_chat" | "silence_chat" | "unsilence_chat" | "chat_mode" | "hand_mode" | "end_room" | "outputs";
 
 export type ModerationEntry = { 
 /**

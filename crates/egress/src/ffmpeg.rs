@@ -37,6 +37,9 @@ pub fn check(program: &Path) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&version.stdout).lines().next().unwrap_or("ffmpeg").to_string())
 }
 
+/// Where a child's stdout goes, chunk by chunk.
+pub type OnStdout = Box<dyn FnMut(&[u8]) + Send>;
+
 /// What a child's stderr and exit are handed to.
 pub trait Watcher: Send + 'static {
     /// One line of the child's stderr.
@@ -58,7 +61,7 @@ impl Child {
     pub fn spawn(
         program: &PathBuf,
         args: &[String],
-        stdout: Option<Box<dyn FnMut(&[u8]) + Send>>,
+        stdout: Option<OnStdout>,
         mut watcher: impl Watcher,
     ) -> std::io::Result<Child> {
         let mut child = Command::new(program)
@@ -169,9 +172,35 @@ pub fn rtmp_args(url: &str) -> Vec<String> {
     args.extend(pcm_input().into_iter().skip(2));
     args.extend(
         [
-            "-re", "-f", "lavfi", "-i", "color=c=black:s=640x360:r=2", "-map", "1:v", "-map", "0:a", "-c:v", "libx264",
-            "-preset", "ultrafast", "-tune", "stillimage", "-pix_fmt", "yuv420p", "-g", "4", "-b:v", "64k", "-c:a",
-            "aac", "-b:a", "128k", "-ar", "44100", "-f", "flv",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=640x360:r=2",
+            "-map",
+            "1:v",
+            "-map",
+            "0:a",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "stillimage",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "4",
+            "-b:v",
+            "64k",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-ar",
+            "44100",
+            "-f",
+            "flv",
         ]
         .map(String::from),
     );

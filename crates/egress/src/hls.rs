@@ -307,7 +307,15 @@ mod tests {
 
     fn adts_frame(payload: usize) -> Vec<u8> {
         let len = payload + 7;
-        let mut f = vec![0xFF, 0xF1, 0x4C, 0x40 | ((len >> 11) as u8 & 0x03), (len >> 3) as u8, ((len & 7) << 5) as u8 | 0x1F, 0xFC];
+        let mut f = vec![
+            0xFF,
+            0xF1,
+            0x4C,
+            0x40 | ((len >> 11) as u8 & 0x03),
+            (len >> 3) as u8,
+            ((len & 7) << 5) as u8 | 0x1F,
+            0xFC,
+        ];
         f.extend(std::iter::repeat_n(0xAB, payload));
         f
     }
@@ -333,7 +341,9 @@ mod tests {
         let pts = u64::from_be_bytes(bytes[(10 + 10 + 45)..(10 + 10 + 53)].try_into().unwrap());
         assert_eq!(pts, PTS_START + 7 * 94 * 1024 * 90_000 / 48_000);
         assert_eq!(&bytes[73..75], &[0xFF, 0xF1], "ADTS follows the tag");
-        for bad in ["x-7.aac", "-7.aac", &name.replace("-7.", "-8."), &name.replace("-7.", "-99999999999999999999."), ""] {
+        for bad in
+            ["x-7.aac", "-7.aac", &name.replace("-7.", "-8."), &name.replace("-7.", "-99999999999999999999."), ""]
+        {
             assert!(matches!(hls.segment(bad), SegmentLookup::NotFound), "{bad}");
         }
         let old = name.replace("-7.", "-0.");

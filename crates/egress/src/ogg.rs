@@ -52,9 +52,9 @@ impl<W: Write> OggOpusWriter<W> {
         Ok(())
     }
 
-    /// Seconds written so far.
-    pub fn seconds(&self) -> u64 {
-        (self.frames + u64::from(self.held.is_some())) * FRAME as u64 / u64::from(RATE)
+    /// Milliseconds written so far.
+    pub fn millis(&self) -> u64 {
+        (self.frames + u64::from(self.held.is_some())) * FRAME as u64 * 1000 / u64::from(RATE)
     }
 
     fn write(&mut self, frame: Vec<u8>, last: bool) -> std::io::Result<()> {

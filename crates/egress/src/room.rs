@@ -78,6 +78,8 @@ pub struct EgressStatus {
     pub hls: bool,
     /// The restream.
     pub rtmp: RtmpState,
+    /// Where the restream goes, without its stream key, while it is on.
+    pub rtmp_url: Option<String>,
 }
 
 /// A replay that finished.
@@ -85,8 +87,8 @@ pub struct EgressStatus {
 pub struct Recorded {
     /// Its file.
     pub path: PathBuf,
-    /// Seconds of audio.
-    pub seconds: u64,
+    /// Milliseconds of audio.
+    pub millis: u64,
 }
 
 enum Control {
@@ -220,6 +222,9 @@ impl RoomEgress {
     }
 }
 
+/// The speakers' frames heard in one frame of the timeline.
+type Heard = Vec<(SourceId, Arc<[u8]>)>;
+
 struct MixState {
     mixer: Mixer,
     /// The last frame each speaker was heard in.
@@ -304,7 +309,7 @@ struct EgressThread {
     timeline: Timeline,
     ring: Ring,
     /// Placed packets not yet mixed, by frame.
-    live: BTreeMap<FrameIndex, Vec<(SourceId, Arc<[u8]>)>>,
+    live: BTreeMap<FrameIndex, Heard>,
     /// The next frame the live mix produces, while it runs.
     next_out: Option<FrameIndex>,
     mix: Option<MixState>,
@@ -439,7 +444,11 @@ impl EgressThread {
             }
         };
         if let Some((writer, path)) = &mut self.recorder {
-            let written = mix.mixer.encode(&pcm).map_err(|e| e.to_string()).and_then(|opus| writer.push(&opus).map_err(|e| e.to_string()));
+            let written = mix
+                .mixer
+                .encode(&pcm)
+                .map_err(|e| e.to_string())
+                .and_then(|opus| writer.push(&opus).map_err(|e| e.to_string()));
             if let Err(e) = written {
                 tracing::error!(room = %self.room, path = %path.display(), error = %e, "the replay stopped");
                 self.recorder = None;
@@ -470,11 +479,11 @@ impl EgressThread {
         match c {
             Control::Record { to, reply } => {
                 let finished = self.recorder.take().map(|(w, path)| {
-                    let seconds = w.seconds();
+                    let millis = w.millis();
                     if let Err(e) = w.finish() {
                         tracing::warn!(path = %path.display(), error = %e, "cannot close the replay");
                     }
-                    Recorded { path, seconds }
+                    Recorded { path, millis }
                 });
                 let mut result = Ok(finished);
                 if let Some((path, title)) = to {
@@ -604,6 +613,8 @@ impl EgressThread {
             Some(r) if r.was_live && r.child.is_some() => RtmpState::Live,
             Some(_) => RtmpState::Connecting,
         };
+        status.rtmp_url =
+            self.rtmp.as_ref().map(|r| r.url.rsplit_once('/').map_or(r.url.as_str(), |(u, _)| u).to_string());
         self.status.send_if_modified(|s| {
             let changed = *s != status;
             *s = status;
@@ -640,7 +651,10 @@ impl ffmpeg::Watcher for Watcher {
             let _ = self.to.try_send(Control::Child { generation: self.generation, event: ChildEvent::Live });
         }
         let lower = line.to_ascii_lowercase();
-        if ["error", "failed", "refused", "unable", "invalid", "timed out", "not found"].iter().any(|w| lower.contains(w)) {
+        if ["error", "failed", "refused", "unable", "invalid", "timed out", "not found"]
+            .iter()
+            .any(|w| lower.contains(w))
+        {
             let mut line = line.to_string();
             if let Some(secret) = &self.secret {
                 line = line.replace(secret.as_str(), "…");

@@ -218,6 +218,24 @@ pub struct CreateRoomRequest {
     /// Usernames invited to a closed room. Ignored for open and social rooms.
     #[serde(default)]
     pub invited: Vec<String>,
+    /// What the room's mix goes to from the start (all off unless given).
+    #[serde(default)]
+    pub outputs: RoomOutputs,
+}
+
+/// What a room's mix goes to, as its moderators set it. Everyone in the room sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema, TS)]
+pub struct RoomOutputs {
+    /// A replay is being recorded (everyone in the room is shown a badge).
+    #[serde(default)]
+    pub recording: bool,
+    /// Listeners may make a clip of the last 30 seconds.
+    #[serde(default)]
+    pub clips: bool,
+    /// Anyone, without an account, may listen at `/listen/{id}` (HLS); open rooms only. A newcomer to a
+    /// full room is offered it.
+    #[serde(default)]
+    pub listen_link: bool,
 }
 
 /// One person on a room's stage.
@@ -246,6 +264,13 @@ pub struct RoomInfo {
     pub listener_count: u32,
     /// Who may raise a hand.
     pub hand_mode: HandMode,
+    /// What the room's mix goes to.
+    #[serde(default)]
+    pub outputs: RoomOutputs,
+    /// About how many listen through the listen link (HLS players that fetched its recent segments from
+    /// this server).
+    #[serde(default)]
+    pub public_listeners: u32,
 }
 
 /// `GET /api/v1/rooms`: the live rooms the caller may see, rooms with people they follow on stage first.
@@ -311,4 +336,85 @@ pub struct Health {
 pub struct Ready {
     /// True while the server takes new requests.
     pub ready: bool,
+}
+
+/// What a recording is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingKind {
+    /// A room's replay, recorded while a moderator had "Record a replay" on.
+    Replay,
+    /// A listener's clip of 30 seconds.
+    Clip,
+    /// The ten minutes around a report, for the admins.
+    Report,
+}
+
+/// A replay or a clip: `GET /api/v1/recordings/{id}`, and the lists on a profile and a room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+pub struct Recording {
+    /// Its ID (in its page's address, `/r/{id}`).
+    pub id: String,
+    /// Replay or clip.
+    pub kind: RecordingKind,
+    /// The room it is from.
+    pub room_id: RoomId,
+    /// The room's title.
+    pub title: String,
+    /// The room's host.
+    pub host: UserSummary,
+    /// Who recorded it (for a clip, who made it).
+    pub made_by: UserSummary,
+    /// When it starts, in milliseconds since 1970.
+    pub started_at_ms: i64,
+    /// How long it is; absent while a replay is still being recorded.
+    pub duration_ms: Option<i64>,
+    /// Where its audio is (Ogg Opus, with range requests for seeking).
+    pub audio_url: String,
+    /// Whether the caller may delete it (the host, or an admin).
+    pub can_delete: bool,
+}
+
+/// `GET /api/v1/rooms/{id}/recordings` and `GET /api/v1/users/{username}/recordings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+pub struct RecordingList {
+    /// Newest first.
+    pub recordings: Vec<Recording>,
+}
+
+/// `POST /api/v1/rooms/{id}/restream`: send the room's mix to an RTMP server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct RestreamRequest {
+    /// `rtmp://` or `rtmps://` and the server's application path, e.g. `rtmp://a.rtmp.youtube.com/live2`.
+    pub url: String,
+    /// The stream key the service gave you; appended to the URL, never shown again or logged.
+    pub stream_key: String,
+}
+
+/// Where a room's restream stands: `GET /api/v1/rooms/{id}/restream`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct RestreamStatus {
+    /// `off`, `connecting`, `live`, `retrying` or `failed`.
+    pub state: String,
+    /// What went wrong, for `retrying` and `failed` (the stream key hidden).
+    pub error: Option<String>,
+    /// The URL it goes to (without the key), while on.
+    pub url: Option<String>,
+}
+
+/// `GET /api/v1/rooms/{id}/listen`: what the public listen page shows (no account needed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+pub struct ListenInfo {
+    /// The room's ID.
+    pub id: RoomId,
+    /// The title.
+    pub title: String,
+    /// Who is on stage.
+    pub stage: Vec<StageMember>,
+    /// How many are in the room.
+    pub listener_count: u32,
+    /// About how many listen through the link.
+    pub public_listeners: u32,
+    /// The HLS playlist.
+    pub playlist_url: String,
 }

@@ -34,11 +34,13 @@ pub enum ModerationAction {
     HandMode,
     /// Ended the room.
     EndRoom,
+    /// Changed what the room's mix goes to (`detail`: e.g. `recording on`, `clips off`, `listen_link on`).
+    Outputs,
 }
 
 impl ModerationAction {
     /// Every action, for parsing what the store kept.
-    pub const ALL: [ModerationAction; 12] = [
+    pub const ALL: [ModerationAction; 13] = [
         ModerationAction::InviteToSpeak,
         ModerationAction::MoveToAudience,
         ModerationAction::MakeModerator,
@@ -50,6 +52,7 @@ impl ModerationAction {
         ModerationAction::UnsilenceChat,
         ModerationAction::ChatMode,
         ModerationAction::HandMode,
+        ModerationAction::Outputs,
         ModerationAction::EndRoom,
     ];
 
@@ -68,6 +71,7 @@ impl ModerationAction {
             ModerationAction::ChatMode => "chat_mode",
             ModerationAction::HandMode => "hand_mode",
             ModerationAction::EndRoom => "end_room",
+            ModerationAction::Outputs => "outputs",
         }
     }
 

@@ -5,7 +5,7 @@
 //! New message kinds are new variants: WebRTC signaling (offer, answer, candidates, ICE restart) joins these
 //! enums as its own variants, next to the room's commands and events, on the same socket.
 
-use crate::{HandMode, Role, RoomInfo, StageMember, UserId, UserSummary};
+use crate::{HandMode, Role, RoomInfo, RoomOutputs, StageMember, UserId, UserSummary};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
@@ -110,6 +110,19 @@ pub enum ClientCommand {
     SetChatMode {
         /// The new mode.
         mode: ChatMode,
+    },
+    /// Moderator: change what the room's mix goes to; each field given is set, each absent one kept.
+    /// The listen link is for open rooms only.
+    SetOutputs {
+        /// Record a replay.
+        #[serde(default)]
+        recording: Option<bool>,
+        /// Let listeners clip the last 30 seconds.
+        #[serde(default)]
+        clips: Option<bool>,
+        /// The public listen link.
+        #[serde(default)]
+        listen_link: Option<bool>,
     },
     /// A reaction. Reactions are counted and sent to everyone twice a second as totals, never one by one;
     /// at most 5 per person in each half second count.
@@ -245,6 +258,15 @@ pub enum ServerEvent {
     ListenerCount {
         /// How many people are in the audience.
         count: u32,
+        /// About how many listen through the listen link.
+        #[serde(default)]
+        public: u32,
+    },
+    /// What the room's mix goes to changed: a replay started or stopped, clips or the listen link were
+    /// turned on or off.
+    OutputsChanged {
+        /// The outputs now.
+        outputs: RoomOutputs,
     },
     /// The hand mode changed.
     HandModeChanged {

@@ -78,6 +78,9 @@ pub enum CommandError {
     /// Too many reactions from one person.
     #[error("Slow down: at most 5 reactions each half second.")]
     ReactionsTooFast,
+    /// The listen link is for open rooms only.
+    #[error("Only an open room can have a public listen link.")]
+    ListenLinkOpenOnly,
     /// No such chat message (deleted already, or too old to be kept).
     #[error("That message is gone.")]
     NoSuchMessage,
@@ -106,6 +109,7 @@ impl CommandError {
             CommandError::ChatTooFast => "chat_too_fast",
             CommandError::ChatSlowMode => "chat_slow_mode",
             CommandError::NoSuchMessage => "no_such_message",
+            CommandError::ListenLinkOpenOnly => "listen_link_open_only",
             CommandError::ReactionsTooFast => "reactions_too_fast",
         }
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 use stoa_proto::{
     AudienceMember, AudiencePage, ClientCommand, ClientMessage, HandMode, ModerationAction, Role, RoomId, RoomInfo,
-    ServerEvent, StageMember, UserId, UserSummary, Visibility,
+    RoomOutputs, ServerEvent, StageMember, UserId, UserSummary, Visibility,
 };
 
 /// How often, at most, the audience size is sent to everyone. Once a second is fresh enough for a counter
@@ -49,6 +49,9 @@ pub struct Lasting {
     /// The event's hosts, who come in as moderators whenever they join.
     #[serde(default)]
     pub hosts: Vec<UserId>,
+    /// What the room's mix goes to.
+    #[serde(default)]
+    pub outputs: RoomOutputs,
 }
 
 /// One connection (WebSocket) to the room. A user has at most one at a time.
@@ -153,6 +156,10 @@ pub struct Room {
     /// answers land. At most one per participant.
     deferred_hands: Vec<(UserId, Option<u64>)>,
     outputs: VecDeque<Output>,
+    /// What the room's mix goes to (the replay, clips, the listen link).
+    egress: RoomOutputs,
+    /// About how many listen through the listen link, as last broadcast.
+    public_listeners: u32,
 }
 
 impl Room {
@@ -190,6 +197,8 @@ impl Room {
             looking_up: HashMap::new(),
             deferred_hands: Vec::new(),
             outputs: VecDeque::new(),
+            egress: RoomOutputs::default(),
+            public_listeners: 0,
         };
         let seq = room.seq();
         room.participants.insert(
@@ -228,6 +237,7 @@ impl Room {
             invited,
             removed,
             hosts,
+            outputs: self.egress,
         }
     }
 
@@ -245,6 +255,7 @@ impl Room {
         room.hand_mode = lasting.hand_mode;
         room.removed = lasting.removed.into_iter().collect();
         room.hosts = lasting.hosts.into_iter().collect();
+        room.egress = lasting.outputs;
         if let Some(first) = room.participants.values_mut().next() {
             first.muted = muted;
         }
@@ -308,6 +319,8 @@ impl Room {
             stage: self.stage(),
             listener_count: self.listener_count_sent,
             hand_mode: self.hand_mode,
+            outputs: self.egress,
+            public_listeners: self.public_listeners,
         }
     }
 
@@ -597,6 +610,66 @@ impl Room {
         self.outputs.push_back(Output::Moderation { actor, action, target, detail });
     }
 
+    /// What the room's mix goes to.
+    pub fn room_outputs(&self) -> RoomOutputs {
+        self.egress
+    }
+
+    /// Sets what the room's mix goes to from the start (a new room's request), without a moderator.
+    pub fn init_outputs(&mut self, outputs: RoomOutputs) {
+        self.egress =
+            RoomOutputs { listen_link: outputs.listen_link && self.visibility == Visibility::Open, ..outputs };
+        self.version += 1;
+    }
+
+    fn set_outputs(
+        &mut self,
+        actor: UserId,
+        recording: Option<bool>,
+        clips: Option<bool>,
+        listen_link: Option<bool>,
+    ) -> Result<(), CommandError> {
+        self.require_moderator(actor)?;
+        if listen_link == Some(true) && self.visibility != Visibility::Open {
+            return Err(CommandError::ListenLinkOpenOnly);
+        }
+        let before = self.egress;
+        let after = RoomOutputs {
+            recording: recording.unwrap_or(before.recording),
+            clips: clips.unwrap_or(before.clips),
+            listen_link: listen_link.unwrap_or(before.listen_link),
+        };
+        if after == before {
+            return Ok(());
+        }
+        self.egress = after;
+        self.version += 1;
+        let on = |b: bool| if b { "on" } else { "off" };
+        let changes = [
+            ("recording", before.recording, after.recording),
+            ("clips", before.clips, after.clips),
+            ("listen_link", before.listen_link, after.listen_link),
+        ];
+        let detail: Vec<String> =
+            changes.iter().filter(|(_, b, a)| b != a).map(|(name, _, a)| format!("{name} {}", on(*a))).collect();
+        self.log(actor, ModerationAction::Outputs, None, Some(detail.join(", ")));
+        self.outputs.push_back(Output::Broadcast(ServerEvent::OutputsChanged { outputs: after }));
+        Ok(())
+    }
+
+    /// How many listen through the listen link, as the glue counts them: sent with the next listener count
+    /// when it changed.
+    pub fn set_public_listeners(&mut self, now: Instant, count: u32) {
+        if count != self.public_listeners {
+            self.public_listeners = count;
+            self.version += 1;
+            let listeners = self.listener_count();
+            self.listener_count_sent = listeners;
+            self.listener_count_sent_at = now;
+            self.outputs.push_back(Output::Broadcast(ServerEvent::ListenerCount { count: listeners, public: count }));
+        }
+    }
+
     /// A connection's socket closed without a `leave`. The participant keeps their place for the grace
     /// period.
     pub fn disconnected(&mut self, now: Instant, conn: ConnId) {
@@ -657,7 +730,8 @@ impl Room {
             self.listener_count_sent = count;
             self.listener_count_sent_at = now;
             self.version += 1;
-            self.outputs.push_back(Output::Broadcast(ServerEvent::ListenerCount { count }));
+            self.outputs
+                .push_back(Output::Broadcast(ServerEvent::ListenerCount { count, public: self.public_listeners }));
         }
     }
 
@@ -849,6 +923,9 @@ impl Room {
             ClientCommand::DeleteChat { message_id } => self.delete_chat(actor, message_id)?,
             ClientCommand::SilenceChat { user_id, silenced } => self.silence_chat(actor, user_id, silenced)?,
             ClientCommand::SetChatMode { mode } => self.set_chat_mode(actor, mode)?,
+            ClientCommand::SetOutputs { recording, clips, listen_link } => {
+                self.set_outputs(actor, recording, clips, listen_link)?
+            }
             ClientCommand::React { reaction } => self.react(now, actor, reaction)?,
             // Media signaling is not a room rule: the glue routes it to the media plane before it gets here.
             ClientCommand::Offer { .. } | ClientCommand::Candidate { .. } => {}

@@ -54,6 +54,10 @@ impl ApiError {
             )
         }
     }
+    /// The same error, telling the client to try again in `seconds`.
+    pub fn with_retry_after(self, seconds: u64) -> ApiError {
+        ApiError { retry_after: Some(seconds), ..self }
+    }
     /// 500: logs the detail, and tells the client nothing of the internals.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
         tracing::error!(%detail, "internal error");

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod notify;
 pub mod openapi;
 pub mod origin;
+pub mod recordings;
 pub mod routes;
 pub mod tls;
 pub mod turn;
@@ -91,6 +92,9 @@ pub struct ServerConfig {
     pub push_origins: Vec<String>,
     /// VAPID's contact (`mailto:` or `https:`); the public URL when absent.
     pub push_contact: Option<String>,
+    /// The ffmpeg that makes the listen link's AAC and the RTMP restreams; checked at start, and both are
+    /// refused (with a clear error) without one. Replays and clips need nothing but Stoa.
+    pub ffmpeg: PathBuf,
     /// For tests of fault isolation only: see `stoa_sfu::SfuConfig::fault_injection`.
     #[doc(hidden)]
     pub media_fault_injection: bool,
@@ -121,6 +125,7 @@ impl Default for ServerConfig {
             audience_frames_above: 500,
             media_first_seq: None,
             media_fault_injection: false,
+            ffmpeg: PathBuf::from("ffmpeg"),
             push_origins: Vec::new(),
             push_contact: None,
             trusted_proxies: Vec::new(),
@@ -234,6 +239,10 @@ pub struct AppState {
     pub room_log: community::RoomLog,
     /// The tail of the admins' log, to wake after an action.
     pub admin_tail: Arc<community::AdminTail>,
+    /// What rooms' egress threads take: the ffmpeg found at start, if any.
+    pub egress: Arc<stoa_egress::EgressConfig>,
+    /// The last clip each person made.
+    pub clip_limits: Arc<routes::egress::ClipLimits>,
 }
 
 impl AppState {
@@ -252,7 +261,14 @@ impl AppState {
             turn: self.config.turn.clone().map(Arc::new),
             notifier: self.notifier.clone(),
             room_log: self.room_log.clone(),
+            egress: self.egress.clone(),
+            recordings: self.recordings_dir(),
         }
+    }
+
+    /// Where replays, clips and report windows are kept.
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.config.data.join("recordings")
     }
 }
 
@@ -274,6 +290,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::notifications::router())
         .merge(routes::search::router())
         .merge(routes::share::router())
+        .merge(routes::egress::router())
         .fallback(
             |State(state): axum::extract::State<AppState>, method: axum::http::Method, uri: axum::http::Uri| async move {
                 if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
@@ -502,7 +519,22 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let push = notify::push::Push::start(store.clone(), contact, config.push_origins.clone(), outbound_http()).await?;
     let notifier = notify::Notifier::start(store.clone(), push);
     let live = community::LiveSettings::load(store.as_ref(), config.invite_quota, config.room_capacity).await?;
+    let ffmpeg = match stoa_egress::ffmpeg::check(&config.ffmpeg) {
+        Ok(version) => {
+            tracing::info!(%version, "ffmpeg found: the listen link (HLS) and restreams (RTMP) are available");
+            Some(config.ffmpeg.clone())
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no usable ffmpeg: the listen link (HLS) and restreams (RTMP) are off");
+            None
+        }
+    };
+    let recordings = config.data.join("recordings");
+    std::fs::create_dir_all(&recordings).map_err(|e| StartError::DataDir(recordings.clone(), e))?;
+    recordings::close_unfinished(store.as_ref(), &recordings).await?;
     let state = AppState {
+        egress: Arc::new(stoa_egress::EgressConfig { ffmpeg, hls_kbps: 64 }),
+        clip_limits: Arc::default(),
         live: Arc::new(live),
         room_log: community::RoomLog::start(store.clone()),
         admin_tail: Arc::default(),

@@ -2,7 +2,8 @@
 //! schemas, so that it cannot drift from the code.
 
 use crate::routes::{
-    account, accounts, admin, avatars, events, meta, moderation, notifications, rooms, search, share, tokens, users,
+    account, accounts, admin, avatars, egress, events, meta, moderation, notifications, rooms, search, share, tokens,
+    users,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -30,10 +31,13 @@ use utoipa::{Modify, OpenApi};
         admin::reports, admin::report, admin::resolve, admin::user, admin::suspend, admin::unsuspend, admin::rooms,
         admin::end_room, admin::settings, admin::set_settings, admin::log,
         tokens::create, tokens::list, tokens::revoke,
+        egress::listen_info, egress::playlist, egress::segment, egress::make_clip, egress::room_recordings,
+        egress::user_recordings, egress::recording, egress::delete_recording, egress::recording_audio,
+        egress::report_audio, egress::restream_status, egress::start_restream, egress::stop_restream,
     ),
     components(schemas(stoa_proto::ClientMessage, stoa_proto::ClientCommand, stoa_proto::ServerEvent)),
     modifiers(&BearerAuth, &Limits),
-    tags((name = "accounts"), (name = "users"), (name = "rooms"), (name = "events"), (name = "notifications"), (name = "search"), (name = "account"), (name = "admin"), (name = "meta")),
+    tags((name = "accounts"), (name = "users"), (name = "rooms"), (name = "events"), (name = "notifications"), (name = "search"), (name = "account"), (name = "admin"), (name = "listen"), (name = "recordings"), (name = "meta")),
 )]
 pub struct ApiDoc;
 
@@ -44,7 +48,25 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A session token (sign-up, login) or a personal access token `stoa_pat_…` limited to its scopes",
+                    ))
+                    .build(),
+            ),
+        );
+        // The browser's session: the same token in a cookie. Writes that carry it must come from the
+        // server's own pages (their `Origin` is checked).
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "stoa_session",
+                    "The web client's session; cross-site writes are refused",
+                ),
+            )),
         );
     }
 }

@@ -1534,8 +1534,10 @@ impl Shard {
             .collect();
         let mapper = SlotMapper::new(self.slot_config.clone());
         let red_last = vec![[None, None]; self.slot_config.slots];
-        self.rooms
-            .insert(room, RoomMedia { peers: Vec::new(), mapper, events, audience, audience_frames: 1, red_last, tap: None });
+        self.rooms.insert(
+            room,
+            RoomMedia { peers: Vec::new(), mapper, events, audience, audience_frames: 1, red_last, tap: None },
+        );
     }
 
     fn offer(

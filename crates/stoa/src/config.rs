@@ -91,6 +91,10 @@ pub struct ServeArgs {
     /// URL) [default: the public URL when it is https].
     #[arg(long, env = "STOA_PUSH_CONTACT", value_name = "URL")]
     pub push_contact: Option<String>,
+    /// The ffmpeg that encodes the public listen link's AAC (HLS) and RTMP restreams; without a working
+    /// one, both are off and say so [default: ffmpeg, from the PATH].
+    #[arg(long, env = "STOA_FFMPEG", value_name = "PATH")]
+    pub ffmpeg: Option<PathBuf>,
     /// A reverse proxy (an address or a CIDR block, e.g. 10.0.0.0/8) whose X-Forwarded-For or Forwarded
     /// header names the client, for rate limits and logs; repeat it for several. From any other address
     /// those headers are ignored [default: none].
@@ -169,6 +173,7 @@ struct FileConfig {
     turn_ttl_secs: Option<u64>,
     push_origins: Option<Vec<String>>,
     push_contact: Option<String>,
+    ffmpeg: Option<PathBuf>,
     trusted_proxies: Option<Vec<String>>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -332,6 +337,7 @@ impl ServeArgs {
             );
         }
         Ok(ServerConfig {
+            ffmpeg: self.ffmpeg.clone().or(file.ffmpeg).unwrap_or(d.ffmpeg),
             push_origins,
             push_contact,
             http,

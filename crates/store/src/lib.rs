@@ -8,9 +8,11 @@
 #![deny(missing_docs)]
 
 mod community;
+mod recordings;
 mod social;
 mod sqlite;
 mod sqlite_community;
+mod sqlite_recordings;
 mod sqlite_social;
 
 use async_trait::async_trait;
@@ -19,6 +21,7 @@ use stoa_proto::{Profile, RoomId, UserId, UserSummary, Visibility};
 use thiserror::Error;
 
 pub use community::*;
+pub use recordings::*;
 pub use social::*;
 pub use sqlite::{SqliteStore, avatar_path};
 
@@ -165,7 +168,7 @@ pub struct Page {
 
 /// Stoa's persistence.
 #[async_trait]
-pub trait Store: Social + Community + Send + Sync + 'static {
+pub trait Store: Social + Community + Recordings + Send + Sync + 'static {
     /// Creates an invite that no user's quota pays for (the admin CLI's), good for `uses` sign-ups.
     async fn create_admin_invite(&self, uses: u32) -> Result<String, StoreError>;
     /// On a database with no account yet, the one-time invite that makes the first account an admin

@@ -127,7 +127,7 @@ fn run(script: &str) -> String {
             [who, cmd, rest @ ..] if who.ends_with(':') => {
                 let actor = user(who.trim_end_matches(':')).id;
                 let conn = h.conns.iter().filter(|(_, u)| **u == actor).map(|(c, _)| *c).max().unwrap();
-                let target = rest.first().filter(|_| *cmd != "hand_mode").map(|n| user(n).id);
+                let target = rest.first().filter(|_| !matches!(*cmd, "hand_mode" | "outputs")).map(|n| user(n).id);
                 let command: ClientCommand = serde_json_free_parse(cmd, target, rest);
                 let now = h.now;
                 h.room.as_mut().unwrap().command(now, conn, ClientMessage { id: Some(7), command });
@@ -163,6 +163,14 @@ fn serde_json_free_parse(cmd: &str, target: Option<UserId>, rest: &[&str]) -> Cl
                 _ => HandMode::Off,
             },
         },
+        "outputs" => {
+            let get = |name: &str| rest.chunks(2).find(|p| p[0] == name).map(|p| p[1] == "on");
+            ClientCommand::SetOutputs {
+                recording: get("recording"),
+                clips: get("clips"),
+                listen_link: get("listen_link"),
+            }
+        }
         "leave" => ClientCommand::Leave,
         "end" => ClientCommand::EndRoom,
         "ping" => ClientCommand::Ping,
@@ -263,7 +271,7 @@ fn short(ev: &ServerEvent) -> String {
             format!("stage [{}]", s.join(" "))
         }
         ServerEvent::RoleChanged { role } => format!("role {role:?}"),
-        ServerEvent::ListenerCount { count } => format!("listeners {count}"),
+        ServerEvent::ListenerCount { count, .. } => format!("listeners {count}"),
         ServerEvent::HandModeChanged { mode } => format!("hand mode {mode:?}"),
         ServerEvent::HandRaised { user } => format!("hand up {}", user.username),
         ServerEvent::HandLowered { user_id } => format!("hand down {}", name(*user_id)),
@@ -279,6 +287,10 @@ fn short(ev: &ServerEvent) -> String {
         ServerEvent::ChatSlowMode { on, .. } => format!("chat slow mode {on}"),
         ServerEvent::ChatSilenced { silenced } => format!("chat silenced {silenced}"),
         ServerEvent::Reactions { counts } => format!("reactions {counts:?}"),
+        ServerEvent::OutputsChanged { outputs } => format!(
+            "outputs recording={} clips={} listen_link={}",
+            outputs.recording, outputs.clips, outputs.listen_link
+        ),
         ServerEvent::Answer { .. } | ServerEvent::Slots { .. } => unreachable!("the room emits no media events"),
         ServerEvent::Joined { .. } | ServerEvent::Error { .. } => unreachable!(),
         ServerEvent::ServerRestarting { .. } => unreachable!("the server, not the room, says it restarts"),
@@ -287,6 +299,56 @@ fn short(ev: &ServerEvent) -> String {
 
 /// Each case: a name, a script, and the transcript it must produce.
 const CASES: &[(&str, &str, &str)] = &[
+    (
+        "moderators set the room's outputs, everyone is told, each change is logged; a listener cannot",
+        "
+        open
+        log on
+        alice joins
+        bob joins
+        alice: outputs recording on clips on
+        alice: outputs recording on
+        bob: outputs recording off
+        alice: outputs listen_link on recording off
+        ",
+        "
+        open
+        log on
+        alice joins
+          alice <- joined as Moderator hands=[]
+        bob joins
+          bob <- joined as Listener hands=[]
+        alice: outputs recording on clips on
+          log: alice outputs (recording on, clips on)
+          * outputs recording=true clips=true listen_link=false
+        alice: outputs recording on
+        bob: outputs recording off
+          -> forbidden
+        alice: outputs listen_link on recording off
+          log: alice outputs (recording off, listen_link on)
+          * outputs recording=false clips=true listen_link=true
+        = stage [alice:mod] audience [bob] hands [] mode Everyone
+        ",
+    ),
+    (
+        "a social room refuses the listen link",
+        "
+        social
+        alice joins
+        alice: outputs listen_link on
+        alice: outputs clips on
+        ",
+        "
+        social
+        alice joins
+          alice <- joined as Moderator hands=[]
+        alice: outputs listen_link on
+          -> listen_link_open_only
+        alice: outputs clips on
+          * outputs recording=false clips=true listen_link=false
+        = stage [alice:mod] audience [] hands [] mode Everyone
+        ",
+    ),
     (
         "every moderator action is logged, with who, whom and what; others' actions are not",
         "

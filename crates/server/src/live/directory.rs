@@ -25,6 +25,8 @@ pub struct RoomHandle {
     pub tx: mpsc::Sender<RoomInput>,
     /// The room's latest snapshot.
     pub snapshot: watch::Receiver<Arc<Snapshot>>,
+    /// The room's egress (its mix, ring, HLS and restream); absent if its thread could not start.
+    pub egress: Option<stoa_egress::RoomEgress>,
 }
 
 /// Live rooms by ID. The lock guards only the map (a room added, ended or looked up), never a room's state,

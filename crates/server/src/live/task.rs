@@ -166,6 +166,10 @@ pub struct RoomSettings {
     pub notifier: crate::notify::Notifier,
     /// Where the room's chat and moderation are recorded.
     pub room_log: crate::community::RoomLog,
+    /// What the room's egress thread takes.
+    pub egress: Arc<stoa_egress::EgressConfig>,
+    /// Where replays are written.
+    pub recordings: std::path::PathBuf,
 }
 
 /// Starts the task of a new room, registers it in the directory, and returns its handle.
@@ -187,7 +191,20 @@ pub fn spawn_room(
     let room_key = RoomKey(NEXT_ROOM_KEY.fetch_add(1, Ordering::Relaxed));
     sfu.open_room(room_key, media_tx);
     let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot { info: room.info(), access: room.access() }));
-    let handle = RoomHandle { tx, snapshot };
+    let egress = match stoa_egress::RoomEgress::start(&id.0, &settings.egress) {
+        Ok((egress, tap)) => {
+            sfu.tap(room_key, Some(tap));
+            Some(egress)
+        }
+        Err(e) => {
+            tracing::error!(room = %id, error = %e, "cannot start the room's egress: no replays, clips or listen link");
+            None
+        }
+    };
+    let replays = egress
+        .clone()
+        .map(|e| crate::recordings::replay_worker(store.clone(), e, id.clone(), settings.recordings.clone()));
+    let handle = RoomHandle { tx, snapshot, egress: egress.clone() };
     directory.insert(id.clone(), handle.clone());
     // The room's lasting state, written through to the store by a task of its own: a watch channel holds
     // only the latest, so a burst of changes is one write, and the room task never waits for the store.
@@ -233,6 +250,10 @@ pub fn spawn_room(
         metrics,
         offered_at: HashMap::new(),
         lasting: lasting_tx,
+        egress,
+        replays,
+        recording: false,
+        outputs_actor: None,
     };
     tokio::spawn(task.run(rx, media_rx));
     handle
@@ -287,14 +308,30 @@ struct RoomTask {
     offered_at: HashMap<PeerId, Instant>,
     /// The room's lasting state as last handed to its writer (JSON).
     lasting: watch::Sender<String>,
+    /// The room's egress.
+    egress: Option<stoa_egress::RoomEgress>,
+    /// Where replays are started and stopped, in order; the room's egress stops when this is dropped.
+    replays: Option<mpsc::Sender<crate::recordings::ReplayOp>>,
+    /// Whether a replay was last asked to record.
+    recording: bool,
+    /// The moderator who last changed the outputs: who turned the replay on.
+    outputs_actor: Option<UserId>,
 }
 
 impl RoomTask {
     async fn run(mut self, mut rx: mpsc::Receiver<RoomInput>, mut media: mpsc::Receiver<SfuEvent>) {
         tracing::info!(room = %self.id, "room is live");
+        // The listen link's audience, counted from its segment fetches, joins the listener count.
+        let mut public_count = tokio::time::interval(std::time::Duration::from_secs(2));
+        public_count.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.sync_outputs();
         loop {
             let deadline = self.room.poll_timeout().map(tokio::time::Instant::from_std);
             tokio::select! {
+                _ = public_count.tick() => {
+                    let count = self.egress.as_ref().map_or(0, |e| e.hls().listeners());
+                    self.room.set_public_listeners(Instant::now(), count);
+                }
                 input = rx.recv() => match input {
                     Some(input) => self.handle(input),
                     None => break,
@@ -309,6 +346,8 @@ impl RoomTask {
             }
         }
         self.sfu.close_room(self.room_key);
+        // The replay worker closes the replay and stops the egress once it has done what is queued.
+        self.replays = None;
         self.directory.remove(&self.id);
         if let Err(e) = self.store.end_room(&self.id).await {
             tracing::error!(room = %self.id, error = %e, "could not record the room's end");
@@ -535,6 +574,39 @@ impl RoomTask {
     }
 
     /// Carries out the room's outputs. Returns true when the room has ended.
+    /// Starts or stops the replay as the room's outputs say.
+    fn sync_outputs(&mut self) {
+        let wanted = self.room.room_outputs().recording;
+        if wanted == self.recording {
+            return;
+        }
+        let Some(replays) = &self.replays else { return };
+        let op = if wanted {
+            let info = self.room.info();
+            let access = self.room.access();
+            let host = info.stage.first().map(|m| m.user.clone());
+            let made_by =
+                self.outputs_actor.and_then(|a| info.stage.iter().find(|m| m.user.id == a)).map(|m| m.user.clone());
+            let Some(host) = host else { return };
+            let mut allowed: Vec<UserId> = access.moderators.iter().chain(access.invited.iter()).copied().collect();
+            allowed.sort();
+            allowed.dedup();
+            crate::recordings::ReplayOp::Start {
+                title: info.title,
+                visibility: info.visibility,
+                made_by: made_by.unwrap_or_else(|| host.clone()),
+                host,
+                allowed,
+            }
+        } else {
+            crate::recordings::ReplayOp::Stop
+        };
+        if replays.try_send(op).is_err() {
+            tracing::warn!(room = %self.id, "the replay worker is behind; a start or stop was dropped");
+        }
+        self.recording = wanted;
+    }
+
     fn drain(&mut self) -> bool {
         let mut ended = false;
         while let Some(output) = self.room.poll_output() {
@@ -560,6 +632,9 @@ impl RoomTask {
                     }
                 }
                 Output::Moderation { actor, action, target, detail } => {
+                    if action == stoa_proto::ModerationAction::Outputs {
+                        self.outputs_actor = Some(actor);
+                    }
                     self.record_moderation(actor, action, target, detail)
                 }
                 Output::Close(conn) => {
@@ -580,6 +655,9 @@ impl RoomTask {
             self.look_up_next();
         }
         self.sync_publishers();
+        if !ended {
+            self.sync_outputs();
+        }
         if ended {
             // Dropping every sender (and, as the task returns, the broadcast sender) closes every
             // connection after it has delivered the `room_ended` broadcast.

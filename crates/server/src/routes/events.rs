@@ -470,7 +470,13 @@ pub async fn start_event(
         &state,
         room.clone(),
         session.account.summary(),
-        NewRoom { title: event.title.clone(), visibility: event.visibility, invited, hosts },
+        NewRoom {
+            title: event.title.clone(),
+            visibility: event.visibility,
+            invited,
+            hosts,
+            outputs: Default::default(),
+        },
     );
     tracing::info!(event = %event.id, room = %room, by = %session.account.username, "event started");
     Ok((StatusCode::CREATED, Json(info)))

@@ -115,6 +115,15 @@ pub async fn report(
         _ => false,
     };
     tracing::info!(report = report_id, reporter = %session.account.username, "report filed");
+    if let Some(egress) = handle.egress.clone() {
+        crate::recordings::attach_report_window(
+            &state,
+            egress,
+            report_id,
+            report.room.clone(),
+            report.room_title.clone(),
+        );
+    }
     let message = if blocked {
         "Thanks for telling us. The server's admins will look at it, and you have blocked this person."
     } else {

@@ -100,12 +100,16 @@ pub async fn create_room(
     }
     let invited = resolve_all(&state, &body.invited).await?;
     let creator = session.account.summary();
+    if body.outputs.listen_link && body.visibility != stoa_proto::Visibility::Open {
+        let e = stoa_room::CommandError::ListenLinkOpenOnly;
+        return Err(ApiError::bad_request(e.code(), e.to_string()));
+    }
     let id = record_room(&state, creator.id, &title, body.visibility).await?;
     let info = open_room(
         &state,
         id.clone(),
         creator,
-        NewRoom { title, visibility: body.visibility, invited, hosts: HashSet::new() },
+        NewRoom { title, visibility: body.visibility, invited, hosts: HashSet::new(), outputs: body.outputs },
     );
     tracing::info!(room = %id, by = %session.account.username, visibility = ?body.visibility, "room created");
     Ok((StatusCode::CREATED, Json(info)))
@@ -119,6 +123,8 @@ pub(crate) struct NewRoom {
     pub invited: HashSet<UserId>,
     /// An event's co-hosts, who come in as moderators.
     pub hosts: HashSet<UserId>,
+    /// What the room's mix goes to from the start.
+    pub outputs: stoa_proto::RoomOutputs,
 }
 
 /// Records a new room in the store and returns its fresh ID.
@@ -141,6 +147,7 @@ pub(crate) fn open_room(state: &AppState, id: RoomId, creator: UserSummary, new:
     let mut room =
         Room::new(Instant::now(), id.clone(), new.title.clone(), new.visibility, creator.clone(), new.invited, config);
     room.set_hosts(new.hosts);
+    room.init_outputs(new.outputs);
     let handle = spawn_room(
         room,
         id.clone(),
@@ -413,7 +420,19 @@ pub async fn websocket(
         .send(RoomInput::Join { user: session.account.summary(), relations, asked, listen_only, reply })
         .await
         .map_err(|_| ApiError::no_such_room())?;
-    let joined = answer.await.map_err(|_| ApiError::no_such_room())??;
+    let joined = answer.await.map_err(|_| ApiError::no_such_room())?.map_err(|e| {
+        // The overflow: a full room whose listen link is on offers it instead.
+        let overflow = snapshot.info.outputs.listen_link && snapshot.access.visibility == stoa_proto::Visibility::Open;
+        if e == stoa_room::JoinError::Full && overflow {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "room_full_listen",
+                format!("This room is full, but you can listen on its public stream: /listen/{id}"),
+            )
+        } else {
+            e.into()
+        }
+    })?;
     let departure = Departure::new(joined.conn, handle.tx.clone());
     // Small buffers: a room holds thousands of sockets, and tungstenite's 128 KiB defaults (zeroed, so resident)
     // would cost more memory per listener than all of their media state.

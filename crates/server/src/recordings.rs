@@ -1,0 +1,219 @@
+//! Replays, clips and report windows on the server's side: the per-room replay worker that starts and
+//! stops the egress's recorder and records it in the store, the attaching of a report's ten minutes, who
+//! may hear a recording, and the cleanup of replays a stopped server left open.
+
+use crate::AppState;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use stoa_egress::RoomEgress;
+use stoa_proto::{RecordingKind, RoomId, UserId, UserSummary, Visibility};
+use stoa_store::{RecordingRecord, Store, StoreError};
+use tokio::sync::mpsc;
+
+/// Replay starts and stops that may wait for a room's replay worker (a moderator's toggles).
+const REPLAY_QUEUE: usize = 32;
+
+/// A fresh recording ID: 16 URL-safe characters, unguessable (a clip's link is shared).
+pub fn new_id() -> String {
+    stoa_store::random_code(16)
+}
+
+/// The file of a recording in the recordings folder.
+pub fn file_of(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}.opus"))
+}
+
+/// What the room task asks of its replay worker.
+#[derive(Debug)]
+pub enum ReplayOp {
+    /// Start recording.
+    Start {
+        /// The room's title.
+        title: String,
+        /// Its visibility.
+        visibility: Visibility,
+        /// The host (the first moderator).
+        host: UserSummary,
+        /// Who turned it on.
+        made_by: UserSummary,
+        /// For a closed room, who may hear it.
+        allowed: Vec<UserId>,
+    },
+    /// Stop recording.
+    Stop,
+}
+
+/// Starts a room's replay worker: it carries out the ops in order (so a quick on-off-on is three files in
+/// order, never a race), and when the room task lets go of it, stops the room's egress.
+pub fn replay_worker(store: Arc<dyn Store>, egress: RoomEgress, room: RoomId, dir: PathBuf) -> mpsc::Sender<ReplayOp> {
+    let (tx, mut rx) = mpsc::channel(REPLAY_QUEUE);
+    tokio::spawn(async move {
+        let mut current: Option<String> = None;
+        while let Some(op) = rx.recv().await {
+            match op {
+                ReplayOp::Start { title, visibility, host, made_by, allowed } => {
+                    if current.is_some() {
+                        continue;
+                    }
+                    let id = new_id();
+                    let path = file_of(&dir, &id);
+                    let record = RecordingRecord {
+                        id: id.clone(),
+                        kind: RecordingKind::Replay,
+                        room: room.clone(),
+                        title: title.clone(),
+                        visibility,
+                        host,
+                        made_by,
+                        allowed,
+                        file: format!("{id}.opus"),
+                        started_at_ms: crate::community::now_ms(),
+                        duration_ms: None,
+                        report: None,
+                    };
+                    if let Err(e) = store.add_recording(&record).await {
+                        tracing::error!(%room, error = %e, "cannot record the replay in the store");
+                        continue;
+                    }
+                    match egress.record(Some((path, title))).await {
+                        Ok(_) => {
+                            tracing::info!(%room, replay = %id, "replay recording");
+                            current = Some(id);
+                        }
+                        Err(e) => {
+                            tracing::error!(%room, error = %e, "cannot start the replay");
+                            let _ = store.delete_recording(&id).await;
+                        }
+                    }
+                }
+                ReplayOp::Stop => {
+                    let Some(id) = current.take() else { continue };
+                    finish(&store, &egress, &room, &dir, &id).await;
+                }
+            }
+        }
+        if let Some(id) = current.take() {
+            finish(&store, &egress, &room, &dir, &id).await;
+        }
+        egress.stop();
+    });
+    tx
+}
+
+async fn finish(store: &Arc<dyn Store>, egress: &RoomEgress, room: &RoomId, dir: &Path, id: &str) {
+    match egress.record(None).await {
+        Ok(Some(done)) => {
+            if let Err(e) = store.finish_recording(id, done.millis as i64).await {
+                tracing::error!(%room, error = %e, "cannot record the replay's end");
+            }
+            tracing::info!(%room, replay = %id, seconds = done.millis / 1000, "replay recorded");
+        }
+        Ok(None) | Err(_) => {
+            // The egress lost the recorder (a full disk): what the file holds is the replay.
+            let ms = ogg_duration_ms(&file_of(dir, id)).unwrap_or(0);
+            let _ = store.finish_recording(id, ms).await;
+        }
+    }
+}
+
+/// Attaches the room's audio around a report: five minutes before it and five after, mixed from the
+/// room's ring once the five minutes after have passed (or the room ended). Nothing is written to disk
+/// unless a report is filed.
+pub fn attach_report_window(state: &AppState, egress: RoomEgress, report: i64, room: RoomId, title: String) {
+    let (store, dir) = (state.store.clone(), state.recordings_dir());
+    tokio::spawn(async move {
+        let bytes = match egress.window(300, 300, &title).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(report, error = %e, "no audio for the report");
+                return;
+            }
+        };
+        if matches!(store.report_recording(report).await, Ok(Some(_))) {
+            return; // a repeat of the same report already has its window
+        }
+        let Ok(Some(r)) = store.report(report).await else { return };
+        let id = new_id();
+        if let Err(e) = tokio::fs::write(file_of(&dir, &id), &bytes).await {
+            tracing::error!(report, error = %e, "cannot write the report's audio");
+            return;
+        }
+        let duration_ms = ogg_bytes_duration_ms(&bytes).unwrap_or(0);
+        let record = RecordingRecord {
+            id: id.clone(),
+            kind: RecordingKind::Report,
+            room,
+            title,
+            visibility: Visibility::Closed,
+            host: r.reporter.clone(),
+            made_by: r.reporter,
+            allowed: Vec::new(),
+            file: format!("{id}.opus"),
+            started_at_ms: r.created_at_ms - 300_000,
+            duration_ms: Some(duration_ms),
+            report: Some(report),
+        };
+        match store.add_recording(&record).await {
+            Ok(()) => tracing::info!(report, recording = %id, "the report's audio is attached"),
+            Err(e) => tracing::error!(report, error = %e, "cannot record the report's audio"),
+        }
+    });
+}
+
+/// Closes the replays a stopped server left open: their length is what their file holds; a replay whose
+/// file is gone is forgotten.
+pub async fn close_unfinished(store: &dyn Store, dir: &Path) -> Result<(), StoreError> {
+    for r in store.unfinished_recordings().await? {
+        let path = dir.join(&r.file);
+        match ogg_duration_ms(&path) {
+            Some(ms) => store.finish_recording(&r.id, ms).await?,
+            None => {
+                store.delete_recording(&r.id).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The length of an Ogg Opus file: the last page's granule position, less the pre-skip, at 48 kHz.
+fn ogg_duration_ms(path: &Path) -> Option<i64> {
+    ogg_bytes_duration_ms(&std::fs::read(path).ok()?)
+}
+
+fn ogg_bytes_duration_ms(bytes: &[u8]) -> Option<i64> {
+    let at = bytes.windows(4).rposition(|w| w == b"OggS")?;
+    let granule = i64::from_le_bytes(bytes.get(at + 6..at + 14)?.try_into().ok()?);
+    Some(((granule - 312).max(0)) / 48)
+}
+
+/// Whether `viewer` may hear a recording: its room's visibility, as the room was when it was made. An
+/// open room's clip is for anyone with its link (clips are made to share); an open room's replay, for
+/// anyone signed in; a social room's, for the host and those the host follows; a closed room's, for its
+/// moderators and invited. Report windows are for admins alone. Admins may hear every one.
+pub async fn may_hear(
+    store: &dyn Store,
+    viewer: Option<&stoa_store::Account>,
+    r: &RecordingRecord,
+) -> Result<bool, StoreError> {
+    if viewer.is_some_and(|v| v.is_admin) {
+        return Ok(true);
+    }
+    if r.kind == RecordingKind::Report {
+        return Ok(false);
+    }
+    if r.kind == RecordingKind::Clip && r.visibility == Visibility::Open {
+        return Ok(true);
+    }
+    let Some(viewer) = viewer else { return Ok(false) };
+    if viewer.id == r.host.id || viewer.id == r.made_by.id {
+        return Ok(true);
+    }
+    Ok(match r.visibility {
+        Visibility::Open => true,
+        Visibility::Social => {
+            let among = store.relations_among(viewer.id, &[r.host.id]).await?;
+            among.followed_by.contains(&r.host.id) && !among.blocked_by.contains(&r.host.id)
+        }
+        Visibility::Closed => r.allowed.contains(&viewer.id),
+    })
+}

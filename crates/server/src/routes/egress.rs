@@ -1,0 +1,561 @@
+//! The audience beyond the room: the public listen link (HLS), clips, replays, and the RTMP restream.
+
+use crate::AppState;
+use crate::auth::Session;
+use crate::error::{ApiError, ApiJson};
+use crate::live::{RoomHandle, RoomInput, Snapshot};
+use crate::recordings::{file_of, may_hear, new_id};
+use crate::routes::rooms::visible_room;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use stoa_egress::hls::SegmentLookup;
+use stoa_egress::{RoomEgress, RtmpState};
+use stoa_proto::{
+    ErrorBody, ListenInfo, Recording, RecordingKind, RecordingList, RestreamRequest, RestreamStatus, Role, RoomId,
+    UserId, Visibility,
+};
+use stoa_store::RecordingRecord;
+use tokio::sync::oneshot;
+
+/// How long a playlist request waits for a stream that is starting to have its first segment.
+const FIRST_SEGMENT_WAIT: Duration = Duration::from_secs(8);
+/// Clips one person may make: one every ten seconds.
+const CLIP_INTERVAL: Duration = Duration::from_secs(10);
+/// The length of a clip.
+const CLIP_SECONDS: u32 = 30;
+
+/// The routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/rooms/{id}/listen", get(listen_info))
+        .route("/listen/{id}/index.m3u8", get(playlist))
+        .route("/listen/{id}/{segment}", get(segment))
+        .route("/api/v1/rooms/{id}/clips", post(make_clip))
+        .route("/api/v1/rooms/{id}/recordings", get(room_recordings))
+        .route("/api/v1/users/{username}/recordings", get(user_recordings))
+        .route("/api/v1/recordings/{id}", get(recording).delete(delete_recording))
+        .route("/api/v1/recordings/{id}/audio", get(recording_audio))
+        .route("/api/v1/admin/reports/{id}/audio", get(report_audio))
+        .route("/api/v1/rooms/{id}/restream", get(restream_status).post(start_restream).delete(stop_restream))
+}
+
+/// The last clip each person made, for the clip limit.
+#[derive(Debug, Default)]
+pub struct ClipLimits(Mutex<HashMap<UserId, Instant>>);
+
+impl ClipLimits {
+    fn allow(&self, user: UserId, now: Instant) -> Result<(), u64> {
+        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if last.len() > 10_000 {
+            last.retain(|_, at| now.duration_since(*at) < CLIP_INTERVAL);
+        }
+        match last.get(&user) {
+            Some(at) if now.duration_since(*at) < CLIP_INTERVAL => {
+                Err((CLIP_INTERVAL - now.duration_since(*at)).as_secs() + 1)
+            }
+            _ => {
+                last.insert(user, now);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A live room whose listen link is on: open, and its host allows it. Anything else is the same 404 as
+/// an address with nothing at it.
+fn listenable(state: &AppState, id: &str) -> Result<(RoomHandle, Arc<Snapshot>, RoomEgress), ApiError> {
+    if !RoomId::is_well_formed(id) {
+        return Err(ApiError::no_such_room());
+    }
+    let handle = state.rooms.get(&RoomId(id.to_string())).ok_or_else(ApiError::no_such_room)?;
+    let snapshot = handle.snapshot.borrow().clone();
+    if snapshot.access.visibility != Visibility::Open || !snapshot.info.outputs.listen_link {
+        return Err(ApiError::no_such_room());
+    }
+    let egress = handle.egress.clone().ok_or_else(ApiError::no_such_room)?;
+    Ok((handle, snapshot, egress))
+}
+
+fn unavailable(e: stoa_egress::EgressError) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "egress_unavailable", e.to_string())
+}
+
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/listen", tag = "listen", params(("id" = String, Path)),
+    responses((status = 200, body = ListenInfo), (status = 404, body = ErrorBody)))]
+/// What the public listen page shows: an open room whose host turned the listen link on. No account
+/// needed; any other room is a 404.
+pub async fn listen_info(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ListenInfo>, ApiError> {
+    let (_, snapshot, _) = listenable(&state, &id)?;
+    let info = &snapshot.info;
+    Ok(Json(ListenInfo {
+        id: info.id.clone(),
+        title: info.title.clone(),
+        stage: info.stage.clone(),
+        listener_count: info.listener_count,
+        public_listeners: info.public_listeners,
+        playlist_url: format!("/listen/{id}/index.m3u8"),
+    }))
+}
+
+fn public_headers(content_type: &'static str, cache: &'static str) -> [(header::HeaderName, HeaderValue); 3] {
+    [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+        // Public audio: any player, on any site, may fetch it.
+        (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+    ]
+}
+
+#[utoipa::path(get, path = "/listen/{id}/index.m3u8", tag = "listen", params(("id" = String, Path)),
+    responses((status = 200, description = "The HLS playlist (`application/vnd.apple.mpegurl`): 2 s AAC-LC segments"),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// The room's HLS playlist. The first request starts the stream (an `ffmpeg` encoding AAC-LC), and the
+/// stream runs while players keep asking. Cached for a second: a CDN in front takes the polling.
+pub async fn playlist(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (_, _, egress) = listenable(&state, &id)?;
+    egress.want_hls().map_err(unavailable)?;
+    let hls = egress.hls().clone();
+    let playlist = match hls.playlist() {
+        Some(p) => p,
+        None => hls.first_segment(FIRST_SEGMENT_WAIT).await.ok_or_else(|| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "starting", "The stream is starting; try again in a moment.")
+                .with_retry_after(2)
+        })?,
+    };
+    Ok((public_headers("application/vnd.apple.mpegurl", "public, max-age=1"), playlist.to_string()).into_response())
+}
+
+#[utoipa::path(get, path = "/listen/{id}/{segment}", tag = "listen",
+    params(("id" = String, Path), ("segment" = String, Path, description = "A name from the playlist")),
+    responses((status = 200, description = "A segment (`audio/aac`): an ID3 timestamp, then ADTS frames"),
+        (status = 404, body = ErrorBody)))]
+/// One segment of the room's HLS stream. Its name never names other bytes, so it is cached for a year.
+pub async fn segment(
+    State(state): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (_, _, egress) = listenable(&state, &id)?;
+    match egress.hls().segment(&name) {
+        SegmentLookup::Found(bytes) => Ok((
+            public_headers("audio/aac", "public, max-age=31536000, immutable"),
+            axum::body::Bytes::from_owner(ArcBytes(bytes)),
+        )
+            .into_response()),
+        SegmentLookup::NotFound => Err(ApiError::not_found(
+            "There is no such segment: it is older than the playlist keeps, or not made yet. Reload the playlist.",
+        )),
+    }
+}
+
+/// A segment's shared bytes, handed to the response body without a copy.
+struct ArcBytes(Arc<[u8]>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+fn to_api(r: &RecordingRecord, viewer: Option<&stoa_store::Account>) -> Recording {
+    let can_delete = viewer
+        .is_some_and(|v| v.is_admin || v.id == r.host.id || (r.kind == RecordingKind::Clip && v.id == r.made_by.id));
+    Recording {
+        id: r.id.clone(),
+        kind: r.kind,
+        room_id: r.room.clone(),
+        title: r.title.clone(),
+        host: r.host.clone(),
+        made_by: r.made_by.clone(),
+        started_at_ms: r.started_at_ms,
+        duration_ms: r.duration_ms,
+        audio_url: format!("/api/v1/recordings/{}/audio", r.id),
+        can_delete,
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/clips", tag = "recordings", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 201, body = Recording), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+/// Makes a clip of the room's last 30 seconds, when its moderators allow clips. The caller must be in the
+/// room. One clip every ten seconds each.
+pub async fn make_clip(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Recording>), ApiError> {
+    let (handle, snapshot) = visible_room(&state, &session, &id).await?;
+    if !snapshot.info.outputs.clips {
+        return Err(ApiError::new(StatusCode::CONFLICT, "clips_off", "The hosts of this room have not allowed clips."));
+    }
+    let me = session.account.id;
+    let (reply, answer) = oneshot::channel();
+    handle.tx.send(RoomInput::Present { users: vec![me], reply }).await.map_err(|_| ApiError::no_such_room())?;
+    let (present, title) = answer.await.map_err(|_| ApiError::no_such_room())?;
+    if !present.contains(&me) {
+        return Err(ApiError::forbidden("not_in_room", "Join the room to clip it."));
+    }
+    state.clip_limits.allow(me, Instant::now()).map_err(ApiError::rate_limited)?;
+    let egress = handle.egress.clone().ok_or_else(ApiError::no_such_room)?;
+    let bytes = egress.window(CLIP_SECONDS, 0, &title).await.map_err(unavailable)?;
+    let clip = new_id();
+    tokio::fs::write(file_of(&state.recordings_dir(), &clip), &bytes).await.map_err(ApiError::internal)?;
+    let host = snapshot.info.stage.iter().find(|m| m.role == Role::Moderator).map(|m| m.user.clone());
+    let mut allowed: Vec<UserId> =
+        snapshot.access.moderators.iter().chain(snapshot.access.invited.iter()).copied().collect();
+    allowed.sort();
+    let record = RecordingRecord {
+        id: clip.clone(),
+        kind: RecordingKind::Clip,
+        room: RoomId(id),
+        title,
+        visibility: snapshot.access.visibility,
+        host: host.unwrap_or_else(|| session.account.summary()),
+        made_by: session.account.summary(),
+        allowed,
+        file: format!("{clip}.opus"),
+        started_at_ms: crate::community::now_ms() - i64::from(CLIP_SECONDS) * 1000,
+        duration_ms: Some(i64::from(CLIP_SECONDS) * 1000),
+        report: None,
+    };
+    state.store.add_recording(&record).await?;
+    tracing::info!(clip = %clip, by = %session.account.username, "clip made");
+    Ok((StatusCode::CREATED, Json(to_api(&record, Some(&session.account)))))
+}
+
+async fn visible_list(
+    state: &AppState,
+    session: &Session,
+    records: Vec<RecordingRecord>,
+) -> Result<Json<RecordingList>, ApiError> {
+    let mut recordings = Vec::new();
+    for r in &records {
+        if may_hear(state.store.as_ref(), Some(&session.account), r).await? {
+            recordings.push(to_api(r, Some(&session.account)));
+        }
+    }
+    Ok(Json(RecordingList { recordings }))
+}
+
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/recordings", tag = "recordings", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = RecordingList), (status = 401, body = ErrorBody)))]
+/// A room's replays and clips that the caller may hear, newest first (also after the room ended).
+pub async fn room_recordings(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Json<RecordingList>, ApiError> {
+    if !RoomId::is_well_formed(&id) {
+        return Ok(Json(RecordingList { recordings: Vec::new() }));
+    }
+    let records = state.store.recordings_of_room(&RoomId(id), 100).await?;
+    visible_list(&state, &session, records).await
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{username}/recordings", tag = "recordings", security(("bearer" = [])),
+    params(("username" = String, Path)), responses((status = 200, body = RecordingList), (status = 404, body = ErrorBody)))]
+/// The replays of rooms a user hosted that the caller may hear, newest first: their profile's list.
+pub async fn user_recordings(
+    State(state): State<AppState>,
+    session: Session,
+    Path(username): Path<String>,
+) -> Result<Json<RecordingList>, ApiError> {
+    let profile = state
+        .store
+        .profile(session.account.id, &username.to_ascii_lowercase())
+        .await?
+        .ok_or_else(|| ApiError::not_found("There is no such user."))?;
+    let records = state.store.replays_of_host(profile.id, 100).await?;
+    visible_list(&state, &session, records).await
+}
+
+/// A recording the caller may hear; the same 404 for one that does not exist and one they may not.
+async fn audible(state: &AppState, session: &Result<Session, ApiError>, id: &str) -> Result<RecordingRecord, ApiError> {
+    let gone = || ApiError::not_found("There is no such recording.");
+    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(gone());
+    }
+    let r = state.store.recording(id).await?.ok_or_else(gone)?;
+    let viewer = session.as_ref().ok().map(|s| &s.account);
+    if !may_hear(state.store.as_ref(), viewer, &r).await? {
+        return Err(gone());
+    }
+    Ok(r)
+}
+
+#[utoipa::path(get, path = "/api/v1/recordings/{id}", tag = "recordings", params(("id" = String, Path)),
+    responses((status = 200, body = Recording), (status = 404, body = ErrorBody)))]
+/// A replay or a clip. An open room's clip is for anyone with its link; everything else needs a session
+/// that could see the room.
+pub async fn recording(
+    State(state): State<AppState>,
+    session: Result<Session, ApiError>,
+    Path(id): Path<String>,
+) -> Result<Json<Recording>, ApiError> {
+    let r = audible(&state, &session, &id).await?;
+    Ok(Json(to_api(&r, session.as_ref().ok().map(|s| &s.account))))
+}
+
+#[utoipa::path(delete, path = "/api/v1/recordings/{id}", tag = "recordings", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+/// Deletes a replay (its host, or an admin) or a clip (also its maker): the file goes at once.
+pub async fn delete_recording(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let session = Ok(session);
+    let r = audible(&state, &session, &id).await?;
+    let Ok(session) = session else { return Err(ApiError::unauthorized()) };
+    if !to_api(&r, Some(&session.account)).can_delete {
+        return Err(ApiError::forbidden("forbidden", "Only the room's host can delete this."));
+    }
+    if r.duration_ms.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "still_recording",
+            "This replay is still being recorded: turn recording off in the room first.",
+        ));
+    }
+    state.store.delete_recording(&r.id).await?;
+    if let Err(e) = tokio::fs::remove_file(state.recordings_dir().join(&r.file)).await {
+        tracing::warn!(recording = %r.id, error = %e, "cannot remove a deleted recording's file");
+    }
+    tracing::info!(recording = %r.id, by = %session.account.username, "recording deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/recordings/{id}/audio", tag = "recordings", params(("id" = String, Path)),
+    responses((status = 200, description = "Ogg Opus (`audio/ogg`)"), (status = 206, description = "A byte range of it"),
+        (status = 404, body = ErrorBody), (status = 416, body = ErrorBody)))]
+/// A recording's audio, as Ogg Opus, with range requests so that players can seek.
+pub async fn recording_audio(
+    State(state): State<AppState>,
+    session: Result<Session, ApiError>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let r = audible(&state, &session, &id).await?;
+    serve_file(&state.recordings_dir().join(&r.file), &headers, r.kind == RecordingKind::Clip).await
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/reports/{id}/audio", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, description = "Ogg Opus"), (status = 404, body = ErrorBody)))]
+/// The room's audio from five minutes before a report to five after (admins only; attached once the five
+/// minutes after have passed).
+pub async fn report_audio(
+    State(state): State<AppState>,
+    _admin: crate::routes::admin::Admin,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let r = state
+        .store
+        .report_recording(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("This report has no audio (yet, or the room's mix was not running)."))?;
+    serve_file(&state.recordings_dir().join(&r.file), &headers, false).await
+}
+
+/// Serves an audio file whole, or the one byte range asked for.
+async fn serve_file(path: &std::path::Path, headers: &HeaderMap, public: bool) -> Result<Response, ApiError> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut file = tokio::fs::File::open(path).await.map_err(|_| ApiError::not_found("There is no such recording."))?;
+    let len = file.metadata().await.map_err(ApiError::internal)?.len();
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(|v| parse_range(v, len));
+    let cache = if public { "public, max-age=60" } else { "private, max-age=60" };
+    let base = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("audio/ogg")),
+        (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
+        (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+    ];
+    match range {
+        Some(Ok((start, end))) => {
+            file.seek(std::io::SeekFrom::Start(start)).await.map_err(ApiError::internal)?;
+            let mut buf = vec![0u8; (end - start + 1) as usize];
+            file.read_exact(&mut buf).await.map_err(ApiError::internal)?;
+            let content_range =
+                HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")).map_err(ApiError::internal)?;
+            Ok((StatusCode::PARTIAL_CONTENT, base, [(header::CONTENT_RANGE, content_range)], buf).into_response())
+        }
+        Some(Err(())) => {
+            let content_range = HeaderValue::from_str(&format!("bytes */{len}")).map_err(ApiError::internal)?;
+            let mut response =
+                ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", "That byte range is not in the file.")
+                    .into_response();
+            response.headers_mut().insert(header::CONTENT_RANGE, content_range);
+            Ok(response)
+        }
+        None => {
+            let mut buf = Vec::with_capacity(len as usize);
+            file.read_to_end(&mut buf).await.map_err(ApiError::internal)?;
+            Ok((base, buf).into_response())
+        }
+    }
+}
+
+/// One `bytes=` range (`a-b`, `a-`, `-n`) within `len`: `None` for a header this does not serve ranges
+/// for (several ranges, another unit: the whole file is sent), `Err` for one outside the file. Ranges of
+/// more than 8 MiB are cut there (the player asks for the rest).
+fn parse_range(value: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = value.strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.trim().split_once('-')?;
+    let (start, end) = match (a.parse::<u64>().ok(), b.parse::<u64>().ok()) {
+        (Some(a), Some(b)) if a <= b => (a, b.min(len.saturating_sub(1))),
+        (Some(a), None) if b.is_empty() => (a, len.saturating_sub(1)),
+        (None, Some(n)) if a.is_empty() && n > 0 => (len.saturating_sub(n), len.saturating_sub(1)),
+        _ => return Some(Err(())),
+    };
+    if len == 0 || start >= len || start > end {
+        return Some(Err(()));
+    }
+    Some(Ok((start, end.min(start + 8 * 1024 * 1024 - 1))))
+}
+
+/// The room's live snapshot, if the caller is one of its moderators.
+async fn as_moderator(state: &AppState, session: &Session, id: &str) -> Result<RoomEgress, ApiError> {
+    let (handle, snapshot) = visible_room(state, session, id).await?;
+    let me = session.account.id;
+    if !snapshot.info.stage.iter().any(|m| m.user.id == me && m.role == Role::Moderator) {
+        return Err(ApiError::forbidden("forbidden", "Only the room's moderators can restream it."));
+    }
+    handle.egress.ok_or_else(ApiError::no_such_room)
+}
+
+fn restream_status_of(egress: &RoomEgress) -> RestreamStatus {
+    let status = egress.status().borrow().clone();
+    let url = status.rtmp_url.clone();
+    let (state, error) = match status.rtmp {
+        RtmpState::Off => ("off", None),
+        RtmpState::Connecting => ("connecting", None),
+        RtmpState::Live => ("live", None),
+        RtmpState::Retrying { error } => ("retrying", Some(error)),
+        RtmpState::Failed { error } => ("failed", Some(error)),
+    };
+    let on = matches!(state, "connecting" | "live" | "retrying");
+    RestreamStatus { state: state.to_string(), error, url: url.filter(|_| on) }
+}
+
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/restream", tag = "rooms", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = RestreamStatus), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// Where the room's restream stands (moderators).
+pub async fn restream_status(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Json<RestreamStatus>, ApiError> {
+    let egress = as_moderator(&state, &session, &id).await?;
+    Ok(Json(restream_status_of(&egress)))
+}
+
+/// Checks a restream target: an `rtmp://` or `rtmps://` URL with a host, and a key of URL-safe
+/// characters. Returns the URL to hand ffmpeg.
+fn restream_target(body: &RestreamRequest) -> Result<String, ApiError> {
+    let url = body.url.trim().trim_end_matches('/');
+    let bad = |m: &str| ApiError::bad_request("invalid_restream", m.to_string());
+    let rest = url
+        .strip_prefix("rtmp://")
+        .or_else(|| url.strip_prefix("rtmps://"))
+        .ok_or_else(|| bad("A restream URL starts with rtmp:// or rtmps://."))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if url.len() > 500
+        || host.is_empty()
+        || url.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'\\<>|`".contains(c))
+    {
+        return Err(bad("That is not an RTMP URL: rtmp://host[:port]/app."));
+    }
+    let key = body.stream_key.trim();
+    if key.is_empty() || key.len() > 300 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.?=&".contains(&b)) {
+        return Err(bad("A stream key has 1 to 300 letters, digits and - _ . ? = &."));
+    }
+    Ok(format!("{url}/{key}"))
+}
+
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/restream", tag = "rooms", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = RestreamRequest,
+    responses((status = 202, body = RestreamStatus), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// Sends the room's mix to an RTMP server (moderators): YouTube, Twitch, or any RTMP ingest. Replaces a
+/// restream already running. The state moves from `connecting` to `live`, or to `failed` with the
+/// server's error; a stream the server drops after it was live is retried five times with backoff.
+pub async fn start_restream(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RestreamRequest>,
+) -> Result<(StatusCode, Json<RestreamStatus>), ApiError> {
+    let target = restream_target(&body)?;
+    let egress = as_moderator(&state, &session, &id).await?;
+    let mut status = egress.status();
+    status.mark_unchanged();
+    egress.rtmp(Some(target)).map_err(unavailable)?;
+    let shown = body.url.trim().trim_end_matches('/').to_string();
+    tracing::info!(room = %id, by = %session.account.username, url = %shown, "restream started");
+    // The egress thread takes the request within a tick: the answer shows it connecting.
+    let _ = tokio::time::timeout(Duration::from_millis(500), status.changed()).await;
+    Ok((StatusCode::ACCEPTED, Json(restream_status_of(&egress))))
+}
+
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}/restream", tag = "rooms", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// Stops the room's restream (moderators).
+pub async fn stop_restream(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let egress = as_moderator(&state, &session, &id).await?;
+    let mut status = egress.status();
+    status.mark_unchanged();
+    egress.rtmp(None).map_err(unavailable)?;
+    // Answered once the egress thread has let go of it, so a status read next sees it off.
+    let _ = tokio::time::timeout(Duration::from_millis(500), status.changed()).await;
+    tracing::info!(room = %id, by = %session.account.username, "restream stopped");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-99", 1000), Some(Ok((0, 99))));
+        assert_eq!(parse_range("bytes=900-", 1000), Some(Ok((900, 999))));
+        assert_eq!(parse_range("bytes=-100", 1000), Some(Ok((900, 999))));
+        assert_eq!(parse_range("bytes=990-2000", 1000), Some(Ok((990, 999))));
+        assert_eq!(parse_range("bytes=1000-", 1000), Some(Err(())));
+        assert_eq!(parse_range("bytes=5-1", 1000), Some(Err(())));
+        assert_eq!(parse_range("bytes=x-y", 1000), Some(Err(())));
+        assert_eq!(parse_range("bytes=0-1,5-6", 1000), None);
+        assert_eq!(parse_range("items=0-1", 1000), None);
+    }
+
+    #[test]
+    fn restream_targets() {
+        let t = |url: &str, key: &str| restream_target(&RestreamRequest { url: url.into(), stream_key: key.into() });
+        assert_eq!(t("rtmp://127.0.0.1:1935/live/", "abc-123").unwrap(), "rtmp://127.0.0.1:1935/live/abc-123");
+        assert!(t("rtmps://live.example.org/app", "k").is_ok());
+        for (url, key) in [
+            ("http://x/live", "k"),
+            ("rtmp:///live", "k"),
+            ("rtmp://x/live", ""),
+            ("rtmp://x/live", "a b"),
+            ("rtmp://x/li ve", "k"),
+            ("rtmp://x/live", "k;rm -rf"),
+            ("file:///etc/passwd", "k"),
+        ] {
+            assert!(t(url, key).is_err(), "{url} {key}");
+        }
+    }
+}

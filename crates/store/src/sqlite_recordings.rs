@@ -1,0 +1,132 @@
+//! [`Recordings`] on SQLite.
+
+use crate::StoreError;
+use crate::recordings::*;
+use crate::sqlite::{SqliteStore, visibility_str};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use stoa_proto::{RecordingKind, RoomId, UserId, UserSummary, Visibility};
+
+const COLUMNS: &str = "r.id, r.kind, r.room_id, r.title, r.visibility, h.id, h.username, h.display_name, \
+     m.id, m.username, m.display_name, r.allowed, r.file, r.started_at, r.duration_ms, r.report_id \
+     FROM recordings r JOIN users h ON h.id = r.host_id JOIN users m ON m.id = r.made_by";
+
+fn kind_str(k: RecordingKind) -> &'static str {
+    match k {
+        RecordingKind::Replay => "replay",
+        RecordingKind::Clip => "clip",
+        RecordingKind::Report => "report",
+    }
+}
+
+fn from_row(row: &SqliteRow) -> RecordingRecord {
+    let kind = match row.get::<String, _>(1).as_str() {
+        "clip" => RecordingKind::Clip,
+        "report" => RecordingKind::Report,
+        _ => RecordingKind::Replay,
+    };
+    let visibility = match row.get::<String, _>(4).as_str() {
+        "open" => Visibility::Open,
+        "social" => Visibility::Social,
+        _ => Visibility::Closed,
+    };
+    let allowed: String = row.get(11);
+    RecordingRecord {
+        id: row.get(0),
+        kind,
+        room: RoomId(row.get(2)),
+        title: row.get(3),
+        visibility,
+        host: UserSummary { id: UserId(row.get(5)), username: row.get(6), display_name: row.get(7) },
+        made_by: UserSummary { id: UserId(row.get(8)), username: row.get(9), display_name: row.get(10) },
+        allowed: allowed.split_whitespace().filter_map(|x| x.parse().ok()).map(UserId).collect(),
+        file: row.get(12),
+        started_at_ms: row.get(13),
+        duration_ms: row.get(14),
+        report: row.get(15),
+    }
+}
+
+#[async_trait]
+impl Recordings for SqliteStore {
+    async fn add_recording(&self, r: &RecordingRecord) -> Result<(), StoreError> {
+        let _write = self.write().await;
+        let allowed: Vec<String> = r.allowed.iter().map(|u| u.0.to_string()).collect();
+        sqlx::query(
+            "INSERT INTO recordings (id, kind, room_id, title, visibility, host_id, made_by, allowed, file, \
+             started_at, duration_ms, report_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&r.id)
+        .bind(kind_str(r.kind))
+        .bind(&r.room.0)
+        .bind(&r.title)
+        .bind(visibility_str(r.visibility))
+        .bind(r.host.id.0)
+        .bind(r.made_by.id.0)
+        .bind(allowed.join(" "))
+        .bind(&r.file)
+        .bind(r.started_at_ms)
+        .bind(r.duration_ms)
+        .bind(r.report)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn finish_recording(&self, id: &str, duration_ms: i64) -> Result<(), StoreError> {
+        let _write = self.write().await;
+        sqlx::query("UPDATE recordings SET duration_ms = ? WHERE id = ?")
+            .bind(duration_ms)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn recording(&self, id: &str) -> Result<Option<RecordingRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} WHERE r.id = ?")).bind(id).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(from_row))
+    }
+
+    async fn recordings_of_room(&self, room: &RoomId, limit: u32) -> Result<Vec<RecordingRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} WHERE r.room_id = ? AND r.kind IN ('replay', 'clip') ORDER BY r.started_at DESC LIMIT ?"
+        ))
+        .bind(&room.0)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(from_row).collect())
+    }
+
+    async fn replays_of_host(&self, host: UserId, limit: u32) -> Result<Vec<RecordingRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} WHERE r.host_id = ? AND r.kind = 'replay' ORDER BY r.started_at DESC LIMIT ?"
+        ))
+        .bind(host.0)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(from_row).collect())
+    }
+
+    async fn report_recording(&self, report: i64) -> Result<Option<RecordingRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} WHERE r.report_id = ? AND r.kind = 'report' LIMIT 1"))
+            .bind(report)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(from_row))
+    }
+
+    async fn delete_recording(&self, id: &str) -> Result<bool, StoreError> {
+        let _write = self.write().await;
+        let done = sqlx::query("DELETE FROM recordings WHERE id = ?").bind(id).execute(self.pool()).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn unfinished_recordings(&self) -> Result<Vec<RecordingRecord>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} WHERE r.duration_ms IS NULL")).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(from_row).collect())
+    }
+}
