@@ -64,7 +64,11 @@ export async function spectrum(page, ms = 1500) {
     const analyser = ctx.createAnalyser();
     analyser.fftSize = 16384;
     analyser.smoothingTimeConstant = 0.5;
-    for (const a of document.querySelectorAll('audio')) if (a.srcObject) ctx.createMediaStreamSource(a.srcObject).connect(analyser);
+    for (const a of document.querySelectorAll('audio')) {
+      // A room's slots play MediaStreams; the listen link and recordings play a URL, captured as a stream.
+      if (a.srcObject) ctx.createMediaStreamSource(a.srcObject).connect(analyser);
+      else if (!a.paused && a.captureStream) ctx.createMediaStreamSource(a.captureStream()).connect(analyser);
+    }
     await new Promise((r) => setTimeout(r, ms));
     const data = new Float32Array(analyser.frequencyBinCount);
     analyser.getFloatFrequencyData(data);

@@ -409,6 +409,9 @@ function ReportView({ id, onBack, onPerson }: { id: number; onBack: () => void; 
         {r.text && <><dt>They wrote</dt><dd>{r.text}</dd></>}
         {r.resolved_at_ms != null && <><dt>Resolved</dt><dd>{clock(r.resolved_at_ms)} by {r.resolved_by?.display_name ?? 'the command line'}: {r.resolution_note}</dd></>}
       </dl>
+      <h3 class="section">The room’s sound, five minutes either side</h3>
+      <audio controls preload="none" src={`/api/v1/admin/reports/${r.id}/audio`} aria-label="The room around the report" />
+      <p class="muted">Attached five minutes after the report, if the room was live.</p>
       <h3 class="section">Chat, ten minutes either side</h3>
       {d.chat.length === 0 ? <p class="muted">No messages.</p> : <ol class="log">{d.chat.map((m, i) => <ChatLine key={i} m={m} />)}</ol>}
       <h3 class="section">Moderation, ten minutes either side</h3>

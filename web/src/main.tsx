@@ -7,6 +7,7 @@ import { Avatar, ErrorNote, Field, Link, Modal, message, navigate } from './ui';
 import { RoomClient, type RoomState } from './room';
 import { ChatSheet, ReactionBar } from './chat';
 import { AccountSettings, AdminConsole, ModerationLogDialog, ReportDialog } from './community';
+import { ClipButton, ListenPage, OutputsDialog, RecordingPage, RecordingsSection, RestreamDialog } from './egress';
 import { AvatarUpload, Bell, EventPage, HostedEvents, PingFollowers, SearchBox, SearchPage, Settings, ShareButton, SharePreview, SuggestedPeople, Upcoming } from './social';
 import type { AudiencePage, Hallway, HandMode, InviteList, Me, Profile, RoomInfo, UserSummary, Visibility } from './wire';
 import './styles.css';
@@ -239,6 +240,8 @@ function RoomView({ id, me }: { id: string; me: Me }) {
   const [reporting, setReporting] = useState<{ user?: UserSummary }>();
   const [logOpen, setLogOpen] = useState(false);
   const [moreOpen, setMoreOpen] = useState(false);
+  const [outputsOpen, setOutputsOpen] = useState(false);
+  const [restreamOpen, setRestreamOpen] = useState(false);
   useEffect(() => {
     const c = new RoomClient(id, audioHost.current!);
     setClient(c);
@@ -286,7 +289,9 @@ function RoomView({ id, me }: { id: string; me: Me }) {
       <main class="narrow center" id="main">
         <h1>{title}</h1>
         <p class="lede">{s.phase === 'ended' ? 'Thanks for listening. The conversation is over.' : s.notice}</p>
-        <button class="primary" onClick={() => navigate('/')}>Back to the hallway</button>
+        {s.listenLink && <button class="primary" onClick={() => navigate(s.listenLink!)}>Listen on the public stream</button>}
+        <button class={s.listenLink ? '' : 'primary'} onClick={() => navigate('/')}>Back to the hallway</button>
+        {s.phase === 'ended' && <RecordingsSection path={`/rooms/${id}/recordings`} title="Replays and clips" />}
         <div ref={audioHost} hidden />
       </main>
     );
@@ -310,7 +315,8 @@ function RoomView({ id, me }: { id: string; me: Me }) {
       {s.phase === 'connecting' && <p class="banner" role="status">Joining…</p>}
       <div class="bar">
         <h1>{room?.title ?? 'Room'}</h1>
-        <span class="muted">{room?.listener_count ?? 0} listening</span>
+        <span class="muted">{room?.listener_count ?? 0} listening{room?.public_listeners ? ` · ${room.public_listeners} on the listen link` : ''}</span>
+        {room?.outputs.recording && <span class="rec" role="status" aria-label="This room is being recorded">● Recording</span>}
         <ShareButton url={`${location.origin}/room/${id}`} title={room?.title ?? 'A room on Stoa'} />
       </div>
       {s.autoplayBlocked && (
@@ -386,13 +392,17 @@ function RoomView({ id, me }: { id: string; me: Me }) {
           ? <button onClick={() => client.send({ type: 'lower_hand' })}>Lower hand</button>
           : <button class="primary" onClick={() => client.send({ type: 'raise_hand' })}>Raise hand</button>)}
         {(isMod || room?.visibility !== 'closed') && <button onClick={() => setPinging(true)} aria-label="Ping followers into the room">+ Ping</button>}
+        {room?.outputs.clips && <ClipButton roomId={id} />}
         <button onClick={() => setMoreOpen(true)} aria-haspopup="dialog">More</button>
         {isMod && <button class="danger" onClick={() => { if (confirm('End this room for everyone?')) client.send({ type: 'end_room' }); }}>End room</button>}
       </div>
       {moreOpen && (
         <Modal title="More" onClose={() => setMoreOpen(false)}>
           <div class="menu">
+            {isMod && <button onClick={() => { setMoreOpen(false); setOutputsOpen(true); }}>Recording and sharing</button>}
+            {isMod && <button onClick={() => { setMoreOpen(false); setRestreamOpen(true); }}>Restream</button>}
             {isMod && <button onClick={() => { setMoreOpen(false); setLogOpen(true); }}>Moderation log</button>}
+            {room?.outputs.listen_link && <button onClick={() => { setMoreOpen(false); navigate(`/listen/${id}`); }}>Public listen link</button>}
             <button onClick={() => { setMoreOpen(false); setReporting({}); }}>Report this room</button>
             <button onClick={() => setMoreOpen(false)}>Close</button>
           </div>
@@ -400,6 +410,8 @@ function RoomView({ id, me }: { id: string; me: Me }) {
       )}
       {reporting && <ReportDialog roomId={id} user={reporting.user} onClose={() => setReporting(undefined)} />}
       {logOpen && <ModerationLogDialog roomId={id} onClose={() => setLogOpen(false)} />}
+      {outputsOpen && room && <OutputsDialog client={client} room={room} onClose={() => setOutputsOpen(false)} onRestream={() => { setOutputsOpen(false); setRestreamOpen(true); }} />}
+      {restreamOpen && <RestreamDialog roomId={id} onClose={() => setRestreamOpen(false)} />}
       {pinging && <PingFollowers roomId={id} me={me} onClose={() => setPinging(false)} />}
       {s.invitedBy && (
         <Modal title="You're invited to speak" onClose={() => client.send({ type: 'decline_invite' })}>
@@ -523,6 +535,7 @@ function ProfileView({ username, me, onMe }: { username: string; me: Me; onMe: (
       )}
       <ErrorNote message={error} />
       <HostedEvents username={p.username} />
+      <RecordingsSection path={`/users/${p.username}/recordings`} title="Replays" />
       {mine && <Settings />}
     </main>
   );
@@ -572,6 +585,10 @@ function App() {
     get<Me>('/me').then(setMe, () => setMe(null));
   }, []);
   const invite = path.match(/^\/invite\/([^/]+)$/);
+  // The listen link is for anyone, signed in or not.
+  const listen = path.match(/^\/listen\/([a-z0-9]+)$/);
+  if (listen) return <Shell me={me ?? null}><ListenPage id={listen[1]!} /></Shell>;
+  const recording = path.match(/^\/r\/([A-Za-z0-9]+)$/);
   if (me === undefined) return <main id="main" class="center"><p class="muted">Loading…</p></main>;
   if (invite && !me) return <Shell me={null}><SignUp code={decodeURIComponent(invite[1]!)} onSignedIn={setMe} /></Shell>;
   if (!me) {
@@ -579,6 +596,8 @@ function App() {
     const shared = path.match(/^\/(room|event)\/([a-z0-9]+)$/);
     const signIn = <SignIn onSignedIn={setMe} />;
     if (shared) return <Shell me={null}><SharePreview key={path} kind={shared[1] as 'room' | 'event'} id={shared[2]!} signIn={signIn} /></Shell>;
+    // An open room's clip plays for anyone; anything else asks to sign in.
+    if (recording) return <Shell me={null}><RecordingPage key={path} id={recording[1]!} signIn={signIn} /></Shell>;
     return <Shell me={null}>{signIn}</Shell>;
   }
   const room = path.match(/^\/room\/([a-z0-9]+)$/);
@@ -588,6 +607,7 @@ function App() {
   if (room) page = <RoomView key={room[1]} id={room[1]!} me={me} />;
   else if (user) page = <ProfileView key={user[1]} username={decodeURIComponent(user[1]!)} me={me} onMe={setMe} />;
   else if (event) page = <EventPage key={event[1]} id={event[1]!} />;
+  else if (recording) page = <RecordingPage key={recording[1]} id={recording[1]!} />;
   else if (path === '/search') page = <SearchPage key={location.search} />;
   else if (path === '/invites') page = <Invites />;
   else if (path === '/settings') page = <AccountSettings me={me} />;

@@ -23,6 +23,8 @@ export interface RoomState {
   /// Why the server took us out (`removed_by_moderator`, `suspended`, `account_deleted`...).
   removedReason?: string;
   chat: ChatState;
+  /// A full room's public listen link, offered instead of the room.
+  listenLink?: string;
   /// The last counts of reactions, with a serial that changes with each, for the animation.
   reactions: { counts: ReactionCount[]; serial: number };
 }
@@ -121,8 +123,13 @@ export class RoomClient {
     try {
       const res = await fetch(`/api/v1/rooms/${this.roomId}`, { credentials: 'same-origin' });
       const body = await res.json();
-      const message = res.ok ? 'This room is full, or you were removed from it.' : body.error?.message ?? 'You cannot join this room.';
-      this.set({ phase: 'refused', notice: message });
+      // A room we may see but could not join is full (a removed person is told why before the upgrade);
+      // if its hosts turned the listen link on, that is offered instead.
+      const listenLink = res.ok && body.outputs?.listen_link ? `/listen/${this.roomId}` : undefined;
+      const message = !res.ok
+        ? body.error?.message ?? 'You cannot join this room.'
+        : listenLink ? 'This room is full, but you can still listen on its public stream.' : 'This room is full, or you were removed from it.';
+      this.set({ phase: 'refused', notice: message, listenLink });
     } catch {
       this.set({ phase: 'refused', notice: 'You cannot join this room.' });
     }
@@ -188,7 +195,10 @@ export class RoomClient {
         void this.syncMic();
         break;
       case 'listener_count':
-        if (this.state.room) this.set({ room: { ...this.state.room, listener_count: e.count } });
+        if (this.state.room) this.set({ room: { ...this.state.room, listener_count: e.count, public_listeners: e.public } });
+        break;
+      case 'outputs_changed':
+        if (this.state.room) this.set({ room: { ...this.state.room, outputs: e.outputs } });
         break;
       case 'hand_mode_changed':
         if (this.state.room) this.set({ room: { ...this.state.room, hand_mode: e.mode }, ...(e.mode === 'off' ? { hands: [], handRaised: false } : {}) });

@@ -49,3 +49,8 @@ fn the_events_and_notifications_journey_in_two_browsers() {
 fn reports_the_admin_console_suspension_and_account_settings_in_three_browsers() {
     run_browser_script("community.mjs");
 }
+
+#[test]
+fn the_listen_link_clips_and_the_replay_in_real_browsers() {
+    run_browser_script("egress.mjs");
+}

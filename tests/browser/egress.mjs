@@ -1,0 +1,123 @@
+// The audience beyond the room, in real Chromium: a host speaking 440 Hz turns on the replay, clips and
+// the public listen link from the room; everyone sees the recording badge. Someone with no account opens
+// the listen link and hears 440 Hz through HLS (hls.js). A member clips the last 30 seconds and plays the
+// clip from its own page. The host ends the room; the replay is listed on the ended room and the host's
+// profile, and its page plays the tone and seeks. Every new screen gets an axe-core check.
+//
+// Usage: node egress.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { axeClean, hearsWith, launch, signUp, startServer, wav } from './lib.mjs';
+
+const OUT = process.env.OUT ?? 'screenshots';
+mkdirSync(OUT, { recursive: true });
+const work = mkdtempSync(join(tmpdir(), 'stoa-egress-'));
+const step = (s) => process.stderr.write(`egress: ${s}\n`);
+const axe = (page, screen) => axeClean(page, screen, step);
+
+const { server, bootstrap, base } = await startServer(work);
+step(`server at ${base}`);
+const browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  `--use-file-for-fake-audio-capture=${wav(join(work, 'tone-440.wav'), 440)}`, '--autoplay-policy=no-user-gesture-required']);
+
+async function pageIn(viewport) {
+  const context = await browser.newContext({ viewport, bypassCSP: true });
+  await context.grantPermissions(['microphone'], { origin: base });
+  const page = await context.newPage();
+  page.on('dialog', (d) => d.accept());
+  page.on('pageerror', (e) => process.stderr.write(`[page error] ${e.message}\n`));
+  return page;
+}
+
+try {
+  const host = await pageIn({ width: 1280, height: 900 });
+  const member = await pageIn({ width: 390, height: 844 });
+  const stranger = await pageIn({ width: 390, height: 844 });
+  await signUp(host, bootstrap, 'hostess', 'Henrietta Host');
+  await host.getByRole('link', { name: 'Invites', exact: true }).click();
+  await host.getByRole('button', { name: 'Create invite', exact: true }).click();
+  await signUp(member, await host.locator('.invite-link').first().textContent(), 'member', 'Mo Member');
+
+  await host.goto(base);
+  await host.getByRole('button', { name: 'Start a room', exact: true }).click();
+  await host.getByLabel('Title').fill('Open air');
+  await host.getByRole('button', { name: "Let's go", exact: true }).click();
+  await host.getByRole('heading', { name: 'Open air' }).waitFor();
+  const roomUrl = host.url();
+  const roomId = roomUrl.split('/').pop();
+  await member.goto(roomUrl);
+  await member.getByRole('heading', { name: 'Open air' }).waitFor();
+  await hearsWith(member, 440, 'the member in the room', step);
+
+  // The host turns on the replay, clips and the listen link; the member sees the badge.
+  await host.getByRole('button', { name: 'More', exact: true }).click();
+  await host.getByRole('button', { name: 'Recording and sharing', exact: true }).click();
+  const dialog = host.getByRole('dialog', { name: 'Recording and sharing' });
+  await dialog.getByLabel(/Record a replay/).check();
+  await dialog.getByLabel(/Let listeners clip/).check();
+  await dialog.getByLabel(/Public listen link/).check();
+  await dialog.getByRole('link', { name: new RegExp(`/listen/${roomId}`) }).waitFor();
+  await axe(host, 'recording and sharing');
+  await host.screenshot({ path: join(OUT, 'outputs.png') });
+  await dialog.getByRole('button', { name: 'Done', exact: true }).click();
+  await member.getByRole('status', { name: 'This room is being recorded' }).waitFor();
+  step('the replay, clips and the listen link are on; the member sees the recording badge');
+
+  // Someone with no account listens through the link.
+  await stranger.goto(`${base}/listen/${roomId}`);
+  await stranger.getByRole('heading', { name: 'Open air' }).waitFor();
+  await stranger.getByText('Henrietta Host (host)').waitFor();
+  await stranger.evaluate(() => document.querySelector('audio').play().catch(() => undefined));
+  await hearsWith(stranger, 440, 'a stranger on the listen link (HLS)', step);
+  await axe(stranger, 'listen page');
+  await stranger.screenshot({ path: join(OUT, 'listen-phone.png') });
+
+  // The member clips the last 30 seconds; the clip's page plays it.
+  await member.getByRole('button', { name: 'Clip 30 s', exact: true }).click();
+  const clipDialog = member.getByRole('dialog', { name: 'Your clip' });
+  await clipDialog.waitFor();
+  const clipLink = await clipDialog.getByRole('link').textContent();
+  await axe(member, 'clip made');
+  await clipDialog.getByRole('button', { name: 'Close', exact: true }).click();
+  await stranger.goto(clipLink);
+  await stranger.getByText('A clip by Mo Member').waitFor();
+  const clipSeconds = await stranger.evaluate(async () => {
+    const a = document.querySelector('audio');
+    if (!(a.duration > 0)) await new Promise((r) => a.addEventListener('loadedmetadata', r, { once: true }));
+    return a.duration;
+  });
+  assert.ok(clipSeconds > 25 && clipSeconds < 35, `a 30 s clip: ${clipSeconds}`);
+  // The room is younger than 30 s at the clip's start: its last seconds are the tone.
+  await stranger.evaluate(() => { const a = document.querySelector('audio'); a.currentTime = Math.max(0, a.duration - 8); return a.play(); });
+  await hearsWith(stranger, 440, 'the clip, on its page, without an account', step);
+  await axe(stranger, 'clip page');
+
+  // The host ends the room: the replay is on the ended room and on the profile, and its page seeks.
+  await host.getByRole('button', { name: 'End room', exact: true }).click();
+  await host.getByRole('heading', { name: 'This room has ended' }).waitFor();
+  const replays = host.getByRole('region', { name: 'Replays and clips' });
+  await replays.waitFor();
+  await host.getByRole('link', { name: 'Profile', exact: true }).click();
+  const replayLink = host.getByRole('region', { name: 'Replays' }).getByRole('link', { name: 'Open air' });
+  await replayLink.click();
+  await host.getByText('A replay of Henrietta Host’s room').waitFor();
+  const seeked = await host.evaluate(async () => {
+    const a = document.querySelector('audio');
+    if (!(a.duration > 0)) await new Promise((r) => a.addEventListener('loadedmetadata', r, { once: true }));
+    const target = a.duration / 2;
+    a.currentTime = target;
+    await new Promise((r) => a.addEventListener('seeked', r, { once: true }));
+    return { duration: a.duration, at: a.currentTime, target };
+  });
+  assert.ok(seeked.duration > 5 && Math.abs(seeked.at - seeked.target) < 1, `the replay seeks: ${JSON.stringify(seeked)}`);
+  await host.evaluate(() => document.querySelector('audio').play());
+  await hearsWith(host, 440, 'the replay, from its middle', step);
+  await axe(host, 'replay page');
+  await host.screenshot({ path: join(OUT, 'replay.png') });
+  step('done');
+} finally {
+  await browser.close();
+  server.kill();
+}

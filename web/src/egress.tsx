@@ -1,0 +1,256 @@
+// The audience beyond the room: the public listen page (HLS, no account), recordings (replays and clips)
+// with their pages, the moderators' outputs and restream dialogs, and the clip button.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, del, get, post } from './api';
+import { ErrorNote, Link, Modal, message, navigate } from './ui';
+import type { ListenInfo, Recording, RecordingList, RestreamStatus, RoomInfo } from './wire';
+import type { RoomClient } from './room';
+
+const duration = (ms: number | null) => {
+  if (ms == null) return 'recording…';
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+};
+const when = (ms: number) => new Date(ms).toLocaleString();
+
+/// `/listen/ROOM`: plays an open room's listen link in any browser, with no account, through hls.js
+/// (loaded only here) or, where it cannot run, the browser's own HLS (iPhone Safari).
+export function ListenPage({ id }: { id: string }) {
+  const [info, setInfo] = useState<ListenInfo>();
+  const [error, setError] = useState<string>();
+  const [playing, setPlaying] = useState(false);
+  const audio = useRef<HTMLAudioElement>(null);
+  useEffect(() => {
+    let alive = true;
+    const load = () => get<ListenInfo>(`/rooms/${id}/listen`).then((i) => alive && setInfo(i), (e) => {
+      if (alive) setError(e instanceof ApiError && e.status === 404 ? 'This room is not live, or it has no public listen link.' : message(e));
+    });
+    void load();
+    const timer = window.setInterval(load, 10_000);
+    return () => {
+      alive = false;
+      window.clearInterval(timer);
+    };
+  }, [id]);
+  useEffect(() => {
+    const el = audio.current;
+    if (!info || !el) return;
+    let destroy = () => {};
+    // hls.js wherever Media Source Extensions exist (Chromium, Firefox, iPadOS, iOS 17.1+); the browser's
+    // own HLS elsewhere (older iPhone Safari). Chromium's own HLS, new and partial, is not relied on.
+    void import('hls.js/light').then(({ default: Hls }) => {
+      if (Hls.isSupported()) {
+        const hls = new Hls({ liveSyncDurationCount: 2 });
+        hls.loadSource(info.playlist_url);
+        hls.attachMedia(el);
+        destroy = () => hls.destroy();
+      } else if (el.canPlayType('application/vnd.apple.mpegurl')) {
+        el.src = info.playlist_url;
+      } else {
+        setError('This browser cannot play the stream.');
+      }
+    });
+    return () => destroy();
+  }, [info?.playlist_url]);
+  if (error && !info) return <main class="narrow center" id="main"><h1>Listen</h1><ErrorNote message={error} /></main>;
+  if (!info) return <main class="narrow center" id="main"><p class="muted">Loading…</p></main>;
+  return (
+    <main class="narrow" id="main">
+      <p class="muted">Live on Stoa · listening without an account</p>
+      <h1>{info.title}</h1>
+      <p class="muted">{info.listener_count} in the room · {info.public_listeners} listening here</p>
+      <h2 class="section">On stage</h2>
+      <ul class="names">{info.stage.map((m) => <li key={m.user.id}>{m.user.display_name}{m.role === 'moderator' ? ' (host)' : ''}</li>)}</ul>
+      <audio ref={audio} controls aria-label="The room, live" onPlaying={() => setPlaying(true)} onPause={() => setPlaying(false)} />
+      {!playing && <button class="primary wide" onClick={() => void audio.current?.play().catch(() => undefined)}>Play</button>}
+      <ErrorNote message={error} />
+      <p class="muted">The stream runs a few seconds behind the room. To raise your hand and speak, join with an account.</p>
+    </main>
+  );
+}
+
+/// One recording's row: its player and what can be done with it.
+export function RecordingItem({ r, onDeleted }: { r: Recording; onDeleted?: () => void }) {
+  const [error, setError] = useState<string>();
+  return (
+    <li class="recording">
+      <div>
+        <Link href={`/r/${r.id}`}>{r.kind === 'clip' ? `Clip: ${r.title}` : r.title}</Link>
+        <span class="muted"> · {duration(r.duration_ms)} · {when(r.started_at_ms)}{r.kind === 'clip' ? ` · by ${r.made_by.display_name}` : ''}</span>
+      </div>
+      {r.duration_ms != null && <audio controls preload="none" src={r.audio_url} aria-label={`Play ${r.title}`} />}
+      {r.can_delete && r.duration_ms != null && onDeleted && (
+        <button class="danger" onClick={async () => {
+          if (!confirm(`Delete this ${r.kind}? It cannot be undone.`)) return;
+          try {
+            await del(`/recordings/${r.id}`);
+            onDeleted();
+          } catch (e) {
+            setError(message(e));
+          }
+        }}>Delete</button>
+      )}
+      <ErrorNote message={error} />
+    </li>
+  );
+}
+
+/// A list of recordings from `path` (a profile's replays, a room's replays and clips).
+export function RecordingsSection({ path, title }: { path: string; title: string }) {
+  const [list, setList] = useState<Recording[]>();
+  const load = () => get<RecordingList>(path).then((l) => setList(l.recordings), () => setList([]));
+  useEffect(() => {
+    void load();
+  }, [path]);
+  if (!list || list.length === 0) return null;
+  return (
+    <section aria-label={title}>
+      <h2 class="section">{title}</h2>
+      <ul class="recordings">{list.map((r) => <RecordingItem key={r.id} r={r} onDeleted={load} />)}</ul>
+    </section>
+  );
+}
+
+/// `/r/ID`: a replay's or a clip's own page, with its player (seekable) and its share link.
+export function RecordingPage({ id, signIn }: { id: string; signIn?: preact.JSX.Element }) {
+  const [r, setR] = useState<Recording>();
+  const [error, setError] = useState<string>();
+  const [copied, setCopied] = useState(false);
+  useEffect(() => {
+    get<Recording>(`/recordings/${id}`).then(setR, (e) => setError(message(e)));
+  }, [id]);
+  if (error && signIn) return signIn;
+  if (error) return <main class="narrow" id="main"><h1>Recording</h1><ErrorNote message={error} /></main>;
+  if (!r) return <main class="narrow" id="main"><p class="muted">Loading…</p></main>;
+  const url = `${location.origin}/r/${r.id}`;
+  return (
+    <main class="narrow" id="main">
+      <p class="muted">{r.kind === 'clip' ? `A clip by ${r.made_by.display_name}` : `A replay of ${r.host.display_name}’s room`}</p>
+      <h1>{r.title}</h1>
+      <p class="muted">{duration(r.duration_ms)} · {when(r.started_at_ms)}</p>
+      {r.duration_ms != null ? <audio controls preload="metadata" src={r.audio_url} aria-label={`Play ${r.title}`} class="wide" /> : <p>This replay is still being recorded.</p>}
+      <div class="actions">
+        <button onClick={async () => { await navigator.clipboard?.writeText(url).catch(() => undefined); setCopied(true); }}>{copied ? 'Copied' : 'Copy link'}</button>
+        <a class="button" href={r.audio_url} download={`${r.title}.opus`}>Download</a>
+        {r.can_delete && r.duration_ms != null && (
+          <button class="danger" onClick={async () => {
+            if (!confirm(`Delete this ${r.kind}? It cannot be undone.`)) return;
+            try {
+              await del(`/recordings/${r.id}`);
+              navigate('/');
+            } catch (e) {
+              setError(message(e));
+            }
+          }}>Delete</button>
+        )}
+      </div>
+    </main>
+  );
+}
+
+/// The moderators' switches for what the room's mix goes to.
+export function OutputsDialog({ client, room, onClose, onRestream }: { client: RoomClient; room: RoomInfo; onClose: () => void; onRestream: () => void }) {
+  const o = room.outputs;
+  const set = (change: { recording?: boolean; clips?: boolean; listen_link?: boolean }) =>
+    client.send({ type: 'set_outputs', recording: change.recording ?? null, clips: change.clips ?? null, listen_link: change.listen_link ?? null });
+  return (
+    <Modal title="Recording and sharing" onClose={onClose}>
+      <label class="check"><input type="checkbox" checked={o.recording} onChange={(e) => set({ recording: (e.target as HTMLInputElement).checked })} /> Record a replay <span class="muted">(everyone in the room sees that it is recorded; it is kept on your profile)</span></label>
+      <label class="check"><input type="checkbox" checked={o.clips} onChange={(e) => set({ clips: (e.target as HTMLInputElement).checked })} /> Let listeners clip the last 30 seconds</label>
+      {room.visibility === 'open' && (
+        <label class="check"><input type="checkbox" checked={o.listen_link} onChange={(e) => set({ listen_link: (e.target as HTMLInputElement).checked })} /> Public listen link <span class="muted">(anyone can listen at /listen/{room.id}, without an account; a full room offers it)</span></label>
+      )}
+      {o.listen_link && <p><Link href={`/listen/${room.id}`}>{`${location.origin}/listen/${room.id}`}</Link></p>}
+      <div class="actions">
+        <button onClick={onRestream}>Restream to YouTube, Twitch…</button>
+        <button class="primary" onClick={onClose}>Done</button>
+      </div>
+    </Modal>
+  );
+}
+
+/// Sends the room's mix to an RTMP server, and shows where it stands.
+export function RestreamDialog({ roomId, onClose }: { roomId: string; onClose: () => void }) {
+  const [status, setStatus] = useState<RestreamStatus>();
+  const [url, setUrl] = useState('');
+  const [key, setKey] = useState('');
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    let alive = true;
+    const load = () => get<RestreamStatus>(`/rooms/${roomId}/restream`).then((s) => alive && setStatus(s), (e) => alive && setError(message(e)));
+    void load();
+    const timer = window.setInterval(load, 2000);
+    return () => {
+      alive = false;
+      window.clearInterval(timer);
+    };
+  }, [roomId]);
+  const on = status && ['connecting', 'live', 'retrying'].includes(status.state);
+  return (
+    <Modal title="Restream" onClose={onClose}>
+      <p class="muted">Send this room’s sound to a service that takes RTMP (YouTube Live, Twitch, your own server), with a still picture.</p>
+      {status && <p role="status">State: <strong>{status.state}</strong>{status.url ? ` → ${status.url}` : ''}{status.error ? ` — ${status.error}` : ''}</p>}
+      {on ? (
+        <button class="danger" onClick={async () => {
+          try {
+            await del(`/rooms/${roomId}/restream`);
+            setStatus(await get<RestreamStatus>(`/rooms/${roomId}/restream`));
+          } catch (e) {
+            setError(message(e));
+          }
+        }}>Stop restream</button>
+      ) : (
+        <form onSubmit={async (e) => {
+          e.preventDefault();
+          try {
+            setStatus(await post<RestreamStatus>(`/rooms/${roomId}/restream`, { url, stream_key: key }));
+            setKey('');
+            setError(undefined);
+          } catch (err) {
+            setError(message(err));
+          }
+        }}>
+          <label>Server URL <input value={url} placeholder="rtmp://a.rtmp.youtube.com/live2" onInput={(e) => setUrl((e.target as HTMLInputElement).value)} required /></label>
+          <label>Stream key <input type="password" value={key} autocomplete="off" onInput={(e) => setKey((e.target as HTMLInputElement).value)} required /></label>
+          <button class="primary" type="submit">Start restream</button>
+        </form>
+      )}
+      <ErrorNote message={error} />
+    </Modal>
+  );
+}
+
+/// A listener's clip of the last 30 seconds, and its share link once made.
+export function ClipButton({ roomId }: { roomId: string }) {
+  const [clip, setClip] = useState<Recording>();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  return (
+    <>
+      <button disabled={busy} onClick={async () => {
+        setBusy(true);
+        try {
+          setClip(await post<Recording>(`/rooms/${roomId}/clips`));
+          setError(undefined);
+        } catch (e) {
+          setError(message(e));
+        } finally {
+          setBusy(false);
+        }
+      }}>{busy ? 'Clipping…' : 'Clip 30 s'}</button>
+      {(clip || error) && (
+        <Modal title={clip ? 'Your clip' : 'No clip'} onClose={() => { setClip(undefined); setError(undefined); }}>
+          {clip && <>
+            <audio controls src={clip.audio_url} aria-label="Your clip" />
+            <p><Link href={`/r/${clip.id}`}>{`${location.origin}/r/${clip.id}`}</Link></p>
+          </>}
+          <ErrorNote message={error} />
+          <div class="actions"><button class="primary" onClick={() => { setClip(undefined); setError(undefined); }}>Close</button></div>
+        </Modal>
+      )}
+    </>
+  );
+}
