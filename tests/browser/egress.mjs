@@ -88,7 +88,7 @@ try {
     if (!(a.duration > 0)) await new Promise((r) => a.addEventListener('loadedmetadata', r, { once: true }));
     return a.duration;
   });
-  assert.ok(clipSeconds > 25 && clipSeconds < 35, `a 30 s clip: ${clipSeconds}`);
+  assert.ok(clipSeconds > 5 && clipSeconds < 31, `a clip of up to 30 s: ${clipSeconds}`);
   // The room is younger than 30 s at the clip's start: its last seconds are the tone.
   await stranger.evaluate(() => { const a = document.querySelector('audio'); a.currentTime = Math.max(0, a.duration - 8); return a.play(); });
   await hearsWith(stranger, 440, 'the clip, on its page, without an account', step);

@@ -339,7 +339,8 @@ impl EgressThread {
                     }
                     Ok(Control::Window { seconds_before, seconds_after, title, reply }) => {
                         let now = self.now() - DELAY;
-                        let from = now - (i64::from(seconds_before) * 50).min(RING_FRAMES - 50);
+                        // Not before the room's start: a young room's window is as long as the room.
+                        let from = (now - (i64::from(seconds_before) * 50).min(RING_FRAMES - 50)).max(0);
                         let to = now + i64::from(seconds_after) * 50;
                         windows.push(PendingWindow { from, to, title, reply });
                     }

@@ -180,7 +180,8 @@ fn ogg_duration_ms(path: &Path) -> Option<i64> {
     ogg_bytes_duration_ms(&std::fs::read(path).ok()?)
 }
 
-fn ogg_bytes_duration_ms(bytes: &[u8]) -> Option<i64> {
+/// The length of Ogg Opus bytes (see `ogg_duration_ms`).
+pub fn ogg_bytes_duration_ms(bytes: &[u8]) -> Option<i64> {
     let at = bytes.windows(4).rposition(|w| w == b"OggS")?;
     let granule = i64::from_le_bytes(bytes.get(at + 6..at + 14)?.try_into().ok()?);
     Some(((granule - 312).max(0)) / 48)

@@ -205,6 +205,8 @@ pub async fn make_clip(
     let egress = handle.egress.clone().ok_or_else(ApiError::no_such_room)?;
     let bytes = egress.window(CLIP_SECONDS, 0, &title).await.map_err(unavailable)?;
     let clip = new_id();
+    // Up to 30 s: less in a room younger than that.
+    let duration_ms = crate::recordings::ogg_bytes_duration_ms(&bytes).unwrap_or(0);
     tokio::fs::write(file_of(&state.recordings_dir(), &clip), &bytes).await.map_err(ApiError::internal)?;
     let host = snapshot.info.stage.iter().find(|m| m.role == Role::Moderator).map(|m| m.user.clone());
     let mut allowed: Vec<UserId> =
@@ -220,8 +222,8 @@ pub async fn make_clip(
         made_by: session.account.summary(),
         allowed,
         file: format!("{clip}.opus"),
-        started_at_ms: crate::community::now_ms() - i64::from(CLIP_SECONDS) * 1000,
-        duration_ms: Some(i64::from(CLIP_SECONDS) * 1000),
+        started_at_ms: crate::community::now_ms() - duration_ms,
+        duration_ms: Some(duration_ms),
         report: None,
     };
     state.store.add_recording(&record).await?;
