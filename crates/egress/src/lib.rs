@@ -10,7 +10,8 @@
 //!
 //! - the replay, an Ogg Opus file in the data folder ([`ogg`]);
 //! - the public listen link, HLS of 2 s AAC-LC segments made by an `ffmpeg` child ([`hls`], [`ffmpeg`]);
-//! - an RTMP restream, also through `ffmpeg`.
+//! - an RTMP restream, also through `ffmpeg`;
+//! - WHEP players: the mix's Opus is published into an SFU room of its own, where they listen.
 //!
 //! The mix starts with the first output and stops with the last. Nothing here runs on an SFU shard.
 
@@ -23,4 +24,4 @@ pub mod ogg;
 mod room;
 pub mod timeline;
 
-pub use room::{EgressConfig, EgressError, EgressStatus, Recorded, RoomEgress, RtmpState};
+pub use room::{EgressConfig, EgressError, EgressStatus, MIX_SOURCE, Recorded, RoomEgress, RtmpState};

@@ -96,6 +96,7 @@ enum Control {
     Window { seconds_before: u32, seconds_after: u32, title: String, reply: oneshot::Sender<Vec<u8>> },
     Hls,
     Rtmp(Option<String>),
+    Whep(Option<(stoa_sfu::Sfu, stoa_sfu::RoomKey)>),
     Child { generation: u64, event: ChildEvent },
     Stop,
 }
@@ -153,6 +154,7 @@ impl RoomEgress {
             hls: hls.clone(),
             hls_child: None,
             rtmp: None,
+            whep: None,
             generation: 0,
             config: config.clone(),
             status: status_tx,
@@ -206,6 +208,12 @@ impl RoomEgress {
             return Err(EgressError::NoFfmpeg);
         }
         self.send(Control::Rtmp(url))
+    }
+
+    /// Publishes the mix, as one Opus stream, into an SFU room of its own (`key`), where WHEP players
+    /// listen; or stops (`None`).
+    pub fn whep(&self, to: Option<(stoa_sfu::Sfu, stoa_sfu::RoomKey)>) -> Result<(), EgressError> {
+        self.send(Control::Whep(to))
     }
 
     /// What the egress is doing; changes are announced on the receiver.
@@ -263,6 +271,16 @@ impl MixState {
     }
 }
 
+/// The source the mix is published from, in its WHEP room.
+pub const MIX_SOURCE: SourceId = SourceId(1);
+
+/// A frame's audio level as RTP's extension carries it: -dBov, 0 (loudest) to 127 (silence).
+fn level(pcm: &[i16; FRAME]) -> i8 {
+    let mean = pcm.iter().map(|s| f64::from(*s) * f64::from(*s)).sum::<f64>() / FRAME as f64;
+    let dbov = 10.0 * (mean / (32768.0 * 32768.0)).max(1e-13).log10();
+    (-dbov).clamp(0.0, 127.0) as i8
+}
+
 /// Mixes a window of placed packets into 20 ms Opus frames, one per frame of `[from, to)`.
 fn mix_window(packets: &[Placed], from: FrameIndex, to: FrameIndex) -> Vec<Vec<u8>> {
     let Ok(mut state) = MixState::new() else { return Vec::new() };
@@ -317,6 +335,8 @@ struct EgressThread {
     hls: Arc<Hls>,
     hls_child: Option<(ffmpeg::Child, u64)>,
     rtmp: Option<Rtmp>,
+    /// Where the mix goes for WHEP players, and the stream's next sequence number.
+    whep: Option<(stoa_sfu::Sfu, stoa_sfu::RoomKey, u64)>,
     generation: u64,
     config: EgressConfig,
     status: watch::Sender<EgressStatus>,
@@ -385,7 +405,10 @@ impl EgressThread {
     }
 
     fn mixing(&self) -> bool {
-        self.recorder.is_some() || self.hls_child.is_some() || self.rtmp.as_ref().is_some_and(|r| r.child.is_some())
+        self.recorder.is_some()
+            || self.hls_child.is_some()
+            || self.whep.is_some()
+            || self.rtmp.as_ref().is_some_and(|r| r.child.is_some())
     }
 
     fn tick(&mut self, now: FrameIndex) {
@@ -444,12 +467,33 @@ impl EgressThread {
                 [0; FRAME]
             }
         };
+        // Encoded once, for the replay and the WHEP players alike.
+        let opus = if self.recorder.is_some() || self.whep.is_some() {
+            match mix.mixer.encode(&pcm) {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    tracing::warn!(room = %self.room, error = %e, "a frame of the mix did not encode");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if let (Some((sfu, key, seq)), Some(opus)) = (&mut self.whep, &opus) {
+            *seq += 1;
+            let packet = Tapped {
+                source: MIX_SOURCE,
+                seq: *seq,
+                timestamp: (*seq as u32).wrapping_mul(FRAME as u32),
+                payload: Arc::from(opus.as_slice()),
+            };
+            sfu.inject(*key, packet, Some(level(&pcm)));
+        }
         if let Some((writer, path)) = &mut self.recorder {
-            let written = mix
-                .mixer
-                .encode(&pcm)
-                .map_err(|e| e.to_string())
-                .and_then(|opus| writer.push(&opus).map_err(|e| e.to_string()));
+            let written = match &opus {
+                Some(opus) => writer.push(opus).map_err(|e| e.to_string()),
+                None => Ok(()),
+            };
             if let Err(e) = written {
                 tracing::error!(room = %self.room, path = %path.display(), error = %e, "the replay stopped");
                 self.recorder = None;
@@ -513,6 +557,7 @@ impl EgressThread {
                 self.publish_status();
             }
             Control::Child { generation, event } => self.child_event(generation, event),
+            Control::Whep(to) => self.whep = to.map(|(sfu, key)| (sfu, key, 0)),
             Control::Window { .. } | Control::Stop => {}
         }
     }

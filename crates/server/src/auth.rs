@@ -149,6 +149,13 @@ fn scope_for(method: &axum::http::Method, path: &str) -> Option<Option<Scope>> {
     if path.starts_with("/api/v1/rooms/") && path.ends_with("/ws") {
         return Some(None);
     }
+    // WHIP publishes into a room; WHEP listens to it.
+    if path.starts_with("/api/v1/rooms/") && (path.ends_with("/whip") || path.contains("/whip/")) {
+        return Some(Some(Scope::Speak));
+    }
+    if path.starts_with("/api/v1/rooms/") && (path.ends_with("/whep") || path.contains("/whep/")) {
+        return Some(Some(Scope::Listen));
+    }
     let read = matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD);
     Some(Some(if read { Scope::RoomsRead } else { Scope::RoomsWrite }))
 }

@@ -243,6 +243,8 @@ pub struct AppState {
     pub egress: Arc<stoa_egress::EgressConfig>,
     /// The last clip each person made.
     pub clip_limits: Arc<routes::egress::ClipLimits>,
+    /// WHIP and WHEP sessions.
+    pub http_peers: Arc<routes::webrtc::HttpPeers>,
 }
 
 impl AppState {
@@ -291,6 +293,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::search::router())
         .merge(routes::share::router())
         .merge(routes::egress::router())
+        .merge(routes::webrtc::router())
         .fallback(
             |State(state): axum::extract::State<AppState>, method: axum::http::Method, uri: axum::http::Uri| async move {
                 if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
@@ -535,6 +538,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let state = AppState {
         egress: Arc::new(stoa_egress::EgressConfig { ffmpeg, hls_kbps: 64 }),
         clip_limits: Arc::default(),
+        http_peers: Arc::default(),
         live: Arc::new(live),
         room_log: community::RoomLog::start(store.clone()),
         admin_tail: Arc::default(),

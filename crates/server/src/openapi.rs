@@ -3,7 +3,7 @@
 
 use crate::routes::{
     account, accounts, admin, avatars, egress, events, meta, moderation, notifications, rooms, search, share, tokens,
-    users,
+    users, webrtc,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -34,10 +34,11 @@ use utoipa::{Modify, OpenApi};
         egress::listen_info, egress::playlist, egress::segment, egress::make_clip, egress::room_recordings,
         egress::user_recordings, egress::recording, egress::delete_recording, egress::recording_audio,
         egress::report_audio, egress::restream_status, egress::start_restream, egress::stop_restream,
+        webrtc::whip, webrtc::whip_patch, webrtc::whip_delete, webrtc::whep, webrtc::whep_patch, webrtc::whep_delete,
     ),
     components(schemas(stoa_proto::ClientMessage, stoa_proto::ClientCommand, stoa_proto::ServerEvent)),
     modifiers(&BearerAuth, &Limits),
-    tags((name = "accounts"), (name = "users"), (name = "rooms"), (name = "events"), (name = "notifications"), (name = "search"), (name = "account"), (name = "admin"), (name = "listen"), (name = "recordings"), (name = "meta")),
+    tags((name = "accounts"), (name = "users"), (name = "rooms"), (name = "events"), (name = "notifications"), (name = "search"), (name = "account"), (name = "admin"), (name = "listen"), (name = "recordings"), (name = "webrtc"), (name = "meta")),
 )]
 pub struct ApiDoc;
 

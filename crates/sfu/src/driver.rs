@@ -212,6 +212,12 @@ enum Command {
     },
     /// An ICE-TCP connection whose first request named one of this shard's peers.
     Tcp(crate::tcp::Accepted),
+    /// A packet made by the server (the room's mix), published in `room` as if a peer had sent it.
+    Inject {
+        room: RoomKey,
+        packet: Tapped,
+        level: Option<i8>,
+    },
     /// Where the room's heard packets are copied for its mix, or none.
     Tap {
         room: RoomKey,
@@ -534,6 +540,13 @@ impl Sfu {
         for shard in 0..self.commands.len() {
             self.send(shard, Command::OpenRoom { room, events: events.clone() });
         }
+    }
+
+    /// Publishes a packet the server made (the room's mix, for WHEP players) in `room`, from `packet.source`,
+    /// as if a peer had sent it: the slot mapper places it and every peer of the room gets it. `level` is
+    /// its audio level (-dBov), if known.
+    pub fn inject(&self, room: RoomKey, packet: Tapped, level: Option<i8>) {
+        self.send(self.home_of(room), Command::Inject { room, packet, level });
     }
 
     /// Copies every packet the room hears (its speakers' packets, as forwarded into a slot) into `tap`, or
@@ -1459,6 +1472,20 @@ impl Shard {
             }
             Command::ClosePeer { peer } => self.remove_peer(peer),
             Command::Tcp(accepted) => self.tcp_connection(now, accepted),
+            Command::Inject { room, packet, level } => {
+                let packet = Packet {
+                    room,
+                    source: packet.source,
+                    seq: packet.seq,
+                    timestamp: packet.timestamp,
+                    level,
+                    voice: level.map(|l| l < 50),
+                    payload: packet.payload,
+                    previous: None,
+                };
+                self.forward_since.get_or_insert(now);
+                self.publish_at_home(now, packet);
+            }
             Command::Tap { room, tap } => {
                 if let Some(media) = self.rooms.get_mut(&room) {
                     media.tap = tap;

@@ -11,4 +11,4 @@ mod task;
 
 pub use connection::{Departure, serve_connection};
 pub use directory::{Directory, RoomHandle, Snapshot};
-pub use task::{AudiencePackets, JoinOutcome, RoomInput, RoomSettings, spawn_room};
+pub use task::{AudiencePackets, JoinOutcome, Outbound, RoomInput, RoomSettings, new_room_key, spawn_room};

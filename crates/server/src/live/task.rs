@@ -29,6 +29,11 @@ const MEDIA_EVENTS: usize = 1024;
 /// Media-plane keys for rooms, unique for the life of the process.
 static NEXT_ROOM_KEY: AtomicU64 = AtomicU64::new(1);
 
+/// A media-plane key no other room has, for a room of the SFU's own (a room's WHEP mix).
+pub fn new_room_key() -> RoomKey {
+    RoomKey(NEXT_ROOM_KEY.fetch_add(1, Ordering::Relaxed))
+}
+
 /// What reaches a room task.
 #[derive(Debug)]
 pub enum RoomInput {

@@ -55,7 +55,7 @@ pub(crate) async fn visible_room(
 
 /// [`visible_room`], with the caller's relations to its moderators and to the people `also` names in the
 /// snapshot, from one look-up in the store.
-async fn visible_room_among(
+pub(crate) async fn visible_room_among(
     state: &AppState,
     session: &Session,
     id: &str,

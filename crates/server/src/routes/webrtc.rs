@@ -1,0 +1,448 @@
+//! WHIP (RFC 9725) and WHEP: publishing into a room from OBS, GStreamer or ffmpeg, and listening from any
+//! WHEP player, over plain HTTP signaling.
+//!
+//! A WHIP session is a participant like any other: it joins the room as its token's user (with no
+//! WebSocket; its events are read and dropped), and its offer goes to the SFU with that participant's
+//! right to publish, so the stage rules apply as they do in the browser. A WHEP session listens to the
+//! room's mix, which the room's egress publishes into an SFU room of its own: one stream, whoever speaks.
+
+use crate::AppState;
+use crate::auth::Session;
+use crate::error::ApiError;
+use crate::live::{Outbound, RoomHandle, RoomInput, new_room_key};
+use crate::routes::rooms::visible_room_among;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use stoa_proto::{ClientCommand, ClientMessage, ErrorBody, RoomId, Scope, UserId, Visibility};
+use stoa_room::ConnId;
+use stoa_sfu::{Forwarding, PeerId, RoomKey, SfuEvent, SourceId};
+use tokio::sync::{mpsc, oneshot};
+
+/// WHIP and WHEP sessions the server holds at most; past it a new one is a 503.
+const MAX_SESSIONS: usize = 2000;
+/// How long an offer waits for the SFU's answer.
+const ANSWER_WAIT: Duration = Duration::from_secs(10);
+
+/// The routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/rooms/{id}/whip", post(whip))
+        .route("/api/v1/rooms/{id}/whip/{session}", axum::routing::patch(whip_patch).delete(whip_delete))
+        .route("/api/v1/rooms/{id}/whep", post(whep))
+        .route("/api/v1/rooms/{id}/whep/{session}", axum::routing::patch(whep_patch).delete(whep_delete))
+}
+
+enum HttpPeer {
+    Whip { room: RoomId, tx: mpsc::Sender<RoomInput>, conn: ConnId, user: UserId },
+    Whep { room: RoomId, peer: PeerId, user: Option<UserId>, mix: Arc<WhepRoom> },
+}
+
+/// The WHIP and WHEP sessions, by their resource's ID, and each room's WHEP mix room.
+#[derive(Default)]
+pub struct HttpPeers {
+    sessions: Mutex<HashMap<String, HttpPeer>>,
+    mixes: Mutex<HashMap<RoomId, Arc<WhepRoom>>>,
+    next_source: AtomicU32,
+}
+
+impl std::fmt::Debug for HttpPeers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpPeers")
+    }
+}
+
+/// A room's WHEP mix room in the SFU: the mix is published there, and WHEP players listen there.
+pub struct WhepRoom {
+    key: RoomKey,
+    /// Offers waiting for their answer.
+    answers: Mutex<HashMap<PeerId, oneshot::Sender<Result<String, String>>>>,
+    players: Mutex<usize>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn sdp_error(code: &'static str, message: &str) -> ApiError {
+    ApiError::bad_request(code, message.to_string())
+}
+
+/// The offer's checks before anything is created: SDP, with audio.
+fn check_offer(headers: &HeaderMap, body: &str) -> Result<(), ApiError> {
+    let sdp = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp")));
+    if !sdp {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the SDP offer with Content-Type: application/sdp.",
+        ));
+    }
+    if !body.starts_with("v=0") {
+        return Err(sdp_error("invalid_sdp", "The body is not an SDP offer."));
+    }
+    if !body.lines().any(|l| l.starts_with("m=audio ")) {
+        return Err(sdp_error("no_audio", "The offer has no audio; Stoa rooms carry audio only (Opus)."));
+    }
+    if !body.lines().any(|l| l.starts_with("a=rtpmap:") && l.to_ascii_lowercase().contains(" opus/48000")) {
+        return Err(sdp_error("no_opus", "The offer's audio is not Opus; Stoa carries Opus only."));
+    }
+    Ok(())
+}
+
+/// `201 Created` with the answer, the session's `Location`, and the TURN servers as `Link` headers.
+fn created(state: &AppState, location: String, answer: String, user: Option<UserId>) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, v);
+    }
+    if let (Some(turn), Some(user)) = (&state.config.turn, user) {
+        let ice = turn.ice_server(user, std::time::SystemTime::now());
+        for url in &ice.urls {
+            let link = format!(
+                "<{url}>; rel=\"ice-server\"; username=\"{}\"; credential=\"{}\"; credential-type=\"password\"",
+                ice.username, ice.credential
+            );
+            if let Ok(v) = HeaderValue::from_str(&link) {
+                headers.append(header::LINK, v);
+            }
+        }
+    }
+    (StatusCode::CREATED, headers, answer).into_response()
+}
+
+fn new_session_id() -> String {
+    stoa_store::random_code(24)
+}
+
+fn room_full() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too_many_sessions",
+        "The server holds as many WHIP and WHEP sessions as it may.",
+    )
+    .with_retry_after(30)
+}
+
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/whip", tag = "webrtc", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body(content = String, content_type = "application/sdp"),
+    responses((status = 201, description = "The SDP answer; `Location` is the session, `Link` the TURN servers"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 415, body = ErrorBody)))]
+/// WHIP (RFC 9725): publishes into the room from OBS, GStreamer or ffmpeg, as the bearer token's user
+/// (a personal access token needs `speak`). The user must be on the room's stage (a moderator or a
+/// speaker), and is heard while unmuted, as in the browser; it joins the room as that user, replacing
+/// their other connection if they had one. `DELETE` on the `Location` ends it.
+pub async fn whip(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, ApiError> {
+    check_offer(&headers, &body)?;
+    if lock(&state.http_peers.sessions).len() >= MAX_SESSIONS {
+        return Err(room_full());
+    }
+    let (handle, snapshot, relations) =
+        visible_room_among(&state, &session, &id, |s| s.info.stage.iter().map(|m| m.user.id).collect()).await?;
+    let me = session.account.id;
+    if !snapshot.info.stage.iter().any(|m| m.user.id == me) {
+        return Err(ApiError::forbidden(
+            "not_on_stage",
+            "Only someone on the room's stage can publish into it: ask a moderator to invite you to speak.",
+        ));
+    }
+    let asked = snapshot.info.stage.iter().map(|m| m.user.id).collect();
+    let (reply, answer) = oneshot::channel();
+    let join = RoomInput::Join { user: session.account.summary(), relations, asked, listen_only: false, reply };
+    handle.tx.send(join).await.map_err(|_| ApiError::no_such_room())?;
+    let joined = answer.await.map_err(|_| ApiError::no_such_room())??;
+    let conn = joined.conn;
+    let mut personal = joined.personal;
+    let mut broadcast = joined.broadcast;
+    let offer = ClientMessage { id: None, command: ClientCommand::Offer { sdp: body } };
+    let leave = |tx: mpsc::Sender<RoomInput>| async move {
+        let _ = tx.send(RoomInput::Disconnected { conn }).await;
+    };
+    if handle.tx.send(RoomInput::Command { conn, message: offer }).await.is_err() {
+        return Err(ApiError::no_such_room());
+    }
+    // The room answers on the participant's own queue: `joined`, then the SDP answer or an error.
+    let answer = tokio::time::timeout(ANSWER_WAIT, async {
+        while let Some(out) = personal.recv().await {
+            let Outbound::Event(text) = out else { return Err(ApiError::no_such_room()) };
+            let event: serde_json::Value = serde_json::from_str(text.as_str()).unwrap_or_default();
+            match event["type"].as_str() {
+                Some("answer") => return Ok(event["sdp"].as_str().unwrap_or_default().to_string()),
+                Some("error") => {
+                    let message = event["message"].as_str().unwrap_or("The offer was refused.").to_string();
+                    return Err(ApiError::bad_request("offer_refused", message));
+                }
+                _ => {}
+            }
+        }
+        Err(ApiError::no_such_room())
+    })
+    .await;
+    let answer = match answer {
+        Ok(Ok(sdp)) => sdp,
+        Ok(Err(e)) => {
+            leave(handle.tx.clone()).await;
+            return Err(e);
+        }
+        Err(_) => {
+            leave(handle.tx.clone()).await;
+            return Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "no_answer",
+                "The media server did not answer in time.",
+            ));
+        }
+    };
+    let sid = new_session_id();
+    lock(&state.http_peers.sessions)
+        .insert(sid.clone(), HttpPeer::Whip { room: RoomId(id.clone()), tx: handle.tx.clone(), conn, user: me });
+    // The participant's events are read and dropped, so that its queues never fill; when the room closes
+    // the connection (removed, moved off the stage and out, the room's end), the session goes.
+    let (peers, sid2) = (state.http_peers.clone(), sid.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                out = personal.recv() => match out {
+                    Some(Outbound::Event(_)) => {}
+                    Some(Outbound::Close) | None => break,
+                },
+                b = broadcast.recv() => if let Err(tokio::sync::broadcast::error::RecvError::Closed) = b { break },
+            }
+        }
+        lock(&peers.sessions).remove(&sid2);
+    });
+    tracing::info!(room = %id, by = %session.account.username, "WHIP publisher joined");
+    Ok(created(&state, format!("/api/v1/rooms/{id}/whip/{sid}"), answer, Some(me)))
+}
+
+/// A trickled candidate or an ICE restart: the server is ICE-lite and learns the client's address from
+/// its checks, so trickled candidates are accepted and need nothing; a restart is not offered.
+fn patch(headers: &HeaderMap, known: bool) -> Result<StatusCode, ApiError> {
+    if !known {
+        return Err(ApiError::not_found("There is no such session."));
+    }
+    let trickle = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/trickle-ice-sdpfrag"));
+    if !trickle {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "PATCH takes application/trickle-ice-sdpfrag.",
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn session_of(state: &AppState, id: &str, session: &str, whip: bool, user: Option<UserId>) -> bool {
+    match lock(&state.http_peers.sessions).get(session) {
+        Some(HttpPeer::Whip { room, user: owner, .. }) => whip && room.0 == id && Some(*owner) == user,
+        Some(HttpPeer::Whep { room, user: owner, .. }) => !whip && room.0 == id && (owner.is_none() || *owner == user),
+        None => false,
+    }
+}
+
+#[utoipa::path(patch, path = "/api/v1/rooms/{id}/whip/{session}", tag = "webrtc", security(("bearer" = [])),
+    params(("id" = String, Path), ("session" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody)))]
+/// Trickle ICE for a WHIP session (accepted; the server learns addresses from the checks).
+pub async fn whip_patch(
+    State(state): State<AppState>,
+    session: Session,
+    Path((id, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    patch(&headers, session_of(&state, &id, &sid, true, Some(session.account.id)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}/whip/{session}", tag = "webrtc", security(("bearer" = [])),
+    params(("id" = String, Path), ("session" = String, Path)), responses((status = 200), (status = 404, body = ErrorBody)))]
+/// Ends a WHIP session: its media stops, and its participant keeps their place for the reconnect grace.
+pub async fn whip_delete(
+    State(state): State<AppState>,
+    session: Session,
+    Path((id, sid)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    if !session_of(&state, &id, &sid, true, Some(session.account.id)) {
+        return Err(ApiError::not_found("There is no such session."));
+    }
+    let Some(HttpPeer::Whip { tx, conn, .. }) = lock(&state.http_peers.sessions).remove(&sid) else {
+        return Err(ApiError::not_found("There is no such session."));
+    };
+    let _ = tx.send(RoomInput::Disconnected { conn }).await;
+    Ok(StatusCode::OK)
+}
+
+/// The room's WHEP mix room, opened with its first player: the SFU room, the task that hands its answers
+/// to the waiting offers, and the egress's publishing of the mix into it. It closes with the room.
+fn mix_room(state: &AppState, id: &RoomId, handle: &RoomHandle) -> Result<Arc<WhepRoom>, ApiError> {
+    let egress = handle.egress.clone().ok_or_else(ApiError::no_such_room)?;
+    let mut mixes = lock(&state.http_peers.mixes);
+    if let Some(m) = mixes.get(id) {
+        return Ok(m.clone());
+    }
+    let key = new_room_key();
+    let (events_tx, mut events) = mpsc::channel(256);
+    state.sfu.open_room(key, events_tx);
+    let mix = Arc::new(WhepRoom { key, answers: Mutex::default(), players: Mutex::new(0) });
+    egress.whep(Some((state.sfu.clone(), key))).map_err(|_| ApiError::no_such_room())?;
+    mixes.insert(id.clone(), mix.clone());
+    let (m, sfu, peers, room_tx, room) =
+        (mix.clone(), state.sfu.clone(), state.http_peers.clone(), handle.tx.clone(), id.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(SfuEvent::Answer { peer, sdp }) => {
+                        if let Some(tx) = lock(&m.answers).remove(&peer) {
+                            let _ = tx.send(Ok(sdp));
+                        }
+                    }
+                    Some(SfuEvent::Rejected { peer, message, .. }) => {
+                        if let Some(tx) = lock(&m.answers).remove(&peer) {
+                            let _ = tx.send(Err(message));
+                        }
+                    }
+                    Some(_) => {}
+                    None => break,
+                },
+                // The room ended: its players' sessions go with it.
+                _ = room_tx.closed() => break,
+            }
+        }
+        sfu.close_room(m.key);
+        lock(&peers.mixes).remove(&room);
+        lock(&peers.sessions).retain(|_, p| !matches!(p, HttpPeer::Whep { room: r, .. } if *r == room));
+    });
+    Ok(mix)
+}
+
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/whep", tag = "webrtc", security((), ("bearer" = [])),
+    params(("id" = String, Path)), request_body(content = String, content_type = "application/sdp"),
+    responses((status = 201, description = "The SDP answer; `Location` is the session"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody)))]
+/// WHEP: listens to the room's mix from any WHEP player. A room with its public listen link on needs no
+/// account; any other room needs a bearer token of someone who may see it (`listen` scope for a personal
+/// access token). One audio stream: everyone on stage, mixed.
+pub async fn whep(
+    State(state): State<AppState>,
+    session: Result<Session, ApiError>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, ApiError> {
+    check_offer(&headers, &body)?;
+    if lock(&state.http_peers.sessions).len() >= MAX_SESSIONS {
+        return Err(room_full());
+    }
+    if !RoomId::is_well_formed(&id) {
+        return Err(ApiError::no_such_room());
+    }
+    let handle = state.rooms.get(&RoomId(id.clone())).ok_or_else(ApiError::no_such_room)?;
+    let snapshot = handle.snapshot.borrow().clone();
+    let public = snapshot.access.visibility == Visibility::Open && snapshot.info.outputs.listen_link;
+    let user = match &session {
+        Ok(s) => Some(s.account.id),
+        Err(_) if public => None,
+        Err(_) => return Err(ApiError::no_such_room()),
+    };
+    if !public {
+        let Ok(s) = &session else { return Err(ApiError::no_such_room()) };
+        if !s.may(Scope::Listen) {
+            return Err(ApiError::forbidden("missing_scope", "This access token lacks the `listen` scope."));
+        }
+        visible_room_among(&state, s, &id, |_| Vec::new()).await?;
+    }
+    let room = RoomId(id.clone());
+    let mix = mix_room(&state, &room, &handle)?;
+    let source = SourceId(1000 + state.http_peers.next_source.fetch_add(1, Ordering::Relaxed) % 1_000_000_000);
+    let (tx, rx) = oneshot::channel();
+    let peer = {
+        // Held while offering, so the answer cannot reach the dispatcher before its waiter is there.
+        let mut answers = lock(&mix.answers);
+        let peer = state.sfu.offer(mix.key, source, body, Forwarding::Off);
+        answers.insert(peer, tx);
+        peer
+    };
+    let answer = match tokio::time::timeout(ANSWER_WAIT, rx).await {
+        Ok(Ok(Ok(sdp))) => sdp,
+        Ok(Ok(Err(message))) => return Err(ApiError::bad_request("offer_refused", message)),
+        _ => {
+            lock(&mix.answers).remove(&peer);
+            state.sfu.close_peer(peer);
+            return Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "no_answer",
+                "The media server did not answer in time.",
+            ));
+        }
+    };
+    *lock(&mix.players) += 1;
+    let sid = new_session_id();
+    lock(&state.http_peers.sessions).insert(sid.clone(), HttpPeer::Whep { room, peer, user, mix });
+    tracing::info!(room = %id, "WHEP player joined");
+    Ok(created(&state, format!("/api/v1/rooms/{id}/whep/{sid}"), answer, user))
+}
+
+#[utoipa::path(patch, path = "/api/v1/rooms/{id}/whep/{session}", tag = "webrtc",
+    params(("id" = String, Path), ("session" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody)))]
+/// Trickle ICE for a WHEP session (accepted; the server learns addresses from the checks).
+pub async fn whep_patch(
+    State(state): State<AppState>,
+    session: Result<Session, ApiError>,
+    Path((id, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let user = session.ok().map(|s| s.account.id);
+    patch(&headers, session_of(&state, &id, &sid, false, user))
+}
+
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}/whep/{session}", tag = "webrtc",
+    params(("id" = String, Path), ("session" = String, Path)), responses((status = 200), (status = 404, body = ErrorBody)))]
+/// Ends a WHEP session. With the room's last player, the mix stops being published for WHEP.
+pub async fn whep_delete(
+    State(state): State<AppState>,
+    session: Result<Session, ApiError>,
+    Path((id, sid)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let user = session.ok().map(|s| s.account.id);
+    if !session_of(&state, &id, &sid, false, user) {
+        return Err(ApiError::not_found("There is no such session."));
+    }
+    let Some(HttpPeer::Whep { peer, mix, room, .. }) = lock(&state.http_peers.sessions).remove(&sid) else {
+        return Err(ApiError::not_found("There is no such session."));
+    };
+    state.sfu.close_peer(peer);
+    let last = {
+        let mut players = lock(&mix.players);
+        *players = players.saturating_sub(1);
+        *players == 0
+    };
+    if last && let Some(handle) = state.rooms.get(&room) {
+        if let Some(egress) = &handle.egress {
+            let _ = egress.whep(None);
+        }
+        state.sfu.close_room(mix.key);
+        lock(&state.http_peers.mixes).remove(&room);
+    }
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,167 @@
+//! WHIP and WHEP with independent clients: GStreamer's webrtcbin (tests/gstreamer/whip.py; Debian
+//! bookworm's `simple-whip-client` aborts at start, see there) publishes a 440 Hz tone into a room as its
+//! host, and a listener bot hears it; aiortc plays the room's
+//! mix over WHEP, with a token and, for a room whose listen link is on, without one. Bad offers, missing
+//! tokens and listeners who are not on stage get clear errors, and the room goes on.
+
+mod common;
+
+use common::Bot;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+use stoa_client::Api;
+
+fn aiortc_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/aiortc")
+}
+
+async fn pat(api: &Api, scopes: &[&str]) -> String {
+    let made = api.post("/api/v1/tokens", json!({"name": "whip", "scopes": scopes})).await.unwrap();
+    made["token"].as_str().unwrap().to_string()
+}
+
+async fn post_sdp(url: &str, token: Option<&str>, content_type: &str, body: &str) -> (u16, String) {
+    let mut req = reqwest::Client::new().post(url).header("content-type", content_type).body(body.to_string());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn whep(url: &str, token: Option<&str>) -> Value {
+    let python = aiortc_dir().join(".venv/bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/test, which installs it", python.display());
+    let mut cmd = tokio::process::Command::new(&python);
+    cmd.arg(aiortc_dir().join("whep.py")).args(["--url", url, "--seconds", "2", "--loopback"]);
+    if let Some(t) = token {
+        cmd.args(["--token", t]);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.kill_on_drop(true).output())
+        .await
+        .expect("whep.py finishes within a minute")
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "whep.py failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("one JSON line")
+}
+
+#[tokio::test]
+async fn gstreamer_webrtcbin_publishes_a_tone_over_whip_that_the_room_hears() {
+    let w = common::world().await;
+    let host = w.user("host").await;
+    let room = w.room(&host).await;
+    let listener = w.user("listener").await;
+    let ear = Bot::join(&listener, &room).await;
+    let token = pat(&host, &["speak"]).await;
+    let url = format!("{}/api/v1/rooms/{room}/whip", w.base);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/gstreamer/whip.py");
+    let publisher = tokio::process::Command::new("/usr/bin/python3")
+        .arg(&script)
+        .args(["--url", &url, "--token", &token, "--hz", "440", "--seconds", "8", "--loopback", "--ecdsa"])
+        .kill_on_drop(true)
+        .output();
+    let host_id = host.get("/api/v1/me").await.unwrap()["id"].as_u64().unwrap() as u32;
+    let out = tokio::time::timeout(Duration::from_secs(60), publisher)
+        .await
+        .expect("the publisher finishes within a minute")
+        .expect("python3 with GStreamer's bindings runs (scripts/test installs them)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "whip.py failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("one JSON line");
+    assert_eq!(r["status"], 201, "{r}");
+    assert_eq!(r["content_type"], "application/sdp", "{r}");
+    assert!(r["location"].as_str().unwrap().starts_with(&format!("/api/v1/rooms/{room}/whip/")), "{r}");
+    assert_eq!(r["deleted"], 200, "{r}");
+    assert!(
+        ear.heard_from(host_id) > 150,
+        "the room heard the WHIP publisher: {} packets; {r}",
+        ear.heard_from(host_id)
+    );
+    let pcm = common::decode_heard(&ear.heard(), host_id);
+    let hz = common::frequency(&pcm[pcm.len() / 4..]);
+    assert!((hz - 440.0).abs() < 15.0, "the listener hears the WHIP publisher's 440 Hz: {hz:.0}");
+}
+
+#[tokio::test]
+async fn aiortc_plays_the_rooms_mix_over_whep_with_a_token_and_on_a_public_link_without() {
+    let w = common::world().await;
+    let host = w.user("host").await;
+    let made = host
+        .post("/api/v1/rooms", json!({"title": "WHEP", "visibility": "open", "outputs": {"listen_link": false}}))
+        .await
+        .unwrap();
+    let room = made["id"].as_str().unwrap().to_string();
+    let speaker = Bot::join_with(&host, &room, common::tone_frames(10.0)).await;
+    speaker.sending(true);
+    let fan = w.user("fan").await;
+    let listen = pat(&fan, &["listen"]).await;
+    let url = format!("{}/api/v1/rooms/{room}/whep", w.base);
+    let r = whep(&url, Some(&listen)).await;
+    assert_eq!(r["status"], 201, "{r}");
+    assert_eq!(r["content_type"], "application/sdp", "{r}");
+    assert_eq!(r["connected"], true, "{r}");
+    assert!(r["frames"].as_u64().unwrap() >= 50, "{r}");
+    assert!((r["hz"].as_f64().unwrap() - 440.0).abs() < 10.0, "the mix over WHEP is the tone: {r}");
+    assert_eq!(r["deleted"], 200, "{r}");
+    // Without a token, a room without its listen link is not there.
+    let r = whep(&url, None).await;
+    assert_eq!(r["status"], 404, "{r}");
+    // With its listen link on, anyone may play it.
+    speaker.command(stoa_proto::ClientCommand::SetOutputs { recording: None, clips: None, listen_link: Some(true) });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = whep(&url, None).await;
+    assert_eq!(r["status"], 201, "{r}");
+    assert!((r["hz"].as_f64().unwrap() - 440.0).abs() < 10.0, "{r}");
+}
+
+#[tokio::test]
+async fn bad_offers_missing_tokens_and_listeners_get_clear_errors() {
+    let w = common::world().await;
+    let host = w.user("host").await;
+    let room = w.room(&host).await;
+    let speaker = Bot::join_with(&host, &room, common::tone_frames(10.0)).await;
+    speaker.sending(true);
+    let listener = w.user("listener").await;
+    let ear = Bot::join(&listener, &room).await;
+    let whip = format!("{}/api/v1/rooms/{room}/whip", w.base);
+    let host_pat = pat(&host, &["speak"]).await;
+    let audio = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:111 opus/48000/2\r\na=sendonly\r\n";
+    let video = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
+    let pcmu =
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    for (token, ctype, body, status, code) in [
+        (None, "application/sdp", audio, 401, "unauthorized"),
+        (Some(host_pat.as_str()), "text/plain", audio, 415, "unsupported_media_type"),
+        (Some(host_pat.as_str()), "application/sdp", "hello", 400, "invalid_sdp"),
+        (Some(host_pat.as_str()), "application/sdp", video, 400, "no_audio"),
+        (Some(host_pat.as_str()), "application/sdp", pcmu, 400, "no_opus"),
+        (Some(listener.token.as_str()), "application/sdp", audio, 403, "not_on_stage"),
+    ] {
+        let (got, body) = post_sdp(&whip, token, ctype, body).await;
+        assert_eq!(got, status, "{code}: {body}");
+        assert!(body.contains(code), "{code}: {body}");
+    }
+    // A token that may only listen cannot publish.
+    let listen_only = pat(&host, &["listen"]).await;
+    let (got, body) = post_sdp(&whip, Some(&listen_only), "application/sdp", audio).await;
+    assert_eq!(got, 403, "{body}");
+    assert!(body.contains("missing_scope"), "{body}");
+    // A room that does not exist, or a closed one the caller is not invited to, is the same 404.
+    let closed =
+        host.post("/api/v1/rooms", json!({"title": "Closed", "visibility": "closed", "invited": []})).await.unwrap();
+    let outsider = w.user("outsider").await;
+    for room in ["nosuchroom12", closed["id"].as_str().unwrap()] {
+        let (got, body) =
+            post_sdp(&format!("{}/api/v1/rooms/{room}/whep", w.base), Some(&outsider.token), "application/sdp", audio)
+                .await;
+        assert_eq!(got, 404, "{room}: {body}");
+    }
+    // Sessions that do not exist.
+    let r = reqwest::Client::new().delete(format!("{whip}/nosuchsession")).bearer_auth(&host_pat).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    // The room went on through all of it.
+    let before = ear.heard_count();
+    common::eventually("the listener still hears", || ear.heard_count() > before + 50).await;
+}
