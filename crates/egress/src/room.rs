@@ -274,11 +274,11 @@ impl MixState {
 /// The source the mix is published from, in its WHEP room.
 pub const MIX_SOURCE: SourceId = SourceId(1);
 
-/// A frame's audio level as RTP's extension carries it: -dBov, 0 (loudest) to 127 (silence).
+/// A frame's audio level in dBov, as str0m reads RTP's level extension: 0 (loudest) down to -127.
 fn level(pcm: &[i16; FRAME]) -> i8 {
     let mean = pcm.iter().map(|s| f64::from(*s) * f64::from(*s)).sum::<f64>() / FRAME as f64;
     let dbov = 10.0 * (mean / (32768.0 * 32768.0)).max(1e-13).log10();
-    (-dbov).clamp(0.0, 127.0) as i8
+    dbov.clamp(-127.0, 0.0) as i8
 }
 
 /// Mixes a window of placed packets into 20 ms Opus frames, one per frame of `[from, to)`.
@@ -713,5 +713,19 @@ impl ffmpeg::Watcher for Watcher {
         let event = ChildEvent::Exited { code, error: self.last_error.take() };
         // The thread may be gone (the room ended); then nobody needs to know.
         let _ = self.to.send(Control::Child { generation: self.generation, event });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mixs_level_is_in_dbov_as_the_slot_mapper_reads_it() {
+        let full: [i16; FRAME] = std::array::from_fn(|i| if i % 2 == 0 { 32767 } else { -32767 });
+        assert_eq!(level(&full), 0);
+        let tone: [i16; FRAME] = std::array::from_fn(|i| (3000.0 * (i as f32 * 0.0576).sin()) as i16);
+        assert!((-27..=-22).contains(&level(&tone)), "{}", level(&tone));
+        assert_eq!(level(&[0; FRAME]), -127, "silence");
     }
 }

@@ -544,7 +544,7 @@ impl Sfu {
 
     /// Publishes a packet the server made (the room's mix, for WHEP players) in `room`, from `packet.source`,
     /// as if a peer had sent it: the slot mapper places it and every peer of the room gets it. `level` is
-    /// its audio level (-dBov), if known.
+    /// its audio level in dBov (0 loudest, -127 silence), if known.
     pub fn inject(&self, room: RoomKey, packet: Tapped, level: Option<i8>) {
         self.send(self.home_of(room), Command::Inject { room, packet, level });
     }
@@ -1479,7 +1479,7 @@ impl Shard {
                     seq: packet.seq,
                     timestamp: packet.timestamp,
                     level,
-                    voice: level.map(|l| l < 50),
+                    voice: level.map(|l| l > -50),
                     payload: packet.payload,
                     previous: None,
                 };
