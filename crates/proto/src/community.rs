@@ -521,3 +521,65 @@ pub struct TokenList {
     /// Newest first.
     pub tokens: Vec<TokenInfo>,
 }
+
+/// The events a webhook can be sent.
+pub const WEBHOOK_EVENTS: [&str; 5] =
+    ["room.started", "room.ended", "event.scheduled", "recording.ready", "report.filed"];
+
+/// `POST /api/v1/admin/webhooks`: a URL to send events to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct NewWebhook {
+    /// `https://` (or `http://`) URL that takes a JSON POST.
+    pub url: String,
+    /// Which events: `room.started`, `room.ended`, `event.scheduled`, `recording.ready`, `report.filed`.
+    pub events: Vec<String>,
+}
+
+/// A registered webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct Webhook {
+    /// Its ID.
+    pub id: i64,
+    /// Where events go.
+    pub url: String,
+    /// Which events.
+    pub events: Vec<String>,
+    /// When it was registered, in milliseconds since 1970.
+    pub created_at_ms: i64,
+    /// The signing secret (`whsec_` and base64): only in the answer that registers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// `GET /api/v1/admin/webhooks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct WebhookList {
+    /// The webhooks, oldest first.
+    pub webhooks: Vec<Webhook>,
+}
+
+/// One delivery of an event to a webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct WebhookDelivery {
+    /// Its ID (the `webhook-id` header is `msg_` and this).
+    pub id: i64,
+    /// The event.
+    pub event: String,
+    /// `pending` (being retried), `delivered`, or `failed` (every retry spent, over about a day).
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The last answer's HTTP status, if there was one.
+    pub last_status: Option<i64>,
+    /// The last error (a timeout, a refused connection, a non-2xx answer).
+    pub last_error: Option<String>,
+    /// When the event happened, in milliseconds since 1970.
+    pub created_at_ms: i64,
+}
+
+/// `GET /api/v1/admin/webhooks/{id}/deliveries`: the newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct WebhookDeliveries {
+    /// The deliveries.
+    pub deliveries: Vec<WebhookDelivery>,
+}

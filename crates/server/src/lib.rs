@@ -21,6 +21,7 @@ pub mod recordings;
 pub mod routes;
 pub mod tls;
 pub mod turn;
+pub mod webhooks;
 
 use crate::auth::RateLimiter;
 use crate::error::ApiError;
@@ -92,6 +93,8 @@ pub struct ServerConfig {
     pub push_origins: Vec<String>,
     /// VAPID's contact (`mailto:` or `https:`); the public URL when absent.
     pub push_contact: Option<String>,
+    /// How long a webhook's endpoint has to answer one delivery.
+    pub webhook_timeout: Duration,
     /// The ffmpeg that makes the listen link's AAC and the RTMP restreams; checked at start, and both are
     /// refused (with a clear error) without one. Replays and clips need nothing but Stoa.
     pub ffmpeg: PathBuf,
@@ -126,6 +129,7 @@ impl Default for ServerConfig {
             media_first_seq: None,
             media_fault_injection: false,
             ffmpeg: PathBuf::from("ffmpeg"),
+            webhook_timeout: Duration::from_secs(10),
             push_origins: Vec::new(),
             push_contact: None,
             trusted_proxies: Vec::new(),
@@ -245,6 +249,8 @@ pub struct AppState {
     pub clip_limits: Arc<routes::egress::ClipLimits>,
     /// WHIP and WHEP sessions.
     pub http_peers: Arc<routes::webrtc::HttpPeers>,
+    /// Where events for webhooks are emitted.
+    pub webhooks: webhooks::WebhookSender,
 }
 
 impl AppState {
@@ -265,6 +271,8 @@ impl AppState {
             room_log: self.room_log.clone(),
             egress: self.egress.clone(),
             recordings: self.recordings_dir(),
+            webhooks: self.webhooks.clone(),
+            public_url: self.public_url.clone(),
         }
     }
 
@@ -294,6 +302,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::share::router())
         .merge(routes::egress::router())
         .merge(routes::webrtc::router())
+        .merge(routes::webhooks::router())
         .fallback(
             |State(state): axum::extract::State<AppState>, method: axum::http::Method, uri: axum::http::Uri| async move {
                 if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
@@ -539,6 +548,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         egress: Arc::new(stoa_egress::EgressConfig { ffmpeg, hls_kbps: 64 }),
         clip_limits: Arc::default(),
         http_peers: Arc::default(),
+        webhooks: webhooks::start(store.clone(), outbound_http(), config.webhook_timeout),
         live: Arc::new(live),
         room_log: community::RoomLog::start(store.clone()),
         admin_tail: Arc::default(),

@@ -3,7 +3,7 @@
 
 use crate::routes::{
     account, accounts, admin, avatars, egress, events, meta, moderation, notifications, rooms, search, share, tokens,
-    users, webrtc,
+    users, webhooks, webrtc,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -34,6 +34,7 @@ use utoipa::{Modify, OpenApi};
         egress::listen_info, egress::playlist, egress::segment, egress::make_clip, egress::room_recordings,
         egress::user_recordings, egress::recording, egress::delete_recording, egress::recording_audio,
         egress::report_audio, egress::restream_status, egress::start_restream, egress::stop_restream,
+        webhooks::create, webhooks::list, webhooks::remove, webhooks::deliveries,
         webrtc::whip, webrtc::whip_patch, webrtc::whip_delete, webrtc::whep, webrtc::whep_patch, webrtc::whep_delete,
     ),
     components(schemas(stoa_proto::ClientMessage, stoa_proto::ClientCommand, stoa_proto::ServerEvent)),

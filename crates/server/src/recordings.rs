@@ -45,7 +45,13 @@ pub enum ReplayOp {
 
 /// Starts a room's replay worker: it carries out the ops in order (so a quick on-off-on is three files in
 /// order, never a race), and when the room task lets go of it, stops the room's egress.
-pub fn replay_worker(store: Arc<dyn Store>, egress: RoomEgress, room: RoomId, dir: PathBuf) -> mpsc::Sender<ReplayOp> {
+pub fn replay_worker(
+    store: Arc<dyn Store>,
+    egress: RoomEgress,
+    room: RoomId,
+    dir: PathBuf,
+    (webhooks, public_url): (crate::webhooks::WebhookSender, Arc<str>),
+) -> mpsc::Sender<ReplayOp> {
     let (tx, mut rx) = mpsc::channel(REPLAY_QUEUE);
     tokio::spawn(async move {
         let mut current: Option<String> = None;
@@ -89,15 +95,35 @@ pub fn replay_worker(store: Arc<dyn Store>, egress: RoomEgress, room: RoomId, di
                 ReplayOp::Stop => {
                     let Some(id) = current.take() else { continue };
                     finish(&store, &egress, &room, &dir, &id).await;
+                    ready(&store, &webhooks, &public_url, &id).await;
                 }
             }
         }
         if let Some(id) = current.take() {
             finish(&store, &egress, &room, &dir, &id).await;
+            ready(&store, &webhooks, &public_url, &id).await;
         }
         egress.stop();
     });
     tx
+}
+
+/// Tells webhooks that a replay is ready.
+async fn ready(store: &Arc<dyn Store>, webhooks: &crate::webhooks::WebhookSender, public_url: &str, id: &str) {
+    if let Ok(Some(r)) = store.recording(id).await {
+        webhooks.emit("recording.ready", recording_event(public_url, &r));
+    }
+}
+
+/// A `recording.ready` event's data.
+pub fn recording_event(public_url: &str, r: &RecordingRecord) -> serde_json::Value {
+    serde_json::json!({
+        "recording": {
+            "id": r.id, "kind": r.kind, "room_id": r.room.0, "title": r.title, "duration_ms": r.duration_ms,
+            "page": format!("{}/r/{}", public_url.trim_end_matches('/'), r.id), "visibility": r.visibility,
+        },
+        "host": {"id": r.host.id, "username": r.host.username},
+    })
 }
 
 async fn finish(store: &Arc<dyn Store>, egress: &RoomEgress, room: &RoomId, dir: &Path, id: &str) {

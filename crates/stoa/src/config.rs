@@ -338,6 +338,7 @@ impl ServeArgs {
         }
         Ok(ServerConfig {
             ffmpeg: self.ffmpeg.clone().or(file.ffmpeg).unwrap_or(d.ffmpeg),
+            webhook_timeout: d.webhook_timeout,
             push_origins,
             push_contact,
             http,

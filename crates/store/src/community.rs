@@ -84,6 +84,10 @@ pub mod admin_action {
     pub const MAKE_ADMIN: &str = "make_admin";
     /// A user's admin role taken away (subject: the user's ID).
     pub const REVOKE_ADMIN: &str = "revoke_admin";
+    /// A webhook registered (subject: its ID; detail: its URL).
+    pub const ADD_WEBHOOK: &str = "add_webhook";
+    /// A webhook removed (subject: its ID).
+    pub const REMOVE_WEBHOOK: &str = "remove_webhook";
 }
 
 /// The store's part for moderation, reports, administration and account settings.

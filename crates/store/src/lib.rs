@@ -14,6 +14,8 @@ mod sqlite;
 mod sqlite_community;
 mod sqlite_recordings;
 mod sqlite_social;
+mod sqlite_webhooks;
+mod webhooks;
 
 use async_trait::async_trait;
 use std::collections::HashSet;
@@ -24,6 +26,7 @@ pub use community::*;
 pub use recordings::*;
 pub use social::*;
 pub use sqlite::{SqliteStore, avatar_path};
+pub use webhooks::*;
 
 /// What can go wrong in the store. Each variant but [`StoreError::Database`] is the user's to fix.
 #[derive(Debug, Error)]
@@ -168,7 +171,7 @@ pub struct Page {
 
 /// Stoa's persistence.
 #[async_trait]
-pub trait Store: Social + Community + Recordings + Send + Sync + 'static {
+pub trait Store: Social + Community + Recordings + Webhooks + Send + Sync + 'static {
     /// Creates an invite that no user's quota pays for (the admin CLI's), good for `uses` sign-ups.
     async fn create_admin_invite(&self, uses: u32) -> Result<String, StoreError>;
     /// On a database with no account yet, the one-time invite that makes the first account an admin

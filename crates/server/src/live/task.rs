@@ -175,6 +175,10 @@ pub struct RoomSettings {
     pub egress: Arc<stoa_egress::EgressConfig>,
     /// Where replays are written.
     pub recordings: std::path::PathBuf,
+    /// Where the room's start and end, and its replays, are told to webhooks.
+    pub webhooks: crate::webhooks::WebhookSender,
+    /// The base of links (a replay's page, in its webhook event).
+    pub public_url: Arc<str>,
 }
 
 /// Starts the task of a new room, registers it in the directory, and returns its handle.
@@ -206,9 +210,15 @@ pub fn spawn_room(
             None
         }
     };
-    let replays = egress
-        .clone()
-        .map(|e| crate::recordings::replay_worker(store.clone(), e, id.clone(), settings.recordings.clone()));
+    let replays = egress.clone().map(|e| {
+        crate::recordings::replay_worker(
+            store.clone(),
+            e,
+            id.clone(),
+            settings.recordings.clone(),
+            (settings.webhooks.clone(), settings.public_url.clone()),
+        )
+    });
     let handle = RoomHandle { tx, snapshot, egress: egress.clone() };
     directory.insert(id.clone(), handle.clone());
     // The room's lasting state, written through to the store by a task of its own: a watch channel holds
@@ -257,6 +267,7 @@ pub fn spawn_room(
         lasting: lasting_tx,
         egress,
         replays,
+        webhooks: settings.webhooks,
         recording: false,
         outputs_actor: None,
     };
@@ -319,6 +330,8 @@ struct RoomTask {
     replays: Option<mpsc::Sender<crate::recordings::ReplayOp>>,
     /// Whether a replay was last asked to record.
     recording: bool,
+    /// Where the room's end is told to webhooks.
+    webhooks: crate::webhooks::WebhookSender,
     /// The moderator who last changed the outputs: who turned the replay on.
     outputs_actor: Option<UserId>,
 }
@@ -357,6 +370,10 @@ impl RoomTask {
         if let Err(e) = self.store.end_room(&self.id).await {
             tracing::error!(room = %self.id, error = %e, "could not record the room's end");
         }
+        self.webhooks.emit(
+            "room.ended",
+            serde_json::json!({"room": {"id": self.id.0, "title": self.room.info().title, "visibility": self.room.info().visibility}}),
+        );
         tracing::info!(room = %self.id, "room ended");
     }
 

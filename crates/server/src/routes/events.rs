@@ -220,6 +220,13 @@ pub async fn create_event(
     );
     let event = visible_event(&state, me, &id.0).await?;
     tracing::info!(event = %id, by = %session.account.username, "event scheduled");
+    state.webhooks.emit(
+        "event.scheduled",
+        serde_json::json!({
+            "event": {"id": id.0, "title": event.title, "starts_at": event.starts_at, "visibility": event.visibility},
+            "by": {"id": me, "username": session.account.username},
+        }),
+    );
     Ok((StatusCode::CREATED, Json(event_info(&state, &event, me))))
 }
 

@@ -15,6 +15,7 @@ pub mod share;
 pub mod tokens;
 pub mod users;
 pub mod web;
+pub mod webhooks;
 pub mod webrtc;
 
 use crate::error::ApiError;

@@ -115,6 +115,13 @@ pub async fn report(
         _ => false,
     };
     tracing::info!(report = report_id, reporter = %session.account.username, "report filed");
+    state.webhooks.emit(
+        "report.filed",
+        serde_json::json!({
+            "report": {"id": report_id, "room_id": report.room.0, "reason": body.reason, "target": body.user_id},
+            "reporter": {"id": me, "username": session.account.username},
+        }),
+    );
     if let Some(egress) = handle.egress.clone() {
         crate::recordings::attach_report_window(
             &state,

@@ -158,6 +158,13 @@ pub(crate) fn open_room(state: &AppState, id: RoomId, creator: UserSummary, new:
         state.metrics.clone(),
     );
     let snapshot = handle.snapshot.borrow().clone();
+    state.webhooks.emit(
+        "room.started",
+        serde_json::json!({
+            "room": {"id": id.0, "title": new.title, "visibility": new.visibility},
+            "host": {"id": creator.id, "username": creator.username},
+        }),
+    );
     if new.visibility == stoa_proto::Visibility::Closed {
         state.notifier.tell_all(
             invited

@@ -1,0 +1,152 @@
+//! [`Webhooks`] on SQLite.
+
+use crate::StoreError;
+use crate::sqlite::SqliteStore;
+use crate::webhooks::*;
+use async_trait::async_trait;
+use sqlx::Row;
+use stoa_proto::{UserId, Webhook, WebhookDelivery};
+
+fn webhook_from(row: &sqlx::sqlite::SqliteRow) -> Webhook {
+    let events: String = row.get(2);
+    Webhook {
+        id: row.get(0),
+        url: row.get(1),
+        events: events.split_whitespace().map(String::from).collect(),
+        created_at_ms: row.get(3),
+        secret: None,
+    }
+}
+
+#[async_trait]
+impl Webhooks for SqliteStore {
+    async fn create_webhook(
+        &self,
+        url: &str,
+        events: &[String],
+        secret: &str,
+        by: UserId,
+    ) -> Result<Webhook, StoreError> {
+        let _write = self.write().await;
+        let now = crate::sqlite::now() * 1000;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO webhooks (url, events, secret, created_by, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(url)
+        .bind(events.join(" "))
+        .bind(secret)
+        .bind(by.0)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Webhook {
+            id,
+            url: url.to_string(),
+            events: events.to_vec(),
+            created_at_ms: now,
+            secret: Some(secret.to_string()),
+        })
+    }
+
+    async fn webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, url, events, created_at FROM webhooks ORDER BY id").fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(webhook_from).collect())
+    }
+
+    async fn delete_webhook(&self, id: i64) -> Result<bool, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = ?").bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM webhooks WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn enqueue_deliveries(&self, event: &str, payload: &str, now_ms: i64) -> Result<u64, StoreError> {
+        let _write = self.write().await;
+        // Event names are single words: matched as one of the space-separated list.
+        let done = sqlx::query(
+            "INSERT INTO webhook_deliveries (webhook_id, event, payload, created_at, next_at) \
+             SELECT id, ?1, ?2, ?3, ?3 FROM webhooks WHERE ' ' || events || ' ' LIKE '% ' || ?1 || ' %'",
+        )
+        .bind(event)
+        .bind(payload)
+        .bind(now_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn due_deliveries(&self, now_ms: i64, limit: u32) -> Result<Vec<DueDelivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.id, w.url, w.secret, d.payload, d.attempts FROM webhook_deliveries d \
+             JOIN webhooks w ON w.id = d.webhook_id WHERE d.state = 'pending' AND d.next_at <= ? \
+             ORDER BY d.next_at, d.id LIMIT ?",
+        )
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DueDelivery {
+                id: r.get(0),
+                url: r.get(1),
+                secret: r.get(2),
+                payload: r.get(3),
+                attempts: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn record_attempt(&self, id: i64, attempt: &Attempt, now_ms: i64) -> Result<(), StoreError> {
+        let _write = self.write().await;
+        let q = match attempt {
+            Attempt::Delivered { status } => sqlx::query(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, state = 'delivered', last_status = ?, \
+                 last_error = NULL, done_at = ? WHERE id = ?",
+            )
+            .bind(i64::from(*status))
+            .bind(now_ms)
+            .bind(id),
+            Attempt::Failed { status, error, next_at } => sqlx::query(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = ?, last_error = ?, \
+                 state = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END, next_at = coalesce(?, next_at), \
+                 done_at = CASE WHEN ? IS NULL THEN ? ELSE NULL END WHERE id = ?",
+            )
+            .bind(status.map(i64::from))
+            .bind(error)
+            .bind(*next_at)
+            .bind(*next_at)
+            .bind(*next_at)
+            .bind(now_ms)
+            .bind(id),
+        };
+        q.execute(self.pool()).await?;
+        Ok(())
+    }
+
+    async fn deliveries(&self, webhook: i64, limit: u32) -> Result<Vec<WebhookDelivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, event, state, attempts, last_status, last_error, created_at FROM webhook_deliveries \
+             WHERE webhook_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(webhook)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| WebhookDelivery {
+                id: r.get(0),
+                event: r.get(1),
+                state: r.get(2),
+                attempts: r.get(3),
+                last_status: r.get(4),
+                last_error: r.get(5),
+                created_at_ms: r.get(6),
+            })
+            .collect())
+    }
+}
