@@ -33,6 +33,8 @@ pub struct Segment {
     pub duration: f64,
     /// When it was published.
     pub published: Instant,
+    /// When its newest audio was mixed.
+    pub mixed_end: Option<Instant>,
     /// How many times it was fetched (from this server; a CDN in front answers most fetches itself).
     fetches: AtomicU32,
 }
@@ -82,8 +84,8 @@ impl Default for Hls {
 /// What a segment request finds.
 #[derive(Debug)]
 pub enum SegmentLookup {
-    /// The segment.
-    Found(Arc<[u8]>),
+    /// The segment, and how long ago its newest audio was mixed (ms).
+    Found(Arc<[u8]>, Option<u64>),
     /// No such segment: a name of another stream, or a number that is gone or not yet made.
     NotFound,
 }
@@ -181,8 +183,8 @@ impl Hls {
         let mut bytes = id3_timestamp(pts);
         bytes.append(&mut s.building);
         let now = Instant::now();
-        if let Some(started) = s.pcm_started {
-            let mixed = started + std::time::Duration::from_micros(s.samples * 1_000_000 / 48_000);
+        let mixed_end = s.pcm_started.map(|started| started + std::time::Duration::from_micros(s.samples * 1_000_000 / 48_000));
+        if let Some(mixed) = mixed_end {
             s.delays.push_back(now.saturating_duration_since(mixed).as_millis() as u32);
             if s.delays.len() > 30 {
                 s.delays.pop_front();
@@ -193,6 +195,7 @@ impl Hls {
             bytes: Arc::from(bytes),
             duration: f64::from(frames) * 1024.0 / 48_000.0,
             published: now,
+            mixed_end,
             fetches: AtomicU32::new(0),
         };
         s.next_seq += 1;
@@ -239,7 +242,8 @@ impl Hls {
         match s.segments.iter().find(|x| x.seq == seq) {
             Some(x) => {
                 x.fetches.fetch_add(1, Ordering::Relaxed);
-                SegmentLookup::Found(x.bytes.clone())
+                let age = x.mixed_end.map(|m| Instant::now().saturating_duration_since(m).as_millis() as u64);
+                SegmentLookup::Found(x.bytes.clone(), age)
             }
             None => SegmentLookup::NotFound,
         }
@@ -335,7 +339,7 @@ mod tests {
         assert_eq!(playlist.matches("#EXTINF:2.005,").count(), LISTED);
         let name = playlist.lines().last().unwrap().to_string();
         assert!(name.ends_with("-7.aac"), "{name}");
-        let SegmentLookup::Found(bytes) = hls.segment(&name) else { panic!("the newest segment is there") };
+        let SegmentLookup::Found(bytes, _) = hls.segment(&name) else { panic!("the newest segment is there") };
         assert!(bytes.starts_with(b"ID3\x04"));
         // The timestamp of segment 7: 7 × 94 × 1024 samples in, at 90 kHz, after the start offset.
         let pts = u64::from_be_bytes(bytes[(10 + 10 + 45)..(10 + 10 + 53)].try_into().unwrap());
@@ -347,7 +351,7 @@ mod tests {
             assert!(matches!(hls.segment(bad), SegmentLookup::NotFound), "{bad}");
         }
         let old = name.replace("-7.", "-0.");
-        assert!(matches!(hls.segment(&old), SegmentLookup::Found(_)), "kept after leaving the playlist");
+        assert!(matches!(hls.segment(&old), SegmentLookup::Found(..)), "kept after leaving the playlist");
         // A new stream: new names, and the numbers go on.
         hls.start(Instant::now());
         assert!(matches!(hls.segment(&name), SegmentLookup::NotFound));

@@ -99,6 +99,15 @@ pub struct BenchArgs {
     /// Reactions a second in the room during the second half of the window (see --chat-rate).
     #[arg(long, default_value_t = 0.0)]
     reaction_rate: f64,
+    /// HLS players on the room's public listen link during the second half of the window (the room is made
+    /// with its listen link on): each polls the playlist every 2 s and fetches each new segment, as hls.js
+    /// does. The report has both halves, the HLS requests and errors, and each segment's age when fetched.
+    #[arg(long, default_value_t = 0)]
+    hls_listeners: usize,
+    /// The host turns on "Record a replay" for the second half of the window: the room's mix (decode,
+    /// mix, encode) and its file. The report has both halves.
+    #[arg(long)]
+    replay: bool,
 }
 
 /// How often a speaker's turn passes to the next.
@@ -424,7 +433,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     // Each listener holds a UDP socket and a WebSocket. What one process may open decides how many
     // processes hold them.
-    let limit = raise_file_limit(2 * (args.listeners + args.speakers) as u64 + 256);
+    let limit = raise_file_limit(2 * (args.listeners + args.speakers) as u64 + args.hls_listeners as u64 + 256);
     let per_process = (limit.saturating_sub(256) / 2).max(1) as usize;
     let processes = match args.listener_processes {
         0 if 2 * (args.listeners + args.speakers) as u64 + 256 <= limit => 1,
@@ -498,8 +507,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .collect::<anyhow::Result<_>>()?;
     let (speaker_apis, rest) = apis.split_at(args.speakers);
     let (listener_apis, chatter_apis) = rest.split_at(args.listeners);
-    let room =
-        speaker_apis[0].post("/api/v1/rooms", serde_json::json!({"title": "Bench", "visibility": "open"})).await?;
+    let outputs = serde_json::json!({"listen_link": args.hls_listeners > 0});
+    let room = speaker_apis[0]
+        .post("/api/v1/rooms", serde_json::json!({"title": "Bench", "visibility": "open", "outputs": outputs}))
+        .await?;
     let room = room["id"].as_str().context("no room id")?.to_string();
 
     // Speakers: the first is the host; the others are invited up.
@@ -526,13 +537,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let n_speakers = speakers.len();
     let mut speaker_tasks = Vec::new();
+    // With --replay, the host turns the replay on when the window's second half begins.
+    let replay_at = Arc::new(std::sync::Mutex::new(None::<Instant>));
     for (i, mut s) in speakers.into_iter().enumerate() {
         let (talking_sent, all_sent, stop) = (talking_sent.clone(), all_sent.clone(), stop.clone());
         let (file_frames, clock) = (file_frames.clone(), clock.clone());
+        let replay_at = (i == 0 && args.replay).then(|| replay_at.clone());
         speaker_tasks.push(tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_millis(20));
             let (mut ts, mut last_sent, mut index) = (0u32, None::<Instant>, 0usize);
             while !stop.load(Ordering::Relaxed) {
+                if let Some(at) = &replay_at {
+                    let due = at.lock().unwrap_or_else(|e| e.into_inner()).is_some_and(|t| Instant::now() >= t);
+                    if due {
+                        *at.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                        let record = ClientCommand::SetOutputs { recording: Some(true), clips: None, listen_link: None };
+                        let _ = s.command(record).await;
+                    }
+                }
                 tokio::select! {
                     _ = ticker.tick() => {
                         ts = ts.wrapping_add(960);
@@ -580,8 +602,29 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let start_join = Instant::now();
     let measure_from = start_join + Duration::from_secs_f64(args.join_window);
     let measure_to = measure_from + Duration::from_secs_f64(args.seconds);
-    // With chat, the window's first half is the quiet baseline and its second half carries the chat.
-    let measure_mid = chatting.then(|| measure_from + Duration::from_secs_f64(args.seconds / 2.0));
+    // With chat (or HLS players, or the replay), the window's first half is the quiet baseline and its
+    // second half carries the chat (or the players, or the mix).
+    let egress_half = args.hls_listeners > 0 || args.replay;
+    let measure_mid = (chatting || egress_half).then(|| measure_from + Duration::from_secs_f64(args.seconds / 2.0));
+    if let Some(mid) = measure_mid {
+        *replay_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(mid);
+    }
+    let hls_stats = Arc::new(HlsStats::default());
+    let mut hls_tasks = Vec::new();
+    if let (Some(mid), true) = (measure_mid, args.hls_listeners > 0) {
+        let http = reqwest::Client::builder().pool_max_idle_per_host(usize::MAX).build()?;
+        let playlist = format!("{base}/listen/{room}/index.m3u8");
+        for i in 0..args.hls_listeners {
+            // Spread over one poll period, as players that came at different times are.
+            let start = mid + Duration::from_secs_f64(2.0 * i as f64 / args.hls_listeners as f64);
+            let (http, playlist, stats, stop) = (http.clone(), playlist.clone(), hls_stats.clone(), stop.clone());
+            let base = format!("{base}/listen/{room}/");
+            hls_tasks.push(tokio::spawn(async move {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(start)).await;
+                hls_player(&http, &playlist, &base, &stats, &stop).await;
+            }));
+        }
+    }
     let chat_stats = Arc::new(ChatStats::default());
     let mut chatter_tasks = Vec::new();
     for (i, mut session) in chatter_sessions.into_iter().enumerate() {
@@ -626,7 +669,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // Measure: the server's and the bench's CPU over the measuring window only.
     tokio::time::sleep_until(tokio::time::Instant::from_std(measure_from)).await;
     let pid = own.as_ref().map(|o| o.child.id());
-    let server_start = pid.and_then(proc_usage);
+    let server_start = pid.and_then(tree_usage);
     let workers_cpu =
         |workers: &[Worker]| -> f64 { workers.iter().filter_map(|w| proc_usage(w.pid)).map(|u| u.0).sum() };
     let bench_start = self_cpu() + workers_cpu(&workers);
@@ -637,7 +680,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             && server_mid.is_none()
             && Instant::now() >= mid
         {
-            server_mid = pid.and_then(proc_usage);
+            server_mid = pid.and_then(tree_usage);
         }
         let next = measure_mid.filter(|m| server_mid.is_none() && *m > Instant::now()).unwrap_or(measure_to);
         tokio::time::sleep(Duration::from_millis(500).min(next.saturating_duration_since(Instant::now()))).await;
@@ -650,7 +693,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let server_end = pid.and_then(proc_usage);
+    let server_end = pid.and_then(tree_usage);
     let bench_end = self_cpu() + workers_cpu(&workers);
     let talking_window = talking_sent.load(Ordering::Relaxed) - sent_start.0;
     let all_window = all_sent.load(Ordering::Relaxed) - sent_start.1;
@@ -662,7 +705,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     for worker in workers {
         results.extend(worker.finish().await?);
     }
-    for t in speaker_tasks.into_iter().chain(chatter_tasks) {
+    for t in speaker_tasks.into_iter().chain(chatter_tasks).chain(hls_tasks) {
         let _ = t.await;
     }
     if !args.json {
@@ -776,8 +819,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let ratio =
             busy["server_cpu_pct"].as_f64().unwrap_or(f64::NAN) / quiet["server_cpu_pct"].as_f64().unwrap_or(f64::NAN);
         report["quiet"] = quiet;
-        report["chat"] = busy;
-        report["chat_cpu_ratio"] = ratio.into();
+        report[if chatting { "chat" } else { "busy" }] = busy;
+        report[if chatting { "chat_cpu_ratio" } else { "busy_cpu_ratio" }] = ratio.into();
+        if args.hls_listeners > 0 {
+            let mut ages = std::mem::take(&mut *hls_stats.ages.lock().unwrap_or_else(|e| e.into_inner()));
+            ages.sort_by(f64::total_cmp);
+            report["hls"] = serde_json::json!({
+                "players": args.hls_listeners,
+                "playlist_requests_per_s": hls_stats.playlists.load(Ordering::Relaxed) as f64 / (seconds / 2.0),
+                "segment_requests_per_s": hls_stats.segments.load(Ordering::Relaxed) as f64 / (seconds / 2.0),
+                "errors": hls_stats.errors.load(Ordering::Relaxed),
+                "segment_age_at_fetch_p50_ms": percentile(&ages, 0.5),
+                "segment_age_at_fetch_p95_ms": percentile(&ages, 0.95),
+            });
+        }
+        report["replay"] = args.replay.into();
         report["chat_rate"] = args.chat_rate.into();
         report["reaction_rate"] = args.reaction_rate.into();
         report["chatters"] = chatters.into();
@@ -789,6 +845,75 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     print_report(&report, args.json);
     Ok(())
+}
+
+/// What the HLS players did.
+#[derive(Default)]
+struct HlsStats {
+    playlists: AtomicU64,
+    segments: AtomicU64,
+    errors: AtomicU64,
+    /// Each fetched segment's age: from its newest audio's mix to its arrival here (ms).
+    ages: std::sync::Mutex<Vec<f64>>,
+}
+
+/// One HLS player: the playlist every 2 s (its target duration), and each segment new in it, once.
+async fn hls_player(
+    http: &reqwest::Client,
+    playlist: &str,
+    base: &str,
+    stats: &HlsStats,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    let mut last: Option<String> = None;
+    let mut ticker = tokio::time::interval(Duration::from_secs(2));
+    while !stop.load(Ordering::Relaxed) {
+        ticker.tick().await;
+        let text = match http.get(playlist).send().await {
+            Ok(r) if r.status().is_success() => r.text().await.unwrap_or_default(),
+            _ => {
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        };
+        stats.playlists.fetch_add(1, Ordering::Relaxed);
+        let newest = text.lines().rfind(|l| l.ends_with(".aac")).map(str::to_string);
+        if newest.is_none() || newest == last {
+            continue;
+        }
+        let name = newest.unwrap_or_default();
+        match http.get(format!("{base}{name}")).send().await {
+            Ok(r) if r.status().is_success() => {
+                let age = r.headers().get("x-stoa-audio-age-ms").and_then(|v| v.to_str().ok()?.parse::<f64>().ok());
+                let _ = r.bytes().await;
+                stats.segments.fetch_add(1, Ordering::Relaxed);
+                if let Some(age) = age {
+                    stats.ages.lock().unwrap_or_else(|e| e.into_inner()).push(age);
+                }
+            }
+            _ => {
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        last = Some(name);
+    }
+}
+
+/// A process's CPU seconds and memory with its children's (the server's ffmpeg encoders) added.
+fn tree_usage(pid: u32) -> Option<(f64, f64)> {
+    let (mut cpu, mut rss) = proc_usage(pid)?;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
+        let ppid = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+        if ppid == Some(pid)
+            && let Some((c, r)) = proc_usage(child)
+        {
+            cpu += c;
+            rss += r;
+        }
+    }
+    Some((cpu, rss))
 }
 
 /// What the chatters did and saw.

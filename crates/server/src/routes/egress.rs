@@ -142,11 +142,18 @@ pub async fn segment(
 ) -> Result<Response, ApiError> {
     let (_, _, egress) = listenable(&state, &id)?;
     match egress.hls().segment(&name) {
-        SegmentLookup::Found(bytes) => Ok((
-            public_headers("audio/aac", "public, max-age=31536000, immutable"),
-            axum::body::Bytes::from_owner(ArcBytes(bytes)),
-        )
-            .into_response()),
+        SegmentLookup::Found(bytes, age) => {
+            let mut response = (
+                public_headers("audio/aac", "public, max-age=31536000, immutable"),
+                axum::body::Bytes::from_owner(ArcBytes(bytes)),
+            )
+                .into_response();
+            // How old its newest audio is, for measuring the stream's delay (`stoa bench --hls-listeners`).
+            if let Some(age) = age.and_then(|a| HeaderValue::from_str(&a.to_string()).ok()) {
+                response.headers_mut().insert("x-stoa-audio-age-ms", age);
+            }
+            Ok(response)
+        }
         SegmentLookup::NotFound => Err(ApiError::not_found(
             "There is no such segment: it is older than the playlist keeps, or not made yet. Reload the playlist.",
         )),
