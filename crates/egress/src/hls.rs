@@ -183,7 +183,8 @@ impl Hls {
         let mut bytes = id3_timestamp(pts);
         bytes.append(&mut s.building);
         let now = Instant::now();
-        let mixed_end = s.pcm_started.map(|started| started + std::time::Duration::from_micros(s.samples * 1_000_000 / 48_000));
+        let mixed_end =
+            s.pcm_started.map(|started| started + std::time::Duration::from_micros(s.samples * 1_000_000 / 48_000));
         if let Some(mixed) = mixed_end {
             s.delays.push_back(now.saturating_duration_since(mixed).as_millis() as u32);
             if s.delays.len() > 30 {
