@@ -40,6 +40,15 @@ try {
   await host.getByRole('button', { name: 'Create invite', exact: true }).click();
   await signUp(member, await host.locator('.invite-link').first().textContent(), 'member', 'Mo Member');
 
+  // The host is the server's admin: a webhook for rooms starting and ending, to an address that refuses.
+  await host.getByRole('link', { name: 'Admin', exact: true }).click();
+  await host.getByRole('tab', { name: 'Webhooks', exact: true }).click();
+  await host.getByLabel('URL').fill('http://127.0.0.1:9/stoa-hook');
+  await host.getByRole('button', { name: 'Add webhook', exact: true }).click();
+  await host.getByText(/Signing secret \(shown once\): whsec_/).waitFor();
+  await axe(host, 'webhooks');
+  step('a webhook is registered; its secret is shown once');
+
   await host.goto(base);
   await host.getByRole('button', { name: 'Start a room', exact: true }).click();
   await host.getByLabel('Title').fill('Open air');
@@ -116,6 +125,14 @@ try {
   await hearsWith(host, 440, 'the replay, from its middle', step);
   await axe(host, 'replay page');
   await host.screenshot({ path: join(OUT, 'replay.png') });
+
+  // The webhook's deliveries: the room's start and end, refused by the address and waiting to be retried.
+  await host.getByRole('link', { name: 'Admin', exact: true }).click();
+  await host.getByRole('tab', { name: 'Webhooks', exact: true }).click();
+  await host.getByRole('button', { name: 'Deliveries', exact: true }).click();
+  await host.getByText(/room\.started · pending after \d+ attempts? · the connection was refused/).waitFor();
+  await host.getByText(/room\.ended · pending/).waitFor();
+  step('the webhook shows its refused deliveries, to be retried');
   step('done');
 } finally {
   await browser.close();

@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { del, get, post, put } from './api';
 import { Avatar, ErrorNote, Field, Link, Modal, message, navigate } from './ui';
+import { WebhooksPanel } from './egress';
 import type {
   AdminLog, AdminRooms, AdminSettings, AdminUser, ChatRecord, Me, ModerationEntry, ModerationLog, Report, ReportDetail,
   ReportList, ReportReason, ReportReceipt, Scope, SessionList, TokenCreated, TokenList, UserSummary,
@@ -311,7 +312,7 @@ function DeleteAccount({ onClose }: { onClose: () => void }) {
 
 // ---------- the admin console ----------
 
-type Tab = 'reports' | 'people' | 'rooms' | 'settings' | 'log';
+type Tab = 'reports' | 'people' | 'rooms' | 'settings' | 'webhooks' | 'log';
 
 export function AdminConsole() {
   const [allowed, setAllowed] = useState<boolean>();
@@ -327,7 +328,7 @@ export function AdminConsole() {
     setPerson(username);
     setTab('people');
   };
-  const tabs: [Tab, string][] = [['reports', 'Reports'], ['people', 'People'], ['rooms', 'Live rooms'], ['settings', 'Settings'], ['log', 'Admin log']];
+  const tabs: [Tab, string][] = [['reports', 'Reports'], ['people', 'People'], ['rooms', 'Live rooms'], ['settings', 'Settings'], ['webhooks', 'Webhooks'], ['log', 'Admin log']];
   return (
     <main id="main" class="admin">
       <h1>Admin</h1>
@@ -341,6 +342,7 @@ export function AdminConsole() {
         {tab === 'people' && <People key={person} initial={person} onPerson={open} />}
         {tab === 'rooms' && <LiveRooms />}
         {tab === 'settings' && <LiveSettings />}
+        {tab === 'webhooks' && <WebhooksPanel />}
         {tab === 'log' && <AdminLogView />}
       </div>
     </main>

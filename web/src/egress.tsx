@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, del, get, post } from './api';
 import { ErrorNote, Link, Modal, message, navigate } from './ui';
-import type { ListenInfo, Recording, RecordingList, RestreamStatus, RoomInfo } from './wire';
+import type { ListenInfo, Recording, RecordingList, RestreamStatus, RoomInfo, Webhook, WebhookDelivery, WebhookDeliveries, WebhookList } from './wire';
 import type { RoomClient } from './room';
 
 const duration = (ms: number | null) => {
@@ -252,5 +252,87 @@ export function ClipButton({ roomId }: { roomId: string }) {
         </Modal>
       )}
     </>
+  );
+}
+
+const WEBHOOK_EVENTS = ['room.started', 'room.ended', 'event.scheduled', 'recording.ready', 'report.filed'];
+
+/// The admin console's webhooks: register a URL for events (its secret shown once), see each one's
+/// deliveries with their state and last error, remove it.
+export function WebhooksPanel() {
+  const [list, setList] = useState<Webhook[]>();
+  const [url, setUrl] = useState('');
+  const [events, setEvents] = useState<string[]>(['room.started', 'room.ended']);
+  const [secret, setSecret] = useState<string>();
+  const [error, setError] = useState<string>();
+  const [shown, setShown] = useState<number>();
+  const [deliveries, setDeliveries] = useState<WebhookDelivery[]>();
+  const load = () => get<WebhookList>('/admin/webhooks').then((l) => setList(l.webhooks), (e) => setError(message(e)));
+  useEffect(() => void load(), []);
+  const show = async (id: number) => {
+    setShown(id);
+    try {
+      setDeliveries((await get<WebhookDeliveries>(`/admin/webhooks/${id}/deliveries`)).deliveries);
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  return (
+    <section aria-labelledby="webhooks-h">
+      <h2 id="webhooks-h">Webhooks</h2>
+      <p class="muted">Stoa POSTs these events as JSON, signed as Standard Webhooks has it (HMAC-SHA256 with the secret), and retries for about a day.</p>
+      <form class="panel" onSubmit={async (e) => {
+        e.preventDefault();
+        try {
+          const made = await post<Webhook>('/admin/webhooks', { url, events });
+          setSecret(made.secret ?? undefined);
+          setUrl('');
+          setError(undefined);
+          await load();
+        } catch (err) {
+          setError(message(err));
+        }
+      }}>
+        <label>URL <input type="url" value={url} placeholder="https://example.org/stoa-hook" onInput={(e) => setUrl((e.target as HTMLInputElement).value)} required /></label>
+        <fieldset>
+          <legend>Events</legend>
+          {WEBHOOK_EVENTS.map((ev) => (
+            <label class="check" key={ev}><input type="checkbox" checked={events.includes(ev)} onChange={(e) => setEvents((e.target as HTMLInputElement).checked ? [...events, ev] : events.filter((x) => x !== ev))} /> {ev}</label>
+          ))}
+        </fieldset>
+        <button class="primary" type="submit">Add webhook</button>
+      </form>
+      {secret && <p role="status">Signing secret (shown once): <code>{secret}</code></p>}
+      <ErrorNote message={error} />
+      {list && list.length === 0 && <p class="muted">No webhooks.</p>}
+      <ul class="recordings">
+        {list?.map((w) => (
+          <li key={w.id} class="recording">
+            <div><code>{w.url}</code> <span class="muted">{w.events.join(', ')}</span></div>
+            <div class="actions">
+              <button onClick={() => void show(w.id)}>Deliveries</button>
+              <button class="danger" onClick={async () => {
+                if (!confirm(`Remove the webhook to ${w.url}?`)) return;
+                try {
+                  await del(`/admin/webhooks/${w.id}`);
+                  await load();
+                } catch (e) {
+                  setError(message(e));
+                }
+              }}>Remove</button>
+            </div>
+            {shown === w.id && deliveries && (
+              deliveries.length === 0 ? <p class="muted">No deliveries yet.</p> : (
+                <ol class="log">
+                  {deliveries.map((d) => (
+                    <li key={d.id}>{when(d.created_at_ms)} · {d.event} · <strong>{d.state}</strong> after {d.attempts} {d.attempts === 1 ? 'attempt' : 'attempts'}{d.last_status != null ? ` · HTTP ${d.last_status}` : ''}{d.last_error ? ` · ${d.last_error}` : ''}</li>
+                  ))}
+                </ol>
+              )
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }

@@ -407,6 +407,80 @@ public_listeners: number,
  */
 playlist_url: string, };
 
+export type NewWebhook = { 
+/**
+ * `https://` (or `http://`) URL that takes a JSON POST.
+ */
+url: string, 
+/**
+ * Which events: `room.started`, `room.ended`, `event.scheduled`, `recording.ready`, `report.filed`.
+ */
+events: Array<string>, };
+
+export type Webhook = { 
+/**
+ * Its ID.
+ */
+id: number, 
+/**
+ * Where events go.
+ */
+url: string, 
+/**
+ * Which events.
+ */
+events: Array<string>, 
+/**
+ * When it was registered, in milliseconds since 1970.
+ */
+created_at_ms: number, 
+/**
+ * The signing secret (`whsec_` and base64): only in the answer that registers it.
+ */
+secret?: string | null, };
+
+export type WebhookList = { 
+/**
+ * The webhooks, oldest first.
+ */
+webhooks: Array<Webhook>, };
+
+export type WebhookDelivery = { 
+/**
+ * Its ID (the `webhook-id` header is `msg_` and this).
+ */
+id: number, 
+/**
+ * The event.
+ */
+event: string, 
+/**
+ * `pending` (being retried), `delivered`, or `failed` (every retry spent, over about a day).
+ */
+state: string, 
+/**
+ * Attempts so far.
+ */
+attempts: number, 
+/**
+ * The last answer's HTTP status, if there was one.
+ */
+last_status: number | null, 
+/**
+ * The last error (a timeout, a refused connection, a non-2xx answer).
+ */
+last_error: string | null, 
+/**
+ * When the event happened, in milliseconds since 1970.
+ */
+created_at_ms: number, };
+
+export type WebhookDeliveries = { 
+/**
+ * The deliveries.
+ */
+deliveries: Array<WebhookDelivery>, };
+
 export type Hallway = { 
 /**
  * The rooms.
