@@ -7,13 +7,13 @@ the answer applied.
 With --ecdsa it uses a P-256 DTLS certificate: str0m's DTLS server takes ECDSA client certificates only
 (as browsers, OBS and aiortc make), and webrtcbin makes RSA ones, with which the handshake stalls.
 
-It publishes a sine of --hz for --seconds, then DELETEs the session, and prints one JSON line: the POST's
+It publishes a sine of --hz for --seconds, then DELETEs the session (unless --no-delete), and prints one JSON line: the POST's
 status and content type, the session's Location, ICE's last state, and the DELETE's status. Run it with
 Debian's python3 (for its GStreamer bindings: python3-gst-1.0 and the GstWebRTC, GstSdp and Nice
 typelibs).
 
 Usage: python3 whip.py --url http://127.0.0.1:PORT/api/v1/rooms/ROOM/whip --token TOKEN [--hz 440]
-       [--seconds 8] [--loopback] [--ecdsa]
+       [--seconds 8] [--loopback] [--ecdsa] [--no-delete]
 """
 
 import argparse
@@ -59,6 +59,7 @@ def main():
     parser.add_argument("--hz", type=float, default=440.0)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--ecdsa", action="store_true", help="an ECDSA DTLS certificate instead of GStreamer's RSA one")
+    parser.add_argument("--no-delete", action="store_true", help="stop without the DELETE, as a crashed client does")
     parser.add_argument("--loopback", action="store_true", help="gather on 127.0.0.1 (libnice skips loopback)")
     args = parser.parse_args()
 
@@ -106,7 +107,7 @@ def main():
     location = [None]
 
     def finish():
-        if location[0]:
+        if location[0] and not args.no_delete:
             status, _, _ = request("DELETE", location[0], args.token)
             result["deleted"] = status
         result["ice"] = webrtc.get_property("ice-connection-state").value_nick

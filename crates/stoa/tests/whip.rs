@@ -56,20 +56,8 @@ async fn gstreamer_webrtcbin_publishes_a_tone_over_whip_that_the_room_hears() {
     let ear = Bot::join(&listener, &room).await;
     let token = pat(&host, &["speak"]).await;
     let url = format!("{}/api/v1/rooms/{room}/whip", w.base);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/gstreamer/whip.py");
-    let publisher = tokio::process::Command::new("/usr/bin/python3")
-        .arg(&script)
-        .args(["--url", &url, "--token", &token, "--hz", "440", "--seconds", "8", "--loopback", "--ecdsa"])
-        .kill_on_drop(true)
-        .output();
     let host_id = host.get("/api/v1/me").await.unwrap()["id"].as_u64().unwrap() as u32;
-    let out = tokio::time::timeout(Duration::from_secs(60), publisher)
-        .await
-        .expect("the publisher finishes within a minute")
-        .expect("python3 with GStreamer's bindings runs (scripts/test installs them)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "whip.py failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let r: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("one JSON line");
+    let r = gstreamer_whip(&url, &token, &["--seconds", "8"]).await;
     assert_eq!(r["status"], 201, "{r}");
     assert_eq!(r["content_type"], "application/sdp", "{r}");
     assert!(r["location"].as_str().unwrap().starts_with(&format!("/api/v1/rooms/{room}/whip/")), "{r}");
@@ -82,6 +70,66 @@ async fn gstreamer_webrtcbin_publishes_a_tone_over_whip_that_the_room_hears() {
     let pcm = common::decode_heard(&ear.heard(), host_id);
     let hz = common::frequency(&pcm[pcm.len() / 4..]);
     assert!((hz - 440.0).abs() < 15.0, "the listener hears the WHIP publisher's 440 Hz: {hz:.0}");
+}
+
+/// Runs tests/gstreamer/whip.py with `args` and returns its JSON line.
+async fn gstreamer_whip(url: &str, token: &str, args: &[&str]) -> Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/gstreamer/whip.py");
+    let publisher = tokio::process::Command::new("/usr/bin/python3")
+        .arg(&script)
+        .args(["--url", url, "--token", token, "--hz", "440", "--loopback", "--ecdsa"])
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), publisher)
+        .await
+        .expect("the publisher finishes within a minute")
+        .expect("python3 with GStreamer's bindings runs (scripts/test installs them)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "whip.py failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("one JSON line")
+}
+
+#[tokio::test]
+async fn a_whip_publisher_that_vanishes_without_a_delete_has_its_session_ended() {
+    let w = common::world().await;
+    let host = w.user("host").await;
+    let room = w.room(&host).await;
+    let token = pat(&host, &["speak"]).await;
+    let url = format!("{}/api/v1/rooms/{room}/whip", w.base);
+    // It publishes for 3 s and is gone, as OBS is when it crashes or its network drops: no DELETE.
+    let r = gstreamer_whip(&url, &token, &["--seconds", "3", "--no-delete"]).await;
+    assert_eq!(r["status"], 201, "{r}");
+    assert_eq!(r["deleted"], Value::Null, "{r}");
+    let session = format!("{}{}", w.base, r["location"].as_str().unwrap());
+    let trickle = || async {
+        reqwest::Client::new()
+            .patch(&session)
+            .bearer_auth(&token)
+            .header("content-type", "application/trickle-ice-sdpfrag")
+            .body("a=end-of-candidates\r\n")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // The session was there when the publisher left...
+    assert_eq!(trickle().await, 204);
+    // ...and ends once the media server sees its ICE stop, without anyone deleting it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let status = trickle().await;
+        if status == 404 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the WHIP session outlived its media: {status}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // The host can publish again at once, on a new session.
+    let r = gstreamer_whip(&url, &token, &["--seconds", "1"]).await;
+    assert_eq!(r["status"], 201, "{r}");
+    assert_eq!(r["deleted"], 200, "{r}");
 }
 
 #[tokio::test]

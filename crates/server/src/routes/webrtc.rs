@@ -214,22 +214,34 @@ pub async fn whip(
     lock(&state.http_peers.sessions)
         .insert(sid.clone(), HttpPeer::Whip { room: RoomId(id.clone()), tx: handle.tx.clone(), conn, user: me });
     // The participant's events are read and dropped, so that its queues never fill; when the room closes
-    // the connection (removed, moved off the stage and out, the room's end), the session goes.
-    let (peers, sid2) = (state.http_peers.clone(), sid.clone());
+    // the connection (removed, moved off the stage and out, the room's end), the session goes. A WHIP
+    // client has no other channel than its media: when that is lost (ICE stops, as when OBS or the
+    // network dies without a DELETE), the session ends as a DELETE would end it.
+    let (peers, sid2, room_tx) = (state.http_peers.clone(), sid.clone(), handle.tx.clone());
     tokio::spawn(async move {
-        loop {
+        let media_lost = loop {
             tokio::select! {
                 out = personal.recv() => match out {
-                    Some(Outbound::Event(_)) => {}
-                    Some(Outbound::Close) | None => break,
+                    Some(Outbound::Event(text)) => if media_ended(text.as_str()) { break true },
+                    Some(Outbound::Close) | None => break false,
                 },
-                b = broadcast.recv() => if let Err(tokio::sync::broadcast::error::RecvError::Closed) = b { break },
+                b = broadcast.recv() => if let Err(tokio::sync::broadcast::error::RecvError::Closed) = b { break false },
             }
+        };
+        if lock(&peers.sessions).remove(&sid2).is_some() && media_lost {
+            tracing::info!(session = %sid2, "WHIP publisher's media was lost; its session ends");
+            let _ = room_tx.send(RoomInput::Disconnected { conn }).await;
         }
-        lock(&peers.sessions).remove(&sid2);
     });
     tracing::info!(room = %id, by = %session.account.username, "WHIP publisher joined");
     Ok(created(&state, format!("/api/v1/rooms/{id}/whip/{sid}"), answer, Some(me)))
+}
+
+/// Whether a participant's event says its media peer is gone (the SFU's `connection_failed` or
+/// `internal`, which the room sends as an error).
+fn media_ended(event: &str) -> bool {
+    let event: serde_json::Value = serde_json::from_str(event).unwrap_or_default();
+    event["type"] == "error" && matches!(event["code"].as_str(), Some("connection_failed" | "internal"))
 }
 
 /// A trickled candidate or an ICE restart: the server is ICE-lite and learns the client's address from
