@@ -214,9 +214,20 @@ pub enum CertificateSource {
     Acme(acme::AcmeConfig),
 }
 
-/// Shared by every request handler. Cheap to clone.
+/// Shared by every request handler: one pointer, so that a request's extractors and layers clone it with
+/// one atomic increment (the listen link takes thousands of requests a second).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct AppStateInner {
     /// Persistence.
     pub store: Arc<dyn Store>,
     /// The configuration.
@@ -544,7 +555,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let recordings = config.data.join("recordings");
     std::fs::create_dir_all(&recordings).map_err(|e| StartError::DataDir(recordings.clone(), e))?;
     recordings::close_unfinished(store.as_ref(), &recordings).await?;
-    let state = AppState {
+    let state = AppState(Arc::new(AppStateInner {
         egress: Arc::new(stoa_egress::EgressConfig { ffmpeg, hls_kbps: 64 }),
         clip_limits: Arc::default(),
         http_peers: Arc::default(),
@@ -562,7 +573,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         sfu,
         metrics: Arc::new(metrics::Metrics::default()),
         stopping: shutdown.subscribe(),
-    };
+    }));
     restore_rooms(&state, unended).await?;
     community::AdminTail::start(state.clone()).await?;
     let state_rooms = state.rooms.clone();

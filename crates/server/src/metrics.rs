@@ -25,7 +25,7 @@ const JOIN_BUCKETS_MS: [u64; 10] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_0
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// HTTP requests by route (the router's pattern, so that IDs do not make new series) and status.
-    http: Mutex<HashMap<(String, u16), u64>>,
+    http: Mutex<HashMap<String, HashMap<u16, u64>>>,
     /// Room-socket connections cut off because their queue of events was full (a client that stopped
     /// reading).
     pub ws_queue_drops: AtomicU64,
@@ -45,16 +45,22 @@ impl Metrics {
         self.join_sum_ms.fetch_add(ms, Ordering::Relaxed);
     }
 
-    fn request(&self, route: String, status: u16) {
-        *self.http.lock().unwrap_or_else(|p| p.into_inner()).entry((route, status)).or_default() += 1;
+    /// Counts one request; a route's name is allocated once, on its first request.
+    fn request(&self, route: &str, status: u16) {
+        let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        let statuses = match http.get_mut(route) {
+            Some(statuses) => statuses,
+            None => http.entry(route.to_string()).or_default(),
+        };
+        *statuses.entry(status).or_default() += 1;
     }
 }
 
 /// Counts every request of the application by route and status.
 pub async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
-    state.metrics.request(route, response.status().as_u16());
+    state.metrics.request(route.as_ref().map_or("unmatched", |p| p.as_str()), response.status().as_u16());
     response
 }
 
@@ -266,8 +272,14 @@ pub fn render(state: &AppState) -> String {
     );
 
     head(&mut out, "stoa_http_requests_total", "counter", "HTTP requests, by route and status.");
-    let mut http: Vec<((String, u16), u64)> =
-        state.metrics.http.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let mut http: Vec<((String, u16), u64)> = state
+        .metrics
+        .http
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .flat_map(|(route, statuses)| statuses.iter().map(|(status, n)| ((route.clone(), *status), *n)))
+        .collect();
     http.sort();
     for ((route, status), n) in http {
         let _ = writeln!(out, "stoa_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}", label(&route));

@@ -433,7 +433,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     // Each listener holds a UDP socket and a WebSocket. What one process may open decides how many
     // processes hold them.
-    let limit = raise_file_limit(2 * (args.listeners + args.speakers) as u64 + args.hls_listeners as u64 + 256);
+    // The bench's own server inherits the limit: a socket per listener and player, and room to spare.
+    let limit = raise_file_limit(3 * (args.listeners + args.speakers) as u64 + 2 * args.hls_listeners as u64 + 1024);
     let per_process = (limit.saturating_sub(256) / 2).max(1) as usize;
     let processes = match args.listener_processes {
         0 if 2 * (args.listeners + args.speakers) as u64 + 256 <= limit => 1,
@@ -610,22 +611,30 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(mid) = measure_mid {
         *replay_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(mid);
     }
-    let hls_stats = Arc::new(HlsStats::default());
-    let mut hls_tasks = Vec::new();
-    if let (Some(mid), true) = (measure_mid, args.hls_listeners > 0) {
-        let http = reqwest::Client::builder().pool_max_idle_per_host(usize::MAX).build()?;
-        let playlist = format!("{base}/listen/{room}/index.m3u8");
-        for i in 0..args.hls_listeners {
-            // Spread over one poll period, as players that came at different times are.
-            let start = mid + Duration::from_secs_f64(2.0 * i as f64 / args.hls_listeners as f64);
-            let (http, playlist, stats, stop) = (http.clone(), playlist.clone(), hls_stats.clone(), stop.clone());
-            let base = format!("{base}/listen/{room}/");
-            hls_tasks.push(tokio::spawn(async move {
-                tokio::time::sleep_until(tokio::time::Instant::from_std(start)).await;
-                hls_player(&http, &playlist, &base, &stats, &stop).await;
-            }));
+    // The HLS players run in a process of their own from the window's middle to its end.
+    let hls_worker = match (measure_mid, args.hls_listeners > 0) {
+        (Some(mid), true) => {
+            let url = reqwest::Url::parse(&base).context("the server's address")?;
+            if url.scheme() != "http" {
+                bail!("--hls-listeners speaks plain HTTP: give the server's http:// address (or bench its own)");
+            }
+            let host = url.host_str().context("the server's address has no host")?.to_string();
+            let port = url.port_or_known_default().unwrap_or(80);
+            let plan = crate::bench_hls::HlsPlan {
+                addr: format!("{host}:{port}"),
+                host: format!("{host}:{port}"),
+                room: room.clone(),
+                players: args.hls_listeners,
+                // A socket each, unless that would take more open files than the server (which also holds
+                // the listeners' sockets) may have here: then players share connections, as behind a proxy.
+                connections: args.hls_listeners.min(hls_connection_cap(limit, args.listeners + args.speakers)),
+                start_us: wall_at(mid),
+                stop_us: wall_at(measure_to),
+            };
+            Some(crate::bench_hls::HlsWorker::start(&plan)?)
         }
-    }
+        _ => None,
+    };
     let chat_stats = Arc::new(ChatStats::default());
     let mut chatter_tasks = Vec::new();
     for (i, mut session) in chatter_sessions.into_iter().enumerate() {
@@ -674,6 +683,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let workers_cpu =
         |workers: &[Worker]| -> f64 { workers.iter().filter_map(|w| proc_usage(w.pid)).map(|u| u.0).sum() };
     let bench_start = self_cpu() + workers_cpu(&workers);
+    let hls_pid = hls_worker.as_ref().map(|w| w.pid);
+    let hls_start = hls_pid.and_then(proc_usage);
     let sent_start = (talking_sent.load(Ordering::Relaxed), all_sent.load(Ordering::Relaxed));
     let mut server_mid = None;
     while Instant::now() < measure_to {
@@ -696,6 +707,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let server_end = pid.and_then(tree_usage);
     let bench_end = self_cpu() + workers_cpu(&workers);
+    let hls_end = hls_pid.and_then(proc_usage);
     let talking_window = talking_sent.load(Ordering::Relaxed) - sent_start.0;
     let all_window = all_sent.load(Ordering::Relaxed) - sent_start.1;
     stop.store(true, Ordering::Relaxed);
@@ -706,7 +718,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     for worker in workers {
         results.extend(worker.finish().await?);
     }
-    for t in speaker_tasks.into_iter().chain(chatter_tasks).chain(hls_tasks) {
+    let hls_report = match hls_worker {
+        Some(w) => Some(w.finish().await?),
+        None => None,
+    };
+    for t in speaker_tasks.into_iter().chain(chatter_tasks) {
         let _ = t.await;
     }
     if !args.json {
@@ -822,16 +838,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         report["quiet"] = quiet;
         report[if chatting { "chat" } else { "busy" }] = busy;
         report[if chatting { "chat_cpu_ratio" } else { "busy_cpu_ratio" }] = ratio.into();
-        if args.hls_listeners > 0 {
-            let mut ages = std::mem::take(&mut *hls_stats.ages.lock().unwrap_or_else(|e| e.into_inner()));
-            ages.sort_by(f64::total_cmp);
+        if let Some(mut hls) = hls_report {
+            hls.ages_ms.sort_by(f64::total_cmp);
+            hls.request_ms.sort_by(f64::total_cmp);
+            let players_cpu = match (hls_start, hls_end) {
+                (Some((a, _)), Some((b, _))) => (b - a) / half * 100.0,
+                _ => f64::NAN,
+            };
             report["hls"] = serde_json::json!({
                 "players": args.hls_listeners,
-                "playlist_requests_per_s": hls_stats.playlists.load(Ordering::Relaxed) as f64 / (seconds / 2.0),
-                "segment_requests_per_s": hls_stats.segments.load(Ordering::Relaxed) as f64 / (seconds / 2.0),
-                "errors": hls_stats.errors.load(Ordering::Relaxed),
-                "segment_age_at_fetch_p50_ms": percentile(&ages, 0.5),
-                "segment_age_at_fetch_p95_ms": percentile(&ages, 0.95),
+                "players_cpu_pct": players_cpu,
+                "connections": hls.connections,
+                "playlist_requests_per_s": hls.playlists as f64 / half,
+                "segment_requests_per_s": hls.segments as f64 / half,
+                "errors": hls.errors,
+                "request_p50_ms": percentile(&hls.request_ms, 0.5),
+                "request_p99_ms": percentile(&hls.request_ms, 0.99),
+                "segment_age_at_fetch_p50_ms": percentile(&hls.ages_ms, 0.5),
+                "segment_age_at_fetch_p95_ms": percentile(&hls.ages_ms, 0.95),
             });
         }
         report["replay"] = args.replay.into();
@@ -848,56 +872,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the HLS players did.
-#[derive(Default)]
-struct HlsStats {
-    playlists: AtomicU64,
-    segments: AtomicU64,
-    errors: AtomicU64,
-    /// Each fetched segment's age: from its newest audio's mix to its arrival here (ms).
-    ages: std::sync::Mutex<Vec<f64>>,
-}
-
-/// One HLS player: the playlist every 2 s (its target duration), and each segment new in it, once.
-async fn hls_player(
-    http: &reqwest::Client,
-    playlist: &str,
-    base: &str,
-    stats: &HlsStats,
-    stop: &std::sync::atomic::AtomicBool,
-) {
-    let mut last: Option<String> = None;
-    let mut ticker = tokio::time::interval(Duration::from_secs(2));
-    while !stop.load(Ordering::Relaxed) {
-        ticker.tick().await;
-        let text = match http.get(playlist).send().await {
-            Ok(r) if r.status().is_success() => r.text().await.unwrap_or_default(),
-            _ => {
-                stats.errors.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-        };
-        stats.playlists.fetch_add(1, Ordering::Relaxed);
-        let newest = text.lines().rfind(|l| l.ends_with(".aac")).map(str::to_string);
-        if newest.is_none() || newest == last {
-            continue;
-        }
-        let name = newest.unwrap_or_default();
-        match http.get(format!("{base}{name}")).send().await {
-            Ok(r) if r.status().is_success() => {
-                let age = r.headers().get("x-stoa-audio-age-ms").and_then(|v| v.to_str().ok()?.parse::<f64>().ok());
-                let _ = r.bytes().await;
-                stats.segments.fetch_add(1, Ordering::Relaxed);
-                if let Some(age) = age {
-                    stats.ages.lock().unwrap_or_else(|e| e.into_inner()).push(age);
-                }
-            }
-            _ => {
-                stats.errors.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        last = Some(name);
-    }
+/// How many listen-link connections the bench's server can take besides its listeners' sockets, within the
+/// open-file limit it inherits (at least 1,000).
+fn hls_connection_cap(limit: u64, peers: usize) -> usize {
+    (limit.saturating_sub(3 * peers as u64 + 1024) as usize).max(1000)
 }
 
 /// A process's CPU seconds and memory with its children's (the server's ffmpeg encoders) added.
@@ -1445,7 +1423,7 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
 /// Raises this process's open-file limit towards `want` (its children, the bench's own server and its
 /// listener processes, inherit it): the soft limit up to the hard one, and the hard one too where the
 /// process may (CAP_SYS_RESOURCE). Returns the limit it has now.
-fn raise_file_limit(want: u64) -> u64 {
+pub(crate) fn raise_file_limit(want: u64) -> u64 {
     // SAFETY: getrlimit/setrlimit on a local struct.
     unsafe {
         let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };

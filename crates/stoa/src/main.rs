@@ -2,6 +2,7 @@
 
 mod admin;
 mod bench;
+mod bench_hls;
 mod bench_social;
 mod bot;
 mod config;
@@ -51,6 +52,9 @@ enum Command {
     /// A process of `stoa bench` listeners, started by the bench itself (a plan on stdin, results on stdout).
     #[command(hide = true)]
     BenchListeners,
+    /// A process of `stoa bench --hls-listeners` players, started by the bench itself.
+    #[command(hide = true)]
+    BenchHls,
 }
 
 fn main() -> ExitCode {
@@ -89,11 +93,31 @@ fn return_large_blocks_to_the_kernel() {
     // SAFETY: mallopt only changes allocator tunables; it is safe to call before any thread is started.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        // Fixing the mmap threshold also fixes the trim threshold at 128 KiB, and then a busy thread's heap
+        // is shrunk and grown again many times a second (page faults and mprotect on the HTTP workers
+        // under thousands of listen-link requests). 16 MiB of slack a heap keeps that off the hot path.
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 16 << 20);
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn return_large_blocks_to_the_kernel() {}
+
+/// A server holds a socket for each connection, so its open-file limit is raised from the soft limit to
+/// the hard one, as nginx and Go's runtime do: the usual soft default of 1,024 would refuse the 1,025th
+/// listener or listen-link player.
+fn raise_open_file_limit() {
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+                tracing::warn!(soft = limit.rlim_cur, "cannot raise the open-file limit");
+            }
+        }
+    }
+}
 
 fn try_main() -> anyhow::Result<()> {
     return_large_blocks_to_the_kernel();
@@ -111,7 +135,12 @@ fn try_main() -> anyhow::Result<()> {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    // The bench's HLS players run on one thread: many small exchanges, cheapest without waking other workers.
+    let runtime = match cli.command {
+        Some(Command::BenchHls) => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        _ => tokio::runtime::Runtime::new(),
+    }
+    .context("cannot start the async runtime")?;
     match cli.command {
         None => runtime.block_on(serve(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
@@ -119,6 +148,7 @@ fn try_main() -> anyhow::Result<()> {
         Some(Command::Bot(command)) => runtime.block_on(bot::run(command)),
         Some(Command::Bench(args)) => runtime.block_on(bench::run(args)),
         Some(Command::BenchListeners) => runtime.block_on(bench::listeners_worker()),
+        Some(Command::BenchHls) => runtime.block_on(bench_hls::worker()),
     }
 }
 
@@ -128,6 +158,7 @@ const RESTART_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
+    raise_open_file_limit();
     let data = config.data.clone();
     let running = stoa_server::start(config).await.context("cannot start the server")?;
     // The banner is best effort: a closed stdout (a parent that stopped reading) must not stop the server.

@@ -205,3 +205,35 @@ fn the_chat_bench_measures_a_quiet_half_and_a_chatty_half() {
     let counted = r["reaction_counts_seen_by_a_chatter"].as_u64().unwrap();
     assert!(given >= 60 && counted + 20 >= given && counted <= given, "counts add up to what was given: {r}");
 }
+
+/// `stoa bench --hls-listeners`: in the window's second half, players in their own process (`stoa bench-hls`)
+/// poll the room's listen link, a connection each; their playlists and segments are counted, with no error,
+/// each segment's delay is measured, and the WebRTC room goes on.
+#[test]
+fn the_hls_bench_polls_the_listen_link_from_players_of_its_own() {
+    let r = bench(&[
+        "--listeners",
+        "20",
+        "--speakers",
+        "1",
+        "--seconds",
+        "16",
+        "--join-window",
+        "3",
+        "--hls-listeners",
+        "40",
+    ]);
+    assert_eq!(r["joined"], 20, "{r}");
+    let hls = &r["hls"];
+    assert_eq!(hls["players"], 40, "{r}");
+    assert_eq!(hls["connections"], 40, "a connection each: {r}");
+    assert_eq!(hls["errors"], 0, "{r}");
+    assert!(hls["playlist_requests_per_s"].as_f64().is_some_and(|n| n > 10.0), "{r}");
+    assert!(hls["segment_requests_per_s"].as_f64().is_some_and(|n| n > 5.0), "{r}");
+    assert!(hls["segment_age_at_fetch_p50_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{r}");
+    assert!(hls["players_cpu_pct"].as_f64().is_some_and(|c| c > 0.0), "{r}");
+    for half in ["quiet", "busy"] {
+        assert!(r[half]["packets_received"].as_u64().is_some_and(|n| n > 0), "{half}: {r}");
+        assert_eq!(r[half]["loss_pct"], 0.0, "{half}: {r}");
+    }
+}

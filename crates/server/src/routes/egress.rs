@@ -128,7 +128,11 @@ pub async fn playlist(State(state): State<AppState>, Path(id): Path<String>) -> 
                 .with_retry_after(2)
         })?,
     };
-    Ok((public_headers("application/vnd.apple.mpegurl", "public, max-age=1"), playlist.to_string()).into_response())
+    Ok((
+        public_headers("application/vnd.apple.mpegurl", "public, max-age=1"),
+        axum::body::Bytes::from_owner(Shared(playlist)),
+    )
+        .into_response())
 }
 
 #[utoipa::path(get, path = "/listen/{id}/{segment}", tag = "listen",
@@ -145,7 +149,7 @@ pub async fn segment(
         SegmentLookup::Found(bytes, age) => {
             let mut response = (
                 public_headers("audio/aac", "public, max-age=31536000, immutable"),
-                axum::body::Bytes::from_owner(ArcBytes(bytes)),
+                axum::body::Bytes::from_owner(Shared(bytes)),
             )
                 .into_response();
             // How old its newest audio is, for measuring the stream's delay (`stoa bench --hls-listeners`).
@@ -160,12 +164,18 @@ pub async fn segment(
     }
 }
 
-/// A segment's shared bytes, handed to the response body without a copy.
-struct ArcBytes(Arc<[u8]>);
+/// A segment's or the playlist's shared bytes, handed to the response body without a copy.
+struct Shared<T: ?Sized>(Arc<T>);
 
-impl AsRef<[u8]> for ArcBytes {
+impl AsRef<[u8]> for Shared<[u8]> {
     fn as_ref(&self) -> &[u8] {
         &self.0
+    }
+}
+
+impl AsRef<[u8]> for Shared<str> {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 }
 
