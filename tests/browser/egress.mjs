@@ -74,12 +74,23 @@ try {
   await member.getByRole('status', { name: 'This room is being recorded' }).waitFor();
   step('the replay, clips and the listen link are on; the member sees the recording badge');
 
-  // Someone with no account listens through the link.
+  // Someone with no account listens through the link, at low latency: hls.js reloads the playlist with
+  // blocking requests and fetches the half-second parts.
+  const lowLatency = { blocking: 0, parts: 0 };
+  stranger.on('request', (r) => {
+    if (r.url().includes(`/listen/${roomId}/index.m3u8?_HLS_msn=`)) lowLatency.blocking += 1;
+    if (/\/listen\/[^/]+\/[0-9a-f]+-\d+\.\d\.aac$/.test(r.url())) lowLatency.parts += 1;
+  });
   await stranger.goto(`${base}/listen/${roomId}`);
   await stranger.getByRole('heading', { name: 'Open air' }).waitFor();
   await stranger.getByText('Henrietta Host (host)').waitFor();
   await stranger.evaluate(() => document.querySelector('audio').play().catch(() => undefined));
   await hearsWith(stranger, 440, 'a stranger on the listen link (HLS)', step);
+  for (let i = 0; i < 100 && (lowLatency.blocking < 2 || lowLatency.parts < 4); i++) await stranger.waitForTimeout(100);
+  if (lowLatency.blocking < 2 || lowLatency.parts < 4) {
+    throw new Error(`hls.js did not play at low latency: ${JSON.stringify(lowLatency)}`);
+  }
+  step(`hls.js plays at low latency: ${lowLatency.blocking} blocking reloads, ${lowLatency.parts} parts`);
   await axe(stranger, 'listen page');
   await stranger.screenshot({ path: join(OUT, 'listen-phone.png') });
 

@@ -67,7 +67,7 @@ export function ListenPage({ id }: { id: string }) {
       <audio ref={audio} controls aria-label="The room, live" onPlaying={() => setPlaying(true)} onPause={() => setPlaying(false)} />
       {!playing && <button class="primary wide" onClick={() => void audio.current?.play().catch(() => undefined)}>Play</button>}
       <ErrorNote message={error} />
-      <p class="muted">The stream runs a few seconds behind the room. To raise your hand and speak, join with an account.</p>
+      <p class="muted">The stream runs a couple of seconds behind the room. To raise your hand and speak, join with an account.</p>
     </main>
   );
 }

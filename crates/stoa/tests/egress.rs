@@ -161,6 +161,41 @@ async fn a_speakers_440_hz_reaches_the_listen_link_a_clip_an_rtmp_server_and_the
     assert_eq!(missing.status(), 404);
     assert!(missing.text().await.unwrap().contains("no such segment"));
 
+    // Low-latency HLS: the playlist lists parts and hints at the next; a blocking reload for the hinted
+    // part waits until it is listed, and the part itself is there for the asking.
+    let text = raw(reqwest::Method::GET, &playlist_url, None, &[]).await.text().await.unwrap();
+    assert!(text.contains("#EXT-X-PART-INF:PART-TARGET=0.512\n"), "{text}");
+    assert!(text.contains("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES"), "{text}");
+    let hint = text.lines().last().unwrap().split("URI=\"").nth(1).unwrap().trim_end_matches('"').to_string();
+    let (seq, part) = hint.trim_end_matches(".aac").split_once('-').unwrap().1.split_once('.').unwrap();
+    let blocking = format!("{playlist_url}?_HLS_msn={seq}&_HLS_part={part}");
+    let reloaded = raw(reqwest::Method::GET, &blocking, None, &[]).await;
+    assert_eq!(reloaded.status(), 200);
+    assert_eq!(reloaded.headers()["cache-control"], "public, max-age=6");
+    let reloaded = reloaded.text().await.unwrap();
+    assert!(reloaded.contains(&format!("URI=\"{hint}\",INDEPENDENT=YES")), "the hinted part is listed: {reloaded}");
+    let part_bytes = raw(reqwest::Method::GET, &format!("{}/listen/{room}/{hint}", w.base), None, &[]).await;
+    assert_eq!(part_bytes.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert!(part_bytes.bytes().await.unwrap().starts_with(b"ID3"));
+    // The parts of the newest complete segment, each decoded on its own, are the tone.
+    let newest = reloaded.lines().rfind(|l| l.ends_with(".aac")).unwrap().trim_end_matches(".aac").to_string();
+    let mut pcm = Vec::new();
+    for i in 0..4 {
+        pcm.extend(samples_of(&format!("{}/listen/{room}/{newest}.{i}.aac", w.base), 1).await);
+    }
+    assert!(pcm.len() > 80_000, "four parts are about 2 s: {}", pcm.len());
+    let hz = common::frequency(&pcm);
+    assert!(near_440(hz), "the parts carry the speaker's 440 Hz: {hz:.0} Hz");
+    for (query, code) in [
+        (format!("_HLS_msn={}", seq.parse::<u64>().unwrap() + 10), "too_far_ahead"),
+        ("_HLS_msn=soon".into(), "invalid_query"),
+        ("_HLS_part=1".into(), "invalid_query"),
+    ] {
+        let r = raw(reqwest::Method::GET, &format!("{playlist_url}?{query}"), None, &[]).await;
+        assert_eq!(r.status(), 400, "{query}");
+        assert!(r.text().await.unwrap().contains(code), "{query}");
+    }
+
     // A clip of the last 30 seconds, by a listener: its own page, its audio public (an open room).
     let (status, clip) =
         send_json(&listener, reqwest::Method::POST, &format!("/api/v1/rooms/{room}/clips"), json!({})).await;

@@ -6,7 +6,7 @@ use crate::error::{ApiError, ApiJson};
 use crate::live::{RoomHandle, RoomInput, Snapshot};
 use crate::recordings::{file_of, may_hear, new_id};
 use crate::routes::rooms::visible_room;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use stoa_egress::hls::SegmentLookup;
+use stoa_egress::hls::{Blocked, SegmentLookup};
 use stoa_egress::{RoomEgress, RtmpState};
 use stoa_proto::{
     ErrorBody, ListenInfo, Recording, RecordingKind, RecordingList, RestreamRequest, RestreamStatus, Role, RoomId,
@@ -25,6 +25,10 @@ use tokio::sync::oneshot;
 
 /// How long a playlist request waits for a stream that is starting to have its first segment.
 const FIRST_SEGMENT_WAIT: Duration = Duration::from_secs(8);
+/// How long a blocking playlist reload waits (RFC 8216bis suggests three target durations).
+const BLOCKING_WAIT: Duration = Duration::from_secs(6);
+/// How long a request for the hinted part waits for it (a part is half a second).
+const PART_WAIT: Duration = Duration::from_secs(3);
 /// Clips one person may make: one every ten seconds.
 const CLIP_INTERVAL: Duration = Duration::from_secs(10);
 /// The length of a clip.
@@ -112,40 +116,82 @@ fn public_headers(content_type: &'static str, cache: &'static str) -> [(header::
     ]
 }
 
-#[utoipa::path(get, path = "/listen/{id}/index.m3u8", tag = "listen", params(("id" = String, Path)),
-    responses((status = 200, description = "The HLS playlist (`application/vnd.apple.mpegurl`): 2 s AAC-LC segments"),
-        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/listen/{id}/index.m3u8", tag = "listen",
+    params(("id" = String, Path),
+        ("_HLS_msn" = Option<u64>, Query, description = "Low-latency HLS: answer once this segment is listed"),
+        ("_HLS_part" = Option<u32>, Query, description = "With `_HLS_msn`: once this part of it is listed")),
+    responses((status = 200, description = "The HLS playlist (`application/vnd.apple.mpegurl`): 2 s AAC-LC segments, each also in four parts"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 /// The room's HLS playlist. The first request starts the stream (an `ffmpeg` encoding AAC-LC), and the
-/// stream runs while players keep asking. Cached for a second: a CDN in front takes the polling.
-pub async fn playlist(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// stream runs while players keep asking. Cached for a second: a CDN in front takes the polling. A
+/// low-latency player's blocking reload (`_HLS_msn`, `_HLS_part`) waits until what it asks for is listed.
+pub async fn playlist(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
     let (_, _, egress) = listenable(&state, &id)?;
+    let blocking = blocking_request(query.as_deref())?;
     egress.want_hls().map_err(unavailable)?;
     let hls = egress.hls().clone();
-    let playlist = match hls.playlist() {
-        Some(p) => p,
-        None => hls.first_segment(FIRST_SEGMENT_WAIT).await.ok_or_else(|| {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "starting", "The stream is starting; try again in a moment.")
-                .with_retry_after(2)
-        })?,
+    let starting = || {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "starting", "The stream is starting; try again in a moment.")
+            .with_retry_after(2)
     };
-    Ok((
-        public_headers("application/vnd.apple.mpegurl", "public, max-age=1"),
-        axum::body::Bytes::from_owner(Shared(playlist)),
-    )
+    let (playlist, cache) = match blocking {
+        Some((msn, part)) => match hls.playlist_at(msn, part, BLOCKING_WAIT).await {
+            Ok(p) => (p, "public, max-age=6"),
+            Err(Blocked::TooFarAhead) => {
+                return Err(ApiError::bad_request(
+                    "too_far_ahead",
+                    "_HLS_msn is more than two segments ahead of the stream.",
+                ));
+            }
+            Err(Blocked::NotYet) => return Err(starting()),
+        },
+        None => match hls.playlist() {
+            Some(p) => (p, "public, max-age=1"),
+            None => (hls.first_segment(FIRST_SEGMENT_WAIT).await.ok_or_else(starting)?, "public, max-age=1"),
+        },
+    };
+    Ok((public_headers("application/vnd.apple.mpegurl", cache), axum::body::Bytes::from_owner(Shared(playlist)))
         .into_response())
+}
+
+/// A blocking reload's `_HLS_msn` and `_HLS_part`, if the query has them (other parameters, such as a
+/// player's cache-busting ones, are ignored). `_HLS_part` without `_HLS_msn`, or a number that is not one,
+/// is a 400.
+fn blocking_request(query: Option<&str>) -> Result<Option<(u64, Option<u32>)>, ApiError> {
+    let (mut msn, mut part) = (None, None);
+    for pair in query.unwrap_or("").split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let bad = |name: &str| ApiError::bad_request("invalid_query", format!("{name} must be a whole number."));
+        match key {
+            "_HLS_msn" => msn = Some(value.parse::<u64>().map_err(|_| bad("_HLS_msn"))?),
+            "_HLS_part" => part = Some(value.parse::<u32>().map_err(|_| bad("_HLS_part"))?),
+            _ => {}
+        }
+    }
+    match (msn, part) {
+        (None, Some(_)) => Err(ApiError::bad_request("invalid_query", "_HLS_part needs _HLS_msn.")),
+        (Some(msn), part) => Ok(Some((msn, part))),
+        (None, None) => Ok(None),
+    }
 }
 
 #[utoipa::path(get, path = "/listen/{id}/{segment}", tag = "listen",
     params(("id" = String, Path), ("segment" = String, Path, description = "A name from the playlist")),
     responses((status = 200, description = "A segment (`audio/aac`): an ID3 timestamp, then ADTS frames"),
         (status = 404, body = ErrorBody)))]
-/// One segment of the room's HLS stream. Its name never names other bytes, so it is cached for a year.
+/// One segment (`STREAM-SEQ.aac`) or part (`STREAM-SEQ.PART.aac`) of the room's HLS stream. Its name
+/// never names other bytes, so it is cached for a year. The part the playlist hints at is answered as soon
+/// as it is made.
 pub async fn segment(
     State(state): State<AppState>,
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (_, _, egress) = listenable(&state, &id)?;
-    match egress.hls().segment(&name) {
+    match egress.hls().segment_or_wait(&name, PART_WAIT).await {
         SegmentLookup::Found(bytes, age) => {
             let mut response = (
                 public_headers("audio/aac", "public, max-age=31536000, immutable"),
