@@ -104,6 +104,10 @@ pub struct BenchArgs {
     /// does. The report has both halves, the HLS requests and errors, and each segment's age when fetched.
     #[arg(long, default_value_t = 0)]
     hls_listeners: usize,
+    /// The HLS players play at low latency, as hls.js and Safari do with a playlist that has parts: a
+    /// blocking reload for the hinted part, then that part, about twice a second.
+    #[arg(long)]
+    hls_low_latency: bool,
     /// The host turns on "Record a replay" for the second half of the window: the room's mix (decode,
     /// mix, encode) and its file. The report has both halves.
     #[arg(long)]
@@ -625,6 +629,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 host: format!("{host}:{port}"),
                 room: room.clone(),
                 players: args.hls_listeners,
+                low_latency: args.hls_low_latency,
                 // A socket each, unless that would take more open files than the server (which also holds
                 // the listeners' sockets) may have here: then players share connections, as behind a proxy.
                 connections: args.hls_listeners.min(hls_connection_cap(limit, args.listeners + args.speakers)),
@@ -847,6 +852,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             };
             report["hls"] = serde_json::json!({
                 "players": args.hls_listeners,
+                "low_latency": args.hls_low_latency,
+                "part_requests_per_s": hls.parts as f64 / half,
                 "players_cpu_pct": players_cpu,
                 "connections": hls.connections,
                 "playlist_requests_per_s": hls.playlists as f64 / half,

@@ -24,6 +24,8 @@ pub(crate) struct HlsPlan {
     pub host: String,
     pub room: String,
     pub players: usize,
+    /// Low-latency players: blocking reloads and parts, instead of a poll every 2 s and whole segments.
+    pub low_latency: bool,
     /// How many connections they share (as players behind one proxy share its connections): one each when
     /// a process may open that many sockets.
     pub connections: usize,
@@ -38,6 +40,7 @@ pub(crate) struct HlsPlan {
 pub(crate) struct HlsReport {
     pub playlists: u64,
     pub segments: u64,
+    pub parts: u64,
     pub errors: u64,
     /// Connections opened (one per player, more if the server closed some).
     pub connections: u64,
@@ -72,13 +75,20 @@ pub async fn worker() -> anyhow::Result<()> {
         // Spread over one poll period, as players that came at different times are.
         let begin = start + POLL.mul_f64(i as f64 / plan.players.max(1) as f64);
         let (plan, conn) = (plan.clone(), connections[i % connections.len()].clone());
-        tasks.push(tokio::spawn(async move { player(&plan, &conn, begin, stop).await }));
+        tasks.push(tokio::spawn(async move {
+            if plan.low_latency {
+                low_latency_player(&plan, &conn, begin, stop).await
+            } else {
+                player(&plan, &conn, begin, stop).await
+            }
+        }));
     }
     let mut report = HlsReport::default();
     for t in tasks {
         if let Ok(r) = t.await {
             report.playlists += r.playlists;
             report.segments += r.segments;
+            report.parts += r.parts;
             report.errors += r.errors;
             report.connections += r.connections;
             report.ages_ms.extend(r.ages_ms);
@@ -137,6 +147,60 @@ async fn player(plan: &HlsPlan, conn: &Mutex<Option<Conn>>, begin: Instant, stop
         last = Some(newest);
     }
     report
+}
+
+/// One low-latency player, from `begin` until `stop`: the playlist, then over and over a blocking reload
+/// for the part the last one hinted at (answered once that part is made) and that part, as hls.js does.
+async fn low_latency_player(plan: &HlsPlan, conn: &Mutex<Option<Conn>>, begin: Instant, stop: Instant) -> HlsReport {
+    let mut report = HlsReport::default();
+    let playlist = format!("/listen/{}/index.m3u8", plan.room);
+    tokio::time::sleep_until(tokio::time::Instant::from_std(begin)).await;
+    // The part asked for, by its name and its (segment, part) numbers.
+    let mut want: Option<(String, u64, u32)> = None;
+    while Instant::now() < stop {
+        let path = match &want {
+            Some((_, msn, part)) => format!("{playlist}?_HLS_msn={msn}&_HLS_part={part}"),
+            None => playlist.clone(),
+        };
+        let asked = Instant::now();
+        let text = match get(&mut *conn.lock().await, plan, &path, &mut report).await {
+            Ok(r) if r.status == 200 => String::from_utf8(r.body).unwrap_or_default(),
+            _ => {
+                report.errors += 1;
+                want = None;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        report.request_ms.push(asked.elapsed().as_secs_f64() * 1000.0);
+        report.playlists += 1;
+        if let Some((name, ..)) = want.take() {
+            let asked = Instant::now();
+            let path = format!("/listen/{}/{name}", plan.room);
+            match get(&mut *conn.lock().await, plan, &path, &mut report).await {
+                Ok(r) if r.status == 200 => {
+                    report.request_ms.push(asked.elapsed().as_secs_f64() * 1000.0);
+                    report.parts += 1;
+                    if let Some(age) = r.age_ms {
+                        report.ages_ms.push(age);
+                    }
+                }
+                _ => report.errors += 1,
+            }
+        }
+        want = text.lines().rfind(|l| l.starts_with("#EXT-X-PRELOAD-HINT:")).and_then(hinted);
+        if want.is_none() {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    report
+}
+
+/// The hinted part's name and numbers, from `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="STREAM-SEQ.PART.aac"`.
+fn hinted(line: &str) -> Option<(String, u64, u32)> {
+    let name = line.split("URI=\"").nth(1)?.trim_end_matches('"');
+    let (seq, part) = name.strip_suffix(".aac")?.split_once('-')?.1.split_once('.')?;
+    Some((name.to_string(), seq.parse().ok()?, part.parse().ok()?))
 }
 
 /// A keep-alive connection and what it has read past the last response.

@@ -237,3 +237,29 @@ fn the_hls_bench_polls_the_listen_link_from_players_of_its_own() {
         assert_eq!(r[half]["loss_pct"], 0.0, "{half}: {r}");
     }
 }
+
+/// `stoa bench --hls-listeners --hls-low-latency`: the players reload the playlist with blocking requests
+/// for the hinted part and fetch each part, with no error, and each part's delay is measured.
+#[test]
+fn the_hls_bench_plays_at_low_latency_with_blocking_reloads_and_parts() {
+    let r = bench(&[
+        "--listeners",
+        "10",
+        "--speakers",
+        "1",
+        "--seconds",
+        "14",
+        "--join-window",
+        "3",
+        "--hls-listeners",
+        "20",
+        "--hls-low-latency",
+    ]);
+    let hls = &r["hls"];
+    assert_eq!(hls["low_latency"], true, "{r}");
+    assert_eq!(hls["errors"], 0, "{r}");
+    // Twenty players, about two parts a second each, for the last few of the half's 7 s.
+    assert!(hls["part_requests_per_s"].as_f64().is_some_and(|n| n > 10.0), "{r}");
+    assert!(hls["playlist_requests_per_s"].as_f64().is_some_and(|n| n > 10.0), "{r}");
+    assert!(hls["segment_age_at_fetch_p50_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{r}");
+}
