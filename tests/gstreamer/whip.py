@@ -4,8 +4,9 @@ pulls in libsoup 3 through gupnp-igd ("libsoup2 symbols detected"). This is the 
 same way: webrtcbin with an Opus tone, the offer (ICE gathered, no trickle) POSTed with a bearer token,
 the answer applied.
 
-With --ecdsa it uses a P-256 DTLS certificate: str0m's DTLS server takes ECDSA client certificates only
-(as browsers, OBS and aiortc make), and webrtcbin makes RSA ones, with which the handshake stalls.
+By default it uses webrtcbin's own RSA DTLS certificate, as simple-whip-client and whipsink do (Stoa's
+DTLS takes RSA client certificates since its patch of dimpl, vendor/dimpl); with --ecdsa, a P-256 one,
+as browsers, OBS and aiortc make.
 
 It publishes a sine of --hz for --seconds, then DELETEs the session (unless --no-delete), and prints one JSON line: the POST's
 status and content type, the session's Location, ICE's last state, and the DELETE's status. Run it with
@@ -73,9 +74,9 @@ def main():
     webrtc = pipeline.get_by_name("send")
     fingerprint = None
     if args.ecdsa:
-        # str0m's DTLS server (dimpl) takes ECDSA client certificates only, as browsers and OBS use;
-        # webrtcbin makes an RSA one. A P-256 one is made with openssl and handed to webrtcbin's DTLS
-        # decoder, and the offer's fingerprint, which webrtcbin computed from its own, is replaced.
+        # An ECDSA certificate, as browsers and OBS use, in place of webrtcbin's RSA one: a P-256 one is made
+        # with openssl and handed to webrtcbin's DTLS decoder, and the offer's fingerprint, which webrtcbin
+        # computed from its own, is replaced.
         with tempfile.TemporaryDirectory() as d:
             subprocess.run(
                 ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",

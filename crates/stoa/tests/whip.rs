@@ -77,7 +77,7 @@ async fn gstreamer_whip(url: &str, token: &str, args: &[&str]) -> Value {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/gstreamer/whip.py");
     let publisher = tokio::process::Command::new("/usr/bin/python3")
         .arg(&script)
-        .args(["--url", url, "--token", token, "--hz", "440", "--loopback", "--ecdsa"])
+        .args(["--url", url, "--token", token, "--hz", "440", "--loopback"])
         .args(args)
         .kill_on_drop(true)
         .output();
@@ -98,7 +98,7 @@ async fn a_whip_publisher_that_vanishes_without_a_delete_has_its_session_ended()
     let token = pat(&host, &["speak"]).await;
     let url = format!("{}/api/v1/rooms/{room}/whip", w.base);
     // It publishes for 3 s and is gone, as OBS is when it crashes or its network drops: no DELETE.
-    let r = gstreamer_whip(&url, &token, &["--seconds", "3", "--no-delete"]).await;
+    let r = gstreamer_whip(&url, &token, &["--seconds", "3", "--no-delete", "--ecdsa"]).await;
     assert_eq!(r["status"], 201, "{r}");
     assert_eq!(r["deleted"], Value::Null, "{r}");
     let session = format!("{}{}", w.base, r["location"].as_str().unwrap());
@@ -127,7 +127,7 @@ async fn a_whip_publisher_that_vanishes_without_a_delete_has_its_session_ended()
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     // The host can publish again at once, on a new session.
-    let r = gstreamer_whip(&url, &token, &["--seconds", "1"]).await;
+    let r = gstreamer_whip(&url, &token, &["--seconds", "1", "--ecdsa"]).await;
     assert_eq!(r["status"], 201, "{r}");
     assert_eq!(r["deleted"], 200, "{r}");
 }
