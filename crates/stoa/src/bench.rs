@@ -636,7 +636,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 start_us: wall_at(mid),
                 stop_us: wall_at(measure_to),
             };
-            Some(crate::bench_hls::HlsWorker::start(&plan)?)
+            Some(Worker::start("bench-hls", "the HLS players' process", &plan)?)
         }
         _ => None,
     };
@@ -676,7 +676,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ));
         for p in 0..processes {
             let mine = tokens.iter().filter(|(i, _)| i % processes == p).cloned().collect();
-            workers.push(Worker::start(&plan(mine))?);
+            workers.push(Worker::start("bench-listeners", "a listener process", &plan(mine))?);
         }
         None
     };
@@ -721,10 +721,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     for worker in workers {
-        results.extend(worker.finish().await?);
+        results.extend(worker.finish::<Vec<ListenerResult>>().await?);
     }
     let hls_report = match hls_worker {
-        Some(w) => Some(w.finish().await?),
+        Some(w) => Some(w.finish::<crate::bench_hls::HlsReport>().await?),
         None => None,
     };
     for t in speaker_tasks.into_iter().chain(chatter_tasks) {
@@ -1128,40 +1128,43 @@ pub async fn listeners_worker() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A worker process of listeners.
-struct Worker {
+/// A worker process of the bench (`stoa bench-listeners`, `stoa bench-hls`): a plan as JSON on its standard
+/// input, its results as JSON on its standard output.
+pub(crate) struct Worker {
     child: tokio::process::Child,
-    pid: u32,
+    pub pid: u32,
+    /// What it is, for errors.
+    what: &'static str,
 }
 
 impl Worker {
-    fn start(plan: &ListenerPlan) -> anyhow::Result<Worker> {
+    pub fn start(subcommand: &str, what: &'static str, plan: &impl serde::Serialize) -> anyhow::Result<Worker> {
         use tokio::io::AsyncWriteExt;
-        let exe = std::env::current_exe().context("cannot find the stoa binary to start listener processes")?;
+        let exe = std::env::current_exe().context("cannot find the stoa binary to start the bench's workers")?;
         let mut child = tokio::process::Command::new(exe)
-            .arg("bench-listeners")
+            .arg(subcommand)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
-            .context("cannot start a listener process")?;
-        let pid = child.id().context("a listener process exited at once")?;
+            .with_context(|| format!("cannot start {what}"))?;
+        let pid = child.id().with_context(|| format!("{what} exited at once"))?;
         let mut stdin = child.stdin.take().context("no stdin")?;
         let plan = serde_json::to_vec(plan)?;
         tokio::spawn(async move {
             // Dropping stdin after the plan ends the worker's read.
             let _ = stdin.write_all(&plan).await;
         });
-        Ok(Worker { child, pid })
+        Ok(Worker { child, pid, what })
     }
 
-    async fn finish(self) -> anyhow::Result<Vec<ListenerResult>> {
+    pub async fn finish<T: serde::de::DeserializeOwned>(self) -> anyhow::Result<T> {
         let output = self.child.wait_with_output().await?;
         if !output.status.success() {
-            bail!("a listener process failed ({})", output.status);
+            bail!("{} failed ({})", self.what, output.status);
         }
-        serde_json::from_slice(&output.stdout).context("a listener process's results")
+        serde_json::from_slice(&output.stdout).with_context(|| format!("the results of {}", self.what))
     }
 }
 

@@ -8,7 +8,6 @@
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -289,40 +288,4 @@ async fn read_more(c: &mut Conn) -> anyhow::Result<()> {
     }
     c.buf.extend_from_slice(&chunk[..n]);
     Ok(())
-}
-
-/// A worker process of HLS players.
-pub(crate) struct HlsWorker {
-    child: tokio::process::Child,
-    pub pid: u32,
-}
-
-impl HlsWorker {
-    pub fn start(plan: &HlsPlan) -> anyhow::Result<HlsWorker> {
-        let exe = std::env::current_exe().context("cannot find the stoa binary to start the HLS players")?;
-        let mut child = tokio::process::Command::new(exe)
-            .arg("bench-hls")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("cannot start the HLS players' process")?;
-        let pid = child.id().context("the HLS players' process exited at once")?;
-        let mut stdin = child.stdin.take().context("no stdin")?;
-        let plan = serde_json::to_vec(plan)?;
-        tokio::spawn(async move {
-            // Dropping stdin after the plan ends the worker's read.
-            let _ = stdin.write_all(&plan).await;
-        });
-        Ok(HlsWorker { child, pid })
-    }
-
-    pub async fn finish(self) -> anyhow::Result<HlsReport> {
-        let output = self.child.wait_with_output().await?;
-        if !output.status.success() {
-            bail!("the HLS players' process failed ({})", output.status);
-        }
-        serde_json::from_slice(&output.stdout).context("the HLS players' results")
-    }
 }
