@@ -34,7 +34,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use stoa_store::{SqliteStore, Store, StoreError};
+use stoa_store::{Store, StoreError};
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -45,8 +45,11 @@ use tokio::task::JoinHandle;
 pub struct ServerConfig {
     /// Where HTTP listens. Port 0 picks a free port.
     pub http: SocketAddr,
-    /// The data folder; the SQLite database lives in it.
+    /// The data folder; the SQLite database lives in it, unless `database` names another.
     pub data: PathBuf,
+    /// A Postgres database (`postgres://...`) to keep everything that lasts in, instead of SQLite in the
+    /// data folder.
+    pub database: Option<String>,
     /// The URL users reach the server at, for invite links. Defaults to `http://` and the bound address.
     pub public_url: Option<String>,
     /// How many invites each user may create.
@@ -108,6 +111,7 @@ impl Default for ServerConfig {
         ServerConfig {
             http: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data: PathBuf::from("stoa-data"),
+            database: None,
             public_url: None,
             invite_quota: 2,
             room_capacity: 5000,
@@ -474,7 +478,11 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         }
         _ => None,
     };
-    let store = SqliteStore::open(&config.data).await?;
+    let store = stoa_store::open(&config.data, config.database.as_deref()).await?;
+    match &config.database {
+        Some(url) => tracing::info!(database = %stoa_store::redact(url), "the store is on Postgres"),
+        None => tracing::info!(data = %config.data.display(), "the store is SQLite in the data folder"),
+    }
     let unended = store.unended_rooms().await?;
     let bind = |addr: SocketAddr| async move {
         let listener = TcpListener::bind(addr).await.map_err(|e| StartError::Bind(addr, e))?;
@@ -535,7 +543,6 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let media_addr = sfu.local_addr();
     let media_tcp_addr = sfu.tcp_addr();
     store.set_setting(PUBLIC_URL_SETTING, &public_url).await?;
-    let store: Arc<dyn Store> = Arc::new(store);
     let contact = config.push_contact.clone().unwrap_or_else(|| {
         if public_url.starts_with("https://") { public_url.clone() } else { "mailto:admin@localhost".to_string() }
     });

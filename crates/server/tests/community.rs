@@ -336,7 +336,8 @@ async fn admins_end_any_room_and_change_settings_live() {
     drop((hws, bws));
     server.stop().await;
     let dir = std::mem::replace(&mut server.dir, tempfile::tempdir().unwrap());
-    let config = common::test_config(dir.path());
+    // The same data folder and database.
+    let config = server.config.clone();
     let server = TestServer::start_with(dir, config).await;
     let (s, b) = post(
         &server.base,

@@ -279,12 +279,11 @@ async fn calendars_are_valid_icalendar_and_follow_edits_and_cancellations() {
 
 #[tokio::test]
 async fn an_event_nobody_started_within_two_hours_shows_as_missed_and_takes_no_rsvp() {
-    use stoa_store::Social;
     let server = common::TestServer::start().await;
     let host = server.user("host").await;
     let fan = server.user("fan").await;
     // Scheduled three hours ago (the API refuses a past start, so it goes into the store directly).
-    let store = stoa_store::SqliteStore::open(server.dir.path()).await.unwrap();
+    let store = server.store().await;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     for (id, ago) in [("missedevent1", 3 * 3600), ("lateevent001", 3600)] {
         store

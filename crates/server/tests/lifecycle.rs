@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestServer, post, test_config};
+use common::{TestServer, post};
 use futures_util::SinkExt;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -17,7 +17,8 @@ async fn accounts_and_follows_survive_a_restart() {
     server.stop().await;
 
     let dir = std::mem::replace(&mut server.dir, tempfile::tempdir().unwrap());
-    let config = test_config(dir.path());
+    // The same data folder and database.
+    let config = server.config.clone();
     let restarted = TestServer::start_with(dir, config).await;
     assert!(restarted.running.as_ref().unwrap().bootstrap_invite.is_none(), "no bootstrap invite once accounts exist");
     let (s, b) =

@@ -5,7 +5,6 @@ mod common;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use stoa_store::{Social, SqliteStore};
 
 fn names(v: &serde_json::Value) -> Vec<String> {
     v.as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_string()).collect()
@@ -118,7 +117,7 @@ async fn suggestions_are_friends_of_friends_and_the_inviter_most_followed_first_
 async fn a_room_start_tells_thousands_of_followers_in_batches_once_each() {
     let server = common::TestServer::start().await;
     let star = server.user("star").await;
-    let store = SqliteStore::open(server.dir.path()).await.unwrap();
+    let store = server.store().await;
     // 2,500 followers: three batches, the last one partial.
     let names: Vec<(String, String)> = (0..2500).map(|i| (format!("fan{i}"), format!("Fan {i}"))).collect();
     let fans = store.seed_users(&names).await.unwrap();

@@ -5,8 +5,9 @@
 use crate::config::CommonArgs;
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use std::sync::Arc;
 use stoa_proto::{AdminSettings, RoomId, UserId};
-use stoa_store::{Community, REPORT_CONTEXT_MS, SqliteStore, Store, admin_action};
+use stoa_store::{REPORT_CONTEXT_MS, Store, admin_action};
 
 /// The admin actions.
 #[derive(Subcommand, Debug)]
@@ -99,8 +100,14 @@ pub enum AdminCommand {
 }
 
 /// Opens the data folder's database, refusing to create one.
-async fn open(common: &CommonArgs) -> anyhow::Result<(SqliteStore, crate::config::Resolved)> {
+async fn open(common: &CommonArgs) -> anyhow::Result<(Arc<dyn Store>, crate::config::Resolved)> {
     let resolved = common.resolve()?;
+    if let Some(url) = &resolved.database {
+        let store = stoa_store::open(&resolved.data, Some(url))
+            .await
+            .with_context(|| format!("cannot open the database {}", stoa_store::redact(url)))?;
+        return Ok((store, resolved));
+    }
     // A mistyped --data must not quietly create a second database that no server reads.
     if !resolved.data.join("stoa.db").exists() {
         bail!(
@@ -109,13 +116,13 @@ async fn open(common: &CommonArgs) -> anyhow::Result<(SqliteStore, crate::config
             resolved.data.display()
         );
     }
-    let store = SqliteStore::open(&resolved.data)
+    let store = stoa_store::open(&resolved.data, None)
         .await
         .with_context(|| format!("cannot open the database in {}", resolved.data.display()))?;
     Ok((store, resolved))
 }
 
-async fn user_named(store: &SqliteStore, username: &str) -> anyhow::Result<UserId> {
+async fn user_named(store: &dyn Store, username: &str) -> anyhow::Result<UserId> {
     store
         .user_id_by_name(&username.trim().to_ascii_lowercase())
         .await?
@@ -226,7 +233,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
             if reason.is_empty() || reason.chars().count() > stoa_proto::limits::ADMIN_NOTE.max {
                 bail!("a reason has 1 to {} characters", stoa_proto::limits::ADMIN_NOTE.max);
             }
-            let id = user_named(&store, &username).await?;
+            let id = user_named(store.as_ref(), &username).await?;
             if !store.suspend(id, None, reason).await? {
                 bail!("{username} is already suspended");
             }
@@ -234,7 +241,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Unsuspend { common, username } => {
             let (store, _) = open(&common).await?;
-            let id = user_named(&store, &username).await?;
+            let id = user_named(store.as_ref(), &username).await?;
             if !store.unsuspend(id, None).await? {
                 bail!("{username} is not suspended");
             }
@@ -253,7 +260,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::User { common, username } => {
             let (store, _) = open(&common).await?;
-            let id = user_named(&store, &username).await?;
+            let id = user_named(store.as_ref(), &username).await?;
             let u = store.admin_user(id).await?.with_context(|| format!("no user named {username}"))?;
             println!("{}{}", name(&u.user), if u.is_admin { ", admin" } else { "" });
             println!("  signed up {}", time_of(u.created_at));
@@ -281,7 +288,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::MakeAdmin { common, username, revoke } => {
             let (store, _) = open(&common).await?;
-            let id = user_named(&store, &username).await?;
+            let id = user_named(store.as_ref(), &username).await?;
             if !store.set_admin(id, !revoke).await? {
                 bail!("{username} {} an admin", if revoke { "is not" } else { "is already" });
             }
@@ -289,9 +296,12 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Settings { common, invite_quota, room_capacity } => {
             let (store, resolved) = open(&common).await?;
-            let live =
-                stoa_server::community::LiveSettings::load(&store, resolved.invite_quota, resolved.room_capacity)
-                    .await?;
+            let live = stoa_server::community::LiveSettings::load(
+                store.as_ref(),
+                resolved.invite_quota,
+                resolved.room_capacity,
+            )
+            .await?;
             let mut settings = live.get();
             if invite_quota.is_some() || room_capacity.is_some() {
                 settings = AdminSettings {
@@ -299,7 +309,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
                     room_capacity: room_capacity.unwrap_or(settings.room_capacity),
                 };
                 stoa_server::community::valid_settings(&settings).map_err(anyhow::Error::msg)?;
-                stoa_server::community::save_settings(&store, None, &settings).await?;
+                stoa_server::community::save_settings(store.as_ref(), None, &settings).await?;
             }
             println!("invite_quota = {}\nroom_capacity = {}", settings.invite_quota, settings.room_capacity);
         }

@@ -14,6 +14,10 @@ pub struct CommonArgs {
     /// The data folder (the SQLite database lives in it) [default: ./stoa-data].
     #[arg(long, env = "STOA_DATA")]
     pub data: Option<PathBuf>,
+    /// A Postgres database to keep everything that lasts in, instead of SQLite in the data folder:
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB` (or `postgres:///DB?host=/run/postgresql` for a socket).
+    #[arg(long, env = "STOA_DATABASE")]
+    pub database: Option<String>,
     /// The HTTP address to listen on. With TLS it only redirects to HTTPS and answers ACME's challenges
     /// [default: 127.0.0.1:8080; with TLS, 0.0.0.0:80].
     #[arg(long, env = "STOA_HTTP")]
@@ -149,11 +153,23 @@ fn is_domain(name: &str) -> bool {
         })
 }
 
+/// `--database`, if given, must be a Postgres URL.
+fn check_database(database: Option<&str>) -> anyhow::Result<()> {
+    match database {
+        Some(url) if !stoa_store::is_postgres_url(url) => anyhow::bail!(
+            "--database is a postgres:// URL, not {:?}; leave it out to keep SQLite in the data folder",
+            stoa_store::redact(url)
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// `stoa.toml`: the same options as the flags, by the same names with `_`.
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     data: Option<PathBuf>,
+    database: Option<String>,
     http: Option<SocketAddr>,
     public_url: Option<String>,
     invite_quota: Option<u32>,
@@ -202,6 +218,7 @@ fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
 /// The options shared by every subcommand, resolved.
 pub struct Resolved {
     pub data: PathBuf,
+    pub database: Option<String>,
     pub http: SocketAddr,
     pub public_url: Option<String>,
     /// The invite quota the file or the default gives, until an admin sets one in the database.
@@ -215,6 +232,7 @@ impl CommonArgs {
         let defaults = ServerConfig::default();
         Resolved {
             data: self.data.clone().or_else(|| file.data.clone()).unwrap_or(defaults.data),
+            database: self.database.clone().or_else(|| file.database.clone()),
             http: self.http.or(file.http).unwrap_or(defaults.http),
             public_url: self.public_url.clone().or_else(|| file.public_url.clone()),
             invite_quota: file.invite_quota.unwrap_or(defaults.invite_quota),
@@ -224,7 +242,9 @@ impl CommonArgs {
 
     /// The data folder and addresses, from flags, environment, file and defaults.
     pub fn resolve(&self) -> anyhow::Result<Resolved> {
-        Ok(self.merge(&load_file(self.config.as_deref())?))
+        let resolved = self.merge(&load_file(self.config.as_deref())?);
+        check_database(resolved.database.as_deref())?;
+        Ok(resolved)
     }
 }
 
@@ -233,6 +253,7 @@ impl ServeArgs {
     pub fn resolve(&self) -> anyhow::Result<ServerConfig> {
         let file = load_file(self.common.config.as_deref())?;
         let common = self.common.merge(&file);
+        check_database(common.database.as_deref())?;
         let d = ServerConfig::default();
         let https = self.https.or(file.https).unwrap_or(SocketAddr::from(([0, 0, 0, 0], 443)));
         let acme = if self.acme.is_empty() { file.acme.clone().unwrap_or_default() } else { self.acme.clone() };
@@ -345,6 +366,7 @@ impl ServeArgs {
             tls,
             metrics: self.metrics.or(file.metrics),
             data: common.data,
+            database: common.database,
             public_url: common.public_url,
             invite_quota: self.invite_quota.or(file.invite_quota).unwrap_or(d.invite_quota),
             room_capacity: self.room_capacity.or(file.room_capacity).unwrap_or(d.room_capacity),

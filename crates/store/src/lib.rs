@@ -7,25 +7,30 @@
 
 #![deny(missing_docs)]
 
+mod common;
 mod community;
+mod postgres;
 mod recordings;
 mod social;
 mod sqlite;
-mod sqlite_community;
-mod sqlite_recordings;
-mod sqlite_social;
-mod sqlite_webhooks;
 mod webhooks;
+
+mod on_postgres;
+mod on_sqlite;
 
 use async_trait::async_trait;
 use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
 use stoa_proto::{Profile, RoomId, UserId, UserSummary, Visibility};
 use thiserror::Error;
 
+pub use common::{SESSION_IDLE_SECS, SESSION_MAX_SECS, avatar_path};
 pub use community::*;
+pub use postgres::PgStore;
 pub use recordings::*;
 pub use social::*;
-pub use sqlite::{SqliteStore, avatar_path};
+pub use sqlite::SqliteStore;
 pub use webhooks::*;
 
 /// What can go wrong in the store. Each variant but [`StoreError::Database`] is the user's to fix.
@@ -56,6 +61,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// `--database` is not a Postgres URL.
+    #[error("{0:?} is not a database Stoa can use: give a postgres:// URL, or none for SQLite in the data folder")]
+    UnknownDatabase(String),
     /// The database could not be migrated.
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -243,10 +251,46 @@ pub trait Store: Social + Community + Recordings + Webhooks + Send + Sync + 'sta
     /// The rooms not ended, with their lasting state if any was written: what a restart brings back.
     async fn unended_rooms(&self) -> Result<Vec<(RoomId, Option<String>)>, StoreError>;
 
+    /// For benchmarks and tests: accounts with these usernames and display names that cannot sign in (no
+    /// password hash verifies), made in one transaction. Returns their IDs in order.
+    #[doc(hidden)]
+    async fn seed_users(&self, names: &[(String, String)]) -> Result<Vec<UserId>, StoreError>;
+    /// For benchmarks and tests: each of `followers` follows `followee`, in one transaction.
+    #[doc(hidden)]
+    async fn seed_follows(&self, followers: &[UserId], followee: UserId) -> Result<(), StoreError>;
+
     /// A server setting.
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Sets a server setting.
     async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+}
+
+/// Opens the store: the Postgres database at `database` (`postgres://...`) if one is given, else SQLite in
+/// the data folder `data`. Either way the embedded migrations are applied first.
+pub async fn open(data: &Path, database: Option<&str>) -> Result<Arc<dyn Store>, StoreError> {
+    match database {
+        None => Ok(Arc::new(SqliteStore::open(data).await?)),
+        Some(url) if is_postgres_url(url) => Ok(Arc::new(PgStore::connect(url).await?)),
+        Some(other) => Err(StoreError::UnknownDatabase(redact(other))),
+    }
+}
+
+/// Whether `url` names a Postgres database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// A database URL fit for logs and errors: its password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
 }
 
 /// A fresh random code of `len` characters from `[a-z0-9]`, from the operating system's generator.
@@ -257,4 +301,28 @@ pub fn random_code(len: usize) -> String {
     // 256 is not a multiple of 36, so the modulo is very slightly biased; for 12+ characters the codes
     // still carry over 60 bits of entropy, which is what matters for unguessable invite and room IDs.
     bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+}
+
+/// For tests: when `STOA_TEST_POSTGRES` names a Postgres server's socket folder (as the test command sets it,
+/// see `scripts/with-postgres`), a fresh, empty database on it, by URL; else `None`, for SQLite. Each call
+/// makes a new database, so that tests never share one.
+#[doc(hidden)]
+pub fn test_database() -> Option<String> {
+    let socket = std::env::var("STOA_TEST_POSTGRES").ok().filter(|s| !s.is_empty())?;
+    let url = |db: &str| format!("postgres://postgres@localhost/{db}?host={socket}");
+    let name = format!("stoa_test_{}", random_code(12));
+    let admin = url("postgres");
+    let create = format!("CREATE DATABASE {name}");
+    // Callers may be inside a runtime or not: a thread of its own with its own runtime serves both.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        runtime.block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("the test Postgres answers");
+            sqlx::query(&create).execute(&mut conn).await.expect("a test database is created");
+        })
+    })
+    .join()
+    .expect("the test database's thread");
+    Some(url(&name))
 }

@@ -1,15 +1,81 @@
-//! The SQLite store on its own, against a fresh database file: invites and accounts, sessions and their
-//! expiry, and the social graph. Time is moved by ageing rows in the database itself, as a month of real
-//! time would.
+//! The store on its own, against a fresh database: invites and accounts, sessions and their expiry, and the
+//! social graph. Time is moved by ageing rows in the database itself, as a month of real time would. The
+//! test command runs these twice: on SQLite, and on Postgres (`STOA_TEST_POSTGRES`, see
+//! `scripts/with-postgres`).
 
-use stoa_store::{NewAccount, SqliteStore, Store, StoreError};
+use std::sync::Arc;
+use stoa_store::{NewAccount, Store, StoreError};
 
-async fn store() -> (SqliteStore, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    (SqliteStore::open(dir.path()).await.unwrap(), dir)
+/// A fresh database: SQLite in a new folder, or a new Postgres database.
+struct Db {
+    dir: tempfile::TempDir,
+    url: Option<String>,
 }
 
-async fn account(store: &SqliteStore, invite: &str, username: &str) -> stoa_store::Account {
+impl Db {
+    /// Another handle on the same database, as `stoa admin` beside the server.
+    async fn open(&self) -> Arc<dyn Store> {
+        stoa_store::open(self.dir.path(), self.url.as_deref()).await.unwrap()
+    }
+
+    /// Runs one statement on the database behind the store's back.
+    async fn execute(&self, sql: &str, binds: &[&dyn ToSql]) {
+        match &self.url {
+            Some(url) => {
+                let pool = sqlx::PgPool::connect(url).await.unwrap();
+                let mut query = sqlx::query(sql);
+                for b in binds {
+                    query = b.bind_pg(query);
+                }
+                query.execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            None => {
+                let url = format!("sqlite://{}", self.dir.path().join("stoa.db").display());
+                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+                let mut query = sqlx::query(sql);
+                for b in binds {
+                    query = b.bind_sqlite(query);
+                }
+                query.execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
+    }
+}
+
+/// A value either database can take as a parameter.
+trait ToSql: Sync {
+    fn bind_pg<'q>(&'q self, q: PgQuery<'q>) -> PgQuery<'q>;
+    fn bind_sqlite<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q>;
+}
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+impl ToSql for i64 {
+    fn bind_pg<'q>(&'q self, q: PgQuery<'q>) -> PgQuery<'q> {
+        q.bind(*self)
+    }
+    fn bind_sqlite<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        q.bind(*self)
+    }
+}
+
+impl ToSql for &str {
+    fn bind_pg<'q>(&'q self, q: PgQuery<'q>) -> PgQuery<'q> {
+        q.bind(*self)
+    }
+    fn bind_sqlite<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        q.bind(*self)
+    }
+}
+
+async fn store() -> (Arc<dyn Store>, Db) {
+    let db = Db { dir: tempfile::tempdir().unwrap(), url: stoa_store::test_database() };
+    (db.open().await, db)
+}
+
+async fn account(store: &Arc<dyn Store>, invite: &str, username: &str) -> stoa_store::Account {
     let new = NewAccount {
         invite: invite.into(),
         username: username.into(),
@@ -20,18 +86,13 @@ async fn account(store: &SqliteStore, invite: &str, username: &str) -> stoa_stor
 }
 
 /// Moves a session's clock: when it began and when it was last used, `days` ago.
-async fn age(dir: &tempfile::TempDir, token_hash: &str, created_days: i64, used_days: i64) {
-    let url = format!("sqlite://{}", dir.path().join("stoa.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+async fn age(db: &Db, token_hash: &str, created_days: i64, used_days: i64) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    sqlx::query("UPDATE sessions SET created_at = ?, last_used_at = ? WHERE token_hash = ?")
-        .bind(now - created_days * 86_400)
-        .bind(now - used_days * 86_400)
-        .bind(token_hash)
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    db.execute(
+        "UPDATE sessions SET created_at = $1, last_used_at = $2 WHERE token_hash = $3",
+        &[&(now - created_days * 86_400), &(now - used_days * 86_400), &token_hash],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -125,7 +186,7 @@ async fn relations_among_answers_for_the_people_asked_about_and_no_one_else() {
 #[tokio::test]
 async fn a_read_then_write_transaction_waits_for_another_writer_instead_of_failing() {
     let (store, dir) = store().await;
-    let other = SqliteStore::open(dir.path()).await.unwrap();
+    let other = dir.open().await;
     let invite = store.create_admin_invite(500).await.unwrap();
     let star = account(&store, &invite, "star").await;
     let mut people = Vec::new();
@@ -153,7 +214,7 @@ async fn a_read_then_write_transaction_waits_for_another_writer_instead_of_faili
 #[tokio::test]
 async fn a_deleted_account_leaves_a_stand_in_and_keeps_only_the_chat_a_report_needs() {
     use stoa_proto::{ModerationAction, ReportReason, RoomId};
-    use stoa_store::{Community, NewReport, RoomLogEntry, Social};
+    use stoa_store::{NewReport, RoomLogEntry};
     let (store, _dir) = store().await;
     let invite = store.create_admin_invite(10).await.unwrap();
     let alice = account(&store, &invite, "alice").await;

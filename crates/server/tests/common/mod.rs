@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 use stoa_server::{Running, ServerConfig};
-use stoa_store::{SqliteStore, Store};
+use stoa_store::Store;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -29,6 +29,8 @@ pub fn test_config(dir: &std::path::Path) -> ServerConfig {
     ServerConfig {
         http: "127.0.0.1:0".parse().unwrap(),
         data: dir.to_path_buf(),
+        // Postgres when the test command runs the suite a second time against it (scripts/with-postgres).
+        database: stoa_store::test_database(),
         // Tests sign up many users from one address; the rate-limit test sets its own limits.
         auth_attempts_per_ip: 10_000,
         auth_attempts_per_user: 10_000,
@@ -47,9 +49,14 @@ impl TestServer {
     pub async fn start_with(dir: tempfile::TempDir, config: ServerConfig) -> TestServer {
         let running = stoa_server::start(config.clone()).await.expect("server starts");
         let base = format!("http://{}", running.addr);
-        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let store = stoa_store::open(&config.data, config.database.as_deref()).await.unwrap();
         let invite = store.create_admin_invite(10_000).await.unwrap();
         TestServer { running: Some(running), base, dir, config, invite }
+    }
+
+    /// The server's store, opened beside it as `stoa admin` would.
+    pub async fn store(&self) -> std::sync::Arc<dyn Store> {
+        stoa_store::open(&self.config.data, self.config.database.as_deref()).await.unwrap()
     }
 
     pub async fn stop(&mut self) {
@@ -74,7 +81,7 @@ impl TestServer {
     /// Signs up the server's admin with the bootstrap invite (the first account the server printed a link
     /// for). Call it once per server, before any other sign-up.
     pub async fn admin(&self) -> Client {
-        let store = SqliteStore::open(self.dir.path()).await.unwrap();
+        let store = self.store().await;
         let code = store.bootstrap_invite().await.unwrap().expect("the bootstrap invite is unused");
         let (status, body) = post(
             &self.base,

@@ -1,11 +1,11 @@
-//! [`Recordings`] on SQLite.
+//! [`Recordings`] in SQL, for both backends (see `core.rs`).
 
+use super::backend::{DbRow, This};
 use crate::StoreError;
+use crate::common::visibility_str;
 use crate::recordings::*;
-use crate::sqlite::{SqliteStore, visibility_str};
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use stoa_proto::{RecordingKind, RoomId, UserId, UserSummary, Visibility};
 
 const COLUMNS: &str = "r.id, r.kind, r.room_id, r.title, r.visibility, h.id, h.username, h.display_name, \
@@ -20,7 +20,7 @@ fn kind_str(k: RecordingKind) -> &'static str {
     }
 }
 
-fn from_row(row: &SqliteRow) -> RecordingRecord {
+fn from_row(row: &DbRow) -> RecordingRecord {
     let kind = match row.get::<String, _>(1).as_str() {
         "clip" => RecordingKind::Clip,
         "report" => RecordingKind::Report,
@@ -49,13 +49,13 @@ fn from_row(row: &SqliteRow) -> RecordingRecord {
 }
 
 #[async_trait]
-impl Recordings for SqliteStore {
+impl Recordings for This {
     async fn add_recording(&self, r: &RecordingRecord) -> Result<(), StoreError> {
         let _write = self.write().await;
         let allowed: Vec<String> = r.allowed.iter().map(|u| u.0.to_string()).collect();
         sqlx::query(
             "INSERT INTO recordings (id, kind, room_id, title, visibility, host_id, made_by, allowed, file, \
-             started_at, duration_ms, report_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             started_at, duration_ms, report_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&r.id)
         .bind(kind_str(r.kind))
@@ -76,7 +76,7 @@ impl Recordings for SqliteStore {
 
     async fn finish_recording(&self, id: &str, duration_ms: i64) -> Result<(), StoreError> {
         let _write = self.write().await;
-        sqlx::query("UPDATE recordings SET duration_ms = ? WHERE id = ?")
+        sqlx::query("UPDATE recordings SET duration_ms = $1 WHERE id = $2")
             .bind(duration_ms)
             .bind(id)
             .execute(self.pool())
@@ -85,13 +85,14 @@ impl Recordings for SqliteStore {
     }
 
     async fn recording(&self, id: &str) -> Result<Option<RecordingRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} WHERE r.id = ?")).bind(id).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query(&format!("SELECT {COLUMNS} WHERE r.id = $1")).bind(id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(from_row))
     }
 
     async fn recordings_of_room(&self, room: &RoomId, limit: u32) -> Result<Vec<RecordingRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} WHERE r.room_id = ? AND r.kind IN ('replay', 'clip') ORDER BY r.started_at DESC LIMIT ?"
+            "SELECT {COLUMNS} WHERE r.room_id = $1 AND r.kind IN ('replay', 'clip') ORDER BY r.started_at DESC LIMIT $2"
         ))
         .bind(&room.0)
         .bind(i64::from(limit))
@@ -102,7 +103,7 @@ impl Recordings for SqliteStore {
 
     async fn replays_of_host(&self, host: UserId, limit: u32) -> Result<Vec<RecordingRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} WHERE r.host_id = ? AND r.kind = 'replay' ORDER BY r.started_at DESC LIMIT ?"
+            "SELECT {COLUMNS} WHERE r.host_id = $1 AND r.kind = 'replay' ORDER BY r.started_at DESC LIMIT $2"
         ))
         .bind(host.0)
         .bind(i64::from(limit))
@@ -112,7 +113,7 @@ impl Recordings for SqliteStore {
     }
 
     async fn report_recording(&self, report: i64) -> Result<Option<RecordingRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} WHERE r.report_id = ? AND r.kind = 'report' LIMIT 1"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} WHERE r.report_id = $1 AND r.kind = 'report' LIMIT 1"))
             .bind(report)
             .fetch_optional(self.pool())
             .await?;
@@ -121,7 +122,7 @@ impl Recordings for SqliteStore {
 
     async fn delete_recording(&self, id: &str) -> Result<bool, StoreError> {
         let _write = self.write().await;
-        let done = sqlx::query("DELETE FROM recordings WHERE id = ?").bind(id).execute(self.pool()).await?;
+        let done = sqlx::query("DELETE FROM recordings WHERE id = $1").bind(id).execute(self.pool()).await?;
         Ok(done.rows_affected() > 0)
     }
 

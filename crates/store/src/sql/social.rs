@@ -1,11 +1,12 @@
-//! [`Social`] on SQLite.
+//! [`Social`] in SQL, for both backends (see `core.rs`).
 
+use super::backend::{self, DbRow, This};
+use super::core::summary_from_row;
+use crate::common::{json_ids, now, visibility_str};
 use crate::social::*;
-use crate::sqlite::{SqliteStore, now, summary_from_row, visibility_str};
 use crate::{Page, StoreError};
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use std::collections::HashMap;
 use stoa_proto::{EventId, NotificationKind, RoomId, UserId, UserSummary, Visibility};
 
@@ -15,29 +16,29 @@ use stoa_proto::{EventId, NotificationKind, RoomId, UserId, UserSummary, Visibil
 fn visible(viewer: &str) -> String {
     format!(
         "(NOT EXISTS (SELECT 1 FROM event_hosts vh JOIN blocks vb ON vb.blocker = vh.user_id AND vb.blocked = {viewer} \
-                      WHERE vh.event_id = e.id AND vh.accepted = 1) \
+                      WHERE vh.event_id = e.id AND vh.accepted) \
           AND (EXISTS (SELECT 1 FROM event_hosts vh WHERE vh.event_id = e.id AND vh.user_id = {viewer}) \
                OR e.visibility = 'open' \
                OR (e.visibility = 'social' AND EXISTS (SELECT 1 FROM event_hosts vh JOIN follows vf \
-                      ON vf.follower = vh.user_id AND vf.followee = {viewer} WHERE vh.event_id = e.id AND vh.accepted = 1)) \
+                      ON vf.follower = vh.user_id AND vf.followee = {viewer} WHERE vh.event_id = e.id AND vh.accepted)) \
                OR (e.visibility = 'closed' AND EXISTS (SELECT 1 FROM event_invited vi WHERE vi.event_id = e.id AND vi.user_id = {viewer}))))"
     )
 }
 
-/// An event that is upcoming or live at `?2`: not cancelled, and started with its room live, or not
+/// An event that is upcoming or live at `$2`: not cancelled, and started with its room live, or not
 /// started and not yet missed (2 hours past its start).
 const CURRENT: &str = "(e.cancelled_at IS NULL AND ((e.room_id IS NOT NULL AND r.ended_at IS NULL) \
-                        OR (e.room_id IS NULL AND e.starts_at > ?2 - 7200)))";
+                        OR (e.room_id IS NULL AND e.starts_at > $2 - 7200)))";
 
-/// Events that may be current at `?2`, found through indexes: those starting after 2 hours ago, and those
+/// Events that may be current at `$2`, found through indexes: those starting after 2 hours ago, and those
 /// whose room is live (an event that runs long).
-const RECENT: &str = "e.rowid IN (SELECT rowid FROM events WHERE starts_at > ?2 - 7200 \
+const RECENT: &str = "e.rowid IN (SELECT rowid FROM events WHERE starts_at > $2 - 7200 \
      UNION ALL SELECT e2.rowid FROM rooms r2 JOIN events e2 ON e2.room_id = r2.id WHERE r2.ended_at IS NULL)";
 
-/// The columns [`event_from_row`] reads; the viewer is `?1`.
+/// The columns [`event_from_row`] reads; the viewer is `$1`.
 const EVENT_COLUMNS: &str = "e.id, e.title, e.description, e.starts_at, e.visibility, e.creator, \
      (SELECT COUNT(*) FROM rsvps x WHERE x.event_id = e.id), e.cancelled_at, e.room_id, r.ended_at IS NOT NULL, \
-     e.sequence, e.created_at, e.updated_at, EXISTS (SELECT 1 FROM rsvps x WHERE x.event_id = e.id AND x.user_id = ?1)";
+     e.sequence, e.created_at, e.updated_at, EXISTS (SELECT 1 FROM rsvps x WHERE x.event_id = e.id AND x.user_id = $1)";
 
 pub(crate) fn parse_visibility(s: &str) -> Visibility {
     match s {
@@ -47,7 +48,7 @@ pub(crate) fn parse_visibility(s: &str) -> Visibility {
     }
 }
 
-fn event_from_row(row: &SqliteRow) -> EventRow {
+fn event_from_row(row: &DbRow) -> EventRow {
     EventRow {
         id: EventId(row.get(0)),
         title: row.get(1),
@@ -67,7 +68,7 @@ fn event_from_row(row: &SqliteRow) -> EventRow {
     }
 }
 
-fn notification_from_row(row: &SqliteRow) -> NotificationRow {
+fn notification_from_row(row: &DbRow) -> NotificationRow {
     let actor = row.get::<Option<i64>, _>(3).map(|id| UserSummary {
         id: UserId(id),
         username: row.get::<Option<String>, _>(9).unwrap_or_default(),
@@ -102,11 +103,6 @@ fn about_room(kind: NotificationKind) -> bool {
     )
 }
 
-fn json_ids(ids: impl IntoIterator<Item = i64>) -> String {
-    let ids: Vec<String> = ids.into_iter().map(|i| i.to_string()).collect();
-    format!("[{}]", ids.join(","))
-}
-
 /// What a batch of notifications says.
 struct Told<'a> {
     kind: NotificationKind,
@@ -116,18 +112,18 @@ struct Told<'a> {
     title: &'a str,
 }
 
-impl SqliteStore {
+impl This {
     /// Fills in the hosts of `events`, in one query.
     async fn with_hosts(&self, mut events: Vec<EventRow>) -> Result<Vec<EventRow>, StoreError> {
         if events.is_empty() {
             return Ok(events);
         }
         let ids: Vec<String> = events.iter().map(|e| format!("\"{}\"", e.id.0)).collect();
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT h.event_id, u.id, u.username, u.display_name, h.accepted FROM event_hosts h \
-             JOIN users u ON u.id = h.user_id WHERE h.event_id IN (SELECT value FROM json_each(?)) \
-             ORDER BY h.event_id, h.position",
-        )
+             JOIN users u ON u.id = h.user_id WHERE h.event_id IN {} ORDER BY h.event_id, h.position",
+            backend::texts(1)
+        ))
         .bind(format!("[{}]", ids.join(",")))
         .fetch_all(self.pool())
         .await?;
@@ -142,7 +138,7 @@ impl SqliteStore {
         Ok(events)
     }
 
-    /// Events (with `r`, their room) `viewer` may see, filtered by `clause` with `?2` = now and `?3` the
+    /// Events (with `r`, their room) `viewer` may see, filtered by `clause` with `$2` = now and `$3` the
     /// extra bind, ordered by `order`.
     async fn events_where(
         &self,
@@ -156,7 +152,7 @@ impl SqliteStore {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN rooms r ON r.id = e.room_id \
              WHERE {clause} AND {} ORDER BY {order} LIMIT {}",
-            visible("?1"),
+            visible("$1"),
             limit.clamp(1, 200)
         );
         let mut query = sqlx::query(&sql).bind(viewer.0).bind(now);
@@ -187,29 +183,30 @@ impl SqliteStore {
             // of its own kind, even to someone who heard the news.
             match kind {
                 NotificationKind::Pinged => {
-                    "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = ?4 \
-                     AND d.kind = 'pinged' AND d.created_at > ?7 - 3600)"
+                    "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = $4 \
+                     AND d.kind = 'pinged' AND d.created_at > $7 - 3600)"
                 }
                 NotificationKind::RoomInvite => {
-                    "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = ?4 \
-                     AND d.kind = 'room_invite' AND d.created_at > ?7 - 3600)"
+                    "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = $4 \
+                     AND d.kind = 'room_invite' AND d.created_at > $7 - 3600)"
                 }
                 _ => {
-                    "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = ?4 \
-                     AND d.kind IN ('room_started', 'on_stage', 'event_started') AND d.created_at > ?7 - 3600)"
+                    "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = $4 \
+                     AND d.kind IN ('room_started', 'on_stage', 'event_started') AND d.created_at > $7 - 3600)"
                 }
             }
         } else if kind == NotificationKind::Followed {
-            "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.kind = 'followed' AND d.actor = ?3 AND d.created_at > ?7 - 3600)"
+            "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.kind = 'followed' AND d.actor = $3 AND d.created_at > $7 - 3600)"
         } else {
             ""
         };
         let sql = format!(
             "INSERT INTO notifications (user_id, kind, actor, room_id, event_id, title, created_at) \
-             SELECT j.value, ?2, ?3, ?4, ?5, ?6, ?7 FROM json_each(?1) j \
-             WHERE (?3 IS NULL OR (j.value != ?3 AND NOT EXISTS (SELECT 1 FROM blocks b \
-                 WHERE (b.blocker = j.value AND b.blocked = ?3) OR (b.blocker = ?3 AND b.blocked = j.value)))) \
-             {dedupe} {filter} RETURNING id"
+             SELECT j.value, $2, $3, $4, $5, $6, $7 FROM {ids} j \
+             WHERE ($3 IS NULL OR (j.value != $3 AND NOT EXISTS (SELECT 1 FROM blocks b \
+                 WHERE (b.blocker = j.value AND b.blocked = $3) OR (b.blocker = $3 AND b.blocked = j.value)))) \
+             {dedupe} {filter} RETURNING id",
+            ids = backend::ids(1)
         );
         let mut query = sqlx::query_as::<_, (i64,)>(&sql)
             .bind(users_json)
@@ -226,21 +223,21 @@ impl SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("{NOTIFICATION_SELECT} WHERE n.id IN (SELECT value FROM json_each(?)) ORDER BY n.id");
+        let sql = format!("{NOTIFICATION_SELECT} WHERE n.id IN {} ORDER BY n.id", backend::ids(1));
         let rows = sqlx::query(&sql).bind(json_ids(ids)).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(notification_from_row).collect())
     }
 }
 
 #[async_trait]
-impl Social for SqliteStore {
+impl Social for This {
     async fn create_event(&self, event: &NewEvent) -> Result<(), StoreError> {
         let _write = self.write().await;
         let now = now();
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO events (id, title, description, starts_at, visibility, creator, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&event.id.0)
         .bind(&event.title)
@@ -255,7 +252,7 @@ impl Social for SqliteStore {
         let hosts = std::iter::once(event.creator).chain(event.cohosts.iter().copied().filter(|c| *c != event.creator));
         for (position, host) in hosts.enumerate() {
             sqlx::query(
-                "INSERT OR IGNORE INTO event_hosts (event_id, user_id, accepted, position) VALUES (?, ?, ?, ?)",
+                "INSERT INTO event_hosts (event_id, user_id, accepted, position) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             )
             .bind(&event.id.0)
             .bind(host.0)
@@ -265,7 +262,7 @@ impl Social for SqliteStore {
             .await?;
         }
         for user in &event.invited {
-            sqlx::query("INSERT OR IGNORE INTO event_invited (event_id, user_id) VALUES (?, ?)")
+            sqlx::query("INSERT INTO event_invited (event_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(&event.id.0)
                 .bind(user.0)
                 .execute(&mut *tx)
@@ -276,20 +273,20 @@ impl Social for SqliteStore {
     }
 
     async fn event(&self, viewer: UserId, id: &EventId) -> Result<Option<EventRow>, StoreError> {
-        let events = self.events_where(viewer, now(), "e.id = ?3", Some(id.0.clone()), "e.id", 1).await?;
+        let events = self.events_where(viewer, now(), "e.id = $3", Some(id.0.clone()), "e.id", 1).await?;
         Ok(events.into_iter().next())
     }
 
     async fn open_event(&self, id: &EventId) -> Result<Option<EventRow>, StoreError> {
         // Viewer 0 is nobody: an open event is the one visibility that needs no relation to anyone.
         let events = self
-            .events_where(UserId(0), now(), "e.id = ?3 AND e.visibility = 'open'", Some(id.0.clone()), "e.id", 1)
+            .events_where(UserId(0), now(), "e.id = $3 AND e.visibility = 'open'", Some(id.0.clone()), "e.id", 1)
             .await?;
         Ok(events.into_iter().next())
     }
 
     async fn event_invited(&self, id: &EventId) -> Result<Vec<UserId>, StoreError> {
-        let rows: Vec<(i64,)> = sqlx::query_as("SELECT user_id FROM event_invited WHERE event_id = ?")
+        let rows: Vec<(i64,)> = sqlx::query_as("SELECT user_id FROM event_invited WHERE event_id = $1")
             .bind(&id.0)
             .fetch_all(self.pool())
             .await?;
@@ -305,8 +302,8 @@ impl Social for SqliteStore {
     ) -> Result<(), StoreError> {
         let _write = self.write().await;
         sqlx::query(
-            "UPDATE events SET title = COALESCE(?2, title), description = COALESCE(?3, description), \
-             starts_at = COALESCE(?4, starts_at), sequence = sequence + 1, updated_at = ?5 WHERE id = ?1",
+            "UPDATE events SET title = COALESCE($2, title), description = COALESCE($3, description), \
+             starts_at = COALESCE($4, starts_at), sequence = sequence + 1, updated_at = $5 WHERE id = $1",
         )
         .bind(&id.0)
         .bind(title)
@@ -321,8 +318,8 @@ impl Social for SqliteStore {
     async fn cancel_event(&self, id: &EventId) -> Result<bool, StoreError> {
         let _write = self.write().await;
         let done = sqlx::query(
-            "UPDATE events SET cancelled_at = ?2, sequence = sequence + 1, updated_at = ?2 \
-             WHERE id = ?1 AND cancelled_at IS NULL AND room_id IS NULL",
+            "UPDATE events SET cancelled_at = $2, sequence = sequence + 1, updated_at = $2 \
+             WHERE id = $1 AND cancelled_at IS NULL AND room_id IS NULL",
         )
         .bind(&id.0)
         .bind(now())
@@ -334,8 +331,8 @@ impl Social for SqliteStore {
     async fn start_event(&self, id: &EventId, room: &RoomId) -> Result<bool, StoreError> {
         let _write = self.write().await;
         let done = sqlx::query(
-            "UPDATE events SET room_id = ?2, started_at = ?3, updated_at = ?3 \
-             WHERE id = ?1 AND cancelled_at IS NULL AND room_id IS NULL",
+            "UPDATE events SET room_id = $2, started_at = $3, updated_at = $3 \
+             WHERE id = $1 AND cancelled_at IS NULL AND room_id IS NULL",
         )
         .bind(&id.0)
         .bind(&room.0)
@@ -348,9 +345,9 @@ impl Social for SqliteStore {
     async fn answer_cohost(&self, id: &EventId, user: UserId, accept: bool) -> Result<bool, StoreError> {
         let _write = self.write().await;
         let sql = if accept {
-            "UPDATE event_hosts SET accepted = 1 WHERE event_id = ? AND user_id = ? AND position > 0"
+            "UPDATE event_hosts SET accepted = TRUE WHERE event_id = $1 AND user_id = $2 AND position > 0"
         } else {
-            "DELETE FROM event_hosts WHERE event_id = ? AND user_id = ? AND position > 0"
+            "DELETE FROM event_hosts WHERE event_id = $1 AND user_id = $2 AND position > 0"
         };
         let done = sqlx::query(sql).bind(&id.0).bind(user.0).execute(self.pool()).await?;
         Ok(done.rows_affected() == 1)
@@ -358,18 +355,19 @@ impl Social for SqliteStore {
 
     async fn rsvp(&self, id: &EventId, user: UserId) -> Result<bool, StoreError> {
         let _write = self.write().await;
-        let done = sqlx::query("INSERT OR IGNORE INTO rsvps (event_id, user_id, created_at) VALUES (?, ?, ?)")
-            .bind(&id.0)
-            .bind(user.0)
-            .bind(now())
-            .execute(self.pool())
-            .await?;
+        let done =
+            sqlx::query("INSERT INTO rsvps (event_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(&id.0)
+                .bind(user.0)
+                .bind(now())
+                .execute(self.pool())
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn unrsvp(&self, id: &EventId, user: UserId) -> Result<(), StoreError> {
         let _write = self.write().await;
-        sqlx::query("DELETE FROM rsvps WHERE event_id = ? AND user_id = ?")
+        sqlx::query("DELETE FROM rsvps WHERE event_id = $1 AND user_id = $2")
             .bind(&id.0)
             .bind(user.0)
             .execute(self.pool())
@@ -379,11 +377,11 @@ impl Social for SqliteStore {
 
     async fn rsvps(&self, id: &EventId, cursor: Option<i64>, limit: u32) -> Result<(u32, Page), StoreError> {
         let (total,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM rsvps WHERE event_id = ?").bind(&id.0).fetch_one(self.pool()).await?;
+            sqlx::query_as("SELECT COUNT(*) FROM rsvps WHERE event_id = $1").bind(&id.0).fetch_one(self.pool()).await?;
         let limit = limit.clamp(1, 200);
         let rows = sqlx::query(
             "SELECT u.id, u.username, u.display_name, x.id FROM rsvps x JOIN users u ON u.id = x.user_id \
-             WHERE x.event_id = ? AND x.id < ? ORDER BY x.id DESC LIMIT ?",
+             WHERE x.event_id = $1 AND x.id < $2 ORDER BY x.id DESC LIMIT $3",
         )
         .bind(&id.0)
         .bind(cursor.unwrap_or(i64::MAX))
@@ -403,15 +401,15 @@ impl Social for SqliteStore {
         // The groups: 0 hosts (or asked), 1 hosted by someone the viewer follows, 2 RSVPed, 3 the rest by
         // RSVPs. Within a group, the soonest first.
         let order = "CASE \
-               WHEN EXISTS (SELECT 1 FROM event_hosts g WHERE g.event_id = e.id AND g.user_id = ?1) THEN 0 \
-               WHEN EXISTS (SELECT 1 FROM event_hosts g JOIN follows gf ON gf.followee = g.user_id AND gf.follower = ?1 \
-                            WHERE g.event_id = e.id AND g.accepted = 1) THEN 1 \
-               WHEN EXISTS (SELECT 1 FROM rsvps g WHERE g.event_id = e.id AND g.user_id = ?1) THEN 2 \
+               WHEN EXISTS (SELECT 1 FROM event_hosts g WHERE g.event_id = e.id AND g.user_id = $1) THEN 0 \
+               WHEN EXISTS (SELECT 1 FROM event_hosts g JOIN follows gf ON gf.followee = g.user_id AND gf.follower = $1 \
+                            WHERE g.event_id = e.id AND g.accepted) THEN 1 \
+               WHEN EXISTS (SELECT 1 FROM rsvps g WHERE g.event_id = e.id AND g.user_id = $1) THEN 2 \
                ELSE 3 END, \
-             CASE WHEN EXISTS (SELECT 1 FROM event_hosts g WHERE g.event_id = e.id AND g.user_id = ?1) \
-                    OR EXISTS (SELECT 1 FROM event_hosts g JOIN follows gf ON gf.followee = g.user_id AND gf.follower = ?1 \
-                               WHERE g.event_id = e.id AND g.accepted = 1) \
-                    OR EXISTS (SELECT 1 FROM rsvps g WHERE g.event_id = e.id AND g.user_id = ?1) \
+             CASE WHEN EXISTS (SELECT 1 FROM event_hosts g WHERE g.event_id = e.id AND g.user_id = $1) \
+                    OR EXISTS (SELECT 1 FROM event_hosts g JOIN follows gf ON gf.followee = g.user_id AND gf.follower = $1 \
+                               WHERE g.event_id = e.id AND g.accepted) \
+                    OR EXISTS (SELECT 1 FROM rsvps g WHERE g.event_id = e.id AND g.user_id = $1) \
                   THEN 0 ELSE -(SELECT COUNT(*) FROM rsvps g WHERE g.event_id = e.id) END, \
              e.starts_at, e.id";
         // Events start at most 60 days ahead, so the index on starts_at bounds the scan.
@@ -423,8 +421,8 @@ impl Social for SqliteStore {
             viewer,
             now,
             &format!(
-                "EXISTS (SELECT 1 FROM event_hosts hb WHERE hb.event_id = e.id AND hb.user_id = CAST(?3 AS INTEGER) \
-                 AND hb.accepted = 1) AND {RECENT} AND {CURRENT}"
+                "EXISTS (SELECT 1 FROM event_hosts hb WHERE hb.event_id = e.id AND hb.user_id = CAST($3 AS INTEGER) \
+                 AND hb.accepted) AND {RECENT} AND {CURRENT}"
             ),
             Some(host.0.to_string()),
             "e.starts_at, e.id",
@@ -443,22 +441,22 @@ impl Social for SqliteStore {
         // The 200 best text matches (bm25 over the matches of a query, which ten thousand events keep to
         // hundreds), then those current and visible to the viewer, in the matches' order.
         let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM (SELECT rowid AS hit, rank AS score FROM events_fts WHERE events_fts MATCH ?3 \
-                                          ORDER BY rank LIMIT 200) m \
+            "SELECT {EVENT_COLUMNS} FROM {} m \
              JOIN events e ON e.rowid = m.hit LEFT JOIN rooms r ON r.id = e.room_id \
              WHERE {CURRENT} AND {} ORDER BY m.score, e.starts_at LIMIT {}",
-            visible("?1"),
+            backend::events_matching(3, 200),
+            visible("$1"),
             limit.clamp(1, 200)
         );
-        let rows = sqlx::query(&sql).bind(viewer.0).bind(now).bind(fts).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&sql).bind(viewer.0).bind(now).bind(backend::fts(fts)).fetch_all(self.pool()).await?;
         self.with_hosts(rows.iter().map(event_from_row).collect()).await
     }
 
     async fn set_calendar_token(&self, user: UserId, token_hash: &str) -> Result<(), StoreError> {
         let _write = self.write().await;
         sqlx::query(
-            "INSERT INTO calendar_tokens (user_id, token_hash, created_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (user_id) DO UPDATE SET token_hash = ?2, created_at = ?3",
+            "INSERT INTO calendar_tokens (user_id, token_hash, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO UPDATE SET token_hash = $2, created_at = $3",
         )
         .bind(user.0)
         .bind(token_hash)
@@ -471,12 +469,12 @@ impl Social for SqliteStore {
     async fn revoke_calendar_token(&self, user: UserId) -> Result<bool, StoreError> {
         let _write = self.write().await;
         let done =
-            sqlx::query("DELETE FROM calendar_tokens WHERE user_id = ?").bind(user.0).execute(self.pool()).await?;
+            sqlx::query("DELETE FROM calendar_tokens WHERE user_id = $1").bind(user.0).execute(self.pool()).await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn calendar_owner(&self, token_hash: &str) -> Result<Option<UserId>, StoreError> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT user_id FROM calendar_tokens WHERE token_hash = ?")
+        let row: Option<(i64,)> = sqlx::query_as("SELECT user_id FROM calendar_tokens WHERE token_hash = $1")
             .bind(token_hash)
             .fetch_optional(self.pool())
             .await?;
@@ -487,8 +485,8 @@ impl Social for SqliteStore {
         self.events_where(
             user,
             since,
-            "e.starts_at > ?2 AND (EXISTS (SELECT 1 FROM event_hosts c WHERE c.event_id = e.id AND c.user_id = ?1 AND c.accepted = 1) \
-                  OR EXISTS (SELECT 1 FROM rsvps c WHERE c.event_id = e.id AND c.user_id = ?1))",
+            "e.starts_at > $2 AND (EXISTS (SELECT 1 FROM event_hosts c WHERE c.event_id = e.id AND c.user_id = $1 AND c.accepted) \
+                  OR EXISTS (SELECT 1 FROM rsvps c WHERE c.event_id = e.id AND c.user_id = $1))",
             None,
             "e.starts_at, e.id",
             200,
@@ -528,11 +526,11 @@ impl Social for SqliteStore {
         let batch = batch.clamp(1, 10_000) as i64;
         let (source, key) = match &fan_out.audience {
             Audience::FollowersSeeing(_) => (
-                "SELECT id, follower FROM follows WHERE followee = CAST(?1 AS INTEGER) AND id > ?2 ORDER BY id LIMIT ?3",
+                "SELECT id, follower FROM follows WHERE followee = CAST($1 AS INTEGER) AND id > $2 ORDER BY id LIMIT $3",
                 fan_out.actor.0.to_string(),
             ),
             Audience::Rsvps { event, .. } => {
-                ("SELECT id, user_id FROM rsvps WHERE event_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3", event.0.clone())
+                ("SELECT id, user_id FROM rsvps WHERE event_id = $1 AND id > $2 ORDER BY id LIMIT $3", event.0.clone())
             }
         };
         let rows: Vec<(i64, i64)> =
@@ -546,12 +544,17 @@ impl Social for SqliteStore {
             Audience::FollowersSeeing(room) => {
                 // The room rules, for each follower (`j.value`): not removed, not blocked by a moderator;
                 // open: anyone, social: followed by a moderator, closed: invited.
-                let filter = "AND j.value NOT IN (SELECT value FROM json_each(?10)) \
-                     AND NOT EXISTS (SELECT 1 FROM blocks mb WHERE mb.blocked = j.value AND mb.blocker IN (SELECT value FROM json_each(?8))) \
-                     AND (?11 = 'open' \
-                          OR (?11 = 'social' AND EXISTS (SELECT 1 FROM follows mf WHERE mf.followee = j.value \
-                                                         AND mf.follower IN (SELECT value FROM json_each(?8)))) \
-                          OR (?11 = 'closed' AND j.value IN (SELECT value FROM json_each(?9))))";
+                let filter = format!(
+                    "AND j.value NOT IN {removed} \
+                     AND NOT EXISTS (SELECT 1 FROM blocks mb WHERE mb.blocked = j.value AND mb.blocker IN {moderators}) \
+                     AND ($11 = 'open' \
+                          OR ($11 = 'social' AND EXISTS (SELECT 1 FROM follows mf WHERE mf.followee = j.value \
+                                                         AND mf.follower IN {moderators})) \
+                          OR ($11 = 'closed' AND j.value IN {invited}))",
+                    moderators = backend::ids(8),
+                    invited = backend::ids(9),
+                    removed = backend::ids(10),
+                );
                 let binds = [
                     json_ids(room.moderators.iter().map(|u| u.0)),
                     json_ids(room.invited.iter().map(|u| u.0)),
@@ -565,10 +568,10 @@ impl Social for SqliteStore {
                     event: None,
                     title: &fan_out.title,
                 };
-                self.insert_for(&users, told, filter, &binds).await?
+                self.insert_for(&users, told, &filter, &binds).await?
             }
             Audience::Rsvps { event, room } => {
-                let filter = format!("AND EXISTS (SELECT 1 FROM events e WHERE e.id = ?5 AND {})", visible("j.value"));
+                let filter = format!("AND EXISTS (SELECT 1 FROM events e WHERE e.id = $5 AND {})", visible("j.value"));
                 let told = Told {
                     kind: fan_out.kind,
                     actor: Some(fan_out.actor),
@@ -588,7 +591,7 @@ impl Social for SqliteStore {
         cursor: Option<i64>,
         limit: u32,
     ) -> Result<Vec<NotificationRow>, StoreError> {
-        let sql = format!("{NOTIFICATION_SELECT} WHERE n.user_id = ? AND n.id < ? ORDER BY n.id DESC LIMIT ?");
+        let sql = format!("{NOTIFICATION_SELECT} WHERE n.user_id = $1 AND n.id < $2 ORDER BY n.id DESC LIMIT $3");
         let rows = sqlx::query(&sql)
             .bind(user.0)
             .bind(cursor.unwrap_or(i64::MAX))
@@ -599,7 +602,7 @@ impl Social for SqliteStore {
     }
 
     async fn unread_count(&self, user: UserId) -> Result<u32, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL")
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL")
             .bind(user.0)
             .fetch_one(self.pool())
             .await?;
@@ -609,10 +612,11 @@ impl Social for SqliteStore {
     async fn mark_read(&self, user: UserId, ids: &[i64], up_to: Option<i64>) -> Result<u64, StoreError> {
         let _write = self.write().await;
         let all = ids.is_empty() && up_to.is_none();
-        let done = sqlx::query(
-            "UPDATE notifications SET read_at = ?2 WHERE user_id = ?1 AND read_at IS NULL \
-             AND (?5 OR id IN (SELECT value FROM json_each(?3)) OR id <= ?4)",
-        )
+        let done = sqlx::query(&format!(
+            "UPDATE notifications SET read_at = $2 WHERE user_id = $1 AND read_at IS NULL \
+             AND ($5 OR id IN {} OR id <= $4)",
+            backend::ids(3)
+        ))
         .bind(user.0)
         .bind(now())
         .bind(json_ids(ids.iter().copied()))
@@ -624,7 +628,7 @@ impl Social for SqliteStore {
     }
 
     async fn notifications_about_room(&self, room: &RoomId) -> Result<u64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE room_id = ?")
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE room_id = $1")
             .bind(&room.0)
             .fetch_one(self.pool())
             .await?;
@@ -634,8 +638,8 @@ impl Social for SqliteStore {
     async fn add_push_subscription(&self, target: &PushTarget) -> Result<(), StoreError> {
         let _write = self.write().await;
         sqlx::query(
-            "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT (endpoint) DO UPDATE SET user_id = ?1, p256dh = ?3, auth = ?4, created_at = ?5",
+            "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (endpoint) DO UPDATE SET user_id = $1, p256dh = $3, auth = $4, created_at = $5",
         )
         .bind(target.user.0)
         .bind(&target.endpoint)
@@ -649,7 +653,7 @@ impl Social for SqliteStore {
 
     async fn remove_push_subscription(&self, endpoint: &str, user: Option<UserId>) -> Result<bool, StoreError> {
         let _write = self.write().await;
-        let done = sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = ?1 AND (?2 IS NULL OR user_id = ?2)")
+        let done = sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = $1 AND ($2 IS NULL OR user_id = $2)")
             .bind(endpoint)
             .bind(user.map(|u| u.0))
             .execute(self.pool())
@@ -658,11 +662,11 @@ impl Social for SqliteStore {
     }
 
     async fn push_targets(&self, users: &[UserId], kind: NotificationKind) -> Result<Vec<PushTarget>, StoreError> {
-        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
-            "SELECT p.user_id, p.endpoint, p.p256dh, p.auth FROM push_subscriptions p \
-             WHERE p.user_id IN (SELECT value FROM json_each(?1)) \
-             AND NOT EXISTS (SELECT 1 FROM push_muted_kinds m WHERE m.user_id = p.user_id AND m.kind = ?2)",
-        )
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(&format!(
+            "SELECT p.user_id, p.endpoint, p.p256dh, p.auth FROM push_subscriptions p WHERE p.user_id IN {} \
+             AND NOT EXISTS (SELECT 1 FROM push_muted_kinds m WHERE m.user_id = p.user_id AND m.kind = $2)",
+            backend::ids(1)
+        ))
         .bind(json_ids(users.iter().map(|u| u.0)))
         .bind(kind.as_str())
         .fetch_all(self.pool())
@@ -674,7 +678,7 @@ impl Social for SqliteStore {
     }
 
     async fn push_subscription_count(&self, user: UserId) -> Result<u32, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM push_subscriptions WHERE user_id = ?")
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM push_subscriptions WHERE user_id = $1")
             .bind(user.0)
             .fetch_one(self.pool())
             .await?;
@@ -682,7 +686,7 @@ impl Social for SqliteStore {
     }
 
     async fn push_muted(&self, user: UserId) -> Result<Vec<NotificationKind>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT kind FROM push_muted_kinds WHERE user_id = ?")
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT kind FROM push_muted_kinds WHERE user_id = $1")
             .bind(user.0)
             .fetch_all(self.pool())
             .await?;
@@ -692,9 +696,9 @@ impl Social for SqliteStore {
     async fn set_push_muted(&self, user: UserId, kind: NotificationKind, muted: bool) -> Result<(), StoreError> {
         let _write = self.write().await;
         let sql = if muted {
-            "INSERT OR IGNORE INTO push_muted_kinds (user_id, kind) VALUES (?, ?)"
+            "INSERT INTO push_muted_kinds (user_id, kind) VALUES ($1, $2) ON CONFLICT DO NOTHING"
         } else {
-            "DELETE FROM push_muted_kinds WHERE user_id = ? AND kind = ?"
+            "DELETE FROM push_muted_kinds WHERE user_id = $1 AND kind = $2"
         };
         sqlx::query(sql).bind(user.0).bind(kind.as_str()).execute(self.pool()).await?;
         Ok(())
@@ -706,17 +710,16 @@ impl Social for SqliteStore {
         // 100,000 accounts), minus those who block the viewer; then those whose username starts with the
         // first word, then whose display name does, then the shortest names.
         let first = fts.trim_start_matches('"').split('"').next().unwrap_or("").to_string();
-        let rows = sqlx::query(
-            "SELECT u.id, u.username, u.display_name FROM \
-               (SELECT rowid AS hit FROM users_fts WHERE users_fts MATCH ?2 LIMIT 2000) m \
-             JOIN users u ON u.id = m.hit \
-             WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = u.id AND b.blocked = ?1) \
-             ORDER BY substr(u.username, 1, length(?4)) = ?4 DESC, \
-                      substr(lower(u.display_name), 1, length(?4)) = ?4 DESC, \
-                      length(u.username), u.id LIMIT ?3",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT u.id, u.username, u.display_name FROM {} m JOIN users u ON u.id = m.hit \
+             WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = u.id AND b.blocked = $1) \
+             ORDER BY substr(u.username, 1, length($4)) = $4 DESC, \
+                      substr(lower(u.display_name), 1, length($4)) = $4 DESC, \
+                      length(u.username), u.id LIMIT $3",
+            backend::people_matching(2, 2000)
+        ))
         .bind(viewer.0)
-        .bind(fts)
+        .bind(backend::fts(fts))
         .bind(limit.clamp(1, 50) as i64)
         .bind(first)
         .fetch_all(self.pool())
@@ -728,19 +731,19 @@ impl Social for SqliteStore {
         // Friends of friends through at most the viewer's 500 newest follows, so the cost is bounded
         // whatever the graph; plus who invited the viewer.
         let rows = sqlx::query(
-            "WITH mine AS (SELECT followee FROM follows WHERE follower = ?1 ORDER BY id DESC LIMIT 500), \
+            "WITH mine AS (SELECT followee FROM follows WHERE follower = $1 ORDER BY id DESC LIMIT 500), \
                   cand AS (SELECT f.followee AS id, COUNT(*) AS via FROM follows f \
                            WHERE f.follower IN (SELECT followee FROM mine) GROUP BY f.followee \
-                           UNION ALL SELECT invited_by, 0 FROM users WHERE id = ?1 AND invited_by IS NOT NULL), \
-                  picked AS (SELECT id, SUM(via) AS via FROM cand GROUP BY id) \
+                           UNION ALL SELECT invited_by, 0 FROM users WHERE id = $1 AND invited_by IS NOT NULL), \
+                  picked AS (SELECT id, CAST(SUM(via) AS BIGINT) AS via FROM cand GROUP BY id) \
              SELECT u.id, u.username, u.display_name, \
                     (SELECT COUNT(*) FROM follows c WHERE c.followee = u.id) AS followers, p.via, \
-                    u.id = (SELECT invited_by FROM users WHERE id = ?1) \
+                    u.id = (SELECT invited_by FROM users WHERE id = $1) \
              FROM picked p JOIN users u ON u.id = p.id \
-             WHERE u.id != ?1 \
-               AND NOT EXISTS (SELECT 1 FROM follows x WHERE x.follower = ?1 AND x.followee = u.id) \
-               AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker = ?1 AND b.blocked = u.id) OR (b.blocker = u.id AND b.blocked = ?1)) \
-             ORDER BY followers DESC, p.via DESC, u.id LIMIT ?2",
+             WHERE u.id != $1 \
+               AND NOT EXISTS (SELECT 1 FROM follows x WHERE x.follower = $1 AND x.followee = u.id) \
+               AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker = $1 AND b.blocked = u.id) OR (b.blocker = u.id AND b.blocked = $1)) \
+             ORDER BY followers DESC, p.via DESC, u.id LIMIT $2",
         )
         .bind(viewer.0)
         .bind(limit.clamp(1, 50) as i64)
@@ -760,7 +763,7 @@ impl Social for SqliteStore {
     async fn bump_avatar(&self, user: UserId) -> Result<i64, StoreError> {
         let _write = self.write().await;
         let (v,): (i64,) = sqlx::query_as(
-            "UPDATE users SET avatar_version = avatar_version + 1 WHERE id = ? RETURNING avatar_version",
+            "UPDATE users SET avatar_version = avatar_version + 1 WHERE id = $1 RETURNING avatar_version",
         )
         .bind(user.0)
         .fetch_one(self.pool())
@@ -770,20 +773,15 @@ impl Social for SqliteStore {
 
     async fn set_links(&self, user: UserId, links: &[String]) -> Result<(), StoreError> {
         let _write = self.write().await;
-        // SQLite writes the JSON, so no link can break out of it.
-        let args = vec!["?"; links.len()].join(",");
-        let sql = format!("UPDATE users SET links = json_array({args}) WHERE id = ?");
-        let mut query = sqlx::query(&sql);
-        for link in links {
-            query = query.bind(link);
-        }
-        query.bind(user.0).execute(self.pool()).await?;
+        // serde writes the JSON, so no link can break out of it.
+        let links = serde_json::to_string(links).unwrap_or_else(|_| "[]".to_string());
+        sqlx::query("UPDATE users SET links = $1 WHERE id = $2").bind(links).bind(user.0).execute(self.pool()).await?;
         Ok(())
     }
 
     async fn clear_avatar(&self, user: UserId) -> Result<(), StoreError> {
         let _write = self.write().await;
-        sqlx::query("UPDATE users SET avatar_version = 0 WHERE id = ?").bind(user.0).execute(self.pool()).await?;
+        sqlx::query("UPDATE users SET avatar_version = 0 WHERE id = $1").bind(user.0).execute(self.pool()).await?;
         Ok(())
     }
 }

@@ -1,11 +1,12 @@
-//! [`Community`] on SQLite.
+//! [`Community`] in SQL, for both backends (see `core.rs`).
 
+use super::backend::{Conn, DbRow, This};
+use super::core::{ACCOUNT_COLUMN_COUNT, ACCOUNT_COLUMNS, account_from_row, summary_from_row};
 use crate::StoreError;
+use crate::common::now;
 use crate::community::*;
-use crate::sqlite::{ACCOUNT_COLUMN_COUNT, ACCOUNT_COLUMNS, SqliteStore, account_from_row, now, summary_from_row};
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use stoa_proto::{
     AccountExport, AdminLogEntry, AdminUser, ChatRecord, EventId, ExportedEvent, ExportedMessage, ExportedReport,
     InviteInfo, Invitee, ModerationAction, ModerationEntry, Report, ReportReason, RoomId, Scope, SessionInfo,
@@ -13,7 +14,7 @@ use stoa_proto::{
 };
 
 /// A user summary from three columns starting at `at`, if its ID is not NULL.
-fn summary_at(row: &SqliteRow, at: usize) -> Option<UserSummary> {
+fn summary_at(row: &DbRow, at: usize) -> Option<UserSummary> {
     let id: Option<i64> = row.get(at);
     id.map(|id| UserSummary { id: UserId(id), username: row.get(at + 1), display_name: row.get(at + 2) })
 }
@@ -25,7 +26,7 @@ const REPORT_COLUMNS: &str = "r.id, a.id, a.username, a.display_name, r.room_id,
      FROM reports r JOIN users a ON a.id = r.reporter LEFT JOIN users t ON t.id = r.target \
      LEFT JOIN users z ON z.id = r.resolved_by";
 
-fn report_from_row(row: &SqliteRow) -> Report {
+fn report_from_row(row: &DbRow) -> Report {
     Report {
         id: row.get(0),
         reporter: summary_at(row, 1).unwrap_or_else(|| UserSummary {
@@ -45,7 +46,7 @@ fn report_from_row(row: &SqliteRow) -> Report {
     }
 }
 
-fn admin_log_from_row(row: &SqliteRow) -> AdminLogEntry {
+fn admin_log_from_row(row: &DbRow) -> AdminLogEntry {
     AdminLogEntry {
         id: row.get(0),
         admin: summary_at(row, 1),
@@ -98,18 +99,18 @@ pub fn device_name(agent: &str) -> String {
 }
 
 #[async_trait]
-impl Community for SqliteStore {
+impl Community for This {
     async fn append_room_log(&self, entries: &[RoomLogEntry]) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
         let _write = self.write().await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for entry in entries {
             match entry {
                 RoomLogEntry::Chat { room, msg_id, user, text, at_ms } => {
                     sqlx::query(
-                        "INSERT INTO chat_messages (room_id, msg_id, user_id, text, sent_at) VALUES (?, ?, ?, ?, ?)",
+                        "INSERT INTO chat_messages (room_id, msg_id, user_id, text, sent_at) VALUES ($1, $2, $3, $4, $5)",
                     )
                     .bind(&room.0)
                     .bind(*msg_id as i64)
@@ -127,8 +128,8 @@ impl Community for SqliteStore {
                         // The newest message of that number in the room is the one deleted (numbers start
                         // again after a restart); the log keeps its text.
                         let text: Option<(String,)> = sqlx::query_as(
-                            "UPDATE chat_messages SET deleted_at = ?1, deleted_by = ?2 WHERE id = \
-                             (SELECT max(id) FROM chat_messages WHERE room_id = ?3 AND msg_id = ?4) RETURNING text",
+                            "UPDATE chat_messages SET deleted_at = $1, deleted_by = $2 WHERE id = \
+                             (SELECT max(id) FROM chat_messages WHERE room_id = $3 AND msg_id = $4) RETURNING text",
                         )
                         .bind(at_ms)
                         .bind(actor.0)
@@ -139,7 +140,7 @@ impl Community for SqliteStore {
                         detail = text.map(|(t,)| t);
                     }
                     sqlx::query(
-                        "INSERT INTO moderation_log (room_id, actor, action, target, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO moderation_log (room_id, actor, action, target, detail, at) VALUES ($1, $2, $3, $4, $5, $6)",
                     )
                     .bind(&room.0)
                     .bind(actor.0)
@@ -166,7 +167,7 @@ impl Community for SqliteStore {
         let rows = sqlx::query(
             "SELECT m.at, a.id, a.username, a.display_name, m.action, t.id, t.username, t.display_name, m.detail \
              FROM moderation_log m JOIN users a ON a.id = m.actor LEFT JOIN users t ON t.id = m.target \
-             WHERE m.room_id = ? AND m.at BETWEEN ? AND ? ORDER BY m.at, m.id LIMIT ?",
+             WHERE m.room_id = $1 AND m.at BETWEEN $2 AND $3 ORDER BY m.at, m.id LIMIT $4",
         )
         .bind(&room.0)
         .bind(from_ms)
@@ -191,9 +192,9 @@ impl Community for SqliteStore {
     async fn prune_chat(&self, before_ms: i64) -> Result<u64, StoreError> {
         let _write = self.write().await;
         let done = sqlx::query(
-            "DELETE FROM chat_messages WHERE sent_at < ? AND NOT EXISTS (SELECT 1 FROM reports r \
-             WHERE r.room_id = chat_messages.room_id AND chat_messages.sent_at BETWEEN r.created_at - ? \
-             AND r.created_at + ?)",
+            "DELETE FROM chat_messages WHERE sent_at < $1 AND NOT EXISTS (SELECT 1 FROM reports r \
+             WHERE r.room_id = chat_messages.room_id AND chat_messages.sent_at BETWEEN r.created_at - $2 \
+             AND r.created_at + $3)",
         )
         .bind(before_ms)
         .bind(REPORT_CONTEXT_MS)
@@ -213,7 +214,7 @@ impl Community for SqliteStore {
         let rows = sqlx::query(
             "SELECT u.id, u.username, u.display_name, c.text, c.sent_at, d.id, d.username, d.display_name \
              FROM chat_messages c JOIN users u ON u.id = c.user_id LEFT JOIN users d ON d.id = c.deleted_by \
-             WHERE c.room_id = ? AND c.sent_at BETWEEN ? AND ? ORDER BY c.sent_at, c.id LIMIT ?",
+             WHERE c.room_id = $1 AND c.sent_at BETWEEN $2 AND $3 ORDER BY c.sent_at, c.id LIMIT $4",
         )
         .bind(&room.0)
         .bind(from_ms)
@@ -236,9 +237,9 @@ impl Community for SqliteStore {
 
     async fn create_report(&self, report: &NewReport, now_ms: i64) -> Result<i64, StoreError> {
         let _write = self.write().await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let existing: Option<(i64,)> = sqlx::query_as(
-            "SELECT id FROM reports WHERE reporter = ? AND room_id = ? AND target IS ? AND resolved_at IS NULL",
+            "SELECT id FROM reports WHERE reporter = $1 AND room_id = $2 AND target IS NOT DISTINCT FROM $3 AND resolved_at IS NULL",
         )
         .bind(report.reporter.0)
         .bind(&report.room.0)
@@ -248,7 +249,7 @@ impl Community for SqliteStore {
         if let Some((id,)) = existing {
             return Ok(id);
         }
-        let (recent,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports WHERE reporter = ? AND created_at > ?")
+        let (recent,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports WHERE reporter = $1 AND created_at > $2")
             .bind(report.reporter.0)
             .bind(now_ms - 3_600_000)
             .fetch_one(&mut *tx)
@@ -258,7 +259,7 @@ impl Community for SqliteStore {
         }
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO reports (reporter, room_id, room_title, target, reason, text, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(report.reporter.0)
         .bind(&report.room.0)
@@ -275,28 +276,28 @@ impl Community for SqliteStore {
 
     async fn reports(&self, open: bool, cursor: Option<i64>, limit: u32) -> Result<Vec<Report>, StoreError> {
         let state = if open { "r.resolved_at IS NULL" } else { "r.resolved_at IS NOT NULL" };
-        let sql = format!("SELECT {REPORT_COLUMNS} WHERE {state} AND r.id < ? ORDER BY r.id DESC LIMIT ?");
+        let sql = format!("SELECT {REPORT_COLUMNS} WHERE {state} AND r.id < $1 ORDER BY r.id DESC LIMIT $2");
         let rows = sqlx::query(&sql).bind(cursor.unwrap_or(i64::MAX)).bind(limit as i64).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(report_from_row).collect())
     }
 
     async fn report(&self, id: i64) -> Result<Option<Report>, StoreError> {
-        let sql = format!("SELECT {REPORT_COLUMNS} WHERE r.id = ?");
+        let sql = format!("SELECT {REPORT_COLUMNS} WHERE r.id = $1");
         let row = sqlx::query(&sql).bind(id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(report_from_row))
     }
 
     async fn reports_against(&self, user: UserId, limit: u32) -> Result<Vec<Report>, StoreError> {
-        let sql = format!("SELECT {REPORT_COLUMNS} WHERE r.target = ? ORDER BY r.id DESC LIMIT ?");
+        let sql = format!("SELECT {REPORT_COLUMNS} WHERE r.target = $1 ORDER BY r.id DESC LIMIT $2");
         let rows = sqlx::query(&sql).bind(user.0).bind(limit as i64).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(report_from_row).collect())
     }
 
     async fn resolve_report(&self, id: i64, admin: Option<UserId>, note: &str) -> Result<bool, StoreError> {
         let _write = self.write().await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE reports SET resolved_at = ?, resolved_by = ?, resolution_note = ? WHERE id = ? AND resolved_at IS NULL",
+            "UPDATE reports SET resolved_at = $1, resolved_by = $2, resolution_note = $3 WHERE id = $4 AND resolved_at IS NULL",
         )
         .bind(now() * 1000)
         .bind(admin.map(|a| a.0))
@@ -314,9 +315,9 @@ impl Community for SqliteStore {
 
     async fn suspend(&self, user: UserId, admin: Option<UserId>, reason: &str) -> Result<bool, StoreError> {
         let _write = self.write().await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE users SET suspended_at = ?, suspended_reason = ? WHERE id = ? AND suspended_at IS NULL \
+            "UPDATE users SET suspended_at = $1, suspended_reason = $2 WHERE id = $3 AND suspended_at IS NULL \
              AND deleted_at IS NULL",
         )
         .bind(now())
@@ -327,7 +328,7 @@ impl Community for SqliteStore {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(user.0).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
         insert_admin_log(&mut tx, admin, admin_action::SUSPEND, &user.0.to_string(), reason).await?;
         tx.commit().await?;
         Ok(true)
@@ -335,9 +336,9 @@ impl Community for SqliteStore {
 
     async fn unsuspend(&self, user: UserId, admin: Option<UserId>) -> Result<bool, StoreError> {
         let _write = self.write().await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE users SET suspended_at = NULL, suspended_reason = NULL WHERE id = ? AND suspended_at IS NOT NULL",
+            "UPDATE users SET suspended_at = NULL, suspended_reason = NULL WHERE id = $1 AND suspended_at IS NOT NULL",
         )
         .bind(user.0)
         .execute(&mut *tx)
@@ -358,20 +359,20 @@ impl Community for SqliteStore {
         detail: &str,
     ) -> Result<i64, StoreError> {
         let _write = self.write().await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let id = insert_admin_log(&mut tx, admin, action, subject, detail).await?;
         tx.commit().await?;
         Ok(id)
     }
 
     async fn admin_log_after(&self, after: i64, limit: u32) -> Result<Vec<AdminLogEntry>, StoreError> {
-        let sql = format!("SELECT {ADMIN_LOG_COLUMNS} WHERE l.id > ? ORDER BY l.id LIMIT ?");
+        let sql = format!("SELECT {ADMIN_LOG_COLUMNS} WHERE l.id > $1 ORDER BY l.id LIMIT $2");
         let rows = sqlx::query(&sql).bind(after).bind(limit as i64).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(admin_log_from_row).collect())
     }
 
     async fn admin_log(&self, limit: u32) -> Result<Vec<AdminLogEntry>, StoreError> {
-        let sql = format!("SELECT {ADMIN_LOG_COLUMNS} ORDER BY l.id DESC LIMIT ?");
+        let sql = format!("SELECT {ADMIN_LOG_COLUMNS} ORDER BY l.id DESC LIMIT $1");
         let rows = sqlx::query(&sql).bind(limit as i64).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(admin_log_from_row).collect())
     }
@@ -380,7 +381,7 @@ impl Community for SqliteStore {
         let row = sqlx::query(
             "SELECT id, username, display_name, is_admin, created_at, \
              CASE WHEN suspended_at IS NULL THEN NULL ELSE COALESCE(suspended_reason, '') END, deleted_at IS NOT NULL, \
-             (SELECT COUNT(*) FROM reports WHERE target = users.id) FROM users WHERE id = ?",
+             (SELECT COUNT(*) FROM reports WHERE target = users.id) FROM users WHERE id = $1",
         )
         .bind(user.0)
         .fetch_optional(self.pool())
@@ -388,7 +389,7 @@ impl Community for SqliteStore {
         let Some(row) = row else { return Ok(None) };
         // Up the tree: a recursive walk of `invited_by`, bounded in case of a cycle no sign-up can make.
         let chain = sqlx::query(
-            "WITH RECURSIVE up(id, depth) AS (SELECT invited_by, 1 FROM users WHERE id = ?1 \
+            "WITH RECURSIVE up(id, depth) AS (SELECT invited_by, 1 FROM users WHERE id = $1 \
                UNION ALL SELECT u.invited_by, up.depth + 1 FROM users u JOIN up ON u.id = up.id \
                WHERE up.depth < 1000) \
              SELECT u.id, u.username, u.display_name FROM up JOIN users u ON u.id = up.id ORDER BY up.depth DESC",
@@ -399,7 +400,7 @@ impl Community for SqliteStore {
         let invitees = sqlx::query(
             "SELECT u.id, u.username, u.display_name, \
              (SELECT COUNT(*) FROM users c WHERE c.invited_by = u.id), u.suspended_at IS NOT NULL \
-             FROM users u WHERE u.invited_by = ? ORDER BY u.id",
+             FROM users u WHERE u.invited_by = $1 ORDER BY u.id",
         )
         .bind(user.0)
         .fetch_all(self.pool())
@@ -425,13 +426,14 @@ impl Community for SqliteStore {
 
     async fn set_admin(&self, user: UserId, admin: bool) -> Result<bool, StoreError> {
         let _write = self.write().await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let done = sqlx::query("UPDATE users SET is_admin = ? WHERE id = ? AND is_admin != ? AND deleted_at IS NULL")
-            .bind(admin)
-            .bind(user.0)
-            .bind(admin)
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.begin_write().await?;
+        let done =
+            sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2 AND is_admin != $3 AND deleted_at IS NULL")
+                .bind(admin)
+                .bind(user.0)
+                .bind(admin)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }
@@ -442,7 +444,7 @@ impl Community for SqliteStore {
     }
 
     async fn user_id_by_name(&self, username: &str) -> Result<Option<UserId>, StoreError> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE username = ?")
+        let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE username = lower($1)")
             .bind(username)
             .fetch_optional(self.pool())
             .await?;
@@ -451,8 +453,8 @@ impl Community for SqliteStore {
 
     async fn sessions_of(&self, user: UserId, current: &str) -> Result<Vec<SessionInfo>, StoreError> {
         let rows = sqlx::query(
-            "SELECT public_id, user_agent, created_at, last_used_at, token_hash = ? FROM sessions \
-             WHERE user_id = ? AND public_id IS NOT NULL ORDER BY created_at DESC, rowid DESC",
+            "SELECT public_id, user_agent, created_at, last_used_at, token_hash = $1 FROM sessions \
+             WHERE user_id = $2 AND public_id IS NOT NULL ORDER BY created_at DESC, rowid DESC",
         )
         .bind(current)
         .bind(user.0)
@@ -472,7 +474,7 @@ impl Community for SqliteStore {
 
     async fn revoke_session(&self, user: UserId, public_id: &str) -> Result<bool, StoreError> {
         let _write = self.write().await;
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND public_id = ?")
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND public_id = $2")
             .bind(user.0)
             .bind(public_id)
             .execute(self.pool())
@@ -482,13 +484,13 @@ impl Community for SqliteStore {
 
     async fn set_password(&self, user: UserId, hash: &str, keep: &str) -> Result<u64, StoreError> {
         let _write = self.write().await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(user.0)
             .execute(&mut *tx)
             .await?;
-        let revoked = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash != ?")
+        let revoked = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash != $2")
             .bind(user.0)
             .bind(keep)
             .execute(&mut *tx)
@@ -507,17 +509,17 @@ impl Community for SqliteStore {
         };
         let following = people(
             "SELECT u.id, u.username, u.display_name FROM follows f JOIN users u ON u.id = f.followee \
-             WHERE f.follower = ? ORDER BY f.id",
+             WHERE f.follower = $1 ORDER BY f.id",
         )
         .await?;
         let followers = people(
             "SELECT u.id, u.username, u.display_name FROM follows f JOIN users u ON u.id = f.follower \
-             WHERE f.followee = ? ORDER BY f.id",
+             WHERE f.followee = $1 ORDER BY f.id",
         )
         .await?;
         let blocking = people(
             "SELECT u.id, u.username, u.display_name FROM blocks b JOIN users u ON u.id = b.blocked \
-             WHERE b.blocker = ? ORDER BY b.created_at",
+             WHERE b.blocker = $1 ORDER BY b.created_at",
         )
         .await?;
         let events_of = |sql: &'static str| async move {
@@ -535,12 +537,12 @@ impl Community for SqliteStore {
         };
         let events = events_of(
             "SELECT e.id, e.title, e.description, e.starts_at FROM event_hosts h JOIN events e ON e.id = h.event_id \
-             WHERE h.user_id = ? ORDER BY e.starts_at",
+             WHERE h.user_id = $1 ORDER BY e.starts_at",
         )
         .await?;
         let rsvps = events_of(
             "SELECT e.id, e.title, e.description, e.starts_at FROM rsvps x JOIN events e ON e.id = x.event_id \
-             WHERE x.user_id = ? ORDER BY e.starts_at",
+             WHERE x.user_id = $1 ORDER BY e.starts_at",
         )
         .await?;
         let invites = self
@@ -550,7 +552,7 @@ impl Community for SqliteStore {
             .map(|i| InviteInfo { url: format!("/invite/{}", i.code), code: i.code, used_by: i.used_by })
             .collect();
         let messages = sqlx::query(
-            "SELECT room_id, text, sent_at, deleted_at IS NOT NULL FROM chat_messages WHERE user_id = ? ORDER BY id",
+            "SELECT room_id, text, sent_at, deleted_at IS NOT NULL FROM chat_messages WHERE user_id = $1 ORDER BY id",
         )
         .bind(user.0)
         .fetch_all(pool)
@@ -559,7 +561,7 @@ impl Community for SqliteStore {
         .map(|r| ExportedMessage { room_id: RoomId(r.get(0)), text: r.get(1), sent_at_ms: r.get(2), deleted: r.get(3) })
         .collect();
         let reports =
-            sqlx::query("SELECT room_id, reason, text, created_at FROM reports WHERE reporter = ? ORDER BY id")
+            sqlx::query("SELECT room_id, reason, text, created_at FROM reports WHERE reporter = $1 ORDER BY id")
                 .bind(user.0)
                 .fetch_all(pool)
                 .await?
@@ -572,7 +574,7 @@ impl Community for SqliteStore {
                 })
                 .collect();
         let (created_at,): (i64,) =
-            sqlx::query_as("SELECT created_at FROM users WHERE id = ?").bind(user.0).fetch_one(pool).await?;
+            sqlx::query_as("SELECT created_at FROM users WHERE id = $1").bind(user.0).fetch_one(pool).await?;
         Ok(Some(AccountExport {
             exported_at: at,
             profile: account.me(),
@@ -597,8 +599,8 @@ impl Community for SqliteStore {
         expires_at: Option<i64>,
     ) -> Result<TokenInfo, StoreError> {
         let _write = self.write().await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let (held,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_tokens WHERE user_id = ?")
+        let mut tx = self.begin_write().await?;
+        let (held,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_tokens WHERE user_id = $1")
             .bind(user.0)
             .fetch_one(&mut *tx)
             .await?;
@@ -608,7 +610,7 @@ impl Community for SqliteStore {
         let now = now();
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO api_tokens (user_id, name, token_hash, scopes, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(user.0)
         .bind(name)
@@ -631,7 +633,7 @@ impl Community for SqliteStore {
 
     async fn api_tokens_of(&self, user: UserId) -> Result<Vec<TokenInfo>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, scopes, created_at, expires_at, last_used_at FROM api_tokens WHERE user_id = ? \
+            "SELECT id, name, scopes, created_at, expires_at, last_used_at FROM api_tokens WHERE user_id = $1 \
              ORDER BY id DESC",
         )
         .bind(user.0)
@@ -652,7 +654,7 @@ impl Community for SqliteStore {
 
     async fn revoke_api_token(&self, user: UserId, id: i64) -> Result<bool, StoreError> {
         let _write = self.write().await;
-        let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = ? AND id = ?")
+        let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND id = $2")
             .bind(user.0)
             .bind(id)
             .execute(self.pool())
@@ -664,7 +666,7 @@ impl Community for SqliteStore {
         let now = now();
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS}, t.scopes, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             LEFT JOIN users n ON n.id = u.invited_by WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?) \
+             LEFT JOIN users n ON n.id = u.invited_by WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2) \
              AND u.suspended_at IS NULL AND u.deleted_at IS NULL"
         );
         let row = sqlx::query(&sql).bind(token_hash).bind(now).fetch_optional(self.pool()).await?;
@@ -673,7 +675,7 @@ impl Community for SqliteStore {
         let used: Option<i64> = row.get(ACCOUNT_COLUMN_COUNT + 1);
         if used.is_none_or(|u| u <= now - 3600) {
             let _write = self.write().await;
-            sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?")
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2")
                 .bind(now)
                 .bind(token_hash)
                 .execute(self.pool())
@@ -684,10 +686,10 @@ impl Community for SqliteStore {
 
     async fn delete_account(&self, user: UserId) -> Result<(), StoreError> {
         let _write = self.write().await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let row: Option<(bool, i64)> = sqlx::query_as(
-            "SELECT is_admin, (SELECT COUNT(*) FROM users WHERE is_admin = 1 AND deleted_at IS NULL) FROM users \
-             WHERE id = ? AND deleted_at IS NULL",
+            "SELECT is_admin, (SELECT COUNT(*) FROM users WHERE is_admin AND deleted_at IS NULL) FROM users \
+             WHERE id = $1 AND deleted_at IS NULL",
         )
         .bind(user.0)
         .fetch_optional(&mut *tx)
@@ -699,36 +701,34 @@ impl Community for SqliteStore {
         let now = now();
         let id = user.0;
         // Their chat goes, except what an admin needs for a report: the messages within a report's context.
-        let statements: [&str; 16] = [
-            "DELETE FROM chat_messages WHERE user_id = ?1 AND NOT EXISTS (SELECT 1 FROM reports r \
+        let statements = [
+            "DELETE FROM chat_messages WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM reports r \
                WHERE r.room_id = chat_messages.room_id AND chat_messages.sent_at BETWEEN r.created_at - 600000 \
                AND r.created_at + 600000)", // REPORT_CONTEXT_MS
-            "DELETE FROM sessions WHERE user_id = ?1",
-            "DELETE FROM api_tokens WHERE user_id = ?1",
-            "DELETE FROM follows WHERE follower = ?1 OR followee = ?1",
-            "DELETE FROM blocks WHERE blocker = ?1 OR blocked = ?1",
-            "DELETE FROM rsvps WHERE user_id = ?1",
-            "DELETE FROM event_invited WHERE user_id = ?1",
+            "DELETE FROM sessions WHERE user_id = $1",
+            "DELETE FROM api_tokens WHERE user_id = $1",
+            "DELETE FROM follows WHERE follower = $1 OR followee = $1",
+            "DELETE FROM blocks WHERE blocker = $1 OR blocked = $1",
+            "DELETE FROM rsvps WHERE user_id = $1",
+            "DELETE FROM event_invited WHERE user_id = $1",
             // Their own upcoming events are cancelled; co-hosting elsewhere ends.
-            "UPDATE events SET cancelled_at = ?2, updated_at = ?2, sequence = sequence + 1 \
-               WHERE creator = ?1 AND cancelled_at IS NULL AND room_id IS NULL",
-            "DELETE FROM event_hosts WHERE user_id = ?1 AND event_id NOT IN (SELECT id FROM events WHERE creator = ?1)",
-            "DELETE FROM calendar_tokens WHERE user_id = ?1",
-            "DELETE FROM notifications WHERE user_id = ?1",
-            "DELETE FROM push_subscriptions WHERE user_id = ?1",
-            "DELETE FROM push_muted_kinds WHERE user_id = ?1",
-            "UPDATE invites SET uses_left = 0 WHERE created_by = ?1",
+            "UPDATE events SET cancelled_at = $2, updated_at = $2, sequence = sequence + 1 \
+               WHERE creator = $1 AND cancelled_at IS NULL AND room_id IS NULL",
+            "DELETE FROM event_hosts WHERE user_id = $1 AND event_id NOT IN (SELECT id FROM events WHERE creator = $1)",
+            "DELETE FROM calendar_tokens WHERE user_id = $1",
+            "DELETE FROM notifications WHERE user_id = $1",
+            "DELETE FROM push_subscriptions WHERE user_id = $1",
+            "DELETE FROM push_muted_kinds WHERE user_id = $1",
+            "UPDATE invites SET uses_left = 0 WHERE created_by = $1",
             "UPDATE users SET username = '~deleted-' || id, display_name = 'Deleted account', bio = '', \
-               password_hash = '!', is_admin = 0, avatar_version = 0, links = '[]', \
-               suspended_at = NULL, suspended_reason = NULL, deleted_at = ?2 WHERE id = ?1",
-            // The update's trigger indexed the stand-in; search is not to find it.
-            "INSERT INTO users_fts(users_fts, rowid, username, display_name) \
-               SELECT 'delete', id, username, display_name FROM users WHERE id = ?1",
+               password_hash = '!', is_admin = FALSE, avatar_version = 0, links = '[]', \
+               suspended_at = NULL, suspended_reason = NULL, deleted_at = $2 WHERE id = $1",
         ];
-        for sql in statements {
+        // The stand-in is not to be found by search.
+        for sql in statements.into_iter().chain(super::backend::FORGET_IN_SEARCH) {
             // SQLite refuses more arguments than a statement takes.
             let query = sqlx::query(sql).bind(id);
-            let query = if sql.contains("?2") { query.bind(now) } else { query };
+            let query = if sql.contains("$2") { query.bind(now) } else { query };
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
@@ -748,14 +748,14 @@ fn parse_scopes(text: &str) -> Vec<Scope> {
 }
 
 async fn insert_admin_log(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut Conn,
     admin: Option<UserId>,
     action: &str,
     subject: &str,
     detail: &str,
 ) -> Result<i64, StoreError> {
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO admin_log (admin, action, subject, detail, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO admin_log (admin, action, subject, detail, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(admin.map(|a| a.0))
     .bind(action)

@@ -1,13 +1,13 @@
-//! [`Webhooks`] on SQLite.
+//! [`Webhooks`] in SQL, for both backends (see `core.rs`).
 
+use super::backend::{DbRow, This};
 use crate::StoreError;
-use crate::sqlite::SqliteStore;
 use crate::webhooks::*;
 use async_trait::async_trait;
 use sqlx::Row;
 use stoa_proto::{UserId, Webhook, WebhookDelivery};
 
-fn webhook_from(row: &sqlx::sqlite::SqliteRow) -> Webhook {
+fn webhook_from(row: &DbRow) -> Webhook {
     let events: String = row.get(2);
     Webhook {
         id: row.get(0),
@@ -19,7 +19,7 @@ fn webhook_from(row: &sqlx::sqlite::SqliteRow) -> Webhook {
 }
 
 #[async_trait]
-impl Webhooks for SqliteStore {
+impl Webhooks for This {
     async fn create_webhook(
         &self,
         url: &str,
@@ -28,9 +28,9 @@ impl Webhooks for SqliteStore {
         by: UserId,
     ) -> Result<Webhook, StoreError> {
         let _write = self.write().await;
-        let now = crate::sqlite::now() * 1000;
+        let now = crate::common::now() * 1000;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO webhooks (url, events, secret, created_by, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO webhooks (url, events, secret, created_by, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(url)
         .bind(events.join(" "))
@@ -57,8 +57,8 @@ impl Webhooks for SqliteStore {
     async fn delete_webhook(&self, id: i64) -> Result<bool, StoreError> {
         let _write = self.write().await;
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = ?").bind(id).execute(&mut *tx).await?;
-        let done = sqlx::query("DELETE FROM webhooks WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1").bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
@@ -68,7 +68,7 @@ impl Webhooks for SqliteStore {
         // Event names are single words: matched as one of the space-separated list.
         let done = sqlx::query(
             "INSERT INTO webhook_deliveries (webhook_id, event, payload, created_at, next_at) \
-             SELECT id, ?1, ?2, ?3, ?3 FROM webhooks WHERE ' ' || events || ' ' LIKE '% ' || ?1 || ' %'",
+             SELECT id, $1, $2, $3, $3 FROM webhooks WHERE ' ' || events || ' ' LIKE '% ' || $1 || ' %'",
         )
         .bind(event)
         .bind(payload)
@@ -81,8 +81,8 @@ impl Webhooks for SqliteStore {
     async fn due_deliveries(&self, now_ms: i64, limit: u32) -> Result<Vec<DueDelivery>, StoreError> {
         let rows = sqlx::query(
             "SELECT d.id, w.url, w.secret, d.payload, d.attempts FROM webhook_deliveries d \
-             JOIN webhooks w ON w.id = d.webhook_id WHERE d.state = 'pending' AND d.next_at <= ? \
-             ORDER BY d.next_at, d.id LIMIT ?",
+             JOIN webhooks w ON w.id = d.webhook_id WHERE d.state = 'pending' AND d.next_at <= $1 \
+             ORDER BY d.next_at, d.id LIMIT $2",
         )
         .bind(now_ms)
         .bind(i64::from(limit))
@@ -104,16 +104,16 @@ impl Webhooks for SqliteStore {
         let _write = self.write().await;
         let q = match attempt {
             Attempt::Delivered { status } => sqlx::query(
-                "UPDATE webhook_deliveries SET attempts = attempts + 1, state = 'delivered', last_status = ?, \
-                 last_error = NULL, done_at = ? WHERE id = ?",
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, state = 'delivered', last_status = $1, \
+                 last_error = NULL, done_at = $2 WHERE id = $3",
             )
             .bind(i64::from(*status))
             .bind(now_ms)
             .bind(id),
             Attempt::Failed { status, error, next_at } => sqlx::query(
-                "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = ?, last_error = ?, \
-                 state = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END, next_at = coalesce(?, next_at), \
-                 done_at = CASE WHEN ? IS NULL THEN ? ELSE NULL END WHERE id = ?",
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $1, last_error = $2, \
+                 state = CASE WHEN $3 IS NULL THEN 'failed' ELSE 'pending' END, next_at = coalesce($4, next_at), \
+                 done_at = CASE WHEN $5 IS NULL THEN $6 ELSE NULL END WHERE id = $7",
             )
             .bind(status.map(i64::from))
             .bind(error)
@@ -130,7 +130,7 @@ impl Webhooks for SqliteStore {
     async fn deliveries(&self, webhook: i64, limit: u32) -> Result<Vec<WebhookDelivery>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, event, state, attempts, last_status, last_error, created_at FROM webhook_deliveries \
-             WHERE webhook_id = ? ORDER BY id DESC LIMIT ?",
+             WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(webhook)
         .bind(i64::from(limit))

@@ -1,0 +1,107 @@
+//! [`PgStore`]: the store on Postgres, for a cluster of nodes. The queries are in `sql/`, shared with
+//! SQLite; this file holds what is Postgres's own.
+
+use crate::StoreError;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The store on a Postgres database.
+///
+/// The shared SQL was written for SQLite, where one writer at a time is the rule: a transaction that reads
+/// and then writes (a quota's count, then the insert) can trust what it read. Postgres's default isolation
+/// does not give that, so every such transaction here first takes one transaction-scoped advisory lock,
+/// which keeps SQLite's rule across every node of a cluster. Single statements, and reads, do not take it;
+/// the transactions that do are short, and rare beside them.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+/// The store the shared SQL in `sql/` is compiled for, here.
+pub(crate) type This = PgStore;
+/// A row of a result.
+pub(crate) type DbRow = sqlx::postgres::PgRow;
+/// A connection, as a transaction lends it.
+pub(crate) type Conn = sqlx::PgConnection;
+
+/// The advisory lock's key: "stoa" in ASCII.
+const WRITE_LOCK: i64 = 0x73746f61;
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/db`, or with `?host=/socket/dir`),
+    /// and applies the embedded migrations. Gives up after 10 s if the database cannot be reached.
+    pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)?.application_name("stoa");
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations_postgres").run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Nothing to wait for: Postgres takes concurrent writers (see [`PgStore`]).
+    pub(crate) async fn write(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        None
+    }
+
+    /// A transaction that holds the store's write lock until it ends (see [`PgStore`]).
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
+        Ok(tx)
+    }
+}
+
+/// A list of IDs bound as parameter `n` (a JSON array, see [`crate::common::json_ids`]), as a table of
+/// one column, `value`.
+pub(crate) fn ids(n: usize) -> String {
+    format!("(SELECT CAST(value AS BIGINT) AS value FROM json_array_elements_text(CAST(${n} AS json)))")
+}
+
+/// A list of strings bound as parameter `n` (a JSON array), as a table of one column, `value`.
+pub(crate) fn texts(n: usize) -> String {
+    format!("(SELECT value FROM json_array_elements_text(CAST(${n} AS json)))")
+}
+
+/// The search words as `to_tsquery` takes them. The route hands over FTS5's form, `"ada"* "lov"*` (each
+/// word quoted, a prefix, all of them to match), whose words are letters and digits only; here that is
+/// `'ada':* & 'lov':*`.
+pub(crate) fn fts(query: &str) -> String {
+    query
+        .split_whitespace()
+        .map(|w| w.trim_end_matches('*').trim_matches('"'))
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("'{}':*", w.replace(['\'', '\\'], "")))
+        .collect::<Vec<_>>()
+        .join(" & ")
+}
+
+/// People whose username or display name match the query bound as parameter `n`, through the `users_search`
+/// index: the first `limit`, as `hit` (the account's ID).
+pub(crate) fn people_matching(n: usize, limit: u32) -> String {
+    format!(
+        "(SELECT id AS hit FROM users WHERE deleted_at IS NULL AND to_tsvector('simple', replace(username, '_', ' ') \
+         || ' ' || display_name) @@ to_tsquery('simple', ${n}) LIMIT {limit})"
+    )
+}
+
+/// Events whose title or description match the query bound as parameter `n`: the `limit` best by `ts_rank`,
+/// as `hit` (the event's rowid) and `score` (lower is better).
+pub(crate) fn events_matching(n: usize, limit: u32) -> String {
+    format!(
+        "(SELECT rowid AS hit, -ts_rank(to_tsvector('simple', title || ' ' || description), to_tsquery('simple', ${n})) \
+         AS score FROM events WHERE to_tsvector('simple', title || ' ' || description) @@ to_tsquery('simple', ${n}) \
+         ORDER BY score LIMIT {limit})"
+    )
+}
+
+/// Nothing: the search index leaves deleted accounts out by itself.
+pub(crate) const FORGET_IN_SEARCH: Option<&str> = None;
