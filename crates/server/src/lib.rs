@@ -382,8 +382,12 @@ pub enum StartError {
     /// The data folder could not be created.
     #[error("cannot create the data folder {0}: {1}")]
     DataDir(PathBuf, std::io::Error),
-    /// The database could not be opened or migrated.
-    #[error("cannot open the database: {0}")]
+    /// The database (named: the data folder's SQLite, or the Postgres URL without its password) could not be
+    /// opened, reached or migrated.
+    #[error("cannot open the database {0}: {1}")]
+    OpenStore(String, StoreError),
+    /// The database failed while the server started.
+    #[error("the database failed: {0}")]
     Store(#[from] StoreError),
     /// The HTTP address could not be bound.
     #[error("cannot listen on {0}: {1}")]
@@ -478,7 +482,13 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         }
         _ => None,
     };
-    let store = stoa_store::open(&config.data, config.database.as_deref()).await?;
+    let store = stoa_store::open(&config.data, config.database.as_deref()).await.map_err(|e| {
+        let what = match &config.database {
+            Some(url) => stoa_store::redact(url),
+            None => format!("in {}", config.data.display()),
+        };
+        StartError::OpenStore(what, e)
+    })?;
     match &config.database {
         Some(url) => tracing::info!(database = %stoa_store::redact(url), "the store is on Postgres"),
         None => tracing::info!(data = %config.data.display(), "the store is SQLite in the data folder"),

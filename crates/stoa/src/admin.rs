@@ -12,6 +12,16 @@ use stoa_store::{REPORT_CONTEXT_MS, Store, admin_action};
 /// The admin actions.
 #[derive(Subcommand, Debug)]
 pub enum AdminCommand {
+    /// Copy this server's SQLite data (in --data) into an empty Postgres database (--database), checking
+    /// that every table's count matches before anything is committed. Stop the server first.
+    MigrateToPostgres {
+        /// The data folder that holds the SQLite database [default: ./stoa-data].
+        #[arg(long, env = "STOA_DATA")]
+        data: Option<std::path::PathBuf>,
+        /// The Postgres database to copy into: postgres://USER:PASSWORD@HOST:PORT/DB.
+        #[arg(long, env = "STOA_DATABASE")]
+        database: String,
+    },
     /// Create an invite and print its URL as the last line.
     Invite {
         #[command(flatten)]
@@ -177,6 +187,26 @@ fn print_report(r: &stoa_proto::Report) {
 /// Runs an admin command.
 pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
     match command {
+        AdminCommand::MigrateToPostgres { data, database } => {
+            let data = data.unwrap_or_else(|| stoa_server::ServerConfig::default().data);
+            anyhow::ensure!(
+                stoa_store::is_postgres_url(&database),
+                "--database is a postgres:// URL, not {:?}",
+                stoa_store::redact(&database)
+            );
+            let copied = stoa_store::migrate::sqlite_to_postgres(&data, &database)
+                .await
+                .with_context(|| format!("cannot copy {} into {}", data.display(), stoa_store::redact(&database)))?;
+            println!("{:<20} {:>10} {:>10}", "table", "SQLite", "Postgres");
+            for c in &copied {
+                println!("{:<20} {:>10} {:>10}", c.table, c.from, c.to);
+            }
+            let rows: i64 = copied.iter().map(|c| c.to).sum();
+            println!(
+                "Copied {rows} rows; every count matches. Start the server with --database {}",
+                stoa_store::redact(&database)
+            );
+        }
         AdminCommand::Invite { common, uses } => {
             let (store, resolved) = open(&common).await?;
             let code = store.create_admin_invite(uses).await?;

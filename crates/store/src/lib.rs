@@ -9,6 +9,8 @@
 
 mod common;
 mod community;
+/// Copying a SQLite server's data into Postgres.
+pub mod migrate;
 mod postgres;
 mod recordings;
 mod social;
@@ -64,6 +66,9 @@ pub enum StoreError {
     /// `--database` is not a Postgres URL.
     #[error("{0:?} is not a database Stoa can use: give a postgres:// URL, or none for SQLite in the data folder")]
     UnknownDatabase(String),
+    /// A copy between databases could not be made (see [`migrate`]).
+    #[error("{0}")]
+    Migration(String),
     /// The database could not be migrated.
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -1,0 +1,175 @@
+//! A server moved from SQLite to Postgres with `stoa admin migrate-to-postgres`, as an operator who outgrows
+//! one machine would: its people, follows, events and settings come along, sign-in still works, and a second
+//! copy into the same database is refused. Runs in the test command's Postgres pass (STOA_TEST_POSTGRES, see
+//! scripts/with-postgres), where `stoa_store::test_database` makes a fresh database.
+
+use serde_json::{Value, json};
+use std::process::Command;
+use stoa_server::ServerConfig;
+
+const STOA: &str = env!("CARGO_BIN_EXE_stoa");
+
+fn config(data: &std::path::Path, database: Option<String>) -> ServerConfig {
+    ServerConfig {
+        http: "127.0.0.1:0".parse().unwrap(),
+        media_udp: "127.0.0.1:0".parse().unwrap(),
+        data: data.to_path_buf(),
+        database,
+        ..ServerConfig::default()
+    }
+}
+
+async fn call(base: &str, token: Option<&str>, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+    let mut req = reqwest::Client::new().request(method.clone(), format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if method != reqwest::Method::GET {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn migrate(data: &std::path::Path, database: &str) -> std::process::Output {
+    Command::new(STOA)
+        .args(["admin", "migrate-to-postgres", "--data", data.to_str().unwrap(), "--database", database])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_sqlite_server_moves_to_postgres_with_everything_it_knows() {
+    let database = stoa_store::test_database().expect("the Postgres pass of the test command sets STOA_TEST_POSTGRES");
+    let data = tempfile::tempdir().unwrap();
+
+    // A server on SQLite, with an admin, two people who follow each other one way, an event and a setting.
+    let running = stoa_server::start(config(data.path(), None)).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    let code = running.bootstrap_invite.clone().unwrap();
+    let code = code.rsplit('/').next().unwrap();
+    let (s, admin) = call(
+        &base,
+        None,
+        reqwest::Method::POST,
+        "/api/v1/auth/signup",
+        json!({"invite": code, "username": "operator", "display_name": "Operator", "password": "operator-password"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{admin}");
+    let admin_token = admin["token"].as_str().unwrap().to_string();
+    let (_, invite) = call(&base, Some(&admin_token), reqwest::Method::POST, "/api/v1/invites", json!({})).await;
+    let (s, ada) = call(&base, None, reqwest::Method::POST, "/api/v1/auth/signup",
+        json!({"invite": invite["code"], "username": "ada_lovelace", "display_name": "Ada", "password": "ada-password"})).await;
+    assert_eq!(s, 201, "{ada}");
+    let ada_token = ada["token"].as_str().unwrap().to_string();
+    let (s, _) = call(&base, Some(&ada_token), reqwest::Method::POST, "/api/v1/users/operator/follow", json!({})).await;
+    assert!(s < 300, "{s}");
+    let starts = (std::time::SystemTime::now() + std::time::Duration::from_secs(86_400))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let starts = chrono_free_rfc3339(starts);
+    let (s, event) = call(&base, Some(&admin_token), reqwest::Method::POST, "/api/v1/events",
+        json!({"title": "Analytical engines", "description": "Notes on notes", "starts_at": starts, "visibility": "open"})).await;
+    assert_eq!(s, 201, "{event}");
+    running.stop().await.unwrap();
+
+    let out = migrate(data.path(), &database);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("every count matches"), "{stdout}");
+    let users_line = stdout.lines().find(|l| l.starts_with("users ")).unwrap().split_whitespace().collect::<Vec<_>>();
+    assert_eq!(users_line, ["users", "2", "2"], "{stdout}");
+
+    // The same server on Postgres, with an empty data folder: nothing comes from SQLite any more.
+    let empty = tempfile::tempdir().unwrap();
+    let running = stoa_server::start(config(empty.path(), Some(database.clone()))).await.unwrap();
+    assert!(running.bootstrap_invite.is_none(), "the accounts came along, so no first-account invite");
+    let base = format!("http://{}", running.addr);
+    let (s, login) = call(
+        &base,
+        None,
+        reqwest::Method::POST,
+        "/api/v1/auth/login",
+        json!({"username": "ada_lovelace", "password": "ada-password"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{login}");
+    let token = login["token"].as_str().unwrap().to_string();
+    let (_, profile) = call(&base, Some(&token), reqwest::Method::GET, "/api/v1/users/operator", Value::Null).await;
+    assert_eq!((profile["you_follow"].clone(), profile["followers"].clone()), (json!(true), json!(1)), "{profile}");
+    let (s, found) = call(
+        &base,
+        Some(&token),
+        reqwest::Method::GET,
+        &format!("/api/v1/events/{}", event["id"].as_str().unwrap()),
+        Value::Null,
+    )
+    .await;
+    assert_eq!((s, found["title"].as_str()), (200, Some("Analytical engines")), "{found}");
+    // Search works on Postgres's own index: a word of the username, a prefix of the event's title.
+    let (_, search) = call(&base, Some(&token), reqwest::Method::GET, "/api/v1/search?q=analyt", Value::Null).await;
+    assert_eq!(search["events"][0]["title"], "Analytical engines", "{search}");
+    let (_, search) = call(&base, Some(&token), reqwest::Method::GET, "/api/v1/search?q=lovel", Value::Null).await;
+    assert_eq!(search["people"][0]["username"], "ada_lovelace", "{search}");
+    // New rows take IDs after the copied ones.
+    let (_, invite) = call(&base, Some(&token), reqwest::Method::POST, "/api/v1/invites", json!({})).await;
+    let (s, grace) = call(
+        &base,
+        None,
+        reqwest::Method::POST,
+        "/api/v1/auth/signup",
+        json!({"invite": invite["code"], "username": "grace", "display_name": "Grace", "password": "grace-password"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{grace}");
+    assert!(grace["user"]["id"].as_i64().unwrap() > ada["user"]["id"].as_i64().unwrap());
+    running.stop().await.unwrap();
+
+    // A second copy would mix two servers' data: refused, and nothing changes.
+    let out = migrate(data.path(), &database);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("already holds 3 accounts"), "{stderr}");
+}
+
+/// Unix seconds as RFC 3339 in UTC, without a date library.
+fn chrono_free_rfc3339(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[test]
+fn a_database_that_is_not_postgres_or_cannot_be_reached_is_a_clear_error_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |database: &str| {
+        Command::new(STOA)
+            .current_dir(dir.path())
+            .args(["serve", "--http", "127.0.0.1:0", "--media-udp", "127.0.0.1:0", "--database", database])
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    let out = run("mysql://root:hunter2@db/stoa");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("postgres:// URL") && !stderr.contains("hunter2"), "{stderr}");
+    let out = run("postgres://stoa:hunter2@localhost/stoa?host=/nonexistent-socket-folder");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("database") && !stderr.contains("hunter2"), "{stderr}");
+}
