@@ -1112,20 +1112,10 @@ fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerResult> {
 /// `stoa bench-listeners`: a worker of the bench. Reads a [`ListenerPlan`] as JSON on standard input, runs
 /// it, and writes its listeners' results as JSON on standard output.
 pub async fn listeners_worker() -> anyhow::Result<()> {
-    let plan: ListenerPlan = tokio::task::spawn_blocking(|| serde_json::from_reader(std::io::stdin().lock()))
-        .await?
-        .context("stoa bench-listeners reads a listener plan (JSON) on standard input")?;
+    let plan: ListenerPlan = Worker::read_plan("stoa bench-listeners reads a listener plan").await?;
     raise_file_limit(2 * plan.listeners.len() as u64 + 256);
     let results = tokio::task::spawn_blocking(move || run_listeners(plan, Clock::Embedded)).await?;
-    let out = serde_json::to_vec(&results)?;
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(&out)?;
-        stdout.flush()
-    })
-    .await??;
-    Ok(())
+    Worker::write_results(&results).await
 }
 
 /// A worker process of the bench (`stoa bench-listeners`, `stoa bench-hls`): a plan as JSON on its standard
@@ -1157,6 +1147,26 @@ impl Worker {
             let _ = stdin.write_all(&plan).await;
         });
         Ok(Worker { child, pid, what })
+    }
+
+    /// In the worker: its plan, from standard input.
+    pub async fn read_plan<T: serde::de::DeserializeOwned + Send + 'static>(what: &'static str) -> anyhow::Result<T> {
+        tokio::task::spawn_blocking(|| serde_json::from_reader(std::io::stdin().lock()))
+            .await?
+            .with_context(|| format!("{what} (JSON) on standard input"))
+    }
+
+    /// In the worker: its results, to standard output.
+    pub async fn write_results(results: &impl serde::Serialize) -> anyhow::Result<()> {
+        let out = serde_json::to_vec(results)?;
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&out)?;
+            stdout.flush()
+        })
+        .await??;
+        Ok(())
     }
 
     pub async fn finish<T: serde::de::DeserializeOwned>(self) -> anyhow::Result<T> {

@@ -62,9 +62,7 @@ fn at(wall_us: u64) -> Instant {
 /// `stoa bench-hls`: reads an [`HlsPlan`] as JSON on standard input, runs its players until the plan's
 /// stop, and writes an [`HlsReport`] as JSON on standard output.
 pub async fn worker() -> anyhow::Result<()> {
-    let plan: HlsPlan = tokio::task::spawn_blocking(|| serde_json::from_reader(std::io::stdin().lock()))
-        .await?
-        .context("stoa bench-hls reads an HLS plan (JSON) on standard input")?;
+    let plan: HlsPlan = crate::bench::Worker::read_plan("stoa bench-hls reads an HLS plan").await?;
     crate::bench::raise_file_limit(plan.connections as u64 + 256);
     let (start, stop) = (at(plan.start_us), at(plan.stop_us));
     let connections: Vec<Arc<Mutex<Option<Conn>>>> =
@@ -94,15 +92,7 @@ pub async fn worker() -> anyhow::Result<()> {
             report.request_ms.extend(r.request_ms);
         }
     }
-    let out = serde_json::to_vec(&report)?;
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(&out)?;
-        stdout.flush()
-    })
-    .await??;
-    Ok(())
+    crate::bench::Worker::write_results(&report).await
 }
 
 /// One player, from `begin` until `stop`.
