@@ -329,6 +329,39 @@ pub struct Health {
     /// How many of them run: for admins only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_shards_running: Option<u32>,
+    /// The cluster, on a node of one: for admins only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterHealth>,
+}
+
+/// A node's view of its cluster, in `/healthz` (admins only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+pub struct ClusterHealth {
+    /// This node's name.
+    pub node: String,
+    /// Whether NATS is connected (`"ok"` or `"unavailable"`).
+    pub nats: String,
+    /// The nodes heard from in the last few seconds, this one included.
+    pub nodes: Vec<ClusterNode>,
+    /// Messages refused since the start: not signed with the cluster's key, stale, or replayed.
+    pub refused: u64,
+}
+
+/// A node of the cluster as last heard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+pub struct ClusterNode {
+    /// Its name.
+    pub name: String,
+    /// Where its HTTP API is.
+    pub url: String,
+    /// Where its media plane receives UDP.
+    pub media: String,
+    /// Live rooms it runs.
+    pub rooms: u32,
+    /// Media peers it carries.
+    pub media_peers: u32,
+    /// Milliseconds since it was last heard from.
+    pub heard_ms_ago: u64,
 }
 
 /// Whether the server takes traffic: false while it stops.

@@ -9,7 +9,7 @@ use stoa_proto::{UserId, Visibility};
 /// What the social graph says about one user, as far as some others are concerned: loaded by the glue for
 /// the people whose relations matter (a room's moderators for the hallway, its stage for a join), never the
 /// user's whole graph.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Relations {
     /// Those of the others who follow this user.
     pub followed_by: HashSet<UserId>,
@@ -18,7 +18,7 @@ pub struct Relations {
 }
 
 /// The facts about a room that decide who may see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Access {
     /// Open, social or closed.
     pub visibility: Visibility,

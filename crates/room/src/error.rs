@@ -3,7 +3,7 @@
 use thiserror::Error;
 
 /// Why a user may not join a room. The glue maps each to an HTTP error before any socket is opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum JoinError {
     /// The room has ended, or the user may not see it. Answered exactly like an unknown room.
@@ -18,7 +18,7 @@ pub enum JoinError {
 }
 
 /// Why a command from a participant was refused. Nothing changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum CommandError {
     /// Only moderators may do this.

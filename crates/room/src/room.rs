@@ -55,7 +55,7 @@ pub struct Lasting {
 }
 
 /// One connection (WebSocket) to the room. A user has at most one at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct ConnId(pub u64);
 
 /// What the glue must do after feeding the room an input.

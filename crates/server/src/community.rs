@@ -204,7 +204,8 @@ async fn apply(state: &AppState, action: &str, subject: &str, detail: &str, admi
             }
         }
         admin_action::END_ROOM => {
-            if let Some(room) = state.rooms.get(&RoomId(subject.to_string())) {
+            // Every node tails the log: each acts on the rooms it runs.
+            if let Some(room) = state.rooms.get(&RoomId(subject.to_string())).filter(|r| !r.remote) {
                 let _ = room.tx.send(crate::live::RoomInput::AdminEnd { admin }).await;
             }
         }
@@ -213,7 +214,7 @@ async fn apply(state: &AppState, action: &str, subject: &str, detail: &str, admi
                 tracing::error!(error = %e, "cannot read the settings");
             }
             let capacity = state.live.room_capacity();
-            for room in state.rooms.handles() {
+            for room in state.rooms.handles().into_iter().filter(|r| !r.remote) {
                 let _ = room.tx.send(crate::live::RoomInput::SetCapacity { capacity }).await;
             }
         }

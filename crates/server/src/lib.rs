@@ -9,6 +9,7 @@
 pub mod acme;
 pub mod auth;
 pub mod client_ip;
+pub mod cluster;
 pub mod community;
 pub mod error;
 pub mod ical;
@@ -104,6 +105,8 @@ pub struct ServerConfig {
     /// For tests of fault isolation only: see `stoa_sfu::SfuConfig::fault_injection`.
     #[doc(hidden)]
     pub media_fault_injection: bool,
+    /// A cluster to join (NATS, and this node's name); the store must then be Postgres, shared by all.
+    pub cluster: Option<cluster::ClusterConfig>,
 }
 
 impl Default for ServerConfig {
@@ -139,37 +142,42 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             tls: None,
             metrics: None,
+            cluster: None,
         }
     }
+}
+
+/// Brings a room back from its lasting state and starts it on this node: after a restart, or when this node
+/// takes over the room of a node that stopped. False if the state was never written or cannot be read.
+fn bring_back(state: &AppState, id: stoa_proto::RoomId, lasting: Option<String>) -> bool {
+    let room_config =
+        stoa_room::RoomConfig { capacity: state.live.room_capacity(), reconnect_grace: state.config.reconnect_grace };
+    let lasting = lasting.and_then(|json| serde_json::from_str::<stoa_room::Lasting>(&json).ok());
+    let room =
+        lasting.and_then(|l| stoa_room::Room::restore(std::time::Instant::now(), id.clone(), l, room_config.clone()));
+    let Some(room) = room else { return false };
+    live::spawn_room(
+        room,
+        id,
+        state.store.clone(),
+        state.rooms.clone(),
+        state.sfu.clone(),
+        state.room_settings(),
+        state.metrics.clone(),
+    );
+    true
 }
 
 /// Brings back the rooms a previous run left live (after a crash or a restart), each empty, with its stage's
 /// places kept for the reconnect grace; a room whose state was never written, or cannot be read, is ended.
 async fn restore_rooms(state: &AppState, unended: Vec<(stoa_proto::RoomId, Option<String>)>) -> Result<(), StoreError> {
-    let room_config =
-        stoa_room::RoomConfig { capacity: state.live.room_capacity(), reconnect_grace: state.config.reconnect_grace };
     let (mut restored, mut ended) = (0, 0);
     for (id, lasting) in unended {
-        let lasting = lasting.and_then(|json| serde_json::from_str::<stoa_room::Lasting>(&json).ok());
-        let room = lasting
-            .and_then(|l| stoa_room::Room::restore(std::time::Instant::now(), id.clone(), l, room_config.clone()));
-        match room {
-            Some(room) => {
-                live::spawn_room(
-                    room,
-                    id,
-                    state.store.clone(),
-                    state.rooms.clone(),
-                    state.sfu.clone(),
-                    state.room_settings(),
-                    state.metrics.clone(),
-                );
-                restored += 1;
-            }
-            None => {
-                state.store.end_room(&id).await?;
-                ended += 1;
-            }
+        if bring_back(state, id.clone(), lasting) {
+            restored += 1;
+        } else {
+            state.store.end_room(&id).await?;
+            ended += 1;
         }
     }
     if restored + ended > 0 {
@@ -266,6 +274,8 @@ pub struct AppStateInner {
     pub http_peers: Arc<routes::webrtc::HttpPeers>,
     /// Where events for webhooks are emitted.
     pub webhooks: webhooks::WebhookSender,
+    /// The cluster this node is in, if any.
+    pub cluster: Option<cluster::Cluster>,
 }
 
 impl AppState {
@@ -288,6 +298,7 @@ impl AppState {
             recordings: self.recordings_dir(),
             webhooks: self.webhooks.clone(),
             public_url: self.public_url.clone(),
+            cluster: self.cluster.clone(),
         }
     }
 
@@ -392,6 +403,12 @@ pub enum StartError {
     /// The HTTP address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    /// The cluster could not be joined.
+    #[error("cannot join the cluster: {0}")]
+    Cluster(#[from] cluster::ClusterError),
+    /// A cluster needs a store all its nodes share.
+    #[error("a cluster keeps its data in Postgres: give --database postgres://... with --nats")]
+    ClusterNeedsPostgres,
     /// The media plane could not start (its UDP address could not be bound, or a shard not started).
     #[error("cannot start the media plane: {0}")]
     Media(#[from] stoa_sfu::SfuError),
@@ -493,7 +510,19 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         Some(url) => tracing::info!(database = %stoa_store::redact(url), "the store is on Postgres"),
         None => tracing::info!(data = %config.data.display(), "the store is SQLite in the data folder"),
     }
-    let unended = store.unended_rooms().await?;
+    // A node of a cluster takes its rooms through leases (below); a single server brings back all it left.
+    let cluster = match &config.cluster {
+        Some(c) => {
+            if config.database.is_none() {
+                return Err(StartError::ClusterNeedsPostgres);
+            }
+            let cluster = cluster::Cluster::connect(c, store.as_ref()).await?;
+            tracing::info!(node = %c.node, nats = %c.nats, "joined the cluster");
+            Some(cluster)
+        }
+        None => None,
+    };
+    let unended = if cluster.is_some() { Vec::new() } else { store.unended_rooms().await? };
     let bind = |addr: SocketAddr| async move {
         let listener = TcpListener::bind(addr).await.map_err(|e| StartError::Bind(addr, e))?;
         let bound = listener.local_addr().map_err(|e| StartError::Bind(addr, e))?;
@@ -590,12 +619,35 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         sfu,
         metrics: Arc::new(metrics::Metrics::default()),
         stopping: shutdown.subscribe(),
+        cluster,
     }));
     restore_rooms(&state, unended).await?;
+    let mut cluster_tasks = Vec::new();
+    if let Some(cluster) = state.cluster.clone() {
+        let me = cluster::Heartbeat {
+            url: state.public_url.to_string(),
+            media: state.sfu.local_addr().to_string(),
+            rooms: 0,
+            media_peers: 0,
+        };
+        let (runner, directory, sfu) = (cluster.clone(), state.rooms.clone(), state.sfu.clone());
+        cluster_tasks.push(tokio::spawn(async move {
+            if let Err(e) = runner.run(directory, me, sfu).await {
+                tracing::error!(error = %e, "the cluster's messages stopped");
+            }
+        }));
+        let adopting = state.clone();
+        cluster_tasks.push(tokio::spawn(cluster::leases(
+            cluster,
+            state.store.clone(),
+            state.rooms.clone(),
+            move |id, lasting| bring_back(&adopting, id, lasting),
+        )));
+    }
     community::AdminTail::start(state.clone()).await?;
     let state_rooms = state.rooms.clone();
     let bootstrap_invite = state.store.bootstrap_invite().await?.map(|code| state.invite_url(&code));
-    let mut background = Vec::new();
+    let mut background = cluster_tasks;
     let metrics_addr = match state.config.metrics {
         Some(at) => {
             let (listener, bound) = bind(at).await?;

@@ -57,6 +57,13 @@ pub struct ServeArgs {
     /// with 2 shards, 7882 and 7883 [default: 127.0.0.1:7882].
     #[arg(long, env = "STOA_MEDIA_UDP")]
     pub media_udp: Option<SocketAddr>,
+    /// Join a cluster through this NATS server (`nats://HOST:4222`; several comma-separated). Needs
+    /// `--database postgres://...` shared by every node, and `--node-name`.
+    #[arg(long, env = "STOA_NATS")]
+    pub nats: Option<String>,
+    /// This node's name in its cluster: unique, letters, digits, `-` and `_` [default: the host's name].
+    #[arg(long, env = "STOA_NODE_NAME")]
+    pub node_name: Option<String>,
     /// Media shards: threads that each own a UDP port and a share of the peers [default: one per core].
     #[arg(long, env = "STOA_MEDIA_SHARDS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub media_shards: Option<u16>,
@@ -198,6 +205,8 @@ struct FileConfig {
     metrics: Option<SocketAddr>,
     acme_directory: Option<String>,
     acme_ca_root: Option<PathBuf>,
+    nats: Option<String>,
+    node_name: Option<String>,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -357,7 +366,32 @@ impl ServeArgs {
                 "--push-contact is a mailto: or https:// address, not {contact:?}"
             );
         }
+        let cluster = match self.nats.clone().or(file.nats) {
+            Some(nats) => {
+                anyhow::ensure!(
+                    common.database.is_some(),
+                    "--nats joins a cluster, whose nodes share one Postgres: give --database postgres://... too"
+                );
+                let node = match self.node_name.clone().or(file.node_name) {
+                    Some(node) => node,
+                    None => std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default(),
+                };
+                anyhow::ensure!(
+                    stoa_server::cluster::valid_node_name(&node),
+                    "--node-name must be 1 to 64 letters, digits, '-' or '_', not {node:?}"
+                );
+                Some(stoa_server::cluster::ClusterConfig { nats, node })
+            }
+            None => {
+                anyhow::ensure!(
+                    self.node_name.is_none(),
+                    "--node-name names a node of a cluster: give --nats nats://... too"
+                );
+                None
+            }
+        };
         Ok(ServerConfig {
+            cluster,
             ffmpeg: self.ffmpeg.clone().or(file.ffmpeg).unwrap_or(d.ffmpeg),
             webhook_timeout: d.webhook_timeout,
             push_origins,

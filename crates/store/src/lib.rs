@@ -255,6 +255,17 @@ pub trait Store: Social + Community + Recordings + Webhooks + Send + Sync + 'sta
     async fn save_room_state(&self, room: &RoomId, state: &str) -> Result<(), StoreError>;
     /// The rooms not ended, with their lasting state if any was written: what a restart brings back.
     async fn unended_rooms(&self) -> Result<Vec<(RoomId, Option<String>)>, StoreError>;
+    /// Takes or renews the lease on a live room for `node` until `until_ms` (Unix milliseconds): granted if
+    /// the room has no owner, is already `node`'s, or its owner's lease ran out before `now_ms`. False if
+    /// another node holds it, or the room ended.
+    async fn claim_room(&self, room: &RoomId, node: &str, now_ms: i64, until_ms: i64) -> Result<bool, StoreError>;
+    /// Renews every lease `node` holds until `until_ms`; returns the rooms it still holds.
+    async fn renew_leases(&self, node: &str, until_ms: i64) -> Result<Vec<RoomId>, StoreError>;
+    /// The node that holds a live room's lease and until when, if any does.
+    async fn room_owner(&self, room: &RoomId) -> Result<Option<(String, i64)>, StoreError>;
+    /// The rooms not ended that `node` may take over: its own, those without an owner, and those whose
+    /// owner's lease ran out before `now_ms`; with their lasting state.
+    async fn orphaned_rooms(&self, node: &str, now_ms: i64) -> Result<Vec<(RoomId, Option<String>)>, StoreError>;
 
     /// For benchmarks and tests: accounts with these usernames and display names that cannot sign in (no
     /// password hash verifies), made in one transaction. Returns their IDs in order.
@@ -268,6 +279,9 @@ pub trait Store: Social + Community + Recordings + Webhooks + Send + Sync + 'sta
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Sets a server setting.
     async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// A server setting, set to `value` first if it has none: of several nodes racing to set it, the first
+    /// wins and all read the same.
+    async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError>;
 }
 
 /// Opens the store: the Postgres database at `database` (`postgres://...`) if one is given, else SQLite in

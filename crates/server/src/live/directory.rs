@@ -25,8 +25,11 @@ pub struct RoomHandle {
     pub tx: mpsc::Sender<RoomInput>,
     /// The room's latest snapshot.
     pub snapshot: watch::Receiver<Arc<Snapshot>>,
-    /// The room's egress (its mix, ring, HLS and restream); absent if its thread could not start.
+    /// The room's egress (its mix, ring, HLS and restream); absent if its thread could not start, or the
+    /// room is remote.
     pub egress: Option<stoa_egress::RoomEgress>,
+    /// Whether another node of the cluster runs the room (`tx` then reaches this node's relay to it).
+    pub remote: bool,
 }
 
 /// Live rooms by ID. The lock guards only the map (a room added, ended or looked up), never a room's state,
@@ -45,6 +48,25 @@ impl Directory {
     /// Removes a room that ended.
     pub fn remove(&self, id: &RoomId) {
         self.rooms.write().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+
+    /// Removes a room if its entry is still the one `which` picks (a remote entry must not take a local
+    /// room out, nor the reverse).
+    pub fn remove_if(&self, id: &RoomId, which: impl Fn(&RoomHandle) -> bool) {
+        let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
+        if rooms.get(id).is_some_and(which) {
+            rooms.remove(id);
+        }
+    }
+
+    /// Every live room's ID and handle.
+    pub fn handles_with_ids(&self) -> Vec<(RoomId, RoomHandle)> {
+        self.rooms.read().unwrap_or_else(|e| e.into_inner()).iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// How many live rooms this node runs itself.
+    pub fn local_len(&self) -> usize {
+        self.rooms.read().unwrap_or_else(|e| e.into_inner()).values().filter(|h| !h.remote).count()
     }
 
     /// A live room by ID.

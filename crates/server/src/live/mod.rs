@@ -12,3 +12,4 @@ mod task;
 pub use connection::{Departure, serve_connection};
 pub use directory::{Directory, RoomHandle, Snapshot};
 pub use task::{AudiencePackets, JoinOutcome, Outbound, RoomInput, RoomSettings, new_room_key, spawn_room};
+pub(crate) use task::{BROADCAST_QUEUE, INBOX, PERSONAL_QUEUE};

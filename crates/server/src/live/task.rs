@@ -16,12 +16,12 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// How many events may wait for one connection before it is judged too slow and cut off. Personal events
 /// are rare (an invitation, a hand, an error), so a full queue means the client stopped reading.
-const PERSONAL_QUEUE: usize = 64;
+pub(crate) const PERSONAL_QUEUE: usize = 64;
 /// How many room-wide events a connection may fall behind before it is cut off. Room-wide events are
 /// stage changes and a count a second, so 256 is minutes of normal traffic.
-const BROADCAST_QUEUE: usize = 256;
+pub(crate) const BROADCAST_QUEUE: usize = 256;
 /// The room task's inbox. Senders wait when it is full, which slows the busiest clients, not the room.
-const INBOX: usize = 1024;
+pub(crate) const INBOX: usize = 1024;
 /// Events from the media plane: answers, slot changes. Slot changes are rate-limited by the slot mapper's
 /// hysteresis; answers come one per offer.
 const MEDIA_EVENTS: usize = 1024;
@@ -129,6 +129,41 @@ pub enum RoomInput {
         /// Where to answer.
         reply: oneshot::Sender<AudiencePage>,
     },
+    /// A join relayed from another node of the cluster; the answer goes back to that node.
+    RemoteJoin {
+        /// The node the user's WebSocket is on.
+        node: Arc<str>,
+        /// That node's token for the join.
+        token: u64,
+        /// Who.
+        user: UserSummary,
+        /// Their relations to `asked`.
+        relations: Relations,
+        /// Whom the relations were looked up among.
+        asked: Vec<UserId>,
+        /// The connection may only listen.
+        listen_only: bool,
+    },
+    /// A command (or, with none, the socket's close) relayed from another node: acted on only if that node
+    /// holds the connection.
+    Relayed {
+        /// The node it came from.
+        node: Arc<str>,
+        /// Which connection.
+        conn: ConnId,
+        /// The command; `None` when the connection is gone.
+        message: Option<ClientMessage>,
+    },
+    /// Another node holds the room's lease now: everyone is told to reconnect, and the room stops here
+    /// without ending (its lasting state is in the store, where the other node took it from).
+    HandOver,
+}
+
+/// Where a connection's events go: a socket on this node, or another node of the cluster.
+#[derive(Debug)]
+enum Sink {
+    Local(mpsc::Sender<Outbound>),
+    Remote(Arc<str>),
 }
 
 /// What the room task sends one connection.
@@ -179,6 +214,8 @@ pub struct RoomSettings {
     pub webhooks: crate::webhooks::WebhookSender,
     /// The base of links (a replay's page, in its webhook event).
     pub public_url: Arc<str>,
+    /// The cluster this node is in, if any: the room's news and its remote connections go through it.
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 /// Starts the task of a new room, registers it in the directory, and returns its handle.
@@ -219,7 +256,21 @@ pub fn spawn_room(
             (settings.webhooks.clone(), settings.public_url.clone()),
         )
     });
-    let handle = RoomHandle { tx, snapshot, egress: egress.clone() };
+    let handle = RoomHandle { tx, snapshot, egress: egress.clone(), remote: false };
+    if let Some(cluster) = &settings.cluster {
+        tokio::spawn(crate::cluster::relay::host_room(cluster.clone(), id.clone(), handle.tx.clone()));
+        // The lease: already this node's when it took the room over; claimed now for a new room.
+        let (store, id, node) = (store.clone(), id.clone(), cluster.node().to_string());
+        tokio::spawn(async move {
+            let now = crate::community::now_ms();
+            let until = now + crate::cluster::LEASE.as_millis() as i64;
+            match store.claim_room(&id, &node, now, until).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(room = %id, "another node holds the room's lease"),
+                Err(e) => tracing::error!(room = %id, error = %e, "cannot claim the room's lease"),
+            }
+        });
+    }
     directory.insert(id.clone(), handle.clone());
     // The room's lasting state, written through to the store by a task of its own: a watch channel holds
     // only the latest, so a burst of changes is one write, and the room task never waits for the store.
@@ -270,6 +321,9 @@ pub fn spawn_room(
         webhooks: settings.webhooks,
         recording: false,
         outputs_actor: None,
+        cluster: settings.cluster,
+        remote_nodes: HashMap::new(),
+        handed_over: false,
     };
     tokio::spawn(task.run(rx, media_rx));
     handle
@@ -296,7 +350,14 @@ struct RoomTask {
     id: RoomId,
     store: Arc<dyn Store>,
     directory: Directory,
-    conns: HashMap<ConnId, mpsc::Sender<Outbound>>,
+    conns: HashMap<ConnId, Sink>,
+    /// How many connections each other node of the cluster holds in the room: room-wide events go to
+    /// each of those nodes once.
+    remote_nodes: HashMap<Arc<str>, usize>,
+    /// The cluster, if any.
+    cluster: Option<crate::cluster::Cluster>,
+    /// Whether the room stopped here because another node took it over.
+    handed_over: bool,
     broadcast: broadcast::Sender<Utf8Bytes>,
     snapshot: watch::Sender<Arc<Snapshot>>,
     published: u64,
@@ -366,6 +427,15 @@ impl RoomTask {
         self.sfu.close_room(self.room_key);
         // The replay worker closes the replay and stops the egress once it has done what is queued.
         self.replays = None;
+        if self.handed_over {
+            self.directory.remove_if(&self.id, |h| !h.remote);
+            tracing::info!(room = %self.id, "room handed over to another node");
+            return;
+        }
+        if let Some(cluster) = &self.cluster {
+            let snapshot = self.snapshot.borrow().clone();
+            cluster.room_news(&self.id, &snapshot, true);
+        }
         self.directory.remove(&self.id);
         if let Err(e) = self.store.end_room(&self.id).await {
             tracing::error!(room = %self.id, error = %e, "could not record the room's end");
@@ -386,7 +456,7 @@ impl RoomTask {
                         self.room.restrict_to_listening(conn);
                     }
                     let (tx, personal) = mpsc::channel(PERSONAL_QUEUE);
-                    self.conns.insert(conn, tx);
+                    self.conns.insert(conn, Sink::Local(tx));
                     JoinOutcome { conn, personal, broadcast: self.broadcast.subscribe() }
                 });
                 if let Err(Ok(outcome)) = reply.send(outcome) {
@@ -395,6 +465,36 @@ impl RoomTask {
                     self.room.disconnected(now, outcome.conn);
                 }
             }
+            RoomInput::RemoteJoin { node, token, user, relations, asked, listen_only } => {
+                let result = self.room.join(now, user, relations, &asked).inspect(|&conn| {
+                    if listen_only {
+                        self.room.restrict_to_listening(conn);
+                    }
+                    self.conns.insert(conn, Sink::Remote(node.clone()));
+                    *self.remote_nodes.entry(node.clone()).or_default() += 1;
+                });
+                // The answer goes the way of the connection's later events, so nothing overtakes it.
+                if !self.to_node(&node, crate::cluster::relay::RelayOut::Joined { token, result })
+                    && let Ok(conn) = result
+                {
+                    self.drop_conn(conn);
+                }
+            }
+            RoomInput::Relayed { node, conn, message } => {
+                // Only the node that holds the connection speaks for it.
+                if !matches!(self.conns.get(&conn), Some(Sink::Remote(n)) if *n == node) {
+                    tracing::warn!(room = %self.id, %node, conn = conn.0, "a node relayed for a connection it does not hold");
+                    return;
+                }
+                match message {
+                    Some(message) => self.handle(RoomInput::Command { conn, message }),
+                    None => self.handle(RoomInput::Disconnected { conn }),
+                }
+            }
+            RoomInput::HandOver => {
+                self.broadcast_text(encode(&ServerEvent::ServerRestarting { retry_after_ms: 500 }));
+                self.handed_over = true;
+            }
             RoomInput::Command { conn, message } => match message.command {
                 ClientCommand::Offer { sdp } => self.offer(conn, sdp),
                 // ICE-lite: the server learns the client's address from its checks; candidates are not needed.
@@ -402,13 +502,13 @@ impl RoomTask {
                 _ => self.room.command(now, conn, message),
             },
             RoomInput::Disconnected { conn } => {
-                self.conns.remove(&conn);
+                self.forget_conn(conn);
                 self.offer_limits.remove(&conn);
                 self.close_media(conn);
                 self.room.disconnected(now, conn);
             }
             RoomInput::Restarting { retry_after_ms } => {
-                let _ = self.broadcast.send(encode(&ServerEvent::ServerRestarting { retry_after_ms }));
+                self.broadcast_text(encode(&ServerEvent::ServerRestarting { retry_after_ms }));
             }
             RoomInput::Invite { actor, users, reply } => {
                 let _ = reply.send(self.room.invite(actor, &users));
@@ -535,7 +635,7 @@ impl RoomTask {
             }
             SfuEvent::Slots { holders } => {
                 self.holders = holders;
-                let _ = self.broadcast.send(encode(&self.slots_event()));
+                self.broadcast_text(encode(&self.slots_event()));
             }
         }
     }
@@ -557,17 +657,80 @@ impl RoomTask {
     }
 
     fn send(&mut self, conn: ConnId, event: &ServerEvent) {
-        let Some(tx) = self.conns.get(&conn) else { return };
-        if tx.try_send(Outbound::Event(encode(event))).is_err() {
+        let sent = match self.conns.get(&conn) {
+            None => return,
+            Some(Sink::Local(tx)) => tx.try_send(Outbound::Event(encode(event))).is_ok(),
+            Some(Sink::Remote(node)) => {
+                let node = node.clone();
+                let text = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
+                self.to_node(&node, crate::cluster::relay::RelayOut::Event { conn, text })
+            }
+        };
+        if !sent {
             // Full (the client stopped reading) or closed: cut it off rather than wait. Its participant
             // keeps their place for the reconnect grace, like any dropped socket.
             tracing::info!(room = %self.id, conn = conn.0, "connection too slow; closing it");
             self.metrics.ws_queue_drops.fetch_add(1, Ordering::Relaxed);
-            self.conns.remove(&conn);
-            self.offer_limits.remove(&conn);
-            self.close_media(conn);
-            self.room.disconnected(Instant::now(), conn);
+            self.drop_conn(conn);
         }
+    }
+
+    /// Lets go of a connection the room can no longer reach: its participant keeps their place for the
+    /// reconnect grace, like any dropped socket.
+    fn drop_conn(&mut self, conn: ConnId) {
+        self.forget_conn(conn);
+        self.offer_limits.remove(&conn);
+        self.close_media(conn);
+        self.room.disconnected(Instant::now(), conn);
+    }
+
+    /// Takes a connection out of the sinks (and its node's count).
+    fn forget_conn(&mut self, conn: ConnId) -> Option<Sink> {
+        let sink = self.conns.remove(&conn)?;
+        if let Sink::Remote(node) = &sink
+            && let Some(n) = self.remote_nodes.get_mut(node)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.remote_nodes.remove(node);
+            }
+        }
+        Some(sink)
+    }
+
+    /// Sends another node what the room has for its connections, in order. False if it could not be queued.
+    fn to_node(&self, node: &str, out: crate::cluster::relay::RelayOut) -> bool {
+        match &self.cluster {
+            Some(cluster) => cluster.send(crate::cluster::relay::outbound(&self.id, node), out),
+            None => false,
+        }
+    }
+
+    /// A room-wide event: one send to this node's connections, and one to each other node that holds some.
+    /// A node it cannot be queued for loses its connections, which reconnect.
+    fn broadcast_text(&mut self, text: Utf8Bytes) {
+        if !self.remote_nodes.is_empty() {
+            let mut lost = Vec::new();
+            for node in self.remote_nodes.keys() {
+                let out = crate::cluster::relay::RelayOut::Broadcast { text: text.as_str().to_string() };
+                if !self.to_node(node, out) {
+                    lost.push(node.clone());
+                }
+            }
+            for node in lost {
+                let conns: Vec<ConnId> = self
+                    .conns
+                    .iter()
+                    .filter(|(_, s)| matches!(s, Sink::Remote(n) if *n == node))
+                    .map(|(c, _)| *c)
+                    .collect();
+                tracing::warn!(room = %self.id, %node, conns = conns.len(), "cannot relay to a node; dropping its connections");
+                for conn in conns {
+                    self.drop_conn(conn);
+                }
+            }
+        }
+        let _ = self.broadcast.send(text);
     }
 
     /// Tells the SFU about every change in who may publish (the stage, enforced in the media path) and in
@@ -642,7 +805,7 @@ impl RoomTask {
                 }
                 Output::Broadcast(event) => {
                     // One encoding, one send, whatever the audience: each connection reads the same bytes.
-                    let _ = self.broadcast.send(encode(&event));
+                    self.broadcast_text(encode(&event));
                     if let ServerEvent::ChatMessage { message } = event {
                         self.room_log.push(stoa_store::RoomLogEntry::Chat {
                             room: self.id.clone(),
@@ -663,8 +826,14 @@ impl RoomTask {
                     // The connection closes once it has written what is queued before this. If the queue is
                     // full, dropping the sender closes it all the same.
                     self.offer_limits.remove(&conn);
-                    if let Some(tx) = self.conns.remove(&conn) {
-                        let _ = tx.try_send(Outbound::Close);
+                    match self.forget_conn(conn) {
+                        Some(Sink::Local(tx)) => {
+                            let _ = tx.try_send(Outbound::Close);
+                        }
+                        Some(Sink::Remote(node)) => {
+                            self.to_node(&node, crate::cluster::relay::RelayOut::Close { conn });
+                        }
+                        None => {}
                     }
                     // Removed, replaced or gone: no more media either way.
                     self.close_media(conn);
@@ -680,15 +849,24 @@ impl RoomTask {
         if !ended {
             self.sync_outputs();
         }
+        let ended = ended || self.handed_over;
         if ended {
             // Dropping every sender (and, as the task returns, the broadcast sender) closes every
-            // connection after it has delivered the `room_ended` broadcast.
+            // connection after it has delivered the `room_ended` broadcast. Other nodes close theirs.
+            for node in std::mem::take(&mut self.remote_nodes).into_keys() {
+                self.to_node(&node, crate::cluster::relay::RelayOut::Ended);
+            }
             self.conns.clear();
         }
         if self.room.version() != self.published {
             self.published = self.room.version();
             let snapshot = Arc::new(Snapshot { info: self.room.info(), access: self.room.access() });
             self.tell_of_new_speakers(&snapshot);
+            if let Some(cluster) = &self.cluster
+                && !self.handed_over
+            {
+                cluster.room_news(&self.id, &snapshot, ended);
+            }
             let _ = self.snapshot.send(snapshot);
             if !ended {
                 let json = serde_json::to_string(&self.room.lasting()).unwrap_or_default();

@@ -31,14 +31,21 @@ pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> (Statu
     };
     let store_ok = state.store.setting(crate::PUBLIC_URL_SETTING).await.is_ok();
     let (shards, running) = (state.sfu.shard_count(), state.sfu.shards_running());
-    let whole = store_ok && running == shards;
+    let nats_ok = state.cluster.as_ref().is_none_or(|c| c.connected());
+    let whole = store_ok && running == shards && nats_ok;
     let health = Health {
         status: if whole { "ok" } else { "degraded" }.into(),
-        live_rooms: admin.then(|| state.rooms.len() as u32),
+        live_rooms: admin.then(|| state.rooms.local_len() as u32),
         media_peers: admin.then(|| state.sfu.peer_count() as u32),
         store: admin.then(|| if store_ok { "ok" } else { "unavailable" }.into()),
         media_shards: admin.then_some(shards as u32),
         media_shards_running: admin.then_some(running as u32),
+        cluster: state.cluster.as_ref().filter(|_| admin).map(|c| stoa_proto::ClusterHealth {
+            node: c.node().to_string(),
+            nats: if nats_ok { "ok" } else { "unavailable" }.into(),
+            nodes: c.nodes(),
+            refused: c.refused.load(std::sync::atomic::Ordering::Relaxed),
+        }),
     };
     (if whole { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(health))
 }

@@ -570,6 +570,55 @@ impl Store for This {
         Ok(())
     }
 
+    async fn claim_room(&self, room: &RoomId, node: &str, now_ms: i64, until_ms: i64) -> Result<bool, StoreError> {
+        // One statement, atomic on both engines: two nodes racing for a lapsed room cannot both win.
+        let done = sqlx::query(
+            "UPDATE rooms SET owner = $1, lease_until = $2 WHERE id = $3 AND ended_at IS NULL \
+             AND (owner IS NULL OR owner = $1 OR lease_until IS NULL OR lease_until < $4)",
+        )
+        .bind(node)
+        .bind(until_ms)
+        .bind(&room.0)
+        .bind(now_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn renew_leases(&self, node: &str, until_ms: i64) -> Result<Vec<RoomId>, StoreError> {
+        // Only rooms still the node's: one whose lease lapsed and that another node claimed stays theirs.
+        let rows: Vec<(String,)> =
+            sqlx::query_as("UPDATE rooms SET lease_until = $1 WHERE owner = $2 AND ended_at IS NULL RETURNING id")
+                .bind(until_ms)
+                .bind(node)
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(|(id,)| RoomId(id)).collect())
+    }
+
+    async fn room_owner(&self, room: &RoomId) -> Result<Option<(String, i64)>, StoreError> {
+        let row: Option<(Option<String>, Option<i64>)> =
+            sqlx::query_as("SELECT owner, lease_until FROM rooms WHERE id = $1 AND ended_at IS NULL")
+                .bind(&room.0)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.and_then(|(owner, until)| Some((owner?, until.unwrap_or(0)))))
+    }
+
+    async fn orphaned_rooms(&self, node: &str, now_ms: i64) -> Result<Vec<(RoomId, Option<String>)>, StoreError> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT id, lasting FROM rooms WHERE ended_at IS NULL \
+             AND ((owner IS NULL AND created_at < $3) OR owner = $1 OR lease_until < $2)",
+        )
+        .bind(node)
+        .bind(now_ms)
+        // A room just recorded has no owner for the moment until its node claims it: not an orphan.
+        .bind(now_ms / 1000 - 30)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(id, lasting)| (RoomId(id), lasting)).collect())
+    }
+
     async fn unended_rooms(&self) -> Result<Vec<(RoomId, Option<String>)>, StoreError> {
         let rows: Vec<(String, Option<String>)> =
             sqlx::query_as("SELECT id, lasting FROM rooms WHERE ended_at IS NULL").fetch_all(self.pool()).await?;
@@ -592,5 +641,16 @@ impl Store for This {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT(key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(self.pool())
+            .await?;
+        let (value,): (String,) =
+            sqlx::query_as("SELECT value FROM settings WHERE key = $1").bind(key).fetch_one(self.pool()).await?;
+        Ok(value)
     }
 }

@@ -1,0 +1,473 @@
+//! A cluster of nodes: Postgres holds everything that lasts (and who owns each live room), NATS carries
+//! every message between nodes. Nothing else is shared.
+//!
+//! - **Heartbeats.** Every node says once a second on `stoa.nodes` who it is, where its media is, and how
+//!   loaded it is. `/healthz` lists the nodes heard from in the last few seconds.
+//! - **Room news.** The node that owns a live room says on `stoa.rooms` what its snapshot is, on every
+//!   change and once a second. Every other node keeps a *remote* entry for the room in its directory, so
+//!   that its hallway and `GET /rooms/{id}` show every room of the cluster without asking anyone.
+//! - **The relay** ([`relay`]): a client's room WebSocket may land on any node. A node that does not own the
+//!   room relays its clients' commands to the owner and the owner's events back, over one pair of subjects
+//!   per room and node. Room-wide events cross once per node, never once per client.
+//! - **Leases.** Ownership is a lease in Postgres (`rooms.owner`, `rooms.lease_until`), renewed by the owner
+//!   every second for [`LEASE`]. A node that loses its lease hands the room over; a room whose owner's lease
+//!   lapsed (a node killed) is taken over by the first node to claim it, from the lasting state in the store.
+//!
+//! Every message is signed with HMAC-SHA256 under a key that the nodes share through the store (a setting
+//! made once by the first node), and carries its sender, its time and a random nonce: a message from
+//! anyone without the key, one older than [`MAX_AGE`], or one seen before is dropped and counted.
+
+pub mod relay;
+
+use crate::live::{Directory, RoomHandle, RoomInput, Snapshot};
+use hmac::{Hmac, Mac};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use stoa_proto::{RoomId, RoomInfo};
+use stoa_room::Access;
+use tokio::sync::{mpsc, watch};
+
+/// How long a room's lease lasts from its last renewal: an owner killed outright is replaced after this.
+pub const LEASE: Duration = Duration::from_secs(4);
+/// How often owners renew their leases, nodes say they are alive, and rooms' news is repeated.
+pub const BEAT: Duration = Duration::from_secs(1);
+/// How long a remote room stays listed without news from its owner.
+pub const STALE: Duration = Duration::from_secs(3);
+/// Messages older than this (by their sender's clock) are refused, and nonces are remembered this long.
+pub const MAX_AGE: Duration = Duration::from_secs(30);
+/// The store setting that holds the cluster's signing key.
+const KEY_SETTING: &str = "cluster_key";
+/// Messages waiting for NATS. Past it a message is dropped and counted (and a relay that loses one
+/// drops the connections it was for, which reconnect).
+const OUTBOX: usize = 65_536;
+
+/// How a node joins a cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// The NATS server(s), `nats://host:port` (comma-separated for several).
+    pub nats: String,
+    /// This node's name: unique in the cluster, letters, digits, `-` and `_`.
+    pub node: String,
+}
+
+/// Whether a node name can be used (it appears in NATS subjects).
+pub fn valid_node_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// What a node says of itself once a second.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Heartbeat {
+    /// Where its HTTP API is.
+    pub url: String,
+    /// Where its media plane receives UDP.
+    pub media: String,
+    /// Live rooms it owns.
+    pub rooms: u32,
+    /// Media peers it carries.
+    pub media_peers: u32,
+}
+
+/// A live room's news from its owner.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RoomNews {
+    room: RoomId,
+    info: RoomInfo,
+    access: Access,
+    ended: bool,
+}
+
+/// The signed envelope of every message.
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope<T> {
+    /// The sender.
+    n: String,
+    /// When it was sent (Unix ms, the sender's clock).
+    t: i64,
+    /// A random nonce: a message seen before is a replay.
+    r: u64,
+    /// The message.
+    b: T,
+}
+
+/// The nonces of the messages accepted in the last [`MAX_AGE`] (twice over), oldest first.
+type Nonces = (HashSet<u64>, VecDeque<(Instant, u64)>);
+
+/// A remote room as this node knows it.
+struct Remote {
+    owner: String,
+    snapshot: watch::Sender<Arc<Snapshot>>,
+    seen: Instant,
+    stop: Option<tokio::sync::oneshot::Sender<relay::Stop>>,
+}
+
+/// This node's place in the cluster.
+#[derive(Clone)]
+pub struct Cluster(Arc<Inner>);
+
+/// What [`Cluster`] holds.
+pub struct Inner {
+    node: String,
+    client: async_nats::Client,
+    key: Vec<u8>,
+    outbox: mpsc::Sender<(String, bytes::Bytes)>,
+    nodes: Mutex<HashMap<String, (Heartbeat, Instant)>>,
+    remote: Mutex<HashMap<RoomId, Remote>>,
+    seen: Mutex<Nonces>,
+    /// Messages refused: bad signature, too old, or replayed.
+    pub refused: AtomicU64,
+    /// Messages dropped because the outbox was full.
+    pub dropped: AtomicU64,
+}
+
+impl std::ops::Deref for Cluster {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("node", &self.node).finish()
+    }
+}
+
+/// Why a node could not join its cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The node name cannot be used.
+    #[error("the node name {0:?} must be 1 to 64 letters, digits, '-' or '_'")]
+    NodeName(String),
+    /// NATS could not be reached.
+    #[error("cannot connect to NATS at {0}: {1}")]
+    Nats(String, String),
+    /// The store failed.
+    #[error("the store failed: {0}")]
+    Store(#[from] stoa_store::StoreError),
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).expect("the operating system's random generator failed");
+    u64::from_le_bytes(b)
+}
+
+impl Cluster {
+    /// Connects to NATS and reads (or makes) the cluster's key. Nothing is subscribed yet: see [`Cluster::run`].
+    pub async fn connect(config: &ClusterConfig, store: &dyn stoa_store::Store) -> Result<Cluster, ClusterError> {
+        if !valid_node_name(&config.node) {
+            return Err(ClusterError::NodeName(config.node.clone()));
+        }
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh).expect("the operating system's random generator failed");
+        let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+        let key = store.setting_or_insert(KEY_SETTING, &hex).await?;
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("stoa {}", config.node))
+            .connection_timeout(Duration::from_secs(5))
+            .request_timeout(Some(Duration::from_secs(5)))
+            .connect(config.nats.as_str())
+            .await
+            .map_err(|e| ClusterError::Nats(config.nats.clone(), e.to_string()))?;
+        let (outbox, mut queued) = mpsc::channel::<(String, bytes::Bytes)>(OUTBOX);
+        let publisher = client.clone();
+        // One publisher, in order: a room's messages to a node leave in the order the room made them.
+        tokio::spawn(async move {
+            while let Some((subject, payload)) = queued.recv().await {
+                if let Err(e) = publisher.publish(subject, payload).await {
+                    tracing::warn!(error = %e, "cannot publish to NATS");
+                }
+            }
+        });
+        Ok(Cluster(Arc::new(Inner {
+            node: config.node.clone(),
+            client,
+            key: key.into_bytes(),
+            outbox,
+            nodes: Mutex::new(HashMap::new()),
+            remote: Mutex::new(HashMap::new()),
+            seen: Mutex::new((HashSet::new(), VecDeque::new())),
+            refused: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        })))
+    }
+
+    /// This node's name.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Whether NATS is connected now.
+    pub fn connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// The nodes heard from lately, this one included, by name.
+    pub fn nodes(&self) -> Vec<stoa_proto::ClusterNode> {
+        let nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<stoa_proto::ClusterNode> = nodes
+            .iter()
+            .filter(|(_, (_, at))| at.elapsed() < STALE)
+            .map(|(name, (beat, at))| stoa_proto::ClusterNode {
+                name: name.clone(),
+                url: beat.url.clone(),
+                media: beat.media.clone(),
+                rooms: beat.rooms,
+                media_peers: beat.media_peers,
+                heard_ms_ago: at.elapsed().as_millis() as u64,
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    fn mac(&self, subject: &str, json: &[u8]) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(subject.as_bytes());
+        mac.update(&[0]);
+        mac.update(json);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// A message for `subject`, signed.
+    pub(crate) fn seal<T: Serialize>(&self, subject: &str, body: T) -> bytes::Bytes {
+        let envelope = Envelope { n: self.node.clone(), t: now_ms(), r: random_u64(), b: body };
+        let json = serde_json::to_vec(&envelope).unwrap_or_default();
+        let mut out = Vec::with_capacity(32 + json.len());
+        out.extend_from_slice(&self.mac(subject, &json));
+        out.extend_from_slice(&json);
+        out.into()
+    }
+
+    /// A message's sender and body, if it is signed with the cluster's key for this subject, fresh, and
+    /// not seen before.
+    pub(crate) fn open<T: DeserializeOwned>(&self, subject: &str, payload: &[u8]) -> Option<(String, T)> {
+        let opened = (|| {
+            if payload.len() < 32 {
+                return None;
+            }
+            let (mac, json) = payload.split_at(32);
+            let mut check = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+            check.update(subject.as_bytes());
+            check.update(&[0]);
+            check.update(json);
+            check.verify_slice(mac).ok()?;
+            let envelope: Envelope<T> = serde_json::from_slice(json).ok()?;
+            if (now_ms() - envelope.t).unsigned_abs() > MAX_AGE.as_millis() as u64 {
+                return None;
+            }
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            let (set, order) = &mut *seen;
+            while let Some(&(at, nonce)) = order.front() {
+                if at.elapsed() < MAX_AGE * 2 {
+                    break;
+                }
+                order.pop_front();
+                set.remove(&nonce);
+            }
+            if !set.insert(envelope.r) {
+                return None;
+            }
+            order.push_back((Instant::now(), envelope.r));
+            Some((envelope.n, envelope.b))
+        })();
+        if opened.is_none() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(subject, "refused a cluster message: not signed with the cluster's key, stale, or replayed");
+        }
+        opened
+    }
+
+    /// Queues a signed message, in order. False (and counted) if the outbox is full.
+    pub(crate) fn send<T: Serialize>(&self, subject: String, body: T) -> bool {
+        let payload = self.seal(&subject, body);
+        if self.outbox.try_send((subject, payload)).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Tells the cluster a local room's snapshot (every change, and once a second).
+    pub fn room_news(&self, room: &RoomId, snapshot: &Snapshot, ended: bool) {
+        let news = RoomNews { room: room.clone(), info: snapshot.info.clone(), access: snapshot.access.clone(), ended };
+        self.send("stoa.rooms".into(), news);
+    }
+
+    /// Stops relaying a remote room (its owner is gone, changed or ended it) and takes it out of the
+    /// directory unless a local room took its place.
+    fn drop_remote(&self, directory: &Directory, room: &RoomId, why: relay::Stop) {
+        let removed = self.remote.lock().unwrap_or_else(|e| e.into_inner()).remove(room);
+        if let Some(mut remote) = removed {
+            if let Some(stop) = remote.stop.take() {
+                let _ = stop.send(why);
+            }
+            directory.remove_if(room, |h| h.remote);
+        }
+    }
+
+    fn on_news(&self, directory: &Directory, from: String, news: RoomNews) {
+        if from == self.node {
+            return;
+        }
+        if let Some(local) = directory.get(&news.room)
+            && !local.remote
+        {
+            // Two owners: the lease decides (the renewal loop hands the room over if this node lost it).
+            tracing::warn!(room = %news.room, other = %from, "another node speaks for a room this node runs");
+            return;
+        }
+        if news.ended {
+            self.drop_remote(directory, &news.room, relay::Stop::Ended);
+            return;
+        }
+        let snapshot = Arc::new(Snapshot { info: news.info, access: news.access });
+        let changed_owner = {
+            let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+            match remote.get_mut(&news.room) {
+                Some(r) if r.owner == from => {
+                    r.seen = Instant::now();
+                    r.snapshot.send_replace(snapshot);
+                    return;
+                }
+                Some(_) => true,
+                None => false,
+            }
+        };
+        if changed_owner {
+            self.drop_remote(directory, &news.room, relay::Stop::OwnerChanged);
+        }
+        let (tx, rx) = mpsc::channel(crate::live::INBOX);
+        let (snapshot_tx, snapshot_rx) = watch::channel(snapshot);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        self.remote.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            news.room.clone(),
+            Remote { owner: from.clone(), snapshot: snapshot_tx, seen: Instant::now(), stop: Some(stop_tx) },
+        );
+        directory.insert(news.room.clone(), RoomHandle { tx, snapshot: snapshot_rx, egress: None, remote: true });
+        tokio::spawn(relay::remote_room(self.clone(), news.room, from, rx, stop_rx));
+    }
+
+    /// Runs the node's part of the cluster until the process ends: heartbeats, room news in and out, and
+    /// (through `leases`) the rooms' leases.
+    pub async fn run(self, directory: Directory, me: Heartbeat, sfu: stoa_sfu::Sfu) -> Result<(), ClusterError> {
+        let map = |e: async_nats::SubscribeError| ClusterError::Nats("subscribe".into(), e.to_string());
+        let mut beats = self.client.subscribe("stoa.nodes").await.map_err(map)?;
+        let mut news = self.client.subscribe("stoa.rooms").await.map_err(map)?;
+        let mut tick = tokio::time::interval(BEAT);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        use futures_util::StreamExt;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let local: Vec<(RoomId, Arc<Snapshot>)> = directory
+                        .handles_with_ids()
+                        .into_iter()
+                        .filter(|(_, h)| !h.remote)
+                        .map(|(id, h)| (id, h.snapshot.borrow().clone()))
+                        .collect();
+                    let beat = Heartbeat { rooms: local.len() as u32, media_peers: sfu.peer_count() as u32, ..me.clone() };
+                    self.send("stoa.nodes".into(), beat);
+                    for (id, snapshot) in &local {
+                        self.room_news(id, snapshot, false);
+                    }
+                    // Remote rooms whose owner fell silent: their clients are told to come back, by which
+                    // time another node has the room (or it is gone).
+                    let stale: Vec<RoomId> = self
+                        .remote
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .iter()
+                        .filter(|(_, r)| r.seen.elapsed() > STALE)
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    for id in stale {
+                        tracing::warn!(room = %id, "the room's owner fell silent");
+                        self.drop_remote(&directory, &id, relay::Stop::OwnerLost);
+                    }
+                }
+                Some(message) = beats.next() => {
+                    if let Some((from, beat)) = self.open::<Heartbeat>(&message.subject, &message.payload) {
+                        self.nodes.lock().unwrap_or_else(|e| e.into_inner()).insert(from, (beat, Instant::now()));
+                    }
+                }
+                Some(message) = news.next() => {
+                    if let Some((from, n)) = self.open::<RoomNews>(&message.subject, &message.payload) {
+                        self.on_news(&directory, from, n);
+                    }
+                }
+                else => return Ok(()),
+            }
+        }
+    }
+
+    /// Forgets a remote room that this node now runs itself (it took the room over).
+    pub fn adopted(&self, directory: &Directory, room: &RoomId) {
+        self.drop_remote(directory, room, relay::Stop::OwnerChanged);
+    }
+}
+
+/// Keeps this node's leases, hands over the rooms it lost, and takes over rooms whose owner's lease lapsed.
+/// `adopt` brings a room back from its lasting state and starts it here.
+pub async fn leases(
+    cluster: Cluster,
+    store: Arc<dyn stoa_store::Store>,
+    directory: Directory,
+    adopt: impl Fn(RoomId, Option<String>) -> bool + Send + 'static,
+) {
+    let mut tick = tokio::time::interval(BEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = now_ms();
+        let until = now + LEASE.as_millis() as i64;
+        let held = match store.renew_leases(cluster.node(), until).await {
+            Ok(held) => held.into_iter().collect::<HashSet<RoomId>>(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot renew the rooms' leases");
+                continue;
+            }
+        };
+        for (id, handle) in directory.handles_with_ids() {
+            if !handle.remote && !held.contains(&id) {
+                // Another node holds the lease now (this one was cut off longer than the lease): hand over.
+                tracing::warn!(room = %id, "lost the room's lease; handing it over");
+                let _ = handle.tx.try_send(RoomInput::HandOver);
+            }
+        }
+        let orphans = match store.orphaned_rooms(cluster.node(), now).await {
+            Ok(orphans) => orphans,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot look for rooms without an owner");
+                continue;
+            }
+        };
+        for (id, lasting) in orphans {
+            if directory.get(&id).is_some_and(|h| !h.remote) {
+                continue;
+            }
+            match store.claim_room(&id, cluster.node(), now, until).await {
+                Ok(true) => {
+                    cluster.adopted(&directory, &id);
+                    if adopt(id.clone(), lasting) {
+                        tracing::info!(room = %id, "took the room over");
+                    } else {
+                        let _ = store.end_room(&id).await;
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::error!(room = %id, error = %e, "cannot claim the room"),
+            }
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! The relay between a room's owner and the other nodes of the cluster.
+//!
+//! A node that does not own a room keeps a *remote room* task for it ([`remote_room`]): to the routes and
+//! connections of that node it looks like any room task (the same [`RoomInput`]s on the same kind of
+//! handle), but it passes each input to the owner on `stoa.room.ID.in`, and gets everything the owner has
+//! for this node's connections, in order, on `stoa.room.ID.to.NODE`: join answers, personal events,
+//! closes, and each room-wide event once for the node, which it hands to its connections through one
+//! local broadcast channel, as the owner does for its own.
+//!
+//! On the owner, [`host_room`] reads `stoa.room.ID.in` and feeds the room task; the room task sends what
+//! belongs to remote connections itself, so that personal and room-wide events leave in the order the
+//! room made them.
+
+use super::Cluster;
+use crate::live::{JoinOutcome, Outbound, RoomInput};
+use axum::extract::ws::Utf8Bytes;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use stoa_proto::{AudiencePage, ClientMessage, RoomId, ServerEvent, UserId, UserSummary};
+use stoa_room::{Access, CommandError, ConnId, JoinError, Relations};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// How long a join or a request waits for the owner.
+const ANSWER: Duration = Duration::from_secs(5);
+
+/// Why a remote room stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The owner ended the room.
+    Ended,
+    /// Another node runs the room now.
+    OwnerChanged,
+    /// The owner fell silent (killed, or cut off).
+    OwnerLost,
+}
+
+/// What a node sends a room's owner.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum RelayIn {
+    Join { token: u64, user: UserSummary, relations: Relations, asked: Vec<UserId>, listen_only: bool },
+    Command { conn: ConnId, message: ClientMessage },
+    Disconnected { conn: ConnId },
+    Expel { user: UserId, reason: String, message: String },
+    AdminEnd { admin: Option<UserId> },
+    SetCapacity { capacity: u32 },
+    Invite { actor: UserId, users: Vec<UserId> },
+    Ping { actor: UserId, target: UserId },
+    Present { users: Vec<UserId> },
+    Audience { offset: u32, limit: u32 },
+}
+
+/// The owner's answer to a request.
+#[derive(Debug, Serialize, Deserialize)]
+enum Reply {
+    Invite(Result<(), CommandError>),
+    Ping(Result<Access, CommandError>),
+    Present(Vec<UserId>, String),
+    Audience(AudiencePage),
+}
+
+/// What a room's owner sends one node, in the order the room made it.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RelayOut {
+    /// The answer to a join.
+    Joined {
+        /// The node's token for the join.
+        token: u64,
+        /// The connection, or why not.
+        result: Result<ConnId, JoinError>,
+    },
+    /// A personal event.
+    Event {
+        /// For whom.
+        conn: ConnId,
+        /// The encoded event.
+        text: String,
+    },
+    /// The room closes this connection.
+    Close {
+        /// Which.
+        conn: ConnId,
+    },
+    /// A room-wide event, once for all of the node's connections.
+    Broadcast {
+        /// The encoded event.
+        text: String,
+    },
+    /// The room ended.
+    Ended,
+}
+
+/// Where a room's inputs go.
+pub(crate) fn inbound(room: &RoomId) -> String {
+    format!("stoa.room.{room}.in")
+}
+
+/// Where a room's owner sends what is for `node`.
+pub(crate) fn outbound(room: &RoomId, node: &str) -> String {
+    format!("stoa.room.{room}.to.{node}")
+}
+
+fn encode(event: &ServerEvent) -> Utf8Bytes {
+    Utf8Bytes::from(serde_json::to_string(event).unwrap_or_else(|_| "{}".into()))
+}
+
+/// The owner's side: reads what other nodes send the room and feeds the room task, until the room ends.
+pub(crate) async fn host_room(cluster: Cluster, room: RoomId, inbox: mpsc::Sender<RoomInput>) {
+    let subject = inbound(&room);
+    let mut sub = match cluster.client.subscribe(subject.clone()).await {
+        Ok(sub) => sub,
+        Err(e) => {
+            tracing::error!(%room, error = %e, "cannot take the room's relayed inputs");
+            return;
+        }
+    };
+    loop {
+        let message = tokio::select! {
+            _ = inbox.closed() => break,
+            message = sub.next() => match message { Some(m) => m, None => break },
+        };
+        let Some((node, input)) = cluster.open::<RelayIn>(&subject, &message.payload) else { continue };
+        let node: Arc<str> = Arc::from(node.as_str());
+        let reply_to = message.reply.clone();
+        let (inbox, cluster) = (inbox.clone(), cluster.clone());
+        // Inputs go to the room in the order they came; answers are awaited apart, so that one request never
+        // holds up the rest.
+        let send = |input| {
+            let inbox = inbox.clone();
+            async move { inbox.send(input).await.is_ok() }
+        };
+        match input {
+            RelayIn::Join { token, user, relations, asked, listen_only } => {
+                send(RoomInput::RemoteJoin { node, token, user, relations, asked, listen_only }).await;
+            }
+            RelayIn::Command { conn, message } => {
+                send(RoomInput::Relayed { node, conn, message: Some(message) }).await;
+            }
+            RelayIn::Disconnected { conn } => {
+                send(RoomInput::Relayed { node, conn, message: None }).await;
+            }
+            RelayIn::Expel { user, reason, message } => {
+                send(RoomInput::Expel { user, reason, message }).await;
+            }
+            RelayIn::AdminEnd { admin } => {
+                send(RoomInput::AdminEnd { admin }).await;
+            }
+            RelayIn::SetCapacity { capacity } => {
+                send(RoomInput::SetCapacity { capacity }).await;
+            }
+            request => {
+                let Some(reply_to) = reply_to else { continue };
+                let (input, answer) = match request {
+                    RelayIn::Invite { actor, users } => {
+                        let (reply, rx) = oneshot::channel();
+                        (RoomInput::Invite { actor, users, reply }, Answer::Invite(rx))
+                    }
+                    RelayIn::Ping { actor, target } => {
+                        let (reply, rx) = oneshot::channel();
+                        (RoomInput::Ping { actor, target, reply }, Answer::Ping(rx))
+                    }
+                    RelayIn::Present { users } => {
+                        let (reply, rx) = oneshot::channel();
+                        (RoomInput::Present { users, reply }, Answer::Present(rx))
+                    }
+                    RelayIn::Audience { offset, limit } => {
+                        let (reply, rx) = oneshot::channel();
+                        (RoomInput::Audience { offset, limit, reply }, Answer::Audience(rx))
+                    }
+                    _ => continue,
+                };
+                if !send(input).await {
+                    break;
+                }
+                tokio::spawn(async move {
+                    let reply = match answer {
+                        Answer::Invite(rx) => rx.await.map(Reply::Invite),
+                        Answer::Ping(rx) => rx.await.map(Reply::Ping),
+                        Answer::Present(rx) => rx.await.map(|(u, t)| Reply::Present(u, t)),
+                        Answer::Audience(rx) => rx.await.map(Reply::Audience),
+                    };
+                    if let Ok(reply) = reply {
+                        let payload = cluster.seal(reply_to.as_str(), reply);
+                        let _ = cluster.client.publish(reply_to, payload).await;
+                    }
+                });
+            }
+        }
+    }
+}
+
+enum Answer {
+    Invite(oneshot::Receiver<Result<(), CommandError>>),
+    Ping(oneshot::Receiver<Result<Access, CommandError>>),
+    Present(oneshot::Receiver<(Vec<UserId>, String)>),
+    Audience(oneshot::Receiver<AudiencePage>),
+}
+
+/// Asks the owner and waits for its answer (at most [`ANSWER`]).
+async fn request(cluster: &Cluster, room: &RoomId, input: RelayIn) -> Option<Reply> {
+    let subject = inbound(room);
+    let payload = cluster.seal(&subject, input);
+    let answer = tokio::time::timeout(ANSWER, cluster.client.request(subject, payload)).await.ok()?.ok()?;
+    cluster.open::<Reply>(&answer.subject, &answer.payload).map(|(_, reply)| reply)
+}
+
+/// A room another node owns, as this node's routes and connections see it. Ends when the room ends, its
+/// owner changes or falls silent (`stop`), or the directory lets go of it.
+pub(crate) async fn remote_room(
+    cluster: Cluster,
+    room: RoomId,
+    owner: String,
+    mut rx: mpsc::Receiver<RoomInput>,
+    mut stop: oneshot::Receiver<Stop>,
+) {
+    let subject = outbound(&room, cluster.node());
+    let mut sub = match cluster.client.subscribe(subject.clone()).await {
+        Ok(sub) => sub,
+        Err(e) => {
+            tracing::error!(%room, error = %e, "cannot relay the room");
+            return;
+        }
+    };
+    let to_owner = inbound(&room);
+    let (broadcast, _) = broadcast::channel::<Utf8Bytes>(crate::live::BROADCAST_QUEUE);
+    let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
+    type Pending = (Instant, oneshot::Sender<Result<JoinOutcome, JoinError>>);
+    let mut pending: HashMap<u64, Pending> = HashMap::new();
+    let mut next_token = 1u64;
+    let mut sweep = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            why = &mut stop => {
+                if why.unwrap_or(Stop::OwnerLost) != Stop::Ended {
+                    // The room lives on elsewhere (or will, once its lease lapses): come back shortly.
+                    let _ = broadcast.send(encode(&ServerEvent::ServerRestarting { retry_after_ms: 500 }));
+                }
+                break;
+            }
+            _ = sweep.tick() => {
+                // Joins the owner never answered: their requests give up with "no such room".
+                pending.retain(|_, (at, _)| at.elapsed() < ANSWER);
+            }
+            input = rx.recv() => {
+                let Some(input) = input else { break };
+                match input {
+                    RoomInput::Join { user, relations, asked, listen_only, reply } => {
+                        let token = next_token;
+                        next_token += 1;
+                        if cluster.send(to_owner.clone(), RelayIn::Join { token, user, relations, asked, listen_only }) {
+                            pending.insert(token, (Instant::now(), reply));
+                        }
+                    }
+                    RoomInput::Command { conn, message } => {
+                        cluster.send(to_owner.clone(), RelayIn::Command { conn, message });
+                    }
+                    RoomInput::Disconnected { conn } => {
+                        if conns.remove(&conn).is_some() {
+                            cluster.send(to_owner.clone(), RelayIn::Disconnected { conn });
+                        }
+                    }
+                    RoomInput::Restarting { retry_after_ms } => {
+                        // This node is stopping: its own connections are told; the room goes on.
+                        let _ = broadcast.send(encode(&ServerEvent::ServerRestarting { retry_after_ms }));
+                    }
+                    RoomInput::Expel { user, reason, message } => {
+                        cluster.send(to_owner.clone(), RelayIn::Expel { user, reason, message });
+                    }
+                    RoomInput::AdminEnd { admin } => {
+                        cluster.send(to_owner.clone(), RelayIn::AdminEnd { admin });
+                    }
+                    RoomInput::SetCapacity { capacity } => {
+                        cluster.send(to_owner.clone(), RelayIn::SetCapacity { capacity });
+                    }
+                    RoomInput::Invite { actor, users, reply } => {
+                        let (cluster, room) = (cluster.clone(), room.clone());
+                        tokio::spawn(async move {
+                            if let Some(Reply::Invite(r)) = request(&cluster, &room, RelayIn::Invite { actor, users }).await {
+                                let _ = reply.send(r);
+                            }
+                        });
+                    }
+                    RoomInput::Ping { actor, target, reply } => {
+                        let (cluster, room) = (cluster.clone(), room.clone());
+                        tokio::spawn(async move {
+                            if let Some(Reply::Ping(r)) = request(&cluster, &room, RelayIn::Ping { actor, target }).await {
+                                let _ = reply.send(r);
+                            }
+                        });
+                    }
+                    RoomInput::Present { users, reply } => {
+                        let (cluster, room) = (cluster.clone(), room.clone());
+                        tokio::spawn(async move {
+                            if let Some(Reply::Present(u, t)) = request(&cluster, &room, RelayIn::Present { users }).await {
+                                let _ = reply.send((u, t));
+                            }
+                        });
+                    }
+                    RoomInput::Audience { offset, limit, reply } => {
+                        let (cluster, room) = (cluster.clone(), room.clone());
+                        tokio::spawn(async move {
+                            if let Some(Reply::Audience(page)) = request(&cluster, &room, RelayIn::Audience { offset, limit }).await {
+                                let _ = reply.send(page);
+                            }
+                        });
+                    }
+                    // Only an owner's room task gets these.
+                    RoomInput::Relations { .. } | RoomInput::RemoteJoin { .. } | RoomInput::Relayed { .. } | RoomInput::HandOver => {}
+                }
+            }
+            Some(message) = sub.next() => {
+                let Some((from, out)) = cluster.open::<RelayOut>(&subject, &message.payload) else { continue };
+                if from != owner {
+                    continue;
+                }
+                match out {
+                    RelayOut::Joined { token, result } => {
+                        let Some((_, reply)) = pending.remove(&token) else {
+                            // The join gave up waiting: the owner lets go of the connection.
+                            if let Ok(conn) = result {
+                                cluster.send(to_owner.clone(), RelayIn::Disconnected { conn });
+                            }
+                            continue;
+                        };
+                        let outcome = result.map(|conn| {
+                            let (tx, personal) = mpsc::channel(crate::live::PERSONAL_QUEUE);
+                            conns.insert(conn, tx);
+                            JoinOutcome { conn, personal, broadcast: broadcast.subscribe() }
+                        });
+                        if let Err(Ok(outcome)) = reply.send(outcome) {
+                            conns.remove(&outcome.conn);
+                            cluster.send(to_owner.clone(), RelayIn::Disconnected { conn: outcome.conn });
+                        }
+                    }
+                    RelayOut::Event { conn, text } => {
+                        let Some(tx) = conns.get(&conn) else { continue };
+                        if tx.try_send(Outbound::Event(Utf8Bytes::from(text))).is_err() {
+                            // Too slow, as on the owner: cut off, and the owner lets go of it.
+                            conns.remove(&conn);
+                            cluster.send(to_owner.clone(), RelayIn::Disconnected { conn });
+                        }
+                    }
+                    RelayOut::Close { conn } => {
+                        if let Some(tx) = conns.remove(&conn) {
+                            let _ = tx.try_send(Outbound::Close);
+                        }
+                    }
+                    RelayOut::Broadcast { text } => {
+                        let _ = broadcast.send(Utf8Bytes::from(text));
+                    }
+                    RelayOut::Ended => break,
+                }
+            }
+        }
+    }
+    // Dropping the connections' queues and the broadcast closes every connection once it has written what
+    // it holds (a `room_ended`, a `server_restarting`).
+    drop(conns);
+    tracing::debug!(%room, "stopped relaying the room");
+}
