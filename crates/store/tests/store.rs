@@ -293,3 +293,66 @@ async fn a_deleted_account_leaves_a_stand_in_and_keeps_only_the_chat_a_report_ne
     assert!(store.set_admin(alice.id, true).await.unwrap());
     assert!(matches!(store.delete_account(alice.id).await, Err(StoreError::LastAdmin)));
 }
+
+#[tokio::test]
+async fn a_room_has_one_owner_whose_lease_another_node_takes_only_once_it_lapses() {
+    let (store, db) = store().await;
+    let invite = store.create_admin_invite(5).await.unwrap();
+    let host = account(&store, &invite, "host").await;
+    let room = stoa_proto::RoomId("leasedroom01".into());
+    let record = stoa_store::RoomRecord {
+        id: room.clone(),
+        title: "Leased".into(),
+        visibility: stoa_proto::Visibility::Open,
+        creator: host.id,
+    };
+    store.create_room(&record).await.unwrap();
+    let now = 1_000_000_000_000i64;
+
+    // Just made and not yet claimed: no other node takes it for an orphan.
+    assert!(store.orphaned_rooms("b", now).await.unwrap().is_empty());
+    assert!(store.claim_room(&room, "a", now, now + 4_000).await.unwrap());
+    assert_eq!(store.room_owner(&room).await.unwrap(), Some(("a".into(), now + 4_000)));
+
+    // While A's lease holds, B can neither claim it nor count it an orphan; A renews it.
+    assert!(!store.claim_room(&room, "b", now + 1_000, now + 5_000).await.unwrap());
+    assert!(store.orphaned_rooms("b", now + 1_000).await.unwrap().is_empty());
+    assert_eq!(store.renew_leases("a", now + 6_000).await.unwrap(), vec![room.clone()]);
+    assert!(!store.claim_room(&room, "b", now + 5_000, now + 9_000).await.unwrap());
+
+    // A falls silent: once the lease lapses, B takes it, and A's next renewal finds it gone.
+    assert_eq!(store.orphaned_rooms("b", now + 6_001).await.unwrap().len(), 1);
+    assert!(store.claim_room(&room, "b", now + 6_001, now + 10_001).await.unwrap());
+    assert!(!store.claim_room(&room, "c", now + 6_002, now + 10_002).await.unwrap());
+    assert!(store.renew_leases("a", now + 11_000).await.unwrap().is_empty());
+    assert_eq!(store.room_owner(&room).await.unwrap().map(|(n, _)| n), Some("b".into()));
+
+    // An ended room is nobody's.
+    store.end_room(&room).await.unwrap();
+    assert!(!store.claim_room(&room, "b", now + 7_000, now + 11_000).await.unwrap());
+    assert!(store.renew_leases("b", now + 11_000).await.unwrap().is_empty());
+    assert_eq!(store.room_owner(&room).await.unwrap(), None);
+
+    // A room left without an owner for half a minute (a single server's, before it joined a cluster) is
+    // an orphan.
+    let old = stoa_proto::RoomId("unownedroom1".into());
+    store.create_room(&stoa_store::RoomRecord { id: old.clone(), ..record }).await.unwrap();
+    db.execute("UPDATE rooms SET created_at = created_at - 60 WHERE id = $1", &[&old.0.as_str()]).await;
+    let real_now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let orphans: Vec<_> = store.orphaned_rooms("b", real_now).await.unwrap().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(orphans, vec![old]);
+}
+
+#[tokio::test]
+async fn a_setting_made_by_racing_nodes_is_the_first_ones() {
+    let (store, db) = store().await;
+    let other = db.open().await;
+    let (a, b) = tokio::join!(
+        store.setting_or_insert("cluster_key", "from-a"),
+        other.setting_or_insert("cluster_key", "from-b")
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b, "both nodes read the same key");
+    assert!(a == "from-a" || a == "from-b");
+    assert_eq!(store.setting_or_insert("cluster_key", "later").await.unwrap(), a);
+}
