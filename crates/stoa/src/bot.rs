@@ -11,9 +11,13 @@ use stoa_proto::{ClientCommand, Role, ServerEvent};
 /// How to reach the server and as whom.
 #[derive(Args, Debug, Clone)]
 pub struct Connect {
-    /// The server's URL, e.g. http://127.0.0.1:8080.
-    #[arg(long, env = "STOA_SERVER")]
-    server: String,
+    /// The server's URL, e.g. http://127.0.0.1:8080. For a cluster, several separated by commas: the bot
+    /// joins through the first, and when its socket closes it rejoins through the next, and so on.
+    #[arg(long, env = "STOA_SERVER", value_delimiter = ',', required = true)]
+    server: Vec<String>,
+    /// Which of the servers the next rejoin goes through.
+    #[arg(skip)]
+    next_server: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// A bearer token (from sign-up or login).
     #[arg(long, env = "STOA_TOKEN", required_unless_present = "username", conflicts_with = "username")]
     token: Option<String>,
@@ -68,8 +72,8 @@ impl Connect {
             stoa_client::tls::trust(std::slice::from_ref(ca))?;
         }
         match (&self.token, &self.username, &self.password) {
-            (Some(token), _, _) => Ok(Api::with_token(&self.server, token)),
-            (None, Some(user), Some(pass)) => Api::login(&self.server, user, pass).await,
+            (Some(token), _, _) => Ok(Api::with_token(&self.server[0], token)),
+            (None, Some(user), Some(pass)) => Api::login(&self.server[0], user, pass).await,
             _ => bail!("give --token, or --username with --password"),
         }
     }
@@ -124,10 +128,11 @@ pub async fn run(command: BotCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Joins the room again after its socket closed (a server restart, a network cut): after the delay the
-/// server suggested (or half a second), then with exponential backoff to 10 s; each wait is jittered by
-/// ±50 %, so that an audience cut off at once does not come back at once. Gives up at `deadline` (or after
-/// two minutes).
+/// Joins the room again after its socket closed (a server restart, a network cut, a node of a cluster
+/// killed): after the delay the server suggested (or half a second), then with exponential backoff to 10 s;
+/// each wait is jittered by ±50 %, so that an audience cut off at once does not come back at once. With
+/// several servers (a cluster), each round tries every one of them, starting with the next. Gives up at
+/// `deadline` (or after two minutes).
 async fn rejoin(
     api: &Api,
     connect: &Connect,
@@ -138,10 +143,14 @@ async fn rejoin(
     let mut delay = first.unwrap_or(Duration::from_millis(500));
     loop {
         tokio::time::sleep(jittered(delay)).await;
-        match Session::join_with(api, &connect.room, 3, connect.transports()).await {
-            Ok(session) => return Ok(session),
-            Err(e) if Instant::now() >= deadline => return Err(e),
-            Err(e) => tracing::debug!(error = %e, "rejoining failed; trying again"),
+        for _ in 0..connect.server.len() {
+            let at = connect.next_server.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let api = Api::with_token(&connect.server[at % connect.server.len()], &api.token);
+            match Session::join_with(&api, &connect.room, 3, connect.transports()).await {
+                Ok(session) => return Ok(session),
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                Err(e) => tracing::debug!(error = %e, server = %api.base, "rejoining failed; trying again"),
+            }
         }
         delay = (delay * 2).min(Duration::from_secs(10));
     }

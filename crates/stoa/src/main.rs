@@ -160,6 +160,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
     raise_open_file_limit();
     let data = config.data.clone();
+    let cluster = config.cluster.clone();
     let running = stoa_server::start(config).await.context("cannot start the server")?;
     // The banner is best effort: a closed stdout (a parent that stopped reading) must not stop the server.
     let tcp = running.media_tcp_addr.map(|a| format!(" and TCP {a}")).unwrap_or_default();
@@ -169,6 +170,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         running.media_addr,
         data.display()
     );
+    if let Some(c) = &cluster {
+        banner.push_str(&format!("Node {} of a cluster, on NATS {}\n", c.node, c.nats));
+    }
     if let Some(metrics) = running.metrics_addr {
         banner.push_str(&format!("Metrics (Prometheus) on http://{metrics}/metrics\n"));
     }

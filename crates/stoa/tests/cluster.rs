@@ -8,6 +8,7 @@ mod common;
 
 use common::{Bot, WAIT, decode_heard, eventually, frequency, tone_frames};
 use serde_json::json;
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -187,4 +188,193 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     assert!(hallway_count(&via(&bea, &c), &room).await.is_some(), "the room still runs");
     let before = listener_b.heard_from(speaker.id);
     eventually("the room still carries its speaker", || listener_b.heard_from(speaker.id) > before + 50).await;
+}
+
+/// `stoa serve` as one node of the cluster, on fixed ports; returns once it printed its banner.
+fn serve_node(name: &str, database: &str, nats: &str, dir: &std::path::Path, http: u16) -> Reaped {
+    let data = dir.join(name);
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(STOA)
+        .args(["serve", "--data"])
+        .arg(&data)
+        .args(["--database", database, "--nats", nats, "--node-name", name])
+        .args(["--http", &format!("127.0.0.1:{http}"), "--media-udp", &format!("127.0.0.1:{udp}")])
+        .args(["--media-tcp", "off", "--media-shards", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("Stoa is listening") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Reaped(child)
+}
+
+const STOA: &str = env!("CARGO_BIN_EXE_stoa");
+
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Silences of at least a third of a second in a 48 kHz recording, as (start, length) in seconds.
+fn silences(samples: &[i16]) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let mut quiet_since = None;
+    for (i, window) in samples.chunks(480).enumerate() {
+        let loud = window.iter().any(|s| s.unsigned_abs() > 500);
+        match (loud, quiet_since) {
+            (false, None) => quiet_since = Some(i),
+            (true, Some(from)) => {
+                if i - from >= 33 {
+                    out.push((from as f64 / 100.0, (i - from) as f64 / 100.0));
+                }
+                quiet_since = None;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn decode_ogg(path: &std::path::Path) -> Vec<i16> {
+    let pcm = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-i"])
+        .arg(path)
+        .args(["-f", "s16le", "-ac", "1", "-ar", "48000", "-"])
+        .output()
+        .unwrap()
+        .stdout;
+    pcm.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_s_listeners_come_back_within_5_s_and_a_killed_origin_s_room_is_taken_over() {
+    let database = stoa_store::test_database().expect("the Postgres pass of the test command sets STOA_TEST_POSTGRES");
+    let nats = nats();
+    let dir = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> =
+        (0..3).map(|_| TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
+    let urls: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+    let mut a = Some(serve_node("a", &database, &nats.url, dir.path(), ports[0]));
+    let mut b = Some(serve_node("b", &database, &nats.url, dir.path(), ports[1]));
+    let _c = serve_node("c", &database, &nats.url, dir.path(), ports[2]);
+
+    let store = stoa_store::open(dir.path(), Some(&database)).await.unwrap();
+    let bootstrap = store.bootstrap_invite().await.unwrap().unwrap();
+    let admin = Api::sign_up(&urls[0], &bootstrap, "operator", "operator-password").await.unwrap();
+    let invite = store.create_admin_invite(10).await.unwrap();
+    let host = Api::sign_up(&urls[0], &invite, "host", "host-password").await.unwrap();
+    let ear_b = Api::sign_up(&urls[0], &invite, "ear_b", "ear-b-password").await.unwrap();
+    let ear_c = Api::sign_up(&urls[0], &invite, "ear_c", "ear-c-password").await.unwrap();
+    let room = host.post("/api/v1/rooms", json!({"title": "Through failures", "visibility": "open"})).await.unwrap();
+    let room = room["id"].as_str().unwrap().to_string();
+
+    // Every node lists the room before anyone joins through it.
+    for url in &urls {
+        let api = Api::with_token(url, &ear_b.token);
+        let deadline = Instant::now() + WAIT;
+        while hallway_count(&api, &room).await.is_none() {
+            assert!(Instant::now() < deadline, "{url} never listed the room");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let wav = dir.path().join("tone.wav");
+    common::write_tone(&wav, 440.0, 4.0);
+    let bot = |api: &Api, servers: [usize; 3], args: &[&str]| {
+        let servers: Vec<&str> = servers.iter().map(|&i| urls[i].as_str()).collect();
+        Command::new(STOA)
+            .args(["bot"])
+            .args(args)
+            .args(["--server", &servers.join(","), "--token", &api.token, "--room", &room, "--transport", "udp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    };
+    let _speaker =
+        Reaped(bot(&host, [0, 1, 2], &["speak", "--loop", "--seconds", "120", "--file", wav.to_str().unwrap()]));
+    let (heard_b, heard_c) = (dir.path().join("b.ogg"), dir.path().join("c.ogg"));
+    let listen = |path: &std::path::Path| {
+        vec![
+            "listen".to_string(),
+            "--seconds".into(),
+            "40".into(),
+            "--json".into(),
+            "--out".into(),
+            path.display().to_string(),
+        ]
+    };
+    let listen_b: Vec<String> = listen(&heard_b);
+    let listen_c: Vec<String> = listen(&heard_c);
+    let ear_b_bot = bot(&ear_b, [1, 0, 2], &listen_b.iter().map(String::as_str).collect::<Vec<_>>());
+    let ear_c_bot = bot(&ear_c, [2, 1, 0], &listen_c.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // Everyone is in, and all media is on A, the room's owner.
+    let admin_on = |i: usize| Api::with_token(&urls[i], &admin.token);
+    let all_in = |i: usize| {
+        let admin = admin_on(i);
+        let room = room.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let health = admin.get("/healthz").await.unwrap_or_default();
+                let info = admin.get(&format!("/api/v1/rooms/{room}")).await.unwrap_or_default();
+                let host_moderates = info["stage"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|m| m["user"]["username"] == "host" && m["role"] == "moderator"));
+                if health["media_peers"] == 3
+                    && health["live_rooms"] == 1
+                    && info["listener_count"] == 2
+                    && host_moderates
+                {
+                    return Instant::now();
+                }
+                assert!(Instant::now() < deadline, "not everyone is on node {i}: {health} {info}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    all_in(0).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // kill -9 B: the listener whose socket was on B comes back through another node.
+    drop(b.take());
+    all_in(0).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    // kill -9 A, the owner: C takes the room over from the store, and everyone comes back to it.
+    drop(a.take());
+    let killed_a = Instant::now();
+    let back = all_in(2).await;
+    eprintln!("after kill -9 of the owner, the room was back on C after {:?}", back - killed_a);
+
+    for (name, child, path, sessions) in [("B", ear_b_bot, &heard_b, 3), ("C", ear_c_bot, &heard_c, 2)] {
+        let out = tokio::task::block_in_place(|| child.wait_with_output()).unwrap();
+        assert!(out.status.success(), "the listener first on {name} failed");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        eprintln!("listener first on {name}: {report}");
+        assert_eq!(report["sessions"], sessions, "the listener first on {name} rejoined after each loss: {report}");
+        let samples = decode_ogg(path);
+        let tail = &samples[samples.len() - 48_000 * 3..samples.len() - 48_000];
+        let hz = frequency(tail);
+        assert!((hz - 440.0).abs() < 20.0, "the listener first on {name} hears 440 Hz at the end, not {hz:.0}");
+        let gaps = silences(&samples[48_000..]);
+        eprintln!("listener first on {name}: silences {gaps:?}");
+        // The last silence is the owner's death (the room came back on C); any before it is B's, and was
+        // over within 5 s.
+        let (last, before) = gaps.split_last().expect("the owner's death left a silence");
+        for (_, length) in before {
+            assert!(*length < 5.0, "the listener first on {name} was back only after {length:.1} s: {gaps:?}");
+        }
+        assert!(last.1 < 20.0, "the listener first on {name} heard the room again after {:.1} s", last.1);
+    }
 }

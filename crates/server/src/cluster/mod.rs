@@ -381,6 +381,23 @@ impl Cluster {
                     for (id, snapshot) in &local {
                         self.room_news(id, snapshot, false);
                     }
+                    // Nodes that fell silent: the rooms here let go of the connections they held.
+                    let lost: Vec<String> = {
+                        let mut nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+                        let lost: Vec<String> =
+                            nodes.iter().filter(|(_, (_, at))| at.elapsed() > STALE).map(|(n, _)| n.clone()).collect();
+                        for node in &lost {
+                            nodes.remove(node);
+                        }
+                        lost
+                    };
+                    for node in lost {
+                        tracing::warn!(%node, "a node fell silent");
+                        let node: Arc<str> = Arc::from(node.as_str());
+                        for (_, handle) in directory.handles_with_ids().into_iter().filter(|(_, h)| !h.remote) {
+                            let _ = handle.tx.try_send(RoomInput::NodeLost { node: node.clone() });
+                        }
+                    }
                     // Remote rooms whose owner fell silent: their clients are told to come back, by which
                     // time another node has the room (or it is gone).
                     let stale: Vec<RoomId> = self

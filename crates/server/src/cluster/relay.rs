@@ -23,8 +23,9 @@ use stoa_proto::{AudiencePage, ClientMessage, RoomId, ServerEvent, UserId, UserS
 use stoa_room::{Access, CommandError, ConnId, JoinError, Relations};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-/// How long a join or a request waits for the owner.
-const ANSWER: Duration = Duration::from_secs(5);
+/// How long a join or a request waits for the owner: a live owner answers in milliseconds, and a client
+/// whose owner just died should go and try elsewhere soon.
+const ANSWER: Duration = Duration::from_secs(2);
 
 /// Why a remote room stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,7 +308,11 @@ pub(crate) async fn remote_room(
                         });
                     }
                     // Only an owner's room task gets these.
-                    RoomInput::Relations { .. } | RoomInput::RemoteJoin { .. } | RoomInput::Relayed { .. } | RoomInput::HandOver => {}
+                    RoomInput::Relations { .. }
+                    | RoomInput::RemoteJoin { .. }
+                    | RoomInput::Relayed { .. }
+                    | RoomInput::NodeLost { .. }
+                    | RoomInput::HandOver => {}
                 }
             }
             Some(message) = sub.next() => {

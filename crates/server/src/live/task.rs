@@ -154,6 +154,12 @@ pub enum RoomInput {
         /// The command; `None` when the connection is gone.
         message: Option<ClientMessage>,
     },
+    /// A node of the cluster fell silent (killed, or cut off): its connections are gone; their people keep
+    /// their places for the reconnect grace, as after any dropped socket.
+    NodeLost {
+        /// Which node.
+        node: Arc<str>,
+    },
     /// Another node holds the room's lease now: everyone is told to reconnect, and the room stops here
     /// without ending (its lasting state is in the store, where the other node took it from).
     HandOver,
@@ -258,6 +264,8 @@ pub fn spawn_room(
     });
     let handle = RoomHandle { tx, snapshot, egress: egress.clone(), remote: false };
     if let Some(cluster) = &settings.cluster {
+        // The other nodes list the room at once, not at the next beat.
+        cluster.room_news(&id, &handle.snapshot.borrow(), false);
         tokio::spawn(crate::cluster::relay::host_room(cluster.clone(), id.clone(), handle.tx.clone()));
         // The lease: already this node's when it took the room over; claimed now for a new room.
         let (store, id, node) = (store.clone(), id.clone(), cluster.node().to_string());
@@ -483,12 +491,31 @@ impl RoomTask {
             RoomInput::Relayed { node, conn, message } => {
                 // Only the node that holds the connection speaks for it.
                 if !matches!(self.conns.get(&conn), Some(Sink::Remote(n)) if *n == node) {
-                    tracing::warn!(room = %self.id, %node, conn = conn.0, "a node relayed for a connection it does not hold");
+                    // A connection the room let go of (the node was thought lost, or it was too slow): the
+                    // node is told to close it, so that its client reconnects rather than talk to no one.
+                    tracing::info!(room = %self.id, %node, conn = conn.0, "a node relayed for a connection it does not hold");
+                    if message.is_some() {
+                        self.to_node(&node, crate::cluster::relay::RelayOut::Close { conn });
+                    }
                     return;
                 }
                 match message {
                     Some(message) => self.handle(RoomInput::Command { conn, message }),
                     None => self.handle(RoomInput::Disconnected { conn }),
+                }
+            }
+            RoomInput::NodeLost { node } => {
+                let conns: Vec<ConnId> = self
+                    .conns
+                    .iter()
+                    .filter(|(_, s)| matches!(s, Sink::Remote(n) if *n == node))
+                    .map(|(c, _)| *c)
+                    .collect();
+                if !conns.is_empty() {
+                    tracing::warn!(room = %self.id, %node, conns = conns.len(), "a node fell silent; its connections are gone");
+                }
+                for conn in conns {
+                    self.drop_conn(conn);
                 }
             }
             RoomInput::HandOver => {
