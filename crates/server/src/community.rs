@@ -225,7 +225,7 @@ async fn apply(state: &AppState, action: &str, subject: &str, detail: &str, admi
 /// Takes `user` out of every live room (told why; a room they moderate hands over as when they leave),
 /// and ends their notification streams. Their sessions are already gone.
 pub async fn throw_out(state: &AppState, user: UserId, reason: &str, message: &str) {
-    state.notifier.hub.close(user);
+    state.notifier.hub.close_everywhere(user);
     for room in state.rooms.handles() {
         let _ = room
             .tx

@@ -631,8 +631,10 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
             media_peers: 0,
         };
         let (runner, directory, sfu) = (cluster.clone(), state.rooms.clone(), state.sfu.clone());
+        let hub = state.notifier.hub.clone();
+        hub.set_cluster(cluster.clone());
         cluster_tasks.push(tokio::spawn(async move {
-            if let Err(e) = runner.run(directory, me, sfu).await {
+            if let Err(e) = runner.run(directory, me, sfu, hub).await {
                 tracing::error!(error = %e, "the cluster's messages stopped");
             }
         }));

@@ -92,10 +92,10 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     let store = stoa_store::open(dir.path(), Some(&database)).await.unwrap();
     let invite = store.create_admin_invite(1000).await.unwrap();
     let mut people = Vec::new();
-    for name in ["host", "bea", "cyd", "dee"] {
+    for name in ["host", "bea", "cyd", "dee", "eve"] {
         people.push(Api::sign_up(&base_a, &invite, name, &format!("{name}-password")).await.unwrap());
     }
-    let [host, bea, cyd, dee]: [Api; 4] = people.try_into().unwrap();
+    let [host, bea, cyd, dee, eve]: [Api; 5] = people.try_into().unwrap();
 
     // Every node hears every other.
     let admin_b = via(&admin, &b);
@@ -153,6 +153,33 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+
+    // Eve, who follows the host, has her notifications open on C; the host pings her from A, and her
+    // stream on C hears of it.
+    via(&eve, &b).post("/api/v1/users/host/follow", json!({})).await.unwrap();
+    let mut stream = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/notifications/stream", c.addr))
+        .bearer_auth(&eve.token)
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    while !seen.contains("\n\n") {
+        seen.push_str(&String::from_utf8_lossy(&stream.chunk().await.unwrap().unwrap()));
+    }
+    assert!(seen.contains("\"unread\":0"), "{seen}");
+    via(&host, &a).post(&format!("/api/v1/rooms/{room}/ping"), json!({"username": "eve"})).await.unwrap();
+    let woke = tokio::time::timeout(WAIT, async {
+        let mut more = String::new();
+        while !more.contains("pinged") {
+            more.push_str(&String::from_utf8_lossy(&stream.chunk().await.unwrap().unwrap()));
+        }
+        more
+    })
+    .await
+    .expect("the ping made on A reaches the stream on C");
+    assert!(woke.contains("\"unread\":1"), "{woke}");
+    drop(stream);
 
     // The host invites the listener on C up; A's and B's people hear them.
     speaker.bring_on_stage(&mut listener_c).await;

@@ -82,6 +82,13 @@ struct RoomNews {
     ended: bool,
 }
 
+/// Users whose notification streams must wake (something was stored for them), or close.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Notify {
+    users: Vec<stoa_proto::UserId>,
+    close: bool,
+}
+
 /// The signed envelope of every message.
 #[derive(Debug, Serialize, Deserialize)]
 struct Envelope<T> {
@@ -298,6 +305,14 @@ impl Cluster {
         true
     }
 
+    /// Wakes (or closes) these users' notification streams on the other nodes, in messages of at most
+    /// 5,000 users (a large fan-out's batch is several).
+    pub fn notify(&self, users: &[stoa_proto::UserId], close: bool) {
+        for chunk in users.chunks(5_000) {
+            self.send("stoa.notify".into(), Notify { users: chunk.to_vec(), close });
+        }
+    }
+
     /// Tells the cluster a local room's snapshot (every change, and once a second).
     pub fn room_news(&self, room: &RoomId, snapshot: &Snapshot, ended: bool) {
         let news = RoomNews { room: room.clone(), info: snapshot.info.clone(), access: snapshot.access.clone(), ended };
@@ -360,9 +375,16 @@ impl Cluster {
 
     /// Runs the node's part of the cluster until the process ends: heartbeats, room news in and out, and
     /// (through `leases`) the rooms' leases.
-    pub async fn run(self, directory: Directory, me: Heartbeat, sfu: stoa_sfu::Sfu) -> Result<(), ClusterError> {
+    pub async fn run(
+        self,
+        directory: Directory,
+        me: Heartbeat,
+        sfu: stoa_sfu::Sfu,
+        hub: Arc<crate::notify::hub::Hub>,
+    ) -> Result<(), ClusterError> {
         let map = |e: async_nats::SubscribeError| ClusterError::Nats("subscribe".into(), e.to_string());
         let mut beats = self.client.subscribe("stoa.nodes").await.map_err(map)?;
+        let mut notify = self.client.subscribe("stoa.notify").await.map_err(map)?;
         let mut news = self.client.subscribe("stoa.rooms").await.map_err(map)?;
         let mut tick = tokio::time::interval(BEAT);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -416,6 +438,15 @@ impl Cluster {
                 Some(message) = beats.next() => {
                     if let Some((from, beat)) = self.open::<Heartbeat>(&message.subject, &message.payload) {
                         self.nodes.lock().unwrap_or_else(|e| e.into_inner()).insert(from, (beat, Instant::now()));
+                    }
+                }
+                Some(message) = notify.next() => {
+                    if let Some((from, n)) = self.open::<Notify>(&message.subject, &message.payload)
+                        && from != self.node
+                    {
+                        for user in n.users {
+                            if n.close { hub.close(user) } else { hub.changed(user) }
+                        }
                     }
                 }
                 Some(message) = news.next() => {

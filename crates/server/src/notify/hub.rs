@@ -17,6 +17,8 @@ pub const STREAMS_PER_USER: usize = 8;
 #[derive(Debug, Default)]
 pub struct Hub {
     users: Mutex<HashMap<UserId, watch::Sender<u64>>>,
+    /// In a cluster, where the other nodes' hubs are told (their users' streams may be there).
+    cluster: std::sync::OnceLock<crate::cluster::Cluster>,
 }
 
 impl Hub {
@@ -33,7 +35,30 @@ impl Hub {
         Some(Subscription { hub: self.clone(), user, rx: Some(rx) })
     }
 
-    /// Something was stored for `user`.
+    /// Joins the cluster: what this node stores is told to every node's streams.
+    pub fn set_cluster(&self, cluster: crate::cluster::Cluster) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// Something was stored for these users: their streams here, and on every other node, wake.
+    pub fn changed_everywhere(&self, users: &[UserId]) {
+        for user in users {
+            self.changed(*user);
+        }
+        if let Some(cluster) = self.cluster.get() {
+            cluster.notify(users, false);
+        }
+    }
+
+    /// Ends every stream of `user` on every node.
+    pub fn close_everywhere(&self, user: UserId) {
+        self.close(user);
+        if let Some(cluster) = self.cluster.get() {
+            cluster.notify(&[user], true);
+        }
+    }
+
+    /// Something was stored for `user` (on this node only).
     pub fn changed(&self, user: UserId) {
         let users = self.users.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = users.get(&user) {

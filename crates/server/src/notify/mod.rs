@@ -158,9 +158,8 @@ fn deliver(hub: &Hub, push: &Push, stats: &NotifyStats, stored: Vec<Notification
         return;
     }
     stats.stored.fetch_add(stored.len() as u64, Ordering::Relaxed);
-    for n in &stored {
-        hub.changed(n.user);
-    }
+    let users: Vec<stoa_proto::UserId> = stored.iter().map(|n| n.user).collect();
+    hub.changed_everywhere(&users);
     push.send(stored);
 }
 
