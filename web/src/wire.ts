@@ -543,7 +543,55 @@ media_shards?: number | null,
 /**
  * How many of them run: for admins only.
  */
-media_shards_running?: number | null, };
+media_shards_running?: number | null, 
+/**
+ * The cluster, on a node of one: for admins only.
+ */
+cluster?: ClusterHealth | null, };
+
+export type ClusterHealth = { 
+/**
+ * This node's name.
+ */
+node: string, 
+/**
+ * Whether NATS is connected (`"ok"` or `"unavailable"`).
+ */
+nats: string, 
+/**
+ * The nodes heard from in the last few seconds, this one included.
+ */
+nodes: Array<ClusterNode>, 
+/**
+ * Messages refused since the start: not signed with the cluster's key, stale, or replayed.
+ */
+refused: number, };
+
+export type ClusterNode = { 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * Where its HTTP API is.
+ */
+url: string, 
+/**
+ * Where its media plane receives UDP.
+ */
+media: string, 
+/**
+ * Live rooms it runs.
+ */
+rooms: number, 
+/**
+ * Media peers it carries.
+ */
+media_peers: number, 
+/**
+ * Milliseconds since it was last heard from.
+ */
+heard_ms_ago: number, };
 
 export type Ready = { 
 /**

@@ -46,6 +46,8 @@ fn generate() -> String {
         AudiencePage::decl(&cfg),
         InviteToRoomRequest::decl(&cfg),
         Health::decl(&cfg),
+        ClusterHealth::decl(&cfg),
+        ClusterNode::decl(&cfg),
         Ready::decl(&cfg),
         ClientMessage::decl(&cfg),
         ClientCommand::decl(&cfg),

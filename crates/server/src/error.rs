@@ -88,6 +88,15 @@ impl From<StoreError> for ApiError {
             StoreError::QuotaExhausted => ApiError::forbidden("invite_quota_exhausted", "You have no invites left."),
             StoreError::Blocked => ApiError::forbidden("blocked", "You can't follow this person."),
             StoreError::NoSuchUser => ApiError::not_found("There is no such user."),
+            ref other if other.is_unavailable() => {
+                tracing::error!(error = %other, "the store cannot be reached");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "The server cannot reach its database just now; try again in a moment.",
+                )
+                .with_retry_after(2)
+            }
             other => ApiError::internal(other),
         }
     }

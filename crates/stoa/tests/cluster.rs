@@ -215,6 +215,30 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     assert!(hallway_count(&via(&bea, &c), &room).await.is_some(), "the room still runs");
     let before = listener_b.heard_from(speaker.id);
     eventually("the room still carries its speaker", || listener_b.heard_from(speaker.id) > before + 50).await;
+
+    // NATS goes away: B cannot reach A's room, and says so (503, try again) rather than "no such room"; its
+    // health says degraded.
+    drop(raw);
+    drop(nats);
+    let deadline = Instant::now() + WAIT;
+    let refused = loop {
+        let again = stoa_client::Session::join_with(&via(&bea, &b), &room, 3, stoa_client::Transports::UDP).await;
+        match again {
+            Err(e) if e.to_string().contains("503") => break e.to_string(),
+            _ => assert!(Instant::now() < deadline, "B never noticed that NATS was gone"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(refused.contains("cannot be reached"), "{refused}");
+    let resp = reqwest::Client::new()
+        .get(format!("http://{}/healthz", b.addr))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    let health: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(health["cluster"]["nats"], "unavailable", "{health}");
 }
 
 /// `stoa serve` as one node of the cluster, on fixed ports; returns once it printed its banner.

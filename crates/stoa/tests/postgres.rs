@@ -173,3 +173,60 @@ fn a_database_that_is_not_postgres_or_cannot_be_reached_is_a_clear_error_at_star
     assert!(!out.status.success());
     assert!(stderr.contains("database") && !stderr.contains("hunter2"), "{stderr}");
 }
+
+/// Runs SQL as the test Postgres's superuser on its `postgres` database (beside the one under test).
+fn psql(database_url: &str, sql: &str) {
+    let (_, query) = database_url.split_once('?').unwrap();
+    let url = format!("postgresql://postgres@localhost/postgres?{query}");
+    let out = Command::new("psql").args([&url, "-v", "ON_ERROR_STOP=1", "-qc", sql]).output().unwrap();
+    assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn a_server_whose_postgres_goes_away_answers_503_and_recovers_when_it_is_back() {
+    let database = stoa_store::test_database().expect("the Postgres pass of the test command sets STOA_TEST_POSTGRES");
+    let name = database.split('/').nth(3).unwrap().split('?').next().unwrap().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let running = stoa_server::start(config(data.path(), Some(database.clone()))).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    let code = running.bootstrap_invite.clone().unwrap();
+    let code = code.rsplit('/').next().unwrap();
+    let (s, admin) = call(
+        &base,
+        None,
+        reqwest::Method::POST,
+        "/api/v1/auth/signup",
+        json!({"invite": code, "username": "operator", "display_name": "Operator", "password": "operator-password"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{admin}");
+    let token = admin["token"].as_str().unwrap().to_string();
+    let (s, _) = call(&base, Some(&token), reqwest::Method::GET, "/api/v1/rooms", Value::Null).await;
+    assert_eq!(s, 200);
+
+    // The database stops taking connections and drops the server's, as a Postgres that restarts or fails.
+    psql(&database, &format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"));
+    psql(&database, &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"));
+    let resp = reqwest::Client::new().get(format!("{base}/api/v1/rooms")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 503, "a request that needs the store is told to come back");
+    assert_eq!(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("2"));
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "store_unavailable", "{body}");
+    let (s, health) = call(&base, None, reqwest::Method::GET, "/healthz", Value::Null).await;
+    assert_eq!((s, health["status"].as_str()), (503, Some("degraded")), "{health}");
+
+    // Back: the same server answers again, with nothing lost.
+    psql(&database, &format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (s, _) = call(&base, Some(&token), reqwest::Method::GET, "/api/v1/rooms", Value::Null).await;
+        if s == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server never came back: {s}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (s, _) = call(&base, None, reqwest::Method::GET, "/healthz", Value::Null).await;
+    assert_eq!(s, 200);
+    running.stop().await.unwrap();
+}

@@ -74,6 +74,31 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (down, restarting, refusing connections, or the pool
+    /// exhausted), rather than refusing this request: the server answers 503 and the client tries again.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::Protocol(_) => true,
+                // Postgres's connection exceptions (08...), operator intervention (57P..: shut down,
+                // restarting, connections terminated) and a database not accepting connections (55000,
+                // 3D000).
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "55000" || c == "3D000"),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 /// A signed-up user, as the store knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {

@@ -393,7 +393,8 @@ pub async fn ping(
     params(("id" = String, Path)),
     responses((status = 101, description = "Joined: the socket carries `ClientMessage`s and `ServerEvent`s"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, description = "The node running the room cannot be reached for now", body = ErrorBody)))]
 /// Joins the room over a WebSocket. The join is decided before the upgrade: a refusal is an HTTP error, and
 /// an accepted join's first event is `joined`. A handshake authenticated by the cookie must come from this
 /// server's pages (its `Origin` is the public URL's); see [`crate::origin`].
@@ -421,25 +422,43 @@ pub async fn websocket(
     let asked: Vec<UserId> = snapshot.info.stage.iter().map(|m| m.user.id).collect();
     let upgrade = upgrade
         .map_err(|_| ApiError::bad_request("websocket_required", "Connect to this address with a WebSocket."))?;
+    // Another node runs the room: without NATS, or without an answer from that node in time, the room is
+    // out of reach for now (it may be moving to another node), not gone. Only someone who may see the room
+    // gets this far, so the answer tells nobody else that it exists.
+    let unreachable = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "room_unreachable",
+            "The node running this room cannot be reached just now; try again in a moment.",
+        )
+        .with_retry_after(1)
+    };
+    if handle.remote && state.cluster.as_ref().is_some_and(|c| !c.connected()) {
+        return Err(unreachable());
+    }
     let (reply, answer) = oneshot::channel();
     handle
         .tx
         .send(RoomInput::Join { user: session.account.summary(), relations, asked, listen_only, reply })
         .await
-        .map_err(|_| ApiError::no_such_room())?;
-    let joined = answer.await.map_err(|_| ApiError::no_such_room())?.map_err(|e| {
-        // The overflow: a full room whose listen link is on offers it instead.
-        let overflow = snapshot.info.outputs.listen_link && snapshot.access.visibility == stoa_proto::Visibility::Open;
-        if e == stoa_room::JoinError::Full && overflow {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "room_full_listen",
-                format!("This room is full, but you can listen on its public stream: /listen/{id}"),
-            )
-        } else {
-            e.into()
-        }
-    })?;
+        .map_err(|_| if handle.remote { unreachable() } else { ApiError::no_such_room() })?;
+    let joined = answer
+        .await
+        .map_err(|_| if handle.remote { unreachable() } else { ApiError::no_such_room() })?
+        .map_err(|e| {
+            // The overflow: a full room whose listen link is on offers it instead.
+            let overflow =
+                snapshot.info.outputs.listen_link && snapshot.access.visibility == stoa_proto::Visibility::Open;
+            if e == stoa_room::JoinError::Full && overflow {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "room_full_listen",
+                    format!("This room is full, but you can listen on its public stream: /listen/{id}"),
+                )
+            } else {
+                e.into()
+            }
+        })?;
     let departure = Departure::new(joined.conn, handle.tx.clone());
     // Small buffers: a room holds thousands of sockets, and tungstenite's 128 KiB defaults (zeroed, so resident)
     // would cost more memory per listener than all of their media state.
