@@ -128,3 +128,37 @@ async fn profiles_carry_up_to_two_links_and_the_events_someone_hosts() {
     let (_, me) = ada.patch("/api/v1/me", json!({"links": []})).await;
     assert_eq!(me["links"], json!([]));
 }
+
+#[tokio::test]
+async fn avatars_an_older_stoa_kept_in_the_data_folder_move_into_the_store_at_start() {
+    let mut server = common::TestServer::start().await;
+    let ada = server.user("ada").await;
+    let bob = server.user("bob").await;
+    server.stop().await;
+    // What an older Stoa left: the avatar's version on the account, and its images as files.
+    let store = server.store().await;
+    store.set_avatar(stoa_proto::UserId(ada.id), &[]).await.unwrap();
+    let folder = server.dir.path().join("avatars");
+    std::fs::create_dir_all(&folder).unwrap();
+    let (big, small) = (vec![0xff, 0xd8, 1, 2, 3], vec![0xff, 0xd8, 4, 5]);
+    std::fs::write(folder.join(format!("{}-256.jpg", ada.id)), &big).unwrap();
+    std::fs::write(folder.join(format!("{}-64.jpg", ada.id)), &small).unwrap();
+    // A removed avatar's leftover file is not brought back.
+    std::fs::write(folder.join(format!("{}-256.jpg", bob.id)), &big).unwrap();
+
+    let running = stoa_server::start(server.config.clone()).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    let bob = common::Client { base: base.clone(), ..bob };
+    let (_, profile) = bob.get("/api/v1/users/ada").await;
+    let url = profile["avatar"].as_str().expect("ada still has an avatar").to_string();
+    for (size, expect) in [("", &big), ("?size=64", &small)] {
+        let resp =
+            reqwest::Client::new().get(format!("{base}{url}{size}")).bearer_auth(&bob.token).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(&resp.bytes().await.unwrap().to_vec(), expect);
+    }
+    let (_, me) = bob.get("/api/v1/me").await;
+    assert_eq!(me["avatar"], Value::Null, "{me}");
+    assert!(!folder.exists() && server.dir.path().join("avatars.imported").exists());
+    running.stop().await.unwrap();
+}

@@ -112,6 +112,29 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Any node serves any request: an avatar uploaded through A is served by C.
+    const PNG_1X1: [u8; 70] = [
+        137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 31, 21,
+        196, 137, 0, 0, 0, 13, 73, 68, 65, 84, 120, 218, 99, 100, 248, 207, 80, 15, 0, 3, 134, 1, 128, 90, 52, 125,
+        107, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+    ];
+    let http = reqwest::Client::new();
+    let me: serde_json::Value = http
+        .put(format!("http://{}/api/v1/me/avatar", a.addr))
+        .bearer_auth(&host.token)
+        .header("content-type", "image/png")
+        .body(PNG_1X1.to_vec())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let avatar = me["avatar"].as_str().expect("the avatar is set").to_string();
+    let served = http.get(format!("http://{}{avatar}", c.addr)).bearer_auth(&bea.token).send().await.unwrap();
+    assert_eq!(served.status().as_u16(), 200, "node C serves an avatar uploaded through A");
+    assert_eq!(served.headers()["content-type"], "image/jpeg");
+
     // The room starts on A, and its host speaks there.
     let room = host.post("/api/v1/rooms", json!({"title": "Across nodes", "visibility": "open"})).await.unwrap();
     let room = room["id"].as_str().unwrap().to_string();

@@ -75,6 +75,21 @@ async fn a_sqlite_server_moves_to_postgres_with_everything_it_knows() {
     let (s, event) = call(&base, Some(&admin_token), reqwest::Method::POST, "/api/v1/events",
         json!({"title": "Analytical engines", "description": "Notes on notes", "starts_at": starts, "visibility": "open"})).await;
     assert_eq!(s, 201, "{event}");
+    // An avatar: its images are in the database too (bytes, not text).
+    let avatar: Value = reqwest::Client::new()
+        .put(format!("{base}/api/v1/me/avatar"))
+        .bearer_auth(&ada_token)
+        .header("content-type", "image/png")
+        .body(PNG_1X1.to_vec())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let avatar = avatar["avatar"].as_str().expect("the avatar is set").to_string();
+    let jpeg = reqwest::Client::new().get(format!("{base}{avatar}")).bearer_auth(&ada_token).send().await.unwrap();
+    let jpeg = jpeg.bytes().await.unwrap();
     running.stop().await.unwrap();
 
     let out = migrate(data.path(), &database);
@@ -110,6 +125,9 @@ async fn a_sqlite_server_moves_to_postgres_with_everything_it_knows() {
     )
     .await;
     assert_eq!((s, found["title"].as_str()), (200, Some("Analytical engines")), "{found}");
+    let moved = reqwest::Client::new().get(format!("{base}{avatar}")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(moved.status().as_u16(), 200, "the avatar came along");
+    assert_eq!(moved.bytes().await.unwrap(), jpeg);
     // Search works on Postgres's own index: a word of the username, a prefix of the event's title.
     let (_, search) = call(&base, Some(&token), reqwest::Method::GET, "/api/v1/search?q=analyt", Value::Null).await;
     assert_eq!(search["events"][0]["title"], "Analytical engines", "{search}");
@@ -135,6 +153,13 @@ async fn a_sqlite_server_moves_to_postgres_with_everything_it_knows() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("already holds 3 accounts"), "{stderr}");
 }
+
+/// A 1x1 PNG.
+const PNG_1X1: [u8; 70] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 31, 21, 196,
+    137, 0, 0, 0, 13, 73, 68, 65, 84, 120, 218, 99, 100, 248, 207, 80, 15, 0, 3, 134, 1, 128, 90, 52, 125, 107, 0, 0,
+    0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
 
 /// Unix seconds as RFC 3339 in UTC, without a date library.
 fn chrono_free_rfc3339(secs: u64) -> String {

@@ -9,6 +9,7 @@ use std::path::Path;
 /// user, so users go in ID order; reports before the recordings attached to them).
 const TABLES: &[&str] = &[
     "users",
+    "avatars",
     "invites",
     "sessions",
     "follows",
@@ -99,6 +100,7 @@ pub async fn sqlite_to_postgres(data: &Path, url: &str) -> Result<Vec<Copied>, S
                         "bigint" => insert.bind(row.try_get::<Option<i64>, _>(i)?),
                         "boolean" => insert.bind(row.try_get::<Option<bool>, _>(i)?),
                         "text" => insert.bind(row.try_get::<Option<String>, _>(i)?),
+                        "bytea" => insert.bind(row.try_get::<Option<Vec<u8>>, _>(i)?),
                         other => {
                             return Err(StoreError::Migration(format!(
                                 "{table}.{column} is of a type the copy does not know ({other})"

@@ -284,10 +284,13 @@ pub trait Social: Send + Sync {
     /// someone they follow, block or are blocked by; most-followed first.
     async fn suggestions(&self, viewer: UserId, limit: u32) -> Result<Vec<SuggestionRow>, StoreError>;
 
-    /// Bumps `user`'s avatar version (a new upload) and returns it.
-    async fn bump_avatar(&self, user: UserId) -> Result<i64, StoreError>;
     /// Sets `user`'s links.
     async fn set_links(&self, user: UserId, links: &[String]) -> Result<(), StoreError>;
-    /// Removes `user`'s avatar (version 0).
+    /// Removes `user`'s avatar (version 0) and its images.
     async fn clear_avatar(&self, user: UserId) -> Result<(), StoreError>;
+    /// Keeps `user`'s avatar images (a JPEG per size in pixels), replacing any, and bumps the avatar's
+    /// version, in one transaction; returns the version.
+    async fn set_avatar(&self, user: UserId, images: &[(u32, Vec<u8>)]) -> Result<i64, StoreError>;
+    /// One of `user`'s avatar images, by size.
+    async fn avatar_image(&self, user: UserId, size: u32) -> Result<Option<Vec<u8>>, StoreError>;
 }

@@ -31,12 +31,31 @@ pub fn router() -> Router<AppState> {
         .route("/avatars/{user}/{file}", get(serve))
 }
 
-fn folder(state: &AppState) -> PathBuf {
-    state.config.data.join("avatars")
-}
-
-fn file_of(state: &AppState, user: UserId, size: u32) -> PathBuf {
-    folder(state).join(format!("{user}-{size}.jpg"))
+/// Moves the avatars an older Stoa kept in the data folder (`avatars/USER-SIZE.jpg`) into the store, where
+/// every node of a cluster finds them, and renames the folder `avatars.imported`. Run once at start.
+pub async fn import_files(store: &dyn stoa_store::Store, data: &std::path::Path) -> Result<(), stoa_store::StoreError> {
+    let dir: PathBuf = data.join("avatars");
+    let Ok(mut entries) = tokio::fs::read_dir(&dir).await else { return Ok(()) };
+    let mut found: std::collections::BTreeMap<i64, Vec<(u32, Vec<u8>)>> = Default::default();
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some((user, size)) = name.strip_suffix(".jpg").and_then(|n| n.split_once('-')) else { continue };
+        let (Ok(user), Ok(size)) = (user.parse::<i64>(), size.parse::<u32>()) else { continue };
+        if let Ok(jpeg) = tokio::fs::read(entry.path()).await {
+            found.entry(user).or_default().push((size, jpeg));
+        }
+    }
+    let mut imported = 0;
+    for (user, images) in found {
+        // Only avatars still in use: a removed one's version is 0.
+        if store.account(UserId(user)).await?.is_some_and(|a| a.avatar_version > 0) {
+            store.set_avatar(UserId(user), &images).await?;
+            imported += 1;
+        }
+    }
+    let _ = tokio::fs::rename(&dir, data.join("avatars.imported")).await;
+    tracing::info!(imported, "moved the avatars from the data folder into the store");
+    Ok(())
 }
 
 /// Decodes an upload (the format is read from its bytes, not its name or type), and makes the JPEGs of
@@ -83,16 +102,8 @@ pub async fn upload(State(state): State<AppState>, session: Session, body: Bytes
     // Decoding and resizing take tens of milliseconds of CPU: off the async threads.
     let sizes = tokio::task::spawn_blocking(move || resize(&body)).await.map_err(ApiError::internal)??;
     let me = session.account.id;
-    let dir = folder(&state);
-    tokio::fs::create_dir_all(&dir).await.map_err(ApiError::internal)?;
-    for (size, jpeg) in sizes {
-        // Written aside and renamed, so that a reader never sees half a file.
-        let path = file_of(&state, me, size);
-        let tmp = path.with_extension("tmp");
-        tokio::fs::write(&tmp, jpeg).await.map_err(ApiError::internal)?;
-        tokio::fs::rename(&tmp, &path).await.map_err(ApiError::internal)?;
-    }
-    state.store.bump_avatar(me).await?;
+    // In the store, not the data folder: every node of a cluster serves them.
+    state.store.set_avatar(me, &sizes).await?;
     let account = state.store.account(me).await?.ok_or_else(ApiError::unauthorized)?;
     Ok(Json(me_of(&account)))
 }
@@ -103,15 +114,14 @@ pub async fn upload(State(state): State<AppState>, session: Session, body: Bytes
 pub async fn remove(State(state): State<AppState>, session: Session) -> Result<Json<Me>, ApiError> {
     let me = session.account.id;
     state.store.clear_avatar(me).await?;
-    remove_files(&state, me).await;
     let account = state.store.account(me).await?.ok_or_else(ApiError::unauthorized)?;
     Ok(Json(me_of(&account)))
 }
 
-/// Removes a user's avatar files.
+/// Removes a user's avatar and its images.
 pub(crate) async fn remove_files(state: &AppState, user: UserId) {
-    for size in SIZES {
-        let _ = tokio::fs::remove_file(file_of(state, user, size)).await;
+    if let Err(e) = state.store.clear_avatar(user).await {
+        tracing::warn!(%user, error = %e, "cannot remove an avatar");
     }
 }
 
@@ -142,7 +152,7 @@ pub async fn serve(
     if account.avatar_version == 0 || account.avatar_version != version {
         return Err(missing());
     }
-    let bytes = tokio::fs::read(file_of(&state, account.id, size)).await.map_err(|_| missing())?;
+    let bytes = state.store.avatar_image(account.id, size).await?.ok_or_else(missing)?;
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));

@@ -760,17 +760,6 @@ impl Social for This {
             .collect())
     }
 
-    async fn bump_avatar(&self, user: UserId) -> Result<i64, StoreError> {
-        let _write = self.write().await;
-        let (v,): (i64,) = sqlx::query_as(
-            "UPDATE users SET avatar_version = avatar_version + 1 WHERE id = $1 RETURNING avatar_version",
-        )
-        .bind(user.0)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(v)
-    }
-
     async fn set_links(&self, user: UserId, links: &[String]) -> Result<(), StoreError> {
         let _write = self.write().await;
         // serde writes the JSON, so no link can break out of it.
@@ -780,8 +769,40 @@ impl Social for This {
     }
 
     async fn clear_avatar(&self, user: UserId) -> Result<(), StoreError> {
-        let _write = self.write().await;
-        sqlx::query("UPDATE users SET avatar_version = 0 WHERE id = $1").bind(user.0).execute(self.pool()).await?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE users SET avatar_version = 0 WHERE id = $1").bind(user.0).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM avatars WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn set_avatar(&self, user: UserId, images: &[(u32, Vec<u8>)]) -> Result<i64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM avatars WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
+        for (size, jpeg) in images {
+            sqlx::query("INSERT INTO avatars (user_id, size, jpeg) VALUES ($1, $2, $3)")
+                .bind(user.0)
+                .bind(i64::from(*size))
+                .bind(jpeg.as_slice())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let (v,): (i64,) = sqlx::query_as(
+            "UPDATE users SET avatar_version = avatar_version + 1 WHERE id = $1 RETURNING avatar_version",
+        )
+        .bind(user.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(v)
+    }
+
+    async fn avatar_image(&self, user: UserId, size: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT jpeg FROM avatars WHERE user_id = $1 AND size = $2")
+            .bind(user.0)
+            .bind(i64::from(size))
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|(jpeg,)| jpeg))
     }
 }
