@@ -634,6 +634,8 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         let (runner, directory, sfu) = (cluster.clone(), state.rooms.clone(), state.sfu.clone());
         let hub = state.notifier.hub.clone();
         hub.set_cluster(cluster.clone());
+        // Requests other nodes forward (a room's listen link) run through this node's own application.
+        cluster.set_router(app(state.clone()));
         cluster_tasks.push(tokio::spawn(async move {
             if let Err(e) = runner.run(directory, me, sfu, hub).await {
                 tracing::error!(error = %e, "the cluster's messages stopped");

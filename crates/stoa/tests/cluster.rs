@@ -136,7 +136,10 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     assert_eq!(served.headers()["content-type"], "image/jpeg");
 
     // The room starts on A, and its host speaks there.
-    let room = host.post("/api/v1/rooms", json!({"title": "Across nodes", "visibility": "open"})).await.unwrap();
+    let room = host
+        .post("/api/v1/rooms", json!({"title": "Across nodes", "visibility": "open", "outputs": {"listen_link": true}}))
+        .await
+        .unwrap();
     let room = room["id"].as_str().unwrap().to_string();
     let mut speaker = Bot::join_with(&host, &room, tone_frames(2.0)).await;
     speaker.sending(true);
@@ -161,6 +164,27 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
         let hz = frequency(&decode_heard(&listener.heard(), speaker.id));
         assert!((hz - 440.0).abs() <= 5.0, "the listener on {name} hears 440 Hz, not {hz:.1}");
     }
+
+    // The listen link works through any node: the playlist through C, a segment through B, both made by
+    // A's egress.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let playlist = loop {
+        let resp = http.get(format!("http://{}/listen/{room}/index.m3u8", c.addr)).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        if status == 200 && text.contains(".aac") {
+            break text;
+        }
+        assert!(status == 503 || status == 200, "the playlist through C: {status} {text}");
+        assert!(Instant::now() < deadline, "the listen link never started: {status} {text}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let name = playlist.lines().find(|l| !l.starts_with('#') && l.ends_with(".aac")).unwrap();
+    let segment = http.get(format!("http://{}/listen/{room}/{name}", b.addr)).send().await.unwrap();
+    assert_eq!(segment.status().as_u16(), 200);
+    assert_eq!(segment.headers()["content-type"], "audio/aac");
+    assert!(segment.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(segment.bytes().await.unwrap().len() > 1000, "a segment carries audio");
 
     // The audience, counted by the room wherever its people's sockets are, is the same on every node.
     for node in [&a, &b, &c] {

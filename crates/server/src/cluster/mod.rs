@@ -17,6 +17,7 @@
 //! made once by the first node), and carries its sender, its time and a random nonce: a message from
 //! anyone without the key, one older than [`MAX_AGE`], or one seen before is dropped and counted.
 
+pub mod forward;
 pub mod relay;
 
 use crate::live::{Directory, RoomHandle, RoomInput, Snapshot};
@@ -130,6 +131,8 @@ pub struct Inner {
     pub refused: AtomicU64,
     /// Messages dropped because the outbox was full.
     pub dropped: AtomicU64,
+    /// This node's HTTP application, for requests another node forwards (the listen link of a room run here).
+    router: std::sync::OnceLock<axum::Router>,
 }
 
 impl std::ops::Deref for Cluster {
@@ -206,7 +209,13 @@ impl Cluster {
             seen: Mutex::new((HashSet::new(), VecDeque::new())),
             refused: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            router: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// The node that runs a room this node knows as remote.
+    pub fn owner_of(&self, room: &RoomId) -> Option<String> {
+        self.remote.lock().unwrap_or_else(|e| e.into_inner()).get(room).map(|r| r.owner.clone())
     }
 
     /// This node's name.
@@ -385,6 +394,7 @@ impl Cluster {
         let map = |e: async_nats::SubscribeError| ClusterError::Nats("subscribe".into(), e.to_string());
         let mut beats = self.client.subscribe("stoa.nodes").await.map_err(map)?;
         let mut notify = self.client.subscribe("stoa.notify").await.map_err(map)?;
+        let mut forwarded = self.client.subscribe(forward::subject(&self.node)).await.map_err(map)?;
         let mut news = self.client.subscribe("stoa.rooms").await.map_err(map)?;
         let mut tick = tokio::time::interval(BEAT);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -439,6 +449,9 @@ impl Cluster {
                     if let Some((from, beat)) = self.open::<Heartbeat>(&message.subject, &message.payload) {
                         self.nodes.lock().unwrap_or_else(|e| e.into_inner()).insert(from, (beat, Instant::now()));
                     }
+                }
+                Some(message) = forwarded.next() => {
+                    tokio::spawn(forward::serve(self.clone(), message));
                 }
                 Some(message) = notify.next() => {
                     if let Some((from, n)) = self.open::<Notify>(&message.subject, &message.payload)

@@ -86,6 +86,21 @@ fn listenable(state: &AppState, id: &str) -> Result<(RoomHandle, Arc<Snapshot>, 
     Ok((handle, snapshot, egress))
 }
 
+/// For a room another node of the cluster runs (and whose listen link is on): that node's name. Its egress
+/// makes the stream, so the request goes there.
+use crate::cluster::forward::FORWARDED;
+
+fn remote_listen(state: &AppState, id: &str) -> Option<(crate::cluster::Cluster, String)> {
+    let handle = RoomId::is_well_formed(id).then(|| state.rooms.get(&RoomId(id.to_string()))).flatten()?;
+    let snapshot = handle.snapshot.borrow().clone();
+    if !handle.remote || snapshot.access.visibility != Visibility::Open || !snapshot.info.outputs.listen_link {
+        return None;
+    }
+    let cluster = state.cluster.clone()?;
+    let owner = cluster.owner_of(&RoomId(id.to_string()))?;
+    Some((cluster, owner))
+}
+
 fn unavailable(e: stoa_egress::EgressError) -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "egress_unavailable", e.to_string())
 }
@@ -95,7 +110,11 @@ fn unavailable(e: stoa_egress::EgressError) -> ApiError {
 /// What the public listen page shows: an open room whose host turned the listen link on. No account
 /// needed; any other room is a 404.
 pub async fn listen_info(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ListenInfo>, ApiError> {
-    let (_, snapshot, _) = listenable(&state, &id)?;
+    // Any node answers from the room's snapshot; the stream itself is the owner's.
+    let snapshot = match remote_listen(&state, &id) {
+        Some(_) => state.rooms.get(&RoomId(id.clone())).ok_or_else(ApiError::no_such_room)?.snapshot.borrow().clone(),
+        None => listenable(&state, &id)?.1,
+    };
     let info = &snapshot.info;
     Ok(Json(ListenInfo {
         id: info.id.clone(),
@@ -129,7 +148,13 @@ pub async fn playlist(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
+    if let Some((cluster, owner)) = remote_listen(&state, &id).filter(|_| !headers.contains_key(FORWARDED)) {
+        let uri = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+        return Ok(cluster.forward(&owner, &axum::http::Method::GET, uri, &headers).await);
+    }
     let (_, _, egress) = listenable(&state, &id)?;
     let blocking = blocking_request(query.as_deref())?;
     egress.want_hls().map_err(unavailable)?;
@@ -189,7 +214,12 @@ fn blocking_request(query: Option<&str>) -> Result<Option<(u64, Option<u32>)>, A
 pub async fn segment(
     State(state): State<AppState>,
     Path((id, name)): Path<(String, String)>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
+    if let Some((cluster, owner)) = remote_listen(&state, &id).filter(|_| !headers.contains_key(FORWARDED)) {
+        return Ok(cluster.forward(&owner, &axum::http::Method::GET, uri.path(), &headers).await);
+    }
     let (_, _, egress) = listenable(&state, &id)?;
     match egress.hls().segment_or_wait(&name, PART_WAIT).await {
         SegmentLookup::Found(bytes, age) => {
