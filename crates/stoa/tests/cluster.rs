@@ -2,7 +2,10 @@
 //! on node A, and people whose WebSockets are on B and C are in it as if they were on A. They hear A's
 //! speaker at 440 Hz, one of them is invited up from C and heard by the others, every node's hallway shows
 //! the room with the whole audience, a removal holds on every node, and a message not signed with the
-//! cluster's key is refused. Runs in the test command's Postgres pass (STOA_TEST_POSTGRES).
+//! cluster's key is refused. Any node serves any request: an avatar, the listen link, a notification
+//! stream, and the web client in Chromium. Without NATS, a node says so (503). Then, as three `stoa serve`
+//! processes: `kill -9` of a node and of the room's owner. Runs in the test command's Postgres pass
+//! (STOA_TEST_POSTGRES).
 
 mod common;
 
@@ -262,6 +265,27 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     assert!(hallway_count(&via(&bea, &c), &room).await.is_some(), "the room still runs");
     let before = listener_b.heard_from(speaker.id);
     eventually("the room still carries its speaker", || listener_b.heard_from(speaker.id) > before + 50).await;
+
+    // The web client, as a new user would run it, entirely through B: it signs up, finds the room in B's
+    // hallway, joins it (relayed to A) and hears 440 Hz (its media goes to A's address, named in the answer).
+    let browser = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
+    let mut chromium = Command::new("node")
+        .arg("restart.mjs")
+        .current_dir(&browser)
+        .env("INVITE", format!("http://{}/invite/{invite}", b.addr))
+        .env("USERNAME", "webby")
+        .env("TITLE", "Across nodes")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(chromium.stdout.take().unwrap());
+    let mut line = String::new();
+    tokio::task::block_in_place(|| out.read_line(&mut line)).unwrap();
+    assert_eq!(line.trim(), "heard", "Chromium, through node B, hears A's speaker (see its output above)");
+    drop(chromium.stdin.take());
+    let _ = tokio::task::block_in_place(|| chromium.wait());
 
     // NATS goes away: B cannot reach A's room, and says so (503, try again) rather than "no such room"; its
     // health says degraded.

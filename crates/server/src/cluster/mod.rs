@@ -41,6 +41,8 @@ pub const BEAT: Duration = Duration::from_secs(1);
 pub const STALE: Duration = Duration::from_secs(3);
 /// Messages older than this (by their sender's clock) are refused, and nonces are remembered this long.
 pub const MAX_AGE: Duration = Duration::from_secs(30);
+/// Nonces remembered at most.
+const MAX_NONCES: usize = 1_000_000;
 /// The store setting that holds the cluster's signing key.
 const KEY_SETTING: &str = "cluster_key";
 /// Messages waiting for NATS. Past it a message is dropped and counted (and a relay that loses one
@@ -295,6 +297,13 @@ impl Cluster {
                 return None;
             }
             order.push_back((Instant::now(), envelope.r));
+            // Bounded whatever the rate: past the cap the oldest nonces go first (a replay of one of those
+            // would still need a valid signature and to be under MAX_AGE old).
+            while order.len() > MAX_NONCES {
+                if let Some((_, nonce)) = order.pop_front() {
+                    set.remove(&nonce);
+                }
+            }
             Some((envelope.n, envelope.b))
         })();
         if opened.is_none() {

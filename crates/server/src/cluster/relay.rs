@@ -27,6 +27,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 /// whose owner just died should go and try elsewhere soon.
 const ANSWER: Duration = Duration::from_secs(2);
 
+/// Joins waiting for the owner's answer, at most, per remote room: past it a join is answered at once as
+/// unreachable (a storm of joins against an owner that stopped answering holds no more than this).
+pub const MAX_PENDING_JOINS: usize = 4096;
+
 /// Why a remote room stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -248,6 +252,11 @@ pub(crate) async fn remote_room(
                 let Some(input) = input else { break };
                 match input {
                     RoomInput::Join { user, relations, asked, listen_only, reply } => {
+                        if pending.len() >= MAX_PENDING_JOINS {
+                            // Dropping the reply answers the join: the room cannot be reached just now.
+                            drop(reply);
+                            continue;
+                        }
                         let token = next_token;
                         next_token += 1;
                         if cluster.send(to_owner.clone(), RelayIn::Join { token, user, relations, asked, listen_only }) {
@@ -364,4 +373,109 @@ pub(crate) async fn remote_room(
     // it holds (a `room_ended`, a `server_restarting`).
     drop(conns);
     tracing::debug!(%room, "stopped relaying the room");
+}
+
+#[cfg(test)]
+mod tests {
+    //! The relay's limits and the envelope's checks, against a real `nats-server` (installed by the test
+    //! command) and a store in a temporary folder.
+    use super::*;
+    use crate::cluster::{ClusterConfig, MAX_AGE};
+    use std::process::{Command, Stdio};
+
+    struct Nats(std::process::Child);
+    impl Drop for Nats {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    async fn node(node: &str) -> (Cluster, Nats, tempfile::TempDir) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let program = if std::path::Path::new("/usr/sbin/nats-server").exists() {
+            "/usr/sbin/nats-server"
+        } else {
+            "nats-server"
+        };
+        let child = Command::new(program)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server is installed by the test command");
+        let nats = Nats(child);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = stoa_store::SqliteStore::open(dir.path()).await.unwrap();
+        let config = ClusterConfig { nats: format!("nats://127.0.0.1:{port}"), node: node.into() };
+        (Cluster::connect(&config, &store).await.unwrap(), nats, dir)
+    }
+
+    #[tokio::test]
+    async fn a_message_is_opened_once_only_if_signed_with_the_key_for_its_subject_and_fresh() {
+        let (cluster, _nats, _dir) = node("a").await;
+        let sealed = cluster.seal("stoa.room.x.in", RelayIn::SetCapacity { capacity: 7 });
+        let (from, opened) = cluster.open::<RelayIn>("stoa.room.x.in", &sealed).expect("a sealed message opens");
+        assert_eq!(from, "a");
+        assert!(matches!(opened, RelayIn::SetCapacity { capacity: 7 }));
+        // The same message again is a replay.
+        assert!(cluster.open::<RelayIn>("stoa.room.x.in", &sealed).is_none());
+        // On another subject (another room), it is not valid.
+        let sealed = cluster.seal("stoa.room.x.in", RelayIn::SetCapacity { capacity: 7 });
+        assert!(cluster.open::<RelayIn>("stoa.room.y.in", &sealed).is_none());
+        // A byte changed, or signed with another key: refused.
+        let mut bent = cluster.seal("stoa.room.x.in", RelayIn::SetCapacity { capacity: 7 }).to_vec();
+        let last = bent.len() - 2;
+        bent[last] ^= 1;
+        assert!(cluster.open::<RelayIn>("stoa.room.x.in", &bent).is_none());
+        let (other, _nats2, _dir2) = node("b").await;
+        let foreign = other.seal("stoa.room.x.in", RelayIn::SetCapacity { capacity: 7 });
+        assert!(cluster.open::<RelayIn>("stoa.room.x.in", &foreign).is_none());
+        // Signed right but stale.
+        let old = super::super::Envelope {
+            n: "a".to_string(),
+            t: super::super::now_ms() - MAX_AGE.as_millis() as i64 - 1000,
+            r: 42,
+            b: RelayIn::SetCapacity { capacity: 7 },
+        };
+        let json = serde_json::to_vec(&old).unwrap();
+        let mut stale = cluster.mac("stoa.room.x.in", &json).to_vec();
+        stale.extend_from_slice(&json);
+        assert!(cluster.open::<RelayIn>("stoa.room.x.in", &stale).is_none());
+        assert_eq!(cluster.refused.load(std::sync::atomic::Ordering::Relaxed), 5);
+    }
+
+    #[tokio::test]
+    async fn joins_waiting_on_an_owner_that_does_not_answer_are_bounded() {
+        let (cluster, _nats, _dir) = node("b").await;
+        let room = RoomId("silentroom01".into());
+        let (tx, rx) = mpsc::channel(crate::live::INBOX);
+        let (_stop, stop_rx) = oneshot::channel();
+        tokio::spawn(remote_room(cluster, room, "a".into(), rx, stop_rx));
+        let user = |i: i64| UserSummary { id: UserId(i), username: format!("u{i}"), display_name: format!("U{i}") };
+        let mut answers = Vec::new();
+        for i in 0..=MAX_PENDING_JOINS as i64 {
+            let (reply, answer) = oneshot::channel();
+            let join = RoomInput::Join {
+                user: user(i),
+                relations: Relations::default(),
+                asked: Vec::new(),
+                listen_only: false,
+                reply,
+            };
+            tx.send(join).await.unwrap();
+            answers.push(answer);
+        }
+        // The one past the bound is answered at once (unreachable); the others wait for the owner.
+        let last = answers.pop().unwrap();
+        assert!(tokio::time::timeout(Duration::from_secs(1), last).await.expect("answered at once").is_err());
+        let first = answers.remove(0);
+        assert!(tokio::time::timeout(Duration::from_millis(300), first).await.is_err(), "still waiting");
+        // ... until the owner is given up on.
+        let waited = answers.pop().unwrap();
+        assert!(tokio::time::timeout(ANSWER * 3, waited).await.expect("given up on").is_err());
+    }
 }
