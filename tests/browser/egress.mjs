@@ -64,9 +64,19 @@ try {
   await host.getByRole('button', { name: 'More', exact: true }).click();
   await host.getByRole('button', { name: 'Recording and sharing', exact: true }).click();
   const dialog = host.getByRole('dialog', { name: 'Recording and sharing' });
-  await dialog.getByLabel(/Record a replay/).check();
-  await dialog.getByLabel(/Let listeners clip/).check();
-  await dialog.getByLabel(/Public listen link/).check();
+  // Each box shows the room's state, which changes when the server says so: click, then wait for it (a
+  // plain check() fails when the server's answer comes after the click returns, as on a loaded machine).
+  const turnOn = async (box) => {
+    await box.click();
+    const until = Date.now() + 10000;
+    while (!(await box.isChecked())) {
+      if (Date.now() > until) throw new Error('the server never turned the option on');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  await turnOn(dialog.getByLabel(/Record a replay/));
+  await turnOn(dialog.getByLabel(/Let listeners clip/));
+  await turnOn(dialog.getByLabel(/Public listen link/));
   await dialog.getByRole('link', { name: new RegExp(`/listen/${roomId}`) }).waitFor();
   await axe(host, 'recording and sharing');
   await host.screenshot({ path: join(OUT, 'outputs.png') });

@@ -517,7 +517,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
                 return Err(StartError::ClusterNeedsPostgres);
             }
             let cluster = cluster::Cluster::connect(c, store.as_ref()).await?;
-            tracing::info!(node = %c.node, nats = %c.nats, "joined the cluster");
+            tracing::info!(node = %c.node, nats = %cluster::redact(&c.nats), "joined the cluster");
             Some(cluster)
         }
         None => None,

@@ -171,7 +171,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         data.display()
     );
     if let Some(c) = &cluster {
-        banner.push_str(&format!("Node {} of a cluster, on NATS {}\n", c.node, c.nats));
+        banner.push_str(&format!("Node {} of a cluster, on NATS {}\n", c.node, stoa_server::cluster::redact(&c.nats)));
     }
     if let Some(metrics) = running.metrics_addr {
         banner.push_str(&format!("Metrics (Prometheus) on http://{metrics}/metrics\n"));

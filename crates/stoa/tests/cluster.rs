@@ -33,7 +33,10 @@ impl Drop for Nats {
 }
 
 fn nats() -> Nats {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    nats_on(TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
+}
+
+fn nats_on(port: u16) -> Nats {
     // Debian puts it in /usr/sbin, which not every PATH has.
     let program =
         if std::path::Path::new("/usr/sbin/nats-server").exists() { "/usr/sbin/nats-server" } else { "nats-server" };
@@ -287,9 +290,29 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     drop(chromium.stdin.take());
     let _ = tokio::task::block_in_place(|| chromium.wait());
 
-    // NATS goes away: B cannot reach A's room, and says so (503, try again) rather than "no such room"; its
+    // Two nodes claim one room: the lease decides. C claims it as if A's lease had run out (A cut off from
+    // Postgres for longer than the lease): at its next renewal A finds the lease gone, tells its people to
+    // come back and stops the room without ending it, and C brings it back from the store.
+    let later = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + 60_000;
+    let room_id = stoa_proto::RoomId(room.clone());
+    assert!(store.claim_room(&room_id, "c", later, later + 4_000).await.unwrap());
+    speaker.expect("server_restarting", |e| matches!(e, ServerEvent::ServerRestarting { .. })).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let on_a = via(&admin, &a).get("/healthz").await.unwrap()["live_rooms"].clone();
+        let on_c = via(&admin, &c).get("/healthz").await.unwrap()["live_rooms"].clone();
+        if on_a == 0 && on_c == 1 && hallway_count(&via(&bea, &b), &room).await.is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the room never moved to C: A runs {on_a}, C runs {on_c}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(store.room_owner(&room_id).await.unwrap().map(|(n, _)| n).as_deref(), Some("c"));
+
+    // NATS goes away: B cannot reach the room, and says so (503, try again) rather than "no such room"; its
     // health says degraded.
     drop(raw);
+    let nats_url = nats.url.clone();
     drop(nats);
     let deadline = Instant::now() + WAIT;
     let refused = loop {
@@ -310,6 +333,19 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     assert_eq!(resp.status().as_u16(), 503);
     let health: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(health["cluster"]["nats"], "unavailable", "{health}");
+
+    // NATS is back on the same address: the nodes reconnect by themselves, and B relays again.
+    let port: u16 = nats_url.rsplit(':').next().unwrap().parse().unwrap();
+    let _nats = nats_on(port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let again = stoa_client::Session::join_with(&via(&bea, &b), &room, 3, stoa_client::Transports::UDP).await;
+        if again.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B never relayed again after NATS came back: {:?}", again.err());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// `stoa serve` as one node of the cluster, on fixed ports; returns once it printed its banner.

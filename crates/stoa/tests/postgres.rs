@@ -199,6 +199,23 @@ fn a_database_that_is_not_postgres_or_cannot_be_reached_is_a_clear_error_at_star
     assert!(stderr.contains("database") && !stderr.contains("hunter2"), "{stderr}");
 }
 
+#[tokio::test]
+async fn a_node_that_cannot_reach_nats_at_start_stops_with_a_clear_error() {
+    let database = stoa_store::test_database().expect("the Postgres pass of the test command sets STOA_TEST_POSTGRES");
+    let data = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = ServerConfig {
+        cluster: Some(stoa_server::cluster::ClusterConfig {
+            nats: format!("nats://stoa:secret-word@127.0.0.1:{closed}"),
+            node: "a".into(),
+        }),
+        ..config(data.path(), Some(database))
+    };
+    let error = stoa_server::start(config).await.err().expect("no NATS, no node").to_string();
+    assert!(error.contains("cannot join the cluster") && error.contains("cannot connect to NATS"), "{error}");
+    assert!(!error.contains("secret-word"), "the password is never printed: {error}");
+}
+
 /// Runs SQL as the test Postgres's superuser on its `postgres` database (beside the one under test).
 fn psql(database_url: &str, sql: &str) {
     let (_, query) = database_url.split_once('?').unwrap();

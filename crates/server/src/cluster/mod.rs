@@ -58,6 +58,71 @@ pub struct ClusterConfig {
     pub node: String,
 }
 
+/// A NATS URL (or several, comma-separated) fit to print: a password, or a token given as the whole user
+/// part, is replaced by `***`.
+pub fn redact(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| {
+            let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+            match rest.rsplit_once('@') {
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                    None => format!("{scheme}://***@{host}"),
+                },
+                None => url.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// How a node proves itself to NATS, from the user part of its URL.
+enum Credentials {
+    UserPassword(String, String),
+    Token(String),
+}
+
+/// The NATS addresses without their user parts, and the credentials the first one with a user part gives.
+fn split_credentials(urls: &str) -> (String, Option<Credentials>) {
+    let mut credentials = None;
+    let addresses = urls
+        .split(',')
+        .map(|url| {
+            let Some((scheme, rest)) = url.trim().split_once("://") else { return url.trim().to_string() };
+            let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.trim().to_string() };
+            let decode = |s: &str| percent_decode(s);
+            if credentials.is_none() {
+                credentials = Some(match userinfo.split_once(':') {
+                    Some((user, password)) => Credentials::UserPassword(decode(user), decode(password)),
+                    None => Credentials::Token(decode(userinfo)),
+                });
+            }
+            format!("{scheme}://{host}")
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    (addresses, credentials)
+}
+
+/// `%XX` escapes decoded (a password with `@` or `:` in a URL).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Whether a node name can be used (it appears in NATS subjects).
 pub fn valid_node_name(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -184,13 +249,23 @@ impl Cluster {
         getrandom::fill(&mut fresh).expect("the operating system's random generator failed");
         let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
         let key = store.setting_or_insert(KEY_SETTING, &hex).await?;
-        let client = async_nats::ConnectOptions::new()
+        // Credentials in the URL (`nats://USER:PASSWORD@host` or `nats://TOKEN@host`) are given to the
+        // client as such, and the address without them.
+        let (addresses, credentials) = split_credentials(&config.nats);
+        let options = match credentials {
+            Some(Credentials::UserPassword(user, password)) => {
+                async_nats::ConnectOptions::with_user_and_password(user, password)
+            }
+            Some(Credentials::Token(token)) => async_nats::ConnectOptions::with_token(token),
+            None => async_nats::ConnectOptions::new(),
+        };
+        let client = options
             .name(format!("stoa {}", config.node))
             .connection_timeout(Duration::from_secs(5))
             .request_timeout(Some(Duration::from_secs(5)))
-            .connect(config.nats.as_str())
+            .connect(addresses.as_str())
             .await
-            .map_err(|e| ClusterError::Nats(config.nats.clone(), e.to_string()))?;
+            .map_err(|e| ClusterError::Nats(redact(&config.nats), e.to_string()))?;
         let (outbox, mut queued) = mpsc::channel::<(String, bytes::Bytes)>(OUTBOX);
         let publisher = client.clone();
         // One publisher, in order: a room's messages to a node leave in the order the room made them.

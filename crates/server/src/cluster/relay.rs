@@ -392,6 +392,14 @@ mod tests {
     }
 
     async fn node(node: &str) -> (Cluster, Nats, tempfile::TempDir) {
+        let (nats, port) = nats_server(&[]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = stoa_store::SqliteStore::open(dir.path()).await.unwrap();
+        let config = ClusterConfig { nats: format!("nats://127.0.0.1:{port}"), node: node.into() };
+        (Cluster::connect(&config, &store).await.unwrap(), nats, dir)
+    }
+
+    async fn nats_server(extra: &[&str]) -> (Nats, u16) {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let program = if std::path::Path::new("/usr/sbin/nats-server").exists() {
             "/usr/sbin/nats-server"
@@ -400,6 +408,7 @@ mod tests {
         };
         let child = Command::new(program)
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -408,10 +417,25 @@ mod tests {
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        (nats, port)
+    }
+
+    #[tokio::test]
+    async fn a_nats_server_with_credentials_takes_the_node_that_has_them_and_no_one_else() {
+        let (_nats, port) = nats_server(&["--user", "stoa", "--pass", "s3cret-pass"]).await;
         let dir = tempfile::tempdir().unwrap();
         let store = stoa_store::SqliteStore::open(dir.path()).await.unwrap();
-        let config = ClusterConfig { nats: format!("nats://127.0.0.1:{port}"), node: node.into() };
-        (Cluster::connect(&config, &store).await.unwrap(), nats, dir)
+        let good = ClusterConfig { nats: format!("nats://stoa:s3cret-pass@127.0.0.1:{port}"), node: "a".into() };
+        let cluster = Cluster::connect(&good, &store).await.expect("the node with the credentials joins");
+        assert!(cluster.connected());
+        let bad = ClusterConfig { nats: format!("nats://stoa:wrong-pass@127.0.0.1:{port}"), node: "b".into() };
+        let error = Cluster::connect(&bad, &store).await.expect_err("a wrong password is refused").to_string();
+        assert!(error.contains("cannot connect to NATS") && !error.contains("wrong-pass"), "{error}");
+        assert!(async_nats::connect(format!("nats://127.0.0.1:{port}")).await.is_err(), "no one without them");
+        assert_eq!(
+            crate::cluster::redact("nats://stoa:pw@h:4222,nats://TOKEN@g:4222,nats://h:4222"),
+            "nats://stoa:***@h:4222,nats://***@g:4222,nats://h:4222"
+        );
     }
 
     #[tokio::test]
