@@ -504,20 +504,7 @@ impl RoomTask {
                     None => self.handle(RoomInput::Disconnected { conn }),
                 }
             }
-            RoomInput::NodeLost { node } => {
-                let conns: Vec<ConnId> = self
-                    .conns
-                    .iter()
-                    .filter(|(_, s)| matches!(s, Sink::Remote(n) if *n == node))
-                    .map(|(c, _)| *c)
-                    .collect();
-                if !conns.is_empty() {
-                    tracing::warn!(room = %self.id, %node, conns = conns.len(), "a node fell silent; its connections are gone");
-                }
-                for conn in conns {
-                    self.drop_conn(conn);
-                }
-            }
+            RoomInput::NodeLost { node } => self.drop_node(&node, "a node fell silent; its connections are gone"),
             RoomInput::HandOver => {
                 self.broadcast_text(encode(&ServerEvent::ServerRestarting { retry_after_ms: 500 }));
                 self.handed_over = true;
@@ -711,6 +698,18 @@ impl RoomTask {
         self.room.disconnected(Instant::now(), conn);
     }
 
+    /// Lets go of every connection another node holds (it fell silent, or cannot be relayed to).
+    fn drop_node(&mut self, node: &str, why: &str) {
+        let conns: Vec<ConnId> =
+            self.conns.iter().filter(|(_, s)| matches!(s, Sink::Remote(n) if &**n == node)).map(|(c, _)| *c).collect();
+        if !conns.is_empty() {
+            tracing::warn!(room = %self.id, %node, conns = conns.len(), "{why}");
+        }
+        for conn in conns {
+            self.drop_conn(conn);
+        }
+    }
+
     /// Takes a connection out of the sinks (and its node's count).
     fn forget_conn(&mut self, conn: ConnId) -> Option<Sink> {
         let sink = self.conns.remove(&conn)?;
@@ -745,16 +744,7 @@ impl RoomTask {
                 }
             }
             for node in lost {
-                let conns: Vec<ConnId> = self
-                    .conns
-                    .iter()
-                    .filter(|(_, s)| matches!(s, Sink::Remote(n) if *n == node))
-                    .map(|(c, _)| *c)
-                    .collect();
-                tracing::warn!(room = %self.id, %node, conns = conns.len(), "cannot relay to a node; dropping its connections");
-                for conn in conns {
-                    self.drop_conn(conn);
-                }
+                self.drop_node(&node, "cannot relay to a node; dropping its connections");
             }
         }
         let _ = self.broadcast.send(text);
