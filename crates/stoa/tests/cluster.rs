@@ -9,11 +9,11 @@
 
 mod common;
 
-use common::{Bot, WAIT, decode_heard, eventually, frequency, tone_frames};
+use common::{Bot, Reaped, WAIT, decode_heard, eventually, frequency, tone_frames};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use stoa_client::Api;
 use stoa_proto::{ClientCommand, ServerEvent, UserId};
@@ -21,15 +21,8 @@ use stoa_server::{Running, ServerConfig};
 
 /// A `nats-server` on a free loopback port, killed when dropped.
 struct Nats {
-    child: Child,
+    _child: Reaped,
     url: String,
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn nats() -> Nats {
@@ -51,7 +44,7 @@ fn nats_on(port: u16) -> Nats {
         assert!(Instant::now() < deadline, "nats-server never listened");
         std::thread::sleep(Duration::from_millis(20));
     }
-    Nats { child, url: format!("nats://127.0.0.1:{port}") }
+    Nats { _child: Reaped(child), url: format!("nats://127.0.0.1:{port}") }
 }
 
 async fn node(name: &str, database: &str, nats: &str, dir: &std::path::Path) -> Running {
@@ -373,15 +366,6 @@ fn serve_node(name: &str, database: &str, nats: &str, dir: &std::path::Path, htt
 }
 
 const STOA: &str = env!("CARGO_BIN_EXE_stoa");
-
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Silences of at least a third of a second in a 48 kHz recording, as (start, length) in seconds.
 fn silences(samples: &[i16]) -> Vec<(f64, f64)> {

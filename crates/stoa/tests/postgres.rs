@@ -48,18 +48,7 @@ async fn a_sqlite_server_moves_to_postgres_with_everything_it_knows() {
     // A server on SQLite, with an admin, two people who follow each other one way, an event and a setting.
     let running = stoa_server::start(config(data.path(), None)).await.unwrap();
     let base = format!("http://{}", running.addr);
-    let code = running.bootstrap_invite.clone().unwrap();
-    let code = code.rsplit('/').next().unwrap();
-    let (s, admin) = call(
-        &base,
-        None,
-        reqwest::Method::POST,
-        "/api/v1/auth/signup",
-        json!({"invite": code, "username": "operator", "display_name": "Operator", "password": "operator-password"}),
-    )
-    .await;
-    assert_eq!(s, 201, "{admin}");
-    let admin_token = admin["token"].as_str().unwrap().to_string();
+    let admin_token = first_admin(&running, &base).await;
     let (_, invite) = call(&base, Some(&admin_token), reqwest::Method::POST, "/api/v1/invites", json!({})).await;
     let (s, ada) = call(&base, None, reqwest::Method::POST, "/api/v1/auth/signup",
         json!({"invite": invite["code"], "username": "ada_lovelace", "display_name": "Ada", "password": "ada-password"})).await;
@@ -154,6 +143,22 @@ async fn a_sqlite_server_moves_to_postgres_with_everything_it_knows() {
     assert!(stderr.contains("already holds 3 accounts"), "{stderr}");
 }
 
+/// Signs up the first account (the admin) from the server's bootstrap invite; returns its token.
+async fn first_admin(running: &stoa_server::Running, base: &str) -> String {
+    let code = running.bootstrap_invite.clone().unwrap();
+    let code = code.rsplit('/').next().unwrap();
+    let (s, admin) = call(
+        base,
+        None,
+        reqwest::Method::POST,
+        "/api/v1/auth/signup",
+        json!({"invite": code, "username": "operator", "display_name": "Operator", "password": "operator-password"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{admin}");
+    admin["token"].as_str().unwrap().to_string()
+}
+
 /// A 1x1 PNG.
 const PNG_1X1: [u8; 70] = [
     137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 31, 21, 196,
@@ -231,18 +236,7 @@ async fn a_server_whose_postgres_goes_away_answers_503_and_recovers_when_it_is_b
     let data = tempfile::tempdir().unwrap();
     let running = stoa_server::start(config(data.path(), Some(database.clone()))).await.unwrap();
     let base = format!("http://{}", running.addr);
-    let code = running.bootstrap_invite.clone().unwrap();
-    let code = code.rsplit('/').next().unwrap();
-    let (s, admin) = call(
-        &base,
-        None,
-        reqwest::Method::POST,
-        "/api/v1/auth/signup",
-        json!({"invite": code, "username": "operator", "display_name": "Operator", "password": "operator-password"}),
-    )
-    .await;
-    assert_eq!(s, 201, "{admin}");
-    let token = admin["token"].as_str().unwrap().to_string();
+    let token = first_admin(&running, &base).await;
     let (s, _) = call(&base, Some(&token), reqwest::Method::GET, "/api/v1/rooms", Value::Null).await;
     assert_eq!(s, 200);
 
