@@ -859,6 +859,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 "playlist_requests_per_s": hls.playlists as f64 / half,
                 "segment_requests_per_s": hls.segments as f64 / half,
                 "errors": hls.errors,
+                "error_samples": hls.error_samples,
+                "retried": hls.retried,
                 "request_p50_ms": percentile(&hls.request_ms, 0.5),
                 "request_p99_ms": percentile(&hls.request_ms, 0.99),
                 "segment_age_at_fetch_p50_ms": percentile(&hls.ages_ms, 0.5),

@@ -40,7 +40,12 @@ pub(crate) struct HlsReport {
     pub playlists: u64,
     pub segments: u64,
     pub parts: u64,
+    /// Answers a player waits out and asks again: 503 with `Retry-After` (the stream is starting, or the
+    /// part asked for came late), as hls.js does.
+    pub retried: u64,
+    /// Everything else that was not a 200: what went wrong, the first few kept to say why.
     pub errors: u64,
+    pub error_samples: Vec<String>,
     /// Connections opened (one per player, more if the server closed some).
     pub connections: u64,
     /// Each fetched segment's age: from its newest audio's mix to its arrival (ms).
@@ -86,7 +91,9 @@ pub async fn worker() -> anyhow::Result<()> {
             report.playlists += r.playlists;
             report.segments += r.segments;
             report.parts += r.parts;
+            report.retried += r.retried;
             report.errors += r.errors;
+            report.error_samples.extend(r.error_samples);
             report.connections += r.connections;
             report.ages_ms.extend(r.ages_ms);
             report.request_ms.extend(r.request_ms);
@@ -110,8 +117,8 @@ async fn player(plan: &HlsPlan, conn: &Mutex<Option<Conn>>, begin: Instant, stop
         let asked = Instant::now();
         let text = match get(&mut *conn.lock().await, plan, &playlist, &mut report).await {
             Ok(r) if r.status == 200 => String::from_utf8(r.body).unwrap_or_default(),
-            _ => {
-                report.errors += 1;
+            other => {
+                report.failed(&playlist, other);
                 continue;
             }
         };
@@ -131,7 +138,7 @@ async fn player(plan: &HlsPlan, conn: &Mutex<Option<Conn>>, begin: Instant, stop
                     report.ages_ms.push(age);
                 }
             }
-            _ => report.errors += 1,
+            other => report.failed(&path, other),
         }
         last = Some(newest);
     }
@@ -154,8 +161,8 @@ async fn low_latency_player(plan: &HlsPlan, conn: &Mutex<Option<Conn>>, begin: I
         let asked = Instant::now();
         let text = match get(&mut *conn.lock().await, plan, &path, &mut report).await {
             Ok(r) if r.status == 200 => String::from_utf8(r.body).unwrap_or_default(),
-            _ => {
-                report.errors += 1;
+            other => {
+                report.failed(&path, other);
                 want = None;
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
@@ -174,7 +181,7 @@ async fn low_latency_player(plan: &HlsPlan, conn: &Mutex<Option<Conn>>, begin: I
                         report.ages_ms.push(age);
                     }
                 }
-                _ => report.errors += 1,
+                other => report.failed(&path, other),
             }
         }
         want = text.lines().rfind(|l| l.starts_with("#EXT-X-PRELOAD-HINT:")).and_then(hinted);
@@ -201,7 +208,27 @@ struct Conn {
 struct Got {
     status: u16,
     age_ms: Option<f64>,
+    retry_after: bool,
     body: Vec<u8>,
+}
+
+impl HlsReport {
+    /// Counts a request that got no 200: a retry if the server asked for one, an error otherwise.
+    fn failed(&mut self, path: &str, got: anyhow::Result<Got>) {
+        const SAMPLES: usize = 5;
+        match got {
+            Ok(g) if g.status == 503 && g.retry_after => self.retried += 1,
+            other => {
+                self.errors += 1;
+                if self.error_samples.len() < SAMPLES {
+                    self.error_samples.push(match other {
+                        Ok(g) => format!("{path}: {} {}", g.status, String::from_utf8_lossy(&g.body)),
+                        Err(e) => format!("{path}: {e:#}"),
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// One GET on the player's connection (opened first if it is not). Any failure closes the connection; the
@@ -248,6 +275,7 @@ async fn exchange(c: &mut Conn) -> anyhow::Result<(Got, bool)> {
             let mut length = None;
             let mut age_ms = None;
             let mut keep = true;
+            let mut retry_after = false;
             for h in response.headers.iter() {
                 let value = std::str::from_utf8(h.value).unwrap_or("");
                 if h.name.eq_ignore_ascii_case("content-length") {
@@ -256,6 +284,8 @@ async fn exchange(c: &mut Conn) -> anyhow::Result<(Got, bool)> {
                     age_ms = value.trim().parse::<f64>().ok();
                 } else if h.name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case("close") {
                     keep = false;
+                } else if h.name.eq_ignore_ascii_case("retry-after") {
+                    retry_after = true;
                 }
             }
             let length = length.context("a response without Content-Length")?;
@@ -264,7 +294,7 @@ async fn exchange(c: &mut Conn) -> anyhow::Result<(Got, bool)> {
             }
             let body = c.buf[head..head + length].to_vec();
             c.buf.drain(..head + length);
-            return Ok((Got { status, age_ms, body }, keep));
+            return Ok((Got { status, age_ms, retry_after, body }, keep));
         }
         read_more(c).await?;
     }

@@ -258,8 +258,9 @@ fn the_hls_bench_plays_at_low_latency_with_blocking_reloads_and_parts() {
     let hls = &r["hls"];
     assert_eq!(hls["low_latency"], true, "{r}");
     assert_eq!(hls["errors"], 0, "{r}");
-    // Twenty players, about two parts a second each, for the last few of the half's 7 s.
-    assert!(hls["part_requests_per_s"].as_f64().is_some_and(|n| n > 10.0), "{r}");
+    // Twenty players, about two parts a second each once the stream's first segment is made, which a loaded
+    // machine may take a few of the half's 7 s to do (answered by 503 and Retry-After, which they wait out).
+    assert!(hls["part_requests_per_s"].as_f64().is_some_and(|n| n > 5.0), "{r}");
     assert!(hls["playlist_requests_per_s"].as_f64().is_some_and(|n| n > 10.0), "{r}");
     assert!(hls["segment_age_at_fetch_p50_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{r}");
 }
