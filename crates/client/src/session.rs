@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use stoa_proto::{ClientCommand, ClientMessage, Role, RoomInfo, ServerEvent, UserId, UserSummary};
-use str0m::change::SdpAnswer;
+use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::crypto::dtls::DtlsCert;
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid, Pt};
@@ -171,6 +171,37 @@ pub struct Session {
     pub room: RoomInfo,
     /// How long each step of the join took.
     pub phases: JoinPhases,
+    /// The paths media may take.
+    transports: Transports,
+    /// A moved peer's offer, waiting for its answer.
+    moving: Option<SdpPendingOffer>,
+    /// Commands to send from [`Session::next`].
+    outgoing: VecDeque<String>,
+}
+
+/// What a new media peer is made of: the `Rtc`, its socket and address, its send and receive m-lines, and
+/// the offer with its pending state.
+type NewPeer = (Rtc, UdpSocket, SocketAddr, Mid, Vec<Mid>, str0m::change::SdpOffer, SdpPendingOffer);
+
+/// A new media peer on `local_ip`: one m-line to send on and `slots` to receive, offered.
+fn new_peer(local_ip: IpAddr, slots: usize, transports: Transports) -> anyhow::Result<NewPeer> {
+    let socket = std::net::UdpSocket::bind(SocketAddr::new(local_ip, 0))?;
+    socket.set_nonblocking(true)?;
+    let socket = UdpSocket::from_std(socket)?;
+    // Room for a few seconds of the room's packets while this process is busy (a bench's thousands of
+    // listeners share its cores): the kernel's default holds about a hundred datagrams.
+    stoa_sfu::set_socket_buffers(&socket, 1 << 20);
+    let local = socket.local_addr()?;
+    let mut rtc = rtc_config_with(transports.red).build(Instant::now());
+    if transports.udp {
+        rtc.add_local_candidate(Candidate::host(local, "udp")?);
+    }
+    let mut sdp = rtc.sdp_api();
+    let send_mid = sdp.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    let slot_mids: Vec<Mid> =
+        (0..slots).map(|_| sdp.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None)).collect();
+    let (offer, pending) = sdp.apply().context("cannot build an offer")?;
+    Ok((rtc, socket, local, send_mid, slot_mids, offer, pending))
 }
 
 /// How long a join's signaling took, each step from the start of the join.
@@ -245,22 +276,9 @@ impl Session {
         phases.welcomed = began.elapsed();
 
         let local_ip = local_ip_towards(&api.base).await?;
-        let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
-        // Room for a few seconds of the room's packets while this process is busy (a bench's thousands of
-        // listeners share its cores): the kernel's default holds about a hundred datagrams.
-        stoa_sfu::set_socket_buffers(&socket, 1 << 20);
-        let local = socket.local_addr()?;
-        let now = Instant::now();
-        let mut rtc = rtc_config_with(transports.red).build(now);
-        if transports.udp {
-            rtc.add_local_candidate(Candidate::host(local, "udp")?);
-        }
-        let mut sdp = rtc.sdp_api();
-        let send_mid = sdp.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-        let slot_mids: Vec<Mid> =
-            (0..slots).map(|_| sdp.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None)).collect();
-        let (offer, pending) = sdp.apply().context("cannot build an offer")?;
+        let (rtc, socket, local, send_mid, slot_mids, offer, pending) = new_peer(local_ip, slots, transports)?;
         let (net_tx, net_rx) = mpsc::channel(1024);
+        let now = Instant::now();
         let mut session = Session {
             ws,
             rtc,
@@ -285,39 +303,76 @@ impl Session {
             last_path: None,
             sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(now))),
             speakers: HashMap::new(),
+            transports,
+            moving: None,
+            outgoing: VecDeque::new(),
             you,
             role,
             room: room_info,
             phases,
         };
-        session.command(ClientCommand::Offer { sdp: offer.to_sdp_string() }).await?;
-        let answer = loop {
-            match next_event(&mut session.ws).await? {
+        session.negotiate(offer, pending).await?;
+        session.phases.answered = began.elapsed();
+        Ok(session)
+    }
+
+    /// Sends the offer and takes the server's answer (the room's other events meanwhile are kept for
+    /// [`Session::next`]), then starts the media paths.
+    async fn negotiate(&mut self, offer: str0m::change::SdpOffer, pending: SdpPendingOffer) -> anyhow::Result<()> {
+        self.command(ClientCommand::Offer { sdp: offer.to_sdp_string() }).await?;
+        let answer_sdp = loop {
+            match next_event(&mut self.ws).await? {
                 Some(ServerEvent::Answer { sdp }) => break sdp,
                 Some(ServerEvent::Error { code, message, .. }) => {
                     bail!("the server refused our media ({code}): {message}")
                 }
-                Some(other) => session.queue.push_back(Incoming::Event(other)),
+                Some(other) => self.queue.push_back(Incoming::Event(other)),
                 None => bail!("the room closed the socket before answering our offer"),
             }
         };
-        session.phases.answered = began.elapsed();
-        let answer_sdp = answer;
-        let answer = SdpAnswer::from_sdp_string(&answer_sdp).context("the server's answer is not valid SDP")?;
-        session.rtc.sdp_api().accept_answer(pending, answer).context("cannot accept the server's answer")?;
-        session.start_paths(&answer_sdp, transports).await;
-        let opus = session.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Opus).copied();
-        session.pt = opus.map(|p| p.pt());
-        session.red_pt = opus.and_then(|p| p.red()).filter(|r| answer_sdp.contains(&format!("a=rtpmap:{} red/", **r)));
-        session.drain();
-        session.flush().await;
-        Ok(session)
+        self.accept(pending, &answer_sdp)?;
+        self.drain();
+        self.flush().await;
+        Ok(())
+    }
+
+    /// Takes the server's answer to the pending offer and starts the media paths it offers.
+    fn accept(&mut self, pending: SdpPendingOffer, answer_sdp: &str) -> anyhow::Result<()> {
+        let answer = SdpAnswer::from_sdp_string(answer_sdp).context("the server's answer is not valid SDP")?;
+        self.rtc.sdp_api().accept_answer(pending, answer).context("cannot accept the server's answer")?;
+        self.start_paths(answer_sdp, self.transports);
+        let opus = self.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Opus).copied();
+        self.pt = opus.map(|p| p.pt());
+        self.red_pt = opus.and_then(|p| p.red()).filter(|r| answer_sdp.contains(&format!("a=rtpmap:{} red/", **r)));
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// The server moved this session's media (`media_moved`: in a cluster, going on stage moves it to the
+    /// room's origin): a new peer replaces the old one at once, and its offer is queued; [`Session::next`]
+    /// sends it and takes the answer. No step awaits, so `next` stays cancel-safe.
+    fn move_media(&mut self) -> anyhow::Result<()> {
+        let (rtc, socket, local, send_mid, slot_mids, offer, pending) =
+            new_peer(self.local.ip(), self.slot_mids.len(), self.transports)?;
+        (self.rtc, self.socket, self.local, self.send_mid, self.slot_mids) = (rtc, socket, local, send_mid, slot_mids);
+        self.tcp.clear();
+        self.relays.clear();
+        self.slot_of_ssrc.clear();
+        self.timeout = Instant::now();
+        self.dirty = true;
+        self.moving = Some(pending);
+        let text = serde_json::to_string(&ClientMessage {
+            id: None,
+            command: ClientCommand::Offer { sdp: offer.to_sdp_string() },
+        })?;
+        self.outgoing.push_back(text);
+        Ok(())
     }
 
     /// Starts the other paths the answer offers and `transports` allow: a connection to each passive TCP
     /// candidate, and a relay on each TURN server (with channels to the UDP candidates). Each becomes a
     /// local candidate when it is up; ICE then checks it like any other.
-    async fn start_paths(&mut self, answer: &str, transports: Transports) {
+    fn start_paths(&mut self, answer: &str, transports: Transports) {
         let candidates = answer_candidates(answer);
         if transports.tcp {
             for remote in candidates.iter().filter(|(tcp, _)| *tcp).map(|(_, a)| *a) {
@@ -332,19 +387,22 @@ impl Session {
         }
         if transports.turn {
             let peers: Vec<SocketAddr> = candidates.iter().filter(|(tcp, _)| !*tcp).map(|(_, a)| *a).collect();
-            for server in &self.ice_servers {
-                for turn in crate::turn::TurnServer::from_ice_server(server).await {
-                    let (net, peers) = (self.net_tx.clone(), peers.clone());
-                    tokio::spawn(async move {
-                        let at = turn.addr;
-                        match crate::turn::allocate(turn, peers, net.clone()).await {
-                            Ok(relay) => {
-                                let _ = net.send(NetIn::RelayUp(relay)).await;
+            for server in self.ice_servers.clone() {
+                let (net, peers) = (self.net_tx.clone(), peers.clone());
+                tokio::spawn(async move {
+                    for turn in crate::turn::TurnServer::from_ice_server(&server).await {
+                        let (net, peers) = (net.clone(), peers.clone());
+                        tokio::spawn(async move {
+                            let at = turn.addr;
+                            match crate::turn::allocate(turn, peers, net.clone()).await {
+                                Ok(relay) => {
+                                    let _ = net.send(NetIn::RelayUp(relay)).await;
+                                }
+                                Err(e) => tracing::info!(server = %at, error = %e, "no TURN relay"),
                             }
-                            Err(e) => tracing::info!(server = %at, error = %e, "no TURN relay"),
-                        }
-                    });
-                }
+                        });
+                    }
+                });
             }
         }
     }
@@ -441,8 +499,30 @@ impl Session {
                 self.drain();
                 self.flush().await;
             }
+            // A queued command (a moved peer's offer) is taken off the queue only once written, so a
+            // cancelled `next` sends it on its next call.
+            if let Some(text) = self.outgoing.front().cloned() {
+                if self.ws.send(Message::Text(text.into())).await.is_err() {
+                    return Incoming::Closed;
+                }
+                self.outgoing.pop_front();
+            }
             if let Some(item) = self.queue.pop_front() {
                 match &item {
+                    Incoming::Event(ServerEvent::MediaMoved) => {
+                        if let Err(e) = self.move_media() {
+                            tracing::warn!(error = %e, "cannot move the media connection");
+                        }
+                        continue;
+                    }
+                    Incoming::Event(ServerEvent::Answer { sdp }) if self.moving.is_some() => {
+                        if let Some(pending) = self.moving.take()
+                            && let Err(e) = self.accept(pending, sdp)
+                        {
+                            tracing::warn!(error = %e, "the moved media connection failed");
+                        }
+                        continue;
+                    }
                     Incoming::Event(ServerEvent::RoleChanged { role }) => self.role = *role,
                     Incoming::Event(ServerEvent::Slots { slots, sources }) => {
                         // Source numbers are per media connection, so the map only grows with the room's

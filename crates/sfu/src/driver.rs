@@ -218,6 +218,14 @@ enum Command {
         packet: Tapped,
         level: Option<i8>,
     },
+    /// A packet another SFU already placed in `slot` (the origin of a cluster's room), delivered as it is
+    /// to every peer of this mirror room.
+    Relay {
+        room: RoomKey,
+        slot: usize,
+        packet: Tapped,
+        level: Option<i8>,
+    },
     /// Where the room's heard packets are copied for its mix, or none.
     Tap {
         room: RoomKey,
@@ -264,6 +272,8 @@ pub struct Sfu {
     local_addrs: Vec<SocketAddr>,
     tcp_addr: Option<SocketAddr>,
     stats: Arc<Stats>,
+    /// Slots per peer.
+    slots: usize,
 }
 
 /// What went wrong in the media plane, counted for the logs and for `/metrics`; and each shard's traffic.
@@ -478,7 +488,8 @@ impl Sfu {
                 .map_err(|source| SfuError::Tcp { addr, source })?;
             tracing::info!(%addr, "media (ICE-TCP) listening");
         }
-        Ok(Sfu { commands, next_peer: Arc::new(AtomicU64::new(0)), peers, local_addrs, tcp_addr, stats })
+        let slots = config.slots.slots;
+        Ok(Sfu { commands, next_peer: Arc::new(AtomicU64::new(0)), peers, local_addrs, tcp_addr, stats, slots })
     }
 
     /// The UDP address of the first shard (the others follow it).
@@ -547,6 +558,19 @@ impl Sfu {
     /// its audio level in dBov (0 loudest, -127 silence), if known.
     pub fn inject(&self, room: RoomKey, packet: Tapped, level: Option<i8>) {
         self.send(self.home_of(room), Command::Inject { room, packet, level });
+    }
+
+    /// Delivers a packet that another SFU (a cluster's origin for this room) already forwarded into `slot`,
+    /// as it came: no slot decision, no joining of frames (the origin made them), the timestamp kept, and
+    /// `packet.source` carried as the CSRC. Every peer of `room` gets it, numbered by its own counter for
+    /// the slot. A room fed this way is a mirror: its own peers never publish into it.
+    pub fn relay(&self, room: RoomKey, slot: usize, packet: Tapped, level: Option<i8>) {
+        self.send(self.home_of(room), Command::Relay { room, slot, packet, level });
+    }
+
+    /// Slots per peer: how many receive streams a peer gets.
+    pub fn slot_count(&self) -> usize {
+        self.slots
     }
 
     /// Copies every packet the room hears (its speakers' packets, as forwarded into a slot) into `tap`, or
@@ -1485,6 +1509,26 @@ impl Shard {
                 };
                 self.forward_since.get_or_insert(now);
                 self.publish_at_home(now, packet);
+            }
+            Command::Relay { room, slot, packet, level } => {
+                let Some(media) = self.rooms.get_mut(&room) else { return };
+                if slot >= media.red_last.len() {
+                    return;
+                }
+                let forward = Forward { slot, timestamp: packet.timestamp };
+                let previous = red_previous(&mut media.red_last, forward, 0, &packet.payload);
+                let packet = Packet {
+                    room,
+                    source: packet.source,
+                    seq: packet.seq,
+                    timestamp: packet.timestamp,
+                    level,
+                    voice: level.map(|l| l > -50),
+                    payload: packet.payload,
+                    previous,
+                };
+                self.forward_since.get_or_insert(now);
+                self.deliver_everywhere(now, &packet, forward, Audience::Everyone);
             }
             Command::Tap { room, tap } => {
                 if let Some(media) = self.rooms.get_mut(&room) {

@@ -18,6 +18,7 @@
 
 mod downlink;
 pub mod driver;
+pub mod link;
 mod net;
 pub mod red;
 pub mod repacket;

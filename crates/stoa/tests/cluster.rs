@@ -164,6 +164,21 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
         assert!((hz - 440.0).abs() <= 5.0, "the listener on {name} hears 440 Hz, not {hz:.1}");
     }
 
+    // The cascade: A sends the room's media once per edge node (one link peer each for B and C, next to
+    // its own speaker), and B and C fan it out to the listeners whose sockets are theirs.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut peers = Vec::new();
+        for node in [&a, &b, &c] {
+            peers.push(via(&admin, node).get("/healthz").await.unwrap()["media_peers"].as_u64().unwrap_or(0));
+        }
+        if peers == [3, 2, 1] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "media peers on A, B, C: {peers:?}, not one link per edge");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // The listen link works through any node: the playlist through C, a segment through B, both made by
     // A's egress.
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -293,7 +293,9 @@ fn short(ev: &ServerEvent) -> String {
         ),
         ServerEvent::Answer { .. } | ServerEvent::Slots { .. } => unreachable!("the room emits no media events"),
         ServerEvent::Joined { .. } | ServerEvent::Error { .. } => unreachable!(),
-        ServerEvent::ServerRestarting { .. } => unreachable!("the server, not the room, says it restarts"),
+        ServerEvent::ServerRestarting { .. } | ServerEvent::MediaMoved => {
+            unreachable!("the server, not the room, says it restarts or moves media")
+        }
     }
 }
 

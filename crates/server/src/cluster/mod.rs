@@ -200,6 +200,8 @@ pub struct Inner {
     pub dropped: AtomicU64,
     /// This node's HTTP application, for requests another node forwards (the listen link of a room run here).
     router: std::sync::OnceLock<axum::Router>,
+    /// This node's media plane, where edges' mirror rooms live.
+    sfu: std::sync::OnceLock<stoa_sfu::Sfu>,
 }
 
 impl std::ops::Deref for Cluster {
@@ -287,6 +289,7 @@ impl Cluster {
             refused: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             router: std::sync::OnceLock::new(),
+            sfu: std::sync::OnceLock::new(),
         })))
     }
 
@@ -303,6 +306,17 @@ impl Cluster {
     /// Whether NATS is connected now.
     pub fn connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// This node's media plane, once the cluster runs.
+    pub fn sfu(&self) -> Option<&stoa_sfu::Sfu> {
+        self.sfu.get()
+    }
+
+    /// Where a node's media plane receives UDP, as its last heartbeat said.
+    pub fn media_of(&self, node: &str) -> Option<std::net::SocketAddr> {
+        let nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        nodes.get(node).and_then(|(beat, _)| beat.media.parse().ok())
     }
 
     /// The nodes heard from lately, this one included, by name.
@@ -475,6 +489,7 @@ impl Cluster {
         sfu: stoa_sfu::Sfu,
         hub: Arc<crate::notify::hub::Hub>,
     ) -> Result<(), ClusterError> {
+        let _ = self.sfu.set(sfu.clone());
         let map = |e: async_nats::SubscribeError| ClusterError::Nats("subscribe".into(), e.to_string());
         let mut beats = self.client.subscribe("stoa.nodes").await.map_err(map)?;
         let mut notify = self.client.subscribe("stoa.notify").await.map_err(map)?;

@@ -45,16 +45,50 @@ pub enum Stop {
 /// What a node sends a room's owner.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum RelayIn {
-    Join { token: u64, user: UserSummary, relations: Relations, asked: Vec<UserId>, listen_only: bool },
-    Command { conn: ConnId, message: ClientMessage },
-    Disconnected { conn: ConnId },
-    Expel { user: UserId, reason: String, message: String },
-    AdminEnd { admin: Option<UserId> },
-    SetCapacity { capacity: u32 },
-    Invite { actor: UserId, users: Vec<UserId> },
-    Ping { actor: UserId, target: UserId },
-    Present { users: Vec<UserId> },
-    Audience { offset: u32, limit: u32 },
+    Join {
+        token: u64,
+        user: UserSummary,
+        relations: Relations,
+        asked: Vec<UserId>,
+        listen_only: bool,
+    },
+    Command {
+        conn: ConnId,
+        message: ClientMessage,
+    },
+    Disconnected {
+        conn: ConnId,
+    },
+    Expel {
+        user: UserId,
+        reason: String,
+        message: String,
+    },
+    AdminEnd {
+        admin: Option<UserId>,
+    },
+    SetCapacity {
+        capacity: u32,
+    },
+    Invite {
+        actor: UserId,
+        users: Vec<UserId>,
+    },
+    Ping {
+        actor: UserId,
+        target: UserId,
+    },
+    Present {
+        users: Vec<UserId>,
+    },
+    Audience {
+        offset: u32,
+        limit: u32,
+    },
+    /// The sending node's link to the room's media: its SDP offer, answered by the origin's SFU.
+    Link {
+        sdp: String,
+    },
 }
 
 /// The owner's answer to a request.
@@ -64,6 +98,7 @@ enum Reply {
     Ping(Result<Access, CommandError>),
     Present(Vec<UserId>, String),
     Audience(AudiencePage),
+    Link(Result<String, String>),
 }
 
 /// What a room's owner sends one node, in the order the room made it.
@@ -92,6 +127,16 @@ pub enum RelayOut {
     Broadcast {
         /// The encoded event.
         text: String,
+    },
+    /// A connection's media offer, for the node that holds the connection to answer from its own SFU (a
+    /// listener's media is served where its socket is).
+    HostMedia {
+        /// Whose.
+        conn: ConnId,
+        /// The offer.
+        sdp: String,
+        /// The `slots` event as it stands, to send after the answer.
+        slots: Option<String>,
     },
     /// The room ended.
     Ended,
@@ -174,6 +219,10 @@ pub(crate) async fn host_room(cluster: Cluster, room: RoomId, inbox: mpsc::Sende
                         let (reply, rx) = oneshot::channel();
                         (RoomInput::Audience { offset, limit, reply }, Answer::Audience(rx))
                     }
+                    RelayIn::Link { sdp } => {
+                        let (reply, rx) = oneshot::channel();
+                        (RoomInput::Link { node: node.clone(), sdp, reply }, Answer::Link(rx))
+                    }
                     _ => continue,
                 };
                 if !send(input).await {
@@ -185,6 +234,7 @@ pub(crate) async fn host_room(cluster: Cluster, room: RoomId, inbox: mpsc::Sende
                         Answer::Ping(rx) => rx.await.map(Reply::Ping),
                         Answer::Present(rx) => rx.await.map(|(u, t)| Reply::Present(u, t)),
                         Answer::Audience(rx) => rx.await.map(Reply::Audience),
+                        Answer::Link(rx) => rx.await.map(Reply::Link),
                     };
                     if let Ok(reply) = reply {
                         let payload = cluster.seal(reply_to.as_str(), reply);
@@ -201,6 +251,7 @@ enum Answer {
     Ping(oneshot::Receiver<Result<Access, CommandError>>),
     Present(oneshot::Receiver<(Vec<UserId>, String)>),
     Audience(oneshot::Receiver<AudiencePage>),
+    Link(oneshot::Receiver<Result<String, String>>),
 }
 
 /// Asks the owner and waits for its answer (at most [`ANSWER`]).
@@ -209,6 +260,103 @@ async fn request(cluster: &Cluster, room: &RoomId, input: RelayIn) -> Option<Rep
     let payload = cluster.seal(&subject, input);
     let answer = tokio::time::timeout(ANSWER, cluster.client.request(subject, payload)).await.ok()?.ok()?;
     cluster.open::<Reply>(&answer.subject, &answer.payload).map(|(_, reply)| reply)
+}
+
+/// This node's mirror of a room another node owns: an SFU room of its own, where the room's listeners on
+/// this node have their peers, fed by one link to the origin's SFU ([`stoa_sfu::link`]) with the origin's
+/// slots as they are. Dropped with the remote room: the link stops and the mirror's peers close.
+struct Mirror {
+    sfu: stoa_sfu::Sfu,
+    key: stoa_sfu::RoomKey,
+    events: mpsc::Receiver<stoa_sfu::SfuEvent>,
+    /// Each peer's connection, and the `slots` event to send it after its answer.
+    peers: HashMap<stoa_sfu::PeerId, (ConnId, Option<String>)>,
+    by_conn: HashMap<ConnId, stoa_sfu::PeerId>,
+    link: tokio::task::JoinHandle<()>,
+}
+
+impl Mirror {
+    fn open(cluster: &Cluster, room: &RoomId, owner: &str) -> Option<Mirror> {
+        let sfu = cluster.sfu()?.clone();
+        let key = crate::live::new_room_key();
+        let (tx, events) = mpsc::channel(1024);
+        sfu.open_room(key, tx);
+        let link = tokio::spawn(link(cluster.clone(), room.clone(), owner.to_string(), sfu.clone(), key));
+        tracing::info!(%room, %owner, "this node mirrors the room's media");
+        Some(Mirror { sfu, key, events, peers: HashMap::new(), by_conn: HashMap::new(), link })
+    }
+
+    /// Answers a listener's offer from this node's SFU. The peer never publishes (a listener's media only
+    /// moves here while they are in the audience), and its source number is 0, which no speaker has.
+    fn offer(&mut self, conn: ConnId, sdp: String, slots: Option<String>) {
+        self.close(conn);
+        let peer = self.sfu.offer(self.key, stoa_sfu::SourceId(0), sdp, stoa_sfu::Forwarding::Off);
+        self.peers.insert(peer, (conn, slots));
+        self.by_conn.insert(conn, peer);
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        if let Some(peer) = self.by_conn.remove(&conn) {
+            self.peers.remove(&peer);
+            self.sfu.close_peer(peer);
+        }
+    }
+
+    fn event(&mut self, event: stoa_sfu::SfuEvent, conns: &HashMap<ConnId, mpsc::Sender<Outbound>>) {
+        use stoa_sfu::SfuEvent;
+        let (peer, events) = match event {
+            SfuEvent::Answer { peer, sdp } => {
+                let slots = self.peers.get_mut(&peer).and_then(|(_, s)| s.take());
+                let mut out = vec![encode(&ServerEvent::Answer { sdp })];
+                out.extend(slots.map(Utf8Bytes::from));
+                (peer, out)
+            }
+            SfuEvent::Rejected { peer, error, message } => {
+                let event = ServerEvent::Error { id: None, code: error.code().into(), message };
+                if let Some((conn, _)) = self.peers.remove(&peer) {
+                    self.by_conn.remove(&conn);
+                    if let Some(tx) = conns.get(&conn) {
+                        let _ = tx.try_send(Outbound::Event(encode(&event)));
+                    }
+                }
+                return;
+            }
+            SfuEvent::Connected { .. } | SfuEvent::Slots { .. } => return,
+        };
+        let Some(tx) = self.peers.get(&peer).and_then(|(conn, _)| conns.get(conn)) else { return };
+        for text in events {
+            let _ = tx.try_send(Outbound::Event(text));
+        }
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        self.link.abort();
+        self.sfu.close_room(self.key);
+    }
+}
+
+/// Keeps the mirror's link to the origin up: offers, takes the origin's answer, carries its packets, and
+/// after a loss makes another one a second later.
+async fn link(cluster: Cluster, room: RoomId, owner: String, sfu: stoa_sfu::Sfu, key: stoa_sfu::RoomKey) {
+    loop {
+        let origin = cluster.media_of(&owner);
+        let ip = origin.and_then(|o| stoa_sfu::link::local_ip_towards(o).ok()).unwrap_or(sfu.local_addr().ip());
+        match stoa_sfu::link::Link::new(ip, sfu.slot_count()).await {
+            Ok((link, offer)) => match request(&cluster, &room, RelayIn::Link { sdp: offer }).await {
+                Some(Reply::Link(Ok(answer))) => {
+                    tracing::info!(%room, %owner, "linked to the room's origin");
+                    let why = link.run(&answer, &sfu, key).await;
+                    tracing::warn!(%room, %owner, error = %why, "the link to the room's origin stopped");
+                }
+                Some(Reply::Link(Err(why))) => tracing::warn!(%room, %owner, %why, "the origin refused a link"),
+                _ => tracing::warn!(%room, %owner, "the origin did not answer a link"),
+            },
+            Err(e) => tracing::warn!(%room, error = %e, "cannot make a link to the room's origin"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// A room another node owns, as this node's routes and connections see it. Ends when the room ends, its
@@ -235,8 +383,21 @@ pub(crate) async fn remote_room(
     let mut pending: HashMap<u64, Pending> = HashMap::new();
     let mut next_token = 1u64;
     let mut sweep = tokio::time::interval(Duration::from_secs(1));
+    // This node's mirror of the room's media, made when the owner first gives it a listener to serve.
+    let mut mirror: Option<Mirror> = None;
     loop {
+        let media_event = async {
+            match mirror.as_mut() {
+                Some(m) => m.events.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
+            Some(event) = media_event => {
+                if let Some(m) = mirror.as_mut() {
+                    m.event(event, &conns);
+                }
+            }
             why = &mut stop => {
                 if why.unwrap_or(Stop::OwnerLost) != Stop::Ended {
                     // The room lives on elsewhere (or will, once its lease lapses): come back shortly.
@@ -264,9 +425,18 @@ pub(crate) async fn remote_room(
                         }
                     }
                     RoomInput::Command { conn, message } => {
+                        // A new offer replaces the connection's media, wherever the owner places it.
+                        if matches!(message.command, stoa_proto::ClientCommand::Offer { .. })
+                            && let Some(m) = mirror.as_mut()
+                        {
+                            m.close(conn);
+                        }
                         cluster.send(to_owner.clone(), RelayIn::Command { conn, message });
                     }
                     RoomInput::Disconnected { conn } => {
+                        if let Some(m) = mirror.as_mut() {
+                            m.close(conn);
+                        }
                         if conns.remove(&conn).is_some() {
                             cluster.send(to_owner.clone(), RelayIn::Disconnected { conn });
                         }
@@ -321,6 +491,7 @@ pub(crate) async fn remote_room(
                     | RoomInput::RemoteJoin { .. }
                     | RoomInput::Relayed { .. }
                     | RoomInput::NodeLost { .. }
+                    | RoomInput::Link { .. }
                     | RoomInput::HandOver => {}
                 }
             }
@@ -357,8 +528,28 @@ pub(crate) async fn remote_room(
                         }
                     }
                     RelayOut::Close { conn } => {
+                        if let Some(m) = mirror.as_mut() {
+                            m.close(conn);
+                        }
                         if let Some(tx) = conns.remove(&conn) {
                             let _ = tx.try_send(Outbound::Close);
+                        }
+                    }
+                    RelayOut::HostMedia { conn, sdp, slots } => {
+                        let Some(tx) = conns.get(&conn) else { continue };
+                        if mirror.is_none() {
+                            mirror = Mirror::open(&cluster, &room, &owner);
+                        }
+                        match mirror.as_mut() {
+                            Some(m) => m.offer(conn, sdp, slots),
+                            None => {
+                                let error = ServerEvent::Error {
+                                    id: None,
+                                    code: "internal".into(),
+                                    message: "This server cannot carry the room's audio now; reconnect.".into(),
+                                };
+                                let _ = tx.try_send(Outbound::Event(encode(&error)));
+                            }
                         }
                     }
                     RelayOut::Broadcast { text } => {

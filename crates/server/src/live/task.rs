@@ -163,6 +163,24 @@ pub enum RoomInput {
     /// Another node holds the room's lease now: everyone is told to reconnect, and the room stops here
     /// without ending (its lasting state is in the store, where the other node took it from).
     HandOver,
+    /// Another node links its SFU to the room's: the answer to its offer, or why not. The link is a
+    /// listener's peer here, so the origin's slot, stage and joining decisions reach that node's listeners.
+    Link {
+        /// The node.
+        node: Arc<str>,
+        /// Its SDP offer.
+        sdp: String,
+        /// Where to answer.
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+}
+
+/// Another node's link to the room's media.
+#[derive(Debug)]
+struct Link {
+    node: Arc<str>,
+    source: SourceId,
+    answer: Option<oneshot::Sender<Result<String, String>>>,
 }
 
 /// Where a connection's events go: a socket on this node, or another node of the cluster.
@@ -332,6 +350,8 @@ pub fn spawn_room(
         cluster: settings.cluster,
         remote_nodes: HashMap::new(),
         handed_over: false,
+        links: HashMap::new(),
+        edge_media: HashSet::new(),
     };
     tokio::spawn(task.run(rx, media_rx));
     handle
@@ -366,6 +386,11 @@ struct RoomTask {
     cluster: Option<crate::cluster::Cluster>,
     /// Whether the room stopped here because another node took it over.
     handed_over: bool,
+    /// Other nodes' links to the room's media: each a listener's peer here, its node, its source number,
+    /// and where its answer goes until it is made.
+    links: HashMap<PeerId, Link>,
+    /// Connections on other nodes whose media that node serves from its mirror of the room (listeners).
+    edge_media: HashSet<ConnId>,
     broadcast: broadcast::Sender<Utf8Bytes>,
     snapshot: watch::Sender<Arc<Snapshot>>,
     published: u64,
@@ -509,6 +534,14 @@ impl RoomTask {
                 self.broadcast_text(encode(&ServerEvent::ServerRestarting { retry_after_ms: 500 }));
                 self.handed_over = true;
             }
+            RoomInput::Link { node, sdp, reply } => {
+                // One link per node: a new one replaces the old (its node lost it and made another).
+                self.close_links(&node);
+                let source = self.new_source();
+                let peer = self.sfu.offer(self.room_key, source, sdp, stoa_sfu::Forwarding::Off);
+                tracing::info!(room = %self.id, %node, peer = peer.0, "a node links to the room's media");
+                self.links.insert(peer, Link { node, source, answer: Some(reply) });
+            }
             RoomInput::Command { conn, message } => match message.command {
                 ClientCommand::Offer { sdp } => self.offer(conn, sdp),
                 // ICE-lite: the server learns the client's address from its checks; candidates are not needed.
@@ -589,6 +622,18 @@ impl RoomTask {
             return;
         }
         self.close_media(conn);
+        // A listener whose socket is on another node gets their media from that node's mirror of the room,
+        // which the room's link feeds; the stage's media stays here, where the stage is enforced.
+        if let Some(Sink::Remote(node)) = self.conns.get(&conn)
+            && !self.on_stage(conn)
+        {
+            let node = node.clone();
+            let slots = (!self.holders.is_empty()).then(|| serde_json::to_string(&self.slots_event()).ok()).flatten();
+            self.edge_media.insert(conn);
+            self.to_node(&node, crate::cluster::relay::RelayOut::HostMedia { conn, sdp, slots });
+            return;
+        }
+        self.edge_media.remove(&conn);
         let publish = self.room.may_publish(conn);
         let source = self.new_source();
         let peer = self.sfu.offer(self.room_key, source, sdp, publish.into());
@@ -605,7 +650,8 @@ impl RoomTask {
             let mut bytes = [0u8; 4];
             getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
             let source = SourceId(u32::from_be_bytes(bytes));
-            if source.0 != 0 && !self.sources.contains_key(&source) {
+            if source.0 != 0 && !self.sources.contains_key(&source) && !self.links.values().any(|l| l.source == source)
+            {
                 return source;
             }
         }
@@ -614,6 +660,20 @@ impl RoomTask {
     fn close_media(&mut self, conn: ConnId) {
         if let Some((peer, _)) = self.peers.remove(&conn) {
             self.forget_peer(peer);
+            self.sfu.close_peer(peer);
+        }
+    }
+
+    /// Whether a connection's participant is on the stage (a speaker or moderator there, muted or not).
+    fn on_stage(&self, conn: ConnId) -> bool {
+        self.room.user_of(conn).and_then(|u| self.room.role_of(u)).is_some_and(|r| r != stoa_proto::Role::Listener)
+    }
+
+    /// Closes a node's link to the room's media.
+    fn close_links(&mut self, node: &str) {
+        let gone: Vec<PeerId> = self.links.iter().filter(|(_, l)| &*l.node == node).map(|(p, _)| *p).collect();
+        for peer in gone {
+            self.links.remove(&peer);
             self.sfu.close_peer(peer);
         }
     }
@@ -627,6 +687,12 @@ impl RoomTask {
     fn media_event(&mut self, event: SfuEvent) {
         match event {
             SfuEvent::Answer { peer, sdp } => {
+                if let Some(link) = self.links.get_mut(&peer) {
+                    if let Some(answer) = link.answer.take() {
+                        let _ = answer.send(Ok(sdp));
+                    }
+                    return;
+                }
                 self.send_to_peer(peer, ServerEvent::Answer { sdp });
                 if !self.holders.is_empty() {
                     let slots = self.slots_event();
@@ -634,6 +700,13 @@ impl RoomTask {
                 }
             }
             SfuEvent::Rejected { peer, error, message } => {
+                if let Some(link) = self.links.remove(&peer) {
+                    tracing::info!(room = %self.id, node = %link.node, code = error.code(), %message, "a node's link is gone");
+                    if let Some(answer) = link.answer {
+                        let _ = answer.send(Err(message));
+                    }
+                    return;
+                }
                 let code = error.code();
                 if let Some(conn) = self.peer_conns.get(&peer).copied() {
                     self.peers.remove(&conn);
@@ -708,10 +781,12 @@ impl RoomTask {
         for conn in conns {
             self.drop_conn(conn);
         }
+        self.close_links(node);
     }
 
     /// Takes a connection out of the sinks (and its node's count).
     fn forget_conn(&mut self, conn: ConnId) -> Option<Sink> {
+        self.edge_media.remove(&conn);
         let sink = self.conns.remove(&conn)?;
         if let Sink::Remote(node) = &sink
             && let Some(n) = self.remote_nodes.get_mut(node)
@@ -766,6 +841,12 @@ impl RoomTask {
             return;
         }
         self.publishers_synced = self.room.version();
+        // A listener served by another node's mirror who comes on stage moves their media here.
+        let moving: Vec<ConnId> = self.edge_media.iter().copied().filter(|c| self.on_stage(*c)).collect();
+        for conn in moving {
+            self.edge_media.remove(&conn);
+            self.send(conn, &ServerEvent::MediaMoved);
+        }
         for (conn, (peer, publishing)) in self.peers.iter_mut() {
             let may = self.room.may_publish(*conn);
             if may != *publishing {

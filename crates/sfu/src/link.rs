@@ -1,0 +1,183 @@
+//! The link from an edge's SFU to a room's origin SFU, in a cluster: one WebRTC peer per room and edge,
+//! str0m to str0m, as Jitsi's relays are. The edge is the client: it offers one receive m-line per slot, the
+//! origin answers as for any listener (so the stage stays enforced there, and its slot and joining
+//! decisions are made once), and every packet that arrives on slot `i` is handed to the edge's own mirror
+//! room ([`Sfu::relay`]) for slot `i`, with the speaker's CSRC and audio level, as it came.
+//!
+//! The link is DTLS-SRTP like any peer: authenticated by the fingerprints exchanged over the (signed)
+//! cluster bus, and encrypted.
+
+use crate::driver::{RoomKey, Sfu, Tapped};
+use crate::slots::SourceId;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::crypto::dtls::DtlsCert;
+use str0m::media::{Direction, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{Extension, ExtensionMap};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use tokio::net::UdpSocket;
+
+/// How long a link may stay disconnected before it is given up (and made again by its owner).
+const GIVE_UP: Duration = Duration::from_secs(5);
+/// How long ICE and DTLS may take at the start.
+const CONNECT: Duration = Duration::from_secs(10);
+
+/// Why a link stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// The socket could not be used.
+    #[error("link socket: {0}")]
+    Io(#[from] std::io::Error),
+    /// The offer could not be made, or the answer not taken.
+    #[error("link negotiation: {0}")]
+    Sdp(String),
+    /// The origin stopped answering.
+    #[error("the link to the origin was lost")]
+    Lost,
+}
+
+/// A link being made: its offer is sent to the origin, whose answer [`Link::run`] takes.
+pub struct Link {
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    pending: Option<SdpPendingOffer>,
+    slot_mids: Vec<Mid>,
+}
+
+impl Link {
+    /// A link from `local_ip` (an address of this node that reaches the origin's media address), with
+    /// `slots` receive slots. Returns it and the SDP offer for the origin.
+    pub async fn new(local_ip: IpAddr, slots: usize) -> Result<(Link, String), LinkError> {
+        let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
+        crate::net::set_buffers(&socket, crate::net::SOCKET_BUFFER);
+        let local = socket.local_addr()?;
+        let mut rtc = config().build(Instant::now());
+        let candidate = Candidate::host(local, "udp").map_err(|e| LinkError::Sdp(e.to_string()))?;
+        rtc.add_local_candidate(candidate);
+        let mut sdp = rtc.sdp_api();
+        let slot_mids: Vec<Mid> =
+            (0..slots.max(1)).map(|_| sdp.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None)).collect();
+        let (offer, pending) = sdp.apply().ok_or_else(|| LinkError::Sdp("no offer".into()))?;
+        Ok((Link { rtc, socket, local, pending: Some(pending), slot_mids }, offer.to_sdp_string()))
+    }
+
+    /// Takes the origin's answer and carries the origin's slots into `room` of `sfu` until the link is
+    /// lost (or the task running it is dropped), and says why it stopped.
+    pub async fn run(mut self, answer: &str, sfu: &Sfu, room: RoomKey) -> LinkError {
+        match self.carry(answer, sfu, room).await {
+            Ok(never) => match never {},
+            Err(e) => e,
+        }
+    }
+
+    async fn carry(&mut self, answer: &str, sfu: &Sfu, room: RoomKey) -> Result<std::convert::Infallible, LinkError> {
+        let parsed = SdpAnswer::from_sdp_string(answer).map_err(|e| LinkError::Sdp(e.to_string()))?;
+        let pending = self.pending.take().ok_or_else(|| LinkError::Sdp("the answer came twice".into()))?;
+        self.rtc.sdp_api().accept_answer(pending, parsed).map_err(|e| LinkError::Sdp(e.to_string()))?;
+        let mut slot_of_ssrc: HashMap<u32, usize> = HashMap::new();
+        let mut buf = vec![0u8; 2048];
+        let started = Instant::now();
+        let mut connected = false;
+        let mut lost_since: Option<Instant> = None;
+        loop {
+            // Everything str0m has to say, up to its next timeout.
+            let timeout = loop {
+                match self.rtc.poll_output() {
+                    Ok(Output::Timeout(t)) => break t,
+                    Ok(Output::Transmit(t)) => {
+                        let _ = self.socket.send_to(&t.contents, t.destination).await;
+                    }
+                    Ok(Output::Event(Event::IceConnectionStateChange(state))) => match state {
+                        IceConnectionState::Disconnected => {
+                            lost_since.get_or_insert(Instant::now());
+                        }
+                        IceConnectionState::Connected | IceConnectionState::Completed => lost_since = None,
+                        _ => {}
+                    },
+                    Ok(Output::Event(Event::Connected)) => connected = true,
+                    Ok(Output::Event(Event::RtpPacket(packet))) => {
+                        let ssrc = *packet.header.ssrc;
+                        let slot = match slot_of_ssrc.get(&ssrc) {
+                            Some(s) => Some(*s),
+                            None => {
+                                let mid = self.rtc.direct_api().stream_rx(&packet.header.ssrc).map(|s| s.mid());
+                                let slot = mid.and_then(|m| self.slot_mids.iter().position(|x| *x == m));
+                                if let Some(s) = slot {
+                                    slot_of_ssrc.insert(ssrc, s);
+                                }
+                                slot
+                            }
+                        };
+                        let header = &packet.header;
+                        // The origin names each packet's speaker by their opaque source, as its CSRC.
+                        let (Some(slot), true) = (slot, header.csrc_count > 0) else { continue };
+                        let tapped = Tapped {
+                            source: SourceId(header.csrc[0]),
+                            seq: *packet.seq_no,
+                            timestamp: header.timestamp,
+                            payload: packet.payload,
+                        };
+                        sfu.relay(room, slot, tapped, header.ext_vals.audio_level);
+                    }
+                    Ok(Output::Event(_)) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the link to the origin failed");
+                        return Err(LinkError::Lost);
+                    }
+                }
+            };
+            let now = Instant::now();
+            if !connected && now - started > CONNECT {
+                return Err(LinkError::Lost);
+            }
+            if lost_since.is_some_and(|t| now - t > GIVE_UP) || !self.rtc.is_alive() {
+                return Err(LinkError::Lost);
+            }
+            let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(timeout.max(now)));
+            tokio::select! {
+                received = self.socket.recv_from(&mut buf) => {
+                    let (n, source) = received?;
+                    if let Ok(contents) = buf[..n].try_into() {
+                        let receive = Receive { proto: Protocol::Udp, source, destination: self.local, contents };
+                        if let Err(e) = self.rtc.handle_input(Input::Receive(Instant::now(), receive)) {
+                            tracing::debug!(error = %e, "link input refused");
+                        }
+                    }
+                }
+                _ = sleep => {
+                    let _ = self.rtc.handle_input(Input::Timeout(Instant::now()));
+                }
+            }
+        }
+    }
+}
+
+/// Opus (no RED: the mirror adds its own for its listeners), the audio level, and one certificate for
+/// every link of this process.
+fn config() -> RtcConfig {
+    static CERT: std::sync::OnceLock<Option<DtlsCert>> = std::sync::OnceLock::new();
+    let provider = crate::srtp::crypto_provider();
+    let mut config = RtcConfig::new().set_crypto_provider(provider.clone()).set_rtp_mode(true).clear_codecs();
+    if let Some(cert) = CERT.get_or_init(|| provider.dtls_provider.generate_certificate()) {
+        config = config.set_dtls_cert(cert.clone());
+    }
+    crate::red::add_opus(config.codec_config(), false, false);
+    let mut exts = ExtensionMap::empty();
+    exts.set(1, Extension::AudioLevel);
+    config.set_extension_map(exts)
+}
+
+/// The local address that routes to `remote`: the one to bind a link's socket to.
+pub fn local_ip_towards(remote: SocketAddr) -> std::io::Result<IpAddr> {
+    let probe = std::net::UdpSocket::bind(SocketAddr::new(
+        if remote.is_ipv4() { IpAddr::from([0, 0, 0, 0]) } else { IpAddr::from([0u16; 8]) },
+        0,
+    ))?;
+    probe.connect(remote)?;
+    Ok(probe.local_addr()?.ip())
+}
