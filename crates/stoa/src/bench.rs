@@ -21,10 +21,16 @@ use stoa_proto::{ClientCommand, ServerEvent};
 /// `stoa bench` options.
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// A running server to load. Without it, the bench starts its own `stoa serve` as a separate process on
-    /// a fresh data folder, so that the server's CPU and memory are measured apart from the bench's.
+    /// A running server to load, or the nodes of a cluster, comma-separated (`http://a:8080,http://b:8080`):
+    /// the room starts on the first, where its speakers are, and the listeners are spread over all of them
+    /// in turn. Without it, the bench starts its own `stoa serve` as a separate process on a fresh data
+    /// folder, so that the server's CPU and memory are measured apart from the bench's.
     #[arg(long)]
     server: Option<String>,
+    /// With --server: each node's `/metrics` address (`stoa serve --metrics`), comma-separated in the order
+    /// of --server, to report each node's packets sent and CPU over the measuring window.
+    #[arg(long, requires = "server")]
+    metrics: Option<String>,
     /// With --server: a multi-use invite code (`stoa admin invite --uses N`) for the bench's accounts.
     #[arg(long, requires = "server")]
     invite: Option<String>,
@@ -397,6 +403,9 @@ struct ListenerResult {
     lost_b: u64,
     #[serde(default)]
     latencies_ms_b: Vec<f64>,
+    /// Which of the bench's servers it joined through (an index into `--server`'s list).
+    #[serde(default)]
+    server: usize,
 }
 
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -482,7 +491,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Some(_) => None,
         None => Some(start_own_server(args.listeners + args.speakers + chatters + 1, args.serve_args.as_deref())?),
     };
-    let base = args.server.clone().or_else(|| own.as_ref().map(|o| o.base.clone())).unwrap_or_default();
+    let bases: Vec<String> = match &args.server {
+        Some(list) => {
+            list.split(',').map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()).collect()
+        }
+        None => own.iter().map(|o| o.base.clone()).collect(),
+    };
+    let base = bases.first().cloned().context("--server names no server")?;
+    let metrics: Vec<String> = args.metrics.iter().flat_map(|m| m.split(',')).map(|s| s.trim().to_string()).collect();
+    if !metrics.is_empty() && metrics.len() != bases.len() {
+        bail!(
+            "--metrics names {} addresses for {} servers: one per server, in the same order",
+            metrics.len(),
+            bases.len()
+        );
+    }
     let invite = args
         .invite
         .clone()
@@ -652,7 +675,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let tokens: Vec<(usize, String)> = listener_apis.iter().map(|a| a.token.clone()).enumerate().collect();
     let plan = |listeners: Vec<(usize, String)>| ListenerPlan {
-        base: base.clone(),
+        bases: bases.clone(),
         room: room.clone(),
         listeners,
         total: args.listeners,
@@ -685,6 +708,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     tokio::time::sleep_until(tokio::time::Instant::from_std(measure_from)).await;
     let pid = own.as_ref().map(|o| o.child.id());
     let server_start = pid.and_then(tree_usage);
+    let nodes_start = scrape_nodes(&metrics).await;
     let workers_cpu =
         |workers: &[Worker]| -> f64 { workers.iter().filter_map(|w| proc_usage(w.pid)).map(|u| u.0).sum() };
     let bench_start = self_cpu() + workers_cpu(&workers);
@@ -711,6 +735,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     let server_end = pid.and_then(tree_usage);
+    let nodes_end = scrape_nodes(&metrics).await;
     let bench_end = self_cpu() + workers_cpu(&workers);
     let hls_end = hls_pid.and_then(proc_usage);
     let talking_window = talking_sent.load(Ordering::Relaxed) - sent_start.0;
@@ -803,6 +828,36 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "red": !args.no_red,
     });
     let mut report = report;
+    if bases.len() > 1 || !metrics.is_empty() {
+        // Each server's listeners apart (the latency through an edge against the origin's own), and with
+        // --metrics what each node sent and spent.
+        let mut nodes = Vec::new();
+        for (n, server) in bases.iter().enumerate() {
+            let mine: Vec<&ListenerResult> = results.iter().filter(|r| r.server == n).collect();
+            let mut latencies: Vec<f64> =
+                mine.iter().flat_map(|r| r.latencies_ms.iter().chain(&r.latencies_ms_b).copied()).collect();
+            latencies.sort_by(f64::total_cmp);
+            let mut node = serde_json::json!({
+                "server": server,
+                "listeners": mine.len(),
+                "joined": mine.iter().filter(|r| r.join_ms.is_some()).count(),
+                "latency_p50_ms": percentile(&latencies, 0.5),
+                "latency_p99_ms": percentile(&latencies, 0.99),
+            });
+            match (nodes_start.get(n).copied().flatten(), nodes_end.get(n).copied().flatten()) {
+                (Some(a), Some(b)) => {
+                    node["pps_out"] = ((b.packets_sent - a.packets_sent) / seconds).into();
+                    node["cpu_pct"] = ((b.cpu_seconds - a.cpu_seconds) / seconds * 100.0).into();
+                    // At the window's start, when every listener has joined and none has left.
+                    node["media_peers"] = a.media_peers.into();
+                }
+                _ if !metrics.is_empty() => node["error"] = "its /metrics did not answer".into(),
+                _ => {}
+            }
+            nodes.push(node);
+        }
+        report["nodes"] = nodes.into();
+    }
     if measure_mid.is_some() {
         let half = seconds / 2.0;
         let cpu = |a: Option<(f64, f64)>, b: Option<(f64, f64)>| match (a, b) {
@@ -879,6 +934,44 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     print_report(&report, args.json);
     Ok(())
+}
+
+/// What a node's `/metrics` says of its media plane and CPU.
+#[derive(Debug, Clone, Copy)]
+struct NodeMeter {
+    packets_sent: f64,
+    cpu_seconds: f64,
+    media_peers: f64,
+}
+
+/// Every node's meters, in order (`None` where a node did not answer).
+async fn scrape_nodes(urls: &[String]) -> Vec<Option<NodeMeter>> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("an HTTP client");
+    let mut out = Vec::new();
+    for url in urls {
+        let text = match http.get(url).send().await {
+            Ok(resp) => resp.text().await.ok(),
+            Err(_) => None,
+        };
+        out.push(text.map(|t| parse_meter(&t)));
+    }
+    out
+}
+
+/// Reads the few lines the bench needs from a Prometheus text page.
+fn parse_meter(text: &str) -> NodeMeter {
+    let mut meter = NodeMeter { packets_sent: 0.0, cpu_seconds: 0.0, media_peers: 0.0 };
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((name, value)) = line.rsplit_once(' ') else { continue };
+        let Ok(value) = value.parse::<f64>() else { continue };
+        match name {
+            "stoa_media_packets_sent_total" => meter.packets_sent = value,
+            "process_cpu_seconds_total" => meter.cpu_seconds = value,
+            n if n.starts_with("stoa_media_peers{") => meter.media_peers += value,
+            _ => {}
+        }
+    }
+    meter
 }
 
 /// How many listen-link connections the bench's server can take besides its listeners' sockets, within the
@@ -992,7 +1085,8 @@ fn print_report(report: &serde_json::Value, json: bool) {
 /// microseconds since the Unix epoch, so that every process places them alike.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ListenerPlan {
-    base: String,
+    /// The servers: listener `i` joins through `bases[i % bases.len()]`.
+    bases: Vec<String>,
     room: String,
     /// This process's listeners: each one's place among all the listeners (which decides when it joins)
     /// and its session token.
@@ -1058,7 +1152,7 @@ fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerResult> {
             .iter()
             .enumerate()
             .filter(|(k, _)| k % threads == t)
-            .map(|(_, (i, token))| (*i, Api::with_token(&plan.base, token)))
+            .map(|(_, (i, token))| (*i, Api::with_token(&plan.bases[*i % plan.bases.len()], token)))
             .collect();
         let (peers_tx, peers_rx) = std::sync::mpsc::channel::<Joined>();
         let window = Window { epoch, epoch_wall, measure_from, measure_mid, measure_to, clock: clock.clone() };
@@ -1069,13 +1163,14 @@ fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerResult> {
         }));
         let (room, results) = (plan.room.clone(), results.clone());
         let transports = stoa_client::Transports { red: plan.red, ..stoa_client::Transports::UDP };
-        let (listeners, join_window) = (plan.total, plan.join_window);
+        let (listeners, join_window, servers) = (plan.total, plan.join_window, plan.bases.len());
         handles.push(std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
             rt.block_on(async move {
                 let mut tasks = Vec::new();
                 for (i, api) in mine {
                     let (room, results, peers_tx) = (room.clone(), results.clone(), peers_tx.clone());
+                    let server = i % servers;
                     tasks.push(tokio::spawn(async move {
                         let delay = Duration::from_secs_f64(join_window * 0.8 * i as f64 / listeners as f64);
                         tokio::time::sleep_until(tokio::time::Instant::from_std(start_join + delay)).await;
@@ -1088,10 +1183,10 @@ fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerResult> {
                             Err(e) => Err(e),
                         };
                         let Ok((mut signaling, peer, phases)) = split else {
-                            results.lock().unwrap().push(ListenerResult::default());
+                            results.lock().unwrap().push(ListenerResult { server, ..Default::default() });
                             return;
                         };
-                        if peers_tx.send(Joined { peer, began, phases }).is_err() {
+                        if peers_tx.send(Joined { peer, began, phases, server }).is_err() {
                             return;
                         }
                         signaling.hold_until(measure_to).await;
@@ -1187,6 +1282,8 @@ struct Joined {
     began: Instant,
     /// How long the signaling's steps took.
     phases: stoa_client::JoinPhases,
+    /// Which server it joined through.
+    server: usize,
 }
 
 /// The bench's clock and measuring window.
@@ -1323,7 +1420,7 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
         }
         while open {
             match peers.try_recv() {
-                Ok(Joined { peer, began, phases }) => {
+                Ok(Joined { peer, began, phases, server }) => {
                     let index = listeners.len();
                     let on: libc::c_int = 1;
                     // SAFETY: a valid socket and an int option.
@@ -1350,6 +1447,7 @@ fn media_loop(peers: std::sync::mpsc::Receiver<Joined>, window: Window, joined: 
                             upgraded_ms: Some(phases.upgraded.as_secs_f64() * 1000.0),
                             welcomed_ms: Some(phases.welcomed.as_secs_f64() * 1000.0),
                             answered_ms: Some(phases.answered.as_secs_f64() * 1000.0),
+                            server,
                             ..Default::default()
                         },
                     });

@@ -251,6 +251,20 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     let from_c: Vec<_> = listener_b.heard().into_iter().filter(|h| h.speaker == Some(listener_c.id)).collect();
     let hz = frequency(&decode_heard(&from_c, listener_c.id));
     assert!((hz - 440.0).abs() <= 5.0, "the speaker from C is heard at 440 Hz on B, not {hz:.1}");
+    // C's speaker now sends to A, C has no listener left, and its link to A is gone: A carries its two
+    // speakers and B's link, B its two listeners, C nothing.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut peers = Vec::new();
+        for node in [&a, &b, &c] {
+            peers.push(via(&admin, node).get("/healthz").await.unwrap()["media_peers"].as_u64().unwrap_or(0));
+        }
+        if peers == [3, 2, 0] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "media peers on A, B, C after the move: {peers:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // The host removes the third person (on B); they cannot come back through C either.
     speaker.command(ClientCommand::Remove { user_id: UserId(third.id as i64) });
@@ -358,6 +372,10 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
 
 /// `stoa serve` as one node of the cluster, on fixed ports; returns once it printed its banner.
 fn serve_node(name: &str, database: &str, nats: &str, dir: &std::path::Path, http: u16) -> Reaped {
+    serve_node_with(name, database, nats, dir, http, &[])
+}
+
+fn serve_node_with(name: &str, database: &str, nats: &str, dir: &std::path::Path, http: u16, extra: &[&str]) -> Reaped {
     let data = dir.join(name);
     let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = Command::new(STOA)
@@ -366,6 +384,7 @@ fn serve_node(name: &str, database: &str, nats: &str, dir: &std::path::Path, htt
         .args(["--database", database, "--nats", nats, "--node-name", name])
         .args(["--http", &format!("127.0.0.1:{http}"), "--media-udp", &format!("127.0.0.1:{udp}")])
         .args(["--media-tcp", "off", "--media-shards", "1"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -535,4 +554,54 @@ async fn a_killed_node_s_listeners_come_back_within_5_s_and_a_killed_origin_s_ro
         }
         assert!(longest < 20.0, "the listener first on {name} heard the room again after {longest:.1} s");
     }
+}
+
+/// `stoa bench --server A,B,C --metrics …` on three `stoa serve` nodes: the room starts on A, its listeners
+/// are spread over the three, and each node's report shows the cascade: A's media peers are its speakers,
+/// its third of the listeners and one link per edge, and A sends about what an edge sends rather than the
+/// whole audience's packets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bench_spreads_its_listeners_over_the_nodes_and_the_origin_sends_once_per_edge() {
+    let database = stoa_store::test_database().expect("the Postgres pass of the test command sets STOA_TEST_POSTGRES");
+    let nats = nats();
+    let dir = tempfile::tempdir().unwrap();
+    let free = || TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut nodes = Vec::new();
+    let (mut servers, mut metrics) = (Vec::new(), Vec::new());
+    for name in ["a", "b", "c"] {
+        let (http, meter) = (free(), free());
+        let meter_addr = format!("127.0.0.1:{meter}");
+        let extra = ["--metrics", &meter_addr, "--auth-attempts-per-ip", "100000"];
+        nodes.push(serve_node_with(name, &database, &nats.url, dir.path(), http, &extra));
+        servers.push(format!("http://127.0.0.1:{http}"));
+        metrics.push(format!("http://{meter_addr}/metrics"));
+    }
+    let store = stoa_store::open(dir.path(), Some(&database)).await.unwrap();
+    let invite = store.create_admin_invite(100).await.unwrap();
+    let out = tokio::task::block_in_place(|| {
+        Command::new(STOA)
+            .args(["bench", "--server", &servers.join(","), "--metrics", &metrics.join(",")])
+            .args(["--invite", &invite, "--listeners", "30", "--speakers", "2", "--seconds", "6"])
+            .args(["--join-window", "4", "--json"])
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap()
+    });
+    assert!(out.status.success(), "stoa bench failed");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["joined"], 30, "{report}");
+    let nodes_report = report["nodes"].as_array().expect("a report per node");
+    assert_eq!(nodes_report.len(), 3, "{report}");
+    for node in nodes_report {
+        assert_eq!(node["joined"], 10, "a third of the listeners joined through each node: {report}");
+        assert!(node["latency_p50_ms"].as_f64().unwrap() > 0.0, "each node's listeners heard: {report}");
+    }
+    // A: 2 speakers, 10 listeners, a link each for B and C. B and C: their 10 listeners.
+    let peers: Vec<f64> = nodes_report.iter().map(|n| n["media_peers"].as_f64().unwrap()).collect();
+    assert_eq!(peers, [14.0, 10.0, 10.0], "{report}");
+    // Without the cascade A would send to all 30 listeners, three times what an edge sends.
+    let pps: Vec<f64> = nodes_report.iter().map(|n| n["pps_out"].as_f64().unwrap()).collect();
+    assert!(pps[1] > 0.0 && pps[2] > 0.0, "{report}");
+    assert!(pps[0] < 1.6 * pps[1].max(pps[2]), "the origin sends per edge, not per listener: {pps:?}");
+    drop(nodes);
 }

@@ -264,7 +264,8 @@ async fn request(cluster: &Cluster, room: &RoomId, input: RelayIn) -> Option<Rep
 
 /// This node's mirror of a room another node owns: an SFU room of its own, where the room's listeners on
 /// this node have their peers, fed by one link to the origin's SFU ([`stoa_sfu::link`]) with the origin's
-/// slots as they are. Dropped with the remote room: the link stops and the mirror's peers close.
+/// slots as they are. Dropped with the remote room, or when its last listener leaves: the link stops and
+/// the mirror's peers close.
 struct Mirror {
     sfu: stoa_sfu::Sfu,
     key: stoa_sfu::RoomKey,
@@ -430,6 +431,7 @@ pub(crate) async fn remote_room(
                             && let Some(m) = mirror.as_mut()
                         {
                             m.close(conn);
+                            mirror.take_if(|m| m.peers.is_empty());
                         }
                         cluster.send(to_owner.clone(), RelayIn::Command { conn, message });
                     }
@@ -437,6 +439,8 @@ pub(crate) async fn remote_room(
                         if let Some(m) = mirror.as_mut() {
                             m.close(conn);
                         }
+                        // The last listener here gone: the link stops, and the origin's peer for it times out.
+                        mirror.take_if(|m| m.peers.is_empty());
                         if conns.remove(&conn).is_some() {
                             cluster.send(to_owner.clone(), RelayIn::Disconnected { conn });
                         }
@@ -531,6 +535,7 @@ pub(crate) async fn remote_room(
                         if let Some(m) = mirror.as_mut() {
                             m.close(conn);
                         }
+                        mirror.take_if(|m| m.peers.is_empty());
                         if let Some(tx) = conns.remove(&conn) {
                             let _ = tx.try_send(Outbound::Close);
                         }
