@@ -31,6 +31,10 @@ pub struct BenchArgs {
     /// of --server, to report each node's packets sent and CPU over the measuring window.
     #[arg(long, requires = "server")]
     metrics: Option<String>,
+    /// With several --server: no listener joins through the first (the room's origin), so that what it
+    /// sends is only its speakers' share and one stream per edge, however large the audience.
+    #[arg(long, requires = "server")]
+    listeners_on_edges: bool,
     /// With --server: a multi-use invite code (`stoa admin invite --uses N`) for the bench's accounts.
     #[arg(long, requires = "server")]
     invite: Option<String>,
@@ -499,6 +503,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     let base = bases.first().cloned().context("--server names no server")?;
     let metrics: Vec<String> = args.metrics.iter().flat_map(|m| m.split(',')).map(|s| s.trim().to_string()).collect();
+    if args.listeners_on_edges && bases.len() < 2 {
+        bail!("--listeners-on-edges needs at least two servers in --server: the origin, then its edges");
+    }
     if !metrics.is_empty() && metrics.len() != bases.len() {
         bail!(
             "--metrics names {} addresses for {} servers: one per server, in the same order",
@@ -676,6 +683,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let tokens: Vec<(usize, String)> = listener_apis.iter().map(|a| a.token.clone()).enumerate().collect();
     let plan = |listeners: Vec<(usize, String)>| ListenerPlan {
         bases: bases.clone(),
+        skip_first: args.listeners_on_edges,
         room: room.clone(),
         listeners,
         total: args.listeners,
@@ -1087,6 +1095,10 @@ fn print_report(report: &serde_json::Value, json: bool) {
 pub struct ListenerPlan {
     /// The servers: listener `i` joins through `bases[i % bases.len()]`.
     bases: Vec<String>,
+    /// Whether listeners skip the first server (`--listeners-on-edges`): then listener `i` joins through
+    /// `bases[1 + i % (bases.len() - 1)]`.
+    #[serde(default)]
+    skip_first: bool,
     room: String,
     /// This process's listeners: each one's place among all the listeners (which decides when it joins)
     /// and its session token.
@@ -1104,6 +1116,17 @@ pub struct ListenerPlan {
     /// Whether listeners offer RED.
     #[serde(default = "yes")]
     red: bool,
+}
+
+impl ListenerPlan {
+    /// Which server listener `i` joins through.
+    fn server_of(&self, i: usize) -> usize {
+        match self.bases.len() {
+            0 | 1 => 0,
+            n if self.skip_first => 1 + i % (n - 1),
+            n => i % n,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -1147,12 +1170,12 @@ fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerResult> {
     let joined = Arc::new(AtomicU64::new(0));
     let mut handles = Vec::new();
     for t in 0..threads {
-        let mine: Vec<(usize, Api)> = plan
+        let mine: Vec<(usize, usize, Api)> = plan
             .listeners
             .iter()
             .enumerate()
             .filter(|(k, _)| k % threads == t)
-            .map(|(_, (i, token))| (*i, Api::with_token(&plan.bases[*i % plan.bases.len()], token)))
+            .map(|(_, (i, token))| (*i, plan.server_of(*i), Api::with_token(&plan.bases[plan.server_of(*i)], token)))
             .collect();
         let (peers_tx, peers_rx) = std::sync::mpsc::channel::<Joined>();
         let window = Window { epoch, epoch_wall, measure_from, measure_mid, measure_to, clock: clock.clone() };
@@ -1163,14 +1186,13 @@ fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerResult> {
         }));
         let (room, results) = (plan.room.clone(), results.clone());
         let transports = stoa_client::Transports { red: plan.red, ..stoa_client::Transports::UDP };
-        let (listeners, join_window, servers) = (plan.total, plan.join_window, plan.bases.len());
+        let (listeners, join_window) = (plan.total, plan.join_window);
         handles.push(std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
             rt.block_on(async move {
                 let mut tasks = Vec::new();
-                for (i, api) in mine {
+                for (i, server, api) in mine {
                     let (room, results, peers_tx) = (room.clone(), results.clone(), peers_tx.clone());
-                    let server = i % servers;
                     tasks.push(tokio::spawn(async move {
                         let delay = Duration::from_secs_f64(join_window * 0.8 * i as f64 / listeners as f64);
                         tokio::time::sleep_until(tokio::time::Instant::from_std(start_join + delay)).await;
