@@ -44,6 +44,8 @@ export class RoomClient {
   /// The speaker behind each source number (CSRC), from `slots` events.
   private speakers = new Map<number, UserId>();
   private mic?: MediaStream;
+  /// The microphone being asked for, so that going on stage and a media move at once open it once.
+  private micAsked?: Promise<MediaStream>;
   private audios: HTMLAudioElement[] = [];
   private listeners = new Set<Listener>();
   private closedByUs = false;
@@ -337,10 +339,17 @@ export class RoomClient {
     return this.pc?.getTransceivers()[0]?.sender;
   }
 
-  private async ensureMic() {
+  private async ensureMic(): Promise<void> {
     if (!this.mic) {
       try {
-        this.mic = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
+        this.micAsked ??= navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
+        const mic = await this.micAsked.finally(() => (this.micAsked = undefined));
+        if (this.mic) {
+          // Another call opened it while this one waited for the same answer.
+          if (this.mic !== mic) mic.getTracks().forEach((t) => t.stop());
+          return this.ensureMic();
+        }
+        this.mic = mic;
         this.set({ micError: undefined });
       } catch (err) {
         const name = (err as DOMException).name;

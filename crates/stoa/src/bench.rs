@@ -926,6 +926,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 "retried": hls.retried,
                 "request_p50_ms": percentile(&hls.request_ms, 0.5),
                 "request_p99_ms": percentile(&hls.request_ms, 0.99),
+                "segment_ages_measured": hls.ages_ms.len(),
                 "segment_age_at_fetch_p50_ms": percentile(&hls.ages_ms, 0.5),
                 "segment_age_at_fetch_p95_ms": percentile(&hls.ages_ms, 0.95),
             });

@@ -262,5 +262,8 @@ fn the_hls_bench_plays_at_low_latency_with_blocking_reloads_and_parts() {
     // machine may take a few of the half's 7 s to do (answered by 503 and Retry-After, which they wait out).
     assert!(hls["part_requests_per_s"].as_f64().is_some_and(|n| n > 5.0), "{r}");
     assert!(hls["playlist_requests_per_s"].as_f64().is_some_and(|n| n > 10.0), "{r}");
-    assert!(hls["segment_age_at_fetch_p50_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{r}");
+    // Every part fetched says how old its newest audio is; on an idle machine a part that a blocking reload
+    // announced is fetched within the millisecond it was made, so an age of 0 ms is a good one.
+    assert!(hls["segment_ages_measured"].as_u64().is_some_and(|n| n > 0), "{r}");
+    assert!(hls["segment_age_at_fetch_p95_ms"].as_f64().is_some_and(|ms| (0.0..2000.0).contains(&ms)), "{r}");
 }

@@ -300,6 +300,7 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
         .env("INVITE", format!("http://{}/invite/{invite}", b.addr))
         .env("USERNAME", "webby")
         .env("TITLE", "Across nodes")
+        .env("SPEAK_HZ", "660")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -309,6 +310,22 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     let mut line = String::new();
     tokio::task::block_in_place(|| out.read_line(&mut line)).unwrap();
     assert_eq!(line.trim(), "heard", "Chromium, through node B, hears A's speaker (see its output above)");
+    // It raises its hand, the host invites it up, and its media moves to A (`media_moved`): B's listener
+    // hears its 660 Hz.
+    let raised = speaker
+        .expect("hand_raised", |e| matches!(e, ServerEvent::HandRaised { user } if user.username == "webby"))
+        .await;
+    let ServerEvent::HandRaised { user: webby } = raised else { unreachable!() };
+    speaker.command(ClientCommand::InviteToSpeak { user_id: webby.id });
+    line.clear();
+    tokio::task::block_in_place(|| out.read_line(&mut line)).unwrap();
+    assert_eq!(line.trim(), "speaking", "Chromium, through node B, goes on stage (see its output above)");
+    let webby = webby.id.0 as u32;
+    eventually("B's listener hears the browser that went on stage through B", || listener_b.heard_from(webby) >= 100)
+        .await;
+    let from_web: Vec<_> = listener_b.heard().into_iter().filter(|h| h.speaker == Some(webby)).collect();
+    let hz = frequency(&decode_heard(&from_web, webby));
+    assert!((hz - 660.0).abs() <= 5.0, "the browser on stage through B is heard at 660 Hz, not {hz:.1}");
     drop(chromium.stdin.take());
     let _ = tokio::task::block_in_place(|| chromium.wait());
 
