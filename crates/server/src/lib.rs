@@ -636,6 +636,8 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         hub.set_cluster(cluster.clone());
         // Requests other nodes forward (a room's listen link) run through this node's own application.
         cluster.set_router(app(state.clone()));
+        // Recordings this node's egress wrote are read from here by the others.
+        cluster.set_recordings(state.recordings_dir());
         cluster_tasks.push(tokio::spawn(async move {
             if let Err(e) = runner.run(directory, me, sfu, hub).await {
                 tracing::error!(error = %e, "the cluster's messages stopped");

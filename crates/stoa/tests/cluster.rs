@@ -136,7 +136,10 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
 
     // The room starts on A, and its host speaks there.
     let room = host
-        .post("/api/v1/rooms", json!({"title": "Across nodes", "visibility": "open", "outputs": {"listen_link": true}}))
+        .post(
+            "/api/v1/rooms",
+            json!({"title": "Across nodes", "visibility": "open", "outputs": {"listen_link": true, "clips": true}}),
+        )
         .await
         .unwrap();
     let room = room["id"].as_str().unwrap().to_string();
@@ -199,6 +202,41 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     assert_eq!(segment.headers()["content-type"], "audio/aac");
     assert!(segment.headers()["cache-control"].to_str().unwrap().contains("immutable"));
     assert!(segment.bytes().await.unwrap().len() > 1000, "a segment carries audio");
+
+    // A clip is made by A's egress and written to A's disk; B and C serve it too, whole and by range
+    // (streamed from A over NATS in chunks), to anyone who may hear it.
+    let clip = via(&host, &a).post(&format!("/api/v1/rooms/{room}/clips"), json!({})).await.unwrap();
+    let audio = format!("/api/v1/recordings/{}/audio", clip["id"].as_str().unwrap());
+    let fetch = |node: &Running, range: Option<&str>| {
+        let mut request = http.get(format!("http://{}{audio}", node.addr)).bearer_auth(&bea.token);
+        if let Some(range) = range {
+            request = request.header("range", range);
+        }
+        request.send()
+    };
+    let on_a = fetch(&a, None).await.unwrap().bytes().await.unwrap();
+    assert!(on_a.len() > 1000 && on_a.starts_with(b"OggS"), "the clip on A is Ogg audio");
+    for node in [&b, &c] {
+        let whole = fetch(node, None).await.unwrap();
+        assert_eq!(whole.status().as_u16(), 200);
+        assert_eq!(whole.headers()["content-type"], "audio/ogg");
+        assert_eq!(whole.bytes().await.unwrap(), on_a, "node {} serves A's clip as it is", node.addr);
+    }
+    let part = fetch(&c, Some("bytes=100-599")).await.unwrap();
+    assert_eq!(part.status().as_u16(), 206);
+    assert_eq!(part.headers()["content-range"].to_str().unwrap(), format!("bytes 100-599/{}", on_a.len()));
+    assert_eq!(part.bytes().await.unwrap(), on_a[100..600], "a range of A's clip through C");
+    let past = fetch(&b, Some(&format!("bytes={}-", on_a.len() + 10))).await.unwrap();
+    assert_eq!(past.status().as_u16(), 416, "a range past the end, through B");
+    // A long recording crosses in several chunks of 512 KB: A's file, made 1.3 MB, whole and across a
+    // chunk's edge.
+    let file = dir.path().join("a/recordings").join(format!("{}.opus", clip["id"].as_str().unwrap()));
+    let long: Vec<u8> = (0..1_300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(&file, &long).unwrap();
+    assert_eq!(fetch(&b, None).await.unwrap().bytes().await.unwrap(), long, "1.3 MB through B");
+    let across = fetch(&c, Some("bytes=500000-1100000")).await.unwrap();
+    assert_eq!(across.status().as_u16(), 206);
+    assert_eq!(across.bytes().await.unwrap(), long[500_000..=1_100_000], "a range across chunks through C");
 
     // The audience, counted by the room wherever its people's sockets are, is the same on every node.
     for node in [&a, &b, &c] {

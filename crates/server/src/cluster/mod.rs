@@ -17,6 +17,7 @@
 //! made once by the first node), and carries its sender, its time and a random nonce: a message from
 //! anyone without the key, one older than [`MAX_AGE`], or one seen before is dropped and counted.
 
+pub mod files;
 pub mod forward;
 pub mod relay;
 
@@ -202,6 +203,8 @@ pub struct Inner {
     router: std::sync::OnceLock<axum::Router>,
     /// This node's media plane, where edges' mirror rooms live.
     sfu: std::sync::OnceLock<stoa_sfu::Sfu>,
+    /// This node's recordings folder, for other nodes' reads of what its egress wrote.
+    recordings: std::sync::OnceLock<std::path::PathBuf>,
 }
 
 impl std::ops::Deref for Cluster {
@@ -290,6 +293,7 @@ impl Cluster {
             dropped: AtomicU64::new(0),
             router: std::sync::OnceLock::new(),
             sfu: std::sync::OnceLock::new(),
+            recordings: std::sync::OnceLock::new(),
         })))
     }
 
@@ -495,6 +499,8 @@ impl Cluster {
         let mut notify = self.client.subscribe("stoa.notify").await.map_err(map)?;
         let mut forwarded = self.client.subscribe(forward::subject(&self.node)).await.map_err(map)?;
         let mut news = self.client.subscribe("stoa.rooms").await.map_err(map)?;
+        let mut files = self.client.subscribe(files::SUBJECT).await.map_err(map)?;
+        let file_reads = files::limit();
         let mut tick = tokio::time::interval(BEAT);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         use futures_util::StreamExt;
@@ -551,6 +557,9 @@ impl Cluster {
                 }
                 Some(message) = forwarded.next() => {
                     tokio::spawn(forward::serve(self.clone(), message));
+                }
+                Some(message) = files.next() => {
+                    tokio::spawn(files::serve(self.clone(), file_reads.clone(), message));
                 }
                 Some(message) = notify.next() => {
                     if let Some((from, n)) = self.open::<Notify>(&message.subject, &message.payload)

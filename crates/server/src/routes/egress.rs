@@ -439,7 +439,7 @@ pub async fn recording_audio(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let r = audible(&state, &session, &id).await?;
-    serve_file(&state.recordings_dir().join(&r.file), &headers, r.kind == RecordingKind::Clip).await
+    serve_file(&state, &r.file, &headers, r.kind == RecordingKind::Clip).await
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/reports/{id}/audio", tag = "admin", security(("bearer" = [])),
@@ -457,21 +457,45 @@ pub async fn report_audio(
         .report_recording(id)
         .await?
         .ok_or_else(|| ApiError::not_found("This report has no audio (yet, or the room's mix was not running)."))?;
-    serve_file(&state.recordings_dir().join(&r.file), &headers, false).await
+    serve_file(&state, &r.file, &headers, false).await
 }
 
-/// Serves an audio file whole, or the one byte range asked for.
-async fn serve_file(path: &std::path::Path, headers: &HeaderMap, public: bool) -> Result<Response, ApiError> {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut file = tokio::fs::File::open(path).await.map_err(|_| ApiError::not_found("There is no such recording."))?;
-    let len = file.metadata().await.map_err(ApiError::internal)?.len();
-    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(|v| parse_range(v, len));
+/// The headers every answer for a recording's audio has.
+fn audio_headers(public: bool) -> [(header::HeaderName, HeaderValue); 3] {
     let cache = if public { "public, max-age=60" } else { "private, max-age=60" };
-    let base = [
+    [
         (header::CONTENT_TYPE, HeaderValue::from_static("audio/ogg")),
         (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
         (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-    ];
+    ]
+}
+
+/// A 416 for a range outside a file of `len` bytes.
+fn range_not_satisfiable(len: u64) -> Result<Response, ApiError> {
+    let content_range = HeaderValue::from_str(&format!("bytes */{len}")).map_err(ApiError::internal)?;
+    let mut response =
+        ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", "That byte range is not in the file.")
+            .into_response();
+    response.headers_mut().insert(header::CONTENT_RANGE, content_range);
+    Ok(response)
+}
+
+/// Serves a recording's audio file whole, or the one byte range asked for: from this node's disk, or in a
+/// cluster from the node whose egress wrote it.
+async fn serve_file(state: &AppState, name: &str, headers: &HeaderMap, public: bool) -> Result<Response, ApiError> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut file = match tokio::fs::File::open(state.recordings_dir().join(name)).await {
+        Ok(file) => file,
+        Err(_) => {
+            return match &state.cluster {
+                Some(cluster) => serve_remote(cluster, name, headers, public).await,
+                None => Err(ApiError::not_found("There is no such recording.")),
+            };
+        }
+    };
+    let len = file.metadata().await.map_err(ApiError::internal)?.len();
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(|v| parse_range(v, len));
+    let base = audio_headers(public);
     match range {
         Some(Ok((start, end))) => {
             file.seek(std::io::SeekFrom::Start(start)).await.map_err(ApiError::internal)?;
@@ -481,20 +505,82 @@ async fn serve_file(path: &std::path::Path, headers: &HeaderMap, public: bool) -
                 HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")).map_err(ApiError::internal)?;
             Ok((StatusCode::PARTIAL_CONTENT, base, [(header::CONTENT_RANGE, content_range)], buf).into_response())
         }
-        Some(Err(())) => {
-            let content_range = HeaderValue::from_str(&format!("bytes */{len}")).map_err(ApiError::internal)?;
-            let mut response =
-                ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", "That byte range is not in the file.")
-                    .into_response();
-            response.headers_mut().insert(header::CONTENT_RANGE, content_range);
-            Ok(response)
-        }
+        Some(Err(())) => range_not_satisfiable(len),
         None => {
             let mut buf = Vec::with_capacity(len as usize);
             file.read_to_end(&mut buf).await.map_err(ApiError::internal)?;
             Ok((base, buf).into_response())
         }
     }
+}
+
+/// Serves a recording that another node of the cluster keeps, streamed from it a chunk at a time.
+async fn serve_remote(
+    cluster: &crate::cluster::Cluster,
+    name: &str,
+    headers: &HeaderMap,
+    public: bool,
+) -> Result<Response, ApiError> {
+    let raw = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    // Where the range starts, if the header says so without the file's length (`a-b`, `a-`).
+    let guess = raw.and_then(|v| parse_range(v, u64::MAX)).and_then(Result::ok).map_or(0, |(start, _)| start);
+    let not_found = || ApiError::not_found("There is no such recording.");
+    let (len, first) = match cluster.read_remote(name, guess).await {
+        Some(read) => read,
+        // Past the end of the file: ask for its length alone.
+        None if guess > 0 => match cluster.read_remote(name, 0).await {
+            Some((len, _)) => return range_not_satisfiable(len),
+            None => return Err(not_found()),
+        },
+        None => return Err(not_found()),
+    };
+    let range = raw.and_then(|v| parse_range(v, len));
+    let (start, end) = match range {
+        Some(Ok(range)) => range,
+        Some(Err(())) => return range_not_satisfiable(len),
+        None if len == 0 => return Ok((audio_headers(public), Vec::new()).into_response()),
+        None => (0, len - 1),
+    };
+    // What was read already, if it began where the range does.
+    let first = (start == guess).then_some(first);
+    let cluster = cluster.clone();
+    let name = name.to_string();
+    let chunks = futures_util::stream::unfold((start, first), move |(at, ready)| {
+        let (cluster, name) = (cluster.clone(), name.clone());
+        async move {
+            if at > end {
+                return None;
+            }
+            let bytes = match ready {
+                Some(bytes) => bytes,
+                None => match cluster.read_remote(&name, at).await {
+                    Some((_, bytes)) => bytes,
+                    None => {
+                        return Some((
+                            Err(std::io::Error::other("the node with the recording went away")),
+                            (end + 1, None),
+                        ));
+                    }
+                },
+            };
+            if bytes.is_empty() {
+                return Some((Err(std::io::Error::other("the recording is shorter than it was")), (end + 1, None)));
+            }
+            let take = bytes.len().min((end + 1 - at) as usize);
+            let mut bytes = bytes;
+            bytes.truncate(take);
+            Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(bytes)), (at + take as u64, None)))
+        }
+    });
+    let mut response = (audio_headers(public), axum::body::Body::from_stream(chunks)).into_response();
+    let length = HeaderValue::from(end + 1 - start);
+    response.headers_mut().insert(header::CONTENT_LENGTH, length);
+    if range.is_some() {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let content_range = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")).map_err(ApiError::internal)?;
+        response.headers_mut().insert(header::CONTENT_RANGE, content_range);
+    }
+    Ok(response)
 }
 
 /// One `bytes=` range (`a-b`, `a-`, `-n`) within `len`: `None` for a header this does not serve ranges
