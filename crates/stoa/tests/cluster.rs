@@ -637,7 +637,7 @@ async fn the_bench_spreads_its_listeners_over_the_nodes_and_the_origin_sends_onc
         Command::new(STOA)
             .args(["bench", "--server", &servers.join(","), "--metrics", &metrics.join(",")])
             .args(["--invite", &invite, "--listeners", "30", "--speakers", "2", "--seconds", "6"])
-            .args(["--join-window", "4", "--json"])
+            .args(["--join-window", "6", "--json"])
             .stderr(Stdio::inherit())
             .output()
             .unwrap()
