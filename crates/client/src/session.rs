@@ -11,11 +11,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use stoa_proto::{ClientCommand, ClientMessage, Role, RoomInfo, ServerEvent, UserId, UserSummary};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
-use str0m::crypto::dtls::DtlsCert;
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{Extension, ExtensionMap, ExtensionValues, RtpPacket, RtpWrite, Ssrc};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -224,16 +223,7 @@ pub fn rtc_config() -> RtcConfig {
 
 /// [`rtc_config`], offering RED or not.
 pub fn rtc_config_with(red: bool) -> RtcConfig {
-    static CERT: std::sync::OnceLock<Option<DtlsCert>> = std::sync::OnceLock::new();
-    let provider = stoa_sfu::crypto_provider();
-    let mut config = RtcConfig::new().set_crypto_provider(provider.clone()).set_rtp_mode(true).clear_codecs();
-    if let Some(cert) = CERT.get_or_init(|| provider.dtls_provider.generate_certificate()) {
-        config = config.set_dtls_cert(cert.clone());
-    }
-    stoa_sfu::red::add_opus(config.codec_config(), red, false);
-    let mut exts = ExtensionMap::empty();
-    exts.set(1, Extension::AudioLevel);
-    config.set_extension_map(exts)
+    stoa_sfu::link::offerer_config(red)
 }
 
 impl Session {

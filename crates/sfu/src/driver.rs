@@ -411,6 +411,23 @@ struct Packet {
 /// A slot stream's previous packet: its slot timestamp and its Opus.
 type Previous = (u32, Arc<[u8]>);
 
+impl Packet {
+    /// A packet the server did not read from a speaker's peer (made here, or relayed from an origin), with
+    /// the speaker's audio level if known.
+    fn from_tapped(room: RoomKey, packet: Tapped, level: Option<i8>, previous: Option<Previous>) -> Packet {
+        Packet {
+            room,
+            source: packet.source,
+            seq: packet.seq,
+            timestamp: packet.timestamp,
+            level,
+            voice: level.map(|l| l > -50),
+            payload: packet.payload,
+            previous,
+        }
+    }
+}
+
 impl Sfu {
     /// Binds one UDP socket per shard and starts each shard on a thread of its own.
     pub fn start(config: SfuConfig) -> Result<Sfu, SfuError> {
@@ -1497,16 +1514,7 @@ impl Shard {
             Command::ClosePeer { peer } => self.remove_peer(peer),
             Command::Tcp(accepted) => self.tcp_connection(now, accepted),
             Command::Inject { room, packet, level } => {
-                let packet = Packet {
-                    room,
-                    source: packet.source,
-                    seq: packet.seq,
-                    timestamp: packet.timestamp,
-                    level,
-                    voice: level.map(|l| l > -50),
-                    payload: packet.payload,
-                    previous: None,
-                };
+                let packet = Packet::from_tapped(room, packet, level, None);
                 self.forward_since.get_or_insert(now);
                 self.publish_at_home(now, packet);
             }
@@ -1517,16 +1525,7 @@ impl Shard {
                 }
                 let forward = Forward { slot, timestamp: packet.timestamp };
                 let previous = red_previous(&mut media.red_last, forward, 0, &packet.payload);
-                let packet = Packet {
-                    room,
-                    source: packet.source,
-                    seq: packet.seq,
-                    timestamp: packet.timestamp,
-                    level,
-                    voice: level.map(|l| l > -50),
-                    payload: packet.payload,
-                    previous,
-                };
+                let packet = Packet::from_tapped(room, packet, level, previous);
                 self.forward_since.get_or_insert(now);
                 self.deliver_everywhere(now, &packet, forward, Audience::Everyone);
             }
