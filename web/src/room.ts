@@ -274,11 +274,6 @@ export class RoomClient {
         break;
       case 'pong':
         break;
-      case 'media_moved':
-        // In a cluster, a listener's media is served by the node this socket is on, and a speaker's by the
-        // room's origin: going on stage moves it there, with a fresh offer.
-        void this.startMedia();
-        break;
       case 'server_restarting':
         // The socket closes next; come back after the suggested delay (the room and your place survive).
         this.restartDelay = e.retry_after_ms;

@@ -967,7 +967,7 @@ slots: Array<UserId | null>,
 /**
  * One entry per slot: the source number (CSRC) the slot's packets carry for that speaker, or null.
  */
-sources: Array<number | null>, } | { "type": "media_moved" };
+sources: Array<number | null>, };
 
 export type EventId = string;
 

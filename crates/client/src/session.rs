@@ -172,10 +172,6 @@ pub struct Session {
     pub phases: JoinPhases,
     /// The paths media may take.
     transports: Transports,
-    /// A moved peer's offer, waiting for its answer.
-    moving: Option<SdpPendingOffer>,
-    /// Commands to send from [`Session::next`].
-    outgoing: VecDeque<String>,
 }
 
 /// What a new media peer is made of: the `Rtc`, its socket and address, its send and receive m-lines, and
@@ -294,8 +290,6 @@ impl Session {
             sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(now))),
             speakers: HashMap::new(),
             transports,
-            moving: None,
-            outgoing: VecDeque::new(),
             you,
             role,
             room: room_info,
@@ -335,27 +329,6 @@ impl Session {
         self.pt = opus.map(|p| p.pt());
         self.red_pt = opus.and_then(|p| p.red()).filter(|r| answer_sdp.contains(&format!("a=rtpmap:{} red/", **r)));
         self.dirty = true;
-        Ok(())
-    }
-
-    /// The server moved this session's media (`media_moved`: in a cluster, going on stage moves it to the
-    /// room's origin): a new peer replaces the old one at once, and its offer is queued; [`Session::next`]
-    /// sends it and takes the answer. No step awaits, so `next` stays cancel-safe.
-    fn move_media(&mut self) -> anyhow::Result<()> {
-        let (rtc, socket, local, send_mid, slot_mids, offer, pending) =
-            new_peer(self.local.ip(), self.slot_mids.len(), self.transports)?;
-        (self.rtc, self.socket, self.local, self.send_mid, self.slot_mids) = (rtc, socket, local, send_mid, slot_mids);
-        self.tcp.clear();
-        self.relays.clear();
-        self.slot_of_ssrc.clear();
-        self.timeout = Instant::now();
-        self.dirty = true;
-        self.moving = Some(pending);
-        let text = serde_json::to_string(&ClientMessage {
-            id: None,
-            command: ClientCommand::Offer { sdp: offer.to_sdp_string() },
-        })?;
-        self.outgoing.push_back(text);
         Ok(())
     }
 
@@ -489,30 +462,8 @@ impl Session {
                 self.drain();
                 self.flush().await;
             }
-            // A queued command (a moved peer's offer) is taken off the queue only once written, so a
-            // cancelled `next` sends it on its next call.
-            if let Some(text) = self.outgoing.front().cloned() {
-                if self.ws.send(Message::Text(text.into())).await.is_err() {
-                    return Incoming::Closed;
-                }
-                self.outgoing.pop_front();
-            }
             if let Some(item) = self.queue.pop_front() {
                 match &item {
-                    Incoming::Event(ServerEvent::MediaMoved) => {
-                        if let Err(e) = self.move_media() {
-                            tracing::warn!(error = %e, "cannot move the media connection");
-                        }
-                        continue;
-                    }
-                    Incoming::Event(ServerEvent::Answer { sdp }) if self.moving.is_some() => {
-                        if let Some(pending) = self.moving.take()
-                            && let Err(e) = self.accept(pending, sdp)
-                        {
-                            tracing::warn!(error = %e, "the moved media connection failed");
-                        }
-                        continue;
-                    }
                     Incoming::Event(ServerEvent::RoleChanged { role }) => self.role = *role,
                     Incoming::Event(ServerEvent::Slots { slots, sources }) => {
                         // Source numbers are per media connection, so the map only grows with the room's

@@ -377,10 +377,6 @@ pub enum ServerEvent {
         /// One entry per slot: the source number (CSRC) the slot's packets carry for that speaker, or null.
         sources: Vec<Option<u32>>,
     },
-    /// Offer again, now: your media connection moves to another server of the cluster (a listener's is
-    /// served by the node your socket is on; a speaker's by the room's origin, where the stage is
-    /// enforced). Close the old peer connection and offer from a new one.
-    MediaMoved,
 }
 
 /// Reads an internally tagged enum only when its `"type"` is a string. serde's derive also takes a number

@@ -231,7 +231,21 @@ enum Command {
         room: RoomKey,
         tap: Option<Tap>,
     },
+    /// Where a mirror room's publishers' packets go (up to the origin), instead of its own slots.
+    Uplink {
+        room: RoomKey,
+        uplink: Option<Uplink>,
+    },
+    /// The sources a link peer may publish for: the speakers on its node who may be heard.
+    LinkSources {
+        peer: PeerId,
+        sources: Vec<SourceId>,
+    },
 }
+
+/// A mirror room's way up: every packet its own publishers send, with its audio level, for the link to
+/// the room's origin. Bounded; a full queue drops (and counts) packets, never waits.
+pub type Uplink = mpsc::Sender<(Tapped, Option<i8>)>;
 
 /// The room's mix's inbox: a bounded queue the home shard copies every packet it forwards into (a
 /// reference count, not the bytes), never waiting. If the mix falls behind, packets are dropped and counted
@@ -285,6 +299,8 @@ pub struct Stats {
     pub cross_dropped: AtomicU64,
     /// Packets a room's mix could not take (its inbox was full).
     pub tap_dropped: AtomicU64,
+    /// Packets from a mirror room's speakers that its link to the origin could not take.
+    pub uplink_dropped: AtomicU64,
     /// Peers closed because their str0m instance panicked.
     pub peer_panics: AtomicU64,
     /// Shards that panicked and were started again.
@@ -585,6 +601,19 @@ impl Sfu {
         self.send(self.home_of(room), Command::Relay { room, slot, packet, level });
     }
 
+    /// Sends the packets `room`'s own publishers send to `uplink` (a mirror room's link to its origin),
+    /// instead of placing them in the room's slots; `None` stops it.
+    pub fn uplink(&self, room: RoomKey, uplink: Option<Uplink>) {
+        self.send(self.home_of(room), Command::Uplink { room, uplink });
+    }
+
+    /// Lets a link peer (another node's link to `peer`'s room) publish for `sources`: each packet it sends
+    /// whose CSRC is one of them is forwarded as if that source's own peer had sent it; every other is
+    /// dropped. The sources it may no longer publish for free their slots at once.
+    pub fn link_sources(&self, peer: PeerId, sources: Vec<SourceId>) {
+        self.send(self.shard_of(peer), Command::LinkSources { peer, sources });
+    }
+
     /// Slots per peer: how many receive streams a peer gets.
     pub fn slot_count(&self) -> usize {
         self.slots
@@ -673,6 +702,9 @@ struct Peer {
     /// The next SRTP index of each slot's stream to this peer, on either path.
     indexes: Indexes,
     fast: Fast,
+    /// For another node's link to a room here: the sources it may publish for (its speakers, named by the
+    /// CSRC of each packet it sends up). `None` for every other peer.
+    link_sources: Option<Vec<SourceId>>,
 }
 
 /// Where a peer's packets come from or go to: a UDP address, or an ICE-TCP connection's remote address.
@@ -739,6 +771,8 @@ struct RoomMedia {
     audience_frames: usize,
     /// On the home shard: the room's mix's inbox, while it has one.
     tap: Option<Tap>,
+    /// On the home shard of a mirror room: where its publishers' packets go, up to the origin.
+    uplink: Option<Uplink>,
 }
 
 struct AudienceSlot {
@@ -1152,6 +1186,27 @@ impl Shard {
                                 payload: packet.payload,
                             });
                         }
+                        // Another node's link: a packet of one of its speakers, named by the CSRC, forwarded
+                        // only if that speaker may be heard now (the stage, enforced here for every node).
+                        Event::RtpPacket(packet)
+                            if packet.header.csrc_count > 0
+                                && peer
+                                    .link_sources
+                                    .as_ref()
+                                    .is_some_and(|s| s.contains(&SourceId(packet.header.csrc[0]))) =>
+                        {
+                            self.forward_since.get_or_insert(now);
+                            self.pending.push(Packet {
+                                room: peer.room,
+                                source: SourceId(packet.header.csrc[0]),
+                                seq: *packet.seq_no,
+                                timestamp: packet.header.timestamp,
+                                previous: None,
+                                level: packet.header.ext_vals.audio_level,
+                                voice: packet.header.ext_vals.voice_activity,
+                                payload: packet.payload,
+                            });
+                        }
                         Event::RtpPacket(_) => ShardMeter::add(&self.stats.shards[self.index].refused_audience, 1),
                         Event::Connected => connected = true,
                         Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
@@ -1237,6 +1292,16 @@ impl Shard {
     /// listeners and one message to each other shard.
     fn publish_at_home(&mut self, now: Instant, packet: Packet) {
         let Some(room) = self.rooms.get_mut(&packet.room) else { return };
+        if let Some(uplink) = &room.uplink {
+            // A mirror: its speakers are heard through the origin, which makes the slot decision.
+            let level = packet.level;
+            let up =
+                Tapped { source: packet.source, seq: packet.seq, timestamp: packet.timestamp, payload: packet.payload };
+            if uplink.try_send((up, level)).is_err() {
+                count_drop(&self.stats.uplink_dropped, "packets up to a room's origin");
+            }
+            return;
+        }
         let forward = room.mapper.packet(now, packet.source, packet.seq, packet.timestamp, packet.level);
         if let Some(holders) = room.mapper.take_change() {
             let _ = room.events.try_send(SfuEvent::Slots { holders });
@@ -1534,6 +1599,20 @@ impl Shard {
                     media.tap = tap;
                 }
             }
+            Command::Uplink { room, uplink } => {
+                if let Some(media) = self.rooms.get_mut(&room) {
+                    media.uplink = uplink;
+                }
+            }
+            Command::LinkSources { peer, sources } => {
+                let Some(p) = self.peers.get_mut(&peer) else { return };
+                let before = p.link_sources.replace(sources.clone()).unwrap_or_default();
+                // A speaker the link may no longer publish for frees their slot at once.
+                let room = p.room;
+                for gone in before.into_iter().filter(|s| !sources.contains(s)) {
+                    self.source_gone(room, gone);
+                }
+            }
         }
     }
 
@@ -1606,7 +1685,16 @@ impl Shard {
         let red_last = vec![[None, None]; self.slot_config.slots];
         self.rooms.insert(
             room,
-            RoomMedia { peers: Vec::new(), mapper, events, audience, audience_frames: 1, red_last, tap: None },
+            RoomMedia {
+                peers: Vec::new(),
+                mapper,
+                events,
+                audience,
+                audience_frames: 1,
+                red_last,
+                tap: None,
+                uplink: None,
+            },
         );
     }
 
@@ -1687,6 +1775,7 @@ impl Shard {
             nominating: None,
             indexes: Indexes::new(0, None),
             fast: Fast::Pending,
+            link_sources: None,
         };
         // The negotiated media, in offer order (str0m emits no MediaAdded for an answerer); Opus must be there.
         let sdp = candidates_everywhere(&answer.to_sdp_string());
@@ -1748,6 +1837,9 @@ impl Shard {
         }
         if peer.forwarding == Forwarding::On {
             self.source_gone(peer.room, peer.source);
+        }
+        for source in peer.link_sources.take().unwrap_or_default() {
+            self.source_gone(peer.room, source);
         }
     }
 }

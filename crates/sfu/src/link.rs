@@ -4,6 +4,11 @@
 //! decisions are made once), and every packet that arrives on slot `i` is handed to the edge's own mirror
 //! room ([`Sfu::relay`]) for slot `i`, with the speaker's CSRC and audio level, as it came.
 //!
+//! The link also carries the edge's own speakers up: one send m-line, on which every packet a speaker on
+//! this node sends (handed over by the mirror room, [`Sfu::uplink`]) goes to the origin with the speaker's
+//! source as its CSRC. The origin forwards a packet only if that source may be heard
+//! ([`Sfu::link_sources`]), and it comes back down in the origin's slots like anyone's.
+//!
 //! The link is DTLS-SRTP like any peer: authenticated by the fingerprints exchanged over the (signed)
 //! cluster bus, and encrypted.
 
@@ -14,11 +19,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::crypto::dtls::DtlsCert;
+use str0m::format::Codec;
+use str0m::media::Pt;
 use str0m::media::{Direction, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap};
+use str0m::rtp::{ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 
 /// How long a link may stay disconnected before it is given up (and made again by its owner).
 const GIVE_UP: Duration = Duration::from_secs(5);
@@ -47,7 +56,15 @@ pub struct Link {
     local: SocketAddr,
     pending: Option<SdpPendingOffer>,
     slot_mids: Vec<Mid>,
+    /// Where this node's speakers' packets go up.
+    up_mid: Mid,
 }
+
+/// Packets of this node's speakers, for the origin: what [`Sfu::uplink`] fills.
+pub type UplinkQueue = mpsc::Receiver<(Tapped, Option<i8>)>;
+
+/// Packets waiting to go up a link: a second of a full stage's.
+pub const UPLINK_QUEUE: usize = 1024;
 
 impl Link {
     /// A link from `local_ip` (an address of this node that reaches the origin's media address), with
@@ -62,23 +79,54 @@ impl Link {
         let mut sdp = rtc.sdp_api();
         let slot_mids: Vec<Mid> =
             (0..slots.max(1)).map(|_| sdp.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None)).collect();
+        // Last, so that the origin's slots are the first m-lines, as for any client.
+        let up_mid = sdp.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
         let (offer, pending) = sdp.apply().ok_or_else(|| LinkError::Sdp("no offer".into()))?;
-        Ok((Link { rtc, socket, local, pending: Some(pending), slot_mids }, offer.to_sdp_string()))
+        Ok((Link { rtc, socket, local, pending: Some(pending), slot_mids, up_mid }, offer.to_sdp_string()))
     }
 
-    /// Takes the origin's answer and carries the origin's slots into `room` of `sfu` until the link is
-    /// lost (or the task running it is dropped), and says why it stopped.
-    pub async fn run(mut self, answer: &str, sfu: &Sfu, room: RoomKey) -> LinkError {
-        match self.carry(answer, sfu, room).await {
+    /// Takes the origin's answer, carries the origin's slots into `room` of `sfu` and this node's speakers'
+    /// packets from `up` to the origin, until the link is lost (or the task running it is dropped), and says
+    /// why it stopped. `up` outlives the link: the next one takes it over.
+    pub async fn run(mut self, answer: &str, sfu: &Sfu, room: RoomKey, up: &mut UplinkQueue) -> LinkError {
+        match self.carry(answer, sfu, room, up).await {
             Ok(never) => match never {},
             Err(e) => e,
         }
     }
 
-    async fn carry(&mut self, answer: &str, sfu: &Sfu, room: RoomKey) -> Result<std::convert::Infallible, LinkError> {
+    /// Writes one of this node's speakers' packets up to the origin, named by its source.
+    fn send_up(&mut self, pt: Pt, seq: &mut u64, packet: Tapped, level: Option<i8>) {
+        if !self.rtc.is_connected() {
+            return;
+        }
+        let mut api = self.rtc.direct_api();
+        let Some(stream) = api.stream_tx_by_mid(self.up_mid, None) else { return };
+        let ext = ExtensionValues { audio_level: level, voice_activity: level.map(|l| l > -50), ..Default::default() };
+        // The link's own numbering: each speaker's packets keep their order in it, which is all the
+        // origin's slot decisions need; the timestamp is the speaker's own.
+        let write = RtpWrite::new(pt, (*seq).into(), packet.timestamp, Instant::now(), packet.payload)
+            .ext_vals(ext)
+            .csrc(&[packet.source.0]);
+        stream.write_rtp(write);
+        *seq += 1;
+    }
+
+    async fn carry(
+        &mut self,
+        answer: &str,
+        sfu: &Sfu,
+        room: RoomKey,
+        up: &mut UplinkQueue,
+    ) -> Result<std::convert::Infallible, LinkError> {
         let parsed = SdpAnswer::from_sdp_string(answer).map_err(|e| LinkError::Sdp(e.to_string()))?;
         let pending = self.pending.take().ok_or_else(|| LinkError::Sdp("the answer came twice".into()))?;
         self.rtc.sdp_api().accept_answer(pending, parsed).map_err(|e| LinkError::Sdp(e.to_string()))?;
+        let pt = self.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt());
+        let pt = pt.ok_or_else(|| LinkError::Sdp("the origin's answer has no Opus".into()))?;
+        // Packets queued while no link was up are stale: what goes up starts now.
+        while up.try_recv().is_ok() {}
+        let mut up_seq: u64 = 1;
         let mut slot_of_ssrc: HashMap<u32, usize> = HashMap::new();
         let mut buf = vec![0u8; 2048];
         let started = Instant::now();
@@ -140,6 +188,9 @@ impl Link {
             }
             let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(timeout.max(now)));
             tokio::select! {
+                Some((packet, level)) = up.recv() => {
+                    self.send_up(pt, &mut up_seq, packet, level);
+                }
                 received = self.socket.recv_from(&mut buf) => {
                     let (n, source) = received?;
                     if let Ok(contents) = buf[..n].try_into() {
@@ -186,4 +237,74 @@ pub fn local_ip_towards(remote: SocketAddr) -> std::io::Result<IpAddr> {
     ))?;
     probe.connect(remote)?;
     Ok(probe.local_addr()?.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::{Forwarding, SfuConfig, SfuEvent};
+
+    /// A packet of `source` as a mirror hands it up, loud enough to claim a slot.
+    fn spoken(source: u32, n: u64) -> (Tapped, Option<i8>) {
+        let payload: std::sync::Arc<[u8]> = vec![0xf8; 40].into();
+        (Tapped { source: SourceId(source), seq: n, timestamp: (n * 960) as u32, payload }, Some(-10))
+    }
+
+    /// The origin's side of the stage for other nodes' speakers: a link's packets are forwarded only for the
+    /// sources the origin lets it publish for, and stop the moment it takes one back. What the origin
+    /// forwards is read from the room's tap.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_link_is_heard_only_for_the_speakers_the_origin_lets_it_send() {
+        let config = SfuConfig { udp: SocketAddr::from(([127, 0, 0, 1], 0)), shards: 2, ..Default::default() };
+        let sfu = Sfu::start(config).unwrap();
+        let (origin, mirror) = (RoomKey(1), RoomKey(2));
+        let (tx, mut events) = tokio::sync::mpsc::channel(64);
+        sfu.open_room(origin, tx);
+        let (mirror_tx, _mirror_events) = tokio::sync::mpsc::channel(64);
+        sfu.open_room(mirror, mirror_tx);
+        let (tap, heard) = std::sync::mpsc::sync_channel(4096);
+        sfu.tap(origin, Some(tap));
+
+        let (link, offer) = Link::new(IpAddr::from([127, 0, 0, 1]), sfu.slot_count()).await.unwrap();
+        let peer = sfu.offer(origin, SourceId(7), offer, Forwarding::Off);
+        let answer = loop {
+            match events.recv().await.unwrap() {
+                SfuEvent::Answer { sdp, .. } => break sdp,
+                SfuEvent::Rejected { message, .. } => panic!("the origin refused the link: {message}"),
+                _ => {}
+            }
+        };
+        sfu.link_sources(peer, vec![SourceId(42)]);
+        let (up_tx, mut up) = mpsc::channel(UPLINK_QUEUE);
+        let carried = sfu.clone();
+        let running = tokio::spawn(async move { link.run(&answer, &carried, mirror, &mut up).await });
+        while !matches!(events.recv().await.unwrap(), SfuEvent::Connected { .. }) {}
+
+        // Speaker 42 may be heard, 43 may not (a listener on the edge, or someone the edge made up).
+        let mut n = 0;
+        for _ in 0..60 {
+            for source in [42, 43] {
+                up_tx.send(spoken(source, n)).await.unwrap();
+                n += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let forwarded: Vec<u32> = heard.try_iter().map(|p| p.source.0).collect();
+        assert!(forwarded.len() >= 40, "the allowed speaker is forwarded: {} packets", forwarded.len());
+        assert!(forwarded.iter().all(|s| *s == 42), "only source 42 is forwarded: {forwarded:?}");
+
+        // Taken off the stage: nothing of theirs is forwarded any more, though the edge keeps sending.
+        sfu.link_sources(peer, vec![]);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = heard.try_iter().count();
+        for _ in 0..30 {
+            up_tx.send(spoken(42, n)).await.unwrap();
+            n += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(heard.try_iter().count(), 0, "a speaker the origin took back is not forwarded");
+        running.abort();
+    }
 }

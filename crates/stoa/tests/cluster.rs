@@ -289,20 +289,35 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     let from_c: Vec<_> = listener_b.heard().into_iter().filter(|h| h.speaker == Some(listener_c.id)).collect();
     let hz = frequency(&decode_heard(&from_c, listener_c.id));
     assert!((hz - 440.0).abs() <= 5.0, "the speaker from C is heard at 440 Hz on B, not {hz:.1}");
-    // C's speaker now sends to A, C has no listener left, and its link to A is gone: A carries its two
-    // speakers and B's link, B its two listeners, C nothing.
+    // C's speaker is served by C, as when they listened: their packets go up C's link to A, which
+    // forwards them once per edge like anyone's. A carries its speaker and the two links, B its two
+    // listeners, C its speaker.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let mut peers = Vec::new();
         for node in [&a, &b, &c] {
             peers.push(via(&admin, node).get("/healthz").await.unwrap()["media_peers"].as_u64().unwrap_or(0));
         }
-        if peers == [3, 2, 0] {
+        if peers == [3, 2, 1] {
             break;
         }
-        assert!(Instant::now() < deadline, "media peers on A, B, C after the move: {peers:?}");
+        assert!(Instant::now() < deadline, "media peers on A, B, C with a speaker on C: {peers:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let before = listener_c.heard_from(speaker.id);
+    eventually("C's speaker still hears A's host", || listener_c.heard_from(speaker.id) > before + 50).await;
+    assert_eq!(listener_c.heard_from(listener_c.id), 0, "no one hears themselves back through the link");
+
+    // The stage holds for a speaker on another node: moved back to the audience, C's person keeps sending,
+    // and no one hears it.
+    speaker.command(ClientCommand::MoveToAudience { user_id: UserId(listener_c.id as i64) });
+    listener_c.expect("role_changed", |e| matches!(e, ServerEvent::RoleChanged { .. })).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (on_b, on_a) = (listener_b.heard_from(listener_c.id), speaker.heard_from(listener_c.id));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(listener_b.heard_from(listener_c.id), on_b, "B hears nothing from C's person back in the audience");
+    assert_eq!(speaker.heard_from(listener_c.id), on_a, "A hears nothing from C's person back in the audience");
+    listener_c.sending(false);
 
     // The host removes the third person (on B); they cannot come back through C either.
     speaker.command(ClientCommand::Remove { user_id: UserId(third.id as i64) });
@@ -330,7 +345,7 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     eventually("the room still carries its speaker", || listener_b.heard_from(speaker.id) > before + 50).await;
 
     // The web client, as a new user would run it, entirely through B: it signs up, finds the room in B's
-    // hallway, joins it (relayed to A) and hears 440 Hz (its media goes to A's address, named in the answer).
+    // hallway, joins it (relayed to A) and hears 440 Hz (its media is served by B's mirror of the room).
     let browser = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
     let mut chromium = Command::new("node")
         .arg("restart.mjs")
@@ -348,8 +363,8 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     let mut line = String::new();
     tokio::task::block_in_place(|| out.read_line(&mut line)).unwrap();
     assert_eq!(line.trim(), "heard", "Chromium, through node B, hears A's speaker (see its output above)");
-    // It raises its hand, the host invites it up, and its media moves to A (`media_moved`): B's listener
-    // hears its 660 Hz.
+    // It raises its hand, the host invites it up, and its packets go up B's link to A: B's listener hears
+    // its 660 Hz, through A.
     let raised = speaker
         .expect("hand_raised", |e| matches!(e, ServerEvent::HandRaised { user } if user.username == "webby"))
         .await;

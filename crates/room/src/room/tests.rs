@@ -293,9 +293,7 @@ fn short(ev: &ServerEvent) -> String {
         ),
         ServerEvent::Answer { .. } | ServerEvent::Slots { .. } => unreachable!("the room emits no media events"),
         ServerEvent::Joined { .. } | ServerEvent::Error { .. } => unreachable!(),
-        ServerEvent::ServerRestarting { .. } | ServerEvent::MediaMoved => {
-            unreachable!("the server, not the room, says it restarts or moves media")
-        }
+        ServerEvent::ServerRestarting { .. } => unreachable!("the server, not the room, says it restarts"),
     }
 }
 

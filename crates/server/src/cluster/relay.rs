@@ -137,6 +137,17 @@ pub enum RelayOut {
         sdp: String,
         /// The `slots` event as it stands, to send after the answer.
         slots: Option<String>,
+        /// The connection's source number: the CSRC its packets carry, up the link and back down.
+        source: u32,
+        /// Whether it may be heard now (sent up the link).
+        publish: bool,
+    },
+    /// Whether a connection whose media the node serves may be heard now: the stage changed.
+    Publish {
+        /// Whose.
+        conn: ConnId,
+        /// Whether its packets go up the link.
+        publish: bool,
     },
     /// The room ended.
     Ended,
@@ -274,6 +285,7 @@ struct Mirror {
     peers: HashMap<stoa_sfu::PeerId, (ConnId, Option<String>)>,
     by_conn: HashMap<ConnId, stoa_sfu::PeerId>,
     link: tokio::task::JoinHandle<()>,
+    opened: Instant,
 }
 
 impl Mirror {
@@ -282,18 +294,28 @@ impl Mirror {
         let key = crate::live::new_room_key();
         let (tx, events) = mpsc::channel(1024);
         sfu.open_room(key, tx);
-        let link = tokio::spawn(link(cluster.clone(), room.clone(), owner.to_string(), sfu.clone(), key));
+        // This node's speakers are heard through the origin: the mirror hands their packets to the link.
+        let (up_tx, up) = mpsc::channel(stoa_sfu::link::UPLINK_QUEUE);
+        sfu.uplink(key, Some(up_tx));
+        let link = tokio::spawn(link(cluster.clone(), room.clone(), owner.to_string(), sfu.clone(), key, up));
         tracing::info!(%room, %owner, "this node mirrors the room's media");
-        Some(Mirror { sfu, key, events, peers: HashMap::new(), by_conn: HashMap::new(), link })
+        Some(Mirror { sfu, key, events, peers: HashMap::new(), by_conn: HashMap::new(), link, opened: Instant::now() })
     }
 
-    /// Answers a listener's offer from this node's SFU. The peer never publishes (a listener's media only
-    /// moves here while they are in the audience), and its source number is 0, which no speaker has.
-    fn offer(&mut self, conn: ConnId, sdp: String, slots: Option<String>) {
+    /// Answers a connection's offer from this node's SFU, with the source number the origin gave it. While
+    /// it may be heard (`publish`), its packets go up the link; the origin checks that too.
+    fn offer(&mut self, conn: ConnId, sdp: String, slots: Option<String>, source: stoa_sfu::SourceId, publish: bool) {
         self.close(conn);
-        let peer = self.sfu.offer(self.key, stoa_sfu::SourceId(0), sdp, stoa_sfu::Forwarding::Off);
+        let peer = self.sfu.offer(self.key, source, sdp, publish.into());
         self.peers.insert(peer, (conn, slots));
         self.by_conn.insert(conn, peer);
+    }
+
+    /// The stage changed for a connection here: its packets go up the link, or stop.
+    fn publish(&mut self, conn: ConnId, publish: bool) {
+        if let Some(peer) = self.by_conn.get(&conn) {
+            self.sfu.set_forwarding(*peer, publish.into());
+        }
     }
 
     fn close(&mut self, conn: ConnId) {
@@ -338,9 +360,16 @@ impl Drop for Mirror {
     }
 }
 
-/// Keeps the mirror's link to the origin up: offers, takes the origin's answer, carries its packets, and
-/// after a loss makes another one a second later.
-async fn link(cluster: Cluster, room: RoomId, owner: String, sfu: stoa_sfu::Sfu, key: stoa_sfu::RoomKey) {
+/// Keeps the mirror's link to the origin up: offers, takes the origin's answer, carries its packets down
+/// and this node's speakers' packets (`up`) up, and after a loss makes another one a second later.
+async fn link(
+    cluster: Cluster,
+    room: RoomId,
+    owner: String,
+    sfu: stoa_sfu::Sfu,
+    key: stoa_sfu::RoomKey,
+    mut up: stoa_sfu::link::UplinkQueue,
+) {
     loop {
         let origin = cluster.media_of(&owner);
         let ip = origin.and_then(|o| stoa_sfu::link::local_ip_towards(o).ok()).unwrap_or(sfu.local_addr().ip());
@@ -348,7 +377,7 @@ async fn link(cluster: Cluster, room: RoomId, owner: String, sfu: stoa_sfu::Sfu,
             Ok((link, offer)) => match request(&cluster, &room, RelayIn::Link { sdp: offer }).await {
                 Some(Reply::Link(Ok(answer))) => {
                     tracing::info!(%room, %owner, "linked to the room's origin");
-                    let why = link.run(&answer, &sfu, key).await;
+                    let why = link.run(&answer, &sfu, key, &mut up).await;
                     tracing::warn!(%room, %owner, error = %why, "the link to the room's origin stopped");
                 }
                 Some(Reply::Link(Err(why))) => tracing::warn!(%room, %owner, %why, "the origin refused a link"),
@@ -409,6 +438,8 @@ pub(crate) async fn remote_room(
             _ = sweep.tick() => {
                 // Joins the owner never answered: their requests give up with "no such room".
                 pending.retain(|_, (at, _)| at.elapsed() < ANSWER);
+                // A mirror whose last peer went with an offer the owner never sent back.
+                mirror.take_if(|m| m.peers.is_empty() && m.opened.elapsed() > ANSWER);
             }
             input = rx.recv() => {
                 let Some(input) = input else { break };
@@ -426,12 +457,12 @@ pub(crate) async fn remote_room(
                         }
                     }
                     RoomInput::Command { conn, message } => {
-                        // A new offer replaces the connection's media, wherever the owner places it.
+                        // A new offer replaces the connection's media (the mirror and its link stay for the
+                        // answer, which the owner sends back here).
                         if matches!(message.command, stoa_proto::ClientCommand::Offer { .. })
                             && let Some(m) = mirror.as_mut()
                         {
                             m.close(conn);
-                            mirror.take_if(|m| m.peers.is_empty());
                         }
                         cluster.send(to_owner.clone(), RelayIn::Command { conn, message });
                     }
@@ -540,13 +571,18 @@ pub(crate) async fn remote_room(
                             let _ = tx.try_send(Outbound::Close);
                         }
                     }
-                    RelayOut::HostMedia { conn, sdp, slots } => {
+                    RelayOut::Publish { conn, publish } => {
+                        if let Some(m) = mirror.as_mut() {
+                            m.publish(conn, publish);
+                        }
+                    }
+                    RelayOut::HostMedia { conn, sdp, slots, source, publish } => {
                         let Some(tx) = conns.get(&conn) else { continue };
                         if mirror.is_none() {
                             mirror = Mirror::open(&cluster, &room, &owner);
                         }
                         match mirror.as_mut() {
-                            Some(m) => m.offer(conn, sdp, slots),
+                            Some(m) => m.offer(conn, sdp, slots, stoa_sfu::SourceId(source), publish),
                             None => {
                                 let error = ServerEvent::Error {
                                     id: None,

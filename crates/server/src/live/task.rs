@@ -183,6 +183,22 @@ struct Link {
     answer: Option<oneshot::Sender<Result<String, String>>>,
 }
 
+/// A connection on another node whose media that node serves from its mirror of the room.
+struct EdgeMedia {
+    node: Arc<str>,
+    /// Its source number, which its packets carry up the node's link and back down in the slots.
+    source: SourceId,
+    /// Whether it may be heard, as last told to its node and to the node's link.
+    publishing: bool,
+}
+
+/// Whose a source number is: a peer on this node, or a connection whose media another node serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SourceOf {
+    Peer(PeerId),
+    Edge(ConnId),
+}
+
 /// Where a connection's events go: a socket on this node, or another node of the cluster.
 #[derive(Debug)]
 enum Sink {
@@ -351,7 +367,7 @@ pub fn spawn_room(
         remote_nodes: HashMap::new(),
         handed_over: false,
         links: HashMap::new(),
-        edge_media: HashSet::new(),
+        edge_media: HashMap::new(),
     };
     tokio::spawn(task.run(rx, media_rx));
     handle
@@ -389,8 +405,9 @@ struct RoomTask {
     /// Other nodes' links to the room's media: each a listener's peer here, its node, its source number,
     /// and where its answer goes until it is made.
     links: HashMap<PeerId, Link>,
-    /// Connections on other nodes whose media that node serves from its mirror of the room (listeners).
-    edge_media: HashSet<ConnId>,
+    /// Connections on other nodes whose media that node serves from its mirror of the room: its listeners,
+    /// and its speakers, whose packets come up its link.
+    edge_media: HashMap<ConnId, EdgeMedia>,
     broadcast: broadcast::Sender<Utf8Bytes>,
     snapshot: watch::Sender<Arc<Snapshot>>,
     published: u64,
@@ -403,7 +420,7 @@ struct RoomTask {
     peer_conns: HashMap<PeerId, ConnId>,
     /// Who each live peer's source number stands for. The number is what packets carry in the clear as
     /// their CSRC; the user behind it is told only over the room's WebSocket, in `slots` events.
-    sources: HashMap<SourceId, (PeerId, UserId)>,
+    sources: HashMap<SourceId, (SourceOf, UserId)>,
     /// Each connection's recent offers, to refuse a client that offers in a loop.
     offer_limits: HashMap<ConnId, crate::live::offers::OfferLimiter>,
     /// Who holds each slot, as the SFU last said: sent to every new media connection with its answer, so
@@ -540,7 +557,8 @@ impl RoomTask {
                 let source = self.new_source();
                 let peer = self.sfu.offer(self.room_key, source, sdp, stoa_sfu::Forwarding::Off);
                 tracing::info!(room = %self.id, %node, peer = peer.0, "a node links to the room's media");
-                self.links.insert(peer, Link { node, source, answer: Some(reply) });
+                self.links.insert(peer, Link { node: node.clone(), source, answer: Some(reply) });
+                self.sync_link(&node);
             }
             RoomInput::Command { conn, message } => match message.command {
                 ClientCommand::Offer { sdp } => self.offer(conn, sdp),
@@ -622,25 +640,36 @@ impl RoomTask {
             return;
         }
         self.close_media(conn);
-        // A listener whose socket is on another node gets their media from that node's mirror of the room,
-        // which the room's link feeds; the stage's media stays here, where the stage is enforced.
-        if let Some(Sink::Remote(node)) = self.conns.get(&conn)
-            && !self.on_stage(conn)
-        {
-            let node = node.clone();
-            let slots = (!self.holders.is_empty()).then(|| serde_json::to_string(&self.slots_event()).ok()).flatten();
-            self.edge_media.insert(conn);
-            self.to_node(&node, crate::cluster::relay::RelayOut::HostMedia { conn, sdp, slots });
-            return;
-        }
-        self.edge_media.remove(&conn);
         let publish = self.room.may_publish(conn);
         let source = self.new_source();
+        // A connection whose socket is on another node gets its media from that node's mirror of the room,
+        // which the node's link feeds; a speaker's packets go up that link, and are forwarded here only
+        // while the stage allows (`sync_link`).
+        if let Some(Sink::Remote(node)) = self.conns.get(&conn) {
+            let node = node.clone();
+            let slots = (!self.holders.is_empty()).then(|| serde_json::to_string(&self.slots_event()).ok()).flatten();
+            self.edge_media.insert(conn, EdgeMedia { node: node.clone(), source, publishing: publish });
+            self.sources.insert(source, (SourceOf::Edge(conn), user));
+            let host = crate::cluster::relay::RelayOut::HostMedia { conn, sdp, slots, source: source.0, publish };
+            self.to_node(&node, host);
+            if publish {
+                self.sync_link(&node);
+            }
+            return;
+        }
         let peer = self.sfu.offer(self.room_key, source, sdp, publish.into());
         self.peers.insert(conn, (peer, publish));
         self.offered_at.insert(peer, Instant::now());
         self.peer_conns.insert(peer, conn);
-        self.sources.insert(source, (peer, user));
+        self.sources.insert(source, (SourceOf::Peer(peer), user));
+    }
+
+    /// Tells a node's link which of its speakers may be heard: the SFU forwards what the link sends up for
+    /// those sources only.
+    fn sync_link(&mut self, node: &str) {
+        let Some(peer) = self.links.iter().find(|(_, l)| &*l.node == node).map(|(p, _)| *p) else { return };
+        let sources = self.edge_media.values().filter(|e| e.publishing && &*e.node == node).map(|e| e.source).collect();
+        self.sfu.link_sources(peer, sources);
     }
 
     /// A source number for a new peer: random, so that it says nothing about the account or the order of
@@ -662,11 +691,12 @@ impl RoomTask {
             self.forget_peer(peer);
             self.sfu.close_peer(peer);
         }
-    }
-
-    /// Whether a connection's participant is on the stage (a speaker or moderator there, muted or not).
-    fn on_stage(&self, conn: ConnId) -> bool {
-        self.room.user_of(conn).and_then(|u| self.room.role_of(u)).is_some_and(|r| r != stoa_proto::Role::Listener)
+        if let Some(edge) = self.edge_media.remove(&conn) {
+            self.sources.remove(&edge.source);
+            if edge.publishing {
+                self.sync_link(&edge.node);
+            }
+        }
     }
 
     /// Closes a node's link to the room's media.
@@ -681,7 +711,7 @@ impl RoomTask {
     fn forget_peer(&mut self, peer: PeerId) {
         self.offered_at.remove(&peer);
         self.peer_conns.remove(&peer);
-        self.sources.retain(|_, (p, _)| *p != peer);
+        self.sources.retain(|_, (p, _)| *p != SourceOf::Peer(peer));
     }
 
     fn media_event(&mut self, event: SfuEvent) {
@@ -786,7 +816,6 @@ impl RoomTask {
 
     /// Takes a connection out of the sinks (and its node's count).
     fn forget_conn(&mut self, conn: ConnId) -> Option<Sink> {
-        self.edge_media.remove(&conn);
         let sink = self.conns.remove(&conn)?;
         if let Sink::Remote(node) = &sink
             && let Some(n) = self.remote_nodes.get_mut(node)
@@ -841,11 +870,25 @@ impl RoomTask {
             return;
         }
         self.publishers_synced = self.room.version();
-        // A listener served by another node's mirror who comes on stage moves their media here.
-        let moving: Vec<ConnId> = self.edge_media.iter().copied().filter(|c| self.on_stage(*c)).collect();
-        for conn in moving {
-            self.edge_media.remove(&conn);
-            self.send(conn, &ServerEvent::MediaMoved);
+        // Speakers whose media another node serves: their node stops or starts sending them up, and the
+        // node's link is let to publish for exactly those who may be heard.
+        let mut changed: Vec<(ConnId, Arc<str>, bool)> = Vec::new();
+        for (conn, edge) in self.edge_media.iter_mut() {
+            let may = self.room.may_publish(*conn);
+            if may != edge.publishing {
+                edge.publishing = may;
+                changed.push((*conn, edge.node.clone(), may));
+            }
+        }
+        let mut nodes: Vec<Arc<str>> = Vec::new();
+        for (conn, node, publish) in changed {
+            self.to_node(&node, crate::cluster::relay::RelayOut::Publish { conn, publish });
+            if !nodes.contains(&node) {
+                nodes.push(node);
+            }
+        }
+        for node in nodes {
+            self.sync_link(&node);
         }
         for (conn, (peer, publishing)) in self.peers.iter_mut() {
             let may = self.room.may_publish(*conn);
