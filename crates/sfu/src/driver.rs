@@ -32,24 +32,6 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-/// A task running on a shard's thread ([`Sfu::run_at_home`]): await it for its output; dropping it aborts
-/// the task.
-#[derive(Debug)]
-pub struct AtHome<T>(tokio::task::JoinHandle<T>);
-
-impl<T> std::future::Future for AtHome<T> {
-    type Output = Result<T, tokio::task::JoinError>;
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
-    }
-}
-
-impl<T> Drop for AtHome<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// A room, as the SFU knows it: an opaque key chosen by the control plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RoomKey(pub u64);
@@ -306,9 +288,6 @@ pub struct Sfu {
     stats: Arc<Stats>,
     /// Slots per peer.
     slots: usize,
-    /// Each shard's runtime, which runs on the shard's own thread: where a room's link to its origin runs,
-    /// next to the shard that fans its packets out.
-    runtimes: Vec<tokio::runtime::Handle>,
 }
 
 /// What went wrong in the media plane, counted for the logs and for `/metrics`; and each shard's traffic.
@@ -500,13 +479,11 @@ impl Sfu {
             .collect::<Result<_, _>>()?;
         let (cross_tx, cross_rx): (Vec<_>, Vec<_>) = (0..shards).map(|_| mpsc::channel::<Cross>(CROSS_QUEUE)).unzip();
         let mut commands = Vec::with_capacity(shards);
-        let mut runtimes = Vec::with_capacity(shards);
         for (index, (std_socket, cross_rx)) in sockets.into_iter().zip(cross_rx).enumerate() {
             let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
             commands.push(tx);
             let runtime =
                 tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(SfuError::Shard)?;
-            runtimes.push(runtime.handle().clone());
             let local_addr = local_addrs[index];
             let ips = if config.public_ips.is_empty() { vec![local_addr.ip()] } else { config.public_ips.clone() };
             let advertised = ips.iter().map(|ip| SocketAddr::new(*ip, local_addr.port())).collect();
@@ -545,8 +522,7 @@ impl Sfu {
             tracing::info!(%addr, "media (ICE-TCP) listening");
         }
         let slots = config.slots.slots;
-        let next_peer = Arc::new(AtomicU64::new(0));
-        Ok(Sfu { commands, next_peer, peers, local_addrs, tcp_addr, stats, slots, runtimes })
+        Ok(Sfu { commands, next_peer: Arc::new(AtomicU64::new(0)), peers, local_addrs, tcp_addr, stats, slots })
     }
 
     /// The UDP address of the first shard (the others follow it).
@@ -636,17 +612,6 @@ impl Sfu {
     /// dropped. The sources it may no longer publish for free their slots at once.
     pub fn link_sources(&self, peer: PeerId, sources: Vec<SourceId>) {
         self.send(self.shard_of(peer), Command::LinkSources { peer, sources });
-    }
-
-    /// Runs `task` on the thread of `room`'s home shard (between the shard's own turns), where a mirror
-    /// room's link to its origin belongs: its socket is polled there, and what it hands the shard crosses no
-    /// thread. The task is aborted when the returned guard is dropped.
-    pub fn run_at_home<F>(&self, room: RoomKey, task: F) -> AtHome<F::Output>
-    where
-        F: std::future::Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        AtHome(self.runtimes[self.home_of(room)].spawn(task))
     }
 
     /// Slots per peer: how many receive streams a peer gets.

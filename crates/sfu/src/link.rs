@@ -9,10 +9,6 @@
 //! source as its CSRC. The origin forwards a packet only if that source may be heard
 //! ([`Sfu::link_sources`]), and it comes back down in the origin's slots like anyone's.
 //!
-//! The link runs on the thread of its mirror room's home shard ([`Sfu::run_at_home`]): its socket is polled
-//! by the shard's own runtime, between the shard's turns, so a packet from the origin reaches the shard
-//! that fans it out without waking another thread.
-//!
 //! The link is DTLS-SRTP like any peer: authenticated by the fingerprints exchanged over the (signed)
 //! cluster bus, and encrypted.
 
@@ -56,8 +52,7 @@ pub enum LinkError {
 /// A link being made: its offer is sent to the origin, whose answer [`Link::run`] takes.
 pub struct Link {
     rtc: Rtc,
-    /// Registered with the runtime that runs the link (a shard's, [`Sfu::run_at_home`]) when it starts.
-    socket: std::net::UdpSocket,
+    socket: UdpSocket,
     local: SocketAddr,
     pending: Option<SdpPendingOffer>,
     slot_mids: Vec<Mid>,
@@ -74,9 +69,8 @@ pub const UPLINK_QUEUE: usize = 1024;
 impl Link {
     /// A link from `local_ip` (an address of this node that reaches the origin's media address), with
     /// `slots` receive slots. Returns it and the SDP offer for the origin.
-    pub fn new(local_ip: IpAddr, slots: usize) -> Result<(Link, String), LinkError> {
-        let socket = std::net::UdpSocket::bind(SocketAddr::new(local_ip, 0))?;
-        socket.set_nonblocking(true)?;
+    pub async fn new(local_ip: IpAddr, slots: usize) -> Result<(Link, String), LinkError> {
+        let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
         crate::net::set_buffers(&socket, crate::net::SOCKET_BUFFER);
         let local = socket.local_addr()?;
         let mut rtc = config().build(Instant::now());
@@ -130,7 +124,6 @@ impl Link {
         self.rtc.sdp_api().accept_answer(pending, parsed).map_err(|e| LinkError::Sdp(e.to_string()))?;
         let pt = self.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt());
         let pt = pt.ok_or_else(|| LinkError::Sdp("the origin's answer has no Opus".into()))?;
-        let socket = UdpSocket::from_std(self.socket.try_clone()?)?;
         // Packets queued while no link was up are stale: what goes up starts now.
         while up.try_recv().is_ok() {}
         let mut up_seq: u64 = 1;
@@ -145,7 +138,7 @@ impl Link {
                 match self.rtc.poll_output() {
                     Ok(Output::Timeout(t)) => break t,
                     Ok(Output::Transmit(t)) => {
-                        let _ = socket.send_to(&t.contents, t.destination).await;
+                        let _ = self.socket.send_to(&t.contents, t.destination).await;
                     }
                     Ok(Output::Event(Event::IceConnectionStateChange(state))) => match state {
                         IceConnectionState::Disconnected => {
@@ -198,7 +191,7 @@ impl Link {
                 Some((packet, level)) = up.recv() => {
                     self.send_up(pt, &mut up_seq, packet, level);
                 }
-                received = socket.recv_from(&mut buf) => {
+                received = self.socket.recv_from(&mut buf) => {
                     let (n, source) = received?;
                     if let Ok(contents) = buf[..n].try_into() {
                         let receive = Receive { proto: Protocol::Udp, source, destination: self.local, contents };
@@ -272,7 +265,7 @@ mod tests {
         let (tap, heard) = std::sync::mpsc::sync_channel(4096);
         sfu.tap(origin, Some(tap));
 
-        let (link, offer) = Link::new(IpAddr::from([127, 0, 0, 1]), sfu.slot_count()).unwrap();
+        let (link, offer) = Link::new(IpAddr::from([127, 0, 0, 1]), sfu.slot_count()).await.unwrap();
         let peer = sfu.offer(origin, SourceId(7), offer, Forwarding::Off);
         let answer = loop {
             match events.recv().await.unwrap() {
@@ -284,7 +277,7 @@ mod tests {
         sfu.link_sources(peer, vec![SourceId(42)]);
         let (up_tx, mut up) = mpsc::channel(UPLINK_QUEUE);
         let carried = sfu.clone();
-        let running = sfu.run_at_home(mirror, async move { link.run(&answer, &carried, mirror, &mut up).await });
+        let running = tokio::spawn(async move { link.run(&answer, &carried, mirror, &mut up).await });
         while !matches!(events.recv().await.unwrap(), SfuEvent::Connected { .. }) {}
 
         // Speaker 42 may be heard, 43 may not (a listener on the edge, or someone the edge made up).
@@ -312,6 +305,6 @@ mod tests {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(heard.try_iter().count(), 0, "a speaker the origin took back is not forwarded");
-        drop(running);
+        running.abort();
     }
 }

@@ -373,30 +373,12 @@ async fn link(
     loop {
         let origin = cluster.media_of(&owner);
         let ip = origin.and_then(|o| stoa_sfu::link::local_ip_towards(o).ok()).unwrap_or(sfu.local_addr().ip());
-        match stoa_sfu::link::Link::new(ip, sfu.slot_count()) {
+        match stoa_sfu::link::Link::new(ip, sfu.slot_count()).await {
             Ok((link, offer)) => match request(&cluster, &room, RelayIn::Link { sdp: offer }).await {
                 Some(Reply::Link(Ok(answer))) => {
                     tracing::info!(%room, %owner, "linked to the room's origin");
-                    // On the mirror's home shard's thread, next to the shard that fans its packets out (and
-                    // aborted with this task).
-                    let carrier = sfu.clone();
-                    let running = sfu.run_at_home(key, async move {
-                        let why = link.run(&answer, &carrier, key, &mut up).await;
-                        (why, up)
-                    });
-                    match running.await {
-                        Ok((why, queue)) => {
-                            up = queue;
-                            tracing::warn!(%room, %owner, error = %why, "the link to the room's origin stopped");
-                        }
-                        Err(e) => {
-                            // The link's task panicked, and its queue with it: the next link gets a new one.
-                            let (tx, queue) = mpsc::channel(stoa_sfu::link::UPLINK_QUEUE);
-                            sfu.uplink(key, Some(tx));
-                            up = queue;
-                            tracing::error!(%room, %owner, error = %e, "the link to the room's origin failed");
-                        }
-                    }
+                    let why = link.run(&answer, &sfu, key, &mut up).await;
+                    tracing::warn!(%room, %owner, error = %why, "the link to the room's origin stopped");
                 }
                 Some(Reply::Link(Err(why))) => tracing::warn!(%room, %owner, %why, "the origin refused a link"),
                 _ => tracing::warn!(%room, %owner, "the origin did not answer a link"),
