@@ -1389,12 +1389,25 @@ impl Shard {
     /// On the fast path this allocates nothing per peer: no copy of the room's peer list, and the sealed
     /// datagrams go into the outbox's reused arena.
     fn deliver(&mut self, now: Instant, packet: &Packet, forward: Forward, to: Audience) {
-        let Shard { rooms, peers, outbox, tcp_outbox, written, failed, red_scratch, .. } = self;
+        let Shard { rooms, peers, outbox, tcp_outbox, written, failed, red_scratch, socket, stats, index, .. } = self;
         let Some(room) = rooms.get(&packet.room) else { return };
         // The RED payload, made once for the Opus payload type most listeners share, then reused.
         let mut red_made_for: Option<Option<u8>> = None;
         let level = packet.level.map(|l| (l, packet.voice.unwrap_or(false)));
-        for id in &room.peers {
+        // Other nodes' links come first in the room's peers: their packets leave before this shard seals
+        // for its own listeners, so that an edge's listeners do not wait for this fan-out and then their own.
+        let links = room.peers.iter().take_while(|id| peers.get(id).is_some_and(|p| p.link_sources.is_some())).count();
+        for (i, id) in room.peers.iter().enumerate() {
+            if i == links && i > 0 && !outbox.is_empty() {
+                let (queued, bytes) = (outbox.len(), outbox.queued_bytes());
+                // Whatever would block stays queued, and goes with the rest; what went is counted now.
+                if let Err(e) = outbox.send(&*socket) {
+                    tracing::debug!(error = %e, "UDP send failed");
+                }
+                let meter = &stats.shards[*index];
+                ShardMeter::add(&meter.packets_out, (queued - outbox.len()) as u64);
+                ShardMeter::add(&meter.bytes_out, (bytes - outbox.queued_bytes()) as u64);
+            }
             let Some(peer) = peers.get_mut(id) else { continue };
             let wanted = match to {
                 Audience::Everyone => true,
@@ -1607,6 +1620,14 @@ impl Shard {
             Command::LinkSources { peer, sources } => {
                 let Some(p) = self.peers.get_mut(&peer) else { return };
                 let before = p.link_sources.replace(sources.clone()).unwrap_or_default();
+                // Links go first in the fan-out (see `deliver`).
+                if let Some(media) = self.rooms.get_mut(&p.room)
+                    && let Some(at) = media.peers.iter().position(|id| *id == peer)
+                    && at > 0
+                {
+                    let id = media.peers.remove(at);
+                    media.peers.insert(0, id);
+                }
                 // A speaker the link may no longer publish for frees their slot at once.
                 let room = p.room;
                 for gone in before.into_iter().filter(|s| !sources.contains(s)) {
