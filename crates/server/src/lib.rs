@@ -600,7 +600,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     };
     let recordings = config.data.join("recordings");
     std::fs::create_dir_all(&recordings).map_err(|e| StartError::DataDir(recordings.clone(), e))?;
-    recordings::close_unfinished(store.as_ref(), &recordings).await?;
+    recordings::close_unfinished(store.as_ref(), &recordings, cluster.is_some()).await?;
     routes::avatars::import_files(store.as_ref(), &config.data).await?;
     let state = AppState(Arc::new(AppStateInner {
         egress: Arc::new(stoa_egress::EgressConfig { ffmpeg, hls_kbps: 64 }),

@@ -187,12 +187,15 @@ pub fn attach_report_window(state: &AppState, egress: RoomEgress, report: i64, r
 }
 
 /// Closes the replays a stopped server left open: their length is what their file holds; a replay whose
-/// file is gone is forgotten.
-pub async fn close_unfinished(store: &dyn Store, dir: &Path) -> Result<(), StoreError> {
+/// file is gone is forgotten. A node of a cluster (`clustered`) closes only those whose file is on its own
+/// disk: the others are another node's, which may be recording them now, and which closes them itself when
+/// it starts again.
+pub async fn close_unfinished(store: &dyn Store, dir: &Path, clustered: bool) -> Result<(), StoreError> {
     for r in store.unfinished_recordings().await? {
         let path = dir.join(&r.file);
         match ogg_duration_ms(&path) {
             Some(ms) => store.finish_recording(&r.id, ms).await?,
+            None if clustered && !path.exists() => {}
             None => {
                 store.delete_recording(&r.id).await?;
             }

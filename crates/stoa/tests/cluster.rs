@@ -138,7 +138,8 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     let room = host
         .post(
             "/api/v1/rooms",
-            json!({"title": "Across nodes", "visibility": "open", "outputs": {"listen_link": true, "clips": true}}),
+            json!({"title": "Across nodes", "visibility": "open",
+                "outputs": {"listen_link": true, "clips": true, "recording": true}}),
         )
         .await
         .unwrap();
@@ -237,6 +238,23 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     let across = fetch(&c, Some("bytes=500000-1100000")).await.unwrap();
     assert_eq!(across.status().as_u16(), 206);
     assert_eq!(across.bytes().await.unwrap(), long[500_000..=1_100_000], "a range across chunks through C");
+
+    // A clip deleted through B leaves A's disk, where its file is.
+    let deleted = http.delete(format!("http://{}/api/v1/recordings/{}", b.addr, clip["id"].as_str().unwrap()));
+    assert_eq!(deleted.bearer_auth(&host.token).send().await.unwrap().status().as_u16(), 204);
+    eventually("the clip deleted through B is gone from A's disk", || !file.exists()).await;
+    assert_eq!(fetch(&c, None).await.unwrap().status().as_u16(), 404, "nor served by any node");
+
+    // A node that starts while A records the room's replay leaves the replay alone: its file is on A's disk
+    // (a node closes only the unfinished replays whose files are its own).
+    let recordings = via(&bea, &b).get(&format!("/api/v1/rooms/{room}/recordings")).await.unwrap();
+    let replay = recordings["recordings"].as_array().unwrap().iter().find(|r| r["kind"] == "replay").cloned();
+    let replay = replay.unwrap_or_else(|| panic!("the replay is listed while it records: {recordings}"));
+    assert!(replay["duration_ms"].is_null(), "it is still recording: {replay}");
+    let d = node("d", &database, &nats.url, dir.path()).await;
+    let still = via(&bea, &d).get(&format!("/api/v1/recordings/{}", replay["id"].as_str().unwrap())).await;
+    assert!(still.is_ok_and(|r| r["duration_ms"].is_null()), "the replay A records survives D's start");
+    drop(d);
 
     // The audience, counted by the room wherever its people's sockets are, is the same on every node.
     for node in [&a, &b, &c] {

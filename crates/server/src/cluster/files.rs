@@ -14,6 +14,9 @@ use std::time::Duration;
 
 /// The subject every node reads file requests on.
 pub(crate) const SUBJECT: &str = "stoa.files";
+/// The subject every node reads deletions on: a recording deleted through any node leaves the disk of the
+/// node that has its file.
+pub(crate) const DELETED: &str = "stoa.files.deleted";
 /// The most bytes one answer carries (base64 makes it 683 KB on the wire).
 pub const CHUNK: u64 = 512 * 1024;
 /// How long to wait for a node that has the file.
@@ -26,6 +29,12 @@ struct Read {
     /// The file's name in the recordings folder, as the store has it.
     file: String,
     offset: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Deleted {
+    /// The file's name in the recordings folder.
+    file: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -62,6 +71,29 @@ impl Cluster {
         let (_, chunk) = self.open::<Chunk>(&message.subject, &message.payload)?;
         let bytes = base64::engine::general_purpose::STANDARD.decode(chunk.bytes).ok()?;
         (bytes.len() as u64 <= CHUNK).then_some((chunk.len, bytes))
+    }
+}
+
+impl Cluster {
+    /// Tells every node that a recording's file is deleted: the one that has it removes it.
+    pub fn deleted(&self, file: &str) {
+        if plain(file) {
+            self.send(DELETED.to_string(), Deleted { file: file.to_string() });
+        }
+    }
+}
+
+/// Removes a deleted recording's file if it is on this node's disk.
+pub(crate) async fn remove(cluster: &Cluster, message: &async_nats::Message) {
+    let Some((from, deleted)) = cluster.open::<Deleted>(&message.subject, &message.payload) else { return };
+    let Some(dir) = cluster.recordings.get() else { return };
+    if from == cluster.node() || !plain(&deleted.file) {
+        return;
+    }
+    match tokio::fs::remove_file(dir.join(&deleted.file)).await {
+        Ok(()) => tracing::info!(file = %deleted.file, %from, "a recording deleted through another node is removed"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(file = %deleted.file, error = %e, "cannot remove a deleted recording's file"),
     }
 }
 

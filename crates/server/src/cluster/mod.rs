@@ -500,6 +500,7 @@ impl Cluster {
         let mut forwarded = self.client.subscribe(forward::subject(&self.node)).await.map_err(map)?;
         let mut news = self.client.subscribe("stoa.rooms").await.map_err(map)?;
         let mut files = self.client.subscribe(files::SUBJECT).await.map_err(map)?;
+        let mut deleted = self.client.subscribe(files::DELETED).await.map_err(map)?;
         let file_reads = files::limit();
         let mut tick = tokio::time::interval(BEAT);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -561,6 +562,7 @@ impl Cluster {
                 Some(message) = files.next() => {
                     tokio::spawn(files::serve(self.clone(), file_reads.clone(), message));
                 }
+                Some(message) = deleted.next() => files::remove(&self, &message).await,
                 Some(message) = notify.next() => {
                     if let Some((from, n)) = self.open::<Notify>(&message.subject, &message.payload)
                         && from != self.node
