@@ -6,7 +6,7 @@
 // new screen gets an axe-core check, at desktop and phone sizes.
 //
 // Usage: node community.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { axeClean, launch, signUp, startServer } from './lib.mjs';
@@ -187,4 +187,5 @@ try {
 } finally {
   await browser.close().catch(() => undefined);
   server.kill('SIGTERM');
+  rmSync(work, { recursive: true, force: true });
 }

@@ -3,7 +3,7 @@
 // server refuses as too soon after another is offered again, after which the room is audible.
 //
 // Usage: node edges.mjs   with env STOA_BIN.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -97,4 +97,5 @@ try {
 } finally {
   for (const b of browsers) await b.close().catch(() => undefined);
   server.kill();
+  rmSync(work, { recursive: true, force: true });
 }

@@ -5,7 +5,7 @@
 // profile, and its page plays the tone and seeks. Every new screen gets an axe-core check.
 //
 // Usage: node egress.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -158,4 +158,5 @@ try {
 } finally {
   await browser.close();
   server.kill();
+  rmSync(work, { recursive: true, force: true });
 }

@@ -7,7 +7,7 @@
 // gets an axe-core check.
 //
 // Usage: node events.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -193,4 +193,5 @@ try {
 } finally {
   for (const b of browsers) await b.close().catch(() => undefined);
   server.kill('SIGTERM');
+  rmSync(work, { recursive: true, force: true });
 }

@@ -11,7 +11,7 @@
 // before it leaves, so that the test can listen with other clients meanwhile.
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
-import { readFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,5 +106,6 @@ try {
 } finally {
   for (const b of browsers) await b.close().catch(() => {});
   plain.close();
+  rmSync(work, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

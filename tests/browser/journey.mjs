@@ -6,7 +6,7 @@
 // an axe-core check, and the hallway and a room are saved as screenshots at phone and desktop sizes.
 //
 // Usage: node journey.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -197,4 +197,5 @@ try {
 } finally {
   for (const b of browsers) await b.close().catch(() => undefined);
   server.kill();
+  rmSync(work, { recursive: true, force: true });
 }

@@ -9,6 +9,7 @@
 //
 // Usage: node restart.mjs   with env INVITE (an invite URL), USERNAME, TITLE, and optionally SPEAK_HZ.
 import { createInterface } from 'node:readline';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launch, signUp, spectrum, wav } from './lib.mjs';
@@ -17,7 +18,8 @@ const { INVITE, USERNAME, TITLE, SPEAK_HZ } = process.env;
 const step = (s) => process.stderr.write(`restart (${USERNAME}): ${s}\n`);
 // The fake device's permission lets Chromium gather its loopback candidate (without a default route, a page
 // with no media permission gathers none).
-const mic = SPEAK_HZ ? [`--use-file-for-fake-audio-capture=${wav(join(tmpdir(), `stoa-${process.pid}-${SPEAK_HZ}.wav`), Number(SPEAK_HZ))}`] : [];
+const micFile = join(tmpdir(), `stoa-${process.pid}-${SPEAK_HZ}.wav`);
+const mic = SPEAK_HZ ? [`--use-file-for-fake-audio-capture=${wav(micFile, Number(SPEAK_HZ))}`] : [];
 const browser = await launch(['--autoplay-policy=no-user-gesture-required', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', ...mic]);
 let failed = false;
 
@@ -59,5 +61,6 @@ try {
   process.stderr.write(`restart: FAILED: ${e.stack ?? e}\n`);
 } finally {
   await browser.close().catch(() => {});
+  rmSync(micFile, { force: true });
 }
 process.exit(failed ? 1 : 0);

@@ -458,33 +458,79 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     }
 }
 
-/// `stoa serve` as one node of the cluster, on fixed ports; returns once it printed its banner.
-fn serve_node(name: &str, database: &str, nats: &str, dir: &std::path::Path, http: u16) -> Reaped {
-    serve_node_with(name, database, nats, dir, http, &[])
+/// `stoa serve` as one node of the cluster on ports of its own choosing (port 0: no other process can take
+/// them between a test's choice and the node's bind); returns once it printed its banner. Its log goes to
+/// `<dir>/<name>.log`, whose tail a failing test prints.
+fn serve_node(name: &str, database: &str, nats: &str, dir: &std::path::Path) -> Node {
+    serve_node_with(name, database, nats, dir, &[])
 }
 
-fn serve_node_with(name: &str, database: &str, nats: &str, dir: &std::path::Path, http: u16, extra: &[&str]) -> Reaped {
+fn serve_node_with(name: &str, database: &str, nats: &str, dir: &std::path::Path, extra: &[&str]) -> Node {
     let data = dir.join(name);
-    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log = dir.join(format!("{name}.log"));
     let mut child = Command::new(STOA)
         .args(["serve", "--data"])
         .arg(&data)
         .args(["--database", database, "--nats", nats, "--node-name", name])
-        .args(["--http", &format!("127.0.0.1:{http}"), "--media-udp", &format!("127.0.0.1:{udp}")])
+        .args(["--http", "127.0.0.1:0", "--media-udp", "127.0.0.1:0"])
         .args(["--media-tcp", "off", "--media-shards", "1"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut url, mut metrics) = (None, None);
     for line in lines.by_ref() {
-        if line.unwrap().starts_with("Stoa is listening") {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Stoa is listening on ") {
+            url = rest.split_whitespace().next().map(str::to_string);
+        } else if let Some(rest) = line.strip_prefix("Metrics (Prometheus) on ") {
+            metrics = Some(rest.trim().to_string());
+        }
+        // The banner ends with the metrics line when there is one.
+        if url.is_some() && (metrics.is_some() || !extra.contains(&"--metrics")) {
             break;
         }
     }
     std::thread::spawn(move || for _ in lines {});
-    Reaped(child)
+    let node =
+        Node { name: name.to_string(), child: Reaped(child), url: url.clone().unwrap_or_default(), metrics, log };
+    assert!(url.is_some(), "node {name} stopped before it listened");
+    node
+}
+
+/// A `stoa serve` node of a test's cluster, killed (-9) when dropped; when dropped by a failing test, it
+/// first prints whether it still ran and the end of its log.
+struct Node {
+    name: String,
+    child: Reaped,
+    url: String,
+    metrics: Option<String>,
+    log: std::path::PathBuf,
+}
+
+impl Node {
+    /// Whether the node still runs (or how it ended), and the end of its log: what a failed test prints.
+    fn report(&mut self) -> String {
+        let state = match self.child.0.try_wait() {
+            Ok(None) => "running".to_string(),
+            Ok(Some(status)) => format!("ended: {status}"),
+            Err(e) => format!("unknown: {e}"),
+        };
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(25)..].join("\n");
+        format!("--- node {} ({state}), the end of its log:\n{tail}", self.name)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.report());
+        }
+    }
 }
 
 const STOA: &str = env!("CARGO_BIN_EXE_stoa");
@@ -525,12 +571,10 @@ async fn a_killed_node_s_listeners_come_back_within_5_s_and_a_killed_origin_s_ro
     let database = stoa_store::test_database().expect("the Postgres pass of the test command sets STOA_TEST_POSTGRES");
     let nats = nats();
     let dir = tempfile::tempdir().unwrap();
-    let ports: Vec<u16> =
-        (0..3).map(|_| TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
-    let urls: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
-    let mut a = Some(serve_node("a", &database, &nats.url, dir.path(), ports[0]));
-    let mut b = Some(serve_node("b", &database, &nats.url, dir.path(), ports[1]));
-    let _c = serve_node("c", &database, &nats.url, dir.path(), ports[2]);
+    let mut a = Some(serve_node("a", &database, &nats.url, dir.path()));
+    let mut b = Some(serve_node("b", &database, &nats.url, dir.path()));
+    let c = serve_node("c", &database, &nats.url, dir.path());
+    let urls: Vec<String> = [&a, &b].iter().map(|n| n.as_ref().unwrap().url.clone()).chain([c.url.clone()]).collect();
 
     let store = stoa_store::open(dir.path(), Some(&database)).await.unwrap();
     let bootstrap = store.bootstrap_invite().await.unwrap().unwrap();
@@ -653,17 +697,14 @@ async fn the_bench_spreads_its_listeners_over_the_nodes_and_the_origin_sends_onc
     let database = stoa_store::test_database().expect("the Postgres pass of the test command sets STOA_TEST_POSTGRES");
     let nats = nats();
     let dir = tempfile::tempdir().unwrap();
-    let free = || TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut nodes = Vec::new();
-    let (mut servers, mut metrics) = (Vec::new(), Vec::new());
-    for name in ["a", "b", "c"] {
-        let (http, meter) = (free(), free());
-        let meter_addr = format!("127.0.0.1:{meter}");
-        let extra = ["--metrics", &meter_addr, "--auth-attempts-per-ip", "100000"];
-        nodes.push(serve_node_with(name, &database, &nats.url, dir.path(), http, &extra));
-        servers.push(format!("http://127.0.0.1:{http}"));
-        metrics.push(format!("http://{meter_addr}/metrics"));
-    }
+    let extra = ["--metrics", "127.0.0.1:0", "--auth-attempts-per-ip", "100000"];
+    let nodes: Vec<Node> = ["a", "b", "c"]
+        .into_iter()
+        .map(|name| serve_node_with(name, &database, &nats.url, dir.path(), &extra))
+        .collect();
+    let servers: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
+    let metrics: Vec<String> =
+        nodes.iter().map(|n| n.metrics.clone().expect("a node started with --metrics")).collect();
     let store = stoa_store::open(dir.path(), Some(&database)).await.unwrap();
     let invite = store.create_admin_invite(100).await.unwrap();
     let out = tokio::task::block_in_place(|| {
