@@ -1320,7 +1320,21 @@ impl Shard {
         }
         let mut packet = packet;
         packet.previous = red_previous(&mut room.red_last, forward, 0, &packet.payload);
-        if room.audience_frames <= 1 {
+        self.deliver_joining(now, packet, forward);
+    }
+
+    /// Delivers a slot's packet on its room's home shard: to everyone while the audience gets 20 ms packets;
+    /// else as it is to the stage and, joined with the slot's next frames, to the listeners. A mirror room
+    /// (an edge's) comes here too, for the 20 ms stream its origin sends while the edge has speakers: it
+    /// joins for its own listeners; the joined packets its link carries otherwise pass through unjoined.
+    fn deliver_joining(&mut self, now: Instant, packet: Packet, forward: Forward) {
+        let Some(room) = self.rooms.get_mut(&packet.room) else { return };
+        // On a mirror, a packet the origin joined already (the link's usual stream) goes to everyone as it
+        // is, in one delivery, as before the edge had speakers.
+        let joined_already = room.uplink.is_some()
+            && !room.audience.get(forward.slot).is_some_and(|a| a.aggregator.is_pending())
+            && !crate::repacket::joinable(&packet.payload);
+        if room.audience_frames <= 1 || joined_already {
             self.deliver_everywhere(now, &packet, forward, Audience::Everyone);
             return;
         }
@@ -1409,10 +1423,16 @@ impl Shard {
                 ShardMeter::add(&meter.bytes_out, (bytes - outbox.queued_bytes()) as u64);
             }
             let Some(peer) = peers.get_mut(id) else { continue };
+            // A link is on the stage's side while its node has someone who may be heard: that node's
+            // speakers then get 20 ms packets, as speakers here do, and it joins for its own listeners.
+            let stage = match &peer.link_sources {
+                Some(sources) => !sources.is_empty(),
+                None => peer.forwarding == Forwarding::On,
+            };
             let wanted = match to {
                 Audience::Everyone => true,
-                Audience::Stage => peer.forwarding == Forwarding::On,
-                Audience::Listeners => peer.forwarding == Forwarding::Off,
+                Audience::Stage => stage,
+                Audience::Listeners => !stage,
             };
             if !wanted || peer.source == packet.source || !peer.rtc.is_connected() {
                 continue;
@@ -1605,7 +1625,7 @@ impl Shard {
                 let previous = red_previous(&mut media.red_last, forward, 0, &packet.payload);
                 let packet = Packet::from_tapped(room, packet, level, previous);
                 self.forward_since.get_or_insert(now);
-                self.deliver_everywhere(now, &packet, forward, Audience::Everyone);
+                self.deliver_joining(now, packet, forward);
             }
             Command::Tap { room, tap } => {
                 if let Some(media) = self.rooms.get_mut(&room) {

@@ -53,8 +53,7 @@ impl Aggregator {
     pub fn push(&mut self, timestamp: u32, payload: Arc<[u8]>) -> Vec<Joined> {
         let mut out = Vec::new();
         // Only single-frame packets ("code 0") of 20 ms join; anything else passes through unchanged.
-        let joinable = payload.len() > 1 && payload[0] & 0x03 == 0 && frame_is_20ms(payload[0]);
-        if !joinable || self.per_packet == 1 {
+        if !joinable(&payload) || self.per_packet == 1 {
             out.extend(self.flush());
             out.push(Joined { timestamp, payload });
             return out;
@@ -90,6 +89,12 @@ impl Aggregator {
 }
 
 /// Whether a TOC byte's configuration is a 20 ms frame (RFC 6716 §3.1, table 2).
+/// Whether a packet can be joined with others: a single 20 ms frame ("code 0"). Anything else passes
+/// through an [`Aggregator`] unchanged.
+pub fn joinable(payload: &[u8]) -> bool {
+    payload.len() > 1 && payload[0] & 0x03 == 0 && frame_is_20ms(payload[0])
+}
+
 fn frame_is_20ms(toc: u8) -> bool {
     let config = toc >> 3;
     match config {

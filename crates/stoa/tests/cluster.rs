@@ -48,6 +48,16 @@ fn nats_on(port: u16) -> Nats {
 }
 
 async fn node(name: &str, database: &str, nats: &str, dir: &std::path::Path) -> Running {
+    node_with(name, database, nats, dir, |_| {}).await
+}
+
+async fn node_with(
+    name: &str,
+    database: &str,
+    nats: &str,
+    dir: &std::path::Path,
+    change: impl FnOnce(&mut ServerConfig),
+) -> Running {
     let data = dir.join(name);
     std::fs::create_dir_all(&data).unwrap();
     let config = ServerConfig {
@@ -61,6 +71,8 @@ async fn node(name: &str, database: &str, nats: &str, dir: &std::path::Path) -> 
         cluster: Some(stoa_server::cluster::ClusterConfig { nats: nats.to_string(), node: name.to_string() }),
         ..ServerConfig::default()
     };
+    let mut config = config;
+    change(&mut config);
     stoa_server::start(config).await.unwrap()
 }
 
@@ -456,6 +468,86 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
         assert!(Instant::now() < deadline, "B never relayed again after NATS came back: {:?}", again.err());
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Frames in an Opus packet (RFC 6716 §3.2): code 0 one, codes 1 and 2 two, code 3 as counted.
+fn frames_in(payload: &[u8]) -> u32 {
+    match payload[0] & 0x03 {
+        0 => 1,
+        3 => u32::from(payload.get(1).copied().unwrap_or(0) & 0x3f),
+        _ => 2,
+    }
+}
+
+/// In a room large enough for joined audience packets, a speaker whose socket is on an edge hears the stage
+/// in 20 ms packets, as a speaker on the origin does, and the edge's listeners keep getting joined 60 ms
+/// ones: while the edge has a speaker, the origin sends its link the stage's stream, and the edge joins it
+/// for its own listeners.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_speaker_hears_the_stage_in_20_ms_packets_and_the_edges_listeners_get_joined_ones() {
+    let database = stoa_store::test_database().expect("the Postgres pass of the test command sets STOA_TEST_POSTGRES");
+    let nats = nats();
+    let dir = tempfile::tempdir().unwrap();
+    // Joined packets from the first listener, to see them without hundreds of listeners.
+    let joining = |c: &mut ServerConfig| {
+        c.audience_frames = 3;
+        c.audience_frames_above = 0;
+    };
+    let a = node_with("a", &database, &nats.url, dir.path(), joining).await;
+    let b = node_with("b", &database, &nats.url, dir.path(), joining).await;
+    let base_a = format!("http://{}", a.addr);
+    let store = stoa_store::open(dir.path(), Some(&database)).await.unwrap();
+    let invite = store.create_admin_invite(10).await.unwrap();
+    let host = Api::sign_up(&base_a, &invite, "host", "host-password").await.unwrap();
+    let ear = Api::sign_up(&base_a, &invite, "ear", "ear-password").await.unwrap();
+    let sam = Api::sign_up(&base_a, &invite, "sam", "sam-password").await.unwrap();
+    let room = host.post("/api/v1/rooms", json!({"title": "Joined", "visibility": "open"})).await.unwrap();
+    let room = room["id"].as_str().unwrap().to_string();
+    let mut speaker = Bot::join_with(&host, &room, tone_frames(2.0)).await;
+    speaker.sending(true);
+    let deadline = Instant::now() + WAIT;
+    while hallway_count(&via(&ear, &b), &room).await.is_none() {
+        assert!(Instant::now() < deadline, "B never listed the room");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let listener = Bot::join(&via(&ear, &b), &room).await;
+    let mut edge = Bot::join_with(&via(&sam, &b), &room, tone_frames(2.0)).await;
+    for bot in [&listener, &edge] {
+        eventually("B's people hear A's host", || bot.heard_from(speaker.id) >= 30).await;
+    }
+    let from = |bot: &Bot, who: u32, after: Instant| -> Vec<u32> {
+        bot.heard().iter().filter(|h| h.speaker == Some(who) && h.at > after).map(|h| frames_in(&h.payload)).collect()
+    };
+    let joined = |frames: &[u32]| frames.iter().filter(|f| **f == 3).count();
+    let before = from(&edge, speaker.id, Instant::now() - Duration::from_secs(60));
+    assert!(joined(&before) * 10 >= before.len() * 9, "an edge listener gets joined packets: {before:?}");
+
+    // Sam, on B, goes on stage and speaks: they hear the host in 20 ms packets; Ear, on B, still gets
+    // joined ones, of both speakers.
+    speaker.bring_on_stage(&mut edge).await;
+    edge.sending(true);
+    eventually("B's listener hears the speaker on B", || listener.heard_from(edge.id) >= 30).await;
+    let settled = Instant::now();
+    let (host_heard, ear_heard) = (edge.heard_from(speaker.id), listener.heard_from(speaker.id));
+    eventually("the speaker on B hears 1 s more of the host", || edge.heard_from(speaker.id) >= host_heard + 50).await;
+    eventually("B's listener hears more of both", || {
+        listener.heard_from(speaker.id) >= ear_heard + 15 && listener.heard_from(edge.id) >= 45
+    })
+    .await;
+    let stage = from(&edge, speaker.id, settled);
+    assert!(stage.iter().all(|f| *f == 1), "the speaker on B hears the host in single 20 ms frames: {stage:?}");
+    for who in [speaker.id, edge.id] {
+        let audience = from(&listener, who, settled);
+        assert!(
+            joined(&audience) * 10 >= audience.len() * 9,
+            "B's listener hears {who} in joined packets: {audience:?}"
+        );
+    }
+    // Decoded from the speaker's first packet on.
+    let from_edge: Vec<_> = listener.heard().into_iter().filter(|h| h.speaker == Some(edge.id)).collect();
+    let hz = frequency(&decode_heard(&from_edge, edge.id));
+    assert!((hz - 440.0).abs() <= 5.0, "B's joined packets of the speaker on B decode to 440 Hz, not {hz:.1}");
+    assert_eq!(edge.heard_from(edge.id), 0, "the speaker on B does not hear themselves");
 }
 
 /// `stoa serve` as one node of the cluster on ports of its own choosing (port 0: no other process can take

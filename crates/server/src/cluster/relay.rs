@@ -141,6 +141,15 @@ pub enum RelayOut {
         source: u32,
         /// Whether it may be heard now (sent up the link).
         publish: bool,
+        /// 20 ms frames per audience packet in the room now (see `AudienceFrames`).
+        frames: usize,
+    },
+    /// How many 20 ms frames the room's audience packets join. While a node's connections include one that
+    /// may be heard, the origin sends that node's link the stage's 20 ms packets, and its mirror joins
+    /// them for its own listeners as the origin would.
+    AudienceFrames {
+        /// 1 (no joining) to 6.
+        frames: usize,
     },
     /// Whether a connection whose media the node serves may be heard now: the stage changed.
     Publish {
@@ -286,6 +295,8 @@ struct Mirror {
     by_conn: HashMap<ConnId, stoa_sfu::PeerId>,
     link: tokio::task::JoinHandle<()>,
     opened: Instant,
+    /// Frames per audience packet, as the origin said last.
+    frames: usize,
 }
 
 impl Mirror {
@@ -299,7 +310,17 @@ impl Mirror {
         sfu.uplink(key, Some(up_tx));
         let link = tokio::spawn(link(cluster.clone(), room.clone(), owner.to_string(), sfu.clone(), key, up));
         tracing::info!(%room, %owner, "this node mirrors the room's media");
-        Some(Mirror { sfu, key, events, peers: HashMap::new(), by_conn: HashMap::new(), link, opened: Instant::now() })
+        let (peers, by_conn) = (HashMap::new(), HashMap::new());
+        Some(Mirror { sfu, key, events, peers, by_conn, link, opened: Instant::now(), frames: 1 })
+    }
+
+    /// How many frames the room's audience packets join (the mirror joins the 20 ms stream its link
+    /// carries while this node has speakers).
+    fn frames(&mut self, frames: usize) {
+        if frames != self.frames {
+            self.frames = frames;
+            self.sfu.set_audience_frames(self.key, frames);
+        }
     }
 
     /// Answers a connection's offer from this node's SFU, with the source number the origin gave it. While
@@ -576,13 +597,21 @@ pub(crate) async fn remote_room(
                             m.publish(conn, publish);
                         }
                     }
-                    RelayOut::HostMedia { conn, sdp, slots, source, publish } => {
+                    RelayOut::AudienceFrames { frames } => {
+                        if let Some(m) = mirror.as_mut() {
+                            m.frames(frames);
+                        }
+                    }
+                    RelayOut::HostMedia { conn, sdp, slots, source, publish, frames } => {
                         let Some(tx) = conns.get(&conn) else { continue };
                         if mirror.is_none() {
                             mirror = Mirror::open(&cluster, &room, &owner);
                         }
                         match mirror.as_mut() {
-                            Some(m) => m.offer(conn, sdp, slots, stoa_sfu::SourceId(source), publish),
+                            Some(m) => {
+                                m.frames(frames);
+                                m.offer(conn, sdp, slots, stoa_sfu::SourceId(source), publish);
+                            }
                             None => {
                                 let error = ServerEvent::Error {
                                     id: None,

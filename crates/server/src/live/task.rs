@@ -650,7 +650,9 @@ impl RoomTask {
             let slots = (!self.holders.is_empty()).then(|| serde_json::to_string(&self.slots_event()).ok()).flatten();
             self.edge_media.insert(conn, EdgeMedia { node: node.clone(), source, publishing: publish });
             self.sources.insert(source, (SourceOf::Edge(conn), user));
-            let host = crate::cluster::relay::RelayOut::HostMedia { conn, sdp, slots, source: source.0, publish };
+            let frames = self.audience_frames;
+            let host =
+                crate::cluster::relay::RelayOut::HostMedia { conn, sdp, slots, source: source.0, publish, frames };
             self.to_node(&node, host);
             if publish {
                 self.sync_link(&node);
@@ -863,6 +865,13 @@ impl RoomTask {
             self.audience_frames = frames;
             tracing::info!(room = %self.id, listeners, frames, "audience packets now carry {frames} frame(s)");
             self.sfu.set_audience_frames(self.room_key, frames);
+            // Edges join too, for their own listeners, while they carry speakers (who get the 20 ms stream).
+            let mut nodes: Vec<Arc<str>> = self.edge_media.values().map(|e| e.node.clone()).collect();
+            nodes.sort();
+            nodes.dedup();
+            for node in nodes {
+                self.to_node(&node, crate::cluster::relay::RelayOut::AudienceFrames { frames });
+            }
         }
         // Who may publish changes only with the stage (roles and mutes), which bumps the room's version; a
         // listener joining does not, so the join storm does not walk every peer on every join.
