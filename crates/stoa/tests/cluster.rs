@@ -370,6 +370,20 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
         assert!(Instant::now() < deadline, "the forged message was never refused");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Nor does a forged link: an offer for the room's media from outside the cluster gets no answer and
+    // no peer on A, so no one outside can take the room's packets (or send any up a link).
+    let peers_on_a = admin_a.get("/healthz").await.unwrap()["media_peers"].as_u64();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+    let forged_link = json!({"n": "b", "t": now_ms, "r": 2, "b": {"Link": {"sdp": offer}}}).to_string();
+    let mut payload = vec![7u8; 32];
+    payload.extend_from_slice(forged_link.as_bytes());
+    let answer =
+        tokio::time::timeout(Duration::from_secs(3), raw.request(format!("stoa.room.{room}.in"), payload.into())).await;
+    assert!(answer.is_err(), "a forged link offer got an answer: {answer:?}");
+    let health = admin_a.get("/healthz").await.unwrap();
+    assert!(health["cluster"]["refused"].as_u64().unwrap_or(0) >= 2, "the forged link was refused: {health}");
+    assert_eq!(health["media_peers"].as_u64(), peers_on_a, "a forged link made no peer on A");
     assert!(hallway_count(&via(&bea, &c), &room).await.is_some(), "the room still runs");
     let before = listener_b.heard_from(speaker.id);
     eventually("the room still carries its speaker", || listener_b.heard_from(speaker.id) > before + 50).await;
