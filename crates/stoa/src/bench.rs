@@ -35,6 +35,11 @@ pub struct BenchArgs {
     /// sends is only its speakers' share and one stream per edge, however large the audience.
     #[arg(long, requires = "server")]
     listeners_on_edges: bool,
+    /// With several --server: the speakers' sockets go to this one (0 is the first, where the room is made
+    /// and which is its origin), so that what is measured is a speaker on an edge, heard through the link up
+    /// to the origin and back down.
+    #[arg(long, requires = "server", default_value_t = 0)]
+    speakers_through: usize,
     /// With --server: a multi-use invite code (`stoa admin invite --uses N`) for the bench's accounts.
     #[arg(long, requires = "server")]
     invite: Option<String>,
@@ -506,6 +511,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.listeners_on_edges && bases.len() < 2 {
         bail!("--listeners-on-edges needs at least two servers in --server: the origin, then its edges");
     }
+    if args.speakers_through >= bases.len() {
+        bail!(
+            "--speakers-through {} names no server: --server lists {} (0 is the first)",
+            args.speakers_through,
+            bases.len()
+        );
+    }
     if !metrics.is_empty() && metrics.len() != bases.len() {
         bail!(
             "--metrics names {} addresses for {} servers: one per server, in the same order",
@@ -551,10 +563,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // Speakers: the first is the host; the others are invited up.
     let epoch = Instant::now();
     let epoch_wall = std::time::SystemTime::now();
-    let mut host = Session::join(&speaker_apis[0], &room, 3).await?;
+    // With --speakers-through, the speakers' sockets (and so their media) are on another node than the
+    // room's origin.
+    let through = |api: &Api| Api::with_token(&bases[args.speakers_through], &api.token);
+    let mut host = Session::join(&through(&speaker_apis[0]), &room, 3).await?;
     let mut speakers = Vec::new();
     for api in &speaker_apis[1..] {
-        let mut s = Session::join(api, &room, 3).await?;
+        let mut s = Session::join(&through(api), &room, 3).await?;
         host.command(ClientCommand::InviteToSpeak { user_id: s.you.id }).await?;
         loop {
             match s.next().await {
@@ -833,6 +848,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "packets_decrypted": results.iter().map(|r| r.decrypted).sum::<u64>(),
         "bytes_received": results.iter().map(|r| r.bytes).sum::<u64>(),
         "listener_processes": processes,
+        "speakers_through": args.speakers_through,
         "red": !args.no_red,
     });
     let mut report = report;

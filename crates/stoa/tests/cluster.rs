@@ -794,12 +794,9 @@ async fn a_killed_node_s_listeners_come_back_within_5_s_and_a_killed_origin_s_ro
     }
 }
 
-/// `stoa bench --server A,B,C --metrics …` on three `stoa serve` nodes: the room starts on A, its listeners
-/// are spread over the three, and each node's report shows the cascade: A's media peers are its speakers,
-/// its third of the listeners and one link per edge, and A sends about what an edge sends rather than the
-/// whole audience's packets.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_bench_spreads_its_listeners_over_the_nodes_and_the_origin_sends_once_per_edge() {
+/// `stoa bench --server A,B,C --metrics … ARGS` on three new `stoa serve` nodes: its report, once each
+/// node's listeners joined and heard.
+async fn bench_on_three_nodes(args: &[&str]) -> serde_json::Value {
     let database = stoa_store::test_database().expect("the Postgres pass of the test command sets STOA_TEST_POSTGRES");
     let nats = nats();
     let dir = tempfile::tempdir().unwrap();
@@ -818,6 +815,7 @@ async fn the_bench_spreads_its_listeners_over_the_nodes_and_the_origin_sends_onc
             .args(["bench", "--server", &servers.join(","), "--metrics", &metrics.join(",")])
             .args(["--invite", &invite, "--listeners", "30", "--speakers", "2", "--seconds", "6"])
             .args(["--join-window", "6", "--json"])
+            .args(args)
             .stderr(Stdio::inherit())
             .output()
             .unwrap()
@@ -831,6 +829,18 @@ async fn the_bench_spreads_its_listeners_over_the_nodes_and_the_origin_sends_onc
         assert_eq!(node["joined"], 10, "a third of the listeners joined through each node: {report}");
         assert!(node["latency_p50_ms"].as_f64().unwrap() > 0.0, "each node's listeners heard: {report}");
     }
+    drop(nodes);
+    report
+}
+
+/// `stoa bench --server A,B,C --metrics …` on three `stoa serve` nodes: the room starts on A, its listeners
+/// are spread over the three, and each node's report shows the cascade: A's media peers are its speakers,
+/// its third of the listeners and one link per edge, and A sends about what an edge sends rather than the
+/// whole audience's packets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bench_spreads_its_listeners_over_the_nodes_and_the_origin_sends_once_per_edge() {
+    let report = bench_on_three_nodes(&[]).await;
+    let nodes_report = report["nodes"].as_array().unwrap();
     // A: 2 speakers, 10 listeners, a link each for B and C. B and C: their 10 listeners.
     let peers: Vec<f64> = nodes_report.iter().map(|n| n["media_peers"].as_f64().unwrap()).collect();
     assert_eq!(peers, [14.0, 10.0, 10.0], "{report}");
@@ -838,5 +848,16 @@ async fn the_bench_spreads_its_listeners_over_the_nodes_and_the_origin_sends_onc
     let pps: Vec<f64> = nodes_report.iter().map(|n| n["pps_out"].as_f64().unwrap()).collect();
     assert!(pps[1] > 0.0 && pps[2] > 0.0, "{report}");
     assert!(pps[0] < 1.6 * pps[1].max(pps[2]), "the origin sends per edge, not per listener: {pps:?}");
-    drop(nodes);
+}
+
+/// `stoa bench --speakers-through 1`: the speakers' sockets are on B, an edge, and every node's listeners
+/// hear them through B's link up to A and back down: the speakers' media peers are on B, A has only its
+/// listeners and the two links.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bench_s_speakers_on_an_edge_are_heard_on_every_node_through_the_origin() {
+    let report = bench_on_three_nodes(&["--speakers-through", "1"]).await;
+    assert_eq!(report["speakers_through"], 1, "{report}");
+    let peers: Vec<f64> =
+        report["nodes"].as_array().unwrap().iter().map(|n| n["media_peers"].as_f64().unwrap()).collect();
+    assert_eq!(peers, [12.0, 12.0, 10.0], "{report}");
 }
