@@ -442,6 +442,20 @@ impl Packet {
             previous,
         }
     }
+
+    /// A packet as a peer sent it, for `source` (the peer's own, or for a link the speaker its CSRC names).
+    fn received(room: RoomKey, source: SourceId, packet: str0m::rtp::RtpPacket) -> Packet {
+        Packet {
+            room,
+            source,
+            seq: *packet.seq_no,
+            timestamp: packet.header.timestamp,
+            previous: None,
+            level: packet.header.ext_vals.audio_level,
+            voice: packet.header.ext_vals.voice_activity,
+            payload: packet.payload,
+        }
+    }
 }
 
 impl Sfu {
@@ -1175,16 +1189,7 @@ impl Shard {
                                 packet.payload = primary;
                             }
                             self.forward_since.get_or_insert(now);
-                            self.pending.push(Packet {
-                                room: peer.room,
-                                source: peer.source,
-                                seq: *packet.seq_no,
-                                timestamp: packet.header.timestamp,
-                                previous: None,
-                                level: packet.header.ext_vals.audio_level,
-                                voice: packet.header.ext_vals.voice_activity,
-                                payload: packet.payload,
-                            });
+                            self.pending.push(Packet::received(peer.room, peer.source, packet));
                         }
                         // Another node's link: a packet of one of its speakers, named by the CSRC, forwarded
                         // only if that speaker may be heard now (the stage, enforced here for every node).
@@ -1196,16 +1201,8 @@ impl Shard {
                                     .is_some_and(|s| s.contains(&SourceId(packet.header.csrc[0]))) =>
                         {
                             self.forward_since.get_or_insert(now);
-                            self.pending.push(Packet {
-                                room: peer.room,
-                                source: SourceId(packet.header.csrc[0]),
-                                seq: *packet.seq_no,
-                                timestamp: packet.header.timestamp,
-                                previous: None,
-                                level: packet.header.ext_vals.audio_level,
-                                voice: packet.header.ext_vals.voice_activity,
-                                payload: packet.payload,
-                            });
+                            let source = SourceId(packet.header.csrc[0]);
+                            self.pending.push(Packet::received(peer.room, source, packet));
                         }
                         Event::RtpPacket(_) => ShardMeter::add(&self.stats.shards[self.index].refused_audience, 1),
                         Event::Connected => connected = true,
