@@ -88,13 +88,13 @@ impl Aggregator {
     }
 }
 
-/// Whether a TOC byte's configuration is a 20 ms frame (RFC 6716 §3.1, table 2).
 /// Whether a packet can be joined with others: a single 20 ms frame ("code 0"). Anything else passes
 /// through an [`Aggregator`] unchanged.
 pub fn joinable(payload: &[u8]) -> bool {
     payload.len() > 1 && payload[0] & 0x03 == 0 && frame_is_20ms(payload[0])
 }
 
+/// Whether a TOC byte's configuration is a 20 ms frame (RFC 6716 §3.1, table 2).
 fn frame_is_20ms(toc: u8) -> bool {
     let config = toc >> 3;
     match config {
