@@ -809,6 +809,16 @@ slow_mode: boolean,
  */
 silenced: boolean, };
 
+export type Grant = { 
+/**
+ * Raise a hand, accept an invitation to speak, be heard (the `speak` scope).
+ */
+speak: boolean, 
+/**
+ * Moderate, chat, react, set the outputs, end the room (the `rooms:write` scope).
+ */
+write: boolean, };
+
 export type IceServer = { 
 /**
  * `turn:` and `turns:` URLs (RFC 7065), e.g. `turn:turn.example.org:3478?transport=tcp`.
@@ -854,7 +864,12 @@ ice_servers: Array<IceServer>,
 /**
  * The room's chat: its last 100 messages, oldest first, and who may write.
  */
-chat: ChatState, } | { "type": "stage_changed", 
+chat: ChatState, 
+/**
+ * What this connection may do, by the scopes of the token it joined with, so that a client hides
+ * what it cannot use. A password's session may do everything.
+ */
+may: Grant, } | { "type": "stage_changed", 
 /**
  * The whole stage, moderators first.
  */

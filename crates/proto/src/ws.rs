@@ -10,6 +10,79 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
 
+/// What one connection to a room may do, decided by the scopes of the token it joined with. Every
+/// connection may listen, leave, offer its media and `ping`; `speak` adds the hand, accepting an invitation
+/// and speaking; `rooms:write` adds moderation, chat, reactions, the room's outputs and ending it. A command
+/// outside the grant is refused with an `error` event, `code: "missing_scope"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct Grant {
+    /// Raise a hand, accept an invitation to speak, be heard (the `speak` scope).
+    pub speak: bool,
+    /// Moderate, chat, react, set the outputs, end the room (the `rooms:write` scope).
+    pub write: bool,
+}
+
+impl Grant {
+    /// A password's session: everything.
+    pub const ALL: Grant = Grant { speak: true, write: true };
+    /// Listening only.
+    pub const LISTEN: Grant = Grant { speak: false, write: false };
+
+    /// Whether the grant covers what `command` needs.
+    pub fn allows(self, command: &ClientCommand, actor: UserId) -> bool {
+        match command.needs(actor) {
+            Needs::Nothing => true,
+            Needs::Speak => self.speak,
+            Needs::Write => self.write,
+        }
+    }
+}
+
+impl Default for Grant {
+    /// Older servers sent no grant: they let every connection do everything.
+    fn default() -> Self {
+        Grant::ALL
+    }
+}
+
+/// What a command needs beyond being in the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Open to every connection: listening, leaving, media signaling, keep-alives.
+    Nothing,
+    /// The `speak` scope.
+    Speak,
+    /// The `rooms:write` scope.
+    Write,
+}
+
+impl ClientCommand {
+    /// What this command needs of a connection's grant when `actor` sends it. Leaving the stage oneself is
+    /// part of speaking; moving someone else is moderation.
+    pub fn needs(&self, actor: UserId) -> Needs {
+        use ClientCommand as C;
+        match self {
+            C::Ping | C::Leave | C::Offer { .. } | C::Candidate { .. } => Needs::Nothing,
+            C::RaiseHand | C::LowerHand | C::AcceptInvite | C::DeclineInvite | C::SetMuted { .. } => Needs::Speak,
+            C::MoveToAudience { user_id } if *user_id == actor => Needs::Speak,
+            C::MoveToAudience { .. }
+            | C::InviteToSpeak { .. }
+            | C::MakeModerator { .. }
+            | C::RemoveModerator { .. }
+            | C::Mute { .. }
+            | C::Remove { .. }
+            | C::SetHandMode { .. }
+            | C::EndRoom
+            | C::SendChat { .. }
+            | C::DeleteChat { .. }
+            | C::SilenceChat { .. }
+            | C::SetChatMode { .. }
+            | C::SetOutputs { .. }
+            | C::React { .. } => Needs::Write,
+        }
+    }
+}
+
 /// A frame from the client: an optional correlation `id` and a command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct ClientMessage {
@@ -243,6 +316,10 @@ pub enum ServerEvent {
         /// The room's chat: its last 100 messages, oldest first, and who may write.
         #[serde(default)]
         chat: ChatState,
+        /// What this connection may do, by the scopes of the token it joined with, so that a client hides
+        /// what it cannot use. A password's session may do everything.
+        #[serde(default)]
+        may: Grant,
     },
     /// The stage changed: someone came on or left, changed role, or was muted or unmuted.
     StageChanged {

@@ -56,6 +56,7 @@ fn generate() -> String {
         ReactionCount::decl(&cfg),
         ChatMessage::decl(&cfg),
         ChatState::decl(&cfg),
+        Grant::decl(&cfg),
         IceServer::decl(&cfg),
         IceServers::decl(&cfg),
         ServerEvent::decl(&cfg),

@@ -27,6 +27,9 @@ pub enum CommandError {
     /// This connection may only listen (an access token without the `speak` scope).
     #[error("This connection may only listen: its access token lacks the `speak` scope.")]
     ListenOnly,
+    /// This connection's access token lacks `rooms:write`: no moderation, chat, reactions or outputs.
+    #[error("This connection's access token lacks the `rooms:write` scope.")]
+    MissingWriteScope,
     /// The target is not in the room.
     #[error("That person is not in the room.")]
     NoSuchParticipant,
@@ -101,7 +104,7 @@ impl CommandError {
             CommandError::HandsOff => "hands_off",
             CommandError::NotFollowedBySpeakers => "not_followed_by_speakers",
             CommandError::NoInvitation => "no_invitation",
-            CommandError::ListenOnly => "missing_scope",
+            CommandError::ListenOnly | CommandError::MissingWriteScope => "missing_scope",
             CommandError::ChatInvalid => "chat_invalid",
             CommandError::ChatOff => "chat_off",
             CommandError::ChatSpeakersOnly => "chat_speakers_only",

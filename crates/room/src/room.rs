@@ -5,8 +5,8 @@ use crate::error::{CommandError, JoinError};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 use stoa_proto::{
-    AudienceMember, AudiencePage, ClientCommand, ClientMessage, HandMode, ModerationAction, Role, RoomId, RoomInfo,
-    RoomOutputs, ServerEvent, StageMember, UserId, UserSummary, Visibility,
+    AudienceMember, AudiencePage, ClientCommand, ClientMessage, Grant, HandMode, ModerationAction, Role, RoomId,
+    RoomInfo, RoomOutputs, ServerEvent, StageMember, UserId, UserSummary, Visibility,
 };
 
 /// How often, at most, the audience size is sent to everyone. Once a second is fresh enough for a counter
@@ -111,9 +111,9 @@ struct Participant {
     /// Sequence number of the raised hand, when it is up.
     hand: Option<u64>,
     invited_to_speak: bool,
-    /// May only listen (joined with an access token without `speak`): never published, never on stage by
-    /// their own doing.
-    listen_only: bool,
+    /// What the current connection may do (an access token's scopes): without `speak`, never published and
+    /// never on stage by their own doing; without `write`, no moderation, chat or reactions.
+    grant: Grant,
     /// Those on stage who follow and who block this participant, and nobody else: bounded by the stage,
     /// whatever the size of anyone's social graph. Kept up to date as the stage changes.
     relations: Relations,
@@ -212,7 +212,7 @@ impl Room {
                 presence: Presence::Away(now),
                 hand: None,
                 invited_to_speak: false,
-                listen_only: false,
+                grant: Grant::LISTEN,
                 relations: Relations::default(),
             },
         );
@@ -275,7 +275,7 @@ impl Room {
                     presence: Presence::Away(now),
                     hand: None,
                     invited_to_speak: false,
-                    listen_only: false,
+                    grant: Grant::LISTEN,
                     relations: Relations::default(),
                 },
             );
@@ -359,16 +359,7 @@ impl Room {
         self.conns
             .get(&conn)
             .and_then(|u| self.participants.get(u))
-            .is_some_and(|p| p.role != Role::Listener && !p.muted && !p.listen_only)
-    }
-
-    /// Restricts a connection's participant to listening (an access token without `speak`), for as long
-    /// as this connection lasts: their packets are never forwarded, and they cannot raise a hand or accept
-    /// an invitation to speak.
-    pub fn restrict_to_listening(&mut self, conn: ConnId) {
-        if let Some(p) = self.conns.get(&conn).and_then(|u| self.participants.get_mut(u)) {
-            p.listen_only = true;
-        }
+            .is_some_and(|p| p.role != Role::Listener && !p.muted && p.grant.speak)
     }
 
     /// The user behind a connection.
@@ -411,12 +402,16 @@ impl Room {
     /// `relations` are the user's relations to `asked`, the stage as the glue last saw it. Whoever is on
     /// stage now and was not asked about is looked up ([`Output::LookUpRelations`]); whoever was asked about
     /// and is no longer on stage is forgotten.
+    ///
+    /// `grant` is what this connection may do (a password's session: [`Grant::ALL`]); it belongs to the
+    /// connection, and a later connection of the same person brings its own.
     pub fn join(
         &mut self,
         _now: Instant,
         user: UserSummary,
         mut relations: Relations,
         asked: &[UserId],
+        grant: Grant,
     ) -> Result<ConnId, JoinError> {
         if self.ended {
             return Err(JoinError::NotFound);
@@ -453,8 +448,7 @@ impl Room {
                 self.outputs.push_back(Output::Close(old));
             }
             p.presence = Presence::Connected(conn);
-            // A restriction belongs to the connection that had it (see `restrict_to_listening`).
-            p.listen_only = false;
+            p.grant = grant;
             p.relations = relations;
             p.user = user.clone();
         } else {
@@ -474,7 +468,7 @@ impl Room {
                     presence: Presence::Connected(conn),
                     hand: None,
                     invited_to_speak: false,
-                    listen_only: false,
+                    grant,
                     relations,
                 },
             );
@@ -498,6 +492,7 @@ impl Room {
                 hands,
                 ice_servers: Vec::new(),
                 chat: self.chat_state(user_id),
+                may: grant,
             },
         ));
         if role == Role::Listener && self.hosts.contains(&user_id) {
@@ -745,7 +740,13 @@ impl Room {
             return;
         }
         let raising = matches!(message.command, ClientCommand::RaiseHand);
-        match self.apply(now, conn, actor, message.command) {
+        let grant = self.participants.get(&actor).map_or(Grant::LISTEN, |p| p.grant);
+        let result = match message.command.needs(actor) {
+            _ if grant.allows(&message.command, actor) => self.apply(now, conn, actor, message.command),
+            stoa_proto::Needs::Write => Err(CommandError::MissingWriteScope),
+            _ => Err(CommandError::ListenOnly),
+        };
+        match result {
             Err(CommandError::NotFollowedBySpeakers) if raising && self.looked_up_for(actor) => {
                 // A stage member's follows are being looked up, and may include this listener: the hand
                 // waits for the answer rather than be refused by a race with the store.
@@ -810,7 +811,7 @@ impl Room {
             }
             ClientCommand::AcceptInvite => {
                 let p = self.participant_mut(actor)?;
-                if p.listen_only {
+                if !p.grant.speak {
                     return Err(CommandError::ListenOnly);
                 }
                 if !p.invited_to_speak || p.role != Role::Listener {
@@ -939,7 +940,7 @@ impl Room {
         let mode = self.hand_mode;
         let seq = self.next_seq + 1;
         let p = self.participant_mut(actor)?;
-        if p.listen_only {
+        if !p.grant.speak {
             return Err(CommandError::ListenOnly);
         }
         if p.role != Role::Listener {

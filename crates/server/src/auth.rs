@@ -94,12 +94,19 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The token a request carries: `Authorization: Bearer TOKEN` first, else the session cookie.
+/// The token of an `Authorization: Bearer TOKEN` header (the scheme's name in any case, RFC 6750 §2.1).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = auth.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The token a request carries: `Authorization: Bearer TOKEN`, else the session cookie. A request with an
+/// `Authorization` header of another scheme carries no token: it neither falls back to the cookie nor
+/// escapes the origin check that cookie-authenticated writes get.
 pub fn request_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
-        && let Some(token) = auth.strip_prefix("Bearer ")
-    {
-        return Some(token.trim().to_string());
+    if headers.contains_key(header::AUTHORIZATION) {
+        return bearer(headers).map(str::to_string);
     }
     headers
         .get_all(header::COOKIE)
@@ -170,8 +177,14 @@ impl FromRequestParts<AppState> for Session {
             if !hex(secret) {
                 return Err(ApiError::unauthorized());
             }
-            let (account, scopes) =
+            let (mut account, scopes) =
                 state.store.api_token_account(&token_hash(&token)).await?.ok_or_else(ApiError::unauthorized)?;
+            // An admin's token without the `admin` scope carries no admin power anywhere: every check of
+            // `is_admin` (a hidden room's replay, another room's moderation log, others' recordings) sees
+            // an ordinary account.
+            if !scopes.contains(&Scope::Admin) {
+                account.is_admin = false;
+            }
             match scope_for(&parts.method, parts.uri.path()) {
                 None => {
                     return Err(ApiError::forbidden(

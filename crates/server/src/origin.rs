@@ -75,7 +75,9 @@ fn is_upgrade(method: &Method, headers: &HeaderMap) -> bool {
 pub fn check(method: &Method, headers: &HeaderMap, origins: &Origins) -> Result<(), ApiError> {
     let upgrade = is_upgrade(method, headers);
     let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-    if (safe && !upgrade) || headers.contains_key(header::AUTHORIZATION) {
+    // Only a bearer token exempts a request: a browser attaches no such header on its own, whereas any other
+    // scheme (`Basic`) could ride along with the cookie, which is then what authenticates.
+    if (safe && !upgrade) || crate::auth::bearer(headers).is_some() {
         return Ok(());
     }
     let refused = || {
@@ -152,6 +154,11 @@ mod tests {
         assert!(check(&post, &headers(&[]), &o).is_ok(), "no cookie, no browser: nothing to forge");
         let bearer = ("authorization", "Bearer abc");
         assert!(check(&post, &headers(&[bearer, cookie, ("origin", "https://evil.example")]), &o).is_ok());
+        let basic = ("authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l");
+        assert!(
+            check(&post, &headers(&[basic, cookie, ("origin", "https://evil.example")]), &o).is_err(),
+            "a non-Bearer Authorization header does not skip the origin check"
+        );
         assert!(check(&Method::GET, &headers(&[cookie, ("origin", "https://evil.example")]), &o).is_ok());
         let ws = ("upgrade", "websocket");
         assert!(check(&Method::GET, &headers(&[ws, cookie]), &o).is_err(), "a cookie socket with no Origin");

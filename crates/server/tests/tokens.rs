@@ -151,3 +151,98 @@ async fn a_listen_token_hears_the_room_but_never_gets_on_stage_and_a_speak_token
     ws.send(json!({"type": "accept_invite"})).await;
     assert_eq!(ws.expect("role_changed").await["role"], "speaker");
 }
+
+/// Every room command a moderator might send, with what it needs: `None` for every connection, else the
+/// scope.
+fn room_commands(other: i64) -> Vec<(Value, Option<&'static str>)> {
+    vec![
+        (json!({"type": "ping"}), None),
+        (json!({"type": "raise_hand"}), Some("speak")),
+        (json!({"type": "lower_hand"}), Some("speak")),
+        (json!({"type": "accept_invite"}), Some("speak")),
+        (json!({"type": "decline_invite"}), Some("speak")),
+        (json!({"type": "set_muted", "muted": true}), Some("speak")),
+        (json!({"type": "invite_to_speak", "user_id": other}), Some("rooms:write")),
+        (json!({"type": "move_to_audience", "user_id": other}), Some("rooms:write")),
+        (json!({"type": "make_moderator", "user_id": other}), Some("rooms:write")),
+        (json!({"type": "remove_moderator", "user_id": other}), Some("rooms:write")),
+        (json!({"type": "mute", "user_id": other}), Some("rooms:write")),
+        (json!({"type": "remove", "user_id": other}), Some("rooms:write")),
+        (json!({"type": "set_hand_mode", "mode": "off"}), Some("rooms:write")),
+        (json!({"type": "send_chat", "text": "hello"}), Some("rooms:write")),
+        (json!({"type": "delete_chat", "message_id": 1}), Some("rooms:write")),
+        (json!({"type": "silence_chat", "user_id": other, "silenced": true}), Some("rooms:write")),
+        (json!({"type": "set_chat_mode", "mode": "off"}), Some("rooms:write")),
+        (json!({"type": "set_outputs", "clips": true}), Some("rooms:write")),
+        (json!({"type": "react", "reaction": "clap"}), Some("rooms:write")),
+        (json!({"type": "end_room"}), Some("rooms:write")),
+    ]
+}
+
+#[tokio::test]
+async fn a_moderators_token_does_in_the_room_only_what_its_scopes_allow() {
+    let server = TestServer::start().await;
+    let host = server.user("host").await;
+    let bob = server.user("bob").await;
+    let (room, _hws) = server.room(&host, "open", &[]).await;
+    let mut bws = bob.join(&room).await.unwrap();
+    bws.expect("joined").await;
+    for (scopes, may) in [
+        (json!(["listen"]), json!({"speak": false, "write": false})),
+        (json!(["listen", "speak"]), json!({"speak": true, "write": false})),
+    ] {
+        let (s, made) = host.post("/api/v1/tokens", json!({"name": "bot", "scopes": scopes})).await;
+        assert_eq!(s, StatusCode::CREATED, "{made}");
+        let mut as_bot = host.clone();
+        as_bot.token = made["token"].as_str().unwrap().to_string();
+        // The host, the room's moderator, comes back with the token: the new connection takes their place.
+        let mut ws = as_bot.join(&room).await.unwrap();
+        let joined = ws.expect("joined").await;
+        assert_eq!(joined["role"], "moderator");
+        assert_eq!(joined["may"], may, "the joined event says what this connection may do");
+        for (command, needs) in room_commands(bob.id) {
+            let allowed = match needs {
+                None => true,
+                Some(scope) => scopes.as_array().unwrap().iter().any(|s| s == scope),
+            };
+            if allowed {
+                continue;
+            }
+            assert_eq!(
+                ws.command_error(command.clone()).await.as_deref(),
+                Some("missing_scope"),
+                "{scopes} must refuse {command}"
+            );
+        }
+        // Nothing happened: the room is live, bob is still in the audience, and nobody was told anything.
+        let (s, info) = host.get(&format!("/api/v1/rooms/{room}")).await;
+        assert_eq!(s, StatusCode::OK, "the room still runs: {info}");
+        assert_eq!(info["stage"].as_array().unwrap().len(), 1, "{info}");
+        assert_eq!(bws.command_error(json!({"type": "ping"})).await, None);
+    }
+    // With rooms:write, the same moderator ends the room.
+    let (_, made) = host.post("/api/v1/tokens", json!({"name": "bot", "scopes": ["listen", "rooms:write"]})).await;
+    let mut as_bot = host.clone();
+    as_bot.token = made["token"].as_str().unwrap().to_string();
+    let mut ws = as_bot.join(&room).await.unwrap();
+    assert_eq!(ws.expect("joined").await["may"], json!({"speak": false, "write": true}));
+    ws.send(json!({"type": "end_room"})).await;
+    assert_eq!(bws.expect("room_ended").await["reason"], "ended_by_moderator");
+}
+
+#[tokio::test]
+async fn an_admins_ordinary_token_has_no_admin_power() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let host = server.user("host").await;
+    let (room, _hws) = server.room(&host, "closed", &[]).await;
+    let (s, _) = admin.get(&format!("/api/v1/rooms/{room}/moderation")).await;
+    assert_eq!(s, StatusCode::OK, "the admin's session reads any room's moderation log");
+    let (_, made) =
+        admin.post("/api/v1/tokens", json!({"name": "ops", "scopes": ["rooms:read", "rooms:write", "listen"]})).await;
+    let token = made["token"].as_str().unwrap().to_string();
+    let (s, b) = with(&server, &token, Method::GET, &format!("/api/v1/rooms/{room}/moderation"), None).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{b}");
+    let (s, me) = with(&server, &token, Method::GET, "/api/v1/me", None).await;
+    assert_eq!((s, &me["is_admin"]), (StatusCode::OK, &json!(false)), "{me}");
+}

@@ -289,6 +289,24 @@ async fn a_speakers_440_hz_reaches_the_listen_link_a_clip_an_rtmp_server_and_the
     )
     .await;
     assert_eq!(status, 403);
+    // An admin's token without the `admin` scope has no admin power: it cannot delete another's replay.
+    let (status, made) = send_json(
+        &w.admin,
+        reqwest::Method::POST,
+        "/api/v1/tokens",
+        json!({"name": "ops", "scopes": ["rooms:read", "rooms:write"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let admins_token = stoa_client::Api::with_token(&w.base, made["token"].as_str().unwrap());
+    let (status, _) = send_json(
+        &admins_token,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/recordings/{}", replay["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 403, "an admin's rooms:write token deleted another's replay");
     let (status, _) = send_json(
         &host,
         reqwest::Method::DELETE,

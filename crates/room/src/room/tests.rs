@@ -106,7 +106,7 @@ fn run(script: &str) -> String {
                     blocked_by: asked.iter().copied().filter(|s| h.blocks.contains(&(*s, u.id))).collect(),
                 };
                 let now = h.now;
-                match h.room.as_mut().unwrap().join(now, u.clone(), rel, &asked) {
+                match h.room.as_mut().unwrap().join(now, u.clone(), rel, &asked, Grant::ALL) {
                     Ok(conn) => {
                         h.conns.insert(conn, u.id);
                     }
@@ -1340,9 +1340,9 @@ fn a_restored_room_gives_the_stage_back_to_those_who_return_and_ends_if_nobody_d
     let id = RoomId("r".into());
     let mut room =
         Room::new(now, id.clone(), "Talk".into(), Visibility::Open, user("alice"), HashSet::new(), config.clone());
-    let alice = room.join(now, user("alice"), Relations::default(), &[]).unwrap();
-    let bob = room.join(now, user("bob"), Relations::default(), &[]).unwrap();
-    let carol = room.join(now, user("carol"), Relations::default(), &[]).unwrap();
+    let alice = room.join(now, user("alice"), Relations::default(), &[], Grant::ALL).unwrap();
+    let bob = room.join(now, user("bob"), Relations::default(), &[], Grant::ALL).unwrap();
+    let carol = room.join(now, user("carol"), Relations::default(), &[], Grant::ALL).unwrap();
     let say = |room: &mut Room, conn, command| room.command(now, conn, ClientMessage { id: None, command });
     say(&mut room, alice, ClientCommand::InviteToSpeak { user_id: UserId(2) });
     say(&mut room, bob, ClientCommand::AcceptInvite);
@@ -1361,10 +1361,10 @@ fn a_restored_room_gives_the_stage_back_to_those_who_return_and_ends_if_nobody_d
     let later = now + Duration::from_secs(100);
     let mut back = Room::restore(later, id.clone(), lasting.clone(), config.clone()).unwrap();
     assert_eq!(back.lasting(), lasting, "nothing lost on the way back");
-    assert!(matches!(back.join(later, user("carol"), Relations::default(), &[]), Err(JoinError::Removed)));
-    back.join(later, user("bob"), Relations::default(), &[]).unwrap();
+    assert!(matches!(back.join(later, user("carol"), Relations::default(), &[], Grant::ALL), Err(JoinError::Removed)));
+    back.join(later, user("bob"), Relations::default(), &[], Grant::ALL).unwrap();
     assert_eq!(back.role_of(UserId(2)), Some(Role::Speaker), "bob is a speaker again");
-    back.join(later, user("dave"), Relations::default(), &[]).unwrap();
+    back.join(later, user("dave"), Relations::default(), &[], Grant::ALL).unwrap();
     assert_eq!(back.role_of(UserId(4)), Some(Role::Listener));
     // Alice never returns: past the grace, the moderator's place passes to the speaker who came back.
     back.handle_timeout(later + Duration::from_secs(31));
@@ -1391,9 +1391,9 @@ fn an_events_co_hosts_come_in_as_moderators_even_after_a_restart() {
     let mut room =
         Room::new(now, id.clone(), "Event".into(), Visibility::Open, user("alice"), HashSet::new(), config.clone());
     room.set_hosts([UserId(2)].into_iter().collect());
-    room.join(now, user("alice"), Relations::default(), &[]).unwrap();
-    room.join(now, user("carol"), Relations::default(), &[]).unwrap();
-    room.join(now, user("bob"), Relations::default(), &[]).unwrap();
+    room.join(now, user("alice"), Relations::default(), &[], Grant::ALL).unwrap();
+    room.join(now, user("carol"), Relations::default(), &[], Grant::ALL).unwrap();
+    room.join(now, user("bob"), Relations::default(), &[], Grant::ALL).unwrap();
     assert_eq!(room.role_of(UserId(2)), Some(Role::Moderator), "the co-host is a moderator on arrival");
     assert_eq!(room.role_of(UserId(3)), Some(Role::Listener), "anyone else is a listener");
     assert_eq!(room.listener_count(), 1);
@@ -1401,7 +1401,7 @@ fn an_events_co_hosts_come_in_as_moderators_even_after_a_restart() {
     assert_eq!(lasting.hosts, [UserId(2)]);
     // After a restart, a co-host who was not there yet still comes in as a moderator.
     let mut back = Room::restore(now, id, Lasting { stage: lasting.stage[..1].to_vec(), ..lasting }, config).unwrap();
-    back.join(now, user("bob"), Relations::default(), &[]).unwrap();
+    back.join(now, user("bob"), Relations::default(), &[], Grant::ALL).unwrap();
     assert_eq!(back.role_of(UserId(2)), Some(Role::Moderator));
 }
 
@@ -1413,8 +1413,8 @@ fn chat_modes_limits_slow_mode_deletion_silencing_and_history() {
     let mut room =
         Room::new(t0, RoomId("r".into()), "Chat".into(), Visibility::Open, user("alice"), HashSet::new(), config);
     room.set_wall_clock(t0, 1_000_000);
-    let alice = room.join(t0, user("alice"), Relations::default(), &[]).unwrap();
-    let bob = room.join(t0, user("bob"), Relations::default(), &[]).unwrap();
+    let alice = room.join(t0, user("alice"), Relations::default(), &[], Grant::ALL).unwrap();
+    let bob = room.join(t0, user("bob"), Relations::default(), &[], Grant::ALL).unwrap();
     while room.poll_output().is_some() {}
     let outputs = |room: &mut Room| std::iter::from_fn(|| room.poll_output()).collect::<Vec<_>>();
     let say =
@@ -1497,7 +1497,7 @@ fn chat_modes_limits_slow_mode_deletion_silencing_and_history() {
     let mut conns = Vec::new();
     for i in 0..21 {
         let u = UserSummary { id: UserId(100 + i), username: format!("u{i}"), display_name: format!("U{i}") };
-        conns.push(room.join(t3, u, Relations::default(), &[]).unwrap());
+        conns.push(room.join(t3, u, Relations::default(), &[], Grant::ALL).unwrap());
     }
     outputs(&mut room);
     for c in &conns[..20] {
@@ -1539,7 +1539,7 @@ fn chat_modes_limits_slow_mode_deletion_silencing_and_history() {
     at += Duration::from_millis(500);
     room.handle_timeout(at);
     let late = UserSummary { id: UserId(500), username: "late".into(), display_name: "Late".into() };
-    let conn = room.join(at, late, Relations::default(), &[]).unwrap();
+    let conn = room.join(at, late, Relations::default(), &[], Grant::ALL).unwrap();
     let joined = outputs(&mut room).into_iter().find_map(|o| match o {
         Output::Send(c, ServerEvent::Joined { chat, .. }) if c == conn => Some(chat),
         _ => None,
@@ -1557,8 +1557,8 @@ fn reactions_go_out_as_counts_twice_a_second_never_one_by_one() {
     let config = RoomConfig { capacity: 100, reconnect_grace: Duration::from_secs(30) };
     let mut room =
         Room::new(t0, RoomId("r".into()), "R".into(), Visibility::Open, user("alice"), HashSet::new(), config);
-    let alice = room.join(t0, user("alice"), Relations::default(), &[]).unwrap();
-    let bob = room.join(t0, user("bob"), Relations::default(), &[]).unwrap();
+    let alice = room.join(t0, user("alice"), Relations::default(), &[], Grant::ALL).unwrap();
+    let bob = room.join(t0, user("bob"), Relations::default(), &[], Grant::ALL).unwrap();
     while room.poll_output().is_some() {}
     let react = |room: &mut Room, conn, reaction| {
         room.command(t0, conn, ClientMessage { id: None, command: ClientCommand::React { reaction } })
@@ -1608,15 +1608,91 @@ fn a_listen_only_connection_is_never_published_even_made_a_moderator() {
     let config = RoomConfig { capacity: 10, reconnect_grace: Duration::from_secs(30) };
     let mut room =
         Room::new(t0, RoomId("r".into()), "R".into(), Visibility::Open, user("alice"), HashSet::new(), config);
-    let alice = room.join(t0, user("alice"), Relations::default(), &[]).unwrap();
-    let bob = room.join(t0, user("bob"), Relations::default(), &[]).unwrap();
-    room.restrict_to_listening(bob);
+    let alice = room.join(t0, user("alice"), Relations::default(), &[], Grant::ALL).unwrap();
+    let bob = room.join(t0, user("bob"), Relations::default(), &[], Grant::LISTEN).unwrap();
     while room.poll_output().is_some() {}
     room.command(t0, alice, ClientMessage { id: None, command: ClientCommand::MakeModerator { user_id: UserId(2) } });
     assert_eq!(room.role_of(UserId(2)), Some(Role::Moderator));
     assert!(!room.may_publish(bob), "a listen-only connection is never forwarded");
     assert!(room.may_publish(alice));
     // A new connection of the same person (a full session) is not restricted.
-    let again = room.join(t0, user("bob"), Relations::default(), &[]).unwrap();
+    let again = room.join(t0, user("bob"), Relations::default(), &[], Grant::ALL).unwrap();
     assert!(room.may_publish(again));
+}
+
+/// Every command the room takes, as a moderator might send it about `other`.
+fn every_command(other: UserId) -> Vec<ClientCommand> {
+    use stoa_proto::{ChatMode, Reaction};
+    vec![
+        ClientCommand::RaiseHand,
+        ClientCommand::LowerHand,
+        ClientCommand::InviteToSpeak { user_id: other },
+        ClientCommand::AcceptInvite,
+        ClientCommand::DeclineInvite,
+        ClientCommand::MoveToAudience { user_id: other },
+        ClientCommand::MakeModerator { user_id: other },
+        ClientCommand::RemoveModerator { user_id: other },
+        ClientCommand::Mute { user_id: other },
+        ClientCommand::SetMuted { muted: true },
+        ClientCommand::Remove { user_id: other },
+        ClientCommand::SetHandMode { mode: HandMode::Off },
+        ClientCommand::SendChat { text: "hi".into() },
+        ClientCommand::DeleteChat { message_id: 1 },
+        ClientCommand::SilenceChat { user_id: other, silenced: true },
+        ClientCommand::SetChatMode { mode: ChatMode::Off },
+        ClientCommand::SetOutputs { recording: Some(true), clips: None, listen_link: None },
+        ClientCommand::React { reaction: Reaction::Clap },
+        ClientCommand::EndRoom,
+    ]
+}
+
+#[test]
+fn a_moderators_token_may_do_only_what_its_scopes_grant_in_the_room() {
+    let t0 = Instant::now();
+    let config = RoomConfig { capacity: 10, reconnect_grace: Duration::from_secs(30) };
+    for (grant, allowed) in
+        [(Grant::LISTEN, stoa_proto::Needs::Nothing), (Grant { speak: true, write: false }, stoa_proto::Needs::Speak)]
+    {
+        let mut room = Room::new(
+            t0,
+            RoomId("r".into()),
+            "R".into(),
+            Visibility::Open,
+            user("alice"),
+            HashSet::new(),
+            config.clone(),
+        );
+        // Alice, the room's creator and moderator, comes in with a scoped token; Bob is a listener.
+        let alice = room.join(t0, user("alice"), Relations::default(), &[], grant).unwrap();
+        let joined = room.poll_output();
+        assert!(
+            matches!(&joined, Some(Output::Send(c, ServerEvent::Joined { may, .. })) if *c == alice && *may == grant),
+            "the joined event says what the connection may do: {joined:?}"
+        );
+        room.join(t0, user("bob"), Relations::default(), &[], Grant::ALL).unwrap();
+        let bob = UserId(2);
+        for command in every_command(bob) {
+            let needs = command.needs(UserId(1));
+            if needs == stoa_proto::Needs::Nothing || (needs == stoa_proto::Needs::Speak && allowed == needs) {
+                continue;
+            }
+            while room.poll_output().is_some() {}
+            room.command(t0, alice, ClientMessage { id: Some(9), command: command.clone() });
+            let out: Vec<Output> = std::iter::from_fn(|| room.poll_output()).collect();
+            assert!(
+                matches!(out.as_slice(), [Output::Send(c, ServerEvent::Error { id: Some(9), code, .. })]
+                    if *c == alice && code == "missing_scope"),
+                "{grant:?} must refuse {command:?} with missing_scope and do nothing else: {out:?}"
+            );
+        }
+        assert!(!room.is_ended(), "{grant:?}: the room did not end");
+        assert_eq!(room.role_of(bob), Some(Role::Listener));
+    }
+    // Keep-alives stay open to every token.
+    let mut room =
+        Room::new(t0, RoomId("r".into()), "R".into(), Visibility::Open, user("alice"), HashSet::new(), config);
+    let alice = room.join(t0, user("alice"), Relations::default(), &[], Grant::LISTEN).unwrap();
+    while room.poll_output().is_some() {}
+    room.command(t0, alice, ClientMessage { id: None, command: ClientCommand::Ping });
+    assert!(matches!(room.poll_output(), Some(Output::Send(_, ServerEvent::Pong))));
 }

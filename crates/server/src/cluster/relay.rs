@@ -50,7 +50,7 @@ pub(crate) enum RelayIn {
         user: UserSummary,
         relations: Relations,
         asked: Vec<UserId>,
-        listen_only: bool,
+        grant: stoa_proto::Grant,
     },
     Command {
         conn: ConnId,
@@ -202,8 +202,8 @@ pub(crate) async fn host_room(cluster: Cluster, room: RoomId, inbox: mpsc::Sende
             async move { inbox.send(input).await.is_ok() }
         };
         match input {
-            RelayIn::Join { token, user, relations, asked, listen_only } => {
-                send(RoomInput::RemoteJoin { node, token, user, relations, asked, listen_only }).await;
+            RelayIn::Join { token, user, relations, asked, grant } => {
+                send(RoomInput::RemoteJoin { node, token, user, relations, asked, grant }).await;
             }
             RelayIn::Command { conn, message } => {
                 send(RoomInput::Relayed { node, conn, message: Some(message) }).await;
@@ -465,7 +465,7 @@ pub(crate) async fn remote_room(
             input = rx.recv() => {
                 let Some(input) = input else { break };
                 match input {
-                    RoomInput::Join { user, relations, asked, listen_only, reply } => {
+                    RoomInput::Join { user, relations, asked, grant, reply } => {
                         if pending.len() >= MAX_PENDING_JOINS {
                             // Dropping the reply answers the join: the room cannot be reached just now.
                             drop(reply);
@@ -473,7 +473,7 @@ pub(crate) async fn remote_room(
                         }
                         let token = next_token;
                         next_token += 1;
-                        if cluster.send(to_owner.clone(), RelayIn::Join { token, user, relations, asked, listen_only }) {
+                        if cluster.send(to_owner.clone(), RelayIn::Join { token, user, relations, asked, grant }) {
                             pending.insert(token, (Instant::now(), reply));
                         }
                     }
@@ -748,7 +748,7 @@ mod tests {
                 user: user(i),
                 relations: Relations::default(),
                 asked: Vec::new(),
-                listen_only: false,
+                grant: stoa_proto::Grant::ALL,
                 reply,
             };
             tx.send(join).await.unwrap();

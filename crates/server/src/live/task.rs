@@ -45,8 +45,8 @@ pub enum RoomInput {
         relations: Relations,
         /// Whom the relations were looked up among: the stage, as the room's snapshot showed it.
         asked: Vec<UserId>,
-        /// The connection may only listen (an access token without `speak`).
-        listen_only: bool,
+        /// What the connection may do (an access token's scopes).
+        grant: stoa_proto::Grant,
         /// Where to answer.
         reply: oneshot::Sender<Result<JoinOutcome, JoinError>>,
     },
@@ -141,8 +141,8 @@ pub enum RoomInput {
         relations: Relations,
         /// Whom the relations were looked up among.
         asked: Vec<UserId>,
-        /// The connection may only listen.
-        listen_only: bool,
+        /// What the connection may do.
+        grant: stoa_proto::Grant,
     },
     /// A command (or, with none, the socket's close) relayed from another node: acted on only if that node
     /// holds the connection.
@@ -500,11 +500,8 @@ impl RoomTask {
     fn handle(&mut self, input: RoomInput) {
         let now = Instant::now();
         match input {
-            RoomInput::Join { user, relations, asked, listen_only, reply } => {
-                let outcome = self.room.join(now, user, relations, &asked).map(|conn| {
-                    if listen_only {
-                        self.room.restrict_to_listening(conn);
-                    }
+            RoomInput::Join { user, relations, asked, grant, reply } => {
+                let outcome = self.room.join(now, user, relations, &asked, grant).map(|conn| {
                     let (tx, personal) = mpsc::channel(PERSONAL_QUEUE);
                     self.conns.insert(conn, Sink::Local(tx));
                     JoinOutcome { conn, personal, broadcast: self.broadcast.subscribe() }
@@ -515,11 +512,8 @@ impl RoomTask {
                     self.room.disconnected(now, outcome.conn);
                 }
             }
-            RoomInput::RemoteJoin { node, token, user, relations, asked, listen_only } => {
-                let result = self.room.join(now, user, relations, &asked).inspect(|&conn| {
-                    if listen_only {
-                        self.room.restrict_to_listening(conn);
-                    }
+            RoomInput::RemoteJoin { node, token, user, relations, asked, grant } => {
+                let result = self.room.join(now, user, relations, &asked, grant).inspect(|&conn| {
                     self.conns.insert(conn, Sink::Remote(node.clone()));
                     *self.remote_nodes.entry(node.clone()).or_default() += 1;
                 });

@@ -404,11 +404,11 @@ pub async fn websocket(
     Path(id): Path<String>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    // An access token needs `listen` to join, and joins to listen only unless it may `speak`.
+    // An access token needs `listen` (or `speak`) to join; in the room, it may do what its scopes grant.
     if !session.may(Scope::Listen) && !session.may(Scope::Speak) {
         return Err(ApiError::forbidden("missing_scope", "This access token lacks the `listen` scope."));
     }
-    let listen_only = !session.may(Scope::Speak);
+    let grant = stoa_proto::Grant { speak: session.may(Scope::Speak), write: session.may(Scope::RoomsWrite) };
     // A removed user knows the room exists; they are told why they cannot come back rather than 404.
     if let Some(handle) = RoomId::is_well_formed(&id).then(|| state.rooms.get(&RoomId(id.clone()))).flatten()
         && handle.snapshot.borrow().access.removed.contains(&session.account.id)
@@ -439,7 +439,7 @@ pub async fn websocket(
     let (reply, answer) = oneshot::channel();
     handle
         .tx
-        .send(RoomInput::Join { user: session.account.summary(), relations, asked, listen_only, reply })
+        .send(RoomInput::Join { user: session.account.summary(), relations, asked, grant, reply })
         .await
         .map_err(|_| if handle.remote { unreachable() } else { ApiError::no_such_room() })?;
     let joined = answer

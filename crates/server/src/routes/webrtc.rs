@@ -165,7 +165,13 @@ pub async fn whip(
     }
     let asked = snapshot.info.stage.iter().map(|m| m.user.id).collect();
     let (reply, answer) = oneshot::channel();
-    let join = RoomInput::Join { user: session.account.summary(), relations, asked, listen_only: false, reply };
+    let join = RoomInput::Join {
+        user: session.account.summary(),
+        relations,
+        asked,
+        grant: stoa_proto::Grant { speak: true, write: false },
+        reply,
+    };
     handle.tx.send(join).await.map_err(|_| ApiError::no_such_room())?;
     let joined = answer.await.map_err(|_| ApiError::no_such_room())??;
     let conn = joined.conn;
