@@ -21,6 +21,7 @@ pub mod ffmpeg;
 pub mod hls;
 pub mod mix;
 pub mod ogg;
+pub mod pool;
 mod room;
 pub mod timeline;
 

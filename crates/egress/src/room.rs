@@ -43,6 +43,17 @@ pub struct EgressConfig {
     pub ffmpeg: Option<PathBuf>,
     /// The HLS stream's AAC bitrate.
     pub hls_kbps: u32,
+    /// Where clips' and reports' windows are mixed: shared by every room, so that a burst of requests
+    /// queues a bounded number and refuses the rest, never a thread each.
+    pub windows: crate::pool::WorkPool,
+}
+
+impl EgressConfig {
+    /// Window-mixing threads: one, since a window is mixed faster than real time and there is rarely more
+    /// than one at once; sixteen may wait.
+    pub fn new(ffmpeg: Option<PathBuf>, hls_kbps: u32) -> EgressConfig {
+        EgressConfig { ffmpeg, hls_kbps, windows: crate::pool::WorkPool::new("egress-window", 1, 16) }
+    }
 }
 
 /// Where a restream stands.
@@ -514,10 +525,14 @@ impl EgressThread {
     fn answer(&self, w: PendingWindow) {
         let packets = self.ring.window(w.from, w.to);
         let (from, to) = (w.from, w.to);
-        let _ = std::thread::Builder::new().name("egress-window".into()).spawn(move || {
+        // Refused when the pool's queue is full: the reply is dropped, and the asker told it is unavailable.
+        let mixed = self.config.windows.try_run(move || {
             let frames = mix_window(&packets, from, to);
             let _ = w.reply.send(ogg_opus_bytes(&frames, &w.title));
         });
+        if mixed.is_err() {
+            tracing::warn!(room = %self.room, "too many windows to mix at once; one was refused");
+        }
     }
 
     fn control(&mut self, c: Control) {

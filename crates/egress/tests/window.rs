@@ -51,7 +51,7 @@ fn crossings_hz(pcm: &[i16]) -> f64 {
 #[tokio::test]
 async fn a_clip_of_the_last_seconds_is_what_the_speaker_said_and_the_replay_has_it_too() {
     let dir = tempfile::tempdir().unwrap();
-    let (egress, tap) = RoomEgress::start("test", &EgressConfig { ffmpeg: None, hls_kbps: 64 }).unwrap();
+    let (egress, tap) = RoomEgress::start("test", &EgressConfig::new(None, 64)).unwrap();
     let replay = dir.path().join("replay.opus");
     egress.record(Some((replay.clone(), "Test".into()))).await.unwrap();
     let packets = tone_packets(440.0, 150);

@@ -1,4 +1,4 @@
-//! Passwords, session tokens, the [`Session`] extractor, and the rate limiter for sign-ups and logins.
+//! Passwords, session tokens, and the [`Session`] extractor.
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -8,10 +8,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 use stoa_proto::Scope;
 use stoa_store::Account;
 
@@ -208,66 +205,5 @@ impl FromRequestParts<AppState> for Session {
         }
         let account = state.store.session_account(&token_hash(&token)).await?.ok_or_else(ApiError::unauthorized)?;
         Ok(Session { account, token, scopes: None })
-    }
-}
-
-/// Fixed-window counters for sign-up and login attempts, per IP and per username, so that neither one
-/// address nor one account can be hammered. A small mutex is fine here: it guards a hash map touched once
-/// per authentication request, never per packet or per room event.
-pub struct RateLimiter {
-    per_ip: u32,
-    per_user: u32,
-    window: Duration,
-    counters: Mutex<HashMap<String, (Instant, u32)>>,
-}
-
-impl RateLimiter {
-    /// At most `per_ip` attempts per IP and `per_user` per username in each minute.
-    pub fn new(per_ip: u32, per_user: u32) -> RateLimiter {
-        RateLimiter { per_ip, per_user, window: Duration::from_secs(60), counters: Mutex::new(HashMap::new()) }
-    }
-
-    /// Counts one use of `key` (another budget than sign-up and login: `ping:USER`), refusing it with 429
-    /// past `limit` a minute.
-    pub fn check_key(&self, key: &str, limit: u32) -> Result<(), ApiError> {
-        let now = Instant::now();
-        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        if counters.len() > 100_000 {
-            counters.retain(|_, (start, _)| now.duration_since(*start) < self.window);
-        }
-        let entry = counters.entry(key.to_string()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= self.window {
-            *entry = (now, 0);
-        }
-        if entry.1 >= limit {
-            let wait = self.window.saturating_sub(now.duration_since(entry.0)).as_secs().max(1);
-            return Err(ApiError::rate_limited(wait));
-        }
-        entry.1 += 1;
-        Ok(())
-    }
-
-    /// Counts one attempt from `ip` for `username`; refuses it with 429 if either is over its limit.
-    pub fn check(&self, ip: IpAddr, username: &str) -> Result<(), ApiError> {
-        let now = Instant::now();
-        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        if counters.len() > 100_000 {
-            counters.retain(|_, (start, _)| now.duration_since(*start) < self.window);
-        }
-        for (key, limit) in [
-            (format!("ip:{ip}"), self.per_ip),
-            (format!("user:{}", crate::routes::normalize_username(username)), self.per_user),
-        ] {
-            let entry = counters.entry(key).or_insert((now, 0));
-            if now.duration_since(entry.0) >= self.window {
-                *entry = (now, 0);
-            }
-            if entry.1 >= limit {
-                let wait = self.window.saturating_sub(now.duration_since(entry.0)).as_secs().max(1);
-                return Err(ApiError::rate_limited(wait));
-            }
-            entry.1 += 1;
-        }
-        Ok(())
     }
 }

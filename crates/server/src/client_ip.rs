@@ -65,6 +65,24 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     chain.into_iter().rev().find(|ip| !is_trusted(*ip)).unwrap_or(peer)
 }
 
+/// The client's address as an extractor, for the routes whose limits are per address.
+pub struct ClientAddr(pub IpAddr);
+
+impl axum::extract::FromRequestParts<crate::AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        Ok(ClientAddr(client_ip(peer, &parts.headers, &state.config.trusted_proxies)))
+    }
+}
+
 /// The addresses a request passed through, client first, from `X-Forwarded-For` or else `Forwarded`.
 /// Entries that are not addresses (`unknown`, obfuscated names) end the chain's trustworthy part, so
 /// everything before them is dropped.

@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod community;
 pub mod error;
 pub mod ical;
+pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod notify;
@@ -24,8 +25,8 @@ pub mod tls;
 pub mod turn;
 pub mod webhooks;
 
-use crate::auth::RateLimiter;
 use crate::error::ApiError;
+use crate::limits::RateLimiter;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
@@ -61,7 +62,8 @@ pub struct ServerConfig {
     pub reconnect_grace: Duration,
     /// Sign-up and login attempts allowed per IP address per minute.
     pub auth_attempts_per_ip: u32,
-    /// Sign-up and login attempts allowed per username per minute.
+    /// Failed logins on one account (in 15 minutes) after which each attempt on it waits, a second
+    /// doubling up to eight: never a lock its owner could be shut out by.
     pub auth_attempts_per_user: u32,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
@@ -248,8 +250,10 @@ pub struct AppStateInner {
     pub public_url: Arc<str>,
     /// The live rooms.
     pub rooms: live::Directory,
-    /// The sign-up and login limiter.
+    /// The rate limits: sign-ups and logins per address, and the costly writes.
     pub limiter: Arc<RateLimiter>,
+    /// Failed logins per account, which delay the next attempts.
+    pub failed_logins: Arc<limits::FailedLogins>,
     /// Where passwords are hashed and checked.
     pub hashing: Arc<auth::HashPool>,
     /// The media plane.
@@ -266,6 +270,8 @@ pub struct AppStateInner {
     pub room_log: community::RoomLog,
     /// The tail of the admins' log, to wake after an action.
     pub admin_tail: Arc<community::AdminTail>,
+    /// Where avatars are decoded: two at a time, a few waiting, the rest refused.
+    pub avatar_pool: stoa_egress::pool::WorkPool,
     /// What rooms' egress threads take: the ffmpeg found at start, if any.
     pub egress: Arc<stoa_egress::EgressConfig>,
     /// The last clip each person made.
@@ -603,7 +609,8 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     recordings::close_unfinished(store.as_ref(), &recordings, cluster.is_some()).await?;
     routes::avatars::import_files(store.as_ref(), &config.data).await?;
     let state = AppState(Arc::new(AppStateInner {
-        egress: Arc::new(stoa_egress::EgressConfig { ffmpeg, hls_kbps: 64 }),
+        egress: Arc::new(stoa_egress::EgressConfig::new(ffmpeg, 64)),
+        avatar_pool: stoa_egress::pool::WorkPool::new("stoa-avatar", 2, 4),
         clip_limits: Arc::default(),
         http_peers: Arc::default(),
         webhooks: webhooks::start(store.clone(), outbound_http(), config.webhook_timeout),
@@ -612,7 +619,8 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         admin_tail: Arc::default(),
         store,
         notifier,
-        limiter: Arc::new(RateLimiter::new(config.auth_attempts_per_ip, config.auth_attempts_per_user)),
+        limiter: Arc::new(RateLimiter::new(config.auth_attempts_per_ip)),
+        failed_logins: Arc::new(limits::FailedLogins::new(config.auth_attempts_per_user)),
         hashing: Arc::new(auth::HashPool::new(std::thread::available_parallelism().map_or(1, |n| n.get()))),
         config: Arc::new(config),
         public_url: Arc::from(public_url.as_str()),

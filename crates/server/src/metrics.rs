@@ -234,6 +234,10 @@ pub fn render(state: &AppState) -> String {
         head(&mut out, name, "counter", help);
         let _ = writeln!(out, "{name} {value}");
     }
+    head(&mut out, "stoa_work_refused_total", "counter", "Jobs refused because a bounded pool's queue was full.");
+    for (pool, value) in [("windows", state.egress.windows.refused()), ("avatars", state.avatar_pool.refused())] {
+        let _ = writeln!(out, "stoa_work_refused_total{{pool=\"{pool}\"}} {value}");
+    }
     if let Some(tls) = state.metrics.tls.get() {
         head(&mut out, "stoa_tls_handshakes_total", "counter", "TLS handshakes on the HTTPS listener, by result.");
         let _ =

@@ -191,23 +191,39 @@ async fn me_can_be_edited() {
 }
 
 #[tokio::test]
-async fn logins_are_rate_limited_per_username_and_per_ip() {
+async fn bad_passwords_slow_an_account_without_locking_its_owner_out_and_addresses_are_limited() {
     let dir = tempfile::tempdir().unwrap();
     let config =
-        stoa_server::ServerConfig { auth_attempts_per_user: 3, auth_attempts_per_ip: 6, ..test_config(dir.path()) };
+        stoa_server::ServerConfig { auth_attempts_per_user: 8, auth_attempts_per_ip: 40, ..test_config(dir.path()) };
     let server = TestServer::start_with(dir, config).await;
-    let login =
-        |u: &str| post(&server.base, None, "/api/v1/auth/login", json!({"username": u, "password": "wrong password"}));
-    for _ in 0..3 {
-        assert_eq!(login("victim").await.0, StatusCode::UNAUTHORIZED);
+    server.user("victim").await;
+    let login = |u: &str, password: &str| {
+        post(&server.base, None, "/api/v1/auth/login", json!({"username": u, "password": password}))
+    };
+    // Ten bad passwords, as a guesser would try them.
+    for _ in 0..10 {
+        assert_eq!(login("victim", "wrong password").await.0, StatusCode::UNAUTHORIZED);
     }
-    let (s, b) = login("victim").await;
-    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "the fourth try on one username in a minute");
-    assert_eq!(b["error"]["code"], "rate_limited");
-    // Other usernames from the same address still get through, until the per-IP limit.
-    assert_eq!(login("other1").await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(login("other2").await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(login("other3").await.0, StatusCode::TOO_MANY_REQUESTS, "the per-IP limit");
+    // The owner is not locked out: the right password gets in, after the account's delay.
+    let started = std::time::Instant::now();
+    let (s, b) = login("victim", "victim-password").await;
+    assert_eq!(s, StatusCode::OK, "the owner signs in after ten bad passwords: {b}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "the attempt waited for the account's delay");
+    // Their success clears the delay.
+    let started = std::time::Instant::now();
+    assert_eq!(login("victim", "victim-password").await.0, StatusCode::OK);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // One address is limited whatever the usernames it tries.
+    let mut refused = None;
+    for i in 0..40 {
+        let (s, b) = login(&format!("other{i}"), "wrong password").await;
+        if s == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(b["error"]["code"], "rate_limited");
+            refused = Some(i);
+            break;
+        }
+    }
+    assert!(refused.is_some_and(|i| i <= 40 - 12), "the per-address limit: {refused:?}");
 }
 
 #[tokio::test]

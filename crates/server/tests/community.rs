@@ -518,3 +518,37 @@ async fn account_settings_password_sessions_export_and_deletion() {
     let (s, b) = admin.post("/api/v1/account/delete", json!({"password": "operator-password"})).await;
     assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("last_admin")));
 }
+
+#[tokio::test]
+async fn a_repeated_report_is_the_first_one_and_counts_toward_the_hourly_limit() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let host = server.user("host").await;
+    let bob = server.user("bob").await;
+    let carol = server.user("carol").await;
+    let (room, _hws) = server.room(&host, "open", &[]).await;
+    let mut bws = bob.join(&room).await.unwrap();
+    bws.expect("joined").await;
+    let mut cws = carol.join(&room).await.unwrap();
+    cws.expect("joined").await;
+    let reports = format!("/api/v1/rooms/{room}/reports");
+    let (s, first) = carol.post(&reports, json!({"user_id": bob.id, "reason": "spam"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    let (_, made) = carol.post("/api/v1/tokens", json!({"name": "t", "scopes": ["rooms:write"]})).await;
+    let mut with_token = carol.clone();
+    with_token.token = made["token"].as_str().unwrap().to_string();
+    // Nineteen repeats, from the session and from a token: each is the first report, and each counts.
+    for i in 1..20 {
+        let who = if i % 2 == 0 { &carol } else { &with_token };
+        let (s, again) = who.post(&reports, json!({"user_id": bob.id, "reason": "spam"})).await;
+        assert_eq!((s, &again["id"]), (StatusCode::CREATED, &first["id"]), "repeat {i}: {again}");
+    }
+    for who in [&carol, &with_token] {
+        let (s, b) = who.post(&reports, json!({"user_id": bob.id, "reason": "spam"})).await;
+        assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{b}");
+    }
+    let (s, b) = carol.post(&reports, json!({"reason": "spam"})).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "a report on the room is within the same limit: {b}");
+    let (_, list) = admin.get("/api/v1/admin/reports").await;
+    assert_eq!(list["reports"].as_array().unwrap().len(), 1, "{list}");
+}

@@ -162,3 +162,99 @@ async fn avatars_an_older_stoa_kept_in_the_data_folder_move_into_the_store_at_st
     assert!(!folder.exists() && server.dir.path().join("avatars.imported").exists());
     running.stop().await.unwrap();
 }
+
+/// Deflate's bits, least significant first; Huffman codes go most significant first.
+struct Bits {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl Bits {
+    fn put(&mut self, value: u32, count: u32) {
+        self.acc |= u64::from(value) << self.n;
+        self.n += count;
+        while self.n >= 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.n -= 8;
+        }
+    }
+    fn code(&mut self, code: u32, count: u32) {
+        let reversed = (0..count).fold(0, |r, i| r | (((code >> i) & 1) << (count - 1 - i)));
+        self.put(reversed, count);
+    }
+}
+
+/// A real, valid PNG of `side` x `side` black pixels (1-bit grey), whose image data is a zlib stream of
+/// zeros written as back-references: 8,192 x 8,192 takes about 50 KB, and decodes to 64 MB or more.
+fn black_png(side: u32) -> Vec<u8> {
+    let raw = u64::from(side) * (1 + u64::from(side.div_ceil(8)));
+    let mut bits = Bits { out: vec![0x78, 0x01], acc: 0, n: 0 };
+    bits.put(1, 1); // the last block
+    bits.put(1, 2); // fixed Huffman codes
+    bits.code(0x30, 8); // a literal 0
+    let mut left = raw - 1;
+    while left >= 258 {
+        bits.code(0xc5, 8); // length 258 (code 285)
+        bits.code(0, 5); // distance 1
+        left -= 258;
+    }
+    for _ in 0..left {
+        bits.code(0x30, 8);
+    }
+    bits.code(0, 7); // end of block
+    bits.put(0, 7);
+    let mut zlib = bits.out;
+    let adler = ((raw % 65_521) << 16) as u32 | 1;
+    zlib.extend_from_slice(&adler.to_be_bytes());
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        c.extend_from_slice(&body);
+        c.extend_from_slice(&crc32(&body).to_be_bytes());
+        c
+    };
+    let mut ihdr = side.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&side.to_be_bytes());
+    ihdr.extend_from_slice(&[1, 0, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(chunk(b"IHDR", &ihdr));
+    png.extend(chunk(b"IDAT", &zlib));
+    png.extend(chunk(b"IEND", &[]));
+    png
+}
+
+#[tokio::test]
+async fn avatar_bombs_are_refused_from_their_header_and_uploads_are_limited() {
+    let server = common::TestServer::start().await;
+    let ada = server.user("ada").await;
+    // The encoder is sound: a small black PNG is a fine avatar.
+    let (s, b) = upload(&ada, black_png(64), "image/png").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // A 50 KB file that would decode to 8,192 x 8,192: refused before it is decoded, however many at once.
+    let bomb = black_png(8192);
+    assert!(bomb.len() < 200 * 1024, "{} bytes", bomb.len());
+    let mut users = Vec::new();
+    for i in 0..8 {
+        users.push(server.user(&format!("bomber{i}")).await);
+    }
+    let answers = futures_util::future::join_all(users.iter().map(|u| upload(u, bomb.clone(), "image/png"))).await;
+    for (s, b) in answers {
+        assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("image_too_large")), "{b}");
+    }
+    // Twenty uploads an hour each, whichever session or token they come from.
+    let (_, made) = ada.post("/api/v1/tokens", json!({"name": "pics", "scopes": ["rooms:write"]})).await;
+    let mut with_token = ada.clone();
+    with_token.token = made["token"].as_str().unwrap().to_string();
+    for i in 1..20 {
+        let who = if i % 2 == 0 { &ada } else { &with_token };
+        let (s, b) = upload(who, black_png(16), "image/png").await;
+        assert_eq!(s, StatusCode::OK, "upload {i}: {b}");
+    }
+    let (s, b) = upload(&with_token, black_png(16), "image/png").await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{b}");
+    let (s, _) = upload(&ada, black_png(16), "image/png").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "the session shares the account's budget");
+}

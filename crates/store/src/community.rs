@@ -116,8 +116,9 @@ pub trait Community: Send + Sync {
     ) -> Result<Vec<ChatRecord>, StoreError>;
 
     /// Files a report, or returns the open one the same person filed on the same person in the same room.
-    /// Refused with [`StoreError::RateLimited`] past [`REPORTS_PER_HOUR`].
-    async fn create_report(&self, report: &NewReport, now_ms: i64) -> Result<i64, StoreError>;
+    /// The answer is the report's ID and whether it is new. Refused with [`StoreError::RateLimited`] past
+    /// [`REPORTS_PER_HOUR`] new ones.
+    async fn create_report(&self, report: &NewReport, now_ms: i64) -> Result<(i64, bool), StoreError>;
     /// Reports, newest first: the open ones, or the resolved ones; `cursor` is the last ID of the page before.
     async fn reports(&self, open: bool, cursor: Option<i64>, limit: u32) -> Result<Vec<Report>, StoreError>;
     /// One report.

@@ -254,7 +254,9 @@ async fn a_deleted_account_leaves_a_stand_in_and_keeps_only_the_chat_a_report_ne
         reason: ReportReason::Spam,
         text: String::new(),
     };
-    let id = store.create_report(&report, now).await.unwrap();
+    let (id, new) = store.create_report(&report, now).await.unwrap();
+    assert!(new);
+    assert_eq!(store.create_report(&report, now).await.unwrap(), (id, false), "a repeat is the same report");
     store.delete_account(bob.id).await.unwrap();
 
     assert!(store.session_account("bobs").await.unwrap().is_none());

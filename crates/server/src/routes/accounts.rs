@@ -61,7 +61,7 @@ pub async fn signup(
     ApiJson(body): ApiJson<SignupRequest>,
 ) -> Result<Response, ApiError> {
     let ip = crate::client_ip::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
-    state.limiter.check(ip, &body.username)?;
+    state.limiter.check_ip(ip)?;
     let username = valid_username(&body.username)?;
     let display_name = valid_display_name(&body.display_name)?;
     valid_password(&body.password)?;
@@ -110,7 +110,14 @@ pub async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let ip = crate::client_ip::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
-    state.limiter.check(ip, &body.username)?;
+    state.limiter.check_ip(ip)?;
+    // An account that failed recently waits before its password is checked; it is never locked, so that
+    // a guesser cannot shut its owner out.
+    let name = crate::routes::normalize_username(&body.username);
+    let delay = state.failed_logins.delay(std::time::Instant::now(), &name);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let found = match valid_username(&body.username) {
         Ok(name) if body.password.chars().count() <= PASSWORD.max => state.store.credentials(&name).await?,
         _ => None,
@@ -127,9 +134,14 @@ pub async fn login(
             stoa_proto::SUSPENDED_CODE,
             format!("Your account is suspended: {}", account.suspended.unwrap_or_default()),
         )),
-        Some(account) if ok => open_session(&state, account, StatusCode::OK, &headers).await,
+        Some(account) if ok => {
+            state.failed_logins.succeeded(&name);
+            open_session(&state, account, StatusCode::OK, &headers).await
+        }
         _ => {
-            tracing::info!(%ip, username = %crate::routes::normalize_username(&body.username), "failed login");
+            state.failed_logins.failed(std::time::Instant::now(), &name);
+            // Debug-formatted: a username is the client's text, and its line breaks must not forge log lines.
+            tracing::info!(%ip, username = ?name, "failed login");
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong username or password."))
         }
     }

@@ -3,7 +3,9 @@
 
 use crate::AppState;
 use crate::auth::Session;
+use crate::client_ip::ClientAddr;
 use crate::error::ApiError;
+use crate::limits::HOUR;
 use crate::routes::me_of;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -17,10 +19,16 @@ use stoa_proto::{ErrorBody, Me, UserId};
 
 /// The largest upload: a phone photo fits; anything larger is refused before it is read.
 pub const MAX_UPLOAD: usize = 5 * 1024 * 1024;
-/// The largest image decoded, in pixels on a side, and the most memory a decode may take: a small file can
-/// claim an enormous image (a "decompression bomb").
+/// The most pixels an upload may have, read from its header before anything is decoded: a small file can
+/// claim an enormous image (a "decompression bomb": a 200 KB PNG of 8,192 x 8,192 decodes to 256 MB).
+/// Sixteen megapixels is more than a 256-pixel avatar ever needs and takes in a 12-megapixel phone photo;
+/// decoded, it is 64 MB at most, and with two decodes at a time the avatars never hold more than 128 MB.
+const MAX_PIXELS: u64 = 16 * 1024 * 1024;
 const MAX_SIDE: u32 = 8192;
-const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+const MAX_DECODE_BYTES: u64 = MAX_PIXELS * 4 + 16 * 1024 * 1024;
+/// Uploads one person may make in an hour, and one address.
+const UPLOADS_PER_HOUR: u32 = 20;
+const UPLOADS_PER_ADDRESS_HOUR: u32 = 60;
 /// The sizes kept, in pixels: the profile's and the lists'.
 const SIZES: [u32; 2] = [256, 64];
 
@@ -67,15 +75,28 @@ fn resize(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, ApiError> {
     if reader.format().is_none() {
         return Err(not_an_image());
     }
+    let too_large = || {
+        ApiError::bad_request(
+            "image_too_large",
+            format!("Upload an image of at most {} megapixels and {MAX_SIDE} pixels a side.", MAX_PIXELS >> 20),
+        )
+    };
+    // The header alone, first: a bomb is refused before a byte of it is decoded.
+    let (width, height) = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|_| not_an_image())?
+        .into_dimensions()
+        .map_err(|_| not_an_image())?;
+    if u64::from(width) * u64::from(height) > MAX_PIXELS || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(too_large());
+    }
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
     let decoded = reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(_) => {
-            ApiError::bad_request("image_too_large", format!("Upload an image of at most {MAX_SIDE} pixels a side."))
-        }
+        image::ImageError::Limits(_) => too_large(),
         _ => not_an_image(),
     })?;
     let mut out = Vec::new();
@@ -91,16 +112,33 @@ fn resize(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, ApiError> {
 }
 
 #[utoipa::path(put, path = "/api/v1/me/avatar", tag = "accounts", security(("bearer" = [])),
-    request_body(content = Vec<u8>, content_type = "image/*", description = "A PNG, JPEG, WebP or GIF of at most 5 MB"),
-    responses((status = 200, body = Me), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    request_body(content = Vec<u8>, content_type = "image/*", description = "A PNG, JPEG, WebP or GIF of at most 5 MB and 16 megapixels"),
+    responses((status = 200, body = Me), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 /// Sets the caller's avatar. The image is decoded, cropped to a square and re-encoded at 256 and 64 pixels;
 /// the upload itself is never kept or served.
-pub async fn upload(State(state): State<AppState>, session: Session, body: Bytes) -> Result<Json<Me>, ApiError> {
+pub async fn upload(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(ip): ClientAddr,
+    body: Bytes,
+) -> Result<Json<Me>, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request("not_an_image", "Upload a PNG, JPEG, WebP or GIF image."));
     }
-    // Decoding and resizing take tens of milliseconds of CPU: off the async threads.
-    let sizes = tokio::task::spawn_blocking(move || resize(&body)).await.map_err(ApiError::internal)??;
+    state.limiter.check_in(&format!("avatar:{}", session.account.id), UPLOADS_PER_HOUR, HOUR)?;
+    state.limiter.check_in(&format!("avatar-ip:{ip}"), UPLOADS_PER_ADDRESS_HOUR, HOUR)?;
+    // Decoding and resizing take tens of milliseconds of CPU and up to 64 MB: on a pool of two threads,
+    // never one thread per upload.
+    let busy = || {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "The server is busy with other images; try again in a moment.",
+        )
+        .with_retry_after(2)
+    };
+    let sizes = state.avatar_pool.run(move || resize(&body)).await.map_err(|_| busy())??;
     let me = session.account.id;
     // In the store, not the data folder: every node of a cluster serves them.
     state.store.set_avatar(me, &sizes).await?;

@@ -2,7 +2,9 @@
 
 use crate::AppState;
 use crate::auth::Session;
+use crate::client_ip::ClientAddr;
 use crate::error::{ApiError, ApiJson};
+use crate::limits::HOUR;
 use crate::live::RoomInput;
 use crate::routes::rooms::visible_room;
 use axum::extract::{Path, State};
@@ -19,6 +21,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/rooms/{id}/moderation", get(moderation_log))
         .route("/api/v1/rooms/{id}/reports", post(report))
 }
+
+/// Reports one person may file (or repeat) in an hour, and one address.
+const REPORTS_PER_HOUR: u32 = stoa_store::REPORTS_PER_HOUR as u32;
+const REPORTS_PER_ADDRESS_HOUR: u32 = 60;
 
 /// Entries of a moderation log returned at most.
 const LOG_LIMIT: u32 = 1000;
@@ -69,13 +75,17 @@ pub(crate) fn valid_text(
 /// Reports a person in the room, or the room itself, to the server's admins. The caller must be in the
 /// room, and so must the person reported. The report keeps the room's chat and moderation log from 10
 /// minutes before it to 10 minutes after. With `block`, the caller also blocks the person. Reporting the
-/// same person in the same room again, while the first report is open, returns that report.
+/// same person in the same room again, while the first report is open, returns that report and queues
+/// nothing more; it still counts toward the hourly limit of 20 a person (and 60 an address).
 pub async fn report(
     State(state): State<AppState>,
     session: Session,
+    ClientAddr(ip): ClientAddr,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReportRequest>,
 ) -> Result<(StatusCode, Json<ReportReceipt>), ApiError> {
+    state.limiter.check_in(&format!("report:{}", session.account.id), REPORTS_PER_HOUR, HOUR)?;
+    state.limiter.check_in(&format!("report-ip:{ip}"), REPORTS_PER_ADDRESS_HOUR, HOUR)?;
     let text = valid_text(&body.text, 0, stoa_proto::limits::REPORT_TEXT.max, "invalid_text", "A report's text")?;
     let me = session.account.id;
     if body.user_id == Some(me) {
@@ -103,10 +113,11 @@ pub async fn report(
         reason: body.reason,
         text,
     };
-    let report_id = state.store.create_report(&report, crate::community::now_ms()).await.map_err(|e| match e {
-        stoa_store::StoreError::RateLimited => ApiError::rate_limited(3600),
-        other => other.into(),
-    })?;
+    let (report_id, new) =
+        state.store.create_report(&report, crate::community::now_ms()).await.map_err(|e| match e {
+            stoa_store::StoreError::RateLimited => ApiError::rate_limited(3600),
+            other => other.into(),
+        })?;
     let blocked = match body.user_id {
         Some(target) if body.block => {
             state.store.block(me, target).await?;
@@ -114,22 +125,25 @@ pub async fn report(
         }
         _ => false,
     };
-    tracing::info!(report = report_id, reporter = %session.account.username, "report filed");
-    state.webhooks.emit(
-        "report.filed",
-        serde_json::json!({
-            "report": {"id": report_id, "room_id": report.room.0, "reason": body.reason, "target": body.user_id},
-            "reporter": {"id": me, "username": session.account.username},
-        }),
-    );
-    if let Some(egress) = handle.egress.clone() {
-        crate::recordings::attach_report_window(
-            &state,
-            egress,
-            report_id,
-            report.room.clone(),
-            report.room_title.clone(),
+    // A repeat is the first report: its window is already being taken, and nobody is told twice.
+    if new {
+        tracing::info!(report = report_id, reporter = ?session.account.username, "report filed");
+        state.webhooks.emit(
+            "report.filed",
+            serde_json::json!({
+                "report": {"id": report_id, "room_id": report.room.0, "reason": body.reason, "target": body.user_id},
+                "reporter": {"id": me, "username": session.account.username},
+            }),
         );
+        if let Some(egress) = handle.egress.clone() {
+            crate::recordings::attach_report_window(
+                &state,
+                egress,
+                report_id,
+                report.room.clone(),
+                report.room_title.clone(),
+            );
+        }
     }
     let message = if blocked {
         "Thanks for telling us. The server's admins will look at it, and you have blocked this person."

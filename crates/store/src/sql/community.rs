@@ -235,7 +235,7 @@ impl Community for This {
             .collect())
     }
 
-    async fn create_report(&self, report: &NewReport, now_ms: i64) -> Result<i64, StoreError> {
+    async fn create_report(&self, report: &NewReport, now_ms: i64) -> Result<(i64, bool), StoreError> {
         let _write = self.write().await;
         let mut tx = self.begin_write().await?;
         let existing: Option<(i64,)> = sqlx::query_as(
@@ -247,7 +247,7 @@ impl Community for This {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some((id,)) = existing {
-            return Ok(id);
+            return Ok((id, false));
         }
         let (recent,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports WHERE reporter = $1 AND created_at > $2")
             .bind(report.reporter.0)
@@ -271,7 +271,7 @@ impl Community for This {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(id)
+        Ok((id, true))
     }
 
     async fn reports(&self, open: bool, cursor: Option<i64>, limit: u32) -> Result<Vec<Report>, StoreError> {
