@@ -65,6 +65,18 @@ pub struct ServerConfig {
     /// Failed logins on one account (in 15 minutes) after which each attempt on it waits, a second
     /// doubling up to eight: never a lock its owner could be shut out by.
     pub auth_attempts_per_user: u32,
+    /// Rooms one account may start in an hour (events' rooms included); an address may start three times
+    /// as many.
+    pub rooms_per_hour: u32,
+    /// Live rooms one account may have started at once.
+    pub live_rooms_per_account: u32,
+    /// Live rooms this node runs at most (each holds a task and an egress thread).
+    pub max_live_rooms: u32,
+    /// People one account may invite to closed rooms in an hour.
+    pub invitations_per_hour: u32,
+    /// Commands a second each room connection may send (in bursts of four seconds' worth); hands and
+    /// microphones get a tenth of it. Past it the client is told, then cut off.
+    pub room_commands_per_second: u32,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
     /// Where the media plane receives UDP. Port 0 picks a free port.
@@ -124,6 +136,11 @@ impl Default for ServerConfig {
             auth_attempts_per_ip: 30,
             auth_attempts_per_user: 10,
             max_body_bytes: 64 * 1024,
+            rooms_per_hour: 10,
+            live_rooms_per_account: 3,
+            max_live_rooms: 1000,
+            invitations_per_hour: 500,
+            room_commands_per_second: live::budget::DEFAULT_RATE,
             media_udp: SocketAddr::from(([127, 0, 0, 1], 7882)),
             public_ips: Vec::new(),
             media_tcp: None,

@@ -62,7 +62,14 @@ impl RateLimiter {
 
     /// Counts one use of `key`, refusing it with 429 past `limit` in each `window`.
     pub fn check_in(&self, key: &str, limit: u32, window: Duration) -> Result<(), ApiError> {
-        self.count(Instant::now(), key, limit, window).map_err(|wait| ApiError::rate_limited(wait.as_secs().max(1)))
+        self.check_n(key, 1, limit, window)
+    }
+
+    /// Counts `n` uses of `key` at once (invitations to `n` people), refusing them all with 429 when they
+    /// would pass `limit` in each `window`.
+    pub fn check_n(&self, key: &str, n: u32, limit: u32, window: Duration) -> Result<(), ApiError> {
+        self.count_n(Instant::now(), key, n, limit, window)
+            .map_err(|wait| ApiError::rate_limited(wait.as_secs().max(1)))
     }
 
     /// Counts one sign-up or login attempt from `ip`.
@@ -73,6 +80,11 @@ impl RateLimiter {
     /// Counts one use of `key` at `now`: `Err` with the time left in the window when `limit` is used up
     /// (and then the refused use is not counted).
     pub fn count(&self, now: Instant, key: &str, limit: u32, length: Duration) -> Result<(), Duration> {
+        self.count_n(now, key, 1, limit, length)
+    }
+
+    /// Counts `n` uses of `key` at `now`, or none when they would pass `limit`.
+    pub fn count_n(&self, now: Instant, key: &str, n: u32, limit: u32, length: Duration) -> Result<(), Duration> {
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         if counters.len() >= MAX_KEYS {
             counters.retain(|_, w| now.duration_since(w.start) < w.length);
@@ -86,10 +98,10 @@ impl RateLimiter {
         if now.duration_since(window.start) >= window.length {
             *window = Window { start: now, used: 0, length };
         }
-        if window.used >= limit {
+        if window.used.saturating_add(n) > limit {
             return Err(window.length.saturating_sub(now.duration_since(window.start)));
         }
-        window.used += 1;
+        window.used += n;
         Ok(())
     }
 }
@@ -164,6 +176,8 @@ mod tests {
         assert_eq!(wait, HOUR - MINUTE);
         assert!(limiter.count(t0, "report:2", 3, HOUR).is_ok(), "another key has its own budget");
         assert!(limiter.count(t0 + HOUR, "report:1", 3, HOUR).is_ok());
+        assert!(limiter.count_n(t0 + HOUR, "report:1", 3, 3, HOUR).is_err(), "all or nothing");
+        assert!(limiter.count_n(t0 + HOUR, "report:1", 2, 3, HOUR).is_ok());
     }
 
     #[test]

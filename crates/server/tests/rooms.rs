@@ -4,7 +4,7 @@ mod common;
 
 use common::{TestServer, test_config};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// Asserts that `room` is hidden from `who`: absent from the hallway, 404 directly and on every sub-path,
 /// and refused with 404 on the WebSocket.
@@ -412,4 +412,94 @@ async fn a_listener_counts_as_followed_once_someone_who_follows_them_comes_on_st
     carol_ws.send(json!({"type": "move_to_audience", "user_id": carol.id})).await;
     carol_ws.expect("role_changed").await;
     assert_eq!(dave_ws.command_error(json!({"type": "raise_hand"})).await.as_deref(), Some("not_followed_by_speakers"));
+}
+
+#[tokio::test]
+async fn starting_rooms_is_limited_per_account_per_address_and_per_server_and_followers_hear_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = stoa_server::ServerConfig {
+        rooms_per_hour: 4,
+        live_rooms_per_account: 2,
+        max_live_rooms: 5,
+        ..test_config(dir.path())
+    };
+    let server = TestServer::start_with(dir, config).await;
+    let ada = server.user("ada").await;
+    let fan = server.user("fan").await;
+    fan.follow(&ada).await;
+    let start = |who: &common::Client, title: &str| {
+        let (who, title) = (who.clone(), title.to_string());
+        async move { who.post("/api/v1/rooms", json!({"title": title, "visibility": "open"})).await }
+    };
+    // A token of ada's is ada: it shares her limits.
+    let (_, made) = ada.post("/api/v1/tokens", json!({"name": "t", "scopes": ["rooms:write", "listen"]})).await;
+    let mut with_token = ada.clone();
+    with_token.token = made["token"].as_str().unwrap().to_string();
+    let (s, first) = start(&ada, "One").await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    let (s, _) = start(&with_token, "Two").await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, b) = start(&ada, "Three").await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("too_many_live_rooms")), "{b}");
+    // Ending one makes room for another; the refused attempt counted toward the hour all the same.
+    let mut ws = ada.join(first["id"].as_str().unwrap()).await.unwrap();
+    ws.expect("joined").await;
+    ws.send(json!({"type": "end_room"})).await;
+    ws.expect("room_ended").await;
+    let (s, b) = start(&with_token, "Four").await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = start(&ada, "Five").await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{b}");
+    // The fan was told that ada started a room once, not once per room.
+    server.settle(&fan).await;
+    let told: Vec<Value> =
+        fan.notifications().await.into_iter().filter(|n| n["kind"] == "room_started").collect::<Vec<_>>();
+    assert_eq!(told.len(), 1, "{told:?}");
+    // The server's own cap: five live rooms at most, whoever starts them.
+    let mut others = Vec::new();
+    for i in 0..4 {
+        let other = server.user(&format!("other{i}")).await;
+        let (s, b) = start(&other, "Theirs").await;
+        if i < 3 {
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+        } else {
+            assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("server_full")), "{b}");
+        }
+        others.push(other);
+    }
+    let (_, hallway) = fan.get("/api/v1/rooms").await;
+    assert_eq!(hallway["rooms"].as_array().unwrap().len(), 5, "{hallway}");
+}
+
+#[tokio::test]
+async fn a_client_flooding_hand_toggles_is_told_then_cut_off_and_the_moderators_hear_a_few() {
+    let server = TestServer::start().await;
+    let host = server.user("host").await;
+    let bob = server.user("bob").await;
+    let (room, mut hws) = server.room(&host, "open", &[]).await;
+    let mut bws = bob.join(&room).await.unwrap();
+    bws.expect("joined").await;
+    for i in 0..200 {
+        let kind = if i % 2 == 0 { "raise_hand" } else { "lower_hand" };
+        bws.send(json!({"type": kind})).await;
+    }
+    let events = bws.closed().await;
+    let errors: Vec<&Value> = events.iter().filter(|e| e["type"] == "error").collect();
+    assert_eq!(errors.first().map(|e| e["code"].clone()), Some(json!("too_many_commands")), "{events:?}");
+    let last = events.last().unwrap();
+    assert_eq!((&last["type"], &last["reason"]), (&json!("removed"), &json!("too_many_commands")), "{last}");
+    // The moderator heard a handful of hands, not a hundred; the room goes on.
+    hws.send(json!({"type": "ping"})).await;
+    let mut hands = 0;
+    loop {
+        let ev = hws.next().await.unwrap();
+        match ev["type"].as_str() {
+            Some("hand_raised") => hands += 1,
+            Some("pong") => break,
+            _ => {}
+        }
+    }
+    assert!(hands <= 3, "{hands} hands reached the moderator");
+    let mut again = bob.join(&room).await.unwrap();
+    again.expect("joined").await;
 }

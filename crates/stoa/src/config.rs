@@ -47,9 +47,27 @@ pub struct ServeArgs {
     /// Sign-up and login attempts allowed per IP address per minute [default: 30].
     #[arg(long, env = "STOA_AUTH_ATTEMPTS_PER_IP")]
     pub auth_attempts_per_ip: Option<u32>,
-    /// Sign-up and login attempts allowed per username per minute [default: 10].
+    /// Failed logins on one account (in 15 minutes) after which each attempt on it waits, from a second
+    /// doubling to eight; an account is never locked [default: 10].
     #[arg(long, env = "STOA_AUTH_ATTEMPTS_PER_USER")]
     pub auth_attempts_per_user: Option<u32>,
+    /// Rooms one account may start in an hour, events' rooms included; an address three times as many
+    /// [default: 10].
+    #[arg(long, env = "STOA_ROOMS_PER_HOUR")]
+    pub rooms_per_hour: Option<u32>,
+    /// Live rooms one account may have started at once [default: 3].
+    #[arg(long, env = "STOA_LIVE_ROOMS_PER_ACCOUNT")]
+    pub live_rooms_per_account: Option<u32>,
+    /// Live rooms this server (or node) runs at most [default: 1000].
+    #[arg(long, env = "STOA_MAX_LIVE_ROOMS")]
+    pub max_live_rooms: Option<u32>,
+    /// People one account may invite to closed rooms in an hour [default: 500].
+    #[arg(long, env = "STOA_INVITATIONS_PER_HOUR")]
+    pub invitations_per_hour: Option<u32>,
+    /// Commands a second each room connection may send, in bursts of four seconds' worth; raising hands and
+    /// muting get a tenth of it. Past it the client is told, then cut off [default: 10].
+    #[arg(long, env = "STOA_ROOM_COMMANDS_PER_SECOND")]
+    pub room_commands_per_second: Option<u32>,
     /// The largest request body accepted, in bytes [default: 65536].
     #[arg(long, env = "STOA_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
@@ -184,6 +202,11 @@ struct FileConfig {
     reconnect_grace_secs: Option<u64>,
     auth_attempts_per_ip: Option<u32>,
     auth_attempts_per_user: Option<u32>,
+    rooms_per_hour: Option<u32>,
+    live_rooms_per_account: Option<u32>,
+    max_live_rooms: Option<u32>,
+    invitations_per_hour: Option<u32>,
+    room_commands_per_second: Option<u32>,
     max_body_bytes: Option<usize>,
     media_udp: Option<SocketAddr>,
     media_shards: Option<u16>,
@@ -417,6 +440,20 @@ impl ServeArgs {
                 .auth_attempts_per_user
                 .or(file.auth_attempts_per_user)
                 .unwrap_or(d.auth_attempts_per_user),
+            rooms_per_hour: self.rooms_per_hour.or(file.rooms_per_hour).unwrap_or(d.rooms_per_hour),
+            live_rooms_per_account: self
+                .live_rooms_per_account
+                .or(file.live_rooms_per_account)
+                .unwrap_or(d.live_rooms_per_account),
+            max_live_rooms: self.max_live_rooms.or(file.max_live_rooms).unwrap_or(d.max_live_rooms),
+            invitations_per_hour: self
+                .invitations_per_hour
+                .or(file.invitations_per_hour)
+                .unwrap_or(d.invitations_per_hour),
+            room_commands_per_second: self
+                .room_commands_per_second
+                .or(file.room_commands_per_second)
+                .unwrap_or(d.room_commands_per_second),
             max_body_bytes: self.max_body_bytes.or(file.max_body_bytes).unwrap_or(d.max_body_bytes),
             media_udp,
             media_tcp,

@@ -67,6 +67,10 @@ async fn node_with(
         database: Some(database.to_string()),
         auth_attempts_per_ip: 10_000,
         auth_attempts_per_user: 10_000,
+        // The limits on costly writes have tests of their own.
+        rooms_per_hour: 10_000,
+        live_rooms_per_account: 10_000,
+        invitations_per_hour: 100_000,
         media_shards: 2,
         cluster: Some(stoa_server::cluster::ClusterConfig { nats: nats.to_string(), node: name.to_string() }),
         ..ServerConfig::default()

@@ -274,6 +274,8 @@ pub trait Store: Social + Community + Recordings + Webhooks + Send + Sync + 'sta
     async fn create_room(&self, room: &RoomRecord) -> Result<(), StoreError>;
     /// Records a room's end.
     async fn end_room(&self, room: &RoomId) -> Result<(), StoreError>;
+    /// How many rooms `creator` started that have not ended.
+    async fn live_rooms_of(&self, creator: UserId) -> Result<u32, StoreError>;
     /// Marks every room not yet ended as ended. Returns how many.
     async fn end_all_rooms(&self) -> Result<u64, StoreError>;
     /// Keeps a live room's lasting state (opaque to the store: the room's own JSON).

@@ -1,6 +1,7 @@
 //! One WebSocket connection to a room: relays the client's commands to the room task, and the room's
 //! events (personal and room-wide) to the client.
 
+use crate::live::budget::{CommandBudget, Verdict};
 use crate::live::task::{JoinOutcome, Outbound, RoomInput};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures_util::{SinkExt, StreamExt};
@@ -53,11 +54,59 @@ fn too_slow() -> Message {
     Message::Text(Utf8Bytes::from(serde_json::to_string(&removed).unwrap_or_default()))
 }
 
+/// What a connection that sent too many commands is told before it is closed.
+fn too_many_commands() -> Message {
+    let removed = ServerEvent::Removed {
+        reason: "too_many_commands".into(),
+        message: "Your client sent commands faster than the room takes them; reconnect to continue.".into(),
+    };
+    Message::Text(Utf8Bytes::from(serde_json::to_string(&removed).unwrap_or_default()))
+}
+
+/// Carries out one frame from the client, within its budget: a command goes to the room, anything else
+/// gets an error. `Err` ends the connection, with the reason for its Close frame (empty: none is sent).
+async fn from_client(
+    frame: Option<Result<Message, axum::Error>>,
+    conn: ConnId,
+    room: &mpsc::Sender<RoomInput>,
+    budget: &mut CommandBudget,
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+) -> Result<(), &'static str> {
+    let sent = |r: Result<(), axum::Error>| r.map_err(|_| "");
+    let parsed = match frame {
+        Some(Ok(Message::Text(text))) => serde_json::from_str::<ClientMessage>(&text)
+            .map_err(|e| format!("That message is not a command this room understands: {e}.")),
+        Some(Ok(Message::Binary(_))) => Err("Send commands as JSON text frames.".to_string()),
+        // Pings are answered by the WebSocket layer; pongs need nothing.
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => return Ok(()),
+        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Err(""),
+    };
+    // A frame that is not a command costs as much to refuse as a command does to carry out.
+    match budget.spend(std::time::Instant::now(), parsed.as_ref().ok().map(|m| &m.command)) {
+        Verdict::Pass => {}
+        Verdict::Warn => {
+            let slow = "Slow down: that command was dropped, and more like it will close this connection.";
+            return sent(sink.send(error_event("too_many_commands", slow)).await);
+        }
+        Verdict::Drop => return Ok(()),
+        Verdict::CutOff => {
+            let _ = sink.send(too_many_commands()).await;
+            return Err("too many commands");
+        }
+    }
+    match parsed {
+        Ok(message) => room.send(RoomInput::Command { conn, message }).await.map_err(|_| "room ended"),
+        Err(why) => sent(sink.send(error_event("invalid_message", &why)).await),
+    }
+}
+
 /// Runs a connection until the client or the room closes it.
-pub async fn serve_connection(socket: WebSocket, joined: JoinOutcome, departure: Departure) {
+/// `commands_per_second` is the client's command budget (see [`crate::live::budget`]).
+pub async fn serve_connection(socket: WebSocket, joined: JoinOutcome, departure: Departure, commands_per_second: u32) {
     let JoinOutcome { conn, mut personal, mut broadcast } = joined;
     let room = departure.room.clone();
     let (mut sink, mut stream) = socket.split();
+    let mut budget = CommandBudget::new(std::time::Instant::now(), commands_per_second);
     let close_reason: &'static str = loop {
         tokio::select! {
             // Personal events first: the `joined` event must precede any broadcast.
@@ -122,29 +171,11 @@ pub async fn serve_connection(socket: WebSocket, joined: JoinOutcome, departure:
                 }
                 Err(RecvError::Closed) => break "room ended",
             },
-            message = stream.next() => match message {
-                Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(&text) {
-                    Ok(message) => {
-                        if room.send(RoomInput::Command { conn, message }).await.is_err() {
-                            break "room ended";
-                        }
-                    }
-                    Err(e) => {
-                        let message = format!("That message is not a command this room understands: {e}.");
-                        if sink.send(error_event("invalid_message", &message)).await.is_err() {
-                            break "";
-                        }
-                    }
-                },
-                Some(Ok(Message::Binary(_))) => {
-                    if sink.send(error_event("invalid_message", "Send commands as JSON text frames.")).await.is_err() {
-                        break "";
-                    }
+            frame = stream.next() => {
+                if let Err(reason) = from_client(frame, conn, &room, &mut budget, &mut sink).await {
+                    break reason;
                 }
-                // Pings are answered by the WebSocket layer; pongs need nothing.
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break "",
-            },
+            }
         }
     };
     if !close_reason.is_empty() {
@@ -154,5 +185,16 @@ pub async fn serve_connection(socket: WebSocket, joined: JoinOutcome, departure:
                 reason: Utf8Bytes::from_static(close_reason),
             })))
             .await;
+        // The closing handshake: read (and drop) what the client still sends until its Close, for a
+        // moment. A socket closed with unread data in it is reset, and a reset loses the last events (why
+        // it was closed) on their way to the client.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 }

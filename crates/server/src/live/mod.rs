@@ -4,6 +4,7 @@
 //! Architecture invariant: a room's live state has exactly one owner, its task. Everything else reaches it
 //! through the task's channel, or reads the snapshot the task publishes after each change.
 
+pub mod budget;
 mod connection;
 mod directory;
 mod offers;

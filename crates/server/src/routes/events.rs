@@ -444,6 +444,7 @@ pub async fn decline_cohost(
 pub async fn start_event(
     State(state): State<AppState>,
     session: Session,
+    crate::client_ip::ClientAddr(ip): crate::client_ip::ClientAddr,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<RoomInfo>), ApiError> {
     let me = session.account.id;
@@ -455,7 +456,7 @@ pub async fn start_event(
             "This event has started, ended, was missed or was cancelled.",
         ));
     }
-    let room = record_room(&state, me, &event.title, event.visibility).await?;
+    let room = record_room(&state, me, ip, &event.title, event.visibility).await?;
     if !state.store.start_event(&event.id, &room).await? {
         // Another host started it a moment ago: this room never opens.
         state.store.end_room(&room).await?;

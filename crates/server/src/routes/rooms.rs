@@ -2,7 +2,9 @@
 
 use crate::AppState;
 use crate::auth::Session;
+use crate::client_ip::ClientAddr;
 use crate::error::{ApiError, ApiJson};
+use crate::limits::HOUR;
 use crate::live::{Departure, RoomInput, Snapshot, serve_connection, spawn_room};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -78,12 +80,15 @@ pub(crate) async fn visible_room_among(
 }
 
 #[utoipa::path(post, path = "/api/v1/rooms", tag = "rooms", security(("bearer" = [])), request_body = CreateRoomRequest,
-    responses((status = 201, body = RoomInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 201, body = RoomInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, description = "Too many live rooms of the caller's", body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, description = "The server runs as many rooms as it can", body = ErrorBody)))]
 /// Starts a room. The caller is its first moderator, and has the reconnect grace to join it over the
 /// WebSocket before the empty room ends.
 pub async fn create_room(
     State(state): State<AppState>,
     session: Session,
+    ClientAddr(ip): ClientAddr,
     ApiJson(body): ApiJson<CreateRoomRequest>,
 ) -> Result<(StatusCode, Json<RoomInfo>), ApiError> {
     let title = body.title.trim().to_string();
@@ -104,7 +109,10 @@ pub async fn create_room(
         let e = stoa_room::CommandError::ListenLinkOpenOnly;
         return Err(ApiError::bad_request(e.code(), e.to_string()));
     }
-    let id = record_room(&state, creator.id, &title, body.visibility).await?;
+    if body.visibility == stoa_proto::Visibility::Closed {
+        invitations_quota(&state, creator.id, invited.len())?;
+    }
+    let id = record_room(&state, creator.id, ip, &title, body.visibility).await?;
     let info = open_room(
         &state,
         id.clone(),
@@ -127,16 +135,51 @@ pub(crate) struct NewRoom {
     pub outputs: stoa_proto::RoomOutputs,
 }
 
-/// Records a new room in the store and returns its fresh ID.
+/// Records a new room in the store and returns its fresh ID, within the limits: rooms started per hour by
+/// the account and by its address, live rooms per account, and live rooms on this node (each is a task and
+/// a thread). The rate is counted before the live rooms are, so that a refused attempt still costs.
 pub(crate) async fn record_room(
     state: &AppState,
     creator: UserId,
+    ip: std::net::IpAddr,
     title: &str,
     visibility: stoa_proto::Visibility,
 ) -> Result<RoomId, ApiError> {
+    let config = &state.config;
+    state.limiter.check_in(&format!("room:{creator}"), config.rooms_per_hour, HOUR)?;
+    state.limiter.check_in(&format!("room-ip:{ip}"), config.rooms_per_hour.saturating_mul(3), HOUR)?;
+    if state.store.live_rooms_of(creator).await? >= config.live_rooms_per_account {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "too_many_live_rooms",
+            format!("You have {} live rooms already: end one to start another.", config.live_rooms_per_account),
+        ));
+    }
+    if state.rooms.local_len() >= config.max_live_rooms as usize {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_full",
+            "This server runs as many rooms as it can just now; try again later.",
+        )
+        .with_retry_after(60));
+    }
     let id = RoomId(random_code(12));
     state.store.create_room(&RoomRecord { id: id.clone(), title: title.to_string(), visibility, creator }).await?;
     Ok(id)
+}
+
+/// Counts `n` invitations to a closed room (each one a notification, and a push) toward the account's
+/// hourly quota.
+pub(crate) fn invitations_quota(state: &AppState, actor: UserId, n: usize) -> Result<(), ApiError> {
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    state.limiter.check_n(&format!("invite:{actor}"), n, state.config.invitations_per_hour, HOUR).map_err(|_| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_invitations",
+            format!("You can invite {} people an hour to closed rooms.", state.config.invitations_per_hour),
+        )
+        .with_retry_after(600)
+    })
 }
 
 /// Brings a recorded room to life with its creator as the first moderator, and tells people: the
@@ -303,11 +346,17 @@ pub async fn invite(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<InviteToRoomRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let (handle, _) = visible_room(&state, &session, &id).await?;
+    let (handle, snapshot) = visible_room(&state, &session, &id).await?;
     if body.usernames.len() > 1000 {
         return Err(ApiError::bad_request("too_many_invited", "Invite at most 1000 people at once."));
     }
     let users: Vec<UserId> = resolve_all(&state, &body.usernames).await?.into_iter().collect();
+    // Only a moderator's invitations are counted: anyone else's are refused by the room below.
+    if snapshot.access.visibility == stoa_proto::Visibility::Closed
+        && snapshot.access.moderators.contains(&session.account.id)
+    {
+        invitations_quota(&state, session.account.id, users.len())?;
+    }
     let (reply, answer) = oneshot::channel();
     handle
         .tx
@@ -368,6 +417,10 @@ pub async fn ping(
         return Err(ApiError::forbidden("not_a_follower", "You can ping only people who follow you."));
     }
     state.limiter.check_key(&format!("ping:{me}"), PINGS_PER_MINUTE)?;
+    // In a closed room a ping invites: it counts toward the invitations' quota too.
+    if handle.snapshot.borrow().access.visibility == stoa_proto::Visibility::Closed {
+        invitations_quota(&state, me, 1)?;
+    }
     let (reply, answer) = oneshot::channel();
     handle.tx.send(RoomInput::Ping { actor: me, target, reply }).await.map_err(|_| ApiError::no_such_room())?;
     let access = answer.await.map_err(|_| ApiError::no_such_room())??;
@@ -466,5 +519,5 @@ pub async fn websocket(
         .max_message_size(MAX_WS_MESSAGE)
         .read_buffer_size(WS_BUFFER)
         .write_buffer_size(WS_BUFFER)
-        .on_upgrade(move |socket| serve_connection(socket, joined, departure)))
+        .on_upgrade(move |socket| serve_connection(socket, joined, departure, state.config.room_commands_per_second)))
 }

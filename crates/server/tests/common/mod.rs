@@ -34,6 +34,10 @@ pub fn test_config(dir: &std::path::Path) -> ServerConfig {
         // Tests sign up many users from one address; the rate-limit test sets its own limits.
         auth_attempts_per_ip: 10_000,
         auth_attempts_per_user: 10_000,
+        // The limits on costly writes have tests of their own.
+        rooms_per_hour: 10_000,
+        live_rooms_per_account: 10_000,
+        invitations_per_hour: 100_000,
         media_udp: "127.0.0.1:0".parse().unwrap(),
         ..ServerConfig::default()
     }

@@ -38,6 +38,10 @@ pub async fn world_with(tune: impl FnOnce(&mut ServerConfig)) -> World {
         data: dir.path().to_path_buf(),
         auth_attempts_per_ip: 10_000,
         auth_attempts_per_user: 10_000,
+        // The limits on costly writes have tests of their own.
+        rooms_per_hour: 10_000,
+        live_rooms_per_account: 10_000,
+        invitations_per_hour: 100_000,
         // Three shards whatever the machine, so publishers and listeners land on different shards and every
         // test crosses shards.
         media_shards: 3,

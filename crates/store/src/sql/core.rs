@@ -551,6 +551,14 @@ impl Store for This {
         Ok(())
     }
 
+    async fn live_rooms_of(&self, creator: UserId) -> Result<u32, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM rooms WHERE creator = $1 AND ended_at IS NULL")
+            .bind(creator.0)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n as u32)
+    }
+
     async fn end_all_rooms(&self) -> Result<u64, StoreError> {
         let _write = self.write().await;
         let done = sqlx::query("UPDATE rooms SET ended_at = $1 WHERE ended_at IS NULL")

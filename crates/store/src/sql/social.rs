@@ -190,6 +190,13 @@ impl This {
                     "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = $4 \
                      AND d.kind = 'room_invite' AND d.created_at > $7 - 3600)"
                 }
+                // That someone started a room is told once an hour per host, however many rooms they start.
+                NotificationKind::RoomStarted => {
+                    "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = $4 \
+                     AND d.kind IN ('room_started', 'on_stage', 'event_started') AND d.created_at > $7 - 3600) \
+                     AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.actor = $3 \
+                     AND d.kind = 'room_started' AND d.created_at > $7 - 3600)"
+                }
                 _ => {
                     "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = $4 \
                      AND d.kind IN ('room_started', 'on_stage', 'event_started') AND d.created_at > $7 - 3600)"
