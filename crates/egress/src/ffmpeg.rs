@@ -167,7 +167,7 @@ pub fn hls_args(bitrate_kbps: u32) -> Vec<String> {
 
 /// The arguments that send the mix to an RTMP server: AAC-LC audio and, since YouTube and Twitch refuse a
 /// stream without video, a still black picture at two frames a second (a few kilobits).
-pub fn rtmp_args(url: &str) -> Vec<String> {
+pub fn rtmp_args(url: &str, tc_url: Option<&str>) -> Vec<String> {
     let mut args = vec!["-loglevel".to_string(), "info".into(), "-nostats".into()];
     args.extend(pcm_input().into_iter().skip(2));
     args.extend(
@@ -204,6 +204,9 @@ pub fn rtmp_args(url: &str) -> Vec<String> {
         ]
         .map(String::from),
     );
+    if let Some(tc_url) = tc_url {
+        args.extend(["-rtmp_tcurl".to_string(), tc_url.to_string()]);
+    }
     args.push(url.to_string());
     args
 }

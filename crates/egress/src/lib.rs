@@ -25,4 +25,4 @@ pub mod pool;
 mod room;
 pub mod timeline;
 
-pub use room::{EgressConfig, EgressError, EgressStatus, MIX_SOURCE, Recorded, RoomEgress, RtmpState};
+pub use room::{EgressConfig, EgressError, EgressStatus, MIX_SOURCE, Recorded, RoomEgress, RtmpState, RtmpTarget};

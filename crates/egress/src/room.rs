@@ -93,6 +93,16 @@ pub struct EgressStatus {
     pub rtmp_url: Option<String>,
 }
 
+/// Where a restream goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtmpTarget {
+    /// The URL ffmpeg connects to, the stream key included: its host may be the address the server checked
+    /// rather than the name the moderator gave, so that nothing resolves the name again.
+    pub url: String,
+    /// The `tcUrl` the RTMP server is told (`rtmp://NAME/app`), when `url` names an address instead.
+    pub tc_url: Option<String>,
+}
+
 /// A replay that finished.
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -106,7 +116,7 @@ enum Control {
     Record { to: Option<(PathBuf, String)>, reply: oneshot::Sender<Result<Option<Recorded>, String>> },
     Window { seconds_before: u32, seconds_after: u32, title: String, reply: oneshot::Sender<Vec<u8>> },
     Hls,
-    Rtmp(Option<String>),
+    Rtmp(Option<RtmpTarget>),
     Whep(Option<(stoa_sfu::Sfu, stoa_sfu::RoomKey)>),
     Child { generation: u64, event: ChildEvent },
     Stop,
@@ -213,12 +223,12 @@ impl RoomEgress {
         Ok(())
     }
 
-    /// Starts sending the mix to an RTMP URL (the stream key included), or stops (`None`).
-    pub fn rtmp(&self, url: Option<String>) -> Result<(), EgressError> {
-        if url.is_some() && !self.ffmpeg {
+    /// Starts sending the mix to an RTMP target, or stops (`None`).
+    pub fn rtmp(&self, target: Option<RtmpTarget>) -> Result<(), EgressError> {
+        if target.is_some() && !self.ffmpeg {
             return Err(EgressError::NoFfmpeg);
         }
-        self.send(Control::Rtmp(url))
+        self.send(Control::Rtmp(target))
     }
 
     /// Publishes the mix, as one Opus stream, into an SFU room of its own (`key`), where WHEP players
@@ -322,6 +332,7 @@ struct PendingWindow {
 
 struct Rtmp {
     url: String,
+    tc_url: Option<String>,
     child: Option<ffmpeg::Child>,
     generation: u64,
     was_live: bool,
@@ -563,8 +574,9 @@ impl EgressThread {
                     self.start_hls();
                 }
             }
-            Control::Rtmp(Some(url)) => {
-                self.rtmp = Some(Rtmp { url, child: None, generation: 0, was_live: false, retries: 0, retry_at: None });
+            Control::Rtmp(Some(RtmpTarget { url, tc_url })) => {
+                self.rtmp =
+                    Some(Rtmp { url, tc_url, child: None, generation: 0, was_live: false, retries: 0, retry_at: None });
                 self.start_rtmp();
             }
             Control::Rtmp(None) => {
@@ -605,7 +617,7 @@ impl EgressThread {
         let secret = r.url.rsplit('/').next().filter(|k| !k.is_empty()).map(String::from);
         let watcher = Watcher { generation, to: self.me.clone(), last_error: None, secret };
         r.generation = generation;
-        match ffmpeg::Child::spawn(&program, &ffmpeg::rtmp_args(&r.url), None, watcher) {
+        match ffmpeg::Child::spawn(&program, &ffmpeg::rtmp_args(&r.url, r.tc_url.as_deref()), None, watcher) {
             Ok(child) => r.child = Some(child),
             Err(e) => {
                 tracing::error!(room = %self.room, error = %e, "cannot start ffmpeg for RTMP");
@@ -642,8 +654,15 @@ impl EgressThread {
             }
             ChildEvent::Exited { code, error } => {
                 r.child = None;
-                let error = error.unwrap_or_else(|| format!("ffmpeg ended ({code:?})"));
-                tracing::warn!(room = %self.room, error = %error, "restream ended");
+                let detail = error.unwrap_or_else(|| format!("ffmpeg ended ({code:?})"));
+                tracing::warn!(room = %self.room, error = %detail, "restream ended");
+                // The log has ffmpeg's words; moderators get ours, which say nothing of the state of a
+                // host or a port ("connection refused" would make the restream a port scanner).
+                let error = if r.was_live {
+                    "the RTMP server dropped the stream".to_string()
+                } else {
+                    "could not connect to the RTMP server, or it refused the stream".to_string()
+                };
                 let mut status = self.status.borrow().clone();
                 if r.was_live && r.retries < RTMP_RETRIES {
                     r.retry_at = Some(Instant::now() + RTMP_BACKOFF * 2u32.pow(r.retries));
@@ -674,8 +693,10 @@ impl EgressThread {
             Some(r) if r.was_live && r.child.is_some() => RtmpState::Live,
             Some(_) => RtmpState::Connecting,
         };
-        status.rtmp_url =
-            self.rtmp.as_ref().map(|r| r.url.rsplit_once('/').map_or(r.url.as_str(), |(u, _)| u).to_string());
+        // The server's name as the moderator gave it (the tcUrl), not the address it was resolved to.
+        status.rtmp_url = self.rtmp.as_ref().map(|r| {
+            r.tc_url.clone().unwrap_or_else(|| r.url.rsplit_once('/').map_or(r.url.as_str(), |(u, _)| u).to_string())
+        });
         self.status.send_if_modified(|s| {
             let changed = *s != status;
             *s = status;

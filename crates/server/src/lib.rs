@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod notify;
 pub mod openapi;
 pub mod origin;
+pub mod outbound;
 pub mod recordings;
 pub mod routes;
 pub mod tls;
@@ -109,6 +110,10 @@ pub struct ServerConfig {
     /// Origins (`http://127.0.0.1:9000`) of push services accepted although they are not public HTTPS: a
     /// push service on the operator's own network. Public `https://` endpoints are always accepted.
     pub push_origins: Vec<String>,
+    /// Origins of webhook endpoints allowed although they are not public: an intranet's, or a test's.
+    pub webhook_origins: Vec<String>,
+    /// RTMP hosts (`127.0.0.1`, `ingest.lan:1935`) restreams may reach although they are not public.
+    pub restream_hosts: Vec<String>,
     /// VAPID's contact (`mailto:` or `https:`); the public URL when absent.
     pub push_contact: Option<String>,
     /// How long a webhook's endpoint has to answer one delivery.
@@ -157,6 +162,8 @@ impl Default for ServerConfig {
             ffmpeg: PathBuf::from("ffmpeg"),
             webhook_timeout: Duration::from_secs(10),
             push_origins: Vec::new(),
+            webhook_origins: Vec::new(),
+            restream_hosts: Vec::new(),
             push_contact: None,
             trusted_proxies: Vec::new(),
             tls: None,
@@ -608,7 +615,13 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let contact = config.push_contact.clone().unwrap_or_else(|| {
         if public_url.starts_with("https://") { public_url.clone() } else { "mailto:admin@localhost".to_string() }
     });
-    let push = notify::push::Push::start(store.clone(), contact, config.push_origins.clone(), outbound_http()).await?;
+    let push = notify::push::Push::start(
+        store.clone(),
+        contact,
+        config.push_origins.clone(),
+        outbound::Outbound::new(outbound_http, &config.push_origins),
+    )
+    .await?;
     let notifier = notify::Notifier::start(store.clone(), push);
     let live = community::LiveSettings::load(store.as_ref(), config.invite_quota, config.room_capacity).await?;
     let ffmpeg = match stoa_egress::ffmpeg::check(&config.ffmpeg) {
@@ -630,7 +643,11 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         avatar_pool: stoa_egress::pool::WorkPool::new("stoa-avatar", 2, 4),
         clip_limits: Arc::default(),
         http_peers: Arc::default(),
-        webhooks: webhooks::start(store.clone(), outbound_http(), config.webhook_timeout),
+        webhooks: webhooks::start(
+            store.clone(),
+            outbound::Outbound::new(outbound_http, &config.webhook_origins),
+            config.webhook_timeout,
+        ),
         live: Arc::new(live),
         room_log: community::RoomLog::start(store.clone()),
         admin_tail: Arc::default(),
@@ -737,19 +754,18 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     })
 }
 
-/// The HTTP client for what the server calls out to (push services): the web PKI's roots, rustls with
-/// aws-lc-rs as everywhere else.
-fn outbound_http() -> reqwest::Client {
+/// The HTTP client for what the server calls out to (push services, webhooks): the web PKI's roots, rustls
+/// with aws-lc-rs as everywhere else. [`outbound::Outbound`] adds the resolver and turns redirects off.
+fn outbound_http() -> reqwest::ClientBuilder {
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
         .with_safe_default_protocol_versions()
         .map(|b| b.with_root_certificates(roots).with_no_client_auth());
     let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
-    let builder = match tls {
+    match tls {
         Ok(tls) => builder.use_preconfigured_tls(tls),
         Err(_) => builder,
-    };
-    builder.build().unwrap_or_default()
+    }
 }
 
 /// The public URL of an HTTPS server that was not told one: `host` (the certificate's first name that is

@@ -41,9 +41,15 @@ const RETRIES: [Duration; 7] = [
 pub struct WebhookSender {
     tx: mpsc::Sender<(&'static str, serde_json::Value)>,
     dropped: Arc<AtomicU64>,
+    outbound: crate::outbound::Outbound,
 }
 
 impl WebhookSender {
+    /// The clients deliveries go out with, to check a new webhook's URL as its deliveries will be.
+    pub fn outbound(&self) -> &crate::outbound::Outbound {
+        &self.outbound
+    }
+
     /// Emits `event` with `data`, for every webhook that takes it. Never waits.
     pub fn emit(&self, event: &'static str, data: serde_json::Value) {
         if self.tx.try_send((event, data)).is_err() {
@@ -72,7 +78,8 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
 }
 
 /// Starts the writer and the sender; `timeout` bounds each request.
-pub fn start(store: Arc<dyn Store>, http: reqwest::Client, timeout: Duration) -> WebhookSender {
+pub fn start(store: Arc<dyn Store>, http: crate::outbound::Outbound, timeout: Duration) -> WebhookSender {
+    let outbound = http.clone();
     let (tx, mut rx) = mpsc::channel::<(&'static str, serde_json::Value)>(QUEUE);
     let due = Arc::new(Notify::new());
     let (writer_store, writer_due) = (store.clone(), due.clone());
@@ -118,10 +125,20 @@ pub fn start(store: Arc<dyn Store>, http: reqwest::Client, timeout: Duration) ->
             }
         }
     });
-    WebhookSender { tx, dropped: Arc::default() }
+    WebhookSender { tx, dropped: Arc::default(), outbound }
 }
 
-async fn deliver(http: &reqwest::Client, d: &DueDelivery, timeout: Duration) -> Attempt {
+async fn deliver(http: &crate::outbound::Outbound, d: &DueDelivery, timeout: Duration) -> Attempt {
+    let retry_at = RETRIES.get(d.attempts as usize).map(|after| crate::community::now_ms() + after.as_millis() as i64);
+    // Checked at every delivery, after DNS and at the address connected to: a webhook reaches no private
+    // address unless its origin is allowed (`--webhook-allow-origin`), and follows no redirect.
+    let http = match http.client_for(&d.url).await {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::info!(delivery = d.id, url = %d.url, error = %e, "webhook delivery refused");
+            return Attempt::Failed { status: None, error: e.to_string(), next_at: retry_at };
+        }
+    };
     let id = format!("msg_{}", d.id);
     let timestamp = crate::community::now_ms() / 1000;
     let signature = sign(&d.secret, &id, timestamp, &d.payload);
@@ -136,7 +153,6 @@ async fn deliver(http: &reqwest::Client, d: &DueDelivery, timeout: Duration) -> 
         .body(d.payload.clone())
         .send()
         .await;
-    let retry_at = RETRIES.get(d.attempts as usize).map(|after| crate::community::now_ms() + after.as_millis() as i64);
     match sent {
         Ok(resp) if resp.status().is_success() => Attempt::Delivered { status: resp.status().as_u16() },
         Ok(resp) => Attempt::Failed {

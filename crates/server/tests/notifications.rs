@@ -250,6 +250,11 @@ async fn web_push_is_encrypted_for_the_subscription_signed_with_vapid_and_droppe
     assert_eq!(headers["content-encoding"], "aes128gcm");
     let authorization = headers["authorization"].to_str().unwrap();
     assert!(authorization.starts_with("vapid t=") && authorization.contains(&format!("k={vapid}")), "{authorization}");
+    // RFC 8292 §2: the JWT's audience is the push resource's origin, its port included.
+    let jwt = authorization.strip_prefix("vapid t=").unwrap().split(',').next().unwrap();
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!(claims["aud"], origin.as_str(), "{claims}");
     assert!(headers.contains_key("ttl"));
     let plain =
         web_push_native::decrypt(body.to_vec(), &ua, web_push_native::Auth::from_slice(&auth)).expect("decrypts");

@@ -116,6 +116,20 @@ pub struct ServeArgs {
     /// separate with commas, for several. Public https:// push services need nothing [default: none].
     #[arg(long = "push-allow-origin", env = "STOA_PUSH_ALLOW_ORIGIN", value_delimiter = ',', value_name = "ORIGIN")]
     pub push_origins: Vec<String>,
+    /// The origin of a webhook endpoint on your own network, which webhooks may reach although it is not a
+    /// public host (every other private address is refused after DNS); repeat it, or separate with commas
+    /// [default: none].
+    #[arg(
+        long = "webhook-allow-origin",
+        env = "STOA_WEBHOOK_ALLOW_ORIGIN",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub webhook_origins: Vec<String>,
+    /// An RTMP host (or host:port) on your own network that restreams may reach although it is not public
+    /// (e.g. 127.0.0.1 for a local nginx-rtmp); repeat it, or separate with commas [default: none].
+    #[arg(long = "restream-allow-host", env = "STOA_RESTREAM_ALLOW_HOST", value_delimiter = ',', value_name = "HOST")]
+    pub restream_hosts: Vec<String>,
     /// The contact push services see with each message (VAPID's subject: mailto:you@example.org or an https
     /// URL) [default: the public URL when it is https].
     #[arg(long, env = "STOA_PUSH_CONTACT", value_name = "URL")]
@@ -218,6 +232,8 @@ struct FileConfig {
     turn_secret: Option<String>,
     turn_ttl_secs: Option<u64>,
     push_origins: Option<Vec<String>>,
+    webhook_origins: Option<Vec<String>>,
+    restream_hosts: Option<Vec<String>>,
     push_contact: Option<String>,
     ffmpeg: Option<PathBuf>,
     trusted_proxies: Option<Vec<String>>,
@@ -375,13 +391,25 @@ impl ServeArgs {
         } else {
             self.push_origins.clone()
         };
-        for origin in &push_origins {
-            let ok = origin.starts_with("http://") || origin.starts_with("https://");
-            anyhow::ensure!(
-                ok && !origin.trim_end_matches('/').contains(['?', '#']) && origin.matches('/').count() <= 3,
-                "--push-allow-origin takes an origin like http://127.0.0.1:9000, not {origin:?}"
-            );
+        let webhook_origins = if self.webhook_origins.is_empty() {
+            file.webhook_origins.unwrap_or_default()
+        } else {
+            self.webhook_origins.clone()
+        };
+        for (flag, origins) in [("--push-allow-origin", &push_origins), ("--webhook-allow-origin", &webhook_origins)] {
+            for origin in origins {
+                let ok = origin.starts_with("http://") || origin.starts_with("https://");
+                anyhow::ensure!(
+                    ok && !origin.trim_end_matches('/').contains(['?', '#']) && origin.matches('/').count() <= 3,
+                    "{flag} takes an origin like http://127.0.0.1:9000, not {origin:?}"
+                );
+            }
         }
+        let restream_hosts = if self.restream_hosts.is_empty() {
+            file.restream_hosts.unwrap_or_default()
+        } else {
+            self.restream_hosts.clone()
+        };
         let push_contact = self.push_contact.clone().or(file.push_contact);
         if let Some(contact) = &push_contact {
             anyhow::ensure!(
@@ -418,6 +446,8 @@ impl ServeArgs {
             ffmpeg: self.ffmpeg.clone().or(file.ffmpeg).unwrap_or(d.ffmpeg),
             webhook_timeout: d.webhook_timeout,
             push_origins,
+            webhook_origins,
+            restream_hosts,
             push_contact,
             http,
             tls,

@@ -51,17 +51,7 @@ async fn raw(method: reqwest::Method, url: &str, token: Option<&str>, headers: &
     req.send().await.unwrap()
 }
 
-async fn send_json(api: &Api, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .request(method, format!("{}{path}", api.base))
-        .bearer_auth(&api.token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
+use common::send as send_json;
 
 /// Polls `f` until it gives `Some`, for up to `secs`.
 async fn until<T, F: std::future::Future<Output = Option<T>>>(what: &str, secs: u64, mut f: impl FnMut() -> F) -> T {
@@ -217,16 +207,18 @@ async fn a_speakers_440_hz_reaches_the_listen_link_a_clip_an_rtmp_server_and_the
         &host,
         reqwest::Method::POST,
         &format!("/api/v1/rooms/{room}/restream"),
-        json!({"url": format!("rtmp://127.0.0.1:{}/live", nginx.port), "stream_key": "secret-key"}),
+        // By name: the server resolves it, checks it, and has ffmpeg connect to the address it checked.
+        json!({"url": format!("rtmp://localhost:{}/live", nginx.port), "stream_key": "secret-key"}),
     )
     .await;
     assert_eq!(status, 202, "{started}");
     assert!(!started.to_string().contains("secret-key"), "the key is never shown: {started}");
-    until("the restream is live", 20, || async {
+    let live = until("the restream is live", 20, || async {
         let s = host.get(&format!("/api/v1/rooms/{room}/restream")).await.unwrap();
-        (s["state"] == "live").then_some(())
+        (s["state"] == "live").then_some(s)
     })
     .await;
+    assert_eq!(live["url"], format!("rtmp://localhost:{}/live", nginx.port), "the name as given: {live}");
     let hz = frequency_of(&format!("rtmp://127.0.0.1:{}/live/secret-key", nginx.port), 4).await;
     assert!(near_440(hz), "nginx-rtmp carries the speaker's 440 Hz: {hz:.0} Hz");
     // A listener may not touch it.
@@ -351,7 +343,21 @@ async fn bad_targets_and_requests_get_clear_errors_and_the_room_goes_on() {
         (s["state"] == "failed").then_some(s)
     })
     .await;
-    assert!(failed["error"].as_str().unwrap().to_lowercase().contains("refused"), "{failed}");
+    assert!(failed["error"].as_str().unwrap().starts_with("could not connect"), "{failed}");
+    // A host that is not public (127.0.0.1 and `localhost` are allowed in this world, `ip6-localhost` and
+    // ::1 are not) is refused before ffmpeg starts, with the same words.
+    let local = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = local.local_addr().unwrap().port();
+    let (status, answer) = send_json(
+        &host,
+        reqwest::Method::POST,
+        &path,
+        json!({"url": format!("rtmp://[::1]:{port}/live"), "stream_key": "key"}),
+    )
+    .await;
+    assert_eq!((status, &answer["error"]["code"]), (400, &json!("could_not_connect")), "{answer}");
+    local.set_nonblocking(true).unwrap();
+    assert!(local.accept().is_err(), "nothing reached the local listener");
     // Clips are off unless the hosts allow them; the listen link is off unless they turn it on.
     let (status, answer) =
         send_json(&listener, reqwest::Method::POST, &format!("/api/v1/rooms/{room}/clips"), json!({})).await;

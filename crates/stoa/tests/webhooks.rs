@@ -63,8 +63,24 @@ async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option
 
 #[tokio::test]
 async fn events_reach_registered_urls_signed_and_failures_are_retried_and_recorded() {
-    let w = common::world_with(|c| c.webhook_timeout = Duration::from_secs(1)).await;
     let (hooks, received) = receiver().await;
+    let allowed = hooks.clone();
+    let w = common::world_with(|c| {
+        c.webhook_timeout = Duration::from_secs(1);
+        // The receiver is on this machine: its origin, and no other, is allowed although it is private.
+        c.webhook_origins = vec![allowed];
+    })
+    .await;
+    // The same receiver by a name that resolves to 127.0.0.1 is another origin: refused, and never called.
+    let port = hooks.rsplit(':').next().unwrap();
+    let (status, b) = common::send(
+        &w.admin,
+        reqwest::Method::POST,
+        "/api/v1/admin/webhooks",
+        json!({"url": format!("http://localhost:{port}/ok"), "events": ["room.started"]}),
+    )
+    .await;
+    assert_eq!((status, &b["error"]["code"]), (400, &json!("webhook_url_not_public")), "{b}");
     let register = |url: String, events: Value| {
         let admin = w.admin.clone();
         async move { admin.post("/api/v1/admin/webhooks", json!({"url": url, "events": events})).await.unwrap() }

@@ -10,13 +10,13 @@ use crate::notify::{NotifyStats, PUSH_TIMEOUT, to_wire};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::StreamExt;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use stoa_proto::{NotificationKind, PushPayload, PushSubscriptionRequest};
 use stoa_store::{NotificationRow, PushTarget, Store, StoreError};
 use tokio::sync::mpsc;
-use web_push_native::jwt_simple::algorithms::{ECDSAP256PublicKeyLike, ES256KeyPair};
+use web_push_native::jwt_simple::algorithms::{ECDSAP256KeyPairLike, ECDSAP256PublicKeyLike, ES256KeyPair};
+use web_push_native::jwt_simple::claims::Claims;
 use web_push_native::{Auth, WebPushBuilder, p256};
 
 /// Messages in flight to push services at once.
@@ -64,7 +64,7 @@ impl Push {
         store: Arc<dyn Store>,
         contact: String,
         allowed_origins: Vec<String>,
-        http: reqwest::Client,
+        http: crate::outbound::Outbound,
     ) -> Result<Push, StoreError> {
         let key = match store.setting(KEY_SETTING).await?.and_then(|k| URL_SAFE_NO_PAD.decode(k).ok()) {
             Some(bytes) => ES256KeyPair::from_bytes(&bytes).ok(),
@@ -122,8 +122,8 @@ fn check_endpoint(endpoint: &str, allowed: &[String]) -> Result<(), Subscription
     }
     // Only public hosts: an endpoint is a URL the server posts to, and must not reach into its own network.
     let private = match url.host() {
-        Some(url::Host::Ipv4(ip)) => !is_public(IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => !is_public(IpAddr::V6(ip)),
+        Some(url::Host::Ipv4(ip)) => !crate::outbound::is_public(ip.into()),
+        Some(url::Host::Ipv6(ip)) => !crate::outbound::is_public(ip.into()),
         Some(url::Host::Domain(d)) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
             d == "localhost"
@@ -138,29 +138,6 @@ fn check_endpoint(endpoint: &str, allowed: &[String]) -> Result<(), Subscription
         return Err(SubscriptionError::Endpoint("A push endpoint must be on a public host."));
     }
     Ok(())
-}
-
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
-                || v4.octets()[0] == 198 && (v4.octets()[1] & 0xfe) == 18)
-        }
-        IpAddr::V6(v6) => {
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| !is_public(IpAddr::V4(v4))))
-        }
-    }
 }
 
 fn decode_keys(p256dh: &str, auth: &str) -> Result<(p256::PublicKey, Auth), SubscriptionError> {
@@ -182,7 +159,7 @@ async fn run(
     mut rx: mpsc::Receiver<Vec<NotificationRow>>,
     store: Arc<dyn Store>,
     inner: Arc<Inner>,
-    http: reqwest::Client,
+    http: crate::outbound::Outbound,
     stats: Arc<NotifyStats>,
 ) {
     while let Some(batch) = rx.recv().await {
@@ -208,10 +185,25 @@ async fn run(
     }
 }
 
+/// How long a push request's VAPID signature is good for (RFC 8292 §2: at most 24 hours).
+const VAPID_VALIDITY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The VAPID `Authorization` header for a push to `endpoint` (RFC 8292 §2, §3): a JWT whose `aud` is the
+/// push resource's origin, its port included when it is not the scheme's default, signed with the server's
+/// key, and that key.
+fn vapid(inner: &Inner, endpoint: &str) -> Option<String> {
+    let url = reqwest::Url::parse(endpoint).ok()?;
+    let claims = Claims::create(VAPID_VALIDITY.into())
+        .with_audience(url.origin().ascii_serialization())
+        .with_subject(&inner.contact);
+    let token = inner.key.sign(claims).ok()?;
+    Some(format!("vapid t={token}, k={}", inner.public_key))
+}
+
 async fn deliver(
     store: &Arc<dyn Store>,
     inner: &Inner,
-    http: &reqwest::Client,
+    http: &crate::outbound::Outbound,
     stats: &NotifyStats,
     target: PushTarget,
     row: &NotificationRow,
@@ -222,20 +214,28 @@ async fn deliver(
     let request = (|| {
         let (public, auth) = decode_keys(&target.p256dh, &target.auth).ok()?;
         let uri: axum::http::Uri = target.endpoint.parse().ok()?;
-        WebPushBuilder::new(uri, public, auth)
-            .with_valid_duration(std::time::Duration::from_secs(3600))
-            .with_vapid(&inner.key, &inner.contact)
-            .build(body)
-            .ok()
+        let request = WebPushBuilder::new(uri, public, auth).with_valid_duration(VAPID_VALIDITY).build(body).ok()?;
+        Some((request, vapid(inner, &target.endpoint)?))
     })();
-    let Some(request) = request else {
+    let Some((request, vapid)) = request else {
         stats.push_failed.fetch_add(1, Ordering::Relaxed);
         return;
+    };
+    // The endpoint's host is checked (after DNS, at the address connected to) on every delivery, not only
+    // at subscription: a name that resolved to a public address then may not now.
+    let http = match http.client_for(&target.endpoint).await {
+        Ok(client) => client,
+        Err(e) => {
+            stats.push_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "a push endpoint is not on a public host; nothing was sent");
+            return;
+        }
     };
     let mut out = http.post(&target.endpoint).timeout(PUSH_TIMEOUT).header("Urgency", "high");
     for (name, value) in request.headers() {
         out = out.header(name.as_str(), value.as_bytes());
     }
+    out = out.header("Authorization", vapid);
     match out.body(request.into_body()).send().await {
         Ok(resp) if resp.status().is_success() => {
             stats.pushed.fetch_add(1, Ordering::Relaxed);
@@ -283,6 +283,30 @@ mod tests {
             "http://127.0.0.1:9000/sub/1",
         ] {
             assert!(check_endpoint(good, &allowed).is_ok(), "{good} was refused");
+        }
+    }
+
+    #[test]
+    fn vapids_audience_is_the_push_resources_origin_with_its_port() {
+        let key = ES256KeyPair::generate();
+        let public_key = URL_SAFE_NO_PAD.encode(key.public_key().public_key().to_bytes_uncompressed());
+        let inner = Inner { key, public_key, contact: "mailto:ops@example.org".into(), allowed_origins: vec![] };
+        for (endpoint, aud) in [
+            ("http://127.0.0.1:9000/push/1", "http://127.0.0.1:9000"),
+            ("https://push.example.org/x", "https://push.example.org"),
+            ("https://push.example.org:443/x", "https://push.example.org"),
+            ("https://push.example.org:8443/x", "https://push.example.org:8443"),
+        ] {
+            let header = vapid(&inner, endpoint).unwrap();
+            let token = header.strip_prefix("vapid t=").unwrap().split(',').next().unwrap();
+            let claims = inner
+                .key
+                .public_key()
+                .verify_token::<web_push_native::jwt_simple::claims::NoCustomClaims>(token, None)
+                .unwrap();
+            let audiences = claims.audiences.unwrap().into_set();
+            assert_eq!(audiences.into_iter().collect::<Vec<_>>(), vec![aud.to_string()], "{endpoint}");
+            assert!(header.ends_with(&format!(", k={}", inner.public_key)));
         }
     }
 }

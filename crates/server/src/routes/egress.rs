@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stoa_egress::hls::{Blocked, SegmentLookup};
-use stoa_egress::{RoomEgress, RtmpState};
+use stoa_egress::{RoomEgress, RtmpState, RtmpTarget};
 use stoa_proto::{
     ErrorBody, ListenInfo, Recording, RecordingKind, RecordingList, RestreamRequest, RestreamStatus, Role, RoomId,
     UserId, Visibility,
@@ -670,6 +670,23 @@ fn restream_target(body: &RestreamRequest) -> Result<String, ApiError> {
     Ok(format!("{url}/{key}"))
 }
 
+/// Checks a restream target's host after DNS (see [`crate::outbound`]) before ffmpeg starts. An `rtmp://`
+/// target is then connected to at the address checked, the name kept as the stream's `tcUrl`; an
+/// `rtmps://` one keeps its name, which its TLS needs, and is resolved again by ffmpeg a moment later. A
+/// refused host gets the same answer as a server that is down: nothing is said of the server's network.
+async fn checked_restream(target: &str, allowed_hosts: &[String]) -> Result<RtmpTarget, ApiError> {
+    let could_not_connect =
+        || ApiError::bad_request("could_not_connect", "Stoa could not connect to that RTMP server.");
+    let (scheme, rest) = target.split_once("://").ok_or_else(could_not_connect)?;
+    let (host_port, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let addr = crate::outbound::restream_addr(host_port, allowed_hosts).await.map_err(|_| could_not_connect())?;
+    if scheme != "rtmp" {
+        return Ok(RtmpTarget { url: target.to_string(), tc_url: None });
+    }
+    let app = path.rsplit_once('/').map_or("", |(app, _key)| app);
+    Ok(RtmpTarget { url: format!("rtmp://{addr}/{path}"), tc_url: Some(format!("rtmp://{host_port}/{app}")) })
+}
+
 #[utoipa::path(post, path = "/api/v1/rooms/{id}/restream", tag = "rooms", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = RestreamRequest,
     responses((status = 202, body = RestreamStatus), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -685,6 +702,7 @@ pub async fn start_restream(
 ) -> Result<(StatusCode, Json<RestreamStatus>), ApiError> {
     let target = restream_target(&body)?;
     let egress = as_moderator(&state, &session, &id).await?;
+    let target = checked_restream(&target, &state.config.restream_hosts).await?;
     let mut status = egress.status();
     status.mark_unchanged();
     egress.rtmp(Some(target)).map_err(unavailable)?;

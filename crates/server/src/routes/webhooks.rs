@@ -71,6 +71,13 @@ pub async fn create(
             format!("A server holds at most {MAX_WEBHOOKS} webhooks."),
         ));
     }
+    // An address inside the server's network is refused now, not at the first delivery (which checks again).
+    state
+        .webhooks
+        .outbound()
+        .client_for(&url)
+        .await
+        .map_err(|e| ApiError::bad_request("webhook_url_not_public", e.to_string()))?;
     let secret = crate::webhooks::new_secret().map_err(ApiError::internal)?;
     let hook = state.store.create_webhook(&url, &events, &secret, admin.account.id).await?;
     state.store.log_admin(Some(admin.account.id), admin_action::ADD_WEBHOOK, &hook.id.to_string(), &url).await?;

@@ -42,6 +42,8 @@ pub async fn world_with(tune: impl FnOnce(&mut ServerConfig)) -> World {
         rooms_per_hour: 10_000,
         live_rooms_per_account: 10_000,
         invitations_per_hour: 100_000,
+        // The local nginx-rtmp the restream tests send to, by address and by name.
+        restream_hosts: vec!["127.0.0.1".into(), "localhost".into()],
         // Three shards whatever the machine, so publishers and listeners land on different shards and every
         // test crosses shards.
         media_shards: 3,
@@ -305,4 +307,22 @@ impl Drop for Reaped {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Sends `body` as JSON with `api`'s token, and gives the status and the answer's JSON (null if none).
+pub async fn send(
+    api: &stoa_client::Api,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .request(method, format!("{}{path}", api.base))
+        .bearer_auth(&api.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
 }
