@@ -123,6 +123,8 @@ pub struct Session {
     pub token: String,
     /// With a personal access token, what it may do; `None` for a session (everything).
     pub scopes: Option<Vec<Scope>>,
+    /// When a personal access token expires (Unix seconds), if it does.
+    pub expires_at: Option<i64>,
 }
 
 impl Session {
@@ -174,7 +176,7 @@ impl FromRequestParts<AppState> for Session {
             if !hex(secret) {
                 return Err(ApiError::unauthorized());
             }
-            let (mut account, scopes) =
+            let (mut account, scopes, expires_at) =
                 state.store.api_token_account(&token_hash(&token)).await?.ok_or_else(ApiError::unauthorized)?;
             // An admin's token without the `admin` scope carries no admin power anywhere: every check of
             // `is_admin` (a hidden room's replay, another room's moderation log, others' recordings) sees
@@ -197,13 +199,13 @@ impl FromRequestParts<AppState> for Session {
                 }
                 _ => {}
             }
-            return Ok(Session { account, token, scopes: Some(scopes) });
+            return Ok(Session { account, token, scopes: Some(scopes), expires_at });
         }
         // Session tokens are 64 hex characters; anything else cannot be one, and is not worth a look-up.
         if !hex(&token) {
             return Err(ApiError::unauthorized());
         }
         let account = state.store.session_account(&token_hash(&token)).await?.ok_or_else(ApiError::unauthorized)?;
-        Ok(Session { account, token, scopes: None })
+        Ok(Session { account, token, scopes: None, expires_at: None })
     }
 }

@@ -226,6 +226,8 @@ async fn apply(state: &AppState, action: &str, subject: &str, detail: &str, admi
 /// and ends their notification streams. Their sessions are already gone.
 pub async fn throw_out(state: &AppState, user: UserId, reason: &str, message: &str) {
     state.notifier.hub.close_everywhere(user);
+    // And whatever else rides on their credentials: WHIP/WHEP sessions, sockets on other nodes.
+    state.notifier.hub.revoke_everywhere(user);
     for room in state.rooms.handles() {
         let _ = room
             .tx

@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod origin;
 pub mod outbound;
 pub mod recordings;
+pub mod revoke;
 pub mod routes;
 pub mod tls;
 pub mod turn;

@@ -174,9 +174,12 @@ pub trait Community: Send + Sync {
     async fn api_tokens_of(&self, user: UserId) -> Result<Vec<TokenInfo>, StoreError>;
     /// Revokes (deletes) one of the user's tokens. Returns whether there was one.
     async fn revoke_api_token(&self, user: UserId, id: i64) -> Result<bool, StoreError>;
-    /// The account and scopes of a token hash, if the token has not expired and the account is neither
-    /// suspended nor deleted; using it counts as use (kept to the hour).
-    async fn api_token_account(&self, token_hash: &str) -> Result<Option<(crate::Account, Vec<Scope>)>, StoreError>;
+    /// The account, scopes and expiry (Unix seconds) of a token hash, if the token has not expired and the
+    /// account is neither suspended nor deleted; using it counts as use (kept to the hour).
+    async fn api_token_account(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(crate::Account, Vec<Scope>, Option<i64>)>, StoreError>;
     /// Deletes an account: its personal data goes and an anonymous stand-in keeps its place in the
     /// records (moderation log, reports, the tree of invites). Refused with [`StoreError::LastAdmin`] for
     /// the only admin.

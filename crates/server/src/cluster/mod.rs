@@ -151,11 +151,14 @@ struct RoomNews {
     ended: bool,
 }
 
-/// Users whose notification streams must wake (something was stored for them), or close.
+/// Users whose notification streams must wake (something was stored for them), or close; or whose
+/// credentials changed, so that their live connections check theirs again (`revoke`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Notify {
     users: Vec<stoa_proto::UserId>,
     close: bool,
+    #[serde(default)]
+    revoke: bool,
 }
 
 /// The signed envelope of every message.
@@ -420,8 +423,13 @@ impl Cluster {
     /// 5,000 users (a large fan-out's batch is several).
     pub fn notify(&self, users: &[stoa_proto::UserId], close: bool) {
         for chunk in users.chunks(5_000) {
-            self.send("stoa.notify".into(), Notify { users: chunk.to_vec(), close });
+            self.send("stoa.notify".into(), Notify { users: chunk.to_vec(), close, revoke: false });
         }
+    }
+
+    /// Tells the other nodes that `user`'s credentials changed ([`crate::revoke`]).
+    pub fn revoked(&self, user: stoa_proto::UserId) {
+        self.send("stoa.notify".into(), Notify { users: vec![user], close: false, revoke: true });
     }
 
     /// Tells the cluster a local room's snapshot (every change, and once a second).
@@ -568,7 +576,13 @@ impl Cluster {
                         && from != self.node
                     {
                         for user in n.users {
-                            if n.close { hub.close(user) } else { hub.changed(user) }
+                            if n.revoke {
+                                hub.revocations.changed(user);
+                            } else if n.close {
+                                hub.close(user)
+                            } else {
+                                hub.changed(user)
+                            }
                         }
                     }
                 }

@@ -102,7 +102,14 @@ async fn from_client(
 
 /// Runs a connection until the client or the room closes it.
 /// `commands_per_second` is the client's command budget (see [`crate::live::budget`]).
-pub async fn serve_connection(socket: WebSocket, joined: JoinOutcome, departure: Departure, commands_per_second: u32) {
+/// `credential` ends the connection when what it was opened with is revoked.
+pub async fn serve_connection(
+    socket: WebSocket,
+    joined: JoinOutcome,
+    departure: Departure,
+    commands_per_second: u32,
+    mut credential: crate::revoke::Watch,
+) {
     let JoinOutcome { conn, mut personal, mut broadcast } = joined;
     let room = departure.room.clone();
     let (mut sink, mut stream) = socket.split();
@@ -171,6 +178,11 @@ pub async fn serve_connection(socket: WebSocket, joined: JoinOutcome, departure:
                 }
                 Err(RecvError::Closed) => break "room ended",
             },
+            why = credential.revoked() => {
+                let removed = ServerEvent::Removed { reason: why.reason.into(), message: why.message.into() };
+                let _ = sink.send(Message::Text(Utf8Bytes::from(serde_json::to_string(&removed).unwrap_or_default()))).await;
+                break "signed out";
+            }
             frame = stream.next() => {
                 if let Err(reason) = from_client(frame, conn, &room, &mut budget, &mut sink).await {
                     break reason;

@@ -19,6 +19,8 @@ pub struct Hub {
     users: Mutex<HashMap<UserId, watch::Sender<u64>>>,
     /// In a cluster, where the other nodes' hubs are told (their users' streams may be there).
     cluster: std::sync::OnceLock<crate::cluster::Cluster>,
+    /// Where this node's live connections learn that credentials changed.
+    pub revocations: crate::revoke::Revocations,
 }
 
 impl Hub {
@@ -55,6 +57,15 @@ impl Hub {
         self.close(user);
         if let Some(cluster) = self.cluster.get() {
             cluster.notify(&[user], true);
+        }
+    }
+
+    /// `user`'s credentials changed (a password, a sign-out, a session or token revoked, a suspension):
+    /// their live connections here and on every other node check theirs again.
+    pub fn revoke_everywhere(&self, user: UserId) {
+        self.revocations.changed(user);
+        if let Some(cluster) = self.cluster.get() {
+            cluster.revoked(user);
         }
     }
 

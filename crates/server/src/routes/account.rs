@@ -49,6 +49,8 @@ pub async fn change_password(
     let hash = state.hashing.run(move || hash_password(&password)).await??;
     let revoked = state.store.set_password(session.account.id, &hash, &token_hash(&session.token)).await?;
     tracing::info!(user = %session.account.username, revoked, "password changed");
+    // The other sessions' live sockets, streams and media sessions close too.
+    state.notifier.hub.revoke_everywhere(session.account.id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -72,6 +74,7 @@ pub async fn revoke(
     if id.len() > 64 || !state.store.revoke_session(session.account.id, &id).await? {
         return Err(ApiError::not_found("There is no such session."));
     }
+    state.notifier.hub.revoke_everywhere(session.account.id);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -152,6 +152,7 @@ pub async fn login(
 /// Revokes the caller's token and clears the cookie.
 pub async fn logout(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
     state.store.delete_session(&token_hash(&session.token)).await?;
+    state.notifier.hub.revoke_everywhere(session.account.id);
     signed_out()
 }
 
@@ -168,6 +169,7 @@ pub(crate) fn signed_out() -> Result<Response, ApiError> {
 /// Signs out everywhere: revokes every session of the caller, this one included, and clears the cookie.
 pub async fn logout_everywhere(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
     let revoked = state.store.delete_sessions_of(session.account.id).await?;
+    state.notifier.hub.revoke_everywhere(session.account.id);
     tracing::info!(user = %session.account.username, revoked, "signed out everywhere");
     signed_out()
 }

@@ -93,13 +93,24 @@ pub async fn stream(
     })?;
     let store = state.store.clone();
     let stopping = state.stopping.clone();
+    // Ends the stream, with a last `revoked` event that says why, when its credential is revoked.
+    let credential = Some(state.notifier.hub.revocations.watch(&session, store.clone()));
     let events = futures_util::stream::unfold(
-        (subscription, store, stopping, true),
-        move |(mut subscription, store, mut stopping, first)| async move {
+        (subscription, store, stopping, true, credential),
+        move |(mut subscription, store, mut stopping, first, mut credential)| async move {
+            let watch = credential.as_mut()?;
             if !first {
-                tokio::select! {
-                    changed = subscription.receiver().changed() => changed.ok()?,
+                let revoked = tokio::select! {
+                    changed = subscription.receiver().changed() => { changed.ok()?; None }
                     _ = stopping.wait_for(|s| *s) => return None,
+                    why = watch.revoked() => Some(why),
+                };
+                if let Some(why) = revoked {
+                    let event = Event::default()
+                        .event("revoked")
+                        .json_data(serde_json::json!({"reason": why.reason, "message": why.message}))
+                        .unwrap_or_default();
+                    return Some((Ok(event), (subscription, store, stopping, false, None)));
                 }
                 // A burst of changes (a fan-out batch, marking read) settles into one event.
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -112,7 +123,7 @@ pub async fn stream(
                     Event::default().comment("unavailable")
                 }
             };
-            Some((Ok(event), (subscription, store, stopping, false)))
+            Some((Ok(event), (subscription, store, stopping, false, credential)))
         },
     );
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(25))))

@@ -513,11 +513,13 @@ pub async fn websocket(
             }
         })?;
     let departure = Departure::new(joined.conn, handle.tx.clone());
+    let credential = state.notifier.hub.revocations.watch(&session, state.store.clone());
+    let budget = state.config.room_commands_per_second;
     // Small buffers: a room holds thousands of sockets, and tungstenite's 128 KiB defaults (zeroed, so resident)
     // would cost more memory per listener than all of their media state.
     Ok(upgrade
         .max_message_size(MAX_WS_MESSAGE)
         .read_buffer_size(WS_BUFFER)
         .write_buffer_size(WS_BUFFER)
-        .on_upgrade(move |socket| serve_connection(socket, joined, departure, state.config.room_commands_per_second)))
+        .on_upgrade(move |socket| serve_connection(socket, joined, departure, budget, credential)))
 }

@@ -70,7 +70,11 @@ pub async fn revoke(
     session: Session,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    if !state.store.revoke_api_token(session.account.id, id).await? {
+    let revoked = state.store.revoke_api_token(session.account.id, id).await?;
+    if revoked {
+        state.notifier.hub.revoke_everywhere(session.account.id);
+    }
+    if !revoked {
         return Err(ApiError::not_found("There is no such token."));
     }
     Ok(StatusCode::NO_CONTENT)

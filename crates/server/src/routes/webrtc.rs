@@ -40,8 +40,20 @@ pub fn router() -> Router<AppState> {
 }
 
 enum HttpPeer {
-    Whip { room: RoomId, tx: mpsc::Sender<RoomInput>, conn: ConnId, user: UserId },
-    Whep { room: RoomId, peer: PeerId, user: Option<UserId>, mix: Arc<WhepRoom> },
+    Whip {
+        room: RoomId,
+        tx: mpsc::Sender<RoomInput>,
+        conn: ConnId,
+        user: UserId,
+    },
+    Whep {
+        room: RoomId,
+        peer: PeerId,
+        user: Option<UserId>,
+        mix: Arc<WhepRoom>,
+        /// The task that ends the session when its credential is revoked, if it has one.
+        watcher: Option<tokio::task::AbortHandle>,
+    },
 }
 
 /// The WHIP and WHEP sessions, by their resource's ID, and each room's WHEP mix room.
@@ -223,19 +235,24 @@ pub async fn whip(
     // the connection (removed, moved off the stage and out, the room's end), the session goes. A WHIP
     // client has no other channel than its media: when that is lost (ICE stops, as when OBS or the
     // network dies without a DELETE), the session ends as a DELETE would end it.
+    // The session also ends when the token it was opened with is revoked.
     let (peers, sid2, room_tx) = (state.http_peers.clone(), sid.clone(), handle.tx.clone());
+    let mut credential = state.notifier.hub.revocations.watch(&session, state.store.clone());
     tokio::spawn(async move {
-        let media_lost = loop {
+        let ended_here = loop {
             tokio::select! {
                 out = personal.recv() => match out {
-                    Some(Outbound::Event(text)) => if media_ended(text.as_str()) { break true },
-                    Some(Outbound::Close) | None => break false,
+                    Some(Outbound::Event(text)) => if media_ended(text.as_str()) { break Some("its media was lost") },
+                    Some(Outbound::Close) | None => break None,
                 },
-                b = broadcast.recv() => if let Err(tokio::sync::broadcast::error::RecvError::Closed) = b { break false },
+                b = broadcast.recv() => if let Err(tokio::sync::broadcast::error::RecvError::Closed) = b { break None },
+                why = credential.revoked() => break Some(why.reason),
             }
         };
-        if lock(&peers.sessions).remove(&sid2).is_some() && media_lost {
-            tracing::info!(session = %sid2, "WHIP publisher's media was lost; its session ends");
+        if lock(&peers.sessions).remove(&sid2).is_some()
+            && let Some(why) = ended_here
+        {
+            tracing::info!(session = %sid2, why, "a WHIP publisher's session ends");
             let _ = room_tx.send(RoomInput::Disconnected { conn }).await;
         }
     });
@@ -415,7 +432,17 @@ pub async fn whep(
     };
     *lock(&mix.players) += 1;
     let sid = new_session_id();
-    lock(&state.http_peers.sessions).insert(sid.clone(), HttpPeer::Whep { room, peer, user, mix });
+    let watcher = session.as_ref().ok().map(|s| {
+        let mut credential = state.notifier.hub.revocations.watch(s, state.store.clone());
+        let (state, sid) = (state.clone(), sid.clone());
+        tokio::spawn(async move {
+            let why = credential.revoked().await;
+            tracing::info!(session = %sid, why = why.reason, "a WHEP player's session ends");
+            end_whep(&state, &sid);
+        })
+        .abort_handle()
+    });
+    lock(&state.http_peers.sessions).insert(sid.clone(), HttpPeer::Whep { room, peer, user, mix, watcher });
     tracing::info!(room = %id, "WHEP player joined");
     Ok(created(&state, format!("/api/v1/rooms/{id}/whep/{sid}"), answer, user))
 }
@@ -446,9 +473,20 @@ pub async fn whep_delete(
     if !session_of(&state, &id, &sid, false, user) {
         return Err(ApiError::not_found("There is no such session."));
     }
-    let Some(HttpPeer::Whep { peer, mix, room, .. }) = lock(&state.http_peers.sessions).remove(&sid) else {
+    if !end_whep(&state, &sid) {
         return Err(ApiError::not_found("There is no such session."));
-    };
+    }
+    Ok(StatusCode::OK)
+}
+
+/// Ends a WHEP session: its peer closes, and with the room's last player the mix stops being published
+/// for WHEP. False if there was no such session.
+fn end_whep(state: &AppState, sid: &str) -> bool {
+    let removed = lock(&state.http_peers.sessions).remove(sid);
+    let Some(HttpPeer::Whep { peer, mix, room, watcher, .. }) = removed else { return false };
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
     state.sfu.close_peer(peer);
     let last = {
         let mut players = lock(&mix.players);
@@ -462,5 +500,5 @@ pub async fn whep_delete(
         state.sfu.close_room(mix.key);
         lock(&state.http_peers.mixes).remove(&room);
     }
-    Ok(StatusCode::OK)
+    true
 }

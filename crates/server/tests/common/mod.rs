@@ -299,6 +299,25 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// Reads the stream to its end, and gives the data of its last event of kind `kind`, if any.
+    pub async fn last_before_end(&mut self, kind: &str) -> Option<Value> {
+        let mut last = None;
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..end + 2).collect();
+                let data: String = frame.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
+                if frame.lines().any(|l| l == format!("event: {kind}")) {
+                    last = serde_json::from_str(&data).ok();
+                }
+            }
+            let chunk = tokio::time::timeout(EVENT_TIMEOUT, self.resp.chunk()).await.expect("the stream ends in time");
+            match chunk {
+                Ok(Some(chunk)) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
+                _ => return last,
+            }
+        }
+    }
+
     /// The next `update` event's data.
     pub async fn next_update(&mut self) -> Value {
         loop {

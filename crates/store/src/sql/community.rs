@@ -662,10 +662,13 @@ impl Community for This {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn api_token_account(&self, token_hash: &str) -> Result<Option<(crate::Account, Vec<Scope>)>, StoreError> {
+    async fn api_token_account(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(crate::Account, Vec<Scope>, Option<i64>)>, StoreError> {
         let now = now();
         let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS}, t.scopes, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id \
+            "SELECT {ACCOUNT_COLUMNS}, t.scopes, t.last_used_at, t.expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id \
              LEFT JOIN users n ON n.id = u.invited_by WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2) \
              AND u.suspended_at IS NULL AND u.deleted_at IS NULL"
         );
@@ -681,7 +684,8 @@ impl Community for This {
                 .execute(self.pool())
                 .await?;
         }
-        Ok(Some((account_from_row(&row), scopes)))
+        let expires_at: Option<i64> = row.get(ACCOUNT_COLUMN_COUNT + 2);
+        Ok(Some((account_from_row(&row), scopes, expires_at)))
     }
 
     async fn delete_account(&self, user: UserId) -> Result<(), StoreError> {
