@@ -343,6 +343,8 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let origins = Arc::new(origin::Origins::new(&state.public_url, state.config.public_url.is_some()));
+    let csp = axum::http::HeaderValue::from_str(&routes::web::csp(&state.public_url))
+        .unwrap_or(axum::http::HeaderValue::from_static("default-src 'self'"));
     Router::new()
         .merge(routes::meta::router())
         .merge(routes::accounts::router())
@@ -361,13 +363,13 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::webrtc::router())
         .merge(routes::webhooks::router())
         .fallback(
-            |State(state): axum::extract::State<AppState>, method: axum::http::Method, uri: axum::http::Uri| async move {
+            move |State(state): axum::extract::State<AppState>, method: axum::http::Method, uri: axum::http::Uri| async move {
                 if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
                     return ApiError::not_found("There is nothing at this address.").into_response();
                 }
                 // An open room's or event's page unfolds in chat apps: its tags are rendered here.
                 let tags = routes::share::meta_tags(&state, uri.path()).await;
-                routes::web::serve(&uri, tags.as_deref())
+                routes::web::serve(&uri, tags.as_deref(), &csp)
                     .unwrap_or_else(|| ApiError::not_found("There is nothing at this address.").into_response())
             },
         )

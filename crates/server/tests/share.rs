@@ -76,3 +76,13 @@ async fn open_rooms_and_events_preview_and_unfold_for_anyone_and_hidden_ones_do_
         assert!(!page(&server.base, &format!("/event/{id}")).await.contains("og:title"));
     }
 }
+
+#[tokio::test]
+async fn the_pages_policy_lets_it_connect_to_this_server_and_no_other_host() {
+    let server = common::TestServer::start().await;
+    let resp = reqwest::get(format!("{}/", server.base)).await.unwrap();
+    let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let connect = csp.split(';').find(|d| d.trim().starts_with("connect-src")).unwrap().trim().to_string();
+    let ws = server.base.replacen("http://", "ws://", 1);
+    assert_eq!(connect, format!("connect-src 'self' {ws}"), "{csp}");
+}

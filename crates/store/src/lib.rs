@@ -57,8 +57,8 @@ pub enum StoreError {
     /// Too many of these in too short a time.
     #[error("too many; try again later")]
     RateLimited,
-    /// The only admin cannot delete their account.
-    #[error("the only admin cannot delete their account")]
+    /// The only admin cannot delete their account, nor stop being an admin.
+    #[error("this is the server's last admin: make someone else an admin first")]
     LastAdmin,
     /// The database failed.
     #[error("database error: {0}")]

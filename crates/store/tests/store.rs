@@ -358,3 +358,20 @@ async fn a_setting_made_by_racing_nodes_is_the_first_ones() {
     assert!(a == "from-a" || a == "from-b");
     assert_eq!(store.setting_or_insert("cluster_key", "later").await.unwrap(), a);
 }
+
+#[tokio::test]
+async fn the_last_admin_cannot_stop_being_one() {
+    let (store, _dir) = store().await;
+    let invite = store.bootstrap_invite().await.unwrap().unwrap();
+    let first = account(&store, &invite, "first").await;
+    assert!(matches!(store.set_admin(first.id, false).await, Err(stoa_store::StoreError::LastAdmin)));
+    let code = store.create_admin_invite(1).await.unwrap();
+    let second = account(&store, &code, "second").await;
+    assert!(store.set_admin(second.id, true).await.unwrap());
+    // A suspended admin does not count as the one left.
+    assert!(store.suspend(second.id, None, "away").await.unwrap());
+    assert!(matches!(store.set_admin(first.id, false).await, Err(stoa_store::StoreError::LastAdmin)));
+    assert!(store.unsuspend(second.id, None).await.unwrap());
+    assert!(store.set_admin(first.id, false).await.unwrap(), "another admin is left");
+    assert!(!store.account(first.id).await.unwrap().unwrap().is_admin);
+}

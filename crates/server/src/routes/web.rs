@@ -8,10 +8,17 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 }
 
-/// What the page may load: only this server (scripts, styles, the API and its WebSockets), plus inline
-/// style attributes, which the client uses for avatar colours and the speaking ring.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
-                   media-src 'self' blob: mediastream:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'";
+/// What the page may load: only this server (scripts, styles, the API, and its WebSockets at the public
+/// URL's origin, never another host's), plus inline style attributes, which the client uses for avatar
+/// colours and the speaking ring.
+pub fn csp(public_url: &str) -> String {
+    let origin = public_url.trim_end_matches('/');
+    let ws = origin.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+         media-src 'self' blob: mediastream:; connect-src 'self' {ws}; frame-ancestors 'none'; base-uri 'none'"
+    )
+}
 
 fn asset(path: &str) -> Option<(&'static str, &'static [u8])> {
     embedded::ASSETS.iter().find(|(p, _, _)| *p == path).map(|(_, mime, bytes)| (*mime, *bytes))
@@ -19,7 +26,8 @@ fn asset(path: &str) -> Option<(&'static str, &'static [u8])> {
 
 /// Serves a file of the client, or the client's page for any other address, with `head` (Open Graph tags)
 /// added to it when given. `None` for API addresses, whose unknown paths stay JSON 404s.
-pub fn serve(uri: &Uri, head: Option<&str>) -> Option<Response> {
+/// `csp` is the page's Content-Security-Policy ([`csp`]).
+pub fn serve(uri: &Uri, head: Option<&str>, csp: &HeaderValue) -> Option<Response> {
     let path = uri.path();
     if path.starts_with("/api/") || path == "/healthz" {
         return None;
@@ -40,7 +48,7 @@ pub fn serve(uri: &Uri, head: Option<&str>) -> Option<Response> {
     let (mime, bytes) = asset("/index.html")?;
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp.clone());
     match head {
         Some(tags) => {
             let page = String::from_utf8_lossy(bytes).replacen("<title>", &format!("{tags}<title>"), 1);

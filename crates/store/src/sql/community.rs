@@ -427,6 +427,22 @@ impl Community for This {
     async fn set_admin(&self, user: UserId, admin: bool) -> Result<bool, StoreError> {
         let _write = self.write().await;
         let mut tx = self.begin_write().await?;
+        if !admin {
+            // A server always keeps an admin: the last one (suspended ones do not count) stays.
+            let (others,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM users WHERE is_admin AND id != $1 AND deleted_at IS NULL AND suspended_at IS NULL",
+            )
+            .bind(user.0)
+            .fetch_one(&mut *tx)
+            .await?;
+            let (is_admin,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE id = $1 AND is_admin")
+                .bind(user.0)
+                .fetch_one(&mut *tx)
+                .await?;
+            if is_admin > 0 && others == 0 {
+                return Err(StoreError::LastAdmin);
+            }
+        }
         let done =
             sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2 AND is_admin != $3 AND deleted_at IS NULL")
                 .bind(admin)
