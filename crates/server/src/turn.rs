@@ -1,7 +1,9 @@
 //! TURN for clients that reach nothing else: coturn's shared-secret REST scheme (its `use-auth-secret`).
 //!
-//! The server hands every participant, with the room's `joined` event, a username `EXPIRY:USER-ID` and the
-//! password base64(HMAC-SHA1(secret, username)). The TURN server checks the HMAC with the same secret and
+//! The server hands every participant, with the room's `joined` event, a username `EXPIRY:LABEL` and the
+//! password base64(HMAC-SHA1(secret, username)). The label is random, new with every credential: a TURN
+//! username crosses the network in the clear (STUN's USERNAME attribute), so it never carries the account's
+//! ID, and two credentials of one person cannot be linked by it. The TURN server checks the HMAC with the same secret and
 //! refuses a username whose expiry has passed, so a credential is good for [`TurnConfig::ttl`] and for
 //! nothing but TURN, and no TURN account is ever stored.
 
@@ -33,10 +35,15 @@ impl std::fmt::Debug for TurnConfig {
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
 
 impl TurnConfig {
-    /// The ICE server entry for `user`, with a credential that expires `ttl` after `now`.
-    pub fn ice_server(&self, user: UserId, now: SystemTime) -> IceServer {
+    /// The ICE server entry for `user`, with a credential that expires `ttl` after `now`. The user is
+    /// not named in it (see the module's documentation).
+    pub fn ice_server(&self, _user: UserId, now: SystemTime) -> IceServer {
         let expiry = (now + self.ttl).duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let username = format!("{expiry}:{user}");
+        let mut label = [0u8; 12];
+        // A failed random source leaves zeros: a label shared by all, which still names nobody.
+        let _ = getrandom::fill(&mut label);
+        let label: String = label.iter().map(|b| format!("{b:02x}")).collect();
+        let username = format!("{expiry}:{label}");
         IceServer { urls: self.urls.clone(), credential: rest_password(&self.secret, &username), username }
     }
 }
