@@ -59,6 +59,8 @@ pub enum AcmeError {
         what: String,
         /// The CA's explanation.
         detail: String,
+        /// Whether asking again may succeed.
+        retry: Retry,
     },
     /// The account or the certificate could not be kept in the data folder.
     #[error("cannot keep ACME state in {path}: {detail}")]
@@ -80,6 +82,38 @@ pub enum AcmeError {
     #[error("the certificate the ACME CA issued cannot be used: {0}")]
     Issued(#[from] TlsError),
 }
+
+/// Whether a refused request may succeed if asked again (RFC 8555 §6.5, §6.6, §6.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Retry {
+    /// No: the CA said no, and will say it again.
+    No,
+    /// At once, with a fresh nonce: the CA refused the nonce (`badNonce`), which a busy CA does to any
+    /// request at any time and which says nothing about the request.
+    Now,
+    /// After a while: the CA is busy or failing (`rateLimited`, `serverInternal`, a 5xx).
+    Later,
+}
+
+impl Retry {
+    fn of(e: &instant_acme::Error) -> Retry {
+        let instant_acme::Error::Api(problem) = e else { return Retry::No };
+        match problem.r#type.as_deref().and_then(|t| t.strip_prefix("urn:ietf:params:acme:error:")) {
+            Some("badNonce") => Retry::Now,
+            Some("rateLimited" | "serverInternal") => Retry::Later,
+            _ if problem.status.is_some_and(|s| s >= 500) => Retry::Later,
+            _ => Retry::No,
+        }
+    }
+}
+
+/// How long a start (or a renewal) keeps asking a busy CA before it gives up: long enough to ride out a
+/// rate limit's window or a CA's restart.
+const PATIENCE: Duration = Duration::from_secs(600);
+/// How many refused nonces in a row an order takes before it counts them as a failure. A CA rejecting a
+/// third of them (pebble's test setting) refuses 64 in a row once in 10^30 orders.
+const NONCE_RETRIES: u32 = 64;
 
 /// The account as kept on disk, with the directory it belongs to (an account is per CA).
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -136,8 +170,33 @@ impl Acme {
     }
 
     /// Orders a certificate for the configured domains, answers the HTTP-01 challenges, and keeps the
-    /// result (and the account) in the data folder.
+    /// result (and the account) in the data folder. A refused nonce is asked again at once, and never counts
+    /// as a failure; a busy or failing CA is asked again with backoff for [`PATIENCE`].
     pub async fn obtain(&self) -> Result<Certificate, AcmeError> {
+        let started = tokio::time::Instant::now();
+        let (mut nonces, mut backoff) = (0, Duration::from_secs(2));
+        loop {
+            let e = match self.order().await {
+                Ok(cert) => return Ok(cert),
+                Err(e) => e,
+            };
+            match &e {
+                AcmeError::Refused { retry: Retry::Now, .. } if nonces < NONCE_RETRIES => {
+                    nonces += 1;
+                    tracing::debug!(error = %e, "the ACME CA refused a nonce; asking again");
+                }
+                AcmeError::Refused { retry: Retry::Later, .. } if started.elapsed() + backoff < PATIENCE => {
+                    tracing::warn!(error = %e, wait_s = backoff.as_secs(), "the ACME CA is busy; asking again");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                }
+                _ => return Err(e),
+            }
+        }
+    }
+
+    /// One order, from the account to the kept certificate.
+    async fn order(&self) -> Result<Certificate, AcmeError> {
         let domains = &self.config.domains;
         tracing::info!(?domains, directory = %self.config.directory, "ordering a certificate over ACME");
         let account = self.account().await?;
@@ -145,6 +204,7 @@ impl Acme {
         let refused = |what: &str, e: instant_acme::Error| AcmeError::Refused {
             what: format!("{what} for {}", domains.join(", ")),
             detail: e.to_string(),
+            retry: Retry::of(&e),
         };
         let mut order = account.new_order(&NewOrder::new(&identifiers)).await.map_err(|e| refused("the order", e))?;
         let mut tokens = Vec::new();
@@ -159,6 +219,7 @@ impl Acme {
                 let mut challenge = authz.challenge(ChallengeType::Http01).ok_or_else(|| AcmeError::Refused {
                     what: format!("the order for {}", domains.join(", ")),
                     detail: "the CA offers no HTTP-01 challenge".into(),
+                    retry: Retry::No,
                 })?;
                 let key_authorization = challenge.key_authorization().as_str().to_string();
                 self.challenges
@@ -180,7 +241,8 @@ impl Acme {
                         }
                     }
                 }
-                return Err(AcmeError::Refused { what: format!("the order for {}", domains.join(", ")), detail });
+                let what = format!("the order for {}", domains.join(", "));
+                return Err(AcmeError::Refused { what, detail, retry: Retry::No });
             }
             let key = order.finalize().await.map_err(|e| refused("the finalization", e))?;
             let chain =
@@ -229,7 +291,8 @@ impl Acme {
         let (account, credentials) =
             http().create(&new, self.config.directory.clone(), None).await.map_err(|e| match e {
                 instant_acme::Error::Api(problem) => {
-                    AcmeError::Refused { what: "a new account".into(), detail: problem.to_string() }
+                    let retry = Retry::of(&instant_acme::Error::Api(problem.clone()));
+                    AcmeError::Refused { what: "a new account".into(), detail: problem.to_string(), retry }
                 }
                 other => unreachable(other),
             })?;

@@ -49,8 +49,9 @@ struct Pebble {
     issuing_root: String,
 }
 
-/// Starts pebble; its HTTP-01 validations connect to port `http_port`.
-async fn pebble(dir: &Path, http_port: u16) -> Pebble {
+/// Starts pebble; its HTTP-01 validations connect to port `http_port`, and it refuses `nonce_reject` percent
+/// of nonces at random.
+async fn pebble(dir: &Path, http_port: u16, nonce_reject: u8) -> Pebble {
     assert!(
         Path::new("/usr/bin/pebble").exists() && Path::new("/usr/bin/pebble-challtestsrv").exists(),
         "Debian's pebble is needed: run scripts/test, which installs it"
@@ -92,9 +93,9 @@ async fn pebble(dir: &Path, http_port: u16) -> Pebble {
         .arg("-config")
         .arg(dir.join("pebble.json"))
         .args(["-dnsserver", &format!("127.0.0.1:{dns}")])
-        // No random pauses before validations, and no nonces refused at random: the test is about Stoa.
+        // No random pauses before validations: the test is about Stoa.
         .env("PEBBLE_VA_NOSLEEP", "1")
-        .env("PEBBLE_WFE_NONCEREJECT", "0")
+        .env("PEBBLE_WFE_NONCEREJECT", nonce_reject.to_string())
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -203,7 +204,7 @@ async fn an_acme_certificate_is_obtained_served_kept_across_a_restart_and_renewe
     stoa_server::tls::install_default_crypto();
     let dir = tempfile::tempdir().unwrap();
     let http_port = free_port();
-    let ca = pebble(dir.path(), http_port).await;
+    let ca = pebble(dir.path(), http_port, 0).await;
     let data = dir.path().join("data");
 
     // An order the CA refuses: its validation connects to a port where nothing answers the challenge.
@@ -285,4 +286,28 @@ async fn an_unreachable_ca_or_a_bad_domain_stops_the_start_with_a_clear_error() 
         .await
         .unwrap();
     assert!(!both.status.success());
+}
+
+#[tokio::test]
+async fn sixteen_orders_in_a_row_succeed_against_a_ca_that_refuses_a_third_of_its_nonces() {
+    stoa_server::tls::install_default_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http_port = listener.local_addr().unwrap().port();
+    let ca = pebble(dir.path(), http_port, 30).await;
+    // The HTTP-01 challenges are answered as `stoa serve` answers them, by its plain-HTTP router.
+    let challenges = stoa_server::tls::Challenges::default();
+    let plain = stoa_server::tls::plain_http(Arc::from("https://stoa.test"), challenges.clone());
+    tokio::spawn(async move { axum::serve(listener, plain).await.unwrap() });
+    let config = stoa_server::acme::AcmeConfig {
+        domains: vec!["stoa.test".into()],
+        directory: ca.directory.clone(),
+        ca_root: Some(ca.api_root.clone()),
+        renew_before: stoa_server::acme::RENEW_BEFORE,
+    };
+    let acme = stoa_server::acme::Acme::new(config, &dir.path().join("data"), challenges).unwrap();
+    for i in 0..16 {
+        let cert = acme.obtain().await.unwrap_or_else(|e| panic!("order {i}: {e}"));
+        assert!(cert.names.iter().any(|n| n == "stoa.test"), "order {i}: {:?}", cert.names);
+    }
 }
