@@ -191,6 +191,10 @@ impl FromRequestParts<AppState> for Session {
                         "An access token cannot do this: sign in with your password.",
                     ));
                 }
+                // WHIP and WHEP clients (OBS, GStreamer, players) follow RFC 6750's error codes.
+                Some(Some(needed)) if !scopes.contains(&needed) && matches!(needed, Scope::Speak | Scope::Listen) => {
+                    return Err(ApiError::insufficient_scope(needed.as_str()));
+                }
                 Some(Some(needed)) if !scopes.contains(&needed) => {
                     return Err(ApiError::forbidden(
                         "missing_scope",

@@ -54,6 +54,15 @@ impl ApiError {
             )
         }
     }
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    /// 403 for a bearer token without the scope a request needs (RFC 6750 §3.1), with its
+    /// `WWW-Authenticate` challenge.
+    pub fn insufficient_scope(scope: &str) -> ApiError {
+        ApiError::forbidden("insufficient_scope", format!("This access token lacks the `{scope}` scope."))
+    }
     /// The same error, telling the client to try again in `seconds`.
     pub fn with_retry_after(self, seconds: u64) -> ApiError {
         ApiError { retry_after: Some(seconds), ..self }
@@ -71,6 +80,11 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.code == "insufficient_scope" {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"insufficient_scope\""));
         }
         response
     }

@@ -191,11 +191,25 @@ async fn bad_offers_missing_tokens_and_listeners_get_clear_errors() {
         assert_eq!(got, status, "{code}: {body}");
         assert!(body.contains(code), "{code}: {body}");
     }
-    // A token that may only listen cannot publish.
+    // A token that may only listen cannot publish, and one that may only speak cannot listen: RFC 6750's
+    // 403 and challenge, never a 404 that would say the room is not there.
     let listen_only = pat(&host, &["listen"]).await;
-    let (got, body) = post_sdp(&whip, Some(&listen_only), "application/sdp", audio).await;
-    assert_eq!(got, 403, "{body}");
-    assert!(body.contains("missing_scope"), "{body}");
+    let speak_only = pat(&host, &["speak"]).await;
+    let whep = format!("{}/api/v1/rooms/{room}/whep", w.base);
+    for (url, token) in [(&whip, &listen_only), (&whep, &speak_only)] {
+        let resp = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(token)
+            .header("content-type", "application/sdp")
+            .body(audio)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{url}");
+        assert_eq!(resp.headers()["www-authenticate"], "Bearer error=\"insufficient_scope\"", "{url}");
+        let body = resp.text().await.unwrap();
+        assert!(body.contains("insufficient_scope"), "{body}");
+    }
     // A room that does not exist, or a closed one the caller is not invited to, is the same 404.
     let closed =
         host.post("/api/v1/rooms", json!({"title": "Closed", "visibility": "closed", "invited": []})).await.unwrap();
@@ -212,4 +226,70 @@ async fn bad_offers_missing_tokens_and_listeners_get_clear_errors() {
     // The room went on through all of it.
     let before = ear.heard_count();
     common::eventually("the listener still hears", || ear.heard_count() > before + 50).await;
+}
+
+/// A real WebRTC offer to listen (str0m's, as the Rust client makes them); its ICE never completes, so the
+/// session it opens lasts until the server ends it.
+fn listening_offer() -> String {
+    let mut rtc = stoa_client::session::rtc_config().build(std::time::Instant::now());
+    let mut sdp = rtc.sdp_api();
+    sdp.add_media(str0m::media::MediaKind::Audio, str0m::media::Direction::RecvOnly, None, None, None);
+    let (offer, _pending) = sdp.apply().unwrap();
+    offer.to_sdp_string()
+}
+
+#[tokio::test]
+async fn whep_sessions_are_capped_per_account_and_end_when_their_token_is_revoked() {
+    let w = common::world().await;
+    let host = w.user("host").await;
+    let room = w.room(&host).await;
+    let listener = w.user("listener").await;
+    let made = listener.post("/api/v1/tokens", json!({"name": "player", "scopes": ["listen"]})).await.unwrap();
+    let (token, id) = (made["token"].as_str().unwrap().to_string(), made["info"]["id"].as_i64().unwrap());
+    let url = format!("{}/api/v1/rooms/{room}/whep", w.base);
+    let offer = |token: String| {
+        let url = url.clone();
+        async move {
+            let resp = reqwest::Client::new()
+                .post(&url)
+                .bearer_auth(&token)
+                .header("content-type", "application/sdp")
+                .body(listening_offer())
+                .send()
+                .await
+                .unwrap();
+            let location = resp.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+            (resp.status().as_u16(), location, resp.text().await.unwrap())
+        }
+    };
+    // Offers at once, from the token and the session: four sessions for the account, the rest refused.
+    let answers = futures_util::future::join_all(
+        (0..6).map(|i| offer(if i % 2 == 0 { token.clone() } else { listener.token.clone() })),
+    )
+    .await;
+    let created: Vec<&(u16, Option<String>, String)> = answers.iter().filter(|(s, _, _)| *s == 201).collect();
+    assert_eq!(created.len(), 4, "{answers:?}");
+    for (status, _, body) in answers.iter().filter(|(s, _, _)| *s != 201) {
+        assert_eq!(*status, 429, "{body}");
+        assert!(body.contains("too_many_sessions"), "{body}");
+    }
+    // Revoking the token ends its sessions: theirs are gone, the session's stay.
+    let revoked = reqwest::Client::new()
+        .delete(format!("{}/api/v1/tokens/{id}", w.base))
+        .bearer_auth(&listener.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    // At least one of the four was the token's (three of the six offers were the session's).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _, body) = offer(listener.token.clone()).await;
+        if status == 201 {
+            break;
+        }
+        assert_eq!(status, 429, "{body}");
+        assert!(std::time::Instant::now() < deadline, "the revoked token's WHEP sessions never ended");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

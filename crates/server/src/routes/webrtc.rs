@@ -8,6 +8,7 @@
 
 use crate::AppState;
 use crate::auth::Session;
+use crate::client_ip::ClientAddr;
 use crate::error::ApiError;
 use crate::live::{Outbound, RoomHandle, RoomInput, new_room_key};
 use crate::routes::rooms::visible_room_among;
@@ -17,6 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,6 +29,10 @@ use tokio::sync::{mpsc, oneshot};
 
 /// WHIP and WHEP sessions the server holds at most; past it a new one is a 503.
 const MAX_SESSIONS: usize = 2000;
+/// WHIP and WHEP sessions one account may hold (a studio's publisher and a few players), and one client
+/// address (a household, an office behind one NAT, players without an account).
+const MAX_PER_ACCOUNT: usize = 4;
+const MAX_PER_ADDRESS: usize = 16;
 /// How long an offer waits for the SFU's answer.
 const ANSWER_WAIT: Duration = Duration::from_secs(10);
 
@@ -45,21 +51,36 @@ enum HttpPeer {
         tx: mpsc::Sender<RoomInput>,
         conn: ConnId,
         user: UserId,
+        ip: IpAddr,
     },
     Whep {
         room: RoomId,
         peer: PeerId,
         user: Option<UserId>,
+        ip: IpAddr,
         mix: Arc<WhepRoom>,
         /// The task that ends the session when its credential is revoked, if it has one.
         watcher: Option<tokio::task::AbortHandle>,
     },
 }
 
+impl HttpPeer {
+    fn owner(&self) -> (Option<UserId>, IpAddr) {
+        match self {
+            HttpPeer::Whip { user, ip, .. } => (Some(*user), *ip),
+            HttpPeer::Whep { user, ip, .. } => (*user, *ip),
+        }
+    }
+}
+
 /// The WHIP and WHEP sessions, by their resource's ID, and each room's WHEP mix room.
 #[derive(Default)]
 pub struct HttpPeers {
     sessions: Mutex<HashMap<String, HttpPeer>>,
+    /// Sessions being set up (offered, not yet answered), by a number of their own: they count toward the
+    /// caps, so that requests at once cannot all pass the check before any is a session.
+    pending: Mutex<HashMap<u64, (Option<UserId>, IpAddr)>>,
+    next_pending: std::sync::atomic::AtomicU64,
     mixes: Mutex<HashMap<RoomId, Arc<WhepRoom>>>,
     next_source: AtomicU32,
 }
@@ -133,6 +154,48 @@ fn created(state: &AppState, location: String, answer: String, user: Option<User
     (StatusCode::CREATED, headers, answer).into_response()
 }
 
+/// A place among the sessions, held while one is set up; it frees itself when dropped.
+struct Slot {
+    peers: Arc<HttpPeers>,
+    id: u64,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        lock(&self.peers.pending).remove(&self.id);
+    }
+}
+
+/// Takes a place for a new session of `user` from `ip`, within the caps: the server's, the account's and
+/// the address's. Sessions and those being set up count alike.
+fn admit(state: &AppState, user: Option<UserId>, ip: IpAddr) -> Result<Slot, ApiError> {
+    let peers = &state.http_peers;
+    let sessions = lock(&peers.sessions);
+    let mut pending = lock(&peers.pending);
+    let owners: Vec<(Option<UserId>, IpAddr)> =
+        sessions.values().map(HttpPeer::owner).chain(pending.values().copied()).collect();
+    if owners.len() >= MAX_SESSIONS {
+        return Err(room_full());
+    }
+    let too_many = |what: &str, n: usize| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_sessions",
+            format!("{what} holds {n} WHIP and WHEP sessions already: end one first."),
+        )
+        .with_retry_after(30)
+    };
+    if user.is_some() && owners.iter().filter(|(u, _)| *u == user).count() >= MAX_PER_ACCOUNT {
+        return Err(too_many("This account", MAX_PER_ACCOUNT));
+    }
+    if owners.iter().filter(|(_, a)| *a == ip).count() >= MAX_PER_ADDRESS {
+        return Err(too_many("This address", MAX_PER_ADDRESS));
+    }
+    let id = peers.next_pending.fetch_add(1, Ordering::Relaxed);
+    pending.insert(id, (user, ip));
+    Ok(Slot { peers: peers.clone(), id })
+}
+
 fn new_session_id() -> String {
     stoa_store::random_code(24)
 }
@@ -158,14 +221,13 @@ fn room_full() -> ApiError {
 pub async fn whip(
     State(state): State<AppState>,
     session: Session,
+    ClientAddr(ip): ClientAddr,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, ApiError> {
     check_offer(&headers, &body)?;
-    if lock(&state.http_peers.sessions).len() >= MAX_SESSIONS {
-        return Err(room_full());
-    }
+    let _slot = admit(&state, Some(session.account.id), ip)?;
     let (handle, snapshot, relations) =
         visible_room_among(&state, &session, &id, |s| s.info.stage.iter().map(|m| m.user.id).collect()).await?;
     let me = session.account.id;
@@ -230,7 +292,7 @@ pub async fn whip(
     };
     let sid = new_session_id();
     lock(&state.http_peers.sessions)
-        .insert(sid.clone(), HttpPeer::Whip { room: RoomId(id.clone()), tx: handle.tx.clone(), conn, user: me });
+        .insert(sid.clone(), HttpPeer::Whip { room: RoomId(id.clone()), tx: handle.tx.clone(), conn, user: me, ip });
     // The participant's events are read and dropped, so that its queues never fill; when the room closes
     // the connection (removed, moved off the stage and out, the room's end), the session goes. A WHIP
     // client has no other channel than its media: when that is lost (ICE stops, as when OBS or the
@@ -342,6 +404,7 @@ fn mix_room(state: &AppState, id: &RoomId, handle: &RoomHandle) -> Result<Arc<Wh
     mixes.insert(id.clone(), mix.clone());
     let (m, sfu, peers, room_tx, room) =
         (mix.clone(), state.sfu.clone(), state.http_peers.clone(), handle.tx.clone(), id.clone());
+    let (state, mut snapshot) = (state.clone(), handle.snapshot.clone());
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -352,13 +415,27 @@ fn mix_room(state: &AppState, id: &RoomId, handle: &RoomHandle) -> Result<Arc<Wh
                         }
                     }
                     Some(SfuEvent::Rejected { peer, message, .. }) => {
-                        if let Some(tx) = lock(&m.answers).remove(&peer) {
-                            let _ = tx.send(Err(message));
+                        match lock(&m.answers).remove(&peer) {
+                            Some(tx) => {
+                                let _ = tx.send(Err(message));
+                            }
+                            // A player's media failed after its answer (ICE timed out: the player went
+                            // away without a DELETE): its session ends.
+                            None => end_whep_where(&state, |p| matches!(p, HttpPeer::Whep { peer: q, .. } if *q == peer)),
                         }
                     }
                     Some(_) => {}
                     None => break,
                 },
+                // The listen link was turned off: players without an account lose the room.
+                changed = snapshot.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    if !snapshot.borrow_and_update().info.outputs.listen_link {
+                        end_whep_where(&state, |p| matches!(p, HttpPeer::Whep { room: r, user: None, .. } if *r == room));
+                    }
+                }
                 // The room ended: its players' sessions go with it.
                 _ = room_tx.closed() => break,
             }
@@ -380,14 +457,18 @@ fn mix_room(state: &AppState, id: &RoomId, handle: &RoomHandle) -> Result<Arc<Wh
 pub async fn whep(
     State(state): State<AppState>,
     session: Result<Session, ApiError>,
+    ClientAddr(ip): ClientAddr,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, ApiError> {
     check_offer(&headers, &body)?;
-    if lock(&state.http_peers.sessions).len() >= MAX_SESSIONS {
-        return Err(room_full());
-    }
+    // A token that lacks the scope is told so (RFC 6750), not taken for someone without an account.
+    let session = match session {
+        Err(e) if e.status() == StatusCode::FORBIDDEN => return Err(e),
+        other => other,
+    };
+    let _slot = admit(&state, session.as_ref().ok().map(|s| s.account.id), ip)?;
     if !RoomId::is_well_formed(&id) {
         return Err(ApiError::no_such_room());
     }
@@ -442,7 +523,7 @@ pub async fn whep(
         })
         .abort_handle()
     });
-    lock(&state.http_peers.sessions).insert(sid.clone(), HttpPeer::Whep { room, peer, user, mix, watcher });
+    lock(&state.http_peers.sessions).insert(sid.clone(), HttpPeer::Whep { room, peer, user, ip, mix, watcher });
     tracing::info!(room = %id, "WHEP player joined");
     Ok(created(&state, format!("/api/v1/rooms/{id}/whep/{sid}"), answer, user))
 }
@@ -477,6 +558,16 @@ pub async fn whep_delete(
         return Err(ApiError::not_found("There is no such session."));
     }
     Ok(StatusCode::OK)
+}
+
+/// Ends every WHEP session that `which` picks.
+fn end_whep_where(state: &AppState, which: impl Fn(&HttpPeer) -> bool) {
+    let sids: Vec<String> =
+        lock(&state.http_peers.sessions).iter().filter(|(_, p)| which(p)).map(|(s, _)| s.clone()).collect();
+    for sid in sids {
+        tracing::info!(session = %sid, "a WHEP player's session ends");
+        end_whep(state, &sid);
+    }
 }
 
 /// Ends a WHEP session: its peer closes, and with the room's last player the mix stops being published
