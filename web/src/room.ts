@@ -202,6 +202,9 @@ export class RoomClient {
       case 'outputs_changed':
         if (this.state.room) this.set({ room: { ...this.state.room, outputs: e.outputs } });
         break;
+      case 'recording_stopped':
+        this.set({ notice: e.message });
+        break;
       case 'hand_mode_changed':
         if (this.state.room) this.set({ room: { ...this.state.room, hand_mode: e.mode }, ...(e.mode === 'off' ? { hands: [], handRaised: false } : {}) });
         break;

@@ -889,7 +889,15 @@ public: number, } | { "type": "outputs_changed",
 /**
  * The outputs now.
  */
-outputs: RoomOutputs, } | { "type": "hand_mode_changed", 
+outputs: RoomOutputs, } | { "type": "recording_stopped", 
+/**
+ * Why, as a code: `quota_full`.
+ */
+reason: string, 
+/**
+ * A sentence for the room.
+ */
+message: string, } | { "type": "hand_mode_changed", 
 /**
  * The new mode.
  */

@@ -345,6 +345,14 @@ pub enum ServerEvent {
         /// The outputs now.
         outputs: RoomOutputs,
     },
+    /// The replay stopped without a moderator stopping it (the server's or the host's space for recordings
+    /// is full); an `outputs_changed` with the recording off comes with it.
+    RecordingStopped {
+        /// Why, as a code: `quota_full`.
+        reason: String,
+        /// A sentence for the room.
+        message: String,
+    },
     /// The hand mode changed.
     HandModeChanged {
         /// The new mode.

@@ -652,6 +652,21 @@ impl Room {
         Ok(())
     }
 
+    /// The replay stopped by itself (the space for recordings is full): the outputs say so, and everyone is
+    /// told why.
+    pub fn recording_stopped(&mut self, reason: &str, message: &str) {
+        if !self.egress.recording {
+            return;
+        }
+        self.egress.recording = false;
+        self.version += 1;
+        self.outputs.push_back(Output::Broadcast(ServerEvent::RecordingStopped {
+            reason: reason.into(),
+            message: message.into(),
+        }));
+        self.outputs.push_back(Output::Broadcast(ServerEvent::OutputsChanged { outputs: self.egress }));
+    }
+
     /// How many listen through the listen link, as the glue counts them: sent with the next listener count
     /// when it changed.
     pub fn set_public_listeners(&mut self, now: Instant, count: u32) {

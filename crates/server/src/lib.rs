@@ -111,6 +111,10 @@ pub struct ServerConfig {
     /// Origins (`http://127.0.0.1:9000`) of push services accepted although they are not public HTTPS: a
     /// push service on the operator's own network. Public `https://` endpoints are always accepted.
     pub push_origins: Vec<String>,
+    /// The space every recording (replays, clips, reports' windows) may take on this server's disk.
+    pub recordings_max_bytes: u64,
+    /// The space the replays and clips of rooms one person hosted may take.
+    pub recordings_max_bytes_per_host: u64,
     /// Origins of webhook endpoints allowed although they are not public: an intranet's, or a test's.
     pub webhook_origins: Vec<String>,
     /// RTMP hosts (`127.0.0.1`, `ingest.lan:1935`) restreams may reach although they are not public.
@@ -164,6 +168,9 @@ impl Default for ServerConfig {
             webhook_timeout: Duration::from_secs(10),
             push_origins: Vec::new(),
             webhook_origins: Vec::new(),
+            // About 2,000 hours of replays at 24 kbit/s, and 200 hours for one host.
+            recordings_max_bytes: 20 << 30,
+            recordings_max_bytes_per_host: 2 << 30,
             restream_hosts: Vec::new(),
             push_contact: None,
             trusted_proxies: Vec::new(),
@@ -327,9 +334,18 @@ impl AppState {
             room_log: self.room_log.clone(),
             egress: self.egress.clone(),
             recordings: self.recordings_dir(),
+            recording_quota: self.recording_quota(),
             webhooks: self.webhooks.clone(),
             public_url: self.public_url.clone(),
             cluster: self.cluster.clone(),
+        }
+    }
+
+    /// How much space recordings may take.
+    pub fn recording_quota(&self) -> recordings::Quota {
+        recordings::Quota {
+            total: self.config.recordings_max_bytes,
+            per_host: self.config.recordings_max_bytes_per_host,
         }
     }
 

@@ -12,6 +12,43 @@ use tokio::sync::mpsc;
 
 /// Replay starts and stops that may wait for a room's replay worker (a moderator's toggles).
 const REPLAY_QUEUE: usize = 32;
+/// How often a replay being recorded checks that the space for recordings is not full.
+const QUOTA_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How much space recordings may take on this server's disk: all of them (`--recordings-max-bytes`), and
+/// the replays and clips of rooms one person hosted (`--recordings-max-bytes-per-host`). When either is
+/// full, a replay stops (and its room is told) and a clip is refused; nothing is deleted to make room.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    /// Bytes for every recording on this server.
+    pub total: u64,
+    /// Bytes for the recordings of rooms one person hosted.
+    pub per_host: u64,
+}
+
+impl Quota {
+    /// Which of the two is full for `host`, as the sentence to tell the room; `None` while there is room.
+    pub async fn full(&self, store: &dyn Store, dir: &Path, host: UserId) -> Option<&'static str> {
+        if folder_bytes(dir).await >= self.total {
+            return Some("The server's space for recordings is full: the replay stopped.");
+        }
+        let mut host_bytes = 0;
+        for r in store.replays_of_host(host, 10_000).await.unwrap_or_default() {
+            host_bytes += tokio::fs::metadata(dir.join(&r.file)).await.map_or(0, |m| m.len());
+        }
+        (host_bytes >= self.per_host).then_some("The host's space for recordings is full: the replay stopped.")
+    }
+}
+
+/// The bytes of every file in the recordings folder.
+async fn folder_bytes(dir: &Path) -> u64 {
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return 0 };
+    let mut total = 0;
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        total += entry.metadata().await.map_or(0, |m| m.len());
+    }
+    total
+}
 
 /// A fresh recording ID: 16 URL-safe characters, unguessable (a clip's link is shared).
 pub fn new_id() -> String {
@@ -45,22 +82,58 @@ pub enum ReplayOp {
 
 /// Starts a room's replay worker: it carries out the ops in order (so a quick on-off-on is three files in
 /// order, never a race), and when the room task lets go of it, stops the room's egress.
+///
+/// While a replay records, the worker checks the [`Quota`] every [`QUOTA_CHECK`]; when it is full, the
+/// replay stops and the room (`inbox`) is told.
 pub fn replay_worker(
     store: Arc<dyn Store>,
     egress: RoomEgress,
     room: RoomId,
     dir: PathBuf,
     (webhooks, public_url): (crate::webhooks::WebhookSender, Arc<str>),
+    (inbox, quota): (mpsc::Sender<crate::live::RoomInput>, Quota),
 ) -> mpsc::Sender<ReplayOp> {
     let (tx, mut rx) = mpsc::channel(REPLAY_QUEUE);
     tokio::spawn(async move {
-        let mut current: Option<String> = None;
-        while let Some(op) = rx.recv().await {
+        let mut current: Option<(String, UserId)> = None;
+        let mut check = tokio::time::interval(QUOTA_CHECK);
+        let full = |message: &'static str| {
+            let inbox = inbox.clone();
+            async move {
+                let stopped =
+                    crate::live::RoomInput::RecordingStopped { reason: "quota_full", message: message.into() };
+                let _ = inbox.send(stopped).await;
+            }
+        };
+        loop {
+            let op = tokio::select! {
+                op = rx.recv() => match op {
+                    Some(op) => op,
+                    None => break,
+                },
+                _ = check.tick(), if current.is_some() => {
+                    let Some((id, host)) = current.clone() else { continue };
+                    if let Some(message) = quota.full(store.as_ref(), &dir, host).await {
+                        tracing::warn!(%room, replay = %id, "the space for recordings is full; the replay stops");
+                        current = None;
+                        finish(&store, &egress, &room, &dir, &id).await;
+                        ready(&store, &webhooks, &public_url, &id).await;
+                        full(message).await;
+                    }
+                    continue;
+                }
+            };
             match op {
                 ReplayOp::Start { title, visibility, host, made_by, allowed } => {
                     if current.is_some() {
                         continue;
                     }
+                    if let Some(message) = quota.full(store.as_ref(), &dir, host.id).await {
+                        tracing::warn!(%room, "the space for recordings is full; the replay does not start");
+                        full(message).await;
+                        continue;
+                    }
+                    let host_id = host.id;
                     let id = new_id();
                     let path = file_of(&dir, &id);
                     let record = RecordingRecord {
@@ -84,7 +157,7 @@ pub fn replay_worker(
                     match egress.record(Some((path, title))).await {
                         Ok(_) => {
                             tracing::info!(%room, replay = %id, "replay recording");
-                            current = Some(id);
+                            current = Some((id, host_id));
                         }
                         Err(e) => {
                             tracing::error!(%room, error = %e, "cannot start the replay");
@@ -93,13 +166,13 @@ pub fn replay_worker(
                     }
                 }
                 ReplayOp::Stop => {
-                    let Some(id) = current.take() else { continue };
+                    let Some((id, _)) = current.take() else { continue };
                     finish(&store, &egress, &room, &dir, &id).await;
                     ready(&store, &webhooks, &public_url, &id).await;
                 }
             }
         }
-        if let Some(id) = current.take() {
+        if let Some((id, _)) = current.take() {
             finish(&store, &egress, &room, &dir, &id).await;
             ready(&store, &webhooks, &public_url, &id).await;
         }
@@ -206,7 +279,14 @@ pub async fn close_unfinished(store: &dyn Store, dir: &Path, clustered: bool) ->
 
 /// The length of an Ogg Opus file: the last page's granule position, less the pre-skip, at 48 kHz.
 fn ogg_duration_ms(path: &Path) -> Option<i64> {
-    ogg_bytes_duration_ms(&std::fs::read(path).ok()?)
+    use std::io::{Read, Seek, SeekFrom};
+    // The last page is all that is needed, and an Ogg page is at most 65,307 bytes: the file's tail.
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(70_000))).ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    ogg_bytes_duration_ms(&tail)
 }
 
 /// The length of Ogg Opus bytes (see `ogg_duration_ms`).

@@ -503,3 +503,36 @@ async fn a_client_flooding_hand_toggles_is_told_then_cut_off_and_the_moderators_
     let mut again = bob.join(&room).await.unwrap();
     again.expect("joined").await;
 }
+
+#[tokio::test]
+async fn a_full_space_for_recordings_stops_the_replay_tells_the_room_and_refuses_clips() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = stoa_server::ServerConfig { recordings_max_bytes: 1 << 20, ..test_config(dir.path()) };
+    let server = TestServer::start_with(dir, config).await;
+    let host = server.user("host").await;
+    let (s, room) = host
+        .post(
+            "/api/v1/rooms",
+            json!({"title": "Recorded", "visibility": "open", "outputs": {"recording": true, "clips": true}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{room}");
+    let id = room["id"].as_str().unwrap();
+    let mut ws = host.join(id).await.unwrap();
+    assert_eq!(ws.expect("joined").await["room"]["outputs"]["recording"], true);
+    // Other recordings fill the space while this one records: it stops, and the room is told why.
+    let folder = server.dir.path().join("recordings");
+    std::fs::write(folder.join("others.opus"), vec![0u8; 2 << 20]).unwrap();
+    let stopped = ws.expect("recording_stopped").await;
+    assert_eq!(stopped["reason"], "quota_full", "{stopped}");
+    assert_eq!(ws.expect("outputs_changed").await["outputs"]["recording"], false);
+    // Turned on again, it stops at once; nothing was deleted to make room.
+    let files = || std::fs::read_dir(&folder).unwrap().count();
+    let before = files();
+    ws.send(json!({"type": "set_outputs", "recording": true})).await;
+    assert_eq!(ws.expect("recording_stopped").await["reason"], "quota_full");
+    assert_eq!(files(), before, "no recording was deleted, and none was begun");
+    assert!(folder.join("others.opus").exists());
+    let (s, b) = host.post_empty(&format!("/api/v1/rooms/{id}/clips")).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::INSUFFICIENT_STORAGE, Some("recordings_full")), "{b}");
+}

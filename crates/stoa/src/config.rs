@@ -64,6 +64,14 @@ pub struct ServeArgs {
     /// People one account may invite to closed rooms in an hour [default: 500].
     #[arg(long, env = "STOA_INVITATIONS_PER_HOUR")]
     pub invitations_per_hour: Option<u32>,
+    /// The space every recording (replays, clips, reports' windows) may take on this server's disk; when it
+    /// is full, replays stop (their rooms are told) and clips are refused, and nothing is deleted
+    /// [default: 21474836480, 20 GiB].
+    #[arg(long, env = "STOA_RECORDINGS_MAX_BYTES")]
+    pub recordings_max_bytes: Option<u64>,
+    /// The space the replays and clips of rooms one person hosted may take [default: 2147483648, 2 GiB].
+    #[arg(long, env = "STOA_RECORDINGS_MAX_BYTES_PER_HOST")]
+    pub recordings_max_bytes_per_host: Option<u64>,
     /// Commands a second each room connection may send, in bursts of four seconds' worth; raising hands and
     /// muting get a tenth of it. Past it the client is told, then cut off [default: 10].
     #[arg(long, env = "STOA_ROOM_COMMANDS_PER_SECOND")]
@@ -221,6 +229,8 @@ struct FileConfig {
     max_live_rooms: Option<u32>,
     invitations_per_hour: Option<u32>,
     room_commands_per_second: Option<u32>,
+    recordings_max_bytes: Option<u64>,
+    recordings_max_bytes_per_host: Option<u64>,
     max_body_bytes: Option<usize>,
     media_udp: Option<SocketAddr>,
     media_shards: Option<u16>,
@@ -484,6 +494,14 @@ impl ServeArgs {
                 .room_commands_per_second
                 .or(file.room_commands_per_second)
                 .unwrap_or(d.room_commands_per_second),
+            recordings_max_bytes: self
+                .recordings_max_bytes
+                .or(file.recordings_max_bytes)
+                .unwrap_or(d.recordings_max_bytes),
+            recordings_max_bytes_per_host: self
+                .recordings_max_bytes_per_host
+                .or(file.recordings_max_bytes_per_host)
+                .unwrap_or(d.recordings_max_bytes_per_host),
             max_body_bytes: self.max_body_bytes.or(file.max_body_bytes).unwrap_or(d.max_body_bytes),
             media_udp,
             media_tcp,

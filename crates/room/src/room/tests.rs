@@ -280,6 +280,7 @@ fn short(ev: &ServerEvent) -> String {
         ServerEvent::Muted { by } => format!("muted by {}", by.username),
         ServerEvent::Removed { reason, .. } => format!("removed {reason}"),
         ServerEvent::RoomEnded { reason } => format!("room ended {reason}"),
+        ServerEvent::RecordingStopped { reason, .. } => format!("recording stopped {reason}"),
         ServerEvent::Pong => "pong".into(),
         ServerEvent::ChatMessage { message } => format!("chat {}: {}", name(message.user.id), message.text),
         ServerEvent::ChatDeleted { message_id } => format!("chat deleted {message_id}"),

@@ -548,6 +548,7 @@ pub(crate) async fn remote_room(
                     | RoomInput::Relayed { .. }
                     | RoomInput::NodeLost { .. }
                     | RoomInput::Link { .. }
+                    | RoomInput::RecordingStopped { .. }
                     | RoomInput::HandOver => {}
                 }
             }

@@ -163,6 +163,13 @@ pub enum RoomInput {
     /// Another node holds the room's lease now: everyone is told to reconnect, and the room stops here
     /// without ending (its lasting state is in the store, where the other node took it from).
     HandOver,
+    /// The replay worker stopped the replay: the space for recordings is full.
+    RecordingStopped {
+        /// The code (`quota_full`).
+        reason: &'static str,
+        /// The sentence for the room.
+        message: String,
+    },
     /// Another node links its SFU to the room's: the answer to its offer, or why not. The link is a
     /// listener's peer here, so the origin's slot, stage and joining decisions reach that node's listeners.
     Link {
@@ -250,6 +257,8 @@ pub struct RoomSettings {
     pub egress: Arc<stoa_egress::EgressConfig>,
     /// Where replays are written.
     pub recordings: std::path::PathBuf,
+    /// How much space recordings may take.
+    pub recording_quota: crate::recordings::Quota,
     /// Where the room's start and end, and its replays, are told to webhooks.
     pub webhooks: crate::webhooks::WebhookSender,
     /// The base of links (a replay's page, in its webhook event).
@@ -294,6 +303,7 @@ pub fn spawn_room(
             id.clone(),
             settings.recordings.clone(),
             (settings.webhooks.clone(), settings.public_url.clone()),
+            (tx.clone(), settings.recording_quota),
         )
     });
     let handle = RoomHandle { tx, snapshot, egress: egress.clone(), remote: false };
@@ -585,6 +595,7 @@ impl RoomTask {
                 self.room.end_by_admin();
             }
             RoomInput::SetCapacity { capacity } => self.room.set_capacity(capacity),
+            RoomInput::RecordingStopped { reason, message } => self.room.recording_stopped(reason, &message),
             RoomInput::Present { users, reply } => {
                 let present = users.into_iter().filter(|u| self.room.role_of(*u).is_some()).collect();
                 let _ = reply.send((present, self.room.info().title));

@@ -295,6 +295,16 @@ pub async fn make_clip(
         return Err(ApiError::forbidden("not_in_room", "Join the room to clip it."));
     }
     state.clip_limits.allow(me, Instant::now()).map_err(ApiError::rate_limited)?;
+    // A clip counts toward the room's host's space, and the server's.
+    let host = snapshot.info.stage.first().map_or(me, |m| m.user.id);
+    let quota = state.recording_quota();
+    if quota.full(state.store.as_ref(), &state.recordings_dir(), host).await.is_some() {
+        return Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "recordings_full",
+            "The space for recordings is full: no more clips for now.",
+        ));
+    }
     let egress = handle.egress.clone().ok_or_else(ApiError::no_such_room)?;
     let bytes = egress.window(CLIP_SECONDS, 0, &title).await.map_err(unavailable)?;
     let clip = new_id();
@@ -503,23 +513,44 @@ async fn serve_file(state: &AppState, name: &str, headers: &HeaderMap, public: b
     let len = file.metadata().await.map_err(ApiError::internal)?.len();
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(|v| parse_range(v, len));
     let base = audio_headers(public);
+    // Streamed a chunk at a time, never read whole: a replay of hours is tens of megabytes, and a thousand
+    // players each asking for it must not hold a thousand copies.
+    let streamed = |file: tokio::fs::File, start: u64, count: u64| {
+        let chunks = futures_util::stream::unfold((file.take(count), start), |(mut file, at)| async move {
+            let mut chunk = vec![0u8; FILE_CHUNK];
+            match file.read(&mut chunk).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(chunk)), (file, at + n as u64)))
+                }
+                Err(e) => Some((Err(e), (file, at))),
+            }
+        });
+        axum::body::Body::from_stream(chunks)
+    };
     match range {
         Some(Ok((start, end))) => {
             file.seek(std::io::SeekFrom::Start(start)).await.map_err(ApiError::internal)?;
-            let mut buf = vec![0u8; (end - start + 1) as usize];
-            file.read_exact(&mut buf).await.map_err(ApiError::internal)?;
             let content_range =
                 HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")).map_err(ApiError::internal)?;
-            Ok((StatusCode::PARTIAL_CONTENT, base, [(header::CONTENT_RANGE, content_range)], buf).into_response())
+            let length = HeaderValue::from(end - start + 1);
+            let body = streamed(file, start, end - start + 1);
+            Ok((
+                StatusCode::PARTIAL_CONTENT,
+                base,
+                [(header::CONTENT_RANGE, content_range), (header::CONTENT_LENGTH, length)],
+                body,
+            )
+                .into_response())
         }
         Some(Err(())) => range_not_satisfiable(len),
-        None => {
-            let mut buf = Vec::with_capacity(len as usize);
-            file.read_to_end(&mut buf).await.map_err(ApiError::internal)?;
-            Ok((base, buf).into_response())
-        }
+        None => Ok((base, [(header::CONTENT_LENGTH, HeaderValue::from(len))], streamed(file, 0, len)).into_response()),
     }
 }
+
+/// The size of each read of a recording being served.
+const FILE_CHUNK: usize = 64 * 1024;
 
 /// Serves a recording that another node of the cluster keeps, streamed from it a chunk at a time.
 async fn serve_remote(
