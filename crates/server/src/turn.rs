@@ -130,8 +130,10 @@ mod tests {
         };
         let at = UNIX_EPOCH + Duration::from_secs(1_000);
         let server = config.ice_server(UserId(42), at);
-        assert_eq!(server.username, "1060:42");
-        assert_eq!(server.credential, rest_password("s3cret", "1060:42"));
+        let (expiry, label) = server.username.split_once(':').unwrap();
+        assert_eq!(expiry, "1060");
+        assert!(label != "42" && label.len() == 24, "an opaque label, not the account: {label}");
+        assert_eq!(server.credential, rest_password("s3cret", &server.username));
         assert!(!format!("{config:?}").contains("s3cret"), "the secret never prints");
     }
 
