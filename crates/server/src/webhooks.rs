@@ -77,7 +77,15 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
     format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
 }
 
-/// Starts the writer and the sender; `timeout` bounds each request.
+/// How long a finished delivery is kept, for the admins' list.
+const KEEP_DONE: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How often finished deliveries are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// A claim lasts the attempt's timeout and this much more (the batch's other attempts, the store's write).
+const CLAIM_MARGIN: Duration = Duration::from_secs(60);
+
+/// Starts the writer and the sender; `timeout` bounds each request. Each delivery is claimed in the store
+/// before it is sent, so that in a cluster no two nodes send it.
 pub fn start(store: Arc<dyn Store>, http: crate::outbound::Outbound, timeout: Duration) -> WebhookSender {
     let outbound = http.clone();
     let (tx, mut rx) = mpsc::channel::<(&'static str, serde_json::Value)>(QUEUE);
@@ -99,9 +107,20 @@ pub fn start(store: Arc<dyn Store>, http: crate::outbound::Outbound, timeout: Du
         }
     });
     tokio::spawn(async move {
+        let mut last_prune = std::time::Instant::now() - PRUNE_EVERY;
         loop {
             let now = crate::community::now_ms();
-            let batch = match store.due_deliveries(now, 64).await {
+            if last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = std::time::Instant::now();
+                match store.prune_deliveries(now - KEEP_DONE.as_millis() as i64).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(pruned = n, "forgot webhook deliveries older than 30 days"),
+                    Err(e) => tracing::warn!(error = %e, "cannot prune webhook deliveries"),
+                }
+            }
+            // Claimed for longer than an attempt may take, so no other node sends them meanwhile.
+            let until = now + (timeout + CLAIM_MARGIN).as_millis() as i64;
+            let batch = match store.claim_deliveries(now, until, 64).await {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read due webhook deliveries");

@@ -55,8 +55,12 @@ pub trait Webhooks: Send + Sync {
     async fn delete_webhook(&self, id: i64) -> Result<bool, StoreError>;
     /// Queues `payload` for every webhook that takes `event`, due at once; returns how many.
     async fn enqueue_deliveries(&self, event: &str, payload: &str, now_ms: i64) -> Result<u64, StoreError>;
-    /// Deliveries due by `now_ms`, oldest first.
-    async fn due_deliveries(&self, now_ms: i64, limit: u32) -> Result<Vec<DueDelivery>, StoreError>;
+    /// Claims the deliveries due by `now_ms`, oldest first: each is this caller's until `until_ms` (no other
+    /// node of a cluster gets it meanwhile), by when its attempt is recorded, or it is due again.
+    async fn claim_deliveries(&self, now_ms: i64, until_ms: i64, limit: u32) -> Result<Vec<DueDelivery>, StoreError>;
+    /// Forgets the deliveries that ended (delivered, or every retry spent) before `before_ms`; returns how
+    /// many.
+    async fn prune_deliveries(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// Records an attempt.
     async fn record_attempt(&self, id: i64, attempt: &Attempt, now_ms: i64) -> Result<(), StoreError>;
     /// A webhook's deliveries, newest first.

@@ -375,3 +375,31 @@ async fn the_last_admin_cannot_stop_being_one() {
     assert!(store.set_admin(first.id, false).await.unwrap(), "another admin is left");
     assert!(!store.account(first.id).await.unwrap().unwrap().is_admin);
 }
+
+#[tokio::test]
+async fn a_webhook_delivery_is_claimed_by_one_node_and_finished_ones_are_pruned() {
+    let (store, db) = store().await;
+    let other = db.open().await;
+    let invite = store.bootstrap_invite().await.unwrap().unwrap();
+    let admin = account(&store, &invite, "admin").await;
+    let hook =
+        store.create_webhook("https://h.example/x", &["room.started".into()], "whsec_x", admin.id).await.unwrap();
+    for _ in 0..10 {
+        assert_eq!(store.enqueue_deliveries("room.started", "{}", 1_000).await.unwrap(), 1);
+    }
+    // Two nodes ask at once: each delivery goes to one of them.
+    let (a, b) = tokio::join!(store.claim_deliveries(2_000, 100_000, 64), other.claim_deliveries(2_000, 100_000, 64));
+    let mut ids: Vec<i64> = a.unwrap().iter().chain(b.unwrap().iter()).map(|d| d.id).collect();
+    ids.sort();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!((before, ids.len()), (10, 10), "each claimed once");
+    assert!(store.claim_deliveries(50_000, 150_000, 64).await.unwrap().is_empty(), "claimed until 100,000");
+    // A claim that lapsed (its node died mid-attempt) is due again.
+    let again = store.claim_deliveries(100_001, 200_000, 64).await.unwrap();
+    assert_eq!(again.len(), 10);
+    store.record_attempt(again[0].id, &stoa_store::Attempt::Delivered { status: 204 }, 3_000).await.unwrap();
+    assert_eq!(store.prune_deliveries(3_000).await.unwrap(), 0, "kept until it is older than the cut");
+    assert_eq!(store.prune_deliveries(3_001).await.unwrap(), 1);
+    assert_eq!(store.deliveries(hook.id, 100).await.unwrap().len(), 9, "the pending ones stay");
+}

@@ -78,7 +78,9 @@ impl Webhooks for This {
         Ok(done.rows_affected())
     }
 
-    async fn due_deliveries(&self, now_ms: i64, limit: u32) -> Result<Vec<DueDelivery>, StoreError> {
+    async fn claim_deliveries(&self, now_ms: i64, until_ms: i64, limit: u32) -> Result<Vec<DueDelivery>, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.begin_write().await?;
         let rows = sqlx::query(
             "SELECT d.id, w.url, w.secret, d.payload, d.attempts FROM webhook_deliveries d \
              JOIN webhooks w ON w.id = d.webhook_id WHERE d.state = 'pending' AND d.next_at <= $1 \
@@ -86,18 +88,41 @@ impl Webhooks for This {
         )
         .bind(now_ms)
         .bind(i64::from(limit))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| DueDelivery {
-                id: r.get(0),
-                url: r.get(1),
-                secret: r.get(2),
-                payload: r.get(3),
-                attempts: r.get(4),
-            })
-            .collect())
+        let mut claimed = Vec::with_capacity(rows.len());
+        for r in &rows {
+            // The claim re-checks that the row is still due: of two nodes reading the same row, the second's
+            // update (after the first's commits) finds it claimed and changes nothing.
+            let done = sqlx::query(
+                "UPDATE webhook_deliveries SET next_at = $1 WHERE id = $2 AND state = 'pending' AND next_at <= $3",
+            )
+            .bind(until_ms)
+            .bind(r.get::<i64, _>(0))
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                claimed.push(DueDelivery {
+                    id: r.get(0),
+                    url: r.get(1),
+                    secret: r.get(2),
+                    payload: r.get(3),
+                    attempts: r.get(4),
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    async fn prune_deliveries(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let _write = self.write().await;
+        let done = sqlx::query("DELETE FROM webhook_deliveries WHERE state != 'pending' AND done_at < $1")
+            .bind(before_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn record_attempt(&self, id: i64, attempt: &Attempt, now_ms: i64) -> Result<(), StoreError> {
