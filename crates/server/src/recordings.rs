@@ -60,6 +60,20 @@ pub fn file_of(dir: &Path, id: &str) -> PathBuf {
     dir.join(format!("{id}.opus"))
 }
 
+/// Removes a deleted recording's file: from this node's disk, or in a cluster from the disk of the node that
+/// recorded it (which that node does when told).
+pub async fn remove_file(state: &AppState, file: &str) {
+    match tokio::fs::remove_file(state.recordings_dir().join(file)).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && state.cluster.is_some() => {
+            if let Some(cluster) = &state.cluster {
+                cluster.deleted(file);
+            }
+        }
+        Err(e) => tracing::warn!(%file, error = %e, "cannot remove a deleted recording's file"),
+    }
+}
+
 /// What the room task asks of its replay worker.
 #[derive(Debug)]
 pub enum ReplayOp {

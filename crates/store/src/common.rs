@@ -9,6 +9,8 @@ pub(crate) const INVITE_CODE_LEN: usize = 12;
 
 /// A session unused for this long is over.
 pub const SESSION_IDLE_SECS: i64 = 30 * 24 * 3600;
+/// How long a deleted account's username stays reserved: 30 days.
+pub const USERNAME_RESERVED_SECS: i64 = 30 * 24 * 3600;
 /// A session this old is over, however much it is used.
 pub const SESSION_MAX_SECS: i64 = 365 * 24 * 3600;
 /// How stale a session's last use may be before reading it writes the new time: an hour, so an active user

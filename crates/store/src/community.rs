@@ -182,6 +182,7 @@ pub trait Community: Send + Sync {
     ) -> Result<Option<(crate::Account, Vec<Scope>, Option<i64>)>, StoreError>;
     /// Deletes an account: its personal data goes and an anonymous stand-in keeps its place in the
     /// records (moderation log, reports, the tree of invites). Refused with [`StoreError::LastAdmin`] for
-    /// the only admin.
-    async fn delete_account(&self, user: UserId) -> Result<(), StoreError>;
+    /// the only admin. The replays of rooms they hosted and the clips they made go too: the answer is their
+    /// files, for the caller to remove. Their username stays reserved for [`crate::USERNAME_RESERVED_SECS`].
+    async fn delete_account(&self, user: UserId) -> Result<Vec<String>, StoreError>;
 }

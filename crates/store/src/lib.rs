@@ -27,7 +27,7 @@ use std::sync::Arc;
 use stoa_proto::{Profile, RoomId, UserId, UserSummary, Visibility};
 use thiserror::Error;
 
-pub use common::{SESSION_IDLE_SECS, SESSION_MAX_SECS, avatar_path};
+pub use common::{SESSION_IDLE_SECS, SESSION_MAX_SECS, USERNAME_RESERVED_SECS, avatar_path};
 pub use community::*;
 pub use postgres::PgStore;
 pub use recordings::*;

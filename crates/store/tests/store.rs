@@ -403,3 +403,65 @@ async fn a_webhook_delivery_is_claimed_by_one_node_and_finished_ones_are_pruned(
     assert_eq!(store.prune_deliveries(3_001).await.unwrap(), 1);
     assert_eq!(store.deliveries(hook.id, 100).await.unwrap().len(), 9, "the pending ones stay");
 }
+
+#[tokio::test]
+async fn a_deleted_accounts_replays_and_clips_go_and_its_username_waits_30_days() {
+    use stoa_proto::{RecordingKind, RoomId, UserSummary, Visibility};
+    use stoa_store::{RecordingRecord, RoomRecord};
+    let (store, db) = store().await;
+    let invite = store.create_admin_invite(10).await.unwrap();
+    let alice = account(&store, &invite, "alice").await;
+    let bob = account(&store, &invite, "bob").await;
+    let summary = |a: &stoa_store::Account| UserSummary {
+        id: a.id,
+        username: a.username.clone(),
+        display_name: a.display_name.clone(),
+    };
+    let (bobs, alices) = (RoomId("bobsroom0000".into()), RoomId("alicesroom00".into()));
+    for (room, creator) in [(&bobs, bob.id), (&alices, alice.id)] {
+        let record = RoomRecord { id: room.clone(), title: "T".into(), visibility: Visibility::Open, creator };
+        store.create_room(&record).await.unwrap();
+    }
+    let recording = |id: &str, kind, room: &RoomId, host: &stoa_store::Account, by: &stoa_store::Account| {
+        RecordingRecord {
+            id: id.into(),
+            kind,
+            room: room.clone(),
+            title: "T".into(),
+            visibility: Visibility::Open,
+            host: summary(host),
+            made_by: summary(by),
+            allowed: Vec::new(),
+            file: format!("{id}.opus"),
+            started_at_ms: 1,
+            duration_ms: Some(1),
+            report: None,
+        }
+    };
+    for r in [
+        recording("bobsreplay", RecordingKind::Replay, &bobs, &bob, &bob),
+        recording("bobsclip", RecordingKind::Clip, &alices, &alice, &bob),
+        recording("alicesreplay", RecordingKind::Replay, &alices, &alice, &alice),
+        recording("alicesclip", RecordingKind::Clip, &bobs, &bob, &alice),
+    ] {
+        store.add_recording(&r).await.unwrap();
+    }
+    let mut files = store.delete_account(bob.id).await.unwrap();
+    files.sort();
+    assert_eq!(files, vec!["bobsclip.opus", "bobsreplay.opus"]);
+    assert!(store.recording("bobsreplay").await.unwrap().is_none());
+    assert!(store.recording("bobsclip").await.unwrap().is_none());
+    assert!(store.recording("alicesreplay").await.unwrap().is_some(), "his voice in others' replays stays");
+    assert!(store.recording("alicesclip").await.unwrap().is_some(), "a clip of his room that alice made is hers");
+    // His username is not to be had for 30 days, in any case.
+    let again = NewAccount {
+        invite: invite.clone(),
+        username: "bob".into(),
+        display_name: "Not Bob".into(),
+        password_hash: "x".into(),
+    };
+    assert!(matches!(store.sign_up(again).await, Err(StoreError::UsernameTaken)));
+    db.execute("UPDATE users SET deleted_at = deleted_at - 31 * 86400 WHERE id = $1", &[&bob.id.0]).await;
+    let again = NewAccount { invite, username: "bob".into(), display_name: "New Bob".into(), password_hash: "x".into() };
+    assert_eq!(store.sign_up(again).await.unwrap().username, "bob");
+}

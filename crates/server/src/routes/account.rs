@@ -118,7 +118,7 @@ pub async fn delete_account(
     }
     check_password(&state, &session, body.password).await?;
     let me = session.account.id;
-    state.store.delete_account(me).await.map_err(|e| match e {
+    let files = state.store.delete_account(me).await.map_err(|e| match e {
         StoreError::LastAdmin => ApiError::new(
             StatusCode::CONFLICT,
             "last_admin",
@@ -127,6 +127,9 @@ pub async fn delete_account(
         other => other.into(),
     })?;
     crate::routes::avatars::remove_files(&state, me).await;
+    for file in files {
+        crate::recordings::remove_file(&state, &file).await;
+    }
     crate::community::throw_out(&state, me, "account_deleted", "This account was deleted.").await;
     tracing::info!(user = me.0, "account deleted");
     crate::routes::accounts::signed_out()

@@ -431,16 +431,7 @@ pub async fn delete_recording(
         ));
     }
     state.store.delete_recording(&r.id).await?;
-    match tokio::fs::remove_file(state.recordings_dir().join(&r.file)).await {
-        Ok(()) => {}
-        // In a cluster, the file may be on the disk of the node that recorded it: that node removes it.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && state.cluster.is_some() => {
-            if let Some(cluster) = &state.cluster {
-                cluster.deleted(&r.file);
-            }
-        }
-        Err(e) => tracing::warn!(recording = %r.id, error = %e, "cannot remove a deleted recording's file"),
-    }
+    crate::recordings::remove_file(&state, &r.file).await;
     tracing::info!(recording = %r.id, by = %session.account.username, "recording deleted");
     Ok(StatusCode::NO_CONTENT)
 }

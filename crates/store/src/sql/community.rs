@@ -704,7 +704,7 @@ impl Community for This {
         Ok(Some((account_from_row(&row), scopes, expires_at)))
     }
 
-    async fn delete_account(&self, user: UserId) -> Result<(), StoreError> {
+    async fn delete_account(&self, user: UserId) -> Result<Vec<String>, StoreError> {
         let _write = self.write().await;
         let mut tx = self.begin_write().await?;
         let row: Option<(bool, i64)> = sqlx::query_as(
@@ -720,6 +720,20 @@ impl Community for This {
         }
         let now = now();
         let id = user.0;
+        // The replays of rooms they hosted and the clips they made go with them (their voice in others'
+        // replays stays); the caller removes the files.
+        let files: Vec<(String,)> = sqlx::query_as(
+            "SELECT file FROM recordings WHERE (kind = 'replay' AND host_id = $1) OR (kind = 'clip' AND made_by = $1)",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM recordings WHERE (kind = 'replay' AND host_id = $1) OR (kind = 'clip' AND made_by = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         // Their chat goes, except what an admin needs for a report: the messages within a report's context.
         let statements = [
             "DELETE FROM chat_messages WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM reports r \
@@ -740,7 +754,7 @@ impl Community for This {
             "DELETE FROM push_subscriptions WHERE user_id = $1",
             "DELETE FROM push_muted_kinds WHERE user_id = $1",
             "UPDATE invites SET uses_left = 0 WHERE created_by = $1",
-            "UPDATE users SET username = '~deleted-' || id, display_name = 'Deleted account', bio = '', \
+            "UPDATE users SET former_username = username, username = '~deleted-' || id, display_name = 'Deleted account', bio = '', \
                password_hash = '!', is_admin = FALSE, avatar_version = 0, links = '[]', \
                suspended_at = NULL, suspended_reason = NULL, deleted_at = $2 WHERE id = $1",
         ];
@@ -752,7 +766,7 @@ impl Community for This {
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(files.into_iter().map(|(f,)| f).collect())
     }
 }
 

@@ -248,6 +248,16 @@ impl Store for This {
         };
         let invited_by: Option<i64> = spent.get(0);
         let makes_admin: bool = spent.get(1);
+        // A deleted account's username is not to be had for a while.
+        let (reserved,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM users WHERE former_username = $1 AND deleted_at > $2")
+                .bind(&new.username)
+                .bind(now() - crate::USERNAME_RESERVED_SECS)
+                .fetch_one(&mut *tx)
+                .await?;
+        if reserved > 0 {
+            return Err(StoreError::UsernameTaken);
+        }
         let id: (i64,) = sqlx::query_as(
             "INSERT INTO users (username, display_name, password_hash, is_admin, invited_by, invite_code, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
