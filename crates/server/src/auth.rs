@@ -8,7 +8,6 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use sha2::{Digest, Sha256};
-use std::sync::Mutex;
 use stoa_proto::Scope;
 use stoa_store::Account;
 
@@ -17,43 +16,26 @@ use stoa_store::Account;
 /// Each argon2id hash takes 19 MiB of scratch memory and tens of milliseconds of CPU on purpose. On tokio's
 /// blocking pool, a burst of sign-ups or logins would run as many hashes at once as there are requests, on
 /// ever new threads whose allocator arenas keep the memory: a few hundred logins left the server holding
-/// over a gigabyte. A fixed pool bounds both: at most one hash per core at a time, and as many arenas.
-pub struct HashPool {
-    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
-}
+/// over a gigabyte. A fixed pool bounds both: at most one hash per core at a time, and as many arenas; past
+/// 4,096 waiting, a login is told to come back in a moment.
+pub struct HashPool(stoa_egress::pool::WorkPool);
 
 impl HashPool {
     /// A pool of `threads` hashing threads.
     pub fn new(threads: usize) -> HashPool {
-        let (jobs, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
-        let rx = std::sync::Arc::new(Mutex::new(rx));
-        for i in 0..threads.max(1) {
-            let rx = rx.clone();
-            let spawned = std::thread::Builder::new().name(format!("stoa-hash-{i}")).spawn(move || {
-                loop {
-                    let job = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
-                        Ok(job) => job,
-                        Err(_) => return,
-                    };
-                    job();
-                }
-            });
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start a password hashing thread");
-            }
-        }
-        HashPool { jobs }
+        HashPool(stoa_egress::pool::WorkPool::new("stoa-hash", threads, 4096))
     }
 
     /// Runs `f` on the pool and waits for its result without blocking the async threads.
     pub async fn run<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> Result<R, ApiError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Box::new(move || {
-                let _ = tx.send(f());
-            }))
-            .map_err(|_| ApiError::internal("the password hashing pool is gone"))?;
-        rx.await.map_err(|_| ApiError::internal("a password hashing job was lost"))
+        self.0.run(f).await.map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "The server is checking many passwords just now; try again in a moment.",
+            )
+            .with_retry_after(1)
+        })
     }
 }
 

@@ -4,25 +4,19 @@
 //! every connection. A web push to such a name, a push service that redirects to the trap, a webhook on
 //! such a name and restreams to such a name or to 127.0.0.1:22 are all refused, and the trap hears nothing.
 
+mod common;
+
+use common::{Reaped, send};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use stoa_client::Api;
 
 const STOA: &str = env!("CARGO_BIN_EXE_stoa");
-
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A listener that counts the connections made to it.
 fn trap() -> (u16, Arc<AtomicU32>) {
@@ -106,17 +100,6 @@ async fn until(what: &str, mut f: impl AsyncFnMut() -> bool) {
         assert!(Instant::now() < deadline, "never: {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-async fn send(api: &Api, method: reqwest::Method, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-    let resp = reqwest::Client::new()
-        .request(method, format!("{}{path}", api.base))
-        .bearer_auth(&api.token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap_or_default())
 }
 
 #[tokio::test]

@@ -422,8 +422,8 @@ async fn a_deleted_accounts_replays_and_clips_go_and_its_username_waits_30_days(
         let record = RoomRecord { id: room.clone(), title: "T".into(), visibility: Visibility::Open, creator };
         store.create_room(&record).await.unwrap();
     }
-    let recording = |id: &str, kind, room: &RoomId, host: &stoa_store::Account, by: &stoa_store::Account| {
-        RecordingRecord {
+    let recording =
+        |id: &str, kind, room: &RoomId, host: &stoa_store::Account, by: &stoa_store::Account| RecordingRecord {
             id: id.into(),
             kind,
             room: room.clone(),
@@ -436,8 +436,7 @@ async fn a_deleted_accounts_replays_and_clips_go_and_its_username_waits_30_days(
             started_at_ms: 1,
             duration_ms: Some(1),
             report: None,
-        }
-    };
+        };
     for r in [
         recording("bobsreplay", RecordingKind::Replay, &bobs, &bob, &bob),
         recording("bobsclip", RecordingKind::Clip, &alices, &alice, &bob),
@@ -462,6 +461,7 @@ async fn a_deleted_accounts_replays_and_clips_go_and_its_username_waits_30_days(
     };
     assert!(matches!(store.sign_up(again).await, Err(StoreError::UsernameTaken)));
     db.execute("UPDATE users SET deleted_at = deleted_at - 31 * 86400 WHERE id = $1", &[&bob.id.0]).await;
-    let again = NewAccount { invite, username: "bob".into(), display_name: "New Bob".into(), password_hash: "x".into() };
+    let again =
+        NewAccount { invite, username: "bob".into(), display_name: "New Bob".into(), password_hash: "x".into() };
     assert_eq!(store.sign_up(again).await.unwrap().username, "bob");
 }
