@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
 use stoa_client::Api;
+use stoa_proto::ClientCommand;
 
 fn aiortc_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/aiortc")
@@ -291,5 +292,35 @@ async fn whep_sessions_are_capped_per_account_and_end_when_their_token_is_revoke
         assert_eq!(status, 429, "{body}");
         assert!(std::time::Instant::now() < deadline, "the revoked token's WHEP sessions never ended");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Removed from the room by a moderator, the listener loses it: every WHEP session of theirs ends.
+    let mut theirs: Vec<String> = answers.iter().skip(1).step_by(2).filter_map(|(_, l, _)| l.clone()).collect();
+    let me = listener.get("/api/v1/me").await.unwrap()["id"].as_i64().unwrap();
+    let _ear = Bot::join(&listener, &room).await;
+    let moderator = Bot::join(&host, &room).await;
+    moderator.command(ClientCommand::Remove { user_id: stoa_proto::UserId(me) });
+    theirs.retain(|l| !l.is_empty());
+    assert!(!theirs.is_empty());
+    let known = |location: String| {
+        let url = format!("{}{location}", w.base);
+        let token = listener.token.clone();
+        async move {
+            let resp = reqwest::Client::new()
+                .patch(url)
+                .bearer_auth(token)
+                .header("content-type", "application/trickle-ice-sdpfrag")
+                .body("a=ice-ufrag:x")
+                .send()
+                .await
+                .unwrap();
+            resp.status().as_u16() == 204
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    for location in theirs {
+        while known(location.clone()).await {
+            assert!(std::time::Instant::now() < deadline, "a removed listener's WHEP session lives on: {location}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }

@@ -432,9 +432,12 @@ fn mix_room(state: &AppState, id: &RoomId, handle: &RoomHandle) -> Result<Arc<Wh
                     if changed.is_err() {
                         break;
                     }
-                    if !snapshot.borrow_and_update().info.outputs.listen_link {
+                    let now = snapshot.borrow_and_update().clone();
+                    if !now.info.outputs.listen_link {
                         end_whep_where(&state, |p| matches!(p, HttpPeer::Whep { room: r, user: None, .. } if *r == room));
                     }
+                    // A player the room no longer lets in (removed, or blocked by a moderator) loses it.
+                    end_unwelcome_players(&state, &room, &now).await;
                 }
                 // The room ended: its players' sessions go with it.
                 _ = room_tx.closed() => break,
@@ -558,6 +561,30 @@ pub async fn whep_delete(
         return Err(ApiError::not_found("There is no such session."));
     }
     Ok(StatusCode::OK)
+}
+
+/// Ends the WHEP sessions in `room` of people who may no longer see it: removed from it, or blocked by one
+/// of its moderators.
+async fn end_unwelcome_players(state: &AppState, room: &RoomId, snapshot: &crate::live::Snapshot) {
+    let players: Vec<UserId> = lock(&state.http_peers.sessions)
+        .values()
+        .filter_map(|p| match p {
+            HttpPeer::Whep { room: r, user: Some(u), .. } if r == room => Some(*u),
+            _ => None,
+        })
+        .collect();
+    for user in players {
+        let relations = match state.store.relations_among(user, &snapshot.access.moderators).await {
+            Ok(among) => stoa_room::Relations { followed_by: among.followed_by, blocked_by: among.blocked_by },
+            Err(_) => continue,
+        };
+        if !stoa_room::may_see(&snapshot.access, user, &relations) || snapshot.access.removed.contains(&user) {
+            end_whep_where(
+                state,
+                |p| matches!(p, HttpPeer::Whep { room: r, user: Some(u), .. } if r == room && *u == user),
+            );
+        }
+    }
 }
 
 /// Ends every WHEP session that `which` picks.
