@@ -17,7 +17,8 @@ const work = mkdtempSync(join(tmpdir(), 'stoa-egress-'));
 const step = (s) => process.stderr.write(`egress: ${s}\n`);
 const axe = (page, screen) => axeClean(page, screen, step);
 
-const { server, bootstrap, base } = await startServer(work);
+// The webhook below goes to this machine, which only an allowed origin may reach.
+const { server, bootstrap, base } = await startServer(work, ['--webhook-allow-origin', 'http://127.0.0.1:9']);
 step(`server at ${base}`);
 const browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
   `--use-file-for-fake-audio-capture=${wav(join(work, 'tone-440.wav'), 440)}`, '--autoplay-policy=no-user-gesture-required']);

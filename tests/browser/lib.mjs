@@ -6,9 +6,9 @@ import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-/// Starts `stoa serve` on a fresh data folder in `work`; resolves to { server, bootstrap, base }.
-export async function startServer(work) {
-  const server = spawn(process.env.STOA_BIN, ['serve', '--data', join(work, 'data'), '--http', '127.0.0.1:0', '--media-udp', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/// Starts `stoa serve` on a fresh data folder in `work`, with `extra` flags; resolves to { server, bootstrap, base }.
+export async function startServer(work, extra = []) {
+  const server = spawn(process.env.STOA_BIN, ['serve', '--data', join(work, 'data'), '--http', '127.0.0.1:0', '--media-udp', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   const bootstrap = await new Promise((resolve, reject) => {
     let text = '';
     server.stdout.on('data', (d) => {

@@ -145,8 +145,12 @@ impl FailedLogins {
         if accounts.len() >= MAX_KEYS {
             accounts.retain(|_, (last, _)| now.duration_since(*last) < Self::MEMORY);
         }
-        if accounts.len() >= MAX_KEYS {
-            return;
+        // Still full (a flood of made-up usernames): the stalest goes, so that the flood cannot push a real
+        // account's failures out unnoticed any faster than it makes new ones.
+        if accounts.len() >= MAX_KEYS
+            && let Some(stalest) = accounts.iter().min_by_key(|(_, (last, _))| *last).map(|(k, _)| k.clone())
+        {
+            accounts.remove(&stalest);
         }
         let entry = accounts.entry(bounded(account)).or_insert((now, 0));
         if now.duration_since(entry.0) >= Self::MEMORY {

@@ -74,6 +74,7 @@ impl Revoked {
     const TOKEN_REVOKED: Revoked = Revoked { reason: "token_revoked", message: "The access token was revoked." };
     const TOKEN_EXPIRED: Revoked = Revoked { reason: "token_expired", message: "The access token expired." };
     const SUSPENDED: Revoked = Revoked { reason: "suspended", message: "Your account is suspended." };
+    const DELETED: Revoked = Revoked { reason: "account_deleted", message: "This account was deleted." };
 }
 
 /// One live connection's credential, watched.
@@ -128,12 +129,15 @@ impl Watch {
         match holds {
             Ok(true) | Err(_) => None,
             Ok(false) => {
-                let suspended =
-                    self.store.account(self.user).await.ok().flatten().is_some_and(|a| a.suspended.is_some());
-                Some(match (suspended, self.token) {
-                    (true, _) => Revoked::SUSPENDED,
-                    (false, true) => Revoked::TOKEN_REVOKED,
-                    (false, false) => Revoked::SIGNED_OUT,
+                let account = self.store.account(self.user).await.ok().flatten();
+                // A deleted account stays as a stand-in, `~deleted-ID`, a name no one can sign up with.
+                let deleted = account.as_ref().is_none_or(|a| a.username.starts_with("~deleted-"));
+                let suspended = account.as_ref().is_some_and(|a| a.suspended.is_some());
+                Some(match (deleted, suspended, self.token) {
+                    (true, _, _) => Revoked::DELETED,
+                    (false, true, _) => Revoked::SUSPENDED,
+                    (false, false, true) => Revoked::TOKEN_REVOKED,
+                    (false, false, false) => Revoked::SIGNED_OUT,
                 })
             }
         }
