@@ -58,23 +58,18 @@ impl Revocations {
 }
 
 /// Why a live connection was ended, for its `removed` (or `error`) event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revoked {
     /// The `reason` code.
     pub reason: &'static str,
-    /// The sentence the person sees.
-    pub message: &'static str,
+    /// The sentence the person sees: the same words as the room's own when it throws them out.
+    pub message: String,
 }
 
 impl Revoked {
-    const SIGNED_OUT: Revoked = Revoked {
-        reason: "signed_out",
-        message: "You were signed out (a password change, or a sign-out): sign in again.",
-    };
-    const TOKEN_REVOKED: Revoked = Revoked { reason: "token_revoked", message: "The access token was revoked." };
-    const TOKEN_EXPIRED: Revoked = Revoked { reason: "token_expired", message: "The access token expired." };
-    const SUSPENDED: Revoked = Revoked { reason: "suspended", message: "Your account is suspended." };
-    const DELETED: Revoked = Revoked { reason: "account_deleted", message: "This account was deleted." };
+    fn new(reason: &'static str, message: impl Into<String>) -> Revoked {
+        Revoked { reason, message: message.into() }
+    }
 }
 
 /// One live connection's credential, watched.
@@ -107,7 +102,7 @@ impl Watch {
                 }
             };
             tokio::select! {
-                () = expiry => return Revoked::TOKEN_EXPIRED,
+                () = expiry => return Revoked::new("token_expired", "The access token expired."),
                 message = self.rx.recv() => match message {
                     Ok(user) if user == self.user => self.recheck = true,
                     Ok(_) => {}
@@ -130,14 +125,21 @@ impl Watch {
             Ok(true) | Err(_) => None,
             Ok(false) => {
                 let account = self.store.account(self.user).await.ok().flatten();
-                // A deleted account stays as a stand-in, `~deleted-ID`, a name no one can sign up with.
-                let deleted = account.as_ref().is_none_or(|a| a.username.starts_with("~deleted-"));
-                let suspended = account.as_ref().is_some_and(|a| a.suspended.is_some());
-                Some(match (deleted, suspended, self.token) {
-                    (true, _, _) => Revoked::DELETED,
-                    (false, true, _) => Revoked::SUSPENDED,
-                    (false, false, true) => Revoked::TOKEN_REVOKED,
-                    (false, false, false) => Revoked::SIGNED_OUT,
+                Some(match account {
+                    // A deleted account stays as a stand-in, `~deleted-ID`, a name no one can sign up with.
+                    None => Revoked::new("account_deleted", "This account was deleted."),
+                    Some(a) if a.username.starts_with("~deleted-") => {
+                        Revoked::new("account_deleted", "This account was deleted.")
+                    }
+                    Some(a) if a.suspended.is_some() => Revoked::new(
+                        "suspended",
+                        format!("Your account is suspended: {}", a.suspended.unwrap_or_default()),
+                    ),
+                    Some(_) if self.token => Revoked::new("token_revoked", "The access token was revoked."),
+                    Some(_) => Revoked::new(
+                        "signed_out",
+                        "You were signed out (a password change, or a sign-out): sign in again.",
+                    ),
                 })
             }
         }

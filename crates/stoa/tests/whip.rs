@@ -324,3 +324,41 @@ async fn whep_sessions_are_capped_per_account_and_end_when_their_token_is_revoke
         }
     }
 }
+
+#[tokio::test]
+async fn a_player_without_an_account_loses_the_room_when_its_listen_link_is_turned_off() {
+    let w = common::world().await;
+    let host = w.user("host").await;
+    let made = host
+        .post("/api/v1/rooms", json!({"title": "Public", "visibility": "open", "outputs": {"listen_link": true}}))
+        .await
+        .unwrap();
+    let room = made["id"].as_str().unwrap().to_string();
+    let moderator = Bot::join(&host, &room).await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/rooms/{room}/whep", w.base))
+        .header("content-type", "application/sdp")
+        .body(listening_offer())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "a player without an account may listen while the link is on");
+    let location = format!("{}{}", w.base, resp.headers()["location"].to_str().unwrap());
+    let known = || async {
+        let resp = reqwest::Client::new()
+            .patch(&location)
+            .header("content-type", "application/trickle-ice-sdpfrag")
+            .body("a=ice-ufrag:x")
+            .send()
+            .await
+            .unwrap();
+        resp.status().as_u16() == 204
+    };
+    assert!(known().await);
+    moderator.command(ClientCommand::SetOutputs { recording: None, clips: None, listen_link: Some(false) });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while known().await {
+        assert!(std::time::Instant::now() < deadline, "the player kept the room after its link went off");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
