@@ -179,7 +179,7 @@ pub async fn serve_connection(
                 Err(RecvError::Closed) => break "room ended",
             },
             why = credential.revoked() => {
-                let removed = ServerEvent::Removed { reason: why.reason.into(), message: why.message.into() };
+                let removed = ServerEvent::Removed { reason: why.reason.into(), message: why.message };
                 let _ = sink.send(Message::Text(Utf8Bytes::from(serde_json::to_string(&removed).unwrap_or_default()))).await;
                 break "signed out";
             }
