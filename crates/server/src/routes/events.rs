@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::collections::HashSet;
-use stoa_proto::limits::{EVENT_COHOSTS, EVENT_DESCRIPTION, EVENT_MAX_DAYS_AHEAD, ROOM_TITLE};
+use stoa_proto::limits::{EVENT_COHOSTS, EVENT_DESCRIPTION, EVENT_MAX_DAYS_AHEAD};
 use stoa_proto::{
     CalendarFeed, CreateEventRequest, ErrorBody, EventHost, EventId, EventInfo, EventList, EventState,
     NotificationKind, RoomInfo, RsvpPage, UpdateEventRequest, UserId, Visibility,
@@ -108,15 +108,7 @@ pub(crate) fn event_info(state: &AppState, event: &EventRow, viewer: UserId) -> 
 }
 
 fn valid_title(title: &str) -> Result<String, ApiError> {
-    let title = title.trim();
-    let len = title.chars().count();
-    if !(ROOM_TITLE.min..=ROOM_TITLE.max).contains(&len) || title.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_title",
-            format!("An event's title has {} to {} characters.", ROOM_TITLE.min, ROOM_TITLE.max),
-        ));
-    }
-    Ok(title.to_string())
+    crate::routes::valid_title(title, "An event's")
 }
 
 fn valid_description(description: &str) -> Result<String, ApiError> {

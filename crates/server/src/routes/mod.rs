@@ -81,3 +81,18 @@ pub fn valid_username(name: &str) -> Result<String, ApiError> {
     }
     Ok(name)
 }
+
+/// Checks a room's or an event's title (`what`: "A room's", "An event's"): within `limits::ROOM_TITLE` once
+/// trimmed, with no control characters, line breaks included. Returns it trimmed. The one title check.
+pub(crate) fn valid_title(title: &str, what: &str) -> Result<String, crate::error::ApiError> {
+    let limit = stoa_proto::limits::ROOM_TITLE;
+    let title = title.trim();
+    let len = title.chars().count();
+    if !(limit.min..=limit.max).contains(&len) || title.chars().any(char::is_control) {
+        return Err(crate::error::ApiError::bad_request(
+            "invalid_title",
+            format!("{what} title has {} to {} characters.", limit.min, limit.max),
+        ));
+    }
+    Ok(title.to_string())
+}

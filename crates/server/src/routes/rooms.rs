@@ -91,15 +91,7 @@ pub async fn create_room(
     ClientAddr(ip): ClientAddr,
     ApiJson(body): ApiJson<CreateRoomRequest>,
 ) -> Result<(StatusCode, Json<RoomInfo>), ApiError> {
-    let title = body.title.trim().to_string();
-    let len = title.chars().count();
-    let limit = stoa_proto::limits::ROOM_TITLE;
-    if len < limit.min || len > limit.max || title.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_title",
-            format!("A room's title has {} to {} characters.", limit.min, limit.max),
-        ));
-    }
+    let title = crate::routes::valid_title(&body.title, "A room's")?;
     if body.invited.len() > 1000 {
         return Err(ApiError::bad_request("too_many_invited", "Invite at most 1000 people when starting a room."));
     }
