@@ -3,6 +3,7 @@
 //! actions in live rooms, whichever process (the console or `stoa admin`) wrote them.
 
 use crate::AppState;
+use crate::clock::now_ms;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -15,11 +16,6 @@ use tokio::sync::{Notify, mpsc};
 const ROOM_LOG_QUEUE: usize = 16_384;
 /// Entries written per transaction at most.
 const ROOM_LOG_BATCH: usize = 500;
-
-/// Now, Unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
 
 /// The background writer of rooms' chat and moderation records.
 #[derive(Clone, Debug)]

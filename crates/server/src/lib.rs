@@ -9,6 +9,7 @@
 pub mod acme;
 pub mod auth;
 pub mod client_ip;
+pub mod clock;
 pub mod cluster;
 pub mod community;
 pub mod error;

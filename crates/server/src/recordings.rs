@@ -160,7 +160,7 @@ pub fn replay_worker(
                         made_by,
                         allowed,
                         file: format!("{id}.opus"),
-                        started_at_ms: crate::community::now_ms(),
+                        started_at_ms: crate::clock::now_ms(),
                         duration_ms: None,
                         report: None,
                     };

@@ -42,7 +42,7 @@ impl Revocations {
     /// A watch of the credential `session` was made with.
     pub fn watch(&self, session: &Session, store: Arc<dyn Store>) -> Watch {
         let expires = session.expires_at.map(|at| {
-            let left = at.saturating_sub(crate::community::now_ms() / 1000).max(0) as u64;
+            let left = at.saturating_sub(crate::clock::now_ms() / 1000).max(0) as u64;
             tokio::time::Instant::now() + Duration::from_secs(left)
         });
         Watch {

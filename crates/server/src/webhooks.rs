@@ -93,10 +93,10 @@ pub fn start(store: Arc<dyn Store>, http: crate::outbound::Outbound, timeout: Du
     let (writer_store, writer_due) = (store.clone(), due.clone());
     tokio::spawn(async move {
         while let Some((event, data)) = rx.recv().await {
-            let now = crate::community::now_ms();
+            let now = crate::clock::now_ms();
             let body = serde_json::json!({
                 "type": event,
-                "timestamp": crate::notify::rfc3339(now / 1000),
+                "timestamp": crate::clock::rfc3339(now / 1000),
                 "data": data,
             });
             match writer_store.enqueue_deliveries(event, &body.to_string(), now).await {
@@ -109,7 +109,7 @@ pub fn start(store: Arc<dyn Store>, http: crate::outbound::Outbound, timeout: Du
     tokio::spawn(async move {
         let mut last_prune = std::time::Instant::now() - PRUNE_EVERY;
         loop {
-            let now = crate::community::now_ms();
+            let now = crate::clock::now_ms();
             if last_prune.elapsed() >= PRUNE_EVERY {
                 last_prune = std::time::Instant::now();
                 match store.prune_deliveries(now - KEEP_DONE.as_millis() as i64).await {
@@ -133,7 +133,7 @@ pub fn start(store: Arc<dyn Store>, http: crate::outbound::Outbound, timeout: Du
                     let (store, http) = (store.clone(), http.clone());
                     async move {
                         let attempt = deliver(&http, &d, timeout).await;
-                        if let Err(e) = store.record_attempt(d.id, &attempt, crate::community::now_ms()).await {
+                        if let Err(e) = store.record_attempt(d.id, &attempt, crate::clock::now_ms()).await {
                             tracing::error!(delivery = d.id, error = %e, "cannot record a webhook attempt");
                         }
                     }
@@ -148,7 +148,7 @@ pub fn start(store: Arc<dyn Store>, http: crate::outbound::Outbound, timeout: Du
 }
 
 async fn deliver(http: &crate::outbound::Outbound, d: &DueDelivery, timeout: Duration) -> Attempt {
-    let retry_at = RETRIES.get(d.attempts as usize).map(|after| crate::community::now_ms() + after.as_millis() as i64);
+    let retry_at = RETRIES.get(d.attempts as usize).map(|after| crate::clock::now_ms() + after.as_millis() as i64);
     // Checked at every delivery, after DNS and at the address connected to: a webhook reaches no private
     // address unless its origin is allowed (`--webhook-allow-origin`), and follows no redirect.
     let http = match http.client_for(&d.url).await {
@@ -159,7 +159,7 @@ async fn deliver(http: &crate::outbound::Outbound, d: &DueDelivery, timeout: Dur
         }
     };
     let id = format!("msg_{}", d.id);
-    let timestamp = crate::community::now_ms() / 1000;
+    let timestamp = crate::clock::now_ms() / 1000;
     let signature = sign(&d.secret, &id, timestamp, &d.payload);
     let sent = http
         .post(&d.url)

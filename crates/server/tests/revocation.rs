@@ -82,7 +82,7 @@ async fn signing_out_everywhere_revoking_a_session_or_a_token_and_expiry_close_w
     let store = server.store().await;
     let secret = format!("stoa_pat_{}", "ab".repeat(32));
     let hash = stoa_server::auth::token_hash(&secret);
-    let soon = stoa_server::community::now_ms() / 1000 + 2;
+    let soon = stoa_server::clock::now_ms() / 1000 + 2;
     store
         .create_api_token(stoa_proto::UserId(bob.id), "soon", &hash, &[stoa_proto::Scope::Listen], Some(soon))
         .await

@@ -237,9 +237,7 @@ pub enum ClusterError {
     Store(#[from] stoa_store::StoreError),
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
+use crate::clock::now_ms;
 
 fn random_u64() -> u64 {
     let mut b = [0u8; 8];

@@ -314,7 +314,7 @@ pub fn spawn_room(
         // The lease: already this node's when it took the room over; claimed now for a new room.
         let (store, id, node) = (store.clone(), id.clone(), cluster.node().to_string());
         tokio::spawn(async move {
-            let now = crate::community::now_ms();
+            let now = crate::clock::now_ms();
             let until = now + crate::cluster::LEASE.as_millis() as i64;
             match store.claim_room(&id, &node, now, until).await {
                 Ok(true) => {}
@@ -1052,7 +1052,7 @@ impl RoomTask {
             action,
             target,
             detail,
-            at_ms: crate::community::now_ms(),
+            at_ms: crate::clock::now_ms(),
         });
     }
 

@@ -163,13 +163,7 @@ fn deliver(hub: &Hub, push: &Push, stats: &NotifyStats, stored: Vec<Notification
     push.send(stored);
 }
 
-/// RFC 3339 in UTC, to the second, for Unix seconds.
-pub fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
+use crate::clock::rfc3339;
 
 /// A stored notification as the API shows it.
 pub fn to_wire(row: &NotificationRow) -> Notification {

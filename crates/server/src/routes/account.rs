@@ -84,11 +84,8 @@ pub async fn revoke(
 /// messages and reports filed.
 pub async fn export(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
     state.limiter.check_key(&format!("export:{}", session.account.id), 5)?;
-    let mut export = state
-        .store
-        .export(session.account.id, crate::routes::events::now())
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
+    let mut export =
+        state.store.export(session.account.id, crate::clock::now_secs()).await?.ok_or_else(ApiError::unauthorized)?;
     for invite in &mut export.invites {
         invite.url = state.invite_url(&invite.code);
     }

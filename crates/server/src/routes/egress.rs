@@ -325,7 +325,7 @@ pub async fn make_clip(
         made_by: session.account.summary(),
         allowed,
         file: format!("{clip}.opus"),
-        started_at_ms: crate::community::now_ms() - duration_ms,
+        started_at_ms: crate::clock::now_ms() - duration_ms,
         duration_ms: Some(duration_ms),
         report: None,
     };

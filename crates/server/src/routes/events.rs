@@ -3,8 +3,8 @@
 
 use crate::AppState;
 use crate::auth::{Session, new_token, token_hash};
+use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiJson};
-use crate::notify::rfc3339;
 use crate::routes::CursorQuery;
 use crate::routes::rooms::{NewRoom, open_room, record_room};
 use axum::extract::{Path, Query, State};
@@ -42,10 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/cal/{file}", get(feed))
 }
 
-/// Unix seconds now.
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
+use crate::clock::now_secs as now;
 
 fn no_such_event() -> ApiError {
     ApiError::not_found("There is no such event.")

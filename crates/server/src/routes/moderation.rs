@@ -113,11 +113,10 @@ pub async fn report(
         reason: body.reason,
         text,
     };
-    let (report_id, new) =
-        state.store.create_report(&report, crate::community::now_ms()).await.map_err(|e| match e {
-            stoa_store::StoreError::RateLimited => ApiError::rate_limited(3600),
-            other => other.into(),
-        })?;
+    let (report_id, new) = state.store.create_report(&report, crate::clock::now_ms()).await.map_err(|e| match e {
+        stoa_store::StoreError::RateLimited => ApiError::rate_limited(3600),
+        other => other.into(),
+    })?;
     let blocked = match body.user_id {
         Some(target) if body.block => {
             state.store.block(me, target).await?;

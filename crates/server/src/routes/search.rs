@@ -60,7 +60,7 @@ pub async fn search(
         return Ok(Json(SearchResults { people: Vec::new(), rooms: Vec::new(), events: Vec::new() }));
     }
     let people = state.store.search_people(me, &fts, RESULTS).await?;
-    let events = state.store.search_events(me, &fts, crate::routes::events::now(), RESULTS).await?;
+    let events = state.store.search_events(me, &fts, crate::clock::now_secs(), RESULTS).await?;
     // Live rooms are in memory: their titles are matched word by word, each word of the query a prefix of
     // a word of the title.
     let words: Vec<String> =

@@ -3,8 +3,8 @@
 //! and events answer 404 here as everywhere, and their pages carry no tags.
 
 use crate::AppState;
+use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::notify::rfc3339;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};

@@ -34,7 +34,7 @@ pub async fn create(
     }
     let expires_at = match body.expires_in_days {
         None => None,
-        Some(days @ 1..=365) => Some(crate::routes::events::now() + i64::from(days) * 86_400),
+        Some(days @ 1..=365) => Some(crate::clock::now_secs() + i64::from(days) * 86_400),
         Some(_) => return Err(ApiError::bad_request("invalid_expiry", "A token expires in 1 to 365 days.")),
     };
     let token = new_api_token()?;
