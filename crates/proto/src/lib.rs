@@ -12,6 +12,7 @@
 
 mod api;
 mod community;
+mod hooks;
 mod ids;
 pub mod limits;
 mod social;
@@ -19,6 +20,7 @@ mod ws;
 
 pub use api::*;
 pub use community::*;
+pub use hooks::*;
 pub use ids::*;
 pub use social::*;
 pub use ws::*;

@@ -198,19 +198,24 @@ pub fn replay_worker(
 /// Tells webhooks that a replay is ready.
 async fn ready(store: &Arc<dyn Store>, webhooks: &crate::webhooks::WebhookSender, public_url: &str, id: &str) {
     if let Ok(Some(r)) = store.recording(id).await {
-        webhooks.emit("recording.ready", recording_event(public_url, &r));
+        webhooks.emit(recording_event(public_url, &r));
     }
 }
 
 /// A `recording.ready` event's data.
-pub fn recording_event(public_url: &str, r: &RecordingRecord) -> serde_json::Value {
-    serde_json::json!({
-        "recording": {
-            "id": r.id, "kind": r.kind, "room_id": r.room.0, "title": r.title, "duration_ms": r.duration_ms,
-            "page": format!("{}/r/{}", public_url.trim_end_matches('/'), r.id), "visibility": r.visibility,
+pub fn recording_event(public_url: &str, r: &RecordingRecord) -> stoa_proto::HookData {
+    stoa_proto::HookData::RecordingReady {
+        recording: stoa_proto::HookRecording {
+            id: r.id.clone(),
+            kind: r.kind,
+            room_id: r.room.0.clone(),
+            title: r.title.clone(),
+            duration_ms: r.duration_ms,
+            page: format!("{}/r/{}", public_url.trim_end_matches('/'), r.id),
+            visibility: r.visibility,
         },
-        "host": {"id": r.host.id, "username": r.host.username},
-    })
+        host: stoa_proto::HookUser { id: r.host.id, username: r.host.username.clone() },
+    }
 }
 
 async fn finish(store: &Arc<dyn Store>, egress: &RoomEgress, room: &RoomId, dir: &Path, id: &str) {

@@ -17,6 +17,7 @@ use hmac::{Hmac, Mac};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use stoa_proto::HookData;
 use stoa_store::{Attempt, DueDelivery, Store};
 use tokio::sync::{Notify, mpsc};
 
@@ -39,7 +40,7 @@ const RETRIES: [Duration; 7] = [
 /// Where the rest of the server emits events. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct WebhookSender {
-    tx: mpsc::Sender<(&'static str, serde_json::Value)>,
+    tx: mpsc::Sender<HookData>,
     dropped: Arc<AtomicU64>,
     outbound: crate::outbound::Outbound,
 }
@@ -50,9 +51,9 @@ impl WebhookSender {
         &self.outbound
     }
 
-    /// Emits `event` with `data`, for every webhook that takes it. Never waits.
-    pub fn emit(&self, event: &'static str, data: serde_json::Value) {
-        if self.tx.try_send((event, data)).is_err() {
+    /// Emits an event, for every webhook that takes it. Never waits.
+    pub fn emit(&self, data: HookData) {
+        if self.tx.try_send(data).is_err() {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n == 1 || n.is_multiple_of(100) {
                 tracing::warn!(dropped = n, "webhook events: a full queue dropped an event");
@@ -88,11 +89,12 @@ const CLAIM_MARGIN: Duration = Duration::from_secs(60);
 /// before it is sent, so that in a cluster no two nodes send it.
 pub fn start(store: Arc<dyn Store>, http: crate::outbound::Outbound, timeout: Duration) -> WebhookSender {
     let outbound = http.clone();
-    let (tx, mut rx) = mpsc::channel::<(&'static str, serde_json::Value)>(QUEUE);
+    let (tx, mut rx) = mpsc::channel::<HookData>(QUEUE);
     let due = Arc::new(Notify::new());
     let (writer_store, writer_due) = (store.clone(), due.clone());
     tokio::spawn(async move {
-        while let Some((event, data)) = rx.recv().await {
+        while let Some(data) = rx.recv().await {
+            let event = data.event();
             let now = crate::clock::now_ms();
             let body = serde_json::json!({
                 "type": event,

@@ -500,10 +500,9 @@ impl RoomTask {
         if let Err(e) = self.store.end_room(&self.id).await {
             tracing::error!(room = %self.id, error = %e, "could not record the room's end");
         }
-        self.webhooks.emit(
-            "room.ended",
-            serde_json::json!({"room": {"id": self.id.0, "title": self.room.info().title, "visibility": self.room.info().visibility}}),
-        );
+        let info = self.room.info();
+        let room = stoa_proto::HookRoom { id: self.id.0.clone(), title: info.title, visibility: info.visibility };
+        self.webhooks.emit(stoa_proto::HookData::RoomEnded { room });
         tracing::info!(room = %self.id, "room ended");
     }
 

@@ -331,7 +331,7 @@ pub async fn make_clip(
     };
     state.store.add_recording(&record).await?;
     tracing::info!(clip = %clip, by = %session.account.username, "clip made");
-    state.webhooks.emit("recording.ready", crate::recordings::recording_event(&state.public_url, &record));
+    state.webhooks.emit(crate::recordings::recording_event(&state.public_url, &record));
     Ok((StatusCode::CREATED, Json(to_api(&record, Some(&session.account)))))
 }
 

@@ -209,13 +209,15 @@ pub async fn create_event(
     );
     let event = visible_event(&state, me, &id.0).await?;
     tracing::info!(event = %id, by = %session.account.username, "event scheduled");
-    state.webhooks.emit(
-        "event.scheduled",
-        serde_json::json!({
-            "event": {"id": id.0, "title": event.title, "starts_at": event.starts_at, "visibility": event.visibility},
-            "by": {"id": me, "username": session.account.username},
-        }),
-    );
+    state.webhooks.emit(stoa_proto::HookData::EventScheduled {
+        event: stoa_proto::HookEvent {
+            id: id.0.clone(),
+            title: event.title.clone(),
+            starts_at: event.starts_at,
+            visibility: event.visibility,
+        },
+        by: stoa_proto::HookUser { id: me, username: session.account.username.clone() },
+    });
     Ok((StatusCode::CREATED, Json(event_info(&state, &event, me))))
 }
 

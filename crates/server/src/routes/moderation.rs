@@ -127,13 +127,15 @@ pub async fn report(
     // A repeat is the first report: its window is already being taken, and nobody is told twice.
     if new {
         tracing::info!(report = report_id, reporter = ?session.account.username, "report filed");
-        state.webhooks.emit(
-            "report.filed",
-            serde_json::json!({
-                "report": {"id": report_id, "room_id": report.room.0, "reason": body.reason, "target": body.user_id},
-                "reporter": {"id": me, "username": session.account.username},
-            }),
-        );
+        state.webhooks.emit(stoa_proto::HookData::ReportFiled {
+            report: stoa_proto::HookReport {
+                id: report_id,
+                room_id: report.room.0.clone(),
+                reason: body.reason,
+                target: body.user_id,
+            },
+            reporter: stoa_proto::HookUser { id: me, username: session.account.username.clone() },
+        });
         if let Some(egress) = handle.egress.clone() {
             crate::recordings::attach_report_window(
                 &state,

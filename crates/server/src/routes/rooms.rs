@@ -193,13 +193,10 @@ pub(crate) fn open_room(state: &AppState, id: RoomId, creator: UserSummary, new:
         state.metrics.clone(),
     );
     let snapshot = handle.snapshot.borrow().clone();
-    state.webhooks.emit(
-        "room.started",
-        serde_json::json!({
-            "room": {"id": id.0, "title": new.title, "visibility": new.visibility},
-            "host": {"id": creator.id, "username": creator.username},
-        }),
-    );
+    state.webhooks.emit(stoa_proto::HookData::RoomStarted {
+        room: stoa_proto::HookRoom { id: id.0.clone(), title: new.title.clone(), visibility: new.visibility },
+        host: stoa_proto::HookUser { id: creator.id, username: creator.username.clone() },
+    });
     if new.visibility == stoa_proto::Visibility::Closed {
         state.notifier.tell_all(
             invited
