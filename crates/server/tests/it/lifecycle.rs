@@ -1,6 +1,6 @@
 //! The server's own life: restarts on the same data folder, slow clients, the OpenAPI document.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, post};
 use futures_util::SinkExt;

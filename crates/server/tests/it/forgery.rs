@@ -2,7 +2,7 @@
 //! WebSocket another site opens with it, and the bypasses of the login limiter. Each is refused and changes
 //! nothing; the same requests from the server's own pages, or with a token, go through.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, post, test_config};
 use reqwest::StatusCode;

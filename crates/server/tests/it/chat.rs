@@ -1,7 +1,7 @@
 //! The room's chat over real WebSockets: messages reach everyone once, a late joiner gets the history, a
 //! moderator's deletion and silencing reach the people concerned, and bad messages change nothing.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 

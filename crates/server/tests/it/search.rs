@@ -1,7 +1,7 @@
 //! Search (people, live rooms, events; only what the caller may see), suggestions, and a fan-out to
 //! thousands of followers that leaves everyone else's requests alone.
 
-mod common;
+use crate::common;
 
 use reqwest::StatusCode;
 use serde_json::json;

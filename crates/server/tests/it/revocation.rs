@@ -3,7 +3,7 @@
 //! sockets and notification streams that rode on what they revoked, with a `removed` event that says why.
 //! What rode on other credentials stays open.
 
-mod common;
+use crate::common;
 
 use common::{Client, TestServer, post};
 use reqwest::StatusCode;

@@ -1,6 +1,6 @@
 //! Bad input gets a clear JSON error with the right status, and changes nothing.
 
-mod common;
+use crate::common;
 
 use common::TestServer;
 use reqwest::StatusCode;

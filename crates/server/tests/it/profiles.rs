@@ -1,6 +1,6 @@
 //! Profiles: avatars (validated, re-encoded at two sizes, cached by version) and links.
 
-mod common;
+use crate::common;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! Personal access tokens over real HTTP and WebSockets: shown once, scoped, revocable, never able to manage
 //! the account, and a `listen` token never gets on stage.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, request};
 use reqwest::{Method, StatusCode};

@@ -1,7 +1,7 @@
 //! Share links: an open room's or event's preview and Open Graph tags for anyone, signed in or not; hidden
 //! ones are a 404 with no tags, exactly like an ID that never existed.
 
-mod common;
+use crate::common;
 
 use reqwest::StatusCode;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! about a room within an hour; pings and their limit; and web push to a local push service that decrypts
 //! what it gets with the subscription's keys.
 
-mod common;
+use crate::common;
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;

@@ -1,6 +1,6 @@
 //! Accounts, invites, sessions and the social graph, over real HTTP.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, post, request, test_config};
 use reqwest::StatusCode;

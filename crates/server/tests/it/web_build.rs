@@ -3,7 +3,7 @@
 //! does not match the sources; the fix is to build (`cargo build` does it when npm is installed, or
 //! `npm run build` in web/) and commit web/dist.
 
-#[path = "../web_sources.rs"]
+#[path = "../../web_sources.rs"]
 #[allow(dead_code)]
 mod web_sources;
 

@@ -1,7 +1,7 @@
 //! Scheduled events: schedule, co-hosts, RSVP, start, edit and cancel, who may see them, and their
 //! calendars read back with an independent iCalendar parser.
 
-mod common;
+use crate::common;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

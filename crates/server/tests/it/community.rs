@@ -2,7 +2,7 @@
 //! the admin console's API (suspensions, ending rooms, the tree of invites, live settings), and account
 //! settings (password, sessions, export, deletion).
 
-mod common;
+use crate::common;
 
 use common::{Client, TestServer, post};
 use reqwest::StatusCode;

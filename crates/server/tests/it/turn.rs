@@ -1,7 +1,7 @@
 //! TURN credentials: every participant gets their own, made from the shared secret by coturn's REST
 //! scheme, in the room's `joined` event and from `GET /api/v1/ice-servers`; a signed-out caller gets none.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::TestServer;

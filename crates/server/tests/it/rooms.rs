@@ -1,6 +1,6 @@
 //! Rooms over real HTTP and WebSockets: visibility, blocks, moderation and the room's life.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, test_config};
 use reqwest::StatusCode;
