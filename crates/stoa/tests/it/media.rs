@@ -2,7 +2,7 @@
 //!
 //! Every peer binds and advertises 127.0.0.1 only, so no packet leaves this machine.
 
-mod common;
+use crate::common;
 
 use common::{Bot, Heard, eventually, hears_more, world, world_with};
 use std::time::Duration;

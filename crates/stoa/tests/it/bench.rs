@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-mod common;
+use crate::common;
 
 /// Runs `stoa bench ARGS --json`, which must succeed, and returns its one JSON object.
 fn bench(args: &[&str]) -> serde_json::Value {

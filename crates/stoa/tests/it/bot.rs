@@ -1,7 +1,7 @@
 //! `stoa bot` as a user runs it, with personal access tokens: a speaker's 440 Hz WAV, recorded by a listener
 //! bot, decodes with ffmpeg to 440 Hz; a listener who tries to speak is not heard; `--require-speaker` refuses clearly.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

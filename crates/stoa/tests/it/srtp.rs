@@ -10,7 +10,7 @@
 //!   audience's index caught up;
 //! - joined packets switching on and off made a listener's stream jump.
 
-mod common;
+use crate::common;
 
 use common::{Bot, Heard, eventually, world_with};
 use std::collections::HashMap;

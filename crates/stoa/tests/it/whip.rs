@@ -4,7 +4,7 @@
 //! mix over WHEP, with a token and, for a room whose listen link is on, without one. Bad offers, missing
 //! tokens and listeners who are not on stage get clear errors, and the room goes on.
 
-mod common;
+use crate::common;
 
 use common::Bot;
 use serde_json::{Value, json};

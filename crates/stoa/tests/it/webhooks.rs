@@ -3,7 +3,7 @@
 //! answers; one that never answers is recorded with its timeout; bad registrations are refused, and
 //! nobody but an admin sees any of it.
 
-mod common;
+use crate::common;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -4,7 +4,7 @@
 //! every connection. A web push to such a name, a push service that redirects to the trap, a webhook on
 //! such a name and restreams to such a name or to 127.0.0.1:22 are all refused, and the trap hears nothing.
 
-mod common;
+use crate::common;
 
 use common::{Reaped, send};
 use serde_json::json;

@@ -6,7 +6,7 @@
 //!
 //! Needs /usr/bin/chromium and tests/browser/node_modules; scripts/test installs both.
 
-mod common;
+use crate::common;
 
 use common::{Bot, decode_heard, eventually, frequency};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! an error and nothing else, and a shard that panics anyway is reported and started again. The panics are
 //! injected (the server's test-only `media_fault_injection`), since no known input panics str0m today.
 
-mod common;
+use crate::common;
 
 use common::{Bot, eventually, world_with};
 use futures_util::{SinkExt, StreamExt};

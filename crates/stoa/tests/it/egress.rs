@@ -3,7 +3,7 @@
 //! ffmpeg), and the replay (played back with a range request); bad targets and requests get clear errors,
 //! and a full room offers its listen link.
 
-mod common;
+use crate::common;
 
 use common::{Bot, World, tone_frames};
 use serde_json::{Value, json};

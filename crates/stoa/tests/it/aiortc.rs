@@ -4,7 +4,7 @@
 //!
 //! Needs tests/aiortc/.venv (aiortc, websockets, numpy); scripts/test installs it.
 
-mod common;
+use crate::common;
 
 use common::{Bot, world};
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! port), counting a real room's people, media peers, packets, the stage's refusals, latencies and HTTP
 //! requests; `/healthz` with the store and the media shards; `/readyz`.
 
-mod common;
+use crate::common;
 
 use common::{Bot, eventually, hears_more, world_with};
 use std::collections::HashMap;

@@ -7,7 +7,7 @@
 //! processes: `kill -9` of a node and of the room's owner. Runs in the test command's Postgres pass
 //! (STOA_TEST_POSTGRES).
 
-mod common;
+use crate::common;
 
 use common::{Bot, Reaped, WAIT, decode_heard, eventually, frequency, tone_frames};
 use serde_json::json;

@@ -3,7 +3,7 @@
 //!
 //! Needs /usr/bin/chromium and tests/browser/node_modules; scripts/test installs both.
 
-mod common;
+use crate::common;
 
 use common::{Bot, eventually, world};
 use std::path::PathBuf;

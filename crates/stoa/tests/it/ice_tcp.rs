@@ -2,7 +2,7 @@
 //! peer, while a flood of bad TCP connections (silent, a 65,535-byte frame with nothing behind it,
 //! garbage, STUN for a peer that does not exist) is refused, counted, and disturbs no one.
 
-mod common;
+use crate::common;
 
 use common::{Bot, hears_more, tone_frames};
 use std::time::Duration;

@@ -1,0 +1,27 @@
+//! The binary's end-to-end tests, one test binary: each file is a module (the feature it tests), over the
+//! shared harness in `common` (servers in-process or as `stoa serve` children, bots, namespaces). One binary
+//! links the server and the client once, where a binary per file linked them once per file. The cluster's
+//! and Postgres's modules need the Postgres pass's database (scripts/test filters them by name).
+
+mod acme;
+mod aiortc;
+mod bench;
+mod bot;
+mod browser;
+mod cli;
+mod cluster;
+mod common;
+mod egress;
+mod faults;
+mod https;
+mod ice_tcp;
+mod media;
+mod metrics;
+mod networks;
+mod postgres;
+mod restart;
+mod srtp;
+mod ssrf;
+mod web;
+mod webhooks;
+mod whip;
