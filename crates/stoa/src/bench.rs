@@ -568,6 +568,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // With --speakers-through, the speakers' sockets (and so their media) are on another node than the
     // room's origin.
     let through = |api: &Api| Api::with_token(&bases[args.speakers_through], &api.token);
+    // Another node learns of the new room from the origin's news a moment later: wait for it there, so that
+    // the join does not race the news and find no room.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while args.speakers_through > 0 && through(&speaker_apis[0]).get(&format!("/api/v1/rooms/{room}")).await.is_err() {
+        anyhow::ensure!(Instant::now() < deadline, "node {} never listed the room", args.speakers_through + 1);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut host = Session::join(&through(&speaker_apis[0]), &room, 3).await?;
     let mut speakers = Vec::new();
     for api in &speaker_apis[1..] {
@@ -734,9 +741,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let pid = own.as_ref().map(|o| o.child.id());
     let server_start = pid.and_then(tree_usage);
     let nodes_start = scrape_nodes(&metrics).await;
+    // Each worker's CPU, or none when its /proc entry could not be read: a worker counts only when it was
+    // read at both ends (one missed at the end once made the figure negative).
     let workers_cpu =
-        |workers: &[Worker]| -> f64 { workers.iter().filter_map(|w| proc_usage(w.pid)).map(|u| u.0).sum() };
-    let bench_start = self_cpu() + workers_cpu(&workers);
+        |workers: &[Worker]| -> Vec<Option<f64>> { workers.iter().map(|w| proc_usage(w.pid).map(|u| u.0)).collect() };
+    let (self_start, workers_start) = (self_cpu(), workers_cpu(&workers));
     let hls_pid = hls_worker.as_ref().map(|w| w.pid);
     let hls_start = hls_pid.and_then(proc_usage);
     let sent_start = (talking_sent.load(Ordering::Relaxed), all_sent.load(Ordering::Relaxed));
@@ -761,7 +770,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let server_end = pid.and_then(tree_usage);
     let nodes_end = scrape_nodes(&metrics).await;
-    let bench_end = self_cpu() + workers_cpu(&workers);
+    let workers_spent: f64 =
+        workers_start.iter().zip(workers_cpu(&workers)).filter_map(|(start, end)| Some(end? - (*start)?)).sum();
+    let (bench_start, bench_end) = (self_start, self_cpu() + workers_spent);
     let hls_end = hls_pid.and_then(proc_usage);
     let talking_window = talking_sent.load(Ordering::Relaxed) - sent_start.0;
     let all_window = all_sent.load(Ordering::Relaxed) - sent_start.1;
