@@ -53,3 +53,16 @@ pub(crate) fn json_ids(ids: impl IntoIterator<Item = i64>) -> String {
     let ids: Vec<String> = ids.into_iter().map(|i| i.to_string()).collect();
     format!("[{}]", ids.join(","))
 }
+
+/// A token's scopes as the store keeps them: their names, sorted, once each, space-separated.
+pub(crate) fn scope_text(scopes: &[stoa_proto::Scope]) -> String {
+    let mut names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names.join(" ")
+}
+
+/// The scopes of [`scope_text`]'s text; an unknown name is skipped.
+pub(crate) fn parse_scopes(text: &str) -> Vec<stoa_proto::Scope> {
+    text.split_whitespace().filter_map(stoa_proto::Scope::parse).collect()
+}

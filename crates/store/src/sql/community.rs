@@ -631,7 +631,7 @@ impl Community for This {
         .bind(user.0)
         .bind(name)
         .bind(token_hash)
-        .bind(scope_text(scopes))
+        .bind(crate::common::scope_text(scopes))
         .bind(now)
         .bind(expires_at)
         .fetch_one(&mut *tx)
@@ -640,7 +640,7 @@ impl Community for This {
         Ok(TokenInfo {
             id,
             name: name.to_string(),
-            scopes: parse_scopes(&scope_text(scopes)),
+            scopes: crate::common::parse_scopes(&crate::common::scope_text(scopes)),
             created_at: now,
             expires_at,
             last_used_at: None,
@@ -660,7 +660,7 @@ impl Community for This {
             .map(|r| TokenInfo {
                 id: r.get(0),
                 name: r.get(1),
-                scopes: parse_scopes(r.get::<&str, _>(2)),
+                scopes: crate::common::parse_scopes(r.get::<&str, _>(2)),
                 created_at: r.get(3),
                 expires_at: r.get(4),
                 last_used_at: r.get(5),
@@ -690,7 +690,7 @@ impl Community for This {
         );
         let row = sqlx::query(&sql).bind(token_hash).bind(now).fetch_optional(self.pool()).await?;
         let Some(row) = row else { return Ok(None) };
-        let scopes = parse_scopes(row.get::<&str, _>(ACCOUNT_COLUMN_COUNT));
+        let scopes = crate::common::parse_scopes(row.get::<&str, _>(ACCOUNT_COLUMN_COUNT));
         let used: Option<i64> = row.get(ACCOUNT_COLUMN_COUNT + 1);
         if used.is_none_or(|u| u <= now - 3600) {
             let _write = self.write().await;
@@ -768,17 +768,6 @@ impl Community for This {
         tx.commit().await?;
         Ok(files.into_iter().map(|(f,)| f).collect())
     }
-}
-
-fn scope_text(scopes: &[Scope]) -> String {
-    let mut names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    names.join(" ")
-}
-
-fn parse_scopes(text: &str) -> Vec<Scope> {
-    text.split_whitespace().filter_map(Scope::parse).collect()
 }
 
 async fn insert_admin_log(
