@@ -229,6 +229,16 @@ async fn bad_offers_missing_tokens_and_listeners_get_clear_errors() {
     common::eventually("the listener still hears", || ear.heard_count() > before + 50).await;
 }
 
+/// Whether the server still holds the WHEP session at `url`: a trickle PATCH answers 204 for a session it
+/// holds and 404 for one that ended.
+async fn session_known(url: &str, token: Option<&str>) -> bool {
+    let mut req = reqwest::Client::new().patch(url).header("content-type", "application/trickle-ice-sdpfrag");
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.body("a=ice-ufrag:x").send().await.unwrap().status().as_u16() == 204
+}
+
 /// A real WebRTC offer to listen (str0m's, as the Rust client makes them); its ICE never completes, so the
 /// session it opens lasts until the server ends it.
 fn listening_offer() -> String {
@@ -301,24 +311,9 @@ async fn whep_sessions_are_capped_per_account_and_end_when_their_token_is_revoke
     moderator.command(ClientCommand::Remove { user_id: stoa_proto::UserId(me) });
     theirs.retain(|l| !l.is_empty());
     assert!(!theirs.is_empty());
-    let known = |location: String| {
-        let url = format!("{}{location}", w.base);
-        let token = listener.token.clone();
-        async move {
-            let resp = reqwest::Client::new()
-                .patch(url)
-                .bearer_auth(token)
-                .header("content-type", "application/trickle-ice-sdpfrag")
-                .body("a=ice-ufrag:x")
-                .send()
-                .await
-                .unwrap();
-            resp.status().as_u16() == 204
-        }
-    };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     for location in theirs {
-        while known(location.clone()).await {
+        while session_known(&format!("{}{location}", w.base), Some(&listener.token)).await {
             assert!(std::time::Instant::now() < deadline, "a removed listener's WHEP session lives on: {location}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -344,16 +339,7 @@ async fn a_player_without_an_account_loses_the_room_when_its_listen_link_is_turn
         .unwrap();
     assert_eq!(resp.status(), 201, "a player without an account may listen while the link is on");
     let location = format!("{}{}", w.base, resp.headers()["location"].to_str().unwrap());
-    let known = || async {
-        let resp = reqwest::Client::new()
-            .patch(&location)
-            .header("content-type", "application/trickle-ice-sdpfrag")
-            .body("a=ice-ufrag:x")
-            .send()
-            .await
-            .unwrap();
-        resp.status().as_u16() == 204
-    };
+    let known = || session_known(&location, None);
     assert!(known().await);
     moderator.command(ClientCommand::SetOutputs { recording: None, clips: None, listen_link: Some(false) });
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
