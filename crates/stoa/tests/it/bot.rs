@@ -3,24 +3,9 @@
 
 use crate::common;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 const STOA: &str = env!("CARGO_BIN_EXE_stoa");
-
-/// The dominant frequency of an audio file, as ffmpeg decodes it.
-fn frequency_of(path: &Path) -> f64 {
-    let out = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-i"])
-        .arg(path)
-        .args(["-f", "s16le", "-ac", "1", "-ar", "48000", "-"])
-        .output()
-        .expect("ffmpeg is installed (scripts/test installs it)");
-    assert!(out.status.success(), "ffmpeg cannot decode {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
-    let samples: Vec<i16> = out.stdout.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
-    assert!(samples.len() > 48_000, "at least a second of audio: {}", samples.len());
-    common::frequency(&samples)
-}
 
 fn bot(args: &[&str]) -> std::process::Child {
     Command::new(STOA).arg("bot").args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
@@ -111,7 +96,7 @@ async fn a_listener_bot_records_the_440_hz_a_speaker_bot_sends_and_a_sneaky_list
     let per_speaker = stats["packets_per_speaker"].as_object().unwrap();
     assert!(per_speaker.contains_key(&me["id"].to_string()), "the host was heard: {stats}");
     assert!(!per_speaker.contains_key(&sneaky_me["id"].to_string()), "the listener was not: {stats}");
-    let hz = frequency_of(&out);
+    let hz = common::frequency_of_file(&out);
     assert!((hz - 440.0).abs() <= 5.0, "440 Hz in, {hz:.1} Hz out");
 }
 

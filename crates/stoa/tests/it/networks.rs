@@ -11,6 +11,7 @@
 //! The speaker is a `stoa bot` on the server's host. Every process is a child of this test and dies with it;
 //! the namespaces go with their last process.
 
+use crate::common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -216,21 +217,6 @@ fn coturn(dir: &Path, secret: &str) -> Reaped {
     Reaped(child)
 }
 
-fn frequency_of(path: &Path) -> f64 {
-    let out = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-i"])
-        .arg(path)
-        .args(["-f", "s16le", "-ac", "1", "-ar", "48000", "-"])
-        .output()
-        .expect("ffmpeg is installed (scripts/test installs it)");
-    assert!(out.status.success(), "ffmpeg cannot decode {}", path.display());
-    let samples: Vec<i16> = out.stdout.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
-    // The middle half: clear of the join's first packets and of the recording's end.
-    let middle = &samples[samples.len() / 4..samples.len() * 3 / 4];
-    let crossings = middle.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
-    crossings as f64 / 2.0 / (middle.len() as f64 / 48_000.0)
-}
-
 /// What one scenario runs: the setup, then a Rust listener and a Chromium listener in the client's namespace.
 struct Scenario {
     firewall: &'static str,
@@ -362,11 +348,8 @@ fn run(s: Scenario) {
     eprintln!("bot listener: {report}");
     assert_eq!(report["transport"], s.expect, "the bot's media path: {report}");
     assert!(report["packets_received"].as_u64().unwrap() > 100, "the bot heard the room: {report}");
-    let hz = frequency_of(&heard);
-    // Frames lost for good (rare, but some under loss) are clicks, which a zero-crossing count sees as a
-    // little more pitch.
-    let tolerance = if s.loss > 0 { 30.0 } else { 15.0 };
-    assert!((hz - 440.0).abs() < tolerance, "the bot heard {hz:.0} Hz, not 440");
+    let hz = common::frequency_of_file(&heard);
+    assert!((hz - 440.0).abs() < 15.0, "the bot heard {hz:.0} Hz, not 440");
     let played =
         |r: &serde_json::Value| r["frames_received"].as_f64().unwrap() / r["frames_expected"].as_f64().unwrap();
     if s.loss > 0 {
