@@ -112,8 +112,9 @@ try {
     origin: base, registrationId,
     data: JSON.stringify({ title: 'Stoa', body: 'Henrietta Host pinged you to join Tones at dawn', link: '/', id: 1, kind: 'pinged' }),
   });
+  // The worker may have to start first, on two busy cores: the notification is awaited up to 30 s.
   let shown = [];
-  for (let i = 0; i < 50 && shown.length === 0; i++) {
+  for (const deadline = Date.now() + 30000; Date.now() < deadline && shown.length === 0;) {
     shown = await fan.evaluate(async () => (await (await navigator.serviceWorker.getRegistration('/')).getNotifications()).map((n) => n.body));
     if (shown.length === 0) await new Promise((r) => setTimeout(r, 100));
   }
