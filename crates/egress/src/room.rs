@@ -507,9 +507,10 @@ impl EgressThread {
                 source: MIX_SOURCE,
                 seq: *seq,
                 timestamp: (*seq as u32).wrapping_mul(FRAME as u32),
+                level: Some(level(&pcm)),
                 payload: Arc::from(opus.as_slice()),
             };
-            sfu.inject(*key, packet, Some(level(&pcm)));
+            sfu.inject(*key, packet);
         }
         if let Some((writer, path)) = &mut self.recorder {
             let written = match &opus {

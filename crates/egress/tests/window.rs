@@ -64,6 +64,7 @@ async fn a_clip_of_the_last_seconds_is_what_the_speaker_said_and_the_replay_has_
                 source: SourceId(9),
                 seq: i as u64,
                 timestamp: 1000 + 960 * i as u32,
+                level: None,
                 payload: Arc::from(p),
             })
             .unwrap();

@@ -1,35 +1,44 @@
 //! Stoa's media plane: an audio SFU on str0m.
 //!
 //! It forwards Opus from the room's unmuted speakers to everyone else in the room, and nothing from anyone
-//! else. Two layers, after str0m's own sans-IO split:
+//! else. The decisions are sans-IO, after str0m's own split; the driver does the IO:
 //!
-//! - [`slots`] decides, without sockets or clocks, which publisher is heard in which of a listener's slots,
-//!   and rewrites sequence numbers and timestamps so each slot is one continuous stream;
-//! - [`driver`] owns the UDP socket and the timers, feeds every peer's `str0m::Rtc`, and carries out the
-//!   forwarding; once a peer is connected, its slots' packets are sealed by the shard's own SRTP fast path
-//!   (`srtp`), not written through str0m.
+//! - [`slots`] decides which speaker is heard in which of a listener's slots, and rewrites timestamps so
+//!   each slot is one continuous stream (sequence numbers are each peer's own: `downlink`);
+//! - `forward` decides who hears a packet: the stage's 20 ms stream or the audience's joined one, a
+//!   mirror's uplink, links first, the room's mix. No socket, no clock: time is a parameter, and its tests
+//!   are transcripts;
+//! - `driver` runs one shard per core, each with its own UDP socket and thread: it feeds every peer's
+//!   `str0m::Rtc` (`driver/io.rs`), carries out the forwarder's decisions and seals each listener's copy on
+//!   its own SRTP fast path (`driver/fanout.rs`, `srtp`, `downlink`), and answers offers (`peer`);
+//! - `handle` is the [`Sfu`] handle, and `api` the types it takes and gives.
 //!
 //! The control plane talks to it through an [`Sfu`] handle: it opens a room, hands over a client's SDP offer
 //! (with whether that client may publish), changes who may publish as the stage changes, and closes peers
 //! and rooms. The SFU answers with [`SfuEvent`]s on the room's channel. It knows nothing of HTTP, the
-//! database, or room rules.
+//! database, or room rules. [`link`] is the other end of a cluster's link between two nodes' SFUs.
 
 #![deny(missing_docs)]
 
+mod api;
 mod downlink;
-pub mod driver;
+mod driver;
+mod forward;
+mod handle;
 pub mod link;
 mod net;
+mod peer;
 pub mod red;
 pub mod repacket;
 pub mod slots;
 mod srtp;
 pub mod tcp;
 
-pub use driver::{
-    FORWARD_BUCKETS_US, Forwarding, PeerError, PeerId, RoomKey, Sfu, SfuConfig, SfuError, SfuEvent, ShardMeter, Stats,
-    Tap, Tapped, Transport,
+pub use api::{
+    FORWARD_BUCKETS_US, Forwarding, PeerError, PeerId, RoomKey, SfuConfig, SfuError, SfuEvent, ShardMeter, Stats, Tap,
+    Tapped, Transport, Uplink,
 };
+pub use handle::Sfu;
 pub use net::set_buffers as set_socket_buffers;
 pub use slots::{SlotConfig, SlotMapper, SourceId};
 pub use srtp::crypto_provider;

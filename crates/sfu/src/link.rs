@@ -12,8 +12,8 @@
 //! The link is DTLS-SRTP like any peer: authenticated by the fingerprints exchanged over the (signed)
 //! cluster bus, and encrypted.
 
-use crate::driver::{RoomKey, Sfu, Tapped};
-use crate::slots::SourceId;
+use crate::slots::{SourceId, is_voice};
+use crate::{RoomKey, Sfu, Tapped};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -61,7 +61,7 @@ pub struct Link {
 }
 
 /// Packets of this node's speakers, for the origin: what [`Sfu::uplink`] fills.
-pub type UplinkQueue = mpsc::Receiver<(Tapped, Option<i8>)>;
+pub type UplinkQueue = mpsc::Receiver<Tapped>;
 
 /// Packets waiting to go up a link: a second of a full stage's.
 pub const UPLINK_QUEUE: usize = 1024;
@@ -96,13 +96,14 @@ impl Link {
     }
 
     /// Writes one of this node's speakers' packets up to the origin, named by its source.
-    fn send_up(&mut self, pt: Pt, seq: &mut u64, packet: Tapped, level: Option<i8>) {
+    fn send_up(&mut self, pt: Pt, seq: &mut u64, packet: Tapped) {
         if !self.rtc.is_connected() {
             return;
         }
         let mut api = self.rtc.direct_api();
         let Some(stream) = api.stream_tx_by_mid(self.up_mid, None) else { return };
-        let ext = ExtensionValues { audio_level: level, voice_activity: level.map(|l| l > -50), ..Default::default() };
+        let level = packet.level;
+        let ext = ExtensionValues { audio_level: level, voice_activity: level.map(is_voice), ..Default::default() };
         // The link's own numbering: each speaker's packets keep their order in it, which is all the
         // origin's slot decisions need; the timestamp is the speaker's own.
         let write = RtpWrite::new(pt, (*seq).into(), packet.timestamp, Instant::now(), packet.payload)
@@ -168,9 +169,10 @@ impl Link {
                             source: SourceId(header.csrc[0]),
                             seq: *packet.seq_no,
                             timestamp: header.timestamp,
+                            level: header.ext_vals.audio_level,
                             payload: packet.payload,
                         };
-                        sfu.relay(room, slot, tapped, header.ext_vals.audio_level);
+                        sfu.relay(room, slot, tapped);
                     }
                     Ok(Output::Event(_)) => {}
                     Err(e) => {
@@ -188,8 +190,8 @@ impl Link {
             }
             let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(timeout.max(now)));
             tokio::select! {
-                Some((packet, level)) = up.recv() => {
-                    self.send_up(pt, &mut up_seq, packet, level);
+                Some(packet) = up.recv() => {
+                    self.send_up(pt, &mut up_seq, packet);
                 }
                 received = self.socket.recv_from(&mut buf) => {
                     let (n, source) = received?;
@@ -242,12 +244,12 @@ pub fn local_ip_towards(remote: SocketAddr) -> std::io::Result<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::{Forwarding, SfuConfig, SfuEvent};
+    use crate::{Forwarding, SfuConfig, SfuEvent};
 
     /// A packet of `source` as a mirror hands it up, loud enough to claim a slot.
-    fn spoken(source: u32, n: u64) -> (Tapped, Option<i8>) {
+    fn spoken(source: u32, n: u64) -> Tapped {
         let payload: std::sync::Arc<[u8]> = vec![0xf8; 40].into();
-        (Tapped { source: SourceId(source), seq: n, timestamp: (n * 960) as u32, payload }, Some(-10))
+        Tapped { source: SourceId(source), seq: n, timestamp: (n * 960) as u32, level: Some(-10), payload }
     }
 
     /// The origin's side of the stage for other nodes' speakers: a link's packets are forwarded only for the

@@ -13,7 +13,7 @@
 //! It also rewrites each forwarded packet's timestamp so that each slot is one continuous timeline for the
 //! receiver, whoever speaks in it. The timestamp rewrite is the same for every listener, so it is computed
 //! once per packet, not per listener. Sequence numbers are not the mapper's business: each listener's
-//! stream is numbered by its own counter (see [`crate::downlink`]), since the sequence number is also the
+//! stream is numbered by its own counter (see `downlink`), since the sequence number is also the
 //! SRTP index, which belongs to one key.
 
 use std::collections::HashMap;
@@ -52,9 +52,18 @@ impl Default for SlotConfig {
     }
 }
 
-/// Loudness above which a packet counts as voice, in dB above the floor of -127 dBov (so 77 is -50 dBov).
-/// Opus DTX comfort noise and room tone sit well below; speech sits well above.
-const VOICE_LOUDNESS: f32 = 77.0;
+/// The audio level at and above which a packet counts as voice, in dBov: the one threshold for slot
+/// decisions and for the voice flag of the RFC 6464 extension the SFU writes. Opus DTX comfort noise and
+/// room tone sit well below; speech sits well above.
+pub const VOICE_DBOV: i8 = -50;
+
+/// Whether a packet at `level` dBov counts as voice.
+pub fn is_voice(level: i8) -> bool {
+    level >= VOICE_DBOV
+}
+
+/// [`VOICE_DBOV`] as the mapper's loudness: dB above the floor of -127 dBov.
+const VOICE_LOUDNESS: f32 = 127.0 + VOICE_DBOV as f32;
 /// Loudness assumed for packets without an audio level: clients that do not send the extension still speak.
 const UNKNOWN_LOUDNESS: f32 = 97.0;
 /// Weight of the newest packet in the smoothed loudness. With a packet each 20 ms, the smoothing has a time
