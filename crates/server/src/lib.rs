@@ -320,6 +320,11 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         }
         None => None,
     };
+    let routing = match &cluster {
+        Some(cluster) => live::Routing::cluster(Arc::new(cluster.clone())),
+        None => live::Routing::local(),
+    };
+    tracing::info!(routing = routing.name(), "rooms are routed");
     let unended = if cluster.is_some() { Vec::new() } else { store.unended_rooms().await? };
     let bind = |addr: SocketAddr| async move {
         let listener = TcpListener::bind(addr).await.map_err(|e| StartError::Bind(addr, e))?;
@@ -430,6 +435,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         sfu,
         metrics: Arc::new(metrics::Metrics::default()),
         stopping: shutdown.subscribe(),
+        routing,
         cluster,
     }));
     restore_rooms(&state, unended).await?;

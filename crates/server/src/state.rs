@@ -61,6 +61,8 @@ pub struct AppStateInner {
     pub webhooks: webhooks::WebhookSender,
     /// The cluster this node is in, if any.
     pub cluster: Option<cluster::Cluster>,
+    /// How rooms reach other nodes: the cluster's routing, or none (picked once at start).
+    pub routing: live::Routing,
 }
 
 impl AppState {
@@ -84,7 +86,7 @@ impl AppState {
             recording_quota: self.recording_quota(),
             webhooks: self.webhooks.clone(),
             public_url: self.public_url.clone(),
-            cluster: self.cluster.clone(),
+            routing: self.routing.clone(),
         }
     }
 

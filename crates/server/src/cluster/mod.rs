@@ -654,3 +654,38 @@ pub async fn leases(
         }
     }
 }
+
+/// A cluster's routing for the rooms this node runs: their news for the other nodes, their inputs from
+/// them, and what the rooms have for the other nodes' connections.
+impl crate::live::Nodes for Cluster {
+    fn started(
+        &self,
+        room: &RoomId,
+        snapshot: &Snapshot,
+        inbox: mpsc::Sender<RoomInput>,
+        store: Arc<dyn stoa_store::Store>,
+    ) {
+        // The other nodes list the room at once, not at the next beat.
+        self.room_news(room, snapshot, false);
+        tokio::spawn(relay::host_room(self.clone(), room.clone(), inbox));
+        // The lease: already this node's when it took the room over; claimed now for a new room.
+        let (room, node) = (room.clone(), self.node().to_string());
+        tokio::spawn(async move {
+            let now = now_ms();
+            let until = now + LEASE.as_millis() as i64;
+            match store.claim_room(&room, &node, now, until).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(%room, "another node holds the room's lease"),
+                Err(e) => tracing::error!(%room, error = %e, "cannot claim the room's lease"),
+            }
+        });
+    }
+
+    fn news(&self, room: &RoomId, snapshot: &Snapshot, ended: bool) {
+        self.room_news(room, snapshot, ended);
+    }
+
+    fn to_node(&self, room: &RoomId, node: &str, message: crate::live::ToNode) -> bool {
+        self.send(relay::outbound(room, node), message)
+    }
+}

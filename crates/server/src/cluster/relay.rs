@@ -12,7 +12,7 @@
 //! room made them.
 
 use super::Cluster;
-use crate::live::{JoinOutcome, Outbound, RoomInput};
+use crate::live::{JoinOutcome, Outbound, RoomInput, ToNode};
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -99,67 +99,6 @@ enum Reply {
     Present(Vec<UserId>, String),
     Audience(AudiencePage),
     Link(Result<String, String>),
-}
-
-/// What a room's owner sends one node, in the order the room made it.
-#[derive(Debug, Serialize, Deserialize)]
-pub enum RelayOut {
-    /// The answer to a join.
-    Joined {
-        /// The node's token for the join.
-        token: u64,
-        /// The connection, or why not.
-        result: Result<ConnId, JoinError>,
-    },
-    /// A personal event.
-    Event {
-        /// For whom.
-        conn: ConnId,
-        /// The encoded event.
-        text: String,
-    },
-    /// The room closes this connection.
-    Close {
-        /// Which.
-        conn: ConnId,
-    },
-    /// A room-wide event, once for all of the node's connections.
-    Broadcast {
-        /// The encoded event.
-        text: String,
-    },
-    /// A connection's media offer, for the node that holds the connection to answer from its own SFU (a
-    /// listener's media is served where its socket is).
-    HostMedia {
-        /// Whose.
-        conn: ConnId,
-        /// The offer.
-        sdp: String,
-        /// The `slots` event as it stands, to send after the answer.
-        slots: Option<String>,
-        /// The connection's source number: the CSRC its packets carry, up the link and back down.
-        source: u32,
-        /// Whether it may be heard now (sent up the link).
-        publish: bool,
-        /// 20 ms frames per audience packet in the room now (see `AudienceFrames`).
-        frames: usize,
-    },
-    /// How many 20 ms frames the room's audience packets join. While a node's connections include one that
-    /// may be heard, the origin sends that node's link the stage's 20 ms packets, and its mirror joins
-    /// them for its own listeners as the origin would.
-    AudienceFrames {
-        /// 1 (no joining) to 6.
-        frames: usize,
-    },
-    /// Whether a connection whose media the node serves may be heard now: the stage changed.
-    Publish {
-        /// Whose.
-        conn: ConnId,
-        /// Whether its packets go up the link.
-        publish: bool,
-    },
-    /// The room ended.
-    Ended,
 }
 
 /// Where a room's inputs go.
@@ -553,12 +492,12 @@ pub(crate) async fn remote_room(
                 }
             }
             Some(message) = sub.next() => {
-                let Some((from, out)) = cluster.open::<RelayOut>(&subject, &message.payload) else { continue };
+                let Some((from, out)) = cluster.open::<ToNode>(&subject, &message.payload) else { continue };
                 if from != owner {
                     continue;
                 }
                 match out {
-                    RelayOut::Joined { token, result } => {
+                    ToNode::Joined { token, result } => {
                         let Some((_, reply)) = pending.remove(&token) else {
                             // The join gave up waiting: the owner lets go of the connection.
                             if let Ok(conn) = result {
@@ -576,7 +515,7 @@ pub(crate) async fn remote_room(
                             cluster.send(to_owner.clone(), RelayIn::Disconnected { conn: outcome.conn });
                         }
                     }
-                    RelayOut::Event { conn, text } => {
+                    ToNode::Event { conn, text } => {
                         let Some(tx) = conns.get(&conn) else { continue };
                         if tx.try_send(Outbound::Event(Utf8Bytes::from(text))).is_err() {
                             // Too slow, as on the owner: cut off, and the owner lets go of it.
@@ -584,7 +523,7 @@ pub(crate) async fn remote_room(
                             cluster.send(to_owner.clone(), RelayIn::Disconnected { conn });
                         }
                     }
-                    RelayOut::Close { conn } => {
+                    ToNode::Close { conn } => {
                         if let Some(m) = mirror.as_mut() {
                             m.close(conn);
                         }
@@ -593,17 +532,17 @@ pub(crate) async fn remote_room(
                             let _ = tx.try_send(Outbound::Close);
                         }
                     }
-                    RelayOut::Publish { conn, publish } => {
+                    ToNode::Publish { conn, publish } => {
                         if let Some(m) = mirror.as_mut() {
                             m.publish(conn, publish);
                         }
                     }
-                    RelayOut::AudienceFrames { frames } => {
+                    ToNode::AudienceFrames { frames } => {
                         if let Some(m) = mirror.as_mut() {
                             m.frames(frames);
                         }
                     }
-                    RelayOut::HostMedia { conn, sdp, slots, source, publish, frames } => {
+                    ToNode::HostMedia { conn, sdp, slots, source, publish, frames } => {
                         let Some(tx) = conns.get(&conn) else { continue };
                         if mirror.is_none() {
                             mirror = Mirror::open(&cluster, &room, &owner);
@@ -623,10 +562,10 @@ pub(crate) async fn remote_room(
                             }
                         }
                     }
-                    RelayOut::Broadcast { text } => {
+                    ToNode::Broadcast { text } => {
                         let _ = broadcast.send(Utf8Bytes::from(text));
                     }
-                    RelayOut::Ended => break,
+                    ToNode::Ended => break,
                 }
             }
         }

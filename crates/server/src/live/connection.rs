@@ -2,7 +2,7 @@
 //! events (personal and room-wide) to the client.
 
 use crate::live::budget::{CommandBudget, Verdict};
-use crate::live::task::{JoinOutcome, Outbound, RoomInput};
+use crate::live::input::{JoinOutcome, Outbound, RoomInput};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures_util::{SinkExt, StreamExt};
 use stoa_proto::{ClientMessage, ServerEvent};

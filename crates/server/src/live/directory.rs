@@ -1,7 +1,7 @@
 //! The directory of live rooms: how a request finds a room's task, and reads the room's latest snapshot
 //! without asking the task.
 
-use crate::live::task::RoomInput;
+use crate::live::input::RoomInput;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use stoa_proto::{RoomId, RoomInfo};
@@ -16,6 +16,20 @@ pub struct Snapshot {
     pub info: RoomInfo,
     /// Who may see it.
     pub access: Access,
+}
+
+impl Snapshot {
+    /// Who may hear of the room `id`: for a notification about it, each reader is checked against this.
+    pub fn audience(&self, id: &RoomId) -> stoa_store::RoomAudience {
+        stoa_store::RoomAudience {
+            room: id.clone(),
+            title: self.info.title.clone(),
+            visibility: self.access.visibility,
+            moderators: self.access.moderators.clone(),
+            invited: self.access.invited.iter().copied().collect(),
+            removed: self.access.removed.iter().copied().collect(),
+        }
+    }
 }
 
 /// A way to reach one live room.

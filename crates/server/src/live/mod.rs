@@ -7,10 +7,14 @@
 pub mod budget;
 mod connection;
 mod directory;
+mod input;
+mod nodes;
 mod offers;
 mod task;
 
 pub use connection::{Departure, serve_connection};
 pub use directory::{Directory, RoomHandle, Snapshot};
-pub use task::{AudiencePackets, JoinOutcome, Outbound, RoomInput, RoomSettings, new_room_key, spawn_room};
-pub(crate) use task::{BROADCAST_QUEUE, INBOX, PERSONAL_QUEUE};
+pub(crate) use input::{BROADCAST_QUEUE, INBOX, PERSONAL_QUEUE};
+pub use input::{JoinOutcome, Outbound, RoomInput};
+pub use nodes::{NodeName, Nodes, Routing, ToNode};
+pub use task::{AudiencePackets, RoomSettings, new_room_key, spawn_room};

@@ -22,7 +22,7 @@ use stoa_proto::{
     RoomInfo, Scope, UserId, UserSummary,
 };
 use stoa_room::{Relations, Room, RoomConfig, may_see};
-use stoa_store::{Audience, FanOut, NewNotification, RoomAudience, RoomRecord, random_code};
+use stoa_store::{Audience, FanOut, NewNotification, RoomRecord, random_code};
 use tokio::sync::oneshot;
 use utoipa::IntoParams;
 
@@ -216,21 +216,9 @@ pub(crate) fn open_room(state: &AppState, id: RoomId, creator: UserSummary, new:
         kind: NotificationKind::RoomStarted,
         actor: creator.id,
         title: new.title,
-        audience: Audience::FollowersSeeing(room_audience(&id, &snapshot)),
+        audience: Audience::FollowersSeeing(snapshot.audience(&id)),
     });
     snapshot.info.clone()
-}
-
-/// Who may see a live room, for a fan-out about it.
-pub(crate) fn room_audience(id: &RoomId, snapshot: &Snapshot) -> RoomAudience {
-    RoomAudience {
-        room: id.clone(),
-        title: snapshot.info.title.clone(),
-        visibility: snapshot.access.visibility,
-        moderators: snapshot.access.moderators.clone(),
-        invited: snapshot.access.invited.iter().copied().collect(),
-        removed: snapshot.access.removed.iter().copied().collect(),
-    }
 }
 
 /// Usernames to IDs; an unknown one is a 400 that names it.

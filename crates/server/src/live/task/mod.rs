@@ -3,25 +3,21 @@
 //! closes, and the room's end.
 
 use crate::live::directory::{Directory, RoomHandle, Snapshot};
+use crate::live::input::{BROADCAST_QUEUE, INBOX, JoinOutcome, Outbound, PERSONAL_QUEUE, RoomInput};
+use crate::live::nodes::{NodeName, Routing, Sink, ToNode};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-use stoa_proto::{AudiencePage, ClientCommand, ClientMessage, RoomId, ServerEvent, UserId, UserSummary};
-use stoa_room::{CommandError, ConnId, JoinError, Output, Relations, Room};
+use stoa_proto::{ClientCommand, RoomId, ServerEvent, UserId};
+use stoa_room::{ConnId, Output, Room};
 use stoa_sfu::{PeerId, RoomKey, Sfu, SfuEvent, SourceId};
 use stoa_store::Store;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-/// How many events may wait for one connection before it is judged too slow and cut off. Personal events
-/// are rare (an invitation, a hand, an error), so a full queue means the client stopped reading.
-pub(crate) const PERSONAL_QUEUE: usize = 64;
-/// How many room-wide events a connection may fall behind before it is cut off. Room-wide events are
-/// stage changes and a count a second, so 256 is minutes of normal traffic.
-pub(crate) const BROADCAST_QUEUE: usize = 256;
-/// The room task's inbox. Senders wait when it is full, which slows the busiest clients, not the room.
-pub(crate) const INBOX: usize = 1024;
+mod media;
+
 /// Events from the media plane: answers, slot changes. Slot changes are rate-limited by the slot mapper's
 /// hysteresis; answers come one per offer.
 const MEDIA_EVENTS: usize = 1024;
@@ -34,165 +30,17 @@ pub fn new_room_key() -> RoomKey {
     RoomKey(NEXT_ROOM_KEY.fetch_add(1, Ordering::Relaxed))
 }
 
-/// What reaches a room task.
-#[derive(Debug)]
-pub enum RoomInput {
-    /// A user asks to join; the answer is a connection or a refusal.
-    Join {
-        /// Who.
-        user: UserSummary,
-        /// Their relations to `asked`, for the room's rules.
-        relations: Relations,
-        /// Whom the relations were looked up among: the stage, as the room's snapshot showed it.
-        asked: Vec<UserId>,
-        /// What the connection may do (an access token's scopes).
-        grant: stoa_proto::Grant,
-        /// Where to answer.
-        reply: oneshot::Sender<Result<JoinOutcome, JoinError>>,
-    },
-    /// A command from a connection.
-    Command {
-        /// Which connection.
-        conn: ConnId,
-        /// The command.
-        message: ClientMessage,
-    },
-    /// The server is stopping to restart: everyone is told, and the room lives on in the store.
-    Restarting {
-        /// The delay suggested to clients.
-        retry_after_ms: u32,
-    },
-    /// A connection's socket closed.
-    Disconnected {
-        /// Which connection.
-        conn: ConnId,
-    },
-    /// A moderator invites users into the room.
-    Invite {
-        /// The moderator.
-        actor: UserId,
-        /// Whom.
-        users: Vec<UserId>,
-        /// Where to answer.
-        reply: oneshot::Sender<Result<(), CommandError>>,
-    },
-    /// The store's answer to the room's [`Output::LookUpRelations`].
-    Relations {
-        /// The member of the stage asked about.
-        of: UserId,
-        /// Whom they were asked about.
-        among: Vec<UserId>,
-        /// Whom of those they follow and block.
-        outgoing: stoa_store::Outgoing,
-    },
-    /// A participant pings someone to join (in a closed room, a moderator, and the ping invites).
-    Ping {
-        /// Who pings.
-        actor: UserId,
-        /// Whom.
-        target: UserId,
-        /// Where to answer: the room's access after the ping.
-        reply: oneshot::Sender<Result<stoa_room::Access, CommandError>>,
-    },
-    /// Takes a user out of the room (suspended, or their account deleted), telling them why.
-    Expel {
-        /// Whom.
-        user: UserId,
-        /// The `removed` event's reason.
-        reason: String,
-        /// The sentence they see.
-        message: String,
-    },
-    /// An admin ends the room (`None`: from the command line).
-    AdminEnd {
-        /// Which admin.
-        admin: Option<UserId>,
-    },
-    /// The rooms' capacity changed.
-    SetCapacity {
-        /// Participants the room holds from now on.
-        capacity: u32,
-    },
-    /// Which of these users are in the room now (for a report).
-    Present {
-        /// Whom to look for.
-        users: Vec<UserId>,
-        /// Where to answer: those present, and the room's title.
-        reply: oneshot::Sender<(Vec<UserId>, String)>,
-    },
-    /// A page of the audience.
-    Audience {
-        /// Where the page starts.
-        offset: u32,
-        /// How many at most.
-        limit: u32,
-        /// Where to answer.
-        reply: oneshot::Sender<AudiencePage>,
-    },
-    /// A join relayed from another node of the cluster; the answer goes back to that node.
-    RemoteJoin {
-        /// The node the user's WebSocket is on.
-        node: Arc<str>,
-        /// That node's token for the join.
-        token: u64,
-        /// Who.
-        user: UserSummary,
-        /// Their relations to `asked`.
-        relations: Relations,
-        /// Whom the relations were looked up among.
-        asked: Vec<UserId>,
-        /// What the connection may do.
-        grant: stoa_proto::Grant,
-    },
-    /// A command (or, with none, the socket's close) relayed from another node: acted on only if that node
-    /// holds the connection.
-    Relayed {
-        /// The node it came from.
-        node: Arc<str>,
-        /// Which connection.
-        conn: ConnId,
-        /// The command; `None` when the connection is gone.
-        message: Option<ClientMessage>,
-    },
-    /// A node of the cluster fell silent (killed, or cut off): its connections are gone; their people keep
-    /// their places for the reconnect grace, as after any dropped socket.
-    NodeLost {
-        /// Which node.
-        node: Arc<str>,
-    },
-    /// Another node holds the room's lease now: everyone is told to reconnect, and the room stops here
-    /// without ending (its lasting state is in the store, where the other node took it from).
-    HandOver,
-    /// The replay worker stopped the replay: the space for recordings is full.
-    RecordingStopped {
-        /// The code (`quota_full`).
-        reason: &'static str,
-        /// The sentence for the room.
-        message: String,
-    },
-    /// Another node links its SFU to the room's: the answer to its offer, or why not. The link is a
-    /// listener's peer here, so the origin's slot, stage and joining decisions reach that node's listeners.
-    Link {
-        /// The node.
-        node: Arc<str>,
-        /// Its SDP offer.
-        sdp: String,
-        /// Where to answer.
-        reply: oneshot::Sender<Result<String, String>>,
-    },
-}
-
 /// Another node's link to the room's media.
 #[derive(Debug)]
 struct Link {
-    node: Arc<str>,
+    node: NodeName,
     source: SourceId,
     answer: Option<oneshot::Sender<Result<String, String>>>,
 }
 
 /// A connection on another node whose media that node serves from its mirror of the room.
 struct EdgeMedia {
-    node: Arc<str>,
+    node: NodeName,
     /// Its source number, which its packets carry up the node's link and back down in the slots.
     source: SourceId,
     /// Whether it may be heard, as last told to its node and to the node's link.
@@ -204,33 +52,6 @@ struct EdgeMedia {
 enum SourceOf {
     Peer(PeerId),
     Edge(ConnId),
-}
-
-/// Where a connection's events go: a socket on this node, or another node of the cluster.
-#[derive(Debug)]
-enum Sink {
-    Local(mpsc::Sender<Outbound>),
-    Remote(Arc<str>),
-}
-
-/// What the room task sends one connection.
-#[derive(Debug)]
-pub enum Outbound {
-    /// An event to write.
-    Event(Utf8Bytes),
-    /// Close the socket now, without waiting for room-wide events: the participant is out.
-    Close,
-}
-
-/// A successful join: the connection's ID and its two event streams.
-#[derive(Debug)]
-pub struct JoinOutcome {
-    /// The connection.
-    pub conn: ConnId,
-    /// Events for this connection alone. Closed when the room closes the connection.
-    pub personal: mpsc::Receiver<Outbound>,
-    /// Events for everyone in the room.
-    pub broadcast: broadcast::Receiver<Utf8Bytes>,
 }
 
 /// When a room's audience gets joined packets: `frames` per packet from `above` listeners.
@@ -263,8 +84,8 @@ pub struct RoomSettings {
     pub webhooks: crate::webhooks::WebhookSender,
     /// The base of links (a replay's page, in its webhook event).
     pub public_url: Arc<str>,
-    /// The cluster this node is in, if any: the room's news and its remote connections go through it.
-    pub cluster: Option<crate::cluster::Cluster>,
+    /// How the room reaches other nodes' connections, and tells them of itself.
+    pub routing: Routing,
 }
 
 /// Starts the task of a new room, registers it in the directory, and returns its handle.
@@ -307,22 +128,7 @@ pub fn spawn_room(
         )
     });
     let handle = RoomHandle { tx, snapshot, egress: egress.clone(), remote: false };
-    if let Some(cluster) = &settings.cluster {
-        // The other nodes list the room at once, not at the next beat.
-        cluster.room_news(&id, &handle.snapshot.borrow(), false);
-        tokio::spawn(crate::cluster::relay::host_room(cluster.clone(), id.clone(), handle.tx.clone()));
-        // The lease: already this node's when it took the room over; claimed now for a new room.
-        let (store, id, node) = (store.clone(), id.clone(), cluster.node().to_string());
-        tokio::spawn(async move {
-            let now = crate::clock::now_ms();
-            let until = now + crate::cluster::LEASE.as_millis() as i64;
-            match store.claim_room(&id, &node, now, until).await {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!(room = %id, "another node holds the room's lease"),
-                Err(e) => tracing::error!(room = %id, error = %e, "cannot claim the room's lease"),
-            }
-        });
-    }
+    settings.routing.started(&id, &handle.snapshot.borrow(), handle.tx.clone(), store.clone());
     directory.insert(id.clone(), handle.clone());
     // The room's lasting state, written through to the store by a task of its own: a watch channel holds
     // only the latest, so a burst of changes is one write, and the room task never waits for the store.
@@ -373,7 +179,7 @@ pub fn spawn_room(
         webhooks: settings.webhooks,
         recording: false,
         outputs_actor: None,
-        cluster: settings.cluster,
+        routing: settings.routing,
         remote_nodes: HashMap::new(),
         handed_over: false,
         links: HashMap::new(),
@@ -407,9 +213,9 @@ struct RoomTask {
     conns: HashMap<ConnId, Sink>,
     /// How many connections each other node of the cluster holds in the room: room-wide events go to
     /// each of those nodes once.
-    remote_nodes: HashMap<Arc<str>, usize>,
-    /// The cluster, if any.
-    cluster: Option<crate::cluster::Cluster>,
+    remote_nodes: HashMap<NodeName, usize>,
+    /// How the room reaches other nodes.
+    routing: Routing,
     /// Whether the room stopped here because another node took it over.
     handed_over: bool,
     /// Other nodes' links to the room's media: each a listener's peer here, its node, its source number,
@@ -492,10 +298,8 @@ impl RoomTask {
             tracing::info!(room = %self.id, "room handed over to another node");
             return;
         }
-        if let Some(cluster) = &self.cluster {
-            let snapshot = self.snapshot.borrow().clone();
-            cluster.room_news(&self.id, &snapshot, true);
-        }
+        let snapshot = self.snapshot.borrow().clone();
+        self.routing.news(&self.id, &snapshot, true);
         self.directory.remove(&self.id);
         if let Err(e) = self.store.end_room(&self.id).await {
             tracing::error!(room = %self.id, error = %e, "could not record the room's end");
@@ -523,11 +327,11 @@ impl RoomTask {
             }
             RoomInput::RemoteJoin { node, token, user, relations, asked, grant } => {
                 let result = self.room.join(now, user, relations, &asked, grant).inspect(|&conn| {
-                    self.conns.insert(conn, Sink::Remote(node.clone()));
+                    self.conns.insert(conn, Sink::Node(node.clone()));
                     *self.remote_nodes.entry(node.clone()).or_default() += 1;
                 });
                 // The answer goes the way of the connection's later events, so nothing overtakes it.
-                if !self.to_node(&node, crate::cluster::relay::RelayOut::Joined { token, result })
+                if !self.to_node(&node, ToNode::Joined { token, result })
                     && let Ok(conn) = result
                 {
                     self.drop_conn(conn);
@@ -535,12 +339,12 @@ impl RoomTask {
             }
             RoomInput::Relayed { node, conn, message } => {
                 // Only the node that holds the connection speaks for it.
-                if !matches!(self.conns.get(&conn), Some(Sink::Remote(n)) if *n == node) {
+                if !matches!(self.conns.get(&conn), Some(Sink::Node(n)) if *n == node) {
                     // A connection the room let go of (the node was thought lost, or it was too slow): the
                     // node is told to close it, so that its client reconnects rather than talk to no one.
                     tracing::info!(room = %self.id, %node, conn = conn.0, "a node relayed for a connection it does not hold");
                     if message.is_some() {
-                        self.to_node(&node, crate::cluster::relay::RelayOut::Close { conn });
+                        self.to_node(&node, ToNode::Close { conn });
                     }
                     return;
                 }
@@ -634,159 +438,14 @@ impl RoomTask {
         });
     }
 
-    /// A connection offers media. Only a connection in the room gets a peer: a removed or unadmitted user
-    /// never reaches the SFU. A new offer replaces the connection's previous peer (an ICE restart).
-    fn offer(&mut self, conn: ConnId, sdp: String) {
-        let Some(user) = self.room.user_of(conn) else { return };
-        if !self.offer_limits.entry(conn).or_default().allow(Instant::now()) {
-            let message = "Too many media offers: wait a second before reconnecting audio.".to_string();
-            self.send(conn, &ServerEvent::Error { id: None, code: "rate_limited".into(), message });
-            return;
-        }
-        self.close_media(conn);
-        let publish = self.room.may_publish(conn);
-        let source = self.new_source();
-        // A connection whose socket is on another node gets its media from that node's mirror of the room,
-        // which the node's link feeds; a speaker's packets go up that link, and are forwarded here only
-        // while the stage allows (`sync_link`).
-        if let Some(Sink::Remote(node)) = self.conns.get(&conn) {
-            let node = node.clone();
-            let slots = (!self.holders.is_empty()).then(|| serde_json::to_string(&self.slots_event()).ok()).flatten();
-            self.edge_media.insert(conn, EdgeMedia { node: node.clone(), source, publishing: publish });
-            self.sources.insert(source, (SourceOf::Edge(conn), user));
-            let frames = self.audience_frames;
-            let host =
-                crate::cluster::relay::RelayOut::HostMedia { conn, sdp, slots, source: source.0, publish, frames };
-            self.to_node(&node, host);
-            if publish {
-                self.sync_link(&node);
-            }
-            return;
-        }
-        let peer = self.sfu.offer(self.room_key, source, sdp, publish.into());
-        self.peers.insert(conn, (peer, publish));
-        self.offered_at.insert(peer, Instant::now());
-        self.peer_conns.insert(peer, conn);
-        self.sources.insert(source, (SourceOf::Peer(peer), user));
-    }
-
-    /// Tells a node's link which of its speakers may be heard: the SFU forwards what the link sends up for
-    /// those sources only.
-    fn sync_link(&mut self, node: &str) {
-        let Some(peer) = self.links.iter().find(|(_, l)| &*l.node == node).map(|(p, _)| *p) else { return };
-        let sources = self.edge_media.values().filter(|e| e.publishing && &*e.node == node).map(|e| e.source).collect();
-        self.sfu.link_sources(peer, sources);
-    }
-
-    /// A source number for a new peer: random, so that it says nothing about the account or the order of
-    /// joins, and unused in this room (0 is left out, so that no CSRC is ever 0).
-    fn new_source(&self) -> SourceId {
-        loop {
-            let mut bytes = [0u8; 4];
-            getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
-            let source = SourceId(u32::from_be_bytes(bytes));
-            if source.0 != 0 && !self.sources.contains_key(&source) && !self.links.values().any(|l| l.source == source)
-            {
-                return source;
-            }
-        }
-    }
-
-    fn close_media(&mut self, conn: ConnId) {
-        if let Some((peer, _)) = self.peers.remove(&conn) {
-            self.forget_peer(peer);
-            self.sfu.close_peer(peer);
-        }
-        if let Some(edge) = self.edge_media.remove(&conn) {
-            self.sources.remove(&edge.source);
-            if edge.publishing {
-                self.sync_link(&edge.node);
-            }
-        }
-    }
-
-    /// Closes a node's link to the room's media.
-    fn close_links(&mut self, node: &str) {
-        let gone: Vec<PeerId> = self.links.iter().filter(|(_, l)| &*l.node == node).map(|(p, _)| *p).collect();
-        for peer in gone {
-            self.links.remove(&peer);
-            self.sfu.close_peer(peer);
-        }
-    }
-
-    fn forget_peer(&mut self, peer: PeerId) {
-        self.offered_at.remove(&peer);
-        self.peer_conns.remove(&peer);
-        self.sources.retain(|_, (p, _)| *p != SourceOf::Peer(peer));
-    }
-
-    fn media_event(&mut self, event: SfuEvent) {
-        match event {
-            SfuEvent::Answer { peer, sdp } => {
-                if let Some(link) = self.links.get_mut(&peer) {
-                    if let Some(answer) = link.answer.take() {
-                        let _ = answer.send(Ok(sdp));
-                    }
-                    return;
-                }
-                self.send_to_peer(peer, ServerEvent::Answer { sdp });
-                if !self.holders.is_empty() {
-                    let slots = self.slots_event();
-                    self.send_to_peer(peer, slots);
-                }
-            }
-            SfuEvent::Rejected { peer, error, message } => {
-                if let Some(link) = self.links.remove(&peer) {
-                    tracing::info!(room = %self.id, node = %link.node, code = error.code(), %message, "a node's link is gone");
-                    if let Some(answer) = link.answer {
-                        let _ = answer.send(Err(message));
-                    }
-                    return;
-                }
-                let code = error.code();
-                if let Some(conn) = self.peer_conns.get(&peer).copied() {
-                    self.peers.remove(&conn);
-                    self.forget_peer(peer);
-                    tracing::info!(room = %self.id, conn = conn.0, code, %message, "media refused");
-                    self.send(conn, &ServerEvent::Error { id: None, code: code.into(), message });
-                }
-            }
-            SfuEvent::Connected { peer, .. } => {
-                if let Some(at) = self.offered_at.remove(&peer) {
-                    self.metrics.joined_after(at.elapsed());
-                }
-            }
-            SfuEvent::Slots { holders } => {
-                self.holders = holders;
-                self.broadcast_text(encode(&self.slots_event()));
-            }
-        }
-    }
-
-    /// The `slots` event for the holders the SFU last reported. A holder whose peer is already gone is
-    /// shown as a free slot.
-    fn slots_event(&self) -> ServerEvent {
-        let known: Vec<Option<(SourceId, UserId)>> =
-            self.holders.iter().map(|h| h.and_then(|s| Some((s, self.sources.get(&s)?.1)))).collect();
-        let slots = known.iter().map(|k| k.map(|(_, u)| u)).collect();
-        let sources = known.iter().map(|k| k.map(|(s, _)| s.0)).collect();
-        ServerEvent::Slots { slots, sources }
-    }
-
-    fn send_to_peer(&mut self, peer: PeerId, event: ServerEvent) {
-        if let Some(&conn) = self.peer_conns.get(&peer) {
-            self.send(conn, &event);
-        }
-    }
-
     fn send(&mut self, conn: ConnId, event: &ServerEvent) {
         let sent = match self.conns.get(&conn) {
             None => return,
             Some(Sink::Local(tx)) => tx.try_send(Outbound::Event(encode(event))).is_ok(),
-            Some(Sink::Remote(node)) => {
+            Some(Sink::Node(node)) => {
                 let node = node.clone();
                 let text = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
-                self.to_node(&node, crate::cluster::relay::RelayOut::Event { conn, text })
+                self.to_node(&node, ToNode::Event { conn, text })
             }
         };
         if !sent {
@@ -810,7 +469,7 @@ impl RoomTask {
     /// Lets go of every connection another node holds (it fell silent, or cannot be relayed to).
     fn drop_node(&mut self, node: &str, why: &str) {
         let conns: Vec<ConnId> =
-            self.conns.iter().filter(|(_, s)| matches!(s, Sink::Remote(n) if &**n == node)).map(|(c, _)| *c).collect();
+            self.conns.iter().filter(|(_, s)| matches!(s, Sink::Node(n) if &**n == node)).map(|(c, _)| *c).collect();
         if !conns.is_empty() {
             tracing::warn!(room = %self.id, %node, conns = conns.len(), "{why}");
         }
@@ -823,7 +482,7 @@ impl RoomTask {
     /// Takes a connection out of the sinks (and its node's count).
     fn forget_conn(&mut self, conn: ConnId) -> Option<Sink> {
         let sink = self.conns.remove(&conn)?;
-        if let Sink::Remote(node) = &sink
+        if let Sink::Node(node) = &sink
             && let Some(n) = self.remote_nodes.get_mut(node)
         {
             *n -= 1;
@@ -835,11 +494,8 @@ impl RoomTask {
     }
 
     /// Sends another node what the room has for its connections, in order. False if it could not be queued.
-    fn to_node(&self, node: &str, out: crate::cluster::relay::RelayOut) -> bool {
-        match &self.cluster {
-            Some(cluster) => cluster.send(crate::cluster::relay::outbound(&self.id, node), out),
-            None => false,
-        }
+    fn to_node(&self, node: &str, out: ToNode) -> bool {
+        self.routing.to_node(&self.id, node, out)
     }
 
     /// A room-wide event: one send to this node's connections, and one to each other node that holds some.
@@ -848,7 +504,7 @@ impl RoomTask {
         if !self.remote_nodes.is_empty() {
             let mut lost = Vec::new();
             for node in self.remote_nodes.keys() {
-                let out = crate::cluster::relay::RelayOut::Broadcast { text: text.as_str().to_string() };
+                let out = ToNode::Broadcast { text: text.as_str().to_string() };
                 if !self.to_node(node, out) {
                     lost.push(node.clone());
                 }
@@ -858,58 +514,6 @@ impl RoomTask {
             }
         }
         let _ = self.broadcast.send(text);
-    }
-
-    /// Tells the SFU about every change in who may publish (the stage, enforced in the media path) and in
-    /// how the audience's packets are made (joined frames once the room is large).
-    fn sync_publishers(&mut self) {
-        let listeners = self.room.listener_count();
-        let frames = if listeners >= self.audience_packets.above { self.audience_packets.frames.max(1) } else { 1 };
-        if frames != self.audience_frames {
-            self.audience_frames = frames;
-            tracing::info!(room = %self.id, listeners, frames, "audience packets now carry {frames} frame(s)");
-            self.sfu.set_audience_frames(self.room_key, frames);
-            // Edges join too, for their own listeners, while they carry speakers (who get the 20 ms stream).
-            let mut nodes: Vec<Arc<str>> = self.edge_media.values().map(|e| e.node.clone()).collect();
-            nodes.sort();
-            nodes.dedup();
-            for node in nodes {
-                self.to_node(&node, crate::cluster::relay::RelayOut::AudienceFrames { frames });
-            }
-        }
-        // Who may publish changes only with the stage (roles and mutes), which bumps the room's version; a
-        // listener joining does not, so the join storm does not walk every peer on every join.
-        if self.room.version() == self.publishers_synced {
-            return;
-        }
-        self.publishers_synced = self.room.version();
-        // Speakers whose media another node serves: their node stops or starts sending them up, and the
-        // node's link is let to publish for exactly those who may be heard.
-        let mut changed: Vec<(ConnId, Arc<str>, bool)> = Vec::new();
-        for (conn, edge) in self.edge_media.iter_mut() {
-            let may = self.room.may_publish(*conn);
-            if may != edge.publishing {
-                edge.publishing = may;
-                changed.push((*conn, edge.node.clone(), may));
-            }
-        }
-        let mut nodes: Vec<Arc<str>> = Vec::new();
-        for (conn, node, publish) in changed {
-            self.to_node(&node, crate::cluster::relay::RelayOut::Publish { conn, publish });
-            if !nodes.contains(&node) {
-                nodes.push(node);
-            }
-        }
-        for node in nodes {
-            self.sync_link(&node);
-        }
-        for (conn, (peer, publishing)) in self.peers.iter_mut() {
-            let may = self.room.may_publish(*conn);
-            if may != *publishing {
-                *publishing = may;
-                self.sfu.set_forwarding(*peer, may.into());
-            }
-        }
     }
 
     /// Carries out the room's outputs. Returns true when the room has ended.
@@ -984,8 +588,8 @@ impl RoomTask {
                         Some(Sink::Local(tx)) => {
                             let _ = tx.try_send(Outbound::Close);
                         }
-                        Some(Sink::Remote(node)) => {
-                            self.to_node(&node, crate::cluster::relay::RelayOut::Close { conn });
+                        Some(Sink::Node(node)) => {
+                            self.to_node(&node, ToNode::Close { conn });
                         }
                         None => {}
                     }
@@ -1008,7 +612,7 @@ impl RoomTask {
             // Dropping every sender (and, as the task returns, the broadcast sender) closes every
             // connection after it has delivered the `room_ended` broadcast. Other nodes close theirs.
             for node in std::mem::take(&mut self.remote_nodes).into_keys() {
-                self.to_node(&node, crate::cluster::relay::RelayOut::Ended);
+                self.to_node(&node, ToNode::Ended);
             }
             self.conns.clear();
         }
@@ -1016,10 +620,8 @@ impl RoomTask {
             self.published = self.room.version();
             let snapshot = Arc::new(Snapshot { info: self.room.info(), access: self.room.access() });
             self.tell_of_new_speakers(&snapshot);
-            if let Some(cluster) = &self.cluster
-                && !self.handed_over
-            {
-                cluster.room_news(&self.id, &snapshot, ended);
+            if !self.handed_over {
+                self.routing.news(&self.id, &snapshot, ended);
             }
             let _ = self.snapshot.send(snapshot);
             if !ended {
@@ -1063,9 +665,7 @@ impl RoomTask {
                 kind: stoa_proto::NotificationKind::OnStage,
                 actor: *user,
                 title: snapshot.info.title.clone(),
-                audience: stoa_store::Audience::FollowersSeeing(crate::routes::rooms::room_audience(
-                    &self.id, snapshot,
-                )),
+                audience: stoa_store::Audience::FollowersSeeing(snapshot.audience(&self.id)),
             });
         }
         self.on_stage = now;
