@@ -414,7 +414,6 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let state = AppState(Arc::new(AppStateInner {
         egress: Arc::new(stoa_egress::EgressConfig::new(ffmpeg, 64)),
         avatar_pool: stoa_egress::pool::WorkPool::new("stoa-avatar", 2, 4),
-        clip_limits: Arc::default(),
         http_peers: Arc::default(),
         webhooks: webhooks::start(
             store.clone(),

@@ -1,5 +1,6 @@
-//! Rate limits: fixed-window counters on bounded keys ([`RateLimiter`]), and the delay that failed logins
-//! put on an account ([`FailedLogins`]) instead of a lock its owner could be shut out by.
+//! Rate limits: one [`Limiter`] of fixed-window counters on a bounded number of keys, with time a
+//! parameter; the server's shared one on bounded string keys ([`RateLimiter`]); and the delay that failed
+//! logins put on an account ([`FailedLogins`]) instead of a lock its owner could be shut out by.
 //!
 //! A small mutex is fine in both: each guards a hash map touched once per request that asks, never per
 //! packet or per room event.
@@ -7,6 +8,7 @@
 use crate::error::ApiError;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -42,17 +44,82 @@ struct Window {
     length: Duration,
 }
 
-/// Fixed-window counters, each key with its own window: `ip:ADDR` for sign-ups and logins, `report:USER`,
-/// `room:USER`, `ping:USER`... A limit keys on the same normalized value the action uses.
+/// Fixed-window counters, each key with its own window of its own length, holding at most `max_keys` keys:
+/// past it the expired windows are swept, and if all are live the oldest goes. Time is a parameter.
+#[derive(Debug)]
+pub struct Limiter<K> {
+    windows: HashMap<K, Window>,
+    max_keys: usize,
+}
+
+impl<K: Eq + Hash + Clone> Limiter<K> {
+    /// An empty limiter of at most `max_keys` keys.
+    pub fn new(max_keys: usize) -> Limiter<K> {
+        Limiter { windows: HashMap::new(), max_keys }
+    }
+
+    /// How many more uses `key` may have at `now` under `limit` per `length`: `Err` with the time left in
+    /// the window when none. Counts nothing.
+    pub fn left(&self, now: Instant, key: &K, limit: u32, length: Duration) -> Result<u32, Duration> {
+        match self.windows.get(key) {
+            Some(w) if now.duration_since(w.start) < w.length => match limit.checked_sub(w.used) {
+                Some(left) if left > 0 => Ok(left),
+                _ => Err(w.length.saturating_sub(now.duration_since(w.start))),
+            },
+            _ if limit > 0 => Ok(limit),
+            _ => Err(length),
+        }
+    }
+
+    /// Counts `n` uses of `key` at `now`, or none when they would pass `limit` in its window of `length`:
+    /// then `Err` with the time left in the window.
+    pub fn count_n(&mut self, now: Instant, key: K, n: u32, limit: u32, length: Duration) -> Result<(), Duration> {
+        if self.windows.len() >= self.max_keys && !self.windows.contains_key(&key) {
+            self.windows.retain(|_, w| now.duration_since(w.start) < w.length);
+            if self.windows.len() >= self.max_keys
+                && let Some(oldest) = self.windows.iter().min_by_key(|(_, w)| w.start).map(|(k, _)| k.clone())
+            {
+                self.windows.remove(&oldest);
+            }
+        }
+        let window = self.windows.entry(key).or_insert(Window { start: now, used: 0, length });
+        if now.duration_since(window.start) >= window.length {
+            *window = Window { start: now, used: 0, length };
+        }
+        if window.used.saturating_add(n) > limit {
+            return Err(window.length.saturating_sub(now.duration_since(window.start)));
+        }
+        window.used += n;
+        Ok(())
+    }
+
+    /// Forgets `key` (its connection is gone).
+    pub fn forget(&mut self, key: &K) {
+        self.windows.remove(key);
+    }
+
+    /// How many keys are held.
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+}
+
+/// The server's limits, on keys such as `ip:ADDR` for sign-ups and logins, `report:USER`, `room:USER`,
+/// `clip:USER`... A limit keys on the same normalized value the action uses; a long key is kept bounded.
 pub struct RateLimiter {
     per_ip: u32,
-    counters: Mutex<HashMap<Box<str>, Window>>,
+    counters: Mutex<Limiter<Box<str>>>,
 }
 
 impl RateLimiter {
     /// Sign-ups and logins: at most `per_ip` a minute from one address.
     pub fn new(per_ip: u32) -> RateLimiter {
-        RateLimiter { per_ip, counters: Mutex::new(HashMap::new()) }
+        RateLimiter { per_ip, counters: Mutex::new(Limiter::new(MAX_KEYS)) }
     }
 
     /// Counts one use of `key`, refusing it with 429 past `limit` a minute.
@@ -86,23 +153,7 @@ impl RateLimiter {
     /// Counts `n` uses of `key` at `now`, or none when they would pass `limit`.
     pub fn count_n(&self, now: Instant, key: &str, n: u32, limit: u32, length: Duration) -> Result<(), Duration> {
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        if counters.len() >= MAX_KEYS {
-            counters.retain(|_, w| now.duration_since(w.start) < w.length);
-            if counters.len() >= MAX_KEYS
-                && let Some(oldest) = counters.iter().min_by_key(|(_, w)| w.start).map(|(k, _)| k.clone())
-            {
-                counters.remove(&oldest);
-            }
-        }
-        let window = counters.entry(bounded(key)).or_insert(Window { start: now, used: 0, length });
-        if now.duration_since(window.start) >= window.length {
-            *window = Window { start: now, used: 0, length };
-        }
-        if window.used.saturating_add(n) > limit {
-            return Err(window.length.saturating_sub(now.duration_since(window.start)));
-        }
-        window.used += n;
-        Ok(())
+        counters.count_n(now, bounded(key), n, limit, length)
     }
 }
 
@@ -182,6 +233,21 @@ mod tests {
         assert!(limiter.count(t0 + HOUR, "report:1", 3, HOUR).is_ok());
         assert!(limiter.count_n(t0 + HOUR, "report:1", 3, 3, HOUR).is_err(), "all or nothing");
         assert!(limiter.count_n(t0 + HOUR, "report:1", 2, 3, HOUR).is_ok());
+    }
+
+    #[test]
+    fn a_limiter_holds_at_most_its_keys_and_forgets_the_oldest_first() {
+        let mut limiter = Limiter::new(3);
+        let t0 = Instant::now();
+        for k in 0..10u32 {
+            let at = t0 + Duration::from_millis(u64::from(k));
+            assert!(limiter.count_n(at, k, 1, 1, HOUR).is_ok(), "a new key has its own budget");
+            assert!(limiter.len() <= 3);
+        }
+        assert!(limiter.count_n(t0, 9, 1, 1, HOUR).is_err(), "the newest is still held");
+        assert_eq!(limiter.left(t0, &0, 1, HOUR), Ok(1), "the oldest went");
+        limiter.forget(&9);
+        assert_eq!(limiter.left(t0, &9, 1, HOUR), Ok(1));
     }
 
     #[test]

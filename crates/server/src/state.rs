@@ -53,8 +53,6 @@ pub struct AppStateInner {
     pub avatar_pool: stoa_egress::pool::WorkPool,
     /// What rooms' egress threads take: the ffmpeg found at start, if any.
     pub egress: Arc<stoa_egress::EgressConfig>,
-    /// The last clip each person made.
-    pub clip_limits: Arc<routes::egress::ClipLimits>,
     /// WHIP and WHEP sessions.
     pub http_peers: Arc<routes::webrtc::HttpPeers>,
     /// Where events for webhooks are emitted.

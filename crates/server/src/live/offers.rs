@@ -2,31 +2,41 @@
 //! SRTP context) on a media shard, so a client that offers in a loop would spend the shard's time on
 //! handshakes instead of forwarding. A real client offers once, and again only to restart ICE.
 
-use std::collections::VecDeque;
+use crate::limits::{Limiter, MINUTE};
 use std::time::{Duration, Instant};
+use stoa_room::ConnId;
 
 /// Offers one connection may make: one a second, and ten a minute.
 const MIN_GAP: Duration = Duration::from_secs(1);
-const PER_MINUTE: usize = 10;
+const PER_MINUTE: u32 = 10;
+/// Connections whose windows a room keeps at most (a connection's go when it does).
+const MAX_CONNECTIONS: usize = 32_768;
 
-/// One connection's recent offers. Holds at most [`PER_MINUTE`] instants.
-#[derive(Debug, Default)]
-pub struct OfferLimiter {
-    accepted: VecDeque<Instant>,
+/// A room's limits on its connections' offers: two windows per connection, a second's and a minute's.
+#[derive(Debug)]
+pub struct OfferLimits(Limiter<(ConnId, bool)>);
+
+impl Default for OfferLimits {
+    fn default() -> Self {
+        OfferLimits(Limiter::new(2 * MAX_CONNECTIONS))
+    }
 }
 
-impl OfferLimiter {
-    /// Whether an offer at `now` may go ahead; if so, it counts.
-    pub fn allow(&mut self, now: Instant) -> bool {
-        while self.accepted.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
-            self.accepted.pop_front();
-        }
-        let too_soon = self.accepted.back().is_some_and(|t| now.duration_since(*t) < MIN_GAP);
-        if too_soon || self.accepted.len() >= PER_MINUTE {
+impl OfferLimits {
+    /// Whether `conn`'s offer at `now` may go ahead; if so, it counts. A refused offer counts for nothing.
+    pub fn allow(&mut self, now: Instant, conn: ConnId) -> bool {
+        let (second, minute) = ((conn, false), (conn, true));
+        if self.0.left(now, &second, 1, MIN_GAP).is_err() || self.0.left(now, &minute, PER_MINUTE, MINUTE).is_err() {
             return false;
         }
-        self.accepted.push_back(now);
-        true
+        let counted = self.0.count_n(now, second, 1, 1, MIN_GAP).is_ok();
+        counted && self.0.count_n(now, minute, 1, PER_MINUTE, MINUTE).is_ok()
+    }
+
+    /// Forgets a connection that is gone.
+    pub fn forget(&mut self, conn: ConnId) {
+        self.0.forget(&(conn, false));
+        self.0.forget(&(conn, true));
     }
 }
 
@@ -38,23 +48,26 @@ mod tests {
     fn one_offer_a_second_and_ten_a_minute() {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let mut limiter = OfferLimiter::default();
-        assert!(limiter.allow(at(0)));
-        assert!(!limiter.allow(at(500)), "a second offer within the second");
-        assert!(limiter.allow(at(1000)));
+        let conn = ConnId(1);
+        let mut limits = OfferLimits::default();
+        assert!(limits.allow(at(0), conn));
+        assert!(!limits.allow(at(500), conn), "a second offer within the second");
+        assert!(limits.allow(at(500), ConnId(2)), "another connection has its own");
+        assert!(limits.allow(at(1000), conn));
         for i in 2..10 {
-            assert!(limiter.allow(at(1000 * i)), "offer {i}");
+            assert!(limits.allow(at(1000 * i), conn), "offer {i}");
         }
-        assert!(!limiter.allow(at(10_000)), "the eleventh in a minute");
-        assert!(!limiter.allow(at(59_999)), "still the same minute");
-        assert!(limiter.allow(at(60_000)), "the first has aged out");
-        assert!(limiter.accepted.len() <= PER_MINUTE);
+        assert!(!limits.allow(at(10_000), conn), "the eleventh in a minute");
+        assert!(!limits.allow(at(59_999), conn), "still the same minute");
+        assert!(limits.allow(at(60_000), conn), "a new minute");
         // A refused offer does not count against later ones.
-        let mut fresh = OfferLimiter::default();
-        assert!(fresh.allow(at(0)));
+        let mut fresh = OfferLimits::default();
+        assert!(fresh.allow(at(0), conn));
         for ms in [100, 200, 300, 400] {
-            assert!(!fresh.allow(at(ms)));
+            assert!(!fresh.allow(at(ms), conn));
         }
-        assert!(fresh.allow(at(1000)));
+        assert!(fresh.allow(at(1000), conn));
+        fresh.forget(conn);
+        assert!(fresh.allow(at(1001), conn), "a forgotten connection starts afresh");
     }
 }

@@ -11,8 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stoa_egress::hls::{Blocked, SegmentLookup};
 use stoa_egress::{RoomEgress, RtmpState, RtmpTarget};
@@ -47,28 +46,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/recordings/{id}/audio", get(recording_audio))
         .route("/api/v1/admin/reports/{id}/audio", get(report_audio))
         .route("/api/v1/rooms/{id}/restream", get(restream_status).post(start_restream).delete(stop_restream))
-}
-
-/// The last clip each person made, for the clip limit.
-#[derive(Debug, Default)]
-pub struct ClipLimits(Mutex<HashMap<UserId, Instant>>);
-
-impl ClipLimits {
-    fn allow(&self, user: UserId, now: Instant) -> Result<(), u64> {
-        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if last.len() > 10_000 {
-            last.retain(|_, at| now.duration_since(*at) < CLIP_INTERVAL);
-        }
-        match last.get(&user) {
-            Some(at) if now.duration_since(*at) < CLIP_INTERVAL => {
-                Err((CLIP_INTERVAL - now.duration_since(*at)).as_secs() + 1)
-            }
-            _ => {
-                last.insert(user, now);
-                Ok(())
-            }
-        }
-    }
 }
 
 /// A live room whose listen link is on: open, and its host allows it. Anything else is the same 404 as
@@ -294,7 +271,11 @@ pub async fn make_clip(
     if !present.contains(&me) {
         return Err(ApiError::forbidden("not_in_room", "Join the room to clip it."));
     }
-    state.clip_limits.allow(me, Instant::now()).map_err(ApiError::rate_limited)?;
+    let key = format!("clip:{}", me.0);
+    state
+        .limiter
+        .count(Instant::now(), &key, 1, CLIP_INTERVAL)
+        .map_err(|wait| ApiError::rate_limited(wait.as_secs() + 1))?;
     // A clip counts toward the room's host's space, and the server's.
     let host = snapshot.info.stage.first().map_or(me, |m| m.user.id);
     let quota = state.recording_quota();

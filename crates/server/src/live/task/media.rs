@@ -8,7 +8,7 @@ impl RoomTask {
     /// never reaches the SFU. A new offer replaces the connection's previous peer (an ICE restart).
     pub(super) fn offer(&mut self, conn: ConnId, sdp: String) {
         let Some(user) = self.room.user_of(conn) else { return };
-        if !self.offer_limits.entry(conn).or_default().allow(Instant::now()) {
+        if !self.offer_limits.allow(Instant::now(), conn) {
             let message = "Too many media offers: wait a second before reconnecting audio.".to_string();
             self.send(conn, &ServerEvent::Error { id: None, code: "rate_limited".into(), message });
             return;

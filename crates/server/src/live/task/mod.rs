@@ -164,7 +164,7 @@ pub fn spawn_room(
         peer_conns: HashMap::new(),
         sources: HashMap::new(),
         holders: Vec::new(),
-        offer_limits: HashMap::new(),
+        offer_limits: Default::default(),
         audience_packets: settings.audience_packets,
         turn: settings.turn,
         notifier: settings.notifier,
@@ -238,7 +238,7 @@ struct RoomTask {
     /// their CSRC; the user behind it is told only over the room's WebSocket, in `slots` events.
     sources: HashMap<SourceId, (SourceOf, UserId)>,
     /// Each connection's recent offers, to refuse a client that offers in a loop.
-    offer_limits: HashMap<ConnId, crate::live::offers::OfferLimiter>,
+    offer_limits: crate::live::offers::OfferLimits,
     /// Who holds each slot, as the SFU last said: sent to every new media connection with its answer, so
     /// that a late joiner can tell who speaks before the slots next change.
     holders: Vec<Option<SourceId>>,
@@ -375,7 +375,7 @@ impl RoomTask {
             },
             RoomInput::Disconnected { conn } => {
                 self.forget_conn(conn);
-                self.offer_limits.remove(&conn);
+                self.offer_limits.forget(conn);
                 self.close_media(conn);
                 self.room.disconnected(now, conn);
             }
@@ -461,7 +461,7 @@ impl RoomTask {
     /// reconnect grace, like any dropped socket.
     fn drop_conn(&mut self, conn: ConnId) {
         self.forget_conn(conn);
-        self.offer_limits.remove(&conn);
+        self.offer_limits.forget(conn);
         self.close_media(conn);
         self.room.disconnected(Instant::now(), conn);
     }
@@ -583,7 +583,7 @@ impl RoomTask {
                 Output::Close(conn) => {
                     // The connection closes once it has written what is queued before this. If the queue is
                     // full, dropping the sender closes it all the same.
-                    self.offer_limits.remove(&conn);
+                    self.offer_limits.forget(conn);
                     match self.forget_conn(conn) {
                         Some(Sink::Local(tx)) => {
                             let _ = tx.try_send(Outbound::Close);
