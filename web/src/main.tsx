@@ -317,6 +317,7 @@ function RoomView({ id, me }: { id: string; me: Me }) {
         <h1>{room?.title ?? 'Room'}</h1>
         <span class="muted">{room?.listener_count ?? 0} listening{room?.public_listeners ? ` · ${room.public_listeners} on the listen link` : ''}</span>
         {room?.outputs.recording && <span class="rec" role="status" aria-label="This room is being recorded">● Recording</span>}
+        {room?.outputs.restream && <span class="rec" role="status" aria-label="This room is being streamed out live">● Live elsewhere</span>}
         <ShareButton url={`${location.origin}/room/${id}`} title={room?.title ?? 'A room on Stoa'} />
       </div>
       {s.autoplayBlocked && (

@@ -203,6 +203,7 @@ export class RoomClient {
         if (this.state.room) this.set({ room: { ...this.state.room, outputs: e.outputs } });
         break;
       case 'recording_stopped':
+      case 'restream_stopped':
         this.set({ notice: e.message });
         break;
       case 'hand_mode_changed':

@@ -305,7 +305,12 @@ clips: boolean,
  * Anyone, without an account, may listen at `/listen/{id}` (HLS); open rooms only. A newcomer to a
  * full room is offered it.
  */
-listen_link: boolean, };
+listen_link: boolean, 
+/**
+ * The room's mix goes out to an RTMP server (YouTube, Twitch...), as a moderator set it through
+ * `POST /rooms/{id}/restream`; everyone in the room is shown it.
+ */
+restream: boolean, };
 
 export type RecordingKind = "replay" | "clip" | "report";
 
@@ -892,6 +897,14 @@ public: number, } | { "type": "outputs_changed",
 outputs: RoomOutputs, } | { "type": "recording_stopped", 
 /**
  * Why, as a code: `quota_full`.
+ */
+reason: string, 
+/**
+ * A sentence for the room.
+ */
+message: string, } | { "type": "restream_stopped", 
+/**
+ * Why, as a code: `failed`.
  */
 reason: string, 
 /**

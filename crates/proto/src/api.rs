@@ -236,6 +236,10 @@ pub struct RoomOutputs {
     /// full room is offered it.
     #[serde(default)]
     pub listen_link: bool,
+    /// The room's mix goes out to an RTMP server (YouTube, Twitch...), as a moderator set it through
+    /// `POST /rooms/{id}/restream`; everyone in the room is shown it.
+    #[serde(default)]
+    pub restream: bool,
 }
 
 /// One person on a room's stage.

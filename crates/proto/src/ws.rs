@@ -353,6 +353,14 @@ pub enum ServerEvent {
         /// A sentence for the room.
         message: String,
     },
+    /// The restream stopped without a moderator stopping it (the RTMP server refused it or dropped it for
+    /// good); an `outputs_changed` with the restream off comes with it.
+    RestreamStopped {
+        /// Why, as a code: `failed`.
+        reason: String,
+        /// A sentence for the room.
+        message: String,
+    },
     /// The hand mode changed.
     HandModeChanged {
         /// The new mode.

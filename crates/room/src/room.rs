@@ -255,7 +255,8 @@ impl Room {
         room.hand_mode = lasting.hand_mode;
         room.removed = lasting.removed.into_iter().collect();
         room.hosts = lasting.hosts.into_iter().collect();
-        room.egress = lasting.outputs;
+        // A restream does not outlive its process: a restored room starts without one.
+        room.egress = RoomOutputs { restream: false, ..lasting.outputs };
         if let Some(first) = room.participants.values_mut().next() {
             first.muted = muted;
         }
@@ -612,8 +613,11 @@ impl Room {
 
     /// Sets what the room's mix goes to from the start (a new room's request), without a moderator.
     pub fn init_outputs(&mut self, outputs: RoomOutputs) {
-        self.egress =
-            RoomOutputs { listen_link: outputs.listen_link && self.visibility == Visibility::Open, ..outputs };
+        self.egress = RoomOutputs {
+            listen_link: outputs.listen_link && self.visibility == Visibility::Open,
+            restream: false,
+            ..outputs
+        };
         self.version += 1;
     }
 
@@ -633,6 +637,7 @@ impl Room {
             recording: recording.unwrap_or(before.recording),
             clips: clips.unwrap_or(before.clips),
             listen_link: listen_link.unwrap_or(before.listen_link),
+            restream: before.restream,
         };
         if after == before {
             return Ok(());
@@ -650,6 +655,41 @@ impl Room {
         self.log(actor, ModerationAction::Outputs, None, Some(detail.join(", ")));
         self.outputs.push_back(Output::Broadcast(ServerEvent::OutputsChanged { outputs: after }));
         Ok(())
+    }
+
+    /// Whether `actor` may start or stop the room's restream: a moderator.
+    pub fn may_restream(&self, actor: UserId) -> Result<(), CommandError> {
+        self.require_moderator(actor).map(|_| ())
+    }
+
+    /// A moderator started (or replaced) or stopped the room's restream, whose target the server checked
+    /// and handed to the egress: logged, and everyone told.
+    pub fn set_restream(&mut self, actor: UserId, on: bool) -> Result<(), CommandError> {
+        self.require_moderator(actor)?;
+        if !on && !self.egress.restream {
+            return Ok(());
+        }
+        self.egress.restream = on;
+        self.version += 1;
+        let detail = if on { "restream on" } else { "restream off" };
+        self.log(actor, ModerationAction::Outputs, None, Some(detail.to_string()));
+        self.outputs.push_back(Output::Broadcast(ServerEvent::OutputsChanged { outputs: self.egress }));
+        Ok(())
+    }
+
+    /// The restream stopped by itself (its server refused or dropped it for good): the outputs say so, and
+    /// everyone is told why.
+    pub fn restream_stopped(&mut self, reason: &str, message: &str) {
+        if !self.egress.restream {
+            return;
+        }
+        self.egress.restream = false;
+        self.version += 1;
+        self.outputs.push_back(Output::Broadcast(ServerEvent::RestreamStopped {
+            reason: reason.into(),
+            message: message.into(),
+        }));
+        self.outputs.push_back(Output::Broadcast(ServerEvent::OutputsChanged { outputs: self.egress }));
     }
 
     /// The replay stopped by itself (the space for recordings is full): the outputs say so, and everyone is

@@ -281,6 +281,7 @@ fn short(ev: &ServerEvent) -> String {
         ServerEvent::Removed { reason, .. } => format!("removed {reason}"),
         ServerEvent::RoomEnded { reason } => format!("room ended {reason}"),
         ServerEvent::RecordingStopped { reason, .. } => format!("recording stopped {reason}"),
+        ServerEvent::RestreamStopped { reason, .. } => format!("restream stopped {reason}"),
         ServerEvent::Pong => "pong".into(),
         ServerEvent::ChatMessage { message } => format!("chat {}: {}", name(message.user.id), message.text),
         ServerEvent::ChatDeleted { message_id } => format!("chat deleted {message_id}"),
@@ -1696,4 +1697,50 @@ fn a_moderators_token_may_do_only_what_its_scopes_grant_in_the_room() {
     while room.poll_output().is_some() {}
     room.command(t0, alice, ClientMessage { id: None, command: ClientCommand::Ping });
     assert!(matches!(room.poll_output(), Some(Output::Send(_, ServerEvent::Pong))));
+}
+
+#[test]
+fn a_restream_is_a_room_output_set_by_moderators_logged_and_told_to_everyone() {
+    let t0 = Instant::now();
+    let config = RoomConfig { capacity: 10, reconnect_grace: Duration::from_secs(30) };
+    let mut room =
+        Room::new(t0, RoomId("r".into()), "R".into(), Visibility::Open, user("alice"), HashSet::new(), config.clone());
+    room.join(t0, user("alice"), Relations::default(), &[], Grant::ALL).unwrap();
+    room.join(t0, user("bob"), Relations::default(), &[], Grant::ALL).unwrap();
+    let (alice, bob) = (UserId(1), UserId(2));
+    while room.poll_output().is_some() {}
+    assert_eq!(room.may_restream(bob), Err(CommandError::NotModerator));
+    assert_eq!(room.set_restream(bob, true), Err(CommandError::NotModerator));
+    assert!(room.poll_output().is_none(), "a listener's try changes nothing");
+
+    assert_eq!(room.may_restream(alice), Ok(()));
+    room.set_restream(alice, true).unwrap();
+    let out: Vec<Output> = std::iter::from_fn(|| room.poll_output()).collect();
+    assert!(
+        matches!(out.as_slice(), [
+            Output::Moderation { actor, action: stoa_proto::ModerationAction::Outputs, detail: Some(d), .. },
+            Output::Broadcast(ServerEvent::OutputsChanged { outputs }),
+        ] if *actor == alice && d == "restream on" && outputs.restream),
+        "logged, then told to everyone: {out:?}"
+    );
+    assert!(room.room_outputs().restream);
+
+    // Its server dropped it for good: everyone is told why, and the output is off.
+    room.restream_stopped("failed", "The RTMP server closed the stream.");
+    let out: Vec<Output> = std::iter::from_fn(|| room.poll_output()).collect();
+    assert!(
+        matches!(out.as_slice(), [
+            Output::Broadcast(ServerEvent::RestreamStopped { reason, .. }),
+            Output::Broadcast(ServerEvent::OutputsChanged { outputs }),
+        ] if reason == "failed" && !outputs.restream),
+        "{out:?}"
+    );
+    room.set_restream(alice, false).unwrap();
+    assert!(room.poll_output().is_none(), "stopping what is already off says nothing");
+    // A restored room never starts restreaming by itself.
+    room.set_restream(alice, true).unwrap();
+    let lasting = room.lasting();
+    assert!(lasting.outputs.restream);
+    let restored = Room::restore(t0, RoomId("r".into()), lasting, config).unwrap();
+    assert!(!restored.room_outputs().restream, "the restream's process is gone after a restart");
 }

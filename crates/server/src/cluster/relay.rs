@@ -489,6 +489,12 @@ pub(crate) async fn remote_room(
                     | RoomInput::Link { .. }
                     | RoomInput::RecordingStopped { .. }
                     | RoomInput::HandOver => {}
+                    // A restream is started on the room's own node, where its egress runs.
+                    RoomInput::Restream { reply, .. } => {
+                        let _ = reply.send(Err(crate::live::RestreamRefused::Unavailable(
+                            "The room runs on another node.".into(),
+                        )));
+                    }
                 }
             }
             Some(message) = sub.next() => {

@@ -143,6 +143,16 @@ pub enum RoomInput {
     /// Another node holds the room's lease now: everyone is told to reconnect, and the room stops here
     /// without ending (its lasting state is in the store, where the other node took it from).
     HandOver,
+    /// A moderator starts (with a target the server checked) or stops (`None`) the room's restream: the
+    /// room's egress is told, the moderation log records it, and everyone sees the room's outputs change.
+    Restream {
+        /// Who.
+        actor: UserId,
+        /// Where the mix goes.
+        target: Option<stoa_egress::RtmpTarget>,
+        /// Where to answer.
+        reply: oneshot::Sender<Result<(), RestreamRefused>>,
+    },
     /// The replay worker stopped the replay: the space for recordings is full.
     RecordingStopped {
         /// The code (`quota_full`).
@@ -180,4 +190,13 @@ pub struct JoinOutcome {
     pub personal: mpsc::Receiver<Outbound>,
     /// Events for everyone in the room.
     pub broadcast: broadcast::Receiver<Utf8Bytes>,
+}
+
+/// Why the room did not start or stop its restream.
+#[derive(Debug)]
+pub enum RestreamRefused {
+    /// The caller is not one of the room's moderators (any longer).
+    NotModerator,
+    /// The room's egress cannot take it (not running, or no ffmpeg): why.
+    Unavailable(String),
 }

@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiJson};
-use crate::live::{RoomHandle, RoomInput, Snapshot};
+use crate::live::{RestreamRefused, RoomHandle, RoomInput, Snapshot};
 use crate::recordings::{file_of, may_hear, new_id};
 use crate::routes::rooms::visible_room;
 use axum::extract::{Path, RawQuery, State};
@@ -614,14 +614,39 @@ fn parse_range(value: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
     Some(Ok((start, end.min(start + 8 * 1024 * 1024 - 1))))
 }
 
-/// The room's live snapshot, if the caller is one of its moderators.
-async fn as_moderator(state: &AppState, session: &Session, id: &str) -> Result<RoomEgress, ApiError> {
+fn not_a_moderator() -> ApiError {
+    ApiError::forbidden("forbidden", "Only the room's moderators can restream it.")
+}
+
+/// The room and its egress, if the caller is one of its moderators (as its snapshot shows; the room task
+/// checks again when it acts).
+async fn as_moderator(state: &AppState, session: &Session, id: &str) -> Result<(RoomHandle, RoomEgress), ApiError> {
     let (handle, snapshot) = visible_room(state, session, id).await?;
     let me = session.account.id;
     if !snapshot.info.stage.iter().any(|m| m.user.id == me && m.role == Role::Moderator) {
-        return Err(ApiError::forbidden("forbidden", "Only the room's moderators can restream it."));
+        return Err(not_a_moderator());
     }
-    handle.egress.ok_or_else(ApiError::no_such_room)
+    let egress = handle.egress.clone().ok_or_else(ApiError::no_such_room)?;
+    Ok((handle, egress))
+}
+
+/// Starts (with a checked target) or stops the restream through the room task, which tells the egress,
+/// logs it and tells the room.
+async fn restream_through_room(
+    handle: &RoomHandle,
+    actor: stoa_proto::UserId,
+    target: Option<RtmpTarget>,
+) -> Result<(), ApiError> {
+    let (reply, answer) = oneshot::channel();
+    let gone = ApiError::no_such_room;
+    handle.tx.send(RoomInput::Restream { actor, target, reply }).await.map_err(|_| gone())?;
+    match answer.await.map_err(|_| gone())? {
+        Ok(()) => Ok(()),
+        Err(RestreamRefused::NotModerator) => Err(not_a_moderator()),
+        Err(RestreamRefused::Unavailable(why)) => {
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "egress_unavailable", why))
+        }
+    }
 }
 
 fn restream_status_of(egress: &RoomEgress) -> RestreamStatus {
@@ -646,7 +671,7 @@ pub async fn restream_status(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Json<RestreamStatus>, ApiError> {
-    let egress = as_moderator(&state, &session, &id).await?;
+    let (_, egress) = as_moderator(&state, &session, &id).await?;
     Ok(Json(restream_status_of(&egress)))
 }
 
@@ -704,11 +729,11 @@ pub async fn start_restream(
     ApiJson(body): ApiJson<RestreamRequest>,
 ) -> Result<(StatusCode, Json<RestreamStatus>), ApiError> {
     let target = restream_target(&body)?;
-    let egress = as_moderator(&state, &session, &id).await?;
+    let (handle, egress) = as_moderator(&state, &session, &id).await?;
     let target = checked_restream(&target, &state.config.restream_hosts).await?;
     let mut status = egress.status();
     status.mark_unchanged();
-    egress.rtmp(Some(target)).map_err(unavailable)?;
+    restream_through_room(&handle, session.account.id, Some(target)).await?;
     let shown = body.url.trim().trim_end_matches('/').to_string();
     tracing::info!(room = %id, by = %session.account.username, url = %shown, "restream started");
     // The egress thread takes the request within a tick: the answer shows it connecting.
@@ -724,10 +749,10 @@ pub async fn stop_restream(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let egress = as_moderator(&state, &session, &id).await?;
+    let (handle, egress) = as_moderator(&state, &session, &id).await?;
     let mut status = egress.status();
     status.mark_unchanged();
-    egress.rtmp(None).map_err(unavailable)?;
+    restream_through_room(&handle, session.account.id, None).await?;
     // Answered once the egress thread has let go of it, so a status read next sees it off.
     let _ = tokio::time::timeout(Duration::from_millis(500), status.changed()).await;
     tracing::info!(room = %id, by = %session.account.username, "restream stopped");

@@ -123,7 +123,7 @@ async fn a_speakers_440_hz_reaches_the_listen_link_a_clip_an_rtmp_server_and_the
     let (host, room, mut speaker) =
         speaking_room(&w, json!({"recording": true, "clips": true, "listen_link": true})).await;
     let listener = w.user("listener").await;
-    let _ear = Bot::join(&listener, &room).await;
+    let mut ear = Bot::join(&listener, &room).await;
 
     // The listen link: no account. The page's facts, then the playlist, which starts the stream.
     let info: Value = raw(reqwest::Method::GET, &format!("{}/api/v1/rooms/{room}/listen", w.base), None, &[])
@@ -213,6 +213,15 @@ async fn a_speakers_440_hz_reaches_the_listen_link_a_clip_an_rtmp_server_and_the
     .await;
     assert_eq!(status, 202, "{started}");
     assert!(!started.to_string().contains("secret-key"), "the key is never shown: {started}");
+    // It is one of the room's outputs: everyone in the room is told, and the moderation log keeps it.
+    let restreaming = |on: bool| move |e: &stoa_proto::ServerEvent| matches!(e, stoa_proto::ServerEvent::OutputsChanged { outputs } if outputs.restream == on);
+    ear.expect("outputs_changed with the restream on", restreaming(true)).await;
+    let logged = until("the restream is in the moderation log", 20, || async {
+        let log = host.get(&format!("/api/v1/rooms/{room}/moderation")).await.unwrap();
+        log.to_string().contains("restream on").then_some(log)
+    })
+    .await;
+    assert!(logged.to_string().contains("outputs"), "{logged}");
     let live = until("the restream is live", 20, || async {
         let s = host.get(&format!("/api/v1/rooms/{room}/restream")).await.unwrap();
         (s["state"] == "live").then_some(s)
@@ -228,6 +237,7 @@ async fn a_speakers_440_hz_reaches_the_listen_link_a_clip_an_rtmp_server_and_the
     let (status, _) =
         send_json(&host, reqwest::Method::DELETE, &format!("/api/v1/rooms/{room}/restream"), json!({})).await;
     assert_eq!(status, 204);
+    ear.expect("outputs_changed with the restream off", restreaming(false)).await;
     let s = host.get(&format!("/api/v1/rooms/{room}/restream")).await.unwrap();
     assert_eq!(s["state"], "off", "{s}");
 
@@ -316,7 +326,7 @@ async fn bad_targets_and_requests_get_clear_errors_and_the_room_goes_on() {
     let w = common::world().await;
     let (host, room, _speaker) = speaking_room(&w, json!({})).await;
     let listener = w.user("listener").await;
-    let ear = Bot::join(&listener, &room).await;
+    let mut ear = Bot::join(&listener, &room).await;
     let path = format!("/api/v1/rooms/{room}/restream");
     for body in [
         json!({"url": "http://127.0.0.1/live", "stream_key": "k"}),
@@ -344,6 +354,10 @@ async fn bad_targets_and_requests_get_clear_errors_and_the_room_goes_on() {
     })
     .await;
     assert!(failed["error"].as_str().unwrap().starts_with("could not connect"), "{failed}");
+    // The room is told that its restream stopped, and why.
+    let stopped =
+        ear.expect("restream_stopped", |e| matches!(e, stoa_proto::ServerEvent::RestreamStopped { .. })).await;
+    assert!(format!("{stopped:?}").contains("could not connect"), "{stopped:?}");
     // A host that is not public (127.0.0.1 and `localhost` are allowed in this world, `ip6-localhost` and
     // ::1 are not) is refused before ffmpeg starts, with the same words.
     let local = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

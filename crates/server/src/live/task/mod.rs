@@ -3,7 +3,7 @@
 //! closes, and the room's end.
 
 use crate::live::directory::{Directory, RoomHandle, Snapshot};
-use crate::live::input::{BROADCAST_QUEUE, INBOX, JoinOutcome, Outbound, PERSONAL_QUEUE, RoomInput};
+use crate::live::input::{BROADCAST_QUEUE, INBOX, JoinOutcome, Outbound, PERSONAL_QUEUE, RestreamRefused, RoomInput};
 use crate::live::nodes::{NodeName, Routing, Sink, ToNode};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, HashSet};
@@ -276,6 +276,7 @@ impl RoomTask {
                 _ = public_count.tick() => {
                     let count = self.egress.as_ref().map_or(0, |e| e.hls().listeners());
                     self.room.set_public_listeners(Instant::now(), count);
+                    self.restream_ended();
                 }
                 input = rx.recv() => match input {
                     Some(input) => self.handle(input),
@@ -399,6 +400,21 @@ impl RoomTask {
             }
             RoomInput::SetCapacity { capacity } => self.room.set_capacity(capacity),
             RoomInput::RecordingStopped { reason, message } => self.room.recording_stopped(reason, &message),
+            RoomInput::Restream { actor, target, reply } => {
+                let on = target.is_some();
+                let result = match (self.room.may_restream(actor), &self.egress) {
+                    (Err(_), _) => Err(RestreamRefused::NotModerator),
+                    (Ok(()), None) => Err(RestreamRefused::Unavailable("The room's egress is not running.".into())),
+                    (Ok(()), Some(egress)) => match egress.rtmp(target) {
+                        Ok(()) => {
+                            let _ = self.room.set_restream(actor, on);
+                            Ok(())
+                        }
+                        Err(e) => Err(RestreamRefused::Unavailable(e.to_string())),
+                    },
+                };
+                let _ = reply.send(result);
+            }
             RoomInput::Present { users, reply } => {
                 let present = users.into_iter().filter(|u| self.room.role_of(*u).is_some()).collect();
                 let _ = reply.send((present, self.room.info().title));
@@ -640,6 +656,22 @@ impl RoomTask {
 }
 
 impl RoomTask {
+    /// A restream its RTMP server refused or dropped for good: the room's output goes off, and everyone is
+    /// told why.
+    fn restream_ended(&mut self) {
+        if !self.room.room_outputs().restream {
+            return;
+        }
+        let Some(egress) = &self.egress else { return };
+        let failed = match &egress.status().borrow().rtmp {
+            stoa_egress::RtmpState::Failed { error } => Some(error.clone()),
+            _ => None,
+        };
+        if let Some(error) = failed {
+            self.room.restream_stopped("failed", &format!("The restream stopped: {error}"));
+        }
+    }
+
     fn record_moderation(
         &self,
         actor: UserId,
