@@ -66,22 +66,20 @@ pub async fn import_files(store: &dyn stoa_store::Store, data: &std::path::Path)
     Ok(())
 }
 
-/// Decodes an upload (the format is read from its bytes, not its name or type), and makes the JPEGs of
-/// each size, cropped to a centred square.
-fn resize(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, ApiError> {
-    let not_an_image = || ApiError::bad_request("not_an_image", "Upload a PNG, JPEG, WebP or GIF image.");
-    let mut reader =
-        image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|_| not_an_image())?;
-    if reader.format().is_none() {
-        return Err(not_an_image());
-    }
-    let too_large = || {
-        ApiError::bad_request(
-            "image_too_large",
-            format!("Upload an image of at most {} megapixels and {MAX_SIDE} pixels a side.", MAX_PIXELS >> 20),
-        )
-    };
-    // The header alone, first: a bomb is refused before a byte of it is decoded.
+fn not_an_image() -> ApiError {
+    ApiError::bad_request("not_an_image", "Upload a PNG, JPEG, WebP or GIF image.")
+}
+
+fn too_large() -> ApiError {
+    ApiError::bad_request(
+        "image_too_large",
+        format!("Upload an image of at most {} megapixels and {MAX_SIDE} pixels a side.", MAX_PIXELS >> 20),
+    )
+}
+
+/// Reads an upload's header alone (its format from its bytes, not its name or type): a bomb is refused
+/// before a byte of it is decoded, and before it waits for the decoding pool. Cheap: no pixel is read.
+fn checked_header(bytes: &[u8]) -> Result<(), ApiError> {
     let (width, height) = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|_| not_an_image())?
@@ -89,6 +87,17 @@ fn resize(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, ApiError> {
         .map_err(|_| not_an_image())?;
     if u64::from(width) * u64::from(height) > MAX_PIXELS || width > MAX_SIDE || height > MAX_SIDE {
         return Err(too_large());
+    }
+    Ok(())
+}
+
+/// Decodes an upload whose header passed [`checked_header`], and makes the JPEGs of each size, cropped to a
+/// centred square. The decoder's own limits hold whatever the header said.
+fn resize(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, ApiError> {
+    let mut reader =
+        image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|_| not_an_image())?;
+    if reader.format().is_none() {
+        return Err(not_an_image());
     }
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
@@ -138,6 +147,7 @@ pub async fn upload(
         )
         .with_retry_after(2)
     };
+    checked_header(&body)?;
     let sizes = state.avatar_pool.run(move || resize(&body)).await.map_err(|_| busy())??;
     let me = session.account.id;
     // In the store, not the data folder: every node of a cluster serves them.

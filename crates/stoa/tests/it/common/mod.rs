@@ -266,7 +266,7 @@ pub fn write_tone(path: &std::path::Path, hz: f32, seconds: f32) {
 }
 
 /// The dominant frequency of 48 kHz samples over their middle half: the median of the zero-crossing rates of
-/// its 100 ms windows (the mean of those near it). A frame lost for good is a click, which adds crossings to the window it falls in; the
+/// its audible 100 ms windows (the mean of those near it). A frame lost for good is a click, which adds crossings to the window it falls in; the
 /// median leaves those few windows out instead of averaging them into the pitch (a mean over the whole once
 /// read a 440 Hz tone with 13 lost frames as 472 Hz).
 pub fn frequency(samples: &[i16]) -> f64 {
@@ -274,6 +274,8 @@ pub fn frequency(samples: &[i16]) -> f64 {
     let middle = &samples[samples.len() / 4..samples.len() * 3 / 4];
     // `w.len() - 1` sample pairs: each window shares its last sample with the next, so no crossing falls
     // between two windows unseen.
+    // A window with nothing in it (before the speaker began, or a gap) says nothing of the pitch.
+    let audible = |w: &[i16]| w.iter().any(|s| s.unsigned_abs() > 300);
     let rate = |w: &[i16]| {
         let crossings = w.windows(2).filter(|p| (p[0] < 0) != (p[1] < 0)).count();
         crossings as f64 / 2.0 / (w.len().saturating_sub(1).max(1) as f64 / 48_000.0)
@@ -281,7 +283,10 @@ pub fn frequency(samples: &[i16]) -> f64 {
     if middle.len() <= WINDOW {
         return rate(middle);
     }
-    let mut rates: Vec<f64> = middle.windows(WINDOW + 1).step_by(WINDOW).map(rate).collect();
+    let mut rates: Vec<f64> = middle.windows(WINDOW + 1).step_by(WINDOW).filter(|w| audible(w)).map(rate).collect();
+    if rates.is_empty() {
+        return 0.0;
+    }
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
     // A window holds its crossings give or take one (5 Hz); the mean of the windows near the median is finer.
@@ -374,4 +379,9 @@ fn a_tone_with_clicks_in_it_still_reads_as_its_pitch() {
     }
     let hz = frequency(&tone);
     assert!((hz - 440.0).abs() < 2.0, "read {hz} Hz");
+    // A speaker who began late: most of the recording's middle is silence, and the tone is still its pitch.
+    let late: Vec<i16> = std::iter::repeat_n(0, 6 * 48_000).chain(tone[..4 * 48_000].iter().copied()).collect();
+    let hz = frequency(&late);
+    assert!((hz - 440.0).abs() < 2.0, "a late tone read {hz} Hz");
+    assert_eq!(frequency(&[0; 48_000]), 0.0, "silence has no pitch");
 }
