@@ -19,7 +19,6 @@ pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod notify;
-pub mod openapi;
 pub mod origin;
 pub mod outbound;
 pub mod recordings;
@@ -395,7 +394,8 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         outbound::Outbound::new(outbound_http, &config.push_origins),
     )
     .await?;
-    let notifier = notify::Notifier::start(store.clone(), push);
+    let other_nodes = cluster.clone().map(|c| Arc::new(c) as Arc<dyn notify::hub::OtherNodes>);
+    let notifier = notify::Notifier::start(store.clone(), push, other_nodes);
     let live = community::LiveSettings::load(store.as_ref(), config.invite_quota, config.room_capacity).await?;
     let ffmpeg = match stoa_egress::ffmpeg::check(&config.ffmpeg) {
         Ok(version) => {
@@ -448,7 +448,6 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         };
         let (runner, directory, sfu) = (cluster.clone(), state.rooms.clone(), state.sfu.clone());
         let hub = state.notifier.hub.clone();
-        hub.set_cluster(cluster.clone());
         // Requests other nodes forward (a room's listen link) run through this node's own application.
         cluster.set_router(app(state.clone()));
         // Recordings this node's egress wrote are read from here by the others.

@@ -689,3 +689,14 @@ impl crate::live::Nodes for Cluster {
         self.send(relay::outbound(room, node), message)
     }
 }
+
+/// What this node's notification hub is told goes to the other nodes' hubs.
+impl crate::notify::hub::OtherNodes for Cluster {
+    fn notify(&self, users: &[stoa_proto::UserId], close: bool) {
+        Cluster::notify(self, users, close);
+    }
+
+    fn revoked(&self, user: stoa_proto::UserId) {
+        Cluster::revoked(self, user);
+    }
+}

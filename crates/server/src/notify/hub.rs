@@ -13,14 +13,29 @@ use tokio::sync::watch;
 /// How many notification streams one user may hold open at once.
 pub const STREAMS_PER_USER: usize = 8;
 
+/// The other nodes of a cluster, told what this node's hub is told: their users' streams and live
+/// connections may be there. The cluster implements it.
+pub trait OtherNodes: Send + Sync {
+    /// Wake (or, with `close`, end) these users' streams on the other nodes.
+    fn notify(&self, users: &[UserId], close: bool);
+    /// `user`'s credentials changed: their live connections on the other nodes check theirs again.
+    fn revoked(&self, user: UserId);
+}
+
 /// The per-user streams.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Hub {
     users: Mutex<HashMap<UserId, watch::Sender<u64>>>,
-    /// In a cluster, where the other nodes' hubs are told (their users' streams may be there).
-    cluster: std::sync::OnceLock<crate::cluster::Cluster>,
+    /// In a cluster, where the other nodes' hubs are told.
+    nodes: Option<Arc<dyn OtherNodes>>,
     /// Where this node's live connections learn that credentials changed.
     pub revocations: crate::revoke::Revocations,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").field("clustered", &self.nodes.is_some()).finish_non_exhaustive()
+    }
 }
 
 impl Hub {
@@ -37,9 +52,9 @@ impl Hub {
         Some(Subscription { hub: self.clone(), user, rx: Some(rx) })
     }
 
-    /// Joins the cluster: what this node stores is told to every node's streams.
-    pub fn set_cluster(&self, cluster: crate::cluster::Cluster) {
-        let _ = self.cluster.set(cluster);
+    /// A hub that tells `nodes` (a cluster's other nodes) what it is told, or no one else.
+    pub fn new(nodes: Option<Arc<dyn OtherNodes>>) -> Hub {
+        Hub { nodes, ..Hub::default() }
     }
 
     /// Something was stored for these users: their streams here, and on every other node, wake.
@@ -47,16 +62,16 @@ impl Hub {
         for user in users {
             self.changed(*user);
         }
-        if let Some(cluster) = self.cluster.get() {
-            cluster.notify(users, false);
+        if let Some(nodes) = &self.nodes {
+            nodes.notify(users, false);
         }
     }
 
     /// Ends every stream of `user` on every node.
     pub fn close_everywhere(&self, user: UserId) {
         self.close(user);
-        if let Some(cluster) = self.cluster.get() {
-            cluster.notify(&[user], true);
+        if let Some(nodes) = &self.nodes {
+            nodes.notify(&[user], true);
         }
     }
 
@@ -64,8 +79,8 @@ impl Hub {
     /// their live connections here and on every other node check theirs again.
     pub fn revoke_everywhere(&self, user: UserId) {
         self.revocations.changed(user);
-        if let Some(cluster) = self.cluster.get() {
-            cluster.revoked(user);
+        if let Some(nodes) = &self.nodes {
+            nodes.revoked(user);
         }
     }
 

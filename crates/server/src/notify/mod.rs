@@ -73,10 +73,10 @@ impl std::fmt::Debug for Notifier {
 }
 
 impl Notifier {
-    /// Starts the worker.
-    pub fn start(store: Arc<dyn Store>, push: Push) -> Notifier {
+    /// Starts the worker. In a cluster, `nodes` are told what this node's hub is told.
+    pub fn start(store: Arc<dyn Store>, push: Push, nodes: Option<Arc<dyn hub::OtherNodes>>) -> Notifier {
         let (tx, rx) = mpsc::channel(JOBS);
-        let hub = Arc::new(Hub::default());
+        let hub = Arc::new(Hub::new(nodes));
         let stats = push.stats.clone();
         tokio::spawn(work(rx, store, hub.clone(), push.clone(), stats.clone()));
         Notifier { jobs: tx, hub, push, stats }

@@ -62,5 +62,5 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", responses((status = 200, description = "This document")))]
 /// The OpenAPI 3 document of this API, generated from the code.
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(crate::openapi::ApiDoc::openapi())
+    Json(crate::routes::openapi::ApiDoc::openapi())
 }

@@ -9,6 +9,7 @@ pub mod events;
 pub mod meta;
 pub mod moderation;
 pub mod notifications;
+pub mod openapi;
 pub mod rooms;
 pub mod search;
 pub mod share;
