@@ -2,11 +2,8 @@
 
 mod admin;
 mod bench;
-mod bench_hls;
-mod bench_social;
 mod bot;
 mod config;
-mod raw_udp;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -148,7 +145,7 @@ fn try_main() -> anyhow::Result<()> {
         Some(Command::Bot(command)) => runtime.block_on(bot::run(command)),
         Some(Command::Bench(args)) => runtime.block_on(bench::run(args)),
         Some(Command::BenchListeners) => runtime.block_on(bench::listeners_worker()),
-        Some(Command::BenchHls) => runtime.block_on(bench_hls::worker()),
+        Some(Command::BenchHls) => runtime.block_on(bench::hls::worker()),
     }
 }
 

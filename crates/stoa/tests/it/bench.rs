@@ -76,12 +76,13 @@ fn two_hundred_listeners_all_join_lose_nothing_and_the_accounting_adds_up() {
     }
 }
 
-/// A bench at exactly the joining threshold (`--listeners 500` with the defaults) once reported 32 % loss
-/// although every listener received what was sent. Room-wide sequence numbers that jump when the audience
-/// crosses the threshold would do that, since gaps count as loss; numbering is per listener now, so the
-/// expectation (received + gaps) is exactly what the server sent each listener. Here the threshold is 40,
-/// as many as the listeners. This guards the accounting; it did not reproduce the 32 % on the code before
-/// per-listener numbering (it passes there too).
+/// The bench's accounting at the joining threshold (here 40, as many as the listeners): every listener
+/// gets joined packets, and what it expects (received + gaps) is exactly what the server sent it. This is
+/// not the regression test for the 32 % loss a bench at `--listeners 500` once reported (it passes on the
+/// code before that fix too): that bug was room-wide sequence numbers jumping when the audience crossed the
+/// threshold, and the tests that fail on it are the per-listener index tests
+/// (`an_index_is_never_handed_out_twice_and_starts_with_a_rollover_count_of_zero` in crates/sfu, and
+/// `srtp::joined_packets_switching_on_and_off_lose_no_audio` here).
 #[test]
 fn at_the_joining_threshold_nothing_is_lost_and_the_accounting_follows_the_joined_packets() {
     let r = bench(&[

@@ -67,8 +67,8 @@ fn at(wall_us: u64) -> Instant {
 /// `stoa bench-hls`: reads an [`HlsPlan`] as JSON on standard input, runs its players until the plan's
 /// stop, and writes an [`HlsReport`] as JSON on standard output.
 pub async fn worker() -> anyhow::Result<()> {
-    let plan: HlsPlan = crate::bench::Worker::read_plan("stoa bench-hls reads an HLS plan").await?;
-    crate::bench::raise_file_limit(plan.connections as u64 + 256);
+    let plan: HlsPlan = super::process::Worker::read_plan("stoa bench-hls reads an HLS plan").await?;
+    super::process::raise_file_limit(plan.connections as u64 + 256);
     let (start, stop) = (at(plan.start_us), at(plan.stop_us));
     let connections: Vec<Arc<Mutex<Option<Conn>>>> =
         (0..plan.connections.clamp(1, plan.players.max(1))).map(|_| Arc::default()).collect();
@@ -99,7 +99,7 @@ pub async fn worker() -> anyhow::Result<()> {
             report.request_ms.extend(r.request_ms);
         }
     }
-    crate::bench::Worker::write_results(&report).await
+    super::process::Worker::write_results(&report).await
 }
 
 /// One player, from `begin` until `stop`.

@@ -94,7 +94,7 @@ fn phase(
     received: &Arc<AtomicU64>,
 ) -> anyhow::Result<Phase> {
     let sent = Arc::new(AtomicU64::new(0));
-    let cpu_start = crate::bench::self_cpu();
+    let cpu_start = super::measure::self_cpu();
     let received_start = received.load(Ordering::Relaxed);
     let end = Instant::now() + Duration::from_secs_f64(seconds);
     let mut senders = Vec::new();
@@ -109,7 +109,7 @@ fn phase(
     }
     // Let what is in flight arrive before reading the counters.
     std::thread::sleep(Duration::from_millis(200));
-    let cpu = crate::bench::self_cpu() - cpu_start;
+    let cpu = super::measure::self_cpu() - cpu_start;
     Ok(Phase {
         sent: sent.load(Ordering::Relaxed),
         received: received.load(Ordering::Relaxed) - received_start,

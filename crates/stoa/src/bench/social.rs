@@ -3,7 +3,8 @@
 //! directly through the store (accounts that cannot sign in, follows, events), then starts its own
 //! `stoa serve` on it as a separate process and measures over HTTP, as users would reach it.
 
-use crate::bench::{percentile, start_own_server_on};
+use super::measure::percentile;
+use super::process::start_own_server_on;
 use anyhow::Context;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
