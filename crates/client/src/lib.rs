@@ -11,7 +11,7 @@ pub mod turn;
 pub mod tls;
 
 /// RED (RFC 2198) payloads, as the SFU writes them.
-pub use stoa_sfu::red;
+pub use stoa_media::red;
 
 pub use api::Api;
 pub use session::{Incoming, JoinPhases, MediaPeer, RtpCount, Session, Signaling, Transports, is_rtp};

@@ -185,7 +185,7 @@ fn new_peer(local_ip: IpAddr, slots: usize, transports: Transports) -> anyhow::R
     let socket = UdpSocket::from_std(socket)?;
     // Room for a few seconds of the room's packets while this process is busy (a bench's thousands of
     // listeners share its cores): the kernel's default holds about a hundred datagrams.
-    stoa_sfu::set_socket_buffers(&socket, 1 << 20);
+    stoa_media::set_socket_buffers(&socket, 1 << 20);
     let local = socket.local_addr()?;
     let mut rtc = rtc_config_with(transports.red).build(Instant::now());
     if transports.udp {
@@ -219,7 +219,7 @@ pub fn rtc_config() -> RtcConfig {
 
 /// [`rtc_config`], offering RED or not.
 pub fn rtc_config_with(red: bool) -> RtcConfig {
-    stoa_sfu::link::offerer_config(red)
+    stoa_media::offerer_config(red)
 }
 
 impl Session {
@@ -522,7 +522,7 @@ impl Session {
                 Ok(Output::Event(Event::RtpPacket(mut packet))) => {
                     let mut redundant = Vec::new();
                     if Some(packet.header.payload_type) == self.red_pt {
-                        let Some(red) = stoa_sfu::red::decode(&packet.payload) else { continue };
+                        let Some(red) = stoa_media::red::decode(&packet.payload) else { continue };
                         let ts = packet.header.timestamp;
                         redundant = red.redundant.iter().map(|(off, d)| (ts.wrapping_sub(*off), d.to_vec())).collect();
                         let primary: std::sync::Arc<[u8]> = red.primary.into();
@@ -564,7 +564,7 @@ impl Session {
             let media = data.first().is_some_and(|b| *b >= 20);
             if proto == Protocol::Tcp {
                 if let Some((_, out)) = self.tcp.iter().find(|(local, _)| *local == source)
-                    && let Some(framed) = stoa_sfu::tcp::frame(&data)
+                    && let Some(framed) = stoa_media::framing::frame(&data)
                 {
                     let _ = out.try_send(framed);
                 }
@@ -674,7 +674,7 @@ async fn run_tcp_path(stream: TcpStream, remote: SocketAddr, net: mpsc::Sender<N
         }
     });
     let mut buf = Vec::new();
-    while let Ok(true) = stoa_sfu::tcp::read_frame(&mut read, &mut buf).await {
+    while let Ok(true) = stoa_media::framing::read_frame(&mut read, &mut buf).await {
         if net.send(NetIn::packet(Protocol::Tcp, remote, local, std::mem::take(&mut buf))).await.is_err() {
             break;
         }

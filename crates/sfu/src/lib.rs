@@ -13,6 +13,9 @@
 //!   its own SRTP fast path (`driver/fanout.rs`, `srtp`, `downlink`), and answers offers (`peer`);
 //! - `handle` is the [`Sfu`] handle, and `api` the types it takes and gives.
 //!
+//! What clients share with it (Opus and RED set-up, RFC 4571 framing, the shared DTLS provider, socket
+//! buffers) lives in `stoa-media`; `srtp` hooks that provider to take each handshake's keys.
+//!
 //! The control plane talks to it through an [`Sfu`] handle: it opens a room, hands over a client's SDP offer
 //! (with whether that client may publish), changes who may publish as the stage changes, and closes peers
 //! and rooms. The SFU answers with [`SfuEvent`]s on the room's channel. It knows nothing of HTTP, the
@@ -28,7 +31,6 @@ mod handle;
 pub mod link;
 mod net;
 mod peer;
-pub mod red;
 pub mod repacket;
 pub mod slots;
 mod srtp;
@@ -39,9 +41,9 @@ pub use api::{
     Tapped, Transport, Uplink,
 };
 pub use handle::Sfu;
-pub use net::set_buffers as set_socket_buffers;
 pub use slots::{SlotConfig, SlotMapper, SourceId};
-pub use srtp::crypto_provider;
+pub use stoa_media::dtls::crypto_provider;
+pub use stoa_media::{red, set_socket_buffers};
 
 /// A global allocator for the crate's tests that counts allocations per thread, so a test can assert that
 /// a hot path allocates nothing.

@@ -18,12 +18,10 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
-use str0m::crypto::dtls::DtlsCert;
 use str0m::format::Codec;
 use str0m::media::Pt;
 use str0m::media::{Direction, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{Extension, ExtensionMap};
 use str0m::rtp::{ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use tokio::net::UdpSocket;
@@ -215,21 +213,7 @@ fn config() -> RtcConfig {
     offerer_config(false)
 }
 
-/// The configuration of a peer that offers to an SFU (an edge's link, a bot, the bench's listeners): Opus,
-/// with RED (RFC 2198) offered or not, the audio level, and one DTLS certificate shared by every such peer
-/// of this process (each would otherwise make a key pair and rerun the crypto self-tests).
-pub fn offerer_config(red: bool) -> RtcConfig {
-    static CERT: std::sync::OnceLock<Option<DtlsCert>> = std::sync::OnceLock::new();
-    let provider = crate::srtp::crypto_provider();
-    let mut config = RtcConfig::new().set_crypto_provider(provider.clone()).set_rtp_mode(true).clear_codecs();
-    if let Some(cert) = CERT.get_or_init(|| provider.dtls_provider.generate_certificate()) {
-        config = config.set_dtls_cert(cert.clone());
-    }
-    crate::red::add_opus(config.codec_config(), red, false);
-    let mut exts = ExtensionMap::empty();
-    exts.set(1, Extension::AudioLevel);
-    config.set_extension_map(exts)
-}
+pub use stoa_media::offerer_config;
 
 /// The local address that routes to `remote`: the one to bind a link's socket to.
 pub fn local_ip_towards(remote: SocketAddr) -> std::io::Result<IpAddr> {

@@ -141,29 +141,7 @@ fn sockaddr(addr: &SocketAddr) -> libc::sockaddr_storage {
 /// the kernel while the shard works, not be dropped there: 8 MiB holds tens of thousands of packets.
 pub const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 
-/// Sets a socket's receive and send buffers to `bytes`. As root, past `net.core.rmem_max`/`wmem_max`
-/// (SO_*BUFFORCE); otherwise up to those limits. Failure is not fatal: the kernel's defaults still work.
-pub fn set_buffers(socket: &impl AsRawFd, bytes: usize) {
-    let fd = socket.as_raw_fd();
-    let value = bytes as libc::c_int;
-    for (force, plain) in [(libc::SO_RCVBUFFORCE, libc::SO_RCVBUF), (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF)] {
-        for option in [force, plain] {
-            // SAFETY: fd is a live socket; the option value is a c_int of the size given.
-            let rc = unsafe {
-                libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    option,
-                    &value as *const _ as *const libc::c_void,
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            if rc == 0 {
-                break;
-            }
-        }
-    }
-}
+pub use stoa_media::set_socket_buffers as set_buffers;
 
 /// The attributes of a well-formed STUN message with the given method and class bits (`0x0001`: a
 /// binding request), as (type, value) pairs. `None` for anything else. Never reads past the datagram.

@@ -256,7 +256,7 @@ pub(crate) fn accept(
     // FEC and stop sending during silence, so a quiet stage costs almost nothing. RED over it for a
     // client that offers it: its slots carry the previous packet's Opus too (see `red.rs`). No NACK: a
     // retransmitted uplink packet would be forwarded again, a duplicate (and late) for every listener.
-    crate::red::add_opus(rtc_config.codec_config(), true, false);
+    stoa_media::red::add_opus(rtc_config.codec_config(), true, false);
     if let Some(cert) = offering.cert {
         rtc_config = rtc_config.set_dtls_cert(cert.clone());
     }

@@ -16,12 +16,9 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
-use str0m::crypto::dtls::{
-    DtlsCert, DtlsImplError, DtlsInstance, DtlsOutput, DtlsProvider, DtlsVersion, ProtocolVersion, SrtpProfile,
-};
-use str0m::crypto::{AeadAes128GcmCipher, AeadAes256GcmCipher, CryptoError, CryptoProvider, SrtpProvider};
+use std::sync::{Arc, OnceLock};
+use str0m::crypto::dtls::SrtpProfile;
+use str0m::crypto::{AeadAes128GcmCipher, AeadAes256GcmCipher, CryptoProvider, SrtpProvider};
 
 /// The SRTP keying material one DTLS handshake exported, and which side of it this end was.
 pub struct Keys {
@@ -54,143 +51,18 @@ pub fn take_captured() -> Option<Keys> {
     CAPTURED.with(|c| c.borrow_mut().take())
 }
 
-/// str0m's default crypto provider, with DTLS instances that also report their SRTP keys to
-/// [`take_captured`], made from one shared configuration (see [`crypto_provider`]).
+/// str0m's default crypto provider, on one shared DTLS configuration (see `stoa_media::dtls`), whose DTLS
+/// instances also report their SRTP keys to [`take_captured`].
 pub fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER
-        .get_or_init(|| {
-            let base = str0m::crypto::from_feature_flags();
-            Arc::new(CryptoProvider { dtls_provider: &Shared { capture: true }, ..base })
-        })
-        .clone()
+    PROVIDER.get_or_init(|| stoa_media::dtls::crypto_provider_with(capture)).clone()
 }
 
-/// str0m's default crypto provider (aws-lc-rs, dimpl for DTLS), except that every DTLS instance shares one
-/// dimpl configuration. Building a configuration runs the crypto provider's self-tests (a key exchange in
-/// every group and a signature check, P-384 included), which str0m's provider does for every peer: in a
-/// join storm that cost the server several times what the handshakes themselves did. Clients (`stoa bot`,
-/// `stoa bench`) use this one.
-pub fn crypto_provider() -> Arc<CryptoProvider> {
-    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER
-        .get_or_init(|| {
-            let base = str0m::crypto::from_feature_flags();
-            Arc::new(CryptoProvider { dtls_provider: &Shared { capture: false }, ..base })
-        })
-        .clone()
-}
-
-/// The dimpl configuration for an MTU, built once. It holds no state of a connection: each DTLS instance
-/// draws its randoms and keys afresh.
-fn dimpl_config(mtu: Option<usize>) -> Result<Arc<dimpl::Config>, CryptoError> {
-    static CONFIGS: Mutex<Vec<(Option<usize>, Arc<dimpl::Config>)>> = Mutex::new(Vec::new());
-    let mut configs = CONFIGS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, config)) = configs.iter().find(|(m, _)| *m == mtu) {
-        return Ok(config.clone());
-    }
-    // As str0m's provider: ICE has checked return routability before DTLS, so server cookies add nothing.
-    let mut builder = dimpl::Config::builder().use_server_cookie(false);
-    if let Some(mtu) = mtu {
-        builder = builder.mtu(mtu);
-    }
-    let config = Arc::new(builder.build().map_err(|e| CryptoError::Other(format!("dimpl config: {e}")))?);
-    configs.push((mtu, config.clone()));
-    Ok(config)
-}
-
-/// DTLS instances on the shared configuration; `capture` also reports their SRTP keys.
-#[derive(Debug)]
-struct Shared {
-    capture: bool,
-}
-
-impl DtlsProvider for Shared {
-    fn generate_certificate(&self) -> Option<DtlsCert> {
-        dimpl::certificate::generate_self_signed_certificate()
-            .ok()
-            .map(|cert| DtlsCert { certificate: cert.certificate, private_key: cert.private_key })
-    }
-
-    fn new_dtls(
-        &self,
-        cert: &DtlsCert,
-        now: Instant,
-        dtls_version: DtlsVersion,
-        mtu: Option<usize>,
-    ) -> Result<Box<dyn DtlsInstance>, CryptoError> {
-        let config = dimpl_config(mtu)?;
-        let cert =
-            dimpl::DtlsCertificate { certificate: cert.certificate.clone(), private_key: cert.private_key.clone() };
-        let dtls = match dtls_version {
-            DtlsVersion::Dtls12 => dimpl::Dtls::new_12(config, cert, now),
-            DtlsVersion::Dtls13 => dimpl::Dtls::new_13(config, cert, now),
-            DtlsVersion::Auto => dimpl::Dtls::new_auto(config, cert, now),
-            other => return Err(CryptoError::Other(format!("unsupported DTLS version: {other}"))),
-        };
-        Ok(Box::new(Instance { dtls, capture: self.capture }))
-    }
-}
-
-struct Instance {
-    dtls: dimpl::Dtls,
-    capture: bool,
-}
-
-impl fmt::Debug for Instance {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Instance").field("capture", &self.capture).finish_non_exhaustive()
-    }
-}
-
-impl DtlsInstance for Instance {
-    fn set_active(&mut self, active: bool) {
-        self.dtls.set_active(active);
-    }
-
-    fn handle_packet(&mut self, packet: &[u8]) -> Result<(), DtlsImplError> {
-        self.dtls.handle_packet(packet)
-    }
-
-    fn poll_output<'a>(&mut self, buf: &'a mut [u8]) -> DtlsOutput<'a> {
-        let output = self.dtls.poll_output(buf);
-        if self.capture
-            && let DtlsOutput::KeyingMaterial(material, profile) = &output
-        {
-            let role = if self.dtls.is_active() { DtlsRole::Client } else { DtlsRole::Server };
-            let keys = Keys { material: material.to_vec(), profile: *profile, role };
-            CAPTURED.with(|c| *c.borrow_mut() = Some(keys));
-        }
-        output
-    }
-
-    fn handle_timeout(&mut self, now: Instant) -> Result<(), DtlsImplError> {
-        self.dtls.handle_timeout(now)
-    }
-
-    fn send_application_data(&mut self, data: &[u8]) -> Result<usize, DtlsImplError> {
-        self.dtls.send_application_data(data)
-    }
-
-    fn is_active(&self) -> bool {
-        self.dtls.is_active()
-    }
-
-    fn protocol_version(&self) -> Option<ProtocolVersion> {
-        self.dtls.protocol_version()
-    }
-
-    fn is_closing(&self) -> bool {
-        self.dtls.is_closing()
-    }
-
-    fn is_closed(&self) -> bool {
-        self.dtls.is_closed()
-    }
-
-    fn close(&mut self) -> Result<(), DtlsImplError> {
-        self.dtls.close()
-    }
+/// Keeps a handshake's keying material for [`take_captured`], on this thread.
+fn capture(material: &[u8], profile: SrtpProfile, active: bool) {
+    let role = if active { DtlsRole::Client } else { DtlsRole::Server };
+    let keys = Keys { material: material.to_vec(), profile, role };
+    CAPTURED.with(|c| *c.borrow_mut() = Some(keys));
 }
 
 enum Cipher {
@@ -430,48 +302,6 @@ mod tests {
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-    }
-
-    /// Polls `from` until it waits for a timer, handing its packets to `to`; keeps the keys it exports.
-    fn pump(from: &mut dyn DtlsInstance, to: &mut dyn DtlsInstance, keys: &mut Option<Vec<u8>>) {
-        let mut buf = vec![0u8; 2048];
-        loop {
-            match from.poll_output(&mut buf) {
-                DtlsOutput::Packet(p) => {
-                    let _ = to.handle_packet(p);
-                }
-                DtlsOutput::KeyingMaterial(material, _) => *keys = Some(material.to_vec()),
-                DtlsOutput::Timeout(_) => return,
-                _ => {}
-            }
-        }
-    }
-
-    /// Peers share one dimpl configuration and never their keys: two handshakes on it export different
-    /// SRTP keying material, each the same at both of its ends.
-    #[test]
-    fn handshakes_on_the_shared_configuration_export_their_own_keys() {
-        assert!(Arc::ptr_eq(&dimpl_config(Some(1100)).unwrap(), &dimpl_config(Some(1100)).unwrap()));
-        let dtls = crypto_provider().dtls_provider;
-        let cert = dtls.generate_certificate().unwrap();
-        let handshake = || {
-            let now = Instant::now();
-            let mut client = dtls.new_dtls(&cert, now, DtlsVersion::Dtls12, None).unwrap();
-            let mut server = dtls.new_dtls(&cert, now, DtlsVersion::Dtls12, None).unwrap();
-            client.set_active(true);
-            server.set_active(false);
-            client.handle_timeout(now).unwrap();
-            server.handle_timeout(now).unwrap();
-            let (mut client_keys, mut server_keys) = (None, None);
-            for _ in 0..20 {
-                pump(client.as_mut(), server.as_mut(), &mut client_keys);
-                pump(server.as_mut(), client.as_mut(), &mut server_keys);
-            }
-            let keys = client_keys.expect("the handshake completed");
-            assert_eq!(Some(&keys), server_keys.as_ref(), "both ends export the same keys");
-            keys
-        };
-        assert_ne!(handshake(), handshake(), "two handshakes on one configuration share no keys");
     }
 
     #[test]

@@ -15,9 +15,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc};
+
+pub use stoa_media::framing::{frame, read_frame};
 
 /// How long a new connection has to send its first complete frame.
 pub const HANDSHAKE: Duration = Duration::from_secs(10);
@@ -88,29 +90,6 @@ pub enum FromConn {
     Frame(SocketAddr, Vec<u8>),
     /// The connection closed (by the client, an error, or a timeout).
     Closed(SocketAddr),
-}
-
-/// Reads one RFC 4571 frame into `buf` (resized to it). `Ok(false)` at a clean end of stream.
-pub async fn read_frame(stream: &mut (impl AsyncReadExt + Unpin), buf: &mut Vec<u8>) -> std::io::Result<bool> {
-    let mut len = [0u8; 2];
-    match stream.read_exact(&mut len).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
-        Err(e) => return Err(e),
-    }
-    let len = u16::from_be_bytes(len) as usize;
-    buf.resize(len, 0);
-    stream.read_exact(buf).await?;
-    Ok(true)
-}
-
-/// `data` with its RFC 4571 length in front. `None` if it is longer than a frame can say.
-pub fn frame(data: &[u8]) -> Option<Vec<u8>> {
-    let len = u16::try_from(data.len()).ok()?;
-    let mut out = Vec::with_capacity(data.len() + 2);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(data);
-    Some(out)
 }
 
 /// Accepts connections on `listener` on a thread of its own, reads each one's first frame, and hands it to
@@ -260,6 +239,7 @@ impl Drop for Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncReadExt;
 
     #[tokio::test]
     async fn frames_round_trip_and_a_short_frame_is_an_error() {

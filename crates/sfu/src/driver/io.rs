@@ -165,7 +165,8 @@ impl Shard {
                             // A browser that negotiated RED sends its own (on the uplink too): the SFU
                             // forwards the primary Opus and adds its own redundancy per listener.
                             if Some(packet.header.payload_type) == peer.red {
-                                let Some(primary) = crate::red::decode(&packet.payload).map(|r| Arc::from(r.primary))
+                                let Some(primary) =
+                                    stoa_media::red::decode(&packet.payload).map(|r| Arc::from(r.primary))
                                 else {
                                     continue;
                                 };

@@ -15,7 +15,6 @@ use crate::downlink::Outgoing;
 use crate::forward::{Audience, Forwarder, Member, Out, Packet};
 use crate::net::{Outbox, stun_is_success, stun_local_ufrag, stun_nominates, stun_username};
 use crate::peer::{Fast, Offering, Path, Peer, Refused, build_fast, set_dest};
-use crate::red::RedBlock;
 use crate::slots::{Forward, SlotConfig, SourceId};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -33,7 +32,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-mod fanout;
+pub(crate) mod fanout;
 mod io;
 
 /// What the control plane asks of the SFU.

@@ -77,40 +77,6 @@ pub struct Red<'a> {
     pub primary: &'a [u8],
 }
 
-/// The RED payload of one forwarded packet, made once for the Opus payload type most receivers share and
-/// reused for each of them (made again only for a receiver with another).
-pub(crate) struct RedBlock<'a> {
-    scratch: &'a mut Vec<u8>,
-    /// The Opus payload type it was made for; `Some(None)` when it was tried and did not fit.
-    made_for: Option<Option<u8>>,
-}
-
-impl<'a> RedBlock<'a> {
-    /// Writes into `scratch`, kept by the caller for its capacity.
-    pub fn new(scratch: &'a mut Vec<u8>) -> RedBlock<'a> {
-        RedBlock { scratch, made_for: None }
-    }
-
-    /// For a receiver whose Opus payload type is `opus` and who negotiated `red` (or not): the payload type
-    /// and payload to send, when the packet carries a `previous` one (slot timestamp, Opus) that fits a
-    /// block header; `None` to send the plain Opus.
-    pub fn for_peer(
-        &mut self,
-        red: Option<Pt>,
-        opus: Pt,
-        timestamp: u32,
-        previous: Option<&(u32, std::sync::Arc<[u8]>)>,
-        primary: &[u8],
-    ) -> Option<(Pt, &[u8])> {
-        let (red, (ts, data)) = (red?, previous?);
-        if self.made_for.is_none_or(|made| made != Some(*opus)) {
-            let fits = encode(self.scratch, *opus, Some((timestamp.wrapping_sub(*ts), data)), primary);
-            self.made_for = Some(fits.then_some(*opus));
-        }
-        self.made_for.flatten().map(|_| (red, &self.scratch[..]))
-    }
-}
-
 /// Reads a RED payload. `None` if the headers run past the payload or promise more than it holds.
 pub fn decode(payload: &[u8]) -> Option<Red<'_>> {
     let mut at = 0;
