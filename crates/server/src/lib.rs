@@ -307,13 +307,25 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         Some(url) => tracing::info!(database = %stoa_store::redact(url), "the store is on Postgres"),
         None => tracing::info!(data = %config.data.display(), "the store is SQLite in the data folder"),
     }
+    // The media plane starts first: a node of a cluster is handed it when it joins.
+    let sfu = stoa_sfu::Sfu::start(stoa_sfu::SfuConfig {
+        udp: config.media_udp,
+        tcp: config.media_tcp,
+        public_ips: config.public_ips.clone(),
+        turn_ips: turn_ips(config.turn.as_ref()).await,
+        shards: config.media_shards,
+        first_seq: config.media_first_seq,
+        fault_injection: config.media_fault_injection,
+        ..Default::default()
+    })?;
+    let recordings = config.data.join("recordings");
     // A node of a cluster takes its rooms through leases (below); a single server brings back all it left.
     let cluster = match &config.cluster {
         Some(c) => {
             if config.database.is_none() {
                 return Err(StartError::ClusterNeedsPostgres);
             }
-            let cluster = cluster::Cluster::connect(c, store.as_ref()).await?;
+            let cluster = cluster::Cluster::connect(c, store.as_ref(), sfu.clone(), recordings.clone()).await?;
             tracing::info!(node = %c.node, nats = %cluster::redact(&c.nats), "joined the cluster");
             Some(cluster)
         }
@@ -371,16 +383,6 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
             }
         }
     }
-    let sfu = stoa_sfu::Sfu::start(stoa_sfu::SfuConfig {
-        udp: config.media_udp,
-        tcp: config.media_tcp,
-        public_ips: config.public_ips.clone(),
-        turn_ips: turn_ips(config.turn.as_ref()).await,
-        shards: config.media_shards,
-        first_seq: config.media_first_seq,
-        fault_injection: config.media_fault_injection,
-        ..Default::default()
-    })?;
     let media_addr = sfu.local_addr();
     let media_tcp_addr = sfu.tcp_addr();
     store.set_setting(PUBLIC_URL_SETTING, &public_url).await?;
@@ -407,7 +409,6 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
             None
         }
     };
-    let recordings = config.data.join("recordings");
     std::fs::create_dir_all(&recordings).map_err(|e| StartError::DataDir(recordings.clone(), e))?;
     recordings::close_unfinished(store.as_ref(), &recordings, cluster.is_some()).await?;
     routes::avatars::import_files(store.as_ref(), &config.data).await?;
@@ -446,14 +447,12 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
             rooms: 0,
             media_peers: 0,
         };
-        let (runner, directory, sfu) = (cluster.clone(), state.rooms.clone(), state.sfu.clone());
+        let (runner, directory) = (cluster.clone(), state.rooms.clone());
         let hub = state.notifier.hub.clone();
         // Requests other nodes forward (a room's listen link) run through this node's own application.
-        cluster.set_router(app(state.clone()));
-        // Recordings this node's egress wrote are read from here by the others.
-        cluster.set_recordings(state.recordings_dir());
+        let router = app(state.clone());
         cluster_tasks.push(tokio::spawn(async move {
-            if let Err(e) = runner.run(directory, me, sfu, hub).await {
+            if let Err(e) = runner.run(directory, me, hub, router).await {
                 tracing::error!(error = %e, "the cluster's messages stopped");
             }
         }));

@@ -8,7 +8,7 @@
 use super::Cluster;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,11 +54,6 @@ fn plain(file: &str) -> bool {
 }
 
 impl Cluster {
-    /// Gives the cluster this node's recordings folder, to answer other nodes' reads.
-    pub fn set_recordings(&self, dir: PathBuf) {
-        let _ = self.recordings.set(dir);
-    }
-
     /// Reads up to [`CHUNK`] bytes of a recording from `offset`, from whichever node has it: the file's
     /// length and the bytes, or `None` if no node answered.
     pub async fn read_remote(&self, file: &str, offset: u64) -> Option<(u64, Vec<u8>)> {
@@ -86,7 +81,7 @@ impl Cluster {
 /// Removes a deleted recording's file if it is on this node's disk.
 pub(crate) async fn remove(cluster: &Cluster, message: &async_nats::Message) {
     let Some((from, deleted)) = cluster.open::<Deleted>(&message.subject, &message.payload) else { return };
-    let Some(dir) = cluster.recordings.get() else { return };
+    let dir = &cluster.recordings;
     if from == cluster.node() || !plain(&deleted.file) {
         return;
     }
@@ -102,7 +97,7 @@ pub(crate) async fn serve(cluster: Cluster, limit: Arc<tokio::sync::Semaphore>, 
     let Ok(_permit) = limit.try_acquire() else { return };
     let Some(reply) = message.reply.clone() else { return };
     let Some((_, read)) = cluster.open::<Read>(&message.subject, &message.payload) else { return };
-    let Some(dir) = cluster.recordings.get() else { return };
+    let dir = &cluster.recordings;
     if !plain(&read.file) {
         return;
     }

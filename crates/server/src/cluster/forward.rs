@@ -52,11 +52,6 @@ struct Answer {
 }
 
 impl Cluster {
-    /// Gives the cluster this node's HTTP application, to answer requests other nodes forward.
-    pub fn set_router(&self, router: axum::Router) {
-        let _ = self.router.set(router);
-    }
-
     /// Sends a public request (method and path with query) to `node` and returns its answer; 503 if that
     /// node does not answer.
     pub async fn forward(
@@ -102,10 +97,9 @@ impl Cluster {
 }
 
 /// Answers one forwarded request with this node's own router.
-pub(crate) async fn serve(cluster: Cluster, message: async_nats::Message) {
+pub(crate) async fn serve(cluster: Cluster, router: axum::Router, message: async_nats::Message) {
     let Some(reply) = message.reply.clone() else { return };
     let Some((_, forwarded)) = cluster.open::<Forwarded>(&message.subject, &message.payload) else { return };
-    let Some(router) = cluster.router.get().cloned() else { return };
     // Only GETs of the listen link: a node forwards nothing else, and takes nothing else.
     if forwarded.method != "GET" || !forwarded.uri.starts_with("/listen/") {
         return;

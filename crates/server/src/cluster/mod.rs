@@ -202,12 +202,10 @@ pub struct Inner {
     pub refused: AtomicU64,
     /// Messages dropped because the outbox was full.
     pub dropped: AtomicU64,
-    /// This node's HTTP application, for requests another node forwards (the listen link of a room run here).
-    router: std::sync::OnceLock<axum::Router>,
     /// This node's media plane, where edges' mirror rooms live.
-    sfu: std::sync::OnceLock<stoa_sfu::Sfu>,
+    sfu: stoa_sfu::Sfu,
     /// This node's recordings folder, for other nodes' reads of what its egress wrote.
-    recordings: std::sync::OnceLock<std::path::PathBuf>,
+    recordings: std::path::PathBuf,
 }
 
 impl std::ops::Deref for Cluster {
@@ -246,8 +244,14 @@ fn random_u64() -> u64 {
 }
 
 impl Cluster {
-    /// Connects to NATS and reads (or makes) the cluster's key. Nothing is subscribed yet: see [`Cluster::run`].
-    pub async fn connect(config: &ClusterConfig, store: &dyn stoa_store::Store) -> Result<Cluster, ClusterError> {
+    /// Connects to NATS and reads (or makes) the cluster's key, for a node whose media plane is `sfu` and
+    /// whose egress writes recordings into `recordings`. Nothing is subscribed yet: see [`Cluster::run`].
+    pub async fn connect(
+        config: &ClusterConfig,
+        store: &dyn stoa_store::Store,
+        sfu: stoa_sfu::Sfu,
+        recordings: std::path::PathBuf,
+    ) -> Result<Cluster, ClusterError> {
         if !valid_node_name(&config.node) {
             return Err(ClusterError::NodeName(config.node.clone()));
         }
@@ -292,9 +296,8 @@ impl Cluster {
             seen: Mutex::new((HashSet::new(), VecDeque::new())),
             refused: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
-            router: std::sync::OnceLock::new(),
-            sfu: std::sync::OnceLock::new(),
-            recordings: std::sync::OnceLock::new(),
+            sfu,
+            recordings,
         })))
     }
 
@@ -314,8 +317,8 @@ impl Cluster {
     }
 
     /// This node's media plane, once the cluster runs.
-    pub fn sfu(&self) -> Option<&stoa_sfu::Sfu> {
-        self.sfu.get()
+    pub fn sfu(&self) -> &stoa_sfu::Sfu {
+        &self.sfu
     }
 
     /// Where a node's media plane receives UDP, as its last heartbeat said.
@@ -496,10 +499,10 @@ impl Cluster {
         self,
         directory: Directory,
         me: Heartbeat,
-        sfu: stoa_sfu::Sfu,
         hub: Arc<crate::notify::hub::Hub>,
+        router: axum::Router,
     ) -> Result<(), ClusterError> {
-        let _ = self.sfu.set(sfu.clone());
+        let sfu = self.sfu.clone();
         let map = |e: async_nats::SubscribeError| ClusterError::Nats("subscribe".into(), e.to_string());
         let mut beats = self.client.subscribe("stoa.nodes").await.map_err(map)?;
         let mut notify = self.client.subscribe("stoa.notify").await.map_err(map)?;
@@ -563,7 +566,7 @@ impl Cluster {
                     }
                 }
                 Some(message) = forwarded.next() => {
-                    tokio::spawn(forward::serve(self.clone(), message));
+                    tokio::spawn(forward::serve(self.clone(), router.clone(), message));
                 }
                 Some(message) = files.next() => {
                     tokio::spawn(files::serve(self.clone(), file_reads.clone(), message));

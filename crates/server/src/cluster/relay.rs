@@ -240,7 +240,7 @@ struct Mirror {
 
 impl Mirror {
     fn open(cluster: &Cluster, room: &RoomId, owner: &str) -> Option<Mirror> {
-        let sfu = cluster.sfu()?.clone();
+        let sfu = cluster.sfu().clone();
         let key = crate::live::new_room_key();
         let (tx, events) = mpsc::channel(1024);
         sfu.open_room(key, tx);
@@ -598,12 +598,18 @@ mod tests {
         }
     }
 
+    /// A media plane of one shard on a free port, for a node that will not carry media here.
+    fn sfu() -> stoa_sfu::Sfu {
+        let config = stoa_sfu::SfuConfig { udp: "127.0.0.1:0".parse().unwrap(), shards: 1, ..Default::default() };
+        stoa_sfu::Sfu::start(config).unwrap()
+    }
+
     async fn node(node: &str) -> (Cluster, Nats, tempfile::TempDir) {
         let (nats, port) = nats_server(&[]).await;
         let dir = tempfile::tempdir().unwrap();
         let store = stoa_store::SqliteStore::open(dir.path()).await.unwrap();
         let config = ClusterConfig { nats: format!("nats://127.0.0.1:{port}"), node: node.into() };
-        (Cluster::connect(&config, &store).await.unwrap(), nats, dir)
+        (Cluster::connect(&config, &store, sfu(), dir.path().join("recordings")).await.unwrap(), nats, dir)
     }
 
     async fn nats_server(extra: &[&str]) -> (Nats, u16) {
@@ -633,10 +639,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = stoa_store::SqliteStore::open(dir.path()).await.unwrap();
         let good = ClusterConfig { nats: format!("nats://stoa:s3cret-pass@127.0.0.1:{port}"), node: "a".into() };
-        let cluster = Cluster::connect(&good, &store).await.expect("the node with the credentials joins");
+        let cluster = Cluster::connect(&good, &store, sfu(), dir.path().into())
+            .await
+            .expect("the node with the credentials joins");
         assert!(cluster.connected());
         let bad = ClusterConfig { nats: format!("nats://stoa:wrong-pass@127.0.0.1:{port}"), node: "b".into() };
-        let error = Cluster::connect(&bad, &store).await.expect_err("a wrong password is refused").to_string();
+        let error = Cluster::connect(&bad, &store, sfu(), dir.path().into())
+            .await
+            .expect_err("a wrong password is refused")
+            .to_string();
         assert!(error.contains("cannot connect to NATS") && !error.contains("wrong-pass"), "{error}");
         assert!(async_nats::connect(format!("nats://127.0.0.1:{port}")).await.is_err(), "no one without them");
         assert_eq!(
