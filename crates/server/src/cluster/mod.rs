@@ -540,7 +540,7 @@ impl Cluster {
                     };
                     for node in lost {
                         tracing::warn!(%node, "a node fell silent");
-                        let node: Arc<str> = Arc::from(node.as_str());
+                        let node = crate::live::NodeName::from(node.as_str());
                         for (_, handle) in directory.handles_with_ids().into_iter().filter(|(_, h)| !h.remote) {
                             let _ = handle.tx.try_send(RoomInput::NodeLost { node: node.clone() });
                         }

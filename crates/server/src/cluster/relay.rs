@@ -17,7 +17,6 @@ use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stoa_proto::{AudiencePage, ClientMessage, RoomId, ServerEvent, UserId, UserSummary};
 use stoa_room::{Access, CommandError, ConnId, JoinError, Relations};
@@ -131,7 +130,7 @@ pub(crate) async fn host_room(cluster: Cluster, room: RoomId, inbox: mpsc::Sende
             message = sub.next() => match message { Some(m) => m, None => break },
         };
         let Some((node, input)) = cluster.open::<RelayIn>(&subject, &message.payload) else { continue };
-        let node: Arc<str> = Arc::from(node.as_str());
+        let node = crate::live::NodeName::from(node.as_str());
         let reply_to = message.reply.clone();
         let (inbox, cluster) = (inbox.clone(), cluster.clone());
         // Inputs go to the room in the order they came; answers are awaited apart, so that one request never

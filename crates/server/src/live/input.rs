@@ -1,7 +1,7 @@
 //! What reaches a room task ([`RoomInput`]) and what it sends a connection ([`Outbound`]).
 
+use crate::live::nodes::NodeName;
 use axum::extract::ws::Utf8Bytes;
-use std::sync::Arc;
 use stoa_proto::{AudiencePage, ClientMessage, UserId, UserSummary};
 use stoa_room::{CommandError, ConnId, JoinError, Relations};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -112,7 +112,7 @@ pub enum RoomInput {
     /// A join relayed from another node of the cluster; the answer goes back to that node.
     RemoteJoin {
         /// The node the user's WebSocket is on.
-        node: Arc<str>,
+        node: NodeName,
         /// That node's token for the join.
         token: u64,
         /// Who.
@@ -128,7 +128,7 @@ pub enum RoomInput {
     /// holds the connection.
     Relayed {
         /// The node it came from.
-        node: Arc<str>,
+        node: NodeName,
         /// Which connection.
         conn: ConnId,
         /// The command; `None` when the connection is gone.
@@ -138,7 +138,7 @@ pub enum RoomInput {
     /// their places for the reconnect grace, as after any dropped socket.
     NodeLost {
         /// Which node.
-        node: Arc<str>,
+        node: NodeName,
     },
     /// Another node holds the room's lease now: everyone is told to reconnect, and the room stops here
     /// without ending (its lasting state is in the store, where the other node took it from).
@@ -164,7 +164,7 @@ pub enum RoomInput {
     /// listener's peer here, so the origin's slot, stage and joining decisions reach that node's listeners.
     Link {
         /// The node.
-        node: Arc<str>,
+        node: NodeName,
         /// Its SDP offer.
         sdp: String,
         /// Where to answer.
