@@ -59,9 +59,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 
 /// A new session token: 32 random bytes, hex.
 pub fn new_token() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(ApiError::internal)?;
-    Ok(hex(&bytes))
+    Ok(crate::random::hex::<32>())
 }
 
 /// What the store keeps of a token: its SHA-256, hex.

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod notify;
 pub mod origin;
 pub mod outbound;
+pub mod random;
 pub mod recordings;
 pub mod revoke;
 pub mod routes;

@@ -39,10 +39,7 @@ impl TurnConfig {
     /// not named in it (see the module's documentation).
     pub fn ice_server(&self, _user: UserId, now: SystemTime) -> IceServer {
         let expiry = (now + self.ttl).duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let mut label = [0u8; 12];
-        // A failed random source leaves zeros: a label shared by all, which still names nobody.
-        let _ = getrandom::fill(&mut label);
-        let label: String = label.iter().map(|b| format!("{b:02x}")).collect();
+        let label = crate::random::hex::<12>();
         let username = format!("{expiry}:{label}");
         IceServer { urls: self.urls.clone(), credential: rest_password(&self.secret, &username), username }
     }

@@ -64,9 +64,7 @@ impl WebhookSender {
 
 /// A new signing secret: `whsec_` and 32 random bytes in base64.
 pub fn new_secret() -> Result<String, getrandom::Error> {
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key)?;
-    Ok(format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key)))
+    Ok(format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(crate::random::bytes::<32>())))
 }
 
 /// The `webhook-signature` value for a delivery.

@@ -237,12 +237,6 @@ pub enum ClusterError {
 
 use crate::clock::now_ms;
 
-fn random_u64() -> u64 {
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).expect("the operating system's random generator failed");
-    u64::from_le_bytes(b)
-}
-
 impl Cluster {
     /// Connects to NATS and reads (or makes) the cluster's key, for a node whose media plane is `sfu` and
     /// whose egress writes recordings into `recordings`. Nothing is subscribed yet: see [`Cluster::run`].
@@ -255,9 +249,7 @@ impl Cluster {
         if !valid_node_name(&config.node) {
             return Err(ClusterError::NodeName(config.node.clone()));
         }
-        let mut fresh = [0u8; 32];
-        getrandom::fill(&mut fresh).expect("the operating system's random generator failed");
-        let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::random::hex::<32>();
         let key = store.setting_or_insert(KEY_SETTING, &hex).await?;
         // Credentials in the URL (`nats://USER:PASSWORD@host` or `nats://TOKEN@host`) are given to the
         // client as such, and the address without them.
@@ -356,7 +348,7 @@ impl Cluster {
 
     /// A message for `subject`, signed.
     pub(crate) fn seal<T: Serialize>(&self, subject: &str, body: T) -> bytes::Bytes {
-        let envelope = Envelope { n: self.node.clone(), t: now_ms(), r: random_u64(), b: body };
+        let envelope = Envelope { n: self.node.clone(), t: now_ms(), r: crate::random::u64(), b: body };
         let json = serde_json::to_vec(&envelope).unwrap_or_default();
         let mut out = Vec::with_capacity(32 + json.len());
         out.extend_from_slice(&self.mac(subject, &json));

@@ -51,9 +51,7 @@ impl RoomTask {
     /// joins, and unused in this room (0 is left out, so that no CSRC is ever 0).
     pub(super) fn new_source(&self) -> SourceId {
         loop {
-            let mut bytes = [0u8; 4];
-            getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
-            let source = SourceId(u32::from_be_bytes(bytes));
+            let source = SourceId(crate::random::u32());
             if source.0 != 0 && !self.sources.contains_key(&source) && !self.links.values().any(|l| l.source == source)
             {
                 return source;
