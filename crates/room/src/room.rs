@@ -680,30 +680,25 @@ impl Room {
     /// The restream stopped by itself (its server refused or dropped it for good): the outputs say so, and
     /// everyone is told why.
     pub fn restream_stopped(&mut self, reason: &str, message: &str) {
-        if !self.egress.restream {
-            return;
+        if std::mem::take(&mut self.egress.restream) {
+            let (reason, message) = (reason.into(), message.into());
+            self.output_stopped(ServerEvent::RestreamStopped { reason, message });
         }
-        self.egress.restream = false;
-        self.version += 1;
-        self.outputs.push_back(Output::Broadcast(ServerEvent::RestreamStopped {
-            reason: reason.into(),
-            message: message.into(),
-        }));
-        self.outputs.push_back(Output::Broadcast(ServerEvent::OutputsChanged { outputs: self.egress }));
     }
 
     /// The replay stopped by itself (the space for recordings is full): the outputs say so, and everyone is
     /// told why.
     pub fn recording_stopped(&mut self, reason: &str, message: &str) {
-        if !self.egress.recording {
-            return;
+        if std::mem::take(&mut self.egress.recording) {
+            let (reason, message) = (reason.into(), message.into());
+            self.output_stopped(ServerEvent::RecordingStopped { reason, message });
         }
-        self.egress.recording = false;
+    }
+
+    /// An output went off by itself: everyone hears why, then the outputs as they are now.
+    fn output_stopped(&mut self, why: ServerEvent) {
         self.version += 1;
-        self.outputs.push_back(Output::Broadcast(ServerEvent::RecordingStopped {
-            reason: reason.into(),
-            message: message.into(),
-        }));
+        self.outputs.push_back(Output::Broadcast(why));
         self.outputs.push_back(Output::Broadcast(ServerEvent::OutputsChanged { outputs: self.egress }));
     }
 
