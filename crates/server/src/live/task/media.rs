@@ -4,6 +4,17 @@
 use super::*;
 
 impl RoomTask {
+    /// Another node links its SFU to the room's: one link per node, a new one replacing the old (its node
+    /// lost it and made another). The answer goes back through `reply` once the SFU makes it.
+    pub(super) fn link(&mut self, node: NodeName, sdp: String, reply: oneshot::Sender<Result<String, String>>) {
+        self.close_links(&node);
+        let source = self.new_source();
+        let peer = self.sfu.offer(self.room_key, source, sdp, stoa_sfu::Forwarding::Off);
+        tracing::info!(room = %self.id, %node, peer = peer.0, "a node links to the room's media");
+        self.links.insert(peer, Link { node: node.clone(), source, answer: Some(reply) });
+        self.sync_link(&node);
+    }
+
     /// A connection offers media. Only a connection in the room gets a peer: a removed or unadmitted user
     /// never reaches the SFU. A new offer replaces the connection's previous peer (an ICE restart).
     pub(super) fn offer(&mut self, conn: ConnId, sdp: String) {

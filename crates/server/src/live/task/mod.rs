@@ -359,15 +359,7 @@ impl RoomTask {
                 self.broadcast_text(encode(&ServerEvent::ServerRestarting { retry_after_ms: 500 }));
                 self.handed_over = true;
             }
-            RoomInput::Link { node, sdp, reply } => {
-                // One link per node: a new one replaces the old (its node lost it and made another).
-                self.close_links(&node);
-                let source = self.new_source();
-                let peer = self.sfu.offer(self.room_key, source, sdp, stoa_sfu::Forwarding::Off);
-                tracing::info!(room = %self.id, %node, peer = peer.0, "a node links to the room's media");
-                self.links.insert(peer, Link { node: node.clone(), source, answer: Some(reply) });
-                self.sync_link(&node);
-            }
+            RoomInput::Link { node, sdp, reply } => self.link(node, sdp, reply),
             RoomInput::Command { conn, message } => match message.command {
                 ClientCommand::Offer { sdp } => self.offer(conn, sdp),
                 // ICE-lite: the server learns the client's address from its checks; candidates are not needed.
@@ -401,19 +393,7 @@ impl RoomTask {
             RoomInput::SetCapacity { capacity } => self.room.set_capacity(capacity),
             RoomInput::RecordingStopped { reason, message } => self.room.recording_stopped(reason, &message),
             RoomInput::Restream { actor, target, reply } => {
-                let on = target.is_some();
-                let result = match (self.room.may_restream(actor), &self.egress) {
-                    (Err(_), _) => Err(RestreamRefused::NotModerator),
-                    (Ok(()), None) => Err(RestreamRefused::Unavailable("The room's egress is not running.".into())),
-                    (Ok(()), Some(egress)) => match egress.rtmp(target) {
-                        Ok(()) => {
-                            let _ = self.room.set_restream(actor, on);
-                            Ok(())
-                        }
-                        Err(e) => Err(RestreamRefused::Unavailable(e.to_string())),
-                    },
-                };
-                let _ = reply.send(result);
+                let _ = reply.send(self.restream(actor, target));
             }
             RoomInput::Present { users, reply } => {
                 let present = users.into_iter().filter(|u| self.room.role_of(*u).is_some()).collect();
@@ -656,6 +636,19 @@ impl RoomTask {
 }
 
 impl RoomTask {
+    /// A moderator starts (with a checked target) or stops the restream: the egress is told, then the room,
+    /// which logs it and tells everyone.
+    fn restream(&mut self, actor: UserId, target: Option<stoa_egress::RtmpTarget>) -> Result<(), RestreamRefused> {
+        self.room.may_restream(actor).map_err(|_| RestreamRefused::NotModerator)?;
+        let Some(egress) = &self.egress else {
+            return Err(RestreamRefused::Unavailable("The room's egress is not running.".into()));
+        };
+        let on = target.is_some();
+        egress.rtmp(target).map_err(|e| RestreamRefused::Unavailable(e.to_string()))?;
+        let _ = self.room.set_restream(actor, on);
+        Ok(())
+    }
+
     /// A restream its RTMP server refused or dropped for good: the room's output goes off, and everyone is
     /// told why.
     fn restream_ended(&mut self) {
