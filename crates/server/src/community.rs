@@ -202,7 +202,7 @@ async fn apply(state: &AppState, action: &str, subject: &str, detail: &str, admi
         admin_action::END_ROOM => {
             // Every node tails the log: each acts on the rooms it runs.
             if let Some(room) = state.rooms.get(&RoomId(subject.to_string())).filter(|r| !r.remote) {
-                let _ = room.tx.send(crate::live::RoomInput::AdminEnd { admin }).await;
+                crate::live::tell(&room.tx, crate::live::RoomRequest::AdminEnd { admin }).await;
             }
         }
         admin_action::SETTINGS => {
@@ -211,7 +211,7 @@ async fn apply(state: &AppState, action: &str, subject: &str, detail: &str, admi
             }
             let capacity = state.live.room_capacity();
             for room in state.rooms.handles().into_iter().filter(|r| !r.remote) {
-                let _ = room.tx.send(crate::live::RoomInput::SetCapacity { capacity }).await;
+                crate::live::tell(&room.tx, crate::live::RoomRequest::SetCapacity { capacity }).await;
             }
         }
         _ => {}
@@ -227,7 +227,11 @@ pub async fn throw_out(state: &AppState, user: UserId, reason: &str, message: &s
     for room in state.rooms.handles() {
         let _ = room
             .tx
-            .send(crate::live::RoomInput::Expel { user, reason: reason.to_string(), message: message.to_string() })
+            .send(crate::live::RoomInput::told(crate::live::RoomRequest::Expel {
+                user,
+                reason: reason.to_string(),
+                message: message.to_string(),
+            }))
             .await;
     }
 }

@@ -481,8 +481,9 @@ impl Cluster {
             news.room.clone(),
             Remote { owner: from.clone(), snapshot: snapshot_tx, seen: Instant::now(), stop: Some(stop_tx) },
         );
+        let inbox = tx.downgrade();
         directory.insert(news.room.clone(), RoomHandle { tx, snapshot: snapshot_rx, egress: None, remote: true });
-        tokio::spawn(relay::remote_room(self.clone(), news.room, from, rx, stop_rx));
+        tokio::spawn(relay::remote_room(self.clone(), news.room, from, (inbox, rx), stop_rx));
     }
 
     /// Runs the node's part of the cluster until the process ends: heartbeats, room news in and out, and

@@ -12,23 +12,23 @@
 //! room made them.
 
 use super::Cluster;
-use crate::live::{JoinOutcome, Outbound, RoomInput, ToNode};
+use crate::live::{Caller, JoinOutcome, Outbound, RoomInput, RoomReply, RoomRequest, ToNode};
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use stoa_proto::{AudiencePage, ClientMessage, RoomId, ServerEvent, UserId, UserSummary};
-use stoa_room::{Access, CommandError, ConnId, JoinError, Relations};
+use stoa_proto::{RoomId, ServerEvent};
+use stoa_room::ConnId;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// How long a join or a request waits for the owner: a live owner answers in milliseconds, and a client
 /// whose owner just died should go and try elsewhere soon.
 const ANSWER: Duration = Duration::from_secs(2);
 
-/// Joins waiting for the owner's answer, at most, per remote room: past it a join is answered at once as
-/// unreachable (a storm of joins against an owner that stopped answering holds no more than this).
-pub const MAX_PENDING_JOINS: usize = 4096;
+/// Requests waiting for the owner's answer, at most, per remote room: past it a request is answered at once
+/// as unreachable (a storm of joins against an owner that stopped answering holds no more than this).
+pub const MAX_PENDING: usize = 4096;
 
 /// Why a remote room stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,63 +41,11 @@ pub enum Stop {
     OwnerLost,
 }
 
-/// What a node sends a room's owner.
+/// What a node sends a room's owner: a request, and the node's ticket for its answer if it wants one.
 #[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum RelayIn {
-    Join {
-        token: u64,
-        user: UserSummary,
-        relations: Relations,
-        asked: Vec<UserId>,
-        grant: stoa_proto::Grant,
-    },
-    Command {
-        conn: ConnId,
-        message: ClientMessage,
-    },
-    Disconnected {
-        conn: ConnId,
-    },
-    Expel {
-        user: UserId,
-        reason: String,
-        message: String,
-    },
-    AdminEnd {
-        admin: Option<UserId>,
-    },
-    SetCapacity {
-        capacity: u32,
-    },
-    Invite {
-        actor: UserId,
-        users: Vec<UserId>,
-    },
-    Ping {
-        actor: UserId,
-        target: UserId,
-    },
-    Present {
-        users: Vec<UserId>,
-    },
-    Audience {
-        offset: u32,
-        limit: u32,
-    },
-    /// The sending node's link to the room's media: its SDP offer, answered by the origin's SFU.
-    Link {
-        sdp: String,
-    },
-}
-
-/// The owner's answer to a request.
-#[derive(Debug, Serialize, Deserialize)]
-enum Reply {
-    Invite(Result<(), CommandError>),
-    Ping(Result<Access, CommandError>),
-    Present(Vec<UserId>, String),
-    Audience(AudiencePage),
-    Link(Result<String, String>),
+pub(crate) struct FromNode {
+    ticket: Option<u64>,
+    request: RoomRequest,
 }
 
 /// Where a room's inputs go.
@@ -114,7 +62,8 @@ fn encode(event: &ServerEvent) -> Utf8Bytes {
     Utf8Bytes::from(serde_json::to_string(event).unwrap_or_else(|_| "{}".into()))
 }
 
-/// The owner's side: reads what other nodes send the room and feeds the room task, until the room ends.
+/// The owner's side: reads what other nodes send the room and feeds the room task, in the order it came,
+/// until the room ends. The room task answers each node itself, in order with its other messages for it.
 pub(crate) async fn host_room(cluster: Cluster, room: RoomId, inbox: mpsc::Sender<RoomInput>) {
     let subject = inbound(&room);
     let mut sub = match cluster.client.subscribe(subject.clone()).await {
@@ -129,95 +78,12 @@ pub(crate) async fn host_room(cluster: Cluster, room: RoomId, inbox: mpsc::Sende
             _ = inbox.closed() => break,
             message = sub.next() => match message { Some(m) => m, None => break },
         };
-        let Some((node, input)) = cluster.open::<RelayIn>(&subject, &message.payload) else { continue };
-        let node = crate::live::NodeName::from(node.as_str());
-        let reply_to = message.reply.clone();
-        let (inbox, cluster) = (inbox.clone(), cluster.clone());
-        // Inputs go to the room in the order they came; answers are awaited apart, so that one request never
-        // holds up the rest.
-        let send = |input| {
-            let inbox = inbox.clone();
-            async move { inbox.send(input).await.is_ok() }
-        };
-        match input {
-            RelayIn::Join { token, user, relations, asked, grant } => {
-                send(RoomInput::RemoteJoin { node, token, user, relations, asked, grant }).await;
-            }
-            RelayIn::Command { conn, message } => {
-                send(RoomInput::Relayed { node, conn, message: Some(message) }).await;
-            }
-            RelayIn::Disconnected { conn } => {
-                send(RoomInput::Relayed { node, conn, message: None }).await;
-            }
-            RelayIn::Expel { user, reason, message } => {
-                send(RoomInput::Expel { user, reason, message }).await;
-            }
-            RelayIn::AdminEnd { admin } => {
-                send(RoomInput::AdminEnd { admin }).await;
-            }
-            RelayIn::SetCapacity { capacity } => {
-                send(RoomInput::SetCapacity { capacity }).await;
-            }
-            request => {
-                let Some(reply_to) = reply_to else { continue };
-                let (input, answer) = match request {
-                    RelayIn::Invite { actor, users } => {
-                        let (reply, rx) = oneshot::channel();
-                        (RoomInput::Invite { actor, users, reply }, Answer::Invite(rx))
-                    }
-                    RelayIn::Ping { actor, target } => {
-                        let (reply, rx) = oneshot::channel();
-                        (RoomInput::Ping { actor, target, reply }, Answer::Ping(rx))
-                    }
-                    RelayIn::Present { users } => {
-                        let (reply, rx) = oneshot::channel();
-                        (RoomInput::Present { users, reply }, Answer::Present(rx))
-                    }
-                    RelayIn::Audience { offset, limit } => {
-                        let (reply, rx) = oneshot::channel();
-                        (RoomInput::Audience { offset, limit, reply }, Answer::Audience(rx))
-                    }
-                    RelayIn::Link { sdp } => {
-                        let (reply, rx) = oneshot::channel();
-                        (RoomInput::Link { node: node.clone(), sdp, reply }, Answer::Link(rx))
-                    }
-                    _ => continue,
-                };
-                if !send(input).await {
-                    break;
-                }
-                tokio::spawn(async move {
-                    let reply = match answer {
-                        Answer::Invite(rx) => rx.await.map(Reply::Invite),
-                        Answer::Ping(rx) => rx.await.map(Reply::Ping),
-                        Answer::Present(rx) => rx.await.map(|(u, t)| Reply::Present(u, t)),
-                        Answer::Audience(rx) => rx.await.map(Reply::Audience),
-                        Answer::Link(rx) => rx.await.map(Reply::Link),
-                    };
-                    if let Ok(reply) = reply {
-                        let payload = cluster.seal(reply_to.as_str(), reply);
-                        let _ = cluster.client.publish(reply_to, payload).await;
-                    }
-                });
-            }
+        let Some((node, FromNode { ticket, request })) = cluster.open(&subject, &message.payload) else { continue };
+        let from = Caller::Node { node: crate::live::NodeName::from(node.as_str()), ticket };
+        if inbox.send(RoomInput::Request { from, request }).await.is_err() {
+            break;
         }
     }
-}
-
-enum Answer {
-    Invite(oneshot::Receiver<Result<(), CommandError>>),
-    Ping(oneshot::Receiver<Result<Access, CommandError>>),
-    Present(oneshot::Receiver<(Vec<UserId>, String)>),
-    Audience(oneshot::Receiver<AudiencePage>),
-    Link(oneshot::Receiver<Result<String, String>>),
-}
-
-/// Asks the owner and waits for its answer (at most [`ANSWER`]).
-async fn request(cluster: &Cluster, room: &RoomId, input: RelayIn) -> Option<Reply> {
-    let subject = inbound(room);
-    let payload = cluster.seal(&subject, input);
-    let answer = tokio::time::timeout(ANSWER, cluster.client.request(subject, payload)).await.ok()?.ok()?;
-    cluster.open::<Reply>(&answer.subject, &answer.payload).map(|(_, reply)| reply)
 }
 
 /// This node's mirror of a room another node owns: an SFU room of its own, where the room's listeners on
@@ -238,7 +104,7 @@ struct Mirror {
 }
 
 impl Mirror {
-    fn open(cluster: &Cluster, room: &RoomId, owner: &str) -> Option<Mirror> {
+    fn open(cluster: &Cluster, room: &RoomId, owner: &str, inbox: mpsc::WeakSender<RoomInput>) -> Option<Mirror> {
         let sfu = cluster.sfu().clone();
         let key = crate::live::new_room_key();
         let (tx, events) = mpsc::channel(1024);
@@ -246,7 +112,7 @@ impl Mirror {
         // This node's speakers are heard through the origin: the mirror hands their packets to the link.
         let (up_tx, up) = mpsc::channel(stoa_sfu::link::UPLINK_QUEUE);
         sfu.uplink(key, Some(up_tx));
-        let link = tokio::spawn(link(cluster.clone(), room.clone(), owner.to_string(), sfu.clone(), key, up));
+        let link = tokio::spawn(link(cluster.clone(), inbox, room.clone(), owner.to_string(), sfu.clone(), key, up));
         tracing::info!(%room, %owner, "this node mirrors the room's media");
         let (peers, by_conn) = (HashMap::new(), HashMap::new());
         Some(Mirror { sfu, key, events, peers, by_conn, link, opened: Instant::now(), frames: 1 })
@@ -323,6 +189,7 @@ impl Drop for Mirror {
 /// and this node's speakers' packets (`up`) up, and after a loss makes another one a second later.
 async fn link(
     cluster: Cluster,
+    inbox: mpsc::WeakSender<RoomInput>,
     room: RoomId,
     owner: String,
     sfu: stoa_sfu::Sfu,
@@ -333,13 +200,13 @@ async fn link(
         let origin = cluster.media_of(&owner);
         let ip = origin.and_then(|o| stoa_sfu::link::local_ip_towards(o).ok()).unwrap_or(sfu.local_addr().ip());
         match stoa_sfu::link::Link::new(ip, sfu.slot_count()).await {
-            Ok((link, offer)) => match request(&cluster, &room, RelayIn::Link { sdp: offer }).await {
-                Some(Reply::Link(Ok(answer))) => {
+            Ok((link, offer)) => match ask_owner(&inbox, RoomRequest::Link { sdp: offer }).await {
+                Some(RoomReply::Linked(Ok(answer))) => {
                     tracing::info!(%room, %owner, "linked to the room's origin");
                     let why = link.run(&answer, &sfu, key, &mut up).await;
                     tracing::warn!(%room, %owner, error = %why, "the link to the room's origin stopped");
                 }
-                Some(Reply::Link(Err(why))) => tracing::warn!(%room, %owner, %why, "the origin refused a link"),
+                Some(RoomReply::Linked(Err(why))) => tracing::warn!(%room, %owner, %why, "the origin refused a link"),
                 _ => tracing::warn!(%room, %owner, "the origin did not answer a link"),
             },
             Err(e) => tracing::warn!(%room, error = %e, "cannot make a link to the room's origin"),
@@ -348,13 +215,19 @@ async fn link(
     }
 }
 
+/// Asks the room's owner through this node's relay to it (`inbox`), as any route here would.
+async fn ask_owner(inbox: &mpsc::WeakSender<RoomInput>, request: RoomRequest) -> Option<RoomReply> {
+    let inbox = inbox.upgrade()?;
+    crate::live::ask(&inbox, request).await
+}
+
 /// A room another node owns, as this node's routes and connections see it. Ends when the room ends, its
 /// owner changes or falls silent (`stop`), or the directory lets go of it.
 pub(crate) async fn remote_room(
     cluster: Cluster,
     room: RoomId,
     owner: String,
-    mut rx: mpsc::Receiver<RoomInput>,
+    (inbox, mut rx): (mpsc::WeakSender<RoomInput>, mpsc::Receiver<RoomInput>),
     mut stop: oneshot::Receiver<Stop>,
 ) {
     let subject = outbound(&room, cluster.node());
@@ -368,9 +241,9 @@ pub(crate) async fn remote_room(
     let to_owner = inbound(&room);
     let (broadcast, _) = broadcast::channel::<Utf8Bytes>(crate::live::BROADCAST_QUEUE);
     let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
-    type Pending = (Instant, oneshot::Sender<Result<JoinOutcome, JoinError>>);
+    type Pending = (Instant, oneshot::Sender<RoomReply>);
     let mut pending: HashMap<u64, Pending> = HashMap::new();
-    let mut next_token = 1u64;
+    let mut next_ticket = 1u64;
     let mut sweep = tokio::time::interval(Duration::from_secs(1));
     // This node's mirror of the room's media, made when the owner first gives it a listener to serve.
     let mut mirror: Option<Mirror> = None;
@@ -395,7 +268,7 @@ pub(crate) async fn remote_room(
                 break;
             }
             _ = sweep.tick() => {
-                // Joins the owner never answered: their requests give up with "no such room".
+                // Requests the owner never answered give up (a join as "unreachable").
                 pending.retain(|_, (at, _)| at.elapsed() < ANSWER);
                 // A mirror whose last peer went with an offer the owner never sent back.
                 mirror.take_if(|m| m.peers.is_empty() && m.opened.elapsed() > ANSWER);
@@ -403,97 +276,60 @@ pub(crate) async fn remote_room(
             input = rx.recv() => {
                 let Some(input) = input else { break };
                 match input {
-                    RoomInput::Join { user, relations, asked, grant, reply } => {
-                        if pending.len() >= MAX_PENDING_JOINS {
-                            // Dropping the reply answers the join: the room cannot be reached just now.
-                            drop(reply);
-                            continue;
+                    RoomInput::Request { from: Caller::Here(reply), request } => {
+                        match &request {
+                            // A new offer replaces the connection's media (the mirror and its link stay for
+                            // the answer, which the owner sends back here).
+                            RoomRequest::Command { conn, message } => {
+                                if matches!(message.command, stoa_proto::ClientCommand::Offer { .. })
+                                    && let Some(m) = mirror.as_mut()
+                                {
+                                    m.close(*conn);
+                                }
+                            }
+                            RoomRequest::Disconnected { conn } => {
+                                if let Some(m) = mirror.as_mut() {
+                                    m.close(*conn);
+                                }
+                                // The last listener here gone: the link stops, and the origin's peer for it
+                                // times out.
+                                mirror.take_if(|m| m.peers.is_empty());
+                                if conns.remove(conn).is_none() {
+                                    continue;
+                                }
+                            }
+                            _ => {}
                         }
-                        let token = next_token;
-                        next_token += 1;
-                        if cluster.send(to_owner.clone(), RelayIn::Join { token, user, relations, asked, grant }) {
-                            pending.insert(token, (Instant::now(), reply));
-                        }
-                    }
-                    RoomInput::Command { conn, message } => {
-                        // A new offer replaces the connection's media (the mirror and its link stay for the
-                        // answer, which the owner sends back here).
-                        if matches!(message.command, stoa_proto::ClientCommand::Offer { .. })
-                            && let Some(m) = mirror.as_mut()
-                        {
-                            m.close(conn);
-                        }
-                        cluster.send(to_owner.clone(), RelayIn::Command { conn, message });
-                    }
-                    RoomInput::Disconnected { conn } => {
-                        if let Some(m) = mirror.as_mut() {
-                            m.close(conn);
-                        }
-                        // The last listener here gone: the link stops, and the origin's peer for it times out.
-                        mirror.take_if(|m| m.peers.is_empty());
-                        if conns.remove(&conn).is_some() {
-                            cluster.send(to_owner.clone(), RelayIn::Disconnected { conn });
+                        let ticket = match reply {
+                            // Dropping the reply answers the request: the room cannot be reached just now.
+                            Some(_) if pending.len() >= MAX_PENDING => continue,
+                            Some(reply) => {
+                                next_ticket += 1;
+                                pending.insert(next_ticket, (Instant::now(), reply));
+                                Some(next_ticket)
+                            }
+                            None => None,
+                        };
+                        if !cluster.send(to_owner.clone(), FromNode { ticket, request }) {
+                            ticket.map(|t| pending.remove(&t));
                         }
                     }
                     RoomInput::Restarting { retry_after_ms } => {
                         // This node is stopping: its own connections are told; the room goes on.
                         let _ = broadcast.send(encode(&ServerEvent::ServerRestarting { retry_after_ms }));
                     }
-                    RoomInput::Expel { user, reason, message } => {
-                        cluster.send(to_owner.clone(), RelayIn::Expel { user, reason, message });
-                    }
-                    RoomInput::AdminEnd { admin } => {
-                        cluster.send(to_owner.clone(), RelayIn::AdminEnd { admin });
-                    }
-                    RoomInput::SetCapacity { capacity } => {
-                        cluster.send(to_owner.clone(), RelayIn::SetCapacity { capacity });
-                    }
-                    RoomInput::Invite { actor, users, reply } => {
-                        let (cluster, room) = (cluster.clone(), room.clone());
-                        tokio::spawn(async move {
-                            if let Some(Reply::Invite(r)) = request(&cluster, &room, RelayIn::Invite { actor, users }).await {
-                                let _ = reply.send(r);
-                            }
-                        });
-                    }
-                    RoomInput::Ping { actor, target, reply } => {
-                        let (cluster, room) = (cluster.clone(), room.clone());
-                        tokio::spawn(async move {
-                            if let Some(Reply::Ping(r)) = request(&cluster, &room, RelayIn::Ping { actor, target }).await {
-                                let _ = reply.send(r);
-                            }
-                        });
-                    }
-                    RoomInput::Present { users, reply } => {
-                        let (cluster, room) = (cluster.clone(), room.clone());
-                        tokio::spawn(async move {
-                            if let Some(Reply::Present(u, t)) = request(&cluster, &room, RelayIn::Present { users }).await {
-                                let _ = reply.send((u, t));
-                            }
-                        });
-                    }
-                    RoomInput::Audience { offset, limit, reply } => {
-                        let (cluster, room) = (cluster.clone(), room.clone());
-                        tokio::spawn(async move {
-                            if let Some(Reply::Audience(page)) = request(&cluster, &room, RelayIn::Audience { offset, limit }).await {
-                                let _ = reply.send(page);
-                            }
-                        });
-                    }
-                    // Only an owner's room task gets these.
-                    RoomInput::Relations { .. }
-                    | RoomInput::RemoteJoin { .. }
-                    | RoomInput::Relayed { .. }
-                    | RoomInput::NodeLost { .. }
-                    | RoomInput::Link { .. }
-                    | RoomInput::RecordingStopped { .. }
-                    | RoomInput::HandOver => {}
                     // A restream is started on the room's own node, where its egress runs.
                     RoomInput::Restream { reply, .. } => {
                         let _ = reply.send(Err(crate::live::RestreamRefused::Unavailable(
                             "The room runs on another node.".into(),
                         )));
                     }
+                    // Only an owner's room task gets these.
+                    RoomInput::Request { from: Caller::Node { .. }, .. }
+                    | RoomInput::Relations { .. }
+                    | RoomInput::NodeLost { .. }
+                    | RoomInput::RecordingStopped { .. }
+                    | RoomInput::HandOver => {}
                 }
             }
             Some(message) = sub.next() => {
@@ -502,22 +338,22 @@ pub(crate) async fn remote_room(
                     continue;
                 }
                 match out {
-                    ToNode::Joined { token, result } => {
-                        let Some((_, reply)) = pending.remove(&token) else {
-                            // The join gave up waiting: the owner lets go of the connection.
-                            if let Ok(conn) = result {
-                                cluster.send(to_owner.clone(), RelayIn::Disconnected { conn });
+                    ToNode::Reply { ticket, reply } => {
+                        let Some((_, asker)) = pending.remove(&ticket) else {
+                            // The asker gave up waiting: the owner lets go of a connection it granted.
+                            if let RoomReply::Joined(Ok(conn)) = reply {
+                                cluster.send(to_owner.clone(), FromNode { ticket: None, request: RoomRequest::Disconnected { conn } });
                             }
                             continue;
                         };
-                        let outcome = result.map(|conn| {
+                        let reply = reply.map_join(|conn| {
                             let (tx, personal) = mpsc::channel(crate::live::PERSONAL_QUEUE);
                             conns.insert(conn, tx);
                             JoinOutcome { conn, personal, broadcast: broadcast.subscribe() }
                         });
-                        if let Err(Ok(outcome)) = reply.send(outcome) {
+                        if let Err(RoomReply::Joined(Ok(outcome))) = asker.send(reply) {
                             conns.remove(&outcome.conn);
-                            cluster.send(to_owner.clone(), RelayIn::Disconnected { conn: outcome.conn });
+                            cluster.send(to_owner.clone(), FromNode { ticket: None, request: RoomRequest::Disconnected { conn: outcome.conn } });
                         }
                     }
                     ToNode::Event { conn, text } => {
@@ -525,7 +361,7 @@ pub(crate) async fn remote_room(
                         if tx.try_send(Outbound::Event(Utf8Bytes::from(text))).is_err() {
                             // Too slow, as on the owner: cut off, and the owner lets go of it.
                             conns.remove(&conn);
-                            cluster.send(to_owner.clone(), RelayIn::Disconnected { conn });
+                            cluster.send(to_owner.clone(), FromNode { ticket: None, request: RoomRequest::Disconnected { conn } });
                         }
                     }
                     ToNode::Close { conn } => {
@@ -550,7 +386,7 @@ pub(crate) async fn remote_room(
                     ToNode::HostMedia { conn, sdp, slots, source, publish, frames } => {
                         let Some(tx) = conns.get(&conn) else { continue };
                         if mirror.is_none() {
-                            mirror = Mirror::open(&cluster, &room, &owner);
+                            mirror = Mirror::open(&cluster, &room, &owner, inbox.clone());
                         }
                         match mirror.as_mut() {
                             Some(m) => {
@@ -658,34 +494,39 @@ mod tests {
     #[tokio::test]
     async fn a_message_is_opened_once_only_if_signed_with_the_key_for_its_subject_and_fresh() {
         let (cluster, _nats, _dir) = node("a").await;
-        let sealed = cluster.seal("stoa.room.x.in", RelayIn::SetCapacity { capacity: 7 });
-        let (from, opened) = cluster.open::<RelayIn>("stoa.room.x.in", &sealed).expect("a sealed message opens");
+        let sealed = cluster
+            .seal("stoa.room.x.in", FromNode { ticket: None, request: RoomRequest::SetCapacity { capacity: 7 } });
+        let (from, opened) = cluster.open::<FromNode>("stoa.room.x.in", &sealed).expect("a sealed message opens");
         assert_eq!(from, "a");
-        assert!(matches!(opened, RelayIn::SetCapacity { capacity: 7 }));
+        assert!(matches!(opened, FromNode { ticket: None, request: RoomRequest::SetCapacity { capacity: 7 } }));
         // The same message again is a replay.
-        assert!(cluster.open::<RelayIn>("stoa.room.x.in", &sealed).is_none());
+        assert!(cluster.open::<FromNode>("stoa.room.x.in", &sealed).is_none());
         // On another subject (another room), it is not valid.
-        let sealed = cluster.seal("stoa.room.x.in", RelayIn::SetCapacity { capacity: 7 });
-        assert!(cluster.open::<RelayIn>("stoa.room.y.in", &sealed).is_none());
+        let sealed = cluster
+            .seal("stoa.room.x.in", FromNode { ticket: None, request: RoomRequest::SetCapacity { capacity: 7 } });
+        assert!(cluster.open::<FromNode>("stoa.room.y.in", &sealed).is_none());
         // A byte changed, or signed with another key: refused.
-        let mut bent = cluster.seal("stoa.room.x.in", RelayIn::SetCapacity { capacity: 7 }).to_vec();
+        let mut bent = cluster
+            .seal("stoa.room.x.in", FromNode { ticket: None, request: RoomRequest::SetCapacity { capacity: 7 } })
+            .to_vec();
         let last = bent.len() - 2;
         bent[last] ^= 1;
-        assert!(cluster.open::<RelayIn>("stoa.room.x.in", &bent).is_none());
+        assert!(cluster.open::<FromNode>("stoa.room.x.in", &bent).is_none());
         let (other, _nats2, _dir2) = node("b").await;
-        let foreign = other.seal("stoa.room.x.in", RelayIn::SetCapacity { capacity: 7 });
-        assert!(cluster.open::<RelayIn>("stoa.room.x.in", &foreign).is_none());
+        let foreign =
+            other.seal("stoa.room.x.in", FromNode { ticket: None, request: RoomRequest::SetCapacity { capacity: 7 } });
+        assert!(cluster.open::<FromNode>("stoa.room.x.in", &foreign).is_none());
         // Signed right but stale.
         let old = super::super::Envelope {
             n: "a".to_string(),
             t: super::super::now_ms() - MAX_AGE.as_millis() as i64 - 1000,
             r: 42,
-            b: RelayIn::SetCapacity { capacity: 7 },
+            b: FromNode { ticket: None, request: RoomRequest::SetCapacity { capacity: 7 } },
         };
         let json = serde_json::to_vec(&old).unwrap();
         let mut stale = cluster.mac("stoa.room.x.in", &json).to_vec();
         stale.extend_from_slice(&json);
-        assert!(cluster.open::<RelayIn>("stoa.room.x.in", &stale).is_none());
+        assert!(cluster.open::<FromNode>("stoa.room.x.in", &stale).is_none());
         assert_eq!(cluster.refused.load(std::sync::atomic::Ordering::Relaxed), 5);
     }
 
@@ -695,18 +536,22 @@ mod tests {
         let room = RoomId("silentroom01".into());
         let (tx, rx) = mpsc::channel(crate::live::INBOX);
         let (_stop, stop_rx) = oneshot::channel();
-        tokio::spawn(remote_room(cluster, room, "a".into(), rx, stop_rx));
-        let user = |i: i64| UserSummary { id: UserId(i), username: format!("u{i}"), display_name: format!("U{i}") };
+        tokio::spawn(remote_room(cluster, room, "a".into(), (tx.downgrade(), rx), stop_rx));
+        let user = |i: i64| stoa_proto::UserSummary {
+            id: stoa_proto::UserId(i),
+            username: format!("u{i}"),
+            display_name: format!("U{i}"),
+        };
         let mut answers = Vec::new();
-        for i in 0..=MAX_PENDING_JOINS as i64 {
+        for i in 0..=MAX_PENDING as i64 {
             let (reply, answer) = oneshot::channel();
-            let join = RoomInput::Join {
+            let request = RoomRequest::Join {
                 user: user(i),
-                relations: Relations::default(),
+                relations: stoa_room::Relations::default(),
                 asked: Vec::new(),
                 grant: stoa_proto::Grant::ALL,
-                reply,
             };
+            let join = RoomInput::Request { from: Caller::Here(Some(reply)), request };
             tx.send(join).await.unwrap();
             answers.push(answer);
         }

@@ -2,7 +2,7 @@
 //! events (personal and room-wide) to the client.
 
 use crate::live::budget::{CommandBudget, Verdict};
-use crate::live::input::{JoinOutcome, Outbound, RoomInput};
+use crate::live::input::{JoinOutcome, Outbound, RoomInput, RoomRequest};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures_util::{SinkExt, StreamExt};
 use stoa_proto::{ClientMessage, ServerEvent};
@@ -26,7 +26,7 @@ impl Departure {
 
 impl Drop for Departure {
     fn drop(&mut self) {
-        let input = RoomInput::Disconnected { conn: self.conn };
+        let input = RoomInput::told(RoomRequest::Disconnected { conn: self.conn });
         if let Err(mpsc::error::TrySendError::Full(input)) = self.room.try_send(input) {
             let room = self.room.clone();
             tokio::spawn(async move {
@@ -95,7 +95,9 @@ async fn from_client(
         }
     }
     match parsed {
-        Ok(message) => room.send(RoomInput::Command { conn, message }).await.map_err(|_| "room ended"),
+        Ok(message) => {
+            room.send(RoomInput::told(RoomRequest::Command { conn, message })).await.map_err(|_| "room ended")
+        }
         Err(why) => sent(sink.send(error_event("invalid_message", &why)).await),
     }
 }

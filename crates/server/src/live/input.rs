@@ -2,6 +2,7 @@
 
 use crate::live::nodes::NodeName;
 use axum::extract::ws::Utf8Bytes;
+use serde::{Deserialize, Serialize};
 use stoa_proto::{AudiencePage, ClientMessage, UserId, UserSummary};
 use stoa_room::{CommandError, ConnId, JoinError, Relations};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -14,9 +15,10 @@ pub(crate) const PERSONAL_QUEUE: usize = 64;
 pub(crate) const BROADCAST_QUEUE: usize = 256;
 /// The room task's inbox. Senders wait when it is full, which slows the busiest clients, not the room.
 pub(crate) const INBOX: usize = 1024;
-/// What reaches a room task.
-#[derive(Debug)]
-pub enum RoomInput {
+/// What anyone may ask of a room, on this node or from another: serializable, so that a request crosses
+/// nodes as it is, and the cluster's relay forwards it, and its answer, without reading it.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RoomRequest {
     /// A user asks to join; the answer is a connection or a refusal.
     Join {
         /// Who.
@@ -27,8 +29,6 @@ pub enum RoomInput {
         asked: Vec<UserId>,
         /// What the connection may do (an access token's scopes).
         grant: stoa_proto::Grant,
-        /// Where to answer.
-        reply: oneshot::Sender<Result<JoinOutcome, JoinError>>,
     },
     /// A command from a connection.
     Command {
@@ -37,42 +37,10 @@ pub enum RoomInput {
         /// The command.
         message: ClientMessage,
     },
-    /// The server is stopping to restart: everyone is told, and the room lives on in the store.
-    Restarting {
-        /// The delay suggested to clients.
-        retry_after_ms: u32,
-    },
     /// A connection's socket closed.
     Disconnected {
         /// Which connection.
         conn: ConnId,
-    },
-    /// A moderator invites users into the room.
-    Invite {
-        /// The moderator.
-        actor: UserId,
-        /// Whom.
-        users: Vec<UserId>,
-        /// Where to answer.
-        reply: oneshot::Sender<Result<(), CommandError>>,
-    },
-    /// The store's answer to the room's [`stoa_room::Output::LookUpRelations`].
-    Relations {
-        /// The member of the stage asked about.
-        of: UserId,
-        /// Whom they were asked about.
-        among: Vec<UserId>,
-        /// Whom of those they follow and block.
-        outgoing: stoa_store::Outgoing,
-    },
-    /// A participant pings someone to join (in a closed room, a moderator, and the ping invites).
-    Ping {
-        /// Who pings.
-        actor: UserId,
-        /// Whom.
-        target: UserId,
-        /// Where to answer: the room's access after the ping.
-        reply: oneshot::Sender<Result<stoa_room::Access, CommandError>>,
     },
     /// Takes a user out of the room (suspended, or their account deleted), telling them why.
     Expel {
@@ -93,12 +61,25 @@ pub enum RoomInput {
         /// Participants the room holds from now on.
         capacity: u32,
     },
+    /// A moderator invites users into the room.
+    Invite {
+        /// The moderator.
+        actor: UserId,
+        /// Whom.
+        users: Vec<UserId>,
+    },
+    /// A participant pings someone to join (in a closed room, a moderator, and the ping invites); the
+    /// answer is the room's access after the ping.
+    Ping {
+        /// Who pings.
+        actor: UserId,
+        /// Whom.
+        target: UserId,
+    },
     /// Which of these users are in the room now (for a report).
     Present {
         /// Whom to look for.
         users: Vec<UserId>,
-        /// Where to answer: those present, and the room's title.
-        reply: oneshot::Sender<(Vec<UserId>, String)>,
     },
     /// A page of the audience.
     Audience {
@@ -106,33 +87,103 @@ pub enum RoomInput {
         offset: u32,
         /// How many at most.
         limit: u32,
-        /// Where to answer.
-        reply: oneshot::Sender<AudiencePage>,
     },
-    /// A join relayed from another node of the cluster; the answer goes back to that node.
-    RemoteJoin {
-        /// The node the user's WebSocket is on.
-        node: NodeName,
-        /// That node's token for the join.
-        token: u64,
-        /// Who.
-        user: UserSummary,
-        /// Their relations to `asked`.
-        relations: Relations,
-        /// Whom the relations were looked up among.
-        asked: Vec<UserId>,
-        /// What the connection may do.
-        grant: stoa_proto::Grant,
+    /// Another node links its SFU to the room's: the answer to its offer, or why not. The link is a
+    /// listener's peer here, so the origin's slot, stage and joining decisions reach that node's listeners.
+    Link {
+        /// Its SDP offer.
+        sdp: String,
     },
-    /// A command (or, with none, the socket's close) relayed from another node: acted on only if that node
-    /// holds the connection.
-    Relayed {
-        /// The node it came from.
+}
+
+impl RoomRequest {
+    /// The connection the request speaks for: only the node that holds it may.
+    pub fn conn(&self) -> Option<ConnId> {
+        match self {
+            RoomRequest::Command { conn, .. } | RoomRequest::Disconnected { conn } => Some(*conn),
+            _ => None,
+        }
+    }
+}
+
+/// A room's answer to a [`RoomRequest`]. `J` is what a granted join is: on the node that holds the socket a
+/// [`JoinOutcome`] (the connection and its event streams), between nodes the connection's ID.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RoomReply<J = JoinOutcome> {
+    /// To `Join`.
+    Joined(Result<J, JoinError>),
+    /// To `Invite`.
+    Invited(Result<(), CommandError>),
+    /// To `Ping`: the room's access after it.
+    Pinged(Result<stoa_room::Access, CommandError>),
+    /// To `Present`: those present, and the room's title.
+    Present(Vec<UserId>, String),
+    /// To `Audience`.
+    Audience(AudiencePage),
+    /// To `Link`: the SDP answer, or why not.
+    Linked(Result<String, String>),
+}
+
+impl<J> RoomReply<J> {
+    /// The same answer, with a granted join made into a `K` (a connection ID into its streams, where the
+    /// socket is).
+    pub fn map_join<K>(self, join: impl FnOnce(J) -> K) -> RoomReply<K> {
+        match self {
+            RoomReply::Joined(result) => RoomReply::Joined(result.map(join)),
+            RoomReply::Invited(r) => RoomReply::Invited(r),
+            RoomReply::Pinged(r) => RoomReply::Pinged(r),
+            RoomReply::Present(users, title) => RoomReply::Present(users, title),
+            RoomReply::Audience(page) => RoomReply::Audience(page),
+            RoomReply::Linked(r) => RoomReply::Linked(r),
+        }
+    }
+}
+
+impl RoomReply<std::convert::Infallible> {
+    /// An answer that is not a granted join, as any kind of answer.
+    pub fn widen<J>(self) -> RoomReply<J> {
+        self.map_join(|never| match never {})
+    }
+}
+
+/// Who asked, and so where the answer goes.
+#[derive(Debug)]
+pub enum Caller {
+    /// A route or a socket on this node: the answer, if one is wanted, goes to the sender.
+    Here(Option<oneshot::Sender<RoomReply>>),
+    /// Another node: the answer goes back to it under its ticket, in order with everything else the room
+    /// sends that node, so that a join's answer comes before the connection's first event.
+    Node {
+        /// Which node.
         node: NodeName,
-        /// Which connection.
-        conn: ConnId,
-        /// The command; `None` when the connection is gone.
-        message: Option<ClientMessage>,
+        /// The node's number for the answer; `None` if it wants none.
+        ticket: Option<u64>,
+    },
+}
+
+/// What reaches a room task.
+#[derive(Debug)]
+pub enum RoomInput {
+    /// A request, from this node or another.
+    Request {
+        /// Who asked.
+        from: Caller,
+        /// What.
+        request: RoomRequest,
+    },
+    /// The server is stopping to restart: everyone is told, and the room lives on in the store.
+    Restarting {
+        /// The delay suggested to clients.
+        retry_after_ms: u32,
+    },
+    /// The store's answer to the room's [`stoa_room::Output::LookUpRelations`].
+    Relations {
+        /// The member of the stage asked about.
+        of: UserId,
+        /// Whom they were asked about.
+        among: Vec<UserId>,
+        /// Whom of those they follow and block.
+        outgoing: stoa_store::Outgoing,
     },
     /// A node of the cluster fell silent (killed, or cut off): its connections are gone; their people keep
     /// their places for the reconnect grace, as after any dropped socket.
@@ -160,16 +211,26 @@ pub enum RoomInput {
         /// The sentence for the room.
         message: String,
     },
-    /// Another node links its SFU to the room's: the answer to its offer, or why not. The link is a
-    /// listener's peer here, so the origin's slot, stage and joining decisions reach that node's listeners.
-    Link {
-        /// The node.
-        node: NodeName,
-        /// Its SDP offer.
-        sdp: String,
-        /// Where to answer.
-        reply: oneshot::Sender<Result<String, String>>,
-    },
+}
+
+impl RoomInput {
+    /// A request from this node that wants no answer.
+    pub fn told(request: RoomRequest) -> RoomInput {
+        RoomInput::Request { from: Caller::Here(None), request }
+    }
+}
+
+/// Asks a room (through its inbox) and waits for the answer. `None` if the room is gone, or (for a room
+/// another node runs) did not answer in time.
+pub async fn ask(room: &mpsc::Sender<RoomInput>, request: RoomRequest) -> Option<RoomReply> {
+    let (reply, answer) = oneshot::channel();
+    room.send(RoomInput::Request { from: Caller::Here(Some(reply)), request }).await.ok()?;
+    answer.await.ok()
+}
+
+/// Hands a room a request that wants no answer. False if the room is gone.
+pub async fn tell(room: &mpsc::Sender<RoomInput>, request: RoomRequest) -> bool {
+    room.send(RoomInput::told(request)).await.is_ok()
 }
 
 /// What the room task sends one connection.

@@ -15,6 +15,6 @@ mod task;
 pub use connection::{Departure, serve_connection};
 pub use directory::{Directory, RoomHandle, Snapshot};
 pub(crate) use input::{BROADCAST_QUEUE, INBOX, PERSONAL_QUEUE};
-pub use input::{JoinOutcome, Outbound, RestreamRefused, RoomInput};
+pub use input::{Caller, JoinOutcome, Outbound, RestreamRefused, RoomInput, RoomReply, RoomRequest, ask, tell};
 pub use nodes::{NodeName, Nodes, Routing, ToNode};
 pub use task::{AudiencePackets, RoomSettings, new_room_key, spawn_room};

@@ -5,11 +5,11 @@
 //! Routing is picked once, when the server starts.
 
 use super::directory::Snapshot;
-use super::input::{Outbound, RoomInput};
+use super::input::{Outbound, RoomInput, RoomReply};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use stoa_proto::RoomId;
-use stoa_room::{ConnId, JoinError};
+use stoa_room::ConnId;
 use stoa_store::Store;
 use tokio::sync::mpsc;
 
@@ -60,12 +60,13 @@ pub(crate) enum Sink {
 /// routing reads it and acts for its connections (see `cluster/relay.rs`).
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToNode {
-    /// The answer to a join.
-    Joined {
-        /// The node's token for the join.
-        token: u64,
-        /// The connection, or why not.
-        result: Result<ConnId, JoinError>,
+    /// The answer to a request the node made, under the node's ticket: a join's answer comes this way so
+    /// that nothing for the connection overtakes it.
+    Reply {
+        /// The node's ticket.
+        ticket: u64,
+        /// The answer.
+        reply: RoomReply<ConnId>,
     },
     /// A personal event.
     Event {

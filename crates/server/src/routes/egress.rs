@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiJson};
-use crate::live::{RestreamRefused, RoomHandle, RoomInput, Snapshot};
+use crate::live::{self, RestreamRefused, RoomHandle, RoomInput, RoomReply, RoomRequest, Snapshot};
 use crate::recordings::{file_of, may_hear, new_id};
 use crate::routes::rooms::visible_room;
 use axum::extract::{Path, RawQuery, State};
@@ -265,9 +265,11 @@ pub async fn make_clip(
         return Err(ApiError::new(StatusCode::CONFLICT, "clips_off", "The hosts of this room have not allowed clips."));
     }
     let me = session.account.id;
-    let (reply, answer) = oneshot::channel();
-    handle.tx.send(RoomInput::Present { users: vec![me], reply }).await.map_err(|_| ApiError::no_such_room())?;
-    let (present, title) = answer.await.map_err(|_| ApiError::no_such_room())?;
+    let Some(RoomReply::Present(present, title)) =
+        live::ask(&handle.tx, RoomRequest::Present { users: vec![me] }).await
+    else {
+        return Err(ApiError::no_such_room());
+    };
     if !present.contains(&me) {
         return Err(ApiError::forbidden("not_in_room", "Join the room to clip it."));
     }

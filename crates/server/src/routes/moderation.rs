@@ -5,7 +5,7 @@ use crate::auth::Session;
 use crate::client_ip::ClientAddr;
 use crate::error::{ApiError, ApiJson};
 use crate::limits::HOUR;
-use crate::live::RoomInput;
+use crate::live::{self, RoomReply, RoomRequest};
 use crate::routes::rooms::visible_room;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,7 +13,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use stoa_proto::{ErrorBody, ModerationLog, ReportReceipt, ReportRequest, RoomId};
 use stoa_store::NewReport;
-use tokio::sync::oneshot;
 
 /// The routes.
 pub fn router() -> Router<AppState> {
@@ -94,9 +93,9 @@ pub async fn report(
     let (handle, _) = visible_room(&state, &session, &id).await?;
     let mut users = vec![me];
     users.extend(body.user_id);
-    let (reply, answer) = oneshot::channel();
-    handle.tx.send(RoomInput::Present { users, reply }).await.map_err(|_| ApiError::no_such_room())?;
-    let (present, title) = answer.await.map_err(|_| ApiError::no_such_room())?;
+    let Some(RoomReply::Present(present, title)) = live::ask(&handle.tx, RoomRequest::Present { users }).await else {
+        return Err(ApiError::no_such_room());
+    };
     if !present.contains(&me) {
         return Err(ApiError::forbidden("not_in_room", "Join the room to report in it."));
     }

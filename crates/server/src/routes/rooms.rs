@@ -5,7 +5,7 @@ use crate::auth::Session;
 use crate::client_ip::ClientAddr;
 use crate::error::{ApiError, ApiJson};
 use crate::limits::HOUR;
-use crate::live::{Departure, RoomInput, Snapshot, serve_connection, spawn_room};
+use crate::live::{self, Departure, RoomReply, RoomRequest, Snapshot, serve_connection, spawn_room};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, Query, State};
@@ -23,7 +23,6 @@ use stoa_proto::{
 };
 use stoa_room::{Relations, Room, RoomConfig, may_see};
 use stoa_store::{Audience, FanOut, NewNotification, RoomRecord, random_code};
-use tokio::sync::oneshot;
 use utoipa::IntoParams;
 
 /// The largest WebSocket message a client may send. Commands are a few dozen bytes; SDP offers, which
@@ -306,11 +305,11 @@ pub async fn audience(
     Query(q): Query<AudienceQuery>,
 ) -> Result<Json<AudiencePage>, ApiError> {
     let (handle, _) = visible_room(&state, &session, &id).await?;
-    let (reply, answer) = oneshot::channel();
-    let input =
-        RoomInput::Audience { offset: q.offset.unwrap_or(0), limit: crate::routes::page_limit(q.limit)?, reply };
-    handle.tx.send(input).await.map_err(|_| ApiError::no_such_room())?;
-    Ok(Json(answer.await.map_err(|_| ApiError::no_such_room())?))
+    let request = RoomRequest::Audience { offset: q.offset.unwrap_or(0), limit: crate::routes::page_limit(q.limit)? };
+    match live::ask(&handle.tx, request).await {
+        Some(RoomReply::Audience(page)) => Ok(Json(page)),
+        _ => Err(ApiError::no_such_room()),
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/rooms/{id}/invited", tag = "rooms", security(("bearer" = [])),
@@ -334,13 +333,11 @@ pub async fn invite(
     {
         invitations_quota(&state, session.account.id, users.len())?;
     }
-    let (reply, answer) = oneshot::channel();
-    handle
-        .tx
-        .send(RoomInput::Invite { actor: session.account.id, users: users.clone(), reply })
-        .await
-        .map_err(|_| ApiError::no_such_room())?;
-    answer.await.map_err(|_| ApiError::no_such_room())??;
+    let request = RoomRequest::Invite { actor: session.account.id, users: users.clone() };
+    let Some(RoomReply::Invited(invited)) = live::ask(&handle.tx, request).await else {
+        return Err(ApiError::no_such_room());
+    };
+    invited?;
     let snapshot = handle.snapshot.borrow().clone();
     if snapshot.access.visibility == stoa_proto::Visibility::Closed {
         state.notifier.tell_all(
@@ -398,9 +395,10 @@ pub async fn ping(
     if handle.snapshot.borrow().access.visibility == stoa_proto::Visibility::Closed {
         invitations_quota(&state, me, 1)?;
     }
-    let (reply, answer) = oneshot::channel();
-    handle.tx.send(RoomInput::Ping { actor: me, target, reply }).await.map_err(|_| ApiError::no_such_room())?;
-    let access = answer.await.map_err(|_| ApiError::no_such_room())??;
+    let Some(RoomReply::Pinged(access)) = live::ask(&handle.tx, RoomRequest::Ping { actor: me, target }).await else {
+        return Err(ApiError::no_such_room());
+    };
+    let access = access?;
     // The pinged must be able to come in: in a social room, followed by a moderator; never blocked by one.
     let theirs = state.store.relations_among(target, &access.moderators).await?;
     let relations = Relations { followed_by: theirs.followed_by, blocked_by: theirs.blocked_by };
@@ -466,29 +464,23 @@ pub async fn websocket(
     if handle.remote && state.cluster.as_ref().is_some_and(|c| !c.connected()) {
         return Err(unreachable());
     }
-    let (reply, answer) = oneshot::channel();
-    handle
-        .tx
-        .send(RoomInput::Join { user: session.account.summary(), relations, asked, grant, reply })
-        .await
-        .map_err(|_| if handle.remote { unreachable() } else { ApiError::no_such_room() })?;
-    let joined = answer
-        .await
-        .map_err(|_| if handle.remote { unreachable() } else { ApiError::no_such_room() })?
-        .map_err(|e| {
-            // The overflow: a full room whose listen link is on offers it instead.
-            let overflow =
-                snapshot.info.outputs.listen_link && snapshot.access.visibility == stoa_proto::Visibility::Open;
-            if e == stoa_room::JoinError::Full && overflow {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "room_full_listen",
-                    format!("This room is full, but you can listen on its public stream: /listen/{id}"),
-                )
-            } else {
-                e.into()
-            }
-        })?;
+    let request = RoomRequest::Join { user: session.account.summary(), relations, asked, grant };
+    let Some(RoomReply::Joined(joined)) = live::ask(&handle.tx, request).await else {
+        return Err(if handle.remote { unreachable() } else { ApiError::no_such_room() });
+    };
+    let joined = joined.map_err(|e| {
+        // The overflow: a full room whose listen link is on offers it instead.
+        let overflow = snapshot.info.outputs.listen_link && snapshot.access.visibility == stoa_proto::Visibility::Open;
+        if e == stoa_room::JoinError::Full && overflow {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "room_full_listen",
+                format!("This room is full, but you can listen on its public stream: /listen/{id}"),
+            )
+        } else {
+            e.into()
+        }
+    })?;
     let departure = Departure::new(joined.conn, handle.tx.clone());
     let credential = state.notifier.hub.revocations.watch(&session, state.store.clone());
     let budget = state.config.room_commands_per_second;

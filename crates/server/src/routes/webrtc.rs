@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::auth::Session;
 use crate::client_ip::ClientAddr;
 use crate::error::ApiError;
-use crate::live::{Outbound, RoomHandle, RoomInput, new_room_key};
+use crate::live::{self, Outbound, RoomHandle, RoomInput, RoomReply, RoomRequest, new_room_key};
 use crate::routes::rooms::visible_room_among;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -238,24 +238,24 @@ pub async fn whip(
         ));
     }
     let asked = snapshot.info.stage.iter().map(|m| m.user.id).collect();
-    let (reply, answer) = oneshot::channel();
-    let join = RoomInput::Join {
+    let join = RoomRequest::Join {
         user: session.account.summary(),
         relations,
         asked,
         grant: stoa_proto::Grant { speak: true, write: false },
-        reply,
     };
-    handle.tx.send(join).await.map_err(|_| ApiError::no_such_room())?;
-    let joined = answer.await.map_err(|_| ApiError::no_such_room())??;
+    let Some(RoomReply::Joined(joined)) = live::ask(&handle.tx, join).await else {
+        return Err(ApiError::no_such_room());
+    };
+    let joined = joined?;
     let conn = joined.conn;
     let mut personal = joined.personal;
     let mut broadcast = joined.broadcast;
     let offer = ClientMessage { id: None, command: ClientCommand::Offer { sdp: body } };
     let leave = |tx: mpsc::Sender<RoomInput>| async move {
-        let _ = tx.send(RoomInput::Disconnected { conn }).await;
+        live::tell(&tx, RoomRequest::Disconnected { conn }).await;
     };
-    if handle.tx.send(RoomInput::Command { conn, message: offer }).await.is_err() {
+    if !live::tell(&handle.tx, RoomRequest::Command { conn, message: offer }).await {
         return Err(ApiError::no_such_room());
     }
     // The room answers on the participant's own queue: `joined`, then the SDP answer or an error.
@@ -315,7 +315,7 @@ pub async fn whip(
             && let Some(why) = ended_here
         {
             tracing::info!(session = %sid2, why, "a WHIP publisher's session ends");
-            let _ = room_tx.send(RoomInput::Disconnected { conn }).await;
+            live::tell(&room_tx, RoomRequest::Disconnected { conn }).await;
         }
     });
     tracing::info!(room = %id, by = %session.account.username, "WHIP publisher joined");
@@ -384,7 +384,7 @@ pub async fn whip_delete(
     let Some(HttpPeer::Whip { tx, conn, .. }) = lock(&state.http_peers.sessions).remove(&sid) else {
         return Err(ApiError::not_found("There is no such session."));
     };
-    let _ = tx.send(RoomInput::Disconnected { conn }).await;
+    live::tell(&tx, RoomRequest::Disconnected { conn }).await;
     Ok(StatusCode::OK)
 }
 

@@ -5,13 +5,13 @@ use super::*;
 
 impl RoomTask {
     /// Another node links its SFU to the room's: one link per node, a new one replacing the old (its node
-    /// lost it and made another). The answer goes back through `reply` once the SFU makes it.
-    pub(super) fn link(&mut self, node: NodeName, sdp: String, reply: oneshot::Sender<Result<String, String>>) {
+    /// lost it and made another). The answer goes back to the node under `ticket` once the SFU makes it.
+    pub(super) fn link(&mut self, node: NodeName, sdp: String, ticket: Option<u64>) {
         self.close_links(&node);
         let source = self.new_source();
         let peer = self.sfu.offer(self.room_key, source, sdp, stoa_sfu::Forwarding::Off);
         tracing::info!(room = %self.id, %node, peer = peer.0, "a node links to the room's media");
-        self.links.insert(peer, Link { node: node.clone(), source, answer: Some(reply) });
+        self.links.insert(peer, Link { node: node.clone(), source, answer: ticket });
         self.sync_link(&node);
     }
 
@@ -102,9 +102,9 @@ impl RoomTask {
         match event {
             SfuEvent::Answer { peer, sdp } => {
                 if let Some(link) = self.links.get_mut(&peer) {
-                    if let Some(answer) = link.answer.take() {
-                        let _ = answer.send(Ok(sdp));
-                    }
+                    let ticket = link.answer.take();
+                    let node = link.node.clone();
+                    self.answer(Caller::Node { node, ticket }, RoomReply::Linked(Ok(sdp)));
                     return;
                 }
                 self.send_to_peer(peer, ServerEvent::Answer { sdp });
@@ -116,8 +116,11 @@ impl RoomTask {
             SfuEvent::Rejected { peer, error, message } => {
                 if let Some(link) = self.links.remove(&peer) {
                     tracing::info!(room = %self.id, node = %link.node, code = error.code(), %message, "a node's link is gone");
-                    if let Some(answer) = link.answer {
-                        let _ = answer.send(Err(message));
+                    if link.answer.is_some() {
+                        self.answer(
+                            Caller::Node { node: link.node, ticket: link.answer },
+                            RoomReply::Linked(Err(message)),
+                        );
                     }
                     return;
                 }

@@ -3,7 +3,10 @@
 //! closes, and the room's end.
 
 use crate::live::directory::{Directory, RoomHandle, Snapshot};
-use crate::live::input::{BROADCAST_QUEUE, INBOX, JoinOutcome, Outbound, PERSONAL_QUEUE, RestreamRefused, RoomInput};
+use crate::live::input::{
+    BROADCAST_QUEUE, Caller, INBOX, JoinOutcome, Outbound, PERSONAL_QUEUE, RestreamRefused, RoomInput, RoomReply,
+    RoomRequest,
+};
 use crate::live::nodes::{NodeName, Routing, Sink, ToNode};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, HashSet};
@@ -14,7 +17,7 @@ use stoa_proto::{ClientCommand, RoomId, ServerEvent, UserId};
 use stoa_room::{ConnId, Output, Room};
 use stoa_sfu::{PeerId, RoomKey, Sfu, SfuEvent, SourceId};
 use stoa_store::Store;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 mod media;
 
@@ -35,7 +38,8 @@ pub fn new_room_key() -> RoomKey {
 struct Link {
     node: NodeName,
     source: SourceId,
-    answer: Option<oneshot::Sender<Result<String, String>>>,
+    /// The node's ticket for the answer to its offer, until the SFU makes it.
+    answer: Option<u64>,
 }
 
 /// A connection on another node whose media that node serves from its mirror of the room.
@@ -312,100 +316,137 @@ impl RoomTask {
     }
 
     fn handle(&mut self, input: RoomInput) {
-        let now = Instant::now();
         match input {
-            RoomInput::Join { user, relations, asked, grant, reply } => {
-                let outcome = self.room.join(now, user, relations, &asked, grant).map(|conn| {
-                    let (tx, personal) = mpsc::channel(PERSONAL_QUEUE);
-                    self.conns.insert(conn, Sink::Local(tx));
-                    JoinOutcome { conn, personal, broadcast: self.broadcast.subscribe() }
-                });
-                if let Err(Ok(outcome)) = reply.send(outcome) {
-                    // The request went away between asking and the answer: the connection never opens.
-                    self.conns.remove(&outcome.conn);
-                    self.room.disconnected(now, outcome.conn);
-                }
-            }
-            RoomInput::RemoteJoin { node, token, user, relations, asked, grant } => {
-                let result = self.room.join(now, user, relations, &asked, grant).inspect(|&conn| {
-                    self.conns.insert(conn, Sink::Node(node.clone()));
-                    *self.remote_nodes.entry(node.clone()).or_default() += 1;
-                });
-                // The answer goes the way of the connection's later events, so nothing overtakes it.
-                if !self.to_node(&node, ToNode::Joined { token, result })
-                    && let Ok(conn) = result
-                {
-                    self.drop_conn(conn);
-                }
-            }
-            RoomInput::Relayed { node, conn, message } => {
-                // Only the node that holds the connection speaks for it.
-                if !matches!(self.conns.get(&conn), Some(Sink::Node(n)) if *n == node) {
-                    // A connection the room let go of (the node was thought lost, or it was too slow): the
-                    // node is told to close it, so that its client reconnects rather than talk to no one.
-                    tracing::info!(room = %self.id, %node, conn = conn.0, "a node relayed for a connection it does not hold");
-                    if message.is_some() {
-                        self.to_node(&node, ToNode::Close { conn });
-                    }
-                    return;
-                }
-                match message {
-                    Some(message) => self.handle(RoomInput::Command { conn, message }),
-                    None => self.handle(RoomInput::Disconnected { conn }),
-                }
-            }
+            RoomInput::Request { from, request } => self.request(from, request),
             RoomInput::NodeLost { node } => self.drop_node(&node, "a node fell silent; its connections are gone"),
             RoomInput::HandOver => {
                 self.broadcast_text(encode(&ServerEvent::ServerRestarting { retry_after_ms: 500 }));
                 self.handed_over = true;
             }
-            RoomInput::Link { node, sdp, reply } => self.link(node, sdp, reply),
-            RoomInput::Command { conn, message } => match message.command {
-                ClientCommand::Offer { sdp } => self.offer(conn, sdp),
-                // ICE-lite: the server learns the client's address from its checks; candidates are not needed.
-                ClientCommand::Candidate { .. } => {}
-                _ => self.room.command(now, conn, message),
-            },
-            RoomInput::Disconnected { conn } => {
-                self.forget_conn(conn);
-                self.offer_limits.forget(conn);
-                self.close_media(conn);
-                self.room.disconnected(now, conn);
-            }
             RoomInput::Restarting { retry_after_ms } => {
                 self.broadcast_text(encode(&ServerEvent::ServerRestarting { retry_after_ms }));
             }
-            RoomInput::Invite { actor, users, reply } => {
-                let _ = reply.send(self.room.invite(actor, &users));
-            }
-            RoomInput::Ping { actor, target, reply } => {
-                let _ = reply.send(self.room.ping(actor, target).map(|()| self.room.access()));
-            }
-            RoomInput::Expel { user, reason, message } => {
-                self.room.expel_user(user, &reason, &message);
-            }
-            RoomInput::AdminEnd { admin } => {
-                if let Some(actor) = admin {
-                    self.record_moderation(actor, stoa_proto::ModerationAction::EndRoom, None, None);
-                }
-                self.room.end_by_admin();
-            }
-            RoomInput::SetCapacity { capacity } => self.room.set_capacity(capacity),
             RoomInput::RecordingStopped { reason, message } => self.room.recording_stopped(reason, &message),
             RoomInput::Restream { actor, target, reply } => {
                 let _ = reply.send(self.restream(actor, target));
-            }
-            RoomInput::Present { users, reply } => {
-                let present = users.into_iter().filter(|u| self.room.role_of(*u).is_some()).collect();
-                let _ = reply.send((present, self.room.info().title));
-            }
-            RoomInput::Audience { offset, limit, reply } => {
-                let _ = reply.send(self.room.audience(offset, limit));
             }
             RoomInput::Relations { of, among, outgoing } => {
                 self.looking_up = false;
                 self.room.relations_of(of, &among, &outgoing.following, &outgoing.blocking);
             }
+        }
+    }
+
+    /// A request, from a connection or a route here or on another node. The same request is carried out
+    /// the same way wherever it came from; only a join's connection and where the answer goes differ.
+    fn request(&mut self, from: Caller, request: RoomRequest) {
+        let now = Instant::now();
+        if let (Caller::Node { node, .. }, Some(conn)) = (&from, request.conn())
+            && !matches!(self.conns.get(&conn), Some(Sink::Node(n)) if n == node)
+        {
+            // Only the node that holds a connection speaks for it. A connection the room let go of (the node
+            // was thought lost, or it was too slow): the node is told to close it, so that its client
+            // reconnects rather than talk to no one.
+            tracing::info!(room = %self.id, %node, conn = conn.0, "a node relayed for a connection it does not hold");
+            if matches!(request, RoomRequest::Command { .. }) {
+                self.to_node(node, ToNode::Close { conn });
+            }
+            return;
+        }
+        match request {
+            RoomRequest::Join { user, relations, asked, grant } => {
+                let result = self.room.join(now, user, relations, &asked, grant);
+                self.joined(from, result);
+            }
+            RoomRequest::Command { conn, message } => match message.command {
+                ClientCommand::Offer { sdp } => self.offer(conn, sdp),
+                // ICE-lite: the server learns the client's address from its checks; candidates are not needed.
+                ClientCommand::Candidate { .. } => {}
+                _ => self.room.command(now, conn, message),
+            },
+            RoomRequest::Disconnected { conn } => self.drop_conn(conn),
+            RoomRequest::Invite { actor, users } => {
+                let reply = RoomReply::Invited(self.room.invite(actor, &users));
+                self.answer(from, reply);
+            }
+            RoomRequest::Ping { actor, target } => {
+                let reply = RoomReply::Pinged(self.room.ping(actor, target).map(|()| self.room.access()));
+                self.answer(from, reply);
+            }
+            RoomRequest::Expel { user, reason, message } => {
+                self.room.expel_user(user, &reason, &message);
+            }
+            RoomRequest::AdminEnd { admin } => {
+                if let Some(actor) = admin {
+                    self.record_moderation(actor, stoa_proto::ModerationAction::EndRoom, None, None);
+                }
+                self.room.end_by_admin();
+            }
+            RoomRequest::SetCapacity { capacity } => self.room.set_capacity(capacity),
+            RoomRequest::Present { users } => {
+                let present = users.into_iter().filter(|u| self.room.role_of(*u).is_some()).collect();
+                self.answer(from, RoomReply::Present(present, self.room.info().title));
+            }
+            RoomRequest::Audience { offset, limit } => {
+                let reply = RoomReply::Audience(self.room.audience(offset, limit));
+                self.answer(from, reply);
+            }
+            RoomRequest::Link { sdp } => match from {
+                Caller::Node { node, ticket } => self.link(node, sdp, ticket),
+                here => self.answer(here, RoomReply::Linked(Err("A link comes from another node.".into()))),
+            },
+        }
+    }
+
+    /// Opens a granted join's connection where its socket is, and answers the join. A join whose asker went
+    /// away before the answer never opens.
+    fn joined(&mut self, from: Caller, result: Result<ConnId, stoa_room::JoinError>) {
+        match from {
+            Caller::Here(reply) => {
+                let outcome = result.map(|conn| {
+                    let (tx, personal) = mpsc::channel(PERSONAL_QUEUE);
+                    self.conns.insert(conn, Sink::Local(tx));
+                    JoinOutcome { conn, personal, broadcast: self.broadcast.subscribe() }
+                });
+                let unanswered = match reply {
+                    Some(reply) => match reply.send(RoomReply::Joined(outcome)) {
+                        Err(RoomReply::Joined(Ok(outcome))) => Some(outcome.conn),
+                        _ => None,
+                    },
+                    None => outcome.ok().map(|o| o.conn),
+                };
+                if let Some(conn) = unanswered {
+                    self.drop_conn(conn);
+                }
+            }
+            Caller::Node { node, ticket } => {
+                if let Ok(conn) = result {
+                    self.conns.insert(conn, Sink::Node(node.clone()));
+                    *self.remote_nodes.entry(node.clone()).or_default() += 1;
+                }
+                // The answer goes the way of the connection's later events, so nothing overtakes it.
+                let sent = ticket.is_some_and(|ticket| {
+                    self.to_node(&node, ToNode::Reply { ticket, reply: RoomReply::Joined(result) })
+                });
+                if !sent && let Ok(conn) = result {
+                    self.drop_conn(conn);
+                }
+            }
+        }
+    }
+
+    /// Sends an answer (never a granted join) to whoever asked.
+    pub(super) fn answer(&mut self, to: Caller, reply: RoomReply<std::convert::Infallible>) {
+        match to {
+            Caller::Here(Some(tx)) => {
+                let _ = tx.send(reply.widen());
+            }
+            Caller::Node { node, ticket: Some(ticket) } => {
+                if !self.to_node(&node, ToNode::Reply { ticket, reply: reply.widen() }) {
+                    self.drop_node(&node, "cannot relay to a node; dropping its connections");
+                }
+            }
+            Caller::Here(None) | Caller::Node { ticket: None, .. } => {}
         }
     }
 
