@@ -6,44 +6,17 @@
 //! the response is streamed.
 
 use super::Cluster;
-use base64::Engine;
-use serde::{Deserialize, Serialize};
+use super::protocol::{Chunk, Deleted, FILES, FILES_DELETED, Opened, Read};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The subject every node reads file requests on.
-pub(crate) const SUBJECT: &str = "stoa.files";
-/// The subject every node reads deletions on: a recording deleted through any node leaves the disk of the
-/// node that has its file.
-pub(crate) const DELETED: &str = "stoa.files.deleted";
-/// The most bytes one answer carries (base64 makes it 683 KB on the wire).
+/// The most bytes one answer carries (raw, after the envelope's head).
 pub const CHUNK: u64 = 512 * 1024;
 /// How long to wait for a node that has the file.
 const TIMEOUT: Duration = Duration::from_secs(3);
 /// Reads this node serves to others at once; past it, a request goes unanswered here (and times out).
 const CONCURRENT: usize = 32;
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Read {
-    /// The file's name in the recordings folder, as the store has it.
-    file: String,
-    offset: u64,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Deleted {
-    /// The file's name in the recordings folder.
-    file: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Chunk {
-    /// The whole file's length.
-    len: u64,
-    /// Base64 of the bytes from the offset asked for, at most [`CHUNK`].
-    bytes: String,
-}
 
 /// A plain file name: no folder, no way out of the recordings folder.
 fn plain(file: &str) -> bool {
@@ -60,12 +33,11 @@ impl Cluster {
         if !plain(file) {
             return None;
         }
-        let payload = self.seal(SUBJECT, Read { file: file.to_string(), offset });
+        let payload = self.seal(FILES, &Read { file: file.to_string(), offset }, &[]);
         let request = async_nats::client::Request::new().payload(payload).timeout(Some(TIMEOUT));
-        let message = self.client.send_request(SUBJECT.to_string(), request).await.ok()?;
-        let (_, chunk) = self.open::<Chunk>(&message.subject, &message.payload)?;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(chunk.bytes).ok()?;
-        (bytes.len() as u64 <= CHUNK).then_some((chunk.len, bytes))
+        let message = self.client.send_request(FILES.to_string(), request).await.ok()?;
+        let Opened { head: chunk, raw, .. } = self.open::<Chunk>(&message.subject, &message.payload)?;
+        (raw.len() as u64 <= CHUNK).then(|| (chunk.len, raw.to_vec()))
     }
 }
 
@@ -73,16 +45,18 @@ impl Cluster {
     /// Tells every node that a recording's file is deleted: the one that has it removes it.
     pub fn deleted(&self, file: &str) {
         if plain(file) {
-            self.send(DELETED.to_string(), Deleted { file: file.to_string() });
+            self.send(FILES_DELETED.to_string(), &Deleted { file: file.to_string() }, &[]);
         }
     }
 }
 
 /// Removes a deleted recording's file if it is on this node's disk.
 pub(crate) async fn remove(cluster: &Cluster, message: &async_nats::Message) {
-    let Some((from, deleted)) = cluster.open::<Deleted>(&message.subject, &message.payload) else { return };
+    let Some(Opened { from, head: deleted, .. }) = cluster.open::<Deleted>(&message.subject, &message.payload) else {
+        return;
+    };
     let dir = &cluster.recordings;
-    if from == cluster.node() || !plain(&deleted.file) {
+    if *from == *cluster.node() || !plain(&deleted.file) {
         return;
     }
     match tokio::fs::remove_file(dir.join(&deleted.file)).await {
@@ -96,14 +70,13 @@ pub(crate) async fn remove(cluster: &Cluster, message: &async_nats::Message) {
 pub(crate) async fn serve(cluster: Cluster, limit: Arc<tokio::sync::Semaphore>, message: async_nats::Message) {
     let Ok(_permit) = limit.try_acquire() else { return };
     let Some(reply) = message.reply.clone() else { return };
-    let Some((_, read)) = cluster.open::<Read>(&message.subject, &message.payload) else { return };
+    let Some(Opened { head: read, .. }) = cluster.open::<Read>(&message.subject, &message.payload) else { return };
     let dir = &cluster.recordings;
     if !plain(&read.file) {
         return;
     }
     let Some((len, bytes)) = read_local(&dir.join(&read.file), read.offset).await else { return };
-    let chunk = Chunk { len, bytes: base64::engine::general_purpose::STANDARD.encode(bytes) };
-    let payload = cluster.seal(reply.as_str(), chunk);
+    let payload = cluster.seal(reply.as_str(), &Chunk { len }, &bytes);
     let _ = cluster.client.publish(reply, payload).await;
 }
 

@@ -4,11 +4,10 @@
 //! status, the headers that matter and the body (at most [`MAX_BODY`]).
 
 use super::Cluster;
+use super::protocol::{self, Answered, Forwarded, Opened};
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use axum::response::IntoResponse;
-use base64::Engine;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tower::ServiceExt;
 
@@ -31,26 +30,6 @@ const RESPONSE_HEADERS: [&str; 7] = [
 /// The header that marks a forwarded request.
 pub const FORWARDED: &str = "x-stoa-forwarded";
 
-/// Where a node takes forwarded requests.
-pub(crate) fn subject(node: &str) -> String {
-    format!("stoa.http.{node}")
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Forwarded {
-    method: String,
-    uri: String,
-    headers: Vec<(String, String)>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    /// Base64.
-    body: String,
-}
-
 impl Cluster {
     /// Sends a public request (method and path with query) to `node` and returns its answer; 503 if that
     /// node does not answer.
@@ -65,11 +44,12 @@ impl Cluster {
             .iter()
             .filter_map(|h| Some((h.to_string(), headers.get(*h)?.to_str().ok()?.to_string())))
             .collect();
-        let subject = subject(node);
-        let payload = self.seal(&subject, Forwarded { method: method.to_string(), uri: uri.to_string(), headers });
+        let subject = protocol::http(node);
+        let forwarded = Forwarded { method: method.to_string(), uri: uri.to_string(), headers };
+        let payload = self.seal(&subject, &forwarded, &[]);
         let request = async_nats::client::Request::new().payload(payload).timeout(Some(TIMEOUT));
         let answer = match self.client.send_request(subject, request).await {
-            Ok(message) => self.open::<Answer>(&message.subject, &message.payload).map(|(_, a)| a),
+            Ok(message) => self.open::<Answered>(&message.subject, &message.payload),
             Err(e) => {
                 tracing::warn!(%node, error = %e, "a forwarded request got no answer");
                 None
@@ -84,7 +64,7 @@ impl Cluster {
             .with_retry_after(1)
             .into_response();
         };
-        let body = base64::engine::general_purpose::STANDARD.decode(answer.body).unwrap_or_default();
+        let Opened { head: answer, raw: body, .. } = answer;
         let mut response = Response::new(Body::from(body));
         *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
         for (name, value) in answer.headers {
@@ -99,7 +79,9 @@ impl Cluster {
 /// Answers one forwarded request with this node's own router.
 pub(crate) async fn serve(cluster: Cluster, router: axum::Router, message: async_nats::Message) {
     let Some(reply) = message.reply.clone() else { return };
-    let Some((_, forwarded)) = cluster.open::<Forwarded>(&message.subject, &message.payload) else { return };
+    let Some(Opened { head: forwarded, .. }) = cluster.open::<Forwarded>(&message.subject, &message.payload) else {
+        return;
+    };
     // Only GETs of the listen link: a node forwards nothing else, and takes nothing else.
     if forwarded.method != "GET" || !forwarded.uri.starts_with("/listen/") {
         return;
@@ -122,7 +104,6 @@ pub(crate) async fn serve(cluster: Cluster, router: axum::Router, message: async
         Ok(body) => (status, body),
         Err(_) => (StatusCode::BAD_GATEWAY.as_u16(), Default::default()),
     };
-    let answer = Answer { status, headers, body: base64::engine::general_purpose::STANDARD.encode(body) };
-    let payload = cluster.seal(reply.as_str(), answer);
+    let payload = cluster.seal(reply.as_str(), &Answered { status, headers }, &body);
     let _ = cluster.client.publish(reply, payload).await;
 }

@@ -7,31 +7,33 @@
 //!   change and once a second. Every other node keeps a *remote* entry for the room in its directory, so
 //!   that its hallway and `GET /rooms/{id}` show every room of the cluster without asking anyone.
 //! - **The relay** ([`relay`]): a client's room WebSocket may land on any node. A node that does not own the
-//!   room relays its clients' commands to the owner and the owner's events back, over one pair of subjects
-//!   per room and node. Room-wide events cross once per node, never once per client.
+//!   room relays its clients' requests to the owner (`stoa.room.ID.in`) and gets back what is for its
+//!   connections (`stoa.room.ID.to.NODE`). A room-wide event is sealed and published once, on
+//!   `stoa.room.ID.all`, for every node that has connections in the room.
 //! - **Leases.** Ownership is a lease in Postgres (`rooms.owner`, `rooms.lease_until`), renewed by the owner
 //!   every second for [`LEASE`]. A node that loses its lease hands the room over; a room whose owner's lease
 //!   lapsed (a node killed) is taken over by the first node to claim it, from the lasting state in the store.
 //!
-//! Every message is signed with HMAC-SHA256 under a key that the nodes share through the store (a setting
-//! made once by the first node), and carries its sender, its time and a random nonce: a message from
-//! anyone without the key, one older than [`MAX_AGE`], or one seen before is dropped and counted.
+//! Every message, its subject and its shape are in [`protocol`]: a binary envelope signed with
+//! HMAC-SHA256 under a key that the nodes share through the store (a setting made once by the first node),
+//! with its sender, its time and a random nonce. A message from anyone without the key, one older than
+//! [`protocol::MAX_AGE`], or one seen before is dropped and counted.
 
 pub mod files;
 pub mod forward;
+pub mod protocol;
 pub mod relay;
 
-use crate::live::{Directory, RoomHandle, RoomInput, Snapshot};
-use hmac::{Hmac, Mac};
+use crate::live::{Directory, NodeName, RoomHandle, RoomInput, Snapshot};
+pub use protocol::Heartbeat;
+use protocol::{Envelopes, Notify, Opened, RoomNews};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use sha2::Sha256;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use stoa_proto::{RoomId, RoomInfo};
-use stoa_room::Access;
+use stoa_proto::RoomId;
 use tokio::sync::{mpsc, watch};
 
 /// How long a room's lease lasts from its last renewal: an owner killed outright is replaced after this.
@@ -40,10 +42,6 @@ pub const LEASE: Duration = Duration::from_secs(4);
 pub const BEAT: Duration = Duration::from_secs(1);
 /// How long a remote room stays listed without news from its owner.
 pub const STALE: Duration = Duration::from_secs(3);
-/// Messages older than this (by their sender's clock) are refused, and nonces are remembered this long.
-pub const MAX_AGE: Duration = Duration::from_secs(30);
-/// Nonces remembered at most.
-const MAX_NONCES: usize = 1_000_000;
 /// The store setting that holds the cluster's signing key.
 const KEY_SETTING: &str = "cluster_key";
 /// Messages waiting for NATS. Past it a message is dropped and counted (and a relay that loses one
@@ -129,57 +127,9 @@ pub fn valid_node_name(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// What a node says of itself once a second.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Heartbeat {
-    /// Where its HTTP API is.
-    pub url: String,
-    /// Where its media plane receives UDP.
-    pub media: String,
-    /// Live rooms it owns.
-    pub rooms: u32,
-    /// Media peers it carries.
-    pub media_peers: u32,
-}
-
-/// A live room's news from its owner.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct RoomNews {
-    room: RoomId,
-    info: RoomInfo,
-    access: Access,
-    ended: bool,
-}
-
-/// Users whose notification streams must wake (something was stored for them), or close; or whose
-/// credentials changed, so that their live connections check theirs again (`revoke`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Notify {
-    users: Vec<stoa_proto::UserId>,
-    close: bool,
-    #[serde(default)]
-    revoke: bool,
-}
-
-/// The signed envelope of every message.
-#[derive(Debug, Serialize, Deserialize)]
-struct Envelope<T> {
-    /// The sender.
-    n: String,
-    /// When it was sent (Unix ms, the sender's clock).
-    t: i64,
-    /// A random nonce: a message seen before is a replay.
-    r: u64,
-    /// The message.
-    b: T,
-}
-
-/// The nonces of the messages accepted in the last [`MAX_AGE`] (twice over), oldest first.
-type Nonces = (HashSet<u64>, VecDeque<(Instant, u64)>);
-
 /// A remote room as this node knows it.
 struct Remote {
-    owner: String,
+    owner: NodeName,
     snapshot: watch::Sender<Arc<Snapshot>>,
     seen: Instant,
     stop: Option<tokio::sync::oneshot::Sender<relay::Stop>>,
@@ -193,13 +143,10 @@ pub struct Cluster(Arc<Inner>);
 pub struct Inner {
     node: String,
     client: async_nats::Client,
-    key: Vec<u8>,
+    envelopes: Envelopes,
     outbox: mpsc::Sender<(String, bytes::Bytes)>,
     nodes: Mutex<HashMap<String, (Heartbeat, Instant)>>,
     remote: Mutex<HashMap<RoomId, Remote>>,
-    seen: Mutex<Nonces>,
-    /// Messages refused: bad signature, too old, or replayed.
-    pub refused: AtomicU64,
     /// Messages dropped because the outbox was full.
     pub dropped: AtomicU64,
     /// This node's media plane, where edges' mirror rooms live.
@@ -281,12 +228,10 @@ impl Cluster {
         Ok(Cluster(Arc::new(Inner {
             node: config.node.clone(),
             client,
-            key: key.into_bytes(),
+            envelopes: Envelopes::new(NodeName::from(config.node.as_str()), key.into_bytes()),
             outbox,
             nodes: Mutex::new(HashMap::new()),
             remote: Mutex::new(HashMap::new()),
-            seen: Mutex::new((HashSet::new(), VecDeque::new())),
-            refused: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             sfu,
             recordings,
@@ -295,7 +240,7 @@ impl Cluster {
 
     /// The node that runs a room this node knows as remote.
     pub fn owner_of(&self, room: &RoomId) -> Option<String> {
-        self.remote.lock().unwrap_or_else(|e| e.into_inner()).get(room).map(|r| r.owner.clone())
+        self.remote.lock().unwrap_or_else(|e| e.into_inner()).get(room).map(|r| r.owner.to_string())
     }
 
     /// This node's name.
@@ -338,73 +283,24 @@ impl Cluster {
         out
     }
 
-    fn mac(&self, subject: &str, json: &[u8]) -> [u8; 32] {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(subject.as_bytes());
-        mac.update(&[0]);
-        mac.update(json);
-        mac.finalize().into_bytes().into()
+    /// Messages refused: bad signature, too old, replayed, or malformed.
+    pub fn refused(&self) -> u64 {
+        self.envelopes.refused.load(Ordering::Relaxed)
     }
 
-    /// A message for `subject`, signed.
-    pub(crate) fn seal<T: Serialize>(&self, subject: &str, body: T) -> bytes::Bytes {
-        let envelope = Envelope { n: self.node.clone(), t: now_ms(), r: crate::random::u64(), b: body };
-        let json = serde_json::to_vec(&envelope).unwrap_or_default();
-        let mut out = Vec::with_capacity(32 + json.len());
-        out.extend_from_slice(&self.mac(subject, &json));
-        out.extend_from_slice(&json);
-        out.into()
+    /// `head` (and `raw`) sealed for `subject`.
+    pub(crate) fn seal<T: Serialize>(&self, subject: &str, head: &T, raw: &[u8]) -> bytes::Bytes {
+        self.envelopes.seal(subject, head, raw)
     }
 
-    /// A message's sender and body, if it is signed with the cluster's key for this subject, fresh, and
-    /// not seen before.
-    pub(crate) fn open<T: DeserializeOwned>(&self, subject: &str, payload: &[u8]) -> Option<(String, T)> {
-        let opened = (|| {
-            if payload.len() < 32 {
-                return None;
-            }
-            let (mac, json) = payload.split_at(32);
-            let mut check = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
-            check.update(subject.as_bytes());
-            check.update(&[0]);
-            check.update(json);
-            check.verify_slice(mac).ok()?;
-            let envelope: Envelope<T> = serde_json::from_slice(json).ok()?;
-            if (now_ms() - envelope.t).unsigned_abs() > MAX_AGE.as_millis() as u64 {
-                return None;
-            }
-            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-            let (set, order) = &mut *seen;
-            while let Some(&(at, nonce)) = order.front() {
-                if at.elapsed() < MAX_AGE * 2 {
-                    break;
-                }
-                order.pop_front();
-                set.remove(&nonce);
-            }
-            if !set.insert(envelope.r) {
-                return None;
-            }
-            order.push_back((Instant::now(), envelope.r));
-            // Bounded whatever the rate: past the cap the oldest nonces go first (a replay of one of those
-            // would still need a valid signature and to be under MAX_AGE old).
-            while order.len() > MAX_NONCES {
-                if let Some((_, nonce)) = order.pop_front() {
-                    set.remove(&nonce);
-                }
-            }
-            Some((envelope.n, envelope.b))
-        })();
-        if opened.is_none() {
-            self.refused.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(subject, "refused a cluster message: not signed with the cluster's key, stale, or replayed");
-        }
-        opened
+    /// A message, if it is signed for this subject, fresh, whole and new ([`protocol`]).
+    pub(crate) fn open<T: DeserializeOwned>(&self, subject: &str, payload: &bytes::Bytes) -> Option<Opened<T>> {
+        self.envelopes.open(subject, payload)
     }
 
     /// Queues a signed message, in order. False (and counted) if the outbox is full.
-    pub(crate) fn send<T: Serialize>(&self, subject: String, body: T) -> bool {
-        let payload = self.seal(&subject, body);
+    pub(crate) fn send<T: Serialize>(&self, subject: String, head: &T, raw: &[u8]) -> bool {
+        let payload = self.seal(&subject, head, raw);
         if self.outbox.try_send((subject, payload)).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
@@ -416,19 +312,19 @@ impl Cluster {
     /// 5,000 users (a large fan-out's batch is several).
     pub fn notify(&self, users: &[stoa_proto::UserId], close: bool) {
         for chunk in users.chunks(5_000) {
-            self.send("stoa.notify".into(), Notify { users: chunk.to_vec(), close, revoke: false });
+            self.send(protocol::NOTIFY.into(), &Notify { users: chunk.to_vec(), close, revoke: false }, &[]);
         }
     }
 
     /// Tells the other nodes that `user`'s credentials changed ([`crate::revoke`]).
     pub fn revoked(&self, user: stoa_proto::UserId) {
-        self.send("stoa.notify".into(), Notify { users: vec![user], close: false, revoke: true });
+        self.send(protocol::NOTIFY.into(), &Notify { users: vec![user], close: false, revoke: true }, &[]);
     }
 
     /// Tells the cluster a local room's snapshot (every change, and once a second).
     pub fn room_news(&self, room: &RoomId, snapshot: &Snapshot, ended: bool) {
         let news = RoomNews { room: room.clone(), info: snapshot.info.clone(), access: snapshot.access.clone(), ended };
-        self.send("stoa.rooms".into(), news);
+        self.send(protocol::ROOMS.into(), &news, &[]);
     }
 
     /// Stops relaying a remote room (its owner is gone, changed or ended it) and takes it out of the
@@ -443,8 +339,8 @@ impl Cluster {
         }
     }
 
-    fn on_news(&self, directory: &Directory, from: String, news: RoomNews) {
-        if from == self.node {
+    fn on_news(&self, directory: &Directory, from: NodeName, news: RoomNews) {
+        if *from == *self.node {
             return;
         }
         if let Some(local) = directory.get(&news.room)
@@ -497,12 +393,12 @@ impl Cluster {
     ) -> Result<(), ClusterError> {
         let sfu = self.sfu.clone();
         let map = |e: async_nats::SubscribeError| ClusterError::Nats("subscribe".into(), e.to_string());
-        let mut beats = self.client.subscribe("stoa.nodes").await.map_err(map)?;
-        let mut notify = self.client.subscribe("stoa.notify").await.map_err(map)?;
-        let mut forwarded = self.client.subscribe(forward::subject(&self.node)).await.map_err(map)?;
-        let mut news = self.client.subscribe("stoa.rooms").await.map_err(map)?;
-        let mut files = self.client.subscribe(files::SUBJECT).await.map_err(map)?;
-        let mut deleted = self.client.subscribe(files::DELETED).await.map_err(map)?;
+        let mut beats = self.client.subscribe(protocol::NODES).await.map_err(map)?;
+        let mut notify = self.client.subscribe(protocol::NOTIFY).await.map_err(map)?;
+        let mut forwarded = self.client.subscribe(protocol::http(&self.node)).await.map_err(map)?;
+        let mut news = self.client.subscribe(protocol::ROOMS).await.map_err(map)?;
+        let mut files = self.client.subscribe(protocol::FILES).await.map_err(map)?;
+        let mut deleted = self.client.subscribe(protocol::FILES_DELETED).await.map_err(map)?;
         let file_reads = files::limit();
         let mut tick = tokio::time::interval(BEAT);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -517,7 +413,7 @@ impl Cluster {
                         .map(|(id, h)| (id, h.snapshot.borrow().clone()))
                         .collect();
                     let beat = Heartbeat { rooms: local.len() as u32, media_peers: sfu.peer_count() as u32, ..me.clone() };
-                    self.send("stoa.nodes".into(), beat);
+                    self.send(protocol::NODES.into(), &beat, &[]);
                     for (id, snapshot) in &local {
                         self.room_news(id, snapshot, false);
                     }
@@ -554,7 +450,8 @@ impl Cluster {
                     }
                 }
                 Some(message) = beats.next() => {
-                    if let Some((from, beat)) = self.open::<Heartbeat>(&message.subject, &message.payload) {
+                    if let Some(beat) = self.open::<Heartbeat>(&message.subject, &message.payload) {
+                        let (from, beat) = (beat.from.to_string(), beat.head);
                         self.nodes.lock().unwrap_or_else(|e| e.into_inner()).insert(from, (beat, Instant::now()));
                     }
                 }
@@ -566,8 +463,8 @@ impl Cluster {
                 }
                 Some(message) = deleted.next() => files::remove(&self, &message).await,
                 Some(message) = notify.next() => {
-                    if let Some((from, n)) = self.open::<Notify>(&message.subject, &message.payload)
-                        && from != self.node
+                    if let Some(Opened { from, head: n, .. }) = self.open::<Notify>(&message.subject, &message.payload)
+                        && *from != self.node
                     {
                         for user in n.users {
                             if n.revoke {
@@ -581,8 +478,8 @@ impl Cluster {
                     }
                 }
                 Some(message) = news.next() => {
-                    if let Some((from, n)) = self.open::<RoomNews>(&message.subject, &message.payload) {
-                        self.on_news(&directory, from, n);
+                    if let Some(Opened { from, head, .. }) = self.open::<RoomNews>(&message.subject, &message.payload) {
+                        self.on_news(&directory, from, head);
                     }
                 }
                 else => return Ok(()),
@@ -660,29 +557,22 @@ impl crate::live::Nodes for Cluster {
         snapshot: &Snapshot,
         inbox: mpsc::Sender<RoomInput>,
         store: Arc<dyn stoa_store::Store>,
-    ) {
+    ) -> Box<dyn crate::live::RoomRoute> {
         // The other nodes list the room at once, not at the next beat.
         self.room_news(room, snapshot, false);
         tokio::spawn(relay::host_room(self.clone(), room.clone(), inbox));
         // The lease: already this node's when it took the room over; claimed now for a new room.
-        let (room, node) = (room.clone(), self.node().to_string());
+        let (claimed, node) = (room.clone(), self.node().to_string());
         tokio::spawn(async move {
             let now = now_ms();
             let until = now + LEASE.as_millis() as i64;
-            match store.claim_room(&room, &node, now, until).await {
+            match store.claim_room(&claimed, &node, now, until).await {
                 Ok(true) => {}
-                Ok(false) => tracing::warn!(%room, "another node holds the room's lease"),
-                Err(e) => tracing::error!(%room, error = %e, "cannot claim the room's lease"),
+                Ok(false) => tracing::warn!(room = %claimed, "another node holds the room's lease"),
+                Err(e) => tracing::error!(room = %claimed, error = %e, "cannot claim the room's lease"),
             }
         });
-    }
-
-    fn news(&self, room: &RoomId, snapshot: &Snapshot, ended: bool) {
-        self.room_news(room, snapshot, ended);
-    }
-
-    fn to_node(&self, room: &RoomId, node: &str, message: crate::live::ToNode) -> bool {
-        self.send(relay::outbound(room, node), message)
+        Box::new(relay::HostedRoom::new(self.clone(), room.clone()))
     }
 }
 

@@ -2,20 +2,22 @@
 //!
 //! A node that does not own a room keeps a *remote room* task for it ([`remote_room`]): to the routes and
 //! connections of that node it looks like any room task (the same [`RoomInput`]s on the same kind of
-//! handle), but it passes each input to the owner on `stoa.room.ID.in`, and gets everything the owner has
-//! for this node's connections, in order, on `stoa.room.ID.to.NODE`: join answers, personal events,
-//! closes, and each room-wide event once for the node, which it hands to its connections through one
-//! local broadcast channel, as the owner does for its own.
+//! handle), but it passes each request to the owner as it is on `stoa.room.ID.in`, with a ticket when it
+//! wants an answer. It gets what the owner has for this node's connections on `stoa.room.ID.to.NODE`
+//! (answers, personal events, closes, media), and, while it has connections in the room, the room-wide
+//! events on `stoa.room.ID.all`, which it hands to its connections through one local broadcast channel, as
+//! the owner does for its own. The owner numbers both kinds in one sequence, and [`Downlink`] hands them on
+//! in that order.
 //!
 //! On the owner, [`host_room`] reads `stoa.room.ID.in` and feeds the room task; the room task sends what
-//! belongs to remote connections itself, so that personal and room-wide events leave in the order the
-//! room made them.
+//! belongs to other nodes through its [`HostedRoom`], so that everything leaves in the order the room made
+//! it.
 
 use super::Cluster;
-use crate::live::{Caller, JoinOutcome, Outbound, RoomInput, RoomReply, RoomRequest, ToNode};
+use super::protocol::{self, FromNode, FromOwner, Opened};
+use crate::live::{Caller, JoinOutcome, NodeName, Outbound, RoomInput, RoomReply, RoomRequest, ToNode};
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use stoa_proto::{RoomId, ServerEvent};
@@ -41,21 +43,40 @@ pub enum Stop {
     OwnerLost,
 }
 
-/// What a node sends a room's owner: a request, and the node's ticket for its answer if it wants one.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct FromNode {
-    ticket: Option<u64>,
-    request: RoomRequest,
+/// A room this node runs, as its task reaches the other nodes: what it has for one node goes on that
+/// node's subject, room-wide events once on the room's subject for all, each numbered in the one order the
+/// room made them ([`FromOwner`]).
+pub(crate) struct HostedRoom {
+    cluster: Cluster,
+    room: RoomId,
+    all: String,
+    seq: u64,
 }
 
-/// Where a room's inputs go.
-pub(crate) fn inbound(room: &RoomId) -> String {
-    format!("stoa.room.{room}.in")
+impl HostedRoom {
+    pub(crate) fn new(cluster: Cluster, room: RoomId) -> HostedRoom {
+        HostedRoom { all: protocol::room_all(&room), cluster, room, seq: 0 }
+    }
+
+    fn send(&mut self, subject: String, mut message: ToNode) -> bool {
+        self.seq += 1;
+        let text = message.take_text();
+        self.cluster.send(subject, &FromOwner { seq: self.seq, message }, text.as_bytes())
+    }
 }
 
-/// Where a room's owner sends what is for `node`.
-pub(crate) fn outbound(room: &RoomId, node: &str) -> String {
-    format!("stoa.room.{room}.to.{node}")
+impl crate::live::RoomRoute for HostedRoom {
+    fn news(&mut self, snapshot: &crate::live::Snapshot, ended: bool) {
+        self.cluster.room_news(&self.room, snapshot, ended);
+    }
+
+    fn tell_node(&mut self, node: &str, message: ToNode) -> bool {
+        self.send(protocol::room_to(&self.room, node), message)
+    }
+
+    fn broadcast(&mut self, text: &str) -> bool {
+        self.send(self.all.clone(), ToNode::Broadcast { text: text.to_string() })
+    }
 }
 
 fn encode(event: &ServerEvent) -> Utf8Bytes {
@@ -65,7 +86,7 @@ fn encode(event: &ServerEvent) -> Utf8Bytes {
 /// The owner's side: reads what other nodes send the room and feeds the room task, in the order it came,
 /// until the room ends. The room task answers each node itself, in order with its other messages for it.
 pub(crate) async fn host_room(cluster: Cluster, room: RoomId, inbox: mpsc::Sender<RoomInput>) {
-    let subject = inbound(&room);
+    let subject = protocol::room_in(&room);
     let mut sub = match cluster.client.subscribe(subject.clone()).await {
         Ok(sub) => sub,
         Err(e) => {
@@ -78,8 +99,12 @@ pub(crate) async fn host_room(cluster: Cluster, room: RoomId, inbox: mpsc::Sende
             _ = inbox.closed() => break,
             message = sub.next() => match message { Some(m) => m, None => break },
         };
-        let Some((node, FromNode { ticket, request })) = cluster.open(&subject, &message.payload) else { continue };
-        let from = Caller::Node { node: crate::live::NodeName::from(node.as_str()), ticket };
+        let Some(Opened { from: node, head: FromNode { ticket, request }, .. }) =
+            cluster.open(&subject, &message.payload)
+        else {
+            continue;
+        };
+        let from = Caller::Node { node, ticket };
         if inbox.send(RoomInput::Request { from, request }).await.is_err() {
             break;
         }
@@ -221,200 +246,360 @@ async fn ask_owner(inbox: &mpsc::WeakSender<RoomInput>, request: RoomRequest) ->
     crate::live::ask(&inbox, request).await
 }
 
-/// A room another node owns, as this node's routes and connections see it. Ends when the room ends, its
-/// owner changes or falls silent (`stop`), or the directory lets go of it.
+/// The owner's messages for this node, in the order the owner sent them: what is for this node's
+/// connections on the node's subject, and room-wide events on the room's, which is read only while this node
+/// has connections in the room or joins under way.
+struct Downlink {
+    cluster: Cluster,
+    owner: NodeName,
+    room: RoomId,
+    mine: (String, async_nats::Subscriber),
+    all: Option<(String, async_nats::Subscriber)>,
+    /// The next message read from each subject (this node's, the room's) and not yet handed on.
+    held: [Option<(u64, ToNode)>; 2],
+}
+
+impl Downlink {
+    async fn open(cluster: Cluster, room: RoomId, owner: NodeName) -> Result<Downlink, async_nats::SubscribeError> {
+        let subject = protocol::room_to(&room, cluster.node());
+        let sub = cluster.client.subscribe(subject.clone()).await?;
+        Ok(Downlink { cluster, owner, room, mine: (subject, sub), all: None, held: [None, None] })
+    }
+
+    /// Reads the room's subject too, from now on. Called before a join is sent, so that the subscription
+    /// stands before the owner can make anything the new connection must hear.
+    async fn follow_all(&mut self) {
+        if self.all.is_some() {
+            return;
+        }
+        let subject = protocol::room_all(&self.room);
+        match self.cluster.client.subscribe(subject.clone()).await {
+            Ok(sub) => self.all = Some((subject, sub)),
+            Err(e) => tracing::warn!(room = %self.room, error = %e, "cannot follow the room's events"),
+        }
+    }
+
+    /// Stops reading the room's subject: no connection here needs it.
+    fn unfollow_all(&mut self) {
+        self.all = None;
+        self.held[1] = None;
+    }
+
+    /// A message from the owner, opened, with its text put back.
+    fn accept(&self, subject: &str, message: async_nats::Message) -> Option<(u64, ToNode)> {
+        let opened = self.cluster.open::<FromOwner>(subject, &message.payload)?;
+        if opened.from != self.owner {
+            return None;
+        }
+        let FromOwner { seq, mut message } = opened.head;
+        message.put_text(String::from_utf8(opened.raw.to_vec()).ok()?);
+        Some((seq, message))
+    }
+
+    /// Takes what each subscription has already delivered, without waiting.
+    fn fill(&mut self) {
+        use futures_util::FutureExt;
+        while self.held[0].is_none() {
+            let Some(Some(m)) = self.mine.1.next().now_or_never() else { break };
+            self.held[0] = self.accept(&self.mine.0, m);
+        }
+        while self.held[1].is_none() {
+            let Some((subject, sub)) = self.all.as_mut() else { break };
+            let Some(Some(m)) = sub.next().now_or_never() else { break };
+            let subject = subject.clone();
+            self.held[1] = self.accept(&subject, m);
+        }
+    }
+
+    /// The owner's next message, in its order; `None` when this node's subscription ends. Cancel-safe: a
+    /// message read is held until it is handed on.
+    async fn next(&mut self) -> Option<ToNode> {
+        loop {
+            // Both subscriptions ride one NATS connection, which hands messages over in the order the owner
+            // sent them: once a message is here, everything sent before it on the other subject is too. So
+            // the lower number of what is here goes first, and one side alone may go at once.
+            self.fill();
+            let first = match (&self.held[0], &self.held[1]) {
+                (Some((a, _)), Some((b, _))) => usize::from(b < a),
+                (Some(_), None) => 0,
+                (None, Some(_)) => 1,
+                (None, None) => {
+                    let all = async {
+                        match self.all.as_mut() {
+                            Some((_, sub)) => sub.next().await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        m = self.mine.1.next() => {
+                            let m = m?;
+                            self.held[0] = self.accept(&self.mine.0, m);
+                        }
+                        Some(m) = all => {
+                            let subject = self.all.as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
+                            self.held[1] = self.accept(&subject, m);
+                        }
+                    }
+                    continue;
+                }
+            };
+            if let Some((_, message)) = self.held[first].take() {
+                return Some(message);
+            }
+        }
+    }
+}
+
+/// A room another node owns, as this node's routes and connections see it: requests go to the owner as
+/// they are, and what the owner sends back reaches this node's connections and its mirror of the media.
+struct RemoteRoom {
+    cluster: Cluster,
+    room: RoomId,
+    owner: NodeName,
+    /// The remote room's own inbox, for its mirror's link to ask the owner as any route would.
+    inbox: mpsc::WeakSender<RoomInput>,
+    to_owner: String,
+    broadcast: broadcast::Sender<Utf8Bytes>,
+    conns: HashMap<ConnId, mpsc::Sender<Outbound>>,
+    /// Requests waiting for the owner's answer, by ticket.
+    pending: HashMap<u64, (Instant, oneshot::Sender<RoomReply>)>,
+    next_ticket: u64,
+    /// This node's mirror of the room's media, made when the owner first gives it a listener to serve.
+    mirror: Option<Mirror>,
+}
+
+/// Runs the remote room until the room ends, its owner changes or falls silent (`stop`), or the directory
+/// lets go of it.
 pub(crate) async fn remote_room(
     cluster: Cluster,
     room: RoomId,
-    owner: String,
+    owner: NodeName,
     (inbox, mut rx): (mpsc::WeakSender<RoomInput>, mpsc::Receiver<RoomInput>),
     mut stop: oneshot::Receiver<Stop>,
 ) {
-    let subject = outbound(&room, cluster.node());
-    let mut sub = match cluster.client.subscribe(subject.clone()).await {
-        Ok(sub) => sub,
+    let mut downlink = match Downlink::open(cluster.clone(), room.clone(), owner.clone()).await {
+        Ok(downlink) => downlink,
         Err(e) => {
             tracing::error!(%room, error = %e, "cannot relay the room");
             return;
         }
     };
-    let to_owner = inbound(&room);
-    let (broadcast, _) = broadcast::channel::<Utf8Bytes>(crate::live::BROADCAST_QUEUE);
-    let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
-    type Pending = (Instant, oneshot::Sender<RoomReply>);
-    let mut pending: HashMap<u64, Pending> = HashMap::new();
-    let mut next_ticket = 1u64;
+    let mut remote = RemoteRoom {
+        to_owner: protocol::room_in(&room),
+        broadcast: broadcast::channel(crate::live::BROADCAST_QUEUE).0,
+        conns: HashMap::new(),
+        pending: HashMap::new(),
+        next_ticket: 0,
+        mirror: None,
+        cluster,
+        room,
+        owner,
+        inbox,
+    };
     let mut sweep = tokio::time::interval(Duration::from_secs(1));
-    // This node's mirror of the room's media, made when the owner first gives it a listener to serve.
-    let mut mirror: Option<Mirror> = None;
     loop {
         let media_event = async {
-            match mirror.as_mut() {
+            match remote.mirror.as_mut() {
                 Some(m) => m.events.recv().await,
                 None => std::future::pending().await,
             }
         };
         tokio::select! {
             Some(event) = media_event => {
-                if let Some(m) = mirror.as_mut() {
-                    m.event(event, &conns);
+                if let Some(m) = remote.mirror.as_mut() {
+                    m.event(event, &remote.conns);
                 }
             }
             why = &mut stop => {
                 if why.unwrap_or(Stop::OwnerLost) != Stop::Ended {
                     // The room lives on elsewhere (or will, once its lease lapses): come back shortly.
-                    let _ = broadcast.send(encode(&ServerEvent::ServerRestarting { retry_after_ms: 500 }));
+                    let _ = remote.broadcast.send(encode(&ServerEvent::ServerRestarting { retry_after_ms: 500 }));
                 }
                 break;
             }
             _ = sweep.tick() => {
                 // Requests the owner never answered give up (a join as "unreachable").
-                pending.retain(|_, (at, _)| at.elapsed() < ANSWER);
+                remote.pending.retain(|_, (at, _)| at.elapsed() < ANSWER);
                 // A mirror whose last peer went with an offer the owner never sent back.
-                mirror.take_if(|m| m.peers.is_empty() && m.opened.elapsed() > ANSWER);
+                remote.mirror.take_if(|m| m.peers.is_empty() && m.opened.elapsed() > ANSWER);
+                if remote.conns.is_empty() && remote.pending.is_empty() {
+                    downlink.unfollow_all();
+                }
             }
             input = rx.recv() => {
                 let Some(input) = input else { break };
-                match input {
-                    RoomInput::Request { from: Caller::Here(reply), request } => {
-                        match &request {
-                            // A new offer replaces the connection's media (the mirror and its link stay for
-                            // the answer, which the owner sends back here).
-                            RoomRequest::Command { conn, message } => {
-                                if matches!(message.command, stoa_proto::ClientCommand::Offer { .. })
-                                    && let Some(m) = mirror.as_mut()
-                                {
-                                    m.close(*conn);
-                                }
-                            }
-                            RoomRequest::Disconnected { conn } => {
-                                if let Some(m) = mirror.as_mut() {
-                                    m.close(*conn);
-                                }
-                                // The last listener here gone: the link stops, and the origin's peer for it
-                                // times out.
-                                mirror.take_if(|m| m.peers.is_empty());
-                                if conns.remove(conn).is_none() {
-                                    continue;
-                                }
-                            }
-                            _ => {}
-                        }
-                        let ticket = match reply {
-                            // Dropping the reply answers the request: the room cannot be reached just now.
-                            Some(_) if pending.len() >= MAX_PENDING => continue,
-                            Some(reply) => {
-                                next_ticket += 1;
-                                pending.insert(next_ticket, (Instant::now(), reply));
-                                Some(next_ticket)
-                            }
-                            None => None,
-                        };
-                        if !cluster.send(to_owner.clone(), FromNode { ticket, request }) {
-                            ticket.map(|t| pending.remove(&t));
-                        }
-                    }
-                    RoomInput::Restarting { retry_after_ms } => {
-                        // This node is stopping: its own connections are told; the room goes on.
-                        let _ = broadcast.send(encode(&ServerEvent::ServerRestarting { retry_after_ms }));
-                    }
-                    // A restream is started on the room's own node, where its egress runs.
-                    RoomInput::Restream { reply, .. } => {
-                        let _ = reply.send(Err(crate::live::RestreamRefused::Unavailable(
-                            "The room runs on another node.".into(),
-                        )));
-                    }
-                    // Only an owner's room task gets these.
-                    RoomInput::Request { from: Caller::Node { .. }, .. }
-                    | RoomInput::Relations { .. }
-                    | RoomInput::NodeLost { .. }
-                    | RoomInput::RecordingStopped { .. }
-                    | RoomInput::HandOver => {}
+                if let RoomInput::Request { request: RoomRequest::Join { .. }, .. } = &input {
+                    downlink.follow_all().await;
                 }
+                remote.input(input);
             }
-            Some(message) = sub.next() => {
-                let Some((from, out)) = cluster.open::<ToNode>(&subject, &message.payload) else { continue };
-                if from != owner {
-                    continue;
-                }
-                match out {
-                    ToNode::Reply { ticket, reply } => {
-                        let Some((_, asker)) = pending.remove(&ticket) else {
-                            // The asker gave up waiting: the owner lets go of a connection it granted.
-                            if let RoomReply::Joined(Ok(conn)) = reply {
-                                cluster.send(to_owner.clone(), FromNode { ticket: None, request: RoomRequest::Disconnected { conn } });
-                            }
-                            continue;
-                        };
-                        let reply = reply.map_join(|conn| {
-                            let (tx, personal) = mpsc::channel(crate::live::PERSONAL_QUEUE);
-                            conns.insert(conn, tx);
-                            JoinOutcome { conn, personal, broadcast: broadcast.subscribe() }
-                        });
-                        if let Err(RoomReply::Joined(Ok(outcome))) = asker.send(reply) {
-                            conns.remove(&outcome.conn);
-                            cluster.send(to_owner.clone(), FromNode { ticket: None, request: RoomRequest::Disconnected { conn: outcome.conn } });
-                        }
-                    }
-                    ToNode::Event { conn, text } => {
-                        let Some(tx) = conns.get(&conn) else { continue };
-                        if tx.try_send(Outbound::Event(Utf8Bytes::from(text))).is_err() {
-                            // Too slow, as on the owner: cut off, and the owner lets go of it.
-                            conns.remove(&conn);
-                            cluster.send(to_owner.clone(), FromNode { ticket: None, request: RoomRequest::Disconnected { conn } });
-                        }
-                    }
-                    ToNode::Close { conn } => {
-                        if let Some(m) = mirror.as_mut() {
-                            m.close(conn);
-                        }
-                        mirror.take_if(|m| m.peers.is_empty());
-                        if let Some(tx) = conns.remove(&conn) {
-                            let _ = tx.try_send(Outbound::Close);
-                        }
-                    }
-                    ToNode::Publish { conn, publish } => {
-                        if let Some(m) = mirror.as_mut() {
-                            m.publish(conn, publish);
-                        }
-                    }
-                    ToNode::AudienceFrames { frames } => {
-                        if let Some(m) = mirror.as_mut() {
-                            m.frames(frames);
-                        }
-                    }
-                    ToNode::HostMedia { conn, sdp, slots, source, publish, frames } => {
-                        let Some(tx) = conns.get(&conn) else { continue };
-                        if mirror.is_none() {
-                            mirror = Mirror::open(&cluster, &room, &owner, inbox.clone());
-                        }
-                        match mirror.as_mut() {
-                            Some(m) => {
-                                m.frames(frames);
-                                m.offer(conn, sdp, slots, stoa_sfu::SourceId(source), publish);
-                            }
-                            None => {
-                                let error = ServerEvent::Error {
-                                    id: None,
-                                    code: "internal".into(),
-                                    message: "This server cannot carry the room's audio now; reconnect.".into(),
-                                };
-                                let _ = tx.try_send(Outbound::Event(encode(&error)));
-                            }
-                        }
-                    }
-                    ToNode::Broadcast { text } => {
-                        let _ = broadcast.send(Utf8Bytes::from(text));
-                    }
-                    ToNode::Ended => break,
-                }
-            }
+            message = downlink.next() => match message {
+                Some(ToNode::Ended) | None => break,
+                Some(message) => remote.owner_sent(message),
+            },
         }
     }
     // Dropping the connections' queues and the broadcast closes every connection once it has written what
     // it holds (a `room_ended`, a `server_restarting`).
-    drop(conns);
-    tracing::debug!(%room, "stopped relaying the room");
+    drop(remote.conns);
+    tracing::debug!(room = %remote.room, "stopped relaying the room");
+}
+
+impl RemoteRoom {
+    /// Tells the owner that a connection here is gone.
+    fn disconnected(&self, conn: ConnId) {
+        let gone = FromNode { ticket: None, request: RoomRequest::Disconnected { conn } };
+        self.cluster.send(self.to_owner.clone(), &gone, &[]);
+    }
+
+    /// What this node's routes and connections give the room.
+    fn input(&mut self, input: RoomInput) {
+        match input {
+            RoomInput::Request { from: Caller::Here(reply), request } => {
+                match &request {
+                    // A new offer replaces the connection's media (the mirror and its link stay for the
+                    // answer, which the owner sends back here).
+                    RoomRequest::Command { conn, message } => {
+                        if matches!(message.command, stoa_proto::ClientCommand::Offer { .. })
+                            && let Some(m) = self.mirror.as_mut()
+                        {
+                            m.close(*conn);
+                        }
+                    }
+                    RoomRequest::Disconnected { conn } => {
+                        if let Some(m) = self.mirror.as_mut() {
+                            m.close(*conn);
+                        }
+                        // The last listener here gone: the link stops, and the origin's peer for it times out.
+                        self.mirror.take_if(|m| m.peers.is_empty());
+                        if self.conns.remove(conn).is_none() {
+                            return;
+                        }
+                    }
+                    _ => {}
+                }
+                let ticket = match reply {
+                    // Dropping the reply answers the request: the room cannot be reached just now.
+                    Some(_) if self.pending.len() >= MAX_PENDING => return,
+                    Some(reply) => {
+                        self.next_ticket += 1;
+                        self.pending.insert(self.next_ticket, (Instant::now(), reply));
+                        Some(self.next_ticket)
+                    }
+                    None => None,
+                };
+                if !self.cluster.send(self.to_owner.clone(), &FromNode { ticket, request }, &[]) {
+                    ticket.map(|t| self.pending.remove(&t));
+                }
+            }
+            RoomInput::Restarting { retry_after_ms } => {
+                // This node is stopping: its own connections are told; the room goes on.
+                let _ = self.broadcast.send(encode(&ServerEvent::ServerRestarting { retry_after_ms }));
+            }
+            // A restream is started on the room's own node, where its egress runs.
+            RoomInput::Restream { reply, .. } => {
+                let refused = crate::live::RestreamRefused::Unavailable("The room runs on another node.".into());
+                let _ = reply.send(Err(refused));
+            }
+            // Only an owner's room task gets these.
+            RoomInput::Request { from: Caller::Node { .. }, .. }
+            | RoomInput::Relations { .. }
+            | RoomInput::NodeLost { .. }
+            | RoomInput::RecordingStopped { .. }
+            | RoomInput::HandOver => {}
+        }
+    }
+
+    /// What the owner sends this node, in the owner's order.
+    fn owner_sent(&mut self, message: ToNode) {
+        match message {
+            ToNode::Reply { ticket, reply } => self.reply(ticket, reply),
+            ToNode::Event { conn, text } => {
+                let Some(tx) = self.conns.get(&conn) else { return };
+                if tx.try_send(Outbound::Event(Utf8Bytes::from(text))).is_err() {
+                    // Too slow, as on the owner: cut off, and the owner lets go of it.
+                    self.conns.remove(&conn);
+                    self.disconnected(conn);
+                }
+            }
+            ToNode::Broadcast { text } => {
+                let _ = self.broadcast.send(Utf8Bytes::from(text));
+            }
+            ToNode::Close { conn } => {
+                if let Some(m) = self.mirror.as_mut() {
+                    m.close(conn);
+                }
+                self.mirror.take_if(|m| m.peers.is_empty());
+                if let Some(tx) = self.conns.remove(&conn) {
+                    let _ = tx.try_send(Outbound::Close);
+                }
+            }
+            ToNode::Publish { conn, publish } => {
+                if let Some(m) = self.mirror.as_mut() {
+                    m.publish(conn, publish);
+                }
+            }
+            ToNode::AudienceFrames { frames } => {
+                if let Some(m) = self.mirror.as_mut() {
+                    m.frames(frames);
+                }
+            }
+            ToNode::HostMedia { conn, sdp, slots, source, publish, frames } => {
+                self.host_media(conn, sdp, slots, stoa_sfu::SourceId(source), publish, frames)
+            }
+            ToNode::Ended => {}
+        }
+    }
+
+    /// The owner's answer to a request from here. A granted join opens the connection's queues here.
+    fn reply(&mut self, ticket: u64, reply: RoomReply<ConnId>) {
+        let Some((_, asker)) = self.pending.remove(&ticket) else {
+            // The asker gave up waiting: the owner lets go of a connection it granted.
+            if let RoomReply::Joined(Ok(conn)) = reply {
+                self.disconnected(conn);
+            }
+            return;
+        };
+        let reply = reply.map_join(|conn| {
+            let (tx, personal) = mpsc::channel(crate::live::PERSONAL_QUEUE);
+            self.conns.insert(conn, tx);
+            JoinOutcome { conn, personal, broadcast: self.broadcast.subscribe() }
+        });
+        if let Err(RoomReply::Joined(Ok(outcome))) = asker.send(reply) {
+            self.conns.remove(&outcome.conn);
+            self.disconnected(outcome.conn);
+        }
+    }
+
+    /// A connection here offers media: this node's mirror answers it.
+    fn host_media(
+        &mut self,
+        conn: ConnId,
+        sdp: String,
+        slots: Option<String>,
+        source: stoa_sfu::SourceId,
+        publish: bool,
+        frames: usize,
+    ) {
+        let Some(tx) = self.conns.get(&conn) else { return };
+        if self.mirror.is_none() {
+            self.mirror = Mirror::open(&self.cluster, &self.room, &self.owner, self.inbox.clone());
+        }
+        match self.mirror.as_mut() {
+            Some(m) => {
+                m.frames(frames);
+                m.offer(conn, sdp, slots, source, publish);
+            }
+            None => {
+                let error = ServerEvent::Error {
+                    id: None,
+                    code: "internal".into(),
+                    message: "This server cannot carry the room's audio now; reconnect.".into(),
+                };
+                let _ = tx.try_send(Outbound::Event(encode(&error)));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -422,7 +607,7 @@ mod tests {
     //! The relay's limits and the envelope's checks, against a real `nats-server` (installed by the test
     //! command) and a store in a temporary folder.
     use super::*;
-    use crate::cluster::{ClusterConfig, MAX_AGE};
+    use crate::cluster::ClusterConfig;
     use std::process::{Command, Stdio};
 
     struct Nats(std::process::Child);
@@ -492,45 +677,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_message_is_opened_once_only_if_signed_with_the_key_for_its_subject_and_fresh() {
-        let (cluster, _nats, _dir) = node("a").await;
-        let sealed = cluster
-            .seal("stoa.room.x.in", FromNode { ticket: None, request: RoomRequest::SetCapacity { capacity: 7 } });
-        let (from, opened) = cluster.open::<FromNode>("stoa.room.x.in", &sealed).expect("a sealed message opens");
-        assert_eq!(from, "a");
-        assert!(matches!(opened, FromNode { ticket: None, request: RoomRequest::SetCapacity { capacity: 7 } }));
-        // The same message again is a replay.
-        assert!(cluster.open::<FromNode>("stoa.room.x.in", &sealed).is_none());
-        // On another subject (another room), it is not valid.
-        let sealed = cluster
-            .seal("stoa.room.x.in", FromNode { ticket: None, request: RoomRequest::SetCapacity { capacity: 7 } });
-        assert!(cluster.open::<FromNode>("stoa.room.y.in", &sealed).is_none());
-        // A byte changed, or signed with another key: refused.
-        let mut bent = cluster
-            .seal("stoa.room.x.in", FromNode { ticket: None, request: RoomRequest::SetCapacity { capacity: 7 } })
-            .to_vec();
-        let last = bent.len() - 2;
-        bent[last] ^= 1;
-        assert!(cluster.open::<FromNode>("stoa.room.x.in", &bent).is_none());
-        let (other, _nats2, _dir2) = node("b").await;
-        let foreign =
-            other.seal("stoa.room.x.in", FromNode { ticket: None, request: RoomRequest::SetCapacity { capacity: 7 } });
-        assert!(cluster.open::<FromNode>("stoa.room.x.in", &foreign).is_none());
-        // Signed right but stale.
-        let old = super::super::Envelope {
-            n: "a".to_string(),
-            t: super::super::now_ms() - MAX_AGE.as_millis() as i64 - 1000,
-            r: 42,
-            b: FromNode { ticket: None, request: RoomRequest::SetCapacity { capacity: 7 } },
-        };
-        let json = serde_json::to_vec(&old).unwrap();
-        let mut stale = cluster.mac("stoa.room.x.in", &json).to_vec();
-        stale.extend_from_slice(&json);
-        assert!(cluster.open::<FromNode>("stoa.room.x.in", &stale).is_none());
-        assert_eq!(cluster.refused.load(std::sync::atomic::Ordering::Relaxed), 5);
-    }
-
-    #[tokio::test]
     async fn joins_waiting_on_an_owner_that_does_not_answer_are_bounded() {
         let (cluster, _nats, _dir) = node("b").await;
         let room = RoomId("silentroom01".into());
@@ -563,5 +709,44 @@ mod tests {
         // ... until the owner is given up on.
         let waited = answers.pop().unwrap();
         assert!(tokio::time::timeout(ANSWER * 3, waited).await.expect("given up on").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_node_hears_the_owners_personal_and_room_wide_messages_in_the_order_they_were_sent() {
+        use crate::live::RoomRoute;
+        let (_nats, port) = nats_server(&[]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = stoa_store::SqliteStore::open(dir.path()).await.unwrap();
+        let config = |node: &str| ClusterConfig { nats: format!("nats://127.0.0.1:{port}"), node: node.into() };
+        let a = Cluster::connect(&config("a"), &store, sfu(), dir.path().into()).await.unwrap();
+        let b = Cluster::connect(&config("b"), &store, sfu(), dir.path().into()).await.unwrap();
+        let room = RoomId("orderedroom1".into());
+        let mut downlink = Downlink::open(b.clone(), room.clone(), NodeName::from("a")).await.unwrap();
+        downlink.follow_all().await;
+        // The owner's subscriptions are in place once a message through the same connection comes back.
+        let mut probe = b.client.subscribe("probe").await.unwrap();
+        b.client.publish("probe", "x".into()).await.unwrap();
+        probe.next().await.unwrap();
+        // Personal events for B and room-wide events, interleaved in runs of varied length.
+        let mut route = HostedRoom::new(a.clone(), room.clone());
+        let mut sent = Vec::new();
+        for i in 0..400u32 {
+            let text = format!("{{\"n\":{i}}}");
+            if (i / 3 + i % 5) % 2 == 0 {
+                assert!(route.tell_node("b", ToNode::Event { conn: ConnId(1), text: text.clone() }));
+            } else {
+                assert!(route.broadcast(&text));
+            }
+            sent.push(text);
+        }
+        let mut heard = Vec::new();
+        while heard.len() < sent.len() {
+            let message = tokio::time::timeout(Duration::from_secs(10), downlink.next()).await.expect("in time");
+            match message.expect("the subscription lives") {
+                ToNode::Event { text, .. } | ToNode::Broadcast { text } => heard.push(text),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(heard, sent);
     }
 }

@@ -72,7 +72,8 @@ pub enum ToNode {
     Event {
         /// For whom.
         conn: ConnId,
-        /// The encoded event.
+        /// The encoded event (carried apart from the rest: see [`ToNode::take_text`]).
+        #[serde(skip)]
         text: String,
     },
     /// The room closes this connection.
@@ -82,7 +83,8 @@ pub enum ToNode {
     },
     /// A room-wide event, once for all of the node's connections.
     Broadcast {
-        /// The encoded event.
+        /// The encoded event (carried apart from the rest).
+        #[serde(skip)]
         text: String,
     },
     /// A connection's media offer, for the node that holds the connection to answer from its own SFU (a
@@ -119,16 +121,47 @@ pub enum ToNode {
     Ended,
 }
 
+impl ToNode {
+    /// Takes out the event's text, which a transport carries as it is beside the rest of the message
+    /// (serialized, the message leaves it out). Empty for messages without one.
+    pub fn take_text(&mut self) -> String {
+        match self {
+            ToNode::Event { text, .. } | ToNode::Broadcast { text } => std::mem::take(text),
+            _ => String::new(),
+        }
+    }
+
+    /// Puts back the text [`ToNode::take_text`] took out.
+    pub fn put_text(&mut self, raw: String) {
+        if let ToNode::Event { text, .. } | ToNode::Broadcast { text } = self {
+            *text = raw;
+        }
+    }
+}
+
 /// What a room needs of the other nodes. A cluster implements it; a single server has no other nodes.
 pub trait Nodes: Send + Sync {
-    /// A room started here (new, or taken over): the other nodes list it, and what they send it
-    /// reaches `inbox`.
-    fn started(&self, room: &RoomId, snapshot: &Snapshot, inbox: mpsc::Sender<RoomInput>, store: Arc<dyn Store>);
+    /// A room started here (new, or taken over): the other nodes list it, what they send it reaches
+    /// `inbox`, and what the room has for them goes through the returned [`RoomRoute`].
+    fn started(
+        &self,
+        room: &RoomId,
+        snapshot: &Snapshot,
+        inbox: mpsc::Sender<RoomInput>,
+        store: Arc<dyn Store>,
+    ) -> Box<dyn RoomRoute>;
+}
+
+/// One room's way to the other nodes, held by its task.
+pub trait RoomRoute: Send {
     /// The room changed (or ended): the other nodes' lists follow.
-    fn news(&self, room: &RoomId, snapshot: &Snapshot, ended: bool);
-    /// Queues `message` for `node`, in order. False if it could not be queued: the room then lets go of
-    /// that node's connections, which reconnect.
-    fn to_node(&self, room: &RoomId, node: &str, message: ToNode) -> bool;
+    fn news(&mut self, snapshot: &Snapshot, ended: bool);
+    /// Queues `message` for `node`'s connections, in order. False if it could not be queued: the room then
+    /// lets go of that node's connections, which reconnect.
+    fn tell_node(&mut self, node: &str, message: ToNode) -> bool;
+    /// Queues a room-wide event, once, for every other node that holds connections in the room, in order
+    /// with what [`RoomRoute::tell_node`] sends. False if it could not be queued.
+    fn broadcast(&mut self, text: &str) -> bool;
 }
 
 /// How this server's rooms reach other nodes: picked once at start.
@@ -166,25 +199,25 @@ impl Routing {
         snapshot: &Snapshot,
         inbox: mpsc::Sender<RoomInput>,
         store: Arc<dyn Store>,
-    ) {
+    ) -> Box<dyn RoomRoute> {
         self.nodes.started(room, snapshot, inbox, store)
-    }
-
-    pub(crate) fn news(&self, room: &RoomId, snapshot: &Snapshot, ended: bool) {
-        self.nodes.news(room, snapshot, ended)
-    }
-
-    pub(crate) fn to_node(&self, room: &RoomId, node: &str, message: ToNode) -> bool {
-        self.nodes.to_node(room, node, message)
     }
 }
 
 struct NoOtherNodes;
 
 impl Nodes for NoOtherNodes {
-    fn started(&self, _: &RoomId, _: &Snapshot, _: mpsc::Sender<RoomInput>, _: Arc<dyn Store>) {}
-    fn news(&self, _: &RoomId, _: &Snapshot, _: bool) {}
-    fn to_node(&self, _: &RoomId, _: &str, _: ToNode) -> bool {
+    fn started(&self, _: &RoomId, _: &Snapshot, _: mpsc::Sender<RoomInput>, _: Arc<dyn Store>) -> Box<dyn RoomRoute> {
+        Box::new(NoOtherNodes)
+    }
+}
+
+impl RoomRoute for NoOtherNodes {
+    fn news(&mut self, _: &Snapshot, _: bool) {}
+    fn tell_node(&mut self, _: &str, _: ToNode) -> bool {
+        false
+    }
+    fn broadcast(&mut self, _: &str) -> bool {
         false
     }
 }

@@ -44,7 +44,7 @@ pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> (Statu
             node: c.node().to_string(),
             nats: if nats_ok { "ok" } else { "unavailable" }.into(),
             nodes: c.nodes(),
-            refused: c.refused.load(std::sync::atomic::Ordering::Relaxed),
+            refused: c.refused(),
         }),
     };
     (if whole { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(health))

@@ -37,7 +37,7 @@ impl RoomTask {
             self.sources.insert(source, (SourceOf::Edge(conn), user));
             let frames = self.audience_frames;
             let host = ToNode::HostMedia { conn, sdp, slots, source: source.0, publish, frames };
-            self.to_node(&node, host);
+            self.tell_node(&node, host);
             if publish {
                 self.sync_link(&node);
             }
@@ -174,7 +174,7 @@ impl RoomTask {
             nodes.sort();
             nodes.dedup();
             for node in nodes {
-                self.to_node(&node, ToNode::AudienceFrames { frames });
+                self.tell_node(&node, ToNode::AudienceFrames { frames });
             }
         }
         // Who may publish changes only with the stage (roles and mutes), which bumps the room's version; a
@@ -195,7 +195,7 @@ impl RoomTask {
         }
         let mut nodes: Vec<NodeName> = Vec::new();
         for (conn, node, publish) in changed {
-            self.to_node(&node, ToNode::Publish { conn, publish });
+            self.tell_node(&node, ToNode::Publish { conn, publish });
             if !nodes.contains(&node) {
                 nodes.push(node);
             }

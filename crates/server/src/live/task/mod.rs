@@ -7,7 +7,7 @@ use crate::live::input::{
     BROADCAST_QUEUE, Caller, INBOX, JoinOutcome, Outbound, PERSONAL_QUEUE, RestreamRefused, RoomInput, RoomReply,
     RoomRequest,
 };
-use crate::live::nodes::{NodeName, Routing, Sink, ToNode};
+use crate::live::nodes::{NodeName, RoomRoute, Routing, Sink, ToNode};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -132,7 +132,7 @@ pub fn spawn_room(
         )
     });
     let handle = RoomHandle { tx, snapshot, egress: egress.clone(), remote: false };
-    settings.routing.started(&id, &handle.snapshot.borrow(), handle.tx.clone(), store.clone());
+    let route = settings.routing.started(&id, &handle.snapshot.borrow(), handle.tx.clone(), store.clone());
     directory.insert(id.clone(), handle.clone());
     // The room's lasting state, written through to the store by a task of its own: a watch channel holds
     // only the latest, so a burst of changes is one write, and the room task never waits for the store.
@@ -183,7 +183,7 @@ pub fn spawn_room(
         webhooks: settings.webhooks,
         recording: false,
         outputs_actor: None,
-        routing: settings.routing,
+        route,
         remote_nodes: HashMap::new(),
         handed_over: false,
         links: HashMap::new(),
@@ -219,7 +219,7 @@ struct RoomTask {
     /// each of those nodes once.
     remote_nodes: HashMap<NodeName, usize>,
     /// How the room reaches other nodes.
-    routing: Routing,
+    route: Box<dyn RoomRoute>,
     /// Whether the room stopped here because another node took it over.
     handed_over: bool,
     /// Other nodes' links to the room's media: each a listener's peer here, its node, its source number,
@@ -304,7 +304,7 @@ impl RoomTask {
             return;
         }
         let snapshot = self.snapshot.borrow().clone();
-        self.routing.news(&self.id, &snapshot, true);
+        self.route.news(&snapshot, true);
         self.directory.remove(&self.id);
         if let Err(e) = self.store.end_room(&self.id).await {
             tracing::error!(room = %self.id, error = %e, "could not record the room's end");
@@ -349,7 +349,7 @@ impl RoomTask {
             // reconnects rather than talk to no one.
             tracing::info!(room = %self.id, %node, conn = conn.0, "a node relayed for a connection it does not hold");
             if matches!(request, RoomRequest::Command { .. }) {
-                self.to_node(node, ToNode::Close { conn });
+                self.tell_node(node, ToNode::Close { conn });
             }
             return;
         }
@@ -426,7 +426,7 @@ impl RoomTask {
                 }
                 // The answer goes the way of the connection's later events, so nothing overtakes it.
                 let sent = ticket.is_some_and(|ticket| {
-                    self.to_node(&node, ToNode::Reply { ticket, reply: RoomReply::Joined(result) })
+                    self.tell_node(&node, ToNode::Reply { ticket, reply: RoomReply::Joined(result) })
                 });
                 if !sent && let Ok(conn) = result {
                     self.drop_conn(conn);
@@ -442,7 +442,7 @@ impl RoomTask {
                 let _ = tx.send(reply.widen());
             }
             Caller::Node { node, ticket: Some(ticket) } => {
-                if !self.to_node(&node, ToNode::Reply { ticket, reply: reply.widen() }) {
+                if !self.tell_node(&node, ToNode::Reply { ticket, reply: reply.widen() }) {
                     self.drop_node(&node, "cannot relay to a node; dropping its connections");
                 }
             }
@@ -482,7 +482,7 @@ impl RoomTask {
             Some(Sink::Node(node)) => {
                 let node = node.clone();
                 let text = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
-                self.to_node(&node, ToNode::Event { conn, text })
+                self.tell_node(&node, ToNode::Event { conn, text })
             }
         };
         if !sent {
@@ -531,22 +531,16 @@ impl RoomTask {
     }
 
     /// Sends another node what the room has for its connections, in order. False if it could not be queued.
-    fn to_node(&self, node: &str, out: ToNode) -> bool {
-        self.routing.to_node(&self.id, node, out)
+    fn tell_node(&mut self, node: &str, out: ToNode) -> bool {
+        self.route.tell_node(node, out)
     }
 
     /// A room-wide event: one send to this node's connections, and one to each other node that holds some.
     /// A node it cannot be queued for loses its connections, which reconnect.
     fn broadcast_text(&mut self, text: Utf8Bytes) {
-        if !self.remote_nodes.is_empty() {
-            let mut lost = Vec::new();
-            for node in self.remote_nodes.keys() {
-                let out = ToNode::Broadcast { text: text.as_str().to_string() };
-                if !self.to_node(node, out) {
-                    lost.push(node.clone());
-                }
-            }
-            for node in lost {
+        if !self.remote_nodes.is_empty() && !self.route.broadcast(text.as_str()) {
+            let nodes: Vec<NodeName> = self.remote_nodes.keys().cloned().collect();
+            for node in nodes {
                 self.drop_node(&node, "cannot relay to a node; dropping its connections");
             }
         }
@@ -626,7 +620,7 @@ impl RoomTask {
                             let _ = tx.try_send(Outbound::Close);
                         }
                         Some(Sink::Node(node)) => {
-                            self.to_node(&node, ToNode::Close { conn });
+                            self.tell_node(&node, ToNode::Close { conn });
                         }
                         None => {}
                     }
@@ -649,7 +643,7 @@ impl RoomTask {
             // Dropping every sender (and, as the task returns, the broadcast sender) closes every
             // connection after it has delivered the `room_ended` broadcast. Other nodes close theirs.
             for node in std::mem::take(&mut self.remote_nodes).into_keys() {
-                self.to_node(&node, ToNode::Ended);
+                self.tell_node(&node, ToNode::Ended);
             }
             self.conns.clear();
         }
@@ -658,7 +652,7 @@ impl RoomTask {
             let snapshot = Arc::new(Snapshot { info: self.room.info(), access: self.room.access() });
             self.tell_of_new_speakers(&snapshot);
             if !self.handed_over {
-                self.routing.news(&self.id, &snapshot, ended);
+                self.route.news(&snapshot, ended);
             }
             let _ = self.snapshot.send(snapshot);
             if !ended {
