@@ -21,6 +21,7 @@
 
 pub mod files;
 pub mod forward;
+mod hosted;
 pub mod protocol;
 pub mod relay;
 
@@ -551,13 +552,8 @@ pub async fn leases(
 /// A cluster's routing for the rooms this node runs: their news for the other nodes, their inputs from
 /// them, and what the rooms have for the other nodes' connections.
 impl crate::live::Nodes for Cluster {
-    fn started(
-        &self,
-        room: &RoomId,
-        snapshot: &Snapshot,
-        inbox: mpsc::Sender<RoomInput>,
-        store: Arc<dyn stoa_store::Store>,
-    ) -> Box<dyn crate::live::RoomRoute> {
+    fn started(&self, start: crate::live::RoomStart<'_>) -> Box<dyn crate::live::RoomRoute> {
+        let crate::live::RoomStart { room, snapshot, inbox, store, media } = start;
         // The other nodes list the room at once, not at the next beat.
         self.room_news(room, snapshot, false);
         tokio::spawn(relay::host_room(self.clone(), room.clone(), inbox));
@@ -572,7 +568,7 @@ impl crate::live::Nodes for Cluster {
                 Err(e) => tracing::error!(room = %claimed, error = %e, "cannot claim the room's lease"),
             }
         });
-        Box::new(relay::HostedRoom::new(self.clone(), room.clone()))
+        Box::new(hosted::HostedRoom::new(self.clone(), room.clone(), media))
     }
 }
 

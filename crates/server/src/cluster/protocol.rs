@@ -16,7 +16,7 @@
 //! refused and counted.
 
 use crate::clock::now_ms;
-use crate::live::{NodeName, RoomRequest, ToNode};
+use crate::live::{NodeName, RoomReply, RoomRequest};
 use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use stoa_proto::{RoomId, RoomInfo};
-use stoa_room::Access;
+use stoa_room::{Access, ConnId};
 
 /// Messages older than this (by their sender's clock) are refused, and nonces are remembered this long.
 pub const MAX_AGE: Duration = Duration::from_secs(30);
@@ -116,6 +116,89 @@ pub struct FromNode {
     pub ticket: Option<u64>,
     /// The request, as a route or socket on that node made it.
     pub request: RoomRequest,
+}
+
+/// What a room has for another node's connections, in the order the room made it. The node's side of the
+/// routing reads it and acts for its connections (see `relay.rs`).
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToNode {
+    /// The answer to a request the node made, under the node's ticket: a join's answer comes this way so
+    /// that nothing for the connection overtakes it.
+    Reply {
+        /// The node's ticket.
+        ticket: u64,
+        /// The answer.
+        reply: RoomReply<ConnId>,
+    },
+    /// A personal event.
+    Event {
+        /// For whom.
+        conn: ConnId,
+        /// The encoded event (carried apart from the rest: see [`ToNode::take_text`]).
+        #[serde(skip)]
+        text: String,
+    },
+    /// The room closes this connection.
+    Close {
+        /// Which.
+        conn: ConnId,
+    },
+    /// A room-wide event, once for all of the node's connections.
+    Broadcast {
+        /// The encoded event (carried apart from the rest).
+        #[serde(skip)]
+        text: String,
+    },
+    /// A connection's media offer, for the node that holds the connection to answer from its own SFU (a
+    /// listener's media is served where its socket is).
+    HostMedia {
+        /// Whose.
+        conn: ConnId,
+        /// The offer.
+        sdp: String,
+        /// The `slots` event as it stands, to send after the answer.
+        slots: Option<String>,
+        /// The connection's source number: the CSRC its packets carry, up the link and back down.
+        source: u32,
+        /// Whether it may be heard now (sent up the link).
+        publish: bool,
+        /// 20 ms frames per audience packet in the room now (see `AudienceFrames`).
+        frames: usize,
+    },
+    /// How many 20 ms frames the room's audience packets join. While a node's connections include one that
+    /// may be heard, the origin sends that node's link the stage's 20 ms packets, and its mirror joins
+    /// them for its own listeners as the origin would.
+    AudienceFrames {
+        /// 1 (no joining) to 6.
+        frames: usize,
+    },
+    /// Whether a connection whose media the node serves may be heard now: the stage changed.
+    Publish {
+        /// Whose.
+        conn: ConnId,
+        /// Whether its packets go up the link.
+        publish: bool,
+    },
+    /// The room ended.
+    Ended,
+}
+
+impl ToNode {
+    /// Takes out the event's text, which a transport carries as it is beside the rest of the message
+    /// (serialized, the message leaves it out). Empty for messages without one.
+    pub fn take_text(&mut self) -> String {
+        match self {
+            ToNode::Event { text, .. } | ToNode::Broadcast { text } => std::mem::take(text),
+            _ => String::new(),
+        }
+    }
+
+    /// Puts back the text [`ToNode::take_text`] took out.
+    pub fn put_text(&mut self, raw: String) {
+        if let ToNode::Event { text, .. } | ToNode::Broadcast { text } = self {
+            *text = raw;
+        }
+    }
 }
 
 /// What a room's owner sends a node (on the node's subject, or on the room's subject for all of them): a

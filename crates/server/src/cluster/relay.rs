@@ -10,12 +10,12 @@
 //! in that order.
 //!
 //! On the owner, [`host_room`] reads `stoa.room.ID.in` and feeds the room task; the room task sends what
-//! belongs to other nodes through its [`HostedRoom`], so that everything leaves in the order the room made
-//! it.
+//! belongs to other nodes through its `HostedRoom` (`hosted.rs`), so that everything leaves in the order
+//! the room made it.
 
 use super::Cluster;
-use super::protocol::{self, FromNode, FromOwner, Opened};
-use crate::live::{Caller, JoinOutcome, NodeName, Outbound, RoomInput, RoomReply, RoomRequest, ToNode};
+use super::protocol::{self, FromNode, FromOwner, Opened, ToNode};
+use crate::live::{Caller, JoinOutcome, NodeName, Outbound, RoomInput, RoomReply, RoomRequest};
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -41,42 +41,6 @@ pub enum Stop {
     OwnerChanged,
     /// The owner fell silent (killed, or cut off).
     OwnerLost,
-}
-
-/// A room this node runs, as its task reaches the other nodes: what it has for one node goes on that
-/// node's subject, room-wide events once on the room's subject for all, each numbered in the one order the
-/// room made them ([`FromOwner`]).
-pub(crate) struct HostedRoom {
-    cluster: Cluster,
-    room: RoomId,
-    all: String,
-    seq: u64,
-}
-
-impl HostedRoom {
-    pub(crate) fn new(cluster: Cluster, room: RoomId) -> HostedRoom {
-        HostedRoom { all: protocol::room_all(&room), cluster, room, seq: 0 }
-    }
-
-    fn send(&mut self, subject: String, mut message: ToNode) -> bool {
-        self.seq += 1;
-        let text = message.take_text();
-        self.cluster.send(subject, &FromOwner { seq: self.seq, message }, text.as_bytes())
-    }
-}
-
-impl crate::live::RoomRoute for HostedRoom {
-    fn news(&mut self, snapshot: &crate::live::Snapshot, ended: bool) {
-        self.cluster.room_news(&self.room, snapshot, ended);
-    }
-
-    fn tell_node(&mut self, node: &str, message: ToNode) -> bool {
-        self.send(protocol::room_to(&self.room, node), message)
-    }
-
-    fn broadcast(&mut self, text: &str) -> bool {
-        self.send(self.all.clone(), ToNode::Broadcast { text: text.to_string() })
-    }
 }
 
 fn encode(event: &ServerEvent) -> Utf8Bytes {
@@ -728,12 +692,12 @@ mod tests {
         b.client.publish("probe", "x".into()).await.unwrap();
         probe.next().await.unwrap();
         // Personal events for B and room-wide events, interleaved in runs of varied length.
-        let mut route = HostedRoom::new(a.clone(), room.clone());
+        let mut route = super::super::hosted::HostedRoom::new(a.clone(), room.clone(), stoa_sfu::RoomKey(1));
         let mut sent = Vec::new();
         for i in 0..400u32 {
             let text = format!("{{\"n\":{i}}}");
             if (i / 3 + i % 5) % 2 == 0 {
-                assert!(route.tell_node("b", ToNode::Event { conn: ConnId(1), text: text.clone() }));
+                assert!(route.event(&NodeName::from("b"), ConnId(1), &text));
             } else {
                 assert!(route.broadcast(&text));
             }

@@ -2,17 +2,14 @@
 //! other nodes' links, source numbers and who holds each slot, and the stage carried into the SFU.
 
 use super::*;
+use crate::live::nodes::EdgeOffer;
 
 impl RoomTask {
-    /// Another node links its SFU to the room's: one link per node, a new one replacing the old (its node
-    /// lost it and made another). The answer goes back to the node under `ticket` once the SFU makes it.
+    /// Another node links its SFU to the room's, through the room's edges (one link per node, a new one
+    /// replacing the old). The answer goes back to the node under `ticket` once the SFU makes it.
     pub(super) fn link(&mut self, node: NodeName, sdp: String, ticket: Option<u64>) {
-        self.close_links(&node);
         let source = self.new_source();
-        let peer = self.sfu.offer(self.room_key, source, sdp, stoa_sfu::Forwarding::Off);
-        tracing::info!(room = %self.id, %node, peer = peer.0, "a node links to the room's media");
-        self.links.insert(peer, Link { node: node.clone(), source, answer: ticket });
-        self.sync_link(&node);
+        self.route.edges().link(node, sdp, ticket, source);
     }
 
     /// A connection offers media. Only a connection in the room gets a peer: a removed or unadmitted user
@@ -33,13 +30,11 @@ impl RoomTask {
         if let Some(Sink::Node(node)) = self.conns.get(&conn) {
             let node = node.clone();
             let slots = (!self.holders.is_empty()).then(|| serde_json::to_string(&self.slots_event()).ok()).flatten();
-            self.edge_media.insert(conn, EdgeMedia { node: node.clone(), source, publishing: publish });
-            self.sources.insert(source, (SourceOf::Edge(conn), user));
-            let frames = self.audience_frames;
-            let host = ToNode::HostMedia { conn, sdp, slots, source: source.0, publish, frames };
-            self.tell_node(&node, host);
-            if publish {
-                self.sync_link(&node);
+            let offer = EdgeOffer { conn, sdp, source, publish, slots, frames: self.audience_frames };
+            if self.route.edges().serve(&node, offer) {
+                self.sources.insert(source, (SourceOf::Edge, user));
+            } else {
+                self.drop_node(&node, "cannot relay to a node; dropping its connections");
             }
             return;
         }
@@ -50,21 +45,12 @@ impl RoomTask {
         self.sources.insert(source, (SourceOf::Peer(peer), user));
     }
 
-    /// Tells a node's link which of its speakers may be heard: the SFU forwards what the link sends up for
-    /// those sources only.
-    pub(super) fn sync_link(&mut self, node: &str) {
-        let Some(peer) = self.links.iter().find(|(_, l)| &*l.node == node).map(|(p, _)| *p) else { return };
-        let sources = self.edge_media.values().filter(|e| e.publishing && &*e.node == node).map(|e| e.source).collect();
-        self.sfu.link_sources(peer, sources);
-    }
-
     /// A source number for a new peer: random, so that it says nothing about the account or the order of
     /// joins, and unused in this room (0 is left out, so that no CSRC is ever 0).
-    pub(super) fn new_source(&self) -> SourceId {
+    pub(super) fn new_source(&mut self) -> SourceId {
         loop {
             let source = SourceId(crate::random::u32());
-            if source.0 != 0 && !self.sources.contains_key(&source) && !self.links.values().any(|l| l.source == source)
-            {
+            if source.0 != 0 && !self.sources.contains_key(&source) && !self.route.edges().holds_source(source) {
                 return source;
             }
         }
@@ -75,20 +61,8 @@ impl RoomTask {
             self.forget_peer(peer);
             self.sfu.close_peer(peer);
         }
-        if let Some(edge) = self.edge_media.remove(&conn) {
-            self.sources.remove(&edge.source);
-            if edge.publishing {
-                self.sync_link(&edge.node);
-            }
-        }
-    }
-
-    /// Closes a node's link to the room's media.
-    pub(super) fn close_links(&mut self, node: &str) {
-        let gone: Vec<PeerId> = self.links.iter().filter(|(_, l)| &*l.node == node).map(|(p, _)| *p).collect();
-        for peer in gone {
-            self.links.remove(&peer);
-            self.sfu.close_peer(peer);
+        if let Some(source) = self.route.edges().close(conn) {
+            self.sources.remove(&source);
         }
     }
 
@@ -99,14 +73,12 @@ impl RoomTask {
     }
 
     pub(super) fn media_event(&mut self, event: SfuEvent) {
+        // Other nodes' links are the edges' to answer and close.
+        if self.route.edges().media_event(&event) {
+            return;
+        }
         match event {
             SfuEvent::Answer { peer, sdp } => {
-                if let Some(link) = self.links.get_mut(&peer) {
-                    let ticket = link.answer.take();
-                    let node = link.node.clone();
-                    self.answer(Caller::Node { node, ticket }, RoomReply::Linked(Ok(sdp)));
-                    return;
-                }
                 self.send_to_peer(peer, ServerEvent::Answer { sdp });
                 if !self.holders.is_empty() {
                     let slots = self.slots_event();
@@ -114,16 +86,6 @@ impl RoomTask {
                 }
             }
             SfuEvent::Rejected { peer, error, message } => {
-                if let Some(link) = self.links.remove(&peer) {
-                    tracing::info!(room = %self.id, node = %link.node, code = error.code(), %message, "a node's link is gone");
-                    if link.answer.is_some() {
-                        self.answer(
-                            Caller::Node { node: link.node, ticket: link.answer },
-                            RoomReply::Linked(Err(message)),
-                        );
-                    }
-                    return;
-                }
                 let code = error.code();
                 if let Some(conn) = self.peer_conns.get(&peer).copied() {
                     self.peers.remove(&conn);
@@ -170,12 +132,7 @@ impl RoomTask {
             tracing::info!(room = %self.id, listeners, frames, "audience packets now carry {frames} frame(s)");
             self.sfu.set_audience_frames(self.room_key, frames);
             // Edges join too, for their own listeners, while they carry speakers (who get the 20 ms stream).
-            let mut nodes: Vec<NodeName> = self.edge_media.values().map(|e| e.node.clone()).collect();
-            nodes.sort();
-            nodes.dedup();
-            for node in nodes {
-                self.tell_node(&node, ToNode::AudienceFrames { frames });
-            }
+            self.route.edges().audience_frames(frames);
         }
         // Who may publish changes only with the stage (roles and mutes), which bumps the room's version; a
         // listener joining does not, so the join storm does not walk every peer on every join.
@@ -185,24 +142,8 @@ impl RoomTask {
         self.publishers_synced = self.room.version();
         // Speakers whose media another node serves: their node stops or starts sending them up, and the
         // node's link is let to publish for exactly those who may be heard.
-        let mut changed: Vec<(ConnId, NodeName, bool)> = Vec::new();
-        for (conn, edge) in self.edge_media.iter_mut() {
-            let may = self.room.may_publish(*conn);
-            if may != edge.publishing {
-                edge.publishing = may;
-                changed.push((*conn, edge.node.clone(), may));
-            }
-        }
-        let mut nodes: Vec<NodeName> = Vec::new();
-        for (conn, node, publish) in changed {
-            self.tell_node(&node, ToNode::Publish { conn, publish });
-            if !nodes.contains(&node) {
-                nodes.push(node);
-            }
-        }
-        for node in nodes {
-            self.sync_link(&node);
-        }
+        let room = &self.room;
+        self.route.edges().stage_changed(&|conn| room.may_publish(conn));
         for (conn, (peer, publishing)) in self.peers.iter_mut() {
             let may = self.room.may_publish(*conn);
             if may != *publishing {

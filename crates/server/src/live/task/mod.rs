@@ -7,7 +7,7 @@ use crate::live::input::{
     BROADCAST_QUEUE, Caller, INBOX, JoinOutcome, Outbound, PERSONAL_QUEUE, RestreamRefused, RoomInput, RoomReply,
     RoomRequest,
 };
-use crate::live::nodes::{NodeName, RoomRoute, Routing, Sink, ToNode};
+use crate::live::nodes::{NodeName, RoomRoute, RoomStart, Routing, Sink};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -33,29 +33,11 @@ pub fn new_room_key() -> RoomKey {
     RoomKey(NEXT_ROOM_KEY.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Another node's link to the room's media.
-#[derive(Debug)]
-struct Link {
-    node: NodeName,
-    source: SourceId,
-    /// The node's ticket for the answer to its offer, until the SFU makes it.
-    answer: Option<u64>,
-}
-
-/// A connection on another node whose media that node serves from its mirror of the room.
-struct EdgeMedia {
-    node: NodeName,
-    /// Its source number, which its packets carry up the node's link and back down in the slots.
-    source: SourceId,
-    /// Whether it may be heard, as last told to its node and to the node's link.
-    publishing: bool,
-}
-
 /// Whose a source number is: a peer on this node, or a connection whose media another node serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SourceOf {
     Peer(PeerId),
-    Edge(ConnId),
+    Edge,
 }
 
 /// When a room's audience gets joined packets: `frames` per packet from `above` listeners.
@@ -132,7 +114,10 @@ pub fn spawn_room(
         )
     });
     let handle = RoomHandle { tx, snapshot, egress: egress.clone(), remote: false };
-    let route = settings.routing.started(&id, &handle.snapshot.borrow(), handle.tx.clone(), store.clone());
+    let first = handle.snapshot.borrow().clone();
+    let start =
+        RoomStart { room: &id, snapshot: &first, inbox: handle.tx.clone(), store: store.clone(), media: room_key };
+    let route = settings.routing.started(start);
     directory.insert(id.clone(), handle.clone());
     // The room's lasting state, written through to the store by a task of its own: a watch channel holds
     // only the latest, so a burst of changes is one write, and the room task never waits for the store.
@@ -186,8 +171,6 @@ pub fn spawn_room(
         route,
         remote_nodes: HashMap::new(),
         handed_over: false,
-        links: HashMap::new(),
-        edge_media: HashMap::new(),
     };
     tokio::spawn(task.run(rx, media_rx));
     handle
@@ -222,12 +205,6 @@ struct RoomTask {
     route: Box<dyn RoomRoute>,
     /// Whether the room stopped here because another node took it over.
     handed_over: bool,
-    /// Other nodes' links to the room's media: each a listener's peer here, its node, its source number,
-    /// and where its answer goes until it is made.
-    links: HashMap<PeerId, Link>,
-    /// Connections on other nodes whose media that node serves from its mirror of the room: its listeners,
-    /// and its speakers, whose packets come up its link.
-    edge_media: HashMap<ConnId, EdgeMedia>,
     broadcast: broadcast::Sender<Utf8Bytes>,
     snapshot: watch::Sender<Arc<Snapshot>>,
     published: u64,
@@ -349,7 +326,7 @@ impl RoomTask {
             // reconnects rather than talk to no one.
             tracing::info!(room = %self.id, %node, conn = conn.0, "a node relayed for a connection it does not hold");
             if matches!(request, RoomRequest::Command { .. }) {
-                self.tell_node(node, ToNode::Close { conn });
+                self.route.close(node, conn);
             }
             return;
         }
@@ -425,9 +402,7 @@ impl RoomTask {
                     *self.remote_nodes.entry(node.clone()).or_default() += 1;
                 }
                 // The answer goes the way of the connection's later events, so nothing overtakes it.
-                let sent = ticket.is_some_and(|ticket| {
-                    self.tell_node(&node, ToNode::Reply { ticket, reply: RoomReply::Joined(result) })
-                });
+                let sent = ticket.is_some_and(|ticket| self.route.reply(&node, ticket, RoomReply::Joined(result)));
                 if !sent && let Ok(conn) = result {
                     self.drop_conn(conn);
                 }
@@ -442,7 +417,7 @@ impl RoomTask {
                 let _ = tx.send(reply.widen());
             }
             Caller::Node { node, ticket: Some(ticket) } => {
-                if !self.tell_node(&node, ToNode::Reply { ticket, reply: reply.widen() }) {
+                if !self.route.reply(&node, ticket, reply.widen()) {
                     self.drop_node(&node, "cannot relay to a node; dropping its connections");
                 }
             }
@@ -480,9 +455,8 @@ impl RoomTask {
             None => return,
             Some(Sink::Local(tx)) => tx.try_send(Outbound::Event(encode(event))).is_ok(),
             Some(Sink::Node(node)) => {
-                let node = node.clone();
                 let text = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
-                self.tell_node(&node, ToNode::Event { conn, text })
+                self.route.event(node, conn, &text)
             }
         };
         if !sent {
@@ -513,7 +487,7 @@ impl RoomTask {
         for conn in conns {
             self.drop_conn(conn);
         }
-        self.close_links(node);
+        self.route.edges().node_gone(node);
     }
 
     /// Takes a connection out of the sinks (and its node's count).
@@ -528,11 +502,6 @@ impl RoomTask {
             }
         }
         Some(sink)
-    }
-
-    /// Sends another node what the room has for its connections, in order. False if it could not be queued.
-    fn tell_node(&mut self, node: &str, out: ToNode) -> bool {
-        self.route.tell_node(node, out)
     }
 
     /// A room-wide event: one send to this node's connections, and one to each other node that holds some.
@@ -620,7 +589,7 @@ impl RoomTask {
                             let _ = tx.try_send(Outbound::Close);
                         }
                         Some(Sink::Node(node)) => {
-                            self.tell_node(&node, ToNode::Close { conn });
+                            self.route.close(&node, conn);
                         }
                         None => {}
                     }
@@ -643,7 +612,7 @@ impl RoomTask {
             // Dropping every sender (and, as the task returns, the broadcast sender) closes every
             // connection after it has delivered the `room_ended` broadcast. Other nodes close theirs.
             for node in std::mem::take(&mut self.remote_nodes).into_keys() {
-                self.tell_node(&node, ToNode::Ended);
+                self.route.ended(&node);
             }
             self.conns.clear();
         }
