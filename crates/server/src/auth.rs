@@ -108,6 +108,16 @@ pub struct Session {
 }
 
 impl Session {
+    /// The credential this request came with, for a live connection's watch of it (`revoke`).
+    pub fn credential(&self) -> crate::revoke::Credential {
+        crate::revoke::Credential {
+            user: self.account.id,
+            hash: token_hash(&self.token),
+            token: self.scopes.is_some(),
+            expires_at: self.expires_at,
+        }
+    }
+
     /// Whether this session may do what `scope` covers.
     pub fn may(&self, scope: Scope) -> bool {
         self.scopes.as_ref().is_none_or(|s| s.contains(&scope))

@@ -7,28 +7,21 @@
 #![deny(missing_docs)]
 
 pub mod acme;
+pub use stoa_cluster as cluster;
+pub use stoa_live::{clock, live, notify, outbound, random, revoke, turn, webhooks};
 pub mod auth;
 pub mod client_ip;
-pub mod clock;
-pub mod cluster;
 pub mod community;
 mod config;
 pub mod error;
 pub mod ical;
 pub mod limits;
-pub mod live;
 pub mod metrics;
-pub mod notify;
 pub mod origin;
-pub mod outbound;
-pub mod random;
 pub mod recordings;
-pub mod revoke;
 pub mod routes;
 mod state;
 pub mod tls;
-pub mod turn;
-pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::limits::RateLimiter;
@@ -65,7 +58,7 @@ fn bring_back(state: &AppState, id: stoa_proto::RoomId, lasting: Option<String>)
         state.rooms.clone(),
         state.sfu.clone(),
         state.room_settings(),
-        state.metrics.clone(),
+        state.metrics.rooms.clone(),
     );
     true
 }
@@ -394,7 +387,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         store.clone(),
         contact,
         config.push_origins.clone(),
-        outbound::Outbound::new(outbound_http, &config.push_origins),
+        outbound::Outbound::new(outbound::client_builder, &config.push_origins),
     )
     .await?;
     let other_nodes = cluster.clone().map(|c| Arc::new(c) as Arc<dyn notify::hub::OtherNodes>);
@@ -419,7 +412,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         http_peers: Arc::default(),
         webhooks: webhooks::start(
             store.clone(),
-            outbound::Outbound::new(outbound_http, &config.webhook_origins),
+            outbound::Outbound::new(outbound::client_builder, &config.webhook_origins),
             config.webhook_timeout,
         ),
         live: Arc::new(live),
@@ -524,20 +517,6 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         task,
         background,
     })
-}
-
-/// The HTTP client for what the server calls out to (push services, webhooks): the web PKI's roots, rustls
-/// with aws-lc-rs as everywhere else. [`outbound::Outbound`] adds the resolver and turns redirects off.
-fn outbound_http() -> reqwest::ClientBuilder {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-    let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
-    match tls {
-        Ok(tls) => builder.use_preconfigured_tls(tls),
-        Err(_) => builder,
-    }
 }
 
 /// The public URL of an HTTPS server that was not told one: `host` (the certificate's first name that is

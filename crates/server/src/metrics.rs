@@ -16,35 +16,21 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-/// Upper bounds of the join-latency histogram's buckets, in milliseconds (the last is +Inf).
-const JOIN_BUCKETS_MS: [u64; 10] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000];
+use stoa_live::metrics::JOIN_BUCKETS_MS;
 
 /// What the control plane counts.
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// HTTP requests by route (the router's pattern, so that IDs do not make new series) and status.
     http: Mutex<HashMap<String, HashMap<u16, u64>>>,
-    /// Room-socket connections cut off because their queue of events was full (a client that stopped
-    /// reading).
-    pub ws_queue_drops: AtomicU64,
-    /// From a media offer to ICE and DTLS being up, per bucket of [`JOIN_BUCKETS_MS`] and +Inf.
-    join_buckets: [AtomicU64; 11],
-    join_sum_ms: AtomicU64,
+    /// What the room tasks count.
+    pub rooms: std::sync::Arc<stoa_live::metrics::RoomMetrics>,
     /// The HTTPS listener's handshake counts, when it serves HTTPS.
     pub tls: std::sync::OnceLock<std::sync::Arc<crate::tls::TlsStats>>,
 }
 
 impl Metrics {
-    /// One media connection came up `wait` after its offer.
-    pub fn joined_after(&self, wait: Duration) {
-        let ms = wait.as_millis() as u64;
-        let bucket = JOIN_BUCKETS_MS.iter().position(|b| ms <= *b).unwrap_or(JOIN_BUCKETS_MS.len());
-        self.join_buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        self.join_sum_ms.fetch_add(ms, Ordering::Relaxed);
-    }
-
     /// Counts one request; a route's name is allocated once, on its first request.
     fn request(&self, route: &str, status: u16) {
         let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
@@ -228,7 +214,7 @@ pub fn render(state: &AppState) -> String {
         (
             "stoa_ws_queue_drops_total",
             "Room sockets cut off because the client stopped reading its events.",
-            state.metrics.ws_queue_drops.load(Ordering::Relaxed),
+            state.metrics.rooms.ws_queue_drops.load(Ordering::Relaxed),
         ),
     ] {
         head(&mut out, name, "counter", help);
@@ -265,14 +251,14 @@ pub fn render(state: &AppState) -> String {
     histogram(&mut out, "stoa_media_forward_seconds", &bounds, &counts, sum(|m| &m.forward_sum_us) as f64 / 1e6);
 
     head(&mut out, "stoa_join_seconds", "histogram", "From a media offer to its connection being up (ICE and DTLS).");
-    let counts: Vec<u64> = state.metrics.join_buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+    let counts: Vec<u64> = state.metrics.rooms.join_buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
     let bounds: Vec<f64> = JOIN_BUCKETS_MS.iter().map(|ms| *ms as f64 / 1e3).collect();
     histogram(
         &mut out,
         "stoa_join_seconds",
         &bounds,
         &counts,
-        state.metrics.join_sum_ms.load(Ordering::Relaxed) as f64 / 1e3,
+        state.metrics.rooms.join_sum_ms.load(Ordering::Relaxed) as f64 / 1e3,
     );
 
     head(&mut out, "stoa_http_requests_total", "counter", "HTTP requests, by route and status.");

@@ -94,7 +94,7 @@ pub async fn stream(
     let store = state.store.clone();
     let stopping = state.stopping.clone();
     // Ends the stream, with a last `revoked` event that says why, when its credential is revoked.
-    let credential = Some(state.notifier.hub.revocations.watch(&session, store.clone()));
+    let credential = Some(state.notifier.hub.revocations.watch(session.credential(), store.clone()));
     let events = futures_util::stream::unfold(
         (subscription, store, stopping, true, credential),
         move |(mut subscription, store, mut stopping, first, mut credential)| async move {

@@ -189,7 +189,7 @@ pub(crate) fn open_room(state: &AppState, id: RoomId, creator: UserSummary, new:
         state.rooms.clone(),
         state.sfu.clone(),
         state.room_settings(),
-        state.metrics.clone(),
+        state.metrics.rooms.clone(),
     );
     let snapshot = handle.snapshot.borrow().clone();
     state.webhooks.emit(stoa_proto::HookData::RoomStarted {
@@ -482,7 +482,7 @@ pub async fn websocket(
         }
     })?;
     let departure = Departure::new(joined.conn, handle.tx.clone());
-    let credential = state.notifier.hub.revocations.watch(&session, state.store.clone());
+    let credential = state.notifier.hub.revocations.watch(session.credential(), state.store.clone());
     let budget = state.config.room_commands_per_second;
     // Small buffers: a room holds thousands of sockets, and tungstenite's 128 KiB defaults (zeroed, so resident)
     // would cost more memory per listener than all of their media state.

@@ -299,7 +299,7 @@ pub async fn whip(
     // network dies without a DELETE), the session ends as a DELETE would end it.
     // The session also ends when the token it was opened with is revoked.
     let (peers, sid2, room_tx) = (state.http_peers.clone(), sid.clone(), handle.tx.clone());
-    let mut credential = state.notifier.hub.revocations.watch(&session, state.store.clone());
+    let mut credential = state.notifier.hub.revocations.watch(session.credential(), state.store.clone());
     tokio::spawn(async move {
         let ended_here = loop {
             tokio::select! {
@@ -517,7 +517,7 @@ pub async fn whep(
     *lock(&mix.players) += 1;
     let sid = new_session_id();
     let watcher = session.as_ref().ok().map(|s| {
-        let mut credential = state.notifier.hub.revocations.watch(s, state.store.clone());
+        let mut credential = state.notifier.hub.revocations.watch(s.credential(), state.store.clone());
         let (state, sid) = (state.clone(), sid.clone());
         tokio::spawn(async move {
             let why = credential.revoked().await;

@@ -19,13 +19,14 @@
 //! with its sender, its time and a random nonce. A message from anyone without the key, one older than
 //! [`protocol::MAX_AGE`], or one seen before is dropped and counted.
 
+#![deny(missing_docs)]
+
 pub mod files;
 pub mod forward;
 mod hosted;
 pub mod protocol;
 pub mod relay;
 
-use crate::live::{Directory, NodeName, RoomHandle, RoomInput, Snapshot};
 pub use protocol::Heartbeat;
 use protocol::{Envelopes, Notify, Opened, RoomNews};
 use serde::Serialize;
@@ -34,6 +35,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use stoa_live::live::{Directory, NodeName, RoomHandle, RoomInput, Snapshot};
 use stoa_proto::RoomId;
 use tokio::sync::{mpsc, watch};
 
@@ -183,7 +185,7 @@ pub enum ClusterError {
     Store(#[from] stoa_store::StoreError),
 }
 
-use crate::clock::now_ms;
+use stoa_live::clock::now_ms;
 
 impl Cluster {
     /// Connects to NATS and reads (or makes) the cluster's key, for a node whose media plane is `sfu` and
@@ -197,7 +199,7 @@ impl Cluster {
         if !valid_node_name(&config.node) {
             return Err(ClusterError::NodeName(config.node.clone()));
         }
-        let hex = crate::random::hex::<32>();
+        let hex = stoa_live::random::hex::<32>();
         let key = store.setting_or_insert(KEY_SETTING, &hex).await?;
         // Credentials in the URL (`nats://USER:PASSWORD@host` or `nats://TOKEN@host`) are given to the
         // client as such, and the address without them.
@@ -317,7 +319,7 @@ impl Cluster {
         }
     }
 
-    /// Tells the other nodes that `user`'s credentials changed ([`crate::revoke`]).
+    /// Tells the other nodes that `user`'s credentials changed (`stoa_live::revoke`).
     pub fn revoked(&self, user: stoa_proto::UserId) {
         self.send(protocol::NOTIFY.into(), &Notify { users: vec![user], close: false, revoke: true }, &[]);
     }
@@ -371,7 +373,7 @@ impl Cluster {
         if changed_owner {
             self.drop_remote(directory, &news.room, relay::Stop::OwnerChanged);
         }
-        let (tx, rx) = mpsc::channel(crate::live::INBOX);
+        let (tx, rx) = mpsc::channel(stoa_live::live::INBOX);
         let (snapshot_tx, snapshot_rx) = watch::channel(snapshot);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         self.remote.lock().unwrap_or_else(|e| e.into_inner()).insert(
@@ -389,7 +391,7 @@ impl Cluster {
         self,
         directory: Directory,
         me: Heartbeat,
-        hub: Arc<crate::notify::hub::Hub>,
+        hub: Arc<stoa_live::notify::hub::Hub>,
         router: axum::Router,
     ) -> Result<(), ClusterError> {
         let sfu = self.sfu.clone();
@@ -430,7 +432,7 @@ impl Cluster {
                     };
                     for node in lost {
                         tracing::warn!(%node, "a node fell silent");
-                        let node = crate::live::NodeName::from(node.as_str());
+                        let node = stoa_live::live::NodeName::from(node.as_str());
                         for (_, handle) in directory.handles_with_ids().into_iter().filter(|(_, h)| !h.remote) {
                             let _ = handle.tx.try_send(RoomInput::NodeLost { node: node.clone() });
                         }
@@ -551,9 +553,9 @@ pub async fn leases(
 
 /// A cluster's routing for the rooms this node runs: their news for the other nodes, their inputs from
 /// them, and what the rooms have for the other nodes' connections.
-impl crate::live::Nodes for Cluster {
-    fn started(&self, start: crate::live::RoomStart<'_>) -> Box<dyn crate::live::RoomRoute> {
-        let crate::live::RoomStart { room, snapshot, inbox, store, media } = start;
+impl stoa_live::live::Nodes for Cluster {
+    fn started(&self, start: stoa_live::live::RoomStart<'_>) -> Box<dyn stoa_live::live::RoomRoute> {
+        let stoa_live::live::RoomStart { room, snapshot, inbox, store, media } = start;
         // The other nodes list the room at once, not at the next beat.
         self.room_news(room, snapshot, false);
         tokio::spawn(relay::host_room(self.clone(), room.clone(), inbox));
@@ -573,7 +575,7 @@ impl crate::live::Nodes for Cluster {
 }
 
 /// What this node's notification hub is told goes to the other nodes' hubs.
-impl crate::notify::hub::OtherNodes for Cluster {
+impl stoa_live::notify::hub::OtherNodes for Cluster {
     fn notify(&self, users: &[stoa_proto::UserId], close: bool) {
         Cluster::notify(self, users, close);
     }

@@ -9,7 +9,6 @@
 //! The store stays the one source of truth, and a revocation costs one look-up per connection of that one
 //! person, never a scan of everyone's.
 
-use crate::auth::Session;
 use std::sync::Arc;
 use std::time::Duration;
 use stoa_proto::UserId;
@@ -39,22 +38,35 @@ impl Revocations {
         let _ = self.tx.send(user);
     }
 
-    /// A watch of the credential `session` was made with.
-    pub fn watch(&self, session: &Session, store: Arc<dyn Store>) -> Watch {
-        let expires = session.expires_at.map(|at| {
+    /// A watch of `credential`.
+    pub fn watch(&self, credential: Credential, store: Arc<dyn Store>) -> Watch {
+        let expires = credential.expires_at.map(|at| {
             let left = at.saturating_sub(crate::clock::now_ms() / 1000).max(0) as u64;
             tokio::time::Instant::now() + Duration::from_secs(left)
         });
         Watch {
-            user: session.account.id,
-            hash: crate::auth::token_hash(&session.token),
-            token: session.scopes.is_some(),
+            user: credential.user,
+            hash: credential.hash,
+            token: credential.token,
             expires,
             rx: self.tx.subscribe(),
             store,
             recheck: false,
         }
     }
+}
+
+/// The credential a live connection was opened with.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// Whose.
+    pub user: UserId,
+    /// The hash of its secret, as the store keeps it.
+    pub hash: String,
+    /// An access token (not a session).
+    pub token: bool,
+    /// When it expires (Unix seconds), if it does.
+    pub expires_at: Option<i64>,
 }
 
 /// Why a live connection was ended, for its `removed` (or `error`) event.

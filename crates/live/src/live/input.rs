@@ -9,12 +9,12 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// How many events may wait for one connection before it is judged too slow and cut off. Personal events
 /// are rare (an invitation, a hand, an error), so a full queue means the client stopped reading.
-pub(crate) const PERSONAL_QUEUE: usize = 64;
+pub const PERSONAL_QUEUE: usize = 64;
 /// How many room-wide events a connection may fall behind before it is cut off. Room-wide events are
 /// stage changes and a count a second, so 256 is minutes of normal traffic.
-pub(crate) const BROADCAST_QUEUE: usize = 256;
+pub const BROADCAST_QUEUE: usize = 256;
 /// The room task's inbox. Senders wait when it is full, which slows the busiest clients, not the room.
-pub(crate) const INBOX: usize = 1024;
+pub const INBOX: usize = 1024;
 /// What anyone may ask of a room, on this node or from another: serializable, so that a request crosses
 /// nodes as it is, and the cluster's relay forwards it, and its answer, without reading it.
 #[derive(Debug, Serialize, Deserialize)]

@@ -188,6 +188,20 @@ fn split_host_port(s: &str) -> Option<(&str, u16)> {
     .filter(|(h, _)| !h.is_empty())
 }
 
+/// The HTTP client for what the server calls out to (push services, webhooks): the web PKI's roots, rustls
+/// with aws-lc-rs as everywhere else. [`Outbound`] adds the resolver and turns redirects off.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+    let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+    match tls {
+        Ok(tls) => builder.use_preconfigured_tls(tls),
+        Err(_) => builder,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,7 +255,7 @@ mod tests {
 
     #[tokio::test]
     async fn names_and_literals_of_private_hosts_are_refused_before_any_connection() {
-        let outbound = Outbound::new(crate::outbound_http, &["http://127.0.0.1:9000/".to_string()]);
+        let outbound = Outbound::new(super::client_builder, &["http://127.0.0.1:9000/".to_string()]);
         for url in ["http://127.0.0.1:8080/x", "https://localhost/x", "http://[::1]/", "https://10.0.0.1/"] {
             assert_eq!(outbound.client_for(url).await.err(), Some(Refused::NotPublic), "{url}");
         }

@@ -14,7 +14,7 @@ mod task;
 
 pub use connection::{Departure, serve_connection};
 pub use directory::{Directory, RoomHandle, Snapshot};
-pub(crate) use input::{BROADCAST_QUEUE, INBOX, PERSONAL_QUEUE};
+pub use input::{BROADCAST_QUEUE, INBOX, PERSONAL_QUEUE};
 pub use input::{Caller, JoinOutcome, Outbound, RestreamRefused, RoomInput, RoomReply, RoomRequest, ask, tell};
 pub use nodes::{EdgeOffer, Edges, NodeName, Nodes, RoomRoute, RoomStart, Routing};
 pub use task::{AudiencePackets, RoomSettings, new_room_key, spawn_room};

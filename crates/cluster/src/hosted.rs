@@ -5,8 +5,8 @@
 
 use super::Cluster;
 use super::protocol::{self, FromOwner, ToNode};
-use crate::live::{EdgeOffer, Edges, NodeName, RoomReply, RoomRoute, Snapshot};
 use std::collections::HashMap;
+use stoa_live::live::{EdgeOffer, Edges, NodeName, RoomReply, RoomRoute, Snapshot};
 use stoa_proto::RoomId;
 use stoa_room::ConnId;
 use stoa_sfu::{PeerId, RoomKey, Sfu, SfuEvent, SourceId};

@@ -59,7 +59,7 @@ pub struct RoomSettings {
     /// Where the room tells followers that someone came on stage.
     pub notifier: crate::notify::Notifier,
     /// Where the room's chat and moderation are recorded.
-    pub room_log: crate::community::RoomLog,
+    pub room_log: crate::room_log::RoomLog,
     /// What the room's egress thread takes.
     pub egress: Arc<stoa_egress::EgressConfig>,
     /// Where replays are written.
@@ -82,7 +82,7 @@ pub fn spawn_room(
     directory: Directory,
     sfu: Sfu,
     settings: RoomSettings,
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: Arc<crate::metrics::RoomMetrics>,
 ) -> RoomHandle {
     // The room's clock is an Instant; chat messages carry wall-clock times from this pair.
     let unix_ms =
@@ -180,7 +180,7 @@ struct RoomTask {
     /// Where followers are told that someone came on stage.
     notifier: crate::notify::Notifier,
     /// Where the chat and the moderators' actions are recorded.
-    room_log: crate::community::RoomLog,
+    room_log: crate::room_log::RoomLog,
     /// Who was on stage at the last snapshot: someone new there is news to their followers. Those on
     /// stage when the task starts (the creator, a restored stage) are not.
     on_stage: HashSet<UserId>,
@@ -227,7 +227,7 @@ struct RoomTask {
     turn: Option<Arc<crate::turn::TurnConfig>>,
     /// Frames per audience packet, as last told to the SFU.
     audience_frames: usize,
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: Arc<crate::metrics::RoomMetrics>,
     /// When each peer's offer came, until it connects: the join latency.
     offered_at: HashMap<PeerId, Instant>,
     /// The room's lasting state as last handed to its writer (JSON).

@@ -15,11 +15,11 @@
 
 use super::Cluster;
 use super::protocol::{self, FromNode, FromOwner, Opened, ToNode};
-use crate::live::{Caller, JoinOutcome, NodeName, Outbound, RoomInput, RoomReply, RoomRequest};
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use stoa_live::live::{Caller, JoinOutcome, NodeName, Outbound, RoomInput, RoomReply, RoomRequest};
 use stoa_proto::{RoomId, ServerEvent};
 use stoa_room::ConnId;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -95,7 +95,7 @@ struct Mirror {
 impl Mirror {
     fn open(cluster: &Cluster, room: &RoomId, owner: &str, inbox: mpsc::WeakSender<RoomInput>) -> Option<Mirror> {
         let sfu = cluster.sfu().clone();
-        let key = crate::live::new_room_key();
+        let key = stoa_live::live::new_room_key();
         let (tx, events) = mpsc::channel(1024);
         sfu.open_room(key, tx);
         // This node's speakers are heard through the origin: the mirror hands their packets to the link.
@@ -207,7 +207,7 @@ async fn link(
 /// Asks the room's owner through this node's relay to it (`inbox`), as any route here would.
 async fn ask_owner(inbox: &mpsc::WeakSender<RoomInput>, request: RoomRequest) -> Option<RoomReply> {
     let inbox = inbox.upgrade()?;
-    crate::live::ask(&inbox, request).await
+    stoa_live::live::ask(&inbox, request).await
 }
 
 /// The owner's messages for this node, in the order the owner sent them: what is for this node's
@@ -350,7 +350,7 @@ pub(crate) async fn remote_room(
     };
     let mut remote = RemoteRoom {
         to_owner: protocol::room_in(&room),
-        broadcast: broadcast::channel(crate::live::BROADCAST_QUEUE).0,
+        broadcast: broadcast::channel(stoa_live::live::BROADCAST_QUEUE).0,
         conns: HashMap::new(),
         pending: HashMap::new(),
         next_ticket: 0,
@@ -462,7 +462,7 @@ impl RemoteRoom {
             }
             // A restream is started on the room's own node, where its egress runs.
             RoomInput::Restream { reply, .. } => {
-                let refused = crate::live::RestreamRefused::Unavailable("The room runs on another node.".into());
+                let refused = stoa_live::live::RestreamRefused::Unavailable("The room runs on another node.".into());
                 let _ = reply.send(Err(refused));
             }
             // Only an owner's room task gets these.
@@ -525,7 +525,7 @@ impl RemoteRoom {
             return;
         };
         let reply = reply.map_join(|conn| {
-            let (tx, personal) = mpsc::channel(crate::live::PERSONAL_QUEUE);
+            let (tx, personal) = mpsc::channel(stoa_live::live::PERSONAL_QUEUE);
             self.conns.insert(conn, tx);
             JoinOutcome { conn, personal, broadcast: self.broadcast.subscribe() }
         });
@@ -571,7 +571,7 @@ mod tests {
     //! The relay's limits and the envelope's checks, against a real `nats-server` (installed by the test
     //! command) and a store in a temporary folder.
     use super::*;
-    use crate::cluster::ClusterConfig;
+    use crate::ClusterConfig;
     use std::process::{Command, Stdio};
 
     struct Nats(std::process::Child);
@@ -635,7 +635,7 @@ mod tests {
         assert!(error.contains("cannot connect to NATS") && !error.contains("wrong-pass"), "{error}");
         assert!(async_nats::connect(format!("nats://127.0.0.1:{port}")).await.is_err(), "no one without them");
         assert_eq!(
-            crate::cluster::redact("nats://stoa:pw@h:4222,nats://TOKEN@g:4222,nats://h:4222"),
+            crate::redact("nats://stoa:pw@h:4222,nats://TOKEN@g:4222,nats://h:4222"),
             "nats://stoa:***@h:4222,nats://***@g:4222,nats://h:4222"
         );
     }
@@ -644,7 +644,7 @@ mod tests {
     async fn joins_waiting_on_an_owner_that_does_not_answer_are_bounded() {
         let (cluster, _nats, _dir) = node("b").await;
         let room = RoomId("silentroom01".into());
-        let (tx, rx) = mpsc::channel(crate::live::INBOX);
+        let (tx, rx) = mpsc::channel(stoa_live::live::INBOX);
         let (_stop, stop_rx) = oneshot::channel();
         tokio::spawn(remote_room(cluster, room, "a".into(), (tx.downgrade(), rx), stop_rx));
         let user = |i: i64| stoa_proto::UserSummary {
@@ -677,7 +677,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_node_hears_the_owners_personal_and_room_wide_messages_in_the_order_they_were_sent() {
-        use crate::live::RoomRoute;
+        use stoa_live::live::RoomRoute;
         let (_nats, port) = nats_server(&[]).await;
         let dir = tempfile::tempdir().unwrap();
         let store = stoa_store::SqliteStore::open(dir.path()).await.unwrap();

@@ -15,8 +15,6 @@
 //! anyone without the key, older than [`MAX_AGE`] by its sender's clock, or whose nonce was seen before is
 //! refused and counted.
 
-use crate::clock::now_ms;
-use crate::live::{NodeName, RoomReply, RoomRequest};
 use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -25,6 +23,8 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use stoa_live::clock::now_ms;
+use stoa_live::live::{NodeName, RoomReply, RoomRequest};
 use stoa_proto::{RoomId, RoomInfo};
 use stoa_room::{Access, ConnId};
 
@@ -296,7 +296,7 @@ impl Envelopes {
 
     /// `head`, with `raw` after it, sealed for `subject`.
     pub fn seal<T: Serialize>(&self, subject: &str, head: &T, raw: &[u8]) -> bytes::Bytes {
-        self.seal_at(subject, head, raw, now_ms(), crate::random::u64())
+        self.seal_at(subject, head, raw, now_ms(), stoa_live::random::u64())
     }
 
     fn seal_at<T: Serialize>(&self, subject: &str, head: &T, raw: &[u8], sent: i64, nonce: u64) -> bytes::Bytes {

@@ -7,7 +7,6 @@ use super::Cluster;
 use super::protocol::{self, Answered, Forwarded, Opened};
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
-use axum::response::IntoResponse;
 use std::time::Duration;
 use tower::ServiceExt;
 
@@ -31,15 +30,15 @@ const RESPONSE_HEADERS: [&str; 7] = [
 pub const FORWARDED: &str = "x-stoa-forwarded";
 
 impl Cluster {
-    /// Sends a public request (method and path with query) to `node` and returns its answer; 503 if that
-    /// node does not answer.
+    /// Sends a public request (method and path with query) to `node` and returns its answer; `None` if
+    /// that node does not answer.
     pub async fn forward(
         &self,
         node: &str,
         method: &axum::http::Method,
         uri: &str,
         headers: &axum::http::HeaderMap,
-    ) -> Response<Body> {
+    ) -> Option<Response<Body>> {
         let headers = REQUEST_HEADERS
             .iter()
             .filter_map(|h| Some((h.to_string(), headers.get(*h)?.to_str().ok()?.to_string())))
@@ -55,16 +54,7 @@ impl Cluster {
                 None
             }
         };
-        let Some(answer) = answer else {
-            return crate::error::ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "node_unreachable",
-                "The node running this room cannot be reached just now; try again in a moment.",
-            )
-            .with_retry_after(1)
-            .into_response();
-        };
-        let Opened { head: answer, raw: body, .. } = answer;
+        let Opened { head: answer, raw: body, .. } = answer?;
         let mut response = Response::new(Body::from(body));
         *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
         for (name, value) in answer.headers {
@@ -72,7 +62,7 @@ impl Cluster {
                 response.headers_mut().insert(name, value);
             }
         }
-        response
+        Some(response)
     }
 }
 
