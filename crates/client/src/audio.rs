@@ -124,44 +124,16 @@ pub fn write_ogg_opus(path: &Path, pcm: &[i16]) -> anyhow::Result<()> {
     let mut encoder = opus::Encoder::new(RATE, opus::Channels::Mono, opus::Application::Audio)?;
     let pre_skip = encoder.get_lookahead()? as u16;
     let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
-    let mut writer = ogg::PacketWriter::new(std::io::BufWriter::new(file));
-    const SERIAL: u32 = 0x5704;
-    let mut head = b"OpusHead".to_vec();
-    head.push(1); // version
-    head.push(1); // channels
-    head.extend_from_slice(&pre_skip.to_le_bytes());
-    head.extend_from_slice(&RATE.to_le_bytes());
-    head.extend_from_slice(&0i16.to_le_bytes()); // output gain
-    head.push(0); // mapping family
-    writer.write_packet(head, SERIAL, ogg::PacketWriteEndInfo::EndPage, 0)?;
-    let vendor = b"stoa";
-    let mut tags = b"OpusTags".to_vec();
-    tags.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
-    tags.extend_from_slice(vendor);
-    tags.extend_from_slice(&0u32.to_le_bytes());
-    writer.write_packet(tags, SERIAL, ogg::PacketWriteEndInfo::EndPage, 0)?;
+    let mut writer = stoa_media::ogg::OggOpusWriter::new(std::io::BufWriter::new(file), None, pre_skip)?;
     let mut out = vec![0u8; 1500];
-    let chunks: Vec<&[i16]> = pcm.chunks(FRAME).collect();
-    if chunks.is_empty() {
-        // An empty recording is still a valid stream: one frame of silence.
-        let n = encoder.encode(&[0i16; FRAME], &mut out)?;
-        writer.write_packet(
-            out[..n].to_vec(),
-            SERIAL,
-            ogg::PacketWriteEndInfo::EndStream,
-            FRAME as u64 + pre_skip as u64,
-        )?;
-        return Ok(());
-    }
-    for (i, chunk) in chunks.iter().enumerate() {
+    for chunk in pcm.chunks(FRAME) {
         let mut frame = [0i16; FRAME];
         frame[..chunk.len()].copy_from_slice(chunk);
         let n = encoder.encode(&frame, &mut out)?;
-        let last = i + 1 == chunks.len();
-        let granule = ((i + 1) * FRAME) as u64 + pre_skip as u64;
-        let end = if last { ogg::PacketWriteEndInfo::EndStream } else { ogg::PacketWriteEndInfo::NormalPacket };
-        writer.write_packet(out[..n].to_vec(), SERIAL, end, granule)?;
+        writer.push(&out[..n])?;
     }
+    // An empty recording is still a valid stream: the writer closes it with a frame of silence.
+    writer.finish()?;
     Ok(())
 }
 

@@ -357,7 +357,11 @@ impl Session {
                         let (net, peers) = (net.clone(), peers.clone());
                         tokio::spawn(async move {
                             let at = turn.addr;
-                            match crate::turn::allocate(turn, peers, net.clone()).await {
+                            let inbox = net.clone();
+                            let deliver = move |peer, relayed, data| {
+                                let _ = inbox.try_send(NetIn::packet(Protocol::Udp, peer, relayed, data));
+                            };
+                            match crate::turn::allocate(turn, peers, deliver).await {
                                 Ok(relay) => {
                                     let _ = net.send(NetIn::RelayUp(relay)).await;
                                 }

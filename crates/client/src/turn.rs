@@ -6,14 +6,12 @@
 //! to [`Relay::send`], and what the TURN server relays back comes out of the session's inbox as if it had
 //! arrived at the relayed address.
 
-use crate::session::NetIn;
 use anyhow::{Context, bail};
 use hmac::{Hmac, Mac};
 use md5::Digest;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
-use str0m::net::Protocol;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -136,11 +134,12 @@ async fn read_tcp_message(r: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -
 }
 
 /// Allocates a UDP relay on `server` with channels to each of `peers`, and relays in a task of its own
-/// until the returned [`Relay`] is dropped. What arrives from a peer goes to `inbox`.
+/// until the returned [`Relay`] is dropped. What arrives from a peer is handed to `deliver(peer, relayed
+/// address, data)`.
 pub(crate) async fn allocate(
     server: TurnServer,
     peers: Vec<SocketAddr>,
-    inbox: mpsc::Sender<NetIn>,
+    deliver: impl Fn(SocketAddr, SocketAddr, Vec<u8>) + Send + 'static,
 ) -> anyhow::Result<Relay> {
     let mut link = if server.tcp {
         let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(server.addr))
@@ -196,7 +195,7 @@ pub(crate) async fn allocate(
                         let channel = u16::from_be_bytes([buf[0], buf[1]]);
                         let len = u16::from_be_bytes([buf[2], buf[3]]) as usize;
                         if let (Some(&peer), Some(data)) = (by_channel.get(&channel), buf.get(4..4 + len)) {
-                            let _ = inbox.try_send(NetIn::packet(Protocol::Udp, peer, relayed, data.to_vec()));
+                            deliver(peer, relayed, data.to_vec());
                         }
                     }
                     // STUN answers to refreshes carry nothing this loop needs.

@@ -560,7 +560,7 @@ impl EgressThread {
                 let mut result = Ok(finished);
                 if let Some((path, title)) = to {
                     let opened = std::fs::File::create(&path)
-                        .and_then(|f| OggOpusWriter::new(BufWriter::new(f), &title))
+                        .and_then(|f| OggOpusWriter::new(BufWriter::new(f), Some(&title), crate::ogg::PRE_SKIP))
                         .map_err(|e| format!("cannot write the replay: {e}"));
                     match opened {
                         Ok(w) => self.recorder = Some((w, path)),

@@ -19,6 +19,16 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The node that runs a room did not answer a forwarded request.
+    pub fn node_unreachable() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "node_unreachable",
+            "The node running this room cannot be reached just now; try again in a moment.",
+        )
+        .with_retry_after(1)
+    }
+
     /// An error with this status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError { status, code, message: message.into(), retry_after: None }

@@ -1,14 +1,16 @@
-//! Stoa's control plane: the HTTP API, the room WebSockets, and one task per live room.
+//! Stoa's control plane: the HTTP API and the room WebSockets, over `stoa-live` (one task per live room)
+//! and, with `--nats`, `stoa-cluster`.
 //!
 //! [`start`] opens the store, binds the HTTP listener and serves [`app`]. Requests reach rooms through the
-//! [`live::Directory`]; each live room is owned by its task (`live::task`), which drives a sans-IO
-//! [`stoa_room::Room`].
+//! [`live::Directory`]; each live room is owned by its task, which drives a sans-IO [`stoa_room::Room`].
+//! The modules of `stoa-live` are re-exported here under their own names.
 
 #![deny(missing_docs)]
 
-pub mod acme;
 pub use stoa_cluster as cluster;
 pub use stoa_live::{clock, live, notify, outbound, random, revoke, turn, webhooks};
+
+pub mod acme;
 pub mod auth;
 pub mod client_ip;
 pub mod community;
@@ -97,14 +99,15 @@ async fn turn_ips(turn: Option<&turn::TurnConfig>) -> Vec<std::net::IpAddr> {
     ips
 }
 
-/// The whole HTTP application.
-pub fn app(state: AppState) -> Router {
+/// The whole HTTP application. `private` is what only some routes hold.
+pub fn app(state: AppState, private: &routes::Private) -> Router {
     let max_body = state.config.max_body_bytes;
     let origins = Arc::new(origin::Origins::new(&state.public_url, state.config.public_url.is_some()));
     let csp = axum::http::HeaderValue::from_str(&routes::web::csp(&state.public_url))
         .unwrap_or(axum::http::HeaderValue::from_static("default-src 'self'"));
     Router::new()
         .merge(routes::meta::router())
+        .merge(routes::openapi::router())
         .merge(routes::accounts::router())
         .merge(routes::account::router())
         .merge(routes::admin::router())
@@ -113,12 +116,12 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::users::router())
         .merge(routes::rooms::router())
         .merge(routes::events::router())
-        .merge(routes::avatars::router())
+        .merge(routes::avatars::router(private.avatar_pool.clone()))
         .merge(routes::notifications::router())
         .merge(routes::search::router())
         .merge(routes::share::router())
         .merge(routes::egress::router())
-        .merge(routes::webrtc::router())
+        .merge(routes::webrtc::router(private.http_peers.clone()))
         .merge(routes::webhooks::router())
         .fallback(
             move |State(state): axum::extract::State<AppState>, method: axum::http::Method, uri: axum::http::Uri| async move {
@@ -406,10 +409,13 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     std::fs::create_dir_all(&recordings).map_err(|e| StartError::DataDir(recordings.clone(), e))?;
     recordings::close_unfinished(store.as_ref(), &recordings, cluster.is_some()).await?;
     routes::avatars::import_files(store.as_ref(), &config.data).await?;
+    let egress = Arc::new(stoa_egress::EgressConfig::new(ffmpeg, 64));
+    // What only some routes hold, made once here: WHIP and WHEP sessions, and the avatars' decoding pool.
+    let private = routes::Private { http_peers: Arc::default(), avatar_pool: routes::avatars::pool() };
+    let tls_stats = https.is_some().then(|| Arc::new(tls::TlsStats::default()));
+    let pools = vec![("windows", egress.windows.clone()), ("avatars", private.avatar_pool.clone())];
     let state = AppState(Arc::new(AppStateInner {
-        egress: Arc::new(stoa_egress::EgressConfig::new(ffmpeg, 64)),
-        avatar_pool: stoa_egress::pool::WorkPool::new("stoa-avatar", 2, 4),
-        http_peers: Arc::default(),
+        egress,
         webhooks: webhooks::start(
             store.clone(),
             outbound::Outbound::new(outbound::client_builder, &config.webhook_origins),
@@ -427,7 +433,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         public_url: Arc::from(public_url.as_str()),
         rooms: live::Directory::default(),
         sfu,
-        metrics: Arc::new(metrics::Metrics::default()),
+        metrics: Arc::new(metrics::Metrics::new(tls_stats.clone(), pools)),
         stopping: shutdown.subscribe(),
         routing,
         cluster,
@@ -444,7 +450,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         let (runner, directory) = (cluster.clone(), state.rooms.clone());
         let hub = state.notifier.hub.clone();
         // Requests other nodes forward (a room's listen link) run through this node's own application.
-        let router = app(state.clone());
+        let router = app(state.clone(), &private);
         cluster_tasks.push(tokio::spawn(async move {
             if let Err(e) = runner.run(directory, me, hub, router).await {
                 tracing::error!(error = %e, "the cluster's messages stopped");
@@ -481,13 +487,12 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
             if let Some(acme) = acme {
                 background.push(acme.keep_renewed(certs.clone()));
             }
-            let stats = Arc::new(tls::TlsStats::default());
-            let _ = state.metrics.tls.set(stats.clone());
+            let stats = tls_stats.unwrap_or_default();
             let listener = tls::TlsListener::new(https_listener, tls::server_config(certs), stats)
                 .map_err(|e| StartError::Bind(addr, e))?
                 // Lets handlers see the client's address (ConnectInfo), as on plain TCP.
                 .tap_io(|_| {});
-            let product = app(state).layer(axum::middleware::map_response(tls::hsts));
+            let product = app(state, &private).layer(axum::middleware::map_response(tls::hsts));
             let product = axum::serve(listener, product.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(until_stopped());
             tracing::info!(%addr, %http_addr, "serving HTTPS, and plain HTTP as a redirect");
@@ -497,7 +502,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
             })
         }
         (None, _, None, Some(http_listener)) => {
-            let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+            let service = app(state, &private).into_make_service_with_connect_info::<SocketAddr>();
             let serving = axum::serve(http_listener, service).with_graceful_shutdown(until_stopped());
             tracing::info!(%addr, "serving HTTP");
             tokio::spawn(serving.into_future())

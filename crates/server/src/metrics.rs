@@ -20,17 +20,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use stoa_live::metrics::JOIN_BUCKETS_MS;
 
 /// What the control plane counts.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Metrics {
     /// HTTP requests by route (the router's pattern, so that IDs do not make new series) and status.
     http: Mutex<HashMap<String, HashMap<u16, u64>>>,
     /// What the room tasks count.
     pub rooms: std::sync::Arc<stoa_live::metrics::RoomMetrics>,
     /// The HTTPS listener's handshake counts, when it serves HTTPS.
-    pub tls: std::sync::OnceLock<std::sync::Arc<crate::tls::TlsStats>>,
+    tls: Option<std::sync::Arc<crate::tls::TlsStats>>,
+    /// The bounded work pools, by name, whose refused jobs are counted.
+    pools: Vec<(&'static str, stoa_egress::pool::WorkPool)>,
 }
 
 impl Metrics {
+    /// Counters for a server whose HTTPS listener counts its handshakes in `tls`, if it serves HTTPS, and
+    /// whose bounded work pools are `pools`.
+    pub fn new(
+        tls: Option<std::sync::Arc<crate::tls::TlsStats>>,
+        pools: Vec<(&'static str, stoa_egress::pool::WorkPool)>,
+    ) -> Metrics {
+        Metrics { tls, pools, ..Metrics::default() }
+    }
+
     /// Counts one request; a route's name is allocated once, on its first request.
     fn request(&self, route: &str, status: u16) {
         let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
@@ -221,10 +232,10 @@ pub fn render(state: &AppState) -> String {
         let _ = writeln!(out, "{name} {value}");
     }
     head(&mut out, "stoa_work_refused_total", "counter", "Jobs refused because a bounded pool's queue was full.");
-    for (pool, value) in [("windows", state.egress.windows.refused()), ("avatars", state.avatar_pool.refused())] {
+    for (pool, value) in state.metrics.pools.iter().map(|(name, pool)| (name, pool.refused())) {
         let _ = writeln!(out, "stoa_work_refused_total{{pool=\"{pool}\"}} {value}");
     }
-    if let Some(tls) = state.metrics.tls.get() {
+    if let Some(tls) = &state.metrics.tls {
         head(&mut out, "stoa_tls_handshakes_total", "counter", "TLS handshakes on the HTTPS listener, by result.");
         let _ =
             writeln!(out, "stoa_tls_handshakes_total{{result=\"ok\"}} {}", tls.handshakes_done.load(Ordering::Relaxed));

@@ -1,7 +1,7 @@
 //! [`AppState`]: what every request handler shares.
 
 use crate::limits::{self, RateLimiter};
-use crate::{ServerConfig, auth, cluster, community, live, metrics, notify, recordings, routes, webhooks};
+use crate::{ServerConfig, auth, cluster, community, live, metrics, notify, recordings, webhooks};
 use std::path::PathBuf;
 use std::sync::Arc;
 use stoa_store::Store;
@@ -49,12 +49,8 @@ pub struct AppStateInner {
     pub room_log: community::RoomLog,
     /// The tail of the admins' log, to wake after an action.
     pub admin_tail: Arc<community::AdminTail>,
-    /// Where avatars are decoded: two at a time, a few waiting, the rest refused.
-    pub avatar_pool: stoa_egress::pool::WorkPool,
     /// What rooms' egress threads take: the ffmpeg found at start, if any.
     pub egress: Arc<stoa_egress::EgressConfig>,
-    /// WHIP and WHEP sessions.
-    pub http_peers: Arc<routes::webrtc::HttpPeers>,
     /// Where events for webhooks are emitted.
     pub webhooks: webhooks::WebhookSender,
     /// The cluster this node is in, if any.

@@ -1,6 +1,6 @@
 //! What reaches a room task ([`RoomInput`]) and what it sends a connection ([`Outbound`]).
 
-use crate::live::nodes::NodeName;
+use crate::live::node_name::NodeName;
 use axum::extract::ws::Utf8Bytes;
 use serde::{Deserialize, Serialize};
 use stoa_proto::{AudiencePage, ClientMessage, UserId, UserSummary};

@@ -8,6 +8,7 @@ pub mod budget;
 mod connection;
 mod directory;
 mod input;
+mod node_name;
 mod nodes;
 mod offers;
 mod task;

@@ -8,48 +8,13 @@
 
 use super::directory::Snapshot;
 use super::input::{Outbound, RoomInput, RoomReply};
+pub use super::node_name::NodeName;
 use std::sync::Arc;
 use stoa_proto::RoomId;
 use stoa_room::ConnId;
 use stoa_sfu::{RoomKey, SfuEvent, SourceId};
 use stoa_store::Store;
 use tokio::sync::mpsc;
-
-/// A node of the cluster, by its name (`--node-name`): cheap to clone, read as a `str`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NodeName(Arc<str>);
-
-impl NodeName {
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<&str> for NodeName {
-    fn from(name: &str) -> NodeName {
-        NodeName(Arc::from(name))
-    }
-}
-
-impl std::ops::Deref for NodeName {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::borrow::Borrow<str> for NodeName {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for NodeName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// Where a connection's events go: its socket on this node, or the node that holds its socket.
 #[derive(Debug)]

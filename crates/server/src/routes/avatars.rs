@@ -8,13 +8,14 @@ use crate::error::ApiError;
 use crate::limits::HOUR;
 use crate::routes::me_of;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use std::path::PathBuf;
+use stoa_egress::pool::WorkPool;
 use stoa_proto::{ErrorBody, Me, UserId};
 
 /// The largest upload: a phone photo fits; anything larger is refused before it is read.
@@ -33,10 +34,18 @@ const UPLOADS_PER_ADDRESS_HOUR: u32 = 60;
 const SIZES: [u32; 2] = [256, 64];
 
 /// The avatar routes.
-pub fn router() -> Router<AppState> {
+/// The routes, with the pool where uploads are decoded (two at a time, a few waiting, the rest refused):
+/// made once per server, and known to these routes alone (and to `/metrics`, which counts its refusals).
+pub fn router(pool: WorkPool) -> Router<AppState> {
     Router::new()
         .route("/api/v1/me/avatar", put(upload).delete(remove).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
         .route("/avatars/{user}/{file}", get(serve))
+        .layer(Extension(pool))
+}
+
+/// The pool avatars are decoded on.
+pub fn pool() -> WorkPool {
+    WorkPool::new("stoa-avatar", 2, 4)
 }
 
 /// Moves the avatars an older Stoa kept in the data folder (`avatars/USER-SIZE.jpg`) into the store, where
@@ -128,6 +137,7 @@ fn resize(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, ApiError> {
 /// the upload itself is never kept or served.
 pub async fn upload(
     State(state): State<AppState>,
+    Extension(pool): Extension<WorkPool>,
     session: Session,
     ClientAddr(ip): ClientAddr,
     body: Bytes,
@@ -148,7 +158,7 @@ pub async fn upload(
         .with_retry_after(2)
     };
     checked_header(&body)?;
-    let sizes = state.avatar_pool.run(move || resize(&body)).await.map_err(|_| busy())??;
+    let sizes = pool.run(move || resize(&body)).await.map_err(|_| busy())??;
     let me = session.account.id;
     // In the store, not the data folder: every node of a cluster serves them.
     state.store.set_avatar(me, &sizes).await?;

@@ -130,7 +130,10 @@ pub async fn playlist(
 ) -> Result<Response, ApiError> {
     if let Some((cluster, owner)) = remote_listen(&state, &id).filter(|_| !headers.contains_key(FORWARDED)) {
         let uri = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-        return cluster.forward(&owner, &axum::http::Method::GET, uri, &headers).await.ok_or_else(node_unreachable);
+        return cluster
+            .forward(&owner, &axum::http::Method::GET, uri, &headers)
+            .await
+            .ok_or_else(ApiError::node_unreachable);
     }
     let (_, _, egress) = listenable(&state, &id)?;
     let blocking = blocking_request(query.as_deref())?;
@@ -198,7 +201,7 @@ pub async fn segment(
         return cluster
             .forward(&owner, &axum::http::Method::GET, uri.path(), &headers)
             .await
-            .ok_or_else(node_unreachable);
+            .ok_or_else(ApiError::node_unreachable);
     }
     let (_, _, egress) = listenable(&state, &id)?;
     match egress.hls().segment_or_wait(&name, PART_WAIT).await {
@@ -762,16 +765,6 @@ pub async fn stop_restream(
     let _ = tokio::time::timeout(Duration::from_millis(500), status.changed()).await;
     tracing::info!(room = %id, by = %session.account.username, "restream stopped");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The answer when the node that runs a room does not answer a forwarded request.
-fn node_unreachable() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "node_unreachable",
-        "The node running this room cannot be reached just now; try again in a moment.",
-    )
-    .with_retry_after(1)
 }
 
 #[cfg(test)]

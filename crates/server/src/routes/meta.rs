@@ -1,4 +1,4 @@
-//! The server's own endpoints: health and the OpenAPI document.
+//! The server's own endpoints: health and readiness.
 
 use crate::AppState;
 use crate::auth::token_hash;
@@ -7,14 +7,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use stoa_proto::{Health, Ready};
-use utoipa::OpenApi;
 
 /// The meta routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health))
-        .route("/readyz", get(ready))
-        .route("/api/v1/openapi.json", get(openapi))
+    Router::new().route("/healthz", get(health)).route("/readyz", get(ready))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "meta",
@@ -57,10 +53,4 @@ pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> (Statu
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
     let ready = !*state.stopping.borrow();
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(Ready { ready }))
-}
-
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", responses((status = 200, description = "This document")))]
-/// The OpenAPI 3 document of this API, generated from the code.
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(crate::routes::openapi::ApiDoc::openapi())
 }

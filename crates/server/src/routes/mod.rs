@@ -21,8 +21,17 @@ pub mod webrtc;
 
 use crate::error::ApiError;
 use serde::Deserialize;
+use std::sync::Arc;
 use stoa_store::Account;
 use utoipa::IntoParams;
+
+/// What only some routes hold, made once per server: not in [`crate::AppState`], which holds what many share.
+pub struct Private {
+    /// The WHIP and WHEP sessions (`webrtc`).
+    pub http_peers: Arc<webrtc::HttpPeers>,
+    /// Where avatars are decoded (`avatars`; `/metrics` counts its refusals).
+    pub avatar_pool: stoa_egress::pool::WorkPool,
+}
 
 /// `?cursor=&limit=` for lists paged by cursor.
 #[derive(Debug, Deserialize, IntoParams)]

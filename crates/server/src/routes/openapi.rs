@@ -5,6 +5,8 @@ use crate::routes::{
     account, accounts, admin, avatars, egress, events, meta, moderation, notifications, rooms, search, share, tokens,
     users, webhooks, webrtc,
 };
+use axum::routing::get;
+use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -13,7 +15,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "Stoa", description = "Live audio rooms. Authenticate with `Authorization: Bearer TOKEN` (a session token from sign-up or login, or a personal access token `stoa_pat_...` from `POST /api/v1/tokens`, limited to its scopes: `rooms:read` for reads, `rooms:write` for other writes, `listen` or `speak` for the room WebSocket, `admin` for the console) or the `stoa_session` cookie. Every error is `{\"error\":{\"code\",\"message\"}}`. The room WebSocket carries `ClientMessage` frames from the client and `ServerEvent` frames from the server; see docs/websocket.md."),
     paths(
-        meta::health, meta::ready, meta::openapi,
+        meta::health, meta::ready, openapi,
         accounts::signup, accounts::login, accounts::logout, accounts::logout_everywhere, accounts::me, accounts::update_me, accounts::ice_servers,
         accounts::create_invite, accounts::list_invites,
         users::profile, users::follow, users::unfollow, users::block, users::unblock, users::followers, users::following,
@@ -107,4 +109,15 @@ impl Modify for Limits {
             }
         }
     }
+}
+
+/// The route of the document.
+pub fn router() -> Router<crate::AppState> {
+    Router::new().route("/api/v1/openapi.json", get(openapi))
+}
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", responses((status = 200, description = "This document")))]
+/// The OpenAPI 3 document of this API, generated from the code.
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
 }

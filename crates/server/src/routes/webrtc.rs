@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::live::{self, Outbound, RoomHandle, RoomInput, RoomReply, RoomRequest, new_room_key};
 use crate::routes::rooms::visible_room_among;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -37,12 +37,15 @@ const MAX_PER_ADDRESS: usize = 16;
 const ANSWER_WAIT: Duration = Duration::from_secs(10);
 
 /// The routes.
-pub fn router() -> Router<AppState> {
+/// The routes, and the sessions they hold (this node's WHIP publishers and WHEP players, and the rooms'
+/// WHEP mixes): made once per server, and known to these routes alone.
+pub fn router(peers: Arc<HttpPeers>) -> Router<AppState> {
     Router::new()
         .route("/api/v1/rooms/{id}/whip", post(whip))
         .route("/api/v1/rooms/{id}/whip/{session}", axum::routing::patch(whip_patch).delete(whip_delete))
         .route("/api/v1/rooms/{id}/whep", post(whep))
         .route("/api/v1/rooms/{id}/whep/{session}", axum::routing::patch(whep_patch).delete(whep_delete))
+        .layer(Extension(peers))
 }
 
 enum HttpPeer {
@@ -168,8 +171,7 @@ impl Drop for Slot {
 
 /// Takes a place for a new session of `user` from `ip`, within the caps: the server's, the account's and
 /// the address's. Sessions and those being set up count alike.
-fn admit(state: &AppState, user: Option<UserId>, ip: IpAddr) -> Result<Slot, ApiError> {
-    let peers = &state.http_peers;
+fn admit(peers: &Arc<HttpPeers>, user: Option<UserId>, ip: IpAddr) -> Result<Slot, ApiError> {
     let sessions = lock(&peers.sessions);
     let mut pending = lock(&peers.pending);
     let owners: Vec<(Option<UserId>, IpAddr)> =
@@ -220,6 +222,7 @@ fn room_full() -> ApiError {
 /// their other connection if they had one. `DELETE` on the `Location` ends it.
 pub async fn whip(
     State(state): State<AppState>,
+    Extension(peers): Extension<Arc<HttpPeers>>,
     session: Session,
     ClientAddr(ip): ClientAddr,
     Path(id): Path<String>,
@@ -227,7 +230,7 @@ pub async fn whip(
     body: String,
 ) -> Result<Response, ApiError> {
     check_offer(&headers, &body)?;
-    let _slot = admit(&state, Some(session.account.id), ip)?;
+    let _slot = admit(&peers, Some(session.account.id), ip)?;
     let (handle, snapshot, relations) =
         visible_room_among(&state, &session, &id, |s| s.info.stage.iter().map(|m| m.user.id).collect()).await?;
     let me = session.account.id;
@@ -291,14 +294,14 @@ pub async fn whip(
         }
     };
     let sid = new_session_id();
-    lock(&state.http_peers.sessions)
+    lock(&peers.sessions)
         .insert(sid.clone(), HttpPeer::Whip { room: RoomId(id.clone()), tx: handle.tx.clone(), conn, user: me, ip });
     // The participant's events are read and dropped, so that its queues never fill; when the room closes
     // the connection (removed, moved off the stage and out, the room's end), the session goes. A WHIP
     // client has no other channel than its media: when that is lost (ICE stops, as when OBS or the
     // network dies without a DELETE), the session ends as a DELETE would end it.
     // The session also ends when the token it was opened with is revoked.
-    let (peers, sid2, room_tx) = (state.http_peers.clone(), sid.clone(), handle.tx.clone());
+    let (peers, sid2, room_tx) = (peers.clone(), sid.clone(), handle.tx.clone());
     let mut credential = state.notifier.hub.revocations.watch(session.credential(), state.store.clone());
     tokio::spawn(async move {
         let ended_here = loop {
@@ -349,8 +352,8 @@ fn patch(headers: &HeaderMap, known: bool) -> Result<StatusCode, ApiError> {
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn session_of(state: &AppState, id: &str, session: &str, whip: bool, user: Option<UserId>) -> bool {
-    match lock(&state.http_peers.sessions).get(session) {
+fn session_of(peers: &HttpPeers, id: &str, session: &str, whip: bool, user: Option<UserId>) -> bool {
+    match lock(&peers.sessions).get(session) {
         Some(HttpPeer::Whip { room, user: owner, .. }) => whip && room.0 == id && Some(*owner) == user,
         Some(HttpPeer::Whep { room, user: owner, .. }) => !whip && room.0 == id && (owner.is_none() || *owner == user),
         None => false,
@@ -362,26 +365,26 @@ fn session_of(state: &AppState, id: &str, session: &str, whip: bool, user: Optio
     responses((status = 204), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody)))]
 /// Trickle ICE for a WHIP session (accepted; the server learns addresses from the checks).
 pub async fn whip_patch(
-    State(state): State<AppState>,
+    Extension(peers): Extension<Arc<HttpPeers>>,
     session: Session,
     Path((id, sid)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    patch(&headers, session_of(&state, &id, &sid, true, Some(session.account.id)))
+    patch(&headers, session_of(&peers, &id, &sid, true, Some(session.account.id)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/rooms/{id}/whip/{session}", tag = "webrtc", security(("bearer" = [])),
     params(("id" = String, Path), ("session" = String, Path)), responses((status = 200), (status = 404, body = ErrorBody)))]
 /// Ends a WHIP session: its media stops, and its participant keeps their place for the reconnect grace.
 pub async fn whip_delete(
-    State(state): State<AppState>,
+    Extension(peers): Extension<Arc<HttpPeers>>,
     session: Session,
     Path((id, sid)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    if !session_of(&state, &id, &sid, true, Some(session.account.id)) {
+    if !session_of(&peers, &id, &sid, true, Some(session.account.id)) {
         return Err(ApiError::not_found("There is no such session."));
     }
-    let Some(HttpPeer::Whip { tx, conn, .. }) = lock(&state.http_peers.sessions).remove(&sid) else {
+    let Some(HttpPeer::Whip { tx, conn, .. }) = lock(&peers.sessions).remove(&sid) else {
         return Err(ApiError::not_found("There is no such session."));
     };
     live::tell(&tx, RoomRequest::Disconnected { conn }).await;
@@ -390,9 +393,14 @@ pub async fn whip_delete(
 
 /// The room's WHEP mix room, opened with its first player: the SFU room, the task that hands its answers
 /// to the waiting offers, and the egress's publishing of the mix into it. It closes with the room.
-fn mix_room(state: &AppState, id: &RoomId, handle: &RoomHandle) -> Result<Arc<WhepRoom>, ApiError> {
+fn mix_room(
+    state: &AppState,
+    peers: &Arc<HttpPeers>,
+    id: &RoomId,
+    handle: &RoomHandle,
+) -> Result<Arc<WhepRoom>, ApiError> {
     let egress = handle.egress.clone().ok_or_else(ApiError::no_such_room)?;
-    let mut mixes = lock(&state.http_peers.mixes);
+    let mut mixes = lock(&peers.mixes);
     if let Some(m) = mixes.get(id) {
         return Ok(m.clone());
     }
@@ -402,8 +410,7 @@ fn mix_room(state: &AppState, id: &RoomId, handle: &RoomHandle) -> Result<Arc<Wh
     let mix = Arc::new(WhepRoom { key, answers: Mutex::default(), players: Mutex::new(0) });
     egress.whep(Some((state.sfu.clone(), key))).map_err(|_| ApiError::no_such_room())?;
     mixes.insert(id.clone(), mix.clone());
-    let (m, sfu, peers, room_tx, room) =
-        (mix.clone(), state.sfu.clone(), state.http_peers.clone(), handle.tx.clone(), id.clone());
+    let (m, sfu, peers, room_tx, room) = (mix.clone(), state.sfu.clone(), peers.clone(), handle.tx.clone(), id.clone());
     let (state, mut snapshot) = (state.clone(), handle.snapshot.clone());
     tokio::spawn(async move {
         loop {
@@ -421,7 +428,7 @@ fn mix_room(state: &AppState, id: &RoomId, handle: &RoomHandle) -> Result<Arc<Wh
                             }
                             // A player's media failed after its answer (ICE timed out: the player went
                             // away without a DELETE): its session ends.
-                            None => end_whep_where(&state, |p| matches!(p, HttpPeer::Whep { peer: q, .. } if *q == peer)),
+                            None => end_whep_where(&state, &peers, |p| matches!(p, HttpPeer::Whep { peer: q, .. } if *q == peer)),
                         }
                     }
                     Some(_) => {}
@@ -434,10 +441,10 @@ fn mix_room(state: &AppState, id: &RoomId, handle: &RoomHandle) -> Result<Arc<Wh
                     }
                     let now = snapshot.borrow_and_update().clone();
                     if !now.info.outputs.listen_link {
-                        end_whep_where(&state, |p| matches!(p, HttpPeer::Whep { room: r, user: None, .. } if *r == room));
+                        end_whep_where(&state, &peers, |p| matches!(p, HttpPeer::Whep { room: r, user: None, .. } if *r == room));
                     }
                     // A player the room no longer lets in (removed, or blocked by a moderator) loses it.
-                    end_unwelcome_players(&state, &room, &now).await;
+                    end_unwelcome_players(&state, &peers, &room, &now).await;
                 }
                 // The room ended: its players' sessions go with it.
                 _ = room_tx.closed() => break,
@@ -459,6 +466,7 @@ fn mix_room(state: &AppState, id: &RoomId, handle: &RoomHandle) -> Result<Arc<Wh
 /// access token). One audio stream: everyone on stage, mixed.
 pub async fn whep(
     State(state): State<AppState>,
+    Extension(peers): Extension<Arc<HttpPeers>>,
     session: Result<Session, ApiError>,
     ClientAddr(ip): ClientAddr,
     Path(id): Path<String>,
@@ -471,7 +479,7 @@ pub async fn whep(
         Err(e) if e.status() == StatusCode::FORBIDDEN => return Err(e),
         other => other,
     };
-    let _slot = admit(&state, session.as_ref().ok().map(|s| s.account.id), ip)?;
+    let _slot = admit(&peers, session.as_ref().ok().map(|s| s.account.id), ip)?;
     if !RoomId::is_well_formed(&id) {
         return Err(ApiError::no_such_room());
     }
@@ -491,8 +499,8 @@ pub async fn whep(
         visible_room_among(&state, s, &id, |_| Vec::new()).await?;
     }
     let room = RoomId(id.clone());
-    let mix = mix_room(&state, &room, &handle)?;
-    let source = SourceId(1000 + state.http_peers.next_source.fetch_add(1, Ordering::Relaxed) % 1_000_000_000);
+    let mix = mix_room(&state, &peers, &room, &handle)?;
+    let source = SourceId(1000 + peers.next_source.fetch_add(1, Ordering::Relaxed) % 1_000_000_000);
     let (tx, rx) = oneshot::channel();
     let peer = {
         // Held while offering, so the answer cannot reach the dispatcher before its waiter is there.
@@ -518,15 +526,15 @@ pub async fn whep(
     let sid = new_session_id();
     let watcher = session.as_ref().ok().map(|s| {
         let mut credential = state.notifier.hub.revocations.watch(s.credential(), state.store.clone());
-        let (state, sid) = (state.clone(), sid.clone());
+        let (state, peers, sid) = (state.clone(), peers.clone(), sid.clone());
         tokio::spawn(async move {
             let why = credential.revoked().await;
             tracing::info!(session = %sid, why = why.reason, "a WHEP player's session ends");
-            end_whep(&state, &sid);
+            end_whep(&state, &peers, &sid);
         })
         .abort_handle()
     });
-    lock(&state.http_peers.sessions).insert(sid.clone(), HttpPeer::Whep { room, peer, user, ip, mix, watcher });
+    lock(&peers.sessions).insert(sid.clone(), HttpPeer::Whep { room, peer, user, ip, mix, watcher });
     tracing::info!(room = %id, "WHEP player joined");
     Ok(created(&state, format!("/api/v1/rooms/{id}/whep/{sid}"), answer, user))
 }
@@ -536,13 +544,13 @@ pub async fn whep(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody)))]
 /// Trickle ICE for a WHEP session (accepted; the server learns addresses from the checks).
 pub async fn whep_patch(
-    State(state): State<AppState>,
+    Extension(peers): Extension<Arc<HttpPeers>>,
     session: Result<Session, ApiError>,
     Path((id, sid)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let user = session.ok().map(|s| s.account.id);
-    patch(&headers, session_of(&state, &id, &sid, false, user))
+    patch(&headers, session_of(&peers, &id, &sid, false, user))
 }
 
 #[utoipa::path(delete, path = "/api/v1/rooms/{id}/whep/{session}", tag = "webrtc",
@@ -550,14 +558,15 @@ pub async fn whep_patch(
 /// Ends a WHEP session. With the room's last player, the mix stops being published for WHEP.
 pub async fn whep_delete(
     State(state): State<AppState>,
+    Extension(peers): Extension<Arc<HttpPeers>>,
     session: Result<Session, ApiError>,
     Path((id, sid)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let user = session.ok().map(|s| s.account.id);
-    if !session_of(&state, &id, &sid, false, user) {
+    if !session_of(&peers, &id, &sid, false, user) {
         return Err(ApiError::not_found("There is no such session."));
     }
-    if !end_whep(&state, &sid) {
+    if !end_whep(&state, &peers, &sid) {
         return Err(ApiError::not_found("There is no such session."));
     }
     Ok(StatusCode::OK)
@@ -565,8 +574,8 @@ pub async fn whep_delete(
 
 /// Ends the WHEP sessions in `room` of people who may no longer see it: removed from it, or blocked by one
 /// of its moderators.
-async fn end_unwelcome_players(state: &AppState, room: &RoomId, snapshot: &crate::live::Snapshot) {
-    let players: Vec<UserId> = lock(&state.http_peers.sessions)
+async fn end_unwelcome_players(state: &AppState, peers: &HttpPeers, room: &RoomId, snapshot: &crate::live::Snapshot) {
+    let players: Vec<UserId> = lock(&peers.sessions)
         .values()
         .filter_map(|p| match p {
             HttpPeer::Whep { room: r, user: Some(u), .. } if r == room => Some(*u),
@@ -581,6 +590,7 @@ async fn end_unwelcome_players(state: &AppState, room: &RoomId, snapshot: &crate
         if !stoa_room::may_see(&snapshot.access, user, &relations) || snapshot.access.removed.contains(&user) {
             end_whep_where(
                 state,
+                peers,
                 |p| matches!(p, HttpPeer::Whep { room: r, user: Some(u), .. } if r == room && *u == user),
             );
         }
@@ -588,19 +598,18 @@ async fn end_unwelcome_players(state: &AppState, room: &RoomId, snapshot: &crate
 }
 
 /// Ends every WHEP session that `which` picks.
-fn end_whep_where(state: &AppState, which: impl Fn(&HttpPeer) -> bool) {
-    let sids: Vec<String> =
-        lock(&state.http_peers.sessions).iter().filter(|(_, p)| which(p)).map(|(s, _)| s.clone()).collect();
+fn end_whep_where(state: &AppState, peers: &HttpPeers, which: impl Fn(&HttpPeer) -> bool) {
+    let sids: Vec<String> = lock(&peers.sessions).iter().filter(|(_, p)| which(p)).map(|(s, _)| s.clone()).collect();
     for sid in sids {
         tracing::info!(session = %sid, "a WHEP player's session ends");
-        end_whep(state, &sid);
+        end_whep(state, peers, &sid);
     }
 }
 
 /// Ends a WHEP session: its peer closes, and with the room's last player the mix stops being published
 /// for WHEP. False if there was no such session.
-fn end_whep(state: &AppState, sid: &str) -> bool {
-    let removed = lock(&state.http_peers.sessions).remove(sid);
+fn end_whep(state: &AppState, peers: &HttpPeers, sid: &str) -> bool {
+    let removed = lock(&peers.sessions).remove(sid);
     let Some(HttpPeer::Whep { peer, mix, room, watcher, .. }) = removed else { return false };
     if let Some(watcher) = watcher {
         watcher.abort();
@@ -616,7 +625,7 @@ fn end_whep(state: &AppState, sid: &str) -> bool {
             let _ = egress.whep(None);
         }
         state.sfu.close_room(mix.key);
-        lock(&state.http_peers.mixes).remove(&room);
+        lock(&peers.mixes).remove(&room);
     }
     true
 }

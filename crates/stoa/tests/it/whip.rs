@@ -142,7 +142,7 @@ async fn aiortc_plays_the_rooms_mix_over_whep_with_a_token_and_on_a_public_link_
         .await
         .unwrap();
     let room = made["id"].as_str().unwrap().to_string();
-    let speaker = Bot::join_with(&host, &room, common::tone_frames(10.0)).await;
+    let mut speaker = Bot::join_with(&host, &room, common::tone_frames(10.0)).await;
     speaker.sending(true);
     let fan = w.user("fan").await;
     let listen = pat(&fan, &["listen"]).await;
@@ -159,7 +159,8 @@ async fn aiortc_plays_the_rooms_mix_over_whep_with_a_token_and_on_a_public_link_
     assert_eq!(r["status"], 404, "{r}");
     // With its listen link on, anyone may play it.
     speaker.command(stoa_proto::ClientCommand::SetOutputs { recording: None, clips: None, listen_link: Some(true) });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let listen_link_on = |e: &stoa_proto::ServerEvent| matches!(e, stoa_proto::ServerEvent::OutputsChanged { outputs } if outputs.listen_link);
+    speaker.expect("outputs_changed with the listen link on", listen_link_on).await;
     let r = whep(&url, None).await;
     assert_eq!(r["status"], 201, "{r}");
     assert!((r["hz"].as_f64().unwrap() - 440.0).abs() < 10.0, "{r}");
