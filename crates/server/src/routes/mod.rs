@@ -10,6 +10,7 @@ pub mod meta;
 pub mod moderation;
 pub mod notifications;
 pub mod openapi;
+pub mod restream;
 pub mod rooms;
 pub mod search;
 pub mod share;

@@ -2,8 +2,8 @@
 //! schemas, so that it cannot drift from the code.
 
 use crate::routes::{
-    account, accounts, admin, avatars, egress, events, meta, moderation, notifications, rooms, search, share, tokens,
-    users, webhooks, webrtc,
+    account, accounts, admin, avatars, egress, events, meta, moderation, notifications, restream, rooms, search, share,
+    tokens, users, webhooks, webrtc,
 };
 use axum::routing::get;
 use axum::{Json, Router};
@@ -35,7 +35,7 @@ use utoipa::{Modify, OpenApi};
         tokens::create, tokens::list, tokens::revoke,
         egress::listen_info, egress::playlist, egress::segment, egress::make_clip, egress::room_recordings,
         egress::user_recordings, egress::recording, egress::delete_recording, egress::recording_audio,
-        egress::report_audio, egress::restream_status, egress::start_restream, egress::stop_restream,
+        egress::report_audio, restream::restream_status, restream::start_restream, restream::stop_restream,
         webhooks::create, webhooks::list, webhooks::remove, webhooks::deliveries,
         webrtc::whip, webrtc::whip_patch, webrtc::whip_delete, webrtc::whep, webrtc::whep_patch, webrtc::whep_delete,
     ),
