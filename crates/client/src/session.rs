@@ -688,7 +688,7 @@ async fn run_tcp_path(stream: TcpStream, remote: SocketAddr, net: mpsc::Sender<N
 
 /// The local IP address that routes to the server, without sending anything: a connected UDP socket's
 /// local address. On loopback that is 127.0.0.1, so tests never gather other interfaces.
-async fn local_ip_towards(base: &str) -> anyhow::Result<IpAddr> {
+pub async fn local_ip_towards(base: &str) -> anyhow::Result<IpAddr> {
     let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
     let authority = rest.split('/').next().unwrap_or_default();
     // A URL without a port means the scheme's.

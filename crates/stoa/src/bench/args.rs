@@ -110,4 +110,18 @@ pub struct BenchArgs {
     /// mix, encode) and its file. The report has both halves.
     #[arg(long)]
     pub(crate) replay: bool,
+    /// Instead of a Stoa room: Janus's HTTP API (e.g. `http://198.18.0.1:8088/janus`), whose streaming
+    /// plugin serves one 20 ms stream, fed by the bench to --janus-rtp, to --listeners listeners built like
+    /// this bench's. `scripts/bench-janus` sets Janus up and runs both servers alternated.
+    #[arg(long, requires = "janus_rtp", conflicts_with = "server")]
+    pub(crate) janus: Option<String>,
+    /// With --janus: the mountpoint's RTP address, where the bench sends the stream.
+    #[arg(long, requires = "janus")]
+    pub(crate) janus_rtp: Option<String>,
+    /// With --janus: the mountpoint to watch.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) janus_mountpoint: u64,
+    /// With --janus: Janus's process, whose CPU and memory are measured over the window.
+    #[arg(long, requires = "janus")]
+    pub(crate) janus_pid: Option<u32>,
 }

@@ -164,6 +164,9 @@ pub struct ListenerPlan {
     /// Whether listeners offer RED.
     #[serde(default = "yes")]
     pub(crate) red: bool,
+    /// Whether `bases` is Janus's HTTP API and `room` its mountpoint (`stoa bench --janus`).
+    #[serde(default)]
+    pub(crate) janus: bool,
 }
 
 impl ListenerPlan {
@@ -230,33 +233,48 @@ pub(crate) fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerRes
         }));
         let (room, results) = (plan.room.clone(), results.clone());
         let transports = stoa_client::Transports { red: plan.red, ..stoa_client::Transports::UDP };
-        let (listeners, join_window) = (plan.total, plan.join_window);
+        let (listeners, join_window, janus) = (plan.total, plan.join_window, plan.janus);
         handles.push(std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
             rt.block_on(async move {
+                let http = reqwest::Client::new();
                 let mut tasks = Vec::new();
                 for (i, server, api) in mine {
-                    let (room, results, peers_tx) = (room.clone(), results.clone(), peers_tx.clone());
+                    let (room, results, peers_tx, http) = (room.clone(), results.clone(), peers_tx.clone(), http.clone());
                     tasks.push(tokio::spawn(async move {
                         let delay = Duration::from_secs_f64(join_window * 0.8 * i as f64 / listeners as f64);
                         tokio::time::sleep_until(tokio::time::Instant::from_std(start_join + delay)).await;
                         let began = Instant::now();
-                        let split = match Session::join_with(&api, &room, 3, transports).await {
-                            Ok(s) => {
-                                let phases = s.phases;
-                                s.into_media().map(|(signaling, peer)| (signaling, peer, phases))
+                        let joined = if janus {
+                            super::janus::join(&http, &api.base, &room)
+                                .await
+                                .map(|(peer, phases, session)| (Held::Janus(session), peer, phases))
+                        } else {
+                            match Session::join_with(&api, &room, 3, transports).await {
+                                Ok(s) => {
+                                    let phases = s.phases;
+                                    s.into_media().map(|(signaling, peer)| (Held::Room(signaling), peer, phases))
+                                }
+                                Err(e) => Err(e),
                             }
-                            Err(e) => Err(e),
                         };
-                        let Ok((mut signaling, peer, phases)) = split else {
+                        let Ok((held, peer, phases)) = joined else {
                             results.lock().unwrap().push(ListenerResult { server, ..Default::default() });
                             return;
                         };
                         if peers_tx.send(Joined { peer, began, phases, server }).is_err() {
                             return;
                         }
-                        signaling.hold_until(measure_to).await;
-                        signaling.leave().await;
+                        match held {
+                            Held::Room(mut signaling) => {
+                                signaling.hold_until(measure_to).await;
+                                signaling.leave().await;
+                            }
+                            Held::Janus(session) => {
+                                tokio::time::sleep_until(tokio::time::Instant::from_std(measure_to)).await;
+                                session.leave().await;
+                            }
+                        }
                     }));
                 }
                 drop(peers_tx);
@@ -270,6 +288,12 @@ pub(crate) fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerRes
         let _ = h.join();
     }
     std::mem::take(&mut *results.lock().unwrap())
+}
+
+/// What keeps a listener in: its room socket, or its Janus session.
+enum Held {
+    Room(stoa_client::Signaling),
+    Janus(super::janus::JanusSession),
 }
 
 /// `stoa bench-listeners`: a worker of the bench. Reads a [`ListenerPlan`] as JSON on standard input, runs

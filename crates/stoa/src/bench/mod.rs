@@ -14,6 +14,7 @@ use stoa_client::Api;
 mod args;
 mod chat;
 pub(crate) mod hls;
+mod janus;
 mod listeners;
 mod measure;
 mod process;
@@ -127,6 +128,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         let (listeners, seconds) = (args.listeners, args.seconds);
         let report = tokio::task::spawn_blocking(move || raw_udp::run(listeners, seconds)).await??;
+        print_report(&report, args.json);
+        return Ok(());
+    }
+    if args.janus.is_some() {
+        let report = janus::run(&args).await?;
         print_report(&report, args.json);
         return Ok(());
     }

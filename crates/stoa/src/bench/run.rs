@@ -33,6 +33,8 @@ pub(super) struct Setup {
     pub chatters: usize,
     /// The bench's own server, unless `--server` names one.
     pub own: Option<OwnServer>,
+    /// Another server's process to measure instead (`--janus-pid`).
+    pub watched_pid: Option<u32>,
     pub bases: Vec<String>,
     pub base: String,
     pub metrics: Vec<String>,
@@ -49,20 +51,8 @@ impl Setup {
         // The bench's own server inherits the limit: a socket per listener and player, and room to spare.
         let limit =
             raise_file_limit(3 * (args.listeners + args.speakers) as u64 + 2 * args.hls_listeners as u64 + 1024);
+        let processes = Setup::processes_for(args, limit);
         let per_process = (limit.saturating_sub(256) / 2).max(1) as usize;
-        let processes = match args.listener_processes {
-            0 if 2 * (args.listeners + args.speakers) as u64 + 256 <= limit => 1,
-            0 => args.listeners.div_ceil(per_process).max(2),
-            n => n.min(args.listeners),
-        };
-        if processes > 1 && args.listeners.div_ceil(processes) > per_process {
-            eprintln!(
-                "stoa bench: warning: {processes} processes of {} listeners each need more than the {limit} open \
-                 files a process may have here; the listeners beyond that will fail to join (raise the hard \
-                 `ulimit -n`)",
-                args.listeners.div_ceil(processes)
-            );
-        }
         // A bad file fails here, before any account is made.
         let file_frames = match &args.file {
             Some(_) if processes > 1 => {
@@ -124,7 +114,27 @@ impl Setup {
             .clone()
             .or_else(|| own.as_ref().map(|o| o.invite.clone()))
             .context("--invite is needed with --server")?;
-        Ok(Setup { limit, processes, file_frames, clock, chatting, chatters, own, bases, base, metrics, invite })
+        let watched_pid = None;
+        Ok(Setup { limit, processes, file_frames, clock, chatting, chatters, own, watched_pid, bases, base, metrics, invite })
+    }
+
+    /// How many processes hold the listeners, when one process may open `limit` files.
+    pub fn processes_for(args: &BenchArgs, limit: u64) -> usize {
+        let per_process = (limit.saturating_sub(256) / 2).max(1) as usize;
+        let processes = match args.listener_processes {
+            0 if 2 * (args.listeners + args.speakers) as u64 + 256 <= limit => 1,
+            0 => args.listeners.div_ceil(per_process).max(2),
+            n => n.min(args.listeners),
+        };
+        if processes > 1 && args.listeners.div_ceil(processes) > per_process {
+            eprintln!(
+                "stoa bench: warning: {processes} processes of {} listeners each need more than the {limit} open \
+                 files a process may have here; the listeners beyond that will fail to join (raise the hard \
+                 `ulimit -n`)",
+                args.listeners.div_ceil(processes)
+            );
+        }
+        processes
     }
 
     /// Says what the bench is doing, unless the output is JSON.
@@ -384,6 +394,7 @@ pub(super) async fn start_load(
         measure_to_us: wall_at(times.measure_to),
         measure_mid_us: times.measure_mid.map(wall_at),
         red: !args.no_red,
+        janus: args.janus.is_some(),
     };
     let mut workers = Vec::new();
     let processes = setup.processes;
@@ -459,7 +470,7 @@ pub(super) async fn measure(
     times: &Times,
 ) -> Measured {
     tokio::time::sleep_until(tokio::time::Instant::from_std(times.measure_from)).await;
-    let pid = setup.own.as_ref().map(|o| o.child.id());
+    let pid = setup.own.as_ref().map(|o| o.child.id()).or(setup.watched_pid);
     let server_start = pid.and_then(tree_usage);
     let nodes_start = scrape_nodes(&setup.metrics).await;
     // Each worker's CPU, or none when its /proc entry could not be read: a worker counts only when it was
