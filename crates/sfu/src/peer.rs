@@ -26,7 +26,9 @@ fn extensions() -> ExtensionMap {
 pub(crate) struct Peer {
     pub room: RoomKey,
     pub source: SourceId,
-    pub rtc: Rtc,
+    /// Boxed: str0m's state is kilobytes, and the shard's map of peers (walked on every packet) holds the
+    /// rest in place, with room to grow.
+    pub rtc: Box<Rtc>,
     pub forwarding: Forwarding,
     /// The mids the client receives on, one per slot, in offer order.
     pub slot_mids: Vec<Mid>,
@@ -63,7 +65,7 @@ impl Peer {
         Peer {
             room,
             source,
-            rtc,
+            rtc: Box::new(rtc),
             forwarding,
             slot_mids: Vec::new(),
             pt: None,

@@ -118,6 +118,12 @@ pub struct BenchArgs {
     /// With --janus: the mountpoint's RTP address, where the bench sends the stream.
     #[arg(long, requires = "janus")]
     pub(crate) janus_rtp: Option<String>,
+    /// Also report the server's CPU and RSS and the latency's p99 every this many seconds of the window
+    /// (a soak: `--seconds 1800 --timeline 10`; `scripts/plot-soak.py` draws it), and what the server's
+    /// `/metrics` counted as dropped over the window (the bench's own server is then started with
+    /// `--metrics`).
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) timeline: f64,
     /// With --janus: the mountpoint to watch.
     #[arg(long, default_value_t = 1)]
     pub(crate) janus_mountpoint: u64,

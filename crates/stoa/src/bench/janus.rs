@@ -84,7 +84,10 @@ pub(crate) async fn join(
 }
 
 /// A str0m peer on a new socket that answers `offer`: its answer's SDP.
-fn answer_offer(local_ip: IpAddr, offer: &str) -> anyhow::Result<(str0m::Rtc, std::net::UdpSocket, SocketAddr, String)> {
+fn answer_offer(
+    local_ip: IpAddr,
+    offer: &str,
+) -> anyhow::Result<(str0m::Rtc, std::net::UdpSocket, SocketAddr, String)> {
     let socket = std::net::UdpSocket::bind(SocketAddr::new(local_ip, 0))?;
     socket.set_nonblocking(true)?;
     stoa_media::set_socket_buffers(&socket, 1 << 20);
@@ -102,7 +105,8 @@ fn feed(rtp: SocketAddr, sending: &Sending) -> tokio::task::JoinHandle<()> {
     let (epoch, stop) = (sending.epoch, sending.stop.clone());
     let (talking, all) = (sending.talking_sent.clone(), sending.all_sent.clone());
     tokio::spawn(async move {
-        let bind: SocketAddr = if rtp.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
+        let bind: SocketAddr =
+            if rtp.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
         let Ok(socket) = tokio::net::UdpSocket::bind(bind).await else { return };
         let mut ticker = tokio::time::interval(Duration::from_millis(20));
         let (mut seq, mut ts, ssrc) = (0u16, 0u32, 0x5354_4f41u32);

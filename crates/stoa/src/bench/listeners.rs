@@ -131,6 +131,9 @@ pub(crate) struct ListenerResult {
     pub(crate) lost_b: u64,
     #[serde(default)]
     pub(crate) latencies_ms_b: Vec<f64>,
+    /// With `--timeline`: the interval of each of `latencies_ms`, in order.
+    #[serde(default)]
+    pub(crate) latency_interval: Vec<u32>,
     /// Which of the bench's servers it joined through (an index into `--server`'s list).
     #[serde(default)]
     pub(crate) server: usize,
@@ -167,6 +170,9 @@ pub struct ListenerPlan {
     /// Whether `bases` is Janus's HTTP API and `room` its mountpoint (`stoa bench --janus`).
     #[serde(default)]
     pub(crate) janus: bool,
+    /// With `--timeline`: its interval in seconds, by which each timed packet is placed in the window.
+    #[serde(default)]
+    pub(crate) timeline_s: f64,
 }
 
 impl ListenerPlan {
@@ -225,7 +231,9 @@ pub(crate) fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerRes
             .map(|(_, (i, token))| (*i, plan.server_of(*i), Api::with_token(&plan.bases[plan.server_of(*i)], token)))
             .collect();
         let (peers_tx, peers_rx) = std::sync::mpsc::channel::<Joined>();
-        let window = Window { epoch, epoch_wall, measure_from, measure_mid, measure_to, clock: clock.clone() };
+        let timeline = (plan.timeline_s > 0.0).then(|| Duration::from_secs_f64(plan.timeline_s));
+        let window =
+            Window { epoch, epoch_wall, measure_from, measure_mid, measure_to, timeline, clock: clock.clone() };
         let (loop_results, loop_joined) = (results.clone(), joined.clone());
         handles.push(std::thread::spawn(move || {
             let r = media_loop(peers_rx, window, &loop_joined);
@@ -240,7 +248,8 @@ pub(crate) fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerRes
                 let http = reqwest::Client::new();
                 let mut tasks = Vec::new();
                 for (i, server, api) in mine {
-                    let (room, results, peers_tx, http) = (room.clone(), results.clone(), peers_tx.clone(), http.clone());
+                    let (room, results, peers_tx, http) =
+                        (room.clone(), results.clone(), peers_tx.clone(), http.clone());
                     tasks.push(tokio::spawn(async move {
                         let delay = Duration::from_secs_f64(join_window * 0.8 * i as f64 / listeners as f64);
                         tokio::time::sleep_until(tokio::time::Instant::from_std(start_join + delay)).await;
@@ -253,7 +262,8 @@ pub(crate) fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerRes
                             match Session::join_with(&api, &room, 3, transports).await {
                                 Ok(s) => {
                                     let phases = s.phases;
-                                    s.into_media().map(|(signaling, peer)| (Held::Room(signaling), peer, phases))
+                                    s.into_media()
+                                        .map(|(signaling, peer)| (Held::Room(Box::new(signaling)), peer, phases))
                                 }
                                 Err(e) => Err(e),
                             }
@@ -292,7 +302,7 @@ pub(crate) fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerRes
 
 /// What keeps a listener in: its room socket, or its Janus session.
 enum Held {
-    Room(stoa_client::Signaling),
+    Room(Box<stoa_client::Signaling>),
     Janus(super::janus::JanusSession),
 }
 
@@ -327,6 +337,8 @@ pub(crate) struct Window {
     /// With chat: where the window's second half begins.
     pub(crate) measure_mid: Option<Instant>,
     pub(crate) measure_to: Instant,
+    /// With `--timeline`: the interval each timed packet is counted in.
+    pub(crate) timeline: Option<Duration>,
 }
 
 pub(crate) struct Listener {
@@ -427,6 +439,10 @@ pub(crate) fn media_loop(
                             l.result.latencies_ms_b.push(latency);
                         } else {
                             l.result.latencies_ms.push(latency);
+                            if let Some(every) = window.timeline {
+                                let at = now.saturating_duration_since(window.measure_from);
+                                l.result.latency_interval.push((at.as_secs_f64() / every.as_secs_f64()) as u32);
+                            }
                         }
                     }
                 }

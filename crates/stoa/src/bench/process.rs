@@ -25,6 +25,11 @@ pub(crate) fn start_own_server(accounts: usize, extra: Option<&str>) -> anyhow::
     start_own_server_on(tempfile::tempdir()?, accounts, extra, false)
 }
 
+/// A loopback address with a port free right now, for the bench's own server's `/metrics`.
+pub(crate) fn free_local_port() -> anyhow::Result<std::net::SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
 /// Starts `stoa serve` on a data folder that may already hold data (the hallway bench seeds it first).
 pub(crate) fn start_own_server_on(
     data: tempfile::TempDir,
@@ -166,6 +171,8 @@ pub(crate) struct NodeMeter {
     pub(crate) packets_sent: f64,
     pub(crate) cpu_seconds: f64,
     pub(crate) media_peers: f64,
+    /// Everything a `*drop*` counter counted (queues that shed work, commands and packets dropped).
+    pub(crate) drops: f64,
 }
 
 /// Every node's meters, in order (`None` where a node did not answer).
@@ -184,7 +191,7 @@ pub(crate) async fn scrape_nodes(urls: &[String]) -> Vec<Option<NodeMeter>> {
 
 /// Reads the few lines the bench needs from a Prometheus text page.
 pub(crate) fn parse_meter(text: &str) -> NodeMeter {
-    let mut meter = NodeMeter { packets_sent: 0.0, cpu_seconds: 0.0, media_peers: 0.0 };
+    let mut meter = NodeMeter { packets_sent: 0.0, cpu_seconds: 0.0, media_peers: 0.0, drops: 0.0 };
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let Some((name, value)) = line.rsplit_once(' ') else { continue };
         let Ok(value) = value.parse::<f64>() else { continue };
@@ -192,6 +199,9 @@ pub(crate) fn parse_meter(text: &str) -> NodeMeter {
             "stoa_media_packets_sent_total" => meter.packets_sent = value,
             "process_cpu_seconds_total" => meter.cpu_seconds = value,
             n if n.starts_with("stoa_media_peers{") => meter.media_peers += value,
+            n if n.starts_with("stoa_") && n.split('{').next().is_some_and(|m| m.contains("drop")) => {
+                meter.drops += value
+            }
             _ => {}
         }
     }

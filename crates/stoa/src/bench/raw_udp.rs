@@ -30,6 +30,17 @@ struct Phase {
     sent: u64,
     received: u64,
     cpu_pct: f64,
+    /// The sending threads' own CPU: on loopback, the sender carries each packet to the receiving socket,
+    /// so this is what a server's kernel side costs at the least for the same packets.
+    sender_cpu_pct: f64,
+}
+
+/// The calling thread's CPU time, in seconds.
+fn thread_cpu() -> f64 {
+    // SAFETY: clock_gettime on a local timespec.
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
 }
 
 /// Runs both phases and returns the report.
@@ -79,6 +90,8 @@ pub fn run(listeners: usize, seconds: f64) -> anyhow::Result<serde_json::Value> 
         "paced_pps_received": paced.received as f64 / seconds,
         "paced_loss_pct": if paced.sent == 0 { 0.0 } else { lost as f64 * 100.0 / paced.sent as f64 },
         "paced_cpu_pct": paced.cpu_pct,
+        "paced_sender_cpu_pct": paced.sender_cpu_pct,
+        "paced_sender_cpu_pct_per_kpps": paced.sender_cpu_pct / (paced.received as f64 / seconds / 1000.0),
         "ceiling_pps_sent": ceiling.sent as f64 / seconds,
         "ceiling_pps": ceiling.received as f64 / seconds,
         "ceiling_cpu_pct": ceiling.cpu_pct,
@@ -102,11 +115,13 @@ fn phase(
         let mine: Vec<SocketAddr> = addrs.iter().copied().skip(t).step_by(threads).collect();
         let sent = sent.clone();
         let socket = UdpSocket::bind("127.0.0.1:0")?;
-        senders.push(std::thread::spawn(move || send(&socket, &mine, size, interval, end, &sent)));
+        senders.push(std::thread::spawn(move || {
+            let start = thread_cpu();
+            send(&socket, &mine, size, interval, end, &sent);
+            thread_cpu() - start
+        }));
     }
-    for s in senders {
-        let _ = s.join();
-    }
+    let sender_cpu: f64 = senders.into_iter().filter_map(|s| s.join().ok()).sum();
     // Let what is in flight arrive before reading the counters.
     std::thread::sleep(Duration::from_millis(200));
     let cpu = super::measure::self_cpu() - cpu_start;
@@ -114,6 +129,7 @@ fn phase(
         sent: sent.load(Ordering::Relaxed),
         received: received.load(Ordering::Relaxed) - received_start,
         cpu_pct: cpu / seconds * 100.0,
+        sender_cpu_pct: sender_cpu / seconds * 100.0,
     })
 }
 

@@ -41,6 +41,14 @@ pub(super) fn report(
         (Some((a, _)), Some((b, rss))) => ((b - a) / seconds * 100.0, rss),
         _ => (f64::NAN, f64::NAN),
     };
+    // What the joins cost the server: its CPU over the join window, less what the media took meanwhile.
+    // Listeners join evenly over the first 80 % of the window, so the media ran at 60 % of the measured
+    // window's rate on average.
+    let join_cpu_s = match (measured.server_join_start, measured.server_start) {
+        (Some((a, _)), Some((b, _))) => b - a,
+        _ => f64::NAN,
+    };
+    let join_media_s = 0.6 * server_cpu_pct / 100.0 * args.join_window;
     let mut report = serde_json::json!({
         "listeners": args.listeners,
         "speakers": args.speakers,
@@ -58,6 +66,8 @@ pub(super) fn report(
         "join_ice_p99_ms": percentile(&ice, 0.99),
         "join_connected_p50_ms": percentile(&connected, 0.5),
         "join_connected_p99_ms": percentile(&connected, 0.99),
+        "join_window_server_cpu_s": join_cpu_s,
+        "join_server_cpu_ms_per_listener": (join_cpu_s - join_media_s) * 1000.0 / joins.len().max(1) as f64,
         "packets_expected": expected,
         "packets_received": received,
         "loss_pct": if expected == 0 { 0.0 } else { lost as f64 * 100.0 / expected as f64 },
@@ -84,10 +94,54 @@ pub(super) fn report(
     if setup.bases.len() > 1 || !setup.metrics.is_empty() {
         report["nodes"] = nodes(setup, measured, results, seconds).into();
     }
+    if args.timeline > 0.0 {
+        report["timeline"] = timeline(args, measured, results).into();
+        let drops = |m: &[Option<super::process::NodeMeter>]| m.iter().flatten().map(|n| n.drops).sum::<f64>();
+        report["metrics_drops_in_window"] = (drops(&measured.nodes_end) - drops(&measured.nodes_start)).into();
+    }
     if setup.chatting || args.hls_listeners > 0 || args.replay {
         halves(&mut report, args, setup, measured, results, joins.len(), hls_report, chat_stats);
     }
     report
+}
+
+/// The window in intervals of `--timeline` seconds: the server's CPU over each, its RSS at each one's end,
+/// and the latency's p50 and p99 of the packets timed in it.
+fn timeline(args: &BenchArgs, measured: &Measured, results: &[ListenerResult]) -> Vec<serde_json::Value> {
+    let intervals = (args.seconds / args.timeline).ceil() as usize;
+    let mut latencies: Vec<Vec<f64>> = vec![Vec::new(); intervals];
+    for r in results {
+        for (latency, at) in r.latencies_ms.iter().zip(&r.latency_interval) {
+            if let Some(bucket) = latencies.get_mut(*at as usize) {
+                bucket.push(*latency);
+            }
+        }
+    }
+    let mut samples = measured.timeline.clone();
+    samples.resize(intervals.saturating_sub(1), None);
+    samples.push(measured.server_end);
+    let mut before = measured.server_start;
+    let mut out = Vec::new();
+    for (i, (sample, lat)) in samples.into_iter().zip(latencies.iter_mut()).enumerate() {
+        lat.sort_by(f64::total_cmp);
+        let seconds = ((i + 1) as f64 * args.timeline).min(args.seconds) - i as f64 * args.timeline;
+        let cpu = match (before, sample) {
+            (Some((a, _)), Some((b, _))) => (b - a) / seconds * 100.0,
+            _ => f64::NAN,
+        };
+        out.push(serde_json::json!({
+            "t_s": ((i + 1) as f64 * args.timeline).min(args.seconds),
+            "server_cpu_pct": cpu,
+            "server_rss_mb": sample.map_or(f64::NAN, |s| s.1),
+            "latency_p50_ms": percentile(lat, 0.5),
+            "latency_p99_ms": percentile(lat, 0.99),
+            "packets_timed": lat.len(),
+        }));
+        if sample.is_some() {
+            before = sample;
+        }
+    }
+    out
 }
 
 /// Each server's listeners apart (the latency through an edge against the origin's own), and with

@@ -79,9 +79,18 @@ impl Setup {
         } else {
             0
         };
+        // A timeline reads the bench's own server's /metrics too.
+        let own_metrics = match (&args.server, args.timeline > 0.0) {
+            (None, true) => Some(free_local_port()?),
+            _ => None,
+        };
+        let serve_args = match own_metrics {
+            Some(addr) => Some(format!("{} --metrics {addr}", args.serve_args.as_deref().unwrap_or_default())),
+            None => args.serve_args.clone(),
+        };
         let own = match &args.server {
             Some(_) => None,
-            None => Some(start_own_server(args.listeners + args.speakers + chatters + 1, args.serve_args.as_deref())?),
+            None => Some(start_own_server(args.listeners + args.speakers + chatters + 1, serve_args.as_deref())?),
         };
         let bases: Vec<String> = match &args.server {
             Some(list) => {
@@ -90,8 +99,10 @@ impl Setup {
             None => own.iter().map(|o| o.base.clone()).collect(),
         };
         let base = bases.first().cloned().context("--server names no server")?;
-        let metrics: Vec<String> =
-            args.metrics.iter().flat_map(|m| m.split(',')).map(|s| s.trim().to_string()).collect();
+        let metrics: Vec<String> = match own_metrics {
+            Some(addr) => vec![format!("http://{addr}/metrics")],
+            None => args.metrics.iter().flat_map(|m| m.split(',')).map(|s| s.trim().to_string()).collect(),
+        };
         if args.listeners_on_edges && bases.len() < 2 {
             bail!("--listeners-on-edges needs at least two servers in --server: the origin, then its edges");
         }
@@ -115,7 +126,20 @@ impl Setup {
             .or_else(|| own.as_ref().map(|o| o.invite.clone()))
             .context("--invite is needed with --server")?;
         let watched_pid = None;
-        Ok(Setup { limit, processes, file_frames, clock, chatting, chatters, own, watched_pid, bases, base, metrics, invite })
+        Ok(Setup {
+            limit,
+            processes,
+            file_frames,
+            clock,
+            chatting,
+            chatters,
+            own,
+            watched_pid,
+            bases,
+            base,
+            metrics,
+            invite,
+        })
     }
 
     /// How many processes hold the listeners, when one process may open `limit` files.
@@ -395,6 +419,7 @@ pub(super) async fn start_load(
         measure_mid_us: times.measure_mid.map(wall_at),
         red: !args.no_red,
         janus: args.janus.is_some(),
+        timeline_s: args.timeline,
     };
     let mut workers = Vec::new();
     let processes = setup.processes;
@@ -447,6 +472,10 @@ fn hls_connection_cap(limit: u64, peers: usize) -> usize {
 
 /// What the window measured of the processes: CPU (and the server's RSS) at its start, middle and end.
 pub(super) struct Measured {
+    /// With `--timeline`: the server's CPU and RSS at the end of each interval.
+    pub timeline: Vec<Option<(f64, f64)>>,
+    /// The server's CPU and RSS when the listeners began to join (the window's start is the joins' end).
+    pub server_join_start: Option<(f64, f64)>,
     pub server_start: Option<(f64, f64)>,
     pub server_mid: Option<(f64, f64)>,
     pub server_end: Option<(f64, f64)>,
@@ -469,8 +498,9 @@ pub(super) async fn measure(
     sending: &Sending,
     times: &Times,
 ) -> Measured {
-    tokio::time::sleep_until(tokio::time::Instant::from_std(times.measure_from)).await;
     let pid = setup.own.as_ref().map(|o| o.child.id()).or(setup.watched_pid);
+    let server_join_start = pid.and_then(tree_usage);
+    tokio::time::sleep_until(tokio::time::Instant::from_std(times.measure_from)).await;
     let server_start = pid.and_then(tree_usage);
     let nodes_start = scrape_nodes(&setup.metrics).await;
     // Each worker's CPU, or none when its /proc entry could not be read: a worker counts only when it was
@@ -482,15 +512,27 @@ pub(super) async fn measure(
     let hls_start = hls_pid.and_then(proc_usage);
     let sent_start = (sending.talking_sent.load(Ordering::Relaxed), sending.all_sent.load(Ordering::Relaxed));
     let mut server_mid = None;
+    let mut timeline = Vec::new();
+    let every = (args.timeline > 0.0).then(|| Duration::from_secs_f64(args.timeline));
     while Instant::now() < times.measure_to {
+        if let Some(every) = every {
+            let next = times.measure_from + every.mul_f64((timeline.len() + 1) as f64);
+            if Instant::now() >= next && next <= times.measure_to {
+                timeline.push(pid.and_then(tree_usage));
+            }
+        }
         if let Some(mid) = times.measure_mid
             && server_mid.is_none()
             && Instant::now() >= mid
         {
             server_mid = pid.and_then(tree_usage);
         }
-        let next =
-            times.measure_mid.filter(|m| server_mid.is_none() && *m > Instant::now()).unwrap_or(times.measure_to);
+        let next_interval = every.map(|e| times.measure_from + e.mul_f64((timeline.len() + 1) as f64));
+        let next = times
+            .measure_mid
+            .filter(|m| server_mid.is_none() && *m > Instant::now())
+            .unwrap_or(times.measure_to)
+            .min(next_interval.unwrap_or(times.measure_to));
         tokio::time::sleep(Duration::from_millis(500).min(next.saturating_duration_since(Instant::now()))).await;
         if !args.json {
             let done = (Instant::now() - times.measure_from).as_secs_f64() / args.seconds;
@@ -508,6 +550,8 @@ pub(super) async fn measure(
     let bench_cpu_s = self_cpu() + workers_spent - self_start;
     let hls_end = hls_pid.and_then(proc_usage);
     Measured {
+        timeline,
+        server_join_start,
         server_start,
         server_mid,
         server_end,
