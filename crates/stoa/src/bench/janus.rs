@@ -15,9 +15,8 @@ use super::run::{Cast, Sending, Setup};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 use stoa_client::{JoinPhases, MediaPeer};
 
 /// The Janus session a listener holds, destroyed when it leaves.
@@ -154,15 +153,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
         metrics: Vec::new(),
         invite: String::new(),
     };
-    let sending = Sending {
-        epoch: Instant::now(),
-        epoch_wall: SystemTime::now(),
-        talking_sent: Arc::new(AtomicU64::new(0)),
-        all_sent: Arc::new(AtomicU64::new(0)),
-        stop: Arc::new(AtomicBool::new(false)),
-        replay_at: Arc::new(Mutex::new(None)),
-        tasks: Vec::new(),
-    };
+    let sending = Sending::starting_now();
     let sending = Sending { tasks: vec![feed(rtp, &sending)], ..sending };
     let cast = Cast {
         room: args.janus_mountpoint.to_string(),

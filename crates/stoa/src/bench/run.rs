@@ -246,17 +246,24 @@ pub(super) struct Sending {
     pub tasks: Vec<JoinHandle<()>>,
 }
 
+impl Sending {
+    /// Nothing sent yet, from now.
+    pub fn starting_now() -> Sending {
+        Sending {
+            epoch: Instant::now(),
+            epoch_wall: SystemTime::now(),
+            talking_sent: Arc::new(AtomicU64::new(0)),
+            all_sent: Arc::new(AtomicU64::new(0)),
+            stop: Arc::new(AtomicBool::new(false)),
+            replay_at: Arc::new(Mutex::new(None)),
+            tasks: Vec::new(),
+        }
+    }
+}
+
 /// Sets the speakers talking, 3 s each in turn; the others send DTX keep-alives.
 pub(super) fn start_speakers(args: &BenchArgs, setup: &Setup, speakers: Vec<Session>) -> Sending {
-    let sending = Sending {
-        epoch: Instant::now(),
-        epoch_wall: SystemTime::now(),
-        talking_sent: Arc::new(AtomicU64::new(0)),
-        all_sent: Arc::new(AtomicU64::new(0)),
-        stop: Arc::new(AtomicBool::new(false)),
-        replay_at: Arc::new(Mutex::new(None)),
-        tasks: Vec::new(),
-    };
+    let sending = Sending::starting_now();
     let n_speakers = speakers.len();
     let tasks = speakers
         .into_iter()
