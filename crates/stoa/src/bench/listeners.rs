@@ -255,7 +255,7 @@ pub(crate) fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerRes
                         tokio::time::sleep_until(tokio::time::Instant::from_std(start_join + delay)).await;
                         let began = Instant::now();
                         let joined = if janus {
-                            super::janus::join(&http, &api.base, &room)
+                            super::janus_api::join(&http, &api.base, &room)
                                 .await
                                 .map(|(peer, phases, session)| (Held::Janus(session), peer, phases))
                         } else {
@@ -303,7 +303,7 @@ pub(crate) fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerRes
 /// What keeps a listener in: its room socket, or its Janus session.
 enum Held {
     Room(Box<stoa_client::Signaling>),
-    Janus(super::janus::JanusSession),
+    Janus(super::janus_api::JanusSession),
 }
 
 /// `stoa bench-listeners`: a worker of the bench. Reads a [`ListenerPlan`] as JSON on standard input, runs

@@ -15,6 +15,7 @@ mod args;
 mod chat;
 pub(crate) mod hls;
 mod janus;
+mod janus_api;
 mod listeners;
 mod measure;
 mod process;
