@@ -45,8 +45,8 @@ pub use slots::{SlotConfig, SlotMapper, SourceId};
 pub use stoa_media::dtls::crypto_provider;
 pub use stoa_media::{red, set_socket_buffers};
 
-/// A global allocator for the crate's tests that counts allocations per thread, so a test can assert that
-/// a hot path allocates nothing.
+/// A global allocator for the crate's tests that counts allocations and live bytes per thread, so a test
+/// can assert that a hot path allocates nothing, or how much a peer holds.
 #[cfg(test)]
 pub(crate) mod counting {
     use std::alloc::{GlobalAlloc, Layout, System};
@@ -54,6 +54,12 @@ pub(crate) mod counting {
 
     thread_local! {
         static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+        static LIVE: Cell<i64> = const { Cell::new(0) };
+    }
+
+    fn live(delta: i64) {
+        // `try_with`: the allocator also serves the thread's own teardown, after its locals are gone.
+        let _ = LIVE.try_with(|c| c.set(c.get() + delta));
     }
 
     struct Counting;
@@ -61,14 +67,17 @@ pub(crate) mod counting {
     // SAFETY: every call is passed to the system allocator unchanged; only a thread-local counter is added.
     unsafe impl GlobalAlloc for Counting {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            ALLOCATIONS.with(|c| c.set(c.get() + 1));
+            let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+            live(layout.size() as i64);
             unsafe { System.alloc(layout) }
         }
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            live(-(layout.size() as i64));
             unsafe { System.dealloc(ptr, layout) }
         }
         unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            ALLOCATIONS.with(|c| c.set(c.get() + 1));
+            let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+            live(new_size as i64 - layout.size() as i64);
             unsafe { System.realloc(ptr, layout, new_size) }
         }
     }
@@ -79,5 +88,10 @@ pub(crate) mod counting {
     /// Allocations (and reallocations) made on this thread so far.
     pub fn allocations() -> u64 {
         ALLOCATIONS.with(|c| c.get())
+    }
+
+    /// Bytes allocated on this thread and not yet freed on it.
+    pub fn live_bytes() -> i64 {
+        LIVE.with(|c| c.get())
     }
 }

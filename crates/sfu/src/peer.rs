@@ -343,3 +343,7 @@ mod tests {
         assert_eq!(candidates_everywhere("v=0\r\n"), "v=0\r\n");
     }
 }
+
+#[cfg(test)]
+#[path = "peer_memory_tests.rs"]
+mod memory_tests;

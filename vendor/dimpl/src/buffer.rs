@@ -70,6 +70,11 @@ impl Buf {
         Self::default()
     }
 
+    /// Clear the buffer and give its memory back, keeping where it came from (Stoa's patch).
+    pub(crate) fn release(&mut self) {
+        self.data = Vec::new();
+    }
+
     /// Clear the buffer, removing all data.
     pub fn clear(&mut self) {
         self.data.clear();

@@ -874,6 +874,31 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub use error::RtcError;
 
+/// Stoa's patch: the buffer DTLS output is polled into is one per thread, not one per `Rtc` (2 KB each, and
+/// an SFU holds an `Rtc` per listener). What is polled into it is used before the poll returns.
+struct DtlsScratch(Vec<u8>);
+
+thread_local! {
+    static DTLS_SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl DtlsScratch {
+    fn take() -> Self {
+        let mut buf = DTLS_SCRATCH.with(|cell| cell.take());
+        if buf.len() < 2000 {
+            buf.resize(2000, 0);
+        }
+        DtlsScratch(buf)
+    }
+}
+
+impl Drop for DtlsScratch {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        DTLS_SCRATCH.with(|cell| cell.set(buf));
+    }
+}
+
 /// Instance that does WebRTC. Main struct of the entire library.
 ///
 /// ## Usage
@@ -917,7 +942,6 @@ pub struct Rtc {
     ice: IceAgent,
     dtls: Dtls,
     dtls_connected: bool,
-    dtls_buf: Vec<u8>,
     next_dtls_timeout: Option<Instant>,
     sctp: RtcSctp,
     chan: ChannelHandler,
@@ -1295,7 +1319,6 @@ impl Rtc {
             )
             .expect("DTLS to init without problem"),
             dtls_connected: false,
-            dtls_buf: vec![0; 2000],
             next_dtls_timeout: None,
             session,
             sctp,
@@ -1686,8 +1709,9 @@ impl Rtc {
 
         // Poll DTLS output - collect packets, handle events
         let mut just_connected = false;
+        let mut dtls_buf = DtlsScratch::take();
         loop {
-            match self.dtls.poll_output(&mut self.dtls_buf) {
+            match self.dtls.poll_output(&mut dtls_buf.0) {
                 DtlsOutput::Packet(_) => {
                     unreachable!("We don't expect DTLS packets here since we use poll_packet");
                 }

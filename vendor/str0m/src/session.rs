@@ -97,7 +97,8 @@ pub(crate) struct Session {
     twcc_tx_register: TwccSendRegister,
     max_rx_seq_lookup: HashMap<Ssrc, SeqNoWindow>,
 
-    bwe: Option<Bwe>,
+    // Stoa's patch: boxed (about 2 KB in place, and an SFU's listeners run without estimation).
+    bwe: Option<Box<Bwe>>,
     bwe_last_event: Option<(Bitrate, bool)>,
 
     enable_twcc_feedback: bool,
@@ -110,7 +111,8 @@ pub(crate) struct Session {
     poll_packet_buf: Vec<u8>,
 
     // Next packet for RtpPacket event.
-    pending_packet: Option<RtpPacket>,
+    // Stoa's patch: boxed, as it is rarely held (400 bytes in place).
+    pending_packet: Option<Box<RtpPacket>>,
 
     // Total RTP payload bytes for media, including retransmissions.
     media_bytes_rx: u64,
@@ -169,7 +171,7 @@ impl Session {
             let rate = config.initial_bitrate;
             let pacer = PacerImpl::leaky_bucket(rate * 2.0);
             let bwe = Bwe::new(rate);
-            (pacer, Some(bwe))
+            (pacer, Some(Box::new(bwe)))
         } else {
             (PacerImpl::null(), None)
         };
@@ -207,7 +209,8 @@ impl Session {
             enable_twcc_feedback: false,
             pacer,
             pacer_control: PacerControl::new(),
-            poll_packet_buf: vec![0; 2000],
+            // Stoa's patch: sized by `poll_packet` on its first packet (an SFU that seals its own never polls one).
+            poll_packet_buf: Vec::new(),
             pending_packet: None,
             media_bytes_rx: 0,
             media_bytes_tx: 0,
@@ -858,7 +861,7 @@ impl Session {
             // However only if this is a packet not seen before. This filters out spurious
             // resends for padding.
             if receipt.is_new_packet {
-                self.pending_packet = Some(packet);
+                self.pending_packet = Some(Box::new(packet));
             }
         } else {
             // In non-RTP mode, we let the Media use a Depayloader.
@@ -1064,7 +1067,7 @@ impl Session {
 
         if self.rtp_mode {
             if let Some(packet) = self.pending_packet.take() {
-                return Some(Event::RtpPacket(packet));
+                return Some(Event::RtpPacket(*packet));
             }
         }
 

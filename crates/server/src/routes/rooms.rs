@@ -28,8 +28,12 @@ use utoipa::IntoParams;
 /// The largest WebSocket message a client may send. Commands are a few dozen bytes; SDP offers, which
 /// come with live audio, are a few kilobytes.
 const MAX_WS_MESSAGE: usize = 64 * 1024;
-/// Read and write buffer of each room socket; messages larger than this still pass, in several reads.
-const WS_BUFFER: usize = 4096;
+/// Read buffer of each room socket: a client's commands are tens of bytes, and an offer (a few kilobytes,
+/// once per join) passes in several reads. tungstenite's buffer doubles when a read fills it, so what a
+/// socket holds is about twice this.
+const WS_READ_BUFFER: usize = 1024;
+/// Bytes a room socket gathers before it writes.
+const WS_WRITE_BUFFER: usize = 4096;
 
 /// The rooms routes.
 pub fn router() -> Router<AppState> {
@@ -488,7 +492,7 @@ pub async fn websocket(
     // would cost more memory per listener than all of their media state.
     Ok(upgrade
         .max_message_size(MAX_WS_MESSAGE)
-        .read_buffer_size(WS_BUFFER)
-        .write_buffer_size(WS_BUFFER)
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(WS_WRITE_BUFFER)
         .on_upgrade(move |socket| serve_connection(socket, joined, departure, budget, credential)))
 }

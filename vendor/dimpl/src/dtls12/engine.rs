@@ -1090,6 +1090,14 @@ impl Engine {
         self.buffers_free.push(buf);
     }
 
+    /// Stoa's patch: once a handshake is over, its transcript and the pool's spare buffers (some
+    /// kilobytes: the certificates pass through them) are given back. An SFU holds a connection per
+    /// listener for hours. The flight saved for resending stays.
+    pub(crate) fn release_handshake_buffers(&mut self) {
+        self.transcript.release();
+        self.buffers_free = BufferPool::default();
+    }
+
     /// Encrypt data appropriate for the role (client or server)
     fn encrypt_data(&mut self, plaintext: &mut Buf, aad: Aad, nonce: Nonce) -> Result<(), Error> {
         if self.is_client {

@@ -1124,6 +1124,9 @@ impl State {
         }
 
         server.engine.release_application_data();
+        // Stoa's patch: what only the handshake needed is given back.
+        server.defragment_buffer.release();
+        server.engine.release_handshake_buffers();
 
         Ok(Self::AwaitApplicationData)
     }

@@ -6,7 +6,6 @@ use crate::crypto::dtls::{KeyingMaterial, SrtpProfile};
 use crate::crypto::{AeadAes128Gcm, AeadAes256Gcm, Aes128CmSha1_80};
 use crate::crypto::{AeadAes128GcmCipher, AeadAes256GcmCipher};
 use crate::crypto::{CryptoProvider, Sha1HmacProvider, SrtpProvider};
-use crate::io::DATAGRAM_MAX_PACKET_SIZE;
 
 use super::header::RtpHeader;
 
@@ -38,10 +37,6 @@ pub const SRTP_OVERHEAD: usize = MAX_TAG_LEN;
 // This adds 15 bytes of padding that we truncate after encryption
 const CTR_BUFFER_PADDING: usize = SRTP_BLOCK_SIZE - 1;
 
-/// Initial capacity for the RTP decryption scratch buffer. Sized to fit the
-/// largest possible received datagram plus the CTR padding the AES-CM cipher
-/// needs, so `unprotect_rtp` never has to grow the buffer in practice.
-const RX_SCRATCH_CAPACITY: usize = DATAGRAM_MAX_PACKET_SIZE + CTR_BUFFER_PADDING;
 
 /// Start repeated warnings here, then double the failure count between reports.
 const DECRYPT_WARN_INITIAL_COUNT: u64 = 4_096;
@@ -70,7 +65,8 @@ impl SrtpContext {
                     rtcp,
                     srtcp_index: 0,
                     sha1_hmac_provider,
-                    rx_scratch: Vec::with_capacity(RX_SCRATCH_CAPACITY),
+                    // Stoa's patch: grown on the first packet decrypted (a listener sends none).
+                    rx_scratch: Vec::new(),
                     decrypt_warnings: DecryptWarnings::default(),
                 }
             }
@@ -86,7 +82,8 @@ impl SrtpContext {
                     rtcp,
                     srtcp_index: 0,
                     sha1_hmac_provider,
-                    rx_scratch: Vec::with_capacity(RX_SCRATCH_CAPACITY),
+                    // Stoa's patch: grown on the first packet decrypted (a listener sends none).
+                    rx_scratch: Vec::new(),
                     decrypt_warnings: DecryptWarnings::default(),
                 }
             }
@@ -102,7 +99,8 @@ impl SrtpContext {
                     rtcp,
                     srtcp_index: 0,
                     sha1_hmac_provider,
-                    rx_scratch: Vec::with_capacity(RX_SCRATCH_CAPACITY),
+                    // Stoa's patch: grown on the first packet decrypted (a listener sends none).
+                    rx_scratch: Vec::new(),
                     decrypt_warnings: DecryptWarnings::default(),
                 }
             }
@@ -123,29 +121,18 @@ impl SrtpContext {
         Self {
             rtp: Derived::AeadAes128Gcm {
                 salt: rtp_salt,
-                enc: provider
-                    .srtp_provider
-                    .aead_aes_128_gcm()
-                    .create_cipher(rtp_key, true),
-                dec: provider
-                    .srtp_provider
-                    .aead_aes_128_gcm()
-                    .create_cipher(rtp_key, false),
+                enc: Lazy::new(provider.srtp_provider, |p, k, e| p.aead_aes_128_gcm().create_cipher(k, e), rtp_key, true),
+                dec: Lazy::new(provider.srtp_provider, |p, k, e| p.aead_aes_128_gcm().create_cipher(k, e), rtp_key, false),
             },
             rtcp: Derived::AeadAes128Gcm {
                 salt: rtcp_salt,
-                enc: provider
-                    .srtp_provider
-                    .aead_aes_128_gcm()
-                    .create_cipher(rtcp_key, true),
-                dec: provider
-                    .srtp_provider
-                    .aead_aes_128_gcm()
-                    .create_cipher(rtcp_key, false),
+                enc: Lazy::new(provider.srtp_provider, |p, k, e| p.aead_aes_128_gcm().create_cipher(k, e), rtcp_key, true),
+                dec: Lazy::new(provider.srtp_provider, |p, k, e| p.aead_aes_128_gcm().create_cipher(k, e), rtcp_key, false),
             },
             srtcp_index,
             sha1_hmac_provider: provider.sha1_hmac_provider,
-            rx_scratch: Vec::with_capacity(RX_SCRATCH_CAPACITY),
+            // Stoa's patch: grown on the first packet decrypted (a listener sends none).
+                    rx_scratch: Vec::new(),
             decrypt_warnings: DecryptWarnings::default(),
         }
     }
@@ -163,29 +150,18 @@ impl SrtpContext {
         Self {
             rtp: Derived::AeadAes256Gcm {
                 salt: rtp_salt,
-                enc: provider
-                    .srtp_provider
-                    .aead_aes_256_gcm()
-                    .create_cipher(rtp_key, true),
-                dec: provider
-                    .srtp_provider
-                    .aead_aes_256_gcm()
-                    .create_cipher(rtp_key, false),
+                enc: Lazy::new(provider.srtp_provider, |p, k, e| p.aead_aes_256_gcm().create_cipher(k, e), rtp_key, true),
+                dec: Lazy::new(provider.srtp_provider, |p, k, e| p.aead_aes_256_gcm().create_cipher(k, e), rtp_key, false),
             },
             rtcp: Derived::AeadAes256Gcm {
                 salt: rtcp_salt,
-                enc: provider
-                    .srtp_provider
-                    .aead_aes_256_gcm()
-                    .create_cipher(rtcp_key, true),
-                dec: provider
-                    .srtp_provider
-                    .aead_aes_256_gcm()
-                    .create_cipher(rtcp_key, false),
+                enc: Lazy::new(provider.srtp_provider, |p, k, e| p.aead_aes_256_gcm().create_cipher(k, e), rtcp_key, true),
+                dec: Lazy::new(provider.srtp_provider, |p, k, e| p.aead_aes_256_gcm().create_cipher(k, e), rtcp_key, false),
             },
             srtcp_index,
             sha1_hmac_provider: provider.sha1_hmac_provider,
-            rx_scratch: Vec::with_capacity(RX_SCRATCH_CAPACITY),
+            // Stoa's patch: grown on the first packet decrypted (a listener sends none).
+                    rx_scratch: Vec::new(),
             decrypt_warnings: DecryptWarnings::default(),
         }
     }
@@ -298,7 +274,7 @@ impl SrtpContext {
                 let mut output =
                     vec![0_u8; buf.len() + Aes128CmSha1_80::HMAC_TAG_LEN + padding_needed];
 
-                enc.encrypt(&iv, input, &mut output[hlen..])
+                enc.get().encrypt(&iv, input, &mut output[hlen..])
                     .expect("rtp encrypt");
 
                 output[..hlen].copy_from_slice(&buf[..hlen]);
@@ -319,7 +295,7 @@ impl SrtpContext {
                 // Input and output lengths for encryption:
                 // https://www.rfc-editor.org/rfc/rfc7714#section-5.2.1
                 let mut output = vec![0_u8; buf.len() + AeadAes128Gcm::TAG_LEN];
-                enc.encrypt(&iv, aad, input, &mut output[hlen..])
+                enc.get().encrypt(&iv, aad, input, &mut output[hlen..])
                     .expect("rtp encrypt");
 
                 output[..hlen].copy_from_slice(aad);
@@ -335,7 +311,7 @@ impl SrtpContext {
                 // Input and output lengths for encryption:
                 // https://www.rfc-editor.org/rfc/rfc7714#section-5.2.1
                 let mut output = vec![0_u8; buf.len() + AeadAes256Gcm::TAG_LEN];
-                enc.encrypt(&iv, aad, input, &mut output[hlen..])
+                enc.get().encrypt(&iv, aad, input, &mut output[hlen..])
                     .expect("rtp encrypt");
 
                 output[..hlen].copy_from_slice(aad);
@@ -381,7 +357,7 @@ impl SrtpContext {
                 // Sized with CTR padding (aws-lc-rs requirement).
                 self.rx_scratch.resize(input.len() + CTR_BUFFER_PADDING, 0);
 
-                if let Err(e) = dec.decrypt(&iv, input, &mut self.rx_scratch) {
+                if let Err(e) = dec.get().decrypt(&iv, input, &mut self.rx_scratch) {
                     trace!(
                         "Failed to decrypt SRTP {} ({}): {}",
                         self.rtp.profile(),
@@ -410,7 +386,7 @@ impl SrtpContext {
                 let out_len = input.len() - AeadAes128Gcm::TAG_LEN;
                 self.rx_scratch.resize(out_len, 0);
 
-                match dec.decrypt(&iv, &[aad], input, &mut self.rx_scratch) {
+                match dec.get().decrypt(&iv, &[aad], input, &mut self.rx_scratch) {
                     Ok(v) => v,
                     Err(e) => {
                         trace!(
@@ -442,7 +418,7 @@ impl SrtpContext {
                 let out_len = input.len() - AeadAes256Gcm::TAG_LEN;
                 self.rx_scratch.resize(out_len, 0);
 
-                match dec.decrypt(&iv, &[aad], input, &mut self.rx_scratch) {
+                match dec.get().decrypt(&iv, &[aad], input, &mut self.rx_scratch) {
                     Ok(v) => v,
                     Err(e) => {
                         trace!(
@@ -491,7 +467,7 @@ impl SrtpContext {
 
                 output[0..8].copy_from_slice(&buf[0..8]);
                 let input = &buf[8..];
-                enc.encrypt(&iv, input, &mut output[8..])
+                enc.get().encrypt(&iv, input, &mut output[8..])
                     .expect("rtcp encrypt");
 
                 let to = &mut output[buf.len()..];
@@ -519,7 +495,7 @@ impl SrtpContext {
                 let enc_end = input.len() + 8 + AeadAes128Gcm::TAG_LEN;
                 let encout = &mut output[enc_start..enc_end];
 
-                enc.encrypt(&iv, &aad, input, encout).expect("rtcp encrypt");
+                enc.get().encrypt(&iv, &aad, input, encout).expect("rtcp encrypt");
 
                 let to = &mut output[enc_end..];
                 to[0..4].copy_from_slice(&e_and_si.to_be_bytes());
@@ -541,7 +517,7 @@ impl SrtpContext {
                 let enc_end = input.len() + 8 + AeadAes256Gcm::TAG_LEN;
                 let encout = &mut output[enc_start..enc_end];
 
-                enc.encrypt(&iv, &aad, input, encout).expect("rtcp encrypt");
+                enc.get().encrypt(&iv, &aad, input, encout).expect("rtcp encrypt");
 
                 let to = &mut output[enc_end..];
                 to[0..4].copy_from_slice(&e_and_si.to_be_bytes());
@@ -613,7 +589,7 @@ impl SrtpContext {
                 let mut output = vec![0_u8; input.len() + 8 + CTR_BUFFER_PADDING];
                 output[0..8].copy_from_slice(&buf[0..8]);
 
-                if let Err(e) = dec.decrypt(&iv, input, &mut output[8..]) {
+                if let Err(e) = dec.get().decrypt(&iv, input, &mut output[8..]) {
                     trace!("Failed to decrypt SRTCP {}: {}", self.rtcp.profile(), e);
                     self.decrypt_warnings.warn(self.rtcp.profile(), true);
                     return None;
@@ -675,7 +651,7 @@ impl SrtpContext {
                 let mut output = vec![0_u8; buf.len() - AeadAes128Gcm::TAG_LEN - SRTCP_INDEX_LEN];
                 output[0..8].copy_from_slice(&buf[0..8]);
 
-                let count = match dec.decrypt(&iv, &aads, input, &mut output[8..]) {
+                let count = match dec.get().decrypt(&iv, &aads, input, &mut output[8..]) {
                     Ok(c) => c,
                     Err(e) => {
                         trace!("Failed to decrypt SRTCP {}: {}", self.rtcp.profile(), e);
@@ -748,7 +724,7 @@ impl SrtpContext {
                 let mut output = vec![0_u8; buf.len() - AeadAes256Gcm::TAG_LEN - SRTCP_INDEX_LEN];
                 output[0..8].copy_from_slice(&buf[0..8]);
 
-                let count = match dec.decrypt(&iv, &aads, input, &mut output[8..]) {
+                let count = match dec.get().decrypt(&iv, &aads, input, &mut output[8..]) {
                     Ok(c) => c,
                     Err(e) => {
                         trace!("Failed to decrypt SRTCP {}: {}", self.rtcp.profile(), e);
@@ -852,24 +828,51 @@ enum Derived {
     Aes128CmSha1_80 {
         key: [u8; 20],
         salt: [u8; 14],
-        enc: Box<dyn Aes128CmSha1_80Cipher>,
-        dec: Box<dyn Aes128CmSha1_80Cipher>,
+        enc: Lazy<dyn Aes128CmSha1_80Cipher, { Aes128CmSha1_80::KEY_LEN }>,
+        dec: Lazy<dyn Aes128CmSha1_80Cipher, { Aes128CmSha1_80::KEY_LEN }>,
     },
     AeadAes128Gcm {
         salt: [u8; 12],
-        enc: Box<dyn AeadAes128GcmCipher>,
-        dec: Box<dyn AeadAes128GcmCipher>,
+        enc: Lazy<dyn AeadAes128GcmCipher, { AeadAes128Gcm::KEY_LEN }>,
+        dec: Lazy<dyn AeadAes128GcmCipher, { AeadAes128Gcm::KEY_LEN }>,
     },
     AeadAes256Gcm {
         salt: [u8; 12],
-        enc: Box<dyn AeadAes256GcmCipher>,
-        dec: Box<dyn AeadAes256GcmCipher>,
+        enc: Lazy<dyn AeadAes256GcmCipher, { AeadAes256Gcm::KEY_LEN }>,
+        dec: Lazy<dyn AeadAes256GcmCipher, { AeadAes256Gcm::KEY_LEN }>,
     },
+}
+
+/// Stoa's patch: a cipher made on its first use. An SFU that seals its own RTP never encrypts RTP here,
+/// and a listener sends no RTP to decrypt, yet each context held four ciphers (about 600 bytes each in
+/// aws-lc) for each of a peer's two directions.
+struct Lazy<C: ?Sized, const K: usize> {
+    provider: &'static dyn SrtpProvider,
+    make: fn(&'static dyn SrtpProvider, [u8; K], bool) -> Box<C>,
+    key: [u8; K],
+    encrypt: bool,
+    made: Option<Box<C>>,
+}
+
+impl<C: ?Sized, const K: usize> Lazy<C, K> {
+    fn new(
+        provider: &'static dyn SrtpProvider,
+        make: fn(&'static dyn SrtpProvider, [u8; K], bool) -> Box<C>,
+        key: [u8; K],
+        encrypt: bool,
+    ) -> Self {
+        Lazy { provider, make, key, encrypt, made: None }
+    }
+
+    fn get(&mut self) -> &mut C {
+        let (provider, make, key, encrypt) = (self.provider, self.make, self.key, self.encrypt);
+        self.made.get_or_insert_with(|| make(provider, key, encrypt))
+    }
 }
 
 impl Derived {
     fn aes_128_cm_sha1_80(
-        crypto: &dyn SrtpProvider,
+        crypto: &'static dyn SrtpProvider,
         srtp_key: &SrtpKey<{ Aes128CmSha1_80::KEY_LEN }, { Aes128CmSha1_80::SALT_LEN }>,
     ) -> (Self, Self) {
         // RTP AES Counter
@@ -905,22 +908,22 @@ impl Derived {
         let rtp = Derived::Aes128CmSha1_80 {
             key: rtp_hmac,
             salt: rtp_salt,
-            enc: crypto.aes_128_cm_sha1_80().create_cipher(rtp_aes, true),
-            dec: crypto.aes_128_cm_sha1_80().create_cipher(rtp_aes, false),
+            enc: Lazy::new(crypto, |p, k, e| p.aes_128_cm_sha1_80().create_cipher(k, e), rtp_aes, true),
+            dec: Lazy::new(crypto, |p, k, e| p.aes_128_cm_sha1_80().create_cipher(k, e), rtp_aes, false),
         };
 
         let rtcp = Derived::Aes128CmSha1_80 {
             key: rtcp_hmac,
             salt: rtcp_salt,
-            enc: crypto.aes_128_cm_sha1_80().create_cipher(rtcp_aes, true),
-            dec: crypto.aes_128_cm_sha1_80().create_cipher(rtcp_aes, false),
+            enc: Lazy::new(crypto, |p, k, e| p.aes_128_cm_sha1_80().create_cipher(k, e), rtcp_aes, true),
+            dec: Lazy::new(crypto, |p, k, e| p.aes_128_cm_sha1_80().create_cipher(k, e), rtcp_aes, false),
         };
 
         (rtp, rtcp)
     }
 
     fn aead_aes_128_gcm(
-        crypto: &dyn SrtpProvider,
+        crypto: &'static dyn SrtpProvider,
         srtp_key: &SrtpKey<{ AeadAes128Gcm::KEY_LEN }, { AeadAes128Gcm::SALT_LEN }>,
     ) -> (Derived, Derived) {
         // RTP session key
@@ -941,21 +944,21 @@ impl Derived {
 
         let rtp = Derived::AeadAes128Gcm {
             salt: rtp_salt,
-            enc: crypto.aead_aes_128_gcm().create_cipher(rtp_aes, true),
-            dec: crypto.aead_aes_128_gcm().create_cipher(rtp_aes, false),
+            enc: Lazy::new(crypto, |p, k, e| p.aead_aes_128_gcm().create_cipher(k, e), rtp_aes, true),
+            dec: Lazy::new(crypto, |p, k, e| p.aead_aes_128_gcm().create_cipher(k, e), rtp_aes, false),
         };
 
         let rtcp = Derived::AeadAes128Gcm {
             salt: rtcp_salt,
-            enc: crypto.aead_aes_128_gcm().create_cipher(rtcp_aes, true),
-            dec: crypto.aead_aes_128_gcm().create_cipher(rtcp_aes, false),
+            enc: Lazy::new(crypto, |p, k, e| p.aead_aes_128_gcm().create_cipher(k, e), rtcp_aes, true),
+            dec: Lazy::new(crypto, |p, k, e| p.aead_aes_128_gcm().create_cipher(k, e), rtcp_aes, false),
         };
 
         (rtp, rtcp)
     }
 
     fn aead_aes_256_gcm(
-        crypto: &dyn SrtpProvider,
+        crypto: &'static dyn SrtpProvider,
         srtp_key: &SrtpKey<{ AeadAes256Gcm::KEY_LEN }, { AeadAes256Gcm::SALT_LEN }>,
     ) -> (Derived, Derived) {
         // RTP session key
@@ -976,14 +979,14 @@ impl Derived {
 
         let rtp = Derived::AeadAes256Gcm {
             salt: rtp_salt,
-            enc: crypto.aead_aes_256_gcm().create_cipher(rtp_aes, true),
-            dec: crypto.aead_aes_256_gcm().create_cipher(rtp_aes, false),
+            enc: Lazy::new(crypto, |p, k, e| p.aead_aes_256_gcm().create_cipher(k, e), rtp_aes, true),
+            dec: Lazy::new(crypto, |p, k, e| p.aead_aes_256_gcm().create_cipher(k, e), rtp_aes, false),
         };
 
         let rtcp = Derived::AeadAes256Gcm {
             salt: rtcp_salt,
-            enc: crypto.aead_aes_256_gcm().create_cipher(rtcp_aes, true),
-            dec: crypto.aead_aes_256_gcm().create_cipher(rtcp_aes, false),
+            enc: Lazy::new(crypto, |p, k, e| p.aead_aes_256_gcm().create_cipher(k, e), rtcp_aes, true),
+            dec: Lazy::new(crypto, |p, k, e| p.aead_aes_256_gcm().create_cipher(k, e), rtcp_aes, false),
         };
 
         (rtp, rtcp)
