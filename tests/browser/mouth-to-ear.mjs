@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch, startServer } from './lib.mjs';
+import { launch, signUp, startServer } from './lib.mjs';
 
 const SECONDS = Number(process.env.SECONDS || '20');
 const RATE = 48000;
@@ -231,21 +231,10 @@ try {
     p.on('pageerror', (e) => process.stderr.write(`[page error] ${e.message}\n`));
   }
 
-  await speaker.goto(bootstrap);
-  await speaker.getByLabel('Username').fill('speaker');
-  await speaker.getByLabel('Display name').fill('Speaker');
-  await speaker.getByLabel('Password').fill('speaker-password');
-  await speaker.getByRole('button', { name: 'Sign up', exact: true }).click();
-  await speaker.getByRole('heading', { name: 'Hallway' }).waitFor();
+  await signUp(speaker, bootstrap, 'speaker', 'Speaker');
   await speaker.getByRole('link', { name: 'Invites', exact: true }).click();
   await speaker.getByRole('button', { name: 'Create invite', exact: true }).click();
-  const invite = await speaker.locator('.invite-link').first().textContent();
-  await listener.goto(invite);
-  await listener.getByLabel('Username').fill('listener');
-  await listener.getByLabel('Display name').fill('Listener');
-  await listener.getByLabel('Password').fill('listener-password');
-  await listener.getByRole('button', { name: 'Sign up', exact: true }).click();
-  await listener.getByRole('heading', { name: 'Hallway' }).waitFor();
+  await signUp(listener, await speaker.locator('.invite-link').first().textContent(), 'listener', 'Listener');
 
   await speaker.getByRole('link', { name: 'Hallway', exact: true }).click();
   await speaker.getByRole('button', { name: 'Start a room', exact: true }).click();
