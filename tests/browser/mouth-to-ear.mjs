@@ -111,9 +111,9 @@ const RECORD = async ({ which, seconds }) => {
   return out;
 };
 
-// What each page's WebRTC statistics say of the time: packet length, round trip, jitter buffer.
+// What each page's WebRTC statistics say of the time: round trip, jitter buffer.
 const STATS = async () => {
-  const out = { rttMs: null, jitterBufferMs: null, jitterBufferTargetMs: null, jitterBufferMinimumMs: null, packetsReceived: 0, packetsSent: 0, concealedPct: null, ptimeMs: null };
+  const out = { rttMs: null, jitterBufferMs: null, jitterBufferTargetMs: null, jitterBufferMinimumMs: null, packetsReceived: 0, packetsSent: 0, concealedPct: null };
   let delay = 0, target = 0, minimum = 0, emitted = 0, concealed = 0, samples = 0;
   for (const pc of window.__pcs) {
     if (pc.connectionState !== 'connected') continue;
@@ -127,11 +127,6 @@ const STATS = async () => {
         emitted += s.jitterBufferEmittedCount; concealed += s.concealedSamples; samples += s.totalSamplesReceived;
       }
     });
-    for (const t of pc.getTransceivers()) {
-      const sdp = pc.currentRemoteDescription?.sdp ?? '';
-      const m = sdp.match(/a=ptime:(\d+)/);
-      if (m && t.currentDirection) out.ptimeMs = Number(m[1]);
-    }
   }
   if (emitted > 0) {
     out.jitterBufferMs = (delay / emitted) * 1000;
