@@ -56,8 +56,15 @@ pub struct RtpCount {
     pub lost: u64,
     /// When the first packet arrived.
     pub first_at: Option<Instant>,
-    streams: HashMap<u32, (u16, u64)>,
+    /// Each stream's source (SSRC) and its last sequence number, the first few in place: a listener has
+    /// a handful, and a bench's thousands of listeners each take this on every packet, so a short list in
+    /// the count itself costs less than a look-up elsewhere in memory.
+    streams: [(u32, u16); INLINE_STREAMS],
+    inline: u8,
+    more: Vec<(u32, u16)>,
 }
+
+const INLINE_STREAMS: usize = 4;
 
 impl RtpCount {
     /// Counts one RTP datagram (which must be RTP: see [`is_rtp`]) from its clear header.
@@ -67,21 +74,27 @@ impl RtpCount {
         self.packets += 1;
         self.bytes += datagram.len() as u64;
         self.first_at.get_or_insert(at);
-        match self.streams.get_mut(&ssrc) {
+        let inline = &mut self.streams[..self.inline as usize];
+        let last = match inline.iter_mut().chain(self.more.iter_mut()).find(|(s, _)| *s == ssrc) {
+            Some((_, last)) => last,
+            None if (self.inline as usize) < INLINE_STREAMS => {
+                self.streams[self.inline as usize] = (ssrc, seq);
+                self.inline += 1;
+                return;
+            }
             None => {
-                self.streams.insert(ssrc, (seq, 1));
+                self.more.push((ssrc, seq));
+                return;
             }
-            Some((last, _)) => {
-                let step = seq.wrapping_sub(*last);
-                // A step of 1 is the next packet; a larger forward step (under half the space) skips lost ones;
-                // anything else is a late or repeated packet, which loses nothing.
-                if (2..0x8000).contains(&step) {
-                    self.lost += u64::from(step - 1);
-                }
-                if (1..0x8000).contains(&step) {
-                    *last = seq;
-                }
-            }
+        };
+        let step = seq.wrapping_sub(*last);
+        // A step of 1 is the next packet; a larger forward step (under half the space) skips lost ones;
+        // anything else is a late or repeated packet, which loses nothing.
+        if (2..0x8000).contains(&step) {
+            self.lost += u64::from(step - 1);
+        }
+        if (1..0x8000).contains(&step) {
+            *last = seq;
         }
     }
 }
@@ -178,9 +191,8 @@ pub struct Session {
 /// the offer with its pending state.
 type NewPeer = (Rtc, UdpSocket, SocketAddr, Mid, Vec<Mid>, str0m::change::SdpOffer, SdpPendingOffer);
 
-/// A new media peer on `local_ip`: one m-line to send on and `slots` to receive, offered.
-fn new_peer(local_ip: IpAddr, slots: usize, transports: Transports) -> anyhow::Result<NewPeer> {
-    let socket = std::net::UdpSocket::bind(SocketAddr::new(local_ip, 0))?;
+/// A new media peer on `socket`: one m-line to send on and `slots` to receive, offered.
+fn new_peer(socket: std::net::UdpSocket, slots: usize, transports: Transports) -> anyhow::Result<NewPeer> {
     socket.set_nonblocking(true)?;
     let socket = UdpSocket::from_std(socket)?;
     // Room for a few seconds of the room's packets while this process is busy (a bench's thousands of
@@ -231,6 +243,18 @@ impl Session {
 
     /// [`Session::join`], with media on any of `transports`.
     pub async fn join_with(api: &Api, room: &str, slots: usize, transports: Transports) -> anyhow::Result<Session> {
+        Self::join_on(api, room, slots, transports, None).await
+    }
+
+    /// [`Session::join_with`], with its media on `socket` if given (a UDP socket bound to the address to
+    /// offer), or else on a new socket on the address that reaches the server.
+    pub async fn join_on(
+        api: &Api,
+        room: &str,
+        slots: usize,
+        transports: Transports,
+        socket: Option<std::net::UdpSocket>,
+    ) -> anyhow::Result<Session> {
         let began = Instant::now();
         let mut phases = JoinPhases::default();
         let url = format!("{}/api/v1/rooms/{room}/ws", api.base.replacen("http", "ws", 1));
@@ -261,8 +285,11 @@ impl Session {
         };
         phases.welcomed = began.elapsed();
 
-        let local_ip = local_ip_towards(&api.base).await?;
-        let (rtc, socket, local, send_mid, slot_mids, offer, pending) = new_peer(local_ip, slots, transports)?;
+        let socket = match socket {
+            Some(socket) => socket,
+            None => std::net::UdpSocket::bind(SocketAddr::new(local_ip_towards(&api.base).await?, 0))?,
+        };
+        let (rtc, socket, local, send_mid, slot_mids, offer, pending) = new_peer(socket, slots, transports)?;
         let (net_tx, net_rx) = mpsc::channel(1024);
         let now = Instant::now();
         let mut session = Session {
@@ -703,4 +730,32 @@ pub async fn local_ip_towards(base: &str) -> anyhow::Result<IpAddr> {
     let probe = std::net::UdpSocket::bind(if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
     probe.connect(server)?;
     Ok(probe.local_addr()?.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rtp(ssrc: u32, seq: u16) -> Vec<u8> {
+        let mut d = vec![0x80, 111];
+        d.extend_from_slice(&seq.to_be_bytes());
+        d.extend_from_slice(&[0; 4]);
+        d.extend_from_slice(&ssrc.to_be_bytes());
+        d
+    }
+
+    #[test]
+    fn a_count_finds_gaps_in_each_of_many_streams_and_forgives_late_packets() {
+        let (mut c, at) = (RtpCount::default(), Instant::now());
+        // Six streams, more than are kept in place, each starting near the wrap.
+        for ssrc in 1..=6u32 {
+            for seq in [65_534u16, 65_535, 2, 3, 1, 3] {
+                c.count(&rtp(ssrc, seq), at);
+            }
+        }
+        // Per stream: 0 and 1 missing (2 lost); the late 1 and the repeated 3 lose nothing.
+        assert_eq!((c.packets, c.lost), (36, 12));
+        assert_eq!(c.bytes, 36 * 12);
+        assert_eq!(c.first_at, Some(at));
+    }
 }

@@ -1,18 +1,17 @@
-//! The bench's listeners: real WebRTC peers joined over their room sockets, then driven by one epoll
-//! media loop per core that counts every packet from its clear RTP header and hands one in 20 to str0m; and
-//! the worker process (`stoa bench-listeners`) that runs a share of them.
+//! The bench's listeners: real WebRTC peers joined over their room sockets, then driven by one media loop
+//! per core ([`super::media_loop`]); and the worker process (`stoa bench-listeners`) that runs a share of
+//! them.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use stoa_client::{Api, MediaPeer, Session};
+use stoa_client::{Api, Session};
 
+use super::datagrams;
 use super::measure::*;
+use super::media_loop::{Joined, MediaLoop, Window};
 use super::process::*;
-
-/// One packet in this many is decrypted by a listener.
-pub(crate) const SAMPLE: u32 = 20;
 
 /// A synthetic Opus frame (CELT fullband, 20 ms, code 0) carrying its send time in microseconds since `epoch`.
 pub(crate) fn frame(epoch: Instant) -> Vec<u8> {
@@ -52,7 +51,7 @@ pub(crate) enum Clock {
 }
 
 impl Clock {
-    fn sent(&self, payload: &[u8]) -> Option<u64> {
+    pub(crate) fn sent(&self, payload: &[u8]) -> Option<u64> {
         match self {
             Clock::Embedded => sent_at(payload),
             Clock::Table(table) => {
@@ -215,12 +214,13 @@ pub(crate) fn instant_at(wall: u64) -> Instant {
 pub(crate) fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerResult> {
     let epoch_wall = std::time::UNIX_EPOCH + Duration::from_micros(plan.epoch_us);
     let epoch = instant_at(plan.epoch_us);
-    let start_join = instant_at(plan.start_join_us);
     let (measure_from, measure_to) = (instant_at(plan.measure_from_us), instant_at(plan.measure_to_us));
     let measure_mid = plan.measure_mid_us.map(instant_at);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let results: Arc<Mutex<Vec<ListenerResult>>> = Arc::new(Mutex::new(Vec::new()));
     let joined = Arc::new(AtomicU64::new(0));
+    // On loopback each media loop's listeners share one socket, each on its own address.
+    let share = !plan.janus && plan.bases.iter().all(|b| ipv4_loopback(b));
     let mut handles = Vec::new();
     for t in 0..threads {
         let mine: Vec<(usize, usize, Api)> = plan
@@ -234,59 +234,37 @@ pub(crate) fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerRes
         let timeline = (plan.timeline_s > 0.0).then(|| Duration::from_secs_f64(plan.timeline_s));
         let window =
             Window { epoch, epoch_wall, measure_from, measure_mid, measure_to, timeline, clock: clock.clone() };
+        let shared = share.then(|| datagrams::bind_shared(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).ok()).flatten();
+        let shared_port = shared.as_ref().and_then(|s| s.local_addr().ok()).map(|a| a.port());
         let (loop_results, loop_joined) = (results.clone(), joined.clone());
         handles.push(std::thread::spawn(move || {
-            let r = media_loop(peers_rx, window, &loop_joined);
+            let Ok(media) = MediaLoop::new(window, shared, &loop_joined) else { return };
+            let r = media.run(peers_rx);
             loop_results.lock().unwrap().extend(r);
         }));
-        let (room, results) = (plan.room.clone(), results.clone());
-        let transports = stoa_client::Transports { red: plan.red, ..stoa_client::Transports::UDP };
-        let (listeners, join_window, janus) = (plan.total, plan.join_window, plan.janus);
+        let join = Arc::new(JoinPlan {
+            room: plan.room.clone(),
+            transports: stoa_client::Transports { red: plan.red, ..stoa_client::Transports::UDP },
+            janus: plan.janus,
+            start: instant_at(plan.start_join_us),
+            spread: Duration::from_secs_f64(plan.join_window * 0.8),
+            total: plan.total,
+            measure_to,
+            shared_port,
+        });
+        let results = results.clone();
         handles.push(std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
             rt.block_on(async move {
                 let http = reqwest::Client::new();
-                let mut tasks = Vec::new();
-                for (i, server, api) in mine {
-                    let (room, results, peers_tx, http) =
-                        (room.clone(), results.clone(), peers_tx.clone(), http.clone());
-                    tasks.push(tokio::spawn(async move {
-                        let delay = Duration::from_secs_f64(join_window * 0.8 * i as f64 / listeners as f64);
-                        tokio::time::sleep_until(tokio::time::Instant::from_std(start_join + delay)).await;
-                        let began = Instant::now();
-                        let joined = if janus {
-                            super::janus_api::join(&http, &api.base, &room)
-                                .await
-                                .map(|(peer, phases, session)| (Held::Janus(session), peer, phases))
-                        } else {
-                            match Session::join_with(&api, &room, 3, transports).await {
-                                Ok(s) => {
-                                    let phases = s.phases;
-                                    s.into_media()
-                                        .map(|(signaling, peer)| (Held::Room(Box::new(signaling)), peer, phases))
-                                }
-                                Err(e) => Err(e),
-                            }
-                        };
-                        let Ok((held, peer, phases)) = joined else {
-                            results.lock().unwrap().push(ListenerResult { server, ..Default::default() });
-                            return;
-                        };
-                        if peers_tx.send(Joined { peer, began, phases, server }).is_err() {
-                            return;
-                        }
-                        match held {
-                            Held::Room(mut signaling) => {
-                                signaling.hold_until(measure_to).await;
-                                signaling.leave().await;
-                            }
-                            Held::Janus(session) => {
-                                tokio::time::sleep_until(tokio::time::Instant::from_std(measure_to)).await;
-                                session.leave().await;
-                            }
-                        }
-                    }));
-                }
+                let tasks: Vec<_> = mine
+                    .into_iter()
+                    .map(|(i, server, api)| {
+                        let (join, results, peers_tx, http) =
+                            (join.clone(), results.clone(), peers_tx.clone(), http.clone());
+                        tokio::spawn(async move { join.one(i, server, api, &http, &results, &peers_tx).await })
+                    })
+                    .collect();
                 drop(peers_tx);
                 for t in tasks {
                     let _ = t.await;
@@ -298,6 +276,83 @@ pub(crate) fn run_listeners(plan: ListenerPlan, clock: Clock) -> Vec<ListenerRes
         let _ = h.join();
     }
     std::mem::take(&mut *results.lock().unwrap())
+}
+
+/// Whether a server's base URL names an IPv4 loopback address.
+fn ipv4_loopback(base: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    let Ok(url) = reqwest::Url::parse(base) else { return false };
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else { return false };
+    (host, port)
+        .to_socket_addrs()
+        .is_ok_and(|mut a| a.all(|a| matches!(a.ip(), std::net::IpAddr::V4(ip) if ip.is_loopback())))
+}
+
+/// What every listener's join of one thread shares.
+struct JoinPlan {
+    room: String,
+    transports: stoa_client::Transports,
+    janus: bool,
+    /// When the first listener joins, and over how long the others follow.
+    start: Instant,
+    spread: Duration,
+    total: usize,
+    measure_to: Instant,
+    /// The port of the thread's media loop's shared socket, if it has one.
+    shared_port: Option<u16>,
+}
+
+impl JoinPlan {
+    /// Joins listener `i` at its time, hands its peer to the media loop, and holds its room socket until
+    /// the window closes.
+    async fn one(
+        &self,
+        i: usize,
+        server: usize,
+        api: Api,
+        http: &reqwest::Client,
+        results: &Mutex<Vec<ListenerResult>>,
+        peers_tx: &std::sync::mpsc::Sender<Joined>,
+    ) {
+        let delay = self.spread.mul_f64(i as f64 / self.total as f64);
+        tokio::time::sleep_until(tokio::time::Instant::from_std(self.start + delay)).await;
+        let began = Instant::now();
+        let joined = if self.janus {
+            super::janus_api::join(http, &api.base, &self.room)
+                .await
+                .map(|(peer, phases, session)| (Held::Janus(session), peer, phases))
+        } else {
+            // Its own address on the shared socket's port, or else a socket of its own.
+            let socket = self
+                .shared_port
+                .zip(datagrams::listener_ip(i))
+                .and_then(|(port, ip)| datagrams::bind_shared(SocketAddrV4::new(ip, port)).ok());
+            match Session::join_on(&api, &self.room, 3, self.transports, socket).await {
+                Ok(s) => {
+                    let phases = s.phases;
+                    s.into_media().map(|(signaling, peer)| (Held::Room(Box::new(signaling)), peer, phases))
+                }
+                Err(e) => Err(e),
+            }
+        };
+        let Ok((held, peer, phases)) = joined else {
+            results.lock().unwrap().push(ListenerResult { server, ..Default::default() });
+            return;
+        };
+        if peers_tx.send(Joined { peer, began, phases, server }).is_err() {
+            return;
+        }
+        match held {
+            Held::Room(mut signaling) => {
+                signaling.hold_until(self.measure_to).await;
+                signaling.leave().await;
+            }
+            Held::Janus(session) => {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(self.measure_to)).await;
+                session.leave().await;
+            }
+        }
+    }
 }
 
 /// What keeps a listener in: its room socket, or its Janus session.
@@ -313,329 +368,6 @@ pub async fn listeners_worker() -> anyhow::Result<()> {
     raise_file_limit(2 * plan.listeners.len() as u64 + 256);
     let results = tokio::task::spawn_blocking(move || run_listeners(plan, Clock::Embedded)).await?;
     Worker::write_results(&results).await
-}
-
-/// A listener whose room socket is open and whose media peer is handed to a media loop.
-pub(crate) struct Joined {
-    pub(crate) peer: MediaPeer,
-    /// When it began to join (the WebSocket's start), for the join time.
-    pub(crate) began: Instant,
-    /// How long the signaling's steps took.
-    pub(crate) phases: stoa_client::JoinPhases,
-    /// Which server it joined through.
-    pub(crate) server: usize,
-}
-
-/// The bench's clock and measuring window.
-#[derive(Clone)]
-pub(crate) struct Window {
-    pub(crate) clock: Clock,
-    pub(crate) epoch: Instant,
-    /// The wall clock at `epoch`, to place the kernel's arrival timestamps on the bench's clock.
-    pub(crate) epoch_wall: std::time::SystemTime,
-    pub(crate) measure_from: Instant,
-    /// With chat: where the window's second half begins.
-    pub(crate) measure_mid: Option<Instant>,
-    pub(crate) measure_to: Instant,
-    /// With `--timeline`: the interval each timed packet is counted in.
-    pub(crate) timeline: Option<Duration>,
-}
-
-pub(crate) struct Listener {
-    pub(crate) peer: MediaPeer,
-    pub(crate) began: Instant,
-    pub(crate) count: stoa_client::RtpCount,
-    pub(crate) seen: u32,
-    pub(crate) timeout: Instant,
-    /// Counts when the measuring window opened.
-    pub(crate) base: Option<(u64, u64, u64)>,
-    /// Counts at the window's middle, with chat.
-    pub(crate) mid: Option<(u64, u64, u64)>,
-    pub(crate) result: ListenerResult,
-}
-
-/// Drives the media of this core's listeners until the window closes: one epoll set over their sockets and
-/// one timer heap, every RTP packet counted from its clear header where it lands, and only one in
-/// [`SAMPLE`] (plus everything that is not RTP, and the peers' timeouts) handed to str0m. So a listener
-/// costs the bench a receive and a header read per packet, which is less than the server spends sealing it.
-pub(crate) fn media_loop(
-    peers: std::sync::mpsc::Receiver<Joined>,
-    window: Window,
-    joined: &AtomicU64,
-) -> Vec<ListenerResult> {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-    use std::os::fd::AsRawFd;
-    use str0m::net::{Protocol, Receive};
-    use str0m::{Event, Input, Output};
-
-    // SAFETY: epoll on descriptors owned by `listeners`, which outlive their registration; the event buffer
-    // is valid for its length.
-    let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    if epoll < 0 {
-        return Vec::new();
-    }
-    let mut listeners: Vec<Listener> = Vec::new();
-    let mut timers: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
-    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
-    let mut buf = vec![0u8; 2048];
-    let mut open = true;
-    let mut based = false;
-    let mut mid_based = false;
-
-    // Feeds one input (or none, for a timeout) to a listener's peer and drains it.
-    fn drive(
-        l: &mut Listener,
-        index: usize,
-        input: Option<(SocketAddr, &[u8])>,
-        arrived_us: Option<f64>,
-        window: &Window,
-        timers: &mut BinaryHeap<Reverse<(Instant, usize)>>,
-    ) {
-        let now = Instant::now();
-        let result = match input {
-            Some((source, data)) => match data.try_into() {
-                Ok(contents) => l.peer.rtc.handle_input(Input::Receive(
-                    now,
-                    Receive { proto: Protocol::Udp, source, destination: l.peer.local, contents },
-                )),
-                Err(_) => return,
-            },
-            None => l.peer.rtc.handle_input(Input::Timeout(now)),
-        };
-        if result.is_err() {
-            return;
-        }
-        loop {
-            match l.peer.rtc.poll_output() {
-                Ok(Output::Timeout(t)) => {
-                    if t != l.timeout {
-                        l.timeout = t;
-                        timers.push(Reverse((t, index)));
-                    }
-                    return;
-                }
-                Ok(Output::Transmit(t)) => {
-                    let _ = l.peer.socket.send_to(&t.contents, t.destination);
-                }
-                Ok(Output::Event(Event::RtpPacket(packet))) => {
-                    l.result.decrypted += 1;
-                    // With RED, the speaker's frame is the primary block, after the previous packet's copy.
-                    let payload: &[u8] = if *packet.header.payload_type == stoa_client::red::RED_PT {
-                        stoa_client::red::decode(&packet.payload).map_or(&[], |red| red.primary)
-                    } else {
-                        &packet.payload
-                    };
-                    if l.base.is_some()
-                        && now < window.measure_to
-                        && let Some(sent) = window.clock.sent(payload)
-                    {
-                        // When the server's packet reached the listener's socket (the kernel's timestamp), so
-                        // that the bench's own queueing is not counted as the server's latency.
-                        let received =
-                            arrived_us.unwrap_or_else(|| now.duration_since(window.epoch).as_micros() as f64);
-                        let latency = (received - sent as f64) / 1000.0;
-                        if window.measure_mid.is_some_and(|mid| now >= mid) {
-                            l.result.latencies_ms_b.push(latency);
-                        } else {
-                            l.result.latencies_ms.push(latency);
-                            if let Some(every) = window.timeline {
-                                let at = now.saturating_duration_since(window.measure_from);
-                                l.result.latency_interval.push((at.as_secs_f64() / every.as_secs_f64()) as u32);
-                            }
-                        }
-                    }
-                }
-                Ok(Output::Event(Event::IceConnectionStateChange(
-                    str0m::IceConnectionState::Connected | str0m::IceConnectionState::Completed,
-                ))) => {
-                    l.result.ice_ms.get_or_insert(now.duration_since(l.began).as_secs_f64() * 1000.0);
-                }
-                Ok(Output::Event(Event::Connected)) => {
-                    l.result.connected_ms = Some(now.duration_since(l.began).as_secs_f64() * 1000.0);
-                }
-                Ok(Output::Event(_)) => {}
-                Err(_) => {
-                    l.timeout = now + Duration::from_secs(3600);
-                    return;
-                }
-            }
-        }
-    }
-
-    loop {
-        let now = Instant::now();
-        if now >= window.measure_to {
-            break;
-        }
-        while open {
-            match peers.try_recv() {
-                Ok(Joined { peer, began, phases, server }) => {
-                    let index = listeners.len();
-                    let on: libc::c_int = 1;
-                    // SAFETY: a valid socket and an int option.
-                    unsafe {
-                        libc::setsockopt(
-                            peer.socket.as_raw_fd(),
-                            libc::SOL_SOCKET,
-                            libc::SO_TIMESTAMPNS,
-                            &on as *const _ as *const libc::c_void,
-                            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                        )
-                    };
-                    let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: index as u64 };
-                    unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, peer.socket.as_raw_fd(), &mut event) };
-                    listeners.push(Listener {
-                        peer,
-                        began,
-                        count: Default::default(),
-                        seen: 0,
-                        timeout: now,
-                        base: based.then_some((0, 0, 0)),
-                        mid: None,
-                        result: ListenerResult {
-                            upgraded_ms: Some(phases.upgraded.as_secs_f64() * 1000.0),
-                            welcomed_ms: Some(phases.welcomed.as_secs_f64() * 1000.0),
-                            answered_ms: Some(phases.answered.as_secs_f64() * 1000.0),
-                            server,
-                            ..Default::default()
-                        },
-                    });
-                    drive(&mut listeners[index], index, None, None, &window, &mut timers);
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => open = false,
-            }
-        }
-        if now >= window.measure_from && !based {
-            based = true;
-            for l in listeners.iter_mut() {
-                l.base = Some((l.count.packets, l.count.bytes, l.count.lost));
-            }
-        }
-        if window.measure_mid.is_some_and(|mid| now >= mid) && !mid_based {
-            mid_based = true;
-            for l in listeners.iter_mut() {
-                l.mid = Some((l.count.packets, l.count.bytes, l.count.lost));
-            }
-        }
-        let next_timer = timers.peek().map(|Reverse((t, _))| *t);
-        let wake = [
-            Some(window.measure_to),
-            Some(window.measure_from).filter(|t| *t > now),
-            window.measure_mid.filter(|t| *t > now),
-            next_timer,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(now);
-        // Rounded up: a timer due in half a millisecond must not turn the loop into a spin.
-        let mut wait_ms = wake.saturating_duration_since(now).as_micros().div_ceil(1000).min(20) as i32;
-        if open {
-            wait_ms = wait_ms.min(5);
-        }
-        let ready = unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), events.len() as i32, wait_ms) };
-        for event in events.iter().take(ready.max(0) as usize) {
-            let index = event.u64 as usize;
-            loop {
-                let l = &mut listeners[index];
-                let Some((n, source, stamp)) = recv_stamped(&l.peer.socket, &mut buf) else { break };
-                let at = Instant::now();
-                if stoa_client::is_rtp(&buf[..n]) {
-                    l.count.count(&buf[..n], at);
-                    if l.result.join_ms.is_none() {
-                        l.result.join_ms = Some(at.duration_since(l.began).as_secs_f64() * 1000.0);
-                        joined.fetch_add(1, Ordering::Relaxed);
-                    }
-                    l.seen += 1;
-                    if !l.seen.is_multiple_of(SAMPLE) {
-                        continue;
-                    }
-                }
-                let arrived_us =
-                    stamp.and_then(|t| t.duration_since(window.epoch_wall).ok()).map(|d| d.as_micros() as f64);
-                drive(l, index, Some((source, &buf[..n])), arrived_us, &window, &mut timers);
-            }
-        }
-        let now = Instant::now();
-        while let Some(Reverse((t, index))) = timers.peek().copied() {
-            if t > now {
-                break;
-            }
-            timers.pop();
-            if listeners[index].timeout == t {
-                drive(&mut listeners[index], index, None, None, &window, &mut timers);
-            }
-        }
-    }
-    unsafe { libc::close(epoll) };
-    listeners
-        .into_iter()
-        .map(|mut l| {
-            let (packets, bytes, lost) = l.base.unwrap_or((l.count.packets, l.count.bytes, l.count.lost));
-            l.result.packets = l.count.packets - packets;
-            l.result.bytes = l.count.bytes - bytes;
-            l.result.lost = l.count.lost - lost;
-            if let Some((mid_packets, _, mid_lost)) = l.mid {
-                // The first half is from the window's start (or the join) to the middle; the second after.
-                let (mid_packets, mid_lost) = (mid_packets.max(packets), mid_lost.max(lost));
-                l.result.packets_b = l.count.packets - mid_packets;
-                l.result.lost_b = l.count.lost - mid_lost;
-                l.result.packets = mid_packets - packets;
-                l.result.lost = mid_lost - lost;
-            }
-            l.result
-        })
-        .collect()
-}
-
-/// One datagram from a non-blocking socket, with its sender and the kernel's arrival time (SO_TIMESTAMPNS),
-/// or `None` when there is nothing to read.
-pub(crate) fn recv_stamped(
-    socket: &std::net::UdpSocket,
-    buf: &mut [u8],
-) -> Option<(usize, SocketAddr, Option<std::time::SystemTime>)> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: every pointer in the message header points into locals that outlive the call, with their
-    // true lengths; the control messages are read only within the length the kernel reports.
-    unsafe {
-        let mut name: libc::sockaddr_storage = std::mem::zeroed();
-        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
-        let mut control = [0u64; 8];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_name = &mut name as *mut _ as *mut libc::c_void;
-        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = std::mem::size_of_val(&control);
-        let n = libc::recvmsg(socket.as_raw_fd(), &mut msg, 0);
-        if n < 0 {
-            return None;
-        }
-        let source = match name.ss_family as libc::c_int {
-            libc::AF_INET => {
-                let a = &*(&name as *const _ as *const libc::sockaddr_in);
-                SocketAddr::from((std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)), u16::from_be(a.sin_port)))
-            }
-            libc::AF_INET6 => {
-                let a = &*(&name as *const _ as *const libc::sockaddr_in6);
-                SocketAddr::from((std::net::Ipv6Addr::from(a.sin6_addr.s6_addr), u16::from_be(a.sin6_port)))
-            }
-            _ => return None,
-        };
-        let mut stamp = None;
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS {
-                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::timespec);
-                stamp = Some(std::time::UNIX_EPOCH + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-        Some((n as usize, source, stamp))
-    }
 }
 
 #[cfg(test)]

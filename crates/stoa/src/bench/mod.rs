@@ -13,11 +13,13 @@ use stoa_client::Api;
 
 mod args;
 mod chat;
+mod datagrams;
 pub(crate) mod hls;
 mod janus;
 mod janus_api;
 mod listeners;
 mod measure;
+mod media_loop;
 mod process;
 pub(crate) mod raw_udp;
 mod report;
