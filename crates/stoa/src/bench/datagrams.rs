@@ -40,7 +40,8 @@ pub(crate) struct Datagram<'a> {
     pub(crate) stamp: Option<SystemTime>,
 }
 
-/// Buffers for one `recvmmsg` of up to [`BATCH`] datagrams. Boxed: the headers point into it.
+/// Buffers for one `recvmmsg` of up to [`BATCH`] datagrams. The headers point into the vectors' heap
+/// buffers, which stay where they are when the batch moves.
 pub(crate) struct Batch {
     data: Vec<[u8; SIZE]>,
     names: Vec<libc::sockaddr_storage>,
@@ -51,16 +52,16 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    pub(crate) fn new() -> Box<Batch> {
+    pub(crate) fn new() -> Batch {
         // SAFETY: all-zero sockaddr_storage and mmsghdr values are valid empty ones.
-        let mut b = Box::new(Batch {
+        let mut b = Batch {
             data: vec![[0; SIZE]; BATCH],
             names: vec![unsafe { std::mem::zeroed() }; BATCH],
             controls: vec![[0; CONTROL / 8]; BATCH],
             iovs: Vec::with_capacity(BATCH),
             headers: Vec::with_capacity(BATCH),
             len: 0,
-        });
+        };
         for k in 0..BATCH {
             let iov = libc::iovec { iov_base: b.data[k].as_mut_ptr() as *mut libc::c_void, iov_len: SIZE };
             b.iovs.push(iov);

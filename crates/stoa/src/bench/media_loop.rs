@@ -200,7 +200,7 @@ pub(crate) struct MediaLoop<'a> {
     /// Which listener is on each listener address of the shared socket (by place; `usize::MAX` for none).
     by_place: Vec<usize>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
-    batch: Box<Batch>,
+    batch: Batch,
     based: bool,
     mid_based: bool,
     joined: &'a AtomicU64,
@@ -263,8 +263,7 @@ impl<'a> MediaLoop<'a> {
             IpAddr::V6(_) => None,
         };
         let shared = self.shared.is_some() && place.is_some();
-        if shared {
-            let place = place.unwrap_or_default();
+        if let Some(place) = place.filter(|_| shared) {
             if self.by_place.len() <= place {
                 self.by_place.resize(place + 1, usize::MAX);
             }

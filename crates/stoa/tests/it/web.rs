@@ -86,5 +86,10 @@ fn a_second_chromium_plays_the_first_ones_clicks_each_found_by_cross_correlation
     assert!(found + 1 >= sent, "each click sent is found in what the listener played: {r}");
     let (p50, p95) = (r["delay_p50_ms"].as_f64().unwrap(), r["delay_p95_ms"].as_f64().unwrap());
     assert!(p50 > 5.0 && p95 < 500.0, "a delay after the click, and before the next: {r}");
-    assert!(p95 - p50 < 60.0, "one steady delay, not matches scattered over the window: {r}");
+    // Matches scattered over the window would put about a quarter of them within 60 ms of the median; one
+    // steady delay puts nearly all there. On two busy cores (other browser tests beside it) the jitter
+    // buffer may grow for a click or two, so three in four is the bar.
+    let delays: Vec<f64> = r["delays_ms"].as_array().unwrap().iter().filter_map(|d| d.as_f64()).collect();
+    let steady = delays.iter().filter(|d| (**d - p50).abs() < 60.0).count();
+    assert!(4 * steady >= 3 * delays.len(), "one steady delay, not matches scattered over the window: {r}");
 }
