@@ -56,6 +56,8 @@ pub struct ServerConfig {
     /// 20 ms Opus frames per packet to a large room's audience (1 turns joining off). The stage always
     /// gets 20 ms packets.
     pub audience_frames: usize,
+    /// Into how many phases a joined audience is split (see `stoa_sfu::SfuConfig::audience_phases`).
+    pub audience_phases: usize,
     /// From how many listeners a room's audience gets joined packets.
     pub audience_frames_above: u32,
     /// Where every media stream's sequence numbers start (random when absent): for tests of the 16-bit
@@ -119,6 +121,7 @@ impl Default for ServerConfig {
             media_shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
             // 60 ms packets: a third of the packets for 40 ms more delay, which an audience does not notice.
             audience_frames: 3,
+            audience_phases: 1,
             // Below a few hundred listeners a room's packet rate is a small fraction of what one core sends
             // (500 listeners x 50 packets/s = 25,000/s per speaker, against ~350,000/s for this machine's
             // kernel), so the lowest delay wins; above, the packet rate is what limits a room.

@@ -312,6 +312,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         public_ips: config.public_ips.clone(),
         turn_ips: turn_ips(config.turn.as_ref()).await,
         shards: config.media_shards,
+        audience_phases: config.audience_phases,
         first_seq: config.media_first_seq,
         fault_injection: config.media_fault_injection,
         ..Default::default()

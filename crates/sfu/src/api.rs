@@ -32,6 +32,11 @@ pub struct SfuConfig {
     pub turn_ips: Vec<IpAddr>,
     /// Slot assignment.
     pub slots: SlotConfig,
+    /// Into how many phases a room's audience is split when it gets joined packets (at most the frames a
+    /// packet joins; 1, one phase, by default). See `forward.rs`: each phase's packets end on other frames,
+    /// so every 20 ms one phase is sent to, which shortens the fan-out burst and the wait of its last
+    /// listener, for more wake-ups of the media threads.
+    pub audience_phases: usize,
     /// Where every peer's slot streams start their sequence numbers (and SRTP indexes); random when absent.
     /// For tests of the 16-bit wrap: a stream set to start at 65,530 wraps within its first packets.
     pub first_seq: Option<u16>,
@@ -50,6 +55,7 @@ impl Default for SfuConfig {
             public_ips: Vec::new(),
             turn_ips: Vec::new(),
             slots: SlotConfig::default(),
+            audience_phases: 1,
             first_seq: None,
             fault_injection: false,
         }

@@ -11,6 +11,10 @@
 //!   but its own speaker;
 //! - the stage (speakers, and links whose node has speakers) gets 20 ms packets; with joining on, the
 //!   audience gets the same frames joined, and frames that wait too long go out as they are;
+//! - with phases (up to one per joined frame), the audience is split into phases whose packets end on
+//!   different frames: with three frames and three phases, each 20 ms a third of the audience is sent
+//!   to, not all of it every 60 ms, which cuts the burst, and so the wait of its last listener, by three; a
+//!   link is always in phase 0;
 //! - a mirror (an edge's copy of a room) sends its own speakers' packets up to the origin, never into its
 //!   own slots, and passes the origin's joined packets through as they are;
 //! - links come first in the fan-out, so another node's listeners do not wait for this node's;
@@ -77,19 +81,23 @@ pub(crate) enum Audience {
     Everyone,
     /// The stage only: its 20 ms packets, when the audience gets joined ones.
     Stage,
-    /// Everyone but the stage: joined packets.
-    Listeners,
+    /// Everyone but the stage in phase `phase` of `of`: joined packets.
+    Listeners { phase: u8, of: u8 },
 }
 
 impl Audience {
-    fn includes(self, stage: bool) -> bool {
+    fn includes(self, member: &Member) -> bool {
         match self {
             Audience::Everyone => true,
-            Audience::Stage => stage,
-            Audience::Listeners => !stage,
+            Audience::Stage => member.stage,
+            Audience::Listeners { phase, of } => !member.stage && member.phase(of) == phase,
         }
     }
 }
+
+/// How many lanes members are dealt into, one after another as they join: a multiple of every phase count
+/// (1 to 6), so that each count splits the members evenly.
+const LANES: u8 = 60;
 
 /// A peer of the room on this shard, as forwarding sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +109,16 @@ pub(crate) struct Member {
     pub stage: bool,
     /// Another node's link to this room.
     pub link: bool,
+    /// Dealt by the forwarder as the member joins (see [`Member::phase`]).
+    pub lane: u8,
+}
+
+impl Member {
+    /// The member's phase of `of`, for the audience's joined packets. A link is in phase 0: it passes the
+    /// joined packets on as they are, and must hear one phase's only.
+    pub fn phase(&self, of: u8) -> u8 {
+        if self.link || of <= 1 { 0 } else { self.lane % of }
+    }
 }
 
 /// What the driver is to do.
@@ -117,11 +135,37 @@ pub(crate) enum Out {
 }
 
 struct AudienceSlot {
-    aggregator: Aggregator,
-    waiting_since: Option<Instant>,
+    /// One per phase of the audience.
+    phases: Vec<Phase>,
     /// The packet whose speaker and level the waiting frames go out with.
     last: Option<Packet>,
 }
+
+struct Phase {
+    aggregator: Aggregator,
+    waiting_since: Option<Instant>,
+}
+
+impl AudienceSlot {
+    /// `phases` (at most `frames`) spread evenly over the frames of a packet.
+    fn new(frames: usize, phases: usize) -> AudienceSlot {
+        let phases = phases.clamp(1, frames.max(1));
+        let aggregator = |p| match phases {
+            1 => Aggregator::new(frames),
+            _ => Aggregator::phased(frames, p * frames / phases),
+        };
+        let phase = |p| Phase { aggregator: aggregator(p), waiting_since: None };
+        AudienceSlot { phases: (0..phases).map(phase).collect(), last: None }
+    }
+
+    fn is_pending(&self) -> bool {
+        self.phases.iter().any(|p| p.aggregator.is_pending())
+    }
+}
+
+/// Per slot, the last packet of each of its streams, with its slot timestamp: [0] the stage's, [1 + p]
+/// phase p's of the audience's.
+type RedLast = [Option<Previous>; 1 + crate::repacket::MAX_FRAMES];
 
 /// One room's forwarding state on one shard (see the module's documentation).
 pub(crate) struct Forwarder {
@@ -129,12 +173,15 @@ pub(crate) struct Forwarder {
     /// Links first.
     members: Vec<Member>,
     mapper: SlotMapper,
-    /// Per slot, the last packet of the stage's stream ([0]) and of the audience's joined one ([1]), with
-    /// its slot timestamp: the redundant block of the next.
-    red_last: Vec<[Option<Previous>; 2]>,
+    /// Per slot, the last packet of each stream: the redundant block of the next.
+    red_last: Vec<RedLast>,
     /// On the home shard: per slot, the frames waiting to be joined for the audience.
     audience: Vec<AudienceSlot>,
     audience_frames: usize,
+    /// Into how many phases the audience is split (at most `audience_frames`).
+    audience_phases: usize,
+    /// The lane the next member to join is dealt.
+    next_lane: u8,
     /// Whether the room's mix takes a copy of each packet heard.
     pub tapped: bool,
     /// Whether this room is a mirror, whose speakers are heard through its origin.
@@ -142,16 +189,16 @@ pub(crate) struct Forwarder {
 }
 
 impl Forwarder {
-    pub fn new(room: RoomKey, config: &SlotConfig) -> Forwarder {
+    pub fn new(room: RoomKey, config: &SlotConfig, audience_phases: usize) -> Forwarder {
         Forwarder {
             room,
             members: Vec::new(),
             mapper: SlotMapper::new(config.clone()),
-            red_last: vec![[None, None]; config.slots],
-            audience: (0..config.slots)
-                .map(|_| AudienceSlot { aggregator: Aggregator::new(1), waiting_since: None, last: None })
-                .collect(),
+            red_last: vec![Default::default(); config.slots],
+            audience: (0..config.slots).map(|_| AudienceSlot::new(1, 1)).collect(),
             audience_frames: 1,
+            audience_phases: audience_phases.clamp(1, crate::repacket::MAX_FRAMES),
+            next_lane: 0,
             tapped: false,
             mirror: false,
         }
@@ -169,11 +216,18 @@ impl Forwarder {
 
     /// The members `to` names who may hear a packet from `source`: never its own speaker.
     pub fn recipients(&self, source: SourceId, to: Audience) -> impl Iterator<Item = &Member> {
-        self.members.iter().filter(move |m| to.includes(m.stage) && m.source != source)
+        self.members.iter().filter(move |m| to.includes(m) && m.source != source)
     }
 
-    pub fn join(&mut self, member: Member) {
-        self.members.retain(|m| m.peer != member.peer);
+    /// A peer joins (its `lane` is dealt here), or changes side (keeping its lane).
+    pub fn join(&mut self, mut member: Member) {
+        match self.members.iter().position(|m| m.peer == member.peer) {
+            Some(i) => member.lane = self.members.remove(i).lane,
+            None => {
+                member.lane = self.next_lane;
+                self.next_lane = (self.next_lane + 1) % LANES;
+            }
+        }
         if member.link {
             self.members.insert(0, member);
         } else {
@@ -195,9 +249,9 @@ impl Forwarder {
     /// How many frames each packet to the audience joins. What waits under the old setting goes out first.
     pub fn set_audience_frames(&mut self, now: Instant, frames: usize, out: &mut Vec<Out>) {
         self.flush(now, true, out);
-        self.audience_frames = frames.clamp(1, 6);
+        self.audience_frames = frames.clamp(1, crate::repacket::MAX_FRAMES);
         for slot in &mut self.audience {
-            slot.aggregator = Aggregator::new(self.audience_frames);
+            *slot = AudienceSlot::new(self.audience_frames, self.audience_phases);
         }
     }
 
@@ -239,22 +293,27 @@ impl Forwarder {
 
     /// When waiting audience frames must go out, if any wait.
     pub fn next_flush(&self) -> Option<Instant> {
-        self.audience.iter().filter_map(|a| a.waiting_since).min().map(|t| t + AUDIENCE_FLUSH)
+        let waiting = self.audience.iter().flat_map(|a| &a.phases).filter_map(|p| p.waiting_since);
+        waiting.min().map(|t| t + AUDIENCE_FLUSH)
     }
 
     /// Sends audience frames that have waited long enough (all of them, with `all`) as they are.
     pub fn flush(&mut self, now: Instant, all: bool, out: &mut Vec<Out>) {
+        let of = self.audience.first().map_or(1, |a| a.phases.len()) as u8;
         for index in 0..self.audience.len() {
-            let slot = &mut self.audience[index];
-            if !slot.waiting_since.is_some_and(|t| all || now >= t + AUDIENCE_FLUSH) {
-                continue;
-            }
-            slot.waiting_since = None;
-            if let (Some(j), Some(last)) = (slot.aggregator.flush(), slot.last.clone()) {
-                let f = Forward { slot: index, timestamp: j.timestamp };
-                let previous = self.red_previous(f, 1, &j.payload);
-                let packet = Packet { payload: j.payload, timestamp: j.timestamp, previous, ..last };
-                out.push(Out::Deliver(packet, f, Audience::Listeners));
+            for p in 0..self.audience[index].phases.len() {
+                let slot = &mut self.audience[index];
+                let phase = &mut slot.phases[p];
+                if !phase.waiting_since.is_some_and(|t| all || now >= t + AUDIENCE_FLUSH) {
+                    continue;
+                }
+                phase.waiting_since = None;
+                if let (Some(j), Some(last)) = (phase.aggregator.flush(), slot.last.clone()) {
+                    let f = Forward { slot: index, timestamp: j.timestamp };
+                    let previous = self.red_previous(f, 1 + p, &j.payload);
+                    let packet = Packet { payload: j.payload, timestamp: j.timestamp, previous, ..last };
+                    out.push(Out::Deliver(packet, f, Audience::Listeners { phase: p as u8, of }));
+                }
             }
         }
     }
@@ -265,32 +324,36 @@ impl Forwarder {
     /// otherwise pass through as they are.
     fn deliver_joining(&mut self, now: Instant, packet: Packet, forward: Forward, out: &mut Vec<Out>) {
         let joined_already = self.mirror
-            && !self.audience.get(forward.slot).is_some_and(|a| a.aggregator.is_pending())
+            && !self.audience.get(forward.slot).is_some_and(AudienceSlot::is_pending)
             && !crate::repacket::joinable(&packet.payload);
         if self.audience_frames <= 1 || joined_already {
             return out.push(Out::Deliver(packet, forward, Audience::Everyone));
         }
         let Some(slot) = self.audience.get_mut(forward.slot) else { return };
-        let joined = slot.aggregator.push(forward.timestamp, packet.payload.clone());
-        let pending = slot.aggregator.is_pending();
-        slot.waiting_since = if pending { slot.waiting_since.or(Some(now)) } else { None };
+        let of = slot.phases.len() as u8;
         let before = slot.last.replace(packet.clone());
         out.push(Out::Deliver(packet.clone(), forward, Audience::Stage));
-        let count = joined.len();
-        for (i, j) in joined.into_iter().enumerate() {
-            // Only the last joined packet can hold this one, and only if nothing is left waiting; frames
-            // that waited from before go out as the packet they came with (its speaker, when the slot
-            // changed hands meanwhile).
-            let with = if i + 1 == count && !pending { &packet } else { before.as_ref().unwrap_or(&packet) };
-            let f = Forward { slot: forward.slot, timestamp: j.timestamp };
-            let previous = self.red_previous(f, 1, &j.payload);
-            let joined_packet = Packet { payload: j.payload, timestamp: j.timestamp, previous, ..with.clone() };
-            out.push(Out::Deliver(joined_packet, f, Audience::Listeners));
+        for p in 0..slot.phases.len() {
+            let phase = &mut self.audience[forward.slot].phases[p];
+            let joined = phase.aggregator.push(forward.timestamp, packet.payload.clone());
+            let pending = phase.aggregator.is_pending();
+            phase.waiting_since = if pending { phase.waiting_since.or(Some(now)) } else { None };
+            let count = joined.len();
+            for (i, j) in joined.into_iter().enumerate() {
+                // Only the last joined packet can hold this one, and only if nothing is left waiting; frames
+                // that waited from before go out as the packet they came with (its speaker, when the slot
+                // changed hands meanwhile).
+                let with = if i + 1 == count && !pending { &packet } else { before.as_ref().unwrap_or(&packet) };
+                let f = Forward { slot: forward.slot, timestamp: j.timestamp };
+                let previous = self.red_previous(f, 1 + p, &j.payload);
+                let joined_packet = Packet { payload: j.payload, timestamp: j.timestamp, previous, ..with.clone() };
+                out.push(Out::Deliver(joined_packet, f, Audience::Listeners { phase: p as u8, of }));
+            }
         }
     }
 
-    /// The redundant block for a packet on `forward`'s slot and stream (0: the stage's, 1: the audience's):
-    /// the stream's previous packet, which this one then replaces.
+    /// The redundant block for a packet on `forward`'s slot and stream (0: the stage's, 1 + p: the
+    /// audience's phase p's): the stream's previous packet, which this one then replaces.
     fn red_previous(&mut self, forward: Forward, stream: usize, payload: &Arc<[u8]>) -> Option<Previous> {
         self.red_last.get_mut(forward.slot)?[stream].replace((forward.timestamp, payload.clone()))
     }

@@ -9,6 +9,7 @@
 //! - `link NAME A,B` (or `-`): the peer is another node's link, publishing for those speakers;
 //! - `mute NAME`, `unmute NAME`, `leave NAME`;
 //! - `frames N`: the audience gets N frames a packet;
+//! - `phases N`: the room's audience is split into N phases (before anyone joins; 1 by default);
 //! - `mirror`, `tap`: the room is an edge's mirror; the room's mix takes copies;
 //! - `pkt NAME [LEVEL]`: a 20 ms packet of NAME's (their next), at LEVEL dBov (-20 when not given);
 //! - `relay SLOT NAME [joined]`: a packet the origin placed in SLOT (three frames, with `joined`);
@@ -36,8 +37,12 @@ struct World {
 
 impl World {
     fn new(slots: usize) -> World {
+        World::with_phases(slots, 1)
+    }
+
+    fn with_phases(slots: usize, phases: usize) -> World {
         let config = SlotConfig { slots, ..SlotConfig::default() };
-        let shards = (0..SHARDS).map(|_| Forwarder::new(RoomKey(1), &config)).collect();
+        let shards = (0..SHARDS).map(|_| Forwarder::new(RoomKey(1), &config, phases)).collect();
         World { t0: Instant::now(), shards, names: Vec::new(), seqs: HashMap::new(), links: HashMap::new() }
     }
 
@@ -81,11 +86,12 @@ impl World {
         let now = self.t0 + Duration::from_millis(ms);
         match words {
             ["slots", n] => *self = World::new(n.parse().unwrap()),
+            ["phases", n] => *self = World::with_phases(3, n.parse().unwrap()),
             ["join", at, role] => {
                 let (name, shard) = at.split_once('@').unwrap();
                 let (peer, source) = self.id(name);
                 let stage = *role == "speaker";
-                self.shards[shard.parse::<usize>().unwrap()].join(Member { peer, source, stage, link: false });
+                self.shards[shard.parse::<usize>().unwrap()].join(Member { peer, source, stage, link: false, lane: 0 });
             }
             ["link", name, sources] => {
                 let (peer, _) = self.id(name);
@@ -141,7 +147,11 @@ impl World {
         };
         match out {
             Out::Deliver(p, forward, to) => {
-                let to_name = format!("{to:?}").to_lowercase();
+                let to_name = match to {
+                    Audience::Listeners { phase: 0, of: 1 } => "listeners".to_string(),
+                    Audience::Listeners { phase, of } => format!("listeners({phase}/{of})"),
+                    _ => format!("{to:?}").to_lowercase(),
+                };
                 let mut line = format!("slot{} {} {to_name} ->", forward.slot, packet(p));
                 for (i, shard) in self.shards.iter().enumerate() {
                     for m in shard.recipients(p.source, *to) {
@@ -379,6 +389,42 @@ fn each_slot_streams_redundancy_is_its_own_previous_packet() {
     assert_eq!(stage[0], None);
     assert!(stage[1].is_some() && stage[2] > stage[1]);
     let listeners: Vec<Option<u32>> =
-        delivered.iter().filter(|(to, _)| *to == Audience::Listeners).map(|(_, p)| *p).collect();
+        delivered.iter().filter(|(to, _)| matches!(to, Audience::Listeners { .. })).map(|(_, p)| *p).collect();
     assert_eq!(listeners, [None], "one joined packet so far, with nothing before it");
+}
+
+#[test]
+fn the_audience_is_split_into_phases_and_each_20_ms_one_phase_is_sent_to() {
+    transcript(&script(
+        "
+        0 phases 3
+        0 frames 3
+        0 join ann@0 speaker
+        0 join l1@0 listener
+        0 join l2@0 listener
+        0 join l3@0 listener
+        0 join l4@1 listener
+        0 join l5@1 listener
+        0 join l6@1 listener
+        # Lanes are dealt per shard in the order peers join: ann 0, l1 1, l2 2, l3 3 on shard 0; l4 0, l5 1,
+        # l6 2 on shard 1. After the first short packets, each listener hears every third frame's packet, and
+        # each 20 ms a third of the audience is sent to. (A joined packet is named by its last frame.)
+        0 pkt ann
+          slots ann - -
+          slot0 ann#1 stage ->
+          slot0 ann#1 listeners(1/3) -> l1@0 l5@1
+        20 pkt ann
+          slot0 ann#2 stage ->
+          slot0 ann#2x2 listeners(0/3) -> l3@0 l4@1
+        40 pkt ann
+          slot0 ann#3 stage ->
+          slot0 ann#3x3 listeners(2/3) -> l2@0 l6@1
+        60 pkt ann
+          slot0 ann#4 stage ->
+          slot0 ann#4x3 listeners(1/3) -> l1@0 l5@1
+        80 pkt ann
+          slot0 ann#5 stage ->
+          slot0 ann#5x3 listeners(0/3) -> l3@0 l4@1
+        ",
+    ));
 }

@@ -90,6 +90,7 @@ impl Sfu {
                 advertised_tcp,
                 turn_ips: config.turn_ips.clone(),
                 slot_config: config.slots.clone(),
+                audience_phases: config.audience_phases,
                 peers: peers.clone(),
                 cross: cross_tx.clone(),
                 first_seq: config.first_seq,

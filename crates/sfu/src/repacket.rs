@@ -10,6 +10,9 @@ use std::sync::Arc;
 /// Samples per 20 ms Opus frame at 48 kHz.
 const FRAME_TICKS: u32 = 960;
 
+/// The most frames a joined packet holds (120 ms).
+pub const MAX_FRAMES: usize = 6;
+
 /// A joined packet, ready for the audience.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Joined {
@@ -23,6 +26,9 @@ pub struct Joined {
 #[derive(Debug)]
 pub struct Aggregator {
     per_packet: usize,
+    /// Which of the `per_packet` phases this aggregator's packets end on (see [`Aggregator::phased`]); with
+    /// none, a packet ends when it is full, whatever the frames' indexes.
+    phase: Option<usize>,
     /// TOC configuration and stereo bit shared by the pending frames (the TOC byte without its code bits).
     toc: u8,
     first_timestamp: u32,
@@ -33,8 +39,18 @@ pub struct Aggregator {
 impl Aggregator {
     /// Joins `per_packet` frames (1 to 6; 1 passes packets through).
     pub fn new(per_packet: usize) -> Aggregator {
+        Aggregator { phase: None, ..Aggregator::phased(per_packet, 0) }
+    }
+
+    /// Joins `per_packet` frames, its packets ending on phase `phase` of the slot's 20 ms frame grid: a
+    /// packet ends with the frame whose index (its timestamp over 960) plus `phase` is one short of a multiple
+    /// of `per_packet`. Phases 0 to `per_packet - 1` of one stream each send a packet every `per_packet`
+    /// frames, one phase every 20 ms, so the audience split among them is sent to a part at a time.
+    pub fn phased(per_packet: usize, phase: usize) -> Aggregator {
+        let per_packet = per_packet.clamp(1, MAX_FRAMES);
         Aggregator {
-            per_packet: per_packet.clamp(1, 6),
+            per_packet,
+            phase: Some(phase % per_packet),
             toc: 0,
             first_timestamp: 0,
             next_timestamp: 0,
@@ -68,7 +84,9 @@ impl Aggregator {
         }
         self.next_timestamp = timestamp.wrapping_add(FRAME_TICKS);
         self.frames.push(payload);
-        if self.frames.len() == self.per_packet {
+        let index = (timestamp / FRAME_TICKS) as usize;
+        let ends_phase = self.phase.is_some_and(|p| (index + p) % self.per_packet == self.per_packet - 1);
+        if self.frames.len() == self.per_packet || ends_phase {
             out.extend(self.flush());
         }
         out
@@ -174,6 +192,40 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].payload[1], 0x80 | 2, "the two CELT frames, joined");
         assert_eq!(agg.flush().unwrap().timestamp, 960 * 22);
+    }
+
+    #[test]
+    fn each_phase_ends_its_packets_on_its_own_frames_so_one_phase_sends_every_20_ms() {
+        let mut phases: Vec<Aggregator> = (0..3).map(|p| Aggregator::phased(3, p)).collect();
+        // Which phase sent, and how many frames, after each of ten frames (indexes 5 to 14).
+        let mut sent = Vec::new();
+        for index in 5..15u32 {
+            let mut this = Vec::new();
+            for (p, agg) in phases.iter_mut().enumerate() {
+                for j in agg.push(index * 960, frame(index as u8, 10)) {
+                    let frames = if j.payload[0] & 3 == 3 { (j.payload[1] & 0x3f) as u32 } else { 1 };
+                    assert_eq!(j.timestamp / 960 + frames - 1, index, "a packet ends with the frame just in");
+                    this.push((p, frames));
+                }
+            }
+            sent.push(this);
+        }
+        // Phase 0 ends on index 2 mod 3, phase 1 on 1 mod 3, phase 2 on 0 mod 3; each starts short.
+        let want: Vec<Vec<(usize, u32)>> = vec![
+            vec![(0, 1)],
+            vec![(2, 2)],
+            vec![(1, 3)],
+            vec![(0, 3)],
+            vec![(2, 3)],
+            vec![(1, 3)],
+            vec![(0, 3)],
+            vec![(2, 3)],
+            vec![(1, 3)],
+            vec![(0, 3)],
+        ];
+        assert_eq!(sent, want);
+        let pending: Vec<bool> = phases.iter().map(Aggregator::is_pending).collect();
+        assert_eq!(pending, [false, true, true], "index 14 ended phase 0's packet; 13 and 14 wait in the others");
     }
 
     #[test]

@@ -128,6 +128,7 @@ struct Shard {
     advertised_tcp: Vec<SocketAddr>,
     turn_ips: Vec<IpAddr>,
     slot_config: SlotConfig,
+    audience_phases: usize,
     peers: HashMap<PeerId, Peer>,
     by_addr: HashMap<Path, PeerId>,
     /// The ICE-TCP connections handed to this shard, by their remote address, with the peer they are for.
@@ -187,6 +188,7 @@ pub(crate) struct ShardSetup {
     pub advertised_tcp: Vec<SocketAddr>,
     pub turn_ips: Vec<IpAddr>,
     pub slot_config: SlotConfig,
+    pub audience_phases: usize,
     pub peers: Arc<[std::sync::atomic::AtomicUsize]>,
     pub cross: Vec<mpsc::Sender<Cross>>,
     pub first_seq: Option<u16>,
@@ -260,6 +262,7 @@ impl Shard {
             advertised_tcp: setup.advertised_tcp.clone(),
             turn_ips: setup.turn_ips.clone(),
             slot_config: setup.slot_config.clone(),
+            audience_phases: setup.audience_phases,
             peers: HashMap::new(),
             by_addr: HashMap::new(),
             conns: HashMap::new(),
@@ -477,7 +480,7 @@ impl Shard {
     }
 
     fn open_room(&mut self, room: RoomKey, events: mpsc::Sender<SfuEvent>) {
-        let forwarder = Forwarder::new(room, &self.slot_config);
+        let forwarder = Forwarder::new(room, &self.slot_config, self.audience_phases);
         self.rooms.insert(room, RoomMedia { forwarder, events, tap: None, uplink: None });
     }
 
@@ -516,7 +519,7 @@ impl Shard {
         Registry::lock(&self.registry).peers.insert(peer_id, room);
         if let Some(media) = self.rooms.get_mut(&room) {
             let stage = forwarding == Forwarding::On;
-            media.forwarder.join(Member { peer: peer_id, source, stage, link: false });
+            media.forwarder.join(Member { peer: peer_id, source, stage, link: false, lane: 0 });
             let _ = media.events.try_send(SfuEvent::Answer { peer: peer_id, sdp });
         }
         // Like any mutation, accepting the offer is followed by draining the peer to its next timeout.

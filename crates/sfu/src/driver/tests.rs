@@ -15,6 +15,7 @@ fn shard_with_listeners(listeners: u32) -> (Shard, RoomKey) {
         advertised_tcp: Vec::new(),
         turn_ips: Vec::new(),
         slot_config: SlotConfig::default(),
+        audience_phases: 1,
         peers: Arc::new([std::sync::atomic::AtomicUsize::new(0)]),
         cross: vec![cross],
         first_seq: None,
@@ -45,7 +46,13 @@ fn shard_with_listeners(listeners: u32) -> (Shard, RoomKey) {
         peer.fast = Fast::Ready(Box::new(FastOut::new(srtp, vec![i, i + 1, i + 2], Some(1))));
         peer.dest = Some(dest);
         shard.peers.insert(id, peer);
-        shard.rooms.get_mut(&room).unwrap().forwarder.join(Member { peer: id, source, stage: false, link: false });
+        shard.rooms.get_mut(&room).unwrap().forwarder.join(Member {
+            peer: id,
+            source,
+            stage: false,
+            link: false,
+            lane: 0,
+        });
     }
     (shard, room)
 }
