@@ -85,6 +85,18 @@ fn two_hundred_listeners_all_join_lose_nothing_and_the_accounting_adds_up() {
 /// `srtp::joined_packets_switching_on_and_off_lose_no_audio` here).
 #[test]
 fn at_the_joining_threshold_nothing_is_lost_and_the_accounting_follows_the_joined_packets() {
+    joined_audience_loses_nothing("--audience-frames-above 40");
+}
+
+/// The same with the audience in three phases (`--audience-phases`): each listener's stream is its phase's,
+/// with its own sequence, RED and short first packets per talk spurt, and still nothing is lost and every
+/// frame arrives, three to a packet.
+#[test]
+fn an_audience_in_phases_loses_nothing_and_gets_joined_packets() {
+    joined_audience_loses_nothing("--audience-frames-above 40 --audience-phases 3");
+}
+
+fn joined_audience_loses_nothing(serve_args: &str) {
     let r = bench(&[
         "--listeners",
         "40",
@@ -95,7 +107,7 @@ fn at_the_joining_threshold_nothing_is_lost_and_the_accounting_follows_the_joine
         "--join-window",
         "5",
         "--serve-args",
-        "--audience-frames-above 40",
+        serve_args,
     ]);
     assert_eq!(r["joined"], 40, "every listener joined: {r}");
     assert_eq!(r["loss_pct"], 0.0, "no loss: {r}");
