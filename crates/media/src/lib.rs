@@ -5,7 +5,7 @@
 //! - [`ogg`]: Ogg Opus out, for recordings and what a bot heard;
 //! - [`dtls`]: a DTLS provider on one shared configuration (with a hook for the SFU's SRTP keys);
 //! - [`offerer_config`]: the configuration of a peer that offers to an SFU;
-//! - [`set_socket_buffers`]: socket buffers large enough for bursts.
+//! - [`set_socket_buffers`]: socket buffers large enough for bursts; [`set_dont_fragment`]: DF on, no IP ID.
 
 pub mod dtls;
 pub mod framing;
@@ -15,4 +15,4 @@ pub mod red;
 mod socket;
 
 pub use offer::offerer_config;
-pub use socket::set_socket_buffers;
+pub use socket::{set_dont_fragment, set_socket_buffers};

@@ -61,6 +61,7 @@ impl Sfu {
             let socket = std::net::UdpSocket::bind(addr).map_err(socket_error)?;
             socket.set_nonblocking(true).map_err(socket_error)?;
             crate::net::set_buffers(&socket, crate::net::SOCKET_BUFFER);
+            stoa_media::set_dont_fragment(&socket);
             sockets.push(socket);
         }
         let local_addrs: Vec<SocketAddr> = sockets
