@@ -42,13 +42,85 @@ fn dimpl_config(mtu: Option<usize>) -> Result<Arc<dimpl::Config>, CryptoError> {
         return Ok(config.clone());
     }
     // As str0m's provider: ICE has checked return routability before DTLS, so server cookies add nothing.
-    let mut builder = dimpl::Config::builder().use_server_cookie(false);
+    let provider =
+        dimpl::crypto::CryptoProvider { key_provider: &KEYS, ..dimpl::crypto::aws_lc_rs::default_provider() };
+    let mut builder = dimpl::Config::builder().use_server_cookie(false).with_crypto_provider(provider);
     if let Some(mtu) = mtu {
         builder = builder.mtu(mtu);
     }
     let config = Arc::new(builder.build().map_err(|e| CryptoError::Other(format!("dimpl config: {e}")))?);
     configs.push((mtu, config.clone()));
     Ok(config)
+}
+
+/// The certificates' private keys, each parsed once. dimpl parses the key of its certificate from PKCS#8 for
+/// every handshake, which checks the key (a point multiplication) each time; a server uses one certificate
+/// for all of its peers, so the parsed key is kept and shared. A few at most: a process has one or two
+/// certificates (an SFU's, a bench's), and the oldest is forgotten past eight.
+static KEYS: ParsedOnce = ParsedOnce { keys: Mutex::new(Vec::new()) };
+
+type SharedKey = Arc<Mutex<Box<dyn dimpl::crypto::SigningKey>>>;
+
+#[derive(Debug)]
+struct ParsedOnce {
+    keys: Mutex<Vec<(Vec<u8>, SharedKey)>>,
+}
+
+impl dimpl::crypto::KeyProvider for ParsedOnce {
+    fn load_private_key(&self, key_der: &[u8]) -> Result<Box<dyn dimpl::crypto::SigningKey>, dimpl::CryptoError> {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let key = match keys.iter().find(|(der, _)| der == key_der) {
+            Some((_, key)) => key.clone(),
+            None => {
+                let key: SharedKey = Arc::new(Mutex::new(
+                    dimpl::crypto::aws_lc_rs::default_provider().key_provider.load_private_key(key_der)?,
+                ));
+                if keys.len() == 8 {
+                    keys.remove(0);
+                }
+                keys.push((key_der.to_vec(), key.clone()));
+                key
+            }
+        };
+        drop(keys);
+        let (algorithm, hash_algorithm, supported) = {
+            let k = key.lock().unwrap_or_else(|e| e.into_inner());
+            (k.algorithm(), k.hash_algorithm(), k.supported_hash_algorithms().to_vec())
+        };
+        Ok(Box::new(SharedSigningKey { key, algorithm, hash_algorithm, supported }))
+    }
+}
+
+/// One of [`KEYS`], as a handshake holds it.
+#[derive(Debug)]
+struct SharedSigningKey {
+    key: SharedKey,
+    algorithm: dimpl::crypto::SignatureAlgorithm,
+    hash_algorithm: dimpl::crypto::HashAlgorithm,
+    supported: Vec<dimpl::crypto::HashAlgorithm>,
+}
+
+impl dimpl::crypto::SigningKey for SharedSigningKey {
+    fn sign(
+        &mut self,
+        data: &[u8],
+        hash_alg: dimpl::crypto::HashAlgorithm,
+        out: &mut dimpl::crypto::Buf,
+    ) -> Result<(), dimpl::CryptoError> {
+        self.key.lock().unwrap_or_else(|e| e.into_inner()).sign(data, hash_alg, out)
+    }
+
+    fn algorithm(&self) -> dimpl::crypto::SignatureAlgorithm {
+        self.algorithm
+    }
+
+    fn hash_algorithm(&self) -> dimpl::crypto::HashAlgorithm {
+        self.hash_algorithm
+    }
+
+    fn supported_hash_algorithms(&self) -> &[dimpl::crypto::HashAlgorithm] {
+        &self.supported
+    }
 }
 
 /// What a DTLS instance calls with the SRTP keying material its handshake exported, its profile, and
@@ -169,30 +241,54 @@ mod tests {
         }
     }
 
+    /// A handshake between a client with `client`'s certificate and a server with `server`'s; the SRTP
+    /// keying material it exported, the same at both ends.
+    fn handshake(client: &DtlsCert, server: &DtlsCert) -> Vec<u8> {
+        let dtls = crypto_provider().dtls_provider;
+        let now = Instant::now();
+        let mut client = dtls.new_dtls(client, now, DtlsVersion::Dtls12, None).unwrap();
+        let mut server = dtls.new_dtls(server, now, DtlsVersion::Dtls12, None).unwrap();
+        client.set_active(true);
+        server.set_active(false);
+        client.handle_timeout(now).unwrap();
+        server.handle_timeout(now).unwrap();
+        let (mut client_keys, mut server_keys) = (None, None);
+        for _ in 0..20 {
+            pump(client.as_mut(), server.as_mut(), &mut client_keys);
+            pump(server.as_mut(), client.as_mut(), &mut server_keys);
+        }
+        let keys = client_keys.expect("the handshake completed");
+        assert_eq!(Some(&keys), server_keys.as_ref(), "both ends export the same keys");
+        keys
+    }
+
     /// Peers share one dimpl configuration and never their keys: two handshakes on it export different
     /// SRTP keying material, each the same at both of its ends.
     #[test]
     fn handshakes_on_the_shared_configuration_export_their_own_keys() {
         assert!(Arc::ptr_eq(&dimpl_config(Some(1100)).unwrap(), &dimpl_config(Some(1100)).unwrap()));
+        let cert = crypto_provider().dtls_provider.generate_certificate().unwrap();
+        assert_ne!(
+            handshake(&cert, &cert),
+            handshake(&cert, &cert),
+            "two handshakes on one configuration share no keys"
+        );
+    }
+
+    /// A certificate's private key is parsed once and then shared by its handshakes; each certificate signs
+    /// with its own (a handshake whose server signed with another key than its certificate's would fail the
+    /// client's check of the signature).
+    #[test]
+    fn a_certificates_key_is_parsed_once_and_each_certificate_signs_with_its_own() {
         let dtls = crypto_provider().dtls_provider;
-        let cert = dtls.generate_certificate().unwrap();
-        let handshake = || {
-            let now = Instant::now();
-            let mut client = dtls.new_dtls(&cert, now, DtlsVersion::Dtls12, None).unwrap();
-            let mut server = dtls.new_dtls(&cert, now, DtlsVersion::Dtls12, None).unwrap();
-            client.set_active(true);
-            server.set_active(false);
-            client.handle_timeout(now).unwrap();
-            server.handle_timeout(now).unwrap();
-            let (mut client_keys, mut server_keys) = (None, None);
-            for _ in 0..20 {
-                pump(client.as_mut(), server.as_mut(), &mut client_keys);
-                pump(server.as_mut(), client.as_mut(), &mut server_keys);
-            }
-            let keys = client_keys.expect("the handshake completed");
-            assert_eq!(Some(&keys), server_keys.as_ref(), "both ends export the same keys");
-            keys
+        let (a, b) = (dtls.generate_certificate().unwrap(), dtls.generate_certificate().unwrap());
+        let parsed = |cert: &DtlsCert| {
+            KEYS.keys.lock().unwrap().iter().filter(|(der, _)| der.as_slice() == cert.private_key.as_slice()).count()
         };
-        assert_ne!(handshake(), handshake(), "two handshakes on one configuration share no keys");
+        assert_eq!((parsed(&a), parsed(&b)), (0, 0));
+        handshake(&a, &b);
+        handshake(&b, &a);
+        handshake(&a, &a);
+        assert_eq!((parsed(&a), parsed(&b)), (1, 1), "each key parsed once, whatever the handshakes");
     }
 }

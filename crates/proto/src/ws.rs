@@ -331,7 +331,8 @@ pub enum ServerEvent {
         /// Your new role.
         role: Role,
     },
-    /// The audience's size; sent at most once a second, and only when it changed.
+    /// The audience's size; sent only when it changed, at most once a second, and in a room of over 1,000
+    /// listeners at most once every millisecond per listener (every 5 s at 5,000; at least every 10 s).
     ListenerCount {
         /// How many people are in the audience.
         count: u32,

@@ -9,9 +9,14 @@ use stoa_proto::{
     RoomInfo, RoomOutputs, ServerEvent, StageMember, UserId, UserSummary, Visibility,
 };
 
-/// How often, at most, the audience size is sent to everyone. Once a second is fresh enough for a counter
-/// on a screen, and bounds the cost of a join storm to one broadcast a second whatever the audience.
-const LISTENER_COUNT_INTERVAL: Duration = Duration::from_secs(1);
+/// How often, at most, the audience size is sent to everyone: a millisecond per listener, between 1 s and
+/// 10 s. A broadcast is a frame to every socket, so a fixed second would make a join storm cost a frame per
+/// listener per second (at 5,000 listeners, eight frames for every join). Scaled, the room sends about a
+/// thousand count frames a second at most, and a large room's counter lags by seconds, which nobody reading
+/// "5,214 listening" can tell.
+fn listener_count_interval(listeners: u32) -> Duration {
+    Duration::from_millis(u64::from(listeners).clamp(1_000, 10_000))
+}
 
 /// A room's tunables.
 #[derive(Debug, Clone)]
@@ -301,7 +306,7 @@ impl Room {
     }
 
     /// Changes whenever [`Room::info`] or [`Room::access`] would answer differently (the listener count
-    /// only when it is broadcast, at most once a second).
+    /// only when it is broadcast, at most once a second, less often in a large room).
     pub fn version(&self) -> u64 {
         self.version
     }
@@ -345,7 +350,8 @@ impl Room {
         on_stage.into_iter().map(|p| StageMember { user: p.user.clone(), role: p.role, muted: p.muted }).collect()
     }
 
-    /// How many listeners are in the room now (what the audience count broadcasts at most once a second).
+    /// How many listeners are in the room now (what the audience count broadcasts at most once a second, less
+    /// often in a large room).
     pub fn listener_count(&self) -> u32 {
         debug_assert_eq!(
             self.listeners,
@@ -648,8 +654,9 @@ impl Room {
                     .min()
             })
             .flatten();
-        let count = (self.listener_count() != self.listener_count_sent)
-            .then_some(self.listener_count_sent_at + LISTENER_COUNT_INTERVAL);
+        let listeners = self.listener_count();
+        let count = (listeners != self.listener_count_sent)
+            .then_some(self.listener_count_sent_at + listener_count_interval(listeners));
         [grace, count, self.chat_timeout()].into_iter().flatten().min()
     }
 
@@ -674,7 +681,7 @@ impl Room {
         }
         self.handle_chat_timeout(now);
         let count = self.listener_count();
-        let due = now >= self.listener_count_sent_at + LISTENER_COUNT_INTERVAL;
+        let due = now >= self.listener_count_sent_at + listener_count_interval(count);
         if count != self.listener_count_sent && due {
             self.listener_count_sent = count;
             self.listener_count_sent_at = now;

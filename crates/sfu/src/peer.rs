@@ -234,6 +234,39 @@ pub(crate) struct Refused {
     pub panicked: bool,
 }
 
+/// What every peer's str0m starts from, made once per thread (a shard) and certificate: str0m's default
+/// codecs, which `clear_codecs` throws away, and Opus's parameters (see `add_opus`) cost each join more
+/// than copying the result does.
+fn base_config(cert: Option<&DtlsCert>) -> RtcConfig {
+    thread_local! {
+        static BASE: std::cell::RefCell<Option<(Option<Vec<u8>>, RtcConfig)>> = const { std::cell::RefCell::new(None) };
+    }
+    let key = cert.map(|c| c.certificate.clone());
+    BASE.with_borrow_mut(|base| {
+        if let Some((k, config)) = base.as_ref()
+            && *k == key
+        {
+            return config.clone();
+        }
+        let mut config = RtcConfig::new()
+            .set_crypto_provider(crate::srtp::provider())
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .set_extension_map(extensions());
+        // Opus with in-band FEC and DTX: the answer's `useinbandfec=1;usedtx=1` is what makes browsers send
+        // FEC and stop sending during silence, so a quiet stage costs almost nothing. RED over it for a
+        // client that offers it: its slots carry the previous packet's Opus too (see `red.rs`). No NACK: a
+        // retransmitted uplink packet would be forwarded again, a duplicate (and late) for every listener.
+        stoa_media::red::add_opus(config.codec_config(), true, false);
+        if let Some(cert) = cert {
+            config = config.set_dtls_cert(cert.clone());
+        }
+        *base = Some((key, config.clone()));
+        config
+    })
+}
+
 /// A client's SDP offer, answered: the new peer and the answer's SDP.
 pub(crate) fn accept(
     now: Instant,
@@ -247,21 +280,8 @@ pub(crate) fn accept(
     let offer = SdpOffer::from_sdp_string(sdp)
         .map_err(|e| refuse(PeerError::InvalidSdp, format!("The offer is not valid SDP: {e}.")))?;
     let ufrag = ufrag_for(offering.shard);
-    let mut rtc_config = RtcConfig::new()
-        .set_crypto_provider(crate::srtp::provider())
-        .set_ice_lite(true)
-        .set_rtp_mode(true)
-        .clear_codecs()
-        .set_extension_map(extensions())
-        .set_local_ice_credentials(IceCreds { ufrag: ufrag.clone(), pass: random_token(24) });
-    // Opus with in-band FEC and DTX: the answer's `useinbandfec=1;usedtx=1` is what makes browsers send
-    // FEC and stop sending during silence, so a quiet stage costs almost nothing. RED over it for a
-    // client that offers it: its slots carry the previous packet's Opus too (see `red.rs`). No NACK: a
-    // retransmitted uplink packet would be forwarded again, a duplicate (and late) for every listener.
-    stoa_media::red::add_opus(rtc_config.codec_config(), true, false);
-    if let Some(cert) = offering.cert {
-        rtc_config = rtc_config.set_dtls_cert(cert.clone());
-    }
+    let rtc_config =
+        base_config(offering.cert).set_local_ice_credentials(IceCreds { ufrag: ufrag.clone(), pass: random_token(24) });
     let (udp, tcp) = (offering.udp, offering.tcp);
     // The offer is the client's input too: str0m reads it under a guard.
     let accepted = catch_unwind(AssertUnwindSafe(move || {

@@ -43,7 +43,9 @@ impl SqliteStore {
             .foreign_keys(true)
             // The admin CLI writes while the server runs; a writer waits for the other rather than failing.
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        // A file's connection cannot go stale, so no ping before each use: sqlx's default would cost every
+        // query a second round trip to the connection's worker thread.
+        let pool = SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(SqliteStore { pool, writer: Default::default() })
     }

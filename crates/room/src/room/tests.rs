@@ -1605,6 +1605,48 @@ fn reactions_go_out_as_counts_twice_a_second_never_one_by_one() {
 }
 
 #[test]
+fn a_large_audiences_count_goes_out_every_millisecond_per_listener_at_most() {
+    let t0 = Instant::now();
+    let config = RoomConfig { capacity: 20_000, reconnect_grace: Duration::from_secs(30) };
+    let mut room =
+        Room::new(t0, RoomId("r".into()), "R".into(), Visibility::Open, user("alice"), HashSet::new(), config);
+    room.join(t0, user("alice"), Relations::default(), &[], Grant::ALL).unwrap();
+    let listener =
+        |n: u32| UserSummary { id: UserId(100 + i64::from(n)), username: format!("l{n}"), display_name: "L".into() };
+    let counts = |room: &mut Room| -> Vec<u32> {
+        std::iter::from_fn(|| room.poll_output())
+            .filter_map(|o| match o {
+                Output::Broadcast(ServerEvent::ListenerCount { count, .. }) => Some(count),
+                _ => None,
+            })
+            .collect()
+    };
+    let join = |room: &mut Room, range: std::ops::Range<u32>| {
+        for n in range {
+            room.join(t0, listener(n), Relations::default(), &[], Grant::LISTEN).unwrap();
+        }
+    };
+    // A small audience: once a second.
+    join(&mut room, 0..10);
+    room.handle_timeout(t0 + Duration::from_secs(1));
+    assert_eq!(counts(&mut room), [10]);
+    // 2,500 listeners: not before 2.5 s after the last count, and the room asks to be woken then.
+    join(&mut room, 10..2_500);
+    let sent = t0 + Duration::from_secs(1);
+    assert_eq!(room.poll_timeout(), Some(sent + Duration::from_millis(2_500)));
+    room.handle_timeout(sent + Duration::from_millis(2_499));
+    assert_eq!(counts(&mut room), Vec::<u32>::new(), "2,500 listeners: not yet after 2.499 s");
+    room.handle_timeout(sent + Duration::from_millis(2_500));
+    assert_eq!(counts(&mut room), [2_500]);
+    // 15,000 listeners: at most 10 s between counts, however large the room.
+    join(&mut room, 2_500..15_000);
+    let sent = sent + Duration::from_millis(2_500);
+    assert_eq!(room.poll_timeout(), Some(sent + Duration::from_secs(10)));
+    room.handle_timeout(sent + Duration::from_secs(10));
+    assert_eq!(counts(&mut room), [15_000]);
+}
+
+#[test]
 fn a_listen_only_connection_is_never_published_even_made_a_moderator() {
     let t0 = Instant::now();
     let config = RoomConfig { capacity: 10, reconnect_grace: Duration::from_secs(30) };
