@@ -263,15 +263,23 @@ impl Downlink {
     /// Takes what each subscription has already delivered, without waiting.
     fn fill(&mut self) {
         use futures_util::FutureExt;
-        while self.held[0].is_none() {
-            let Some(Some(m)) = self.mine.1.next().now_or_never() else { break };
-            self.held[0] = self.accept(&self.mine.0, m);
-        }
+        self.fill_mine();
         while self.held[1].is_none() {
             let Some((subject, sub)) = self.all.as_mut() else { break };
             let Some(Some(m)) = sub.next().now_or_never() else { break };
             let subject = subject.clone();
             self.held[1] = self.accept(&subject, m);
+        }
+        // This node's subject again: a message of the owner's for it may have been delivered after it was
+        // looked at and before a later room-wide one was, and must still go first.
+        self.fill_mine();
+    }
+
+    fn fill_mine(&mut self) {
+        use futures_util::FutureExt;
+        while self.held[0].is_none() {
+            let Some(Some(m)) = self.mine.1.next().now_or_never() else { break };
+            self.held[0] = self.accept(&self.mine.0, m);
         }
     }
 
