@@ -9,15 +9,6 @@ use stoa_proto::{
     RoomInfo, RoomOutputs, ServerEvent, StageMember, UserId, UserSummary, Visibility,
 };
 
-/// How often, at most, the audience size is sent to everyone: a millisecond per listener, between 1 s and
-/// 10 s. A broadcast is a frame to every socket, so a fixed second would make a join storm cost a frame per
-/// listener per second (at 5,000 listeners, eight frames for every join). Scaled, the room sends about a
-/// thousand count frames a second at most, and a large room's counter lags by seconds, which nobody reading
-/// "5,214 listening" can tell.
-fn listener_count_interval(listeners: u32) -> Duration {
-    Duration::from_millis(u64::from(listeners).clamp(1_000, 10_000))
-}
-
 /// A room's tunables.
 #[derive(Debug, Clone)]
 pub struct RoomConfig {
@@ -350,16 +341,6 @@ impl Room {
         on_stage.into_iter().map(|p| StageMember { user: p.user.clone(), role: p.role, muted: p.muted }).collect()
     }
 
-    /// How many listeners are in the room now (what the audience count broadcasts at most once a second, less
-    /// often in a large room).
-    pub fn listener_count(&self) -> u32 {
-        debug_assert_eq!(
-            self.listeners,
-            self.participants.values().filter(|p| p.role == Role::Listener).count() as u32
-        );
-        self.listeners
-    }
-
     /// Whether this connection may publish audio: its participant is on stage and not muted. The media
     /// plane forwards packets from no one else.
     pub fn may_publish(&self, conn: ConnId) -> bool {
@@ -612,19 +593,6 @@ impl Room {
         self.outputs.push_back(Output::Moderation { actor, action, target, detail });
     }
 
-    /// How many listen through the listen link, as the glue counts them: sent with the next listener count
-    /// when it changed.
-    pub fn set_public_listeners(&mut self, now: Instant, count: u32) {
-        if count != self.public_listeners {
-            self.public_listeners = count;
-            self.version += 1;
-            let listeners = self.listener_count();
-            self.listener_count_sent = listeners;
-            self.listener_count_sent_at = now;
-            self.outputs.push_back(Output::Broadcast(ServerEvent::ListenerCount { count: listeners, public: count }));
-        }
-    }
-
     /// A connection's socket closed without a `leave`. The participant keeps their place for the grace
     /// period.
     pub fn disconnected(&mut self, now: Instant, conn: ConnId) {
@@ -654,10 +622,7 @@ impl Room {
                     .min()
             })
             .flatten();
-        let listeners = self.listener_count();
-        let count = (listeners != self.listener_count_sent)
-            .then_some(self.listener_count_sent_at + listener_count_interval(listeners));
-        [grace, count, self.chat_timeout()].into_iter().flatten().min()
+        [grace, self.count_due(), self.chat_timeout()].into_iter().flatten().min()
     }
 
     /// Time passed: drop participants whose grace ran out, and send the audience size if it is due.
@@ -680,14 +645,8 @@ impl Room {
             }
         }
         self.handle_chat_timeout(now);
-        let count = self.listener_count();
-        let due = now >= self.listener_count_sent_at + listener_count_interval(count);
-        if count != self.listener_count_sent && due {
-            self.listener_count_sent = count;
-            self.listener_count_sent_at = now;
-            self.version += 1;
-            self.outputs
-                .push_back(Output::Broadcast(ServerEvent::ListenerCount { count, public: self.public_listeners }));
+        if self.count_due().is_some_and(|due| now >= due) {
+            self.send_count(now);
         }
     }
 
@@ -1091,6 +1050,7 @@ impl Room {
 }
 
 mod chat;
+mod count;
 mod outputs;
 #[cfg(test)]
 mod tests;
