@@ -47,6 +47,12 @@ impl PgStore {
         &self.pool
     }
 
+    /// A connection for one read of a few rows: from the pool, as any (SQLite lends its own, see
+    /// `SqliteStore::reader`).
+    pub(crate) async fn reader(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
     /// Nothing to wait for: Postgres takes concurrent writers (see [`PgStore`]).
     pub(crate) async fn write(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         None

@@ -3,9 +3,11 @@
 
 use crate::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{ConnectOptions, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The store over one SQLite database file.
@@ -21,8 +23,20 @@ pub struct SqliteStore {
     /// moment the one before commits, in order, where writers left to SQLite's busy handler sleep and poll
     /// (1, 2, 5, 10 ms...), which made a request that met a notification batch wait several milliseconds.
     /// Other processes (the admin CLI) still meet the busy handler.
-    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    writer: Arc<tokio::sync::Mutex<()>>,
+    /// Connections outside the pool for the point reads that nearly every request makes (its session or
+    /// token, a joiner's relations): see [`SqliteStore::reader`].
+    readers: Arc<Readers>,
 }
+
+#[derive(Debug)]
+struct Readers {
+    conns: Box<[tokio::sync::Mutex<SqliteConnection>]>,
+    next: AtomicUsize,
+}
+
+/// How many connections [`SqliteStore::reader`] lends: one per core here, as each has its own thread.
+const READERS: usize = 2;
 
 /// The store the shared SQL in `sql/` is compiled for, here.
 pub(crate) type This = SqliteStore;
@@ -45,9 +59,34 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         // A file's connection cannot go stale, so no ping before each use: sqlx's default would cost every
         // query a second round trip to the connection's worker thread.
-        let pool = SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(SqliteStore { pool, writer: Default::default() })
+        let mut conns = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            conns.push(tokio::sync::Mutex::new(options.connect().await?));
+        }
+        let readers = Arc::new(Readers { conns: conns.into(), next: AtomicUsize::new(0) });
+        Ok(SqliteStore { pool, writer: Default::default(), readers })
+    }
+
+    /// A connection for one read of a few rows, lent without the pool. sqlx's pool checks every connection
+    /// given back to it with a round trip to the connection's thread, a second one for every query; what is
+    /// read here is a single statement, which leaves nothing open to check (a read cut short by a dropped
+    /// request ends on the connection's thread all the same). The first idle one is lent, else the next in
+    /// turn, waited for.
+    pub(crate) async fn reader(&self) -> Result<tokio::sync::MutexGuard<'_, SqliteConnection>, StoreError> {
+        let conns = &self.readers.conns;
+        let start = self.readers.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..conns.len() {
+            if let Ok(conn) = conns[(start + i) % conns.len()].try_lock() {
+                return Ok(conn);
+            }
+        }
+        Ok(conns[start % conns.len()].lock().await)
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {

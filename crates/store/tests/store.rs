@@ -465,3 +465,32 @@ async fn a_deleted_accounts_replays_and_clips_go_and_its_username_waits_30_days(
         NewAccount { invite, username: "bob".into(), display_name: "New Bob".into(), password_hash: "x".into() };
     assert_eq!(store.sign_up(again).await.unwrap().username, "bob");
 }
+
+#[tokio::test]
+async fn session_reads_many_at_once_or_cut_short_are_all_answered_and_see_a_sign_out_at_once() {
+    let (store, _db) = store().await;
+    let invite = store.create_admin_invite(10).await.unwrap();
+    let alice = account(&store, &invite, "alice").await;
+    store.create_session(alice.id, "s", "").await.unwrap();
+    // Reads dropped after their first step, as a request is when its client goes away.
+    for _ in 0..16 {
+        let cut = tokio::time::timeout(std::time::Duration::ZERO, store.session_account("s")).await;
+        assert!(cut.is_err() || cut.is_ok_and(|r| r.is_ok()));
+    }
+    // More reads at once than SQLite's readers, each a session and the joiner's relations.
+    let reads: Vec<_> = (0..64)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let account = store.session_account("s").await.unwrap();
+                store.relations_among(alice.id, &[stoa_proto::UserId(1)]).await.unwrap();
+                account.map(|a| a.id)
+            })
+        })
+        .collect();
+    for read in reads {
+        assert_eq!(read.await.unwrap(), Some(alice.id));
+    }
+    store.delete_session("s").await.unwrap();
+    assert!(store.session_account("s").await.unwrap().is_none(), "a sign-out is seen by the next read");
+}

@@ -688,7 +688,7 @@ impl Community for This {
              LEFT JOIN users n ON n.id = u.invited_by WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2) \
              AND u.suspended_at IS NULL AND u.deleted_at IS NULL"
         );
-        let row = sqlx::query(&sql).bind(token_hash).bind(now).fetch_optional(self.pool()).await?;
+        let row = sqlx::query(&sql).bind(token_hash).bind(now).fetch_optional(&mut *self.reader().await?).await?;
         let Some(row) = row else { return Ok(None) };
         let scopes = crate::common::parse_scopes(row.get::<&str, _>(ACCOUNT_COLUMN_COUNT));
         let used: Option<i64> = row.get(ACCOUNT_COLUMN_COUNT + 1);

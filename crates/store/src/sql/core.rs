@@ -93,7 +93,8 @@ impl This {
             for other in chunk {
                 query = query.bind(*other);
             }
-            for (tag, id) in query.fetch_all(self.pool()).await? {
+            let rows = query.fetch_all(&mut *self.reader().await?).await?;
+            for (tag, id) in rows {
                 if let Some(set) = usize::try_from(tag).ok().and_then(|t| found.get_mut(t)) {
                     set.insert(UserId(id));
                 }
@@ -358,7 +359,7 @@ impl Store for This {
              LEFT JOIN users n ON n.id = u.invited_by \
              WHERE s.token_hash = $1 AND u.suspended_at IS NULL AND u.deleted_at IS NULL"
         );
-        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(self.pool()).await?;
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&mut *self.reader().await?).await?;
         let Some(row) = row else { return Ok(None) };
         let (created, used): (i64, i64) = (row.get(ACCOUNT_COLUMN_COUNT), row.get(ACCOUNT_COLUMN_COUNT + 1));
         if used <= now - SESSION_IDLE_SECS || created <= now - SESSION_MAX_SECS {
