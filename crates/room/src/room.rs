@@ -2,7 +2,7 @@
 
 use crate::access::{Access, Relations, may_see};
 use crate::error::{CommandError, JoinError};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 use stoa_proto::{
     AudienceMember, AudiencePage, ClientCommand, ClientMessage, Grant, HandMode, ModerationAction, Role, RoomId,
@@ -124,9 +124,10 @@ pub struct Room {
     config: RoomConfig,
     hand_mode: HandMode,
     participants: HashMap<UserId, Participant>,
-    /// How many participants are listeners, kept as they come, go and change role: the room task asks on
-    /// every event, and counting thousands of participants each time made a join storm quadratic.
-    listeners: u32,
+    /// Who is on stage (moderators and speakers), kept as participants come, go and change role: the room
+    /// looks at the stage on every join and hand, and walking thousands of participants each time made a
+    /// join storm quadratic. Everyone else in `participants` is a listener.
+    on_stage: BTreeSet<UserId>,
     conns: HashMap<ConnId, UserId>,
     invited: HashSet<UserId>,
     removed: HashSet<UserId>,
@@ -177,7 +178,7 @@ impl Room {
             config,
             hand_mode: HandMode::default(),
             participants: HashMap::new(),
-            listeners: 0,
+            on_stage: BTreeSet::new(),
             conns: HashMap::new(),
             invited,
             removed: HashSet::new(),
@@ -197,87 +198,27 @@ impl Room {
             public_listeners: 0,
         };
         let seq = room.seq();
-        room.participants.insert(
-            creator.id,
-            Participant {
-                user: creator,
-                role: Role::Moderator,
-                muted: false,
-                joined_seq: seq,
-                stage_seq: seq,
-                presence: Presence::Away(now),
-                hand: None,
-                invited_to_speak: false,
-                grant: Grant::LISTEN,
-                relations: Relations::default(),
-            },
-        );
+        room.admit(Participant {
+            user: creator,
+            role: Role::Moderator,
+            muted: false,
+            joined_seq: seq,
+            stage_seq: seq,
+            presence: Presence::Away(now),
+            hand: None,
+            invited_to_speak: false,
+            grant: Grant::LISTEN,
+            relations: Relations::default(),
+        });
         room
     }
 
-    /// The room's lasting state, for the store.
-    pub fn lasting(&self) -> Lasting {
-        let mut stage: Vec<&Participant> = self.participants.values().filter(|p| p.role != Role::Listener).collect();
-        stage.sort_by_key(|p| (p.role != Role::Moderator, p.stage_seq));
-        let mut invited: Vec<UserId> = self.invited.iter().copied().collect();
-        invited.sort();
-        let mut removed: Vec<UserId> = self.removed.iter().copied().collect();
-        removed.sort();
-        let mut hosts: Vec<UserId> = self.hosts.iter().copied().collect();
-        hosts.sort();
-        Lasting {
-            title: self.title.clone(),
-            visibility: self.visibility,
-            hand_mode: self.hand_mode,
-            stage: stage.iter().map(|p| (p.user.clone(), p.role, p.muted)).collect(),
-            invited,
-            removed,
-            hosts,
-            outputs: self.egress,
+    /// A new participant, indexed by role.
+    fn admit(&mut self, p: Participant) {
+        if p.role != Role::Listener {
+            self.on_stage.insert(p.user.id);
         }
-    }
-
-    /// A room brought back after a restart, empty: everyone who was on stage has their place and role
-    /// for [`RoomConfig::reconnect_grace`], as after a dropped connection, and the room ends if nobody
-    /// returns. `None` if the state has no moderator (a room cannot live without one).
-    pub fn restore(now: Instant, id: RoomId, lasting: Lasting, config: RoomConfig) -> Option<Room> {
-        let mut stage = lasting.stage.into_iter();
-        let (creator, role, muted) = stage.next()?;
-        if role != Role::Moderator {
-            return None;
-        }
-        let invited = lasting.invited.into_iter().collect();
-        let mut room = Room::new(now, id, lasting.title, lasting.visibility, creator, invited, config);
-        room.hand_mode = lasting.hand_mode;
-        room.removed = lasting.removed.into_iter().collect();
-        room.hosts = lasting.hosts.into_iter().collect();
-        // A restream does not outlive its process: a restored room starts without one.
-        room.egress = RoomOutputs { restream: false, ..lasting.outputs };
-        if let Some(first) = room.participants.values_mut().next() {
-            first.muted = muted;
-        }
-        for (user, role, muted) in stage {
-            if role == Role::Listener || room.participants.contains_key(&user.id) {
-                continue;
-            }
-            let seq = room.seq();
-            room.participants.insert(
-                user.id,
-                Participant {
-                    user,
-                    role,
-                    muted,
-                    joined_seq: seq,
-                    stage_seq: seq,
-                    presence: Presence::Away(now),
-                    hand: None,
-                    invited_to_speak: false,
-                    grant: Grant::LISTEN,
-                    relations: Relations::default(),
-                },
-            );
-        }
-        Some(room)
+        self.participants.insert(p.user.id, p);
     }
 
     /// The hosts of the event this room was started for (its co-hosts): whenever one joins, they come in
@@ -331,16 +272,6 @@ impl Room {
         }
     }
 
-    fn moderators(&self) -> impl Iterator<Item = UserId> + '_ {
-        self.participants.values().filter(|p| p.role == Role::Moderator).map(|p| p.user.id)
-    }
-
-    fn stage(&self) -> Vec<StageMember> {
-        let mut on_stage: Vec<&Participant> = self.participants.values().filter(|p| p.role != Role::Listener).collect();
-        on_stage.sort_by_key(|p| (p.role != Role::Moderator, p.stage_seq));
-        on_stage.into_iter().map(|p| StageMember { user: p.user.clone(), role: p.role, muted: p.muted }).collect()
-    }
-
     /// Whether this connection may publish audio: its participant is on stage and not muted. The media
     /// plane forwards packets from no one else.
     pub fn may_publish(&self, conn: ConnId) -> bool {
@@ -363,8 +294,7 @@ impl Room {
     /// One page of the audience: listeners followed by someone on stage first, then the others, each in
     /// order of arrival.
     pub fn audience(&self, offset: u32, limit: u32) -> AudiencePage {
-        let stage: Vec<UserId> =
-            self.participants.values().filter(|p| p.role != Role::Listener).map(|p| p.user.id).collect();
+        let stage: Vec<UserId> = self.on_stage.iter().copied().collect();
         let mut listeners: Vec<(bool, u64, &Participant)> = self
             .participants
             .values()
@@ -444,22 +374,18 @@ impl Room {
                 return Err(JoinError::Full);
             }
             let seq = self.seq();
-            self.listeners += 1;
-            self.participants.insert(
-                user.id,
-                Participant {
-                    user: user.clone(),
-                    role: Role::Listener,
-                    muted: false,
-                    joined_seq: seq,
-                    stage_seq: 0,
-                    presence: Presence::Connected(conn),
-                    hand: None,
-                    invited_to_speak: false,
-                    grant,
-                    relations,
-                },
-            );
+            self.admit(Participant {
+                user: user.clone(),
+                role: Role::Listener,
+                muted: false,
+                joined_seq: seq,
+                stage_seq: 0,
+                presence: Presence::Connected(conn),
+                hand: None,
+                invited_to_speak: false,
+                grant,
+                relations,
+            });
         }
         self.next_conn += 1;
         self.conns.insert(conn, user.id);
@@ -497,56 +423,6 @@ impl Room {
             }
         }
         Ok(conn)
-    }
-
-    /// The answer to [`Output::LookUpRelations`] about `of` and `among` (one answer may cover several
-    /// look-ups of the same person): `follows` are those of `among` whom `of` follows, and `blocks` those
-    /// `of` blocks. If `of` is a moderator, those they block are moved out. An answer about someone no
-    /// longer on stage is dropped. Hands that waited for it are then decided.
-    pub fn relations_of(&mut self, of: UserId, among: &[UserId], follows: &HashSet<UserId>, blocks: &HashSet<UserId>) {
-        if let Some(pending) = self.looking_up.get_mut(&of) {
-            for u in among {
-                pending.remove(u);
-            }
-            if pending.is_empty() {
-                self.looking_up.remove(&of);
-            }
-        }
-        self.apply_relations(of, follows, blocks);
-        self.decide_deferred_hands();
-    }
-
-    fn apply_relations(&mut self, of: UserId, follows: &HashSet<UserId>, blocks: &HashSet<UserId>) {
-        if self.ended || self.participants.get(&of).is_none_or(|p| p.role == Role::Listener) {
-            return;
-        }
-        for p in self.participants.values_mut() {
-            if p.user.id == of {
-                continue;
-            }
-            if follows.contains(&p.user.id) {
-                p.relations.followed_by.insert(of);
-            }
-            if blocks.contains(&p.user.id) {
-                p.relations.blocked_by.insert(of);
-            }
-        }
-        if self.role_of(of) == Some(Role::Moderator) {
-            self.enforce_blocks_of(of);
-        }
-    }
-
-    /// Someone left the stage: the relations kept for them are dropped, so that what is kept stays bounded
-    /// by the stage.
-    fn forget_relations_of(&mut self, of: UserId) {
-        for p in self.participants.values_mut() {
-            p.relations.followed_by.remove(&of);
-            p.relations.blocked_by.remove(&of);
-        }
-    }
-
-    fn hand_queue(&self) -> Vec<UserSummary> {
-        self.hands.values().filter_map(|u| self.participants.get(u)).map(|p| p.user.clone()).collect()
     }
 
     /// Moderators invite more users into the room (for a closed room, this is who may see and join it).
@@ -679,38 +555,6 @@ impl Room {
                 ServerEvent::Error { id: message.id, code: e.code().into(), message: e.to_string() },
             )),
             Ok(()) => {}
-        }
-    }
-
-    /// Asks the glue for `of`'s relations to `among` ([`Output::LookUpRelations`]), and notes it as out.
-    fn look_up(&mut self, of: UserId, among: Vec<UserId>) {
-        self.looking_up.entry(of).or_default().extend(among.iter().copied());
-        self.outputs.push_back(Output::LookUpRelations { of, among });
-    }
-
-    /// Whether a look-up that is out could show that someone on stage follows `user`.
-    fn looked_up_for(&self, user: UserId) -> bool {
-        self.looking_up.values().any(|among| among.contains(&user))
-    }
-
-    /// Decides the hands that waited for look-ups: raised if now welcome, refused once nothing that could
-    /// change that is out, and dropped if their owner left the audience or lowered them meanwhile.
-    fn decide_deferred_hands(&mut self) {
-        for (user, id) in std::mem::take(&mut self.deferred_hands) {
-            let Some(conn) = self.connection_of(user) else { continue };
-            if self.role_of(user) != Some(Role::Listener) {
-                continue;
-            }
-            match self.raise_hand(user) {
-                Ok(()) => {}
-                Err(CommandError::NotFollowedBySpeakers) if self.looked_up_for(user) => {
-                    self.deferred_hands.push((user, id));
-                }
-                Err(e) => self.outputs.push_back(Output::Send(
-                    conn,
-                    ServerEvent::Error { id, code: e.code().into(), message: e.to_string() },
-                )),
-            }
         }
     }
 
@@ -854,50 +698,6 @@ impl Room {
         Ok(())
     }
 
-    fn raise_hand(&mut self, actor: UserId) -> Result<(), CommandError> {
-        let stage: Vec<UserId> =
-            self.participants.values().filter(|p| p.role != Role::Listener).map(|p| p.user.id).collect();
-        let mode = self.hand_mode;
-        let seq = self.next_seq + 1;
-        let p = self.participant_mut(actor)?;
-        if !p.grant.speak {
-            return Err(CommandError::ListenOnly);
-        }
-        if p.role != Role::Listener {
-            return Err(CommandError::NotInAudience);
-        }
-        match mode {
-            HandMode::Off => return Err(CommandError::HandsOff),
-            HandMode::FollowedBySpeakers if !stage.iter().any(|s| p.relations.followed_by.contains(s)) => {
-                return Err(CommandError::NotFollowedBySpeakers);
-            }
-            _ => {}
-        }
-        if p.hand.is_some() {
-            return Ok(());
-        }
-        p.hand = Some(seq);
-        let user = p.user.clone();
-        self.next_seq = seq;
-        self.hands.insert(seq, actor);
-        self.send_to_moderators(ServerEvent::HandRaised { user: user.clone() });
-        if self.role_of(actor) != Some(Role::Moderator) {
-            self.send_to_user(actor, ServerEvent::HandRaised { user });
-        }
-        Ok(())
-    }
-
-    /// Lowers a hand if it is up, telling the moderators and the owner. Lowering a hand that is down is
-    /// not an error: the client's wish is already true.
-    fn lower_hand(&mut self, user: UserId) {
-        self.deferred_hands.retain(|(u, _)| *u != user);
-        let Some(p) = self.participants.get_mut(&user) else { return };
-        let Some(seq) = p.hand.take() else { return };
-        self.hands.remove(&seq);
-        self.send_to_moderators(ServerEvent::HandLowered { user_id: user });
-        self.send_to_user(user, ServerEvent::HandLowered { user_id: user });
-    }
-
     fn require_moderator(&self, actor: UserId) -> Result<&Participant, CommandError> {
         match self.participants.get(&actor) {
             Some(p) if p.role == Role::Moderator => Ok(p),
@@ -929,66 +729,6 @@ impl Room {
         }
     }
 
-    fn stage_changed(&mut self) {
-        self.version += 1;
-        self.outputs.push_back(Output::Broadcast(ServerEvent::StageChanged { stage: self.stage() }));
-    }
-
-    /// Changes a participant's role, with everything that goes with it: the stage order, the hand and the
-    /// invitation (both settled by going on stage), and the events.
-    fn set_role(&mut self, user: UserId, role: Role) {
-        let seq = self.seq();
-        let Some(p) = self.participants.get_mut(&user) else { return };
-        let was = p.role;
-        if was == role {
-            return;
-        }
-        p.role = role;
-        p.invited_to_speak = false;
-        if was == Role::Listener {
-            self.listeners -= 1;
-        } else if role == Role::Listener {
-            self.listeners += 1;
-        }
-        if was == Role::Listener {
-            p.stage_seq = seq;
-        }
-        if role == Role::Listener {
-            p.muted = false;
-        }
-        if was == Role::Listener {
-            // On stage, their follows and blocks start to count: look them up among everyone here.
-            let among = self.participants.keys().copied().filter(|u| *u != user).collect();
-            self.look_up(user, among);
-        } else if role == Role::Listener {
-            self.forget_relations_of(user);
-        }
-        self.lower_hand(user);
-        self.send_to_user(user, ServerEvent::RoleChanged { role });
-        if role == Role::Moderator {
-            // A new moderator sees the hand queue they now run.
-            let hands = self.hand_queue();
-            for h in hands {
-                self.send_to_user(user, ServerEvent::HandRaised { user: h });
-            }
-        }
-        self.stage_changed();
-    }
-
-    /// When `moderator` becomes a moderator, everyone they block who is in the room (other moderators
-    /// aside) is moved out: they could not have joined a room this person moderates.
-    fn enforce_blocks_of(&mut self, moderator: UserId) {
-        let blocked: Vec<UserId> = self
-            .participants
-            .values()
-            .filter(|p| p.role != Role::Moderator && p.relations.blocked_by.contains(&moderator))
-            .map(|p| p.user.id)
-            .collect();
-        for user in blocked {
-            self.expel(user, "blocked_by_moderator", "You were moved out because a moderator of this room blocks you.");
-        }
-    }
-
     /// Takes a participant out of the room with a reason; [`Room::depart`] closes their connection.
     fn expel(&mut self, user: UserId, reason: &str, message: &str) {
         self.send_to_user(user, ServerEvent::Removed { reason: reason.into(), message: message.into() });
@@ -1000,9 +740,7 @@ impl Room {
     fn depart(&mut self, user: UserId) {
         self.lower_hand(user);
         let Some(p) = self.participants.remove(&user) else { return };
-        if p.role == Role::Listener {
-            self.listeners -= 1;
-        }
+        self.on_stage.remove(&user);
         if let Presence::Connected(conn) = p.presence {
             self.conns.remove(&conn);
             self.outputs.push_back(Output::Close(conn));
@@ -1051,6 +789,8 @@ impl Room {
 
 mod chat;
 mod count;
+mod lasting;
 mod outputs;
+mod stage;
 #[cfg(test)]
 mod tests;

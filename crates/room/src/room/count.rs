@@ -16,11 +16,9 @@ impl Room {
     /// How many listeners are in the room now (what the audience count broadcasts at most once a second, less
     /// often in a large room).
     pub fn listener_count(&self) -> u32 {
-        debug_assert_eq!(
-            self.listeners,
-            self.participants.values().filter(|p| p.role == Role::Listener).count() as u32
-        );
-        self.listeners
+        let listeners = (self.participants.len() - self.on_stage.len()) as u32;
+        debug_assert_eq!(listeners, self.participants.values().filter(|p| p.role == Role::Listener).count() as u32);
+        listeners
     }
 
     /// How many listen through the listen link, as the glue counts them: sent at once, with the listener
