@@ -198,18 +198,7 @@ impl Room {
             public_listeners: 0,
         };
         let seq = room.seq();
-        room.admit(Participant {
-            user: creator,
-            role: Role::Moderator,
-            muted: false,
-            joined_seq: seq,
-            stage_seq: seq,
-            presence: Presence::Away(now),
-            hand: None,
-            invited_to_speak: false,
-            grant: Grant::LISTEN,
-            relations: Relations::default(),
-        });
+        room.admit(Participant::expected(creator, Role::Moderator, false, seq, now));
         room
     }
 

@@ -48,19 +48,27 @@ impl Room {
                 continue;
             }
             let seq = room.seq();
-            room.admit(Participant {
-                user,
-                role,
-                muted,
-                joined_seq: seq,
-                stage_seq: seq,
-                presence: Presence::Away(now),
-                hand: None,
-                invited_to_speak: false,
-                grant: Grant::LISTEN,
-                relations: Relations::default(),
-            });
+            room.admit(Participant::expected(user, role, muted, seq, now));
         }
         Some(room)
+    }
+}
+
+impl Participant {
+    /// Someone with a place on stage who has not connected yet: a room's creator, or a stage member of a room
+    /// brought back after a restart.
+    pub(super) fn expected(user: UserSummary, role: Role, muted: bool, seq: u64, now: Instant) -> Participant {
+        Participant {
+            user,
+            role,
+            muted,
+            joined_seq: seq,
+            stage_seq: seq,
+            presence: Presence::Away(now),
+            hand: None,
+            invited_to_speak: false,
+            grant: Grant::LISTEN,
+            relations: Relations::default(),
+        }
     }
 }
