@@ -1005,6 +1005,206 @@ slots: Array<UserId | null>,
  */
 sources: Array<number | null>, };
 
+export type ClubPolicy = "open" | "approval" | "invitation";
+
+export type ClubRole = "owner" | "admin" | "leader" | "member";
+
+export type ClubStanding = "member" | "requested" | "invited" | "banned";
+
+export type CreateClubRequest = { 
+/**
+ * The handle: 3 to 20 of `[a-z0-9_]`, unique in any case (folded to lower case).
+ */
+handle: string, 
+/**
+ * The name shown.
+ */
+name: string, 
+/**
+ * What the club is about.
+ */
+description: string, 
+/**
+ * The club's rules.
+ */
+rules: string, 
+/**
+ * How people become members.
+ */
+policy: ClubPolicy, };
+
+export type UpdateClubRequest = { 
+/**
+ * The name shown.
+ */
+name: string | null, 
+/**
+ * What the club is about.
+ */
+description: string | null, 
+/**
+ * The club's rules.
+ */
+rules: string | null, 
+/**
+ * How people become members.
+ */
+policy: ClubPolicy | null, };
+
+export type ClubViewer = { 
+/**
+ * Member, requested, invited or banned; absent if none.
+ */
+standing: ClubStanding | null, 
+/**
+ * The caller's role, if a member.
+ */
+role: ClubRole | null, 
+/**
+ * Whether the caller follows the club.
+ */
+following: boolean, };
+
+export type Club = { 
+/**
+ * The unique, lower-case handle.
+ */
+handle: string, 
+/**
+ * The name shown.
+ */
+name: string, 
+/**
+ * What the club is about.
+ */
+description: string, 
+/**
+ * The club's rules.
+ */
+rules: string, 
+/**
+ * How people become members.
+ */
+policy: ClubPolicy, 
+/**
+ * Its owner.
+ */
+owner: UserSummary, 
+/**
+ * How many members it has.
+ */
+members: number, 
+/**
+ * How many people follow it.
+ */
+followers: number, 
+/**
+ * Its avatar (256 px JPEG; add `?size=64` for 64 px), absent if it has none.
+ */
+avatar: string | null, 
+/**
+ * When it was made, Unix seconds.
+ */
+created_at: number, 
+/**
+ * The caller's place in it.
+ */
+you: ClubViewer, };
+
+export type ClubSummary = { 
+/**
+ * The handle.
+ */
+handle: string, 
+/**
+ * The name shown.
+ */
+name: string, 
+/**
+ * Its avatar, if any.
+ */
+avatar: string | null, 
+/**
+ * How people become members.
+ */
+policy: ClubPolicy, 
+/**
+ * How many members it has.
+ */
+members: number, };
+
+export type ClubOf = { 
+/**
+ * The club.
+ */
+club: ClubSummary, 
+/**
+ * Member or invited (a person sees their own invitations and requests; others see memberships only).
+ */
+standing: ClubStanding, 
+/**
+ * The role, for a member.
+ */
+role: ClubRole | null, };
+
+export type ClubList = { 
+/**
+ * The clubs, the oldest membership first.
+ */
+clubs: Array<ClubOf>, };
+
+export type ClubMember = { 
+/**
+ * Who.
+ */
+user: UserSummary, 
+/**
+ * Member, requested, invited or banned (the list asked for).
+ */
+standing: ClubStanding, 
+/**
+ * The role, for a member.
+ */
+role: ClubRole | null, 
+/**
+ * Since when, Unix seconds.
+ */
+since: number, };
+
+export type ClubMemberPage = { 
+/**
+ * This page.
+ */
+members: Array<ClubMember>, 
+/**
+ * Pass as `cursor` for the next page; absent on the last.
+ */
+next_cursor: number | null, };
+
+export type ClubPersonRequest = { 
+/**
+ * Their username.
+ */
+username: string, };
+
+export type SetClubRoleRequest = { 
+/**
+ * Admin, leader or member (a club has one owner: hand it over with `transfer`).
+ */
+role: ClubRole, };
+
+export type AnswerClubRequest = { 
+/**
+ * Let them in, or not (they are not told of a refusal).
+ */
+approve: boolean, };
+
+export type ClubJoined = { 
+/**
+ * `member` (joined, or accepted an invitation) or `requested` (waiting for an admin).
+ */
+standing: ClubStanding, };
+
 export type EventId = string;
 
 export type CreateEventRequest = { 
@@ -1720,7 +1920,11 @@ messages: Array<ExportedMessage>,
 /**
  * Reports they filed.
  */
-reports: Array<ExportedReport>, };
+reports: Array<ExportedReport>, 
+/**
+ * Their clubs, with the invitations and requests still waiting.
+ */
+clubs: Array<ClubOf>, };
 
 export type ExportedEvent = { 
 /**

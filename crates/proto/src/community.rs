@@ -393,6 +393,9 @@ pub struct AccountExport {
     pub messages: Vec<ExportedMessage>,
     /// Reports they filed.
     pub reports: Vec<ExportedReport>,
+    /// Their clubs, with the invitations and requests still waiting.
+    #[serde(default)]
+    pub clubs: Vec<crate::ClubOf>,
 }
 
 /// An event in an export.

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod clubs;
 mod community;
 mod hooks;
 mod ids;
@@ -19,6 +20,7 @@ mod social;
 mod ws;
 
 pub use api::*;
+pub use clubs::*;
 pub use community::*;
 pub use hooks::*;
 pub use ids::*;

@@ -42,6 +42,15 @@ pub const REPORT_TEXT: TextLimit = TextLimit { min: 0, max: 1000, pattern: None 
 /// An admin's note on a report, or a suspension's reason.
 pub const ADMIN_NOTE: TextLimit = TextLimit { min: 1, max: 1000, pattern: None };
 
+/// A club's handle: as a username.
+pub const CLUB_HANDLE: TextLimit = USERNAME;
+/// A club's name: as a display name.
+pub const CLUB_NAME: TextLimit = DISPLAY_NAME;
+/// A club's description: at most 1,000 characters.
+pub const CLUB_DESCRIPTION: TextLimit = TextLimit { min: 0, max: 1000, pattern: None };
+/// A club's rules: at most 2,000 characters.
+pub const CLUB_RULES: TextLimit = TextLimit { min: 0, max: 2000, pattern: None };
+
 /// The largest page a list returns (`limit`); the smallest is 1.
 pub const PAGE_MAX: u32 = 200;
 /// A page's size when `limit` is not given.
@@ -64,4 +73,12 @@ pub const TEXT_FIELDS: &[(&str, &str, TextLimit)] = &[
     ("ResolveReportRequest", "note", ADMIN_NOTE),
     ("SuspendRequest", "reason", ADMIN_NOTE),
     ("ChangePasswordRequest", "new_password", PASSWORD),
+    ("CreateClubRequest", "handle", CLUB_HANDLE),
+    ("CreateClubRequest", "name", CLUB_NAME),
+    ("CreateClubRequest", "description", CLUB_DESCRIPTION),
+    ("CreateClubRequest", "rules", CLUB_RULES),
+    ("UpdateClubRequest", "name", CLUB_NAME),
+    ("UpdateClubRequest", "description", CLUB_DESCRIPTION),
+    ("UpdateClubRequest", "rules", CLUB_RULES),
+    ("ClubPersonRequest", "username", USERNAME),
 ];

@@ -112,6 +112,9 @@ impl From<StoreError> for ApiError {
             StoreError::QuotaExhausted => ApiError::forbidden("invite_quota_exhausted", "You have no invites left."),
             StoreError::Blocked => ApiError::forbidden("blocked", "You can't follow this person."),
             StoreError::NoSuchUser => ApiError::not_found("There is no such user."),
+            StoreError::HandleTaken => {
+                ApiError::new(StatusCode::CONFLICT, "handle_taken", "Another club has that handle; pick another.")
+            }
             ref other if other.is_unavailable() => {
                 tracing::error!(error = %other, "the store cannot be reached");
                 ApiError::new(

@@ -7,6 +7,7 @@
 
 #![deny(missing_docs)]
 
+mod clubs;
 mod common;
 mod community;
 /// Copying a SQLite server's data into Postgres.
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use stoa_proto::{Profile, RoomId, UserId, UserSummary, Visibility};
 use thiserror::Error;
 
+pub use clubs::*;
 pub use common::{SESSION_IDLE_SECS, SESSION_MAX_SECS, USERNAME_RESERVED_SECS, avatar_path};
 pub use community::*;
 pub use postgres::PgStore;
@@ -45,6 +47,9 @@ pub enum StoreError {
     /// Another account has this username (in any case).
     #[error("username is taken")]
     UsernameTaken,
+    /// Another club has this handle (in any case).
+    #[error("the club's handle is taken")]
+    HandleTaken,
     /// The user has created as many invites as the quota allows.
     #[error("invite quota exhausted")]
     QuotaExhausted,
@@ -209,7 +214,7 @@ pub struct Page {
 
 /// Stoa's persistence.
 #[async_trait]
-pub trait Store: Social + Community + Recordings + Webhooks + Send + Sync + 'static {
+pub trait Store: Social + Community + Clubs + Recordings + Webhooks + Send + Sync + 'static {
     /// Creates an invite that no user's quota pays for (the admin CLI's), good for `uses` sign-ups.
     async fn create_admin_invite(&self, uses: u32) -> Result<String, StoreError>;
     /// On a database with no account yet, the one-time invite that makes the first account an admin

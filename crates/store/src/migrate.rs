@@ -32,6 +32,9 @@ const TABLES: &[&str] = &[
     "recordings",
     "webhooks",
     "webhook_deliveries",
+    "clubs",
+    "club_members",
+    "club_follows",
 ];
 
 /// One table as copied: its name and how many rows each side holds.

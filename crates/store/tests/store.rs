@@ -494,3 +494,89 @@ async fn session_reads_many_at_once_or_cut_short_are_all_answered_and_see_a_sign
     store.delete_session("s").await.unwrap();
     assert!(store.session_account("s").await.unwrap().is_none(), "a sign-out is seen by the next read");
 }
+
+/// The bounds on clubs' requests, invitations and ownership, reached by many at once: racing requests stop
+/// at the club's bound, racing invitations at the person's and the club's, and no one owns more clubs than
+/// they may, even when clubs made on other days are counted.
+#[tokio::test]
+async fn club_bounds_hold_when_requests_and_invitations_race() {
+    use stoa_proto::ClubPolicy;
+    use stoa_store::{CLUB_INVITATIONS_PER_CLUB, CLUB_INVITATIONS_PER_PERSON, CLUB_REQUESTS_PER_PERSON, InviteOutcome};
+    let (store, db) = store().await;
+    let names: Vec<(String, String)> = (0..260).map(|i| (format!("c{i}"), format!("C {i}"))).collect();
+    let ids = store.seed_users(&names).await.unwrap();
+    let club = |handle: &str, owner: usize, policy| stoa_store::NewClub {
+        handle: handle.into(),
+        name: "N".into(),
+        description: String::new(),
+        rules: String::new(),
+        policy,
+        owner: ids[owner],
+    };
+
+    // One owner makes clubs on many days: at most 10 owned at once.
+    let mut owned = 0;
+    for i in 0..12 {
+        if i % 3 == 0 {
+            // Three a day: age the day's clubs so that the next three may be made.
+            db.execute("UPDATE clubs SET created_at = created_at - 90000", &[]).await;
+        }
+        owned += store.create_club(&club(&format!("owned_{i}"), 1, ClubPolicy::Open)).await.is_ok() as u32;
+    }
+    assert_eq!(owned, stoa_store::CLUBS_OWNED, "an owner holds at most 10 clubs, whatever the days");
+
+    // One person asks 25 clubs at once: 20 requests wait, 5 are refused.
+    let mut made = Vec::new();
+    for i in 0..25 {
+        made.push(store.create_club(&club(&format!("asked_{i}"), 200 + i, ClubPolicy::Approval)).await.unwrap().id);
+    }
+    let asks = made.iter().map(|&c| {
+        let store = store.clone();
+        let me = ids[0];
+        tokio::spawn(async move { store.join_club(c, me).await.unwrap() })
+    });
+    let outcomes: Vec<_> = futures_join(asks).await;
+    let waiting = outcomes.iter().filter(|o| **o == stoa_store::JoinOutcome::Requested).count();
+    assert_eq!(waiting, CLUB_REQUESTS_PER_PERSON as usize);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, stoa_store::JoinOutcome::Requested | stoa_store::JoinOutcome::TooManyOfYours))
+    );
+
+    // An admin invites 250 people at once to one club: 200 wait.
+    let big = store.create_club(&club("big", 2, ClubPolicy::Invitation)).await.unwrap();
+    let invites = (10..260).map(|i| {
+        let store = store.clone();
+        let (by, who) = (ids[2], ids[i]);
+        tokio::spawn(async move { store.invite_to_club(big.id, by, who).await.unwrap() })
+    });
+    let outcomes = futures_join(invites).await;
+    let invited = outcomes.iter().filter(|o| **o == InviteOutcome::Invited).count();
+    assert_eq!(invited, CLUB_INVITATIONS_PER_CLUB as usize);
+    assert!(outcomes.iter().all(|o| matches!(o, InviteOutcome::Invited | InviteOutcome::TooManyForClub)));
+
+    // One person invited by 60 clubs: 50 invitations wait.
+    let mut many = Vec::new();
+    for i in 0..60 {
+        many.push(store.create_club(&club(&format!("inviting_{i}"), 3 + i, ClubPolicy::Invitation)).await.unwrap());
+    }
+    let invites = many.iter().enumerate().map(|(i, c)| {
+        let store = store.clone();
+        let (club, by, who) = (c.id, ids[3 + i], ids[0]);
+        tokio::spawn(async move { store.invite_to_club(club, by, who).await.unwrap() })
+    });
+    let outcomes = futures_join(invites).await;
+    let invited = outcomes.iter().filter(|o| **o == InviteOutcome::Invited).count();
+    assert_eq!(invited, CLUB_INVITATIONS_PER_PERSON as usize);
+    assert_eq!(store.clubs_of(ids[0], true).await.unwrap().len(), 50 + waiting);
+}
+
+async fn futures_join<T>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let tasks: Vec<_> = tasks.collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}

@@ -89,6 +89,7 @@ pub async fn export(State(state): State<AppState>, session: Session) -> Result<R
     for invite in &mut export.invites {
         invite.url = state.invite_url(&invite.code);
     }
+    export.clubs = crate::routes::clubs::club_list(state.store.clubs_of(session.account.id, true).await?).0.clubs;
     let mut response = Json(export).into_response();
     let name = format!("attachment; filename=\"stoa-{}.json\"", session.account.username);
     response

@@ -2,8 +2,8 @@
 //! schemas, so that it cannot drift from the code.
 
 use crate::routes::{
-    account, accounts, admin, avatars, egress, events, meta, moderation, notifications, restream, rooms, search, share,
-    tokens, users, webhooks, webrtc,
+    account, accounts, admin, avatars, clubs, egress, events, meta, moderation, notifications, restream, rooms, search,
+    share, tokens, users, webhooks, webrtc,
 };
 use axum::routing::get;
 use axum::{Json, Router};
@@ -26,6 +26,10 @@ use utoipa::{Modify, OpenApi};
         notifications::list, notifications::mark_read, notifications::stream, notifications::subscribe,
         notifications::unsubscribe, notifications::settings, notifications::update_settings,
         search::search, search::suggestions,
+        clubs::create_club, clubs::club, clubs::update_club, clubs::join, clubs::leave, clubs::follow, clubs::unfollow,
+        clubs::members, clubs::requests, clubs::invitations, clubs::bans, clubs::answer_request, clubs::invite,
+        clubs::withdraw_invitation, clubs::set_role, clubs::remove_member, clubs::ban, clubs::unban, clubs::transfer,
+        clubs::clubs_of_user, clubs::my_clubs,
         avatars::upload, avatars::remove, avatars::serve,
         share::room_preview, share::event_preview,
         moderation::moderation_log, moderation::report,
@@ -41,7 +45,7 @@ use utoipa::{Modify, OpenApi};
     ),
     components(schemas(stoa_proto::ClientMessage, stoa_proto::ClientCommand, stoa_proto::ServerEvent)),
     modifiers(&BearerAuth, &Limits),
-    tags((name = "accounts"), (name = "users"), (name = "rooms"), (name = "events"), (name = "notifications"), (name = "search"), (name = "account"), (name = "admin"), (name = "listen"), (name = "recordings"), (name = "webrtc"), (name = "meta")),
+    tags((name = "accounts"), (name = "users"), (name = "rooms"), (name = "events"), (name = "clubs"), (name = "notifications"), (name = "search"), (name = "account"), (name = "admin"), (name = "listen"), (name = "recordings"), (name = "webrtc"), (name = "meta")),
 )]
 pub struct ApiDoc;
 

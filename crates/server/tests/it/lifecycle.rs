@@ -113,6 +113,17 @@ async fn the_openapi_document_lists_every_route() {
         "/api/v1/push/settings",
         "/api/v1/search",
         "/api/v1/suggestions",
+        "/api/v1/clubs",
+        "/api/v1/clubs/{handle}",
+        "/api/v1/clubs/{handle}/join",
+        "/api/v1/clubs/{handle}/membership",
+        "/api/v1/clubs/{handle}/members",
+        "/api/v1/clubs/{handle}/members/{username}/role",
+        "/api/v1/clubs/{handle}/requests/{username}",
+        "/api/v1/clubs/{handle}/invitations",
+        "/api/v1/clubs/{handle}/bans",
+        "/api/v1/clubs/{handle}/transfer",
+        "/api/v1/me/clubs",
         "/healthz",
     ] {
         assert!(paths.contains_key(path), "missing {path}");
@@ -133,6 +144,8 @@ async fn the_openapi_document_lists_every_route() {
     assert_eq!(schemas["CreateRoomRequest"]["properties"]["title"]["maxLength"], 100);
     assert_eq!(schemas["UpdateMeRequest"]["properties"]["bio"]["maxLength"], 300);
     assert_eq!(schemas["CreateEventRequest"]["properties"]["description"]["maxLength"], 1000);
+    assert_eq!(schemas["CreateClubRequest"]["properties"]["description"]["maxLength"], 1000);
+    assert_eq!(schemas["CreateClubRequest"]["properties"]["handle"]["maxLength"], 20);
     let params = doc["paths"]["/api/v1/users/{username}/followers"]["get"]["parameters"].as_array().unwrap();
     let limit = params.iter().find(|p| p["name"] == "limit").expect("a limit parameter");
     assert_eq!((limit["schema"]["minimum"].as_u64(), limit["schema"]["maximum"].as_u64()), (Some(1), Some(200)));

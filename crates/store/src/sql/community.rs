@@ -603,6 +603,7 @@ impl Community for This {
             invites,
             messages,
             reports,
+            clubs: Vec::new(),
         }))
     }
 
@@ -758,6 +759,7 @@ impl Community for This {
                password_hash = '!', is_admin = FALSE, avatar_version = 0, links = '[]', \
                suspended_at = NULL, suspended_reason = NULL, deleted_at = $2 WHERE id = $1",
         ];
+        super::clubs::forget_in_clubs(&mut tx, user).await?;
         // The stand-in is not to be found by search.
         for sql in statements.into_iter().chain(super::backend::FORGET_IN_SEARCH) {
             // SQLite refuses more arguments than a statement takes.

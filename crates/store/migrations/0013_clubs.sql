@@ -1,0 +1,46 @@
+-- Clubs (issue 31): communities with a handle, members in roles, and followers.
+CREATE TABLE clubs (
+    id             INTEGER PRIMARY KEY,
+    -- Kept in lower case, like usernames.
+    handle         TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+    name           TEXT    NOT NULL,
+    description    TEXT    NOT NULL DEFAULT '',
+    rules          TEXT    NOT NULL DEFAULT '',
+    -- open, approval or invitation
+    policy         TEXT    NOT NULL,
+    owner_id       INTEGER NOT NULL REFERENCES users(id),
+    -- Who made it, kept when the club changes hands: the daily limit on new clubs counts these.
+    created_by     INTEGER NOT NULL,
+    avatar_version INTEGER NOT NULL DEFAULT 0,
+    suspended_at     INTEGER,
+    suspended_reason TEXT,
+    created_at     INTEGER NOT NULL
+);
+CREATE INDEX clubs_by_creator ON clubs(created_by, created_at);
+CREATE INDEX clubs_by_owner ON clubs(owner_id);
+
+-- One row per person the club knows: a member (with a role), a pending request, a pending invitation, or a
+-- ban. `id` orders members by when they arrived (the members' pages, and who succeeds an owner).
+CREATE TABLE club_members (
+    id         INTEGER PRIMARY KEY,
+    club_id    INTEGER NOT NULL REFERENCES clubs(id),
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    -- member, requested, invited or banned
+    state      TEXT    NOT NULL,
+    -- owner, admin, leader or member (for a member; 'member' otherwise)
+    role       TEXT    NOT NULL,
+    invited_by INTEGER,
+    since      INTEGER NOT NULL,
+    UNIQUE (club_id, user_id)
+);
+CREATE INDEX club_members_by_user ON club_members(user_id, state);
+CREATE INDEX club_members_by_club ON club_members(club_id, state, id);
+
+CREATE TABLE club_follows (
+    id         INTEGER PRIMARY KEY,
+    club_id    INTEGER NOT NULL REFERENCES clubs(id),
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    UNIQUE (club_id, user_id)
+);
+CREATE INDEX club_follows_by_user ON club_follows(user_id);
