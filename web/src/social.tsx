@@ -554,6 +554,9 @@ export function Settings() {
     followed: 'Someone follows me',
     pinged: 'Someone pings me into a room',
     room_invite: 'I’m invited to a closed room',
+    club_request: 'Someone asks to join a club I run',
+    club_invite: 'I’m invited to a club',
+    club_approved: 'A club lets me in',
   };
   return (
     <section class="panel" aria-labelledby="settings-h">

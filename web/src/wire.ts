@@ -1344,7 +1344,7 @@ url: string,
  */
 webcal_url: string, };
 
-export type NotificationKind = "room_started" | "on_stage" | "event_started" | "event_changed" | "event_cancelled" | "cohost_invite" | "followed" | "pinged" | "room_invite";
+export type NotificationKind = "room_started" | "on_stage" | "event_started" | "event_changed" | "event_cancelled" | "cohost_invite" | "followed" | "pinged" | "room_invite" | "club_request" | "club_invite" | "club_approved";
 
 export type Notification = { 
 /**
@@ -1368,7 +1368,11 @@ room_id: RoomId | null,
  */
 event_id: EventId | null, 
 /**
- * The room's or event's title when it was told.
+ * The club it is about, by handle.
+ */
+club: string | null, 
+/**
+ * The room's, event's or club's title (name) when it was told.
  */
 title: string, 
 /**
@@ -1380,7 +1384,7 @@ created_at: string,
  */
 read: boolean, 
 /**
- * Where clicking it goes, a path on this server (`/room/ID`, `/event/ID`, `/u/NAME`).
+ * Where clicking it goes, a path on this server (`/room/ID`, `/event/ID`, `/u/NAME`, `/c/HANDLE`).
  */
 link: string, 
 /**

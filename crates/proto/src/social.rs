@@ -143,11 +143,17 @@ pub enum NotificationKind {
     Pinged,
     /// You were invited to a closed room.
     RoomInvite,
+    /// Someone asks to join a club you are an admin of.
+    ClubRequest,
+    /// A club's admin invited you to it.
+    ClubInvite,
+    /// Your request to join a club was approved.
+    ClubApproved,
 }
 
 impl NotificationKind {
     /// Every kind, in the order settings show them.
-    pub const ALL: [NotificationKind; 9] = [
+    pub const ALL: [NotificationKind; 12] = [
         NotificationKind::RoomStarted,
         NotificationKind::OnStage,
         NotificationKind::EventStarted,
@@ -157,6 +163,9 @@ impl NotificationKind {
         NotificationKind::Followed,
         NotificationKind::Pinged,
         NotificationKind::RoomInvite,
+        NotificationKind::ClubRequest,
+        NotificationKind::ClubInvite,
+        NotificationKind::ClubApproved,
     ];
 
     /// The `snake_case` name, as on the wire and in the store.
@@ -171,6 +180,9 @@ impl NotificationKind {
             NotificationKind::Followed => "followed",
             NotificationKind::Pinged => "pinged",
             NotificationKind::RoomInvite => "room_invite",
+            NotificationKind::ClubRequest => "club_request",
+            NotificationKind::ClubInvite => "club_invite",
+            NotificationKind::ClubApproved => "club_approved",
         }
     }
 
@@ -193,13 +205,15 @@ pub struct Notification {
     pub room_id: Option<RoomId>,
     /// The event it is about.
     pub event_id: Option<EventId>,
-    /// The room's or event's title when it was told.
+    /// The club it is about, by handle.
+    pub club: Option<String>,
+    /// The room's, event's or club's title (name) when it was told.
     pub title: String,
     /// When, RFC 3339 in UTC.
     pub created_at: String,
     /// Whether it was marked read.
     pub read: bool,
-    /// Where clicking it goes, a path on this server (`/room/ID`, `/event/ID`, `/u/NAME`).
+    /// Where clicking it goes, a path on this server (`/room/ID`, `/event/ID`, `/u/NAME`, `/c/HANDLE`).
     pub link: String,
     /// One sentence that says it all: "Ada started a room: Coffee".
     pub text: String,

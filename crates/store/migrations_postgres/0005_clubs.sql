@@ -38,3 +38,6 @@ CREATE TABLE club_follows (
     UNIQUE (club_id, user_id)
 );
 CREATE INDEX club_follows_by_user ON club_follows(user_id);
+
+-- News of a club (a request to join, an invitation, an approval) names the club by handle.
+ALTER TABLE notifications ADD COLUMN club TEXT;

@@ -134,8 +134,10 @@ pub enum JoinOutcome {
     Joined,
     /// Already a member.
     AlreadyMember,
-    /// Waiting for an admin (a request now, or one already waiting).
+    /// Waiting for an admin: a request made now.
     Requested,
+    /// Waiting for an admin: the request made before.
+    StillWaiting,
     /// Banned: refused.
     Banned,
     /// The club takes members by invitation only.
@@ -249,6 +251,8 @@ pub trait Clubs: Send + Sync {
         cursor: Option<i64>,
         limit: u32,
     ) -> Result<ClubPeople, StoreError>;
+    /// The club's owner and admins.
+    async fn club_admins(&self, club: i64) -> Result<Vec<UserId>, StoreError>;
     /// The clubs `user` is a member of, and with `own` also those they are invited to or asked to join,
     /// oldest first; suspended clubs left out.
     async fn clubs_of(&self, user: UserId, own: bool) -> Result<Vec<ClubOfRow>, StoreError>;

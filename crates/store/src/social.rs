@@ -132,6 +132,8 @@ pub struct NewNotification {
     pub event: Option<EventId>,
     /// The title of what it is about.
     pub title: String,
+    /// The handle of the club it is about.
+    pub club: Option<String>,
 }
 
 /// A stored notification.
@@ -155,6 +157,8 @@ pub struct NotificationRow {
     pub created_at: i64,
     /// Whether it was read.
     pub read: bool,
+    /// The handle of the club it is about.
+    pub club: Option<String>,
 }
 
 /// A web push subscription.

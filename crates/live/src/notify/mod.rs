@@ -179,8 +179,15 @@ pub fn to_wire(row: &NotificationRow) -> Notification {
         NotificationKind::Followed => format!("{who} followed you"),
         NotificationKind::Pinged => format!("{who} pinged you to join {title}"),
         NotificationKind::RoomInvite => format!("{who} invited you to {title}"),
+        NotificationKind::ClubRequest => format!("{who} asks to join {title}"),
+        NotificationKind::ClubInvite => format!("{who} invited you to join {title}"),
+        NotificationKind::ClubApproved => format!("You are now a member of {title}"),
     };
     let link = match (row.kind, &row.room, &row.event, &row.actor) {
+        (NotificationKind::ClubRequest, ..) if row.club.is_some() => {
+            format!("/c/{}/requests", row.club.as_deref().unwrap_or_default())
+        }
+        _ if row.club.is_some() => format!("/c/{}", row.club.as_deref().unwrap_or_default()),
         (NotificationKind::Followed, _, _, Some(actor)) => format!("/u/{}", actor.username),
         (
             NotificationKind::EventChanged | NotificationKind::EventCancelled | NotificationKind::CohostInvite,
@@ -200,6 +207,7 @@ pub fn to_wire(row: &NotificationRow) -> Notification {
         actor: row.actor.clone(),
         room_id: row.room.clone(),
         event_id: row.event.clone(),
+        club: row.club.clone(),
         title: row.title.clone(),
         created_at: rfc3339(row.created_at),
         read: row.read,

@@ -14,7 +14,8 @@ use axum::{Json, Router};
 use stoa_proto::limits::{CLUB_DESCRIPTION, CLUB_HANDLE, CLUB_NAME, CLUB_RULES};
 use stoa_proto::{
     AnswerClubRequest, Club, ClubJoined, ClubList, ClubMember, ClubMemberPage, ClubOf, ClubPersonRequest, ClubRole,
-    ClubStanding, ClubSummary, ClubViewer, CreateClubRequest, ErrorBody, SetClubRoleRequest, UpdateClubRequest, UserId,
+    ClubStanding, ClubSummary, ClubViewer, CreateClubRequest, ErrorBody, NotificationKind, SetClubRoleRequest,
+    UpdateClubRequest, UserId,
 };
 use stoa_store::{ClubAction, ClubRow, InviteOutcome, JoinOutcome, Membership, StoreError, may};
 
@@ -78,6 +79,19 @@ fn valid_description(text: &str) -> Result<String, ApiError> {
 
 fn valid_rules(text: &str) -> Result<String, ApiError> {
     crate::routes::moderation::valid_text(text, 0, CLUB_RULES.max, "invalid_rules", "A club's rules")
+}
+
+/// Tells `user` news of a club (the notifier skips it if a block stands between them and `actor`).
+fn tell(state: &AppState, user: UserId, kind: NotificationKind, actor: Option<UserId>, club: &ClubRow) {
+    state.notifier.tell(stoa_store::NewNotification {
+        user,
+        kind,
+        actor,
+        room: None,
+        event: None,
+        title: club.name.clone(),
+        club: Some(club.handle.clone()),
+    });
 }
 
 fn no_such_club() -> ApiError {
@@ -241,7 +255,13 @@ pub async fn join(
     }
     let standing = match state.store.join_club(club.id, me).await? {
         JoinOutcome::Joined | JoinOutcome::AlreadyMember => ClubStanding::Member,
-        JoinOutcome::Requested => ClubStanding::Requested,
+        JoinOutcome::StillWaiting => ClubStanding::Requested,
+        JoinOutcome::Requested => {
+            for admin in state.store.club_admins(club.id).await? {
+                tell(&state, admin, NotificationKind::ClubRequest, Some(me), &club);
+            }
+            ClubStanding::Requested
+        }
         JoinOutcome::Banned => {
             return Err(ApiError::forbidden("banned_from_club", "The club's admins have banned you from it."));
         }
@@ -405,6 +425,9 @@ pub async fn answer_request(
     if !state.store.answer_club_request(club.id, user, body.approve).await? {
         return Err(ApiError::not_found("That person has no request to join this club waiting."));
     }
+    if body.approve {
+        tell(&state, user, NotificationKind::ClubApproved, None, &club);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -424,8 +447,14 @@ pub async fn invite(
     state.limiter.check_in(&format!("club-invite:{me}"), INVITATIONS_PER_HOUR, crate::limits::HOUR)?;
     let too_many = |what: &str| ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_invitations", what.to_string());
     let standing = match state.store.invite_to_club(club.id, me, user).await? {
-        InviteOutcome::Invited => ClubStanding::Invited,
-        InviteOutcome::Joined => ClubStanding::Member,
+        InviteOutcome::Invited => {
+            tell(&state, user, NotificationKind::ClubInvite, Some(me), &club);
+            ClubStanding::Invited
+        }
+        InviteOutcome::Joined => {
+            tell(&state, user, NotificationKind::ClubApproved, None, &club);
+            ClubStanding::Member
+        }
         InviteOutcome::Already => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,

@@ -204,6 +204,7 @@ pub async fn create_event(
                 room: None,
                 event: Some(id.clone()),
                 title: title.clone(),
+                club: None,
             })
             .collect(),
     );

@@ -211,6 +211,7 @@ pub(crate) fn open_room(state: &AppState, id: RoomId, creator: UserSummary, new:
                     room: Some(id.clone()),
                     event: None,
                     title: new.title.clone(),
+                    club: None,
                 })
                 .collect(),
         );
@@ -354,6 +355,7 @@ pub async fn invite(
                     room: Some(snapshot.info.id.clone()),
                     event: None,
                     title: snapshot.info.title.clone(),
+                    club: None,
                 })
                 .collect(),
         );
@@ -417,6 +419,7 @@ pub async fn ping(
         room: Some(RoomId(id)),
         event: None,
         title,
+        club: None,
     });
     Ok(StatusCode::NO_CONTENT)
 }

@@ -69,6 +69,7 @@ async fn relate(
                     room: None,
                     event: None,
                     title: String::new(),
+                    club: None,
                 });
             }
         }

@@ -113,8 +113,13 @@ async fn people_join_an_open_club_ask_one_that_approves_and_need_an_invitation_f
     let (s, b) = bob.get("/api/v1/clubs/asking_club/requests").await;
     assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, Some("not_club_admin")), "only admins see requests");
     assert_eq!(usernames(&ann, "/api/v1/clubs/asking_club/requests").await, ["bob", "cat"]);
+    let told = ann.wait_for_notification("club_request", |n| n["actor"]["username"] == "bob").await;
+    assert_eq!((told["club"].as_str(), told["link"].as_str()), (Some("asking_club"), Some("/c/asking_club/requests")));
+    assert_eq!(told["text"], "Bob asks to join The Club");
     let (s, _) = ann.post("/api/v1/clubs/asking_club/requests/bob", json!({"approve": true})).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
+    let told = bob.wait_for_notification("club_approved", |n| n["club"] == "asking_club").await;
+    assert_eq!(told["link"], "/c/asking_club");
     let (s, _) = ann.post("/api/v1/clubs/asking_club/requests/cat", json!({"approve": false})).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = ann.post("/api/v1/clubs/asking_club/requests/cat", json!({"approve": true})).await;
@@ -135,6 +140,8 @@ async fn people_join_an_open_club_ask_one_that_approves_and_need_an_invitation_f
     assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, Some("not_club_admin")), "members do not invite");
     let (s, b) = ann.post("/api/v1/clubs/invited_club/invitations", json!({"username": "bob"})).await;
     assert_eq!((s, b["standing"].as_str()), (StatusCode::CREATED, Some("invited")));
+    let told = bob.wait_for_notification("club_invite", |n| n["club"] == "invited_club").await;
+    assert_eq!(told["text"], "Ann invited you to join The Club");
     let (s, b) = ann.post("/api/v1/clubs/invited_club/invitations", json!({"username": "bob"})).await;
     assert_eq!((s, code(&b)), (StatusCode::CONFLICT, Some("already_in_club")));
     let (s, b) = ann.post("/api/v1/clubs/invited_club/invitations", json!({"username": "nobody_here"})).await;

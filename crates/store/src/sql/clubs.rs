@@ -254,7 +254,7 @@ impl Clubs for This {
         let Some((policy,)) = policy else { return Ok(JoinOutcome::InvitationOnly) };
         let outcome = match standing_in(&mut tx, club, user).await?.map(|(_, s, _)| standing_of(&s)) {
             Some(ClubStanding::Member) => JoinOutcome::AlreadyMember,
-            Some(ClubStanding::Requested) => JoinOutcome::Requested,
+            Some(ClubStanding::Requested) => JoinOutcome::StillWaiting,
             Some(ClubStanding::Banned) => JoinOutcome::Banned,
             Some(ClubStanding::Invited) => {
                 make_member(&mut tx, club, user, ClubRole::Member).await?;
@@ -539,6 +539,17 @@ impl Clubs for This {
             })
             .collect();
         Ok(ClubPeople { people, next_cursor: rows.last().filter(|_| more).map(|r| r.get(0)) })
+    }
+
+    async fn club_admins(&self, club: i64) -> Result<Vec<UserId>, StoreError> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT user_id FROM club_members WHERE club_id = $1 AND state = 'member' AND role IN ('owner', 'admin') \
+             ORDER BY id",
+        )
+        .bind(club)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| UserId(id)).collect())
     }
 
     async fn clubs_of(&self, user: UserId, own: bool) -> Result<Vec<ClubOfRow>, StoreError> {

@@ -84,12 +84,13 @@ fn notification_from_row(row: &DbRow) -> NotificationRow {
         title: row.get(6),
         created_at: row.get(7),
         read: row.get::<Option<i64>, _>(8).is_some(),
+        club: row.get(11),
     }
 }
 
 /// `SELECT` of notifications with their actors, for [`notification_from_row`].
 const NOTIFICATION_SELECT: &str = "SELECT n.id, n.user_id, n.kind, n.actor, n.room_id, n.event_id, n.title, n.created_at, \
-     n.read_at, a.username, a.display_name FROM notifications n LEFT JOIN users a ON a.id = n.actor";
+     n.read_at, a.username, a.display_name, n.club FROM notifications n LEFT JOIN users a ON a.id = n.actor";
 
 /// Kinds about a room: a person is told about one room at most once an hour, whatever the kind.
 fn about_room(kind: NotificationKind) -> bool {
@@ -109,6 +110,8 @@ struct Told<'a> {
     actor: Option<UserId>,
     room: Option<&'a RoomId>,
     event: Option<&'a EventId>,
+    /// The club's handle, for news of a club.
+    club: Option<&'a str>,
     title: &'a str,
 }
 
@@ -173,7 +176,7 @@ impl This {
         filter_binds: &[String],
     ) -> Result<Vec<NotificationRow>, StoreError> {
         let _write = self.write().await;
-        let Told { kind, actor, room, event, title } = told;
+        let Told { kind, actor, room, event, club, title } = told;
         let now = now();
         // A person is told about a room once an hour whatever the kind; about being followed, once an
         // hour per follower.
@@ -208,8 +211,8 @@ impl This {
             ""
         };
         let sql = format!(
-            "INSERT INTO notifications (user_id, kind, actor, room_id, event_id, title, created_at) \
-             SELECT j.value, $2, $3, $4, $5, $6, $7 FROM {ids} j \
+            "INSERT INTO notifications (user_id, kind, actor, room_id, event_id, title, created_at, club) \
+             SELECT j.value, $2, $3, $4, $5, $6, $7, $8 FROM {ids} j \
              WHERE ($3 IS NULL OR (j.value != $3 AND NOT EXISTS (SELECT 1 FROM blocks b \
                  WHERE (b.blocker = j.value AND b.blocked = $3) OR (b.blocker = $3 AND b.blocked = j.value)))) \
              {dedupe} {filter} RETURNING id",
@@ -222,7 +225,8 @@ impl This {
             .bind(room.map(|r| r.0.as_str()))
             .bind(event.map(|e| e.0.as_str()))
             .bind(title)
-            .bind(now);
+            .bind(now)
+            .bind(club);
         for b in filter_binds {
             query = query.bind(b);
         }
@@ -513,6 +517,7 @@ impl Social for This {
                         actor: n.actor,
                         room: n.room.as_ref(),
                         event: n.event.as_ref(),
+                        club: n.club.as_deref(),
                         title: &n.title,
                     },
                     "",
@@ -554,13 +559,13 @@ impl Social for This {
                 let filter = format!(
                     "AND j.value NOT IN {removed} \
                      AND NOT EXISTS (SELECT 1 FROM blocks mb WHERE mb.blocked = j.value AND mb.blocker IN {moderators}) \
-                     AND ($11 = 'open' \
-                          OR ($11 = 'social' AND EXISTS (SELECT 1 FROM follows mf WHERE mf.followee = j.value \
+                     AND ($12 = 'open' \
+                          OR ($12 = 'social' AND EXISTS (SELECT 1 FROM follows mf WHERE mf.followee = j.value \
                                                          AND mf.follower IN {moderators})) \
-                          OR ($11 = 'closed' AND j.value IN {invited}))",
-                    moderators = backend::ids(8),
-                    invited = backend::ids(9),
-                    removed = backend::ids(10),
+                          OR ($12 = 'closed' AND j.value IN {invited}))",
+                    moderators = backend::ids(9),
+                    invited = backend::ids(10),
+                    removed = backend::ids(11),
                 );
                 let binds = [
                     json_ids(room.moderators.iter().map(|u| u.0)),
@@ -573,6 +578,7 @@ impl Social for This {
                     actor: Some(fan_out.actor),
                     room: Some(&room.room),
                     event: None,
+                    club: None,
                     title: &fan_out.title,
                 };
                 self.insert_for(&users, told, &filter, &binds).await?
@@ -584,6 +590,7 @@ impl Social for This {
                     actor: Some(fan_out.actor),
                     room: room.as_ref(),
                     event: Some(event),
+                    club: None,
                     title: &fan_out.title,
                 };
                 self.insert_for(&users, told, &filter, &[]).await?
