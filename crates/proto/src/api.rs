@@ -221,6 +221,10 @@ pub struct CreateRoomRequest {
     /// What the room's mix goes to from the start (all off unless given).
     #[serde(default)]
     pub outputs: RoomOutputs,
+    /// The handle of a club to host the room (the caller must be one of its leaders, admins or owner).
+    /// Then `social` means the club's followers and members, and `closed` its members only.
+    #[serde(default)]
+    pub club: Option<String>,
 }
 
 /// What a room's mix goes to, as its moderators set it. Everyone in the room sees it.
@@ -275,6 +279,10 @@ pub struct RoomInfo {
     /// this server).
     #[serde(default)]
     pub public_listeners: u32,
+    /// The club that hosts it, if one does. Its visibility then speaks of the club: `social` is for the
+    /// club's followers and members, `closed` for its members (and whoever the room invites).
+    #[serde(default)]
+    pub club: Option<crate::RoomClub>,
 }
 
 /// `GET /api/v1/rooms`: the live rooms the caller may see, rooms with people they follow on stage first.

@@ -201,3 +201,12 @@ pub struct ClubJoined {
     /// `member` (joined, or accepted an invitation) or `requested` (waiting for an admin).
     pub standing: ClubStanding,
 }
+
+/// The club a room is hosted by, as the room shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct RoomClub {
+    /// The club's handle.
+    pub handle: String,
+    /// The club's name.
+    pub name: String,
+}

@@ -1,4 +1,5 @@
-//! Who may see and join a room: Clubhouse's rules for open, social and closed rooms, and blocks.
+//! Who may see and join a room: Clubhouse's rules for open, social and closed rooms, for rooms a club hosts,
+//! and blocks.
 //!
 //! This is a pure function of the room's [`Access`] facts and the viewer's [`Relations`], used both by the
 //! room itself at join time and by the hallway, which filters many rooms for one viewer.
@@ -15,6 +16,31 @@ pub struct Relations {
     pub followed_by: HashSet<UserId>,
     /// Those of the others who block this user.
     pub blocked_by: HashSet<UserId>,
+    /// This user's ties to the clubs that host the rooms in question.
+    #[serde(default)]
+    pub clubs: ClubTies,
+}
+
+/// One user's ties to some clubs (by the store's club ID): loaded for the clubs of the rooms in question.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClubTies {
+    /// Clubs the user is a member of.
+    pub member: HashSet<i64>,
+    /// Clubs the user follows.
+    pub following: HashSet<i64>,
+    /// Clubs that banned the user.
+    pub banned: HashSet<i64>,
+}
+
+/// The club that hosts a room.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClubTag {
+    /// The store's ID of the club.
+    pub id: i64,
+    /// Its handle.
+    pub handle: String,
+    /// Its name.
+    pub name: String,
 }
 
 /// The facts about a room that decide who may see it.
@@ -28,24 +54,34 @@ pub struct Access {
     pub invited: HashSet<UserId>,
     /// Users a moderator removed; they no longer see the room.
     pub removed: HashSet<UserId>,
+    /// The club that hosts the room, if one does.
+    pub club: Option<i64>,
 }
 
 /// Whether `viewer`, with `relations`, may see (and so join) a room with `access`.
 ///
 /// - A user blocked by any moderator may not, whatever the visibility.
-/// - A user a moderator removed may not.
+/// - A user a moderator removed, or the hosting club banned, may not.
 /// - A moderator always may.
 /// - Open rooms: anyone. Social rooms: users followed by at least one moderator. Closed rooms: invited users.
+/// - A club's rooms: open, anyone; social, the club's followers and members; closed, its members and
+///   whoever the room invited.
 pub fn may_see(access: &Access, viewer: UserId, relations: &Relations) -> bool {
     if access.moderators.iter().any(|m| relations.blocked_by.contains(m)) || access.removed.contains(&viewer) {
+        return false;
+    }
+    if access.club.is_some_and(|c| relations.clubs.banned.contains(&c)) {
         return false;
     }
     if access.moderators.contains(&viewer) {
         return true;
     }
-    match access.visibility {
-        Visibility::Open => true,
-        Visibility::Social => access.moderators.iter().any(|m| relations.followed_by.contains(m)),
-        Visibility::Closed => access.invited.contains(&viewer),
+    let ties = &relations.clubs;
+    match (access.visibility, access.club) {
+        (Visibility::Open, _) => true,
+        (Visibility::Social, None) => access.moderators.iter().any(|m| relations.followed_by.contains(m)),
+        (Visibility::Social, Some(c)) => ties.member.contains(&c) || ties.following.contains(&c),
+        (Visibility::Closed, None) => access.invited.contains(&viewer),
+        (Visibility::Closed, Some(c)) => ties.member.contains(&c) || access.invited.contains(&viewer),
     }
 }

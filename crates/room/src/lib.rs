@@ -24,6 +24,6 @@ mod access;
 mod error;
 mod room;
 
-pub use access::{Access, Relations, may_see};
+pub use access::{Access, ClubTag, ClubTies, Relations, may_see};
 pub use error::{CommandError, JoinError};
 pub use room::{ConnId, Lasting, Output, Room, RoomConfig};

@@ -1,6 +1,6 @@
 //! [`Room`]: one live room's state and rules.
 
-use crate::access::{Access, Relations, may_see};
+use crate::access::{Access, ClubTag, Relations, may_see};
 use crate::error::{CommandError, JoinError};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -48,6 +48,9 @@ pub struct Lasting {
     /// What the room's mix goes to.
     #[serde(default)]
     pub outputs: RoomOutputs,
+    /// The club that hosts it.
+    #[serde(default)]
+    pub club: Option<ClubTag>,
 }
 
 /// One connection (WebSocket) to the room. A user has at most one at a time.
@@ -131,8 +134,11 @@ pub struct Room {
     conns: HashMap<ConnId, UserId>,
     invited: HashSet<UserId>,
     removed: HashSet<UserId>,
-    /// Hosts of the event this room was started for: they come in as moderators.
+    /// Hosts of the event this room was started for, and the admins of the club that hosts it: they come in
+    /// as moderators.
     hosts: HashSet<UserId>,
+    /// The club that hosts the room.
+    club: Option<ClubTag>,
     /// The chat.
     chat: chat::Chat,
     /// Raised hands in order: sequence number to user.
@@ -183,6 +189,7 @@ impl Room {
             invited,
             removed: HashSet::new(),
             hosts: HashSet::new(),
+            club: None,
             chat: chat::Chat::default(),
             hands: BTreeMap::new(),
             next_seq: 0,
@@ -214,6 +221,12 @@ impl Room {
     /// as a moderator, on stage.
     pub fn set_hosts(&mut self, hosts: HashSet<UserId>) {
         self.hosts = hosts;
+    }
+
+    /// The club that hosts the room: its visibility then speaks of the club's followers and members.
+    pub fn set_club(&mut self, club: ClubTag) {
+        self.club = Some(club);
+        self.version += 1;
     }
 
     fn seq(&mut self) -> u64 {
@@ -248,6 +261,7 @@ impl Room {
             hand_mode: self.hand_mode,
             outputs: self.egress,
             public_listeners: self.public_listeners,
+            club: self.club.as_ref().map(|c| stoa_proto::RoomClub { handle: c.handle.clone(), name: c.name.clone() }),
         }
     }
 
@@ -258,6 +272,7 @@ impl Room {
             moderators: self.moderators().collect(),
             invited: self.invited.clone(),
             removed: self.removed.clone(),
+            club: self.club.as_ref().map(|c| c.id),
         }
     }
 

@@ -24,6 +24,7 @@ pub mod recordings;
 pub mod routes;
 mod state;
 pub mod tls;
+pub mod visibility;
 
 use crate::error::ApiError;
 use crate::limits::RateLimiter;

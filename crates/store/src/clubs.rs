@@ -180,6 +180,15 @@ pub enum LeaveOutcome {
     ClubDeleted,
 }
 
+/// A user's ties to some clubs: see [`Clubs::club_ties`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClubTiesRow {
+    /// Their standing in the clubs where they have one.
+    pub standing: Vec<(i64, ClubStanding)>,
+    /// The clubs they follow.
+    pub following: Vec<i64>,
+}
+
 /// One page of a club's people.
 #[derive(Debug, Clone)]
 pub struct ClubPeople {
@@ -251,6 +260,9 @@ pub trait Clubs: Send + Sync {
         cursor: Option<i64>,
         limit: u32,
     ) -> Result<ClubPeople, StoreError>;
+    /// `user`'s standing in each of `clubs` where they have one, and which of them they follow: what the
+    /// rooms those clubs host need to decide whether `user` may see them.
+    async fn club_ties(&self, user: UserId, clubs: &[i64]) -> Result<ClubTiesRow, StoreError>;
     /// The club's owner and admins.
     async fn club_admins(&self, club: i64) -> Result<Vec<UserId>, StoreError>;
     /// The clubs `user` is a member of, and with `own` also those they are invited to or asked to join,

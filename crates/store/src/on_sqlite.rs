@@ -10,6 +10,8 @@ mod clubs;
 mod community;
 #[path = "sql/core.rs"]
 mod core;
+#[path = "sql/notify.rs"]
+mod notify;
 #[path = "sql/recordings.rs"]
 mod recordings;
 #[path = "sql/social.rs"]

@@ -21,6 +21,7 @@ impl Room {
             removed,
             hosts,
             outputs: self.egress,
+            club: self.club.clone(),
         }
     }
 
@@ -38,6 +39,7 @@ impl Room {
         room.hand_mode = lasting.hand_mode;
         room.removed = lasting.removed.into_iter().collect();
         room.hosts = lasting.hosts.into_iter().collect();
+        room.club = lasting.club;
         // A restream does not outlive its process: a restored room starts without one.
         room.egress = RoomOutputs { restream: false, ..lasting.outputs };
         if let Some(first) = room.participants.values_mut().next() {

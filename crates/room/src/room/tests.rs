@@ -104,6 +104,7 @@ fn run(script: &str) -> String {
                 let rel = Relations {
                     followed_by: asked.iter().copied().filter(|s| h.follows.contains(&(*s, u.id))).collect(),
                     blocked_by: asked.iter().copied().filter(|s| h.blocks.contains(&(*s, u.id))).collect(),
+                    clubs: Default::default(),
                 };
                 let now = h.now;
                 match h.room.as_mut().unwrap().join(now, u.clone(), rel, &asked, Grant::ALL) {

@@ -74,8 +74,7 @@ pub(crate) async fn visible_room_among(
     // Whether the caller may see a room depends on their relations to its moderators, and nobody else.
     let mut asked = also(&snapshot);
     asked.extend(snapshot.access.moderators.iter().copied());
-    let among = state.store.relations_among(session.account.id, &asked).await?;
-    let relations = Relations { followed_by: among.followed_by, blocked_by: among.blocked_by };
+    let (relations, _) = crate::visibility::relations(state, session.account.id, &asked, snapshot.access.club).await?;
     if !may_see(&snapshot.access, session.account.id, &relations) {
         return Err(ApiError::no_such_room());
     }
@@ -261,9 +260,8 @@ pub async fn hallway(State(state): State<AppState>, session: Session) -> Result<
         .iter()
         .flat_map(|s| s.access.moderators.iter().copied().chain(s.info.stage.iter().map(|m| m.user.id)))
         .collect();
-    let among = state.store.relations_among(me, &people).await?;
-    let following = among.following;
-    let relations = Relations { followed_by: among.followed_by, blocked_by: among.blocked_by };
+    let clubs = snapshots.iter().filter_map(|s| s.access.club);
+    let (relations, following) = crate::visibility::relations(&state, me, &people, clubs).await?;
     let mut rooms: Vec<(usize, RoomInfo)> = snapshots
         .into_iter()
         .filter(|s| may_see(&s.access, me, &relations))
@@ -406,8 +404,7 @@ pub async fn ping(
     };
     let access = access?;
     // The pinged must be able to come in: in a social room, followed by a moderator; never blocked by one.
-    let theirs = state.store.relations_among(target, &access.moderators).await?;
-    let relations = Relations { followed_by: theirs.followed_by, blocked_by: theirs.blocked_by };
+    let (relations, _) = crate::visibility::relations(&state, target, &access.moderators, access.club).await?;
     if !may_see(&access, target, &relations) {
         return Err(ApiError::forbidden("cannot_join", "That person cannot join this room."));
     }

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use stoa_proto::{ErrorBody, SearchResults, Suggestion, Suggestions, UserId};
-use stoa_room::{Relations, may_see};
+use stoa_room::may_see;
 use utoipa::IntoParams;
 
 /// Results of each kind.
@@ -75,8 +75,8 @@ pub async fn search(
         })
         .collect();
     let moderators: Vec<UserId> = matching.iter().flat_map(|s| s.access.moderators.iter().copied()).collect();
-    let among = state.store.relations_among(me, &moderators).await?;
-    let relations = Relations { followed_by: among.followed_by, blocked_by: among.blocked_by };
+    let clubs = matching.iter().filter_map(|s| s.access.club);
+    let (relations, _) = crate::visibility::relations(&state, me, &moderators, clubs).await?;
     let mut rooms: Vec<_> =
         matching.into_iter().filter(|s| may_see(&s.access, me, &relations)).map(|s| s.info.clone()).collect();
     rooms.sort_by(|a, b| b.listener_count.cmp(&a.listener_count).then(a.id.cmp(&b.id)));

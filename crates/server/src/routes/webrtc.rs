@@ -583,10 +583,11 @@ async fn end_unwelcome_players(state: &AppState, peers: &HttpPeers, room: &RoomI
         })
         .collect();
     for user in players {
-        let relations = match state.store.relations_among(user, &snapshot.access.moderators).await {
-            Ok(among) => stoa_room::Relations { followed_by: among.followed_by, blocked_by: among.blocked_by },
-            Err(_) => continue,
-        };
+        let relations =
+            match crate::visibility::relations(state, user, &snapshot.access.moderators, snapshot.access.club).await {
+                Ok((relations, _)) => relations,
+                Err(_) => continue,
+            };
         if !stoa_room::may_see(&snapshot.access, user, &relations) || snapshot.access.removed.contains(&user) {
             end_whep_where(
                 state,

@@ -4,7 +4,7 @@
 use super::backend::{Conn, DbRow, This};
 use crate::StoreError;
 use crate::clubs::*;
-use crate::common::{now, on_unique};
+use crate::common::{json_ids, now, on_unique};
 use async_trait::async_trait;
 use sqlx::Row;
 use stoa_proto::{ClubPolicy, ClubRole, ClubStanding, UserId, UserSummary};
@@ -539,6 +539,33 @@ impl Clubs for This {
             })
             .collect();
         Ok(ClubPeople { people, next_cursor: rows.last().filter(|_| more).map(|r| r.get(0)) })
+    }
+
+    async fn club_ties(&self, user: UserId, clubs: &[i64]) -> Result<ClubTiesRow, StoreError> {
+        if clubs.is_empty() {
+            return Ok(ClubTiesRow::default());
+        }
+        let list = json_ids(clubs.iter().copied());
+        let standing: Vec<(i64, String)> = sqlx::query_as(&format!(
+            "SELECT club_id, state FROM club_members WHERE user_id = $1 AND club_id IN {}",
+            super::backend::ids(2)
+        ))
+        .bind(user.0)
+        .bind(&list)
+        .fetch_all(self.pool())
+        .await?;
+        let following: Vec<(i64,)> = sqlx::query_as(&format!(
+            "SELECT club_id FROM club_follows WHERE user_id = $1 AND club_id IN {}",
+            super::backend::ids(2)
+        ))
+        .bind(user.0)
+        .bind(&list)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(ClubTiesRow {
+            standing: standing.into_iter().map(|(c, s)| (c, standing_of(&s))).collect(),
+            following: following.into_iter().map(|(c,)| c).collect(),
+        })
     }
 
     async fn club_admins(&self, club: i64) -> Result<Vec<UserId>, StoreError> {
