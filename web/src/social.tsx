@@ -557,6 +557,7 @@ export function Settings() {
     club_request: 'Someone asks to join a club I run',
     club_invite: 'I’m invited to a club',
     club_approved: 'A club lets me in',
+    club_room_started: 'A club I belong to or follow starts a room',
   };
   return (
     <section class="panel" aria-labelledby="settings-h">

@@ -241,7 +241,12 @@ invited: Array<string>,
 /**
  * What the room's mix goes to from the start (all off unless given).
  */
-outputs: RoomOutputs, };
+outputs: RoomOutputs, 
+/**
+ * The handle of a club to host the room (the caller must be one of its leaders, admins or owner).
+ * Then `social` means the club's followers and members, and `closed` its members only.
+ */
+club: string | null, };
 
 export type StageMember = { 
 /**
@@ -290,7 +295,12 @@ outputs: RoomOutputs,
  * About how many listen through the listen link (HLS players that fetched its recent segments from
  * this server).
  */
-public_listeners: number, };
+public_listeners: number, 
+/**
+ * The club that hosts it, if one does. Its visibility then speaks of the club: `social` is for the
+ * club's followers and members, `closed` for its members (and whoever the room invites).
+ */
+club: RoomClub | null, };
 
 export type RoomOutputs = { 
 /**
@@ -1205,6 +1215,16 @@ export type ClubJoined = {
  */
 standing: ClubStanding, };
 
+export type RoomClub = { 
+/**
+ * The club's handle.
+ */
+handle: string, 
+/**
+ * The club's name.
+ */
+name: string, };
+
 export type EventId = string;
 
 export type CreateEventRequest = { 
@@ -1344,7 +1364,7 @@ url: string,
  */
 webcal_url: string, };
 
-export type NotificationKind = "room_started" | "on_stage" | "event_started" | "event_changed" | "event_cancelled" | "cohost_invite" | "followed" | "pinged" | "room_invite" | "club_request" | "club_invite" | "club_approved";
+export type NotificationKind = "room_started" | "on_stage" | "event_started" | "event_changed" | "event_cancelled" | "cohost_invite" | "followed" | "pinged" | "room_invite" | "club_request" | "club_invite" | "club_approved" | "club_room_started";
 
 export type Notification = { 
 /**

@@ -74,6 +74,8 @@ pub enum ReplayOp {
         made_by: UserSummary,
         /// For a closed room, who may hear it.
         allowed: Vec<UserId>,
+        /// The club that hosts the room.
+        club: Option<i64>,
     },
     /// Stop recording.
     Stop,
@@ -123,7 +125,7 @@ pub fn replay_worker(
                 }
             };
             match op {
-                ReplayOp::Start { title, visibility, host, made_by, allowed } => {
+                ReplayOp::Start { title, visibility, host, made_by, allowed, club } => {
                     if current.is_some() {
                         continue;
                     }
@@ -148,6 +150,7 @@ pub fn replay_worker(
                         started_at_ms: crate::clock::now_ms(),
                         duration_ms: None,
                         report: None,
+                        club,
                     };
                     if let Err(e) = store.add_recording(&record).await {
                         tracing::error!(%room, error = %e, "cannot record the replay in the store");
@@ -277,6 +280,18 @@ pub async fn may_hear(
     let Some(viewer) = viewer else { return Ok(false) };
     if viewer.id == r.host.id || viewer.id == r.made_by.id {
         return Ok(true);
+    }
+    if let Some(club) = r.club {
+        // A club's room: as `stoa_room::may_see` has it, by the viewer's standing in the club now.
+        let ties = store.club_ties(viewer.id, &[club]).await?;
+        let standing = ties.standing.first().map(|(_, s)| *s);
+        let member = standing == Some(stoa_proto::ClubStanding::Member);
+        return Ok(match (standing, r.visibility) {
+            (Some(stoa_proto::ClubStanding::Banned), _) => false,
+            (_, Visibility::Open) => true,
+            (_, Visibility::Social) => member || !ties.following.is_empty(),
+            (_, Visibility::Closed) => member || r.allowed.contains(&viewer.id),
+        });
     }
     Ok(match r.visibility {
         Visibility::Open => true,

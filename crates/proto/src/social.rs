@@ -149,11 +149,13 @@ pub enum NotificationKind {
     ClubInvite,
     /// Your request to join a club was approved.
     ClubApproved,
+    /// A club you belong to or follow started a room.
+    ClubRoomStarted,
 }
 
 impl NotificationKind {
     /// Every kind, in the order settings show them.
-    pub const ALL: [NotificationKind; 12] = [
+    pub const ALL: [NotificationKind; 13] = [
         NotificationKind::RoomStarted,
         NotificationKind::OnStage,
         NotificationKind::EventStarted,
@@ -166,6 +168,7 @@ impl NotificationKind {
         NotificationKind::ClubRequest,
         NotificationKind::ClubInvite,
         NotificationKind::ClubApproved,
+        NotificationKind::ClubRoomStarted,
     ];
 
     /// The `snake_case` name, as on the wire and in the store.
@@ -183,6 +186,7 @@ impl NotificationKind {
             NotificationKind::ClubRequest => "club_request",
             NotificationKind::ClubInvite => "club_invite",
             NotificationKind::ClubApproved => "club_approved",
+            NotificationKind::ClubRoomStarted => "club_room_started",
         }
     }
 

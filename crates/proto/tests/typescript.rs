@@ -76,6 +76,7 @@ fn generate() -> String {
         SetClubRoleRequest::decl(&cfg),
         AnswerClubRequest::decl(&cfg),
         ClubJoined::decl(&cfg),
+        RoomClub::decl(&cfg),
         EventId::decl(&cfg),
         CreateEventRequest::decl(&cfg),
         UpdateEventRequest::decl(&cfg),

@@ -85,3 +85,39 @@ pub fn may_see(access: &Access, viewer: UserId, relations: &Relations) -> bool {
         (Visibility::Closed, Some(c)) => ties.member.contains(&c) || access.invited.contains(&viewer),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clubs_rooms_follow_the_clubs_ties_and_its_ban() {
+        let (host, member, follower, stranger, banned, guest) =
+            (UserId(1), UserId(2), UserId(3), UserId(4), UserId(5), UserId(6));
+        let access = |visibility| Access {
+            visibility,
+            moderators: vec![host],
+            invited: [guest].into(),
+            removed: HashSet::new(),
+            club: Some(7),
+        };
+        let ties = |who: UserId| {
+            let mut relations = Relations::default();
+            // Everyone is followed by the host: the rules of rooms no club hosts would let all into a social room.
+            relations.followed_by.insert(host);
+            match who {
+                UserId(2) => relations.clubs.member.insert(7),
+                UserId(3) => relations.clubs.following.insert(7),
+                UserId(5) => relations.clubs.banned.insert(7) && relations.clubs.following.insert(7),
+                _ => false,
+            };
+            relations
+        };
+        let seen =
+            |visibility| [member, follower, stranger, banned, guest].map(|u| may_see(&access(visibility), u, &ties(u)));
+        assert_eq!(seen(Visibility::Open), [true, true, true, false, true]);
+        assert_eq!(seen(Visibility::Social), [true, true, false, false, false]);
+        assert_eq!(seen(Visibility::Closed), [true, false, false, false, true]);
+        assert!(may_see(&access(Visibility::Closed), host, &ties(host)), "a moderator always may");
+    }
+}

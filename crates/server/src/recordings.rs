@@ -57,6 +57,7 @@ pub fn attach_report_window(state: &AppState, egress: RoomEgress, report: i64, r
             started_at_ms: r.created_at_ms - 300_000,
             duration_ms: Some(duration_ms),
             report: Some(report),
+            club: None,
         };
         match store.add_recording(&record).await {
             Ok(()) => tracing::info!(report, recording = %id, "the report's audio is attached"),

@@ -41,3 +41,6 @@ CREATE INDEX club_follows_by_user ON club_follows(user_id);
 
 -- News of a club (a request to join, an invitation, an approval) names the club by handle.
 ALTER TABLE notifications ADD COLUMN club TEXT;
+
+-- A replay or clip of a club's room: who may hear it depends on the club.
+ALTER TABLE recordings ADD COLUMN club_id BIGINT;

@@ -32,6 +32,9 @@ pub struct RecordingRecord {
     pub duration_ms: Option<i64>,
     /// The report it belongs to.
     pub report: Option<i64>,
+    /// The store's ID of the club that hosted the room, if one did: who may hear it then depends on the
+    /// club.
+    pub club: Option<i64>,
 }
 
 /// Replays, clips and report windows.

@@ -88,6 +88,8 @@ pub struct RoomAudience {
     pub invited: Vec<UserId>,
     /// Removed from it.
     pub removed: Vec<UserId>,
+    /// The store's ID of the club that hosts it, if one does.
+    pub club: Option<i64>,
 }
 
 /// Whom a fan-out tells.
@@ -95,6 +97,15 @@ pub struct RoomAudience {
 pub enum Audience {
     /// The actor's followers who may see the room.
     FollowersSeeing(RoomAudience),
+    /// The members and followers of the club that hosts the room, who may see it.
+    ClubSeeing {
+        /// The room.
+        room: RoomAudience,
+        /// The club's ID.
+        club: i64,
+        /// The club's handle.
+        handle: String,
+    },
     /// Those who RSVPed to the event and may still see it.
     Rsvps {
         /// The event.

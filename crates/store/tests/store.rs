@@ -436,6 +436,7 @@ async fn a_deleted_accounts_replays_and_clips_go_and_its_username_waits_30_days(
             started_at_ms: 1,
             duration_ms: Some(1),
             report: None,
+            club: None,
         };
     for r in [
         recording("bobsreplay", RecordingKind::Replay, &bobs, &bob, &bob),

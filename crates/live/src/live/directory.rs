@@ -28,6 +28,7 @@ impl Snapshot {
             moderators: self.access.moderators.clone(),
             invited: self.access.invited.iter().copied().collect(),
             removed: self.access.removed.iter().copied().collect(),
+            club: self.access.club,
         }
     }
 }

@@ -182,11 +182,13 @@ pub fn to_wire(row: &NotificationRow) -> Notification {
         NotificationKind::ClubRequest => format!("{who} asks to join {title}"),
         NotificationKind::ClubInvite => format!("{who} invited you to join {title}"),
         NotificationKind::ClubApproved => format!("You are now a member of {title}"),
+        NotificationKind::ClubRoomStarted => format!("{who} started a room in your club: {title}"),
     };
     let link = match (row.kind, &row.room, &row.event, &row.actor) {
         (NotificationKind::ClubRequest, ..) if row.club.is_some() => {
             format!("/c/{}/requests", row.club.as_deref().unwrap_or_default())
         }
+        (NotificationKind::ClubRoomStarted, Some(room), ..) => format!("/room/{room}"),
         _ if row.club.is_some() => format!("/c/{}", row.club.as_deref().unwrap_or_default()),
         (NotificationKind::Followed, _, _, Some(actor)) => format!("/u/{}", actor.username),
         (

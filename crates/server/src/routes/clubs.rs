@@ -154,6 +154,27 @@ fn summary(club: &ClubRow) -> ClubSummary {
     }
 }
 
+/// The club a new room (or event) is to be hosted by, if the caller may host for it (a leader, an admin or
+/// its owner), with its admins, who will be the room's moderators; 404 for a club the caller cannot see.
+pub(crate) async fn host_for(
+    state: &AppState,
+    session: &Session,
+    handle: &str,
+) -> Result<(stoa_room::ClubTag, Vec<UserId>), ApiError> {
+    let (club, membership) = find(state, session, handle).await?;
+    if club.suspended.is_some() {
+        return Err(no_such_club());
+    }
+    if !may(membership.member_role(), ClubAction::Host) {
+        return Err(ApiError::forbidden(
+            "not_club_leader",
+            "Only the club's leaders, admins and owner can start its rooms and schedule its events.",
+        ));
+    }
+    let admins = state.store.club_admins(club.id).await?;
+    Ok((stoa_room::ClubTag { id: club.id, handle: club.handle, name: club.name }, admins))
+}
+
 /// A person by username, or 404 (the same answer whether they never existed or were deleted).
 async fn person(state: &AppState, username: &str) -> Result<UserId, ApiError> {
     let name = username.trim().to_ascii_lowercase();

@@ -313,6 +313,7 @@ pub async fn make_clip(
         started_at_ms: crate::clock::now_ms() - duration_ms,
         duration_ms: Some(duration_ms),
         report: None,
+        club: snapshot.access.club,
     };
     state.store.add_recording(&record).await?;
     tracing::info!(clip = %clip, by = %session.account.username, "clip made");

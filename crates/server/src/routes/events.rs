@@ -476,6 +476,7 @@ pub async fn start_event(
             invited,
             hosts,
             outputs: Default::default(),
+            club: None,
         },
     );
     tracing::info!(event = %event.id, room = %room, by = %session.account.username, "event started");

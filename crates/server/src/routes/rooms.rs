@@ -103,15 +103,23 @@ pub async fn create_room(
         let e = stoa_room::CommandError::ListenLinkOpenOnly;
         return Err(ApiError::bad_request(e.code(), e.to_string()));
     }
+    let club = match &body.club {
+        Some(handle) => Some(crate::routes::clubs::host_for(&state, &session, handle).await?),
+        None => None,
+    };
     if body.visibility == stoa_proto::Visibility::Closed {
         invitations_quota(&state, creator.id, invited.len())?;
     }
     let id = record_room(&state, creator.id, ip, &title, body.visibility).await?;
+    let (club, hosts) = match club {
+        Some((tag, admins)) => (Some(tag), admins.into_iter().filter(|a| *a != creator.id).collect()),
+        None => (None, HashSet::new()),
+    };
     let info = open_room(
         &state,
         id.clone(),
         creator,
-        NewRoom { title, visibility: body.visibility, invited, hosts: HashSet::new(), outputs: body.outputs },
+        NewRoom { title, visibility: body.visibility, invited, hosts, outputs: body.outputs, club },
     );
     tracing::info!(room = %id, by = %session.account.username, visibility = ?body.visibility, "room created");
     Ok((StatusCode::CREATED, Json(info)))
@@ -127,6 +135,8 @@ pub(crate) struct NewRoom {
     pub hosts: HashSet<UserId>,
     /// What the room's mix goes to from the start.
     pub outputs: stoa_proto::RoomOutputs,
+    /// The club that hosts it.
+    pub club: Option<stoa_room::ClubTag>,
 }
 
 /// Records a new room in the store and returns its fresh ID, within the limits: rooms started per hour by
@@ -185,6 +195,10 @@ pub(crate) fn open_room(state: &AppState, id: RoomId, creator: UserSummary, new:
         Room::new(Instant::now(), id.clone(), new.title.clone(), new.visibility, creator.clone(), new.invited, config);
     room.set_hosts(new.hosts);
     room.init_outputs(new.outputs);
+    let club = new.club.clone();
+    if let Some(club) = new.club {
+        room.set_club(club);
+    }
     let handle = spawn_room(
         room,
         id.clone(),
@@ -214,6 +228,16 @@ pub(crate) fn open_room(state: &AppState, id: RoomId, creator: UserSummary, new:
                 })
                 .collect(),
         );
+    }
+    if let Some(club) = club {
+        // The club's members and followers first: whoever hears of the room this way is not told again as
+        // the host's follower.
+        state.notifier.fan_out(FanOut {
+            kind: NotificationKind::ClubRoomStarted,
+            actor: creator.id,
+            title: new.title.clone(),
+            audience: Audience::ClubSeeing { room: snapshot.audience(&id), club: club.id, handle: club.handle },
+        });
     }
     state.notifier.fan_out(FanOut {
         kind: NotificationKind::RoomStarted,
@@ -249,8 +273,8 @@ pub(crate) async fn resolve_in_order(state: &AppState, usernames: &[String]) -> 
 
 #[utoipa::path(get, path = "/api/v1/rooms", tag = "rooms", security(("bearer" = [])),
     responses((status = 200, body = Hallway), (status = 401, body = ErrorBody)))]
-/// The hallway: live rooms the caller may see. Rooms with more people the caller follows on stage come
-/// first, then larger audiences.
+/// The hallway: live rooms the caller may see. Rooms with more people the caller follows on stage (a room
+/// of a club they belong to or follow counting as one more) come first, then larger audiences.
 pub async fn hallway(State(state): State<AppState>, session: Session) -> Result<Json<Hallway>, ApiError> {
     let me = session.account.id;
     let snapshots = state.rooms.snapshots();
@@ -267,7 +291,11 @@ pub async fn hallway(State(state): State<AppState>, session: Session) -> Result<
         .filter(|s| may_see(&s.access, me, &relations))
         .map(|s| {
             let followed_on_stage = s.info.stage.iter().filter(|m| following.contains(&m.user.id)).count();
-            (followed_on_stage, s.info.clone())
+            // A room of a club the caller belongs to or follows counts as one more person they follow on
+            // stage.
+            let ties = &relations.clubs;
+            let my_club = s.access.club.is_some_and(|c| ties.member.contains(&c) || ties.following.contains(&c));
+            (followed_on_stage + usize::from(my_club), s.info.clone())
         })
         .collect();
     rooms.sort_by(|(fa, a), (fb, b)| fb.cmp(fa).then(b.listener_count.cmp(&a.listener_count)).then(a.id.cmp(&b.id)));

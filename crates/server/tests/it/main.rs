@@ -5,6 +5,7 @@
 mod accounts;
 mod bad_input;
 mod chat;
+mod club_rooms;
 mod clubs;
 mod common;
 mod community;

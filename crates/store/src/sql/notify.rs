@@ -38,6 +38,7 @@ fn about_room(kind: NotificationKind) -> bool {
     matches!(
         kind,
         NotificationKind::RoomStarted
+            | NotificationKind::ClubRoomStarted
             | NotificationKind::OnStage
             | NotificationKind::EventStarted
             | NotificationKind::Pinged
@@ -85,15 +86,22 @@ impl This {
                      AND d.kind = 'room_invite' AND d.created_at > $7 - 3600)"
                 }
                 // That someone started a room is told once an hour per host, however many rooms they start.
+                // That a club started a room is told once an hour per club, however many it starts.
+                NotificationKind::ClubRoomStarted => {
+                    "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = $4 \
+                     AND d.kind IN ('room_started', 'on_stage', 'event_started', 'club_room_started') AND d.created_at > $7 - 3600) \
+                     AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.club = $8 \
+                     AND d.kind = 'club_room_started' AND d.created_at > $7 - 3600)"
+                }
                 NotificationKind::RoomStarted => {
                     "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = $4 \
-                     AND d.kind IN ('room_started', 'on_stage', 'event_started') AND d.created_at > $7 - 3600) \
+                     AND d.kind IN ('room_started', 'on_stage', 'event_started', 'club_room_started') AND d.created_at > $7 - 3600) \
                      AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.actor = $3 \
                      AND d.kind = 'room_started' AND d.created_at > $7 - 3600)"
                 }
                 _ => {
                     "AND NOT EXISTS (SELECT 1 FROM notifications d WHERE d.user_id = j.value AND d.room_id = $4 \
-                     AND d.kind IN ('room_started', 'on_stage', 'event_started') AND d.created_at > $7 - 3600)"
+                     AND d.kind IN ('room_started', 'on_stage', 'event_started', 'club_room_started') AND d.created_at > $7 - 3600)"
                 }
             }
         } else if kind == NotificationKind::Followed {
@@ -142,6 +150,13 @@ impl This {
                 "SELECT id, follower FROM follows WHERE followee = CAST($1 AS INTEGER) AND id > $2 ORDER BY id LIMIT $3",
                 fan_out.actor.0.to_string(),
             ),
+            // A club's members and followers, each once, in order of their ID (the cursor).
+            Audience::ClubSeeing { club, .. } => (
+                "SELECT u, u FROM (SELECT user_id AS u FROM club_members WHERE club_id = CAST($1 AS INTEGER) \
+                 AND state = 'member' UNION SELECT user_id FROM club_follows WHERE club_id = CAST($1 AS INTEGER)) \
+                 AS c WHERE u > $2 ORDER BY u LIMIT $3",
+                club.to_string(),
+            ),
             Audience::Rsvps { event, .. } => {
                 ("SELECT id, user_id FROM rsvps WHERE event_id = $1 AND id > $2 ORDER BY id LIMIT $3", event.0.clone())
             }
@@ -155,31 +170,25 @@ impl This {
         let users = json_ids(rows.iter().map(|r| r.1));
         let stored = match &fan_out.audience {
             Audience::FollowersSeeing(room) => {
-                // The room rules, for each follower (`j.value`): not removed, not blocked by a moderator;
-                // open: anyone, social: followed by a moderator, closed: invited.
-                let filter = format!(
-                    "AND j.value NOT IN {removed} \
-                     AND NOT EXISTS (SELECT 1 FROM blocks mb WHERE mb.blocked = j.value AND mb.blocker IN {moderators}) \
-                     AND ($12 = 'open' \
-                          OR ($12 = 'social' AND EXISTS (SELECT 1 FROM follows mf WHERE mf.followee = j.value \
-                                                         AND mf.follower IN {moderators})) \
-                          OR ($12 = 'closed' AND j.value IN {invited}))",
-                    moderators = backend::ids(9),
-                    invited = backend::ids(10),
-                    removed = backend::ids(11),
-                );
-                let binds = [
-                    json_ids(room.moderators.iter().map(|u| u.0)),
-                    json_ids(room.invited.iter().map(|u| u.0)),
-                    json_ids(room.removed.iter().map(|u| u.0)),
-                    visibility_str(room.visibility).to_string(),
-                ];
+                let (filter, binds) = room_rules(room);
                 let told = Told {
                     kind: fan_out.kind,
                     actor: Some(fan_out.actor),
                     room: Some(&room.room),
                     event: None,
                     club: None,
+                    title: &fan_out.title,
+                };
+                self.insert_for(&users, told, &filter, &binds).await?
+            }
+            Audience::ClubSeeing { room, handle, .. } => {
+                let (filter, binds) = room_rules(room);
+                let told = Told {
+                    kind: fan_out.kind,
+                    actor: Some(fan_out.actor),
+                    room: Some(&room.room),
+                    event: None,
+                    club: Some(handle),
                     title: &fan_out.title,
                 };
                 self.insert_for(&users, told, &filter, &binds).await?
@@ -199,4 +208,37 @@ impl This {
         };
         Ok((stored, next))
     }
+}
+
+/// The room rules for each person told (`j.value`), as `stoa_room::may_see` has them: not removed, not
+/// blocked by a moderator, not banned by the hosting club; open: anyone; social: followed by a moderator,
+/// or for a club's room its followers and members; closed: invited, or for a club's room its members too.
+/// Parameters 9 to 13.
+fn room_rules(room: &RoomAudience) -> (String, Vec<String>) {
+    let filter = format!(
+        "AND j.value NOT IN {removed} \
+         AND NOT EXISTS (SELECT 1 FROM blocks mb WHERE mb.blocked = j.value AND mb.blocker IN {moderators}) \
+         AND NOT EXISTS (SELECT 1 FROM club_members cb WHERE cb.club_id = CAST($13 AS INTEGER) \
+                         AND cb.user_id = j.value AND cb.state = 'banned') \
+         AND ($12 = 'open' \
+              OR (CAST($13 AS INTEGER) = 0 AND $12 = 'social' AND EXISTS (SELECT 1 FROM follows mf \
+                  WHERE mf.followee = j.value AND mf.follower IN {moderators})) \
+              OR (CAST($13 AS INTEGER) = 0 AND $12 = 'closed' AND j.value IN {invited}) \
+              OR (CAST($13 AS INTEGER) <> 0 AND $12 IN ('social', 'closed') AND EXISTS (SELECT 1 FROM club_members cm \
+                  WHERE cm.club_id = CAST($13 AS INTEGER) AND cm.user_id = j.value AND cm.state = 'member')) \
+              OR (CAST($13 AS INTEGER) <> 0 AND $12 = 'social' AND EXISTS (SELECT 1 FROM club_follows cf \
+                  WHERE cf.club_id = CAST($13 AS INTEGER) AND cf.user_id = j.value)) \
+              OR (CAST($13 AS INTEGER) <> 0 AND $12 = 'closed' AND j.value IN {invited}))",
+        moderators = backend::ids(9),
+        invited = backend::ids(10),
+        removed = backend::ids(11),
+    );
+    let binds = vec![
+        json_ids(room.moderators.iter().map(|u| u.0)),
+        json_ids(room.invited.iter().map(|u| u.0)),
+        json_ids(room.removed.iter().map(|u| u.0)),
+        visibility_str(room.visibility).to_string(),
+        room.club.unwrap_or(0).to_string(),
+    ];
+    (filter, binds)
 }

@@ -9,7 +9,7 @@ use sqlx::Row;
 use stoa_proto::{RecordingKind, RoomId, UserId, UserSummary, Visibility};
 
 const COLUMNS: &str = "r.id, r.kind, r.room_id, r.title, r.visibility, h.id, h.username, h.display_name, \
-     m.id, m.username, m.display_name, r.allowed, r.file, r.started_at, r.duration_ms, r.report_id \
+     m.id, m.username, m.display_name, r.allowed, r.file, r.started_at, r.duration_ms, r.report_id, r.club_id \
      FROM recordings r JOIN users h ON h.id = r.host_id JOIN users m ON m.id = r.made_by";
 
 fn kind_str(k: RecordingKind) -> &'static str {
@@ -45,6 +45,7 @@ fn from_row(row: &DbRow) -> RecordingRecord {
         started_at_ms: row.get(13),
         duration_ms: row.get(14),
         report: row.get(15),
+        club: row.get(16),
     }
 }
 
@@ -55,7 +56,7 @@ impl Recordings for This {
         let allowed: Vec<String> = r.allowed.iter().map(|u| u.0.to_string()).collect();
         sqlx::query(
             "INSERT INTO recordings (id, kind, room_id, title, visibility, host_id, made_by, allowed, file, \
-             started_at, duration_ms, report_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             started_at, duration_ms, report_id, club_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&r.id)
         .bind(kind_str(r.kind))
@@ -69,6 +70,7 @@ impl Recordings for This {
         .bind(r.started_at_ms)
         .bind(r.duration_ms)
         .bind(r.report)
+        .bind(r.club)
         .execute(self.pool())
         .await?;
         Ok(())

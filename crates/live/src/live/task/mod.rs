@@ -540,6 +540,7 @@ impl RoomTask {
                 made_by: made_by.unwrap_or_else(|| host.clone()),
                 host,
                 allowed,
+                club: access.club,
             }
         } else {
             crate::recordings::ReplayOp::Stop
