@@ -299,6 +299,7 @@ public_listeners: number,
 /**
  * The club that hosts it, if one does. Its visibility then speaks of the club: `social` is for the
  * club's followers and members, `closed` for its members (and whoever the room invites).
+ * (Boxed: a room's events carry its info, and most rooms have no club.)
  */
 club: RoomClub | null, };
 

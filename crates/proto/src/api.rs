@@ -281,8 +281,9 @@ pub struct RoomInfo {
     pub public_listeners: u32,
     /// The club that hosts it, if one does. Its visibility then speaks of the club: `social` is for the
     /// club's followers and members, `closed` for its members (and whoever the room invites).
+    /// (Boxed: a room's events carry its info, and most rooms have no club.)
     #[serde(default)]
-    pub club: Option<crate::RoomClub>,
+    pub club: Option<Box<crate::RoomClub>>,
 }
 
 /// `GET /api/v1/rooms`: the live rooms the caller may see, rooms with people they follow on stage first.

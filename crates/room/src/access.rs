@@ -16,9 +16,10 @@ pub struct Relations {
     pub followed_by: HashSet<UserId>,
     /// Those of the others who block this user.
     pub blocked_by: HashSet<UserId>,
-    /// This user's ties to the clubs that host the rooms in question.
+    /// This user's ties to the clubs that host the rooms in question (boxed: relations travel in the room's
+    /// inputs, and are mostly empty of clubs).
     #[serde(default)]
-    pub clubs: ClubTies,
+    pub clubs: Box<ClubTies>,
 }
 
 /// One user's ties to some clubs (by the store's club ID): loaded for the clubs of the rooms in question.

@@ -261,7 +261,10 @@ impl Room {
             hand_mode: self.hand_mode,
             outputs: self.egress,
             public_listeners: self.public_listeners,
-            club: self.club.as_ref().map(|c| stoa_proto::RoomClub { handle: c.handle.clone(), name: c.name.clone() }),
+            club: self
+                .club
+                .as_ref()
+                .map(|c| Box::new(stoa_proto::RoomClub { handle: c.handle.clone(), name: c.name.clone() })),
         }
     }
 
