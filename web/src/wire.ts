@@ -1226,6 +1226,16 @@ handle: string,
  */
 name: string, };
 
+export type ClubSuggestion = { 
+/**
+ * The club.
+ */
+club: ClubSummary, 
+/**
+ * How many of the people the caller follows are members.
+ */
+members_you_follow: number, };
+
 export type EventId = string;
 
 export type CreateEventRequest = { 
@@ -1537,7 +1547,11 @@ rooms: Array<RoomInfo>,
 /**
  * Upcoming and live events, by title and description.
  */
-events: Array<EventInfo>, };
+events: Array<EventInfo>, 
+/**
+ * Clubs, by handle, name and description.
+ */
+clubs: Array<ClubSummary>, };
 
 export type Suggestion = { 
 /**
@@ -1561,7 +1575,12 @@ export type Suggestions = {
 /**
  * People to follow, most-followed first.
  */
-people: Array<Suggestion>, };
+people: Array<Suggestion>, 
+/**
+ * Clubs that people the caller follows belong to, and the caller neither belongs to nor follows: the
+ * most such people first.
+ */
+clubs: Array<ClubSuggestion>, };
 
 export type Preview = { 
 /**

@@ -331,6 +331,9 @@ pub struct SearchResults {
     pub rooms: Vec<RoomInfo>,
     /// Upcoming and live events, by title and description.
     pub events: Vec<EventInfo>,
+    /// Clubs, by handle, name and description.
+    #[serde(default)]
+    pub clubs: Vec<crate::ClubSummary>,
 }
 
 /// Someone suggested to follow.
@@ -351,6 +354,19 @@ pub struct Suggestion {
 pub struct Suggestions {
     /// People to follow, most-followed first.
     pub people: Vec<Suggestion>,
+    /// Clubs that people the caller follows belong to, and the caller neither belongs to nor follows: the
+    /// most such people first.
+    #[serde(default)]
+    pub clubs: Vec<ClubSuggestion>,
+}
+
+/// A club suggested to join or follow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+pub struct ClubSuggestion {
+    /// The club.
+    pub club: crate::ClubSummary,
+    /// How many of the people the caller follows are members.
+    pub members_you_follow: u32,
 }
 
 /// `GET /api/v1/rooms/{id}/preview` and `GET /api/v1/events/{id}/preview`: what anyone, signed in or not,

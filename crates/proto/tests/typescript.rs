@@ -77,6 +77,7 @@ fn generate() -> String {
         AnswerClubRequest::decl(&cfg),
         ClubJoined::decl(&cfg),
         RoomClub::decl(&cfg),
+        ClubSuggestion::decl(&cfg),
         EventId::decl(&cfg),
         CreateEventRequest::decl(&cfg),
         UpdateEventRequest::decl(&cfg),

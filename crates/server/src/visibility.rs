@@ -31,5 +31,8 @@ pub async fn relations(
         }
         ties.following.extend(row.following);
     }
-    Ok((Relations { followed_by: among.followed_by, blocked_by: among.blocked_by, clubs: Box::new(ties) }, among.following))
+    Ok((
+        Relations { followed_by: among.followed_by, blocked_by: among.blocked_by, clubs: Box::new(ties) },
+        among.following,
+    ))
 }

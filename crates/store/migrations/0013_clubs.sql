@@ -50,3 +50,18 @@ ALTER TABLE notifications ADD COLUMN club TEXT;
 
 -- A replay or clip of a club's room: who may hear it depends on the club.
 ALTER TABLE recordings ADD COLUMN club_id INTEGER;
+
+-- Search: clubs by the words of their handle (underscores separate them), name and description, prefixes
+-- included, as users_fts and events_fts.
+CREATE VIRTUAL TABLE clubs_fts USING fts5(handle, name, description, content='clubs', content_rowid='id',
+    tokenize = "unicode61 remove_diacritics 2 separators '_'", prefix = '1 2 3');
+CREATE TRIGGER clubs_fts_insert AFTER INSERT ON clubs BEGIN
+    INSERT INTO clubs_fts(rowid, handle, name, description) VALUES (new.id, new.handle, new.name, new.description);
+END;
+CREATE TRIGGER clubs_fts_update AFTER UPDATE OF handle, name, description ON clubs BEGIN
+    INSERT INTO clubs_fts(clubs_fts, rowid, handle, name, description) VALUES ('delete', old.id, old.handle, old.name, old.description);
+    INSERT INTO clubs_fts(rowid, handle, name, description) VALUES (new.id, new.handle, new.name, new.description);
+END;
+CREATE TRIGGER clubs_fts_delete AFTER DELETE ON clubs BEGIN
+    INSERT INTO clubs_fts(clubs_fts, rowid, handle, name, description) VALUES ('delete', old.id, old.handle, old.name, old.description);
+END;

@@ -44,3 +44,7 @@ ALTER TABLE notifications ADD COLUMN club TEXT;
 
 -- A replay or clip of a club's room: who may hear it depends on the club.
 ALTER TABLE recordings ADD COLUMN club_id BIGINT;
+
+-- Search: clubs by the words of their handle, name and description, prefixes included.
+CREATE INDEX clubs_search ON clubs USING GIN
+    (to_tsvector('simple', replace(handle, '_', ' ') || ' ' || name || ' ' || description));

@@ -263,6 +263,12 @@ pub trait Clubs: Send + Sync {
     /// `user`'s standing in each of `clubs` where they have one, and which of them they follow: what the
     /// rooms those clubs host need to decide whether `user` may see them.
     async fn club_ties(&self, user: UserId, clubs: &[i64]) -> Result<ClubTiesRow, StoreError>;
+    /// Clubs whose handle, name or description match `fts` (the route's full-text query, as for people),
+    /// best first, suspended ones left out.
+    async fn search_clubs(&self, fts: &str, limit: u32) -> Result<Vec<ClubRow>, StoreError>;
+    /// Clubs that people `viewer` follows are members of and `viewer` is not in (nor banned from, nor
+    /// following), with how many such people each: the most first. Suspended clubs left out.
+    async fn suggested_clubs(&self, viewer: UserId, limit: u32) -> Result<Vec<(ClubRow, u32)>, StoreError>;
     /// The club's owner and admins.
     async fn club_admins(&self, club: i64) -> Result<Vec<UserId>, StoreError>;
     /// The clubs `user` is a member of, and with `own` also those they are invited to or asked to join,

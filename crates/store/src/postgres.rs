@@ -99,6 +99,16 @@ pub(crate) fn people_matching(n: usize, limit: u32) -> String {
     )
 }
 
+/// Clubs whose handle, name or description match the query bound as parameter `n`: the `limit` best by
+/// `ts_rank`, as `hit` (the club's ID) and `score` (lower is better).
+pub(crate) fn clubs_matching(n: usize, limit: u32) -> String {
+    let document = "to_tsvector('simple', replace(handle, '_', ' ') || ' ' || name || ' ' || description)";
+    format!(
+        "(SELECT id AS hit, -ts_rank({document}, to_tsquery('simple', ${n})) AS score FROM clubs \
+         WHERE {document} @@ to_tsquery('simple', ${n}) ORDER BY score LIMIT {limit})"
+    )
+}
+
 /// Events whose title or description match the query bound as parameter `n`: the `limit` best by `ts_rank`,
 /// as `hit` (the event's rowid) and `score` (lower is better).
 pub(crate) fn events_matching(n: usize, limit: u32) -> String {

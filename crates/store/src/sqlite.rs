@@ -134,6 +134,14 @@ pub(crate) fn events_matching(n: usize, limit: u32) -> String {
     )
 }
 
+/// Clubs whose handle, name or description match the query bound as parameter `n`: the `limit` best by
+/// bm25, as `hit` (the club's ID) and `score` (lower is better).
+pub(crate) fn clubs_matching(n: usize, limit: u32) -> String {
+    format!(
+        "(SELECT rowid AS hit, rank AS score FROM clubs_fts WHERE clubs_fts MATCH ${n} ORDER BY rank LIMIT {limit})"
+    )
+}
+
 /// Run with the account's ID as `$1` when it is deleted: its update's trigger indexed the anonymous stand-in,
 /// which search is not to find.
 pub(crate) const FORGET_IN_SEARCH: Option<&str> = Some(

@@ -144,7 +144,7 @@ fn club_avatar_path(handle: &str, version: i64) -> String {
     format!("/api/v1/clubs/{handle}/avatar?v={version}")
 }
 
-fn summary(club: &ClubRow) -> ClubSummary {
+pub(crate) fn summary(club: &ClubRow) -> ClubSummary {
     ClubSummary {
         handle: club.handle.clone(),
         name: club.name.clone(),

@@ -42,7 +42,8 @@ pub fn fts_query(q: &str) -> String {
 #[utoipa::path(get, path = "/api/v1/search", tag = "search", security(("bearer" = [])),
     params(SearchQuery),
     responses((status = 200, body = SearchResults), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-/// People by username or display name, live rooms by title, upcoming events by title and description:
+/// People by username or display name, live rooms by title, upcoming events by title and description,
+/// clubs by handle, name and description:
 /// only what the caller may see, best matches first.
 pub async fn search(
     State(state): State<AppState>,
@@ -57,10 +58,16 @@ pub async fn search(
     }
     let fts = fts_query(&q.q);
     if fts.is_empty() {
-        return Ok(Json(SearchResults { people: Vec::new(), rooms: Vec::new(), events: Vec::new() }));
+        return Ok(Json(SearchResults {
+            people: Vec::new(),
+            rooms: Vec::new(),
+            events: Vec::new(),
+            clubs: Vec::new(),
+        }));
     }
     let people = state.store.search_people(me, &fts, RESULTS).await?;
     let events = state.store.search_events(me, &fts, crate::clock::now_secs(), RESULTS).await?;
+    let clubs = state.store.search_clubs(&fts, RESULTS).await?.iter().map(crate::routes::clubs::summary).collect();
     // Live rooms are in memory: their titles are matched word by word, each word of the query a prefix of
     // a word of the title.
     let words: Vec<String> =
@@ -75,22 +82,28 @@ pub async fn search(
         })
         .collect();
     let moderators: Vec<UserId> = matching.iter().flat_map(|s| s.access.moderators.iter().copied()).collect();
-    let clubs = matching.iter().filter_map(|s| s.access.club);
-    let (relations, _) = crate::visibility::relations(&state, me, &moderators, clubs).await?;
+    let hosts = matching.iter().filter_map(|s| s.access.club);
+    let (relations, _) = crate::visibility::relations(&state, me, &moderators, hosts).await?;
     let mut rooms: Vec<_> =
         matching.into_iter().filter(|s| may_see(&s.access, me, &relations)).map(|s| s.info.clone()).collect();
     rooms.sort_by(|a, b| b.listener_count.cmp(&a.listener_count).then(a.id.cmp(&b.id)));
     rooms.truncate(RESULTS as usize);
-    Ok(Json(SearchResults { people, rooms, events: events.iter().map(|e| event_info(&state, e, me)).collect() }))
+    Ok(Json(SearchResults { people, rooms, events: events.iter().map(|e| event_info(&state, e, me)).collect(), clubs }))
 }
 
 #[utoipa::path(get, path = "/api/v1/suggestions", tag = "search", security(("bearer" = [])),
     responses((status = 200, body = Suggestions), (status = 401, body = ErrorBody)))]
 /// People to follow: followed by the people the caller follows, and whoever invited the caller; never
-/// someone the caller follows, blocks or is blocked by; most-followed first.
+/// someone the caller follows, blocks or is blocked by; most-followed first. And clubs that people the
+/// caller follows belong to.
 pub async fn suggestions(State(state): State<AppState>, session: Session) -> Result<Json<Suggestions>, ApiError> {
     let rows = state.store.suggestions(session.account.id, RESULTS).await?;
+    let clubs = state.store.suggested_clubs(session.account.id, RESULTS).await?;
     Ok(Json(Suggestions {
+        clubs: clubs
+            .iter()
+            .map(|(c, n)| stoa_proto::ClubSuggestion { club: crate::routes::clubs::summary(c), members_you_follow: *n })
+            .collect(),
         people: rows
             .into_iter()
             .map(|r| Suggestion {

@@ -352,3 +352,47 @@ async fn a_read_token_sees_clubs_and_changes_none_and_a_deleted_owner_is_succeed
     assert_eq!((b["owner"]["username"].as_str(), b["you"]["role"].as_str()), (Some("bob"), Some("owner")));
     assert_eq!(b["members"], 1);
 }
+
+#[tokio::test]
+async fn search_finds_clubs_by_handle_name_and_description_and_suggestions_follow_the_people_you_follow() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let bob = server.user("bob").await;
+    let (s, _) = ann
+        .post(
+            "/api/v1/clubs",
+            json!({"handle": "night_owls", "name": "Late Talkers", "description": "Jazz after midnight", "policy": "open"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    make(&ann, "daybreak", "open").await;
+    for q in ["owls", "night", "late talk", "jazz", "midni"] {
+        let (_, found) = bob.get(&format!("/api/v1/search?q={q}")).await;
+        let handles: Vec<&str> =
+            found["clubs"].as_array().unwrap().iter().map(|c| c["handle"].as_str().unwrap()).collect();
+        assert_eq!(handles, ["night_owls"], "{q}");
+    }
+    // An edit is found at once, and the old words no longer are.
+    ann.patch("/api/v1/clubs/night_owls", json!({"description": "Blues"})).await;
+    let (_, found) = bob.get("/api/v1/search?q=jazz").await;
+    assert_eq!(found["clubs"], json!([]));
+    let (_, found) = bob.get("/api/v1/search?q=blues").await;
+    assert_eq!(found["clubs"][0]["handle"], "night_owls");
+
+    // Suggestions: the clubs of the people bob follows, until he joins or follows them.
+    let (_, s) = bob.get("/api/v1/suggestions").await;
+    assert_eq!(s["clubs"], json!([]));
+    bob.follow(&ann).await;
+    let (_, s) = bob.get("/api/v1/suggestions").await;
+    let suggested: Vec<(&str, i64)> = s["clubs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["club"]["handle"].as_str().unwrap(), c["members_you_follow"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(suggested, [("night_owls", 1), ("daybreak", 1)]);
+    bob.post_empty("/api/v1/clubs/daybreak/follow").await;
+    bob.post_empty("/api/v1/clubs/night_owls/join").await;
+    let (_, s) = bob.get("/api/v1/suggestions").await;
+    assert_eq!(s["clubs"], json!([]));
+}

@@ -568,6 +568,37 @@ impl Clubs for This {
         })
     }
 
+    async fn search_clubs(&self, fts: &str, limit: u32) -> Result<Vec<ClubRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} JOIN {} m ON m.hit = c.id WHERE c.suspended_at IS NULL ORDER BY m.score, c.id LIMIT $2",
+            super::backend::clubs_matching(1, 200)
+        ))
+        .bind(super::backend::fts(fts))
+        .bind(i64::from(limit.clamp(1, 50)))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|r| club_from(r, 0)).collect())
+    }
+
+    async fn suggested_clubs(&self, viewer: UserId, limit: u32) -> Result<Vec<(ClubRow, u32)>, StoreError> {
+        // From the people the viewer follows (at most the 2,000 most recent), to their clubs.
+        let rows = sqlx::query(&format!(
+            "SELECT s.n, {COLUMNS} JOIN (SELECT m.club_id AS club, COUNT(*) AS n FROM \
+               (SELECT followee FROM follows WHERE follower = $1 ORDER BY id DESC LIMIT 2000) f \
+               JOIN club_members m ON m.user_id = f.followee AND m.state = 'member' GROUP BY m.club_id) s \
+             ON s.club = c.id \
+             WHERE c.suspended_at IS NULL \
+               AND NOT EXISTS (SELECT 1 FROM club_members x WHERE x.club_id = c.id AND x.user_id = $1) \
+               AND NOT EXISTS (SELECT 1 FROM club_follows x WHERE x.club_id = c.id AND x.user_id = $1) \
+             ORDER BY s.n DESC, c.id LIMIT $2"
+        ))
+        .bind(viewer.0)
+        .bind(i64::from(limit.clamp(1, 50)))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|r| (club_from(r, 1), r.get::<i64, _>(0) as u32)).collect())
+    }
+
     async fn club_admins(&self, club: i64) -> Result<Vec<UserId>, StoreError> {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT user_id FROM club_members WHERE club_id = $1 AND state = 'member' AND role IN ('owner', 'admin') \
