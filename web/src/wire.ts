@@ -1236,6 +1236,38 @@ club: ClubSummary,
  */
 members_you_follow: number, };
 
+export type AdminClub = { 
+/**
+ * The club.
+ */
+club: ClubSummary, 
+/**
+ * Its owner.
+ */
+owner: UserSummary, 
+/**
+ * How many follow it.
+ */
+followers: number, 
+/**
+ * Why it is suspended, if it is.
+ */
+suspended: string | null, 
+/**
+ * When it was made, Unix seconds.
+ */
+created_at: number, };
+
+export type AdminClubs = { 
+/**
+ * This page.
+ */
+clubs: Array<AdminClub>, 
+/**
+ * Pass as `cursor` for the next page; absent on the last.
+ */
+next_cursor: number | null, };
+
 export type EventId = string;
 
 export type CreateEventRequest = { 

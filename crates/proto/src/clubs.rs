@@ -210,3 +210,27 @@ pub struct RoomClub {
     /// The club's name.
     pub name: String,
 }
+
+/// A club as the server's admins see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct AdminClub {
+    /// The club.
+    pub club: ClubSummary,
+    /// Its owner.
+    pub owner: UserSummary,
+    /// How many follow it.
+    pub followers: i64,
+    /// Why it is suspended, if it is.
+    pub suspended: Option<String>,
+    /// When it was made, Unix seconds.
+    pub created_at: i64,
+}
+
+/// `GET /api/v1/admin/clubs`: newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct AdminClubs {
+    /// This page.
+    pub clubs: Vec<AdminClub>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<i64>,
+}

@@ -78,6 +78,8 @@ fn generate() -> String {
         ClubJoined::decl(&cfg),
         RoomClub::decl(&cfg),
         ClubSuggestion::decl(&cfg),
+        AdminClub::decl(&cfg),
+        AdminClubs::decl(&cfg),
         EventId::decl(&cfg),
         CreateEventRequest::decl(&cfg),
         UpdateEventRequest::decl(&cfg),

@@ -162,6 +162,17 @@ async fn apply(state: &AppState, action: &str, subject: &str, detail: &str, admi
                 tracing::info!(user, "suspended user thrown out of live rooms");
             }
         }
+        admin_action::SUSPEND_CLUB => {
+            // Every node ends the club's rooms it runs.
+            if let Ok(club) = subject.parse::<i64>() {
+                for room in state.rooms.handles().into_iter().filter(|r| !r.remote) {
+                    if room.snapshot.borrow().access.club == Some(club) {
+                        crate::live::tell(&room.tx, crate::live::RoomRequest::AdminEnd { admin }).await;
+                    }
+                }
+                tracing::info!(club, "a suspended club's live rooms ended");
+            }
+        }
         admin_action::END_ROOM => {
             // Every node tails the log: each acts on the rooms it runs.
             if let Some(room) = state.rooms.get(&RoomId(subject.to_string())).filter(|r| !r.remote) {

@@ -72,6 +72,28 @@ pub enum AdminCommand {
         /// The username.
         username: String,
     },
+    /// List the clubs, newest first, suspended ones marked.
+    Clubs {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Suspend a club: hidden from everyone but the admins, its live rooms ended within a second.
+    SuspendClub {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The club's handle.
+        handle: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a club's suspension.
+    UnsuspendClub {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The club's handle.
+        handle: String,
+    },
     /// End a live room.
     EndRoom {
         #[command(flatten)]
@@ -276,6 +298,44 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
                 bail!("{username} is not suspended");
             }
             println!("{username} can sign in again.");
+        }
+        AdminCommand::Clubs { common } => {
+            let (store, _) = open(&common).await?;
+            let mut cursor = None;
+            loop {
+                let page = store.all_clubs(cursor, 200).await?;
+                for c in &page {
+                    let suspended = c.suspended.as_deref().map(|r| format!("  SUSPENDED: {r}")).unwrap_or_default();
+                    println!(
+                        "{:<20}  {:<30}  owner {:<20}  {} members{suspended}",
+                        c.handle, c.name, c.owner.username, c.members
+                    );
+                }
+                match page.last() {
+                    Some(last) if page.len() == 200 => cursor = Some(last.id),
+                    _ => break,
+                }
+            }
+        }
+        AdminCommand::SuspendClub { common, handle, reason } => {
+            let (store, _) = open(&common).await?;
+            let reason = reason.trim();
+            if reason.is_empty() || reason.chars().count() > stoa_proto::limits::ADMIN_NOTE.max {
+                bail!("a reason has 1 to {} characters", stoa_proto::limits::ADMIN_NOTE.max);
+            }
+            let club = store.club(&handle).await?.ok_or_else(|| anyhow::anyhow!("no club {handle}"))?;
+            if !store.suspend_club(club.id, None, Some(reason)).await? {
+                bail!("{handle} is already suspended");
+            }
+            println!("{handle} is suspended: hidden, and its live rooms end within a second.");
+        }
+        AdminCommand::UnsuspendClub { common, handle } => {
+            let (store, _) = open(&common).await?;
+            let club = store.club(&handle).await?.ok_or_else(|| anyhow::anyhow!("no club {handle}"))?;
+            if !store.suspend_club(club.id, None, None).await? {
+                bail!("{handle} is not suspended");
+            }
+            println!("{handle} is visible again.");
         }
         AdminCommand::EndRoom { common, room } => {
             let (store, _) = open(&common).await?;

@@ -269,6 +269,11 @@ pub trait Clubs: Send + Sync {
     /// Clubs that people `viewer` follows are members of and `viewer` is not in (nor banned from, nor
     /// following), with how many such people each: the most first. Suspended clubs left out.
     async fn suggested_clubs(&self, viewer: UserId, limit: u32) -> Result<Vec<(ClubRow, u32)>, StoreError>;
+    /// Suspends a club (`Some(reason)`) or lifts its suspension (`None`), and writes the admins' log, in one
+    /// transaction. False if it already was (or was not) suspended.
+    async fn suspend_club(&self, club: i64, admin: Option<UserId>, reason: Option<&str>) -> Result<bool, StoreError>;
+    /// Every club, suspended ones included, newest first: the admins' list.
+    async fn all_clubs(&self, cursor: Option<i64>, limit: u32) -> Result<Vec<ClubRow>, StoreError>;
     /// The club's owner and admins.
     async fn club_admins(&self, club: i64) -> Result<Vec<UserId>, StoreError>;
     /// The clubs `user` is a member of, and with `own` also those they are invited to or asked to join,

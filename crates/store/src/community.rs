@@ -88,6 +88,10 @@ pub mod admin_action {
     pub const ADD_WEBHOOK: &str = "add_webhook";
     /// A webhook removed (subject: its ID).
     pub const REMOVE_WEBHOOK: &str = "remove_webhook";
+    /// A club suspended (subject: the club's ID; detail: the reason): its live rooms end.
+    pub const SUSPEND_CLUB: &str = "suspend_club";
+    /// A club's suspension lifted (subject: the club's ID).
+    pub const UNSUSPEND_CLUB: &str = "unsuspend_club";
 }
 
 /// The store's part for moderation, reports, administration and account settings.

@@ -2,8 +2,8 @@
 //! schemas, so that it cannot drift from the code.
 
 use crate::routes::{
-    account, accounts, admin, avatars, clubs, egress, events, meta, moderation, notifications, restream, rooms, search,
-    share, tokens, users, webhooks, webrtc,
+    account, accounts, admin, avatars, club_admin, clubs, egress, events, meta, moderation, notifications, restream,
+    rooms, search, share, tokens, users, webhooks, webrtc,
 };
 use axum::routing::get;
 use axum::{Json, Router};
@@ -29,7 +29,7 @@ use utoipa::{Modify, OpenApi};
         clubs::create_club, clubs::club, clubs::update_club, clubs::join, clubs::leave, clubs::follow, clubs::unfollow,
         clubs::members, clubs::requests, clubs::invitations, clubs::bans, clubs::answer_request, clubs::invite,
         clubs::withdraw_invitation, clubs::set_role, clubs::remove_member, clubs::ban, clubs::unban, clubs::transfer,
-        clubs::clubs_of_user, clubs::my_clubs,
+        clubs::clubs_of_user, clubs::my_clubs, club_admin::clubs, club_admin::suspend, club_admin::unsuspend,
         avatars::upload, avatars::remove, avatars::serve,
         share::room_preview, share::event_preview,
         moderation::moderation_log, moderation::report,

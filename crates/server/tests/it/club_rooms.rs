@@ -137,3 +137,43 @@ async fn a_followers_room_is_for_the_clubs_followers_and_members_and_a_ban_keeps
     let banned: Vec<_> = all(false).into_iter().map(|(k, v)| (k, v || k == "preview")).collect();
     assert_eq!(sees(&eve, &open, "Townhall").await, banned);
 }
+
+#[tokio::test]
+async fn a_suspended_club_is_hidden_from_all_but_the_admins_and_its_live_rooms_end() {
+    let server = TestServer::start().await;
+    let operator = server.admin().await;
+    let [ann, bob, ..] = the_club(&server).await;
+    let (_, info) =
+        ann.post("/api/v1/rooms", json!({"title": "Last call", "visibility": "closed", "club": "inner"})).await;
+    let id = info["id"].as_str().unwrap().to_string();
+    let mut host = ann.join(&id).await.unwrap();
+    host.expect("joined").await;
+
+    let (s, _) = bob.post("/api/v1/admin/clubs/inner/suspend", json!({"reason": "spam"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "the admin console is not for members");
+    let (s, b) = operator.post("/api/v1/admin/clubs/inner/suspend", json!({"reason": "spam"})).await;
+    assert_eq!((s, b["suspended"].as_str()), (StatusCode::OK, Some("spam")), "{b}");
+    let (s, _) = operator.post("/api/v1/admin/clubs/inner/suspend", json!({"reason": "again"})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    host.expect("room_ended").await;
+
+    for c in [&ann, &bob] {
+        let (s, _) = c.get("/api/v1/clubs/inner").await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{}", c.username);
+        let (_, mine) = c.get("/api/v1/me/clubs").await;
+        assert_eq!(mine["clubs"], json!([]));
+        let (_, found) = c.get("/api/v1/search?q=inner").await;
+        assert_eq!(found["clubs"], json!([]));
+    }
+    let (s, _) = ann.post("/api/v1/rooms", json!({"title": "Again", "visibility": "open", "club": "inner"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, b) = operator.get("/api/v1/clubs/inner").await;
+    assert_eq!(s, StatusCode::OK, "the server's admins still see it: {b}");
+    let (_, list) = operator.get("/api/v1/admin/clubs").await;
+    assert_eq!(list["clubs"][0]["club"]["handle"], "inner");
+
+    let (s, _) = operator.post_empty("/api/v1/admin/clubs/inner/unsuspend").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = bob.get("/api/v1/clubs/inner").await;
+    assert_eq!(s, StatusCode::OK);
+}

@@ -287,6 +287,45 @@ async fn admin_commands_act_on_a_running_server_within_a_second() {
     let (ok, _, err) = admin(dir.path(), &["suspend", "nobody", "--data", d, "--reason", "x"]);
     assert!(!ok && err.contains("no user named nobody"), "{err}");
 
+    // Clubs: listed, and suspended from the command line, which ends their live rooms on the server.
+    let made = http
+        .post(format!("{base}/api/v1/clubs"))
+        .bearer_auth(&root)
+        .json(&json!({"handle": "townies", "name": "Townies", "policy": "open"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), reqwest::StatusCode::CREATED);
+    let club_room: serde_json::Value = http
+        .post(format!("{base}/api/v1/rooms"))
+        .bearer_auth(&root)
+        .json(&json!({"title": "Townies live", "visibility": "open", "club": "townies"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let club_room = club_room["id"].as_str().unwrap().to_string();
+    let (ok, out, err) = admin(dir.path(), &["clubs", "--data", d]);
+    assert!(ok && out.contains("townies") && !out.contains("SUSPENDED"), "{out}{err}");
+    let (ok, out, err) = admin(dir.path(), &["suspend-club", "townies", "--data", d, "--reason", "Spam."]);
+    assert!(ok && out.contains("suspended"), "{out}{err}");
+    let (ok, out, _) = admin(dir.path(), &["clubs", "--data", d]);
+    assert!(ok && out.contains("SUSPENDED: Spam."), "{out}");
+    let mut ended = false;
+    for _ in 0..50 {
+        let r = http.get(format!("{base}/api/v1/rooms/{club_room}")).bearer_auth(&root).send().await.unwrap();
+        if r.status() == reqwest::StatusCode::NOT_FOUND {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ended, "the suspended club's room ended");
+    let (ok, _, err) = admin(dir.path(), &["suspend-club", "nothere", "--data", d, "--reason", "x"]);
+    assert!(!ok && err.contains("no club nothere"), "{err}");
+
     // Settings: the server takes them within a second.
     let (ok, out, err) = admin(dir.path(), &["settings", "--data", d, "--invite-quota", "0"]);
     assert!(ok && out.contains("invite_quota = 0"), "{out}{err}");

@@ -5,6 +5,7 @@ use super::backend::{Conn, DbRow, This};
 use crate::StoreError;
 use crate::clubs::*;
 use crate::common::{json_ids, now, on_unique};
+use crate::community::admin_action;
 use async_trait::async_trait;
 use sqlx::Row;
 use stoa_proto::{ClubPolicy, ClubRole, ClubStanding, UserId, UserSummary};
@@ -597,6 +598,47 @@ impl Clubs for This {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(|r| (club_from(r, 1), r.get::<i64, _>(0) as u32)).collect())
+    }
+
+    async fn suspend_club(&self, club: i64, admin: Option<UserId>, reason: Option<&str>) -> Result<bool, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.begin_write().await?;
+        let done = match reason {
+            Some(reason) => {
+                sqlx::query(
+                    "UPDATE clubs SET suspended_at = $2, suspended_reason = $3 WHERE id = $1 AND suspended_at IS NULL",
+                )
+                .bind(club)
+                .bind(now())
+                .bind(reason)
+                .execute(&mut *tx)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE clubs SET suspended_at = NULL, suspended_reason = NULL WHERE id = $1 AND suspended_at IS NOT NULL",
+                )
+                .bind(club)
+                .execute(&mut *tx)
+                .await?
+            }
+        };
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let action = if reason.is_some() { admin_action::SUSPEND_CLUB } else { admin_action::UNSUSPEND_CLUB };
+        super::community::insert_admin_log(&mut tx, admin, action, &club.to_string(), reason.unwrap_or("")).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn all_clubs(&self, cursor: Option<i64>, limit: u32) -> Result<Vec<ClubRow>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} WHERE c.id < $1 ORDER BY c.id DESC LIMIT $2"))
+            .bind(cursor.unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(|r| club_from(r, 0)).collect())
     }
 
     async fn club_admins(&self, club: i64) -> Result<Vec<UserId>, StoreError> {

@@ -772,7 +772,7 @@ impl Community for This {
     }
 }
 
-async fn insert_admin_log(
+pub(super) async fn insert_admin_log(
     tx: &mut Conn,
     admin: Option<UserId>,
     action: &str,
