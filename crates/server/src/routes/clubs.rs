@@ -81,6 +81,26 @@ fn valid_rules(text: &str) -> Result<String, ApiError> {
     crate::routes::moderation::valid_text(text, 0, CLUB_RULES.max, "invalid_rules", "A club's rules")
 }
 
+/// Someone's standing in a club fell (removed, banned, left): they leave the club's live rooms that its
+/// rules no longer let them see, wherever those run, told why.
+async fn expel_from_rooms(state: &AppState, club: &ClubRow, user: UserId) {
+    for room in state.rooms.handles() {
+        let access = room.snapshot.borrow().access.clone();
+        if access.club != Some(club.id) {
+            continue;
+        }
+        let Ok((relations, _)) = crate::visibility::relations(state, user, &access.moderators, access.club).await
+        else {
+            continue;
+        };
+        if !stoa_room::may_see(&access, user, &relations) {
+            let message = format!("You are no longer a member of {}, whose room this is.", club.name);
+            let expel = crate::live::RoomRequest::Expel { user, reason: "club".into(), message };
+            let _ = room.tx.send(crate::live::RoomInput::told(expel)).await;
+        }
+    }
+}
+
 /// Tells `user` news of a club (the notifier skips it if a block stands between them and `actor`).
 fn tell(state: &AppState, user: UserId, kind: NotificationKind, actor: Option<UserId>, club: &ClubRow) {
     state.notifier.tell(stoa_store::NewNotification {
@@ -323,6 +343,7 @@ pub async fn leave(
 ) -> Result<StatusCode, ApiError> {
     let (club, _) = find(&state, &session, &handle).await?;
     let outcome = state.store.leave_club(club.id, session.account.id).await?;
+    expel_from_rooms(&state, &club, session.account.id).await;
     tracing::info!(club = %club.handle, user = %session.account.username, ?outcome, "left a club");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -570,6 +591,7 @@ pub async fn remove_member(
     if !state.store.remove_from_club(club.id, user, false).await? {
         return Err(not_a_member());
     }
+    expel_from_rooms(&state, &club, user).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -594,6 +616,7 @@ pub async fn ban(
         return Err(ApiError::forbidden("not_allowed", "Your role in the club cannot ban that person."));
     }
     state.store.remove_from_club(club.id, user, true).await?;
+    expel_from_rooms(&state, &club, user).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -105,6 +105,16 @@ async fn a_members_only_room_is_a_404_to_everyone_else_on_every_surface() {
     for c in [&cat, &dan, &eve] {
         assert!(c.notifications().await.iter().all(|n| n["room_id"] != id.as_str()), "{} was told", c.username);
     }
+
+    // A member removed from the club while in its members-only room is put out of it at once.
+    let mut member = bob.join(&id).await.unwrap();
+    member.expect("joined").await;
+    let (s, _) = ann.delete("/api/v1/clubs/inner/members/bob").await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let removed = member.expect("removed").await;
+    assert!(removed["message"].as_str().unwrap().contains("no longer a member of Inner Circle"), "{removed}");
+    let (s, _) = bob.get(&format!("/api/v1/rooms/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
