@@ -1268,6 +1268,16 @@ clubs: Array<AdminClub>,
  */
 next_cursor: number | null, };
 
+export type ClubReportRequest = { 
+/**
+ * Why.
+ */
+reason: ReportReason, 
+/**
+ * Up to 1,000 characters more.
+ */
+text: string, };
+
 export type EventId = string;
 
 export type CreateEventRequest = { 
@@ -1766,7 +1776,11 @@ resolved_by: UserSummary | null,
 /**
  * The admin's note.
  */
-resolution_note: string | null, };
+resolution_note: string | null, 
+/**
+ * For a report on a club: its handle (`room_id` is then empty and `room_title` the club's name).
+ */
+club: string | null, };
 
 export type ReportDetail = { 
 /**

@@ -234,3 +234,14 @@ pub struct AdminClubs {
     /// Pass as `cursor` for the next page; absent on the last.
     pub next_cursor: Option<i64>,
 }
+
+/// `POST /api/v1/clubs/{handle}/reports`: a club reported to the server's admins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ClubReportRequest {
+    /// Why.
+    pub reason: crate::ReportReason,
+    /// Up to 1,000 characters more.
+    #[serde(default)]
+    pub text: String,
+}

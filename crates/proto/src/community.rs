@@ -218,6 +218,9 @@ pub struct Report {
     pub resolved_by: Option<UserSummary>,
     /// The admin's note.
     pub resolution_note: Option<String>,
+    /// For a report on a club: its handle (`room_id` is then empty and `room_title` the club's name).
+    #[serde(default)]
+    pub club: Option<String>,
 }
 
 /// A report with its context: the room's chat and moderation log from 10 minutes before it to 10 after.

@@ -81,4 +81,5 @@ pub const TEXT_FIELDS: &[(&str, &str, TextLimit)] = &[
     ("UpdateClubRequest", "description", CLUB_DESCRIPTION),
     ("UpdateClubRequest", "rules", CLUB_RULES),
     ("ClubPersonRequest", "username", USERNAME),
+    ("ClubReportRequest", "text", REPORT_TEXT),
 ];

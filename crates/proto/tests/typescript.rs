@@ -80,6 +80,7 @@ fn generate() -> String {
         ClubSuggestion::decl(&cfg),
         AdminClub::decl(&cfg),
         AdminClubs::decl(&cfg),
+        ClubReportRequest::decl(&cfg),
         EventId::decl(&cfg),
         CreateEventRequest::decl(&cfg),
         UpdateEventRequest::decl(&cfg),

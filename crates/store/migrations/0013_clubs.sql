@@ -65,3 +65,6 @@ END;
 CREATE TRIGGER clubs_fts_delete AFTER DELETE ON clubs BEGIN
     INSERT INTO clubs_fts(clubs_fts, rowid, handle, name, description) VALUES ('delete', old.id, old.handle, old.name, old.description);
 END;
+
+-- A report on a club names it by handle (its room_id is then empty).
+ALTER TABLE reports ADD COLUMN club TEXT;

@@ -48,3 +48,6 @@ ALTER TABLE recordings ADD COLUMN club_id BIGINT;
 -- Search: clubs by the words of their handle, name and description, prefixes included.
 CREATE INDEX clubs_search ON clubs USING GIN
     (to_tsvector('simple', replace(handle, '_', ' ') || ' ' || name || ' ' || description));
+
+-- A report on a club names it by handle (its room_id is then empty).
+ALTER TABLE reports ADD COLUMN club TEXT;

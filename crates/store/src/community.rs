@@ -57,6 +57,8 @@ pub struct NewReport {
     pub reason: ReportReason,
     /// What more they say.
     pub text: String,
+    /// For a report on a club, its handle (and `room` is empty, `room_title` the club's name).
+    pub club: Option<String>,
 }
 
 /// How many reports one person may file in an hour.

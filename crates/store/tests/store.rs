@@ -253,6 +253,7 @@ async fn a_deleted_account_leaves_a_stand_in_and_keeps_only_the_chat_a_report_ne
         target: Some(bob.id),
         reason: ReportReason::Spam,
         text: String::new(),
+        club: None,
     };
     let (id, new) = store.create_report(&report, now).await.unwrap();
     assert!(new);

@@ -1,6 +1,7 @@
-//! The server's admins and clubs: every club listed, suspended ones included, and suspensions. A suspended
-//! club is a 404 to everyone else, leaves search, suggestions and people's lists, and its live rooms end
-//! (on whichever node runs them: the admins' log carries the suspension, as for a person's).
+//! The server's admins and clubs: reports on clubs, every club listed (suspended ones included), and
+//! suspensions. A suspended club is a 404 to everyone else, leaves search, suggestions and people's lists,
+//! and its live rooms end (on whichever node runs them: the admins' log carries the suspension, as for a
+//! person's).
 
 use crate::AppState;
 use crate::error::{ApiError, ApiJson};
@@ -11,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use stoa_proto::{AdminClub, AdminClubs, ErrorBody, SuspendRequest};
+use stoa_proto::{AdminClub, AdminClubs, ClubReportRequest, ErrorBody, ReportReceipt, SuspendRequest};
 
 /// The routes.
 pub fn router() -> Router<AppState> {
@@ -19,6 +20,47 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/clubs", get(clubs))
         .route("/api/v1/admin/clubs/{handle}/suspend", post(suspend))
         .route("/api/v1/admin/clubs/{handle}/unsuspend", post(unsuspend))
+        .route("/api/v1/clubs/{handle}/reports", post(report))
+}
+
+#[utoipa::path(post, path = "/api/v1/clubs/{handle}/reports", tag = "clubs", security(("bearer" = [])),
+    params(("handle" = String, Path)), request_body = ClubReportRequest,
+    responses((status = 201, body = ReportReceipt), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+/// Reports a club to the server's admins. Reporting it again while the first report is open returns that
+/// report; each counts toward the hourly limit of reports (20 a person, 60 an address).
+pub async fn report(
+    State(state): State<AppState>,
+    session: crate::auth::Session,
+    crate::client_ip::ClientAddr(ip): crate::client_ip::ClientAddr,
+    Path(handle): Path<String>,
+    ApiJson(body): ApiJson<ClubReportRequest>,
+) -> Result<(StatusCode, Json<ReportReceipt>), ApiError> {
+    use crate::routes::moderation::{REPORTS_PER_ADDRESS_HOUR, REPORTS_PER_HOUR};
+    state.limiter.check_in(&format!("report:{}", session.account.id), REPORTS_PER_HOUR, crate::limits::HOUR)?;
+    state.limiter.check_in(&format!("report-ip:{ip}"), REPORTS_PER_ADDRESS_HOUR, crate::limits::HOUR)?;
+    let text = valid_text(&body.text, 0, stoa_proto::limits::REPORT_TEXT.max, "invalid_text", "A report's text")?;
+    let club = club_named(&state, &handle).await?;
+    if club.suspended.is_some() && !session.account.is_admin {
+        return Err(ApiError::not_found("There is no such club."));
+    }
+    let report = stoa_store::NewReport {
+        reporter: session.account.id,
+        room: stoa_proto::RoomId(String::new()),
+        room_title: club.name.clone(),
+        target: None,
+        reason: body.reason,
+        text,
+        club: Some(club.handle.clone()),
+    };
+    let (id, new) = state.store.create_report(&report, crate::clock::now_ms()).await.map_err(|e| match e {
+        stoa_store::StoreError::RateLimited => ApiError::rate_limited(3600),
+        other => other.into(),
+    })?;
+    if new {
+        tracing::info!(report = id, club = %club.handle, "club reported");
+    }
+    let message = "Thanks for telling us. The server's admins will look at it.".to_string();
+    Ok((StatusCode::CREATED, Json(ReportReceipt { id, blocked: false, message })))
 }
 
 fn admin_view(c: &stoa_store::ClubRow) -> AdminClub {

@@ -22,8 +22,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Reports one person may file (or repeat) in an hour, and one address.
-const REPORTS_PER_HOUR: u32 = stoa_store::REPORTS_PER_HOUR as u32;
-const REPORTS_PER_ADDRESS_HOUR: u32 = 60;
+pub(crate) const REPORTS_PER_HOUR: u32 = stoa_store::REPORTS_PER_HOUR as u32;
+pub(crate) const REPORTS_PER_ADDRESS_HOUR: u32 = 60;
 
 /// Entries of a moderation log returned at most.
 const LOG_LIMIT: u32 = 1000;
@@ -111,6 +111,7 @@ pub async fn report(
         target: body.user_id,
         reason: body.reason,
         text,
+        club: None,
     };
     let (report_id, new) = state.store.create_report(&report, crate::clock::now_ms()).await.map_err(|e| match e {
         stoa_store::StoreError::RateLimited => ApiError::rate_limited(3600),

@@ -159,6 +159,18 @@ async fn a_suspended_club_is_hidden_from_all_but_the_admins_and_its_live_rooms_e
     let mut host = ann.join(&id).await.unwrap();
     host.expect("joined").await;
 
+    // Reported first: once, however often; the admins see it with the club's handle.
+    let (s, first) = bob.post("/api/v1/clubs/inner/reports", json!({"reason": "spam", "text": "Ads"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    let (_, again) = bob.post("/api/v1/clubs/inner/reports", json!({"reason": "spam"})).await;
+    assert_eq!(again["id"], first["id"]);
+    let (s, b) = bob.post("/api/v1/clubs/inner/reports", json!({"reason": "spam", "text": "x".repeat(1001)})).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_text")));
+    let (_, reports) = operator.get("/api/v1/admin/reports").await;
+    let reports = reports["reports"].as_array().unwrap();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!((reports[0]["club"].as_str(), reports[0]["room_title"].as_str()), (Some("inner"), Some("Inner Circle")));
+
     let (s, _) = bob.post("/api/v1/admin/clubs/inner/suspend", json!({"reason": "spam"})).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "the admin console is not for members");
     let (s, b) = operator.post("/api/v1/admin/clubs/inner/suspend", json!({"reason": "spam"})).await;

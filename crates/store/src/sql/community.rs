@@ -22,7 +22,7 @@ fn summary_at(row: &DbRow, at: usize) -> Option<UserSummary> {
 /// The columns [`report_from_row`] reads, from `reports r`.
 const REPORT_COLUMNS: &str = "r.id, a.id, a.username, a.display_name, r.room_id, r.room_title, \
      t.id, t.username, t.display_name, r.reason, r.text, r.created_at, r.resolved_at, \
-     z.id, z.username, z.display_name, r.resolution_note \
+     z.id, z.username, z.display_name, r.resolution_note, r.club \
      FROM reports r JOIN users a ON a.id = r.reporter LEFT JOIN users t ON t.id = r.target \
      LEFT JOIN users z ON z.id = r.resolved_by";
 
@@ -43,6 +43,7 @@ fn report_from_row(row: &DbRow) -> Report {
         resolved_at_ms: row.get(12),
         resolved_by: summary_at(row, 13),
         resolution_note: row.get(16),
+        club: row.get(17),
     }
 }
 
@@ -239,11 +240,13 @@ impl Community for This {
         let _write = self.write().await;
         let mut tx = self.begin_write().await?;
         let existing: Option<(i64,)> = sqlx::query_as(
-            "SELECT id FROM reports WHERE reporter = $1 AND room_id = $2 AND target IS NOT DISTINCT FROM $3 AND resolved_at IS NULL",
+            "SELECT id FROM reports WHERE reporter = $1 AND room_id = $2 AND target IS NOT DISTINCT FROM $3 \
+             AND club IS NOT DISTINCT FROM $4 AND resolved_at IS NULL",
         )
         .bind(report.reporter.0)
         .bind(&report.room.0)
         .bind(report.target.map(|t| t.0))
+        .bind(report.club.as_deref())
         .fetch_optional(&mut *tx)
         .await?;
         if let Some((id,)) = existing {
@@ -258,8 +261,8 @@ impl Community for This {
             return Err(StoreError::RateLimited);
         }
         let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO reports (reporter, room_id, room_title, target, reason, text, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO reports (reporter, room_id, room_title, target, reason, text, created_at, club) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(report.reporter.0)
         .bind(&report.room.0)
@@ -268,6 +271,7 @@ impl Community for This {
         .bind(report.reason.as_str())
         .bind(&report.text)
         .bind(now_ms)
+        .bind(report.club.as_deref())
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
