@@ -25,6 +25,10 @@ pub struct CreateEventRequest {
     /// For a closed event, the usernames who may see it.
     #[serde(default)]
     pub invited: Vec<String>,
+    /// The handle of a club to host the event (the caller must be one of its leaders, admins or owner):
+    /// then `social` means the club's followers and members, and `closed` its members (and the invited).
+    #[serde(default)]
+    pub club: Option<String>,
 }
 
 /// `PATCH /api/v1/events/{id}`: the fields to change; absent fields stay as they are.
@@ -92,6 +96,9 @@ pub struct EventInfo {
     pub you_are_asked: bool,
     /// The page to share: `https://HOST/event/ID`.
     pub url: String,
+    /// The club that hosts it, if one does.
+    #[serde(default)]
+    pub club: Option<Box<crate::RoomClub>>,
 }
 
 /// A list of events.

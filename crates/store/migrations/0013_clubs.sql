@@ -68,3 +68,8 @@ END;
 
 -- A report on a club names it by handle (its room_id is then empty).
 ALTER TABLE reports ADD COLUMN club TEXT;
+
+-- An event a club hosts: who may see it then depends on the club, as for its rooms.
+ALTER TABLE events ADD COLUMN club_id INTEGER;
+CREATE INDEX events_by_club ON events(club_id, starts_at) WHERE club_id IS NOT NULL;
+CREATE INDEX recordings_by_club ON recordings(club_id, started_at) WHERE club_id IS NOT NULL;

@@ -48,6 +48,8 @@ pub trait Recordings: Send + Sync {
     async fn recording(&self, id: &str) -> Result<Option<RecordingRecord>, StoreError>;
     /// A room's replays and clips, newest first.
     async fn recordings_of_room(&self, room: &RoomId, limit: u32) -> Result<Vec<RecordingRecord>, StoreError>;
+    /// Replays and clips of the rooms a club hosted, newest first.
+    async fn recordings_of_club(&self, club: i64, limit: u32) -> Result<Vec<RecordingRecord>, StoreError>;
     /// Replays of rooms a user hosted, newest first.
     async fn replays_of_host(&self, host: UserId, limit: u32) -> Result<Vec<RecordingRecord>, StoreError>;
     /// The window attached to a report.

@@ -24,6 +24,8 @@ pub struct NewEvent {
     pub cohosts: Vec<UserId>,
     /// For a closed event, who may see it.
     pub invited: Vec<UserId>,
+    /// The store's ID of the club that hosts it.
+    pub club: Option<i64>,
 }
 
 /// A stored event, as one viewer may see it.
@@ -59,6 +61,8 @@ pub struct EventRow {
     pub updated_at: i64,
     /// Whether the viewer RSVPed.
     pub viewer_rsvped: bool,
+    /// The club that hosts it: its ID, handle and name.
+    pub club: Option<(i64, String, String)>,
 }
 
 impl EventRow {
@@ -239,6 +243,8 @@ pub trait Social: Send + Sync {
     async fn upcoming(&self, viewer: UserId, now: i64, limit: u32) -> Result<Vec<EventRow>, StoreError>;
     /// The upcoming and live events `host` hosts that `viewer` may see, by start time.
     async fn hosted_by(&self, viewer: UserId, host: UserId, now: i64, limit: u32) -> Result<Vec<EventRow>, StoreError>;
+    /// The upcoming and live events a club hosts that `viewer` may see, by start time.
+    async fn club_events(&self, viewer: UserId, club: i64, now: i64, limit: u32) -> Result<Vec<EventRow>, StoreError>;
     /// Upcoming and live events `viewer` may see whose title or description match an FTS5 query, best
     /// first.
     async fn search_events(&self, viewer: UserId, fts: &str, now: i64, limit: u32)

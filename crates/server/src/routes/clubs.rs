@@ -14,8 +14,8 @@ use axum::{Json, Router};
 use stoa_proto::limits::{CLUB_DESCRIPTION, CLUB_HANDLE, CLUB_NAME, CLUB_RULES};
 use stoa_proto::{
     AnswerClubRequest, Club, ClubJoined, ClubList, ClubMember, ClubMemberPage, ClubOf, ClubPersonRequest, ClubRole,
-    ClubStanding, ClubSummary, ClubViewer, CreateClubRequest, ErrorBody, NotificationKind, SetClubRoleRequest,
-    UpdateClubRequest, UserId,
+    ClubStanding, ClubSummary, ClubViewer, CreateClubRequest, ErrorBody, EventList, Hallway, NotificationKind,
+    RecordingList, SetClubRoleRequest, UpdateClubRequest, UserId,
 };
 use stoa_store::{ClubAction, ClubRow, InviteOutcome, JoinOutcome, Membership, StoreError, may};
 
@@ -43,6 +43,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/clubs/{handle}/bans", get(bans).post(ban))
         .route("/api/v1/clubs/{handle}/bans/{username}", delete(unban))
         .route("/api/v1/clubs/{handle}/transfer", post(transfer))
+        .route("/api/v1/clubs/{handle}/rooms", get(club_rooms))
+        .route("/api/v1/clubs/{handle}/events", get(club_events))
+        .route("/api/v1/clubs/{handle}/recordings", get(club_recordings))
         .route("/api/v1/users/{username}/clubs", get(clubs_of_user))
         .route("/api/v1/me/clubs", get(my_clubs))
 }
@@ -657,6 +660,55 @@ pub async fn transfer(
     }
     tracing::info!(club = %club.handle, to = %body.username, "club handed over");
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/clubs/{handle}/rooms", tag = "clubs", security(("bearer" = [])),
+    params(("handle" = String, Path)),
+    responses((status = 200, body = Hallway), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// The club's live rooms that the caller may see, largest first.
+pub async fn club_rooms(
+    State(state): State<AppState>,
+    session: Session,
+    Path(handle): Path<String>,
+) -> Result<Json<Hallway>, ApiError> {
+    let (club, _) = find(&state, &session, &handle).await?;
+    let me = session.account.id;
+    let snapshots: Vec<_> = state.rooms.snapshots().into_iter().filter(|s| s.access.club == Some(club.id)).collect();
+    let moderators: Vec<UserId> = snapshots.iter().flat_map(|s| s.access.moderators.iter().copied()).collect();
+    let (relations, _) = crate::visibility::relations(&state, me, &moderators, [club.id]).await?;
+    let mut rooms: Vec<stoa_proto::RoomInfo> =
+        snapshots.iter().filter(|s| stoa_room::may_see(&s.access, me, &relations)).map(|s| s.info.clone()).collect();
+    rooms.sort_by(|a, b| b.listener_count.cmp(&a.listener_count).then(a.id.cmp(&b.id)));
+    Ok(Json(Hallway { rooms }))
+}
+
+#[utoipa::path(get, path = "/api/v1/clubs/{handle}/events", tag = "clubs", security(("bearer" = [])),
+    params(("handle" = String, Path)),
+    responses((status = 200, body = EventList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// The club's upcoming and live events that the caller may see, soonest first.
+pub async fn club_events(
+    State(state): State<AppState>,
+    session: Session,
+    Path(handle): Path<String>,
+) -> Result<Json<EventList>, ApiError> {
+    let (club, _) = find(&state, &session, &handle).await?;
+    let me = session.account.id;
+    let events = state.store.club_events(me, club.id, crate::clock::now_secs(), 100).await?;
+    Ok(Json(EventList { events: events.iter().map(|e| crate::routes::events::event_info(&state, e, me)).collect() }))
+}
+
+#[utoipa::path(get, path = "/api/v1/clubs/{handle}/recordings", tag = "clubs", security(("bearer" = [])),
+    params(("handle" = String, Path)),
+    responses((status = 200, body = RecordingList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// Replays and clips of the club's rooms that the caller may hear, newest first.
+pub async fn club_recordings(
+    State(state): State<AppState>,
+    session: Session,
+    Path(handle): Path<String>,
+) -> Result<Json<RecordingList>, ApiError> {
+    let (club, _) = find(&state, &session, &handle).await?;
+    let records = state.store.recordings_of_club(club.id, 100).await?;
+    crate::routes::egress::visible_list(&state, &session, records).await
 }
 
 pub(crate) fn club_list(rows: Vec<stoa_store::ClubOfRow>) -> Json<ClubList> {

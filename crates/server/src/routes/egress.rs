@@ -321,7 +321,7 @@ pub async fn make_clip(
     Ok((StatusCode::CREATED, Json(to_api(&record, Some(&session.account)))))
 }
 
-async fn visible_list(
+pub(crate) async fn visible_list(
     state: &AppState,
     session: &Session,
     records: Vec<RecordingRecord>,

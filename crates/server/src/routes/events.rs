@@ -101,6 +101,10 @@ pub(crate) fn event_info(state: &AppState, event: &EventRow, viewer: UserId) -> 
         you_host: event.is_host(viewer),
         you_are_asked: event.is_asked(viewer),
         url: format!("{}/event/{}", state.public_url.trim_end_matches('/'), event.id),
+        club: event
+            .club
+            .as_ref()
+            .map(|(_, handle, name)| Box::new(stoa_proto::RoomClub { handle: handle.clone(), name: name.clone() })),
     }
 }
 
@@ -180,6 +184,10 @@ pub async fn create_event(
     } else {
         Vec::new()
     };
+    let club = match &body.club {
+        Some(handle) => Some(crate::routes::clubs::host_for(&state, &session, handle).await?),
+        None => None,
+    };
     let id = EventId(random_code(12));
     state
         .store
@@ -192,6 +200,7 @@ pub async fn create_event(
             creator: me,
             cohosts: cohosts.clone(),
             invited,
+            club: club.map(|(tag, _)| tag.id),
         })
         .await?;
     state.notifier.tell_all(
@@ -454,7 +463,15 @@ pub async fn start_event(
         state.store.end_room(&room).await?;
         return Err(ApiError::new(StatusCode::CONFLICT, "event_not_scheduled", "This event has just been started."));
     }
-    let hosts: HashSet<UserId> = event.hosts.iter().filter(|(_, accepted)| *accepted).map(|(u, _)| u.id).collect();
+    let mut hosts: HashSet<UserId> = event.hosts.iter().filter(|(_, accepted)| *accepted).map(|(u, _)| u.id).collect();
+    // A club's event: its room is the club's, with the club's admins among its moderators.
+    let club = match &event.club {
+        Some((id, handle, name)) => {
+            hosts.extend(state.store.club_admins(*id).await?.into_iter().filter(|a| *a != me));
+            Some(stoa_room::ClubTag { id: *id, handle: handle.clone(), name: name.clone() })
+        }
+        None => None,
+    };
     let invited: HashSet<UserId> = if event.visibility == Visibility::Closed {
         let mut invited: HashSet<UserId> = state.store.event_invited(&event.id).await?.into_iter().collect();
         invited.extend(hosts.iter().copied());
@@ -476,7 +493,7 @@ pub async fn start_event(
             invited,
             hosts,
             outputs: Default::default(),
-            club: None,
+            club,
         },
     );
     tracing::info!(event = %event.id, room = %room, by = %session.account.username, "event started");

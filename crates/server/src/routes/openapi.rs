@@ -29,7 +29,7 @@ use utoipa::{Modify, OpenApi};
         clubs::create_club, clubs::club, clubs::update_club, clubs::join, clubs::leave, clubs::follow, clubs::unfollow,
         clubs::members, clubs::requests, clubs::invitations, clubs::bans, clubs::answer_request, clubs::invite,
         clubs::withdraw_invitation, clubs::set_role, clubs::remove_member, clubs::ban, clubs::unban, clubs::transfer,
-        clubs::clubs_of_user, clubs::my_clubs, club_admin::clubs, club_admin::suspend, club_admin::unsuspend, club_admin::report,
+        clubs::clubs_of_user, clubs::my_clubs, clubs::club_rooms, clubs::club_events, clubs::club_recordings, club_admin::clubs, club_admin::suspend, club_admin::unsuspend, club_admin::report,
         avatars::upload, avatars::remove, avatars::serve,
         share::room_preview, share::event_preview,
         moderation::moderation_log, moderation::report,

@@ -199,3 +199,65 @@ async fn a_suspended_club_is_hidden_from_all_but_the_admins_and_its_live_rooms_e
     let (s, _) = bob.get("/api/v1/clubs/inner").await;
     assert_eq!(s, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_clubs_events_follow_its_rules_and_its_page_lists_what_each_may_see() {
+    let server = TestServer::start().await;
+    let [ann, bob, cat, dan, eve, gus] = the_club(&server).await;
+    let event = |title: &str, visibility: &str| json!({"title": title, "starts_at": crate::events::in_secs(86_400), "visibility": visibility, "club": "inner"});
+    let (s, b) = bob.post("/api/v1/events", event("Not mine", "open")).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("not_club_leader")));
+    let (s, closed) = ann.post("/api/v1/events", event("Members meetup", "closed")).await;
+    assert_eq!(s, StatusCode::CREATED, "{closed}");
+    assert_eq!(closed["club"]["handle"], "inner");
+    let (_, social) = ann.post("/api/v1/events", event("Followers meetup", "social")).await;
+    let (closed, social) = (closed["id"].as_str().unwrap().to_string(), social["id"].as_str().unwrap().to_string());
+
+    let titles = |c: &Client, path: &'static str| {
+        let c = c.clone();
+        async move {
+            let (_, b) = c.get(path).await;
+            let mut t: Vec<String> =
+                b["events"].as_array().unwrap().iter().map(|e| e["title"].as_str().unwrap().to_string()).collect();
+            t.sort();
+            t
+        }
+    };
+    for (who, expected) in [
+        (&bob, vec!["Followers meetup", "Members meetup"]),
+        (&gus, vec!["Followers meetup", "Members meetup"]),
+        (&cat, vec!["Followers meetup"]),
+        (&dan, vec![]),
+        (&eve, vec![]),
+    ] {
+        assert_eq!(titles(who, "/api/v1/clubs/inner/events").await, expected, "{}'s club page", who.username);
+        assert_eq!(titles(who, "/api/v1/events").await, expected, "{}'s upcoming events", who.username);
+        for (id, title) in [(&closed, "Members meetup"), (&social, "Followers meetup")] {
+            let (s, _) = who.get(&format!("/api/v1/events/{id}")).await;
+            assert_eq!(s == StatusCode::OK, expected.contains(&title), "{} and {title}", who.username);
+            let (s, _) = who.get(&format!("/api/v1/events/{id}/preview")).await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "no public preview of a club's hidden event");
+        }
+    }
+
+    // Started, the closed event's room is the club's members-only room, with the club's admin a moderator.
+    let (s, room) = ann.post_empty(&format!("/api/v1/events/{closed}/start")).await;
+    assert_eq!(s, StatusCode::CREATED, "{room}");
+    assert_eq!(room["club"]["handle"], "inner");
+    let id = room["id"].as_str().unwrap().to_string();
+    let mut host = ann.join(&id).await.unwrap();
+    host.expect("joined").await;
+    let rooms = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let (_, b) = c.get("/api/v1/clubs/inner/rooms").await;
+            b["rooms"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(rooms(&bob).await, std::slice::from_ref(&id));
+    assert!(rooms(&cat).await.is_empty() && rooms(&dan).await.is_empty());
+    assert_eq!(sees(&dan, &id, "Members").await, all(false));
+    let mut admin = gus.join(&id).await.unwrap();
+    admin.expect("joined").await;
+    assert_eq!(admin.expect("role_changed").await["role"], "moderator");
+}

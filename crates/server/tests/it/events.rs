@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// RFC 3339 for `secs` from now.
-fn in_secs(secs: i64) -> String {
+pub(crate) fn in_secs(secs: i64) -> String {
     let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);
     t.replace_nanosecond(0).unwrap().format(&time::format_description::well_known::Rfc3339).unwrap()
 }
@@ -296,6 +296,7 @@ async fn an_event_nobody_started_within_two_hours_shows_as_missed_and_takes_no_r
                 creator: stoa_proto::UserId(host.id),
                 cohosts: Vec::new(),
                 invited: Vec::new(),
+                club: None,
             })
             .await
             .unwrap();

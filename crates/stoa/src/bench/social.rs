@@ -361,6 +361,7 @@ pub async fn search(users: usize, events: usize, requests: usize, json: bool) ->
                     creator: ids[rng.next() % ids.len()],
                     cohosts: Vec::new(),
                     invited: Vec::new(),
+                    club: None,
                 })
                 .await?;
             if !json && i % 1000 == 0 {

@@ -103,6 +103,17 @@ impl Recordings for This {
         Ok(rows.iter().map(from_row).collect())
     }
 
+    async fn recordings_of_club(&self, club: i64, limit: u32) -> Result<Vec<RecordingRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} WHERE r.club_id = $1 AND r.kind IN ('replay', 'clip') ORDER BY r.started_at DESC LIMIT $2"
+        ))
+        .bind(club)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(from_row).collect())
+    }
+
     async fn replays_of_host(&self, host: UserId, limit: u32) -> Result<Vec<RecordingRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} WHERE r.host_id = $1 AND r.kind = 'replay' ORDER BY r.started_at DESC LIMIT $2"

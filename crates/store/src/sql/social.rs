@@ -13,16 +13,25 @@ use stoa_proto::{EventId, NotificationKind, RoomId, UserId, UserSummary, Visibil
 
 /// Whether the user `viewer` (an SQL expression) may see the event `e`: the rules of rooms with the hosts
 /// who accepted as moderators. Blocked by a host: never. A host, or one asked to co-host: always. Open: anyone;
-/// social: followed by a host; closed: invited.
+/// social: followed by a host; closed: invited. An event a club hosts: never to those the club banned, nor
+/// while the club is suspended; social: the club's followers and members; closed: its members and the
+/// invited.
 pub(super) fn visible(viewer: &str) -> String {
     format!(
         "(NOT EXISTS (SELECT 1 FROM event_hosts vh JOIN blocks vb ON vb.blocker = vh.user_id AND vb.blocked = {viewer} \
                       WHERE vh.event_id = e.id AND vh.accepted) \
+          AND (e.club_id IS NULL OR (NOT EXISTS (SELECT 1 FROM club_members vcb WHERE vcb.club_id = e.club_id \
+                      AND vcb.user_id = {viewer} AND vcb.state = 'banned') \
+               AND NOT EXISTS (SELECT 1 FROM clubs vcs WHERE vcs.id = e.club_id AND vcs.suspended_at IS NOT NULL))) \
           AND (EXISTS (SELECT 1 FROM event_hosts vh WHERE vh.event_id = e.id AND vh.user_id = {viewer}) \
                OR e.visibility = 'open' \
-               OR (e.visibility = 'social' AND EXISTS (SELECT 1 FROM event_hosts vh JOIN follows vf \
+               OR (e.club_id IS NULL AND e.visibility = 'social' AND EXISTS (SELECT 1 FROM event_hosts vh JOIN follows vf \
                       ON vf.follower = vh.user_id AND vf.followee = {viewer} WHERE vh.event_id = e.id AND vh.accepted)) \
-               OR (e.visibility = 'closed' AND EXISTS (SELECT 1 FROM event_invited vi WHERE vi.event_id = e.id AND vi.user_id = {viewer}))))"
+               OR (e.visibility = 'closed' AND EXISTS (SELECT 1 FROM event_invited vi WHERE vi.event_id = e.id AND vi.user_id = {viewer})) \
+               OR (e.club_id IS NOT NULL AND e.visibility IN ('social', 'closed') AND EXISTS (SELECT 1 FROM club_members vcm \
+                      WHERE vcm.club_id = e.club_id AND vcm.user_id = {viewer} AND vcm.state = 'member')) \
+               OR (e.club_id IS NOT NULL AND e.visibility = 'social' AND EXISTS (SELECT 1 FROM club_follows vcf \
+                      WHERE vcf.club_id = e.club_id AND vcf.user_id = {viewer}))))"
     )
 }
 
@@ -39,7 +48,8 @@ const RECENT: &str = "e.rowid IN (SELECT rowid FROM events WHERE starts_at > $2 
 /// The columns [`event_from_row`] reads; the viewer is `$1`.
 const EVENT_COLUMNS: &str = "e.id, e.title, e.description, e.starts_at, e.visibility, e.creator, \
      (SELECT COUNT(*) FROM rsvps x WHERE x.event_id = e.id), e.cancelled_at, e.room_id, r.ended_at IS NOT NULL, \
-     e.sequence, e.created_at, e.updated_at, EXISTS (SELECT 1 FROM rsvps x WHERE x.event_id = e.id AND x.user_id = $1)";
+     e.sequence, e.created_at, e.updated_at, EXISTS (SELECT 1 FROM rsvps x WHERE x.event_id = e.id AND x.user_id = $1), \
+     e.club_id, (SELECT ec.handle FROM clubs ec WHERE ec.id = e.club_id), (SELECT ec.name FROM clubs ec WHERE ec.id = e.club_id)";
 
 pub(crate) fn parse_visibility(s: &str) -> Visibility {
     match s {
@@ -66,6 +76,11 @@ fn event_from_row(row: &DbRow) -> EventRow {
         created_at: row.get(11),
         updated_at: row.get(12),
         viewer_rsvped: row.get(13),
+        club: match (row.get::<Option<i64>, _>(14), row.get::<Option<String>, _>(15), row.get::<Option<String>, _>(16))
+        {
+            (Some(id), Some(handle), Some(name)) => Some((id, handle, name)),
+            _ => None,
+        },
     }
 }
 
@@ -128,8 +143,8 @@ impl Social for This {
         let now = now();
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO events (id, title, description, starts_at, visibility, creator, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO events (id, title, description, starts_at, visibility, creator, created_at, updated_at, club_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&event.id.0)
         .bind(&event.title)
@@ -139,6 +154,7 @@ impl Social for This {
         .bind(event.creator.0)
         .bind(now)
         .bind(now)
+        .bind(event.club)
         .execute(&mut *tx)
         .await?;
         let hosts = std::iter::once(event.creator).chain(event.cohosts.iter().copied().filter(|c| *c != event.creator));
@@ -317,6 +333,18 @@ impl Social for This {
                  AND hb.accepted) AND {RECENT} AND {CURRENT}"
             ),
             Some(host.0.to_string()),
+            "e.starts_at, e.id",
+            limit,
+        )
+        .await
+    }
+
+    async fn club_events(&self, viewer: UserId, club: i64, now: i64, limit: u32) -> Result<Vec<EventRow>, StoreError> {
+        self.events_where(
+            viewer,
+            now,
+            &format!("e.club_id = CAST($3 AS INTEGER) AND {RECENT} AND {CURRENT}"),
+            Some(club.to_string()),
             "e.starts_at, e.id",
             limit,
         )
