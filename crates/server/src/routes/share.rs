@@ -1,6 +1,7 @@
-//! Sharing: what an open room's or event's link shows to anyone, signed in or not (a preview, "Sign in to
-//! listen"), and the Open Graph and Twitter card tags that make the link unfold in chat apps. Hidden rooms
-//! and events answer 404 here as everywhere, and their pages carry no tags.
+//! Sharing: what an open room's, event's or club's link shows to anyone, signed in or not (a preview, "Sign
+//! in to listen"), and the Open Graph and Twitter card tags that make the link unfold in chat apps. Hidden
+//! rooms and events, clubs that are not open and suspended ones answer 404 here as everywhere, and their
+//! pages carry no tags.
 
 use crate::AppState;
 use crate::clock::rfc3339;
@@ -15,6 +16,38 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/rooms/{id}/preview", get(room_preview))
         .route("/api/v1/events/{id}/preview", get(event_preview))
+        .route("/api/v1/clubs/{handle}/preview", get(club_preview))
+}
+
+/// An open club's preview (anyone may join it); `None` for any other club, and a suspended one.
+pub async fn club(state: &AppState, handle: &str) -> Result<Option<Preview>, ApiError> {
+    if handle.len() > stoa_proto::limits::CLUB_HANDLE.max {
+        return Ok(None);
+    }
+    let Some(club) = state.store.club(handle).await? else { return Ok(None) };
+    if club.suspended.is_some() || club.policy != stoa_proto::ClubPolicy::Open {
+        return Ok(None);
+    }
+    Ok(Some(Preview {
+        title: club.name.clone(),
+        description: club.description.clone(),
+        people: vec![club.owner.clone()],
+        listener_count: None,
+        starts_at: None,
+        url: format!("{}/c/{}", base(state), club.handle),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/clubs/{handle}/preview", tag = "clubs",
+    params(("handle" = String, Path)),
+    responses((status = 200, body = Preview), (status = 404, body = ErrorBody)))]
+/// An open club as its share link shows it to anyone: its name, description and owner. 404 for clubs that
+/// take members by approval or invitation, and for suspended ones.
+pub async fn club_preview(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+) -> Result<Json<Preview>, ApiError> {
+    club(&state, &handle).await?.map(Json).ok_or_else(|| ApiError::not_found("There is no such club."))
 }
 
 fn base(state: &AppState) -> &str {
@@ -80,12 +113,14 @@ fn attr(s: &str) -> String {
     s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// The Open Graph and Twitter card tags for a page, when it is an open room's or event's.
+/// The Open Graph and Twitter card tags for a page, when it is an open room's, event's or club's.
 pub async fn meta_tags(state: &AppState, path: &str) -> Option<String> {
     let preview = if let Some(id) = path.strip_prefix("/room/") {
         room(state, id)?
     } else if let Some(id) = path.strip_prefix("/event/") {
         event(state, id).await.ok().flatten()?
+    } else if let Some(handle) = path.strip_prefix("/c/") {
+        club(state, handle).await.ok().flatten()?
     } else {
         return None;
     };
@@ -93,7 +128,7 @@ pub async fn meta_tags(state: &AppState, path: &str) -> Option<String> {
     let description = match (&preview.starts_at, preview.listener_count) {
         (Some(at), _) => format!("{} · Hosted by {} · {at}", preview.description, people.join(", ")),
         (None, Some(n)) => format!("Live on Stoa with {} · {n} listening", people.join(", ")),
-        _ => String::new(),
+        (None, None) => format!("{} · A club on Stoa", preview.description),
     };
     let description = description.trim_start_matches(" · ").to_string();
     let description: String = description.chars().take(300).collect();

@@ -396,3 +396,31 @@ async fn search_finds_clubs_by_handle_name_and_description_and_suggestions_follo
     let (_, s) = bob.get("/api/v1/suggestions").await;
     assert_eq!(s["clubs"], json!([]));
 }
+
+#[tokio::test]
+async fn an_open_clubs_link_unfolds_for_anyone_and_no_other_club_shows_a_thing() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    ann.post(
+        "/api/v1/clubs",
+        json!({"handle": "open_door", "name": "Open <Door>", "description": "All welcome", "policy": "open"}),
+    )
+    .await;
+    make(&ann, "by_ask", "approval").await;
+    make(&ann, "by_card", "invitation").await;
+    let (s, preview) = request(&server.base, None, Method::GET, "/api/v1/clubs/open_door/preview", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (preview["title"].as_str(), preview["people"][0]["username"].as_str()),
+        (Some("Open <Door>"), Some("ann"))
+    );
+    let page = reqwest::get(format!("{}/c/open_door", server.base)).await.unwrap().text().await.unwrap();
+    assert!(page.contains("<meta property=\"og:title\" content=\"Open &lt;Door&gt;\" />"), "{page}");
+    assert!(page.contains("All welcome · A club on Stoa"), "{page}");
+    for handle in ["by_ask", "by_card", "no_such_club"] {
+        let (s, _) = request(&server.base, None, Method::GET, &format!("/api/v1/clubs/{handle}/preview"), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{handle}");
+        let page = reqwest::get(format!("{}/c/{handle}", server.base)).await.unwrap().text().await.unwrap();
+        assert!(!page.contains("og:title"), "{handle}");
+    }
+}
