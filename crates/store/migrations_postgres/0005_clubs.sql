@@ -56,3 +56,11 @@ ALTER TABLE reports ADD COLUMN club TEXT;
 ALTER TABLE events ADD COLUMN club_id BIGINT;
 CREATE INDEX events_by_club ON events(club_id, starts_at) WHERE club_id IS NOT NULL;
 CREATE INDEX recordings_by_club ON recordings(club_id, started_at) WHERE club_id IS NOT NULL;
+
+-- Clubs' avatars, as people's: a JPEG per size, in the database so that every node serves them.
+CREATE TABLE club_avatars (
+    club_id BIGINT NOT NULL REFERENCES clubs(id),
+    size    BIGINT NOT NULL,
+    jpeg    BYTEA    NOT NULL,
+    PRIMARY KEY (club_id, size)
+);

@@ -274,6 +274,12 @@ pub trait Clubs: Send + Sync {
     async fn suspend_club(&self, club: i64, admin: Option<UserId>, reason: Option<&str>) -> Result<bool, StoreError>;
     /// Every club, suspended ones included, newest first: the admins' list.
     async fn all_clubs(&self, cursor: Option<i64>, limit: u32) -> Result<Vec<ClubRow>, StoreError>;
+    /// Sets a club's avatar (a JPEG per size); returns its new version.
+    async fn set_club_avatar(&self, club: i64, images: &[(u32, Vec<u8>)]) -> Result<i64, StoreError>;
+    /// Removes a club's avatar.
+    async fn clear_club_avatar(&self, club: i64) -> Result<(), StoreError>;
+    /// A club's avatar at one size.
+    async fn club_avatar_image(&self, club: i64, size: u32) -> Result<Option<Vec<u8>>, StoreError>;
     /// The club's owner and admins.
     async fn club_admins(&self, club: i64) -> Result<Vec<UserId>, StoreError>;
     /// The clubs `user` is a member of, and with `own` also those they are invited to or asked to join,

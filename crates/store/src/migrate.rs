@@ -35,6 +35,7 @@ const TABLES: &[&str] = &[
     "clubs",
     "club_members",
     "club_follows",
+    "club_avatars",
 ];
 
 /// One table as copied: its name and how many rows each side holds.

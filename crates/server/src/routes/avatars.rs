@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use std::path::PathBuf;
 use stoa_egress::pool::WorkPool;
-use stoa_proto::{ErrorBody, Me, UserId};
+use stoa_proto::{Club, ErrorBody, Me, UserId};
 
 /// The largest upload: a phone photo fits; anything larger is refused before it is read.
 pub const MAX_UPLOAD: usize = 5 * 1024 * 1024;
@@ -40,6 +40,11 @@ pub fn router(pool: WorkPool) -> Router<AppState> {
     Router::new()
         .route("/api/v1/me/avatar", put(upload).delete(remove).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
         .route("/avatars/{user}/{file}", get(serve))
+        .route(
+            "/api/v1/clubs/{handle}/avatar",
+            put(upload_club).delete(remove_club).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
+        )
+        .route("/club-avatars/{handle}/{file}", get(serve_club))
         .layer(Extension(pool))
 }
 
@@ -142,6 +147,23 @@ pub async fn upload(
     ClientAddr(ip): ClientAddr,
     body: Bytes,
 ) -> Result<Json<Me>, ApiError> {
+    let sizes = images(&state, &pool, &session, ip, body).await?;
+    let me = session.account.id;
+    // In the store, not the data folder: every node of a cluster serves them.
+    state.store.set_avatar(me, &sizes).await?;
+    let account = state.store.account(me).await?.ok_or_else(ApiError::unauthorized)?;
+    Ok(Json(me_of(&account)))
+}
+
+/// An upload's images at each size, within the uploader's and their address's hourly limits (a person's
+/// own avatar and their clubs' count together), decoded on the pool.
+async fn images(
+    state: &AppState,
+    pool: &WorkPool,
+    session: &Session,
+    ip: std::net::IpAddr,
+    body: Bytes,
+) -> Result<Vec<(u32, Vec<u8>)>, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request("not_an_image", "Upload a PNG, JPEG, WebP or GIF image."));
     }
@@ -158,12 +180,77 @@ pub async fn upload(
         .with_retry_after(2)
     };
     checked_header(&body)?;
-    let sizes = pool.run(move || resize(&body)).await.map_err(|_| busy())??;
-    let me = session.account.id;
-    // In the store, not the data folder: every node of a cluster serves them.
-    state.store.set_avatar(me, &sizes).await?;
-    let account = state.store.account(me).await?.ok_or_else(ApiError::unauthorized)?;
-    Ok(Json(me_of(&account)))
+    pool.run(move || resize(&body)).await.map_err(|_| busy())?
+}
+
+#[utoipa::path(put, path = "/api/v1/clubs/{handle}/avatar", tag = "clubs", security(("bearer" = [])),
+    params(("handle" = String, Path)),
+    request_body(content = Vec<u8>, content_type = "image/*", description = "A PNG, JPEG, WebP or GIF of at most 5 MB and 16 megapixels"),
+    responses((status = 200, body = Club), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// Sets a club's avatar (its admins), processed as a person's.
+pub async fn upload_club(
+    State(state): State<AppState>,
+    Extension(pool): Extension<WorkPool>,
+    session: Session,
+    ClientAddr(ip): ClientAddr,
+    Path(handle): Path<String>,
+    body: Bytes,
+) -> Result<Json<Club>, ApiError> {
+    let club = crate::routes::clubs::editable(&state, &session, &handle).await?;
+    let sizes = images(&state, &pool, &session, ip, body).await?;
+    state.store.set_club_avatar(club, &sizes).await?;
+    crate::routes::clubs::fresh(&state, &session, &handle).await
+}
+
+#[utoipa::path(delete, path = "/api/v1/clubs/{handle}/avatar", tag = "clubs", security(("bearer" = [])),
+    params(("handle" = String, Path)),
+    responses((status = 200, body = Club), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// Removes a club's avatar (its admins).
+pub async fn remove_club(
+    State(state): State<AppState>,
+    session: Session,
+    Path(handle): Path<String>,
+) -> Result<Json<Club>, ApiError> {
+    let club = crate::routes::clubs::editable(&state, &session, &handle).await?;
+    state.store.clear_club_avatar(club).await?;
+    crate::routes::clubs::fresh(&state, &session, &handle).await
+}
+
+#[utoipa::path(get, path = "/club-avatars/{handle}/{file}", tag = "clubs", security(("bearer" = [])),
+    params(("handle" = String, Path), ("file" = String, Path, description = "VERSION.jpg"), SizeQuery),
+    responses((status = 200, content_type = "image/jpeg", description = "The avatar"), (status = 404, body = ErrorBody)))]
+/// A club's avatar, for signed-in users. The address names the version, so it is cached for a year.
+pub async fn serve_club(
+    State(state): State<AppState>,
+    session: Session,
+    Path((handle, file)): Path<(String, String)>,
+    Query(q): Query<SizeQuery>,
+) -> Result<Response, ApiError> {
+    let missing = || ApiError::not_found("There is no such avatar.");
+    let size = q.size.unwrap_or(256);
+    if !SIZES.contains(&size) {
+        return Err(ApiError::bad_request("invalid_size", "An avatar comes in 256 or 64 pixels."));
+    }
+    let version: i64 = file.strip_suffix(".jpg").and_then(|v| v.parse().ok()).ok_or_else(missing)?;
+    let club = state.store.club(&handle).await?.ok_or_else(missing)?;
+    if club.avatar_version == 0
+        || club.avatar_version != version
+        || (club.suspended.is_some() && !session.account.is_admin)
+    {
+        return Err(missing());
+    }
+    jpeg(state.store.club_avatar_image(club.id, size).await?.ok_or_else(missing)?)
+}
+
+/// A JPEG, cached privately for a year (its address names its version).
+fn jpeg(bytes: Vec<u8>) -> Result<Response, ApiError> {
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    Ok(response)
 }
 
 #[utoipa::path(delete, path = "/api/v1/me/avatar", tag = "accounts", security(("bearer" = [])),
@@ -210,13 +297,7 @@ pub async fn serve(
     if account.avatar_version == 0 || account.avatar_version != version {
         return Err(missing());
     }
-    let bytes = state.store.avatar_image(account.id, size).await?.ok_or_else(missing)?;
-    let mut response = bytes.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    Ok(response)
+    jpeg(state.store.avatar_image(account.id, size).await?.ok_or_else(missing)?)
 }
 
 /// A profile link: an http or https URL with a host, at most 200 characters, no credentials.

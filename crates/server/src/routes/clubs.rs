@@ -164,7 +164,12 @@ fn view(club: ClubRow, membership: Membership) -> Club {
 
 /// Where a club's avatar is served.
 fn club_avatar_path(handle: &str, version: i64) -> String {
-    format!("/api/v1/clubs/{handle}/avatar?v={version}")
+    format!("/club-avatars/{handle}/{version}.jpg")
+}
+
+/// The ID of a club the caller may edit (its admins), or 403/404.
+pub(crate) async fn editable(state: &AppState, session: &Session, handle: &str) -> Result<i64, ApiError> {
+    Ok(find_for(state, session, handle, ClubAction::Edit).await?.0.id)
 }
 
 pub(crate) fn summary(club: &ClubRow) -> ClubSummary {
@@ -210,7 +215,7 @@ async fn person(state: &AppState, username: &str) -> Result<UserId, ApiError> {
         .ok_or_else(|| ApiError::not_found("There is no such user."))
 }
 
-async fn fresh(state: &AppState, session: &Session, handle: &str) -> Result<Json<Club>, ApiError> {
+pub(crate) async fn fresh(state: &AppState, session: &Session, handle: &str) -> Result<Json<Club>, ApiError> {
     let (club, membership) = find(state, session, handle).await?;
     Ok(Json(view(club, membership)))
 }

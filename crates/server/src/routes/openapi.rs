@@ -30,7 +30,7 @@ use utoipa::{Modify, OpenApi};
         clubs::members, clubs::requests, clubs::invitations, clubs::bans, clubs::answer_request, clubs::invite,
         clubs::withdraw_invitation, clubs::set_role, clubs::remove_member, clubs::ban, clubs::unban, clubs::transfer,
         clubs::clubs_of_user, clubs::my_clubs, clubs::club_rooms, clubs::club_events, clubs::club_recordings, club_admin::clubs, club_admin::suspend, club_admin::unsuspend, club_admin::report,
-        avatars::upload, avatars::remove, avatars::serve,
+        avatars::upload, avatars::remove, avatars::serve, avatars::upload_club, avatars::remove_club, avatars::serve_club,
         share::room_preview, share::event_preview, share::club_preview,
         moderation::moderation_log, moderation::report,
         account::change_password, account::sessions, account::revoke, account::export, account::delete_account,

@@ -424,3 +424,52 @@ async fn an_open_clubs_link_unfolds_for_anyone_and_no_other_club_shows_a_thing()
         assert!(!page.contains("og:title"), "{handle}");
     }
 }
+
+#[tokio::test]
+async fn a_clubs_admins_set_its_avatar_processed_as_a_persons_and_no_one_else_can() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let bob = server.user("bob").await;
+    make(&ann, "pictured", "open").await;
+    bob.post_empty("/api/v1/clubs/pictured/join").await;
+    let put = |c: &Client, body: Vec<u8>| {
+        let (c, base) = (c.clone(), server.base.clone());
+        async move {
+            let resp = reqwest::Client::new()
+                .put(format!("{base}/api/v1/clubs/pictured/avatar"))
+                .bearer_auth(&c.token)
+                .header("content-type", "image/png")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let (s, b) = put(&bob, crate::profiles::png(300, 200)).await;
+    assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, Some("not_club_admin")));
+    let (s, b) = put(&ann, b"not an image".to_vec()).await;
+    assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, Some("not_an_image")));
+    let (s, club) = put(&ann, crate::profiles::png(300, 200)).await;
+    assert_eq!(s, StatusCode::OK, "{club}");
+    let url = club["avatar"].as_str().unwrap().to_string();
+    assert_eq!(url, "/club-avatars/pictured/1.jpg");
+    let (_, listed) = bob.get("/api/v1/me/clubs").await;
+    assert_eq!(listed["clubs"][0]["club"]["avatar"], url.as_str());
+    for (size, expect) in [("", 256), ("?size=64", 64)] {
+        let resp = reqwest::Client::new()
+            .get(format!("{}{url}{size}", server.base))
+            .bearer_auth(&bob.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let img = image::load_from_memory(&resp.bytes().await.unwrap()).unwrap();
+        assert_eq!((img.width(), img.height()), (expect, expect));
+    }
+    let (s, club) = ann.delete("/api/v1/clubs/pictured/avatar").await;
+    assert_eq!((s, &club["avatar"]), (StatusCode::OK, &Value::Null));
+    let resp =
+        reqwest::Client::new().get(format!("{}{url}", server.base)).bearer_auth(&bob.token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}

@@ -142,6 +142,7 @@ pub(crate) async fn succeed_owner(conn: &mut Conn, club: i64) -> Result<LeaveOut
             for sql in [
                 "DELETE FROM club_members WHERE club_id = $1",
                 "DELETE FROM club_follows WHERE club_id = $1",
+                "DELETE FROM club_avatars WHERE club_id = $1",
                 "DELETE FROM clubs WHERE id = $1",
             ] {
                 sqlx::query(sql).bind(club).execute(&mut *conn).await?;
@@ -639,6 +640,46 @@ impl Clubs for This {
             .fetch_all(self.pool())
             .await?;
         Ok(rows.iter().map(|r| club_from(r, 0)).collect())
+    }
+
+    async fn set_club_avatar(&self, club: i64, images: &[(u32, Vec<u8>)]) -> Result<i64, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM club_avatars WHERE club_id = $1").bind(club).execute(&mut *tx).await?;
+        for (size, jpeg) in images {
+            sqlx::query("INSERT INTO club_avatars (club_id, size, jpeg) VALUES ($1, $2, $3)")
+                .bind(club)
+                .bind(i64::from(*size))
+                .bind(jpeg.as_slice())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let (v,): (i64,) = sqlx::query_as(
+            "UPDATE clubs SET avatar_version = avatar_version + 1 WHERE id = $1 RETURNING avatar_version",
+        )
+        .bind(club)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(v)
+    }
+
+    async fn clear_club_avatar(&self, club: i64) -> Result<(), StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE clubs SET avatar_version = 0 WHERE id = $1").bind(club).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM club_avatars WHERE club_id = $1").bind(club).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn club_avatar_image(&self, club: i64, size: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT jpeg FROM club_avatars WHERE club_id = $1 AND size = $2")
+            .bind(club)
+            .bind(i64::from(size))
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|(jpeg,)| jpeg))
     }
 
     async fn club_admins(&self, club: i64) -> Result<Vec<UserId>, StoreError> {
