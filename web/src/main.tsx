@@ -7,6 +7,7 @@ import { Avatar, ErrorNote, Field, Link, Modal, message, navigate } from './ui';
 import { RoomClient, type RoomState } from './room';
 import { ChatSheet, ReactionBar } from './chat';
 import { AccountSettings, AdminConsole, ModerationLogDialog, ReportDialog } from './community';
+import { ClubPage, ClubsOf, ClubsPage } from './clubs';
 import { ClipButton, ListenPage, OutputsDialog, RecordingPage, RecordingsSection, RestreamDialog } from './egress';
 import { AvatarUpload, Bell, EventPage, HostedEvents, PingFollowers, SearchBox, SearchPage, Settings, ShareButton, SharePreview, SuggestedPeople, Upcoming } from './social';
 import type { AudiencePage, Hallway, HandMode, InviteList, Me, Profile, RoomInfo, UserSummary, Visibility } from './wire';
@@ -149,7 +150,7 @@ function Hallway({ me }: { me: Me }) {
                   </span>
                 ))}
               </span>
-              <span class="room-count">{r.listener_count} listening · {r.visibility}</span>
+              <span class="room-count">{r.listener_count} listening · {r.club ? `${r.club.name} · ${r.visibility === 'closed' ? 'members only' : r.visibility === 'social' ? 'followers and members' : 'open'}` : r.visibility}</span>
             </Link>
           </li>
         ))}
@@ -535,6 +536,7 @@ function ProfileView({ username, me, onMe }: { username: string; me: Me; onMe: (
         </form>
       )}
       <ErrorNote message={error} />
+      <ClubsOf username={p.username} />
       <HostedEvents username={p.username} />
       <RecordingsSection path={`/users/${p.username}/recordings`} title="Replays" />
       {mine && <Settings />}
@@ -594,9 +596,10 @@ function App() {
   if (invite && !me) return <Shell me={null}><SignUp code={decodeURIComponent(invite[1]!)} onSignedIn={setMe} /></Shell>;
   if (!me) {
     // A shared link to an open room or event shows what it is before asking to sign in.
-    const shared = path.match(/^\/(room|event)\/([a-z0-9]+)$/);
+    const shared = path.match(/^\/(room|event|c)\/([a-z0-9_]+)$/);
     const signIn = <SignIn onSignedIn={setMe} />;
-    if (shared) return <Shell me={null}><SharePreview key={path} kind={shared[1] as 'room' | 'event'} id={shared[2]!} signIn={signIn} /></Shell>;
+    const kind = shared?.[1] === 'c' ? 'club' : (shared?.[1] as 'room' | 'event');
+    if (shared) return <Shell me={null}><SharePreview key={path} kind={kind} id={shared[2]!} signIn={signIn} /></Shell>;
     // An open room's clip plays for anyone; anything else asks to sign in.
     if (recording) return <Shell me={null}><RecordingPage key={path} id={recording[1]!} signIn={signIn} /></Shell>;
     return <Shell me={null}>{signIn}</Shell>;
@@ -604,11 +607,14 @@ function App() {
   const room = path.match(/^\/room\/([a-z0-9]+)$/);
   const user = path.match(/^\/u\/([^/]+)$/);
   const event = path.match(/^\/event\/([a-z0-9]+)$/);
+  const club = path.match(/^\/c\/([A-Za-z0-9_]+)(\/requests)?$/);
   let page;
   if (room) page = <RoomView key={room[1]} id={room[1]!} me={me} />;
   else if (user) page = <ProfileView key={user[1]} username={decodeURIComponent(user[1]!)} me={me} onMe={setMe} />;
   else if (event) page = <EventPage key={event[1]} id={event[1]!} />;
   else if (recording) page = <RecordingPage key={recording[1]} id={recording[1]!} />;
+  else if (club) page = <ClubPage key={club[1]} handle={club[1]!.toLowerCase()} />;
+  else if (path === '/clubs') page = <ClubsPage />;
   else if (path === '/search') page = <SearchPage key={location.search} />;
   else if (path === '/invites') page = <Invites />;
   else if (path === '/settings') page = <AccountSettings me={me} />;
@@ -628,6 +634,7 @@ function Shell(props: { me: Me | null; onSignOut?: () => void; children: Compone
             <SearchBox />
             <Bell />
             <Link href="/">Hallway</Link>
+            <Link href="/clubs">Clubs</Link>
             <Link href="/invites">Invites</Link>
             <Link href={`/u/${props.me.username}`}>Profile</Link>
             <Link href="/settings">Settings</Link>

@@ -323,7 +323,7 @@ export function SearchPage() {
     if (!q) return;
     get<SearchResults>(`/search?q=${encodeURIComponent(q)}`).then((res) => { setR(res); setError(undefined); }, (e) => setError(message(e)));
   }, [q]);
-  const none = r && r.people.length + r.rooms.length + r.events.length === 0;
+  const none = r && r.people.length + r.rooms.length + r.events.length + r.clubs.length === 0;
   return (
     <main class="narrow" id="main">
       <h1>Results for “{q}”</h1>
@@ -342,6 +342,14 @@ export function SearchPage() {
           <h2 id="rooms-h" class="section">Live rooms</h2>
           <ul class="rooms">
             {r.rooms.map((room) => <li key={room.id}><Link href={`/room/${room.id}`} class="room-card"><span class="room-title">{room.title}</span><span class="room-count">{room.listener_count} listening</span></Link></li>)}
+          </ul>
+        </section>
+      )}
+      {r && r.clubs.length > 0 && (
+        <section aria-labelledby="clubs-h">
+          <h2 id="clubs-h" class="section">Clubs</h2>
+          <ul class="hands">
+            {r.clubs.map((c) => <li key={c.handle}><Avatar user={{ id: 0, username: c.handle, display_name: c.name }} size="sm" src={c.avatar} /> <Link href={`/c/${c.handle}`}>{c.name}</Link> <span class="muted">{c.members} members</span></li>)}
           </ul>
         </section>
       )}
@@ -612,25 +620,25 @@ export function ShareButton({ url, title }: { url: string; title: string }) {
   );
 }
 
-/** What a signed-out visitor sees of an open room's or event's link; anything else is the sign-in page. */
-export function SharePreview({ kind, id, signIn }: { kind: 'room' | 'event'; id: string; signIn: ComponentChildren }) {
+/** What a signed-out visitor sees of an open room's, event's or club's link; anything else is the sign-in page. */
+export function SharePreview({ kind, id, signIn }: { kind: 'room' | 'event' | 'club'; id: string; signIn: ComponentChildren }) {
   const [p, setP] = useState<Preview | null>();
   const [signing, setSigning] = useState(false);
   useEffect(() => {
-    get<Preview>(`/${kind === 'room' ? 'rooms' : 'events'}/${id}/preview`).then(setP, () => setP(null));
+    get<Preview>(`/${kind === 'room' ? 'rooms' : kind === 'event' ? 'events' : 'clubs'}/${id}/preview`).then(setP, () => setP(null));
   }, [kind, id]);
   if (p === undefined) return <main class="narrow" id="main"><p class="muted">Loading…</p></main>;
   if (p === null || signing) return <>{signIn}</>;
   return (
     <main class="narrow" id="main">
-      <p class="event-state state-live">{kind === 'room' ? 'Live now' : when(p.starts_at!)}</p>
+      <p class="event-state state-live">{kind === 'room' ? 'Live now' : kind === 'club' ? 'A club on Stoa' : when(p.starts_at!)}</p>
       <h1>{p.title}</h1>
       {p.description && <p class="bio">{p.description}</p>}
-      <ul class="hands" aria-label={kind === 'room' ? 'On stage' : 'Hosts'}>
+      <ul class="hands" aria-label={kind === 'room' ? 'On stage' : kind === 'club' ? 'Owner' : 'Hosts'}>
         {p.people.map((u) => <li key={u.id}><Avatar user={u} size="sm" /> <span>{u.display_name}</span></li>)}
       </ul>
       {p.listener_count != null && <p class="muted">{p.listener_count} listening</p>}
-      <button class="primary wide" onClick={() => setSigning(true)}>{kind === 'room' ? 'Sign in to listen' : 'Sign in to be notified'}</button>
+      <button class="primary wide" onClick={() => setSigning(true)}>{kind === 'room' ? 'Sign in to listen' : kind === 'club' ? 'Sign in to join' : 'Sign in to be notified'}</button>
       <p class="muted">Stoa is invite-only: ask a member for an invite link to sign up.</p>
     </main>
   );

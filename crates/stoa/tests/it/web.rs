@@ -35,6 +35,13 @@ fn the_full_journey_in_three_browsers() {
     run_browser_script("journey.mjs");
 }
 
+/// Issue 31: a club made, a member in by approval, a members-only room heard by the member and a 404 to a
+/// stranger.
+#[test]
+fn the_clubs_journey_in_three_browsers() {
+    run_browser_script("clubs.mjs");
+}
+
 #[test]
 fn a_refused_microphone_is_explained_and_blocked_autoplay_gets_tap_to_listen() {
     run_browser_script("edges.mjs");
