@@ -1305,7 +1305,12 @@ cohosts: Array<string>,
 /**
  * For a closed event, the usernames who may see it.
  */
-invited: Array<string>, };
+invited: Array<string>, 
+/**
+ * The handle of a club to host the event (the caller must be one of its leaders, admins or owner):
+ * then `social` means the club's followers and members, and `closed` its members (and the invited).
+ */
+club: string | null, };
 
 export type UpdateEventRequest = { 
 /**
@@ -1385,7 +1390,11 @@ you_are_asked: boolean,
 /**
  * The page to share: `https://HOST/event/ID`.
  */
-url: string, };
+url: string, 
+/**
+ * The club that hosts it, if one does.
+ */
+club: RoomClub | null, };
 
 export type EventList = { 
 /**

@@ -280,6 +280,9 @@ pub trait Clubs: Send + Sync {
     async fn clear_club_avatar(&self, club: i64) -> Result<(), StoreError>;
     /// A club's avatar at one size.
     async fn club_avatar_image(&self, club: i64, size: u32) -> Result<Option<Vec<u8>>, StoreError>;
+    /// For benchmarks and tests: each of `users` follows the club, in one transaction.
+    #[doc(hidden)]
+    async fn seed_club_follows(&self, club: i64, users: &[UserId]) -> Result<(), StoreError>;
     /// The club's owner and admins.
     async fn club_admins(&self, club: i64) -> Result<Vec<UserId>, StoreError>;
     /// The clubs `user` is a member of, and with `own` also those they are invited to or asked to join,

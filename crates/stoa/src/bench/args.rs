@@ -62,6 +62,10 @@ pub struct BenchArgs {
     /// against before, over --requests requests.
     #[arg(long)]
     pub(crate) fanout: bool,
+    /// With --fanout: the star owns a club that --users people follow, and starts the club's room for its
+    /// followers and members (the star has no followers of their own).
+    #[arg(long)]
+    pub(crate) club: bool,
     /// Instead of a room: search's latency (people, rooms and events) over --requests queries, with --users
     /// accounts and --events events in the database.
     #[arg(long)]

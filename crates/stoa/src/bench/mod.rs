@@ -114,7 +114,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         return hallway(&args).await;
     }
     if args.fanout {
-        return social::fanout(args.users, args.requests, args.json).await;
+        return social::fanout(args.users, args.requests, args.club, args.json).await;
     }
     if args.search {
         return social::search(args.users, args.events, args.requests, args.json).await;

@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use stoa_client::Api;
-use stoa_store::{NewAccount, NewEvent, Social, SqliteStore, Store};
+use stoa_store::{Clubs, NewAccount, NewEvent, Social, SqliteStore, Store};
 
 const PASSWORD: &str = "bench-password";
 
@@ -228,7 +228,7 @@ async fn other_request(http: &reqwest::Client, base: &str, token: &str, i: usize
 }
 
 /// `stoa bench --fanout`.
-pub async fn fanout(followers: usize, requests: usize, json: bool) -> anyhow::Result<()> {
+pub async fn fanout(followers: usize, requests: usize, club: bool, json: bool) -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
     let path = data.path().to_path_buf();
     let seeded = Instant::now();
@@ -236,9 +236,25 @@ pub async fn fanout(followers: usize, requests: usize, json: bool) -> anyhow::Re
         let store = SqliteStore::open(&path).await?;
         let ids = real_accounts(&store, &["star", "other", "mover"]).await?;
         let names: Vec<(String, String)> = (0..followers).map(|i| (format!("fan{i}"), format!("Fan {i}"))).collect();
+        let stars = if club {
+            let new = stoa_store::NewClub {
+                handle: "stars".into(),
+                name: "Stars".into(),
+                description: String::new(),
+                rules: String::new(),
+                policy: stoa_proto::ClubPolicy::Open,
+                owner: ids[0],
+            };
+            Some(store.create_club(&new).await?.id)
+        } else {
+            None
+        };
         for chunk in names.chunks(10_000) {
             let fans = store.seed_users(chunk).await?;
-            store.seed_follows(&fans, ids[0]).await?;
+            match stars {
+                Some(club) => store.seed_club_follows(club, &fans).await?,
+                None => store.seed_follows(&fans, ids[0]).await?,
+            }
             if !json {
                 eprint!("\rstoa bench: seeding followers  ");
             }
@@ -265,7 +281,12 @@ pub async fn fanout(followers: usize, requests: usize, json: bool) -> anyhow::Re
 
     let store = SqliteStore::open(&path).await?;
     let started = Instant::now();
-    let room = star.post("/api/v1/rooms", json!({"title": "The star's room", "visibility": "open"})).await?;
+    let body = if club {
+        json!({"title": "The star's room", "visibility": "social", "club": "stars"})
+    } else {
+        json!({"title": "The star's room", "visibility": "open"})
+    };
+    let room = star.post("/api/v1/rooms", body).await?;
     let star_start_ms = started.elapsed().as_secs_f64() * 1000.0;
     let room = stoa_proto::RoomId(room["id"].as_str().context("no room ID")?.to_string());
     let watcher = tokio::spawn(async move {
@@ -296,7 +317,7 @@ pub async fn fanout(followers: usize, requests: usize, json: bool) -> anyhow::Re
         kinds.iter().zip(by_kind.iter_mut()).map(|(k, t)| (k.to_string(), summary(t))).collect();
     let (before, during) = (summary(&mut before), summary(&mut during));
     let report = json!({
-        "mode": "fanout",
+        "mode": if club { "fanout_club" } else { "fanout" },
         "followers": followers,
         "seed_s": seeded.as_secs_f64(),
         "room_start_ms": star_start_ms,

@@ -682,6 +682,23 @@ impl Clubs for This {
         Ok(row.map(|(jpeg,)| jpeg))
     }
 
+    async fn seed_club_follows(&self, club: i64, users: &[UserId]) -> Result<(), StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&format!(
+            "INSERT INTO club_follows (club_id, user_id, created_at) SELECT $1, value, $3 FROM {} j WHERE true \
+             ON CONFLICT DO NOTHING",
+            super::backend::ids(2)
+        ))
+        .bind(club)
+        .bind(json_ids(users.iter().map(|u| u.0)))
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn club_admins(&self, club: i64) -> Result<Vec<UserId>, StoreError> {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT user_id FROM club_members WHERE club_id = $1 AND state = 'member' AND role IN ('owner', 'admin') \
