@@ -38,6 +38,8 @@ CREATE TABLE club_follows (
     UNIQUE (club_id, user_id)
 );
 CREATE INDEX club_follows_by_user ON club_follows(user_id);
+-- A fan-out pages through a club's followers by row.
+CREATE INDEX club_follows_by_club ON club_follows(club_id, id);
 
 -- News of a club (a request to join, an invitation, an approval) names the club by handle.
 ALTER TABLE notifications ADD COLUMN club TEXT;

@@ -216,8 +216,11 @@ pub trait Clubs: Send + Sync {
     /// case); [`StoreError::RateLimited`] past [`CLUBS_PER_DAY`] made by the owner in a day, or
     /// [`CLUBS_OWNED`] owned.
     async fn create_club(&self, new: &NewClub) -> Result<ClubRow, StoreError>;
-    /// A club by handle, in any case (suspended ones included: the caller decides who sees them).
+    /// A club by handle, in any case (suspended ones included: the caller decides who sees them), with its
+    /// counts of members and followers.
     async fn club(&self, handle: &str) -> Result<Option<ClubRow>, StoreError>;
+    /// The same without the counts (both 0): what a check needs, in constant time however large the club.
+    async fn club_head(&self, handle: &str) -> Result<Option<ClubRow>, StoreError>;
     /// `user`'s place in a club.
     async fn membership(&self, club: i64, user: UserId) -> Result<Membership, StoreError>;
     /// Changes what is given.

@@ -124,7 +124,7 @@ fn no_such_club() -> ApiError {
 /// A club by handle as `session` may see it, with the caller's place in it: a suspended club is there for
 /// the server's admins only.
 async fn find(state: &AppState, session: &Session, handle: &str) -> Result<(ClubRow, Membership), ApiError> {
-    let club = state.store.club(&handle.to_ascii_lowercase()).await?.ok_or_else(no_such_club)?;
+    let club = state.store.club_head(&handle.to_ascii_lowercase()).await?.ok_or_else(no_such_club)?;
     if club.suspended.is_some() && !session.account.is_admin {
         return Err(no_such_club());
     }
@@ -216,7 +216,8 @@ async fn person(state: &AppState, username: &str) -> Result<UserId, ApiError> {
 }
 
 pub(crate) async fn fresh(state: &AppState, session: &Session, handle: &str) -> Result<Json<Club>, ApiError> {
-    let (club, membership) = find(state, session, handle).await?;
+    let (_, membership) = find(state, session, handle).await?;
+    let club = state.store.club(&handle.to_ascii_lowercase()).await?.ok_or_else(no_such_club)?;
     Ok(Json(view(club, membership)))
 }
 

@@ -16,6 +16,11 @@ const COLUMNS: &str = "c.id, c.handle, c.name, c.description, c.rules, c.policy,
      (SELECT COUNT(*) FROM club_follows f WHERE f.club_id = c.id) \
      FROM clubs c JOIN users u ON u.id = c.owner_id";
 
+/// [`COLUMNS`] without the counts, which grow with the club.
+const HEAD_COLUMNS: &str = "c.id, c.handle, c.name, c.description, c.rules, c.policy, u.id, u.username, u.display_name, \
+     c.avatar_version, c.suspended_reason, c.created_at, CAST(0 AS BIGINT), CAST(0 AS BIGINT) \
+     FROM clubs c JOIN users u ON u.id = c.owner_id";
+
 pub(crate) fn policy_str(p: ClubPolicy) -> &'static str {
     match p {
         ClubPolicy::Open => "open",
@@ -203,6 +208,14 @@ impl Clubs for This {
 
     async fn club(&self, handle: &str) -> Result<Option<ClubRow>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} WHERE c.handle = $1"))
+            .bind(handle.to_ascii_lowercase())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(|r| club_from(r, 0)))
+    }
+
+    async fn club_head(&self, handle: &str) -> Result<Option<ClubRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {HEAD_COLUMNS} WHERE c.handle = $1"))
             .bind(handle.to_ascii_lowercase())
             .fetch_optional(self.pool())
             .await?;

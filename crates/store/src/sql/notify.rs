@@ -150,11 +150,16 @@ impl This {
                 "SELECT id, follower FROM follows WHERE followee = CAST($1 AS INTEGER) AND id > $2 ORDER BY id LIMIT $3",
                 fan_out.actor.0.to_string(),
             ),
-            // A club's members and followers, each once, in order of their ID (the cursor).
+            // A club's followers (a cursor of zero or more, their rows' IDs), then its members (a negative
+            // cursor, minus one less their rows' IDs): each an index range, never a scan of the whole club
+            // per batch. A member who follows is told once (the club's news is told once an hour).
+            Audience::ClubSeeing { club, .. } if cursor >= 0 => (
+                "SELECT id, user_id FROM club_follows WHERE club_id = CAST($1 AS INTEGER) AND id > $2 ORDER BY id LIMIT $3",
+                club.to_string(),
+            ),
             Audience::ClubSeeing { club, .. } => (
-                "SELECT u, u FROM (SELECT user_id AS u FROM club_members WHERE club_id = CAST($1 AS INTEGER) \
-                 AND state = 'member' UNION SELECT user_id FROM club_follows WHERE club_id = CAST($1 AS INTEGER)) \
-                 AS c WHERE u > $2 ORDER BY u LIMIT $3",
+                "SELECT -id - 1, user_id FROM club_members WHERE club_id = CAST($1 AS INTEGER) AND state = 'member' \
+                 AND id > -$2 - 1 ORDER BY id LIMIT $3",
                 club.to_string(),
             ),
             Audience::Rsvps { event, .. } => {
@@ -163,9 +168,13 @@ impl This {
         };
         let rows: Vec<(i64, i64)> =
             sqlx::query_as(source).bind(key).bind(cursor).bind(batch).fetch_all(self.pool()).await?;
-        let next = (rows.len() as i64 == batch).then(|| rows.last().map(|r| r.0)).flatten();
+        let mut next = (rows.len() as i64 == batch).then(|| rows.last().map(|r| r.0)).flatten();
+        if next.is_none() && cursor >= 0 && matches!(fan_out.audience, Audience::ClubSeeing { .. }) {
+            // The followers are done: the members next, from the start.
+            next = Some(-1);
+        }
         if rows.is_empty() {
-            return Ok((Vec::new(), None));
+            return Ok((Vec::new(), next));
         }
         let users = json_ids(rows.iter().map(|r| r.1));
         let stored = match &fan_out.audience {
