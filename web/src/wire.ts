@@ -1278,6 +1278,118 @@ reason: ReportReason,
  */
 text: string, };
 
+export type NewThreadRequest = { 
+/**
+ * The other people, by username: one for a thread of two, up to nine for a group.
+ */
+usernames: Array<string>, 
+/**
+ * The first message: 1 to 1,000 characters of plain text.
+ */
+text: string, };
+
+export type SendMessageRequest = { 
+/**
+ * 1 to 1,000 characters of plain text; links are shown as links and never fetched by the server.
+ */
+text: string, };
+
+export type Message = { 
+/**
+ * Its ID; later messages have larger IDs.
+ */
+id: number, 
+/**
+ * The thread.
+ */
+thread_id: number, 
+/**
+ * Who wrote it.
+ */
+sender: UserSummary, 
+/**
+ * What they wrote; empty once deleted.
+ */
+text: string, 
+/**
+ * When, Unix milliseconds.
+ */
+sent_at_ms: number, 
+/**
+ * Whether its writer deleted it (for everyone).
+ */
+deleted: boolean, };
+
+export type Thread = { 
+/**
+ * Its ID.
+ */
+id: number, 
+/**
+ * A group (up to ten people), or two.
+ */
+group: boolean, 
+/**
+ * The other members the caller may see (never one who blocks them or whom they block), in the order
+ * they joined.
+ */
+members: Array<UserSummary>, 
+/**
+ * The newest message the caller may see.
+ */
+last_message: Message | null, 
+/**
+ * Messages from others after the caller's last read.
+ */
+unread: number, 
+/**
+ * Whether the caller muted it (no push, no count).
+ */
+muted: boolean, 
+/**
+ * Whether it is in the caller's Requests: someone they do not follow wrote first, and they have not
+ * accepted.
+ */
+request: boolean, };
+
+export type ThreadList = { 
+/**
+ * The threads.
+ */
+threads: Array<Thread>, };
+
+export type MessagePage = { 
+/**
+ * This page.
+ */
+messages: Array<Message>, 
+/**
+ * Pass as `before` for the next (older) page; absent on the last.
+ */
+next_before: number | null, };
+
+export type MuteRequest = { 
+/**
+ * Muted or not.
+ */
+muted: boolean, };
+
+export type ReadUpToRequest = { 
+/**
+ * The newest message read.
+ */
+up_to: number, };
+
+export type InboxCounts = { 
+/**
+ * Threads (not muted, not in Requests) with messages the person has not read.
+ */
+unread_threads: number, 
+/**
+ * Threads waiting in Requests.
+ */
+requests: number, };
+
 export type EventId = string;
 
 export type CreateEventRequest = { 
@@ -1506,7 +1618,11 @@ unread: number,
 /**
  * The newest notification, if any.
  */
-latest: Notification | null, };
+latest: Notification | null, 
+/**
+ * The backchannel's unread threads and Requests.
+ */
+messages: InboxCounts, };
 
 export type PushKeys = { 
 /**

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod backchannel;
 mod clubs;
 mod community;
 mod hooks;
@@ -20,6 +21,7 @@ mod social;
 mod ws;
 
 pub use api::*;
+pub use backchannel::*;
 pub use clubs::*;
 pub use community::*;
 pub use hooks::*;

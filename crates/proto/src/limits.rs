@@ -51,6 +51,11 @@ pub const CLUB_DESCRIPTION: TextLimit = TextLimit { min: 0, max: 1000, pattern: 
 /// A club's rules: at most 2,000 characters.
 pub const CLUB_RULES: TextLimit = TextLimit { min: 0, max: 2000, pattern: None };
 
+/// A private message: 1 to 1,000 characters.
+pub const MESSAGE_TEXT: TextLimit = TextLimit { min: 1, max: 1000, pattern: None };
+/// How many people a group thread holds, its creator included.
+pub const GROUP_MEMBERS: usize = 10;
+
 /// The largest page a list returns (`limit`); the smallest is 1.
 pub const PAGE_MAX: u32 = 200;
 /// A page's size when `limit` is not given.
@@ -82,4 +87,6 @@ pub const TEXT_FIELDS: &[(&str, &str, TextLimit)] = &[
     ("UpdateClubRequest", "rules", CLUB_RULES),
     ("ClubPersonRequest", "username", USERNAME),
     ("ClubReportRequest", "text", REPORT_TEXT),
+    ("NewThreadRequest", "text", MESSAGE_TEXT),
+    ("SendMessageRequest", "text", MESSAGE_TEXT),
 ];

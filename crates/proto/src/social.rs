@@ -259,6 +259,9 @@ pub struct NotificationUpdate {
     pub unread: u32,
     /// The newest notification, if any.
     pub latest: Option<Notification>,
+    /// The backchannel's unread threads and Requests.
+    #[serde(default)]
+    pub messages: crate::InboxCounts,
 }
 
 /// The keys of a push subscription, as the browser's `PushSubscription.toJSON()` gives them.

@@ -7,6 +7,7 @@
 
 #![deny(missing_docs)]
 
+mod backchannel;
 mod clubs;
 mod common;
 mod community;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use stoa_proto::{Profile, RoomId, UserId, UserSummary, Visibility};
 use thiserror::Error;
 
+pub use backchannel::*;
 pub use clubs::*;
 pub use common::{SESSION_IDLE_SECS, SESSION_MAX_SECS, USERNAME_RESERVED_SECS, avatar_path};
 pub use community::*;
@@ -214,7 +216,7 @@ pub struct Page {
 
 /// Stoa's persistence.
 #[async_trait]
-pub trait Store: Social + Community + Clubs + Recordings + Webhooks + Send + Sync + 'static {
+pub trait Store: Social + Community + Clubs + Backchannel + Recordings + Webhooks + Send + Sync + 'static {
     /// Creates an invite that no user's quota pays for (the admin CLI's), good for `uses` sign-ups.
     async fn create_admin_invite(&self, uses: u32) -> Result<String, StoreError>;
     /// On a database with no account yet, the one-time invite that makes the first account an admin

@@ -36,6 +36,9 @@ const TABLES: &[&str] = &[
     "club_members",
     "club_follows",
     "club_avatars",
+    "threads",
+    "thread_members",
+    "messages",
 ];
 
 /// One table as copied: its name and how many rows each side holds.

@@ -4,6 +4,8 @@
 
 use crate::postgres as backend;
 
+#[path = "sql/backchannel.rs"]
+mod backchannel;
 #[path = "sql/clubs.rs"]
 mod clubs;
 #[path = "sql/community.rs"]

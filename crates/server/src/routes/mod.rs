@@ -4,6 +4,7 @@ pub mod account;
 pub mod accounts;
 pub mod admin;
 pub mod avatars;
+pub mod backchannel;
 pub mod club_admin;
 pub mod clubs;
 pub mod egress;

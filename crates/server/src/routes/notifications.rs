@@ -72,7 +72,12 @@ pub async fn mark_read(
 
 async fn update_of(store: &dyn Store, user: UserId) -> Result<NotificationUpdate, stoa_store::StoreError> {
     let latest = store.notifications(user, None, 1).await?;
-    Ok(NotificationUpdate { unread: store.unread_count(user).await?, latest: latest.first().map(to_wire) })
+    let (unread_threads, requests) = store.inbox_counts(user).await?;
+    Ok(NotificationUpdate {
+        unread: store.unread_count(user).await?,
+        latest: latest.first().map(to_wire),
+        messages: stoa_proto::InboxCounts { unread_threads, requests },
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/notifications/stream", tag = "notifications", security(("bearer" = [])),

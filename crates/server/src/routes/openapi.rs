@@ -2,8 +2,8 @@
 //! schemas, so that it cannot drift from the code.
 
 use crate::routes::{
-    account, accounts, admin, avatars, club_admin, clubs, egress, events, meta, moderation, notifications, restream,
-    rooms, search, share, tokens, users, webhooks, webrtc,
+    account, accounts, admin, avatars, backchannel, club_admin, clubs, egress, events, meta, moderation, notifications,
+    restream, rooms, search, share, tokens, users, webhooks, webrtc,
 };
 use axum::routing::get;
 use axum::{Json, Router};
@@ -29,6 +29,9 @@ use utoipa::{Modify, OpenApi};
         clubs::create_club, clubs::club, clubs::update_club, clubs::join, clubs::leave, clubs::follow, clubs::unfollow,
         clubs::members, clubs::requests, clubs::invitations, clubs::bans, clubs::answer_request, clubs::invite,
         clubs::withdraw_invitation, clubs::set_role, clubs::remove_member, clubs::ban, clubs::unban, clubs::transfer,
+        backchannel::threads, backchannel::start, backchannel::thread, backchannel::messages, backchannel::send,
+        backchannel::accept, backchannel::decline, backchannel::leave, backchannel::mute, backchannel::read,
+        backchannel::delete_message,
         clubs::clubs_of_user, clubs::my_clubs, clubs::club_rooms, clubs::club_events, clubs::club_recordings, club_admin::clubs, club_admin::suspend, club_admin::unsuspend, club_admin::report,
         avatars::upload, avatars::remove, avatars::serve, avatars::upload_club, avatars::remove_club, avatars::serve_club,
         share::room_preview, share::event_preview, share::club_preview,
@@ -45,7 +48,7 @@ use utoipa::{Modify, OpenApi};
     ),
     components(schemas(stoa_proto::ClientMessage, stoa_proto::ClientCommand, stoa_proto::ServerEvent)),
     modifiers(&BearerAuth, &Limits),
-    tags((name = "accounts"), (name = "users"), (name = "rooms"), (name = "events"), (name = "clubs"), (name = "notifications"), (name = "search"), (name = "account"), (name = "admin"), (name = "listen"), (name = "recordings"), (name = "webrtc"), (name = "meta")),
+    tags((name = "accounts"), (name = "users"), (name = "rooms"), (name = "events"), (name = "clubs"), (name = "messages"), (name = "notifications"), (name = "search"), (name = "account"), (name = "admin"), (name = "listen"), (name = "recordings"), (name = "webrtc"), (name = "meta")),
 )]
 pub struct ApiDoc;
 

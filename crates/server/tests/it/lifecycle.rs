@@ -124,6 +124,9 @@ async fn the_openapi_document_lists_every_route() {
         "/api/v1/clubs/{handle}/bans",
         "/api/v1/clubs/{handle}/transfer",
         "/api/v1/me/clubs",
+        "/api/v1/threads",
+        "/api/v1/threads/{id}/messages",
+        "/api/v1/messages/{id}",
         "/healthz",
     ] {
         assert!(paths.contains_key(path), "missing {path}");

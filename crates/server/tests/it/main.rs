@@ -3,6 +3,7 @@
 //! One binary links the server once, where a binary per file linked it once per file.
 
 mod accounts;
+mod backchannel;
 mod bad_input;
 mod chat;
 mod club_rooms;

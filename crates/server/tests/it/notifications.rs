@@ -20,7 +20,7 @@ async fn the_bell_counts_live_lists_newest_first_and_marks_read() {
     let cy = server.user("cyd").await;
     let mut stream = ada.stream().await;
     let first = stream.next_update().await;
-    assert_eq!(first, json!({"unread": 0, "latest": null}));
+    assert_eq!(first, json!({"unread": 0, "latest": null, "messages": {"unread_threads": 0, "requests": 0}}));
     bob.follow(&ada).await;
     let update = stream.next_update().await;
     assert_eq!(update["unread"], 1);

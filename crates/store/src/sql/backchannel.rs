@@ -1,0 +1,469 @@
+//! [`Backchannel`] in SQL, for both backends (see `core.rs`). A block between two people hides each from
+//! the other in every thread: in member lists, in messages, and in counts; it is one clause, [`unblocked`].
+
+use super::backend::{Conn, DbRow, This};
+use crate::StoreError;
+use crate::backchannel::*;
+use crate::common::json_ids;
+use async_trait::async_trait;
+use sqlx::Row;
+use std::collections::HashMap;
+use stoa_proto::{UserId, UserSummary};
+
+/// No block stands between the user in column `a` and the one in `b` (SQL expressions).
+fn unblocked(a: &str, b: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM blocks bk WHERE (bk.blocker = {a} AND bk.blocked = {b}) \
+         OR (bk.blocker = {b} AND bk.blocked = {a}))"
+    )
+}
+
+const MESSAGE_COLUMNS: &str = "m.id, m.thread_id, u.id, u.username, u.display_name, m.text, m.sent_at, \
+     m.deleted_at IS NOT NULL FROM messages m JOIN users u ON u.id = m.sender_id";
+
+fn message_from(row: &DbRow) -> MessageRow {
+    let deleted: bool = row.get(7);
+    MessageRow {
+        id: row.get(0),
+        thread: row.get(1),
+        sender: UserSummary { id: UserId(row.get(2)), username: row.get(3), display_name: row.get(4) },
+        text: if deleted { String::new() } else { row.get(5) },
+        sent_at_ms: row.get(6),
+        deleted,
+    }
+}
+
+async fn blocked_between(conn: &mut Conn, a: UserId, b: UserId) -> Result<bool, StoreError> {
+    let (blocked,): (bool,) =
+        sqlx::query_as(&format!("SELECT NOT {}", unblocked("$1", "$2"))).bind(a.0).bind(b.0).fetch_one(conn).await?;
+    Ok(blocked)
+}
+
+async fn count(conn: &mut Conn, sql: &str, a: i64, b: i64) -> Result<u32, StoreError> {
+    let (n,): (i64,) = sqlx::query_as(sql).bind(a).bind(b).fetch_one(conn).await?;
+    Ok(n as u32)
+}
+
+/// Whether `from` may send one more message this minute.
+async fn under_message_limit(conn: &mut Conn, from: UserId, now_ms: i64) -> Result<bool, StoreError> {
+    let sent =
+        count(conn, "SELECT COUNT(*) FROM messages WHERE sender_id = $1 AND sent_at > $2", from.0, now_ms - 60_000)
+            .await?;
+    Ok(sent < MESSAGES_PER_MINUTE)
+}
+
+/// Stores a message, and moves the thread up the inbox and the sender's reading past it.
+async fn insert_message(
+    conn: &mut Conn,
+    thread: i64,
+    from: UserId,
+    text: &str,
+    now_ms: i64,
+) -> Result<MessageRow, StoreError> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO messages (thread_id, sender_id, text, sent_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(thread)
+    .bind(from.0)
+    .bind(text)
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE threads SET last_message_at = $2 WHERE id = $1")
+        .bind(thread)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE thread_members SET last_read = $3 WHERE thread_id = $1 AND user_id = $2")
+        .bind(thread)
+        .bind(from.0)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} WHERE m.id = $1")).bind(id).fetch_one(&mut *conn).await?;
+    Ok(message_from(&row))
+}
+
+/// Whether `user` follows `of`.
+async fn follows(conn: &mut Conn, user: UserId, of: UserId) -> Result<bool, StoreError> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM follows WHERE follower = $1 AND followee = $2")
+        .bind(user.0)
+        .bind(of.0)
+        .fetch_one(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+async fn suspended(conn: &mut Conn, user: UserId) -> Result<bool, StoreError> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE id = $1 AND suspended_at IS NOT NULL")
+        .bind(user.0)
+        .fetch_one(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+impl This {
+    /// The threads of `viewer` among `rows` (thread, kind, muted, state, unread, newest visible message),
+    /// with their members and newest messages, in two more queries.
+    async fn thread_rows(
+        &self,
+        viewer: UserId,
+        rows: Vec<(i64, String, i64, String, i64, Option<i64>)>,
+    ) -> Result<Vec<ThreadRow>, StoreError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let threads = json_ids(rows.iter().map(|r| r.0));
+        let members = sqlx::query(&format!(
+            "SELECT tm.thread_id, u.id, u.username, u.display_name FROM thread_members tm JOIN users u ON u.id = tm.user_id \
+             WHERE tm.thread_id IN {} AND tm.user_id <> $2 AND tm.state <> 'left' AND {} ORDER BY tm.joined_at, u.id",
+            super::backend::ids(1),
+            unblocked("tm.user_id", "$2")
+        ))
+        .bind(&threads)
+        .bind(viewer.0)
+        .fetch_all(self.pool())
+        .await?;
+        let mut by_thread: HashMap<i64, Vec<UserSummary>> = HashMap::new();
+        for r in &members {
+            by_thread.entry(r.get(0)).or_default().push(UserSummary {
+                id: UserId(r.get(1)),
+                username: r.get(2),
+                display_name: r.get(3),
+            });
+        }
+        let newest = json_ids(rows.iter().filter_map(|r| r.5));
+        let messages = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} WHERE m.id IN {}", super::backend::ids(1)))
+            .bind(&newest)
+            .fetch_all(self.pool())
+            .await?;
+        let mut last: HashMap<i64, MessageRow> = messages.iter().map(message_from).map(|m| (m.id, m)).collect();
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind, muted, state, unread, newest)| ThreadRow {
+                id,
+                group: kind == "group",
+                members: by_thread.remove(&id).unwrap_or_default(),
+                last_message: newest.and_then(|n| last.remove(&n)),
+                unread: unread as u32,
+                muted: muted != 0,
+                request: state == "request",
+            })
+            .collect())
+    }
+
+    /// `viewer`'s threads where `clause` holds (on `t` and `tm`, `$1` being the viewer and `$2` the extra
+    /// bind), newest first.
+    async fn threads_where(
+        &self,
+        viewer: UserId,
+        clause: &str,
+        extra: i64,
+        limit: u32,
+    ) -> Result<Vec<ThreadRow>, StoreError> {
+        let visible = format!("m.thread_id = t.id AND m.id >= tm.first_message AND {}", unblocked("m.sender_id", "$1"));
+        let rows: Vec<(i64, String, i64, String, i64, Option<i64>)> = sqlx::query_as(&format!(
+            "SELECT t.id, t.kind, tm.muted, tm.state, \
+               (SELECT COUNT(*) FROM messages m WHERE {visible} AND m.id > tm.last_read AND m.sender_id <> $1 \
+                AND m.deleted_at IS NULL), \
+               (SELECT MAX(m.id) FROM messages m WHERE {visible}) \
+             FROM thread_members tm JOIN threads t ON t.id = tm.thread_id \
+             WHERE tm.user_id = $1 AND {clause} ORDER BY t.last_message_at DESC, t.id DESC LIMIT $3"
+        ))
+        .bind(viewer.0)
+        .bind(extra)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        self.thread_rows(viewer, rows).await
+    }
+}
+
+#[async_trait]
+impl Backchannel for This {
+    async fn start_thread(
+        &self,
+        from: UserId,
+        others: &[UserId],
+        text: &str,
+        now_ms: i64,
+    ) -> Result<Result<(i64, MessageRow), Refusal>, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.begin_write().await?;
+        for other in others {
+            if blocked_between(&mut tx, from, *other).await? {
+                return Ok(Err(Refusal::Blocked));
+            }
+        }
+        if !under_message_limit(&mut tx, from, now_ms).await? {
+            return Ok(Err(Refusal::TooManyMessages));
+        }
+        let direct = others.len() == 1;
+        let pair = direct.then(|| {
+            let (a, b) = (from.0.min(others[0].0), from.0.max(others[0].0));
+            format!("{a}:{b}")
+        });
+        if let Some(pair) = &pair {
+            let existing: Option<(i64,)> =
+                sqlx::query_as("SELECT id FROM threads WHERE pair = $1").bind(pair).fetch_optional(&mut *tx).await?;
+            if let Some((thread,)) = existing {
+                // The pair's one thread: writing in it again is no new thread. The writer is back in it if
+                // they had declined it; the other stays where they were, and is not told otherwise.
+                if suspended(&mut tx, others[0]).await? {
+                    return Ok(Err(Refusal::Frozen));
+                }
+                sqlx::query("UPDATE thread_members SET state = 'active' WHERE thread_id = $1 AND user_id = $2")
+                    .bind(thread)
+                    .bind(from.0)
+                    .execute(&mut *tx)
+                    .await?;
+                let message = insert_message(&mut tx, thread, from, text, now_ms).await?;
+                tx.commit().await?;
+                return Ok(Ok((thread, message)));
+            }
+            if suspended(&mut tx, others[0]).await? {
+                return Ok(Err(Refusal::Frozen));
+            }
+        }
+        let hour_ago = now_ms / 1000 - 3600;
+        let made =
+            count(&mut tx, "SELECT COUNT(*) FROM threads WHERE created_by = $1 AND created_at > $2", from.0, hour_ago)
+                .await?;
+        if made >= THREADS_PER_HOUR {
+            return Ok(Err(Refusal::TooManyThreads));
+        }
+        let mut strangers = Vec::new();
+        for other in others {
+            strangers.push(!follows(&mut tx, *other, from).await?);
+        }
+        if strangers.iter().any(|s| *s) {
+            let to_strangers = count(
+                &mut tx,
+                "SELECT COUNT(*) FROM threads WHERE created_by = $1 AND created_at > $2 AND to_strangers = 1",
+                from.0,
+                hour_ago,
+            )
+            .await?;
+            if to_strangers >= THREADS_TO_STRANGERS_PER_HOUR {
+                return Ok(Err(Refusal::TooManyToStrangers));
+            }
+        }
+        if !direct {
+            for person in std::iter::once(&from).chain(others) {
+                let groups = count(
+                    &mut tx,
+                    "SELECT COUNT(*) FROM thread_members tm JOIN threads t ON t.id = tm.thread_id \
+                     WHERE tm.user_id = $1 AND t.kind = 'group' AND tm.state IN ('active', 'request') AND $2 = $2",
+                    person.0,
+                    0,
+                )
+                .await?;
+                if groups >= GROUPS_PER_PERSON {
+                    return Ok(Err(Refusal::TooManyGroups));
+                }
+            }
+        }
+        let (thread,): (i64,) = sqlx::query_as(
+            "INSERT INTO threads (kind, pair, created_by, to_strangers, created_at, last_message_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(if direct { "direct" } else { "group" })
+        .bind(pair)
+        .bind(from.0)
+        .bind(i64::from(strangers.iter().any(|s| *s)))
+        .bind(now_ms / 1000)
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        let states = std::iter::once((from, "active"))
+            .chain(others.iter().zip(&strangers).map(|(o, s)| (*o, if *s { "request" } else { "active" })));
+        for (person, state) in states {
+            sqlx::query("INSERT INTO thread_members (thread_id, user_id, state, joined_at) VALUES ($1, $2, $3, $4)")
+                .bind(thread)
+                .bind(person.0)
+                .bind(state)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let message = insert_message(&mut tx, thread, from, text, now_ms).await?;
+        tx.commit().await?;
+        Ok(Ok((thread, message)))
+    }
+
+    async fn send_message(
+        &self,
+        thread: i64,
+        from: UserId,
+        text: &str,
+        now_ms: i64,
+    ) -> Result<Result<MessageRow, Refusal>, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.begin_write().await?;
+        let mine: Option<(String, String)> = sqlx::query_as(
+            "SELECT tm.state, t.kind FROM thread_members tm JOIN threads t ON t.id = tm.thread_id \
+             WHERE tm.thread_id = $1 AND tm.user_id = $2",
+        )
+        .bind(thread)
+        .bind(from.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((state, kind)) = mine else { return Ok(Err(Refusal::NotInThread)) };
+        if !matches!(state.as_str(), "active" | "request") {
+            return Ok(Err(Refusal::NotInThread));
+        }
+        if kind == "direct" {
+            let other: Option<(i64,)> =
+                sqlx::query_as("SELECT user_id FROM thread_members WHERE thread_id = $1 AND user_id <> $2")
+                    .bind(thread)
+                    .bind(from.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some((other,)) = other {
+                if blocked_between(&mut tx, from, UserId(other)).await? {
+                    return Ok(Err(Refusal::Blocked));
+                }
+                if suspended(&mut tx, UserId(other)).await? {
+                    return Ok(Err(Refusal::Frozen));
+                }
+            }
+        }
+        if !under_message_limit(&mut tx, from, now_ms).await? {
+            return Ok(Err(Refusal::TooManyMessages));
+        }
+        // Answering from Requests accepts the thread.
+        sqlx::query("UPDATE thread_members SET state = 'active' WHERE thread_id = $1 AND user_id = $2")
+            .bind(thread)
+            .bind(from.0)
+            .execute(&mut *tx)
+            .await?;
+        let message = insert_message(&mut tx, thread, from, text, now_ms).await?;
+        tx.commit().await?;
+        Ok(Ok(message))
+    }
+
+    async fn thread_audience(&self, thread: i64) -> Result<Vec<UserId>, StoreError> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT user_id FROM thread_members WHERE thread_id = $1 AND state IN ('active', 'request')",
+        )
+        .bind(thread)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(u,)| UserId(u)).collect())
+    }
+
+    async fn threads_of(&self, viewer: UserId, requests: bool, limit: u32) -> Result<Vec<ThreadRow>, StoreError> {
+        let clause = if requests { "tm.state = 'request' AND $2 = $2" } else { "tm.state = 'active' AND $2 = $2" };
+        self.threads_where(viewer, clause, 0, limit.clamp(1, 200)).await
+    }
+
+    async fn thread_of(&self, viewer: UserId, thread: i64) -> Result<Option<ThreadRow>, StoreError> {
+        Ok(self.threads_where(viewer, "tm.state IN ('active', 'request') AND t.id = $2", thread, 1).await?.pop())
+    }
+
+    async fn messages_of(
+        &self,
+        viewer: UserId,
+        thread: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<Vec<MessageRow>>, StoreError> {
+        let member: Option<(i64,)> = sqlx::query_as(
+            "SELECT first_message FROM thread_members WHERE thread_id = $1 AND user_id = $2 \
+             AND state IN ('active', 'request')",
+        )
+        .bind(thread)
+        .bind(viewer.0)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some((first,)) = member else { return Ok(None) };
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} WHERE m.thread_id = $1 AND m.id >= $2 AND m.id < $3 AND {} \
+             ORDER BY m.id DESC LIMIT $5",
+            unblocked("m.sender_id", "$4")
+        ))
+        .bind(thread)
+        .bind(first)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(viewer.0)
+        .bind(i64::from(limit.clamp(1, 200)))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(Some(rows.iter().map(message_from).collect()))
+    }
+
+    async fn answer_thread(&self, viewer: UserId, thread: i64, answer: ThreadAnswer) -> Result<bool, StoreError> {
+        let _write = self.write().await;
+        let sql = match answer {
+            ThreadAnswer::Accept => {
+                "UPDATE thread_members SET state = 'active' WHERE thread_id = $1 AND user_id = $2 AND state = 'request'"
+            }
+            ThreadAnswer::Decline => {
+                "UPDATE thread_members SET state = 'declined' WHERE thread_id = $1 AND user_id = $2 AND state = 'request'"
+            }
+            ThreadAnswer::Leave => {
+                "UPDATE thread_members SET state = 'left' WHERE thread_id = $1 AND user_id = $2 \
+                 AND state IN ('active', 'request') AND thread_id IN (SELECT id FROM threads WHERE kind = 'group')"
+            }
+        };
+        let done = sqlx::query(sql).bind(thread).bind(viewer.0).execute(self.pool()).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn mute_thread(&self, viewer: UserId, thread: i64, muted: bool) -> Result<bool, StoreError> {
+        let _write = self.write().await;
+        let done = sqlx::query(
+            "UPDATE thread_members SET muted = $3 WHERE thread_id = $1 AND user_id = $2 AND state IN ('active', 'request')",
+        )
+        .bind(thread)
+        .bind(viewer.0)
+        .bind(i64::from(muted))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn read_thread(&self, viewer: UserId, thread: i64, up_to: i64) -> Result<bool, StoreError> {
+        let _write = self.write().await;
+        let done = sqlx::query(
+            "UPDATE thread_members SET last_read = $3 WHERE thread_id = $1 AND user_id = $2 \
+             AND state IN ('active', 'request') AND last_read < $3 \
+             AND $3 <= (SELECT COALESCE(MAX(id), 0) FROM messages WHERE thread_id = $1)",
+        )
+        .bind(thread)
+        .bind(viewer.0)
+        .bind(up_to)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_message(&self, viewer: UserId, message: i64) -> Result<Option<i64>, StoreError> {
+        let _write = self.write().await;
+        let row: Option<(i64,)> = sqlx::query_as(
+            "UPDATE messages SET deleted_at = $3, text = '' WHERE id = $1 AND sender_id = $2 AND deleted_at IS NULL \
+             RETURNING thread_id",
+        )
+        .bind(message)
+        .bind(viewer.0)
+        .bind(crate::common::now() * 1000)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(t,)| t))
+    }
+
+    async fn inbox_counts(&self, viewer: UserId) -> Result<(u32, u32), StoreError> {
+        let (unread, requests): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT \
+               (SELECT COUNT(*) FROM thread_members tm WHERE tm.user_id = $1 AND tm.state = 'active' AND tm.muted = 0 \
+                AND EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = tm.thread_id AND m.id > tm.last_read \
+                  AND m.id >= tm.first_message AND m.sender_id <> $1 AND m.deleted_at IS NULL AND {})), \
+               (SELECT COUNT(*) FROM thread_members tm WHERE tm.user_id = $1 AND tm.state = 'request')",
+            unblocked("m.sender_id", "$1")
+        ))
+        .bind(viewer.0)
+        .fetch_one(self.pool())
+        .await?;
+        Ok((unread as u32, requests as u32))
+    }
+}
