@@ -1390,6 +1390,20 @@ unread_threads: number,
  */
 requests: number, };
 
+export type MessageReportRequest = { 
+/**
+ * Why.
+ */
+reason: ReportReason, 
+/**
+ * Up to 1,000 characters more.
+ */
+text: string, 
+/**
+ * Also block the message's writer, in the same step.
+ */
+block: boolean, };
+
 export type EventId = string;
 
 export type CreateEventRequest = { 
@@ -1905,7 +1919,12 @@ resolution_note: string | null,
 /**
  * For a report on a club: its handle (`room_id` is then empty and `room_title` the club's name).
  */
-club: string | null, };
+club: string | null, 
+/**
+ * For a report on a private message: its ID (`room_id` is then empty, `target` its writer, and the
+ * report's context is the ten messages before and after it).
+ */
+message_id: number | null, };
 
 export type ReportDetail = { 
 /**
@@ -2139,7 +2158,15 @@ reports: Array<ExportedReport>,
 /**
  * Their clubs, with the invitations and requests still waiting.
  */
-clubs: Array<ClubOf>, };
+clubs: Array<ClubOf>, 
+/**
+ * Their private conversations (those in their inbox and Requests).
+ */
+threads: Array<Thread>, 
+/**
+ * The private messages they wrote, oldest first.
+ */
+private_messages: Array<Message>, };
 
 export type ExportedEvent = { 
 /**

@@ -103,3 +103,18 @@ pub struct InboxCounts {
     /// Threads waiting in Requests.
     pub requests: u32,
 }
+
+/// `POST /api/v1/messages/{id}/reports`: a private message reported to the server's admins, who see it with
+/// the ten messages before and after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[serde(deny_unknown_fields)]
+pub struct MessageReportRequest {
+    /// Why.
+    pub reason: crate::ReportReason,
+    /// Up to 1,000 characters more.
+    #[serde(default)]
+    pub text: String,
+    /// Also block the message's writer, in the same step.
+    #[serde(default)]
+    pub block: bool,
+}

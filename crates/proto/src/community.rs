@@ -221,6 +221,10 @@ pub struct Report {
     /// For a report on a club: its handle (`room_id` is then empty and `room_title` the club's name).
     #[serde(default)]
     pub club: Option<String>,
+    /// For a report on a private message: its ID (`room_id` is then empty, `target` its writer, and the
+    /// report's context is the ten messages before and after it).
+    #[serde(default)]
+    pub message_id: Option<i64>,
 }
 
 /// A report with its context: the room's chat and moderation log from 10 minutes before it to 10 after.
@@ -399,6 +403,12 @@ pub struct AccountExport {
     /// Their clubs, with the invitations and requests still waiting.
     #[serde(default)]
     pub clubs: Vec<crate::ClubOf>,
+    /// Their private conversations (those in their inbox and Requests).
+    #[serde(default)]
+    pub threads: Vec<crate::Thread>,
+    /// The private messages they wrote, oldest first.
+    #[serde(default)]
+    pub private_messages: Vec<crate::Message>,
 }
 
 /// An event in an export.

@@ -89,4 +89,5 @@ pub const TEXT_FIELDS: &[(&str, &str, TextLimit)] = &[
     ("ClubReportRequest", "text", REPORT_TEXT),
     ("NewThreadRequest", "text", MESSAGE_TEXT),
     ("SendMessageRequest", "text", MESSAGE_TEXT),
+    ("MessageReportRequest", "text", REPORT_TEXT),
 ];

@@ -90,6 +90,7 @@ fn generate() -> String {
         MuteRequest::decl(&cfg),
         ReadUpToRequest::decl(&cfg),
         InboxCounts::decl(&cfg),
+        MessageReportRequest::decl(&cfg),
         EventId::decl(&cfg),
         CreateEventRequest::decl(&cfg),
         UpdateEventRequest::decl(&cfg),

@@ -42,3 +42,6 @@ CREATE TABLE messages (
 CREATE INDEX messages_by_thread ON messages(thread_id, id);
 -- How many a person sent in the last minute: the limit's count.
 CREATE INDEX messages_by_sender ON messages(sender_id, sent_at);
+
+-- A report on a private message names it (its room_id is then empty, its target the message's writer).
+ALTER TABLE reports ADD COLUMN message_id BIGINT;

@@ -114,6 +114,13 @@ pub trait Backchannel: Send + Sync {
     async fn read_thread(&self, viewer: UserId, thread: i64, up_to: i64) -> Result<bool, StoreError>;
     /// `viewer` deletes their own message, for everyone. Returns its thread.
     async fn delete_message(&self, viewer: UserId, message: i64) -> Result<Option<i64>, StoreError>;
+    /// A message `viewer` may read (to report it).
+    async fn visible_message(&self, viewer: UserId, message: i64) -> Result<Option<MessageRow>, StoreError>;
+    /// For the admins: a message with up to `n` before and `n` after it in its thread, oldest first, with
+    /// their texts as written (deleted ones too).
+    async fn messages_around(&self, message: i64, n: u32) -> Result<Vec<MessageRow>, StoreError>;
+    /// The messages `user` wrote and did not delete, oldest first: their export.
+    async fn own_messages(&self, user: UserId) -> Result<Vec<MessageRow>, StoreError>;
     /// `viewer`'s unread threads (not muted, not in Requests) and Requests.
     async fn inbox_counts(&self, viewer: UserId) -> Result<(u32, u32), StoreError>;
 }

@@ -59,6 +59,8 @@ pub struct NewReport {
     pub text: String,
     /// For a report on a club, its handle (and `room` is empty, `room_title` the club's name).
     pub club: Option<String>,
+    /// For a report on a private message, its ID (and `room` is empty, `target` its writer).
+    pub message: Option<i64>,
 }
 
 /// How many reports one person may file in an hour.

@@ -254,6 +254,7 @@ async fn a_deleted_account_leaves_a_stand_in_and_keeps_only_the_chat_a_report_ne
         reason: ReportReason::Spam,
         text: String::new(),
         club: None,
+        message: None,
     };
     let (id, new) = store.create_report(&report, now).await.unwrap();
     assert!(new);

@@ -90,6 +90,13 @@ pub async fn export(State(state): State<AppState>, session: Session) -> Result<R
         invite.url = state.invite_url(&invite.code);
     }
     export.clubs = crate::routes::clubs::club_list(state.store.clubs_of(session.account.id, true).await?).0.clubs;
+    let me = session.account.id;
+    for requests in [false, true] {
+        let threads = state.store.threads_of(me, requests, 200).await?;
+        export.threads.extend(threads.into_iter().map(crate::routes::backchannel::thread_view));
+    }
+    export.private_messages =
+        state.store.own_messages(me).await?.into_iter().map(crate::routes::backchannel::message).collect();
     let mut response = Json(export).into_response();
     let name = format!("attachment; filename=\"stoa-{}.json\"", session.account.username);
     response

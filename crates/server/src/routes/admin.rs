@@ -93,7 +93,22 @@ pub async fn report(
 ) -> Result<Json<ReportDetail>, ApiError> {
     let report = state.store.report(id).await?.ok_or_else(|| ApiError::not_found("There is no such report."))?;
     let (from, to) = (report.created_at_ms - REPORT_CONTEXT_MS, report.created_at_ms + REPORT_CONTEXT_MS);
-    let chat = state.store.chat_log(&report.room_id, from, to, 2000).await?;
+    let chat = match report.message_id {
+        // A private message's report: the ten messages before and after it, as written.
+        Some(message) => state
+            .store
+            .messages_around(message, 10)
+            .await?
+            .into_iter()
+            .map(|m| stoa_proto::ChatRecord {
+                user: m.sender,
+                text: m.text,
+                sent_at_ms: m.sent_at_ms,
+                deleted_by: None,
+            })
+            .collect(),
+        None => state.store.chat_log(&report.room_id, from, to, 2000).await?,
+    };
     let moderation = state.store.moderation_log(&report.room_id, from, to, 1000).await?;
     let earlier_reports = match &report.target {
         Some(target) => {

@@ -13,8 +13,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use stoa_proto::limits::{GROUP_MEMBERS, MESSAGE_TEXT};
 use stoa_proto::{
-    ErrorBody, Message, MessagePage, MuteRequest, NewThreadRequest, ReadUpToRequest, SendMessageRequest, Thread,
-    ThreadList, UserId,
+    ErrorBody, Message, MessagePage, MessageReportRequest, MuteRequest, NewThreadRequest, ReadUpToRequest,
+    ReportReceipt, SendMessageRequest, Thread, ThreadList, UserId,
 };
 use stoa_store::{MessageRow, Refusal, ThreadAnswer, ThreadRow};
 
@@ -30,9 +30,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/threads/{id}/mute", put(mute))
         .route("/api/v1/threads/{id}/read", post(read))
         .route("/api/v1/messages/{id}", delete(delete_message))
+        .route("/api/v1/messages/{id}/reports", post(report))
 }
 
-fn message(m: MessageRow) -> Message {
+pub(crate) fn message(m: MessageRow) -> Message {
     Message {
         id: m.id,
         thread_id: m.thread,
@@ -43,7 +44,7 @@ fn message(m: MessageRow) -> Message {
     }
 }
 
-fn thread_view(t: ThreadRow) -> Thread {
+pub(crate) fn thread_view(t: ThreadRow) -> Thread {
     Thread {
         id: t.id,
         group: t.group,
@@ -286,6 +287,60 @@ pub async fn read(
         state.notifier.hub.changed_everywhere(&[session.account.id]);
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/messages/{id}/reports", tag = "messages", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = MessageReportRequest,
+    responses((status = 201, body = ReportReceipt), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+/// Reports a private message the caller can read to the server's admins, who see it with the ten messages
+/// before and after it (as written, even if deleted since). With `block`, the caller also blocks its writer.
+/// Within the reports' hourly limits; reporting it again while the first report is open returns that one.
+pub async fn report(
+    State(state): State<AppState>,
+    session: Session,
+    crate::client_ip::ClientAddr(ip): crate::client_ip::ClientAddr,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<MessageReportRequest>,
+) -> Result<(StatusCode, Json<ReportReceipt>), ApiError> {
+    use crate::routes::moderation::{REPORTS_PER_ADDRESS_HOUR, REPORTS_PER_HOUR};
+    let me = session.account.id;
+    state.limiter.check_in(&format!("report:{me}"), REPORTS_PER_HOUR, crate::limits::HOUR)?;
+    state.limiter.check_in(&format!("report-ip:{ip}"), REPORTS_PER_ADDRESS_HOUR, crate::limits::HOUR)?;
+    let text = crate::routes::moderation::valid_text(
+        &body.text,
+        0,
+        stoa_proto::limits::REPORT_TEXT.max,
+        "invalid_text",
+        "A report's text",
+    )?;
+    let message =
+        state.store.visible_message(me, id).await?.ok_or_else(|| ApiError::not_found("There is no such message."))?;
+    if message.sender.id == me {
+        return Err(ApiError::bad_request("self", "You cannot report your own message."));
+    }
+    let report = stoa_store::NewReport {
+        reporter: me,
+        room: stoa_proto::RoomId(String::new()),
+        room_title: "A private message".into(),
+        target: Some(message.sender.id),
+        reason: body.reason,
+        text,
+        club: None,
+        message: Some(id),
+    };
+    let (report_id, _) = state.store.create_report(&report, crate::clock::now_ms()).await.map_err(|e| match e {
+        stoa_store::StoreError::RateLimited => ApiError::rate_limited(3600),
+        other => other.into(),
+    })?;
+    if body.block {
+        state.store.block(me, message.sender.id).await?;
+    }
+    let message = if body.block {
+        "Thanks for telling us. The server's admins will look at it, and you have blocked this person."
+    } else {
+        "Thanks for telling us. The server's admins will look at it."
+    };
+    Ok((StatusCode::CREATED, Json(ReportReceipt { id: report_id, blocked: body.block, message: message.to_string() })))
 }
 
 #[utoipa::path(delete, path = "/api/v1/messages/{id}", tag = "messages", security(("bearer" = [])),

@@ -112,6 +112,7 @@ pub async fn report(
         reason: body.reason,
         text,
         club: None,
+        message: None,
     };
     let (report_id, new) = state.store.create_report(&report, crate::clock::now_ms()).await.map_err(|e| match e {
         stoa_store::StoreError::RateLimited => ApiError::rate_limited(3600),

@@ -31,7 +31,7 @@ use utoipa::{Modify, OpenApi};
         clubs::withdraw_invitation, clubs::set_role, clubs::remove_member, clubs::ban, clubs::unban, clubs::transfer,
         backchannel::threads, backchannel::start, backchannel::thread, backchannel::messages, backchannel::send,
         backchannel::accept, backchannel::decline, backchannel::leave, backchannel::mute, backchannel::read,
-        backchannel::delete_message,
+        backchannel::delete_message, backchannel::report,
         clubs::clubs_of_user, clubs::my_clubs, clubs::club_rooms, clubs::club_events, clubs::club_recordings, club_admin::clubs, club_admin::suspend, club_admin::unsuspend, club_admin::report,
         avatars::upload, avatars::remove, avatars::serve, avatars::upload_club, avatars::remove_club, avatars::serve_club,
         share::room_preview, share::event_preview, share::club_preview,

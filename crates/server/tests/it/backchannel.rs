@@ -281,3 +281,66 @@ async fn messages_a_minute_and_conversations_with_strangers_an_hour_are_limited_
     }
     assert_eq!((sent, refused), (30, Some(Some("too_many_messages".to_string()))));
 }
+
+#[tokio::test]
+async fn a_reported_message_reaches_the_admins_with_ten_around_it_and_a_deleted_account_leaves_a_stand_in() {
+    let server = TestServer::start().await;
+    let operator = server.admin().await;
+    let ann = server.user("ann").await;
+    let bob = server.user("bob").await;
+    bob.follow(&ann).await;
+    let (_, t) = write(&ann, &["bob"], "m0").await;
+    let thread = t["id"].as_i64().unwrap();
+    let mut ids = vec![t["last_message"]["id"].as_i64().unwrap()];
+    for i in 1..=20 {
+        let (_, m) = ann.post(&format!("/api/v1/threads/{thread}/messages"), json!({"text": format!("m{i}")})).await;
+        ids.push(m["id"].as_i64().unwrap());
+    }
+    let report = |who: &Client, id: i64| {
+        let who = who.clone();
+        async move { who.post(&format!("/api/v1/messages/{id}/reports"), json!({"reason": "harassment"})).await }
+    };
+    let (s, b) = report(&bob, ids[10]).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (_, again) = report(&bob, ids[10]).await;
+    assert_eq!(again["id"], b["id"]);
+    let (s, _) = report(&ann, ids[10]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "not one's own");
+    let eve = server.user("eve").await;
+    let (s, _) = report(&eve, ids[10]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "only a message one can read");
+    // Deleted after the report, it stays as written for the admins.
+    ann.delete(&format!("/api/v1/messages/{}", ids[10])).await;
+    let (s, detail) = operator.get(&format!("/api/v1/admin/reports/{}", b["id"])).await;
+    assert_eq!(s, StatusCode::OK, "{detail}");
+    assert_eq!(detail["report"]["message_id"].as_i64(), Some(ids[10]));
+    assert_eq!(detail["report"]["target"]["username"], "ann");
+    let context: Vec<&str> = detail["chat"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (0..=20).map(|i| format!("m{i}")).collect();
+    assert_eq!(context, expected);
+
+    // Bob's export holds the conversation and what he wrote.
+    bob.post(&format!("/api/v1/threads/{thread}/messages"), json!({"text": "Bob's reply"})).await;
+    let (_, export) = bob.get("/api/v1/account/export").await;
+    assert_eq!(export["threads"][0]["id"].as_i64(), Some(thread));
+    let mine: Vec<&str> =
+        export["private_messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(mine, ["Bob's reply"]);
+
+    // Ann deletes her account: her messages go (the reported one stays for the admins, deleted), the thread
+    // shows a stand-in, and nobody can write to it.
+    let (s, b) = ann.post("/api/v1/account/delete", json!({"password": "ann-password"})).await;
+    assert!(s.is_success(), "{b}");
+    let (_, t) = bob.get(&format!("/api/v1/threads/{thread}")).await;
+    assert_eq!(t["members"][0]["display_name"], "Deleted account");
+    let (_, page) = bob.get(&format!("/api/v1/threads/{thread}/messages")).await;
+    let left: Vec<(&str, bool)> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["text"].as_str().unwrap(), m["deleted"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(left, [("Bob's reply", false), ("", true)]);
+    let (s, b) = bob.post(&format!("/api/v1/threads/{thread}/messages"), json!({"text": "Hello?"})).await;
+    assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, Some("frozen")));
+}

@@ -95,11 +95,26 @@ async fn follows(conn: &mut Conn, user: UserId, of: UserId) -> Result<bool, Stor
 }
 
 async fn suspended(conn: &mut Conn, user: UserId) -> Result<bool, StoreError> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE id = $1 AND suspended_at IS NOT NULL")
-        .bind(user.0)
-        .fetch_one(conn)
-        .await?;
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM users WHERE id = $1 AND (suspended_at IS NOT NULL OR deleted_at IS NOT NULL)",
+    )
+    .bind(user.0)
+    .fetch_one(conn)
+    .await?;
     Ok(n > 0)
+}
+
+/// A deleted account leaves its threads as a stand-in ("Deleted account", the users row's): its messages go,
+/// but those a report names, which the admins still need.
+pub(crate) async fn forget_in_threads(conn: &mut Conn, user: UserId) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM messages WHERE sender_id = $1 AND id NOT IN \
+         (SELECT message_id FROM reports WHERE message_id IS NOT NULL)",
+    )
+    .bind(user.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 impl This {
@@ -441,7 +456,7 @@ impl Backchannel for This {
     async fn delete_message(&self, viewer: UserId, message: i64) -> Result<Option<i64>, StoreError> {
         let _write = self.write().await;
         let row: Option<(i64,)> = sqlx::query_as(
-            "UPDATE messages SET deleted_at = $3, text = '' WHERE id = $1 AND sender_id = $2 AND deleted_at IS NULL \
+            "UPDATE messages SET deleted_at = $3 WHERE id = $1 AND sender_id = $2 AND deleted_at IS NULL \
              RETURNING thread_id",
         )
         .bind(message)
@@ -450,6 +465,44 @@ impl Backchannel for This {
         .fetch_optional(self.pool())
         .await?;
         Ok(row.map(|(t,)| t))
+    }
+
+    async fn visible_message(&self, viewer: UserId, message: i64) -> Result<Option<MessageRow>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} JOIN thread_members tm ON tm.thread_id = m.thread_id AND tm.user_id = $2 \
+             WHERE m.id = $1 AND tm.state IN ('active', 'request') AND m.id >= tm.first_message AND {}",
+            unblocked("m.sender_id", "$2")
+        ))
+        .bind(message)
+        .bind(viewer.0)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(message_from))
+    }
+
+    async fn messages_around(&self, message: i64, n: u32) -> Result<Vec<MessageRow>, StoreError> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} WHERE m.thread_id = (SELECT thread_id FROM messages WHERE id = $1) \
+             AND m.id BETWEEN \
+               COALESCE((SELECT MIN(id) FROM (SELECT id FROM messages WHERE thread_id = (SELECT thread_id FROM messages WHERE id = $1) \
+                 AND id <= $1 ORDER BY id DESC LIMIT $2) AS b), $1) \
+             AND COALESCE((SELECT MAX(id) FROM (SELECT id FROM messages WHERE thread_id = (SELECT thread_id FROM messages WHERE id = $1) \
+                 AND id >= $1 ORDER BY id LIMIT $2) AS a), $1) \
+             ORDER BY m.id"
+        );
+        let rows = sqlx::query(&sql).bind(message).bind(i64::from(n) + 1).fetch_all(self.pool()).await?;
+        // For the admins: the text as written, deleted or not.
+        Ok(rows.iter().map(|r| MessageRow { text: r.get(5), ..message_from(r) }).collect())
+    }
+
+    async fn own_messages(&self, user: UserId) -> Result<Vec<MessageRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} WHERE m.sender_id = $1 AND m.deleted_at IS NULL ORDER BY m.id"
+        ))
+        .bind(user.0)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(message_from).collect())
     }
 
     async fn inbox_counts(&self, viewer: UserId) -> Result<(u32, u32), StoreError> {

@@ -22,7 +22,7 @@ fn summary_at(row: &DbRow, at: usize) -> Option<UserSummary> {
 /// The columns [`report_from_row`] reads, from `reports r`.
 const REPORT_COLUMNS: &str = "r.id, a.id, a.username, a.display_name, r.room_id, r.room_title, \
      t.id, t.username, t.display_name, r.reason, r.text, r.created_at, r.resolved_at, \
-     z.id, z.username, z.display_name, r.resolution_note, r.club \
+     z.id, z.username, z.display_name, r.resolution_note, r.club, r.message_id \
      FROM reports r JOIN users a ON a.id = r.reporter LEFT JOIN users t ON t.id = r.target \
      LEFT JOIN users z ON z.id = r.resolved_by";
 
@@ -44,6 +44,7 @@ fn report_from_row(row: &DbRow) -> Report {
         resolved_by: summary_at(row, 13),
         resolution_note: row.get(16),
         club: row.get(17),
+        message_id: row.get(18),
     }
 }
 
@@ -241,12 +242,13 @@ impl Community for This {
         let mut tx = self.begin_write().await?;
         let existing: Option<(i64,)> = sqlx::query_as(
             "SELECT id FROM reports WHERE reporter = $1 AND room_id = $2 AND target IS NOT DISTINCT FROM $3 \
-             AND club IS NOT DISTINCT FROM $4 AND resolved_at IS NULL",
+             AND club IS NOT DISTINCT FROM $4 AND message_id IS NOT DISTINCT FROM $5 AND resolved_at IS NULL",
         )
         .bind(report.reporter.0)
         .bind(&report.room.0)
         .bind(report.target.map(|t| t.0))
         .bind(report.club.as_deref())
+        .bind(report.message)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some((id,)) = existing {
@@ -261,8 +263,8 @@ impl Community for This {
             return Err(StoreError::RateLimited);
         }
         let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO reports (reporter, room_id, room_title, target, reason, text, created_at, club) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO reports (reporter, room_id, room_title, target, reason, text, created_at, club, message_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(report.reporter.0)
         .bind(&report.room.0)
@@ -272,6 +274,7 @@ impl Community for This {
         .bind(&report.text)
         .bind(now_ms)
         .bind(report.club.as_deref())
+        .bind(report.message)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -608,6 +611,8 @@ impl Community for This {
             messages,
             reports,
             clubs: Vec::new(),
+            threads: Vec::new(),
+            private_messages: Vec::new(),
         }))
     }
 
@@ -764,6 +769,7 @@ impl Community for This {
                suspended_at = NULL, suspended_reason = NULL, deleted_at = $2 WHERE id = $1",
         ];
         super::clubs::forget_in_clubs(&mut tx, user).await?;
+        super::backchannel::forget_in_threads(&mut tx, user).await?;
         // The stand-in is not to be found by search.
         for sql in statements.into_iter().chain(super::backend::FORGET_IN_SEARCH) {
             // SQLite refuses more arguments than a statement takes.
