@@ -2,7 +2,8 @@
 // approves its members; a second person (a phone, 390 x 844) asks to join and the owner approves; the owner
 // starts a members-only room with a 440 Hz microphone; the member finds it on the club's page and hears
 // 440 Hz; a stranger (desktop) who is not a member is refused the room, finds it in no hallway and the
-// club's page lists nothing live. Every new screen gets an axe-core check.
+// club's page lists nothing live. The owner and the member message each other from inside the room, and a
+// person the member blocked cannot message her. Every new screen gets an axe-core check.
 //
 // Usage: node clubs.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -102,6 +103,29 @@ try {
   await hearsWith(member, 440, 'the member', step);
   await axe(member, 'club room (member, phone)');
 
+  // The owner, on stage, messages the member from her card without leaving the room; the member (who does
+  // not follow her) finds it in her Requests and answers from the owner's card, and the owner sees it.
+  await owner.getByRole('button', { name: /Mia Member/ }).first().click({ timeout: 15000 });
+  await owner.getByRole('button', { name: 'Message', exact: true }).click();
+  await axe(owner, 'message sheet (new)');
+  await owner.getByLabel('Message', { exact: true }).fill('Welcome to the circle, https://example.org');
+  await owner.getByRole('button', { name: 'Send', exact: true }).click();
+  await owner.getByRole('list', { name: 'Messages' }).getByText('Welcome to the circle').waitFor();
+  await member.getByRole('link', { name: 'Messages, 1 new' }).waitFor({ timeout: 15000 });
+  await member.getByRole('button', { name: /Olive Owner/ }).first().click();
+  await member.getByRole('button', { name: 'Message', exact: true }).click();
+  await member.getByRole('list', { name: 'Messages' }).getByText('Welcome to the circle').waitFor();
+  assert.equal(await member.getByRole('link', { name: 'https://example.org' }).count(), 1, 'a link is a link');
+  await axe(member, 'message sheet (phone)');
+  await member.getByLabel('Message', { exact: true }).fill('Thank you, from the audience');
+  await member.getByRole('button', { name: 'Send', exact: true }).click();
+  await owner.getByRole('list', { name: 'Messages' }).getByText('Thank you, from the audience').waitFor({ timeout: 15000 });
+  await member.getByRole('button', { name: 'Close', exact: true }).last().click();
+  await owner.getByRole('button', { name: 'Close', exact: true }).last().click();
+  await owner.getByRole('heading', { name: 'Members in A' }).waitFor();
+  await hearsWith(member, 440, 'the member, after messaging', step);
+  step('they messaged each other from inside the room');
+
   // The stranger: no such room, in no hallway, nothing live on the club's page.
   const status = await stranger.evaluate(async (id) => (await fetch(`/api/v1/rooms/${id}`)).status, roomId);
   assert.equal(status, 404);
@@ -113,6 +137,22 @@ try {
   await stranger.goto(`${base}/c/tone_circle`);
   await stranger.getByText('No live room of this club.').waitFor();
   step('the stranger is refused the room and sees nothing of it');
+
+  // The member blocks the stranger, who then cannot message her.
+  await member.goto(`${base}/u/sam`);
+  await member.getByRole('button', { name: 'Block', exact: true }).click();
+  await member.getByRole('button', { name: 'Unblock', exact: true }).waitFor();
+  await stranger.goto(`${base}/messages/new?to=mia`);
+  await stranger.getByRole('heading', { name: 'New message' }).waitFor();
+  await axe(stranger, 'new message');
+  await stranger.getByLabel('Message', { exact: true }).fill('Hello?');
+  await stranger.getByRole('button', { name: 'Send', exact: true }).click();
+  await stranger.getByRole('alert').getByText("You can't message this person.").waitFor();
+  await member.goto(`${base}/messages`);
+  await member.getByRole('heading', { name: 'Messages', exact: true }).waitFor();
+  await member.getByRole('link', { name: /Olive Owner/ }).waitFor();
+  await axe(member, 'messages (phone)');
+  step('a blocked person cannot message');
 
   // The member's clubs page and profile list the club.
   await member.getByRole('link', { name: 'Clubs', exact: true }).click();

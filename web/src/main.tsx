@@ -8,6 +8,7 @@ import { RoomClient, type RoomState } from './room';
 import { ChatSheet, ReactionBar } from './chat';
 import { AccountSettings, AdminConsole, ModerationLogDialog, ReportDialog } from './community';
 import { ClubPage, ClubsOf, ClubsPage } from './clubs';
+import { MessageSheet, MessagesLink, MessagesPage, NewMessagePage, ThreadPage } from './messages';
 import { ClipButton, ListenPage, OutputsDialog, RecordingPage, RecordingsSection, RestreamDialog } from './egress';
 import { AvatarUpload, Bell, EventPage, HostedEvents, PingFollowers, SearchBox, SearchPage, Settings, ShareButton, SharePreview, SuggestedPeople, Upcoming } from './social';
 import type { AudiencePage, Hallway, HandMode, InviteList, Me, Profile, RoomInfo, UserSummary, Visibility } from './wire';
@@ -239,6 +240,7 @@ function RoomView({ id, me }: { id: string; me: Me }) {
   const [pinging, setPinging] = useState(false);
   const [chatOpen, setChatOpen] = useState(false);
   const [reporting, setReporting] = useState<{ user?: UserSummary }>();
+  const [messaging, setMessaging] = useState<UserSummary>();
   const [logOpen, setLogOpen] = useState(false);
   const [moreOpen, setMoreOpen] = useState(false);
   const [outputsOpen, setOutputsOpen] = useState(false);
@@ -411,6 +413,7 @@ function RoomView({ id, me }: { id: string; me: Me }) {
         </Modal>
       )}
       {reporting && <ReportDialog roomId={id} user={reporting.user} onClose={() => setReporting(undefined)} />}
+      {messaging && <MessageSheet user={messaging} me={me} onClose={() => setMessaging(undefined)} />}
       {logOpen && <ModerationLogDialog roomId={id} onClose={() => setLogOpen(false)} />}
       {outputsOpen && room && <OutputsDialog client={client} room={room} onClose={() => setOutputsOpen(false)} onRestream={() => { setOutputsOpen(false); setRestreamOpen(true); }} />}
       {restreamOpen && <RestreamDialog roomId={id} onClose={() => setRestreamOpen(false)} />}
@@ -445,6 +448,9 @@ function RoomView({ id, me }: { id: string; me: Me }) {
               <button class="danger" onClick={act(() => client.send({ type: 'remove', user_id: target.user.id }))}>Remove from room</button>
             )}
             {target.user.id !== me.id && (
+              <button onClick={act(() => setMessaging(target.user))}>Message</button>
+            )}
+            {target.user.id !== me.id && (
               <button onClick={act(() => setReporting({ user: target.user }))}>Report {target.user.display_name}</button>
             )}
             <button onClick={() => setPerson(undefined)}>Close</button>
@@ -461,6 +467,7 @@ function ProfileView({ username, me, onMe }: { username: string; me: Me; onMe: (
   const [p, setP] = useState<Profile>();
   const [error, setError] = useState<string>();
   const [editing, setEditing] = useState(false);
+  const [messaging, setMessaging] = useState(false);
   const [name, setName] = useState('');
   const [bio, setBio] = useState('');
   const [links, setLinks] = useState('');
@@ -502,6 +509,7 @@ function ProfileView({ username, me, onMe }: { username: string; me: Me; onMe: (
           {!p.you_block && (p.you_follow
             ? <button onClick={() => run(() => del<Profile>(`/users/${p.username}/follow`))}>Unfollow</button>
             : <button class="primary" onClick={() => run(() => post<Profile>(`/users/${p.username}/follow`))}>Follow</button>)}
+          {!p.you_block && <button onClick={() => setMessaging(true)}>Message</button>}
           {p.you_block
             ? <button onClick={() => run(() => del<Profile>(`/users/${p.username}/block`))}>Unblock</button>
             : <button class="danger" onClick={() => { if (confirm(`Block ${p.display_name}? They won't be able to follow you or join rooms you moderate.`)) void run(() => post<Profile>(`/users/${p.username}/block`)); }}>Block</button>}
@@ -536,6 +544,7 @@ function ProfileView({ username, me, onMe }: { username: string; me: Me; onMe: (
         </form>
       )}
       <ErrorNote message={error} />
+      {messaging && <MessageSheet user={p} me={me} onClose={() => setMessaging(false)} />}
       <ClubsOf username={p.username} />
       <HostedEvents username={p.username} />
       <RecordingsSection path={`/users/${p.username}/recordings`} title="Replays" />
@@ -608,6 +617,7 @@ function App() {
   const user = path.match(/^\/u\/([^/]+)$/);
   const event = path.match(/^\/event\/([a-z0-9]+)$/);
   const club = path.match(/^\/c\/([A-Za-z0-9_]+)(\/requests)?$/);
+  const thread = path.match(/^\/messages\/([0-9]+)$/);
   let page;
   if (room) page = <RoomView key={room[1]} id={room[1]!} me={me} />;
   else if (user) page = <ProfileView key={user[1]} username={decodeURIComponent(user[1]!)} me={me} onMe={setMe} />;
@@ -615,6 +625,9 @@ function App() {
   else if (recording) page = <RecordingPage key={recording[1]} id={recording[1]!} />;
   else if (club) page = <ClubPage key={club[1]} handle={club[1]!.toLowerCase()} />;
   else if (path === '/clubs') page = <ClubsPage />;
+  else if (path === '/messages') page = <MessagesPage />;
+  else if (path === '/messages/new') page = <NewMessagePage key={location.search} />;
+  else if (thread) page = <ThreadPage key={thread[1]} id={Number(thread[1])} me={me} />;
   else if (path === '/search') page = <SearchPage key={location.search} />;
   else if (path === '/invites') page = <Invites />;
   else if (path === '/settings') page = <AccountSettings me={me} />;
@@ -635,6 +648,7 @@ function Shell(props: { me: Me | null; onSignOut?: () => void; children: Compone
             <Bell />
             <Link href="/">Hallway</Link>
             <Link href="/clubs">Clubs</Link>
+            <MessagesLink />
             <Link href="/invites">Invites</Link>
             <Link href={`/u/${props.me.username}`}>Profile</Link>
             <Link href="/settings">Settings</Link>

@@ -375,6 +375,8 @@ export function Bell() {
     source.addEventListener('update', (e) => {
       const update = JSON.parse((e as MessageEvent<string>).data) as NotificationUpdate;
       setUnread(update.unread);
+      // The backchannel's counts, for the Messages link and any open conversation.
+      window.dispatchEvent(new CustomEvent('stoa:inbox', { detail: update.messages }));
     });
     return () => source.close();
   }, []);

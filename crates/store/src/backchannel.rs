@@ -91,6 +91,8 @@ pub trait Backchannel: Send + Sync {
         text: &str,
         now_ms: i64,
     ) -> Result<Result<MessageRow, Refusal>, StoreError>;
+    /// The thread of two of `a` and `b`, if there is one.
+    async fn pair_thread(&self, a: UserId, b: UserId) -> Result<Option<i64>, StoreError>;
     /// Who is to hear of a thread's news: its members who have not left or declined.
     async fn thread_audience(&self, thread: i64) -> Result<Vec<UserId>, StoreError>;
     /// `viewer`'s threads, newest first: their inbox, or with `requests` their Requests.

@@ -100,23 +100,39 @@ async fn tell(state: &AppState, thread: i64) {
     }
 }
 
-/// `?requests=`.
+/// `?requests=` or `?with=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ThreadsQuery {
     /// The caller's Requests instead of their inbox.
     #[serde(default)]
     pub requests: bool,
+    /// Only the caller's thread of two with this person (by username), if there is one they are in.
+    pub with: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/threads", tag = "messages", security(("bearer" = [])),
     params(ThreadsQuery),
     responses((status = 200, body = ThreadList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-/// The caller's conversations, the newest first (with `requests=true`, those waiting in their Requests).
+/// The caller's conversations, the newest first (with `requests=true`, those waiting in their Requests; with
+/// `with=USERNAME`, their conversation of two with that person, if any).
 pub async fn threads(
     State(state): State<AppState>,
     session: Session,
     Query(q): Query<ThreadsQuery>,
 ) -> Result<Json<ThreadList>, ApiError> {
+    if let Some(name) = q.with {
+        let me = session.account.id;
+        let found =
+            crate::routes::rooms::resolve_in_order(&state, &[name]).await.ok().and_then(|ids| ids.first().copied());
+        let thread = match found {
+            Some(other) => match state.store.pair_thread(me, other).await? {
+                Some(id) => state.store.thread_of(me, id).await?,
+                None => None,
+            },
+            None => None,
+        };
+        return Ok(Json(ThreadList { threads: thread.into_iter().map(thread_view).collect() }));
+    }
     let rows = state.store.threads_of(session.account.id, q.requests, 100).await?;
     Ok(Json(ThreadList { threads: rows.into_iter().map(thread_view).collect() }))
 }

@@ -357,6 +357,13 @@ impl Backchannel for This {
         Ok(Ok(message))
     }
 
+    async fn pair_thread(&self, a: UserId, b: UserId) -> Result<Option<i64>, StoreError> {
+        let pair = format!("{}:{}", a.0.min(b.0), a.0.max(b.0));
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT id FROM threads WHERE pair = $1").bind(pair).fetch_optional(self.pool()).await?;
+        Ok(row.map(|(id,)| id))
+    }
+
     async fn thread_audience(&self, thread: i64) -> Result<Vec<UserId>, StoreError> {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT user_id FROM thread_members WHERE thread_id = $1 AND state IN ('active', 'request')",
