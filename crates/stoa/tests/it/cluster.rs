@@ -312,6 +312,23 @@ async fn a_room_on_one_node_is_joined_heard_and_moderated_through_the_others() {
     .await
     .expect("the ping made on A reaches the stream on C");
     assert!(woke.contains("\"unread\":1"), "{woke}");
+
+    // The backchannel: Bea writes to Eve through B; Eve's tab on C hears of it at once, and A reads it.
+    let sent =
+        via(&bea, &b).post("/api/v1/threads", json!({"usernames": ["eve"], "text": "Psst, from B"})).await.unwrap();
+    let thread = sent["id"].as_i64().unwrap();
+    let woke = tokio::time::timeout(WAIT, async {
+        let mut more = String::new();
+        while !more.contains("\"requests\":1") {
+            more.push_str(&String::from_utf8_lossy(&stream.chunk().await.unwrap().unwrap()));
+        }
+        more
+    })
+    .await
+    .expect("a message sent through B reaches the tab on C");
+    assert!(woke.contains("\"requests\":1"), "{woke}");
+    let page = via(&eve, &a).get(&format!("/api/v1/threads/{thread}/messages")).await.unwrap();
+    assert_eq!(page["messages"][0]["text"], "Psst, from B");
     drop(stream);
 
     // The host invites the listener on C up; A's and B's people hear them.
