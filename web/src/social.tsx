@@ -568,6 +568,7 @@ export function Settings() {
     club_invite: 'I’m invited to a club',
     club_approved: 'A club lets me in',
     club_room_started: 'A club I belong to or follow starts a room',
+    message: 'Someone writes to me privately (when no Stoa tab is open)',
   };
   return (
     <section class="panel" aria-labelledby="settings-h">

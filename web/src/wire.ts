@@ -1552,7 +1552,7 @@ url: string,
  */
 webcal_url: string, };
 
-export type NotificationKind = "room_started" | "on_stage" | "event_started" | "event_changed" | "event_cancelled" | "cohost_invite" | "followed" | "pinged" | "room_invite" | "club_request" | "club_invite" | "club_approved" | "club_room_started";
+export type NotificationKind = "room_started" | "on_stage" | "event_started" | "event_changed" | "event_cancelled" | "cohost_invite" | "followed" | "pinged" | "room_invite" | "club_request" | "club_invite" | "club_approved" | "club_room_started" | "message";
 
 export type Notification = { 
 /**

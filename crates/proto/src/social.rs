@@ -158,11 +158,13 @@ pub enum NotificationKind {
     ClubApproved,
     /// A club you belong to or follow started a room.
     ClubRoomStarted,
+    /// Someone wrote to you privately (pushed only: the backchannel has its own counts, not the bell's).
+    Message,
 }
 
 impl NotificationKind {
     /// Every kind, in the order settings show them.
-    pub const ALL: [NotificationKind; 13] = [
+    pub const ALL: [NotificationKind; 14] = [
         NotificationKind::RoomStarted,
         NotificationKind::OnStage,
         NotificationKind::EventStarted,
@@ -176,6 +178,7 @@ impl NotificationKind {
         NotificationKind::ClubInvite,
         NotificationKind::ClubApproved,
         NotificationKind::ClubRoomStarted,
+        NotificationKind::Message,
     ];
 
     /// The `snake_case` name, as on the wire and in the store.
@@ -194,6 +197,7 @@ impl NotificationKind {
             NotificationKind::ClubInvite => "club_invite",
             NotificationKind::ClubApproved => "club_approved",
             NotificationKind::ClubRoomStarted => "club_room_started",
+            NotificationKind::Message => "message",
         }
     }
 

@@ -93,8 +93,9 @@ pub trait Backchannel: Send + Sync {
     ) -> Result<Result<MessageRow, Refusal>, StoreError>;
     /// The thread of two of `a` and `b`, if there is one.
     async fn pair_thread(&self, a: UserId, b: UserId) -> Result<Option<i64>, StoreError>;
-    /// Who is to hear of a thread's news: its members who have not left or declined.
-    async fn thread_audience(&self, thread: i64) -> Result<Vec<UserId>, StoreError>;
+    /// Who is to hear of a thread's news: its members who have not left or declined, each with whether they
+    /// muted it.
+    async fn thread_audience(&self, thread: i64) -> Result<Vec<(UserId, bool)>, StoreError>;
     /// `viewer`'s threads, newest first: their inbox, or with `requests` their Requests.
     async fn threads_of(&self, viewer: UserId, requests: bool, limit: u32) -> Result<Vec<ThreadRow>, StoreError>;
     /// One thread as `viewer` sees it: `None` unless they are in it (active, or in their Requests).

@@ -174,6 +174,8 @@ pub struct NotificationRow {
     pub read: bool,
     /// The handle of the club it is about.
     pub club: Option<String>,
+    /// For a private message's push (never stored): its thread.
+    pub thread: Option<i64>,
 }
 
 /// A web push subscription.

@@ -98,6 +98,11 @@ impl Hub {
         self.users.lock().unwrap_or_else(|p| p.into_inner()).remove(&user);
     }
 
+    /// Whether `user` has a stream open on this node.
+    pub fn has_stream(&self, user: UserId) -> bool {
+        self.users.lock().unwrap_or_else(|p| p.into_inner()).get(&user).is_some_and(|tx| tx.receiver_count() > 0)
+    }
+
     /// How many users have a stream open.
     pub fn connected(&self) -> usize {
         self.users.lock().unwrap_or_else(|p| p.into_inner()).len()

@@ -92,6 +92,33 @@ impl Notifier {
         self.submit(Job::Direct(vec![notification]));
     }
 
+    /// Pushes a private message to `users`' browsers (those who have no tab open on this node: an open tab
+    /// hears it through its stream), by each one's push settings. Nothing is stored: the backchannel keeps
+    /// its own counts.
+    pub fn push_message(&self, users: &[stoa_proto::UserId], from: stoa_proto::UserSummary, thread: i64, text: &str) {
+        let title: String = text.chars().take(100).collect();
+        let rows: Vec<NotificationRow> = users
+            .iter()
+            .filter(|u| !self.hub.has_stream(**u))
+            .map(|u| NotificationRow {
+                id: 0,
+                user: *u,
+                kind: NotificationKind::Message,
+                actor: Some(from.clone()),
+                room: None,
+                event: None,
+                title: title.clone(),
+                created_at: crate::clock::now_secs(),
+                read: false,
+                club: None,
+                thread: Some(thread),
+            })
+            .collect();
+        if !rows.is_empty() {
+            self.push.send(rows);
+        }
+    }
+
     /// Tells several people each their own thing, in the background.
     pub fn tell_all(&self, notifications: Vec<NewNotification>) {
         if !notifications.is_empty() {
@@ -183,12 +210,14 @@ pub fn to_wire(row: &NotificationRow) -> Notification {
         NotificationKind::ClubInvite => format!("{who} invited you to join {title}"),
         NotificationKind::ClubApproved => format!("You are now a member of {title}"),
         NotificationKind::ClubRoomStarted => format!("{who} started a room in your club: {title}"),
+        NotificationKind::Message => format!("{who}: {title}"),
     };
     let link = match (row.kind, &row.room, &row.event, &row.actor) {
         (NotificationKind::ClubRequest, ..) if row.club.is_some() => {
             format!("/c/{}/requests", row.club.as_deref().unwrap_or_default())
         }
         (NotificationKind::ClubRoomStarted, Some(room), ..) => format!("/room/{room}"),
+        (NotificationKind::Message, ..) => format!("/messages/{}", row.thread.unwrap_or_default()),
         _ if row.club.is_some() => format!("/c/{}", row.club.as_deref().unwrap_or_default()),
         (NotificationKind::Followed, _, _, Some(actor)) => format!("/u/{}", actor.username),
         (

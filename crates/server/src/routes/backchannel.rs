@@ -95,8 +95,26 @@ fn refused(r: Refusal) -> ApiError {
 /// Wakes the streams of a thread's members, on every node.
 async fn tell(state: &AppState, thread: i64) {
     match state.store.thread_audience(thread).await {
-        Ok(users) => state.notifier.hub.changed_everywhere(&users),
+        Ok(members) => {
+            let users: Vec<UserId> = members.into_iter().map(|(u, _)| u).collect();
+            state.notifier.hub.changed_everywhere(&users);
+        }
         Err(e) => tracing::warn!(thread, error = %e, "cannot tell a thread's members"),
+    }
+}
+
+/// A new message: every member's streams wake, and those who did not mute the thread and have no tab open
+/// get a push (by their settings), never its writer.
+async fn tell_message(state: &AppState, m: &MessageRow) {
+    match state.store.thread_audience(m.thread).await {
+        Ok(members) => {
+            let users: Vec<UserId> = members.iter().map(|(u, _)| *u).collect();
+            state.notifier.hub.changed_everywhere(&users);
+            let pushed: Vec<UserId> =
+                members.into_iter().filter(|(u, muted)| *u != m.sender.id && !muted).map(|(u, _)| u).collect();
+            state.notifier.push_message(&pushed, m.sender.clone(), m.thread, &m.text);
+        }
+        Err(e) => tracing::warn!(thread = m.thread, error = %e, "cannot tell a thread's members"),
     }
 }
 
@@ -168,8 +186,8 @@ pub async fn start(
         return Err(ApiError::bad_request("self", "Write to someone other than yourself."));
     }
     let now_ms = crate::clock::now_ms();
-    let (thread, _) = state.store.start_thread(me, &others, &text, now_ms).await?.map_err(refused)?;
-    tell(&state, thread).await;
+    let (thread, first) = state.store.start_thread(me, &others, &text, now_ms).await?.map_err(refused)?;
+    tell_message(&state, &first).await;
     let view = state.store.thread_of(me, thread).await?.ok_or_else(no_such_thread)?;
     Ok((StatusCode::CREATED, Json(thread_view(view))))
 }
@@ -226,7 +244,7 @@ pub async fn send(
     let text = valid_text(&body.text)?;
     let sent =
         state.store.send_message(id, session.account.id, &text, crate::clock::now_ms()).await?.map_err(refused)?;
-    tell(&state, id).await;
+    tell_message(&state, &sent).await;
     Ok((StatusCode::CREATED, Json(message(sent))))
 }
 

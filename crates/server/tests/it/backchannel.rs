@@ -344,3 +344,69 @@ async fn a_reported_message_reaches_the_admins_with_ten_around_it_and_a_deleted_
     let (s, b) = bob.post(&format!("/api/v1/threads/{thread}/messages"), json!({"text": "Hello?"})).await;
     assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, Some("frozen")));
 }
+
+/// Subscribes `who` to web push at `{origin}/push/{name}`; returns the browser's key and secret.
+async fn subscribe(who: &Client, origin: &str, name: &str) -> (web_push_native::p256::SecretKey, [u8; 16]) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).unwrap();
+    let ua = web_push_native::p256::SecretKey::from_slice(&secret).unwrap();
+    let mut auth = [0u8; 16];
+    getrandom::fill(&mut auth).unwrap();
+    let sub = json!({"endpoint": format!("{origin}/push/{name}"),
+        "keys": {"p256dh": URL_SAFE_NO_PAD.encode(ua.public_key().to_sec1_bytes()), "auth": URL_SAFE_NO_PAD.encode(auth)}});
+    let (s, b) = who.post("/api/v1/push/subscriptions", sub).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    (ua, auth)
+}
+
+#[tokio::test]
+async fn a_message_is_pushed_to_those_with_no_tab_open_who_did_not_mute_it() {
+    let (origin, service) = crate::notifications::push_service().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::test_config(dir.path());
+    config.push_origins = vec![origin.clone()];
+    let server = TestServer::start_with(dir, config).await;
+    let ann = server.user("ann").await;
+    let bob = server.user("bob").await;
+    let cat = server.user("cat").await;
+    subscribe(&bob, &origin, "bob").await;
+    let (cat_key, cat_auth) = subscribe(&cat, &origin, "cat").await;
+    let wait_for = |n: usize| {
+        let service = service.clone();
+        async move {
+            loop {
+                if service.got.lock().unwrap().len() >= n {
+                    return;
+                }
+                tokio::time::timeout(common::EVENT_TIMEOUT, service.arrived.notified()).await.expect("a push arrives");
+            }
+        }
+    };
+    // Bob has a tab open: the group's message reaches him there, and is pushed to cat alone.
+    let mut tab = bob.stream().await;
+    tab.next_update().await;
+    let (_, g) = write(&ann, &["bob", "cat"], "Hello both").await;
+    let group = g["id"].as_i64().unwrap();
+    wait_for(1).await;
+    let (_, body) = service.got.lock().unwrap()[0].clone();
+    let plain = web_push_native::decrypt(body.to_vec(), &cat_key, web_push_native::Auth::from_slice(&cat_auth))
+        .expect("for cat");
+    let payload: Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!((payload["body"].as_str(), payload["kind"].as_str()), (Some("Ann: Hello both"), Some("message")));
+    assert_eq!(payload["link"], format!("/messages/{group}"));
+    // Cat mutes the group; then a message to cat alone. The pushes go out in order, one batch after another:
+    // when this one arrives, nothing more came of the group's (not to bob, whose tab was open), and the muted
+    // group's next message is pushed to no one.
+    cat.put(&format!("/api/v1/threads/{group}/mute"), json!({"muted": true})).await;
+    ann.post(&format!("/api/v1/threads/{group}/messages"), json!({"text": "Muted for cat"})).await;
+    write(&ann, &["cat"], "Just you").await;
+    wait_for(2).await;
+    let got = service.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "nothing to bob (a tab open), nothing of the muted group");
+    let plain =
+        web_push_native::decrypt(got[1].1.to_vec(), &cat_key, web_push_native::Auth::from_slice(&cat_auth)).unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&plain).unwrap()["body"], "Ann: Just you");
+    drop(tab);
+}

@@ -176,13 +176,13 @@ async fn pings_reach_followers_only_ten_a_minute_and_invite_in_closed_rooms() {
 
 /// A local push service: records what it gets, answers 201, or 410 once told the subscription is gone.
 #[derive(Clone, Default)]
-struct PushService {
-    got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+pub(crate) struct PushService {
+    pub(crate) got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
     gone: Arc<Mutex<bool>>,
-    arrived: Arc<tokio::sync::Notify>,
+    pub(crate) arrived: Arc<tokio::sync::Notify>,
 }
 
-async fn push_service() -> (String, PushService) {
+pub(crate) async fn push_service() -> (String, PushService) {
     let service = PushService::default();
     let s = service.clone();
     let app = axum::Router::new().route(

@@ -364,14 +364,14 @@ impl Backchannel for This {
         Ok(row.map(|(id,)| id))
     }
 
-    async fn thread_audience(&self, thread: i64) -> Result<Vec<UserId>, StoreError> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT user_id FROM thread_members WHERE thread_id = $1 AND state IN ('active', 'request')",
+    async fn thread_audience(&self, thread: i64) -> Result<Vec<(UserId, bool)>, StoreError> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT user_id, muted FROM thread_members WHERE thread_id = $1 AND state IN ('active', 'request')",
         )
         .bind(thread)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.into_iter().map(|(u,)| UserId(u)).collect())
+        Ok(rows.into_iter().map(|(u, muted)| (UserId(u), muted != 0)).collect())
     }
 
     async fn threads_of(&self, viewer: UserId, requests: bool, limit: u32) -> Result<Vec<ThreadRow>, StoreError> {

@@ -26,6 +26,7 @@ pub(super) fn notification_from_row(row: &DbRow) -> NotificationRow {
         created_at: row.get(7),
         read: row.get::<Option<i64>, _>(8).is_some(),
         club: row.get(11),
+        thread: None,
     }
 }
 
