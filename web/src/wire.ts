@@ -1404,6 +1404,12 @@ text: string,
  */
 block: boolean, };
 
+export type AddMembersRequest = { 
+/**
+ * Their usernames.
+ */
+usernames: Array<string>, };
+
 export type EventId = string;
 
 export type CreateEventRequest = { 

@@ -118,3 +118,11 @@ pub struct MessageReportRequest {
     #[serde(default)]
     pub block: bool,
 }
+
+/// `POST /api/v1/threads/{id}/members`: people added to a group (up to ten members in all).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[serde(deny_unknown_fields)]
+pub struct AddMembersRequest {
+    /// Their usernames.
+    pub usernames: Vec<String>,
+}

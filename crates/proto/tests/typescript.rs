@@ -91,6 +91,7 @@ fn generate() -> String {
         ReadUpToRequest::decl(&cfg),
         InboxCounts::decl(&cfg),
         MessageReportRequest::decl(&cfg),
+        AddMembersRequest::decl(&cfg),
         EventId::decl(&cfg),
         CreateEventRequest::decl(&cfg),
         UpdateEventRequest::decl(&cfg),

@@ -68,6 +68,8 @@ pub enum Refusal {
     NotInThread,
     /// A thread of two whose other member is suspended.
     Frozen,
+    /// A group holds ten people at most.
+    GroupFull,
 }
 
 /// Private threads and their messages.
@@ -111,6 +113,15 @@ pub trait Backchannel: Send + Sync {
     /// `viewer` accepts a thread from their Requests, declines it (it leaves their lists; nobody is told), or
     /// leaves a group. False if that does not apply.
     async fn answer_thread(&self, viewer: UserId, thread: i64, answer: ThreadAnswer) -> Result<bool, StoreError>;
+    /// `by`, in a group, adds people to it: each finds it in their Requests unless they follow `by`, and reads
+    /// only what comes after. Refused past ten members, across a block with `by`, or past a person's groups.
+    async fn add_to_group(
+        &self,
+        thread: i64,
+        by: UserId,
+        people: &[UserId],
+        now_ms: i64,
+    ) -> Result<Result<(), Refusal>, StoreError>;
     /// Mutes or unmutes a thread for `viewer`.
     async fn mute_thread(&self, viewer: UserId, thread: i64, muted: bool) -> Result<bool, StoreError>;
     /// `viewer` read up to a message.

@@ -13,8 +13,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use stoa_proto::limits::{GROUP_MEMBERS, MESSAGE_TEXT};
 use stoa_proto::{
-    ErrorBody, Message, MessagePage, MessageReportRequest, MuteRequest, NewThreadRequest, ReadUpToRequest,
-    ReportReceipt, SendMessageRequest, Thread, ThreadList, UserId,
+    AddMembersRequest, ErrorBody, Message, MessagePage, MessageReportRequest, MuteRequest, NewThreadRequest,
+    ReadUpToRequest, ReportReceipt, SendMessageRequest, Thread, ThreadList, UserId,
 };
 use stoa_store::{MessageRow, Refusal, ThreadAnswer, ThreadRow};
 
@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/threads/{id}", get(thread))
         .route("/api/v1/threads/{id}/messages", get(messages).post(send))
         .route("/api/v1/threads/{id}/accept", post(accept))
+        .route("/api/v1/threads/{id}/members", post(add_members))
         .route("/api/v1/threads/{id}/decline", post(decline))
         .route("/api/v1/threads/{id}/leave", post(leave))
         .route("/api/v1/threads/{id}/mute", put(mute))
@@ -89,6 +90,9 @@ fn refused(r: Refusal) -> ApiError {
         ),
         Refusal::NotInThread => no_such_thread(),
         Refusal::Frozen => ApiError::forbidden("frozen", "This conversation is frozen: the other person is suspended."),
+        Refusal::GroupFull => {
+            ApiError::new(StatusCode::CONFLICT, "group_full", format!("A group holds {GROUP_MEMBERS} people at most."))
+        }
     }
 }
 
@@ -253,6 +257,28 @@ async fn answer(state: &AppState, session: &Session, id: i64, answer: ThreadAnsw
         return Err(no_such_thread());
     }
     state.notifier.hub.changed_everywhere(&[session.account.id]);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/threads/{id}/members", tag = "messages", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = AddMembersRequest,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+/// Adds people to a group the caller is in (ten members at most). Each finds it in their Requests unless they
+/// follow the caller, and reads only what is written after.
+pub async fn add_members(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<AddMembersRequest>,
+) -> Result<StatusCode, ApiError> {
+    if body.usernames.is_empty() || body.usernames.len() > GROUP_MEMBERS {
+        return Err(ApiError::bad_request("invalid_members", format!("Add 1 to {} people.", GROUP_MEMBERS - 1)));
+    }
+    let people = crate::routes::rooms::resolve_in_order(&state, &body.usernames)
+        .await
+        .map_err(|_| ApiError::not_found("There is no such person to add."))?;
+    state.store.add_to_group(id, session.account.id, &people, crate::clock::now_ms()).await?.map_err(refused)?;
+    tell(&state, id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

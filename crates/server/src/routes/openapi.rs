@@ -30,7 +30,7 @@ use utoipa::{Modify, OpenApi};
         clubs::members, clubs::requests, clubs::invitations, clubs::bans, clubs::answer_request, clubs::invite,
         clubs::withdraw_invitation, clubs::set_role, clubs::remove_member, clubs::ban, clubs::unban, clubs::transfer,
         backchannel::threads, backchannel::start, backchannel::thread, backchannel::messages, backchannel::send,
-        backchannel::accept, backchannel::decline, backchannel::leave, backchannel::mute, backchannel::read,
+        backchannel::accept, backchannel::add_members, backchannel::decline, backchannel::leave, backchannel::mute, backchannel::read,
         backchannel::delete_message, backchannel::report,
         clubs::clubs_of_user, clubs::my_clubs, clubs::club_rooms, clubs::club_events, clubs::club_recordings, club_admin::clubs, club_admin::suspend, club_admin::unsuspend, club_admin::report,
         avatars::upload, avatars::remove, avatars::serve, avatars::upload_club, avatars::remove_club, avatars::serve_club,

@@ -410,3 +410,38 @@ async fn a_message_is_pushed_to_those_with_no_tab_open_who_did_not_mute_it() {
     assert_eq!(serde_json::from_slice::<Value>(&plain).unwrap()["body"], "Ann: Just you");
     drop(tab);
 }
+
+#[tokio::test]
+async fn people_added_to_a_group_read_only_what_comes_after_and_blocks_and_size_hold() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let bob = server.user("bob").await;
+    let cat = server.user("cat").await;
+    let dan = server.user("dan").await;
+    let (_, g) = write(&ann, &["bob"], "Before").await;
+    let (s, _) = ann.post(&format!("/api/v1/threads/{}/members", g["id"]), json!({"usernames": ["cat"]})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "a thread of two takes no one more");
+    let (_, g) = write(&ann, &["bob", "cat"], "Before Dan").await;
+    let group = g["id"].as_i64().unwrap();
+    dan.block(&ann).await;
+    let (s, b) = ann.post(&format!("/api/v1/threads/{group}/members"), json!({"usernames": ["dan"]})).await;
+    assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, Some("blocked")));
+    dan.delete("/api/v1/users/ann/block").await;
+    let (s, _) = bob.post(&format!("/api/v1/threads/{group}/members"), json!({"usernames": ["dan"]})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "any member adds");
+    assert_eq!(thread_ids(&dan, true).await, [group], "dan does not follow bob: Requests");
+    assert!(texts(&dan, group).await.is_empty(), "nothing from before he came");
+    ann.post(&format!("/api/v1/threads/{group}/messages"), json!({"text": "Welcome Dan"})).await;
+    assert_eq!(texts(&dan, group).await, ["Welcome Dan"]);
+    let (s, _) = dan.post(&format!("/api/v1/threads/{group}/members"), json!({"usernames": ["nobody_here"]})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Ten at most.
+    let mut more = Vec::new();
+    for i in 0..7 {
+        more.push(server.user(&format!("extra{i}")).await.username);
+    }
+    let (s, b) = ann.post(&format!("/api/v1/threads/{group}/members"), json!({"usernames": more})).await;
+    assert_eq!((s, code(&b)), (StatusCode::CONFLICT, Some("group_full")));
+    let (_, t) = ann.get(&format!("/api/v1/threads/{group}")).await;
+    assert_eq!(t["members"].as_array().unwrap().len(), 3, "nothing changed");
+}

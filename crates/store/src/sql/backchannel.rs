@@ -364,6 +364,86 @@ impl Backchannel for This {
         Ok(row.map(|(id,)| id))
     }
 
+    async fn add_to_group(
+        &self,
+        thread: i64,
+        by: UserId,
+        people: &[UserId],
+        now_ms: i64,
+    ) -> Result<Result<(), Refusal>, StoreError> {
+        let _write = self.write().await;
+        let mut tx = self.begin_write().await?;
+        let mine: Option<(String,)> = sqlx::query_as(
+            "SELECT t.kind FROM thread_members tm JOIN threads t ON t.id = tm.thread_id \
+             WHERE tm.thread_id = $1 AND tm.user_id = $2 AND tm.state IN ('active', 'request')",
+        )
+        .bind(thread)
+        .bind(by.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if mine.as_ref().is_none_or(|(kind,)| kind != "group") {
+            return Ok(Err(Refusal::NotInThread));
+        }
+        let members = count(
+            &mut tx,
+            "SELECT COUNT(*) FROM thread_members WHERE thread_id = $1 AND state <> 'left' AND $2 = $2",
+            thread,
+            0,
+        )
+        .await?;
+        let mut new = Vec::new();
+        for person in people {
+            let there: Option<(String,)> =
+                sqlx::query_as("SELECT state FROM thread_members WHERE thread_id = $1 AND user_id = $2")
+                    .bind(thread)
+                    .bind(person.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if there.is_some_and(|(s,)| s != "left") || new.contains(person) || *person == by {
+                continue;
+            }
+            if blocked_between(&mut tx, by, *person).await? {
+                return Ok(Err(Refusal::Blocked));
+            }
+            let groups = count(
+                &mut tx,
+                "SELECT COUNT(*) FROM thread_members tm JOIN threads t ON t.id = tm.thread_id \
+                 WHERE tm.user_id = $1 AND t.kind = 'group' AND tm.state IN ('active', 'request') AND $2 = $2",
+                person.0,
+                0,
+            )
+            .await?;
+            if groups >= GROUPS_PER_PERSON {
+                return Ok(Err(Refusal::TooManyGroups));
+            }
+            new.push(*person);
+        }
+        if members as usize + new.len() > stoa_proto::limits::GROUP_MEMBERS {
+            return Ok(Err(Refusal::GroupFull));
+        }
+        let (next,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) + 1 FROM messages WHERE thread_id = $1")
+            .bind(thread)
+            .fetch_one(&mut *tx)
+            .await?;
+        for person in new {
+            let state = if follows(&mut tx, person, by).await? { "active" } else { "request" };
+            sqlx::query(
+                "INSERT INTO thread_members (thread_id, user_id, state, first_message, last_read, joined_at) \
+                 VALUES ($1, $2, $3, $4, $4 - 1, $5) ON CONFLICT (thread_id, user_id) DO UPDATE \
+                 SET state = $3, first_message = $4, last_read = $4 - 1, joined_at = $5",
+            )
+            .bind(thread)
+            .bind(person.0)
+            .bind(state)
+            .bind(next)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
     async fn thread_audience(&self, thread: i64) -> Result<Vec<(UserId, bool)>, StoreError> {
         let rows: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT user_id, muted FROM thread_members WHERE thread_id = $1 AND state IN ('active', 'request')",
