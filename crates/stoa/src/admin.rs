@@ -255,6 +255,15 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
             let r = store.report(id).await?.with_context(|| format!("no report #{id}"))?;
             print_report(&r);
             let (from, to) = (r.created_at_ms - REPORT_CONTEXT_MS, r.created_at_ms + REPORT_CONTEXT_MS);
+            if let Some(message) = r.message_id {
+                println!("\nThe private message, with the ten before and after it, as written:");
+                for m in store.messages_around(message, 10).await? {
+                    let mark = if m.id == message { "  <- reported" } else { "" };
+                    let deleted = if m.deleted { "  [deleted since]" } else { "" };
+                    println!("  {}  {}: {}{deleted}{mark}", when(m.sent_at_ms), name(&m.sender), m.text);
+                }
+                return Ok(());
+            }
             println!("\nChat, 10 minutes either side:");
             for m in store.chat_log(&r.room_id, from, to, 2000).await? {
                 let deleted = m.deleted_by.as_ref().map(|d| format!("  [deleted by {}]", name(d))).unwrap_or_default();

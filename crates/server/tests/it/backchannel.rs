@@ -416,7 +416,7 @@ async fn people_added_to_a_group_read_only_what_comes_after_and_blocks_and_size_
     let server = TestServer::start().await;
     let ann = server.user("ann").await;
     let bob = server.user("bob").await;
-    let cat = server.user("cat").await;
+    let _cat = server.user("cat").await;
     let dan = server.user("dan").await;
     let (_, g) = write(&ann, &["bob"], "Before").await;
     let (s, _) = ann.post(&format!("/api/v1/threads/{}/members", g["id"]), json!({"usernames": ["cat"]})).await;
