@@ -111,7 +111,7 @@ try {
   await owner.getByLabel('Message', { exact: true }).fill('Welcome to the circle, https://example.org');
   await owner.getByRole('button', { name: 'Send', exact: true }).click();
   await owner.getByRole('list', { name: 'Messages' }).getByText('Welcome to the circle').waitFor();
-  await member.getByRole('link', { name: 'Messages, 1 new' }).waitFor({ timeout: 15000 });
+  await member.getByRole('link', { name: 'Messages (1 new)' }).waitFor({ timeout: 15000 });
   await member.getByRole('button', { name: /Olive Owner/ }).first().click();
   await member.getByRole('button', { name: 'Message', exact: true }).click();
   await member.getByRole('list', { name: 'Messages' }).getByText('Welcome to the circle').waitFor();

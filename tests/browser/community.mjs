@@ -125,7 +125,7 @@ try {
 
   // The console at phone size, every tab.
   await admin.setViewportSize({ width: 390, height: 844 });
-  for (const tab of ['Reports', 'People', 'Live rooms', 'Settings', 'Admin log']) {
+  for (const tab of ['Reports', 'People', 'Live rooms', 'Clubs', 'Settings', 'Admin log']) {
     await admin.getByRole('tab', { name: tab, exact: true }).click();
     await admin.getByRole('tabpanel').waitFor();
     await axe(admin, `admin: ${tab} (phone)`);

@@ -4,7 +4,7 @@ import { del, get, post, put } from './api';
 import { Avatar, ErrorNote, Field, Link, Modal, message, navigate } from './ui';
 import { WebhooksPanel } from './egress';
 import type {
-  AdminLog, AdminRooms, AdminSettings, AdminUser, ChatRecord, Me, ModerationEntry, ModerationLog, Report, ReportDetail,
+  AdminClubs, AdminLog, AdminRooms, AdminSettings, AdminUser, ChatRecord, Me, ModerationEntry, ModerationLog, Report, ReportDetail,
   ReportList, ReportReason, ReportReceipt, Scope, SessionList, TokenCreated, TokenList, UserSummary,
 } from './wire';
 
@@ -312,7 +312,7 @@ function DeleteAccount({ onClose }: { onClose: () => void }) {
 
 // ---------- the admin console ----------
 
-type Tab = 'reports' | 'people' | 'rooms' | 'settings' | 'webhooks' | 'log';
+type Tab = 'reports' | 'people' | 'rooms' | 'clubs' | 'settings' | 'webhooks' | 'log';
 
 export function AdminConsole() {
   const [allowed, setAllowed] = useState<boolean>();
@@ -328,7 +328,7 @@ export function AdminConsole() {
     setPerson(username);
     setTab('people');
   };
-  const tabs: [Tab, string][] = [['reports', 'Reports'], ['people', 'People'], ['rooms', 'Live rooms'], ['settings', 'Settings'], ['webhooks', 'Webhooks'], ['log', 'Admin log']];
+  const tabs: [Tab, string][] = [['reports', 'Reports'], ['people', 'People'], ['rooms', 'Live rooms'], ['clubs', 'Clubs'], ['settings', 'Settings'], ['webhooks', 'Webhooks'], ['log', 'Admin log']];
   return (
     <main id="main" class="admin">
       <h1>Admin</h1>
@@ -341,6 +341,7 @@ export function AdminConsole() {
         {tab === 'reports' && <Reports onPerson={open} />}
         {tab === 'people' && <People key={person} initial={person} onPerson={open} />}
         {tab === 'rooms' && <LiveRooms />}
+        {tab === 'clubs' && <ClubsPanel />}
         {tab === 'settings' && <LiveSettings />}
         {tab === 'webhooks' && <WebhooksPanel />}
         {tab === 'log' && <AdminLogView />}
@@ -544,6 +545,46 @@ function LiveRooms() {
                 setError(message(err));
               }
             }}>End</button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+/// Every club, newest first, with its suspension: suspending one hides it and ends its live rooms.
+function ClubsPanel() {
+  const [clubs, setClubs] = useState<AdminClubs>();
+  const [error, setError] = useState<string>();
+  const load = () => get<AdminClubs>('/admin/clubs').then(setClubs, (e) => setError(message(e)));
+  useEffect(() => void load(), []);
+  const act = async (f: () => Promise<unknown>) => {
+    try {
+      await f();
+      setError(undefined);
+      await load();
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return (
+    <section aria-labelledby="admin-clubs-h">
+      <h2 id="admin-clubs-h" class="section">Clubs</h2>
+      <ErrorNote message={error} />
+      {clubs?.clubs.length === 0 && <p class="muted">No club yet.</p>}
+      <ul class="admin-rooms">
+        {clubs?.clubs.map((c) => (
+          <li key={c.club.handle}>
+            <span>
+              <Link href={`/c/${c.club.handle}`}>{c.club.name}</Link>{' '}
+              <span class="muted">/c/{c.club.handle} · owner {c.owner.display_name} · {c.club.members} members · {c.followers} followers{c.suspended ? ` · suspended: ${c.suspended}` : ''}</span>
+            </span>
+            {c.suspended
+              ? <button onClick={() => act(() => post(`/admin/clubs/${c.club.handle}/unsuspend`))}>Lift suspension</button>
+              : <button class="danger" onClick={() => {
+                const reason = prompt(`Why suspend ${c.club.name}? Its live rooms end.`);
+                if (reason) void act(() => post(`/admin/clubs/${c.club.handle}/suspend`, { reason }));
+              }}>Suspend</button>}
           </li>
         ))}
       </ul>

@@ -21,7 +21,7 @@ export function MessagesLink() {
   const [c, setC] = useState<InboxCounts>({ unread_threads: 0, requests: 0 });
   useInbox(setC);
   const n = c.unread_threads + c.requests;
-  return <Link href="/messages" aria-label={n > 0 ? `Messages, ${n} new` : 'Messages'}>Messages{n > 0 ? ` (${n})` : ''}</Link>;
+  return <Link href="/messages">{n > 0 ? `Messages (${n} new)` : 'Messages'}</Link>;
 }
 
 function names(t: Thread): string {
