@@ -228,12 +228,8 @@ pub async fn serve_club(
     Query(q): Query<SizeQuery>,
 ) -> Result<Response, ApiError> {
     let missing = || ApiError::not_found("There is no such avatar.");
-    let size = q.size.unwrap_or(256);
-    if !SIZES.contains(&size) {
-        return Err(ApiError::bad_request("invalid_size", "An avatar comes in 256 or 64 pixels."));
-    }
-    let version: i64 = file.strip_suffix(".jpg").and_then(|v| v.parse().ok()).ok_or_else(missing)?;
-    let club = state.store.club(&handle).await?.ok_or_else(missing)?;
+    let (size, version) = size_and_version(&q, &file)?;
+    let club = state.store.club_head(&handle).await?.ok_or_else(missing)?;
     if club.avatar_version == 0
         || club.avatar_version != version
         || (club.suspended.is_some() && !session.account.is_admin)
@@ -241,6 +237,16 @@ pub async fn serve_club(
         return Err(missing());
     }
     jpeg(state.store.club_avatar_image(club.id, size).await?.ok_or_else(missing)?)
+}
+
+/// The size asked for (256 by default, or 64) and the version the address names (`VERSION.jpg`).
+fn size_and_version(q: &SizeQuery, file: &str) -> Result<(u32, i64), ApiError> {
+    let size = q.size.unwrap_or(256);
+    if !SIZES.contains(&size) {
+        return Err(ApiError::bad_request("invalid_size", "An avatar comes in 256 or 64 pixels."));
+    }
+    let version = file.strip_suffix(".jpg").and_then(|v| v.parse().ok());
+    Ok((size, version.ok_or_else(|| ApiError::not_found("There is no such avatar."))?))
 }
 
 /// A JPEG, cached privately for a year (its address names its version).
@@ -288,11 +294,7 @@ pub async fn serve(
     Query(q): Query<SizeQuery>,
 ) -> Result<Response, ApiError> {
     let missing = || ApiError::not_found("There is no such avatar.");
-    let size = q.size.unwrap_or(256);
-    if !SIZES.contains(&size) {
-        return Err(ApiError::bad_request("invalid_size", "An avatar comes in 256 or 64 pixels."));
-    }
-    let version: i64 = file.strip_suffix(".jpg").and_then(|v| v.parse().ok()).ok_or_else(missing)?;
+    let (size, version) = size_and_version(&q, &file)?;
     let account = state.store.account(UserId(user)).await?.ok_or_else(missing)?;
     if account.avatar_version == 0 || account.avatar_version != version {
         return Err(missing());
