@@ -217,18 +217,6 @@ impl Room {
         self.participants.insert(p.user.id, p);
     }
 
-    /// The hosts of the event this room was started for (its co-hosts): whenever one joins, they come in
-    /// as a moderator, on stage.
-    pub fn set_hosts(&mut self, hosts: HashSet<UserId>) {
-        self.hosts = hosts;
-    }
-
-    /// The club that hosts the room: its visibility then speaks of the club's followers and members.
-    pub fn set_club(&mut self, club: ClubTag) {
-        self.club = Some(club);
-        self.version += 1;
-    }
-
     fn seq(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq

@@ -4,6 +4,18 @@
 use super::*;
 
 impl Room {
+    /// The hosts of the event this room was started for (its co-hosts): whenever one joins, they come in
+    /// as a moderator, on stage.
+    pub fn set_hosts(&mut self, hosts: HashSet<UserId>) {
+        self.hosts = hosts;
+    }
+
+    /// The club that hosts the room: its visibility then speaks of the club's followers and members.
+    pub fn set_club(&mut self, club: crate::access::ClubTag) {
+        self.club = Some(club);
+        self.version += 1;
+    }
+
     pub(super) fn moderators(&self) -> impl Iterator<Item = UserId> + '_ {
         self.on_stage.iter().copied().filter(|u| self.role_of(*u) == Some(Role::Moderator))
     }

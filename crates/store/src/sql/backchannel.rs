@@ -44,6 +44,18 @@ async fn count(conn: &mut Conn, sql: &str, a: i64, b: i64) -> Result<u32, StoreE
     Ok(n as u32)
 }
 
+/// How many groups `user` is in (or has waiting in their Requests).
+async fn groups_of(conn: &mut Conn, user: UserId) -> Result<u32, StoreError> {
+    count(
+        conn,
+        "SELECT COUNT(*) FROM thread_members tm JOIN threads t ON t.id = tm.thread_id \
+         WHERE tm.user_id = $1 AND t.kind = 'group' AND tm.state IN ('active', 'request') AND $2 = $2",
+        user.0,
+        0,
+    )
+    .await
+}
+
 /// Whether `from` may send one more message this minute.
 async fn under_message_limit(conn: &mut Conn, from: UserId, now_ms: i64) -> Result<bool, StoreError> {
     let sent =
@@ -265,14 +277,7 @@ impl Backchannel for This {
         }
         if !direct {
             for person in std::iter::once(&from).chain(others) {
-                let groups = count(
-                    &mut tx,
-                    "SELECT COUNT(*) FROM thread_members tm JOIN threads t ON t.id = tm.thread_id \
-                     WHERE tm.user_id = $1 AND t.kind = 'group' AND tm.state IN ('active', 'request') AND $2 = $2",
-                    person.0,
-                    0,
-                )
-                .await?;
+                let groups = groups_of(&mut tx, *person).await?;
                 if groups >= GROUPS_PER_PERSON {
                     return Ok(Err(Refusal::TooManyGroups));
                 }
@@ -405,14 +410,7 @@ impl Backchannel for This {
             if blocked_between(&mut tx, by, *person).await? {
                 return Ok(Err(Refusal::Blocked));
             }
-            let groups = count(
-                &mut tx,
-                "SELECT COUNT(*) FROM thread_members tm JOIN threads t ON t.id = tm.thread_id \
-                 WHERE tm.user_id = $1 AND t.kind = 'group' AND tm.state IN ('active', 'request') AND $2 = $2",
-                person.0,
-                0,
-            )
-            .await?;
+            let groups = groups_of(&mut tx, *person).await?;
             if groups >= GROUPS_PER_PERSON {
                 return Ok(Err(Refusal::TooManyGroups));
             }

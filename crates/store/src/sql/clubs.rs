@@ -641,7 +641,7 @@ impl Clubs for This {
             return Ok(false);
         }
         let action = if reason.is_some() { admin_action::SUSPEND_CLUB } else { admin_action::UNSUSPEND_CLUB };
-        super::community::insert_admin_log(&mut tx, admin, action, &club.to_string(), reason.unwrap_or("")).await?;
+        super::core::insert_admin_log(&mut tx, admin, action, &club.to_string(), reason.unwrap_or("")).await?;
         tx.commit().await?;
         Ok(true)
     }

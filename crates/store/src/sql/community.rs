@@ -1,6 +1,7 @@
 //! [`Community`] in SQL, for both backends (see `core.rs`).
 
-use super::backend::{Conn, DbRow, This};
+use super::backend::{DbRow, This};
+use super::core::insert_admin_log;
 use super::core::{ACCOUNT_COLUMN_COUNT, ACCOUNT_COLUMNS, account_from_row, summary_from_row};
 use crate::StoreError;
 use crate::common::now;
@@ -780,24 +781,4 @@ impl Community for This {
         tx.commit().await?;
         Ok(files.into_iter().map(|(f,)| f).collect())
     }
-}
-
-pub(super) async fn insert_admin_log(
-    tx: &mut Conn,
-    admin: Option<UserId>,
-    action: &str,
-    subject: &str,
-    detail: &str,
-) -> Result<i64, StoreError> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO admin_log (admin, action, subject, detail, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(admin.map(|a| a.0))
-    .bind(action)
-    .bind(subject)
-    .bind(detail)
-    .bind(now())
-    .fetch_one(tx)
-    .await?;
-    Ok(id)
 }

@@ -3,7 +3,7 @@
 //! dialect both accept: `$N` parameters, `ON CONFLICT`, `RETURNING`, truth values as booleans; what differs
 //! (full-text search, lists of IDs, how a write transaction begins) comes from the backend.
 
-use super::backend::{DbRow, This};
+use super::backend::{Conn, DbRow, This};
 use crate::common::*;
 use crate::{Account, Among, InviteRecord, NewAccount, Outgoing, Page, RoomRecord, Store, StoreError, random_code};
 use async_trait::async_trait;
@@ -672,4 +672,24 @@ impl Store for This {
             sqlx::query_as("SELECT value FROM settings WHERE key = $1").bind(key).fetch_one(self.pool()).await?;
         Ok(value)
     }
+}
+
+pub(super) async fn insert_admin_log(
+    tx: &mut Conn,
+    admin: Option<UserId>,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> Result<i64, StoreError> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO admin_log (admin, action, subject, detail, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(admin.map(|a| a.0))
+    .bind(action)
+    .bind(subject)
+    .bind(detail)
+    .bind(now())
+    .fetch_one(tx)
+    .await?;
+    Ok(id)
 }
