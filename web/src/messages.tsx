@@ -16,6 +16,18 @@ function useInbox(f: (c: InboxCounts) => void) {
   }, []);
 }
 
+/// Calls `f` with each message the bell's stream brings (new, or deleted) in the conversation `thread`.
+function useThreadMessages(thread: number, f: (m: Message) => void) {
+  useEffect(() => {
+    const on = (e: Event) => {
+      const m = (e as CustomEvent<Message>).detail;
+      if (m.thread_id === thread) f(m);
+    };
+    window.addEventListener('stoa:message', on);
+    return () => window.removeEventListener('stoa:message', on);
+  }, [thread]);
+}
+
 /// The header's link, with the count of unread conversations and Requests.
 export function MessagesLink() {
   const [c, setC] = useState<InboxCounts>({ unread_threads: 0, requests: 0 });
@@ -87,7 +99,11 @@ function Conversation({ thread, me, onChange }: { thread: Thread; me: Me; onChan
     }
   };
   useEffect(() => { void load(); }, [thread.id]);
-  useInbox(() => void load());
+  // The stream brings each new or deleted message: put it in its place, and read it while it is on screen.
+  useThreadMessages(thread.id, (m) => {
+    setPage((old) => upsert(old, m));
+    if (m.sender.id !== me.id && !m.deleted) void post(`/threads/${thread.id}/read`, { up_to: m.id }).catch(() => undefined);
+  });
   useEffect(() => { end.current?.scrollIntoView({ block: 'end' }); }, [page.length]);
   return (
     <div class="conversation">
@@ -115,10 +131,10 @@ function Conversation({ thread, me, onChange }: { thread: Thread; me: Me; onChan
       <form class="inline-form" onSubmit={async (e) => {
         e.preventDefault();
         try {
-          await post(`/threads/${thread.id}/messages`, { text });
+          const sent = await post<Message>(`/threads/${thread.id}/messages`, { text });
           setText('');
           setError(undefined);
-          await load();
+          setPage((old) => upsert(old, sent));
           onChange();
         } catch (err) {
           setError(message(err));
@@ -133,6 +149,13 @@ function Conversation({ thread, me, onChange }: { thread: Thread; me: Me; onChan
       <ErrorNote message={error} />
     </div>
   );
+}
+
+/// A conversation's messages, oldest first, with `m` in its place (a newer copy of one replaces it).
+function upsert(page: Message[], m: Message): Message[] {
+  const i = page.findIndex((x) => x.id === m.id);
+  if (i >= 0) return page.map((x) => (x.id === m.id ? m : x));
+  return [...page, m].sort((a, b) => a.id - b.id);
 }
 
 /// `/messages/ID`.

@@ -9,6 +9,7 @@ import type {
   EventInfo,
   EventList,
   Me,
+  Message,
   Notification,
   Preview,
   NotificationPage,
@@ -377,6 +378,10 @@ export function Bell() {
       setUnread(update.unread);
       // The backchannel's counts, for the Messages link and any open conversation.
       window.dispatchEvent(new CustomEvent('stoa:inbox', { detail: update.messages }));
+    });
+    // Each private message sent or deleted in this person's conversations, for an open one to show.
+    source.addEventListener('message', (e) => {
+      window.dispatchEvent(new CustomEvent('stoa:message', { detail: JSON.parse((e as MessageEvent<string>).data) as Message }));
     });
     return () => source.close();
   }, []);

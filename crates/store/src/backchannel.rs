@@ -137,6 +137,11 @@ pub trait Backchannel: Send + Sync {
     async fn own_messages(&self, user: UserId) -> Result<Vec<MessageRow>, StoreError>;
     /// `viewer`'s unread threads (not muted, not in Requests) and Requests.
     async fn inbox_counts(&self, viewer: UserId) -> Result<(u32, u32), StoreError>;
+    /// What a live stream of `viewer`'s tells them: up to `limit` messages they may read that were sent, or
+    /// deleted, at or after `since_ms`, oldest first. The stream asks with a look-back and drops what it
+    /// already told, so that a message committed late (Postgres's IDs are not in commit order) or stamped by
+    /// another node's clock is not missed.
+    async fn thread_news(&self, viewer: UserId, since_ms: i64, limit: u32) -> Result<Vec<MessageRow>, StoreError>;
 }
 
 /// What a member does with a thread.

@@ -81,13 +81,16 @@ async fn update_of(store: &dyn Store, user: UserId) -> Result<NotificationUpdate
 }
 
 #[utoipa::path(get, path = "/api/v1/notifications/stream", tag = "notifications", security(("bearer" = [])),
-    responses((status = 200, content_type = "text/event-stream", description = "`update` events, each a NotificationUpdate: one at once, then one at every change"), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-/// The bell's live stream (Server-Sent Events): an `update` event with the unread count and the newest
-/// notification when it opens and whenever they change. Changes that come in a burst are one event.
+    responses((status = 200, content_type = "text/event-stream", description = "`update` events, each a NotificationUpdate: one at once, then one at every change; and a `message` event, a Message, for each private message sent (or deleted) in the caller's conversations since the stream opened"), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+/// The bell's live stream (Server-Sent Events): an `update` event with the unread count, the newest
+/// notification and the backchannel's counts when it opens and whenever they change, and before it a
+/// `message` event for each new or deleted message in the caller's conversations, so that an open tab shows
+/// it without asking. Changes that come in a burst are one wake.
 pub async fn stream(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    use futures_util::StreamExt;
     let me = session.account.id;
     let subscription = state.notifier.hub.subscribe(me).ok_or_else(|| {
         ApiError::new(
@@ -100,11 +103,12 @@ pub async fn stream(
     let stopping = state.stopping.clone();
     // Ends the stream, with a last `revoked` event that says why, when its credential is revoked.
     let credential = Some(state.notifier.hub.revocations.watch(session.credential(), store.clone()));
+    let told = Told::new(crate::clock::now_ms());
     let events = futures_util::stream::unfold(
-        (subscription, store, stopping, true, credential),
-        move |(mut subscription, store, mut stopping, first, mut credential)| async move {
+        (subscription, store, stopping, true, credential, told),
+        move |(mut subscription, store, mut stopping, first, mut credential, mut told)| async move {
             let watch = credential.as_mut()?;
-            if !first {
+            if !first && !told.more {
                 let revoked = tokio::select! {
                     changed = subscription.receiver().changed() => { changed.ok()?; None }
                     _ = stopping.wait_for(|s| *s) => return None,
@@ -115,23 +119,77 @@ pub async fn stream(
                         .event("revoked")
                         .json_data(serde_json::json!({"reason": why.reason, "message": why.message}))
                         .unwrap_or_default();
-                    return Some((Ok(event), (subscription, store, stopping, false, None)));
+                    return Some((vec![Ok(event)], (subscription, store, stopping, false, None, told)));
                 }
-                // A burst of changes (a fan-out batch, marking read) settles into one event.
+                // A burst of changes (a fan-out batch, marking read) settles into one wake.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 subscription.receiver().borrow_and_update();
             }
-            let event = match update_of(&*store, me).await {
+            let mut events = if first { Vec::new() } else { told.news(&*store, me).await };
+            events.push(match update_of(&*store, me).await {
                 Ok(update) => Event::default().event("update").json_data(update).unwrap_or_default(),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read notifications for a stream");
                     Event::default().comment("unavailable")
                 }
-            };
-            Some((Ok(event), (subscription, store, stopping, false, credential)))
+            });
+            Some((
+                events.into_iter().map(Ok).collect::<Vec<_>>(),
+                (subscription, store, stopping, false, credential, told),
+            ))
         },
-    );
+    )
+    .flat_map(futures_util::stream::iter);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(25))))
+}
+
+/// What a stream has told of the backchannel: it asks the store for what was sent or deleted since its last
+/// look, less [`LOOK_BACK_MS`], and drops what it already told, so that a message committed late or stamped
+/// by another node's clock still arrives, once.
+struct Told {
+    since_ms: i64,
+    /// Messages told in the last few seconds, with whether they were told deleted: at most [`TOLD_MAX`].
+    recent: std::collections::VecDeque<(i64, bool, i64)>,
+    /// The last look was cut at [`NEWS_PER_WAKE`]: look again at once.
+    more: bool,
+}
+
+const LOOK_BACK_MS: i64 = 3_000;
+const NEWS_PER_WAKE: u32 = 100;
+const TOLD_MAX: usize = 2_000;
+
+impl Told {
+    fn new(now_ms: i64) -> Told {
+        Told { since_ms: now_ms, recent: std::collections::VecDeque::new(), more: false }
+    }
+
+    async fn news(&mut self, store: &dyn Store, me: UserId) -> Vec<Event> {
+        let now = crate::clock::now_ms();
+        let news = match store.thread_news(me, self.since_ms - LOOK_BACK_MS, NEWS_PER_WAKE).await {
+            Ok(news) => news,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read a stream's messages");
+                return Vec::new();
+            }
+        };
+        self.more = news.len() >= NEWS_PER_WAKE as usize;
+        // Cut short: go on from the last one's time (what is told again is dropped below).
+        self.since_ms = if self.more { news.last().map_or(now, |m| m.sent_at_ms + LOOK_BACK_MS) } else { now };
+        while self.recent.front().is_some_and(|(_, _, at)| *at < now - 2 * LOOK_BACK_MS) || self.recent.len() > TOLD_MAX
+        {
+            self.recent.pop_front();
+        }
+        let mut events = Vec::new();
+        for m in news {
+            if self.recent.iter().any(|(id, deleted, _)| *id == m.id && *deleted == m.deleted) {
+                continue;
+            }
+            self.recent.push_back((m.id, m.deleted, now));
+            events
+                .push(Event::default().event("message").json_data(super::backchannel::message(m)).unwrap_or_default());
+        }
+        events
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/push/subscriptions", tag = "notifications", security(("bearer" = [])),

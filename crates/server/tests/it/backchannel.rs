@@ -235,6 +235,51 @@ async fn a_new_message_reaches_every_open_tab_of_each_member_at_once() {
     }
 }
 
+/// The stream carries each message itself, so that an open conversation shows it without asking: each new
+/// one once, a deletion as the message deleted, and nothing from a thread the person is not in or from
+/// someone they blocked.
+#[tokio::test]
+async fn a_tab_is_told_each_new_and_deleted_message_once_and_nothing_it_may_not_read() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann").await;
+    let bob = server.user("bob").await;
+    let cat = server.user("cat").await;
+    let dan = server.user("dan").await;
+    bob.follow(&ann).await;
+    let mut tab = bob.stream().await;
+    tab.next_update().await;
+    let (_, t) = write(&ann, &["bob"], "One").await;
+    let pair = t["id"].as_i64().unwrap();
+    let one = tab.next_of("message").await;
+    assert_eq!(
+        (one["thread_id"].as_i64(), one["text"].as_str(), one["deleted"].as_bool()),
+        (Some(pair), Some("One"), Some(false))
+    );
+    assert_eq!(one["sender"]["username"], "ann");
+    let (s, two) = ann.post(&format!("/api/v1/threads/{pair}/messages"), json!({"text": "Two"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{two}");
+    assert_eq!(tab.next_of("message").await["text"], "Two", "told once: One does not come again");
+    let (s, _) = ann.delete(&format!("/api/v1/messages/{}", two["id"])).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let gone = tab.next_of("message").await;
+    assert_eq!(
+        (gone["id"].clone(), gone["deleted"].as_bool(), gone["text"].as_str()),
+        (two["id"].clone(), Some(true), Some(""))
+    );
+
+    // Not bob's thread, and a group where bob blocked dan: neither reaches bob's tab.
+    write(&cat, &["ann"], "Not for Bob").await;
+    let (s, g) = write(&ann, &["bob", "dan"], "A group").await;
+    assert_eq!(s, StatusCode::CREATED, "{g}");
+    let group = g["id"].as_i64().unwrap();
+    assert_eq!(tab.next_of("message").await["text"], "A group");
+    bob.block(&dan).await;
+    let (s, b) = dan.post(&format!("/api/v1/threads/{group}/messages"), json!({"text": "From Dan"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    ann.post(&format!("/api/v1/threads/{pair}/messages"), json!({"text": "Three"})).await;
+    assert_eq!(tab.next_of("message").await["text"], "Three", "neither Cat's nor Dan's came before it");
+}
+
 #[tokio::test]
 async fn messages_a_minute_and_conversations_with_strangers_an_hour_are_limited_whatever_the_thread() {
     let server = TestServer::start().await;

@@ -461,6 +461,30 @@ impl Backchannel for This {
         Ok(self.threads_where(viewer, "tm.state IN ('active', 'request') AND t.id = $2", thread, 1).await?.pop())
     }
 
+    async fn thread_news(&self, viewer: UserId, since_ms: i64, limit: u32) -> Result<Vec<MessageRow>, StoreError> {
+        // New messages: only the viewer's threads with news since then (`threads.last_message_at`), each read
+        // by its (thread, sent_at) index. Deleted ones: by the deletion's index, which is nearly empty.
+        const COLUMNS: &str = "m.id, m.thread_id, u.id, u.username, u.display_name, m.text, m.sent_at, \
+             m.deleted_at IS NOT NULL";
+        const MINE: &str = "tm.user_id = $1 AND tm.state IN ('active', 'request') AND m.id >= tm.first_message";
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM thread_members tm JOIN threads t ON t.id = tm.thread_id \
+             JOIN messages m ON m.thread_id = tm.thread_id JOIN users u ON u.id = m.sender_id \
+             WHERE {MINE} AND t.last_message_at >= $2 AND m.sent_at >= $2 AND {blocks} \
+             UNION \
+             SELECT {COLUMNS} FROM messages m JOIN thread_members tm ON tm.thread_id = m.thread_id \
+             JOIN users u ON u.id = m.sender_id WHERE m.deleted_at >= $2 AND {MINE} AND {blocks} \
+             ORDER BY 1 LIMIT $3",
+            blocks = unblocked("m.sender_id", "$1"),
+        ))
+        .bind(viewer.0)
+        .bind(since_ms)
+        .bind(i64::from(limit.clamp(1, 200)))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(message_from).collect())
+    }
+
     async fn messages_of(
         &self,
         viewer: UserId,

@@ -320,6 +320,11 @@ impl Stream {
 
     /// The next `update` event's data.
     pub async fn next_update(&mut self) -> Value {
+        self.next_of("update").await
+    }
+
+    /// The next event of kind `kind`'s data (events of other kinds are passed over).
+    pub async fn next_of(&mut self, kind: &str) -> Value {
         loop {
             if let Some(end) = self.buf.find("\n\n") {
                 let frame: String = self.buf.drain(..end + 2).collect();
@@ -329,7 +334,7 @@ impl Stream {
                     .map(|d| d.trim_start())
                     .collect::<Vec<_>>()
                     .join("\n");
-                if frame.lines().any(|l| l == "event: update") && !data.is_empty() {
+                if frame.lines().any(|l| l == format!("event: {kind}")) && !data.is_empty() {
                     return serde_json::from_str(&data).unwrap();
                 }
                 continue;
