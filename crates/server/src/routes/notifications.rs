@@ -148,7 +148,8 @@ pub async fn stream(
 /// by another node's clock still arrives, once.
 struct Told {
     since_ms: i64,
-    /// Messages told in the last few seconds, with whether they were told deleted: at most [`TOLD_MAX`].
+    /// What the looks may still bring again, told already: each message's ID, whether it was told deleted,
+    /// and its time (when sent; when told, for a deletion). At most [`TOLD_MAX`].
     recent: std::collections::VecDeque<(i64, bool, i64)>,
     /// The last look was cut at [`NEWS_PER_WAKE`]: look again at once.
     more: bool,
@@ -165,7 +166,8 @@ impl Told {
 
     async fn news(&mut self, store: &dyn Store, me: UserId) -> Vec<Event> {
         let now = crate::clock::now_ms();
-        let news = match store.thread_news(me, self.since_ms - LOOK_BACK_MS, NEWS_PER_WAKE).await {
+        let from = self.since_ms - LOOK_BACK_MS;
+        let news = match store.thread_news(me, from, NEWS_PER_WAKE).await {
             Ok(news) => news,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read a stream's messages");
@@ -175,16 +177,18 @@ impl Told {
         self.more = news.len() >= NEWS_PER_WAKE as usize;
         // Cut short: go on from the last one's time (what is told again is dropped below).
         self.since_ms = if self.more { news.last().map_or(now, |m| m.sent_at_ms + LOOK_BACK_MS) } else { now };
-        while self.recent.front().is_some_and(|(_, _, at)| *at < now - 2 * LOOK_BACK_MS) || self.recent.len() > TOLD_MAX
-        {
-            self.recent.pop_front();
-        }
+        // A message sent before `from` is not asked for again; a deletion, stamped when it happened, not
+        // after it was told, is kept one look-back longer.
+        self.recent.retain(|(_, deleted, at)| if *deleted { *at >= from - LOOK_BACK_MS } else { *at >= from });
         let mut events = Vec::new();
         for m in news {
             if self.recent.iter().any(|(id, deleted, _)| *id == m.id && *deleted == m.deleted) {
                 continue;
             }
-            self.recent.push_back((m.id, m.deleted, now));
+            if self.recent.len() >= TOLD_MAX {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((m.id, m.deleted, if m.deleted { now } else { m.sent_at_ms }));
             events
                 .push(Event::default().event("message").json_data(super::backchannel::message(m)).unwrap_or_default());
         }

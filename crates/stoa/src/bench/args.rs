@@ -66,6 +66,14 @@ pub struct BenchArgs {
     /// followers and members (the star has no followers of their own).
     #[arg(long)]
     pub(crate) club: bool,
+    /// Instead of a room: private messages among --users people in pairs of friends, each with a tab open
+    /// (their notification stream), at --message-rate for --seconds; each message's time from its send to
+    /// its reader's tab, and another user's hallway and room joins (--requests of each) before and during.
+    #[arg(long)]
+    pub(crate) backchannel: bool,
+    /// With --backchannel: messages a second.
+    #[arg(long, default_value_t = 1000.0)]
+    pub(crate) message_rate: f64,
     /// Instead of a room: search's latency (people, rooms and events) over --requests queries, with --users
     /// accounts and --events events in the database.
     #[arg(long)]
@@ -73,7 +81,8 @@ pub struct BenchArgs {
     /// With --search: scheduled events in the database.
     #[arg(long, default_value_t = 10_000)]
     pub(crate) events: usize,
-    /// With --hallway, --fanout or --search: accounts in the database (with --fanout, the star's followers).
+    /// With --hallway, --fanout, --search or --backchannel: accounts in the database (with --fanout, the star's
+    /// followers; with --backchannel, the people writing, an even number).
     #[arg(long, default_value_t = 100_000)]
     pub(crate) users: usize,
     /// With --hallway: how many accounts the heavy user follows.
@@ -82,7 +91,7 @@ pub struct BenchArgs {
     /// With --hallway: live rooms, each hosted by an account the heavy user follows.
     #[arg(long, default_value_t = 50)]
     pub(crate) rooms: usize,
-    /// With --hallway, --fanout or --search: requests measured (per user, per phase or in all).
+    /// With --hallway, --fanout, --search or --backchannel: requests measured (per user, per phase or in all).
     #[arg(long, default_value_t = 1_000)]
     pub(crate) requests: usize,
     /// Processes to spread the listeners over (0: as many as this machine's open-file limit needs, which is

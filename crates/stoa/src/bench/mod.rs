@@ -12,6 +12,7 @@ use std::time::Instant;
 use stoa_client::Api;
 
 mod args;
+mod backchannel;
 mod chat;
 mod datagrams;
 pub(crate) mod hls;
@@ -115,6 +116,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.fanout {
         return social::fanout(args.users, args.requests, args.club, args.json).await;
+    }
+    if args.backchannel {
+        let plan = backchannel::Plan {
+            people: args.users,
+            rate: args.message_rate,
+            seconds: args.seconds,
+            requests: args.requests,
+            json: args.json,
+        };
+        return backchannel::backchannel(plan).await;
     }
     if args.search {
         return social::search(args.users, args.events, args.requests, args.json).await;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use stoa_client::Api;
 use stoa_store::{Clubs, NewAccount, NewEvent, Social, SqliteStore, Store};
 
-const PASSWORD: &str = "bench-password";
+pub(super) const PASSWORD: &str = "bench-password";
 
 const FIRST: &[&str] = &[
     "ada",
@@ -179,7 +179,7 @@ fn now() -> i64 {
 }
 
 /// Signs up accounts that can sign in (with [`PASSWORD`]).
-async fn real_accounts(store: &SqliteStore, names: &[&str]) -> anyhow::Result<Vec<stoa_proto::UserId>> {
+pub(super) async fn real_accounts(store: &SqliteStore, names: &[&str]) -> anyhow::Result<Vec<stoa_proto::UserId>> {
     let invite = store.create_admin_invite(names.len() as u32 + 1).await?;
     let hash = stoa_server::auth::hash_password(PASSWORD).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let mut ids = Vec::new();
@@ -195,12 +195,12 @@ async fn real_accounts(store: &SqliteStore, names: &[&str]) -> anyhow::Result<Ve
     Ok(ids)
 }
 
-fn summary(times: &mut [f64]) -> Value {
+pub(super) fn summary(times: &mut [f64]) -> Value {
     times.sort_by(f64::total_cmp);
     json!({"requests": times.len(), "p50_ms": percentile(times, 0.5), "p99_ms": percentile(times, 0.99)})
 }
 
-fn print(report: &Value, json: bool) -> anyhow::Result<()> {
+pub(super) fn print(report: &Value, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{report}");
     } else {

@@ -176,6 +176,26 @@ fn the_fanout_bench_tells_every_follower_and_times_the_others_requests() {
     assert!(r["other_requests_during"]["requests"].as_u64().is_some_and(|n| n > 0), "{r}");
 }
 
+/// `stoa bench --backchannel` runs end to end, and every message reaches its reader's open tab once. Each
+/// of the 20 people writes every 10 s for 16 s, so that a tab's next message comes long after its last: the
+/// regression test for a stream that forgot what it had told after 6 s and told it again at the next wake
+/// (the 10,000-people run heard 31,059 of 20,000).
+#[test]
+fn the_backchannel_bench_brings_every_message_to_its_readers_tab_once() {
+    let r = bench(&["--backchannel", "--users", "20", "--message-rate", "2", "--seconds", "16", "--requests", "10"]);
+    let m = &r["messages"];
+    assert_eq!(r["tabs_open"], 20, "{r}");
+    assert_eq!((m["sent"].as_u64(), m["refused"].as_u64(), m["failed"].as_u64()), (Some(32), Some(0), Some(0)), "{r}");
+    assert_eq!(
+        (m["heard"].as_u64(), m["missing"].as_u64(), m["duplicates"].as_u64()),
+        (Some(32), Some(0), Some(0)),
+        "{r}"
+    );
+    assert!(m["p99_ms"].as_f64().is_some_and(|v| v > 0.0), "{r}");
+    assert_eq!(r["join_before"]["requests"], 10, "{r}");
+    assert!(r["hallway_during"]["requests"].as_u64().is_some_and(|n| n > 0), "{r}");
+}
+
 /// `stoa bench --search` runs end to end on a small database and finds something for its queries.
 #[test]
 fn the_search_bench_seeds_people_and_events_and_times_queries() {
