@@ -1,9 +1,9 @@
 //! [`Hub`]: who has a notification stream open, and a way to wake it.
 //!
-//! Each connected user has a `watch` channel whose value is a counter bumped at every change; their
-//! streams wait on it and read the store when it moves. A watch holds one value, so a user told a thousand
-//! things while their stream was busy costs one wake-up, not a queue of a thousand: the hub's memory is
-//! one small entry per connected user.
+//! Each connected user has a `watch` channel whose value is two counters, bumped at every change: one for
+//! their notifications, one for their private messages. Their streams wait on it and read again from the
+//! store what moved. A watch holds one value, so a user told a thousand things while their stream was busy
+//! costs one wake-up, not a queue of a thousand: the hub's memory is one small entry per connected user.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,10 +22,20 @@ pub trait OtherNodes: Send + Sync {
     fn revoked(&self, user: UserId);
 }
 
+/// What changed for a user so far, as counters that only go up: a stream compares them with what it last
+/// saw, and reads again only what moved (a private message does not ask for the notifications again).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Their notifications (a new one, or read).
+    pub notifications: u64,
+    /// Their private conversations (a message, a thread read, accepted, left, muted).
+    pub messages: u64,
+}
+
 /// The per-user streams.
 #[derive(Default)]
 pub struct Hub {
-    users: Mutex<HashMap<UserId, watch::Sender<u64>>>,
+    users: Mutex<HashMap<UserId, watch::Sender<Changes>>>,
     /// In a cluster, where the other nodes' hubs are told.
     nodes: Option<Arc<dyn OtherNodes>>,
     /// Where this node's live connections learn that credentials changed.
@@ -44,7 +54,7 @@ impl Hub {
     /// few tabs, not hundreds.
     pub fn subscribe(self: &Arc<Self>, user: UserId) -> Option<Subscription> {
         let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = users.entry(user).or_insert_with(|| watch::channel(0).0);
+        let tx = users.entry(user).or_insert_with(|| watch::channel(Changes::default()).0);
         if tx.receiver_count() >= STREAMS_PER_USER {
             return None;
         }
@@ -61,6 +71,17 @@ impl Hub {
     pub fn changed_everywhere(&self, users: &[UserId]) {
         for user in users {
             self.changed(*user);
+        }
+        if let Some(nodes) = &self.nodes {
+            nodes.notify(users, false);
+        }
+    }
+
+    /// Something changed in these users' private conversations: their streams here, and on every other
+    /// node, wake (there, as for any change).
+    pub fn messaged_everywhere(&self, users: &[UserId]) {
+        for user in users {
+            self.bump(*user, |c| c.messages = c.messages.wrapping_add(1));
         }
         if let Some(nodes) = &self.nodes {
             nodes.notify(users, false);
@@ -84,11 +105,18 @@ impl Hub {
         }
     }
 
-    /// Something was stored for `user` (on this node only).
+    /// Something was stored for `user` (on this node only): a notification, or anything else.
     pub fn changed(&self, user: UserId) {
+        self.bump(user, |c| {
+            c.notifications = c.notifications.wrapping_add(1);
+            c.messages = c.messages.wrapping_add(1);
+        });
+    }
+
+    fn bump(&self, user: UserId, f: impl FnOnce(&mut Changes)) {
         let users = self.users.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = users.get(&user) {
-            tx.send_modify(|n| *n = n.wrapping_add(1));
+            tx.send_modify(f);
         }
     }
 
@@ -113,12 +141,12 @@ impl Hub {
 pub struct Subscription {
     hub: Arc<Hub>,
     user: UserId,
-    rx: Option<watch::Receiver<u64>>,
+    rx: Option<watch::Receiver<Changes>>,
 }
 
 impl Subscription {
     /// The receiver to wait on.
-    pub fn receiver(&mut self) -> &mut watch::Receiver<u64> {
+    pub fn receiver(&mut self) -> &mut watch::Receiver<Changes> {
         self.rx.as_mut().expect("present until dropped")
     }
 }

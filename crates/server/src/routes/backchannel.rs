@@ -101,7 +101,7 @@ async fn tell(state: &AppState, thread: i64) {
     match state.store.thread_audience(thread).await {
         Ok(members) => {
             let users: Vec<UserId> = members.into_iter().map(|(u, _)| u).collect();
-            state.notifier.hub.changed_everywhere(&users);
+            state.notifier.hub.messaged_everywhere(&users);
         }
         Err(e) => tracing::warn!(thread, error = %e, "cannot tell a thread's members"),
     }
@@ -113,7 +113,7 @@ async fn tell_message(state: &AppState, m: &MessageRow) {
     match state.store.thread_audience(m.thread).await {
         Ok(members) => {
             let users: Vec<UserId> = members.iter().map(|(u, _)| *u).collect();
-            state.notifier.hub.changed_everywhere(&users);
+            state.notifier.hub.messaged_everywhere(&users);
             let pushed: Vec<UserId> =
                 members.into_iter().filter(|(u, muted)| *u != m.sender.id && !muted).map(|(u, _)| u).collect();
             state.notifier.push_message(&pushed, m.sender.clone(), m.thread, &m.text);
@@ -256,7 +256,7 @@ async fn answer(state: &AppState, session: &Session, id: i64, answer: ThreadAnsw
     if !state.store.answer_thread(session.account.id, id, answer).await? {
         return Err(no_such_thread());
     }
-    state.notifier.hub.changed_everywhere(&[session.account.id]);
+    state.notifier.hub.messaged_everywhere(&[session.account.id]);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -328,7 +328,7 @@ pub async fn mute(
     if !state.store.mute_thread(session.account.id, id, body.muted).await? {
         return Err(no_such_thread());
     }
-    state.notifier.hub.changed_everywhere(&[session.account.id]);
+    state.notifier.hub.messaged_everywhere(&[session.account.id]);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -344,7 +344,7 @@ pub async fn read(
 ) -> Result<StatusCode, ApiError> {
     state.store.thread_of(session.account.id, id).await?.ok_or_else(no_such_thread)?;
     if state.store.read_thread(session.account.id, id, body.up_to).await? {
-        state.notifier.hub.changed_everywhere(&[session.account.id]);
+        state.notifier.hub.messaged_everywhere(&[session.account.id]);
     }
     Ok(StatusCode::NO_CONTENT)
 }

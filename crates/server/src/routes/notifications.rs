@@ -71,13 +71,23 @@ pub async fn mark_read(
 }
 
 async fn update_of(store: &dyn Store, user: UserId) -> Result<NotificationUpdate, stoa_store::StoreError> {
+    let (unread, latest) = bell_of(store, user).await?;
+    Ok(NotificationUpdate { unread, latest, messages: inbox_of(store, user).await? })
+}
+
+/// The bell's part of an update: the unread count and the newest notification.
+async fn bell_of(
+    store: &dyn Store,
+    user: UserId,
+) -> Result<(u32, Option<stoa_proto::Notification>), stoa_store::StoreError> {
     let latest = store.notifications(user, None, 1).await?;
+    Ok((store.unread_count(user).await?, latest.first().map(to_wire)))
+}
+
+/// The backchannel's part of an update.
+async fn inbox_of(store: &dyn Store, user: UserId) -> Result<stoa_proto::InboxCounts, stoa_store::StoreError> {
     let (unread_threads, requests) = store.inbox_counts(user).await?;
-    Ok(NotificationUpdate {
-        unread: store.unread_count(user).await?,
-        latest: latest.first().map(to_wire),
-        messages: stoa_proto::InboxCounts { unread_threads, requests },
-    })
+    Ok(stoa_proto::InboxCounts { unread_threads, requests })
 }
 
 #[utoipa::path(get, path = "/api/v1/notifications/stream", tag = "notifications", security(("bearer" = [])),
@@ -99,48 +109,93 @@ pub async fn stream(
             "You have notifications open in too many tabs; close one and try again.",
         )
     })?;
-    let store = state.store.clone();
-    let stopping = state.stopping.clone();
-    // Ends the stream, with a last `revoked` event that says why, when its credential is revoked.
-    let credential = Some(state.notifier.hub.revocations.watch(session.credential(), store.clone()));
-    let told = Told::new(crate::clock::now_ms());
-    let events = futures_util::stream::unfold(
-        (subscription, store, stopping, true, credential, told),
-        move |(mut subscription, store, mut stopping, first, mut credential, mut told)| async move {
-            let watch = credential.as_mut()?;
-            if !first && !told.more {
-                let revoked = tokio::select! {
-                    changed = subscription.receiver().changed() => { changed.ok()?; None }
-                    _ = stopping.wait_for(|s| *s) => return None,
-                    why = watch.revoked() => Some(why),
-                };
-                if let Some(why) = revoked {
-                    let event = Event::default()
-                        .event("revoked")
-                        .json_data(serde_json::json!({"reason": why.reason, "message": why.message}))
-                        .unwrap_or_default();
-                    return Some((vec![Ok(event)], (subscription, store, stopping, false, None, told)));
-                }
-                // A burst of changes (a fan-out batch, marking read) settles into one wake.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                subscription.receiver().borrow_and_update();
-            }
-            let mut events = if first { Vec::new() } else { told.news(&*store, me).await };
-            events.push(match update_of(&*store, me).await {
-                Ok(update) => Event::default().event("update").json_data(update).unwrap_or_default(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read notifications for a stream");
-                    Event::default().comment("unavailable")
-                }
-            });
-            Some((
-                events.into_iter().map(Ok).collect::<Vec<_>>(),
-                (subscription, store, stopping, false, credential, told),
-            ))
-        },
-    )
+    let tab = Tab {
+        me,
+        subscription,
+        store: state.store.clone(),
+        stopping: state.stopping.clone(),
+        // Ends the stream, with a last `revoked` event that says why, when its credential is revoked.
+        credential: Some(state.notifier.hub.revocations.watch(session.credential(), state.store.clone())),
+        told: Told::new(crate::clock::now_ms()),
+        seen: None,
+        last: None,
+    };
+    let events = futures_util::stream::unfold(tab, |mut tab| async move {
+        let events = tab.next().await?;
+        Some((events.into_iter().map(Ok).collect::<Vec<_>>(), tab))
+    })
     .flat_map(futures_util::stream::iter);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(25))))
+}
+
+/// One open stream.
+struct Tab {
+    me: UserId,
+    subscription: crate::notify::hub::Subscription,
+    store: std::sync::Arc<dyn Store>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+    credential: Option<crate::revoke::Watch>,
+    told: Told,
+    /// What had changed when it last read (`None` before its first event).
+    seen: Option<crate::notify::hub::Changes>,
+    /// Its last update, whose parts that did not move are told again as they were.
+    last: Option<NotificationUpdate>,
+}
+
+impl Tab {
+    /// The next events: at once the first time, then at the next change (or `None`: the stream ends).
+    async fn next(&mut self) -> Option<Vec<Event>> {
+        let watch = self.credential.as_mut()?;
+        if self.seen.is_some() && !self.told.more {
+            let revoked = tokio::select! {
+                changed = self.subscription.receiver().changed() => { changed.ok()?; None }
+                _ = self.stopping.wait_for(|s| *s) => return None,
+                why = watch.revoked() => Some(why),
+            };
+            if let Some(why) = revoked {
+                self.credential = None;
+                let event = Event::default()
+                    .event("revoked")
+                    .json_data(serde_json::json!({"reason": why.reason, "message": why.message}))
+                    .unwrap_or_default();
+                return Some(vec![event]);
+            }
+            // A burst of changes (a fan-out batch, marking read) settles into one wake.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let now = *self.subscription.receiver().borrow_and_update();
+        let first = self.seen.is_none();
+        let bell_moved = first || self.seen.is_some_and(|s| s.notifications != now.notifications);
+        let inbox_moved = first || self.told.more || self.seen.is_some_and(|s| s.messages != now.messages);
+        self.seen = Some(now);
+        let (store, me) = (&*self.store, self.me);
+        let mut events = if inbox_moved && !first { self.told.news(store, me).await } else { Vec::new() };
+        let update = async {
+            let (unread, latest) = match &self.last {
+                Some(last) if !bell_moved => (last.unread, last.latest.clone()),
+                _ => bell_of(store, me).await?,
+            };
+            let messages = match &self.last {
+                Some(last) if !inbox_moved => last.messages.clone(),
+                _ => inbox_of(store, me).await?,
+            };
+            Ok::<_, stoa_store::StoreError>(NotificationUpdate { unread, latest, messages })
+        };
+        events.push(match update.await {
+            Ok(update) => {
+                let event = Event::default().event("update").json_data(&update).unwrap_or_default();
+                self.last = Some(update);
+                event
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read notifications for a stream");
+                // Read everything again at the next wake.
+                self.last = None;
+                Event::default().comment("unavailable")
+            }
+        });
+        Some(events)
+    }
 }
 
 /// What a stream has told of the backchannel: it asks the store for what was sent or deleted since its last

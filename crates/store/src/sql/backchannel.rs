@@ -320,46 +320,70 @@ impl Backchannel for This {
     ) -> Result<Result<MessageRow, Refusal>, StoreError> {
         let _write = self.write().await;
         let mut tx = self.begin_write().await?;
-        let mine: Option<(String, String)> = sqlx::query_as(
-            "SELECT tm.state, t.kind FROM thread_members tm JOIN threads t ON t.id = tm.thread_id \
-             WHERE tm.thread_id = $1 AND tm.user_id = $2",
-        )
+        // Every check in one look (the busiest write there is: each statement is a round trip to SQLite's
+        // thread while the write lock is held): the sender's place in the thread, the other person of a
+        // thread of two, a block either way or their suspension, the sender's messages this minute, and the
+        // sender's name for the message's row.
+        let look = sqlx::query(&format!(
+            "SELECT s.state, s.kind, EXISTS (SELECT 1 FROM blocks bk WHERE (bk.blocker = $2 AND bk.blocked = s.other) \
+                OR (bk.blocker = s.other AND bk.blocked = $2)), \
+              EXISTS (SELECT 1 FROM users o WHERE o.id = s.other AND (o.suspended_at IS NOT NULL OR o.deleted_at IS NOT NULL)), \
+              (SELECT COUNT(*) FROM messages WHERE sender_id = $2 AND sent_at > $3), u.username, u.display_name \
+             FROM (SELECT tm.state, t.kind, CASE WHEN t.kind = 'direct' THEN (SELECT o.user_id FROM thread_members o \
+                     WHERE o.thread_id = t.id AND o.user_id <> $2) END AS other \
+                   FROM thread_members tm JOIN threads t ON t.id = tm.thread_id \
+                   WHERE tm.thread_id = $1 AND tm.user_id = $2) s JOIN users u ON u.id = $2"
+        ))
         .bind(thread)
         .bind(from.0)
+        .bind(now_ms - 60_000)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((state, kind)) = mine else { return Ok(Err(Refusal::NotInThread)) };
+        let Some(look) = look else { return Ok(Err(Refusal::NotInThread)) };
+        let (state, kind): (String, String) = (look.get(0), look.get(1));
+        let (blocked, frozen, sent): (bool, bool, i64) = (look.get(2), look.get(3), look.get(4));
         if !matches!(state.as_str(), "active" | "request") {
             return Ok(Err(Refusal::NotInThread));
         }
-        if kind == "direct" {
-            let other: Option<(i64,)> =
-                sqlx::query_as("SELECT user_id FROM thread_members WHERE thread_id = $1 AND user_id <> $2")
-                    .bind(thread)
-                    .bind(from.0)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some((other,)) = other {
-                if blocked_between(&mut tx, from, UserId(other)).await? {
-                    return Ok(Err(Refusal::Blocked));
-                }
-                if suspended(&mut tx, UserId(other)).await? {
-                    return Ok(Err(Refusal::Frozen));
-                }
-            }
+        if kind == "direct" && blocked {
+            return Ok(Err(Refusal::Blocked));
         }
-        if !under_message_limit(&mut tx, from, now_ms).await? {
+        if kind == "direct" && frozen {
+            return Ok(Err(Refusal::Frozen));
+        }
+        if sent >= i64::from(MESSAGES_PER_MINUTE) {
             return Ok(Err(Refusal::TooManyMessages));
         }
-        // Answering from Requests accepts the thread.
-        sqlx::query("UPDATE thread_members SET state = 'active' WHERE thread_id = $1 AND user_id = $2")
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO messages (thread_id, sender_id, text, sent_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(thread)
+        .bind(from.0)
+        .bind(text)
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE threads SET last_message_at = $2 WHERE id = $1")
             .bind(thread)
-            .bind(from.0)
+            .bind(now_ms)
             .execute(&mut *tx)
             .await?;
-        let message = insert_message(&mut tx, thread, from, text, now_ms).await?;
+        // The sender has read it; and answering from Requests accepts the thread.
+        sqlx::query("UPDATE thread_members SET state = 'active', last_read = $3 WHERE thread_id = $1 AND user_id = $2")
+            .bind(thread)
+            .bind(from.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(Ok(message))
+        Ok(Ok(MessageRow {
+            id,
+            thread,
+            sender: UserSummary { id: from, username: look.get(5), display_name: look.get(6) },
+            text: text.to_string(),
+            sent_at_ms: now_ms,
+            deleted: false,
+        }))
     }
 
     async fn pair_thread(&self, a: UserId, b: UserId) -> Result<Option<i64>, StoreError> {
@@ -447,7 +471,7 @@ impl Backchannel for This {
             "SELECT user_id, muted FROM thread_members WHERE thread_id = $1 AND state IN ('active', 'request')",
         )
         .bind(thread)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.reader().await?)
         .await?;
         Ok(rows.into_iter().map(|(u, muted)| (UserId(u), muted != 0)).collect())
     }
@@ -480,7 +504,7 @@ impl Backchannel for This {
         .bind(viewer.0)
         .bind(since_ms)
         .bind(i64::from(limit.clamp(1, 200)))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.reader().await?)
         .await?;
         Ok(rows.iter().map(message_from).collect())
     }
@@ -624,7 +648,7 @@ impl Backchannel for This {
             unblocked("m.sender_id", "$1")
         ))
         .bind(viewer.0)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.reader().await?)
         .await?;
         Ok((unread as u32, requests as u32))
     }

@@ -458,7 +458,7 @@ impl Social for This {
             .bind(user.0)
             .bind(cursor.unwrap_or(i64::MAX))
             .bind(limit.clamp(1, 200) as i64)
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         Ok(rows.iter().map(notification_from_row).collect())
     }
@@ -466,7 +466,7 @@ impl Social for This {
     async fn unread_count(&self, user: UserId) -> Result<u32, StoreError> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL")
             .bind(user.0)
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.reader().await?)
             .await?;
         Ok(n as u32)
     }
