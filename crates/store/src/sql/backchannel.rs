@@ -324,7 +324,7 @@ impl Backchannel for This {
         // thread while the write lock is held): the sender's place in the thread, the other person of a
         // thread of two, a block either way or their suspension, the sender's messages this minute, and the
         // sender's name for the message's row.
-        let look = sqlx::query(&format!(
+        let look = sqlx::query(
             "SELECT s.state, s.kind, EXISTS (SELECT 1 FROM blocks bk WHERE (bk.blocker = $2 AND bk.blocked = s.other) \
                 OR (bk.blocker = s.other AND bk.blocked = $2)), \
               EXISTS (SELECT 1 FROM users o WHERE o.id = s.other AND (o.suspended_at IS NOT NULL OR o.deleted_at IS NOT NULL)), \
@@ -333,7 +333,7 @@ impl Backchannel for This {
                      WHERE o.thread_id = t.id AND o.user_id <> $2) END AS other \
                    FROM thread_members tm JOIN threads t ON t.id = tm.thread_id \
                    WHERE tm.thread_id = $1 AND tm.user_id = $2) s JOIN users u ON u.id = $2"
-        ))
+        )
         .bind(thread)
         .bind(from.0)
         .bind(now_ms - 60_000)
