@@ -7,6 +7,11 @@ accounts, 60 rooms started back to back by one account, and a listen-only token'
 prints what the server answered and the peak resident memory (VmHWM is for the whole life, so the peak is
 sampled: VmRSS every 20 ms) and thread count while it ran.
 
+Then issue 31's: a club's members-only room looked for by its ID, as a stranger, on every public surface (each
+answer set against a room that never existed), 3,000 messages in one conversation, Requests flooded (new
+conversations with 100 strangers), a message to someone who blocked the sender, a group read after leaving
+it, and 20 clubs made back to back.
+
     stoa admin invite --data DATA --uses 100       # an invite code for the script's accounts
     tests/aiortc/.venv/bin/python scripts/hostile-tries.py BASE PID INVITE
 
@@ -160,6 +165,94 @@ async def main():
     print("the room afterwards:", status)
     for s in sockets:
         await s.close()
+    clubs_and_messages()
+
+
+def clubs_and_messages():
+    owner, _ = signup("hostile_club_owner")
+    stranger, _ = signup("hostile_stranger")
+    status, club = call("POST", "/api/v1/clubs", owner, {"handle": "hostile_inner", "name": "Inner", "policy": "invitation"})
+    assert status == 201, (status, club)
+    status, room = call("POST", "/api/v1/rooms", owner,
+                        {"title": "Members only", "visibility": "closed", "club": "hostile_inner"})
+    assert status == 201, (status, room)
+
+    # 5. The members-only room by its ID, on every surface a stranger can reach, against a made-up ID.
+    surfaces = ["", "/audience", "/clips", "/recordings", "/preview", "/listen", "/invited"]
+    same, differs = 0, []
+    for rid in (room["id"],):
+        for surface in surfaces:
+            a = call("GET", f"/api/v1/rooms/{rid}{surface}", stranger)
+            b = call("GET", f"/api/v1/rooms/nosuchroom00{surface}", stranger)
+            if a == b:
+                same += 1
+            else:
+                differs.append((surface, a[0], b[0]))
+        for method, surface, body in (("POST", "/whep", b"v=0"), ("POST", "/reports", {"user_id": 1, "reason": "spam"}),
+                                      ("POST", "/ping", {"user_id": 1})):
+            ct = "application/sdp" if isinstance(body, bytes) else "application/json"
+            a = call(method, f"/api/v1/rooms/{rid}{surface}", stranger, body, ct)
+            b = call(method, f"/api/v1/rooms/nosuchroom00{surface}", stranger, body, ct)
+            if a == b:
+                same += 1
+            else:
+                differs.append((surface, a[0], b[0]))
+    hits = call("GET", "/api/v1/search?q=Members", stranger)[1]
+    found = [r for r in hits.get("rooms", []) if r.get("id") == room["id"]]
+    hallway = [r for r in call("GET", "/api/v1/rooms", stranger)[1].get("rooms", []) if r.get("id") == room["id"]]
+    share = urllib.request.urlopen(BASE + f"/room/{room['id']}").read().decode()
+    print(f"members-only room by its ID: {same} surfaces answer as for no room, differing: {differs};",
+          f"in search: {len(found)}, in the hallway: {len(hallway)}, its title in the share page: {'Members only' in share}")
+
+    # 6. 3,000 messages in one conversation, as fast as they go.
+    friend, _ = signup("hostile_friend")
+    call("POST", "/api/v1/users/hostile_friend/follow", stranger)
+    call("POST", "/api/v1/users/hostile_stranger/follow", friend)
+    status, thread = call("POST", "/api/v1/threads", stranger, {"usernames": ["hostile_friend"], "text": "Hi"})
+    assert status == 201, (status, thread)
+    watch = Watch()
+    answers = {}
+    for i in range(3000):
+        status, body = call("POST", f"/api/v1/threads/{thread['id']}/messages", stranger, {"text": f"Flood {i}"})
+        key = status if status == 201 else (status, body["error"]["code"])
+        answers[key] = answers.get(key, 0) + 1
+    print("3,000 messages in one conversation:", answers, "|", watch.stop())
+
+    # 7. Requests flooded: new conversations with 100 people who do not follow the sender.
+    targets = [signup(f"hostile_target{i}")[0] for i in range(100)]
+    flooder, _ = signup("hostile_flooder")
+    watch = Watch()
+    answers = {}
+    for i in range(100):
+        status, body = call("POST", "/api/v1/threads", flooder, {"usernames": [f"hostile_target{i}"], "text": "Buy now"})
+        key = status if status == 201 else (status, body["error"]["code"])
+        answers[key] = answers.get(key, 0) + 1
+    requests = sum(len(call("GET", "/api/v1/threads?requests=true", t)[1]["threads"]) for t in targets)
+    print("new conversations with 100 strangers:", answers, f"| Requests that landed: {requests} |", watch.stop())
+
+    # 8. A message to someone who blocked the sender; a group read after leaving it.
+    call("POST", "/api/v1/users/hostile_flooder/block", targets[0])
+    status, body = call("POST", "/api/v1/threads", flooder, {"usernames": ["hostile_target0"], "text": "Still here"})
+    print("a message to someone who blocked me:", status, body["error"]["code"] if status >= 400 else body)
+    status, group = call("POST", "/api/v1/threads", stranger,
+                         {"usernames": ["hostile_friend", "hostile_club_owner"], "text": "A group"})
+    assert status == 201, (status, group)
+    call("POST", f"/api/v1/threads/{group['id']}/leave", friend)
+    call("POST", f"/api/v1/threads/{group['id']}/messages", stranger, {"text": "After you left"})
+    read = call("GET", f"/api/v1/threads/{group['id']}/messages", friend)
+    nothing = call("GET", "/api/v1/threads/999999999/messages", friend)
+    print("a group read after leaving it:", read[0], "| a thread that never was:", nothing[0],
+          "| same answer:", read == nothing)
+
+    # 9. 20 clubs back to back.
+    watch = Watch()
+    answers = {}
+    for i in range(20):
+        status, body = call("POST", "/api/v1/clubs", stranger, {"handle": f"hostile_club{i}", "name": f"Club {i}",
+                                                                "policy": "open"})
+        key = status if status == 201 else (status, body["error"]["code"])
+        answers[key] = answers.get(key, 0) + 1
+    print("20 clubs back to back:", answers, "|", watch.stop())
 
 
 asyncio.run(main())

@@ -161,6 +161,25 @@ try {
   await member.goto(`${base}/u/mia`);
   await member.getByRole('link', { name: 'Tone Circle' }).waitFor();
   await member.screenshot({ path: join(OUT, 'clubs-profile-phone.png'), fullPage: true });
+
+  // The owner bans the stranger, sees the ban on the club's page and lifts it; then hands the club to the
+  // member, who becomes its owner while the owner stays on as an admin.
+  await owner.goto(`${base}/c/tone_circle`);
+  await owner.getByRole('heading', { name: 'Tone Circle', exact: true }).waitFor();
+  const banned = await owner.evaluate(async () => (await fetch('/api/v1/clubs/tone_circle/bans', {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'sam' }),
+  })).status);
+  assert.equal(banned, 204);
+  await owner.reload();
+  await owner.getByRole('list', { name: 'Banned' }).getByRole('link', { name: 'Sam Stranger' }).waitFor();
+  await axe(owner, 'club page with a ban (owner)');
+  await owner.getByRole('button', { name: 'Lift the ban on Sam Stranger' }).click();
+  await owner.getByRole('list', { name: 'Banned' }).waitFor({ state: 'detached' });
+  await owner.getByRole('list', { name: 'Members' }).getByRole('button', { name: 'Make owner', exact: true }).click();
+  await owner.getByText('You: Admin').waitFor();
+  await member.goto(`${base}/c/tone_circle`);
+  await member.getByText('You: Owner').waitFor();
+  step('a ban lifted, and the club handed over');
   step('done');
 } finally {
   for (const b of browsers) await b.close().catch(() => undefined);

@@ -10,6 +10,7 @@ import type {
   Club,
   ClubJoined,
   ClubList,
+  ClubMember,
   ClubMemberPage,
   ClubPolicy,
   ClubRole,
@@ -386,12 +387,27 @@ function ClubAdmin({ club, onChange }: { club: Club; onChange: () => void }) {
   );
 }
 
-/// The club's members with their roles; its admins change roles, remove and ban.
+/// The club's members with their roles, a page at a time; its admins change roles, remove and ban, its owner
+/// hands the club over, and its admins see who is banned and lift bans.
 function Members({ club, admin, owner, onChange }: { club: Club; admin: boolean; owner: boolean; onChange: () => void }) {
-  const [page, setPage] = useState<ClubMemberPage>();
+  const [members, setMembers] = useState<ClubMember[]>([]);
+  const [next, setNext] = useState<number | null>();
+  const [bans, setBans] = useState<ClubMember[]>([]);
   const [error, setError] = useState<string>();
-  const load = () => get<ClubMemberPage>(`/clubs/${club.handle}/members`).then(setPage, (e) => setError(message(e)));
-  useEffect(() => { void load(); }, [club.handle, club.members]);
+  const page = async (cursor?: number | null) => {
+    const p = await get<ClubMemberPage>(`/clubs/${club.handle}/members?limit=50${cursor ? `&cursor=${cursor}` : ''}`);
+    setMembers((old) => (cursor ? [...old, ...p.members] : p.members));
+    setNext(p.next_cursor);
+  };
+  const load = async () => {
+    try {
+      await page();
+      if (admin) setBans((await get<ClubMemberPage>(`/clubs/${club.handle}/bans?limit=200`)).members);
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  useEffect(() => { void load(); }, [club.handle, club.members, admin]);
   const act = async (f: () => Promise<unknown>) => {
     try {
       await f();
@@ -406,7 +422,7 @@ function Members({ club, admin, owner, onChange }: { club: Club; admin: boolean;
     <section aria-labelledby="members-h">
       <h2 id="members-h" class="section">Members</h2>
       <ul class="hands" aria-label="Members">
-        {page?.members.map((m) => (
+        {members.map((m) => (
           <li key={m.user.id}>
             <Avatar user={m.user} size="sm" />
             <span><Link href={`/u/${m.user.username}`}>{m.user.display_name}</Link> <span class="muted">{m.role ? ROLE[m.role] : ''}</span></span>
@@ -418,11 +434,27 @@ function Members({ club, admin, owner, onChange }: { club: Club; admin: boolean;
                 </select>
                 <button onClick={() => { if (confirm(`Remove ${m.user.display_name} from the club?`)) void act(() => del(`/clubs/${club.handle}/members/${m.user.username}`)); }}>Remove</button>
                 <button class="danger" onClick={() => { if (confirm(`Ban ${m.user.display_name}? They will be out of the club and its rooms.`)) void act(() => post(`/clubs/${club.handle}/bans`, { username: m.user.username })); }}>Ban</button>
+                {owner && <button onClick={() => { if (confirm(`Hand ${club.name} to ${m.user.display_name}? They become its owner, and you stay on as an admin.`)) void act(() => post(`/clubs/${club.handle}/transfer`, { username: m.user.username })); }}>Make owner</button>}
               </>
             )}
           </li>
         ))}
       </ul>
+      {next != null && <button onClick={() => void page(next).catch((e) => setError(message(e)))}>More members</button>}
+      {admin && bans.length > 0 && (
+        <>
+          <h3 class="section">Banned</h3>
+          <ul class="hands" aria-label="Banned">
+            {bans.map((m) => (
+              <li key={m.user.id}>
+                <Avatar user={m.user} size="sm" />
+                <span><Link href={`/u/${m.user.username}`}>{m.user.display_name}</Link></span>
+                <button onClick={() => act(() => del(`/clubs/${club.handle}/bans/${m.user.username}`))} aria-label={`Lift the ban on ${m.user.display_name}`}>Lift ban</button>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
       <ErrorNote message={error} />
     </section>
   );

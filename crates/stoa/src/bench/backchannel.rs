@@ -77,15 +77,17 @@ pub(crate) async fn backchannel(plan: Plan) -> anyhow::Result<()> {
         send_ms: std::sync::Mutex::new(Vec::with_capacity(total)),
     });
 
-    // The people's tabs and writes run on threads of their own at the lowest priority: on this one machine
-    // they stand in for clients elsewhere, and must not take the CPU from the server or from the other
-    // user whose requests are measured (the main runtime, at the usual priority).
+    // The people's tabs and writes run on threads of their own under SCHED_IDLE: on this one machine they
+    // stand in for clients elsewhere, and must not take the CPU from the server or from the other user
+    // whose requests are measured (the main runtime, at the usual priority). Nice 19 was not enough: a
+    // thread of the usual priority that wakes waits for a niced one's slice to end, where it preempts an
+    // idle-policy thread at once.
     let load = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("bench-load")
         .on_thread_start(|| {
-            // SAFETY: setpriority on the calling thread (Linux gives each thread its own nice value).
-            unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+            // SAFETY: sched_setscheduler on the calling thread (0), with a parameter it only reads.
+            unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &libc::sched_param { sched_priority: 0 }) };
         })
         .enable_all()
         .build()?;

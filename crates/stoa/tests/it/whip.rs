@@ -349,3 +349,47 @@ async fn a_player_without_an_account_loses_the_room_when_its_listen_link_is_turn
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A member removed from a club loses its members-only room everywhere, a WHEP player of theirs included:
+/// the room's own snapshot does not change for someone who only plays it, so the club's removal ends it.
+#[tokio::test]
+async fn a_member_removed_from_the_club_loses_their_whep_player_in_its_members_only_room() {
+    let w = common::world().await;
+    let owner = w.user("owner").await;
+    let member = w.user("member").await;
+    owner.post("/api/v1/clubs", json!({"handle": "circle", "name": "Circle", "policy": "open"})).await.unwrap();
+    member.post("/api/v1/clubs/circle/join", json!({})).await.unwrap();
+    let made = owner
+        .post("/api/v1/rooms", json!({"title": "Members only", "visibility": "closed", "club": "circle"}))
+        .await
+        .unwrap();
+    let room = made["id"].as_str().unwrap().to_string();
+    let _moderator = Bot::join(&owner, &room).await;
+    let token = pat(&member, &["listen"]).await;
+    let url = format!("{}/api/v1/rooms/{room}/whep", w.base);
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(&token)
+        .header("content-type", "application/sdp")
+        .body(listening_offer())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "a member may play the members-only room");
+    let location = format!("{}{}", w.base, resp.headers()["location"].to_str().unwrap());
+    assert!(session_known(&location, Some(&token)).await);
+    let resp = reqwest::Client::new()
+        .delete(format!("{}/api/v1/clubs/circle/members/member", w.base))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while session_known(&location, Some(&token)).await {
+        assert!(std::time::Instant::now() < deadline, "a removed member's WHEP player kept the members-only room");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, _) = post_sdp(&url, Some(&token), "application/sdp", &listening_offer()).await;
+    assert_eq!(status, 404, "and cannot play it again");
+}
