@@ -234,11 +234,11 @@ def clubs_and_messages():
     call("POST", "/api/v1/users/hostile_flooder/block", targets[0])
     status, body = call("POST", "/api/v1/threads", flooder, {"usernames": ["hostile_target0"], "text": "Still here"})
     print("a message to someone who blocked me:", status, body["error"]["code"] if status >= 400 else body)
-    status, group = call("POST", "/api/v1/threads", stranger,
-                         {"usernames": ["hostile_friend", "hostile_club_owner"], "text": "A group"})
+    status, group = call("POST", "/api/v1/threads", owner,
+                         {"usernames": ["hostile_friend", "hostile_stranger"], "text": "A group"})
     assert status == 201, (status, group)
     call("POST", f"/api/v1/threads/{group['id']}/leave", friend)
-    call("POST", f"/api/v1/threads/{group['id']}/messages", stranger, {"text": "After you left"})
+    call("POST", f"/api/v1/threads/{group['id']}/messages", owner, {"text": "After you left"})
     read = call("GET", f"/api/v1/threads/{group['id']}/messages", friend)
     nothing = call("GET", "/api/v1/threads/999999999/messages", friend)
     print("a group read after leaving it:", read[0], "| a thread that never was:", nothing[0],
