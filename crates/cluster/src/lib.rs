@@ -315,13 +315,25 @@ impl Cluster {
     /// 5,000 users (a large fan-out's batch is several).
     pub fn notify(&self, users: &[stoa_proto::UserId], close: bool) {
         for chunk in users.chunks(5_000) {
-            self.send(protocol::NOTIFY.into(), &Notify { users: chunk.to_vec(), close, revoke: false }, &[]);
+            let notify = Notify { users: chunk.to_vec(), close, revoke: false, ask_tabs: false, tabs_open: false };
+            self.send(protocol::NOTIFY.into(), &notify, &[]);
+        }
+    }
+
+    /// Wakes these users' streams on the other nodes for a private message, and asks for an answer from each
+    /// node that has a tab open for some of them (a push held for them then stays).
+    pub fn notify_messaged(&self, users: &[stoa_proto::UserId]) {
+        for chunk in users.chunks(5_000) {
+            let notify =
+                Notify { users: chunk.to_vec(), close: false, revoke: false, ask_tabs: true, tabs_open: false };
+            self.send(protocol::NOTIFY.into(), &notify, &[]);
         }
     }
 
     /// Tells the other nodes that `user`'s credentials changed (`stoa_live::revoke`).
     pub fn revoked(&self, user: stoa_proto::UserId) {
-        self.send(protocol::NOTIFY.into(), &Notify { users: vec![user], close: false, revoke: true }, &[]);
+        let notify = Notify { users: vec![user], close: false, revoke: true, ask_tabs: false, tabs_open: false };
+        self.send(protocol::NOTIFY.into(), &notify, &[]);
     }
 
     /// Tells the cluster a local room's snapshot (every change, and once a second).
@@ -469,13 +481,27 @@ impl Cluster {
                     if let Some(Opened { from, head: n, .. }) = self.open::<Notify>(&message.subject, &message.payload)
                         && *from != self.node
                     {
-                        for user in n.users {
+                        if n.tabs_open {
+                            hub.tabs_elsewhere(&n.users);
+                            continue;
+                        }
+                        for &user in &n.users {
                             if n.revoke {
                                 hub.revocations.changed(user);
                             } else if n.close {
                                 hub.close(user)
+                            } else if n.ask_tabs {
+                                hub.messaged(user)
                             } else {
                                 hub.changed(user)
+                            }
+                        }
+                        if n.ask_tabs {
+                            let open: Vec<_> = n.users.iter().copied().filter(|u| hub.has_stream(*u)).collect();
+                            if !open.is_empty() {
+                                let answer =
+                                    Notify { users: open, close: false, revoke: false, ask_tabs: false, tabs_open: true };
+                                self.send(protocol::NOTIFY.into(), &answer, &[]);
                             }
                         }
                     }
@@ -578,6 +604,10 @@ impl stoa_live::live::Nodes for Cluster {
 impl stoa_live::notify::hub::OtherNodes for Cluster {
     fn notify(&self, users: &[stoa_proto::UserId], close: bool) {
         Cluster::notify(self, users, close);
+    }
+
+    fn notify_messaged(&self, users: &[stoa_proto::UserId]) {
+        Cluster::notify_messaged(self, users);
     }
 
     fn revoked(&self, user: stoa_proto::UserId) {

@@ -107,6 +107,12 @@ pub struct Notify {
     /// Their credentials changed.
     #[serde(default)]
     pub revoke: bool,
+    /// A private message's wake: each node with a tab open for some of them answers with those.
+    #[serde(default)]
+    pub ask_tabs: bool,
+    /// The answer: the sending node has a tab open for these users (nobody's stream wakes).
+    #[serde(default)]
+    pub tabs_open: bool,
 }
 
 /// What a node sends a room's owner: a request, and the node's ticket for its answer if it wants one.

@@ -7,17 +7,28 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use stoa_proto::UserId;
 use tokio::sync::watch;
 
 /// How many notification streams one user may hold open at once.
 pub const STREAMS_PER_USER: usize = 8;
 
+/// How many people another node said it has a tab open for, remembered at most (a few seconds each).
+const ELSEWHERE_MAX: usize = 100_000;
+/// How long another node's word that a person has a tab open there counts.
+const ELSEWHERE_FOR: Duration = Duration::from_secs(10);
+
 /// The other nodes of a cluster, told what this node's hub is told: their users' streams and live
 /// connections may be there. The cluster implements it.
 pub trait OtherNodes: Send + Sync {
     /// Wake (or, with `close`, end) these users' streams on the other nodes.
     fn notify(&self, users: &[UserId], close: bool);
+    /// Wake these users' streams on the other nodes for a private message, and ask each node that has a
+    /// tab open for one of them to say so ([`Hub::tabs_elsewhere`]): a push held for them then stays.
+    fn notify_messaged(&self, users: &[UserId]) {
+        self.notify(users, false);
+    }
     /// `user`'s credentials changed: their live connections on the other nodes check theirs again.
     fn revoked(&self, user: UserId);
 }
@@ -40,6 +51,8 @@ pub struct Hub {
     nodes: Option<Arc<dyn OtherNodes>>,
     /// Where this node's live connections learn that credentials changed.
     pub revocations: crate::revoke::Revocations,
+    /// People another node said it has a tab open for, and when it said so.
+    elsewhere: Mutex<HashMap<UserId, Instant>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -81,11 +94,40 @@ impl Hub {
     /// node, wake (there, as for any change).
     pub fn messaged_everywhere(&self, users: &[UserId]) {
         for user in users {
-            self.bump(*user, |c| c.messages = c.messages.wrapping_add(1));
+            self.messaged(*user);
         }
         if let Some(nodes) = &self.nodes {
-            nodes.notify(users, false);
+            nodes.notify_messaged(users);
         }
+    }
+
+    /// Something changed in `user`'s private conversations (on this node only).
+    pub fn messaged(&self, user: UserId) {
+        self.bump(user, |c| c.messages = c.messages.wrapping_add(1));
+    }
+
+    /// Whether other nodes are told (a cluster).
+    pub fn clustered(&self) -> bool {
+        self.nodes.is_some()
+    }
+
+    /// Another node has a tab open for these people: it said so when their message's wake reached it.
+    pub fn tabs_elsewhere(&self, users: &[UserId]) {
+        let now = Instant::now();
+        let mut elsewhere = self.elsewhere.lock().unwrap_or_else(|p| p.into_inner());
+        if elsewhere.len() + users.len() > ELSEWHERE_MAX {
+            elsewhere.retain(|_, at| now.duration_since(*at) < ELSEWHERE_FOR);
+        }
+        for user in users {
+            if elsewhere.len() < ELSEWHERE_MAX {
+                elsewhere.insert(*user, now);
+            }
+        }
+    }
+
+    /// Whether another node said, since `since`, that it has a tab open for `user`.
+    pub fn tab_elsewhere_since(&self, user: UserId, since: Instant) -> bool {
+        self.elsewhere.lock().unwrap_or_else(|p| p.into_inner()).get(&user).is_some_and(|at| *at >= since)
     }
 
     /// Ends every stream of `user` on every node.

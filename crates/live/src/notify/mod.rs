@@ -28,6 +28,11 @@ const PAUSE: Duration = Duration::from_millis(2);
 /// Jobs waiting for the worker. A job is small (an ID, a title, a few lists); past this many the server is
 /// far behind, and a new job is dropped and counted rather than held.
 const JOBS: usize = 4096;
+/// How long a private message's push waits, on a cluster, for another node to say the person has a tab
+/// open there.
+const PUSH_HOLD: Duration = Duration::from_millis(1500);
+/// Pushes that may wait so at once.
+const HELD_MAX: u64 = 10_000;
 
 /// What the notifier counts, for `/metrics`.
 #[derive(Debug, Default)]
@@ -64,6 +69,8 @@ pub struct Notifier {
     pub push: Push,
     /// What it counts.
     pub stats: Arc<NotifyStats>,
+    /// Message pushes waiting for other nodes to say whether a tab is open there.
+    held: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -79,7 +86,7 @@ impl Notifier {
         let hub = Arc::new(Hub::new(nodes));
         let stats = push.stats.clone();
         tokio::spawn(work(rx, store, hub.clone(), push.clone(), stats.clone()));
-        Notifier { jobs: tx, hub, push, stats }
+        Notifier { jobs: tx, hub, push, stats, held: Arc::default() }
     }
 
     /// Tells many people, in the background.
@@ -114,9 +121,32 @@ impl Notifier {
                 thread: Some(thread),
             })
             .collect();
-        if !rows.is_empty() {
-            self.push.send(rows);
+        if rows.is_empty() {
+            return;
         }
+        // On a cluster the person's tab may be on another node, which answers the message's wake if so: the
+        // push waits a moment for that answer (at most HELD_MAX pushes wait; past that they go at once).
+        if !self.hub.clustered() || self.held.fetch_add(1, Ordering::Relaxed) >= HELD_MAX {
+            if self.hub.clustered() {
+                self.held.fetch_sub(1, Ordering::Relaxed);
+            }
+            self.push.send(rows);
+            return;
+        }
+        let (hub, push, held) = (self.hub.clone(), self.push.clone(), self.held.clone());
+        let asked =
+            std::time::Instant::now().checked_sub(Duration::from_secs(1)).unwrap_or_else(std::time::Instant::now);
+        tokio::spawn(async move {
+            tokio::time::sleep(PUSH_HOLD).await;
+            held.fetch_sub(1, Ordering::Relaxed);
+            let rows: Vec<NotificationRow> = rows
+                .into_iter()
+                .filter(|r| !hub.has_stream(r.user) && !hub.tab_elsewhere_since(r.user, asked))
+                .collect();
+            if !rows.is_empty() {
+                push.send(rows);
+            }
+        });
     }
 
     /// Tells several people each their own thing, in the background.
