@@ -66,3 +66,15 @@ pub(crate) fn scope_text(scopes: &[stoa_proto::Scope]) -> String {
 pub(crate) fn parse_scopes(text: &str) -> Vec<stoa_proto::Scope> {
     text.split_whitespace().filter_map(stoa_proto::Scope::parse).collect()
 }
+
+/// Refuses a database whose newest migration (`newest`, none for a new one) is past what `migrator` knows: a
+/// newer build made it, and this one would not know its tables. Nothing is changed.
+pub(crate) fn refuse_newer(newest: Option<i64>, migrator: &sqlx::migrate::Migrator) -> Result<(), crate::StoreError> {
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    match newest {
+        Some(found) if found > known => {
+            Err(crate::StoreError::TooNew { found, known, version: env!("CARGO_PKG_VERSION") })
+        }
+        _ => Ok(()),
+    }
+}

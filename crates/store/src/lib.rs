@@ -67,6 +67,19 @@ pub enum StoreError {
     /// The only admin cannot delete their account, nor stop being an admin.
     #[error("this is the server's last admin: make someone else an admin first")]
     LastAdmin,
+    /// The database was migrated by a newer build than this one: it is left untouched.
+    #[error(
+        "the database is at schema version {found}, newer than this build of Stoa ({version}) knows (up to \
+         {known}): run a Stoa newer than {version}, or restore a backup made with this version"
+    )]
+    TooNew {
+        /// The newest migration the database has.
+        found: i64,
+        /// The newest this build has.
+        known: i64,
+        /// This build's version.
+        version: &'static str,
+    },
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

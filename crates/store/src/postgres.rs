@@ -39,7 +39,20 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations_postgres").run(&pool).await?;
+        let migrator = sqlx::migrate!("./migrations_postgres");
+        let (migrated,): (bool,) =
+            sqlx::query_as("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(&pool).await?;
+        let newest = match migrated {
+            true => {
+                sqlx::query_as::<_, (Option<i64>,)>("SELECT MAX(version) FROM _sqlx_migrations")
+                    .fetch_one(&pool)
+                    .await?
+                    .0
+            }
+            false => None,
+        };
+        crate::common::refuse_newer(newest, &migrator)?;
+        migrator.run(&pool).await?;
         Ok(PgStore { pool })
     }
 

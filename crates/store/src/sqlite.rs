@@ -64,7 +64,15 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        let migrator = sqlx::migrate!("./migrations");
+        let (newest,): (Option<i64>,) =
+            match sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&pool).await {
+                Ok(row) => row,
+                // A new database: no migration table yet.
+                Err(_) => (None,),
+            };
+        crate::common::refuse_newer(newest, &migrator)?;
+        migrator.run(&pool).await?;
         let mut conns = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             conns.push(tokio::sync::Mutex::new(options.connect().await?));

@@ -61,6 +61,15 @@ impl ToSql for i64 {
     }
 }
 
+impl ToSql for Vec<u8> {
+    fn bind_pg<'q>(&'q self, q: PgQuery<'q>) -> PgQuery<'q> {
+        q.bind(self.as_slice())
+    }
+    fn bind_sqlite<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        q.bind(self.as_slice())
+    }
+}
+
 impl ToSql for &str {
     fn bind_pg<'q>(&'q self, q: PgQuery<'q>) -> PgQuery<'q> {
         q.bind(*self)
@@ -582,4 +591,28 @@ async fn futures_join<T>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>
         out.push(t.await.unwrap());
     }
     out
+}
+
+/// A database that a newer build migrated is refused when opened, with both versions named, and left as it
+/// was: no migration of this build runs on it, and its data is untouched.
+#[tokio::test]
+async fn a_database_newer_than_this_build_is_refused_and_left_as_it_was() {
+    let (store, db) = store().await;
+    let invite = store.create_admin_invite(10).await.unwrap();
+    account(&store, &invite, "alice").await;
+    drop(store);
+    db.execute(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99999, 'from the future', TRUE, $1, 0)",
+        &[&vec![0u8; 48]],
+    )
+    .await;
+    let refused = stoa_store::open(db.dir.path(), db.url.as_deref()).await.err().expect("a newer database is refused");
+    assert!(matches!(refused, StoreError::TooNew { found: 99999, .. }), "{refused:?}");
+    let message = refused.to_string();
+    assert!(message.contains("99999") && message.contains(env!("CARGO_PKG_VERSION")), "{message}");
+    // Left as it was: once the future's migration is gone again, it opens with alice in it.
+    db.execute("DELETE FROM _sqlx_migrations WHERE version = 99999", &[]).await;
+    let store = db.open().await;
+    assert!(store.credentials("alice").await.unwrap().is_some());
 }

@@ -22,6 +22,7 @@ mod postgres;
 mod restart;
 mod srtp;
 mod ssrf;
+mod upgrades;
 mod web;
 mod webhooks;
 mod whip;
