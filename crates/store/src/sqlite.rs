@@ -65,12 +65,9 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         let migrator = sqlx::migrate!("./migrations");
+        // A new database has no migration table yet: nothing to refuse.
         let (newest,): (Option<i64>,) =
-            match sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&pool).await {
-                Ok(row) => row,
-                // A new database: no migration table yet.
-                Err(_) => (None,),
-            };
+            sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&pool).await.unwrap_or_default();
         crate::common::refuse_newer(newest, &migrator)?;
         migrator.run(&pool).await?;
         let mut conns = Vec::with_capacity(READERS);
