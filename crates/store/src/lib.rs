@@ -341,6 +341,22 @@ pub async fn open(data: &Path, database: Option<&str>) -> Result<Arc<dyn Store>,
     }
 }
 
+/// [`open`] with the migrations in `migrations` instead of the embedded ones: for the test of a migration
+/// that fails.
+#[doc(hidden)]
+pub async fn open_with_migrations(
+    data: &Path,
+    database: Option<&str>,
+    migrations: &Path,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let migrator = sqlx::migrate::Migrator::new(migrations).await.map_err(sqlx::Error::from)?;
+    match database {
+        None => Ok(Arc::new(SqliteStore::open_migrated(data, migrator).await?)),
+        Some(url) if is_postgres_url(url) => Ok(Arc::new(PgStore::connect_migrated(url, migrator).await?)),
+        Some(other) => Err(StoreError::UnknownDatabase(redact(other))),
+    }
+}
+
 /// Whether `url` names a Postgres database.
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")

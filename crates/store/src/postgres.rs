@@ -33,13 +33,18 @@ impl PgStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/db`, or with `?host=/socket/dir`),
     /// and applies the embedded migrations. Gives up after 10 s if the database cannot be reached.
     pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        Self::connect_migrated(url, sqlx::migrate!("./migrations_postgres")).await
+    }
+
+    /// [`PgStore::connect`] with these migrations (the test of a failing one brings its own).
+    #[doc(hidden)]
+    pub async fn connect_migrated(url: &str, migrator: sqlx::migrate::Migrator) -> Result<PgStore, StoreError> {
         let options = PgConnectOptions::from_str(url)?.application_name("stoa");
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        let migrator = sqlx::migrate!("./migrations_postgres");
         let (migrated,): (bool,) =
             sqlx::query_as("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(&pool).await?;
         let newest = match migrated {

@@ -48,6 +48,12 @@ pub(crate) type Conn = sqlx::SqliteConnection;
 impl SqliteStore {
     /// Opens (creating if needed) `stoa.db` in `dir`, and applies the embedded migrations.
     pub async fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        Self::open_migrated(dir, sqlx::migrate!("./migrations")).await
+    }
+
+    /// [`SqliteStore::open`] with these migrations (the test of a failing one brings its own).
+    #[doc(hidden)]
+    pub async fn open_migrated(dir: &Path, migrator: sqlx::migrate::Migrator) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(dir.join("stoa.db"))
             .create_if_missing(true)
@@ -64,7 +70,6 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
-        let migrator = sqlx::migrate!("./migrations");
         // A new database has no migration table yet: nothing to refuse.
         let (newest,): (Option<i64>,) =
             sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&pool).await.unwrap_or_default();

@@ -616,3 +616,59 @@ async fn a_database_newer_than_this_build_is_refused_and_left_as_it_was() {
     let store = db.open().await;
     assert!(store.credentials("alice").await.unwrap().is_some());
 }
+
+/// A migration that fails rolls back whole, and the store does not open: this build's migrations and one
+/// more that makes a table and then fails leave no trace of it, and the database opens as it was.
+#[tokio::test]
+async fn a_migration_that_fails_rolls_back_whole_and_the_store_does_not_open() {
+    let (store, db) = store().await;
+    let invite = store.create_admin_invite(10).await.unwrap();
+    account(&store, &invite, "alice").await;
+    drop(store);
+    let ours = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(if db.url.is_some() {
+        "migrations_postgres"
+    } else {
+        "migrations"
+    });
+    let with_a_bad_one = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&ours).unwrap().flatten() {
+        std::fs::copy(entry.path(), with_a_bad_one.path().join(entry.file_name())).unwrap();
+    }
+    std::fs::write(
+        with_a_bad_one.path().join("0999_fails.sql"),
+        "CREATE TABLE half_made (id BIGINT);\nINSERT INTO half_made (id) VALUES (1);\nINSERT INTO no_such_table VALUES (1);\n",
+    )
+    .unwrap();
+    let failed = stoa_store::open_with_migrations(db.dir.path(), db.url.as_deref(), with_a_bad_one.path()).await;
+    assert!(failed.is_err(), "a failing migration stops the store from opening");
+    // Nothing of it stayed: no table, no record of it; and the database opens with alice in it.
+    let (half_made, recorded): (bool, i64) = match &db.url {
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            let row = sqlx::query_as(
+                "SELECT to_regclass('half_made') IS NOT NULL, (SELECT COUNT(*) FROM _sqlx_migrations WHERE version = 999)",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+            row
+        }
+        None => {
+            let url = format!("sqlite://{}", db.dir.path().join("stoa.db").display());
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let row = sqlx::query_as(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'half_made'), \
+                 (SELECT COUNT(*) FROM _sqlx_migrations WHERE version = 999)",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+            row
+        }
+    };
+    assert_eq!((half_made, recorded), (false, 0), "the failed migration left nothing");
+    let store = db.open().await;
+    assert!(store.credentials("alice").await.unwrap().is_some());
+}
