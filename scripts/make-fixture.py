@@ -32,6 +32,8 @@ import websockets
 
 STOA, OUT = sys.argv[1], os.path.abspath(sys.argv[2])
 CLUBS = "--clubs" in sys.argv[3:]
+# `--database URL`: the server keeps its data in Postgres (then dump it: see tests/fixtures/README.md).
+DATABASE = sys.argv[sys.argv.index("--database") + 1] if "--database" in sys.argv else None
 
 
 def free_port():
@@ -79,7 +81,8 @@ async def main():
     os.makedirs(OUT)
     global SERVER
     server = SERVER = subprocess.Popen([STOA, "serve", "--data", OUT, "--http", f"127.0.0.1:{PORT}", "--media-udp",
-                               "127.0.0.1:0", "--media-tcp", "off"], stdout=subprocess.PIPE, text=True)
+                               "127.0.0.1:0", "--media-tcp", "off"] + (["--database", DATABASE] if DATABASE else []),
+                              stdout=subprocess.PIPE, text=True)
     bootstrap = None
     for line in server.stdout:
         m = re.search(r"/invite/([A-Za-z0-9_-]+)", line)
@@ -169,12 +172,13 @@ async def main():
     server.send_signal(signal.SIGTERM)
     server.wait(timeout=60)
     # One file to commit: the write-ahead log folded into the database (the last connection's close removes it).
-    import sqlite3
-    db = sqlite3.connect(os.path.join(OUT, "stoa.db"))
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
-    for leftover in ("stoa.db-wal", "stoa.db-shm"):
-        assert not os.path.exists(os.path.join(OUT, leftover)), f"{leftover} is left"
+    if not DATABASE:
+        import sqlite3
+        db = sqlite3.connect(os.path.join(OUT, "stoa.db"))
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+        for leftover in ("stoa.db-wal", "stoa.db-shm"):
+            assert not os.path.exists(os.path.join(OUT, leftover)), f"{leftover} is left"
     with open(os.path.join(os.path.dirname(OUT), "FIXTURE.json"), "w") as f:
         json.dump(expect, f, indent=2)
         f.write("\n")

@@ -266,3 +266,35 @@ async fn a_server_whose_postgres_goes_away_answers_503_and_recovers_when_it_is_b
     assert_eq!(s, 200);
     running.stop().await.unwrap();
 }
+
+/// Upgrades on Postgres: each release's fixture has a `postgres/` folder, made with
+/// `scripts/make-fixture.py --database` and dumped with `pg_dump --inserts` (the data folder beside it holds
+/// the recordings). Each dump is loaded into a fresh database, this build starts on it (migrating it from
+/// that release's schema), and everything in it is there, as on SQLite.
+#[tokio::test]
+async fn every_postgres_fixture_opens_with_everything_in_it() {
+    use sqlx::Connection;
+    let mut opened = 0;
+    for fixture in crate::upgrades::fixtures() {
+        let dir = fixture.join("postgres");
+        if !dir.join("dump.sql").is_file() {
+            continue;
+        }
+        let name = format!("{} (Postgres)", fixture.file_name().unwrap().to_string_lossy());
+        let expect: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("FIXTURE.json")).unwrap()).unwrap();
+        let url = stoa_store::test_database().expect("the Postgres pass of the test command sets STOA_TEST_POSTGRES");
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(&std::fs::read_to_string(dir.join("dump.sql")).unwrap()).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        let data = tempfile::tempdir().unwrap();
+        crate::upgrades::copy_dir(&dir.join("data"), data.path());
+        let mut config = crate::upgrades::config(data.path().to_path_buf());
+        config.database = Some(url);
+        let running = stoa_server::start(config).await.unwrap_or_else(|e| panic!("{name} does not open: {e:#}"));
+        crate::upgrades::check(&name, &format!("http://{}", running.addr), &expect).await;
+        drop(running);
+        opened += 1;
+    }
+    assert!(opened >= 2, "the Postgres fixtures of 0.1.0 and 0.2.0 at least");
+}
