@@ -64,14 +64,16 @@ async fn under_message_limit(conn: &mut Conn, from: UserId, now_ms: i64) -> Resu
     Ok(sent < MESSAGES_PER_MINUTE)
 }
 
-/// Stores a message, and moves the thread up the inbox and the sender's reading past it.
-async fn insert_message(
+/// Stores a message, and moves the thread up the inbox and the sender's reading past it (with `accept`,
+/// a thread in the sender's Requests becomes theirs: they answered it). Returns its ID.
+async fn store_message(
     conn: &mut Conn,
     thread: i64,
     from: UserId,
     text: &str,
     now_ms: i64,
-) -> Result<MessageRow, StoreError> {
+    accept: bool,
+) -> Result<i64, StoreError> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO messages (thread_id, sender_id, text, sent_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
@@ -86,12 +88,28 @@ async fn insert_message(
         .bind(now_ms)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE thread_members SET last_read = $3 WHERE thread_id = $1 AND user_id = $2")
-        .bind(thread)
-        .bind(from.0)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE thread_members SET last_read = $3, state = CASE WHEN $4 THEN 'active' ELSE state END \
+         WHERE thread_id = $1 AND user_id = $2",
+    )
+    .bind(thread)
+    .bind(from.0)
+    .bind(id)
+    .bind(accept)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// [`store_message`], and the message as stored.
+async fn insert_message(
+    conn: &mut Conn,
+    thread: i64,
+    from: UserId,
+    text: &str,
+    now_ms: i64,
+) -> Result<MessageRow, StoreError> {
+    let id = store_message(conn, thread, from, text, now_ms, false).await?;
     let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} WHERE m.id = $1")).bind(id).fetch_one(&mut *conn).await?;
     Ok(message_from(&row))
 }
@@ -354,27 +372,8 @@ impl Backchannel for This {
         if sent >= i64::from(MESSAGES_PER_MINUTE) {
             return Ok(Err(Refusal::TooManyMessages));
         }
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO messages (thread_id, sender_id, text, sent_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(thread)
-        .bind(from.0)
-        .bind(text)
-        .bind(now_ms)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE threads SET last_message_at = $2 WHERE id = $1")
-            .bind(thread)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
         // The sender has read it; and answering from Requests accepts the thread.
-        sqlx::query("UPDATE thread_members SET state = 'active', last_read = $3 WHERE thread_id = $1 AND user_id = $2")
-            .bind(thread)
-            .bind(from.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let id = store_message(&mut tx, thread, from, text, now_ms, true).await?;
         tx.commit().await?;
         Ok(Ok(MessageRow {
             id,
