@@ -22,6 +22,29 @@ pub enum AdminCommand {
         #[arg(long, env = "STOA_DATABASE")]
         database: String,
     },
+    /// Back up the data folder into one archive while the server runs: the SQLite database (a consistent
+    /// snapshot), the recordings and the ACME account and certificates, with a manifest of their checksums.
+    /// With --database (Postgres), the files only: pg_dump the database beside it.
+    Backup {
+        /// The data folder [default: ./stoa-data].
+        #[arg(long, env = "STOA_DATA")]
+        data: Option<std::path::PathBuf>,
+        /// A Postgres database, if the server keeps its data there.
+        #[arg(long, env = "STOA_DATABASE")]
+        database: Option<String>,
+        /// The archive to write (a new file).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Restore a backup into an empty data folder, whole or not at all: a damaged archive, or one made by a
+    /// newer Stoa, is refused.
+    Restore {
+        /// The archive `stoa admin backup` wrote.
+        archive: std::path::PathBuf,
+        /// The data folder to restore into: empty, or not there yet.
+        #[arg(long)]
+        data: std::path::PathBuf,
+    },
     /// Create an invite and print its URL as the last line.
     Invite {
         #[command(flatten)]
@@ -229,6 +252,11 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
                 stoa_store::redact(&database)
             );
         }
+        AdminCommand::Backup { data, database, out } => {
+            let data = data.unwrap_or_else(|| stoa_server::ServerConfig::default().data);
+            println!("{}", crate::backup::backup(&data, database.as_deref(), &out).await?);
+        }
+        AdminCommand::Restore { archive, data } => println!("{}", crate::backup::restore(&archive, &data)?),
         AdminCommand::Invite { common, uses } => {
             let (store, resolved) = open(&common).await?;
             let code = store.create_admin_invite(uses).await?;

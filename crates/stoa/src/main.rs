@@ -1,6 +1,7 @@
 //! `stoa`: the one binary. `stoa serve` (or no subcommand) runs the server; `stoa admin` manages it.
 
 mod admin;
+mod backup;
 mod bench;
 mod bot;
 mod config;

@@ -140,3 +140,44 @@ pub async fn sqlite_to_postgres(data: &Path, url: &str) -> Result<Vec<Copied>, S
     read.rollback().await?;
     Ok(copied)
 }
+
+/// Writes a consistent copy of the SQLite database in `data` to `out` (which must not exist) while the server
+/// runs: SQLite's `VACUUM INTO`, which reads one snapshot and holds up no writer. Returns the copy's schema
+/// version (its newest migration).
+pub async fn snapshot_sqlite(data: &Path, out: &Path) -> Result<i64, StoreError> {
+    use sqlx::ConnectOptions;
+    use sqlx::sqlite::SqliteConnectOptions;
+    let options = SqliteConnectOptions::new()
+        .filename(data.join("stoa.db"))
+        .read_only(true)
+        .busy_timeout(std::time::Duration::from_secs(5));
+    let mut conn = options.connect().await?;
+    sqlx::query("VACUUM INTO $1").bind(out.to_string_lossy().to_string()).execute(&mut conn).await?;
+    drop(conn);
+    schema_version(out).await
+}
+
+/// The schema version (newest migration) of the SQLite database file at `db`.
+pub async fn schema_version(db: &Path) -> Result<i64, StoreError> {
+    use sqlx::ConnectOptions;
+    use sqlx::sqlite::SqliteConnectOptions;
+    let mut conn = SqliteConnectOptions::new().filename(db).read_only(true).connect().await?;
+    let (version,): (Option<i64>,) =
+        sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&mut conn).await?;
+    Ok(version.unwrap_or(0))
+}
+
+/// The newest schema version this build knows: SQLite's, or with `postgres` Postgres's.
+pub fn known_schema_version(postgres: bool) -> i64 {
+    let migrator = if postgres { sqlx::migrate!("./migrations_postgres") } else { sqlx::migrate!("./migrations") };
+    migrator.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// The schema version of the Postgres database at `url`.
+pub async fn postgres_schema_version(url: &str) -> Result<i64, StoreError> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let (version,): (Option<i64>,) =
+        sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&mut conn).await?;
+    Ok(version.unwrap_or(0))
+}

@@ -5,6 +5,7 @@
 
 mod acme;
 mod aiortc;
+mod backup;
 mod bench;
 mod bot;
 mod browser;
