@@ -19,6 +19,7 @@ mod ice_tcp;
 mod media;
 mod metrics;
 mod networks;
+mod package;
 mod postgres;
 mod restart;
 mod srtp;
