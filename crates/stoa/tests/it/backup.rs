@@ -135,6 +135,11 @@ async fn a_backup_made_during_a_live_room_restores_whole_and_a_damaged_one_is_re
         .unwrap();
     let sha: String = Sha256::digest(&audio).iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(sha, expect["replay"]["sha256"].as_str().unwrap(), "the replay, byte for byte");
+    // And by ear: the fixture's speaker sent a 440 Hz tone.
+    let file = work.path().join("replay.opus");
+    std::fs::write(&file, &audio).unwrap();
+    let heard = crate::common::frequency_of_file(&file);
+    assert!((heard - 440.0).abs() < 5.0, "the restored replay plays {heard:.0} Hz, not 440");
     drop(again);
 
     // Stopped, backed up and restored: every row of every table is the same.
