@@ -250,6 +250,21 @@ async fn an_acme_certificate_is_obtained_served_kept_across_a_restart_and_renewe
     assert_eq!(served_certificate(&again.url, &ca.issuing_root).await, issued, "the kept certificate");
     again.stop().await;
 
+    // Backed up and restored into another folder (issue 32), a server there serves the same certificate,
+    // still without asking the CA: the ACME account, key and certificate travel in the backup.
+    let archive = dir.path().join("backup.tar");
+    let restored = dir.path().join("restored");
+    for args in [
+        vec!["backup", "--data", data.to_str().unwrap(), "--out", archive.to_str().unwrap()],
+        vec!["restore", archive.to_str().unwrap(), "--data", restored.to_str().unwrap()],
+    ] {
+        let out = Command::new(STOA).arg("admin").args(&args).output().await.unwrap();
+        assert!(out.status.success(), "stoa admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let elsewhere = started(serve(&restored, http_port, &nowhere, &ca.api_root, &[])).await;
+    assert_eq!(served_certificate(&elsewhere.url, &ca.issuing_root).await, issued, "the restored certificate");
+    elsewhere.stop().await;
+
     // Near its end (a renewal margin longer than its life), it is renewed, and the new one is served.
     let near = ["--acme-renew-before-days", "100000"];
     let renewed = started(serve(&data, http_port, &ca.directory, &ca.api_root, &near)).await;
