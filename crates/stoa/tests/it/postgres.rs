@@ -298,3 +298,63 @@ async fn every_postgres_fixture_opens_with_everything_in_it() {
     }
     assert!(opened >= 2, "the Postgres fixtures of 0.1.0 and 0.2.0 at least");
 }
+
+/// A Postgres server's backup, as the README tells it: `stoa admin backup --database` for the files (its
+/// manifest names Postgres and its schema), `pg_dump` beside it; restored with `stoa admin restore` and
+/// `pg_restore` into an empty database, a server there has everything the fixture has, the replay included.
+#[tokio::test]
+async fn a_postgres_servers_backup_and_pg_dump_restore_whole() {
+    use sqlx::Connection;
+    let fixture = crate::upgrades::fixtures().into_iter().find(|f| f.ends_with("v0.2.0")).unwrap().join("postgres");
+    let expect: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("FIXTURE.json")).unwrap()).unwrap();
+    let bin = std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .max()
+        .expect("Postgres's tools (scripts/test installs them)");
+    let url = stoa_store::test_database().expect("the Postgres pass of the test command sets STOA_TEST_POSTGRES");
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(&std::fs::read_to_string(fixture.join("dump.sql")).unwrap()).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    crate::upgrades::copy_dir(&fixture.join("data"), &data);
+    // The current build migrates it, then the backup: the files, and the database by pg_dump.
+    let mut config = crate::upgrades::config(data.clone());
+    config.database = Some(url.clone());
+    drop(stoa_server::start(config).await.unwrap());
+    let archive = work.path().join("files.tar");
+    let dump = work.path().join("stoa.dump");
+    let stoa = |args: &[&str]| std::process::Command::new(STOA).arg("admin").args(args).output().unwrap();
+    let out =
+        stoa(&["backup", "--data", data.to_str().unwrap(), "--database", &url, "--out", archive.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pg_dump"), "it says the database is backed up apart");
+    let dumped = std::process::Command::new(bin.join("pg_dump"))
+        .args(["--format=custom", "--file"])
+        .arg(&dump)
+        .arg(format!("--dbname={url}"))
+        .output()
+        .unwrap();
+    assert!(dumped.status.success(), "{}", String::from_utf8_lossy(&dumped.stderr));
+
+    // Restored into a new folder and an empty database.
+    let restored = work.path().join("restored");
+    let out = stoa(&["restore", archive.to_str().unwrap(), "--data", restored.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!restored.join("stoa.db").exists(), "no SQLite database in a Postgres server's backup");
+    let fresh = stoa_store::test_database().unwrap();
+    let pg_restored = std::process::Command::new(bin.join("pg_restore"))
+        .arg("--no-owner")
+        .arg(format!("--dbname={fresh}"))
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(pg_restored.status.success(), "{}", String::from_utf8_lossy(&pg_restored.stderr));
+    let mut config = crate::upgrades::config(restored);
+    config.database = Some(fresh);
+    let running = stoa_server::start(config).await.unwrap();
+    crate::upgrades::check("v0.2.0 (Postgres, restored)", &format!("http://{}", running.addr), &expect).await;
+}
