@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod cluster;
 mod common;
+mod container;
 mod egress;
 mod faults;
 mod https;
