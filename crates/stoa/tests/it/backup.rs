@@ -175,4 +175,33 @@ async fn a_backup_made_during_a_live_room_restores_whole_and_a_damaged_one_is_re
     }
     let out = admin(&["restore", path(&offline), "--data", path(&whole)]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not empty"));
+
+    // A backup a newer Stoa made (its manifest says so; every file intact) is refused, naming both.
+    let newer = work.path().join("newer.tar");
+    {
+        let mut from = tar::Archive::new(std::fs::File::open(&offline).unwrap());
+        let mut to = tar::Builder::new(std::fs::File::create(&newer).unwrap());
+        for entry in from.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().to_string_lossy().to_string();
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut body).unwrap();
+            if name == "MANIFEST.json" {
+                let mut manifest: Value = serde_json::from_slice(&body).unwrap();
+                manifest["stoa_version"] = "99.0.0".into();
+                body = serde_json::to_vec(&manifest).unwrap();
+            }
+            let mut header = tar::Header::new_gnu();
+            header.set_size(body.len() as u64);
+            header.set_mode(0o600);
+            header.set_cksum();
+            to.append_data(&mut header, &name, body.as_slice()).unwrap();
+        }
+        to.finish().unwrap();
+    }
+    let target = work.path().join("from-the-future");
+    let out = admin(&["restore", path(&newer), "--data", path(&target)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("99.0.0") && err.contains(env!("CARGO_PKG_VERSION")), "{err}");
+    assert!(!target.exists() || std::fs::read_dir(&target).unwrap().next().is_none(), "nothing restored");
 }
