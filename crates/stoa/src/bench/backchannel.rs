@@ -46,6 +46,24 @@ struct Tally {
     send_ms: std::sync::Mutex<Vec<f64>>,
 }
 
+impl Tally {
+    fn new(total: usize) -> Tally {
+        Tally {
+            sent_at: (0..total).map(|_| AtomicU64::new(0)).collect(),
+            epoch: Instant::now(),
+            heard: std::sync::Mutex::new(Vec::with_capacity(total)),
+            duplicates: AtomicU64::new(0),
+            streams_open: AtomicUsize::new(0),
+            streams_failed: AtomicUsize::new(0),
+            sent: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            backlogged: AtomicU64::new(0),
+            send_ms: std::sync::Mutex::new(Vec::with_capacity(total)),
+        }
+    }
+}
+
 const TEXT: &str = "a line of about a hundred characters, as friends write to each other in a conversation.";
 
 /// `stoa bench --backchannel`.
@@ -63,52 +81,10 @@ pub(crate) async fn backchannel(plan: Plan) -> anyhow::Result<()> {
     let base = own.base.clone();
     let pid = own.child.id();
     let total = (plan.rate * plan.seconds).ceil() as usize;
-    let tally = Arc::new(Tally {
-        sent_at: (0..total).map(|_| AtomicU64::new(0)).collect(),
-        epoch: Instant::now(),
-        heard: std::sync::Mutex::new(Vec::with_capacity(total)),
-        duplicates: AtomicU64::new(0),
-        streams_open: AtomicUsize::new(0),
-        streams_failed: AtomicUsize::new(0),
-        sent: AtomicU64::new(0),
-        refused: AtomicU64::new(0),
-        failed: AtomicU64::new(0),
-        backlogged: AtomicU64::new(0),
-        send_ms: std::sync::Mutex::new(Vec::with_capacity(total)),
-    });
+    let tally = Arc::new(Tally::new(total));
 
-    // The people's tabs and writes run on threads of their own under SCHED_IDLE: on this one machine they
-    // stand in for clients elsewhere, and must not take the CPU from the server or from the other user
-    // whose requests are measured (the main runtime, at the usual priority). Nice 19 was not enough: a
-    // thread of the usual priority that wakes waits for a niced one's slice to end, where it preempts an
-    // idle-policy thread at once.
-    let load = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("bench-load")
-        .on_thread_start(|| {
-            // SAFETY: sched_setscheduler on the calling thread (0), with a parameter it only reads.
-            unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &libc::sched_param { sched_priority: 0 }) };
-        })
-        .enable_all()
-        .build()?;
-    // Every person's tab: their notification stream, opened a few hundred at a time.
-    let tabs = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
-    let opening = Arc::new(tokio::sync::Semaphore::new(200));
-    let mut streams = Vec::with_capacity(plan.people);
-    for (i, token) in tokens.iter().enumerate() {
-        let permit = opening.clone().acquire_owned().await?;
-        let (tabs, base, token, tally) = (tabs.clone(), base.clone(), token.clone(), tally.clone());
-        streams.push(load.spawn(async move { tab(&tabs, &base, &token, i, &tally, permit).await }));
-        if !plan.json && i % 1000 == 0 {
-            eprint!("\rstoa bench: opening {i} of {} tabs  ", plan.people);
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while tally.streams_open.load(Ordering::Relaxed) + tally.streams_failed.load(Ordering::Relaxed) < plan.people {
-        anyhow::ensure!(Instant::now() < deadline, "the tabs did not all open in 2 minutes");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    anyhow::ensure!(tally.streams_failed.load(Ordering::Relaxed) == 0, "some tabs could not open their stream");
+    let load = idle_runtime()?;
+    let streams = open_tabs(&load, &tokens, &base, &tally, plan.people, plan.json).await?;
 
     // Someone in no conversation: the hallway and a room's join, before and during.
     let host = Api::login(&base, "host", PASSWORD).await?;
@@ -160,9 +136,7 @@ pub(crate) async fn backchannel(plan: Plan) -> anyhow::Result<()> {
     }
     let rss_mb = tree_usage(pid).map_or(0.0, |u| u.1);
 
-    let heard = std::mem::take(&mut *tally.heard.lock().map_err(|_| anyhow::anyhow!("a tab panicked"))?);
-    let mut latencies: Vec<f64> = heard.iter().map(|(_, ms)| *ms).collect();
-    latencies.sort_by(f64::total_cmp);
+    let messages = messages_report(&tally, sent, sending_s)?;
     let mut send_ms = std::mem::take(&mut *tally.send_ms.lock().map_err(|_| anyhow::anyhow!("a sender panicked"))?);
     let (hallway_before, hallway_during) = (summary(&mut hallway_before), summary(&mut hallway_during));
     let (join_before, join_during) = (summary(&mut join_before), summary(&mut join_during));
@@ -176,19 +150,7 @@ pub(crate) async fn backchannel(plan: Plan) -> anyhow::Result<()> {
         "message_rate": plan.rate,
         "seed_s": seeded.as_secs_f64(),
         "sending_s": sending_s,
-        "messages": {
-            "sent": sent,
-            "achieved_rate": sent as f64 / sending_s.max(1e-9),
-            "refused": tally.refused.load(Ordering::Relaxed),
-            "failed": tally.failed.load(Ordering::Relaxed),
-            "backlogged": tally.backlogged.load(Ordering::Relaxed),
-            "heard": latencies.len(),
-            "missing": sent.saturating_sub(latencies.len()),
-            "duplicates": tally.duplicates.load(Ordering::Relaxed),
-            "p50_ms": percentile(&latencies, 0.5),
-            "p99_ms": percentile(&latencies, 0.99),
-            "max_ms": latencies.last().copied().unwrap_or(0.0),
-        },
+        "messages": messages,
         "send_request": summary(&mut send_ms),
         "hallway_before": hallway_before,
         "hallway_during": hallway_during,
@@ -204,6 +166,74 @@ pub(crate) async fn backchannel(plan: Plan) -> anyhow::Result<()> {
     drop(own);
     load.shutdown_background();
     print(&report, plan.json)
+}
+
+/// What the tabs heard of the messages: how many, and how long each took from its send to its reader's tab.
+fn messages_report(tally: &Tally, sent: usize, sending_s: f64) -> anyhow::Result<Value> {
+    let heard = std::mem::take(&mut *tally.heard.lock().map_err(|_| anyhow::anyhow!("a tab panicked"))?);
+    let mut latencies: Vec<f64> = heard.iter().map(|(_, ms)| *ms).collect();
+    latencies.sort_by(f64::total_cmp);
+    Ok(json!({
+        "sent": sent,
+        "achieved_rate": sent as f64 / sending_s.max(1e-9),
+        "refused": tally.refused.load(Ordering::Relaxed),
+        "failed": tally.failed.load(Ordering::Relaxed),
+        "backlogged": tally.backlogged.load(Ordering::Relaxed),
+        "heard": latencies.len(),
+        "missing": sent.saturating_sub(latencies.len()),
+        "duplicates": tally.duplicates.load(Ordering::Relaxed),
+        "p50_ms": percentile(&latencies, 0.5),
+        "p99_ms": percentile(&latencies, 0.99),
+        "max_ms": latencies.last().copied().unwrap_or(0.0),
+    }))
+}
+
+/// A runtime for the people's load, its threads under SCHED_IDLE.
+fn idle_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    // The people's tabs and writes run on threads of their own under SCHED_IDLE: on this one machine they
+    // stand in for clients elsewhere, and must not take the CPU from the server or from the other user
+    // whose requests are measured (the main runtime, at the usual priority). Nice 19 was not enough: a
+    // thread of the usual priority that wakes waits for a niced one's slice to end, where it preempts an
+    // idle-policy thread at once.
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("bench-load")
+        .on_thread_start(|| {
+            // SAFETY: sched_setscheduler on the calling thread (0), with a parameter it only reads.
+            unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &libc::sched_param { sched_priority: 0 }) };
+        })
+        .enable_all()
+        .build()?)
+}
+
+/// Opens every person's tab on `load`, and waits until each has its first event.
+async fn open_tabs(
+    load: &tokio::runtime::Runtime,
+    tokens: &[String],
+    base: &str,
+    tally: &Arc<Tally>,
+    people: usize,
+    json: bool,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    // Every person's tab: their notification stream, opened a few hundred at a time.
+    let tabs = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
+    let opening = Arc::new(tokio::sync::Semaphore::new(200));
+    let mut streams = Vec::with_capacity(people);
+    for (i, token) in tokens.iter().enumerate() {
+        let permit = opening.clone().acquire_owned().await?;
+        let (tabs, base, token, tally) = (tabs.clone(), base.to_string(), token.clone(), tally.clone());
+        streams.push(load.spawn(async move { tab(&tabs, &base, &token, i, &tally, permit).await }));
+        if !json && i % 1000 == 0 {
+            eprint!("\rstoa bench: opening {i} of {} tabs  ", people);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while tally.streams_open.load(Ordering::Relaxed) + tally.streams_failed.load(Ordering::Relaxed) < people {
+        anyhow::ensure!(Instant::now() < deadline, "the tabs did not all open in 2 minutes");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::ensure!(tally.streams_failed.load(Ordering::Relaxed) == 0, "some tabs could not open their stream");
+    Ok(streams)
 }
 
 /// Seeds `people` accounts (`p0`, `p1`, …) with a session each, in pairs that follow each other and have

@@ -74,33 +74,7 @@ async fn a_backup_made_during_a_live_room_restores_whole_and_a_damaged_one_is_re
     let listener = Bot::join(&bob, &room).await;
     let stop = Arc::new(AtomicBool::new(false));
     let writes = Arc::new(AtomicU64::new(0));
-    let writer = {
-        let (stop, writes, cat) = (stop.clone(), writes.clone(), cat.clone());
-        tokio::spawn(async move {
-            let mut i = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                listener.command(ClientCommand::SendChat { text: format!("Chat line {i}") });
-                let path = "/api/v1/users/bob/follow";
-                let done = if i.is_multiple_of(2) {
-                    cat.post(path, json!({})).await.is_ok()
-                } else {
-                    let url = format!("{}{path}", cat.base);
-                    reqwest::Client::new()
-                        .delete(url)
-                        .bearer_auth(&cat.token)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success())
-                };
-                if done {
-                    writes.fetch_add(1, Ordering::Relaxed);
-                }
-                i += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-            listener
-        })
-    };
+    let writer = tokio::spawn(keep_writing(listener, cat.clone(), stop.clone(), writes.clone()));
     while writes.load(Ordering::Relaxed) < 20 {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
@@ -158,28 +132,60 @@ async fn a_backup_made_during_a_live_room_restores_whole_and_a_damaged_one_is_re
     assert_eq!(a, b, "every row, field by field");
     assert!(a.iter().any(|(n, r)| n == "chat_messages" && !r.is_empty()), "the chat is in it");
 
+    refusals(work.path(), &offline, &whole);
+}
+
+/// Chat in the room and a follow written and unwritten, over and over until `stop`; counts the writes.
+async fn keep_writing(listener: Bot, cat: Api, stop: Arc<AtomicBool>, writes: Arc<AtomicU64>) -> Bot {
+    let mut i = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        listener.command(ClientCommand::SendChat { text: format!("Chat line {i}") });
+        let path = "/api/v1/users/bob/follow";
+        let done = if i.is_multiple_of(2) {
+            cat.post(path, json!({})).await.is_ok()
+        } else {
+            let url = format!("{}{path}", cat.base);
+            reqwest::Client::new()
+                .delete(url)
+                .bearer_auth(&cat.token)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        };
+        if done {
+            writes.fetch_add(1, Ordering::Relaxed);
+        }
+        i += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    listener
+}
+
+/// Refused, with nothing restored: a truncated archive, a flipped byte, a folder that is not empty (`whole`,
+/// restored already), and a backup a newer Stoa made.
+fn refusals(work: &Path, offline: &Path, whole: &Path) {
     // Refused, with nothing restored: a truncated archive, a flipped byte, a folder that is not empty.
-    let bytes = std::fs::read(&offline).unwrap();
-    let truncated = work.path().join("truncated.tar");
+    let bytes = std::fs::read(offline).unwrap();
+    let truncated = work.join("truncated.tar");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     let mut flipped_bytes = bytes.clone();
     flipped_bytes[bytes.len() / 3] ^= 0x01;
-    let flipped = work.path().join("flipped.tar");
+    let flipped = work.join("flipped.tar");
     std::fs::write(&flipped, &flipped_bytes).unwrap();
     for bad in [&truncated, &flipped] {
-        let target = work.path().join("refused");
+        let target = work.join("refused");
         let out = admin(&["restore", path(bad), "--data", path(&target)]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains("damaged"), "{}: {err}", bad.display());
         assert!(!target.exists() || std::fs::read_dir(&target).unwrap().next().is_none(), "nothing restored");
     }
-    let out = admin(&["restore", path(&offline), "--data", path(&whole)]);
+    let out = admin(&["restore", path(offline), "--data", path(whole)]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not empty"));
 
     // A backup a newer Stoa made (its manifest says so; every file intact) is refused, naming both.
-    let newer = work.path().join("newer.tar");
+    let newer = work.join("newer.tar");
     {
-        let mut from = tar::Archive::new(std::fs::File::open(&offline).unwrap());
+        let mut from = tar::Archive::new(std::fs::File::open(offline).unwrap());
         let mut to = tar::Builder::new(std::fs::File::create(&newer).unwrap());
         for entry in from.entries().unwrap() {
             let mut entry = entry.unwrap();
@@ -199,7 +205,7 @@ async fn a_backup_made_during_a_live_room_restores_whole_and_a_damaged_one_is_re
         }
         to.finish().unwrap();
     }
-    let target = work.path().join("from-the-future");
+    let target = work.join("from-the-future");
     let out = admin(&["restore", path(&newer), "--data", path(&target)]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("99.0.0") && err.contains(env!("CARGO_PKG_VERSION")), "{err}");
