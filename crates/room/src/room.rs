@@ -440,10 +440,16 @@ impl Room {
         Ok(())
     }
 
-    /// Takes `user` out of the room, as a suspension or a deleted account does: they are told why, and their
-    /// place is settled as when they leave (a moderator's room hands over). Returns whether they were in it.
+    /// Takes `user` out of the room, as a suspension, a deleted account or a lost club does: they are told
+    /// why, and their place is settled as when they leave (a moderator's room hands over). Returns whether
+    /// they were in it. Either way the room is published again: who may see it changed outside it, and every
+    /// node checks its players (WHEP, with no place in the room) against what it publishes.
     pub fn expel_user(&mut self, user: UserId, reason: &str, message: &str) -> bool {
-        if self.ended || !self.participants.contains_key(&user) {
+        if self.ended {
+            return false;
+        }
+        self.version += 1;
+        if !self.participants.contains_key(&user) {
             return false;
         }
         self.expel(user, reason, message);

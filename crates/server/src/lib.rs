@@ -117,7 +117,7 @@ pub fn app(state: AppState, private: &routes::Private) -> Router {
         .merge(routes::users::router())
         .merge(routes::rooms::router())
         .merge(routes::events::router())
-        .merge(routes::clubs::router(private.http_peers.clone()))
+        .merge(routes::clubs::router())
         .merge(routes::backchannel::router())
         .merge(routes::club_admin::router())
         .merge(routes::avatars::router(private.avatar_pool.clone()))

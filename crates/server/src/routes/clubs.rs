@@ -3,7 +3,6 @@
 //! bounds that must hold across nodes (clubs made a day and owned, requests and invitations waiting) are the
 //! store's; how fast one person may ask or invite is this node's limiter.
 
-use super::webrtc::HttpPeers;
 use crate::AppState;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiJson};
@@ -11,8 +10,7 @@ use crate::routes::{CursorQuery, page_limit};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
-use axum::{Extension, Json, Router};
-use std::sync::Arc;
+use axum::{Json, Router};
 use stoa_proto::limits::{CLUB_DESCRIPTION, CLUB_HANDLE, CLUB_NAME, CLUB_RULES};
 use stoa_proto::{
     AnswerClubRequest, Club, ClubJoined, ClubList, ClubMember, ClubMemberPage, ClubOf, ClubPersonRequest, ClubRole,
@@ -28,7 +26,7 @@ const JOIN_REQUESTS_PER_HOUR: u32 = 30;
 const INVITATIONS_PER_HOUR: u32 = 100;
 
 /// The routes.
-pub fn router(peers: Arc<HttpPeers>) -> Router<AppState> {
+pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/clubs", post(create_club))
         .route("/api/v1/clubs/{handle}", get(club).patch(update_club))
@@ -50,7 +48,6 @@ pub fn router(peers: Arc<HttpPeers>) -> Router<AppState> {
         .route("/api/v1/clubs/{handle}/recordings", get(club_recordings))
         .route("/api/v1/users/{username}/clubs", get(clubs_of_user))
         .route("/api/v1/me/clubs", get(my_clubs))
-        .layer(axum::Extension(peers))
 }
 
 /// A club's handle, as its owner typed it: folded to lower case and checked like a username.
@@ -89,8 +86,8 @@ fn valid_rules(text: &str) -> Result<String, ApiError> {
 
 /// Someone's standing in a club fell (removed, banned, left): they leave the club's live rooms that its
 /// rules no longer let them see, wherever those run, told why.
-async fn expel_from_rooms(state: &AppState, peers: &HttpPeers, club: &ClubRow, user: UserId) {
-    for (id, room) in state.rooms.handles_with_ids() {
+async fn expel_from_rooms(state: &AppState, club: &ClubRow, user: UserId) {
+    for (_, room) in state.rooms.handles_with_ids() {
         let access = room.snapshot.borrow().access.clone();
         if access.club != Some(club.id) {
             continue;
@@ -102,9 +99,9 @@ async fn expel_from_rooms(state: &AppState, peers: &HttpPeers, club: &ClubRow, u
         if !stoa_room::may_see(&access, user, &relations) {
             let message = format!("You are no longer a member of {}, whose room this is.", club.name);
             let expel = crate::live::RoomRequest::Expel { user, reason: "club".into(), message };
+            // The room publishes itself again for this, present or not, and the node that plays it over WHEP
+            // ends their players there (`webrtc::end_unwelcome_players`).
             let _ = room.tx.send(crate::live::RoomInput::told(expel)).await;
-            // Their WHEP players on this node too: the room's snapshot does not change for them.
-            super::webrtc::end_players_of(state, peers, &id, user);
         }
     }
 }
@@ -352,13 +349,12 @@ pub async fn join(
 /// gone.
 pub async fn leave(
     State(state): State<AppState>,
-    Extension(peers): Extension<Arc<HttpPeers>>,
     session: Session,
     Path(handle): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let (club, _) = find(&state, &session, &handle).await?;
     let outcome = state.store.leave_club(club.id, session.account.id).await?;
-    expel_from_rooms(&state, &peers, &club, session.account.id).await;
+    expel_from_rooms(&state, &club, session.account.id).await;
     tracing::info!(club = %club.handle, user = %session.account.username, ?outcome, "left a club");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -594,7 +590,6 @@ fn not_a_member() -> ApiError {
 /// policy: to keep them out, ban them.
 pub async fn remove_member(
     State(state): State<AppState>,
-    Extension(peers): Extension<Arc<HttpPeers>>,
     session: Session,
     Path((handle, username)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -607,7 +602,7 @@ pub async fn remove_member(
     if !state.store.remove_from_club(club.id, user, false).await? {
         return Err(not_a_member());
     }
-    expel_from_rooms(&state, &peers, &club, user).await;
+    expel_from_rooms(&state, &club, user).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -618,7 +613,6 @@ pub async fn remove_member(
 /// request or invitation goes, and they cannot join, ask or be invited until the ban is lifted.
 pub async fn ban(
     State(state): State<AppState>,
-    Extension(peers): Extension<Arc<HttpPeers>>,
     session: Session,
     Path(handle): Path<String>,
     ApiJson(body): ApiJson<ClubPersonRequest>,
@@ -633,7 +627,7 @@ pub async fn ban(
         return Err(ApiError::forbidden("not_allowed", "Your role in the club cannot ban that person."));
     }
     state.store.remove_from_club(club.id, user, true).await?;
-    expel_from_rooms(&state, &peers, &club, user).await;
+    expel_from_rooms(&state, &club, user).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

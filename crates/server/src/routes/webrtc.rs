@@ -598,15 +598,6 @@ async fn end_unwelcome_players(state: &AppState, peers: &HttpPeers, room: &RoomI
     }
 }
 
-/// Ends `user`'s WHEP sessions in `room` (they lost their place in its club).
-pub(crate) fn end_players_of(state: &AppState, peers: &HttpPeers, room: &RoomId, user: UserId) {
-    end_whep_where(
-        state,
-        peers,
-        |p| matches!(p, HttpPeer::Whep { room: r, user: Some(u), .. } if r == room && *u == user),
-    );
-}
-
 /// Ends every WHEP session that `which` picks.
 fn end_whep_where(state: &AppState, peers: &HttpPeers, which: impl Fn(&HttpPeer) -> bool) {
     let sids: Vec<String> = lock(&peers.sessions).iter().filter(|(_, p)| which(p)).map(|(s, _)| s.clone()).collect();

@@ -666,6 +666,10 @@ const STOA: &str = env!("CARGO_BIN_EXE_stoa");
 #[path = "cluster_push.rs"]
 mod push;
 
+/// A club's members-only room on a cluster, played over WHEP.
+#[path = "cluster_whep.rs"]
+mod whep;
+
 /// Silences of at least a third of a second in a 48 kHz recording, as (start, length) in seconds.
 fn silences(samples: &[i16]) -> Vec<(f64, f64)> {
     let mut out = Vec::new();

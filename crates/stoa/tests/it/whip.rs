@@ -17,7 +17,7 @@ fn aiortc_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/aiortc")
 }
 
-async fn pat(api: &Api, scopes: &[&str]) -> String {
+pub(crate) async fn pat(api: &Api, scopes: &[&str]) -> String {
     let made = api.post("/api/v1/tokens", json!({"name": "whip", "scopes": scopes})).await.unwrap();
     made["token"].as_str().unwrap().to_string()
 }
@@ -232,7 +232,7 @@ async fn bad_offers_missing_tokens_and_listeners_get_clear_errors() {
 
 /// Whether the server still holds the WHEP session at `url`: a trickle PATCH answers 204 for a session it
 /// holds and 404 for one that ended.
-async fn session_known(url: &str, token: Option<&str>) -> bool {
+pub(crate) async fn session_known(url: &str, token: Option<&str>) -> bool {
     let mut req = reqwest::Client::new().patch(url).header("content-type", "application/trickle-ice-sdpfrag");
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -242,7 +242,7 @@ async fn session_known(url: &str, token: Option<&str>) -> bool {
 
 /// A real WebRTC offer to listen (str0m's, as the Rust client makes them); its ICE never completes, so the
 /// session it opens lasts until the server ends it.
-fn listening_offer() -> String {
+pub(crate) fn listening_offer() -> String {
     let mut rtc = stoa_client::session::rtc_config().build(std::time::Instant::now());
     let mut sdp = rtc.sdp_api();
     sdp.add_media(str0m::media::MediaKind::Audio, str0m::media::Direction::RecvOnly, None, None, None);
