@@ -407,6 +407,9 @@ function RoomView({ id, me }: { id: string; me: Me }) {
             {isMod && <button onClick={() => { setMoreOpen(false); setRestreamOpen(true); }}>Restream</button>}
             {isMod && <button onClick={() => { setMoreOpen(false); setLogOpen(true); }}>Moderation log</button>}
             {room?.outputs.listen_link && <button onClick={() => { setMoreOpen(false); navigate(`/listen/${id}`); }}>Public listen link</button>}
+            <button aria-pressed={s.spatial} onClick={() => void client.setSpatial(!s.spatial)}>
+              Spatial audio, for headphones: {s.spatial ? 'on' : 'off'}
+            </button>
             <button onClick={() => { setMoreOpen(false); setReporting({}); }}>Report this room</button>
             <button onClick={() => setMoreOpen(false)}>Close</button>
           </div>

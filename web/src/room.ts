@@ -1,5 +1,6 @@
 // One room connection: the room's WebSocket, a WebRTC peer with one send m-line and three receive slots,
 // the microphone (asked for only when the user goes on stage), speaking levels, and reconnection.
+import { SpatialMix, headphonesLikely, storeSpatial, storedSpatial } from './spatial';
 import type { ChatState, ClientCommand, ReactionCount, Role, RoomInfo, ServerEvent, StageMember, UserId, UserSummary } from './wire';
 
 const SLOTS = 3;
@@ -27,6 +28,9 @@ export interface RoomState {
   listenLink?: string;
   /// The last counts of reactions, with a serial that changes with each, for the animation.
   reactions: { counts: ReactionCount[]; serial: number };
+  /// Each speaker's voice from their seat on the stage (spatial.ts): remembered per browser, on by default
+  /// with headphones.
+  spatial: boolean;
 }
 
 type Listener = (s: RoomState) => void;
@@ -35,6 +39,7 @@ export class RoomClient {
   state: RoomState = {
     phase: 'connecting', role: 'listener', muted: false, hands: [], handRaised: false, levels: new Map(), autoplayBlocked: false,
     chat: { mode: 'everyone', messages: [], slow_mode: false, silenced: false }, reactions: { counts: [], serial: 0 },
+    spatial: storedSpatial() ?? false,
   };
   private ws?: WebSocket;
   private pc?: RTCPeerConnection;
@@ -47,6 +52,12 @@ export class RoomClient {
   /// The microphone being asked for, so that going on stage and a media move at once open it once.
   private micAsked?: Promise<MediaStream>;
   private audios: HTMLAudioElement[] = [];
+  /// Each receive slot's <audio>, by slot; with spatial audio on it plays muted (Chromium feeds a remote
+  /// stream to WebAudio only while an element plays it) and the slot is heard through `spatial`.
+  private slotAudio = new Map<number, HTMLAudioElement>();
+  private spatial = new SpatialMix();
+  /// Who each slot carries, from the last `slots` event.
+  private slotUsers: (UserId | null)[] = [];
   private listeners = new Set<Listener>();
   private closedByUs = false;
   private retry = 0;
@@ -79,7 +90,13 @@ export class RoomClient {
   private micAnalyser?: AnalyserNode;
   private audioCtx?: AudioContext;
 
-  constructor(private roomId: string, private audioHost: HTMLElement) {}
+  constructor(private roomId: string, private audioHost: HTMLElement) {
+    if (storedSpatial() === undefined) {
+      void headphonesLikely().then((yes) => {
+        if (yes && storedSpatial() === undefined) void this.applySpatial(true);
+      });
+    }
+  }
 
   subscribe(f: Listener): () => void {
     this.listeners.add(f);
@@ -89,6 +106,7 @@ export class RoomClient {
 
   private set(patch: Partial<RoomState>) {
     this.state = { ...this.state, ...patch };
+    if (patch.room) this.spatial.setStage(patch.room.stage.map((m) => m.user.id), this.state.you?.id);
     for (const f of this.listeners) f(this.state);
   }
 
@@ -156,6 +174,7 @@ export class RoomClient {
     this.levelTimer = undefined;
     this.ws?.close();
     this.teardownMedia();
+    this.spatial.close();
     this.mic?.getTracks().forEach((t) => t.stop());
     this.mic = undefined;
     if (this.audioCtx && this.audioCtx.state !== 'closed') void this.audioCtx.close();
@@ -166,7 +185,28 @@ export class RoomClient {
   /// Plays the room's audio after a tap, when the browser blocked autoplay.
   async tapToListen() {
     for (const a of this.audios) await a.play().catch(() => undefined);
+    if (this.state.spatial) await this.spatial.resume();
     this.set({ autoplayBlocked: false });
+  }
+
+  /// Turns spatial audio on or off, and remembers the choice in this browser.
+  async setSpatial(on: boolean) {
+    storeSpatial(on);
+    await this.applySpatial(on);
+  }
+
+  private async applySpatial(on: boolean) {
+    this.set({ spatial: on });
+    if (!on) this.spatial.close();
+    for (const [slot, audio] of this.slotAudio) this.route(slot, audio);
+    if (on && !(await this.spatial.resume())) this.set({ autoplayBlocked: true });
+  }
+
+  /// A slot's sound goes through its panner (spatial audio on) or straight out of its <audio> (off, or a
+  /// browser without WebAudio).
+  private route(slot: number, audio: HTMLAudioElement) {
+    const stream = audio.srcObject as MediaStream | null;
+    audio.muted = this.state.spatial && slot >= 0 && stream !== null && this.spatial.attach(slot, stream);
   }
 
   async setMuted(muted: boolean) {
@@ -252,6 +292,8 @@ export class RoomClient {
         // Packets name their speaker by an opaque source number (RTP headers travel in the clear); this
         // event is the only place that says whose it is. Bounded: the map restarts in a very long room.
         if (this.speakers.size > 4096) this.speakers.clear();
+        this.slotUsers = e.slots;
+        this.spatial.setSlots(e.slots);
         e.slots.forEach((user, i) => {
           const source = e.sources[i];
           if (user !== null && source !== null && source !== undefined) this.speakers.set(source, user);
@@ -292,7 +334,7 @@ export class RoomClient {
     this.pc = pc;
     pc.addTransceiver('audio', { direction: 'sendonly' });
     for (let i = 0; i < SLOTS; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
-    pc.ontrack = (ev) => this.attach(ev.streams[0] ?? new MediaStream([ev.track]));
+    pc.ontrack = (ev) => this.attach(pc.getTransceivers().indexOf(ev.transceiver) - 1, ev.streams[0] ?? new MediaStream([ev.track]));
     pc.onconnectionstatechange = () => {
       // ICE restart: a fresh offer replaces the media connection without leaving the room.
       if (pc === this.pc && pc.connectionState === 'failed') void this.startMedia();
@@ -302,13 +344,18 @@ export class RoomClient {
     this.send({ type: 'offer', sdp: pc.localDescription!.sdp });
   }
 
-  private attach(stream: MediaStream) {
+  private attach(slot: number, stream: MediaStream) {
     const audio = document.createElement('audio');
     audio.autoplay = true;
     audio.srcObject = stream;
     this.audioHost.appendChild(audio);
     this.audios.push(audio);
+    this.slotAudio.get(slot)?.remove();
+    this.slotAudio.set(slot, audio);
+    this.spatial.setSlots(this.slotUsers);
+    this.route(slot, audio);
     audio.play().catch(() => this.set({ autoplayBlocked: true }));
+    if (this.state.spatial) void this.spatial.resume().then((ok) => ok || this.set({ autoplayBlocked: true }));
   }
 
   private teardownMedia() {
@@ -317,6 +364,8 @@ export class RoomClient {
     this.pc = undefined;
     for (const a of this.audios) a.remove();
     this.audios = [];
+    this.slotAudio.clear();
+    this.spatial.close();
   }
 
   private onStage() {

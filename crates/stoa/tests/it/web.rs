@@ -42,6 +42,13 @@ fn the_clubs_journey_in_three_browsers() {
     run_browser_script("clubs.mjs");
 }
 
+/// Issue 33 §2: two speakers (440 and 660 Hz bots) lean left and right in the page's own audio graph with
+/// spatial audio on, the choice survives a reload, and with it off both channels are equal.
+#[test]
+fn spatial_audio_puts_two_speakers_on_either_side_and_off_plays_both_ears_alike() {
+    run_browser_script("spatial.mjs");
+}
+
 #[test]
 fn a_refused_microphone_is_explained_and_blocked_autoplay_gets_tap_to_listen() {
     run_browser_script("edges.mjs");

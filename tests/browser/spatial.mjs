@@ -1,0 +1,178 @@
+// Spatial audio (issue 33 §2) in real Chromium: two `stoa bot speak` speakers, at 440 Hz and 660 Hz, come up
+// on the host's stage one after the other. With spatial audio on, the left channel of the page's own audio
+// graph carries more of the first and the right more of the second; the choice survives a reload; turned
+// off, the slots play through their <audio> elements again, both channels equal, and the graph is silent.
+//
+// Usage: node spatial.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { axeClean, launch, startServer, wav } from './lib.mjs';
+
+const OUT = process.env.OUT ?? 'screenshots';
+mkdirSync(OUT, { recursive: true });
+const work = mkdtempSync(join(tmpdir(), 'stoa-spatial-'));
+const step = (s) => process.stderr.write(`spatial: ${s}\n`);
+
+// Runs in the page before the client: every node the page connects to its context's output is also
+// connected to a tap there (a channel splitter and an analyser per channel), so that the test reads the
+// left and right channels of what the page plays, from the page's own graph.
+const TAP = () => {
+  window.__taps = [];
+  const connect = AudioNode.prototype.connect;
+  AudioNode.prototype.connect = function (target, ...rest) {
+    const out = connect.call(this, target, ...rest);
+    if (target instanceof AudioDestinationNode) {
+      const ctx = this.context;
+      let tap = window.__taps.find((t) => t.ctx === ctx);
+      if (!tap) {
+        const split = ctx.createChannelSplitter(2);
+        const left = ctx.createAnalyser();
+        const right = ctx.createAnalyser();
+        for (const a of [left, right]) { a.fftSize = 16384; a.smoothingTimeConstant = 0.5; }
+        connect.call(split, left, 0);
+        connect.call(split, right, 1);
+        tap = { ctx, split, left, right };
+        window.__taps.push(tap);
+      }
+      connect.call(this, tap.split);
+    }
+    return out;
+  };
+};
+
+// The 440 Hz and 660 Hz levels (dB) of each channel: of the page's graph ('graph'), or of the streams its
+// <audio> elements play ('elements', through a context of the test's own, not connected to any output).
+const LEVELS = async ({ what, ms }) => {
+  let left, right, ctx, own;
+  if (what === 'graph') {
+    const tap = window.__taps.filter((t) => t.ctx.state === 'running').at(-1);
+    if (!tap) return null;
+    ({ left, right, ctx } = tap);
+  } else {
+    own = ctx = new AudioContext();
+    await ctx.resume();
+    const split = ctx.createChannelSplitter(2);
+    left = ctx.createAnalyser();
+    right = ctx.createAnalyser();
+    for (const a of [left, right]) { a.fftSize = 16384; a.smoothingTimeConstant = 0.5; }
+    split.connect(left, 0);
+    split.connect(right, 1);
+    for (const a of document.querySelectorAll('audio')) if (a.srcObject && !a.muted) ctx.createMediaStreamSource(a.srcObject).connect(split);
+  }
+  await new Promise((r) => setTimeout(r, ms));
+  const band = (analyser, f) => {
+    const data = new Float32Array(analyser.frequencyBinCount);
+    analyser.getFloatFrequencyData(data);
+    let best = -Infinity;
+    for (let i = 0; i < data.length; i++) if (Math.abs((i * ctx.sampleRate) / analyser.fftSize - f) <= 12) best = Math.max(best, data[i]);
+    return Math.max(best, -200);
+  };
+  const out = { l440: band(left, 440), r440: band(right, 440), l660: band(left, 660), r660: band(right, 660), floor: band(left, 2000) };
+  if (own) await own.close();
+  return out;
+};
+
+const fmt = (l) => `440 Hz L ${l.l440.toFixed(1)} R ${l.r440.toFixed(1)} dB, 660 Hz L ${l.l660.toFixed(1)} R ${l.r660.toFixed(1)} dB`;
+
+/// Waits until `check` holds of the levels `what` gives, up to 15 tries; returns them.
+async function levelsUntil(page, what, check, why) {
+  let last;
+  for (let i = 0; i < 15; i++) {
+    last = await page.evaluate(LEVELS, { what, ms: 1000 });
+    if (last && check(last)) return last;
+  }
+  assert.fail(`${why}: ${last ? fmt(last) : 'the page has no running audio graph'}`);
+}
+
+const { server, bootstrap, base } = await startServer(work);
+step(`server at ${base}`);
+const bots = [];
+let browser;
+let page;
+try {
+  browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${wav(join(work, 'silence.wav'), 0)}`, '--autoplay-policy=no-user-gesture-required']);
+  page = await (await browser.newContext({ viewport: { width: 390, height: 844 }, bypassCSP: true })).newPage();
+  await page.addInitScript(TAP);
+  page.on('pageerror', (e) => process.stderr.write(`[page error] ${e.message}\n`));
+
+  await page.goto(bootstrap);
+  await page.getByLabel('Username').fill('host');
+  await page.getByLabel('Display name').fill('Hana Host');
+  await page.getByLabel('Password').fill('host-password');
+  await page.getByRole('button', { name: 'Sign up', exact: true }).click();
+  await page.getByRole('heading', { name: 'Hallway' }).waitFor();
+  await page.getByRole('button', { name: 'Start a room', exact: true }).click();
+  await page.getByLabel('Title').fill('Panel');
+  await page.getByRole('button', { name: "Let's go", exact: true }).click();
+  await page.getByRole('heading', { name: 'Panel' }).waitFor();
+  const room = new URL(page.url()).pathname.split('/').at(-1);
+  step(`room ${room}`);
+
+  // Two speakers, each brought on stage by the host in turn: the first gets the first seat (left).
+  for (const [hz, username, name] of [[440, 'lee', 'Lee Left'], [660, 'ray', 'Ray Right']]) {
+    const invite = await (await page.context().request.post(`${base}/api/v1/invites`, { headers: { origin: base } })).json();
+    const signed = await fetch(`${base}/api/v1/auth/signup`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ invite: invite.code, username, display_name: name, password: `${username}-password` }),
+    });
+    assert.equal(signed.status, 201, `${username} signs up`);
+    const { token } = await signed.json();
+    const bot = spawn(process.env.STOA_BIN, ['bot', 'speak', '--server', base, '--token', token, '--room', room,
+      '--file', wav(join(work, `tone-${hz}.wav`), hz, 20), '--loop'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    bots.push(bot);
+    const hands = page.getByRole('region', { name: 'Raised hands' });
+    await hands.getByText(name).waitFor({ timeout: 20000 });
+    await hands.getByRole('button', { name: 'Invite to speak', exact: true }).click();
+    await page.getByRole('region', { name: 'On stage' }).getByText(name).waitFor({ timeout: 20000 });
+    step(`${name} (${hz} Hz) is on stage`);
+  }
+
+  // Off by default (nothing says these are headphones): the <audio> elements play, both channels equal.
+  const spatialButton = () => page.getByRole('button', { name: /Spatial audio, for headphones/ });
+  await page.getByRole('button', { name: 'More', exact: true }).click();
+  assert.equal(await spatialButton().getAttribute('aria-pressed'), 'false', 'off by default without headphones');
+  await axeClean(page, 'room, More (spatial audio off)', step);
+  await spatialButton().click();
+  await page.getByRole('button', { name: 'Spatial audio, for headphones: on' }).waitFor();
+  await page.screenshot({ path: join(OUT, 'spatial-on-phone.png') });
+  await page.getByRole('button', { name: 'Close', exact: true }).click();
+
+  const apart = (l) => l.l440 > -80 && l.r660 > -80 && l.l440 - l.r440 > 6 && l.r660 - l.l660 > 6;
+  let on = await levelsUntil(page, 'graph', apart, 'spatial audio on: 440 Hz should lean left and 660 Hz right');
+  step(`on: ${fmt(on)}`);
+  assert.equal(await page.evaluate(() => [...document.querySelectorAll('audio')].every((a) => a.muted)), true,
+    'with spatial audio on, the <audio> elements are muted and the graph plays');
+
+  // Remembered in this browser: after a reload the room plays spatially again, each voice at its seat.
+  await page.reload();
+  await page.getByRole('heading', { name: 'Panel' }).waitFor();
+  on = await levelsUntil(page, 'graph', apart, 'after a reload, spatial audio should still be on');
+  step(`on after a reload: ${fmt(on)}`);
+
+  // Off: the graph falls silent and the elements play again, the same in both ears.
+  await page.getByRole('button', { name: 'More', exact: true }).click();
+  await page.getByRole('button', { name: 'Spatial audio, for headphones: on' }).click();
+  await page.getByRole('button', { name: 'Spatial audio, for headphones: off' }).waitFor();
+  await page.getByRole('button', { name: 'Close', exact: true }).click();
+  const silent = await page.evaluate(LEVELS, { what: 'graph', ms: 1000 });
+  assert.ok(silent === null || (silent.l440 < -100 && silent.r660 < -100), `the spatial graph is off: ${silent && fmt(silent)}`);
+  const equal = (l) => l.l440 > -80 && l.l660 > -80 && Math.abs(l.l440 - l.r440) < 1 && Math.abs(l.l660 - l.r660) < 1;
+  const off = await levelsUntil(page, 'elements', equal, 'spatial audio off: both channels should be equal');
+  step(`off: ${fmt(off)}`);
+  console.log('spatial: 1 passed, 0 failed');
+} catch (err) {
+  if (page) {
+    await page.screenshot({ path: join(OUT, 'failure-spatial.png'), fullPage: true }).catch(() => undefined);
+    process.stderr.write(`--- page at ${page.url()}:\n${await page.evaluate(() => document.body.innerText).catch(() => '?')}\n`);
+  }
+  throw err;
+} finally {
+  for (const b of bots) b.kill();
+  await browser?.close().catch(() => undefined);
+  server.kill();
+  rmSync(work, { recursive: true, force: true });
+}
