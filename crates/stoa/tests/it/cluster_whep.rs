@@ -2,9 +2,7 @@
 //! removal was made.
 
 use super::{WAIT, nats, node, via};
-use crate::common::Bot;
-use crate::whip::{listening_offer, pat, session_known};
-use serde_json::json;
+use crate::whip::{a_members_only_player, session_known};
 use std::time::{Duration, Instant};
 use stoa_client::Api;
 
@@ -30,27 +28,8 @@ async fn a_member_removed_through_another_node_loses_their_whep_player() {
         assert!(Instant::now() < deadline, "the nodes never heard each other");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    owner.post("/api/v1/clubs", json!({"handle": "circle", "name": "Circle", "policy": "open"})).await.unwrap();
-    member.post("/api/v1/clubs/circle/join", json!({})).await.unwrap();
-    // The room runs on B, where it was made; its mix is played there.
-    let made = owner
-        .post("/api/v1/rooms", json!({"title": "Members only", "visibility": "closed", "club": "circle"}))
-        .await
-        .unwrap();
-    let room = made["id"].as_str().unwrap().to_string();
-    let _moderator = Bot::join(&owner, &room).await;
-    let token = pat(&member, &["listen"]).await;
-    let resp = reqwest::Client::new()
-        .post(format!("{base_b}/api/v1/rooms/{room}/whep"))
-        .bearer_auth(&token)
-        .header("content-type", "application/sdp")
-        .body(listening_offer())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201, "a member may play the members-only room");
-    let location = format!("{base_b}{}", resp.headers()["location"].to_str().unwrap());
-    assert!(session_known(&location, Some(&token)).await);
+    // The room runs on B, where it is made; its mix is played there.
+    let (_moderator, _room, token, location) = a_members_only_player(&owner, &member, &base_b).await;
     let removed = reqwest::Client::new()
         .delete(format!("http://{}/api/v1/clubs/circle/members/member", c.addr))
         .bearer_auth(&owner.token)

@@ -17,7 +17,7 @@ fn aiortc_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/aiortc")
 }
 
-pub(crate) async fn pat(api: &Api, scopes: &[&str]) -> String {
+async fn pat(api: &Api, scopes: &[&str]) -> String {
     let made = api.post("/api/v1/tokens", json!({"name": "whip", "scopes": scopes})).await.unwrap();
     made["token"].as_str().unwrap().to_string()
 }
@@ -242,7 +242,7 @@ pub(crate) async fn session_known(url: &str, token: Option<&str>) -> bool {
 
 /// A real WebRTC offer to listen (str0m's, as the Rust client makes them); its ICE never completes, so the
 /// session it opens lasts until the server ends it.
-pub(crate) fn listening_offer() -> String {
+fn listening_offer() -> String {
     let mut rtc = stoa_client::session::rtc_config().build(std::time::Instant::now());
     let mut sdp = rtc.sdp_api();
     sdp.add_media(str0m::media::MediaKind::Audio, str0m::media::Direction::RecvOnly, None, None, None);
@@ -350,13 +350,10 @@ async fn a_player_without_an_account_loses_the_room_when_its_listen_link_is_turn
     }
 }
 
-/// A member removed from a club loses its members-only room everywhere, a WHEP player of theirs included:
-/// the room's own snapshot does not change for someone who only plays it, so the club's removal ends it.
-#[tokio::test]
-async fn a_member_removed_from_the_club_loses_their_whep_player_in_its_members_only_room() {
-    let w = common::world().await;
-    let owner = w.user("owner").await;
-    let member = w.user("member").await;
+/// A members-only room of the club `circle` that `owner` makes, with `member` in the club and playing the
+/// room over WHEP at `base` (the room's node): the room's moderator (keeping it live), its ID, the
+/// member's `listen` token and the player's session URL.
+pub(crate) async fn a_members_only_player(owner: &Api, member: &Api, base: &str) -> (Bot, String, String, String) {
     owner.post("/api/v1/clubs", json!({"handle": "circle", "name": "Circle", "policy": "open"})).await.unwrap();
     member.post("/api/v1/clubs/circle/join", json!({})).await.unwrap();
     let made = owner
@@ -364,11 +361,10 @@ async fn a_member_removed_from_the_club_loses_their_whep_player_in_its_members_o
         .await
         .unwrap();
     let room = made["id"].as_str().unwrap().to_string();
-    let _moderator = Bot::join(&owner, &room).await;
-    let token = pat(&member, &["listen"]).await;
-    let url = format!("{}/api/v1/rooms/{room}/whep", w.base);
+    let moderator = Bot::join(owner, &room).await;
+    let token = pat(member, &["listen"]).await;
     let resp = reqwest::Client::new()
-        .post(&url)
+        .post(format!("{base}/api/v1/rooms/{room}/whep"))
         .bearer_auth(&token)
         .header("content-type", "application/sdp")
         .body(listening_offer())
@@ -376,8 +372,20 @@ async fn a_member_removed_from_the_club_loses_their_whep_player_in_its_members_o
         .await
         .unwrap();
     assert_eq!(resp.status(), 201, "a member may play the members-only room");
-    let location = format!("{}{}", w.base, resp.headers()["location"].to_str().unwrap());
+    let location = format!("{base}{}", resp.headers()["location"].to_str().unwrap());
     assert!(session_known(&location, Some(&token)).await);
+    (moderator, room, token, location)
+}
+
+/// A member removed from a club loses its members-only room everywhere, a WHEP player of theirs included:
+/// the room's own snapshot does not change for someone who only plays it, so the club's removal ends it.
+#[tokio::test]
+async fn a_member_removed_from_the_club_loses_their_whep_player_in_its_members_only_room() {
+    let w = common::world().await;
+    let owner = w.user("owner").await;
+    let member = w.user("member").await;
+    let (_moderator, room, token, location) = a_members_only_player(&owner, &member, &w.base).await;
+    let url = format!("{}/api/v1/rooms/{room}/whep", w.base);
     let resp = reqwest::Client::new()
         .delete(format!("{}/api/v1/clubs/circle/members/member", w.base))
         .bearer_auth(&owner.token)
