@@ -13,10 +13,13 @@
 //! - an RTMP restream, also through `ffmpeg`;
 //! - WHEP players: the mix's Opus is published into an SFU room of its own, where they listen.
 //!
-//! The mix starts with the first output and stops with the last. Nothing here runs on an SFU shard.
+//! The mix starts with the first output and stops with the last. While someone in the room has captions on,
+//! the thread also cuts each speaker's speech into utterances ([`captions`]) for the room's caption
+//! engine. Nothing here runs on an SFU shard.
 
 #![deny(missing_docs)]
 
+pub mod captions;
 pub mod ffmpeg;
 pub mod hls;
 pub mod mix;

@@ -7,6 +7,7 @@
 //! shard. Clips and report windows are mixed on threads of their own, so a ten-minute window does not
 //! hold up the live mix either.
 
+use crate::captions::{Captioner, Utterance};
 use crate::ffmpeg;
 use crate::hls::Hls;
 use crate::mix::{FRAME, MixError, Mixer};
@@ -118,6 +119,7 @@ enum Control {
     Hls,
     Rtmp(Option<RtmpTarget>),
     Whep(Option<(stoa_sfu::Sfu, stoa_sfu::RoomKey)>),
+    Captions(Option<tokio::sync::mpsc::Sender<Utterance>>),
     Child { generation: u64, event: ChildEvent },
     Stop,
 }
@@ -176,6 +178,7 @@ impl RoomEgress {
             hls_child: None,
             rtmp: None,
             whep: None,
+            captions: None,
             generation: 0,
             config: config.clone(),
             status: status_tx,
@@ -235,6 +238,12 @@ impl RoomEgress {
     /// listen; or stops (`None`).
     pub fn whep(&self, to: Option<(stoa_sfu::Sfu, stoa_sfu::RoomKey)>) -> Result<(), EgressError> {
         self.send(Control::Whep(to))
+    }
+
+    /// Starts cutting each speaker's speech into utterances for `to`, or stops (`None`). An utterance that
+    /// finds `to` full is dropped and counted, never waited for.
+    pub fn captions(&self, to: Option<tokio::sync::mpsc::Sender<Utterance>>) -> Result<(), EgressError> {
+        self.send(Control::Captions(to))
     }
 
     /// What the egress is doing; changes are announced on the receiver.
@@ -359,6 +368,8 @@ struct EgressThread {
     rtmp: Option<Rtmp>,
     /// Where the mix goes for WHEP players, and the stream's next sequence number.
     whep: Option<(stoa_sfu::Sfu, stoa_sfu::RoomKey, u64)>,
+    /// Each speaker's utterances, and where they go, while someone has captions on.
+    captions: Option<(Captioner, tokio::sync::mpsc::Sender<Utterance>)>,
     generation: u64,
     config: EgressConfig,
     status: watch::Sender<EgressStatus>,
@@ -437,15 +448,17 @@ impl EgressThread {
         let wanted = self.mixing();
         if wanted && self.mix.is_none() {
             match MixState::new() {
-                Ok(m) => {
-                    self.mix = Some(m);
-                    self.next_out = Some(now - DELAY);
-                }
+                Ok(m) => self.mix = Some(m),
                 Err(e) => tracing::error!(room = %self.room, error = %e, "cannot start the room's mix"),
             }
         } else if !wanted && self.mix.is_some() {
             self.mix = None;
+        }
+        // The timeline is read out, frame by frame, for the mix and for captions.
+        if self.mix.is_none() && self.captions.is_none() {
             self.next_out = None;
+        } else if self.next_out.is_none() {
+            self.next_out = Some(now - DELAY);
         }
         if let Some(mut next) = self.next_out {
             // A thread held up for more than a second skips ahead: the outputs get a gap, not a backlog.
@@ -481,6 +494,13 @@ impl EgressThread {
 
     fn mix_out(&mut self, frame: FrameIndex) {
         let present = self.live.remove(&frame).unwrap_or_default();
+        if let Some((captioner, to)) = &mut self.captions {
+            for u in captioner.frame(frame, &present) {
+                if to.try_send(u).is_err() {
+                    tracing::warn!(room = %self.room, "an utterance was dropped: the caption engine is behind");
+                }
+            }
+        }
         let Some(mix) = &mut self.mix else { return };
         let pcm = match mix.frame(frame, &present) {
             Ok(pcm) => pcm,
@@ -586,6 +606,7 @@ impl EgressThread {
             }
             Control::Child { generation, event } => self.child_event(generation, event),
             Control::Whep(to) => self.whep = to.map(|(sfu, key)| (sfu, key, 0)),
+            Control::Captions(to) => self.captions = to.map(|to| (Captioner::default(), to)),
             Control::Window { .. } | Control::Stop => {}
         }
     }
