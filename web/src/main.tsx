@@ -386,8 +386,18 @@ function RoomView({ id, me }: { id: string; me: Me }) {
       {/* With the chat open, the reactions move into its sheet, where a thumb reaches them. */}
       {!chatOpen && <ReactionBar client={client} s={s} />}
       {chatOpen && <ChatSheet client={client} s={s} onClose={() => setChatOpen(false)} onReport={(user) => setReporting({ user })} />}
+      {s.captions && (
+        <div class="captions" role="log" aria-live="polite" aria-label="Live captions">
+          {s.captionLines.length === 0
+            ? <p class="waiting">Captions appear here as people speak.</p>
+            : s.captionLines.map((l) => (
+              <p key={l.key}><strong>{stage.find((m) => m.user.id === l.speaker)?.user.display_name ?? 'Someone'}:</strong> {l.text}</p>
+            ))}
+        </div>
+      )}
       <div class="controls" role="toolbar" aria-label="Room controls">
         <button onClick={() => setChatOpen(!chatOpen)} aria-expanded={chatOpen}>Chat{s.chat.messages.length > 0 ? ` (${s.chat.messages.length})` : ''}</button>
+        {s.captionsAvailable && <button aria-pressed={s.captions} onClick={() => client.setCaptions(!s.captions)}>Captions</button>}
         <button onClick={() => { client.leave(); navigate('/'); }}>Leave quietly</button>
         {onStage && (s.muted
           ? <button class="primary" onClick={() => void client.setMuted(false)}>Unmute</button>

@@ -31,7 +31,21 @@ export interface RoomState {
   /// Each speaker's voice from their seat on the stage (spatial.ts): remembered per browser, on by default
   /// with headphones.
   spatial: boolean;
+  /// Whether this server can caption (from `joined`), whether captions are on, and the last lines.
+  captionsAvailable: boolean;
+  captions: boolean;
+  captionLines: CaptionLine[];
 }
+
+/// A line of live captions, as shown.
+export interface CaptionLine {
+  key: number;
+  speaker: UserId;
+  text: string;
+}
+
+/// Caption lines kept on screen.
+const CAPTION_LINES = 3;
 
 type Listener = (s: RoomState) => void;
 
@@ -40,6 +54,7 @@ export class RoomClient {
     phase: 'connecting', role: 'listener', muted: false, hands: [], handRaised: false, levels: new Map(), autoplayBlocked: false,
     chat: { mode: 'everyone', messages: [], slow_mode: false, silenced: false }, reactions: { counts: [], serial: 0 },
     spatial: storedSpatial() ?? false,
+    captionsAvailable: false, captions: false, captionLines: [],
   };
   private ws?: WebSocket;
   private pc?: RTCPeerConnection;
@@ -189,6 +204,12 @@ export class RoomClient {
     this.set({ autoplayBlocked: false });
   }
 
+  /// Turns live captions on or off for this connection (they are per connection: a rejoin asks again).
+  setCaptions(on: boolean) {
+    this.set({ captions: on, captionLines: on ? this.state.captionLines : [] });
+    this.send({ type: 'set_captions', on });
+  }
+
   /// Turns spatial audio on or off, and remembers the choice in this browser.
   async setSpatial(on: boolean) {
     storeSpatial(on);
@@ -221,7 +242,9 @@ export class RoomClient {
         this.retry = 0;
         this.iceServers = e.ice_servers.map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
         const me = e.room.stage.find((m) => m.user.id === e.you.id);
-        this.set({ phase: 'live', you: e.you, role: e.role, room: e.room, hands: e.hands, muted: me?.muted ?? false, notice: undefined, chat: e.chat });
+        this.set({ phase: 'live', you: e.you, role: e.role, room: e.room, hands: e.hands, muted: me?.muted ?? false, notice: undefined, chat: e.chat, captionsAvailable: e.captions });
+        // Captions are the connection's: a rejoin (a reconnect) asks for them again.
+        if (this.state.captions && e.captions) this.send({ type: 'set_captions', on: true });
         void this.startMedia();
         break;
       }
@@ -283,6 +306,10 @@ export class RoomClient {
           }, 2000);
           break;
         }
+        if (e.code === 'no_captions') {
+          this.set({ captions: false, captionsAvailable: false, notice: e.message });
+          break;
+        }
         this.set({ notice: e.message });
         break;
       case 'answer':
@@ -317,6 +344,10 @@ export class RoomClient {
         break;
       case 'reactions':
         this.set({ reactions: { counts: e.counts, serial: this.state.reactions.serial + 1 } });
+        break;
+      case 'caption':
+        if (!this.state.captions || e.text === '') break;
+        this.set({ captionLines: [...this.state.captionLines, { key: e.start_ms * 1000 + e.speaker, speaker: e.speaker, text: e.text }].slice(-CAPTION_LINES) });
         break;
       case 'pong':
         break;

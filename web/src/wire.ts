@@ -639,7 +639,11 @@ user_id: UserId, } | { "type": "mute",
 /**
  * Whom.
  */
-user_id: UserId, } | { "type": "set_muted", 
+user_id: UserId, } | { "type": "set_captions", 
+/**
+ * On or off.
+ */
+on: boolean, } | { "type": "set_muted", 
 /**
  * The new state.
  */
@@ -717,7 +721,11 @@ user_id: UserId, } | { "type": "mute",
 /**
  * Whom.
  */
-user_id: UserId, } | { "type": "set_muted", 
+user_id: UserId, } | { "type": "set_captions", 
+/**
+ * On or off.
+ */
+on: boolean, } | { "type": "set_muted", 
 /**
  * The new state.
  */
@@ -885,7 +893,11 @@ chat: ChatState,
  * What this connection may do, by the scopes of the token it joined with, so that a client hides
  * what it cannot use. A password's session may do everything.
  */
-may: Grant, } | { "type": "stage_changed", 
+may: Grant, 
+/**
+ * Whether live captions can be turned on here (`set_captions`): the server has a caption engine.
+ */
+captions: boolean, } | { "type": "stage_changed", 
 /**
  * The whole stage, moderators first.
  */
@@ -1002,7 +1014,28 @@ code: string,
 /**
  * A sentence a user can act on.
  */
-message: string, } | { "type": "pong" } | { "type": "answer", 
+message: string, } | { "type": "caption", 
+/**
+ * Who said it.
+ */
+speaker: UserId, 
+/**
+ * The words.
+ */
+text: string, 
+/**
+ * When they started saying it (milliseconds since 1970, as near as the server can tell).
+ */
+start_ms: number, 
+/**
+ * When they stopped.
+ */
+end_ms: number, 
+/**
+ * Whether the line is final. Lines are final today; a later engine may send a line as it grows,
+ * then again with `final: true`.
+ */
+final: boolean, } | { "type": "pong" } | { "type": "answer", 
 /**
  * The SDP.
  */

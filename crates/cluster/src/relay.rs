@@ -478,6 +478,7 @@ impl RemoteRoom {
             | RoomInput::Relations { .. }
             | RoomInput::NodeLost { .. }
             | RoomInput::RecordingStopped { .. }
+            | RoomInput::Caption { .. }
             | RoomInput::HandOver => {}
         }
     }

@@ -176,7 +176,11 @@ mod tests {
                 let pcm: Vec<i16> = (0..960)
                     .map(|_| {
                         t += 1;
-                        if tone { ((t as f64 * 440.0 * std::f64::consts::TAU / 48_000.0).sin() * 8000.0) as i16 } else { 0 }
+                        if tone {
+                            ((t as f64 * 440.0 * std::f64::consts::TAU / 48_000.0).sin() * 8000.0) as i16
+                        } else {
+                            0
+                        }
                     })
                     .collect();
                 let mut out = vec![0u8; 1275];

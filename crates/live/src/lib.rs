@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+pub mod captions;
 pub mod clock;
 pub mod limits;
 pub mod live;

@@ -62,7 +62,7 @@ impl ClientCommand {
     pub fn needs(&self, actor: UserId) -> Needs {
         use ClientCommand as C;
         match self {
-            C::Ping | C::Leave | C::Offer { .. } | C::Candidate { .. } => Needs::Nothing,
+            C::Ping | C::Leave | C::Offer { .. } | C::Candidate { .. } | C::SetCaptions { .. } => Needs::Nothing,
             C::RaiseHand | C::LowerHand | C::AcceptInvite | C::DeclineInvite | C::SetMuted { .. } => Needs::Speak,
             C::MoveToAudience { user_id } if *user_id == actor => Needs::Speak,
             C::MoveToAudience { .. }
@@ -131,6 +131,14 @@ pub enum ClientCommand {
     Mute {
         /// Whom.
         user_id: UserId,
+    },
+    /// Turns live captions on or off for this connection. With them on, each line a speaker says comes as
+    /// a `caption` event; with them off (the default) the connection is sent none, and a room where nobody
+    /// has them on transcribes nothing. A server without a caption engine answers with an `error`
+    /// (`code: "no_captions"`).
+    SetCaptions {
+        /// On or off.
+        on: bool,
     },
     /// A person on stage mutes or unmutes their own microphone.
     SetMuted {
@@ -320,6 +328,9 @@ pub enum ServerEvent {
         /// what it cannot use. A password's session may do everything.
         #[serde(default)]
         may: Grant,
+        /// Whether live captions can be turned on here (`set_captions`): the server has a caption engine.
+        #[serde(default)]
+        captions: bool,
     },
     /// The stage changed: someone came on or left, changed role, or was muted or unmuted.
     StageChanged {
@@ -453,6 +464,22 @@ pub enum ServerEvent {
         code: String,
         /// A sentence a user can act on.
         message: String,
+    },
+    /// A line of live captions, for a connection that turned them on (`set_captions`): what one speaker
+    /// said between two pauses, as the server's caption engine heard it.
+    Caption {
+        /// Who said it.
+        speaker: UserId,
+        /// The words.
+        text: String,
+        /// When they started saying it (milliseconds since 1970, as near as the server can tell).
+        start_ms: u64,
+        /// When they stopped.
+        end_ms: u64,
+        /// Whether the line is final. Lines are final today; a later engine may send a line as it grows,
+        /// then again with `final: true`.
+        #[serde(rename = "final")]
+        is_final: bool,
     },
     /// The answer to `ping`.
     Pong,

@@ -402,6 +402,7 @@ impl Room {
                 ice_servers: Vec::new(),
                 chat: self.chat_state(user_id),
                 may: grant,
+                captions: false,
             },
         ));
         if role == Role::Listener && self.hosts.contains(&user_id) {
@@ -693,8 +694,8 @@ impl Room {
                 self.set_outputs(actor, recording, clips, listen_link)?
             }
             ClientCommand::React { reaction } => self.react(now, actor, reaction)?,
-            // Media signaling is not a room rule: the glue routes it to the media plane before it gets here.
-            ClientCommand::Offer { .. } | ClientCommand::Candidate { .. } => {}
+            // Media signaling and captions are not room rules: the glue takes them before they get here.
+            ClientCommand::Offer { .. } | ClientCommand::Candidate { .. } | ClientCommand::SetCaptions { .. } => {}
         }
         Ok(())
     }

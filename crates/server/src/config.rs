@@ -89,6 +89,13 @@ pub struct ServerConfig {
     /// The ffmpeg that makes the listen link's AAC and the RTMP restreams; checked at start, and both are
     /// refused (with a clear error) without one. Replays and clips need nothing but Stoa.
     pub ffmpeg: PathBuf,
+    /// An OpenAI-compatible transcription endpoint (`…/v1/audio/transcriptions`) for live captions; none
+    /// by default, and then captions are off.
+    pub captions_url: Option<String>,
+    /// The model the caption engine is asked for.
+    pub captions_model: String,
+    /// A bearer key for the caption engine, if it wants one.
+    pub captions_key: Option<String>,
     /// For tests of fault isolation only: see `stoa_sfu::SfuConfig::fault_injection`.
     #[doc(hidden)]
     pub media_fault_injection: bool,
@@ -130,6 +137,9 @@ impl Default for ServerConfig {
             media_fault_injection: false,
             ffmpeg: PathBuf::from("ffmpeg"),
             webhook_timeout: Duration::from_secs(10),
+            captions_url: None,
+            captions_model: "whisper-1".into(),
+            captions_key: None,
             push_origins: Vec::new(),
             webhook_origins: Vec::new(),
             // About 2,000 hours of replays at 24 kbit/s, and 200 hours for one host.

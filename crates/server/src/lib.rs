@@ -217,6 +217,9 @@ pub enum StartError {
     /// No certificate could be had from the ACME CA.
     #[error("cannot get a certificate: {0}")]
     Acme(#[from] acme::AcmeError),
+    /// A setting cannot be used as given.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A server that is running.
@@ -416,12 +419,26 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     recordings::close_unfinished(store.as_ref(), &recordings, cluster.is_some()).await?;
     routes::avatars::import_files(store.as_ref(), &config.data).await?;
     let egress = Arc::new(stoa_egress::EgressConfig::new(ffmpeg, 64));
+    let captions = match &config.captions_url {
+        Some(url) => {
+            let engine =
+                stoa_live::captions::CaptionEngine::new(url, &config.captions_model, config.captions_key.clone())
+                    .map_err(StartError::Config)?;
+            tracing::info!(%url, "live captions are available, from the engine at this URL");
+            Some(Arc::new(engine))
+        }
+        None => {
+            tracing::info!("no caption engine (--captions-url): live captions are off");
+            None
+        }
+    };
     // What only some routes hold, made once here: WHIP and WHEP sessions, and the avatars' decoding pool.
     let private = routes::Private { http_peers: Arc::default(), avatar_pool: routes::avatars::pool() };
     let tls_stats = https.is_some().then(|| Arc::new(tls::TlsStats::default()));
     let pools = vec![("windows", egress.windows.clone()), ("avatars", private.avatar_pool.clone())];
     let state = AppState(Arc::new(AppStateInner {
         egress,
+        captions,
         webhooks: webhooks::start(
             store.clone(),
             outbound::Outbound::new(outbound::client_builder, &config.webhook_origins),

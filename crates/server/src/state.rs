@@ -51,6 +51,8 @@ pub struct AppStateInner {
     pub admin_tail: Arc<community::AdminTail>,
     /// What rooms' egress threads take: the ffmpeg found at start, if any.
     pub egress: Arc<stoa_egress::EgressConfig>,
+    /// Where live captions come from, if this server has an engine (`--captions-url`).
+    pub captions: Option<Arc<stoa_live::captions::CaptionEngine>>,
     /// Where events for webhooks are emitted.
     pub webhooks: webhooks::WebhookSender,
     /// The cluster this node is in, if any.
@@ -81,6 +83,7 @@ impl AppState {
             webhooks: self.webhooks.clone(),
             public_url: self.public_url.clone(),
             routing: self.routing.clone(),
+            captions: self.captions.clone(),
         }
     }
 

@@ -151,6 +151,18 @@ pub struct ServeArgs {
     /// one, both are off and say so [default: ffmpeg, from the PATH].
     #[arg(long, env = "STOA_FFMPEG", value_name = "PATH")]
     pub ffmpeg: Option<PathBuf>,
+    /// Live captions: an OpenAI-compatible transcription endpoint each speaker's speech is sent to, e.g.
+    /// http://gpu-box:8000/v1/audio/transcriptions (whisper.cpp's server, a faster-whisper server, a hosted
+    /// service) [default: none; captions are off].
+    #[arg(long, env = "STOA_CAPTIONS_URL", value_name = "URL")]
+    pub captions_url: Option<String>,
+    /// The model the caption engine is asked for [default: whisper-1].
+    #[arg(long, env = "STOA_CAPTIONS_MODEL", value_name = "NAME")]
+    pub captions_model: Option<String>,
+    /// A bearer key for the caption engine; better given in the environment or the file than here
+    /// [default: none].
+    #[arg(long, env = "STOA_CAPTIONS_KEY", value_name = "KEY", hide_env_values = true)]
+    pub captions_key: Option<String>,
     /// A reverse proxy (an address or a CIDR block, e.g. 10.0.0.0/8) whose X-Forwarded-For or Forwarded
     /// header names the client, for rate limits and logs; repeat it for several. From any other address
     /// those headers are ignored [default: none].
@@ -252,6 +264,9 @@ struct FileConfig {
     restream_hosts: Option<Vec<String>>,
     push_contact: Option<String>,
     ffmpeg: Option<PathBuf>,
+    captions_url: Option<String>,
+    captions_model: Option<String>,
+    captions_key: Option<String>,
     trusted_proxies: Option<Vec<String>>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -460,6 +475,9 @@ impl ServeArgs {
         Ok(ServerConfig {
             cluster,
             ffmpeg: self.ffmpeg.clone().or(file.ffmpeg).unwrap_or(d.ffmpeg),
+            captions_url: self.captions_url.clone().or(file.captions_url),
+            captions_model: self.captions_model.clone().or(file.captions_model).unwrap_or(d.captions_model),
+            captions_key: self.captions_key.clone().or(file.captions_key),
             webhook_timeout: d.webhook_timeout,
             push_origins,
             webhook_origins,

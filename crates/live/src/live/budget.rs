@@ -80,7 +80,12 @@ impl CommandBudget {
         self.toggles.refill(now);
         let toggle = matches!(
             command,
-            Some(ClientCommand::RaiseHand | ClientCommand::LowerHand | ClientCommand::SetMuted { .. })
+            Some(
+                ClientCommand::RaiseHand
+                    | ClientCommand::LowerHand
+                    | ClientCommand::SetMuted { .. }
+                    | ClientCommand::SetCaptions { .. }
+            )
         );
         let within = self.all.tokens >= 1.0 && (!toggle || self.toggles.tokens >= 1.0);
         if within {

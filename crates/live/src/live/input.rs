@@ -171,6 +171,17 @@ pub enum RoomInput {
         /// What.
         request: RoomRequest,
     },
+    /// A line of captions, back from the caption engine.
+    Caption {
+        /// Whose packets it was heard in.
+        source: stoa_sfu::SourceId,
+        /// The words.
+        text: String,
+        /// When it was said, in milliseconds since 1970.
+        start_ms: u64,
+        /// When it ended.
+        end_ms: u64,
+    },
     /// The server is stopping to restart: everyone is told, and the room lives on in the store.
     Restarting {
         /// The delay suggested to clients.

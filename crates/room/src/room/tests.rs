@@ -294,7 +294,9 @@ fn short(ev: &ServerEvent) -> String {
             "outputs recording={} clips={} listen_link={}",
             outputs.recording, outputs.clips, outputs.listen_link
         ),
-        ServerEvent::Answer { .. } | ServerEvent::Slots { .. } => unreachable!("the room emits no media events"),
+        ServerEvent::Answer { .. } | ServerEvent::Slots { .. } | ServerEvent::Caption { .. } => {
+            unreachable!("the room emits no media events")
+        }
         ServerEvent::Joined { .. } | ServerEvent::Error { .. } => unreachable!(),
         ServerEvent::ServerRestarting { .. } => unreachable!("the server, not the room, says it restarts"),
     }

@@ -9,6 +9,7 @@ mod backup;
 mod bench;
 mod bot;
 mod browser;
+mod captions;
 mod cli;
 mod cluster;
 mod common;

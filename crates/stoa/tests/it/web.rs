@@ -49,6 +49,13 @@ fn spatial_audio_puts_two_speakers_on_either_side_and_off_plays_both_ears_alike(
     run_browser_script("spatial.mjs");
 }
 
+/// Issue 33 §1: a bot's espeak-ng sentence, heard by pocketsphinx behind the OpenAI-compatible interface,
+/// shows in the room's captions under the speaker's name once the listener turns them on.
+#[test]
+fn captions_turned_on_show_what_the_speaker_says_under_their_name() {
+    run_browser_script("captions.mjs");
+}
+
 #[test]
 fn a_refused_microphone_is_explained_and_blocked_autoplay_gets_tap_to_listen() {
     run_browser_script("edges.mjs");

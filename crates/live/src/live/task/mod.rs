@@ -19,6 +19,7 @@ use stoa_sfu::{PeerId, RoomKey, Sfu, SfuEvent, SourceId};
 use stoa_store::Store;
 use tokio::sync::{broadcast, mpsc, watch};
 
+mod captions;
 mod media;
 
 /// Events from the media plane: answers, slot changes. Slot changes are rate-limited by the slot mapper's
@@ -72,6 +73,8 @@ pub struct RoomSettings {
     pub public_url: Arc<str>,
     /// How the room reaches other nodes' connections, and tells them of itself.
     pub routing: Routing,
+    /// Where live captions come from, if this server has an engine.
+    pub captions: Option<Arc<crate::captions::CaptionEngine>>,
 }
 
 /// Starts the task of a new room, registers it in the directory, and returns its handle.
@@ -171,6 +174,7 @@ pub fn spawn_room(
         route,
         remote_nodes: HashMap::new(),
         handed_over: false,
+        captions: captions::Captions::new(settings.captions),
     };
     tokio::spawn(task.run(rx, media_rx));
     handle
@@ -242,6 +246,8 @@ struct RoomTask {
     webhooks: crate::webhooks::WebhookSender,
     /// The moderator who last changed the outputs: who turned the replay on.
     outputs_actor: Option<UserId>,
+    /// Who has captions on, and the engine.
+    captions: captions::Captions,
 }
 
 impl RoomTask {
@@ -300,6 +306,7 @@ impl RoomTask {
                 self.broadcast_text(encode(&ServerEvent::ServerRestarting { retry_after_ms: 500 }));
                 self.handed_over = true;
             }
+            RoomInput::Caption { source, text, start_ms, end_ms } => self.caption(source, text, start_ms, end_ms),
             RoomInput::Restarting { retry_after_ms } => {
                 self.broadcast_text(encode(&ServerEvent::ServerRestarting { retry_after_ms }));
             }
@@ -339,6 +346,7 @@ impl RoomTask {
                 ClientCommand::Offer { sdp } => self.offer(conn, sdp),
                 // ICE-lite: the server learns the client's address from its checks; candidates are not needed.
                 ClientCommand::Candidate { .. } => {}
+                ClientCommand::SetCaptions { on } => self.set_captions(conn, on),
                 _ => self.room.command(now, conn, message),
             },
             RoomRequest::Disconnected { conn } => self.drop_conn(conn),
@@ -493,6 +501,7 @@ impl RoomTask {
     /// Takes a connection out of the sinks (and its node's count).
     fn forget_conn(&mut self, conn: ConnId) -> Option<Sink> {
         let sink = self.conns.remove(&conn)?;
+        self.set_captions(conn, false);
         if let Sink::Node(node) = &sink
             && let Some(n) = self.remote_nodes.get_mut(node)
         {
@@ -559,6 +568,9 @@ impl RoomTask {
                     // Each participant's own TURN credentials, made as they join.
                     if let (ServerEvent::Joined { you, ice_servers, .. }, Some(turn)) = (&mut event, &self.turn) {
                         ice_servers.push(turn.ice_server(you.id, std::time::SystemTime::now()));
+                    }
+                    if let ServerEvent::Joined { captions, .. } = &mut event {
+                        *captions = self.captions.available();
                     }
                     self.send(conn, &event)
                 }

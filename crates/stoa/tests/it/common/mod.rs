@@ -221,6 +221,11 @@ impl Bot {
         }
     }
 
+    /// The events that came and were not waited for, without waiting.
+    pub fn events_so_far(&mut self) -> Vec<ServerEvent> {
+        std::iter::from_fn(|| self.events.try_recv().ok()).collect()
+    }
+
     /// Everything this bot heard so far, each packet's speaker resolved from its source number.
     pub fn heard(&self) -> Vec<Heard> {
         let sources = self.sources.lock().unwrap().clone();

@@ -1,0 +1,100 @@
+// Live captions in the web client (issue 33 §1), in real Chromium: `stoa serve --captions-url` points at
+// Debian's pocketsphinx behind an OpenAI-compatible interface (tests/captions/transcribe.py); a `stoa bot
+// speak` speaker says an espeak-ng sentence on the host's stage, again and again; the host turns Captions on
+// and reads the sentence, under the speaker's name, in the captions region (aria-live), at phone size.
+//
+// Usage: node captions.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
+import { execFileSync, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { axeClean, launch, startServer, wav } from './lib.mjs';
+
+const OUT = process.env.OUT ?? 'screenshots';
+mkdirSync(OUT, { recursive: true });
+const work = mkdtempSync(join(tmpdir(), 'stoa-captions-'));
+const step = (s) => process.stderr.write(`captions: ${s}\n`);
+const SAID = 'green square blue triangle';
+
+// The caption engine, and where it listens.
+const engine = spawn('/usr/bin/python3', [join(process.cwd(), '../captions/transcribe.py'), '--vocabulary', 'shapes'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const engineUrl = await new Promise((resolve, reject) => {
+  createInterface({ input: engine.stdout }).once('line', (l) => resolve(`${l.split(' ').at(-1)}/v1/audio/transcriptions`));
+  engine.on('exit', (c) => reject(new Error(`the transcription server exited (${c})`)));
+});
+const { server, bootstrap, base } = await startServer(work, ['--captions-url', engineUrl]);
+step(`server at ${base}, captions from ${engineUrl}`);
+
+// The sentence as espeak-ng says it, then a second of silence: the pause that ends each line.
+const said = join(work, 'said.wav');
+execFileSync('espeak-ng', ['-v', 'en-us', '-w', join(work, 'raw.wav'), SAID]);
+execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', join(work, 'raw.wav'), '-af', 'apad=pad_dur=1', '-ar', '48000', said]);
+
+let browser;
+let page;
+let bot;
+try {
+  browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${wav(join(work, 'silence.wav'), 0)}`, '--autoplay-policy=no-user-gesture-required']);
+  page = await (await browser.newContext({ viewport: { width: 390, height: 844 }, bypassCSP: true })).newPage();
+  page.on('pageerror', (e) => process.stderr.write(`[page error] ${e.message}\n`));
+  await page.goto(bootstrap);
+  await page.getByLabel('Username').fill('host');
+  await page.getByLabel('Display name').fill('Hana Host');
+  await page.getByLabel('Password').fill('host-password');
+  await page.getByRole('button', { name: 'Sign up', exact: true }).click();
+  await page.getByRole('heading', { name: 'Hallway' }).waitFor();
+  await page.getByRole('button', { name: 'Start a room', exact: true }).click();
+  await page.getByLabel('Title').fill('Shapes');
+  await page.getByRole('button', { name: "Let's go", exact: true }).click();
+  await page.getByRole('heading', { name: 'Shapes' }).waitFor();
+  const room = new URL(page.url()).pathname.split('/').at(-1);
+
+  const invite = await (await page.context().request.post(`${base}/api/v1/invites`, { headers: { origin: base } })).json();
+  const signed = await fetch(`${base}/api/v1/auth/signup`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ invite: invite.code, username: 'sam', display_name: 'Sam Speaker', password: 'sam-password' }),
+  });
+  assert.equal(signed.status, 201);
+  const { token } = await signed.json();
+  bot = spawn(process.env.STOA_BIN, ['bot', 'speak', '--server', base, '--token', token, '--room', room, '--file', said, '--loop'],
+    { stdio: ['ignore', 'ignore', 'inherit'] });
+  const hands = page.getByRole('region', { name: 'Raised hands' });
+  await hands.getByText('Sam Speaker').waitFor({ timeout: 20000 });
+  await hands.getByRole('button', { name: 'Invite to speak', exact: true }).click();
+  await page.getByRole('region', { name: 'On stage' }).getByText('Sam Speaker').waitFor({ timeout: 20000 });
+  step('Sam is on stage, speaking');
+
+  const captions = page.getByRole('log', { name: 'Live captions' });
+  assert.equal(await captions.count(), 0, 'no captions until asked for');
+  await page.getByRole('button', { name: 'Captions', exact: true }).click();
+  await captions.waitFor();
+  // The bot was mid-sentence when it came on stage: the first line may be the sentence's end. A whole one
+  // follows (the engine may miss a word of it).
+  await captions.getByText(/green square blue|square blue triangle/).first().waitFor({ timeout: 20000 });
+  const text = await captions.innerText();
+  step(`captions show: ${JSON.stringify(text)}`);
+  assert.match(text, /Sam Speaker:/, 'the line names its speaker');
+  assert.equal(await page.getByRole('button', { name: 'Captions', exact: true }).getAttribute('aria-pressed'), 'true');
+  await page.screenshot({ path: join(OUT, 'captions-phone.png') });
+  await axeClean(page, 'room with captions', step);
+
+  await page.getByRole('button', { name: 'Captions', exact: true }).click();
+  await captions.waitFor({ state: 'detached' });
+  step('captions off: the region is gone');
+  console.log('captions: 1 passed, 0 failed');
+} catch (err) {
+  if (page) {
+    await page.screenshot({ path: join(OUT, 'failure-captions.png'), fullPage: true }).catch(() => undefined);
+    process.stderr.write(`--- page at ${page.url()}:\n${await page.evaluate(() => document.body.innerText).catch(() => '?')}\n`);
+  }
+  throw err;
+} finally {
+  bot?.kill();
+  await browser?.close().catch(() => undefined);
+  server.kill();
+  engine.kill();
+  rmSync(work, { recursive: true, force: true });
+}
