@@ -154,8 +154,8 @@ export function RecordingPage({ id, signIn }: { id: string; signIn?: preact.JSX.
 /// The moderators' switches for what the room's mix goes to.
 export function OutputsDialog({ client, room, onClose, onRestream }: { client: RoomClient; room: RoomInfo; onClose: () => void; onRestream: () => void }) {
   const o = room.outputs;
-  const set = (change: { recording?: boolean; clips?: boolean; listen_link?: boolean }) =>
-    client.send({ type: 'set_outputs', recording: change.recording ?? null, clips: change.clips ?? null, listen_link: change.listen_link ?? null });
+  const set = (change: { recording?: boolean; clips?: boolean; listen_link?: boolean; captions?: boolean }) =>
+    client.send({ type: 'set_outputs', recording: change.recording ?? null, clips: change.clips ?? null, listen_link: change.listen_link ?? null, captions: change.captions ?? null });
   return (
     <Modal title="Recording and sharing" onClose={onClose}>
       <label class="check"><input type="checkbox" checked={o.recording} onChange={(e) => set({ recording: (e.target as HTMLInputElement).checked })} /> Record a replay <span class="muted">(everyone in the room sees that it is recorded; it is kept on your profile)</span></label>
@@ -164,6 +164,9 @@ export function OutputsDialog({ client, room, onClose, onRestream }: { client: R
         <label class="check"><input type="checkbox" checked={o.listen_link} onChange={(e) => set({ listen_link: (e.target as HTMLInputElement).checked })} /> Public listen link <span class="muted">(anyone can listen at /listen/{room.id}, without an account; a full room offers it)</span></label>
       )}
       {o.listen_link && <p><Link href={`/listen/${room.id}`}>{`${location.origin}/listen/${room.id}`}</Link></p>}
+      {client.state.captionsAvailable && (
+        <label class="check"><input type="checkbox" checked={o.captions} onChange={(e) => set({ captions: (e.target as HTMLInputElement).checked })} /> Allow live captions <span class="muted">(each person chooses whether to see them)</span></label>
+      )}
       <div class="actions">
         <button onClick={onRestream}>Restream to YouTube, Twitch…</button>
         <button class="primary" onClick={onClose}>Done</button>

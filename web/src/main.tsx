@@ -397,7 +397,7 @@ function RoomView({ id, me }: { id: string; me: Me }) {
       )}
       <div class="controls" role="toolbar" aria-label="Room controls">
         <button onClick={() => setChatOpen(!chatOpen)} aria-expanded={chatOpen}>Chat{s.chat.messages.length > 0 ? ` (${s.chat.messages.length})` : ''}</button>
-        {s.captionsAvailable && <button aria-pressed={s.captions} onClick={() => client.setCaptions(!s.captions)}>Captions</button>}
+        {s.captionsAvailable && room?.outputs.captions && <button aria-pressed={s.captions} onClick={() => client.setCaptions(!s.captions)}>Captions</button>}
         <button onClick={() => { client.leave(); navigate('/'); }}>Leave quietly</button>
         {onStage && (s.muted
           ? <button class="primary" onClick={() => void client.setMuted(false)}>Unmute</button>

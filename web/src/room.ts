@@ -264,6 +264,8 @@ export class RoomClient {
         break;
       case 'outputs_changed':
         if (this.state.room) this.set({ room: { ...this.state.room, outputs: e.outputs } });
+        // The moderators turned captions off: they stop for everyone.
+        if (!e.outputs.captions && this.state.captions) this.set({ captions: false, captionLines: [] });
         break;
       case 'recording_stopped':
       case 'restream_stopped':
@@ -306,8 +308,8 @@ export class RoomClient {
           }, 2000);
           break;
         }
-        if (e.code === 'no_captions') {
-          this.set({ captions: false, captionsAvailable: false, notice: e.message });
+        if (e.code === 'no_captions' || e.code === 'captions_off') {
+          this.set({ captions: false, captionsAvailable: e.code === 'captions_off', notice: e.message });
           break;
         }
         this.set({ notice: e.message });

@@ -321,7 +321,12 @@ listen_link: boolean,
  * The room's mix goes out to an RTMP server (YouTube, Twitch...), as a moderator set it through
  * `POST /rooms/{id}/restream`; everyone in the room is shown it.
  */
-restream: boolean, };
+restream: boolean, 
+/**
+ * Live captions may be turned on (on the server's caption engine, if it has one). On unless the
+ * room's moderators turn them off.
+ */
+captions: boolean, };
 
 export type RecordingKind = "replay" | "clip" | "report";
 
@@ -691,7 +696,11 @@ clips: boolean | null,
 /**
  * The public listen link.
  */
-listen_link: boolean | null, } | { "type": "react", 
+listen_link: boolean | null, 
+/**
+ * Whether live captions may be turned on; off stops them for everyone in the room at once.
+ */
+captions: boolean | null, } | { "type": "react", 
 /**
  * Which.
  */
@@ -773,7 +782,11 @@ clips: boolean | null,
 /**
  * The public listen link.
  */
-listen_link: boolean | null, } | { "type": "react", 
+listen_link: boolean | null, 
+/**
+ * Whether live captions may be turned on; off stops them for everyone in the room at once.
+ */
+captions: boolean | null, } | { "type": "react", 
 /**
  * Which.
  */

@@ -120,6 +120,7 @@ enum Control {
     Rtmp(Option<RtmpTarget>),
     Whep(Option<(stoa_sfu::Sfu, stoa_sfu::RoomKey)>),
     Captions(Option<tokio::sync::mpsc::Sender<Utterance>>),
+    Quiet(SourceId),
     Child { generation: u64, event: ChildEvent },
     Stop,
 }
@@ -244,6 +245,11 @@ impl RoomEgress {
     /// finds `to` full is dropped and counted, never waited for.
     pub fn captions(&self, to: Option<tokio::sync::mpsc::Sender<Utterance>>) -> Result<(), EgressError> {
         self.send(Control::Captions(to))
+    }
+
+    /// A speaker may no longer be heard: their unfinished utterance is dropped, not transcribed.
+    pub fn quiet(&self, source: SourceId) -> Result<(), EgressError> {
+        self.send(Control::Quiet(source))
     }
 
     /// What the egress is doing; changes are announced on the receiver.
@@ -607,6 +613,7 @@ impl EgressThread {
             Control::Child { generation, event } => self.child_event(generation, event),
             Control::Whep(to) => self.whep = to.map(|(sfu, key)| (sfu, key, 0)),
             Control::Captions(to) => self.captions = to.map(|to| (Captioner::default(), to)),
+            Control::Quiet(source) => self.captions.iter_mut().for_each(|(c, _)| c.drop_source(source)),
             Control::Window { .. } | Control::Stop => {}
         }
     }

@@ -227,8 +227,8 @@ pub struct CreateRoomRequest {
     pub club: Option<String>,
 }
 
-/// What a room's mix goes to, as its moderators set it. Everyone in the room sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema, TS)]
+/// What a room's audio goes to beyond the room, as its moderators set it. Everyone in the room sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct RoomOutputs {
     /// A replay is being recorded (everyone in the room is shown a badge).
     #[serde(default)]
@@ -244,6 +244,21 @@ pub struct RoomOutputs {
     /// `POST /rooms/{id}/restream`; everyone in the room is shown it.
     #[serde(default)]
     pub restream: bool,
+    /// Live captions may be turned on (on the server's caption engine, if it has one). On unless the
+    /// room's moderators turn them off.
+    #[serde(default = "on")]
+    pub captions: bool,
+}
+
+fn on() -> bool {
+    true
+}
+
+impl Default for RoomOutputs {
+    /// Everything off, but captions allowed.
+    fn default() -> Self {
+        RoomOutputs { recording: false, clips: false, listen_link: false, restream: false, captions: true }
+    }
 }
 
 /// One person on a room's stage.

@@ -192,7 +192,7 @@ pub enum ClientCommand {
         /// The new mode.
         mode: ChatMode,
     },
-    /// Moderator: change what the room's mix goes to; each field given is set, each absent one kept.
+    /// Moderator: change what the room's audio goes to; each field given is set, each absent one kept.
     /// The listen link is for open rooms only.
     SetOutputs {
         /// Record a replay.
@@ -204,6 +204,9 @@ pub enum ClientCommand {
         /// The public listen link.
         #[serde(default)]
         listen_link: Option<bool>,
+        /// Whether live captions may be turned on; off stops them for everyone in the room at once.
+        #[serde(default)]
+        captions: Option<bool>,
     },
     /// A reaction. Reactions are counted and sent to everyone twice a second as totals, never one by one;
     /// at most 5 per person in each half second count.

@@ -690,8 +690,8 @@ impl Room {
             ClientCommand::DeleteChat { message_id } => self.delete_chat(actor, message_id)?,
             ClientCommand::SilenceChat { user_id, silenced } => self.silence_chat(actor, user_id, silenced)?,
             ClientCommand::SetChatMode { mode } => self.set_chat_mode(actor, mode)?,
-            ClientCommand::SetOutputs { recording, clips, listen_link } => {
-                self.set_outputs(actor, recording, clips, listen_link)?
+            ClientCommand::SetOutputs { recording, clips, listen_link, captions } => {
+                self.set_outputs(actor, [recording, clips, listen_link, captions])?
             }
             ClientCommand::React { reaction } => self.react(now, actor, reaction)?,
             // Media signaling and captions are not room rules: the glue takes them before they get here.

@@ -20,13 +20,10 @@ impl Room {
         self.version += 1;
     }
 
-    pub(super) fn set_outputs(
-        &mut self,
-        actor: UserId,
-        recording: Option<bool>,
-        clips: Option<bool>,
-        listen_link: Option<bool>,
-    ) -> Result<(), CommandError> {
+    /// A moderator sets the replay, clips, the listen link and whether captions are allowed (each `None`
+    /// kept).
+    pub(super) fn set_outputs(&mut self, actor: UserId, asked: [Option<bool>; 4]) -> Result<(), CommandError> {
+        let [recording, clips, listen_link, captions] = asked;
         self.require_moderator(actor)?;
         if listen_link == Some(true) && self.visibility != Visibility::Open {
             return Err(CommandError::ListenLinkOpenOnly);
@@ -37,6 +34,7 @@ impl Room {
             clips: clips.unwrap_or(before.clips),
             listen_link: listen_link.unwrap_or(before.listen_link),
             restream: before.restream,
+            captions: captions.unwrap_or(before.captions),
         };
         if after == before {
             return Ok(());
@@ -48,6 +46,7 @@ impl Room {
             ("recording", before.recording, after.recording),
             ("clips", before.clips, after.clips),
             ("listen_link", before.listen_link, after.listen_link),
+            ("captions", before.captions, after.captions),
         ];
         let detail: Vec<String> =
             changes.iter().filter(|(_, b, a)| b != a).map(|(name, _, a)| format!("{name} {}", on(*a))).collect();

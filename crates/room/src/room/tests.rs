@@ -170,6 +170,7 @@ fn serde_json_free_parse(cmd: &str, target: Option<UserId>, rest: &[&str]) -> Cl
                 recording: get("recording"),
                 clips: get("clips"),
                 listen_link: get("listen_link"),
+                captions: get("captions"),
             }
         }
         "leave" => ClientCommand::Leave,
@@ -1687,7 +1688,7 @@ fn every_command(other: UserId) -> Vec<ClientCommand> {
         ClientCommand::DeleteChat { message_id: 1 },
         ClientCommand::SilenceChat { user_id: other, silenced: true },
         ClientCommand::SetChatMode { mode: ChatMode::Off },
-        ClientCommand::SetOutputs { recording: Some(true), clips: None, listen_link: None },
+        ClientCommand::SetOutputs { recording: Some(true), clips: None, listen_link: None, captions: None },
         ClientCommand::React { reaction: Reaction::Clap },
         ClientCommand::EndRoom,
     ]

@@ -308,7 +308,12 @@ impl Speaker {
                 let due = at.lock().unwrap_or_else(|e| e.into_inner()).is_some_and(|t| Instant::now() >= t);
                 if due {
                     *at.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                    let record = ClientCommand::SetOutputs { recording: Some(true), clips: None, listen_link: None };
+                    let record = ClientCommand::SetOutputs {
+                        recording: Some(true),
+                        clips: None,
+                        listen_link: None,
+                        captions: None,
+                    };
                     let _ = s.command(record).await;
                 }
             }

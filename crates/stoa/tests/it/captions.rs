@@ -38,15 +38,19 @@ impl Drop for Engine {
     }
 }
 
-/// `text` as espeak-ng says it, then a second of silence (the pause that ends an utterance), as 20 ms Opus
+/// `text` as espeak-ng says it, then `pause` seconds of silence (a second ends an utterance), as 20 ms Opus
 /// frames: a bot sending them in a loop says it again and again.
-fn spoken(text: &str, dir: &Path) -> Vec<audio::Frame> {
+fn spoken_with(text: &str, pause: f32, dir: &Path) -> Vec<audio::Frame> {
     let wav = dir.join("said.wav");
     let status = Command::new("espeak-ng").args(["-v", "en-us", "-w"]).arg(&wav).arg(text).status();
     assert!(status.is_ok_and(|s| s.success()), "espeak-ng speaks (scripts/test installs it)");
     let mut pcm = audio::load_wav(&wav).unwrap();
-    pcm.extend(std::iter::repeat_n(0, 48_000));
+    pcm.extend(std::iter::repeat_n(0, (48_000.0 * pause) as usize));
     audio::encode(&pcm).unwrap()
+}
+
+fn spoken(text: &str, dir: &Path) -> Vec<audio::Frame> {
+    spoken_with(text, 1.0, dir)
 }
 
 const SAID: &str = "green square blue triangle";
@@ -104,4 +108,70 @@ async fn without_an_engine_asking_for_captions_gets_a_clear_error() {
     bot.command(ClientCommand::SetCaptions { on: true });
     let error = bot.expect("error", |e| matches!(e, ServerEvent::Error { .. })).await;
     assert!(matches!(error, ServerEvent::Error { code, .. } if code == "no_captions"));
+}
+
+/// The next event, whatever it is.
+async fn next(bot: &mut Bot) -> ServerEvent {
+    bot.expect("any", |_| true).await
+}
+
+/// A speaker moved to the audience mid-sentence: what they said since their last pause is dropped, so the
+/// first caption is the next speaker's. Then the moderators turn captions off: they stop for everyone, and
+/// asking for them gets a clear error, until they are allowed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_speaker_moved_mid_sentence_is_not_transcribed_and_moderators_can_turn_captions_off() {
+    // The general model: it finds words in any speech, where the shapes grammar may find none in half a
+    // sentence, and this test is about whose words come, not which.
+    let engine = Engine::start("general");
+    let w = common::world_with(|c| c.captions_url = Some(engine.url.clone())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = w.user("host").await;
+    let room = w.room(&host).await;
+    let mut moderator = Bot::join(&host, &room).await;
+    // Talking without a pause: no line of theirs ends before 8 s.
+    let endless = spoken_with(&[SAID; 4].join(" "), 0.0, dir.path());
+    let mut first = Bot::join_with(&w.user("first").await, &room, endless).await;
+    let mut second = Bot::join_with(&w.user("second").await, &room, spoken("red circle", dir.path())).await;
+    let mut reader = Bot::join(&w.user("reader").await, &room).await;
+    reader.command(ClientCommand::SetCaptions { on: true });
+    moderator.bring_on_stage(&mut first).await;
+    first.sending(true);
+    common::eventually("the reader hears a second of the first speaker", || reader.heard_from(first.id) >= 50).await;
+    moderator.command(ClientCommand::MoveToAudience { user_id: UserId(i64::from(first.id)) });
+    moderator.bring_on_stage(&mut second).await;
+    second.sending(true);
+    let caption = reader.expect("caption", |e| matches!(e, ServerEvent::Caption { .. })).await;
+    let ServerEvent::Caption { speaker, text, .. } = caption else { unreachable!() };
+    assert_eq!(speaker, UserId(i64::from(second.id)), "the moved speaker's unfinished words were dropped: {text:?}");
+
+    // The moderators turn captions off.
+    let off = ClientCommand::SetOutputs { recording: None, clips: None, listen_link: None, captions: Some(false) };
+    moderator.command(off);
+    loop {
+        if let ServerEvent::OutputsChanged { outputs } = next(&mut reader).await
+            && !outputs.captions
+        {
+            break;
+        }
+    }
+    // A line already on its way (the personal queue) may come after the broadcast; a ping's answer, in
+    // that same queue, comes after it.
+    reader.command(ClientCommand::Ping);
+    reader.expect("pong", |e| matches!(e, ServerEvent::Pong)).await;
+    reader.command(ClientCommand::SetCaptions { on: true });
+    loop {
+        match next(&mut reader).await {
+            ServerEvent::Caption { .. } => panic!("a caption came after the moderators turned captions off"),
+            ServerEvent::Error { code, .. } if code == "captions_off" => break,
+            _ => {}
+        }
+    }
+    // Allowed again, they come again to whoever asks.
+    let on = ClientCommand::SetOutputs { recording: None, clips: None, listen_link: None, captions: Some(true) };
+    moderator.command(on);
+    reader
+        .expect("outputs_changed", |e| matches!(e, ServerEvent::OutputsChanged { outputs } if outputs.captions))
+        .await;
+    reader.command(ClientCommand::SetCaptions { on: true });
+    reader.expect("caption", |e| matches!(e, ServerEvent::Caption { .. })).await;
 }

@@ -242,7 +242,12 @@ async fn a_speakers_440_hz_reaches_the_listen_link_a_clip_an_rtmp_server_and_the
     assert_eq!(s["state"], "off", "{s}");
 
     // The replay: recording from the start; turned off, it is listed with its length and plays.
-    speaker.command(ClientCommand::SetOutputs { recording: Some(false), clips: None, listen_link: None });
+    speaker.command(ClientCommand::SetOutputs {
+        recording: Some(false),
+        clips: None,
+        listen_link: None,
+        captions: None,
+    });
     speaker
         .expect(
             "outputs_changed",

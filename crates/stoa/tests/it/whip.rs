@@ -158,7 +158,12 @@ async fn aiortc_plays_the_rooms_mix_over_whep_with_a_token_and_on_a_public_link_
     let r = whep(&url, None).await;
     assert_eq!(r["status"], 404, "{r}");
     // With its listen link on, anyone may play it.
-    speaker.command(stoa_proto::ClientCommand::SetOutputs { recording: None, clips: None, listen_link: Some(true) });
+    speaker.command(stoa_proto::ClientCommand::SetOutputs {
+        recording: None,
+        clips: None,
+        listen_link: Some(true),
+        captions: None,
+    });
     let listen_link_on = |e: &stoa_proto::ServerEvent| matches!(e, stoa_proto::ServerEvent::OutputsChanged { outputs } if outputs.listen_link);
     speaker.expect("outputs_changed with the listen link on", listen_link_on).await;
     let r = whep(&url, None).await;
@@ -342,7 +347,12 @@ async fn a_player_without_an_account_loses_the_room_when_its_listen_link_is_turn
     let location = format!("{}{}", w.base, resp.headers()["location"].to_str().unwrap());
     let known = || session_known(&location, None);
     assert!(known().await);
-    moderator.command(ClientCommand::SetOutputs { recording: None, clips: None, listen_link: Some(false) });
+    moderator.command(ClientCommand::SetOutputs {
+        recording: None,
+        clips: None,
+        listen_link: Some(false),
+        captions: None,
+    });
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while known().await {
         assert!(std::time::Instant::now() < deadline, "the player kept the room after its link went off");

@@ -27,17 +27,31 @@ impl Captions {
 }
 
 impl RoomTask {
-    /// A connection turns captions on or off. The room transcribes while anyone has them on, and not at
-    /// all otherwise.
+    /// A connection turns captions on or off. The room transcribes while anyone has them on and its
+    /// moderators allow them, and not at all otherwise.
     pub(super) fn set_captions(&mut self, conn: ConnId, on: bool) {
         if on && self.captions.engine.is_none() {
             let message = "This server has no caption engine.".to_string();
             self.send(conn, &ServerEvent::Error { id: None, code: "no_captions".into(), message });
             return;
         }
-        let changed = if on { self.captions.wanted.insert(conn) } else { self.captions.wanted.remove(&conn) };
-        if !changed {
+        if on && !self.room.room_outputs().captions {
+            let message = "The moderators turned captions off in this room.".to_string();
+            self.send(conn, &ServerEvent::Error { id: None, code: "captions_off".into(), message });
             return;
+        }
+        let changed = if on { self.captions.wanted.insert(conn) } else { self.captions.wanted.remove(&conn) };
+        if changed {
+            self.sync_captions();
+        }
+    }
+
+    /// Starts or stops the egress's utterances as the room's wishes and rules now say. Turned off by the
+    /// moderators, everyone's captions stop, and those who had them on are off.
+    pub(super) fn sync_captions(&mut self) {
+        let allowed = self.room.room_outputs().captions;
+        if !allowed {
+            self.captions.wanted.clear();
         }
         let want = !self.captions.wanted.is_empty();
         if want == self.captions.running {
@@ -53,6 +67,17 @@ impl RoomTask {
         if egress.captions(Some(tx)).is_ok() {
             self.captions.running = true;
             tokio::spawn(worker(rx, engine.clone(), self.inbox.clone(), self.id.clone()));
+        }
+    }
+
+    /// Someone may no longer be heard (muted, moved to the audience, gone): what they said since their last
+    /// pause is dropped, not transcribed.
+    pub(super) fn quiet(&mut self, user: UserId) {
+        let Some(egress) = self.egress.as_ref().filter(|_| self.captions.running) else { return };
+        for (source, (_, who)) in &self.sources {
+            if *who == user {
+                let _ = egress.quiet(*source);
+            }
         }
     }
 

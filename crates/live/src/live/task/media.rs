@@ -144,12 +144,17 @@ impl RoomTask {
         // node's link is let to publish for exactly those who may be heard.
         let room = &self.room;
         self.route.edges().stage_changed(&|conn| room.may_publish(conn));
+        let mut quiet = Vec::new();
         for (conn, (peer, publishing)) in self.peers.iter_mut() {
             let may = self.room.may_publish(*conn);
             if may != *publishing {
                 *publishing = may;
                 self.sfu.set_forwarding(*peer, may.into());
+                quiet.extend(self.room.user_of(*conn).filter(|_| !may));
             }
+        }
+        for user in quiet {
+            self.quiet(user);
         }
     }
 }

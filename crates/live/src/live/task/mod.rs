@@ -619,6 +619,7 @@ impl RoomTask {
         self.sync_publishers();
         if !ended {
             self.sync_outputs();
+            self.sync_captions();
         }
         let ended = ended || self.handed_over;
         if ended {
