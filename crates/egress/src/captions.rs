@@ -25,6 +25,15 @@ const SPEECH_RMS: f64 = 330.0;
 /// A speaker unheard this long (10 s) and not mid-utterance loses their decoder.
 const FORGET: FrameIndex = 500;
 
+/// Where a room's utterances go: a bounded queue, and the count of those dropped because it was full.
+#[derive(Debug, Clone)]
+pub struct CaptionSink {
+    /// The room's caption worker's queue.
+    pub to: tokio::sync::mpsc::Sender<Utterance>,
+    /// Utterances dropped, shared with whoever counts them.
+    pub dropped: Arc<std::sync::atomic::AtomicU64>,
+}
+
 /// One speaker's words between two pauses.
 #[derive(Debug, Clone)]
 pub struct Utterance {

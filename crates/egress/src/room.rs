@@ -7,7 +7,7 @@
 //! shard. Clips and report windows are mixed on threads of their own, so a ten-minute window does not
 //! hold up the live mix either.
 
-use crate::captions::{Captioner, Utterance};
+use crate::captions::{CaptionSink, Captioner};
 use crate::ffmpeg;
 use crate::hls::Hls;
 use crate::mix::{FRAME, MixError, Mixer};
@@ -119,7 +119,7 @@ enum Control {
     Hls,
     Rtmp(Option<RtmpTarget>),
     Whep(Option<(stoa_sfu::Sfu, stoa_sfu::RoomKey)>),
-    Captions(Option<tokio::sync::mpsc::Sender<Utterance>>),
+    Captions(Option<CaptionSink>),
     Quiet(SourceId),
     Child { generation: u64, event: ChildEvent },
     Stop,
@@ -243,7 +243,7 @@ impl RoomEgress {
 
     /// Starts cutting each speaker's speech into utterances for `to`, or stops (`None`). An utterance that
     /// finds `to` full is dropped and counted, never waited for.
-    pub fn captions(&self, to: Option<tokio::sync::mpsc::Sender<Utterance>>) -> Result<(), EgressError> {
+    pub fn captions(&self, to: Option<CaptionSink>) -> Result<(), EgressError> {
         self.send(Control::Captions(to))
     }
 
@@ -375,7 +375,7 @@ struct EgressThread {
     /// Where the mix goes for WHEP players, and the stream's next sequence number.
     whep: Option<(stoa_sfu::Sfu, stoa_sfu::RoomKey, u64)>,
     /// Each speaker's utterances, and where they go, while someone has captions on.
-    captions: Option<(Captioner, tokio::sync::mpsc::Sender<Utterance>)>,
+    captions: Option<(Captioner, CaptionSink)>,
     generation: u64,
     config: EgressConfig,
     status: watch::Sender<EgressStatus>,
@@ -502,7 +502,8 @@ impl EgressThread {
         let present = self.live.remove(&frame).unwrap_or_default();
         if let Some((captioner, to)) = &mut self.captions {
             for u in captioner.frame(frame, &present) {
-                if to.try_send(u).is_err() {
+                if to.to.try_send(u).is_err() {
+                    to.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!(room = %self.room, "an utterance was dropped: the caption engine is behind");
                 }
             }

@@ -28,7 +28,7 @@ pub struct CaptionEngine {
     /// Utterances transcribed.
     pub transcribed: AtomicU64,
     /// Utterances dropped: the room's queue or the server's slots were full.
-    pub dropped: AtomicU64,
+    pub dropped: Arc<AtomicU64>,
     /// Utterances the engine failed on (an error, a timeout, an answer without text).
     pub failed: AtomicU64,
 }
@@ -52,7 +52,7 @@ impl CaptionEngine {
             http,
             slots: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)),
             transcribed: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
+            dropped: Arc::default(),
             failed: AtomicU64::new(0),
         })
     }

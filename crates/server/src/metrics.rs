@@ -218,6 +218,21 @@ pub fn render(state: &AppState) -> String {
             state.notifier.stats.push_dropped.load(Ordering::Relaxed),
         ),
         (
+            "stoa_captions_transcribed_total",
+            "Utterances the caption engine transcribed.",
+            state.captions.as_ref().map_or(0, |c| c.transcribed.load(Ordering::Relaxed)),
+        ),
+        (
+            "stoa_captions_dropped_total",
+            "Utterances dropped because a room's queue or the server's slots for the caption engine were full.",
+            state.captions.as_ref().map_or(0, |c| c.dropped.load(Ordering::Relaxed)),
+        ),
+        (
+            "stoa_captions_failed_total",
+            "Utterances the caption engine failed on (an error, a timeout, an answer without text).",
+            state.captions.as_ref().map_or(0, |c| c.failed.load(Ordering::Relaxed)),
+        ),
+        (
             "stoa_room_log_dropped_total",
             "Chat and moderation records dropped because the writer's queue was full.",
             state.room_log.dropped.load(Ordering::Relaxed),

@@ -60,7 +60,11 @@ const SAID: &str = "green square blue triangle";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_speakers_words_come_as_captions_naming_them_to_those_who_turned_captions_on() {
     let engine = Engine::start("shapes");
-    let w = common::world_with(|c| c.captions_url = Some(engine.url.clone())).await;
+    let w = common::world_with(|c| {
+        c.captions_url = Some(engine.url.clone());
+        c.metrics = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let host = w.user("host").await;
     let room = w.room(&host).await;
@@ -86,6 +90,16 @@ async fn a_speakers_words_come_as_captions_naming_them_to_those_who_turned_capti
         !other.events_so_far().iter().any(|e| matches!(e, ServerEvent::Caption { .. })),
         "nobody gets captions without turning them on"
     );
+    // The operator sees what the engine did.
+    let metrics = format!("http://{}/metrics", w.running.metrics_addr.unwrap());
+    let text = reqwest::get(metrics).await.unwrap().text().await.unwrap();
+    let count = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /metrics"))
+    };
+    assert!(count("stoa_captions_transcribed_total ") >= 1, "a transcribed line is counted");
+    assert_eq!(count("stoa_captions_failed_total "), 0);
     // Off again: the next lines do not come.
     reader.command(ClientCommand::SetCaptions { on: false });
     reader.command(ClientCommand::Ping);

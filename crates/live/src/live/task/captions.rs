@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::captions::CaptionEngine;
-use stoa_egress::captions::Utterance;
+use stoa_egress::captions::{CaptionSink, Utterance};
 
 /// Utterances a room keeps waiting for the engine: past this, the egress drops them.
 const QUEUE: usize = 4;
@@ -64,7 +64,7 @@ impl RoomTask {
             return;
         }
         let (tx, rx) = mpsc::channel(QUEUE);
-        if egress.captions(Some(tx)).is_ok() {
+        if egress.captions(Some(CaptionSink { to: tx, dropped: engine.dropped.clone() })).is_ok() {
             self.captions.running = true;
             tokio::spawn(worker(rx, engine.clone(), self.inbox.clone(), self.id.clone()));
         }
