@@ -1,7 +1,8 @@
 // Live captions in the web client (issue 33 §1), in real Chromium: `stoa serve --captions-url` points at
 // Debian's pocketsphinx behind an OpenAI-compatible interface (tests/captions/transcribe.py); a `stoa bot
 // speak` speaker says an espeak-ng sentence on the host's stage, again and again; the host turns Captions on
-// and reads the sentence, under the speaker's name, in the captions region (aria-live), at phone size.
+// and reads the sentence, under the speaker's name, in the captions region (aria-live), at phone size; then
+// a guest without an account reads it on the public listen link, from its HLS subtitle rendition.
 //
 // Usage: node captions.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
 import { execFileSync, spawn } from 'node:child_process';
@@ -84,6 +85,23 @@ try {
   await page.getByRole('button', { name: 'Captions', exact: true }).click();
   await captions.waitFor({ state: 'detached' });
   step('captions off: the region is gone');
+
+  // The public listen link, without an account: its captions come through the HLS subtitle rendition.
+  await page.getByRole('button', { name: 'More', exact: true }).click();
+  await page.getByRole('button', { name: 'Recording and sharing', exact: true }).click();
+  await page.getByLabel(/Public listen link/).check();
+  await page.getByRole('button', { name: 'Done', exact: true }).click();
+  const guest = await (await browser.newContext({ viewport: { width: 390, height: 844 }, bypassCSP: true })).newPage();
+  await guest.goto(`${base}/listen/${room}`);
+  await guest.getByRole('heading', { name: 'Shapes' }).waitFor();
+  await guest.getByRole('button', { name: 'Play', exact: true }).click().catch(() => undefined);
+  await guest.getByRole('button', { name: 'Captions', exact: true }).click();
+  const guestCaptions = guest.getByRole('log', { name: 'Live captions' });
+  await guestCaptions.getByText(/square blue/).first().waitFor({ timeout: 30000 });
+  step(`the listen link's captions show: ${JSON.stringify(await guestCaptions.innerText())}`);
+  assert.match(await guestCaptions.innerText(), /Sam Speaker: /);
+  await guest.screenshot({ path: join(OUT, 'captions-listen-link-phone.png') });
+  await axeClean(guest, 'listen link with captions', step);
   console.log('captions: 1 passed, 0 failed');
 } catch (err) {
   if (page) {

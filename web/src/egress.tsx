@@ -23,6 +23,8 @@ export function ListenPage({ id }: { id: string }) {
   const [error, setError] = useState<string>();
   const [playing, setPlaying] = useState(false);
   const audio = useRef<HTMLAudioElement>(null);
+  const [captionsOn, setCaptionsOn] = useState(false);
+  const captions = useListenCaptions(id, captionsOn && !!info?.captions_url);
   useEffect(() => {
     let alive = true;
     const load = () => get<ListenInfo>(`/rooms/${id}/listen`).then((i) => alive && setInfo(i), (e) => {
@@ -66,10 +68,57 @@ export function ListenPage({ id }: { id: string }) {
       <ul class="names">{info.stage.map((m) => <li key={m.user.id}>{m.user.display_name}{m.role === 'moderator' ? ' (host)' : ''}</li>)}</ul>
       <audio ref={audio} controls aria-label="The room, live" onPlaying={() => setPlaying(true)} onPause={() => setPlaying(false)} />
       {!playing && <button class="primary wide" onClick={() => void audio.current?.play().catch(() => undefined)}>Play</button>}
+      {info.captions_url && <button aria-pressed={captionsOn} onClick={() => setCaptionsOn(!captionsOn)}>Captions</button>}
+      {captionsOn && info.captions_url && (
+        <div class="captions inline" role="log" aria-live="polite" aria-label="Live captions">
+          {captions.length === 0 ? <p class="waiting">Captions appear here as people speak.</p> : captions.map((c) => <p key={c}>{c}</p>)}
+        </div>
+      )}
       <ErrorNote message={error} />
       <p class="muted">The stream runs a couple of seconds behind the room. To raise your hand and speak, join with an account.</p>
     </main>
   );
+}
+
+/// The listen link's live captions, as its subtitle rendition carries them (`subs.m3u8` and its WebVTT
+/// segments, polled as a player would): the last three lines, shown as they come. Players that show HLS
+/// subtitles themselves (Safari, VLC) take the multivariant playlist, `captions_url`, instead.
+function useListenCaptions(id: string, on: boolean): string[] {
+  const [lines, setLines] = useState<string[]>([]);
+  useEffect(() => {
+    if (!on) {
+      setLines([]);
+      return;
+    }
+    let alive = true;
+    const seen = new Set<string>();
+    const shown = new Set<string>();
+    const poll = async () => {
+      try {
+        const list = await (await fetch(`/listen/${id}/subs.m3u8`)).text();
+        for (const name of list.split('\n').filter((l) => l.endsWith('.vtt'))) {
+          if (seen.has(name)) continue;
+          const vtt = await (await fetch(`/listen/${id}/${name}`)).text();
+          // A segment is final once listed: remember it, and show each cue (by its timing line) once.
+          seen.add(name);
+          const blocks = vtt.split('\n\n').filter((b) => b.includes(' --> '));
+          const fresh = blocks.filter((b) => !shown.has(b));
+          fresh.forEach((b) => shown.add(b));
+          const text = fresh.map((b) => b.split('\n').slice(1).join(' ').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
+          if (alive && text.length > 0) setLines((old) => [...old, ...text].slice(-3));
+        }
+      } catch {
+        /* the stream is starting, or stopped: the next poll tries again */
+      }
+    };
+    void poll();
+    const timer = window.setInterval(() => void poll(), 2000);
+    return () => {
+      alive = false;
+      window.clearInterval(timer);
+    };
+  }, [id, on]);
+  return lines;
 }
 
 /// One recording's row: its player and what can be done with it.

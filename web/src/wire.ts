@@ -426,7 +426,12 @@ public_listeners: number,
 /**
  * The HLS playlist.
  */
-playlist_url: string, };
+playlist_url: string, 
+/**
+ * The multivariant playlist of the audio with its live captions as WebVTT subtitles, while the room
+ * has captions (the server has a caption engine and the moderators allow them).
+ */
+captions_url?: string | null, };
 
 export type NewWebhook = { 
 /**

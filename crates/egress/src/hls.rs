@@ -33,6 +33,8 @@ const AHEAD: u64 = 2;
 const KEPT: usize = 12;
 /// Where the stream's timestamps start (90 kHz): 10 s in, so nothing is ever near zero.
 const PTS_START: u64 = 900_000;
+/// Caption lines kept for the subtitle rendition.
+const CUES: usize = 64;
 /// Most bytes an ADTS frame can have (13-bit length).
 const ADTS_MAX: usize = 8191;
 
@@ -53,6 +55,8 @@ pub struct Segment {
     fetches: AtomicU32,
     /// Its parts, for low-latency players.
     parts: Vec<Arc<Part>>,
+    /// Its first sample's timestamp (90 kHz), as its ID3 tag says.
+    start: u64,
 }
 
 /// A part of a segment: its own ID3 timestamp, then its ADTS frames.
@@ -89,6 +93,8 @@ struct State {
     /// How long after its last sample was mixed each recent segment was published (ms).
     delays: VecDeque<u32>,
     running: bool,
+    /// Caption lines for the subtitle rendition, oldest first.
+    cues: VecDeque<crate::vtt::Cue>,
 }
 
 /// A room's HLS stream: fed ADTS by the encoder's reader thread, read by the HTTP handlers.
@@ -165,6 +171,7 @@ impl Hls {
         s.part_frames = 0;
         s.samples = 0;
         s.pcm_started = Some(now);
+        s.cues.clear();
         s.running = true;
         s.playlist = Arc::from("");
         self.published.send_replace(s.next_seq);
@@ -265,12 +272,55 @@ impl Hls {
             mixed_end,
             fetches: AtomicU32::new(0),
             parts: std::mem::take(&mut s.parts),
+            start: pts,
         };
         s.next_seq += 1;
         s.segments.push_back(Arc::new(segment));
         while s.segments.len() > KEPT {
             s.segments.pop_front();
         }
+        let oldest = s.segments.front().map_or(0, |x| x.start);
+        while s.cues.front().is_some_and(|c| c.end < oldest) {
+            s.cues.pop_front();
+        }
+    }
+
+    /// A caption line for the listen link's subtitles. It shows from the stream's newest audio on, for
+    /// `seconds` (at least two): a live caption comes a second or two after the words, as on television,
+    /// and a player is as far behind the stream's end as it is.
+    pub fn cue(&self, text: &str, seconds: f64) {
+        let mut s = self.lock();
+        if !s.running {
+            return;
+        }
+        let start = PTS_START + s.samples * 90_000 / 48_000;
+        let start = s.cues.back().map_or(start, |c| start.max(c.start + 1));
+        let end = start + (seconds.clamp(2.0, 8.0) * 90_000.0) as u64;
+        if s.cues.len() >= CUES {
+            s.cues.pop_front();
+        }
+        s.cues.push_back(crate::vtt::Cue { start, end, text: text.to_string() });
+    }
+
+    /// The subtitle playlist: a WebVTT segment for each audio segment the playlist lists.
+    pub fn subtitles(&self) -> Option<String> {
+        let s = self.lock();
+        if s.segments.is_empty() {
+            return None;
+        }
+        let listed: Vec<(u64, f64)> = s.segments.iter().rev().take(LISTED).rev().map(|x| (x.seq, x.duration)).collect();
+        Some(crate::vtt::playlist(&s.stream, &listed))
+    }
+
+    /// A WebVTT segment by its name (`STREAM-SEQ.vtt`): the caption lines that show during that audio
+    /// segment.
+    pub fn vtt(&self, name: &str) -> Option<String> {
+        let s = self.lock();
+        let (stream, seq) = name.strip_suffix(".vtt")?.split_once('-')?;
+        let seq: u64 = seq.parse().ok()?;
+        let x = s.segments.iter().find(|x| x.seq == seq).filter(|_| stream == s.stream)?;
+        let end = x.start + (x.duration * 90_000.0) as u64;
+        Some(crate::vtt::segment(PTS_START, x.start, end, s.cues.iter()))
     }
 
     /// The playlist, if the stream has a segment yet.

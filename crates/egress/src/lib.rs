@@ -27,5 +27,6 @@ pub mod ogg;
 pub mod pool;
 mod room;
 pub mod timeline;
+pub mod vtt;
 
 pub use room::{EgressConfig, EgressError, EgressStatus, MIX_SOURCE, Recorded, RoomEgress, RtmpState, RtmpTarget};

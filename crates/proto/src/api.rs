@@ -478,4 +478,8 @@ pub struct ListenInfo {
     pub public_listeners: u32,
     /// The HLS playlist.
     pub playlist_url: String,
+    /// The multivariant playlist of the audio with its live captions as WebVTT subtitles, while the room
+    /// has captions (the server has a caption engine and the moderators allow them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captions_url: Option<String>,
 }

@@ -35,6 +35,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/rooms/{id}/listen", get(listen_info))
         .route("/listen/{id}/index.m3u8", get(playlist))
+        .route("/listen/{id}/main.m3u8", get(captioned))
+        .route("/listen/{id}/subs.m3u8", get(subtitles))
         .route("/listen/{id}/{segment}", get(segment))
         .route("/api/v1/rooms/{id}/clips", post(make_clip))
         .route("/api/v1/rooms/{id}/recordings", get(room_recordings))
@@ -96,7 +98,58 @@ pub async fn listen_info(State(state): State<AppState>, Path(id): Path<String>) 
         listener_count: info.listener_count,
         public_listeners: info.public_listeners,
         playlist_url: format!("/listen/{id}/index.m3u8"),
+        captions_url: captioned_here(&state, &snapshot).then(|| format!("/listen/{id}/main.m3u8")),
     }))
+}
+
+/// Whether the room's listen link carries captions: the server has an engine and the moderators allow them.
+fn captioned_here(state: &AppState, snapshot: &Snapshot) -> bool {
+    state.captions.is_some() && snapshot.info.outputs.captions
+}
+
+#[utoipa::path(get, path = "/listen/{id}/main.m3u8", tag = "listen", params(("id" = String, Path)),
+    responses((status = 200, description = "The multivariant playlist (`application/vnd.apple.mpegurl`): the audio, `index.m3u8`, with its live captions as WebVTT subtitles, `subs.m3u8`"),
+        (status = 404, body = ErrorBody)))]
+/// The listen link with live captions, for players that show subtitles. A 404 where the room has no
+/// captions (no caption engine, or its moderators turned them off) or no listen link.
+pub async fn captioned(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let snapshot = match remote_listen(&state, &id) {
+        Some(_) => state.rooms.get(&RoomId(id.clone())).ok_or_else(ApiError::no_such_room)?.snapshot.borrow().clone(),
+        None => listenable(&state, &id)?.1,
+    };
+    if !captioned_here(&state, &snapshot) {
+        return Err(ApiError::not_found("This room's listen link has no captions."));
+    }
+    Ok((public_headers("application/vnd.apple.mpegurl", "public, max-age=60"), stoa_egress::vtt::multivariant())
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/listen/{id}/subs.m3u8", tag = "listen", params(("id" = String, Path)),
+    responses((status = 200, description = "The subtitle playlist (`application/vnd.apple.mpegurl`): a WebVTT segment for each audio segment listed"),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// The listen link's live captions: a WebVTT segment (`STREAM-SEQ.vtt`) beside each audio segment, its
+/// lines timed on the audio's clock. Cached for a second, as the audio's playlist.
+pub async fn subtitles(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some((cluster, owner)) = remote_listen(&state, &id).filter(|_| !headers.contains_key(FORWARDED)) {
+        return cluster
+            .forward(&owner, &axum::http::Method::GET, uri.path(), &headers)
+            .await
+            .ok_or_else(ApiError::node_unreachable);
+    }
+    let (_, snapshot, egress) = listenable(&state, &id)?;
+    if !captioned_here(&state, &snapshot) {
+        return Err(ApiError::not_found("This room's listen link has no captions."));
+    }
+    let list = egress.hls().subtitles().ok_or_else(|| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "starting", "The stream is starting; try again in a moment.")
+            .with_retry_after(2)
+    })?;
+    Ok((public_headers("application/vnd.apple.mpegurl", "public, max-age=1"), list).into_response())
 }
 
 fn public_headers(content_type: &'static str, cache: &'static str) -> [(header::HeaderName, HeaderValue); 3] {
@@ -200,6 +253,10 @@ pub async fn segment(
             .ok_or_else(ApiError::node_unreachable);
     }
     let (_, _, egress) = listenable(&state, &id)?;
+    if name.ends_with(".vtt") {
+        let vtt = egress.hls().vtt(&name).ok_or_else(|| ApiError::not_found("There is no such segment."))?;
+        return Ok((public_headers("text/vtt; charset=utf-8", "public, max-age=60"), vtt).into_response());
+    }
     match egress.hls().segment_or_wait(&name, PART_WAIT).await {
         SegmentLookup::Found(bytes, age) => {
             let mut response = (

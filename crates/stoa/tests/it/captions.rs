@@ -189,3 +189,78 @@ async fn a_speaker_moved_mid_sentence_is_not_transcribed_and_moderators_can_turn
     reader.command(ClientCommand::SetCaptions { on: true });
     reader.expect("caption", |e| matches!(e, ServerEvent::Caption { .. })).await;
 }
+
+/// The listen link carries captions as WebVTT subtitles beside its audio: the room's listen page names a
+/// multivariant playlist with a subtitle rendition, whose segments come to hold what the speaker said,
+/// under their name, on the audio's clock; with captions turned off by the moderators, there is none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listen_link_carries_the_captions_as_webvtt_subtitles() {
+    let engine = Engine::start("shapes");
+    let w = common::world_with(|c| c.captions_url = Some(engine.url.clone())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = w.user("host").await;
+    let room = w.room(&host).await;
+    let mut moderator = Bot::join(&host, &room).await;
+    moderator.command(ClientCommand::SetOutputs {
+        recording: None,
+        clips: None,
+        listen_link: Some(true),
+        captions: None,
+    });
+    moderator
+        .expect("outputs_changed", |e| matches!(e, ServerEvent::OutputsChanged { outputs } if outputs.listen_link))
+        .await;
+    let mut speaker = Bot::join_with(&w.user("speaker").await, &room, spoken(SAID, dir.path())).await;
+    moderator.bring_on_stage(&mut speaker).await;
+    speaker.sending(true);
+
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        let url = format!("{}{path}", w.base);
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let info: serde_json::Value = get(format!("/api/v1/rooms/{room}/listen")).await.json().await.unwrap();
+    assert_eq!(info["captions_url"], format!("/listen/{room}/main.m3u8"));
+    let main = get(format!("/listen/{room}/main.m3u8")).await.text().await.unwrap();
+    assert!(
+        main.contains("TYPE=SUBTITLES") && main.contains("URI=\"subs.m3u8\"") && main.contains("\nindex.m3u8\n"),
+        "{main}"
+    );
+
+    // A player: the audio's playlist (which starts the stream), then the subtitles' segments.
+    let deadline = std::time::Instant::now() + common::WAIT;
+    let cue = loop {
+        assert!(std::time::Instant::now() < deadline, "no caption reached the listen link's subtitles");
+        let _ = get(format!("/listen/{room}/index.m3u8")).await;
+        let subs = get(format!("/listen/{room}/subs.m3u8")).await;
+        if subs.status() == 200 {
+            let list = subs.text().await.unwrap();
+            let mut found = None;
+            for name in list.lines().filter(|l| l.ends_with(".vtt")) {
+                let vtt = get(format!("/listen/{room}/{name}")).await;
+                assert_eq!(vtt.headers()["content-type"], "text/vtt; charset=utf-8");
+                let text = vtt.text().await.unwrap();
+                assert!(text.starts_with("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:900000,LOCAL:00:00:00.000\n"), "{text}");
+                if text.contains("square blue") {
+                    found = Some(text);
+                }
+            }
+            if let Some(text) = found {
+                break text;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert!(cue.contains(" --> ") && cue.contains("speaker: "), "a timed cue under the speaker's name: {cue}");
+
+    // Captions off: the listen link has none.
+    let off = ClientCommand::SetOutputs { recording: None, clips: None, listen_link: None, captions: Some(false) };
+    moderator.command(off);
+    moderator
+        .expect("outputs_changed", |e| matches!(e, ServerEvent::OutputsChanged { outputs } if !outputs.captions))
+        .await;
+    assert_eq!(get(format!("/listen/{room}/main.m3u8")).await.status(), 404);
+    let info: serde_json::Value = get(format!("/api/v1/rooms/{room}/listen")).await.json().await.unwrap();
+    assert!(info.get("captions_url").is_none(), "{info}");
+}

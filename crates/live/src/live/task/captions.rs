@@ -53,7 +53,9 @@ impl RoomTask {
         if !allowed {
             self.captions.wanted.clear();
         }
-        let want = !self.captions.wanted.is_empty();
+        // The listen link carries captions too, while its stream runs.
+        let listen_link = allowed && self.egress.as_ref().is_some_and(|e| e.hls().running());
+        let want = !self.captions.wanted.is_empty() || listen_link;
         if want == self.captions.running {
             return;
         }
@@ -87,7 +89,13 @@ impl RoomTask {
         if text.is_empty() {
             return;
         }
-        let event = ServerEvent::Caption { speaker: *speaker, text, start_ms, end_ms, is_final: true };
+        let speaker = *speaker;
+        if let Some(hls) = self.egress.as_ref().map(|e| e.hls()).filter(|h| h.running()) {
+            let info = self.room.info();
+            let name = info.stage.iter().find(|m| m.user.id == speaker).map_or("Someone", |m| &m.user.display_name);
+            hls.cue(&format!("{name}: {text}"), end_ms.saturating_sub(start_ms) as f64 / 1000.0);
+        }
+        let event = ServerEvent::Caption { speaker, text, start_ms, end_ms, is_final: true };
         let conns: Vec<ConnId> = self.captions.wanted.iter().copied().collect();
         for conn in conns {
             self.send(conn, &event);

@@ -263,6 +263,8 @@ impl RoomTask {
                 _ = public_count.tick() => {
                     let count = self.egress.as_ref().map_or(0, |e| e.hls().listeners());
                     self.room.set_public_listeners(Instant::now(), count);
+                    // The listen link's stream started or stopped: its captions follow.
+                    self.sync_captions();
                     self.restream_ended();
                 }
                 input = rx.recv() => match input {
