@@ -1,5 +1,5 @@
 // Live captions in the web client (issue 33 §1), in real Chromium: `stoa serve --captions-url` points at
-// Debian's pocketsphinx behind an OpenAI-compatible interface (tests/captions/transcribe.py); a `stoa bot
+// Debian's pocketsphinx behind an OpenAI-compatible interface (crates/live/src/captions/transcribe.py); a `stoa bot
 // speak` speaker says an espeak-ng sentence on the host's stage, again and again; the host turns Captions on
 // and reads the sentence, under the speaker's name, in the captions region (aria-live), at phone size; then
 // a guest without an account reads it on the public listen link, from its HLS subtitle rendition.
@@ -20,7 +20,7 @@ const step = (s) => process.stderr.write(`captions: ${s}\n`);
 const SAID = 'green square blue triangle';
 
 // The caption engine, and where it listens.
-const engine = spawn('/usr/bin/python3', [join(process.cwd(), '../captions/transcribe.py'), '--vocabulary', 'shapes'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const engine = spawn('/usr/bin/python3', [join(process.cwd(), '../../crates/live/src/captions/transcribe.py'), '--vocabulary', 'shapes'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const engineUrl = await new Promise((resolve, reject) => {
   createInterface({ input: engine.stdout }).once('line', (l) => resolve(`${l.split(' ').at(-1)}/v1/audio/transcriptions`));
   engine.on('exit', (c) => reject(new Error(`the transcription server exited (${c})`)));

@@ -71,6 +71,7 @@ export function ListenPage({ id }: { id: string }) {
       {info.captions_url && <button aria-pressed={captionsOn} onClick={() => setCaptionsOn(!captionsOn)}>Captions</button>}
       {captionsOn && info.captions_url && (
         <div class="captions inline" role="log" aria-live="polite" aria-label="Live captions">
+          {info.captions_low_accuracy && <p class="waiting">Automatic captions of low accuracy: they miss many words.</p>}
           {captions.length === 0 ? <p class="waiting">Captions appear here as people speak.</p> : captions.map((c) => <p key={c}>{c}</p>)}
         </div>
       )}

@@ -388,6 +388,7 @@ function RoomView({ id, me }: { id: string; me: Me }) {
       {chatOpen && <ChatSheet client={client} s={s} onClose={() => setChatOpen(false)} onReport={(user) => setReporting({ user })} />}
       {s.captions && (
         <div class="captions" role="log" aria-live="polite" aria-label="Live captions">
+          {s.captionsLowAccuracy && <p class="waiting">Automatic captions of low accuracy: they miss many words.</p>}
           {s.captionLines.length === 0
             ? <p class="waiting">Captions appear here as people speak.</p>
             : s.captionLines.map((l) => (

@@ -33,6 +33,8 @@ export interface RoomState {
   spatial: boolean;
   /// Whether this server can caption (from `joined`), whether captions are on, and the last lines.
   captionsAvailable: boolean;
+  /// The server's captions come from its local engine, of low accuracy: the client says so.
+  captionsLowAccuracy: boolean;
   captions: boolean;
   captionLines: CaptionLine[];
 }
@@ -54,7 +56,7 @@ export class RoomClient {
     phase: 'connecting', role: 'listener', muted: false, hands: [], handRaised: false, levels: new Map(), autoplayBlocked: false,
     chat: { mode: 'everyone', messages: [], slow_mode: false, silenced: false }, reactions: { counts: [], serial: 0 },
     spatial: storedSpatial() ?? false,
-    captionsAvailable: false, captions: false, captionLines: [],
+    captionsAvailable: false, captionsLowAccuracy: false, captions: false, captionLines: [],
   };
   private ws?: WebSocket;
   private pc?: RTCPeerConnection;
@@ -242,7 +244,7 @@ export class RoomClient {
         this.retry = 0;
         this.iceServers = e.ice_servers.map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
         const me = e.room.stage.find((m) => m.user.id === e.you.id);
-        this.set({ phase: 'live', you: e.you, role: e.role, room: e.room, hands: e.hands, muted: me?.muted ?? false, notice: undefined, chat: e.chat, captionsAvailable: e.captions });
+        this.set({ phase: 'live', you: e.you, role: e.role, room: e.room, hands: e.hands, muted: me?.muted ?? false, notice: undefined, chat: e.chat, captionsAvailable: e.captions, captionsLowAccuracy: e.captions_low_accuracy });
         // Captions are the connection's: a rejoin (a reconnect) asks for them again.
         if (this.state.captions && e.captions) this.send({ type: 'set_captions', on: true });
         void this.startMedia();

@@ -431,7 +431,11 @@ playlist_url: string,
  * The multivariant playlist of the audio with its live captions as WebVTT subtitles, while the room
  * has captions (the server has a caption engine and the moderators allow them).
  */
-captions_url?: string | null, };
+captions_url?: string | null, 
+/**
+ * Whether those captions are of low accuracy (the server's local fallback engine's).
+ */
+captions_low_accuracy: boolean, };
 
 export type NewWebhook = { 
 /**
@@ -915,7 +919,12 @@ may: Grant,
 /**
  * Whether live captions can be turned on here (`set_captions`): the server has a caption engine.
  */
-captions: boolean, } | { "type": "stage_changed", 
+captions: boolean, 
+/**
+ * Whether that engine's captions are of low accuracy (the local fallback's), for the client to
+ * say so.
+ */
+captions_low_accuracy: boolean, } | { "type": "stage_changed", 
 /**
  * The whole stage, moderators first.
  */

@@ -482,4 +482,7 @@ pub struct ListenInfo {
     /// has captions (the server has a caption engine and the moderators allow them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captions_url: Option<String>,
+    /// Whether those captions are of low accuracy (the server's local fallback engine's).
+    #[serde(default)]
+    pub captions_low_accuracy: bool,
 }

@@ -334,6 +334,10 @@ pub enum ServerEvent {
         /// Whether live captions can be turned on here (`set_captions`): the server has a caption engine.
         #[serde(default)]
         captions: bool,
+        /// Whether that engine's captions are of low accuracy (the local fallback's), for the client to
+        /// say so.
+        #[serde(default)]
+        captions_low_accuracy: bool,
     },
     /// The stage changed: someone came on or left, changed role, or was muted or unmuted.
     StageChanged {

@@ -403,6 +403,7 @@ impl Room {
                 chat: self.chat_state(user_id),
                 may: grant,
                 captions: false,
+                captions_low_accuracy: false,
             },
         ));
         if role == Role::Listener && self.hosts.contains(&user_id) {

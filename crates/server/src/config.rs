@@ -96,6 +96,8 @@ pub struct ServerConfig {
     pub captions_model: String,
     /// A bearer key for the caption engine, if it wants one.
     pub captions_key: Option<String>,
+    /// Without `captions_url`: run the local caption engine (Debian's pocketsphinx, of low accuracy).
+    pub captions_local: bool,
     /// For tests of fault isolation only: see `stoa_sfu::SfuConfig::fault_injection`.
     #[doc(hidden)]
     pub media_fault_injection: bool,
@@ -140,6 +142,7 @@ impl Default for ServerConfig {
             captions_url: None,
             captions_model: "whisper-1".into(),
             captions_key: None,
+            captions_local: false,
             push_origins: Vec::new(),
             webhook_origins: Vec::new(),
             // About 2,000 hours of replays at 24 kbit/s, and 200 hours for one host.

@@ -427,8 +427,18 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
             tracing::info!(%url, "live captions are available, from the engine at this URL");
             Some(Arc::new(engine))
         }
+        None if config.captions_local => match stoa_live::captions::CaptionEngine::local().await {
+            Ok(engine) => {
+                tracing::info!("live captions are available, from the local engine (pocketsphinx: low accuracy)");
+                Some(Arc::new(engine))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no local caption engine: live captions are off");
+                None
+            }
+        },
         None => {
-            tracing::info!("no caption engine (--captions-url): live captions are off");
+            tracing::info!("no caption engine (--captions-url or --captions-local): live captions are off");
             None
         }
     };

@@ -163,6 +163,11 @@ pub struct ServeArgs {
     /// [default: none].
     #[arg(long, env = "STOA_CAPTIONS_KEY", value_name = "KEY", hide_env_values = true)]
     pub captions_key: Option<String>,
+    /// Live captions without an engine of your own: run Debian's pocketsphinx (python3-pocketsphinx and
+    /// pocketsphinx-en-us) as a local engine. Its captions are labelled as of low accuracy; it gets about a
+    /// quarter of ordinary words right. Ignored with --captions-url.
+    #[arg(long, env = "STOA_CAPTIONS_LOCAL")]
+    pub captions_local: bool,
     /// A reverse proxy (an address or a CIDR block, e.g. 10.0.0.0/8) whose X-Forwarded-For or Forwarded
     /// header names the client, for rate limits and logs; repeat it for several. From any other address
     /// those headers are ignored [default: none].
@@ -267,6 +272,7 @@ struct FileConfig {
     captions_url: Option<String>,
     captions_model: Option<String>,
     captions_key: Option<String>,
+    captions_local: Option<bool>,
     trusted_proxies: Option<Vec<String>>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -478,6 +484,7 @@ impl ServeArgs {
             captions_url: self.captions_url.clone().or(file.captions_url),
             captions_model: self.captions_model.clone().or(file.captions_model).unwrap_or(d.captions_model),
             captions_key: self.captions_key.clone().or(file.captions_key),
+            captions_local: self.captions_local || file.captions_local.unwrap_or(false),
             webhook_timeout: d.webhook_timeout,
             push_origins,
             webhook_origins,

@@ -99,6 +99,7 @@ pub async fn listen_info(State(state): State<AppState>, Path(id): Path<String>) 
         public_listeners: info.public_listeners,
         playlist_url: format!("/listen/{id}/index.m3u8"),
         captions_url: captioned_here(&state, &snapshot).then(|| format!("/listen/{id}/main.m3u8")),
+        captions_low_accuracy: state.captions.as_ref().is_some_and(|c| c.low_accuracy),
     }))
 }
 

@@ -1,5 +1,5 @@
 //! Live captions (issue 33 §1) through a real recognizer behind the real interface: Debian's pocketsphinx,
-//! wrapped as an OpenAI-compatible transcription server (`tests/captions/transcribe.py`), hears what a bot
+//! wrapped as an OpenAI-compatible transcription server (`crates/live/src/captions/transcribe.py`), hears what a bot
 //! speaks from espeak-ng, and the room sends the words as `caption` events naming the speaker.
 
 use crate::common::{self, Bot};
@@ -17,7 +17,7 @@ struct Engine {
 
 impl Engine {
     fn start(vocabulary: &str) -> Engine {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/captions/transcribe.py");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../live/src/captions/transcribe.py");
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
             .args(["--vocabulary", vocabulary])
@@ -263,4 +263,34 @@ async fn the_listen_link_carries_the_captions_as_webvtt_subtitles() {
     assert_eq!(get(format!("/listen/{room}/main.m3u8")).await.status(), 404);
     let info: serde_json::Value = get(format!("/api/v1/rooms/{room}/listen")).await.json().await.unwrap();
     assert!(info.get("captions_url").is_none(), "{info}");
+}
+
+/// Without an engine of the operator's, `--captions-local` runs Debian's pocketsphinx as a child process:
+/// a speaker's words come as captions naming them (what words, at its accuracy, is not the point), and the
+/// listen page is told they are of low accuracy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_engine_captions_a_speaker_and_is_labelled_low_accuracy() {
+    let w = common::world_with(|c| c.captions_local = true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = w.user("host").await;
+    let room = w.room(&host).await;
+    let mut moderator = Bot::join(&host, &room).await;
+    moderator.command(ClientCommand::SetOutputs {
+        recording: None,
+        clips: None,
+        listen_link: Some(true),
+        captions: None,
+    });
+    let mut speaker =
+        Bot::join_with(&w.user("speaker").await, &room, spoken("please raise your hand", dir.path())).await;
+    moderator.bring_on_stage(&mut speaker).await;
+    let mut reader = Bot::join(&w.user("reader").await, &room).await;
+    reader.command(ClientCommand::SetCaptions { on: true });
+    speaker.sending(true);
+    let caption =
+        reader.expect("caption", |e| matches!(e, ServerEvent::Caption { text, .. } if !text.is_empty())).await;
+    assert!(matches!(caption, ServerEvent::Caption { speaker: who, .. } if who == UserId(i64::from(speaker.id))));
+    let info: serde_json::Value =
+        reqwest::get(format!("{}/api/v1/rooms/{room}/listen", w.base)).await.unwrap().json().await.unwrap();
+    assert_eq!(info["captions_low_accuracy"], true, "{info}");
 }

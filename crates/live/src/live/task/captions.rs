@@ -20,9 +20,9 @@ impl Captions {
         Captions { engine, wanted: HashSet::new(), running: false }
     }
 
-    /// Whether captions can be turned on.
-    pub(super) fn available(&self) -> bool {
-        self.engine.is_some()
+    /// Whether captions can be turned on, and whether they are of low accuracy.
+    pub(super) fn available(&self) -> (bool, bool) {
+        (self.engine.is_some(), self.engine.as_ref().is_some_and(|e| e.low_accuracy))
     }
 }
 

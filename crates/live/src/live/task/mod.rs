@@ -571,8 +571,8 @@ impl RoomTask {
                     if let (ServerEvent::Joined { you, ice_servers, .. }, Some(turn)) = (&mut event, &self.turn) {
                         ice_servers.push(turn.ice_server(you.id, std::time::SystemTime::now()));
                     }
-                    if let ServerEvent::Joined { captions, .. } = &mut event {
-                        *captions = self.captions.available();
+                    if let ServerEvent::Joined { captions, captions_low_accuracy, .. } = &mut event {
+                        (*captions, *captions_low_accuracy) = self.captions.available();
                     }
                     self.send(conn, &event)
                 }

@@ -5,6 +5,11 @@
 //!
 //! A slow or failing engine never holds a room up: a room queues a few utterances and drops the rest, the
 //! server has a fixed number in flight, and every drop and failure is counted.
+//!
+//! Without an engine of their own, an operator may turn on the local fallback (`--captions-local`):
+//! Debian's pocketsphinx behind the same interface (`transcribe.py`, built into the binary), run as a
+//! child process on loopback the way the mix runs ffmpeg. Nothing is fetched at run time; its captions are
+//! labelled as of low accuracy, which they are.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,9 +36,47 @@ pub struct CaptionEngine {
     pub dropped: Arc<AtomicU64>,
     /// Utterances the engine failed on (an error, a timeout, an answer without text).
     pub failed: AtomicU64,
+    /// Whether its captions are to be labelled as of low accuracy (the local engine's).
+    pub low_accuracy: bool,
+    /// The local engine's process, stopped with the engine.
+    _child: Option<tokio::process::Child>,
 }
 
+/// How long the local engine has to load its model and listen.
+const LOCAL_START: Duration = Duration::from_secs(30);
+
 impl CaptionEngine {
+    /// The local fallback: Debian's pocketsphinx (python3-pocketsphinx and pocketsphinx-en-us) behind the
+    /// OpenAI-compatible interface, as a child process on a loopback port. An error says what is missing.
+    pub async fn local() -> Result<CaptionEngine, String> {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new("/usr/bin/python3")
+            .arg("-c")
+            .arg(include_str!("transcribe.py"))
+            .args(["--vocabulary", "general"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot run Debian's python3 (/usr/bin/python3): {e}"))?;
+        let stdout = child.stdout.take();
+        let mut line = String::new();
+        let read = async {
+            let mut lines = tokio::io::BufReader::new(stdout?);
+            lines.read_line(&mut line).await.ok()
+        };
+        let _ = tokio::time::timeout(LOCAL_START, read).await;
+        let Some(url) = line.trim().strip_prefix("listening on ") else {
+            return Err("the local caption engine did not start: it needs python3-pocketsphinx and \
+                        pocketsphinx-en-us (Debian); its error is in the log above"
+                .into());
+        };
+        let mut engine = CaptionEngine::new(&format!("{url}/v1/audio/transcriptions"), "pocketsphinx", None)?;
+        engine.low_accuracy = true;
+        engine._child = Some(child);
+        Ok(engine)
+    }
+
     /// An engine at `url` (http or https), asked for `model`, with an optional bearer `key`.
     pub fn new(url: &str, model: &str, key: Option<String>) -> Result<CaptionEngine, String> {
         let url = reqwest::Url::parse(url).map_err(|e| format!("the captions URL {url:?}: {e}"))?;
@@ -54,6 +97,8 @@ impl CaptionEngine {
             transcribed: AtomicU64::new(0),
             dropped: Arc::default(),
             failed: AtomicU64::new(0),
+            low_accuracy: false,
+            _child: None,
         })
     }
 

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""An OpenAI-compatible transcription server around Debian's pocketsphinx, for Stoa's caption tests and
-figures: POST /v1/audio/transcriptions takes a multipart form with a WAV `file` (16-bit PCM, mono or stereo,
+"""An OpenAI-compatible transcription server around Debian's pocketsphinx: Stoa's local caption engine
+(`stoa serve --captions-local` runs it as a child process, with the general model), and the engine the
+caption tests and figures stand up. POST /v1/audio/transcriptions takes a multipart form with a WAV `file` (16-bit PCM, mono or stereo,
 any rate that divides down to 16 kHz or is resampled to it) and answers {"text": "..."}, as whisper.cpp's
 server, faster-whisper servers and hosted services do.
 
-    transcribe.py [--vocabulary digits] [--port 0]
+    transcribe.py [--vocabulary digits|shapes] [--port 0]
 
 It prints `listening on http://127.0.0.1:PORT` once it is ready. `--vocabulary digits` constrains the
 recognizer to the spoken digits (zero to nine, and "oh"), `--vocabulary shapes` to pairs of a colour and a
