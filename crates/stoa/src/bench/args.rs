@@ -71,6 +71,11 @@ pub struct BenchArgs {
     /// its reader's tab, and another user's hallway and room joins (--requests of each) before and during.
     #[arg(long)]
     pub(crate) backchannel: bool,
+    /// Instead of a room of listeners: live captions' delay and cost, with --speakers saying --file (a WAV
+    /// of speech) on stage and a reader turning captions off, on and off again, --seconds each; name the
+    /// caption engine with --serve-args "--captions-url URL" (or "--captions-local").
+    #[arg(long)]
+    pub(crate) captions: bool,
     /// With --backchannel: messages a second.
     #[arg(long, default_value_t = 1000.0)]
     pub(crate) message_rate: f64,

@@ -13,6 +13,7 @@ use stoa_client::Api;
 
 mod args;
 mod backchannel;
+mod captions;
 mod chat;
 mod datagrams;
 pub(crate) mod hls;
@@ -126,6 +127,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             json: args.json,
         };
         return backchannel::backchannel(plan).await;
+    }
+    if args.captions {
+        let Some(file) = args.file.clone() else { bail!("--captions needs --file, a WAV of speech") };
+        let plan = captions::Plan {
+            speakers: args.speakers,
+            seconds: args.seconds,
+            file,
+            serve_args: args.serve_args.clone(),
+            json: args.json,
+        };
+        return captions::captions(plan).await;
     }
     if args.search {
         return social::search(args.users, args.events, args.requests, args.json).await;

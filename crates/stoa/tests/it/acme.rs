@@ -17,7 +17,7 @@ use tokio::process::{Child, Command};
 const STOA: &str = env!("CARGO_BIN_EXE_stoa");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    crate::common::reserved_port(false)
 }
 
 /// A TLS client configuration that trusts these PEM roots only.

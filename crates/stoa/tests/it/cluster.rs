@@ -12,7 +12,6 @@ use crate::common;
 use common::{Bot, Reaped, WAIT, decode_heard, eventually, frequency, tone_frames};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use stoa_client::Api;
@@ -26,7 +25,7 @@ struct Nats {
 }
 
 fn nats() -> Nats {
-    nats_on(TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
+    nats_on(crate::common::reserved_port(false))
 }
 
 fn nats_on(port: u16) -> Nats {

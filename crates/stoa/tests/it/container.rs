@@ -40,7 +40,7 @@ fn the_oci_image_builds_and_serves_its_first_invite_as_an_unprivileged_user() {
     assert!(built.status.success(), "build-image failed: {}", String::from_utf8_lossy(&built.stderr));
 
     // On the test's own network, on ports of its own (the options after the image reach `stoa serve`).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = crate::common::reserved_port(false);
     let http = format!("127.0.0.1:{port}");
     let run = podman(&[
         "run",

@@ -75,7 +75,7 @@ struct Nginx {
 impl Nginx {
     fn start() -> Nginx {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::common::reserved_port(false);
         let d = dir.path().display();
         let conf = format!(
             "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n\
@@ -344,7 +344,7 @@ async fn bad_targets_and_requests_get_clear_errors_and_the_room_goes_on() {
         assert_eq!(status, 400, "{body}: {answer}");
     }
     // A server that refuses the connection: the restream fails, and says why.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = crate::common::reserved_port(false);
     let (status, _) = send_json(
         &host,
         reqwest::Method::POST,

@@ -208,7 +208,7 @@ fn a_database_that_is_not_postgres_or_cannot_be_reached_is_a_clear_error_at_star
 async fn a_node_that_cannot_reach_nats_at_start_stops_with_a_clear_error() {
     let database = stoa_store::test_database().expect("the Postgres pass of the test command sets STOA_TEST_POSTGRES");
     let data = tempfile::tempdir().unwrap();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = crate::common::reserved_port(false);
     let config = ServerConfig {
         cluster: Some(stoa_server::cluster::ClusterConfig {
             nats: format!("nats://stoa:secret-word@127.0.0.1:{closed}"),

@@ -21,11 +21,7 @@ impl Drop for Reaped {
 }
 
 fn free_port(udp: bool) -> u16 {
-    if udp {
-        std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-    } else {
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-    }
+    crate::common::reserved_port(udp)
 }
 
 /// `stoa serve` on fixed ports and a data folder; returns once it printed its banner (and, on a fresh

@@ -255,6 +255,27 @@ impl Bot {
     }
 }
 
+/// A port free now that no other test's `bind(…:0)` or outgoing connection can take before the server this
+/// test starts binds it: below the kernel's ephemeral range (32768–60999 here), picked at random. A port
+/// from `bind(…:0)` and let go is back in that range, where a test running beside this one may be handed it
+/// in the meantime (it happened: "Address already in use").
+pub fn reserved_port(udp: bool) -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    loop {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(std::process::id().into());
+        let port = 10_000 + (h.finish() % 22_000) as u16;
+        let free = if udp {
+            std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        } else {
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        };
+        if free {
+            return port;
+        }
+    }
+}
+
 /// Writes a 48 kHz mono 16-bit WAV of a sine.
 pub fn write_tone(path: &std::path::Path, hz: f32, seconds: f32) {
     let spec = hound::WavSpec {
