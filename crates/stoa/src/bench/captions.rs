@@ -59,7 +59,7 @@ pub(crate) async fn captions(plan: Plan) -> anyhow::Result<()> {
     let mut reader = Session::join(&reader_api, &room, 3).await?;
     // Until every speaker is on stage.
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut on_stage = 0;
+    let mut on_stage = reader.room.stage.len();
     while on_stage < plan.speakers + 1 {
         anyhow::ensure!(Instant::now() < deadline, "the speakers did not come on stage");
         if let Incoming::Event(ServerEvent::StageChanged { stage }) =
