@@ -11,7 +11,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { axeClean, launch, startServer, wav } from './lib.mjs';
+import { axeClean, hostRoom, launch, speakerOnStage, startServer, wav } from './lib.mjs';
 
 const OUT = process.env.OUT ?? 'screenshots';
 mkdirSync(OUT, { recursive: true });
@@ -41,31 +41,8 @@ try {
     `--use-file-for-fake-audio-capture=${wav(join(work, 'silence.wav'), 0)}`, '--autoplay-policy=no-user-gesture-required']);
   page = await (await browser.newContext({ viewport: { width: 390, height: 844 }, bypassCSP: true })).newPage();
   page.on('pageerror', (e) => process.stderr.write(`[page error] ${e.message}\n`));
-  await page.goto(bootstrap);
-  await page.getByLabel('Username').fill('host');
-  await page.getByLabel('Display name').fill('Hana Host');
-  await page.getByLabel('Password').fill('host-password');
-  await page.getByRole('button', { name: 'Sign up', exact: true }).click();
-  await page.getByRole('heading', { name: 'Hallway' }).waitFor();
-  await page.getByRole('button', { name: 'Start a room', exact: true }).click();
-  await page.getByLabel('Title').fill('Shapes');
-  await page.getByRole('button', { name: "Let's go", exact: true }).click();
-  await page.getByRole('heading', { name: 'Shapes' }).waitFor();
-  const room = new URL(page.url()).pathname.split('/').at(-1);
-
-  const invite = await (await page.context().request.post(`${base}/api/v1/invites`, { headers: { origin: base } })).json();
-  const signed = await fetch(`${base}/api/v1/auth/signup`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ invite: invite.code, username: 'sam', display_name: 'Sam Speaker', password: 'sam-password' }),
-  });
-  assert.equal(signed.status, 201);
-  const { token } = await signed.json();
-  bot = spawn(process.env.STOA_BIN, ['bot', 'speak', '--server', base, '--token', token, '--room', room, '--file', said, '--loop'],
-    { stdio: ['ignore', 'ignore', 'inherit'] });
-  const hands = page.getByRole('region', { name: 'Raised hands' });
-  await hands.getByText('Sam Speaker').waitFor({ timeout: 20000 });
-  await hands.getByRole('button', { name: 'Invite to speak', exact: true }).click();
-  await page.getByRole('region', { name: 'On stage' }).getByText('Sam Speaker').waitFor({ timeout: 20000 });
+  const room = await hostRoom(page, bootstrap, 'Shapes');
+  bot = await speakerOnStage(page, base, room, 'sam', 'Sam Speaker', said);
   step('Sam is on stage, speaking');
 
   const captions = page.getByRole('log', { name: 'Live captions' });

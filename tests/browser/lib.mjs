@@ -110,3 +110,38 @@ export async function axeClean(page, screen, log) {
   assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], `axe on ${screen}`);
   log(`axe clean: ${screen}`);
 }
+
+/// Signs `page` up as the host (from the server's printed invite) and starts an open room titled `title`;
+/// resolves to the room's ID.
+export async function hostRoom(page, bootstrap, title) {
+  await page.goto(bootstrap);
+  await page.getByLabel('Username').fill('host');
+  await page.getByLabel('Display name').fill('Hana Host');
+  await page.getByLabel('Password').fill('host-password');
+  await page.getByRole('button', { name: 'Sign up', exact: true }).click();
+  await page.getByRole('heading', { name: 'Hallway' }).waitFor();
+  await page.getByRole('button', { name: 'Start a room', exact: true }).click();
+  await page.getByLabel('Title').fill(title);
+  await page.getByRole('button', { name: "Let's go", exact: true }).click();
+  await page.getByRole('heading', { name: title }).waitFor();
+  return new URL(page.url()).pathname.split('/').at(-1);
+}
+
+/// A `stoa bot speak` speaker saying `file` in a loop, signed up through an invite the host's `page` makes
+/// and brought on stage by the host; resolves to the bot's process once it is on stage.
+export async function speakerOnStage(page, base, room, username, displayName, file) {
+  const invite = await (await page.context().request.post(`${base}/api/v1/invites`, { headers: { origin: base } })).json();
+  const signed = await fetch(`${base}/api/v1/auth/signup`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ invite: invite.code, username, display_name: displayName, password: `${username}-password` }),
+  });
+  assert.equal(signed.status, 201, `${username} signs up`);
+  const { token } = await signed.json();
+  const bot = spawn(process.env.STOA_BIN, ['bot', 'speak', '--server', base, '--token', token, '--room', room, '--file', file, '--loop'],
+    { stdio: ['ignore', 'ignore', 'inherit'] });
+  const hands = page.getByRole('region', { name: 'Raised hands' });
+  await hands.getByText(displayName).waitFor({ timeout: 20000 });
+  await hands.getByRole('button', { name: 'Invite to speak', exact: true }).click();
+  await page.getByRole('region', { name: 'On stage' }).getByText(displayName).waitFor({ timeout: 20000 });
+  return bot;
+}

@@ -4,12 +4,11 @@
 // off, the slots play through their <audio> elements again, both channels equal, and the graph is silent.
 //
 // Usage: node spatial.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { axeClean, launch, startServer, wav } from './lib.mjs';
+import { axeClean, hostRoom, launch, speakerOnStage, startServer, wav } from './lib.mjs';
 
 const OUT = process.env.OUT ?? 'screenshots';
 mkdirSync(OUT, { recursive: true });
@@ -99,35 +98,12 @@ try {
   await page.addInitScript(TAP);
   page.on('pageerror', (e) => process.stderr.write(`[page error] ${e.message}\n`));
 
-  await page.goto(bootstrap);
-  await page.getByLabel('Username').fill('host');
-  await page.getByLabel('Display name').fill('Hana Host');
-  await page.getByLabel('Password').fill('host-password');
-  await page.getByRole('button', { name: 'Sign up', exact: true }).click();
-  await page.getByRole('heading', { name: 'Hallway' }).waitFor();
-  await page.getByRole('button', { name: 'Start a room', exact: true }).click();
-  await page.getByLabel('Title').fill('Panel');
-  await page.getByRole('button', { name: "Let's go", exact: true }).click();
-  await page.getByRole('heading', { name: 'Panel' }).waitFor();
-  const room = new URL(page.url()).pathname.split('/').at(-1);
+  const room = await hostRoom(page, bootstrap, 'Panel');
   step(`room ${room}`);
 
   // Two speakers, each brought on stage by the host in turn: the first gets the first seat (left).
   for (const [hz, username, name] of [[440, 'lee', 'Lee Left'], [660, 'ray', 'Ray Right']]) {
-    const invite = await (await page.context().request.post(`${base}/api/v1/invites`, { headers: { origin: base } })).json();
-    const signed = await fetch(`${base}/api/v1/auth/signup`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ invite: invite.code, username, display_name: name, password: `${username}-password` }),
-    });
-    assert.equal(signed.status, 201, `${username} signs up`);
-    const { token } = await signed.json();
-    const bot = spawn(process.env.STOA_BIN, ['bot', 'speak', '--server', base, '--token', token, '--room', room,
-      '--file', wav(join(work, `tone-${hz}.wav`), hz, 20), '--loop'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    bots.push(bot);
-    const hands = page.getByRole('region', { name: 'Raised hands' });
-    await hands.getByText(name).waitFor({ timeout: 20000 });
-    await hands.getByRole('button', { name: 'Invite to speak', exact: true }).click();
-    await page.getByRole('region', { name: 'On stage' }).getByText(name).waitFor({ timeout: 20000 });
+    bots.push(await speakerOnStage(page, base, room, username, name, wav(join(work, `tone-${hz}.wav`), hz, 20)));
     step(`${name} (${hz} Hz) is on stage`);
   }
 

@@ -65,6 +65,19 @@ fn listenable(state: &AppState, id: &str) -> Result<(RoomHandle, Arc<Snapshot>, 
 /// makes the stream, so the request goes there.
 use crate::cluster::forward::FORWARDED;
 
+/// A listen-link request for a room that another node runs, answered by that node (`None`: the room runs
+/// here, or the request was already forwarded once).
+async fn forward_listen(
+    state: &AppState,
+    id: &str,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+) -> Option<Result<Response, ApiError>> {
+    let (cluster, owner) = remote_listen(state, id).filter(|_| !headers.contains_key(FORWARDED))?;
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    Some(cluster.forward(&owner, &axum::http::Method::GET, path, headers).await.ok_or_else(ApiError::node_unreachable))
+}
+
 fn remote_listen(state: &AppState, id: &str) -> Option<(crate::cluster::Cluster, String)> {
     let handle = RoomId::is_well_formed(id).then(|| state.rooms.get(&RoomId(id.to_string()))).flatten()?;
     let snapshot = handle.snapshot.borrow().clone();
@@ -136,11 +149,8 @@ pub async fn subtitles(
     uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some((cluster, owner)) = remote_listen(&state, &id).filter(|_| !headers.contains_key(FORWARDED)) {
-        return cluster
-            .forward(&owner, &axum::http::Method::GET, uri.path(), &headers)
-            .await
-            .ok_or_else(ApiError::node_unreachable);
+    if let Some(forwarded) = forward_listen(&state, &id, &uri, &headers).await {
+        return forwarded;
     }
     let (_, snapshot, egress) = listenable(&state, &id)?;
     if !captioned_here(&state, &snapshot) {
@@ -178,12 +188,8 @@ pub async fn playlist(
     uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some((cluster, owner)) = remote_listen(&state, &id).filter(|_| !headers.contains_key(FORWARDED)) {
-        let uri = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-        return cluster
-            .forward(&owner, &axum::http::Method::GET, uri, &headers)
-            .await
-            .ok_or_else(ApiError::node_unreachable);
+    if let Some(forwarded) = forward_listen(&state, &id, &uri, &headers).await {
+        return forwarded;
     }
     let (_, _, egress) = listenable(&state, &id)?;
     let blocking = blocking_request(query.as_deref())?;
@@ -247,11 +253,8 @@ pub async fn segment(
     uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some((cluster, owner)) = remote_listen(&state, &id).filter(|_| !headers.contains_key(FORWARDED)) {
-        return cluster
-            .forward(&owner, &axum::http::Method::GET, uri.path(), &headers)
-            .await
-            .ok_or_else(ApiError::node_unreachable);
+    if let Some(forwarded) = forward_listen(&state, &id, &uri, &headers).await {
+        return forwarded;
     }
     let (_, _, egress) = listenable(&state, &id)?;
     if name.ends_with(".vtt") {

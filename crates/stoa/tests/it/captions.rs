@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use stoa_client::audio;
 use stoa_proto::{ClientCommand, ServerEvent, UserId};
+use stoa_server::ServerConfig;
 
 /// The transcription server, stopped when dropped.
 struct Engine {
@@ -53,6 +54,16 @@ fn spoken(text: &str, dir: &Path) -> Vec<audio::Frame> {
     spoken_with(text, 1.0, dir)
 }
 
+/// A server that `tune` sets up for captions, an open room on it held live by its host's moderator bot,
+/// and a folder for what the speakers say.
+async fn captioned_room(tune: impl FnOnce(&mut ServerConfig)) -> (common::World, String, Bot, tempfile::TempDir) {
+    let w = common::world_with(tune).await;
+    let host = w.user("host").await;
+    let room = w.room(&host).await;
+    let moderator = Bot::join(&host, &room).await;
+    (w, room, moderator, tempfile::tempdir().unwrap())
+}
+
 const SAID: &str = "green square blue triangle";
 
 /// A listener who turns captions on gets what the speaker says, as words naming the speaker; a listener
@@ -60,15 +71,11 @@ const SAID: &str = "green square blue triangle";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_speakers_words_come_as_captions_naming_them_to_those_who_turned_captions_on() {
     let engine = Engine::start("shapes");
-    let w = common::world_with(|c| {
+    let (w, room, mut moderator, dir) = captioned_room(|c| {
         c.captions_url = Some(engine.url.clone());
         c.metrics = Some("127.0.0.1:0".parse().unwrap());
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let host = w.user("host").await;
-    let room = w.room(&host).await;
-    let mut moderator = Bot::join(&host, &room).await;
     let mut speaker = Bot::join_with(&w.user("speaker").await, &room, spoken(SAID, dir.path())).await;
     moderator.bring_on_stage(&mut speaker).await;
     let mut reader = Bot::join(&w.user("reader").await, &room).await;
@@ -137,11 +144,7 @@ async fn a_speaker_moved_mid_sentence_is_not_transcribed_and_moderators_can_turn
     // The general model: it finds words in any speech, where the shapes grammar may find none in half a
     // sentence, and this test is about whose words come, not which.
     let engine = Engine::start("general");
-    let w = common::world_with(|c| c.captions_url = Some(engine.url.clone())).await;
-    let dir = tempfile::tempdir().unwrap();
-    let host = w.user("host").await;
-    let room = w.room(&host).await;
-    let mut moderator = Bot::join(&host, &room).await;
+    let (w, room, mut moderator, dir) = captioned_room(|c| c.captions_url = Some(engine.url.clone())).await;
     // Talking without a pause: no line of theirs ends before 8 s.
     let endless = spoken_with(&[SAID; 4].join(" "), 0.0, dir.path());
     let mut first = Bot::join_with(&w.user("first").await, &room, endless).await;
@@ -196,11 +199,7 @@ async fn a_speaker_moved_mid_sentence_is_not_transcribed_and_moderators_can_turn
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listen_link_carries_the_captions_as_webvtt_subtitles() {
     let engine = Engine::start("shapes");
-    let w = common::world_with(|c| c.captions_url = Some(engine.url.clone())).await;
-    let dir = tempfile::tempdir().unwrap();
-    let host = w.user("host").await;
-    let room = w.room(&host).await;
-    let mut moderator = Bot::join(&host, &room).await;
+    let (w, room, mut moderator, dir) = captioned_room(|c| c.captions_url = Some(engine.url.clone())).await;
     moderator.command(ClientCommand::SetOutputs {
         recording: None,
         clips: None,
@@ -270,11 +269,7 @@ async fn the_listen_link_carries_the_captions_as_webvtt_subtitles() {
 /// listen page is told they are of low accuracy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_engine_captions_a_speaker_and_is_labelled_low_accuracy() {
-    let w = common::world_with(|c| c.captions_local = true).await;
-    let dir = tempfile::tempdir().unwrap();
-    let host = w.user("host").await;
-    let room = w.room(&host).await;
-    let mut moderator = Bot::join(&host, &room).await;
+    let (w, room, mut moderator, dir) = captioned_room(|c| c.captions_local = true).await;
     moderator.command(ClientCommand::SetOutputs {
         recording: None,
         clips: None,
