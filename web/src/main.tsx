@@ -571,7 +571,13 @@ function Invites() {
   const [list, setList] = useState<InviteList>();
   const [error, setError] = useState<string>();
   const [copied, setCopied] = useState<string>();
-  const load = () => get<InviteList>('/invites').then(setList, (e) => setError(message(e)));
+  // Only the newest load's answer counts: the page's first load, answered after a create's reload, would
+  // otherwise put back the list from before the new invite.
+  const loads = useRef(0);
+  const load = () => {
+    const n = ++loads.current;
+    return get<InviteList>('/invites').then((l) => n === loads.current && setList(l), (e) => setError(message(e)));
+  };
   useEffect(() => void load(), []);
   return (
     <main class="narrow" id="main">

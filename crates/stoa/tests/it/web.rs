@@ -102,9 +102,11 @@ fn a_second_chromium_plays_the_first_ones_clicks_each_found_by_cross_correlation
     let r: serde_json::Value = serde_json::from_str(last).unwrap();
     eprintln!("{r}");
     let (sent, found) = (r["clicks_sent"].as_u64().unwrap(), r["clicks_found"].as_u64().unwrap());
-    // A click every 500 to 800 ms for 8 s; the last may fall too late to be found in the listener's take.
+    // A click every 500 to 800 ms for 8 s. The two pages start recording together, but not to the
+    // millisecond: the first click may fall before the listener's take begins and the last after it ends
+    // (CI once found 9 of 11, every one at the same 39.5 ms).
     assert!(sent >= 8, "the speaker's recording has the clicks: {r}");
-    assert!(found + 1 >= sent, "each click sent is found in what the listener played: {r}");
+    assert!(found + 2 >= sent, "each click sent is found in what the listener played: {r}");
     let (p50, p95) = (r["delay_p50_ms"].as_f64().unwrap(), r["delay_p95_ms"].as_f64().unwrap());
     assert!(p50 > 5.0 && p95 < 500.0, "a delay after the click, and before the next: {r}");
     // Matches scattered over the window would put about a quarter of them within 60 ms of the median; one
