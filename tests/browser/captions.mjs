@@ -11,7 +11,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { axeClean, hostRoom, launch, speakerOnStage, startServer, wav } from './lib.mjs';
+import { axeClean, hostRoom, launch, speakerOnStage, startServer, turnOn, wav } from './lib.mjs';
 
 const OUT = process.env.OUT ?? 'screenshots';
 mkdirSync(OUT, { recursive: true });
@@ -66,7 +66,7 @@ try {
   // The public listen link, without an account: its captions come through the HLS subtitle rendition.
   await page.getByRole('button', { name: 'More', exact: true }).click();
   await page.getByRole('button', { name: 'Recording and sharing', exact: true }).click();
-  await page.getByLabel(/Public listen link/).check();
+  await turnOn(page.getByLabel(/Public listen link/));
   await page.getByRole('button', { name: 'Done', exact: true }).click();
   const guest = await (await browser.newContext({ viewport: { width: 390, height: 844 }, bypassCSP: true })).newPage();
   await guest.goto(`${base}/listen/${room}`);

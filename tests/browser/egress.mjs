@@ -9,7 +9,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { axeClean, hearsWith, launch, signUp, startServer, wav } from './lib.mjs';
+import { axeClean, hearsWith, launch, signUp, startServer, turnOn, wav } from './lib.mjs';
 
 const OUT = process.env.OUT ?? 'screenshots';
 mkdirSync(OUT, { recursive: true });
@@ -67,14 +67,6 @@ try {
   const dialog = host.getByRole('dialog', { name: 'Recording and sharing' });
   // Each box shows the room's state, which changes when the server says so: click, then wait for it (a
   // plain check() fails when the server's answer comes after the click returns, as on a loaded machine).
-  const turnOn = async (box) => {
-    await box.click();
-    const until = Date.now() + 10000;
-    while (!(await box.isChecked())) {
-      if (Date.now() > until) throw new Error('the server never turned the option on');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
   await turnOn(dialog.getByLabel(/Record a replay/));
   await turnOn(dialog.getByLabel(/Let listeners clip/));
   await turnOn(dialog.getByLabel(/Public listen link/));

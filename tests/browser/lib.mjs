@@ -145,3 +145,10 @@ export async function speakerOnStage(page, base, room, username, displayName, fi
   await page.getByRole('region', { name: 'On stage' }).getByText(displayName).waitFor({ timeout: 20000 });
   return bot;
 }
+
+// Ticks a checkbox whose state the server decides: it shows checked only once the server's answer comes
+// back, so Playwright's check() (which looks right after its click) would call it unchanged.
+export async function turnOn(box, timeout = 10000) {
+  await box.click();
+  await box.page().waitForFunction((el) => el.checked, await box.elementHandle(), { timeout });
+}
