@@ -4,14 +4,15 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import type { RoomClient, RoomState } from './room';
 import type { ChatMode, ChatMessage, Reaction, UserSummary } from './wire';
+import { dateTime, num, t } from './i18n';
 
-const REACTIONS: [Reaction, string, string][] = [
-  ['clap', '👏', 'Applause'],
-  ['heart', '❤️', 'Love'],
-  ['laugh', '😂', 'Laugh'],
-  ['fire', '🔥', 'Fire'],
-  ['hundred', '💯', 'Hundred'],
-  ['raised', '🙌', 'Raised hands'],
+const REACTIONS: [Reaction, string][] = [
+  ['clap', '👏'],
+  ['heart', '❤️'],
+  ['laugh', '😂'],
+  ['fire', '🔥'],
+  ['hundred', '💯'],
+  ['raised', '🙌'],
 ];
 
 /** Text with its http(s) links as links; everything else stays text (no HTML is ever built from it). */
@@ -35,46 +36,46 @@ export function ChatSheet({ client, s, onClose, onReport }: { client: RoomClient
   const chat = s.chat;
   useEffect(() => end.current?.scrollIntoView({ block: 'end' }), [chat.messages.length]);
   const blocked = chat.silenced
-    ? 'A moderator silenced your chat in this room.'
+    ? t('chat.silenced')
     : chat.mode === 'off'
-      ? 'The chat is off.'
+      ? t('chat.off')
       : chat.mode === 'speakers' && s.role === 'listener'
-        ? 'Only people on stage can write here.'
+        ? t('chat.speakers_only')
         : undefined;
   return (
-    <section class="chat-sheet" aria-label="Chat" onKeyDown={(e) => { if (e.key === 'Escape') onClose(); }}>
+    <section class="chat-sheet" aria-label={t('room.chat')} onKeyDown={(e) => { if (e.key === 'Escape') onClose(); }}>
       <div class="bar">
-        <h2 class="section">Chat</h2>
+        <h2 class="section">{t('room.chat')}</h2>
         {isMod && (
           <label class="inline">
-            <span class="visually-hidden">Who can write</span>
+            <span class="visually-hidden">{t('chat.who')}</span>
             <select value={chat.mode} onChange={(e) => client.send({ type: 'set_chat_mode', mode: (e.target as HTMLSelectElement).value as ChatMode })}>
-              <option value="everyone">Everyone writes</option>
-              <option value="speakers">Speakers write</option>
-              <option value="off">Chat off</option>
+              <option value="everyone">{t('chat.mode.everyone')}</option>
+              <option value="speakers">{t('chat.mode.speakers')}</option>
+              <option value="off">{t('chat.mode.off')}</option>
             </select>
           </label>
         )}
-        <button class="link" onClick={onClose}>Close</button>
+        <button class="link" onClick={onClose}>{t('common.close')}</button>
       </div>
       <ReactionBar client={client} s={s} />
-      {chat.slow_mode && <p class="note" role="status">Slow mode: one message every 10 seconds each.</p>}
+      {chat.slow_mode && <p class="note" role="status">{t('chat.slow')}</p>}
       <ul class="chat-messages" aria-live="polite" aria-relevant="additions">
         {chat.messages.map((m: ChatMessage) => (
           <li key={m.id}>
             <span class="chat-author">{m.user.display_name}</span>{' '}
-            <time class="muted" dateTime={new Date(m.sent_at_ms).toISOString()}>{new Date(m.sent_at_ms).toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit' })}</time>
+            <time class="muted" dateTime={new Date(m.sent_at_ms).toISOString()}>{dateTime(m.sent_at_ms, { hour: 'numeric', minute: '2-digit' })}</time>
             <p class="chat-text"><Linked text={m.text} /></p>
             {m.user.id !== s.you?.id && (
               <span class="chat-actions">
-                <button class="link" onClick={() => onReport(m.user)} aria-label={`Report ${m.user.display_name}`}>Report</button>
+                <button class="link" onClick={() => onReport(m.user)} aria-label={t('room.report_person', { name: m.user.display_name })}>{t('chat.report')}</button>
               </span>
             )}
             {isMod && (
               <span class="chat-actions">
-                <button class="link" onClick={() => client.send({ type: 'delete_chat', message_id: m.id })} aria-label={`Delete ${m.user.display_name}'s message`}>Delete</button>
+                <button class="link" onClick={() => client.send({ type: 'delete_chat', message_id: m.id })} aria-label={t('chat.delete_label', { name: m.user.display_name })}>{t('chat.delete')}</button>
                 {m.user.id !== s.you?.id && (
-                  <button class="link" onClick={() => client.send({ type: 'silence_chat', user_id: m.user.id, silenced: true })} aria-label={`Silence ${m.user.display_name}`}>Silence</button>
+                  <button class="link" onClick={() => client.send({ type: 'silence_chat', user_id: m.user.id, silenced: true })} aria-label={t('chat.silence_label', { name: m.user.display_name })}>{t('chat.silence')}</button>
                 )}
               </span>
             )}
@@ -85,14 +86,14 @@ export function ChatSheet({ client, s, onClose, onReport }: { client: RoomClient
       {blocked ? <p class="muted">{blocked}</p> : (
         <form class="chat-form" onSubmit={(e) => {
           e.preventDefault();
-          const t = text.trim();
-          if (!t) return;
-          client.send({ type: 'send_chat', text: t });
+          const said = text.trim();
+          if (!said) return;
+          client.send({ type: 'send_chat', text: said });
           setText('');
         }}>
-          <label for="f-chat" class="visually-hidden">Message</label>
-          <input id="f-chat" maxLength={500} value={text} placeholder="Say something" autocomplete="off" onInput={(e) => setText((e.target as HTMLInputElement).value)} />
-          <button class="primary" type="submit">Send</button>
+          <label for="f-chat" class="visually-hidden">{t('profile.message')}</label>
+          <input id="f-chat" maxLength={500} value={text} placeholder={t('chat.placeholder')} autocomplete="off" onInput={(e) => setText((e.target as HTMLInputElement).value)} />
+          <button class="primary" type="submit">{t('chat.send')}</button>
         </form>
       )}
     </section>
@@ -109,18 +110,18 @@ export function ReactionBar({ client, s }: { client: RoomClient; s: RoomState })
       key: `${s.reactions.serial}-${c.reaction}`,
     }));
     setShown(burst);
-    const t = window.setTimeout(() => setShown([]), 1500);
-    return () => window.clearTimeout(t);
+    const timer = window.setTimeout(() => setShown([]), 1500);
+    return () => window.clearTimeout(timer);
   }, [s.reactions.serial]);
   return (
     <div class="reactions">
       <div class="reaction-burst" aria-hidden="true">
-        {shown.map((b) => <span key={b.key} class="float">{b.emoji} ×{b.count}</span>)}
+        {shown.map((b) => <span key={b.key} class="float">{b.emoji} ×{num(b.count)}</span>)}
       </div>
-      <p class="visually-hidden" aria-live="polite">{shown.map((b) => `${b.emoji} ${b.count}`).join(', ')}</p>
-      <div class="reaction-buttons" role="group" aria-label="React">
-        {REACTIONS.map(([reaction, emoji, label]) => (
-          <button key={reaction} class="reaction" aria-label={label} onClick={() => client.send({ type: 'react', reaction })}>{emoji}</button>
+      <p class="visually-hidden" aria-live="polite">{shown.map((b) => `${b.emoji} ${num(b.count)}`).join(', ')}</p>
+      <div class="reaction-buttons" role="group" aria-label={t('reaction.group')}>
+        {REACTIONS.map(([reaction, emoji]) => (
+          <button key={reaction} class="reaction" aria-label={t(`reaction.${reaction}`)} onClick={() => client.send({ type: 'react', reaction })}>{emoji}</button>
         ))}
       </div>
     </div>

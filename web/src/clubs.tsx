@@ -20,14 +20,10 @@ import type {
   Suggestions,
   Visibility,
 } from './wire';
+import { errorText, num, t, tx } from './i18n';
 
-const POLICY: Record<ClubPolicy, string> = {
-  open: 'Anyone can join',
-  approval: 'Members are approved by its admins',
-  invitation: 'Members join by invitation',
-};
-
-const ROLE: Record<ClubRole, string> = { owner: 'Owner', admin: 'Admin', leader: 'Leader', member: 'Member' };
+const policyText = (p: ClubPolicy) => t(`club.policy.${p}`);
+const roleText = (r: ClubRole) => t(`club.role.${r}`);
 
 function ClubMark({ club, size = 'sm' }: { club: { handle: string; name: string; avatar?: string | null }; size?: 'sm' | 'md' | 'lg' }) {
   return <Avatar user={{ id: 0, username: club.handle, display_name: club.name }} size={size} src={club.avatar} />;
@@ -48,13 +44,13 @@ export function ClubsPage() {
   return (
     <main class="narrow" id="main">
       <div class="bar">
-        <h1>Clubs</h1>
-        <button class="primary" onClick={() => setMaking(true)}>New club</button>
+        <h1>{t('nav.clubs')}</h1>
+        <button class="primary" onClick={() => setMaking(true)}>{t('club.new')}</button>
       </div>
       <ErrorNote message={error} />
       {of('invited').length > 0 && (
         <section class="panel" aria-labelledby="invited-h">
-          <h2 id="invited-h" class="section">Invitations</h2>
+          <h2 id="invited-h" class="section">{t('club.invitations')}</h2>
           <ul class="hands">
             {of('invited').map((c) => (
               <li key={c.club.handle}>
@@ -67,22 +63,22 @@ export function ClubsPage() {
                   } catch (e) {
                     setError(message(e));
                   }
-                }}>Accept</button>
-                <button onClick={async () => { await del(`/clubs/${c.club.handle}/membership`).catch(() => undefined); await load(); }}>Decline</button>
+                }}>{t('messages.accept')}</button>
+                <button onClick={async () => { await del(`/clubs/${c.club.handle}/membership`).catch(() => undefined); await load(); }}>{t('messages.decline')}</button>
               </li>
             ))}
           </ul>
         </section>
       )}
       <section aria-labelledby="mine-h">
-        <h2 id="mine-h" class="section">Your clubs</h2>
-        {list && of('member').length === 0 && <p class="empty">You are in no club yet. Make one, or join one you find.</p>}
+        <h2 id="mine-h" class="section">{t('club.yours')}</h2>
+        {list && of('member').length === 0 && <p class="empty">{t('club.none_yet')}</p>}
         <ul class="rooms">
           {of('member').map((c) => (
             <li key={c.club.handle}>
               <Link href={`/c/${c.club.handle}`} class="room-card">
                 <span class="room-title"><ClubMark club={c.club} /> {c.club.name}</span>
-                <span class="room-count">{c.club.members} members{c.role && c.role !== 'member' ? ` · ${ROLE[c.role]}` : ''}</span>
+                <span class="room-count">{t('club.members_n', { count: c.club.members })}{c.role && c.role !== 'member' ? ` · ${roleText(c.role)}` : ''}</span>
               </Link>
             </li>
           ))}
@@ -90,16 +86,16 @@ export function ClubsPage() {
       </section>
       {of('requested').length > 0 && (
         <section aria-labelledby="asked-h">
-          <h2 id="asked-h" class="section">Waiting for approval</h2>
+          <h2 id="asked-h" class="section">{t('club.waiting')}</h2>
           <ul class="hands">{of('requested').map((c) => <li key={c.club.handle}><ClubMark club={c.club} /> <span><Link href={`/c/${c.club.handle}`}>{c.club.name}</Link></span></li>)}</ul>
         </section>
       )}
       {suggested && suggested.clubs.length > 0 && (
         <section aria-labelledby="suggested-clubs-h">
-          <h2 id="suggested-clubs-h" class="section">Clubs of people you follow</h2>
+          <h2 id="suggested-clubs-h" class="section">{t('club.suggested')}</h2>
           <ul class="hands">
             {suggested.clubs.map((s) => (
-              <li key={s.club.handle}><ClubMark club={s.club} /> <span><Link href={`/c/${s.club.handle}`}>{s.club.name}</Link></span> <span class="muted">{s.members_you_follow} you follow</span></li>
+              <li key={s.club.handle}><ClubMark club={s.club} /> <span><Link href={`/c/${s.club.handle}`}>{s.club.name}</Link></span> <span class="muted">{t('club.you_follow', { count: s.members_you_follow })}</span></li>
             ))}
           </ul>
         </section>
@@ -116,7 +112,7 @@ function NewClub({ onClose }: { onClose: () => void }) {
   const [policy, setPolicy] = useState<ClubPolicy>('open');
   const [error, setError] = useState<string>();
   return (
-    <Modal title="New club" onClose={onClose}>
+    <Modal title={t('club.new')} onClose={onClose}>
       <form onSubmit={async (e) => {
         e.preventDefault();
         try {
@@ -127,25 +123,25 @@ function NewClub({ onClose }: { onClose: () => void }) {
           setError(message(err));
         }
       }}>
-        <Field label="Name" value={name} onInput={setName} required />
-        <Field label="Handle" value={handle} onInput={setHandle} required hint="3 to 20 letters, digits or underscores: the club's address, /c/handle." />
+        <Field label={t('club.name')} value={name} onInput={setName} required />
+        <Field label={t('club.handle')} value={handle} onInput={setHandle} required hint={t('club.handle_hint')} />
         <div class="field">
-          <label for="f-club-about">About</label>
+          <label for="f-club-about">{t('admin.about')}</label>
           <textarea id="f-club-about" rows={3} maxLength={1000} value={description} onInput={(e) => setDescription((e.target as HTMLTextAreaElement).value)} />
         </div>
         <fieldset class="choices">
-          <legend>Who can join</legend>
+          <legend>{t('start.who')}</legend>
           {(['open', 'approval', 'invitation'] as ClubPolicy[]).map((p) => (
             <label key={p} class="choice">
               <input type="radio" name="policy" value={p} checked={policy === p} onChange={() => setPolicy(p)} />
-              <span>{POLICY[p]}</span>
+              <span>{policyText(p)}</span>
             </label>
           ))}
         </fieldset>
         <ErrorNote message={error} />
         <div class="actions">
-          <button type="button" onClick={onClose}>Cancel</button>
-          <button class="primary" type="submit">Make the club</button>
+          <button type="button" onClick={onClose}>{t('common.cancel')}</button>
+          <button class="primary" type="submit">{t('club.make')}</button>
         </div>
       </form>
     </Modal>
@@ -165,7 +161,7 @@ export function ClubPage({ handle }: { handle: string }) {
     get<Hallway>(`/clubs/${handle}/rooms`).then((h) => setRooms(h.rooms), () => undefined);
     get<EventList>(`/clubs/${handle}/events`).then(setEvents, () => undefined);
   }, [handle]);
-  if (!club) return <main class="narrow" id="main"><h1>Club</h1>{error ? <ErrorNote message={error} /> : <p class="muted">Loading…</p>}</main>;
+  if (!club) return <main class="narrow" id="main"><h1>{t('club.club')}</h1>{error ? <ErrorNote message={error} /> : <p class="muted">{t('common.loading')}</p>}</main>;
   const role = club.you.standing === 'member' ? club.you.role : null;
   const admin = role === 'owner' || role === 'admin';
   const leader = admin || role === 'leader';
@@ -183,43 +179,43 @@ export function ClubPage({ handle }: { handle: string }) {
         <ClubMark club={club} size="lg" />
         <div>
           <h1>{club.name}</h1>
-          <p class="muted">/c/{club.handle} · {POLICY[club.policy]}</p>
+          <p class="muted">/c/{club.handle} · {policyText(club.policy)}</p>
         </div>
       </div>
       {club.description && <p class="bio">{club.description}</p>}
-      <p class="counts"><strong>{club.members}</strong> members · <strong>{club.followers}</strong> followers{role ? ` · You: ${ROLE[role]}` : ''}</p>
+      <p class="counts">{tx('club.members_strong', { n: <strong>{num(club.members)}</strong> }, { count: club.members })} · {tx('profile.followers', { n: <strong>{num(club.followers)}</strong> }, { count: club.followers })}{role ? ` · ${t('club.you_are', { role: roleText(role) })}` : ''}</p>
       <div class="actions left">
         {club.you.standing === null && club.policy !== 'invitation' && (
-          <button class="primary" onClick={() => act(() => post(`/clubs/${handle}/join`))}>{club.policy === 'open' ? 'Join' : 'Ask to join'}</button>
+          <button class="primary" onClick={() => act(() => post(`/clubs/${handle}/join`))}>{club.policy === 'open' ? t('club.join') : t('club.ask')}</button>
         )}
-        {club.you.standing === 'invited' && <button class="primary" onClick={() => act(() => post(`/clubs/${handle}/join`))}>Accept invitation</button>}
-        {club.you.standing === 'requested' && <button onClick={() => act(() => del(`/clubs/${handle}/membership`))}>Withdraw request</button>}
+        {club.you.standing === 'invited' && <button class="primary" onClick={() => act(() => post(`/clubs/${handle}/join`))}>{t('club.accept')}</button>}
+        {club.you.standing === 'requested' && <button onClick={() => act(() => del(`/clubs/${handle}/membership`))}>{t('club.withdraw')}</button>}
         {club.you.standing === 'member' && (
-          <button onClick={() => { if (confirm(`Leave ${club.name}?`)) void act(() => del(`/clubs/${handle}/membership`)); }}>Leave</button>
+          <button onClick={() => { if (confirm(t('club.leave_confirm', { name: club.name }))) void act(() => del(`/clubs/${handle}/membership`)); }}>{t('club.leave')}</button>
         )}
         {club.you.following
-          ? <button onClick={() => act(() => del(`/clubs/${handle}/follow`))}>Unfollow</button>
-          : <button onClick={() => act(() => post(`/clubs/${handle}/follow`))}>Follow</button>}
-        {leader && <button class="primary" onClick={() => setStarting(true)}>Start a club room</button>}
+          ? <button onClick={() => act(() => del(`/clubs/${handle}/follow`))}>{t('profile.unfollow')}</button>
+          : <button onClick={() => act(() => post(`/clubs/${handle}/follow`))}>{t('profile.follow')}</button>}
+        {leader && <button class="primary" onClick={() => setStarting(true)}>{t('club.start_room')}</button>}
         <ShareButton url={`${location.origin}/c/${club.handle}`} title={club.name} />
       </div>
-      {club.you.standing === 'requested' && <p class="muted">Your request is waiting for the club's admins.</p>}
+      {club.you.standing === 'requested' && <p class="muted">{t('club.request_waiting')}</p>}
       <ErrorNote message={error} />
       {club.rules && (
         <section aria-labelledby="rules-h">
-          <h2 id="rules-h" class="section">Rules</h2>
+          <h2 id="rules-h" class="section">{t('club.rules')}</h2>
           <p class="bio">{club.rules}</p>
         </section>
       )}
       <section aria-labelledby="club-rooms-h">
-        <h2 id="club-rooms-h" class="section">Live now</h2>
-        {rooms.length === 0 && <p class="muted">No live room of this club.</p>}
+        <h2 id="club-rooms-h" class="section">{t('event.state.live')}</h2>
+        {rooms.length === 0 && <p class="muted">{t('club.no_live')}</p>}
         <ul class="rooms">
           {rooms.map((r) => (
             <li key={r.id}>
               <Link href={`/room/${r.id}`} class="room-card">
                 <span class="room-title">{r.title}</span>
-                <span class="room-count">{r.listener_count} listening · {visibilityOf(r.visibility)}</span>
+                <span class="room-count">{t('room.listening', { count: r.listener_count })} · {visibilityOf(r.visibility)}</span>
               </Link>
             </li>
           ))}
@@ -227,7 +223,7 @@ export function ClubPage({ handle }: { handle: string }) {
       </section>
       {events && events.events.length > 0 && (
         <section aria-labelledby="club-events-h">
-          <h2 id="club-events-h" class="section">Upcoming</h2>
+          <h2 id="club-events-h" class="section">{t('event.state.scheduled')}</h2>
           <ul class="rooms">
             {events.events.map((ev) => (
               <li key={ev.id}>
@@ -240,7 +236,7 @@ export function ClubPage({ handle }: { handle: string }) {
           </ul>
         </section>
       )}
-      <RecordingsSection path={`/clubs/${handle}/recordings`} title="Replays" />
+      <RecordingsSection path={`/clubs/${handle}/recordings`} title={t('recordings.replays')} />
       {admin && <ClubAdmin club={club} onChange={load} />}
       <Members club={club} admin={admin} owner={role === 'owner'} onChange={load} />
       {starting && <StartClubRoom club={club} onClose={() => setStarting(false)} />}
@@ -249,7 +245,7 @@ export function ClubPage({ handle }: { handle: string }) {
 }
 
 function visibilityOf(v: Visibility): string {
-  return v === 'open' ? 'open' : v === 'social' ? 'followers and members' : 'members only';
+  return t(`club.room_visibility.${v}`);
 }
 
 function StartClubRoom({ club, onClose }: { club: Club; onClose: () => void }) {
@@ -257,12 +253,12 @@ function StartClubRoom({ club, onClose }: { club: Club; onClose: () => void }) {
   const [visibility, setVisibility] = useState<Visibility>('open');
   const [error, setError] = useState<string>();
   const help: Record<Visibility, string> = {
-    open: 'Anyone on Stoa can join.',
-    social: 'The club’s followers and members can join.',
-    closed: 'Members only: hidden from everyone else.',
+    open: t('start.help.open'),
+    social: t('club.help.social'),
+    closed: t('club.help.closed'),
   };
   return (
-    <Modal title={`Start a room in ${club.name}`} onClose={onClose}>
+    <Modal title={t('club.start_in', { name: club.name })} onClose={onClose}>
       <form onSubmit={async (e) => {
         e.preventDefault();
         try {
@@ -273,20 +269,20 @@ function StartClubRoom({ club, onClose }: { club: Club; onClose: () => void }) {
           setError(message(err));
         }
       }}>
-        <Field label="Title" value={title} onInput={setTitle} required />
+        <Field label={t('start.title')} value={title} onInput={setTitle} required />
         <fieldset class="choices">
-          <legend>Who can join</legend>
+          <legend>{t('start.who')}</legend>
           {(['open', 'social', 'closed'] as Visibility[]).map((v) => (
             <label key={v} class="choice">
               <input type="radio" name="visibility" value={v} checked={visibility === v} onChange={() => setVisibility(v)} />
-              <span><strong>{visibilityOf(v)[0]!.toUpperCase() + visibilityOf(v).slice(1)}</strong> <span class="muted">{help[v]}</span></span>
+              <span><strong>{t(`club.visibility.${v}`)}</strong> <span class="muted">{help[v]}</span></span>
             </label>
           ))}
         </fieldset>
         <ErrorNote message={error} />
         <div class="actions">
-          <button type="button" onClick={onClose}>Cancel</button>
-          <button class="primary" type="submit">Let's go</button>
+          <button type="button" onClick={onClose}>{t('common.cancel')}</button>
+          <button class="primary" type="submit">{t('start.go')}</button>
         </div>
       </form>
     </Modal>
@@ -317,16 +313,16 @@ function ClubAdmin({ club, onChange }: { club: Club; onChange: () => void }) {
   };
   return (
     <section class="panel" aria-labelledby="club-admin-h">
-      <h2 id="club-admin-h" class="section">Run the club</h2>
-      <h3>Requests to join</h3>
-      {requests && requests.members.length === 0 && <p class="muted">No request is waiting.</p>}
-      <ul class="hands" aria-label="Requests to join">
+      <h2 id="club-admin-h" class="section">{t('club.run')}</h2>
+      <h3>{t('club.requests')}</h3>
+      {requests && requests.members.length === 0 && <p class="muted">{t('club.no_requests')}</p>}
+      <ul class="hands" aria-label={t('club.requests')}>
         {requests?.members.map((m) => (
           <li key={m.user.id}>
             <Avatar user={m.user} size="sm" />
             <span><Link href={`/u/${m.user.username}`}>{m.user.display_name}</Link></span>
-            <button class="primary" onClick={() => act(() => post(`/clubs/${club.handle}/requests/${m.user.username}`, { approve: true }))}>Approve</button>
-            <button onClick={() => act(() => post(`/clubs/${club.handle}/requests/${m.user.username}`, { approve: false }))}>Refuse</button>
+            <button class="primary" onClick={() => act(() => post(`/clubs/${club.handle}/requests/${m.user.username}`, { approve: true }))}>{t('club.approve')}</button>
+            <button onClick={() => act(() => post(`/clubs/${club.handle}/requests/${m.user.username}`, { approve: false }))}>{t('club.refuse')}</button>
           </li>
         ))}
       </ul>
@@ -334,15 +330,15 @@ function ClubAdmin({ club, onChange }: { club: Club; onChange: () => void }) {
         e.preventDefault();
         await act(async () => {
           const r = await post<ClubJoined>(`/clubs/${club.handle}/invitations`, { username: invitee.replace(/^@/, '').trim() });
-          setNote(r.standing === 'member' ? `@${invitee} is now a member.` : `@${invitee} is invited.`);
+          setNote(r.standing === 'member' ? t('club.now_member', { name: `@${invitee}` }) : t('club.is_invited', { name: `@${invitee}` }));
           setInvitee('');
         });
       }}>
-        <Field label="Invite by username" value={invitee} onInput={setInvitee} required />
-        <button type="submit">Invite</button>
+        <Field label={t('club.invite_by')} value={invitee} onInput={setInvitee} required />
+        <button type="submit">{t('club.invite')}</button>
       </form>
       {note && <p class="muted" role="status">{note}</p>}
-      {!editing && <button onClick={() => setEditing(true)}>Edit the club</button>}
+      {!editing && <button onClick={() => setEditing(true)}>{t('club.edit')}</button>}
       {editing && (
         <form onSubmit={async (e) => {
           e.preventDefault();
@@ -350,35 +346,38 @@ function ClubAdmin({ club, onChange }: { club: Club; onChange: () => void }) {
           setEditing(false);
         }}>
           <div class="field">
-            <label for="f-club-description">About</label>
+            <label for="f-club-description">{t('admin.about')}</label>
             <textarea id="f-club-description" rows={3} maxLength={1000} value={description} onInput={(e) => setDescription((e.target as HTMLTextAreaElement).value)} />
           </div>
           <div class="field">
-            <label for="f-club-rules">Rules</label>
+            <label for="f-club-rules">{t('club.rules')}</label>
             <textarea id="f-club-rules" rows={3} maxLength={2000} value={rules} onInput={(e) => setRules((e.target as HTMLTextAreaElement).value)} />
           </div>
           <fieldset class="choices">
-            <legend>Who can join</legend>
+            <legend>{t('start.who')}</legend>
             {(['open', 'approval', 'invitation'] as ClubPolicy[]).map((p) => (
               <label key={p} class="choice">
                 <input type="radio" name="edit-policy" value={p} checked={policy === p} onChange={() => setPolicy(p)} />
-                <span>{POLICY[p]}</span>
+                <span>{policyText(p)}</span>
               </label>
             ))}
           </fieldset>
           <div class="field">
-            <label for="f-club-avatar">Avatar</label>
+            <label for="f-club-avatar">{t('club.avatar')}</label>
             <input id="f-club-avatar" type="file" accept="image/*" onChange={async (e) => {
               const file = (e.target as HTMLInputElement).files?.[0];
               if (!file) return;
               const res = await fetch(`/api/v1/clubs/${club.handle}/avatar`, { method: 'PUT', credentials: 'same-origin', headers: { 'Content-Type': file.type || 'application/octet-stream' }, body: file });
-              if (!res.ok) setError((await res.json().catch(() => undefined))?.error?.message ?? 'The image was refused.');
+              if (!res.ok) {
+                const body = await res.json().catch(() => undefined);
+                setError(body?.error ? errorText(body.error.code, body.error.message) : t('club.image_refused'));
+              }
               else onChange();
             }} />
           </div>
           <div class="actions left">
-            <button type="button" onClick={() => setEditing(false)}>Cancel</button>
-            <button class="primary" type="submit">Save</button>
+            <button type="button" onClick={() => setEditing(false)}>{t('common.cancel')}</button>
+            <button class="primary" type="submit">{t('common.save')}</button>
           </div>
         </form>
       )}
@@ -420,36 +419,36 @@ function Members({ club, admin, owner, onChange }: { club: Club; admin: boolean;
   };
   return (
     <section aria-labelledby="members-h">
-      <h2 id="members-h" class="section">Members</h2>
-      <ul class="hands" aria-label="Members">
+      <h2 id="members-h" class="section">{t('messages.members')}</h2>
+      <ul class="hands" aria-label={t('messages.members')}>
         {members.map((m) => (
           <li key={m.user.id}>
             <Avatar user={m.user} size="sm" />
-            <span><Link href={`/u/${m.user.username}`}>{m.user.display_name}</Link> <span class="muted">{m.role ? ROLE[m.role] : ''}</span></span>
+            <span><Link href={`/u/${m.user.username}`}>{m.user.display_name}</Link> <span class="muted">{m.role ? roleText(m.role) : ''}</span></span>
             {admin && m.role !== 'owner' && (m.role !== 'admin' || owner) && (
               <>
-                <label class="sr-only" for={`role-${m.user.id}`}>Role of {m.user.display_name}</label>
+                <label class="sr-only" for={`role-${m.user.id}`}>{t('club.role_of', { name: m.user.display_name })}</label>
                 <select id={`role-${m.user.id}`} value={m.role ?? 'member'} onChange={(e) => act(() => put(`/clubs/${club.handle}/members/${m.user.username}/role`, { role: (e.target as HTMLSelectElement).value }))}>
-                  {(owner ? ['admin', 'leader', 'member'] : ['leader', 'member']).map((r) => <option key={r} value={r}>{ROLE[r as ClubRole]}</option>)}
+                  {(owner ? ['admin', 'leader', 'member'] : ['leader', 'member']).map((r) => <option key={r} value={r}>{roleText(r as ClubRole)}</option>)}
                 </select>
-                <button onClick={() => { if (confirm(`Remove ${m.user.display_name} from the club?`)) void act(() => del(`/clubs/${club.handle}/members/${m.user.username}`)); }}>Remove</button>
-                <button class="danger" onClick={() => { if (confirm(`Ban ${m.user.display_name}? They will be out of the club and its rooms.`)) void act(() => post(`/clubs/${club.handle}/bans`, { username: m.user.username })); }}>Ban</button>
-                {owner && <button onClick={() => { if (confirm(`Hand ${club.name} to ${m.user.display_name}? They become its owner, and you stay on as an admin.`)) void act(() => post(`/clubs/${club.handle}/transfer`, { username: m.user.username })); }}>Make owner</button>}
+                <button onClick={() => { if (confirm(t('club.remove_confirm', { name: m.user.display_name }))) void act(() => del(`/clubs/${club.handle}/members/${m.user.username}`)); }}>{t('common.remove')}</button>
+                <button class="danger" onClick={() => { if (confirm(t('club.ban_confirm', { name: m.user.display_name }))) void act(() => post(`/clubs/${club.handle}/bans`, { username: m.user.username })); }}>{t('club.ban')}</button>
+                {owner && <button onClick={() => { if (confirm(t('club.transfer_confirm', { club: club.name, name: m.user.display_name }))) void act(() => post(`/clubs/${club.handle}/transfer`, { username: m.user.username })); }}>{t('club.make_owner')}</button>}
               </>
             )}
           </li>
         ))}
       </ul>
-      {next != null && <button onClick={() => void page(next).catch((e) => setError(message(e)))}>More members</button>}
+      {next != null && <button onClick={() => void page(next).catch((e) => setError(message(e)))}>{t('club.more_members')}</button>}
       {admin && bans.length > 0 && (
         <>
-          <h3 class="section">Banned</h3>
-          <ul class="hands" aria-label="Banned">
+          <h3 class="section">{t('club.banned')}</h3>
+          <ul class="hands" aria-label={t('club.banned')}>
             {bans.map((m) => (
               <li key={m.user.id}>
                 <Avatar user={m.user} size="sm" />
                 <span><Link href={`/u/${m.user.username}`}>{m.user.display_name}</Link></span>
-                <button onClick={() => act(() => del(`/clubs/${club.handle}/bans/${m.user.username}`))} aria-label={`Lift the ban on ${m.user.display_name}`}>Lift ban</button>
+                <button onClick={() => act(() => del(`/clubs/${club.handle}/bans/${m.user.username}`))} aria-label={t('club.lift_ban_label', { name: m.user.display_name })}>{t('club.lift_ban')}</button>
               </li>
             ))}
           </ul>
@@ -470,10 +469,10 @@ export function ClubsOf({ username }: { username: string }) {
   if (member.length === 0) return null;
   return (
     <section aria-labelledby="clubs-of-h">
-      <h2 id="clubs-of-h" class="section">Clubs</h2>
+      <h2 id="clubs-of-h" class="section">{t('nav.clubs')}</h2>
       <ul class="hands">
         {member.map((c) => (
-          <li key={c.club.handle}><ClubMark club={c.club} /> <span><Link href={`/c/${c.club.handle}`}>{c.club.name}</Link></span> {c.role && c.role !== 'member' && <span class="muted">{ROLE[c.role]}</span>}</li>
+          <li key={c.club.handle}><ClubMark club={c.club} /> <span><Link href={`/c/${c.club.handle}`}>{c.club.name}</Link></span> {c.role && c.role !== 'member' && <span class="muted">{roleText(c.role)}</span>}</li>
         ))}
       </ul>
     </section>

@@ -7,34 +7,15 @@ import type {
   AdminClubs, AdminLog, AdminRooms, AdminSettings, AdminUser, ChatRecord, Me, ModerationEntry, ModerationLog, Report, ReportDetail,
   ReportList, ReportReason, ReportReceipt, Scope, SessionList, TokenCreated, TokenList, UserSummary,
 } from './wire';
+import { LANGUAGES, chosen, dateTime, setLang, t, tx, type Key, type Lang } from './i18n';
 
-const REASONS: [ReportReason, string][] = [
-  ['harassment', 'Harassment or bullying'],
-  ['hate', 'Hate speech'],
-  ['spam', 'Spam or scams'],
-  ['sexual', 'Sexual content'],
-  ['violence', 'Violence or threats'],
-  ['impersonation', 'Pretending to be someone else'],
-  ['other', 'Something else'],
-];
+const REASONS: ReportReason[] = ['harassment', 'hate', 'spam', 'sexual', 'violence', 'impersonation', 'other'];
 
-const ACTIONS: Record<string, string> = {
-  invite_to_speak: 'invited to speak',
-  move_to_audience: 'moved to the audience',
-  make_moderator: 'made a moderator',
-  remove_moderator: 'took the moderator role from',
-  mute: 'muted',
-  remove: 'removed from the room',
-  delete_chat: 'deleted a message by',
-  silence_chat: 'silenced the chat of',
-  unsilence_chat: 'let chat again',
-  chat_mode: 'set who can chat to',
-  hand_mode: 'set who can raise hands to',
-  end_room: 'ended the room',
-};
+/** The moderation log's actions: each a whole sentence in the catalog, `modlog.ACTION`. */
+const ACTIONS = ['invite_to_speak', 'move_to_audience', 'make_moderator', 'remove_moderator', 'mute', 'remove', 'delete_chat', 'silence_chat', 'unsilence_chat', 'chat_mode', 'hand_mode', 'end_room'];
 
 function clock(ms: number): string {
-  return new Date(ms).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', second: '2-digit' });
+  return dateTime(ms, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', second: '2-digit' });
 }
 
 function who(u?: UserSummary | null): string {
@@ -43,12 +24,15 @@ function who(u?: UserSummary | null): string {
 
 /** One line of a moderation log: "10:02 Host muted Bob". */
 function LogLine({ e }: { e: ModerationEntry }) {
-  const verb = ACTIONS[e.action] ?? e.action;
-  const trailing = e.action === 'chat_mode' || e.action === 'hand_mode' ? ` ${e.detail ?? ''}` : '';
+  const parts = { actor: <strong>{e.actor.display_name}</strong>, target: <strong>{e.target?.display_name ?? ''}</strong> };
+  const mode = e.action === 'chat_mode' ? `chat.mode.${e.detail}` : e.action === 'hand_mode' ? `room.hand_mode.${e.detail === 'followed_by_speakers' ? 'followed' : e.detail}` : '';
+  const line = ACTIONS.includes(e.action)
+    ? tx(`modlog.${e.action}` as Key, parts, { mode: mode ? t(mode as Key) : e.detail ?? '' })
+    : <>{parts.actor} {e.action} {parts.target}</>;
   return (
     <li>
       <time class="muted" dateTime={new Date(e.at_ms).toISOString()}>{clock(e.at_ms)}</time>{' '}
-      <strong>{e.actor.display_name}</strong> {verb}{e.target ? <> <strong>{e.target.display_name}</strong></> : null}{trailing}
+      {line}
       {e.action === 'delete_chat' && e.detail && <q class="muted"> {e.detail}</q>}
     </li>
   );
@@ -61,12 +45,12 @@ export function ReportDialog({ roomId, user, onClose }: { roomId: string; user?:
   const [block, setBlock] = useState(false);
   const [error, setError] = useState<string>();
   const [receipt, setReceipt] = useState<ReportReceipt>();
-  const title = user ? `Report ${user.display_name}` : 'Report this room';
+  const title = user ? t('room.report_person', { name: user.display_name }) : t('room.report');
   if (receipt) {
     return (
-      <Modal title="Report sent" onClose={onClose}>
-        <p role="status">{receipt.message}</p>
-        <div class="actions"><button class="primary" onClick={onClose}>Done</button></div>
+      <Modal title={t('report.sent')} onClose={onClose}>
+        <p role="status">{t(receipt.blocked ? 'report.received_blocked' : 'report.received')}</p>
+        <div class="actions"><button class="primary" onClick={onClose}>{t('common.done')}</button></div>
       </Modal>
     );
   }
@@ -74,7 +58,7 @@ export function ReportDialog({ roomId, user, onClose }: { roomId: string; user?:
     <Modal title={title} onClose={onClose}>
       <form onSubmit={async (e) => {
         e.preventDefault();
-        if (!reason) return setError('Pick a reason.');
+        if (!reason) return setError(t('report.pick'));
         try {
           setReceipt(await post<ReportReceipt>(`/rooms/${roomId}/reports`, { user_id: user?.id ?? null, reason, text, block }));
         } catch (err) {
@@ -82,29 +66,29 @@ export function ReportDialog({ roomId, user, onClose }: { roomId: string; user?:
         }
       }}>
         <fieldset class="choices">
-          <legend>What is wrong?</legend>
-          {REASONS.map(([value, label]) => (
+          <legend>{t('report.what')}</legend>
+          {REASONS.map((value) => (
             <label key={value} class="choice">
               <input type="radio" name="reason" value={value} checked={reason === value} onChange={() => setReason(value)} />
-              <span>{label}</span>
+              <span>{t(`report.reason.${value}`)}</span>
             </label>
           ))}
         </fieldset>
         <div class="field">
-          <label for="f-report-text">More for the admins (optional)</label>
+          <label for="f-report-text">{t('report.more')}</label>
           <textarea id="f-report-text" maxLength={1000} rows={3} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
         </div>
-        <p class="hint">The admins also see this room’s chat and moderation from ten minutes before your report to ten after.</p>
+        <p class="hint">{t('report.context')}</p>
         {user && (
           <label class="choice">
             <input type="checkbox" checked={block} onChange={(e) => setBlock((e.target as HTMLInputElement).checked)} />
-            <span>Also block {user.display_name}</span>
+            <span>{t('report.also_block', { name: user.display_name })}</span>
           </label>
         )}
         <ErrorNote message={error} />
         <div class="actions">
-          <button type="button" onClick={onClose}>Cancel</button>
-          <button class="primary" type="submit">Send report</button>
+          <button type="button" onClick={onClose}>{t('common.cancel')}</button>
+          <button class="primary" type="submit">{t('report.send')}</button>
         </div>
       </form>
     </Modal>
@@ -119,12 +103,12 @@ export function ModerationLogDialog({ roomId, onClose }: { roomId: string; onClo
     get<ModerationLog>(`/rooms/${roomId}/moderation`).then(setLog, (e) => setError(message(e)));
   }, [roomId]);
   return (
-    <Modal title="Moderation log" onClose={onClose}>
+    <Modal title={t('modlog.title')} onClose={onClose}>
       <ErrorNote message={error} />
-      {log && (log.entries.length === 0 ? <p class="muted">Nothing yet.</p> : (
+      {log && (log.entries.length === 0 ? <p class="muted">{t('common.nothing_yet')}</p> : (
         <ol class="log">{log.entries.map((e, i) => <LogLine key={i} e={e} />)}</ol>
       ))}
-      <div class="actions"><button onClick={onClose}>Close</button></div>
+      <div class="actions"><button onClick={onClose}>{t('common.close')}</button></div>
     </Modal>
   );
 }
@@ -142,9 +126,10 @@ export function AccountSettings({ me }: { me: Me }) {
   useEffect(() => void load(), []);
   return (
     <main class="narrow" id="main">
-      <h1>Settings</h1>
+      <h1>{t('nav.settings')}</h1>
+      <LanguageSetting />
       <section class="panel" aria-labelledby="password-h">
-        <h2 id="password-h" class="section">Password</h2>
+        <h2 id="password-h" class="section">{t('account.password')}</h2>
         <form onSubmit={async (e) => {
           e.preventDefault();
           setError(undefined);
@@ -152,25 +137,25 @@ export function AccountSettings({ me }: { me: Me }) {
             await post('/account/password', { current_password: current, new_password: next });
             setCurrent('');
             setNext('');
-            setNote('Password changed. Every other session was signed out.');
+            setNote(t('settings.password_changed'));
             void load();
           } catch (err) {
             setError(message(err));
           }
         }}>
-          <Field label="Current password" type="password" autocomplete="current-password" value={current} onInput={setCurrent} required />
-          <Field label="New password" type="password" autocomplete="new-password" value={next} onInput={setNext} required hint="At least 8 characters. Changing it signs out your other sessions." />
-          <div class="actions left"><button class="primary" type="submit">Change password</button></div>
+          <Field label={t('settings.current_password')} type="password" autocomplete="current-password" value={current} onInput={setCurrent} required />
+          <Field label={t('settings.new_password')} type="password" autocomplete="new-password" value={next} onInput={setNext} required hint={t('settings.new_password_hint')} />
+          <div class="actions left"><button class="primary" type="submit">{t('settings.change_password')}</button></div>
         </form>
         {note && <p class="note" role="status">{note}</p>}
       </section>
       <section class="panel" aria-labelledby="sessions-h">
-        <h2 id="sessions-h" class="section">Where you’re signed in</h2>
+        <h2 id="sessions-h" class="section">{t('settings.sessions')}</h2>
         <ul class="sessions">
           {sessions?.sessions.map((s) => (
             <li key={s.id}>
-              <span><strong>{s.device}</strong>{s.current && <span class="tag">This device</span>}</span>
-              <span class="muted">Signed in {new Date(s.created_at * 1000).toLocaleDateString()} · last active {new Date(s.last_seen * 1000).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })}</span>
+              <span><strong>{device(s.device)}</strong>{s.current && <span class="tag">{t('settings.this_device')}</span>}</span>
+              <span class="muted">{t('settings.session_times', { since: dateTime(s.created_at * 1000, { dateStyle: 'medium' }), seen: dateTime(s.last_seen * 1000) })}</span>
               {!s.current && (
                 <button onClick={async () => {
                   try {
@@ -179,7 +164,7 @@ export function AccountSettings({ me }: { me: Me }) {
                   } catch (err) {
                     setError(message(err));
                   }
-                }} aria-label={`Sign out ${s.device}`}>Sign out</button>
+                }} aria-label={t('settings.sign_out_device', { device: device(s.device) })}>{t('nav.sign_out')}</button>
               )}
             </li>
           ))}
@@ -187,16 +172,16 @@ export function AccountSettings({ me }: { me: Me }) {
       </section>
       <AccessTokens me={me} />
       <section class="panel" aria-labelledby="data-h">
-        <h2 id="data-h" class="section">Your data</h2>
-        <p class="muted">A JSON file of your profile, follows, blocks, events, invites, chat messages and reports.</p>
+        <h2 id="data-h" class="section">{t('settings.data')}</h2>
+        <p class="muted">{t('settings.data_about')}</p>
         <div class="actions left">
-          <a class="button" href="/api/v1/account/export" download={`stoa-${me.username}.json`}>Download my data</a>
+          <a class="button" href="/api/v1/account/export" download={`stoa-${me.username}.json`}>{t('settings.download')}</a>
         </div>
       </section>
       <section class="panel" aria-labelledby="delete-h">
-        <h2 id="delete-h" class="section">Delete account</h2>
-        <p class="muted">Your profile, follows, messages and everything personal are erased. Moderation records and reports keep an anonymous stand-in. This cannot be undone.</p>
-        <div class="actions left"><button class="danger" onClick={() => setDeleting(true)}>Delete my account…</button></div>
+        <h2 id="delete-h" class="section">{t('settings.delete')}</h2>
+        <p class="muted">{t('settings.delete_about')}</p>
+        <div class="actions left"><button class="danger" onClick={() => setDeleting(true)}>{t('settings.delete_button')}</button></div>
       </section>
       <ErrorNote message={error} />
       {deleting && <DeleteAccount onClose={() => setDeleting(false)} />}
@@ -204,13 +189,26 @@ export function AccountSettings({ me }: { me: Me }) {
   );
 }
 
-const SCOPES: [Scope, string][] = [
-  ['rooms:read', 'Read rooms, events, profiles'],
-  ['rooms:write', 'Start rooms, schedule, follow, chat'],
-  ['listen', 'Join rooms to listen'],
-  ['speak', 'Join rooms and speak when invited'],
-  ['admin', 'The admin console'],
-];
+const SCOPES: Scope[] = ['rooms:read', 'rooms:write', 'listen', 'speak', 'admin'];
+
+/** The language of the client (and of what Stoa sends this browser): the browser's, or one chosen here. */
+function LanguageSetting() {
+  const [choice, setChoice] = useState<Lang | ''>(chosen() ?? '');
+  return (
+    <section class="panel" aria-labelledby="language-h">
+      <h2 id="language-h" class="section">{t('settings.language')}</h2>
+      <label for="f-language" class="visually-hidden">{t('settings.language')}</label>
+      <select id="f-language" value={choice} onChange={(e) => {
+        const value = (e.target as HTMLSelectElement).value as Lang | '';
+        setChoice(value);
+        setLang(value || undefined);
+      }}>
+        <option value="">{t('settings.language_browser')}</option>
+        {LANGUAGES.map((l) => <option key={l.code} value={l.code} lang={l.code}>{l.name}</option>)}
+      </select>
+    </section>
+  );
+}
 
 /** Personal access tokens for bots, OBS (WHIP) and scripts: no password needed, and only what they may do. */
 function AccessTokens({ me }: { me: Me }) {
@@ -224,8 +222,8 @@ function AccessTokens({ me }: { me: Me }) {
   useEffect(() => void load(), []);
   return (
     <section class="panel" aria-labelledby="tokens-h">
-      <h2 id="tokens-h" class="section">Access tokens</h2>
-      <p class="muted">For <code>stoa bot</code>, OBS and scripts: a token does only what you allow, and never changes your password or account.</p>
+      <h2 id="tokens-h" class="section">{t('tokens.title')}</h2>
+      <p class="muted">{tx('tokens.about', { bot: <code>stoa bot</code> })}</p>
       <form onSubmit={async (e) => {
         e.preventDefault();
         setError(undefined);
@@ -237,45 +235,43 @@ function AccessTokens({ me }: { me: Me }) {
           setError(message(err));
         }
       }}>
-        <Field label="Token name" value={name} onInput={setName} required hint="To tell your tokens apart, e.g. “OBS in the studio”." />
+        <Field label={t('tokens.name')} value={name} onInput={setName} required hint={t('tokens.name_hint')} />
         <fieldset class="choices">
-          <legend>It may</legend>
-          {SCOPES.filter(([scope]) => scope !== 'admin' || me.is_admin).map(([scope, label]) => (
+          <legend>{t('tokens.may')}</legend>
+          {SCOPES.filter((scope) => scope !== 'admin' || me.is_admin).map((scope) => (
             <label key={scope} class="choice">
               <input type="checkbox" checked={scopes.includes(scope)} onChange={(e) => {
                 const on = (e.target as HTMLInputElement).checked;
                 setScopes(on ? [...scopes, scope] : scopes.filter((x) => x !== scope));
               }} />
-              <span>{label} <code>{scope}</code></span>
+              <span>{t(`tokens.scope.${scope}`)} <code>{scope}</code></span>
             </label>
           ))}
         </fieldset>
-        <label for="f-expiry">Expires</label>
+        <label for="f-expiry">{t('tokens.expires')}</label>
         <select id="f-expiry" value={days} onChange={(e) => setDays((e.target as HTMLSelectElement).value)}>
-          <option value="7">in 7 days</option>
-          <option value="30">in 30 days</option>
-          <option value="90">in 90 days</option>
-          <option value="365">in a year</option>
-          <option value="never">never</option>
+          {['7', '30', '90'].map((d) => <option key={d} value={d}>{t('tokens.in_days', { count: Number(d) })}</option>)}
+          <option value="365">{t('tokens.in_a_year')}</option>
+          <option value="never">{t('tokens.never')}</option>
         </select>
-        <div class="actions left"><button class="primary" type="submit">Make token</button></div>
+        <div class="actions left"><button class="primary" type="submit">{t('tokens.make')}</button></div>
       </form>
       {made && (
-        <p class="note" role="status">Copy it now; it will not be shown again: <code class="invite-link">{made.token}</code></p>
+        <p class="note" role="status">{tx('tokens.made', { token: <code class="invite-link">{made.token}</code> })}</p>
       )}
       <ul class="sessions">
-        {list?.tokens.map((t) => (
-          <li key={t.id}>
-            <span><strong>{t.name}</strong> <span class="muted">{t.scopes.join(', ')}</span></span>
-            <span class="muted">Made {new Date(t.created_at * 1000).toLocaleDateString()}{t.expires_at ? ` · expires ${new Date(t.expires_at * 1000).toLocaleDateString()}` : ''} · {t.last_used_at ? `last used ${new Date(t.last_used_at * 1000).toLocaleDateString()}` : 'never used'}</span>
+        {list?.tokens.map((tok) => (
+          <li key={tok.id}>
+            <span><strong>{tok.name}</strong> <span class="muted">{tok.scopes.join(', ')}</span></span>
+            <span class="muted">{t('tokens.made_on', { date: day(tok.created_at) })}{tok.expires_at ? ` · ${t('tokens.expires_on', { date: day(tok.expires_at) })}` : ''} · {tok.last_used_at ? t('tokens.last_used', { date: day(tok.last_used_at) }) : t('tokens.never_used')}</span>
             <button onClick={async () => {
               try {
-                await del(`/tokens/${t.id}`);
+                await del(`/tokens/${tok.id}`);
                 void load();
               } catch (err) {
                 setError(message(err));
               }
-            }} aria-label={`Revoke ${t.name}`}>Revoke</button>
+            }} aria-label={t('tokens.revoke_label', { name: tok.name })}>{t('tokens.revoke')}</button>
           </li>
         ))}
       </ul>
@@ -284,11 +280,23 @@ function AccessTokens({ me }: { me: Me }) {
   );
 }
 
+/** The server's name for a session's device ("Chrome on Linux"), in the reader's language: browsers and
+ * systems are names, the words around them are not. */
+function device(name: string): string {
+  if (name === 'Unknown device') return t('settings.unknown_device');
+  const m = name.match(/^(.+) on (.+)$/);
+  const browser = m ? m[1]! : name;
+  const what = browser === 'Stoa command line' ? t('settings.stoa_cli') : browser;
+  return m ? t('settings.device', { browser: what, system: m[2]! }) : what;
+}
+
+const day = (secs: number) => dateTime(secs * 1000, { dateStyle: 'medium' });
+
 function DeleteAccount({ onClose }: { onClose: () => void }) {
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string>();
   return (
-    <Modal title="Delete your account?" onClose={onClose}>
+    <Modal title={t('settings.delete_title')} onClose={onClose}>
       <form onSubmit={async (e) => {
         e.preventDefault();
         try {
@@ -298,12 +306,12 @@ function DeleteAccount({ onClose }: { onClose: () => void }) {
           setError(message(err));
         }
       }}>
-        <p>Enter your password to delete your account for good.</p>
-        <Field label="Password" type="password" autocomplete="current-password" value={password} onInput={setPassword} required />
+        <p>{t('settings.delete_enter')}</p>
+        <Field label={t('account.password')} type="password" autocomplete="current-password" value={password} onInput={setPassword} required />
         <ErrorNote message={error} />
         <div class="actions">
-          <button type="button" onClick={onClose}>Keep my account</button>
-          <button class="danger" type="submit">Delete for good</button>
+          <button type="button" onClick={onClose}>{t('settings.keep')}</button>
+          <button class="danger" type="submit">{t('settings.delete_for_good')}</button>
         </div>
       </form>
     </Modal>
@@ -322,19 +330,19 @@ export function AdminConsole() {
     // The console is not advertised: a non-admin gets the same "nothing here" as any unknown address.
     get<AdminSettings>('/admin/settings').then(() => setAllowed(true), () => setAllowed(false));
   }, []);
-  if (allowed === undefined) return <main id="main" class="center"><p class="muted">Loading…</p></main>;
-  if (!allowed) return <main id="main" class="narrow center"><h1>Nothing here</h1><p class="lede">There is nothing at this address.</p><button class="primary" onClick={() => navigate('/')}>Back to the hallway</button></main>;
+  if (allowed === undefined) return <main id="main" class="center"><p class="muted">{t('common.loading')}</p></main>;
+  if (!allowed) return <main id="main" class="narrow center"><h1>{t('common.nothing_here')}</h1><p class="lede">{t('common.nothing_at_address')}</p><button class="primary" onClick={() => navigate('/')}>{t('room.back')}</button></main>;
   const open = (username: string) => {
     setPerson(username);
     setTab('people');
   };
-  const tabs: [Tab, string][] = [['reports', 'Reports'], ['people', 'People'], ['rooms', 'Live rooms'], ['clubs', 'Clubs'], ['settings', 'Settings'], ['webhooks', 'Webhooks'], ['log', 'Admin log']];
+  const tabs: [Tab, string][] = [['reports', t('admin.reports')], ['people', t('admin.people')], ['rooms', t('hallway.live_rooms')], ['clubs', t('nav.clubs')], ['settings', t('nav.settings')], ['webhooks', t('webhooks.title')], ['log', t('admin.log')]];
   return (
     <main id="main" class="admin">
-      <h1>Admin</h1>
-      <div class="tabs" role="tablist" aria-label="Admin sections">
-        {tabs.map(([t, label]) => (
-          <button key={t} role="tab" id={`tab-${t}`} aria-selected={tab === t} aria-controls="admin-panel" tabIndex={tab === t ? 0 : -1} class={tab === t ? 'selected' : ''} onClick={() => setTab(t)}>{label}</button>
+      <h1>{t('nav.admin')}</h1>
+      <div class="tabs" role="tablist" aria-label={t('admin.sections')}>
+        {tabs.map(([name, label]) => (
+          <button key={name} role="tab" id={`tab-${name}`} aria-selected={tab === name} aria-controls="admin-panel" tabIndex={tab === name ? 0 : -1} class={tab === name ? 'selected' : ''} onClick={() => setTab(name)}>{label}</button>
         ))}
       </div>
       <div id="admin-panel" role="tabpanel" aria-labelledby={`tab-${tab}`}>
@@ -363,17 +371,17 @@ function Reports({ onPerson }: { onPerson: (u: string) => void }) {
   return (
     <section aria-labelledby="reports-h">
       <div class="bar">
-        <h2 id="reports-h" class="section">{state === 'open' ? 'Open reports' : 'Resolved reports'}</h2>
-        <button class="link" onClick={() => setState(state === 'open' ? 'resolved' : 'open')}>{state === 'open' ? 'Show resolved' : 'Show open'}</button>
+        <h2 id="reports-h" class="section">{state === 'open' ? t('admin.open_reports') : t('admin.resolved_reports')}</h2>
+        <button class="link" onClick={() => setState(state === 'open' ? 'resolved' : 'open')}>{state === 'open' ? t('admin.show_resolved') : t('admin.show_open')}</button>
       </div>
       <ErrorNote message={error} />
-      {list && list.reports.length === 0 && <p class="muted">No {state} reports.</p>}
+      {list && list.reports.length === 0 && <p class="muted">{state === 'open' ? t('admin.no_open') : t('admin.no_resolved')}</p>}
       <ul class="reports">
         {list?.reports.map((r) => (
           <li key={r.id}>
             <button class="report-row" onClick={() => setSelected(r.id)}>
-              <strong>#{r.id} {r.target ? r.target.display_name : `the room “${r.room_title}”`}</strong>
-              <span class="muted">{REASONS.find(([v]) => v === r.reason)?.[1]} · by {r.reporter.display_name} · {clock(r.created_at_ms)}</span>
+              <strong>#{r.id} {r.target ? r.target.display_name : t('admin.the_room', { title: r.room_title })}</strong>
+              <span class="muted">{t(`report.reason.${r.reason}`)} · {t('recordings.clip_by', { name: r.reporter.display_name })} · {clock(r.created_at_ms)}</span>
             </button>
           </li>
         ))}
@@ -386,8 +394,8 @@ function ChatLine({ m }: { m: ChatRecord }) {
   return (
     <li class={m.deleted_by ? 'deleted' : ''}>
       <time class="muted" dateTime={new Date(m.sent_at_ms).toISOString()}>{clock(m.sent_at_ms)}</time>{' '}
-      <strong>{m.user.display_name}</strong>: {m.text}
-      {m.deleted_by && <span class="muted"> (deleted by {m.deleted_by.display_name})</span>}
+      {tx('captions.line', { name: <strong>{m.user.display_name}</strong>, text: m.text })}
+      {m.deleted_by && <span class="muted"> {t('admin.deleted_by', { name: m.deleted_by.display_name })}</span>}
     </li>
   );
 }
@@ -398,31 +406,31 @@ function ReportView({ id, onBack, onPerson }: { id: number; onBack: () => void; 
   const [error, setError] = useState<string>();
   const load = () => get<ReportDetail>(`/admin/reports/${id}`).then(setD, (e) => setError(message(e)));
   useEffect(() => void load(), [id]);
-  if (!d) return <><ErrorNote message={error} /><p class="muted">Loading…</p></>;
+  if (!d) return <><ErrorNote message={error} /><p class="muted">{t('common.loading')}</p></>;
   const r: Report = d.report;
   return (
     <section aria-labelledby="report-h">
-      <button class="link" onClick={onBack}>← All reports</button>
-      <h2 id="report-h">Report #{r.id}</h2>
+      <button class="link" onClick={onBack}>{t('admin.all_reports')}</button>
+      <h2 id="report-h">{t('admin.report_n', { id: String(r.id) })}</h2>
       <dl class="facts">
-        <dt>About</dt><dd>{r.target ? <button class="link" onClick={() => onPerson(r.target!.username)}>{who(r.target)}</button> : 'The room itself'}</dd>
-        <dt>Room</dt><dd>“{r.room_title}” ({r.room_id})</dd>
-        <dt>Reason</dt><dd>{REASONS.find(([v]) => v === r.reason)?.[1]}</dd>
-        <dt>By</dt><dd><button class="link" onClick={() => onPerson(r.reporter.username)}>{who(r.reporter)}</button>, {clock(r.created_at_ms)}</dd>
-        {r.text && <><dt>They wrote</dt><dd>{r.text}</dd></>}
-        {r.resolved_at_ms != null && <><dt>Resolved</dt><dd>{clock(r.resolved_at_ms)} by {r.resolved_by?.display_name ?? 'the command line'}: {r.resolution_note}</dd></>}
+        <dt>{t('admin.about')}</dt><dd>{r.target ? <button class="link" onClick={() => onPerson(r.target!.username)}>{who(r.target)}</button> : t('admin.room_itself')}</dd>
+        <dt>{t('room.room')}</dt><dd>{t('admin.room_line', { title: r.room_title, id: r.room_id })}</dd>
+        <dt>{t('admin.reason')}</dt><dd>{t(`report.reason.${r.reason}`)}</dd>
+        <dt>{t('admin.by')}</dt><dd><button class="link" onClick={() => onPerson(r.reporter.username)}>{who(r.reporter)}</button>, {clock(r.created_at_ms)}</dd>
+        {r.text && <><dt>{t('admin.they_wrote')}</dt><dd>{r.text}</dd></>}
+        {r.resolved_at_ms != null && <><dt>{t('admin.resolved')}</dt><dd>{t('admin.resolved_line', { at: clock(r.resolved_at_ms), name: r.resolved_by?.display_name ?? t('admin.command_line'), note: r.resolution_note ?? '' })}</dd></>}
       </dl>
-      <h3 class="section">The room’s sound, five minutes either side</h3>
-      <audio controls preload="none" src={`/api/v1/admin/reports/${r.id}/audio`} aria-label="The room around the report" />
-      <p class="muted">Attached five minutes after the report, if the room was live.</p>
-      <h3 class="section">Chat, ten minutes either side</h3>
-      {d.chat.length === 0 ? <p class="muted">No messages.</p> : <ol class="log">{d.chat.map((m, i) => <ChatLine key={i} m={m} />)}</ol>}
-      <h3 class="section">Moderation, ten minutes either side</h3>
-      {d.moderation.length === 0 ? <p class="muted">No moderator actions.</p> : <ol class="log">{d.moderation.map((e, i) => <LogLine key={i} e={e} />)}</ol>}
+      <h3 class="section">{t('admin.sound')}</h3>
+      <audio controls preload="none" src={`/api/v1/admin/reports/${r.id}/audio`} aria-label={t('admin.sound_label')} />
+      <p class="muted">{t('admin.sound_note')}</p>
+      <h3 class="section">{t('admin.chat_around')}</h3>
+      {d.chat.length === 0 ? <p class="muted">{t('admin.no_messages')}</p> : <ol class="log">{d.chat.map((m, i) => <ChatLine key={i} m={m} />)}</ol>}
+      <h3 class="section">{t('admin.moderation_around')}</h3>
+      {d.moderation.length === 0 ? <p class="muted">{t('admin.no_actions')}</p> : <ol class="log">{d.moderation.map((e, i) => <LogLine key={i} e={e} />)}</ol>}
       {d.earlier_reports.length > 0 && (
         <>
-          <h3 class="section">Other reports on this person</h3>
-          <ul>{d.earlier_reports.map((e) => <li key={e.id}>#{e.id} {e.reason}, {clock(e.created_at_ms)}{e.resolution_note ? ` — ${e.resolution_note}` : ''}</li>)}</ul>
+          <h3 class="section">{t('admin.other_reports')}</h3>
+          <ul>{d.earlier_reports.map((e) => <li key={e.id}>#{e.id} {t(`report.reason.${e.reason}`)}, {clock(e.created_at_ms)}{e.resolution_note ? ` — ${e.resolution_note}` : ''}</li>)}</ul>
         </>
       )}
       {r.resolved_at_ms == null && (
@@ -436,12 +444,12 @@ function ReportView({ id, onBack, onPerson }: { id: number; onBack: () => void; 
           }
         }}>
           <div class="field">
-            <label for="f-resolution">Resolution note</label>
+            <label for="f-resolution">{t('admin.resolution')}</label>
             <textarea id="f-resolution" rows={2} maxLength={1000} value={note} required onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} />
           </div>
           <div class="actions left">
-            <button class="primary" type="submit">Resolve</button>
-            {r.target && <button type="button" onClick={() => onPerson(r.target!.username)}>Open {r.target.display_name}’s page to suspend</button>}
+            <button class="primary" type="submit">{t('admin.resolve')}</button>
+            {r.target && <button type="button" onClick={() => onPerson(r.target!.username)}>{t('admin.open_to_suspend', { name: r.target.display_name })}</button>}
           </div>
         </form>
       )}
@@ -467,10 +475,10 @@ function People({ initial, onPerson }: { initial?: string; onPerson: (u: string)
   useEffect(() => { if (initial) void find(initial); }, [initial]);
   return (
     <section aria-labelledby="people-h">
-      <h2 id="people-h" class="section">People</h2>
+      <h2 id="people-h" class="section">{t('admin.people')}</h2>
       <form class="inline-form" onSubmit={(e) => { e.preventDefault(); void find(query); }}>
-        <Field label="Username" value={query} onInput={setQuery} required />
-        <button type="submit">Look up</button>
+        <Field label={t('account.username')} value={query} onInput={setQuery} required />
+        <button type="submit">{t('admin.look_up')}</button>
       </form>
       <ErrorNote message={error} />
       {user && (
@@ -478,18 +486,18 @@ function People({ initial, onPerson }: { initial?: string; onPerson: (u: string)
           <div class="bar">
             <Avatar user={user.user} />
             <h3>{user.user.display_name} <span class="muted">@{user.user.username}</span></h3>
-            {user.is_admin && <span class="tag">Admin</span>}
+            {user.is_admin && <span class="tag">{t('nav.admin')}</span>}
           </div>
-          <p class="muted">Signed up {new Date(user.created_at * 1000).toLocaleDateString()} · {user.reports_against} report{user.reports_against === 1 ? '' : 's'} on them{user.deleted ? ' · account deleted' : ''}</p>
-          {user.suspended != null && <p class="error" role="status">Suspended: {user.suspended}</p>}
-          <h4 class="section">Invited by</h4>
-          {user.invited_by.length === 0 ? <p class="muted">Nobody: the first account, or an admin’s invite.</p> : (
+          <p class="muted">{t('admin.signed_up', { date: day(user.created_at) })} · {t('admin.reports_against', { count: user.reports_against })}{user.deleted ? ` · ${t('admin.account_deleted')}` : ''}</p>
+          {user.suspended != null && <p class="error" role="status">{t('admin.suspended', { reason: user.suspended })}</p>}
+          <h4 class="section">{t('admin.invited_by')}</h4>
+          {user.invited_by.length === 0 ? <p class="muted">{t('admin.invited_by_nobody')}</p> : (
             <ol class="chain">{user.invited_by.map((u) => <li key={u.id}><button class="link" onClick={() => onPerson(u.username)}>{who(u)}</button></li>)}</ol>
           )}
-          <h4 class="section">Invited ({user.invitees.length})</h4>
+          <h4 class="section">{t('admin.invited', { count: user.invitees.length })}</h4>
           <ul class="invitees">
             {user.invitees.map((i) => (
-              <li key={i.user.id}><button class="link" onClick={() => onPerson(i.user.username)}>{who(i.user)}</button> <span class="muted">invited {i.invitees}{i.suspended ? ' · suspended' : ''}</span></li>
+              <li key={i.user.id}><button class="link" onClick={() => onPerson(i.user.username)}>{who(i.user)}</button> <span class="muted">{t('admin.invited_n', { count: i.invitees })}{i.suspended ? ` · ${t('admin.suspended_tag')}` : ''}</span></li>
             ))}
           </ul>
           {!user.deleted && (user.suspended == null ? (
@@ -502,8 +510,8 @@ function People({ initial, onPerson }: { initial?: string; onPerson: (u: string)
                 setError(message(err));
               }
             }}>
-              <Field label="Reason for suspension" value={reason} onInput={setReason} required hint="They see it when they try to sign in." />
-              <div class="actions left"><button class="danger" type="submit">Suspend {user.user.display_name}</button></div>
+              <Field label={t('admin.suspend_reason')} value={reason} onInput={setReason} required hint={t('admin.suspend_hint')} />
+              <div class="actions left"><button class="danger" type="submit">{t('admin.suspend_person', { name: user.user.display_name })}</button></div>
             </form>
           ) : (
             <div class="actions left">
@@ -513,7 +521,7 @@ function People({ initial, onPerson }: { initial?: string; onPerson: (u: string)
                 } catch (err) {
                   setError(message(err));
                 }
-              }}>Lift the suspension</button>
+              }}>{t('admin.lift')}</button>
             </div>
           ))}
         </div>
@@ -529,22 +537,22 @@ function LiveRooms() {
   useEffect(() => void load(), []);
   return (
     <section aria-labelledby="rooms-h">
-      <h2 id="rooms-h" class="section">Live rooms</h2>
+      <h2 id="rooms-h" class="section">{t('hallway.live_rooms')}</h2>
       <ErrorNote message={error} />
-      {rooms?.rooms.length === 0 && <p class="muted">No room is live.</p>}
+      {rooms?.rooms.length === 0 && <p class="muted">{t('admin.no_live')}</p>}
       <ul class="admin-rooms">
         {rooms?.rooms.map((r) => (
           <li key={r.id}>
-            <span><Link href={`/room/${r.id}`}>{r.title}</Link> <span class="muted">{r.visibility} · {r.stage.length} on stage · {r.listener_count} listening</span></span>
+            <span><Link href={`/room/${r.id}`}>{r.title}</Link> <span class="muted">{t(`visibility.${r.visibility}`)} · {t('admin.on_stage_n', { count: r.stage.length })} · {t('room.listening', { count: r.listener_count })}</span></span>
             <button class="danger" onClick={async () => {
-              if (!confirm(`End “${r.title}” for everyone?`)) return;
+              if (!confirm(t('admin.end_confirm', { title: r.title }))) return;
               try {
                 await post(`/admin/rooms/${r.id}/end`);
                 window.setTimeout(load, 500);
               } catch (err) {
                 setError(message(err));
               }
-            }}>End</button>
+            }}>{t('admin.end')}</button>
           </li>
         ))}
       </ul>
@@ -569,22 +577,22 @@ function ClubsPanel() {
   };
   return (
     <section aria-labelledby="admin-clubs-h">
-      <h2 id="admin-clubs-h" class="section">Clubs</h2>
+      <h2 id="admin-clubs-h" class="section">{t('nav.clubs')}</h2>
       <ErrorNote message={error} />
-      {clubs?.clubs.length === 0 && <p class="muted">No club yet.</p>}
+      {clubs?.clubs.length === 0 && <p class="muted">{t('admin.no_club')}</p>}
       <ul class="admin-rooms">
         {clubs?.clubs.map((c) => (
           <li key={c.club.handle}>
             <span>
               <Link href={`/c/${c.club.handle}`}>{c.club.name}</Link>{' '}
-              <span class="muted">/c/{c.club.handle} · owner {c.owner.display_name} · {c.club.members} members · {c.followers} followers{c.suspended ? ` · suspended: ${c.suspended}` : ''}</span>
+              <span class="muted">/c/{c.club.handle} · {t('admin.owner', { name: c.owner.display_name })} · {t('club.members_n', { count: c.club.members })} · {t('club.followers_n', { count: c.followers })}{c.suspended ? ` · ${t('admin.suspended', { reason: c.suspended })}` : ''}</span>
             </span>
             {c.suspended
-              ? <button onClick={() => act(() => post(`/admin/clubs/${c.club.handle}/unsuspend`))}>Lift suspension</button>
+              ? <button onClick={() => act(() => post(`/admin/clubs/${c.club.handle}/unsuspend`))}>{t('admin.lift')}</button>
               : <button class="danger" onClick={() => {
-                const reason = prompt(`Why suspend ${c.club.name}? Its live rooms end.`);
+                const reason = prompt(t('admin.club_suspend_prompt', { name: c.club.name }));
                 if (reason) void act(() => post(`/admin/clubs/${c.club.handle}/suspend`, { reason }));
-              }}>Suspend</button>}
+              }}>{t('admin.suspend')}</button>}
           </li>
         ))}
       </ul>
@@ -604,20 +612,20 @@ function LiveSettings() {
   useEffect(() => void get<AdminSettings>('/admin/settings').then(show, (e) => setError(message(e))), []);
   return (
     <section aria-labelledby="settings-admin-h">
-      <h2 id="settings-admin-h" class="section">Settings</h2>
+      <h2 id="settings-admin-h" class="section">{t('nav.settings')}</h2>
       <form onSubmit={async (e) => {
         e.preventDefault();
         setError(undefined);
         try {
           show(await put<AdminSettings>('/admin/settings', { invite_quota: Number(quota), room_capacity: Number(capacity) }));
-          setNote('Saved. They apply now, to live rooms too.');
+          setNote(t('admin.settings_saved'));
         } catch (err) {
           setError(message(err));
         }
       }}>
-        <Field label="Invites per person" type="number" value={quota} onInput={setQuota} required />
-        <Field label="Room capacity" type="number" value={capacity} onInput={setCapacity} required hint="People a room holds, stage included." />
-        <div class="actions left"><button class="primary" type="submit">Save</button></div>
+        <Field label={t('admin.quota')} type="number" value={quota} onInput={setQuota} required />
+        <Field label={t('admin.capacity')} type="number" value={capacity} onInput={setCapacity} required hint={t('admin.capacity_hint')} />
+        <div class="actions left"><button class="primary" type="submit">{t('common.save')}</button></div>
       </form>
       {note && <p class="note" role="status">{note}</p>}
       <ErrorNote message={error} />
@@ -631,13 +639,13 @@ function AdminLogView() {
   useEffect(() => void get<AdminLog>('/admin/log').then(setLog, (e) => setError(message(e))), []);
   return (
     <section aria-labelledby="adminlog-h">
-      <h2 id="adminlog-h" class="section">Admin log</h2>
+      <h2 id="adminlog-h" class="section">{t('admin.log')}</h2>
       <ErrorNote message={error} />
       <ol class="log">
         {log?.entries.map((e) => (
           <li key={e.id}>
             <time class="muted" dateTime={new Date(e.created_at * 1000).toISOString()}>{clock(e.created_at * 1000)}</time>{' '}
-            <strong>{e.admin?.display_name ?? 'Command line'}</strong> {e.action.replace('_', ' ')} {e.subject_username ? `@${e.subject_username}` : e.subject}{e.detail ? ` — ${e.detail}` : ''}
+            <strong>{e.admin?.display_name ?? t('admin.command_line_name')}</strong> {e.action.replace('_', ' ')} {e.subject_username ? `@${e.subject_username}` : e.subject}{e.detail ? ` — ${e.detail}` : ''}
           </li>
         ))}
       </ol>

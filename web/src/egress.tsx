@@ -5,16 +5,17 @@ import { ApiError, del, get, post } from './api';
 import { ErrorNote, Link, Modal, message, navigate } from './ui';
 import type { ListenInfo, Recording, RecordingList, RestreamStatus, RoomInfo, Webhook, WebhookDelivery, WebhookDeliveries, WebhookList } from './wire';
 import type { RoomClient } from './room';
+import { dateTime, num, t, tx, type Key } from './i18n';
 
 const duration = (ms: number | null) => {
-  if (ms == null) return 'recording…';
+  if (ms == null) return t('recordings.recording');
   const s = Math.round(ms / 1000);
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const ss = String(s % 60).padStart(2, '0');
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 };
-const when = (ms: number) => new Date(ms).toLocaleString();
+const when = (ms: number) => dateTime(ms);
 
 /// `/listen/ROOM`: plays an open room's listen link in any browser, with no account, through hls.js
 /// (loaded only here) or, where it cannot run, the browser's own HLS (iPhone Safari).
@@ -28,7 +29,7 @@ export function ListenPage({ id }: { id: string }) {
   useEffect(() => {
     let alive = true;
     const load = () => get<ListenInfo>(`/rooms/${id}/listen`).then((i) => alive && setInfo(i), (e) => {
-      if (alive) setError(e instanceof ApiError && e.status === 404 ? 'This room is not live, or it has no public listen link.' : message(e));
+      if (alive) setError(e instanceof ApiError && e.status === 404 ? t('listen.none') : message(e));
     });
     void load();
     const timer = window.setInterval(load, 10_000);
@@ -52,31 +53,31 @@ export function ListenPage({ id }: { id: string }) {
       } else if (el.canPlayType('application/vnd.apple.mpegurl')) {
         el.src = info.playlist_url;
       } else {
-        setError('This browser cannot play the stream.');
+        setError(t('listen.cannot_play'));
       }
     });
     return () => destroy();
   }, [info?.playlist_url]);
-  if (error && !info) return <main class="narrow center" id="main"><h1>Listen</h1><ErrorNote message={error} /></main>;
-  if (!info) return <main class="narrow center" id="main"><p class="muted">Loading…</p></main>;
+  if (error && !info) return <main class="narrow center" id="main"><h1>{t('listen.title')}</h1><ErrorNote message={error} /></main>;
+  if (!info) return <main class="narrow center" id="main"><p class="muted">{t('common.loading')}</p></main>;
   return (
     <main class="narrow" id="main">
-      <p class="muted">Live on Stoa · listening without an account</p>
+      <p class="muted">{t('listen.kicker')}</p>
       <h1>{info.title}</h1>
-      <p class="muted">{info.listener_count} in the room · {info.public_listeners} listening here</p>
-      <h2 class="section">On stage</h2>
-      <ul class="names">{info.stage.map((m) => <li key={m.user.id}>{m.user.display_name}{m.role === 'moderator' ? ' (host)' : ''}</li>)}</ul>
-      <audio ref={audio} controls aria-label="The room, live" onPlaying={() => setPlaying(true)} onPause={() => setPlaying(false)} />
-      {!playing && <button class="primary wide" onClick={() => void audio.current?.play().catch(() => undefined)}>Play</button>}
-      {info.captions_url && <button aria-pressed={captionsOn} onClick={() => setCaptionsOn(!captionsOn)}>Captions</button>}
+      <p class="muted">{t('listen.in_room', { count: info.listener_count })} · {t('listen.here', { count: info.public_listeners })}</p>
+      <h2 class="section">{t('room.on_stage')}</h2>
+      <ul class="names">{info.stage.map((m) => <li key={m.user.id}>{m.role === 'moderator' ? t('listen.host', { name: m.user.display_name }) : m.user.display_name}</li>)}</ul>
+      <audio ref={audio} controls aria-label={t('listen.audio')} onPlaying={() => setPlaying(true)} onPause={() => setPlaying(false)} />
+      {!playing && <button class="primary wide" onClick={() => void audio.current?.play().catch(() => undefined)}>{t('listen.play')}</button>}
+      {info.captions_url && <button aria-pressed={captionsOn} onClick={() => setCaptionsOn(!captionsOn)}>{t('captions.button')}</button>}
       {captionsOn && info.captions_url && (
-        <div class="captions inline" role="log" aria-live="polite" aria-label="Live captions">
-          {info.captions_low_accuracy && <p class="waiting">Automatic captions of low accuracy: they miss many words.</p>}
-          {captions.length === 0 ? <p class="waiting">Captions appear here as people speak.</p> : captions.map((c) => <p key={c}>{c}</p>)}
+        <div class="captions inline" role="log" aria-live="polite" aria-label={t('captions.region')}>
+          {info.captions_low_accuracy && <p class="waiting">{t('captions.low_accuracy')}</p>}
+          {captions.length === 0 ? <p class="waiting">{t('captions.waiting')}</p> : captions.map((c) => <p key={c}>{c}</p>)}
         </div>
       )}
       <ErrorNote message={error} />
-      <p class="muted">The stream runs a couple of seconds behind the room. To raise your hand and speak, join with an account.</p>
+      <p class="muted">{t('listen.behind')}</p>
     </main>
   );
 }
@@ -128,20 +129,20 @@ export function RecordingItem({ r, onDeleted }: { r: Recording; onDeleted?: () =
   return (
     <li class="recording">
       <div>
-        <Link href={`/r/${r.id}`}>{r.kind === 'clip' ? `Clip: ${r.title}` : r.title}</Link>
-        <span class="muted"> · {duration(r.duration_ms)} · {when(r.started_at_ms)}{r.kind === 'clip' ? ` · by ${r.made_by.display_name}` : ''}</span>
+        <Link href={`/r/${r.id}`}>{r.kind === 'clip' ? t('recordings.clip_title', { title: r.title }) : r.title}</Link>
+        <span class="muted"> · {duration(r.duration_ms)} · {when(r.started_at_ms)}{r.kind === 'clip' ? ` · ${t('recordings.clip_by', { name: r.made_by.display_name })}` : ''}</span>
       </div>
-      {r.duration_ms != null && <audio controls preload="none" src={r.audio_url} aria-label={`Play ${r.title}`} />}
+      {r.duration_ms != null && <audio controls preload="none" src={r.audio_url} aria-label={t('recordings.play', { title: r.title })} />}
       {r.can_delete && r.duration_ms != null && onDeleted && (
         <button class="danger" onClick={async () => {
-          if (!confirm(`Delete this ${r.kind}? It cannot be undone.`)) return;
+          if (!confirm(t(`recordings.delete_confirm.${r.kind}`))) return;
           try {
             await del(`/recordings/${r.id}`);
             onDeleted();
           } catch (e) {
             setError(message(e));
           }
-        }}>Delete</button>
+        }}>{t('chat.delete')}</button>
       )}
       <ErrorNote message={error} />
     </li>
@@ -173,28 +174,28 @@ export function RecordingPage({ id, signIn }: { id: string; signIn?: preact.JSX.
     get<Recording>(`/recordings/${id}`).then(setR, (e) => setError(message(e)));
   }, [id]);
   if (error && signIn) return signIn;
-  if (error) return <main class="narrow" id="main"><h1>Recording</h1><ErrorNote message={error} /></main>;
-  if (!r) return <main class="narrow" id="main"><p class="muted">Loading…</p></main>;
+  if (error) return <main class="narrow" id="main"><h1>{t('recordings.recording_title')}</h1><ErrorNote message={error} /></main>;
+  if (!r) return <main class="narrow" id="main"><p class="muted">{t('common.loading')}</p></main>;
   const url = `${location.origin}/r/${r.id}`;
   return (
     <main class="narrow" id="main">
-      <p class="muted">{r.kind === 'clip' ? `A clip by ${r.made_by.display_name}` : `A replay of ${r.host.display_name}’s room`}</p>
+      <p class="muted">{r.kind === 'clip' ? t('recordings.a_clip_by', { name: r.made_by.display_name }) : t('recordings.a_replay_of', { name: r.host.display_name })}</p>
       <h1>{r.title}</h1>
       <p class="muted">{duration(r.duration_ms)} · {when(r.started_at_ms)}</p>
-      {r.duration_ms != null ? <audio controls preload="metadata" src={r.audio_url} aria-label={`Play ${r.title}`} class="wide" /> : <p>This replay is still being recorded.</p>}
+      {r.duration_ms != null ? <audio controls preload="metadata" src={r.audio_url} aria-label={t('recordings.play', { title: r.title })} class="wide" /> : <p>{t('recordings.still_recording')}</p>}
       <div class="actions">
-        <button onClick={async () => { await navigator.clipboard?.writeText(url).catch(() => undefined); setCopied(true); }}>{copied ? 'Copied' : 'Copy link'}</button>
-        <a class="button" href={r.audio_url} download={`${r.title}.opus`}>Download</a>
+        <button onClick={async () => { await navigator.clipboard?.writeText(url).catch(() => undefined); setCopied(true); }}>{copied ? t('common.copied') : t('common.copy_link')}</button>
+        <a class="button" href={r.audio_url} download={`${r.title}.opus`}>{t('recordings.download')}</a>
         {r.can_delete && r.duration_ms != null && (
           <button class="danger" onClick={async () => {
-            if (!confirm(`Delete this ${r.kind}? It cannot be undone.`)) return;
+            if (!confirm(t(`recordings.delete_confirm.${r.kind}`))) return;
             try {
               await del(`/recordings/${r.id}`);
               navigate('/');
             } catch (e) {
               setError(message(e));
             }
-          }}>Delete</button>
+          }}>{t('chat.delete')}</button>
         )}
       </div>
     </main>
@@ -207,19 +208,19 @@ export function OutputsDialog({ client, room, onClose, onRestream }: { client: R
   const set = (change: { recording?: boolean; clips?: boolean; listen_link?: boolean; captions?: boolean }) =>
     client.send({ type: 'set_outputs', recording: change.recording ?? null, clips: change.clips ?? null, listen_link: change.listen_link ?? null, captions: change.captions ?? null });
   return (
-    <Modal title="Recording and sharing" onClose={onClose}>
-      <label class="check"><input type="checkbox" checked={o.recording} onChange={(e) => set({ recording: (e.target as HTMLInputElement).checked })} /> Record a replay <span class="muted">(everyone in the room sees that it is recorded; it is kept on your profile)</span></label>
-      <label class="check"><input type="checkbox" checked={o.clips} onChange={(e) => set({ clips: (e.target as HTMLInputElement).checked })} /> Let listeners clip the last 30 seconds</label>
+    <Modal title={t('outputs.title')} onClose={onClose}>
+      <label class="check"><input type="checkbox" checked={o.recording} onChange={(e) => set({ recording: (e.target as HTMLInputElement).checked })} /> {tx('outputs.record', { note: <span class="muted">{t('outputs.record_note')}</span> })}</label>
+      <label class="check"><input type="checkbox" checked={o.clips} onChange={(e) => set({ clips: (e.target as HTMLInputElement).checked })} /> {t('outputs.clips')}</label>
       {room.visibility === 'open' && (
-        <label class="check"><input type="checkbox" checked={o.listen_link} onChange={(e) => set({ listen_link: (e.target as HTMLInputElement).checked })} /> Public listen link <span class="muted">(anyone can listen at /listen/{room.id}, without an account; a full room offers it)</span></label>
+        <label class="check"><input type="checkbox" checked={o.listen_link} onChange={(e) => set({ listen_link: (e.target as HTMLInputElement).checked })} /> {tx('outputs.listen_link', { note: <span class="muted">{t('outputs.listen_link_note', { path: `/listen/${room.id}` })}</span> })}</label>
       )}
       {o.listen_link && <p><Link href={`/listen/${room.id}`}>{`${location.origin}/listen/${room.id}`}</Link></p>}
       {client.state.captionsAvailable && (
-        <label class="check"><input type="checkbox" checked={o.captions} onChange={(e) => set({ captions: (e.target as HTMLInputElement).checked })} /> Allow live captions <span class="muted">(each person chooses whether to see them)</span></label>
+        <label class="check"><input type="checkbox" checked={o.captions} onChange={(e) => set({ captions: (e.target as HTMLInputElement).checked })} /> {tx('outputs.captions', { note: <span class="muted">{t('outputs.captions_note')}</span> })}</label>
       )}
       <div class="actions">
-        <button onClick={onRestream}>Restream to YouTube, Twitch…</button>
-        <button class="primary" onClick={onClose}>Done</button>
+        <button onClick={onRestream}>{t('outputs.restream')}</button>
+        <button class="primary" onClick={onClose}>{t('common.done')}</button>
       </div>
     </Modal>
   );
@@ -243,9 +244,9 @@ export function RestreamDialog({ roomId, onClose }: { roomId: string; onClose: (
   }, [roomId]);
   const on = status && ['connecting', 'live', 'retrying'].includes(status.state);
   return (
-    <Modal title="Restream" onClose={onClose}>
-      <p class="muted">Send this room’s sound to a service that takes RTMP (YouTube Live, Twitch, your own server), with a still picture.</p>
-      {status && <p role="status">State: <strong>{status.state}</strong>{status.url ? ` → ${status.url}` : ''}{status.error ? ` — ${status.error}` : ''}</p>}
+    <Modal title={t('room.restream')} onClose={onClose}>
+      <p class="muted">{t('restream.about')}</p>
+      {status && <p role="status">{tx('restream.state', { state: <strong>{t(`restream.state.${status.state}` as Key)}</strong> })}{status.url ? ` → ${status.url}` : ''}{status.error ? ` — ${status.error}` : ''}</p>}
       {on ? (
         <button class="danger" onClick={async () => {
           try {
@@ -254,7 +255,7 @@ export function RestreamDialog({ roomId, onClose }: { roomId: string; onClose: (
           } catch (e) {
             setError(message(e));
           }
-        }}>Stop restream</button>
+        }}>{t('restream.stop')}</button>
       ) : (
         <form onSubmit={async (e) => {
           e.preventDefault();
@@ -266,9 +267,9 @@ export function RestreamDialog({ roomId, onClose }: { roomId: string; onClose: (
             setError(message(err));
           }
         }}>
-          <label>Server URL <input value={url} placeholder="rtmp://a.rtmp.youtube.com/live2" onInput={(e) => setUrl((e.target as HTMLInputElement).value)} required /></label>
-          <label>Stream key <input type="password" value={key} autocomplete="off" onInput={(e) => setKey((e.target as HTMLInputElement).value)} required /></label>
-          <button class="primary" type="submit">Start restream</button>
+          <label>{t('restream.url')} <input value={url} placeholder="rtmp://a.rtmp.youtube.com/live2" onInput={(e) => setUrl((e.target as HTMLInputElement).value)} required /></label>
+          <label>{t('restream.key')} <input type="password" value={key} autocomplete="off" onInput={(e) => setKey((e.target as HTMLInputElement).value)} required /></label>
+          <button class="primary" type="submit">{t('restream.start')}</button>
         </form>
       )}
       <ErrorNote message={error} />
@@ -293,15 +294,15 @@ export function ClipButton({ roomId }: { roomId: string }) {
         } finally {
           setBusy(false);
         }
-      }}>{busy ? 'Clipping…' : 'Clip 30 s'}</button>
+      }}>{busy ? t('clip.busy') : t('clip.button')}</button>
       {(clip || error) && (
-        <Modal title={clip ? 'Your clip' : 'No clip'} onClose={() => { setClip(undefined); setError(undefined); }}>
+        <Modal title={clip ? t('clip.yours') : t('clip.none')} onClose={() => { setClip(undefined); setError(undefined); }}>
           {clip && <>
-            <audio controls src={clip.audio_url} aria-label="Your clip" />
+            <audio controls src={clip.audio_url} aria-label={t('clip.yours')} />
             <p><Link href={`/r/${clip.id}`}>{`${location.origin}/r/${clip.id}`}</Link></p>
           </>}
           <ErrorNote message={error} />
-          <div class="actions"><button class="primary" onClick={() => { setClip(undefined); setError(undefined); }}>Close</button></div>
+          <div class="actions"><button class="primary" onClick={() => { setClip(undefined); setError(undefined); }}>{t('common.close')}</button></div>
         </Modal>
       )}
     </>
@@ -332,8 +333,8 @@ export function WebhooksPanel() {
   };
   return (
     <section aria-labelledby="webhooks-h">
-      <h2 id="webhooks-h">Webhooks</h2>
-      <p class="muted">Stoa POSTs these events as JSON, signed as Standard Webhooks has it (HMAC-SHA256 with the secret), and retries for about a day.</p>
+      <h2 id="webhooks-h">{t('webhooks.title')}</h2>
+      <p class="muted">{t('webhooks.about')}</p>
       <form class="panel" onSubmit={async (e) => {
         e.preventDefault();
         try {
@@ -346,39 +347,39 @@ export function WebhooksPanel() {
           setError(message(err));
         }
       }}>
-        <label>URL <input type="url" value={url} placeholder="https://example.org/stoa-hook" onInput={(e) => setUrl((e.target as HTMLInputElement).value)} required /></label>
+        <label>{t('webhooks.url')} <input type="url" value={url} placeholder="https://example.org/stoa-hook" onInput={(e) => setUrl((e.target as HTMLInputElement).value)} required /></label>
         <fieldset>
-          <legend>Events</legend>
+          <legend>{t('webhooks.events')}</legend>
           {WEBHOOK_EVENTS.map((ev) => (
             <label class="check" key={ev}><input type="checkbox" checked={events.includes(ev)} onChange={(e) => setEvents((e.target as HTMLInputElement).checked ? [...events, ev] : events.filter((x) => x !== ev))} /> {ev}</label>
           ))}
         </fieldset>
-        <button class="primary" type="submit">Add webhook</button>
+        <button class="primary" type="submit">{t('webhooks.add')}</button>
       </form>
-      {secret && <p role="status">Signing secret (shown once): <code>{secret}</code></p>}
+      {secret && <p role="status">{tx('webhooks.secret', { secret: <code>{secret}</code> })}</p>}
       <ErrorNote message={error} />
-      {list && list.length === 0 && <p class="muted">No webhooks.</p>}
+      {list && list.length === 0 && <p class="muted">{t('webhooks.none')}</p>}
       <ul class="recordings">
         {list?.map((w) => (
           <li key={w.id} class="recording">
             <div><code>{w.url}</code> <span class="muted">{w.events.join(', ')}</span></div>
             <div class="actions">
-              <button onClick={() => void show(w.id)}>Deliveries</button>
+              <button onClick={() => void show(w.id)}>{t('webhooks.deliveries')}</button>
               <button class="danger" onClick={async () => {
-                if (!confirm(`Remove the webhook to ${w.url}?`)) return;
+                if (!confirm(t('webhooks.remove_confirm', { url: w.url }))) return;
                 try {
                   await del(`/admin/webhooks/${w.id}`);
                   await load();
                 } catch (e) {
                   setError(message(e));
                 }
-              }}>Remove</button>
+              }}>{t('common.remove')}</button>
             </div>
             {shown === w.id && deliveries && (
-              deliveries.length === 0 ? <p class="muted">No deliveries yet.</p> : (
+              deliveries.length === 0 ? <p class="muted">{t('webhooks.no_deliveries')}</p> : (
                 <ol class="log">
                   {deliveries.map((d) => (
-                    <li key={d.id}>{when(d.created_at_ms)} · {d.event} · <strong>{d.state}</strong> after {d.attempts} {d.attempts === 1 ? 'attempt' : 'attempts'}{d.last_status != null ? ` · HTTP ${d.last_status}` : ''}{d.last_error ? ` · ${d.last_error}` : ''}</li>
+                    <li key={d.id}>{when(d.created_at_ms)} · {d.event} · {tx('webhooks.delivery', { state: <strong>{d.state}</strong> }, { count: d.attempts })}{d.last_status != null ? ` · HTTP ${num(d.last_status)}` : ''}{d.last_error ? ` · ${d.last_error}` : ''}</li>
                   ))}
                 </ol>
               )

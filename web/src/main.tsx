@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import { del, get, patch, post } from './api';
 import { Avatar, ErrorNote, Field, Link, Modal, message, navigate } from './ui';
+import { num, onLangChange, t, tx } from './i18n';
 import { RoomClient, type RoomState } from './room';
 import { ChatSheet, ReactionBar } from './chat';
 import { AccountSettings, AdminConsole, ModerationLogDialog, ReportDialog } from './community';
@@ -39,8 +40,8 @@ function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   const [busy, setBusy] = useState(false);
   return (
     <main class="narrow" id="main">
-      <h1>Welcome back</h1>
-      <p class="lede">Sign in to hear who is talking.</p>
+      <h1>{t('signin.title')}</h1>
+      <p class="lede">{t('signin.lede')}</p>
       <form
         onSubmit={async (e) => {
           e.preventDefault();
@@ -56,12 +57,12 @@ function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
           }
         }}
       >
-        <Field label="Username" value={username} onInput={setUsername} autocomplete="username" required />
-        <Field label="Password" value={password} onInput={setPassword} type="password" autocomplete="current-password" required />
+        <Field label={t('account.username')} value={username} onInput={setUsername} autocomplete="username" required />
+        <Field label={t('account.password')} value={password} onInput={setPassword} type="password" autocomplete="current-password" required />
         <ErrorNote message={error} />
-        <button class="primary" type="submit" disabled={busy}>Sign in</button>
+        <button class="primary" type="submit" disabled={busy}>{t('signin.submit')}</button>
       </form>
-      <p class="muted">Stoa is invite-only: ask a member for an invite link to sign up.</p>
+      <p class="muted">{t('signin.invite_only')}</p>
     </main>
   );
 }
@@ -74,8 +75,8 @@ function SignUp({ code, onSignedIn }: { code: string; onSignedIn: (me: Me) => vo
   const [busy, setBusy] = useState(false);
   return (
     <main class="narrow" id="main">
-      <h1>You're invited to Stoa</h1>
-      <p class="lede">Live conversations you can drop into. Pick a name and you're in.</p>
+      <h1>{t('signup.title')}</h1>
+      <p class="lede">{t('signup.lede')}</p>
       <form
         onSubmit={async (e) => {
           e.preventDefault();
@@ -92,11 +93,11 @@ function SignUp({ code, onSignedIn }: { code: string; onSignedIn: (me: Me) => vo
           }
         }}
       >
-        <Field label="Username" value={username} onInput={setUsername} autocomplete="username" required hint="3 to 20 letters, digits or underscores." />
-        <Field label="Display name" value={displayName} onInput={setDisplayName} autocomplete="name" required />
-        <Field label="Password" value={password} onInput={setPassword} type="password" autocomplete="new-password" required hint="At least 8 characters." />
+        <Field label={t('account.username')} value={username} onInput={setUsername} autocomplete="username" required hint={t('signup.username_hint')} />
+        <Field label={t('account.display_name')} value={displayName} onInput={setDisplayName} autocomplete="name" required />
+        <Field label={t('account.password')} value={password} onInput={setPassword} type="password" autocomplete="new-password" required hint={t('signup.password_hint')} />
         <ErrorNote message={error} />
-        <button class="primary" type="submit" disabled={busy}>Sign up</button>
+        <button class="primary" type="submit" disabled={busy}>{t('signup.submit')}</button>
       </form>
     </main>
   );
@@ -132,14 +133,14 @@ function Hallway({ me }: { me: Me }) {
   return (
     <main id="main">
       <div class="bar">
-        <h1>Hallway</h1>
-        <button class="primary" onClick={() => setStarting(true)}>Start a room</button>
+        <h1>{t('hallway.title')}</h1>
+        <button class="primary" onClick={() => setStarting(true)}>{t('hallway.start')}</button>
       </div>
       <ErrorNote message={error} />
-      {rooms === undefined && !error && <p class="muted">Looking for live rooms…</p>}
-      {rooms?.length === 0 && <p class="empty">No live rooms right now. Start one, and your followers will find it here.</p>}
+      {rooms === undefined && !error && <p class="muted">{t('hallway.looking')}</p>}
+      {rooms?.length === 0 && <p class="empty">{t('hallway.empty')}</p>}
       {rooms?.length === 0 && <SuggestedPeople />}
-      <ul class="rooms" aria-label="Live rooms">
+      <ul class="rooms" aria-label={t('hallway.live_rooms')}>
         {rooms?.map((r) => (
           <li key={r.id}>
             <Link href={`/room/${r.id}`} class="room-card">
@@ -151,7 +152,7 @@ function Hallway({ me }: { me: Me }) {
                   </span>
                 ))}
               </span>
-              <span class="room-count">{r.listener_count} listening · {r.club ? `${r.club.name} · ${r.visibility === 'closed' ? 'members only' : r.visibility === 'social' ? 'followers and members' : 'open'}` : r.visibility}</span>
+              <span class="room-count">{t('room.listening', { count: r.listener_count })} · {r.club ? `${r.club.name} · ${t(`club.room_visibility.${r.visibility}`)}` : t(`visibility.${r.visibility}`)}</span>
             </Link>
           </li>
         ))}
@@ -168,12 +169,12 @@ function StartRoom({ onClose }: { me: Me; onClose: () => void }) {
   const [invited, setInvited] = useState('');
   const [error, setError] = useState<string>();
   const help: Record<Visibility, string> = {
-    open: 'Anyone on Stoa can join.',
-    social: 'People you follow can join.',
-    closed: 'Only the people you invite can join.',
+    open: t('start.help.open'),
+    social: t('start.help.social'),
+    closed: t('start.help.closed'),
   };
   return (
-    <Modal title="Start a room" onClose={onClose}>
+    <Modal title={t('hallway.start')} onClose={onClose}>
       <form
         onSubmit={async (e) => {
           e.preventDefault();
@@ -187,25 +188,25 @@ function StartRoom({ onClose }: { me: Me; onClose: () => void }) {
           }
         }}
       >
-        <Field label="Title" value={title} onInput={setTitle} required />
+        <Field label={t('start.title')} value={title} onInput={setTitle} required />
         <fieldset class="choices">
-          <legend>Who can join</legend>
+          <legend>{t('start.who')}</legend>
           {(['open', 'social', 'closed'] as Visibility[]).map((v) => (
             <label key={v} class="choice">
               <input type="radio" name="visibility" value={v} checked={visibility === v} onChange={() => setVisibility(v)} />
               <span>
-                <strong>{v[0]!.toUpperCase() + v.slice(1)}</strong> <span class="muted">{help[v]}</span>
+                <strong>{t(`start.visibility.${v}`)}</strong> <span class="muted">{help[v]}</span>
               </span>
             </label>
           ))}
         </fieldset>
         {visibility === 'closed' && (
-          <Field label="People to invite" value={invited} onInput={setInvited} hint="Usernames, separated by spaces or commas." />
+          <Field label={t('start.invited')} value={invited} onInput={setInvited} hint={t('start.invited_hint')} />
         )}
         <ErrorNote message={error} />
         <div class="actions">
-          <button type="button" onClick={onClose}>Cancel</button>
-          <button class="primary" type="submit">Let's go</button>
+          <button type="button" onClick={onClose}>{t('common.cancel')}</button>
+          <button class="primary" type="submit">{t('start.go')}</button>
         </div>
       </form>
     </Modal>
@@ -221,7 +222,7 @@ function Person(props: { user: UserSummary; badge?: string; level?: number; mute
       <button class="person-button" onClick={props.onOpen}>
         <span class={`ring ${speaking ? 'speaking' : ''}`} style={{ '--level': String(Math.min(1, props.level ?? 0)) }}>
           <Avatar user={props.user} size={props.large ? 'lg' : 'md'} />
-          {props.muted && <span class="badge muted-badge">Muted</span>}
+          {props.muted && <span class="badge muted-badge">{t('room.muted')}</span>}
         </span>
         <span class="person-name">{props.user.display_name}</span>
         {props.badge && <span class="role-badge">{props.badge}</span>}
@@ -279,22 +280,22 @@ function RoomView({ id, me }: { id: string; me: Me }) {
     // Signed out everywhere: the only way on is the sign-in page.
     return (
       <main class="narrow center" id="main">
-        <h1>{s.removedReason === 'suspended' ? 'Your account is suspended' : 'Your account was deleted'}</h1>
+        <h1>{s.removedReason === 'suspended' ? t('room.suspended') : t('room.account_deleted')}</h1>
         <p class="lede">{s.notice}</p>
-        <button class="primary" onClick={() => { location.href = '/'; }}>OK</button>
+        <button class="primary" onClick={() => { location.href = '/'; }}>{t('common.ok')}</button>
         <div ref={audioHost} hidden />
       </main>
     );
   }
   if (s.phase === 'ended' || s.phase === 'removed' || s.phase === 'refused') {
-    const title = s.phase === 'ended' ? 'This room has ended' : s.phase === 'removed' ? 'You left the room' : 'You can’t join this room';
+    const title = s.phase === 'ended' ? t('room.ended') : s.phase === 'removed' ? t('room.left') : t('room.refused');
     return (
       <main class="narrow center" id="main">
         <h1>{title}</h1>
-        <p class="lede">{s.phase === 'ended' ? 'Thanks for listening. The conversation is over.' : s.notice}</p>
-        {s.listenLink && <button class="primary" onClick={() => navigate(s.listenLink!)}>Listen on the public stream</button>}
-        <button class={s.listenLink ? '' : 'primary'} onClick={() => navigate('/')}>Back to the hallway</button>
-        {s.phase === 'ended' && <RecordingsSection path={`/rooms/${id}/recordings`} title="Replays and clips" />}
+        <p class="lede">{s.phase === 'ended' ? t('room.ended_lede') : s.notice}</p>
+        {s.listenLink && <button class="primary" onClick={() => navigate(s.listenLink!)}>{t('room.listen_public')}</button>}
+        <button class={s.listenLink ? '' : 'primary'} onClick={() => navigate('/')}>{t('room.back')}</button>
+        {s.phase === 'ended' && <RecordingsSection path={`/rooms/${id}/recordings`} title={t('recordings.replays_and_clips')} />}
         <div ref={audioHost} hidden />
       </main>
     );
@@ -314,38 +315,38 @@ function RoomView({ id, me }: { id: string; me: Me }) {
   return (
     <main id="main" class="room">
       <div ref={audioHost} hidden />
-      {s.phase === 'reconnecting' && <p class="banner" role="status">Reconnecting…</p>}
-      {s.phase === 'connecting' && <p class="banner" role="status">Joining…</p>}
+      {s.phase === 'reconnecting' && <p class="banner" role="status">{t('room.reconnecting')}</p>}
+      {s.phase === 'connecting' && <p class="banner" role="status">{t('room.joining')}</p>}
       <div class="bar">
-        <h1>{room?.title ?? 'Room'}</h1>
-        <span class="muted">{room?.listener_count ?? 0} listening{room?.public_listeners ? ` · ${room.public_listeners} on the listen link` : ''}</span>
-        {room?.outputs.recording && <span class="rec" role="status" aria-label="This room is being recorded">● Recording</span>}
-        {room?.outputs.restream && <span class="rec" role="status" aria-label="This room is being streamed out live">● Live elsewhere</span>}
-        <ShareButton url={`${location.origin}/room/${id}`} title={room?.title ?? 'A room on Stoa'} />
+        <h1>{room?.title ?? t('room.room')}</h1>
+        <span class="muted">{t('room.listening', { count: room?.listener_count ?? 0 })}{room?.public_listeners ? ` · ${t('room.on_listen_link', { count: room.public_listeners })}` : ''}</span>
+        {room?.outputs.recording && <span class="rec" role="status" aria-label={t('room.recorded')}>● {t('room.recording')}</span>}
+        {room?.outputs.restream && <span class="rec" role="status" aria-label={t('room.restreamed')}>● {t('room.live_elsewhere')}</span>}
+        <ShareButton url={`${location.origin}/room/${id}`} title={room?.title ?? t('room.a_room')} />
       </div>
       {s.autoplayBlocked && (
-        <button class="primary wide" onClick={() => void client.tapToListen()}>Tap to listen</button>
+        <button class="primary wide" onClick={() => void client.tapToListen()}>{t('room.tap_to_listen')}</button>
       )}
       {s.notice && <p class="note" role="status">{s.notice}</p>}
       {s.micError && <p class="error" role="alert">{s.micError}</p>}
       <section aria-labelledby="stage-h">
-        <h2 id="stage-h" class="section">On stage</h2>
+        <h2 id="stage-h" class="section">{t('room.on_stage')}</h2>
         <ul class="people stage">
           {stage.map((m) => (
-            <Person key={m.user.id} user={m.user} large badge={m.role === 'moderator' ? 'Moderator' : undefined} muted={m.muted} level={s.levels.get(m.user.id)} onOpen={() => setPerson(m.user)} />
+            <Person key={m.user.id} user={m.user} large badge={m.role === 'moderator' ? t('role.moderator') : undefined} muted={m.muted} level={s.levels.get(m.user.id)} onOpen={() => setPerson(m.user)} />
           ))}
         </ul>
       </section>
       {followed.length > 0 && (
         <section aria-labelledby="followed-h">
-          <h2 id="followed-h" class="section">Followed by the speakers</h2>
+          <h2 id="followed-h" class="section">{t('room.followed')}</h2>
           <ul class="people">
             {followed.map((m) => <Person key={m.user.id} user={m.user} onOpen={() => setPerson(m.user)} />)}
           </ul>
         </section>
       )}
       <section aria-labelledby="others-h">
-        <h2 id="others-h" class="section">Others in the room</h2>
+        <h2 id="others-h" class="section">{t('room.others')}</h2>
         <ul class="people">
           {others.map((m) => <Person key={m.user.id} user={m.user} onOpen={() => setPerson(m.user)} />)}
         </ul>
@@ -356,27 +357,27 @@ function RoomView({ id, me }: { id: string; me: Me }) {
               setMore([...more, ...page.members]);
             }}
           >
-            Show more people
+            {t('room.more_people')}
           </button>
         )}
       </section>
       {isMod && (
         <section class="panel" aria-labelledby="hands-h">
-          <h2 id="hands-h" class="section">Raised hands</h2>
+          <h2 id="hands-h" class="section">{t('room.hands')}</h2>
           <label class="inline">
-            Who can raise hands
+            {t('room.hand_mode')}
             <select value={room?.hand_mode} onChange={(e) => client.send({ type: 'set_hand_mode', mode: (e.target as HTMLSelectElement).value as HandMode })}>
-              <option value="everyone">Everyone</option>
-              <option value="followed_by_speakers">Followed by the speakers</option>
-              <option value="off">Nobody</option>
+              <option value="everyone">{t('room.hand_mode.everyone')}</option>
+              <option value="followed_by_speakers">{t('room.followed')}</option>
+              <option value="off">{t('room.hand_mode.off')}</option>
             </select>
           </label>
-          {s.hands.length === 0 ? <p class="muted">No hands raised.</p> : (
+          {s.hands.length === 0 ? <p class="muted">{t('room.no_hands')}</p> : (
             <ul class="hands">
               {s.hands.map((h) => (
                 <li key={h.id}>
                   <Avatar user={h} size="sm" /> <span>{h.display_name}</span>
-                  <button onClick={() => client.send({ type: 'invite_to_speak', user_id: h.id })}>Invite to speak</button>
+                  <button onClick={() => client.send({ type: 'invite_to_speak', user_id: h.id })}>{t('room.invite_to_speak')}</button>
                 </li>
               ))}
             </ul>
@@ -387,42 +388,42 @@ function RoomView({ id, me }: { id: string; me: Me }) {
       {!chatOpen && <ReactionBar client={client} s={s} />}
       {chatOpen && <ChatSheet client={client} s={s} onClose={() => setChatOpen(false)} onReport={(user) => setReporting({ user })} />}
       {s.captions && (
-        <div class="captions" role="log" aria-live="polite" aria-label="Live captions">
-          {s.captionsLowAccuracy && <p class="waiting">Automatic captions of low accuracy: they miss many words.</p>}
+        <div class="captions" role="log" aria-live="polite" aria-label={t('captions.region')}>
+          {s.captionsLowAccuracy && <p class="waiting">{t('captions.low_accuracy')}</p>}
           {s.captionLines.length === 0
-            ? <p class="waiting">Captions appear here as people speak.</p>
+            ? <p class="waiting">{t('captions.waiting')}</p>
             : s.captionLines.map((l) => (
-              <p key={l.key}><strong>{stage.find((m) => m.user.id === l.speaker)?.user.display_name ?? 'Someone'}:</strong> {l.text}</p>
+              <p key={l.key}>{tx('captions.line', { name: <strong>{stage.find((m) => m.user.id === l.speaker)?.user.display_name ?? t('captions.someone')}</strong>, text: l.text })}</p>
             ))}
         </div>
       )}
-      <div class="controls" role="toolbar" aria-label="Room controls">
-        <button onClick={() => setChatOpen(!chatOpen)} aria-expanded={chatOpen}>Chat{s.chat.messages.length > 0 ? ` (${s.chat.messages.length})` : ''}</button>
-        {s.captionsAvailable && room?.outputs.captions && <button aria-pressed={s.captions} onClick={() => client.setCaptions(!s.captions)}>Captions</button>}
-        <button onClick={() => { client.leave(); navigate('/'); }}>Leave quietly</button>
+      <div class="controls" role="toolbar" aria-label={t('room.controls')}>
+        <button onClick={() => setChatOpen(!chatOpen)} aria-expanded={chatOpen}>{s.chat.messages.length > 0 ? t('room.chat_count', { count: s.chat.messages.length }) : t('room.chat')}</button>
+        {s.captionsAvailable && room?.outputs.captions && <button aria-pressed={s.captions} onClick={() => client.setCaptions(!s.captions)}>{t('captions.button')}</button>}
+        <button onClick={() => { client.leave(); navigate('/'); }}>{t('room.leave')}</button>
         {onStage && (s.muted
-          ? <button class="primary" onClick={() => void client.setMuted(false)}>Unmute</button>
-          : <button onClick={() => void client.setMuted(true)}>Mute</button>)}
+          ? <button class="primary" onClick={() => void client.setMuted(false)}>{t('room.unmute')}</button>
+          : <button onClick={() => void client.setMuted(true)}>{t('room.mute')}</button>)}
         {!onStage && room?.hand_mode !== 'off' && (s.handRaised
-          ? <button onClick={() => client.send({ type: 'lower_hand' })}>Lower hand</button>
-          : <button class="primary" onClick={() => client.send({ type: 'raise_hand' })}>Raise hand</button>)}
-        {(isMod || room?.visibility !== 'closed') && <button onClick={() => setPinging(true)} aria-label="Ping followers into the room">+ Ping</button>}
+          ? <button onClick={() => client.send({ type: 'lower_hand' })}>{t('room.lower_hand')}</button>
+          : <button class="primary" onClick={() => client.send({ type: 'raise_hand' })}>{t('room.raise_hand')}</button>)}
+        {(isMod || room?.visibility !== 'closed') && <button onClick={() => setPinging(true)} aria-label={t('room.ping_label')}>{t('room.ping')}</button>}
         {room?.outputs.clips && <ClipButton roomId={id} />}
-        <button onClick={() => setMoreOpen(true)} aria-haspopup="dialog">More</button>
-        {isMod && <button class="danger" onClick={() => { if (confirm('End this room for everyone?')) client.send({ type: 'end_room' }); }}>End room</button>}
+        <button onClick={() => setMoreOpen(true)} aria-haspopup="dialog">{t('room.more')}</button>
+        {isMod && <button class="danger" onClick={() => { if (confirm(t('room.end_confirm'))) client.send({ type: 'end_room' }); }}>{t('room.end')}</button>}
       </div>
       {moreOpen && (
-        <Modal title="More" onClose={() => setMoreOpen(false)}>
+        <Modal title={t('room.more')} onClose={() => setMoreOpen(false)}>
           <div class="menu">
-            {isMod && <button onClick={() => { setMoreOpen(false); setOutputsOpen(true); }}>Recording and sharing</button>}
-            {isMod && <button onClick={() => { setMoreOpen(false); setRestreamOpen(true); }}>Restream</button>}
-            {isMod && <button onClick={() => { setMoreOpen(false); setLogOpen(true); }}>Moderation log</button>}
-            {room?.outputs.listen_link && <button onClick={() => { setMoreOpen(false); navigate(`/listen/${id}`); }}>Public listen link</button>}
+            {isMod && <button onClick={() => { setMoreOpen(false); setOutputsOpen(true); }}>{t('outputs.title')}</button>}
+            {isMod && <button onClick={() => { setMoreOpen(false); setRestreamOpen(true); }}>{t('room.restream')}</button>}
+            {isMod && <button onClick={() => { setMoreOpen(false); setLogOpen(true); }}>{t('modlog.title')}</button>}
+            {room?.outputs.listen_link && <button onClick={() => { setMoreOpen(false); navigate(`/listen/${id}`); }}>{t('room.public_listen_link')}</button>}
             <button aria-pressed={s.spatial} onClick={() => void client.setSpatial(!s.spatial)}>
-              Spatial audio, for headphones: {s.spatial ? 'on' : 'off'}
+              {s.spatial ? t('room.spatial_on') : t('room.spatial_off')}
             </button>
-            <button onClick={() => { setMoreOpen(false); setReporting({}); }}>Report this room</button>
-            <button onClick={() => setMoreOpen(false)}>Close</button>
+            <button onClick={() => { setMoreOpen(false); setReporting({}); }}>{t('room.report')}</button>
+            <button onClick={() => setMoreOpen(false)}>{t('common.close')}</button>
           </div>
         </Modal>
       )}
@@ -433,41 +434,41 @@ function RoomView({ id, me }: { id: string; me: Me }) {
       {restreamOpen && <RestreamDialog roomId={id} onClose={() => setRestreamOpen(false)} />}
       {pinging && <PingFollowers roomId={id} me={me} onClose={() => setPinging(false)} />}
       {s.invitedBy && (
-        <Modal title="You're invited to speak" onClose={() => client.send({ type: 'decline_invite' })}>
-          <p>{s.invitedBy.display_name} invites you on stage. Your microphone will be used.</p>
+        <Modal title={t('room.invited_title')} onClose={() => client.send({ type: 'decline_invite' })}>
+          <p>{t('room.invited', { name: s.invitedBy.display_name })}</p>
           <div class="actions">
-            <button onClick={() => { client.send({ type: 'decline_invite' }); client.state.invitedBy = undefined; setS({ ...client.state }); }}>Maybe later</button>
-            <button class="primary" onClick={() => client.send({ type: 'accept_invite' })}>Join as speaker</button>
+            <button onClick={() => { client.send({ type: 'decline_invite' }); client.state.invitedBy = undefined; setS({ ...client.state }); }}>{t('room.maybe_later')}</button>
+            <button class="primary" onClick={() => client.send({ type: 'accept_invite' })}>{t('room.join_as_speaker')}</button>
           </div>
         </Modal>
       )}
       {target && (
         <Modal title={target.user.display_name} onClose={() => setPerson(undefined)}>
-          <p class="muted">@{target.user.username}{target.role !== 'listener' ? ` · ${target.role}` : ''}</p>
+          <p class="muted">@{target.user.username}{target.role !== 'listener' ? ` · ${t(`role.${target.role}`)}` : ''}</p>
           <div class="menu">
-            <button onClick={act(() => navigate(`/u/${target.user.username}`))}>View profile</button>
+            <button onClick={act(() => navigate(`/u/${target.user.username}`))}>{t('room.view_profile')}</button>
             {isMod && target.user.id !== me.id && target.role === 'listener' && (
-              <button onClick={act(() => client.send({ type: 'invite_to_speak', user_id: target.user.id }))}>Invite to speak</button>
+              <button onClick={act(() => client.send({ type: 'invite_to_speak', user_id: target.user.id }))}>{t('room.invite_to_speak')}</button>
             )}
             {isMod && target.role === 'speaker' && (
-              <button onClick={act(() => client.send({ type: 'move_to_audience', user_id: target.user.id }))}>Move to audience</button>
+              <button onClick={act(() => client.send({ type: 'move_to_audience', user_id: target.user.id }))}>{t('room.move_to_audience')}</button>
             )}
             {isMod && target.role !== 'moderator' && (
-              <button onClick={act(() => client.send({ type: 'make_moderator', user_id: target.user.id }))}>Make moderator</button>
+              <button onClick={act(() => client.send({ type: 'make_moderator', user_id: target.user.id }))}>{t('room.make_moderator')}</button>
             )}
             {isMod && target.role !== 'listener' && !target.muted && target.user.id !== me.id && (
-              <button onClick={act(() => client.send({ type: 'mute', user_id: target.user.id }))}>Mute</button>
+              <button onClick={act(() => client.send({ type: 'mute', user_id: target.user.id }))}>{t('room.mute')}</button>
             )}
             {isMod && target.user.id !== me.id && (
-              <button class="danger" onClick={act(() => client.send({ type: 'remove', user_id: target.user.id }))}>Remove from room</button>
+              <button class="danger" onClick={act(() => client.send({ type: 'remove', user_id: target.user.id }))}>{t('room.remove')}</button>
             )}
             {target.user.id !== me.id && (
-              <button onClick={act(() => setMessaging(target.user))}>Message</button>
+              <button onClick={act(() => setMessaging(target.user))}>{t('profile.message')}</button>
             )}
             {target.user.id !== me.id && (
-              <button onClick={act(() => setReporting({ user: target.user }))}>Report {target.user.display_name}</button>
+              <button onClick={act(() => setReporting({ user: target.user }))}>{t('room.report_person', { name: target.user.display_name })}</button>
             )}
-            <button onClick={() => setPerson(undefined)}>Close</button>
+            <button onClick={() => setPerson(undefined)}>{t('common.close')}</button>
           </div>
         </Modal>
       )}
@@ -488,8 +489,8 @@ function ProfileView({ username, me, onMe }: { username: string; me: Me; onMe: (
   useEffect(() => {
     get<Profile>(`/users/${username}`).then(setP, (e) => setError(message(e)));
   }, [username]);
-  if (error) return <main class="narrow" id="main"><h1>Profile</h1><ErrorNote message={error} /></main>;
-  if (!p) return <main class="narrow" id="main"><p class="muted">Loading…</p></main>;
+  if (error) return <main class="narrow" id="main"><h1>{t('nav.profile')}</h1><ErrorNote message={error} /></main>;
+  if (!p) return <main class="narrow" id="main"><p class="muted">{t('common.loading')}</p></main>;
   const mine = p.id === me.id;
   const run = async (f: () => Promise<Profile>) => {
     try {
@@ -505,31 +506,31 @@ function ProfileView({ username, me, onMe }: { username: string; me: Me; onMe: (
         <Avatar user={p} size="lg" src={p.avatar} />
         <div>
           <h1>{p.display_name}</h1>
-          <p class="muted">@{p.username}{p.follows_you ? ' · Follows you' : ''}</p>
+          <p class="muted">@{p.username}{p.follows_you ? ` · ${t('profile.follows_you')}` : ''}</p>
         </div>
       </div>
       {p.bio && <p class="bio">{p.bio}</p>}
       {p.links.length > 0 && (
-        <ul class="links" aria-label="Links">
+        <ul class="links" aria-label={t('profile.links')}>
           {p.links.map((l) => <li key={l}><a href={l} rel="noopener noreferrer nofollow" target="_blank">{l.replace(/^https?:\/\//, '').replace(/\/$/, '')}</a></li>)}
         </ul>
       )}
-      <p class="counts"><strong>{p.followers}</strong> followers · <strong>{p.following}</strong> following</p>
+      <p class="counts">{tx('profile.followers', { n: <strong>{num(p.followers)}</strong> }, { count: p.followers })} · {tx('profile.following', { n: <strong>{num(p.following)}</strong> }, { count: p.following })}</p>
       {p.nominated_by && (
-        <p class="muted">Nominated by <Link href={`/u/${p.nominated_by.username}`}>{p.nominated_by.display_name}</Link></p>
+        <p class="muted">{tx('profile.nominated_by', { name: <Link href={`/u/${p.nominated_by.username}`}>{p.nominated_by.display_name}</Link> })}</p>
       )}
       {!mine && (
         <div class="actions left">
           {!p.you_block && (p.you_follow
-            ? <button onClick={() => run(() => del<Profile>(`/users/${p.username}/follow`))}>Unfollow</button>
-            : <button class="primary" onClick={() => run(() => post<Profile>(`/users/${p.username}/follow`))}>Follow</button>)}
-          {!p.you_block && <button onClick={() => setMessaging(true)}>Message</button>}
+            ? <button onClick={() => run(() => del<Profile>(`/users/${p.username}/follow`))}>{t('profile.unfollow')}</button>
+            : <button class="primary" onClick={() => run(() => post<Profile>(`/users/${p.username}/follow`))}>{t('profile.follow')}</button>)}
+          {!p.you_block && <button onClick={() => setMessaging(true)}>{t('profile.message')}</button>}
           {p.you_block
-            ? <button onClick={() => run(() => del<Profile>(`/users/${p.username}/block`))}>Unblock</button>
-            : <button class="danger" onClick={() => { if (confirm(`Block ${p.display_name}? They won't be able to follow you or join rooms you moderate.`)) void run(() => post<Profile>(`/users/${p.username}/block`)); }}>Block</button>}
+            ? <button onClick={() => run(() => del<Profile>(`/users/${p.username}/block`))}>{t('profile.unblock')}</button>
+            : <button class="danger" onClick={() => { if (confirm(t('profile.block_confirm', { name: p.display_name }))) void run(() => post<Profile>(`/users/${p.username}/block`)); }}>{t('profile.block')}</button>}
         </div>
       )}
-      {mine && !editing && <button onClick={() => { setName(p.display_name); setBio(p.bio); setLinks(p.links.join(' ')); setEditing(true); }}>Edit profile</button>}
+      {mine && !editing && <button onClick={() => { setName(p.display_name); setBio(p.bio); setLinks(p.links.join(' ')); setEditing(true); }}>{t('profile.edit')}</button>}
       {mine && editing && (
         <form
           onSubmit={async (e) => {
@@ -544,16 +545,16 @@ function ProfileView({ username, me, onMe }: { username: string; me: Me; onMe: (
             }
           }}
         >
-          <Field label="Display name" value={name} onInput={setName} required />
+          <Field label={t('account.display_name')} value={name} onInput={setName} required />
           <div class="field">
-            <label for="f-bio">Bio</label>
+            <label for="f-bio">{t('profile.bio')}</label>
             <textarea id="f-bio" rows={3} maxLength={300} value={bio} onInput={(e) => setBio((e.target as HTMLTextAreaElement).value)} />
           </div>
-          <Field label="Links" value={links} onInput={setLinks} hint="Up to two web addresses, separated by a space." />
+          <Field label={t('profile.links')} value={links} onInput={setLinks} hint={t('profile.links_hint')} />
           <AvatarUpload onMe={(m) => { onMe(m); setP({ ...p, avatar: m.avatar }); }} />
           <div class="actions left">
-            <button type="button" onClick={() => setEditing(false)}>Cancel</button>
-            <button class="primary" type="submit">Save</button>
+            <button type="button" onClick={() => setEditing(false)}>{t('common.cancel')}</button>
+            <button class="primary" type="submit">{t('common.save')}</button>
           </div>
         </form>
       )}
@@ -561,7 +562,7 @@ function ProfileView({ username, me, onMe }: { username: string; me: Me; onMe: (
       {messaging && <MessageSheet user={p} me={me} onClose={() => setMessaging(false)} />}
       <ClubsOf username={p.username} />
       <HostedEvents username={p.username} />
-      <RecordingsSection path={`/users/${p.username}/recordings`} title="Replays" />
+      <RecordingsSection path={`/users/${p.username}/recordings`} title={t('recordings.replays')} />
       {mine && <Settings />}
     </main>
   );
@@ -581,8 +582,8 @@ function Invites() {
   useEffect(() => void load(), []);
   return (
     <main class="narrow" id="main">
-      <h1>Invites</h1>
-      <p class="lede">{list ? `You have ${list.remaining} of ${list.quota} invites left.` : 'Loading…'}</p>
+      <h1>{t('nav.invites')}</h1>
+      <p class="lede">{list ? t('invites.left', { count: list.remaining, quota: list.quota }) : t('common.loading')}</p>
       <button class="primary" disabled={list?.remaining === 0} onClick={async () => {
         try {
           await post('/invites');
@@ -591,15 +592,15 @@ function Invites() {
         } catch (e) {
           setError(message(e));
         }
-      }}>Create invite</button>
+      }}>{t('invites.create')}</button>
       <ErrorNote message={error} />
-      <ul class="invites" aria-label="Your invites">
+      <ul class="invites" aria-label={t('invites.yours')}>
         {list?.invites.map((i) => (
           <li key={i.code}>
             <code class="invite-link">{i.url}</code>
             {i.used_by
-              ? <span class="muted">Used by <Link href={`/u/${i.used_by.username}`}>{i.used_by.display_name}</Link></span>
-              : <button onClick={async () => { await navigator.clipboard?.writeText(i.url).catch(() => undefined); setCopied(i.code); }}>{copied === i.code ? 'Copied' : 'Copy link'}</button>}
+              ? <span class="muted">{tx('invites.used_by', { name: <Link href={`/u/${i.used_by.username}`}>{i.used_by.display_name}</Link> })}</span>
+              : <button onClick={async () => { await navigator.clipboard?.writeText(i.url).catch(() => undefined); setCopied(i.code); }}>{copied === i.code ? t('common.copied') : t('common.copy_link')}</button>}
           </li>
         ))}
       </ul>
@@ -610,6 +611,9 @@ function Invites() {
 // ---------- app ----------
 
 function App() {
+  // A new language re-renders every page in place (a room stays connected).
+  const [, setLangTick] = useState(0);
+  useEffect(() => onLangChange(() => setLangTick((n) => n + 1)), []);
   // The query string counts as a new page (a new search), but routes match the path alone.
   const path = usePath().split('?')[0]!;
   const [me, setMe] = useState<Me | null>();
@@ -621,7 +625,7 @@ function App() {
   const listen = path.match(/^\/listen\/([a-z0-9]+)$/);
   if (listen) return <Shell me={me ?? null}><ListenPage id={listen[1]!} /></Shell>;
   const recording = path.match(/^\/r\/([A-Za-z0-9]+)$/);
-  if (me === undefined) return <main id="main" class="center"><p class="muted">Loading…</p></main>;
+  if (me === undefined) return <main id="main" class="center"><p class="muted">{t('common.loading')}</p></main>;
   if (invite && !me) return <Shell me={null}><SignUp code={decodeURIComponent(invite[1]!)} onSignedIn={setMe} /></Shell>;
   if (!me) {
     // A shared link to an open room or event shows what it is before asking to sign in.
@@ -659,25 +663,25 @@ function App() {
 function Shell(props: { me: Me | null; onSignOut?: () => void; children: ComponentChildren }) {
   return (
     <>
-      <a class="skip" href="#main">Skip to content</a>
+      <a class="skip" href="#main">{t('nav.skip')}</a>
       <header class="top">
         <Link href="/" class="brand">Stoa</Link>
         {props.me && (
-          <nav aria-label="Main">
+          <nav aria-label={t('nav.main')}>
             <SearchBox />
             <Bell />
-            <Link href="/">Hallway</Link>
-            <Link href="/clubs">Clubs</Link>
+            <Link href="/">{t('hallway.title')}</Link>
+            <Link href="/clubs">{t('nav.clubs')}</Link>
             <MessagesLink />
-            <Link href="/invites">Invites</Link>
-            <Link href={`/u/${props.me.username}`}>Profile</Link>
-            <Link href="/settings">Settings</Link>
-            {props.me.is_admin && <Link href="/admin">Admin</Link>}
+            <Link href="/invites">{t('nav.invites')}</Link>
+            <Link href={`/u/${props.me.username}`}>{t('nav.profile')}</Link>
+            <Link href="/settings">{t('nav.settings')}</Link>
+            {props.me.is_admin && <Link href="/admin">{t('nav.admin')}</Link>}
             <button class="link" onClick={async () => {
               await post('/auth/logout').catch(() => undefined);
               props.onSignOut?.();
               navigate('/');
-            }}>Sign out</button>
+            }}>{t('nav.sign_out')}</button>
           </nav>
         )}
       </header>

@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { del, get, post, put } from './api';
 import { Avatar, ErrorNote, Link, Modal, message, navigate } from './ui';
 import type { InboxCounts, Me, Message, MessagePage, ReportReceipt, Thread, ThreadList, UserSummary } from './wire';
+import { t } from './i18n';
 
 /// Calls `f` whenever the bell's stream says something changed in the backchannel.
 function useInbox(f: (c: InboxCounts) => void) {
@@ -33,11 +34,11 @@ export function MessagesLink() {
   const [c, setC] = useState<InboxCounts>({ unread_threads: 0, requests: 0 });
   useInbox(setC);
   const n = c.unread_threads + c.requests;
-  return <Link href="/messages">{n > 0 ? `Messages (${n} new)` : 'Messages'}</Link>;
+  return <Link href="/messages">{n > 0 ? t('messages.link_new', { count: n }) : t('messages.title')}</Link>;
 }
 
-function names(t: Thread): string {
-  return t.members.map((m) => m.display_name).join(', ') || 'Only you';
+function names(thread: Thread): string {
+  return thread.members.map((m) => m.display_name).join(', ') || t('messages.only_you');
 }
 
 /// `/messages`: the inbox, or the Requests.
@@ -52,21 +53,21 @@ export function MessagesPage() {
   return (
     <main class="narrow" id="main">
       <div class="bar">
-        <h1>Messages</h1>
-        <button class="primary" onClick={() => navigate('/messages/new')}>New message</button>
+        <h1>{t('messages.title')}</h1>
+        <button class="primary" onClick={() => navigate('/messages/new')}>{t('messages.new')}</button>
       </div>
-      <div class="actions left" role="group" aria-label="Show">
-        <button aria-pressed={!requests} onClick={() => setRequests(false)}>Inbox</button>
-        <button aria-pressed={requests} onClick={() => setRequests(true)}>Requests{counts.requests > 0 ? ` (${counts.requests})` : ''}</button>
+      <div class="actions left" role="group" aria-label={t('messages.show')}>
+        <button aria-pressed={!requests} onClick={() => setRequests(false)}>{t('messages.inbox')}</button>
+        <button aria-pressed={requests} onClick={() => setRequests(true)}>{counts.requests > 0 ? t('messages.requests_count', { count: counts.requests }) : t('messages.requests')}</button>
       </div>
       <ErrorNote message={error} />
-      {list?.length === 0 && <p class="empty">{requests ? 'No requests. Messages from people you don’t follow wait here.' : 'No conversations yet.'}</p>}
-      <ul class="rooms" aria-label={requests ? 'Requests' : 'Conversations'}>
-        {list?.map((t) => (
-          <li key={t.id}>
-            <Link href={`/messages/${t.id}`} class="room-card">
-              <span class="room-title">{names(t)}{t.unread > 0 && !t.muted ? ` · ${t.unread} new` : ''}</span>
-              <span class="room-count">{t.last_message ? (t.last_message.deleted ? 'Message deleted' : t.last_message.text.slice(0, 80)) : ''}{t.muted ? ' · muted' : ''}</span>
+      {list?.length === 0 && <p class="empty">{requests ? t('messages.no_requests') : t('messages.no_conversations')}</p>}
+      <ul class="rooms" aria-label={requests ? t('messages.requests') : t('messages.conversations')}>
+        {list?.map((th) => (
+          <li key={th.id}>
+            <Link href={`/messages/${th.id}`} class="room-card">
+              <span class="room-title">{names(th)}{th.unread > 0 && !th.muted ? ` · ${t('messages.unread', { count: th.unread })}` : ''}</span>
+              <span class="room-count">{th.last_message ? (th.last_message.deleted ? t('messages.deleted') : th.last_message.text.slice(0, 80)) : ''}{th.muted ? ` · ${t('messages.muted')}` : ''}</span>
             </Link>
           </li>
         ))}
@@ -107,23 +108,23 @@ function Conversation({ thread, me, onChange }: { thread: Thread; me: Me; onChan
   useEffect(() => { end.current?.scrollIntoView({ block: 'end' }); }, [page.length]);
   return (
     <div class="conversation">
-      <ol class="messages" aria-label="Messages" aria-live="polite">
+      <ol class="messages" aria-label={t('messages.title')} aria-live="polite">
         {page.map((m) => (
           <li key={m.id} class={m.sender.id === me.id ? 'mine' : ''}>
             <span class="who">{m.sender.display_name}</span>
-            {m.deleted ? <em class="muted">Message deleted</em> : <span class="text"><Linked text={m.text} /></span>}
+            {m.deleted ? <em class="muted">{t('messages.deleted')}</em> : <span class="text"><Linked text={m.text} /></span>}
             {!m.deleted && (m.sender.id === me.id
-              ? <button class="link" aria-label="Delete this message" onClick={async () => { await del(`/messages/${m.id}`).catch((e) => setError(message(e))); await load(); }}>Delete</button>
-              : <button class="link" aria-label={`Report this message from ${m.sender.display_name}`} onClick={async () => {
-                if (!confirm(`Report this message from ${m.sender.display_name} to the server's admins?`)) return;
+              ? <button class="link" aria-label={t('messages.delete_label')} onClick={async () => { await del(`/messages/${m.id}`).catch((e) => setError(message(e))); await load(); }}>{t('chat.delete')}</button>
+              : <button class="link" aria-label={t('messages.report_label', { name: m.sender.display_name })} onClick={async () => {
+                if (!confirm(t('messages.report_confirm', { name: m.sender.display_name }))) return;
                 try {
                   const r = await post<ReportReceipt>(`/messages/${m.id}/reports`, { reason: 'harassment' });
                   setError(undefined);
-                  alert(r.message);
+                  alert(t(r.blocked ? 'report.received_blocked' : 'report.received'));
                 } catch (e) {
                   setError(message(e));
                 }
-              }}>Report</button>)}
+              }}>{t('chat.report')}</button>)}
           </li>
         ))}
       </ol>
@@ -141,10 +142,10 @@ function Conversation({ thread, me, onChange }: { thread: Thread; me: Me; onChan
         }
       }}>
         <div class="field">
-          <label for={`reply-${thread.id}`}>Message</label>
+          <label for={`reply-${thread.id}`}>{t('profile.message')}</label>
           <textarea id={`reply-${thread.id}`} rows={2} maxLength={1000} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} required />
         </div>
-        <button class="primary" type="submit">Send</button>
+        <button class="primary" type="submit">{t('chat.send')}</button>
       </form>
       <ErrorNote message={error} />
     </div>
@@ -164,7 +165,7 @@ export function ThreadPage({ id, me }: { id: number; me: Me }) {
   const [error, setError] = useState<string>();
   const load = () => get<Thread>(`/threads/${id}`).then(setThread, (e) => setError(message(e)));
   useEffect(() => { void load(); }, [id]);
-  if (!thread) return <main class="narrow" id="main"><h1>Conversation</h1>{error ? <ErrorNote message={error} /> : <p class="muted">Loading…</p>}</main>;
+  if (!thread) return <main class="narrow" id="main"><h1>{t('messages.conversation')}</h1>{error ? <ErrorNote message={error} /> : <p class="muted">{t('common.loading')}</p>}</main>;
   const act = async (f: () => Promise<unknown>, then?: () => void) => {
     try {
       await f();
@@ -176,16 +177,16 @@ export function ThreadPage({ id, me }: { id: number; me: Me }) {
   return (
     <main class="narrow" id="main">
       <h1>{names(thread)}</h1>
-      <ul class="hands" aria-label="Members">
+      <ul class="hands" aria-label={t('messages.members')}>
         {thread.members.map((u: UserSummary) => <li key={u.id}><Avatar user={u} size="sm" /> <span><Link href={`/u/${u.username}`}>{u.display_name}</Link></span></li>)}
       </ul>
       <div class="actions left">
-        {thread.request && <button class="primary" onClick={() => act(() => post(`/threads/${id}/accept`))}>Accept</button>}
-        {thread.request && <button onClick={() => act(() => post(`/threads/${id}/decline`), () => navigate('/messages'))}>Decline</button>}
-        <button onClick={() => act(() => put(`/threads/${id}/mute`, { muted: !thread.muted }))}>{thread.muted ? 'Unmute' : 'Mute'}</button>
-        {thread.group && <button class="danger" onClick={() => { if (confirm('Leave this group?')) void act(() => post(`/threads/${id}/leave`), () => navigate('/messages')); }}>Leave group</button>}
+        {thread.request && <button class="primary" onClick={() => act(() => post(`/threads/${id}/accept`))}>{t('messages.accept')}</button>}
+        {thread.request && <button onClick={() => act(() => post(`/threads/${id}/decline`), () => navigate('/messages'))}>{t('messages.decline')}</button>}
+        <button onClick={() => act(() => put(`/threads/${id}/mute`, { muted: !thread.muted }))}>{thread.muted ? t('room.unmute') : t('room.mute')}</button>
+        {thread.group && <button class="danger" onClick={() => { if (confirm(t('messages.leave_confirm'))) void act(() => post(`/threads/${id}/leave`), () => navigate('/messages')); }}>{t('messages.leave')}</button>}
       </div>
-      {thread.request && <p class="muted">This came from someone you don’t follow. Answer to accept it, or decline: they won’t be told.</p>}
+      {thread.request && <p class="muted">{t('messages.request_note')}</p>}
       <ErrorNote message={error} />
       <Conversation thread={thread} me={me} onChange={load} />
     </main>
@@ -199,28 +200,28 @@ export function NewMessagePage() {
   const [error, setError] = useState<string>();
   return (
     <main class="narrow" id="main">
-      <h1>New message</h1>
+      <h1>{t('messages.new')}</h1>
       <form onSubmit={async (e) => {
         e.preventDefault();
         try {
           const usernames = to.split(/[\s,]+/).map((n) => n.replace(/^@/, '')).filter(Boolean);
-          const t = await post<Thread>('/threads', { usernames, text });
-          navigate(`/messages/${t.id}`);
+          const made = await post<Thread>('/threads', { usernames, text });
+          navigate(`/messages/${made.id}`);
         } catch (err) {
           setError(message(err));
         }
       }}>
         <div class="field">
-          <label for="f-to">To</label>
+          <label for="f-to">{t('messages.to')}</label>
           <input id="f-to" value={to} onInput={(e) => setTo((e.target as HTMLInputElement).value)} required aria-describedby="f-to-hint" />
-          <p class="hint" id="f-to-hint">One username, or up to nine for a group, separated by spaces.</p>
+          <p class="hint" id="f-to-hint">{t('messages.to_hint')}</p>
         </div>
         <div class="field">
-          <label for="f-text">Message</label>
+          <label for="f-text">{t('profile.message')}</label>
           <textarea id="f-text" rows={3} maxLength={1000} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} required />
         </div>
         <ErrorNote message={error} />
-        <div class="actions left"><button class="primary" type="submit">Send</button></div>
+        <div class="actions left"><button class="primary" type="submit">{t('chat.send')}</button></div>
       </form>
     </main>
   );
@@ -235,8 +236,8 @@ export function MessageSheet({ user, me, onClose }: { user: UserSummary; me: Me;
   const load = () => get<ThreadList>(`/threads?with=${encodeURIComponent(user.username)}`).then((l) => setThread(l.threads[0] ?? null), (e) => setError(message(e)));
   useEffect(() => { void load(); }, [user.username]);
   return (
-    <Modal title={`Message ${user.display_name}`} onClose={onClose}>
-      {thread === undefined && <p class="muted">Loading…</p>}
+    <Modal title={t('messages.sheet_title', { name: user.display_name })} onClose={onClose}>
+      {thread === undefined && <p class="muted">{t('common.loading')}</p>}
       {thread && <Conversation thread={thread} me={me} onChange={load} />}
       {thread === null && (
         <form onSubmit={async (e) => {
@@ -249,14 +250,14 @@ export function MessageSheet({ user, me, onClose }: { user: UserSummary; me: Me;
           }
         }}>
           <div class="field">
-            <label for="f-first">Message</label>
+            <label for="f-first">{t('profile.message')}</label>
             <textarea id="f-first" rows={3} maxLength={1000} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} required />
           </div>
-          <div class="actions"><button class="primary" type="submit">Send</button></div>
+          <div class="actions"><button class="primary" type="submit">{t('chat.send')}</button></div>
         </form>
       )}
       <ErrorNote message={error} />
-      <div class="actions"><button onClick={onClose}>Close</button></div>
+      <div class="actions"><button onClick={onClose}>{t('common.close')}</button></div>
     </Modal>
   );
 }

@@ -1,6 +1,7 @@
 // One room connection: the room's WebSocket, a WebRTC peer with one send m-line and three receive slots,
 // the microphone (asked for only when the user goes on stage), speaking levels, and reconnection.
 import { SpatialMix, headphonesLikely, storeSpatial, storedSpatial } from './spatial';
+import { errorText, t } from './i18n';
 import type { ChatState, ClientCommand, ReactionCount, Role, RoomInfo, ServerEvent, StageMember, UserId, UserSummary } from './wire';
 
 const SLOTS = 3;
@@ -164,11 +165,11 @@ export class RoomClient {
       // if its hosts turned the listen link on, that is offered instead.
       const listenLink = res.ok && body.outputs?.listen_link ? `/listen/${this.roomId}` : undefined;
       const message = !res.ok
-        ? body.error?.message ?? 'You cannot join this room.'
-        : listenLink ? 'This room is full, but you can still listen on its public stream.' : 'This room is full, or you were removed from it.';
+        ? (body.error ? errorText(body.error.code, body.error.message) : t('room.cannot_join'))
+        : listenLink ? t('room.full_listen') : t('room.full_or_removed');
       this.set({ phase: 'refused', notice: message, listenLink });
     } catch {
-      this.set({ phase: 'refused', notice: 'You cannot join this room.' });
+      this.set({ phase: 'refused', notice: t('room.cannot_join') });
     }
   }
 
@@ -271,7 +272,7 @@ export class RoomClient {
         break;
       case 'recording_stopped':
       case 'restream_stopped':
-        this.set({ notice: e.message });
+        this.set({ notice: errorText(`${e.type}.${e.reason}`, e.message) });
         break;
       case 'hand_mode_changed':
         if (this.state.room) this.set({ room: { ...this.state.room, hand_mode: e.mode }, ...(e.mode === 'off' ? { hands: [], handRaised: false } : {}) });
@@ -289,10 +290,10 @@ export class RoomClient {
       case 'invite_declined':
         break;
       case 'muted':
-        this.set({ notice: `${e.by.display_name} muted you.` });
+        this.set({ notice: t('room.muted_by', { name: e.by.display_name }) });
         break;
       case 'removed':
-        this.set({ phase: 'removed', notice: e.message, removedReason: e.reason });
+        this.set({ phase: 'removed', notice: errorText(`removed.${e.reason}`, e.message), removedReason: e.reason });
         this.close();
         break;
       case 'room_ended':
@@ -311,10 +312,10 @@ export class RoomClient {
           break;
         }
         if (e.code === 'no_captions' || e.code === 'captions_off') {
-          this.set({ captions: false, captionsAvailable: e.code === 'captions_off', notice: e.message });
+          this.set({ captions: false, captionsAvailable: e.code === 'captions_off', notice: errorText(e.code, e.message) });
           break;
         }
-        this.set({ notice: e.message });
+        this.set({ notice: errorText(e.code, e.message) });
         break;
       case 'answer':
         void this.pc?.setRemoteDescription({ type: 'answer', sdp: e.sdp });
@@ -358,7 +359,7 @@ export class RoomClient {
       case 'server_restarting':
         // The socket closes next; come back after the suggested delay (the room and your place survive).
         this.restartDelay = e.retry_after_ms;
-        this.set({ notice: 'The server is restarting; reconnecting…' });
+        this.set({ notice: t('room.restarting') });
         break;
     }
   }
@@ -437,10 +438,10 @@ export class RoomClient {
       } catch (err) {
         const name = (err as DOMException).name;
         const micError = name === 'NotAllowedError' || name === 'SecurityError'
-          ? 'Stoa needs your microphone to put you on stage. Allow it for this site in your browser, then press Unmute.'
+          ? t('mic.refused')
           : name === 'NotFoundError' || name === 'OverconstrainedError'
-            ? 'No microphone was found. Connect one, then press Unmute.'
-            : 'Your microphone could not be started. Check that no other app is using it, then press Unmute.';
+            ? t('mic.none')
+            : t('mic.failed');
         this.set({ micError });
         return;
       }

@@ -22,12 +22,13 @@ import type {
   UserPage,
   Visibility,
 } from './wire';
+import { dateTime, errorText, list, num, t, tx } from './i18n';
 
 // ---------- time ----------
 
 /** An event's start in the viewer's own time zone, with the zone named. */
 export function when(iso: string): string {
-  return new Date(iso).toLocaleString(undefined, {
+  return dateTime(iso, {
     weekday: 'short',
     month: 'short',
     day: 'numeric',
@@ -43,13 +44,7 @@ function localInput(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-const STATE_LABEL: Record<EventInfo['state'], string> = {
-  scheduled: 'Upcoming',
-  live: 'Live now',
-  ended: 'Ended',
-  missed: 'Missed',
-  cancelled: 'Cancelled',
-};
+const stateLabel = (state: EventInfo['state']) => t(`event.state.${state}`);
 
 const usernames = (text: string) => text.split(/[\s,]+/).map((n) => n.replace(/^@/, '')).filter(Boolean);
 
@@ -66,13 +61,13 @@ export function ScheduleEvent({ onClose }: { onClose: () => void }) {
   const [invited, setInvited] = useState('');
   const [error, setError] = useState<string>();
   return (
-    <Modal title="Schedule an event" onClose={onClose}>
+    <Modal title={t('event.schedule')} onClose={onClose}>
       <form
         onSubmit={async (e) => {
           e.preventDefault();
           try {
             const at = new Date(start);
-            if (Number.isNaN(at.getTime())) throw new ApiError(400, 'invalid_start', 'Pick a date and time.');
+            if (Number.isNaN(at.getTime())) throw new ApiError(400, 'invalid_start', t('event.pick_time'));
             const ev = await post<EventInfo>('/events', {
               title,
               description,
@@ -88,26 +83,26 @@ export function ScheduleEvent({ onClose }: { onClose: () => void }) {
           }
         }}
       >
-        <Field label="Title" value={title} onInput={setTitle} required />
+        <Field label={t('start.title')} value={title} onInput={setTitle} required />
         <div class="field">
-          <label for="f-description">Description</label>
+          <label for="f-description">{t('event.description')}</label>
           <textarea id="f-description" rows={3} maxLength={1000} value={description} onInput={(e) => setDescription((e.target as HTMLTextAreaElement).value)} />
         </div>
-        <Field label="Starts" type="datetime-local" value={start} onInput={setStart} required hint={`Your time (${Intl.DateTimeFormat().resolvedOptions().timeZone}); up to 60 days ahead.`} />
+        <Field label={t('event.starts')} type="datetime-local" value={start} onInput={setStart} required hint={t('event.starts_hint', { zone: Intl.DateTimeFormat().resolvedOptions().timeZone })} />
         <div class="field">
-          <label for="f-event-visibility">Who can see it</label>
+          <label for="f-event-visibility">{t('event.who_sees')}</label>
           <select id="f-event-visibility" value={visibility} onChange={(e) => setVisibility((e.target as HTMLSelectElement).value as Visibility)}>
-            <option value="open">Anyone on Stoa</option>
-            <option value="social">People the hosts follow</option>
-            <option value="closed">Only the people you invite</option>
+            <option value="open">{t('event.visibility.open')}</option>
+            <option value="social">{t('event.visibility.social')}</option>
+            <option value="closed">{t('event.visibility.closed')}</option>
           </select>
         </div>
-        <Field label="Co-hosts" value={cohosts} onInput={setCohosts} hint="Up to 10 usernames; each is asked and must accept." />
-        {visibility === 'closed' && <Field label="People to invite" value={invited} onInput={setInvited} hint="Usernames, separated by spaces or commas." />}
+        <Field label={t('event.cohosts')} value={cohosts} onInput={setCohosts} hint={t('event.cohosts_hint')} />
+        {visibility === 'closed' && <Field label={t('start.invited')} value={invited} onInput={setInvited} hint={t('start.invited_hint')} />}
         <ErrorNote message={error} />
         <div class="actions">
-          <button type="button" onClick={onClose}>Cancel</button>
-          <button class="primary" type="submit">Schedule</button>
+          <button type="button" onClick={onClose}>{t('common.cancel')}</button>
+          <button class="primary" type="submit">{t('event.schedule_button')}</button>
         </div>
       </form>
     </Modal>
@@ -118,11 +113,11 @@ function EventCard({ ev }: { ev: EventInfo }) {
   return (
     <li>
       <Link href={`/event/${ev.id}`} class="room-card event-card">
-        <span class="event-when">{ev.state === 'scheduled' ? when(ev.starts_at) : STATE_LABEL[ev.state]}</span>
+        <span class="event-when">{ev.state === 'scheduled' ? when(ev.starts_at) : stateLabel(ev.state)}</span>
         <span class="room-title">{ev.title}</span>
         <span class="room-count">
-          {ev.hosts.filter((h) => h.accepted).map((h) => h.user.display_name).join(', ')}
-          {ev.you_rsvped ? ' · You’ll be notified' : ''}
+          {list(ev.hosts.filter((h) => h.accepted).map((h) => h.user.display_name))}
+          {ev.you_rsvped ? ` · ${t('event.notified')}` : ''}
         </span>
       </Link>
     </li>
@@ -138,11 +133,11 @@ export function Upcoming() {
   return (
     <section aria-labelledby="upcoming-h" class="upcoming">
       <div class="bar">
-        <h2 id="upcoming-h">Upcoming</h2>
-        <button onClick={() => setScheduling(true)}>Schedule an event</button>
+        <h2 id="upcoming-h">{t('event.state.scheduled')}</h2>
+        <button onClick={() => setScheduling(true)}>{t('event.schedule')}</button>
       </div>
-      {events?.length === 0 && <p class="muted">Nothing scheduled yet.</p>}
-      <ul class="rooms" aria-label="Upcoming events">
+      {events?.length === 0 && <p class="muted">{t('event.nothing')}</p>}
+      <ul class="rooms" aria-label={t('event.upcoming_events')}>
         {events?.map((ev) => <EventCard key={ev.id} ev={ev} />)}
       </ul>
       {scheduling && <ScheduleEvent onClose={() => setScheduling(false)} />}
@@ -165,7 +160,7 @@ export function EventPage({ id }: { id: string }) {
   useEffect(() => {
     if (ev?.you_host) get<RsvpPage>(`/events/${id}/rsvps?limit=50`).then(setRsvps, () => undefined);
   }, [id, ev?.you_host, ev?.rsvp_count]);
-  if (!ev) return <main class="narrow" id="main"><h1>Event</h1>{error ? <ErrorNote message={error} /> : <p class="muted">Loading…</p>}</main>;
+  if (!ev) return <main class="narrow" id="main"><h1>{t('event.event')}</h1>{error ? <ErrorNote message={error} /> : <p class="muted">{t('common.loading')}</p>}</main>;
   const act = async (f: () => Promise<unknown>) => {
     try {
       const out = await f();
@@ -183,43 +178,42 @@ export function EventPage({ id }: { id: string }) {
   const hosts = ev.hosts.filter((h) => h.accepted);
   return (
     <main class="narrow" id="main">
-      <p class={`event-state state-${ev.state}`}>{STATE_LABEL[ev.state]}</p>
+      <p class={`event-state state-${ev.state}`}>{stateLabel(ev.state)}</p>
       <h1>{ev.title}</h1>
       <p class="lede"><time dateTime={ev.starts_at}>{when(ev.starts_at)}</time></p>
       {ev.description && <p class="bio">{ev.description}</p>}
       <p>
-        Hosted by{' '}
-        {hosts.map((h, i) => (
-          <span key={h.user.id}>{i > 0 ? ', ' : ''}<Link href={`/u/${h.user.username}`}>{h.user.display_name}</Link></span>
-        ))}
+        {tx('event.hosted_by', {
+          hosts: <>{hosts.map((h, i) => <span key={h.user.id}>{i > 0 ? t('common.list_sep') : ''}<Link href={`/u/${h.user.username}`}>{h.user.display_name}</Link></span>)}</>,
+        })}
       </p>
       {ev.state === 'live' && ev.room_id && (
-        <button class="primary wide" onClick={() => navigate(`/room/${ev.room_id}`)}>Join the room</button>
+        <button class="primary wide" onClick={() => navigate(`/room/${ev.room_id}`)}>{t('event.join')}</button>
       )}
       <div class="actions left">
         {ev.state === 'scheduled' && !ev.you_host && (ev.you_rsvped
-          ? <button onClick={() => act(() => del(`/events/${id}/rsvp`))}>Don’t notify me</button>
-          : <button class="primary" onClick={() => act(() => post(`/events/${id}/rsvp`))}>Notify me</button>)}
+          ? <button onClick={() => act(() => del(`/events/${id}/rsvp`))}>{t('event.dont_notify')}</button>
+          : <button class="primary" onClick={() => act(() => post(`/events/${id}/rsvp`))}>{t('event.notify')}</button>)}
         {ev.you_host && ev.state === 'scheduled' && (
-          <button class="primary" onClick={() => act(() => post<RoomInfo>(`/events/${id}/start`))}>Start the room</button>
+          <button class="primary" onClick={() => act(() => post<RoomInfo>(`/events/${id}/start`))}>{t('event.start')}</button>
         )}
-        <button onClick={async () => setCopied((await shareLink(ev.url, ev.title)) === 'copied')}>{copied ? 'Link copied' : 'Share'}</button>
-        <a class="button" href={`/api/v1/events/${id}/calendar.ics`} download>Add to calendar</a>
+        <button onClick={async () => setCopied((await shareLink(ev.url, ev.title)) === 'copied')}>{copied ? t('share.copied') : t('share.share')}</button>
+        <a class="button" href={`/api/v1/events/${id}/calendar.ics`} download>{t('event.add_to_calendar')}</a>
       </div>
       {ev.you_are_asked && (
         <div class="panel">
-          <p>You’re asked to co-host this event.</p>
+          <p>{t('event.asked')}</p>
           <div class="actions left">
-            <button onClick={() => act(() => del(`/events/${id}/cohost`))}>Decline</button>
-            <button class="primary" onClick={() => act(() => post(`/events/${id}/cohost`))}>Co-host</button>
+            <button onClick={() => act(() => del(`/events/${id}/cohost`))}>{t('messages.decline')}</button>
+            <button class="primary" onClick={() => act(() => post(`/events/${id}/cohost`))}>{t('event.cohost')}</button>
           </div>
         </div>
       )}
       {ev.you_host && (
         <section class="panel" aria-labelledby="rsvps-h">
-          <h2 id="rsvps-h" class="section">{ev.rsvp_count ?? 0} to be notified</h2>
+          <h2 id="rsvps-h" class="section">{t('event.rsvps', { count: ev.rsvp_count ?? 0 })}</h2>
           {ev.hosts.some((h) => !h.accepted) && (
-            <p class="muted">Waiting for: {ev.hosts.filter((h) => !h.accepted).map((h) => h.user.display_name).join(', ')}</p>
+            <p class="muted">{t('event.waiting_for', { names: list(ev.hosts.filter((h) => !h.accepted).map((h) => h.user.display_name)) })}</p>
           )}
           <ul class="hands">
             {rsvps?.users.map((u) => (
@@ -230,12 +224,12 @@ export function EventPage({ id }: { id: string }) {
             <button onClick={async () => {
               const next = await get<RsvpPage>(`/events/${id}/rsvps?limit=50&cursor=${rsvps.next_cursor}`);
               setRsvps({ ...next, users: [...rsvps.users, ...next.users] });
-            }}>Show more</button>
+            }}>{t('common.show_more')}</button>
           )}
           {ev.state === 'scheduled' && (
             <div class="actions left">
               <EditEvent ev={ev} onSaved={setEv} />
-              <button class="danger" onClick={() => { if (confirm('Cancel this event? Everyone who asked to be notified will be told.')) void act(() => del(`/events/${id}`)); }}>Cancel event</button>
+              <button class="danger" onClick={() => { if (confirm(t('event.cancel_confirm'))) void act(() => del(`/events/${id}`)); }}>{t('event.cancel')}</button>
             </div>
           )}
         </section>
@@ -251,9 +245,9 @@ function EditEvent({ ev, onSaved }: { ev: EventInfo; onSaved: (e: EventInfo) => 
   const [description, setDescription] = useState(ev.description);
   const [start, setStart] = useState(localInput(new Date(ev.starts_at)));
   const [error, setError] = useState<string>();
-  if (!open) return <button onClick={() => setOpen(true)}>Edit</button>;
+  if (!open) return <button onClick={() => setOpen(true)}>{t('common.edit')}</button>;
   return (
-    <Modal title="Edit event" onClose={() => setOpen(false)}>
+    <Modal title={t('event.edit')} onClose={() => setOpen(false)}>
       <form onSubmit={async (e) => {
         e.preventDefault();
         try {
@@ -263,16 +257,16 @@ function EditEvent({ ev, onSaved }: { ev: EventInfo; onSaved: (e: EventInfo) => 
           setError(message(err));
         }
       }}>
-        <Field label="Title" value={title} onInput={setTitle} required />
+        <Field label={t('start.title')} value={title} onInput={setTitle} required />
         <div class="field">
-          <label for="f-edit-description">Description</label>
+          <label for="f-edit-description">{t('event.description')}</label>
           <textarea id="f-edit-description" rows={3} maxLength={1000} value={description} onInput={(e) => setDescription((e.target as HTMLTextAreaElement).value)} />
         </div>
-        <Field label="Starts" type="datetime-local" value={start} onInput={setStart} required />
+        <Field label={t('event.starts')} type="datetime-local" value={start} onInput={setStart} required />
         <ErrorNote message={error} />
         <div class="actions">
-          <button type="button" onClick={() => setOpen(false)}>Cancel</button>
-          <button class="primary" type="submit">Save and notify</button>
+          <button type="button" onClick={() => setOpen(false)}>{t('common.cancel')}</button>
+          <button class="primary" type="submit">{t('event.save_notify')}</button>
         </div>
       </form>
     </Modal>
@@ -290,15 +284,15 @@ export function SuggestedPeople() {
   if (!s || s.people.length === 0) return null;
   return (
     <section aria-labelledby="suggest-h" class="panel">
-      <h2 id="suggest-h" class="section">People to follow</h2>
+      <h2 id="suggest-h" class="section">{t('suggest.title')}</h2>
       <ul class="hands">
         {s.people.map((p) => (
           <li key={p.user.id}>
             <Avatar user={p.user} size="sm" />
-            <span><Link href={`/u/${p.user.username}`}>{p.user.display_name}</Link> <span class="muted">{p.invited_you ? 'invited you' : `${p.followers} followers`}</span></span>
+            <span><Link href={`/u/${p.user.username}`}>{p.user.display_name}</Link> <span class="muted">{p.invited_you ? t('suggest.invited_you') : t('club.followers_n', { count: p.followers })}</span></span>
             {followed.has(p.user.id)
-              ? <span class="muted">Following</span>
-              : <button onClick={async () => { await post(`/users/${p.user.username}/follow`).catch(() => undefined); setFollowed(new Set([...followed, p.user.id])); }}>Follow</button>}
+              ? <span class="muted">{t('suggest.following')}</span>
+              : <button onClick={async () => { await post(`/users/${p.user.username}/follow`).catch(() => undefined); setFollowed(new Set([...followed, p.user.id])); }}>{t('profile.follow')}</button>}
           </li>
         ))}
       </ul>
@@ -310,8 +304,8 @@ export function SearchBox() {
   const [q, setQ] = useState('');
   return (
     <form role="search" class="search" onSubmit={(e) => { e.preventDefault(); if (q.trim()) navigate(`/search?q=${encodeURIComponent(q.trim())}`); }}>
-      <label for="f-search" class="visually-hidden">Search people, rooms and events</label>
-      <input id="f-search" type="search" placeholder="Search" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
+      <label for="f-search" class="visually-hidden">{t('search.label')}</label>
+      <input id="f-search" type="search" placeholder={t('search.placeholder')} value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
     </form>
   );
 }
@@ -327,12 +321,12 @@ export function SearchPage() {
   const none = r && r.people.length + r.rooms.length + r.events.length + r.clubs.length === 0;
   return (
     <main class="narrow" id="main">
-      <h1>Results for “{q}”</h1>
+      <h1>{t('search.results', { q })}</h1>
       <ErrorNote message={error} />
-      {none && <p class="empty">Nothing matches. Try part of a name or a title.</p>}
+      {none && <p class="empty">{t('search.none')}</p>}
       {r && r.people.length > 0 && (
         <section aria-labelledby="people-h">
-          <h2 id="people-h" class="section">People</h2>
+          <h2 id="people-h" class="section">{t('admin.people')}</h2>
           <ul class="hands">
             {r.people.map((u) => <li key={u.id}><Avatar user={u} size="sm" /> <Link href={`/u/${u.username}`}>{u.display_name}</Link> <span class="muted">@{u.username}</span></li>)}
           </ul>
@@ -340,23 +334,23 @@ export function SearchPage() {
       )}
       {r && r.rooms.length > 0 && (
         <section aria-labelledby="rooms-h">
-          <h2 id="rooms-h" class="section">Live rooms</h2>
+          <h2 id="rooms-h" class="section">{t('hallway.live_rooms')}</h2>
           <ul class="rooms">
-            {r.rooms.map((room) => <li key={room.id}><Link href={`/room/${room.id}`} class="room-card"><span class="room-title">{room.title}</span><span class="room-count">{room.listener_count} listening</span></Link></li>)}
+            {r.rooms.map((room) => <li key={room.id}><Link href={`/room/${room.id}`} class="room-card"><span class="room-title">{room.title}</span><span class="room-count">{t('room.listening', { count: room.listener_count })}</span></Link></li>)}
           </ul>
         </section>
       )}
       {r && r.clubs.length > 0 && (
         <section aria-labelledby="clubs-h">
-          <h2 id="clubs-h" class="section">Clubs</h2>
+          <h2 id="clubs-h" class="section">{t('nav.clubs')}</h2>
           <ul class="hands">
-            {r.clubs.map((c) => <li key={c.handle}><Avatar user={{ id: 0, username: c.handle, display_name: c.name }} size="sm" src={c.avatar} /> <Link href={`/c/${c.handle}`}>{c.name}</Link> <span class="muted">{c.members} members</span></li>)}
+            {r.clubs.map((c) => <li key={c.handle}><Avatar user={{ id: 0, username: c.handle, display_name: c.name }} size="sm" src={c.avatar} /> <Link href={`/c/${c.handle}`}>{c.name}</Link> <span class="muted">{t('club.members_n', { count: c.members })}</span></li>)}
           </ul>
         </section>
       )}
       {r && r.events.length > 0 && (
         <section aria-labelledby="events-h">
-          <h2 id="events-h" class="section">Events</h2>
+          <h2 id="events-h" class="section">{t('search.events')}</h2>
           <ul class="rooms">{r.events.map((ev) => <EventCard key={ev.id} ev={ev} />)}</ul>
         </section>
       )}
@@ -396,27 +390,27 @@ export function Bell() {
   return (
     <div class="bell" onKeyDown={(e) => { if (e.key === 'Escape') setOpen(false); }}>
       <button class="bell-button" aria-expanded={open} aria-controls="bell-panel" onClick={() => setOpen(!open)}
-        aria-label={unread > 0 ? `Notifications, ${unread} unread` : 'Notifications'}>
+        aria-label={unread > 0 ? t('bell.unread', { count: unread }) : t('bell.title')}>
         <svg aria-hidden="true" width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
           <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
           <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
         </svg>
-        {unread > 0 && <span class="bell-count" aria-hidden="true">{unread > 99 ? '99+' : unread}</span>}
+        {unread > 0 && <span class="bell-count" aria-hidden="true">{unread > 99 ? `${num(99)}+` : num(unread)}</span>}
       </button>
       {open && (
-        <div id="bell-panel" class="bell-panel" role="region" aria-label="Notifications">
+        <div id="bell-panel" class="bell-panel" role="region" aria-label={t('bell.title')}>
           <div class="bar">
-            <h2 class="section">Notifications</h2>
-            {unread > 0 && <button class="link" onClick={() => void post('/notifications/read', {})}>Mark all read</button>}
-            <button class="link" onClick={() => setOpen(false)}>Close</button>
+            <h2 class="section">{t('bell.title')}</h2>
+            {unread > 0 && <button class="link" onClick={() => void post('/notifications/read', {})}>{t('bell.mark_all')}</button>}
+            <button class="link" onClick={() => setOpen(false)}>{t('common.close')}</button>
           </div>
-          {page?.notifications.length === 0 && <p class="muted">Nothing yet. Follow people to hear when they start a room.</p>}
+          {page?.notifications.length === 0 && <p class="muted">{t('bell.empty')}</p>}
           <ul class="notifications">
             {page?.notifications.map((n) => (
               <li key={n.id} class={n.read ? '' : 'unread'}>
                 <a href={n.link} onClick={(e) => { e.preventDefault(); void go(n); }}>
-                  <span>{n.text}</span>
-                  <time class="muted" dateTime={n.created_at}>{new Date(n.created_at).toLocaleString(undefined, { hour: 'numeric', minute: '2-digit', month: 'short', day: 'numeric' })}</time>
+                  <span>{t(`notify.${n.kind}`, { name: n.actor?.display_name ?? t('captions.someone'), title: n.title })}</span>
+                  <time class="muted" dateTime={n.created_at}>{dateTime(n.created_at, { hour: 'numeric', minute: '2-digit', month: 'short', day: 'numeric' })}</time>
                 </a>
               </li>
             ))}
@@ -436,19 +430,19 @@ function base64Url(s: string): ArrayBuffer {
 /** Turns web push on for this browser: the service worker, the permission, the subscription. */
 export async function enablePush(): Promise<void> {
   if (!('serviceWorker' in navigator) || !('PushManager' in window)) {
-    throw new ApiError(0, 'unsupported', 'This browser cannot receive push notifications.');
+    throw new ApiError(0, 'unsupported', t('push.unsupported'));
   }
   const settings = await get<PushSettings>('/push/settings');
   const registration = await navigator.serviceWorker.register('/sw.js');
   await navigator.serviceWorker.ready;
   if ((await Notification.requestPermission()) !== 'granted') {
-    throw new ApiError(0, 'denied', 'Notifications are blocked for this site in your browser’s settings.');
+    throw new ApiError(0, 'denied', t('push.denied'));
   }
   let subscription;
   try {
     subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64Url(settings.vapid_public_key) });
   } catch {
-    throw new ApiError(0, 'push_service', 'Your browser’s push service could not be reached. Try again later.');
+    throw new ApiError(0, 'push_service', t('push.service'));
   }
   await post('/push/subscriptions', subscription.toJSON());
 }
@@ -461,7 +455,7 @@ function PushOptIn() {
       .then((r) => r?.pushManager.getSubscription())
       .then((sub) => { if (sub) setState('on'); }, () => undefined);
   }, []);
-  if (state === 'on') return <p class="muted">Push notifications are on in this browser.</p>;
+  if (state === 'on') return <p class="muted">{t('push.on')}</p>;
   return (
     <div>
       <button onClick={async () => {
@@ -471,7 +465,7 @@ function PushOptIn() {
         } catch (e) {
           setState(message(e));
         }
-      }}>Turn on push notifications</button>
+      }}>{t('push.turn_on')}</button>
       {state !== 'idle' && <p class="error" role="alert">{state}</p>}
     </div>
   );
@@ -487,15 +481,15 @@ export function PingFollowers({ roomId, me, onClose }: { roomId: string; me: Me;
     get<UserPage>(`/users/${me.username}/followers?limit=100`).then(setFollowers, (e) => setError(message(e)));
   }, []);
   return (
-    <Modal title="Ping people into the room" onClose={onClose}>
-      <p class="muted">They get a notification that you’d like them to join.</p>
-      {followers?.users.length === 0 && <p class="muted">Nobody follows you yet.</p>}
+    <Modal title={t('ping.title')} onClose={onClose}>
+      <p class="muted">{t('ping.about')}</p>
+      {followers?.users.length === 0 && <p class="muted">{t('ping.nobody')}</p>}
       <ul class="hands">
         {followers?.users.map((u) => (
           <li key={u.id}>
             <Avatar user={u} size="sm" /> <span>{u.display_name}</span>
             {sent.has(u.id)
-              ? <span class="muted">Pinged</span>
+              ? <span class="muted">{t('ping.pinged')}</span>
               : <button onClick={async () => {
                   try {
                     await post(`/rooms/${roomId}/ping`, { username: u.username });
@@ -504,12 +498,12 @@ export function PingFollowers({ roomId, me, onClose }: { roomId: string; me: Me;
                   } catch (e) {
                     setError(message(e));
                   }
-                }}>Ping</button>}
+                }}>{t('ping.ping')}</button>}
           </li>
         ))}
       </ul>
       <ErrorNote message={error} />
-      <div class="actions"><button onClick={onClose}>Done</button></div>
+      <div class="actions"><button onClick={onClose}>{t('common.done')}</button></div>
     </Modal>
   );
 }
@@ -524,7 +518,7 @@ export function HostedEvents({ username }: { username: string }) {
   if (!events || events.length === 0) return null;
   return (
     <section aria-labelledby="hosts-h">
-      <h2 id="hosts-h" class="section">Hosting</h2>
+      <h2 id="hosts-h" class="section">{t('profile.hosting')}</h2>
       <ul class="rooms">{events.map((ev) => <EventCard key={ev.id} ev={ev} />)}</ul>
     </section>
   );
@@ -534,7 +528,7 @@ export function AvatarUpload({ onMe }: { onMe: (m: Me) => void }) {
   const [error, setError] = useState<string>();
   return (
     <div class="field">
-      <label for="f-avatar">Photo</label>
+      <label for="f-avatar">{t('profile.photo')}</label>
       <input id="f-avatar" type="file" accept="image/png,image/jpeg,image/webp,image/gif" onChange={async (e) => {
         const file = (e.target as HTMLInputElement).files?.[0];
         if (!file) return;
@@ -544,7 +538,7 @@ export function AvatarUpload({ onMe }: { onMe: (m: Me) => void }) {
           onMe(data as Me);
           setError(undefined);
         } else {
-          setError(data?.error?.message ?? 'The photo could not be used.');
+          setError(data?.error ? errorText(data.error.code, data.error.message) : t('profile.photo_failed'));
         }
       }} />
       <ErrorNote message={error} />
@@ -559,28 +553,12 @@ export function Settings() {
   useEffect(() => {
     get<PushSettings>('/push/settings').then(setPush, (e) => setError(message(e)));
   }, []);
-  const labels: Record<string, string> = {
-    room_started: 'Someone I follow starts a room',
-    on_stage: 'Someone I follow comes on stage',
-    event_started: 'An event I asked about starts',
-    event_changed: 'An event I asked about changes',
-    event_cancelled: 'An event I asked about is cancelled',
-    cohost_invite: 'I’m asked to co-host',
-    followed: 'Someone follows me',
-    pinged: 'Someone pings me into a room',
-    room_invite: 'I’m invited to a closed room',
-    club_request: 'Someone asks to join a club I run',
-    club_invite: 'I’m invited to a club',
-    club_approved: 'A club lets me in',
-    club_room_started: 'A club I belong to or follow starts a room',
-    message: 'Someone writes to me privately (when no Stoa tab is open)',
-  };
   return (
     <section class="panel" aria-labelledby="settings-h">
-      <h2 id="settings-h" class="section">Notifications and calendar</h2>
+      <h2 id="settings-h" class="section">{t('push.settings')}</h2>
       {push && (
         <fieldset class="choices">
-          <legend>Push to my browsers ({push.subscriptions} subscribed)</legend>
+          <legend>{t('push.legend', { count: push.subscriptions })}</legend>
           {push.kinds.map((k) => (
             <label key={k.kind} class="choice">
               <input type="checkbox" checked={k.push} onChange={async (e) => {
@@ -590,16 +568,16 @@ export function Settings() {
                   setError(message(err));
                 }
               }} />
-              <span>{labels[k.kind] ?? k.kind}</span>
+              <span>{t(`push.kind.${k.kind}`)}</span>
             </label>
           ))}
         </fieldset>
       )}
-      <p class="muted">Subscribe to your events (those you host or asked to be notified about) in Google Calendar, Apple Calendar or Thunderbird. The address is secret; a new one revokes the old.</p>
-      {feed && <p><code class="invite-link">{feed.url}</code> <a href={feed.webcal_url}>Open in calendar app</a></p>}
+      <p class="muted">{t('calendar.about')}</p>
+      {feed && <p><code class="invite-link">{feed.url}</code> <a href={feed.webcal_url}>{t('calendar.open')}</a></p>}
       <div class="actions left">
-        <button onClick={async () => { try { setFeed(await post<CalendarFeed>('/me/calendar')); } catch (e) { setError(message(e)); } }}>{feed ? 'New calendar address' : 'Get calendar address'}</button>
-        <button onClick={async () => { await del('/me/calendar').catch(() => undefined); setFeed(undefined); }}>Revoke calendar address</button>
+        <button onClick={async () => { try { setFeed(await post<CalendarFeed>('/me/calendar')); } catch (e) { setError(message(e)); } }}>{feed ? t('calendar.new') : t('calendar.get')}</button>
+        <button onClick={async () => { await del('/me/calendar').catch(() => undefined); setFeed(undefined); }}>{t('calendar.revoke')}</button>
       </div>
       <ErrorNote message={error} />
     </section>
@@ -622,8 +600,8 @@ export async function shareLink(url: string, title: string): Promise<'shared' | 
 export function ShareButton({ url, title }: { url: string; title: string }) {
   const [done, setDone] = useState<string>();
   return (
-    <button onClick={async () => setDone((await shareLink(url, title)) === 'copied' ? 'Link copied' : undefined)}>
-      {done ?? 'Share'}
+    <button onClick={async () => setDone((await shareLink(url, title)) === 'copied' ? t('share.copied') : undefined)}>
+      {done ?? t('share.share')}
     </button>
   );
 }
@@ -635,19 +613,19 @@ export function SharePreview({ kind, id, signIn }: { kind: 'room' | 'event' | 'c
   useEffect(() => {
     get<Preview>(`/${kind === 'room' ? 'rooms' : kind === 'event' ? 'events' : 'clubs'}/${id}/preview`).then(setP, () => setP(null));
   }, [kind, id]);
-  if (p === undefined) return <main class="narrow" id="main"><p class="muted">Loading…</p></main>;
+  if (p === undefined) return <main class="narrow" id="main"><p class="muted">{t('common.loading')}</p></main>;
   if (p === null || signing) return <>{signIn}</>;
   return (
     <main class="narrow" id="main">
-      <p class="event-state state-live">{kind === 'room' ? 'Live now' : kind === 'club' ? 'A club on Stoa' : when(p.starts_at!)}</p>
+      <p class="event-state state-live">{kind === 'room' ? t('event.state.live') : kind === 'club' ? t('preview.club') : when(p.starts_at!)}</p>
       <h1>{p.title}</h1>
       {p.description && <p class="bio">{p.description}</p>}
-      <ul class="hands" aria-label={kind === 'room' ? 'On stage' : kind === 'club' ? 'Owner' : 'Hosts'}>
+      <ul class="hands" aria-label={kind === 'room' ? t('room.on_stage') : kind === 'club' ? t('preview.owner') : t('preview.hosts')}>
         {p.people.map((u) => <li key={u.id}><Avatar user={u} size="sm" /> <span>{u.display_name}</span></li>)}
       </ul>
-      {p.listener_count != null && <p class="muted">{p.listener_count} listening</p>}
-      <button class="primary wide" onClick={() => setSigning(true)}>{kind === 'room' ? 'Sign in to listen' : kind === 'club' ? 'Sign in to join' : 'Sign in to be notified'}</button>
-      <p class="muted">Stoa is invite-only: ask a member for an invite link to sign up.</p>
+      {p.listener_count != null && <p class="muted">{t('room.listening', { count: p.listener_count })}</p>}
+      <button class="primary wide" onClick={() => setSigning(true)}>{kind === 'room' ? t('preview.sign_in_listen') : kind === 'club' ? t('preview.sign_in_join') : t('preview.sign_in_notified')}</button>
+      <p class="muted">{t('signin.invite_only')}</p>
     </main>
   );
 }

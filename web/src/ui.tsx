@@ -1,8 +1,9 @@
 // Shared pieces of the web client: navigation, links, avatars, form fields, errors and dialogs.
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useId, useRef } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import { ApiError } from './api';
 import type { UserSummary } from './wire';
+import { errorText, t } from './i18n';
 
 export function navigate(path: string) {
   if (path !== location.pathname + location.search) history.pushState(null, '', path);
@@ -44,7 +45,8 @@ export function Avatar({ user, size = 'md', src }: { user: UserSummary; size?: '
 }
 
 export function Field(props: { label: string; value: string; onInput: (v: string) => void; type?: string; autocomplete?: string; required?: boolean; hint?: string }) {
-  const id = `f-${props.label.toLowerCase().replace(/\W+/g, '-')}`;
+  // Labels are in the reader's language, so the field's id comes from Preact, not from its label.
+  const id = `f${useId()}`;
   return (
     <div class="field">
       <label for={id}>{props.label}</label>
@@ -87,6 +89,6 @@ export function Modal(props: { title: string; onClose: () => void; children: Com
 }
 
 export function message(err: unknown): string {
-  return err instanceof ApiError ? err.message : 'Stoa could not be reached. Check your connection and try again.';
+  return err instanceof ApiError ? errorText(err.code, err.message) : t('error.offline');
 }
 

@@ -38,3 +38,21 @@ fn the_committed_web_build_is_built_from_the_committed_sources() {
          build` in web/) and commit web/dist"
     );
 }
+
+/// Issue 33 §3: every message catalog (web/src/locales) has every key, every plural form its language's
+/// CLDR rules use and every placeholder, and a text for every error code, removal and stop reason the
+/// server can send; `web/scripts/check-catalogs.mjs` lists what is missing.
+#[test]
+fn every_catalog_has_every_key_plural_form_and_server_code() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new("node")
+        .arg(root.join("web/scripts/check-catalogs.mjs"))
+        .output()
+        .expect("node runs web/scripts/check-catalogs.mjs (scripts/test installs Node)");
+    assert!(
+        out.status.success(),
+        "the message catalogs lack texts:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

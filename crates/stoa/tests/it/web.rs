@@ -71,6 +71,14 @@ fn reports_the_admin_console_suspension_and_account_settings_in_three_browsers()
     run_browser_script("community.mjs");
 }
 
+/// Issue 33 §3: the client in Russian and in Arabic at phone size, from a browser that speaks each: every
+/// screen of the main journey axe-clean, with no catalog key or English word shown, Arabic right to left,
+/// counts in the language's plural forms, and the language setting switching and remembered.
+#[test]
+fn the_client_in_russian_and_arabic_at_phone_size() {
+    run_browser_script("languages.mjs");
+}
+
 #[test]
 fn the_listen_link_clips_and_the_replay_in_real_browsers() {
     run_browser_script("egress.mjs");
