@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import { del, get, patch, post } from './api';
 import { Avatar, ErrorNote, Field, Link, Modal, message, navigate } from './ui';
-import { num, onLangChange, t, tx } from './i18n';
+import { lang, num, onLangChange, t, tx } from './i18n';
 import { RoomClient, type RoomState } from './room';
 import { ChatSheet, ReactionBar } from './chat';
 import { AccountSettings, AdminConsole, ModerationLogDialog, ReportDialog } from './community';
@@ -612,7 +612,7 @@ function Invites() {
 
 function App() {
   // A new language re-renders every page in place (a room stays connected).
-  const [, setLangTick] = useState(0);
+  const [langTick, setLangTick] = useState(0);
   useEffect(() => onLangChange(() => setLangTick((n) => n + 1)), []);
   // The query string counts as a new page (a new search), but routes match the path alone.
   const path = usePath().split('?')[0]!;
@@ -620,6 +620,10 @@ function App() {
   useEffect(() => {
     get<Me>('/me').then(setMe, () => setMe(null));
   }, []);
+  // What the server writes to this person (web push, the calendar feed) follows the language they read.
+  useEffect(() => {
+    if (me && me.language !== lang()) void patch<Me>('/me', { language: lang() }).then(setMe, () => undefined);
+  }, [me?.id, me?.language, langTick]);
   const invite = path.match(/^\/invite\/([^/]+)$/);
   // The listen link is for anyone, signed in or not.
   const listen = path.match(/^\/listen\/([a-z0-9]+)$/);

@@ -105,7 +105,11 @@ avatar: string | null,
 /**
  * Links on the profile.
  */
-links: Array<string>, };
+links: Array<string>, 
+/**
+ * The language Stoa writes to this user in (web push, the calendar feed): `en`, `ru` or `ar`.
+ */
+language: string, };
 
 export type UpdateMeRequest = { 
 /**
@@ -119,7 +123,11 @@ bio: string | null,
 /**
  * New links for the profile: at most two http(s) URLs of at most 200 characters; `[]` removes them.
  */
-links: Array<string> | null, };
+links: Array<string> | null, 
+/**
+ * The language Stoa writes to this user in: `en`, `ru` or `ar`.
+ */
+language: string | null, };
 
 export type Profile = { 
 /**

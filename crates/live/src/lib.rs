@@ -19,5 +19,6 @@ pub mod random;
 pub mod recordings;
 pub mod revoke;
 pub mod room_log;
+pub mod texts;
 pub mod turn;
 pub mod webhooks;

@@ -89,6 +89,8 @@ pub struct Me {
     pub avatar: Option<String>,
     /// Links on the profile.
     pub links: Vec<String>,
+    /// The language Stoa writes to this user in (web push, the calendar feed): `en`, `ru` or `ar`.
+    pub language: String,
 }
 
 /// `PATCH /api/v1/me`: the fields to change; absent fields stay as they are.
@@ -100,6 +102,8 @@ pub struct UpdateMeRequest {
     pub bio: Option<String>,
     /// New links for the profile: at most two http(s) URLs of at most 200 characters; `[]` removes them.
     pub links: Option<Vec<String>>,
+    /// The language Stoa writes to this user in: `en`, `ru` or `ar`.
+    pub language: Option<String>,
 }
 
 /// A user's profile as the caller sees it: `GET /api/v1/users/{username}`.

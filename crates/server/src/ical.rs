@@ -3,13 +3,15 @@
 //! Written by hand, since the subset is small: a VCALENDAR of VEVENTs with UTC times, escaped TEXT values
 //! (§3.3.11) and lines folded at 75 octets (§3.1). Tests read the output back with an independent parser.
 
+use stoa_live::texts::{self, Lang};
 use stoa_store::EventRow;
 
 /// How long an event is shown as lasting in calendars: rooms have no planned end.
 const DURATION_SECS: i64 = 3600;
 
-/// A calendar of `events`. `base` is the public URL, for links and UIDs; `name` names a feed.
-pub fn calendar(events: &[EventRow], base: &str, name: Option<&str>) -> String {
+/// A calendar of `events`, its words in `lang`. `base` is the public URL, for links and UIDs; `name` names a
+/// feed.
+pub fn calendar(events: &[EventRow], base: &str, name: Option<&str>, lang: Lang) -> String {
     let host = base.split("://").nth(1).unwrap_or(base).split('/').next().unwrap_or("stoa");
     let mut out = String::new();
     line(&mut out, "BEGIN:VCALENDAR");
@@ -40,7 +42,8 @@ pub fn calendar(events: &[EventRow], base: &str, name: Option<&str>) -> String {
         if !description.is_empty() {
             description.push_str("\n\n");
         }
-        description.push_str(&format!("Hosted by {} on Stoa: {url}", hosts.join(", ")));
+        let hosts = texts::names(lang, &hosts);
+        description.push_str(&texts::text(lang, "calendar.hosted_by", &[("names", &hosts), ("url", &url)], None));
         line(&mut out, &format!("DESCRIPTION:{}", text(&description)));
         line(&mut out, &format!("URL:{url}"));
         line(&mut out, &format!("LOCATION:{}", text(&url)));

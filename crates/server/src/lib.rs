@@ -129,12 +129,20 @@ pub fn app(state: AppState, private: &routes::Private) -> Router {
         .merge(routes::webrtc::router(private.http_peers.clone()))
         .merge(routes::webhooks::router())
         .fallback(
-            move |State(state): axum::extract::State<AppState>, method: axum::http::Method, uri: axum::http::Uri| async move {
+            move |State(state): axum::extract::State<AppState>,
+                  method: axum::http::Method,
+                  uri: axum::http::Uri,
+                  headers: axum::http::HeaderMap| async move {
                 if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
                     return ApiError::not_found("There is nothing at this address.").into_response();
                 }
-                // An open room's or event's page unfolds in chat apps: its tags are rendered here.
-                let tags = routes::share::meta_tags(&state, uri.path()).await;
+                // An open room's or event's page unfolds in chat apps: its tags are rendered here, in the
+                // language the app (or the person) asks for.
+                let lang = headers
+                    .get(axum::http::header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .map_or(stoa_live::texts::Lang::En, stoa_live::texts::Lang::from_accept_language);
+                let tags = routes::share::meta_tags(&state, uri.path(), lang).await;
                 routes::web::serve(&uri, tags.as_deref(), &csp)
                     .unwrap_or_else(|| ApiError::not_found("There is nothing at this address.").into_response())
             },

@@ -140,6 +140,8 @@ pub struct Account {
     pub links: Vec<String>,
     /// Why they are suspended, if they are.
     pub suspended: Option<String>,
+    /// The language they read Stoa in (`en`, `ru` or `ar`), for what the server writes to them.
+    pub language: String,
 }
 
 impl Account {
@@ -159,6 +161,7 @@ impl Account {
             nominated_by: self.nominated_by.clone(),
             avatar: (self.avatar_version > 0).then(|| avatar_path(self.id, self.avatar_version)),
             links: self.links.clone(),
+            language: self.language.clone(),
         }
     }
 }

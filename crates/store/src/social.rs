@@ -189,6 +189,8 @@ pub struct PushTarget {
     pub p256dh: String,
     /// The authentication secret, base64url.
     pub auth: String,
+    /// The language its user reads Stoa in.
+    pub language: String,
 }
 
 /// Someone to suggest.
@@ -309,6 +311,8 @@ pub trait Social: Send + Sync {
 
     /// Sets `user`'s links.
     async fn set_links(&self, user: UserId, links: &[String]) -> Result<(), StoreError>;
+    /// Sets the language `user` reads Stoa in (a code the caller checked).
+    async fn set_language(&self, user: UserId, language: &str) -> Result<(), StoreError>;
     /// Removes `user`'s avatar (version 0) and its images.
     async fn clear_avatar(&self, user: UserId) -> Result<(), StoreError>;
     /// Keeps `user`'s avatar images (a JPEG per size in pixels), replacing any, and bumps the avatar's

@@ -222,26 +222,13 @@ fn deliver(hub: &Hub, push: &Push, stats: &NotifyStats, stored: Vec<Notification
 
 use crate::clock::rfc3339;
 
-/// A stored notification as the API shows it.
-pub fn to_wire(row: &NotificationRow) -> Notification {
-    let who = row.actor.as_ref().map_or("Someone", |a| a.display_name.as_str());
-    let title = &row.title;
-    let text = match row.kind {
-        NotificationKind::RoomStarted => format!("{who} started a room: {title}"),
-        NotificationKind::OnStage => format!("{who} is speaking in {title}"),
-        NotificationKind::EventStarted => format!("{title} has started"),
-        NotificationKind::EventChanged => format!("{title} has changed"),
-        NotificationKind::EventCancelled => format!("{title} was cancelled"),
-        NotificationKind::CohostInvite => format!("{who} asks you to co-host {title}"),
-        NotificationKind::Followed => format!("{who} followed you"),
-        NotificationKind::Pinged => format!("{who} pinged you to join {title}"),
-        NotificationKind::RoomInvite => format!("{who} invited you to {title}"),
-        NotificationKind::ClubRequest => format!("{who} asks to join {title}"),
-        NotificationKind::ClubInvite => format!("{who} invited you to join {title}"),
-        NotificationKind::ClubApproved => format!("You are now a member of {title}"),
-        NotificationKind::ClubRoomStarted => format!("{who} started a room in your club: {title}"),
-        NotificationKind::Message => format!("{who}: {title}"),
-    };
+/// A stored notification as the API shows it, its text in `lang` (the bell's client writes its own from
+/// the kind, in its reader's language; push and API clients read this one).
+pub fn to_wire(row: &NotificationRow, lang: crate::texts::Lang) -> Notification {
+    let someone = crate::texts::text(lang, "captions.someone", &[], None);
+    let who = row.actor.as_ref().map_or(someone.as_str(), |a| a.display_name.as_str());
+    let key = format!("notify.{}", row.kind.as_str());
+    let text = crate::texts::text(lang, &key, &[("name", who), ("title", &row.title)], None);
     let link = match (row.kind, &row.room, &row.event, &row.actor) {
         (NotificationKind::ClubRequest, ..) if row.club.is_some() => {
             format!("/c/{}/requests", row.club.as_deref().unwrap_or_default())

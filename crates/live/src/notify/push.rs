@@ -208,7 +208,8 @@ async fn deliver(
     target: PushTarget,
     row: &NotificationRow,
 ) {
-    let wire = to_wire(row);
+    // Written in the language of the person it goes to, as they read Stoa.
+    let wire = to_wire(row, crate::texts::Lang::parse(&target.language).unwrap_or(crate::texts::Lang::En));
     let payload = PushPayload { title: "Stoa".into(), body: wire.text, link: wire.link, id: wire.id, kind: wire.kind };
     let body = serde_json::to_vec(&payload).unwrap_or_default();
     let request = (|| {

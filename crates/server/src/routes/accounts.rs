@@ -193,7 +193,7 @@ pub async fn ice_servers(State(state): State<AppState>, session: Session) -> Jso
 
 #[utoipa::path(patch, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])), request_body = UpdateMeRequest,
     responses((status = 200, body = Me), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-/// Changes the caller's display name and/or bio.
+/// Changes the caller's display name, bio, links or language.
 pub async fn update_me(
     State(state): State<AppState>,
     session: Session,
@@ -211,6 +211,12 @@ pub async fn update_me(
         }
         let links = links.iter().map(|l| crate::routes::avatars::valid_link(l)).collect::<Result<Vec<_>, _>>()?;
         state.store.set_links(session.account.id, &links).await?;
+    }
+    if let Some(language) = &body.language {
+        let Some(lang) = stoa_live::texts::Lang::parse(language).filter(|l| l.code() == language) else {
+            return Err(ApiError::bad_request("invalid_language", "The language is `en`, `ru` or `ar`."));
+        };
+        state.store.set_language(session.account.id, lang.code()).await?;
     }
     let account = state.store.update_account(session.account.id, display_name.as_deref(), bio.as_deref()).await?;
     Ok(Json(me_of(&account)))

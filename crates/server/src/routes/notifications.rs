@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use futures_util::Stream;
 use std::convert::Infallible;
 use std::time::Duration;
+use stoa_live::texts::Lang;
 use stoa_proto::{
     ErrorBody, MarkReadRequest, NotificationKind, NotificationPage, NotificationUpdate, PushKindSetting, PushSettings,
     PushSubscriptionRequest, UpdatePushSettings, UserId,
@@ -40,12 +41,13 @@ pub async fn list(
     Query(q): Query<CursorQuery>,
 ) -> Result<Json<NotificationPage>, ApiError> {
     let me = session.account.id;
+    let lang = lang_of(&session.account);
     let limit = crate::routes::page_limit(q.limit)?;
     let rows = state.store.notifications(me, q.cursor, limit + 1).await?;
     let more = rows.len() > limit as usize;
     let rows = &rows[..rows.len().min(limit as usize)];
     Ok(Json(NotificationPage {
-        notifications: rows.iter().map(to_wire).collect(),
+        notifications: rows.iter().map(|r| to_wire(r, lang)).collect(),
         unread: state.store.unread_count(me).await?,
         next_cursor: if more { rows.last().map(|r| r.id) } else { None },
     }))
@@ -67,11 +69,16 @@ pub async fn mark_read(
     if state.store.mark_read(me, &body.ids, body.up_to).await? > 0 {
         state.notifier.hub.changed(me);
     }
-    Ok(Json(update_of(&*state.store, me).await?))
+    Ok(Json(update_of(&*state.store, me, lang_of(&session.account)).await?))
 }
 
-async fn update_of(store: &dyn Store, user: UserId) -> Result<NotificationUpdate, stoa_store::StoreError> {
-    let (unread, latest) = bell_of(store, user).await?;
+/// The language an account reads Stoa in.
+fn lang_of(account: &stoa_store::Account) -> Lang {
+    Lang::parse(&account.language).unwrap_or(Lang::En)
+}
+
+async fn update_of(store: &dyn Store, user: UserId, lang: Lang) -> Result<NotificationUpdate, stoa_store::StoreError> {
+    let (unread, latest) = bell_of(store, user, lang).await?;
     Ok(NotificationUpdate { unread, latest, messages: inbox_of(store, user).await? })
 }
 
@@ -79,9 +86,10 @@ async fn update_of(store: &dyn Store, user: UserId) -> Result<NotificationUpdate
 async fn bell_of(
     store: &dyn Store,
     user: UserId,
+    lang: Lang,
 ) -> Result<(u32, Option<stoa_proto::Notification>), stoa_store::StoreError> {
     let latest = store.notifications(user, None, 1).await?;
-    Ok((store.unread_count(user).await?, latest.first().map(to_wire)))
+    Ok((store.unread_count(user).await?, latest.first().map(|r| to_wire(r, lang))))
 }
 
 /// The backchannel's part of an update.
@@ -111,6 +119,7 @@ pub async fn stream(
     })?;
     let tab = Tab {
         me,
+        lang: lang_of(&session.account),
         subscription,
         store: state.store.clone(),
         stopping: state.stopping.clone(),
@@ -131,6 +140,8 @@ pub async fn stream(
 /// One open stream.
 struct Tab {
     me: UserId,
+    /// The language of the notifications' texts.
+    lang: Lang,
     subscription: crate::notify::hub::Subscription,
     store: std::sync::Arc<dyn Store>,
     stopping: tokio::sync::watch::Receiver<bool>,
@@ -173,7 +184,7 @@ impl Tab {
         let update = async {
             let (unread, latest) = match &self.last {
                 Some(last) if !bell_moved => (last.unread, last.latest.clone()),
-                _ => bell_of(store, me).await?,
+                _ => bell_of(store, me, self.lang).await?,
             };
             let messages = match &self.last {
                 Some(last) if !inbox_moved => last.messages.clone(),
@@ -275,6 +286,7 @@ pub async fn subscribe(
             endpoint: body.endpoint,
             p256dh: body.keys.p256dh,
             auth: body.keys.auth,
+            language: session.account.language.clone(),
         })
         .await?;
     Ok(StatusCode::CREATED)

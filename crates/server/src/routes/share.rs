@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use stoa_live::texts::{self, Lang};
 use stoa_proto::{ErrorBody, EventId, Preview, RoomId, Visibility};
 
 /// The sharing routes.
@@ -113,8 +114,9 @@ fn attr(s: &str) -> String {
     s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// The Open Graph and Twitter card tags for a page, when it is an open room's, event's or club's.
-pub async fn meta_tags(state: &AppState, path: &str) -> Option<String> {
+/// The Open Graph and Twitter card tags for a page, when it is an open room's, event's or club's, written in
+/// `lang` (the asker's `Accept-Language`).
+pub async fn meta_tags(state: &AppState, path: &str, lang: Lang) -> Option<String> {
     let preview = if let Some(id) = path.strip_prefix("/room/") {
         room(state, id)?
     } else if let Some(id) = path.strip_prefix("/event/") {
@@ -125,16 +127,21 @@ pub async fn meta_tags(state: &AppState, path: &str) -> Option<String> {
         return None;
     };
     let people: Vec<&str> = preview.people.iter().map(|u| u.display_name.as_str()).collect();
+    let people = texts::names(lang, &people);
     let description = match (&preview.starts_at, preview.listener_count) {
-        (Some(at), _) => format!("{} · Hosted by {} · {at}", preview.description, people.join(", ")),
-        (None, Some(n)) => format!("Live on Stoa with {} · {n} listening", people.join(", ")),
-        (None, None) => format!("{} · A club on Stoa", preview.description),
+        (Some(at), _) => {
+            let hosted = texts::text(lang, "event.hosted_by", &[("hosts", &people)], None);
+            format!("{} · {hosted} · {at}", preview.description)
+        }
+        (None, Some(n)) => texts::text(lang, "share.live_with", &[("names", &people)], Some(u64::from(n))),
+        (None, None) => format!("{} · {}", preview.description, texts::text(lang, "preview.club", &[], None)),
     };
     let description = description.trim_start_matches(" · ").to_string();
     let description: String = description.chars().take(300).collect();
     Some(format!(
         "<meta property=\"og:type\" content=\"website\" />\n    \
          <meta property=\"og:site_name\" content=\"Stoa\" />\n    \
+         <meta property=\"og:locale\" content=\"{l}\" />\n    \
          <meta property=\"og:title\" content=\"{t}\" />\n    \
          <meta property=\"og:description\" content=\"{d}\" />\n    \
          <meta property=\"og:url\" content=\"{u}\" />\n    \
@@ -144,5 +151,10 @@ pub async fn meta_tags(state: &AppState, path: &str) -> Option<String> {
         t = attr(&preview.title),
         d = attr(&description),
         u = attr(&preview.url),
+        l = match lang {
+            Lang::En => "en_US",
+            Lang::Ru => "ru_RU",
+            Lang::Ar => "ar_AR",
+        },
     ))
 }

@@ -19,7 +19,7 @@ async fn schedule(host: &common::Client, body: Value) -> Value {
 }
 
 /// Reads an iCalendar text with Python's `icalendar` (tests/ical/read.py).
-fn read_ical(text: &str) -> Value {
+pub(crate) fn read_ical(text: &str) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cal.ics");
     std::fs::write(&file, text).unwrap();
@@ -33,7 +33,7 @@ fn read_ical(text: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-async fn get_text(url: &str, token: Option<&str>) -> (StatusCode, String, String) {
+pub(crate) async fn get_text(url: &str, token: Option<&str>) -> (StatusCode, String, String) {
     let mut req = reqwest::Client::new().get(url);
     if let Some(t) = token {
         req = req.bearer_auth(t);

@@ -12,6 +12,7 @@ mod common;
 mod community;
 mod events;
 mod forgery;
+mod languages;
 mod lifecycle;
 mod notifications;
 mod profiles;

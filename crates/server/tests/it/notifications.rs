@@ -278,12 +278,23 @@ async fn web_push_is_encrypted_for_the_subscription_signed_with_vapid_and_droppe
     assert_eq!(payload["kind"], "room_started", "the muted follow was not pushed");
     assert_eq!(payload["link"], format!("/room/{room}"));
 
+    // Ada reads Stoa in Arabic now: what is pushed to her is written in it (issue 33 §3).
+    let (s, _) = ada.patch("/api/v1/me", json!({"language": "ar"})).await;
+    assert_eq!(s, StatusCode::OK);
+    let eve = server.user("eve").await;
+    ada.follow(&eve).await;
+    let (_room3, _ws3) = server.room(&eve, "open", &[]).await;
+    let pushed = wait_for_push(&service, 3).await;
+    let plain = web_push_native::decrypt(pushed.to_vec(), &ua, web_push_native::Auth::from_slice(&auth)).unwrap();
+    let payload: Value = serde_json::from_slice(&plain).unwrap();
+    assert!(payload["body"].as_str().unwrap().starts_with("فتح Eve غرفة: "), "{payload}");
+
     // The push service says the subscription is gone: it is removed.
     *service.gone.lock().unwrap() = true;
     let dee = server.user("dee").await;
     ada.follow(&dee).await;
     let (_room2, _ws2) = server.room(&dee, "open", &[]).await;
-    wait_for_push(&service, 3).await;
+    wait_for_push(&service, 4).await;
     for _ in 0..200 {
         let (_, settings) = ada.get("/api/v1/push/settings").await;
         if settings["subscriptions"] == 0 {

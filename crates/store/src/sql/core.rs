@@ -12,9 +12,10 @@ use std::collections::HashSet;
 use stoa_proto::{Profile, RoomId, UserId, UserSummary};
 
 pub(crate) const ACCOUNT_COLUMNS: &str = "u.id, u.username, u.display_name, u.bio, u.is_admin, n.id, n.username, n.display_name, \
-     u.avatar_version, u.links, CASE WHEN u.suspended_at IS NULL THEN NULL ELSE COALESCE(u.suspended_reason, '') END";
+     u.avatar_version, u.links, CASE WHEN u.suspended_at IS NULL THEN NULL ELSE COALESCE(u.suspended_reason, '') END, \
+     u.language";
 /// How many columns [`ACCOUNT_COLUMNS`] has; a query's own columns follow.
-pub(crate) const ACCOUNT_COLUMN_COUNT: usize = 11;
+pub(crate) const ACCOUNT_COLUMN_COUNT: usize = 12;
 
 pub(crate) fn account_from_row(row: &DbRow) -> Account {
     let nominated_by = row.get::<Option<i64>, _>(5).map(|id| UserSummary {
@@ -32,6 +33,7 @@ pub(crate) fn account_from_row(row: &DbRow) -> Account {
         avatar_version: row.get(8),
         links: parse_links(row.get::<&str, _>(9)),
         suspended: row.get(10),
+        language: row.get(11),
     }
 }
 

@@ -524,8 +524,9 @@ impl Social for This {
     }
 
     async fn push_targets(&self, users: &[UserId], kind: NotificationKind) -> Result<Vec<PushTarget>, StoreError> {
-        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(&format!(
-            "SELECT p.user_id, p.endpoint, p.p256dh, p.auth FROM push_subscriptions p WHERE p.user_id IN {} \
+        let rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(&format!(
+            "SELECT p.user_id, p.endpoint, p.p256dh, p.auth, u.language FROM push_subscriptions p \
+             JOIN users u ON u.id = p.user_id WHERE p.user_id IN {} \
              AND NOT EXISTS (SELECT 1 FROM push_muted_kinds m WHERE m.user_id = p.user_id AND m.kind = $2)",
             backend::ids(1)
         ))
@@ -535,7 +536,13 @@ impl Social for This {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(user, endpoint, p256dh, auth)| PushTarget { user: UserId(user), endpoint, p256dh, auth })
+            .map(|(user, endpoint, p256dh, auth, language)| PushTarget {
+                user: UserId(user),
+                endpoint,
+                p256dh,
+                auth,
+                language,
+            })
             .collect())
     }
 
@@ -627,6 +634,16 @@ impl Social for This {
         // serde writes the JSON, so no link can break out of it.
         let links = serde_json::to_string(links).unwrap_or_else(|_| "[]".to_string());
         sqlx::query("UPDATE users SET links = $1 WHERE id = $2").bind(links).bind(user.0).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    async fn set_language(&self, user: UserId, language: &str) -> Result<(), StoreError> {
+        let _write = self.write().await;
+        sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
+            .bind(language)
+            .bind(user.0)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
