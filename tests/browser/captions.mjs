@@ -2,7 +2,8 @@
 // Debian's pocketsphinx behind an OpenAI-compatible interface (crates/live/src/captions/transcribe.py); a `stoa bot
 // speak` speaker says an espeak-ng sentence on the host's stage, again and again; the host turns Captions on
 // and reads the sentence, under the speaker's name, in the captions region (aria-live), at phone size; then
-// a guest without an account reads it on the public listen link, from its HLS subtitle rendition.
+// a guest without an account reads it on the public listen link, from its HLS subtitle rendition. The room
+// is recorded, and its replay's page plays along with the transcript; search finds the replay by its words.
 //
 // Usage: node captions.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
 import { execFileSync, spawn } from 'node:child_process';
@@ -42,6 +43,11 @@ try {
   page = await (await browser.newContext({ viewport: { width: 390, height: 844 }, bypassCSP: true })).newPage();
   page.on('pageerror', (e) => process.stderr.write(`[page error] ${e.message}\n`));
   const room = await hostRoom(page, bootstrap, 'Shapes');
+  // The room is recorded from the start: its replay keeps a transcript.
+  await page.getByRole('button', { name: 'More', exact: true }).click();
+  await page.getByRole('button', { name: 'Recording and sharing', exact: true }).click();
+  await turnOn(page.getByLabel(/Record a replay/));
+  await page.getByRole('button', { name: 'Done', exact: true }).click();
   bot = await speakerOnStage(page, base, room, 'sam', 'Sam Speaker', said);
   step('Sam is on stage, speaking');
 
@@ -79,6 +85,36 @@ try {
   assert.match(await guestCaptions.innerText(), /Sam Speaker: /);
   await guest.screenshot({ path: join(OUT, 'captions-listen-link-phone.png') });
   await axeClean(guest, 'listen link with captions', step);
+
+  // The replay keeps the transcript: once recording stops, its page shows the lines under the speaker's
+  // name, marks the one being heard, and a line's time plays from there; search finds it by its words.
+  await page.getByRole('button', { name: 'More', exact: true }).click();
+  await page.getByRole('button', { name: 'Recording and sharing', exact: true }).click();
+  const record = page.getByLabel(/Record a replay/);
+  await record.click();
+  await page.waitForFunction((el) => !el.checked, await record.elementHandle(), { timeout: 10000 });
+  await page.getByRole('button', { name: 'Done', exact: true }).click();
+  let replay;
+  for (const until = Date.now() + 20000; !replay; await new Promise((r) => setTimeout(r, 200))) {
+    const list = await (await page.request.get(`${base}/api/v1/rooms/${room}/recordings`)).json();
+    replay = list.recordings.find((r) => r.kind === 'replay' && r.duration_ms != null)?.id;
+    assert.ok(replay || Date.now() < until, 'the replay is finished once recording stops');
+  }
+  await page.goto(`${base}/r/${replay}`);
+  const transcript = page.getByRole('region', { name: 'Transcript' });
+  await transcript.getByText('Sam Speaker').first().waitFor({ timeout: 15000 });
+  const lines = transcript.getByRole('listitem');
+  step(`the replay's transcript: ${JSON.stringify(await transcript.innerText())}`);
+  const last = lines.last();
+  await last.getByRole('button', { name: /^Play from / }).click();
+  await last.and(page.locator('[aria-current="true"]')).waitFor({ timeout: 5000 });
+  const at = await page.locator('audio').evaluate((a) => a.currentTime);
+  assert.ok(at > 0, `the player went to the line (${at} s)`);
+  await axeClean(page, 'replay with its transcript', step);
+  await page.screenshot({ path: join(OUT, 'captions-replay-transcript.png') });
+  await page.goto(`${base}/search?q=square`);
+  await page.getByRole('region', { name: 'Replays' }).getByRole('link', { name: /Shapes/ }).waitFor();
+  step('the replay plays along with its transcript, and search finds it by a word said in it');
   console.log('captions: 1 passed, 0 failed');
 } catch (err) {
   if (page) {

@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, del, get, post } from './api';
 import { ErrorNote, Link, Modal, message, navigate } from './ui';
-import type { ListenInfo, Recording, RecordingList, RestreamStatus, RoomInfo, Webhook, WebhookDelivery, WebhookDeliveries, WebhookList } from './wire';
+import type { ListenInfo, Recording, RecordingList, RestreamStatus, RoomInfo, Transcript, TranscriptLine, Webhook, WebhookDelivery, WebhookDeliveries, WebhookList } from './wire';
 import type { RoomClient } from './room';
 import { dateTime, num, t, tx, type Key } from './i18n';
 
@@ -170,6 +170,7 @@ export function RecordingPage({ id, signIn }: { id: string; signIn?: preact.JSX.
   const [r, setR] = useState<Recording>();
   const [error, setError] = useState<string>();
   const [copied, setCopied] = useState(false);
+  const player = useRef<HTMLAudioElement>(null);
   useEffect(() => {
     get<Recording>(`/recordings/${id}`).then(setR, (e) => setError(message(e)));
   }, [id]);
@@ -182,7 +183,7 @@ export function RecordingPage({ id, signIn }: { id: string; signIn?: preact.JSX.
       <p class="muted">{r.kind === 'clip' ? t('recordings.a_clip_by', { name: r.made_by.display_name }) : t('recordings.a_replay_of', { name: r.host.display_name })}</p>
       <h1>{r.title}</h1>
       <p class="muted">{duration(r.duration_ms)} · {when(r.started_at_ms)}</p>
-      {r.duration_ms != null ? <audio controls preload="metadata" src={r.audio_url} aria-label={t('recordings.play', { title: r.title })} class="wide" /> : <p>{t('recordings.still_recording')}</p>}
+      {r.duration_ms != null ? <audio ref={player} controls preload="metadata" src={r.audio_url} aria-label={t('recordings.play', { title: r.title })} class="wide" /> : <p>{t('recordings.still_recording')}</p>}
       <div class="actions">
         <button onClick={async () => { await navigator.clipboard?.writeText(url).catch(() => undefined); setCopied(true); }}>{copied ? t('common.copied') : t('common.copy_link')}</button>
         <a class="button" href={r.audio_url} download={`${r.title}.opus`}>{t('recordings.download')}</a>
@@ -198,7 +199,49 @@ export function RecordingPage({ id, signIn }: { id: string; signIn?: preact.JSX.
           }}>{t('chat.delete')}</button>
         )}
       </div>
+      {r.kind === 'replay' && r.duration_ms != null && <TranscriptView id={r.id} player={player} />}
     </main>
+  );
+}
+
+/// A replay's transcript, playing along: the line being heard is marked, and a line's time plays from it.
+function TranscriptView({ id, player }: { id: string; player: { current: HTMLAudioElement | null } }) {
+  const [lines, setLines] = useState<TranscriptLine[]>([]);
+  const [now, setNow] = useState(0);
+  useEffect(() => {
+    get<Transcript>(`/recordings/${id}/transcript`).then((tr) => setLines(tr.lines), () => setLines([]));
+  }, [id]);
+  useEffect(() => {
+    const el = player.current;
+    if (!el) return;
+    const on = () => setNow(el.currentTime * 1000);
+    el.addEventListener('timeupdate', on);
+    el.addEventListener('seeked', on);
+    return () => {
+      el.removeEventListener('timeupdate', on);
+      el.removeEventListener('seeked', on);
+    };
+  }, [player.current, lines.length]);
+  if (lines.length === 0) return null;
+  // The line being heard: the last one started (a line stays marked through the pause after it).
+  const current = lines.reduce((found, l, i) => (l.at_ms <= now ? i : found), -1);
+  return (
+    <section aria-labelledby="transcript-h">
+      <h2 id="transcript-h" class="section">{t('transcript.title')}</h2>
+      <ol class="transcript">
+        {lines.map((l, i) => (
+          <li key={i} aria-current={i === current ? 'true' : undefined} class={i === current ? 'now' : ''}>
+            <button class="link" aria-label={t('transcript.play_from', { time: duration(l.at_ms) })} onClick={() => {
+              const el = player.current;
+              if (!el) return;
+              el.currentTime = l.at_ms / 1000;
+              void el.play().catch(() => undefined);
+            }}>{duration(l.at_ms)}</button>{' '}
+            {tx('captions.line', { name: <strong>{l.speaker.display_name}</strong>, text: l.text })}
+          </li>
+        ))}
+      </ol>
+    </section>
   );
 }
 

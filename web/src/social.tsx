@@ -318,7 +318,7 @@ export function SearchPage() {
     if (!q) return;
     get<SearchResults>(`/search?q=${encodeURIComponent(q)}`).then((res) => { setR(res); setError(undefined); }, (e) => setError(message(e)));
   }, [q]);
-  const none = r && r.people.length + r.rooms.length + r.events.length + r.clubs.length === 0;
+  const none = r && r.people.length + r.rooms.length + r.events.length + r.clubs.length + r.replays.length === 0;
   return (
     <main class="narrow" id="main">
       <h1>{t('search.results', { q })}</h1>
@@ -345,6 +345,21 @@ export function SearchPage() {
           <h2 id="clubs-h" class="section">{t('nav.clubs')}</h2>
           <ul class="hands">
             {r.clubs.map((c) => <li key={c.handle}><Avatar user={{ id: 0, username: c.handle, display_name: c.name }} size="sm" src={c.avatar} /> <Link href={`/c/${c.handle}`}>{c.name}</Link> <span class="muted">{t('club.members_n', { count: c.members })}</span></li>)}
+          </ul>
+        </section>
+      )}
+      {r && r.replays.length > 0 && (
+        <section aria-labelledby="replays-h">
+          <h2 id="replays-h" class="section">{t('recordings.replays')}</h2>
+          <ul class="rooms">
+            {r.replays.map((m) => (
+              <li key={m.recording.id}>
+                <Link href={`/r/${m.recording.id}`} class="room-card">
+                  <span class="room-title">{m.recording.title}</span>
+                  <span class="room-count">{tx('captions.line', { name: m.line.speaker.display_name, text: <q>{m.line.text}</q> })}</span>
+                </Link>
+              </li>
+            ))}
           </ul>
         </section>
       )}

@@ -386,6 +386,40 @@ export type RecordingList = {
  */
 recordings: Array<Recording>, };
 
+export type TranscriptLine = { 
+/**
+ * When it starts, in milliseconds from the replay's start.
+ */
+at_ms: number, 
+/**
+ * When it ends, likewise.
+ */
+end_ms: number, 
+/**
+ * Who said it.
+ */
+speaker: UserSummary, 
+/**
+ * The words, as the caption engine heard them.
+ */
+text: string, };
+
+export type Transcript = { 
+/**
+ * The lines, earliest first.
+ */
+lines: Array<TranscriptLine>, };
+
+export type TranscriptMatch = { 
+/**
+ * The replay.
+ */
+recording: Recording, 
+/**
+ * Where the words are said.
+ */
+line: TranscriptLine, };
+
 export type RestreamRequest = { 
 /**
  * `rtmp://` or `rtmps://` and the server's application path, e.g. `rtmp://a.rtmp.youtube.com/live2`.
@@ -1806,7 +1840,11 @@ events: Array<EventInfo>,
 /**
  * Clubs, by handle, name and description.
  */
-clubs: Array<ClubSummary>, };
+clubs: Array<ClubSummary>, 
+/**
+ * Replays whose transcript has the words, that the caller may hear.
+ */
+replays: Array<TranscriptMatch>, };
 
 export type Suggestion = { 
 /**

@@ -79,6 +79,17 @@ pub enum ReplayOp {
     },
     /// Stop recording.
     Stop,
+    /// A caption line said while recording, for the replay's transcript (Unix milliseconds).
+    Line {
+        /// Who said it.
+        speaker: UserId,
+        /// The words.
+        text: String,
+        /// When they started.
+        start_ms: u64,
+        /// When they ended.
+        end_ms: u64,
+    },
 }
 
 /// Starts a room's replay worker: it carries out the ops in order (so a quick on-off-on is three files in
@@ -96,7 +107,8 @@ pub fn replay_worker(
 ) -> mpsc::Sender<ReplayOp> {
     let (tx, mut rx) = mpsc::channel(REPLAY_QUEUE);
     tokio::spawn(async move {
-        let mut current: Option<(String, UserId)> = None;
+        // The replay recording now: its ID, its host, and when it started (Unix milliseconds).
+        let mut current: Option<(String, UserId, i64)> = None;
         let mut check = tokio::time::interval(QUOTA_CHECK);
         let full = |message: &'static str| {
             let inbox = inbox.clone();
@@ -113,7 +125,7 @@ pub fn replay_worker(
                     None => break,
                 },
                 _ = check.tick(), if current.is_some() => {
-                    let Some((id, host)) = current.clone() else { continue };
+                    let Some((id, host, _)) = current.clone() else { continue };
                     if let Some(message) = quota.full(store.as_ref(), &dir, host).await {
                         tracing::warn!(%room, replay = %id, "the space for recordings is full; the replay stops");
                         current = None;
@@ -136,6 +148,7 @@ pub fn replay_worker(
                     }
                     let host_id = host.id;
                     let id = new_id();
+                    let started_at_ms = crate::clock::now_ms();
                     let path = file_of(&dir, &id);
                     let record = RecordingRecord {
                         id: id.clone(),
@@ -147,7 +160,7 @@ pub fn replay_worker(
                         made_by,
                         allowed,
                         file: format!("{id}.opus"),
-                        started_at_ms: crate::clock::now_ms(),
+                        started_at_ms,
                         duration_ms: None,
                         report: None,
                         club,
@@ -159,7 +172,7 @@ pub fn replay_worker(
                     match egress.record(Some((path, title))).await {
                         Ok(_) => {
                             tracing::info!(%room, replay = %id, "replay recording");
-                            current = Some((id, host_id));
+                            current = Some((id, host_id, started_at_ms));
                         }
                         Err(e) => {
                             tracing::error!(%room, error = %e, "cannot start the replay");
@@ -167,14 +180,22 @@ pub fn replay_worker(
                         }
                     }
                 }
+                ReplayOp::Line { speaker, text, start_ms, end_ms } => {
+                    let Some((id, _, started)) = &current else { continue };
+                    let from = |ms: u64| (ms as i64 - started).max(0);
+                    let span = (from(start_ms), from(end_ms));
+                    if let Err(e) = store.add_transcript_line(id, speaker, span, &text).await {
+                        tracing::warn!(%room, replay = %id, error = %e, "a transcript line was not kept");
+                    }
+                }
                 ReplayOp::Stop => {
-                    let Some((id, _)) = current.take() else { continue };
+                    let Some((id, ..)) = current.take() else { continue };
                     finish(&store, &egress, &room, &dir, &id).await;
                     ready(&store, &webhooks, &public_url, &id).await;
                 }
             }
         }
-        if let Some((id, _)) = current.take() {
+        if let Some((id, ..)) = current.take() {
             finish(&store, &egress, &room, &dir, &id).await;
             ready(&store, &webhooks, &public_url, &id).await;
         }

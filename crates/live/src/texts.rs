@@ -36,6 +36,11 @@ impl Lang {
         Lang::ALL.into_iter().find(|l| l.code() == base)
     }
 
+    /// The language stored as `code` (an account's), English for anything else.
+    pub fn stored(code: &str) -> Lang {
+        Lang::parse(code).unwrap_or(Lang::En)
+    }
+
     /// The reader's language from an `Accept-Language` header (RFC 9110 §12.5.4): the one of highest
     /// weight that Stoa speaks, the first of equal weights; English when none.
     pub fn from_accept_language(header: &str) -> Lang {

@@ -440,6 +440,36 @@ pub struct Recording {
     pub can_delete: bool,
 }
 
+/// A line of a replay's transcript: what one speaker said between pauses, placed on the replay's time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+pub struct TranscriptLine {
+    /// When it starts, in milliseconds from the replay's start.
+    pub at_ms: i64,
+    /// When it ends, likewise.
+    pub end_ms: i64,
+    /// Who said it.
+    pub speaker: UserSummary,
+    /// The words, as the caption engine heard them.
+    pub text: String,
+}
+
+/// `GET /api/v1/recordings/{id}/transcript`: a replay's transcript, in order (empty when nothing was
+/// transcribed: no caption engine, captions off, or nobody spoke).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+pub struct Transcript {
+    /// The lines, earliest first.
+    pub lines: Vec<TranscriptLine>,
+}
+
+/// A replay found by words in its transcript, with the first line that has them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+pub struct TranscriptMatch {
+    /// The replay.
+    pub recording: Recording,
+    /// Where the words are said.
+    pub line: TranscriptLine,
+}
+
 /// `GET /api/v1/rooms/{id}/recordings` and `GET /api/v1/users/{username}/recordings`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 pub struct RecordingList {

@@ -348,6 +348,9 @@ pub struct SearchResults {
     /// Clubs, by handle, name and description.
     #[serde(default)]
     pub clubs: Vec<crate::ClubSummary>,
+    /// Replays whose transcript has the words, that the caller may hear.
+    #[serde(default)]
+    pub replays: Vec<crate::TranscriptMatch>,
 }
 
 /// Someone suggested to follow.

@@ -125,6 +125,7 @@ pub fn app(state: AppState, private: &routes::Private) -> Router {
         .merge(routes::search::router())
         .merge(routes::share::router())
         .merge(routes::egress::router())
+        .merge(routes::transcripts::router())
         .merge(routes::restream::router())
         .merge(routes::webrtc::router(private.http_peers.clone()))
         .merge(routes::webhooks::router())

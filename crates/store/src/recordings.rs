@@ -37,6 +37,19 @@ pub struct RecordingRecord {
     pub club: Option<i64>,
 }
 
+/// A line of a replay's transcript: what one speaker said between pauses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranscriptLine {
+    /// When it starts, in milliseconds from the replay's start.
+    pub at_ms: i64,
+    /// When it ends, likewise.
+    pub end_ms: i64,
+    /// Who said it.
+    pub speaker: UserSummary,
+    /// The words.
+    pub text: String,
+}
+
 /// Replays, clips and report windows.
 #[async_trait]
 pub trait Recordings: Send + Sync {
@@ -56,6 +69,23 @@ pub trait Recordings: Send + Sync {
     async fn report_recording(&self, report: i64) -> Result<Option<RecordingRecord>, StoreError>;
     /// Deletes a recording (the caller removes its file). A replay's clips are their makers' and stay.
     async fn delete_recording(&self, id: &str) -> Result<bool, StoreError>;
+    /// Adds a line `speaker` said to a replay's transcript, `at_ms` to `end_ms` from its start.
+    async fn add_transcript_line(
+        &self,
+        recording: &str,
+        speaker: UserId,
+        (at_ms, end_ms): (i64, i64),
+        text: &str,
+    ) -> Result<(), StoreError>;
+    /// A replay's transcript, in order.
+    async fn transcript(&self, recording: &str) -> Result<Vec<TranscriptLine>, StoreError>;
+    /// Replays whose transcript has a line containing `text` (case aside, for ASCII letters), newest first,
+    /// each with its first such line; the caller decides who may hear each.
+    async fn search_transcripts(
+        &self,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<(RecordingRecord, TranscriptLine)>, StoreError>;
     /// Replays that never finished (the server stopped while recording): their files are closed as they
     /// are, and their length is what the file holds.
     async fn unfinished_recordings(&self) -> Result<Vec<RecordingRecord>, StoreError>;

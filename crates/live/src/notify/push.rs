@@ -209,7 +209,7 @@ async fn deliver(
     row: &NotificationRow,
 ) {
     // Written in the language of the person it goes to, as they read Stoa.
-    let wire = to_wire(row, crate::texts::Lang::parse(&target.language).unwrap_or(crate::texts::Lang::En));
+    let wire = to_wire(row, crate::texts::Lang::stored(&target.language));
     let payload = PushPayload { title: "Stoa".into(), body: wire.text, link: wire.link, id: wire.id, kind: wire.kind };
     let body = serde_json::to_vec(&payload).unwrap_or_default();
     let request = (|| {

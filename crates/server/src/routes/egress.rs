@@ -295,7 +295,7 @@ impl AsRef<[u8]> for Shared<str> {
     }
 }
 
-fn to_api(r: &RecordingRecord, viewer: Option<&stoa_store::Account>) -> Recording {
+pub(crate) fn to_api(r: &RecordingRecord, viewer: Option<&stoa_store::Account>) -> Recording {
     let can_delete = viewer
         .is_some_and(|v| v.is_admin || v.id == r.host.id || (r.kind == RecordingKind::Clip && v.id == r.made_by.id));
     Recording {
@@ -429,7 +429,11 @@ pub async fn user_recordings(
 }
 
 /// A recording the caller may hear; the same 404 for one that does not exist and one they may not.
-async fn audible(state: &AppState, session: &Result<Session, ApiError>, id: &str) -> Result<RecordingRecord, ApiError> {
+pub(crate) async fn audible(
+    state: &AppState,
+    session: &Result<Session, ApiError>,
+    id: &str,
+) -> Result<RecordingRecord, ApiError> {
     let gone = || ApiError::not_found("There is no such recording.");
     if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(gone());

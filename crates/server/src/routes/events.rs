@@ -522,7 +522,12 @@ pub async fn event_ics(
 ) -> Result<Response, ApiError> {
     let event = visible_event(&state, session.account.id, &id).await?;
     Ok(ics(
-        crate::ical::calendar(std::slice::from_ref(&event), &state.public_url, None, lang_of(&session.account)),
+        crate::ical::calendar(
+            std::slice::from_ref(&event),
+            &state.public_url,
+            None,
+            stoa_live::texts::Lang::stored(&session.account.language),
+        ),
         &format!("stoa-{}.ics", event.id),
     ))
 }
@@ -562,12 +567,7 @@ pub async fn feed(State(state): State<AppState>, Path(file): Path<String>) -> Re
     let account = state.store.account(owner).await?.ok_or_else(unknown)?;
     let events = state.store.calendar_events(owner, now() - FEED_PAST_SECS).await?;
     // Written in its owner's language: a calendar app asks without one.
-    let lang = lang_of(&account);
+    let lang = stoa_live::texts::Lang::stored(&account.language);
     let name = stoa_live::texts::text(lang, "calendar.feed_name", &[("name", &account.display_name)], None);
     Ok(ics(crate::ical::calendar(&events, &state.public_url, Some(&name), lang), "stoa.ics"))
-}
-
-/// The language an account reads Stoa in.
-fn lang_of(account: &stoa_store::Account) -> stoa_live::texts::Lang {
-    stoa_live::texts::Lang::parse(&account.language).unwrap_or(stoa_live::texts::Lang::En)
 }

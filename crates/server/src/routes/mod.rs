@@ -18,6 +18,7 @@ pub mod rooms;
 pub mod search;
 pub mod share;
 pub mod tokens;
+pub mod transcripts;
 pub mod users;
 pub mod web;
 pub mod webhooks;

@@ -41,7 +41,7 @@ pub async fn list(
     Query(q): Query<CursorQuery>,
 ) -> Result<Json<NotificationPage>, ApiError> {
     let me = session.account.id;
-    let lang = lang_of(&session.account);
+    let lang = Lang::stored(&session.account.language);
     let limit = crate::routes::page_limit(q.limit)?;
     let rows = state.store.notifications(me, q.cursor, limit + 1).await?;
     let more = rows.len() > limit as usize;
@@ -69,12 +69,7 @@ pub async fn mark_read(
     if state.store.mark_read(me, &body.ids, body.up_to).await? > 0 {
         state.notifier.hub.changed(me);
     }
-    Ok(Json(update_of(&*state.store, me, lang_of(&session.account)).await?))
-}
-
-/// The language an account reads Stoa in.
-fn lang_of(account: &stoa_store::Account) -> Lang {
-    Lang::parse(&account.language).unwrap_or(Lang::En)
+    Ok(Json(update_of(&*state.store, me, Lang::stored(&session.account.language)).await?))
 }
 
 async fn update_of(store: &dyn Store, user: UserId, lang: Lang) -> Result<NotificationUpdate, stoa_store::StoreError> {
@@ -119,7 +114,7 @@ pub async fn stream(
     })?;
     let tab = Tab {
         me,
-        lang: lang_of(&session.account),
+        lang: Lang::stored(&session.account.language),
         subscription,
         store: state.store.clone(),
         stopping: state.stopping.clone(),

@@ -3,7 +3,7 @@
 
 use crate::routes::{
     account, accounts, admin, avatars, backchannel, club_admin, clubs, egress, events, meta, moderation, notifications,
-    restream, rooms, search, share, tokens, users, webhooks, webrtc,
+    restream, rooms, search, share, tokens, transcripts, users, webhooks, webrtc,
 };
 use axum::routing::get;
 use axum::{Json, Router};
@@ -43,7 +43,7 @@ use utoipa::{Modify, OpenApi};
         egress::listen_info, egress::playlist, egress::captioned, egress::subtitles, egress::segment, egress::make_clip,
         egress::room_recordings,
         egress::user_recordings, egress::recording, egress::delete_recording, egress::recording_audio,
-        egress::report_audio, restream::restream_status, restream::start_restream, restream::stop_restream,
+        egress::report_audio, transcripts::transcript, restream::restream_status, restream::start_restream, restream::stop_restream,
         webhooks::create, webhooks::list, webhooks::remove, webhooks::deliveries,
         webrtc::whip, webrtc::whip_patch, webrtc::whip_delete, webrtc::whep, webrtc::whep_patch, webrtc::whep_delete,
     ),

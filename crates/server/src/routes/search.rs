@@ -63,6 +63,7 @@ pub async fn search(
             rooms: Vec::new(),
             events: Vec::new(),
             clubs: Vec::new(),
+            replays: Vec::new(),
         }));
     }
     let people = state.store.search_people(me, &fts, RESULTS).await?;
@@ -88,7 +89,9 @@ pub async fn search(
         matching.into_iter().filter(|s| may_see(&s.access, me, &relations)).map(|s| s.info.clone()).collect();
     rooms.sort_by(|a, b| b.listener_count.cmp(&a.listener_count).then(a.id.cmp(&b.id)));
     rooms.truncate(RESULTS as usize);
-    Ok(Json(SearchResults { people, rooms, events: events.iter().map(|e| event_info(&state, e, me)).collect(), clubs }))
+    let replays = crate::routes::transcripts::search(&state, &session, q.q.trim(), RESULTS).await?;
+    let events = events.iter().map(|e| event_info(&state, e, me)).collect();
+    Ok(Json(SearchResults { people, rooms, events, clubs, replays }))
 }
 
 #[utoipa::path(get, path = "/api/v1/suggestions", tag = "search", security(("bearer" = [])),

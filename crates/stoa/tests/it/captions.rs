@@ -301,3 +301,77 @@ async fn the_local_engine_captions_a_speaker_and_is_labelled_low_accuracy() {
         reqwest::get(format!("{}/api/v1/rooms/{room}/listen", w.base)).await.unwrap().json().await.unwrap();
     assert_eq!(info["captions_low_accuracy"], true, "{info}");
 }
+
+/// A replay keeps its transcript (issue 33 §1): while a closed room records, its speaker's words are
+/// transcribed though nobody turned captions on, and kept with the replay, placed on its time and naming
+/// the speaker. Its host reads the transcript and finds the replay by its words; someone who may not hear
+/// the replay gets the same 404 as for one that does not exist, and finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_keeps_its_transcript_which_only_those_who_may_hear_it_read_and_find() {
+    let engine = Engine::start("shapes");
+    let w = common::world_with(|c| c.captions_url = Some(engine.url.clone())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = w.user("host").await;
+    let speaker_api = w.user("speaker").await;
+    let stranger = w.user("stranger").await;
+    let room = host
+        .post("/api/v1/rooms", serde_json::json!({"title": "Shapes", "visibility": "closed", "invited": ["speaker"]}))
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut moderator = Bot::join(&host, &room).await;
+    moderator.command(ClientCommand::SetOutputs {
+        recording: Some(true),
+        clips: None,
+        listen_link: None,
+        captions: None,
+    });
+    moderator
+        .expect("recording on", |e| matches!(e, ServerEvent::OutputsChanged { outputs } if outputs.recording))
+        .await;
+    let mut speaker = Bot::join_with(&speaker_api, &room, spoken(SAID, dir.path())).await;
+    moderator.bring_on_stage(&mut speaker).await;
+    speaker.sending(true);
+
+    let replay = host.get(&format!("/api/v1/rooms/{room}/recordings")).await.unwrap()["recordings"][0]["id"]
+        .as_str()
+        .expect("the replay is listed while it records")
+        .to_string();
+    let transcript = format!("/api/v1/recordings/{replay}/transcript");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let line = loop {
+        let lines = host.get(&transcript).await.unwrap()["lines"].clone();
+        if let Some(line) = lines.as_array().and_then(|l| l.first()).cloned() {
+            break line;
+        }
+        assert!(std::time::Instant::now() < deadline, "no line reached the replay's transcript");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    eprintln!("transcript: {line}");
+    assert_eq!(line["speaker"]["username"], "speaker");
+    let (at, end) = (line["at_ms"].as_i64().unwrap(), line["end_ms"].as_i64().unwrap());
+    assert!((0..end).contains(&at) && end < 30_000, "the line is placed on the replay's time: {at}..{end} ms");
+    let text = line["text"].as_str().unwrap().to_string();
+    let shapes = ["green", "square", "blue", "triangle"];
+    let word = text.split_whitespace().find(|w| shapes.contains(w)).expect("the line holds what the speaker said");
+    assert!(
+        !moderator.events_so_far().iter().any(|e| matches!(e, ServerEvent::Caption { .. })),
+        "nobody turned captions on, so no caption event went out"
+    );
+
+    // The host finds the replay by a word said in it; the stranger neither finds nor reads it.
+    let found = host.get(&format!("/api/v1/search?q={word}")).await.unwrap();
+    assert_eq!(found["replays"][0]["recording"]["id"], replay.as_str(), "{found}");
+    assert!(found["replays"][0]["line"]["text"].as_str().unwrap().contains(word));
+    let found = stranger.get(&format!("/api/v1/search?q={word}")).await.unwrap();
+    assert_eq!(found["replays"], serde_json::json!([]), "{found}");
+    let hidden = stranger.get(&transcript).await.unwrap_err().to_string();
+    let missing = stranger.get("/api/v1/recordings/nosuchreplay/transcript").await.unwrap_err().to_string();
+    assert_eq!(
+        hidden.replace(&replay, "ID"),
+        missing.replace("nosuchreplay", "ID"),
+        "a hidden transcript is not there"
+    );
+}

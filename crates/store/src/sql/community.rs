@@ -739,6 +739,8 @@ impl Community for This {
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
+        // What they said in others' replays goes with them.
+        sqlx::query("DELETE FROM transcript_lines WHERE speaker_id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query(
             "DELETE FROM recordings WHERE (kind = 'replay' AND host_id = $1) OR (kind = 'clip' AND made_by = $1)",
         )

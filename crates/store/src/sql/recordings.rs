@@ -49,6 +49,20 @@ fn from_row(row: &DbRow) -> RecordingRecord {
     }
 }
 
+/// A transcript line from `at_ms, end_ms, speaker id, username, display name, text` at column `first`.
+fn line_from_row(row: &DbRow, first: usize) -> TranscriptLine {
+    TranscriptLine {
+        at_ms: row.get(first),
+        end_ms: row.get(first + 1),
+        speaker: UserSummary {
+            id: UserId(row.get(first + 2)),
+            username: row.get(first + 3),
+            display_name: row.get(first + 4),
+        },
+        text: row.get(first + 5),
+    }
+}
+
 #[async_trait]
 impl Recordings for This {
     async fn add_recording(&self, r: &RecordingRecord) -> Result<(), StoreError> {
@@ -137,6 +151,61 @@ impl Recordings for This {
         let _write = self.write().await;
         let done = sqlx::query("DELETE FROM recordings WHERE id = $1").bind(id).execute(self.pool()).await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn add_transcript_line(
+        &self,
+        recording: &str,
+        speaker: UserId,
+        (at_ms, end_ms): (i64, i64),
+        text: &str,
+    ) -> Result<(), StoreError> {
+        let _write = self.write().await;
+        sqlx::query(
+            "INSERT INTO transcript_lines (recording_id, at_ms, end_ms, speaker_id, text) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(recording)
+        .bind(at_ms)
+        .bind(end_ms)
+        .bind(speaker.0)
+        .bind(text)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn transcript(&self, recording: &str) -> Result<Vec<TranscriptLine>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.at_ms, t.end_ms, u.id, u.username, u.display_name, t.text FROM transcript_lines t \
+             JOIN users u ON u.id = t.speaker_id WHERE t.recording_id = $1 ORDER BY t.at_ms",
+        )
+        .bind(recording)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|row| line_from_row(row, 0)).collect())
+    }
+
+    async fn search_transcripts(
+        &self,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<(RecordingRecord, TranscriptLine)>, StoreError> {
+        // LIKE's own wildcards in the words are taken as they are.
+        let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let (select, from) = COLUMNS.split_once(" FROM ").unwrap_or((COLUMNS, ""));
+        let rows = sqlx::query(&format!(
+            "SELECT {select}, t.at_ms, t.end_ms, s.id, s.username, s.display_name, t.text FROM {from} \
+             JOIN transcript_lines t ON t.recording_id = r.id JOIN users s ON s.id = t.speaker_id \
+             WHERE r.kind = 'replay' AND LOWER(t.text) LIKE $1 ESCAPE '\\' \
+             AND t.at_ms = (SELECT MIN(o.at_ms) FROM transcript_lines o WHERE o.recording_id = r.id \
+                            AND LOWER(o.text) LIKE $1 ESCAPE '\\') \
+             ORDER BY r.started_at DESC LIMIT $2"
+        ))
+        .bind(format!("%{escaped}%"))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|row| (from_row(row), line_from_row(row, 17))).collect())
     }
 
     async fn unfinished_recordings(&self) -> Result<Vec<RecordingRecord>, StoreError> {

@@ -53,9 +53,9 @@ impl RoomTask {
         if !allowed {
             self.captions.wanted.clear();
         }
-        // The listen link carries captions too, while its stream runs.
+        // The listen link carries captions too, while its stream runs, and a replay keeps its transcript.
         let listen_link = allowed && self.egress.as_ref().is_some_and(|e| e.hls().running());
-        let want = !self.captions.wanted.is_empty() || listen_link;
+        let want = !self.captions.wanted.is_empty() || listen_link || (allowed && self.recording);
         if want == self.captions.running {
             return;
         }
@@ -83,7 +83,8 @@ impl RoomTask {
         }
     }
 
-    /// A line back from the engine: to everyone with captions on, naming whoever's packets it was heard in.
+    /// A line back from the engine: to everyone with captions on, naming whoever's packets it was heard in,
+    /// and to the replay's transcript while it records.
     pub(super) fn caption(&mut self, source: SourceId, text: String, start_ms: u64, end_ms: u64) {
         let Some((_, speaker)) = self.sources.get(&source) else { return };
         if text.is_empty() {
@@ -94,6 +95,14 @@ impl RoomTask {
             let info = self.room.info();
             let name = info.stage.iter().find(|m| m.user.id == speaker).map_or("Someone", |m| &m.user.display_name);
             hls.cue(&format!("{name}: {text}"), end_ms.saturating_sub(start_ms) as f64 / 1000.0);
+        }
+        if self.recording
+            && let Some(replays) = &self.replays
+        {
+            let line = crate::recordings::ReplayOp::Line { speaker, text: text.clone(), start_ms, end_ms };
+            if replays.try_send(line).is_err() {
+                tracing::warn!(room = %self.id, "the replay worker is behind; a transcript line was dropped");
+            }
         }
         let event = ServerEvent::Caption { speaker, text, start_ms, end_ms, is_final: true };
         let conns: Vec<ConnId> = self.captions.wanted.iter().copied().collect();
