@@ -416,7 +416,7 @@ async fn a_webhook_delivery_is_claimed_by_one_node_and_finished_ones_are_pruned(
 }
 
 #[tokio::test]
-async fn a_deleted_accounts_replays_and_clips_go_and_its_username_waits_30_days() {
+async fn a_deleted_accounts_replays_clips_and_words_in_transcripts_go_and_its_username_waits_30_days() {
     use stoa_proto::{RecordingKind, RoomId, UserSummary, Visibility};
     use stoa_store::{RecordingRecord, RoomRecord};
     let (store, db) = store().await;
@@ -457,6 +457,25 @@ async fn a_deleted_accounts_replays_and_clips_go_and_its_username_waits_30_days(
     ] {
         store.add_recording(&r).await.unwrap();
     }
+    // Transcripts: kept in order of their time, found by words (case aside; LIKE's wildcards are words).
+    store.add_transcript_line("alicesreplay", bob.id, (1500, 2500), "Ahoy there, 100% sure").await.unwrap();
+    store.add_transcript_line("alicesreplay", alice.id, (0, 1000), "Hello world").await.unwrap();
+    store.add_transcript_line("bobsreplay", bob.id, (0, 800), "ahoy").await.unwrap();
+    let lines = store.transcript("alicesreplay").await.unwrap();
+    let said: Vec<(&str, &str)> = lines.iter().map(|l| (l.speaker.username.as_str(), l.text.as_str())).collect();
+    assert_eq!(said, [("alice", "Hello world"), ("bob", "Ahoy there, 100% sure")]);
+    assert_eq!((lines[1].at_ms, lines[1].end_ms), (1500, 2500));
+    let mut found: Vec<String> = store
+        .search_transcripts("AHOY", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(r, l)| format!("{} {}", r.id, l.text))
+        .collect();
+    found.sort();
+    assert_eq!(found, ["alicesreplay Ahoy there, 100% sure", "bobsreplay ahoy"]);
+    assert_eq!(store.search_transcripts("0% s", 10).await.unwrap().len(), 1, "a % is a character");
+    assert!(store.search_transcripts("h_llo", 10).await.unwrap().is_empty(), "an _ is a character");
     let mut files = store.delete_account(bob.id).await.unwrap();
     files.sort();
     assert_eq!(files, vec!["bobsclip.opus", "bobsreplay.opus"]);
@@ -464,6 +483,9 @@ async fn a_deleted_accounts_replays_and_clips_go_and_its_username_waits_30_days(
     assert!(store.recording("bobsclip").await.unwrap().is_none());
     assert!(store.recording("alicesreplay").await.unwrap().is_some(), "his voice in others' replays stays");
     assert!(store.recording("alicesclip").await.unwrap().is_some(), "a clip of his room that alice made is hers");
+    let left: Vec<String> = store.transcript("alicesreplay").await.unwrap().into_iter().map(|l| l.text).collect();
+    assert_eq!(left, ["Hello world"], "his words leave the transcripts of others' replays");
+    assert!(store.search_transcripts("ahoy", 10).await.unwrap().is_empty());
     // His username is not to be had for 30 days, in any case.
     let again = NewAccount {
         invite: invite.clone(),
