@@ -1,6 +1,7 @@
 // Spatial audio (issue 33 §2) in real Chromium: two `stoa bot speak` speakers, at 440 Hz and 660 Hz, come up
 // on the host's stage one after the other. With spatial audio on, the left channel of the page's own audio
-// graph carries more of the first and the right more of the second; the choice survives a reload; turned
+// graph carries more of the first and the right more of the second; the choice survives a reload; a slot
+// that changes speaker glides to the new seat instead of jumping (a click); turned
 // off, the slots play through their <audio> elements again, both channels equal, and the graph is silent.
 //
 // Usage: node spatial.mjs   with env STOA_BIN (the stoa binary) and OUT (a folder for screenshots).
@@ -40,6 +41,50 @@ const TAP = () => {
     }
     return out;
   };
+};
+
+// Runs in the page before the client too: keeps the room's WebSocket and the last `slots` event it brought,
+// and every stereo panner the page makes, so that the test can hand the client a `slots` event that swaps
+// who two slots carry, and watch each panner's value as it moves.
+const WATCH = () => {
+  const Native = window.WebSocket;
+  window.__sockets = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__sockets.push(this);
+      this.addEventListener('message', (e) => {
+        try {
+          const m = JSON.parse(e.data);
+          if (m.type === 'slots') window.__slots = m;
+        } catch { /* not JSON */ }
+      });
+    }
+  };
+  window.__pans = [];
+  const create = BaseAudioContext.prototype.createStereoPanner;
+  BaseAudioContext.prototype.createStereoPanner = function () {
+    const panner = create.call(this);
+    window.__pans.push(panner);
+    return panner;
+  };
+};
+
+// Swaps who the first two slots carry, as a `slots` event from the server would, and samples every running
+// panner's value for 400 ms: [[ms, pan of each]...].
+const SWAP = async () => {
+  const last = window.__slots;
+  const swap = (a) => [a[1], a[0], ...a.slice(2)];
+  const event = { ...last, slots: swap(last.slots), sources: swap(last.sources) };
+  const pans = window.__pans.filter((p) => p.context.state === 'running');
+  const start = performance.now();
+  const samples = [[0, ...pans.map((p) => p.pan.value)]];
+  window.__sockets.at(-1).dispatchEvent(new MessageEvent('message', { data: JSON.stringify(event) }));
+  while (performance.now() - start < 400) {
+    samples.push([performance.now() - start, ...pans.map((p) => p.pan.value)]);
+    await new Promise((r) => setTimeout(r, 4));
+  }
+  return samples;
 };
 
 // The 440 Hz and 660 Hz levels (dB) of each channel: of the page's graph ('graph'), or of the streams its
@@ -96,6 +141,7 @@ try {
     `--use-file-for-fake-audio-capture=${wav(join(work, 'silence.wav'), 0)}`, '--autoplay-policy=no-user-gesture-required']);
   page = await (await browser.newContext({ viewport: { width: 390, height: 844 }, bypassCSP: true })).newPage();
   await page.addInitScript(TAP);
+  await page.addInitScript(WATCH);
   page.on('pageerror', (e) => process.stderr.write(`[page error] ${e.message}\n`));
 
   const room = await hostRoom(page, bootstrap, 'Panel');
@@ -128,6 +174,22 @@ try {
   await page.getByRole('heading', { name: 'Panel' }).waitFor();
   on = await levelsUntil(page, 'graph', apart, 'after a reload, spatial audio should still be on');
   step(`on after a reload: ${fmt(on)}`);
+
+  // A slot that changes speaker glides to the new speaker's seat, never jumps there: a jump in a panner's
+  // gains is a click. Each panner that moves across the stage takes tens of milliseconds to get there (a
+  // 40 ms time constant), where a jump would take one render quantum (under 3 ms).
+  const samples = await page.evaluate(SWAP);
+  const moved = samples[0].slice(1).map((from, i) => ({ from, to: samples.at(-1)[i + 1], i })).filter((p) => Math.abs(p.to - p.from) > 0.5);
+  assert.ok(moved.length >= 2, `the swap moves two slots across the stage: ${JSON.stringify(samples.at(-1))}`);
+  for (const { from, to, i } of moved) {
+    const left = samples.find((s) => Math.abs(s[i + 1] - from) > 0.05);
+    const arrived = samples.find((s) => Math.abs(s[i + 1] - to) < 0.05);
+    assert.ok(left && arrived, `slot ${i} went from ${from} to ${to}`);
+    const between = samples.filter((s) => Math.abs(s[i + 1] - from) > 0.05 && Math.abs(s[i + 1] - to) > 0.05).length;
+    assert.ok(arrived[0] - left[0] >= 50 && between >= 5,
+      `slot ${i} glides from ${from.toFixed(2)} to ${to.toFixed(2)} in ${(arrived[0] - left[0]).toFixed(0)} ms, through ${between} values between`);
+    step(`a slot that changed speaker glided from ${from.toFixed(2)} to ${to.toFixed(2)} in ${(arrived[0] - left[0]).toFixed(0)} ms, through ${between} values`);
+  }
 
   // Off: the graph falls silent and the elements play again, the same in both ears.
   await page.getByRole('button', { name: 'More', exact: true }).click();

@@ -43,16 +43,18 @@ fn the_clubs_journey_in_three_browsers() {
 }
 
 /// Issue 33 §2: two speakers (440 and 660 Hz bots) lean left and right in the page's own audio graph with
-/// spatial audio on, the choice survives a reload, and with it off both channels are equal.
+/// spatial audio on, the choice survives a reload, a slot that changes speaker glides to its new seat over
+/// tens of milliseconds (a jump would click), and with it off both channels are equal.
 #[test]
-fn spatial_audio_puts_two_speakers_on_either_side_and_off_plays_both_ears_alike() {
+fn spatial_audio_puts_two_speakers_on_either_side_glides_a_slot_to_a_new_speaker_and_off_plays_both_ears_alike() {
     run_browser_script("spatial.mjs");
 }
 
 /// Issue 33 §1: a bot's espeak-ng sentence, heard by pocketsphinx behind the OpenAI-compatible interface,
-/// shows in the room's captions under the speaker's name once the listener turns them on.
+/// shows in the room's captions under the speaker's name once the listener turns them on, and on the listen
+/// link; the room's replay plays along with its transcript, and search finds it by a word said in it.
 #[test]
-fn captions_turned_on_show_what_the_speaker_says_under_their_name() {
+fn captions_turned_on_show_what_the_speaker_says_under_their_name_and_the_replay_keeps_its_transcript() {
     run_browser_script("captions.mjs");
 }
 
