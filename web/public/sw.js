@@ -1,7 +1,11 @@
 // Stoa's service worker: shows web push notifications and opens the page a notification is about.
 // The payload is the server's PushPayload: { title, body, link, id, kind }.
+// The server writes each notification in its reader's language; this is for a push that came without one.
+const SOMETHING = { en: 'Something happened on Stoa.', ru: 'В Stoa что-то произошло.', ar: 'حدث شيء ما على Stoa.' };
+
 self.addEventListener('push', (event) => {
-  let data = { title: 'Stoa', body: 'Something happened on Stoa.', link: '/', id: 0, kind: '' };
+  const lang = (self.navigator.language || 'en').slice(0, 2);
+  let data = { title: 'Stoa', body: SOMETHING[lang] ?? SOMETHING.en, link: '/', id: 0, kind: '' };
   try {
     data = { ...data, ...event.data.json() };
   } catch {
