@@ -2,8 +2,8 @@
 //! SFrame key each sender derives from it, and the safety code people compare aloud.
 //!
 //! - **Epochs.** A moderator's client makes a random key for each epoch of the room (every arrival and
-//!   every departure starts one) and hands it to each participant's device, wrapped; the server relays the
-//!   wrapped blobs and never holds the key. (The wrapping is the next step of issue 34.)
+//!   every departure starts one) and hands it to each participant's device, wrapped for that device's own
+//!   key pair ([`wrap`]); the server relays the wrapped blobs and never holds the key.
 //! - **Senders.** Each speaker encrypts every Opus frame with SFrame (RFC 9605, AES_128_GCM_SHA256_128,
 //!   through the maintained `sframe` crate). Its key is derived from the epoch's key and its user ID
 //!   (HKDF-SHA256), and its key ID carries both, so no two senders share a nonce space and a receiver knows
@@ -12,6 +12,8 @@
 //!   what is said after cannot be opened; a newcomer is given only the epochs from their arrival on.
 //! - **The safety code** is a hash of the room, the epoch and its key: the same on every device that holds
 //!   the key, and different after every change.
+
+pub mod wrap;
 
 use hkdf::Hkdf;
 use sframe::CipherSuite;
@@ -80,6 +82,11 @@ impl EpochKey {
     /// Its epoch.
     pub fn epoch(&self) -> u32 {
         self.epoch
+    }
+
+    /// Its bytes, to wrap for a device.
+    fn secret(&self) -> &[u8; 32] {
+        &self.secret
     }
 
     /// The SFrame base key of `sender` in this epoch.
