@@ -30,6 +30,11 @@ impl DeviceKey {
         DeviceKey { secret: StaticSecret::from(random_bytes()) }
     }
 
+    /// The device key whose secret is `secret` (kept by a bot between runs).
+    pub fn from_bytes(secret: [u8; 32]) -> DeviceKey {
+        DeviceKey { secret: StaticSecret::from(secret) }
+    }
+
     /// The public key to publish with the device's session.
     pub fn public(&self) -> [u8; 32] {
         PublicKey::from(&self.secret).to_bytes()

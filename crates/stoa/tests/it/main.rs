@@ -14,6 +14,7 @@ mod cli;
 mod cluster;
 mod common;
 mod container;
+mod e2ee;
 mod egress;
 mod faults;
 mod https;

@@ -1,0 +1,165 @@
+// End-to-end encrypted rooms (issue 34) in the browser, on WebCrypto alone: the same epochs, sender keys,
+// SFrame (RFC 9605, AES_128_GCM_SHA256_128), wrapped keys and safety codes as crates/e2ee, byte for byte
+// (crates/stoa/tests/it/e2ee.rs holds the two to each other in Chromium). Not yet used by a room.
+
+const te = new TextEncoder();
+const SUITE = 0x0004;
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function be(n: bigint, bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  for (let i = bytes - 1; i >= 0; i--) {
+    out[i] = Number(n & 0xffn);
+    n >>= 8n;
+  }
+  return out;
+}
+
+async function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey('raw', ikm as BufferSource, 'HKDF', false, ['deriveBits']);
+  const bits = await crypto.subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: salt as BufferSource, info: info as BufferSource }, key, length * 8);
+  return new Uint8Array(bits);
+}
+
+/// A room's key for one epoch.
+export interface EpochKey {
+  epoch: number;
+  secret: Uint8Array;
+}
+
+export function keyId(epoch: number, sender: number): bigint {
+  return (BigInt(epoch) << 32n) | BigInt(sender >>> 0);
+}
+
+/// The SFrame base key of `sender` in this epoch (HKDF-SHA256, as crates/e2ee's `sender_secret`).
+function senderSecret(key: EpochKey, sender: number): Promise<Uint8Array> {
+  const info = concat(te.encode('stoa e2ee sender'), be(BigInt(key.epoch), 4), be(BigInt(sender >>> 0), 4));
+  return hkdf(key.secret, te.encode('stoa e2ee 1'), info, 32);
+}
+
+/// RFC 9605 §4.4.2: the AEAD key and salt of a key ID from its base key.
+async function sframeKey(base: Uint8Array, kid: bigint): Promise<{ key: CryptoKey; salt: Uint8Array }> {
+  const suffix = concat(be(kid, 8), be(BigInt(SUITE), 2));
+  const empty = new Uint8Array();
+  const raw = await hkdf(base, empty, concat(te.encode('SFrame 1.0 Secret key '), suffix), 16);
+  const salt = await hkdf(base, empty, concat(te.encode('SFrame 1.0 Secret salt '), suffix), 12);
+  const key = await crypto.subtle.importKey('raw', raw as BufferSource, 'AES-GCM', false, ['encrypt', 'decrypt']);
+  return { key, salt };
+}
+
+/// RFC 9605 §4.3: a value 0 to 7 in the config byte's 3 bits, else its minimal big-endian bytes after it.
+function field(v: bigint): { bits: number; bytes: Uint8Array } {
+  if (v < 8n) return { bits: Number(v), bytes: new Uint8Array() };
+  let len = 1;
+  while (v >> BigInt(8 * len) > 0n) len++;
+  return { bits: 8 | (len - 1), bytes: be(v, len) };
+}
+
+function header(kid: bigint, counter: bigint): Uint8Array {
+  const k = field(kid);
+  const c = field(counter);
+  return concat(new Uint8Array([(k.bits << 4) | c.bits]), k.bytes, c.bytes);
+}
+
+function parseHeader(frame: Uint8Array): { kid: bigint; counter: bigint; length: number } {
+  const config = frame[0]!;
+  let at = 1;
+  const read = (bits: number): bigint => {
+    if (!(bits & 8)) return BigInt(bits);
+    const len = (bits & 7) + 1;
+    let v = 0n;
+    for (let i = 0; i < len; i++) v = (v << 8n) | BigInt(frame[at + i]!);
+    at += len;
+    return v;
+  };
+  const kid = read(config >> 4);
+  const counter = read(config & 15);
+  return { kid, counter, length: at };
+}
+
+function nonce(salt: Uint8Array, counter: bigint): Uint8Array {
+  const ctr = be(counter, 12);
+  return salt.map((b, i) => b ^ ctr[i]!);
+}
+
+/// One speaker's side: seals each Opus frame under the current epoch.
+export class Sender {
+  private counter = 0n;
+  private constructor(private kid: bigint, private key: CryptoKey, private salt: Uint8Array) {}
+
+  static async create(epoch: EpochKey, sender: number): Promise<Sender> {
+    const kid = keyId(epoch.epoch, sender);
+    const { key, salt } = await sframeKey(await senderSecret(epoch, sender), kid);
+    return new Sender(kid, key, salt);
+  }
+
+  async seal(frame: Uint8Array): Promise<Uint8Array> {
+    const h = header(this.kid, this.counter);
+    const iv = nonce(this.salt, this.counter);
+    this.counter++;
+    const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv as BufferSource, additionalData: h as BufferSource }, this.key, frame as BufferSource);
+    return concat(h, new Uint8Array(sealed));
+  }
+}
+
+/// One listener's side: the epochs it was given, and the keys of the senders heard in them.
+export class Receiver {
+  private epochs = new Map<number, EpochKey>();
+  private keys = new Map<bigint, { key: CryptoKey; salt: Uint8Array }>();
+
+  addEpoch(key: EpochKey) {
+    this.epochs.set(key.epoch, key);
+  }
+
+  /// The Opus frame inside an SFrame ciphertext; throws if this receiver lacks its epoch or it was altered.
+  async open(sealed: Uint8Array): Promise<Uint8Array> {
+    const { kid, counter, length } = parseHeader(sealed);
+    let k = this.keys.get(kid);
+    if (!k) {
+      const epoch = this.epochs.get(Number(kid >> 32n));
+      if (!epoch) throw new Error(`no key for epoch ${kid >> 32n}`);
+      k = await sframeKey(await senderSecret(epoch, Number(kid & 0xffffffffn)), kid);
+      this.keys.set(kid, k);
+    }
+    const plain = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: nonce(k.salt, counter) as BufferSource, additionalData: sealed.subarray(0, length) as BufferSource },
+      k.key,
+      sealed.subarray(length) as BufferSource,
+    );
+    return new Uint8Array(plain);
+  }
+}
+
+/// The epoch's safety code in `room`: twelve digits in three groups, as crates/e2ee writes it.
+export async function safetyCode(key: EpochKey, room: string): Promise<string> {
+  const r = te.encode(room);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', concat(te.encode('stoa safety code'), be(BigInt(r.length), 4), r, be(BigInt(key.epoch), 4), key.secret) as BufferSource));
+  let n = 0n;
+  for (const b of digest.subarray(0, 8)) n = (n << 8n) | BigInt(b);
+  const digits = (n % 1_000_000_000_000n).toString().padStart(12, '0');
+  return `${digits.slice(0, 4)} ${digits.slice(4, 8)} ${digits.slice(8)}`;
+}
+
+/// Opens a blob wrapped for this device (its X25519 private key) in `room`, as crates/e2ee's `wrap` makes it.
+export async function unwrap(device: CryptoKey, devicePublic: Uint8Array, room: string, blob: Uint8Array): Promise<EpochKey> {
+  if (blob.length !== 1 + 4 + 32 + 12 + 48 || blob[0] !== 1) throw new Error('not a wrapped key');
+  const epoch = Number(new DataView(blob.buffer, blob.byteOffset + 1, 4).getUint32(0));
+  const ephemeral = blob.subarray(5, 37);
+  const theirs = await crypto.subtle.importKey('raw', ephemeral as BufferSource, { name: 'X25519' }, false, []);
+  const shared = new Uint8Array(await crypto.subtle.deriveBits({ name: 'X25519', public: theirs }, device, 256));
+  const raw = await hkdf(shared, te.encode('stoa e2ee 1'), concat(te.encode('stoa e2ee wrap'), ephemeral, devicePublic), 32);
+  const key = await crypto.subtle.importKey('raw', raw as BufferSource, 'AES-GCM', false, ['decrypt']);
+  const r = te.encode(room);
+  const aad = concat(te.encode('stoa e2ee wrap'), be(BigInt(r.length), 4), r, be(BigInt(epoch), 4), devicePublic);
+  const secret = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: blob.subarray(37, 49) as BufferSource, additionalData: aad as BufferSource }, key, blob.subarray(49) as BufferSource);
+  return { epoch, secret: new Uint8Array(secret) };
+}
