@@ -139,27 +139,66 @@ export class Receiver {
   }
 }
 
-/// The epoch's safety code in `room`: twelve digits in three groups, as crates/e2ee writes it.
-export async function safetyCode(key: EpochKey, room: string): Promise<string> {
+/// The epoch's safety code in `room` with these members (user ID and device key, in any order): twelve
+/// digits in three groups, as crates/e2ee writes it.
+export async function safetyCode(key: EpochKey, room: string, members: { user: number; device: Uint8Array }[]): Promise<string> {
   const r = te.encode(room);
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', concat(te.encode('stoa safety code'), be(BigInt(r.length), 4), r, be(BigInt(key.epoch), 4), key.secret) as BufferSource));
+  const sorted = [...members].sort((a, b) => a.user - b.user || compare(a.device, b.device));
+  const parts = [te.encode('stoa safety code'), be(BigInt(r.length), 4), r, be(BigInt(key.epoch), 4), key.secret, be(BigInt(sorted.length), 4)];
+  for (const m of sorted) parts.push(be(BigInt(m.user >>> 0), 4), m.device);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', concat(...parts) as BufferSource));
   let n = 0n;
   for (const b of digest.subarray(0, 8)) n = (n << 8n) | BigInt(b);
   const digits = (n % 1_000_000_000_000n).toString().padStart(12, '0');
   return `${digits.slice(0, 4)} ${digits.slice(4, 8)} ${digits.slice(8)}`;
 }
 
-/// Opens a blob wrapped for this device (its X25519 private key) in `room`, as crates/e2ee's `wrap` makes it.
-export async function unwrap(device: CryptoKey, devicePublic: Uint8Array, room: string, blob: Uint8Array): Promise<EpochKey> {
-  if (blob.length !== 1 + 4 + 32 + 12 + 48 || blob[0] !== 1) throw new Error('not a wrapped key');
-  const epoch = Number(new DataView(blob.buffer, blob.byteOffset + 1, 4).getUint32(0));
-  const ephemeral = blob.subarray(5, 37);
-  const theirs = await crypto.subtle.importKey('raw', ephemeral as BufferSource, { name: 'X25519' }, false, []);
-  const shared = new Uint8Array(await crypto.subtle.deriveBits({ name: 'X25519', public: theirs }, device, 256));
-  const raw = await hkdf(shared, te.encode('stoa e2ee 1'), concat(te.encode('stoa e2ee wrap'), ephemeral, devicePublic), 32);
-  const key = await crypto.subtle.importKey('raw', raw as BufferSource, 'AES-GCM', false, ['decrypt']);
+function compare(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+const BLOB_LEN = 1 + 4 + 32 + 12 + 48;
+
+async function x25519(secret: CryptoKey, publicRaw: Uint8Array): Promise<Uint8Array> {
+  const theirs = await crypto.subtle.importKey('raw', publicRaw as BufferSource, { name: 'X25519' }, false, []);
+  return new Uint8Array(await crypto.subtle.deriveBits({ name: 'X25519', public: theirs }, secret, 256));
+}
+
+/// The wrap's AES-256-GCM key and associated data, as crates/e2ee's `cipher` and `aad` make them.
+async function wrapKey(
+  ephemeralShared: Uint8Array, staticShared: Uint8Array, ephemeral: Uint8Array, keyholder: Uint8Array,
+  recipient: Uint8Array, room: string, epoch: number, usage: KeyUsage,
+): Promise<{ key: CryptoKey; aad: Uint8Array }> {
+  const raw = await hkdf(concat(ephemeralShared, staticShared), te.encode('stoa e2ee 1'), concat(te.encode('stoa e2ee wrap'), ephemeral, keyholder, recipient), 32);
+  const key = await crypto.subtle.importKey('raw', raw as BufferSource, 'AES-GCM', false, [usage]);
   const r = te.encode(room);
-  const aad = concat(te.encode('stoa e2ee wrap'), be(BigInt(r.length), 4), r, be(BigInt(epoch), 4), devicePublic);
+  const aad = concat(te.encode('stoa e2ee wrap'), be(BigInt(r.length), 4), r, be(BigInt(epoch), 4), keyholder, recipient);
+  return { key, aad };
+}
+
+/// Opens a blob that the keyholder whose device key is `keyholder` wrapped for this device (its X25519
+/// private key and public key) in `room`; throws for any other.
+export async function unwrap(device: CryptoKey, devicePublic: Uint8Array, keyholder: Uint8Array, room: string, blob: Uint8Array): Promise<EpochKey> {
+  if (blob.length !== BLOB_LEN || blob[0] !== 1) throw new Error('not a wrapped key');
+  const epoch = new DataView(blob.buffer, blob.byteOffset + 1, 4).getUint32(0);
+  const ephemeral = blob.subarray(5, 37);
+  const { key, aad } = await wrapKey(await x25519(device, ephemeral), await x25519(device, keyholder), ephemeral, keyholder, devicePublic, room, epoch, 'decrypt');
   const secret = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: blob.subarray(37, 49) as BufferSource, additionalData: aad as BufferSource }, key, blob.subarray(49) as BufferSource);
   return { epoch, secret: new Uint8Array(secret) };
+}
+
+/// `epoch`'s key wrapped by this device (the keyholder's: its private and public key) for `recipient`.
+export async function wrap(epoch: EpochKey, room: string, device: CryptoKey, devicePublic: Uint8Array, recipient: Uint8Array): Promise<Uint8Array> {
+  const pair = (await crypto.subtle.generateKey({ name: 'X25519' }, false, ['deriveBits'])) as CryptoKeyPair;
+  const ephemeral = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+  const { key, aad } = await wrapKey(await x25519(pair.privateKey, recipient), await x25519(device, recipient), ephemeral, devicePublic, recipient, room, epoch.epoch, 'encrypt');
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv as BufferSource, additionalData: aad as BufferSource }, key, epoch.secret as BufferSource));
+  return concat(new Uint8Array([1]), be(BigInt(epoch.epoch), 4), ephemeral, iv, sealed);
+}
+
+/// A new random key for `epoch`.
+export function randomEpoch(epoch: number): EpochKey {
+  return { epoch, secret: crypto.getRandomValues(new Uint8Array(32)) };
 }

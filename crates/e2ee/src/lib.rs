@@ -10,8 +10,10 @@
 //!   which key opens a frame from its header alone.
 //! - **Receivers** keep the epochs they were given. Someone who left is not given the next epoch's key, so
 //!   what is said after cannot be opened; a newcomer is given only the epochs from their arrival on.
-//! - **The safety code** is a hash of the room, the epoch and its key: the same on every device that holds
-//!   the key, and different after every change.
+//! - **The safety code** is a hash of the room, the epoch, its key and its members' device keys: the same
+//!   on every device that holds the key and was told the same members, and different after every change.
+//!   Read aloud, it shows a server that gave two people different keys, or listed a device of its own
+//!   under someone's name.
 
 pub mod wrap;
 
@@ -101,15 +103,22 @@ impl EpochKey {
         out
     }
 
-    /// The safety code of this epoch in `room`: twelve digits in three groups, to compare aloud.
-    pub fn safety_code(&self, room: &str) -> String {
-        let digest = Sha256::new()
+    /// The safety code of this epoch in `room` with these `members` (user ID and device key, in any
+    /// order): twelve digits in three groups, to compare aloud.
+    pub fn safety_code(&self, room: &str, members: &[(u32, [u8; 32])]) -> String {
+        let mut members = members.to_vec();
+        members.sort();
+        let mut hash = Sha256::new()
             .chain_update(b"stoa safety code")
             .chain_update((room.len() as u32).to_be_bytes())
             .chain_update(room.as_bytes())
             .chain_update(self.epoch.to_be_bytes())
             .chain_update(self.secret)
-            .finalize();
+            .chain_update((members.len() as u32).to_be_bytes());
+        for (user, device) in &members {
+            hash = hash.chain_update(user.to_be_bytes()).chain_update(device);
+        }
+        let digest = hash.finalize();
         let n = u64::from_be_bytes(digest[..8].try_into().unwrap_or_default()) % 1_000_000_000_000;
         let digits = format!("{n:012}");
         format!("{} {} {}", &digits[..4], &digits[4..8], &digits[8..])
@@ -242,12 +251,16 @@ mod tests {
     fn the_safety_code_is_the_same_for_the_same_key_and_changes_with_it() {
         let key = EpochKey::random(3);
         let copy = EpochKey::from_bytes(3, key.secret);
-        let code = key.safety_code("room0000abcd");
-        assert_eq!(code, copy.safety_code("room0000abcd"));
+        let members = [(7, [7u8; 32]), (2, [2u8; 32])];
+        let code = key.safety_code("room0000abcd", &members);
+        assert_eq!(code, copy.safety_code("room0000abcd", &[members[1], members[0]]), "in any order");
         assert!(code.len() == 14 && code.chars().filter(|c| c.is_ascii_digit()).count() == 12, "{code}");
-        assert_ne!(code, EpochKey::random(3).safety_code("room0000abcd"), "another key, another code");
-        assert_ne!(code, EpochKey::from_bytes(4, key.secret).safety_code("room0000abcd"), "another epoch");
-        assert_ne!(code, key.safety_code("room0000abce"), "another room");
+        assert_ne!(code, EpochKey::random(3).safety_code("room0000abcd", &members), "another key, another code");
+        assert_ne!(code, EpochKey::from_bytes(4, key.secret).safety_code("room0000abcd", &members), "another epoch");
+        assert_ne!(code, key.safety_code("room0000abce", &members), "another room");
+        let ghost = [(7, [7u8; 32]), (2, [9u8; 32])];
+        assert_ne!(code, key.safety_code("room0000abcd", &ghost), "a device listed under someone else's name");
+        assert_ne!(code, key.safety_code("room0000abcd", &members[..1]), "a member fewer");
         assert!(!format!("{key:?}").contains(&format!("{:?}", key.secret)), "Debug never shows the key");
     }
 }
