@@ -322,6 +322,7 @@ function RoomView({ id, me }: { id: string; me: Me }) {
         <span class="muted">{t('room.listening', { count: room?.listener_count ?? 0 })}{room?.public_listeners ? ` · ${t('room.on_listen_link', { count: room.public_listeners })}` : ''}</span>
         {room?.outputs.recording && <span class="rec" role="status" aria-label={t('room.recorded')}>● {t('room.recording')}</span>}
         {room?.outputs.restream && <span class="rec" role="status" aria-label={t('room.restreamed')}>● {t('room.live_elsewhere')}</span>}
+        {room?.e2ee && <span class="role-badge">🔒 {t('room.e2ee')}</span>}
         <ShareButton url={`${location.origin}/room/${id}`} title={room?.title ?? t('room.a_room')} />
       </div>
       {s.autoplayBlocked && (

@@ -248,7 +248,10 @@ export class RoomClient {
         this.set({ phase: 'live', you: e.you, role: e.role, room: e.room, hands: e.hands, muted: me?.muted ?? false, notice: undefined, chat: e.chat, captionsAvailable: e.captions, captionsLowAccuracy: e.captions_low_accuracy });
         // Captions are the connection's: a rejoin (a reconnect) asks for them again.
         if (this.state.captions && e.captions) this.send({ type: 'set_captions', on: true });
-        void this.startMedia();
+        // An end-to-end encrypted room's audio must be sealed on this device (issue 34); until this client
+        // does so, it takes no part in the room's media rather than send a word in the clear.
+        if (e.room.e2ee) this.set({ notice: t('room.e2ee_unsupported') });
+        else void this.startMedia();
         break;
       }
       case 'stage_changed': {

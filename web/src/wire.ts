@@ -254,7 +254,12 @@ outputs: RoomOutputs,
  * The handle of a club to host the room (the caller must be one of its leaders, admins or owner).
  * Then `social` means the club's followers and members, and `closed` its members only.
  */
-club: string | null, };
+club: string | null, 
+/**
+ * End-to-end encrypted (closed rooms only, with no outputs): the server forwards audio it cannot
+ * hear. Holds at most 300 people.
+ */
+e2ee: boolean, };
 
 export type StageMember = { 
 /**
@@ -269,6 +274,16 @@ role: Role,
  * Whether their microphone is muted.
  */
 muted: boolean, };
+
+export type E2eeMember = { 
+/**
+ * The participant.
+ */
+user_id: UserId, 
+/**
+ * Their device's X25519 public key, unpadded base64url.
+ */
+device_key: string, };
 
 export type RoomInfo = { 
 /**
@@ -309,7 +324,12 @@ public_listeners: number,
  * club's followers and members, `closed` for its members (and whoever the room invites).
  * (Boxed: a room's events carry its info, and most rooms have no club.)
  */
-club: RoomClub | null, };
+club: RoomClub | null, 
+/**
+ * End-to-end encrypted: the audio is sealed on each speaker's device with a key the server never
+ * holds (see the `e2ee_*` events), so the server cannot record, mix, caption or stream it.
+ */
+e2ee: boolean, };
 
 export type RoomOutputs = { 
 /**
@@ -759,7 +779,19 @@ reaction: Reaction, } | { "type": "candidate",
 /**
  * The candidate line.
  */
-candidate: string, });
+candidate: string, } | { "type": "device_key", 
+/**
+ * The public key.
+ */
+public_key: string, } | { "type": "e2ee_keys", 
+/**
+ * The epoch asked for.
+ */
+epoch: number, 
+/**
+ * One blob per member, in the request's order.
+ */
+wrapped: Array<string>, });
 
 export type ClientCommand = { "type": "raise_hand" } | { "type": "lower_hand" } | { "type": "invite_to_speak", 
 /**
@@ -845,7 +877,19 @@ reaction: Reaction, } | { "type": "candidate",
 /**
  * The candidate line.
  */
-candidate: string, };
+candidate: string, } | { "type": "device_key", 
+/**
+ * The public key.
+ */
+public_key: string, } | { "type": "e2ee_keys", 
+/**
+ * The epoch asked for.
+ */
+epoch: number, 
+/**
+ * One blob per member, in the request's order.
+ */
+wrapped: Array<string>, };
 
 export type ChatMode = "everyone" | "speakers" | "off";
 
@@ -1116,7 +1160,35 @@ slots: Array<UserId | null>,
 /**
  * One entry per slot: the source number (CSRC) the slot's packets carry for that speaker, or null.
  */
-sources: Array<number | null>, };
+sources: Array<number | null>, } | { "type": "e2ee_rekey", 
+/**
+ * The new epoch.
+ */
+epoch: number, 
+/**
+ * Every device in the room, in the order the answer follows.
+ */
+members: Array<E2eeMember>, } | { "type": "e2ee_epoch", 
+/**
+ * The epoch.
+ */
+epoch: number, 
+/**
+ * Who made its key: the wraps open only as from this device key.
+ */
+keyholder: E2eeMember, 
+/**
+ * Who holds it.
+ */
+members: Array<E2eeMember>, } | { "type": "e2ee_key", 
+/**
+ * The epoch.
+ */
+epoch: number, 
+/**
+ * The blob, unpadded base64url.
+ */
+wrapped: string, };
 
 export type ClubPolicy = "open" | "approval" | "invitation";
 

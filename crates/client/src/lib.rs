@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod audio;
+pub mod e2ee;
 pub mod session;
 pub mod turn;
 

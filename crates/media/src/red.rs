@@ -145,3 +145,57 @@ mod tests {
         assert!(!plain.params()[0].fb_nack());
     }
 }
+
+/// An SDP offer with RED taken out (its payload types from every `m=` line, and their `rtpmap`, `fmtp` and
+/// `rtcp-fb` lines), so that the answer negotiates plain Opus: an end-to-end encrypted room's packets are
+/// sealed on the speaker's device, and the server cannot build redundancy out of them.
+pub fn without_red(sdp: &str) -> String {
+    let red: Vec<&str> = sdp
+        .lines()
+        .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+        .filter_map(|rest| rest.split_once(' '))
+        .filter(|(_, codec)| codec.trim().to_ascii_lowercase().starts_with("red/"))
+        .map(|(pt, _)| pt)
+        .collect();
+    if red.is_empty() {
+        return sdp.to_string();
+    }
+    let about_red = |line: &str| {
+        ["a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"].iter().any(|p| {
+            line.strip_prefix(p).and_then(|rest| rest.split([' ', '\r']).next()).is_some_and(|pt| red.contains(&pt))
+        })
+    };
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split_inclusive('\n') {
+        if about_red(line) {
+            continue;
+        }
+        if line.starts_with("m=") {
+            let (body, end) = line.find(['\r', '\n']).map_or((line, ""), |i| line.split_at(i));
+            let kept: Vec<&str> =
+                body.split(' ').enumerate().filter(|(i, w)| *i < 3 || !red.contains(w)).map(|(_, w)| w).collect();
+            out.push_str(&kept.join(" "));
+            out.push_str(end);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod without_red_tests {
+    #[test]
+    fn an_offer_loses_red_and_keeps_everything_else() {
+        let offer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 63 111 9\r\na=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n\
+                     a=rtpmap:111 opus/48000/2\r\na=rtcp-fb:111 transport-cc\r\na=fmtp:111 minptime=10\r\n\
+                     a=rtpmap:9 G722/8000\r\nm=audio 9 UDP/TLS/RTP/SAVPF 63 111\r\na=rtpmap:63 red/48000/2\r\n";
+        let plain = super::without_red(offer);
+        assert_eq!(
+            plain,
+            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 9\r\na=rtpmap:111 opus/48000/2\r\na=rtcp-fb:111 transport-cc\r\n\
+             a=fmtp:111 minptime=10\r\na=rtpmap:9 G722/8000\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+        );
+        assert_eq!(super::without_red(&plain), plain, "an offer without RED is left as it is");
+    }
+}

@@ -229,6 +229,10 @@ pub struct CreateRoomRequest {
     /// Then `social` means the club's followers and members, and `closed` its members only.
     #[serde(default)]
     pub club: Option<String>,
+    /// End-to-end encrypted (closed rooms only, with no outputs): the server forwards audio it cannot
+    /// hear. Holds at most 300 people.
+    #[serde(default)]
+    pub e2ee: bool,
 }
 
 /// What a room's audio goes to beyond the room, as its moderators set it. Everyone in the room sees it.
@@ -303,6 +307,10 @@ pub struct RoomInfo {
     /// (Boxed: a room's events carry its info, and most rooms have no club.)
     #[serde(default)]
     pub club: Option<Box<crate::RoomClub>>,
+    /// End-to-end encrypted: the audio is sealed on each speaker's device with a key the server never
+    /// holds (see the `e2ee_*` events), so the server cannot record, mix, caption or stream it.
+    #[serde(default)]
+    pub e2ee: bool,
 }
 
 /// `GET /api/v1/rooms`: the live rooms the caller may see, rooms with people they follow on stage first.

@@ -62,7 +62,13 @@ impl ClientCommand {
     pub fn needs(&self, actor: UserId) -> Needs {
         use ClientCommand as C;
         match self {
-            C::Ping | C::Leave | C::Offer { .. } | C::Candidate { .. } | C::SetCaptions { .. } => Needs::Nothing,
+            C::Ping
+            | C::Leave
+            | C::Offer { .. }
+            | C::Candidate { .. }
+            | C::SetCaptions { .. }
+            | C::DeviceKey { .. }
+            | C::E2eeKeys { .. } => Needs::Nothing,
             C::RaiseHand | C::LowerHand | C::AcceptInvite | C::DeclineInvite | C::SetMuted { .. } => Needs::Speak,
             C::MoveToAudience { user_id } if *user_id == actor => Needs::Speak,
             C::MoveToAudience { .. }
@@ -220,6 +226,31 @@ pub enum ClientCommand {
         /// The candidate line.
         candidate: String,
     },
+    /// End-to-end encrypted rooms: this device's public key (X25519, 32 bytes in unpadded base64url, 43
+    /// characters), for the room's key to be wrapped for. The secret never leaves the device. Each new key
+    /// starts a new epoch.
+    DeviceKey {
+        /// The public key.
+        public_key: String,
+    },
+    /// End-to-end encrypted rooms, from the keyholder asked by `e2ee_rekey`: the epoch's key wrapped for
+    /// each member's device, in the order of the request's `members` (unpadded base64url, 130 characters
+    /// each).
+    E2eeKeys {
+        /// The epoch asked for.
+        epoch: u32,
+        /// One blob per member, in the request's order.
+        wrapped: Vec<String>,
+    },
+}
+
+/// A device in an end-to-end encrypted room's epoch: whose it is and its public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+pub struct E2eeMember {
+    /// The participant.
+    pub user_id: UserId,
+    /// Their device's X25519 public key, unpadded base64url.
+    pub device_key: String,
 }
 
 /// Who may write in a room's chat. Everyone in the room may always read it.
@@ -504,6 +535,34 @@ pub enum ServerEvent {
         slots: Vec<Option<UserId>>,
         /// One entry per slot: the source number (CSRC) the slot's packets carry for that speaker, or null.
         sources: Vec<Option<u32>>,
+    },
+    /// End-to-end encrypted rooms, to the keyholder (the longest-present moderator whose device gave its
+    /// key): make a new random key for `epoch` and wrap it for each of `members` (yourself included), then
+    /// answer with `e2ee_keys`. Asked again whenever someone arrives or leaves; the room waits for one
+    /// answer at a time, and asks another moderator after 5 seconds without one.
+    E2eeRekey {
+        /// The new epoch.
+        epoch: u32,
+        /// Every device in the room, in the order the answer follows.
+        members: Vec<E2eeMember>,
+    },
+    /// End-to-end encrypted rooms, to everyone: epoch `epoch` began. Its members hold its key; anyone not
+    /// among them (no device key, or gone) cannot open what is said in it. The safety code is computed over
+    /// the key and these members.
+    E2eeEpoch {
+        /// The epoch.
+        epoch: u32,
+        /// Who made its key: the wraps open only as from this device key.
+        keyholder: E2eeMember,
+        /// Who holds it.
+        members: Vec<E2eeMember>,
+    },
+    /// End-to-end encrypted rooms, to one member: the epoch's key, wrapped by the keyholder for your device.
+    E2eeKey {
+        /// The epoch.
+        epoch: u32,
+        /// The blob, unpadded base64url.
+        wrapped: String,
     },
 }
 

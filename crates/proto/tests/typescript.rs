@@ -28,6 +28,7 @@ fn generate() -> String {
         Role::decl(&cfg),
         CreateRoomRequest::decl(&cfg),
         StageMember::decl(&cfg),
+        E2eeMember::decl(&cfg),
         RoomInfo::decl(&cfg),
         RoomOutputs::decl(&cfg),
         RecordingKind::decl(&cfg),

@@ -87,6 +87,23 @@ pub enum CommandError {
     /// No such chat message (deleted already, or too old to be kept).
     #[error("That message is gone.")]
     NoSuchMessage,
+    /// The server cannot hear an end-to-end encrypted room, so nothing that needs its audio can be on.
+    #[error(
+        "This room is end-to-end encrypted: the server cannot hear it, so it cannot record, clip, caption or stream it."
+    )]
+    E2eeRoom,
+    /// Keys are for end-to-end encrypted rooms.
+    #[error("This room is not end-to-end encrypted.")]
+    NotE2ee,
+    /// A device key is 32 bytes in unpadded base64url.
+    #[error("A device key is an X25519 public key: 32 bytes in unpadded base64url (43 characters).")]
+    InvalidDeviceKey,
+    /// Keys for an epoch the room did not ask this participant for (or no longer waits for).
+    #[error("The room is not waiting for your keys for that epoch.")]
+    StaleEpoch,
+    /// The wrapped keys do not match the request: one per member, each 97 bytes in unpadded base64url.
+    #[error("Send one wrapped key (130 characters of unpadded base64url) for each member, in the request's order.")]
+    InvalidKeys,
 }
 
 impl CommandError {
@@ -113,6 +130,11 @@ impl CommandError {
             CommandError::ChatSlowMode => "chat_slow_mode",
             CommandError::NoSuchMessage => "no_such_message",
             CommandError::ListenLinkOpenOnly => "listen_link_open_only",
+            CommandError::E2eeRoom => "e2ee_room",
+            CommandError::NotE2ee => "not_e2ee",
+            CommandError::InvalidDeviceKey => "invalid_device_key",
+            CommandError::StaleEpoch => "stale_epoch",
+            CommandError::InvalidKeys => "invalid_keys",
             CommandError::ReactionsTooFast => "reactions_too_fast",
         }
     }

@@ -26,4 +26,4 @@ mod room;
 
 pub use access::{Access, ClubTag, ClubTies, Relations, may_see};
 pub use error::{CommandError, JoinError};
-pub use room::{ConnId, Lasting, Output, Room, RoomConfig};
+pub use room::{ConnId, E2EE_CAPACITY, KEYHOLDER_TIMEOUT, Lasting, Output, Room, RoomConfig};

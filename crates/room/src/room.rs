@@ -2,6 +2,7 @@
 
 use crate::access::{Access, ClubTag, Relations, may_see};
 use crate::error::{CommandError, JoinError};
+pub use e2ee::{E2EE_CAPACITY, KEYHOLDER_TIMEOUT};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 use stoa_proto::{
@@ -51,6 +52,9 @@ pub struct Lasting {
     /// The club that hosts it.
     #[serde(default)]
     pub club: Option<ClubTag>,
+    /// End-to-end encrypted.
+    #[serde(default)]
+    pub e2ee: bool,
 }
 
 /// One connection (WebSocket) to the room. A user has at most one at a time.
@@ -163,6 +167,8 @@ pub struct Room {
     egress: RoomOutputs,
     /// About how many listen through the listen link, as last broadcast.
     public_listeners: u32,
+    /// An end-to-end encrypted room's keys: who holds which epoch.
+    e2ee: Option<e2ee::Keys>,
 }
 
 impl Room {
@@ -203,6 +209,7 @@ impl Room {
             outputs: VecDeque::new(),
             egress: RoomOutputs::default(),
             public_listeners: 0,
+            e2ee: None,
         };
         let seq = room.seq();
         room.admit(Participant::expected(creator, Role::Moderator, false, seq, now));
@@ -253,6 +260,7 @@ impl Room {
                 .club
                 .as_ref()
                 .map(|c| Box::new(stoa_proto::RoomClub { handle: c.handle.clone(), name: c.name.clone() })),
+            e2ee: self.e2ee.is_some(),
         }
     }
 
@@ -284,28 +292,6 @@ impl Room {
     /// The role of a user in the room, if they are in it.
     pub fn role_of(&self, user: UserId) -> Option<Role> {
         self.participants.get(&user).map(|p| p.role)
-    }
-
-    /// One page of the audience: listeners followed by someone on stage first, then the others, each in
-    /// order of arrival.
-    pub fn audience(&self, offset: u32, limit: u32) -> AudiencePage {
-        let stage: Vec<UserId> = self.on_stage.iter().copied().collect();
-        let mut listeners: Vec<(bool, u64, &Participant)> = self
-            .participants
-            .values()
-            .filter(|p| p.role == Role::Listener)
-            .map(|p| (stage.iter().any(|s| p.relations.followed_by.contains(s)), p.joined_seq, p))
-            .collect();
-        listeners.sort_by_key(|(followed, seq, _)| (!followed, *seq));
-        let total = listeners.len() as u32;
-        let members: Vec<AudienceMember> = listeners
-            .into_iter()
-            .skip(offset as usize)
-            .take(limit as usize)
-            .map(|(followed, _, p)| AudienceMember { user: p.user.clone(), followed_by_speakers: followed })
-            .collect();
-        let end = offset.saturating_add(members.len() as u32);
-        AudiencePage { total, members, next_offset: (end < total).then_some(end) }
     }
 
     /// A user asks to join. On success the new connection's ID is returned and a [`ServerEvent::Joined`]
@@ -446,7 +432,7 @@ impl Room {
     /// why, and their place is settled as when they leave (a moderator's room hands over). Returns whether
     /// they were in it. Either way the room is published again: who may see it changed outside it, and every
     /// node checks its players (WHEP, with no place in the room) against what it publishes.
-    pub fn expel_user(&mut self, user: UserId, reason: &str, message: &str) -> bool {
+    pub fn expel_user(&mut self, now: Instant, user: UserId, reason: &str, message: &str) -> bool {
         if self.ended {
             return false;
         }
@@ -455,6 +441,7 @@ impl Room {
             return false;
         }
         self.expel(user, reason, message);
+        self.e2ee_settle(now);
         true
     }
 
@@ -479,6 +466,8 @@ impl Room {
             && let Some(p) = self.participants.get_mut(&user)
         {
             p.presence = Presence::Away(now);
+            self.e2ee_gone(user);
+            self.e2ee_settle(now);
         }
     }
 
@@ -501,7 +490,7 @@ impl Room {
                     .min()
             })
             .flatten();
-        [grace, self.count_due(), self.chat_timeout()].into_iter().flatten().min()
+        [grace, self.count_due(), self.chat_timeout(), self.e2ee_timeout()].into_iter().flatten().min()
     }
 
     /// Time passed: drop participants whose grace ran out, and send the audience size if it is due.
@@ -524,6 +513,7 @@ impl Room {
             }
         }
         self.handle_chat_timeout(now);
+        self.handle_e2ee_timeout(now);
         if self.count_due().is_some_and(|due| now >= due) {
             self.send_count(now);
         }
@@ -559,6 +549,7 @@ impl Room {
             )),
             Ok(()) => {}
         }
+        self.e2ee_settle(now);
     }
 
     fn apply(&mut self, now: Instant, conn: ConnId, actor: UserId, command: ClientCommand) -> Result<(), CommandError> {
@@ -695,6 +686,8 @@ impl Room {
                 self.set_outputs(actor, [recording, clips, listen_link, captions])?
             }
             ClientCommand::React { reaction } => self.react(now, actor, reaction)?,
+            ClientCommand::DeviceKey { public_key } => self.device_key(now, actor, public_key)?,
+            ClientCommand::E2eeKeys { epoch, wrapped } => self.e2ee_keys(now, actor, epoch, wrapped)?,
             // Media signaling and captions are not room rules: the glue takes them before they get here.
             ClientCommand::Offer { .. } | ClientCommand::Candidate { .. } | ClientCommand::SetCaptions { .. } => {}
         }
@@ -744,6 +737,7 @@ impl Room {
         self.lower_hand(user);
         let Some(p) = self.participants.remove(&user) else { return };
         self.on_stage.remove(&user);
+        self.e2ee_gone(user);
         if let Presence::Connected(conn) = p.presence {
             self.conns.remove(&conn);
             self.outputs.push_back(Output::Close(conn));
@@ -792,6 +786,9 @@ impl Room {
 
 mod chat;
 mod count;
+mod e2ee;
+#[cfg(test)]
+mod e2ee_tests;
 mod lasting;
 mod outputs;
 mod stage;

@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use stoa_client::audio::{self, Recorder};
+use stoa_client::e2ee::E2ee;
 use stoa_client::{Api, Incoming, Session};
 use stoa_proto::{ClientCommand, Role, ServerEvent};
 
@@ -41,6 +42,10 @@ pub struct Connect {
     /// Do not offer RED (audio/red): without it the server sends no redundancy, and a lost packet is lost.
     #[arg(long)]
     no_red: bool,
+    /// In an end-to-end encrypted room, give the room no device key: no epoch's key is wrapped for this
+    /// bot, so it cannot speak, and records what it is sent as it comes (to check that it is unusable).
+    #[arg(long)]
+    no_device_key: bool,
 }
 
 /// A media path `stoa bot` may take.
@@ -163,6 +168,37 @@ fn jittered(d: Duration) -> Duration {
     d.mul_f64(0.5 + (random % 1000) as f64 / 1000.0)
 }
 
+/// In an end-to-end encrypted room (unless told not to), this bot's device, announced to the room.
+async fn device(connect: &Connect, session: &mut Session) -> anyhow::Result<Option<E2ee>> {
+    if !session.room.e2ee || connect.no_device_key {
+        return Ok(None);
+    }
+    let e2ee = E2ee::new(&connect.room, session.you.id);
+    session.command(e2ee.announce()).await?;
+    eprintln!("stoa bot: the room is end-to-end encrypted; this device's key announced");
+    Ok(Some(e2ee))
+}
+
+/// Lets the device see a room event, and sends what it answers (as the keyholder, an epoch's keys).
+async fn keys(e2ee: &mut Option<E2ee>, session: &mut Session, incoming: &Incoming) -> anyhow::Result<()> {
+    let (Some(e2ee), Incoming::Event(event)) = (e2ee.as_mut(), incoming) else { return Ok(()) };
+    let epochs = e2ee.epochs;
+    match event {
+        ServerEvent::E2eeRekey { epoch, members } => {
+            eprintln!("stoa bot: making epoch {epoch}'s key for {} device(s)", members.len());
+        }
+        ServerEvent::Error { code, message, .. } => eprintln!("stoa bot: the room refused: {code}: {message}"),
+        _ => {}
+    }
+    if let Some(answer) = e2ee.on_event(event) {
+        session.command(answer).await?;
+    }
+    if e2ee.epochs > epochs {
+        eprintln!("stoa bot: new key; safety code {}", e2ee.code.as_deref().unwrap_or("?"));
+    }
+    Ok(())
+}
+
 fn on_stage(role: Role) -> bool {
     role != Role::Listener
 }
@@ -181,6 +217,7 @@ async fn speak(
     }
     let api = connect.api().await?;
     let mut session = Session::join_with(&api, &connect.room, 3, connect.transports()).await?;
+    let mut e2ee = device(&connect, &mut session).await?;
     let mut retry_after = None;
     if !on_stage(session.role) {
         if require_speaker {
@@ -211,13 +248,20 @@ async fn speak(
                 timestamp = timestamp.wrapping_add(audio::FRAME as u32);
                 // DTX: silence is not sent, but for a keep-alive every 400 ms.
                 let keep_alive = last_sent.is_none_or(|t| t.elapsed() >= Duration::from_millis(400));
-                if (on_stage(session.role) || ignore_stage) && (!frame.is_silent() || keep_alive)
-                    && session.send_audio(&frame.payload, timestamp, Some(frame.level)).await
+                // In an end-to-end encrypted room every frame is sealed, and nothing goes out before a key.
+                let payload = match e2ee.as_mut() {
+                    Some(e) => e.seal(&frame.payload),
+                    None if session.room.e2ee && !ignore_stage => None,
+                    None => Some(frame.payload.to_vec()),
+                };
+                if let Some(payload) = payload
+                    && (on_stage(session.role) || ignore_stage) && (!frame.is_silent() || keep_alive)
+                    && session.send_audio(&payload, timestamp, Some(frame.level)).await
                 {
                     last_sent = Some(Instant::now());
                 }
             }
-            incoming = session.next() => match incoming {
+            incoming = session.next() => { keys(&mut e2ee, &mut session, &incoming).await?; match incoming {
                 Incoming::Event(ServerEvent::InvitedToSpeak { by }) => {
                     eprintln!("stoa bot: {} invited us to speak; accepting", by.display_name);
                     session.command(ClientCommand::AcceptInvite).await?;
@@ -234,10 +278,13 @@ async fn speak(
                 Incoming::Closed => {
                     eprintln!("stoa bot: the room's socket closed; reconnecting");
                     session = rejoin(&api, &connect, retry_after.take(), deadline).await?;
+                    if let Some(e) = &e2ee {
+                        session.command(e.announce()).await?;
+                    }
                     eprintln!("stoa bot: back in the room as {:?}", session.role);
                 }
                 _ => {}
-            },
+            }},
         }
     }
     let _ = session.command(ClientCommand::Leave).await;
@@ -247,6 +294,7 @@ async fn speak(
 async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> anyhow::Result<()> {
     let api = connect.api().await?;
     let mut session = Session::join_with(&api, &connect.room, 3, connect.transports()).await?;
+    let mut e2ee = device(&connect, &mut session).await?;
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(seconds);
     let (mut retry_after, mut sessions) = (None, 1u32);
@@ -255,10 +303,17 @@ async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> any
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break,
-            incoming = session.next() => match incoming {
+            incoming = session.next() => { keys(&mut e2ee, &mut session, &incoming).await?; match incoming {
                 Incoming::Audio { slot, packet, at, redundant } => {
                     let csrc = (packet.header.csrc_count > 0).then_some(packet.header.csrc[0]);
-                    recorder.push(slot, *packet.seq_no, packet.header.timestamp, csrc, &packet.payload, at);
+                    let payload = match e2ee.as_mut() {
+                        Some(e) => match e.open(&packet.payload) {
+                            Some(opus) => opus,
+                            None => continue,
+                        },
+                        None => packet.payload.to_vec(),
+                    };
+                    recorder.push(slot, *packet.seq_no, packet.header.timestamp, csrc, &payload, at);
                     for (timestamp, opus) in redundant {
                         recorder.push_redundant(slot, timestamp, &opus);
                     }
@@ -282,6 +337,9 @@ async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> any
                             session = s;
                             sessions += 1;
                             recorder.new_session();
+                            if let Some(e) = &e2ee {
+                                session.command(e.announce()).await?;
+                            }
                         }
                         Ok(Err(e)) => {
                             ended = Some(format!("the room's socket closed, and rejoining failed: {e}"));
@@ -291,7 +349,7 @@ async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> any
                     }
                 }
                 _ => {}
-            },
+            }},
         }
     }
     let _ = session.command(ClientCommand::Leave).await;
@@ -323,6 +381,13 @@ async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> any
                 "transport": session.transport(),
                 "sessions": sessions,
                 "ended": ended,
+                "e2ee": session.room.e2ee.then(|| serde_json::json!({
+                    "device_key": e2ee.is_some(),
+                    "epochs": e2ee.as_ref().map_or(0, |e| e.epochs),
+                    "safety_code": e2ee.as_ref().and_then(|e| e.code.clone()),
+                    "unopened": e2ee.as_ref().map_or(0, |e| e.unopened),
+                    "refused": e2ee.as_ref().and_then(|e| e.refused.clone()),
+                })),
             })
         );
     } else {
@@ -342,6 +407,16 @@ async fn listen(connect: Connect, seconds: f64, out: PathBuf, json: bool) -> any
         );
         for (speaker, packets) in &by_user {
             println!("  user {speaker}: {packets} packets");
+        }
+        match &e2ee {
+            Some(e) => println!(
+                "  end-to-end encrypted: {} key(s) taken, safety code {}, {} frame(s) did not open",
+                e.epochs,
+                e.code.as_deref().unwrap_or("(none)"),
+                e.unopened
+            ),
+            None if session.room.e2ee => println!("  end-to-end encrypted, and this bot gave no device key"),
+            None => {}
         }
         if let Some(reason) = ended {
             println!("stopped early: {reason}");

@@ -1,4 +1,4 @@
-//! The audience's size, which the room broadcasts rather than telling anyone of a listener coming or going.
+//! The audience: its pages, and its size, which the room broadcasts rather than telling anyone of a listener coming or going.
 //!
 //! It goes out only when it changed, at most once every millisecond per listener, between 1 s and 10 s. A
 //! broadcast is a frame to every socket, so at a fixed second a join storm into 5,000 listeners cost eight
@@ -13,6 +13,28 @@ fn listener_count_interval(listeners: u32) -> Duration {
 }
 
 impl Room {
+    /// One page of the audience: listeners followed by someone on stage first, then the others, each in
+    /// order of arrival.
+    pub fn audience(&self, offset: u32, limit: u32) -> AudiencePage {
+        let stage: Vec<UserId> = self.on_stage.iter().copied().collect();
+        let mut listeners: Vec<(bool, u64, &Participant)> = self
+            .participants
+            .values()
+            .filter(|p| p.role == Role::Listener)
+            .map(|p| (stage.iter().any(|s| p.relations.followed_by.contains(s)), p.joined_seq, p))
+            .collect();
+        listeners.sort_by_key(|(followed, seq, _)| (!followed, *seq));
+        let total = listeners.len() as u32;
+        let members: Vec<AudienceMember> = listeners
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .map(|(followed, _, p)| AudienceMember { user: p.user.clone(), followed_by_speakers: followed })
+            .collect();
+        let end = offset.saturating_add(members.len() as u32);
+        AudiencePage { total, members, next_offset: (end < total).then_some(end) }
+    }
+
     /// How many listeners are in the room now (what the audience count broadcasts at most once a second, less
     /// often in a large room).
     pub fn listener_count(&self) -> u32 {

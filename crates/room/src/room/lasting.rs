@@ -22,6 +22,7 @@ impl Room {
             hosts,
             outputs: self.egress,
             club: self.club.clone(),
+            e2ee: self.e2ee.is_some(),
         }
     }
 
@@ -40,6 +41,10 @@ impl Room {
         room.removed = lasting.removed.into_iter().collect();
         room.hosts = lasting.hosts.into_iter().collect();
         room.club = lasting.club;
+        if lasting.e2ee {
+            // Its epochs start again as its people come back: the keys were only ever on their devices.
+            room.make_e2ee();
+        }
         // A restream does not outlive its process: a restored room starts without one.
         room.egress = RoomOutputs { restream: false, ..lasting.outputs };
         if let Some(first) = room.participants.values_mut().next() {

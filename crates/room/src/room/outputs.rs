@@ -12,6 +12,9 @@ impl Room {
 
     /// Sets what the room's mix goes to from the start (a new room's request), without a moderator.
     pub fn init_outputs(&mut self, outputs: RoomOutputs) {
+        if self.e2ee.is_some() {
+            return;
+        }
         self.egress = RoomOutputs {
             listen_link: outputs.listen_link && self.visibility == Visibility::Open,
             restream: false,
@@ -25,6 +28,9 @@ impl Room {
     pub(super) fn set_outputs(&mut self, actor: UserId, asked: [Option<bool>; 4]) -> Result<(), CommandError> {
         let [recording, clips, listen_link, captions] = asked;
         self.require_moderator(actor)?;
+        if self.e2ee.is_some() && asked.contains(&Some(true)) {
+            return Err(CommandError::E2eeRoom);
+        }
         if listen_link == Some(true) && self.visibility != Visibility::Open {
             return Err(CommandError::ListenLinkOpenOnly);
         }

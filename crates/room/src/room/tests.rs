@@ -84,7 +84,7 @@ fn run(script: &str) -> String {
             ["hold", "lookups"] => h.hold = true,
             ["log", "on"] => h.log = true,
             ["expel", who] => {
-                let present = h.room.as_mut().unwrap().expel_user(user(who).id, "suspended", "Suspended.");
+                let present = h.room.as_mut().unwrap().expel_user(h.now, user(who).id, "suspended", "Suspended.");
                 h.out.push(format!("  -> present={present}"));
             }
             ["admin", "ends"] => h.room.as_mut().unwrap().end_by_admin(),
@@ -295,7 +295,12 @@ fn short(ev: &ServerEvent) -> String {
             "outputs recording={} clips={} listen_link={}",
             outputs.recording, outputs.clips, outputs.listen_link
         ),
-        ServerEvent::Answer { .. } | ServerEvent::Slots { .. } | ServerEvent::Caption { .. } => {
+        ServerEvent::Answer { .. }
+        | ServerEvent::Slots { .. }
+        | ServerEvent::Caption { .. }
+        | ServerEvent::E2eeRekey { .. }
+        | ServerEvent::E2eeEpoch { .. }
+        | ServerEvent::E2eeKey { .. } => {
             unreachable!("the room emits no media events")
         }
         ServerEvent::Joined { .. } | ServerEvent::Error { .. } => unreachable!(),

@@ -324,6 +324,7 @@ pub async fn make_clip(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Recording>), ApiError> {
     let (handle, snapshot) = visible_room(&state, &session, &id).await?;
+    refuse_e2ee(&snapshot.info)?;
     if !snapshot.info.outputs.clips {
         return Err(ApiError::new(StatusCode::CONFLICT, "clips_off", "The hosts of this room have not allowed clips."));
     }
@@ -682,6 +683,16 @@ fn parse_range(value: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
         return Some(Err(()));
     }
     Some(Ok((start, end.min(start + 8 * 1024 * 1024 - 1))))
+}
+
+/// An end-to-end encrypted room's refusal of whatever needs its audio (clips, the restream, WHEP, WHIP):
+/// the server cannot hear it. Asked only once the caller is known to see the room.
+pub(crate) fn refuse_e2ee(info: &stoa_proto::RoomInfo) -> Result<(), ApiError> {
+    if !info.e2ee {
+        return Ok(());
+    }
+    let e = stoa_room::CommandError::E2eeRoom;
+    Err(ApiError::new(StatusCode::CONFLICT, e.code(), e.to_string()))
 }
 
 #[cfg(test)]

@@ -494,6 +494,7 @@ pub async fn start_event(
             hosts,
             outputs: Default::default(),
             club,
+            e2ee: false,
         },
     );
     tracing::info!(event = %event.id, room = %room, by = %session.account.username, "event started");

@@ -47,7 +47,7 @@ use utoipa::{Modify, OpenApi};
         webhooks::create, webhooks::list, webhooks::remove, webhooks::deliveries,
         webrtc::whip, webrtc::whip_patch, webrtc::whip_delete, webrtc::whep, webrtc::whep_patch, webrtc::whep_delete,
     ),
-    components(schemas(stoa_proto::ClientMessage, stoa_proto::ClientCommand, stoa_proto::ServerEvent)),
+    components(schemas(stoa_proto::ClientMessage, stoa_proto::ClientCommand, stoa_proto::ServerEvent, stoa_proto::E2eeMember)),
     modifiers(&BearerAuth, &Limits),
     tags((name = "accounts"), (name = "users"), (name = "rooms"), (name = "events"), (name = "clubs"), (name = "messages"), (name = "notifications"), (name = "search"), (name = "account"), (name = "admin"), (name = "listen"), (name = "recordings"), (name = "webrtc"), (name = "meta")),
 )]

@@ -28,6 +28,7 @@ fn not_a_moderator() -> ApiError {
 /// checks again when it acts).
 async fn as_moderator(state: &AppState, session: &Session, id: &str) -> Result<(RoomHandle, RoomEgress), ApiError> {
     let (handle, snapshot) = visible_room(state, session, id).await?;
+    crate::routes::egress::refuse_e2ee(&snapshot.info)?;
     let me = session.account.id;
     if !snapshot.info.stage.iter().any(|m| m.user.id == me && m.role == Role::Moderator) {
         return Err(not_a_moderator());

@@ -97,6 +97,18 @@ pub async fn create_room(
     if body.invited.len() > 1000 {
         return Err(ApiError::bad_request("too_many_invited", "Invite at most 1000 people when starting a room."));
     }
+    if body.e2ee && body.visibility != stoa_proto::Visibility::Closed {
+        return Err(ApiError::bad_request(
+            "e2ee_closed_only",
+            "Only a closed room can be end-to-end encrypted: its people are the ones its keys are made for.",
+        ));
+    }
+    let o = body.outputs;
+    // (Captions are allowed by default: an end-to-end encrypted room simply has none.)
+    if body.e2ee && (o.recording || o.clips || o.listen_link || o.restream) {
+        let e = stoa_room::CommandError::E2eeRoom;
+        return Err(ApiError::bad_request(e.code(), e.to_string()));
+    }
     let invited = resolve_all(&state, &body.invited).await?;
     let creator = session.account.summary();
     if body.outputs.listen_link && body.visibility != stoa_proto::Visibility::Open {
@@ -119,7 +131,7 @@ pub async fn create_room(
         &state,
         id.clone(),
         creator,
-        NewRoom { title, visibility: body.visibility, invited, hosts, outputs: body.outputs, club },
+        NewRoom { title, visibility: body.visibility, invited, hosts, outputs: body.outputs, club, e2ee: body.e2ee },
     );
     tracing::info!(room = %id, by = %session.account.username, visibility = ?body.visibility, "room created");
     Ok((StatusCode::CREATED, Json(info)))
@@ -137,6 +149,8 @@ pub(crate) struct NewRoom {
     pub outputs: stoa_proto::RoomOutputs,
     /// The club that hosts it.
     pub club: Option<stoa_room::ClubTag>,
+    /// End-to-end encrypted (a closed room's choice, when it starts).
+    pub e2ee: bool,
 }
 
 /// Records a new room in the store and returns its fresh ID, within the limits: rooms started per hour by
@@ -194,6 +208,9 @@ pub(crate) fn open_room(state: &AppState, id: RoomId, creator: UserSummary, new:
     let mut room =
         Room::new(Instant::now(), id.clone(), new.title.clone(), new.visibility, creator.clone(), new.invited, config);
     room.set_hosts(new.hosts);
+    if new.e2ee {
+        room.make_e2ee();
+    }
     room.init_outputs(new.outputs);
     let club = new.club.clone();
     if let Some(club) = new.club {

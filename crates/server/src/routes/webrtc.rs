@@ -233,6 +233,7 @@ pub async fn whip(
     let _slot = admit(&peers, Some(session.account.id), ip)?;
     let (handle, snapshot, relations) =
         visible_room_among(&state, &session, &id, |s| s.info.stage.iter().map(|m| m.user.id).collect()).await?;
+    crate::routes::egress::refuse_e2ee(&snapshot.info)?;
     let me = session.account.id;
     if !snapshot.info.stage.iter().any(|m| m.user.id == me) {
         return Err(ApiError::forbidden(
@@ -498,6 +499,7 @@ pub async fn whep(
         }
         visible_room_among(&state, s, &id, |_| Vec::new()).await?;
     }
+    crate::routes::egress::refuse_e2ee(&snapshot.info)?;
     let room = RoomId(id.clone());
     let mix = mix_room(&state, &peers, &room, &handle)?;
     let source = SourceId(1000 + peers.next_source.fetch_add(1, Ordering::Relaxed) % 1_000_000_000);

@@ -15,6 +15,7 @@ mod cluster;
 mod common;
 mod container;
 mod e2ee;
+mod e2ee_room;
 mod egress;
 mod faults;
 mod https;

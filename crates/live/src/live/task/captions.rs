@@ -30,6 +30,11 @@ impl RoomTask {
     /// A connection turns captions on or off. The room transcribes while anyone has them on and its
     /// moderators allow them, and not at all otherwise.
     pub(super) fn set_captions(&mut self, conn: ConnId, on: bool) {
+        if on && self.room.is_e2ee() {
+            let e = stoa_room::CommandError::E2eeRoom;
+            self.send(conn, &ServerEvent::Error { id: None, code: e.code().into(), message: e.to_string() });
+            return;
+        }
         if on && self.captions.engine.is_none() {
             let message = "This server has no caption engine.".to_string();
             self.send(conn, &ServerEvent::Error { id: None, code: "no_captions".into(), message });

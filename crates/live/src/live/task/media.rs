@@ -22,6 +22,9 @@ impl RoomTask {
             return;
         }
         self.close_media(conn);
+        // An end-to-end encrypted room's packets are sealed on the speakers' devices: the server cannot
+        // build redundancy out of what it cannot read, so RED is not negotiated there.
+        let sdp = if self.room.is_e2ee() { stoa_sfu::red::without_red(&sdp) } else { sdp };
         let publish = self.room.may_publish(conn);
         let source = self.new_source();
         // A connection whose socket is on another node gets its media from that node's mirror of the room,
@@ -126,7 +129,10 @@ impl RoomTask {
     /// how the audience's packets are made (joined frames once the room is large).
     pub(super) fn sync_publishers(&mut self) {
         let listeners = self.room.listener_count();
-        let frames = if listeners >= self.audience_packets.above { self.audience_packets.frames.max(1) } else { 1 };
+        // Joining frames needs their Opus, which an end-to-end encrypted room's server never sees: its
+        // audience gets the speakers' own 20 ms packets.
+        let joins = listeners >= self.audience_packets.above && !self.room.is_e2ee();
+        let frames = if joins { self.audience_packets.frames.max(1) } else { 1 };
         if frames != self.audience_frames {
             self.audience_frames = frames;
             tracing::info!(room = %self.id, listeners, frames, "audience packets now carry {frames} frame(s)");

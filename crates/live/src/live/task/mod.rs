@@ -96,12 +96,15 @@ pub fn spawn_room(
     let room_key = RoomKey(NEXT_ROOM_KEY.fetch_add(1, Ordering::Relaxed));
     sfu.open_room(room_key, media_tx);
     let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot { info: room.info(), access: room.access() }));
-    let egress = match stoa_egress::RoomEgress::start(&id.0, &settings.egress) {
-        Ok((egress, tap)) => {
+    // An end-to-end encrypted room has no egress: its audio is sealed on the speakers' devices, and the
+    // server keeps none of it (no ring for clips or reports, no mix, no captions).
+    let egress = match (!room.is_e2ee()).then(|| stoa_egress::RoomEgress::start(&id.0, &settings.egress)) {
+        None => None,
+        Some(Ok((egress, tap))) => {
             sfu.tap(room_key, Some(tap));
             Some(egress)
         }
-        Err(e) => {
+        Some(Err(e)) => {
             tracing::error!(room = %id, error = %e, "cannot start the room's egress: no replays, clips or listen link");
             None
         }
@@ -361,7 +364,7 @@ impl RoomTask {
                 self.answer(from, reply);
             }
             RoomRequest::Expel { user, reason, message } => {
-                self.room.expel_user(user, &reason, &message);
+                self.room.expel_user(now, user, &reason, &message);
             }
             RoomRequest::AdminEnd { admin } => {
                 if let Some(actor) = admin {

@@ -1,0 +1,207 @@
+//! Issue 34's rooms, end to end through the real server, with `stoa bot` and the client library: a closed
+//! room made end-to-end encrypted, a speaker bot that seals every frame (and, as the moderator, makes every
+//! epoch's key), a listener bot with a device key that hears 440 Hz, one without that records nothing
+//! usable, matching safety codes, a suspended member who cannot open what is said after the next epoch,
+//! and the clear refusals of what needs the room's audio.
+
+use crate::common::{self, Bot};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use stoa_client::Api;
+use stoa_client::e2ee::E2ee;
+use stoa_proto::UserId;
+
+const STOA: &str = env!("CARGO_BIN_EXE_stoa");
+
+fn bot(args: &[&str]) -> std::process::Child {
+    Command::new(STOA).arg("bot").args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+async fn finish(child: std::process::Child) -> std::process::Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap()
+}
+
+async fn id_of(api: &Api) -> UserId {
+    let me: serde_json::Value = api.get("/api/v1/me").await.unwrap();
+    UserId(me["id"].as_i64().unwrap())
+}
+
+/// A member in the test's own process: the client library's bot, with a device of its own fed the room's
+/// events.
+struct Member {
+    bot: Bot,
+    device: E2ee,
+    /// The kinds of the events seen, for a failure's message.
+    seen: Vec<String>,
+}
+
+impl Member {
+    async fn join(api: &Api, room: &str) -> Member {
+        let bot = Bot::join(api, room).await;
+        let device = E2ee::new(room, id_of(api).await);
+        bot.command(device.announce());
+        Member { bot, device, seen: Vec::new() }
+    }
+
+    fn pump(&mut self) {
+        for event in self.bot.events_so_far() {
+            let kind = serde_json::to_value(&event).ok().and_then(|v| v["type"].as_str().map(str::to_string));
+            self.seen.push(kind.unwrap_or_default());
+            self.device.on_event(&event);
+        }
+    }
+
+    /// Waits until this member has taken more than `epochs` keys.
+    async fn wait_key(&mut self, epochs: u32) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.device.epochs <= epochs {
+            assert!(
+                Instant::now() < deadline,
+                "no new key in time; refused: {:?}; events: {:?}",
+                self.device.refused,
+                self.seen
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.pump();
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_e2ee_room_is_heard_only_by_devices_holding_its_key_and_the_server_refuses_what_needs_its_audio() {
+    let w = common::world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tone = dir.path().join("tone.wav");
+    common::write_tone(&tone, 440.0, 30.0);
+    let host = w.user("host").await;
+    let (ear, deaf, mallory_api, witness_api, stranger) = (
+        w.user("ear").await,
+        w.user("deaf").await,
+        w.user("mallory").await,
+        w.user("witness").await,
+        w.user("stranger").await,
+    );
+
+    // Only a closed room may be end-to-end encrypted, and with nothing that needs its audio.
+    let refused = |title: &str, visibility: &str, outputs: serde_json::Value| {
+        let host = host.clone();
+        let body = serde_json::json!({"title": title, "visibility": visibility, "e2ee": true, "outputs": outputs});
+        async move { host.post("/api/v1/rooms", body).await.unwrap_err().to_string() }
+    };
+    let open = refused("Open", "open", serde_json::json!({})).await;
+    assert!(open.contains("400") && open.contains("Only a closed room can be end-to-end encrypted"), "{open}");
+    let recorded = refused("Rec", "closed", serde_json::json!({"recording": true})).await;
+    assert!(recorded.contains("400") && recorded.contains("cannot record"), "{recorded}");
+    let room = host
+        .post(
+            "/api/v1/rooms",
+            serde_json::json!({"title": "Sealed", "visibility": "closed", "e2ee": true,
+                "invited": ["ear", "deaf", "mallory", "witness"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(room["e2ee"], true);
+    let room = room["id"].as_str().unwrap().to_string();
+
+    // The host's bot speaks 440 Hz, sealed; as the room's moderator its device makes every epoch's key.
+    let speaker = bot(&[
+        "speak",
+        "--server",
+        &w.base,
+        "--token",
+        &host.token,
+        "--room",
+        &room,
+        "--file",
+        tone.to_str().unwrap(),
+        "--seconds",
+        "25",
+    ]);
+    let mut mallory = Member::join(&mallory_api, &room).await;
+    let mut witness = Member::join(&witness_api, &room).await;
+    mallory.wait_key(0).await;
+    witness.wait_key(0).await;
+
+    // What needs the room's audio is refused, with its reason, to a member; a stranger learns nothing.
+    let clip = post_empty(&w.base, &witness_api.token, &format!("/api/v1/rooms/{room}/clips")).await;
+    assert_eq!(clip.0, 409, "{}", clip.1);
+    assert!(clip.1.contains("e2ee_room"), "{}", clip.1);
+    let whep = sdp_post(&w.base, &witness_api.token, &format!("/api/v1/rooms/{room}/whep")).await;
+    assert_eq!(whep.0, 409, "{}", whep.1);
+    assert!(whep.1.contains("e2ee_room"), "{}", whep.1);
+    let stranger_clip = post_empty(&w.base, &stranger.token, &format!("/api/v1/rooms/{room}/clips")).await;
+    assert_eq!(stranger_clip.0, 404, "a stranger is told nothing: {}", stranger_clip.1);
+
+    // Two listener bots at once: one with a device key, one without.
+    let (heard, unheard) = (dir.path().join("heard.ogg"), dir.path().join("unheard.ogg"));
+    let listen = |token: &str, out: &std::path::Path, extra: &[&str]| {
+        let mut args =
+            vec!["listen", "--server", &w.base, "--token", token, "--room", &room, "--seconds", "5", "--json"];
+        args.extend(["--out", out.to_str().unwrap()]);
+        args.extend(extra);
+        bot(&args)
+    };
+    let (ear_bot, deaf_bot) = (listen(&ear.token, &heard, &[]), listen(&deaf.token, &unheard, &["--no-device-key"]));
+    let (ear_out, deaf_out) = (finish(ear_bot).await, finish(deaf_bot).await);
+    assert!(ear_out.status.success(), "{}", String::from_utf8_lossy(&ear_out.stderr));
+    assert!(deaf_out.status.success(), "{}", String::from_utf8_lossy(&deaf_out.stderr));
+    let ear_stats: serde_json::Value = serde_json::from_slice(&ear_out.stdout).unwrap();
+    let deaf_stats: serde_json::Value = serde_json::from_slice(&deaf_out.stdout).unwrap();
+    assert!(ear_stats["e2ee"]["epochs"].as_u64().unwrap() >= 1, "{ear_stats}");
+    let hz = common::frequency_of_file(&heard);
+    assert!((hz - 440.0).abs() <= 5.0, "the member's bot hears 440 Hz: {hz:.1} ({ear_stats})");
+    assert!(
+        deaf_stats["packets_received"].as_u64().unwrap() >= 100,
+        "the keyless bot was sent the packets: {deaf_stats}"
+    );
+    let noise = common::frequency_of_file(&unheard);
+    assert!((noise - 440.0).abs() > 20.0, "without a key, no 440 Hz: {noise:.1} ({deaf_stats})");
+    let ear_code = ear_stats["e2ee"]["safety_code"].as_str().unwrap().to_string();
+
+    // The suspended member is taken out of the room; once the next epoch is taken, nothing said under it
+    // opens on her device, while the witness's opens every frame.
+    mallory.pump();
+    witness.pump();
+    let before = witness.device.epochs;
+    let admin_suspends =
+        w.admin.post("/api/v1/admin/users/mallory/suspend", serde_json::json!({"reason": "test"})).await;
+    admin_suspends.unwrap();
+    witness.wait_key(before).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let from = witness.bot.heard_count();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after: Vec<Vec<u8>> = witness.bot.heard()[from..].iter().map(|h| h.payload.clone()).collect();
+    assert!(after.len() >= 50, "the witness heard the speaker after the change: {}", after.len());
+    let opened_by_witness = after.iter().filter(|p| witness.device.open(p).is_some()).count();
+    let opened_by_mallory = after.iter().filter(|p| mallory.device.open(p).is_some()).count();
+    assert_eq!(opened_by_witness, after.len(), "a member opens every frame");
+    assert_eq!(opened_by_mallory, 0, "the suspended member opens none");
+
+    let spoken = finish(speaker).await;
+    let log = String::from_utf8_lossy(&spoken.stderr).to_string();
+    assert!(spoken.status.success(), "{log}");
+    let host_codes: Vec<&str> = log.lines().filter_map(|l| l.split("safety code ").nth(1)).collect();
+    assert!(host_codes.contains(&ear_code.as_str()), "the ear's code {ear_code} is one the host saw: {host_codes:?}");
+    let witness_code = witness.device.code.clone().unwrap();
+    assert!(host_codes.contains(&witness_code.as_str()), "and the witness's {witness_code}: {host_codes:?}");
+}
+
+/// A POST with no body; the status and the body.
+async fn post_empty(base: &str, token: &str, path: &str) -> (u16, String) {
+    let r = reqwest::Client::new().post(format!("{base}{path}")).bearer_auth(token).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// A WHEP offer; the status and the body.
+async fn sdp_post(base: &str, token: &str, path: &str) -> (u16, String) {
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n";
+    let r = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .header("content-type", "application/sdp")
+        .body(offer)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
