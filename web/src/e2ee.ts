@@ -1,6 +1,7 @@
 // End-to-end encrypted rooms (issue 34) in the browser, on WebCrypto alone: the same epochs, sender keys,
 // SFrame (RFC 9605, AES_128_GCM_SHA256_128), wrapped keys and safety codes as crates/e2ee, byte for byte
-// (crates/stoa/tests/it/e2ee.rs holds the two to each other in Chromium). Not yet used by a room.
+// (crates/stoa/tests/it/e2ee.rs holds the two to each other in Chromium). Used by e2ee-room.ts and
+// e2ee-worker.ts.
 
 const te = new TextEncoder();
 const SUITE = 0x0004;
@@ -118,6 +119,12 @@ export class Receiver {
 
   addEpoch(key: EpochKey) {
     this.epochs.set(key.epoch, key);
+  }
+
+  /// Forgets the epochs before `epoch`, once frames under them can no longer be in flight.
+  forgetBefore(epoch: number) {
+    for (const e of this.epochs.keys()) if (e < epoch) this.epochs.delete(e);
+    for (const kid of this.keys.keys()) if (Number(kid >> 32n) < epoch) this.keys.delete(kid);
   }
 
   /// The Opus frame inside an SFrame ciphertext; throws if this receiver lacks its epoch or it was altered.

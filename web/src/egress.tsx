@@ -252,6 +252,10 @@ export function OutputsDialog({ client, room, onClose, onRestream }: { client: R
     client.send({ type: 'set_outputs', recording: change.recording ?? null, clips: change.clips ?? null, listen_link: change.listen_link ?? null, captions: change.captions ?? null });
   return (
     <Modal title={t('outputs.title')} onClose={onClose}>
+      {room.e2ee ? (
+        // The server cannot hear the room: nothing that needs its audio can be offered, and the room says why.
+        <p>{t('error.e2ee_room')}</p>
+      ) : (<>
       <label class="check"><input type="checkbox" checked={o.recording} onChange={(e) => set({ recording: (e.target as HTMLInputElement).checked })} /> {tx('outputs.record', { note: <span class="muted">{t('outputs.record_note')}</span> })}</label>
       <label class="check"><input type="checkbox" checked={o.clips} onChange={(e) => set({ clips: (e.target as HTMLInputElement).checked })} /> {t('outputs.clips')}</label>
       {room.visibility === 'open' && (
@@ -261,8 +265,9 @@ export function OutputsDialog({ client, room, onClose, onRestream }: { client: R
       {client.state.captionsAvailable && (
         <label class="check"><input type="checkbox" checked={o.captions} onChange={(e) => set({ captions: (e.target as HTMLInputElement).checked })} /> {tx('outputs.captions', { note: <span class="muted">{t('outputs.captions_note')}</span> })}</label>
       )}
+      </>)}
       <div class="actions">
-        <button onClick={onRestream}>{t('outputs.restream')}</button>
+        {!room.e2ee && <button onClick={onRestream}>{t('outputs.restream')}</button>}
         <button class="primary" onClick={onClose}>{t('common.done')}</button>
       </div>
     </Modal>

@@ -6,6 +6,7 @@ import { del, get, patch, post } from './api';
 import { Avatar, ErrorNote, Field, Link, Modal, message, navigate } from './ui';
 import { lang, num, onLangChange, t, tx } from './i18n';
 import { RoomClient, type RoomState } from './room';
+import type { KeysState } from './e2ee-room';
 import { ChatSheet, ReactionBar } from './chat';
 import { AccountSettings, AdminConsole, ModerationLogDialog, ReportDialog } from './community';
 import { ClubPage, ClubsOf, ClubsPage } from './clubs';
@@ -167,6 +168,7 @@ function StartRoom({ onClose }: { me: Me; onClose: () => void }) {
   const [title, setTitle] = useState('');
   const [visibility, setVisibility] = useState<Visibility>('open');
   const [invited, setInvited] = useState('');
+  const [e2ee, setE2ee] = useState(false);
   const [error, setError] = useState<string>();
   const help: Record<Visibility, string> = {
     open: t('start.help.open'),
@@ -180,7 +182,8 @@ function StartRoom({ onClose }: { me: Me; onClose: () => void }) {
           e.preventDefault();
           try {
             const names = invited.split(/[\s,]+/).map((n) => n.replace(/^@/, '')).filter(Boolean);
-            const room = await post<RoomInfo>('/rooms', { title, visibility, invited: visibility === 'closed' ? names : [] });
+            const closed = visibility === 'closed';
+            const room = await post<RoomInfo>('/rooms', { title, visibility, invited: closed ? names : [], e2ee: closed && e2ee });
             onClose();
             navigate(`/room/${room.id}`);
           } catch (err) {
@@ -203,6 +206,11 @@ function StartRoom({ onClose }: { me: Me; onClose: () => void }) {
         {visibility === 'closed' && (
           <Field label={t('start.invited')} value={invited} onInput={setInvited} hint={t('start.invited_hint')} />
         )}
+        {visibility === 'closed' && (
+          <label class="check">
+            <input type="checkbox" checked={e2ee} onChange={(e) => setE2ee((e.target as HTMLInputElement).checked)} /> {t('start.e2ee')} <span class="muted">{t('start.e2ee_note')}</span>
+          </label>
+        )}
         <ErrorNote message={error} />
         <div class="actions">
           <button type="button" onClick={onClose}>{t('common.cancel')}</button>
@@ -214,6 +222,17 @@ function StartRoom({ onClose }: { me: Me; onClose: () => void }) {
 }
 
 // ---------- room ----------
+
+/// An end-to-end encrypted room's lock, what it means, and this device's safety code to compare aloud.
+function E2eeBadge({ keys }: { keys?: KeysState }) {
+  return (
+    <details class="e2ee">
+      <summary><span class="role-badge">🔒 {t('room.e2ee')}</span>{keys?.code && <> · {t('room.safety_code')} <strong class="safety-code">{keys.code}</strong></>}</summary>
+      <p>{t('room.e2ee_about')}</p>
+      {!keys?.code && <p role="status">{t(keys?.problem === 'refused' ? 'room.e2ee_refused' : keys?.problem === 'unsupported' ? 'room.e2ee_unsupported' : 'room.e2ee_waiting')}</p>}
+    </details>
+  );
+}
 
 function Person(props: { user: UserSummary; badge?: string; level?: number; muted?: boolean; onOpen: () => void; large?: boolean }) {
   const speaking = (props.level ?? 0) > 0.02;
@@ -322,7 +341,7 @@ function RoomView({ id, me }: { id: string; me: Me }) {
         <span class="muted">{t('room.listening', { count: room?.listener_count ?? 0 })}{room?.public_listeners ? ` · ${t('room.on_listen_link', { count: room.public_listeners })}` : ''}</span>
         {room?.outputs.recording && <span class="rec" role="status" aria-label={t('room.recorded')}>● {t('room.recording')}</span>}
         {room?.outputs.restream && <span class="rec" role="status" aria-label={t('room.restreamed')}>● {t('room.live_elsewhere')}</span>}
-        {room?.e2ee && <span class="role-badge">🔒 {t('room.e2ee')}</span>}
+        {room?.e2ee && <E2eeBadge keys={s.e2ee} />}
         <ShareButton url={`${location.origin}/room/${id}`} title={room?.title ?? t('room.a_room')} />
       </div>
       {s.autoplayBlocked && (

@@ -1,6 +1,7 @@
 // One room connection: the room's WebSocket, a WebRTC peer with one send m-line and three receive slots,
 // the microphone (asked for only when the user goes on stage), speaking levels, and reconnection.
 import { SpatialMix, headphonesLikely, storeSpatial, storedSpatial } from './spatial';
+import { type KeysState, RoomKeys } from './e2ee-room';
 import { errorText, t } from './i18n';
 import type { ChatState, ClientCommand, ReactionCount, Role, RoomInfo, ServerEvent, StageMember, UserId, UserSummary } from './wire';
 
@@ -38,6 +39,8 @@ export interface RoomState {
   captionsLowAccuracy: boolean;
   captions: boolean;
   captionLines: CaptionLine[];
+  /// In an end-to-end encrypted room: this device's keys (the epoch, its safety code, or what is wrong).
+  e2ee?: KeysState;
 }
 
 /// A line of live captions, as shown.
@@ -105,6 +108,8 @@ export class RoomClient {
       this.connect();
     }
   };
+  /// This device's part in an end-to-end encrypted room.
+  private keys?: RoomKeys;
   private micAnalyser?: AnalyserNode;
   private audioCtx?: AudioContext;
 
@@ -192,6 +197,8 @@ export class RoomClient {
     this.levelTimer = undefined;
     this.ws?.close();
     this.teardownMedia();
+    this.keys?.close();
+    this.keys = undefined;
     this.spatial.close();
     this.mic?.getTracks().forEach((t) => t.stop());
     this.mic = undefined;
@@ -248,10 +255,14 @@ export class RoomClient {
         this.set({ phase: 'live', you: e.you, role: e.role, room: e.room, hands: e.hands, muted: me?.muted ?? false, notice: undefined, chat: e.chat, captionsAvailable: e.captions, captionsLowAccuracy: e.captions_low_accuracy });
         // Captions are the connection's: a rejoin (a reconnect) asks for them again.
         if (this.state.captions && e.captions) this.send({ type: 'set_captions', on: true });
-        // An end-to-end encrypted room's audio must be sealed on this device (issue 34); until this client
-        // does so, it takes no part in the room's media rather than send a word in the clear.
-        if (e.room.e2ee) this.set({ notice: t('room.e2ee_unsupported') });
-        else void this.startMedia();
+        // An end-to-end encrypted room's audio is sealed on this device (issue 34): a browser that cannot
+        // takes no part in the room's media rather than send a word in the clear.
+        if (e.room.e2ee && !RoomKeys.supported()) this.set({ notice: t('room.e2ee_unsupported'), e2ee: { epoch: 0, problem: 'unsupported' } });
+        else if (e.room.e2ee) {
+          this.keys ??= new RoomKeys(this.roomId, e.you.id, (c) => this.send(c), (k) => this.set({ e2ee: k }));
+          this.set({ e2ee: this.keys.state });
+          void this.keys.announce().then(() => this.startMedia());
+        } else void this.startMedia();
         break;
       }
       case 'stage_changed': {
@@ -323,6 +334,11 @@ export class RoomClient {
       case 'answer':
         void this.pc?.setRemoteDescription({ type: 'answer', sdp: e.sdp });
         break;
+      case 'e2ee_rekey':
+      case 'e2ee_epoch':
+      case 'e2ee_key':
+        void this.keys?.onEvent(e);
+        break;
       case 'slots':
         // Packets name their speaker by an opaque source number (RTP headers travel in the clear); this
         // event is the only place that says whose it is. Bounded: the map restarts in a very long room.
@@ -373,6 +389,12 @@ export class RoomClient {
     this.pc = pc;
     pc.addTransceiver('audio', { direction: 'sendonly' });
     for (let i = 0; i < SLOTS; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
+    if (this.keys) {
+      // Before any frame flows: every frame sent is sealed, every frame received opened.
+      const [send, ...slots] = pc.getTransceivers();
+      send!.sender.transform = this.keys.transform('send');
+      for (const slot of slots) slot.receiver.transform = this.keys.transform('receive');
+    }
     pc.ontrack = (ev) => this.attach(pc.getTransceivers().indexOf(ev.transceiver) - 1, ev.streams[0] ?? new MediaStream([ev.track]));
     pc.onconnectionstatechange = () => {
       // ICE restart: a fresh offer replaces the media connection without leaving the room.
