@@ -205,3 +205,155 @@ async fn sdp_post(base: &str, token: &str, path: &str) -> (u16, String) {
         .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
+
+/// The server's view of an end-to-end encrypted room: the test's own host is the keyholder, with epoch keys
+/// it chose, so it knows exactly what must never reach the server. After a member comes and goes (three
+/// epochs), every byte of the room's sockets (both members' events), the data folder (SQLite and its WAL)
+/// and the server's debug log is searched for each key, raw and in hex and base64: none is there, while the
+/// device keys and wrapped blobs the room relayed are (the search finds what is there).
+#[tokio::test]
+async fn the_server_holds_only_public_keys_and_wrapped_blobs_in_its_sockets_store_and_logs() {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use stoa_e2ee::EpochKey;
+    use stoa_e2ee::wrap::{DeviceKey, wrap};
+    use stoa_proto::{ClientCommand, ServerEvent};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    let http = common::reserved_port(false);
+    let mut server = Command::new(STOA)
+        .args(["serve", "--data"])
+        .arg(&data)
+        .args(["--http", &format!("127.0.0.1:{http}"), "--media-udp", "127.0.0.1:0", "--media-tcp", "off"])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let stdout = server.stdout.take().unwrap();
+    let (invite_tx, invite_rx) = std::sync::mpsc::channel();
+    let banner = dir.path().join("stdout.log");
+    let banner_file = banner.clone();
+    std::thread::spawn(move || {
+        use std::io::{BufRead, Write};
+        let mut out = std::fs::File::create(banner_file).unwrap();
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(code) = line.contains("/invite/").then(|| line.rsplit('/').next().map(str::to_string)).flatten()
+            {
+                let _ = invite_tx.send(code);
+            }
+            let _ = writeln!(out, "{line}");
+        }
+    });
+    let invite = invite_rx.recv_timeout(Duration::from_secs(60)).expect("the server prints its first invite");
+    let base = format!("http://127.0.0.1:{http}");
+    let host = Api::sign_up(&base, &invite, "host", "host-password").await.unwrap();
+    let code = host.post("/api/v1/invites", serde_json::json!({})).await.unwrap()["code"].as_str().unwrap().to_string();
+    let member_api = Api::sign_up(&base, &code, "member", "member-password").await.unwrap();
+    let room = host
+        .post(
+            "/api/v1/rooms",
+            serde_json::json!({"title": "Sealed", "visibility": "closed", "e2ee": true, "invited": ["member"]}),
+        )
+        .await
+        .unwrap();
+    let room = room["id"].as_str().unwrap().to_string();
+
+    // The host's device, kept by the test: it makes each epoch's key from bytes the test chose.
+    let mut host_bot = Bot::join(&host, &room).await;
+    let host_device = DeviceKey::random();
+    host_bot.command(ClientCommand::DeviceKey { public_key: URL_SAFE_NO_PAD.encode(host_device.public()) });
+    let mut member = Member::join(&member_api, &room).await;
+    let (mut secrets, mut socket_text) = (Vec::<[u8; 32]>::new(), String::new());
+    let mut relayed = Vec::<String>::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut left = false;
+    while secrets.len() < 3 {
+        assert!(Instant::now() < deadline, "three epochs in time: {}", secrets.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        for event in host_bot.events_so_far() {
+            socket_text.push_str(&serde_json::to_string(&event).unwrap());
+            if let ServerEvent::E2eeRekey { epoch, members } = event {
+                let mut secret = [0u8; 32];
+                getrandom::fill(&mut secret).unwrap();
+                secrets.push(secret);
+                let key = EpochKey::from_bytes(epoch, secret);
+                let wrapped: Vec<String> = members
+                    .iter()
+                    .map(|m| {
+                        let device: [u8; 32] = URL_SAFE_NO_PAD.decode(&m.device_key).unwrap().try_into().unwrap();
+                        URL_SAFE_NO_PAD.encode(wrap(&key, &room, &host_device, &device))
+                    })
+                    .collect();
+                relayed.extend(wrapped.iter().cloned());
+                host_bot.command(ClientCommand::E2eeKeys { epoch, wrapped });
+            }
+        }
+        if !left {
+            for event in member.bot.events_so_far() {
+                socket_text.push_str(&serde_json::to_string(&event).unwrap());
+                member.device.on_event(&event);
+            }
+            // Once the member holds the second epoch's key, it leaves: the third epoch is the host's alone.
+            if member.device.epochs >= 1 && secrets.len() >= 2 {
+                member.bot.command(ClientCommand::Leave);
+                left = true;
+            }
+        }
+    }
+    // Let the last answer be relayed and logged, then stop the server so its files are whole.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    socket_text.extend(host_bot.events_so_far().iter().map(|e| serde_json::to_string(e).unwrap()));
+    // SIGTERM: the server stops cleanly (checkpointing SQLite's WAL).
+    // SAFETY: a signal to the child this test started.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    let _ = tokio::task::spawn_blocking(move || server.wait()).await;
+
+    let mut haystacks: Vec<(String, Vec<u8>)> = vec![("the room sockets".into(), socket_text.into_bytes())];
+    haystacks.push(("the server's log".into(), std::fs::read(&log).unwrap()));
+    haystacks.push(("the server's output".into(), std::fs::read(&banner).unwrap()));
+    let mut folders = vec![data.clone()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().map(Result::unwrap) {
+            if entry.file_type().unwrap().is_dir() {
+                folders.push(entry.path());
+            } else {
+                haystacks.push((entry.path().display().to_string(), std::fs::read(entry.path()).unwrap()));
+            }
+        }
+    }
+    assert!(
+        haystacks.len() >= 4,
+        "the data folder holds the database: {:?}",
+        haystacks.iter().map(|h| &h.0).collect::<Vec<_>>()
+    );
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    for (i, secret) in secrets.iter().enumerate() {
+        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        let forms = [
+            secret.to_vec(),
+            hex.into_bytes(),
+            STANDARD.encode(secret).into_bytes(),
+            URL_SAFE_NO_PAD.encode(secret).into_bytes(),
+        ];
+        for (name, hay) in &haystacks {
+            for form in &forms {
+                assert!(
+                    !contains(hay, &form[..16.min(form.len())]),
+                    "epoch {}'s key (or its start) is in {name}",
+                    i + 1
+                );
+            }
+        }
+    }
+    // What the server did relay is found where the search looks: the blobs, and the member's device key.
+    let sockets = &haystacks[0].1;
+    assert!(relayed.iter().all(|w| contains(sockets, w.as_bytes())), "every wrapped blob passed through the sockets");
+    let member_key = match member.device.announce() {
+        ClientCommand::DeviceKey { public_key } => public_key,
+        _ => unreachable!(),
+    };
+    assert!(contains(sockets, member_key.as_bytes()), "the member's device key was listed");
+}
