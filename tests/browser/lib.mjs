@@ -8,7 +8,8 @@ import { join } from 'node:path';
 
 /// Starts `stoa serve` on a fresh data folder in `work`, with `extra` flags; resolves to { server, bootstrap, base }.
 export async function startServer(work, extra = []) {
-  const server = spawn(process.env.STOA_BIN, ['serve', '--data', join(work, 'data'), '--http', '127.0.0.1:0', '--media-udp', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const media = extra.includes('--media-udp') ? [] : ['--media-udp', '127.0.0.1:0'];
+  const server = spawn(process.env.STOA_BIN, ['serve', '--data', join(work, 'data'), '--http', '127.0.0.1:0', ...media, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   const bootstrap = await new Promise((resolve, reject) => {
     let text = '';
     server.stdout.on('data', (d) => {
