@@ -9,7 +9,7 @@
 // e.g. "--audience-frames-above 0" for the audience's joined packets), SECONDS (recorded, default 20),
 // LABEL (copied into the result). Prints one JSON line: the delays' p50/p95, the clicks sent and found, and
 // where the time goes (from the two pages' WebRTC statistics).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launch, signUp, startServer } from './lib.mjs';
@@ -204,6 +204,21 @@ function bestLag(template, y, from, maxLag) {
   return { lag: best, score: bestScore };
 }
 
+/// CPU seconds (user and system) of every Chromium process on this machine (in the bench's namespace, the
+/// two browsers of this script): with E2EE, what the encoded transforms add on both sides.
+function chromiumCpuSeconds() {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('chromium')) continue;
+      const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) / 100;
+    } catch { /* gone */ }
+  }
+  return total;
+}
+
 function quantile(sorted, q) {
   if (sorted.length === 0) return null;
   const i = (sorted.length - 1) * q;
@@ -234,9 +249,17 @@ try {
   await speaker.getByRole('link', { name: 'Hallway', exact: true }).click();
   await speaker.getByRole('button', { name: 'Start a room', exact: true }).click();
   await speaker.getByLabel('Title').fill('Clicks');
+  if (process.env.E2EE) {
+    // Issue 34: a closed, end-to-end encrypted room: every frame sealed and opened in the pages' encoded
+    // transforms, against the same room in the clear.
+    await speaker.getByLabel(/^Closed/).check();
+    await speaker.getByLabel('People to invite').fill('listener');
+    await speaker.getByLabel(/End-to-end encrypted/).check();
+  }
   await speaker.getByRole('button', { name: "Let's go", exact: true }).click();
   await speaker.getByRole('heading', { name: 'Clicks' }).waitFor();
-  await listener.getByRole('link', { name: /Clicks/ }).click({ timeout: 15000 });
+  if (process.env.E2EE) await listener.goto(speaker.url());
+  else await listener.getByRole('link', { name: /Clicks/ }).click({ timeout: 15000 });
   await listener.getByRole('heading', { name: 'Clicks' }).waitFor();
   await speaker.waitForFunction(() => window.__mic && window.__pcs.some((pc) => pc.connectionState === 'connected'));
   await listener.waitForFunction(() => document.querySelectorAll('audio').length > 0 && window.__pcs.some((pc) => pc.connectionState === 'connected'));
@@ -244,11 +267,15 @@ try {
   await listener.waitForTimeout(2000);
   step(`both connected; recording ${SECONDS} s`);
 
+  // The browsers' CPU over the recording: with E2EE, what the encoded transforms add.
+  const cpuBefore = chromiumCpuSeconds();
+  const cpuStart = performance.now();
   const [sent, heard] = await Promise.all([
     speaker.evaluate(RECORD, { which: 'mic', seconds: SECONDS }),
     listener.evaluate(RECORD, { which: 'played', seconds: SECONDS }),
   ]);
   const [speakerStats, listenerStats] = await Promise.all([speaker.evaluate(STATS), listener.evaluate(STATS)]);
+  const browsersCpu = (100 * (chromiumCpuSeconds() - cpuBefore)) / ((performance.now() - cpuStart) / 1000);
 
   if (process.env.DUMP) {
     writeFileSync(join(process.env.DUMP, 'sent.s16'), Buffer.from(sent.pcm, 'base64'));
@@ -278,6 +305,8 @@ try {
     seconds: SECONDS,
     clicks_sent: clicks.length,
     clicks_found: delays.length,
+    e2ee: !!process.env.E2EE,
+    browsers_cpu_pct: browsersCpu,
     delay_p50_ms: quantile(delays, 0.5),
     delay_p95_ms: quantile(delays, 0.95),
     delay_min_ms: delays[0] ?? null,

@@ -29,6 +29,8 @@ pub struct E2ee {
     pub code: Option<String>,
     /// Epochs taken.
     pub epochs: u32,
+    /// The newest epoch taken (0 before the first).
+    pub epoch: u32,
     /// Why the last epoch was refused, if one was.
     pub refused: Option<String>,
     /// Frames that did not open (no key for their epoch, or altered).
@@ -56,6 +58,7 @@ impl E2ee {
             wrapped: HashMap::new(),
             code: None,
             epochs: 0,
+            epoch: 0,
             refused: None,
             unopened: 0,
         }
@@ -118,7 +121,10 @@ impl E2ee {
                 return;
             }
         };
-        self.code = Some(key.safety_code(&self.room, &pairs));
+        if epoch > self.epoch {
+            self.code = Some(key.safety_code(&self.room, &pairs));
+            self.epoch = epoch;
+        }
         self.epochs += 1;
         if self.sending.as_ref().is_none_or(|(e, _)| *e < epoch) {
             self.sending = Sender::new(&key, self.me.0 as u32).ok().map(|s| (epoch, s));

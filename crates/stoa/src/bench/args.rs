@@ -71,6 +71,15 @@ pub struct BenchArgs {
     /// its reader's tab, and another user's hallway and room joins (--requests of each) before and during.
     #[arg(long)]
     pub(crate) backchannel: bool,
+    /// Instead of a room of listeners: an end-to-end encrypted room of --users participants (real clients
+    /// with their own device keys, the host's making each key); --requests times someone leaves, and the
+    /// time until everyone left holds the new key is measured.
+    #[arg(long)]
+    pub(crate) e2ee_rekey: bool,
+    /// The room is closed and end-to-end encrypted, inviting every listener (at most 300 people in all):
+    /// 20 ms packets for everyone, no RED, no egress.
+    #[arg(long)]
+    pub(crate) e2ee: bool,
     /// Instead of a room of listeners: live captions' delay and cost, with --speakers saying --file (a WAV
     /// of speech) on stage and a reader turning captions off, on and off again, --seconds each; name the
     /// caption engine with --serve-args "--captions-url URL" (or "--captions-local").

@@ -16,6 +16,7 @@ mod backchannel;
 mod captions;
 mod chat;
 mod datagrams;
+mod e2ee;
 pub(crate) mod hls;
 mod janus;
 mod janus_api;
@@ -127,6 +128,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             json: args.json,
         };
         return backchannel::backchannel(plan).await;
+    }
+    if args.e2ee_rekey {
+        return e2ee::rekey(args.users, args.requests, args.json).await;
     }
     if args.captions {
         let Some(file) = args.file.clone() else { bail!("--captions needs --file, a WAV of speech") };

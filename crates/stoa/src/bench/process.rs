@@ -45,6 +45,8 @@ pub(crate) fn start_own_server_on(
         .args(["--auth-attempts-per-ip", "100000000", "--auth-attempts-per-user", "1000", "--room-capacity", "100000"])
         // The hallway bench starts a room per host, all from this one address.
         .args(["--rooms-per-hour", "100000", "--max-live-rooms", "100000"])
+        // A closed room's bench invites its whole audience.
+        .args(["--invitations-per-hour", "100000000"])
         .env("RUST_LOG", "warn,str0m=error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

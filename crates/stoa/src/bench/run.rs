@@ -198,9 +198,14 @@ pub(super) async fn cast(args: &BenchArgs, setup: &Setup) -> anyhow::Result<Cast
     let (speaker_apis, rest) = apis.split_at(args.speakers);
     let (listener_apis, chatter_apis) = rest.split_at(args.listeners);
     let outputs = serde_json::json!({"listen_link": args.hls_listeners > 0});
-    let room = speaker_apis[0]
-        .post("/api/v1/rooms", serde_json::json!({"title": "Bench", "visibility": "open", "outputs": outputs}))
-        .await?;
+    let body = if args.e2ee {
+        // A closed, end-to-end encrypted room that invites everyone: its server forwards what it cannot read
+        // (the bench's frames are not sealed, but the server's work is the same for any payload).
+        serde_json::json!({"title": "Bench", "visibility": "closed", "e2ee": true, "invited": &names[1..]})
+    } else {
+        serde_json::json!({"title": "Bench", "visibility": "open", "outputs": outputs})
+    };
+    let room = speaker_apis[0].post("/api/v1/rooms", body).await?;
     let room = room["id"].as_str().context("no room id")?.to_string();
     // With --speakers-through, the speakers' sockets (and so their media) are on another node than the
     // room's origin.

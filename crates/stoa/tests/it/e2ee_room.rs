@@ -177,6 +177,15 @@ async fn an_e2ee_room_is_heard_only_by_devices_holding_its_key_and_the_server_re
     assert_eq!(opened_by_witness, after.len(), "a member opens every frame");
     assert_eq!(opened_by_mallory, 0, "the suspended member opens none");
 
+    // The witness leaves and comes back: a new device key's epoch, newer than any it held.
+    let (old_epoch, old_code) = (witness.device.epoch, witness.device.code.clone());
+    witness.bot.command(stoa_proto::ClientCommand::Leave);
+    let mut back = Member::join(&witness_api, &room).await;
+    back.wait_key(0).await;
+    assert!(back.device.epoch > old_epoch, "a new key on return: {} after {old_epoch}", back.device.epoch);
+    assert_ne!(back.device.code, old_code, "and a new code");
+    let back_code = back.device.code.clone().unwrap();
+
     let spoken = finish(speaker).await;
     let log = String::from_utf8_lossy(&spoken.stderr).to_string();
     assert!(spoken.status.success(), "{log}");
@@ -184,6 +193,7 @@ async fn an_e2ee_room_is_heard_only_by_devices_holding_its_key_and_the_server_re
     assert!(host_codes.contains(&ear_code.as_str()), "the ear's code {ear_code} is one the host saw: {host_codes:?}");
     let witness_code = witness.device.code.clone().unwrap();
     assert!(host_codes.contains(&witness_code.as_str()), "and the witness's {witness_code}: {host_codes:?}");
+    assert!(host_codes.contains(&back_code.as_str()), "and the returned witness's {back_code}: {host_codes:?}");
 }
 
 /// A POST with no body; the status and the body.
