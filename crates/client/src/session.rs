@@ -265,7 +265,9 @@ impl Session {
         let config = WebSocketConfig::default().read_buffer_size(4096);
         let tls = tokio_tungstenite::Connector::Rustls(crate::tls::config());
         let (mut ws, _) =
-            match tokio_tungstenite::connect_async_tls_with_config(request, Some(config), false, Some(tls)).await {
+            // Nagle off (`true`): a command written behind another not yet acknowledged would wait for the
+            // server's delayed ACK, 40 ms.
+            match tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, Some(tls)).await {
                 Ok(ok) => ok,
                 Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
                     let body: serde_json::Value =

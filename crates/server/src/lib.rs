@@ -544,7 +544,13 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
             })
         }
         (None, _, None, Some(http_listener)) => {
+            use axum::serve::ListenerExt;
             let service = app(state, &private).into_make_service_with_connect_info::<SocketAddr>();
+            // Nagle off, as for HTTPS: a room event written behind another not yet acknowledged would wait
+            // for the client's delayed ACK (40 ms).
+            let http_listener = http_listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let serving = axum::serve(http_listener, service).with_graceful_shutdown(until_stopped());
             tracing::info!(%addr, "serving HTTP");
             tokio::spawn(serving.into_future())
