@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import puppeteer from 'puppeteer-core';
-import { axeClean, hearsWith, launch, startServer, wav } from './lib.mjs';
+import { axeClean, hearsWith, launch, signUp, startServer, wav } from './lib.mjs';
 
 const OUT = process.env.OUT ?? 'screenshots';
 mkdirSync(OUT, { recursive: true });
@@ -34,12 +34,7 @@ try {
     `--use-file-for-fake-audio-capture=${wav(join(work, 'a440.wav'), 440)}`, '--autoplay-policy=no-user-gesture-required']);
   const page = await (await browser.newContext({ viewport: { width: 390, height: 844 }, bypassCSP: true })).newPage();
   page.on('pageerror', (e) => process.stderr.write(`[page error] ${e.message}\n`));
-  await page.goto(bootstrap);
-  await page.getByLabel('Username').fill('host');
-  await page.getByLabel('Display name').fill('Hana Host');
-  await page.getByLabel('Password').fill('host-password');
-  await page.getByRole('button', { name: 'Sign up', exact: true }).click();
-  await page.getByRole('heading', { name: 'Hallway' }).waitFor();
+  await signUp(page, bootstrap, 'host', 'Hana Host');
 
   // Two members, signed up through the host's invites: a speaker bot and a listener bot.
   const member = async (username) => {
