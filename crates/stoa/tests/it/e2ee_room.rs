@@ -129,6 +129,18 @@ async fn an_e2ee_room_is_heard_only_by_devices_holding_its_key_and_the_server_re
     let whep = sdp_post(&w.base, &witness_api.token, &format!("/api/v1/rooms/{room}/whep")).await;
     assert_eq!(whep.0, 409, "{}", whep.1);
     assert!(whep.1.contains("e2ee_room"), "{}", whep.1);
+    let restream = host
+        .post(
+            &format!("/api/v1/rooms/{room}/restream"),
+            serde_json::json!({"url": "rtmp://127.0.0.1/live", "stream_key": "k"}),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        restream.contains("409") && restream.contains("cannot record"),
+        "the restream, to its moderator: {restream}"
+    );
     let stranger_clip = post_empty(&w.base, &stranger.token, &format!("/api/v1/rooms/{room}/clips")).await;
     assert_eq!(stranger_clip.0, 404, "a stranger is told nothing: {}", stranger_clip.1);
 
