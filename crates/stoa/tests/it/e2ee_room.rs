@@ -336,16 +336,7 @@ async fn the_server_holds_only_public_keys_and_wrapped_blobs_in_its_sockets_stor
     let mut haystacks: Vec<(String, Vec<u8>)> = vec![("the room sockets".into(), socket_text.into_bytes())];
     haystacks.push(("the server's log".into(), std::fs::read(&log).unwrap()));
     haystacks.push(("the server's output".into(), std::fs::read(&banner).unwrap()));
-    let mut folders = vec![data.clone()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap().map(Result::unwrap) {
-            if entry.file_type().unwrap().is_dir() {
-                folders.push(entry.path());
-            } else {
-                haystacks.push((entry.path().display().to_string(), std::fs::read(entry.path()).unwrap()));
-            }
-        }
-    }
+    haystacks.extend(files_under(&data));
     assert!(
         haystacks.len() >= 4,
         "the data folder holds the database: {:?}",
@@ -378,4 +369,19 @@ async fn the_server_holds_only_public_keys_and_wrapped_blobs_in_its_sockets_stor
         _ => unreachable!(),
     };
     assert!(contains(sockets, member_key.as_bytes()), "the member's device key was listed");
+}
+
+/// Every file under `folder`, by path, with its bytes.
+fn files_under(folder: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let (mut files, mut folders) = (Vec::new(), vec![folder.to_path_buf()]);
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().map(Result::unwrap) {
+            if entry.file_type().unwrap().is_dir() {
+                folders.push(entry.path());
+            } else {
+                files.push((entry.path().display().to_string(), std::fs::read(entry.path()).unwrap()));
+            }
+        }
+    }
+    files
 }
