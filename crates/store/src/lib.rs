@@ -12,6 +12,7 @@ mod clubs;
 mod common;
 mod community;
 /// Copying a SQLite server's data into Postgres.
+pub mod lane;
 pub mod migrate;
 mod postgres;
 mod recordings;

@@ -490,3 +490,61 @@ async fn people_added_to_a_group_read_only_what_comes_after_and_blocks_and_size_
     let (_, t) = ann.get(&format!("/api/v1/threads/{group}")).await;
     assert_eq!(t["members"].as_array().unwrap().len(), 3, "nothing changed");
 }
+
+/// The scheduling policies of this process's threads whose name starts with `prefix` (the server runs in
+/// this test's process): how many are idle-class (`SCHED_IDLE`), and how many normal.
+fn policies(prefix: &str) -> (usize, usize) {
+    let (mut idle, mut normal) = (0, 0);
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        if !std::fs::read_to_string(task.path().join("comm")).unwrap_or_default().starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // The scheduling policy is the 41st field, the 39th after the name's closing parenthesis.
+        let policy: i32 = stat[stat.rfind(')').unwrap() + 2..].split(' ').nth(38).unwrap().parse().unwrap();
+        match policy {
+            5 => idle += 1,
+            0 => normal += 1,
+            _ => {}
+        }
+    }
+    (idle, normal)
+}
+
+/// The backchannel runs on the bulk lane, below the rooms: its threads are idle-class (`SCHED_IDLE`), and on
+/// SQLite a tab's stream and a message's request read through connections that only the lane opens, whose
+/// threads are idle-class too, while the store's own connections, which every write takes, keep the
+/// normal policy.
+#[tokio::test]
+async fn the_backchannels_streams_and_requests_read_on_the_idle_class_lane_and_write_at_normal_priority() {
+    let server = TestServer::start().await;
+    let sqlite = stoa_store::test_database().is_none();
+    let ann = server.user("ann").await;
+    let bob = server.user("bob").await;
+    let lane = policies("stoa-bulk");
+    assert!(lane.0 >= 1 && lane.1 == 0, "the lane's threads are all idle-class: {lane:?}");
+    let (idle, normal) = policies("sqlx-sqlite-wor");
+    if sqlite {
+        assert_eq!(idle, 0, "nothing ran on the lane yet");
+        assert!(normal >= 8, "the store's pool and readers are made at start, at the normal policy: {normal}");
+    }
+
+    // A tab's stream: its first update's reads run on the lane.
+    let mut tab = bob.stream().await;
+    assert_eq!(tab.next_update().await["messages"]["unread_threads"], 0);
+    if sqlite {
+        assert_eq!(policies("sqlx-sqlite-wor"), (2, normal), "the stream read on the lane's own two readers");
+    }
+
+    // Messages: written at the normal policy, on the pool, and told on the tab.
+    let (s, t) = write(&ann, &["bob"], "on the lane").await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    let thread = t["id"].as_i64().unwrap();
+    let (s, m) = ann.post(&format!("/api/v1/threads/{thread}/messages"), json!({"text": "and again"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    assert_eq!(texts(&ann, thread).await, ["and again", "on the lane"], "newest first");
+    assert_eq!(tab.next_of("message").await["text"], "on the lane");
+    if sqlite {
+        assert_eq!(policies("sqlx-sqlite-wor"), (2, normal), "writes made no connection of another class");
+    }
+}
