@@ -17,7 +17,6 @@ pub mod community;
 mod config;
 pub mod error;
 pub mod ical;
-pub mod lane;
 pub mod limits;
 pub mod metrics;
 pub mod origin;
@@ -119,10 +118,7 @@ pub fn app(state: AppState, private: &routes::Private) -> Router {
         .merge(routes::rooms::router())
         .merge(routes::events::router())
         .merge(routes::clubs::router())
-        .merge(
-            routes::backchannel::router()
-                .route_layer(axum::middleware::from_fn_with_state(state.clone(), lane::on_bulk_lane)),
-        )
+        .merge(routes::backchannel::router())
         .merge(routes::club_admin::router())
         .merge(routes::avatars::router(private.avatar_pool.clone()))
         .merge(routes::notifications::router())
@@ -215,9 +211,6 @@ pub enum StartError {
     /// The HTTP address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
-    /// The bulk lane's threads could not be started.
-    #[error("cannot start the bulk lane's threads: {0}")]
-    Lane(std::io::Error),
     /// The cluster could not be joined.
     #[error("cannot join the cluster: {0}")]
     Cluster(#[from] cluster::ClusterError),
@@ -486,7 +479,6 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         stopping: shutdown.subscribe(),
         routing,
         cluster,
-        lane: lane::Lane::start().map_err(StartError::Lane)?,
     }));
     restore_rooms(&state, unended).await?;
     let mut cluster_tasks = Vec::new();

@@ -57,8 +57,6 @@ pub struct AppStateInner {
     pub webhooks: webhooks::WebhookSender,
     /// The cluster this node is in, if any.
     pub cluster: Option<cluster::Cluster>,
-    /// Where the backchannel's work runs, below everything else.
-    pub lane: crate::lane::Lane,
     /// How rooms reach other nodes: the cluster's routing, or none (picked once at start).
     pub routing: live::Routing,
 }

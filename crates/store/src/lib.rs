@@ -12,7 +12,6 @@ mod clubs;
 mod common;
 mod community;
 /// Copying a SQLite server's data into Postgres.
-pub mod lane;
 pub mod migrate;
 mod postgres;
 mod recordings;

@@ -84,14 +84,6 @@ impl PgStore {
     }
 }
 
-/// A message's writes in one statement (see the SQLite twin): the message, the thread's time, and the
-/// sender's reading and acceptance. Its one row is the message's ID.
-pub(crate) const MESSAGE_WRITES: &str = "WITH m AS (INSERT INTO messages (thread_id, sender_id, text, sent_at) \
-       VALUES ($1, $2, $3, $4) RETURNING id), \
-     t AS (UPDATE threads SET last_message_at = $4 WHERE id = $1) \
-     UPDATE thread_members SET last_read = (SELECT id FROM m), state = CASE WHEN $5 THEN 'active' ELSE state END \
-       WHERE thread_id = $1 AND user_id = $2 RETURNING (SELECT id FROM m)";
-
 /// A list of IDs bound as parameter `n` (a JSON array, see [`crate::common::json_ids`]), as a table of
 /// one column, `value`.
 pub(crate) fn ids(n: usize) -> String {

@@ -27,16 +27,6 @@ pub struct SqliteStore {
     /// Connections outside the pool for the point reads that nearly every request makes (its session or
     /// token, a joiner's relations): see [`SqliteStore::reader`].
     readers: Arc<Readers>,
-    /// The bulk lane's own readers (see [`crate::lane`]), opened by its threads when first needed, so that
-    /// their worker threads take its scheduling policy. Its writes use the pool: a write holds the one
-    /// write lock, which a thread that any other may preempt must not hold.
-    bulk: Arc<Bulk>,
-}
-
-#[derive(Debug)]
-struct Bulk {
-    readers: tokio::sync::OnceCell<Readers>,
-    options: SqliteConnectOptions,
 }
 
 #[derive(Debug)]
@@ -45,31 +35,8 @@ struct Readers {
     next: AtomicUsize,
 }
 
-/// The pool's connections.
-const POOLED: u32 = 8;
-
 /// How many connections [`SqliteStore::reader`] lends: one per core here, as each has its own thread.
 const READERS: usize = 2;
-
-/// A message's writes, in one call to the connection's thread (SQLite runs the statements in turn, each
-/// binding the parameters it names): the message (`$1` thread, `$2` sender, `$3` text, `$4` time), the
-/// thread's time, and the sender's reading, and, if `$5`, their acceptance of the thread. Its one row is the
-/// message's ID.
-pub(crate) const MESSAGE_WRITES: &str = "INSERT INTO messages (thread_id, sender_id, text, sent_at) VALUES ($1, $2, $3, $4); \
-     UPDATE threads SET last_message_at = $4 WHERE id = $1; \
-     UPDATE thread_members SET last_read = last_insert_rowid(), state = CASE WHEN $5 THEN 'active' ELSE state END \
-       WHERE thread_id = $1 AND user_id = $2; \
-     SELECT last_insert_rowid()";
-
-impl Readers {
-    async fn open(options: &SqliteConnectOptions) -> Result<Readers, StoreError> {
-        let mut conns = Vec::with_capacity(READERS);
-        for _ in 0..READERS {
-            conns.push(tokio::sync::Mutex::new(options.connect().await?));
-        }
-        Ok(Readers { conns: conns.into(), next: AtomicUsize::new(0) })
-    }
-}
 
 /// The store the shared SQL in `sql/` is compiled for, here.
 pub(crate) type This = SqliteStore;
@@ -98,11 +65,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         // A file's connection cannot go stale, so no ping before each use: sqlx's default would cost every
         // query a second round trip to the connection's worker thread.
-        // Connections are kept (made below, all of them).
         let pool = SqlitePoolOptions::new()
-            .max_connections(POOLED)
-            .idle_timeout(None)
-            .max_lifetime(None)
+            .max_connections(8)
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
@@ -111,17 +75,12 @@ impl SqliteStore {
             sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&pool).await.unwrap_or_default();
         crate::common::refuse_newer(newest, &migrator)?;
         migrator.run(&pool).await?;
-        // Every pooled connection is made now, one after the other, and kept: its worker thread takes the
-        // scheduling policy of the thread that makes it, and one made on demand by the bulk lane would be
-        // idle-class, holding the write lock where any thread may preempt it (see [`crate::lane`]).
-        let mut made = Vec::with_capacity(POOLED as usize);
-        for _ in 0..POOLED {
-            made.push(pool.acquire().await?);
+        let mut conns = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            conns.push(tokio::sync::Mutex::new(options.connect().await?));
         }
-        drop(made);
-        let readers = Arc::new(Readers::open(&options).await?);
-        let bulk = Arc::new(Bulk { readers: Default::default(), options });
-        Ok(SqliteStore { pool, writer: Default::default(), readers, bulk })
+        let readers = Arc::new(Readers { conns: conns.into(), next: AtomicUsize::new(0) });
+        Ok(SqliteStore { pool, writer: Default::default(), readers })
     }
 
     /// A connection for one read of a few rows, lent without the pool. sqlx's pool checks every connection
@@ -130,13 +89,8 @@ impl SqliteStore {
     /// request ends on the connection's thread all the same). The first idle one is lent, else the next in
     /// turn, waited for.
     pub(crate) async fn reader(&self) -> Result<tokio::sync::MutexGuard<'_, SqliteConnection>, StoreError> {
-        let readers = if crate::lane::on_bulk_lane() {
-            self.bulk.readers.get_or_try_init(|| Readers::open(&self.bulk.options)).await?
-        } else {
-            &*self.readers
-        };
-        let conns = &readers.conns;
-        let start = readers.next.fetch_add(1, Ordering::Relaxed);
+        let conns = &self.readers.conns;
+        let start = self.readers.next.fetch_add(1, Ordering::Relaxed);
         for i in 0..conns.len() {
             if let Ok(conn) = conns[(start + i) % conns.len()].try_lock() {
                 return Ok(conn);

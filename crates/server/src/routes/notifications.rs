@@ -124,15 +124,9 @@ pub async fn stream(
         seen: None,
         last: None,
     };
-    // Each wake's reads run on the bulk lane (a tab at every message is the backchannel's steady load);
-    // dropping the stream (the tab closed) cancels the wait there.
-    let lane = state.lane.clone();
-    let events = futures_util::stream::unfold(tab, move |mut tab| {
-        let next = lane.run(async move { (tab.next().await, tab) });
-        async move {
-            let (events, tab) = next.await?;
-            Some((events?.into_iter().map(Ok).collect::<Vec<_>>(), tab))
-        }
+    let events = futures_util::stream::unfold(tab, |mut tab| async move {
+        let events = tab.next().await?;
+        Some((events.into_iter().map(Ok).collect::<Vec<_>>(), tab))
     })
     .flat_map(futures_util::stream::iter);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(25))))

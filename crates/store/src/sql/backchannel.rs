@@ -74,18 +74,30 @@ async fn store_message(
     now_ms: i64,
     accept: bool,
 ) -> Result<i64, StoreError> {
-    // One call: each statement was a round trip to SQLite's thread while the write lock was held.
-    let rows: Vec<(i64,)> = sqlx::query_as(super::backend::MESSAGE_WRITES)
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO messages (thread_id, sender_id, text, sent_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(thread)
+    .bind(from.0)
+    .bind(text)
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE threads SET last_message_at = $2 WHERE id = $1")
         .bind(thread)
-        .bind(from.0)
-        .bind(text)
         .bind(now_ms)
-        .bind(accept)
-        .fetch_all(&mut *conn)
+        .execute(&mut *conn)
         .await?;
-    let Some(&(id,)) = rows.first() else {
-        return Err(StoreError::Database(sqlx::Error::RowNotFound));
-    };
+    sqlx::query(
+        "UPDATE thread_members SET last_read = $3, state = CASE WHEN $4 THEN 'active' ELSE state END \
+         WHERE thread_id = $1 AND user_id = $2",
+    )
+    .bind(thread)
+    .bind(from.0)
+    .bind(id)
+    .bind(accept)
+    .execute(&mut *conn)
+    .await?;
     Ok(id)
 }
 
