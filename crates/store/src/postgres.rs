@@ -71,17 +71,60 @@ impl PgStore {
         Ok(self.pool.acquire().await?)
     }
 
+    /// A connection for the backchannel's many reads: from the pool, as any.
+    pub(crate) async fn bulk_reader(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
     /// Nothing to wait for: Postgres takes concurrent writers (see [`PgStore`]).
     pub(crate) async fn write(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         None
     }
 
-    /// A transaction that holds the store's write lock until it ends (see [`PgStore`]).
-    pub(crate) async fn begin_write(&self) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
-        Ok(tx)
+    /// Runs `query`, one statement made by [`send_sql`], in a transaction under the store's write lock, and
+    /// returns its rows (SQLite's twin saves round trips; here it is one statement either way).
+    pub(crate) async fn send_at_once(
+        &self,
+        query: sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<Vec<sqlx::postgres::PgRow>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let rows = query.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(rows)
     }
+
+    /// A transaction that holds the store's write lock until it ends (see [`PgStore`]).
+    ///
+    /// It is begun on a task of its own, so that a caller dropped meanwhile (a request whose client went
+    /// away) cannot leave it half begun: sqlx 0.8 counts a transaction only once `BEGIN` is answered, so a
+    /// `begin` dropped before that left the connection in a transaction that nothing rolled back, and the
+    /// pool lent it on, with the lock, to statements that were then never committed (sqlx issue 4393).
+    /// Here a dropped caller's transaction is handed back whole and rolled back as any dropped one is.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        let pool = self.pool.clone();
+        let begin = tokio::spawn(async move {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
+            Ok(tx)
+        });
+        begin.await.map_err(|e| sqlx::Error::Protocol(format!("a transaction's beginning ended: {e}")))?
+    }
+}
+
+/// A message's send as one statement (see SQLite's twin): `look` (the checks, over `$1` thread, `$2` sender,
+/// `$3` the minute's start) guards the message's insert (`$4` text, `$5` time), and the thread's time and
+/// the sender's reading and acceptance follow it. Its one row is the checks and the message's ID, or NULL if
+/// nothing was written; no row if the sender is not in the thread.
+pub(crate) fn send_sql(look: &str) -> String {
+    format!(
+        "WITH l AS ({look}), \
+         m AS (INSERT INTO messages (thread_id, sender_id, text, sent_at) SELECT $1, $2, $4, $5 FROM l WHERE l.allowed \
+           RETURNING id), \
+         t AS (UPDATE threads SET last_message_at = $5 WHERE id = $1 AND EXISTS (SELECT 1 FROM m)), \
+         r AS (UPDATE thread_members SET last_read = (SELECT id FROM m), state = 'active' \
+           WHERE thread_id = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM m)) \
+         SELECT l.*, (SELECT id FROM m) FROM l"
+    )
 }
 
 /// A list of IDs bound as parameter `n` (a JSON array, see [`crate::common::json_ids`]), as a table of

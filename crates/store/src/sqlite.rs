@@ -27,6 +27,12 @@ pub struct SqliteStore {
     /// Connections outside the pool for the point reads that nearly every request makes (its session or
     /// token, a joiner's relations): see [`SqliteStore::reader`].
     readers: Arc<Readers>,
+    /// Connections like `readers` for the backchannel's reads, which its tabs make by the thousand a second:
+    /// see [`SqliteStore::bulk_reader`].
+    bulk: Arc<Readers>,
+    /// A connection outside the pool for the writes made in one call (see [`SqliteStore::send_at_once`]),
+    /// only ever used under the write lock.
+    sole: Arc<tokio::sync::Mutex<SqliteConnection>>,
 }
 
 #[derive(Debug)]
@@ -37,6 +43,27 @@ struct Readers {
 
 /// How many connections [`SqliteStore::reader`] lends: one per core here, as each has its own thread.
 const READERS: usize = 2;
+
+impl Readers {
+    async fn open(options: &SqliteConnectOptions) -> Result<Readers, StoreError> {
+        let mut conns = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            conns.push(tokio::sync::Mutex::new(options.connect().await?));
+        }
+        Ok(Readers { conns: conns.into(), next: AtomicUsize::new(0) })
+    }
+
+    /// The first idle connection, else the next in turn, waited for.
+    async fn lend(&self) -> tokio::sync::MutexGuard<'_, SqliteConnection> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.conns.len() {
+            if let Ok(conn) = self.conns[(start + i) % self.conns.len()].try_lock() {
+                return conn;
+            }
+        }
+        self.conns[start % self.conns.len()].lock().await
+    }
+}
 
 /// The store the shared SQL in `sql/` is compiled for, here.
 pub(crate) type This = SqliteStore;
@@ -75,12 +102,10 @@ impl SqliteStore {
             sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&pool).await.unwrap_or_default();
         crate::common::refuse_newer(newest, &migrator)?;
         migrator.run(&pool).await?;
-        let mut conns = Vec::with_capacity(READERS);
-        for _ in 0..READERS {
-            conns.push(tokio::sync::Mutex::new(options.connect().await?));
-        }
-        let readers = Arc::new(Readers { conns: conns.into(), next: AtomicUsize::new(0) });
-        Ok(SqliteStore { pool, writer: Default::default(), readers })
+        let readers = Arc::new(Readers::open(&options).await?);
+        let bulk = Arc::new(Readers::open(&options).await?);
+        let sole = Arc::new(tokio::sync::Mutex::new(options.connect().await?));
+        Ok(SqliteStore { pool, writer: Default::default(), readers, bulk, sole })
     }
 
     /// A connection for one read of a few rows, lent without the pool. sqlx's pool checks every connection
@@ -89,14 +114,14 @@ impl SqliteStore {
     /// request ends on the connection's thread all the same). The first idle one is lent, else the next in
     /// turn, waited for.
     pub(crate) async fn reader(&self) -> Result<tokio::sync::MutexGuard<'_, SqliteConnection>, StoreError> {
-        let conns = &self.readers.conns;
-        let start = self.readers.next.fetch_add(1, Ordering::Relaxed);
-        for i in 0..conns.len() {
-            if let Ok(conn) = conns[(start + i) % conns.len()].try_lock() {
-                return Ok(conn);
-            }
-        }
-        Ok(conns[start % conns.len()].lock().await)
+        Ok(self.readers.lend().await)
+    }
+
+    /// A connection as [`SqliteStore::reader`] lends, from a set of their own, for the backchannel's reads
+    /// (a thread's audience, a tab's news and counts): at 1,000 messages a second they are thousands a
+    /// second, and a request's own reads (its session, the hallway's relations) must not queue behind them.
+    pub(crate) async fn bulk_reader(&self) -> Result<tokio::sync::MutexGuard<'_, SqliteConnection>, StoreError> {
+        Ok(self.bulk.lend().await)
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {
@@ -108,10 +133,53 @@ impl SqliteStore {
         Some(self.writer.lock().await)
     }
 
+    /// Runs `query`, a whole transaction of several statements made by [`send_sql`], in one call to SQLite's
+    /// thread under the write lock, and returns its rows. A transaction of separate statements pays a round
+    /// trip between the caller and that thread for each, with the lock held throughout; here the lock is held
+    /// for about the time SQLite works. The call runs to its end even if the caller is dropped, as the
+    /// transaction it opens must be closed; one that fails is rolled back.
+    pub(crate) async fn send_at_once(
+        &self,
+        query: sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments<'static>>,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, StoreError> {
+        let (writer, sole) = (self.writer.clone(), self.sole.clone());
+        let call = tokio::spawn(async move {
+            let _write = writer.lock_owned().await;
+            let mut conn = sole.lock().await;
+            let rows = query.fetch_all(&mut *conn).await;
+            if rows.is_err() {
+                // "No transaction is active" if it failed before BEGIN or at COMMIT's end: nothing to undo.
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            }
+            rows
+        });
+        Ok(call
+            .await
+            .map_err(|e| StoreError::Database(sqlx::Error::Protocol(format!("a write's task ended: {e}"))))??)
+    }
+
     /// A transaction that holds the write lock from its first statement (see [`SqliteStore`]).
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
+}
+
+/// A message's send as one transaction of several statements, for [`SqliteStore::send_at_once`]: `look`
+/// (the checks, see `sql/backchannel.rs`, over `$1` thread, `$2` sender, `$3` the minute's start) guards
+/// the message's insert (`$4` text, `$5` time); the thread's time and the sender's reading and acceptance
+/// follow only if it was inserted (`changes()` is the count of the statement before). Its one row is the
+/// checks (as they read after the write) and the message's ID, or NULL if nothing was written; no row if
+/// the sender is not in the thread.
+pub(crate) fn send_sql(look: &str) -> String {
+    format!(
+        "BEGIN IMMEDIATE; \
+         INSERT INTO messages (thread_id, sender_id, text, sent_at) SELECT $1, $2, $4, $5 FROM ({look}) a WHERE a.allowed; \
+         UPDATE threads SET last_message_at = $5 WHERE id = $1 AND changes() = 1; \
+         UPDATE thread_members SET last_read = last_insert_rowid(), state = 'active' \
+           WHERE thread_id = $1 AND user_id = $2 AND changes() = 1; \
+         SELECT a.*, CASE WHEN changes() = 1 THEN last_insert_rowid() END FROM ({look}) a; \
+         COMMIT"
+    )
 }
 
 /// A list of IDs bound as parameter `n` (a JSON array, see [`crate::common::json_ids`]), as a table of

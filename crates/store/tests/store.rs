@@ -529,6 +529,54 @@ async fn session_reads_many_at_once_or_cut_short_are_all_answered_and_see_a_sign
     assert!(store.session_account("s").await.unwrap().is_none(), "a sign-out is seen by the next read");
 }
 
+/// A message's send is one call under the write lock (on SQLite a transaction of several statements sent at
+/// once): one whose caller goes away at any point is written whole or not at all, and the store takes the
+/// next write at once, through the same connection and through the pool.
+#[tokio::test]
+async fn a_send_cut_short_is_written_whole_or_not_at_all_and_the_next_write_goes_through() {
+    let (store, db) = store().await;
+    let invite = store.create_admin_invite(10).await.unwrap();
+    let (alice, bob) = (account(&store, &invite, "alice").await, account(&store, &invite, "bob").await);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let (thread, _) = store.start_thread(alice.id, &[bob.id], "hello", now).await.unwrap().unwrap();
+    // Bob answers from his Requests, each send dropped after a different wait, as requests whose clients go,
+    // and each followed at once by a write through the pool.
+    let next = std::time::Duration::from_secs(2);
+    for i in 0..25u64 {
+        // Ten cut after their first step (on Postgres, with `BEGIN` in flight), then each a little later;
+        // 26 in all from Bob, under the 30 a minute.
+        let wait = std::time::Duration::from_micros(i.saturating_sub(10) * 50);
+        let send = store.send_message(thread, bob.id, "a reply", now + 1 + i as i64);
+        let cut = tokio::time::timeout(wait, send).await;
+        assert!(cut.is_err() || cut.is_ok_and(|r| r.is_ok_and(|r| r.is_ok())));
+        let muted = tokio::time::timeout(next, store.mute_thread(alice.id, thread, i % 2 == 0)).await;
+        assert!(muted.expect("a write through the pool is not held up").unwrap());
+    }
+    let sent = tokio::time::timeout(next, store.send_message(thread, bob.id, "the last", now + 100)).await;
+    let sent = sent.expect("the next send is not held up").unwrap().unwrap();
+    // Each message that was written moved Alice's unread count and the thread's newest; none half.
+    let seen = store.thread_of(alice.id, thread).await.unwrap().unwrap();
+    let page = store.messages_of(alice.id, thread, None, 50).await.unwrap().unwrap();
+    let replies = page.iter().filter(|m| m.sender.id == bob.id).count() as u32;
+    assert_eq!(seen.unread, replies, "every reply written counts as unread, and only those");
+    assert_eq!(seen.last_message.map(|m| m.id), Some(sent.id));
+    let theirs = store.thread_of(bob.id, thread).await.unwrap().unwrap();
+    assert!(!theirs.request && theirs.unread == 0, "his answers accepted the thread, and he has read it");
+    // On Postgres, no connection is left inside a transaction that nothing will end (sqlx issue 4393).
+    if let Some(url) = &db.url {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let (open,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'stoa' \
+             AND state LIKE 'idle in transaction%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(open, 0, "a cut write left its connection in a transaction");
+        pool.close().await;
+    }
+}
+
 /// The bounds on clubs' requests, invitations and ownership, reached by many at once: racing requests stop
 /// at the club's bound, racing invitations at the person's and the club's, and no one owns more clubs than
 /// they may, even when clubs made on other days are counted.

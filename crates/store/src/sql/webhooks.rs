@@ -56,7 +56,7 @@ impl Webhooks for This {
 
     async fn delete_webhook(&self, id: i64) -> Result<bool, StoreError> {
         let _write = self.write().await;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1").bind(id).execute(&mut *tx).await?;
         let done = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
