@@ -1,6 +1,7 @@
 // The web client's fallbacks: a microphone the user refuses is explained when they go on stage, a
-// browser that blocks autoplay gets "Tap to listen", after which the room is audible, and a media offer the
-// server refuses as too soon after another is offered again, after which the room is audible.
+// browser that blocks autoplay gets "Tap to listen", after which the room is audible, a media offer the
+// server refuses as too soon after another is offered again, after which the room is audible, and a media
+// connection that keeps failing is made again after pauses that double.
 //
 // Usage: node edges.mjs   with env STOA_BIN.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -93,6 +94,40 @@ try {
   await late.goto(`${base}${new URL(host.url()).pathname}`);
   await late.getByRole('heading', { name: 'Edge cases' }).waitFor();
   await hearsWith(late, 440, 'a listener whose first offer was refused as too soon', (line) => process.stderr.write(`edges: ${line}\n`));
+
+  // A listener whose every media connection fails (ICE never connects, as on a network that stays down):
+  // the client makes a new one after each failure, but after pauses of 1, 2 and 4 s, not at once.
+  const down = await (await hostBrowser.newContext()).newPage();
+  // Invited by the listener before (the host has used the invites a new account gets).
+  const downInvite = await late.context().request.post(`${base}/api/v1/invites`, { headers: { origin: base } });
+  assert.equal(downInvite.status(), 201);
+  const downSignup = await down.context().request.post(`${base}/api/v1/auth/signup`, { data: { invite: (await downInvite.json()).code, username: 'down', display_name: 'Dana Down', password: 'down-password' } });
+  assert.equal(downSignup.status(), 201);
+  await down.addInitScript(() => {
+    // Each peer connection the page makes reports "failed" 300 ms after it is made, and nothing else.
+    const Native = window.RTCPeerConnection;
+    window.__stoaMade = [];
+    const Failing = function (...args) {
+      const pc = new Native(...args);
+      window.__stoaMade.push(performance.now());
+      let handler = null;
+      let state = 'new';
+      Object.defineProperty(pc, 'onconnectionstatechange', { get: () => handler, set: (h) => { handler = h; } });
+      Object.defineProperty(pc, 'connectionState', { get: () => state });
+      setTimeout(() => { state = 'failed'; handler?.(new Event('connectionstatechange')); }, 300);
+      return pc;
+    };
+    Failing.prototype = Native.prototype;
+    window.RTCPeerConnection = Failing;
+  });
+  await down.goto(`${base}${new URL(host.url()).pathname}`);
+  await down.getByRole('heading', { name: 'Edge cases' }).waitFor();
+  await down.waitForFunction(() => window.__stoaMade.length >= 4, undefined, { timeout: 30000 });
+  const made = await down.evaluate(() => window.__stoaMade);
+  const gaps = made.slice(1, 4).map((t, i) => t - made[i]);
+  process.stderr.write(`edges: a failing media connection was made again after ${gaps.map((g) => Math.round(g)).join(', ')} ms\n`);
+  // 300 ms to fail, then 1, 2 and 4 s: each gap at least its pause, and each longer than the one before.
+  assert.ok(gaps[0] >= 1000 && gaps[1] >= 2000 && gaps[2] >= 4000, `the pauses double: ${gaps}`);
   console.log('edges: 1 passed, 0 failed');
 } finally {
   for (const b of browsers) await b.close().catch(() => undefined);

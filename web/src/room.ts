@@ -88,6 +88,9 @@ export class RoomClient {
   private retryTimer?: number;
   /// A refused offer's second try.
   private offerTimer?: number;
+  /// The next media connection after one failed, and how many failed in a row.
+  private iceTimer?: number;
+  private iceFailures = 0;
   // The browser knows when the network goes away and comes back: drop the room's connection at once
   // rather than waiting for it to time out, and rejoin as soon as the network returns.
   private onOffline = () => {
@@ -397,8 +400,18 @@ export class RoomClient {
     }
     pc.ontrack = (ev) => this.attach(pc.getTransceivers().indexOf(ev.transceiver) - 1, ev.streams[0] ?? new MediaStream([ev.track]));
     pc.onconnectionstatechange = () => {
-      // ICE restart: a fresh offer replaces the media connection without leaving the room.
-      if (pc === this.pc && pc.connectionState === 'failed') void this.startMedia();
+      if (pc !== this.pc) return;
+      if (pc.connectionState === 'connected') this.iceFailures = 0;
+      if (pc.connectionState !== 'failed') return;
+      // ICE restart: a fresh offer replaces the media connection without leaving the room, after a pause
+      // that doubles with each failure in a row (1 s up to 30 s), so that a network that stays down is not
+      // offered to again and again.
+      const pause = Math.min(30_000, 1000 * 2 ** this.iceFailures);
+      this.iceFailures++;
+      window.clearTimeout(this.iceTimer);
+      this.iceTimer = window.setTimeout(() => {
+        if (pc === this.pc) void this.startMedia();
+      }, pause);
     };
     await this.syncMic();
     await pc.setLocalDescription(await pc.createOffer());
@@ -421,6 +434,7 @@ export class RoomClient {
 
   private teardownMedia() {
     window.clearTimeout(this.offerTimer);
+    window.clearTimeout(this.iceTimer);
     this.pc?.close();
     this.pc = undefined;
     for (const a of this.audios) a.remove();

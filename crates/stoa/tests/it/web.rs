@@ -61,8 +61,11 @@ fn captions_turned_on_show_what_the_speaker_says_under_their_name_and_the_replay
     run_browser_script("captions.mjs");
 }
 
+/// The client's fallbacks: a refused microphone is explained, blocked autoplay gets "Tap to listen", an offer
+/// refused as too soon is made again, and a media connection that keeps failing is made again after pauses
+/// that double (1, 2, 4 s), not at once.
 #[test]
-fn a_refused_microphone_is_explained_and_blocked_autoplay_gets_tap_to_listen() {
+fn a_refused_microphone_blocked_autoplay_a_refused_offer_and_a_failing_connection_each_have_their_fallback() {
     run_browser_script("edges.mjs");
 }
 
