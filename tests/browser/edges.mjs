@@ -75,11 +75,16 @@ try {
   // A listener whose first offer the server refuses as too soon (one a second): the page offers a
   // throwaway description just before its real one, so the real one meets the limit. The client offers
   // again after a pause, and the room becomes audible.
-  const late = await (await hostBrowser.newContext()).newPage();
-  const invite = await host.context().request.post(`${base}/api/v1/invites`, { headers: { origin: base } });
-  assert.equal(invite.status(), 201);
-  const lateSignup = await late.context().request.post(`${base}/api/v1/auth/signup`, { data: { invite: (await invite.json()).code, username: 'late', display_name: 'Lee Late', password: 'late-password' } });
-  assert.equal(lateSignup.status(), 201);
+  // A new listener's page, invited by `inviter` and signed up over the API.
+  const invitedPage = async (inviter, username, displayName) => {
+    const page = await (await hostBrowser.newContext()).newPage();
+    const invite = await inviter.context().request.post(`${base}/api/v1/invites`, { headers: { origin: base } });
+    assert.equal(invite.status(), 201);
+    const signup = await page.context().request.post(`${base}/api/v1/auth/signup`, { data: { invite: (await invite.json()).code, username, display_name: displayName, password: `${username}-password` } });
+    assert.equal(signup.status(), 201);
+    return page;
+  };
+  const late = await invitedPage(host, 'late', 'Lee Late');
   await late.addInitScript(() => {
     let first = true;
     const send = WebSocket.prototype.send;
@@ -97,12 +102,8 @@ try {
 
   // A listener whose every media connection fails (ICE never connects, as on a network that stays down):
   // the client makes a new one after each failure, but after pauses of 1, 2 and 4 s, not at once.
-  const down = await (await hostBrowser.newContext()).newPage();
   // Invited by the listener before (the host has used the invites a new account gets).
-  const downInvite = await late.context().request.post(`${base}/api/v1/invites`, { headers: { origin: base } });
-  assert.equal(downInvite.status(), 201);
-  const downSignup = await down.context().request.post(`${base}/api/v1/auth/signup`, { data: { invite: (await downInvite.json()).code, username: 'down', display_name: 'Dana Down', password: 'down-password' } });
-  assert.equal(downSignup.status(), 201);
+  const down = await invitedPage(late, 'down', 'Dana Down');
   await down.addInitScript(() => {
     // Each peer connection the page makes reports "failed" 300 ms after it is made, and nothing else.
     const Native = window.RTCPeerConnection;
