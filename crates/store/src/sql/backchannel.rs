@@ -86,16 +86,16 @@ fn send_look() -> String {
     )
 }
 
-/// Stores a message, and moves the thread up the inbox and the sender's reading past it (with `accept`,
-/// a thread in the sender's Requests becomes theirs: they answered it). Returns its ID.
-async fn store_message(
+/// Stores a message, and moves the thread up the inbox and the sender's reading past it; returns the message
+/// as stored. (A send to a thread that exists is one call, see `send_message`; this is for a thread's
+/// first message, written in the transaction that makes or joins the thread.)
+async fn insert_message(
     conn: &mut Conn,
     thread: i64,
     from: UserId,
     text: &str,
     now_ms: i64,
-    accept: bool,
-) -> Result<i64, StoreError> {
+) -> Result<MessageRow, StoreError> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO messages (thread_id, sender_id, text, sent_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
@@ -110,28 +110,12 @@ async fn store_message(
         .bind(now_ms)
         .execute(&mut *conn)
         .await?;
-    sqlx::query(
-        "UPDATE thread_members SET last_read = $3, state = CASE WHEN $4 THEN 'active' ELSE state END \
-         WHERE thread_id = $1 AND user_id = $2",
-    )
-    .bind(thread)
-    .bind(from.0)
-    .bind(id)
-    .bind(accept)
-    .execute(&mut *conn)
-    .await?;
-    Ok(id)
-}
-
-/// [`store_message`], and the message as stored.
-async fn insert_message(
-    conn: &mut Conn,
-    thread: i64,
-    from: UserId,
-    text: &str,
-    now_ms: i64,
-) -> Result<MessageRow, StoreError> {
-    let id = store_message(conn, thread, from, text, now_ms, false).await?;
+    sqlx::query("UPDATE thread_members SET last_read = $3 WHERE thread_id = $1 AND user_id = $2")
+        .bind(thread)
+        .bind(from.0)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} WHERE m.id = $1")).bind(id).fetch_one(&mut *conn).await?;
     Ok(message_from(&row))
 }
